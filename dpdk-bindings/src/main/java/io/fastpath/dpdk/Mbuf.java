@@ -1,0 +1,149 @@
+package io.fastpath.dpdk;
+
+import static io.fastpath.dpdk.Layouts.*;
+import static io.fastpath.dpdk.Native.ALL;
+
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Field access to {@code struct rte_mbuf} by address. An mbuf is a {@code long}: its address. Every method
+ * is a single load or store at a verified offset ({@link Layouts}); nothing allocates.
+ *
+ * <p>Ownership is the caller's business: whoever holds an mbuf address must free it exactly once (through
+ * {@link MbufArray#freeAll} or the PMD's transmit) or hand it on.
+ */
+public final class Mbuf {
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    /** {@code RTE_MBUF_PORT_INVALID}. */
+    public static final int PORT_INVALID = 0xFFFF;
+
+    private Mbuf() {
+    }
+
+    /** Address of the buffer the mbuf describes. */
+    public static long bufAddr(long m) {
+        return ALL.get(LONG, m + MBUF_BUF_ADDR);
+    }
+
+    public static int dataOff(long m) {
+        return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_DATA_OFF));
+    }
+
+    public static void dataOff(long m, int off) {
+        ALL.set(SHORT, m + MBUF_DATA_OFF, (short) off);
+    }
+
+    /** Address of the first data byte of this segment: {@code buf_addr + data_off}. */
+    public static long dataAddress(long m) {
+        return bufAddr(m) + dataOff(m);
+    }
+
+    /** Bytes of data in this segment. */
+    public static int dataLen(long m) {
+        return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_DATA_LEN));
+    }
+
+    public static void dataLen(long m, int len) {
+        ALL.set(SHORT, m + MBUF_DATA_LEN, (short) len);
+    }
+
+    /** Bytes of data in the whole chain (valid in the first segment). */
+    public static int pktLen(long m) {
+        return ALL.get(INT, m + MBUF_PKT_LEN);
+    }
+
+    public static void pktLen(long m, int len) {
+        ALL.set(INT, m + MBUF_PKT_LEN, len);
+    }
+
+    /** Total buffer size, headroom included. */
+    public static int bufLen(long m) {
+        return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_BUF_LEN));
+    }
+
+    public static int nbSegs(long m) {
+        return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_NB_SEGS));
+    }
+
+    public static void nbSegs(long m, int n) {
+        ALL.set(SHORT, m + MBUF_NB_SEGS, (short) n);
+    }
+
+    public static int refcnt(long m) {
+        return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_REFCNT));
+    }
+
+    public static int port(long m) {
+        return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_PORT));
+    }
+
+    public static void port(long m, int port) {
+        ALL.set(SHORT, m + MBUF_PORT, (short) port);
+    }
+
+    public static long olFlags(long m) {
+        return ALL.get(LONG, m + MBUF_OL_FLAGS);
+    }
+
+    public static void olFlags(long m, long flags) {
+        ALL.set(LONG, m + MBUF_OL_FLAGS, flags);
+    }
+
+    public static int packetType(long m) {
+        return ALL.get(INT, m + MBUF_PACKET_TYPE);
+    }
+
+    /** Next segment of the chain, 0 at the end. */
+    public static long next(long m) {
+        return ALL.get(LONG, m + MBUF_NEXT);
+    }
+
+    public static void next(long m, long next) {
+        ALL.set(LONG, m + MBUF_NEXT, next);
+    }
+
+    /** The mempool this mbuf belongs to. */
+    public static long pool(long m) {
+        return ALL.get(LONG, m + MBUF_POOL);
+    }
+
+    /** Room after the data in this segment. */
+    public static int tailroom(long m) {
+        return bufLen(m) - dataOff(m) - dataLen(m);
+    }
+
+    /** Room before the data in this segment. */
+    public static int headroom(long m) {
+        return dataOff(m);
+    }
+
+    /**
+     * Sets a single-segment mbuf's data to {@code len} bytes (data_len and pkt_len); the caller has checked
+     * that it fits ({@code len <= dataOff + tailroom}).
+     */
+    public static void setLength(long m, int len) {
+        dataLen(m, len);
+        pktLen(m, len);
+    }
+
+    /**
+     * What {@code rte_pktmbuf_reset} does: an mbuf fresh from the pool, empty, one segment, headroom
+     * {@code RTE_PKTMBUF_HEADROOM} (or the whole buffer if smaller).
+     */
+    public static void reset(long m) {
+        ALL.set(LONG, m + MBUF_NEXT, 0L);
+        ALL.set(INT, m + MBUF_PKT_LEN, 0);
+        ALL.set(LONG, m + MBUF_TX_OFFLOAD, 0L);
+        ALL.set(SHORT, m + MBUF_VLAN_TCI, (short) 0);
+        ALL.set(SHORT, m + MBUF_VLAN_TCI_OUTER, (short) 0);
+        ALL.set(SHORT, m + MBUF_NB_SEGS, (short) 1);
+        ALL.set(SHORT, m + MBUF_PORT, (short) PORT_INVALID);
+        ALL.set(LONG, m + MBUF_OL_FLAGS, ALL.get(LONG, m + MBUF_OL_FLAGS) & MBUF_F_EXTERNAL);
+        ALL.set(INT, m + MBUF_PACKET_TYPE, 0);
+        ALL.set(SHORT, m + MBUF_DATA_OFF, (short) Math.min((int) PKTMBUF_HEADROOM, bufLen(m)));
+        ALL.set(SHORT, m + MBUF_DATA_LEN, (short) 0);
+    }
+}

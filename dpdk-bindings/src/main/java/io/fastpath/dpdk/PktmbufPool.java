@@ -1,0 +1,148 @@
+package io.fastpath.dpdk;
+
+import static io.fastpath.dpdk.Layouts.*;
+import static io.fastpath.dpdk.Native.ALL;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * A pool of packet mbufs ({@code rte_pktmbuf_pool_create}).
+ *
+ * <p>Allocation is static inline in DPDK ({@code rte_pktmbuf_alloc_bulk}); fastpath does the same work from
+ * Java: it calls the pool's dequeue operation through {@code rte_mempool_ops_table} (a function pointer, the
+ * way the inline code does) and then resets each mbuf as {@code rte_pktmbuf_reset} would. It bypasses the
+ * per-lcore cache, so any thread may allocate. Freeing goes through {@code rte_pktmbuf_free_bulk}
+ * ({@link MbufArray#freeAll}).
+ *
+ * <p>Thread: allocation and the counters are thread-safe (the ring behind the pool is multi-producer,
+ * multi-consumer); {@link #close()} only when no mbuf of the pool is in use.
+ */
+public final class PktmbufPool implements AutoCloseable {
+    private static final MethodHandle POOL_CREATE = Native.downcall("rte_pktmbuf_pool_create",
+        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+            ValueLayout.JAVA_SHORT, ValueLayout.JAVA_SHORT, ValueLayout.JAVA_INT));
+    private static final MethodHandle POOL_FREE = Native.downcall("rte_mempool_free",
+        FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+    private static final MethodHandle AVAIL_COUNT = Native.downcall("rte_mempool_avail_count",
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    private static final MethodHandle IN_USE_COUNT = Native.downcall("rte_mempool_in_use_count",
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    /** {@code int (*rte_mempool_dequeue_t)(struct rte_mempool *mp, void **obj_table, unsigned int n)}. */
+    private static final MethodHandle DEQUEUE = Native.pointerCall(
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+        Linker.Option.critical(false));
+    private static final long OPS_TABLE = Native.symbol("rte_mempool_ops_table").address();
+
+    /** Default data room: 2 KiB of frame after RTE_PKTMBUF_HEADROOM, as RTE_MBUF_DEFAULT_BUF_SIZE. */
+    public static final int DEFAULT_DATA_ROOM = 2048 + (int) PKTMBUF_HEADROOM;
+
+    private final String name;
+    private final MemorySegment pool;
+    private final long poolAddress;
+    private final MemorySegment dequeue;
+    private final int dataRoom;
+    private boolean closed;
+
+    private PktmbufPool(String name, MemorySegment pool, int dataRoom) {
+        this.name = name;
+        this.pool = pool.reinterpret(MEMPOOL_OPS_INDEX + 4);
+        this.poolAddress = pool.address();
+        this.dataRoom = dataRoom;
+        int opsIndex = this.pool.get(ValueLayout.JAVA_INT, MEMPOOL_OPS_INDEX);
+        long ops = OPS_TABLE + MEMPOOL_OPS_TABLE_OPS + opsIndex * MEMPOOL_OPS_SIZE;
+        this.dequeue = MemorySegment.ofAddress(ALL.get(ValueLayout.JAVA_LONG, ops + MEMPOOL_OPS_DEQUEUE));
+    }
+
+    /**
+     * Creates a pool of {@code count} mbufs with {@code dataRoom} bytes of buffer each (headroom included).
+     *
+     * @param cacheSize per-lcore cache size (0..512), used by registered threads and PMDs when they free
+     */
+    public static PktmbufPool create(String name, int count, int cacheSize, int dataRoom) {
+        Eal.shared();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment mp = (MemorySegment) POOL_CREATE.invokeExact(arena.allocateFrom(name), count, cacheSize,
+                (short) 0, (short) dataRoom, -1);
+            if (mp.address() == 0) {
+                throw new DpdkException("rte_pktmbuf_pool_create " + name + " (" + count + " mbufs)", Native.rteErrno());
+            }
+            return new PktmbufPool(name, mp, dataRoom);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    public static PktmbufPool create(String name, int count) {
+        return create(name, count, 256, DEFAULT_DATA_ROOM);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** {@code struct rte_mempool *}, for queue setup. */
+    public MemorySegment address() {
+        return pool;
+    }
+
+    public int dataRoom() {
+        return dataRoom;
+    }
+
+    /**
+     * Allocates {@code count} mbufs into {@code out[from..from+count)}, all or nothing.
+     *
+     * @return true when all were allocated, false when the pool has fewer free (nothing allocated)
+     */
+    public boolean allocBulk(MbufArray out, int from, int count) {
+        int rc;
+        try {
+            rc = (int) DEQUEUE.invokeExact(dequeue, poolAddress, out.address() + (long) from * Long.BYTES, count);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc < 0) {
+            return false;
+        }
+        for (int i = 0; i < count; i++) {
+            Mbuf.reset(out.get(from + i));
+        }
+        return true;
+    }
+
+    /** Mbufs free in the pool, per-lcore caches included. */
+    public int availableCount() {
+        try {
+            return (int) AVAIL_COUNT.invokeExact(pool);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Mbufs handed out and not yet returned. */
+    public int inUseCount() {
+        try {
+            return (int) IN_USE_COUNT.invokeExact(pool);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            POOL_FREE.invokeExact(pool);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+}

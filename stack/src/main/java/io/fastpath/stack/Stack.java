@@ -1,0 +1,653 @@
+package io.fastpath.stack;
+
+import io.fastpath.dpdk.Mbuf;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.Port;
+import io.fastpath.stack.arp.ArpTable;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.ip.Routes;
+import io.fastpath.stack.wire.ArpPacket;
+import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.wire.IcmpPacket;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.wire.Ipv4Packet;
+import io.fastpath.stack.wire.MacAddress;
+import io.fastpath.stack.wire.WireError;
+import java.nio.ByteBuffer;
+import org.agrona.collections.LongHashSet;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.MessageHandler;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
+
+/**
+ * A host's Ethernet/ARP/IPv4/ICMP stack on one port queue: a busy-poll {@link Agent}.
+ *
+ * <p>{@link #doWork()} reads the clock once, receives a burst, handles every frame (ARP answers and learning,
+ * ICMP echo replies built in place in the received mbuf), runs the commands application threads queued,
+ * runs ARP retries and expiry, then transmits and frees in bulk. Drive it with an Agrona {@code AgentRunner}
+ * ({@link StackRunner}) or call {@code doWork()} yourself (invoker mode: tests, embedding).
+ *
+ * <p>Threads: {@code doWork}, {@code onStart}, {@code onClose} on the poll thread. {@link #ping},
+ * {@link #releaseFrame} from any thread (they enter through a many-to-one ring); {@link #pollEvents} and
+ * {@link #pollFrames} from one application thread (one-to-one rings).
+ *
+ * <p>Buffers: a received mbuf is the stack's; it is either transmitted again (ARP/ICMP replies), freed at the
+ * end of the duty cycle, or handed to the application as a descriptor ({@link #pollFrames}) and freed when
+ * released. A malformed frame is counted by reason and freed; nothing a frame contains can throw out of
+ * {@code doWork}.
+ */
+public final class Stack implements Agent, AutoCloseable {
+    public static final int BURST = 32;
+    private static final int TX_BATCH = 64;
+    private static final int ARP_POLL_INTERVAL_NS = 1_000_000;
+
+    private static final int CMD_PING = 1;
+    private static final int CMD_RELEASE = 2;
+    private static final int EVT_ECHO_REPLY = 1;
+    private static final int EVT_SEND_FAILED = 2;
+    private static final int FRAME_DESCRIPTOR = 1;
+
+    private final Port port;
+    private final StackConfig config;
+    private final StackCounters counters;
+    private final NanoClock clock;
+    private final long mac;
+    private final int address;
+    private final Routes routes;
+    private final ArpTable arp;
+    private final int echoIdentifier;
+
+    private final MbufArray rx = new MbufArray(BURST);
+    private final MbufArray tx = new MbufArray(TX_BATCH);
+    private final MbufArray toFree = new MbufArray(TX_BATCH);
+    private final MbufArray alloc = new MbufArray(1);
+    private int txCount;
+    private int freeCount;
+
+    private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
+    private final EthernetFrame ethernet = new EthernetFrame();
+    private final ArpPacket arpPacket = new ArpPacket();
+    private final Ipv4Packet ip = new Ipv4Packet();
+    private final IcmpPacket icmp = new IcmpPacket();
+
+    private final ManyToOneRingBuffer commands;
+    private final OneToOneRingBuffer events;
+    private final OneToOneRingBuffer frames;
+    private final UnsafeBuffer eventScratch = new UnsafeBuffer(new byte[32]);
+    private final UnsafeBuffer frameScratch = new UnsafeBuffer(new byte[32]);
+    private final UnsafeBuffer commandScratch = new UnsafeBuffer(new byte[32]);
+    private final MessageHandler commandHandler = this::onCommand;
+    private final LongHashSet heldFrames;
+    private final ArpTable.Actions arpActions = new ArpTable.Actions() {
+        @Override
+        public void sendRequest(int target) {
+            sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, target);
+        }
+
+        @Override
+        public void resolutionFailed(int slot, int target) {
+            onResolutionFailed(slot, target);
+        }
+    };
+
+    private long nowNs;
+    private long nextArpPollNs;
+    private int ipIdentification;
+    private boolean started;
+
+    public Stack(Port port, StackConfig config) {
+        this(port, config, new SystemNanoClock());
+    }
+
+    /** With a clock of your own (tests that step time). */
+    public Stack(Port port, StackConfig config, NanoClock clock) {
+        this.port = port;
+        this.config = config;
+        this.clock = clock;
+        this.mac = config.mac();
+        this.address = config.address();
+        this.routes = new Routes(config.address(), config.prefixLength(), config.gateway());
+        this.arp = new ArpTable(config.arpCapacity(), config.arpLifetimeNs(), config.arpRetryIntervalNs(),
+            config.arpMaxRequests());
+        this.echoIdentifier = 0xF000 | (port.portId() & 0xFFF);
+        this.heldFrames = new LongHashSet(config.maxHeldFrames() * 2);
+        int ringBytes = config.ringCapacity() + RingBufferDescriptor.TRAILER_LENGTH;
+        this.commands = new ManyToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
+        this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
+        this.frames = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
+        this.counters = new StackCounters(config.countersFile(), config.name());
+    }
+
+    @Override
+    public String roleName() {
+        return "fastpath-stack-" + config.name();
+    }
+
+    /** Announces the stack with a gratuitous ARP (RFC 5227 §3 announcement). */
+    @Override
+    public void onStart() {
+        nowNs = clock.nanoTime();
+        nextArpPollNs = nowNs;
+        sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, address);
+        flush();
+        started = true;
+    }
+
+    @Override
+    public int doWork() {
+        if (!started) {
+            onStart();
+        }
+        nowNs = clock.nanoTime();
+        int work = 0;
+        int received = port.receive(rx, BURST);
+        for (int i = 0; i < received; i++) {
+            input(rx.get(i));
+        }
+        work += received;
+        work += commands.read(commandHandler, 64);
+        if (nowNs - nextArpPollNs >= 0) {
+            nextArpPollNs = nowNs + ARP_POLL_INTERVAL_NS;
+            work += arp.poll(nowNs, arpActions);
+        }
+        flush();
+        return work;
+    }
+
+    // ------------------------------------------------------------------------------------------ input
+
+    private void input(long m) {
+        int length = Mbuf.dataLen(m);
+        counters.rxFrames.increment();
+        counters.rxBytes.getAndAddPlain(length);
+        if (Mbuf.nbSegs(m) != 1) {
+            drop(m, DropReason.MULTI_SEGMENT);
+            return;
+        }
+        frame.wrap(Mbuf.dataAddress(m), length);
+        ethernet.wrap(frame, 0, length);
+        if (ethernet.check() != WireError.OK) {
+            drop(m, DropReason.ETHERNET_TRUNCATED);
+            return;
+        }
+        long destination = ethernet.destination();
+        if (destination != mac && !MacAddress.isBroadcast(destination)) {
+            drop(m, DropReason.NOT_FOR_US);
+            return;
+        }
+        switch (ethernet.etherType()) {
+            case EthernetFrame.ETHERTYPE_ARP -> arpInput(m);
+            case EthernetFrame.ETHERTYPE_IPV4 -> ipInput(m, MacAddress.isBroadcast(destination));
+            default -> drop(m, DropReason.UNSUPPORTED_ETHERTYPE);
+        }
+    }
+
+    /** RFC 826 "Packet Reception", with the merge flag; we answer only for our own address. */
+    private void arpInput(long m) {
+        arpPacket.wrap(frame, ethernet.payloadOffset(), ethernet.payloadLength());
+        if (arpPacket.check() != WireError.OK) {
+            drop(m, DropReason.ARP_MALFORMED);
+            return;
+        }
+        int operation = arpPacket.operation();
+        int senderIp = arpPacket.senderProtocolAddress();
+        long senderMac = arpPacket.senderHardwareAddress();
+        int targetIp = arpPacket.targetProtocolAddress();
+        if (operation == ArpPacket.OPERATION_REQUEST) {
+            counters.arpRequestsReceived.increment();
+        } else if (operation == ArpPacket.OPERATION_REPLY) {
+            counters.arpRepliesReceived.increment();
+        }
+        boolean valid = senderIp != 0 && senderIp != address && !MacAddress.isMulticast(senderMac);
+        int slot = valid ? arp.update(senderIp, senderMac, nowNs) : -1;
+        if (targetIp != address) {
+            drop(m, DropReason.ARP_NOT_FOR_US);
+            return;
+        }
+        if (valid && slot < 0) {
+            slot = arp.learn(senderIp, senderMac, nowNs);
+        }
+        if (slot >= 0) {
+            releaseParked(slot);
+        }
+        if (operation == ArpPacket.OPERATION_REQUEST && senderIp != 0 && !MacAddress.isMulticast(senderMac)) {
+            // Answer in the same mbuf: swap sender and target, fill our MAC, send back.
+            arpPacket.write(ArpPacket.OPERATION_REPLY, mac, address, senderMac, senderIp);
+            ethernet.writeHeader(senderMac, mac, EthernetFrame.ETHERTYPE_ARP);
+            counters.arpRepliesSent.increment();
+            transmit(m);
+            return;
+        }
+        free(m);
+    }
+
+    private void ipInput(long m, boolean linkBroadcast) {
+        ip.wrap(frame, ethernet.payloadOffset(), ethernet.payloadLength());
+        WireError error = ip.check();
+        if (error != WireError.OK) {
+            drop(m, switch (error) {
+                case BAD_VERSION -> DropReason.IP_BAD_VERSION;
+                case BAD_HEADER_LENGTH -> DropReason.IP_BAD_HEADER_LENGTH;
+                case BAD_TOTAL_LENGTH -> DropReason.IP_BAD_TOTAL_LENGTH;
+                case BAD_CHECKSUM -> DropReason.IP_BAD_CHECKSUM;
+                case FRAGMENT -> DropReason.IP_FRAGMENT;
+                default -> DropReason.IP_TRUNCATED;
+            });
+            return;
+        }
+        int destination = ip.destination();
+        if (destination != address) {
+            drop(m, DropReason.IP_NOT_FOR_US);
+            return;
+        }
+        int source = ip.source();
+        // RFC 1122 §3.2.1.3: a host discards datagrams from broadcast, multicast or its own address, and
+        // unicast datagrams that came in a link-layer broadcast.
+        if (source == address || source == -1 || Ipv4Address.isMulticast(source) || source == routes.broadcast()
+            || linkBroadcast) {
+            drop(m, DropReason.IP_BAD_SOURCE);
+            return;
+        }
+        int protocol = ip.protocol();
+        if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
+            icmpInput(m);
+        } else if (config.rawProtocols()[protocol]) {
+            deliverRaw(m, protocol);
+        } else {
+            drop(m, DropReason.IP_UNSUPPORTED_PROTOCOL);
+        }
+    }
+
+    private void icmpInput(long m) {
+        icmp.wrap(frame, ip.payloadOffset(), ip.payloadLength());
+        WireError error = icmp.check();
+        if (error != WireError.OK) {
+            drop(m, error == WireError.BAD_CHECKSUM ? DropReason.ICMP_BAD_CHECKSUM : DropReason.ICMP_MALFORMED);
+            return;
+        }
+        int type = icmp.type();
+        if (type == IcmpPacket.TYPE_ECHO_REQUEST && icmp.code() == 0) {
+            counters.icmpEchoRequestsReceived.increment();
+            // RFC 1122 §3.2.2.6: reply with the same data; built in place, zero copies.
+            icmp.toEchoReply();
+            ip.swapAddresses();
+            ip.ttl(Ipv4Packet.DEFAULT_TTL);
+            ip.fillHeaderChecksum();
+            ethernet.writeHeader(ethernet.source(), mac, EthernetFrame.ETHERTYPE_IPV4);
+            // Trim Ethernet padding the request may have carried.
+            setFrameLength(m, ethernet.payloadOffset() + ip.totalLength());
+            counters.icmpEchoRepliesSent.increment();
+            transmit(m);
+        } else if (type == IcmpPacket.TYPE_ECHO_REPLY && icmp.identifier() == echoIdentifier
+            && icmp.payloadLength() >= 8) {
+            counters.icmpEchoRepliesReceived.increment();
+            long sentNs = frame.getLong(icmp.payloadOffset());
+            eventScratch.putInt(0, ip.source());
+            eventScratch.putInt(4, icmp.sequenceNumber());
+            eventScratch.putLong(8, nowNs - sentNs);
+            events.write(EVT_ECHO_REPLY, eventScratch, 0, 16);
+            free(m);
+        } else {
+            drop(m, DropReason.ICMP_UNHANDLED);
+        }
+    }
+
+    private void deliverRaw(long m, int protocol) {
+        if (heldFrames.size() >= config.maxHeldFrames()) {
+            drop(m, DropReason.RAW_RING_FULL);
+            return;
+        }
+        frameScratch.putLong(0, m);
+        frameScratch.putLong(8, Mbuf.dataAddress(m));
+        frameScratch.putInt(16, ethernet.payloadOffset() + ip.headerLength());
+        frameScratch.putInt(20, ethernet.payloadOffset() + ip.totalLength());
+        frameScratch.putInt(24, protocol);
+        if (!frames.write(FRAME_DESCRIPTOR, frameScratch, 0, 28)) {
+            drop(m, DropReason.RAW_RING_FULL);
+            return;
+        }
+        heldFrames.add(m);
+        counters.rawFramesDelivered.increment();
+        counters.rawFramesHeld.setRelease(heldFrames.size());
+    }
+
+    // ------------------------------------------------------------------------------------------ output
+
+    /** Builds and sends (or parks for ARP) an ICMP echo request. */
+    private void sendPing(int destination, int sequence, int payloadLength) {
+        int nextHop = routes.nextHop(destination);
+        if (nextHop == Routes.NO_ROUTE) {
+            counters.noRoute.increment();
+            sendFailed(destination, sequence, NtStatus.STATUS_NETWORK_UNREACHABLE);
+            return;
+        }
+        long m = allocate();
+        if (m == 0) {
+            sendFailed(destination, sequence, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            return;
+        }
+        int icmpLength = IcmpPacket.HEADER_LENGTH + Math.max(8, payloadLength);
+        int frameLength = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH + icmpLength;
+        if (frameLength > Math.min(Mbuf.tailroom(m), port.mtu() + EthernetFrame.HEADER_LENGTH)) {
+            free(m);
+            sendFailed(destination, sequence, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            return;
+        }
+        frame.wrap(Mbuf.dataAddress(m), frameLength);
+        ethernet.wrap(frame, 0, frameLength);
+        ethernet.writeHeader(0L, mac, EthernetFrame.ETHERTYPE_IPV4);
+        ip.wrap(frame, EthernetFrame.HEADER_LENGTH, frameLength - EthernetFrame.HEADER_LENGTH);
+        ip.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_ICMP, address, destination, icmpLength,
+            ipIdentification++ & 0xFFFF);
+        icmp.wrap(frame, ip.payloadOffset(), icmpLength);
+        icmp.type(IcmpPacket.TYPE_ECHO_REQUEST).code(0).identifier(echoIdentifier).sequenceNumber(sequence);
+        int payload = icmp.payloadOffset();
+        frame.putLong(payload, nowNs);
+        for (int i = 8; i < icmpLength - IcmpPacket.HEADER_LENGTH; i++) {
+            frame.putByte(payload + i, (byte) i);
+        }
+        icmp.fillChecksum();
+        setFrameLength(m, frameLength);
+        counters.icmpEchoRequestsSent.increment();
+        resolveAndSend(m, nextHop);
+    }
+
+    /** Sends a frame whose Ethernet destination is still to be filled in, once ARP knows the next hop. */
+    private void resolveAndSend(long m, int nextHop) {
+        long neighbour = arp.lookup(nextHop, nowNs);
+        if (neighbour >= 0) {
+            MacAddress.put(frame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
+            transmit(m);
+            return;
+        }
+        int slot = arp.startResolution(nextHop, nowNs);
+        if (slot < 0 || !arp.park(slot, m)) {
+            reportUnsent(m, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            drop(m, DropReason.ARP_QUEUE_FULL);
+            return;
+        }
+        // The first request goes out at once.
+        nextArpPollNs = nowNs;
+    }
+
+    /** Sets the frame length, zero-padding to Ethernet's 60-byte minimum (the buffer has the room). */
+    private void setFrameLength(long m, int length) {
+        if (length < 60) {
+            frame.wrap(Mbuf.dataAddress(m), 60);
+            frame.setMemory(length, 60 - length, (byte) 0);
+            length = 60;
+        }
+        Mbuf.setLength(m, length);
+    }
+
+    private UnsafeBuffer frame(long m) {
+        frame.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
+        return frame;
+    }
+
+    /** A neighbour answered: send what waited for it. */
+    private void releaseParked(int slot) {
+        int n = arp.parkedCount(slot);
+        if (n == 0) {
+            return;
+        }
+        long neighbour = arp.mac(slot);
+        for (int i = 0; i < n; i++) {
+            long m = arp.parked(slot, i);
+            MacAddress.put(frame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
+            transmit(m);
+        }
+        arp.clearParked(slot);
+    }
+
+    /** RFC 1122 §2.3.2.2: the frames waiting on a failed resolution are discarded; pings learn why. */
+    private void onResolutionFailed(int slot, int target) {
+        counters.arpResolutionFailures.increment();
+        int n = arp.parkedCount(slot);
+        for (int i = 0; i < n; i++) {
+            long m = arp.parked(slot, i);
+            reportUnsent(m, NtStatus.STATUS_HOST_UNREACHABLE);
+            drop(m, DropReason.ARP_UNRESOLVED);
+        }
+        arp.clearParked(slot);
+    }
+
+    /** Tells the application that a frame we built will not leave (for a ping: its sequence number). */
+    private void reportUnsent(long m, int status) {
+        UnsafeBuffer f = frame(m);
+        ip.wrap(f, EthernetFrame.HEADER_LENGTH, f.capacity() - EthernetFrame.HEADER_LENGTH);
+        int sequence = -1;
+        if (ip.protocol() == Ipv4Packet.PROTOCOL_ICMP) {
+            icmp.wrap(f, ip.payloadOffset(), IcmpPacket.HEADER_LENGTH);
+            sequence = icmp.sequenceNumber();
+        }
+        sendFailed(ip.destination(), sequence, status);
+    }
+
+    private void sendFailed(int destination, int sequence, int status) {
+        eventScratch.putInt(0, destination);
+        eventScratch.putInt(4, sequence);
+        eventScratch.putInt(8, status);
+        events.write(EVT_SEND_FAILED, eventScratch, 0, 12);
+    }
+
+    private void sendArp(int operation, long ethernetDestination, long targetMac, int targetIp) {
+        long m = allocate();
+        if (m == 0) {
+            return;
+        }
+        int length = EthernetFrame.HEADER_LENGTH + ArpPacket.LENGTH;
+        frame.wrap(Mbuf.dataAddress(m), 60);
+        frame.setMemory(length, 60 - length, (byte) 0);
+        ethernet.wrap(frame, 0, 60);
+        ethernet.writeHeader(ethernetDestination, mac, EthernetFrame.ETHERTYPE_ARP);
+        arpPacket.wrap(frame, EthernetFrame.HEADER_LENGTH, ArpPacket.LENGTH);
+        arpPacket.write(operation, mac, address, targetMac, targetIp);
+        Mbuf.setLength(m, 60);
+        if (operation == ArpPacket.OPERATION_REQUEST) {
+            counters.arpRequestsSent.increment();
+        } else {
+            counters.arpRepliesSent.increment();
+        }
+        transmit(m);
+    }
+
+    private long allocate() {
+        if (!port.pool().allocBulk(alloc, 0, 1)) {
+            counters.drop(DropReason.TX_NO_MBUF).increment();
+            return 0;
+        }
+        return alloc.get(0);
+    }
+
+    private void transmit(long m) {
+        if (txCount == TX_BATCH) {
+            flushTx();
+        }
+        tx.set(txCount++, m);
+    }
+
+    private void free(long m) {
+        if (freeCount == TX_BATCH) {
+            flushFree();
+        }
+        toFree.set(freeCount++, m);
+    }
+
+    private void drop(long m, DropReason reason) {
+        counters.drop(reason).increment();
+        free(m);
+    }
+
+    private void flush() {
+        flushTx();
+        flushFree();
+    }
+
+    private void flushTx() {
+        if (txCount == 0) {
+            return;
+        }
+        long bytes = 0;
+        for (int i = 0; i < txCount; i++) {
+            bytes += Mbuf.pktLen(tx.get(i));
+        }
+        int sent = port.transmit(tx, 0, txCount);
+        if (sent < txCount) {
+            for (int i = sent; i < txCount; i++) {
+                bytes -= Mbuf.pktLen(tx.get(i));
+            }
+            counters.drop(DropReason.TX_RING_FULL).getAndAddPlain(txCount - sent);
+            tx.freeRange(sent, txCount - sent);
+        }
+        counters.txFrames.getAndAddPlain(sent);
+        counters.txBytes.getAndAddPlain(bytes);
+        txCount = 0;
+    }
+
+    private void flushFree() {
+        if (freeCount > 0) {
+            toFree.freeAll(freeCount);
+            freeCount = 0;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ commands
+
+    private void onCommand(int type, org.agrona.MutableDirectBuffer buffer, int index, int length) {
+        if (type == CMD_PING) {
+            sendPing(buffer.getInt(index), buffer.getInt(index + 4), buffer.getInt(index + 8));
+        } else if (type == CMD_RELEASE) {
+            long m = buffer.getLong(index);
+            // A stale or double release is refused, never a double free.
+            if (heldFrames.remove(m)) {
+                free(m);
+                counters.rawFramesHeld.setRelease(heldFrames.size());
+            } else {
+                counters.drop(DropReason.RAW_RING_FULL).increment();
+            }
+        }
+    }
+
+    /**
+     * Queues an ICMP echo request to {@code destination} (any thread). The reply, or the reason it could not
+     * be sent, arrives through {@link #pollEvents}.
+     *
+     * @return false if the command ring is full (try again)
+     */
+    public boolean ping(int destination, int sequence, int payloadLength) {
+        synchronized (commandScratch) {
+            commandScratch.putInt(0, destination);
+            commandScratch.putInt(4, sequence);
+            commandScratch.putInt(8, payloadLength);
+            return commands.write(CMD_PING, commandScratch, 0, 12);
+        }
+    }
+
+    /** Hands a frame received through {@link #pollFrames} back to the stack (any thread). */
+    public boolean releaseFrame(long mbuf) {
+        synchronized (commandScratch) {
+            commandScratch.putLong(0, mbuf);
+            return commands.write(CMD_RELEASE, commandScratch, 0, 8);
+        }
+    }
+
+    private final MessageHandler[] eventDecoder = new MessageHandler[1];
+    private StackEventHandler eventTarget;
+    private FrameHandler frameTarget;
+
+    /** Delivers queued outcomes to {@code handler} (one application thread). Returns how many. */
+    public int pollEvents(StackEventHandler handler) {
+        eventTarget = handler;
+        if (eventDecoder[0] == null) {
+            eventDecoder[0] = (type, buffer, index, length) -> {
+                if (type == EVT_ECHO_REPLY) {
+                    eventTarget.onEchoReply(buffer.getInt(index), buffer.getInt(index + 4), buffer.getLong(index + 8));
+                } else if (type == EVT_SEND_FAILED) {
+                    eventTarget.onSendFailed(buffer.getInt(index), buffer.getInt(index + 4), buffer.getInt(index + 8));
+                }
+            };
+        }
+        return events.read(eventDecoder[0]);
+    }
+
+    private final MessageHandler frameDecoder = (type, buffer, index, length) -> {
+        long m = buffer.getLong(index);
+        if (frameTarget.onFrame(m, buffer.getLong(index + 8), buffer.getInt(index + 20), buffer.getInt(index + 16),
+            buffer.getInt(index + 24))) {
+            releaseFrame(m);
+        }
+    };
+
+    /**
+     * Delivers raw IPv4 frames of the protocols enabled with {@link StackConfig.Builder#rawProtocol} as
+     * descriptors: zero copies (one application thread). Returns how many.
+     */
+    public int pollFrames(FrameHandler handler) {
+        frameTarget = handler;
+        return frames.read(frameDecoder);
+    }
+
+    // ------------------------------------------------------------------------------------------ accessors
+
+    public Port port() {
+        return port;
+    }
+
+    public StackConfig config() {
+        return config;
+    }
+
+    public StackCounters counters() {
+        return counters;
+    }
+
+    public ArpTable arpTable() {
+        return arp;
+    }
+
+    public long mac() {
+        return mac;
+    }
+
+    public int address() {
+        return address;
+    }
+
+    /** The poll thread's view of now, as of the current duty cycle. */
+    public long nowNs() {
+        return nowNs;
+    }
+
+    /** Frees the mbufs the stack still holds (parked for ARP, held by the application); poll thread, last. */
+    @Override
+    public void onClose() {
+        flush();
+        for (int slot = 0; slot < arp.capacity(); slot++) {
+            if (arp.state(slot) != ArpTable.FREE) {
+                for (int i = 0; i < arp.parkedCount(slot); i++) {
+                    free(arp.parked(slot, i));
+                }
+                arp.clearParked(slot);
+            }
+        }
+        LongHashSet.LongIterator it = heldFrames.iterator();
+        while (it.hasNext()) {
+            free(it.nextValue());
+        }
+        heldFrames.clear();
+        flush();
+    }
+
+    @Override
+    public void close() {
+        counters.close();
+    }
+}

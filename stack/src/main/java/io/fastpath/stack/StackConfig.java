@@ -1,0 +1,132 @@
+package io.fastpath.stack;
+
+import io.fastpath.stack.wire.Ipv4Address;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What a stack needs to know about itself: address, subnet, gateway, MAC, and its tunables. Immutable; build
+ * with {@link #builder()}.
+ */
+public record StackConfig(
+    String name,
+    int address,
+    int prefixLength,
+    int gateway,
+    long mac,
+    int arpCapacity,
+    long arpLifetimeNs,
+    long arpRetryIntervalNs,
+    int arpMaxRequests,
+    boolean[] rawProtocols,
+    int maxHeldFrames,
+    int ringCapacity,
+    Path countersFile) {
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A locally administered unicast MAC derived from the address: 02:66:70:a.b.c.d's low three bytes. */
+    public static long derivedMac(int address) {
+        return 0x02_66_70_00_00_00L | (address & 0xFF_FF_FFL);
+    }
+
+    /** Fluent builder with defaults for everything but the address. */
+    public static final class Builder {
+        private String name = "fastpath";
+        private int address;
+        private int prefixLength = 24;
+        private int gateway;
+        private long mac;
+        private int arpCapacity = 256;
+        private long arpLifetimeNs = TimeUnit.SECONDS.toNanos(60);
+        private long arpRetryIntervalNs = TimeUnit.MILLISECONDS.toNanos(1000);
+        private int arpMaxRequests = 3;
+        private final boolean[] rawProtocols = new boolean[256];
+        private int maxHeldFrames = 1024;
+        private int ringCapacity = 1 << 16;
+        private Path countersFile;
+
+        public Builder name(String value) {
+            this.name = value;
+            return this;
+        }
+
+        /** {@code a.b.c.d/len}. */
+        public Builder cidr(String cidr) {
+            int slash = cidr.indexOf('/');
+            if (slash < 0) {
+                throw new IllegalArgumentException("expected a.b.c.d/len, got '" + cidr + "'");
+            }
+            this.address = Ipv4Address.parse(cidr.substring(0, slash));
+            try {
+                this.prefixLength = Integer.parseInt(cidr.substring(slash + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("bad prefix length in '" + cidr + "'", e);
+            }
+            return this;
+        }
+
+        public Builder address(int value, int prefix) {
+            this.address = value;
+            this.prefixLength = prefix;
+            return this;
+        }
+
+        public Builder gateway(int value) {
+            this.gateway = value;
+            return this;
+        }
+
+        /** The stack's own MAC (0: {@link #derivedMac}). Give the stack its own: net_tap's kernel side has the port's. */
+        public Builder mac(long value) {
+            this.mac = value;
+            return this;
+        }
+
+        public Builder arp(int capacity, long lifetimeNs, long retryIntervalNs, int maxRequests) {
+            this.arpCapacity = capacity;
+            this.arpLifetimeNs = lifetimeNs;
+            this.arpRetryIntervalNs = retryIntervalNs;
+            this.arpMaxRequests = maxRequests;
+            return this;
+        }
+
+        /** Deliver IPv4 packets of this protocol to the application as descriptors (see Stack#pollFrames). */
+        public Builder rawProtocol(int protocol) {
+            this.rawProtocols[protocol & 0xFF] = true;
+            return this;
+        }
+
+        public Builder maxHeldFrames(int value) {
+            this.maxHeldFrames = value;
+            return this;
+        }
+
+        /** Bytes in each cross-thread ring (a power of two). */
+        public Builder ringCapacity(int value) {
+            this.ringCapacity = value;
+            return this;
+        }
+
+        /** Where the counters file goes (default: /dev/shm/fastpath/NAME.counters). */
+        public Builder countersFile(Path value) {
+            this.countersFile = value;
+            return this;
+        }
+
+        public StackConfig build() {
+            if (address == 0) {
+                throw new IllegalArgumentException("the stack needs an address (--ip a.b.c.d/len)");
+            }
+            if (prefixLength < 1 || prefixLength > 30) {
+                throw new IllegalArgumentException("prefix length must be 1..30: " + prefixLength);
+            }
+            Path counters = countersFile != null ? countersFile : Path.of("/dev/shm/fastpath", name + ".counters");
+            return new StackConfig(name, address, prefixLength, gateway, mac != 0 ? mac : derivedMac(address),
+                arpCapacity, arpLifetimeNs, arpRetryIntervalNs, arpMaxRequests, rawProtocols.clone(), maxHeldFrames,
+                ringCapacity, counters);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package io.fastpath.stack.counters;
+
+/** Why the stack dropped a received frame. Each reason has its own counter. */
+public enum DropReason {
+    ETHERNET_TRUNCATED("ethernet: truncated frame"),
+    NOT_FOR_US("ethernet: destination MAC is not ours"),
+    MULTI_SEGMENT("ethernet: multi-segment frame (not supported yet)"),
+    UNSUPPORTED_ETHERTYPE("ethernet: unsupported ethertype"),
+    ARP_MALFORMED("arp: truncated or not Ethernet/IPv4"),
+    ARP_NOT_FOR_US("arp: target is not our address"),
+    IP_TRUNCATED("ipv4: truncated header"),
+    IP_BAD_VERSION("ipv4: version is not 4"),
+    IP_BAD_HEADER_LENGTH("ipv4: bad header length"),
+    IP_BAD_TOTAL_LENGTH("ipv4: bad total length"),
+    IP_BAD_CHECKSUM("ipv4: bad header checksum"),
+    IP_FRAGMENT("ipv4: fragment (no reassembly)"),
+    IP_NOT_FOR_US("ipv4: destination is not our address"),
+    IP_BAD_SOURCE("ipv4: source is broadcast, multicast or ours"),
+    IP_UNSUPPORTED_PROTOCOL("ipv4: protocol not handled"),
+    ICMP_MALFORMED("icmp: truncated"),
+    ICMP_BAD_CHECKSUM("icmp: bad checksum"),
+    ICMP_UNHANDLED("icmp: type not handled"),
+    RAW_RING_FULL("raw delivery: application ring full"),
+    TX_RING_FULL("tx: port queue full"),
+    TX_NO_MBUF("tx: mbuf pool exhausted"),
+    ARP_QUEUE_FULL("tx: too many frames waiting for ARP"),
+    ARP_UNRESOLVED("tx: neighbour did not answer ARP");
+
+    private final String label;
+
+    DropReason(String label) {
+        this.label = label;
+    }
+
+    public String label() {
+        return label;
+    }
+}

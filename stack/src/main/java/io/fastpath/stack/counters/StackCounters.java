@@ -1,0 +1,152 @@
+package io.fastpath.stack.counters;
+
+import java.io.File;
+import java.nio.MappedByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.AtomicBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.ConcurrentCountersManager;
+import org.agrona.concurrent.status.CountersReader;
+
+/**
+ * The stack's counters, in an Agrona counters file another process can read while the stack runs
+ * ({@code bin/fastpath stat}, like AeronStat). The file is memory-mapped: a 64-byte header (magic, version,
+ * metadata length, values length), then Agrona's metadata and values buffers.
+ *
+ * <p>Thread: the poll thread increments (plain ordered writes, no locks); readers in any process.
+ */
+public final class StackCounters implements AutoCloseable {
+    public static final int MAGIC = 0x46504354; // "FPCT"
+    public static final int VERSION = 1;
+    static final int HEADER_LENGTH = 64;
+    static final int MAX_COUNTERS = 256;
+    static final int METADATA_LENGTH = MAX_COUNTERS * CountersReader.METADATA_LENGTH;
+    static final int VALUES_LENGTH = MAX_COUNTERS * CountersReader.COUNTER_LENGTH;
+
+    private final MappedByteBuffer mapped;
+    private final Path file;
+    private final ConcurrentCountersManager manager;
+    private final List<AtomicCounter> all = new ArrayList<>();
+
+    public final AtomicCounter rxFrames;
+    public final AtomicCounter rxBytes;
+    public final AtomicCounter txFrames;
+    public final AtomicCounter txBytes;
+    public final AtomicCounter arpRequestsReceived;
+    public final AtomicCounter arpRepliesReceived;
+    public final AtomicCounter arpRequestsSent;
+    public final AtomicCounter arpRepliesSent;
+    public final AtomicCounter arpResolutionFailures;
+    public final AtomicCounter icmpEchoRequestsReceived;
+    public final AtomicCounter icmpEchoRepliesSent;
+    public final AtomicCounter icmpEchoRequestsSent;
+    public final AtomicCounter icmpEchoRepliesReceived;
+    public final AtomicCounter rawFramesDelivered;
+    public final AtomicCounter rawFramesHeld;
+    public final AtomicCounter noRoute;
+    private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
+
+    /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
+    public StackCounters(Path file, String stackName) {
+        this.file = file;
+        File f = file.toFile();
+        File parent = f.getParentFile();
+        if (parent != null && !parent.isDirectory() && !parent.mkdirs()) {
+            throw new IllegalStateException("cannot create " + parent);
+        }
+        IoUtil.deleteIfExists(f);
+        this.mapped = IoUtil.mapNewFile(f, HEADER_LENGTH + METADATA_LENGTH + VALUES_LENGTH);
+        AtomicBuffer header = new UnsafeBuffer(mapped, 0, HEADER_LENGTH);
+        header.putInt(4, VERSION);
+        header.putInt(8, METADATA_LENGTH);
+        header.putInt(12, VALUES_LENGTH);
+        this.manager = new ConcurrentCountersManager(
+            new UnsafeBuffer(mapped, HEADER_LENGTH, METADATA_LENGTH),
+            new UnsafeBuffer(mapped, HEADER_LENGTH + METADATA_LENGTH, VALUES_LENGTH));
+        rxFrames = counter(stackName, "rx frames");
+        rxBytes = counter(stackName, "rx bytes");
+        txFrames = counter(stackName, "tx frames");
+        txBytes = counter(stackName, "tx bytes");
+        arpRequestsReceived = counter(stackName, "arp requests received");
+        arpRepliesReceived = counter(stackName, "arp replies received");
+        arpRequestsSent = counter(stackName, "arp requests sent");
+        arpRepliesSent = counter(stackName, "arp replies sent");
+        arpResolutionFailures = counter(stackName, "arp resolutions failed (host unreachable)");
+        icmpEchoRequestsReceived = counter(stackName, "icmp echo requests received");
+        icmpEchoRepliesSent = counter(stackName, "icmp echo replies sent");
+        icmpEchoRequestsSent = counter(stackName, "icmp echo requests sent");
+        icmpEchoRepliesReceived = counter(stackName, "icmp echo replies received");
+        rawFramesDelivered = counter(stackName, "raw frames delivered to the application");
+        rawFramesHeld = counter(stackName, "raw frames held by the application now");
+        noRoute = counter(stackName, "sends with no route (network unreachable)");
+        for (DropReason reason : DropReason.values()) {
+            drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
+        }
+        // Readers check the magic last: the file is complete once it is there.
+        header.putIntVolatile(0, MAGIC);
+    }
+
+    private AtomicCounter counter(String stackName, String label) {
+        AtomicCounter c = manager.newCounter(stackName + ": " + label);
+        all.add(c);
+        return c;
+    }
+
+    /** The counter for a drop reason. */
+    public AtomicCounter drop(DropReason reason) {
+        return drops[reason.ordinal()];
+    }
+
+    /** Sum of all drop counters. */
+    public long totalDrops() {
+        long sum = 0;
+        for (AtomicCounter c : drops) {
+            sum += c.get();
+        }
+        return sum;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** A reader over this process's counters (tests, the exit report). */
+    public CountersReader reader() {
+        return manager;
+    }
+
+    /** Lines {@code label = value} of every non-zero counter, or all with {@code includeZero}. */
+    public static List<String> format(CountersReader reader, boolean includeZero) {
+        List<String> lines = new ArrayList<>();
+        reader.forEach((value, id, label) -> {
+            if (includeZero || value != 0) {
+                lines.add(String.format("%14d  %s", value, label));
+            }
+        });
+        return lines;
+    }
+
+    /** Maps a counters file written by a running (or finished) stack, read-only use. */
+    public static CountersReader open(Path file) {
+        MappedByteBuffer buffer = IoUtil.mapExistingFile(file.toFile(), "fastpath counters");
+        UnsafeBuffer header = new UnsafeBuffer(buffer, 0, HEADER_LENGTH);
+        if (header.getIntVolatile(0) != MAGIC) {
+            throw new IllegalStateException(file + " is not a fastpath counters file (or is still being created)");
+        }
+        int metadataLength = header.getInt(8);
+        int valuesLength = header.getInt(12);
+        return new CountersReader(new UnsafeBuffer(buffer, HEADER_LENGTH, metadataLength),
+            new UnsafeBuffer(buffer, HEADER_LENGTH + metadataLength, valuesLength));
+    }
+
+    @Override
+    public void close() {
+        // Counters stay allocated in the file, so `fastpath stat` can still read the final values. The mapping
+        // is left to the GC: unmapping here would turn a late read of a counter into a JVM crash.
+        mapped.force();
+    }
+}

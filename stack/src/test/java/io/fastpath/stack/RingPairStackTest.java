@@ -1,0 +1,293 @@
+package io.fastpath.stack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.Mbuf;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.device.PcapPort;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.testkit.Shell;
+import io.fastpath.testkit.Tshark;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two stacks back to back over a ring pair, driven in invoker mode by the test thread: deterministic.
+ */
+class RingPairStackTest {
+    private static final int A_IP = Ipv4Address.parse("10.9.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.9.0.2");
+    private static PktmbufPool pool;
+    private static int round;
+
+    @TempDir
+    Path dir;
+    private RingPair pair;
+    private Stack a;
+    private Stack b;
+
+    @BeforeAll
+    static void createPool() {
+        pool = PktmbufPool.create("ringstack", 8191, 0, PktmbufPool.DEFAULT_DATA_ROOM);
+    }
+
+    @AfterAll
+    static void freePool() {
+        pool.close();
+    }
+
+    @BeforeEach
+    void up() {
+        pair = RingPair.create("rs" + (round++), 1024, pool, pool, EthDevPort.Config.defaults());
+    }
+
+    private Stack stack(io.fastpath.dpdk.Port port, String name, int ip, int gateway) {
+        return new Stack(port, StackConfig.builder().name(name).address(ip, 24).gateway(gateway)
+            .arp(64, TimeUnit.SECONDS.toNanos(60), TimeUnit.MILLISECONDS.toNanos(20), 3)
+            .countersFile(dir.resolve(name + ".counters")).build());
+    }
+
+    @AfterEach
+    void down() {
+        int inUse = pool.inUseCount();
+        for (Stack s : new Stack[] {a, b}) {
+            if (s != null) {
+                s.onClose();
+                s.close();
+            }
+        }
+        drain(pair.a());
+        drain(pair.b());
+        pair.close();
+        assertEquals(0, pool.inUseCount(), "every mbuf returned (was " + inUse + " in use before close)");
+    }
+
+    /** Frees what is still in flight in the rings (the ring PMD does not free on close). */
+    private static void drain(io.fastpath.dpdk.Port port) {
+        MbufArray burst = new MbufArray(32);
+        for (int n; (n = port.receive(burst, 32)) > 0; ) {
+            burst.freeAll(n);
+        }
+    }
+
+    private void runUntil(BooleanSupplier done, long timeoutMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not met in " + timeoutMs + " ms");
+            }
+            if (a != null) {
+                a.doWork();
+            }
+            if (b != null) {
+                b.doWork();
+            }
+        }
+    }
+
+    @Test
+    void twoStacksPingEachOther_rfc792_rfc826() {
+        a = stack(pair.a(), "a", A_IP, 0);
+        b = stack(pair.b(), "b", B_IP, 0);
+        RecordingHandler onA = new RecordingHandler();
+        RecordingHandler onB = new RecordingHandler();
+        // The first ping waits for ARP; the rest find the neighbour known.
+        assertTrue(a.ping(B_IP, 1, 56));
+        runUntil(() -> a.pollEvents(onA) > 0, 2000);
+        for (int seq = 2; seq <= 100; seq++) {
+            assertTrue(a.ping(B_IP, seq, 56));
+        }
+        for (int seq = 1; seq <= 100; seq++) {
+            assertTrue(b.ping(A_IP, 1000 + seq, 1400));
+        }
+        runUntil(() -> {
+            a.pollEvents(onA);
+            b.pollEvents(onB);
+            return onA.replies.size() + onA.failures.size() >= 100 && onB.replies.size() + onB.failures.size() >= 100;
+        }, 5000);
+        assertEquals(0, onA.failures.size());
+        assertEquals(100, onA.replies.size());
+        assertEquals(100, onB.replies.size());
+        assertEquals(1, onA.replies.get(0));
+        assertEquals(1100, onB.replies.get(99));
+        assertEquals(b.mac(), a.arpTable().lookup(B_IP, a.nowNs()), "A learned B's MAC");
+        assertEquals(a.mac(), b.arpTable().lookup(A_IP, b.nowNs()), "B learned A's MAC");
+        assertEquals(100, b.counters().icmpEchoRepliesSent.get());
+        assertEquals(0, a.counters().totalDrops() - a.counters().drop(DropReason.ARP_NOT_FOR_US).get());
+    }
+
+    @Test
+    void unansweredArpReportsHostUnreachable_rfc1122_s2_3_2_2() {
+        a = stack(pair.a(), "a", A_IP, 0);
+        RecordingHandler onA = new RecordingHandler();
+        assertTrue(a.ping(Ipv4Address.parse("10.9.0.77"), 7, 56));
+        runUntil(() -> {
+            a.pollEvents(onA);
+            return !onA.failures.isEmpty();
+        }, 2000);
+        assertEquals(NtStatus.STATUS_HOST_UNREACHABLE, onA.failures.get(0)[2]);
+        assertEquals(7, onA.failures.get(0)[1]);
+        assertEquals(3, a.counters().arpRequestsSent.get() - 1, "three requests after the announcement");
+        assertEquals(1, a.counters().arpResolutionFailures.get());
+    }
+
+    @Test
+    void noRouteReportsNetworkUnreachable() {
+        a = stack(pair.a(), "a", A_IP, 0);
+        RecordingHandler onA = new RecordingHandler();
+        assertTrue(a.ping(Ipv4Address.parse("192.0.2.1"), 9, 56));
+        runUntil(() -> {
+            a.pollEvents(onA);
+            return !onA.failures.isEmpty();
+        }, 2000);
+        assertEquals(NtStatus.STATUS_NETWORK_UNREACHABLE, onA.failures.get(0)[2]);
+        assertEquals(1, a.counters().noRoute.get());
+    }
+
+    @Test
+    void offSubnetGoesThroughTheGateway() {
+        a = stack(pair.a(), "a", A_IP, B_IP);
+        b = stack(pair.b(), "b", B_IP, 0);
+        RecordingHandler onA = new RecordingHandler();
+        assertTrue(a.ping(Ipv4Address.parse("192.0.2.1"), 3, 56));
+        runUntil(() -> b.counters().drop(DropReason.IP_NOT_FOR_US).get() == 1, 2000);
+        assertEquals(b.mac(), a.arpTable().lookup(B_IP, a.nowNs()), "A resolved the gateway, not the destination");
+        a.pollEvents(onA);
+        assertTrue(onA.failures.isEmpty());
+    }
+
+    /** Malformed frames of every kind are counted and dropped; the stack keeps answering in between. */
+    @Test
+    void malformedFramesAreCountedAndDroppedWhileThePingsGoOn() {
+        b = stack(pair.b(), "b", B_IP, 0);
+        a = stack(pair.a(), "a", A_IP, 0);
+        RecordingHandler onA = new RecordingHandler();
+        Random random = new Random(42);
+        MbufArray garbage = new MbufArray(1);
+        UnsafeBuffer view = new UnsafeBuffer(0, 0);
+        byte[] valid = validEchoRequest(b.mac(), A_IP, B_IP);
+        int injected = 0;
+        for (int i = 0; i < 3000; i++) {
+            assertTrue(pool.allocBulk(garbage, 0, 1));
+            long m = garbage.get(0);
+            byte[] bytes;
+            switch (i % 3) {
+                case 0 -> { // random bytes of random length
+                    bytes = new byte[random.nextInt(200)];
+                    random.nextBytes(bytes);
+                    if (bytes.length >= 6 && random.nextBoolean()) {
+                        writeMac(bytes, b.mac()); // get past the MAC filter
+                    }
+                }
+                case 1 -> { // a valid request cut short
+                    bytes = java.util.Arrays.copyOf(valid, 14 + random.nextInt(valid.length - 14 - 1));
+                    if (bytes.length > 16) {
+                        bytes[16] = (byte) 0x7F; // and a total length that cannot be
+                    }
+                }
+                default -> { // a valid request with bits flipped after the MAC header
+                    bytes = valid.clone();
+                    int flips = 1 + random.nextInt(4);
+                    for (int f = 0; f < flips; f++) {
+                        int at = 14 + random.nextInt(bytes.length - 14);
+                        bytes[at] ^= (byte) (1 << random.nextInt(8));
+                    }
+                }
+            }
+            view.wrap(Mbuf.dataAddress(m), Math.max(bytes.length, 1));
+            view.putBytes(0, bytes);
+            Mbuf.setLength(m, bytes.length);
+            assertEquals(1, pair.a().transmit(garbage, 0, 1));
+            injected++;
+            if (i % 100 == 0) {
+                assertTrue(a.ping(B_IP, i, 32));
+            }
+            b.doWork();
+            a.doWork();
+        }
+        runUntil(() -> {
+            a.pollEvents(onA);
+            return onA.replies.size() == 30;
+        }, 3000);
+        long handled = b.counters().totalDrops() + b.counters().icmpEchoRepliesSent.get()
+            + b.counters().arpRequestsReceived.get() + b.counters().arpRepliesReceived.get();
+        assertTrue(b.counters().rxFrames.get() >= injected + 30);
+        assertTrue(b.counters().totalDrops() >= injected - 100, "nearly all garbage counted as a drop: "
+            + b.counters().totalDrops());
+        assertTrue(handled >= b.counters().rxFrames.get() - 5, "every frame accounted for");
+        assertTrue(b.counters().drop(DropReason.IP_BAD_CHECKSUM).get() > 0);
+        assertTrue(b.counters().drop(DropReason.ETHERNET_TRUNCATED).get() > 0);
+        assertTrue(b.counters().drop(DropReason.IP_BAD_TOTAL_LENGTH).get() > 0);
+    }
+
+    @Test
+    void pcapFileIsReadableByTshark() throws Exception {
+        Path pcap = dir.resolve("ring.pcap");
+        PcapPort captured = new PcapPort(pair.a(), pcap);
+        a = stack(captured, "a", A_IP, 0);
+        b = stack(pair.b(), "b", B_IP, 0);
+        RecordingHandler onA = new RecordingHandler();
+        for (int seq = 1; seq <= 5; seq++) {
+            a.ping(B_IP, seq, 100);
+        }
+        runUntil(() -> {
+            a.pollEvents(onA);
+            return onA.replies.size() == 5;
+        }, 3000);
+        a.onClose();
+        a.close();
+        a = null;
+        // Flush the capture without closing the ring port (the pair closes it).
+        java.lang.reflect.Method drain = PcapPort.class.getDeclaredMethod("drain");
+        drain.setAccessible(true);
+        drain.invoke(captured);
+        assertTrue(captured.frames() >= 13, "announcement, ARP request/reply, 5 requests, 5 replies");
+        if (Shell.has("tshark")) {
+            String out = Tshark.summary(pcap);
+            assertEquals(10, out.lines().filter(l -> l.startsWith("ICMP")).count(), out);
+            assertTrue(out.lines().filter(l -> l.startsWith("ARP")).count() >= 3, out);
+            assertEquals("", Tshark.problems(pcap));
+        }
+    }
+
+    private static void writeMac(byte[] into, long mac) {
+        for (int i = 0; i < 6; i++) {
+            into[i] = (byte) (mac >>> (40 - 8 * i));
+        }
+    }
+
+    /** Ethernet + IPv4 + ICMP echo request with correct checksums. */
+    static byte[] validEchoRequest(long dstMac, int src, int dst) {
+        byte[] f = new byte[14 + 20 + 8 + 32];
+        writeMac(f, dstMac);
+        f[6] = 0x02;
+        f[11] = 0x55;
+        f[12] = 0x08;
+        UnsafeBuffer u = new UnsafeBuffer(f);
+        u.putByte(14, (byte) 0x45);
+        u.putShort(16, (short) 52, java.nio.ByteOrder.BIG_ENDIAN);
+        u.putByte(22, (byte) 64);
+        u.putByte(23, (byte) 1);
+        u.putInt(26, src, java.nio.ByteOrder.BIG_ENDIAN);
+        u.putInt(30, dst, java.nio.ByteOrder.BIG_ENDIAN);
+        u.putShort(24, (short) io.fastpath.stack.wire.Checksum.checksum(u, 14, 20), java.nio.ByteOrder.BIG_ENDIAN);
+        u.putByte(34, (byte) 8);
+        u.putShort(38, (short) 0x1234, java.nio.ByteOrder.BIG_ENDIAN);
+        u.putShort(36, (short) io.fastpath.stack.wire.Checksum.checksum(u, 34, 40), java.nio.ByteOrder.BIG_ENDIAN);
+        return f;
+    }
+}

@@ -1,0 +1,161 @@
+package io.fastpath.stack.wire;
+
+import static io.fastpath.stack.wire.Packets.buffer;
+import static io.fastpath.stack.wire.Packets.hex;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+class TcpOptionsTest {
+    private final TcpOptions options = new TcpOptions();
+
+    private WireError parse(String hex) {
+        final UnsafeBuffer buffer = buffer(hex); // exact size: a read past the region would throw
+        return options.parse(buffer, 0, buffer.capacity());
+    }
+
+    @Test
+    void emptyRegionIsOkWithNothingPresent() {
+        assertEquals(WireError.OK, parse(""));
+        assertFalse(options.hasMss());
+        assertFalse(options.hasWindowScale());
+        assertFalse(options.sackPermitted());
+        assertFalse(options.hasTimestamps());
+        assertEquals(0, options.sackBlockCount());
+    }
+
+    @Test
+    void unknownOptionIsSkippedByItsLength_rfc9293_s3_1_MUST6() {
+        // Kind 30 (MPTCP, RFC 8684) of length 6, then MSS.
+        assertEquals(WireError.OK, parse("1e06aabbccdd" + "020405b4"));
+        assertTrue(options.hasMss());
+        assertEquals(1460, options.mss());
+    }
+
+    @Test
+    void zeroLengthIsBadOption_rfc9293_s3_1_MUST7() {
+        assertEquals(WireError.BAD_OPTION, parse("1e00" + "020405b4"));
+        assertFalse(options.hasMss());
+    }
+
+    @Test
+    void lengthOneIsBadOption_rfc9293_s3_1_MUST7() {
+        assertEquals(WireError.BAD_OPTION, parse("0201" + "0000"));
+    }
+
+    @Test
+    void optionRunningPastTheRegionIsBadOption_rfc9293_s3_1_MUST7() {
+        assertEquals(WireError.BAD_OPTION, parse("080a" + "0000000100"));
+        assertEquals(WireError.BAD_OPTION, parse("01" + "0206" + "05b400"));
+    }
+
+    @Test
+    void kindWithoutRoomForItsLengthOctetIsBadOption_rfc9293_s3_1_MUST7() {
+        assertEquals(WireError.BAD_OPTION, parse("010101" + "02"));
+    }
+
+    @Test
+    void badOptionClearsWhatWasParsedBeforeIt() {
+        assertEquals(WireError.BAD_OPTION, parse("020405b4" + "0402" + "0300"));
+        assertFalse(options.hasMss());
+        assertFalse(options.sackPermitted());
+    }
+
+    @Test
+    void endOfOptionListStopsParsing_rfc9293_s3_2() {
+        // Anything after End of Option List is padding, even if it looks malformed.
+        assertEquals(WireError.OK, parse("020405b4" + "00" + "0300ffff"));
+        assertEquals(1460, options.mss());
+        assertFalse(options.hasWindowScale());
+    }
+
+    @Test
+    void knownKindWithTheWrongLengthIsSkipped_rfc9293_s3_1() {
+        assertEquals(WireError.OK, parse("020605b40000" + "030403ff" + "0403ff" + "0402"));
+        assertFalse(options.hasMss());
+        assertFalse(options.hasWindowScale());
+        assertTrue(options.sackPermitted());
+    }
+
+    @Test
+    void windowScaleIsReportedRawForTheCallerToClamp_rfc7323_s2_3() {
+        assertEquals(WireError.OK, parse("03030f" + "00"));
+        assertEquals(15, options.windowScale());
+    }
+
+    @Test
+    void sackBlocksAreParsedAfterTimestamps_rfc2018_s3() {
+        // The usual Linux layout: NOP NOP TS, NOP NOP SACK with three blocks (3 * 8 + 2 = 26 octets).
+        assertEquals(WireError.OK, parse("0101080a0000000100000002" + "0101051a"
+            + "000003e8000007d0" + "00000bb800000fa0" + "ffffff00000000ff"));
+        assertTrue(options.hasTimestamps());
+        assertEquals(1, options.tsVal());
+        assertEquals(2, options.tsEcr());
+        assertEquals(3, options.sackBlockCount());
+        assertEquals(1000, options.sackLeft(0));
+        assertEquals(2000, options.sackRight(0));
+        assertEquals(3000, options.sackLeft(1));
+        assertEquals(4000, options.sackRight(1));
+        assertEquals(0xffffff00, options.sackLeft(2)); // blocks may wrap the sequence space
+        assertEquals(0xff, options.sackRight(2));
+    }
+
+    @Test
+    void sackWithPartialBlockIsSkipped_rfc2018_s3() {
+        assertEquals(WireError.OK, parse("050600000001" + "0101"));
+        assertEquals(0, options.sackBlockCount());
+    }
+
+    @Test
+    void parseForgetsThePreviousSegment() {
+        assertEquals(WireError.OK, parse("020405b4" + "0402" + "0101"));
+        assertEquals(WireError.OK, parse("01010101"));
+        assertFalse(options.hasMss());
+        assertFalse(options.sackPermitted());
+    }
+
+    @Test
+    void writersRoundTripFourSackBlocks_rfc2018_s3() {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[36]);
+        final int[] left = {1, 3, 5, 0x8000_0000};
+        final int[] right = {2, 4, 6, 0x8000_0010};
+        int at = TcpOptions.writeNop(buffer, 0);
+        at = TcpOptions.writeNop(buffer, at);
+        at = TcpOptions.writeSackBlocks(buffer, at, left, right, 4);
+        assertEquals(36, at);
+        assertEquals(WireError.OK, options.parse(buffer, 0, 36));
+        assertEquals(4, options.sackBlockCount());
+        for (int block = 0; block < 4; block++) {
+            assertEquals(left[block], options.sackLeft(block));
+            assertEquals(right[block], options.sackRight(block));
+        }
+    }
+
+    @Test
+    void writePaddingZeroFillsToAWordBoundary_rfc9293_s3_1() {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[10]);
+        buffer.setMemory(0, 10, (byte) 0xEE);
+        int at = TcpOptions.writeWindowScale(buffer, 2, 7);
+        at = TcpOptions.writePadding(buffer, 2, at);
+        assertEquals(6, at);
+        assertEquals("eeee03030700eeeeeeee", hex(buffer));
+        assertEquals(6, TcpOptions.writePadding(buffer, 2, 6));
+    }
+
+    @Test
+    void writeEndOfOptionListWritesKindZero_rfc9293_s3_2() {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[1]);
+        buffer.putByte(0, (byte) 0xEE);
+        assertEquals(1, TcpOptions.writeEndOfOptionList(buffer, 0));
+        assertEquals("00", hex(buffer));
+    }
+
+    @Test
+    void toStringListsWhatIsPresent() {
+        parse("020405b4" + "0402" + "080a" + "ac1aac35" + "00000000" + "01" + "030307");
+        assertEquals("TcpOptions{mss=1460 ws=7 sackPermitted ts=2887429173/0 }", options.toString());
+    }
+}

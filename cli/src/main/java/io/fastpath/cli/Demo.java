@@ -1,0 +1,182 @@
+package io.fastpath.cli;
+
+import io.fastpath.dpdk.Eal;
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.StackEventHandler;
+import io.fastpath.stack.StackRunner;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.wire.MacAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code fastpath demo}: a stack on net_tap and one on net_af_packet/veth, each with a Linux host in a scratch
+ * network namespace on the other side. Linux pings the stack, the stack pings Linux, and an address nobody
+ * has is reported as STATUS_HOST_UNREACHABLE. Everything the demo creates it removes, whatever happens.
+ */
+final class Demo {
+    private static final Pattern RECEIVED = Pattern.compile("(\\d+) received");
+    private static final Pattern RTT = Pattern.compile("= ([\\d.]+)/([\\d.]+)/([\\d.]+)/([\\d.]+) ms");
+
+    private Demo() {
+    }
+
+    static int run(List<String> args) {
+        if (!args.isEmpty()) {
+            throw new UsageException("demo takes no arguments");
+        }
+        if (!"root".equals(System.getProperty("user.name"))) {
+            throw new IllegalStateException("the demo creates network namespaces and a tap device: run it as root");
+        }
+        String tag = "fpd" + (ProcessHandle.current().pid() % 100000);
+        Eal.init(Eal.Args.defaults());
+        int failures = 0;
+        try (PktmbufPool pool = PktmbufPool.create("demo_pool", 8191)) {
+            failures += scenario("net_tap", tag + "t", "10.201.0", pool, tag);
+            failures += scenario("net_af_packet", tag + "o", "10.202.0", pool, tag);
+        }
+        System.out.println(failures == 0 ? "demo: all checks passed" : "demo: " + failures + " check(s) FAILED");
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static int scenario(String driver, String iface, String net, PktmbufPool pool, String tag) {
+        String ns = iface + "ns";
+        String inner = iface + "i";
+        int failures = 0;
+        System.out.println("== " + driver + ": Linux in namespace " + ns + " (" + net + ".1) <-> fastpath ("
+            + net + ".2)");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> Host.exec(10, "ip", "netns", "delete", ns)));
+        try {
+            Host.run("ip", "netns", "add", ns);
+            Host.run(Host.inNs(ns, "ip", "link", "set", "lo", "up"));
+            String vdev;
+            if (driver.equals("net_tap")) {
+                vdev = "net_tap_" + tag + ",iface=" + iface;
+            } else {
+                Host.run("ip", "link", "add", iface, "type", "veth", "peer", "name", inner);
+                Host.exec(10, "ethtool", "-K", iface, "tx", "off", "rx", "off");
+                Host.run("ip", "link", "set", iface, "up");
+                Host.run("ip", "link", "set", inner, "netns", ns);
+                Host.exec(10, Host.inNs(ns, "ethtool", "-K", inner, "tx", "off", "rx", "off"));
+                vdev = "net_af_packet_" + tag + ",iface=" + iface + ",qdisc_bypass=0";
+            }
+            try (EthDevPort port = EthDevPort.openVdev(vdev, pool, EthDevPort.Config.defaults())) {
+                String linuxSide = driver.equals("net_tap") ? iface : inner;
+                if (driver.equals("net_tap")) {
+                    Host.run("ip", "link", "set", iface, "netns", ns);
+                }
+                Host.run(Host.inNs(ns, "ip", "addr", "add", net + ".1/24", "dev", linuxSide));
+                Host.run(Host.inNs(ns, "ip", "link", "set", linuxSide, "up"));
+                Stack stack = new Stack(port, StackConfig.builder().name("demo_" + driver).cidr(net + ".2/24")
+                    .arp(64, TimeUnit.SECONDS.toNanos(60), TimeUnit.MILLISECONDS.toNanos(200), 3)
+                    .countersFile(Path.of(System.getProperty("java.io.tmpdir"), tag + driver + ".counters")).build());
+                StackRunner runner = StackRunner.start(stack, StackRunner.backoff());
+                try {
+                    failures += check("Linux pings fastpath (10 x 1000 B)", linuxPings(ns, net + ".2"));
+                    String neigh = Host.run(Host.inNs(ns, "ip", "neigh", "show", net + ".2"));
+                    failures += check("Linux's neighbour table holds fastpath's MAC "
+                        + MacAddress.format(stack.mac()), neigh.toLowerCase().contains(
+                            MacAddress.format(stack.mac()).toLowerCase()) ? null : neigh.trim());
+                    failures += check("fastpath pings Linux (5 x 56 B)", stackPings(stack, net + ".1", 5));
+                    failures += check("an absent host is STATUS_HOST_UNREACHABLE", absent(stack, net + ".99"));
+                } finally {
+                    runner.close();
+                    stack.close();
+                }
+                System.out.printf("   counters: rx %d frames, tx %d frames, %d echo replies sent, %d drops%n",
+                    stack.counters().rxFrames.get(), stack.counters().txFrames.get(),
+                    stack.counters().icmpEchoRepliesSent.get(), stack.counters().totalDrops());
+            }
+        } catch (RuntimeException e) {
+            failures += check("set-up", e.getMessage());
+        } finally {
+            Host.exec(10, "ip", "netns", "delete", ns);
+            Host.exec(10, "ip", "link", "delete", iface);
+        }
+        return failures;
+    }
+
+    /** Prints a check; {@code problem} null means it passed. Returns 1 on failure. */
+    private static int check(String what, String problem) {
+        if (problem == null) {
+            System.out.println("   ok    " + what);
+            return 0;
+        }
+        System.out.println("   FAIL  " + what + ": " + problem);
+        return 1;
+    }
+
+    private static String linuxPings(String ns, String address) {
+        Host.Result r = Host.exec(30, Host.inNs(ns, "ping", "-c", "10", "-i", "0.1", "-W", "2", "-s", "1000", address));
+        Matcher m = RECEIVED.matcher(r.output());
+        if (!m.find() || !m.group(1).equals("10")) {
+            return r.output().trim();
+        }
+        Matcher rtt = RTT.matcher(r.output());
+        if (rtt.find()) {
+            System.out.println("   Linux ping rtt min/avg/max " + rtt.group(1) + "/" + rtt.group(2) + "/"
+                + rtt.group(3) + " ms");
+        }
+        return null;
+    }
+
+    private static String stackPings(Stack stack, String address, int count) {
+        int[] replies = {0};
+        int[] failed = {0};
+        long[] best = {Long.MAX_VALUE};
+        StackEventHandler handler = new StackEventHandler() {
+            @Override
+            public void onEchoReply(int from, int sequence, long roundTripNs) {
+                replies[0]++;
+                best[0] = Math.min(best[0], roundTripNs);
+            }
+
+            @Override
+            public void onSendFailed(int destination, int sequence, int status) {
+                failed[0] = status;
+            }
+        };
+        for (int seq = 1; seq <= count; seq++) {
+            stack.ping(Ipv4Address.parse(address), seq, 56);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+            while (replies[0] < seq && failed[0] == 0 && System.nanoTime() < deadline) {
+                stack.pollEvents(handler);
+                Thread.onSpinWait();
+            }
+        }
+        if (replies[0] != count) {
+            return replies[0] + "/" + count + " replies" + (failed[0] != 0 ? ", " + NtStatus.name(failed[0]) : "");
+        }
+        System.out.printf("   fastpath ping best rtt %.3f ms%n", best[0] / 1e6);
+        return null;
+    }
+
+    private static String absent(Stack stack, String address) {
+        int[] status = {0};
+        stack.ping(Ipv4Address.parse(address), 1, 56);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        StackEventHandler handler = new StackEventHandler() {
+            @Override
+            public void onEchoReply(int from, int sequence, long roundTripNs) {
+                status[0] = -1;
+            }
+
+            @Override
+            public void onSendFailed(int destination, int sequence, int s) {
+                status[0] = s;
+            }
+        };
+        while (status[0] == 0 && System.nanoTime() < deadline) {
+            stack.pollEvents(handler);
+            Thread.onSpinWait();
+        }
+        return status[0] == NtStatus.STATUS_HOST_UNREACHABLE ? null : "got " + NtStatus.name(status[0]);
+    }
+}

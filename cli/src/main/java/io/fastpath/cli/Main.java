@@ -1,0 +1,170 @@
+package io.fastpath.cli;
+
+import io.fastpath.dpdk.Native;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackEventHandler;
+import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.wire.MacAddress;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code bin/fastpath}: bring a stack up on a DPDK port, ping from it, read its counters, run the demo.
+ */
+public final class Main {
+    private static final String USAGE = """
+        usage: fastpath <command> [flags]
+          up    --vdev <DPDK vdev> --ip <a.b.c.d/len> [--gw <a.b.c.d>] [--mac <mac>] [--pcap <file>]
+                [--name <name>] [--idle spin|backoff] [--eal "<extra EAL args>"]
+                    answer ARP and ping until SIGINT/SIGTERM; prints 'ready' once it answers
+          ping  <port flags as for up> --to <a.b.c.d> [--count N] [--size B]
+                    ping from the stack; exit 1 with the NTSTATUS name if a ping fails
+          stat  [--name <name> | --file <counters file>]
+                    print a running (or finished) stack's counters
+          demo  bring stacks up on net_tap and on net_af_packet/veth, ping them from Linux namespaces,
+                clean up; exit 0 only if every check passed
+        """;
+
+    private Main() {
+    }
+
+    public static void main(String[] argv) {
+        int status;
+        try {
+            status = run(argv);
+        } catch (UsageException e) {
+            System.err.println("fastpath: " + e.getMessage());
+            System.err.println("try: fastpath help");
+            status = 2;
+        } catch (RuntimeException | LinkageError e) {
+            System.err.println("fastpath: " + e.getMessage());
+            status = 1;
+        }
+        System.out.flush();
+        // DPDK's threads are not daemons: leave explicitly.
+        Runtime.getRuntime().halt(status);
+    }
+
+    static int run(String[] argv) {
+        if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help")) {
+            System.out.print(USAGE);
+            return argv.length == 0 ? 2 : 0;
+        }
+        List<String> rest = Arrays.asList(argv).subList(1, argv.length);
+        if (!argv[0].equals("stat") && !Native.available()) {
+            throw new IllegalStateException(Native.loadFailure());
+        }
+        return switch (argv[0]) {
+            case "up" -> up(rest);
+            case "ping" -> ping(rest);
+            case "stat" -> stat(rest);
+            case "demo" -> Demo.run(rest);
+            default -> throw new UsageException("unknown command '" + argv[0] + "'");
+        };
+    }
+
+    private static int up(List<String> args) {
+        Flags flags = new Flags(args, PortOptions.WITH_VALUE, Set.of());
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stop.countDown();
+            try {
+                stopped.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        PortOptions options = new PortOptions(flags);
+        try {
+            Stack stack = options.start();
+            Runtime.getRuntime().addShutdownHook(hook);
+            System.out.println("fastpath " + Ipv4Address.format(stack.address()) + "/" + stack.config().prefixLength()
+                + " mac " + MacAddress.format(stack.mac()) + " on " + stack.port().name() + " (counters: "
+                + stack.counters().file() + ")");
+            System.out.println("ready");
+            System.out.flush();
+            stop.await();
+            options.close();
+            System.out.println("counters:");
+            StackCounters.format(stack.counters().reader(), false).forEach(System.out::println);
+            System.out.flush();
+            return 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        } finally {
+            options.close();
+            stopped.countDown();
+        }
+    }
+
+    private static int ping(List<String> args) {
+        Set<String> withValue = new java.util.HashSet<>(PortOptions.WITH_VALUE);
+        withValue.addAll(Set.of("--to", "--count", "--size"));
+        Flags flags = new Flags(args, withValue, Set.of());
+        int to;
+        try {
+            to = Ipv4Address.parse(flags.required("--to"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        int count = flags.intValue("--count", 5);
+        int size = flags.intValue("--size", 56);
+        try (PortOptions options = new PortOptions(flags)) {
+            Stack stack = options.start();
+            int[] failure = {0};
+            int[] replies = {0};
+            StackEventHandler handler = new StackEventHandler() {
+                @Override
+                public void onEchoReply(int from, int sequence, long roundTripNs) {
+                    replies[0]++;
+                    System.out.printf("%d bytes from %s: icmp_seq=%d time=%.3f ms%n", size + 8,
+                        Ipv4Address.format(from), sequence, roundTripNs / 1e6);
+                }
+
+                @Override
+                public void onSendFailed(int destination, int sequence, int status) {
+                    failure[0] = status;
+                    System.out.println("icmp_seq=" + sequence + " " + NtStatus.name(status));
+                }
+            };
+            for (int seq = 1; seq <= count && failure[0] == 0; seq++) {
+                stack.ping(to, seq, size);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                int before = replies[0];
+                while (replies[0] == before && failure[0] == 0 && System.nanoTime() < deadline) {
+                    stack.pollEvents(handler);
+                    Thread.onSpinWait();
+                }
+                if (replies[0] == before && failure[0] == 0) {
+                    failure[0] = NtStatus.STATUS_IO_TIMEOUT;
+                    System.out.println("icmp_seq=" + seq + " " + NtStatus.name(failure[0]));
+                }
+            }
+            System.out.println(replies[0] + "/" + count + " replies");
+            if (failure[0] != 0) {
+                System.out.println(NtStatus.name(failure[0]));
+                return 1;
+            }
+            return 0;
+        }
+    }
+
+    private static int stat(List<String> args) {
+        Flags flags = new Flags(args, Set.of("--name", "--file"), Set.of("--all"));
+        Path file = flags.has("--file") ? Path.of(flags.get("--file"))
+            : Path.of("/dev/shm/fastpath", flags.get("--name", "fastpath") + ".counters");
+        if (!file.toFile().exists()) {
+            throw new IllegalStateException("no counters file " + file + " (is the stack running? --name?)");
+        }
+        StackCounters.format(StackCounters.open(file), flags.has("--all")).forEach(System.out::println);
+        return 0;
+    }
+}

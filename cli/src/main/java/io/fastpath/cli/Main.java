@@ -80,6 +80,10 @@ public final class Main {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            // A stop on SIGINT/SIGTERM is the normal end of `up`: exit 0 once the counters are out, rather
+            // than the signal's 128+n that the JVM would otherwise report.
+            System.out.flush();
+            Runtime.getRuntime().halt(0);
         });
         PortOptions options = new PortOptions(flags);
         try {

@@ -83,5 +83,12 @@ class CommandLineTest {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertNotEquals(0, p.exitValue());
         assertTrue(out.contains("fastpath: rte_vdev_init net_nosuchdriver0 failed"), out);
+
+        Process eal = launch("up", "--vdev", "net_tap0", "--ip", "10.80.0.2/24", "--eal", "--no-such-eal-option",
+            "--name", NetNs.uniqueName("s"));
+        assertTrue(eal.waitFor(30, TimeUnit.SECONDS));
+        String ealOut = new String(eal.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertNotEquals(0, eal.exitValue());
+        assertTrue(ealOut.contains("fastpath: rte_eal_init") && ealOut.contains("failed"), ealOut);
     }
 }

@@ -8,6 +8,7 @@ import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.Routes;
 import io.fastpath.stack.wire.ArpPacket;
+import io.fastpath.stack.wire.Checksum;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.IcmpPacket;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -165,8 +166,8 @@ public final class Stack implements Agent, AutoCloseable {
 
     private void input(long m) {
         int length = Mbuf.dataLen(m);
-        counters.rxFrames.increment();
-        counters.rxBytes.getAndAddPlain(length);
+        counters.rxFrames.incrementRelease();
+        counters.rxBytes.getAndAddRelease(length);
         if (Mbuf.nbSegs(m) != 1) {
             drop(m, DropReason.MULTI_SEGMENT);
             return;
@@ -201,9 +202,9 @@ public final class Stack implements Agent, AutoCloseable {
         long senderMac = arpPacket.senderHardwareAddress();
         int targetIp = arpPacket.targetProtocolAddress();
         if (operation == ArpPacket.OPERATION_REQUEST) {
-            counters.arpRequestsReceived.increment();
+            counters.arpRequestsReceived.incrementRelease();
         } else if (operation == ArpPacket.OPERATION_REPLY) {
-            counters.arpRepliesReceived.increment();
+            counters.arpRepliesReceived.incrementRelease();
         }
         boolean valid = senderIp != 0 && senderIp != address && !MacAddress.isMulticast(senderMac);
         int slot = valid ? arp.update(senderIp, senderMac, nowNs) : -1;
@@ -221,7 +222,7 @@ public final class Stack implements Agent, AutoCloseable {
             // Answer in the same mbuf: swap sender and target, fill our MAC, send back.
             arpPacket.write(ArpPacket.OPERATION_REPLY, mac, address, senderMac, senderIp);
             ethernet.writeHeader(senderMac, mac, EthernetFrame.ETHERTYPE_ARP);
-            counters.arpRepliesSent.increment();
+            counters.arpRepliesSent.incrementRelease();
             transmit(m);
             return;
         }
@@ -274,20 +275,23 @@ public final class Stack implements Agent, AutoCloseable {
         }
         int type = icmp.type();
         if (type == IcmpPacket.TYPE_ECHO_REQUEST && icmp.code() == 0) {
-            counters.icmpEchoRequestsReceived.increment();
+            counters.icmpEchoRequestsReceived.incrementRelease();
             // RFC 1122 §3.2.2.6: reply with the same data; built in place, zero copies.
             icmp.toEchoReply();
+            // Swapping addresses leaves the sum alone; only the TTL word changes (RFC 1624 update).
             ip.swapAddresses();
+            int oldTtlWord = (ip.ttl() << 8) | Ipv4Packet.PROTOCOL_ICMP;
             ip.ttl(Ipv4Packet.DEFAULT_TTL);
-            ip.fillHeaderChecksum();
+            ip.headerChecksum(Checksum.update(ip.headerChecksum(), oldTtlWord,
+                (Ipv4Packet.DEFAULT_TTL << 8) | Ipv4Packet.PROTOCOL_ICMP));
             ethernet.writeHeader(ethernet.source(), mac, EthernetFrame.ETHERTYPE_IPV4);
             // Trim Ethernet padding the request may have carried.
             setFrameLength(m, ethernet.payloadOffset() + ip.totalLength());
-            counters.icmpEchoRepliesSent.increment();
+            counters.icmpEchoRepliesSent.incrementRelease();
             transmit(m);
         } else if (type == IcmpPacket.TYPE_ECHO_REPLY && icmp.identifier() == echoIdentifier
             && icmp.payloadLength() >= 8) {
-            counters.icmpEchoRepliesReceived.increment();
+            counters.icmpEchoRepliesReceived.incrementRelease();
             long sentNs = frame.getLong(icmp.payloadOffset());
             eventScratch.putInt(0, ip.source());
             eventScratch.putInt(4, icmp.sequenceNumber());
@@ -314,7 +318,7 @@ public final class Stack implements Agent, AutoCloseable {
             return;
         }
         heldFrames.add(m);
-        counters.rawFramesDelivered.increment();
+        counters.rawFramesDelivered.incrementRelease();
         counters.rawFramesHeld.setRelease(heldFrames.size());
     }
 
@@ -324,7 +328,7 @@ public final class Stack implements Agent, AutoCloseable {
     private void sendPing(int destination, int sequence, int payloadLength) {
         int nextHop = routes.nextHop(destination);
         if (nextHop == Routes.NO_ROUTE) {
-            counters.noRoute.increment();
+            counters.noRoute.incrementRelease();
             sendFailed(destination, sequence, NtStatus.STATUS_NETWORK_UNREACHABLE);
             return;
         }
@@ -355,7 +359,7 @@ public final class Stack implements Agent, AutoCloseable {
         }
         icmp.fillChecksum();
         setFrameLength(m, frameLength);
-        counters.icmpEchoRequestsSent.increment();
+        counters.icmpEchoRequestsSent.incrementRelease();
         resolveAndSend(m, nextHop);
     }
 
@@ -409,7 +413,7 @@ public final class Stack implements Agent, AutoCloseable {
 
     /** RFC 1122 §2.3.2.2: the frames waiting on a failed resolution are discarded; pings learn why. */
     private void onResolutionFailed(int slot, int target) {
-        counters.arpResolutionFailures.increment();
+        counters.arpResolutionFailures.incrementRelease();
         int n = arp.parkedCount(slot);
         for (int i = 0; i < n; i++) {
             long m = arp.parked(slot, i);
@@ -452,16 +456,16 @@ public final class Stack implements Agent, AutoCloseable {
         arpPacket.write(operation, mac, address, targetMac, targetIp);
         Mbuf.setLength(m, 60);
         if (operation == ArpPacket.OPERATION_REQUEST) {
-            counters.arpRequestsSent.increment();
+            counters.arpRequestsSent.incrementRelease();
         } else {
-            counters.arpRepliesSent.increment();
+            counters.arpRepliesSent.incrementRelease();
         }
         transmit(m);
     }
 
     private long allocate() {
         if (!port.pool().allocBulk(alloc, 0, 1)) {
-            counters.drop(DropReason.TX_NO_MBUF).increment();
+            counters.drop(DropReason.TX_NO_MBUF).incrementRelease();
             return 0;
         }
         return alloc.get(0);
@@ -482,7 +486,7 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     private void drop(long m, DropReason reason) {
-        counters.drop(reason).increment();
+        counters.drop(reason).incrementRelease();
         free(m);
     }
 
@@ -504,11 +508,11 @@ public final class Stack implements Agent, AutoCloseable {
             for (int i = sent; i < txCount; i++) {
                 bytes -= Mbuf.pktLen(tx.get(i));
             }
-            counters.drop(DropReason.TX_RING_FULL).getAndAddPlain(txCount - sent);
+            counters.drop(DropReason.TX_RING_FULL).getAndAddRelease(txCount - sent);
             tx.freeRange(sent, txCount - sent);
         }
-        counters.txFrames.getAndAddPlain(sent);
-        counters.txBytes.getAndAddPlain(bytes);
+        counters.txFrames.getAndAddRelease(sent);
+        counters.txBytes.getAndAddRelease(bytes);
         txCount = 0;
     }
 
@@ -531,7 +535,7 @@ public final class Stack implements Agent, AutoCloseable {
                 free(m);
                 counters.rawFramesHeld.setRelease(heldFrames.size());
             } else {
-                counters.drop(DropReason.RAW_RING_FULL).increment();
+                counters.drop(DropReason.RAW_RING_FULL).incrementRelease();
             }
         }
     }

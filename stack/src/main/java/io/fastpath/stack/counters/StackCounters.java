@@ -17,7 +17,7 @@ import org.agrona.concurrent.status.CountersReader;
  * ({@code bin/fastpath stat}, like AeronStat). The file is memory-mapped: a 64-byte header (magic, version,
  * metadata length, values length), then Agrona's metadata and values buffers.
  *
- * <p>Thread: the poll thread increments (plain ordered writes, no locks); readers in any process.
+ * <p>Thread: the poll thread increments (release stores from a single writer, no atomic read-modify-write); readers in any process.
  */
 public final class StackCounters implements AutoCloseable {
     public static final int MAGIC = 0x46504354; // "FPCT"

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Turns one JMH JSON result of the first-light benchmarks into docs/perf/first-light.md.
+
+Reads only what the run left behind (the JMH JSON, the per-thread allocation log, a facts file written by
+perf/run-first-light.sh), so the markdown can be regenerated from docs/perf/raw/ at any time:
+
+    python3 perf/scripts/first_light_report.py --json docs/perf/raw/first-light-<stamp>.json \
+        --alloc docs/perf/raw/first-light-<stamp>.alloc.jsonl --facts docs/perf/raw/first-light-<stamp>.facts.json \
+        --out docs/perf/first-light.md
+
+Statistics: JMH reports one mean per fork (the mean of its measurement iterations); the table gives the
+median of those fork means, their range, and JMH's own score error (99.9% confidence half-width over all
+iterations of all forks). Per-frame numbers divide by the burst size.
+"""
+import argparse
+import json
+import math
+import statistics
+
+FLOOR = "io.fastpath.perf.RingPairBurstBenchmark.roundTrip"
+STACK = {
+    "io.fastpath.perf.StackIcmpBenchmark.icmpEcho": "ICMP echo",
+    "io.fastpath.perf.StackIcmpBenchmark.arpRequest": "ARP request",
+}
+WHAT = {
+    FLOOR: "ring floor: A→B→A, no stack",
+    "io.fastpath.perf.StackIcmpBenchmark.icmpEcho": "stack: ICMP echo request → reply",
+    "io.fastpath.perf.StackIcmpBenchmark.arpRequest": "stack: ARP who-has → is-at",
+}
+
+
+def short(name):
+    return name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1]
+
+
+def number(value):
+    """JMH writes NaN (one fork, too few iterations for an error) as the string "NaN"."""
+    return float(value) if isinstance(value, str) else value
+
+
+def fmt(value, digits=1):
+    value = number(value)
+    if value is None or math.isnan(value):
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def fmt_bytes(value):
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if value < 10 else f"{value:,.0f}"
+
+
+def load_alloc(path):
+    """{(benchmark, burst): [(measurement bytes per iteration, warm-up bytes per iteration) per fork]}."""
+    result = {}
+    if not path:
+        return result
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                entry = json.loads(line)
+                key = (entry["benchmark"], int(entry["params"].get("burst", "0")))
+                result.setdefault(key, []).append((entry["measurementBytes"], entry.get("warmupBytes", [])))
+    except FileNotFoundError:
+        pass
+    return result
+
+
+def summarise(results, alloc):
+    rows = []
+    for r in results:
+        burst = int(r["params"]["burst"])
+        pm = r["primaryMetric"]
+        fork_means = [statistics.fmean(iterations) for iterations in pm["rawData"]]
+        median = statistics.median(fork_means)
+        norm = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm") \
+            or r.get("secondaryMetrics", {}).get("\u00b7gc.alloc.rate.norm")
+        norm_forks = [statistics.fmean(i) for i in norm["rawData"]] if norm else []
+        thread_bytes = alloc.get((r["benchmark"], burst), [])
+        gc_count = r.get("secondaryMetrics", {}).get("gc.count")
+        rows.append({
+            "benchmark": r["benchmark"],
+            "burst": burst,
+            "forks": len(fork_means),
+            "iterations": sum(len(i) for i in pm["rawData"]),
+            "median": median,
+            "min": min(fork_means),
+            "max": max(fork_means),
+            "score": pm["score"],
+            "error": pm["scoreError"],
+            "unit": pm["scoreUnit"],
+            "per_frame": median / burst,
+            "norm_median": statistics.median(norm_forks) if norm_forks else None,
+            "norm_max": max(max(i) for i in norm["rawData"]) if norm else None,
+            "gc_count": sum(sum(i) for i in gc_count["rawData"]) if gc_count else None,
+            "thread_iterations": sum(len(m) for m, _ in thread_bytes),
+            "thread_bytes_max": max((max(m) for m, _ in thread_bytes if m), default=None),
+            # Warm-up: the first iteration of a fork, then the rest.
+            "warmup_first_max": max((w[0] for _, w in thread_bytes if w), default=None),
+            "warmup_rest_max": max((max(w[1:]) for _, w in thread_bytes if len(w) > 1), default=None),
+        })
+    order = [FLOOR] + list(STACK)
+    rows.sort(key=lambda row: (order.index(row["benchmark"]) if row["benchmark"] in order else 99, row["burst"]))
+    return rows
+
+
+def render(rows, results, facts):
+    first = results[0]
+    out = []
+    out.append("# Performance: first light")
+    out.append("")
+    out.append("What the busy-poll path costs today, measured with JMH on the in-process ring pair "
+               "(`rte_eth_from_rings`): the floor of moving frames with no stack, then the stack answering "
+               "ICMP echo and ARP in place. Generated by `perf/scripts/first_light_report.py` from the raw "
+               "JMH output in `docs/perf/raw/` (git-ignored); do not edit by hand, run the script again.")
+    out.append("")
+    out.append(f"Run: {facts.get('date', '?')}, commit `{facts.get('commit', '?')}`.")
+    out.append("")
+    out.append("## Command")
+    out.append("")
+    out.append("```sh")
+    out.append(facts.get("script_command", "perf/run-first-light.sh"))
+    out.append("```")
+    out.append("")
+    out.append("which ran, from the repository root:")
+    out.append("")
+    out.append("```sh")
+    out.append(facts.get("jmh_command", "?"))
+    out.append("```")
+    out.append("")
+    out.append("## Machine")
+    out.append("")
+    out.append("| | |")
+    out.append("|---|---|")
+    out.append(f"| CPUs (`nproc`) | {facts.get('nproc', '?')} |")
+    out.append(f"| CPU model (/proc/cpuinfo) | {facts.get('cpu_model', '?')} |")
+    out.append(f"| Kernel | {facts.get('kernel', '?')} |")
+    out.append(f"| JDK | {first.get('vmName', '?')} {first.get('vmVersion', '?')} (`{first.get('jvm', '?')}`) |")
+    out.append(f"| DPDK (`pkg-config --modversion libdpdk`) | {facts.get('dpdk', '?')} |")
+    out.append(f"| JMH | {first.get('jmhVersion', '?')} |")
+    out.append(f"| JVM flags of the forks | `{' '.join(first.get('jvmArgs', []))}` |")
+    out.append(f"| Clock source (`System.nanoTime`, read once a duty cycle) | {facts.get('clocksource', '?')} |")
+    out.append(f"| Pinning | {facts.get('pinning', 'none')} |")
+    out.append(f"| Load average before / after | {facts.get('load_before', '?')} / {facts.get('load_after', '?')} |")
+    out.append("")
+    out.append("The machine is shared: other builds may run at the same time (see the load average), so "
+               "compare numbers from one run with each other rather than across runs.")
+    out.append("")
+    out.append("## Results")
+    out.append("")
+    out.append(f"{first['forks']} forks × {first['measurementIterations']} iterations of "
+               f"{first['measurementTime']} after {first['warmupIterations']} × {first['warmupTime']} of warm-up. "
+               "One operation is one burst's round trip (see below). *Median* is the median of the per-fork "
+               "means, *forks* their range, *± error* JMH's 99.9% half-width over all iterations.")
+    out.append("")
+    out.append("| Benchmark | What | Burst | Median ns/op | Forks (min–max) | JMH score ± error | ns/frame | "
+               "gc.alloc.rate.norm B/op | Bench thread bytes / iteration (max) |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        thread = "n/a" if row["thread_bytes_max"] is None else \
+            f"{row['thread_bytes_max']:,} (in {row['thread_iterations']} iterations)"
+        out.append(f"| `{short(row['benchmark'])}` | {WHAT.get(row['benchmark'], '')} | {row['burst']} | "
+                   f"{fmt(row['median'])} | {fmt(row['min'])}–{fmt(row['max'])} | "
+                   f"{fmt(row['score'])} ± {fmt(row['error'])} | {fmt(row['per_frame'])} | "
+                   f"{fmt_bytes(row['norm_median'])} | {thread} |")
+    out.append("")
+
+    floor = {row["burst"]: row for row in rows if row["benchmark"] == FLOOR}
+    ratio_rows = []
+    for row in rows:
+        if row["benchmark"] in STACK and row["burst"] in floor:
+            f = floor[row["burst"]]
+            ratio_rows.append((STACK[row["benchmark"]], row["burst"], row["per_frame"], f["per_frame"],
+                               row["per_frame"] / f["per_frame"], row["per_frame"] - f["per_frame"]))
+    if ratio_rows:
+        out.append("### Stack against the floor, per frame")
+        out.append("")
+        out.append("| Path | Burst | Stack ns/frame | Floor ns/frame | Ratio stack/floor | Stack adds ns/frame |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for name, burst, s, f, ratio, added in ratio_rows:
+            out.append(f"| {name} | {burst} | {fmt(s)} | {fmt(f)} | {ratio:.1f}× | {fmt(added)} |")
+        out.append("")
+        out.append("*Stack adds* is what the stack's duty cycle costs on top of the same four burst calls "
+                   "(and includes the benchmark's 64-byte re-arm copy per frame, which the floor does not do).")
+        out.append("")
+
+    out.append("### Allocation")
+    out.append("")
+    thread_rows = [row for row in rows if row["thread_bytes_max"] is not None]
+    zero = [row for row in thread_rows if row["thread_bytes_max"] == 0]
+    if thread_rows and len(zero) == len(rows):
+        total = sum(row["thread_iterations"] for row in rows)
+        out.append(f"**0 B/op.** The benchmark thread allocated exactly 0 bytes in every one of the {total} "
+                   "measurement iterations of every benchmark (HotSpot's per-thread allocated-bytes counter, "
+                   "TLAB included, read around each iteration by `AllocationTracked`).")
+    elif thread_rows:
+        out.append("**Not allocation-free:** the benchmark thread allocated in measurement iterations of: "
+                   + ", ".join(f"`{short(r['benchmark'])}` burst {r['burst']} (up to {r['thread_bytes_max']:,} "
+                               "bytes an iteration)" for r in thread_rows if r["thread_bytes_max"]) + ".")
+    else:
+        out.append("The per-thread allocation log was not found; only `-prof gc` is reported.")
+    out.append("")
+    out.append("`gc.alloc.rate.norm` from `-prof gc` is not exactly zero because JMH 1.37 takes "
+               "`getTotalThreadAllocatedBytes()` over *all* threads of the fork and divides by the benchmark's "
+               "operations: JMH's own control threads allocate a steady trickle, so the residue is that rate "
+               "times the time per operation, which is why it is largest for the slowest operations.")
+    gc_counts = [row["gc_count"] for row in rows if row["gc_count"] is not None]
+    if gc_counts:
+        out.append("")
+        out.append(f"Garbage collections during all measurement iterations, all benchmarks: {sum(gc_counts):.0f}.")
+    out.append("")
+    firsts = [row["warmup_first_max"] for row in rows if row["warmup_first_max"] is not None]
+    rests = [row["warmup_rest_max"] for row in rows if row["warmup_rest_max"] is not None]
+    if firsts:
+        out.append(f"Warm-up, same counter: the first warm-up iteration of a fork allocates up to "
+                   f"{max(firsts):,} bytes on the benchmark thread, once (first calls link: a JFR allocation "
+                   f"profile with `-XX:-UseTLAB` shows JDK code spinning method-handle classes and resolving "
+                   f"symbols); later warm-up iterations up to {max(rests) if rests else 0:,} bytes.")
+        out.append("")
+    out.append("## What one operation is")
+    out.append("")
+    out.append("- `RingPairBurstBenchmark.roundTrip`: port A transmits `burst` 64-byte frames, port B receives "
+               "them and transmits them back, port A receives them: four `rte_eth_fp_ops` burst calls "
+               "(critical FFM downcalls through the PMD's function pointers) and four ring operations. The same "
+               "mbufs travel for the whole trial; nothing is allocated or freed.")
+    out.append("- `StackIcmpBenchmark.icmpEcho`: the benchmark copies a 64-byte ICMP echo request "
+               "(correct IPv4 and ICMP checksums, addressed to the stack's MAC and IP) into each of its `burst` "
+               "mbufs, transmits them from A, calls `stack.doWork()` once (the stack on B receives the burst, "
+               "verifies both checksums, turns each request into its reply in place and transmits the burst), "
+               "and receives the replies on A.")
+    out.append("- `StackIcmpBenchmark.arpRequest`: the same with a 60-byte broadcast ARP who-has for the "
+               "stack's address; the stack refreshes the sender in its ARP cache and answers in place.")
+    out.append("")
+    out.append("Every trial checks its frames: the set-up round verifies the replies field by field, and the "
+               "tear-down fails the trial if the stack dropped anything or answered fewer requests than it got.")
+    out.append("")
+    out.append("Raw files of this run: " + ", ".join(f"`{p}`" for p in facts.get("raw_files", [])) + ".")
+    out.append("")
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", required=True, help="JMH -rf json output")
+    parser.add_argument("--alloc", help="JSON lines written by AllocationTracked (FASTPATH_PERF_ALLOC_LOG)")
+    parser.add_argument("--facts", help="machine facts and commands, written by run-first-light.sh")
+    parser.add_argument("--out", required=True, help="markdown to write")
+    args = parser.parse_args()
+
+    with open(args.json, encoding="utf-8") as f:
+        results = json.load(f)
+    if not results:
+        raise SystemExit(f"{args.json} holds no results")
+    facts = {}
+    if args.facts:
+        with open(args.facts, encoding="utf-8") as f:
+            facts = json.load(f)
+    rows = summarise(results, load_alloc(args.alloc))
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(render(rows, results, facts))
+    print(f"wrote {args.out}")
+    for row in rows:
+        print(f"  {short(row['benchmark']):34} burst {row['burst']:>2}: median {row['median']:9.1f} ns/op "
+              f"({row['per_frame']:7.1f} ns/frame), gc.alloc.rate.norm {fmt_bytes(row['norm_median'])} B/op, "
+              f"bench-thread bytes max {row['thread_bytes_max']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,15 @@ public final class NtStatus {
     public static final int STATUS_CONNECTION_REFUSED = 0xC0000236;
     public static final int STATUS_NETWORK_UNREACHABLE = 0xC000023C;
     public static final int STATUS_HOST_UNREACHABLE = 0xC000023D;
+    public static final int STATUS_INVALID_PARAMETER = 0xC000000D;
+    public static final int STATUS_SHARING_VIOLATION = 0xC0000043;
+    public static final int STATUS_INVALID_CONNECTION = 0xC0000140;
+    public static final int STATUS_INVALID_ADDRESS = 0xC0000141;
+    public static final int STATUS_INVALID_DEVICE_STATE = 0xC0000184;
+    public static final int STATUS_TOO_MANY_ADDRESSES = 0xC0000209;
+    public static final int STATUS_ADDRESS_ALREADY_EXISTS = 0xC000020A;
+    public static final int STATUS_CONNECTION_RESET = 0xC000020D;
+    public static final int STATUS_CONNECTION_ABORTED = 0xC0000241;
 
     private NtStatus() {
     }
@@ -26,6 +35,15 @@ public final class NtStatus {
             case STATUS_CONNECTION_REFUSED -> "STATUS_CONNECTION_REFUSED";
             case STATUS_NETWORK_UNREACHABLE -> "STATUS_NETWORK_UNREACHABLE";
             case STATUS_HOST_UNREACHABLE -> "STATUS_HOST_UNREACHABLE";
+            case STATUS_INVALID_PARAMETER -> "STATUS_INVALID_PARAMETER";
+            case STATUS_SHARING_VIOLATION -> "STATUS_SHARING_VIOLATION";
+            case STATUS_INVALID_CONNECTION -> "STATUS_INVALID_CONNECTION";
+            case STATUS_INVALID_ADDRESS -> "STATUS_INVALID_ADDRESS";
+            case STATUS_INVALID_DEVICE_STATE -> "STATUS_INVALID_DEVICE_STATE";
+            case STATUS_TOO_MANY_ADDRESSES -> "STATUS_TOO_MANY_ADDRESSES";
+            case STATUS_ADDRESS_ALREADY_EXISTS -> "STATUS_ADDRESS_ALREADY_EXISTS";
+            case STATUS_CONNECTION_RESET -> "STATUS_CONNECTION_RESET";
+            case STATUS_CONNECTION_ABORTED -> "STATUS_CONNECTION_ABORTED";
             default -> String.format("0x%08X", status);
         };
     }

@@ -7,6 +7,8 @@ import io.fastpath.stack.arp.ArpTable;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.Routes;
+import io.fastpath.stack.tcp.IpOutput;
+import io.fastpath.stack.tcp.TcpLayer;
 import io.fastpath.stack.wire.ArpPacket;
 import io.fastpath.stack.wire.Checksum;
 import io.fastpath.stack.wire.EthernetFrame;
@@ -14,6 +16,7 @@ import io.fastpath.stack.wire.IcmpPacket;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.Ipv4Packet;
 import io.fastpath.stack.wire.MacAddress;
+import io.fastpath.stack.wire.TcpSegment;
 import io.fastpath.stack.wire.WireError;
 import java.nio.ByteBuffer;
 import org.agrona.collections.LongHashSet;
@@ -64,6 +67,7 @@ public final class Stack implements Agent, AutoCloseable {
     private final Routes routes;
     private final ArpTable arp;
     private final int echoIdentifier;
+    private final int mtu;
 
     private final MbufArray rx = new MbufArray(BURST);
     private final MbufArray tx = new MbufArray(TX_BATCH);
@@ -77,6 +81,12 @@ public final class Stack implements Agent, AutoCloseable {
     private final ArpPacket arpPacket = new ArpPacket();
     private final Ipv4Packet ip = new Ipv4Packet();
     private final IcmpPacket icmp = new IcmpPacket();
+    // Separate views for the output path: TCP transmits while the input path's views are in use.
+    private final UnsafeBuffer txFrame = new UnsafeBuffer(0, 0);
+    private final Ipv4Packet txIp = new Ipv4Packet();
+    private final IcmpPacket txIcmp = new IcmpPacket();
+    private final TcpSegment txTcp = new TcpSegment();
+    private final TcpLayer tcp;
 
     private final ManyToOneRingBuffer commands;
     private final OneToOneRingBuffer events;
@@ -118,12 +128,60 @@ public final class Stack implements Agent, AutoCloseable {
         this.arp = new ArpTable(config.arpCapacity(), config.arpLifetimeNs(), config.arpRetryIntervalNs(),
             config.arpMaxRequests());
         this.echoIdentifier = 0xF000 | (port.portId() & 0xFFF);
+        this.mtu = Math.min(port.mtu(), port.pool().dataRoom() - 128 - EthernetFrame.HEADER_LENGTH);
         this.heldFrames = new LongHashSet(config.maxHeldFrames() * 2);
         int ringBytes = config.ringCapacity() + RingBufferDescriptor.TRAILER_LENGTH;
         this.commands = new ManyToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.frames = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.counters = new StackCounters(config.countersFile(), config.name());
+        this.tcp = new TcpLayer(config.tcp(), new IpOutput() {
+            @Override
+            public long allocate() {
+                return Stack.this.allocate();
+            }
+
+            @Override
+            public void transmit(long m, int destination) {
+                int nextHop = routes.nextHop(destination);
+                if (nextHop == Routes.NO_ROUTE) {
+                    counters.noRoute.incrementRelease();
+                    free(m);
+                    return;
+                }
+                resolveAndSend(m, nextHop);
+            }
+
+            @Override
+            public void free(long m) {
+                Stack.this.free(m);
+            }
+
+            @Override
+            public int nextHop(int destination) {
+                return routes.nextHop(destination);
+            }
+
+            @Override
+            public long mac() {
+                return mac;
+            }
+
+            @Override
+            public int address() {
+                return address;
+            }
+
+            @Override
+            public int mtu() {
+                return mtu;
+            }
+
+            @Override
+            public StackCounters counters() {
+                return counters;
+            }
+        }, clock.nanoTime());
     }
 
     @Override
@@ -154,10 +212,12 @@ public final class Stack implements Agent, AutoCloseable {
         }
         work += received;
         work += commands.read(commandHandler, 64);
+        work += tcp.poll(nowNs);
         if (nowNs - nextArpPollNs >= 0) {
             nextArpPollNs = nowNs + ARP_POLL_INTERVAL_NS;
             work += arp.poll(nowNs, arpActions);
         }
+        work += tcp.flush(nowNs);
         flush();
         return work;
     }
@@ -257,7 +317,9 @@ public final class Stack implements Agent, AutoCloseable {
             return;
         }
         int protocol = ip.protocol();
-        if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
+        if (protocol == Ipv4Packet.PROTOCOL_TCP) {
+            tcp.input(m, ethernet.payloadOffset(), ip.headerLength(), ip.totalLength(), source, destination, nowNs);
+        } else if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
             icmpInput(m);
         } else if (config.rawProtocols()[protocol]) {
             deliverRaw(m, protocol);
@@ -367,7 +429,7 @@ public final class Stack implements Agent, AutoCloseable {
     private void resolveAndSend(long m, int nextHop) {
         long neighbour = arp.lookup(nextHop, nowNs);
         if (neighbour >= 0) {
-            MacAddress.put(frame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
+            MacAddress.put(txFrame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
             transmit(m);
             return;
         }
@@ -391,6 +453,11 @@ public final class Stack implements Agent, AutoCloseable {
         Mbuf.setLength(m, length);
     }
 
+    private UnsafeBuffer txFrame(long m) {
+        txFrame.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
+        return txFrame;
+    }
+
     private UnsafeBuffer frame(long m) {
         frame.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
         return frame;
@@ -405,7 +472,7 @@ public final class Stack implements Agent, AutoCloseable {
         long neighbour = arp.mac(slot);
         for (int i = 0; i < n; i++) {
             long m = arp.parked(slot, i);
-            MacAddress.put(frame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
+            MacAddress.put(txFrame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
             transmit(m);
         }
         arp.clearParked(slot);
@@ -425,14 +492,15 @@ public final class Stack implements Agent, AutoCloseable {
 
     /** Tells the application that a frame we built will not leave (for a ping: its sequence number). */
     private void reportUnsent(long m, int status) {
-        UnsafeBuffer f = frame(m);
-        ip.wrap(f, EthernetFrame.HEADER_LENGTH, f.capacity() - EthernetFrame.HEADER_LENGTH);
-        int sequence = -1;
-        if (ip.protocol() == Ipv4Packet.PROTOCOL_ICMP) {
-            icmp.wrap(f, ip.payloadOffset(), IcmpPacket.HEADER_LENGTH);
-            sequence = icmp.sequenceNumber();
+        UnsafeBuffer f = txFrame(m);
+        txIp.wrap(f, EthernetFrame.HEADER_LENGTH, f.capacity() - EthernetFrame.HEADER_LENGTH);
+        if (txIp.protocol() == Ipv4Packet.PROTOCOL_ICMP) {
+            txIcmp.wrap(f, txIp.payloadOffset(), IcmpPacket.HEADER_LENGTH);
+            sendFailed(txIp.destination(), txIcmp.sequenceNumber(), status);
+        } else if (txIp.protocol() == Ipv4Packet.PROTOCOL_TCP) {
+            txTcp.wrap(f, txIp.payloadOffset(), TcpSegment.MIN_HEADER_LENGTH);
+            tcp.onUnreachable(txIp.destination(), txTcp.destinationPort(), txTcp.sourcePort(), status);
         }
-        sendFailed(ip.destination(), sequence, status);
     }
 
     private void sendFailed(int destination, int sequence, int status) {
@@ -613,6 +681,11 @@ public final class Stack implements Agent, AutoCloseable {
         return counters;
     }
 
+    /** The TCP layer: listen, connect (poll thread: from handlers or in invoker mode). */
+    public TcpLayer tcp() {
+        return tcp;
+    }
+
     public ArpTable arpTable() {
         return arp;
     }
@@ -634,6 +707,7 @@ public final class Stack implements Agent, AutoCloseable {
     @Override
     public void onClose() {
         flush();
+        tcp.close();
         for (int slot = 0; slot < arp.capacity(); slot++) {
             if (arp.state(slot) != ArpTable.FREE) {
                 for (int i = 0; i < arp.parkedCount(slot); i++) {

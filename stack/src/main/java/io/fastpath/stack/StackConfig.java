@@ -1,6 +1,7 @@
 package io.fastpath.stack;
 
 import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.tcp.TcpConfig;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -21,7 +22,8 @@ public record StackConfig(
     boolean[] rawProtocols,
     int maxHeldFrames,
     int ringCapacity,
-    Path countersFile) {
+    Path countersFile,
+    TcpConfig tcp) {
 
     public static Builder builder() {
         return new Builder();
@@ -47,6 +49,7 @@ public record StackConfig(
         private int maxHeldFrames = 1024;
         private int ringCapacity = 1 << 16;
         private Path countersFile;
+        private TcpConfig tcp = TcpConfig.defaults();
 
         public Builder name(String value) {
             this.name = value;
@@ -116,6 +119,12 @@ public record StackConfig(
             return this;
         }
 
+        /** TCP tunables (buffers, timers, options). */
+        public Builder tcp(TcpConfig value) {
+            this.tcp = value;
+            return this;
+        }
+
         public StackConfig build() {
             if (address == 0) {
                 throw new IllegalArgumentException("the stack needs an address (--ip a.b.c.d/len)");
@@ -126,7 +135,7 @@ public record StackConfig(
             Path counters = countersFile != null ? countersFile : Path.of("/dev/shm/fastpath", name + ".counters");
             return new StackConfig(name, address, prefixLength, gateway, mac != 0 ? mac : derivedMac(address),
                 arpCapacity, arpLifetimeNs, arpRetryIntervalNs, arpMaxRequests, rawProtocols.clone(), maxHeldFrames,
-                ringCapacity, counters);
+                ringCapacity, counters, tcp);
         }
     }
 }

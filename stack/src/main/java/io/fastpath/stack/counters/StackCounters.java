@@ -48,6 +48,18 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter rawFramesDelivered;
     public final AtomicCounter rawFramesHeld;
     public final AtomicCounter noRoute;
+    public final AtomicCounter tcpSegmentsReceived;
+    public final AtomicCounter tcpSegmentsSent;
+    public final AtomicCounter tcpRetransmits;
+    public final AtomicCounter tcpFastRetransmits;
+    public final AtomicCounter tcpTimeouts;
+    public final AtomicCounter tcpResetsSent;
+    public final AtomicCounter tcpResetsReceived;
+    public final AtomicCounter tcpActiveOpens;
+    public final AtomicCounter tcpPassiveOpens;
+    public final AtomicCounter tcpChallengeAcks;
+    public final AtomicCounter tcpOutOfOrder;
+    public final AtomicCounter tcpConnections;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -83,6 +95,18 @@ public final class StackCounters implements AutoCloseable {
         rawFramesDelivered = counter(stackName, "raw frames delivered to the application");
         rawFramesHeld = counter(stackName, "raw frames held by the application now");
         noRoute = counter(stackName, "sends with no route (network unreachable)");
+        tcpSegmentsReceived = counter(stackName, "tcp segments received");
+        tcpSegmentsSent = counter(stackName, "tcp segments sent");
+        tcpRetransmits = counter(stackName, "tcp segments retransmitted");
+        tcpFastRetransmits = counter(stackName, "tcp fast retransmits (loss recovery entered)");
+        tcpTimeouts = counter(stackName, "tcp retransmission timeouts");
+        tcpResetsSent = counter(stackName, "tcp resets sent");
+        tcpResetsReceived = counter(stackName, "tcp resets received");
+        tcpActiveOpens = counter(stackName, "tcp active opens");
+        tcpPassiveOpens = counter(stackName, "tcp passive opens");
+        tcpChallengeAcks = counter(stackName, "tcp challenge acks (RFC 5961)");
+        tcpOutOfOrder = counter(stackName, "tcp out-of-order segments");
+        tcpConnections = counter(stackName, "tcp connections now");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

@@ -1,0 +1,88 @@
+package io.fastpath.stack.tcp;
+
+import java.nio.ByteBuffer;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The bytes a connection has accepted from the application and not yet had acknowledged: a ring over
+ * off-heap memory, addressed by sequence number. {@code head} is the sequence number of the oldest byte
+ * (SND.UNA once the SYN is acknowledged); {@code tail} is one past the newest.
+ *
+ * <p>Segmentation copies from here into a fresh mbuf at send time and again at retransmission time, so any
+ * segment boundary and any retransmission is possible; acknowledged bytes are dropped from the head.
+ * Thread: the poll thread.
+ */
+final class SendBuffer {
+    private final UnsafeBuffer ring;
+    private final int mask;
+    private int head;
+    private int length;
+
+    SendBuffer(int capacity) {
+        if (Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("send buffer capacity must be a power of two: " + capacity);
+        }
+        this.ring = new UnsafeBuffer(ByteBuffer.allocateDirect(capacity));
+        this.mask = capacity - 1;
+    }
+
+    void reset(int headSeq) {
+        head = headSeq;
+        length = 0;
+    }
+
+    int capacity() {
+        return mask + 1;
+    }
+
+    int length() {
+        return length;
+    }
+
+    int free() {
+        return mask + 1 - length;
+    }
+
+    int head() {
+        return head;
+    }
+
+    int tail() {
+        return head + length;
+    }
+
+    /** Appends up to {@code len} bytes; returns how many fitted. */
+    int write(DirectBuffer src, int offset, int len) {
+        int n = Math.min(len, free());
+        int at = (head + length) & mask;
+        int first = Math.min(n, mask + 1 - at);
+        ring.putBytes(at, src, offset, first);
+        if (n > first) {
+            ring.putBytes(0, src, offset + first, n - first);
+        }
+        length += n;
+        return n;
+    }
+
+    /** Copies {@code len} bytes starting at sequence number {@code seq} into {@code dst}. */
+    void copy(int seq, int len, MutableDirectBuffer dst, int dstOffset) {
+        int at = seq & mask;
+        int first = Math.min(len, mask + 1 - at);
+        dst.putBytes(dstOffset, ring, at, first);
+        if (len > first) {
+            dst.putBytes(dstOffset + first, ring, 0, len - first);
+        }
+    }
+
+    /** Drops the bytes before {@code seq} (they were acknowledged). */
+    void acknowledge(int seq) {
+        int n = seq - head;
+        if (n > 0) {
+            n = Math.min(n, length);
+            head += n;
+            length -= n;
+        }
+    }
+}

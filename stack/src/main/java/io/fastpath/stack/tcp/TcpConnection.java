@@ -1,0 +1,219 @@
+package io.fastpath.stack.tcp;
+
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * One TCP connection: the transmission control block (RFC 9293 §3.3.1) and the handle the application
+ * holds. Objects are pooled by {@link TcpLayer} and reused after {@link TcpHandler#onClosed}.
+ *
+ * <p>Thread: the poll thread only (call these from handler callbacks, or in invoker mode).
+ */
+public final class TcpConnection {
+    final TcpLayer layer;
+    final int index;
+
+    // Identity.
+    int state = TcpState.CLOSED;
+    long key;
+    int localIp;
+    int localPort;
+    int remoteIp;
+    int remotePort;
+    TcpHandler handler;
+    TcpLayer.Listener listener;
+    boolean active;
+    Object attachment;
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    int iss;
+    int sndUna;
+    int sndNxt;
+    int sndMax;
+    int sndWnd;
+    int sndWl1;
+    int sndWl2;
+    int maxSndWnd;
+    int sndScale;
+    // Receive sequence space.
+    int irs;
+    int rcvNxt;
+    int rcvScale;
+    int rcvAdvertisedEdge;
+    // Options.
+    int peerMss = 536;
+    int mss;
+    boolean tsOk;
+    boolean sackOk;
+    int tsRecent;
+    int tsOffset;
+    // RTT estimation and retransmission (RFC 6298).
+    long srttNs;
+    long rttvarNs;
+    long rtoNs;
+    int rttSeq;
+    long rttStartNs;
+    boolean rttTiming;
+    int retries;
+    long rtxDeadline;
+    long probeDeadline;
+    boolean probeSent;
+    // Congestion control (RFC 5681, RFC 6582, RFC 6675).
+    int cwnd;
+    int ssthresh;
+    int dupAcks;
+    boolean inRecovery;
+    int recover;
+    int rtxNext;
+    final int[] sackLeft = new int[8];
+    final int[] sackRight = new int[8];
+    int sackCount;
+    int highestSacked;
+    // Delayed ACK.
+    int segmentsUnacked;
+    boolean ackNow;
+    long delackDeadline;
+    // Close.
+    boolean finQueued;
+    int finSeq;
+    boolean finSent;
+    boolean peerFinPending;
+    int peerFinSeq;
+    long timeWaitDeadline;
+    int closeStatus;
+    boolean connectPending;
+    boolean nodelay;
+    // Buffers.
+    SendBuffer sendBuffer;
+    ReceiveQueue receiveQueue;
+    // Timer wheel bookkeeping.
+    long timerId = -1;
+    long timerDeadline;
+    boolean dirty;
+    boolean deliverPending;
+    final UnsafeBuffer nativeSource = new UnsafeBuffer(0, 0);
+
+    TcpConnection(TcpLayer layer, int index) {
+        this.layer = layer;
+        this.index = index;
+    }
+
+    /**
+     * Queues bytes for sending; returns how many fitted in the send buffer (0..length). The stack segments
+     * and sends them at the end of the duty cycle (or at once when the window allows).
+     */
+    public int send(DirectBuffer source, int offset, int length) {
+        return layer.send(this, source, offset, length);
+    }
+
+    /** Queues bytes from native memory (a received mbuf, for an echo); returns how many fitted. */
+    public int send(long address, int length) {
+        if (length <= 0) {
+            return 0;
+        }
+        nativeSource.wrap(address, length);
+        return layer.send(this, nativeSource, 0, length);
+    }
+
+    /** Graceful close of our direction: FIN after the queued data (half-close; receiving goes on). */
+    public void shutdown() {
+        layer.shutdown(this);
+    }
+
+    /** Abortive close: RST, everything queued dropped; onClosed(STATUS_CONNECTION_ABORTED) follows. */
+    public void abort() {
+        layer.abort(this);
+    }
+
+    /** Offers queued received data to the handler again (after it returned less than it was offered). */
+    public void resumeReceive() {
+        layer.resumeReceive(this);
+    }
+
+    /** Disables Nagle's algorithm (RFC 1122 §4.2.3.4): small segments go out at once. */
+    public void noDelay(boolean value) {
+        this.nodelay = value;
+    }
+
+    public int state() {
+        return state;
+    }
+
+    public int localIp() {
+        return localIp;
+    }
+
+    public int localPort() {
+        return localPort;
+    }
+
+    public int remoteIp() {
+        return remoteIp;
+    }
+
+    public int remotePort() {
+        return remotePort;
+    }
+
+    /** Free bytes in the send buffer. */
+    public int sendSpace() {
+        return sendBuffer == null ? 0 : sendBuffer.free() - (finQueued ? 0 : 0);
+    }
+
+    /** Bytes sent or queued and not yet acknowledged. */
+    public int sendQueued() {
+        return sendBuffer == null ? 0 : sendBuffer.length();
+    }
+
+    /** Received bytes waiting for the application. */
+    public int receiveQueued() {
+        return receiveQueue == null ? 0 : receiveQueue.bytes();
+    }
+
+    /** Maximum segment size in use (payload bytes per segment). */
+    public int mss() {
+        return mss;
+    }
+
+    public long smoothedRttNs() {
+        return srttNs;
+    }
+
+    public int congestionWindow() {
+        return cwnd;
+    }
+
+    /** Whatever the application wants to keep with the connection. */
+    public Object attachment() {
+        return attachment;
+    }
+
+    public void attachment(Object value) {
+        this.attachment = value;
+    }
+
+    public TcpHandler handler() {
+        return handler;
+    }
+
+    /** Replaces the handler (e.g. after accept). */
+    public void handler(TcpHandler value) {
+        this.handler = value;
+    }
+
+    /** Internal state, for diagnostics (allocates). */
+    public String describe() {
+        return toString() + " una=" + (sndUna - iss) + " nxt=" + (sndNxt - iss) + " max=" + (sndMax - iss)
+            + " tail=" + (sendBuffer.tail() - iss) + " wnd=" + sndWnd + " cwnd=" + cwnd + " ssthresh=" + ssthresh
+            + " recovery=" + inRecovery + " rtxNext=" + (rtxNext - iss) + " sacks=" + sackCount + " rcvNxt="
+            + (rcvNxt - irs) + " rq=" + receiveQueue.bytes() + " ooo=" + receiveQueue.outOfOrderCount()
+            + " rto=" + rtoNs / 1_000_000 + "ms retries=" + retries + " rtxDeadline=" + rtxDeadline + " timer="
+            + timerId + "@" + timerDeadline + " finQ=" + finQueued + " finSent=" + finSent + " dirty=" + dirty;
+    }
+
+    @Override
+    public String toString() {
+        return "tcp " + io.fastpath.stack.wire.Ipv4Address.format(localIp) + ":" + localPort + " -> "
+            + io.fastpath.stack.wire.Ipv4Address.format(remoteIp) + ":" + remotePort + " " + TcpState.name(state);
+    }
+}

@@ -1,0 +1,1737 @@
+package io.fastpath.stack.tcp;
+
+import io.fastpath.dpdk.Mbuf;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.wire.Ipv4Packet;
+import io.fastpath.stack.wire.TcpOptions;
+import io.fastpath.stack.wire.TcpSegment;
+import io.fastpath.stack.wire.WireError;
+import java.util.concurrent.TimeUnit;
+import org.agrona.DeadlineTimerWheel;
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * TCP (RFC 9293) for one stack: connection table, listeners, the state machine, reliable delivery and
+ * congestion control.
+ *
+ * <p>Read first: RFC 9293 §3.10 (event processing, which {@link #input} follows: LISTEN, SYN-SENT, then the
+ * other states in the "first check sequence number ... eighth check FIN" order), RFC 7323 (window scale,
+ * timestamps, PAWS), RFC 2018 and RFC 6675 (SACK and SACK-based recovery), RFC 6298 (RTO), RFC 5681 and
+ * RFC 6582 (congestion control, NewReno), RFC 5961 (blind-attack protections), RFC 6528 (ISN).
+ *
+ * <p>Thread: the poll thread. Time is a parameter ({@code nowNs}); nothing here reads a clock. Nothing is
+ * allocated per segment or per timer: connections are pooled, timers sit on one {@link DeadlineTimerWheel}
+ * (one timer per connection, at its earliest deadline), lookups go through primitive maps keyed by the
+ * packed 4-tuple.
+ *
+ * <p>Buffers: a received segment's mbuf is kept (zero copy) while its data waits in the
+ * {@link ReceiveQueue}, and freed when the application has consumed it; sent data is copied once from the
+ * {@link SendBuffer} into each segment built.
+ */
+public final class TcpLayer {
+    public static final int EPHEMERAL_FIRST = 49152;
+    public static final int EPHEMERAL_LAST = 65535;
+    private static final int HEADERS = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
+    private static final int TS_OPTION_SPACE = 12;
+    private static final long TIMER_TICK_NS = 1L << 20; // about 1 ms
+    private static final int MAX_SACK_SCOREBOARD = 8;
+
+    /** A listening port. */
+    static final class Listener {
+        int port;
+        int localIp;
+        TcpListenHandler handler;
+        int pending;
+    }
+
+    private final TcpConfig config;
+    private final IpOutput ip;
+    private final StackCounters counters;
+    private final IsnGenerator isn;
+    private final TcpConnection[] pool;
+    private final int[] freeList;
+    private int freeCount;
+    private final Long2ObjectHashMap<TcpConnection> connections;
+    private final Int2ObjectHashMap<Listener> listeners = new Int2ObjectHashMap<>();
+    private final int[] localPortUse = new int[65536];
+    private int nextEphemeral;
+    private final DeadlineTimerWheel timers;
+    private final Long2ObjectHashMap<TcpConnection> timerOwners;
+    private final DeadlineTimerWheel.TimerHandler timerHandler = this::onTimer;
+    private final TcpConnection[] dirty;
+    private int dirtyCount;
+    private final ReceiveQueue.Releaser releaser;
+
+    private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer out = new UnsafeBuffer(0, 0);
+    private final TcpSegment seg = new TcpSegment();
+    private final TcpSegment outSeg = new TcpSegment();
+    private final Ipv4Packet outIp = new Ipv4Packet();
+    private final EthernetFrame outEth = new EthernetFrame();
+    private final TcpOptions options = new TcpOptions();
+    private final int[] sackLeftOut = new int[4];
+    private final int[] sackRightOut = new int[4];
+    private int ipId;
+    private long nowNs;
+    private int lastSegmentSeq;
+
+    public TcpLayer(TcpConfig config, IpOutput ip, long startNs) {
+        this(config, ip, new IsnGenerator(), startNs);
+    }
+
+    public TcpLayer(TcpConfig config, IpOutput ip, IsnGenerator isn, long startNs) {
+        this.config = config;
+        this.ip = ip;
+        this.counters = ip.counters();
+        this.isn = isn;
+        this.pool = new TcpConnection[config.maxConnections()];
+        this.freeList = new int[config.maxConnections()];
+        for (int i = 0; i < pool.length; i++) {
+            pool[i] = new TcpConnection(this, i);
+            freeList[freeCount++] = pool.length - 1 - i;
+        }
+        this.connections = new Long2ObjectHashMap<>(config.maxConnections() * 2, 0.6f);
+        this.timerOwners = new Long2ObjectHashMap<>(config.maxConnections() * 2, 0.6f);
+        this.dirty = new TcpConnection[config.maxConnections()];
+        // The wheel counts ticks from startNs, and advances one tick per poll while timers are pending.
+        this.timers = new DeadlineTimerWheel(TimeUnit.NANOSECONDS, startNs, TIMER_TICK_NS, 1024);
+        this.nowNs = startNs;
+        this.nextEphemeral = EPHEMERAL_FIRST + (int) (System.nanoTime() & 0x3FFF);
+        this.releaser = ip::free;
+    }
+
+    public TcpConfig config() {
+        return config;
+    }
+
+    /** Internal state of every open connection, for diagnostics (allocates). */
+    public String describe() {
+        StringBuilder sb = new StringBuilder("timers: count=" + timers.timerCount() + " tickTime="
+            + timers.currentTickTime() + " now=" + nowNs + "\n");
+        for (TcpConnection c : pool) {
+            if (c.state != TcpState.CLOSED) {
+                sb.append(c.describe()).append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Connections in use (any state but CLOSED). */
+    public int connectionCount() {
+        return pool.length - freeCount;
+    }
+
+    static long key(int remoteIp, int remotePort, int localPort) {
+        return ((long) remoteIp << 32) | ((long) (remotePort & 0xFFFF) << 16) | (localPort & 0xFFFF);
+    }
+
+    // ============================================================================================ API
+
+    /**
+     * Listens on {@code port} of {@code localIp} (0 = the stack's address).
+     *
+     * @return STATUS_SUCCESS, STATUS_INVALID_ADDRESS (not our address), STATUS_SHARING_VIOLATION (port in use),
+     *     STATUS_INVALID_PARAMETER (port 0 or out of range)
+     */
+    public int listen(int localIp, int port, TcpListenHandler handler) {
+        if (localIp != 0 && localIp != ip.address()) {
+            return NtStatus.STATUS_INVALID_ADDRESS;
+        }
+        if (port <= 0 || port > 65535) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if (listeners.containsKey(port) || localPortUse[port] > 0) {
+            return NtStatus.STATUS_SHARING_VIOLATION;
+        }
+        Listener l = new Listener();
+        l.port = port;
+        l.localIp = ip.address();
+        l.handler = handler;
+        listeners.put(port, l);
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    /** Stops listening; connections already accepted go on. */
+    public int stopListening(int port) {
+        return listeners.remove(port) != null ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INVALID_PARAMETER;
+    }
+
+    /**
+     * Opens a connection. Returns STATUS_PENDING and later calls {@code handler.onConnectComplete} exactly
+     * once; or fails at once (no callback) with STATUS_INVALID_ADDRESS (local address not ours),
+     * STATUS_NETWORK_UNREACHABLE (no route), STATUS_SHARING_VIOLATION (local port in use),
+     * STATUS_ADDRESS_ALREADY_EXISTS (that 4-tuple exists), STATUS_TOO_MANY_ADDRESSES (no ephemeral port
+     * left), STATUS_INSUFFICIENT_RESOURCES (connection table full).
+     *
+     * @param localIp 0 = the stack's address
+     * @param localPort 0 = an ephemeral port (49152-65535)
+     */
+    public int connect(int localIp, int localPort, int remoteIp, int remotePort, TcpHandler handler) {
+        if (localIp != 0 && localIp != ip.address()) {
+            return NtStatus.STATUS_INVALID_ADDRESS;
+        }
+        if (remotePort <= 0 || remotePort > 65535 || localPort < 0 || localPort > 65535 || remoteIp == 0) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if (ip.nextHop(remoteIp) == 0) {
+            counters.noRoute.incrementRelease();
+            return NtStatus.STATUS_NETWORK_UNREACHABLE;
+        }
+        if (localPort != 0) {
+            if (connections.containsKey(key(remoteIp, remotePort, localPort))) {
+                return NtStatus.STATUS_ADDRESS_ALREADY_EXISTS;
+            }
+            if (listeners.containsKey(localPort) || localPortUse[localPort] > 0) {
+                return NtStatus.STATUS_SHARING_VIOLATION;
+            }
+        } else {
+            localPort = ephemeralPort();
+            if (localPort == 0) {
+                return NtStatus.STATUS_TOO_MANY_ADDRESSES;
+            }
+        }
+        TcpConnection c = allocateConnection();
+        if (c == null) {
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
+        open(c, remoteIp, remotePort, localPort);
+        c.handler = handler;
+        c.active = true;
+        c.connectPending = true;
+        c.iss = isn.isn(c.localIp, localPort, remoteIp, remotePort, nowNs);
+        c.sndUna = c.iss;
+        c.sndNxt = c.iss + 1;
+        c.sndMax = c.sndNxt;
+        c.sendBuffer.reset(c.iss + 1);
+        c.state = TcpState.SYN_SENT;
+        c.rcvScale = receiveScale();
+        counters.tcpActiveOpens.incrementRelease();
+        sendSyn(c, false);
+        armRetransmit(c);
+        return NtStatus.STATUS_PENDING;
+    }
+
+    private int ephemeralPort() {
+        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
+            int port = nextEphemeral;
+            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
+            if (localPortUse[port] == 0 && !listeners.containsKey(port)) {
+                return port;
+            }
+        }
+        return 0;
+    }
+
+    int send(TcpConnection c, DirectBuffer source, int offset, int length) {
+        if (!TcpState.sendsData(c.state) && c.state != TcpState.SYN_SENT && c.state != TcpState.SYN_RECEIVED
+            || c.finQueued) {
+            return 0;
+        }
+        int n = c.sendBuffer.write(source, offset, length);
+        if (n > 0) {
+            markDirty(c);
+        }
+        return n;
+    }
+
+    void shutdown(TcpConnection c) {
+        if (c.finQueued) {
+            return;
+        }
+        switch (c.state) {
+            case TcpState.SYN_SENT -> closeConnection(c, NtStatus.STATUS_CONNECTION_ABORTED);
+            case TcpState.SYN_RECEIVED, TcpState.ESTABLISHED, TcpState.CLOSE_WAIT -> {
+                c.finQueued = true;
+                c.finSeq = c.sendBuffer.tail();
+                markDirty(c);
+            }
+            default -> {
+            }
+        }
+    }
+
+    void abort(TcpConnection c) {
+        if (c.state == TcpState.CLOSED) {
+            return;
+        }
+        if (c.state != TcpState.SYN_SENT && c.state != TcpState.TIME_WAIT && c.state != TcpState.LISTEN) {
+            sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
+        }
+        closeConnection(c, NtStatus.STATUS_CONNECTION_ABORTED);
+    }
+
+    void resumeReceive(TcpConnection c) {
+        c.deliverPending = true;
+        markDirty(c);
+    }
+
+    private void markDirty(TcpConnection c) {
+        if (!c.dirty) {
+            c.dirty = true;
+            dirty[dirtyCount++] = c;
+        }
+    }
+
+    // ======================================================================================= duty cycle
+
+    /** Runs due timers. Returns the work done. */
+    public int poll(long now) {
+        this.nowNs = now;
+        return timers.poll(now, timerHandler, 1024);
+    }
+
+    /** Sends what the duty cycle queued (data, ACKs, window updates). Call last in the duty cycle. */
+    public int flush(long now) {
+        this.nowNs = now;
+        int work = 0;
+        for (int i = 0; i < dirtyCount; i++) {
+            TcpConnection c = dirty[i];
+            c.dirty = false;
+            if (c.state == TcpState.CLOSED) {
+                continue;
+            }
+            if (c.deliverPending) {
+                c.deliverPending = false;
+                deliver(c);
+            }
+            if (c.state != TcpState.CLOSED) {
+                output(c);
+                work++;
+            }
+        }
+        dirtyCount = 0;
+        return work;
+    }
+
+    // ============================================================================================ input
+
+    /**
+     * A TCP segment for our address. {@code m}'s data holds the whole frame; the IPv4 header starts at
+     * {@code ipOffset}. Consumes the mbuf (keeps it for its data, or frees it).
+     */
+    public void input(long m, int ipOffset, int ipHeaderLength, int ipTotalLength, int src, int dst, long now) {
+        this.nowNs = now;
+        int frameLength = Mbuf.dataLen(m);
+        frame.wrap(Mbuf.dataAddress(m), frameLength);
+        int tcpOffset = ipOffset + ipHeaderLength;
+        int tcpLength = ipTotalLength - ipHeaderLength;
+        seg.wrap(frame, tcpOffset, tcpLength);
+        WireError error = seg.check(src, dst);
+        if (error != WireError.OK) {
+            drop(m, error == WireError.BAD_CHECKSUM ? DropReason.TCP_BAD_CHECKSUM : DropReason.TCP_MALFORMED);
+            return;
+        }
+        if (options.parse(seg) != WireError.OK) {
+            drop(m, DropReason.TCP_MALFORMED);
+            return;
+        }
+        counters.tcpSegmentsReceived.incrementRelease();
+        int srcPort = seg.sourcePort();
+        int dstPort = seg.destinationPort();
+        TcpConnection c = connections.get(key(src, srcPort, dstPort));
+        if (c != null && c.state == TcpState.TIME_WAIT && seg.hasFlags(TcpSegment.SYN)
+            && !seg.hasFlags(TcpSegment.ACK) && timeWaitReusable(c)) {
+            // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a TIME-WAIT connection.
+            releaseConnection(c);
+            c = null;
+        }
+        if (c == null) {
+            Listener l = listeners.get(dstPort);
+            if (l != null) {
+                listenInput(m, l, src, dst);
+            } else {
+                closedInput(m, src, dst);
+            }
+            return;
+        }
+        if (c.state == TcpState.SYN_SENT) {
+            synSentInput(m, c);
+        } else {
+            otherInput(m, c);
+        }
+    }
+
+    private boolean timeWaitReusable(TcpConnection c) {
+        if (c.tsOk && options.hasTimestamps()) {
+            return Seq.gt(options.tsVal(), c.tsRecent);
+        }
+        return Seq.gt(seg.sequenceNumber(), c.rcvNxt);
+    }
+
+    /** RFC 9293 §3.10.7.1: no connection. A RST answers anything but a RST. */
+    private void closedInput(long m, int src, int dst) {
+        if (!seg.hasFlags(TcpSegment.RST)) {
+            resetFor(src, dst);
+        }
+        drop(m, DropReason.TCP_NO_CONNECTION);
+    }
+
+    private void resetFor(int src, int dst) {
+        int segLen = seg.payloadLength() + (seg.hasFlags(TcpSegment.SYN) ? 1 : 0) + (seg.hasFlags(TcpSegment.FIN) ? 1 : 0);
+        if (seg.hasFlags(TcpSegment.ACK)) {
+            sendReset(dst, seg.destinationPort(), src, seg.sourcePort(), seg.acknowledgmentNumber(), 0, false);
+        } else {
+            sendReset(dst, seg.destinationPort(), src, seg.sourcePort(), 0, seg.sequenceNumber() + segLen, true);
+        }
+    }
+
+    /** RFC 9293 §3.10.7.2: LISTEN. */
+    private void listenInput(long m, Listener l, int src, int dst) {
+        if (seg.hasFlags(TcpSegment.RST)) {
+            free(m);
+            return;
+        }
+        if (seg.hasFlags(TcpSegment.ACK)) {
+            sendReset(dst, seg.destinationPort(), src, seg.sourcePort(), seg.acknowledgmentNumber(), 0, false);
+            drop(m, DropReason.TCP_NO_CONNECTION);
+            return;
+        }
+        if (!seg.hasFlags(TcpSegment.SYN)) {
+            free(m);
+            return;
+        }
+        if (l.pending >= config.listenBacklog()) {
+            drop(m, DropReason.TCP_BACKLOG_FULL);
+            return;
+        }
+        TcpConnection c = allocateConnection();
+        if (c == null) {
+            drop(m, DropReason.TCP_NO_RESOURCES);
+            return;
+        }
+        open(c, src, seg.sourcePort(), seg.destinationPort());
+        c.listener = l;
+        l.pending++;
+        c.irs = seg.sequenceNumber();
+        c.rcvNxt = c.irs + 1;
+        c.rcvAdvertisedEdge = c.rcvNxt;
+        applySynOptions(c);
+        c.rcvScale = c.sndScale >= 0 && config.windowScaling() && options.hasWindowScale() ? receiveScale() : 0;
+        c.iss = isn.isn(c.localIp, c.localPort, c.remoteIp, c.remotePort, nowNs);
+        c.sndUna = c.iss;
+        c.sndNxt = c.iss + 1;
+        c.sndMax = c.sndNxt;
+        c.sendBuffer.reset(c.iss + 1);
+        c.sndWnd = seg.window(); // unscaled in a SYN (RFC 7323 §2.2)
+        c.sndWl1 = seg.sequenceNumber();
+        c.sndWl2 = c.iss;
+        c.maxSndWnd = c.sndWnd;
+        c.state = TcpState.SYN_RECEIVED;
+        counters.tcpPassiveOpens.incrementRelease();
+        // Data in a SYN is not accepted without Fast Open: it will come again after the handshake.
+        sendSyn(c, true);
+        armRetransmit(c);
+        free(m);
+    }
+
+    private void applySynOptions(TcpConnection c) {
+        c.peerMss = options.hasMss() ? options.mss() : 536;
+        c.tsOk = config.timestamps() && options.hasTimestamps();
+        if (c.tsOk) {
+            c.tsRecent = options.tsVal();
+        }
+        c.sackOk = config.sack() && options.sackPermitted();
+        if (config.windowScaling() && options.hasWindowScale()) {
+            c.sndScale = Math.min(options.windowScale(), TcpOptions.MAX_WINDOW_SCALE);
+        } else {
+            c.sndScale = -1; // marks "no window scaling": both shifts are 0
+        }
+        c.mss = Math.max(64, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TS_OPTION_SPACE : 0));
+    }
+
+    /** RFC 9293 §3.10.7.3: SYN-SENT. */
+    private void synSentInput(long m, TcpConnection c) {
+        boolean ack = seg.hasFlags(TcpSegment.ACK);
+        int segAck = seg.acknowledgmentNumber();
+        if (ack && (Seq.le(segAck, c.iss) || Seq.gt(segAck, c.sndNxt))) {
+            if (!seg.hasFlags(TcpSegment.RST)) {
+                sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, segAck, 0, false);
+            }
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return;
+        }
+        if (seg.hasFlags(TcpSegment.RST)) {
+            if (ack) {
+                counters.tcpResetsReceived.incrementRelease();
+                closeConnection(c, NtStatus.STATUS_CONNECTION_REFUSED);
+            }
+            free(m);
+            return;
+        }
+        if (!seg.hasFlags(TcpSegment.SYN)) {
+            free(m);
+            return;
+        }
+        c.irs = seg.sequenceNumber();
+        c.rcvNxt = c.irs + 1;
+        c.rcvAdvertisedEdge = c.rcvNxt;
+        applySynOptions(c);
+        if (c.sndScale < 0) {
+            c.rcvScale = 0;
+        }
+        c.sndWl1 = seg.sequenceNumber();
+        c.sndWl2 = segAck;
+        c.sndWnd = seg.window();
+        c.maxSndWnd = c.sndWnd;
+        if (ack) {
+            c.sndUna = segAck;
+            rttSampleFromSyn(c);
+            establish(c);
+            c.ackNow = true;
+            markDirty(c);
+            completeConnect(c, NtStatus.STATUS_SUCCESS);
+        } else {
+            // Simultaneous open (RFC 9293 §3.5, figure 7).
+            c.state = TcpState.SYN_RECEIVED;
+            sendSyn(c, true);
+        }
+        free(m);
+    }
+
+    private void establish(TcpConnection c) {
+        c.state = TcpState.ESTABLISHED;
+        c.retries = 0;
+        c.cwnd = config.initialWindowSegments() * c.mss; // RFC 6928
+        c.ssthresh = Integer.MAX_VALUE;
+        c.rtxDeadline = 0;
+        counters.tcpConnections.setRelease(connectionCount());
+    }
+
+    private void completeConnect(TcpConnection c, int status) {
+        if (c.connectPending) {
+            c.connectPending = false;
+            c.handler.onConnectComplete(c, status);
+        }
+    }
+
+    /** RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states. */
+    private void otherInput(long m, TcpConnection c) {
+        int segSeq = seg.sequenceNumber();
+        int payload = seg.payloadLength();
+        int payloadOffset = seg.payloadOffset();
+        boolean syn = seg.hasFlags(TcpSegment.SYN);
+        boolean fin = seg.hasFlags(TcpSegment.FIN);
+        boolean rst = seg.hasFlags(TcpSegment.RST);
+        int segLen = payload + (syn ? 1 : 0) + (fin ? 1 : 0);
+        lastSegmentSeq = segSeq;
+
+        // RFC 7323 §5.3 PAWS: an old timestamp on a non-RST segment means an old duplicate.
+        if (c.tsOk && options.hasTimestamps() && !rst && Seq.lt(options.tsVal(), c.tsRecent)) {
+            c.ackNow = true;
+            markDirty(c);
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return;
+        }
+
+        // First: sequence number acceptable?
+        int rcvWnd = receiveWindow(c);
+        boolean acceptable;
+        if (segLen == 0) {
+            acceptable = rcvWnd == 0 ? segSeq == c.rcvNxt
+                : Seq.inRange(segSeq, c.rcvNxt, c.rcvNxt + rcvWnd);
+        } else {
+            acceptable = rcvWnd != 0 && (Seq.inRange(segSeq, c.rcvNxt, c.rcvNxt + rcvWnd)
+                || Seq.inRange(segSeq + segLen - 1, c.rcvNxt, c.rcvNxt + rcvWnd));
+        }
+        if (!acceptable) {
+            if (!rst) {
+                c.ackNow = true;
+                markDirty(c);
+            }
+            // RFC 9293 §3.10.7.4: with a zero receive window no segment is acceptable, "but special allowance
+            // should be made to accept valid ACKs": the peer's ACKs must get through or both sides stall.
+            if (rcvWnd == 0 && !rst && !syn && seg.hasFlags(TcpSegment.ACK) && c.state != TcpState.SYN_RECEIVED) {
+                int segAck = seg.acknowledgmentNumber();
+                if (Seq.le(segAck, c.sndMax) && Seq.ge(segAck, c.sndUna)) {
+                    processAck(c, segSeq, segAck, 0, false);
+                }
+            }
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return;
+        }
+
+        // Second: RST (RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK).
+        if (rst) {
+            if (segSeq == c.rcvNxt) {
+                counters.tcpResetsReceived.incrementRelease();
+                if (c.state == TcpState.SYN_RECEIVED && !c.active) {
+                    releaseConnection(c); // back to LISTEN: nothing to report, nobody accepted it yet
+                } else if (c.state == TcpState.SYN_RECEIVED) {
+                    closeConnection(c, NtStatus.STATUS_CONNECTION_REFUSED);
+                } else if (c.state == TcpState.CLOSING || c.state == TcpState.LAST_ACK
+                    || c.state == TcpState.TIME_WAIT) {
+                    closeConnection(c, NtStatus.STATUS_SUCCESS);
+                } else {
+                    closeConnection(c, NtStatus.STATUS_CONNECTION_RESET);
+                }
+            } else {
+                challengeAck(c);
+            }
+            free(m);
+            return;
+        }
+
+        // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
+        if (syn) {
+            if (c.state == TcpState.SYN_RECEIVED && segSeq == c.irs) {
+                // Our SYN-ACK was lost: the peer retransmitted its SYN.
+                sendSyn(c, true);
+                free(m);
+                return;
+            }
+            challengeAck(c);
+            free(m);
+            return;
+        }
+
+        // Fifth: ACK.
+        if (!seg.hasFlags(TcpSegment.ACK)) {
+            free(m);
+            return;
+        }
+        int segAck = seg.acknowledgmentNumber();
+        if (c.state == TcpState.SYN_RECEIVED) {
+            if (Seq.lt(c.sndUna, segAck) && Seq.le(segAck, c.sndNxt)) {
+                c.sndWnd = seg.window() << Math.max(c.sndScale, 0);
+                c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
+                c.sndWl1 = segSeq;
+                c.sndWl2 = segAck;
+                rttSampleFromSyn(c);
+                establish(c);
+                if (c.active) {
+                    completeConnect(c, NtStatus.STATUS_SUCCESS);
+                } else if (!accept(c)) {
+                    free(m);
+                    return;
+                }
+            } else {
+                sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, segAck, 0, false);
+                free(m);
+                return;
+            }
+        }
+        // RFC 5961 §5.2: ACK acceptability.
+        if (Seq.gt(segAck, c.sndMax) || Seq.lt(segAck, c.sndUna - Math.max(c.maxSndWnd, 1))) {
+            c.ackNow = true;
+            markDirty(c);
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return;
+        }
+        if (c.tsOk && options.hasTimestamps() && Seq.le(segSeq, c.rcvNxt)) {
+            c.tsRecent = options.tsVal(); // RFC 7323 §4.3
+        }
+        processAck(c, segSeq, segAck, payload, fin);
+        if (c.state == TcpState.CLOSED) {
+            free(m);
+            return;
+        }
+        switch (c.state) {
+            case TcpState.FIN_WAIT_1 -> {
+                if (c.finSent && Seq.gt(c.sndUna, c.finSeq)) {
+                    c.state = TcpState.FIN_WAIT_2;
+                }
+            }
+            case TcpState.CLOSING -> {
+                if (c.finSent && Seq.gt(c.sndUna, c.finSeq)) {
+                    enterTimeWait(c);
+                }
+            }
+            case TcpState.LAST_ACK -> {
+                if (c.finSent && Seq.gt(c.sndUna, c.finSeq)) {
+                    closeConnection(c, NtStatus.STATUS_SUCCESS);
+                    free(m);
+                    return;
+                }
+            }
+            case TcpState.TIME_WAIT -> {
+                if (fin) {
+                    c.ackNow = true; // a retransmitted FIN: ACK it and restart 2 MSL
+                    markDirty(c);
+                    c.timeWaitDeadline = nowNs + config.timeWaitNs();
+                    schedule(c, c.timeWaitDeadline);
+                }
+                free(m);
+                return;
+            }
+            default -> {
+            }
+        }
+
+        // Sixth (URG) is not yet supported: urgent data is delivered inline.
+        // Seventh: segment text.
+        boolean kept = false;
+        if (payload > 0 && TcpState.receivesData(c.state)) {
+            kept = receiveData(c, m, segSeq, payloadOffset, payload);
+        }
+        // Eighth: FIN.
+        if (fin && TcpState.receivesData(c.state)) {
+            int finAt = segSeq + payload;
+            if (finAt == c.rcvNxt) {
+                peerFin(c);
+            } else if (Seq.gt(finAt, c.rcvNxt)) {
+                c.peerFinPending = true;
+                c.peerFinSeq = finAt;
+            }
+        }
+        if (!kept) {
+            free(m);
+        }
+    }
+
+    private boolean accept(TcpConnection c) {
+        Listener l = c.listener;
+        l.pending--;
+        c.listener = null;
+        TcpHandler handler = l.handler.onAccept(c);
+        if (handler == null) {
+            sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
+            releaseConnection(c);
+            return false;
+        }
+        if (c.handler == null) {
+            c.handler = handler;
+        }
+        return true;
+    }
+
+    private void challengeAck(TcpConnection c) {
+        counters.tcpChallengeAcks.incrementRelease();
+        c.ackNow = true;
+        markDirty(c);
+    }
+
+    private void rttSampleFromSyn(TcpConnection c) {
+        if (c.retries == 0 && c.rttTiming) {
+            rttSample(c, nowNs - c.rttStartNs);
+        }
+        c.rttTiming = false;
+    }
+
+    // --------------------------------------------------------------------------------------- ACK processing
+
+    private void processAck(TcpConnection c, int segSeq, int segAck, int payload, boolean fin) {
+        int window = seg.window() << Math.max(c.sndScale, 0);
+        if (c.sackOk && options.sackBlockCount() > 0) {
+            updateScoreboard(c, segAck);
+        }
+        boolean windowUpdated = false;
+        // RFC 9293 §3.10.7.4: update the send window from the newest segment.
+        if (Seq.lt(c.sndWl1, segSeq) || (c.sndWl1 == segSeq && Seq.le(c.sndWl2, segAck))) {
+            windowUpdated = window != c.sndWnd;
+            c.sndWnd = window;
+            c.maxSndWnd = Math.max(c.maxSndWnd, window);
+            c.sndWl1 = segSeq;
+            c.sndWl2 = segAck;
+        }
+        if (Seq.gt(segAck, c.sndUna)) {
+            int acked = segAck - c.sndUna;
+            // The SYN and our FIN take sequence space but no buffer bytes.
+            int dataAcked = acked;
+            if (c.sndUna == c.iss) {
+                dataAcked--; // our SYN
+            }
+            c.sndUna = segAck;
+            if (Seq.lt(c.sndNxt, c.sndUna)) {
+                c.sndNxt = c.sndUna;
+            }
+            if (c.finSent && Seq.gt(segAck, c.finSeq)) {
+                dataAcked--;
+            }
+            c.sendBuffer.acknowledge(Seq.min(segAck, c.finSent ? c.finSeq : segAck));
+            // RTT: timestamps give a sample per ACK (RFC 7323 §4); otherwise Karn's rule.
+            if (c.tsOk && options.hasTimestamps() && options.tsEcr() != 0) {
+                long sample = ((tsNow(c) - options.tsEcr()) & 0xFFFFFFFFL) * 1_000_000L;
+                if (sample < TimeUnit.SECONDS.toNanos(60)) {
+                    rttSample(c, Math.max(sample, 1_000));
+                }
+            } else if (c.rttTiming && Seq.gt(segAck, c.rttSeq)) {
+                rttSample(c, nowNs - c.rttStartNs);
+                c.rttTiming = false;
+            }
+            c.retries = 0;
+            c.dupAcks = 0;
+            c.probeSent = false;
+            c.probeDeadline = 0;
+            onNewAck(c, dataAcked);
+            if (Seq.lt(c.sndUna, c.sndMax)) {
+                armProbe(c);
+            }
+            if (Seq.ge(c.sndUna, c.sndMax)) {
+                c.rtxDeadline = 0; // all acknowledged
+            } else {
+                c.rtxDeadline = nowNs + c.rtoNs;
+                schedule(c, c.rtxDeadline);
+            }
+            if (c.handler != null && c.state != TcpState.CLOSED && dataAcked > 0) {
+                c.handler.onSendSpace(c, c.sendBuffer.free());
+            }
+            if (c.receiveQueue.bytes() > 0) {
+                c.deliverPending = true;
+            }
+            markDirty(c);
+        } else if (segAck == c.sndUna && payload == 0 && !fin && !windowUpdated
+            && Seq.lt(c.sndUna, c.sndMax)) {
+            // RFC 5681 §2 duplicate ACK.
+            c.dupAcks++;
+            onDupAck(c);
+        } else if (windowUpdated) {
+            markDirty(c);
+        }
+    }
+
+    private void onNewAck(TcpConnection c, int acked) {
+        if (c.inRecovery) {
+            if (Seq.ge(c.sndUna, c.recover)) {
+                // Full ACK: leave recovery (RFC 6582 §3.2 step 3).
+                c.inRecovery = false;
+                c.cwnd = Math.min(c.ssthresh, Math.max(c.sndMax - c.sndUna, c.mss) + c.mss);
+                c.sackCount = 0;
+            } else {
+                // Partial ACK: the next hole is lost too; retransmit it at once.
+                if (Seq.lt(c.rtxNext, c.sndUna)) {
+                    c.rtxNext = c.sndUna;
+                }
+                if (!c.sackOk) {
+                    c.rtxNext = c.sndUna;
+                }
+            }
+        } else if (c.cwnd < c.ssthresh) {
+            c.cwnd += Math.min(acked, c.mss); // slow start (RFC 5681 §3.1, ABC L=1)
+        } else {
+            c.cwnd += Math.max(1, c.mss * c.mss / Math.max(c.cwnd, 1)); // congestion avoidance
+        }
+        pruneScoreboard(c);
+    }
+
+    private void onDupAck(TcpConnection c) {
+        if (c.inRecovery) {
+            markDirty(c);
+            return;
+        }
+        boolean sackSaysLost = c.sackOk && sackedBytes(c) >= 3 * c.mss;
+        // RFC 5827 early retransmit: with fewer than four segments out and nothing new to send, fewer
+        // duplicate ACKs will ever come; lower the threshold to outstanding segments - 1.
+        int outstanding = (c.sndMax - c.sndUna + c.mss - 1) / c.mss;
+        int threshold = 3;
+        if (outstanding < 4 && c.sendBuffer.tail() == c.sndMax) {
+            threshold = Math.max(1, outstanding - 1);
+        }
+        if (c.dupAcks >= threshold || sackSaysLost) {
+            enterRecovery(c);
+        } else {
+            markDirty(c); // RFC 3042 limited transmit: each of the first two dup ACKs may release a segment
+        }
+    }
+
+    private void enterRecovery(TcpConnection c) {
+        if (c.inRecovery) {
+            return;
+        }
+        // RFC 6582 §3.2 step 2 / RFC 6675 §5: halve, remember the recovery point, retransmit the first hole.
+        counters.tcpFastRetransmits.incrementRelease();
+        int flight = c.sndMax - c.sndUna;
+        c.ssthresh = Math.max(flight / 2, 2 * c.mss);
+        c.cwnd = c.ssthresh;
+        c.inRecovery = true;
+        c.recover = c.sndMax;
+        c.rtxNext = c.sndUna;
+        markDirty(c);
+    }
+
+    private void updateScoreboard(TcpConnection c, int segAck) {
+        for (int b = 0; b < options.sackBlockCount(); b++) {
+            int left = options.sackLeft(b);
+            int right = options.sackRight(b);
+            // Ignore D-SACKs and blocks outside what we sent (RFC 2883, RFC 6675 §4).
+            if (Seq.le(right, segAck) || Seq.le(right, left) || Seq.gt(right, c.sndMax)) {
+                continue;
+            }
+            addSackBlock(c, Seq.max(left, segAck), right);
+        }
+    }
+
+    private void addSackBlock(TcpConnection c, int left, int right) {
+        // Merge into the sorted, disjoint scoreboard.
+        int n = c.sackCount;
+        int i = 0;
+        while (i < n && Seq.lt(c.sackRight[i], left)) {
+            i++;
+        }
+        int j = i;
+        while (j < n && Seq.le(c.sackLeft[j], right)) {
+            left = Seq.min(left, c.sackLeft[j]);
+            right = Seq.max(right, c.sackRight[j]);
+            j++;
+        }
+        int removed = j - i;
+        if (removed == 0) {
+            if (n == MAX_SACK_SCOREBOARD) {
+                if (i == n) {
+                    return; // keep the lowest blocks: those matter for retransmission
+                }
+                n--;
+            }
+            System.arraycopy(c.sackLeft, i, c.sackLeft, i + 1, n - i);
+            System.arraycopy(c.sackRight, i, c.sackRight, i + 1, n - i);
+            n++;
+        } else if (removed > 1) {
+            System.arraycopy(c.sackLeft, j, c.sackLeft, i + 1, n - j);
+            System.arraycopy(c.sackRight, j, c.sackRight, i + 1, n - j);
+            n -= removed - 1;
+        }
+        c.sackLeft[i] = left;
+        c.sackRight[i] = right;
+        c.sackCount = n;
+        if (Seq.gt(right, c.highestSacked) || c.sackCount == 1) {
+            c.highestSacked = Seq.max(right, c.sackCount == 1 ? right : c.highestSacked);
+        }
+    }
+
+    private void pruneScoreboard(TcpConnection c) {
+        int n = c.sackCount;
+        int drop = 0;
+        while (drop < n && Seq.le(c.sackRight[drop], c.sndUna)) {
+            drop++;
+        }
+        if (drop > 0) {
+            System.arraycopy(c.sackLeft, drop, c.sackLeft, 0, n - drop);
+            System.arraycopy(c.sackRight, drop, c.sackRight, 0, n - drop);
+            c.sackCount = n - drop;
+        }
+        if (c.sackCount > 0 && Seq.lt(c.sackLeft[0], c.sndUna)) {
+            c.sackLeft[0] = c.sndUna;
+        }
+        if (c.sackCount == 0) {
+            c.highestSacked = c.sndUna;
+        }
+    }
+
+    private static int sackedBytes(TcpConnection c) {
+        int sum = 0;
+        for (int i = 0; i < c.sackCount; i++) {
+            sum += c.sackRight[i] - c.sackLeft[i];
+        }
+        return sum;
+    }
+
+    /** Whether {@code seq} is covered by the scoreboard; if so returns the block's right edge, else seq. */
+    private static int skipSacked(TcpConnection c, int seq) {
+        for (int i = 0; i < c.sackCount; i++) {
+            if (Seq.inRange(seq, c.sackLeft[i], c.sackRight[i])) {
+                return c.sackRight[i];
+            }
+        }
+        return seq;
+    }
+
+    /** First sacked left edge above {@code seq}, or {@code limit}. */
+    private static int nextSackedEdge(TcpConnection c, int seq, int limit) {
+        for (int i = 0; i < c.sackCount; i++) {
+            if (Seq.gt(c.sackLeft[i], seq)) {
+                return Seq.min(c.sackLeft[i], limit);
+            }
+        }
+        return limit;
+    }
+
+    // --------------------------------------------------------------------------------------- RTT and RTO
+
+    /** RFC 6298 §2. */
+    private void rttSample(TcpConnection c, long r) {
+        if (c.srttNs == 0) {
+            c.srttNs = r;
+            c.rttvarNs = r / 2;
+        } else {
+            c.rttvarNs = (3 * c.rttvarNs + Math.abs(c.srttNs - r)) / 4;
+            c.srttNs = (7 * c.srttNs + r) / 8;
+        }
+        long granularity = TimeUnit.MILLISECONDS.toNanos(1);
+        c.rtoNs = Math.min(config.maxRtoNs(), Math.max(config.minRtoNs(), c.srttNs + Math.max(granularity, 4 * c.rttvarNs)));
+    }
+
+    /**
+     * Tail loss probe (RFC 8985 §7): if no ACK arrives within PTO = 2·SRTT (at least 10 ms, plus a delayed-ACK
+     * allowance when one segment is out), send one segment so that a lost tail produces SACKs and fast
+     * recovery instead of waiting for the retransmission timeout.
+     */
+    private void armProbe(TcpConnection c) {
+        if (c.inRecovery || c.srttNs == 0 || c.probeSent) {
+            return;
+        }
+        long pto = Math.max(2 * c.srttNs, TimeUnit.MILLISECONDS.toNanos(10));
+        if (c.sndMax - c.sndUna <= c.mss) {
+            pto += TimeUnit.MILLISECONDS.toNanos(50);
+        }
+        if (pto >= c.rtoNs) {
+            return;
+        }
+        c.probeDeadline = nowNs + pto;
+        schedule(c, c.probeDeadline);
+    }
+
+    private void tailLossProbe(TcpConnection c) {
+        if (c.inRecovery || Seq.ge(c.sndUna, c.sndMax) || !TcpState.receivesData(c.state)
+            && c.state != TcpState.CLOSE_WAIT && c.state != TcpState.LAST_ACK) {
+            return;
+        }
+        c.probeSent = true;
+        int unsent = c.sendBuffer.tail() - c.sndNxt;
+        if (unsent > 0 && Seq.lt(c.sndNxt + Math.min(unsent, c.mss), c.sndUna + c.sndWnd + 1)) {
+            int len = Math.min(unsent, c.mss);
+            if (emitData(c, c.sndNxt, len, false)) {
+                c.sndNxt += len;
+                c.sndMax = Seq.max(c.sndMax, c.sndNxt);
+            }
+        } else {
+            int dataEnd = c.finSent ? c.finSeq : c.sndMax;
+            int len = Math.min(c.mss, dataEnd - c.sndUna);
+            if (len > 0) {
+                emitData(c, dataEnd - len, len, true);
+            } else if (c.finSent) {
+                emit(c, c.finSeq, 0, TcpSegment.FIN | TcpSegment.ACK, true);
+            }
+        }
+    }
+
+    private void armRetransmit(TcpConnection c) {
+        c.rtxDeadline = nowNs + c.rtoNs;
+        schedule(c, c.rtxDeadline);
+    }
+
+    private int tsNow(TcpConnection c) {
+        return (int) (nowNs / 1_000_000L) + c.tsOffset;
+    }
+
+    // --------------------------------------------------------------------------------------- receiving
+
+    /** In-window data: queue it in place (the mbuf is kept) or hold it out of order. Returns whether kept. */
+    private boolean receiveData(TcpConnection c, long m, int segSeq, int payloadOffset, int payload) {
+        long address = Mbuf.dataAddress(m) + payloadOffset;
+        // Trim what we already have (RFC 9293 §3.10.7.4: segments may overlap the left window edge).
+        if (Seq.lt(segSeq, c.rcvNxt)) {
+            int skip = c.rcvNxt - segSeq;
+            if (skip >= payload) {
+                c.ackNow = true; // a duplicate: ACK so the peer learns where we are
+                markDirty(c);
+                return false;
+            }
+            address += skip;
+            payload -= skip;
+            segSeq = c.rcvNxt;
+        }
+        // And what lies beyond the window.
+        int window = receiveWindow(c);
+        int beyond = (segSeq + payload) - (c.rcvNxt + window);
+        if (beyond > 0) {
+            payload -= beyond;
+            if (payload <= 0) {
+                c.ackNow = true;
+                markDirty(c);
+                return false;
+            }
+        }
+        if (segSeq == c.rcvNxt) {
+            if (!c.receiveQueue.append(m, address, payload)) {
+                counters.drop(DropReason.TCP_RECEIVE_QUEUE_FULL).incrementRelease();
+                c.ackNow = true;
+                markDirty(c);
+                return false;
+            }
+            c.rcvNxt += payload;
+            boolean hadOutOfOrder = c.receiveQueue.outOfOrderCount() > 0;
+            if (hadOutOfOrder) {
+                c.rcvNxt = c.receiveQueue.drainInOrder(c.rcvNxt, releaser);
+                c.ackNow = true; // RFC 5681 §4.2: ACK at once when a hole fills
+            }
+            if (c.peerFinPending && c.peerFinSeq == c.rcvNxt) {
+                c.peerFinPending = false;
+                peerFin(c);
+            }
+            scheduleAck(c);
+            deliver(c);
+            return true;
+        }
+        counters.tcpOutOfOrder.incrementRelease();
+        c.ackNow = true; // RFC 5681 §4.2: out-of-order data is acknowledged at once (with SACK)
+        markDirty(c);
+        if (!c.receiveQueue.insertOutOfOrder(segSeq, m, address, payload)) {
+            counters.drop(DropReason.TCP_RECEIVE_QUEUE_FULL).incrementRelease();
+            return false;
+        }
+        return true;
+    }
+
+    /** RFC 1122 §4.2.3.2: ACK at least every second full segment, and within the delayed-ACK time. */
+    private void scheduleAck(TcpConnection c) {
+        c.segmentsUnacked++;
+        if (c.segmentsUnacked >= 2) {
+            c.ackNow = true;
+        } else if (c.delackDeadline == 0) {
+            c.delackDeadline = nowNs + config.delayedAckNs();
+            schedule(c, c.delackDeadline);
+        }
+        markDirty(c);
+    }
+
+    private void peerFin(TcpConnection c) {
+        c.rcvNxt++;
+        c.ackNow = true;
+        markDirty(c);
+        switch (c.state) {
+            case TcpState.ESTABLISHED -> c.state = TcpState.CLOSE_WAIT;
+            case TcpState.FIN_WAIT_1 -> {
+                if (c.finSent && Seq.gt(c.sndUna, c.finSeq)) {
+                    enterTimeWait(c);
+                } else {
+                    c.state = TcpState.CLOSING;
+                }
+            }
+            case TcpState.FIN_WAIT_2 -> enterTimeWait(c);
+            default -> {
+            }
+        }
+        if (c.handler != null) {
+            c.handler.onPeerClosed(c);
+        }
+    }
+
+    /** Offers queued data to the application, frees what it consumed, and opens the window. */
+    private void deliver(TcpConnection c) {
+        ReceiveQueue q = c.receiveQueue;
+        int before = receiveWindow(c);
+        while (!q.isEmpty() && c.handler != null && c.state != TcpState.CLOSED) {
+            int length = q.headLength();
+            int taken = c.handler.onReceive(c, q.headAddress(), length);
+            if (taken <= 0) {
+                break;
+            }
+            q.consumeHead(Math.min(taken, length), releaser);
+            if (taken < length) {
+                break;
+            }
+        }
+        // RFC 1122 §4.2.3.3 (receiver SWS avoidance): announce the window once its right edge can move by
+        // two segments or half the buffer, whichever is less.
+        int free = config.receiveBufferBytes() - q.bytes() - q.outOfOrderBytes();
+        if (c.state != TcpState.CLOSED && before >= 0
+            && (c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, config.receiveBufferBytes() / 2)) {
+            c.ackNow = true;
+            markDirty(c);
+        }
+    }
+
+    private int receiveWindow(TcpConnection c) {
+        int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes();
+        // Never shrink the window we advertised (RFC 7323 §2.4 / RFC 9293 §3.8.6).
+        int advertised = c.rcvAdvertisedEdge - c.rcvNxt;
+        return Math.max(Math.max(free, 0), advertised);
+    }
+
+    // =========================================================================================== output
+
+    /** Sends what the windows allow: retransmissions of holes first, then new data, then FIN, then ACKs. */
+    private void output(TcpConnection c) {
+        if (c.state == TcpState.CLOSED || c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
+            return; // the SYN (or SYN-ACK) is retransmitted by the timer; nothing else goes out yet
+        }
+        if (c.state == TcpState.TIME_WAIT) {
+            if (c.ackNow) {
+                sendAck(c);
+            }
+            return;
+        }
+        boolean sent = false;
+        int window = Math.min(c.sndWnd, c.cwnd);
+        // Loss recovery: fill holes below the highest SACKed byte (RFC 6675 §5 NextSeg rule 1), or the first
+        // unacknowledged segment when there is no SACK (NewReno).
+        if (c.inRecovery) {
+            int limit = c.sackOk && c.sackCount > 0 ? c.highestSacked : Seq.min(c.sndUna + c.mss, c.sndMax);
+            while (pipe(c) < c.cwnd || c.rtxNext == c.sndUna && !sentHole(c)) {
+                int seq = Seq.max(c.rtxNext, c.sndUna);
+                seq = skipSacked(c, seq);
+                if (Seq.ge(seq, limit)) {
+                    break;
+                }
+                int end = nextSackedEdge(c, seq, limit);
+                int len = Math.min(c.mss, end - seq);
+                if (len <= 0) {
+                    break;
+                }
+                if (!emitData(c, seq, len, true)) {
+                    return;
+                }
+                c.rtxNext = seq + len;
+                sent = true;
+                if (!c.sackOk) {
+                    break;
+                }
+            }
+        }
+        // New data.
+        while (true) {
+            int unsent = c.sendBuffer.tail() - c.sndNxt;
+            int usable = c.sndUna + window - c.sndNxt;
+            if (!c.inRecovery && c.dupAcks > 0 && c.dupAcks < 3) {
+                usable = c.sndUna + Math.min(c.sndWnd, c.cwnd + c.dupAcks * c.mss) - c.sndNxt;
+            }
+            if (c.inRecovery) {
+                usable = Math.min(usable, c.cwnd - pipe(c));
+            }
+            int len = Math.min(Math.min(unsent, usable), c.mss);
+            if (len <= 0) {
+                break;
+            }
+            // Sender SWS avoidance and Nagle (RFC 1122 §4.2.3.4): send a full segment, or at least half the
+            // largest window the peer offered, or everything queued when nothing is unacknowledged (or
+            // Nagle is off, or we are closing).
+            if (len < c.mss && len < c.maxSndWnd / 2) {
+                boolean all = len == unsent;
+                boolean idle = Seq.ge(c.sndUna, c.sndNxt);
+                if (!all || !(idle || c.nodelay || c.finQueued)) {
+                    break;
+                }
+            }
+            boolean retransmission = Seq.lt(c.sndNxt, c.sndMax);
+            if (!emitData(c, c.sndNxt, len, retransmission)) {
+                return;
+            }
+            c.sndNxt += len;
+            if (Seq.gt(c.sndNxt, c.sndMax)) {
+                c.sndMax = c.sndNxt;
+            }
+            sent = true;
+        }
+        // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
+        if (c.sndWnd == 0 && c.sendBuffer.tail() != c.sndNxt && c.sndUna == c.sndNxt && c.rtxDeadline == 0) {
+            armRetransmit(c);
+        }
+        // FIN once all data is out.
+        if (c.finQueued && !c.finSent && c.sndNxt == c.finSeq) {
+            sendFin(c);
+            sent = true;
+        } else if (c.finQueued && c.finSent && Seq.lt(c.sndNxt, c.finSeq + 1) && c.sndNxt == c.finSeq) {
+            sendFin(c); // retransmission after an RTO reset SND.NXT
+            sent = true;
+        }
+        if (!sent && c.ackNow) {
+            sendAck(c);
+        }
+        if (Seq.lt(c.sndUna, c.sndMax) && c.rtxDeadline == 0) {
+            armRetransmit(c);
+        }
+    }
+
+    private boolean sentHole(TcpConnection c) {
+        return Seq.gt(c.rtxNext, c.sndUna);
+    }
+
+    /** RFC 6675 §4 pipe, simplified: bytes beyond the highest SACK, plus holes below it retransmitted. */
+    private static int pipe(TcpConnection c) {
+        if (!c.sackOk || c.sackCount == 0) {
+            return c.sndMax - c.sndUna - (c.inRecovery ? Math.max(0, c.dupAcks - 3) * c.mss : 0);
+        }
+        int above = c.sndMax - Seq.max(c.highestSacked, c.sndUna);
+        int retransmitted = 0;
+        int end = Seq.min(c.rtxNext, c.highestSacked);
+        if (Seq.gt(end, c.sndUna)) {
+            retransmitted = end - c.sndUna;
+            for (int i = 0; i < c.sackCount && Seq.lt(c.sackLeft[i], end); i++) {
+                retransmitted -= Seq.min(c.sackRight[i], end) - c.sackLeft[i];
+            }
+        }
+        return above + Math.max(0, retransmitted);
+    }
+
+    private void sendFin(TcpConnection c) {
+        int flags = TcpSegment.FIN | TcpSegment.ACK;
+        if (emit(c, c.finSeq, 0, flags, false)) {
+            c.finSent = true;
+            c.sndNxt = c.finSeq + 1;
+            if (Seq.gt(c.sndNxt, c.sndMax)) {
+                c.sndMax = c.sndNxt;
+            }
+            if (c.state == TcpState.ESTABLISHED || c.state == TcpState.SYN_RECEIVED) {
+                c.state = TcpState.FIN_WAIT_1;
+            } else if (c.state == TcpState.CLOSE_WAIT) {
+                c.state = TcpState.LAST_ACK;
+            }
+            armIfIdle(c);
+        }
+    }
+
+    private void armIfIdle(TcpConnection c) {
+        if (c.rtxDeadline == 0) {
+            armRetransmit(c);
+        }
+    }
+
+    private boolean emitData(TcpConnection c, int seq, int len, boolean retransmission) {
+        int flags = TcpSegment.ACK;
+        if (seq + len == c.sendBuffer.tail()) {
+            flags |= TcpSegment.PSH;
+        }
+        if (!emit(c, seq, len, flags, retransmission)) {
+            return false;
+        }
+        if (retransmission) {
+            counters.tcpRetransmits.incrementRelease();
+        } else {
+            if (!c.rttTiming && !c.tsOk) {
+                c.rttTiming = true;
+                c.rttSeq = seq;
+                c.rttStartNs = nowNs;
+            }
+            armProbe(c);
+        }
+        if (c.rtxDeadline == 0) {
+            armRetransmit(c);
+        }
+        return true;
+    }
+
+    /**
+     * A pure ACK. Its sequence number is SND.NXT unless that lies beyond the peer's window (after a probe or a
+     * retransmission it refused), in which case the window's right edge, so the peer accepts the ACK.
+     */
+    private void sendAck(TcpConnection c) {
+        int edge = c.sndUna + c.sndWnd;
+        emit(c, Seq.lt(edge, c.sndNxt) ? edge : c.sndNxt, 0, TcpSegment.ACK, false);
+    }
+
+    private void sendSyn(TcpConnection c, boolean ack) {
+        c.rttTiming = c.retries == 0;
+        c.rttStartNs = nowNs;
+        emit(c, c.iss, 0, ack ? TcpSegment.SYN | TcpSegment.ACK : TcpSegment.SYN, c.retries > 0);
+    }
+
+    /**
+     * Builds and sends one segment: Ethernet + IPv4 + TCP with options, payload copied from the send buffer.
+     * Every segment but a SYN carries the current ACK and window, so it cancels a pending delayed ACK.
+     */
+    private boolean emit(TcpConnection c, int seq, int len, int flags, boolean retransmission) {
+        long m = ip.allocate();
+        if (m == 0) {
+            counters.drop(DropReason.TCP_NO_RESOURCES).incrementRelease();
+            return false;
+        }
+        boolean syn = (flags & TcpSegment.SYN) != 0;
+        // Options.
+        int optionsLength;
+        int sackBlocks = 0;
+        if (syn) {
+            optionsLength = 4 + (config.sack() && (!c.active ? c.sackOk : true) ? 2 : 0);
+            optionsLength += (config.timestamps() && (!c.active ? c.tsOk : true)) ? 10 : 0;
+            optionsLength += (config.windowScaling() && (!c.active ? c.sndScale >= 0 : true)) ? 4 : 0;
+            optionsLength = (optionsLength + 3) & ~3;
+        } else {
+            optionsLength = c.tsOk ? TS_OPTION_SPACE : 0;
+            if (c.sackOk && c.receiveQueue.outOfOrderCount() > 0) {
+                sackBlocks = c.receiveQueue.sackBlocks(sackLeftOut, sackRightOut, c.tsOk ? 3 : 4, lastSegmentSeq);
+                if (sackBlocks > 0) {
+                    optionsLength += 4 + 8 * sackBlocks;
+                }
+            }
+        }
+        int tcpHeader = TcpSegment.MIN_HEADER_LENGTH + optionsLength;
+        int frameLength = HEADERS + tcpHeader + len;
+        out.wrap(Mbuf.dataAddress(m), Math.max(frameLength, 60));
+        outEth.wrap(out, 0, frameLength);
+        outEth.writeHeader(0L, ip.mac(), EthernetFrame.ETHERTYPE_IPV4);
+        outIp.wrap(out, EthernetFrame.HEADER_LENGTH, frameLength - EthernetFrame.HEADER_LENGTH);
+        outIp.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, c.localIp, c.remoteIp, tcpHeader + len,
+            ipId++ & 0xFFFF);
+        outSeg.wrap(out, HEADERS, tcpHeader + len);
+        int window;
+        if (syn) {
+            window = Math.min(receiveWindowForSyn(), 65535);
+        } else {
+            int rcvWnd = receiveWindow(c);
+            window = Math.min(rcvWnd >>> c.rcvScale, 65535);
+            int edge = c.rcvNxt + (window << c.rcvScale);
+            if (Seq.gt(edge, c.rcvAdvertisedEdge)) {
+                c.rcvAdvertisedEdge = edge;
+            }
+        }
+        int ack = (flags & TcpSegment.ACK) != 0 ? c.rcvNxt : 0;
+        outSeg.writeHeader(c.localPort, c.remotePort, seq, ack, flags, window, optionsLength);
+        int at = HEADERS + TcpSegment.MIN_HEADER_LENGTH;
+        int optionsStart = at;
+        if (syn) {
+            at = TcpOptions.writeMss(out, at, ip.mtu() - 40);
+            boolean sackOn = config.sack() && (c.active || c.sackOk);
+            boolean tsOn = config.timestamps() && (c.active || c.tsOk);
+            boolean wsOn = config.windowScaling() && (c.active || c.sndScale >= 0);
+            if (sackOn && tsOn) {
+                at = TcpOptions.writeSackPermitted(out, at);
+                at = TcpOptions.writeTimestamps(out, at, tsNow(c), c.active ? 0 : c.tsRecent);
+            } else if (tsOn) {
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeTimestamps(out, at, tsNow(c), c.active ? 0 : c.tsRecent);
+            } else if (sackOn) {
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeSackPermitted(out, at);
+            }
+            if (wsOn) {
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeWindowScale(out, at, c.rcvScale);
+            }
+            at = TcpOptions.writePadding(out, optionsStart, at);
+        } else {
+            if (c.tsOk) {
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeTimestamps(out, at, tsNow(c), c.tsRecent);
+            }
+            if (sackBlocks > 0) {
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeSackBlocks(out, at, sackLeftOut, sackRightOut, sackBlocks);
+            }
+        }
+        if (len > 0) {
+            c.sendBuffer.copy(seq, len, out, at);
+        }
+        outSeg.fillChecksum(c.localIp, c.remoteIp);
+        if (frameLength < 60) {
+            out.setMemory(frameLength, 60 - frameLength, (byte) 0);
+        }
+        Mbuf.setLength(m, Math.max(frameLength, 60));
+        if ((flags & TcpSegment.ACK) != 0) {
+            c.ackNow = false;
+            c.segmentsUnacked = 0;
+            c.delackDeadline = 0;
+        }
+        counters.tcpSegmentsSent.incrementRelease();
+        ip.transmit(m, c.remoteIp);
+        return true;
+    }
+
+    private int receiveWindowForSyn() {
+        return config.receiveBufferBytes();
+    }
+
+    /** Our window scale: the smallest shift that lets the 16-bit field cover the receive buffer. */
+    private int receiveScale() {
+        if (!config.windowScaling()) {
+            return 0;
+        }
+        int shift = 0;
+        while ((65535L << shift) < config.receiveBufferBytes() && shift < TcpOptions.MAX_WINDOW_SCALE) {
+            shift++;
+        }
+        return shift;
+    }
+
+    /** A RST not tied to a connection (RFC 9293 §3.10.7.1). */
+    private void sendReset(int localIp, int localPort, int remoteIp, int remotePort, int seq, int ack,
+                           boolean withAck) {
+        long m = ip.allocate();
+        if (m == 0) {
+            return;
+        }
+        int frameLength = HEADERS + TcpSegment.MIN_HEADER_LENGTH;
+        out.wrap(Mbuf.dataAddress(m), 60);
+        out.setMemory(0, 60, (byte) 0);
+        outEth.wrap(out, 0, frameLength);
+        outEth.writeHeader(0L, ip.mac(), EthernetFrame.ETHERTYPE_IPV4);
+        outIp.wrap(out, EthernetFrame.HEADER_LENGTH, frameLength - EthernetFrame.HEADER_LENGTH);
+        outIp.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, localIp, remoteIp,
+            TcpSegment.MIN_HEADER_LENGTH, ipId++ & 0xFFFF);
+        outSeg.wrap(out, HEADERS, TcpSegment.MIN_HEADER_LENGTH);
+        outSeg.writeHeader(localPort, remotePort, seq, withAck ? ack : 0,
+            TcpSegment.RST | (withAck ? TcpSegment.ACK : 0), 0, 0);
+        outSeg.fillChecksum(localIp, remoteIp);
+        Mbuf.setLength(m, 60);
+        counters.tcpResetsSent.incrementRelease();
+        counters.tcpSegmentsSent.incrementRelease();
+        ip.transmit(m, remoteIp);
+    }
+
+    // =========================================================================================== timers
+
+    private void schedule(TcpConnection c, long deadline) {
+        if (deadline == 0) {
+            return;
+        }
+        if (c.timerId != -1 && c.timerDeadline - deadline <= 0) {
+            return; // an earlier (or equal) timer is already set; it will reschedule on firing
+        }
+        if (c.timerId != -1) {
+            timers.cancelTimer(c.timerId);
+            timerOwners.remove(c.timerId);
+        }
+        c.timerId = timers.scheduleTimer(deadline);
+        c.timerDeadline = deadline;
+        timerOwners.put(c.timerId, c);
+    }
+
+    private boolean onTimer(TimeUnit unit, long now, long timerId) {
+        TcpConnection c = timerOwners.remove(timerId);
+        if (c == null || c.timerId != timerId) {
+            return true;
+        }
+        c.timerId = -1;
+        this.nowNs = now;
+        if (c.state == TcpState.CLOSED) {
+            return true;
+        }
+        if (c.timeWaitDeadline != 0 && now - c.timeWaitDeadline >= 0) {
+            closeConnection(c, NtStatus.STATUS_SUCCESS);
+            return true;
+        }
+        if (c.delackDeadline != 0 && now - c.delackDeadline >= 0) {
+            c.delackDeadline = 0;
+            c.ackNow = true;
+            markDirty(c);
+        }
+        if (c.rtxDeadline != 0 && now - c.rtxDeadline >= 0) {
+            c.rtxDeadline = 0;
+            c.probeDeadline = 0;
+            retransmitTimeout(c);
+        } else if (c.probeDeadline != 0 && now - c.probeDeadline >= 0) {
+            c.probeDeadline = 0;
+            tailLossProbe(c);
+        }
+        if (c.state != TcpState.CLOSED) {
+            long next = earliest(c);
+            if (next != 0) {
+                schedule(c, next);
+            }
+        }
+        return true;
+    }
+
+    private static long earliest(TcpConnection c) {
+        long next = 0;
+        if (c.rtxDeadline != 0) {
+            next = c.rtxDeadline;
+        }
+        if (c.delackDeadline != 0 && (next == 0 || c.delackDeadline - next < 0)) {
+            next = c.delackDeadline;
+        }
+        if (c.timeWaitDeadline != 0 && (next == 0 || c.timeWaitDeadline - next < 0)) {
+            next = c.timeWaitDeadline;
+        }
+        if (c.probeDeadline != 0 && (next == 0 || c.probeDeadline - next < 0)) {
+            next = c.probeDeadline;
+        }
+        return next;
+    }
+
+    /** RFC 6298 §5: the retransmission timer expired. */
+    private void retransmitTimeout(TcpConnection c) {
+        counters.tcpTimeouts.incrementRelease();
+        c.retries++;
+        c.rttTiming = false; // Karn
+        c.rtoNs = Math.min(config.maxRtoNs(), c.rtoNs * 2);
+        if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
+            if (c.retries > config.synRetries()) {
+                if (c.state == TcpState.SYN_RECEIVED && !c.active) {
+                    releaseConnection(c);
+                } else {
+                    closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
+                }
+                return;
+            }
+            sendSyn(c, c.state == TcpState.SYN_RECEIVED);
+            armRetransmit(c);
+            return;
+        }
+        if (c.retries > config.dataRetries()) {
+            sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
+            closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
+            return;
+        }
+        if (c.sndWnd == 0 && Seq.ge(c.sndUna, c.sndMax) && c.sendBuffer.tail() != c.sndNxt) {
+            // Zero-window probe: one byte beyond the window; the peer's ACK tells us its window.
+            emitData(c, c.sndNxt, 1, false);
+            c.sndNxt += 1;
+            c.sndMax = Seq.max(c.sndMax, c.sndNxt);
+            c.retries = 0; // a peer that answers probes is alive (RFC 1122 §4.2.2.17)
+            armRetransmit(c);
+            return;
+        }
+        // RFC 5681 §3.1 (equation 4), on the first timeout of this data only; then go-back-N from SND.UNA.
+        int flight = c.sndMax - c.sndUna;
+        if (c.retries == 1) {
+            c.ssthresh = Math.max(flight / 2, 2 * c.mss);
+        }
+        c.probeDeadline = 0;
+        c.cwnd = c.mss;
+        c.inRecovery = false;
+        c.dupAcks = 0;
+        c.sackCount = 0;
+        c.highestSacked = c.sndUna;
+        c.sndNxt = c.sndUna;
+        if (c.finSent && c.sndUna == c.finSeq + 1) {
+            return;
+        }
+        if (c.finSent && Seq.le(c.sndUna, c.finSeq)) {
+            // The FIN is resent by output() once the data before it is out again.
+            c.sndNxt = c.sndUna;
+        }
+        armRetransmit(c);
+        int len = Math.min(c.mss, c.sendBuffer.tail() - c.sndUna);
+        if (len > 0) {
+            emitData(c, c.sndUna, len, true);
+            c.sndNxt = c.sndUna + len;
+        } else if (c.finSent && c.sndUna == c.finSeq) {
+            sendFin(c);
+        }
+    }
+
+    private void enterTimeWait(TcpConnection c) {
+        c.state = TcpState.TIME_WAIT;
+        c.rtxDeadline = 0;
+        c.timeWaitDeadline = nowNs + config.timeWaitNs();
+        schedule(c, c.timeWaitDeadline);
+        c.receiveQueue.clear(releaser);
+        if (c.handler != null) {
+            TcpHandler h = c.handler;
+            c.handler = null;
+            h.onClosed(c, NtStatus.STATUS_SUCCESS);
+        }
+    }
+
+    // ================================================================================= connection table
+
+    private TcpConnection allocateConnection() {
+        if (freeCount == 0) {
+            return null;
+        }
+        TcpConnection c = pool[freeList[--freeCount]];
+        if (c.sendBuffer == null) {
+            c.sendBuffer = new SendBuffer(Integer.highestOneBit(Math.max(config.sendBufferBytes(), 4096) * 2 - 1));
+            c.receiveQueue = new ReceiveQueue(Math.max(64, config.receiveBufferBytes() / 512),
+                config.outOfOrderSegments());
+        }
+        return c;
+    }
+
+    private void open(TcpConnection c, int remoteIp, int remotePort, int localPort) {
+        c.localIp = ip.address();
+        c.localPort = localPort;
+        c.remoteIp = remoteIp;
+        c.remotePort = remotePort;
+        c.key = key(remoteIp, remotePort, localPort);
+        c.state = TcpState.CLOSED;
+        c.handler = null;
+        c.listener = null;
+        c.active = false;
+        c.attachment = null;
+        c.sndWnd = 0;
+        c.maxSndWnd = 0;
+        c.sndScale = 0;
+        c.rcvScale = 0;
+        c.tsOk = false;
+        c.sackOk = false;
+        c.tsRecent = 0;
+        c.tsOffset = isn.isn(remoteIp, remotePort, c.localIp, localPort, 0) >>> 1;
+        c.srttNs = 0;
+        c.rttvarNs = 0;
+        c.rtoNs = config.initialRtoNs();
+        c.rttTiming = false;
+        c.retries = 0;
+        c.rtxDeadline = 0;
+        c.probeDeadline = 0;
+        c.probeSent = false;
+        c.delackDeadline = 0;
+        c.timeWaitDeadline = 0;
+        c.cwnd = 0;
+        c.ssthresh = Integer.MAX_VALUE;
+        c.dupAcks = 0;
+        c.inRecovery = false;
+        c.sackCount = 0;
+        c.segmentsUnacked = 0;
+        c.ackNow = false;
+        c.finQueued = false;
+        c.finSent = false;
+        c.peerFinPending = false;
+        c.closeStatus = 0;
+        c.connectPending = false;
+        c.nodelay = false;
+        c.deliverPending = false;
+        c.rcvAdvertisedEdge = 0;
+        c.mss = 536;
+        c.receiveQueue.clear(releaser);
+        connections.put(c.key, c);
+        localPortUse[localPort]++;
+        counters.tcpConnections.setRelease(connectionCount());
+    }
+
+    /** Ends a connection, telling its owner why (once), and returns it to the pool. */
+    private void closeConnection(TcpConnection c, int status) {
+        TcpHandler h = c.handler;
+        boolean connecting = c.connectPending;
+        c.connectPending = false;
+        c.handler = null;
+        releaseConnection(c);
+        if (h != null) {
+            if (connecting) {
+                h.onConnectComplete(c, status);
+            } else {
+                h.onClosed(c, status);
+            }
+        }
+    }
+
+    private void releaseConnection(TcpConnection c) {
+        if (c.state == TcpState.CLOSED && !connections.containsKey(c.key)) {
+            return;
+        }
+        if (c.listener != null) {
+            c.listener.pending--;
+            c.listener = null;
+        }
+        c.state = TcpState.CLOSED;
+        connections.remove(c.key);
+        localPortUse[c.localPort]--;
+        if (c.timerId != -1) {
+            timers.cancelTimer(c.timerId);
+            timerOwners.remove(c.timerId);
+            c.timerId = -1;
+        }
+        c.receiveQueue.clear(releaser);
+        c.rtxDeadline = 0;
+        c.probeDeadline = 0;
+        c.delackDeadline = 0;
+        c.timeWaitDeadline = 0;
+        freeList[freeCount++] = c.index;
+        counters.tcpConnections.setRelease(connectionCount());
+    }
+
+    /** ARP gave no answer for a frame of this connection (from the IP layer's parked queue). */
+    public void onUnreachable(int remoteIp, int remotePort, int localPort, int status) {
+        TcpConnection c = connections.get(key(remoteIp, remotePort, localPort));
+        if (c != null && (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED)) {
+            closeConnection(c, status);
+        }
+    }
+
+    /** Frees everything (stack shutdown). Handlers are not called. */
+    public void close() {
+        for (TcpConnection c : pool) {
+            if (c.state != TcpState.CLOSED) {
+                c.handler = null;
+                releaseConnection(c);
+            }
+        }
+    }
+
+    private void free(long m) {
+        ip.free(m);
+    }
+
+    private void drop(long m, DropReason reason) {
+        counters.drop(reason).incrementRelease();
+        ip.free(m);
+    }
+}

@@ -1,0 +1,149 @@
+package io.fastpath.stack.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.Port;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.app.EchoServer;
+import io.fastpath.stack.app.StreamClient;
+import io.fastpath.stack.device.FaultInjector;
+import io.fastpath.stack.wire.Ipv4Address;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** TCP between two fastpath stacks over a ring pair, both driven by the test thread (deterministic). */
+class TcpRingPairTest {
+    private static final int A_IP = Ipv4Address.parse("10.10.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.10.0.2");
+    private static PktmbufPool pool;
+    private static int round;
+
+    @TempDir
+    Path dir;
+    private RingPair pair;
+    private Port portA;
+    private Port portB;
+    private Stack a;
+    private Stack b;
+
+    @BeforeAll
+    static void createPool() {
+        pool = PktmbufPool.create("tcpring", 16383, 0, PktmbufPool.DEFAULT_DATA_ROOM);
+    }
+
+    @AfterAll
+    static void freePool() {
+        pool.close();
+    }
+
+    @BeforeEach
+    void up() {
+        pair = RingPair.create("tr" + (round++), 2048, pool, pool, EthDevPort.Config.defaults());
+        portA = pair.a();
+        portB = pair.b();
+    }
+
+    private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
+        return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
+            .countersFile(dir.resolve(name + ".counters")).build());
+    }
+
+    @AfterEach
+    void down() {
+        for (Stack s : new Stack[] {a, b}) {
+            if (s != null) {
+                s.onClose();
+                s.close();
+            }
+        }
+        drain(pair.a());
+        drain(pair.b());
+        if (portA instanceof FaultInjector f) {
+            f.close();
+        }
+        pair.close();
+        assertEquals(0, pool.inUseCount(), "every mbuf returned");
+    }
+
+    private static void drain(Port port) {
+        MbufArray burst = new MbufArray(32);
+        for (int n; (n = port.receive(burst, 32)) > 0; ) {
+            burst.freeAll(n);
+        }
+    }
+
+    private void runUntil(BooleanSupplier done, long timeoutMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not met in " + timeoutMs + " ms; A " + a.tcp().connectionCount()
+                    + " connections, B " + b.tcp().connectionCount() + "\nA:\n" + a.tcp().describe() + "B:\n"
+                    + b.tcp().describe());
+            }
+            a.doWork();
+            b.doWork();
+        }
+    }
+
+    private StreamClient echoRoundTrip(long bytes, long timeoutMs) {
+        EchoServer server = new EchoServer();
+        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
+        StreamClient client = new StreamClient(1234, bytes);
+        a.doWork();
+        assertEquals(NtStatus.STATUS_PENDING, client.connect(a.tcp(), B_IP, 7, System.nanoTime()));
+        runUntil(client::done, timeoutMs);
+        assertEquals("STATUS_SUCCESS", NtStatus.name(client.status()), "mismatch at " + client.mismatchAt()
+            + ", received " + client.received());
+        assertEquals(bytes, client.received());
+        runUntil(() -> server.closed() == 1, 2000);
+        return client;
+    }
+
+    @Test
+    void echoOneMegabyteAndCloseGracefully_rfc9293() {
+        a = stack(portA, "a", A_IP, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100)));
+        b = stack(portB, "b", B_IP, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100)));
+        echoRoundTrip(1 << 20, 10_000);
+        runUntil(() -> a.tcp().connectionCount() == 0 && b.tcp().connectionCount() == 0, 2000);
+    }
+
+    @Test
+    void echoUnderLossReorderDuplicationAndCorruption_rfc6298_rfc6675() {
+        FaultInjector faulty = FaultInjector.builder(pair.a()).seed(7).txDrop(0.05).rxDrop(0.05).txReorder(0.02)
+            .txDuplicate(0.01).rxCorrupt(0.002).build();
+        portA = faulty;
+        TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
+        a = stack(faulty, "a", A_IP, tcp);
+        b = stack(portB, "b", B_IP, tcp);
+        StreamClient client = echoRoundTrip(4 << 20, 20_000);
+        assertTrue(a.counters().tcpRetransmits.get() + b.counters().tcpRetransmits.get() > 0);
+        System.out.printf("4 MiB echo under 5%% loss each way: %.1f ms, retransmits A %d B %d, fast A %d B %d,"
+                + " timeouts A %d B %d%n", client.elapsedNs() / 1e6, a.counters().tcpRetransmits.get(),
+            b.counters().tcpRetransmits.get(), a.counters().tcpFastRetransmits.get(),
+            b.counters().tcpFastRetransmits.get(), a.counters().tcpTimeouts.get(), b.counters().tcpTimeouts.get());
+    }
+
+    @Test
+    void connectToAClosedPortIsRefused() {
+        a = stack(portA, "a", A_IP, TcpConfig.defaults());
+        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        StreamClient client = new StreamClient(1, 10);
+        assertEquals(NtStatus.STATUS_PENDING, client.connect(a.tcp(), B_IP, 9, System.nanoTime()));
+        runUntil(client::done, 3000);
+        assertEquals("STATUS_CONNECTION_REFUSED", NtStatus.name(client.status()));
+    }
+}

@@ -15,7 +15,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code bin/fastpath}: bring a stack up on a DPDK port, ping from it, read its counters, run the demo.
+ * {@code bin/fastpath}: bring a stack up on a DPDK port, ping from it, echo or send TCP streams, read its
+ * counters, run the demo.
  */
 public final class Main {
     private static final String USAGE = """
@@ -27,6 +28,16 @@ public final class Main {
                     ping from the stack; exit 1 with the NTSTATUS name if a ping fails
           stat  [--name <name> | --file <counters file>]
                     print a running (or finished) stack's counters
+          echo  <port flags> --listen <tcp port> [--connections C]
+                    TCP echo server for many concurrent connections; prints 'ready' once listening, runs
+                    until SIGINT/SIGTERM, then prints its counters. C (default 64, at most 1024): the
+                    concurrency the buffers are sized for
+          send  <port flags> --to <a.b.c.d:port> --bytes N[K|M|G] [--connections C] [--timeout SECONDS]
+                    send N bytes (per connection; K/M/G = KiB/MiB/GiB) of a pseudo-random stream on each of
+                    C connections (default 1, at most 1024) to an echo server and check every byte that
+                    comes back; prints the throughput and 'verified <total> bytes', or exit 1 with the
+                    NTSTATUS name (e.g. STATUS_CONNECTION_REFUSED) on the last line. Timeout (default 120 s):
+                    STATUS_IO_TIMEOUT
           demo  bring stacks up on net_tap and on net_af_packet/veth, ping them from Linux namespaces,
                 clean up; exit 0 only if every check passed
         """;
@@ -64,6 +75,8 @@ public final class Main {
             case "up" -> up(rest);
             case "ping" -> ping(rest);
             case "stat" -> stat(rest);
+            case "echo" -> TcpCommands.echo(rest);
+            case "send" -> TcpCommands.send(rest);
             case "demo" -> Demo.run(rest);
             default -> throw new UsageException("unknown command '" + argv[0] + "'");
         };

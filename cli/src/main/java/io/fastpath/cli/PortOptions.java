@@ -8,31 +8,50 @@ import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
 import io.fastpath.stack.device.PcapPort;
+import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.MacAddress;
 import java.nio.file.Path;
 import java.util.Set;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
 
 /**
  * The port flags every command shares: {@code --vdev --ip [--gw] [--mac] [--pcap] [--name] [--idle] [--eal]},
- * and the stack they bring up.
+ * and the stack they bring up: either on its own poll thread ({@link #start()}) or driven by the caller's
+ * thread ({@link #open()}, invoker mode, for commands that use TCP: TcpLayer is poll-thread only).
  */
 final class PortOptions implements AutoCloseable {
     static final Set<String> WITH_VALUE = Set.of("--vdev", "--ip", "--gw", "--mac", "--pcap", "--name", "--idle",
         "--eal");
+    /** Mbufs for ARP/ICMP only. */
+    static final int SMALL_POOL = 8191;
+    /** Mbufs for TCP: receive queues hold received mbufs until the application consumes them. */
+    static final int TCP_POOL = 32767;
 
     final String vdev;
     final StackConfig config;
     final String pcap;
     final String idle;
     final String eal;
+    private final int poolSize;
     private PktmbufPool pool;
     private Port port;
     private Stack stack;
     private StackRunner runner;
+    /** Invoker mode: the thread that called {@link #open()} drives the stack and must close it. */
+    private Thread invoker;
+    private boolean registered;
 
     PortOptions(Flags flags) {
+        this(flags, null, SMALL_POOL);
+    }
+
+    /** With TCP tunables ({@code null}: the defaults) and a pool of {@code poolSize} mbufs. */
+    PortOptions(Flags flags, TcpConfig tcp, int poolSize) {
         this.vdev = flags.required("--vdev");
+        this.poolSize = poolSize;
         StackConfig.Builder builder = StackConfig.builder().name(flags.get("--name", "fastpath"));
         try {
             builder.cidr(flags.required("--ip"));
@@ -41,6 +60,9 @@ final class PortOptions implements AutoCloseable {
             }
             if (flags.has("--mac")) {
                 builder.mac(MacAddress.parse(flags.get("--mac")));
+            }
+            if (tcp != null) {
+                builder.tcp(tcp);
             }
             this.config = builder.build();
         } catch (IllegalArgumentException e) {
@@ -56,6 +78,41 @@ final class PortOptions implements AutoCloseable {
 
     /** Initialises EAL, opens the port, starts the stack on its poll thread. */
     Stack start() {
+        Stack s = create();
+        try {
+            runner = StackRunner.start(s, idle.equals("spin") ? StackRunner.busySpin() : StackRunner.backoff());
+            return s;
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /**
+     * Initialises EAL, opens the port and creates the stack without a poll thread: the calling thread is
+     * registered with EAL (mempool caches) and becomes the poll thread. It drives the stack with
+     * {@code stack.doWork()} and {@link #idleStrategy()}, makes every TCP call between duty cycles, and calls
+     * {@link #close()} itself (which runs {@code stack.onClose()} before the port closes).
+     */
+    Stack open() {
+        Stack s = create();
+        try {
+            Eal.shared().registerThread();
+            registered = true;
+            invoker = Thread.currentThread();
+            return s;
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** The idle strategy {@code --idle} asks for, for an invoker-mode loop. */
+    IdleStrategy idleStrategy() {
+        return idle.equals("spin") ? new BusySpinIdleStrategy() : new BackoffIdleStrategy(100, 10, 1_000, 100_000);
+    }
+
+    private Stack create() {
         Eal.Args args = Eal.Args.defaults();
         if (eal != null) {
             for (String a : eal.trim().split("\\s+")) {
@@ -63,12 +120,11 @@ final class PortOptions implements AutoCloseable {
             }
         }
         Eal.init(args);
-        pool = PktmbufPool.create(config.name() + "_pool", 8191);
+        pool = PktmbufPool.create(config.name() + "_pool", poolSize);
         try {
             EthDevPort ethdev = EthDevPort.openVdev(vdev, pool, EthDevPort.Config.defaults());
             port = pcap != null ? new PcapPort(ethdev, Path.of(pcap)) : ethdev;
             stack = new Stack(port, config);
-            runner = StackRunner.start(stack, idle.equals("spin") ? StackRunner.busySpin() : StackRunner.backoff());
             return stack;
         } catch (RuntimeException e) {
             close();
@@ -76,14 +132,24 @@ final class PortOptions implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the stack (its poll thread, or in invoker mode {@code stack.onClose()} on the calling thread, which
+     * must be the invoker), then closes the port and the pool. Idempotent.
+     */
     @Override
     public void close() {
         if (runner != null) {
             runner.close();
             runner = null;
+        } else if (stack != null && invoker != null) {
+            if (Thread.currentThread() != invoker) {
+                throw new IllegalStateException("an invoker-mode stack closes on its own thread");
+            }
+            stack.onClose();
         }
         if (stack != null) {
             stack.close();
+            stack = null;
         }
         if (port != null) {
             port.close();
@@ -93,5 +159,10 @@ final class PortOptions implements AutoCloseable {
             pool.close();
             pool = null;
         }
+        if (registered) {
+            registered = false;
+            Eal.shared().unregisterThread();
+        }
+        invoker = null;
     }
 }

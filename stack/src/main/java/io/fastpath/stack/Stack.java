@@ -74,6 +74,7 @@ public final class Stack implements Agent, AutoCloseable {
     private final MbufArray toFree = new MbufArray(TX_BATCH);
     private final MbufArray alloc = new MbufArray(1);
     private int txCount;
+    private boolean draining;
     private int freeCount;
 
     private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
@@ -542,6 +543,12 @@ public final class Stack implements Agent, AutoCloseable {
     private void transmit(long m) {
         if (txCount == TX_BATCH) {
             flushTx();
+            if (txCount == TX_BATCH) {
+                // Still full after a retry: the port cannot keep up; this frame is lost (TCP resends).
+                counters.drop(DropReason.TX_RING_FULL).incrementRelease();
+                free(m);
+                return;
+            }
         }
         tx.set(txCount++, m);
     }
@@ -572,15 +579,24 @@ public final class Stack implements Agent, AutoCloseable {
             bytes += Mbuf.pktLen(tx.get(i));
         }
         int sent = port.transmit(tx, 0, txCount);
-        if (sent < txCount) {
-            for (int i = sent; i < txCount; i++) {
-                bytes -= Mbuf.pktLen(tx.get(i));
-            }
-            counters.drop(DropReason.TX_RING_FULL).getAndAddRelease(txCount - sent);
-            tx.freeRange(sent, txCount - sent);
+        int left = txCount - sent;
+        for (int i = sent; i < txCount; i++) {
+            bytes -= Mbuf.pktLen(tx.get(i));
         }
         counters.txFrames.getAndAddRelease(sent);
         counters.txBytes.getAndAddRelease(bytes);
+        if (left > 0 && !draining) {
+            // The port's queue is full: keep the rest for the next duty cycle (back-pressure, not loss).
+            for (int i = 0; i < left; i++) {
+                tx.set(i, tx.get(sent + i));
+            }
+            txCount = left;
+            return;
+        }
+        if (left > 0) {
+            counters.drop(DropReason.TX_RING_FULL).getAndAddRelease(left);
+            tx.freeRange(sent, left);
+        }
         txCount = 0;
     }
 
@@ -706,6 +722,7 @@ public final class Stack implements Agent, AutoCloseable {
     /** Frees the mbufs the stack still holds (parked for ARP, held by the application); poll thread, last. */
     @Override
     public void onClose() {
+        draining = true;
         flush();
         tcp.close();
         for (int slot = 0; slot < arp.capacity(); slot++) {

@@ -78,6 +78,9 @@ public final class TcpConnection {
     int finSeq;
     boolean finSent;
     boolean peerFinPending;
+    boolean peerClosedUndelivered;
+    long recoveryPassNs;
+    long lastAdvanceNs;
     int peerFinSeq;
     long timeWaitDeadline;
     int closeStatus;

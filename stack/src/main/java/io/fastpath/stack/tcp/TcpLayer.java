@@ -756,6 +756,7 @@ public final class TcpLayer {
             }
             c.retries = 0;
             c.dupAcks = 0;
+            c.lastAdvanceNs = nowNs;
             c.probeSent = false;
             c.probeDeadline = 0;
             onNewAck(c, dataAcked);
@@ -797,6 +798,7 @@ public final class TcpLayer {
                 if (Seq.lt(c.rtxNext, c.sndUna)) {
                     c.rtxNext = c.sndUna;
                 }
+                retransmitAgainIfStale(c);
                 if (!c.sackOk) {
                     c.rtxNext = c.sndUna;
                 }
@@ -811,6 +813,7 @@ public final class TcpLayer {
 
     private void onDupAck(TcpConnection c) {
         if (c.inRecovery) {
+            retransmitAgainIfStale(c);
             markDirty(c);
             return;
         }
@@ -822,10 +825,29 @@ public final class TcpLayer {
         if (outstanding < 4 && c.sendBuffer.tail() == c.sndMax) {
             threshold = Math.max(1, outstanding - 1);
         }
+        // RACK's idea (RFC 8985 §6.2) in its simplest form: SACKed data above a hole that has stayed unfilled
+        // for more than an RTT plus a quarter (or that a tail loss probe just exposed) means the hole is lost.
+        if (c.sackOk && c.sackCount > 0 && (c.probeSent
+            || nowNs - c.lastAdvanceNs > Math.max(c.srttNs + c.srttNs / 4, TimeUnit.MICROSECONDS.toNanos(500)))) {
+            sackSaysLost = true;
+        }
         if (c.dupAcks >= threshold || sackSaysLost) {
             enterRecovery(c);
         } else {
             markDirty(c); // RFC 3042 limited transmit: each of the first two dup ACKs may release a segment
+        }
+    }
+
+    /**
+     * A retransmission can be lost too. When ACKs keep reporting the same holes longer than a couple of
+     * round trips after we filled them (the idea of RACK, RFC 8985 §6.2), fill them again rather than waiting
+     * for the retransmission timeout.
+     */
+    private void retransmitAgainIfStale(TcpConnection c) {
+        long reorderWindow = Math.max(2 * c.srttNs, TimeUnit.MILLISECONDS.toNanos(2));
+        if (Seq.gt(c.rtxNext, c.sndUna) && nowNs - c.recoveryPassNs > reorderWindow) {
+            c.rtxNext = c.sndUna;
+            c.recoveryPassNs = nowNs;
         }
     }
 
@@ -841,6 +863,7 @@ public final class TcpLayer {
         c.inRecovery = true;
         c.recover = c.sndMax;
         c.rtxNext = c.sndUna;
+        c.recoveryPassNs = nowNs;
         markDirty(c);
     }
 
@@ -982,15 +1005,16 @@ public final class TcpLayer {
         }
         c.probeSent = true;
         int unsent = c.sendBuffer.tail() - c.sndNxt;
-        if (unsent > 0 && Seq.lt(c.sndNxt + Math.min(unsent, c.mss), c.sndUna + c.sndWnd + 1)) {
-            int len = Math.min(unsent, c.mss);
+        int size = currentMss(c);
+        if (unsent > 0 && Seq.lt(c.sndNxt + Math.min(unsent, size), c.sndUna + c.sndWnd + 1)) {
+            int len = Math.min(unsent, size);
             if (emitData(c, c.sndNxt, len, false)) {
                 c.sndNxt += len;
                 c.sndMax = Seq.max(c.sndMax, c.sndNxt);
             }
         } else {
             int dataEnd = c.finSent ? c.finSeq : c.sndMax;
-            int len = Math.min(c.mss, dataEnd - c.sndUna);
+            int len = Math.min(size, dataEnd - c.sndUna);
             if (len > 0) {
                 emitData(c, dataEnd - len, len, true);
             } else if (c.finSent) {
@@ -1096,9 +1120,9 @@ public final class TcpLayer {
             default -> {
             }
         }
-        if (c.handler != null) {
-            c.handler.onPeerClosed(c);
-        }
+        // The application hears of the FIN only after it has taken every byte before it (like a 0-byte read).
+        c.peerClosedUndelivered = true;
+        deliver(c);
     }
 
     /** Offers queued data to the application, frees what it consumed, and opens the window. */
@@ -1115,6 +1139,10 @@ public final class TcpLayer {
             if (taken < length) {
                 break;
             }
+        }
+        if (q.isEmpty() && c.peerClosedUndelivered && c.handler != null) {
+            c.peerClosedUndelivered = false;
+            c.handler.onPeerClosed(c);
         }
         // RFC 1122 §4.2.3.3 (receiver SWS avoidance): announce the window once its right edge can move by
         // two segments or half the buffer, whichever is less.
@@ -1148,6 +1176,7 @@ public final class TcpLayer {
         }
         boolean sent = false;
         int window = Math.min(c.sndWnd, c.cwnd);
+        int segmentSize = currentMss(c);
         // Loss recovery: fill holes below the highest SACKed byte (RFC 6675 §5 NextSeg rule 1), or the first
         // unacknowledged segment when there is no SACK (NewReno).
         if (c.inRecovery) {
@@ -1159,7 +1188,7 @@ public final class TcpLayer {
                     break;
                 }
                 int end = nextSackedEdge(c, seq, limit);
-                int len = Math.min(c.mss, end - seq);
+                int len = Math.min(segmentSize, end - seq);
                 if (len <= 0) {
                     break;
                 }
@@ -1183,14 +1212,14 @@ public final class TcpLayer {
             if (c.inRecovery) {
                 usable = Math.min(usable, c.cwnd - pipe(c));
             }
-            int len = Math.min(Math.min(unsent, usable), c.mss);
+            int len = Math.min(Math.min(unsent, usable), segmentSize);
             if (len <= 0) {
                 break;
             }
             // Sender SWS avoidance and Nagle (RFC 1122 §4.2.3.4): send a full segment, or at least half the
             // largest window the peer offered, or everything queued when nothing is unacknowledged (or
             // Nagle is off, or we are closing).
-            if (len < c.mss && len < c.maxSndWnd / 2) {
+            if (len < segmentSize && len < c.maxSndWnd / 2) {
                 boolean all = len == unsent;
                 boolean idle = Seq.ge(c.sndUna, c.sndNxt);
                 if (!all || !(idle || c.nodelay || c.finQueued)) {
@@ -1207,8 +1236,9 @@ public final class TcpLayer {
             }
             sent = true;
         }
-        // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
-        if (c.sndWnd == 0 && c.sendBuffer.tail() != c.sndNxt && c.sndUna == c.sndNxt && c.rtxDeadline == 0) {
+        // Data waiting, nothing in flight, and a window too small to use (zero, or below what SWS avoidance
+        // sends): the persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17) probes until it opens.
+        if (c.sendBuffer.tail() != c.sndNxt && c.sndUna == c.sndNxt && c.rtxDeadline == 0) {
             armRetransmit(c);
         }
         // FIN once all data is out.
@@ -1225,6 +1255,19 @@ public final class TcpLayer {
         if (Seq.lt(c.sndUna, c.sndMax) && c.rtxDeadline == 0) {
             armRetransmit(c);
         }
+    }
+
+    /**
+     * Payload that fits in one frame now: the negotiated MSS less the room SACK blocks take while we hold
+     * out-of-order data (RFC 2018: options count against the MTU, not the MSS).
+     */
+    private int currentMss(TcpConnection c) {
+        int room = ip.mtu() - Ipv4Packet.MIN_HEADER_LENGTH - TcpSegment.MIN_HEADER_LENGTH
+            - (c.tsOk ? TS_OPTION_SPACE : 0);
+        if (c.sackOk && c.receiveQueue.outOfOrderCount() > 0) {
+            room -= 4 + 8 * (c.tsOk ? 3 : 4);
+        }
+        return Math.max(64, Math.min(c.mss, room));
     }
 
     private boolean sentHole(TcpConnection c) {
@@ -1550,10 +1593,12 @@ public final class TcpLayer {
             closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
             return;
         }
-        if (c.sndWnd == 0 && Seq.ge(c.sndUna, c.sndMax) && c.sendBuffer.tail() != c.sndNxt) {
-            // Zero-window probe: one byte beyond the window; the peer's ACK tells us its window.
-            emitData(c, c.sndNxt, 1, false);
-            c.sndNxt += 1;
+        if (Seq.ge(c.sndUna, c.sndMax) && c.sendBuffer.tail() != c.sndNxt) {
+            // Persist: nothing in flight, data waiting, window zero or too small for SWS avoidance. Send what
+            // the window takes (one byte beyond it if zero); the peer's ACK tells us its window.
+            int probe = Math.max(1, Math.min(Math.min(c.sndWnd, currentMss(c)), c.sendBuffer.tail() - c.sndNxt));
+            emitData(c, c.sndNxt, probe, false);
+            c.sndNxt += probe;
             c.sndMax = Seq.max(c.sndMax, c.sndNxt);
             c.retries = 0; // a peer that answers probes is alive (RFC 1122 §4.2.2.17)
             armRetransmit(c);
@@ -1579,7 +1624,7 @@ public final class TcpLayer {
             c.sndNxt = c.sndUna;
         }
         armRetransmit(c);
-        int len = Math.min(c.mss, c.sendBuffer.tail() - c.sndUna);
+        int len = Math.min(currentMss(c), c.sendBuffer.tail() - c.sndUna);
         if (len > 0) {
             emitData(c, c.sndUna, len, true);
             c.sndNxt = c.sndUna + len;
@@ -1655,6 +1700,7 @@ public final class TcpLayer {
         c.finQueued = false;
         c.finSent = false;
         c.peerFinPending = false;
+        c.peerClosedUndelivered = false;
         c.closeStatus = 0;
         c.connectPending = false;
         c.nodelay = false;

@@ -4,7 +4,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * TCP tunables. Defaults follow Linux where the RFCs leave room (200 ms minimum RTO, 40 ms delayed ACK,
- * initial window of 10 segments per RFC 6928), and the RFCs elsewhere (1 s initial RTO, RFC 6298 §2.1).
+ * initial window of 10 segments per RFC 6928), and the RFCs elsewhere (1 s initial RTO, RFC 6298 §2.1). Congestion control: CUBIC, as in Linux.
  */
 public record TcpConfig(
     int maxConnections,
@@ -22,41 +22,49 @@ public record TcpConfig(
     boolean sack,
     boolean windowScaling,
     int listenBacklog,
-    int outOfOrderSegments) {
+    int outOfOrderSegments,
+    CongestionControl congestionControl) {
 
     public static TcpConfig defaults() {
         return new TcpConfig(1024, 256 * 1024, 256 * 1024, TimeUnit.MILLISECONDS.toNanos(200),
             TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(60), 6, 15, TimeUnit.SECONDS.toNanos(60),
-            TimeUnit.MILLISECONDS.toNanos(40), 10, true, true, true, 128, 256);
+            TimeUnit.MILLISECONDS.toNanos(40), 10, true, true, true, 128, 256, Cubic.INSTANCE);
     }
 
     public TcpConfig withTimeWait(long ns) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, ns, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments);
+            listenBacklog, outOfOrderSegments, congestionControl);
     }
 
     public TcpConfig withSynRetries(int retries, long initialRto) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRto, maxRtoNs,
             retries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments);
+            listenBacklog, outOfOrderSegments, congestionControl);
     }
 
     public TcpConfig withBuffers(int send, int receive) {
         return new TcpConfig(maxConnections, send, receive, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments);
+            listenBacklog, outOfOrderSegments, congestionControl);
     }
 
     public TcpConfig withMaxConnections(int max) {
         return new TcpConfig(max, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments);
+            listenBacklog, outOfOrderSegments, congestionControl);
+    }
+
+    /** Congestion control for new connections ({@link NewReno#INSTANCE}, {@link Cubic#INSTANCE}). */
+    public TcpConfig withCongestionControl(CongestionControl cc) {
+        return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
+            synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
+            windowScaling, listenBacklog, outOfOrderSegments, cc);
     }
 
     public TcpConfig withOptions(boolean ts, boolean sackOn, boolean ws) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, ts, sackOn, ws,
-            listenBacklog, outOfOrderSegments);
+            listenBacklog, outOfOrderSegments, congestionControl);
     }
 }

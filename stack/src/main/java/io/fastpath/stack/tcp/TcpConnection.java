@@ -61,6 +61,13 @@ public final class TcpConnection {
     // Congestion control (RFC 5681, RFC 6582, RFC 6675).
     int cwnd;
     int ssthresh;
+    CongestionControl cc;
+    // CUBIC state (RFC 9438), in segments and nanoseconds.
+    double ccWmax;
+    long ccEpochNs;
+    double ccK;
+    double ccOrigin;
+    double ccRenoCwnd;
     int dupAcks;
     boolean inRecovery;
     int recover;

@@ -497,8 +497,7 @@ public final class TcpLayer {
     private void establish(TcpConnection c) {
         c.state = TcpState.ESTABLISHED;
         c.retries = 0;
-        c.cwnd = config.initialWindowSegments() * c.mss; // RFC 6928
-        c.ssthresh = Integer.MAX_VALUE;
+        c.cc.onEstablished(c, config.initialWindowSegments());
         c.rtxDeadline = 0;
         counters.tcpConnections.setRelease(connectionCount());
     }
@@ -717,8 +716,11 @@ public final class TcpLayer {
 
     private void processAck(TcpConnection c, int segSeq, int segAck, int payload, boolean fin) {
         int window = seg.window() << Math.max(c.sndScale, 0);
+        boolean newSack = false;
         if (c.sackOk && options.sackBlockCount() > 0) {
+            int sackedBefore = sackedBytes(c);
             updateScoreboard(c, segAck);
+            newSack = sackedBytes(c) > sackedBefore;
         }
         boolean windowUpdated = false;
         // RFC 9293 §3.10.7.4: update the send window from the newest segment.
@@ -762,6 +764,9 @@ public final class TcpLayer {
             onNewAck(c, dataAcked);
             if (Seq.lt(c.sndUna, c.sndMax)) {
                 armProbe(c);
+                if (newSack && !c.inRecovery) {
+                    onDupAck(c); // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate ACK
+                }
             }
             if (Seq.ge(c.sndUna, c.sndMax)) {
                 c.rtxDeadline = 0; // all acknowledged
@@ -776,9 +781,10 @@ public final class TcpLayer {
                 c.deliverPending = true;
             }
             markDirty(c);
-        } else if (segAck == c.sndUna && payload == 0 && !fin && !windowUpdated
-            && Seq.lt(c.sndUna, c.sndMax)) {
-            // RFC 5681 §2 duplicate ACK.
+        } else if (Seq.lt(c.sndUna, c.sndMax) && segAck == c.sndUna
+            && (newSack || payload == 0 && !fin && !windowUpdated)) {
+            // RFC 5681 §2 duplicate ACK; with SACK, any ACK reporting newly SACKed data (RFC 6675 §2), even one
+            // carrying data: in two-way traffic nearly every ACK rides on data.
             c.dupAcks++;
             onDupAck(c);
         } else if (windowUpdated) {
@@ -791,7 +797,7 @@ public final class TcpLayer {
             if (Seq.ge(c.sndUna, c.recover)) {
                 // Full ACK: leave recovery (RFC 6582 §3.2 step 3).
                 c.inRecovery = false;
-                c.cwnd = Math.min(c.ssthresh, Math.max(c.sndMax - c.sndUna, c.mss) + c.mss);
+                c.cc.onExitRecovery(c, c.sndMax - c.sndUna);
                 c.sackCount = 0;
             } else {
                 // Partial ACK: the next hole is lost too; retransmit it at once.
@@ -803,10 +809,8 @@ public final class TcpLayer {
                     c.rtxNext = c.sndUna;
                 }
             }
-        } else if (c.cwnd < c.ssthresh) {
-            c.cwnd += Math.min(acked, c.mss); // slow start (RFC 5681 §3.1, ABC L=1)
         } else {
-            c.cwnd += Math.max(1, c.mss * c.mss / Math.max(c.cwnd, 1)); // congestion avoidance
+            c.cc.onAck(c, acked, nowNs);
         }
         pruneScoreboard(c);
     }
@@ -857,9 +861,7 @@ public final class TcpLayer {
         }
         // RFC 6582 §3.2 step 2 / RFC 6675 §5: halve, remember the recovery point, retransmit the first hole.
         counters.tcpFastRetransmits.incrementRelease();
-        int flight = c.sndMax - c.sndUna;
-        c.ssthresh = Math.max(flight / 2, 2 * c.mss);
-        c.cwnd = c.ssthresh;
+        c.cc.onEnterRecovery(c, c.sndMax - c.sndUna, nowNs);
         c.inRecovery = true;
         c.recover = c.sndMax;
         c.rtxNext = c.sndUna;
@@ -984,7 +986,7 @@ public final class TcpLayer {
      * recovery instead of waiting for the retransmission timeout.
      */
     private void armProbe(TcpConnection c) {
-        if (c.inRecovery || c.srttNs == 0 || c.probeSent) {
+        if (c.srttNs == 0 || c.probeSent) {
             return;
         }
         long pto = Math.max(2 * c.srttNs, TimeUnit.MILLISECONDS.toNanos(10));
@@ -999,11 +1001,19 @@ public final class TcpLayer {
     }
 
     private void tailLossProbe(TcpConnection c) {
-        if (c.inRecovery || Seq.ge(c.sndUna, c.sndMax) || !TcpState.receivesData(c.state)
+        if (Seq.ge(c.sndUna, c.sndMax) || !TcpState.receivesData(c.state)
             && c.state != TcpState.CLOSE_WAIT && c.state != TcpState.LAST_ACK) {
             return;
         }
         c.probeSent = true;
+        if (c.inRecovery) {
+            // Recovery went quiet (the ACKs or the retransmissions were lost): fill the holes again now
+            // rather than after the retransmission timeout.
+            c.rtxNext = c.sndUna;
+            c.recoveryPassNs = nowNs;
+            markDirty(c);
+            return;
+        }
         int unsent = c.sendBuffer.tail() - c.sndNxt;
         int size = currentMss(c);
         if (unsent > 0 && Seq.lt(c.sndNxt + Math.min(unsent, size), c.sndUna + c.sndWnd + 1)) {
@@ -1196,6 +1206,9 @@ public final class TcpLayer {
                     return;
                 }
                 c.rtxNext = seq + len;
+                if (c.probeDeadline == 0) {
+                    armProbe(c);
+                }
                 sent = true;
                 if (!c.sackOk) {
                     break;
@@ -1605,12 +1618,8 @@ public final class TcpLayer {
             return;
         }
         // RFC 5681 §3.1 (equation 4), on the first timeout of this data only; then go-back-N from SND.UNA.
-        int flight = c.sndMax - c.sndUna;
-        if (c.retries == 1) {
-            c.ssthresh = Math.max(flight / 2, 2 * c.mss);
-        }
+        c.cc.onTimeout(c, c.sndMax - c.sndUna, c.retries == 1, nowNs);
         c.probeDeadline = 0;
-        c.cwnd = c.mss;
         c.inRecovery = false;
         c.dupAcks = 0;
         c.sackCount = 0;
@@ -1692,6 +1701,7 @@ public final class TcpLayer {
         c.timeWaitDeadline = 0;
         c.cwnd = 0;
         c.ssthresh = Integer.MAX_VALUE;
+        c.cc = config.congestionControl();
         c.dupAcks = 0;
         c.inRecovery = false;
         c.sackCount = 0;

@@ -123,15 +123,25 @@ class TcpRingPairTest {
 
     @Test
     void echoUnderLossReorderDuplicationAndCorruption_rfc6298_rfc6675() {
+        lossyEcho(Cubic.INSTANCE);
+    }
+
+    @Test
+    void echoUnderLossWithNewReno_rfc6582() {
+        lossyEcho(NewReno.INSTANCE);
+    }
+
+    private void lossyEcho(CongestionControl cc) {
         FaultInjector faulty = FaultInjector.builder(pair.a()).seed(7).txDrop(0.05).rxDrop(0.05).txReorder(0.02)
             .txDuplicate(0.01).rxCorrupt(0.002).build();
         portA = faulty;
-        TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
+        TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100))
+            .withCongestionControl(cc);
         a = stack(faulty, "a", A_IP, tcp);
         b = stack(portB, "b", B_IP, tcp);
         StreamClient client = echoRoundTrip(4 << 20, 20_000);
         assertTrue(a.counters().tcpRetransmits.get() + b.counters().tcpRetransmits.get() > 0);
-        System.out.printf("4 MiB echo under 5%% loss each way: %.1f ms, retransmits A %d B %d, fast A %d B %d,"
+        System.out.printf(cc.name() + ": 4 MiB echo under 5%% loss each way: %.1f ms, retransmits A %d B %d, fast A %d B %d,"
                 + " timeouts A %d B %d%n", client.elapsedNs() / 1e6, a.counters().tcpRetransmits.get(),
             b.counters().tcpRetransmits.get(), a.counters().tcpFastRetransmits.get(),
             b.counters().tcpFastRetransmits.get(), a.counters().tcpTimeouts.get(), b.counters().tcpTimeouts.get());

@@ -9,6 +9,7 @@ import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.Routes;
 import io.fastpath.stack.tcp.IpOutput;
 import io.fastpath.stack.tcp.TcpLayer;
+import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.wire.ArpPacket;
 import io.fastpath.stack.wire.Checksum;
 import io.fastpath.stack.wire.EthernetFrame;
@@ -88,6 +89,7 @@ public final class Stack implements Agent, AutoCloseable {
     private final IcmpPacket txIcmp = new IcmpPacket();
     private final TcpSegment txTcp = new TcpSegment();
     private final TcpLayer tcp;
+    private final TcpService tcpService;
 
     private final ManyToOneRingBuffer commands;
     private final OneToOneRingBuffer events;
@@ -183,6 +185,7 @@ public final class Stack implements Agent, AutoCloseable {
                 return counters;
             }
         }, clock.nanoTime());
+        this.tcpService = new TcpService(tcp, config.ringCapacity());
     }
 
     @Override
@@ -213,6 +216,7 @@ public final class Stack implements Agent, AutoCloseable {
         }
         work += received;
         work += commands.read(commandHandler, 64);
+        work += tcpService.poll();
         work += tcp.poll(nowNs);
         if (nowNs - nextArpPollNs >= 0) {
             nextArpPollNs = nowNs + ARP_POLL_INTERVAL_NS;
@@ -700,6 +704,11 @@ public final class Stack implements Agent, AutoCloseable {
     /** The TCP layer: listen, connect (poll thread: from handlers or in invoker mode). */
     public TcpLayer tcp() {
         return tcp;
+    }
+
+    /** TCP for application threads: requests through a ring, events and zero-copy data back. */
+    public TcpService tcpService() {
+        return tcpService;
     }
 
     public ArpTable arpTable() {

@@ -27,6 +27,7 @@ public enum DropReason {
     TCP_RECEIVE_QUEUE_FULL("tcp: receive or out-of-order queue full"),
     TCP_BACKLOG_FULL("tcp: listen backlog full"),
     TCP_NO_RESOURCES("tcp: connection table or mbufs exhausted"),
+    TCP_EVENT_LOST("tcp: application event ring full (event lost)"),
     RAW_RING_FULL("raw delivery: application ring full"),
     TX_RING_FULL("tx: port queue full"),
     TX_NO_MBUF("tx: mbuf pool exhausted"),

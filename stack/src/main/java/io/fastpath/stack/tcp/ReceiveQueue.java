@@ -91,6 +91,14 @@ final class ReceiveQueue {
         }
     }
 
+    /** Removes the head view without freeing its mbuf: its new owner frees it. */
+    void takeHead() {
+        bytes -= len[first];
+        mbuf[first] = 0;
+        first = (first + 1) % capacity;
+        count--;
+    }
+
     /** Appends in-order data; false when the ring is full (the caller drops the segment). */
     boolean append(long m, long addr, int length) {
         if (count == capacity) {

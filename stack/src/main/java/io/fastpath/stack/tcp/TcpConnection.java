@@ -93,6 +93,12 @@ public final class TcpConnection {
     int closeStatus;
     boolean connectPending;
     boolean nodelay;
+    // Cross-thread use (TcpService): receive handover and bytes the application holds.
+    int generation = 1;
+    long closedHandle;
+    long requestTag;
+    HandoverReceiver handover;
+    int heldBytes;
     // Buffers.
     SendBuffer sendBuffer;
     ReceiveQueue receiveQueue;
@@ -191,6 +197,16 @@ public final class TcpConnection {
 
     public int congestionWindow() {
         return cwnd;
+    }
+
+    /** This connection's handle for {@link TcpService}: slot and generation. */
+    public long handle() {
+        return ((long) generation << 32) | index;
+    }
+
+    /** The handle events about this connection carry (still valid in the onClosed after it was released). */
+    long eventHandle() {
+        return state == TcpState.CLOSED ? closedHandle : handle();
     }
 
     /** Whatever the application wants to keep with the connection. */

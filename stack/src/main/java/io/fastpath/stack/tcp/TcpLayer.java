@@ -78,6 +78,7 @@ public final class TcpLayer {
     private final int[] sackLeftOut = new int[4];
     private final int[] sackRightOut = new int[4];
     private int ipId;
+    private TcpConnection lastConnection;
     private long nowNs;
     private int lastSegmentSeq;
 
@@ -201,6 +202,7 @@ public final class TcpLayer {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         open(c, remoteIp, remotePort, localPort);
+        lastConnection = c;
         c.handler = handler;
         c.active = true;
         c.connectPending = true;
@@ -264,6 +266,56 @@ public final class TcpLayer {
             sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
         }
         closeConnection(c, NtStatus.STATUS_CONNECTION_ABORTED);
+    }
+
+    /**
+     * The application returns an mbuf it took through a handover; frees it and reopens the window. A stale
+     * handle (the connection is gone or reused) just frees the mbuf.
+     */
+    void release(long handle, long mbuf, int length) {
+        TcpConnection c = connection(handle);
+        if (c != null) {
+            c.heldBytes = Math.max(0, c.heldBytes - length);
+            c.deliverPending = true;
+            markDirty(c);
+            if (TcpState.receivesData(c.state)) {
+                int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
+                    - c.heldBytes;
+                if ((c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, config.receiveBufferBytes() / 2)) {
+                    c.ackNow = true;
+                }
+            }
+        }
+        ip.free(mbuf);
+    }
+
+    /** The connection a handle names, or null when it is gone or was reused. */
+    TcpConnection connection(long handle) {
+        int index = (int) handle;
+        if (index < 0 || index >= pool.length) {
+            return null;
+        }
+        TcpConnection c = pool[index];
+        return c.generation == (int) (handle >>> 32) && c.state != TcpState.CLOSED ? c : null;
+    }
+
+    /** The connection the last successful {@link #connect} created (poll thread, right after the call). */
+    TcpConnection lastConnection() {
+        return lastConnection;
+    }
+
+    /** Offers queued data again to every connection whose data leaves through a handover. */
+    void resumeAllHandedOver() {
+        for (TcpConnection c : pool) {
+            if (c.state != TcpState.CLOSED && c.handover != null && !c.receiveQueue.isEmpty()) {
+                c.deliverPending = true;
+                markDirty(c);
+            }
+        }
+    }
+
+    void countLostEvent() {
+        counters.drop(DropReason.TCP_EVENT_LOST).incrementRelease();
     }
 
     void resumeReceive(TcpConnection c) {
@@ -1139,7 +1191,15 @@ public final class TcpLayer {
     private void deliver(TcpConnection c) {
         ReceiveQueue q = c.receiveQueue;
         int before = receiveWindow(c);
-        while (!q.isEmpty() && c.handler != null && c.state != TcpState.CLOSED) {
+        while (c.handover != null && !q.isEmpty() && c.state != TcpState.CLOSED) {
+            int length = q.headLength();
+            if (!c.handover.onHandover(c, q.headMbuf(), q.headAddress(), length)) {
+                break;
+            }
+            q.takeHead();
+            c.heldBytes += length;
+        }
+        while (c.handover == null && !q.isEmpty() && c.handler != null && c.state != TcpState.CLOSED) {
             int length = q.headLength();
             int taken = c.handler.onReceive(c, q.headAddress(), length);
             if (taken <= 0) {
@@ -1156,7 +1216,7 @@ public final class TcpLayer {
         }
         // RFC 1122 §4.2.3.3 (receiver SWS avoidance): announce the window once its right edge can move by
         // two segments or half the buffer, whichever is less.
-        int free = config.receiveBufferBytes() - q.bytes() - q.outOfOrderBytes();
+        int free = config.receiveBufferBytes() - q.bytes() - q.outOfOrderBytes() - c.heldBytes;
         if (c.state != TcpState.CLOSED && before >= 0
             && (c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, config.receiveBufferBytes() / 2)) {
             c.ackNow = true;
@@ -1165,7 +1225,8 @@ public final class TcpLayer {
     }
 
     private int receiveWindow(TcpConnection c) {
-        int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes();
+        int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
+            - c.heldBytes;
         // Never shrink the window we advertised (RFC 7323 §2.4 / RFC 9293 §3.8.6).
         int advertised = c.rcvAdvertisedEdge - c.rcvNxt;
         return Math.max(Math.max(free, 0), advertised);
@@ -1760,6 +1821,10 @@ public final class TcpLayer {
         c.probeDeadline = 0;
         c.delackDeadline = 0;
         c.timeWaitDeadline = 0;
+        c.closedHandle = c.handle();
+        c.generation++;
+        c.handover = null;
+        c.heldBytes = 0;
         freeList[freeCount++] = c.index;
         counters.tcpConnections.setRelease(connectionCount());
     }

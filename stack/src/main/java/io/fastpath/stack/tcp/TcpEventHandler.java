@@ -1,0 +1,33 @@
+package io.fastpath.stack.tcp;
+
+/**
+ * What {@link TcpService} reports to an application thread ({@link TcpService#pollEvents}). Connections are
+ * named by handles ({@code long}: slot and generation, so a stale handle is detected, never misrouted).
+ */
+public interface TcpEventHandler {
+    /** A connect request completed: STATUS_SUCCESS with the connection's handle, or why it failed (handle 0). */
+    void onConnectComplete(long requestId, long handle, int status);
+
+    /** A listen request completed (STATUS_SUCCESS, STATUS_SHARING_VIOLATION, ...). */
+    default void onListenComplete(int port, int status) {
+    }
+
+    /** A listener accepted a connection. */
+    void onAccepted(int listenPort, long handle, int remoteIp, int remotePort);
+
+    /**
+     * Data, zero copy: {@code length} bytes at {@code address} inside {@code mbuf}. The application owns the
+     * mbuf until it calls {@link TcpService#release(long, long, int)}; until then the bytes count against
+     * the connection's receive window.
+     */
+    void onReceive(long handle, long mbuf, long address, int length);
+
+    /** A send request's bytes are all in the stack's send buffer (the caller may reuse its memory). */
+    void onSendComplete(long requestId, long handle, int bytes, int status);
+
+    /** The peer sent FIN and every byte before it was delivered. */
+    void onPeerClosed(long handle);
+
+    /** The connection is gone (STATUS_SUCCESS, STATUS_CONNECTION_RESET, STATUS_CONNECTION_ABORTED, ...). */
+    void onClosed(long handle, int status);
+}

@@ -1,0 +1,337 @@
+package io.fastpath.stack.tcp;
+
+import io.fastpath.stack.NtStatus;
+import java.nio.ByteBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.MessageHandler;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
+
+/**
+ * TCP for application threads. Requests (listen, connect, send, shutdown, abort, release) enter through an
+ * Agrona many-to-one ring and are carried out on the poll thread; outcomes come back through a one-to-one ring
+ * to the one application thread that calls {@link #pollEvents}. Received data crosses as descriptors over the
+ * mbufs it arrived in (zero copy): the application releases each with {@link #release}, and until it does
+ * the bytes count against the connection's receive window, so a slow reader slows its peer instead of
+ * exhausting the pool.
+ *
+ * <p>Sends name native memory ({@code address}, {@code length}) that must stay valid until
+ * {@link TcpEventHandler#onSendComplete}: the poll thread copies it into the send buffer as space frees up.
+ *
+ * <p>Thread: request methods from any thread; {@link #pollEvents} from one; {@link #poll} on the poll thread.
+ */
+public final class TcpService implements TcpHandler, HandoverReceiver {
+    private static final int CONNECT = 1;
+    private static final int LISTEN = 2;
+    private static final int SEND = 3;
+    private static final int SHUTDOWN = 4;
+    private static final int ABORT = 5;
+    private static final int RELEASE = 6;
+
+    private static final int EV_CONNECTED = 1;
+    private static final int EV_ACCEPTED = 2;
+    private static final int EV_RECEIVE = 3;
+    private static final int EV_SEND_COMPLETE = 4;
+    private static final int EV_PEER_CLOSED = 5;
+    private static final int EV_CLOSED = 6;
+    private static final int EV_LISTEN = 7;
+
+    private static final int SENDS_PER_CONNECTION = 16;
+
+    private final TcpLayer tcp;
+    private final ManyToOneRingBuffer requests;
+    private final OneToOneRingBuffer events;
+    private final UnsafeBuffer requestScratch = new UnsafeBuffer(new byte[64]);
+    private final UnsafeBuffer eventScratch = new UnsafeBuffer(new byte[64]);
+    private final MessageHandler requestHandler = this::onRequest;
+    private final MessageHandler eventDecoder = this::onEvent;
+    private TcpEventHandler target;
+    // Pending sends per connection slot: a small ring of (address, length, offset, request id).
+    private final long[] sendAddress;
+    private final int[] sendLength;
+    private final int[] sendOffset;
+    private final long[] sendRequest;
+    private final int[] sendFirst;
+    private final int[] sendCount;
+    private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
+    private boolean backlogged;
+    private final TcpListenHandler acceptor = this::accept;
+    private int acceptingPort;
+
+    public TcpService(TcpLayer tcp, int ringBytes) {
+        this.tcp = tcp;
+        int bytes = ringBytes + RingBufferDescriptor.TRAILER_LENGTH;
+        this.requests = new ManyToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(bytes)));
+        this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(bytes)));
+        int slots = tcp.config().maxConnections() * SENDS_PER_CONNECTION;
+        this.sendAddress = new long[slots];
+        this.sendLength = new int[slots];
+        this.sendOffset = new int[slots];
+        this.sendRequest = new long[slots];
+        this.sendFirst = new int[tcp.config().maxConnections()];
+        this.sendCount = new int[tcp.config().maxConnections()];
+    }
+
+    // ================================================================ requests (any thread)
+
+    private boolean offer(int type, int length) {
+        synchronized (requestScratch) {
+            return requests.write(type, requestScratch, 0, length);
+        }
+    }
+
+    /** Opens a connection (any thread); the outcome arrives as onConnectComplete(requestId, ...). */
+    public boolean connect(long requestId, int remoteIp, int remotePort, int localPort) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, requestId);
+            requestScratch.putInt(8, remoteIp);
+            requestScratch.putInt(12, remotePort);
+            requestScratch.putInt(16, localPort);
+            return requests.write(CONNECT, requestScratch, 0, 20);
+        }
+    }
+
+    /** Listens on a port; accepted connections arrive as onAccepted. */
+    public boolean listen(int port) {
+        synchronized (requestScratch) {
+            requestScratch.putInt(0, port);
+            return requests.write(LISTEN, requestScratch, 0, 4);
+        }
+    }
+
+    /** Sends {@code length} bytes of native memory at {@code address} (valid until onSendComplete). */
+    public boolean send(long handle, long requestId, long address, int length) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            requestScratch.putLong(8, requestId);
+            requestScratch.putLong(16, address);
+            requestScratch.putInt(24, length);
+            return requests.write(SEND, requestScratch, 0, 28);
+        }
+    }
+
+    /** Graceful close of our direction (FIN after queued data). */
+    public boolean shutdown(long handle) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            return requests.write(SHUTDOWN, requestScratch, 0, 8);
+        }
+    }
+
+    /** Abortive close (RST). */
+    public boolean abort(long handle) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            return requests.write(ABORT, requestScratch, 0, 8);
+        }
+    }
+
+    /** Returns a received mbuf (from onReceive) to the stack. */
+    public boolean release(long handle, long mbuf, int length) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            requestScratch.putLong(8, mbuf);
+            requestScratch.putInt(16, length);
+            return requests.write(RELEASE, requestScratch, 0, 20);
+        }
+    }
+
+    /** Delivers outcomes to {@code handler} (one application thread). Returns how many. */
+    public int pollEvents(TcpEventHandler handler) {
+        target = handler;
+        return events.read(eventDecoder);
+    }
+
+    private void onEvent(int type, MutableDirectBuffer b, int i, int length) {
+        switch (type) {
+            case EV_CONNECTED -> target.onConnectComplete(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16));
+            case EV_ACCEPTED -> target.onAccepted(b.getInt(i), b.getLong(i + 4), b.getInt(i + 12), b.getInt(i + 16));
+            case EV_RECEIVE -> target.onReceive(b.getLong(i), b.getLong(i + 8), b.getLong(i + 16), b.getInt(i + 24));
+            case EV_SEND_COMPLETE -> target.onSendComplete(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16),
+                b.getInt(i + 20));
+            case EV_PEER_CLOSED -> target.onPeerClosed(b.getLong(i));
+            case EV_CLOSED -> target.onClosed(b.getLong(i), b.getInt(i + 8));
+            case EV_LISTEN -> target.onListenComplete(b.getInt(i), b.getInt(i + 4));
+            default -> {
+            }
+        }
+    }
+
+    // ================================================================ poll thread
+
+    /** Carries out queued requests (poll thread, each duty cycle). */
+    public int poll() {
+        int work = requests.read(requestHandler, 256);
+        if (backlogged) {
+            // The event ring was full: offer held-back data again now that the application read some.
+            backlogged = false;
+            tcp.resumeAllHandedOver();
+        }
+        return work;
+    }
+
+    private void onRequest(int type, MutableDirectBuffer b, int i, int length) {
+        switch (type) {
+            case CONNECT -> {
+                long requestId = b.getLong(i);
+                int status = tcp.connect(0, b.getInt(i + 16), b.getInt(i + 8), b.getInt(i + 12), this);
+                if (status == NtStatus.STATUS_PENDING) {
+                    TcpConnection c = tcp.lastConnection();
+                    c.handover = this;
+                    c.requestTag = requestId;
+                } else {
+                    postConnected(requestId, 0, status);
+                }
+            }
+            case LISTEN -> {
+                int port = b.getInt(i);
+                int status = tcp.listen(0, port, acceptor);
+                eventScratch.putInt(0, port);
+                eventScratch.putInt(4, status);
+                post(EV_LISTEN, 8);
+            }
+            case SEND -> {
+                long handle = b.getLong(i);
+                long requestId = b.getLong(i + 8);
+                TcpConnection c = tcp.connection(handle);
+                if (c == null) {
+                    postSendComplete(requestId, handle, 0, NtStatus.STATUS_INVALID_CONNECTION);
+                    return;
+                }
+                int slot = c.index;
+                if (sendCount[slot] == SENDS_PER_CONNECTION) {
+                    postSendComplete(requestId, handle, 0, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+                    return;
+                }
+                int at = slot * SENDS_PER_CONNECTION + (sendFirst[slot] + sendCount[slot]) % SENDS_PER_CONNECTION;
+                sendAddress[at] = b.getLong(i + 16);
+                sendLength[at] = b.getInt(i + 24);
+                sendOffset[at] = 0;
+                sendRequest[at] = requestId;
+                sendCount[slot]++;
+                pump(c);
+            }
+            case SHUTDOWN -> {
+                TcpConnection c = tcp.connection(b.getLong(i));
+                if (c != null) {
+                    c.shutdown();
+                }
+            }
+            case ABORT -> {
+                TcpConnection c = tcp.connection(b.getLong(i));
+                if (c != null) {
+                    c.abort();
+                }
+            }
+            case RELEASE -> tcp.release(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16));
+            default -> {
+            }
+        }
+    }
+
+    private TcpHandler accept(TcpConnection c) {
+        c.handover = this;
+        eventScratch.putInt(0, c.localPort());
+        eventScratch.putLong(4, c.handle());
+        eventScratch.putInt(12, c.remoteIp());
+        eventScratch.putInt(16, c.remotePort());
+        post(EV_ACCEPTED, 20);
+        return this;
+    }
+
+    /** Moves pending send requests into the send buffer as far as it has room. */
+    private void pump(TcpConnection c) {
+        int slot = c.index;
+        while (sendCount[slot] > 0) {
+            int at = slot * SENDS_PER_CONNECTION + sendFirst[slot];
+            int remaining = sendLength[at] - sendOffset[at];
+            if (remaining > 0) {
+                source.wrap(sendAddress[at] + sendOffset[at], remaining);
+                int n = c.send(source, 0, remaining);
+                sendOffset[at] += n;
+                if (n < remaining) {
+                    return;
+                }
+            }
+            postSendComplete(sendRequest[at], c.handle(), sendLength[at], NtStatus.STATUS_SUCCESS);
+            sendFirst[slot] = (sendFirst[slot] + 1) % SENDS_PER_CONNECTION;
+            sendCount[slot]--;
+        }
+    }
+
+    private void failSends(TcpConnection c, int status) {
+        int slot = c.index;
+        while (sendCount[slot] > 0) {
+            int at = slot * SENDS_PER_CONNECTION + sendFirst[slot];
+            postSendComplete(sendRequest[at], c.eventHandle(), sendOffset[at], status);
+            sendFirst[slot] = (sendFirst[slot] + 1) % SENDS_PER_CONNECTION;
+            sendCount[slot]--;
+        }
+        sendFirst[slot] = 0;
+    }
+
+    @Override
+    public void onConnectComplete(TcpConnection c, int status) {
+        postConnected(c.requestTag, status == NtStatus.STATUS_SUCCESS ? c.handle() : 0, status);
+    }
+
+    @Override
+    public int onReceive(TcpConnection c, long address, int length) {
+        return 0; // not used: data leaves through the handover
+    }
+
+    @Override
+    public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
+        eventScratch.putLong(0, c.handle());
+        eventScratch.putLong(8, mbuf);
+        eventScratch.putLong(16, address);
+        eventScratch.putInt(24, length);
+        if (!events.write(EV_RECEIVE, eventScratch, 0, 28)) {
+            backlogged = true;
+            return false;
+        }
+        return true;
+    }
+
+    @Override
+    public void onSendSpace(TcpConnection c, int freeBytes) {
+        pump(c);
+    }
+
+    @Override
+    public void onPeerClosed(TcpConnection c) {
+        eventScratch.putLong(0, c.handle());
+        post(EV_PEER_CLOSED, 8);
+    }
+
+    @Override
+    public void onClosed(TcpConnection c, int status) {
+        failSends(c, status == NtStatus.STATUS_SUCCESS ? NtStatus.STATUS_CONNECTION_ABORTED : status);
+        eventScratch.putLong(0, c.eventHandle());
+        eventScratch.putInt(8, status);
+        post(EV_CLOSED, 12);
+    }
+
+    private void postConnected(long requestId, long handle, int status) {
+        eventScratch.putLong(0, requestId);
+        eventScratch.putLong(8, handle);
+        eventScratch.putInt(16, status);
+        post(EV_CONNECTED, 20);
+    }
+
+    private void postSendComplete(long requestId, long handle, int bytes, int status) {
+        eventScratch.putLong(0, requestId);
+        eventScratch.putLong(8, handle);
+        eventScratch.putInt(16, bytes);
+        eventScratch.putInt(20, status);
+        post(EV_SEND_COMPLETE, 24);
+    }
+
+    private void post(int type, int length) {
+        if (!events.write(type, eventScratch, 0, length)) {
+            tcp.countLostEvent();
+        }
+    }
+}

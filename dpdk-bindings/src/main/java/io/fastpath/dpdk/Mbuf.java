@@ -76,6 +76,14 @@ public final class Mbuf {
         return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_REFCNT));
     }
 
+    /**
+     * Sets the reference count. Only for an mbuf the caller alone holds (e.g. a received one about to back
+     * two views); {@code rte_pktmbuf_free_bulk} then frees it when the last reference goes.
+     */
+    public static void refcnt(long m, int count) {
+        ALL.set(SHORT, m + MBUF_REFCNT, (short) count);
+    }
+
     public static int port(long m) {
         return Short.toUnsignedInt(ALL.get(SHORT, m + MBUF_PORT));
     }

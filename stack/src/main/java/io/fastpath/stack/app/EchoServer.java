@@ -16,6 +16,8 @@ public final class EchoServer implements TcpHandler {
     private long closed;
     private long bytes;
     private long resets;
+    private long urgent;
+    private final org.agrona.concurrent.UnsafeBuffer urgentView = new org.agrona.concurrent.UnsafeBuffer(0, 0);
 
     /** Listens on {@code port}; returns the NTSTATUS of the listen. */
     public int listen(TcpLayer tcp, int port) {
@@ -31,6 +33,19 @@ public final class EchoServer implements TcpHandler {
         int n = connection.send(address, length);
         bytes += n;
         return n;
+    }
+
+    /** Urgent (expedited) data is echoed back as urgent data. */
+    @Override
+    public void onUrgentData(TcpConnection connection, long address, int length) {
+        urgentView.wrap(address, length);
+        connection.sendUrgent(urgentView, 0, length);
+        urgent += length;
+    }
+
+    /** Urgent bytes echoed. */
+    public long urgentEchoed() {
+        return urgent;
     }
 
     @Override

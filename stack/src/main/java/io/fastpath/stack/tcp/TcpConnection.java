@@ -99,6 +99,11 @@ public final class TcpConnection {
     long requestTag;
     HandoverReceiver handover;
     int heldBytes;
+    // Urgent data (RFC 9293 §3.8.5, RFC 6093).
+    int sndUp;
+    boolean urgentToSend;
+    int rcvUp;
+    boolean urgentToReceive;
     // Buffers.
     SendBuffer sendBuffer;
     ReceiveQueue receiveQueue;
@@ -129,6 +134,19 @@ public final class TcpConnection {
         }
         nativeSource.wrap(address, length);
         return layer.send(this, nativeSource, 0, length);
+    }
+
+    /**
+     * Queues bytes as urgent data (Linux's {@code send(MSG_OOB)}): the urgent pointer marks the last of them,
+     * and the peer receives that byte out of band. Returns how many bytes fitted.
+     */
+    public int sendUrgent(DirectBuffer source, int offset, int length) {
+        int n = layer.send(this, source, offset, length);
+        if (n > 0) {
+            sndUp = sendBuffer.tail();
+            urgentToSend = true;
+        }
+        return n;
     }
 
     /** Graceful close of our direction: FIN after the queued data (half-close; receiving goes on). */

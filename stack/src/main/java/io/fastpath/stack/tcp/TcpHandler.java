@@ -20,6 +20,14 @@ public interface TcpHandler {
      */
     int onReceive(TcpConnection connection, long address, int length);
 
+    /**
+     * Urgent data (RFC 9293 §3.8.5; what the Windows APIs call expedited): the byte the peer's urgent pointer
+     * marks (the BSD and Linux reading, RFC 6093), at {@code address}, valid during the call. It is taken out
+     * of the normal stream, as Linux does without SO_OOBINLINE.
+     */
+    default void onUrgentData(TcpConnection connection, long address, int length) {
+    }
+
     /** Send-buffer space became free (after an acknowledgement). */
     default void onSendSpace(TcpConnection connection, int freeBytes) {
     }

@@ -714,7 +714,14 @@ public final class TcpLayer {
             }
         }
 
-        // Sixth (URG) is not yet supported: urgent data is delivered inline.
+        // Sixth: URG (RFC 9293 §3.10.7.4). The pointer marks the byte after the urgent one (RFC 6093).
+        if (seg.hasFlags(TcpSegment.URG) && TcpState.receivesData(c.state) && seg.urgentPointer() > 0) {
+            int up = segSeq + seg.urgentPointer();
+            if (!c.urgentToReceive && Seq.gt(up, c.rcvNxt) || Seq.gt(up, c.rcvUp)) {
+                c.rcvUp = up;
+                c.urgentToReceive = true;
+            }
+        }
         // Seventh: segment text.
         boolean kept = false;
         if (payload > 0 && TcpState.receivesData(c.state)) {
@@ -1122,6 +1129,9 @@ public final class TcpLayer {
                 return false;
             }
         }
+        if (segSeq == c.rcvNxt && c.urgentToReceive && Seq.inRange(c.rcvUp - 1, segSeq, segSeq + payload)) {
+            return receiveWithUrgentByte(c, m, segSeq, address, payload);
+        }
         if (segSeq == c.rcvNxt) {
             if (!c.receiveQueue.append(m, address, payload)) {
                 counters.drop(DropReason.TCP_RECEIVE_QUEUE_FULL).incrementRelease();
@@ -1151,6 +1161,51 @@ public final class TcpLayer {
             return false;
         }
         return true;
+    }
+
+    /**
+     * In-order data holding the urgent byte: the byte goes to the handler out of band and the rest of the
+     * segment is queued around it (two views over one mbuf share it through its reference count).
+     */
+    private boolean receiveWithUrgentByte(TcpConnection c, long m, int segSeq, long address, int payload) {
+        int k = c.rcvUp - 1 - segSeq;
+        if (c.receiveQueue.full()) {
+            counters.drop(DropReason.TCP_RECEIVE_QUEUE_FULL).incrementRelease();
+            c.ackNow = true;
+            markDirty(c);
+            return false;
+        }
+        c.urgentToReceive = false;
+        if (c.handler != null) {
+            c.handler.onUrgentData(c, address + k, 1);
+        }
+        boolean kept = false;
+        if (k > 0) {
+            c.receiveQueue.append(m, address, k);
+            kept = true;
+        }
+        int rest = payload - k - 1;
+        if (rest > 0) {
+            if (kept) {
+                Mbuf.refcnt(m, Mbuf.refcnt(m) + 1);
+            }
+            if (!c.receiveQueue.append(m, address + k + 1, rest)) {
+                if (kept) {
+                    Mbuf.refcnt(m, Mbuf.refcnt(m) - 1);
+                }
+                rest = 0;
+            } else {
+                kept = true;
+            }
+        }
+        c.rcvNxt = segSeq + k + 1 + rest;
+        if (c.receiveQueue.outOfOrderCount() > 0) {
+            c.rcvNxt = c.receiveQueue.drainInOrder(c.rcvNxt, releaser);
+        }
+        c.ackNow = true;
+        markDirty(c);
+        deliver(c);
+        return kept;
     }
 
     /** RFC 1122 §4.2.3.2: ACK at least every second full segment, and within the delayed-ACK time. */
@@ -1476,7 +1531,17 @@ public final class TcpLayer {
             }
         }
         int ack = (flags & TcpSegment.ACK) != 0 ? c.rcvNxt : 0;
+        if (c.urgentToSend) {
+            if (Seq.ge(c.sndUna, c.sndUp)) {
+                c.urgentToSend = false;
+            } else if (Seq.gt(c.sndUp, seq) && !syn) {
+                flags |= TcpSegment.URG;
+            }
+        }
         outSeg.writeHeader(c.localPort, c.remotePort, seq, ack, flags, window, optionsLength);
+        if ((flags & TcpSegment.URG) != 0) {
+            outSeg.urgentPointer(Math.min(c.sndUp - seq, 0xFFFF));
+        }
         int at = HEADERS + TcpSegment.MIN_HEADER_LENGTH;
         int optionsStart = at;
         if (syn) {
@@ -1772,6 +1837,8 @@ public final class TcpLayer {
         c.finSent = false;
         c.peerFinPending = false;
         c.peerClosedUndelivered = false;
+        c.urgentToSend = false;
+        c.urgentToReceive = false;
         c.closeStatus = 0;
         c.connectPending = false;
         c.nodelay = false;

@@ -229,6 +229,65 @@ class LinuxTcpTest {
         }
     }
 
+    /** MSG_OOB from Linux reaches the handler out of band and is echoed back as urgent data. */
+    @Test
+    void urgentDataFromLinuxIsDeliveredOutOfBandAndEchoedAsUrgent_rfc9293_s3_8_5() throws Exception {
+        try (Link link = new Link(true, 0, null)) {
+            EchoServer server = new EchoServer();
+            assertEquals(NtStatus.STATUS_SUCCESS, server.listen(link.stack.tcp(), 7));
+            link.stack.doWork();
+            Process client = link.python("urgent_client.py", link.net + "2", "7");
+            link.runUntil(() -> !client.isAlive(), 20, "urgent client");
+            String out = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(out.startsWith("OK"), out);
+            assertEquals(1, server.urgentEchoed());
+        }
+    }
+
+    /** Our urgent byte reaches a Linux application through recv(MSG_OOB), out of the normal stream. */
+    @Test
+    void urgentDataToLinuxArrivesAsMsgOob_rfc6093() throws Exception {
+        try (Link link = new Link(true, 0, null)) {
+            Process server = link.python("urgent_server.py", "7008");
+            assertEquals("listening", readLine(server));
+            boolean[] closed = {false};
+            org.agrona.concurrent.UnsafeBuffer text = new org.agrona.concurrent.UnsafeBuffer(new byte[8]);
+            TcpHandler sender = new TcpHandler() {
+                @Override
+                public void onConnectComplete(TcpConnection c, int status) {
+                    assertEquals(NtStatus.STATUS_SUCCESS, status);
+                    text.putBytes(0, "abc!def".getBytes(StandardCharsets.US_ASCII));
+                    c.noDelay(true);
+                    c.send(text, 0, 3);
+                    c.sendUrgent(text, 3, 1);
+                    c.send(text, 4, 3);
+                    c.shutdown();
+                }
+
+                @Override
+                public int onReceive(TcpConnection c, long address, int length) {
+                    return length;
+                }
+
+                @Override
+                public void onPeerClosed(TcpConnection c) {
+                }
+
+                @Override
+                public void onClosed(TcpConnection c, int status) {
+                    closed[0] = true;
+                }
+            };
+            link.stack.doWork();
+            assertEquals(NtStatus.STATUS_PENDING, link.stack.tcp().connect(0, 0, Ipv4Address.parse(link.net + "1"),
+                7008, sender));
+            link.runUntil(() -> !server.isAlive(), 20, "urgent server");
+            String out = new String(server.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            assertEquals("inband=b'abcdef' oob=b'!'", out);
+            link.runUntil(() -> closed[0], 10, "close");
+        }
+    }
+
     static String unused() {
         return Shell.class.getName();
     }

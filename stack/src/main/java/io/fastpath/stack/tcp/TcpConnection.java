@@ -104,6 +104,13 @@ public final class TcpConnection {
     boolean urgentToSend;
     int rcvUp;
     boolean urgentToReceive;
+    // Keepalive (RFC 1122 §4.2.3.6).
+    boolean keepAlive;
+    long keepIdleNs;
+    long keepIntervalNs;
+    int keepCount;
+    int keepProbes;
+    long keepDeadline;
     // Buffers.
     SendBuffer sendBuffer;
     ReceiveQueue receiveQueue;
@@ -162,6 +169,15 @@ public final class TcpConnection {
     /** Offers queued received data to the handler again (after it returned less than it was offered). */
     public void resumeReceive() {
         layer.resumeReceive(this);
+    }
+
+    /**
+     * TCP keepalive (RFC 1122 §4.2.3.6; SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): after
+     * {@code idleNs} without a segment from the peer, probe every {@code intervalNs}; after {@code count}
+     * unanswered probes the connection closes with STATUS_IO_TIMEOUT.
+     */
+    public void keepAlive(boolean enable, long idleNs, long intervalNs, int count) {
+        layer.keepAlive(this, enable, idleNs, intervalNs, count);
     }
 
     /** Disables Nagle's algorithm (RFC 1122 §4.2.3.4): small segments go out at once. */

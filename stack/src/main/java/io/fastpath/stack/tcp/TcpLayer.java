@@ -318,6 +318,35 @@ public final class TcpLayer {
         counters.drop(DropReason.TCP_EVENT_LOST).incrementRelease();
     }
 
+    void keepAlive(TcpConnection c, boolean enable, long idleNs, long intervalNs, int count) {
+        c.keepAlive = enable && idleNs > 0 && intervalNs > 0 && count > 0;
+        c.keepIdleNs = idleNs;
+        c.keepIntervalNs = intervalNs;
+        c.keepCount = count;
+        c.keepProbes = 0;
+        c.keepDeadline = c.keepAlive ? nowNs + idleNs : 0;
+        schedule(c, c.keepDeadline);
+    }
+
+    /** RFC 1122 §4.2.3.6: a probe is an ACK with SEG.SEQ = SND.NXT - 1 and no data; the peer answers it. */
+    private void keepAliveTimeout(TcpConnection c) {
+        if (!c.keepAlive || c.state != TcpState.ESTABLISHED && c.state != TcpState.CLOSE_WAIT) {
+            c.keepDeadline = 0;
+            return;
+        }
+        if (Seq.lt(c.sndUna, c.sndMax)) {
+            c.keepDeadline = nowNs + c.keepIdleNs; // data in flight: the retransmission timer watches the peer
+            return;
+        }
+        if (c.keepProbes >= c.keepCount) {
+            closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
+            return;
+        }
+        c.keepProbes++;
+        emit(c, c.sndNxt - 1, 0, TcpSegment.ACK, false);
+        c.keepDeadline = nowNs + c.keepIntervalNs;
+    }
+
     void resumeReceive(TcpConnection c) {
         c.deliverPending = true;
         markDirty(c);
@@ -595,6 +624,10 @@ public final class TcpLayer {
                 c.ackNow = true;
                 markDirty(c);
             }
+            if (c.keepAlive && !rst) {
+                c.keepProbes = 0; // a keepalive answer (or probe) from a live peer
+                c.keepDeadline = nowNs + c.keepIdleNs;
+            }
             // RFC 9293 §3.10.7.4: with a zero receive window no segment is acceptable, "but special allowance
             // should be made to accept valid ACKs": the peer's ACKs must get through or both sides stall.
             if (rcvWnd == 0 && !rst && !syn && seg.hasFlags(TcpSegment.ACK) && c.state != TcpState.SYN_RECEIVED) {
@@ -628,6 +661,10 @@ public final class TcpLayer {
             return;
         }
 
+        if (c.keepAlive) {
+            c.keepProbes = 0;
+            c.keepDeadline = nowNs + c.keepIdleNs; // the timer fires lazily and re-arms for this
+        }
         // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
         if (syn) {
             if (c.state == TcpState.SYN_RECEIVED && segSeq == c.irs) {
@@ -1682,6 +1719,9 @@ public final class TcpLayer {
             c.probeDeadline = 0;
             tailLossProbe(c);
         }
+        if (c.state != TcpState.CLOSED && c.keepDeadline != 0 && now - c.keepDeadline >= 0) {
+            keepAliveTimeout(c);
+        }
         if (c.state != TcpState.CLOSED) {
             long next = earliest(c);
             if (next != 0) {
@@ -1704,6 +1744,9 @@ public final class TcpLayer {
         }
         if (c.probeDeadline != 0 && (next == 0 || c.probeDeadline - next < 0)) {
             next = c.probeDeadline;
+        }
+        if (c.keepDeadline != 0 && (next == 0 || c.keepDeadline - next < 0)) {
+            next = c.keepDeadline;
         }
         return next;
     }
@@ -1839,6 +1882,8 @@ public final class TcpLayer {
         c.peerClosedUndelivered = false;
         c.urgentToSend = false;
         c.urgentToReceive = false;
+        c.keepAlive = false;
+        c.keepDeadline = 0;
         c.closeStatus = 0;
         c.connectPending = false;
         c.nodelay = false;

@@ -147,6 +147,48 @@ class TcpRingPairTest {
             b.counters().tcpFastRetransmits.get(), a.counters().tcpTimeouts.get(), b.counters().tcpTimeouts.get());
     }
 
+    /** RFC 1122 §4.2.3.6: probes keep a live idle connection; a silent peer ends it with STATUS_IO_TIMEOUT. */
+    @Test
+    void keepaliveProbesALivePeerAndGivesUpOnASilentOne_rfc1122_s4_2_3_6() {
+        a = stack(portA, "a", A_IP, TcpConfig.defaults());
+        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        EchoServer server = new EchoServer();
+        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
+        int[] closed = {-1};
+        TcpConnection[] conn = {null};
+        TcpHandler idle = new TcpHandler() {
+            @Override
+            public void onConnectComplete(TcpConnection c, int status) {
+                conn[0] = c;
+                c.keepAlive(true, TimeUnit.MILLISECONDS.toNanos(30), TimeUnit.MILLISECONDS.toNanos(10), 3);
+            }
+
+            @Override
+            public int onReceive(TcpConnection c, long address, int length) {
+                return length;
+            }
+
+            @Override
+            public void onClosed(TcpConnection c, int status) {
+                closed[0] = status;
+            }
+        };
+        a.doWork();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, idle));
+        runUntil(() -> conn[0] != null, 2000);
+        long segmentsBefore = b.counters().tcpSegmentsReceived.get();
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+        runUntil(() -> System.nanoTime() > until, 1000);
+        assertEquals(-1, closed[0], "a live peer answers the probes");
+        assertTrue(b.counters().tcpSegmentsReceived.get() - segmentsBefore >= 3, "probes were sent");
+        // Now the peer goes silent (its stack stops running): 30 ms idle + 3 probes 10 ms apart.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (closed[0] == -1 && System.nanoTime() < deadline) {
+            a.doWork();
+        }
+        assertEquals("STATUS_IO_TIMEOUT", NtStatus.name(closed[0]));
+    }
+
     @Test
     void connectToAClosedPortIsRefused() {
         a = stack(portA, "a", A_IP, TcpConfig.defaults());

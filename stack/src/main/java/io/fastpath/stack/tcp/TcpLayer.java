@@ -611,13 +611,13 @@ public final class TcpLayer {
 
         // First: sequence number acceptable?
         int rcvWnd = receiveWindow(c);
-        boolean acceptable;
-        if (segLen == 0) {
-            acceptable = rcvWnd == 0 ? segSeq == c.rcvNxt
-                : Seq.inRange(segSeq, c.rcvNxt, c.rcvNxt + rcvWnd);
-        } else {
-            acceptable = rcvWnd != 0 && (Seq.inRange(segSeq, c.rcvNxt, c.rcvNxt + rcvWnd)
-                || Seq.inRange(segSeq + segLen - 1, c.rcvNxt, c.rcvNxt + rcvWnd));
+        // The RFC 9293 §3.10.7.4 test, read as Linux reads it (tcp_sequence): the segment must not end before
+        // RCV.NXT nor start beyond the window's right edge. The edge itself is acceptable: a peer whose
+        // SND.NXT ran past our window sends its ACKs with SEG.SEQ = the edge, and they must get through.
+        boolean acceptable = Seq.ge(segSeq + segLen, c.rcvNxt) && Seq.le(segSeq, c.rcvNxt + rcvWnd)
+            && (segLen == 0 || rcvWnd > 0 || segSeq == c.rcvNxt);
+        if (segLen > 0 && Seq.lt(segSeq + segLen, c.rcvNxt + 1) && !(syn || fin) && payload > 0) {
+            acceptable = false; // wholly old data: ACK it, drop it
         }
         if (!acceptable) {
             if (!rst) {
@@ -842,13 +842,9 @@ public final class TcpLayer {
                 dataAcked--;
             }
             c.sendBuffer.acknowledge(Seq.min(segAck, c.finSent ? c.finSeq : segAck));
-            // RTT: timestamps give a sample per ACK (RFC 7323 §4); otherwise Karn's rule.
-            if (c.tsOk && options.hasTimestamps() && options.tsEcr() != 0) {
-                long sample = ((tsNow(c) - options.tsEcr()) & 0xFFFFFFFFL) * 1_000_000L;
-                if (sample < TimeUnit.SECONDS.toNanos(60)) {
-                    rttSample(c, Math.max(sample, 1_000));
-                }
-            } else if (c.rttTiming && Seq.gt(segAck, c.rttSeq)) {
+            // RTT: one timed segment at a time with Karn's rule, in nanoseconds. (Our timestamps tick in
+            // milliseconds, too coarse for links with a 100 µs round trip; they still serve PAWS.)
+            if (c.rttTiming && Seq.gt(segAck, c.rttSeq)) {
                 rttSample(c, nowNs - c.rttStartNs);
                 c.rttTiming = false;
             }
@@ -1491,7 +1487,7 @@ public final class TcpLayer {
         if (retransmission) {
             counters.tcpRetransmits.incrementRelease();
         } else {
-            if (!c.rttTiming && !c.tsOk) {
+            if (!c.rttTiming) {
                 c.rttTiming = true;
                 c.rttSeq = seq;
                 c.rttStartNs = nowNs;

@@ -209,13 +209,13 @@ class LinuxTcpTest {
     }
 
     @Test
-    void linuxClientThroughFastpathUnderFivePercentLossBothSides() throws Exception {
-        linuxClientToFastpathServer(true, 0.05, 8 * MIB, 240, null);
+    void linuxClientEchoes64MiBThroughFastpathUnderFivePercentLossBothSides() throws Exception {
+        linuxClientToFastpathServer(true, 0.05, 64 * MIB, 900, null);
     }
 
     @Test
-    void fastpathClientThroughLinuxUnderFivePercentLossBothSides() throws Exception {
-        fastpathClientToLinuxServer(false, 0.05, 8 * MIB, 240);
+    void fastpathClientEchoes64MiBThroughLinuxUnderFivePercentLossBothSides() throws Exception {
+        fastpathClientToLinuxServer(false, 0.05, 64 * MIB, 900);
     }
 
     @Test

@@ -8,6 +8,7 @@ import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackEventHandler;
 import io.fastpath.stack.StackRunner;
+import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.MacAddress;
 import java.nio.file.Path;
@@ -18,8 +19,8 @@ import java.util.regex.Pattern;
 
 /**
  * {@code fastpath demo}: a stack on net_tap and one on net_af_packet/veth, each with a Linux host in a scratch
- * network namespace on the other side. Linux pings the stack, the stack pings Linux, and an address nobody
- * has is reported as STATUS_HOST_UNREACHABLE. Everything the demo creates it removes, whatever happens.
+ * network namespace on the other side. Linux pings the stack, the stack pings Linux, an address nobody has
+ * is reported as STATUS_HOST_UNREACHABLE, and a Linux TCP client echoes data through fastpath's TCP. Everything the demo creates it removes, whatever happens.
  */
 final class Demo {
     private static final Pattern RECEIVED = Pattern.compile("(\\d+) received");
@@ -77,6 +78,9 @@ final class Demo {
                 Stack stack = new Stack(port, StackConfig.builder().name("demo_" + driver).cidr(net + ".2/24")
                     .arp(64, TimeUnit.SECONDS.toNanos(60), TimeUnit.MILLISECONDS.toNanos(200), 3)
                     .countersFile(Path.of(System.getProperty("java.io.tmpdir"), tag + driver + ".counters")).build());
+                // TCP: an echo server on port 7, set up before the poll thread starts (TCP calls belong to it).
+                EchoServer echo = new EchoServer();
+                echo.listen(stack.tcp(), 7);
                 StackRunner runner = StackRunner.start(stack, StackRunner.backoff());
                 try {
                     failures += check("Linux pings fastpath (10 x 1000 B)", linuxPings(ns, net + ".2"));
@@ -86,6 +90,8 @@ final class Demo {
                             MacAddress.format(stack.mac()).toLowerCase()) ? null : neigh.trim());
                     failures += check("fastpath pings Linux (5 x 56 B)", stackPings(stack, net + ".1", 5));
                     failures += check("an absent host is STATUS_HOST_UNREACHABLE", absent(stack, net + ".99"));
+                    failures += check("Linux TCP client echoes 4 MiB through fastpath's TCP echo server (SHA-256)",
+                        linuxTcpEcho(ns, net + ".2"));
                 } finally {
                     runner.close();
                     stack.close();
@@ -124,6 +130,33 @@ final class Demo {
             System.out.println("   Linux ping rtt min/avg/max " + rtt.group(1) + "/" + rtt.group(2) + "/"
                 + rtt.group(3) + " ms");
         }
+        return null;
+    }
+
+    private static final String TCP_CLIENT = """
+        import hashlib, socket, sys, threading
+        s = socket.create_connection((sys.argv[1], 7), timeout=30)
+        data = hashlib.sha256(b"fastpath").digest() * (4 * 1024 * 1024 // 32)
+        t = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
+        t.start()
+        got = hashlib.sha256(); n = 0
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got.update(chunk); n += len(chunk)
+        t.join()
+        print("OK" if got.digest() == hashlib.sha256(data).digest() else "FAIL %d bytes back" % n)
+        """;
+
+    private static String linuxTcpEcho(String ns, String address) {
+        long start = System.nanoTime();
+        Host.Result r = Host.exec(60, Host.inNs(ns, "/usr/bin/python3", "-c", TCP_CLIENT, address));
+        if (!r.output().trim().equals("OK")) {
+            return r.output().trim();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        System.out.printf("   TCP echo: 4 MiB each way in %.2f s (%.1f MiB/s each way)%n", seconds, 4 / seconds);
         return null;
     }
 

@@ -15,7 +15,7 @@ public final class ArpTable {
     public static final int FREE = 0;
     public static final int INCOMPLETE = 1;
     public static final int REACHABLE = 2;
-    public static final int PENDING_PER_ENTRY = 8;
+    public static final int PENDING_PER_ENTRY = 32;
 
     private final int mask;
     private final int[] ip;

@@ -215,7 +215,9 @@ public final class TcpLayer {
         c.rcvScale = receiveScale();
         counters.tcpActiveOpens.incrementRelease();
         sendSyn(c, false);
-        armRetransmit(c);
+        if (c.state == TcpState.SYN_SENT) {
+            armRetransmit(c);
+        }
         return NtStatus.STATUS_PENDING;
     }
 
@@ -438,9 +440,12 @@ public final class TcpLayer {
         }
     }
 
+    /** RFC 6191 §2: a newer timestamp, or an equal one with a higher sequence number; without timestamps,
+     * a sequence number beyond RCV.NXT (RFC 1122 §4.2.2.13). */
     private boolean timeWaitReusable(TcpConnection c) {
         if (c.tsOk && options.hasTimestamps()) {
-            return Seq.gt(options.tsVal(), c.tsRecent);
+            return Seq.gt(options.tsVal(), c.tsRecent)
+                || options.tsVal() == c.tsRecent && Seq.gt(seg.sequenceNumber(), c.rcvNxt);
         }
         return Seq.gt(seg.sequenceNumber(), c.rcvNxt);
     }
@@ -1257,6 +1262,8 @@ public final class TcpLayer {
         c.rcvNxt++;
         c.ackNow = true;
         markDirty(c);
+        // The application hears of the FIN only after it has taken every byte before it (like a 0-byte read).
+        c.peerClosedUndelivered = true;
         switch (c.state) {
             case TcpState.ESTABLISHED -> c.state = TcpState.CLOSE_WAIT;
             case TcpState.FIN_WAIT_1 -> {
@@ -1270,8 +1277,6 @@ public final class TcpLayer {
             default -> {
             }
         }
-        // The application hears of the FIN only after it has taken every byte before it (like a 0-byte read).
-        c.peerClosedUndelivered = true;
         deliver(c);
     }
 
@@ -1301,6 +1306,12 @@ public final class TcpLayer {
         if (q.isEmpty() && c.peerClosedUndelivered && c.handler != null) {
             c.peerClosedUndelivered = false;
             c.handler.onPeerClosed(c);
+            if (c.state == TcpState.TIME_WAIT && c.handler != null) {
+                // Both directions are done and the application has everything: it is closed for them.
+                TcpHandler h = c.handler;
+                c.handler = null;
+                h.onClosed(c, NtStatus.STATUS_SUCCESS);
+            }
         }
         // RFC 1122 §4.2.3.3 (receiver SWS avoidance): announce the window once its right edge can move by
         // two segments or half the buffer, whichever is less.
@@ -1807,13 +1818,18 @@ public final class TcpLayer {
         }
     }
 
+    /**
+     * Both FINs are acknowledged (or ours is and the peer's has come). The application is told it is closed
+     * once it has taken the data still queued and heard of the peer's FIN (see {@link #deliver}).
+     */
     private void enterTimeWait(TcpConnection c) {
         c.state = TcpState.TIME_WAIT;
         c.rtxDeadline = 0;
+        c.probeDeadline = 0;
+        c.keepDeadline = 0;
         c.timeWaitDeadline = nowNs + config.timeWaitNs();
         schedule(c, c.timeWaitDeadline);
-        c.receiveQueue.clear(releaser);
-        if (c.handler != null) {
+        if (c.handler != null && c.receiveQueue.isEmpty() && !c.peerClosedUndelivered) {
             TcpHandler h = c.handler;
             c.handler = null;
             h.onClosed(c, NtStatus.STATUS_SUCCESS);
@@ -1939,6 +1955,9 @@ public final class TcpLayer {
 
     /** ARP gave no answer for a frame of this connection (from the IP layer's parked queue). */
     public void onUnreachable(int remoteIp, int remotePort, int localPort, int status) {
+        if (status != NtStatus.STATUS_HOST_UNREACHABLE) {
+            return; // a frame that could not wait for ARP is a lost segment: the timers resend it
+        }
         TcpConnection c = connections.get(key(remoteIp, remotePort, localPort));
         if (c != null && (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED)) {
             closeConnection(c, status);

@@ -32,7 +32,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -259,8 +258,6 @@ class TcpBehaviourTest {
         assertStatus(NtStatus.STATUS_SUCCESS, four.connectStatus);
     }
 
-    @Disabled("stack bug: the 9th+ SYN to an unresolved neighbour (ARP queue holds 8) fails the connection with"
-        + " STATUS_INSUFFICIENT_RESOURCES, delivered inside connect() which then returns STATUS_PENDING")
     @Test
     void connectsIssuedBeforeArpResolvesAllComplete_rfc1122_s2_3_2_2() {
         a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
@@ -428,8 +425,6 @@ class TcpBehaviourTest {
         assertStatus(NtStatus.STATUS_SUCCESS, server.closeStatus);
     }
 
-    @Disabled("stack bug: active closer not reading: peer's 100000 bytes + FIN arrive in FIN-WAIT-2, TIME-WAIT entry"
-        + " clears the receive queue and reports onClosed(SUCCESS): 0 of 100000 bytes delivered, no onPeerClosed")
     @Test
     void activeCloserGetsQueuedDataAndPeerFinBeforeClose_rfc9293_s3_6() {
         TcpConfig tcp = TcpConfig.defaults().withTimeWait(100 * MS);
@@ -457,8 +452,6 @@ class TcpBehaviourTest {
         client.assertIntact();
     }
 
-    @Disabled("stack bug: FIN received in FIN-WAIT-2/CLOSING enters TIME-WAIT, which clears the handler and calls"
-        + " onClosed(SUCCESS) first: the active closer never gets onPeerClosed")
     @Test
     void activeCloserIsToldOfPeerFinBeforeClose_rfc9293_s3_6() {
         TcpConfig tcp = TcpConfig.defaults().withTimeWait(100 * MS);
@@ -618,8 +611,6 @@ class TcpBehaviourTest {
         assertEquals(0, a.counters().tcpResetsReceived.get() + b.counters().tcpResetsReceived.get());
     }
 
-    @Disabled("stack bug: a SYN for a TIME-WAIT 4-tuple with TSval equal to TS.Recent and a higher sequence number"
-        + " is not honoured (TcpLayer.timeWaitReusable checks only TSval): challenge ACK, our RST, 1 s SYN retry")
     @Test
     void timeWaitReopenedBySynWithEqualTimestampAndHigherSequence_rfc6191_s2() {
         StepClock clockA = new StepClock();

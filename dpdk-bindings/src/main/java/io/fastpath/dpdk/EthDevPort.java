@@ -86,6 +86,7 @@ public final class EthDevPort implements Port {
     private final long rxOffloadCapa;
     private final long txOffloadCapa;
     private final String driverName;
+    private long txOffloads;
     private MemorySegment rxBurst = MemorySegment.NULL;
     private MemorySegment txBurst = MemorySegment.NULL;
     private long rxQueue;
@@ -94,20 +95,26 @@ public final class EthDevPort implements Port {
     private boolean closed;
 
     /** Port set-up knobs; the defaults suit virtual ports. */
-    public record Config(int rxDescriptors, int txDescriptors, boolean promiscuous, long macAddress, int mtu) {
-        /** 1024 descriptors each way, promiscuous, the PMD's own MAC and MTU. */
+    public record Config(int rxDescriptors, int txDescriptors, boolean promiscuous, long macAddress, int mtu,
+                         boolean checksumOffload) {
+        /** 1024 descriptors each way, promiscuous, the PMD's own MAC and MTU, checksum offload where offered. */
         public static Config defaults() {
-            return new Config(1024, 1024, true, 0L, 0);
+            return new Config(1024, 1024, true, 0L, 0, true);
         }
 
         /** A copy that sets this MAC on the port after start (0 keeps the PMD's). */
         public Config withMac(long mac) {
-            return new Config(rxDescriptors, txDescriptors, promiscuous, mac, mtu);
+            return new Config(rxDescriptors, txDescriptors, promiscuous, mac, mtu, checksumOffload);
         }
 
         /** A copy that sets this MTU before start (0 keeps the PMD's). */
         public Config withMtu(int newMtu) {
-            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, newMtu);
+            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, newMtu, checksumOffload);
+        }
+
+        /** A copy with IPv4/TCP checksum offload on (where the port offers it) or off. */
+        public Config withChecksumOffload(boolean on) {
+            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, mtu, on);
         }
     }
 
@@ -192,6 +199,15 @@ public final class EthDevPort implements Port {
         conf.fill((byte) 0);
         if (config.mtu() > 0) {
             conf.set(INT, ETH_CONF_RXMODE + RXMODE_MTU, config.mtu());
+        }
+        long checksums = TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_TCP_CKSUM;
+        if (config.checksumOffload() && (txOffloadCapa & checksums) == checksums) {
+            conf.set(LONG, ETH_CONF_TXMODE + TXMODE_OFFLOADS, checksums);
+            txOffloads = checksums;
+        }
+        long rxChecksums = RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_TCP_CKSUM;
+        if (config.checksumOffload() && (rxOffloadCapa & rxChecksums) == rxChecksums) {
+            conf.set(LONG, ETH_CONF_RXMODE + RXMODE_OFFLOADS, rxChecksums);
         }
         try {
             check("rte_eth_dev_configure", (int) CONFIGURE.invokeExact((short) portId, (short) 1, (short) 1, conf));
@@ -305,6 +321,11 @@ public final class EthDevPort implements Port {
     @Override
     public long rxOffloadCapabilities() {
         return rxOffloadCapa;
+    }
+
+    @Override
+    public long txOffloads() {
+        return txOffloads;
     }
 
     @Override

@@ -113,6 +113,12 @@ public final class Mbuf {
         ALL.set(LONG, m + MBUF_NEXT, next);
     }
 
+    /** Sets {@code tx_offload}: l2_len (7 bits), l3_len (9 bits), l4_len (8 bits) for checksum offload. */
+    public static void txOffload(long m, int l2Length, int l3Length, int l4Length) {
+        ALL.set(LONG, m + MBUF_TX_OFFLOAD, (l2Length & 0x7FL) | ((l3Length & 0x1FFL) << 7)
+            | ((l4Length & 0xFFL) << 16));
+    }
+
     /** The mempool this mbuf belongs to. */
     public static long pool(long m) {
         return ALL.get(LONG, m + MBUF_POOL);

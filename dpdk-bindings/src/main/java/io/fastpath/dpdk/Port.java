@@ -31,6 +31,15 @@ public interface Port extends AutoCloseable {
     /** {@code RTE_ETH_RX_OFFLOAD_*} capabilities the port advertises. */
     long rxOffloadCapabilities();
 
+    /**
+     * {@code RTE_ETH_TX_OFFLOAD_*} offloads enabled on this port: a frame may ask for them through its mbuf's
+     * {@code ol_flags}. Decorators that look at or change frames (capture, fault injection) report none, so
+     * what they see is what goes on the wire.
+     */
+    default long txOffloads() {
+        return 0;
+    }
+
     /** The pool the port receives into; the stack allocates transmit mbufs from it too. */
     PktmbufPool pool();
 

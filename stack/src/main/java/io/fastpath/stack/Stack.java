@@ -181,6 +181,12 @@ public final class Stack implements Agent, AutoCloseable {
             }
 
             @Override
+            public boolean txChecksumOffload() {
+                long both = io.fastpath.dpdk.Layouts.TX_OFFLOAD_IPV4_CKSUM | io.fastpath.dpdk.Layouts.TX_OFFLOAD_TCP_CKSUM;
+                return (port.txOffloads() & both) == both;
+            }
+
+            @Override
             public StackCounters counters() {
                 return counters;
             }

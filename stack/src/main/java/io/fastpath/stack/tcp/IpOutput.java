@@ -24,5 +24,8 @@ public interface IpOutput {
 
     int mtu();
 
+    /** Whether frames may ask the port to compute IPv4 and TCP checksums (RTE_ETH_TX_OFFLOAD_*_CKSUM). */
+    boolean txChecksumOffload();
+
     StackCounters counters();
 }

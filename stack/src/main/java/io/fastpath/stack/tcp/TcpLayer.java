@@ -4,6 +4,7 @@ import io.fastpath.dpdk.Mbuf;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.wire.Checksum;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.Ipv4Packet;
 import io.fastpath.stack.wire.TcpOptions;
@@ -41,6 +42,11 @@ public final class TcpLayer {
     private static final int TS_OPTION_SPACE = 12;
     private static final long TIMER_TICK_NS = 1L << 20; // about 1 ms
     private static final int MAX_SACK_SCOREBOARD = 8;
+    private static final long RX_L4_CKSUM_MASK = (1L << 3) | (1L << 8);
+    private static final long RX_L4_CKSUM_GOOD = 1L << 8;
+    private static final long TX_TCP_CKSUM = 1L << 52;
+    private static final long TX_IP_CKSUM = 1L << 54;
+    private static final long TX_IPV4 = 1L << 55;
 
     /** A listening port. */
     static final class Listener {
@@ -405,7 +411,9 @@ public final class TcpLayer {
         int tcpOffset = ipOffset + ipHeaderLength;
         int tcpLength = ipTotalLength - ipHeaderLength;
         seg.wrap(frame, tcpOffset, tcpLength);
-        WireError error = seg.check(src, dst);
+        // The NIC may have verified the checksum already (RTE_MBUF_F_RX_L4_CKSUM_GOOD).
+        boolean verified = (Mbuf.olFlags(m) & RX_L4_CKSUM_MASK) == RX_L4_CKSUM_GOOD;
+        WireError error = seg.check(src, dst, !verified);
         if (error != WireError.OK) {
             drop(m, error == WireError.BAD_CHECKSUM ? DropReason.TCP_BAD_CHECKSUM : DropReason.TCP_MALFORMED);
             return;
@@ -1625,7 +1633,15 @@ public final class TcpLayer {
         if (len > 0) {
             c.sendBuffer.copy(seq, len, out, at);
         }
-        outSeg.fillChecksum(c.localIp, c.remoteIp);
+        if (ip.txChecksumOffload()) {
+            // The port computes both checksums: the IP one from zero, the TCP one from the pseudo-header sum.
+            outIp.headerChecksum(0);
+            outSeg.checksum(Checksum.pseudoHeaderSum(c.localIp, c.remoteIp, Ipv4Packet.PROTOCOL_TCP, tcpHeader + len));
+            Mbuf.olFlags(m, TX_IPV4 | TX_IP_CKSUM | TX_TCP_CKSUM);
+            Mbuf.txOffload(m, EthernetFrame.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, tcpHeader);
+        } else {
+            outSeg.fillChecksum(c.localIp, c.remoteIp);
+        }
         if (frameLength < 60) {
             out.setMemory(frameLength, 60 - frameLength, (byte) 0);
         }

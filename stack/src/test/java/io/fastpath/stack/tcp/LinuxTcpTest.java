@@ -78,6 +78,8 @@ class LinuxTcpTest {
                 p = EthDevPort.openVdev("net_af_packet" + outer + ",iface=" + outer + ",qdisc_bypass=0", pool,
                     EthDevPort.Config.defaults());
             }
+            System.out.println((tap ? "net_tap" : "af_packet") + " tx offloads enabled: 0x"
+                + Long.toHexString(p.txOffloads()));
             if (pcap != null) {
                 p = new PcapPort(p, pcap);
             }

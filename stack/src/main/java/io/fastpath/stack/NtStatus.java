@@ -13,6 +13,7 @@ public final class NtStatus {
     public static final int STATUS_NETWORK_UNREACHABLE = 0xC000023C;
     public static final int STATUS_HOST_UNREACHABLE = 0xC000023D;
     public static final int STATUS_INVALID_PARAMETER = 0xC000000D;
+    public static final int STATUS_BUFFER_OVERFLOW = 0x80000005;
     public static final int STATUS_SHARING_VIOLATION = 0xC0000043;
     public static final int STATUS_INVALID_CONNECTION = 0xC0000140;
     public static final int STATUS_INVALID_ADDRESS = 0xC0000141;
@@ -36,6 +37,7 @@ public final class NtStatus {
             case STATUS_NETWORK_UNREACHABLE -> "STATUS_NETWORK_UNREACHABLE";
             case STATUS_HOST_UNREACHABLE -> "STATUS_HOST_UNREACHABLE";
             case STATUS_INVALID_PARAMETER -> "STATUS_INVALID_PARAMETER";
+            case STATUS_BUFFER_OVERFLOW -> "STATUS_BUFFER_OVERFLOW";
             case STATUS_SHARING_VIOLATION -> "STATUS_SHARING_VIOLATION";
             case STATUS_INVALID_CONNECTION -> "STATUS_INVALID_CONNECTION";
             case STATUS_INVALID_ADDRESS -> "STATUS_INVALID_ADDRESS";

@@ -60,6 +60,10 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpChallengeAcks;
     public final AtomicCounter tcpOutOfOrder;
     public final AtomicCounter tcpConnections;
+    public final AtomicCounter tcpFastOpenSynDataSent;
+    public final AtomicCounter tcpFastOpenSynDataAccepted;
+    public final AtomicCounter tcpFastOpenFallbacks;
+    public final AtomicCounter tcpFastOpenCookiesSent;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -107,6 +111,10 @@ public final class StackCounters implements AutoCloseable {
         tcpChallengeAcks = counter(stackName, "tcp challenge acks (RFC 5961)");
         tcpOutOfOrder = counter(stackName, "tcp out-of-order segments");
         tcpConnections = counter(stackName, "tcp connections now");
+        tcpFastOpenSynDataSent = counter(stackName, "tcp fast open: SYNs sent with data");
+        tcpFastOpenSynDataAccepted = counter(stackName, "tcp fast open: SYN data accepted (server)");
+        tcpFastOpenFallbacks = counter(stackName, "tcp fast open: SYN data not acknowledged, resent");
+        tcpFastOpenCookiesSent = counter(stackName, "tcp fast open: cookies sent (server)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

@@ -23,48 +23,61 @@ public record TcpConfig(
     boolean windowScaling,
     int listenBacklog,
     int outOfOrderSegments,
-    CongestionControl congestionControl) {
+    CongestionControl congestionControl,
+    boolean fastOpen,
+    int fastOpenMaxPending) {
 
     public static TcpConfig defaults() {
         return new TcpConfig(1024, 256 * 1024, 256 * 1024, TimeUnit.MILLISECONDS.toNanos(200),
             TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(60), 6, 15, TimeUnit.SECONDS.toNanos(60),
-            TimeUnit.MILLISECONDS.toNanos(40), 10, true, true, true, 128, 256, Cubic.INSTANCE);
+            TimeUnit.MILLISECONDS.toNanos(40), 10, true, true, true, 128, 256, Cubic.INSTANCE, true, 64);
     }
 
     public TcpConfig withTimeWait(long ns) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, ns, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
     }
 
     public TcpConfig withSynRetries(int retries, long initialRto) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRto, maxRtoNs,
             retries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
     }
 
     public TcpConfig withBuffers(int send, int receive) {
         return new TcpConfig(maxConnections, send, receive, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
     }
 
     public TcpConfig withMaxConnections(int max) {
         return new TcpConfig(max, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
     }
 
     /** Congestion control for new connections ({@link NewReno#INSTANCE}, {@link Cubic#INSTANCE}). */
     public TcpConfig withCongestionControl(CongestionControl cc) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
-            windowScaling, listenBacklog, outOfOrderSegments, cc);
+            windowScaling, listenBacklog, outOfOrderSegments, cc, fastOpen, fastOpenMaxPending);
+    }
+
+    /**
+     * TCP Fast Open (RFC 7413): as a server, hand out cookies and accept data in SYNs with a valid one (at
+     * most {@code maxPending} such connections still in SYN-RECEIVED); as a client, use the connect calls that
+     * carry data.
+     */
+    public TcpConfig withFastOpen(boolean on, int maxPending) {
+        return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
+            synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
+            windowScaling, listenBacklog, outOfOrderSegments, congestionControl, on, maxPending);
     }
 
     public TcpConfig withOptions(boolean ts, boolean sackOn, boolean ws) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, ts, sackOn, ws,
-            listenBacklog, outOfOrderSegments, congestionControl);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
     }
 }

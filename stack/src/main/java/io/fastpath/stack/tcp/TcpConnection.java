@@ -104,6 +104,11 @@ public final class TcpConnection {
     boolean urgentToSend;
     int rcvUp;
     boolean urgentToReceive;
+    // Fast Open (RFC 7413).
+    boolean fastOpen;
+    int synData;
+    boolean sendCookie;
+    TcpLayer.Listener fastOpenListener;
     // Keepalive (RFC 1122 §4.2.3.6).
     boolean keepAlive;
     long keepIdleNs;

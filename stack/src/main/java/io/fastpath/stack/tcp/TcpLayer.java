@@ -54,6 +54,7 @@ public final class TcpLayer {
         int localIp;
         TcpListenHandler handler;
         int pending;
+        int fastOpenPending;
     }
 
     private final TcpConfig config;
@@ -84,6 +85,11 @@ public final class TcpLayer {
     private final int[] sackLeftOut = new int[4];
     private final int[] sackRightOut = new int[4];
     private int ipId;
+    // Fast Open: the server's cookie keys (current and previous, RFC 7413 §4.1.2) and the client's cookie cache.
+    private IsnGenerator cookieKey = new IsnGenerator();
+    private IsnGenerator previousCookieKey = cookieKey;
+    private final Int2ObjectHashMap<byte[]> cookieCache = new Int2ObjectHashMap<>();
+    private final byte[] cookieScratch = new byte[8];
     private TcpConnection lastConnection;
     private long nowNs;
     private int lastSegmentSeq;
@@ -180,6 +186,21 @@ public final class TcpLayer {
      * @param localPort 0 = an ephemeral port (49152-65535)
      */
     public int connect(int localIp, int localPort, int remoteIp, int remotePort, TcpHandler handler) {
+        return connect(localIp, localPort, remoteIp, remotePort, handler, null, 0, 0, false);
+    }
+
+    /**
+     * Opens a connection with data to send once connected (WskConnectEx). With {@code fastOpen} (and Fast
+     * Open enabled in the config) the SYN asks for a cookie, or, with a cookie cached for this server, carries
+     * the data (RFC 7413 §4.2); data the server does not acknowledge in its SYN-ACK is sent again after the
+     * handshake. The caller may reuse {@code data} as soon as this returns. Statuses as {@link #connect}; and
+     * STATUS_BUFFER_OVERFLOW if the data exceeds the send buffer.
+     */
+    public int connect(int localIp, int localPort, int remoteIp, int remotePort, TcpHandler handler,
+                       DirectBuffer data, int offset, int length, boolean fastOpen) {
+        if (length > config.sendBufferBytes()) {
+            return NtStatus.STATUS_BUFFER_OVERFLOW;
+        }
         if (localIp != 0 && localIp != ip.address()) {
             return NtStatus.STATUS_INVALID_ADDRESS;
         }
@@ -217,6 +238,10 @@ public final class TcpLayer {
         c.sndNxt = c.iss + 1;
         c.sndMax = c.sndNxt;
         c.sendBuffer.reset(c.iss + 1);
+        if (length > 0) {
+            c.sendBuffer.write(data, offset, length);
+        }
+        c.fastOpen = fastOpen && config.fastOpen();
         c.state = TcpState.SYN_SENT;
         c.rcvScale = receiveScale();
         counters.tcpActiveOpens.incrementRelease();
@@ -518,10 +543,68 @@ public final class TcpLayer {
         c.maxSndWnd = c.sndWnd;
         c.state = TcpState.SYN_RECEIVED;
         counters.tcpPassiveOpens.incrementRelease();
-        // Data in a SYN is not accepted without Fast Open: it will come again after the handshake.
-        sendSyn(c, true);
-        armRetransmit(c);
-        free(m);
+        // Data in a SYN is accepted only with a valid Fast Open cookie (RFC 7413 §4.2.2); otherwise it is
+        // not acknowledged and comes again after the handshake.
+        boolean kept = false;
+        if (config.fastOpen() && options.hasFastOpen()) {
+            if (options.fastOpenCookieLength() > 0 && validCookie(src) && seg.payloadLength() > 0
+                && l.fastOpenPending < config.fastOpenMaxPending()) {
+                l.fastOpenPending++;
+                c.fastOpenListener = l;
+                counters.tcpFastOpenSynDataAccepted.incrementRelease();
+                // The application gets the connection, and the data, before the handshake completes.
+                if (!accept(c)) {
+                    free(m);
+                    return;
+                }
+                kept = receiveData(c, m, c.rcvNxt, seg.payloadOffset(), seg.payloadLength());
+            } else if (options.fastOpenCookieLength() == 0 || !validCookie(src)) {
+                c.sendCookie = true; // a request, or an invalid or expired cookie: hand out a fresh one
+            }
+        }
+        if (c.state == TcpState.SYN_RECEIVED) {
+            sendSyn(c, true);
+            armRetransmit(c);
+        }
+        if (!kept) {
+            free(m);
+        }
+    }
+
+    /** The server's cookie for a client address (RFC 7413 §4.1.2): a MAC of the address, 8 bytes. */
+    private byte[] cookieFor(IsnGenerator key, int clientIp) {
+        long mac = key.sipHash24(clientIp & 0xFFFF_FFFFL, 0x46504F50454EL);
+        for (int i = 0; i < 8; i++) {
+            cookieScratch[i] = (byte) (mac >>> (56 - 8 * i));
+        }
+        return cookieScratch;
+    }
+
+    private boolean validCookie(int clientIp) {
+        if (options.fastOpenCookieLength() != 8) {
+            return false;
+        }
+        return cookieMatches(cookieKey, clientIp) || cookieMatches(previousCookieKey, clientIp);
+    }
+
+    private boolean cookieMatches(IsnGenerator key, int clientIp) {
+        byte[] expected = cookieFor(key, clientIp);
+        int at = options.fastOpenCookieOffset();
+        for (int i = 0; i < 8; i++) {
+            if (seg.buffer().getByte(at + i) != expected[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Replaces the Fast Open secret key; cookies made with the previous key stay valid until the next
+     * rotation (RFC 7413 §4.1.2: "rotate the secret key periodically").
+     */
+    public void rotateFastOpenKey() {
+        previousCookieKey = cookieKey;
+        cookieKey = new IsnGenerator();
     }
 
     private void applySynOptions(TcpConnection c) {
@@ -573,8 +656,19 @@ public final class TcpLayer {
         c.sndWl2 = segAck;
         c.sndWnd = seg.window();
         c.maxSndWnd = c.sndWnd;
+        if (options.hasFastOpen() && options.fastOpenCookieLength() > 0) {
+            byte[] cookie = new byte[options.fastOpenCookieLength()]; // once per server, not per segment
+            seg.buffer().getBytes(options.fastOpenCookieOffset(), cookie);
+            cookieCache.put(c.remoteIp, cookie);
+        }
         if (ack) {
             c.sndUna = segAck;
+            if (c.synData > 0 && segAck != c.iss + 1 + c.synData) {
+                // RFC 7413 §4.2.2: the server took the SYN but not its data; send the data normally.
+                counters.tcpFastOpenFallbacks.incrementRelease();
+                c.sndNxt = segAck;
+            }
+            c.sendBuffer.acknowledge(segAck);
             rttSampleFromSyn(c);
             establish(c);
             c.ackNow = true;
@@ -589,6 +683,10 @@ public final class TcpLayer {
     }
 
     private void establish(TcpConnection c) {
+        if (c.fastOpenListener != null) {
+            c.fastOpenListener.fastOpenPending--;
+            c.fastOpenListener = null;
+        }
         c.state = TcpState.ESTABLISHED;
         c.retries = 0;
         c.cc.onEstablished(c, config.initialWindowSegments());
@@ -707,7 +805,7 @@ public final class TcpLayer {
                 establish(c);
                 if (c.active) {
                     completeConnect(c, NtStatus.STATUS_SUCCESS);
-                } else if (!accept(c)) {
+                } else if (c.listener != null && !accept(c)) {
                     free(m);
                     return;
                 }
@@ -1531,7 +1629,20 @@ public final class TcpLayer {
     private void sendSyn(TcpConnection c, boolean ack) {
         c.rttTiming = c.retries == 0;
         c.rttStartNs = nowNs;
-        emit(c, c.iss, 0, ack ? TcpSegment.SYN | TcpSegment.ACK : TcpSegment.SYN, c.retries > 0);
+        int data = 0;
+        if (!ack && c.fastOpen) {
+            if (c.retries == 0 && cookieCache.containsKey(c.remoteIp)) {
+                // RFC 7413 §4.2.1: data rides in the SYN, as much as one segment holds next to the options.
+                data = Math.min(c.sendBuffer.length(), ip.mtu() - 40 - 40);
+                if (data > 0) {
+                    counters.tcpFastOpenSynDataSent.incrementRelease();
+                }
+            }
+            c.synData = data;
+            c.sndNxt = c.iss + 1 + data;
+            c.sndMax = c.sndNxt;
+        }
+        emit(c, c.iss, data, ack ? TcpSegment.SYN | TcpSegment.ACK : TcpSegment.SYN, c.retries > 0);
     }
 
     /**
@@ -1553,6 +1664,7 @@ public final class TcpLayer {
             optionsLength += (config.timestamps() && (!c.active ? c.tsOk : true)) ? 10 : 0;
             optionsLength += (config.windowScaling() && (!c.active ? c.sndScale >= 0 : true)) ? 4 : 0;
             optionsLength = (optionsLength + 3) & ~3;
+            optionsLength += fastOpenOptionLength(c);
         } else {
             optionsLength = c.tsOk ? TS_OPTION_SPACE : 0;
             if (c.sackOk && c.receiveQueue.outOfOrderCount() > 0) {
@@ -1618,6 +1730,17 @@ public final class TcpLayer {
                 at = TcpOptions.writeWindowScale(out, at, c.rcvScale);
             }
             at = TcpOptions.writePadding(out, optionsStart, at);
+            if (fastOpenOptionLength(c) > 0) {
+                at = TcpOptions.writeNop(out, at);
+                at = TcpOptions.writeNop(out, at);
+                if (c.active) {
+                    byte[] cookie = c.synData > 0 ? cookieCache.get(c.remoteIp) : null;
+                    at = TcpOptions.writeFastOpen(out, at, cookie, cookie == null ? 0 : cookie.length);
+                } else {
+                    at = TcpOptions.writeFastOpen(out, at, cookieFor(cookieKey, c.remoteIp), 8);
+                    counters.tcpFastOpenCookiesSent.incrementRelease();
+                }
+            }
         } else {
             if (c.tsOk) {
                 at = TcpOptions.writeNop(out, at);
@@ -1631,7 +1754,7 @@ public final class TcpLayer {
             }
         }
         if (len > 0) {
-            c.sendBuffer.copy(seq, len, out, at);
+            c.sendBuffer.copy(syn ? seq + 1 : seq, len, out, at); // SYN data starts after the SYN's number
         }
         if (ip.txChecksumOffload()) {
             // The port computes both checksums: the IP one from zero, the TCP one from the pseudo-header sum.
@@ -1654,6 +1777,21 @@ public final class TcpLayer {
         counters.tcpSegmentsSent.incrementRelease();
         ip.transmit(m, c.remoteIp);
         return true;
+    }
+
+    /** Bytes of the Fast Open option in this connection's SYN or SYN-ACK (with two NOPs), or 0. */
+    private int fastOpenOptionLength(TcpConnection c) {
+        if (c.active) {
+            if (!c.fastOpen || c.retries > 0 && c.synData == 0 && c.state != TcpState.SYN_SENT) {
+                return 0;
+            }
+            if (c.state != TcpState.SYN_SENT) {
+                return 0;
+            }
+            byte[] cookie = c.synData > 0 ? cookieCache.get(c.remoteIp) : null;
+            return 4 + (cookie == null ? 0 : cookie.length);
+        }
+        return c.sendCookie ? 12 : 0;
     }
 
     private int receiveWindowForSyn() {
@@ -1912,6 +2050,10 @@ public final class TcpLayer {
         c.urgentToReceive = false;
         c.keepAlive = false;
         c.keepDeadline = 0;
+        c.fastOpen = false;
+        c.synData = 0;
+        c.sendCookie = false;
+        c.fastOpenListener = null;
         c.closeStatus = 0;
         c.connectPending = false;
         c.nodelay = false;
@@ -1947,6 +2089,10 @@ public final class TcpLayer {
         if (c.listener != null) {
             c.listener.pending--;
             c.listener = null;
+        }
+        if (c.fastOpenListener != null) {
+            c.fastOpenListener.fastOpenPending--;
+            c.fastOpenListener = null;
         }
         c.state = TcpState.CLOSED;
         connections.remove(c.key);

@@ -38,6 +38,10 @@ public final class TcpOptions {
     public static final int KIND_SACK_PERMITTED = 4;
     public static final int KIND_SACK = 5;
     public static final int KIND_TIMESTAMPS = 8;
+    /** TCP Fast Open cookie (RFC 7413 §4.1.1). */
+    public static final int KIND_FAST_OPEN = 34;
+    public static final int FAST_OPEN_MIN_COOKIE = 4;
+    public static final int FAST_OPEN_MAX_COOKIE = 16;
 
     public static final int MSS_LENGTH = 4;
     public static final int WINDOW_SCALE_LENGTH = 3;
@@ -61,6 +65,9 @@ public final class TcpOptions {
     private int tsVal;
     private int tsEcr;
     private int sackBlockCount;
+    private boolean hasFastOpen;
+    private int fastOpenCookieOffset;
+    private int fastOpenCookieLength;
     private final int[] sackLeft = new int[MAX_SACK_BLOCKS];
     private final int[] sackRight = new int[MAX_SACK_BLOCKS];
 
@@ -121,6 +128,16 @@ public final class TcpOptions {
                     }
                 }
                 case KIND_SACK -> parseSack(buffer, i, optionLength);
+                case KIND_FAST_OPEN -> {
+                    // RFC 7413 §4.1.1: empty (a cookie request) or a cookie of 4 to 16 bytes, even length.
+                    int cookie = optionLength - 2;
+                    if (cookie == 0 || cookie >= FAST_OPEN_MIN_COOKIE && cookie <= FAST_OPEN_MAX_COOKIE
+                        && (cookie & 1) == 0) {
+                        hasFastOpen = true;
+                        fastOpenCookieOffset = i + 2;
+                        fastOpenCookieLength = cookie;
+                    }
+                }
                 default -> {
                     // Unknown kind: skipped by its length (RFC 9293 §3.1, MUST-6).
                 }
@@ -154,6 +171,33 @@ public final class TcpOptions {
         tsVal = 0;
         tsEcr = 0;
         sackBlockCount = 0;
+        hasFastOpen = false;
+        fastOpenCookieOffset = 0;
+        fastOpenCookieLength = 0;
+    }
+
+    /** A Fast Open option was present (a cookie request when {@link #fastOpenCookieLength()} is 0). */
+    public boolean hasFastOpen() {
+        return hasFastOpen;
+    }
+
+    /** Where the cookie starts in the parsed buffer. */
+    public int fastOpenCookieOffset() {
+        return fastOpenCookieOffset;
+    }
+
+    public int fastOpenCookieLength() {
+        return fastOpenCookieLength;
+    }
+
+    /** Writes a Fast Open option: a cookie request ({@code length} 0) or {@code length} cookie bytes. */
+    public static int writeFastOpen(MutableDirectBuffer buffer, int index, byte[] cookie, int length) {
+        buffer.putByte(index, (byte) KIND_FAST_OPEN);
+        buffer.putByte(index + 1, (byte) (2 + length));
+        if (length > 0) {
+            buffer.putBytes(index + 2, cookie, 0, length);
+        }
+        return index + 2 + length;
     }
 
     public boolean hasMss() {

@@ -290,6 +290,70 @@ class LinuxTcpTest {
         }
     }
 
+    /** Linux's sendto(MSG_FASTOPEN) into our server: the second connection's data rides in the SYN. */
+    @Test
+    void linuxFastOpenClientSendsDataInTheSynToFastpath_rfc7413() throws Exception {
+        try (Link link = new Link(true, 0, null)) {
+            link.ns.exec("sysctl", "-qw", "net.ipv4.tcp_fastopen=3");
+            EchoServer server = new EchoServer();
+            assertEquals(NtStatus.STATUS_SUCCESS, server.listen(link.stack.tcp(), 7));
+            link.stack.doWork();
+            Process client = link.python("tfo_client.py", link.net + "2", "7");
+            link.runUntil(() -> !client.isAlive(), 20, "Linux TFO client");
+            String out = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            assertEquals("fast open 0|fast open 1", out);
+            assertEquals(1, link.stack.counters().tcpFastOpenCookiesSent.get());
+            assertEquals(1, link.stack.counters().tcpFastOpenSynDataAccepted.get());
+        }
+    }
+
+    /** Our connect with data into a Linux TFO server: a capture shows the second SYN carrying the data. */
+    @Test
+    void fastpathFastOpenClientSendsDataInTheSynToLinux_rfc7413() throws Exception {
+        Path pcap = dir.resolve("tfo.pcap");
+        try (Link link = new Link(true, 0, pcap)) {
+            link.ns.exec("sysctl", "-qw", "net.ipv4.tcp_fastopen=3");
+            Process server = link.python("tfo_server.py", "7009");
+            assertEquals("listening", readLine(server));
+            for (int i = 0; i < 2; i++) {
+                String text = "syn data " + i;
+                StringBuilder echoed = new StringBuilder();
+                boolean[] closed = {false};
+                TcpHandler client = new TcpHandler() {
+                    @Override
+                    public int onReceive(TcpConnection c, long address, int length) {
+                        echoed.append(new org.agrona.concurrent.UnsafeBuffer(address, length)
+                            .getStringWithoutLengthAscii(0, length));
+                        return length;
+                    }
+
+                    @Override
+                    public void onPeerClosed(TcpConnection c) {
+                        c.shutdown();
+                    }
+
+                    @Override
+                    public void onClosed(TcpConnection c, int status) {
+                        closed[0] = true;
+                    }
+                };
+                byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
+                link.stack.doWork();
+                assertEquals(NtStatus.STATUS_PENDING, link.stack.tcp().connect(0, 0, Ipv4Address.parse(link.net + "1"),
+                    7009, client, new org.agrona.concurrent.UnsafeBuffer(bytes), 0, bytes.length, true));
+                link.runUntil(() -> closed[0], 10, "TFO exchange " + i);
+                assertEquals(text, echoed.toString());
+            }
+            assertEquals(1, link.stack.counters().tcpFastOpenSynDataSent.get());
+            assertEquals(0, link.stack.counters().tcpFastOpenFallbacks.get(), "Linux acknowledged the SYN data");
+        }
+        String synsWithData = Shell.run("tshark", "-n", "-r", pcap.toString(), "-Y",
+            "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.len > 0 && tcp.option_kind == 34", "-T", "fields",
+            "-e", "tcp.len");
+        assertEquals(1, synsWithData.lines().filter(l -> !l.startsWith("Running") && !l.isBlank()).count(),
+            synsWithData);
+    }
+
     static String unused() {
         return Shell.class.getName();
     }

@@ -29,6 +29,10 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private static final int SHUTDOWN = 4;
     private static final int ABORT = 5;
     private static final int RELEASE = 6;
+    private static final int CONNECT_WITH_DATA = 7;
+    private static final int NODELAY = 8;
+    private static final int STOP_LISTENING = 9;
+    private static final int KEEPALIVE = 10;
 
     private static final int EV_CONNECTED = 1;
     private static final int EV_ACCEPTED = 2;
@@ -90,6 +94,54 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             requestScratch.putInt(12, remotePort);
             requestScratch.putInt(16, localPort);
             return requests.write(CONNECT, requestScratch, 0, 20);
+        }
+    }
+
+    /**
+     * Opens a connection that sends {@code length} bytes of native memory at {@code address} once connected,
+     * or in the SYN with {@code fastOpen} and a cached cookie (RFC 7413). The memory must stay valid until
+     * onConnectComplete. STATUS_BUFFER_OVERFLOW for more than the send buffer holds.
+     */
+    public boolean connect(long requestId, int remoteIp, int remotePort, int localPort, long address, int length,
+                           boolean fastOpen) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, requestId);
+            requestScratch.putInt(8, remoteIp);
+            requestScratch.putInt(12, remotePort);
+            requestScratch.putInt(16, localPort);
+            requestScratch.putLong(20, address);
+            requestScratch.putInt(28, length);
+            requestScratch.putInt(32, fastOpen ? 1 : 0);
+            return requests.write(CONNECT_WITH_DATA, requestScratch, 0, 36);
+        }
+    }
+
+    /** TCP_NODELAY for a connection. */
+    public boolean noDelay(long handle, boolean on) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            requestScratch.putInt(8, on ? 1 : 0);
+            return requests.write(NODELAY, requestScratch, 0, 12);
+        }
+    }
+
+    /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT for a connection. */
+    public boolean keepAlive(long handle, boolean on, long idleNs, long intervalNs, int count) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            requestScratch.putInt(8, on ? 1 : 0);
+            requestScratch.putLong(12, idleNs);
+            requestScratch.putLong(20, intervalNs);
+            requestScratch.putInt(28, count);
+            return requests.write(KEEPALIVE, requestScratch, 0, 32);
+        }
+    }
+
+    /** Stops listening on a port (connections already accepted go on). */
+    public boolean stopListening(int port) {
+        synchronized (requestScratch) {
+            requestScratch.putInt(0, port);
+            return requests.write(STOP_LISTENING, requestScratch, 0, 4);
         }
     }
 
@@ -185,6 +237,34 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                     postConnected(requestId, 0, status);
                 }
             }
+            case CONNECT_WITH_DATA -> {
+                long requestId = b.getLong(i);
+                int dataLength = b.getInt(i + 28);
+                UnsafeBuffer data = source;
+                data.wrap(b.getLong(i + 20), Math.max(dataLength, 1));
+                int status = tcp.connect(0, b.getInt(i + 16), b.getInt(i + 8), b.getInt(i + 12), this, data, 0,
+                    dataLength, b.getInt(i + 32) != 0);
+                if (status == NtStatus.STATUS_PENDING) {
+                    TcpConnection c = tcp.lastConnection();
+                    c.handover = this;
+                    c.requestTag = requestId;
+                } else {
+                    postConnected(requestId, 0, status);
+                }
+            }
+            case NODELAY -> {
+                TcpConnection c = tcp.connection(b.getLong(i));
+                if (c != null) {
+                    c.noDelay(b.getInt(i + 8) != 0);
+                }
+            }
+            case KEEPALIVE -> {
+                TcpConnection c = tcp.connection(b.getLong(i));
+                if (c != null) {
+                    c.keepAlive(b.getInt(i + 8) != 0, b.getLong(i + 12), b.getLong(i + 20), b.getInt(i + 28));
+                }
+            }
+            case STOP_LISTENING -> tcp.stopListening(b.getInt(i));
             case LISTEN -> {
                 int port = b.getInt(i);
                 int status = tcp.listen(0, port, acceptor);

@@ -53,7 +53,7 @@ import java.util.SplittableRandom;
  * <p>Thread: the poll thread only, like the port it wraps. Ownership: frames it holds or has queued are its
  * own until it hands them on; {@link #close()} frees them, then closes the wrapped port.
  */
-public final class FaultInjector implements Port {
+public final class FaultInjector extends PortDecorator {
     /** Probabilities are parts of this. */
     public static final int PPM = 1_000_000;
     /** Most frames the wrapped port is asked for in one receive. */
@@ -72,7 +72,6 @@ public final class FaultInjector implements Port {
     private static final byte COPY = 1;
     private static final byte RELEASED = 2;
 
-    private final Port delegate;
     private final PktmbufPool pool;
     private final Direction rx;
     private final Direction tx;
@@ -100,7 +99,7 @@ public final class FaultInjector implements Port {
     private boolean closed;
 
     private FaultInjector(Builder b) {
-        this.delegate = b.port;
+        super(b.port);
         this.pool = b.port.pool();
         SplittableRandom root = new SplittableRandom(b.seed);
         this.rx = new Direction(b.rxDrop, b.rxCorrupt, b.rxDuplicate, b.rxReorder, b.maxHeld, root.split());
@@ -427,49 +426,8 @@ public final class FaultInjector implements Port {
     // ------------------------------------------------------------------------------------------- delegation
 
     @Override
-    public String name() {
-        return delegate.name();
-    }
-
-    @Override
-    public int portId() {
-        return delegate.portId();
-    }
-
-    @Override
-    public long macAddress() {
-        return delegate.macAddress();
-    }
-
-    @Override
-    public int mtu() {
-        return delegate.mtu();
-    }
-
-    @Override
-    public long txOffloadCapabilities() {
-        return delegate.txOffloadCapabilities();
-    }
-
-    @Override
-    public long rxOffloadCapabilities() {
-        return delegate.rxOffloadCapabilities();
-    }
-
-    @Override
     public PktmbufPool pool() {
         return pool;
-    }
-
-    /** The wrapped port's counters: they count what went through it, faults not included. */
-    @Override
-    public PortStats stats(PortStats into) {
-        return delegate.stats(into);
-    }
-
-    @Override
-    public boolean linkUp() {
-        return delegate.linkUp();
     }
 
     /** Frees the frames it holds or has queued, then closes the wrapped port. */

@@ -21,13 +21,12 @@ import org.agrona.concurrent.UnsafeBuffer;
  *
  * <p>Thread: the poll thread (like the port it wraps).
  */
-public final class PcapPort implements Port {
+public final class PcapPort extends PortDecorator {
     private static final int MAGIC_MICROS = 0xA1B2C3D4;
     private static final int LINKTYPE_ETHERNET = 1;
     private static final int SNAPLEN = 65535;
     private static final int RECORD_HEADER = 16;
 
-    private final Port delegate;
     private final FileChannel channel;
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
     private final UnsafeBuffer view = new UnsafeBuffer(buffer);
@@ -35,7 +34,7 @@ public final class PcapPort implements Port {
     private long frames;
 
     public PcapPort(Port delegate, Path file) {
-        this.delegate = delegate;
+        super(delegate);
         try {
             this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING);
@@ -101,51 +100,6 @@ public final class PcapPort implements Port {
             record(pkts.get(from + i));
         }
         return delegate.transmit(pkts, from, count);
-    }
-
-    @Override
-    public String name() {
-        return delegate.name();
-    }
-
-    @Override
-    public int portId() {
-        return delegate.portId();
-    }
-
-    @Override
-    public long macAddress() {
-        return delegate.macAddress();
-    }
-
-    @Override
-    public int mtu() {
-        return delegate.mtu();
-    }
-
-    @Override
-    public long txOffloadCapabilities() {
-        return delegate.txOffloadCapabilities();
-    }
-
-    @Override
-    public long rxOffloadCapabilities() {
-        return delegate.rxOffloadCapabilities();
-    }
-
-    @Override
-    public PktmbufPool pool() {
-        return delegate.pool();
-    }
-
-    @Override
-    public PortStats stats(PortStats into) {
-        return delegate.stats(into);
-    }
-
-    @Override
-    public boolean linkUp() {
-        return delegate.linkUp();
     }
 
     /** Writes what is buffered and closes the file, then the port. */

@@ -1189,8 +1189,8 @@ public final class TcpLayer {
      * recovery instead of waiting for the retransmission timeout.
      */
     private void armProbe(TcpConnection c) {
-        if (c.srttNs == 0 || c.probeSent) {
-            return;
+        if (c.srttNs == 0 || c.probeSent && !c.inRecovery) {
+            return; // outside recovery one probe per tail; in recovery a probe re-fills holes each PTO
         }
         long pto = Math.max(2 * c.srttNs, TimeUnit.MILLISECONDS.toNanos(10));
         if (c.sndMax - c.sndUna <= c.mss) {
@@ -1489,7 +1489,9 @@ public final class TcpLayer {
                 usable = c.sndUna + Math.min(c.sndWnd, c.cwnd + c.dupAcks * c.mss) - c.sndNxt;
             }
             if (c.inRecovery) {
-                usable = Math.min(usable, c.cwnd - pipe(c));
+                // RFC 6675 §5: in recovery what may be sent is cwnd - pipe (SACKed data is not in flight),
+                // within the receiver's window.
+                usable = Math.min(c.sndUna + c.sndWnd - c.sndNxt, c.cwnd - pipe(c));
             }
             int len = Math.min(Math.min(unsent, usable), segmentSize);
             if (len <= 0) {

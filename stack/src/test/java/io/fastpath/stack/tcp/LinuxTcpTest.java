@@ -212,7 +212,7 @@ class LinuxTcpTest {
 
     @Test
     void linuxClientEchoes64MiBThroughFastpathUnderFivePercentLossBothSides() throws Exception {
-        linuxClientToFastpathServer(true, 0.05, 64 * MIB, 900, null);
+        linuxClientToFastpathServer(true, 0.05, Long.getLong("lossMiB", 64) * MIB, 900, null);
     }
 
     @Test

@@ -397,6 +397,11 @@ public final class TcpLayer {
     /** Runs due timers. Returns the work done. */
     public int poll(long now) {
         this.nowNs = now;
+        // The wheel's tick is about 1 ms: between ticks there is nothing new to expire, and scanning the
+        // current tick's slots every duty cycle cost several percent of a busy poll thread.
+        if (now < timers.currentTickTime()) {
+            return 0;
+        }
         return timers.poll(now, timerHandler, 1024);
     }
 
@@ -985,7 +990,7 @@ public final class TcpLayer {
             }
             markDirty(c);
         } else if (Seq.lt(c.sndUna, c.sndMax) && segAck == c.sndUna
-            && (newSack || payload == 0 && !fin && !windowUpdated)) {
+            && (c.sackOk ? newSack : payload == 0 && !fin && !windowUpdated)) {
             // RFC 5681 §2 duplicate ACK; with SACK, any ACK reporting newly SACKed data (RFC 6675 §2), even one
             // carrying data: in two-way traffic nearly every ACK rides on data.
             c.dupAcks++;
@@ -1025,12 +1030,13 @@ public final class TcpLayer {
             return;
         }
         boolean sackSaysLost = c.sackOk && sackedBytes(c) >= 3 * c.mss;
-        // RFC 5827 early retransmit: with fewer than four segments out and nothing new to send, fewer
-        // duplicate ACKs will ever come; lower the threshold to outstanding segments - 1.
+        // RFC 5827 early retransmit: with two or three segments out and nothing new to send, fewer
+        // duplicate ACKs will ever come; lower the threshold to outstanding segments - 1. (With one segment
+        // out a duplicate ACK is no evidence of loss: the tail loss probe and the RTO handle that case.)
         int outstanding = (c.sndMax - c.sndUna + c.mss - 1) / c.mss;
         int threshold = 3;
-        if (outstanding < 4 && c.sendBuffer.tail() == c.sndMax) {
-            threshold = Math.max(1, outstanding - 1);
+        if (outstanding >= 2 && outstanding < 4 && c.sendBuffer.tail() == c.sndMax) {
+            threshold = outstanding - 1;
         }
         // RACK's idea (RFC 8985 §6.2) in its simplest form: SACKed data above a hole that has stayed unfilled
         // for more than an RTT plus a quarter (or that a tail loss probe just exposed) means the hole is lost.

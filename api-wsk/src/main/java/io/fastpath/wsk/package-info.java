@@ -1,6 +1,8 @@
 /**
- * The Winsock Kernel shape (WskSocket, WskConnectEx, receive events, IRPs) over the stack's TCP connection
- * API. Nothing is here yet: it is built on the TCP issue (see docs/status.md); the module exists so the layout
- * and build are in place from first light.
+ * The Winsock Kernel shape over the stack's TCP: {@link io.fastpath.wsk.WskProvider} (WskRegister, WskSocket,
+ * WskSocketConnect, WskRelease), {@link io.fastpath.wsk.WskSocket} (WskBind, WskListen, WskAccept, WskConnect,
+ * WskConnectEx, WskSend, WskReceive, WskDisconnect, WskCloseSocket, WskGetLocalAddress, WskGetRemoteAddress,
+ * WskControlSocket), caller-owned reusable {@link io.fastpath.wsk.Irp}s with completion routines, and the
+ * accept, receive (zero-copy data indications) and disconnect event callbacks. See docs/api-wsk.md.
  */
 package io.fastpath.wsk;

@@ -738,6 +738,9 @@ public final class Stack implements Agent, AutoCloseable {
     @Override
     public void onClose() {
         draining = true;
+        // Requests already queued (above all releases of mbufs the application handed back) are honoured.
+        tcpService.poll();
+        commands.read(commandHandler, Integer.MAX_VALUE);
         flush();
         tcp.close();
         for (int slot = 0; slot < arp.capacity(); slot++) {

@@ -59,6 +59,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private final long[] sendRequest;
     private final int[] sendFirst;
     private final int[] sendCount;
+    /** A shutdown asked for while sends were still queued here: the FIN goes after them. */
+    private final boolean[] shutdownAfterSends;
     private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
     private boolean backlogged;
     private final TcpListenHandler acceptor = this::accept;
@@ -76,6 +78,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         this.sendRequest = new long[slots];
         this.sendFirst = new int[tcp.config().maxConnections()];
         this.sendCount = new int[tcp.config().maxConnections()];
+        this.shutdownAfterSends = new boolean[tcp.config().maxConnections()];
     }
 
     // ================================================================ requests (any thread)
@@ -296,7 +299,11 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             case SHUTDOWN -> {
                 TcpConnection c = tcp.connection(b.getLong(i));
                 if (c != null) {
-                    c.shutdown();
+                    if (sendCount[c.index] > 0) {
+                        shutdownAfterSends[c.index] = true; // FIN after the data asked for before it
+                    } else {
+                        c.shutdown();
+                    }
                 }
             }
             case ABORT -> {
@@ -339,6 +346,10 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             sendFirst[slot] = (sendFirst[slot] + 1) % SENDS_PER_CONNECTION;
             sendCount[slot]--;
         }
+        if (shutdownAfterSends[slot]) {
+            shutdownAfterSends[slot] = false;
+            c.shutdown();
+        }
     }
 
     private void failSends(TcpConnection c, int status) {
@@ -350,6 +361,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             sendCount[slot]--;
         }
         sendFirst[slot] = 0;
+        shutdownAfterSends[slot] = false;
     }
 
     @Override

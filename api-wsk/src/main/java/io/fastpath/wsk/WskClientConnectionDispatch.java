@@ -1,0 +1,37 @@
+package io.fastpath.wsk;
+
+import org.agrona.collections.MutableLong;
+
+/** WSK_CLIENT_CONNECTION_DISPATCH: events of a connection-oriented socket. */
+public interface WskClientConnectionDispatch extends WskClientDispatch {
+    /**
+     * WskReceiveEvent: data arrived (and no WskReceive was waiting for it). {@code dataIndication} is a chain
+     * over the received mbufs, {@code bytesIndicated} their total; null means the socket is no longer
+     * functional. Return:
+     * <ul>
+     *   <li>STATUS_SUCCESS: consumed {@code bytesAccepted} bytes (preset to all of them); if fewer, the rest
+     *       stays queued and no more receive events come until a WskReceive is posted;</li>
+     *   <li>STATUS_PENDING: keeps the whole chain until {@link WskSocket#release(WskDataIndication)};</li>
+     *   <li>STATUS_DATA_NOT_ACCEPTED: took nothing; the data stays queued for a WskReceive, and receive events
+     *       stop until one is posted.</li>
+     * </ul>
+     * Flags: WSK_FLAG_RELEASE_ASAP when the queued data fills half the receive buffer.
+     */
+    default int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
+                                long bytesIndicated, MutableLong bytesAccepted) {
+        return WskStatus.STATUS_DATA_NOT_ACCEPTED;
+    }
+
+    /**
+     * WskDisconnectEvent: the peer disconnected: gracefully (flags 0: no more data will come, we may still
+     * send) or abortively (WSK_FLAG_ABORTIVE: reset or timed out; the socket is dead). Return STATUS_SUCCESS.
+     */
+    default int wskDisconnectEvent(Object socketContext, int flags) {
+        return WskStatus.STATUS_SUCCESS;
+    }
+
+    /** WskSendBacklogEvent: the ideal send backlog changed (not raised yet: the stack's is constant). */
+    default int wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
+        return WskStatus.STATUS_SUCCESS;
+    }
+}

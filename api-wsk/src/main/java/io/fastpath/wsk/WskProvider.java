@@ -1,0 +1,707 @@
+package io.fastpath.wsk;
+
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.tcp.TcpEventHandler;
+import io.fastpath.stack.tcp.TcpService;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import org.agrona.ErrorHandler;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The WSK provider NPI over one {@link Stack} (WskRegister + WskCaptureProviderNPI in one step:
+ * {@link #register}). It creates sockets ({@link #socket}, {@link #socketConnect}) and serves every socket
+ * call, completion and event callback of that stack.
+ *
+ * <p><b>Threads.</b> The stack runs on its own poll thread (a {@code StackRunner}); the provider talks to it
+ * only through the stack's {@link TcpService} rings. Everything the provider does - IRP completion routines,
+ * event callbacks, the work of every socket call - happens on one <em>dispatch thread</em>: the thread that
+ * registered the provider and calls {@link #dispatch()} in its loop (invoker mode: tests, embedding), or the
+ * thread {@link #startDispatcherThread} starts. A socket call made on the dispatch thread (including from a
+ * completion routine or callback) runs at once and may complete inline; a call from any other thread is
+ * queued to the dispatch thread through a many-to-one queue and returns STATUS_PENDING. Either way the IRP
+ * completes exactly once, on the dispatch thread.
+ *
+ * <p><b>Buffers.</b> Send and receive buffers are the caller's native memory, named by {@link WskBuf}; they
+ * must stay valid until the IRP completes. Received data arrives as zero-copy descriptors over mbufs: a
+ * WskReceive copies out of them (one copy), a receive event lends them in place (zero copy); the provider
+ * returns each descriptor to the stack once it is consumed or released.
+ *
+ * <p><b>Allocation.</b> Per call and per packet: none in steady state (IRPs are the caller's, queues are
+ * intrusive, maps are primitive-keyed, indication links are pooled). Per socket: the socket object, its
+ * addresses and its descriptor ring.
+ */
+public final class WskProvider implements AutoCloseable {
+    static final int OP_SOCKET = 1;
+    static final int OP_SOCKET_CONNECT = 2;
+    static final int OP_BIND = 3;
+    static final int OP_LISTEN = 4;
+    static final int OP_ACCEPT = 5;
+    static final int OP_CONNECT = 6;
+    static final int OP_CONNECT_EX = 7;
+    static final int OP_SEND = 8;
+    static final int OP_RECEIVE = 9;
+    static final int OP_DISCONNECT = 10;
+    static final int OP_CLOSE = 11;
+    static final int OP_GET_LOCAL = 12;
+    static final int OP_GET_REMOTE = 13;
+    static final int OP_CONTROL = 14;
+
+    static final int EPHEMERAL_FIRST = 49152;
+    static final int EPHEMERAL_LAST = 65535;
+    private static final int QUEUE_CAPACITY = 4096;
+    /** Inline completions nest (a routine starts a call that completes inline...); beyond this they wait. */
+    private static final int MAX_COMPLETION_DEPTH = 16;
+
+    private final Stack stack;
+    final TcpService tcp;
+    final int stackAddress;
+    final int sendBufferBytes;
+    final int receiveBufferBytes;
+    private final ErrorHandler errorHandler;
+    private volatile Thread owner;
+    private volatile boolean closed;
+    private AgentRunner dispatcher;
+    private boolean dispatching;
+
+    private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    private final Consumer<Object> requestConsumer = this::onRequest;
+    private final Consumer<Irp> cancelConsumer = this::cancelNow;
+
+    final Long2ObjectHashMap<WskSocket> byId = new Long2ObjectHashMap<>();
+    final Long2ObjectHashMap<WskSocket> byHandle = new Long2ObjectHashMap<>();
+    final Int2ObjectHashMap<WskSocket> listeners = new Int2ObjectHashMap<>();
+    final Int2ObjectHashMap<WskSocket> listenPending = new Int2ObjectHashMap<>();
+    private final int[] portUse = new int[65536];
+    private int nextEphemeral = EPHEMERAL_FIRST;
+    private long nextSocketId = 1;
+
+    private final IrpQueue deferred = new IrpQueue();
+    private int completionDepth;
+
+    private WskSocket workHead;
+    private WskSocket workTail;
+
+    private long[] retryHandle = new long[64];
+    private long[] retryMbuf = new long[64];
+    private int[] retryLength = new int[64];
+    private int retryCount;
+
+    private WskDataIndication[] indicationPool = new WskDataIndication[256];
+    private int indicationCount;
+
+    private final UnsafeBuffer copySource = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer copyTarget = new UnsafeBuffer(0, 0);
+    /** For controlSocket calls without an IRP (dispatch thread only; they always complete inline). */
+    final Irp scratch = new Irp();
+
+    private final TcpEventHandler events = new TcpEventHandler() {
+        @Override
+        public void onConnectComplete(long requestId, long handle, int status) {
+            WskSocket s = byId.get(requestId);
+            if (s == null) {
+                if (status == NtStatus.STATUS_SUCCESS) {
+                    tcp.abort(handle);
+                }
+                return;
+            }
+            s.onConnectComplete(handle, status);
+        }
+
+        @Override
+        public void onListenComplete(int port, int status) {
+            WskSocket s = listenPending.remove(port);
+            if (s == null) {
+                if (status == NtStatus.STATUS_SUCCESS && !listeners.containsKey(port)) {
+                    tcp.stopListening(port);
+                }
+                return;
+            }
+            s.onListenComplete(port, status);
+        }
+
+        @Override
+        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+            WskSocket listener = listeners.get(listenPort);
+            if (listener == null) {
+                tcp.abort(handle);
+                return;
+            }
+            listener.onAccepted(handle, remoteIp, remotePort);
+        }
+
+        @Override
+        public void onReceive(long handle, long mbuf, long address, int length) {
+            WskSocket s = byHandle.get(handle);
+            if (s == null) {
+                releaseDescriptor(handle, mbuf, length);
+                return;
+            }
+            s.onReceive(mbuf, address, length);
+        }
+
+        @Override
+        public void onSendComplete(long requestId, long handle, int bytes, int status) {
+            WskSocket s = byId.get(requestId);
+            if (s != null) {
+                s.onSendComplete(bytes, status);
+            }
+        }
+
+        @Override
+        public void onPeerClosed(long handle) {
+            WskSocket s = byHandle.get(handle);
+            if (s != null) {
+                s.onPeerClosed();
+            }
+        }
+
+        @Override
+        public void onClosed(long handle, int status) {
+            WskSocket s = byHandle.remove(handle);
+            if (s != null) {
+                s.onStackClosed(status);
+            }
+        }
+    };
+
+    private WskProvider(Stack stack, ErrorHandler errorHandler) {
+        this.stack = stack;
+        this.tcp = stack.tcpService();
+        this.stackAddress = stack.address();
+        this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
+        this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
+        this.errorHandler = errorHandler;
+        this.owner = Thread.currentThread();
+    }
+
+    /**
+     * Registers a WSK client with the stack and returns its provider. The calling thread becomes the dispatch
+     * thread (call {@link #dispatch()} in its loop) until {@link #startDispatcherThread} hands the role to a
+     * thread of its own. One provider per stack: it takes the stack's TcpService events.
+     */
+    public static WskProvider register(Stack stack) {
+        return register(stack, Throwable::printStackTrace);
+    }
+
+    /** As {@link #register(Stack)}, with a handler for exceptions thrown by completion routines and callbacks. */
+    public static WskProvider register(Stack stack, ErrorHandler errorHandler) {
+        return new WskProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
+    }
+
+    public Stack stack() {
+        return stack;
+    }
+
+    // ================================================================================ WSK_PROVIDER_DISPATCH
+
+    /**
+     * WskSocket: creates a socket. {@code flags} is its category: WSK_FLAG_LISTEN_SOCKET,
+     * WSK_FLAG_CONNECTION_SOCKET or WSK_FLAG_STREAM_SOCKET; {@code dispatch} its event callbacks (a
+     * {@link WskClientListenDispatch}, {@link WskClientConnectionDispatch} or {@link WskClientStreamDispatch},
+     * or null); events start disabled. Completes with Information = the new {@link WskSocket}.
+     *
+     * @return STATUS_SUCCESS (inline on the dispatch thread), STATUS_PENDING (from another thread),
+     *     STATUS_NOT_SUPPORTED (not AF_INET/SOCK_STREAM/IPPROTO_TCP, or a basic or datagram socket),
+     *     STATUS_INVALID_PARAMETER (unknown category, or a dispatch of the wrong kind)
+     */
+    public int socket(int addressFamily, int socketType, int protocol, int flags, Object socketContext,
+                      WskClientDispatch dispatch, Irp irp) {
+        Irp i = start(irp, OP_SOCKET);
+        i.family = addressFamily;
+        i.type = socketType;
+        i.protocol = protocol;
+        i.flags = flags;
+        i.requestContext = socketContext;
+        i.requestDispatch = dispatch;
+        return submit(i);
+    }
+
+    /**
+     * WskSocketConnect: creates a connection socket, binds it to {@code localAddress} (wildcards allowed) and
+     * connects it to {@code remoteAddress}; completes when connected with Information = the socket. If the
+     * connect fails the socket is closed and the IRP carries the reason (STATUS_CONNECTION_REFUSED, ...).
+     * {@code flags} is reserved (0).
+     */
+    public int socketConnect(int socketType, int protocol, SocketAddressV4 localAddress, SocketAddressV4 remoteAddress,
+                             int flags, Object socketContext, WskClientConnectionDispatch dispatch, Irp irp) {
+        Irp i = start(irp, OP_SOCKET_CONNECT);
+        i.family = Wsk.AF_INET;
+        i.type = socketType;
+        i.protocol = protocol;
+        i.address = localAddress;
+        i.address2 = remoteAddress;
+        i.flags = flags;
+        i.requestContext = socketContext;
+        i.requestDispatch = dispatch;
+        return submit(i);
+    }
+
+    /**
+     * WskRelease: gives back a data indication chain a receive event kept (returned STATUS_PENDING for). Any
+     * thread. STATUS_INVALID_PARAMETER for anything but the first link of a chain still kept (a second
+     * release is detected).
+     */
+    public int release(WskDataIndication dataIndication) {
+        if (dataIndication == null || !dataIndication.claimForRelease()) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if (Thread.currentThread() == owner) {
+            releaseChain(dataIndication);
+        } else if (closed) {
+            for (WskDataIndication i = dataIndication; i != null; i = i.next) {
+                tcp.release(i.handle, i.mbuf, i.descriptorLength);
+            }
+        } else if (!requests.offer(dataIndication)) {
+            dataIndication.state(WskDataIndication.RETAINED);
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    // ================================================================================ dispatch thread
+
+    /**
+     * Runs one round of the provider on the dispatch thread: calls queued from other threads, the stack's
+     * events (connects, accepts, data, send completions, closes), deferred socket work and completions.
+     * Completion routines and event callbacks run inside this call. Returns the work done (0 = idle).
+     *
+     * @throws IllegalStateException on a thread other than the dispatch thread, or when called from a
+     *     completion routine or callback
+     */
+    public int dispatch() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("dispatch() runs on the provider's dispatch thread (" + owner + "), not "
+                + Thread.currentThread());
+        }
+        if (dispatching) {
+            throw new IllegalStateException("dispatch() is not re-entrant: do not call it from a routine or callback");
+        }
+        dispatching = true;
+        try {
+            int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
+            work += cancels.drain(cancelConsumer, QUEUE_CAPACITY);
+            work += retryReleases();
+            work += tcp.pollEvents(events);
+            work += runWork();
+            work += runDeferred();
+            return work;
+        } finally {
+            dispatching = false;
+        }
+    }
+
+    /** Starts a thread of the provider's own that loops {@link #dispatch()} with a backoff idle strategy. */
+    public void startDispatcherThread() {
+        startDispatcherThread(new BackoffIdleStrategy(100, 10, 1_000, 100_000));
+    }
+
+    /**
+     * Starts a thread of the provider's own that loops {@link #dispatch()}; from then on every call made on
+     * other threads is queued to it. Call from the current dispatch thread.
+     */
+    public synchronized void startDispatcherThread(IdleStrategy idle) {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("start the dispatcher from the dispatch thread");
+        }
+        if (dispatcher != null || closed) {
+            throw new IllegalStateException(closed ? "provider closed" : "dispatcher already running");
+        }
+        owner = null; // until the new thread runs, every call queues
+        dispatcher = new AgentRunner(idle, errorHandler, null, new Agent() {
+            @Override
+            public void onStart() {
+                owner = Thread.currentThread();
+            }
+
+            @Override
+            public int doWork() {
+                return dispatch();
+            }
+
+            @Override
+            public String roleName() {
+                return "fastpath-wsk-" + stack.config().name();
+            }
+        });
+        AgentRunner.startOnThread(dispatcher);
+    }
+
+    /** True on the thread that runs completions and callbacks. */
+    public boolean onDispatchThread() {
+        return Thread.currentThread() == owner;
+    }
+
+    /**
+     * WskDeregister: stops the dispatcher thread (if any), then, on the calling thread, closes every socket
+     * still open (pending IRPs complete with STATUS_CANCELLED, live connections are reset, listeners stop) and
+     * returns the data the provider still holds to the stack. Later calls fail with STATUS_FILE_FORCED_CLOSED.
+     * Call it before stopping the stack's runner.
+     */
+    @Override
+    public void close() {
+        AgentRunner runner;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            runner = dispatcher;
+            dispatcher = null;
+        }
+        if (runner != null) {
+            runner.close();
+        }
+        owner = Thread.currentThread();
+        requests.drain(requestConsumer, Integer.MAX_VALUE);
+        cancels.drain(cancelConsumer, Integer.MAX_VALUE);
+        closed = true;
+        requests.drain(requestConsumer, Integer.MAX_VALUE);
+        List<WskSocket> all = new ArrayList<>(byId.values());
+        for (WskSocket s : all) {
+            s.closeInternal(null);
+        }
+        // The stack answers the resets and returns what was in flight: send completions, closes, data.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        int quiet = 0;
+        while (quiet < 20 && System.nanoTime() < deadline) {
+            int work = tcp.pollEvents(events) + retryReleases() + runWork() + runDeferred();
+            if (work == 0) {
+                quiet++;
+                LockSupport.parkNanos(1_000_000);
+            } else {
+                quiet = 0;
+            }
+        }
+        for (WskSocket s : new ArrayList<>(byId.values())) {
+            s.finishForcibly();
+        }
+        runDeferred();
+        retryReleases();
+    }
+
+    // ================================================================================ internals
+
+    private Irp start(Irp irp, int op) {
+        Objects.requireNonNull(irp, "irp");
+        irp.begin(op);
+        irp.provider = this;
+        return irp;
+    }
+
+    /** Runs the call now on the dispatch thread, or queues it there. */
+    int submit(Irp irp) {
+        if (Thread.currentThread() == owner) {
+            return execute(irp);
+        }
+        irp.markPending();
+        if (closed || !requests.offer(irp)) {
+            // Nobody else has the IRP: complete it here, on the caller's thread.
+            int status = closed ? (irp.op == OP_SOCKET || irp.op == OP_SOCKET_CONNECT
+                ? NtStatus.STATUS_INVALID_DEVICE_STATE : WskStatus.STATUS_FILE_FORCED_CLOSED)
+                : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            IrpCompletionRoutine routine = irp.finish(status, 0, null);
+            runRoutine(routine, irp);
+            return NtStatus.STATUS_PENDING;
+        }
+        return NtStatus.STATUS_PENDING;
+    }
+
+    private void onRequest(Object request) {
+        if (request instanceof Irp irp) {
+            execute(irp);
+        } else if (request instanceof WskDataIndication indication) {
+            releaseChain(indication);
+        }
+    }
+
+    private int execute(Irp irp) {
+        if (closed) {
+            return complete(irp, irp.op == OP_SOCKET || irp.op == OP_SOCKET_CONNECT
+                ? NtStatus.STATUS_INVALID_DEVICE_STATE : WskStatus.STATUS_FILE_FORCED_CLOSED, 0, null);
+        }
+        return switch (irp.op) {
+            case OP_SOCKET -> createSocket(irp);
+            case OP_SOCKET_CONNECT -> socketConnectNow(irp);
+            default -> irp.socket.execute(irp);
+        };
+    }
+
+    private int createSocket(Irp irp) {
+        int status = checkSocketArguments(irp.family, irp.type, irp.protocol, irp.flags, irp.requestDispatch);
+        if (status != NtStatus.STATUS_SUCCESS) {
+            return complete(irp, status, 0, null);
+        }
+        WskSocket s = newSocket(irp.flags, irp.requestContext, irp.requestDispatch);
+        return complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
+    }
+
+    private int socketConnectNow(Irp irp) {
+        if (irp.flags != 0) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER, 0, null);
+        }
+        int status = checkSocketArguments(irp.family, irp.type, irp.protocol, Wsk.WSK_FLAG_CONNECTION_SOCKET,
+            irp.requestDispatch);
+        if (status == NtStatus.STATUS_SUCCESS && (irp.address == null || irp.address2 == null)) {
+            status = NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if (status != NtStatus.STATUS_SUCCESS) {
+            return complete(irp, status, 0, null);
+        }
+        WskSocket s = newSocket(Wsk.WSK_FLAG_CONNECTION_SOCKET, irp.requestContext, irp.requestDispatch);
+        return s.socketConnect(irp);
+    }
+
+    private static int checkSocketArguments(int family, int type, int protocol, int category,
+                                            WskClientDispatch dispatch) {
+        if (family != Wsk.AF_INET || type != Wsk.SOCK_STREAM || protocol != Wsk.IPPROTO_TCP && protocol != 0) {
+            return WskStatus.STATUS_NOT_SUPPORTED;
+        }
+        return switch (category) {
+            case Wsk.WSK_FLAG_BASIC_SOCKET, Wsk.WSK_FLAG_DATAGRAM_SOCKET -> WskStatus.STATUS_NOT_SUPPORTED;
+            case Wsk.WSK_FLAG_LISTEN_SOCKET -> dispatch == null || dispatch instanceof WskClientListenDispatch
+                ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INVALID_PARAMETER;
+            case Wsk.WSK_FLAG_CONNECTION_SOCKET -> dispatch == null || dispatch instanceof WskClientConnectionDispatch
+                ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INVALID_PARAMETER;
+            case Wsk.WSK_FLAG_STREAM_SOCKET -> dispatch == null || dispatch instanceof WskClientStreamDispatch
+                ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INVALID_PARAMETER;
+            default -> NtStatus.STATUS_INVALID_PARAMETER;
+        };
+    }
+
+    WskSocket newSocket(int category, Object context, WskClientDispatch dispatch) {
+        WskSocket s = new WskSocket(this, nextSocketId++, category, context, dispatch);
+        byId.put(s.id, s);
+        return s;
+    }
+
+    /**
+     * Completes an IRP: fills its status and runs its routine (now, or on the next dispatch round when inline
+     * completions are nested too deep). Returns {@code status}, so a call can end with {@code return complete(...)};
+     * the IRP must not be touched after this (the routine may have reused it).
+     */
+    int complete(Irp irp, int status, long information, Object object) {
+        irp.next = null;
+        if (completionDepth >= MAX_COMPLETION_DEPTH && irp.hasRoutine()) {
+            // Keep the result in the parameter block; the IRP stays "in progress" until its routine runs.
+            irp.controlCode = status;
+            irp.progress = information;
+            irp.requestContext = object;
+            deferred.add(irp);
+            return status;
+        }
+        IrpCompletionRoutine routine = irp.finish(status, information, object);
+        if (routine != null) {
+            completionDepth++;
+            try {
+                runRoutine(routine, irp);
+            } finally {
+                completionDepth--;
+            }
+        }
+        return status;
+    }
+
+    private void runRoutine(IrpCompletionRoutine routine, Irp irp) {
+        if (routine == null) {
+            return;
+        }
+        try {
+            routine.onComplete(irp, irp.context());
+        } catch (Throwable t) {
+            errorHandler.onError(t);
+        }
+    }
+
+    /** Runs the completions deferred so far; those their routines defer in turn wait for the next round. */
+    private int runDeferred() {
+        int work = 0;
+        int due = deferred.size();
+        Irp irp;
+        while (work < due && (irp = deferred.poll()) != null) {
+            IrpCompletionRoutine routine = irp.finish(irp.controlCode, irp.progress, irp.requestContext);
+            completionDepth++;
+            try {
+                runRoutine(routine, irp);
+            } finally {
+                completionDepth--;
+            }
+            work++;
+        }
+        return work;
+    }
+
+    void onError(Throwable t) {
+        errorHandler.onError(t);
+    }
+
+    // ---------------------------------------------------------------- cancellation
+
+    void requestCancel(Irp irp) {
+        if (Thread.currentThread() == owner) {
+            cancelNow(irp);
+        } else {
+            cancels.offer(irp);
+        }
+    }
+
+    private void cancelNow(Irp irp) {
+        if (!irp.inProgress() || irp.provider != this) {
+            return;
+        }
+        WskSocket s = irp.socket;
+        if (s != null) {
+            s.cancel(irp);
+        }
+    }
+
+    // ---------------------------------------------------------------- socket work list
+
+    void schedule(WskSocket s) {
+        if (s.scheduled) {
+            return;
+        }
+        s.scheduled = true;
+        s.nextWork = null;
+        if (workTail == null) {
+            workHead = s;
+        } else {
+            workTail.nextWork = s;
+        }
+        workTail = s;
+    }
+
+    private int runWork() {
+        WskSocket s = workHead;
+        workHead = null;
+        workTail = null;
+        int work = 0;
+        while (s != null) {
+            WskSocket next = s.nextWork;
+            s.nextWork = null;
+            s.scheduled = false;
+            s.doWork();
+            work++;
+            s = next;
+        }
+        return work;
+    }
+
+    // ---------------------------------------------------------------- ports
+
+    /** A free port from the ephemeral range (49152-65535), or 0. */
+    int allocatePort() {
+        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
+            int port = nextEphemeral;
+            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
+            if (portUse[port] == 0) {
+                return port;
+            }
+        }
+        return 0;
+    }
+
+    boolean portInUse(int port) {
+        return portUse[port] > 0;
+    }
+
+    void usePort(int port) {
+        portUse[port]++;
+    }
+
+    void freePort(int port) {
+        if (portUse[port] > 0) {
+            portUse[port]--;
+        }
+    }
+
+    // ---------------------------------------------------------------- data
+
+    /** Returns a receive descriptor to the stack (retried next round if its ring is full). */
+    void releaseDescriptor(long handle, long mbuf, int length) {
+        if (retryCount == 0 && tcp.release(handle, mbuf, length)) {
+            return;
+        }
+        if (retryCount == retryHandle.length) {
+            retryHandle = java.util.Arrays.copyOf(retryHandle, retryCount * 2);
+            retryMbuf = java.util.Arrays.copyOf(retryMbuf, retryCount * 2);
+            retryLength = java.util.Arrays.copyOf(retryLength, retryCount * 2);
+        }
+        retryHandle[retryCount] = handle;
+        retryMbuf[retryCount] = mbuf;
+        retryLength[retryCount] = length;
+        retryCount++;
+    }
+
+    private int retryReleases() {
+        int done = 0;
+        while (done < retryCount && tcp.release(retryHandle[done], retryMbuf[done], retryLength[done])) {
+            done++;
+        }
+        if (done > 0) {
+            System.arraycopy(retryHandle, done, retryHandle, 0, retryCount - done);
+            System.arraycopy(retryMbuf, done, retryMbuf, 0, retryCount - done);
+            System.arraycopy(retryLength, done, retryLength, 0, retryCount - done);
+            retryCount -= done;
+        }
+        return done;
+    }
+
+    /** Copies {@code length} bytes of native memory. */
+    void copy(long from, long to, int length) {
+        copySource.wrap(from, length);
+        copyTarget.wrap(to, length);
+        copyTarget.putBytes(0, copySource, 0, length);
+    }
+
+    WskDataIndication acquireIndication() {
+        if (indicationCount == 0) {
+            return new WskDataIndication();
+        }
+        WskDataIndication i = indicationPool[--indicationCount];
+        indicationPool[indicationCount] = null;
+        return i;
+    }
+
+    void freeIndication(WskDataIndication i) {
+        i.next = null;
+        i.socket = null;
+        i.chainHead = false;
+        i.state(WskDataIndication.FREE);
+        if (indicationCount == indicationPool.length) {
+            indicationPool = java.util.Arrays.copyOf(indicationPool, indicationCount * 2);
+        }
+        indicationPool[indicationCount++] = i;
+    }
+
+    /** Returns a kept chain's mbufs to the stack (dispatch thread). */
+    void releaseChain(WskDataIndication head) {
+        WskSocket s = head.socket;
+        if (s != null) {
+            s.retainedChains--;
+        }
+        WskDataIndication i = head;
+        while (i != null) {
+            WskDataIndication next = i.next;
+            releaseDescriptor(i.handle, i.mbuf, i.descriptorLength);
+            freeIndication(i);
+            i = next;
+        }
+    }
+
+    boolean closed() {
+        return closed;
+    }
+}

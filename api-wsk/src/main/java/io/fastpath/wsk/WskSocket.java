@@ -1,0 +1,1409 @@
+package io.fastpath.wsk;
+
+import static io.fastpath.wsk.WskProvider.OP_ACCEPT;
+import static io.fastpath.wsk.WskProvider.OP_BIND;
+import static io.fastpath.wsk.WskProvider.OP_CLOSE;
+import static io.fastpath.wsk.WskProvider.OP_CONNECT;
+import static io.fastpath.wsk.WskProvider.OP_CONNECT_EX;
+import static io.fastpath.wsk.WskProvider.OP_CONTROL;
+import static io.fastpath.wsk.WskProvider.OP_DISCONNECT;
+import static io.fastpath.wsk.WskProvider.OP_GET_LOCAL;
+import static io.fastpath.wsk.WskProvider.OP_GET_REMOTE;
+import static io.fastpath.wsk.WskProvider.OP_LISTEN;
+import static io.fastpath.wsk.WskProvider.OP_RECEIVE;
+import static io.fastpath.wsk.WskProvider.OP_SEND;
+import static io.fastpath.wsk.WskProvider.OP_SOCKET_CONNECT;
+
+import io.fastpath.stack.NtStatus;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.agrona.collections.MutableLong;
+
+/**
+ * A WSK socket (WSK_SOCKET with its provider dispatch table) over one stack connection or listening port.
+ * Created by {@link WskProvider#socket}, {@link WskProvider#socketConnect}, or by an accept. Its category -
+ * listen, connection or stream - decides which calls it supports; the others return STATUS_NOT_SUPPORTED.
+ *
+ * <p>Every call takes a caller-owned {@link Irp}, returns STATUS_SUCCESS, STATUS_PENDING or a failure, and
+ * completes the IRP with that status (see {@link WskProvider} for threads). Once the connection is reset,
+ * times out or is aborted, or once the socket is closed, every call but {@link #closeSocket} fails with
+ * STATUS_FILE_FORCED_CLOSED.
+ *
+ * <p>Buffers: {@link WskBuf}s name the caller's native memory, which must stay valid until the IRP
+ * completes. Received data is held as the stack's zero-copy descriptors until a WskReceive copies it out or
+ * a receive event consumes or keeps it; the bytes held count against the connection's receive window.
+ */
+public final class WskSocket {
+    static final int CREATED = 0;
+    static final int BOUND = 1;
+    static final int LISTENING = 2;
+    static final int CONNECTING = 3;
+    static final int CONNECTED = 4;
+    /** Closed both ways in good order (both FINs acknowledged). */
+    static final int DISCONNECTED = 5;
+    /** Reset, timed out or aborted. */
+    static final int DEAD = 6;
+
+    /** Send IRPs handed to TcpService at once per socket (it holds 16); the rest wait here. */
+    private static final int MAX_SENDS_IN_STACK = 8;
+    private static final int MAX_BACKLOG = 128;
+    private static final int MAX_PORT_RETRIES = 16;
+    private static final int MAX_CONNECT_EX_BYTES = 65_535;
+    private static final int LISTENER_EVENTS = Wsk.WSK_EVENT_ACCEPT | Wsk.WSK_EVENT_RECEIVE | Wsk.WSK_EVENT_DISCONNECT
+        | Wsk.WSK_EVENT_SEND_BACKLOG;
+    private static final int CONNECTION_EVENTS = Wsk.WSK_EVENT_RECEIVE | Wsk.WSK_EVENT_DISCONNECT
+        | Wsk.WSK_EVENT_SEND_BACKLOG;
+
+    final WskProvider provider;
+    final long id;
+    private final int category;
+    private Object context;
+    private WskClientDispatch dispatch;
+
+    int state = CREATED;
+    private boolean closed;
+    private SocketAddressV4 local;
+    private SocketAddressV4 remote;
+    private boolean wildcardPort;
+    private boolean ownsPort;
+    private int port;
+    private long handle;
+    private int events;
+    private boolean receiveEventsSuspended;
+    private boolean indicating;
+    private final MutableLong bytesAccepted = new MutableLong();
+
+    // options (applied to the connection once there is one)
+    private boolean noDelay;
+    private boolean fastOpen;
+    private boolean keepAlive;
+    private long keepIdleSeconds = 7200;
+    private long keepIntervalSeconds = 1;
+    private long keepCount = 10;
+
+    // listening
+    private final IrpQueue acceptIrps = new IrpQueue();
+    private WskSocket backlogHead;
+    private WskSocket backlogTail;
+    private WskSocket nextInBacklog;
+    private int backlogCount;
+    private WskSocket listener;
+    private Irp listenIrp;
+    private int listenRetries;
+
+    // connecting
+    private Irp connectIrp;
+    private boolean connectInFlight;
+    private int connectRetries;
+
+    // data
+    private final DescriptorQueue rx;
+    private final IrpQueue receiveIrps = new IrpQueue();
+    private final IrpQueue sendIrps = new IrpQueue();
+    private int submittedSends;
+    private boolean peerClosed;
+    private boolean disconnectRequested;
+    private boolean finPosted;
+    private boolean abortIssued;
+    private boolean stackClosed;
+    private Irp disconnectIrp;
+    private Irp abortIrp;
+    private Irp closeIrp;
+    private boolean forgotten;
+    int retainedChains;
+    private boolean needShutdown;
+    private boolean needAbort;
+
+    // provider work list
+    boolean scheduled;
+    WskSocket nextWork;
+
+    WskSocket(WskProvider provider, long id, int category, Object context, WskClientDispatch dispatch) {
+        this.provider = provider;
+        this.id = id;
+        this.category = category;
+        this.context = context;
+        this.dispatch = dispatch;
+        this.rx = new DescriptorQueue(category == Wsk.WSK_FLAG_LISTEN_SOCKET ? 4 : 64);
+    }
+
+    // ================================================================================ public calls
+
+    /**
+     * WskBind: binds to a local address: the stack's address or 0.0.0.0, and a port or 0 (a free port from
+     * 49152-65535 is chosen now). A listen socket starts listening, and the IRP completes when the stack
+     * listens. STATUS_INVALID_ADDRESS (not our address), STATUS_SHARING_VIOLATION (port in use),
+     * STATUS_INVALID_DEVICE_STATE (already bound).
+     */
+    public int bind(SocketAddressV4 localAddress, Irp irp) {
+        Irp i = start(irp, OP_BIND);
+        i.address = localAddress;
+        return provider.submit(i);
+    }
+
+    /** WskListen (stream sockets): starts listening on the bound port; completes when the stack listens. */
+    public int listen(Irp irp) {
+        return provider.submit(start(irp, OP_LISTEN));
+    }
+
+    /** WskAccept with no context or dispatch for the new socket. */
+    public int accept(Irp irp) {
+        return accept(0, null, null, irp);
+    }
+
+    /**
+     * WskAccept: takes the next connection of a listening socket: at once if one is waiting, else PENDING
+     * until one arrives (queued accepts take connections before the accept event does). Completes with
+     * Information = the new connection {@link WskSocket}, whose events start disabled.
+     */
+    public int accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch, Irp irp) {
+        Irp i = start(irp, OP_ACCEPT);
+        i.flags = flags;
+        i.requestContext = acceptSocketContext;
+        i.requestDispatch = acceptSocketDispatch;
+        return provider.submit(i);
+    }
+
+    /**
+     * WskConnect: connects a bound socket. Completes with STATUS_SUCCESS once the handshake is done, or
+     * STATUS_CONNECTION_REFUSED, STATUS_IO_TIMEOUT, STATUS_HOST_UNREACHABLE, STATUS_NETWORK_UNREACHABLE, ...
+     * STATUS_INVALID_DEVICE_STATE when not bound or already connecting/connected.
+     */
+    public int connect(SocketAddressV4 remoteAddress, Irp irp) {
+        Irp i = start(irp, OP_CONNECT);
+        i.address = remoteAddress;
+        return provider.submit(i);
+    }
+
+    /**
+     * WskConnectEx: connects and sends {@code buffer} (may be null): with TCP_FASTOPEN set and a cookie cached
+     * for the server the data rides in the SYN (RFC 7413), else it follows the handshake. The buffer may be
+     * reused when the IRP completes (Information = bytes handed over). STATUS_BUFFER_OVERFLOW above 65,535
+     * bytes, STATUS_INVALID_PARAMETER when {@code flags} ≠ 0, STATUS_INVALID_DEVICE_STATE when not bound.
+     */
+    public int connectEx(SocketAddressV4 remoteAddress, WskBuf buffer, int flags, Irp irp) {
+        Irp i = start(irp, OP_CONNECT_EX);
+        i.address = remoteAddress;
+        buffer(i, buffer);
+        i.flags = flags;
+        return provider.submit(i);
+    }
+
+    /**
+     * WskSend: completes when every byte is in the stack's send buffer (Information = bytes), so the caller
+     * may reuse its buffer then. Flags: WSK_FLAG_NODELAY (accepted; the stack has no per-send push yet, use
+     * TCP_NODELAY); others STATUS_NOT_SUPPORTED. STATUS_INVALID_DEVICE_STATE when not connected or after
+     * WskDisconnect.
+     */
+    public int send(WskBuf buffer, int flags, Irp irp) {
+        Irp i = start(irp, OP_SEND);
+        buffer(i, Objects.requireNonNull(buffer, "buffer"));
+        i.flags = flags;
+        return provider.submit(i);
+    }
+
+    /**
+     * WskReceive: completes with Information = bytes as soon as there are any (WSK_FLAG_WAITALL: when the
+     * buffer is full, or on disconnect or cancel, with what it has); <b>0 bytes means the peer closed its
+     * side</b>. WSK_FLAG_DRAIN discards data until the peer closes. A zero-length receive completes at once
+     * and lets receive events flow again after a callback did not take all the data. After a reset the
+     * pending receives complete with STATUS_CONNECTION_RESET.
+     */
+    public int receive(WskBuf buffer, int flags, Irp irp) {
+        Irp i = start(irp, OP_RECEIVE);
+        buffer(i, Objects.requireNonNull(buffer, "buffer"));
+        i.flags = flags;
+        return provider.submit(i);
+    }
+
+    /**
+     * WskDisconnect. Graceful (flags 0): sends {@code buffer} (may be null) after the data already queued,
+     * then FIN; receiving goes on; the IRP completes when the connection is closed both ways (the stack does
+     * not report the acknowledgement of our FIN alone). Abortive (WSK_FLAG_ABORTIVE, buffer null): resets the
+     * connection, cancels pending sends, and completes when the stack has dropped the connection.
+     */
+    public int disconnect(WskBuf buffer, int flags, Irp irp) {
+        Irp i = start(irp, OP_DISCONNECT);
+        buffer(i, buffer);
+        i.flags = flags;
+        return provider.submit(i);
+    }
+
+    /**
+     * WskCloseSocket: cancels the pending IRPs (STATUS_CANCELLED), stops listening, resets the connection
+     * unless it is closed both ways, and completes once the stack has returned every send it held. Chains kept
+     * from receive events stay valid until released. Afterwards every call fails with
+     * STATUS_FILE_FORCED_CLOSED.
+     */
+    public int closeSocket(Irp irp) {
+        return provider.submit(start(irp, OP_CLOSE));
+    }
+
+    /** WskGetLocalAddress: Information = the bound {@link SocketAddressV4}; STATUS_INVALID_DEVICE_STATE if unbound. */
+    public int getLocalAddress(Irp irp) {
+        return provider.submit(start(irp, OP_GET_LOCAL));
+    }
+
+    /** WskGetRemoteAddress: Information = the peer's address; STATUS_INVALID_DEVICE_STATE if not connected. */
+    public int getRemoteAddress(Irp irp) {
+        return provider.submit(start(irp, OP_GET_REMOTE));
+    }
+
+    /**
+     * WskControlSocket with a scalar input: {@code requestType} WskSetOption, WskGetOption (Information = the
+     * value) or WskIoctl (Information = the result). Supported: SOL_SOCKET SO_WSK_EVENT_CALLBACK (value = an
+     * event mask, or WSK_EVENT_DISABLE | one event), SO_KEEPALIVE; IPPROTO_TCP TCP_NODELAY, TCP_FASTOPEN (before
+     * connecting), TCP_KEEPIDLE, TCP_KEEPINTVL (seconds), TCP_KEEPCNT; IOCTLs SIO_WSK_QUERY_RECEIVE_BACKLOG,
+     * SIO_WSK_QUERY_IDEAL_SEND_BACKLOG. Anything else: STATUS_NOT_SUPPORTED. {@code irp} may be null on the
+     * dispatch thread (the call always completes inline).
+     */
+    public int controlSocket(int requestType, int controlCode, int level, long inputValue, Irp irp) {
+        Irp i;
+        if (irp == null) {
+            if (!provider.onDispatchThread()) {
+                return NtStatus.STATUS_INVALID_PARAMETER;
+            }
+            i = provider.scratch;
+            i.reuse();
+        } else {
+            i = irp;
+        }
+        start(i, OP_CONTROL);
+        i.type = requestType;
+        i.controlCode = controlCode;
+        i.level = level;
+        i.value = inputValue;
+        return provider.submit(i);
+    }
+
+    /** WskRelease: gives back a chain a receive event kept; see {@link WskProvider#release}. */
+    public int release(WskDataIndication dataIndication) {
+        return provider.release(dataIndication);
+    }
+
+    /** The socket context given at creation (or set by an accept). */
+    public Object context() {
+        return context;
+    }
+
+    /** Sets the socket context (AcceptSocketContext, from inside WskAcceptEvent). Dispatch thread. */
+    public void setContext(Object value) {
+        this.context = value;
+    }
+
+    /** Sets the event callbacks (AcceptSocketDispatch, from inside WskAcceptEvent). Dispatch thread. */
+    public void setDispatch(WskClientConnectionDispatch value) {
+        this.dispatch = value;
+    }
+
+    /** WSK_FLAG_LISTEN_SOCKET, WSK_FLAG_CONNECTION_SOCKET or WSK_FLAG_STREAM_SOCKET. */
+    public int category() {
+        return category;
+    }
+
+    @Override
+    public String toString() {
+        return "WskSocket[" + id + " " + stateName() + (local != null ? " " + local : "")
+            + (remote != null ? " -> " + remote : "") + (closed ? " closed" : "") + "]";
+    }
+
+    private String stateName() {
+        return switch (state) {
+            case CREATED -> "created";
+            case BOUND -> "bound";
+            case LISTENING -> "listening";
+            case CONNECTING -> "connecting";
+            case CONNECTED -> "connected";
+            case DISCONNECTED -> "disconnected";
+            default -> "dead";
+        };
+    }
+
+    private Irp start(Irp irp, int op) {
+        Objects.requireNonNull(irp, "irp");
+        irp.begin(op);
+        irp.provider = provider;
+        irp.socket = this;
+        return irp;
+    }
+
+    private static void buffer(Irp irp, WskBuf buffer) {
+        if (buffer != null) {
+            irp.hasBuffer = true;
+            irp.bufferAddress = buffer.address() + buffer.offset();
+            irp.bufferLength = buffer.length();
+        }
+    }
+
+    // ================================================================================ dispatch thread
+
+    int execute(Irp irp) {
+        if (closed && irp.op != OP_CLOSE || state == DEAD && irp.op != OP_CLOSE) {
+            return complete(irp, WskStatus.STATUS_FILE_FORCED_CLOSED);
+        }
+        return switch (irp.op) {
+            case OP_BIND -> doBind(irp);
+            case OP_LISTEN -> doListen(irp);
+            case OP_ACCEPT -> doAccept(irp);
+            case OP_CONNECT, OP_CONNECT_EX -> doConnect(irp);
+            case OP_SEND -> doSend(irp);
+            case OP_RECEIVE -> doReceive(irp);
+            case OP_DISCONNECT -> doDisconnect(irp);
+            case OP_CLOSE -> doClose(irp);
+            case OP_GET_LOCAL -> local != null ? complete(irp, NtStatus.STATUS_SUCCESS, 0, local)
+                : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            case OP_GET_REMOTE -> remote != null && (state == CONNECTED || state == DISCONNECTED)
+                ? complete(irp, NtStatus.STATUS_SUCCESS, 0, remote) : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            case OP_CONTROL -> doControl(irp);
+            default -> complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+        };
+    }
+
+    private int complete(Irp irp, int status) {
+        return provider.complete(irp, status, 0, null);
+    }
+
+    private int complete(Irp irp, int status, long information, Object object) {
+        return provider.complete(irp, status, information, object);
+    }
+
+    private static int pending(Irp irp) {
+        irp.markPending();
+        return NtStatus.STATUS_PENDING;
+    }
+
+    // ---------------------------------------------------------------- bind, listen, accept
+
+    private int doBind(Irp irp) {
+        int status = bindAddress(irp.address);
+        if (status != NtStatus.STATUS_SUCCESS) {
+            return complete(irp, status);
+        }
+        if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+            return startListen(irp);
+        }
+        return complete(irp, NtStatus.STATUS_SUCCESS);
+    }
+
+    private int bindAddress(SocketAddressV4 address) {
+        if (address == null) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if (state != CREATED) {
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+        }
+        if (address.ip() != 0 && address.ip() != provider.stackAddress) {
+            return NtStatus.STATUS_INVALID_ADDRESS;
+        }
+        int p = address.port();
+        boolean wildcard = p == 0;
+        if (wildcard) {
+            p = provider.allocatePort();
+            if (p == 0) {
+                return NtStatus.STATUS_TOO_MANY_ADDRESSES;
+            }
+        } else if (provider.portInUse(p)) {
+            return NtStatus.STATUS_SHARING_VIOLATION;
+        }
+        provider.usePort(p);
+        ownsPort = true;
+        wildcardPort = wildcard;
+        port = p;
+        local = new SocketAddressV4(address.ip(), p);
+        state = BOUND;
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    private void unbind() {
+        if (ownsPort) {
+            provider.freePort(port);
+            ownsPort = false;
+        }
+        port = 0;
+        local = null;
+        wildcardPort = false;
+        state = CREATED;
+    }
+
+    private int doListen(Irp irp) {
+        if (category != Wsk.WSK_FLAG_STREAM_SOCKET) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if (state != BOUND || listenIrp != null) {
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+        }
+        return startListen(irp);
+    }
+
+    private int startListen(Irp irp) {
+        if (!provider.tcp.listen(port)) {
+            if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+                unbind();
+            }
+            return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+        }
+        listenIrp = irp;
+        listenRetries = 0;
+        provider.listenPending.put(port, this);
+        return pending(irp);
+    }
+
+    void onListenComplete(int listenPort, int status) {
+        Irp irp = listenIrp;
+        listenIrp = null;
+        if (closed || irp == null) {
+            if (status == NtStatus.STATUS_SUCCESS) {
+                provider.tcp.stopListening(listenPort);
+            }
+            return;
+        }
+        if (status == NtStatus.STATUS_SUCCESS) {
+            state = LISTENING;
+            provider.listeners.put(port, this);
+            complete(irp, NtStatus.STATUS_SUCCESS);
+            return;
+        }
+        if (wildcardPort && status == NtStatus.STATUS_SHARING_VIOLATION && listenRetries < MAX_PORT_RETRIES) {
+            // The stack still uses the port we chose (a connection in TIME-WAIT): take another.
+            int p = provider.allocatePort();
+            if (p != 0 && provider.tcp.listen(p)) {
+                int retries = listenRetries + 1;
+                provider.freePort(port);
+                provider.usePort(p);
+                port = p;
+                local = new SocketAddressV4(local.ip(), p);
+                listenIrp = irp;
+                listenRetries = retries;
+                provider.listenPending.put(p, this);
+                return;
+            }
+        }
+        if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+            unbind();
+        }
+        complete(irp, status);
+    }
+
+    private int doAccept(Irp irp) {
+        if (category == Wsk.WSK_FLAG_CONNECTION_SOCKET) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if (irp.flags != 0 || irp.requestDispatch != null && !(irp.requestDispatch instanceof WskClientConnectionDispatch)) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+        }
+        if (state != LISTENING) {
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+        }
+        WskSocket s = backlogHead;
+        if (s != null) {
+            backlogHead = s.nextInBacklog;
+            if (backlogHead == null) {
+                backlogTail = null;
+            }
+            backlogCount--;
+            s.nextInBacklog = null;
+            s.listener = null;
+            s.context = irp.requestContext;
+            s.dispatch = irp.requestDispatch;
+            return complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
+        }
+        acceptIrps.add(irp);
+        return pending(irp);
+    }
+
+    /** The stack completed a handshake on our port. */
+    void onAccepted(long newHandle, int remoteIp, int remotePort) {
+        WskSocket s = provider.newSocket(Wsk.WSK_FLAG_CONNECTION_SOCKET, null, null);
+        s.state = CONNECTED;
+        s.handle = newHandle;
+        s.port = port;
+        s.local = new SocketAddressV4(provider.stackAddress, port);
+        s.remote = new SocketAddressV4(remoteIp, remotePort);
+        // Options set on the listener carry over to its connections, as in Winsock.
+        s.noDelay = noDelay;
+        s.keepAlive = keepAlive;
+        s.keepIdleSeconds = keepIdleSeconds;
+        s.keepIntervalSeconds = keepIntervalSeconds;
+        s.keepCount = keepCount;
+        provider.byHandle.put(newHandle, s);
+        s.applyOptions();
+        Irp irp = acceptIrps.poll();
+        if (irp != null) {
+            s.context = irp.requestContext;
+            s.dispatch = irp.requestDispatch;
+            complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
+            return;
+        }
+        if ((events & Wsk.WSK_EVENT_ACCEPT) != 0 && dispatch instanceof WskClientListenDispatch events0) {
+            s.dispatch = dispatch instanceof WskClientConnectionDispatch ? dispatch : null;
+            int result;
+            try {
+                result = events0.wskAcceptEvent(context, 0, s.local, s.remote, s);
+            } catch (Throwable t) {
+                provider.onError(t);
+                result = WskStatus.STATUS_REQUEST_NOT_ACCEPTED;
+            }
+            if (result == NtStatus.STATUS_SUCCESS && !s.closed) {
+                // Receive and disconnect events enabled on the listener carry over (WSK, SO_WSK_EVENT_CALLBACK).
+                if (s.dispatch instanceof WskClientConnectionDispatch) {
+                    s.events |= events & CONNECTION_EVENTS;
+                }
+                provider.schedule(s);
+            } else if (result != NtStatus.STATUS_SUCCESS) {
+                s.closeInternal(null);
+            }
+            return;
+        }
+        if (backlogCount >= MAX_BACKLOG || closed) {
+            s.closeInternal(null);
+            return;
+        }
+        s.listener = this;
+        if (backlogTail == null) {
+            backlogHead = s;
+        } else {
+            backlogTail.nextInBacklog = s;
+        }
+        backlogTail = s;
+        backlogCount++;
+    }
+
+    private void removeFromBacklog(WskSocket s) {
+        WskSocket previous = null;
+        for (WskSocket i = backlogHead; i != null; previous = i, i = i.nextInBacklog) {
+            if (i == s) {
+                if (previous == null) {
+                    backlogHead = i.nextInBacklog;
+                } else {
+                    previous.nextInBacklog = i.nextInBacklog;
+                }
+                if (backlogTail == i) {
+                    backlogTail = previous;
+                }
+                i.nextInBacklog = null;
+                i.listener = null;
+                backlogCount--;
+                return;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- connect
+
+    private int doConnect(Irp irp) {
+        if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if (irp.op == OP_CONNECT_EX) {
+            if (irp.bufferLength > MAX_CONNECT_EX_BYTES) {
+                return complete(irp, NtStatus.STATUS_BUFFER_OVERFLOW);
+            }
+            if (irp.flags != 0) {
+                return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            }
+        }
+        SocketAddressV4 to = irp.address;
+        if (to == null || to.ip() == 0 || to.port() == 0) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+        }
+        if (state != BOUND || listenIrp != null) {
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+        }
+        return startConnect(irp, to);
+    }
+
+    /** WskSocketConnect on a fresh socket: bind, then connect with the caller's IRP. */
+    int socketConnect(Irp irp) {
+        int status = bindAddress(irp.address);
+        if (status == NtStatus.STATUS_SUCCESS && (irp.address2.ip() == 0 || irp.address2.port() == 0)) {
+            status = NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if (status != NtStatus.STATUS_SUCCESS) {
+            closeInternal(null);
+            return complete(irp, status);
+        }
+        irp.socket = this;
+        return startConnect(irp, irp.address2);
+    }
+
+    private int startConnect(Irp irp, SocketAddressV4 to) {
+        state = CONNECTING;
+        remote = to;
+        connectIrp = irp;
+        connectRetries = 0;
+        if (!issueConnect()) {
+            state = BOUND;
+            remote = null;
+            connectIrp = null;
+            if (irp.op == OP_SOCKET_CONNECT) {
+                closeInternal(null);
+            }
+            return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+        }
+        return pending(irp);
+    }
+
+    private boolean issueConnect() {
+        Irp irp = connectIrp;
+        boolean queued;
+        if (irp.op == OP_CONNECT_EX) {
+            queued = provider.tcp.connect(id, remote.ip(), remote.port(), port, irp.bufferAddress, irp.bufferLength,
+                fastOpen);
+        } else {
+            queued = provider.tcp.connect(id, remote.ip(), remote.port(), port);
+        }
+        connectInFlight = queued;
+        return queued;
+    }
+
+    void onConnectComplete(long newHandle, int status) {
+        connectInFlight = false;
+        Irp irp = connectIrp;
+        if (closed || irp == null) {
+            connectIrp = null;
+            if (status == NtStatus.STATUS_SUCCESS) {
+                handle = newHandle;
+                provider.byHandle.put(newHandle, this);
+                abortNow();
+            }
+            maybeFinishClose();
+            return;
+        }
+        if (status == NtStatus.STATUS_SUCCESS) {
+            connectIrp = null;
+            state = CONNECTED;
+            handle = newHandle;
+            provider.byHandle.put(newHandle, this);
+            if (local.ip() == 0) {
+                local = new SocketAddressV4(provider.stackAddress, port);
+            }
+            applyOptions();
+            long information = irp.op == OP_CONNECT_EX ? irp.bufferLength : 0;
+            complete(irp, NtStatus.STATUS_SUCCESS, information, irp.op == OP_SOCKET_CONNECT ? this : null);
+            return;
+        }
+        if (wildcardPort && connectRetries < MAX_PORT_RETRIES
+            && (status == NtStatus.STATUS_SHARING_VIOLATION || status == NtStatus.STATUS_ADDRESS_ALREADY_EXISTS)) {
+            // The stack still holds the port we chose (TIME-WAIT): choose another, as a wildcard bind allows.
+            int p = provider.allocatePort();
+            if (p != 0) {
+                connectRetries++;
+                provider.freePort(port);
+                provider.usePort(p);
+                port = p;
+                local = new SocketAddressV4(local.ip(), p);
+                if (issueConnect()) {
+                    return;
+                }
+                status = NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            }
+        }
+        connectIrp = null;
+        state = BOUND;
+        remote = null;
+        if (irp.op == OP_SOCKET_CONNECT) {
+            closeInternal(null);
+        }
+        complete(irp, status);
+    }
+
+    private void applyOptions() {
+        if (handle == 0 || stackClosed) {
+            return;
+        }
+        if (noDelay) {
+            provider.tcp.noDelay(handle, true);
+        }
+        if (keepAlive) {
+            applyKeepAlive();
+        }
+    }
+
+    private void applyKeepAlive() {
+        if (handle != 0 && !stackClosed) {
+            provider.tcp.keepAlive(handle, keepAlive, TimeUnit.SECONDS.toNanos(keepIdleSeconds),
+                TimeUnit.SECONDS.toNanos(keepIntervalSeconds), (int) keepCount);
+        }
+    }
+
+    // ---------------------------------------------------------------- send, disconnect
+
+    private int doSend(Irp irp) {
+        if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if ((irp.flags & ~Wsk.WSK_FLAG_NODELAY) != 0) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if (state != CONNECTED || disconnectRequested || abortIssued) {
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+        }
+        sendIrps.add(irp);
+        pending(irp);
+        pump();
+        return NtStatus.STATUS_PENDING;
+    }
+
+    /** Hands queued sends to the stack, at most MAX_SENDS_IN_STACK at a time, in order; then the FIN. */
+    private void pump() {
+        if (handle == 0 || stackClosed || abortIssued) {
+            return;
+        }
+        for (Irp irp = sendIrps.peek(); irp != null && submittedSends < MAX_SENDS_IN_STACK; irp = irp.next) {
+            if (irp.submitted) {
+                continue;
+            }
+            if (irp.op == OP_DISCONNECT) {
+                if (irp.hasBuffer && irp.bufferLength > 0) {
+                    if (!provider.tcp.send(handle, id, irp.bufferAddress, irp.bufferLength)) {
+                        provider.schedule(this);
+                        return;
+                    }
+                    irp.submitted = true;
+                    submittedSends++;
+                } else if (irp == sendIrps.peek()) {
+                    // Every byte before it is in the send buffer: now the FIN can follow them.
+                    sendIrps.poll();
+                    postShutdown(irp);
+                }
+                return;
+            }
+            if (!provider.tcp.send(handle, id, irp.bufferAddress, irp.bufferLength)) {
+                provider.schedule(this);
+                return;
+            }
+            irp.submitted = true;
+            submittedSends++;
+        }
+    }
+
+    private void postShutdown(Irp irp) {
+        finPosted = true;
+        disconnectIrp = irp;
+        if (!provider.tcp.shutdown(handle)) {
+            needShutdown = true;
+            provider.schedule(this);
+        }
+    }
+
+    void onSendComplete(int bytes, int status) {
+        Irp irp = sendIrps.peek();
+        if (irp == null || !irp.submitted) {
+            return;
+        }
+        sendIrps.poll();
+        submittedSends--;
+        int result = status;
+        if (result != NtStatus.STATUS_SUCCESS && (abortIssued || closed)) {
+            result = WskStatus.STATUS_CANCELLED;
+        }
+        if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS) {
+            postShutdown(irp); // the final buffer is in: FIN next; the IRP waits for the close
+        } else {
+            complete(irp, result, bytes, null);
+        }
+        if (!closed) {
+            pump();
+        }
+        maybeFinishClose();
+    }
+
+    private int doDisconnect(Irp irp) {
+        if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if ((irp.flags & ~Wsk.WSK_FLAG_ABORTIVE) != 0) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if ((irp.flags & Wsk.WSK_FLAG_ABORTIVE) != 0) {
+            if (irp.hasBuffer) {
+                return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            }
+            if (state == DISCONNECTED) {
+                return complete(irp, NtStatus.STATUS_SUCCESS);
+            }
+            if (state != CONNECTED || abortIrp != null) {
+                return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            }
+            cancelUnsubmittedSends(WskStatus.STATUS_CANCELLED);
+            Irp graceful = disconnectIrp;
+            disconnectIrp = null;
+            abortIrp = irp;
+            pending(irp);
+            if (graceful != null) {
+                complete(graceful, WskStatus.STATUS_CANCELLED);
+            }
+            abortNow();
+            return NtStatus.STATUS_PENDING;
+        }
+        if (state != CONNECTED || disconnectRequested || abortIssued) {
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+        }
+        disconnectRequested = true;
+        sendIrps.add(irp);
+        pending(irp);
+        pump();
+        return NtStatus.STATUS_PENDING;
+    }
+
+    private void cancelUnsubmittedSends(int status) {
+        // Submitted sends are a prefix of the queue: keep them (the stack answers for them), fail the rest.
+        Irp last = null;
+        for (Irp i = sendIrps.peek(); i != null && i.submitted; i = i.next) {
+            last = i;
+        }
+        Irp rest = last == null ? sendIrps.peek() : last.next;
+        while (rest != null) {
+            Irp next = rest.next;
+            sendIrps.remove(rest);
+            complete(rest, status, 0, null);
+            rest = next;
+        }
+    }
+
+    private void abortNow() {
+        abortIssued = true;
+        if (!provider.tcp.abort(handle)) {
+            needAbort = true;
+            provider.schedule(this);
+        }
+    }
+
+    // ---------------------------------------------------------------- receive
+
+    private int doReceive(Irp irp) {
+        if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        int flags = irp.flags;
+        if ((flags & ~(Wsk.WSK_FLAG_WAITALL | Wsk.WSK_FLAG_DRAIN)) != 0) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        if ((flags & Wsk.WSK_FLAG_WAITALL) != 0 && (flags & Wsk.WSK_FLAG_DRAIN) != 0) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+        }
+        if (state != CONNECTED && state != DISCONNECTED) {
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+        }
+        if (receiveEventsSuspended) {
+            receiveEventsSuspended = false;
+            provider.schedule(this);
+        }
+        if (irp.bufferLength == 0 && (flags & Wsk.WSK_FLAG_DRAIN) == 0) {
+            return complete(irp, NtStatus.STATUS_SUCCESS, 0, null);
+        }
+        if (receiveIrps.isEmpty() && !indicating && fill(irp)) {
+            return complete(irp, NtStatus.STATUS_SUCCESS, irp.progress, null);
+        }
+        receiveIrps.add(irp);
+        return pending(irp);
+    }
+
+    /** Copies queued data into a receive IRP; true when it is done. */
+    private boolean fill(Irp irp) {
+        if ((irp.flags & Wsk.WSK_FLAG_DRAIN) != 0) {
+            releaseAll();
+            return peerClosed;
+        }
+        while (irp.progress < irp.bufferLength && !rx.isEmpty()) {
+            int n = (int) Math.min(rx.headRemaining(), irp.bufferLength - irp.progress);
+            provider.copy(rx.address(0) + rx.headOffset(), irp.bufferAddress + irp.progress, n);
+            irp.progress += n;
+            if (rx.consumeHead(n)) {
+                releaseHead();
+            }
+        }
+        if (irp.progress == irp.bufferLength || rx.isEmpty() && peerClosed) {
+            return true;
+        }
+        return (irp.flags & Wsk.WSK_FLAG_WAITALL) == 0 && irp.progress > 0;
+    }
+
+    private void releaseHead() {
+        provider.releaseDescriptor(handle, rx.mbuf(0), rx.length(0));
+        rx.dropHead();
+    }
+
+    private void releaseAll() {
+        while (!rx.isEmpty()) {
+            releaseHead();
+        }
+    }
+
+    void onReceive(long mbuf, long address, int length) {
+        if (closed) {
+            provider.releaseDescriptor(handle, mbuf, length);
+            return;
+        }
+        rx.add(mbuf, address, length);
+        if (listener == null) {
+            provider.schedule(this); // batched: one pass after this round's events
+        }
+    }
+
+    void onPeerClosed() {
+        peerClosed = true;
+        if (closed || listener != null) {
+            return;
+        }
+        deliver(); // the data before the FIN first
+        if ((events & Wsk.WSK_EVENT_DISCONNECT) != 0 && dispatch instanceof WskClientConnectionDispatch d) {
+            try {
+                d.wskDisconnectEvent(context, 0);
+            } catch (Throwable t) {
+                provider.onError(t);
+            }
+        }
+    }
+
+    /** Fills pending receive IRPs in order, then offers what is left to the receive event. */
+    private void deliver() {
+        if (closed || indicating || listener != null) {
+            return;
+        }
+        Irp irp;
+        while ((irp = receiveIrps.peek()) != null) {
+            if (!fill(irp)) {
+                return;
+            }
+            receiveIrps.poll();
+            complete(irp, NtStatus.STATUS_SUCCESS, irp.progress, null);
+            if (closed || indicating) {
+                return;
+            }
+        }
+        indicate();
+    }
+
+    private void indicate() {
+        if ((events & Wsk.WSK_EVENT_RECEIVE) == 0 || receiveEventsSuspended || rx.isEmpty()
+            || !(dispatch instanceof WskClientConnectionDispatch d)) {
+            return;
+        }
+        int n = rx.count();
+        WskDataIndication head = null;
+        WskDataIndication tail = null;
+        for (int i = 0; i < n; i++) {
+            WskDataIndication link = provider.acquireIndication();
+            int offset = i == 0 ? rx.headOffset() : 0;
+            link.handle = handle;
+            link.mbuf = rx.mbuf(i);
+            link.descriptorLength = rx.length(i);
+            link.socket = this;
+            link.chainHead = i == 0;
+            link.next = null;
+            link.mutableBuffer().set(rx.address(i), offset, rx.length(i) - offset);
+            link.state(WskDataIndication.INDICATED);
+            if (tail == null) {
+                head = link;
+            } else {
+                tail.next = link;
+            }
+            tail = link;
+        }
+        long indicated = rx.bytes();
+        int flags = indicated >= provider.receiveBufferBytes / 2 ? Wsk.WSK_FLAG_RELEASE_ASAP : 0;
+        bytesAccepted.set(indicated);
+        int result;
+        indicating = true;
+        try {
+            result = d.wskReceiveEvent(context, flags, head, indicated, bytesAccepted);
+        } catch (Throwable t) {
+            provider.onError(t);
+            result = WskStatus.STATUS_DATA_NOT_ACCEPTED;
+        } finally {
+            indicating = false;
+        }
+        if (result == NtStatus.STATUS_PENDING) {
+            // The application keeps the chain: the descriptors are its own until WskRelease.
+            for (int i = 0; i < n; i++) {
+                rx.dropHead();
+            }
+            for (WskDataIndication link = head; link != null; link = link.next) {
+                link.state(WskDataIndication.RETAINED);
+            }
+            retainedChains++;
+        } else {
+            long take = result == NtStatus.STATUS_SUCCESS ? Math.max(0, Math.min(bytesAccepted.get(), indicated)) : 0;
+            consume(take);
+            WskDataIndication link = head;
+            while (link != null) {
+                WskDataIndication next = link.next;
+                provider.freeIndication(link);
+                link = next;
+            }
+            if (take < indicated) {
+                receiveEventsSuspended = true; // until the application posts a WskReceive
+            }
+        }
+        if (closed) {
+            releaseAll();
+        } else if (!receiveIrps.isEmpty()) {
+            provider.schedule(this); // a receive posted from inside the callback
+        }
+    }
+
+    private void consume(long bytes) {
+        long left = bytes;
+        while (left > 0 && !rx.isEmpty()) {
+            int n = (int) Math.min(rx.headRemaining(), left);
+            left -= n;
+            if (rx.consumeHead(n)) {
+                releaseHead();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the connection ends
+
+    void onStackClosed(int status) {
+        stackClosed = true;
+        if (status == NtStatus.STATUS_SUCCESS) {
+            peerClosed = true;
+            state = DISCONNECTED;
+        } else {
+            state = DEAD;
+        }
+        if (listener != null) {
+            if (status != NtStatus.STATUS_SUCCESS) {
+                WskSocket l = listener;
+                l.removeFromBacklog(this);
+                closeInternal(null);
+            }
+            return;
+        }
+        if (closed) {
+            maybeFinishClose();
+            return;
+        }
+        Irp graceful = disconnectIrp;
+        disconnectIrp = null;
+        Irp abortive = abortIrp;
+        abortIrp = null;
+        if (status == NtStatus.STATUS_SUCCESS) {
+            deliver();
+            cancelUnsubmittedSends(NtStatus.STATUS_INVALID_DEVICE_STATE);
+            if (graceful != null) {
+                complete(graceful, NtStatus.STATUS_SUCCESS);
+            }
+            if (abortive != null) {
+                complete(abortive, NtStatus.STATUS_SUCCESS);
+            }
+            return;
+        }
+        releaseAll();
+        Irp irp;
+        while ((irp = receiveIrps.poll()) != null) {
+            complete(irp, status, irp.progress, null);
+        }
+        cancelUnsubmittedSends(abortIssued ? WskStatus.STATUS_CANCELLED : status);
+        while ((irp = sendIrps.poll()) != null) {
+            submittedSends--;
+            complete(irp, abortIssued ? WskStatus.STATUS_CANCELLED : status, 0, null);
+        }
+        submittedSends = 0;
+        if (graceful != null) {
+            complete(graceful, abortIssued ? WskStatus.STATUS_CANCELLED : status);
+        }
+        if (abortive != null) {
+            complete(abortive, NtStatus.STATUS_SUCCESS);
+        }
+        if (!abortIssued && !closed && dispatch instanceof WskClientConnectionDispatch d) {
+            // The peer reset (or the connection timed out): tell whoever listens.
+            try {
+                if ((events & Wsk.WSK_EVENT_DISCONNECT) != 0) {
+                    d.wskDisconnectEvent(context, Wsk.WSK_FLAG_ABORTIVE);
+                } else if ((events & Wsk.WSK_EVENT_RECEIVE) != 0) {
+                    d.wskReceiveEvent(context, 0, null, 0, bytesAccepted);
+                }
+            } catch (Throwable t) {
+                provider.onError(t);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- close and cancel
+
+    private int doClose(Irp irp) {
+        if (closed) {
+            return complete(irp, WskStatus.STATUS_FILE_FORCED_CLOSED);
+        }
+        closeInternal(irp);
+        if (closeIrp == irp) {
+            return pending(irp);
+        }
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    /**
+     * Closes the socket: cancels its IRPs, stops listening, resets the connection unless closed both ways,
+     * returns held data. {@code irp} (may be null) completes now or once the stack answered for what it holds.
+     */
+    void closeInternal(Irp irp) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Irp i;
+        while ((i = acceptIrps.poll()) != null) {
+            complete(i, WskStatus.STATUS_CANCELLED);
+        }
+        while ((i = receiveIrps.poll()) != null) {
+            complete(i, WskStatus.STATUS_CANCELLED, i.progress, null);
+        }
+        cancelUnsubmittedSends(WskStatus.STATUS_CANCELLED);
+        if ((i = connectIrp) != null) {
+            connectIrp = null;
+            complete(i, WskStatus.STATUS_CANCELLED);
+        }
+        if ((i = listenIrp) != null) {
+            listenIrp = null; // the provider still maps the port to us; the stack's answer is undone then
+            complete(i, WskStatus.STATUS_CANCELLED);
+        }
+        if ((i = disconnectIrp) != null) {
+            disconnectIrp = null;
+            complete(i, WskStatus.STATUS_CANCELLED);
+        }
+        if ((i = abortIrp) != null) {
+            abortIrp = null;
+            complete(i, WskStatus.STATUS_CANCELLED);
+        }
+        if (state == LISTENING) {
+            provider.listeners.remove(port);
+            provider.tcp.stopListening(port);
+        }
+        WskSocket s;
+        while ((s = backlogHead) != null) {
+            backlogHead = s.nextInBacklog;
+            s.nextInBacklog = null;
+            s.listener = null;
+            s.closeInternal(null);
+        }
+        backlogTail = null;
+        backlogCount = 0;
+        if (listener != null) {
+            listener.removeFromBacklog(this);
+        }
+        if (handle != 0 && !stackClosed && !abortIssued && !(finPosted && peerClosed)) {
+            abortNow(); // WskCloseSocket aborts a connection not closed both ways
+        }
+        if (!indicating) {
+            releaseAll();
+        }
+        if (ownsPort) {
+            provider.freePort(port);
+            ownsPort = false;
+        }
+        closeIrp = irp;
+        if (readyToFinish()) {
+            forget();
+            closeIrp = null;
+            if (irp != null) {
+                complete(irp, NtStatus.STATUS_SUCCESS);
+            }
+        }
+    }
+
+    private boolean readyToFinish() {
+        return submittedSends == 0 && !connectInFlight && (!abortIssued || stackClosed || handle == 0);
+    }
+
+    private void maybeFinishClose() {
+        if (!closed || forgotten || !readyToFinish()) {
+            return;
+        }
+        forget();
+        Irp irp = closeIrp;
+        closeIrp = null;
+        if (irp != null) {
+            complete(irp, NtStatus.STATUS_SUCCESS);
+        }
+    }
+
+    private void forget() {
+        forgotten = true;
+        provider.byId.remove(id);
+        if (handle != 0 && provider.byHandle.get(handle) == this) {
+            provider.byHandle.remove(handle);
+        }
+    }
+
+    /** Provider shutdown: whatever is still outstanding completes now. */
+    void finishForcibly() {
+        Irp irp;
+        while ((irp = sendIrps.poll()) != null) {
+            complete(irp, WskStatus.STATUS_CANCELLED, 0, null);
+        }
+        submittedSends = 0;
+        connectInFlight = false;
+        stackClosed = true;
+        maybeFinishClose();
+        forget();
+    }
+
+    /** IoCancelIrp for one of our IRPs (dispatch thread). */
+    void cancel(Irp irp) {
+        if (acceptIrps.remove(irp)) {
+            complete(irp, WskStatus.STATUS_CANCELLED);
+        } else if (receiveIrps.remove(irp)) {
+            complete(irp, WskStatus.STATUS_CANCELLED, irp.progress, null);
+        } else if (!irp.submitted && sendIrps.remove(irp)) {
+            if (irp.op == OP_DISCONNECT) {
+                disconnectRequested = false;
+            }
+            complete(irp, WskStatus.STATUS_CANCELLED);
+        }
+    }
+
+    /** Retries what found a ring full; moves sends along; serves receives and events (dispatch thread). */
+    void doWork() {
+        if (needAbort && handle != 0 && provider.tcp.abort(handle)) {
+            needAbort = false;
+        }
+        if (needShutdown && handle != 0 && provider.tcp.shutdown(handle)) {
+            needShutdown = false;
+        }
+        if (needAbort || needShutdown) {
+            provider.schedule(this);
+        }
+        if (!closed) {
+            pump();
+            deliver();
+        }
+    }
+
+    // ---------------------------------------------------------------- options
+
+    private int doControl(Irp irp) {
+        int status;
+        long out = 0;
+        switch (irp.type) {
+            case Wsk.WskSetOption -> status = setOption(irp.level, irp.controlCode, irp.value);
+            case Wsk.WskGetOption -> {
+                out = getOption(irp.level, irp.controlCode);
+                status = out < 0 ? WskStatus.STATUS_NOT_SUPPORTED : NtStatus.STATUS_SUCCESS;
+                out = Math.max(out, 0);
+            }
+            case Wsk.WskIoctl -> {
+                out = ioctl(irp.controlCode);
+                status = out == -1 ? WskStatus.STATUS_NOT_SUPPORTED
+                    : out == -2 ? NtStatus.STATUS_INVALID_DEVICE_STATE : NtStatus.STATUS_SUCCESS;
+                out = Math.max(out, 0);
+            }
+            default -> status = NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        return complete(irp, status, out, null);
+    }
+
+    private int setOption(int level, int option, long value) {
+        if (level == Wsk.SOL_SOCKET) {
+            switch (option) {
+                case Wsk.SO_WSK_EVENT_CALLBACK:
+                    return setEvents((int) value);
+                case Wsk.SO_KEEPALIVE:
+                    keepAlive = value != 0;
+                    applyKeepAlive();
+                    return NtStatus.STATUS_SUCCESS;
+                default:
+                    return WskStatus.STATUS_NOT_SUPPORTED;
+            }
+        }
+        if (level != Wsk.IPPROTO_TCP) {
+            return WskStatus.STATUS_NOT_SUPPORTED;
+        }
+        switch (option) {
+            case Wsk.TCP_NODELAY:
+                noDelay = value != 0;
+                if (handle != 0 && !stackClosed) {
+                    provider.tcp.noDelay(handle, noDelay);
+                }
+                return NtStatus.STATUS_SUCCESS;
+            case Wsk.TCP_FASTOPEN:
+                if (state == CONNECTING || state == CONNECTED || state == DISCONNECTED) {
+                    return NtStatus.STATUS_INVALID_DEVICE_STATE; // set it before WskConnectEx
+                }
+                fastOpen = value != 0;
+                return NtStatus.STATUS_SUCCESS;
+            case Wsk.TCP_KEEPIDLE:
+            case Wsk.TCP_KEEPINTVL:
+            case Wsk.TCP_KEEPCNT:
+                if (value <= 0 || value > Integer.MAX_VALUE) {
+                    return NtStatus.STATUS_INVALID_PARAMETER;
+                }
+                if (option == Wsk.TCP_KEEPIDLE) {
+                    keepIdleSeconds = value;
+                } else if (option == Wsk.TCP_KEEPINTVL) {
+                    keepIntervalSeconds = value;
+                } else {
+                    keepCount = value;
+                }
+                if (keepAlive) {
+                    applyKeepAlive();
+                }
+                return NtStatus.STATUS_SUCCESS;
+            default:
+                return WskStatus.STATUS_NOT_SUPPORTED;
+        }
+    }
+
+    private int setEvents(int mask) {
+        int allowed = switch (category) {
+            case Wsk.WSK_FLAG_LISTEN_SOCKET, Wsk.WSK_FLAG_STREAM_SOCKET -> LISTENER_EVENTS;
+            default -> CONNECTION_EVENTS;
+        };
+        if ((mask & Wsk.WSK_EVENT_DISABLE) != 0) {
+            int event = mask & ~Wsk.WSK_EVENT_DISABLE;
+            if (Integer.bitCount(event) != 1 || (event & allowed) == 0) {
+                return NtStatus.STATUS_INVALID_PARAMETER; // disable one event at a time
+            }
+            events &= ~event;
+            return NtStatus.STATUS_SUCCESS;
+        }
+        if (mask == 0 || (mask & ~allowed) != 0) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if ((mask & Wsk.WSK_EVENT_ACCEPT) != 0 && !(dispatch instanceof WskClientListenDispatch)) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if ((mask & CONNECTION_EVENTS) != 0 && category != Wsk.WSK_FLAG_LISTEN_SOCKET
+            && !(dispatch instanceof WskClientConnectionDispatch)) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        events |= mask;
+        if ((mask & Wsk.WSK_EVENT_RECEIVE) != 0) {
+            provider.schedule(this); // data already queued is indicated on the next round
+        }
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    /** The option's value, or -1 when not supported. */
+    private long getOption(int level, int option) {
+        if (level == Wsk.SOL_SOCKET) {
+            return switch (option) {
+                case Wsk.SO_KEEPALIVE -> keepAlive ? 1 : 0;
+                case Wsk.SO_WSK_EVENT_CALLBACK -> events;
+                default -> -1;
+            };
+        }
+        if (level != Wsk.IPPROTO_TCP) {
+            return -1;
+        }
+        return switch (option) {
+            case Wsk.TCP_NODELAY -> noDelay ? 1 : 0;
+            case Wsk.TCP_FASTOPEN -> fastOpen ? 1 : 0;
+            case Wsk.TCP_KEEPIDLE -> keepIdleSeconds;
+            case Wsk.TCP_KEEPINTVL -> keepIntervalSeconds;
+            case Wsk.TCP_KEEPCNT -> keepCount;
+            default -> -1;
+        };
+    }
+
+    /** The IOCTL's result, -1 when not supported, -2 when not valid in this state. */
+    private long ioctl(int code) {
+        return switch (code) {
+            case Wsk.SIO_WSK_QUERY_RECEIVE_BACKLOG -> state == CONNECTED || state == DISCONNECTED ? rx.bytes() : -2;
+            case Wsk.SIO_WSK_QUERY_IDEAL_SEND_BACKLOG -> state == CONNECTED ? provider.sendBufferBytes : -2;
+            default -> -1;
+        };
+    }
+}

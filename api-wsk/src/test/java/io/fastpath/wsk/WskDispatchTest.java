@@ -1,0 +1,179 @@
+package io.fastpath.wsk;
+
+import static io.fastpath.wsk.WskTestSockets.connect;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.stack.NtStatus;
+import io.fastpath.wsk.WskTestSockets.Connected;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The mechanics under every call: nesting of inline completions, and no allocation in steady state. */
+class WskDispatchTest {
+    @TempDir
+    Path dir;
+
+    /**
+     * A routine that starts the next receive, which completes inline, which starts the next... (64 KiB
+     * queued, read 16 bytes at a time: 4096 completions). Inline completions nest at most 16 deep; the rest
+     * run from dispatch(), and every byte arrives in order.
+     */
+    @Test
+    void inlineCompletionsNestOnlySoDeepAndTheRestRunFromDispatch() {
+        try (RingRig rig = new RingRig(dir)) {
+            Connected p = connect(rig, 7, null, null);
+            final int total = 64 * 1024;
+            ByteBuffer data = ByteBuffer.allocateDirect(total);
+            for (int i = 0; i < total; i++) {
+                data.put(i, WskEchoClient.pattern(i));
+            }
+            Call send = new Call();
+            p.server().send(new WskBuf().set(data, 0, total), 0, send.irp());
+            rig.await(send, 5, "send");
+            rig.runUntil(() -> queued(p.client()) == total, 5, "all queued at the client");
+            ByteBuffer small = ByteBuffer.allocateDirect(16);
+            WskBuf buf = new WskBuf().set(small, 0, 16);
+            int[] depth = {0};
+            int[] maxDepth = {0};
+            long[] received = {0};
+            long[] mismatches = {0};
+            Irp irp = new Irp();
+            irp.setCompletionRoutine((i, c) -> {
+                int n = (int) i.ioStatus().information();
+                for (int k = 0; k < n; k++) {
+                    if (small.get(k) != WskEchoClient.pattern(received[0] + k)) {
+                        mismatches[0]++;
+                    }
+                }
+                received[0] += n;
+                if (received[0] < total) {
+                    depth[0]++;
+                    maxDepth[0] = Math.max(maxDepth[0], depth[0]);
+                    p.client().receive(buf, 0, i.reuse());
+                    depth[0]--;
+                }
+            }, null);
+            assertEquals(NtStatus.STATUS_SUCCESS, p.client().receive(buf, 0, irp));
+            rig.runUntil(() -> received[0] == total, 5, "read back");
+            assertEquals(0, mismatches[0]);
+            assertTrue(maxDepth[0] <= 16, "nesting depth " + maxDepth[0]);
+        }
+    }
+
+    /**
+     * Once sockets and IRPs exist and have warmed up, send → receive → send round trips (64 KiB each way,
+     * through the client's and the server's WSK providers, both dispatched on this thread) allocate nothing on
+     * it: IRPs are the caller's, queues intrusive, maps primitive-keyed.
+     */
+    @Test
+    void steadyStateSendAndReceiveAllocateNothingOnTheDispatchThread() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        try (RingRig rig = new RingRig(dir)) {
+            Connected p = connect(rig, 7, null, null);
+            Echo echo = new Echo(p);
+            // Warm up: JIT and lazy linkage, and the one-off growth of descriptor rings and pools (a few hundred
+            // bytes in the first couple of hundred round trips).
+            echo.run(rig, 300);
+            long before = threads.getCurrentThreadAllocatedBytes();
+            echo.run(rig, 500);
+            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            System.out.printf("500 round trips of 64 KiB: %d bytes allocated on the dispatch thread%n", allocated);
+            assertEquals(0, allocated, "no allocation per call or per packet");
+        }
+    }
+
+    /** Client sends 64 KiB, server echoes it back with one receive/send IRP pair, client reads it. Reused IRPs. */
+    private static final class Echo {
+        static final int SIZE = 64 * 1024;
+        final Connected p;
+        final ByteBuffer out = ByteBuffer.allocateDirect(SIZE);
+        final ByteBuffer in = ByteBuffer.allocateDirect(SIZE);
+        final ByteBuffer serverMemory = ByteBuffer.allocateDirect(SIZE);
+        final WskBuf outBuf = new WskBuf();
+        final WskBuf inBuf = new WskBuf();
+        final WskBuf serverBuf = new WskBuf();
+        final Irp clientSend = new Irp();
+        final Irp clientReceive = new Irp();
+        final Irp serverReceive = new Irp();
+        final Irp serverSend = new Irp();
+        long got;
+        int rounds;
+        int target;
+        boolean failed;
+
+        Echo(Connected p) {
+            this.p = p;
+            clientSend.setCompletionRoutine((i, c) -> {
+                check(i);
+            }, null);
+            clientReceive.setCompletionRoutine((i, c) -> {
+                if (!check(i)) {
+                    return;
+                }
+                got += i.ioStatus().information();
+                if (got == SIZE) {
+                    got = 0;
+                    rounds++;
+                    if (rounds < target) {
+                        sendRound();
+                    }
+                }
+                if (rounds < target) {
+                    p.client().receive(inBuf.set(in, 0, SIZE), 0, i.reuse());
+                }
+            }, null);
+            serverReceive.setCompletionRoutine((i, c) -> {
+                if (check(i)) {
+                    p.server().send(serverBuf.set(serverMemory, 0, (int) i.ioStatus().information()), 0,
+                        serverSend.reuse());
+                }
+            }, null);
+            serverSend.setCompletionRoutine((i, c) -> {
+                if (check(i)) {
+                    p.server().receive(serverBuf.set(serverMemory, 0, SIZE), 0, serverReceive.reuse());
+                }
+            }, null);
+        }
+
+        private boolean check(Irp i) {
+            if (i.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+                failed = true;
+                return false;
+            }
+            return true;
+        }
+
+        void sendRound() {
+            p.client().send(outBuf.set(out, 0, SIZE), 0, clientSend.reuse());
+        }
+
+        void run(RingRig rig, int n) {
+            rounds = 0;
+            target = n;
+            if (!serverReceive.inProgress() && !serverSend.inProgress()) {
+                p.server().receive(serverBuf.set(serverMemory, 0, SIZE), 0, serverReceive.reuse());
+            }
+            p.client().receive(inBuf.set(in, 0, SIZE), 0, clientReceive.reuse());
+            sendRound();
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (rounds < target && !failed && System.nanoTime() < deadline) {
+                if (rig.dispatch() == 0) {
+                    Thread.onSpinWait();
+                }
+            }
+            if (rounds != target) {
+                throw new AssertionError("rounds done " + rounds + " of " + target + ", failed " + failed);
+            }
+        }
+    }
+
+    private static long queued(WskSocket s) {
+        Call q = new Call();
+        s.controlSocket(Wsk.WskIoctl, Wsk.SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, q.irp());
+        return q.information();
+    }
+}

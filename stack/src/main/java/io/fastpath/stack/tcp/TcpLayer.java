@@ -1975,6 +1975,11 @@ public final class TcpLayer {
         if (len > 0) {
             emitData(c, c.sndUna, len, true);
             c.sndNxt = c.sndUna + len;
+            // The segment may now be larger than when first sent (SACK blocks no longer ride along): what it
+            // adds beyond SND.MAX is new data, and the peer's ACK for it must be acceptable.
+            if (Seq.gt(c.sndNxt, c.sndMax)) {
+                c.sndMax = c.sndNxt;
+            }
         } else if (c.finSent && c.sndUna == c.finSeq) {
             sendFin(c);
         }

@@ -353,8 +353,4 @@ class LinuxTcpTest {
         assertEquals(1, synsWithData.lines().filter(l -> !l.startsWith("Running") && !l.isBlank()).count(),
             synsWithData);
     }
-
-    static String unused() {
-        return Shell.class.getName();
-    }
 }

@@ -1872,6 +1872,15 @@ public final class TcpLayer {
             return true;
         }
         if (c.timeWaitDeadline != 0 && now - c.timeWaitDeadline >= 0) {
+            if (c.handler != null && (!c.receiveQueue.isEmpty() || c.peerClosedUndelivered)) {
+                // The application has not taken the last data yet (its event ring was full, or it paused):
+                // hold the connection until it has, rather than drop acknowledged bytes.
+                c.deliverPending = true;
+                markDirty(c);
+                c.timeWaitDeadline = now + TimeUnit.MILLISECONDS.toNanos(10);
+                schedule(c, c.timeWaitDeadline);
+                return true;
+            }
             closeConnection(c, NtStatus.STATUS_SUCCESS);
             return true;
         }

@@ -82,6 +82,12 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 ELAPSED=$(( $(date +%s) - STARTED ))
 
+# The spurious fast retransmit the harness found (a pure ACK counted as a duplicate with one segment out):
+# its deterministic reproduction, so the report says whether this commit still has it.
+REPRO_RC=0
+REPRO_OUT=$("${PIN[@]}" "$JAVA" "${JVM_FLAGS[@]}" -cp "$JAR" io.fastpath.perf.SpuriousRetransmitRepro 2>&1) || REPRO_RC=$?
+echo "$REPRO_OUT" > "$BASE.repro.txt"
+
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git status --porcelain -- perf stack dpdk-bindings 2>/dev/null) ]]; then
     COMMIT="$COMMIT + uncommitted changes"
@@ -106,6 +112,9 @@ F_BUSY=$(IFS='|'; echo "${BUSY[*]}")
 F_ELAPSED=$ELAPSED
 F_BASE=$BASE
 F_RUNS=$RUNS
+F_REPRO_RC=$REPRO_RC
+F_REPRO_LAST=$(tail -1 <<< "$REPRO_OUT")
+export F_REPRO_RC F_REPRO_LAST
 export F_DATE F_COMMIT F_SCRIPT F_HARNESS F_NPROC F_CPU F_KERNEL F_DPDK F_JDK F_PYTHON F_PINNING F_CLOCKSOURCE \
     F_LOADS F_EXITS F_BUSY F_ELAPSED F_BASE F_RUNS
 python3 - "$BASE.facts.json" <<'PY'
@@ -119,8 +128,10 @@ facts = {
     "dpdk": e["F_DPDK"], "jdk": e["F_JDK"], "python": e["F_PYTHON"], "pinning": e["F_PINNING"],
     "clocksource": e["F_CLOCKSOURCE"], "loads": e["F_LOADS"].split("|"), "exit_codes": e["F_EXITS"].split("|"),
     "busiest_processes": e["F_BUSY"].split("|"), "elapsed_s": int(e["F_ELAPSED"]), "runs": runs,
+    "repro_exit_code": int(e["F_REPRO_RC"]), "repro_last_line": e["F_REPRO_LAST"],
     "raw_files": [f"{base}.run{i}.json" for i in range(1, runs + 1)]
-    + [f"{base}.run{i}.txt" for i in range(1, runs + 1)] + [f"{base}.run<N>.json.<phase>.hgrm", f"{base}.facts.json"],
+    + [f"{base}.run{i}.txt" for i in range(1, runs + 1)]
+    + [f"{base}.run<N>.json.<phase>.hgrm", f"{base}.repro.txt", f"{base}.facts.json"],
 }
 with open(sys.argv[1], "w", encoding="utf-8") as f:
     json.dump(facts, f, indent=2)

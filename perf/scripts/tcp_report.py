@@ -210,7 +210,7 @@ def render(runs, facts, previous=None, prev_facts=None):
     w(f"| Pinning | {facts.get('pinning', '?')} |")
     loads = facts.get("loads", [])
     w(f"| Load average before / after, per run | {'; '.join(loads) if loads else '?'} |")
-    busy = facts.get("busiest_processes", [])
+    busy = [b + "nothing above 0%" if b.endswith(": ") else b for b in facts.get("busiest_processes", [])]
     w(f"| Busiest processes in the second before each run (`top`, % of one CPU) | {'; '.join(busy) if busy else '?'} |")
     w(f"| Harness exit codes per run | {' / '.join(facts.get('exit_codes', [])) or '?'} |")
     w("")
@@ -508,11 +508,8 @@ def render(runs, facts, previous=None, prev_facts=None):
             "cuts 1,448-byte segments (the ring port's 1,500-byte MTU); per segment it allocates an mbuf, copies "
             "the payload from the send buffer, computes the TCP checksum in software, and the receiver checks it "
             "again (the application's copy into the send buffer comes on top): at "
-            f"{fmt(fb1)} Gbit/s a segment every {1448 * 8 / (fb1 * 1e3):.2f} µs per thread. A JFR execution-sample "
-            "profile of `fastpath_bulk_1` (1 ms sampling, `-XX:+DebugNonSafepoints`, so approximate) put about "
-            "10% of each poll thread in `Checksum.partialSum` and 7-10% in `DeadlineTimerWheel.poll`: Agrona's "
-            "wheel scans the current tick's slots on every call and `Stack.doWork` polls it every duty cycle, "
-            "although a tick is about 1 ms; polling it once per tick (as the ARP table is) would give that back.")
+            f"{fmt(fb1)} Gbit/s a segment every {1448 * 8 / (fb1 * 1e3):.2f} µs per thread. A larger MTU on the "
+            "ring pair, or checksum offload where the port has it, would cut the per-segment work.")
     if tb1:
         findings.append(f"**Bulk into Linux over net_tap**: {fmt(tb1)} Gbit/s, bounded by the tap device (a `writev` "
                         "system call per frame on fastpath's poll thread, which also runs Linux's receive path) and "
@@ -526,25 +523,36 @@ def render(runs, facts, previous=None, prev_facts=None):
     retx_text = (f" In these runs the ring tests retransmitted {ring_retx:,} segments ({ring_fast:,} fast "
                  f"retransmits, {ring_timeouts:,} timeouts) although the ring lost nothing; the peer counted each "
                  "retransmitted segment again as a drop (*segment outside the receive window*: a duplicate)."
-                 if ring_retx else " These runs happened to have no stall long enough to start it.")
+                 if ring_retx else " These runs had no stall long enough to cause one.")
+    repro = ("`java --enable-native-access=ALL-UNNAMED --add-exports java.base/jdk.internal.misc=ALL-UNNAMED "
+             "-cp perf/target/benchmarks.jar io.fastpath.perf.SpuriousRetransmitRepro` replays it step by step in "
+             "invoker mode (exit code 1 while the bug is there, 0 when it is not)")
+    mechanism = (
+        "In a ping-pong a spurious retransmission (after a stall: see below) used to repeat itself: the peer "
+        "answers the duplicate with a pure ACK; that ACK reaches the client while its *next* message is in "
+        "flight; the stack counted an ACK without payload as a duplicate ACK although SACK was in use and it "
+        "carried no SACK block, and early retransmit's threshold with one segment outstanding was "
+        "`Math.max(1, outstanding - 1)` = 1; so the client entered recovery and retransmitted a message that "
+        "was not lost, whose duplicate made the next pure ACK. RFC 5827 applies early retransmit only with at "
+        "least two segments outstanding, and RFC 6675 §2 counts an ACK as a duplicate on a SACK connection only "
+        "if it reports new SACKed data.")
+    code = facts.get("repro_exit_code")
+    if code == 0:
+        findings.append("**Spurious fast retransmit from a pure ACK: fixed at this commit.** " + mechanism + " "
+                        + repro + f"; at this commit it reports none (\"{facts.get('repro_last_line', '')}\").")
+    elif code == 1:
+        findings.append("**Spurious fast retransmit from a pure ACK (a stack bug).** " + mechanism.replace(
+            "used to repeat", "repeats").replace("counted", "counts").replace("was in use", "is in use")
+            .replace("threshold with one segment outstanding was", "threshold with one segment outstanding is")
+            .replace("entered recovery and retransmitted", "enters recovery and retransmits")
+            .replace("made the next", "makes the next") + " " + repro + "; at this commit it reproduces.")
     findings.append(
-        "**Spurious retransmissions on a lossless link (a stack bug).**" + retx_text + " They start with a "
-        "stall: when a poll thread loses its CPU for longer than the tail-loss probe timeout (max(2·SRTT, "
-        "10 ms) + 50 ms with one segment in flight, so 60 ms here) or the RTO (200 ms minimum), the other "
-        "side retransmits data that was never lost. In a ping-pong one such retransmission then repeats "
-        "itself: the peer answers the duplicate with a pure ACK; that ACK reaches the client while its *next* "
-        "message is in flight; `TcpLayer.processAck` counts an ACK without payload as a duplicate ACK even "
-        "though SACK is in use and it carries no SACK block, and `onDupAck`'s early retransmit threshold "
-        "with one segment outstanding is `Math.max(1, outstanding - 1)` = 1; so the client enters recovery "
-        "and retransmits a message that was not lost, whose duplicate makes the next pure ACK. RFC 5827 "
-        "applies early retransmit only with at least two segments outstanding, and RFC 6675 §2 counts an ACK "
-        "as a duplicate on a SACK connection only if it reports new SACKed data (the stack sends no D-SACK "
-        "for a duplicate either, RFC 2883). `java --enable-native-access=ALL-UNNAMED --add-exports "
-        "java.base/jdk.internal.misc=ALL-UNNAMED -cp perf/target/benchmarks.jar "
-        "io.fastpath.perf.SpuriousRetransmitRepro` reproduces it deterministically in invoker mode (one pure "
-        "ACK, one segment outstanding: one fast retransmit; exit code 1 while the bug is there). In bulk "
-        "transfer the same stalls cause spurious RTOs (go-back-N from SND.UNA, cwnd back to one segment); "
-        "F-RTO (RFC 5682) or undo on timestamps (RFC 4015) would detect them.")
+        "**Stalls make retransmissions on a lossless link.**" + retx_text + " When a poll thread loses its CPU "
+        "for longer than the tail-loss probe timeout (max(2·SRTT, 10 ms) + 50 ms with one segment in flight, "
+        "so 60 ms here) or the RTO (200 ms minimum), the other side retransmits data that was never lost; in "
+        "bulk transfer a spurious RTO also sends it back to one segment of congestion window (go-back-N from "
+        "SND.UNA). F-RTO (RFC 5682) or undoing on timestamps (RFC 4015) would detect those; the stack sends "
+        "no D-SACK (RFC 2883) for the duplicates either, which would let the sender undo.")
     if findings:
         for f in findings:
             w(f"- {f}")

@@ -119,7 +119,8 @@ public final class SpuriousRetransmitRepro {
                 client.doWork();
             }
             System.out.println("   server drops of duplicates ('segment outside the receive window'): "
-                + server.counters().drop(DropReason.TCP_OUT_OF_WINDOW).get() + " (P1's copy and P2's retransmission)");
+                + server.counters().drop(DropReason.TCP_OUT_OF_WINDOW).get() + " (P1's copy"
+                + (retransmitted > 0 ? ", P2's retransmission)" : ")"));
             bug = retransmitted > 0;
             System.out.println(bug ? "SPURIOUS FAST RETRANSMIT: one pure ACK without SACK information, one segment"
                 + " outstanding, nothing lost" : "no spurious retransmission");

@@ -90,7 +90,6 @@ public final class TcpConnection {
     long lastAdvanceNs;
     int peerFinSeq;
     long timeWaitDeadline;
-    int closeStatus;
     boolean connectPending;
     boolean nodelay;
     // Cross-thread use (TcpService): receive handover and bytes the application holds.
@@ -212,7 +211,7 @@ public final class TcpConnection {
 
     /** Free bytes in the send buffer. */
     public int sendSpace() {
-        return sendBuffer == null ? 0 : sendBuffer.free() - (finQueued ? 0 : 0);
+        return sendBuffer == null ? 0 : sendBuffer.free();
     }
 
     /** Bytes sent or queued and not yet acknowledged. */

@@ -312,11 +312,7 @@ public final class TcpLayer {
             c.deliverPending = true;
             markDirty(c);
             if (TcpState.receivesData(c.state)) {
-                int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
-                    - c.heldBytes;
-                if ((c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, config.receiveBufferBytes() / 2)) {
-                    c.ackNow = true;
-                }
+                announceWindowIfOpened(c);
             }
         }
         ip.free(mbuf);
@@ -1395,7 +1391,6 @@ public final class TcpLayer {
     /** Offers queued data to the application, frees what it consumed, and opens the window. */
     private void deliver(TcpConnection c) {
         ReceiveQueue q = c.receiveQueue;
-        int before = receiveWindow(c);
         while (c.handover != null && !q.isEmpty() && c.state != TcpState.CLOSED) {
             int length = q.headLength();
             if (!c.handover.onHandover(c, q.headMbuf(), q.headAddress(), length)) {
@@ -1425,11 +1420,19 @@ public final class TcpLayer {
                 h.onClosed(c, NtStatus.STATUS_SUCCESS);
             }
         }
-        // RFC 1122 §4.2.3.3 (receiver SWS avoidance): announce the window once its right edge can move by
-        // two segments or half the buffer, whichever is less.
-        int free = config.receiveBufferBytes() - q.bytes() - q.outOfOrderBytes() - c.heldBytes;
-        if (c.state != TcpState.CLOSED && before >= 0
-            && (c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, config.receiveBufferBytes() / 2)) {
+        if (c.state != TcpState.CLOSED) {
+            announceWindowIfOpened(c);
+        }
+    }
+
+    /**
+     * RFC 1122 §4.2.3.3 (receiver SWS avoidance): announce the window once its right edge can move by two
+     * segments or half the buffer, whichever is less.
+     */
+    private void announceWindowIfOpened(TcpConnection c) {
+        int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
+            - c.heldBytes;
+        if ((c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, config.receiveBufferBytes() / 2)) {
             c.ackNow = true;
             markDirty(c);
         }
@@ -1693,7 +1696,7 @@ public final class TcpLayer {
         outSeg.wrap(out, HEADERS, tcpHeader + len);
         int window;
         if (syn) {
-            window = Math.min(receiveWindowForSyn(), 65535);
+            window = Math.min(config.receiveBufferBytes(), 65535); // unscaled in a SYN (RFC 7323 §2.2)
         } else {
             int rcvWnd = receiveWindow(c);
             window = Math.min(rcvWnd >>> c.rcvScale, 65535);
@@ -1790,20 +1793,13 @@ public final class TcpLayer {
     /** Bytes of the Fast Open option in this connection's SYN or SYN-ACK (with two NOPs), or 0. */
     private int fastOpenOptionLength(TcpConnection c) {
         if (c.active) {
-            if (!c.fastOpen || c.retries > 0 && c.synData == 0 && c.state != TcpState.SYN_SENT) {
-                return 0;
-            }
-            if (c.state != TcpState.SYN_SENT) {
+            if (!c.fastOpen || c.state != TcpState.SYN_SENT) {
                 return 0;
             }
             byte[] cookie = c.synData > 0 ? cookieCache.get(c.remoteIp) : null;
             return 4 + (cookie == null ? 0 : cookie.length);
         }
         return c.sendCookie ? 12 : 0;
-    }
-
-    private int receiveWindowForSyn() {
-        return config.receiveBufferBytes();
     }
 
     /** Our window scale: the smallest shift that lets the 16-bit field cover the receive buffer. */
@@ -2076,7 +2072,6 @@ public final class TcpLayer {
         c.synData = 0;
         c.sendCookie = false;
         c.fastOpenListener = null;
-        c.closeStatus = 0;
         c.connectPending = false;
         c.nodelay = false;
         c.deliverPending = false;

@@ -96,6 +96,8 @@ public final class TcpConnection {
     int generation = 1;
     long closedHandle;
     long requestTag;
+    /** Bytes of Fast Open data the SYN carried when this passive connection was accepted (0: none). */
+    int synDataLength;
     HandoverReceiver handover;
     int heldBytes;
     // Urgent data (RFC 9293 §3.8.5, RFC 6093).
@@ -225,6 +227,10 @@ public final class TcpConnection {
     }
 
     /** Maximum segment size in use (payload bytes per segment). */
+    public int synDataLength() {
+        return synDataLength;
+    }
+
     public int mss() {
         return mss;
     }

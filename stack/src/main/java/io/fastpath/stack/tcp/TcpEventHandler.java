@@ -16,6 +16,22 @@ public interface TcpEventHandler {
     void onAccepted(int listenPort, long handle, int remoteIp, int remotePort);
 
     /**
+     * A listener accepted a connection; {@code synDataBytes} > 0 when it came with Fast Open data in its SYN
+     * (RFC 7413), which follows at once as onReceive, before the handshake completes. The default forwards
+     * to {@link #onAccepted(int, long, int, int)}.
+     */
+    default void onAccepted(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
+        onAccepted(listenPort, handle, remoteIp, remotePort);
+    }
+
+    /**
+     * Urgent data (MSG_OOB; the Windows APIs' expedited data), taken out of the normal stream: {@code length}
+     * bytes (one per urgent pointer, RFC 6093) in {@code buffer}, valid during the call.
+     */
+    default void onUrgentData(long handle, org.agrona.DirectBuffer buffer, int offset, int length) {
+    }
+
+    /**
      * Data, zero copy: {@code length} bytes at {@code address} inside {@code mbuf}. The application owns the
      * mbuf until it calls {@link TcpService#release(long, long, int)}; until then the bytes count against
      * the connection's receive window.

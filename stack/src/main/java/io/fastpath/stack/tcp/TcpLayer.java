@@ -554,6 +554,7 @@ public final class TcpLayer {
                 c.fastOpenListener = l;
                 counters.tcpFastOpenSynDataAccepted.incrementRelease();
                 // The application gets the connection, and the data, before the handshake completes.
+                c.synDataLength = seg.payloadLength();
                 if (!accept(c)) {
                     free(m);
                     return;
@@ -2034,6 +2035,7 @@ public final class TcpLayer {
         c.listener = null;
         c.active = false;
         c.attachment = null;
+        c.synDataLength = 0;
         c.sndWnd = 0;
         c.maxSndWnd = 0;
         c.sndScale = 0;

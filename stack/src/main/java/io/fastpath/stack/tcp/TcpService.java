@@ -33,6 +33,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private static final int NODELAY = 8;
     private static final int STOP_LISTENING = 9;
     private static final int KEEPALIVE = 10;
+    private static final int SEND_URGENT = 11;
 
     private static final int EV_CONNECTED = 1;
     private static final int EV_ACCEPTED = 2;
@@ -41,6 +42,9 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private static final int EV_PEER_CLOSED = 5;
     private static final int EV_CLOSED = 6;
     private static final int EV_LISTEN = 7;
+    private static final int EV_URGENT = 8;
+    /** Urgent bytes carried in one event (the stack marks one byte per urgent pointer, RFC 6093). */
+    private static final int URGENT_MAX = 32;
 
     private static final int SENDS_PER_CONNECTION = 16;
 
@@ -61,6 +65,9 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private final int[] sendCount;
     /** A shutdown asked for while sends were still queued here: the FIN goes after them. */
     private final boolean[] shutdownAfterSends;
+    /** The queued send at this position is urgent data (MSG_OOB; TDI_SEND_EXPEDITED). */
+    private final boolean[] sendUrgent;
+    private final UnsafeBuffer urgentView = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
     private boolean backlogged;
     private final TcpListenHandler acceptor = this::accept;
@@ -76,6 +83,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         this.sendLength = new int[slots];
         this.sendOffset = new int[slots];
         this.sendRequest = new long[slots];
+        this.sendUrgent = new boolean[slots];
         this.sendFirst = new int[tcp.config().maxConnections()];
         this.sendCount = new int[tcp.config().maxConnections()];
         this.shutdownAfterSends = new boolean[tcp.config().maxConnections()];
@@ -107,7 +115,17 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
      */
     public boolean connect(long requestId, int remoteIp, int remotePort, int localPort, long address, int length,
                            boolean fastOpen) {
+        return connect(requestId, 0, localPort, remoteIp, remotePort, address, length, fastOpen);
+    }
+
+    /**
+     * As {@link #connect(long, int, int, int, long, int, boolean)} from a given local address: 0 = the
+     * stack's; any other address than the stack's fails with STATUS_INVALID_ADDRESS. {@code length} may be 0.
+     */
+    public boolean connect(long requestId, int localIp, int localPort, int remoteIp, int remotePort, long address,
+                           int length, boolean fastOpen) {
         synchronized (requestScratch) {
+            requestScratch.putInt(36, localIp);
             requestScratch.putLong(0, requestId);
             requestScratch.putInt(8, remoteIp);
             requestScratch.putInt(12, remotePort);
@@ -115,7 +133,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             requestScratch.putLong(20, address);
             requestScratch.putInt(28, length);
             requestScratch.putInt(32, fastOpen ? 1 : 0);
-            return requests.write(CONNECT_WITH_DATA, requestScratch, 0, 36);
+            return requests.write(CONNECT_WITH_DATA, requestScratch, 0, 40);
         }
     }
 
@@ -167,6 +185,20 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         }
     }
 
+    /**
+     * Sends {@code length} bytes as urgent data (TCP's MSG_OOB, what the Windows APIs call expedited): queued
+     * after the sends before it, the urgent pointer marks the last of them. At most the send buffer's size.
+     */
+    public boolean sendUrgent(long handle, long requestId, long address, int length) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            requestScratch.putLong(8, requestId);
+            requestScratch.putLong(16, address);
+            requestScratch.putInt(24, length);
+            return requests.write(SEND_URGENT, requestScratch, 0, 28);
+        }
+    }
+
     /** Graceful close of our direction (FIN after queued data). */
     public boolean shutdown(long handle) {
         synchronized (requestScratch) {
@@ -202,7 +234,12 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private void onEvent(int type, MutableDirectBuffer b, int i, int length) {
         switch (type) {
             case EV_CONNECTED -> target.onConnectComplete(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16));
-            case EV_ACCEPTED -> target.onAccepted(b.getInt(i), b.getLong(i + 4), b.getInt(i + 12), b.getInt(i + 16));
+            case EV_ACCEPTED -> target.onAccepted(b.getInt(i), b.getLong(i + 4), b.getInt(i + 12), b.getInt(i + 16),
+                b.getInt(i + 20));
+            case EV_URGENT -> {
+                urgentView.wrap(b, i + 12, b.getInt(i + 8));
+                target.onUrgentData(b.getLong(i), urgentView, 0, b.getInt(i + 8));
+            }
             case EV_RECEIVE -> target.onReceive(b.getLong(i), b.getLong(i + 8), b.getLong(i + 16), b.getInt(i + 24));
             case EV_SEND_COMPLETE -> target.onSendComplete(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16),
                 b.getInt(i + 20));
@@ -245,7 +282,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                 int dataLength = b.getInt(i + 28);
                 UnsafeBuffer data = source;
                 data.wrap(b.getLong(i + 20), Math.max(dataLength, 1));
-                int status = tcp.connect(0, b.getInt(i + 16), b.getInt(i + 8), b.getInt(i + 12), this, data, 0,
+                int status = tcp.connect(b.getInt(i + 36), b.getInt(i + 16), b.getInt(i + 8), b.getInt(i + 12), this,
+                    data, 0,
                     dataLength, b.getInt(i + 32) != 0);
                 if (status == NtStatus.STATUS_PENDING) {
                     TcpConnection c = tcp.lastConnection();
@@ -275,7 +313,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                 eventScratch.putInt(4, status);
                 post(EV_LISTEN, 8);
             }
-            case SEND -> {
+            case SEND, SEND_URGENT -> {
                 long handle = b.getLong(i);
                 long requestId = b.getLong(i + 8);
                 TcpConnection c = tcp.connection(handle);
@@ -293,6 +331,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                 sendLength[at] = b.getInt(i + 24);
                 sendOffset[at] = 0;
                 sendRequest[at] = requestId;
+                sendUrgent[at] = type == SEND_URGENT;
                 sendCount[slot]++;
                 pump(c);
             }
@@ -324,7 +363,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         eventScratch.putLong(4, c.handle());
         eventScratch.putInt(12, c.remoteIp());
         eventScratch.putInt(16, c.remotePort());
-        post(EV_ACCEPTED, 20);
+        eventScratch.putInt(20, c.synDataLength);
+        post(EV_ACCEPTED, 24);
         return this;
     }
 
@@ -336,7 +376,16 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             int remaining = sendLength[at] - sendOffset[at];
             if (remaining > 0) {
                 source.wrap(sendAddress[at] + sendOffset[at], remaining);
-                int n = c.send(source, 0, remaining);
+                int n;
+                if (sendUrgent[at]) {
+                    // The urgent pointer must mark the request's last byte: wait until all of it fits.
+                    if (remaining > c.sendSpace() && remaining <= tcp.config().sendBufferBytes()) {
+                        return;
+                    }
+                    n = c.sendUrgent(source, 0, remaining);
+                } else {
+                    n = c.send(source, 0, remaining);
+                }
                 sendOffset[at] += n;
                 if (n < remaining) {
                     return;
@@ -385,6 +434,16 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             return false;
         }
         return true;
+    }
+
+    @Override
+    public void onUrgentData(TcpConnection c, long address, int length) {
+        int n = Math.min(length, URGENT_MAX);
+        eventScratch.putLong(0, c.handle());
+        eventScratch.putInt(8, n);
+        urgentView.wrap(address, n);
+        eventScratch.putBytes(12, urgentView, 0, n);
+        post(EV_URGENT, 12 + n);
     }
 
     @Override

@@ -78,6 +78,7 @@ public final class Main {
             case "echo" -> TcpCommands.echo(rest);
             case "send" -> TcpCommands.send(rest);
             case "demo" -> Demo.run(rest);
+            case "ndk-pingpong" -> NdkPingPong.run(rest);
             default -> throw new UsageException("unknown command '" + argv[0] + "'");
         };
     }

@@ -107,10 +107,34 @@ final class TcpCommands {
         return new Flags(args, withValue, Set.of());
     }
 
+    /** The value of {@code --api} (default "tcp": the stack's TcpLayer directly). */
+    static String apiOf(List<String> args) {
+        int at = args.indexOf("--api");
+        if (at < 0) {
+            return "tcp";
+        }
+        if (at + 1 >= args.size()) {
+            throw new UsageException("--api needs a value: tcp, wsk or tdi");
+        }
+        return args.get(at + 1);
+    }
+
     // =========================================================================================== echo
 
     static int echo(List<String> args) {
-        Flags flags = flags(args, "--listen", "--connections");
+        String api = apiOf(args);
+        switch (api) {
+            case "tcp" -> {
+            }
+            case "wsk" -> {
+                return WskEcho.run(args);
+            }
+            case "tdi" -> {
+                return TdiEcho.run(args);
+            }
+            default -> throw new UsageException("--api is tcp, wsk or tdi, got '" + api + "'");
+        }
+        Flags flags = flags(args, "--listen", "--connections", "--api");
         int listenPort = tcpPort("--listen", flags.required("--listen"));
         int connections = connections(flags, 64);
         PortOptions options = new PortOptions(flags, tcpConfig(connections), PortOptions.TCP_POOL);

@@ -41,6 +41,21 @@ public interface TcpEventHandler {
     /** A send request's bytes are all in the stack's send buffer (the caller may reuse its memory). */
     void onSendComplete(long requestId, long handle, int bytes, int status);
 
+    /**
+     * Our FIN was acknowledged: the graceful shutdown of our direction is complete (every byte sent arrived).
+     * When the peer had closed first, {@link #onClosed} with STATUS_SUCCESS marks that moment instead.
+     */
+    default void onShutdownComplete(long handle) {
+    }
+
+    /**
+     * The ideal send backlog changed (the WSK "ideal send backlog": how many bytes an application should
+     * keep queued to fill the path, here the congestion window rounded up to a power of two, between 16 KiB
+     * and the send buffer). Posted once when the connection opens and again whenever it changes.
+     */
+    default void onIdealSendBacklog(long handle, int bytes) {
+    }
+
     /** The peer sent FIN and every byte before it was delivered. */
     void onPeerClosed(long handle);
 

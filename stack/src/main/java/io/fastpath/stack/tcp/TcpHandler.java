@@ -32,6 +32,13 @@ public interface TcpHandler {
     default void onSendSpace(TcpConnection connection, int freeBytes) {
     }
 
+    /**
+     * The peer acknowledged our FIN: every byte we sent arrived (FIN-WAIT-1 to FIN-WAIT-2, or CLOSING to
+     * TIME-WAIT). In LAST-ACK the same moment is {@link #onClosed} with STATUS_SUCCESS instead.
+     */
+    default void onFinAcked(TcpConnection connection) {
+    }
+
     /** The peer sent FIN: no more data will come (half-close; we may still send). */
     default void onPeerClosed(TcpConnection connection) {
     }

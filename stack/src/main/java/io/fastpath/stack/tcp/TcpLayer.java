@@ -836,10 +836,16 @@ public final class TcpLayer {
             case TcpState.FIN_WAIT_1 -> {
                 if (c.finSent && Seq.gt(c.sndUna, c.finSeq)) {
                     c.state = TcpState.FIN_WAIT_2;
+                    if (c.handler != null) {
+                        c.handler.onFinAcked(c);
+                    }
                 }
             }
             case TcpState.CLOSING -> {
                 if (c.finSent && Seq.gt(c.sndUna, c.finSeq)) {
+                    if (c.handler != null) {
+                        c.handler.onFinAcked(c);
+                    }
                     enterTimeWait(c);
                 }
             }

@@ -43,6 +43,9 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private static final int EV_CLOSED = 6;
     private static final int EV_LISTEN = 7;
     private static final int EV_URGENT = 8;
+    private static final int EV_FIN_ACKED = 9;
+    private static final int EV_SEND_BACKLOG = 10;
+    private static final int MIN_IDEAL_BACKLOG = 16 << 10;
     /** Urgent bytes carried in one event (the stack marks one byte per urgent pointer, RFC 6093). */
     private static final int URGENT_MAX = 32;
 
@@ -68,6 +71,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     /** The queued send at this position is urgent data (MSG_OOB; TDI_SEND_EXPEDITED). */
     private final boolean[] sendUrgent;
     private final UnsafeBuffer urgentView = new UnsafeBuffer(0, 0);
+    /** The ideal send backlog last posted per connection slot (0: none yet). */
+    private final int[] idealBacklog;
     private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
     private boolean backlogged;
     private final TcpListenHandler acceptor = this::accept;
@@ -87,6 +92,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         this.sendFirst = new int[tcp.config().maxConnections()];
         this.sendCount = new int[tcp.config().maxConnections()];
         this.shutdownAfterSends = new boolean[tcp.config().maxConnections()];
+        this.idealBacklog = new int[tcp.config().maxConnections()];
     }
 
     // ================================================================ requests (any thread)
@@ -244,6 +250,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             case EV_SEND_COMPLETE -> target.onSendComplete(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16),
                 b.getInt(i + 20));
             case EV_PEER_CLOSED -> target.onPeerClosed(b.getLong(i));
+            case EV_FIN_ACKED -> target.onShutdownComplete(b.getLong(i));
+            case EV_SEND_BACKLOG -> target.onIdealSendBacklog(b.getLong(i), b.getInt(i + 8));
             case EV_CLOSED -> target.onClosed(b.getLong(i), b.getInt(i + 8));
             case EV_LISTEN -> target.onListenComplete(b.getInt(i), b.getInt(i + 4));
             default -> {
@@ -359,12 +367,14 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
 
     private TcpHandler accept(TcpConnection c) {
         c.handover = this;
+        idealBacklog[c.index] = 0;
         eventScratch.putInt(0, c.localPort());
         eventScratch.putLong(4, c.handle());
         eventScratch.putInt(12, c.remoteIp());
         eventScratch.putInt(16, c.remotePort());
         eventScratch.putInt(20, c.synDataLength);
         post(EV_ACCEPTED, 24);
+        postIdealBacklog(c);
         return this;
     }
 
@@ -416,6 +426,29 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     @Override
     public void onConnectComplete(TcpConnection c, int status) {
         postConnected(c.requestTag, status == NtStatus.STATUS_SUCCESS ? c.handle() : 0, status);
+        if (status == NtStatus.STATUS_SUCCESS) {
+            idealBacklog[c.index] = 0;
+            postIdealBacklog(c);
+        }
+    }
+
+    @Override
+    public void onFinAcked(TcpConnection c) {
+        eventScratch.putLong(0, c.handle());
+        post(EV_FIN_ACKED, 8);
+    }
+
+    /** Posts the ideal send backlog when it changed: cwnd rounded up to a power of two, clamped. */
+    private void postIdealBacklog(TcpConnection c) {
+        int limit = tcp.config().sendBufferBytes();
+        int cwnd = Math.max(c.congestionWindow(), 1);
+        int ideal = Math.min(Math.max(Integer.highestOneBit(cwnd - 1) << 1, MIN_IDEAL_BACKLOG), limit);
+        if (ideal != idealBacklog[c.index]) {
+            idealBacklog[c.index] = ideal;
+            eventScratch.putLong(0, c.handle());
+            eventScratch.putInt(8, ideal);
+            post(EV_SEND_BACKLOG, 12);
+        }
     }
 
     @Override
@@ -449,6 +482,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     @Override
     public void onSendSpace(TcpConnection c, int freeBytes) {
         pump(c);
+        postIdealBacklog(c);
     }
 
     @Override

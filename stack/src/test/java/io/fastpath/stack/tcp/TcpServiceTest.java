@@ -104,6 +104,10 @@ class TcpServiceTest {
         int[] clientClosed = {-1};
         int[] serverClosed = {-1};
         long[] mismatches = {0};
+        int[] urgentByte = {-1};
+        int[] clientShutdownComplete = {0};
+        int[] clientIdealBacklog = {0};
+        ByteBuffer urgent = ByteBuffer.allocateDirect(1).put(0, (byte) 'U');
         // Server side: echo each descriptor by sending from the mbuf itself, release once the send completed.
         Map<Long, long[]> pendingRelease = new HashMap<>();
         long[] nextRequest = {1};
@@ -136,6 +140,12 @@ class TcpServiceTest {
             }
 
             @Override
+            public void onUrgentData(long handle, org.agrona.DirectBuffer buffer, int offset, int length) {
+                assertEquals(1, length);
+                urgentByte[0] = buffer.getByte(offset);
+            }
+
+            @Override
             public void onPeerClosed(long handle) {
                 server.shutdown(handle);
             }
@@ -153,6 +163,8 @@ class TcpServiceTest {
                 clientHandle[0] = handle;
                 offer(() -> client.send(handle, 1, dataAddress, total / 2));
                 offer(() -> client.send(handle, 2, dataAddress + total / 2, total / 2));
+                // One urgent byte after them: it leaves the stream and reaches the server out of band.
+                offer(() -> client.sendUrgent(handle, 3, BufferUtil.address(urgent), 1));
                 // Half-close at once: the FIN must still follow both sends (they wait in the service).
                 offer(() -> client.shutdown(handle));
             }
@@ -176,7 +188,17 @@ class TcpServiceTest {
             @Override
             public void onSendComplete(long requestId, long handle, int bytes, int status) {
                 assertEquals(NtStatus.STATUS_SUCCESS, status);
-                assertEquals(total / 2, bytes);
+                assertEquals(requestId == 3 ? 1 : total / 2, bytes);
+            }
+
+            @Override
+            public void onShutdownComplete(long handle) {
+                clientShutdownComplete[0]++;
+            }
+
+            @Override
+            public void onIdealSendBacklog(long handle, int bytes) {
+                clientIdealBacklog[0] = bytes;
             }
 
             @Override
@@ -207,5 +229,8 @@ class TcpServiceTest {
         assertEquals(NtStatus.STATUS_SUCCESS, clientClosed[0]);
         assertEquals(NtStatus.STATUS_SUCCESS, serverClosed[0]);
         assertTrue(pendingRelease.isEmpty());
+        assertEquals('U', urgentByte[0], "the urgent byte arrived out of band");
+        assertEquals(1, clientShutdownComplete[0], "our FIN was acknowledged once");
+        assertTrue(clientIdealBacklog[0] >= 16 << 10, "ideal send backlog posted: " + clientIdealBacklog[0]);
     }
 }

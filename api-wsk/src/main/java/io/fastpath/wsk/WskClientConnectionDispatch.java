@@ -30,7 +30,11 @@ public interface WskClientConnectionDispatch extends WskClientDispatch {
         return WskStatus.STATUS_SUCCESS;
     }
 
-    /** WskSendBacklogEvent: the ideal send backlog changed (not raised yet: the stack's is constant). */
+    /**
+     * WskSendBacklogEvent: the ideal send backlog changed (the bytes to keep queued to fill the path: the
+     * congestion window rounded up to a power of two, 16 KiB to the send buffer). Raised on the connection's
+     * first report and on every change, when WSK_EVENT_SEND_BACKLOG is enabled.
+     */
     default int wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
         return WskStatus.STATUS_SUCCESS;
     }

@@ -162,6 +162,22 @@ public final class WskProvider implements AutoCloseable {
         }
 
         @Override
+        public void onShutdownComplete(long handle) {
+            WskSocket s = byHandle.get(handle);
+            if (s != null) {
+                s.onShutdownComplete();
+            }
+        }
+
+        @Override
+        public void onIdealSendBacklog(long handle, int bytes) {
+            WskSocket s = byHandle.get(handle);
+            if (s != null) {
+                s.onIdealSendBacklog(bytes);
+            }
+        }
+
+        @Override
         public void onPeerClosed(long handle) {
             WskSocket s = byHandle.get(handle);
             if (s != null) {

@@ -104,6 +104,8 @@ public final class WskSocket {
     private boolean peerClosed;
     private boolean disconnectRequested;
     private boolean finPosted;
+    /** The stack's ideal send backlog for this connection (0: not reported yet). */
+    private int idealSendBacklog;
     private boolean abortIssued;
     private boolean stackClosed;
     private Irp disconnectIrp;
@@ -941,6 +943,30 @@ public final class WskSocket {
         }
     }
 
+    /** The peer acknowledged our FIN: a graceful WskDisconnect is done (receiving may go on: half-close). */
+    void onShutdownComplete() {
+        Irp graceful = disconnectIrp;
+        if (graceful != null && finPosted && !closed) {
+            disconnectIrp = null;
+            complete(graceful, NtStatus.STATUS_SUCCESS);
+        }
+    }
+
+    /** The stack's ideal send backlog changed: WskSendBacklogEvent, when enabled. */
+    void onIdealSendBacklog(int bytes) {
+        idealSendBacklog = bytes;
+        if (closed || listener != null || state != CONNECTED) {
+            return;
+        }
+        if ((events & Wsk.WSK_EVENT_SEND_BACKLOG) != 0 && dispatch instanceof WskClientConnectionDispatch d) {
+            try {
+                d.wskSendBacklogEvent(context, bytes);
+            } catch (Throwable t) {
+                provider.onError(t);
+            }
+        }
+    }
+
     void onPeerClosed() {
         peerClosed = true;
         if (closed || listener != null) {
@@ -1402,7 +1428,8 @@ public final class WskSocket {
     private long ioctl(int code) {
         return switch (code) {
             case Wsk.SIO_WSK_QUERY_RECEIVE_BACKLOG -> state == CONNECTED || state == DISCONNECTED ? rx.bytes() : -2;
-            case Wsk.SIO_WSK_QUERY_IDEAL_SEND_BACKLOG -> state == CONNECTED ? provider.sendBufferBytes : -2;
+            case Wsk.SIO_WSK_QUERY_IDEAL_SEND_BACKLOG -> state == CONNECTED
+                ? (idealSendBacklog != 0 ? idealSendBacklog : provider.sendBufferBytes) : -2;
             default -> -1;
         };
     }

@@ -17,6 +17,7 @@ import static io.fastpath.wsk.Wsk.WSK_EVENT_ACCEPT;
 import static io.fastpath.wsk.Wsk.WSK_EVENT_DISABLE;
 import static io.fastpath.wsk.Wsk.WSK_EVENT_DISCONNECT;
 import static io.fastpath.wsk.Wsk.WSK_EVENT_RECEIVE;
+import static io.fastpath.wsk.Wsk.WSK_EVENT_SEND_BACKLOG;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_ABORTIVE;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_CONNECTION_SOCKET;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_DATAGRAM_SOCKET;
@@ -327,7 +328,7 @@ class WskStatusTest {
     // ------------------------------------------------------------------ graceful disconnect, WskReceive flags
 
     @Test
-    void gracefulDisconnectSendsTheFinalBufferThenFinAndCompletesWhenClosedBothWays() {
+    void gracefulDisconnectSendsTheFinalBufferThenFinAndCompletesWhenThePeerAcknowledgedTheFin() {
         try (RingRig rig = new RingRig(dir)) {
             Connected p = connect(rig, 7, null, null);
             send(rig, p.client(), "first ");
@@ -350,8 +351,9 @@ class WskStatusTest {
                 }
             }
             assertEquals("first goodbye", got.toString());
-            rig.runFor(100);
-            assertFalse(disconnect.done(), "the server has not closed its side yet");
+            // The server has not closed its side, but it acknowledged our FIN: the disconnect is done.
+            rig.runUntil(disconnect::done, 5, "disconnect completes once the FIN is acknowledged");
+            disconnect.assertCompleted(S);
             // Half-closed: the server may still send, the client still receives.
             send(rig, p.server(), "reply");
             Receive reply = new Receive(p.client(), 100, 0);
@@ -359,8 +361,7 @@ class WskStatusTest {
             assertEquals("reply", reply.text());
             Call serverDisconnect = new Call();
             p.server().disconnect(null, 0, serverDisconnect.irp());
-            rig.runUntil(() -> disconnect.done() && serverDisconnect.done(), 5, "both closed");
-            disconnect.assertCompleted(S);
+            rig.runUntil(serverDisconnect::done, 5, "both closed");
             serverDisconnect.assertCompleted(S);
             Receive end2 = new Receive(p.client(), 100, 0);
             end2.call.assertInline(end2.returned, S);
@@ -620,7 +621,8 @@ class WskStatusTest {
             c.assertInline(s.controlSocket(WskSetOption, TCP_FASTOPEN, IPPROTO_TCP, 1, c.irp()),
                 NtStatus.STATUS_INVALID_DEVICE_STATE);
             c.assertInline(s.controlSocket(WskIoctl, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, 0, 0, c.irp()), S);
-            assertEquals(rig.a.config().tcp().sendBufferBytes(), c.information());
+            assertTrue(c.information() >= 16 << 10 && c.information() <= rig.a.config().tcp().sendBufferBytes()
+                && Long.bitCount(c.information()) == 1, "ideal send backlog " + c.information());
             // Events: a connection socket has no accept event; disable one event at a time.
             c.assertInline(s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT, c.irp()),
                 NtStatus.STATUS_INVALID_PARAMETER);
@@ -635,6 +637,45 @@ class WskStatusTest {
             c.assertInline(s.receive(buf, WSK_FLAG_WAITALL | WSK_FLAG_DRAIN, c.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             // Without an IRP on the dispatch thread the status is the whole answer.
             assertEquals(S, s.controlSocket(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 0, null));
+        }
+    }
+
+    @Test
+    void sendBacklogEventFollowsTheIdealBacklogAsTheWindowOpens_pfnWskSendBacklogEvent() {
+        try (RingRig rig = new RingRig(dir)) {
+            List<Long> reported = new ArrayList<>();
+            WskClientConnectionDispatch events = new WskClientConnectionDispatch() {
+                @Override
+                public int wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
+                    assertEquals("client", socketContext);
+                    reported.add(idealBacklogSize);
+                    return S;
+                }
+            };
+            Connected p = connect(rig, 7, events, null);
+            p.client().setContext("client");
+            Call c = new Call();
+            c.assertInline(p.client().controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                WSK_EVENT_SEND_BACKLOG, c.irp()), S);
+            Receive drain = new Receive(p.server(), 1 << 16, WSK_FLAG_DRAIN);
+            int total = 4 << 20;
+            ByteBuffer data = ByteBuffer.allocateDirect(1 << 20);
+            for (int sent = 0; sent < total; sent += data.capacity()) {
+                Call send = new Call();
+                p.client().send(new WskBuf().set(data, 0, data.capacity()), 0, send.irp());
+                rig.await(send, 10, "send");
+                send.assertCompleted(S);
+            }
+            assertFalse(reported.isEmpty(), "the window opened: WskSendBacklogEvent raised");
+            long last = reported.get(reported.size() - 1);
+            assertTrue(last > 16 << 10, "the ideal backlog grew with the window: " + reported);
+            for (long v : reported) {
+                assertTrue(v >= 16 << 10 && v <= rig.a.config().tcp().sendBufferBytes() && Long.bitCount(v) == 1,
+                    "a power of two within the send buffer: " + reported);
+            }
+            c.assertInline(p.client().controlSocket(WskIoctl, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, 0, 0, c.irp()), S);
+            assertEquals(last, c.information(), "the query answers what the event said");
+            assertFalse(drain.call.done(), "draining until the client disconnects");
         }
     }
 

@@ -40,6 +40,11 @@ public final class Wsk {
     public static final int WSK_EVENT_ACCEPT = 0x00000200;
     public static final int WSK_EVENT_DISABLE = 0x80000000;
 
+    // ------------------------------------------------------------------ WSK_INSPECT_ACTION (WskInspectEvent)
+    public static final int WskInspectReject = 0;
+    public static final int WskInspectAccept = 1;
+    public static final int WskInspectPend = 2;
+
     // ------------------------------------------------------------------ WSK_CONTROL_SOCKET_TYPE
     public static final int WskSetOption = 0;
     public static final int WskGetOption = 1;

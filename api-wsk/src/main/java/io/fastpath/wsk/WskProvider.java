@@ -58,6 +58,7 @@ public final class WskProvider implements AutoCloseable {
     static final int OP_GET_LOCAL = 12;
     static final int OP_GET_REMOTE = 13;
     static final int OP_CONTROL = 14;
+    static final int OP_INSPECT_COMPLETE = 15;
 
     static final int EPHEMERAL_FIRST = 49152;
     static final int EPHEMERAL_LAST = 65535;

@@ -7,6 +7,7 @@ import static io.fastpath.wsk.WskProvider.OP_CONNECT;
 import static io.fastpath.wsk.WskProvider.OP_CONNECT_EX;
 import static io.fastpath.wsk.WskProvider.OP_CONTROL;
 import static io.fastpath.wsk.WskProvider.OP_DISCONNECT;
+import static io.fastpath.wsk.WskProvider.OP_INSPECT_COMPLETE;
 import static io.fastpath.wsk.WskProvider.OP_GET_LOCAL;
 import static io.fastpath.wsk.WskProvider.OP_GET_REMOTE;
 import static io.fastpath.wsk.WskProvider.OP_LISTEN;
@@ -89,6 +90,13 @@ public final class WskSocket {
     private int backlogCount;
     private WskSocket listener;
     private Irp listenIrp;
+    /** SO_CONDITIONAL_ACCEPT: connection requests go through WskInspectEvent first. */
+    private boolean conditionalAccept;
+    private int inspectSerial;
+    /** Requests whose inspection was pended (WskInspectPend), oldest first, linked through nextInBacklog. */
+    private WskSocket inspectHead;
+    /** Set while this connection waits for its listener's inspection decision. */
+    private WskInspectId inspectId;
     private int listenRetries;
 
     // connecting
@@ -241,6 +249,18 @@ public final class WskSocket {
         return provider.submit(start(irp, OP_CLOSE));
     }
 
+    /**
+     * WskInspectComplete: the decision on a connection request a WskInspectEvent pended: WskInspectAccept or
+     * WskInspectReject. STATUS_SUCCESS; STATUS_INVALID_PARAMETER (another action, or no pended request by that
+     * id: it was decided already, or the peer gave up: WskAbortEvent); STATUS_NOT_SUPPORTED (not a listener).
+     */
+    public int inspectComplete(WskInspectId inspectId, int action, Irp irp) {
+        Irp i = start(irp, OP_INSPECT_COMPLETE);
+        i.requestContext = inspectId;
+        i.value = action;
+        return provider.submit(i);
+    }
+
     /** WskGetLocalAddress: Information = the bound {@link SocketAddressV4}; STATUS_INVALID_DEVICE_STATE if unbound. */
     public int getLocalAddress(Irp irp) {
         return provider.submit(start(irp, OP_GET_LOCAL));
@@ -357,6 +377,7 @@ public final class WskSocket {
             case OP_GET_REMOTE -> remote != null && (state == CONNECTED || state == DISCONNECTED)
                 ? complete(irp, NtStatus.STATUS_SUCCESS, 0, remote) : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
             case OP_CONTROL -> doControl(irp);
+            case OP_INSPECT_COMPLETE -> doInspectComplete(irp);
             default -> complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
         };
     }
@@ -529,6 +550,73 @@ public final class WskSocket {
         s.keepCount = keepCount;
         provider.byHandle.put(newHandle, s);
         s.applyOptions();
+        if (conditionalAccept && dispatch instanceof WskClientListenDispatch inspector) {
+            s.listener = this; // hidden from the application until it is admitted
+            s.inspectId = new WskInspectId(s.id, ++inspectSerial);
+            int action;
+            try {
+                action = inspector.wskInspectEvent(context, s.local, s.remote, s.inspectId);
+            } catch (Throwable t) {
+                provider.onError(t);
+                action = Wsk.WskInspectReject;
+            }
+            if (action == Wsk.WskInspectPend && !closed) {
+                s.nextInBacklog = inspectHead;
+                inspectHead = s;
+                return;
+            }
+            decide(s, action == Wsk.WskInspectAccept);
+            return;
+        }
+        admit(s);
+    }
+
+    /** The inspection's outcome: admit the connection, or reset it. */
+    private void decide(WskSocket s, boolean accept) {
+        s.inspectId = null;
+        s.listener = null;
+        if (accept && !closed) {
+            admit(s);
+        } else {
+            s.closeInternal(null);
+        }
+    }
+
+    private int doInspectComplete(Irp irp) {
+        if (category == Wsk.WSK_FLAG_CONNECTION_SOCKET) {
+            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+        }
+        int action = (int) irp.value;
+        if (action != Wsk.WskInspectAccept && action != Wsk.WskInspectReject) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+        }
+        WskSocket s = takeInspected((WskInspectId) irp.requestContext);
+        if (s == null) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+        }
+        decide(s, action == Wsk.WskInspectAccept);
+        return complete(irp, NtStatus.STATUS_SUCCESS);
+    }
+
+    /** Removes and returns the pended request with this id, or null. */
+    private WskSocket takeInspected(WskInspectId id) {
+        WskSocket previous = null;
+        for (WskSocket i = inspectHead; i != null; previous = i, i = i.nextInBacklog) {
+            if (i.inspectId != null && i.inspectId.equals(id)) {
+                if (previous == null) {
+                    inspectHead = i.nextInBacklog;
+                } else {
+                    previous.nextInBacklog = i.nextInBacklog;
+                }
+                i.nextInBacklog = null;
+                return i;
+            }
+        }
+        return null;
+    }
+
+    /** A connection the listener accepts: a queued WskAccept takes it, else the accept event, else the backlog. */
+    private void admit(WskSocket s) {
         Irp irp = acceptIrps.poll();
         if (irp != null) {
             s.context = irp.requestContext;
@@ -568,6 +656,22 @@ public final class WskSocket {
         }
         backlogTail = s;
         backlogCount++;
+    }
+
+    /** The peer reset a connection whose inspection was pending: WskAbortEvent. */
+    private void onInspectedAborted(WskSocket s) {
+        WskInspectId id = s.inspectId;
+        boolean pended = takeInspected(id) != null;
+        s.inspectId = null;
+        s.listener = null;
+        s.closeInternal(null);
+        if (pended && dispatch instanceof WskClientListenDispatch d) {
+            try {
+                d.wskAbortEvent(context, id);
+            } catch (Throwable t) {
+                provider.onError(t);
+            }
+        }
     }
 
     private void removeFromBacklog(WskSocket s) {
@@ -1093,6 +1197,10 @@ public final class WskSocket {
         if (listener != null) {
             if (status != NtStatus.STATUS_SUCCESS) {
                 WskSocket l = listener;
+                if (inspectId != null) {
+                    l.onInspectedAborted(this);
+                    return;
+                }
                 l.removeFromBacklog(this);
                 closeInternal(null);
             }
@@ -1207,8 +1315,20 @@ public final class WskSocket {
         }
         backlogTail = null;
         backlogCount = 0;
+        while ((s = inspectHead) != null) {
+            inspectHead = s.nextInBacklog;
+            s.nextInBacklog = null;
+            s.listener = null;
+            s.inspectId = null;
+            s.closeInternal(null);
+        }
         if (listener != null) {
-            listener.removeFromBacklog(this);
+            if (inspectId != null) {
+                listener.takeInspected(inspectId);
+                inspectId = null;
+            } else {
+                listener.removeFromBacklog(this);
+            }
         }
         if (handle != 0 && !stackClosed && !abortIssued && !(finPosted && peerClosed)) {
             abortNow(); // WskCloseSocket aborts a connection not closed both ways
@@ -1330,6 +1450,15 @@ public final class WskSocket {
                     keepAlive = value != 0;
                     applyKeepAlive();
                     return NtStatus.STATUS_SUCCESS;
+                case Wsk.SO_CONDITIONAL_ACCEPT:
+                    if (category == Wsk.WSK_FLAG_CONNECTION_SOCKET) {
+                        return WskStatus.STATUS_NOT_SUPPORTED;
+                    }
+                    if (state != CREATED) {
+                        return NtStatus.STATUS_INVALID_DEVICE_STATE; // before WskBind, as in Winsock
+                    }
+                    conditionalAccept = value != 0;
+                    return NtStatus.STATUS_SUCCESS;
                 default:
                     return WskStatus.STATUS_NOT_SUPPORTED;
             }
@@ -1407,6 +1536,7 @@ public final class WskSocket {
         if (level == Wsk.SOL_SOCKET) {
             return switch (option) {
                 case Wsk.SO_KEEPALIVE -> keepAlive ? 1 : 0;
+                case Wsk.SO_CONDITIONAL_ACCEPT -> conditionalAccept ? 1 : 0;
                 case Wsk.SO_WSK_EVENT_CALLBACK -> events;
                 default -> -1;
             };

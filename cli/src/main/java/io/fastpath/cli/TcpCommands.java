@@ -81,7 +81,7 @@ final class TcpCommands {
         }
     }
 
-    private static int connections(Flags flags, int fallback) {
+    static int connections(Flags flags, int fallback) {
         int c = flags.intValue("--connections", fallback);
         if (c < 1 || c > MAX_CONNECTIONS) {
             throw new UsageException("--connections must be 1.." + MAX_CONNECTIONS + ", got " + c);
@@ -89,7 +89,7 @@ final class TcpCommands {
         return c;
     }
 
-    private static int tcpPort(String flag, String text) {
+    static int tcpPort(String flag, String text) {
         try {
             int port = Integer.parseInt(text);
             if (port >= 1 && port <= 65535) {
@@ -101,7 +101,7 @@ final class TcpCommands {
         throw new UsageException(flag + " needs a TCP port 1..65535, got '" + text + "'");
     }
 
-    private static Flags flags(List<String> args, String... extra) {
+    static Flags flags(List<String> args, String... extra) {
         Set<String> withValue = new HashSet<>(PortOptions.WITH_VALUE);
         withValue.addAll(List.of(extra));
         return new Flags(args, withValue, Set.of());

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CommandLineTest {
     /** Echoes every connection until EOF; prints 'listening' once it listens (argv: port). */
-    private static final String PYTHON_ECHO_SERVER = """
+    static final String PYTHON_ECHO_SERVER = """
         import socketserver, sys
         class Echo(socketserver.BaseRequestHandler):
             def handle(self):
@@ -45,7 +45,7 @@ class CommandLineTest {
      * Opens N connections at once (argv: host port N), sends 1 MiB of random data on each while reading the
      * echo back, half-closes, expects EOF; prints OK or FAIL with the reason.
      */
-    private static final String PYTHON_ECHO_CLIENT = """
+    static final String PYTHON_ECHO_CLIENT = """
         import os, socket, sys, threading
         host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
         size = 1 << 20
@@ -81,7 +81,7 @@ class CommandLineTest {
     @TempDir
     Path dir;
 
-    private Process launch(String... args) throws Exception {
+    static Process launch(String... args) throws Exception {
         List<String> command = new java.util.ArrayList<>(List.of(
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
@@ -132,7 +132,7 @@ class CommandLineTest {
         }
     }
 
-    private static String readUntilReady(BufferedReader out) throws Exception {
+    static String readUntilReady(BufferedReader out) throws Exception {
         StringBuilder seen = new StringBuilder();
         String line;
         while ((line = out.readLine()) != null && !line.equals("ready")) {
@@ -143,7 +143,7 @@ class CommandLineTest {
     }
 
     /** Waits for a process to end and returns everything it printed. */
-    private static String finish(Process p, long timeoutSeconds) throws Exception {
+    static String finish(Process p, long timeoutSeconds) throws Exception {
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             p.waitFor();
@@ -153,7 +153,7 @@ class CommandLineTest {
         return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
 
-    private static String lastLine(String output) {
+    static String lastLine(String output) {
         String[] lines = output.strip().split("\n");
         return lines[lines.length - 1];
     }

@@ -1,0 +1,7 @@
+package io.fastpath.ndk;
+
+/** NDK_FN_REQUEST_COMPLETION: an asynchronous call that returned STATUS_PENDING ended (dispatch thread). */
+@FunctionalInterface
+public interface NdkRequestCompletion {
+    void complete(Object requestContext, int status);
+}

@@ -1,0 +1,118 @@
+package io.fastpath.tdi;
+
+import java.util.Objects;
+
+/**
+ * The {@code TdiBuildXxx} macros: each sets up a caller-owned {@link Irp} for one TDI request (minor function,
+ * file object, completion routine and context, parameters), after which {@link TdiProvider#callDriver}
+ * (IoCallDriver) submits it. Building reuses the IRP (IoReuseIrp), so one IRP serves request after request;
+ * building one that is still in progress throws {@link IllegalStateException}.
+ *
+ * <p>MDLs are native memory: {@code address} + {@code length}, valid until the IRP completes. Time-outs are
+ * TDI's: a negative count of 100 ns units relative to now ({@link Tdi#relativeTimeout}), or
+ * {@link Tdi#TIMEOUT_DEFAULT} for NULL.
+ */
+public final class TdiBuild {
+    private TdiBuild() {
+    }
+
+    private static Irp start(Irp irp, int minor, Object fileObject, IoCompletionRoutine routine, Object context) {
+        Objects.requireNonNull(irp, "irp");
+        irp.reuse();
+        irp.minorFunction = minor;
+        irp.fileObject = Objects.requireNonNull(fileObject, "file object");
+        irp.setCompletionRoutine(routine, context);
+        return irp;
+    }
+
+    /** TdiBuildAssociateAddress: ties the endpoint to an address object. */
+    public static Irp associateAddress(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context,
+                                       TdiAddress address) {
+        start(irp, Tdi.TDI_ASSOCIATE_ADDRESS, connection, routine, context).address = address;
+        return irp;
+    }
+
+    /** TdiBuildDisassociateAddress. */
+    public static Irp disassociateAddress(Irp irp, TdiConnection connection, IoCompletionRoutine routine,
+                                          Object context) {
+        return start(irp, Tdi.TDI_DISASSOCIATE_ADDRESS, connection, routine, context);
+    }
+
+    /** TdiBuildConnect: offers a connection to {@code requestInfo}'s remote address. */
+    public static Irp connect(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context,
+                              long timeout, TdiConnectionInformation requestInfo, TdiConnectionInformation returnInfo) {
+        start(irp, Tdi.TDI_CONNECT, connection, routine, context);
+        irp.timeout = timeout;
+        irp.requestInfo = requestInfo;
+        irp.returnInfo = returnInfo;
+        return irp;
+    }
+
+    /** TdiBuildListen: flags 0 (accept at once) or {@link Tdi#TDI_QUERY_ACCEPT}. */
+    public static Irp listen(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context, int flags,
+                             TdiConnectionInformation requestInfo, TdiConnectionInformation returnInfo) {
+        start(irp, Tdi.TDI_LISTEN, connection, routine, context);
+        irp.flags = flags;
+        irp.requestInfo = requestInfo;
+        irp.returnInfo = returnInfo;
+        return irp;
+    }
+
+    /** TdiBuildAccept: after a TDI_QUERY_ACCEPT listen, or as ClientEventConnect's AcceptIrp. */
+    public static Irp accept(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context,
+                             TdiConnectionInformation requestInfo, TdiConnectionInformation returnInfo) {
+        start(irp, Tdi.TDI_ACCEPT, connection, routine, context);
+        irp.requestInfo = requestInfo;
+        irp.returnInfo = returnInfo;
+        return irp;
+    }
+
+    /** TdiBuildSend: {@code length} bytes at {@code mdl}; flags TDI_SEND_*. */
+    public static Irp send(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context, long mdl,
+                           int sendFlags, int length) {
+        start(irp, Tdi.TDI_SEND, connection, routine, context);
+        irp.bufferAddress = mdl;
+        irp.bufferLength = length;
+        irp.flags = sendFlags;
+        return irp;
+    }
+
+    /** TdiBuildReceive: into {@code length} bytes at {@code mdl}; flags TDI_RECEIVE_NORMAL / EXPEDITED / PEEK. */
+    public static Irp receive(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context, long mdl,
+                              int receiveFlags, int length) {
+        start(irp, Tdi.TDI_RECEIVE, connection, routine, context);
+        irp.bufferAddress = mdl;
+        irp.bufferLength = length;
+        irp.flags = receiveFlags;
+        return irp;
+    }
+
+    /** TdiBuildDisconnect: flags TDI_DISCONNECT_ABORT or TDI_DISCONNECT_RELEASE; time-out as TDI takes it. */
+    public static Irp disconnect(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context,
+                                 long timeout, int flags, TdiConnectionInformation requestInfo,
+                                 TdiConnectionInformation returnInfo) {
+        start(irp, Tdi.TDI_DISCONNECT, connection, routine, context);
+        irp.timeout = timeout;
+        irp.flags = flags;
+        irp.requestInfo = requestInfo;
+        irp.returnInfo = returnInfo;
+        return irp;
+    }
+
+    /** TdiBuildSetEventHandler: {@code handler} null clears the event. */
+    public static Irp setEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine, Object context,
+                                      int eventType, Object handler, Object eventContext) {
+        start(irp, Tdi.TDI_SET_EVENT_HANDLER, address, routine, context);
+        irp.eventType = eventType;
+        irp.eventHandler = handler;
+        irp.eventContext = eventContext;
+        return irp;
+    }
+
+    /** TdiBuildQueryInformation on an address object or a connection endpoint: TDI_QUERY_*. */
+    public static Irp queryInformation(Irp irp, Object fileObject, IoCompletionRoutine routine, Object context,
+                                       int queryType) {
+        start(irp, Tdi.TDI_QUERY_INFORMATION, fileObject, routine, context).queryType = queryType;
+        return irp;
+    }
+}

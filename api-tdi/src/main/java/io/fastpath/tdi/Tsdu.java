@@ -1,0 +1,162 @@
+package io.fastpath.tdi;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * A received TSDU as a chained receive indicates it: a read-only chain of segments (the MDL chain) lying in
+ * place over the mbufs the data arrived in, and at the same time the TsduDescriptor a client hands back to
+ * {@link TdiProvider#returnChainedReceives} when its handler returned STATUS_PENDING.
+ *
+ * <p>Segment {@code i} is {@link #segmentLength(int)} bytes at {@link #segmentAddress(int)} inside mbuf
+ * {@link #segmentMbuf(int)}; the indication's data starts {@code startingOffset} bytes into the chain (bytes a
+ * client already took) and runs for {@code receiveLength} bytes. Expedited data (TCP urgent bytes) is the one
+ * exception to zero copy: it is served from a small native buffer this object owns ({@link #segmentMbuf} 0).
+ *
+ * <p>Ownership: lent for the handler's call; kept (STATUS_PENDING) until returned exactly once, from any thread
+ * (a second return, or a return of a descriptor that was not kept, is refused). Pooled by the provider: do not
+ * touch it after returning it.
+ */
+public final class Tsdu {
+    static final int FREE = 0;
+    static final int INDICATED = 1;
+    static final int HELD = 2;
+    static final int RETURNING = 3;
+    static final int EXPEDITED_CAPACITY = 64;
+
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(Tsdu.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    long handle;
+    long[] mbuf = new long[8];
+    long[] address = new long[8];
+    int[] length = new int[8];
+    int count;
+    int startingOffset;
+    boolean expedited;
+    TdiConnection connection;
+    private final ByteBuffer expeditedMemory = ByteBuffer.allocateDirect(EXPEDITED_CAPACITY);
+    final long expeditedAddress = BufferUtil.address(expeditedMemory);
+    private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+    @SuppressWarnings("unused") // through STATE
+    private volatile int state;
+
+    Tsdu() {
+    }
+
+    public int segmentCount() {
+        return count;
+    }
+
+    public long segmentAddress(int i) {
+        check(i);
+        return address[i];
+    }
+
+    public int segmentLength(int i) {
+        check(i);
+        return length[i];
+    }
+
+    /** The mbuf segment {@code i} lies in, or 0 for expedited data (a provider buffer). */
+    public long segmentMbuf(int i) {
+        check(i);
+        return mbuf[i];
+    }
+
+    /** The bytes in the chain from {@code startingOffset} on (= the indication's ReceiveLength). */
+    public int receiveLength() {
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            total += length[i];
+        }
+        return (int) (total - startingOffset);
+    }
+
+    public int startingOffset() {
+        return startingOffset;
+    }
+
+    /** Copies {@code n} bytes from {@code offset} (relative to the chain's start, as StartingOffset is). */
+    public void getBytes(int offset, byte[] dst, int dstOffset, int n) {
+        int seg = 0;
+        int at = offset;
+        while (seg < count && at >= length[seg]) {
+            at -= length[seg++];
+        }
+        while (n > 0) {
+            if (seg >= count) {
+                throw new IndexOutOfBoundsException("beyond the TSDU");
+            }
+            int take = Math.min(n, length[seg] - at);
+            view.wrap(address[seg] + at, take);
+            view.getBytes(0, dst, dstOffset, take);
+            dstOffset += take;
+            n -= take;
+            at = 0;
+            seg++;
+        }
+    }
+
+    /** The indicated data (ReceiveLength bytes from StartingOffset) as a new array: for tests and samples. */
+    public byte[] toByteArray() {
+        byte[] out = new byte[receiveLength()];
+        getBytes(startingOffset, out, 0, out.length);
+        return out;
+    }
+
+    private void check(int i) {
+        if (state() == FREE) {
+            throw new IllegalStateException("TSDU already returned");
+        }
+        if (i < 0 || i >= count) {
+            throw new IndexOutOfBoundsException(i);
+        }
+    }
+
+    // ------------------------------------------------------------------------ provider side
+
+    void add(long m, long a, int n) {
+        if (count == mbuf.length) {
+            mbuf = Arrays.copyOf(mbuf, count * 2);
+            address = Arrays.copyOf(address, count * 2);
+            length = Arrays.copyOf(length, count * 2);
+        }
+        mbuf[count] = m;
+        address[count] = a;
+        length[count] = n;
+        count++;
+    }
+
+    int state() {
+        return (int) STATE.getVolatile(this);
+    }
+
+    void state(int s) {
+        STATE.setVolatile(this, s);
+    }
+
+    boolean claimForReturn() {
+        return STATE.compareAndSet(this, HELD, RETURNING);
+    }
+
+    void clear() {
+        count = 0;
+        startingOffset = 0;
+        expedited = false;
+        handle = 0;
+        connection = null;
+        state(FREE);
+    }
+}

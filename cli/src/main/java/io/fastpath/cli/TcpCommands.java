@@ -191,7 +191,13 @@ final class TcpCommands {
     // =========================================================================================== send
 
     static int send(List<String> args) {
-        Flags flags = flags(args, "--to", "--bytes", "--connections", "--timeout");
+        String api = apiOf(args);
+        if (!api.equals("tcp") && !api.equals("wsk")) {
+            throw new UsageException("send --api is tcp or wsk, got '" + api + "'");
+        }
+        Set<String> withValue = new HashSet<>(PortOptions.WITH_VALUE);
+        withValue.addAll(List.of("--to", "--bytes", "--connections", "--timeout", "--api"));
+        Flags flags = new Flags(args, withValue, api.equals("wsk") ? Set.of("--tfo") : Set.of());
         String to = flags.required("--to");
         int colon = to.lastIndexOf(':');
         if (colon < 0) {
@@ -209,6 +215,9 @@ final class TcpCommands {
         int timeoutSeconds = flags.intValue("--timeout", 120);
         if (timeoutSeconds < 1) {
             throw new UsageException("--timeout must be at least 1 second, got " + timeoutSeconds);
+        }
+        if (api.equals("wsk")) {
+            return WskSend.run(remoteIp, remotePort, bytes, connections, timeoutSeconds, flags);
         }
         try (PortOptions options = new PortOptions(flags, tcpConfig(connections), PortOptions.TCP_POOL)) {
             Stack stack = options.open();

@@ -22,6 +22,8 @@ public final class NtStatus {
     public static final int STATUS_ADDRESS_ALREADY_EXISTS = 0xC000020A;
     public static final int STATUS_CONNECTION_RESET = 0xC000020D;
     public static final int STATUS_CONNECTION_ABORTED = 0xC0000241;
+    /** Data read back did not match what was sent (a verifying client's verdict). */
+    public static final int STATUS_DATA_ERROR = 0xC000003E;
 
     private NtStatus() {
     }
@@ -46,6 +48,7 @@ public final class NtStatus {
             case STATUS_ADDRESS_ALREADY_EXISTS -> "STATUS_ADDRESS_ALREADY_EXISTS";
             case STATUS_CONNECTION_RESET -> "STATUS_CONNECTION_RESET";
             case STATUS_CONNECTION_ABORTED -> "STATUS_CONNECTION_ABORTED";
+            case STATUS_DATA_ERROR -> "STATUS_DATA_ERROR";
             default -> String.format("0x%08X", status);
         };
     }

@@ -1,0 +1,187 @@
+package io.fastpath.ndk;
+
+import io.fastpath.stack.NtStatus;
+import java.nio.ByteBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * A minimal NDK queue pair (NdkCreateQp): posted receives and sends of whole messages over the connection it
+ * is bound to by Connect/Accept. Each message travels as one MPA FPDU (RFC 5044 §4: 16-bit length, pad,
+ * CRC field zero as CRC is not negotiated); there are no DDP/RDMAP headers, no memory registration and no
+ * RDMA read/write. Completions go to the {@link NdkQpHandler} (the role of NDK's completion queues).
+ *
+ * <p>Buffers: {@link #send} copies the message into one of the QP's preallocated native send slots
+ * (MaxInitiatorQueueDepth of them), so the caller's memory may be reused when send returns; a posted
+ * receive's memory must stay valid until its completion. Messages that arrive while no receive is posted
+ * stay in the stack's mbufs and hold back the TCP window (the peer slows down; nothing is dropped).
+ * Dispatch thread only.
+ */
+public final class NdkQp {
+    private final NdkAdapter adapter;
+    private final NdkQpHandler handler;
+    final int slotBytes;
+    final UnsafeBuffer sendSlots;
+    private final boolean[] slotBusy;
+    private final Object[] slotContext;
+    private final int[] slotLength;
+    private int sendsOutstanding;
+    // posted receives: a ring
+    private final long[] rqAddress;
+    private final int[] rqCapacity;
+    private final Object[] rqContext;
+    private int rqHead;
+    private int rqCount;
+    NdkConnector connector;
+    private boolean closed;
+    private final UnsafeBuffer userView = new UnsafeBuffer(0, 0);
+
+    NdkQp(NdkAdapter adapter, NdkQpHandler handler) {
+        this.adapter = adapter;
+        this.handler = handler;
+        NdkAdapterInfo info = adapter.info();
+        int depth = info.maxInitiatorQueueDepth();
+        this.slotBytes = MpaFrame.fpduLength(info.maxTransferLength());
+        this.sendSlots = new UnsafeBuffer(ByteBuffer.allocateDirect(depth * slotBytes));
+        this.slotBusy = new boolean[depth];
+        this.slotContext = new Object[depth];
+        this.slotLength = new int[depth];
+        int rq = info.maxReceiveQueueDepth();
+        this.rqAddress = new long[rq];
+        this.rqCapacity = new int[rq];
+        this.rqContext = new Object[rq];
+    }
+
+    /**
+     * NdkReceive: posts {@code capacity} bytes of native memory at {@code address} for the next message.
+     * STATUS_SUCCESS (the result comes through {@link NdkQpHandler#onReceiveComplete});
+     * STATUS_INSUFFICIENT_RESOURCES (MaxReceiveQueueDepth posted); STATUS_INVALID_DEVICE_STATE (closed).
+     */
+    public int postReceive(long address, int capacity, Object requestContext) {
+        adapter.checkThread();
+        if (closed) {
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+        }
+        if (capacity < 0 || (address == 0 && capacity > 0)) {
+            return NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        if (rqCount == rqAddress.length) {
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
+        int at = (rqHead + rqCount) % rqAddress.length;
+        rqAddress[at] = address;
+        rqCapacity[at] = capacity;
+        rqContext[at] = requestContext;
+        rqCount++;
+        if (connector != null) {
+            connector.pump();
+        }
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    /**
+     * NdkSend: sends {@code length} bytes of native memory at {@code address} as one message. STATUS_SUCCESS
+     * (queued; {@link NdkQpHandler#onSendComplete} follows); STATUS_INVALID_DEVICE_STATE (not connected:
+     * before CompleteConnect/Accept completed, or after Disconnect); STATUS_INVALID_BUFFER_SIZE (longer than
+     * MaxTransferLength); STATUS_INSUFFICIENT_RESOURCES (MaxInitiatorQueueDepth sends outstanding).
+     */
+    public int send(long address, int length, Object requestContext) {
+        adapter.checkThread();
+        if (closed || connector == null || !connector.established()) {
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+        }
+        if (length < 0 || length > adapter.info().maxTransferLength() || (address == 0 && length > 0)) {
+            return NdkStatus.STATUS_INVALID_BUFFER_SIZE;
+        }
+        if (sendsOutstanding == slotBusy.length) {
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
+        int slot = 0;
+        while (slotBusy[slot]) {
+            slot++;
+        }
+        int base = slot * slotBytes;
+        if (length > 0) {
+            userView.wrap(address, length);
+            sendSlots.putBytes(base + MpaFrame.FPDU_HEADER_LENGTH, userView, 0, length);
+        }
+        int fpdu = MpaFrame.emitFpdu(sendSlots, base, length);
+        if (!adapter.tcp.send(connector.handle(), slot, sendSlots.addressOffset() + base, fpdu)) {
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
+        slotBusy[slot] = true;
+        slotContext[slot] = requestContext;
+        slotLength[slot] = length;
+        sendsOutstanding++;
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    void onSendComplete(int slot, int status) {
+        if (slot < 0 || slot >= slotBusy.length || !slotBusy[slot]) {
+            return;
+        }
+        Object ctx = slotContext[slot];
+        int bytes = slotLength[slot];
+        slotBusy[slot] = false;
+        slotContext[slot] = null;
+        sendsOutstanding--;
+        try {
+            handler.onSendComplete(ctx, status == NtStatus.STATUS_SUCCESS ? status
+                : status == NtStatus.STATUS_CONNECTION_ABORTED ? NdkStatus.STATUS_CANCELLED : status,
+                status == NtStatus.STATUS_SUCCESS ? bytes : 0);
+        } catch (Throwable t) {
+            adapter.onCallbackError(t);
+        }
+    }
+
+    boolean receivePosted() {
+        return rqCount > 0;
+    }
+
+    long receiveAddress() {
+        return rqAddress[rqHead];
+    }
+
+    int receiveCapacity() {
+        return rqCapacity[rqHead];
+    }
+
+    /** Completes the receive at the head of the queue. */
+    void completeReceive(int status, int bytes) {
+        Object ctx = rqContext[rqHead];
+        rqContext[rqHead] = null;
+        rqHead = (rqHead + 1) % rqAddress.length;
+        rqCount--;
+        try {
+            handler.onReceiveComplete(ctx, status, bytes);
+        } catch (Throwable t) {
+            adapter.onCallbackError(t);
+        }
+    }
+
+    /** The connection ended: posted receives complete with STATUS_CANCELLED (sends complete via the stack). */
+    void flushReceives() {
+        while (rqCount > 0) {
+            completeReceive(NdkStatus.STATUS_CANCELLED, 0);
+        }
+    }
+
+    /** Receives posted, sends outstanding. */
+    public int receivesPosted() {
+        return rqCount;
+    }
+
+    public int sendsOutstanding() {
+        return sendsOutstanding;
+    }
+
+    /** NdkCloseQp: flushes posted receives (STATUS_CANCELLED); the QP must not be connected. */
+    public int close() {
+        adapter.checkThread();
+        if (connector != null && connector.established()) {
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+        }
+        closed = true;
+        flushReceives();
+        return NtStatus.STATUS_SUCCESS;
+    }
+}

@@ -28,16 +28,25 @@ public final class Main {
                     ping from the stack; exit 1 with the NTSTATUS name if a ping fails
           stat  [--name <name> | --file <counters file>]
                     print a running (or finished) stack's counters
-          echo  <port flags> --listen <tcp port> [--connections C]
+          echo  <port flags> --listen <tcp port> [--connections C] [--api tcp|wsk|tdi] [--pending]
                     TCP echo server for many concurrent connections; prints 'ready' once listening, runs
                     until SIGINT/SIGTERM, then prints its counters. C (default 64, at most 1024): the
-                    concurrency the buffers are sized for
+                    concurrency the buffers are sized for. --api wsk: through api-wsk (zero-copy receive
+                    events, WskSend, WskRelease); --api tdi: through api-tdi (chained receives, expedited data
+                    echoed as expedited; --pending keeps each chain until its echo was sent)
           send  <port flags> --to <a.b.c.d:port> --bytes N[K|M|G] [--connections C] [--timeout SECONDS]
+                [--api tcp|wsk [--tfo]]
                     send N bytes (per connection; K/M/G = KiB/MiB/GiB) of a pseudo-random stream on each of
                     C connections (default 1, at most 1024) to an echo server and check every byte that
                     comes back; prints the throughput and 'verified <total> bytes', or exit 1 with the
                     NTSTATUS name (e.g. STATUS_CONNECTION_REFUSED) on the last line. Timeout (default 120 s):
-                    STATUS_IO_TIMEOUT
+                    STATUS_IO_TIMEOUT. --api wsk: connections one after the other through api-wsk
+                    (WskConnectEx with the first 64 KiB); --tfo sets TCP_FASTOPEN and reports how many
+                    connections carried data in their SYN
+          ndk-pingpong [--messages N] [--size B] [--connector-limits IN,OUT] [--listener-limits IN,OUT]
+                [--adapter-limits IN,OUT] [--private-data TEXT] [--pcap FILE]
+                    two stacks on a back-to-back ring pair complete the NDK connection sequence over MPA
+                    (RFC 5044/6581), print the negotiated limits and private data, ping-pong N messages
           demo  bring stacks up on net_tap and on net_af_packet/veth, ping them from Linux namespaces,
                 clean up; exit 0 only if every check passed
         """;

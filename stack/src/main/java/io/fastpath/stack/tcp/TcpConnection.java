@@ -96,6 +96,11 @@ public final class TcpConnection {
     int generation = 1;
     long closedHandle;
     long requestTag;
+    /** Per-connection options (TcpSocketOptions): receive buffer, timestamps wanted, max retransmission time. */
+    int receiveLimit;
+    boolean timestampsWanted;
+    long maxRetransmitNs;
+    long retransmitSinceNs;
     /** Bytes of Fast Open data the SYN carried when this passive connection was accepted (0: none). */
     int synDataLength;
     HandoverReceiver handover;

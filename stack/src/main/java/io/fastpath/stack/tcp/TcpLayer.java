@@ -53,6 +53,7 @@ public final class TcpLayer {
         int port;
         int localIp;
         TcpListenHandler handler;
+        long options;
         int pending;
         int fastOpenPending;
     }
@@ -153,6 +154,11 @@ public final class TcpLayer {
      *     STATUS_INVALID_PARAMETER (port 0 or out of range)
      */
     public int listen(int localIp, int port, TcpListenHandler handler) {
+        return listen(localIp, port, handler, TcpSocketOptions.DEFAULTS);
+    }
+
+    /** As {@link #listen(int, int, TcpListenHandler)}, with options ({@link TcpSocketOptions}) for its connections. */
+    public int listen(int localIp, int port, TcpListenHandler handler, long socketOptions) {
         if (localIp != 0 && localIp != ip.address()) {
             return NtStatus.STATUS_INVALID_ADDRESS;
         }
@@ -166,6 +172,7 @@ public final class TcpLayer {
         l.port = port;
         l.localIp = ip.address();
         l.handler = handler;
+        l.options = socketOptions;
         listeners.put(port, l);
         return NtStatus.STATUS_SUCCESS;
     }
@@ -198,6 +205,13 @@ public final class TcpLayer {
      */
     public int connect(int localIp, int localPort, int remoteIp, int remotePort, TcpHandler handler,
                        DirectBuffer data, int offset, int length, boolean fastOpen) {
+        return connect(localIp, localPort, remoteIp, remotePort, handler, data, offset, length, fastOpen,
+            TcpSocketOptions.DEFAULTS);
+    }
+
+    /** As the connect above, with per-connection options ({@link TcpSocketOptions}). */
+    public int connect(int localIp, int localPort, int remoteIp, int remotePort, TcpHandler handler,
+                       DirectBuffer data, int offset, int length, boolean fastOpen, long socketOptions) {
         if (length > config.sendBufferBytes()) {
             return NtStatus.STATUS_BUFFER_OVERFLOW;
         }
@@ -215,7 +229,8 @@ public final class TcpLayer {
             if (connections.containsKey(key(remoteIp, remotePort, localPort))) {
                 return NtStatus.STATUS_ADDRESS_ALREADY_EXISTS;
             }
-            if (listeners.containsKey(localPort) || localPortUse[localPort] > 0) {
+            if (listeners.containsKey(localPort)
+                || localPortUse[localPort] > 0 && !TcpSocketOptions.reuseAddress(socketOptions)) {
                 return NtStatus.STATUS_SHARING_VIOLATION;
             }
         } else {
@@ -229,6 +244,7 @@ public final class TcpLayer {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         open(c, remoteIp, remotePort, localPort);
+        applyOptions(c, socketOptions, true);
         lastConnection = c;
         c.handler = handler;
         c.active = true;
@@ -250,6 +266,24 @@ public final class TcpLayer {
             armRetransmit(c);
         }
         return NtStatus.STATUS_PENDING;
+    }
+
+    /**
+     * Applies socket options to a connection: the receive buffer (never below what is queued) and the
+     * maximum retransmission time at any time; timestamps only before the SYN ({@code beforeSyn}).
+     */
+    private void applyOptions(TcpConnection c, long options, boolean beforeSyn) {
+        c.receiveLimit = TcpSocketOptions.receiveBuffer(options, config.receiveBufferBytes());
+        c.maxRetransmitNs = TcpSocketOptions.maxRetransmitNs(options);
+        if (beforeSyn) {
+            c.timestampsWanted = TcpSocketOptions.timestamps(options, config.timestamps());
+        }
+    }
+
+    /** SO_RCVBUF and TCP_MAXRT on an open connection ({@link TcpSocketOptions}; timestamps are ignored). */
+    public void setOptions(TcpConnection c, long socketOptions) {
+        applyOptions(c, socketOptions, false);
+        announceWindowIfOpened(c);
     }
 
     private int ephemeralPort() {
@@ -326,6 +360,12 @@ public final class TcpLayer {
         }
         TcpConnection c = pool[index];
         return c.generation == (int) (handle >>> 32) && c.state != TcpState.CLOSED ? c : null;
+    }
+
+    /** The connection in slot {@code index} if open, else null (tests and diagnostics). */
+    TcpConnection connectionAt(int index) {
+        TcpConnection c = pool[index];
+        return c.state != TcpState.CLOSED ? c : null;
     }
 
     /** The connection the last successful {@link #connect} created (poll thread, right after the call). */
@@ -526,6 +566,7 @@ public final class TcpLayer {
             return;
         }
         open(c, src, seg.sourcePort(), seg.destinationPort());
+        applyOptions(c, l.options, true);
         c.listener = l;
         l.pending++;
         c.irs = seg.sequenceNumber();
@@ -611,7 +652,7 @@ public final class TcpLayer {
 
     private void applySynOptions(TcpConnection c) {
         c.peerMss = options.hasMss() ? options.mss() : 536;
-        c.tsOk = config.timestamps() && options.hasTimestamps();
+        c.tsOk = c.timestampsWanted && options.hasTimestamps();
         if (c.tsOk) {
             c.tsRecent = options.tsVal();
         }
@@ -1437,16 +1478,16 @@ public final class TcpLayer {
      * segments or half the buffer, whichever is less.
      */
     private void announceWindowIfOpened(TcpConnection c) {
-        int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
+        int free = c.receiveLimit - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
             - c.heldBytes;
-        if ((c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, config.receiveBufferBytes() / 2)) {
+        if ((c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, c.receiveLimit / 2)) {
             c.ackNow = true;
             markDirty(c);
         }
     }
 
     private int receiveWindow(TcpConnection c) {
-        int free = config.receiveBufferBytes() - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
+        int free = c.receiveLimit - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
             - c.heldBytes;
         // Never shrink the window we advertised (RFC 7323 §2.4 / RFC 9293 §3.8.6).
         int advertised = c.rcvAdvertisedEdge - c.rcvNxt;
@@ -1679,7 +1720,7 @@ public final class TcpLayer {
         int sackBlocks = 0;
         if (syn) {
             optionsLength = 4 + (config.sack() && (!c.active ? c.sackOk : true) ? 2 : 0);
-            optionsLength += (config.timestamps() && (!c.active ? c.tsOk : true)) ? 10 : 0;
+            optionsLength += (c.timestampsWanted && (!c.active ? c.tsOk : true)) ? 10 : 0;
             optionsLength += (config.windowScaling() && (!c.active ? c.sndScale >= 0 : true)) ? 4 : 0;
             optionsLength = (optionsLength + 3) & ~3;
             optionsLength += fastOpenOptionLength(c);
@@ -1703,7 +1744,7 @@ public final class TcpLayer {
         outSeg.wrap(out, HEADERS, tcpHeader + len);
         int window;
         if (syn) {
-            window = Math.min(config.receiveBufferBytes(), 65535); // unscaled in a SYN (RFC 7323 §2.2)
+            window = Math.min(c.receiveLimit, 65535); // unscaled in a SYN (RFC 7323 §2.2)
         } else {
             int rcvWnd = receiveWindow(c);
             window = Math.min(rcvWnd >>> c.rcvScale, 65535);
@@ -1729,7 +1770,7 @@ public final class TcpLayer {
         if (syn) {
             at = TcpOptions.writeMss(out, at, ip.mtu() - 40);
             boolean sackOn = config.sack() && (c.active || c.sackOk);
-            boolean tsOn = config.timestamps() && (c.active || c.tsOk);
+            boolean tsOn = c.timestampsWanted && (c.active || c.tsOk);
             boolean wsOn = config.windowScaling() && (c.active || c.sndScale >= 0);
             if (sackOn && tsOn) {
                 at = TcpOptions.writeSackPermitted(out, at);
@@ -1938,8 +1979,13 @@ public final class TcpLayer {
         c.retries++;
         c.rttTiming = false; // Karn
         c.rtoNs = Math.min(config.maxRtoNs(), c.rtoNs * 2);
+        if (c.retries == 1) {
+            c.retransmitSinceNs = nowNs;
+        }
+        // TCP_MAXRT: a time limit instead of (or before) the retry counts.
+        boolean outOfTime = c.maxRetransmitNs > 0 && nowNs - c.retransmitSinceNs >= c.maxRetransmitNs;
         if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
-            if (c.retries > config.synRetries()) {
+            if (c.retries > config.synRetries() || outOfTime) {
                 if (c.state == TcpState.SYN_RECEIVED && !c.active) {
                     releaseConnection(c);
                 } else {
@@ -1951,7 +1997,7 @@ public final class TcpLayer {
             armRetransmit(c);
             return;
         }
-        if (c.retries > config.dataRetries()) {
+        if (c.retries > config.dataRetries() || outOfTime) {
             sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
             closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
             return;
@@ -2042,6 +2088,10 @@ public final class TcpLayer {
         c.active = false;
         c.attachment = null;
         c.synDataLength = 0;
+        c.receiveLimit = config.receiveBufferBytes();
+        c.timestampsWanted = config.timestamps();
+        c.maxRetransmitNs = 0;
+        c.retransmitSinceNs = 0;
         c.sndWnd = 0;
         c.maxSndWnd = 0;
         c.sndScale = 0;

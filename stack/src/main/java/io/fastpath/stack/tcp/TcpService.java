@@ -34,6 +34,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private static final int STOP_LISTENING = 9;
     private static final int KEEPALIVE = 10;
     private static final int SEND_URGENT = 11;
+    private static final int OPTIONS = 12;
 
     private static final int EV_CONNECTED = 1;
     private static final int EV_ACCEPTED = 2;
@@ -121,7 +122,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
      */
     public boolean connect(long requestId, int remoteIp, int remotePort, int localPort, long address, int length,
                            boolean fastOpen) {
-        return connect(requestId, 0, localPort, remoteIp, remotePort, address, length, fastOpen);
+        return connect(requestId, 0, localPort, remoteIp, remotePort, address, length, fastOpen,
+            TcpSocketOptions.DEFAULTS);
     }
 
     /**
@@ -130,7 +132,15 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
      */
     public boolean connect(long requestId, int localIp, int localPort, int remoteIp, int remotePort, long address,
                            int length, boolean fastOpen) {
+        return connect(requestId, localIp, localPort, remoteIp, remotePort, address, length, fastOpen,
+            TcpSocketOptions.DEFAULTS);
+    }
+
+    /** As above, with per-connection options ({@link TcpSocketOptions#of}). */
+    public boolean connect(long requestId, int localIp, int localPort, int remoteIp, int remotePort, long address,
+                           int length, boolean fastOpen, long socketOptions) {
         synchronized (requestScratch) {
+            requestScratch.putLong(40, socketOptions);
             requestScratch.putInt(36, localIp);
             requestScratch.putLong(0, requestId);
             requestScratch.putInt(8, remoteIp);
@@ -139,7 +149,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             requestScratch.putLong(20, address);
             requestScratch.putInt(28, length);
             requestScratch.putInt(32, fastOpen ? 1 : 0);
-            return requests.write(CONNECT_WITH_DATA, requestScratch, 0, 40);
+            return requests.write(CONNECT_WITH_DATA, requestScratch, 0, 48);
         }
     }
 
@@ -174,9 +184,24 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
 
     /** Listens on a port; accepted connections arrive as onAccepted. */
     public boolean listen(int port) {
+        return listen(port, TcpSocketOptions.DEFAULTS);
+    }
+
+    /** Listens on a port; its connections get {@code socketOptions} ({@link TcpSocketOptions#of}). */
+    public boolean listen(int port, long socketOptions) {
         synchronized (requestScratch) {
             requestScratch.putInt(0, port);
-            return requests.write(LISTEN, requestScratch, 0, 4);
+            requestScratch.putLong(4, socketOptions);
+            return requests.write(LISTEN, requestScratch, 0, 12);
+        }
+    }
+
+    /** SO_RCVBUF and TCP_MAXRT for an open connection ({@link TcpSocketOptions#of}; timestamps ignored). */
+    public boolean options(long handle, long socketOptions) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            requestScratch.putLong(8, socketOptions);
+            return requests.write(OPTIONS, requestScratch, 0, 16);
         }
     }
 
@@ -292,7 +317,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                 data.wrap(b.getLong(i + 20), Math.max(dataLength, 1));
                 int status = tcp.connect(b.getInt(i + 36), b.getInt(i + 16), b.getInt(i + 8), b.getInt(i + 12), this,
                     data, 0,
-                    dataLength, b.getInt(i + 32) != 0);
+                    dataLength, b.getInt(i + 32) != 0, b.getLong(i + 40));
                 if (status == NtStatus.STATUS_PENDING) {
                     TcpConnection c = tcp.lastConnection();
                     c.handover = this;
@@ -314,9 +339,15 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                 }
             }
             case STOP_LISTENING -> tcp.stopListening(b.getInt(i));
+            case OPTIONS -> {
+                TcpConnection c = tcp.connection(b.getLong(i));
+                if (c != null) {
+                    tcp.setOptions(c, b.getLong(i + 8));
+                }
+            }
             case LISTEN -> {
                 int port = b.getInt(i);
-                int status = tcp.listen(0, port, acceptor);
+                int status = tcp.listen(0, port, acceptor, b.getLong(i + 4));
                 eventScratch.putInt(0, port);
                 eventScratch.putInt(4, status);
                 post(EV_LISTEN, 8);

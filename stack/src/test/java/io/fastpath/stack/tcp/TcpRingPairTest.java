@@ -1,6 +1,7 @@
 package io.fastpath.stack.tcp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.EthDevPort;
@@ -197,5 +198,109 @@ class TcpRingPairTest {
         assertEquals(NtStatus.STATUS_PENDING, client.connect(a.tcp(), B_IP, 9, System.nanoTime()));
         runUntil(client::done, 3000);
         assertEquals("STATUS_CONNECTION_REFUSED", NtStatus.name(client.status()));
+    }
+
+    /** A handler that records the connect outcome and the close. */
+    private static final class Outcome implements TcpHandler {
+        TcpConnection connection;
+        int connectStatus = -1;
+        int closeStatus = -1;
+
+        @Override
+        public void onConnectComplete(TcpConnection c, int status) {
+            connection = c;
+            connectStatus = status;
+        }
+
+        @Override
+        public int onReceive(TcpConnection c, long address, int length) {
+            return length;
+        }
+
+        @Override
+        public void onClosed(TcpConnection c, int status) {
+            closeStatus = status;
+        }
+    }
+
+    /** TCP_TIMESTAMPS off for one connection, SO_RCVBUF of 8 KiB announced to the peer (TcpSocketOptions). */
+    @Test
+    void perConnectionTimestampsAndReceiveBuffer() {
+        a = stack(portA, "a", A_IP, TcpConfig.defaults());
+        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        EchoServer server = new EchoServer();
+        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
+        a.doWork();
+        Outcome plain = new Outcome();
+        Outcome tuned = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, plain));
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, tuned, null, 0, 0, false,
+            TcpSocketOptions.of(false, 8192, 0, false)));
+        runUntil(() -> plain.connectStatus == 0 && tuned.connectStatus == 0, 2000);
+        assertTrue(plain.connection.tsOk, "timestamps by default");
+        assertFalse(tuned.connection.tsOk, "TCP_TIMESTAMPS off: not offered in the SYN");
+        runUntil(() -> b.tcp().connectionCount() == 2, 1000);
+        // The server's view of each client's window: 8 KiB for the tuned one.
+        int[] windows = new int[2];
+        int n = 0;
+        for (int i = 0; i < b.config().tcp().maxConnections() && n < 2; i++) {
+            TcpConnection c = b.tcp().connectionAt(i);
+            if (c != null && c.state() == TcpState.ESTABLISHED) {
+                windows[n++] = c.remotePort() == tuned.connection.localPort() ? c.sndWnd : -c.sndWnd;
+            }
+        }
+        assertEquals(2, n);
+        int tunedWindow = windows[0] > 0 ? windows[0] : windows[1];
+        assertTrue(tunedWindow > 0 && tunedWindow <= 8192, "SO_RCVBUF 8 KiB announced: " + tunedWindow);
+    }
+
+    /** TCP_MAXRT: a silent peer ends the connect after the time limit, well before the SYN retries run out. */
+    @Test
+    void maxRetransmissionTimeEndsAConnectToASilentPeer() {
+        a = stack(portA, "a", A_IP, TcpConfig.defaults().withSynRetries(6, TimeUnit.MILLISECONDS.toNanos(50)));
+        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        Outcome o = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, o, null, 0, 0, false,
+            TcpSocketOptions.of(null, 0, 120, false)));
+        long start = System.nanoTime();
+        // Only b's ARP reply is needed: run b until a has resolved it and sent its SYN, then never again.
+        while (true) {
+            a.doWork();
+            if (a.counters().tcpSegmentsSent.get() > 0) {
+                break;
+            }
+            b.doWork();
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "ARP resolved");
+        }
+        while (o.connectStatus == -1 && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5)) {
+            a.doWork();
+        }
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertEquals("STATUS_IO_TIMEOUT", NtStatus.name(o.connectStatus));
+        // Without TCP_MAXRT, 6 retries from 50 ms take 50+100+...+3200 ms = 6.35 s.
+        assertTrue(ms < 1500, "gave up after " + ms + " ms");
+    }
+
+    /** SO_REUSEADDR: a second connection from the same local port to another destination. */
+    @Test
+    void reuseAddressAllowsASecondConnectionFromTheSameLocalPort() {
+        a = stack(portA, "a", A_IP, TcpConfig.defaults());
+        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        EchoServer seven = new EchoServer();
+        EchoServer eight = new EchoServer();
+        assertEquals(NtStatus.STATUS_SUCCESS, seven.listen(b.tcp(), 7));
+        assertEquals(NtStatus.STATUS_SUCCESS, eight.listen(b.tcp(), 8));
+        a.doWork();
+        Outcome first = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 40000, B_IP, 7, first));
+        runUntil(() -> first.connectStatus == 0, 2000);
+        assertEquals("STATUS_SHARING_VIOLATION", NtStatus.name(a.tcp().connect(0, 40000, B_IP, 8, new Outcome())));
+        assertEquals("STATUS_ADDRESS_ALREADY_EXISTS", NtStatus.name(a.tcp().connect(0, 40000, B_IP, 7, new Outcome(),
+            null, 0, 0, false, TcpSocketOptions.of(null, 0, 0, true))));
+        Outcome second = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 40000, B_IP, 8, second, null, 0, 0, false,
+            TcpSocketOptions.of(null, 0, 0, true)));
+        runUntil(() -> second.connectStatus == 0, 2000);
+        assertEquals(40000, second.connection.localPort());
     }
 }

@@ -71,6 +71,7 @@ public final class WskProvider implements AutoCloseable {
     final int stackAddress;
     final int sendBufferBytes;
     final int receiveBufferBytes;
+    final boolean timestamps;
     private final ErrorHandler errorHandler;
     private volatile Thread owner;
     private volatile boolean closed;
@@ -87,6 +88,7 @@ public final class WskProvider implements AutoCloseable {
     final Int2ObjectHashMap<WskSocket> listeners = new Int2ObjectHashMap<>();
     final Int2ObjectHashMap<WskSocket> listenPending = new Int2ObjectHashMap<>();
     private final int[] portUse = new int[65536];
+    private final boolean[] portExclusive = new boolean[65536];
     private int nextEphemeral = EPHEMERAL_FIRST;
     private long nextSocketId = 1;
 
@@ -201,6 +203,7 @@ public final class WskProvider implements AutoCloseable {
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
+        this.timestamps = stack.config().tcp().timestamps();
         this.errorHandler = errorHandler;
         this.owner = Thread.currentThread();
     }
@@ -634,13 +637,26 @@ public final class WskProvider implements AutoCloseable {
         return portUse[port] > 0;
     }
 
+    /** A socket holds the port with SO_EXCLUSIVEADDRUSE. */
+    boolean portExclusive(int port) {
+        return portExclusive[port];
+    }
+
     void usePort(int port) {
         portUse[port]++;
+    }
+
+    void usePort(int port, boolean exclusive) {
+        portUse[port]++;
+        portExclusive[port] |= exclusive;
     }
 
     void freePort(int port) {
         if (portUse[port] > 0) {
             portUse[port]--;
+        }
+        if (portUse[port] == 0) {
+            portExclusive[port] = false;
         }
     }
 

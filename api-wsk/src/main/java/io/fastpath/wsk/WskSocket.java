@@ -16,6 +16,7 @@ import static io.fastpath.wsk.WskProvider.OP_SEND;
 import static io.fastpath.wsk.WskProvider.OP_SOCKET_CONNECT;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.agrona.collections.MutableLong;
@@ -81,6 +82,11 @@ public final class WskSocket {
     private long keepIdleSeconds = 7200;
     private long keepIntervalSeconds = 1;
     private long keepCount = 10;
+    private int receiveBufferBytes;        // SO_RCVBUF, 0 = the stack's
+    private long maxRetransmitSeconds;     // TCP_MAXRT, 0 = the retry counts only
+    private int timestamps = -1;           // TCP_TIMESTAMPS: -1 = the stack's choice, 0 off, 1 on
+    private boolean reuseAddress;          // SO_REUSEADDR
+    private boolean exclusiveAddress;      // SO_EXCLUSIVEADDRUSE
 
     // listening
     private final IrpQueue acceptIrps = new IrpQueue();
@@ -426,9 +432,14 @@ public final class WskSocket {
                 return NtStatus.STATUS_TOO_MANY_ADDRESSES;
             }
         } else if (provider.portInUse(p)) {
-            return NtStatus.STATUS_SHARING_VIOLATION;
+            if (provider.portExclusive(p)) {
+                return WskStatus.STATUS_ACCESS_DENIED; // held with SO_EXCLUSIVEADDRUSE
+            }
+            if (!reuseAddress || exclusiveAddress) {
+                return NtStatus.STATUS_SHARING_VIOLATION;
+            }
         }
-        provider.usePort(p);
+        provider.usePort(p, exclusiveAddress);
         ownsPort = true;
         wildcardPort = wildcard;
         port = p;
@@ -459,7 +470,7 @@ public final class WskSocket {
     }
 
     private int startListen(Irp irp) {
-        if (!provider.tcp.listen(port)) {
+        if (!provider.tcp.listen(port, socketOptions())) {
             if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
                 unbind();
             }
@@ -489,7 +500,7 @@ public final class WskSocket {
         if (wildcardPort && status == NtStatus.STATUS_SHARING_VIOLATION && listenRetries < MAX_PORT_RETRIES) {
             // The stack still uses the port we chose (a connection in TIME-WAIT): take another.
             int p = provider.allocatePort();
-            if (p != 0 && provider.tcp.listen(p)) {
+            if (p != 0 && provider.tcp.listen(p, socketOptions())) {
                 int retries = listenRetries + 1;
                 provider.freePort(port);
                 provider.usePort(p);
@@ -548,6 +559,9 @@ public final class WskSocket {
         s.keepIdleSeconds = keepIdleSeconds;
         s.keepIntervalSeconds = keepIntervalSeconds;
         s.keepCount = keepCount;
+        s.receiveBufferBytes = receiveBufferBytes;
+        s.maxRetransmitSeconds = maxRetransmitSeconds;
+        s.timestamps = timestamps;
         provider.byHandle.put(newHandle, s);
         s.applyOptions();
         if (conditionalAccept && dispatch instanceof WskClientListenDispatch inspector) {
@@ -753,10 +767,10 @@ public final class WskSocket {
         Irp irp = connectIrp;
         boolean queued;
         if (irp.op == OP_CONNECT_EX) {
-            queued = provider.tcp.connect(id, remote.ip(), remote.port(), port, irp.bufferAddress, irp.bufferLength,
-                fastOpen);
+            queued = provider.tcp.connect(id, 0, port, remote.ip(), remote.port(), irp.bufferAddress,
+                irp.bufferLength, fastOpen, socketOptions());
         } else {
-            queued = provider.tcp.connect(id, remote.ip(), remote.port(), port);
+            queued = provider.tcp.connect(id, 0, port, remote.ip(), remote.port(), 0, 0, false, socketOptions());
         }
         connectInFlight = queued;
         return queued;
@@ -813,9 +827,18 @@ public final class WskSocket {
         complete(irp, status);
     }
 
+    /** The options the stack applies to this socket's connection(s) (TcpSocketOptions). */
+    private long socketOptions() {
+        return TcpSocketOptions.of(timestamps < 0 ? null : timestamps == 1, receiveBufferBytes,
+            maxRetransmitSeconds * 1000, reuseAddress);
+    }
+
     private void applyOptions() {
         if (handle == 0 || stackClosed) {
             return;
+        }
+        if (receiveBufferBytes != 0 || maxRetransmitSeconds != 0) {
+            provider.tcp.options(handle, socketOptions());
         }
         if (noDelay) {
             provider.tcp.noDelay(handle, true);
@@ -1450,6 +1473,28 @@ public final class WskSocket {
                     keepAlive = value != 0;
                     applyKeepAlive();
                     return NtStatus.STATUS_SUCCESS;
+                case Wsk.SO_RCVBUF:
+                    if (value <= 0 || value > Integer.MAX_VALUE) {
+                        return NtStatus.STATUS_INVALID_PARAMETER;
+                    }
+                    receiveBufferBytes = (int) Math.min(value, provider.receiveBufferBytes);
+                    applyOptions();
+                    return NtStatus.STATUS_SUCCESS;
+                case Wsk.SO_REUSEADDR:
+                case Wsk.SO_EXCLUSIVEADDRUSE:
+                    if (state != CREATED) {
+                        return NtStatus.STATUS_INVALID_DEVICE_STATE; // before WskBind
+                    }
+                    boolean on = value != 0;
+                    if (on && (option == Wsk.SO_REUSEADDR ? exclusiveAddress : reuseAddress)) {
+                        return NtStatus.STATUS_INVALID_PARAMETER; // the two exclude each other
+                    }
+                    if (option == Wsk.SO_REUSEADDR) {
+                        reuseAddress = on;
+                    } else {
+                        exclusiveAddress = on;
+                    }
+                    return NtStatus.STATUS_SUCCESS;
                 case Wsk.SO_CONDITIONAL_ACCEPT:
                     if (category == Wsk.WSK_FLAG_CONNECTION_SOCKET) {
                         return WskStatus.STATUS_NOT_SUPPORTED;
@@ -1478,6 +1523,19 @@ public final class WskSocket {
                     return NtStatus.STATUS_INVALID_DEVICE_STATE; // set it before WskConnectEx
                 }
                 fastOpen = value != 0;
+                return NtStatus.STATUS_SUCCESS;
+            case Wsk.TCP_MAXRT:
+                if (value < 0 || value > 0xFFFF_FFFFL / 1000) {
+                    return NtStatus.STATUS_INVALID_PARAMETER;
+                }
+                maxRetransmitSeconds = value;
+                applyOptions();
+                return NtStatus.STATUS_SUCCESS;
+            case Wsk.TCP_TIMESTAMPS:
+                if (state == CONNECTING || state == CONNECTED || state == DISCONNECTED) {
+                    return NtStatus.STATUS_INVALID_DEVICE_STATE; // negotiated in the SYN
+                }
+                timestamps = value != 0 ? 1 : 0;
                 return NtStatus.STATUS_SUCCESS;
             case Wsk.TCP_KEEPIDLE:
             case Wsk.TCP_KEEPINTVL:
@@ -1537,6 +1595,9 @@ public final class WskSocket {
             return switch (option) {
                 case Wsk.SO_KEEPALIVE -> keepAlive ? 1 : 0;
                 case Wsk.SO_CONDITIONAL_ACCEPT -> conditionalAccept ? 1 : 0;
+                case Wsk.SO_RCVBUF -> receiveBufferBytes != 0 ? receiveBufferBytes : provider.receiveBufferBytes;
+                case Wsk.SO_REUSEADDR -> reuseAddress ? 1 : 0;
+                case Wsk.SO_EXCLUSIVEADDRUSE -> exclusiveAddress ? 1 : 0;
                 case Wsk.SO_WSK_EVENT_CALLBACK -> events;
                 default -> -1;
             };
@@ -1550,6 +1611,8 @@ public final class WskSocket {
             case Wsk.TCP_KEEPIDLE -> keepIdleSeconds;
             case Wsk.TCP_KEEPINTVL -> keepIntervalSeconds;
             case Wsk.TCP_KEEPCNT -> keepCount;
+            case Wsk.TCP_MAXRT -> maxRetransmitSeconds;
+            case Wsk.TCP_TIMESTAMPS -> timestamps < 0 ? (provider.timestamps ? 1 : 0) : timestamps;
             default -> -1;
         };
     }

@@ -19,6 +19,8 @@ public final class WskStatus {
     public static final int STATUS_REQUEST_NOT_ACCEPTED = 0xC00000D0;
     /** From WskReceiveEvent: the application took none of the data (it stays queued for WskReceive). */
     public static final int STATUS_DATA_NOT_ACCEPTED = 0xC000021B;
+    /** Bind to a port another socket holds with SO_EXCLUSIVEADDRUSE (WSAEACCES). */
+    public static final int STATUS_ACCESS_DENIED = 0xC0000022;
 
     private WskStatus() {
     }
@@ -31,6 +33,7 @@ public final class WskStatus {
             case STATUS_FILE_FORCED_CLOSED -> "STATUS_FILE_FORCED_CLOSED";
             case STATUS_REQUEST_NOT_ACCEPTED -> "STATUS_REQUEST_NOT_ACCEPTED";
             case STATUS_DATA_NOT_ACCEPTED -> "STATUS_DATA_NOT_ACCEPTED";
+            case STATUS_ACCESS_DENIED -> "STATUS_ACCESS_DENIED";
             default -> NtStatus.name(status);
         };
     }

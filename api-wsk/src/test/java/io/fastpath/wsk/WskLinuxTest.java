@@ -7,6 +7,8 @@ import static io.fastpath.wsk.Wsk.TCP_FASTOPEN;
 import static io.fastpath.wsk.Wsk.TCP_KEEPCNT;
 import static io.fastpath.wsk.Wsk.TCP_KEEPIDLE;
 import static io.fastpath.wsk.Wsk.TCP_KEEPINTVL;
+import static io.fastpath.wsk.Wsk.TCP_MAXRT;
+import static io.fastpath.wsk.Wsk.TCP_TIMESTAMPS;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_CONNECTION_SOCKET;
 import static io.fastpath.wsk.Wsk.WskSetOption;
 import static io.fastpath.wsk.WskTestSockets.bind;
@@ -244,6 +246,68 @@ class WskLinuxTest {
             Call dead = new Call();
             dead.assertInline(s.send(new WskBuf().set(direct("x"), 0, 1), 0, dead.irp()),
                 WskStatus.STATUS_FILE_FORCED_CLOSED);
+        }
+    }
+
+    /**
+     * TCP_MAXRT against a Linux host that drops our SYNs (nftables): the connect gives up after the time limit
+     * with STATUS_IO_TIMEOUT instead of after 6 SYN retries (63 s).
+     */
+    @Test
+    void maxRetransmissionTimeEndsAConnectIntoADroppingPeer_tcpMaxrt() {
+        try (Link link = new Link()) {
+            link.ns.exec("nft", "add table inet wskdrop");
+            link.ns.exec("nft", "add chain inet wskdrop in { type filter hook input priority 0 ; }");
+            link.ns.exec("nft", "add rule inet wskdrop in tcp dport 7013 drop");
+            WskSocket s = socket(link.wsk, WSK_FLAG_CONNECTION_SOCKET, null);
+            Call c = new Call();
+            c.assertInline(s.controlSocket(WskSetOption, TCP_MAXRT, IPPROTO_TCP, 2, c.irp()), NtStatus.STATUS_SUCCESS);
+            bind(s, SocketAddressV4.ANY);
+            Call connect = new Call();
+            long start = System.nanoTime();
+            s.connect(new SocketAddressV4(link.linuxIp(), 7013), connect.irp());
+            link.runUntil(connect::done, 15, "connect");
+            connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.out.printf("TCP_MAXRT 2 s: the connect gave up after %.1f s%n", seconds);
+            assertTrue(seconds >= 2 && seconds < 6, "gave up after " + seconds + " s");
+        }
+    }
+
+    /** TCP_TIMESTAMPS off: Linux's accepted socket reports no timestamp option (TCP_INFO tcpi_options). */
+    @Test
+    void timestampsOptionDecidesWhatTheSynOffersLinux_rfc7323() throws Exception {
+        try (Link link = new Link()) {
+            Process server = new ProcessBuilder("ip", "netns", "exec", link.ns.name(), "/usr/bin/python3", "-c", """
+                import socket
+                l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                l.bind(("0.0.0.0", 7014)); l.listen(4)
+                print("listening", flush=True)
+                for _ in range(2):
+                    c, _ = l.accept()
+                    info = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+                    print("ts=%d" % (info[5] & 1), flush=True)
+                    c.close()
+                """).redirectErrorStream(true).start();
+            link.processes.add(server);
+            BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(),
+                StandardCharsets.US_ASCII));
+            assertEquals("listening", out.readLine());
+            for (int on = 1; on >= 0; on--) {
+                WskSocket s = socket(link.wsk, WSK_FLAG_CONNECTION_SOCKET, null);
+                Call c = new Call();
+                c.assertInline(s.controlSocket(WskSetOption, TCP_TIMESTAMPS, IPPROTO_TCP, on, c.irp()),
+                    NtStatus.STATUS_SUCCESS);
+                bind(s, SocketAddressV4.ANY);
+                Call connect = new Call();
+                s.connect(new SocketAddressV4(link.linuxIp(), 7014), connect.irp());
+                link.runUntil(connect::done, 10, "connect");
+                connect.assertCompleted(NtStatus.STATUS_SUCCESS);
+                assertEquals("ts=" + on, out.readLine());
+                Call close = new Call();
+                s.closeSocket(close.irp());
+                link.runUntil(close::done, 5, "close");
+            }
         }
     }
 }

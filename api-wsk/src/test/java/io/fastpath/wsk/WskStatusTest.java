@@ -6,7 +6,12 @@ import static io.fastpath.wsk.Wsk.SIO_WSK_QUERY_IDEAL_SEND_BACKLOG;
 import static io.fastpath.wsk.Wsk.SIO_WSK_QUERY_RECEIVE_BACKLOG;
 import static io.fastpath.wsk.Wsk.SOCK_STREAM;
 import static io.fastpath.wsk.Wsk.SOL_SOCKET;
+import static io.fastpath.wsk.Wsk.SO_EXCLUSIVEADDRUSE;
 import static io.fastpath.wsk.Wsk.SO_KEEPALIVE;
+import static io.fastpath.wsk.Wsk.SO_RCVBUF;
+import static io.fastpath.wsk.Wsk.SO_REUSEADDR;
+import static io.fastpath.wsk.Wsk.TCP_MAXRT;
+import static io.fastpath.wsk.Wsk.TCP_TIMESTAMPS;
 import static io.fastpath.wsk.Wsk.SO_WSK_EVENT_CALLBACK;
 import static io.fastpath.wsk.Wsk.TCP_FASTOPEN;
 import static io.fastpath.wsk.Wsk.TCP_KEEPCNT;
@@ -676,6 +681,82 @@ class WskStatusTest {
             c.assertInline(p.client().controlSocket(WskIoctl, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, 0, 0, c.irp()), S);
             assertEquals(last, c.information(), "the query answers what the event said");
             assertFalse(drain.call.done(), "draining until the client disconnects");
+        }
+    }
+
+    @Test
+    void addressSharingFollowsSoReuseAddrAndSoExclusiveAddrUse_pfnWskBind() {
+        try (RingRig rig = new RingRig(dir)) {
+            listener(rig, rig.wskB, 7, null);
+            listener(rig, rig.wskB, 8, null);
+            Call c = new Call();
+            WskSocket first = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            bind(first, new SocketAddressV4(0, 40001));
+            WskSocket plain = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            c.assertInline(plain.bind(new SocketAddressV4(0, 40001), c.irp()), NtStatus.STATUS_SHARING_VIOLATION);
+            WskSocket sharing = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            c.assertInline(sharing.controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 1, c.irp()), S);
+            c.assertInline(sharing.controlSocket(WskSetOption, SO_EXCLUSIVEADDRUSE, SOL_SOCKET, 1, c.irp()),
+                NtStatus.STATUS_INVALID_PARAMETER);
+            c.assertInline(sharing.bind(new SocketAddressV4(0, 40001), c.irp()), S);
+            c.assertInline(sharing.controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 0, c.irp()),
+                NtStatus.STATUS_INVALID_DEVICE_STATE);
+            // Both connect from port 40001, to different servers: the stack allows it for the sharing socket.
+            Call one = new Call();
+            Call two = new Call();
+            first.connect(new SocketAddressV4(RingRig.B_IP, 7), one.irp());
+            rig.await(one, 5, "first connect");
+            one.assertCompleted(S);
+            sharing.connect(new SocketAddressV4(RingRig.B_IP, 8), two.irp());
+            rig.await(two, 5, "second connect from the same port");
+            two.assertCompleted(S);
+            c.assertInline(sharing.getLocalAddress(c.irp()), S);
+            assertEquals(40001, ((SocketAddressV4) c.object()).port());
+            // An exclusive holder keeps everyone out, even sockets that ask to share.
+            WskSocket exclusive = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            c.assertInline(exclusive.controlSocket(WskSetOption, SO_EXCLUSIVEADDRUSE, SOL_SOCKET, 1, c.irp()), S);
+            c.assertInline(exclusive.controlSocket(WskGetOption, SO_EXCLUSIVEADDRUSE, SOL_SOCKET, 0, c.irp()), S);
+            assertEquals(1, c.information());
+            bind(exclusive, new SocketAddressV4(0, 40002));
+            WskSocket intruder = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            c.assertInline(intruder.controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 1, c.irp()), S);
+            c.assertInline(intruder.bind(new SocketAddressV4(0, 40002), c.irp()), WskStatus.STATUS_ACCESS_DENIED);
+            // And an exclusive socket does not join a port in use.
+            WskSocket late = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            c.assertInline(late.controlSocket(WskSetOption, SO_EXCLUSIVEADDRUSE, SOL_SOCKET, 1, c.irp()), S);
+            c.assertInline(late.bind(new SocketAddressV4(0, 40001), c.irp()), NtStatus.STATUS_SHARING_VIOLATION);
+        }
+    }
+
+    @Test
+    void receiveBufferTimestampsAndMaxRetransmitOptions_pfnWskControlSocket() {
+        try (RingRig rig = new RingRig(dir)) {
+            listener(rig, rig.wskB, 7, null);
+            WskSocket s = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            Call c = new Call();
+            c.assertInline(s.controlSocket(WskGetOption, SO_RCVBUF, SOL_SOCKET, 0, c.irp()), S);
+            assertEquals(rig.a.config().tcp().receiveBufferBytes(), c.information(), "the stack's by default");
+            c.assertInline(s.controlSocket(WskSetOption, SO_RCVBUF, SOL_SOCKET, 0, c.irp()),
+                NtStatus.STATUS_INVALID_PARAMETER);
+            c.assertInline(s.controlSocket(WskSetOption, SO_RCVBUF, SOL_SOCKET, 8192, c.irp()), S);
+            c.assertInline(s.controlSocket(WskGetOption, SO_RCVBUF, SOL_SOCKET, 0, c.irp()), S);
+            assertEquals(8192, c.information());
+            c.assertInline(s.controlSocket(WskSetOption, TCP_TIMESTAMPS, IPPROTO_TCP, 0, c.irp()), S);
+            c.assertInline(s.controlSocket(WskGetOption, TCP_TIMESTAMPS, IPPROTO_TCP, 0, c.irp()), S);
+            assertEquals(0, c.information());
+            c.assertInline(s.controlSocket(WskSetOption, TCP_MAXRT, IPPROTO_TCP, -1, c.irp()),
+                NtStatus.STATUS_INVALID_PARAMETER);
+            c.assertInline(s.controlSocket(WskSetOption, TCP_MAXRT, IPPROTO_TCP, 3, c.irp()), S);
+            c.assertInline(s.controlSocket(WskGetOption, TCP_MAXRT, IPPROTO_TCP, 0, c.irp()), S);
+            assertEquals(3, c.information());
+            bind(s, SocketAddressV4.ANY);
+            Call connect = new Call();
+            s.connect(new SocketAddressV4(RingRig.B_IP, 7), connect.irp());
+            rig.await(connect, 5, "connect");
+            connect.assertCompleted(S);
+            c.assertInline(s.controlSocket(WskSetOption, TCP_TIMESTAMPS, IPPROTO_TCP, 1, c.irp()),
+                NtStatus.STATUS_INVALID_DEVICE_STATE);
+            c.assertInline(s.controlSocket(WskSetOption, SO_RCVBUF, SOL_SOCKET, 16384, c.irp()), S);
         }
     }
 

@@ -29,7 +29,7 @@ class WskDispatchTest {
             final int total = 64 * 1024;
             ByteBuffer data = ByteBuffer.allocateDirect(total);
             for (int i = 0; i < total; i++) {
-                data.put(i, WskEchoClient.pattern(i));
+                data.put(i, WskTestSockets.pattern(i));
             }
             Call send = new Call();
             p.server().send(new WskBuf().set(data, 0, total), 0, send.irp());
@@ -45,7 +45,7 @@ class WskDispatchTest {
             irp.setCompletionRoutine((i, c) -> {
                 int n = (int) i.ioStatus().information();
                 for (int k = 0; k < n; k++) {
-                    if (small.get(k) != WskEchoClient.pattern(received[0] + k)) {
+                    if (small.get(k) != WskTestSockets.pattern(received[0] + k)) {
                         mismatches[0]++;
                     }
                 }

@@ -190,26 +190,6 @@ class WskLinuxTest {
         }
     }
 
-    /** The WSK echo sample serves a Linux client (4 MiB, SHA-256 compared on the Linux side). */
-    @Test
-    void linuxClientEchoesFourMebibytesThroughTheWskEchoServer() throws Exception {
-        try (Link link = new Link()) {
-            WskEchoServer server = new WskEchoServer(link.wsk);
-            server.start(7);
-            link.runUntil(server::listening, 5, "listen");
-            long start = System.nanoTime();
-            Process client = link.python("echo_client.py", link.net + "2", "7", Integer.toString(4 << 20));
-            link.runUntil(() -> !client.isAlive(), 60, "Linux client");
-            String out = new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-            assertTrue(out.startsWith("OK "), out);
-            link.runUntil(() -> server.closed.get() == 1, 10, "server closes");
-            assertEquals(4 << 20, server.echoed.get());
-            assertEquals(0, server.failures.get());
-            System.out.printf("Linux -> WSK echo over net_tap: 4 MiB each way in %.2f s%n",
-                (System.nanoTime() - start) / 1e9);
-        }
-    }
-
     /**
      * SO_KEEPALIVE with TCP_KEEPIDLE 1 s, TCP_KEEPINTVL 1 s, TCP_KEEPCNT 2 on a connection to a Linux peer
      * that is then cut off (nftables drops everything): the pending receive completes with STATUS_IO_TIMEOUT

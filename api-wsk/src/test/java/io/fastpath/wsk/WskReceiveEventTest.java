@@ -314,7 +314,7 @@ class WskReceiveEventTest {
                         UnsafeBuffer view = new UnsafeBuffer(i.buffer().address() + i.buffer().offset(),
                             i.buffer().length());
                         for (int k = 0; k < view.capacity(); k++) {
-                            if (view.getByte(k) != WskEchoClient.pattern(received[0] + k)) {
+                            if (view.getByte(k) != WskTestSockets.pattern(received[0] + k)) {
                                 mismatches[0]++;
                             }
                         }
@@ -331,7 +331,7 @@ class WskReceiveEventTest {
             enable(p.server(), WSK_EVENT_RECEIVE);
             ByteBuffer data = ByteBuffer.allocateDirect(total);
             for (int i = 0; i < total; i++) {
-                data.put(i, WskEchoClient.pattern(i));
+                data.put(i, WskTestSockets.pattern(i));
             }
             List<Call> sends = new ArrayList<>();
             for (int off = 0; off < total; off += 128 * 1024) {

@@ -93,6 +93,11 @@ final class WskTestSockets {
         }
     }
 
+    /** The byte at position {@code i} of the tests' deterministic stream. */
+    static byte pattern(long i) {
+        return (byte) (i * 31 + (i >>> 8) * 7 + (i >>> 16));
+    }
+
     static String name(int status) {
         return WskStatus.name(status);
     }

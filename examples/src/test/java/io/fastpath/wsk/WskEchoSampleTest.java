@@ -3,6 +3,8 @@ package io.fastpath.wsk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fastpath.examples.wsk.WskEchoClient;
+import io.fastpath.examples.wsk.WskEchoServer;
 import io.fastpath.stack.NtStatus;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -13,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the client sends 1 MiB in 64 KiB IRPs (more outstanding than the stack takes at once), checks every echoed
  * byte, disconnects gracefully, sees the server's 0-byte end, and both sides close cleanly.
  */
-class WskEchoTest {
+class WskEchoSampleTest {
     private static final int MIB = 1 << 20;
 
     @TempDir

@@ -1,4 +1,4 @@
-package io.fastpath.wsk;
+package io.fastpath.examples.wsk;
 
 import static io.fastpath.wsk.Wsk.AF_INET;
 import static io.fastpath.wsk.Wsk.IPPROTO_TCP;
@@ -6,6 +6,13 @@ import static io.fastpath.wsk.Wsk.SOCK_STREAM;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_CONNECTION_SOCKET;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.wsk.Irp;
+import io.fastpath.wsk.SocketAddressV4;
+import io.fastpath.wsk.WskBuf;
+import io.fastpath.wsk.WskClientListenDispatch;
+import io.fastpath.wsk.WskProvider;
+import io.fastpath.wsk.WskSocket;
+import io.fastpath.wsk.WskStatus;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,11 +23,11 @@ import java.util.List;
  * outstanding and checks every echoed byte, then disconnects gracefully, receives the 0 that ends the
  * echo, and closes. Driven entirely by completion routines.
  */
-final class WskEchoClient {
-    final WskProvider provider;
-    final SocketAddressV4 server;
-    final int total;
-    final int sendChunk;
+public final class WskEchoClient {
+    public final WskProvider provider;
+    public final SocketAddressV4 server;
+    public final int total;
+    public final int sendChunk;
     private final ByteBuffer data;
     private final Irp createIrp = new Irp();
     private final Irp bindIrp = new Irp();
@@ -29,17 +36,18 @@ final class WskEchoClient {
     private final Irp closeIrp = new Irp();
     private final List<Irp> sendIrps = new ArrayList<>();
     private final List<Receiver> receivers = new ArrayList<>();
-    WskSocket socket;
-    volatile long received;
-    volatile long sent;
-    volatile long mismatchAt = -1;
-    volatile int failure = NtStatus.STATUS_SUCCESS;
-    volatile boolean sawEnd;
-    volatile boolean disconnected;
-    volatile boolean closed;
-    int sendCompletions;
+    public WskSocket socket;
+    public volatile long received;
+    public volatile long sent;
+    public volatile long mismatchAt = -1;
+    public volatile int failure = NtStatus.STATUS_SUCCESS;
+    public volatile boolean sawEnd;
+    public volatile boolean disconnected;
+    public volatile boolean closed;
+    public int sendCompletions;
+    private boolean closing;
 
-    WskEchoClient(WskProvider provider, SocketAddressV4 server, int total, int sendChunk, int receivers, int receiveSize) {
+    public WskEchoClient(WskProvider provider, SocketAddressV4 server, int total, int sendChunk, int receivers, int receiveSize) {
         this.provider = provider;
         this.server = server;
         this.total = total;
@@ -53,11 +61,12 @@ final class WskEchoClient {
         }
     }
 
-    static byte pattern(long i) {
+    /** The byte at position {@code i} of the stream the client sends. */
+    public static byte pattern(long i) {
         return (byte) (i * 31 + (i >>> 8) * 7 + (i >>> 16));
     }
 
-    void start() {
+    public void start() {
         createIrp.setCompletionRoutine((irp, c) -> {
             if (!ok(irp)) {
                 return;
@@ -76,8 +85,8 @@ final class WskEchoClient {
             }
         }, null);
         disconnectIrp.setCompletionRoutine((irp, c) -> {
-            disconnected = ok(irp);
-            socket.closeSocket(closeIrp);
+            disconnected = ok(irp); // the server acknowledged our FIN; its own 0-byte end may still be coming
+            maybeClose();
         }, null);
         closeIrp.setCompletionRoutine((irp, c) -> closed = ok(irp), null);
         provider.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, this, null, createIrp);
@@ -110,7 +119,15 @@ final class WskEchoClient {
         }
     }
 
-    boolean done() {
+    /** WskCloseSocket once both directions are done: our disconnect completed and the server's end arrived. */
+    private void maybeClose() {
+        if (disconnected && sawEnd && !closing) {
+            closing = true;
+            socket.closeSocket(closeIrp); // cancels the other receive IRP, still pending
+        }
+    }
+
+    public boolean done() {
         return closed || failure != NtStatus.STATUS_SUCCESS;
     }
 
@@ -128,12 +145,16 @@ final class WskEchoClient {
         }
 
         void onReceived(Irp i) {
+            if (closing && i.ioStatus().status() == WskStatus.STATUS_CANCELLED) {
+                return; // our own WskCloseSocket
+            }
             if (!ok(i)) {
                 return;
             }
             int n = (int) i.ioStatus().information();
             if (n == 0) {
                 sawEnd = true;
+                maybeClose();
                 return;
             }
             long base = received;

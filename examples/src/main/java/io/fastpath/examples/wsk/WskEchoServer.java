@@ -1,4 +1,4 @@
-package io.fastpath.wsk;
+package io.fastpath.examples.wsk;
 
 import static io.fastpath.wsk.Wsk.AF_INET;
 import static io.fastpath.wsk.Wsk.IPPROTO_TCP;
@@ -10,6 +10,13 @@ import static io.fastpath.wsk.Wsk.WSK_FLAG_LISTEN_SOCKET;
 import static io.fastpath.wsk.Wsk.WskSetOption;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.wsk.Irp;
+import io.fastpath.wsk.SocketAddressV4;
+import io.fastpath.wsk.WskBuf;
+import io.fastpath.wsk.WskClientListenDispatch;
+import io.fastpath.wsk.WskProvider;
+import io.fastpath.wsk.WskSocket;
+import io.fastpath.wsk.WskStatus;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,26 +28,26 @@ import java.util.concurrent.atomic.AtomicLong;
  * client closed its side) it disconnects gracefully and then closes the socket. Everything happens in
  * completion routines and callbacks, on the provider's dispatch thread.
  */
-final class WskEchoServer implements WskClientListenDispatch {
+public final class WskEchoServer implements WskClientListenDispatch {
     private static final int BUFFER = 64 * 1024;
 
-    final WskProvider provider;
-    final AtomicInteger accepted = new AtomicInteger();
-    final AtomicInteger closed = new AtomicInteger();
-    final AtomicLong echoed = new AtomicLong();
-    final AtomicInteger failures = new AtomicInteger();
-    volatile int listenStatus = -1;
-    volatile WskSocket listenSocket;
+    public final WskProvider provider;
+    public final AtomicInteger accepted = new AtomicInteger();
+    public final AtomicInteger closed = new AtomicInteger();
+    public final AtomicLong echoed = new AtomicLong();
+    public final AtomicInteger failures = new AtomicInteger();
+    public volatile int listenStatus = -1;
+    public volatile WskSocket listenSocket;
     private final Irp createIrp = new Irp();
     private final Irp bindIrp = new Irp();
     private int port;
 
-    WskEchoServer(WskProvider provider) {
+    public WskEchoServer(WskProvider provider) {
         this.provider = provider;
     }
 
     /** Creates the listening socket and binds it to 0.0.0.0:{@code listenPort} (any thread). */
-    void start(int listenPort) {
+    public void start(int listenPort) {
         this.port = listenPort;
         createIrp.setCompletionRoutine((irp, context) -> onCreated(irp), null);
         provider.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, this, this, createIrp);
@@ -62,7 +69,7 @@ final class WskEchoServer implements WskClientListenDispatch {
         s.bind(new SocketAddressV4(0, port), bindIrp);
     }
 
-    boolean listening() {
+    public boolean listening() {
         return listenStatus == NtStatus.STATUS_SUCCESS;
     }
 

@@ -77,6 +77,12 @@ public final class WskProvider implements AutoCloseable {
     private volatile boolean closed;
     private AgentRunner dispatcher;
     private boolean dispatching;
+    /** Dispatching on the stack's poll thread ({@link #pollThreadAgent}); close() asks it to let go. */
+    private boolean onPollThread;
+    private volatile boolean detachRequested;
+    private volatile boolean detached;
+    /** WSK_FLAG_AT_DISPATCH_LEVEL while callbacks run on the stack's poll thread, else 0. */
+    int eventFlags;
 
     private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
@@ -360,6 +366,46 @@ public final class WskProvider implements AutoCloseable {
         AgentRunner.startOnThread(dispatcher);
     }
 
+    /**
+     * Runs this provider on the stack's own poll thread: pass the agent to
+     * {@code StackRunner.start(stack, idle, provider.pollThreadAgent())}. Each duty cycle then runs the stack and
+     * this provider's {@link #dispatch()} back to back: completions and event callbacks run on the poll thread
+     * (the "dispatch level" of the Windows documents: event flags carry WSK_FLAG_AT_DISPATCH_LEVEL) and must not
+     * block; calls from other threads are queued to it. Call once, from the current dispatch thread, before the
+     * runner starts; {@link #close()} detaches the provider from the poll thread first.
+     */
+    public synchronized Agent pollThreadAgent() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("hand the provider over from its dispatch thread");
+        }
+        if (dispatcher != null || onPollThread || closed) {
+            throw new IllegalStateException(closed ? "provider closed" : "provider already has a dispatch thread");
+        }
+        onPollThread = true;
+        owner = null; // until the poll thread runs, every call queues
+        return new Agent() {
+            @Override
+            public void onStart() {
+                eventFlags = Wsk.WSK_FLAG_AT_DISPATCH_LEVEL;
+                owner = Thread.currentThread();
+            }
+
+            @Override
+            public int doWork() {
+                if (detachRequested) {
+                    detached = true;
+                    return 0;
+                }
+                return dispatch();
+            }
+
+            @Override
+            public String roleName() {
+                return "fastpath-wsk-" + stack.config().name();
+            }
+        };
+    }
+
     /** True on the thread that runs completions and callbacks. */
     public boolean onDispatchThread() {
         return Thread.currentThread() == owner;
@@ -383,6 +429,15 @@ public final class WskProvider implements AutoCloseable {
         }
         if (runner != null) {
             runner.close();
+        }
+        if (onPollThread) {
+            // Ask the poll thread to stop dispatching, and wait until it has (or is not running at all).
+            detachRequested = true;
+            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            while (!detached && System.nanoTime() < until) {
+                LockSupport.parkNanos(100_000);
+            }
+            eventFlags = 0;
         }
         owner = Thread.currentThread();
         requests.drain(requestConsumer, Integer.MAX_VALUE);

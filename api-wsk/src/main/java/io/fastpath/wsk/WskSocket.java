@@ -642,7 +642,7 @@ public final class WskSocket {
             s.dispatch = dispatch instanceof WskClientConnectionDispatch ? dispatch : null;
             int result;
             try {
-                result = events0.wskAcceptEvent(context, 0, s.local, s.remote, s);
+                result = events0.wskAcceptEvent(context, provider.eventFlags, s.local, s.remote, s);
             } catch (Throwable t) {
                 provider.onError(t);
                 result = WskStatus.STATUS_REQUEST_NOT_ACCEPTED;
@@ -1102,7 +1102,7 @@ public final class WskSocket {
         deliver(); // the data before the FIN first
         if ((events & Wsk.WSK_EVENT_DISCONNECT) != 0 && dispatch instanceof WskClientConnectionDispatch d) {
             try {
-                d.wskDisconnectEvent(context, 0);
+                d.wskDisconnectEvent(context, provider.eventFlags);
             } catch (Throwable t) {
                 provider.onError(t);
             }
@@ -1160,7 +1160,7 @@ public final class WskSocket {
         int result;
         indicating = true;
         try {
-            result = d.wskReceiveEvent(context, flags, head, indicated, bytesAccepted);
+            result = d.wskReceiveEvent(context, flags | provider.eventFlags, head, indicated, bytesAccepted);
         } catch (Throwable t) {
             provider.onError(t);
             result = WskStatus.STATUS_DATA_NOT_ACCEPTED;
@@ -1269,9 +1269,9 @@ public final class WskSocket {
             // The peer reset (or the connection timed out): tell whoever listens.
             try {
                 if ((events & Wsk.WSK_EVENT_DISCONNECT) != 0) {
-                    d.wskDisconnectEvent(context, Wsk.WSK_FLAG_ABORTIVE);
+                    d.wskDisconnectEvent(context, Wsk.WSK_FLAG_ABORTIVE | provider.eventFlags);
                 } else if ((events & Wsk.WSK_EVENT_RECEIVE) != 0) {
-                    d.wskReceiveEvent(context, 0, null, 0, bytesAccepted);
+                    d.wskReceiveEvent(context, provider.eventFlags, null, 0, bytesAccepted);
                 }
             } catch (Throwable t) {
                 provider.onError(t);

@@ -46,15 +46,21 @@ final class RingRig implements AutoCloseable {
     }
 
     RingRig(Path dir, TcpConfig tcp) {
+        this(dir, tcp, false);
+    }
+
+    /** With {@code bOnPollThread}, B's provider dispatches on B's poll thread (WskProvider.pollThreadAgent). */
+    RingRig(Path dir, TcpConfig tcp, boolean bOnPollThread) {
         int n = SEQUENCE.incrementAndGet();
         pool = PktmbufPool.create("wsk" + n, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create("wsk" + n, 2048, pool, pool, EthDevPort.Config.defaults());
         a = stack(pair.a(), dir, "wska" + n, A_IP, tcp);
         b = stack(pair.b(), dir, "wskb" + n, B_IP, tcp);
-        runnerA = StackRunner.start(a, StackRunner.backoff());
-        runnerB = StackRunner.start(b, StackRunner.backoff());
         wskA = WskProvider.register(a, errors::add);
         wskB = WskProvider.register(b, errors::add);
+        runnerA = StackRunner.start(a, StackRunner.backoff());
+        runnerB = bOnPollThread ? StackRunner.start(b, StackRunner.backoff(), wskB.pollThreadAgent())
+            : StackRunner.start(b, StackRunner.backoff());
     }
 
     private static Stack stack(Port port, Path dir, String name, int ip, TcpConfig tcp) {

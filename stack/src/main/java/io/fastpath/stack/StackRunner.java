@@ -18,21 +18,31 @@ public final class StackRunner implements AutoCloseable {
     private final AgentRunner runner;
     private final Thread thread;
 
-    private StackRunner(Stack stack, IdleStrategy idle, ErrorHandler errors) {
+    private StackRunner(Stack stack, IdleStrategy idle, ErrorHandler errors, Agent[] alongside) {
         Agent registered = new Agent() {
             @Override
             public void onStart() {
                 Eal.shared().registerThread();
                 stack.onStart();
+                for (Agent a : alongside) {
+                    a.onStart();
+                }
             }
 
             @Override
-            public int doWork() {
-                return stack.doWork();
+            public int doWork() throws Exception {
+                int work = stack.doWork();
+                for (Agent a : alongside) {
+                    work += a.doWork();
+                }
+                return work;
             }
 
             @Override
             public void onClose() {
+                for (Agent a : alongside) {
+                    a.onClose();
+                }
                 stack.onClose();
                 Eal.shared().unregisterThread();
             }
@@ -48,7 +58,15 @@ public final class StackRunner implements AutoCloseable {
 
     /** Starts the stack's poll thread. */
     public static StackRunner start(Stack stack, IdleStrategy idle) {
-        return new StackRunner(stack, idle, Throwable::printStackTrace);
+        return new StackRunner(stack, idle, Throwable::printStackTrace, new Agent[0]);
+    }
+
+    /**
+     * Starts the stack's poll thread with other agents run in the same duty cycle, after the stack's work
+     * (an API provider dispatching on the poll thread, e.g. {@code WskProvider.pollThreadAgent()}).
+     */
+    public static StackRunner start(Stack stack, IdleStrategy idle, Agent... alongside) {
+        return new StackRunner(stack, idle, Throwable::printStackTrace, alongside.clone());
     }
 
     public static IdleStrategy busySpin() {

@@ -9,6 +9,8 @@ import io.fastpath.wsk.WskTestSockets.Connected;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,11 +80,19 @@ class WskDispatchTest {
             // Warm up: JIT and lazy linkage, and the one-off growth of descriptor rings and pools (a few hundred
             // bytes in the first couple of hundred round trips).
             echo.run(rig, 300);
-            long before = threads.getCurrentThreadAllocatedBytes();
-            echo.run(rig, 500);
-            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-            System.out.printf("500 round trips of 64 KiB: %d bytes allocated on the dispatch thread%n", allocated);
-            assertEquals(0, allocated, "no allocation per call or per packet");
+            // A window of 500 round trips that allocates nothing proves the steady state. Something one-off can
+            // still land in the first window (measured: 272 bytes, once, in some runs; a late JIT recompilation
+            // or a lazily grown array); allow up to five windows and require the last to be clean. Per-call or
+            // per-packet allocation would show in every window (500 round trips x even 8 bytes).
+            List<Long> windows = new ArrayList<>();
+            for (int w = 0; w < 5 && (windows.isEmpty() || windows.get(windows.size() - 1) != 0); w++) {
+                long before = threads.getCurrentThreadAllocatedBytes();
+                echo.run(rig, 500);
+                windows.add(threads.getCurrentThreadAllocatedBytes() - before);
+            }
+            System.out.printf("windows of 500 round trips of 64 KiB, bytes allocated on the dispatch thread: %s%n",
+                windows);
+            assertEquals(0, windows.get(windows.size() - 1), "no allocation per call or per packet: " + windows);
         }
     }
 

@@ -3,6 +3,7 @@ package io.fastpath.stack.tcp;
 import io.fastpath.stack.NtStatus;
 import java.nio.ByteBuffer;
 import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
@@ -76,6 +77,14 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private final int[] idealBacklog;
     private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
     private boolean backlogged;
+    /**
+     * Events that found the event ring full, oldest first, moved over as the application makes room (poll
+     * thread only: written and read there). While it holds any, every new event queues behind them and data
+     * stays in the connections, so the application sees events in order. Lost only when this is full too.
+     */
+    private final OneToOneRingBuffer overflow;
+    private int overflowCount;
+    private final ControlledMessageHandler mover = this::moveOverflow;
     private final TcpListenHandler acceptor = this::accept;
     private int acceptingPort;
 
@@ -84,6 +93,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         int bytes = ringBytes + RingBufferDescriptor.TRAILER_LENGTH;
         this.requests = new ManyToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(bytes)));
         this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(bytes)));
+        this.overflow = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(bytes)));
         int slots = tcp.config().maxConnections() * SENDS_PER_CONNECTION;
         this.sendAddress = new long[slots];
         this.sendLength = new int[slots];
@@ -289,12 +299,23 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     /** Carries out queued requests (poll thread, each duty cycle). */
     public int poll() {
         int work = requests.read(requestHandler, 256);
-        if (backlogged) {
+        if (overflowCount > 0) {
+            work += overflow.controlledRead(mover);
+        }
+        if (backlogged && overflowCount == 0) {
             // The event ring was full: offer held-back data again now that the application read some.
             backlogged = false;
             tcp.resumeAllHandedOver();
         }
         return work;
+    }
+
+    private ControlledMessageHandler.Action moveOverflow(int type, MutableDirectBuffer b, int i, int length) {
+        if (events.write(type, b, i, length)) {
+            overflowCount--;
+            return ControlledMessageHandler.Action.CONTINUE;
+        }
+        return ControlledMessageHandler.Action.ABORT;
     }
 
     private void onRequest(int type, MutableDirectBuffer b, int i, int length) {
@@ -493,8 +514,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         eventScratch.putLong(8, mbuf);
         eventScratch.putLong(16, address);
         eventScratch.putInt(24, length);
-        if (!events.write(EV_RECEIVE, eventScratch, 0, 28)) {
-            backlogged = true;
+        if (overflowCount > 0 || !events.write(EV_RECEIVE, eventScratch, 0, 28)) {
+            backlogged = true; // the data stays in the connection and is offered again
             return false;
         }
         return true;
@@ -546,8 +567,12 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     }
 
     private void post(int type, int length) {
-        if (!events.write(type, eventScratch, 0, length)) {
-            tcp.countLostEvent();
+        if (overflowCount > 0 || !events.write(type, eventScratch, 0, length)) {
+            if (overflow.write(type, eventScratch, 0, length)) {
+                overflowCount++;
+            } else {
+                tcp.countLostEvent();
+            }
         }
     }
 }

@@ -44,6 +44,134 @@ class TcpServiceTest {
     }
 
 
+    /**
+     * With a 4 KiB event ring and an application that does not poll while 80 connections open, the events
+     * that find the ring full wait in the service's overflow, in order, and none is lost.
+     */
+    @Test
+    void eventsThatFindTheRingFullWaitInOrderInsteadOfBeingLost() throws InterruptedException {
+        this.ringBytes = 4096;
+        int n = 80;
+        try (PktmbufPool pool = PktmbufPool.create("tcpsvcov", 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM)) {
+            RingPair pair = RingPair.create("tsov", 2048, pool, pool, EthDevPort.Config.defaults());
+            Stack a = stack(pair.a(), "oa", A_IP);
+            Stack b = stack(pair.b(), "ob", B_IP);
+            StackRunner ra = StackRunner.start(a, StackRunner.backoff());
+            StackRunner rb = StackRunner.start(b, StackRunner.backoff());
+            try {
+                TcpService client = a.tcpService();
+                TcpService server = b.tcpService();
+                int[] accepted = {0};
+                int[] listen = {-1};
+                TcpEventHandler serverEvents = new TcpEventHandler() {
+                    @Override
+                    public void onListenComplete(int port, int status) {
+                        listen[0] = status;
+                    }
+
+                    @Override
+                    public void onConnectComplete(long requestId, long handle, int status) {
+                    }
+
+                    @Override
+                    public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+                        accepted[0]++;
+                    }
+
+                    @Override
+                    public void onReceive(long handle, long mbuf, long address, int length) {
+                        server.release(handle, mbuf, length);
+                    }
+
+                    @Override
+                    public void onSendComplete(long requestId, long handle, int bytes, int status) {
+                    }
+
+                    @Override
+                    public void onPeerClosed(long handle) {
+                    }
+
+                    @Override
+                    public void onClosed(long handle, int status) {
+                    }
+                };
+                assertTrue(server.listen(7));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                while (listen[0] == -1 && System.nanoTime() < deadline) {
+                    server.pollEvents(serverEvents);
+                }
+                assertEquals(NtStatus.STATUS_SUCCESS, listen[0]);
+                for (int i = 1; i <= n; i++) {
+                    long id = i;
+                    offer(() -> client.connect(id, B_IP, 7, 0));
+                }
+                // The client application sleeps through the handshakes; the server keeps up.
+                deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (accepted[0] < n && System.nanoTime() < deadline) {
+                    server.pollEvents(serverEvents);
+                }
+                assertEquals(n, accepted[0]);
+                Thread.sleep(100);
+                long[] expected = {1};
+                int[] order = {0};
+                java.util.List<Long> handles = new java.util.ArrayList<>();
+                TcpEventHandler clientEvents = new TcpEventHandler() {
+                    @Override
+                    public void onConnectComplete(long requestId, long handle, int status) {
+                        assertEquals(NtStatus.STATUS_SUCCESS, status);
+                        if (requestId != expected[0]++) {
+                            order[0]++;
+                        }
+                        handles.add(handle);
+                    }
+
+                    @Override
+                    public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+                    }
+
+                    @Override
+                    public void onReceive(long handle, long mbuf, long address, int length) {
+                    }
+
+                    @Override
+                    public void onSendComplete(long requestId, long handle, int bytes, int status) {
+                    }
+
+                    @Override
+                    public void onPeerClosed(long handle) {
+                    }
+
+                    @Override
+                    public void onClosed(long handle, int status) {
+                    }
+                };
+                deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                while (handles.size() < n && System.nanoTime() < deadline) {
+                    client.pollEvents(clientEvents);
+                }
+                assertEquals(n, handles.size(), "every connect completion arrived");
+                assertEquals(0, order[0], "in the order the connects were asked for");
+                assertEquals(0, a.counters().drop(io.fastpath.stack.counters.DropReason.TCP_EVENT_LOST).get(),
+                    "no event lost");
+                for (long h : handles) {
+                    offer(() -> client.abort(h));
+                }
+                Thread.sleep(100);
+                client.pollEvents(clientEvents);
+                server.pollEvents(serverEvents);
+            } finally {
+                ra.close();
+                rb.close();
+                a.close();
+                b.close();
+                drain(pair.a());
+                drain(pair.b());
+                pair.close();
+            }
+            assertEquals(0, pool.inUseCount(), "every mbuf released");
+        }
+    }
+
     private void exchange(int ringBytes) {
         this.ringBytes = ringBytes;
         try (PktmbufPool pool = PktmbufPool.create("tcpsvc", 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM)) {

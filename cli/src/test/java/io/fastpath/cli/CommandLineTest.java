@@ -160,18 +160,33 @@ class CommandLineTest {
 
     @Test
     void echoServesLinuxClientsPrintsReadyAndReportsCountersOnSigterm() throws Exception {
+        String rest = echoForLinuxClients("10.82.0", "fastpath echo on 10.82.0.2:7");
+        assertTrue(rest.contains("echo: 4 connections accepted, 4 closed (0 not cleanly)"), rest);
+        assertTrue(rest.contains(" " + (4 << 20) + " bytes echoed"), rest);
+        assertTrue(rest.contains("counters:"), rest);
+        assertTrue(rest.contains("tcp passive opens"), rest);
+    }
+
+    /**
+     * Runs {@code fastpath echo --listen 7 <extra>} on a tap device whose Linux end is {@code net}.1 in a fresh
+     * namespace, checks the banner, has 4 Linux clients echo 1 MiB each through it, stops it with SIGTERM
+     * (exit 0) and returns what it printed after 'ready'.
+     */
+    static String echoForLinuxClients(String net, String banner, String... extra) throws Exception {
         String iface = NetNs.uniqueName("t");
         try (NetNs ns = NetNs.create()) {
-            Process echo = launch("echo", "--vdev", "net_tap" + iface + ",iface=" + iface, "--ip", "10.82.0.2/24",
-                "--name", NetNs.uniqueName("s"), "--idle", "backoff", "--listen", "7");
+            List<String> args = new java.util.ArrayList<>(List.of("echo", "--vdev", "net_tap" + iface + ",iface="
+                + iface, "--ip", net + ".2/24", "--name", NetNs.uniqueName("s"), "--idle", "backoff", "--listen", "7"));
+            args.addAll(List.of(extra));
+            Process echo = launch(args.toArray(String[]::new));
             try {
                 BufferedReader out = new BufferedReader(new InputStreamReader(echo.getInputStream(),
                     StandardCharsets.UTF_8));
-                String banner = readUntilReady(out);
-                assertTrue(banner.contains("fastpath echo on 10.82.0.2:7"), banner);
-                ns.adopt(iface, "10.82.0.1/24");
+                String first = readUntilReady(out);
+                assertTrue(first.contains(banner), first);
+                ns.adopt(iface, net + ".1/24");
                 ns.tryExec(5, "ethtool", "-K", iface, "tx", "off", "rx", "off");
-                Shell.Result client = ns.tryExec(30, "/usr/bin/python3", "-c", PYTHON_ECHO_CLIENT, "10.82.0.2", "7",
+                Shell.Result client = ns.tryExec(60, "/usr/bin/python3", "-c", PYTHON_ECHO_CLIENT, net + ".2", "7",
                     "4");
                 assertEquals("OK", client.output().strip(), client.output());
                 Shell.run("kill", "-TERM", Long.toString(echo.pid()));
@@ -183,10 +198,7 @@ class CommandLineTest {
                 assertTrue(echo.waitFor(20, TimeUnit.SECONDS));
                 String rest = after.toString();
                 assertEquals(0, echo.exitValue(), rest);
-                assertTrue(rest.contains("echo: 4 connections accepted, 4 closed (0 not cleanly)"), rest);
-                assertTrue(rest.contains(" " + (4 << 20) + " bytes echoed"), rest);
-                assertTrue(rest.contains("counters:"), rest);
-                assertTrue(rest.contains("tcp passive opens"), rest);
+                return rest;
             } finally {
                 echo.destroyForcibly();
             }

@@ -8,7 +8,7 @@ import java.util.ArrayDeque;
  * its connect-event callback as a new {@link NdkConnector}, which the consumer accepts or rejects. Connect
  * events can be paused (NdkControlConnectEvents): requests then wait, up to the adapter's connect backlog;
  * requests beyond the backlog (undecided + waiting) are refused with a TCP reset, which the initiator sees
- * as STATUS_CONNECTION_REFUSED. Dispatch thread only.
+ * as STATUS_CONNECTION_REFUSED. Threads: {@link #listen} from any thread, the rest on the dispatch thread.
  */
 public final class NdkListener {
     private static final int IDLE = 0;
@@ -45,7 +45,9 @@ public final class NdkListener {
      * STATUS_INVALID_DEVICE_STATE (already listening or closed).
      */
     public int listen(SockAddrIn address, NdkRequestCompletion completion, Object requestContext) {
-        adapter.checkThread();
+        if (!adapter.onDispatchThread()) {
+            return adapter.defer(completion, requestContext, () -> listen(address, completion, requestContext));
+        }
         if (state != IDLE) {
             return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }

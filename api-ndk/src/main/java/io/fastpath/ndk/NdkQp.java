@@ -14,7 +14,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  * (MaxInitiatorQueueDepth of them), so the caller's memory may be reused when send returns; a posted
  * receive's memory must stay valid until its completion. Messages that arrive while no receive is posted
  * stay in the stack's mbufs and hold back the TCP window (the peer slows down; nothing is dropped).
- * Dispatch thread only.
+ * Dispatch thread; {@link #send} and {@link #postReceive} also from any thread (queued, see {@link NdkAdapter}).
  */
 public final class NdkQp {
     private final NdkAdapter adapter;
@@ -24,6 +24,8 @@ public final class NdkQp {
     private final boolean[] slotBusy;
     private final Object[] slotContext;
     private final int[] slotLength;
+    /** The connection each busy slot was sent on (a QP may be reused for a later connection). */
+    private final NdkConnector[] slotOwner;
     private int sendsOutstanding;
     // posted receives: a ring
     private final long[] rqAddress;
@@ -45,6 +47,7 @@ public final class NdkQp {
         this.slotBusy = new boolean[depth];
         this.slotContext = new Object[depth];
         this.slotLength = new int[depth];
+        this.slotOwner = new NdkConnector[depth];
         int rq = info.maxReceiveQueueDepth();
         this.rqAddress = new long[rq];
         this.rqCapacity = new int[rq];
@@ -53,11 +56,20 @@ public final class NdkQp {
 
     /**
      * NdkReceive: posts {@code capacity} bytes of native memory at {@code address} for the next message.
-     * STATUS_SUCCESS (the result comes through {@link NdkQpHandler#onReceiveComplete});
+     * STATUS_SUCCESS (the result comes through {@link NdkQpHandler#onReceiveComplete}, from
+     * {@code dispatch()}, never inside this call);
      * STATUS_INSUFFICIENT_RESOURCES (MaxReceiveQueueDepth posted); STATUS_INVALID_DEVICE_STATE (closed).
      */
     public int postReceive(long address, int capacity, Object requestContext) {
-        adapter.checkThread();
+        if (!adapter.onDispatchThread()) {
+            // queued: a failure there completes the receive with that status
+            return adapter.execute(() -> {
+                int r = postReceive(address, capacity, requestContext);
+                if (r != NtStatus.STATUS_SUCCESS) {
+                    handler.onReceiveComplete(requestContext, r, 0);
+                }
+            }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
         if (closed) {
             return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
@@ -73,7 +85,7 @@ public final class NdkQp {
         rqContext[at] = requestContext;
         rqCount++;
         if (connector != null) {
-            connector.pump();
+            connector.schedulePump();
         }
         return NtStatus.STATUS_SUCCESS;
     }
@@ -85,7 +97,15 @@ public final class NdkQp {
      * MaxTransferLength); STATUS_INSUFFICIENT_RESOURCES (MaxInitiatorQueueDepth sends outstanding).
      */
     public int send(long address, int length, Object requestContext) {
-        adapter.checkThread();
+        if (!adapter.onDispatchThread()) {
+            // queued (the memory must stay valid until the completion): a failure there completes the send
+            return adapter.execute(() -> {
+                int r = send(address, length, requestContext);
+                if (r != NtStatus.STATUS_SUCCESS) {
+                    handler.onSendComplete(requestContext, r, 0);
+                }
+            }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
         if (closed || connector == null || !connector.established()) {
             return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
@@ -111,14 +131,16 @@ public final class NdkQp {
         slotBusy[slot] = true;
         slotContext[slot] = requestContext;
         slotLength[slot] = length;
+        slotOwner[slot] = connector;
         sendsOutstanding++;
         return NtStatus.STATUS_SUCCESS;
     }
 
-    void onSendComplete(int slot, int status) {
-        if (slot < 0 || slot >= slotBusy.length || !slotBusy[slot]) {
+    void onSendComplete(NdkConnector from, int slot, int status) {
+        if (slot < 0 || slot >= slotBusy.length || !slotBusy[slot] || slotOwner[slot] != from) {
             return;
         }
+        slotOwner[slot] = null;
         Object ctx = slotContext[slot];
         int bytes = slotLength[slot];
         slotBusy[slot] = false;

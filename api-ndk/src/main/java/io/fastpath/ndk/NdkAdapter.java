@@ -1,0 +1,500 @@
+package io.fastpath.ndk;
+
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.tcp.TcpEventHandler;
+import io.fastpath.stack.tcp.TcpService;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.agrona.ErrorHandler;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+
+/**
+ * An NDK adapter (the provider side of NdkOpenAdapter) over one {@link Stack}: it creates listeners,
+ * connectors, shared endpoints and QPs, answers NdkQueryAdapterInfo, and runs MPA v2 (RFC 5044, RFC 6581)
+ * connection setup on the stack's TCP through {@link TcpService}.
+ *
+ * <p><b>Threads.</b> The stack runs on its own poll thread (a {@code StackRunner}); the adapter talks to it
+ * only through TcpService's rings. Every completion and event callback, and the work of every NDK call, happens
+ * on the adapter's <em>dispatch thread</em>: the thread that opened it and calls {@link #dispatch()} in its loop
+ * (invoker mode), or the thread {@link #startDispatcherThread} starts. Calls on the dispatch thread (including
+ * from completions and callbacks) run at once. From any other thread, the asynchronous calls (listen, connect,
+ * connectWithSharedEndpoint, accept, completeConnect, disconnect) and the QP's send/postReceive are queued to
+ * the dispatch thread and return STATUS_PENDING / STATUS_SUCCESS (their outcome arrives through the completion
+ * or the QP handler; private data is copied first); the synchronous calls (reject, getConnectionData, the
+ * address getters, controlConnectEvents, the closes) throw {@link IllegalStateException} there — run them
+ * through {@link #execute}.
+ *
+ * <p><b>Completions.</b> An asynchronous call returns STATUS_PENDING and its completion runs exactly once,
+ * later, from {@code dispatch()} (never inside the call); any other return value is final and no completion
+ * follows. Exceptions thrown by completions and callbacks go to the {@link ErrorHandler}.
+ *
+ * <p><b>Buffers.</b> Private data is copied when a call starts. Received bytes stay in the stack's mbufs until
+ * parsed: handshake frames are copied into a per-connector buffer, QP messages straight into the posted
+ * receive's memory; each mbuf goes back to the stack as soon as its bytes are consumed.
+ */
+public final class NdkAdapter implements AutoCloseable {
+    static final int EPHEMERAL_FIRST = 49152;
+    static final int EPHEMERAL_LAST = 65535;
+    private static final long TIMER_TICK_NS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    private final Stack stack;
+    final TcpService tcp;
+    final int stackAddress;
+    private final NdkAdapterInfo info;
+    private final ErrorHandler errorHandler;
+    private volatile Thread owner;
+    private volatile boolean closed;
+    private boolean dispatching;
+    private AgentRunner dispatcher;
+    private final ManyToOneConcurrentArrayQueue<Runnable> tasks = new ManyToOneConcurrentArrayQueue<>(1024);
+    private final ArrayDeque<Runnable> deferred = new ArrayDeque<>();
+    private final Long2ObjectHashMap<NdkConnector> byHandle = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<NdkConnector> byRequest = new Long2ObjectHashMap<>();
+    private final Int2ObjectHashMap<NdkListener> listeners = new Int2ObjectHashMap<>();
+    private final ArrayList<NdkConnector> timed = new ArrayList<>();
+    private final byte[] portUse = new byte[65536];
+    private int nextEphemeral = EPHEMERAL_FIRST;
+    private long nextRequestId = 1;
+    private long nowNs;
+    private long nextTimerScanNs;
+    private long malformedFrames;
+    private int lastMalformed;
+    private long refusedBacklog;
+    private final Events events = new Events();
+
+    private NdkAdapter(Stack stack, NdkAdapterInfo info, ErrorHandler errorHandler) {
+        this.stack = stack;
+        this.tcp = stack.tcpService();
+        this.stackAddress = stack.address();
+        this.info = info;
+        this.errorHandler = errorHandler;
+        this.owner = Thread.currentThread();
+        this.nowNs = System.nanoTime();
+    }
+
+    /** NdkOpenAdapter: the calling thread becomes the dispatch thread. Uncaught callback errors are printed. */
+    public static NdkAdapter open(Stack stack, NdkAdapterInfo info) {
+        return open(stack, info, Throwable::printStackTrace);
+    }
+
+    public static NdkAdapter open(Stack stack, NdkAdapterInfo info, ErrorHandler errorHandler) {
+        return new NdkAdapter(Objects.requireNonNull(stack), Objects.requireNonNull(info),
+            Objects.requireNonNull(errorHandler));
+    }
+
+    /** NdkQueryAdapterInfo. */
+    public NdkAdapterInfo queryAdapterInfo() {
+        return info;
+    }
+
+    NdkAdapterInfo info() {
+        return info;
+    }
+
+    /** NdkCreateListener (any thread). */
+    public NdkListener createListener(NdkConnectEventCallback connectEvent, Object connectEventContext) {
+        return new NdkListener(this, Objects.requireNonNull(connectEvent), connectEventContext);
+    }
+
+    /** NdkCreateConnector (any thread). */
+    public NdkConnector createConnector() {
+        return new NdkConnector(this, false);
+    }
+
+    /** NdkCreateQp (any thread; minimal: message send/receive, see {@link NdkQp}). */
+    public NdkQp createQp(NdkQpHandler handler) {
+        return new NdkQp(this, Objects.requireNonNull(handler));
+    }
+
+    /**
+     * NdkCreateSharedEndpoint: reserves a port from 49152–65535 on the stack's address; null when none is free
+     * (STATUS_TOO_MANY_ADDRESSES).
+     */
+    public NdkSharedEndpoint createSharedEndpoint() {
+        checkThread();
+        int port = allocatePort();
+        if (port == 0) {
+            return null;
+        }
+        usePort(port);
+        return new NdkSharedEndpoint(this, port);
+    }
+
+    // ================================================================ dispatch
+
+    /** One round: queued tasks, the stack's events, timers. Returns the work done. Dispatch thread only. */
+    public int dispatch() {
+        checkThread();
+        if (dispatching) {
+            throw new IllegalStateException("dispatch() re-entered from a callback");
+        }
+        dispatching = true;
+        try {
+            nowNs = System.nanoTime();
+            int work = 0;
+            for (Runnable r; (r = deferred.poll()) != null; work++) {
+                run(r);
+            }
+            for (Runnable r; (r = tasks.poll()) != null; work++) {
+                run(r);
+            }
+            work += tcp.pollEvents(events);
+            if (nowNs >= nextTimerScanNs) {
+                nextTimerScanNs = nowNs + TIMER_TICK_NS;
+                work += expireTimers();
+            }
+            return work;
+        } finally {
+            dispatching = false;
+        }
+    }
+
+    private void run(Runnable r) {
+        try {
+            r.run();
+        } catch (Throwable t) {
+            onCallbackError(t);
+        }
+    }
+
+    /** Runs {@code task} on the dispatch thread (any thread). False if the queue is full or closed. */
+    public boolean execute(Runnable task) {
+        return !closed && tasks.offer(Objects.requireNonNull(task));
+    }
+
+    /** Whether the calling thread is the dispatch thread. */
+    public boolean onDispatchThread() {
+        return Thread.currentThread() == owner;
+    }
+
+    /** Starts a thread that dispatches (backoff idle strategy); it becomes the dispatch thread. */
+    public void startDispatcherThread() {
+        startDispatcherThread(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
+            TimeUnit.MICROSECONDS.toNanos(100)));
+    }
+
+    public void startDispatcherThread(IdleStrategy idle) {
+        checkThread();
+        if (dispatcher != null) {
+            throw new IllegalStateException("already started");
+        }
+        owner = null;
+        dispatcher = new AgentRunner(idle, errorHandler, null, new Agent() {
+            @Override
+            public void onStart() {
+                owner = Thread.currentThread();
+            }
+
+            @Override
+            public int doWork() {
+                return dispatch();
+            }
+
+            @Override
+            public String roleName() {
+                return "ndk-dispatch";
+            }
+        });
+        AgentRunner.startOnThread(dispatcher);
+        while (owner == null) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * A call made off the dispatch thread: runs {@code call} there and, if it did not return STATUS_PENDING,
+     * completes with what it returned. The caller gets STATUS_PENDING (or STATUS_INSUFFICIENT_RESOURCES when
+     * the queue is full or the adapter closed; STATUS_INVALID_PARAMETER without a completion).
+     */
+    int defer(NdkRequestCompletion completion, Object context, java.util.function.IntSupplier call) {
+        if (completion == null) {
+            return io.fastpath.stack.NtStatus.STATUS_INVALID_PARAMETER;
+        }
+        boolean queued = !closed && tasks.offer(() -> {
+            int r = call.getAsInt();
+            if (r != io.fastpath.stack.NtStatus.STATUS_PENDING) {
+                complete(completion, context, r);
+            }
+        });
+        return queued ? io.fastpath.stack.NtStatus.STATUS_PENDING : io.fastpath.stack.NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+    }
+
+    /** Private data copied on the calling thread (cross-thread calls), or null. */
+    static org.agrona.concurrent.UnsafeBuffer copy(org.agrona.DirectBuffer data, int length) {
+        if (data == null || length <= 0 || length > data.capacity()) {
+            return null;
+        }
+        byte[] b = new byte[length];
+        data.getBytes(0, b);
+        return new org.agrona.concurrent.UnsafeBuffer(b);
+    }
+
+    void checkThread() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("NDK calls run on the adapter's dispatch thread " + owner
+                + " (use execute()); called on " + Thread.currentThread());
+        }
+    }
+
+    // ================================================================ internals for listeners and connectors
+
+    void complete(NdkRequestCompletion completion, Object context, int status) {
+        if (completion == null) {
+            return;
+        }
+        try {
+            completion.complete(context, status);
+        } catch (Throwable t) {
+            onCallbackError(t);
+        }
+    }
+
+    void onCallbackError(Throwable t) {
+        try {
+            errorHandler.onError(t);
+        } catch (Throwable ignored) {
+            // the error handler itself failed: nothing more to do
+        }
+    }
+
+    void later(Runnable r) {
+        deferred.add(r);
+    }
+
+    int allocatePort() {
+        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
+            int port = nextEphemeral;
+            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
+            if (portUse[port] == 0) {
+                return port;
+            }
+        }
+        return 0;
+    }
+
+    boolean portInUse(int port) {
+        return portUse[port] != 0;
+    }
+
+    void usePort(int port) {
+        portUse[port]++;
+    }
+
+    void freePort(int port) {
+        if (portUse[port] > 0) {
+            portUse[port]--;
+        }
+    }
+
+    int listenerCount() {
+        return listeners.size();
+    }
+
+    void addListener(int port, NdkListener l) {
+        listeners.put(port, l);
+    }
+
+    void removeListener(int port, NdkListener l) {
+        if (listeners.get(port) == l) {
+            listeners.remove(port);
+        }
+    }
+
+    long newRequestId(NdkConnector c) {
+        long id = nextRequestId++;
+        byRequest.put(id, c);
+        return id;
+    }
+
+    void forgetRequest(long id) {
+        byRequest.remove(id);
+    }
+
+    void mapHandle(long handle, NdkConnector c) {
+        byHandle.put(handle, c);
+        tcp.noDelay(handle, true); // FPDUs go out at once (no Nagle), as iWARP implementations do
+    }
+
+    void unmapHandle(long handle) {
+        byHandle.remove(handle);
+    }
+
+    void arm(NdkConnector c, long timeoutNs) {
+        if (c.deadline == 0) {
+            timed.add(c);
+        }
+        c.deadline = Math.max(1, System.nanoTime() + timeoutNs);
+    }
+
+    void disarm(NdkConnector c) {
+        c.deadline = 0; // removed from the list at the next scan
+    }
+
+    private int expireTimers() {
+        int work = 0;
+        for (int i = timed.size() - 1; i >= 0; i--) {
+            NdkConnector c = timed.get(i);
+            if (c.deadline == 0) {
+                removeTimed(i);
+            } else if (nowNs - c.deadline >= 0) {
+                c.deadline = 0;
+                removeTimed(i);
+                c.onTimeout();
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private void removeTimed(int i) {
+        int last = timed.size() - 1;
+        timed.set(i, timed.get(last));
+        timed.remove(last);
+    }
+
+    void countMalformed(int error) {
+        malformedFrames++;
+        lastMalformed = error;
+    }
+
+    void countRefusedBacklog() {
+        refusedBacklog++;
+    }
+
+    /** MPA frames refused as malformed or unsupported (each closed its connection). */
+    public long malformedFrames() {
+        return malformedFrames;
+    }
+
+    /** The last malformed frame's {@code MpaFrame.ERR_*} code (0 if none). */
+    public int lastMalformedError() {
+        return lastMalformed;
+    }
+
+    /** Connect requests refused because a listener's backlog was full. */
+    public long refusedBacklog() {
+        return refusedBacklog;
+    }
+
+    /** Connections the adapter tracks (any state with a TCP connection). */
+    public int connections() {
+        return byHandle.size();
+    }
+
+    public Stack stack() {
+        return stack;
+    }
+
+    /**
+     * NdkCloseAdapter: stops the dispatcher thread, closes every listener and resets every connection, and
+     * gives the stack back the data it still held. Call before stopping the stack's runner.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (dispatcher != null) {
+            dispatcher.close();
+            dispatcher = null;
+            owner = Thread.currentThread();
+        }
+        checkThread();
+        for (NdkListener l : new ArrayList<>(listeners.values())) {
+            l.close();
+        }
+        for (NdkConnector c : new ArrayList<>(byHandle.values())) {
+            c.close();
+        }
+        for (NdkConnector c : new ArrayList<>(byRequest.values())) {
+            c.close(); // connects still waiting for TCP: their completions run now (STATUS_CANCELLED)
+        }
+        // Let the stack answer (closes, data in flight) so every mbuf goes back.
+        long start = System.nanoTime();
+        long min = start + TimeUnit.MILLISECONDS.toNanos(20);
+        long max = start + TimeUnit.MILLISECONDS.toNanos(500);
+        for (long now = start; now < max && (byHandle.size() > 0 || now < min); now = System.nanoTime()) {
+            if (dispatch() == 0) {
+                Thread.yield();
+            }
+        }
+        closed = true;
+    }
+
+    /** TcpService events, on the dispatch thread. */
+    private final class Events implements TcpEventHandler {
+        @Override
+        public void onConnectComplete(long requestId, long handle, int status) {
+            NdkConnector c = byRequest.get(requestId);
+            if (c == null) {
+                if (handle != 0) {
+                    tcp.abort(handle);
+                }
+                return;
+            }
+            c.onTcpConnected(handle, status);
+        }
+
+        @Override
+        public void onListenComplete(int port, int status) {
+            NdkListener l = listeners.get(port);
+            if (l != null) {
+                l.onListenComplete(status);
+            }
+        }
+
+        @Override
+        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+            NdkListener l = listeners.get(listenPort);
+            if (l == null || !l.listening()) {
+                tcp.abort(handle);
+                return;
+            }
+            NdkConnector c = new NdkConnector(NdkAdapter.this, true);
+            mapHandle(handle, c);
+            c.onAccepted(l, handle, listenPort, remoteIp, remotePort);
+        }
+
+        @Override
+        public void onReceive(long handle, long mbuf, long address, int length) {
+            NdkConnector c = byHandle.get(handle);
+            if (c == null) {
+                tcp.release(handle, mbuf, length);
+                return;
+            }
+            c.onReceive(mbuf, address, length);
+        }
+
+        @Override
+        public void onSendComplete(long requestId, long handle, int bytes, int status) {
+            NdkConnector c = byHandle.get(handle);
+            if (c != null) {
+                c.onSendComplete(requestId, status);
+            }
+        }
+
+        @Override
+        public void onPeerClosed(long handle) {
+            NdkConnector c = byHandle.get(handle);
+            if (c != null) {
+                c.onPeerClosed();
+            }
+        }
+
+        @Override
+        public void onClosed(long handle, int status) {
+            NdkConnector c = byHandle.get(handle);
+            if (c != null) {
+                c.onTcpClosed(status);
+            }
+        }
+    }
+}

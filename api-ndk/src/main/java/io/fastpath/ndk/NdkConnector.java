@@ -1,6 +1,7 @@
 package io.fastpath.ndk;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.nio.ByteBuffer;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -64,6 +65,7 @@ public final class NdkConnector {
     private NdkQp sendQp;
     private NdkListener listener;
     private NdkSharedEndpoint endpoint;
+    private static final long SHARED_PORT = TcpSocketOptions.of(null, 0, 0, true);
     private int localIp;
     private int localPort;
     private boolean ownsPort;
@@ -262,8 +264,10 @@ public final class NdkConnector {
 
     private boolean tcpConnect() {
         requestId = adapter.newRequestId(this);
+        // A shared endpoint's connections share its local port: the stack then checks the 4-tuple only.
+        long options = endpoint != null ? SHARED_PORT : TcpSocketOptions.DEFAULTS;
         if (!adapter.tcp.connect(requestId, 0, localPort, remoteIp, remotePort, control.addressOffset(),
-            requestLength, false)) {
+            requestLength, false, options)) {
             adapter.forgetRequest(requestId);
             return false;
         }

@@ -398,6 +398,14 @@ class NdkStatusTest {
             rig.runUntil(() -> l.requests.size() == 1, 5, "request");
             assertEquals(local, l.requests.get(0).getPeerAddress());
             assertEquals(local, c.getLocalAddress());
+            // A second connection from the same endpoint, to another listener: the same local port.
+            Listening other = new Listening(rig, 6017);
+            NdkConnector c2 = rig.ndkA.createConnector();
+            Call call2 = new Call();
+            assertEquals(P, call2.start(() -> c2.connectWithSharedEndpoint(new TestQp(rig.ndkA, 1, 8).qp, e,
+                other.address, 1, 1, null, 0, call2, null)));
+            rig.runUntil(() -> other.requests.size() == 1, 5, "second request");
+            assertEquals(local, other.requests.get(0).getPeerAddress(), "both connections use the endpoint's port");
             // The port is the endpoint's: a listener cannot take it.
             NdkListener x = rig.ndkA.createListener((ctx, k) -> { }, null);
             Call lc = new Call();

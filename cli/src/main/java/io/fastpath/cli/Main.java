@@ -45,8 +45,11 @@ public final class Main {
                     connections carried data in their SYN
           ndk-pingpong [--messages N] [--size B] [--connector-limits IN,OUT] [--listener-limits IN,OUT]
                 [--adapter-limits IN,OUT] [--private-data TEXT] [--pcap FILE]
-                    two stacks on a back-to-back ring pair complete the NDK connection sequence over MPA
-                    (RFC 5044/6581), print the negotiated limits and private data, ping-pong N messages
+                [--connector-vdev VDEV --listener-vdev VDEV]
+                    two stacks on a back-to-back ring pair (or the two given ports) complete the NDK
+                    connection sequence over MPA (RFC 5044/6581), print the negotiated limits and private
+                    data, ping-pong N messages and print RTT percentiles; one thread drives both stacks and
+                    both adapters; exit 1 with the status name on any failure
           demo  bring stacks up on net_tap and on net_af_packet/veth, ping them from Linux namespaces,
                 clean up; exit 0 only if every check passed
         """;

@@ -26,7 +26,10 @@ import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.device.PcapPort;
 import io.fastpath.testkit.NetNs;
+import io.fastpath.testkit.Shell;
+import io.fastpath.testkit.Tshark;
 import io.fastpath.wsk.WskTestSockets.Receive;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -79,8 +82,14 @@ class WskLinuxTest {
         final List<Process> processes = new ArrayList<>();
 
         Link() {
+            this(null);
+        }
+
+        /** With {@code pcap}, every frame in and out is captured there (PcapPort). */
+        Link(Path pcap) {
             String iface = NetNs.uniqueName("w");
-            port = EthDevPort.openVdev("net_tap" + iface + ",iface=" + iface, pool, EthDevPort.Config.defaults());
+            Port tap = EthDevPort.openVdev("net_tap" + iface + ",iface=" + iface, pool, EthDevPort.Config.defaults());
+            port = pcap == null ? tap : new PcapPort(tap, pcap);
             ns.adopt(iface, net + "1/24");
             ns.tryExec(5, "ethtool", "-K", iface, "tx", "off", "rx", "off");
             stack = new Stack(port, StackConfig.builder().name(NetNs.uniqueName("s")).cidr(net + "2/24")
@@ -149,7 +158,8 @@ class WskLinuxTest {
      */
     @Test
     void connectExWithFastOpenCarriesTheSecondConnectionsDataInTheSyn_rfc7413() throws Exception {
-        try (Link link = new Link()) {
+        Path pcap = dir.resolve("tfo.pcap");
+        try (Link link = new Link(pcap)) {
             link.ns.exec("sysctl", "-qw", "net.ipv4.tcp_fastopen=3");
             Process server = link.python("tfo_server.py", "7009");
             assertEquals("listening", readLine(server));
@@ -188,6 +198,22 @@ class WskLinuxTest {
             assertEquals(1, link.stack.counters().tcpFastOpenSynDataSent.get(), "the second SYN carried the data");
             assertEquals(0, link.stack.counters().tcpFastOpenFallbacks.get(), "Linux acknowledged the SYN data");
         }
+        // The capture: our two SYNs; the first asks for a cookie (option 34, no data), the second carries the
+        // cookie and "syn data 1"; Linux's second SYN-ACK acknowledges the data (ack = ISN + 1 + 10).
+        String syns = Shell.run("tshark", "-n", "-r", pcap.toString(), "-Y",
+            "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 7009", "-T", "fields", "-e", "tcp.len",
+            "-e", "tcp.option_kind", "-e", "tcp.payload");
+        List<String> lines = syns.lines().filter(l -> !l.startsWith("Running as user")).toList();
+        assertEquals(2, lines.size(), syns);
+        String[] first = lines.get(0).split("\t", -1);
+        String[] second = lines.get(1).split("\t", -1);
+        assertEquals("0", first[0], "the first SYN has no data: " + lines.get(0));
+        assertTrue(("," + first[1] + ",").contains(",34,"), "the first SYN asks for a cookie: " + lines.get(0));
+        assertEquals("10", second[0], "the second SYN carries the data: " + lines.get(1));
+        assertTrue(("," + second[1] + ",").contains(",34,"), "with the cookie: " + lines.get(1));
+        assertEquals(java.util.HexFormat.of().formatHex("syn data 1".getBytes(StandardCharsets.US_ASCII)),
+            second[2].replace(":", ""), "the data in the SYN");
+        assertEquals("", Tshark.problems(pcap), "no malformed frame or bad checksum in the capture");
     }
 
     /**

@@ -1,7 +1,5 @@
 package io.fastpath.tdi;
 
-import java.util.Arrays;
-
 /**
  * Received data a connection holds: zero-copy descriptors (mbuf, address, length) from TcpService in arrival
  * order, with the bytes already taken from the first one. Dispatch thread only; grows, never shrinks.
@@ -128,9 +126,5 @@ final class DescriptorQueue {
         }
         headOffset = 0;
         bytes = 0;
-    }
-
-    void clearArrays() {
-        Arrays.fill(mbuf, 0);
     }
 }

@@ -56,6 +56,12 @@ public final class Irp {
     // ---- progress while pending
     int done;
     Irp next;
+    /** The endpoint's connection this request belongs to (see {@link TdiConnection#incarnation}). */
+    int incarnation;
+    /** Set when a local abort cancelled a send the stack still holds: it completes STATUS_CANCELLED. */
+    boolean cancelled;
+    /** The provider the IRP was submitted to (for {@link #cancel()}). */
+    volatile TdiProvider provider;
 
     /** IoSetCompletionRoutine. */
     public Irp setCompletionRoutine(IoCompletionRoutine completionRoutine, Object completionContext) {
@@ -81,6 +87,23 @@ public final class Irp {
         return (int) STATE.getVolatile(this) == IN_PROGRESS;
     }
 
+    /**
+     * IoCancelIrp: asks the transport to cancel the request (any thread). A pending TDI_RECEIVE, TDI_LISTEN,
+     * TDI_CONNECT, a TDI_SEND not yet handed to the stack and a TDI_SET_EVENT_HANDLER waiting for the listen
+     * complete with STATUS_CANCELLED; what the stack already carries (bytes of a send in its buffer, a
+     * disconnect) runs to its end.
+     *
+     * @return true if the IRP was in progress and the cancel was passed on
+     */
+    public boolean cancel() {
+        TdiProvider p = provider;
+        if (!inProgress() || p == null) {
+            return false;
+        }
+        p.requestCancel(this);
+        return true;
+    }
+
     /** The request's minor function (TDI_SEND, ...), as built. */
     public int minorFunction() {
         return minorFunction;
@@ -89,7 +112,7 @@ public final class Irp {
     /** IoReuseIrp: ready for the next request; the completion routine stays. */
     public Irp reuse() {
         if ((int) STATE.getVolatile(this) == IN_PROGRESS) {
-            throw new IllegalStateException("IRP still in progress: it cannot be reused before it completes");
+            throw misuse(IN_PROGRESS, true);
         }
         ioStatus.set(TdiStatus.STATUS_SUCCESS, 0, null);
         pendingReturned = false;
@@ -116,13 +139,22 @@ public final class Irp {
 
     void begin() {
         if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
-            throw new IllegalStateException((int) STATE.getVolatile(this) == IN_PROGRESS
-                ? "IRP already in progress: one IRP serves one request at a time"
-                : "IRP completed: build it again (TdiBuildXxx / reuse()) before submitting it");
+            throw misuse((int) STATE.getVolatile(this), false);
         }
         pendingReturned = false;
         done = 0;
         next = null;
+        cancelled = false;
+    }
+
+    /** Kept out of the hot methods: their code then holds no string constants to resolve late. */
+    private static IllegalStateException misuse(int state, boolean reusing) {
+        if (reusing) {
+            return new IllegalStateException("IRP still in progress: it cannot be reused before it completes");
+        }
+        return new IllegalStateException(state == IN_PROGRESS
+            ? "IRP already in progress: one IRP serves one request at a time"
+            : "IRP completed: build it again (TdiBuildXxx / reuse()) before submitting it");
     }
 
     void markPending() {

@@ -1,7 +1,5 @@
 package io.fastpath.tdi;
 
-import java.util.Objects;
-
 /**
  * The {@code TdiBuildXxx} macros: each sets up a caller-owned {@link Irp} for one TDI request (minor function,
  * file object, completion routine and context, parameters), after which {@link TdiProvider#callDriver}
@@ -17,12 +15,18 @@ public final class TdiBuild {
     }
 
     private static Irp start(Irp irp, int minor, Object fileObject, IoCompletionRoutine routine, Object context) {
-        Objects.requireNonNull(irp, "irp");
+        if (irp == null || fileObject == null) {
+            throw missing(irp == null);
+        }
         irp.reuse();
         irp.minorFunction = minor;
-        irp.fileObject = Objects.requireNonNull(fileObject, "file object");
+        irp.fileObject = fileObject;
         irp.setCompletionRoutine(routine, context);
         return irp;
+    }
+
+    private static NullPointerException missing(boolean irp) {
+        return new NullPointerException(irp ? "irp" : "file object");
     }
 
     /** TdiBuildAssociateAddress: ties the endpoint to an address object. */

@@ -29,6 +29,10 @@ public final class TdiStatus {
     public static final int STATUS_GRACEFUL_DISCONNECT = 0xC0000237;
     /** The address object was closed under a request. */
     public static final int STATUS_ADDRESS_CLOSED = 0xC000020B;
+    /** A TDI_RECEIVE returns expedited (urgent) data: all of it (a success status, as AFD reads it: MSG_OOB). */
+    public static final int STATUS_RECEIVE_EXPEDITED = 0x40000010;
+    /** A TDI_RECEIVE returns part of the expedited data waiting; the rest follows in the next receive. */
+    public static final int STATUS_RECEIVE_PARTIAL_EXPEDITED = 0x40000011;
     public static final int STATUS_BUFFER_OVERFLOW = NtStatus.STATUS_BUFFER_OVERFLOW;
     public static final int STATUS_INVALID_CONNECTION = NtStatus.STATUS_INVALID_CONNECTION;
     public static final int STATUS_INVALID_PARAMETER = NtStatus.STATUS_INVALID_PARAMETER;
@@ -44,6 +48,8 @@ public final class TdiStatus {
     public static String name(int status) {
         return switch (status) {
             case STATUS_MORE_PROCESSING_REQUIRED -> "STATUS_MORE_PROCESSING_REQUIRED";
+            case STATUS_RECEIVE_EXPEDITED -> "STATUS_RECEIVE_EXPEDITED";
+            case STATUS_RECEIVE_PARTIAL_EXPEDITED -> "STATUS_RECEIVE_PARTIAL_EXPEDITED";
             case STATUS_DATA_NOT_ACCEPTED -> "STATUS_DATA_NOT_ACCEPTED";
             case STATUS_DEVICE_NOT_READY -> "STATUS_DEVICE_NOT_READY";
             case STATUS_CANCELLED -> "STATUS_CANCELLED";

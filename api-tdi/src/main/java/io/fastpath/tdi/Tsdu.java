@@ -117,12 +117,14 @@ public final class Tsdu {
     }
 
     private void check(int i) {
-        if (state() == FREE) {
-            throw new IllegalStateException("TSDU already returned");
+        if (state() == FREE || i < 0 || i >= count) {
+            throw misuse(i);
         }
-        if (i < 0 || i >= count) {
-            throw new IndexOutOfBoundsException(i);
-        }
+    }
+
+    private IllegalStateException misuse(int i) {
+        return new IllegalStateException(state() == FREE ? "TSDU already returned"
+            : "segment " + i + " of " + count);
     }
 
     // ------------------------------------------------------------------------ provider side

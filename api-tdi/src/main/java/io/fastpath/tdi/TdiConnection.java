@@ -1,0 +1,1009 @@
+package io.fastpath.tdi;
+
+import io.fastpath.stack.wire.Ipv4Address;
+import java.nio.ByteBuffer;
+import org.agrona.BufferUtil;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * A connection endpoint (the file object ZwCreateFile opens with a TdiConnectionContext EA), opened by
+ * {@link TdiProvider#openConnection} with the client's connection context, which every event on it hands back.
+ * Associated with one address object (TDI_ASSOCIATE_ADDRESS), it carries one TCP connection at a time, made by
+ * TDI_CONNECT, TDI_LISTEN or a ClientEventConnect accept; after a disconnect it is idle and may be used again.
+ *
+ * <p>States: idle → connecting / listening → (offered, with TDI_QUERY_ACCEPT) → connected → idle.
+ *
+ * <p>Thread: the provider's dispatch thread. Received data it holds is in mbufs (zero copy); expedited bytes are
+ * kept in a small native buffer of its own.
+ */
+public final class TdiConnection {
+    static final int IDLE = 0;
+    static final int CONNECTING = 1;
+    static final int LISTENING = 2;
+    static final int OFFERED = 3;
+    static final int CONNECTED = 4;
+
+    private static final int MAX_SENDS_IN_STACK = 8;
+    private static final int EXPEDITED_BYTES = 64;
+    private static final int KNOWN_SEND_FLAGS = Tdi.TDI_SEND_EXPEDITED | Tdi.TDI_SEND_PARTIAL
+        | Tdi.TDI_SEND_NO_RESPONSE_EXPECTED | Tdi.TDI_SEND_NON_BLOCKING | Tdi.TDI_SEND_AND_DISCONNECT;
+
+    final TdiProvider provider;
+    final long id;
+    Object context;
+    TdiAddress address;
+    private boolean closed;
+
+    int state = IDLE;
+    /** Bumped each time the endpoint starts or ends a connection: stale completions are recognised by it. */
+    int incarnation;
+    long handle;
+    int remoteIp;
+    int remotePort;
+    private int listenFlags;
+    private boolean localReleased;
+    private boolean peerReleased;
+    private boolean disconnectIndicated;
+    private boolean stackClosed;
+    private boolean abortAcknowledgeable;
+    private boolean shutdownAfterSends;
+    private boolean sendNotReady;
+
+    private Irp connectIrp;
+    private Irp listenIrp;
+    private Irp releaseIrp;
+    private final IrpQueue receives = new IrpQueue();
+    private final IrpQueue expeditedReceives = new IrpQueue();
+    private final IrpQueue waitingSends = new IrpQueue();
+    private final IrpQueue sendsInStack = new IrpQueue();
+
+    private final DescriptorQueue data = new DescriptorQueue();
+    private boolean blocked;
+    private final UnsafeBuffer expedited;
+    private final long expeditedAddress;
+    private int expeditedLength;
+    private boolean expeditedBlocked;
+    private boolean delivering;
+
+    long deadline;
+    private boolean connectTimer;
+
+    boolean scheduled;
+    TdiConnection nextWork;
+
+    // TDI_CONNECTION_INFO counters
+    private long transmittedTsdus;
+    private long receivedTsdus;
+    private long transmissionErrors;
+    private long throughput;
+
+    TdiConnection(TdiProvider provider, long id, Object context) {
+        this.provider = provider;
+        this.id = id;
+        this.context = context;
+        ByteBuffer b = ByteBuffer.allocateDirect(EXPEDITED_BYTES);
+        this.expedited = new UnsafeBuffer(b);
+        this.expeditedAddress = BufferUtil.address(b);
+    }
+
+    public Object context() {
+        return context;
+    }
+
+    public TdiAddress address() {
+        return address;
+    }
+
+    public TdiProvider provider() {
+        return provider;
+    }
+
+    /** True while the endpoint carries an accepted or connected connection (not a TDI_QUERY_ACCEPT offer). */
+    public boolean connected() {
+        return state == CONNECTED;
+    }
+
+    /** True when nothing is going on: the endpoint may connect, listen or be disassociated. */
+    public boolean idle() {
+        return state == IDLE;
+    }
+
+    /** Expedited bytes received and not yet taken (for tests and diagnostics). */
+    int expeditedLength() {
+        return expeditedLength;
+    }
+
+    public int remoteIp() {
+        return remoteIp;
+    }
+
+    public int remotePort() {
+        return remotePort;
+    }
+
+    /** ZwClose: aborts a connection, cancels pending requests, disassociates. Dispatch thread. */
+    public void close() {
+        provider.closeConnection(this);
+    }
+
+    // ================================================================================ requests
+
+    int execute(Irp irp) {
+        if (closed) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        return switch (irp.minorFunction) {
+            case Tdi.TDI_ASSOCIATE_ADDRESS -> associate(irp);
+            case Tdi.TDI_DISASSOCIATE_ADDRESS -> disassociate(irp);
+            case Tdi.TDI_CONNECT -> connect(irp);
+            case Tdi.TDI_LISTEN -> listen(irp);
+            case Tdi.TDI_ACCEPT -> accept(irp);
+            case Tdi.TDI_SEND -> send(irp);
+            case Tdi.TDI_RECEIVE -> receive(irp);
+            case Tdi.TDI_DISCONNECT -> disconnect(irp);
+            case Tdi.TDI_QUERY_INFORMATION -> provider.query(irp, null, this);
+            default -> complete(irp, TdiStatus.STATUS_INVALID_DEVICE_REQUEST, 0);
+        };
+    }
+
+    private int complete(Irp irp, int status, long information) {
+        return provider.complete(irp, status, information, null);
+    }
+
+    private int pending(Irp irp) {
+        irp.markPending();
+        return TdiStatus.STATUS_PENDING;
+    }
+
+    private int associate(Irp irp) {
+        TdiAddress a = irp.address;
+        if (a == null || a.closed || a.provider != provider) {
+            return complete(irp, io.fastpath.stack.NtStatus.STATUS_INVALID_ADDRESS, 0);
+        }
+        if (address != null) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0); // already associated
+        }
+        address = a;
+        a.associated++;
+        return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+    }
+
+    private int disassociate(Irp irp) {
+        if (address == null || state != IDLE) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        address.associated--;
+        address = null;
+        return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+    }
+
+    private int connect(Irp irp) {
+        if (address == null || state != IDLE || address.closed) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        TdiConnectionInformation to = irp.requestInfo;
+        if (to == null || to.remoteIp() == 0 || to.remotePort() <= 0 || to.remotePort() > 65535 || irp.timeout > 0) {
+            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+        }
+        incarnation++;
+        irp.incarnation = incarnation;
+        int slot = provider.track(irp, this);
+        // Connect data (UserData) goes with TCP Fast Open: in the SYN once a cookie is cached, else right after the
+        // handshake (RFC 7413); the memory must stay valid until the IRP completes.
+        int userDataLength = to.userData() != 0 ? to.userDataLength() : 0;
+        if (!provider.tcp.connect(slot, address.ip, address.port, to.remoteIp(), to.remotePort(), to.userData(),
+            userDataLength, userDataLength > 0)) {
+            provider.untrack(slot);
+            return complete(irp, TdiStatus.STATUS_INSUFFICIENT_RESOURCES, 0);
+        }
+        state = CONNECTING;
+        connectIrp = irp;
+        remoteIp = to.remoteIp();
+        remotePort = to.remotePort();
+        if (irp.timeout < 0) {
+            connectTimer = true;
+            provider.setTimer(this, provider.now() + -irp.timeout * 100);
+        }
+        return pending(irp);
+    }
+
+    boolean connectPending(Irp irp) {
+        return state == CONNECTING && connectIrp == irp && irp.incarnation == incarnation;
+    }
+
+    void onConnectComplete(long newHandle, int status) {
+        Irp irp = connectIrp;
+        connectIrp = null;
+        provider.cancelTimer(this);
+        if (status == TdiStatus.STATUS_SUCCESS) {
+            attach(newHandle, remoteIp, remotePort);
+            provider.connectsSucceeded++;
+            fillReturn(irp);
+        } else {
+            state = IDLE;
+        }
+        complete(irp, status, 0);
+    }
+
+    private void fillReturn(Irp irp) {
+        if (irp.returnInfo != null) {
+            irp.returnInfo.remoteAddress(remoteIp, remotePort);
+        }
+    }
+
+    private void attach(long newHandle, int ip, int port) {
+        state = CONNECTED;
+        handle = newHandle;
+        remoteIp = ip;
+        remotePort = port;
+        localReleased = false;
+        peerReleased = false;
+        disconnectIndicated = false;
+        stackClosed = false;
+        abortAcknowledgeable = false;
+        shutdownAfterSends = false;
+        sendNotReady = false;
+        blocked = false;
+        expeditedBlocked = false;
+        expeditedLength = 0;
+        provider.byHandle.put(newHandle, this);
+        provider.openConnections++;
+    }
+
+    private int listen(Irp irp) {
+        if (address == null || state != IDLE || address.closed) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        if (irp.flags != 0 && irp.flags != Tdi.TDI_QUERY_ACCEPT) {
+            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+        }
+        incarnation++;
+        irp.incarnation = incarnation;
+        state = LISTENING;
+        listenIrp = irp;
+        listenFlags = irp.flags;
+        address.listens.add(this);
+        provider.ensureListening(address);
+        return state == LISTENING ? pending(irp) : TdiStatus.STATUS_PENDING;
+    }
+
+    void cancelListen(int status) {
+        if (state == LISTENING) {
+            Irp irp = listenIrp;
+            listenIrp = null;
+            state = IDLE;
+            if (address != null) {
+                address.listens.remove(this);
+            }
+            irp.markPending();
+            complete(irp, status, 0);
+        }
+    }
+
+    /** A pending TDI_LISTEN takes an offered connection. */
+    void takeOffer(TdiProvider.Offer o) {
+        Irp irp = listenIrp;
+        listenIrp = null;
+        adopt(o);
+        if ((listenFlags & Tdi.TDI_QUERY_ACCEPT) != 0) {
+            state = OFFERED; // data waits until TDI_ACCEPT, which must come within about a second
+            connectTimer = false;
+            provider.setTimer(this, provider.now() + TdiProvider.OFFER_TIMEOUT_NS);
+        } else {
+            provider.schedule(this);
+        }
+        fillReturn(irp);
+        complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+    }
+
+    /** ClientEventConnect returned MORE_PROCESSING_REQUIRED with an accept IRP for this endpoint. */
+    void acceptOffer(TdiProvider.Offer o, Irp accept) {
+        incarnation++;
+        accept.incarnation = incarnation;
+        adopt(o);
+        fillReturn(accept);
+        provider.schedule(this); // data first (receives may be indicated before the accept completes)
+        provider.deferAccept(accept);
+    }
+
+    private void adopt(TdiProvider.Offer o) {
+        attach(o.handle, o.remoteIp, o.remotePort);
+        for (int i = 0; i < o.data.count(); i++) {
+            data.add(o.data.mbuf(i), o.data.address(i), o.data.length(i));
+        }
+        data.headOffset = o.data.headOffset;
+        data.bytes -= o.data.headOffset;
+        peerReleased = o.peerClosed;
+    }
+
+    private int accept(Irp irp) {
+        if (state != OFFERED) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        state = CONNECTED;
+        provider.cancelTimer(this);
+        fillReturn(irp);
+        provider.schedule(this);
+        return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+    }
+
+    // ---------------------------------------------------------------- send
+
+    private int send(Irp irp) {
+        if (state != CONNECTED || localReleased) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        if ((irp.flags & ~KNOWN_SEND_FLAGS) != 0) {
+            return complete(irp, TdiStatus.STATUS_NOT_SUPPORTED, 0);
+        }
+        if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
+            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+        }
+        if ((irp.flags & Tdi.TDI_SEND_NON_BLOCKING) != 0 && (!waitingSends.isEmpty() || !sendsInStack.isEmpty())) {
+            sendNotReady = true;
+            return complete(irp, TdiStatus.STATUS_DEVICE_NOT_READY, 0);
+        }
+        if ((irp.flags & Tdi.TDI_SEND_AND_DISCONNECT) != 0) {
+            localReleased = true;
+            shutdownAfterSends = true;
+        }
+        if (irp.bufferLength == 0) {
+            complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            pumpSends();
+            return TdiStatus.STATUS_SUCCESS;
+        }
+        irp.incarnation = incarnation;
+        irp.markPending();
+        waitingSends.add(irp);
+        pumpSends();
+        return TdiStatus.STATUS_PENDING;
+    }
+
+    private void pumpSends() {
+        while (state == CONNECTED && !waitingSends.isEmpty() && sendsInStack.size() < MAX_SENDS_IN_STACK) {
+            Irp irp = waitingSends.peek();
+            int slot = provider.track(irp, this);
+            boolean ok = (irp.flags & Tdi.TDI_SEND_EXPEDITED) != 0
+                ? provider.tcp.sendUrgent(handle, slot, irp.bufferAddress, irp.bufferLength)
+                : provider.tcp.send(handle, slot, irp.bufferAddress, irp.bufferLength);
+            if (!ok) {
+                provider.untrack(slot);
+                provider.schedule(this); // the request ring is full: try again next round
+                return;
+            }
+            waitingSends.poll();
+            sendsInStack.add(irp);
+        }
+        if (state == CONNECTED && shutdownAfterSends && waitingSends.isEmpty()) {
+            if (provider.tcp.shutdown(handle)) {
+                shutdownAfterSends = false;
+            } else {
+                provider.schedule(this);
+            }
+        }
+    }
+
+    void onSendComplete(Irp irp, int bytes, int status) {
+        boolean mine = irp.incarnation == incarnation && sendsInStack.remove(irp);
+        int result = irp.cancelled ? TdiStatus.STATUS_CANCELLED : status;
+        if (status == TdiStatus.STATUS_SUCCESS) {
+            transmittedTsdus++;
+            throughput += bytes;
+            provider.sendsDone++;
+            provider.bytesSent += bytes;
+        } else {
+            transmissionErrors++;
+        }
+        complete(irp, result, bytes);
+        if (mine) {
+            pumpSends();
+            if (sendNotReady && waitingSends.isEmpty() && sendsInStack.isEmpty() && state == CONNECTED) {
+                sendNotReady = false;
+                TdiAddress a = address;
+                if (a != null && a.sendPossibleHandler != null) {
+                    try {
+                        a.sendPossibleHandler.clientEventSendPossible(a.sendPossibleContext, context,
+                            provider.sendBufferBytes);
+                    } catch (Throwable t) {
+                        provider.onError(t);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- receive
+
+    private int receive(Irp irp) {
+        boolean expeditedOnly = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0
+            && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
+        if (state != CONNECTED) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
+            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+        }
+        boolean peek = (irp.flags & Tdi.TDI_RECEIVE_PEEK) != 0;
+        irp.incarnation = incarnation;
+        if (expeditedOnly) {
+            if (expeditedReceives.isEmpty() && expeditedLength > 0) {
+                return completeExpedited(irp, peek);
+            }
+            expeditedReceives.add(irp);
+            return pending(irp);
+        }
+        if (acceptsBoth(irp) && expeditedLength > 0 && expeditedReceives.isEmpty() && receives.isEmpty()) {
+            return completeExpedited(irp, peek); // expedited data goes before normal data
+        }
+        if (receives.isEmpty() && data.bytes > 0) {
+            return completeNormal(irp, peek);
+        }
+        if (receives.isEmpty() && peerReleased && disconnectIndicated) {
+            return complete(irp, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0);
+        }
+        receives.add(irp);
+        return pending(irp);
+    }
+
+    private int completeNormal(Irp irp, boolean peek) {
+        long before = data.bytes;
+        int n = data.copyTo(provider, handle, irp.bufferAddress, irp.bufferLength, peek);
+        receivedTsdus++;
+        provider.receivesDone++;
+        provider.bytesReceived += peek ? 0 : n;
+        if (data.bytes == 0) {
+            blocked = false;
+            provider.schedule(this); // a FIN behind the data, or a closed connection to finish
+        }
+        int status = peek && before > n ? TdiStatus.STATUS_BUFFER_OVERFLOW : TdiStatus.STATUS_SUCCESS;
+        return complete(irp, status, n);
+    }
+
+    /** Flags 0, or NORMAL and EXPEDITED both: either kind of data will do (the TDI_RECEIVE document). */
+    private static boolean acceptsBoth(Irp irp) {
+        int kinds = irp.flags & (Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
+        return kinds == 0 || kinds == (Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
+    }
+
+    private int completeExpedited(Irp irp, boolean peek) {
+        int n = Math.min(expeditedLength, irp.bufferLength);
+        provider.copy(expeditedAddress, irp.bufferAddress, n);
+        int status = n < expeditedLength ? TdiStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED
+            : TdiStatus.STATUS_RECEIVE_EXPEDITED;
+        if (!peek) {
+            takeExpedited(n);
+        }
+        return complete(irp, status, n);
+    }
+
+    private void takeExpedited(int n) {
+        expedited.putBytes(0, expedited, n, expeditedLength - n);
+        expeditedLength -= n;
+        if (expeditedLength == 0) {
+            expeditedBlocked = false;
+        }
+    }
+
+    void onReceive(long mbuf, long at, int length) {
+        data.add(mbuf, at, length);
+        if (state == CONNECTED) {
+            deliver();
+        }
+    }
+
+    void onUrgentData(DirectBuffer buffer, int offset, int length) {
+        int n = Math.min(length, EXPEDITED_BYTES - expeditedLength);
+        expedited.putBytes(expeditedLength, buffer, offset, n);
+        expeditedLength += n;
+        if (state == CONNECTED) {
+            deliver();
+        }
+    }
+
+    void onPeerClosed() {
+        peerReleased = true;
+        provider.schedule(this);
+    }
+
+    void doWork() {
+        if (state == CONNECTED) {
+            pumpSends();
+            deliver();
+        }
+    }
+
+    /** Offers queued data: pending TDI_RECEIVEs first, then the chained or plain receive handler. */
+    private void deliver() {
+        if (delivering) {
+            provider.schedule(this);
+            return;
+        }
+        delivering = true;
+        try {
+            int inc = incarnation;
+            deliverExpedited(inc);
+            deliverNormal(inc);
+            if (inc != incarnation || state != CONNECTED) {
+                return;
+            }
+            if (data.bytes == 0) {
+                blocked = false;
+                if (peerReleased && !disconnectIndicated) {
+                    indicateRelease();
+                }
+                if (inc == incarnation && stackClosed && state == CONNECTED) {
+                    finish();
+                }
+            }
+        } finally {
+            delivering = false;
+        }
+    }
+
+    private void deliverNormal(int inc) {
+        while (state == CONNECTED && inc == incarnation && data.bytes > 0) {
+            Irp r = receives.poll();
+            if (r != null) {
+                completeNormal(r, (r.flags & Tdi.TDI_RECEIVE_PEEK) != 0);
+                continue;
+            }
+            TdiAddress a = address;
+            if (blocked || a == null) {
+                return;
+            }
+            if (a.chainedHandler != null) {
+                indicateChained(a, inc);
+            } else if (a.receiveHandler != null) {
+                indicateReceive(a, inc);
+            } else {
+                return;
+            }
+        }
+    }
+
+    private void indicateChained(TdiAddress a, int inc) {
+        Tsdu t = provider.acquireTsdu();
+        t.handle = handle;
+        t.connection = this;
+        int n = data.count();
+        for (int i = 0; i < n; i++) {
+            t.add(data.mbuf(i), data.address(i), data.length(i));
+        }
+        t.startingOffset = data.headOffset;
+        int length = (int) data.bytes;
+        while (data.count() > 0) {
+            data.removeFirst(); // the TSDU holds them now
+        }
+        t.state(Tsdu.INDICATED);
+        int status;
+        try {
+            status = a.chainedHandler.clientEventChainedReceive(a.chainedContext, context,
+                Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL,
+                length, t.startingOffset, t);
+        } catch (Throwable e) {
+            provider.onError(e);
+            status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+        }
+        if (status == TdiStatus.STATUS_PENDING) {
+            provider.holdTsdu(t);
+            countReceived(length);
+        } else if (status == TdiStatus.STATUS_SUCCESS) {
+            provider.releaseTsdu(t);
+            countReceived(length);
+        } else if (inc == incarnation && state == CONNECTED) {
+            // STATUS_DATA_NOT_ACCEPTED: back in the queue (nothing arrived meanwhile) for a TDI_RECEIVE
+            for (int i = 0; i < t.count; i++) {
+                data.add(t.mbuf[i], t.address[i], t.length[i]);
+            }
+            data.headOffset = t.startingOffset;
+            data.bytes -= t.startingOffset;
+            blocked = true;
+            provider.freeTsdu(t);
+        } else {
+            provider.releaseTsdu(t);
+        }
+    }
+
+    private void countReceived(int length) {
+        receivedTsdus++;
+        provider.receivesDone++;
+        provider.bytesReceived += length;
+    }
+
+    private void indicateReceive(TdiAddress a, int inc) {
+        int indicated = data.headAvailable();
+        int available = (int) Math.min(data.bytes, Integer.MAX_VALUE);
+        TdiEventReturn out = provider.eventReturn;
+        out.reset();
+        int flags = Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL
+            | (indicated == available ? Tdi.TDI_RECEIVE_ENTIRE_MESSAGE : 0);
+        int status;
+        try {
+            status = a.receiveHandler.clientEventReceive(a.receiveContext, context, flags, indicated, available,
+                data.headAddress(), out);
+        } catch (Throwable e) {
+            provider.onError(e);
+            status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+        }
+        if (inc != incarnation || state != CONNECTED) {
+            return;
+        }
+        int taken = Math.max(0, Math.min(out.bytesTaken(), indicated));
+        Irp irp = out.irp();
+        if (status == TdiStatus.STATUS_SUCCESS || status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+            data.consume(provider, handle, taken);
+            if (taken > 0) {
+                countReceived(taken);
+            }
+        }
+        if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED && acceptableReceive(irp, false)) {
+            irp.begin();
+            irp.markPending();
+            irp.incarnation = incarnation;
+            receives.addFirst(irp); // filled from the rest at once
+        } else if (status != TdiStatus.STATUS_SUCCESS || taken < indicated) {
+            blocked = true; // until TDI_RECEIVEs take what is left
+            if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                provider.raiseError(a, TdiStatus.STATUS_INVALID_PARAMETER);
+            }
+        }
+    }
+
+    private boolean acceptableReceive(Irp irp, boolean expeditedOnly) {
+        if (irp == null || irp.minorFunction != Tdi.TDI_RECEIVE || irp.fileObject != this || irp.inProgress()) {
+            return false;
+        }
+        boolean exp = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0 && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
+        return exp == expeditedOnly && irp.bufferLength >= 0;
+    }
+
+    private void deliverExpedited(int inc) {
+        while (state == CONNECTED && inc == incarnation && expeditedLength > 0) {
+            Irp r = expeditedReceives.poll();
+            if (r == null && receives.peek() != null && acceptsBoth(receives.peek())) {
+                r = receives.poll(); // a receive for either kind takes expedited data first
+            }
+            if (r != null) {
+                completeExpedited(r, (r.flags & Tdi.TDI_RECEIVE_PEEK) != 0);
+                continue;
+            }
+            TdiAddress a = address;
+            if (expeditedBlocked || a == null) {
+                return;
+            }
+            int flags = Tdi.TDI_RECEIVE_EXPEDITED | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL;
+            if (a.chainedExpeditedHandler != null) {
+                Tsdu t = provider.acquireTsdu();
+                t.handle = handle;
+                t.connection = this;
+                t.expedited = true;
+                int n = expeditedLength;
+                provider.copy(expeditedAddress, t.expeditedAddress, n);
+                t.add(0, t.expeditedAddress, n);
+                expeditedLength = 0;
+                t.state(Tsdu.INDICATED);
+                int status;
+                try {
+                    status = a.chainedExpeditedHandler.clientEventChainedReceive(a.chainedExpeditedContext, context,
+                        flags, n, 0, t);
+                } catch (Throwable e) {
+                    provider.onError(e);
+                    status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                }
+                if (status == TdiStatus.STATUS_PENDING) {
+                    provider.holdTsdu(t);
+                } else if (status == TdiStatus.STATUS_SUCCESS || inc != incarnation) {
+                    provider.freeTsdu(t);
+                } else {
+                    provider.copy(t.expeditedAddress, expeditedAddress, n);
+                    expeditedLength = n;
+                    expeditedBlocked = true;
+                    provider.freeTsdu(t);
+                }
+            } else if (a.receiveExpeditedHandler != null) {
+                TdiEventReturn out = provider.eventReturn;
+                out.reset();
+                int n = expeditedLength;
+                int status;
+                try {
+                    status = a.receiveExpeditedHandler.clientEventReceive(a.receiveExpeditedContext, context, flags,
+                        n, n, expeditedAddress, out);
+                } catch (Throwable e) {
+                    provider.onError(e);
+                    status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                }
+                if (inc != incarnation || state != CONNECTED) {
+                    return;
+                }
+                int taken = Math.max(0, Math.min(out.bytesTaken(), n));
+                Irp irp = out.irp();
+                if (status == TdiStatus.STATUS_SUCCESS || status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                    takeExpedited(taken);
+                }
+                if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED && acceptableReceive(irp, true)) {
+                    irp.begin();
+                    irp.markPending();
+                    irp.incarnation = incarnation;
+                    expeditedReceives.addFirst(irp);
+                } else if (status != TdiStatus.STATUS_SUCCESS || taken < n) {
+                    expeditedBlocked = expeditedLength > 0;
+                    if (!expeditedBlocked) {
+                        return;
+                    }
+                }
+            } else {
+                return;
+            }
+        }
+    }
+
+    private void indicateRelease() {
+        disconnectIndicated = true;
+        for (Irp r; (r = receives.poll()) != null; ) {
+            complete(r, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0);
+        }
+        if (!localReleased) {
+            provider.remoteDisconnects++;
+            indicateDisconnect(Tdi.TDI_DISCONNECT_RELEASE);
+        }
+    }
+
+    private void indicateDisconnect(int flags) {
+        TdiAddress a = address;
+        if (a != null && a.disconnectHandler != null) {
+            try {
+                a.disconnectHandler.clientEventDisconnect(a.disconnectContext, context, flags);
+            } catch (Throwable t) {
+                provider.onError(t);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- disconnect
+
+    private int disconnect(Irp irp) {
+        int flags = irp.flags;
+        if ((flags & Tdi.TDI_DISCONNECT_ABORT) != 0 && (flags & Tdi.TDI_DISCONNECT_RELEASE) != 0
+            || irp.timeout > 0) {
+            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+        }
+        // No option: TDI_DISCONNECT_ABORT, the default.
+        boolean abort = (flags & Tdi.TDI_DISCONNECT_RELEASE) == 0;
+        switch (state) {
+            case IDLE -> {
+                if (abortAcknowledgeable) {
+                    abortAcknowledgeable = false; // acknowledges an abortive ClientEventDisconnect
+                    return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+                }
+                return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            }
+            case CONNECTING -> {
+                if (!abort) {
+                    return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+                }
+                Irp c = connectIrp;
+                connectIrp = null;
+                provider.cancelTimer(this);
+                state = IDLE;
+                incarnation++; // the stack's late answer is reset
+                provider.cancelledConnections++;
+                complete(c, TdiStatus.STATUS_CANCELLED, 0);
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            }
+            case LISTENING -> {
+                cancelListen(TdiStatus.STATUS_CANCELLED);
+                provider.cancelledConnections++;
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            }
+            case OFFERED -> {
+                // Rejects a TDI_QUERY_ACCEPT offer: the peer gets a RST.
+                provider.offersRefused++;
+                abortConnection(TdiStatus.STATUS_CANCELLED);
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            }
+            default -> {
+            }
+        }
+        if (abort) {
+            provider.localDisconnects++;
+            abortConnection(TdiStatus.STATUS_CANCELLED);
+            return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+        }
+        if (releaseIrp != null || localReleased && stackClosed) {
+            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+        }
+        provider.localDisconnects++;
+        releaseIrp = irp;
+        irp.incarnation = incarnation;
+        if (!localReleased) {
+            localReleased = true;
+            shutdownAfterSends = true;
+            pumpSends();
+        }
+        long wait = irp.timeout < 0 ? -irp.timeout * 100 : TdiProvider.DEFAULT_DISCONNECT_TIMEOUT_NS;
+        connectTimer = false;
+        provider.setTimer(this, provider.now() + wait);
+        if (stackClosed) {
+            finish();
+            return irp.ioStatus().status();
+        }
+        return pending(irp);
+    }
+
+    /** RST; every request on the connection completes with {@code status}; the endpoint is idle again. */
+    private void abortConnection(int status) {
+        provider.tcp.abort(handle);
+        for (Irp s = sendsInStack.poll(); s != null; s = sendsInStack.poll()) {
+            s.cancelled = true; // completes when the stack gives the buffer back
+        }
+        detach(status);
+    }
+
+    /** Ends the connection on this endpoint: pending requests complete with {@code status}. */
+    private void detach(int status) {
+        provider.byHandle.remove(handle);
+        provider.cancelTimer(this);
+        long h = handle;
+        incarnation++;
+        state = IDLE;
+        data.releaseAll(provider, h);
+        expeditedLength = 0;
+        provider.openConnections--;
+        Irp r;
+        while ((r = receives.poll()) != null) {
+            complete(r, status, 0);
+        }
+        while ((r = expeditedReceives.poll()) != null) {
+            complete(r, status, 0);
+        }
+        while ((r = waitingSends.poll()) != null) {
+            complete(r, status, 0);
+        }
+        if (releaseIrp != null) {
+            Irp rel = releaseIrp;
+            releaseIrp = null;
+            complete(rel, status, 0);
+        }
+        handle = 0;
+    }
+
+    /** The stack is done with the connection. */
+    void onStackClosed(int status) {
+        stackClosed = true;
+        if (state != CONNECTED && state != OFFERED) {
+            return;
+        }
+        if (status == TdiStatus.STATUS_SUCCESS) {
+            // Closed both ways: the data still queued goes first, then the endpoint is idle.
+            peerReleased = true;
+            provider.byHandle.remove(handle);
+            if (state == OFFERED) {
+                detach(TdiStatus.STATUS_SUCCESS);
+                return;
+            }
+            deliver();
+            if (state == CONNECTED && data.bytes == 0 && disconnectIndicated) {
+                finish();
+            }
+            return;
+        }
+        // Reset, timed out, aborted by the stack: ABORT indication, the endpoint is idle at once.
+        for (Irp s = sendsInStack.poll(); s != null; s = sendsInStack.poll()) {
+            s.incarnation = -1; // the stack completes it with its status
+        }
+        boolean offered = state == OFFERED;
+        detach(status);
+        if (!offered) {
+            provider.remoteDisconnects++;
+            if (status == io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT) {
+                provider.sessionTimeouts++;
+            }
+            abortAcknowledgeable = true;
+            indicateDisconnect(Tdi.TDI_DISCONNECT_ABORT);
+        }
+    }
+
+    /** Orderly end: both FINs are through and the data was taken. */
+    private void finish() {
+        Irp rel = releaseIrp;
+        releaseIrp = null;
+        detach(TdiStatus.STATUS_SUCCESS);
+        if (rel != null) {
+            complete(rel, TdiStatus.STATUS_SUCCESS, 0);
+        }
+    }
+
+    void onTimer() {
+        provider.cancelTimer(this);
+        if (state == OFFERED) {
+            // Neither TDI_ACCEPT nor TDI_DISCONNECT came for the offer: it is rejected (the peer gets a RST).
+            provider.offersRefused++;
+            abortConnection(TdiStatus.STATUS_CANCELLED);
+        } else if (connectTimer && state == CONNECTING) {
+            Irp c = connectIrp;
+            connectIrp = null;
+            state = IDLE;
+            incarnation++;
+            provider.sessionTimeouts++;
+            complete(c, TdiStatus.STATUS_REQUEST_TIMED_OUT, 0);
+        } else if (releaseIrp != null && state == CONNECTED) {
+            // The peer did not finish its side in time: the release fails and the connection is reset.
+            Irp rel = releaseIrp;
+            releaseIrp = null;
+            provider.sessionTimeouts++;
+            abortConnection(TdiStatus.STATUS_CANCELLED);
+            complete(rel, TdiStatus.STATUS_REQUEST_TIMED_OUT, 0);
+        }
+    }
+
+    /** IoCancelIrp on the dispatch thread: requests still waiting here complete STATUS_CANCELLED. */
+    void cancel(Irp irp) {
+        switch (irp.minorFunction) {
+            case Tdi.TDI_RECEIVE -> {
+                if (receives.remove(irp) || expeditedReceives.remove(irp)) {
+                    complete(irp, TdiStatus.STATUS_CANCELLED, 0);
+                }
+            }
+            case Tdi.TDI_SEND -> {
+                if (waitingSends.remove(irp)) {
+                    complete(irp, TdiStatus.STATUS_CANCELLED, 0);
+                }
+            }
+            case Tdi.TDI_LISTEN -> {
+                if (state == LISTENING && listenIrp == irp) {
+                    cancelListen(TdiStatus.STATUS_CANCELLED);
+                }
+            }
+            case Tdi.TDI_CONNECT -> {
+                if (connectPending(irp)) {
+                    connectIrp = null;
+                    provider.cancelTimer(this);
+                    state = IDLE;
+                    incarnation++; // the stack's late answer is reset
+                    provider.cancelledConnections++;
+                    complete(irp, TdiStatus.STATUS_CANCELLED, 0);
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    void closeInternal() {
+        if (closed) {
+            return;
+        }
+        switch (state) {
+            case CONNECTING -> {
+                Irp c = connectIrp;
+                connectIrp = null;
+                state = IDLE;
+                incarnation++;
+                provider.cancelTimer(this);
+                complete(c, TdiStatus.STATUS_CANCELLED, 0);
+            }
+            case LISTENING -> cancelListen(TdiStatus.STATUS_CANCELLED);
+            case OFFERED, CONNECTED -> abortConnection(TdiStatus.STATUS_CANCELLED);
+            default -> {
+            }
+        }
+        if (address != null) {
+            address.associated--;
+            address = null;
+        }
+        closed = true;
+    }
+
+    TdiConnectionInfo info() {
+        return new TdiConnectionInfo(state, 0, transmittedTsdus, receivedTsdus, transmissionErrors, 0, throughput, 0,
+            provider.sendBufferBytes, provider.receiveBufferBytes, false, state == IDLE ? 0 : remoteIp,
+            state == IDLE ? 0 : remotePort);
+    }
+
+    @Override
+    public String toString() {
+        return "TdiConnection[" + id + " state=" + state + (state == IDLE ? "" : " "
+            + Ipv4Address.format(remoteIp) + ":" + remotePort) + "]";
+    }
+}

@@ -1,0 +1,1078 @@
+package io.fastpath.tdi;
+
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.tcp.TcpEventHandler;
+import io.fastpath.stack.tcp.TcpService;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import org.agrona.DirectBuffer;
+import org.agrona.ErrorHandler;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The TDI transport over one {@link Stack}: the device object requests are sent to ({@link #callDriver},
+ * IoCallDriver), the opener of address objects and connection endpoints, and the caller of client event
+ * handlers.
+ *
+ * <p><b>Threads.</b> The stack runs on its own poll thread; the provider talks to it only through the stack's
+ * {@link TcpService} rings. Everything the provider does - the work of every request, IRP completion routines,
+ * event handlers - happens on one <em>dispatch thread</em>: the thread that opened the provider and calls
+ * {@link #dispatch()} in its loop (invoker mode), or the thread {@link #startDispatcherThread} starts. A request
+ * submitted on the dispatch thread (also from a routine or handler) runs at once and may complete inline; one
+ * from another thread is queued to the dispatch thread and returns STATUS_PENDING. Opening and closing address
+ * objects and endpoints happen on the dispatch thread.
+ *
+ * <p><b>Buffers.</b> Send and receive MDLs are the caller's native memory, valid until the IRP completes.
+ * Received data stays in the mbufs it arrived in: receive indications lend it in place (zero copy), a
+ * TDI_RECEIVE copies out of it, and a chained receive the client keeps (STATUS_PENDING) stays in its mbufs until
+ * {@link #returnChainedReceives}. Held data counts against the connection's receive window.
+ *
+ * <p><b>Allocation.</b> None per request or per packet in steady state (IRPs are the caller's, queues are
+ * intrusive, maps primitive-keyed, TSDU descriptors pooled). Per connection offered: one small object.
+ */
+public final class TdiProvider implements AutoCloseable {
+    static final int EPHEMERAL_FIRST = 49152;
+    static final int EPHEMERAL_LAST = 65535;
+    private static final int QUEUE_CAPACITY = 4096;
+    private static final int MAX_COMPLETION_DEPTH = 16;
+    /** TDI_DISCONNECT with a NULL time-out: the transport default, under one second. */
+    static final long DEFAULT_DISCONNECT_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(900);
+    /** A TDI_QUERY_ACCEPT offer neither accepted nor rejected within this is rejected. */
+    static final long OFFER_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(1);
+
+    private final Stack stack;
+    final TcpService tcp;
+    final int stackAddress;
+    final int sendBufferBytes;
+    final int receiveBufferBytes;
+    private final ErrorHandler errorHandler;
+    private final long startTime = System.currentTimeMillis() * 10_000L;
+    private volatile Thread owner;
+    private volatile boolean closed;
+    private AgentRunner dispatcher;
+    private boolean dispatching;
+
+    private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    private final Consumer<Object> requestConsumer = this::onRequest;
+    private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    private final Consumer<Irp> cancelConsumer = this::cancelNow;
+
+    final Long2ObjectHashMap<Object> byHandle = new Long2ObjectHashMap<>();
+    private final Int2ObjectHashMap<TdiAddress> listening = new Int2ObjectHashMap<>();
+    private final Int2ObjectHashMap<TdiAddress> listenPending = new Int2ObjectHashMap<>();
+    private final List<TdiAddress> addresses = new ArrayList<>();
+    private final List<TdiConnection> connections = new ArrayList<>();
+    private final int[] portUse = new int[65536];
+    private int nextEphemeral = EPHEMERAL_FIRST;
+    private long nextId = 1;
+
+    // Requests the stack carries (connects, sends), by the request id given to TcpService.
+    private Irp[] tracked = new Irp[256];
+    private TdiConnection[] trackedConnection = new TdiConnection[256];
+    private int[] freeSlots = new int[256];
+    private int freeCount;
+
+    private final IrpQueue deferred = new IrpQueue();
+    private int completionDepth;
+    /** Accept IRPs from ClientEventConnect: they complete after the round's indications. */
+    private final IrpQueue acceptsToComplete = new IrpQueue();
+
+    private TdiConnection workHead;
+    private TdiConnection workTail;
+    final ArrayList<TdiConnection> timers = new ArrayList<>();
+    long nowNs = System.nanoTime();
+
+    private long[] retryHandle = new long[64];
+    private long[] retryMbuf = new long[64];
+    private int[] retryLength = new int[64];
+    private int retryCount;
+
+    private Tsdu[] tsduPool = new Tsdu[64];
+    private int tsduCount;
+    private int heldTsdus;
+
+    private final UnsafeBuffer copySource = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer copyTarget = new UnsafeBuffer(0, 0);
+    final TdiEventReturn eventReturn = new TdiEventReturn();
+
+    // TDI_PROVIDER_STATISTICS
+    long openConnections;
+    long connectsSucceeded;
+    long localDisconnects;
+    long remoteDisconnects;
+    long sessionTimeouts;
+    long cancelledConnections;
+    long offersRefused;
+    long sendsDone;
+    long bytesSent;
+    long receivesDone;
+    long bytesReceived;
+
+    private final TcpEventHandler events = new TcpEventHandler() {
+        @Override
+        public void onConnectComplete(long requestId, long handle, int status) {
+            int slot = (int) requestId;
+            Irp irp = untrack(slot);
+            TdiConnection c = trackedConnectionOf(slot);
+            if (irp == null || c == null || !c.connectPending(irp)) {
+                if (status == NtStatus.STATUS_SUCCESS) {
+                    tcp.abort(handle); // the connect was cancelled or timed out meanwhile
+                }
+                return;
+            }
+            c.onConnectComplete(handle, status);
+        }
+
+        @Override
+        public void onListenComplete(int port, int status) {
+            TdiAddress a = listenPending.remove(port);
+            if (a == null) {
+                if (status == NtStatus.STATUS_SUCCESS && !listening.containsKey(port)) {
+                    tcp.stopListening(port);
+                }
+                return;
+            }
+            onListenOutcome(a, status);
+        }
+
+        @Override
+        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+            onAccepted(listenPort, handle, remoteIp, remotePort, 0);
+        }
+
+        @Override
+        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
+            TdiAddress a = listening.get(listenPort);
+            if (a == null || a.closed) {
+                tcp.abort(handle);
+                return;
+            }
+            Offer o = new Offer(a, handle, remoteIp, remotePort, synDataBytes);
+            byHandle.put(handle, o);
+            if (synDataBytes == 0) {
+                decide(o);
+            }
+        }
+
+        @Override
+        public void onReceive(long handle, long mbuf, long address, int length) {
+            Object o = byHandle.get(handle);
+            if (o instanceof TdiConnection c) {
+                c.onReceive(mbuf, address, length);
+            } else if (o instanceof Offer offer) {
+                offer.data.add(mbuf, address, length);
+                if (!offer.decided && offer.data.bytes >= offer.synDataBytes) {
+                    decide(offer);
+                }
+            } else {
+                releaseDescriptor(handle, mbuf, length);
+            }
+        }
+
+        @Override
+        public void onUrgentData(long handle, DirectBuffer buffer, int offset, int length) {
+            if (byHandle.get(handle) instanceof TdiConnection c) {
+                c.onUrgentData(buffer, offset, length);
+            }
+        }
+
+        @Override
+        public void onSendComplete(long requestId, long handle, int bytes, int status) {
+            int slot = (int) requestId;
+            TdiConnection c = trackedConnectionOf(slot);
+            Irp irp = untrack(slot);
+            if (irp != null && c != null) {
+                c.onSendComplete(irp, bytes, status);
+            }
+        }
+
+        @Override
+        public void onPeerClosed(long handle) {
+            Object o = byHandle.get(handle);
+            if (o instanceof TdiConnection c) {
+                c.onPeerClosed();
+            } else if (o instanceof Offer offer) {
+                offer.peerClosed = true;
+                if (!offer.decided) {
+                    decide(offer);
+                }
+            }
+        }
+
+        @Override
+        public void onClosed(long handle, int status) {
+            Object o = byHandle.remove(handle);
+            if (o instanceof TdiConnection c) {
+                c.onStackClosed(status);
+            } else if (o instanceof Offer offer) {
+                // Died before anyone took it: nothing to tell but the address's error handler.
+                offer.data.releaseAll(TdiProvider.this, handle);
+                raiseError(offer.address, status);
+            }
+        }
+    };
+
+    /** A connection the stack accepted on a listening address, before an endpoint takes it. */
+    static final class Offer {
+        final TdiAddress address;
+        final long handle;
+        final int remoteIp;
+        final int remotePort;
+        final int synDataBytes;
+        final DescriptorQueue data = new DescriptorQueue();
+        boolean peerClosed;
+        boolean decided;
+
+        Offer(TdiAddress address, long handle, int remoteIp, int remotePort, int synDataBytes) {
+            this.address = address;
+            this.handle = handle;
+            this.remoteIp = remoteIp;
+            this.remotePort = remotePort;
+            this.synDataBytes = synDataBytes;
+        }
+    }
+
+    private TdiProvider(Stack stack, ErrorHandler errorHandler) {
+        this.stack = stack;
+        this.tcp = stack.tcpService();
+        this.stackAddress = stack.address();
+        this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
+        this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
+        this.errorHandler = errorHandler;
+        this.owner = Thread.currentThread();
+        for (int i = 0; i < tsduPool.length; i++) {
+            tsduPool[i] = new Tsdu();
+        }
+        tsduCount = tsduPool.length;
+        for (int i = tracked.length - 1; i >= 0; i--) {
+            freeSlots[freeCount++] = i;
+        }
+    }
+
+    /**
+     * Opens the TDI transport over a stack. The calling thread becomes the dispatch thread (call
+     * {@link #dispatch()} in its loop) until {@link #startDispatcherThread} hands the role to a thread of its own.
+     * One provider per stack: it takes the stack's TcpService events.
+     */
+    public static TdiProvider open(Stack stack) {
+        return open(stack, Throwable::printStackTrace);
+    }
+
+    /** As {@link #open(Stack)}, with a handler for exceptions thrown by completion routines and event handlers. */
+    public static TdiProvider open(Stack stack, ErrorHandler errorHandler) {
+        return new TdiProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
+    }
+
+    public Stack stack() {
+        return stack;
+    }
+
+    // ================================================================================ objects
+
+    /**
+     * ZwCreateFile with a TdiTransportAddress EA: opens an address object on {@code ip} (0 = the stack's address)
+     * and {@code port} (0 = a free port from 49152-65535). Dispatch thread.
+     *
+     * @throws TdiException STATUS_INVALID_ADDRESS (not the stack's address), STATUS_ADDRESS_ALREADY_EXISTS
+     *     (another address object has the port), STATUS_TOO_MANY_ADDRESSES (no free ephemeral port)
+     */
+    public TdiAddress openAddress(int ip, int port) {
+        checkThread();
+        if (closed) {
+            throw new TdiException(TdiStatus.STATUS_INVALID_PARAMETER, "provider closed");
+        }
+        if (ip != 0 && ip != stackAddress) {
+            throw new TdiException(NtStatus.STATUS_INVALID_ADDRESS, "not this stack's address");
+        }
+        if (port < 0 || port > 65535) {
+            throw new TdiException(TdiStatus.STATUS_INVALID_PARAMETER, "port " + port);
+        }
+        int p = port;
+        if (p == 0) {
+            p = allocatePort();
+            if (p == 0) {
+                throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES, "no free ephemeral port");
+            }
+        } else if (portUse[p] > 0) {
+            throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS, "port " + p + " has an address object");
+        }
+        portUse[p]++;
+        TdiAddress a = new TdiAddress(this, ip == 0 ? stackAddress : ip, p);
+        addresses.add(a);
+        return a;
+    }
+
+    /** ZwCreateFile with a TdiConnectionContext EA: opens a connection endpoint with the client's context. */
+    public TdiConnection openConnection(Object connectionContext) {
+        checkThread();
+        if (closed) {
+            throw new TdiException(TdiStatus.STATUS_INVALID_PARAMETER, "provider closed");
+        }
+        TdiConnection c = new TdiConnection(this, nextId++, connectionContext);
+        connections.add(c);
+        return c;
+    }
+
+    void closeAddress(TdiAddress a) {
+        checkThread();
+        if (a.closed) {
+            return;
+        }
+        a.closed = true;
+        for (TdiConnection c; (c = a.listens.poll()) != null; ) {
+            c.cancelListen(TdiStatus.STATUS_ADDRESS_CLOSED);
+        }
+        for (Irp i; (i = a.listenWaiters.poll()) != null; ) {
+            complete(i, TdiStatus.STATUS_ADDRESS_CLOSED, 0, null);
+        }
+        if (a.listenState != 0) {
+            tcp.stopListening(a.port);
+            listening.remove(a.port);
+            listenPending.remove(a.port);
+            a.listenState = 0;
+        }
+        portUse[a.port]--;
+        addresses.remove(a);
+    }
+
+    void closeConnection(TdiConnection c) {
+        checkThread();
+        c.closeInternal();
+        connections.remove(c);
+    }
+
+    // ================================================================================ requests
+
+    /**
+     * IoCallDriver: submits an IRP a {@link TdiBuild} helper set up. Returns STATUS_SUCCESS or a failure when
+     * the request completed inline (its routine has run), STATUS_PENDING when it completes later; either way the
+     * IRP completes exactly once on the dispatch thread. From another thread the request is queued and the call
+     * returns STATUS_PENDING.
+     *
+     * @throws IllegalStateException if the IRP is still in progress or was not built again after completing
+     */
+    public int callDriver(Irp irp) {
+        irp.begin(); // NullPointerException for a null IRP
+        irp.provider = this;
+        if (Thread.currentThread() == owner) {
+            return execute(irp);
+        }
+        irp.markPending();
+        if (closed || !requests.offer(irp)) {
+            IoCompletionRoutine routine = irp.finish(closed ? TdiStatus.STATUS_CANCELLED
+                : TdiStatus.STATUS_INSUFFICIENT_RESOURCES, 0, null);
+            runRoutine(routine, irp);
+        }
+        return TdiStatus.STATUS_PENDING;
+    }
+
+    /**
+     * TdiReturnChainedReceives: gives back {@code count} TSDU descriptors a chained receive handler kept
+     * (returned STATUS_PENDING for). Any thread. STATUS_INVALID_PARAMETER if any of them was not kept or was
+     * already returned (those are skipped; the others are returned).
+     */
+    public int returnChainedReceives(Tsdu[] descriptors, int count) {
+        int status = TdiStatus.STATUS_SUCCESS;
+        for (int i = 0; i < count; i++) {
+            Tsdu t = descriptors[i];
+            if (t == null || !t.claimForReturn()) {
+                status = TdiStatus.STATUS_INVALID_PARAMETER;
+                continue;
+            }
+            if (Thread.currentThread() == owner) {
+                returnTsdu(t);
+            } else if (closed) {
+                releaseTsduDescriptorsDirect(t);
+            } else if (!requests.offer(t)) {
+                t.state(Tsdu.HELD);
+                status = TdiStatus.STATUS_INSUFFICIENT_RESOURCES;
+            }
+        }
+        return status;
+    }
+
+    /** Chained receives clients keep right now (STATUS_PENDING, not yet returned). */
+    public int heldChainedReceives() {
+        return heldTsdus;
+    }
+
+    private int execute(Irp irp) {
+        if (closed) {
+            return complete(irp, TdiStatus.STATUS_CANCELLED, 0, null);
+        }
+        Object f = irp.fileObject;
+        if (f instanceof TdiConnection c) {
+            if (c.provider != this) {
+                return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0, null);
+            }
+            return c.execute(irp);
+        }
+        if (f instanceof TdiAddress a && a.provider == this) {
+            return switch (irp.minorFunction) {
+                case Tdi.TDI_SET_EVENT_HANDLER -> setEventHandler(a, irp);
+                case Tdi.TDI_QUERY_INFORMATION -> query(irp, a, null);
+                default -> complete(irp, TdiStatus.STATUS_INVALID_DEVICE_REQUEST, 0, null);
+            };
+        }
+        return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0, null);
+    }
+
+    private int setEventHandler(TdiAddress a, Irp irp) {
+        if (a.closed) {
+            return complete(irp, TdiStatus.STATUS_ADDRESS_CLOSED, 0, null);
+        }
+        Object h = irp.eventHandler;
+        Object ctx = irp.eventContext;
+        switch (irp.eventType) {
+            case Tdi.TDI_EVENT_CONNECT -> {
+                if (h != null && !(h instanceof TdiEvents.ClientEventConnect)) {
+                    break;
+                }
+                a.connectHandler = (TdiEvents.ClientEventConnect) h;
+                a.connectContext = ctx;
+                if (h == null) {
+                    stopListeningIfIdle(a);
+                    return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                }
+                ensureListening(a);
+                if (a.listenState == 2) {
+                    return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                }
+                irp.markPending();
+                a.listenWaiters.add(irp);
+                return TdiStatus.STATUS_PENDING;
+            }
+            case Tdi.TDI_EVENT_DISCONNECT -> {
+                if (h != null && !(h instanceof TdiEvents.ClientEventDisconnect)) {
+                    break;
+                }
+                a.disconnectHandler = (TdiEvents.ClientEventDisconnect) h;
+                a.disconnectContext = ctx;
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+            }
+            case Tdi.TDI_EVENT_ERROR -> {
+                if (h != null && !(h instanceof TdiEvents.ClientEventError)) {
+                    break;
+                }
+                a.errorHandler = (TdiEvents.ClientEventError) h;
+                a.errorContext = ctx;
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+            }
+            case Tdi.TDI_EVENT_RECEIVE, Tdi.TDI_EVENT_RECEIVE_EXPEDITED -> {
+                if (h != null && !(h instanceof TdiEvents.ClientEventReceive)) {
+                    break;
+                }
+                if (irp.eventType == Tdi.TDI_EVENT_RECEIVE) {
+                    a.receiveHandler = (TdiEvents.ClientEventReceive) h;
+                    a.receiveContext = ctx;
+                } else {
+                    a.receiveExpeditedHandler = (TdiEvents.ClientEventReceive) h;
+                    a.receiveExpeditedContext = ctx;
+                }
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+            }
+            case Tdi.TDI_EVENT_CHAINED_RECEIVE, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED -> {
+                if (h != null && !(h instanceof TdiEvents.ClientEventChainedReceive)) {
+                    break;
+                }
+                if (irp.eventType == Tdi.TDI_EVENT_CHAINED_RECEIVE) {
+                    a.chainedHandler = (TdiEvents.ClientEventChainedReceive) h;
+                    a.chainedContext = ctx;
+                } else {
+                    a.chainedExpeditedHandler = (TdiEvents.ClientEventChainedReceive) h;
+                    a.chainedExpeditedContext = ctx;
+                }
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+            }
+            case Tdi.TDI_EVENT_SEND_POSSIBLE -> {
+                if (h != null && !(h instanceof TdiEvents.ClientEventSendPossible)) {
+                    break;
+                }
+                a.sendPossibleHandler = (TdiEvents.ClientEventSendPossible) h;
+                a.sendPossibleContext = ctx;
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+            }
+            default -> {
+            }
+        }
+        return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0, null); // TDI_BAD_EVENT_TYPE
+    }
+
+    int query(Irp irp, TdiAddress a, TdiConnection c) {
+        Object result = switch (irp.queryType) {
+            case Tdi.TDI_QUERY_PROVIDER_INFO -> new TdiProviderInfo(Tdi.TDI_VERSION, sendBufferBytes, 0, 0,
+                Tdi.TDI_SERVICE_CONNECTION_MODE | Tdi.TDI_SERVICE_ORDERLY_RELEASE | Tdi.TDI_SERVICE_EXPEDITED_DATA
+                    | Tdi.TDI_SERVICE_DELAYED_ACCEPTANCE | Tdi.TDI_SERVICE_NO_ZERO_LENGTH,
+                1, stack.config().tcp().receiveBufferBytes(), stack.config().tcp().maxConnections(), startTime);
+            case Tdi.TDI_QUERY_PROVIDER_STATISTICS -> new TdiProviderStatistics(Tdi.TDI_VERSION, openConnections,
+                connectsSucceeded, localDisconnects, remoteDisconnects, sessionTimeouts, cancelledConnections,
+                offersRefused, sendsDone, bytesSent, receivesDone, bytesReceived);
+            case Tdi.TDI_QUERY_ADDRESS_INFO -> {
+                TdiAddress of = a != null ? a : c.address;
+                yield of == null ? null : new TdiAddressInfo(of.associated, of.ip, of.port);
+            }
+            case Tdi.TDI_QUERY_CONNECTION_INFO -> c == null ? null : c.info();
+            default -> null;
+        };
+        if (result == null) {
+            int status = irp.queryType == Tdi.TDI_QUERY_ADDRESS_INFO && c != null ? TdiStatus.STATUS_INVALID_CONNECTION
+                : TdiStatus.STATUS_INVALID_PARAMETER;
+            return complete(irp, status, 0, null);
+        }
+        return complete(irp, TdiStatus.STATUS_SUCCESS, 0, result);
+    }
+
+    // ================================================================================ dispatch thread
+
+    /**
+     * One round on the dispatch thread: requests queued from other threads, returned chains, the stack's events,
+     * time-outs, indications, deferred completions. Routines and handlers run inside this call. Returns the work
+     * done (0 = idle).
+     */
+    public int dispatch() {
+        if (Thread.currentThread() != owner || dispatching) {
+            throw dispatchMisuse();
+        }
+        dispatching = true;
+        try {
+            nowNs = System.nanoTime();
+            int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
+            work += cancels.drain(cancelConsumer, QUEUE_CAPACITY);
+            work += retryReleases();
+            work += tcp.pollEvents(events);
+            work += runTimers();
+            work += runWork();
+            work += completeAccepts();
+            work += runDeferred();
+            return work;
+        } finally {
+            dispatching = false;
+        }
+    }
+
+    /** Kept out of {@link #dispatch()}: the hot method then holds no string constants. */
+    private IllegalStateException dispatchMisuse() {
+        if (dispatching) {
+            return new IllegalStateException("dispatch() is not re-entrant: do not call it from a routine or handler");
+        }
+        return new IllegalStateException("dispatch() runs on the provider's dispatch thread (" + owner + "), not "
+            + Thread.currentThread());
+    }
+
+    /** Starts a thread of the provider's own that loops {@link #dispatch()} (backoff idle strategy). */
+    public void startDispatcherThread() {
+        startDispatcherThread(new BackoffIdleStrategy(100, 10, 1_000, 100_000));
+    }
+
+    /** Starts a thread of the provider's own that loops {@link #dispatch()}. Call from the dispatch thread. */
+    public synchronized void startDispatcherThread(IdleStrategy idle) {
+        checkThread();
+        if (dispatcher != null || closed) {
+            throw new IllegalStateException(closed ? "provider closed" : "dispatcher already running");
+        }
+        owner = null;
+        dispatcher = new AgentRunner(idle, errorHandler, null, new Agent() {
+            @Override
+            public void onStart() {
+                owner = Thread.currentThread();
+            }
+
+            @Override
+            public int doWork() {
+                return dispatch();
+            }
+
+            @Override
+            public String roleName() {
+                return "fastpath-tdi-" + stack.config().name();
+            }
+        });
+        AgentRunner.startOnThread(dispatcher);
+    }
+
+    public boolean onDispatchThread() {
+        return Thread.currentThread() == owner;
+    }
+
+    /**
+     * Closes the transport: stops the dispatcher thread, then on the calling thread aborts every connection
+     * (pending IRPs complete STATUS_CANCELLED), closes every address and returns the data still held to the
+     * stack. Call before stopping the stack's runner.
+     */
+    @Override
+    public void close() {
+        AgentRunner runner;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            runner = dispatcher;
+            dispatcher = null;
+        }
+        if (runner != null) {
+            runner.close();
+        }
+        owner = Thread.currentThread();
+        requests.drain(requestConsumer, Integer.MAX_VALUE);
+        for (TdiConnection c : new ArrayList<>(connections)) {
+            c.closeInternal();
+        }
+        for (TdiAddress a : new ArrayList<>(addresses)) {
+            closeAddress(a);
+        }
+        closed = true;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        int quiet = 0;
+        while (quiet < 20 && System.nanoTime() < deadline) {
+            int work = requests.drain(requestConsumer, Integer.MAX_VALUE) + tcp.pollEvents(events) + retryReleases()
+                + runDeferred();
+            if (work == 0) {
+                quiet++;
+                LockSupport.parkNanos(1_000_000);
+            } else {
+                quiet = 0;
+            }
+        }
+        for (Object o : new ArrayList<>(byHandle.values())) {
+            if (o instanceof Offer offer) {
+                tcp.abort(offer.handle);
+                offer.data.releaseAll(this, offer.handle);
+            }
+        }
+        byHandle.clear();
+        for (int i = 0; i < tracked.length; i++) {
+            Irp irp = tracked[i];
+            if (irp != null && irp.inProgress()) {
+                tracked[i] = null;
+                complete(irp, TdiStatus.STATUS_CANCELLED, 0, null);
+            }
+        }
+        runDeferred();
+        retryReleases();
+    }
+
+    private void onRequest(Object request) {
+        if (request instanceof Irp irp) {
+            execute(irp);
+        } else if (request instanceof Tsdu t) {
+            returnTsdu(t);
+        }
+    }
+
+    void requestCancel(Irp irp) {
+        if (Thread.currentThread() == owner) {
+            cancelNow(irp);
+        } else {
+            cancels.offer(irp);
+        }
+    }
+
+    private void cancelNow(Irp irp) {
+        if (!irp.inProgress() || irp.provider != this) {
+            return;
+        }
+        if (irp.fileObject instanceof TdiConnection c) {
+            c.cancel(irp);
+        } else if (irp.fileObject instanceof TdiAddress a && a.listenWaiters.remove(irp)) {
+            complete(irp, TdiStatus.STATUS_CANCELLED, 0, null);
+        }
+    }
+
+    private void checkThread() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("call on the provider's dispatch thread (" + owner + ")");
+        }
+    }
+
+    // ---------------------------------------------------------------- completion
+
+    /**
+     * Completes an IRP: fills IoStatus and runs its routine (deferred to the next round beyond 16 nested inline
+     * completions). Returns {@code status}; the IRP must not be touched afterwards.
+     */
+    int complete(Irp irp, int status, long information, Object object) {
+        irp.next = null;
+        if (completionDepth >= MAX_COMPLETION_DEPTH && irp.routine != null) {
+            irp.queryType = status;
+            irp.done = (int) information;
+            irp.eventContext = object;
+            deferred.add(irp);
+            return status;
+        }
+        IoCompletionRoutine routine = irp.finish(status, information, object);
+        if (routine != null) {
+            completionDepth++;
+            try {
+                runRoutine(routine, irp);
+            } finally {
+                completionDepth--;
+            }
+        }
+        return status;
+    }
+
+    private void runRoutine(IoCompletionRoutine routine, Irp irp) {
+        if (routine == null) {
+            return;
+        }
+        try {
+            routine.onComplete(irp, irp.context);
+        } catch (Throwable t) {
+            errorHandler.onError(t);
+        }
+    }
+
+    private int runDeferred() {
+        int work = 0;
+        int due = deferred.size();
+        Irp irp;
+        while (work < due && (irp = deferred.poll()) != null) {
+            IoCompletionRoutine routine = irp.finish(irp.queryType, irp.done, irp.eventContext);
+            completionDepth++;
+            try {
+                runRoutine(routine, irp);
+            } finally {
+                completionDepth--;
+            }
+            work++;
+        }
+        return work;
+    }
+
+    void deferAccept(Irp accept) {
+        acceptsToComplete.add(accept);
+    }
+
+    private int completeAccepts() {
+        int work = 0;
+        for (Irp i; (i = acceptsToComplete.poll()) != null; ) {
+            TdiConnection c = (TdiConnection) i.fileObject;
+            complete(i, c.incarnation == i.incarnation ? TdiStatus.STATUS_SUCCESS : TdiStatus.STATUS_CANCELLED, 0, null);
+            work++;
+        }
+        return work;
+    }
+
+    void onError(Throwable t) {
+        errorHandler.onError(t);
+    }
+
+    // ---------------------------------------------------------------- tracking of requests the stack carries
+
+    int track(Irp irp, TdiConnection c) {
+        if (freeCount == 0) {
+            int n = tracked.length;
+            tracked = Arrays.copyOf(tracked, n * 2);
+            trackedConnection = Arrays.copyOf(trackedConnection, n * 2);
+            freeSlots = Arrays.copyOf(freeSlots, n * 2);
+            for (int i = n * 2 - 1; i >= n; i--) {
+                freeSlots[freeCount++] = i;
+            }
+        }
+        int slot = freeSlots[--freeCount];
+        tracked[slot] = irp;
+        trackedConnection[slot] = c;
+        return slot;
+    }
+
+    Irp untrack(int slot) {
+        if (slot < 0 || slot >= tracked.length || tracked[slot] == null) {
+            return null;
+        }
+        Irp irp = tracked[slot];
+        tracked[slot] = null;
+        freeSlots[freeCount++] = slot;
+        return irp;
+    }
+
+    private TdiConnection trackedConnectionOf(int slot) {
+        return slot >= 0 && slot < trackedConnection.length ? trackedConnection[slot] : null;
+    }
+
+    // ---------------------------------------------------------------- work list and timers
+
+    void schedule(TdiConnection c) {
+        if (c.scheduled) {
+            return;
+        }
+        c.scheduled = true;
+        c.nextWork = null;
+        if (workTail == null) {
+            workHead = c;
+        } else {
+            workTail.nextWork = c;
+        }
+        workTail = c;
+    }
+
+    private int runWork() {
+        int work = 0;
+        while (workHead != null) {
+            TdiConnection c = workHead;
+            workHead = null;
+            workTail = null;
+            while (c != null) {
+                TdiConnection next = c.nextWork;
+                c.nextWork = null;
+                c.scheduled = false;
+                c.doWork();
+                work++;
+                c = next;
+            }
+            if (work > 10_000) {
+                break;
+            }
+        }
+        return work;
+    }
+
+    private int runTimers() {
+        int work = 0;
+        for (int i = timers.size() - 1; i >= 0; i--) {
+            if (i >= timers.size()) {
+                continue;
+            }
+            TdiConnection c = timers.get(i);
+            if (c.deadline != 0 && c.deadline - nowNs <= 0) {
+                c.onTimer();
+                work++;
+            }
+        }
+        return work;
+    }
+
+    void setTimer(TdiConnection c, long deadlineNs) {
+        if (c.deadline == 0) {
+            timers.add(c);
+        }
+        c.deadline = deadlineNs == 0 ? 1 : deadlineNs;
+    }
+
+    void cancelTimer(TdiConnection c) {
+        if (c.deadline != 0) {
+            c.deadline = 0;
+            timers.remove(c);
+        }
+    }
+
+    // ---------------------------------------------------------------- listening and offers
+
+    void ensureListening(TdiAddress a) {
+        if (a.listenState == 0) {
+            a.listenState = 1;
+            listenPending.put(a.port, a);
+            if (!tcp.listen(a.port)) {
+                listenPending.remove(a.port);
+                onListenOutcome(a, TdiStatus.STATUS_INSUFFICIENT_RESOURCES);
+            }
+        }
+    }
+
+    void stopListeningIfIdle(TdiAddress a) {
+        if (a.listenState == 2 && a.connectHandler == null && a.listens.isEmpty()) {
+            tcp.stopListening(a.port);
+            listening.remove(a.port);
+            a.listenState = 0;
+        }
+    }
+
+    private void onListenOutcome(TdiAddress a, int status) {
+        if (status == TdiStatus.STATUS_SUCCESS && !a.closed) {
+            a.listenState = 2;
+            listening.put(a.port, a);
+        } else {
+            a.listenState = 0;
+            if (status == TdiStatus.STATUS_SUCCESS) {
+                tcp.stopListening(a.port);
+            }
+            for (TdiConnection c; (c = a.listens.poll()) != null; ) {
+                c.cancelListen(status);
+            }
+        }
+        for (Irp i; (i = a.listenWaiters.poll()) != null; ) {
+            complete(i, status, 0, null);
+        }
+    }
+
+    /** Hands an offered connection to a pending TDI_LISTEN, else to ClientEventConnect, else refuses it. */
+    void decide(Offer o) {
+        o.decided = true;
+        TdiAddress a = o.address;
+        TdiConnection listener;
+        while ((listener = a.listens.poll()) != null && listener.state != TdiConnection.LISTENING) {
+            // an endpoint whose listen ended meanwhile
+        }
+        if (listener != null) {
+            listener.takeOffer(o);
+            return;
+        }
+        TdiEvents.ClientEventConnect h = a.connectHandler;
+        if (h == null) {
+            refuse(o);
+            return;
+        }
+        TdiEventReturn out = eventReturn;
+        out.reset();
+        int status;
+        try {
+            int userData = Math.min(o.synDataBytes, o.data.headAvailable());
+            status = h.clientEventConnect(a.connectContext, o.remoteIp, o.remotePort, userData,
+                userData > 0 ? o.data.headAddress() : 0, out);
+        } catch (Throwable t) {
+            errorHandler.onError(t);
+            status = TdiStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
+        if (status != TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+            refuse(o); // STATUS_CONNECTION_REFUSED, STATUS_INSUFFICIENT_RESOURCES, anything else: RST
+            return;
+        }
+        Irp accept = out.irp();
+        Object context = out.connectionContext();
+        if (accept == null || accept.minorFunction != Tdi.TDI_ACCEPT
+            || !(accept.fileObject instanceof TdiConnection c) || c.address != a
+            || c.state != TdiConnection.IDLE || accept.inProgress()) {
+            refuse(o);
+            if (accept != null && !accept.inProgress()) {
+                accept.begin();
+                complete(accept, TdiStatus.STATUS_INVALID_CONNECTION, 0, null);
+            }
+            raiseError(a, TdiStatus.STATUS_INVALID_CONNECTION);
+            return;
+        }
+        accept.begin();
+        accept.markPending();
+        if (context != null) {
+            c.context = context;
+        }
+        c.acceptOffer(o, accept);
+    }
+
+    private void refuse(Offer o) {
+        offersRefused++;
+        byHandle.remove(o.handle);
+        tcp.abort(o.handle);
+        o.data.releaseAll(this, o.handle);
+    }
+
+    void raiseError(TdiAddress a, int status) {
+        if (a != null && a.errorHandler != null) {
+            try {
+                a.errorHandler.clientEventError(a.errorContext, status);
+            } catch (Throwable t) {
+                errorHandler.onError(t);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- ports
+
+    int allocatePort() {
+        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
+            int port = nextEphemeral;
+            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
+            if (portUse[port] == 0) {
+                return port;
+            }
+        }
+        return 0;
+    }
+
+    // ---------------------------------------------------------------- data
+
+    void releaseDescriptor(long handle, long mbuf, int length) {
+        if (retryCount == 0 && tcp.release(handle, mbuf, length)) {
+            return;
+        }
+        if (retryCount == retryHandle.length) {
+            retryHandle = Arrays.copyOf(retryHandle, retryCount * 2);
+            retryMbuf = Arrays.copyOf(retryMbuf, retryCount * 2);
+            retryLength = Arrays.copyOf(retryLength, retryCount * 2);
+        }
+        retryHandle[retryCount] = handle;
+        retryMbuf[retryCount] = mbuf;
+        retryLength[retryCount] = length;
+        retryCount++;
+    }
+
+    private int retryReleases() {
+        int done = 0;
+        while (done < retryCount && tcp.release(retryHandle[done], retryMbuf[done], retryLength[done])) {
+            done++;
+        }
+        if (done > 0) {
+            System.arraycopy(retryHandle, done, retryHandle, 0, retryCount - done);
+            System.arraycopy(retryMbuf, done, retryMbuf, 0, retryCount - done);
+            System.arraycopy(retryLength, done, retryLength, 0, retryCount - done);
+            retryCount -= done;
+        }
+        return done;
+    }
+
+    void copy(long from, long to, int length) {
+        copySource.wrap(from, length);
+        copyTarget.wrap(to, length);
+        copyTarget.putBytes(0, copySource, 0, length);
+    }
+
+    Tsdu acquireTsdu() {
+        if (tsduCount == 0) {
+            return new Tsdu();
+        }
+        Tsdu t = tsduPool[--tsduCount];
+        tsduPool[tsduCount] = null;
+        return t;
+    }
+
+    void freeTsdu(Tsdu t) {
+        t.clear();
+        if (tsduCount == tsduPool.length) {
+            tsduPool = Arrays.copyOf(tsduPool, tsduCount * 2);
+        }
+        tsduPool[tsduCount++] = t;
+    }
+
+    void holdTsdu(Tsdu t) {
+        t.state(Tsdu.HELD);
+        heldTsdus++;
+    }
+
+    /** Releases a TSDU's mbufs to the stack and pools it (after SUCCESS, or a return). */
+    void releaseTsdu(Tsdu t) {
+        if (!t.expedited) {
+            for (int i = 0; i < t.count; i++) {
+                releaseDescriptor(t.handle, t.mbuf[i], t.length[i]);
+            }
+        }
+        freeTsdu(t);
+    }
+
+    private void returnTsdu(Tsdu t) {
+        heldTsdus--;
+        releaseTsdu(t);
+    }
+
+    private void releaseTsduDescriptorsDirect(Tsdu t) {
+        if (!t.expedited) {
+            for (int i = 0; i < t.count; i++) {
+                tcp.release(t.handle, t.mbuf[i], t.length[i]);
+            }
+        }
+    }
+
+    long now() {
+        return dispatching ? nowNs : System.nanoTime();
+    }
+}

@@ -1,0 +1,59 @@
+package io.fastpath.tdi;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A test's IRP: counts submissions and completions, so every check also proves "completed exactly once". */
+final class Req {
+    final Irp irp = new Irp();
+    volatile int completions;
+    int submissions;
+    int returned;
+    volatile Thread completedOn;
+    final IoCompletionRoutine routine = (i, context) -> {
+        completions++;
+        completedOn = Thread.currentThread();
+    };
+
+    /** IoCallDriver. */
+    int call(TdiProvider provider) {
+        submissions++;
+        returned = provider.callDriver(irp);
+        return returned;
+    }
+
+    boolean done() {
+        return irp.completed();
+    }
+
+    int status() {
+        return irp.ioStatus().status();
+    }
+
+    long information() {
+        return irp.ioStatus().information();
+    }
+
+    Object object() {
+        return irp.ioStatus().informationObject();
+    }
+
+    void assertCompleted(int status) {
+        assertTrue(done(), "IRP completed");
+        assertEquals(TdiStatus.name(status), TdiStatus.name(status()), "IRP status");
+        assertEquals(submissions, completions, "the IRP completed exactly once per submission");
+    }
+
+    /** Returned {@code status} inline: not pending, routine already ran. */
+    void assertInline(int status) {
+        assertEquals(TdiStatus.name(status), TdiStatus.name(returned), "returned status");
+        assertFalse(irp.pending(), "an inline completion is not pending");
+        assertCompleted(status);
+    }
+
+    void assertPending() {
+        assertEquals(TdiStatus.name(TdiStatus.STATUS_PENDING), TdiStatus.name(returned), "returned status");
+        assertTrue(irp.pending(), "PendingReturned");
+    }
+}

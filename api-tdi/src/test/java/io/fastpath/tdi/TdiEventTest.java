@@ -1,0 +1,631 @@
+package io.fastpath.tdi;
+
+import static io.fastpath.tdi.TdiRig.connect;
+import static io.fastpath.tdi.TdiRig.direct;
+import static io.fastpath.tdi.TdiRig.disconnect;
+import static io.fastpath.tdi.TdiRig.endpoint;
+import static io.fastpath.tdi.TdiRig.listen;
+import static io.fastpath.tdi.TdiRig.receive;
+import static io.fastpath.tdi.TdiRig.send;
+import static io.fastpath.tdi.TdiRig.setEvent;
+import static io.fastpath.tdi.TdiRig.text;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.Mbuf;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Client event handlers between two fastpath stacks on a DPDK ring pair: ClientEventConnect (accept with an
+ * AcceptIrp, refuse), TDI_QUERY_ACCEPT delayed acceptance, ClientEventChainedReceive and ClientEventReceive with
+ * each return code, expedited data, ClientEventDisconnect / Error / SendPossible, TDI_DISCONNECT ABORT and
+ * RELEASE with time-outs (learn.microsoft.com previous-versions/windows/hardware/network: ClientEventConnect,
+ * ClientEventChainedReceive, ClientEventReceive, TDI_DISCONNECT, TDI_SEND, TDI_RECEIVE).
+ */
+class TdiEventTest {
+    private static final int S = TdiStatus.STATUS_SUCCESS;
+    private static final int PORT = 5100;
+
+    @TempDir
+    Path dir;
+
+    /** B serves PORT through ClientEventConnect, accepting onto endpoint {@code b}; A connects endpoint {@code a}. */
+    static final class Pair {
+        final TdiRig rig;
+        final TdiAddress addressA;
+        final TdiAddress addressB;
+        final TdiConnection a;
+        final TdiConnection b;
+        final Req accept = new Req();
+        final List<String> log = new ArrayList<>();
+        int connectAnswer = TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+        String connectData;
+        final List<Integer> disconnectsA = new ArrayList<>();
+        final List<Integer> disconnectsB = new ArrayList<>();
+        final List<Integer> errorsB = new ArrayList<>();
+
+        Pair(TdiRig rig) {
+            this.rig = rig;
+            addressB = rig.tdiB.openAddress(0, PORT);
+            addressA = rig.tdiA.openAddress(0, 0);
+            b = endpoint(rig.tdiB, addressB, "ctx-b-open");
+            a = endpoint(rig.tdiA, addressA, "ctx-a");
+            setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_DISCONNECT,
+                (TdiEvents.ClientEventDisconnect) (ctx, cc, flags) -> {
+                    disconnectsB.add(flags);
+                    log.add("disconnect " + flags);
+                    return S;
+                }, null).assertInline(S);
+            setEvent(rig.tdiA, addressA, Tdi.TDI_EVENT_DISCONNECT,
+                (TdiEvents.ClientEventDisconnect) (ctx, cc, flags) -> {
+                    disconnectsA.add(flags);
+                    return S;
+                }, null).assertInline(S);
+            setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_ERROR, (TdiEvents.ClientEventError) (ctx, status) -> {
+                errorsB.add(status);
+                return S;
+            }, null).assertInline(S);
+            Req connectEvent = setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_CONNECT,
+                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, out) -> {
+                    log.add("connect " + (ip == TdiRig.A_IP) + " " + ctx);
+                    if (dataLength > 0) {
+                        connectData = new UnsafeBuffer(data, dataLength).getStringWithoutLengthAscii(0, dataLength);
+                    }
+                    if (connectAnswer == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                        TdiBuild.accept(accept.irp, b, accept.routine, null, null, null);
+                        accept.submissions++;
+                        out.acceptIrp(accept.irp).connectionContext("ctx-b");
+                    }
+                    return connectAnswer;
+                }, "event-ctx");
+            rig.runUntil(connectEvent::done, 5, "listening for ClientEventConnect");
+            connectEvent.assertCompleted(S);
+        }
+
+        Req connectA() {
+            return connect(rig.tdiA, a, TdiRig.B_IP, PORT, Tdi.TIMEOUT_DEFAULT, null);
+        }
+
+        void connectAndAccept() {
+            Req c = connectA();
+            rig.runUntil(() -> c.done() && accept.done(), 10, "connect + accept");
+            c.assertCompleted(S);
+            accept.assertCompleted(S);
+        }
+
+        void chained(TdiEvents.ClientEventChainedReceive handler) {
+            setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_CHAINED_RECEIVE, handler, "chain-ctx").assertInline(S);
+        }
+    }
+
+    @Test
+    void clientEventConnectAcceptsWithAnAcceptIrpAndChainedReceivesAreZeroCopy_clientEventChainedReceive() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            List<String> seen = new ArrayList<>();
+            int[] zeroCopy = {0};
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                assertEquals("chain-ctx", ctx);
+                assertEquals(Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL,
+                    flags);
+                for (int i = 0; i < tsdu.segmentCount(); i++) {
+                    long m = tsdu.segmentMbuf(i);
+                    long at = tsdu.segmentAddress(i);
+                    assertTrue(m != 0 && at >= Mbuf.bufAddr(m) && at + tsdu.segmentLength(i) <= Mbuf.bufAddr(m)
+                        + Mbuf.bufLen(m), "the indicated bytes lie inside the received mbuf");
+                    zeroCopy[0]++;
+                }
+                assertEquals(length, tsdu.receiveLength());
+                seen.add(cc + "=" + new String(tsdu.toByteArray(), StandardCharsets.US_ASCII));
+                return S;
+            });
+            p.connectAndAccept();
+            assertEquals(List.of("connect true event-ctx"), p.log);
+            assertEquals("ctx-b", p.b.context(), "ClientEventConnect's ConnectionContext");
+            Req s = send(rig.tdiA, p.a, direct("zero copy"), 0);
+            rig.runUntil(() -> !seen.isEmpty(), 10, "chained receive");
+            s.assertCompleted(S);
+            assertEquals(List.of("ctx-b=zero copy"), seen);
+            assertTrue(zeroCopy[0] > 0);
+            assertEquals(0, rig.tdiB.heldChainedReceives());
+        }
+    }
+
+    /**
+     * TDI_CONNECT with connect data (UserData) between two fastpath stacks: it rides on TCP Fast Open. The first
+     * connection fetches a cookie (the data follows the handshake: no connect data on the server), the second
+     * carries it in the SYN, and the server's ClientEventConnect sees it as connect data; both times the bytes
+     * are then indicated as the connection's first data (RFC 7413 s3).
+     */
+    @Test
+    void connectDataRidesInTheSynAndIsClientEventConnectsUserData_rfc7413() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            List<String> received = new ArrayList<>();
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                received.add(new String(tsdu.toByteArray(), StandardCharsets.US_ASCII));
+                return S;
+            });
+            List<String> connectData = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                p.connectData = null;
+                ByteBuffer data = direct("fast open " + i);
+                TdiConnectionInformation to = new TdiConnectionInformation(TdiRig.B_IP, PORT)
+                    .userData(TdiRig.addressOf(data), data.remaining());
+                Req c = new Req();
+                TdiBuild.connect(c.irp, p.a, c.routine, null, Tdi.TIMEOUT_DEFAULT, to, null);
+                c.call(rig.tdiA);
+                int n = i + 1;
+                rig.runUntil(() -> c.done() && p.accept.done() && received.size() == n, 10, "connect " + i);
+                c.assertCompleted(S);
+                assertEquals("fast open " + i, received.get(i), "the data is the stream's first bytes");
+                connectData.add(String.valueOf(p.connectData));
+                Req abort = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0);
+                abort.assertInline(S);
+                rig.runUntil(p.b::idle, 10, "B idle");
+                p.accept.irp.reuse();
+                p.accept.submissions = p.accept.completions;
+            }
+            assertEquals(List.of("null", "fast open 1"), connectData);
+            assertEquals(1, rig.a.counters().tcpFastOpenSynDataSent.get());
+            assertEquals(1, rig.b.counters().tcpFastOpenSynDataAccepted.get());
+        }
+    }
+
+    @Test
+    void clientEventConnectRefusalsResetThePeer_clientEventConnect() {
+        for (int answer : new int[] {TdiStatus.STATUS_CONNECTION_REFUSED, TdiStatus.STATUS_INSUFFICIENT_RESOURCES}) {
+            try (TdiRig rig = new TdiRig(dir)) {
+                Pair p = new Pair(rig);
+                p.connectAnswer = answer;
+                Req c = p.connectA();
+                // The stack completes the handshake before the offer is made, so the peer sees its connect
+                // succeed and then a RST (or, had the RST come first, a refused connect).
+                rig.runUntil(() -> c.done() && (c.status() != S || !p.disconnectsA.isEmpty()), 10, "refused");
+                assertTrue(c.status() == TdiStatus.STATUS_CONNECTION_REFUSED
+                    || p.disconnectsA.equals(List.of(Tdi.TDI_DISCONNECT_ABORT)), TdiStatus.name(c.status()));
+                assertTrue(p.a.idle(), "A's endpoint is idle after the reset");
+                assertFalse(p.accept.done());
+                assertTrue(p.b.idle());
+            }
+        }
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            TdiConnection busy = p.b;
+            Req l = listen(rig.tdiB, busy, Tdi.TDI_QUERY_ACCEPT, null); // b is busy: the accept IRP is not valid
+            Req first = p.connectA();
+            rig.runUntil(first::done, 10, "taken by the listen");
+            rig.runUntil(l::done, 10, "listen");
+            Req c2 = connect(rig.tdiA, endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2"), TdiRig.B_IP, PORT,
+                0, null);
+            rig.runUntil(() -> c2.done() && !p.errorsB.isEmpty(), 10, "ClientEventError");
+            assertEquals(List.of(TdiStatus.STATUS_INVALID_CONNECTION), p.errorsB);
+            p.accept.assertCompleted(TdiStatus.STATUS_INVALID_CONNECTION);
+        }
+    }
+
+    @Test
+    void delayedAcceptanceAcceptedThenRejected_tdiQueryAccept() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            TdiAddress addressB = rig.tdiB.openAddress(0, PORT);
+            TdiAddress addressA = rig.tdiA.openAddress(0, 0);
+            TdiConnection b = endpoint(rig.tdiB, addressB, "b");
+            TdiConnection a = endpoint(rig.tdiA, addressA, "a");
+            List<String> received = new ArrayList<>();
+            setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_RECEIVE,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    received.add(new UnsafeBuffer(tsdu, indicated).getStringWithoutLengthAscii(0, indicated));
+                    out.bytesTaken(indicated);
+                    return S;
+                }, null).assertInline(S);
+            Req l = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB.listenState == 2, 5, "listening");
+            Req c = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
+            rig.runUntil(() -> l.done() && c.done(), 10, "offer");
+            l.assertCompleted(S);
+            Req s = send(rig.tdiA, a, direct("early"), 0);
+            rig.runUntil(s::done, 10, "send");
+            rig.runFor(50);
+            assertEquals(List.of(), received, "nothing is indicated before TDI_ACCEPT");
+            Req acc = new Req();
+            TdiBuild.accept(acc.irp, b, acc.routine, null, null, null);
+            acc.call(rig.tdiB);
+            acc.assertInline(S);
+            rig.runUntil(() -> !received.isEmpty(), 10, "data after accept");
+            assertEquals(List.of("early"), received);
+            Req abort = disconnect(rig.tdiA, a, Tdi.TDI_DISCONNECT_ABORT, 0);
+            abort.assertInline(S);
+            rig.runUntil(b::idle, 10, "B sees the abort");
+
+            // Rejected: TDI_DISCONNECT on the offered endpoint resets the peer.
+            List<Integer> disconnectsA = new ArrayList<>();
+            setEvent(rig.tdiA, addressA, Tdi.TDI_EVENT_DISCONNECT,
+                (TdiEvents.ClientEventDisconnect) (ctx, cc, flags) -> {
+                    disconnectsA.add(flags);
+                    return S;
+                }, null).assertInline(S);
+            Req l2 = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runFor(100);
+            Req c2 = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
+            rig.runUntil(() -> l2.done() && c2.done(), 10, "second offer");
+            c2.assertCompleted(S);
+            Req reject = disconnect(rig.tdiB, b, Tdi.TDI_DISCONNECT_ABORT, 0);
+            reject.assertInline(S);
+            assertTrue(b.idle());
+            rig.runUntil(() -> !disconnectsA.isEmpty(), 10, "A reset");
+            assertEquals(List.of(Tdi.TDI_DISCONNECT_ABORT), disconnectsA);
+
+            // Left unanswered: after about a second the transport rejects the offer itself.
+            rig.runFor(100);
+            Req l3 = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runFor(50);
+            long offered = System.nanoTime(); // the offer (and its 1 s clock) comes after this
+            Req c3 = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
+            rig.runUntil(() -> l3.done() && c3.done(), 10, "third offer");
+            rig.runUntil(() -> disconnectsA.size() == 2, 5, "offer expired");
+            long ms = (System.nanoTime() - offered) / 1_000_000;
+            assertTrue(ms >= 1000 && ms < 2000, "rejected after " + ms + " ms");
+            assertTrue(b.idle());
+        }
+    }
+
+    @Test
+    void chainedReceivePendingKeepsTheMbufsUntilReturnedAndDataNotAcceptedWaitsForTdiReceive() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            List<Tsdu> kept = new ArrayList<>();
+            int[] answer = {TdiStatus.STATUS_PENDING};
+            int[] calls = {0};
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                calls[0]++;
+                if (answer[0] == TdiStatus.STATUS_PENDING) {
+                    kept.add(tsdu);
+                }
+                return answer[0];
+            });
+            p.connectAndAccept();
+            rig.runFor(100);
+            int baseline = rig.pool.inUseCount();
+            for (int i = 0; i < 20; i++) {
+                Req s = send(rig.tdiA, p.a, direct("message " + i), 0);
+                rig.runUntil(() -> s.done() && kept.size() > 0 && heldBytes(kept) >= 0, 10, "send");
+                rig.runUntil(() -> totalLength(kept) >= (long) ("message " + 0).length() * 0 + 1, 10, "indication");
+            }
+            rig.runUntil(() -> totalText(kept).length() == textOf(20).length(), 10, "all kept");
+            assertEquals(textOf(20), totalText(kept));
+            assertEquals(kept.size(), rig.tdiB.heldChainedReceives());
+            int held = rig.pool.inUseCount() - baseline;
+            assertTrue(held >= kept.size(), "the kept chains hold their mbufs: " + held + " for " + kept.size());
+            // Returned late, in one call: the pool gets them back.
+            Tsdu[] descriptors = kept.toArray(new Tsdu[0]);
+            assertEquals(S, rig.tdiB.returnChainedReceives(descriptors, descriptors.length));
+            assertEquals(TdiStatus.STATUS_INVALID_PARAMETER, rig.tdiB.returnChainedReceives(descriptors, 1),
+                "a second return is refused");
+            rig.runUntil(() -> rig.pool.inUseCount() <= baseline, 10, "mbufs back: " + rig.pool.inUseCount());
+            assertEquals(0, rig.tdiB.heldChainedReceives());
+
+            // DATA_NOT_ACCEPTED: the data stays for a TDI_RECEIVE, and no indication comes until it is taken.
+            answer[0] = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+            int before = calls[0];
+            Req s1 = send(rig.tdiA, p.a, direct("first"), 0);
+            rig.runUntil(() -> s1.done() && calls[0] == before + 1, 10, "refused indication");
+            Req s2 = send(rig.tdiA, p.a, direct("second"), 0);
+            rig.runUntil(s2::done, 10, "second send");
+            rig.runFor(50);
+            assertEquals(before + 1, calls[0], "no indications while refused data waits");
+            ByteBuffer into = ByteBuffer.allocateDirect(100);
+            Req r = receive(rig.tdiB, p.b, into, 0);
+            r.assertInline(S);
+            assertEquals("firstsecond", text(into, (int) r.information()));
+            answer[0] = S;
+            Req s3 = send(rig.tdiA, p.a, direct("third"), 0);
+            rig.runUntil(() -> calls[0] == before + 2, 10, "indications again once taken");
+            s3.assertCompleted(S);
+        }
+    }
+
+    private static long heldBytes(List<Tsdu> kept) {
+        return kept.size();
+    }
+
+    private static long totalLength(List<Tsdu> kept) {
+        long n = 0;
+        for (Tsdu t : kept) {
+            n += t.receiveLength();
+        }
+        return n;
+    }
+
+    private static String totalText(List<Tsdu> kept) {
+        StringBuilder b = new StringBuilder();
+        for (Tsdu t : kept) {
+            b.append(new String(t.toByteArray(), StandardCharsets.US_ASCII));
+        }
+        return b.toString();
+    }
+
+    private static String textOf(int n) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            b.append("message ").append(i);
+        }
+        return b.toString();
+    }
+
+    @Test
+    void clientEventReceiveReturnCodes_bytesTakenIrpForTheRestAndDataNotAccepted_clientEventReceive() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            int[] answer = {S};
+            int[] take = {Integer.MAX_VALUE};
+            List<String> indicated = new ArrayList<>();
+            ByteBuffer rest = ByteBuffer.allocateDirect(100);
+            Req restIrp = new Req();
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, bytesIndicated, available, tsdu, out) -> {
+                    assertTrue(bytesIndicated <= available, "BytesIndicated <= BytesAvailable");
+                    assertTrue((flags & Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL) != 0);
+                    int n = Math.min(take[0], bytesIndicated);
+                    indicated.add(new UnsafeBuffer(tsdu, n).getStringWithoutLengthAscii(0, n) + "/" + available);
+                    out.bytesTaken(n);
+                    if (answer[0] == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                        TdiBuild.receive(restIrp.irp, p.b, restIrp.routine, null, TdiRig.addressOf(rest), 0, 100);
+                        restIrp.submissions++;
+                        out.irp(restIrp.irp);
+                    }
+                    return answer[0];
+                }, null).assertInline(S);
+            p.connectAndAccept();
+            // SUCCESS, all taken.
+            Req s = send(rig.tdiA, p.a, direct("all of it"), 0);
+            rig.runUntil(() -> indicated.size() == 1, 10, "indication");
+            assertEquals("all of it/9", indicated.get(0));
+            // SUCCESS, 3 taken: the rest waits for a TDI_RECEIVE.
+            take[0] = 3;
+            send(rig.tdiA, p.a, direct("abcdefgh"), 0);
+            rig.runUntil(() -> indicated.size() == 2, 10, "partial");
+            assertEquals("abc/8", indicated.get(1));
+            ByteBuffer into = ByteBuffer.allocateDirect(100);
+            Req r = receive(rig.tdiB, p.b, into, 0);
+            r.assertInline(S);
+            assertEquals("defgh", text(into, (int) r.information()));
+            // MORE_PROCESSING_REQUIRED: 2 taken, the returned TDI_RECEIVE IRP gets the rest.
+            take[0] = 2;
+            answer[0] = TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+            send(rig.tdiA, p.a, direct("12345"), 0);
+            rig.runUntil(restIrp::done, 10, "IRP for the rest");
+            restIrp.assertCompleted(S);
+            assertEquals("345", text(rest, (int) restIrp.information()));
+            assertEquals("12/5", indicated.get(2));
+            // DATA_NOT_ACCEPTED: a later TDI_RECEIVE (PEEK first) gets all of it.
+            answer[0] = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+            take[0] = 0;
+            send(rig.tdiA, p.a, direct("kept for later"), 0);
+            rig.runUntil(() -> indicated.size() == 4, 10, "refused");
+            ByteBuffer small = ByteBuffer.allocateDirect(4);
+            Req peek = receive(rig.tdiB, p.b, small, Tdi.TDI_RECEIVE_PEEK);
+            peek.assertInline(TdiStatus.STATUS_BUFFER_OVERFLOW);
+            assertEquals("kept", text(small, 4));
+            into.clear();
+            Req r2 = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_NORMAL);
+            r2.assertInline(S);
+            assertEquals("kept for later", text(into, (int) r2.information()), "PEEK consumed nothing");
+            s.assertCompleted(S);
+        }
+    }
+
+    @Test
+    void expeditedDataGoesThroughChainedReceiveExpeditedReceiveExpeditedAndTdiReceiveExpedited() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            List<String> exp = new ArrayList<>();
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED,
+                (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
+                    assertEquals(Tdi.TDI_RECEIVE_EXPEDITED | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE
+                        | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL, flags);
+                    assertEquals(0, tsdu.segmentMbuf(0), "expedited bytes come from a provider buffer");
+                    exp.add("chained " + new String(tsdu.toByteArray(), StandardCharsets.US_ASCII));
+                    return S;
+                }, null).assertInline(S);
+            p.connectAndAccept();
+            Req s = send(rig.tdiA, p.a, direct("!"), Tdi.TDI_SEND_EXPEDITED);
+            rig.runUntil(() -> !exp.isEmpty(), 10, "expedited indication");
+            s.assertCompleted(S);
+            assertEquals(List.of("chained !"), exp);
+
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED, null, null).assertInline(S);
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    assertTrue((flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0);
+                    exp.add("plain " + new UnsafeBuffer(tsdu, indicated).getStringWithoutLengthAscii(0, indicated));
+                    out.bytesTaken(indicated);
+                    return S;
+                }, null).assertInline(S);
+            send(rig.tdiA, p.a, direct("#"), Tdi.TDI_SEND_EXPEDITED);
+            rig.runUntil(() -> exp.size() == 2, 10, "plain expedited indication");
+            assertEquals("plain #", exp.get(1));
+
+            // DATA_NOT_ACCEPTED from the expedited handler: the byte waits for a TDI_RECEIVE_EXPEDITED; a buffer too
+            // small for what waits completes with STATUS_BUFFER_OVERFLOW and the rest stays.
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    exp.add("refused " + indicated);
+                    return TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                }, null).assertInline(S);
+            send(rig.tdiA, p.a, direct("&"), Tdi.TDI_SEND_EXPEDITED);
+            rig.runUntil(() -> exp.size() == 3, 10, "refused expedited");
+            send(rig.tdiA, p.a, direct("*"), Tdi.TDI_SEND_EXPEDITED | Tdi.TDI_SEND_PARTIAL);
+            rig.runUntil(() -> p.b.expeditedLength() == 2, 10, "second urgent byte kept");
+            assertEquals(3, exp.size(), "no indication while refused expedited data waits");
+            ByteBuffer one = ByteBuffer.allocateDirect(1);
+            Req small = receive(rig.tdiB, p.b, one, Tdi.TDI_RECEIVE_EXPEDITED);
+            small.assertInline(TdiStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED);
+            assertEquals("&", text(one, 1));
+            Req small2 = receive(rig.tdiB, p.b, one, Tdi.TDI_RECEIVE_EXPEDITED);
+            small2.assertInline(TdiStatus.STATUS_RECEIVE_EXPEDITED);
+            assertEquals("*", text(one, 1));
+
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED, null, null).assertInline(S);
+            ByteBuffer into = ByteBuffer.allocateDirect(8);
+            Req r = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED);
+            r.assertPending();
+            send(rig.tdiA, p.a, direct("%"), Tdi.TDI_SEND_EXPEDITED);
+            rig.runUntil(r::done, 10, "TDI_RECEIVE_EXPEDITED");
+            r.assertCompleted(TdiStatus.STATUS_RECEIVE_EXPEDITED);
+            assertEquals("%", text(into, (int) r.information()));
+
+            // A receive for either kind (flags 0) gets expedited data with STATUS_RECEIVE_EXPEDITED, normal data
+            // with STATUS_SUCCESS.
+            Req either = receive(rig.tdiB, p.b, into, 0);
+            either.assertPending();
+            send(rig.tdiA, p.a, direct("^"), Tdi.TDI_SEND_EXPEDITED);
+            rig.runUntil(either::done, 10, "either receive, expedited");
+            either.assertCompleted(TdiStatus.STATUS_RECEIVE_EXPEDITED);
+            assertEquals("^", text(into, (int) either.information()));
+            Req either2 = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
+            send(rig.tdiA, p.a, direct("plain"), 0);
+            rig.runUntil(either2::done, 10, "either receive, normal");
+            either2.assertCompleted(S);
+            assertEquals("plain", text(into, (int) either2.information()));
+        }
+    }
+
+    @Test
+    void nonBlockingSendGetsDeviceNotReadyThenSendPossible_andSendAndDisconnectReleases_tdiSend() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            int[] possible = {0};
+            setEvent(rig.tdiA, p.addressA, Tdi.TDI_EVENT_SEND_POSSIBLE,
+                (TdiEvents.ClientEventSendPossible) (ctx, cc, bytes) -> {
+                    assertTrue(bytes > 0);
+                    possible[0]++;
+                    return S;
+                }, null).assertInline(S);
+            long[] sink = {0};
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                sink[0] += length;
+                return S;
+            });
+            p.connectAndAccept();
+            ByteBuffer big = ByteBuffer.allocateDirect(1 << 20);
+            Req first = send(rig.tdiA, p.a, big, 0);
+            first.assertPending();
+            Req second = send(rig.tdiA, p.a, direct("more"), Tdi.TDI_SEND_NON_BLOCKING);
+            second.assertInline(TdiStatus.STATUS_DEVICE_NOT_READY);
+            rig.runUntil(() -> possible[0] == 1, 20, "ClientEventSendPossible");
+            first.assertCompleted(S);
+            Req third = send(rig.tdiA, p.a, direct("last"), Tdi.TDI_SEND_NON_BLOCKING | Tdi.TDI_SEND_AND_DISCONNECT);
+            rig.runUntil(() -> third.done() && !p.disconnectsB.isEmpty(), 20, "send and disconnect");
+            third.assertCompleted(S);
+            assertEquals((1 << 20) + 4, sink[0], "every byte before the FIN");
+            assertEquals(List.of(Tdi.TDI_DISCONNECT_RELEASE), p.disconnectsB);
+            Req after = send(rig.tdiA, p.a, direct("x"), 0);
+            after.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            Req releaseB = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
+            rig.runUntil(() -> releaseB.done() && p.a.idle(), 10, "closed both ways");
+            releaseB.assertCompleted(S);
+        }
+    }
+
+    @Test
+    void abortResetsThePeerAndCancelsWhatIsQueued_tdiDisconnectAbort() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            p.connectAndAccept();
+            ByteBuffer intoA = ByteBuffer.allocateDirect(10);
+            Req pendingA = receive(rig.tdiA, p.a, intoA, 0);
+            ByteBuffer intoB = ByteBuffer.allocateDirect(10);
+            Req pendingB = receive(rig.tdiB, p.b, intoB, 0);
+            pendingA.assertPending();
+            Req abort = disconnect(rig.tdiA, p.a, 0, 0); // no option = TDI_DISCONNECT_ABORT
+            abort.assertInline(S);
+            pendingA.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            assertTrue(p.a.idle());
+            rig.runUntil(() -> !p.disconnectsB.isEmpty(), 10, "ClientEventDisconnect(ABORT)");
+            assertEquals(List.of(Tdi.TDI_DISCONNECT_ABORT), p.disconnectsB);
+            pendingB.assertCompleted(TdiStatus.STATUS_CONNECTION_RESET);
+            Req ack = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
+            ack.assertInline(S); // the client acknowledges the indication
+            Req again = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
+            again.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+        }
+    }
+
+    @Test
+    void abortOverridesAPendingReleaseAndAReleaseTimesOut_tdiDisconnect() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_DISCONNECT, null, null).assertInline(S); // B never answers
+            p.connectAndAccept();
+            Req release = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, Tdi.relativeTimeout(10_000));
+            release.assertPending();
+            rig.runFor(100);
+            assertFalse(release.done(), "B keeps its side open");
+            Req abort = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0);
+            abort.assertInline(S);
+            release.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            rig.runUntil(p.b::idle, 10, "B reset");
+
+            // A release with a 200 ms time-out, then one with NULL (under a second).
+            for (long timeout : new long[] {Tdi.relativeTimeout(200), Tdi.TIMEOUT_DEFAULT}) {
+                rig.runFor(100);
+                p.accept.irp.reuse();
+                p.accept.submissions = p.accept.completions;
+                p.connectAndAccept();
+                long start = System.nanoTime();
+                Req r = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, timeout);
+                rig.runUntil(r::done, 5, "time-out");
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                r.assertCompleted(TdiStatus.STATUS_REQUEST_TIMED_OUT);
+                long expected = timeout == 0 ? 900 : 200; // NULL: the transport default, under one second
+                assertTrue(ms >= expected && ms < expected + 500, "timed out after " + ms + " ms");
+                assertTrue(p.a.idle(), "reset after the time-out: the endpoint is idle");
+                rig.runUntil(p.b::idle, 10, "B reset");
+            }
+        }
+    }
+
+    @Test
+    void queryInformationReturnsProviderConnectionAndStatisticsRecords_tdiQueryInformation() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> S);
+            p.connectAndAccept();
+            Req s = send(rig.tdiA, p.a, direct("12345"), 0);
+            rig.runUntil(s::done, 10, "send");
+            Req q = new Req();
+            TdiBuild.queryInformation(q.irp, p.a, q.routine, null, Tdi.TDI_QUERY_CONNECTION_INFO);
+            q.call(rig.tdiA);
+            q.assertInline(S);
+            TdiConnectionInfo info = (TdiConnectionInfo) q.object();
+            assertEquals(1, info.transmittedTsdus());
+            assertEquals(5, info.throughput());
+            assertEquals(TdiRig.B_IP, info.remoteIp());
+            assertEquals(PORT, info.remotePort());
+            TdiBuild.queryInformation(q.irp, p.a, q.routine, null, Tdi.TDI_QUERY_PROVIDER_INFO);
+            q.call(rig.tdiA);
+            q.assertInline(S);
+            TdiProviderInfo provider = (TdiProviderInfo) q.object();
+            assertEquals(Tdi.TDI_VERSION, provider.version());
+            assertTrue((provider.serviceFlags() & Tdi.TDI_SERVICE_EXPEDITED_DATA) != 0);
+            TdiBuild.queryInformation(q.irp, p.addressA, q.routine, null, Tdi.TDI_QUERY_PROVIDER_STATISTICS);
+            q.call(rig.tdiA);
+            q.assertInline(S);
+            TdiProviderStatistics stats = (TdiProviderStatistics) q.object();
+            assertEquals(1, stats.openConnections());
+            assertEquals(1, stats.connectionsAfterNoRetry());
+            assertEquals(5, stats.dataFrameBytesSent());
+            TdiBuild.queryInformation(q.irp, p.a, q.routine, null, 99);
+            q.call(rig.tdiA);
+            q.assertInline(TdiStatus.STATUS_INVALID_PARAMETER);
+        }
+    }
+}

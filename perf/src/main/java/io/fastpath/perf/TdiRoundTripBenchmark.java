@@ -1,0 +1,243 @@
+package io.fastpath.perf;
+
+import io.fastpath.dpdk.Eal;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.tdi.IoCompletionRoutine;
+import io.fastpath.tdi.Irp;
+import io.fastpath.tdi.Tdi;
+import io.fastpath.tdi.TdiAddress;
+import io.fastpath.tdi.TdiBuild;
+import io.fastpath.tdi.TdiConnection;
+import io.fastpath.tdi.TdiConnectionInformation;
+import io.fastpath.tdi.TdiEvents;
+import io.fastpath.tdi.TdiProvider;
+import io.fastpath.tdi.TdiStatus;
+import io.fastpath.tdi.Tsdu;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.agrona.BufferUtil;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * A TDI round trip between two stacks on a ring pair, everything on the JMH thread (both stacks' duty cycles,
+ * both providers' dispatch). One operation: TDI_SEND of {@code size} bytes on A; on B ClientEventChainedReceive
+ * keeps the TSDU (STATUS_PENDING), sends every segment back with TDI_SEND straight from the mbufs and returns
+ * the chain with TdiReturnChainedReceives after the last send; on A ClientEventChainedReceive consumes the echo
+ * (STATUS_SUCCESS). {@link AllocationTracked} counts what this thread allocates, stacks included.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@State(Scope.Thread)
+@Fork(value = 3, jvmArgsAppend = {
+    "--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
+    "-Dagrona.disable.bounds.checks=true"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class TdiRoundTripBenchmark extends AllocationTracked {
+    private static final int A_IP = Ipv4Address.parse("10.80.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.80.0.2");
+    private static final int SLOTS = 512;
+
+    @Param({"64", "16384"})
+    int size;
+
+    private RingRig rig;
+    private Stack a;
+    private Stack b;
+    private TdiProvider tdiA;
+    private TdiProvider tdiB;
+    private TdiConnection client;
+    private long outAddress;
+    private final Irp send = new Irp();
+    private int sendFailures;
+    private long got;
+    private Echo echo;
+    private Path dir;
+
+    /** B: keeps each TSDU and echoes it segment by segment, returning it after the last send. */
+    private static final class Echo implements TdiEvents.ClientEventChainedReceive {
+        final TdiProvider tdi;
+        TdiConnection endpoint;
+        final Slot[] free = new Slot[SLOTS];
+        int freeCount;
+        final Tsdu[][] chains = new Tsdu[SLOTS][1];
+        final int[] outstanding = new int[SLOTS];
+        int nextChain;
+        int failures;
+
+        final class Slot {
+            final Irp irp = new Irp();
+            int chain;
+            final IoCompletionRoutine routine = (irp, context) -> sent(this);
+        }
+
+        Echo(TdiProvider tdi) {
+            this.tdi = tdi;
+            for (int i = 0; i < SLOTS; i++) {
+                free[freeCount++] = new Slot();
+            }
+        }
+
+        private void sent(Slot s) {
+            if (s.irp.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+                failures++;
+            }
+            free[freeCount++] = s;
+            if (--outstanding[s.chain] == 0) {
+                tdi.returnChainedReceives(chains[s.chain], 1);
+                chains[s.chain][0] = null;
+            }
+        }
+
+        @Override
+        public int clientEventChainedReceive(Object ctx, Object cc, int flags, int length, int offset, Tsdu tsdu) {
+            int c = nextChain;
+            nextChain = (nextChain + 1) % SLOTS;
+            if (chains[c][0] != null || freeCount < tsdu.segmentCount()) {
+                failures++;
+                return TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+            }
+            chains[c][0] = tsdu;
+            outstanding[c] = 1; // held while the sends go out
+            int skip = offset;
+            for (int i = 0; i < tsdu.segmentCount(); i++) {
+                int n = tsdu.segmentLength(i) - skip;
+                long at = tsdu.segmentAddress(i) + skip;
+                skip = Math.max(0, skip - tsdu.segmentLength(i));
+                if (n > 0) {
+                    Slot s = free[--freeCount];
+                    s.chain = c;
+                    outstanding[c]++;
+                    tdi.callDriver(TdiBuild.send(s.irp.reuse(), endpoint, s.routine, null, at, 0, n));
+                }
+            }
+            if (--outstanding[c] == 0) {
+                tdi.returnChainedReceives(chains[c], 1);
+                chains[c][0] = null;
+            }
+            return TdiStatus.STATUS_PENDING;
+        }
+    }
+
+    @Setup(Level.Trial)
+    public void setUp() throws IOException {
+        rig = new RingRig("tdibench");
+        dir = Files.createTempDirectory(Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : "/tmp"),
+            "fastpath-tdi-bench");
+        a = new Stack(rig.a(), StackConfig.builder().name("tdia").address(A_IP, 24)
+            .countersFile(dir.resolve("a.counters")).build());
+        b = new Stack(rig.b(), StackConfig.builder().name("tdib").address(B_IP, 24)
+            .countersFile(dir.resolve("b.counters")).build());
+        Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
+        tdiA = TdiProvider.open(a);
+        tdiB = TdiProvider.open(b);
+        TdiAddress addressB = tdiB.openAddress(0, 5400);
+        TdiAddress addressA = tdiA.openAddress(0, 0);
+        echo = new Echo(tdiB);
+        echo.endpoint = endpoint(tdiB, addressB);
+        call(tdiB, TdiBuild.setEventHandler(new Irp(), addressB, null, null, Tdi.TDI_EVENT_CHAINED_RECEIVE, echo,
+            null), "event B");
+        call(tdiA, TdiBuild.setEventHandler(new Irp(), addressA, null, null, Tdi.TDI_EVENT_CHAINED_RECEIVE,
+            (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
+                got += length;
+                return TdiStatus.STATUS_SUCCESS;
+            }, null), "event A");
+        client = endpoint(tdiA, addressA);
+        Irp listen = TdiBuild.listen(new Irp(), echo.endpoint, null, null, 0, null, null);
+        tdiB.callDriver(listen);
+        for (int i = 0; i < 10_000; i++) {
+            dispatch(); // B starts listening
+        }
+        Irp connect = TdiBuild.connect(new Irp(), client, null, null, 0, new TdiConnectionInformation(B_IP, 5400),
+            null);
+        tdiA.callDriver(connect);
+        await(connect, "connect");
+        await(listen, "listen");
+        ByteBuffer out = ByteBuffer.allocateDirect(size);
+        outAddress = BufferUtil.address(out);
+        for (int i = 0; i < 1000; i++) {
+            roundTrip();
+        }
+    }
+
+    private static TdiConnection endpoint(TdiProvider p, TdiAddress address) {
+        TdiConnection c = p.openConnection(null);
+        call(p, TdiBuild.associateAddress(new Irp(), c, null, null, address), "associate");
+        return c;
+    }
+
+    private static void call(TdiProvider p, Irp irp, String what) {
+        int s = p.callDriver(irp);
+        if (s != TdiStatus.STATUS_SUCCESS) {
+            throw new IllegalStateException(what + ": " + TdiStatus.name(s));
+        }
+    }
+
+    @Benchmark
+    public long roundTrip() {
+        got = 0;
+        tdiA.callDriver(TdiBuild.send(send.reuse(), client, null, null, outAddress, 0, size));
+        while (got < size || !send.completed()) {
+            dispatch();
+        }
+        if (send.ioStatus().status() != TdiStatus.STATUS_SUCCESS || echo.failures != 0 || got != size) {
+            throw new IllegalStateException("round trip failed: " + send.ioStatus() + ", echo failures "
+                + echo.failures + ", got " + got);
+        }
+        return got;
+    }
+
+    private void dispatch() {
+        a.doWork();
+        b.doWork();
+        tdiA.dispatch();
+        tdiB.dispatch();
+    }
+
+    private void await(Irp irp, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!irp.completed()) {
+            dispatch();
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(what + " did not complete");
+            }
+        }
+        if (irp.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+            throw new IllegalStateException(what + ": " + irp.ioStatus());
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException {
+        tdiA.close();
+        tdiB.close();
+        a.onClose();
+        b.onClose();
+        a.close();
+        b.close();
+        rig.close();
+        try (var files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+        Files.deleteIfExists(dir);
+    }
+}

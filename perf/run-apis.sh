@@ -64,7 +64,9 @@ One round trip through each API between two fastpath stacks on an in-process rin
 JMH thread (both stacks' duty cycles and both API providers' dispatch), so the score is the CPU cost of the
 whole path with no thread hand-off. WSK: `WskSend` → server `WskReceiveEvent` keeps the chain → `WskSend` per
 link → `WskRelease` → client `WskReceive` (WAITALL). NDK: `NdkQp.send` of an MPA FPDU → server QP receive →
-send back → client receive. TDI: see `TdiRoundTripBenchmark`'s comment. Sizes are the application payload.
+send back → client receive. TDI: `TDI_SEND` → server `ClientEventChainedReceive` keeps the TSDU (PENDING) →
+`TDI_SEND` per segment straight from the mbufs → `TdiReturnChainedReceives` → client `ClientEventChainedReceive`
+consumes it. Sizes are the application payload; the 16 KiB case is about 12 segments each way.
 
 | API | bytes | µs per round trip (median of iterations) | ± (99.9%) | measurement iterations allocating 0 B | most bytes in one iteration |
 |---|---|---|---|---|---|

@@ -86,6 +86,8 @@ public final class WskProvider implements AutoCloseable {
 
     private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    /** Calls from other threads between their closed-check and their queue offer (see close()). */
+    private final java.util.concurrent.atomic.AtomicInteger submitting = new java.util.concurrent.atomic.AtomicInteger();
     private final Consumer<Object> requestConsumer = this::onRequest;
     private final Consumer<Irp> cancelConsumer = this::cancelNow;
 
@@ -108,6 +110,8 @@ public final class WskProvider implements AutoCloseable {
     private long[] retryMbuf = new long[64];
     private int[] retryLength = new int[64];
     private int retryCount;
+    private final org.agrona.collections.LongArrayList pendingAborts = new org.agrona.collections.LongArrayList();
+    private final org.agrona.collections.IntArrayList pendingStops = new org.agrona.collections.IntArrayList();
 
     private WskDataIndication[] indicationPool = new WskDataIndication[256];
     private int indicationCount;
@@ -123,7 +127,7 @@ public final class WskProvider implements AutoCloseable {
             WskSocket s = byId.get(requestId);
             if (s == null) {
                 if (status == NtStatus.STATUS_SUCCESS) {
-                    tcp.abort(handle);
+                    abort(handle);
                 }
                 return;
             }
@@ -135,7 +139,7 @@ public final class WskProvider implements AutoCloseable {
             WskSocket s = listenPending.remove(port);
             if (s == null) {
                 if (status == NtStatus.STATUS_SUCCESS && !listeners.containsKey(port)) {
-                    tcp.stopListening(port);
+                    stopListening(port);
                 }
                 return;
             }
@@ -146,7 +150,7 @@ public final class WskProvider implements AutoCloseable {
         public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
             WskSocket listener = listeners.get(listenPort);
             if (listener == null) {
-                tcp.abort(handle);
+                abort(handle);
                 return;
             }
             listener.onAccepted(handle, remoteIp, remotePort);
@@ -287,15 +291,30 @@ public final class WskProvider implements AutoCloseable {
         }
         if (Thread.currentThread() == owner) {
             releaseChain(dataIndication);
-        } else if (closed) {
-            for (WskDataIndication i = dataIndication; i != null; i = i.next) {
-                tcp.release(i.handle, i.mbuf, i.descriptorLength);
-            }
-        } else if (!requests.offer(dataIndication)) {
-            dataIndication.state(WskDataIndication.RETAINED);
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_SUCCESS;
         }
-        return NtStatus.STATUS_SUCCESS;
+        submitting.incrementAndGet();
+        try {
+            if (closed) {
+                releaseAfterClose(dataIndication);
+            } else if (!requests.offer(dataIndication)) {
+                dataIndication.state(WskDataIndication.RETAINED);
+                return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            }
+            return NtStatus.STATUS_SUCCESS;
+        } finally {
+            submitting.decrementAndGet();
+        }
+    }
+
+    /** After close the provider no longer dispatches: hand the chain's descriptors to the stack directly. */
+    private void releaseAfterClose(WskDataIndication chain) {
+        for (WskDataIndication i = chain; i != null; i = i.next) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+            while (!tcp.release(i.handle, i.mbuf, i.descriptorLength) && System.nanoTime() < deadline) {
+                LockSupport.parkNanos(10_000); // the request ring is full: the poll thread drains it
+            }
+        }
     }
 
     // ================================================================================ dispatch thread
@@ -321,6 +340,7 @@ public final class WskProvider implements AutoCloseable {
             int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
             work += cancels.drain(cancelConsumer, QUEUE_CAPACITY);
             work += retryReleases();
+            work += retryControl();
             work += tcp.pollEvents(events);
             work += runWork();
             work += runDeferred();
@@ -419,6 +439,9 @@ public final class WskProvider implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (dispatching && Thread.currentThread() == owner) {
+            throw new IllegalStateException("close() from a completion routine or callback: call it outside dispatch()");
+        }
         AgentRunner runner;
         synchronized (this) {
             if (closed) {
@@ -432,8 +455,10 @@ public final class WskProvider implements AutoCloseable {
         }
         if (onPollThread) {
             // Ask the poll thread to stop dispatching, and wait until it has (or is not running at all).
+            // The poll thread answers within one duty cycle; if it never does (its runner was closed before the
+            // provider, against the documented order), the stack no longer polls and nothing else dispatches.
             detachRequested = true;
-            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             while (!detached && System.nanoTime() < until) {
                 LockSupport.parkNanos(100_000);
             }
@@ -443,6 +468,9 @@ public final class WskProvider implements AutoCloseable {
         requests.drain(requestConsumer, Integer.MAX_VALUE);
         cancels.drain(cancelConsumer, Integer.MAX_VALUE);
         closed = true;
+        while (submitting.get() != 0) {
+            Thread.onSpinWait(); // a call from another thread that saw closed == false is queuing
+        }
         requests.drain(requestConsumer, Integer.MAX_VALUE);
         List<WskSocket> all = new ArrayList<>(byId.values());
         for (WskSocket s : all) {
@@ -452,7 +480,7 @@ public final class WskProvider implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
         int quiet = 0;
         while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = tcp.pollEvents(events) + retryReleases() + runWork() + runDeferred();
+            int work = tcp.pollEvents(events) + retryReleases() + retryControl() + runWork() + runDeferred();
             if (work == 0) {
                 quiet++;
                 LockSupport.parkNanos(1_000_000);
@@ -482,6 +510,17 @@ public final class WskProvider implements AutoCloseable {
             return execute(irp);
         }
         irp.markPending();
+        // close() sets closed, then waits for submitters in flight before its last drain: an IRP is either
+        // queued before that drain or completed here, never stranded.
+        submitting.incrementAndGet();
+        try {
+            return queue(irp);
+        } finally {
+            submitting.decrementAndGet();
+        }
+    }
+
+    private int queue(Irp irp) {
         if (closed || !requests.offer(irp)) {
             // Nobody else has the IRP: complete it here, on the caller's thread.
             int status = closed ? (irp.op == OP_SOCKET || irp.op == OP_SOCKET_CONNECT
@@ -497,6 +536,9 @@ public final class WskProvider implements AutoCloseable {
     private void onRequest(Object request) {
         if (request instanceof Irp irp) {
             execute(irp);
+            if (irp.cancelRequested && irp.inProgress()) {
+                cancelNow(irp); // IoCancelIrp arrived before the queued call ran: it was dropped then
+            }
         } else if (request instanceof WskDataIndication indication) {
             releaseChain(indication);
         }
@@ -731,6 +773,33 @@ public final class WskProvider implements AutoCloseable {
         retryMbuf[retryCount] = mbuf;
         retryLength[retryCount] = length;
         retryCount++;
+    }
+
+    /** Resets a connection nobody will own; retried if the request ring is full. */
+    void abort(long handle) {
+        if (!tcp.abort(handle)) {
+            pendingAborts.addLong(handle);
+        }
+    }
+
+    /** Stops the stack listening on a port; retried if the request ring is full. */
+    void stopListening(int port) {
+        if (!tcp.stopListening(port)) {
+            pendingStops.addInt(port);
+        }
+    }
+
+    private int retryControl() {
+        int done = 0;
+        while (!pendingAborts.isEmpty() && tcp.abort(pendingAborts.getLong(0))) {
+            pendingAborts.removeAt(0);
+            done++;
+        }
+        while (!pendingStops.isEmpty() && tcp.stopListening(pendingStops.getInt(0))) {
+            pendingStops.removeAt(0);
+            done++;
+        }
+        return done;
     }
 
     private int retryReleases() {

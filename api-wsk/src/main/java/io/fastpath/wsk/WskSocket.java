@@ -118,6 +118,7 @@ public final class WskSocket {
     private boolean peerClosed;
     private boolean disconnectRequested;
     private boolean finPosted;
+    private boolean disconnectIndicated;
     /** The stack's ideal send backlog for this connection (0: not reported yet). */
     private int idealSendBacklog;
     private boolean abortIssued;
@@ -129,6 +130,9 @@ public final class WskSocket {
     int retainedChains;
     private boolean needShutdown;
     private boolean needAbort;
+    private boolean needOptions;
+    private boolean noDelayTouched;
+    private boolean keepAliveTouched;
 
     // provider work list
     boolean scheduled;
@@ -234,8 +238,8 @@ public final class WskSocket {
 
     /**
      * WskDisconnect. Graceful (flags 0): sends {@code buffer} (may be null) after the data already queued,
-     * then FIN; receiving goes on; the IRP completes when the connection is closed both ways (the stack does
-     * not report the acknowledgement of our FIN alone). Abortive (WSK_FLAG_ABORTIVE, buffer null): resets the
+     * then FIN; receiving goes on (half-close); the IRP completes when the peer has acknowledged our FIN (or the
+     * connection closed both ways). Abortive (WSK_FLAG_ABORTIVE, buffer null): resets the
      * connection, cancels pending sends, and completes when the stack has dropped the connection.
      */
     public int disconnect(WskBuf buffer, int flags, Irp irp) {
@@ -280,10 +284,11 @@ public final class WskSocket {
     /**
      * WskControlSocket with a scalar input: {@code requestType} WskSetOption, WskGetOption (Information = the
      * value) or WskIoctl (Information = the result). Supported: SOL_SOCKET SO_WSK_EVENT_CALLBACK (value = an
-     * event mask, or WSK_EVENT_DISABLE | one event), SO_KEEPALIVE; IPPROTO_TCP TCP_NODELAY, TCP_FASTOPEN (before
-     * connecting), TCP_KEEPIDLE, TCP_KEEPINTVL (seconds), TCP_KEEPCNT; IOCTLs SIO_WSK_QUERY_RECEIVE_BACKLOG,
-     * SIO_WSK_QUERY_IDEAL_SEND_BACKLOG. Anything else: STATUS_NOT_SUPPORTED. {@code irp} may be null on the
-     * dispatch thread (the call always completes inline).
+     * event mask, or WSK_EVENT_DISABLE | one event), SO_KEEPALIVE, SO_RCVBUF, SO_REUSEADDR, SO_EXCLUSIVEADDRUSE,
+     * SO_CONDITIONAL_ACCEPT; IPPROTO_TCP TCP_NODELAY, TCP_FASTOPEN (before connecting), TCP_KEEPIDLE,
+     * TCP_KEEPINTVL (seconds), TCP_KEEPCNT, TCP_MAXRT (seconds), TCP_TIMESTAMPS (before connecting); IOCTLs
+     * SIO_WSK_QUERY_RECEIVE_BACKLOG, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG. Anything else: STATUS_NOT_SUPPORTED.
+     * {@code irp} may be null on the dispatch thread (the call always completes inline).
      */
     public int controlSocket(int requestType, int controlCode, int level, long inputValue, Irp irp) {
         Irp i;
@@ -433,7 +438,8 @@ public final class WskSocket {
             }
         } else if (provider.portInUse(p)) {
             if (provider.portExclusive(p)) {
-                return WskStatus.STATUS_ACCESS_DENIED; // held with SO_EXCLUSIVEADDRUSE
+                // Held with SO_EXCLUSIVEADDRUSE: a socket asking to share is denied, any other finds it in use.
+                return reuseAddress ? WskStatus.STATUS_ACCESS_DENIED : NtStatus.STATUS_SHARING_VIOLATION;
             }
             if (!reuseAddress || exclusiveAddress) {
                 return NtStatus.STATUS_SHARING_VIOLATION;
@@ -470,6 +476,13 @@ public final class WskSocket {
     }
 
     private int startListen(Irp irp) {
+        if (provider.listenPending.containsKey(port) || provider.listeners.containsKey(port)) {
+            // Another socket sharing the port (SO_REUSEADDR) listens on it already: one listener a port.
+            if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
+                unbind();
+            }
+            return complete(irp, NtStatus.STATUS_SHARING_VIOLATION);
+        }
         if (!provider.tcp.listen(port, socketOptions())) {
             if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
                 unbind();
@@ -487,7 +500,7 @@ public final class WskSocket {
         listenIrp = null;
         if (closed || irp == null) {
             if (status == NtStatus.STATUS_SUCCESS) {
-                provider.tcp.stopListening(listenPort);
+                provider.stopListening(listenPort);
             }
             return;
         }
@@ -503,7 +516,7 @@ public final class WskSocket {
             if (p != 0 && provider.tcp.listen(p, socketOptions())) {
                 int retries = listenRetries + 1;
                 provider.freePort(port);
-                provider.usePort(p);
+                provider.usePort(p, exclusiveAddress);
                 port = p;
                 local = new SocketAddressV4(local.ip(), p);
                 listenIrp = irp;
@@ -539,6 +552,7 @@ public final class WskSocket {
             s.listener = null;
             s.context = irp.requestContext;
             s.dispatch = irp.requestDispatch;
+            provider.schedule(s); // data or a FIN that came while it waited
             return complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
         }
         acceptIrps.add(irp);
@@ -833,26 +847,33 @@ public final class WskSocket {
             maxRetransmitSeconds * 1000, reuseAddress);
     }
 
+    /** Hands the socket's options to its connection; what finds the request ring full is retried (doWork). */
     private void applyOptions() {
         if (handle == 0 || stackClosed) {
             return;
         }
+        boolean ok = true;
         if (receiveBufferBytes != 0 || maxRetransmitSeconds != 0) {
-            provider.tcp.options(handle, socketOptions());
+            ok = provider.tcp.options(handle, socketOptions());
         }
-        if (noDelay) {
-            provider.tcp.noDelay(handle, true);
+        if (noDelay || noDelayTouched) {
+            ok &= provider.tcp.noDelay(handle, noDelay);
         }
-        if (keepAlive) {
-            applyKeepAlive();
+        if (keepAlive || keepAliveTouched) {
+            ok &= applyKeepAlive();
+        }
+        if (!ok) {
+            needOptions = true;
+            provider.schedule(this);
         }
     }
 
-    private void applyKeepAlive() {
+    private boolean applyKeepAlive() {
         if (handle != 0 && !stackClosed) {
-            provider.tcp.keepAlive(handle, keepAlive, TimeUnit.SECONDS.toNanos(keepIdleSeconds),
+            return provider.tcp.keepAlive(handle, keepAlive, TimeUnit.SECONDS.toNanos(keepIdleSeconds),
                 TimeUnit.SECONDS.toNanos(keepIntervalSeconds), (int) keepCount);
         }
+        return true;
     }
 
     // ---------------------------------------------------------------- send, disconnect
@@ -926,8 +947,10 @@ public final class WskSocket {
         if (result != NtStatus.STATUS_SUCCESS && (abortIssued || closed)) {
             result = WskStatus.STATUS_CANCELLED;
         }
-        if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS) {
-            postShutdown(irp); // the final buffer is in: FIN next; the IRP waits for the close
+        if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS && closed) {
+            complete(irp, WskStatus.STATUS_CANCELLED, bytes, null); // WskCloseSocket came first: no FIN
+        } else if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS) {
+            postShutdown(irp); // the final buffer is in: FIN next; the IRP waits for the FIN's acknowledgement
         } else {
             complete(irp, result, bytes, null);
         }
@@ -954,15 +977,18 @@ public final class WskSocket {
             if (state != CONNECTED || abortIrp != null) {
                 return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
             }
-            cancelUnsubmittedSends(WskStatus.STATUS_CANCELLED);
-            Irp graceful = disconnectIrp;
-            disconnectIrp = null;
+            // Own the abort before any completion routine runs: a routine may close the socket or abort again.
             abortIrp = irp;
             pending(irp);
+            Irp graceful = disconnectIrp;
+            disconnectIrp = null;
+            cancelUnsubmittedSends(WskStatus.STATUS_CANCELLED);
             if (graceful != null) {
                 complete(graceful, WskStatus.STATUS_CANCELLED);
             }
-            abortNow();
+            if (!closed) {
+                abortNow();
+            }
             return NtStatus.STATUS_PENDING;
         }
         if (state != CONNECTED || disconnectRequested || abortIssued) {
@@ -1097,10 +1123,17 @@ public final class WskSocket {
     void onPeerClosed() {
         peerClosed = true;
         if (closed || listener != null) {
-            return;
+            return; // a socket not handed out yet raises it once it is (doWork)
         }
         deliver(); // the data before the FIN first
-        if ((events & Wsk.WSK_EVENT_DISCONNECT) != 0 && dispatch instanceof WskClientConnectionDispatch d) {
+        raiseGracefulDisconnect();
+    }
+
+    /** WskDisconnectEvent for the peer's FIN, once, when enabled (also for a socket accepted after the FIN). */
+    private void raiseGracefulDisconnect() {
+        if (peerClosed && !disconnectIndicated && !closed && listener == null
+            && (events & Wsk.WSK_EVENT_DISCONNECT) != 0 && dispatch instanceof WskClientConnectionDispatch d) {
+            disconnectIndicated = true;
             try {
                 d.wskDisconnectEvent(context, provider.eventFlags);
             } catch (Throwable t) {
@@ -1327,7 +1360,7 @@ public final class WskSocket {
         }
         if (state == LISTENING) {
             provider.listeners.remove(port);
-            provider.tcp.stopListening(port);
+            provider.stopListening(port);
         }
         WskSocket s;
         while ((s = backlogHead) != null) {
@@ -1432,12 +1465,17 @@ public final class WskSocket {
         if (needShutdown && handle != 0 && provider.tcp.shutdown(handle)) {
             needShutdown = false;
         }
+        if (needOptions && !closed) {
+            needOptions = false;
+            applyOptions(); // schedules again if the ring is still full
+        }
         if (needAbort || needShutdown) {
             provider.schedule(this);
         }
         if (!closed) {
             pump();
             deliver();
+            raiseGracefulDisconnect();
         }
     }
 
@@ -1471,7 +1509,8 @@ public final class WskSocket {
                     return setEvents((int) value);
                 case Wsk.SO_KEEPALIVE:
                     keepAlive = value != 0;
-                    applyKeepAlive();
+                    keepAliveTouched = true;
+                    applyOptions();
                     return NtStatus.STATUS_SUCCESS;
                 case Wsk.SO_RCVBUF:
                     if (value <= 0 || value > Integer.MAX_VALUE) {
@@ -1514,9 +1553,8 @@ public final class WskSocket {
         switch (option) {
             case Wsk.TCP_NODELAY:
                 noDelay = value != 0;
-                if (handle != 0 && !stackClosed) {
-                    provider.tcp.noDelay(handle, noDelay);
-                }
+                noDelayTouched = true;
+                applyOptions();
                 return NtStatus.STATUS_SUCCESS;
             case Wsk.TCP_FASTOPEN:
                 if (state == CONNECTING || state == CONNECTED || state == DISCONNECTED) {
@@ -1551,7 +1589,7 @@ public final class WskSocket {
                     keepCount = value;
                 }
                 if (keepAlive) {
-                    applyKeepAlive();
+                    applyOptions();
                 }
                 return NtStatus.STATUS_SUCCESS;
             default:
@@ -1583,8 +1621,8 @@ public final class WskSocket {
             return NtStatus.STATUS_INVALID_PARAMETER;
         }
         events |= mask;
-        if ((mask & Wsk.WSK_EVENT_RECEIVE) != 0) {
-            provider.schedule(this); // data already queued is indicated on the next round
+        if ((mask & (Wsk.WSK_EVENT_RECEIVE | Wsk.WSK_EVENT_DISCONNECT)) != 0) {
+            provider.schedule(this); // data already queued, or a FIN already in, is indicated on the next round
         }
         return NtStatus.STATUS_SUCCESS;
     }

@@ -319,6 +319,95 @@ class WskStatusTest {
         }
     }
 
+    /** A cancelled send's completion routine closes the socket: the abort IRP still completes, once. */
+    @Test
+    void abortiveDisconnectCompletesEvenWhenACancelledSendsRoutineClosesTheSocket() {
+        try (RingRig rig = new RingRig(dir)) {
+            Connected p = connect(rig, 7, null, null); // the server never reads: sends wait
+            ByteBuffer data = ByteBuffer.allocateDirect(64 * 1024);
+            Call close = new Call();
+            List<Irp> sends = new ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                Irp irp = new Irp().setCompletionRoutine((done, ctx) -> {
+                    if (done.ioStatus().status() == WskStatus.STATUS_CANCELLED && !close.done() && close.calls == 0) {
+                        p.client().closeSocket(close.irp());
+                    }
+                }, null);
+                p.client().send(new WskBuf().set(data, 0, data.capacity()), 0, irp);
+                sends.add(irp);
+            }
+            rig.runFor(300);
+            Call abort = new Call();
+            assertEquals(P, p.client().disconnect(null, WSK_FLAG_ABORTIVE, abort.irp()));
+            rig.runUntil(() -> abort.done() && close.done() && sends.stream().allMatch(Irp::completed), 5, "abort");
+            assertEquals(1, abort.completions, "the abort IRP completed exactly once");
+            assertEquals(1, close.completions);
+        }
+    }
+
+    /** WskDisconnect with a final buffer, then WskCloseSocket at once: the disconnect IRP still completes. */
+    @Test
+    void closeRightAfterAGracefulDisconnectWithAFinalBufferCompletesBoth() {
+        try (RingRig rig = new RingRig(dir)) {
+            Connected p = connect(rig, 7, null, null);
+            Call disconnect = new Call();
+            assertEquals(P, p.client().disconnect(new WskBuf().set(direct("last words"), 0, 10), 0, disconnect.irp()));
+            Call close = new Call();
+            p.client().closeSocket(close.irp());
+            rig.runUntil(() -> disconnect.done() && close.done(), 5, "disconnect and close");
+            assertEquals(1, disconnect.completions);
+            assertEquals(1, close.completions);
+            close.assertCompleted(S);
+        }
+    }
+
+    /** Two sockets sharing a port (SO_REUSEADDR) cannot both listen on it: the second is refused, none hangs. */
+    @Test
+    void aSecondListenerOnASharedPortIsRefused() {
+        try (RingRig rig = new RingRig(dir)) {
+            WskSocket[] s = new WskSocket[2];
+            Call[] bind = {new Call(), new Call()};
+            for (int i = 0; i < 2; i++) {
+                s[i] = socket(rig.wskB, WSK_FLAG_LISTEN_SOCKET, null);
+                Call c = new Call();
+                c.assertInline(s[i].controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 1, c.irp()), S);
+                s[i].bind(new SocketAddressV4(0, 7100), bind[i].irp());
+            }
+            rig.runUntil(() -> bind[0].done() && bind[1].done(), 5, "both binds complete");
+            bind[0].assertCompleted(S);
+            bind[1].assertCompleted(NtStatus.STATUS_SHARING_VIOLATION);
+        }
+    }
+
+    /** A connection taken from the backlog after the peer's FIN raises the disconnect event once enabled. */
+    @Test
+    void aSocketAcceptedAfterThePeersFinStillGetsItsDisconnectEvent() {
+        try (RingRig rig = new RingRig(dir)) {
+            WskSocket l = listener(rig, rig.wskB, 7, null);
+            WskSocket c = connectClient(rig, 7);
+            Call fin = new Call();
+            c.disconnect(null, 0, fin.irp());
+            rig.runUntil(fin::done, 5, "client FIN acknowledged");
+            int[] flags = {-1};
+            WskClientConnectionDispatch events = new WskClientConnectionDispatch() {
+                @Override
+                public int wskDisconnectEvent(Object socketContext, int f) {
+                    flags[0] = f;
+                    return S;
+                }
+            };
+            Call accept = new Call();
+            l.accept(0, "late", events, accept.irp());
+            accept.assertCompleted(S);
+            WskSocket server = accept.socket();
+            Call enable = new Call();
+            enable.assertInline(server.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                WSK_EVENT_DISCONNECT, enable.irp()), S);
+            rig.runUntil(() -> flags[0] != -1, 5, "disconnect event");
+            assertEquals(0, flags[0], "graceful");
+        }
+    }
+
     @Test
     void abortiveDisconnectWithABufferFailsWithInvalidParameter_pfnWskDisconnect() {
         try (RingRig rig = new RingRig(dir)) {
@@ -721,6 +810,8 @@ class WskStatusTest {
             WskSocket intruder = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             c.assertInline(intruder.controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 1, c.irp()), S);
             c.assertInline(intruder.bind(new SocketAddressV4(0, 40002), c.irp()), WskStatus.STATUS_ACCESS_DENIED);
+            WskSocket plainIntruder = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            c.assertInline(plainIntruder.bind(new SocketAddressV4(0, 40002), c.irp()), NtStatus.STATUS_SHARING_VIOLATION);
             // And an exclusive socket does not join a port in use.
             WskSocket late = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             c.assertInline(late.controlSocket(WskSetOption, SO_EXCLUSIVEADDRUSE, SOL_SOCKET, 1, c.irp()), S);

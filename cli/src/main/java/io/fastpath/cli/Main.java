@@ -29,10 +29,12 @@ public final class Main {
           stat  [--name <name> | --file <counters file>]
                     print a running (or finished) stack's counters
           echo  <port flags> --listen <tcp port> [--connections C] [--api tcp|wsk|tdi] [--pending]
+                [--send-irps N]
                     TCP echo server for many concurrent connections; prints 'ready' once listening, runs
                     until SIGINT/SIGTERM, then prints its counters. C (default 64, at most 1024): the
                     concurrency the buffers are sized for. --api wsk: through api-wsk (zero-copy receive
-                    events, WskSend, WskRelease); --api tdi: through api-tdi (chained receives, expedited data
+                    events, WskSend, WskRelease; N send IRPs per connection, default 512, a chain with more
+                    links is read with one WskReceive copy instead); --api tdi: through api-tdi (chained receives, expedited data
                     echoed as expedited; --pending keeps each chain until its echo was sent)
           send  <port flags> --to <a.b.c.d:port> --bytes N[K|M|G] [--connections C] [--timeout SECONDS]
                 [--api tcp|wsk [--tfo]]

@@ -49,7 +49,11 @@ final class WskEcho {
     }
 
     static int run(List<String> args) {
-        Flags flags = TcpCommands.flags(args, "--listen", "--connections", "--api");
+        Flags flags = TcpCommands.flags(args, "--listen", "--connections", "--api", "--send-irps");
+        int sendIrps = flags.intValue("--send-irps", 512);
+        if (sendIrps < 1 || sendIrps > 65536) {
+            throw new UsageException("--send-irps is 1..65536, got " + sendIrps);
+        }
         int listenPort = TcpCommands.tcpPort("--listen", flags.required("--listen"));
         int connections = TcpCommands.connections(flags, 64);
         PortOptions options = new PortOptions(flags, TcpCommands.tcpConfig(connections), PortOptions.TCP_POOL);
@@ -69,7 +73,7 @@ final class WskEcho {
         try {
             Stack stack = options.start();
             wsk = WskProvider.register(stack);
-            Server server = new Server();
+            Server server = new Server(sendIrps);
             Irp create = new Irp();
             int status = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, null, server, create);
             if (status != NtStatus.STATUS_SUCCESS) {
@@ -125,17 +129,22 @@ final class WskEcho {
 
     /** The listen socket's events, and the default events of the sockets it accepts. */
     private static final class Server implements WskClientListenDispatch, WskClientConnectionDispatch {
+        final int sendIrps;
         long accepted;
         long closed;
         long abnormal;
         long bytesEchoed;
         long zeroCopyBytes;
 
+        Server(int sendIrps) {
+            this.sendIrps = sendIrps;
+        }
+
         @Override
         public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                   SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
             accepted++;
-            acceptSocket.setContext(new Connection(this, acceptSocket));
+            acceptSocket.setContext(new Connection(this, acceptSocket, sendIrps));
             return NtStatus.STATUS_SUCCESS;
         }
 
@@ -154,24 +163,34 @@ final class WskEcho {
 
     /** One echoed connection: a pool of send IRPs and the chains they echo, in order. */
     private static final class Connection {
-        private static final int IRPS = 512;
+        private final int irps;
         private static final int COPY_BYTES = 64 << 10;
 
         private final Server server;
         private final WskSocket socket;
-        private final Irp[] free = new Irp[IRPS];
+        /** A send IRP and the chain (slot in chainHead) whose link it echoes. */
+        private static final class SendSlot {
+            final Irp irp = new Irp();
+            int chain;
+        }
+
+        private final SendSlot[] free;
         private int freeCount;
         private final WskBuf buf = new WskBuf();
         // chains in flight: head link and sends still outstanding, FIFO (sends complete in order)
-        private final WskDataIndication[] chainHead = new WskDataIndication[IRPS];
-        private final int[] chainSends = new int[IRPS];
+        private final WskDataIndication[] chainHead;
+        private final int[] chainSends;
         private int chainFirst;
         private int chainCount;
         private int sendsInFlight;
         // the copy path, for chains longer than the IRPs free
         private final ByteBuffer copy = ByteBuffer.allocateDirect(COPY_BYTES);
         private final Irp receive = new Irp();
+        /** The zero-length WskReceive that turns receive events back on (its completion means nothing else). */
+        private final Irp rearm = new Irp();
         private final Irp copySend = new Irp();
+        /** The chain being indicated: its sends may complete inside the callback (inline failures). */
+        private int indicatingAt = -1;
         private boolean declined;
         private boolean peerClosed;
         private boolean finishing;
@@ -179,15 +198,20 @@ final class WskEcho {
         private final Irp disconnect = new Irp();
         private final Irp close = new Irp();
 
-        Connection(Server server, WskSocket socket) {
+        Connection(Server server, WskSocket socket, int irps) {
             this.server = server;
             this.socket = socket;
-            for (int i = 0; i < IRPS; i++) {
-                Irp irp = new Irp();
-                irp.setCompletionRoutine((done, ctx) -> onSent(done), null);
-                free[freeCount++] = irp;
+            this.irps = irps;
+            this.free = new SendSlot[irps];
+            this.chainHead = new WskDataIndication[irps];
+            this.chainSends = new int[irps];
+            for (int i = 0; i < irps; i++) {
+                SendSlot slot = new SendSlot();
+                slot.irp.setCompletionRoutine((done, ctx) -> onSent((SendSlot) ctx), slot);
+                free[freeCount++] = slot;
             }
             receive.setCompletionRoutine((done, ctx) -> onCopied(), null);
+            rearm.setCompletionRoutine((done, ctx) -> maybeFinish(), null);
             copySend.setCompletionRoutine((done, ctx) -> onCopySent(), null);
             disconnect.setCompletionRoutine((done, ctx) -> closeNow(), null);
             close.setCompletionRoutine((done, ctx) -> server.closed++, null);
@@ -202,36 +226,57 @@ final class WskEcho {
             for (WskDataIndication d = chain; d != null; d = d.next()) {
                 links++;
             }
-            if (declined || links > freeCount || chainCount == IRPS) {
+            if (declined || links > freeCount || chainCount == irps) {
                 declined = true; // the data stays queued; the copy path takes it once the sends are done
                 maybeCopy();
                 return WskStatus.STATUS_DATA_NOT_ACCEPTED;
             }
-            int at = (chainFirst + chainCount++) % IRPS;
+            int at = (chainFirst + chainCount++) % irps;
             chainHead[at] = chain;
             chainSends[at] = links;
+            indicatingAt = at;
             for (WskDataIndication d = chain; d != null; d = d.next()) {
                 WskBuf b = d.buffer();
                 sendsInFlight++;
                 server.zeroCopyBytes += b.length();
-                socket.send(buf.set(b.address(), b.offset(), b.length()), 0, free[--freeCount].reuse());
+                SendSlot slot = free[--freeCount];
+                slot.chain = at;
+                socket.send(buf.set(b.address(), b.offset(), b.length()), 0, slot.irp.reuse());
+            }
+            indicatingAt = -1;
+            if (chainSends[at] == 0) {
+                // Every send completed inside this callback (they failed inline): the chain is not ours to
+                // release yet (WskRelease takes kept chains only); take it as consumed instead.
+                chainHead[at] = null;
+                popReleased();
+                maybeFinish();
+                return NtStatus.STATUS_SUCCESS;
             }
             return NtStatus.STATUS_PENDING;
         }
 
-        private void onSent(Irp irp) {
-            free[freeCount++] = irp;
+        private void onSent(SendSlot slot) {
+            free[freeCount++] = slot;
             sendsInFlight--;
-            account(irp);
-            int at = chainFirst;
-            if (--chainSends[at] == 0) {
-                socket.release(chainHead[at]);
+            account(slot.irp);
+            int at = slot.chain;
+            if (--chainSends[at] == 0 && at != indicatingAt) { // (inside its receive event onIndication finishes it)
+                if (socket.release(chainHead[at]) != NtStatus.STATUS_SUCCESS) {
+                    failed = true;
+                }
                 chainHead[at] = null;
-                chainFirst = (chainFirst + 1) % IRPS;
-                chainCount--;
+                popReleased();
             }
             maybeCopy();
             maybeFinish();
+        }
+
+        /** Frees the ring positions of chains already given back, oldest first. */
+        private void popReleased() {
+            while (chainCount > 0 && chainHead[chainFirst] == null) {
+                chainFirst = (chainFirst + 1) % irps;
+                chainCount--;
+            }
         }
 
         private void account(Irp irp) {
@@ -277,7 +322,7 @@ final class WskEcho {
             }
             // A zero-length WskReceive turns receive events back on; the next data comes zero-copy again.
             declined = false;
-            socket.receive(buf.set(copy, 0, 0), 0, receive.reuse());
+            socket.receive(buf.set(copy, 0, 0), 0, rearm.reuse());
         }
 
         void onDisconnect(int flags) {
@@ -292,7 +337,8 @@ final class WskEcho {
 
         /** The peer closed and everything it sent was echoed: disconnect gracefully, then close. */
         private void maybeFinish() {
-            if (finishing || sendsInFlight > 0 || declined || receive.inProgress() || copySend.inProgress()) {
+            if (finishing || sendsInFlight > 0 || declined || receive.inProgress() || copySend.inProgress()
+                || rearm.inProgress()) {
                 return;
             }
             if (failed) {

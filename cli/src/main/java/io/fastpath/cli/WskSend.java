@@ -135,6 +135,7 @@ final class WskSend {
         long sent;
         long received;
         boolean finished;
+        boolean sawEnd;
         int status;
         String where;
 
@@ -158,6 +159,7 @@ final class WskSend {
             sent = 0;
             received = 0;
             finished = false;
+            sawEnd = false;
             status = NtStatus.STATUS_SUCCESS;
             where = "socket";
             int rc = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null,
@@ -222,6 +224,11 @@ final class WskSend {
             }
             int n = (int) receive.ioStatus().information();
             if (n == 0) {
+                if (received == bytes) {
+                    sawEnd = true; // the server's end after everything came back
+                    maybeDone();
+                    return;
+                }
                 where = "WskReceive: the server closed early";
                 fail(NtStatus.STATUS_CONNECTION_RESET);
                 return;
@@ -237,6 +244,8 @@ final class WskSend {
             if (received == bytes) {
                 where = "WskDisconnect";
                 socket.disconnect(null, 0, disconnect.reuse());
+                // Then wait for the server's own end (0 bytes) before closing: closing earlier would reset.
+                socket.receive(inBuf.set(in, 0, CHUNK), 0, receive.reuse());
                 return;
             }
             socket.receive(inBuf.set(in, 0, (int) Math.min(CHUNK, bytes - received)), 0, receive.reuse());
@@ -248,7 +257,15 @@ final class WskSend {
                 fail(rc);
                 return;
             }
-            done(NtStatus.STATUS_SUCCESS);
+            maybeDone();
+        }
+
+        /** WskCloseSocket once both directions ended: our FIN acknowledged and the server's 0-byte end read. */
+        private void maybeDone() {
+            if (sawEnd && disconnect.completed() && disconnect.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
+                where = "WskCloseSocket";
+                done(NtStatus.STATUS_SUCCESS);
+            }
         }
 
         /** Ends the connection with a failure: abortive close. */

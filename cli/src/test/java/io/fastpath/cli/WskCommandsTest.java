@@ -25,6 +25,25 @@ class WskCommandsTest {
         assertTrue(rest.contains("tcp passive opens"), rest);
     }
 
+    /**
+     * With two send IRPs per connection most chains have more links than that: the echo declines them
+     * (STATUS_DATA_NOT_ACCEPTED), reads them with one WskReceive copy, and turns events back on with a
+     * zero-length WskReceive; every byte still comes back, and both paths were used.
+     */
+    @Test
+    void echoThroughWskFallsBackToWskReceiveForLongChainsAndLosesNothing() throws Exception {
+        String rest = CommandLineTest.echoForLinuxClients("10.90.0",
+            "fastpath echo (api wsk, zero-copy receive events) on 10.90.0.2:7", "--api", "wsk", "--send-irps", "2");
+        String line = rest.lines().filter(l -> l.startsWith("echo:")).findFirst().orElse(rest);
+        System.out.println(line);
+        assertTrue(line.contains("4 connections accepted, 4 closed (0 not cleanly), 0 still open, " + (4 << 20)
+            + " bytes echoed"), rest);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\((\\d+) zero-copy from receive events, (\\d+) copied")
+            .matcher(line);
+        assertTrue(m.find(), line);
+        assertTrue(Long.parseLong(m.group(1)) > 0 && Long.parseLong(m.group(2)) > 0, "both paths used: " + line);
+    }
+
     /** A threaded echo server with TCP Fast Open (queue 16): echoes each connection until EOF (argv: port). */
     private static final String PYTHON_TFO_ECHO_SERVER = """
         import socket, sys, threading

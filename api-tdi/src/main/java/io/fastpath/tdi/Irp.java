@@ -137,6 +137,11 @@ public final class Irp {
 
     // ------------------------------------------------------------------------ provider side
 
+    /** Built and not submitted: the only state in which an IRP may be taken (also one a handler hands back). */
+    boolean ready() {
+        return (int) STATE.getVolatile(this) == READY;
+    }
+
     void begin() {
         if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
             throw misuse((int) STATE.getVolatile(this), false);

@@ -51,6 +51,8 @@ public final class TdiConnection {
     private boolean sendNotReady;
 
     private Irp connectIrp;
+    /** The request slot of the pending TDI_CONNECT: the stack's answer for an older slot is not this connect's. */
+    private int connectSlot = -1;
     private Irp listenIrp;
     private Irp releaseIrp;
     private final IrpQueue receives = new IrpQueue();
@@ -199,6 +201,8 @@ public final class TdiConnection {
         }
         state = CONNECTING;
         connectIrp = irp;
+        connectSlot = slot;
+        abortAcknowledgeable = false; // an earlier ABORT indication is not acknowledged any more
         remoteIp = to.remoteIp();
         remotePort = to.remotePort();
         if (irp.timeout < 0) {
@@ -212,9 +216,15 @@ public final class TdiConnection {
         return state == CONNECTING && connectIrp == irp && irp.incarnation == incarnation;
     }
 
+    /** The stack's answer for request {@code slot} is the pending connect's (not a cancelled one's, same IRP). */
+    boolean connectPending(Irp irp, int slot) {
+        return connectPending(irp) && slot == connectSlot;
+    }
+
     void onConnectComplete(long newHandle, int status) {
         Irp irp = connectIrp;
         connectIrp = null;
+        connectSlot = -1;
         provider.cancelTimer(this);
         if (status == TdiStatus.STATUS_SUCCESS) {
             attach(newHandle, remoteIp, remotePort);
@@ -260,6 +270,7 @@ public final class TdiConnection {
         }
         incarnation++;
         irp.incarnation = incarnation;
+        abortAcknowledgeable = false; // an earlier ABORT indication is not acknowledged any more
         state = LISTENING;
         listenIrp = irp;
         listenFlags = irp.flags;
@@ -275,6 +286,7 @@ public final class TdiConnection {
             state = IDLE;
             if (address != null) {
                 address.listens.remove(this);
+                provider.stopListeningIfUnused(address); // the last TDI_LISTEN and no connect handler
             }
             irp.markPending();
             complete(irp, status, 0);
@@ -349,9 +361,9 @@ public final class TdiConnection {
             shutdownAfterSends = true;
         }
         if (irp.bufferLength == 0) {
-            complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            int status = complete(irp, TdiStatus.STATUS_SUCCESS, 0);
             pumpSends();
-            return TdiStatus.STATUS_SUCCESS;
+            return status;
         }
         irp.incarnation = incarnation;
         irp.markPending();
@@ -429,6 +441,9 @@ public final class TdiConnection {
         if (expeditedOnly) {
             if (expeditedReceives.isEmpty() && expeditedLength > 0) {
                 return completeExpedited(irp, peek);
+            }
+            if (expeditedLength == 0 && peerReleased && disconnectIndicated) {
+                return complete(irp, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0);
             }
             expeditedReceives.add(irp);
             return pending(irp);
@@ -626,11 +641,15 @@ public final class TdiConnection {
             provider.onError(e);
             status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
         }
+        Irp irp = out.irp();
         if (inc != incarnation || state != CONNECTED) {
+            // The handler ended the connection (ABORT) or it died meanwhile: an IRP it handed back is not dropped.
+            if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                provider.failHandedBack(irp, TdiStatus.STATUS_CANCELLED);
+            }
             return;
         }
         int taken = Math.max(0, Math.min(out.bytesTaken(), indicated));
-        Irp irp = out.irp();
         if (status == TdiStatus.STATUS_SUCCESS || status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
             data.consume(provider, handle, taken);
             if (taken > 0) {
@@ -639,19 +658,21 @@ public final class TdiConnection {
         }
         if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED && acceptableReceive(irp, false)) {
             irp.begin();
+            irp.provider = provider;
             irp.markPending();
             irp.incarnation = incarnation;
             receives.addFirst(irp); // filled from the rest at once
         } else if (status != TdiStatus.STATUS_SUCCESS || taken < indicated) {
             blocked = true; // until TDI_RECEIVEs take what is left
             if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                provider.failHandedBack(irp, TdiStatus.STATUS_INVALID_CONNECTION);
                 provider.raiseError(a, TdiStatus.STATUS_INVALID_PARAMETER);
             }
         }
     }
 
     private boolean acceptableReceive(Irp irp, boolean expeditedOnly) {
-        if (irp == null || irp.minorFunction != Tdi.TDI_RECEIVE || irp.fileObject != this || irp.inProgress()) {
+        if (irp == null || irp.minorFunction != Tdi.TDI_RECEIVE || irp.fileObject != this || !irp.ready()) {
             return false;
         }
         boolean exp = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0 && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
@@ -713,20 +734,28 @@ public final class TdiConnection {
                     provider.onError(e);
                     status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
                 }
+                Irp irp = out.irp();
                 if (inc != incarnation || state != CONNECTED) {
+                    if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                        provider.failHandedBack(irp, TdiStatus.STATUS_CANCELLED);
+                    }
                     return;
                 }
                 int taken = Math.max(0, Math.min(out.bytesTaken(), n));
-                Irp irp = out.irp();
                 if (status == TdiStatus.STATUS_SUCCESS || status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
                     takeExpedited(taken);
                 }
                 if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED && acceptableReceive(irp, true)) {
                     irp.begin();
+                    irp.provider = provider;
                     irp.markPending();
                     irp.incarnation = incarnation;
                     expeditedReceives.addFirst(irp);
                 } else if (status != TdiStatus.STATUS_SUCCESS || taken < n) {
+                    if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                        provider.failHandedBack(irp, TdiStatus.STATUS_INVALID_CONNECTION);
+                        provider.raiseError(a, TdiStatus.STATUS_INVALID_PARAMETER);
+                    }
                     expeditedBlocked = expeditedLength > 0;
                     if (!expeditedBlocked) {
                         return;
@@ -742,6 +771,11 @@ public final class TdiConnection {
         disconnectIndicated = true;
         for (Irp r; (r = receives.poll()) != null; ) {
             complete(r, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0);
+        }
+        if (expeditedLength == 0) {
+            for (Irp r; (r = expeditedReceives.poll()) != null; ) {
+                complete(r, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0); // nothing more comes after the peer's FIN
+            }
         }
         if (!localReleased) {
             provider.remoteDisconnects++;
@@ -784,6 +818,7 @@ public final class TdiConnection {
                 }
                 Irp c = connectIrp;
                 connectIrp = null;
+                connectSlot = -1;
                 provider.cancelTimer(this);
                 state = IDLE;
                 incarnation++; // the stack's late answer is reset
@@ -825,15 +860,14 @@ public final class TdiConnection {
         connectTimer = false;
         provider.setTimer(this, provider.now() + wait);
         if (stackClosed) {
-            finish();
-            return irp.ioStatus().status();
+            return finish();
         }
         return pending(irp);
     }
 
     /** RST; every request on the connection completes with {@code status}; the endpoint is idle again. */
     private void abortConnection(int status) {
-        provider.tcp.abort(handle);
+        provider.abort(handle); // retried while the stack's request ring is full
         for (Irp s = sendsInStack.poll(); s != null; s = sendsInStack.poll()) {
             s.cancelled = true; // completes when the stack gives the buffer back
         }
@@ -850,12 +884,14 @@ public final class TdiConnection {
         data.releaseAll(provider, h);
         expeditedLength = 0;
         provider.openConnections--;
+        // An orderly end (SUCCESS) completes receives, normal or expedited, with TDI_GRACEFUL_DISC.
+        int receiveStatus = status == TdiStatus.STATUS_SUCCESS ? TdiStatus.STATUS_GRACEFUL_DISCONNECT : status;
         Irp r;
         while ((r = receives.poll()) != null) {
-            complete(r, status, 0);
+            complete(r, receiveStatus, 0);
         }
         while ((r = expeditedReceives.poll()) != null) {
-            complete(r, status, 0);
+            complete(r, receiveStatus, 0);
         }
         while ((r = waitingSends.poll()) != null) {
             complete(r, status, 0);
@@ -904,14 +940,18 @@ public final class TdiConnection {
         }
     }
 
-    /** Orderly end: both FINs are through and the data was taken. */
-    private void finish() {
+    /**
+     * Orderly end: both FINs are through and the data was taken. Returns what completing the pending release
+     * returned (STATUS_PENDING if deferred), or SUCCESS.
+     */
+    private int finish() {
         Irp rel = releaseIrp;
         releaseIrp = null;
         detach(TdiStatus.STATUS_SUCCESS);
         if (rel != null) {
-            complete(rel, TdiStatus.STATUS_SUCCESS, 0);
+            return complete(rel, TdiStatus.STATUS_SUCCESS, 0);
         }
+        return TdiStatus.STATUS_SUCCESS;
     }
 
     void onTimer() {
@@ -923,6 +963,7 @@ public final class TdiConnection {
         } else if (connectTimer && state == CONNECTING) {
             Irp c = connectIrp;
             connectIrp = null;
+            connectSlot = -1;
             state = IDLE;
             incarnation++;
             provider.sessionTimeouts++;
@@ -958,6 +999,7 @@ public final class TdiConnection {
             case Tdi.TDI_CONNECT -> {
                 if (connectPending(irp)) {
                     connectIrp = null;
+                    connectSlot = -1;
                     provider.cancelTimer(this);
                     state = IDLE;
                     incarnation++; // the stack's late answer is reset
@@ -978,6 +1020,7 @@ public final class TdiConnection {
             case CONNECTING -> {
                 Irp c = connectIrp;
                 connectIrp = null;
+                connectSlot = -1;
                 state = IDLE;
                 incarnation++;
                 provider.cancelTimer(this);

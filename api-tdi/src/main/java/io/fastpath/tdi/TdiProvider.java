@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.agrona.DirectBuffer;
@@ -102,7 +103,8 @@ public final class TdiProvider implements AutoCloseable {
 
     private Tsdu[] tsduPool = new Tsdu[64];
     private int tsduCount;
-    private int heldTsdus;
+    /** Chains kept by clients; changed on the dispatch thread, and by late returns after close. */
+    private final AtomicInteger heldTsdus = new AtomicInteger();
 
     private final UnsafeBuffer copySource = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer copyTarget = new UnsafeBuffer(0, 0);
@@ -127,9 +129,9 @@ public final class TdiProvider implements AutoCloseable {
             int slot = (int) requestId;
             Irp irp = untrack(slot);
             TdiConnection c = trackedConnectionOf(slot);
-            if (irp == null || c == null || !c.connectPending(irp)) {
+            if (irp == null || c == null || !c.connectPending(irp, slot)) {
                 if (status == NtStatus.STATUS_SUCCESS) {
-                    tcp.abort(handle); // the connect was cancelled or timed out meanwhile
+                    abort(handle); // the connect was cancelled, timed out or aborted meanwhile
                 }
                 return;
             }
@@ -157,7 +159,7 @@ public final class TdiProvider implements AutoCloseable {
         public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
             TdiAddress a = listening.get(listenPort);
             if (a == null || a.closed) {
-                tcp.abort(handle);
+                abort(handle);
                 return;
             }
             Offer o = new Offer(a, handle, remoteIp, remotePort, synDataBytes);
@@ -375,6 +377,8 @@ public final class TdiProvider implements AutoCloseable {
             IoCompletionRoutine routine = irp.finish(closed ? TdiStatus.STATUS_CANCELLED
                 : TdiStatus.STATUS_INSUFFICIENT_RESOURCES, 0, null);
             runRoutine(routine, irp);
+        } else if (closed) {
+            drainAfterClose(); // close() may have drained the queue for the last time before the offer
         }
         return TdiStatus.STATUS_PENDING;
     }
@@ -388,17 +392,23 @@ public final class TdiProvider implements AutoCloseable {
         int status = TdiStatus.STATUS_SUCCESS;
         for (int i = 0; i < count; i++) {
             Tsdu t = descriptors[i];
-            if (t == null || !t.claimForReturn()) {
+            int was = t == null ? Tsdu.FREE : t.claimForReturn();
+            if (was == Tsdu.INDICATED) {
+                continue; // returned while its handler still runs: finished when the handler returns
+            }
+            if (was != Tsdu.HELD) {
                 status = TdiStatus.STATUS_INVALID_PARAMETER;
                 continue;
             }
-            if (Thread.currentThread() == owner) {
+            if (closed) {
+                returnTsduDirect(t); // nobody dispatches any more (its retry queue included)
+            } else if (Thread.currentThread() == owner) {
                 returnTsdu(t);
-            } else if (closed) {
-                releaseTsduDescriptorsDirect(t);
             } else if (!requests.offer(t)) {
                 t.state(Tsdu.HELD);
                 status = TdiStatus.STATUS_INSUFFICIENT_RESOURCES;
+            } else if (closed) {
+                drainAfterClose(); // close() may have drained the queue for the last time before the offer
             }
         }
         return status;
@@ -406,7 +416,7 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Chained receives clients keep right now (STATUS_PENDING, not yet returned). */
     public int heldChainedReceives() {
-        return heldTsdus;
+        return heldTsdus.get();
     }
 
     private int execute(Irp irp) {
@@ -637,10 +647,11 @@ public final class TdiProvider implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
         int quiet = 0;
         while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = requests.drain(requestConsumer, Integer.MAX_VALUE) + tcp.pollEvents(events) + retryReleases()
-                + runDeferred();
+            int work = drainClosing() + tcp.pollEvents(events) + retryReleases() + runDeferred();
             if (work == 0) {
-                quiet++;
+                if (retryCount == 0) {
+                    quiet++; // aborts and releases the full ring refused keep it going (up to the deadline)
+                }
                 LockSupport.parkNanos(1_000_000);
             } else {
                 quiet = 0;
@@ -648,7 +659,7 @@ public final class TdiProvider implements AutoCloseable {
         }
         for (Object o : new ArrayList<>(byHandle.values())) {
             if (o instanceof Offer offer) {
-                tcp.abort(offer.handle);
+                abort(offer.handle);
                 offer.data.releaseAll(this, offer.handle);
             }
         }
@@ -662,6 +673,11 @@ public final class TdiProvider implements AutoCloseable {
         }
         runDeferred();
         retryReleases();
+    }
+
+    /** close()'s drains once closed is set: late submitters may drain too ({@link #drainAfterClose}). */
+    private synchronized int drainClosing() {
+        return requests.drain(requestConsumer, Integer.MAX_VALUE);
     }
 
     private void onRequest(Object request) {
@@ -700,8 +716,9 @@ public final class TdiProvider implements AutoCloseable {
     // ---------------------------------------------------------------- completion
 
     /**
-     * Completes an IRP: fills IoStatus and runs its routine (deferred to the next round beyond 16 nested inline
-     * completions). Returns {@code status}; the IRP must not be touched afterwards.
+     * Completes an IRP: fills IoStatus and runs its routine. Beyond 16 nested inline completions the IRP is marked
+     * pending and completed in the next round: then STATUS_PENDING is returned, else {@code status}. Either way
+     * the IRP must not be touched afterwards.
      */
     int complete(Irp irp, int status, long information, Object object) {
         irp.next = null;
@@ -709,8 +726,9 @@ public final class TdiProvider implements AutoCloseable {
             irp.queryType = status;
             irp.done = (int) information;
             irp.eventContext = object;
+            irp.markPending(); // the routine runs next round: the submission returns STATUS_PENDING
             deferred.add(irp);
-            return status;
+            return TdiStatus.STATUS_PENDING;
         }
         IoCompletionRoutine routine = irp.finish(status, information, object);
         if (routine != null) {
@@ -889,6 +907,28 @@ public final class TdiProvider implements AutoCloseable {
         }
     }
 
+    /**
+     * The last TDI_LISTEN of an address without a connect handler was cancelled: it stops listening, unless a
+     * connection of the address uses the port (the stack would then refuse the next listen on it).
+     */
+    void stopListeningIfUnused(TdiAddress a) {
+        if (a.listenState != 2 || a.connectHandler != null || !a.listens.isEmpty()) {
+            return;
+        }
+        for (int i = 0; i < connections.size(); i++) {
+            TdiConnection c = connections.get(i);
+            if (c.address == a && c.state != TdiConnection.IDLE && c.state != TdiConnection.LISTENING) {
+                return;
+            }
+        }
+        for (Object o : byHandle.values()) {
+            if (o instanceof Offer offer && offer.address == a) {
+                return;
+            }
+        }
+        stopListeningIfIdle(a);
+    }
+
     private void onListenOutcome(TdiAddress a, int status) {
         if (status == TdiStatus.STATUS_SUCCESS && !a.closed) {
             a.listenState = 2;
@@ -916,6 +956,8 @@ public final class TdiProvider implements AutoCloseable {
             // an endpoint whose listen ended meanwhile
         }
         if (listener != null) {
+            // The port keeps listening even if that was the last TDI_LISTEN: the stack refuses to listen on a port
+            // a connection uses, so stopping now would fail the next TDI_LISTEN while this connection lasts.
             listener.takeOffer(o);
             return;
         }
@@ -943,16 +985,14 @@ public final class TdiProvider implements AutoCloseable {
         Object context = out.connectionContext();
         if (accept == null || accept.minorFunction != Tdi.TDI_ACCEPT
             || !(accept.fileObject instanceof TdiConnection c) || c.address != a
-            || c.state != TdiConnection.IDLE || accept.inProgress()) {
+            || c.state != TdiConnection.IDLE || !accept.ready()) {
             refuse(o);
-            if (accept != null && !accept.inProgress()) {
-                accept.begin();
-                complete(accept, TdiStatus.STATUS_INVALID_CONNECTION, 0, null);
-            }
+            failHandedBack(accept, TdiStatus.STATUS_INVALID_CONNECTION);
             raiseError(a, TdiStatus.STATUS_INVALID_CONNECTION);
             return;
         }
         accept.begin();
+        accept.provider = this;
         accept.markPending();
         if (context != null) {
             c.context = context;
@@ -960,10 +1000,22 @@ public final class TdiProvider implements AutoCloseable {
         c.acceptOffer(o, accept);
     }
 
+    /**
+     * An IRP a handler handed back (ClientEventConnect's accept IRP, a receive handler's TDI_RECEIVE) that cannot
+     * be used: completed with {@code status} if it is ready (built and not submitted), else left alone.
+     */
+    void failHandedBack(Irp irp, int status) {
+        if (irp != null && irp.ready()) {
+            irp.begin();
+            irp.provider = this;
+            complete(irp, status, 0, null);
+        }
+    }
+
     private void refuse(Offer o) {
         offersRefused++;
         byHandle.remove(o.handle);
-        tcp.abort(o.handle);
+        abort(o.handle);
         o.data.releaseAll(this, o.handle);
     }
 
@@ -996,6 +1048,24 @@ public final class TdiProvider implements AutoCloseable {
         if (retryCount == 0 && tcp.release(handle, mbuf, length)) {
             return;
         }
+        enqueueRetry(handle, mbuf, length);
+    }
+
+    /**
+     * RST for a connection of the stack. A full request ring does not lose it: it waits in the same retry queue
+     * as descriptor releases (in order with them) and goes at the next round.
+     */
+    void abort(long handle) {
+        if (retryCount == 0 && tcp.abort(handle)) {
+            return;
+        }
+        enqueueRetry(handle, 0, ABORT_ENTRY);
+    }
+
+    /** Retry-queue entries: a release (length >= 0) or, with this length, an abort. */
+    private static final int ABORT_ENTRY = -1;
+
+    private void enqueueRetry(long handle, long mbuf, int length) {
         if (retryCount == retryHandle.length) {
             retryHandle = Arrays.copyOf(retryHandle, retryCount * 2);
             retryMbuf = Arrays.copyOf(retryMbuf, retryCount * 2);
@@ -1009,7 +1079,8 @@ public final class TdiProvider implements AutoCloseable {
 
     private int retryReleases() {
         int done = 0;
-        while (done < retryCount && tcp.release(retryHandle[done], retryMbuf[done], retryLength[done])) {
+        while (done < retryCount && (retryLength[done] == ABORT_ENTRY ? tcp.abort(retryHandle[done])
+            : tcp.release(retryHandle[done], retryMbuf[done], retryLength[done]))) {
             done++;
         }
         if (done > 0) {
@@ -1044,9 +1115,16 @@ public final class TdiProvider implements AutoCloseable {
         tsduPool[tsduCount++] = t;
     }
 
+    /**
+     * A chained receive handler returned STATUS_PENDING: the client keeps the chain. If it already returned it
+     * while the handler ran (TdiReturnChainedReceives from another thread, or from the handler), it goes back now.
+     */
     void holdTsdu(Tsdu t) {
-        t.state(Tsdu.HELD);
-        heldTsdus++;
+        if (t.hold()) {
+            heldTsdus.incrementAndGet();
+        } else {
+            releaseTsdu(t); // RETURNING: the return came before the handler returned
+        }
     }
 
     /** Releases a TSDU's mbufs to the stack and pools it (after SUCCESS, or a return). */
@@ -1060,15 +1138,42 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     private void returnTsdu(Tsdu t) {
-        heldTsdus--;
+        heldTsdus.decrementAndGet();
         releaseTsdu(t);
     }
 
-    private void releaseTsduDescriptorsDirect(Tsdu t) {
+    /**
+     * A chain returned after close() (any thread, nobody dispatches any more): its mbufs go straight to the
+     * stack, each release retried while the request ring is full (up to a second each; the stack still runs).
+     */
+    private void returnTsduDirect(Tsdu t) {
         if (!t.expedited) {
             for (int i = 0; i < t.count; i++) {
-                tcp.release(t.handle, t.mbuf[i], t.length[i]);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+                while (!tcp.release(t.handle, t.mbuf[i], t.length[i]) && System.nanoTime() - deadline < 0) {
+                    LockSupport.parkNanos(50_000);
+                }
             }
+        }
+        t.clear(); // not pooled: the pool belongs to the dispatch thread
+        heldTsdus.decrementAndGet();
+    }
+
+    /**
+     * A request or chain return queued after close() drained the queue for the last time: the queue is drained
+     * here (one thread at a time; the queue has one consumer), IRPs complete STATUS_CANCELLED on this thread.
+     */
+    private synchronized void drainAfterClose() {
+        requests.drain(lateConsumer, Integer.MAX_VALUE);
+    }
+
+    private final Consumer<Object> lateConsumer = this::onLateRequest;
+
+    private void onLateRequest(Object request) {
+        if (request instanceof Irp irp) {
+            runRoutine(irp.finish(TdiStatus.STATUS_CANCELLED, 0, null), irp);
+        } else if (request instanceof Tsdu t) {
+            returnTsduDirect(t);
         }
     }
 

@@ -18,7 +18,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * exception to zero copy: it is served from a small native buffer this object owns ({@link #segmentMbuf} 0).
  *
  * <p>Ownership: lent for the handler's call; kept (STATUS_PENDING) until returned exactly once, from any thread
- * (a second return, or a return of a descriptor that was not kept, is refused). Pooled by the provider: do not
+ * (a second return, or a return of a descriptor that was not kept, is refused). A return may come before the
+ * handler has returned STATUS_PENDING (from another thread, or from the handler itself): the chain then goes
+ * back as soon as the handler returns. Pooled by the provider: do not
  * touch it after returning it.
  */
 public final class Tsdu {
@@ -149,8 +151,24 @@ public final class Tsdu {
         STATE.setVolatile(this, s);
     }
 
-    boolean claimForReturn() {
-        return STATE.compareAndSet(this, HELD, RETURNING);
+    /**
+     * TdiReturnChainedReceives claims the descriptor: HELD (kept) or INDICATED (its handler still runs; the
+     * provider finishes the return when the handler returns) move to RETURNING. Returns the state it was in, or
+     * FREE if it could not be claimed (not kept, or already returned).
+     */
+    int claimForReturn() {
+        if (STATE.compareAndSet(this, HELD, RETURNING)) {
+            return HELD;
+        }
+        if (STATE.compareAndSet(this, INDICATED, RETURNING)) {
+            return INDICATED;
+        }
+        return FREE;
+    }
+
+    /** The handler returned STATUS_PENDING: INDICATED → HELD; false if it was returned meanwhile (RETURNING). */
+    boolean hold() {
+        return STATE.compareAndSet(this, INDICATED, HELD);
     }
 
     void clear() {

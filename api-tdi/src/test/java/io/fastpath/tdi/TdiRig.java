@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.agrona.BufferUtil;
+import org.agrona.concurrent.Agent;
 
 /**
  * Two stacks, A (10.13.0.1) and B (10.13.0.2), joined by a DPDK ring pair, each on its own StackRunner poll
@@ -48,12 +49,17 @@ final class TdiRig implements AutoCloseable {
     }
 
     TdiRig(Path dir, TcpConfig tcp) {
+        this(dir, tcp, new Agent[0]);
+    }
+
+    /** With {@code alongsideA} run on A's poll thread after the stack's work (e.g. a gate that stalls it). */
+    TdiRig(Path dir, TcpConfig tcp, Agent... alongsideA) {
         int n = SEQUENCE.incrementAndGet();
         pool = PktmbufPool.create("tdi" + n, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create("tdi" + n, 2048, pool, pool, EthDevPort.Config.defaults());
         a = stack(pair.a(), dir, "tdia" + n, A_IP, tcp);
         b = stack(pair.b(), dir, "tdib" + n, B_IP, tcp);
-        runnerA = StackRunner.start(a, StackRunner.backoff());
+        runnerA = StackRunner.start(a, StackRunner.backoff(), alongsideA);
         runnerB = StackRunner.start(b, StackRunner.backoff());
         tdiA = TdiProvider.open(a, errors::add);
         tdiB = TdiProvider.open(b, errors::add);

@@ -101,6 +101,8 @@ public final class TcpConnection {
     boolean timestampsWanted;
     long maxRetransmitNs;
     long retransmitSinceNs;
+    /** A SYN held for the application's decision (conditional accept): no SYN-ACK sent yet. */
+    boolean deferred;
     /** Bytes of Fast Open data the SYN carried when this passive connection was accepted (0: none). */
     int synDataLength;
     HandoverReceiver handover;

@@ -12,6 +12,15 @@ public interface TcpEventHandler {
     default void onListenComplete(int port, int status) {
     }
 
+    /**
+     * Conditional accept (a listener with {@link TcpSocketOptions#withConditionalAccept}): a SYN waits for
+     * {@link TcpService#acceptRequest} or {@link TcpService#rejectRequest}; {@code onClosed(handle, ...)} if the
+     * peer gives up or nobody decides in time. {@code synDataBytes}: Fast Open data the SYN carried (not taken;
+     * the peer sends it again after the handshake).
+     */
+    default void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
+    }
+
     /** A listener accepted a connection. */
     void onAccepted(int listenPort, long handle, int remoteIp, int remotePort);
 

@@ -38,6 +38,11 @@ import org.agrona.concurrent.UnsafeBuffer;
 public final class TcpLayer {
     public static final int EPHEMERAL_FIRST = 49152;
     public static final int EPHEMERAL_LAST = 65535;
+    /**
+     * How long a conditionally accepted SYN waits for the application's decision before it is dropped, at
+     * most: as long as our own SYN retries would last (initial RTO x (2^(retries+1) - 1)), capped here.
+     */
+    public static final long CONDITIONAL_ACCEPT_LIMIT_NS = 10_000_000_000L;
     private static final int HEADERS = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
     private static final int TS_OPTION_SPACE = 12;
     private static final long TIMER_TICK_NS = 1L << 20; // about 1 ms
@@ -165,7 +170,8 @@ public final class TcpLayer {
         if (port <= 0 || port > 65535) {
             return NtStatus.STATUS_INVALID_PARAMETER;
         }
-        if (listeners.containsKey(port) || localPortUse[port] > 0) {
+        if (listeners.containsKey(port)
+            || localPortUse[port] > 0 && !TcpSocketOptions.reuseAddress(socketOptions)) {
             return NtStatus.STATUS_SHARING_VIOLATION;
         }
         Listener l = new Listener();
@@ -278,6 +284,41 @@ public final class TcpLayer {
         if (beforeSyn) {
             c.timestampsWanted = TcpSocketOptions.timestamps(options, config.timestamps());
         }
+    }
+
+    private long conditionalAcceptLimitNs() {
+        long retries = config.initialRtoNs() * ((1L << Math.min(config.synRetries() + 1, 20)) - 1);
+        return Math.min(CONDITIONAL_ACCEPT_LIMIT_NS, retries);
+    }
+
+    /**
+     * Conditional accept: answers a held SYN ({@link TcpListenHandler#onConnectRequest}) with a SYN-ACK; the
+     * handshake completes as usual and the listener's {@code onAccept} follows. False if the connection is not
+     * a held request (any more).
+     */
+    public boolean acceptRequest(TcpConnection c) {
+        if (!c.deferred || c.state != TcpState.SYN_RECEIVED) {
+            return false;
+        }
+        c.deferred = false;
+        c.rtxDeadline = 0;
+        sendSyn(c, true);
+        armRetransmit(c);
+        return true;
+    }
+
+    /**
+     * Conditional accept: refuses a held SYN with a RST (the peer's connect fails: connection refused). No
+     * onClosed follows. False if the connection is not a held request (any more).
+     */
+    public boolean rejectRequest(TcpConnection c) {
+        if (!c.deferred || c.state != TcpState.SYN_RECEIVED) {
+            return false;
+        }
+        sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, 0, c.rcvNxt, true);
+        c.handler = null;
+        releaseConnection(c);
+        return true;
     }
 
     /** SO_RCVBUF and TCP_MAXRT on an open connection ({@link TcpSocketOptions}; timestamps are ignored). */
@@ -585,6 +626,21 @@ public final class TcpLayer {
         c.maxSndWnd = c.sndWnd;
         c.state = TcpState.SYN_RECEIVED;
         counters.tcpPassiveOpens.incrementRelease();
+        if (TcpSocketOptions.conditionalAccept(l.options)) {
+            // Conditional accept: no SYN-ACK until the application decides (acceptRequest / rejectRequest).
+            // SYN data is not taken early here; a Fast Open client sends it again after the handshake.
+            c.deferred = true;
+            c.synDataLength = seg.payloadLength();
+            if (config.fastOpen() && options.hasFastOpen()
+                && (options.fastOpenCookieLength() == 0 || !validCookie(src))) {
+                c.sendCookie = true;
+            }
+            c.rtxDeadline = nowNs + conditionalAcceptLimitNs();
+            schedule(c, c.rtxDeadline);
+            free(m);
+            l.handler.onConnectRequest(c);
+            return;
+        }
         // Data in a SYN is accepted only with a valid Fast Open cookie (RFC 7413 §4.2.2); otherwise it is
         // not acknowledged and comes again after the handshake.
         boolean kept = false;
@@ -798,7 +854,9 @@ public final class TcpLayer {
         if (rst) {
             if (segSeq == c.rcvNxt) {
                 counters.tcpResetsReceived.incrementRelease();
-                if (c.state == TcpState.SYN_RECEIVED && !c.active) {
+                if (c.state == TcpState.SYN_RECEIVED && !c.active && c.deferred) {
+                    closeConnection(c, NtStatus.STATUS_CONNECTION_RESET); // the application was deciding
+                } else if (c.state == TcpState.SYN_RECEIVED && !c.active) {
                     releaseConnection(c); // back to LISTEN: nothing to report, nobody accepted it yet
                 } else if (c.state == TcpState.SYN_RECEIVED) {
                     closeConnection(c, NtStatus.STATUS_CONNECTION_REFUSED);
@@ -822,8 +880,10 @@ public final class TcpLayer {
         // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
         if (syn) {
             if (c.state == TcpState.SYN_RECEIVED && segSeq == c.irs) {
-                // Our SYN-ACK was lost: the peer retransmitted its SYN.
-                sendSyn(c, true);
+                // Our SYN-ACK was lost: the peer retransmitted its SYN (or, held for a decision, it waits).
+                if (!c.deferred) {
+                    sendSyn(c, true);
+                }
                 free(m);
                 return;
             }
@@ -1975,6 +2035,10 @@ public final class TcpLayer {
 
     /** RFC 6298 §5: the retransmission timer expired. */
     private void retransmitTimeout(TcpConnection c) {
+        if (c.deferred) {
+            closeConnection(c, NtStatus.STATUS_IO_TIMEOUT); // nobody decided in time: drop the request
+            return;
+        }
         counters.tcpTimeouts.incrementRelease();
         c.retries++;
         c.rttTiming = false; // Karn
@@ -2088,6 +2152,7 @@ public final class TcpLayer {
         c.active = false;
         c.attachment = null;
         c.synDataLength = 0;
+        c.deferred = false;
         c.receiveLimit = config.receiveBufferBytes();
         c.timestampsWanted = config.timestamps();
         c.maxRetransmitNs = 0;

@@ -36,6 +36,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private static final int KEEPALIVE = 10;
     private static final int SEND_URGENT = 11;
     private static final int OPTIONS = 12;
+    private static final int ACCEPT_REQUEST = 13;
+    private static final int REJECT_REQUEST = 14;
 
     private static final int EV_CONNECTED = 1;
     private static final int EV_ACCEPTED = 2;
@@ -47,6 +49,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private static final int EV_URGENT = 8;
     private static final int EV_FIN_ACKED = 9;
     private static final int EV_SEND_BACKLOG = 10;
+    private static final int EV_CONNECT_REQUEST = 11;
     private static final int MIN_IDEAL_BACKLOG = 16 << 10;
     /** Urgent bytes carried in one event (the stack marks one byte per urgent pointer, RFC 6093). */
     private static final int URGENT_MAX = 32;
@@ -85,7 +88,17 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private final OneToOneRingBuffer overflow;
     private int overflowCount;
     private final ControlledMessageHandler mover = this::moveOverflow;
-    private final TcpListenHandler acceptor = this::accept;
+    private final TcpListenHandler acceptor = new TcpListenHandler() {
+        @Override
+        public TcpHandler onAccept(TcpConnection c) {
+            return accept(c);
+        }
+
+        @Override
+        public void onConnectRequest(TcpConnection c) {
+            connectRequest(c);
+        }
+    };
     private int acceptingPort;
 
     public TcpService(TcpLayer tcp, int ringBytes) {
@@ -206,6 +219,22 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         }
     }
 
+    /** Conditional accept: answer a held SYN (onConnectRequest) with a SYN-ACK; onAccepted follows. */
+    public boolean acceptRequest(long handle) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            return requests.write(ACCEPT_REQUEST, requestScratch, 0, 8);
+        }
+    }
+
+    /** Conditional accept: refuse a held SYN with a RST (the peer's connect is refused); no onClosed follows. */
+    public boolean rejectRequest(long handle) {
+        synchronized (requestScratch) {
+            requestScratch.putLong(0, handle);
+            return requests.write(REJECT_REQUEST, requestScratch, 0, 8);
+        }
+    }
+
     /** SO_RCVBUF and TCP_MAXRT for an open connection ({@link TcpSocketOptions#of}; timestamps ignored). */
     public boolean options(long handle, long socketOptions) {
         synchronized (requestScratch) {
@@ -287,6 +316,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             case EV_PEER_CLOSED -> target.onPeerClosed(b.getLong(i));
             case EV_FIN_ACKED -> target.onShutdownComplete(b.getLong(i));
             case EV_SEND_BACKLOG -> target.onIdealSendBacklog(b.getLong(i), b.getInt(i + 8));
+            case EV_CONNECT_REQUEST -> target.onConnectRequest(b.getInt(i), b.getLong(i + 4), b.getInt(i + 12),
+                b.getInt(i + 16), b.getInt(i + 20));
             case EV_CLOSED -> target.onClosed(b.getLong(i), b.getInt(i + 8));
             case EV_LISTEN -> target.onListenComplete(b.getInt(i), b.getInt(i + 4));
             default -> {
@@ -360,6 +391,16 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                 }
             }
             case STOP_LISTENING -> tcp.stopListening(b.getInt(i));
+            case ACCEPT_REQUEST, REJECT_REQUEST -> {
+                TcpConnection c = tcp.connection(b.getLong(i));
+                if (c != null) {
+                    if (type == ACCEPT_REQUEST) {
+                        tcp.acceptRequest(c);
+                    } else {
+                        tcp.rejectRequest(c);
+                    }
+                }
+            }
             case OPTIONS -> {
                 TcpConnection c = tcp.connection(b.getLong(i));
                 if (c != null) {
@@ -415,6 +456,18 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             default -> {
             }
         }
+    }
+
+    /** A conditional listener holds a SYN: the application decides (acceptRequest / rejectRequest). */
+    private void connectRequest(TcpConnection c) {
+        c.handover = this;
+        c.handler = this; // to hear onClosed if the peer gives up or nobody decides in time
+        eventScratch.putInt(0, c.localPort());
+        eventScratch.putLong(4, c.handle());
+        eventScratch.putInt(12, c.remoteIp());
+        eventScratch.putInt(16, c.remotePort());
+        eventScratch.putInt(20, c.synDataLength);
+        post(EV_CONNECT_REQUEST, 24);
     }
 
     private TcpHandler accept(TcpConnection c) {

@@ -13,7 +13,10 @@ package io.fastpath.stack.tcp;
  *   <li>maximum retransmission time (TCP_MAXRT): milliseconds from the first retransmission timeout of a
  *       segment (or the SYN) until the connection gives up with STATUS_IO_TIMEOUT, whatever the retry count;</li>
  *   <li>reuse address (SO_REUSEADDR): connect from a local port other connections use, as long as the
- *       4-tuple is new.</li>
+ *       4-tuple is new; listen on a port that connections (of an earlier listener) still use;</li>
+ *   <li>conditional accept (listeners only, {@link #withConditionalAccept}): a SYN is not answered until the
+ *       application decides ({@link TcpListenHandler#onConnectRequest}, then {@link TcpLayer#acceptRequest} or
+ *       {@link TcpLayer#rejectRequest}); a rejected peer gets a RST for its SYN (connection refused).</li>
  * </ul>
  */
 public final class TcpSocketOptions {
@@ -23,7 +26,9 @@ public final class TcpSocketOptions {
     private static final int TS_DEFAULT = 0;
     private static final int TS_ON = 1;
     private static final int TS_OFF = 2;
-    private static final long RECEIVE_MASK = (1L << 29) - 1;
+    private static final long RECEIVE_MASK = (1L << 28) - 1;
+    private static final int RECEIVE_SHIFT = 4;
+    private static final long CONDITIONAL = 8;
 
     private TcpSocketOptions() {
     }
@@ -42,7 +47,16 @@ public final class TcpSocketOptions {
             throw new IllegalArgumentException("maximum retransmission time " + maxRetransmitMillis + " ms");
         }
         long ts = timestamps == null ? TS_DEFAULT : timestamps ? TS_ON : TS_OFF;
-        return ts | (reuseAddress ? 4L : 0L) | ((long) receiveBufferBytes << 3) | (maxRetransmitMillis << 32);
+        return ts | (reuseAddress ? 4L : 0L) | ((long) receiveBufferBytes << RECEIVE_SHIFT) | (maxRetransmitMillis << 32);
+    }
+
+    /** The same options with conditional accept (listeners): SYNs wait for the application's decision. */
+    public static long withConditionalAccept(long options) {
+        return options | CONDITIONAL;
+    }
+
+    static boolean conditionalAccept(long options) {
+        return (options & CONDITIONAL) != 0;
     }
 
     static boolean timestamps(long options, boolean fallback) {
@@ -56,7 +70,7 @@ public final class TcpSocketOptions {
 
     /** The receive buffer for a connection: the option within [4 KiB, the config's], or the config's. */
     static int receiveBuffer(long options, int configured) {
-        int bytes = (int) ((options >>> 3) & RECEIVE_MASK);
+        int bytes = (int) ((options >>> RECEIVE_SHIFT) & RECEIVE_MASK);
         return bytes == 0 ? configured : Math.min(configured, Math.max(MIN_RECEIVE_BUFFER, bytes));
     }
 

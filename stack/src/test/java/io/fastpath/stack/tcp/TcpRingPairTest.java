@@ -303,4 +303,91 @@ class TcpRingPairTest {
         runUntil(() -> second.connectStatus == 0, 2000);
         assertEquals(40000, second.connection.localPort());
     }
+
+    /**
+     * Conditional accept: the listener holds each SYN unanswered until the application decides. Accepted: the
+     * handshake completes and onAccept follows. Rejected: the client's connect is refused (RST for its SYN),
+     * not reset after connecting. Undecided: the request is dropped (onClosed IO_TIMEOUT on the server).
+     */
+    @Test
+    void conditionalAcceptHoldsTheSynUntilTheApplicationDecides() {
+        TcpConfig quick = TcpConfig.defaults().withSynRetries(2, TimeUnit.MILLISECONDS.toNanos(50));
+        a = stack(portA, "a", A_IP, quick);
+        b = stack(portB, "b", B_IP, quick);
+        java.util.List<TcpConnection> requests = new java.util.ArrayList<>();
+        java.util.List<TcpConnection> accepted = new java.util.ArrayList<>();
+        int[] requestClosed = {-1};
+        TcpHandler sink = new TcpHandler() {
+            @Override
+            public int onReceive(TcpConnection c, long address, int length) {
+                return length;
+            }
+
+            @Override
+            public void onClosed(TcpConnection c, int status) {
+                requestClosed[0] = status;
+            }
+        };
+        TcpListenHandler conditional = new TcpListenHandler() {
+            @Override
+            public TcpHandler onAccept(TcpConnection c) {
+                accepted.add(c);
+                return sink;
+            }
+
+            @Override
+            public void onConnectRequest(TcpConnection c) {
+                c.handler(sink);
+                requests.add(c);
+            }
+        };
+        assertEquals(NtStatus.STATUS_SUCCESS, b.tcp().listen(0, 7, conditional,
+            TcpSocketOptions.withConditionalAccept(TcpSocketOptions.DEFAULTS)));
+        a.doWork();
+        // Accepted after a while: the client's connect waits, then completes.
+        Outcome first = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, first));
+        runUntil(() -> requests.size() == 1, 2000);
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(30);
+        runUntil(() -> System.nanoTime() > until, 1000);
+        assertEquals(-1, first.connectStatus, "no SYN-ACK while the application decides");
+        assertTrue(b.tcp().acceptRequest(requests.get(0)));
+        runUntil(() -> first.connectStatus != -1 && accepted.size() == 1, 2000);
+        assertEquals(NtStatus.STATUS_SUCCESS, first.connectStatus);
+        assertFalse(b.tcp().acceptRequest(requests.get(0)), "decided already");
+        // Rejected: refused, as if nobody listened.
+        Outcome second = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, second));
+        runUntil(() -> requests.size() == 2, 2000);
+        assertTrue(b.tcp().rejectRequest(requests.get(1)));
+        runUntil(() -> second.connectStatus != -1, 2000);
+        assertEquals("STATUS_CONNECTION_REFUSED", NtStatus.name(second.connectStatus));
+        assertEquals(1, accepted.size());
+        // Undecided: dropped after initial RTO x (2^(retries+1) - 1) = 350 ms; the client times out too.
+        Outcome third = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, third));
+        runUntil(() -> requests.size() == 3, 2000);
+        runUntil(() -> requestClosed[0] != -1 && third.connectStatus != -1, 5000);
+        assertEquals("STATUS_IO_TIMEOUT", NtStatus.name(requestClosed[0]));
+        assertEquals("STATUS_IO_TIMEOUT", NtStatus.name(third.connectStatus));
+        assertEquals(1, accepted.size());
+    }
+
+    /** SO_REUSEADDR on a listener: it may listen on a port its predecessor's connections still use. */
+    @Test
+    void aListenerWithReuseAddressListensOnAPortConnectionsStillUse() {
+        a = stack(portA, "a", A_IP, TcpConfig.defaults());
+        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        EchoServer first = new EchoServer();
+        assertEquals(NtStatus.STATUS_SUCCESS, first.listen(b.tcp(), 7));
+        a.doWork();
+        Outcome o = new Outcome();
+        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, o));
+        runUntil(() -> o.connectStatus == 0 && b.tcp().connectionCount() == 1, 2000);
+        assertEquals(NtStatus.STATUS_SUCCESS, b.tcp().stopListening(7));
+        assertEquals(NtStatus.STATUS_SHARING_VIOLATION, b.tcp().listen(0, 7, c -> null),
+            "the port is in use by the accepted connection");
+        assertEquals(NtStatus.STATUS_SUCCESS, b.tcp().listen(0, 7, c -> null,
+            TcpSocketOptions.of(null, 0, 0, true)));
+    }
 }

@@ -15,11 +15,11 @@ public interface WskClientListenDispatch extends WskClientDispatch {
     }
 
     /**
-     * WskInspectEvent (conditional accept, SO_CONDITIONAL_ACCEPT set on the listener): a connection request
-     * arrived; decide before the application sees it. Return WskInspectAccept (it goes on to a queued WskAccept,
-     * the accept event or the backlog), WskInspectReject (the peer gets a reset) or WskInspectPend (decide
-     * later with {@link WskSocket#inspectComplete}). The default rejects. fastpath's TCP has already completed
-     * the handshake when this runs (Windows holds the SYN); data the peer sends meanwhile waits for the socket.
+     * WskInspectEvent (conditional accept, SO_CONDITIONAL_ACCEPT set on the listener before WskBind): a SYN
+     * arrived and the stack holds it unanswered until this decides. Return WskInspectAccept (the handshake goes
+     * on; the connection then goes to a queued WskAccept, the accept event or the backlog), WskInspectReject (a
+     * RST answers the SYN: the peer's connect is refused; the default) or WskInspectPend (decide later with
+     * {@link WskSocket#inspectComplete}; a request held too long ends with {@link #wskAbortEvent}).
      */
     default int wskInspectEvent(Object socketContext, SocketAddressV4 localAddress, SocketAddressV4 remoteAddress,
                                 WskInspectId inspectId) {
@@ -27,8 +27,9 @@ public interface WskClientListenDispatch extends WskClientDispatch {
     }
 
     /**
-     * WskAbortEvent: the peer abandoned (reset) a connection request whose inspection was pended; its
-     * {@code inspectId} is no longer valid. Return STATUS_SUCCESS.
+     * WskAbortEvent: a connection request whose inspection was pended ended without a decision (the peer reset
+     * it, or it was held longer than the stack holds a SYN); its {@code inspectId} is no longer valid. Return
+     * STATUS_SUCCESS.
      */
     default int wskAbortEvent(Object socketContext, WskInspectId inspectId) {
         return WskStatus.STATUS_SUCCESS;

@@ -95,6 +95,8 @@ public final class WskProvider implements AutoCloseable {
     final Long2ObjectHashMap<WskSocket> byHandle = new Long2ObjectHashMap<>();
     final Int2ObjectHashMap<WskSocket> listeners = new Int2ObjectHashMap<>();
     final Int2ObjectHashMap<WskSocket> listenPending = new Int2ObjectHashMap<>();
+    /** Connection requests (held SYNs) a conditional-accept listener is deciding on, by stack handle. */
+    final Long2ObjectHashMap<WskSocket> inspecting = new Long2ObjectHashMap<>();
     private final int[] portUse = new int[65536];
     private final boolean[] portExclusive = new boolean[65536];
     private int nextEphemeral = EPHEMERAL_FIRST;
@@ -112,6 +114,8 @@ public final class WskProvider implements AutoCloseable {
     private int retryCount;
     private final org.agrona.collections.LongArrayList pendingAborts = new org.agrona.collections.LongArrayList();
     private final org.agrona.collections.IntArrayList pendingStops = new org.agrona.collections.IntArrayList();
+    private final org.agrona.collections.LongArrayList pendingAccepts = new org.agrona.collections.LongArrayList();
+    private final org.agrona.collections.LongArrayList pendingRejects = new org.agrona.collections.LongArrayList();
 
     private WskDataIndication[] indicationPool = new WskDataIndication[256];
     private int indicationCount;
@@ -144,6 +148,16 @@ public final class WskProvider implements AutoCloseable {
                 return;
             }
             s.onListenComplete(port, status);
+        }
+
+        @Override
+        public void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
+            WskSocket listener = listeners.get(listenPort);
+            if (listener == null) {
+                decideRequest(handle, false);
+                return;
+            }
+            listener.onConnectRequest(handle, remoteIp, remotePort);
         }
 
         @Override
@@ -203,6 +217,11 @@ public final class WskProvider implements AutoCloseable {
             WskSocket s = byHandle.remove(handle);
             if (s != null) {
                 s.onStackClosed(status);
+                return;
+            }
+            WskSocket listener = inspecting.remove(handle);
+            if (listener != null) {
+                listener.onRequestAborted(handle); // a held SYN's peer gave up, or nobody decided in time
             }
         }
     };
@@ -782,6 +801,13 @@ public final class WskProvider implements AutoCloseable {
         }
     }
 
+    /** Conditional accept: answers a held SYN (SYN-ACK or RST); retried if the request ring is full. */
+    void decideRequest(long handle, boolean accept) {
+        if (!(accept ? tcp.acceptRequest(handle) : tcp.rejectRequest(handle))) {
+            (accept ? pendingAccepts : pendingRejects).addLong(handle);
+        }
+    }
+
     /** Stops the stack listening on a port; retried if the request ring is full. */
     void stopListening(int port) {
         if (!tcp.stopListening(port)) {
@@ -791,6 +817,14 @@ public final class WskProvider implements AutoCloseable {
 
     private int retryControl() {
         int done = 0;
+        while (!pendingAccepts.isEmpty() && tcp.acceptRequest(pendingAccepts.getLong(0))) {
+            pendingAccepts.removeAt(0);
+            done++;
+        }
+        while (!pendingRejects.isEmpty() && tcp.rejectRequest(pendingRejects.getLong(0))) {
+            pendingRejects.removeAt(0);
+            done++;
+        }
         while (!pendingAborts.isEmpty() && tcp.abort(pendingAborts.getLong(0))) {
             pendingAborts.removeAt(0);
             done++;

@@ -99,10 +99,8 @@ public final class WskSocket {
     /** SO_CONDITIONAL_ACCEPT: connection requests go through WskInspectEvent first. */
     private boolean conditionalAccept;
     private int inspectSerial;
-    /** Requests whose inspection was pended (WskInspectPend), oldest first, linked through nextInBacklog. */
-    private WskSocket inspectHead;
-    /** Set while this connection waits for its listener's inspection decision. */
-    private WskInspectId inspectId;
+    /** Connection requests (held SYNs) whose inspection was pended (WskInspectPend), by stack handle. */
+    private org.agrona.collections.Long2ObjectHashMap<WskInspectId> pendedRequests;
     private int listenRetries;
 
     // connecting
@@ -483,7 +481,7 @@ public final class WskSocket {
             }
             return complete(irp, NtStatus.STATUS_SHARING_VIOLATION);
         }
-        if (!provider.tcp.listen(port, socketOptions())) {
+        if (!provider.tcp.listen(port, listenOptions())) {
             if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
                 unbind();
             }
@@ -513,7 +511,7 @@ public final class WskSocket {
         if (wildcardPort && status == NtStatus.STATUS_SHARING_VIOLATION && listenRetries < MAX_PORT_RETRIES) {
             // The stack still uses the port we chose (a connection in TIME-WAIT): take another.
             int p = provider.allocatePort();
-            if (p != 0 && provider.tcp.listen(p, socketOptions())) {
+            if (p != 0 && provider.tcp.listen(p, listenOptions())) {
                 int retries = listenRetries + 1;
                 provider.freePort(port);
                 provider.usePort(p, exclusiveAddress);
@@ -578,35 +576,53 @@ public final class WskSocket {
         s.timestamps = timestamps;
         provider.byHandle.put(newHandle, s);
         s.applyOptions();
-        if (conditionalAccept && dispatch instanceof WskClientListenDispatch inspector) {
-            s.listener = this; // hidden from the application until it is admitted
-            s.inspectId = new WskInspectId(s.id, ++inspectSerial);
-            int action;
-            try {
-                action = inspector.wskInspectEvent(context, s.local, s.remote, s.inspectId);
-            } catch (Throwable t) {
-                provider.onError(t);
-                action = Wsk.WskInspectReject;
-            }
-            if (action == Wsk.WskInspectPend && !closed) {
-                s.nextInBacklog = inspectHead;
-                inspectHead = s;
-                return;
-            }
-            decide(s, action == Wsk.WskInspectAccept);
-            return;
-        }
-        admit(s);
+        admit(s); // with conditional accept, the inspection said yes before the SYN-ACK went out
     }
 
-    /** The inspection's outcome: admit the connection, or reset it. */
-    private void decide(WskSocket s, boolean accept) {
-        s.inspectId = null;
-        s.listener = null;
-        if (accept && !closed) {
-            admit(s);
-        } else {
-            s.closeInternal(null);
+    /**
+     * Conditional accept: the stack holds a SYN for this listener (no SYN-ACK yet). WskInspectEvent decides:
+     * accept lets the handshake go on (the connection then arrives as onAccepted), reject answers the SYN with
+     * a RST (the peer's connect is refused), pend waits for WskInspectComplete.
+     */
+    void onConnectRequest(long handle, int remoteIp, int remotePort) {
+        if (closed || !conditionalAccept || !(dispatch instanceof WskClientListenDispatch inspector)) {
+            provider.decideRequest(handle, !closed);
+            return;
+        }
+        WskInspectId id = new WskInspectId(handle, ++inspectSerial);
+        provider.inspecting.put(handle, this);
+        int action;
+        try {
+            action = inspector.wskInspectEvent(context, new SocketAddressV4(provider.stackAddress, port),
+                new SocketAddressV4(remoteIp, remotePort), id);
+        } catch (Throwable t) {
+            provider.onError(t);
+            action = Wsk.WskInspectReject;
+        }
+        if (action == Wsk.WskInspectPend && !closed) {
+            if (pendedRequests == null) {
+                pendedRequests = new org.agrona.collections.Long2ObjectHashMap<>();
+            }
+            pendedRequests.put(handle, id);
+            return;
+        }
+        decideRequest(handle, action == Wsk.WskInspectAccept && !closed);
+    }
+
+    private void decideRequest(long handle, boolean accept) {
+        provider.inspecting.remove(handle);
+        provider.decideRequest(handle, accept);
+    }
+
+    /** A held request ended before a decision took it (the peer gave up, or it waited too long). */
+    void onRequestAborted(long handle) {
+        WskInspectId id = pendedRequests == null ? null : pendedRequests.remove(handle);
+        if (id != null && !closed && dispatch instanceof WskClientListenDispatch d) {
+            try {
+                d.wskAbortEvent(context, id);
+            } catch (Throwable t) {
+                provider.onError(t);
+            }
         }
     }
 
@@ -618,29 +634,14 @@ public final class WskSocket {
         if (action != Wsk.WskInspectAccept && action != Wsk.WskInspectReject) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
         }
-        WskSocket s = takeInspected((WskInspectId) irp.requestContext);
-        if (s == null) {
+        WskInspectId id = (WskInspectId) irp.requestContext;
+        WskInspectId pended = id == null || pendedRequests == null ? null : pendedRequests.get(id.key());
+        if (pended == null || !pended.equals(id)) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
         }
-        decide(s, action == Wsk.WskInspectAccept);
+        pendedRequests.remove(id.key());
+        decideRequest(id.key(), action == Wsk.WskInspectAccept);
         return complete(irp, NtStatus.STATUS_SUCCESS);
-    }
-
-    /** Removes and returns the pended request with this id, or null. */
-    private WskSocket takeInspected(WskInspectId id) {
-        WskSocket previous = null;
-        for (WskSocket i = inspectHead; i != null; previous = i, i = i.nextInBacklog) {
-            if (i.inspectId != null && i.inspectId.equals(id)) {
-                if (previous == null) {
-                    inspectHead = i.nextInBacklog;
-                } else {
-                    previous.nextInBacklog = i.nextInBacklog;
-                }
-                i.nextInBacklog = null;
-                return i;
-            }
-        }
-        return null;
     }
 
     /** A connection the listener accepts: a queued WskAccept takes it, else the accept event, else the backlog. */
@@ -684,22 +685,6 @@ public final class WskSocket {
         }
         backlogTail = s;
         backlogCount++;
-    }
-
-    /** The peer reset a connection whose inspection was pending: WskAbortEvent. */
-    private void onInspectedAborted(WskSocket s) {
-        WskInspectId id = s.inspectId;
-        boolean pended = takeInspected(id) != null;
-        s.inspectId = null;
-        s.listener = null;
-        s.closeInternal(null);
-        if (pended && dispatch instanceof WskClientListenDispatch d) {
-            try {
-                d.wskAbortEvent(context, id);
-            } catch (Throwable t) {
-                provider.onError(t);
-            }
-        }
     }
 
     private void removeFromBacklog(WskSocket s) {
@@ -839,6 +824,12 @@ public final class WskSocket {
             closeInternal(null);
         }
         complete(irp, status);
+    }
+
+    /** A listener's options: its connections' options, and conditional accept (held SYNs) when asked for. */
+    private long listenOptions() {
+        long options = socketOptions();
+        return conditionalAccept ? TcpSocketOptions.withConditionalAccept(options) : options;
     }
 
     /** The options the stack applies to this socket's connection(s) (TcpSocketOptions). */
@@ -1253,10 +1244,6 @@ public final class WskSocket {
         if (listener != null) {
             if (status != NtStatus.STATUS_SUCCESS) {
                 WskSocket l = listener;
-                if (inspectId != null) {
-                    l.onInspectedAborted(this);
-                    return;
-                }
                 l.removeFromBacklog(this);
                 closeInternal(null);
             }
@@ -1371,20 +1358,13 @@ public final class WskSocket {
         }
         backlogTail = null;
         backlogCount = 0;
-        while ((s = inspectHead) != null) {
-            inspectHead = s.nextInBacklog;
-            s.nextInBacklog = null;
-            s.listener = null;
-            s.inspectId = null;
-            s.closeInternal(null);
+        if (pendedRequests != null) {
+            // Requests still being inspected are refused (RST for their SYNs).
+            pendedRequests.forEach((handle, id) -> decideRequest(handle, false));
+            pendedRequests.clear();
         }
         if (listener != null) {
-            if (inspectId != null) {
-                listener.takeInspected(inspectId);
-                inspectId = null;
-            } else {
-                listener.removeFromBacklog(this);
-            }
+            listener.removeFromBacklog(this);
         }
         if (handle != 0 && !stackClosed && !abortIssued && !(finPosted && peerClosed)) {
             abortNow(); // WskCloseSocket aborts a connection not closed both ways

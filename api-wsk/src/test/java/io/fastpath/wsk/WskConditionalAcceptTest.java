@@ -4,7 +4,6 @@ import static io.fastpath.wsk.Wsk.SOL_SOCKET;
 import static io.fastpath.wsk.Wsk.SO_CONDITIONAL_ACCEPT;
 import static io.fastpath.wsk.Wsk.SO_WSK_EVENT_CALLBACK;
 import static io.fastpath.wsk.Wsk.WSK_EVENT_ACCEPT;
-import static io.fastpath.wsk.Wsk.WSK_FLAG_ABORTIVE;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_CONNECTION_SOCKET;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_LISTEN_SOCKET;
 import static io.fastpath.wsk.Wsk.WskGetOption;
@@ -16,21 +15,24 @@ import static io.fastpath.wsk.WskTestSockets.bind;
 import static io.fastpath.wsk.WskTestSockets.send;
 import static io.fastpath.wsk.WskTestSockets.socket;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.wsk.WskTestSockets.Receive;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Conditional accept (SO_CONDITIONAL_ACCEPT, WskInspectEvent, WskInspectComplete, WskAbortEvent) between two
- * stacks on a ring pair: each inspection outcome, decided at once or later, and a peer that gives up while
- * the decision is pending.
+ * stacks on a ring pair. The stack holds each SYN unanswered while the listener decides, as Windows does:
+ * accepted, the client's connect completes; rejected, it is refused; pended too long, the request is dropped.
  */
 class WskConditionalAcceptTest {
     private static final int S = NtStatus.STATUS_SUCCESS;
@@ -87,27 +89,31 @@ class WskConditionalAcceptTest {
         return l;
     }
 
-    private static WskSocket client(RingRig rig, int port) {
-        WskSocket c = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
-        bind(c, SocketAddressV4.ANY);
-        Call connect = new Call();
-        c.connect(new SocketAddressV4(RingRig.B_IP, port), connect.irp());
-        rig.await(connect, 5, "connect");
-        connect.assertCompleted(S);
-        return c;
+    /** A client socket with a connect in progress. */
+    private static final class Client {
+        final WskSocket socket;
+        final Call connect = new Call();
+
+        Client(RingRig rig, int port) {
+            socket = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            bind(socket, SocketAddressV4.ANY);
+            socket.connect(new SocketAddressV4(RingRig.B_IP, port), connect.irp());
+        }
     }
 
     @Test
-    void inspectAcceptHandsTheConnectionToTheAcceptEvent() {
+    void inspectAcceptLetsTheHandshakeGoOnAndHandsTheConnectionToTheAcceptEvent() {
         try (RingRig rig = new RingRig(dir)) {
             Inspector inspector = new Inspector();
             inspector.action = WskInspectAccept;
             conditionalListener(rig, inspector, 7);
-            WskSocket c = client(rig, 7);
+            Client c = new Client(rig, 7);
+            rig.await(c.connect, 5, "connect");
+            c.connect.assertCompleted(S);
             rig.runUntil(() -> !inspector.accepted.isEmpty(), 5, "accept event after the inspection");
             assertEquals(1, inspector.inspected.size());
             assertEquals(RingRig.A_IP, inspector.lastRemote.ip());
-            send(rig, c, "hello");
+            send(rig, c.socket, "hello");
             Receive r = new Receive(inspector.accepted.get(0), 10, 0);
             rig.await(r.call, 5, "data");
             assertEquals("hello", r.text());
@@ -115,74 +121,79 @@ class WskConditionalAcceptTest {
     }
 
     @Test
-    void inspectRejectResetsTheConnectionAndTheApplicationNeverSeesIt() {
+    void inspectRejectRefusesTheConnectAndTheApplicationNeverSeesIt() {
         try (RingRig rig = new RingRig(dir)) {
             Inspector inspector = new Inspector();
             inspector.action = WskInspectReject;
             conditionalListener(rig, inspector, 7);
-            WskSocket c = client(rig, 7);
-            Receive r = new Receive(c, 10, 0);
-            rig.await(r.call, 5, "reset");
-            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
+            Client c = new Client(rig, 7);
+            rig.await(c.connect, 5, "connect");
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED); // a RST for the SYN, as Windows does
             assertEquals(1, inspector.inspected.size());
             assertTrue(inspector.accepted.isEmpty());
         }
     }
 
     @Test
-    void inspectPendThenWskInspectCompleteAcceptsWithTheDataThatArrivedMeanwhile() {
+    void inspectPendHoldsTheClientsConnectUntilWskInspectCompleteAccepts() {
         try (RingRig rig = new RingRig(dir)) {
             Inspector inspector = new Inspector();
             inspector.action = WskInspectPend;
             WskSocket l = conditionalListener(rig, inspector, 7);
-            WskSocket c = client(rig, 7);
+            Client c = new Client(rig, 7);
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
-            send(rig, c, "early");
             rig.runFor(100);
-            assertTrue(inspector.accepted.isEmpty(), "pended: not admitted yet");
+            assertFalse(c.connect.done(), "no SYN-ACK while the listener decides");
             WskInspectId id = inspector.inspected.get(0);
             Call done = new Call();
             done.assertInline(l.inspectComplete(id, WskInspectPend, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), S);
-            assertEquals(1, inspector.accepted.size(), "admitted to the accept event at once");
             // Decided already: the id is no longer valid.
             done.assertInline(l.inspectComplete(id, WskInspectReject, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
+            rig.await(c.connect, 5, "connect");
+            c.connect.assertCompleted(S);
+            rig.runUntil(() -> inspector.accepted.size() == 1, 5, "accept event");
+            send(rig, c.socket, "late");
             Receive r = new Receive(inspector.accepted.get(0), 10, 0);
-            rig.await(r.call, 5, "data held during the inspection");
-            assertEquals("early", r.text());
+            rig.await(r.call, 5, "data");
+            assertEquals("late", r.text());
         }
     }
 
     @Test
-    void inspectPendThenRejectResetsThePeer() {
+    void inspectPendThenRejectRefusesThePeer() {
         try (RingRig rig = new RingRig(dir)) {
             Inspector inspector = new Inspector();
             inspector.action = WskInspectPend;
             WskSocket l = conditionalListener(rig, inspector, 7);
-            WskSocket c = client(rig, 7);
+            Client c = new Client(rig, 7);
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
-            Receive r = new Receive(c, 10, 0);
             Call done = new Call();
             done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectReject, done.irp()), S);
-            rig.await(r.call, 5, "reset");
-            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
+            rig.await(c.connect, 5, "connect");
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertTrue(inspector.accepted.isEmpty());
         }
     }
 
+    /**
+     * A request pended for longer than the stack holds a SYN (here initial RTO 50 ms x (2^3 - 1) = 350 ms) is
+     * dropped: WskAbortEvent with its id, which is then no longer valid; the client's connect times out.
+     */
     @Test
-    void aPeerThatResetsDuringAPendedInspectionRaisesTheAbortEvent() {
-        try (RingRig rig = new RingRig(dir)) {
+    void aRequestPendedTooLongRaisesTheAbortEvent() {
+        TcpConfig quick = TcpConfig.defaults().withSynRetries(2, TimeUnit.MILLISECONDS.toNanos(50))
+            .withTimeWait(TimeUnit.MILLISECONDS.toNanos(50));
+        try (RingRig rig = new RingRig(dir, quick)) {
             Inspector inspector = new Inspector();
             inspector.action = WskInspectPend;
             WskSocket l = conditionalListener(rig, inspector, 7);
-            WskSocket c = client(rig, 7);
+            Client c = new Client(rig, 7);
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
-            Call abort = new Call();
-            c.disconnect(null, WSK_FLAG_ABORTIVE, abort.irp());
-            rig.runUntil(() -> !inspector.aborted.isEmpty(), 5, "abort event");
+            rig.runUntil(() -> !inspector.aborted.isEmpty() && c.connect.done(), 5, "abort event");
             WskInspectId id = inspector.inspected.get(0);
             assertEquals(id, inspector.aborted.get(0));
+            c.connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
             Call done = new Call();
             done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             assertTrue(inspector.accepted.isEmpty());
@@ -190,19 +201,18 @@ class WskConditionalAcceptTest {
     }
 
     @Test
-    void closingTheListenerResetsRequestsStillBeingInspected() {
+    void closingTheListenerRefusesRequestsStillBeingInspected() {
         try (RingRig rig = new RingRig(dir)) {
             Inspector inspector = new Inspector();
             inspector.action = WskInspectPend;
             WskSocket l = conditionalListener(rig, inspector, 7);
-            WskSocket c = client(rig, 7);
+            Client c = new Client(rig, 7);
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
-            Receive r = new Receive(c, 10, 0);
             Call close = new Call();
             int returned = l.closeSocket(close.irp());
             assertNotNull(WskStatus.name(returned));
-            rig.await(r.call, 5, "reset");
-            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
+            rig.await(c.connect, 5, "connect");
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             rig.await(close, 5, "close");
             close.assertCompleted(S);
         }

@@ -316,4 +316,55 @@ class WskLinuxTest {
             }
         }
     }
+
+    /**
+     * Conditional accept against Linux clients: the first is rejected by WskInspectEvent and Linux's connect
+     * fails with ECONNREFUSED (a RST for its SYN); the second is accepted and echoes through.
+     */
+    @Test
+    void conditionalAcceptRefusesALinuxClientsSynAndAcceptsTheNext() throws Exception {
+        try (Link link = new Link()) {
+            int[] inspected = {0};
+            WskSocket[] accepted = {null};
+            WskClientListenDispatch inspector = new WskClientListenDispatch() {
+                @Override
+                public int wskInspectEvent(Object socketContext, SocketAddressV4 localAddress,
+                                           SocketAddressV4 remoteAddress, WskInspectId inspectId) {
+                    return inspected[0]++ == 0 ? Wsk.WskInspectReject : Wsk.WskInspectAccept;
+                }
+
+                @Override
+                public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+                                          SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
+                    accepted[0] = acceptSocket;
+                    return NtStatus.STATUS_SUCCESS;
+                }
+            };
+            WskSocket l = socket(link.wsk, Wsk.WSK_FLAG_LISTEN_SOCKET, inspector);
+            Call c = new Call();
+            c.assertInline(l.controlSocket(WskSetOption, Wsk.SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 1, c.irp()),
+                NtStatus.STATUS_SUCCESS);
+            c.assertInline(l.controlSocket(WskSetOption, Wsk.SO_WSK_EVENT_CALLBACK, SOL_SOCKET, Wsk.WSK_EVENT_ACCEPT,
+                c.irp()), NtStatus.STATUS_SUCCESS);
+            Call listen = new Call();
+            l.bind(new SocketAddressV4(0, 7015), listen.irp());
+            link.runUntil(listen::done, 5, "listen");
+            listen.assertCompleted(NtStatus.STATUS_SUCCESS);
+            Process client = new ProcessBuilder("ip", "netns", "exec", link.ns.name(), "/usr/bin/python3", "-c", """
+                import socket, sys
+                for i in range(2):
+                    try:
+                        s = socket.create_connection((sys.argv[1], 7015), timeout=5)
+                        s.sendall(b"hi"); s.close(); print("connected", flush=True)
+                    except ConnectionRefusedError:
+                        print("refused", flush=True)
+                """, link.net + "2").redirectErrorStream(true).start();
+            link.processes.add(client);
+            link.runUntil(() -> !client.isAlive(), 20, "Linux client");
+            String out = new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertEquals("refused\nconnected\n", out);
+            assertEquals(2, inspected[0]);
+            assertTrue(accepted[0] != null, "the second connection reached the accept event");
+        }
+    }
 }

@@ -151,7 +151,8 @@ public final class WskProvider implements AutoCloseable {
         }
 
         @Override
-        public void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
+        public void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort,
+                                     org.agrona.DirectBuffer synData, int offset, int length) {
             WskSocket listener = listeners.get(listenPort);
             if (listener == null) {
                 decideRequest(handle, false);

@@ -15,10 +15,12 @@ public interface TcpEventHandler {
     /**
      * Conditional accept (a listener with {@link TcpSocketOptions#withConditionalAccept}): a SYN waits for
      * {@link TcpService#acceptRequest} or {@link TcpService#rejectRequest}; {@code onClosed(handle, ...)} if the
-     * peer gives up or nobody decides in time. {@code synDataBytes}: Fast Open data the SYN carried (not taken;
-     * the peer sends it again after the handshake).
+     * peer gives up or nobody decides in time. {@code synData}: a copy of the Fast Open data the SYN carried
+     * (at most {@link TcpService#MAX_SYN_DATA} bytes), valid during the call, for the decision: it is not
+     * acknowledged, and the peer sends it again after the handshake.
      */
-    default void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
+    default void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort,
+                                  org.agrona.DirectBuffer synData, int offset, int length) {
     }
 
     /** A listener accepted a connection. */

@@ -637,8 +637,8 @@ public final class TcpLayer {
             }
             c.rtxDeadline = nowNs + conditionalAcceptLimitNs();
             schedule(c, c.rtxDeadline);
+            l.handler.onConnectRequest(c, Mbuf.dataAddress(m) + seg.payloadOffset(), seg.payloadLength());
             free(m);
-            l.handler.onConnectRequest(c);
             return;
         }
         // Data in a SYN is accepted only with a valid Fast Open cookie (RFC 7413 §4.2.2); otherwise it is

@@ -60,7 +60,10 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     private final ManyToOneRingBuffer requests;
     private final OneToOneRingBuffer events;
     private final UnsafeBuffer requestScratch = new UnsafeBuffer(new byte[64]);
-    private final UnsafeBuffer eventScratch = new UnsafeBuffer(new byte[64]);
+    /** Connect requests carry up to this many bytes of the SYN's data (a SYN holds at most one segment). */
+    public static final int MAX_SYN_DATA = 2048;
+    private final UnsafeBuffer eventScratch = new UnsafeBuffer(new byte[64 + MAX_SYN_DATA]);
+    private final UnsafeBuffer synDataView = new UnsafeBuffer(0, 0);
     private final MessageHandler requestHandler = this::onRequest;
     private final MessageHandler eventDecoder = this::onEvent;
     private TcpEventHandler target;
@@ -95,8 +98,8 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         }
 
         @Override
-        public void onConnectRequest(TcpConnection c) {
-            connectRequest(c);
+        public void onConnectRequest(TcpConnection c, long synDataAddress, int synDataLength) {
+            connectRequest(c, synDataAddress, synDataLength);
         }
     };
     private int acceptingPort;
@@ -316,8 +319,11 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
             case EV_PEER_CLOSED -> target.onPeerClosed(b.getLong(i));
             case EV_FIN_ACKED -> target.onShutdownComplete(b.getLong(i));
             case EV_SEND_BACKLOG -> target.onIdealSendBacklog(b.getLong(i), b.getInt(i + 8));
-            case EV_CONNECT_REQUEST -> target.onConnectRequest(b.getInt(i), b.getLong(i + 4), b.getInt(i + 12),
-                b.getInt(i + 16), b.getInt(i + 20));
+            case EV_CONNECT_REQUEST -> {
+                urgentView.wrap(b, i + 24, b.getInt(i + 20));
+                target.onConnectRequest(b.getInt(i), b.getLong(i + 4), b.getInt(i + 12), b.getInt(i + 16), urgentView,
+                    0, b.getInt(i + 20));
+            }
             case EV_CLOSED -> target.onClosed(b.getLong(i), b.getInt(i + 8));
             case EV_LISTEN -> target.onListenComplete(b.getInt(i), b.getInt(i + 4));
             default -> {
@@ -459,15 +465,20 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     }
 
     /** A conditional listener holds a SYN: the application decides (acceptRequest / rejectRequest). */
-    private void connectRequest(TcpConnection c) {
+    private void connectRequest(TcpConnection c, long synDataAddress, int synDataLength) {
         c.handover = this;
         c.handler = this; // to hear onClosed if the peer gives up or nobody decides in time
+        int n = Math.min(synDataLength, MAX_SYN_DATA);
         eventScratch.putInt(0, c.localPort());
         eventScratch.putLong(4, c.handle());
         eventScratch.putInt(12, c.remoteIp());
         eventScratch.putInt(16, c.remotePort());
-        eventScratch.putInt(20, c.synDataLength);
-        post(EV_CONNECT_REQUEST, 24);
+        eventScratch.putInt(20, n);
+        if (n > 0) {
+            synDataView.wrap(synDataAddress, n);
+            eventScratch.putBytes(24, synDataView, 0, n);
+        }
+        post(EV_CONNECT_REQUEST, 24 + n);
     }
 
     private TcpHandler accept(TcpConnection c) {

@@ -336,7 +336,7 @@ class TcpRingPairTest {
             }
 
             @Override
-            public void onConnectRequest(TcpConnection c) {
+            public void onConnectRequest(TcpConnection c, long synDataAddress, int synDataLength) {
                 c.handler(sink);
                 requests.add(c);
             }

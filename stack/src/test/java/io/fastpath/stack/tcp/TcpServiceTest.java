@@ -237,8 +237,22 @@ class TcpServiceTest {
         int[] clientIdealBacklog = {0};
         ByteBuffer urgent = ByteBuffer.allocateDirect(1).put(0, (byte) 'U');
         // Server side: echo each descriptor by sending from the mbuf itself, release once the send completed.
+        // TcpService takes at most 16 sends per connection at a time (more: STATUS_INSUFFICIENT_RESOURCES), so
+        // the echo keeps its own queue and has at most 16 in the service; the FIN goes after the last.
         Map<Long, long[]> pendingRelease = new HashMap<>();
+        java.util.ArrayDeque<long[]> waiting = new java.util.ArrayDeque<>();
+        int[] inService = {0};
+        boolean[] peerFin = {false};
         long[] nextRequest = {1};
+        Runnable pumpEcho = () -> {
+            while (inService[0] < 16 && !waiting.isEmpty()) {
+                long[] d = waiting.poll(); // handle, mbuf, address, length
+                long request = nextRequest[0]++;
+                pendingRelease.put(request, new long[] {d[0], d[1], d[3]});
+                inService[0]++;
+                offer(() -> server.send(d[0], request, d[2], (int) d[3]));
+            }
+        };
         TcpEventHandler serverEvents = new TcpEventHandler() {
             @Override
             public void onListenComplete(int port, int status) {
@@ -256,15 +270,21 @@ class TcpServiceTest {
 
             @Override
             public void onReceive(long handle, long mbuf, long address, int length) {
-                long request = nextRequest[0]++;
-                pendingRelease.put(request, new long[] {handle, mbuf, length});
-                offer(() -> server.send(handle, request, address, length));
+                waiting.add(new long[] {handle, mbuf, address, length});
+                pumpEcho.run();
             }
 
             @Override
             public void onSendComplete(long requestId, long handle, int bytes, int status) {
+                assertEquals(NtStatus.STATUS_SUCCESS, status, "echo send");
                 long[] held = pendingRelease.remove(requestId);
+                inService[0]--;
                 offer(() -> server.release(held[0], held[1], (int) held[2]));
+                pumpEcho.run();
+                if (peerFin[0] && waiting.isEmpty()) {
+                    peerFin[0] = false;
+                    server.shutdown(handle);
+                }
             }
 
             @Override
@@ -275,7 +295,11 @@ class TcpServiceTest {
 
             @Override
             public void onPeerClosed(long handle) {
-                server.shutdown(handle);
+                if (waiting.isEmpty()) {
+                    server.shutdown(handle); // queued behind the sends already in the service
+                } else {
+                    peerFin[0] = true; // after the echo's own queue drains
+                }
             }
 
             @Override

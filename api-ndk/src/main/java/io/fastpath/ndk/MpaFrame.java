@@ -27,7 +27,7 @@ import org.agrona.MutableDirectBuffer;
  * M = markers, C = CRC, R = reject (replies only), E = enhanced connection setup (RFC 6581), Rev = 2. A = the
  * peer-to-peer (RTR) model, B = the initiator's ready-to-receive message is a zero-length send, C/D = zero-length
  * RDMA write/read RTR. fastpath implements neither markers nor CRC: it sends M = C = 0 and refuses a peer that
- * requires either. PD_Length is at most 512 (RFC 5044 §7.1), so consumer private data is at most 508 bytes.
+ * requires either. The reserved bits (Res) are sent as zero and ignored on receive. PD_Length is at most 512 (RFC 5044 §7.1), so consumer private data is at most 508 bytes.
  *
  * <p>FPDU (after the handshake): {@code ULPDU_Length (16 bits) | ULPDU | pad to a multiple of 4 | CRC (32 bits,
  * zero: CRC not negotiated)}. fastpath's ULPDU is the consumer's message itself (no DDP/RDMAP headers).
@@ -80,6 +80,7 @@ public final class MpaFrame {
 
     // parse() outcomes below zero
     public static final int ERR_BAD_KEY = -1;
+    /** No longer returned: reserved flag bits are ignored on receive (RFC 5044 §7.1). Kept for its value. */
     public static final int ERR_RESERVED_BITS = -2;
     public static final int ERR_REVISION = -3;
     public static final int ERR_NOT_ENHANCED = -4;
@@ -140,9 +141,7 @@ public final class MpaFrame {
         int f = b.getByte(offset + FLAGS_OFFSET) & 0xFF;
         int rev = b.getByte(offset + REVISION_OFFSET) & 0xFF;
         int pd = b.getShort(offset + PD_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
-        if ((f & FLAGS_RESERVED) != 0) {
-            return ERR_RESERVED_BITS;
-        }
+        f &= ~FLAGS_RESERVED; // RFC 5044 §7.1: reserved bits are sent as zero and ignored on receive
         if (rev != REVISION) {
             return ERR_REVISION;
         }

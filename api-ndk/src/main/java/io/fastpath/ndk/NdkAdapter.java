@@ -7,6 +7,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
@@ -52,6 +53,10 @@ public final class NdkAdapter implements AutoCloseable {
     private final ErrorHandler errorHandler;
     private volatile Thread owner;
     private volatile boolean closed;
+    /** Set first thing in {@link #close}: from then on calls are no longer queued. */
+    private volatile boolean closing;
+    /** Threads between their check of {@link #closing} and their offer to {@link #tasks}. */
+    private final AtomicInteger offering = new AtomicInteger();
     private boolean dispatching;
     private AgentRunner dispatcher;
     private final ManyToOneConcurrentArrayQueue<Runnable> tasks = new ManyToOneConcurrentArrayQueue<>(1024);
@@ -69,6 +74,17 @@ public final class NdkAdapter implements AutoCloseable {
     private int lastMalformed;
     private long refusedBacklog;
     private final Events events = new Events();
+
+    // Requests to the stack that found its request ring full: retried in order at every dispatch round.
+    private static final int OP_RELEASE = 0;
+    private static final int OP_ABORT = 1;
+    private static final int OP_SHUTDOWN = 2;
+    private static final int OP_STOP_LISTENING = 3;
+    private int[] retryOp = new int[64];
+    private long[] retryHandle = new long[64];
+    private long[] retryMbuf = new long[64];
+    private int[] retryLength = new int[64];
+    private int retryCount;
 
     private NdkAdapter(Stack stack, NdkAdapterInfo info, ErrorHandler errorHandler) {
         this.stack = stack;
@@ -139,12 +155,16 @@ public final class NdkAdapter implements AutoCloseable {
         dispatching = true;
         try {
             nowNs = System.nanoTime();
-            int work = 0;
+            int work = retryRequests();
             for (Runnable r; (r = deferred.poll()) != null; work++) {
                 run(r);
             }
             for (Runnable r; (r = tasks.poll()) != null; work++) {
-                run(r);
+                if (closing && r instanceof QueuedCall q) {
+                    q.cancel(); // queued before close(): never started
+                } else {
+                    run(r);
+                }
             }
             work += tcp.pollEvents(events);
             if (nowNs >= nextTimerScanNs) {
@@ -165,9 +185,31 @@ public final class NdkAdapter implements AutoCloseable {
         }
     }
 
-    /** Runs {@code task} on the dispatch thread (any thread). False if the queue is full or closed. */
+    /** Runs {@code task} on the dispatch thread (any thread). False if the queue is full or the adapter closing. */
     public boolean execute(Runnable task) {
-        return !closed && tasks.offer(Objects.requireNonNull(task));
+        return offer(Objects.requireNonNull(task));
+    }
+
+    private boolean offer(Runnable task) {
+        offering.incrementAndGet();
+        try {
+            return !closing && tasks.offer(task);
+        } finally {
+            offering.decrementAndGet();
+        }
+    }
+
+    /**
+     * A call queued from another thread: {@link #run} carries it out on the dispatch thread; {@link #cancel}
+     * completes it with STATUS_CANCELLED instead when the adapter closed before it ran.
+     */
+    abstract static class QueuedCall implements Runnable {
+        abstract void cancel();
+    }
+
+    /** Queues {@code call} (any thread). False if the queue is full or the adapter closing. */
+    boolean queue(QueuedCall call) {
+        return offer(call);
     }
 
     /** Whether the calling thread is the dispatch thread. */
@@ -212,16 +254,24 @@ public final class NdkAdapter implements AutoCloseable {
     /**
      * A call made off the dispatch thread: runs {@code call} there and, if it did not return STATUS_PENDING,
      * completes with what it returned. The caller gets STATUS_PENDING (or STATUS_INSUFFICIENT_RESOURCES when
-     * the queue is full or the adapter closed; STATUS_INVALID_PARAMETER without a completion).
+     * the queue is full or the adapter closing; STATUS_INVALID_PARAMETER without a completion).
      */
     int defer(NdkRequestCompletion completion, Object context, java.util.function.IntSupplier call) {
         if (completion == null) {
             return io.fastpath.stack.NtStatus.STATUS_INVALID_PARAMETER;
         }
-        boolean queued = !closed && tasks.offer(() -> {
-            int r = call.getAsInt();
-            if (r != io.fastpath.stack.NtStatus.STATUS_PENDING) {
-                complete(completion, context, r);
+        boolean queued = offer(new QueuedCall() {
+            @Override
+            public void run() {
+                int r = call.getAsInt();
+                if (r != io.fastpath.stack.NtStatus.STATUS_PENDING) {
+                    complete(completion, context, r);
+                }
+            }
+
+            @Override
+            void cancel() {
+                complete(completion, context, NdkStatus.STATUS_CANCELLED);
             }
         });
         return queued ? io.fastpath.stack.NtStatus.STATUS_PENDING : io.fastpath.stack.NtStatus.STATUS_INSUFFICIENT_RESOURCES;
@@ -267,6 +317,77 @@ public final class NdkAdapter implements AutoCloseable {
 
     void later(Runnable r) {
         deferred.add(r);
+    }
+
+    // ================================================================ requests that must reach the stack
+
+    /** Returns a received mbuf to the stack; retried at the next rounds while the request ring is full. */
+    void release(long handle, long mbuf, int length) {
+        request(OP_RELEASE, handle, mbuf, length);
+    }
+
+    /** Resets a connection (retried while the request ring is full). */
+    void abort(long handle) {
+        request(OP_ABORT, handle, 0, 0);
+    }
+
+    /** Closes our direction of a connection (retried while the request ring is full). */
+    void shutdown(long handle) {
+        request(OP_SHUTDOWN, handle, 0, 0);
+    }
+
+    /** Stops listening on a port (retried while the request ring is full). */
+    void stopListening(int port) {
+        request(OP_STOP_LISTENING, port, 0, 0);
+    }
+
+    private void request(int op, long handle, long mbuf, int length) {
+        if (retryCount == 0 && submit(op, handle, mbuf, length)) {
+            return;
+        }
+        if (retryCount == retryOp.length) {
+            int n = retryCount * 2;
+            retryOp = java.util.Arrays.copyOf(retryOp, n);
+            retryHandle = java.util.Arrays.copyOf(retryHandle, n);
+            retryMbuf = java.util.Arrays.copyOf(retryMbuf, n);
+            retryLength = java.util.Arrays.copyOf(retryLength, n);
+        }
+        retryOp[retryCount] = op;
+        retryHandle[retryCount] = handle;
+        retryMbuf[retryCount] = mbuf;
+        retryLength[retryCount] = length;
+        retryCount++;
+    }
+
+    private boolean submit(int op, long handle, long mbuf, int length) {
+        return switch (op) {
+            case OP_RELEASE -> tcp.release(handle, mbuf, length);
+            case OP_ABORT -> tcp.abort(handle);
+            case OP_SHUTDOWN -> tcp.shutdown(handle);
+            default -> tcp.stopListening((int) handle);
+        };
+    }
+
+    /** Submits requests that found the ring full, in order, as far as it has room now. */
+    private int retryRequests() {
+        int done = 0;
+        while (done < retryCount && submit(retryOp[done], retryHandle[done], retryMbuf[done], retryLength[done])) {
+            done++;
+        }
+        if (done > 0) {
+            int left = retryCount - done;
+            System.arraycopy(retryOp, done, retryOp, 0, left);
+            System.arraycopy(retryHandle, done, retryHandle, 0, left);
+            System.arraycopy(retryMbuf, done, retryMbuf, 0, left);
+            System.arraycopy(retryLength, done, retryLength, 0, left);
+            retryCount = left;
+        }
+        return done;
+    }
+
+    /** Requests (mbuf releases, resets, shutdowns) waiting for room in the stack's request ring. */
+    int requestsAwaitingRetry() {
+        return retryCount;
     }
 
     int allocatePort() {
@@ -394,14 +515,20 @@ public final class NdkAdapter implements AutoCloseable {
     }
 
     /**
-     * NdkCloseAdapter: stops the dispatcher thread, closes every listener and resets every connection, and
-     * gives the stack back the data it still held. Call before stopping the stack's runner.
+     * NdkCloseAdapter: refuses further calls from other threads, stops the dispatcher thread, closes every
+     * listener and resets every connection, and gives the stack back the data it still held. Calls queued from
+     * other threads that have not started complete with STATUS_CANCELLED (QP sends and receives through the
+     * handler); tasks queued with {@link #execute} still run. Call before stopping the stack's runner.
      */
     @Override
     public void close() {
-        if (closed) {
+        if (closed || closing) {
             return;
         }
+        if (dispatcher == null) {
+            checkThread();
+        }
+        closing = true;
         if (dispatcher != null) {
             dispatcher.close();
             dispatcher = null;
@@ -421,9 +548,21 @@ public final class NdkAdapter implements AutoCloseable {
         long start = System.nanoTime();
         long min = start + TimeUnit.MILLISECONDS.toNanos(20);
         long max = start + TimeUnit.MILLISECONDS.toNanos(500);
-        for (long now = start; now < max && (byHandle.size() > 0 || now < min); now = System.nanoTime()) {
+        for (long now = start; now < max && (byHandle.size() > 0 || retryCount > 0 || now < min);
+             now = System.nanoTime()) {
             if (dispatch() == 0) {
                 Thread.yield();
+            }
+        }
+        // A thread that saw closing == false may still be offering: wait for it, then cancel what is left.
+        while (offering.get() != 0) {
+            Thread.onSpinWait();
+        }
+        for (Runnable r; (r = tasks.poll()) != null; ) {
+            if (r instanceof QueuedCall q) {
+                q.cancel();
+            } else {
+                run(r);
             }
         }
         closed = true;
@@ -436,7 +575,7 @@ public final class NdkAdapter implements AutoCloseable {
             NdkConnector c = byRequest.get(requestId);
             if (c == null) {
                 if (handle != 0) {
-                    tcp.abort(handle);
+                    abort(handle);
                 }
                 return;
             }
@@ -455,7 +594,7 @@ public final class NdkAdapter implements AutoCloseable {
         public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
             NdkListener l = listeners.get(listenPort);
             if (l == null || !l.listening()) {
-                tcp.abort(handle);
+                abort(handle);
                 return;
             }
             NdkConnector c = new NdkConnector(NdkAdapter.this, true);
@@ -467,7 +606,7 @@ public final class NdkAdapter implements AutoCloseable {
         public void onReceive(long handle, long mbuf, long address, int length) {
             NdkConnector c = byHandle.get(handle);
             if (c == null) {
-                tcp.release(handle, mbuf, length);
+                release(handle, mbuf, length);
                 return;
             }
             c.onReceive(mbuf, address, length);

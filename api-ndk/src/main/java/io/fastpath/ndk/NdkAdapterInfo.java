@@ -9,8 +9,10 @@ import java.util.concurrent.TimeUnit;
  * @param maxInboundReadLimit   MaxInboundReadLimit: the most IRD a connection may negotiate (≤ 16383, the
  *                              14-bit IRD field of RFC 6581)
  * @param maxOutboundReadLimit  MaxOutboundReadLimit: likewise for ORD
- * @param maxCallerData         MaxCallerData: private data an NdkConnect may carry (≤ 508)
- * @param maxCalleeData         MaxCalleeData: private data an NdkAccept/NdkReject may carry (≤ 508)
+ * @param maxCallerData         MaxCallerData: private data an NdkConnect may carry (≤ 508); a received MPA
+ *                              request carrying more is refused (reject reply)
+ * @param maxCalleeData         MaxCalleeData: private data an NdkAccept/NdkReject may carry (≤ 508); a
+ *                              received MPA reply carrying more fails the connect (CONNECTION_ABORTED)
  * @param maxTransferLength     MaxTransferLength: the longest QP message (≤ 65535, the FPDU length field)
  * @param maxReceiveQueueDepth  MaxReceiveQueueDepth: receives a QP may have posted
  * @param maxInitiatorQueueDepth MaxInitiatorQueueDepth: sends a QP may have outstanding (≤ 15)

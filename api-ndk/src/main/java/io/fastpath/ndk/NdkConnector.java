@@ -135,6 +135,11 @@ public final class NdkConnector {
         return state == REQUEST_RECEIVED;
     }
 
+    /** Received mbufs not yet consumed (tests). */
+    int descriptorsHeld() {
+        return dCount;
+    }
+
     // ================================================================ NdkConnect
 
     /**
@@ -287,7 +292,7 @@ public final class NdkConnector {
                 handle = h;
                 hasHandle = true;
                 adapter.mapHandle(h, this);
-                adapter.tcp.abort(h);
+                adapter.abort(h);
             } else {
                 releasePort();
             }
@@ -437,7 +442,7 @@ public final class NdkConnector {
         if (!adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
-        adapter.tcp.shutdown(handle);
+        adapter.shutdown(handle);
         listener.decided(this);
         state = DEAD;
         return NtStatus.STATUS_SUCCESS;
@@ -461,14 +466,16 @@ public final class NdkConnector {
      * With {@code privateData} null and {@code capacity} 0: STATUS_SUCCESS and the size in
      * {@code out.privateDataLength}. Otherwise copies up to {@code capacity} bytes: STATUS_SUCCESS if all
      * fit, else STATUS_BUFFER_TOO_SMALL (the required size in {@code out.privateDataLength}).
-     * STATUS_INVALID_DEVICE_STATE before the peer's request or reply arrived.
+     * STATUS_INVALID_DEVICE_STATE before the peer's request or reply arrived; STATUS_INVALID_PARAMETER for
+     * a {@code capacity} above the buffer's.
      */
     public int getConnectionData(NdkConnectionData out, MutableDirectBuffer privateData, int capacity) {
         adapter.checkThread();
         if (!peerKnown) {
             return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
-        if (out == null || capacity < 0 || (privateData == null && capacity > 0)) {
+        if (out == null || capacity < 0 || (privateData == null && capacity > 0)
+            || (privateData != null && capacity > privateData.capacity())) {
             return NtStatus.STATUS_INVALID_PARAMETER;
         }
         out.inboundReadLimit = effectiveInbound();
@@ -519,24 +526,18 @@ public final class NdkConnector {
         if (!adapter.tcp.shutdown(handle)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
+        // ESTABLISHED and CONNECTED imply the TCP connection is still open (onTcpClosed leaves both).
         localDisconnect = true;
         this.completion = completion;
         this.completionContext = requestContext;
         state = DISCONNECTING;
-        if (tcpClosed) {
-            state = DEAD;
-            adapter.later(this::finishSuccess);
-        }
         return NtStatus.STATUS_PENDING;
     }
 
-    private void finishSuccess() {
-        finish(NtStatus.STATUS_SUCCESS);
-    }
-
     /**
-     * NdkCloseConnector: resets a connection still open, completes a pending call with STATUS_CANCELLED and
-     * unbinds the QP. Synchronous: STATUS_SUCCESS.
+     * NdkCloseConnector: resets a connection still open, completes a pending call with STATUS_CANCELLED,
+     * flushes the QP's posted receives (STATUS_CANCELLED) and unbinds it. Sends still outstanding complete
+     * (STATUS_CANCELLED) once the stack reports the connection closed. Synchronous: STATUS_SUCCESS.
      */
     public int close() {
         adapter.checkThread();
@@ -549,10 +550,10 @@ public final class NdkConnector {
             listener.decided(this);
         }
         if (hasHandle && !tcpClosed) {
-            adapter.tcp.abort(handle);
+            adapter.abort(handle);
         }
         releaseAll();
-        unbindQp();
+        flushAndUnbindQp(); // the connection ends here for the QP (NDK_FN_DISCONNECT: the QP is flushed)
         adapter.disarm(this);
         if (completion != null) {
             finish(NdkStatus.STATUS_CANCELLED);
@@ -576,12 +577,12 @@ public final class NdkConnector {
     /** The listener will not take this request: reset the connection (the initiator sees REFUSED). */
     void refuse() {
         state = DEAD;
-        adapter.tcp.abort(handle);
+        adapter.abort(handle);
     }
 
     void onReceive(long mbuf, long address, int length) {
         if (state == CLOSED || tcpClosed) {
-            adapter.tcp.release(handle, mbuf, length);
+            adapter.release(handle, mbuf, length);
             return;
         }
         if (dCount == dMbuf.length) {
@@ -608,7 +609,7 @@ public final class NdkConnector {
                 fail(NtStatus.STATUS_CONNECTION_ABORTED); // the connection is going away (reset meanwhile)
             }
         } else if (requestId >= 0 && sendQp != null) {
-            sendQp.onSendComplete(this, (int) requestId, status);
+            sendQp.onSendComplete(this, requestId, status);
         }
     }
 
@@ -617,13 +618,14 @@ public final class NdkConnector {
         switch (state) {
             case AWAIT_REQUEST -> {
                 state = DEAD;
-                adapter.tcp.abort(handle);
+                adapter.abort(handle);
             }
             case AWAIT_REPLY, ACCEPTING, COMPLETING, REQUEST_RECEIVED, CONNECTED -> {
-                adapter.tcp.abort(handle); // the handshake cannot finish: reset, and onTcpClosed reports it
+                adapter.abort(handle); // the handshake cannot finish: reset, and onTcpClosed reports it
             }
             case DISCONNECTING -> {
                 state = DEAD;
+                flushAndUnbindQp(); // the QP may be closed or reused once the disconnect completed
                 finish(NtStatus.STATUS_SUCCESS);
             }
             default -> pump(); // ESTABLISHED: the disconnect event fires once the stream is consumed
@@ -633,6 +635,11 @@ public final class NdkConnector {
     void onTcpClosed(int status) {
         tcpClosed = true;
         adapter.unmapHandle(handle);
+        if (sendQp != null) {
+            // Sends whose request reached the stack after the connection closed complete there with
+            // INVALID_CONNECTION, after this event and for a handle no longer mapped: flush them now.
+            sendQp.flushSends(this);
+        }
         releaseAll();
         releasePort();
         adapter.disarm(this);
@@ -650,17 +657,12 @@ public final class NdkConnector {
             }
             case DISCONNECTING -> {
                 state = DEAD;
-                if (qp != null) {
-                    qp.flushReceives();
-                }
+                flushAndUnbindQp();
                 finish(NtStatus.STATUS_SUCCESS);
             }
             case AWAIT_REQUEST -> state = DEAD;
             default -> {
             }
-        }
-        if (qp != null && state != ESTABLISHED && state != DISCONNECTING) {
-            qp.flushReceives();
         }
         unbindQp();
     }
@@ -673,15 +675,15 @@ public final class NdkConnector {
                 finish(NtStatus.STATUS_IO_TIMEOUT);
             }
             case AWAIT_REPLY -> {
-                adapter.tcp.abort(handle);
+                adapter.abort(handle);
                 fail(NtStatus.STATUS_IO_TIMEOUT);
             }
             case ACCEPTING -> {
-                adapter.tcp.abort(handle);
+                adapter.abort(handle);
                 fail(NtStatus.STATUS_IO_TIMEOUT);
             }
             case AWAIT_REQUEST -> {
-                adapter.tcp.abort(handle); // a TCP connection that never sent its MPA request
+                adapter.abort(handle); // a TCP connection that never sent its MPA request
                 state = DEAD;
             }
             default -> {
@@ -699,8 +701,18 @@ public final class NdkConnector {
     private void die(int status) {
         state = DEAD;
         deathStatus = status;
-        if (qp != null) {
-            qp.flushReceives();
+        flushAndUnbindQp();
+    }
+
+    /**
+     * The connection ended for the QP: unbinds it, then flushes the receives posted now (STATUS_CANCELLED);
+     * receives its handler posts again from those completions stay posted on the unbound QP.
+     */
+    private void flushAndUnbindQp() {
+        NdkQp bound = qp;
+        unbindQp();
+        if (bound != null) {
+            bound.flushReceives();
         }
     }
 
@@ -813,7 +825,9 @@ public final class NdkConnector {
             : MpaFrame.HEADER_LENGTH + (handshake.getShort(MpaFrame.PD_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN)
             & 0xFFFF) - handshakeLength;
         handshakeLength += copyOut(handshake, handshakeLength, need);
-        int r = frame.parse(handshake, 0, handshakeLength, request, MpaFrame.MAX_CONSUMER_PRIVATE_DATA);
+        // The adapter's MaxCallerData / MaxCalleeData bound what it accepts as well as what it sends.
+        int r = frame.parse(handshake, 0, handshakeLength, request,
+            request ? adapter.info().maxCallerData() : adapter.info().maxCalleeData());
         if (r == 0) {
             return dCount > 0;
         }
@@ -821,17 +835,21 @@ public final class NdkConnector {
             adapter.countMalformed(r);
             if (request) {
                 if (r != MpaFrame.ERR_BAD_KEY && r != MpaFrame.ERR_PD_LENGTH && handshakeLength >= MpaFrame.HEADER_LENGTH) {
-                    // An MPA request we cannot serve (markers, CRC, revision, RTR model): say so with a reject.
+                    // An MPA request we cannot serve (markers, CRC, revision, RTR model, private data above
+                    // MaxCallerData): say so with a reject.
                     int length = MpaFrame.emit(control, 0, false, true, 0, 0, null, 0, 0);
-                    adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length);
-                    adapter.tcp.shutdown(handle);
+                    if (adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
+                        adapter.shutdown(handle);
+                    } else {
+                        adapter.abort(handle); // no room for the reply: a reset says no as well
+                    }
                 } else {
-                    adapter.tcp.abort(handle);
+                    adapter.abort(handle);
                 }
                 state = DEAD;
                 adapter.disarm(this);
             } else {
-                adapter.tcp.abort(handle);
+                adapter.abort(handle);
                 fail(NtStatus.STATUS_CONNECTION_ABORTED);
             }
             releaseAll();
@@ -850,7 +868,7 @@ public final class NdkConnector {
             return false;
         }
         if (frame.rejected()) {
-            adapter.tcp.shutdown(handle);
+            adapter.shutdown(handle);
             fail(NtStatus.STATUS_CONNECTION_REFUSED);
             return false;
         }
@@ -880,7 +898,7 @@ public final class NdkConnector {
                     if (rxUlpdu != 0) {
                         // the initiator's first message must be the zero-length RTR (RFC 6581 §4)
                         adapter.countMalformed(MpaFrame.ERR_RTR_MODEL);
-                        adapter.tcp.abort(handle);
+                        adapter.abort(handle);
                         fail(NtStatus.STATUS_CONNECTION_ABORTED);
                         return false;
                     }
@@ -975,7 +993,7 @@ public final class NdkConnector {
     private void advance(int k) {
         dPosition += k;
         if (dPosition == dLength[dHead]) {
-            adapter.tcp.release(handle, dMbuf[dHead], dLength[dHead]);
+            adapter.release(handle, dMbuf[dHead], dLength[dHead]);
             dHead = (dHead + 1) % dMbuf.length;
             dCount--;
             dPosition = 0;
@@ -984,7 +1002,7 @@ public final class NdkConnector {
 
     private void releaseAll() {
         while (dCount > 0) {
-            adapter.tcp.release(handle, dMbuf[dHead], dLength[dHead]);
+            adapter.release(handle, dMbuf[dHead], dLength[dHead]);
             dHead = (dHead + 1) % dMbuf.length;
             dCount--;
         }

@@ -89,7 +89,7 @@ public final class NdkListener {
     void onListenComplete(int status) {
         if (state == CLOSED) {
             if (status == NtStatus.STATUS_SUCCESS) {
-                adapter.tcp.stopListening(port);
+                adapter.stopListening(port);
             }
             adapter.removeListener(port, this);
             adapter.freePort(port);
@@ -98,6 +98,7 @@ public final class NdkListener {
         if (status == NtStatus.STATUS_SUCCESS) {
             state = LISTENING;
             finish(status);
+            deliverWaiting(); // events resumed (or never paused) while the listen was pending
             return;
         }
         adapter.removeListener(port, this);
@@ -136,18 +137,24 @@ public final class NdkListener {
 
     /**
      * NdkControlConnectEvents: {@code pause} holds connect events back (requests wait, up to the backlog);
-     * resuming delivers those that waited, in order. STATUS_SUCCESS.
+     * resuming delivers those that waited, in order (at once, or when a pending listen completes).
+     * STATUS_SUCCESS, in any state.
      */
     public int controlConnectEvents(boolean pause) {
         adapter.checkThread();
         paused = pause;
+        deliverWaiting();
+        return NtStatus.STATUS_SUCCESS;
+    }
+
+    /** Delivers the requests that waited, in order, unless paused (a callback may pause again). */
+    private void deliverWaiting() {
         while (!paused && !waiting.isEmpty() && state == LISTENING) {
             NdkConnector c = waiting.poll();
             if (c.waitingForDecision()) {
                 deliver(c);
             }
         }
-        return NtStatus.STATUS_SUCCESS;
     }
 
     /** A connect request arrived on a TCP connection this listener accepted. */
@@ -203,7 +210,7 @@ public final class NdkListener {
             c.refuse();
         }
         if (was == LISTENING) {
-            adapter.tcp.stopListening(port);
+            adapter.stopListening(port);
             adapter.removeListener(port, this);
             adapter.freePort(port);
         } else if (was == LISTEN_PENDING) {

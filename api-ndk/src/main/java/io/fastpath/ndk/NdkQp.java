@@ -26,6 +26,9 @@ public final class NdkQp {
     private final int[] slotLength;
     /** The connection each busy slot was sent on (a QP may be reused for a later connection). */
     private final NdkConnector[] slotOwner;
+    /** Each busy slot's TcpService request id: (sequence << 4) | slot, unique per send. */
+    private final long[] slotRequest;
+    private long sendSequence;
     private int sendsOutstanding;
     // posted receives: a ring
     private final long[] rqAddress;
@@ -48,6 +51,7 @@ public final class NdkQp {
         this.slotContext = new Object[depth];
         this.slotLength = new int[depth];
         this.slotOwner = new NdkConnector[depth];
+        this.slotRequest = new long[depth];
         int rq = info.maxReceiveQueueDepth();
         this.rqAddress = new long[rq];
         this.rqCapacity = new int[rq];
@@ -62,11 +66,19 @@ public final class NdkQp {
      */
     public int postReceive(long address, int capacity, Object requestContext) {
         if (!adapter.onDispatchThread()) {
-            // queued: a failure there completes the receive with that status
-            return adapter.execute(() -> {
-                int r = postReceive(address, capacity, requestContext);
-                if (r != NtStatus.STATUS_SUCCESS) {
-                    handler.onReceiveComplete(requestContext, r, 0);
+            // queued: a failure there completes the receive with that status (CANCELLED: the adapter closed)
+            return adapter.queue(new NdkAdapter.QueuedCall() {
+                @Override
+                public void run() {
+                    int r = postReceive(address, capacity, requestContext);
+                    if (r != NtStatus.STATUS_SUCCESS) {
+                        receiveFailed(requestContext, r);
+                    }
+                }
+
+                @Override
+                void cancel() {
+                    receiveFailed(requestContext, NdkStatus.STATUS_CANCELLED);
                 }
             }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
@@ -92,17 +104,27 @@ public final class NdkQp {
 
     /**
      * NdkSend: sends {@code length} bytes of native memory at {@code address} as one message. STATUS_SUCCESS
-     * (queued; {@link NdkQpHandler#onSendComplete} follows); STATUS_INVALID_DEVICE_STATE (not connected:
+     * (queued; {@link NdkQpHandler#onSendComplete} follows exactly once: STATUS_SUCCESS, or STATUS_CANCELLED
+     * when the connection ended first, e.g. reset by the peer before the send reached the stack);
+     * STATUS_INVALID_DEVICE_STATE (not connected:
      * before CompleteConnect/Accept completed, or after Disconnect); STATUS_INVALID_BUFFER_SIZE (longer than
      * MaxTransferLength); STATUS_INSUFFICIENT_RESOURCES (MaxInitiatorQueueDepth sends outstanding).
      */
     public int send(long address, int length, Object requestContext) {
         if (!adapter.onDispatchThread()) {
             // queued (the memory must stay valid until the completion): a failure there completes the send
-            return adapter.execute(() -> {
-                int r = send(address, length, requestContext);
-                if (r != NtStatus.STATUS_SUCCESS) {
-                    handler.onSendComplete(requestContext, r, 0);
+            return adapter.queue(new NdkAdapter.QueuedCall() {
+                @Override
+                public void run() {
+                    int r = send(address, length, requestContext);
+                    if (r != NtStatus.STATUS_SUCCESS) {
+                        sendFailed(requestContext, r);
+                    }
+                }
+
+                @Override
+                void cancel() {
+                    sendFailed(requestContext, NdkStatus.STATUS_CANCELLED);
                 }
             }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
@@ -125,9 +147,12 @@ public final class NdkQp {
             sendSlots.putBytes(base + MpaFrame.FPDU_HEADER_LENGTH, userView, 0, length);
         }
         int fpdu = MpaFrame.emitFpdu(sendSlots, base, length);
-        if (!adapter.tcp.send(connector.handle(), slot, sendSlots.addressOffset() + base, fpdu)) {
+        long requestId = (sendSequence << 4) | slot; // slot < 16: MaxInitiatorQueueDepth is at most 15
+        if (!adapter.tcp.send(connector.handle(), requestId, sendSlots.addressOffset() + base, fpdu)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
+        sendSequence++;
+        slotRequest[slot] = requestId;
         slotBusy[slot] = true;
         slotContext[slot] = requestContext;
         slotLength[slot] = length;
@@ -136,10 +161,27 @@ public final class NdkQp {
         return NtStatus.STATUS_SUCCESS;
     }
 
-    void onSendComplete(NdkConnector from, int slot, int status) {
-        if (slot < 0 || slot >= slotBusy.length || !slotBusy[slot] || slotOwner[slot] != from) {
-            return;
+    void onSendComplete(NdkConnector from, long requestId, int status) {
+        int slot = (int) (requestId & 0xF);
+        if (slot >= slotBusy.length || !slotBusy[slot] || slotOwner[slot] != from || slotRequest[slot] != requestId) {
+            return; // already flushed (the connection closed first), or not ours
         }
+        completeSend(slot, status);
+    }
+
+    /**
+     * The connection {@code from} closed: its sends still outstanding complete with STATUS_CANCELLED (the
+     * stack no longer reads their slots; what it reports for them later is ignored).
+     */
+    void flushSends(NdkConnector from) {
+        for (int slot = 0; slot < slotBusy.length && sendsOutstanding > 0; slot++) {
+            if (slotBusy[slot] && slotOwner[slot] == from) {
+                completeSend(slot, NdkStatus.STATUS_CANCELLED);
+            }
+        }
+    }
+
+    private void completeSend(int slot, int status) {
         slotOwner[slot] = null;
         Object ctx = slotContext[slot];
         int bytes = slotLength[slot];
@@ -180,9 +222,26 @@ public final class NdkQp {
         }
     }
 
-    /** The connection ended: posted receives complete with STATUS_CANCELLED (sends complete via the stack). */
+    private void sendFailed(Object requestContext, int status) {
+        try {
+            handler.onSendComplete(requestContext, status, 0);
+        } catch (Throwable t) {
+            adapter.onCallbackError(t);
+        }
+    }
+
+    private void receiveFailed(Object requestContext, int status) {
+        try {
+            handler.onReceiveComplete(requestContext, status, 0);
+        } catch (Throwable t) {
+            adapter.onCallbackError(t);
+        }
+    }
+
+    /** The connection ended: posted receives complete with STATUS_CANCELLED (sends: {@link #flushSends}). */
     void flushReceives() {
-        while (rqCount > 0) {
+        // Only those posted now: a handler that posts again from its completion must not keep this loop going.
+        for (int n = rqCount; n > 0 && rqCount > 0; n--) {
             completeReceive(NdkStatus.STATUS_CANCELLED, 0);
         }
     }
@@ -196,10 +255,14 @@ public final class NdkQp {
         return sendsOutstanding;
     }
 
-    /** NdkCloseQp: flushes posted receives (STATUS_CANCELLED); the QP must not be connected. */
+    /**
+     * NdkCloseQp: flushes posted receives (STATUS_CANCELLED). STATUS_INVALID_DEVICE_STATE while the QP is
+     * bound to a connector (connecting, accepting, connected or disconnecting): close the connector or let
+     * the disconnect complete first.
+     */
     public int close() {
         adapter.checkThread();
-        if (connector != null && connector.established()) {
+        if (connector != null) {
             return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
         closed = true;

@@ -94,7 +94,6 @@ class MpaFrameTest {
         assertEquals(MpaFrame.ERR_MARKERS_REQUIRED, f.parse(bytes(key + "90020008" + rest), 0, 28, true, 508));
         assertEquals(MpaFrame.ERR_CRC_REQUIRED, f.parse(bytes(key + "50020008" + rest), 0, 28, true, 508));
         assertEquals(MpaFrame.ERR_REJECT_IN_REQUEST, f.parse(bytes(key + "30020008" + rest), 0, 28, true, 508));
-        assertEquals(MpaFrame.ERR_RESERVED_BITS, f.parse(bytes(key + "11020008" + rest), 0, 28, true, 508));
         assertEquals(MpaFrame.ERR_REVISION, f.parse(bytes(key + "10010008" + rest), 0, 28, true, 508));
         assertEquals(MpaFrame.ERR_NOT_ENHANCED, f.parse(bytes(key + "00020008" + rest), 0, 28, true, 508));
         assertEquals(MpaFrame.ERR_PD_LENGTH, f.parse(bytes(key + "10020201"), 0, 20, true, 508)); // 513
@@ -104,6 +103,18 @@ class MpaFrameTest {
         for (int e = -1; e >= -11; e--) {
             assertFalse(MpaFrame.describe(e).startsWith("error"), "described: " + e);
         }
+    }
+
+    @Test
+    void reservedFlagBitsAreIgnoredOnReceiveAndSentAsZero_rfc5044_s7_1() {
+        MpaFrame f = new MpaFrame();
+        String key = REQUEST.substring(0, 32);
+        assertEquals(28, f.parse(bytes(key + "1f020008" + "c003000561626364"), 0, 28, true, 508));
+        assertEquals(MpaFrame.FLAG_ENHANCED, f.flags());
+        assertEquals(4, f.privateDataLength());
+        UnsafeBuffer b = new UnsafeBuffer(new byte[64]);
+        MpaFrame.emit(b, 0, false, true, 1, 1, null, 0, 0);
+        assertEquals(0, b.getByte(MpaFrame.FLAGS_OFFSET) & MpaFrame.FLAGS_RESERVED);
     }
 
     @Test

@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.concurrent.locks.LockSupport;
+import org.agrona.concurrent.Agent;
 
 /**
  * Two stacks, A (10.13.0.1) and B (10.13.0.2), joined by a DPDK ring pair, each on its own StackRunner poll
@@ -42,7 +44,50 @@ final class NdkRig implements AutoCloseable {
     final List<Throwable> errors = new ArrayList<>();
     private final PcapPort pcap;
     final FaultInjector faults;
+    /** Gates on the stacks' poll threads (Options.gates): while held, a stack carries out no request. */
+    final Gate gateA = new Gate();
+    final Gate gateB = new Gate();
     private boolean closed;
+
+    /**
+     * Runs after the stack's work in each duty cycle of its poll thread; {@link #hold} returns once the poll
+     * thread waits in it, so the stack is between two cycles and reads neither wire nor request ring until
+     * {@link #open}.
+     */
+    static final class Gate implements Agent {
+        private volatile boolean hold;
+        private volatile boolean holding;
+
+        @Override
+        public int doWork() {
+            while (hold) {
+                holding = true;
+                LockSupport.parkNanos(50_000);
+            }
+            holding = false;
+            return 0;
+        }
+
+        @Override
+        public String roleName() {
+            return "gate";
+        }
+
+        void hold() {
+            hold = true;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!holding) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("the poll thread did not reach the gate");
+                }
+                Thread.yield();
+            }
+        }
+
+        void open() {
+            hold = false;
+        }
+    }
 
     static final class Options {
         TcpConfig tcpA = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(50));
@@ -72,8 +117,8 @@ final class NdkRig implements AutoCloseable {
         }
         a = stack(portA, dir, "ndka" + n, A_IP, o.tcpA);
         b = stack(pair.b(), dir, "ndkb" + n, B_IP, o.tcpB);
-        runnerA = StackRunner.start(a, StackRunner.backoff());
-        runnerB = StackRunner.start(b, StackRunner.backoff());
+        runnerA = StackRunner.start(a, StackRunner.backoff(), gateA);
+        runnerB = StackRunner.start(b, StackRunner.backoff(), gateB);
         ndkA = o.adapterA ? NdkAdapter.open(a, o.infoA, errors::add) : null;
         ndkB = NdkAdapter.open(b, o.infoB, errors::add);
     }
@@ -136,6 +181,8 @@ final class NdkRig implements AutoCloseable {
             return;
         }
         closed = true;
+        gateA.open();
+        gateB.open();
         try {
             if (ndkA != null) {
                 ndkA.close();

@@ -277,6 +277,7 @@ class NdkStatusTest {
             assertStatus(NdkStatus.STATUS_BUFFER_TOO_SMALL, p.active().getConnectionData(d, small, 4));
             assertEquals(10, d.privateDataLength, "updated with the size needed");
             assertEquals("abcd", new String(small.byteArray(), StandardCharsets.US_ASCII), "copied up to the buffer");
+            assertStatus(NtStatus.STATUS_INVALID_PARAMETER, p.active().getConnectionData(d, small, 16));
             UnsafeBuffer big = new UnsafeBuffer(new byte[16]);
             assertEquals(S, p.active().getConnectionData(d, big, 16));
             assertEquals("abcdefghij", new String(big.byteArray(), 0, 10, StandardCharsets.US_ASCII));

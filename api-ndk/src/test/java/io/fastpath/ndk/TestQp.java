@@ -18,6 +18,8 @@ final class TestQp implements NdkQpHandler {
     int sendsCompleted;
     int sendFailures;
     int lastSendStatus;
+    /** Posts the slot again from each receive completion (as a consumer's steady-state loop does). */
+    boolean repost;
 
     TestQp(NdkAdapter adapter, int slots, int size) {
         this.qp = adapter.createQp(this);
@@ -64,5 +66,8 @@ final class TestQp implements NdkQpHandler {
     @Override
     public void onReceiveComplete(Object requestContext, int status, int bytes) {
         received.add(new int[] {(Integer) requestContext, status, bytes});
+        if (repost) {
+            post((Integer) requestContext);
+        }
     }
 }

@@ -12,7 +12,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * Associated with one address object (TDI_ASSOCIATE_ADDRESS), it carries one TCP connection at a time, made by
  * TDI_CONNECT, TDI_LISTEN or a ClientEventConnect accept; after a disconnect it is idle and may be used again.
  *
- * <p>States: idle → connecting / listening → (offered, with TDI_QUERY_ACCEPT) → connected → idle.
+ * <p>States: idle → connecting / listening → (offered, with TDI_QUERY_ACCEPT) → accepting → connected → idle.
+ * Offered and accepting endpoints carry a request the stack holds (a SYN): offered waits for TDI_ACCEPT or
+ * TDI_DISCONNECT (refused), accepting for the handshake that the SYN-ACK started.
  *
  * <p>Thread: the provider's dispatch thread. Received data it holds is in mbufs (zero copy); expedited bytes are
  * kept in a small native buffer of its own.
@@ -23,6 +25,8 @@ public final class TdiConnection {
     static final int LISTENING = 2;
     static final int OFFERED = 3;
     static final int CONNECTED = 4;
+    /** A held request was accepted (SYN-ACK sent): {@link #acceptIrp} completes when the handshake did. */
+    static final int ACCEPTING = 5;
 
     private static final int MAX_SENDS_IN_STACK = 8;
     private static final int EXPEDITED_BYTES = 64;
@@ -54,6 +58,10 @@ public final class TdiConnection {
     /** The request slot of the pending TDI_CONNECT: the stack's answer for an older slot is not this connect's. */
     private int connectSlot = -1;
     private Irp listenIrp;
+    /** ACCEPTING: the TDI_LISTEN (flags 0), TDI_ACCEPT or ClientEventConnect accept IRP waiting for the handshake. */
+    private Irp acceptIrp;
+    /** The accept IRP came from ClientEventConnect: it completes after the round's indications. */
+    private boolean acceptFromEvent;
     private Irp releaseIrp;
     private final IrpQueue receives = new IrpQueue();
     private final IrpQueue expeditedReceives = new IrpQueue();
@@ -293,51 +301,107 @@ public final class TdiConnection {
         }
     }
 
-    /** A pending TDI_LISTEN takes an offered connection. */
-    void takeOffer(TdiProvider.Offer o) {
+    /**
+     * A pending TDI_LISTEN takes a held request (SYN). Flags 0: it is accepted and the listen completes once the
+     * handshake did. TDI_QUERY_ACCEPT: the listen completes now; TDI_ACCEPT accepts, TDI_DISCONNECT refuses, and
+     * neither within about a second refuses too.
+     */
+    void takeRequest(long h, int ip, int port) {
         Irp irp = listenIrp;
         listenIrp = null;
-        adopt(o);
+        hold(h, ip, port);
         if ((listenFlags & Tdi.TDI_QUERY_ACCEPT) != 0) {
-            state = OFFERED; // data waits until TDI_ACCEPT, which must come within about a second
+            state = OFFERED;
             connectTimer = false;
             provider.setTimer(this, provider.now() + TdiProvider.OFFER_TIMEOUT_NS);
+            fillReturn(irp);
+            complete(irp, TdiStatus.STATUS_SUCCESS, 0);
         } else {
-            provider.schedule(this);
+            startAccept(irp, false);
         }
-        fillReturn(irp);
-        complete(irp, TdiStatus.STATUS_SUCCESS, 0);
     }
 
     /** ClientEventConnect returned MORE_PROCESSING_REQUIRED with an accept IRP for this endpoint. */
-    void acceptOffer(TdiProvider.Offer o, Irp accept) {
+    void acceptRequest(long h, int ip, int port, Irp accept) {
         incarnation++;
         accept.incarnation = incarnation;
-        adopt(o);
-        fillReturn(accept);
-        provider.schedule(this); // data first (receives may be indicated before the accept completes)
-        provider.deferAccept(accept);
+        abortAcknowledgeable = false;
+        hold(h, ip, port);
+        startAccept(accept, true);
     }
 
-    private void adopt(TdiProvider.Offer o) {
-        attach(o.handle, o.remoteIp, o.remotePort);
-        for (int i = 0; i < o.data.count(); i++) {
-            data.add(o.data.mbuf(i), o.data.address(i), o.data.length(i));
+    private void hold(long h, int ip, int port) {
+        handle = h;
+        remoteIp = ip;
+        remotePort = port;
+        provider.byHandle.put(h, this); // to hear the request's end (onClosed) and its onAccepted
+    }
+
+    /** SYN-ACK for the held request; {@code irp} completes when the handshake did (or fails if it cannot). */
+    private void startAccept(Irp irp, boolean fromEvent) {
+        state = ACCEPTING;
+        acceptIrp = irp;
+        acceptFromEvent = fromEvent;
+        provider.acceptRequest(handle);
+        connectTimer = false;
+        provider.setTimer(this, provider.now() + provider.handshakeLimitNs);
+    }
+
+    boolean acceptPending() {
+        return state == ACCEPTING;
+    }
+
+    /** The stack's onAccepted for the request this endpoint accepted: connected. */
+    void onAccepted() {
+        Irp irp = acceptIrp;
+        acceptIrp = null;
+        provider.cancelTimer(this);
+        attach(handle, remoteIp, remotePort);
+        fillReturn(irp);
+        provider.schedule(this);
+        if (acceptFromEvent) {
+            // Receives that follow at once are indicated (in order) before the accept IRP's routine runs.
+            provider.deferAccept(irp);
+        } else {
+            complete(irp, TdiStatus.STATUS_SUCCESS, 0);
         }
-        data.headOffset = o.data.headOffset;
-        data.bytes -= o.data.headOffset;
-        peerReleased = o.peerClosed;
     }
 
+    /**
+     * Ends a held request on this endpoint (offered or accepting): refused (RST for its SYN), or, once accepted,
+     * aborted; {@code status} != 0 completes a waiting accept IRP with it. The endpoint is idle.
+     */
+    private void dropRequest(boolean refuse, int status) {
+        long h = handle;
+        boolean offered = state == OFFERED;
+        provider.byHandle.remove(h);
+        provider.cancelTimer(this);
+        if (refuse) {
+            if (offered) {
+                provider.refuse(h);
+            } else {
+                provider.abort(h); // the SYN-ACK is out: RST (and again if the handshake completes)
+            }
+        }
+        Irp irp = acceptIrp;
+        acceptIrp = null;
+        handle = 0;
+        state = IDLE;
+        incarnation++;
+        if (irp != null && status != 0) {
+            complete(irp, status, 0);
+        }
+    }
+
+    /** TDI_ACCEPT of a TDI_QUERY_ACCEPT offer: SYN-ACK; completes when the handshake did. */
     private int accept(Irp irp) {
         if (state != OFFERED) {
             return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
         }
-        state = CONNECTED;
         provider.cancelTimer(this);
-        fillReturn(irp);
-        provider.schedule(this);
-        return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+        irp.incarnation = incarnation;
+        startAccept(irp, false);
+        return pending(irp);
     }
 
     // ---------------------------------------------------------------- send
@@ -832,9 +896,14 @@ public final class TdiConnection {
                 return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
             }
             case OFFERED -> {
-                // Rejects a TDI_QUERY_ACCEPT offer: the peer gets a RST.
-                provider.offersRefused++;
-                abortConnection(TdiStatus.STATUS_CANCELLED);
+                // Rejects a TDI_QUERY_ACCEPT offer: RST for the SYN, the peer's connect is refused.
+                dropRequest(true, 0);
+                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            }
+            case ACCEPTING -> {
+                // The SYN-ACK is out: the connection is reset, the accept IRP completes STATUS_CANCELLED.
+                provider.cancelledConnections++;
+                dropRequest(true, TdiStatus.STATUS_CANCELLED);
                 return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
             }
             default -> {
@@ -906,18 +975,19 @@ public final class TdiConnection {
 
     /** The stack is done with the connection. */
     void onStackClosed(int status) {
+        if (state == OFFERED || state == ACCEPTING) {
+            // The held request ended: the peer gave up (RST), or it waited too long (STATUS_IO_TIMEOUT).
+            dropRequest(false, status);
+            return;
+        }
         stackClosed = true;
-        if (state != CONNECTED && state != OFFERED) {
+        if (state != CONNECTED) {
             return;
         }
         if (status == TdiStatus.STATUS_SUCCESS) {
             // Closed both ways: the data still queued goes first, then the endpoint is idle.
             peerReleased = true;
             provider.byHandle.remove(handle);
-            if (state == OFFERED) {
-                detach(TdiStatus.STATUS_SUCCESS);
-                return;
-            }
             deliver();
             if (state == CONNECTED && data.bytes == 0 && disconnectIndicated) {
                 finish();
@@ -928,16 +998,13 @@ public final class TdiConnection {
         for (Irp s = sendsInStack.poll(); s != null; s = sendsInStack.poll()) {
             s.incarnation = -1; // the stack completes it with its status
         }
-        boolean offered = state == OFFERED;
         detach(status);
-        if (!offered) {
-            provider.remoteDisconnects++;
-            if (status == io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT) {
-                provider.sessionTimeouts++;
-            }
-            abortAcknowledgeable = true;
-            indicateDisconnect(Tdi.TDI_DISCONNECT_ABORT);
+        provider.remoteDisconnects++;
+        if (status == io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT) {
+            provider.sessionTimeouts++;
         }
+        abortAcknowledgeable = true;
+        indicateDisconnect(Tdi.TDI_DISCONNECT_ABORT);
     }
 
     /**
@@ -957,9 +1024,13 @@ public final class TdiConnection {
     void onTimer() {
         provider.cancelTimer(this);
         if (state == OFFERED) {
-            // Neither TDI_ACCEPT nor TDI_DISCONNECT came for the offer: it is rejected (the peer gets a RST).
-            provider.offersRefused++;
-            abortConnection(TdiStatus.STATUS_CANCELLED);
+            // Neither TDI_ACCEPT nor TDI_DISCONNECT came for the offer: refused (RST for the SYN).
+            dropRequest(true, 0);
+        } else if (state == ACCEPTING) {
+            // The handshake did not complete in time (the stack reports no end for an accepted request whose
+            // peer reset or went silent): the accept fails.
+            provider.sessionTimeouts++;
+            dropRequest(true, io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT);
         } else if (connectTimer && state == CONNECTING) {
             Irp c = connectIrp;
             connectIrp = null;
@@ -991,9 +1062,12 @@ public final class TdiConnection {
                     complete(irp, TdiStatus.STATUS_CANCELLED, 0);
                 }
             }
-            case Tdi.TDI_LISTEN -> {
+            case Tdi.TDI_LISTEN, Tdi.TDI_ACCEPT -> {
                 if (state == LISTENING && listenIrp == irp) {
                     cancelListen(TdiStatus.STATUS_CANCELLED);
+                } else if (state == ACCEPTING && acceptIrp == irp) {
+                    provider.cancelledConnections++;
+                    dropRequest(true, TdiStatus.STATUS_CANCELLED);
                 }
             }
             case Tdi.TDI_CONNECT -> {
@@ -1027,7 +1101,8 @@ public final class TdiConnection {
                 complete(c, TdiStatus.STATUS_CANCELLED, 0);
             }
             case LISTENING -> cancelListen(TdiStatus.STATUS_CANCELLED);
-            case OFFERED, CONNECTED -> abortConnection(TdiStatus.STATUS_CANCELLED);
+            case OFFERED, ACCEPTING -> dropRequest(true, TdiStatus.STATUS_CANCELLED);
+            case CONNECTED -> abortConnection(TdiStatus.STATUS_CANCELLED);
             default -> {
             }
         }

@@ -12,18 +12,23 @@ public final class TdiEvents {
     private TdiEvents() {
     }
 
-    /** TDI_EVENT_CONNECT: a remote node offers a connection to this address. */
+    /**
+     * TDI_EVENT_CONNECT: a remote node offers a connection to this address. Its SYN is held (no SYN-ACK yet) while
+     * the handler decides.
+     */
     @FunctionalInterface
     public interface ClientEventConnect {
         /**
          * @param remoteIp the offering node's IPv4 address (TDI_ADDRESS_IP)
          * @param remotePort its port
          * @param userDataLength bytes of connect data: the data the SYN carried (TCP Fast Open), else 0
-         * @param userData native address of the connect data (valid during the call), or 0
+         * @param userData native address of a copy of the connect data (valid during the call), or 0; it is not
+         *     acknowledged: the peer sends it again after the handshake, as the connection's first data
          * @param out set {@link TdiEventReturn#acceptIrp} (a TDI_ACCEPT built on an idle endpoint associated with
          *     this address) and {@link TdiEventReturn#connectionContext}
-         * @return STATUS_MORE_PROCESSING_REQUIRED with an accept IRP to accept; STATUS_CONNECTION_REFUSED (the
-         *     peer gets a RST) or STATUS_INSUFFICIENT_RESOURCES (rejected the same way) to refuse
+         * @return STATUS_MORE_PROCESSING_REQUIRED with an accept IRP to accept (the SYN-ACK goes; the IRP completes
+         *     once the handshake completed); STATUS_CONNECTION_REFUSED or STATUS_INSUFFICIENT_RESOURCES to refuse
+         *     (RST for the SYN: the peer's connect fails with connection refused)
          */
         int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength, long userData,
                                TdiEventReturn out);

@@ -4,6 +4,8 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
+import io.fastpath.stack.tcp.TcpSocketOptions;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -12,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
 import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
@@ -42,7 +45,12 @@ import org.agrona.concurrent.UnsafeBuffer;
  * {@link #returnChainedReceives}. Held data counts against the connection's receive window.
  *
  * <p><b>Allocation.</b> None per request or per packet in steady state (IRPs are the caller's, queues are
- * intrusive, maps primitive-keyed, TSDU descriptors pooled). Per connection offered: one small object.
+ * intrusive, maps primitive-keyed, TSDU descriptors pooled), also none per connection offered.
+ *
+ * <p><b>Connection offers</b> are held SYNs (the stack's conditional accept): an address object listens with
+ * {@link TcpSocketOptions#withConditionalAccept}, every SYN waits unanswered until the provider has offered it
+ * (TDI_LISTEN, ClientEventConnect) and decided: accepted (SYN-ACK; the IRP completes when the handshake did)
+ * or refused (RST for the SYN: the peer's connect fails with "connection refused").
  */
 public final class TdiProvider implements AutoCloseable {
     static final int EPHEMERAL_FIRST = 49152;
@@ -53,12 +61,23 @@ public final class TdiProvider implements AutoCloseable {
     static final long DEFAULT_DISCONNECT_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(900);
     /** A TDI_QUERY_ACCEPT offer neither accepted nor rejected within this is rejected. */
     static final long OFFER_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * Listeners hold SYNs for a decision (conditional accept) and, with reuse address, may listen again on a port
+     * connections of an earlier listener still use.
+     */
+    static final long LISTEN_OPTIONS = TcpSocketOptions.withConditionalAccept(TcpSocketOptions.of(null, 0, 0, true));
 
     private final Stack stack;
     final TcpService tcp;
     final int stackAddress;
     final int sendBufferBytes;
     final int receiveBufferBytes;
+    /**
+     * How long an accepted request may take to complete its handshake: the stack's SYN-ACK retransmissions and a
+     * second for the peer. The stack reports no end for a request that fails after it was accepted (the peer's
+     * RST, or its ACK never came), so the accept IRP waits at most this long.
+     */
+    final long handshakeLimitNs;
     private final ErrorHandler errorHandler;
     private final long startTime = System.currentTimeMillis() * 10_000L;
     private volatile Thread owner;
@@ -106,6 +125,11 @@ public final class TdiProvider implements AutoCloseable {
     /** Chains kept by clients; changed on the dispatch thread, and by late returns after close. */
     private final AtomicInteger heldTsdus = new AtomicInteger();
 
+    /** ClientEventConnect's UserData: a native copy of the SYN's data, valid during the call. */
+    private final ByteBuffer synData = ByteBuffer.allocateDirect(TcpService.MAX_SYN_DATA);
+    private final UnsafeBuffer synDataCopy = new UnsafeBuffer(synData);
+    private final long synDataAddress = BufferUtil.address(synData);
+
     private final UnsafeBuffer copySource = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer copyTarget = new UnsafeBuffer(0, 0);
     final TdiEventReturn eventReturn = new TdiEventReturn();
@@ -143,7 +167,7 @@ public final class TdiProvider implements AutoCloseable {
             TdiAddress a = listenPending.remove(port);
             if (a == null) {
                 if (status == NtStatus.STATUS_SUCCESS && !listening.containsKey(port)) {
-                    tcp.stopListening(port);
+                    stopListening(port);
                 }
                 return;
             }
@@ -151,34 +175,31 @@ public final class TdiProvider implements AutoCloseable {
         }
 
         @Override
-        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
-            onAccepted(listenPort, handle, remoteIp, remotePort, 0);
+        public void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort, DirectBuffer data,
+                                     int offset, int length) {
+            TdiAddress a = listening.get(listenPort);
+            if (a == null || a.closed) {
+                refuse(handle);
+                return;
+            }
+            offer(a, handle, remoteIp, remotePort, data, offset, length);
         }
 
         @Override
-        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort, int synDataBytes) {
-            TdiAddress a = listening.get(listenPort);
-            if (a == null || a.closed) {
-                abort(handle);
-                return;
-            }
-            Offer o = new Offer(a, handle, remoteIp, remotePort, synDataBytes);
-            byHandle.put(handle, o);
-            if (synDataBytes == 0) {
-                decide(o);
+        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+            // Fast Open data in the SYN (synDataBytes of the other variant) was not taken: the peer sends it
+            // again as ordinary data, so the connection starts like any other.
+            if (byHandle.get(handle) instanceof TdiConnection c && c.acceptPending()) {
+                c.onAccepted();
+            } else {
+                abort(handle); // given up meanwhile (cancelled, aborted, closed, timed out)
             }
         }
 
         @Override
         public void onReceive(long handle, long mbuf, long address, int length) {
-            Object o = byHandle.get(handle);
-            if (o instanceof TdiConnection c) {
+            if (byHandle.get(handle) instanceof TdiConnection c) {
                 c.onReceive(mbuf, address, length);
-            } else if (o instanceof Offer offer) {
-                offer.data.add(mbuf, address, length);
-                if (!offer.decided && offer.data.bytes >= offer.synDataBytes) {
-                    decide(offer);
-                }
             } else {
                 releaseDescriptor(handle, mbuf, length);
             }
@@ -203,49 +224,19 @@ public final class TdiProvider implements AutoCloseable {
 
         @Override
         public void onPeerClosed(long handle) {
-            Object o = byHandle.get(handle);
-            if (o instanceof TdiConnection c) {
+            if (byHandle.get(handle) instanceof TdiConnection c) {
                 c.onPeerClosed();
-            } else if (o instanceof Offer offer) {
-                offer.peerClosed = true;
-                if (!offer.decided) {
-                    decide(offer);
-                }
             }
         }
 
         @Override
         public void onClosed(long handle, int status) {
-            Object o = byHandle.remove(handle);
-            if (o instanceof TdiConnection c) {
+            // Also a held request that ended before it was accepted: the peer gave up (RST) or it waited too long.
+            if (byHandle.remove(handle) instanceof TdiConnection c) {
                 c.onStackClosed(status);
-            } else if (o instanceof Offer offer) {
-                // Died before anyone took it: nothing to tell but the address's error handler.
-                offer.data.releaseAll(TdiProvider.this, handle);
-                raiseError(offer.address, status);
             }
         }
     };
-
-    /** A connection the stack accepted on a listening address, before an endpoint takes it. */
-    static final class Offer {
-        final TdiAddress address;
-        final long handle;
-        final int remoteIp;
-        final int remotePort;
-        final int synDataBytes;
-        final DescriptorQueue data = new DescriptorQueue();
-        boolean peerClosed;
-        boolean decided;
-
-        Offer(TdiAddress address, long handle, int remoteIp, int remotePort, int synDataBytes) {
-            this.address = address;
-            this.handle = handle;
-            this.remoteIp = remoteIp;
-            this.remotePort = remotePort;
-            this.synDataBytes = synDataBytes;
-        }
-    }
 
     private TdiProvider(Stack stack, ErrorHandler errorHandler) {
         this.stack = stack;
@@ -253,6 +244,7 @@ public final class TdiProvider implements AutoCloseable {
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
+        this.handshakeLimitNs = handshakeLimit(stack.config().tcp());
         this.errorHandler = errorHandler;
         this.owner = Thread.currentThread();
         for (int i = 0; i < tsduPool.length; i++) {
@@ -341,7 +333,7 @@ public final class TdiProvider implements AutoCloseable {
             complete(i, TdiStatus.STATUS_ADDRESS_CLOSED, 0, null);
         }
         if (a.listenState != 0) {
-            tcp.stopListening(a.port);
+            stopListening(a.port);
             listening.remove(a.port);
             listenPending.remove(a.port);
             a.listenState = 0;
@@ -657,12 +649,6 @@ public final class TdiProvider implements AutoCloseable {
                 quiet = 0;
             }
         }
-        for (Object o : new ArrayList<>(byHandle.values())) {
-            if (o instanceof Offer offer) {
-                abort(offer.handle);
-                offer.data.releaseAll(this, offer.handle);
-            }
-        }
         byHandle.clear();
         for (int i = 0; i < tracked.length; i++) {
             Irp irp = tracked[i];
@@ -892,7 +878,8 @@ public final class TdiProvider implements AutoCloseable {
         if (a.listenState == 0) {
             a.listenState = 1;
             listenPending.put(a.port, a);
-            if (!tcp.listen(a.port)) {
+            retryReleases(); // requests waiting for room go first (a stop of this port among them)
+            if (retryCount > 0 || !tcp.listen(a.port, LISTEN_OPTIONS)) {
                 listenPending.remove(a.port);
                 onListenOutcome(a, TdiStatus.STATUS_INSUFFICIENT_RESOURCES);
             }
@@ -901,31 +888,17 @@ public final class TdiProvider implements AutoCloseable {
 
     void stopListeningIfIdle(TdiAddress a) {
         if (a.listenState == 2 && a.connectHandler == null && a.listens.isEmpty()) {
-            tcp.stopListening(a.port);
+            stopListening(a.port);
             listening.remove(a.port);
             a.listenState = 0;
         }
     }
 
     /**
-     * The last TDI_LISTEN of an address without a connect handler was cancelled: it stops listening, unless a
-     * connection of the address uses the port (the stack would then refuse the next listen on it).
+     * The last TDI_LISTEN of an address without a connect handler was cancelled: it stops listening (connections of
+     * the address may still use the port: the next listen reuses it).
      */
     void stopListeningIfUnused(TdiAddress a) {
-        if (a.listenState != 2 || a.connectHandler != null || !a.listens.isEmpty()) {
-            return;
-        }
-        for (int i = 0; i < connections.size(); i++) {
-            TdiConnection c = connections.get(i);
-            if (c.address == a && c.state != TdiConnection.IDLE && c.state != TdiConnection.LISTENING) {
-                return;
-            }
-        }
-        for (Object o : byHandle.values()) {
-            if (o instanceof Offer offer && offer.address == a) {
-                return;
-            }
-        }
         stopListeningIfIdle(a);
     }
 
@@ -936,7 +909,7 @@ public final class TdiProvider implements AutoCloseable {
         } else {
             a.listenState = 0;
             if (status == TdiStatus.STATUS_SUCCESS) {
-                tcp.stopListening(a.port);
+                stopListening(a.port);
             }
             for (TdiConnection c; (c = a.listens.poll()) != null; ) {
                 c.cancelListen(status);
@@ -947,38 +920,44 @@ public final class TdiProvider implements AutoCloseable {
         }
     }
 
-    /** Hands an offered connection to a pending TDI_LISTEN, else to ClientEventConnect, else refuses it. */
-    void decide(Offer o) {
-        o.decided = true;
-        TdiAddress a = o.address;
+    /**
+     * A held SYN (no SYN-ACK yet) on a listening address: a pending TDI_LISTEN takes it, else ClientEventConnect
+     * decides (connect data: a copy of the SYN's Fast Open data), else it is refused.
+     */
+    private void offer(TdiAddress a, long handle, int remoteIp, int remotePort, DirectBuffer data, int offset,
+                       int length) {
         TdiConnection listener;
         while ((listener = a.listens.poll()) != null && listener.state != TdiConnection.LISTENING) {
             // an endpoint whose listen ended meanwhile
         }
         if (listener != null) {
-            // The port keeps listening even if that was the last TDI_LISTEN: the stack refuses to listen on a port
-            // a connection uses, so stopping now would fail the next TDI_LISTEN while this connection lasts.
-            listener.takeOffer(o);
+            listener.takeRequest(handle, remoteIp, remotePort);
+            // That was the last TDI_LISTEN and no connect handler is set: the port stops listening (SYNs now are
+            // refused); the next TDI_LISTEN listens again, also while this connection uses the port.
+            stopListeningIfIdle(a);
             return;
         }
         TdiEvents.ClientEventConnect h = a.connectHandler;
         if (h == null) {
-            refuse(o);
+            refuse(handle);
             return;
+        }
+        int userData = Math.min(length, synDataCopy.capacity());
+        if (userData > 0) {
+            synDataCopy.putBytes(0, data, offset, userData);
         }
         TdiEventReturn out = eventReturn;
         out.reset();
         int status;
         try {
-            int userData = Math.min(o.synDataBytes, o.data.headAvailable());
-            status = h.clientEventConnect(a.connectContext, o.remoteIp, o.remotePort, userData,
-                userData > 0 ? o.data.headAddress() : 0, out);
+            status = h.clientEventConnect(a.connectContext, remoteIp, remotePort, userData,
+                userData > 0 ? synDataAddress : 0, out);
         } catch (Throwable t) {
             errorHandler.onError(t);
             status = TdiStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         if (status != TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
-            refuse(o); // STATUS_CONNECTION_REFUSED, STATUS_INSUFFICIENT_RESOURCES, anything else: RST
+            refuse(handle); // STATUS_CONNECTION_REFUSED, STATUS_INSUFFICIENT_RESOURCES, anything else
             return;
         }
         Irp accept = out.irp();
@@ -986,7 +965,7 @@ public final class TdiProvider implements AutoCloseable {
         if (accept == null || accept.minorFunction != Tdi.TDI_ACCEPT
             || !(accept.fileObject instanceof TdiConnection c) || c.address != a
             || c.state != TdiConnection.IDLE || !accept.ready()) {
-            refuse(o);
+            refuse(handle);
             failHandedBack(accept, TdiStatus.STATUS_INVALID_CONNECTION);
             raiseError(a, TdiStatus.STATUS_INVALID_CONNECTION);
             return;
@@ -997,7 +976,7 @@ public final class TdiProvider implements AutoCloseable {
         if (context != null) {
             c.context = context;
         }
-        c.acceptOffer(o, accept);
+        c.acceptRequest(handle, remoteIp, remotePort, accept);
     }
 
     /**
@@ -1012,11 +991,11 @@ public final class TdiProvider implements AutoCloseable {
         }
     }
 
-    private void refuse(Offer o) {
+    /** Refuses a held request: RST for its SYN, the peer's connect fails (connection refused). */
+    void refuse(long handle) {
         offersRefused++;
-        byHandle.remove(o.handle);
-        abort(o.handle);
-        o.data.releaseAll(this, o.handle);
+        byHandle.remove(handle);
+        rejectRequest(handle);
     }
 
     void raiseError(TdiAddress a, int status) {
@@ -1062,8 +1041,56 @@ public final class TdiProvider implements AutoCloseable {
         enqueueRetry(handle, 0, ABORT_ENTRY);
     }
 
-    /** Retry-queue entries: a release (length >= 0) or, with this length, an abort. */
+    /** Conditional accept: SYN-ACK for a held request; retried in order like an abort. */
+    void acceptRequest(long handle) {
+        if (retryCount == 0 && tcp.acceptRequest(handle)) {
+            return;
+        }
+        enqueueRetry(handle, 0, ACCEPT_ENTRY);
+    }
+
+    /** Conditional accept: RST for a held request's SYN; retried in order like an abort. */
+    void rejectRequest(long handle) {
+        if (retryCount == 0 && tcp.rejectRequest(handle)) {
+            return;
+        }
+        enqueueRetry(handle, 0, REJECT_ENTRY);
+    }
+
+    /** Stops the stack listening on a port; retried in order like an abort. */
+    void stopListening(int port) {
+        if (retryCount == 0 && tcp.stopListening(port)) {
+            return;
+        }
+        enqueueRetry(port, 0, STOP_ENTRY);
+    }
+
+    /** Retry-queue entries: a release (length >= 0) or, with these lengths, an abort, accept, reject or stop. */
     private static final int ABORT_ENTRY = -1;
+    private static final int ACCEPT_ENTRY = -2;
+    private static final int REJECT_ENTRY = -3;
+    private static final int STOP_ENTRY = -4;
+
+    private boolean retry(int i) {
+        return switch (retryLength[i]) {
+            case ABORT_ENTRY -> tcp.abort(retryHandle[i]);
+            case ACCEPT_ENTRY -> tcp.acceptRequest(retryHandle[i]);
+            case REJECT_ENTRY -> tcp.rejectRequest(retryHandle[i]);
+            case STOP_ENTRY -> tcp.stopListening((int) retryHandle[i]);
+            default -> tcp.release(retryHandle[i], retryMbuf[i], retryLength[i]);
+        };
+    }
+
+    /** The stack's SYN-ACK retransmissions (RTO doubling up to its maximum) plus a second. */
+    private static long handshakeLimit(io.fastpath.stack.tcp.TcpConfig config) {
+        long total = TimeUnit.SECONDS.toNanos(1);
+        long rto = config.initialRtoNs();
+        for (int i = 0; i <= config.synRetries(); i++) {
+            total += rto;
+            rto = Math.min(rto * 2, config.maxRtoNs());
+        }
+        return total;
+    }
 
     private void enqueueRetry(long handle, long mbuf, int length) {
         if (retryCount == retryHandle.length) {
@@ -1079,8 +1106,7 @@ public final class TdiProvider implements AutoCloseable {
 
     private int retryReleases() {
         int done = 0;
-        while (done < retryCount && (retryLength[done] == ABORT_ENTRY ? tcp.abort(retryHandle[done])
-            : tcp.release(retryHandle[done], retryMbuf[done], retryLength[done]))) {
+        while (done < retryCount && retry(done)) {
             done++;
         }
         if (done > 0) {

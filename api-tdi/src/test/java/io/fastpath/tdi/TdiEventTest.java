@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.Mbuf;
+import io.fastpath.stack.tcp.TcpConfig;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -142,8 +143,9 @@ class TdiEventTest {
     /**
      * TDI_CONNECT with connect data (UserData) between two fastpath stacks: it rides on TCP Fast Open. The first
      * connection fetches a cookie (the data follows the handshake: no connect data on the server), the second
-     * carries it in the SYN, and the server's ClientEventConnect sees it as connect data; both times the bytes
-     * are then indicated as the connection's first data (RFC 7413 s3).
+     * carries it in the SYN, and the server's ClientEventConnect sees it as connect data while the SYN is held.
+     * The SYN-ACK does not acknowledge it (the listener decides before it takes data), so A's stack sends it
+     * again after the handshake: both times the bytes are indicated once, as the connection's first data.
      */
     @Test
     void connectDataRidesInTheSynAndIsClientEventConnectsUserData_rfc7413() {
@@ -175,26 +177,35 @@ class TdiEventTest {
                 p.accept.submissions = p.accept.completions;
             }
             assertEquals(List.of("null", "fast open 1"), connectData);
+            assertEquals(2, received.size(), "each connection's data once in the stream");
             assertEquals(1, rig.a.counters().tcpFastOpenSynDataSent.get());
-            assertEquals(1, rig.b.counters().tcpFastOpenSynDataAccepted.get());
+            assertEquals(0, rig.b.counters().tcpFastOpenSynDataAccepted.get(), "held SYNs' data is not taken");
+            assertEquals(1, rig.a.counters().tcpFastOpenFallbacks.get(), "A sent it again after the handshake");
         }
     }
 
+    /**
+     * ClientEventConnect runs while the stack holds the SYN: refusing (CONNECTION_REFUSED, INSUFFICIENT_RESOURCES)
+     * answers it with a RST, so A's TDI_CONNECT fails with STATUS_CONNECTION_REFUSED (it never connected: no
+     * disconnect event). An unusable accept IRP refuses too, with ClientEventError.
+     */
     @Test
-    void clientEventConnectRefusalsResetThePeer_clientEventConnect() {
+    void clientEventConnectRefusalsRefuseThePeersConnect_clientEventConnect() {
         for (int answer : new int[] {TdiStatus.STATUS_CONNECTION_REFUSED, TdiStatus.STATUS_INSUFFICIENT_RESOURCES}) {
             try (TdiRig rig = new TdiRig(dir)) {
                 Pair p = new Pair(rig);
                 p.connectAnswer = answer;
                 Req c = p.connectA();
-                // The stack completes the handshake before the offer is made, so the peer sees its connect
-                // succeed and then a RST (or, had the RST come first, a refused connect).
-                rig.runUntil(() -> c.done() && (c.status() != S || !p.disconnectsA.isEmpty()), 10, "refused");
-                assertTrue(c.status() == TdiStatus.STATUS_CONNECTION_REFUSED
-                    || p.disconnectsA.equals(List.of(Tdi.TDI_DISCONNECT_ABORT)), TdiStatus.name(c.status()));
-                assertTrue(p.a.idle(), "A's endpoint is idle after the reset");
+                rig.runUntil(c::done, 10, "refused");
+                c.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
+                assertTrue(p.a.idle(), "A's endpoint is idle");
+                rig.runFor(50);
+                assertEquals(List.of(), p.disconnectsA, "A never connected: no reset to indicate");
+                assertEquals(List.of("connect true event-ctx"), p.log);
                 assertFalse(p.accept.done());
                 assertTrue(p.b.idle());
+                assertEquals(1, rig.tdiB.offersRefused);
+                assertEquals(0, rig.b.counters().tcpConnections.get(), "nothing left in B's stack");
             }
         }
         try (TdiRig rig = new TdiRig(dir)) {
@@ -202,16 +213,24 @@ class TdiEventTest {
             TdiConnection busy = p.b;
             Req l = listen(rig.tdiB, busy, Tdi.TDI_QUERY_ACCEPT, null); // b is busy: the accept IRP is not valid
             Req first = p.connectA();
-            rig.runUntil(first::done, 10, "taken by the listen");
-            rig.runUntil(l::done, 10, "listen");
+            rig.runUntil(l::done, 10, "offered to the listen");
+            assertFalse(first.done(), "A's SYN is held until TDI_ACCEPT");
             Req c2 = connect(rig.tdiA, endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2"), TdiRig.B_IP, PORT,
                 0, null);
             rig.runUntil(() -> c2.done() && !p.errorsB.isEmpty(), 10, "ClientEventError");
+            c2.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
             assertEquals(List.of(TdiStatus.STATUS_INVALID_CONNECTION), p.errorsB);
             p.accept.assertCompleted(TdiStatus.STATUS_INVALID_CONNECTION);
+            rig.runUntil(first::done, 5, "the offer expires");
+            first.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
         }
     }
 
+    /**
+     * TDI_QUERY_ACCEPT: the listen completes on the held SYN; A's connect waits (no SYN-ACK) until TDI_ACCEPT,
+     * which completes once the handshake did. Rejected by TDI_DISCONNECT, or left unanswered for about a second,
+     * the SYN gets a RST: A's connect fails with STATUS_CONNECTION_REFUSED.
+     */
     @Test
     void delayedAcceptanceAcceptedThenRejected_tdiQueryAccept() {
         try (TdiRig rig = new TdiRig(dir)) {
@@ -226,55 +245,103 @@ class TdiEventTest {
                     out.bytesTaken(indicated);
                     return S;
                 }, null).assertInline(S);
-            Req l = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
-            rig.runUntil(() -> addressB.listenState == 2, 5, "listening");
-            Req c = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
-            rig.runUntil(() -> l.done() && c.done(), 10, "offer");
-            l.assertCompleted(S);
-            Req s = send(rig.tdiA, a, direct("early"), 0);
-            rig.runUntil(s::done, 10, "send");
-            rig.runFor(50);
-            assertEquals(List.of(), received, "nothing is indicated before TDI_ACCEPT");
-            Req acc = new Req();
-            TdiBuild.accept(acc.irp, b, acc.routine, null, null, null);
-            acc.call(rig.tdiB);
-            acc.assertInline(S);
-            rig.runUntil(() -> !received.isEmpty(), 10, "data after accept");
-            assertEquals(List.of("early"), received);
-            Req abort = disconnect(rig.tdiA, a, Tdi.TDI_DISCONNECT_ABORT, 0);
-            abort.assertInline(S);
-            rig.runUntil(b::idle, 10, "B sees the abort");
-
-            // Rejected: TDI_DISCONNECT on the offered endpoint resets the peer.
             List<Integer> disconnectsA = new ArrayList<>();
             setEvent(rig.tdiA, addressA, Tdi.TDI_EVENT_DISCONNECT,
                 (TdiEvents.ClientEventDisconnect) (ctx, cc, flags) -> {
                     disconnectsA.add(flags);
                     return S;
                 }, null).assertInline(S);
-            Req l2 = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
+            Req l = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB.listenState == 2, 5, "listening");
+            Req c = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
+            rig.runUntil(l::done, 10, "offer");
+            l.assertCompleted(S);
             rig.runFor(100);
+            assertFalse(c.done(), "no SYN-ACK before TDI_ACCEPT: A's connect waits");
+            assertFalse(b.connected());
+            Req acc = new Req();
+            TdiBuild.accept(acc.irp, b, acc.routine, null, null, null);
+            acc.call(rig.tdiB);
+            acc.assertPending();
+            rig.runUntil(() -> acc.done() && c.done(), 10, "the handshake after TDI_ACCEPT");
+            acc.assertCompleted(S);
+            c.assertCompleted(S);
+            assertTrue(b.connected());
+            send(rig.tdiA, a, direct("accepted"), 0);
+            rig.runUntil(() -> !received.isEmpty(), 10, "data after accept");
+            assertEquals(List.of("accepted"), received);
+            Req abort = disconnect(rig.tdiA, a, Tdi.TDI_DISCONNECT_ABORT, 0);
+            abort.assertInline(S);
+            rig.runUntil(b::idle, 10, "B sees the abort");
+
+            // Rejected: TDI_DISCONNECT on the offered endpoint refuses A's connect.
+            Req l2 = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB.listenState == 2, 5, "listening again");
             Req c2 = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
-            rig.runUntil(() -> l2.done() && c2.done(), 10, "second offer");
-            c2.assertCompleted(S);
+            rig.runUntil(l2::done, 10, "second offer");
+            assertFalse(c2.done());
             Req reject = disconnect(rig.tdiB, b, Tdi.TDI_DISCONNECT_ABORT, 0);
             reject.assertInline(S);
             assertTrue(b.idle());
-            rig.runUntil(() -> !disconnectsA.isEmpty(), 10, "A reset");
-            assertEquals(List.of(Tdi.TDI_DISCONNECT_ABORT), disconnectsA);
+            rig.runUntil(c2::done, 10, "A refused");
+            c2.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
+            accept(rig, b).assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
 
-            // Left unanswered: after about a second the transport rejects the offer itself.
-            rig.runFor(100);
+            // Left unanswered: after about a second the transport refuses it itself.
             Req l3 = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
-            rig.runFor(50);
+            rig.runUntil(() -> addressB.listenState == 2, 5, "listening a third time");
             long offered = System.nanoTime(); // the offer (and its 1 s clock) comes after this
             Req c3 = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
-            rig.runUntil(() -> l3.done() && c3.done(), 10, "third offer");
-            rig.runUntil(() -> disconnectsA.size() == 2, 5, "offer expired");
+            rig.runUntil(l3::done, 10, "third offer");
+            rig.runUntil(c3::done, 5, "offer expired");
             long ms = (System.nanoTime() - offered) / 1_000_000;
-            assertTrue(ms >= 1000 && ms < 2000, "rejected after " + ms + " ms");
+            c3.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
+            assertTrue(ms >= 1000 && ms < 2000, "refused after " + ms + " ms");
             assertTrue(b.idle());
+            assertEquals(List.of(), disconnectsA, "refused connects never connected: no reset to indicate");
+            assertEquals(2, rig.tdiB.offersRefused);
         }
+    }
+
+    /**
+     * A held SYN nobody decides in time is dropped by the stack (B's limit: initial RTO 100 ms x (2^2 - 1) = 300
+     * ms, before the offer's 1 s): the offered endpoint is idle again and TDI_ACCEPT finds nothing. A is not
+     * refused: its SYN was never answered, so it sends it again (after its 1 s RTO), a new request that a new
+     * TDI_LISTEN takes.
+     */
+    @Test
+    void aRequestNobodyDecidesIsDroppedAndThePeersRetryIsOfferedAgain_tdiQueryAccept() {
+        TcpConfig tcpA = TcpConfig.defaults().withTimeWait(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50));
+        TcpConfig tcpB = tcpA.withSynRetries(1, java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100));
+        try (TdiRig rig = new TdiRig(dir, tcpA, tcpB)) {
+            TdiAddress addressB = rig.tdiB.openAddress(0, PORT);
+            TdiConnection b = endpoint(rig.tdiB, addressB, "b");
+            TdiConnection a = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a");
+            Req l = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB.listenState == 2, 5, "listening");
+            long start = System.nanoTime();
+            Req c = connect(rig.tdiA, a, TdiRig.B_IP, PORT, 0, null);
+            rig.runUntil(l::done, 5, "offer");
+            l.assertCompleted(S);
+            rig.runUntil(b::idle, 5, "the stack dropped the request");
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(ms < 1000, "dropped by the stack after " + ms + " ms, before the offer's time-out");
+            accept(rig, b).assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            assertFalse(c.done(), "dropped, not refused: A's SYN was never answered");
+            Req l2 = listen(rig.tdiB, b, 0, null);
+            rig.runUntil(() -> l2.done() && c.done(), 5, "A's retransmitted SYN, taken by the new listen");
+            l2.assertCompleted(S);
+            c.assertCompleted(S);
+            assertTrue(a.connected() && b.connected());
+            assertEquals(0, rig.tdiB.offersRefused);
+        }
+    }
+
+    private static Req accept(TdiRig rig, TdiConnection b) {
+        Req acc = new Req();
+        TdiBuild.accept(acc.irp, b, acc.routine, null, null, null);
+        acc.call(rig.tdiB);
+        return acc;
     }
 
     @Test

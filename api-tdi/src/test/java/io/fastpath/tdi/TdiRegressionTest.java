@@ -377,21 +377,33 @@ class TdiRegressionTest {
     }
 
     /**
-     * Finding 11: with no connect handler, cancelling the last TDI_LISTEN stops the port listening (and it can
-     * listen again), unless a connection of the address uses the port.
+     * Finding 11: with no connect handler, the port listens only while a TDI_LISTEN is pending. When the last one
+     * takes a connection it stops (connects are refused); a new TDI_LISTEN listens again while that connection
+     * still uses the port (the listen reuses the address), and cancelling the last listen stops it too.
      */
     @Test
     void thePortStopsListeningAfterTheLastListen_tdiListen() {
         try (TdiRig rig = new TdiRig(dir)) {
             Link link = new Link(rig, 5010); // B's TDI_LISTEN took A's connect
-            // Taken: the port keeps listening while the connection uses it (the stack would refuse a new listen).
-            assertEquals(2, link.addressB.listenState);
+            assertEquals(0, link.addressB.listenState, "the last TDI_LISTEN took its connection");
+            rig.runFor(50);
+            TdiConnection a3 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a3");
+            Req refused = connect(rig.tdiA, a3, TdiRig.B_IP, 5010, Tdi.TIMEOUT_DEFAULT, null);
+            rig.runUntil(refused::done, 10, "connect while no listen is pending");
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             TdiConnection b2 = endpoint(rig.tdiB, link.addressB, "b2");
             Req l = listen(rig.tdiB, b2, 0, null);
-            l.assertPending();
-            assertTrue(l.irp.cancel());
-            l.assertCompleted(TdiStatus.STATUS_CANCELLED);
-            assertEquals(2, link.addressB.listenState, "a connection of the address uses the port");
+            rig.runUntil(() -> link.addressB.listenState == 2, 5, "listening again while the connection uses the port");
+            Req again = connect(rig.tdiA, a3, TdiRig.B_IP, 5010, Tdi.TIMEOUT_DEFAULT, null);
+            rig.runUntil(() -> again.done() && l.done(), 10, "the new listen takes the next connect");
+            again.assertCompleted(S);
+            l.assertCompleted(S);
+            assertTrue(link.a.connected() && link.b.connected(), "the first connection goes on");
+            Req l2 = listen(rig.tdiB, endpoint(rig.tdiB, link.addressB, "b4"), 0, null);
+            rig.runUntil(() -> link.addressB.listenState == 2, 5, "listening");
+            assertTrue(l2.irp.cancel());
+            l2.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            assertEquals(0, link.addressB.listenState, "cancelled: not listening, although connections use the port");
 
             // An address with no connection: cancelling its last TDI_LISTEN stops the port listening.
             TdiAddress spare = rig.tdiB.openAddress(0, 5011);
@@ -404,9 +416,9 @@ class TdiRegressionTest {
                 assertEquals(0, spare.listenState, "not listening after the last TDI_LISTEN was cancelled");
                 rig.runFor(50);
                 TdiConnection a2 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2");
-                Req refused = connect(rig.tdiA, a2, TdiRig.B_IP, 5011, Tdi.TIMEOUT_DEFAULT, null);
-                rig.runUntil(refused::done, 10, "connect to a port no longer listening");
-                refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED); // not accepted and then reset
+                Req refused2 = connect(rig.tdiA, a2, TdiRig.B_IP, 5011, Tdi.TIMEOUT_DEFAULT, null);
+                rig.runUntil(refused2::done, 10, "connect to a port no longer listening");
+                refused2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             }
         }
     }

@@ -54,11 +54,16 @@ final class TdiRig implements AutoCloseable {
 
     /** With {@code alongsideA} run on A's poll thread after the stack's work (e.g. a gate that stalls it). */
     TdiRig(Path dir, TcpConfig tcp, Agent... alongsideA) {
+        this(dir, tcp, tcp, alongsideA);
+    }
+
+    /** A and B with TCP configurations of their own. */
+    TdiRig(Path dir, TcpConfig tcpA, TcpConfig tcpB, Agent... alongsideA) {
         int n = SEQUENCE.incrementAndGet();
         pool = PktmbufPool.create("tdi" + n, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create("tdi" + n, 2048, pool, pool, EthDevPort.Config.defaults());
-        a = stack(pair.a(), dir, "tdia" + n, A_IP, tcp);
-        b = stack(pair.b(), dir, "tdib" + n, B_IP, tcp);
+        a = stack(pair.a(), dir, "tdia" + n, A_IP, tcpA);
+        b = stack(pair.b(), dir, "tdib" + n, B_IP, tcpB);
         runnerA = StackRunner.start(a, StackRunner.backoff(), alongsideA);
         runnerB = StackRunner.start(b, StackRunner.backoff());
         tdiA = TdiProvider.open(a, errors::add);

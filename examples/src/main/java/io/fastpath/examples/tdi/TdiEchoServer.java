@@ -78,7 +78,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
             Irp associate = new Irp();
             if (tdi.callDriver(TdiBuild.associateAddress(associate, s.endpoint, null, null, address))
                 != TdiStatus.STATUS_SUCCESS) {
-                return TdiStatus.STATUS_INSUFFICIENT_RESOURCES; // refused: the peer gets a RST
+                return TdiStatus.STATUS_INSUFFICIENT_RESOURCES; // refused: RST for its SYN, the connect fails
             }
         }
         accepted.incrementAndGet();

@@ -103,6 +103,8 @@ public final class TcpConnection {
     long retransmitSinceNs;
     /** A SYN held for the application's decision (conditional accept): no SYN-ACK sent yet. */
     boolean deferred;
+    /** Was held for a decision: its end is reported (onClosed) even between acceptRequest and the peer's ACK. */
+    boolean held;
     /** Bytes of Fast Open data the SYN carried when this passive connection was accepted (0: none). */
     int synDataLength;
     HandoverReceiver handover;

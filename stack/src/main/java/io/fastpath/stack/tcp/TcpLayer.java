@@ -301,6 +301,7 @@ public final class TcpLayer {
             return false;
         }
         c.deferred = false;
+        c.synDataLength = 0; // the SYN's data was not taken: the peer sends it again
         c.rtxDeadline = 0;
         sendSyn(c, true);
         armRetransmit(c);
@@ -630,6 +631,7 @@ public final class TcpLayer {
             // Conditional accept: no SYN-ACK until the application decides (acceptRequest / rejectRequest).
             // SYN data is not taken early here; a Fast Open client sends it again after the handshake.
             c.deferred = true;
+            c.held = true;
             c.synDataLength = seg.payloadLength();
             if (config.fastOpen() && options.hasFastOpen()
                 && (options.fastOpenCookieLength() == 0 || !validCookie(src))) {
@@ -854,8 +856,9 @@ public final class TcpLayer {
         if (rst) {
             if (segSeq == c.rcvNxt) {
                 counters.tcpResetsReceived.incrementRelease();
-                if (c.state == TcpState.SYN_RECEIVED && !c.active && c.deferred) {
-                    closeConnection(c, NtStatus.STATUS_CONNECTION_RESET); // the application was deciding
+                if (c.state == TcpState.SYN_RECEIVED && !c.active && c.held) {
+                    // The application knows this request (it was held for a decision): tell it it ended.
+                    closeConnection(c, NtStatus.STATUS_CONNECTION_RESET);
                 } else if (c.state == TcpState.SYN_RECEIVED && !c.active) {
                     releaseConnection(c); // back to LISTEN: nothing to report, nobody accepted it yet
                 } else if (c.state == TcpState.SYN_RECEIVED) {
@@ -2050,7 +2053,9 @@ public final class TcpLayer {
         boolean outOfTime = c.maxRetransmitNs > 0 && nowNs - c.retransmitSinceNs >= c.maxRetransmitNs;
         if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
             if (c.retries > config.synRetries() || outOfTime) {
-                if (c.state == TcpState.SYN_RECEIVED && !c.active) {
+                if (c.state == TcpState.SYN_RECEIVED && !c.active && c.held) {
+                    closeConnection(c, NtStatus.STATUS_IO_TIMEOUT); // accepted request, the peer never ACKed
+                } else if (c.state == TcpState.SYN_RECEIVED && !c.active) {
                     releaseConnection(c);
                 } else {
                     closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
@@ -2153,6 +2158,7 @@ public final class TcpLayer {
         c.attachment = null;
         c.synDataLength = 0;
         c.deferred = false;
+        c.held = false;
         c.receiveLimit = config.receiveBufferBytes();
         c.timestampsWanted = config.timestamps();
         c.maxRetransmitNs = 0;

@@ -23,8 +23,9 @@ final class Req {
         return returned;
     }
 
+    /** Completed and its routine has run (another thread may see the IRP completed a moment before that). */
     boolean done() {
-        return irp.completed();
+        return irp.completed() && completions >= submissions;
     }
 
     int status() {

@@ -28,8 +28,9 @@ final class Call {
         return irp;
     }
 
+    /** Completed and its routine has run (another thread may see the IRP completed a moment before that). */
     boolean done() {
-        return irp.completed();
+        return irp.completed() && completions >= calls;
     }
 
     int status() {

@@ -9,6 +9,7 @@ import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackEventHandler;
 import io.fastpath.stack.StackRunner;
 import io.fastpath.stack.app.EchoServer;
+import io.fastpath.wsk.WskProvider;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.MacAddress;
 import java.nio.file.Path;
@@ -82,6 +83,11 @@ final class Demo {
                 EchoServer echo = new EchoServer();
                 echo.listen(stack.tcp(), 7);
                 StackRunner runner = StackRunner.start(stack, StackRunner.backoff());
+                // WSK: the same echo through api-wsk on port 8 (zero-copy receive events), on its own thread.
+                WskProvider wsk = WskProvider.register(stack);
+                WskEcho.Server wskEcho = new WskEcho.Server(512);
+                int wskListen = WskEcho.listen(wsk, wskEcho, 8);
+                wsk.startDispatcherThread();
                 try {
                     failures += check("Linux pings fastpath (10 x 1000 B)", linuxPings(ns, net + ".2"));
                     String neigh = Host.run(Host.inNs(ns, "ip", "neigh", "show", net + ".2"));
@@ -91,8 +97,12 @@ final class Demo {
                     failures += check("fastpath pings Linux (5 x 56 B)", stackPings(stack, net + ".1", 5));
                     failures += check("an absent host is STATUS_HOST_UNREACHABLE", absent(stack, net + ".99"));
                     failures += check("Linux TCP client echoes 4 MiB through fastpath's TCP echo server (SHA-256)",
-                        linuxTcpEcho(ns, net + ".2"));
+                        linuxTcpEcho(ns, net + ".2", 7, "TCP"));
+                    failures += check("Linux TCP client echoes 4 MiB through a WSK echo server, zero copy (SHA-256)",
+                        wskListen != NtStatus.STATUS_SUCCESS ? "WSK listen: " + NtStatus.name(wskListen)
+                            : linuxTcpEcho(ns, net + ".2", 8, "WSK"));
                 } finally {
+                    wsk.close();
                     runner.close();
                     stack.close();
                 }
@@ -135,7 +145,7 @@ final class Demo {
 
     private static final String TCP_CLIENT = """
         import hashlib, socket, sys, threading
-        s = socket.create_connection((sys.argv[1], 7), timeout=30)
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
         data = hashlib.sha256(b"fastpath").digest() * (4 * 1024 * 1024 // 32)
         t = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
         t.start()
@@ -149,14 +159,15 @@ final class Demo {
         print("OK" if got.digest() == hashlib.sha256(data).digest() else "FAIL %d bytes back" % n)
         """;
 
-    private static String linuxTcpEcho(String ns, String address) {
+    private static String linuxTcpEcho(String ns, String address, int port, String what) {
         long start = System.nanoTime();
-        Host.Result r = Host.exec(60, Host.inNs(ns, "/usr/bin/python3", "-c", TCP_CLIENT, address));
+        Host.Result r = Host.exec(60, Host.inNs(ns, "/usr/bin/python3", "-c", TCP_CLIENT, address,
+            Integer.toString(port)));
         if (!r.output().trim().equals("OK")) {
             return r.output().trim();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        System.out.printf("   TCP echo: 4 MiB each way in %.2f s (%.1f MiB/s each way)%n", seconds, 4 / seconds);
+        System.out.printf("   %s echo: 4 MiB each way in %.2f s (%.1f MiB/s each way)%n", what, seconds, 4 / seconds);
         return null;
     }
 

@@ -74,22 +74,7 @@ final class WskEcho {
             Stack stack = options.start();
             wsk = WskProvider.register(stack);
             Server server = new Server(sendIrps);
-            Irp create = new Irp();
-            int status = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, null, server, create);
-            if (status != NtStatus.STATUS_SUCCESS) {
-                System.out.println(WskStatus.name(status));
-                return 1;
-            }
-            WskSocket listener = (WskSocket) create.ioStatus().informationObject();
-            listener.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, null);
-            Irp bind = new Irp();
-            listener.bind(new SocketAddressV4(0, listenPort), bind);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!bind.completed() && System.nanoTime() < deadline) {
-                wsk.dispatch();
-            }
-            status = bind.completed() ? bind.ioStatus().status() : NtStatus.STATUS_IO_TIMEOUT;
+            int status = listen(wsk, server, listenPort);
             if (status != NtStatus.STATUS_SUCCESS) {
                 System.out.println("listen on port " + listenPort + ": " + WskStatus.name(status));
                 System.out.println(WskStatus.name(status));
@@ -127,8 +112,30 @@ final class WskEcho {
         }
     }
 
+    /**
+     * Creates the listening socket with accept, receive and disconnect events on {@code server} and binds it to
+     * {@code port}, dispatching on this thread (the provider's dispatch thread) until it listens.
+     */
+    static int listen(WskProvider wsk, Server server, int port) {
+        Irp create = new Irp();
+        int status = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, null, server, create);
+        if (status != NtStatus.STATUS_SUCCESS) {
+            return status;
+        }
+        WskSocket listener = (WskSocket) create.ioStatus().informationObject();
+        listener.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+            WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, null);
+        Irp bind = new Irp();
+        listener.bind(new SocketAddressV4(0, port), bind);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!bind.completed() && System.nanoTime() < deadline) {
+            wsk.dispatch();
+        }
+        return bind.completed() ? bind.ioStatus().status() : NtStatus.STATUS_IO_TIMEOUT;
+    }
+
     /** The listen socket's events, and the default events of the sockets it accepts. */
-    private static final class Server implements WskClientListenDispatch, WskClientConnectionDispatch {
+    static final class Server implements WskClientListenDispatch, WskClientConnectionDispatch {
         final int sendIrps;
         long accepted;
         long closed;

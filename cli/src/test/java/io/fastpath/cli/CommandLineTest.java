@@ -158,6 +158,17 @@ class CommandLineTest {
         return lines[lines.length - 1];
     }
 
+    /** The README's first command: the demo on net_tap and on af_packet, every check passing, nothing left behind. */
+    @Test
+    void demoPassesEveryCheck() throws Exception {
+        Process demo = launch("demo");
+        String out = finish(demo, 120);
+        assertEquals(0, demo.exitValue(), out);
+        assertEquals("demo: all checks passed", lastLine(out), out);
+        assertTrue(out.contains("ok    Linux TCP client echoes 4 MiB through a WSK echo server, zero copy (SHA-256)"), out);
+        assertTrue(!out.contains("FAIL"), out);
+    }
+
     @Test
     void echoServesLinuxClientsPrintsReadyAndReportsCountersOnSigterm() throws Exception {
         String rest = echoForLinuxClients("10.82.0", "fastpath echo on 10.82.0.2:7");

@@ -1,5 +1,6 @@
 # An independent MPA v2 peer (RFC 5044 section 7.1, RFC 6581) over Linux TCP, for NdkLinuxTest.
-#   mpa_peer.py client HOST PORT PRIVATE_DATA   - initiator: request, reply, RTR, one message echoed, close
+#   mpa_peer.py client HOST PORT PRIVATE_DATA [crc] - initiator: request, reply, RTR, one message echoed, close;
+#                                                 with crc: C flag set, FPDUs carry and check CRC32c (RFC 5044 4.1)
 #   mpa_peer.py reject PORT PRIVATE_DATA        - responder: reads one request, rejects it with PRIVATE_DATA
 import socket, struct, sys
 
@@ -27,23 +28,39 @@ def read_frame(s, key):
     ird, ord_ = struct.unpack(">HH", pd[:4])
     return flags, rev, ird, ord_, pd[4:]
 
+CRC = False
+
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    return c ^ 0xFFFFFFFF
+
 def fpdu(data):
     body = struct.pack(">H", len(data)) + data
     body += b"\0" * ((4 - len(body) % 4) % 4)
-    return body + b"\0\0\0\0"
+    # CRC field: CRC32c of length, ULPDU and pad, least significant byte first (as iSCSI, RFC 3720 B.4)
+    return body + (struct.pack("<I", crc32c(body)) if CRC else b"\0\0\0\0")
 
 def read_fpdu(s):
-    (n,) = struct.unpack(">H", recv_exact(s, 2))
+    h = recv_exact(s, 2)
+    (n,) = struct.unpack(">H", h)
     data = recv_exact(s, n)
-    recv_exact(s, (4 - (2 + n) % 4) % 4 + 4)
+    pad = recv_exact(s, (4 - (2 + n) % 4) % 4)
+    (crc,) = struct.unpack("<I", recv_exact(s, 4))
+    if CRC and crc != crc32c(h + data + pad):
+        raise SystemExit("bad CRC 0x%08x, expected 0x%08x" % (crc, crc32c(h + data + pad)))
     return data
 
 mode = sys.argv[1]
 if mode == "client":
+    CRC = len(sys.argv) > 5 and sys.argv[5] == "crc"
     s = socket.create_connection((sys.argv[2], int(sys.argv[3])))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # IRD 7 with P2P (A) + zero-length send RTR (B); ORD 9
-    s.sendall(frame(REQ, 0x10, 0xC000 | 7, 9, sys.argv[4].encode()))
+    s.sendall(frame(REQ, 0x50 if CRC else 0x10, 0xC000 | 7, 9, sys.argv[4].encode()))
     flags, rev, ird, ord_, pd = read_frame(s, REP)
     print("reply flags=0x%02x rev=%d ird=0x%04x ord=0x%04x pd=%s" % (flags, rev, ird, ord_, pd.decode()), flush=True)
     s.sendall(fpdu(b""))  # RTR: zero-length FPDU

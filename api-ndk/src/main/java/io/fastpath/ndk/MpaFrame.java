@@ -1,6 +1,8 @@
 package io.fastpath.ndk;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32C;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
@@ -26,11 +28,18 @@ import org.agrona.MutableDirectBuffer;
  *
  * M = markers, C = CRC, R = reject (replies only), E = enhanced connection setup (RFC 6581), Rev = 2. A = the
  * peer-to-peer (RTR) model, B = the initiator's ready-to-receive message is a zero-length send, C/D = zero-length
- * RDMA write/read RTR. fastpath implements neither markers nor CRC: it sends M = C = 0 and refuses a peer that
- * requires either. The reserved bits (Res) are sent as zero and ignored on receive. PD_Length is at most 512 (RFC 5044 §7.1), so consumer private data is at most 508 bytes.
+ * RDMA write/read RTR. fastpath does not implement markers: it sends M = 0 and refuses a peer that requires
+ * them. CRC (C) is sent when the adapter asks for it ({@link NdkAdapterInfo#crcWanted}, RFC 5044 §7.1); a
+ * peer's C flag is honoured: "if the C flag is set in either the MPA Request or Reply, CRC MUST be used".
+ * The reserved bits (Res) are sent as zero and ignored on receive. PD_Length is at most 512 (RFC 5044 §7.1),
+ * so consumer private data is at most 508 bytes.
  *
- * <p>FPDU (after the handshake): {@code ULPDU_Length (16 bits) | ULPDU | pad to a multiple of 4 | CRC (32 bits,
- * zero: CRC not negotiated)}. fastpath's ULPDU is the consumer's message itself (no DDP/RDMAP headers).
+ * <p>FPDU (after the handshake): {@code ULPDU_Length (16 bits) | ULPDU | pad to a multiple of 4 | CRC (32
+ * bits)}: the CRC32c (RFC 5044 §4.1, computed as for iSCSI, RFC 3720 §12.1 / §B.4) of ULPDU_Length, ULPDU and pad when CRC
+ * is in use, zero (and not checked on receive) otherwise. Byte order of the CRC field: the least significant
+ * byte of the CRC32c value ({@link CRC32C#getValue()}) goes first on the wire, as iSCSI's digest does
+ * (RFC 3720 §B.4: the CRC32c of 32 zero bytes, 0x8A9136AA, is sent as aa 36 91 8a); tshark's iwarp_mpa
+ * dissector agrees ("Good CRC32"). fastpath's ULPDU is the consumer's message itself (no DDP/RDMAP headers).
  *
  * <p>Untrusted input is checked once by {@link #parse}; it never throws on malformed bytes, it returns an
  * error code ({@link #describe}). Not thread-safe: one instance per connection.
@@ -85,6 +94,7 @@ public final class MpaFrame {
     public static final int ERR_REVISION = -3;
     public static final int ERR_NOT_ENHANCED = -4;
     public static final int ERR_MARKERS_REQUIRED = -5;
+    /** No longer returned: a peer's C flag is honoured (CRC is used). Kept for its value. */
     public static final int ERR_CRC_REQUIRED = -6;
     public static final int ERR_REJECT_IN_REQUEST = -7;
     public static final int ERR_PD_LENGTH = -8;
@@ -111,7 +121,7 @@ public final class MpaFrame {
             case ERR_REVISION -> "MPA revision is not 2 (RFC 6581 §4)";
             case ERR_NOT_ENHANCED -> "enhanced connection setup flag missing (RFC 6581 §4)";
             case ERR_MARKERS_REQUIRED -> "peer requires markers, which fastpath does not implement";
-            case ERR_CRC_REQUIRED -> "peer requires CRC, which fastpath does not implement";
+            case ERR_CRC_REQUIRED -> "peer requires CRC (no longer refused)";
             case ERR_REJECT_IN_REQUEST -> "reject flag set in a request";
             case ERR_PD_LENGTH -> "PD_Length above 512 (RFC 5044 §7.1)";
             case ERR_NO_IRD_ORD -> "private data shorter than the IRD/ORD words (RFC 6581 §3)";
@@ -151,9 +161,6 @@ public final class MpaFrame {
         if ((f & FLAG_MARKERS) != 0) {
             return ERR_MARKERS_REQUIRED;
         }
-        if ((f & FLAG_CRC) != 0) {
-            return ERR_CRC_REQUIRED;
-        }
         if (expectRequest && (f & FLAG_REJECT) != 0) {
             return ERR_REJECT_IN_REQUEST;
         }
@@ -189,14 +196,20 @@ public final class MpaFrame {
         return HEADER_LENGTH + pd;
     }
 
+    /** {@link #emit(MutableDirectBuffer, int, boolean, boolean, boolean, int, int, DirectBuffer, int, int)} with C = 0. */
+    public static int emit(MutableDirectBuffer b, int offset, boolean request, boolean reject, int ird, int ord,
+                           DirectBuffer privateData, int pdOffset, int pdLength) {
+        return emit(b, offset, request, reject, false, ird, ord, privateData, pdOffset, pdLength);
+    }
+
     /**
-     * Writes a request or reply (enhanced, revision 2, M = C = 0) with the IRD/ORD words and the consumer's
+     * Writes a request or reply (enhanced, revision 2, M = 0, C = {@code crc}) with the IRD/ORD words and the consumer's
      * private data; the RTR model offered/accepted is peer-to-peer with a zero-length send.
      *
      * @return the frame's length
      */
-    public static int emit(MutableDirectBuffer b, int offset, boolean request, boolean reject, int ird, int ord,
-                           DirectBuffer privateData, int pdOffset, int pdLength) {
+    public static int emit(MutableDirectBuffer b, int offset, boolean request, boolean reject, boolean crc, int ird,
+                           int ord, DirectBuffer privateData, int pdOffset, int pdLength) {
         if (pdLength < 0 || pdLength > MAX_CONSUMER_PRIVATE_DATA) {
             throw new IllegalArgumentException("private data length " + pdLength);
         }
@@ -204,7 +217,7 @@ public final class MpaFrame {
             throw new IllegalArgumentException("IRD/ORD out of range: " + ird + "/" + ord);
         }
         b.putBytes(offset + KEY_OFFSET, request ? KEY_REQUEST : KEY_REPLY);
-        b.putByte(offset + FLAGS_OFFSET, (byte) (FLAG_ENHANCED | (reject ? FLAG_REJECT : 0)));
+        b.putByte(offset + FLAGS_OFFSET, (byte) (FLAG_ENHANCED | (reject ? FLAG_REJECT : 0) | (crc ? FLAG_CRC : 0)));
         b.putByte(offset + REVISION_OFFSET, (byte) REVISION);
         b.putShort(offset + PD_LENGTH_OFFSET, (short) (IRD_ORD_LENGTH + pdLength), java.nio.ByteOrder.BIG_ENDIAN);
         b.putShort(offset + IRD_OFFSET, (short) (IRD_PEER_TO_PEER | IRD_ZERO_LENGTH_SEND | ird),
@@ -227,13 +240,79 @@ public final class MpaFrame {
      * @return the FPDU's length
      */
     public static int emitFpdu(MutableDirectBuffer b, int offset, int ulpduLength) {
+        return emitFpdu(b, offset, ulpduLength, null);
+    }
+
+    /**
+     * Writes an FPDU around a ULPDU already copied to {@code offset + 2}: the length, zero pad, and the CRC
+     * field: the FPDU's CRC32c computed with {@code crc} (reset first), or zero when {@code crc} is null (CRC
+     * not in use). Allocation-free.
+     *
+     * @return the FPDU's length
+     */
+    public static int emitFpdu(MutableDirectBuffer b, int offset, int ulpduLength, CRC32C crc) {
         if (ulpduLength < 0 || ulpduLength > MAX_ULPDU) {
             throw new IllegalArgumentException("ULPDU length " + ulpduLength);
         }
         b.putShort(offset, (short) ulpduLength, java.nio.ByteOrder.BIG_ENDIAN);
         int total = fpduLength(ulpduLength);
         b.setMemory(offset + FPDU_HEADER_LENGTH + ulpduLength, total - FPDU_HEADER_LENGTH - ulpduLength, (byte) 0);
+        if (crc != null) {
+            crc.reset();
+            update(crc, b, offset, total - FPDU_CRC_LENGTH, null);
+            putCrc(b, offset + total - FPDU_CRC_LENGTH, (int) crc.getValue());
+        }
         return total;
+    }
+
+    /**
+     * Writes a CRC field: RFC 5044 §4.1 (CRC32c as in iSCSI, RFC 3720 §12.1 / §B.4), least significant byte
+     * of the CRC32c value first.
+     */
+    public static void putCrc(MutableDirectBuffer b, int index, int crcValue) {
+        b.putInt(index, crcValue, java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Reads a CRC field (see {@link #putCrc}). */
+    public static int getCrc(DirectBuffer b, int index) {
+        return b.getInt(index, java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * Feeds {@code length} bytes of {@code b} at {@code index} to {@code crc} without allocating: straight from
+     * the backing array or direct ByteBuffer when there is one, else through {@code scratch} (any length > 0;
+     * null: byte by byte).
+     */
+    static void update(CRC32C crc, DirectBuffer b, int index, int length, byte[] scratch) {
+        if (length <= 0) {
+            return;
+        }
+        byte[] array = b.byteArray();
+        if (array != null) {
+            crc.update(array, b.wrapAdjustment() + index, length);
+            return;
+        }
+        ByteBuffer bb = b.byteBuffer();
+        if (bb != null && bb.isDirect()) {
+            int from = b.wrapAdjustment() + index;
+            bb.limit(bb.capacity()).position(from);
+            bb.limit(from + length);
+            crc.update(bb); // direct: reads the native memory in place
+            return;
+        }
+        if (scratch == null) {
+            for (int i = 0; i < length; i++) {
+                crc.update(b.getByte(index + i));
+            }
+            return;
+        }
+        int done = 0;
+        while (done < length) {
+            int k = Math.min(scratch.length, length - done);
+            b.getBytes(index + done, scratch, 0, k);
+            crc.update(scratch, 0, k);
+            done += k;
+        }
     }
 
     public boolean request() {
@@ -242,6 +321,11 @@ public final class MpaFrame {
 
     public int flags() {
         return flags;
+    }
+
+    /** The C flag: the sender asks for CRC (either side's C flag makes both use it, RFC 5044 §7.1). */
+    public boolean crc() {
+        return (flags & FLAG_CRC) != 0;
     }
 
     public boolean rejected() {

@@ -71,6 +71,7 @@ public final class NdkAdapter implements AutoCloseable {
     private long nowNs;
     private long nextTimerScanNs;
     private long malformedFrames;
+    private long crcErrors;
     private int lastMalformed;
     private long refusedBacklog;
     private final Events events = new Events();
@@ -484,6 +485,15 @@ public final class NdkAdapter implements AutoCloseable {
     void countMalformed(int error) {
         malformedFrames++;
         lastMalformed = error;
+    }
+
+    void countCrcError() {
+        crcErrors++;
+    }
+
+    /** FPDUs whose CRC did not match (RFC 5044 §4.1; each reset its connection). */
+    public long crcErrors() {
+        return crcErrors;
     }
 
     void countRefusedBacklog() {

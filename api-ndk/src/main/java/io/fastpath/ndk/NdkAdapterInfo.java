@@ -23,11 +23,23 @@ import java.util.concurrent.TimeUnit;
  *                              a request not received by then on an accepted TCP connection is dropped
  * @param completeConnectTimeoutNs an NdkAccept whose initiator does not NdkCompleteConnect by then fails with
  *                              STATUS_IO_TIMEOUT
+ * @param crcWanted             ask for MPA CRC (the C flag in our MPA request and reply, RFC 5044 §7.1); CRC
+ *                              is used on a connection when either side asks for it (a peer's C flag is
+ *                              always honoured). Default off
  */
 public record NdkAdapterInfo(int maxInboundReadLimit, int maxOutboundReadLimit, int maxCallerData,
                              int maxCalleeData, int maxTransferLength, int maxReceiveQueueDepth,
                              int maxInitiatorQueueDepth, int maxListeners, int connectBacklog, long connectTimeoutNs,
-                             long completeConnectTimeoutNs) {
+                             long completeConnectTimeoutNs, boolean crcWanted) {
+    /** Without {@code crcWanted} (off). */
+    public NdkAdapterInfo(int maxInboundReadLimit, int maxOutboundReadLimit, int maxCallerData, int maxCalleeData,
+                          int maxTransferLength, int maxReceiveQueueDepth, int maxInitiatorQueueDepth,
+                          int maxListeners, int connectBacklog, long connectTimeoutNs, long completeConnectTimeoutNs) {
+        this(maxInboundReadLimit, maxOutboundReadLimit, maxCallerData, maxCalleeData, maxTransferLength,
+            maxReceiveQueueDepth, maxInitiatorQueueDepth, maxListeners, connectBacklog, connectTimeoutNs,
+            completeConnectTimeoutNs, false);
+    }
+
     public NdkAdapterInfo {
         check(maxInboundReadLimit >= 0 && maxInboundReadLimit <= MpaFrame.IRD_ORD_MASK, "maxInboundReadLimit");
         check(maxOutboundReadLimit >= 0 && maxOutboundReadLimit <= MpaFrame.IRD_ORD_MASK, "maxOutboundReadLimit");
@@ -55,30 +67,37 @@ public record NdkAdapterInfo(int maxInboundReadLimit, int maxOutboundReadLimit, 
     public NdkAdapterInfo withReadLimits(int inbound, int outbound) {
         return new NdkAdapterInfo(inbound, outbound, maxCallerData, maxCalleeData, maxTransferLength,
             maxReceiveQueueDepth, maxInitiatorQueueDepth, maxListeners, connectBacklog, connectTimeoutNs,
-            completeConnectTimeoutNs);
+            completeConnectTimeoutNs, crcWanted);
     }
 
     public NdkAdapterInfo withPrivateData(int caller, int callee) {
         return new NdkAdapterInfo(maxInboundReadLimit, maxOutboundReadLimit, caller, callee, maxTransferLength,
             maxReceiveQueueDepth, maxInitiatorQueueDepth, maxListeners, connectBacklog, connectTimeoutNs,
-            completeConnectTimeoutNs);
+            completeConnectTimeoutNs, crcWanted);
     }
 
     public NdkAdapterInfo withMaxTransferLength(int bytes) {
         return new NdkAdapterInfo(maxInboundReadLimit, maxOutboundReadLimit, maxCallerData, maxCalleeData, bytes,
             maxReceiveQueueDepth, maxInitiatorQueueDepth, maxListeners, connectBacklog, connectTimeoutNs,
-            completeConnectTimeoutNs);
+            completeConnectTimeoutNs, crcWanted);
     }
 
     public NdkAdapterInfo withListeners(int max, int backlog) {
         return new NdkAdapterInfo(maxInboundReadLimit, maxOutboundReadLimit, maxCallerData, maxCalleeData,
             maxTransferLength, maxReceiveQueueDepth, maxInitiatorQueueDepth, max, backlog, connectTimeoutNs,
-            completeConnectTimeoutNs);
+            completeConnectTimeoutNs, crcWanted);
     }
 
     public NdkAdapterInfo withTimeouts(long connectNs, long completeConnectNs) {
         return new NdkAdapterInfo(maxInboundReadLimit, maxOutboundReadLimit, maxCallerData, maxCalleeData,
             maxTransferLength, maxReceiveQueueDepth, maxInitiatorQueueDepth, maxListeners, connectBacklog, connectNs,
-            completeConnectNs);
+            completeConnectNs, crcWanted);
+    }
+
+    /** Asks for MPA CRC on every connection ({@code crcWanted}). */
+    public NdkAdapterInfo withCrc(boolean wanted) {
+        return new NdkAdapterInfo(maxInboundReadLimit, maxOutboundReadLimit, maxCallerData, maxCalleeData,
+            maxTransferLength, maxReceiveQueueDepth, maxInitiatorQueueDepth, maxListeners, connectBacklog,
+            connectTimeoutNs, completeConnectTimeoutNs, wanted);
     }
 }

@@ -113,6 +113,15 @@ public final class NdkConnector {
     private int rxDone;
     private int rxSkip;
     private boolean pumping;
+    /** CRC in use on this connection: either side's MPA request/reply had C set (RFC 5044 §7.1). */
+    private boolean crc;
+    private final java.util.zip.CRC32C rxCrc = new java.util.zip.CRC32C();
+    private final java.util.zip.CRC32C txCrc = new java.util.zip.CRC32C();
+    /** Received bytes pass through here on their way to rxCrc (mbuf memory has no ByteBuffer view). */
+    private final byte[] crcScratch = new byte[512];
+    /** Bytes copied or skipped now belong to the FPDU's CRC (ULPDU and pad). */
+    private boolean rxCrcActive;
+    private int rxCrcField;
     private boolean pumpAgain;
     private boolean pumpScheduled;
     private final Runnable scheduledPump = this::runScheduledPump;
@@ -125,6 +134,11 @@ public final class NdkConnector {
 
     long handle() {
         return handle;
+    }
+
+    /** Whether this connection's FPDUs carry a CRC32c (either side asked for it). */
+    boolean crcInUse() {
+        return crc;
     }
 
     boolean established() {
@@ -238,8 +252,8 @@ public final class NdkConnector {
         NdkAdapterInfo info = adapter.info();
         ownInbound = clamp(inboundReadLimit, info.maxInboundReadLimit());
         ownOutbound = clamp(outboundReadLimit, info.maxOutboundReadLimit());
-        requestLength = MpaFrame.emit(control, 0, true, false, ownInbound, ownOutbound, privateData, 0,
-            privateDataLength);
+        requestLength = MpaFrame.emit(control, 0, true, false, info.crcWanted(), ownInbound, ownOutbound, privateData,
+            0, privateDataLength);
         localIp = adapter.stackAddress;
         localPort = port;
         remoteIp = destination.ip();
@@ -355,7 +369,7 @@ public final class NdkConnector {
         if (completion == null) {
             return NtStatus.STATUS_INVALID_PARAMETER;
         }
-        int length = MpaFrame.emitFpdu(control, CONTROL_RTR_OFFSET, 0);
+        int length = MpaFrame.emitFpdu(control, CONTROL_RTR_OFFSET, 0, crc ? txCrc : null);
         if (!adapter.tcp.send(handle, REQUEST_RTR, control.addressOffset() + CONTROL_RTR_OFFSET, length)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
@@ -403,8 +417,8 @@ public final class NdkConnector {
         NdkAdapterInfo info = adapter.info();
         ownInbound = clamp(inboundReadLimit, info.maxInboundReadLimit());
         ownOutbound = clamp(outboundReadLimit, info.maxOutboundReadLimit());
-        int length = MpaFrame.emit(control, 0, false, false, effectiveInbound(), effectiveOutbound(), privateData,
-            0, privateDataLength);
+        int length = MpaFrame.emit(control, 0, false, false, crc, effectiveInbound(), effectiveOutbound(),
+            privateData, 0, privateDataLength);
         if (!adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
@@ -835,7 +849,7 @@ public final class NdkConnector {
             adapter.countMalformed(r);
             if (request) {
                 if (r != MpaFrame.ERR_BAD_KEY && r != MpaFrame.ERR_PD_LENGTH && handshakeLength >= MpaFrame.HEADER_LENGTH) {
-                    // An MPA request we cannot serve (markers, CRC, revision, RTR model, private data above
+                    // An MPA request we cannot serve (markers, revision, RTR model, private data above
                     // MaxCallerData): say so with a reject.
                     int length = MpaFrame.emit(control, 0, false, true, 0, 0, null, 0, 0);
                     if (adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
@@ -861,6 +875,9 @@ public final class NdkConnector {
         handshake.getBytes(frame.privateDataOffset(), peerPrivateData, 0, peerPrivateDataLength);
         peerKnown = true;
         handshakeLength = 0;
+        // RFC 5044 §7.1: "if the C flag is set in either the MPA Request or Reply, CRC MUST be used". The
+        // responder's reply carries C when either side asked (accept()).
+        crc = adapter.info().crcWanted() || frame.crc();
         if (request) {
             state = REQUEST_RECEIVED;
             adapter.disarm(this);
@@ -894,6 +911,12 @@ public final class NdkConnector {
                 rxHeaderBytes = 0;
                 rxDone = 0;
                 rxSkip = MpaFrame.fpduLength(rxUlpdu) - MpaFrame.FPDU_HEADER_LENGTH - rxUlpdu;
+                if (crc) {
+                    rxCrc.reset();
+                    rxCrc.update(rxUlpdu >>> 8);
+                    rxCrc.update(rxUlpdu);
+                    rxCrcActive = true;
+                }
                 if (state == ACCEPTING) {
                     if (rxUlpdu != 0) {
                         // the initiator's first message must be the zero-length RTR (RFC 6581 §4)
@@ -938,12 +961,30 @@ public final class NdkConnector {
                 rxPhase = RX_TRAILER;
                 return true;
             }
-            default -> { // RX_TRAILER: pad and CRC (zero, not checked: CRC was not negotiated)
-                rxSkip -= skip(rxSkip);
-                if (rxSkip > 0) {
+            default -> { // RX_TRAILER: pad (part of the CRC'd bytes), then the CRC field
+                if (rxSkip > MpaFrame.FPDU_CRC_LENGTH) {
+                    rxSkip -= skip(rxSkip - MpaFrame.FPDU_CRC_LENGTH);
+                    if (rxSkip > MpaFrame.FPDU_CRC_LENGTH) {
+                        return false;
+                    }
+                }
+                rxCrcActive = false;
+                while (rxSkip > 0) {
+                    int b = readByte();
+                    if (b < 0) {
+                        return false;
+                    }
+                    // RFC 5044 §4.1 via RFC 3720 §B.4: the CRC32c's least significant byte comes first
+                    rxCrcField |= b << (8 * (MpaFrame.FPDU_CRC_LENGTH - rxSkip));
+                    rxSkip--;
+                }
+                int field = rxCrcField;
+                rxCrcField = 0;
+                rxPhase = RX_HEADER;
+                if (crc && field != (int) rxCrc.getValue()) {
+                    crcMismatch(); // not checked when CRC is off: the field "MUST NOT be checked" (RFC 5044 §4.1)
                     return false;
                 }
-                rxPhase = RX_HEADER;
                 if (state == ACCEPTING) {
                     state = ESTABLISHED;
                     finish(NtStatus.STATUS_SUCCESS);
@@ -954,6 +995,44 @@ public final class NdkConnector {
                 }
                 return true;
             }
+        }
+    }
+
+    /**
+     * An FPDU's CRC did not match: the connection is reset and ends here. The receive holding the damaged
+     * message completes with STATUS_DATA_ERROR, the other posted receives with STATUS_CANCELLED; the connector
+     * is dead (STATUS_CONNECTION_ABORTED) and the disconnect event fires. Counted ({@link NdkAdapter#crcErrors}).
+     */
+    private void crcMismatch() {
+        adapter.countCrcError();
+        adapter.abort(handle);
+        releaseAll();
+        if (state == ACCEPTING) { // the initiator's RTR
+            fail(NtStatus.STATUS_CONNECTION_ABORTED);
+            return;
+        }
+        boolean disconnecting = state == DISCONNECTING;
+        NdkQp bound = qp;
+        state = DEAD;
+        deathStatus = NtStatus.STATUS_CONNECTION_ABORTED;
+        unbindQp();
+        if (bound != null) {
+            if (bound.receivePosted()) {
+                bound.completeReceive(NtStatus.STATUS_DATA_ERROR, 0);
+            }
+            bound.flushReceives();
+        }
+        if (disconnecting) {
+            finish(NtStatus.STATUS_CONNECTION_ABORTED);
+        } else {
+            fireDisconnectEvent();
+        }
+    }
+
+    /** Feeds {@code k} received bytes at the current position to the FPDU's CRC while it is being summed. */
+    private void crcReceived(int k) {
+        if (rxCrcActive) {
+            MpaFrame.update(rxCrc, srcView, dPosition, k, crcScratch);
         }
     }
 
@@ -974,6 +1053,7 @@ public final class NdkConnector {
             int k = Math.min(n - done, dLength[dHead] - dPosition);
             srcView.wrap(dAddress[dHead], dLength[dHead]);
             dst.putBytes(offset + done, srcView, dPosition, k);
+            crcReceived(k);
             done += k;
             advance(k);
         }
@@ -984,6 +1064,8 @@ public final class NdkConnector {
         int done = 0;
         while (done < n && dCount > 0) {
             int k = Math.min(n - done, dLength[dHead] - dPosition);
+            srcView.wrap(dAddress[dHead], dLength[dHead]);
+            crcReceived(k);
             done += k;
             advance(k);
         }

@@ -7,7 +7,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 /**
  * A minimal NDK queue pair (NdkCreateQp): posted receives and sends of whole messages over the connection it
  * is bound to by Connect/Accept. Each message travels as one MPA FPDU (RFC 5044 §4: 16-bit length, pad,
- * CRC field zero as CRC is not negotiated); there are no DDP/RDMAP headers, no memory registration and no
+ * CRC field: the FPDU's CRC32c when either side asked for CRC, else zero); there are no DDP/RDMAP headers, no memory registration and no
  * RDMA read/write. Completions go to the {@link NdkQpHandler} (the role of NDK's completion queues).
  *
  * <p>Buffers: {@link #send} copies the message into one of the QP's preallocated native send slots
@@ -39,6 +39,8 @@ public final class NdkQp {
     NdkConnector connector;
     private boolean closed;
     private final UnsafeBuffer userView = new UnsafeBuffer(0, 0);
+    /** CRC32c of outgoing FPDUs (over the direct send slots, in place) when the connection uses CRC. */
+    private final java.util.zip.CRC32C txCrc = new java.util.zip.CRC32C();
 
     NdkQp(NdkAdapter adapter, NdkQpHandler handler) {
         this.adapter = adapter;
@@ -146,7 +148,7 @@ public final class NdkQp {
             userView.wrap(address, length);
             sendSlots.putBytes(base + MpaFrame.FPDU_HEADER_LENGTH, userView, 0, length);
         }
-        int fpdu = MpaFrame.emitFpdu(sendSlots, base, length);
+        int fpdu = MpaFrame.emitFpdu(sendSlots, base, length, connector.crcInUse() ? txCrc : null);
         long requestId = (sendSequence << 4) | slot; // slot < 16: MaxInitiatorQueueDepth is at most 15
         if (!adapter.tcp.send(connector.handle(), requestId, sendSlots.addressOffset() + base, fpdu)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;

@@ -81,9 +81,20 @@ class NdkDispatchTest {
 
     @Test
     void steadyStateMessagesAllocateNothingOnTheDispatchThread() {
+        steadyState(false, 7300);
+    }
+
+    @Test
+    void steadyStateMessagesWithCrcAllocateNothingOnTheDispatchThread_rfc5044_s4_1() {
+        steadyState(true, 7301);
+    }
+
+    private void steadyState(boolean crc, int port) {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        try (NdkRig rig = new NdkRig(dir)) {
-            Listening l = new Listening(rig, 7300);
+        NdkRig.Options o = new NdkRig.Options();
+        o.infoA = NdkAdapterInfo.defaults().withCrc(crc);
+        try (NdkRig rig = new NdkRig(dir, o)) {
+            Listening l = new Listening(rig, port);
             Echo echo = new Echo();
             echo.qpA = rig.ndkA.createQp(echo.a);
             echo.qpB = rig.ndkB.createQp(echo.b);
@@ -100,6 +111,8 @@ class NdkDispatchTest {
             Call complete = new Call();
             assertEquals(P, complete.start(() -> c.completeConnect(null, null, complete, null)));
             rig.runUntil(() -> complete.done() && accept.done(), 5, "complete");
+            assertEquals(crc, c.crcInUse());
+            assertEquals(crc, l.requests.get(0).crcInUse());
             echo.run(rig, 300); // warm up
             // A clean window of 500 round trips proves the steady state; something one-off (a late JIT
             // recompilation, a lazily grown array) may land in the first: allow up to five, the last must be 0.
@@ -109,8 +122,8 @@ class NdkDispatchTest {
                 echo.run(rig, 500);
                 windows.add(threads.getCurrentThreadAllocatedBytes() - before);
             }
-            System.out.printf("windows of 500 round trips of 16 KiB messages, bytes allocated on the dispatch"
-                + " thread: %s%n", windows);
+            System.out.printf("windows of 500 round trips of 16 KiB messages (CRC %s), bytes allocated on the"
+                + " dispatch thread: %s%n", crc ? "on" : "off", windows);
             assertEquals(0, windows.get(windows.size() - 1), "no allocation per message: " + windows);
         }
     }

@@ -106,13 +106,24 @@ class NdkLinuxTest {
 
     @Test
     void aPythonMpaInitiatorConnectsSendsAMessageAndDisconnects_rfc6581() throws Exception {
+        client(false, 7400);
+    }
+
+    /** The Python peer asks for CRC (C flag) and checks ours: every FPDU carries a CRC32c (RFC 5044 §4.1). */
+    @Test
+    void aPythonMpaInitiatorWithCrcConnectsSendsAMessageAndDisconnects_rfc5044_s7_1() throws Exception {
+        client(true, 7402);
+    }
+
+    private void client(boolean crc, int port) throws Exception {
         try (Link link = new Link()) {
             List<NdkConnector> requests = new ArrayList<>();
             NdkListener listener = link.ndk.createListener((ctx, c) -> requests.add(c), null);
             Call listen = new Call();
-            assertEquals(P, listen.start(() -> listener.listen(new SockAddrIn(0, 7400), listen, null)));
+            assertEquals(P, listen.start(() -> listener.listen(new SockAddrIn(0, port), listen, null)));
             link.until(listen::done, "listen");
-            Process peer = link.python("client", link.net + "2", "7400", "from linux");
+            Process peer = crc ? link.python("client", link.net + "2", Integer.toString(port), "from linux", "crc")
+                : link.python("client", link.net + "2", Integer.toString(port), "from linux");
             BufferedReader out = new BufferedReader(new InputStreamReader(peer.getInputStream(), StandardCharsets.UTF_8));
             link.until(() -> requests.size() == 1, "connect event");
             NdkConnector s = requests.get(0);
@@ -131,7 +142,9 @@ class NdkLinuxTest {
             link.until(accept::done, "accept (the peer's RTR)");
             accept.assertCompleted(S);
             // The Python peer parsed our reply: flags E, rev 2, IRD = 0xC000 | min(3, 9), ORD = min(5, 7).
-            assertEquals("reply flags=0x10 rev=2 ird=0xc003 ord=0x0005 pd=hello linux", out.readLine());
+            // With CRC the reply carries C as well (0x40): the peer's request asked for it.
+            assertEquals("reply flags=0x" + (crc ? "50" : "10") + " rev=2 ird=0xc003 ord=0x0005 pd=hello linux",
+                out.readLine());
             link.until(() -> !qp.received.isEmpty(), "message");
             int[] r = qp.received.poll();
             assertEquals(S, r[1]);
@@ -148,6 +161,8 @@ class NdkLinuxTest {
             disconnect.assertCompleted(S);
             assertEquals("eof=0", out.readLine());
             assertEquals(0, link.ndk.malformedFrames());
+            assertEquals(0, link.ndk.crcErrors());
+            assertEquals(crc, s.crcInUse());
         }
     }
 

@@ -51,6 +51,8 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 public final class Stack implements Agent, AutoCloseable {
     public static final int BURST = 32;
     private static final int TX_BATCH = 64;
+    /** sizeof(struct rte_mbuf): part of what every held mbuf costs. */
+    private static final int MBUF_HEADER_BYTES = 128;
     private static final int ARP_POLL_INTERVAL_NS = 1_000_000;
 
     private static final int CMD_PING = 1;
@@ -161,6 +163,11 @@ public final class Stack implements Agent, AutoCloseable {
             }
 
             @Override
+            public boolean canTransmit() {
+                return Stack.this.canTransmit();
+            }
+
+            @Override
             public int nextHop(int destination) {
                 return routes.nextHop(destination);
             }
@@ -191,6 +198,15 @@ public final class Stack implements Agent, AutoCloseable {
                 return counters;
             }
         }, clock.nanoTime());
+        // TCP may hold the pool less a reserve for receiving (the PMD refills its ring from the pool), ARP,
+        // ICMP, ACKs and resets: a peer that fills its windows with tiny or out-of-order segments must not
+        // take the stack off the network.
+        int poolSize = port.pool().availableCount() + port.pool().inUseCount();
+        int reserve = Math.min(config.tcpMemoryReserveMbufs(), poolSize / 4);
+        int limit = config.tcpMemoryLimitMbufs() > 0 ? Math.min(config.tcpMemoryLimitMbufs(), poolSize - reserve)
+            : poolSize - reserve;
+        this.tcp.configureMemory(port.pool().dataRoom() + MBUF_HEADER_BYTES,
+            port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM, limit);
         this.tcpService = new TcpService(tcp, config.ringCapacity());
     }
 
@@ -371,9 +387,43 @@ public final class Stack implements Agent, AutoCloseable {
             eventScratch.putLong(8, nowNs - sentNs);
             events.write(EVT_ECHO_REPLY, eventScratch, 0, 16);
             free(m);
+        } else if (type == IcmpPacket.TYPE_DESTINATION_UNREACHABLE && icmp.code() == IcmpPacket.CODE_FRAGMENTATION_NEEDED) {
+            fragmentationNeeded(m);
         } else {
             drop(m, DropReason.ICMP_UNHANDLED);
         }
+    }
+
+    /**
+     * RFC 1191 §4 (path MTU discovery): a router could not forward one of our datagrams (DF is always set) and
+     * says the next hop's MTU. The ICMP message quotes our IP header and the first 8 bytes of TCP (ports and
+     * sequence number), which TCP checks against the connection before it lowers its MSS (RFC 5927 §4.1).
+     */
+    private void fragmentationNeeded(long m) {
+        int quoted = icmp.payloadOffset();
+        int quotedLength = icmp.payloadLength();
+        if (quotedLength < Ipv4Packet.MIN_HEADER_LENGTH + 8) {
+            drop(m, DropReason.ICMP_MALFORMED);
+            return;
+        }
+        int ihl = (frame.getByte(quoted) & 0x0F) * 4;
+        int protocol = frame.getByte(quoted + 9) & 0xFF;
+        int origSource = frame.getInt(quoted + 12, java.nio.ByteOrder.BIG_ENDIAN);
+        int origDestination = frame.getInt(quoted + 16, java.nio.ByteOrder.BIG_ENDIAN);
+        if (ihl < Ipv4Packet.MIN_HEADER_LENGTH || quotedLength < ihl + 8 || protocol != Ipv4Packet.PROTOCOL_TCP
+            || origSource != address) {
+            drop(m, DropReason.ICMP_UNHANDLED);
+            return;
+        }
+        int origTotalLength = frame.getShort(quoted + 2, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        int nextHopMtu = frame.getShort(icmp.offset() + 6, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        int tcpAt = quoted + ihl;
+        int localPort = frame.getShort(tcpAt, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        int remotePort = frame.getShort(tcpAt + 2, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        int seq = frame.getInt(tcpAt + 4, java.nio.ByteOrder.BIG_ENDIAN);
+        counters.icmpFragmentationNeeded.incrementRelease();
+        tcp.onFragmentationNeeded(origDestination, remotePort, localPort, seq, nextHopMtu, origTotalLength);
+        free(m);
     }
 
     private void deliverRaw(long m, int protocol) {
@@ -548,6 +598,23 @@ public final class Stack implements Agent, AutoCloseable {
             return 0;
         }
         return alloc.get(0);
+    }
+
+    /**
+     * Whether one more frame fits in this duty cycle's transmit batch (flushing to the port first when it is
+     * full). TCP asks before it builds a segment, so a port that cannot keep up holds TCP back instead of
+     * dropping segments TCP counted as sent.
+     */
+    private boolean canTransmit() {
+        if (txCount < TX_BATCH) {
+            return true;
+        }
+        flushTx();
+        if (txCount < TX_BATCH) {
+            return true;
+        }
+        counters.txBackPressure.incrementRelease();
+        return false;
     }
 
     private void transmit(long m) {

@@ -23,7 +23,9 @@ public record StackConfig(
     int maxHeldFrames,
     int ringCapacity,
     Path countersFile,
-    TcpConfig tcp) {
+    TcpConfig tcp,
+    int tcpMemoryLimitMbufs,
+    int tcpMemoryReserveMbufs) {
 
     public static Builder builder() {
         return new Builder();
@@ -50,6 +52,8 @@ public record StackConfig(
         private int ringCapacity = 1 << 16;
         private Path countersFile;
         private TcpConfig tcp = TcpConfig.defaults();
+        private int tcpMemoryLimitMbufs;
+        private int tcpMemoryReserveMbufs = 1024;
 
         public Builder name(String value) {
             this.name = value;
@@ -125,6 +129,20 @@ public record StackConfig(
             return this;
         }
 
+        /**
+         * TCP's receive memory: at most {@code limitMbufs} mbufs held over all connections (0: the pool less the
+         * reserve), and {@code reserveMbufs} of the pool (at most a quarter of it) never taken by TCP, so the
+         * port can go on receiving and the stack answering ARP, ICMP and with ACKs and resets. Defaults: 0, 1024.
+         */
+        public Builder tcpMemory(int limitMbufs, int reserveMbufs) {
+            if (limitMbufs < 0 || reserveMbufs < 0) {
+                throw new IllegalArgumentException("tcp memory limits must be >= 0");
+            }
+            this.tcpMemoryLimitMbufs = limitMbufs;
+            this.tcpMemoryReserveMbufs = reserveMbufs;
+            return this;
+        }
+
         public StackConfig build() {
             if (address == 0) {
                 throw new IllegalArgumentException("the stack needs an address (--ip a.b.c.d/len)");
@@ -135,7 +153,7 @@ public record StackConfig(
             Path counters = countersFile != null ? countersFile : Path.of("/dev/shm/fastpath", name + ".counters");
             return new StackConfig(name, address, prefixLength, gateway, mac != 0 ? mac : derivedMac(address),
                 arpCapacity, arpLifetimeNs, arpRetryIntervalNs, arpMaxRequests, rawProtocols.clone(), maxHeldFrames,
-                ringCapacity, counters, tcp);
+                ringCapacity, counters, tcp, tcpMemoryLimitMbufs, tcpMemoryReserveMbufs);
         }
     }
 }

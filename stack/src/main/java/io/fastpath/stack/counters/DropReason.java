@@ -25,6 +25,7 @@ public enum DropReason {
     TCP_NO_CONNECTION("tcp: no connection or listener (reset sent)"),
     TCP_OUT_OF_WINDOW("tcp: segment outside the receive window"),
     TCP_RECEIVE_QUEUE_FULL("tcp: receive or out-of-order queue full"),
+    TCP_MEMORY_LIMIT("tcp: receive memory limit (connection or stack) reached, segment refused"),
     TCP_BACKLOG_FULL("tcp: listen backlog full"),
     TCP_NO_RESOURCES("tcp: connection table or mbufs exhausted"),
     TCP_EVENT_LOST("tcp: application event ring full (event lost)"),

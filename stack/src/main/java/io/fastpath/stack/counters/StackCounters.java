@@ -64,6 +64,17 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpFastOpenSynDataAccepted;
     public final AtomicCounter tcpFastOpenFallbacks;
     public final AtomicCounter tcpFastOpenCookiesSent;
+    public final AtomicCounter tcpMemoryHeldMbufs;
+    public final AtomicCounter tcpWindowProbes;
+    public final AtomicCounter txBackPressure;
+    public final AtomicCounter icmpFragmentationNeeded;
+    public final AtomicCounter tcpPathMtuReductions;
+    public final AtomicCounter tcpPathMtuIgnored;
+    public final AtomicCounter tcpChallengeAcksSuppressed;
+    public final AtomicCounter tcpOutOfWindowAcksSuppressed;
+    public final AtomicCounter tcpMemoryLimitMbufs;
+    public final AtomicCounter tcpOutOfOrderPruned;
+    public final AtomicCounter tcpCollapsedMbufs;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -115,6 +126,17 @@ public final class StackCounters implements AutoCloseable {
         tcpFastOpenSynDataAccepted = counter(stackName, "tcp fast open: SYN data accepted (server)");
         tcpFastOpenFallbacks = counter(stackName, "tcp fast open: SYN data not acknowledged, resent");
         tcpFastOpenCookiesSent = counter(stackName, "tcp fast open: cookies sent (server)");
+        tcpChallengeAcksSuppressed = counter(stackName, "tcp challenge acks not sent: rate limit (RFC 5961 §7)");
+        tcpOutOfWindowAcksSuppressed = counter(stackName, "tcp acks for out-of-window segments not sent: rate limit");
+        icmpFragmentationNeeded = counter(stackName, "icmp fragmentation needed received (RFC 1191)");
+        tcpPathMtuReductions = counter(stackName, "tcp path mtu: mss lowered (RFC 1191)");
+        tcpPathMtuIgnored = counter(stackName, "tcp path mtu: icmp ignored (no connection, sequence outside, too small)");
+        txBackPressure = counter(stackName, "tx: port busy, tcp held back (back-pressure, not loss)");
+        tcpWindowProbes = counter(stackName, "tcp zero-window probes sent (persist timer)");
+        tcpMemoryHeldMbufs = counter(stackName, "tcp memory: mbufs held now (queues, out of order, lent)");
+        tcpMemoryLimitMbufs = counter(stackName, "tcp memory: limit in mbufs (pool less the reserve)");
+        tcpOutOfOrderPruned = counter(stackName, "tcp memory: out-of-order segments pruned");
+        tcpCollapsedMbufs = counter(stackName, "tcp memory: mbufs saved by collapsing tiny segments");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

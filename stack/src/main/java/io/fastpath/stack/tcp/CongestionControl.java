@@ -6,6 +6,18 @@ package io.fastpath.stack.tcp;
  * instance serves every connection and nothing is allocated. Poll thread; time is a parameter.
  */
 public interface CongestionControl {
+    /**
+     * The largest congestion window, in bytes (1 GiB: the most a scaled window can offer, RFC 7323 §2.3).
+     * {@link TcpLayer} only grows cwnd while the connection is cwnd-limited (RFC 7661), so the cap is a
+     * guard against arithmetic overflow, not the usual limit.
+     */
+    int MAX_CWND = 1 << 30;
+
+    /** {@code cwnd + increase}, saturating at {@link #MAX_CWND} (never wraps negative). */
+    static int grow(int cwnd, long increase) {
+        return (int) Math.min(MAX_CWND, Math.max(0L, cwnd + Math.max(0L, increase)));
+    }
+
     /** The handshake completed: set the initial window (RFC 6928: 10 segments by default). */
     void onEstablished(TcpConnection c, int initialWindowSegments);
 

@@ -21,7 +21,7 @@ public final class Cubic implements CongestionControl {
     @Override
     public void onAck(TcpConnection c, int ackedBytes, long nowNs) {
         if (c.cwnd < c.ssthresh) {
-            c.cwnd += Math.min(ackedBytes, c.mss);
+            c.cwnd = CongestionControl.grow(c.cwnd, Math.min(ackedBytes, c.mss));
             return;
         }
         double mss = c.mss;
@@ -49,9 +49,9 @@ public final class Cubic implements CongestionControl {
         if (target > cwnd) {
             // Grow by (target - cwnd) / cwnd segments per acknowledged segment, at most 1.5x per RTT.
             double increase = Math.min(target - cwnd, cwnd / 2) / cwnd * (ackedBytes / mss);
-            c.cwnd += Math.max(1, (int) (increase * mss));
+            c.cwnd = CongestionControl.grow(c.cwnd, Math.max(1, (long) (increase * mss)));
         } else {
-            c.cwnd += Math.max(1, (int) (mss / (100 * cwnd) * (ackedBytes / mss)));
+            c.cwnd = CongestionControl.grow(c.cwnd, Math.max(1, (long) (mss / (100 * cwnd) * (ackedBytes / mss))));
         }
     }
 

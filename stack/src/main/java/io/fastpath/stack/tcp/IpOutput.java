@@ -15,6 +15,11 @@ public interface IpOutput {
 
     void free(long mbuf);
 
+    /** Whether a frame can be transmitted now without being dropped (false: try again next duty cycle). */
+    default boolean canTransmit() {
+        return true;
+    }
+
     /** Routes.NO_ROUTE (0) when {@code destination} is unreachable. */
     int nextHop(int destination);
 

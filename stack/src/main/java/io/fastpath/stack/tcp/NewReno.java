@@ -13,9 +13,9 @@ public final class NewReno implements CongestionControl {
     @Override
     public void onAck(TcpConnection c, int ackedBytes, long nowNs) {
         if (c.cwnd < c.ssthresh) {
-            c.cwnd += Math.min(ackedBytes, c.mss); // slow start, RFC 3465 ABC with L = 1 SMSS
+            c.cwnd = CongestionControl.grow(c.cwnd, Math.min(ackedBytes, c.mss)); // slow start, RFC 3465 ABC with L = 1 SMSS
         } else {
-            c.cwnd += Math.max(1, (int) ((long) c.mss * c.mss / Math.max(c.cwnd, 1))); // RFC 5681 eq. 3
+            c.cwnd = CongestionControl.grow(c.cwnd, Math.max(1, (long) c.mss * c.mss / Math.max(c.cwnd, 1))); // RFC 5681 eq. 3
         }
     }
 

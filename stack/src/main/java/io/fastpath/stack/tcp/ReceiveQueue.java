@@ -61,6 +61,11 @@ final class ReceiveQueue {
         return count == 0;
     }
 
+    /** In-order views held (each pins an mbuf, or a share of one). */
+    int count() {
+        return count;
+    }
+
     boolean full() {
         return count == capacity;
     }
@@ -228,6 +233,103 @@ final class ReceiveQueue {
             i = j;
         }
         return recentIndex >= 0 || n > 0 ? n : 0;
+    }
+
+    /**
+     * Drops out-of-order segments from the highest sequence number down (RFC 2018 §8 lets a receiver renege
+     * on SACKed data; Linux's tcp_prune_ofo_queue does the same under memory pressure), keeping those that
+     * start below {@code keepBelow} (pass RCV.NXT + window to drop everything), until {@code max} are gone.
+     *
+     * @return segments dropped
+     */
+    int pruneOutOfOrder(int keepBelow, int max, Releaser releaser) {
+        int dropped = 0;
+        while (oCount > 0 && dropped < max && Seq.ge(oSeq[oCount - 1], keepBelow)) {
+            oCount--;
+            oBytes -= oLen[oCount];
+            releaser.release(oMbuf[oCount]);
+            oMbuf[oCount] = 0;
+            dropped++;
+        }
+        return dropped;
+    }
+
+    /** Whether the out-of-order store holds a segment starting at or above {@code seq}. */
+    boolean holdsOutOfOrderFrom(int seq) {
+        return oCount > 0 && Seq.ge(oSeq[oCount - 1], seq);
+    }
+
+    /** Allocates fresh mbufs for {@link #collapse}. */
+    interface Allocator {
+        /** A fresh mbuf (its data room empty), or 0 when none is free. */
+        long allocate();
+    }
+
+    /**
+     * Copies runs of small in-order views into as few fresh mbufs as hold them (Linux's tcp_collapse), so that
+     * a peer sending tiny segments cannot pin an mbuf per byte. Views of {@code keepFrom} bytes or more stay
+     * where they are. Stops early, leaving the rest untouched, when no mbuf can be allocated. Order and bytes
+     * are preserved; the old mbufs go to {@code releaser}.
+     *
+     * @param room bytes of data room in a fresh mbuf
+     * @return in-order views saved (views before minus after)
+     */
+    int collapse(int room, int keepFrom, Allocator allocator, Releaser releaser,
+                 org.agrona.concurrent.UnsafeBuffer src, org.agrona.concurrent.UnsafeBuffer dst) {
+        if (count < 2) {
+            return 0;
+        }
+        int before = count;
+        int write = 0;
+        long target = 0;
+        long targetAddress = 0;
+        int used = 0;
+        for (int read = 0; read < before; read++) {
+            int at = (first + read) % capacity;
+            long m = mbuf[at];
+            long addr = address[at];
+            int length = len[at];
+            if (length >= keepFrom || length > room) {
+                target = 0; // a large view stays; the next small ones start a fresh mbuf after it
+                int to = (first + write++) % capacity;
+                mbuf[to] = m;
+                address[to] = addr;
+                len[to] = length;
+                continue;
+            }
+            if (target == 0 || used + length > room) {
+                long fresh = allocator.allocate();
+                if (fresh == 0) {
+                    // Out of mbufs: keep this and every later view as they are.
+                    for (; read < before; read++) {
+                        int from = (first + read) % capacity;
+                        int to = (first + write++) % capacity;
+                        mbuf[to] = mbuf[from];
+                        address[to] = address[from];
+                        len[to] = len[from];
+                    }
+                    break;
+                }
+                target = fresh;
+                targetAddress = io.fastpath.dpdk.Mbuf.dataAddress(fresh);
+                used = 0;
+                int to = (first + write++) % capacity;
+                mbuf[to] = fresh;
+                address[to] = targetAddress;
+                len[to] = 0;
+            }
+            src.wrap(addr, length);
+            dst.wrap(targetAddress + used, length);
+            dst.putBytes(0, src, 0, length);
+            used += length;
+            len[(first + write - 1) % capacity] += length;
+            releaser.release(m);
+        }
+        for (int i = write; i < before; i++) {
+            mbuf[(first + i) % capacity] = 0;
+        }
+        count = write;
+        return before - write;
     }
 
     /** Frees everything held. */

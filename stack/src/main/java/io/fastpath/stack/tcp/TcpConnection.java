@@ -62,6 +62,17 @@ public final class TcpConnection {
     int cwnd;
     int ssthresh;
     CongestionControl cc;
+    // Congestion window validation (RFC 7661): cwnd grows only while the sender actually uses it.
+    boolean cwndLimited;
+    // Persist timer: zero-window probes sent since the peer last answered, and when it last did.
+    int probesOut;
+    /** Path MTU learnt from ICMP (RFC 1191), or 0: the port's MTU. */
+    int pathMtu;
+    long lastAckNs;
+    /** When this connection last answered an unacceptable segment or sent a challenge ACK (RFC 5961 §7). */
+    long lastOutOfWindowAckNs;
+    int flightHigh;
+    int cwndUsageSeq;
     // CUBIC state (RFC 9438), in segments and nanoseconds.
     double ccWmax;
     long ccEpochNs;
@@ -109,6 +120,8 @@ public final class TcpConnection {
     int synDataLength;
     HandoverReceiver handover;
     int heldBytes;
+    /** Mbufs the application holds through the handover (charged to this connection's memory). */
+    int heldMbufs;
     // Urgent data (RFC 9293 §3.8.5, RFC 6093).
     int sndUp;
     boolean urgentToSend;
@@ -133,6 +146,7 @@ public final class TcpConnection {
     long timerId = -1;
     long timerDeadline;
     boolean dirty;
+    boolean txBlocked;
     boolean deliverPending;
     final UnsafeBuffer nativeSource = new UnsafeBuffer(0, 0);
 

@@ -47,6 +47,14 @@ public final class TcpLayer {
     private static final int TS_OPTION_SPACE = 12;
     private static final long TIMER_TICK_NS = 1L << 20; // about 1 ms
     private static final int MAX_SACK_SCOREBOARD = 8;
+    /** Bytes charged per held mbuf when the stack does not say: a 2 KiB data room, headroom and the mbuf header. */
+    static final int DEFAULT_TRUESIZE = 2048 + 128 + 128;
+    /** RFC 5961 §7: challenge ACKs a second over the whole stack, on average (Linux's tcp_challenge_ack_limit). */
+    static final int CHALLENGE_ACKS_PER_SECOND = 1000;
+    /** At most one ACK for unacceptable data-less segments (and challenge ACK) per connection this often. */
+    static final long OUT_OF_WINDOW_ACK_INTERVAL_NS = 500_000_000L;
+    /** Out-of-order segments another connection gives up per prune under global pressure. */
+    private static final int PRUNE_BATCH = 64;
     private static final long RX_L4_CKSUM_MASK = (1L << 3) | (1L << 8);
     private static final long RX_L4_CKSUM_GOOD = 1L << 8;
     private static final long TX_TCP_CKSUM = 1L << 52;
@@ -79,6 +87,9 @@ public final class TcpLayer {
     private final DeadlineTimerWheel.TimerHandler timerHandler = this::onTimer;
     private final TcpConnection[] dirty;
     private int dirtyCount;
+    /** Connections whose output the port held back: they go again next duty cycle. */
+    private final TcpConnection[] txBlocked;
+    private int txBlockedCount;
     private final ReceiveQueue.Releaser releaser;
 
     private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
@@ -97,6 +108,19 @@ public final class TcpLayer {
     private final Int2ObjectHashMap<byte[]> cookieCache = new Int2ObjectHashMap<>();
     private final byte[] cookieScratch = new byte[8];
     private TcpConnection lastConnection;
+    // Receive memory (issue 10): every mbuf TCP keeps (in order, out of order, or lent to the application) is
+    // charged, whole, to its connection and to this stack. See admit().
+    private int memTruesize = DEFAULT_TRUESIZE;
+    private int memLimit = Integer.MAX_VALUE;
+    private int memHeld;
+    private int memHeldPublished;
+    private long challengeWindowStartNs = Long.MIN_VALUE / 2;
+    private int challengeBudget;
+    private long challengeRandom = System.nanoTime() | 1;
+    private int memDataRoom = 2048;
+    private final UnsafeBuffer collapseSrc = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer collapseDst = new UnsafeBuffer(0, 0);
+    private final ReceiveQueue.Allocator collapseAllocator;
     private long nowNs;
     private int lastSegmentSeq;
 
@@ -118,11 +142,47 @@ public final class TcpLayer {
         this.connections = new Long2ObjectHashMap<>(config.maxConnections() * 2, 0.6f);
         this.timerOwners = new Long2ObjectHashMap<>(config.maxConnections() * 2, 0.6f);
         this.dirty = new TcpConnection[config.maxConnections()];
+        this.txBlocked = new TcpConnection[config.maxConnections()];
         // The wheel counts ticks from startNs, and advances one tick per poll while timers are pending.
         this.timers = new DeadlineTimerWheel(TimeUnit.NANOSECONDS, startNs, TIMER_TICK_NS, 1024);
         this.nowNs = startNs;
         this.nextEphemeral = EPHEMERAL_FIRST + (int) (System.nanoTime() & 0x3FFF);
-        this.releaser = ip::free;
+        this.releaser = m -> {
+            memHeld--;
+            ip.free(m);
+        };
+        this.collapseAllocator = () -> {
+            long m = ip.allocate();
+            if (m != 0) {
+                memHeld++; // a fresh mbuf for collapsed data: held like any other
+            }
+            return m;
+        };
+    }
+
+    /**
+     * Sets the receive memory budget (the stack calls this with its pool's figures).
+     *
+     * @param truesize bytes one held mbuf costs (data room, headroom and header): what a connection is charged
+     * @param dataRoom bytes of payload a fresh mbuf holds (for collapsing tiny segments)
+     * @param limitMbufs the most mbufs TCP may hold at once over all connections, so that the rest of the pool
+     *     stays for receiving, ARP, ICMP, ACKs and resets
+     */
+    public void configureMemory(int truesize, int dataRoom, int limitMbufs) {
+        this.memTruesize = Math.max(256, truesize);
+        this.memDataRoom = Math.max(64, dataRoom);
+        this.memLimit = Math.max(16, limitMbufs);
+        counters.tcpMemoryLimitMbufs.setRelease(memLimit);
+    }
+
+    /** Mbufs TCP holds now over all connections (receive queues, out-of-order stores, lent to applications). */
+    public int memoryHeldMbufs() {
+        return memHeld;
+    }
+
+    /** The global limit in mbufs. */
+    public int memoryLimitMbufs() {
+        return memLimit;
     }
 
     public TcpConfig config() {
@@ -383,8 +443,10 @@ public final class TcpLayer {
      */
     void release(long handle, long mbuf, int length) {
         TcpConnection c = connection(handle);
+        memHeld--;
         if (c != null) {
             c.heldBytes = Math.max(0, c.heldBytes - length);
+            c.heldMbufs = Math.max(0, c.heldMbufs - 1);
             c.deliverPending = true;
             markDirty(c);
             if (TcpState.receivesData(c.state)) {
@@ -487,6 +549,15 @@ public final class TcpLayer {
     public int flush(long now) {
         this.nowNs = now;
         int work = 0;
+        int blocked = txBlockedCount;
+        txBlockedCount = 0;
+        for (int i = 0; i < blocked; i++) {
+            TcpConnection c = txBlocked[i];
+            c.txBlocked = false;
+            if (c.state != TcpState.CLOSED) {
+                markDirty(c);
+            }
+        }
         for (int i = 0; i < dirtyCount; i++) {
             TcpConnection c = dirty[i];
             c.dirty = false;
@@ -503,6 +574,10 @@ public final class TcpLayer {
             }
         }
         dirtyCount = 0;
+        if (memHeld != memHeldPublished) {
+            memHeldPublished = memHeld;
+            counters.tcpMemoryHeldMbufs.setRelease(memHeld);
+        }
         return work;
     }
 
@@ -815,8 +890,7 @@ public final class TcpLayer {
 
         // RFC 7323 §5.3 PAWS: an old timestamp on a non-RST segment means an old duplicate.
         if (c.tsOk && options.hasTimestamps() && !rst && Seq.lt(options.tsVal(), c.tsRecent)) {
-            c.ackNow = true;
-            markDirty(c);
+            dupAck(c, segLen > 0 && !syn);
             drop(m, DropReason.TCP_OUT_OF_WINDOW);
             return;
         }
@@ -833,8 +907,7 @@ public final class TcpLayer {
         }
         if (!acceptable) {
             if (!rst) {
-                c.ackNow = true;
-                markDirty(c);
+                dupAck(c, segLen > 0 && !syn);
             }
             if (c.keepAlive && !rst) {
                 c.keepProbes = 0; // a keepalive answer (or probe) from a live peer
@@ -1018,10 +1091,54 @@ public final class TcpLayer {
         return true;
     }
 
+    /**
+     * RFC 5961 §7: challenge ACKs are limited, per connection (one per {@link #OUT_OF_WINDOW_ACK_INTERVAL_NS}, as
+     * Linux's tcp_invalid_ratelimit) and per stack (about {@link #CHALLENGE_ACKS_PER_SECOND} a second, the exact
+     * budget drawn at random each second so that the count cannot serve as a side channel: CVE-2016-5696).
+     */
     private void challengeAck(TcpConnection c) {
+        if (outOfWindowAckLimited(c)) {
+            counters.tcpChallengeAcksSuppressed.incrementRelease();
+            return;
+        }
+        if (nowNs - challengeWindowStartNs >= 1_000_000_000L) {
+            challengeWindowStartNs = nowNs;
+            challengeRandom ^= challengeRandom << 13;
+            challengeRandom ^= challengeRandom >>> 7;
+            challengeRandom ^= challengeRandom << 17;
+            challengeBudget = CHALLENGE_ACKS_PER_SECOND / 2 + (int) ((challengeRandom >>> 1) % CHALLENGE_ACKS_PER_SECOND);
+        }
+        if (challengeBudget <= 0) {
+            counters.tcpChallengeAcksSuppressed.incrementRelease();
+            return;
+        }
+        challengeBudget--;
         counters.tcpChallengeAcks.incrementRelease();
         c.ackNow = true;
         markDirty(c);
+    }
+
+    /**
+     * A duplicate ACK for an unacceptable segment (RFC 9293 §3.10.7.4). Those answering segments without data
+     * (pure ACKs, SYNs) are limited per connection, as Linux's tcp_oow_rate_limited: otherwise two stacks that
+     * disagree about a window can ACK each other for ever, and a blind attacker gets an ACK for every forged
+     * segment. Segments with data are always answered: the peer needs to hear where we are.
+     */
+    private void dupAck(TcpConnection c, boolean carriesData) {
+        if (!carriesData && outOfWindowAckLimited(c)) {
+            counters.tcpOutOfWindowAcksSuppressed.incrementRelease();
+            return;
+        }
+        c.ackNow = true;
+        markDirty(c);
+    }
+
+    private boolean outOfWindowAckLimited(TcpConnection c) {
+        if (c.lastOutOfWindowAckNs != 0 && nowNs - c.lastOutOfWindowAckNs < OUT_OF_WINDOW_ACK_INTERVAL_NS) {
+            return true;
+        }
+        c.lastOutOfWindowAckNs = nowNs;
+        return false;
     }
 
     private void rttSampleFromSyn(TcpConnection c) {
@@ -1035,6 +1152,8 @@ public final class TcpLayer {
 
     private void processAck(TcpConnection c, int segSeq, int segAck, int payload, boolean fin) {
         int window = seg.window() << Math.max(c.sndScale, 0);
+        c.probesOut = 0; // the peer answers (RFC 1122 §4.2.2.17: keep probing while it does)
+        c.lastAckNs = nowNs;
         boolean newSack = false;
         if (c.sackOk && options.sackBlockCount() > 0) {
             int sackedBefore = sackedBytes(c);
@@ -1124,10 +1243,35 @@ public final class TcpLayer {
                     c.rtxNext = c.sndUna;
                 }
             }
-        } else {
+        } else if (cwndLimited(c)) {
             c.cc.onAck(c, acked, nowNs);
         }
         pruneScoreboard(c);
+    }
+
+    /**
+     * RFC 7661 (and Linux's tcp_is_cwnd_limited): grow cwnd only while the sender is limited by it. A sender
+     * held back by the receiver's window or by the application would otherwise raise cwnd on every ACK
+     * without bound (one connection acknowledged 45 M segments in 40 s: 2^31 bytes, then a negative window).
+     * In slow start cwnd may reach twice the largest flight of the last window.
+     */
+    private static boolean cwndLimited(TcpConnection c) {
+        if (c.cwndLimited) {
+            return true;
+        }
+        return c.cwnd < c.ssthresh && c.cwnd < 2L * c.flightHigh;
+    }
+
+    /** After sending: remember, per window of data, whether cwnd held us back and the largest flight. */
+    private void validateCwnd(TcpConnection c, int segmentSize) {
+        int flight = c.sndNxt - c.sndUna;
+        boolean limitedNow = flight + segmentSize > c.cwnd && c.sendBuffer.tail() != c.sndNxt
+            && c.cwnd <= c.sndWnd;
+        if (Seq.ge(c.sndUna, c.cwndUsageSeq) || limitedNow || !c.cwndLimited && flight > c.flightHigh) {
+            c.cwndLimited = limitedNow;
+            c.flightHigh = flight;
+            c.cwndUsageSeq = c.sndNxt;
+        }
     }
 
     private void onDupAck(TcpConnection c) {
@@ -1386,6 +1530,12 @@ public final class TcpLayer {
                 return false;
             }
         }
+        if (!admit(c, segSeq == c.rcvNxt, segSeq)) {
+            counters.drop(DropReason.TCP_MEMORY_LIMIT).incrementRelease();
+            c.ackNow = true; // tell the peer where we are and what window is left
+            markDirty(c);
+            return false;
+        }
         if (segSeq == c.rcvNxt && c.urgentToReceive && Seq.inRange(c.rcvUp - 1, segSeq, segSeq + payload)) {
             return receiveWithUrgentByte(c, m, segSeq, address, payload);
         }
@@ -1396,6 +1546,7 @@ public final class TcpLayer {
                 markDirty(c);
                 return false;
             }
+            memHeld++;
             c.rcvNxt += payload;
             boolean hadOutOfOrder = c.receiveQueue.outOfOrderCount() > 0;
             if (hadOutOfOrder) {
@@ -1417,7 +1568,71 @@ public final class TcpLayer {
             counters.drop(DropReason.TCP_RECEIVE_QUEUE_FULL).incrementRelease();
             return false;
         }
+        memHeld++;
         return true;
+    }
+
+    // ------------------------------------------------------------------------------------ receive memory
+
+    /** Mbufs charged to a connection: its in-order and out-of-order views and what its application holds. */
+    private static int charged(TcpConnection c) {
+        return c.receiveQueue.count() + c.receiveQueue.outOfOrderCount() + c.heldMbufs;
+    }
+
+    /** The most mbufs one connection may hold: twice its receive buffer in truesize (Linux: rcvbuf = 2 x window). */
+    private int connectionLimit(TcpConnection c) {
+        return Math.max(8, (int) (2L * c.receiveLimit / memTruesize));
+    }
+
+    /**
+     * May this connection keep one more mbuf? Linux's order under pressure (tcp_prune_queue): first give up
+     * out-of-order data (this connection's above {@code seq}, then, when the stack as a whole is short, other
+     * connections'), then collapse tiny in-order segments into fewer mbufs, and only then refuse the segment.
+     * The budget leaves part of the pool untouched, so receiving, ARP, ICMP, ACKs and resets never starve.
+     */
+    private boolean admit(TcpConnection c, boolean inOrder, int seq) {
+        int limit = connectionLimit(c);
+        if (charged(c) < limit && memHeld < memLimit) {
+            return true;
+        }
+        ReceiveQueue q = c.receiveQueue;
+        // 1. This connection's out-of-order data: in-order data is worth more; an out-of-order segment is worth
+        // more than those above it.
+        if (q.outOfOrderCount() > 0 && (inOrder || q.holdsOutOfOrderFrom(seq + 1))) {
+            int excess = Math.max(charged(c) - limit + 1, memHeld - memLimit + 1);
+            int dropped = q.pruneOutOfOrder(inOrder ? c.rcvNxt : seq + 1, Math.max(1, excess), releaser);
+            counters.tcpOutOfOrderPruned.getAndAddRelease(dropped);
+        }
+        // 2. The stack is short: take out-of-order data from the connections holding the most.
+        for (int round = 0; round < 4 && memHeld >= memLimit; round++) {
+            TcpConnection victim = largestOutOfOrder(c);
+            if (victim == null) {
+                break;
+            }
+            ReceiveQueue vq = victim.receiveQueue;
+            int dropped = vq.pruneOutOfOrder(victim.rcvNxt, Math.max(PRUNE_BATCH, memHeld - memLimit + 1), releaser);
+            counters.tcpOutOfOrderPruned.getAndAddRelease(dropped);
+        }
+        // 3. Tiny in-order segments: copy them together (needs a few mbufs from the pool, gives back many).
+        if ((charged(c) >= limit || memHeld >= memLimit) && q.count() >= 4) {
+            int saved = q.collapse(memDataRoom, memDataRoom / 4, collapseAllocator, releaser, collapseSrc, collapseDst);
+            counters.tcpCollapsedMbufs.getAndAddRelease(saved);
+        }
+        return charged(c) < limit && memHeld < memLimit;
+    }
+
+    /** The connection other than {@code except} holding the most out-of-order segments, or null. */
+    private TcpConnection largestOutOfOrder(TcpConnection except) {
+        TcpConnection best = null;
+        int most = 0;
+        for (TcpConnection c : pool) {
+            if (c != except && c.state != TcpState.CLOSED && c.receiveQueue != null
+                && c.receiveQueue.outOfOrderCount() > most) {
+                most = c.receiveQueue.outOfOrderCount();
+                best = c;
+            }
+        }
+        return best;
     }
 
     /**
@@ -1439,6 +1654,7 @@ public final class TcpLayer {
         boolean kept = false;
         if (k > 0) {
             c.receiveQueue.append(m, address, k);
+            memHeld++;
             kept = true;
         }
         int rest = payload - k - 1;
@@ -1452,6 +1668,7 @@ public final class TcpLayer {
                 }
                 rest = 0;
             } else {
+                memHeld++;
                 kept = true;
             }
         }
@@ -1509,6 +1726,7 @@ public final class TcpLayer {
             }
             q.takeHead();
             c.heldBytes += length;
+            c.heldMbufs++;
         }
         while (c.handover == null && !q.isEmpty() && c.handler != null && c.state != TcpState.CLOSED) {
             int length = q.headLength();
@@ -1541,17 +1759,25 @@ public final class TcpLayer {
      * segments or half the buffer, whichever is less.
      */
     private void announceWindowIfOpened(TcpConnection c) {
-        int free = c.receiveLimit - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
-            - c.heldBytes;
+        int free = freeReceiveSpace(c);
         if ((c.rcvNxt + free) - c.rcvAdvertisedEdge >= Math.min(2 * c.mss, c.receiveLimit / 2)) {
             c.ackNow = true;
             markDirty(c);
         }
     }
 
+    /**
+     * Receive space: the buffer less the bytes held, and no more than the memory left would hold in full-sized
+     * segments (so a connection whose mbufs are mostly tiny segments closes its window, Linux's tcp_space).
+     */
+    private int freeReceiveSpace(TcpConnection c) {
+        int free = c.receiveLimit - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes() - c.heldBytes;
+        long memoryFree = (long) (connectionLimit(c) - charged(c)) * c.mss;
+        return (int) Math.min(free, Math.max(0, memoryFree));
+    }
+
     private int receiveWindow(TcpConnection c) {
-        int free = c.receiveLimit - c.receiveQueue.bytes() - c.receiveQueue.outOfOrderBytes()
-            - c.heldBytes;
+        int free = freeReceiveSpace(c);
         // Never shrink the window we advertised (RFC 7323 §2.4 / RFC 9293 §3.8.6).
         int advertised = c.rcvAdvertisedEdge - c.rcvNxt;
         return Math.max(Math.max(free, 0), advertised);
@@ -1637,6 +1863,7 @@ public final class TcpLayer {
             }
             sent = true;
         }
+        validateCwnd(c, segmentSize);
         // Data waiting, nothing in flight, and a window too small to use (zero, or below what SWS avoidance
         // sends): the persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17) probes until it opens.
         if (c.sendBuffer.tail() != c.sndNxt && c.sndUna == c.sndNxt && c.rtxDeadline == 0) {
@@ -1663,8 +1890,8 @@ public final class TcpLayer {
      * out-of-order data (RFC 2018: options count against the MTU, not the MSS).
      */
     private int currentMss(TcpConnection c) {
-        int room = ip.mtu() - Ipv4Packet.MIN_HEADER_LENGTH - TcpSegment.MIN_HEADER_LENGTH
-            - (c.tsOk ? TS_OPTION_SPACE : 0);
+        int room = (c.pathMtu > 0 ? Math.min(c.pathMtu, ip.mtu()) : ip.mtu()) - Ipv4Packet.MIN_HEADER_LENGTH
+            - TcpSegment.MIN_HEADER_LENGTH - (c.tsOk ? TS_OPTION_SPACE : 0);
         if (c.sackOk && c.receiveQueue.outOfOrderCount() > 0) {
             room -= 4 + 8 * (c.tsOk ? 3 : 4);
         }
@@ -1772,6 +1999,15 @@ public final class TcpLayer {
      * Every segment but a SYN carries the current ACK and window, so it cancels a pending delayed ACK.
      */
     private boolean emit(TcpConnection c, int seq, int len, int flags, boolean retransmission) {
+        if (!ip.canTransmit()) {
+            // The port is full: keep the segment unsent and come back next duty cycle (issue 10 item 7: frames
+            // dropped after TCP counted them sent were self-inflicted loss).
+            if (!c.txBlocked) {
+                c.txBlocked = true;
+                txBlocked[txBlockedCount++] = c;
+            }
+            return false;
+        }
         long m = ip.allocate();
         if (m == 0) {
             counters.drop(DropReason.TCP_NO_RESOURCES).incrementRelease();
@@ -2051,6 +2287,16 @@ public final class TcpLayer {
         }
         // TCP_MAXRT: a time limit instead of (or before) the retry counts.
         boolean outOfTime = c.maxRetransmitNs > 0 && nowNs - c.retransmitSinceNs >= c.maxRetransmitNs;
+        if (TcpState.sendsData(c.state) || c.state == TcpState.FIN_WAIT_1 || c.state == TcpState.LAST_ACK
+            || c.state == TcpState.CLOSING) {
+            boolean waiting = c.sendBuffer.tail() != c.sndNxt && Seq.ge(c.sndUna, c.sndMax);
+            boolean zeroWindowProbeOut = c.sndWnd == 0 && c.sendBuffer.tail() != c.sndUna
+                && Seq.le(c.sndMax, c.sndUna + 1) && Seq.lt(c.sndUna, c.sndMax);
+            if (waiting || zeroWindowProbeOut) {
+                persistTimeout(c);
+                return;
+            }
+        }
         if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
             if (c.retries > config.synRetries() || outOfTime) {
                 if (c.state == TcpState.SYN_RECEIVED && !c.active && c.held) {
@@ -2069,17 +2315,6 @@ public final class TcpLayer {
         if (c.retries > config.dataRetries() || outOfTime) {
             sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
             closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
-            return;
-        }
-        if (Seq.ge(c.sndUna, c.sndMax) && c.sendBuffer.tail() != c.sndNxt) {
-            // Persist: nothing in flight, data waiting, window zero or too small for SWS avoidance. Send what
-            // the window takes (one byte beyond it if zero); the peer's ACK tells us its window.
-            int probe = Math.max(1, Math.min(Math.min(c.sndWnd, currentMss(c)), c.sendBuffer.tail() - c.sndNxt));
-            emitData(c, c.sndNxt, probe, false);
-            c.sndNxt += probe;
-            c.sndMax = Seq.max(c.sndMax, c.sndNxt);
-            c.retries = 0; // a peer that answers probes is alive (RFC 1122 §4.2.2.17)
-            armRetransmit(c);
             return;
         }
         // RFC 5681 §3.1 (equation 4), on the first timeout of this data only; then go-back-N from SND.UNA.
@@ -2110,6 +2345,38 @@ public final class TcpLayer {
         } else if (c.finSent && c.sndUna == c.finSeq) {
             sendFin(c);
         }
+    }
+
+    /**
+     * The persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): data waits and the peer's window is zero (or
+     * too small for SWS avoidance). Probe: what the window takes, or one byte beyond a zero window; a probe
+     * byte the peer refused is sent again (one byte, never a full segment into a zero window). "The
+     * transmitting host SHOULD send the first zero-window probe when a zero window has existed for the
+     * retransmission timeout period, and SHOULD increase exponentially the interval between successive
+     * probes", and the connection stays open as long as the peer keeps answering: only probes that go
+     * unanswered count towards giving up (as Linux's icsk_probes_out, reset by every ACK).
+     */
+    private void persistTimeout(TcpConnection c) {
+        c.retries = 0;
+        boolean silent = c.probesOut > config.dataRetries()
+            || c.maxRetransmitNs > 0 && c.lastAckNs != 0 && nowNs - c.lastAckNs >= c.maxRetransmitNs;
+        if (silent) {
+            sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
+            closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
+            return;
+        }
+        c.probesOut++;
+        counters.tcpWindowProbes.incrementRelease();
+        if (Seq.lt(c.sndUna, c.sndMax)) {
+            emitData(c, c.sndUna, 1, true); // the refused probe byte again
+            c.sndNxt = c.sndMax;
+        } else {
+            int probe = Math.max(1, Math.min(Math.min(c.sndWnd, currentMss(c)), c.sendBuffer.tail() - c.sndNxt));
+            emitData(c, c.sndNxt, probe, false);
+            c.sndNxt += probe;
+            c.sndMax = Seq.max(c.sndMax, c.sndNxt);
+        }
+        armRetransmit(c);
     }
 
     /**
@@ -2183,6 +2450,13 @@ public final class TcpLayer {
         c.timeWaitDeadline = 0;
         c.cwnd = 0;
         c.ssthresh = Integer.MAX_VALUE;
+        c.cwndLimited = false;
+        c.probesOut = 0;
+        c.pathMtu = 0;
+        c.lastAckNs = 0;
+        c.lastOutOfWindowAckNs = 0;
+        c.flightHigh = 0;
+        c.cwndUsageSeq = 0;
         c.cc = config.congestionControl();
         c.dupAcks = 0;
         c.inRecovery = false;
@@ -2257,8 +2531,67 @@ public final class TcpLayer {
         c.generation++;
         c.handover = null;
         c.heldBytes = 0;
+        c.heldMbufs = 0; // still charged to the stack until the application returns them
         freeList[freeCount++] = c.index;
         counters.tcpConnections.setRelease(connectionCount());
+    }
+
+    /**
+     * RFC 1191 §5 plateaus, for a router that reports no next-hop MTU (the field is zero): the largest below the
+     * datagram that did not fit.
+     */
+    private static final int[] MTU_PLATEAUS = {32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68};
+    /** The smallest path MTU we accept from an ICMP message (Linux's min_pmtu): lower would be a DoS lever. */
+    public static final int MIN_PATH_MTU = 552;
+
+    /**
+     * ICMP "fragmentation needed" for one of our segments (RFC 1191 §4): lower the connection's MSS to fit
+     * the next hop's MTU and send again what is unacknowledged, in the smaller segments. The quoted sequence
+     * number must lie in SND.UNA..SND.MAX (RFC 5927 §4.1), so a blind attacker cannot shrink a connection's
+     * segments; an MTU below {@link #MIN_PATH_MTU} is raised to it. Not congestion: cwnd stays.
+     */
+    public void onFragmentationNeeded(int remoteIp, int remotePort, int localPort, int seq, int nextHopMtu,
+                                      int datagramLength) {
+        TcpConnection c = connections.get(key(remoteIp, remotePort, localPort));
+        if (c == null || c.state == TcpState.TIME_WAIT || c.state == TcpState.CLOSED
+            || !(Seq.ge(seq, c.sndUna) && Seq.lt(seq, c.sndMax))) {
+            counters.tcpPathMtuIgnored.incrementRelease();
+            return;
+        }
+        int mtu = nextHopMtu;
+        if (mtu == 0 || mtu >= datagramLength) {
+            mtu = 0;
+            for (int plateau : MTU_PLATEAUS) {
+                if (plateau < datagramLength) {
+                    mtu = plateau;
+                    break;
+                }
+            }
+        }
+        mtu = Math.max(MIN_PATH_MTU, Math.min(mtu, ip.mtu()));
+        int mss = mtu - Ipv4Packet.MIN_HEADER_LENGTH - TcpSegment.MIN_HEADER_LENGTH - (c.tsOk ? TS_OPTION_SPACE : 0);
+        if (mss >= c.mss) {
+            counters.tcpPathMtuIgnored.incrementRelease();
+            return;
+        }
+        c.mss = mss;
+        c.pathMtu = mtu;
+        counters.tcpPathMtuReductions.incrementRelease();
+        if (Seq.lt(c.sndUna, c.sndMax) && TcpState.sendsData(c.state) || c.state == TcpState.FIN_WAIT_1
+            || c.state == TcpState.LAST_ACK || c.state == TcpState.CLOSING) {
+            // What was sent in the larger segments was dropped on the way: send it again now (Linux's
+            // tcp_simple_retransmit), from SND.UNA.
+            c.sndNxt = c.sndUna;
+            if (c.finSent && Seq.le(c.sndUna, c.finSeq)) {
+                c.sndNxt = c.sndUna;
+            }
+            c.inRecovery = false;
+            c.sackCount = 0;
+            c.highestSacked = c.sndUna;
+            c.rtxDeadline = nowNs + c.rtoNs;
+            schedule(c, c.rtxDeadline);
+            markDirty(c);
+        }
     }
 
     /** ARP gave no answer for a frame of this connection (from the IP layer's parked queue). */

@@ -41,6 +41,8 @@ public final class IcmpPacket {
     public static final int TYPE_DESTINATION_UNREACHABLE = 3;
     public static final int TYPE_ECHO_REQUEST = 8;
     public static final int TYPE_TIME_EXCEEDED = 11;
+    /** Destination unreachable, code 4: fragmentation needed and DF set (RFC 792; next-hop MTU: RFC 1191 §4). */
+    public static final int CODE_FRAGMENTATION_NEEDED = 4;
 
     private MutableDirectBuffer buffer;
     private int offset;

@@ -104,6 +104,189 @@ class SoakTest {
         }
     }
 
+    /**
+     * Issue 10, reproduction 3: a long loss-free transfer over a ring pair keeps its rate to the end and closes
+     * gracefully. Before the fix cwnd passed 2^31 after about 45 M segments, the window went negative, and the
+     * connection crawled through retransmission timeouts and could not close. {@code -Dfastpath.longTransfer.gib}
+     * (16 in CI; 100 for the documented run). Every byte is checked (against a 1 MiB random block the sender
+     * repeats); the rate of the last quarter is compared with the first's.
+     */
+    @Test
+    void longLossFreeTransferKeepsItsRateAndClosesGracefully_issue10_repro3() {
+        long total = Long.getLong("fastpath.longTransfer.gib", 16) << 30;
+        try (PktmbufPool pool = PktmbufPool.create("long", 16383, 0, PktmbufPool.DEFAULT_DATA_ROOM)) {
+            RingPair pair = RingPair.create("long", 4096, pool, pool, EthDevPort.Config.defaults());
+            Stack a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
+            Stack b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+            try {
+                BulkReceiver receiver = new BulkReceiver(total);
+                assertEquals(NtStatus.STATUS_SUCCESS, b.tcp().listen(0, 7, c -> receiver));
+                BulkSender sender = new BulkSender(total);
+                assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, sender));
+                long start = System.nanoTime();
+                long deadline = start + TimeUnit.MINUTES.toNanos(20);
+                while (!(sender.closed && receiver.closed)) {
+                    if (System.nanoTime() > deadline) {
+                        throw new AssertionError("not done: sent " + sender.sent + " received " + receiver.received
+                            + "\n" + a.tcp().describe());
+                    }
+                    a.doWork();
+                    b.doWork();
+                }
+                double seconds = (System.nanoTime() - start) / 1e9;
+                double first = receiver.quarterNs[0] / 1e9;
+                double last = (receiver.quarterNs[3] - receiver.quarterNs[2]) / 1e9;
+                System.out.printf("long transfer: %d GiB in %.1f s (%.2f Gbit/s); first quarter %.1f s, last %.1f s;"
+                        + " timeouts %d, retransmits %d; close %s%n", total >> 30, seconds, total * 8 / seconds / 1e9,
+                    first, last, a.counters().tcpTimeouts.get(), a.counters().tcpRetransmits.get(),
+                    NtStatus.name(sender.closeStatus));
+                assertEquals(-1, receiver.mismatchAt, "every byte as sent");
+                assertEquals(total, receiver.received);
+                assertEquals("STATUS_SUCCESS", NtStatus.name(sender.closeStatus), "graceful close");
+                assertTrue(last < 2 * first + 1, "the last quarter took " + last + " s, the first " + first + " s");
+                assertTrue(a.counters().tcpTimeouts.get() <= 2, "no timeouts without loss: "
+                    + a.counters().tcpTimeouts.get());
+            } finally {
+                a.onClose();
+                a.close();
+                b.onClose();
+                b.close();
+                drain(pair.a());
+                drain(pair.b());
+                pair.close();
+            }
+            assertEquals(0, pool.inUseCount(), "every mbuf back in the pool");
+        }
+    }
+
+    /** A 1 MiB random block, repeated: cheap to send and to check at tens of Gbit/s. */
+    private static final org.agrona.concurrent.UnsafeBuffer BLOCK;
+
+    static {
+        byte[] bytes = new byte[1 << 20];
+        new java.util.SplittableRandom(3).nextBytes(bytes);
+        BLOCK = new org.agrona.concurrent.UnsafeBuffer(java.nio.ByteBuffer.allocateDirect(1 << 20));
+        BLOCK.putBytes(0, bytes);
+    }
+
+    private static final class BulkSender implements TcpHandler {
+        private final long total;
+        long sent;
+        boolean closed;
+        int closeStatus = Integer.MIN_VALUE;
+
+        BulkSender(long total) {
+            this.total = total;
+        }
+
+        private void fill(TcpConnection c) {
+            while (sent < total) {
+                int at = (int) (sent & ((1 << 20) - 1));
+                int n = (int) Math.min(Math.min(total - sent, (1 << 20) - at), c.sendSpace());
+                if (n <= 0) {
+                    return;
+                }
+                int taken = c.send(BLOCK, at, n);
+                sent += taken;
+                if (taken < n) {
+                    return;
+                }
+            }
+            c.shutdown();
+        }
+
+        @Override
+        public void onConnectComplete(TcpConnection c, int status) {
+            if (status != NtStatus.STATUS_SUCCESS) {
+                closed = true;
+                closeStatus = status;
+                return;
+            }
+            fill(c);
+        }
+
+        @Override
+        public void onSendSpace(TcpConnection c, int freeBytes) {
+            if (sent < total) {
+                fill(c);
+            }
+        }
+
+        @Override
+        public int onReceive(TcpConnection c, long address, int length) {
+            return length;
+        }
+
+        @Override
+        public void onPeerClosed(TcpConnection c) {
+        }
+
+        @Override
+        public void onClosed(TcpConnection c, int status) {
+            closed = true;
+            closeStatus = status;
+        }
+    }
+
+    private static final class BulkReceiver implements TcpHandler {
+        private final long total;
+        private final org.agrona.concurrent.UnsafeBuffer view = new org.agrona.concurrent.UnsafeBuffer(0, 0);
+        final long[] quarterNs = new long[4];
+        private final long start = System.nanoTime();
+        long received;
+        long mismatchAt = -1;
+        boolean closed;
+
+        BulkReceiver(long total) {
+            this.total = total;
+        }
+
+        @Override
+        public void onConnectComplete(TcpConnection c, int status) {
+        }
+
+        @Override
+        public int onReceive(TcpConnection c, long address, int length) {
+            view.wrap(address, length);
+            int i = 0;
+            for (; i + 8 <= length && mismatchAt < 0; i += 8) {
+                long pos = received + i;
+                int at = (int) (pos & ((1 << 20) - 1));
+                if (at + 8 > 1 << 20) {
+                    break;
+                }
+                if (view.getLong(i) != BLOCK.getLong(at)) {
+                    mismatchAt = pos;
+                }
+            }
+            for (; i < length && mismatchAt < 0; i++) {
+                long pos = received + i;
+                if (view.getByte(i) != BLOCK.getByte((int) (pos & ((1 << 20) - 1)))) {
+                    mismatchAt = pos;
+                }
+            }
+            long before = received;
+            received += length;
+            for (int q = 0; q < 4; q++) {
+                long mark = total / 4 * (q + 1);
+                if (before < mark && received >= mark) {
+                    quarterNs[q] = System.nanoTime() - start;
+                }
+            }
+            return length;
+        }
+
+        @Override
+        public void onPeerClosed(TcpConnection c) {
+            c.shutdown();
+        }
+
+        @Override
+        public void onClosed(TcpConnection c, int status) {
+            closed = true;
+        }
+    }
+
     private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
         return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
             .countersFile(dir.resolve(name + ".counters")).build());

@@ -1179,7 +1179,10 @@ public final class WskSocket {
             tail = link;
         }
         long indicated = rx.bytes();
-        int flags = indicated >= provider.receiveBufferBytes / 2 ? Wsk.WSK_FLAG_RELEASE_ASAP : 0;
+        // RELEASE_ASAP when this socket holds half its receive buffer, or when the stack's TCP memory runs short
+        // (issue 10: applications holding zero-copy buffers are told before the pool runs dry).
+        int flags = indicated >= provider.receiveBufferBytes / 2 || provider.tcp.memoryPressure()
+            ? Wsk.WSK_FLAG_RELEASE_ASAP : 0;
         bytesAccepted.set(indicated);
         int result;
         indicating = true;

@@ -51,11 +51,16 @@ final class RingRig implements AutoCloseable {
 
     /** With {@code bOnPollThread}, B's provider dispatches on B's poll thread (WskProvider.pollThreadAgent). */
     RingRig(Path dir, TcpConfig tcp, boolean bOnPollThread) {
+        this(dir, tcp, bOnPollThread, 0);
+    }
+
+    /** With a TCP memory limit of {@code tcpMemoryMbufs} per stack (0: the pool less the reserve). */
+    RingRig(Path dir, TcpConfig tcp, boolean bOnPollThread, int tcpMemoryMbufs) {
         int n = SEQUENCE.incrementAndGet();
         pool = PktmbufPool.create("wsk" + n, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create("wsk" + n, 2048, pool, pool, EthDevPort.Config.defaults());
-        a = stack(pair.a(), dir, "wska" + n, A_IP, tcp);
-        b = stack(pair.b(), dir, "wskb" + n, B_IP, tcp);
+        a = stack(pair.a(), dir, "wska" + n, A_IP, tcp, tcpMemoryMbufs);
+        b = stack(pair.b(), dir, "wskb" + n, B_IP, tcp, tcpMemoryMbufs);
         wskA = WskProvider.register(a, errors::add);
         wskB = WskProvider.register(b, errors::add);
         runnerA = StackRunner.start(a, StackRunner.backoff());
@@ -63,9 +68,9 @@ final class RingRig implements AutoCloseable {
             : StackRunner.start(b, StackRunner.backoff());
     }
 
-    private static Stack stack(Port port, Path dir, String name, int ip, TcpConfig tcp) {
+    private static Stack stack(Port port, Path dir, String name, int ip, TcpConfig tcp, int tcpMemoryMbufs) {
         return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
-            .countersFile(dir.resolve(name + ".counters")).build());
+            .tcpMemory(tcpMemoryMbufs, 1024).countersFile(dir.resolve(name + ".counters")).build());
     }
 
     /** Dispatches both providers until {@code done}, failing after {@code seconds}. */

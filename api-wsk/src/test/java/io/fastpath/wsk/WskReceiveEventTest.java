@@ -20,12 +20,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.wsk.WskTestSockets.Connected;
 import io.fastpath.wsk.WskTestSockets.Receive;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.agrona.collections.MutableLong;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
@@ -151,6 +153,42 @@ class WskReceiveEventTest {
             assertEquals(S, status[0]);
             rig.runFor(50);
             assertEquals("kept datamore", r.text.toString());
+        }
+    }
+
+    /**
+     * Issue 10: an application holding zero-copy indications is told before the pool runs dry. With the stack's
+     * TCP memory at three quarters of its budget (64 mbufs here), indications carry WSK_FLAG_RELEASE_ASAP ("the
+     * WSK subsystem requests that the WSK application release the data indication as soon as possible"),
+     * though the socket itself holds far less than half its receive buffer; once released, the flag is gone.
+     */
+    @Test
+    void heldIndicationsUnderStackMemoryPressureAreAskedBackWithReleaseAsap_issue10() {
+        try (RingRig rig = new RingRig(dir, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(50)),
+            false, 64)) {
+            Recorder r = new Recorder();
+            r.answer = NtStatus.STATUS_PENDING;
+            Connected p = connect(rig, 7, r, null);
+            enable(p.client(), WSK_EVENT_RECEIVE);
+            boolean asked = false;
+            for (int i = 0; i < 56 && !asked; i++) {
+                int before = r.kept.size();
+                send(rig, p.server(), "chunk" + i);
+                rig.runUntil(() -> r.kept.size() > before, 5, "indication " + before);
+                asked = (r.lastFlags & Wsk.WSK_FLAG_RELEASE_ASAP) != 0;
+                assertTrue(asked || r.kept.size() < 48, "asked by the time 48 of 64 are held: " + r.kept.size());
+            }
+            assertTrue(asked, "RELEASE_ASAP came");
+            assertTrue(r.kept.size() >= 40, "not before the stack was short: " + r.kept.size());
+            for (WskDataIndication chain : r.kept) {
+                assertEquals(S, p.client().release(chain));
+            }
+            r.kept.clear();
+            rig.runFor(50);
+            r.answer = S;
+            send(rig, p.server(), "after");
+            rig.runUntil(() -> r.text.toString().endsWith("after"), 5, "indication after the release");
+            assertEquals(0, r.lastFlags & Wsk.WSK_FLAG_RELEASE_ASAP, "no longer short");
         }
     }
 

@@ -180,6 +180,12 @@ public final class TcpLayer {
         return memHeld;
     }
 
+    /** Whether at least three quarters of the budget is held, as last published (any thread). */
+    public boolean memoryPressure() {
+        long limit = counters.tcpMemoryLimitMbufs.get();
+        return limit > 0 && counters.tcpMemoryHeldMbufs.get() * 4 >= limit * 3;
+    }
+
     /** The global limit in mbufs. */
     public int memoryLimitMbufs() {
         return memLimit;

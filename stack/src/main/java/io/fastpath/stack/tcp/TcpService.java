@@ -567,6 +567,15 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         }
     }
 
+    /**
+     * Whether the stack's TCP memory is short: at least three quarters of its mbuf budget is held (receive
+     * queues, out-of-order stores, buffers applications hold). Providers tell their applications to return
+     * zero-copy buffers soon (WSK: WSK_FLAG_RELEASE_ASAP). Any thread.
+     */
+    public boolean memoryPressure() {
+        return tcp.memoryPressure();
+    }
+
     @Override
     public int onReceive(TcpConnection c, long address, int length) {
         return 0; // not used: data leaves through the handover

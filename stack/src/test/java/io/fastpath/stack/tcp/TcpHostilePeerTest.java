@@ -351,6 +351,32 @@ class TcpHostilePeerTest {
         servers.get(0).assertIntact();
     }
 
+    // ============================================================================ transmit back-pressure
+
+    /**
+     * Issue 10 item 7: when the port's queue was full, frames TCP had built (and counted as sent) were dropped
+     * after 64 waited: self-inflicted loss, repaired by retransmission. Over a ring of 64 slots a 256 KiB
+     * window does not fit in one duty cycle; TCP now waits for room instead.
+     */
+    @Test
+    void aFullPortHoldsTcpBackInsteadOfDroppingSegments_issue10_item7() {
+        pair.close();
+        pair = RingPair.create("thsmall" + (round++), 64, pool, pool, EthDevPort.Config.defaults());
+        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
+        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, 21, false);
+        Endpoint client = new Endpoint("client");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
+        runUntil(client::connectCompleted, 3000, "connect");
+        long total = 8 << 20;
+        client.sendStream(21, total, false);
+        runUntil(() -> servers.get(0).received == total, 10_000, "8 MiB through a 64-slot ring");
+        servers.get(0).assertIntact();
+        assertEquals(0, a.counters().drop(DropReason.TX_RING_FULL).get(), "nothing dropped at the port");
+        assertEquals(0, a.counters().tcpRetransmits.get(), "nothing to repair");
+        assertTrue(a.counters().txBackPressure.get() > 0, "the port did push back");
+    }
+
     // =================================================================================== helpers
 
     private record StackStatus(int held, int limit, int available, long pruned, long refused, long collapsed) {

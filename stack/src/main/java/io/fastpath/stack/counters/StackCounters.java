@@ -64,6 +64,12 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpFastOpenSynDataAccepted;
     public final AtomicCounter tcpFastOpenFallbacks;
     public final AtomicCounter tcpFastOpenCookiesSent;
+    public final AtomicCounter tcpSynCookiesSent;
+    public final AtomicCounter tcpSynCookiesValidated;
+    public final AtomicCounter tcpSynCookiesFailed;
+    public final AtomicCounter tcpListenOverflows;
+    public final AtomicCounter tcpHalfOpenEvicted;
+    public final AtomicCounter tcpListenDrops;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -115,6 +121,12 @@ public final class StackCounters implements AutoCloseable {
         tcpFastOpenSynDataAccepted = counter(stackName, "tcp fast open: SYN data accepted (server)");
         tcpFastOpenFallbacks = counter(stackName, "tcp fast open: SYN data not acknowledged, resent");
         tcpFastOpenCookiesSent = counter(stackName, "tcp fast open: cookies sent (server)");
+        tcpSynCookiesSent = counter(stackName, "tcp syn cookies sent");
+        tcpSynCookiesValidated = counter(stackName, "tcp syn cookies validated (connection made)");
+        tcpSynCookiesFailed = counter(stackName, "tcp syn cookies failed (forged or stale ACK, reset)");
+        tcpListenOverflows = counter(stackName, "tcp half-open queue overflows (SYN found the backlog full)");
+        tcpHalfOpenEvicted = counter(stackName, "tcp half-open entries dropped for a newer SYN (cookies off)");
+        tcpListenDrops = counter(stackName, "tcp SYNs dropped (listener)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

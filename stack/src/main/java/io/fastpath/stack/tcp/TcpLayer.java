@@ -61,6 +61,12 @@ public final class TcpLayer {
         long options;
         int pending;
         int fastOpenPending;
+        /** Half-open (SYN-RECEIVED) connections, oldest first, linked through TcpConnection.halfOpenNext. */
+        TcpConnection halfOpenHead;
+        TcpConnection halfOpenTail;
+        /** When this listener last answered a SYN with a cookie (cookie ACKs are checked for 2 periods after). */
+        long lastCookieNs;
+        boolean cookiesSent;
     }
 
     private final TcpConfig config;
@@ -74,6 +80,9 @@ public final class TcpLayer {
     private final Int2ObjectHashMap<Listener> listeners = new Int2ObjectHashMap<>();
     private final int[] localPortUse = new int[65536];
     private int nextEphemeral;
+    // SYN cookies (RFC 4987 §3.6); their SYN-ACKs are built on a scratch TCB.
+    private final SynCookie synCookie = new SynCookie(new IsnGenerator(), new IsnGenerator());
+    private final TcpConnection scratch;
     private final DeadlineTimerWheel timers;
     private final Long2ObjectHashMap<TcpConnection> timerOwners;
     private final DeadlineTimerWheel.TimerHandler timerHandler = this::onTimer;
@@ -122,6 +131,8 @@ public final class TcpLayer {
         this.timers = new DeadlineTimerWheel(TimeUnit.NANOSECONDS, startNs, TIMER_TICK_NS, 1024);
         this.nowNs = startNs;
         this.nextEphemeral = EPHEMERAL_FIRST + (int) (System.nanoTime() & 0x3FFF);
+        this.scratch = new TcpConnection(this, -1);
+        this.scratch.receiveQueue = new ReceiveQueue(64, 1);
         this.releaser = ip::free;
     }
 
@@ -143,6 +154,11 @@ public final class TcpLayer {
 
     /** Connections in use (any state but CLOSED). */
     public int connectionCount() {
+        return pool.length - freeCount;
+    }
+
+    /** Pooled connection slots in use. */
+    public int slotsInUse() {
         return pool.length - freeCount;
     }
 
@@ -583,13 +599,27 @@ public final class TcpLayer {
         }
     }
 
-    /** RFC 9293 §3.10.7.2: LISTEN. */
+    /**
+     * RFC 9293 §3.10.7.2: LISTEN. A SYN makes a half-open (SYN-RECEIVED) connection, or, when the half-open
+     * queue or the connection table is full (or always, by configuration), is answered with a SYN cookie and
+     * forgotten (RFC 4987 §3.6). An ACK is checked as a cookie's return; anything else that is not a SYN gets
+     * the RST RFC 9293 asks for.
+     */
     private void listenInput(long m, Listener l, int src, int dst) {
         if (seg.hasFlags(TcpSegment.RST)) {
             free(m);
             return;
         }
         if (seg.hasFlags(TcpSegment.ACK)) {
+            if (!seg.hasFlags(TcpSegment.SYN) && cookiesAccepted(l)) {
+                int mssIndex = synCookie.check(seg.acknowledgmentNumber() - 1, src, dst, seg.sourcePort(),
+                    seg.destinationPort(), seg.sequenceNumber() - 1, nowNs);
+                if (mssIndex >= 0) {
+                    establishFromCookie(m, l, src, mssIndex);
+                    return;
+                }
+                counters.tcpSynCookiesFailed.incrementRelease();
+            }
             sendReset(dst, seg.destinationPort(), src, seg.sourcePort(), seg.acknowledgmentNumber(), 0, false);
             drop(m, DropReason.TCP_NO_CONNECTION);
             return;
@@ -598,19 +628,33 @@ public final class TcpLayer {
             free(m);
             return;
         }
-        if (l.pending >= config.listenBacklog()) {
-            drop(m, DropReason.TCP_BACKLOG_FULL);
+        boolean full = l.pending >= config.listenBacklog();
+        if (full) {
+            counters.tcpListenOverflows.incrementRelease();
+        }
+        TcpConfig.SynCookieMode mode = config.synCookies();
+        if (mode == TcpConfig.SynCookieMode.ALWAYS
+            || mode == TcpConfig.SynCookieMode.WHEN_FULL && (full || freeCount == 0)) {
+            // No state for this SYN: Fast Open data in it is not taken and a conditional-accept listener is
+            // not asked (both need a connection); the handshake's ACK brings the connection to onAccept.
+            sendSynCookie(l, src, dst);
+            free(m);
+            return;
+        }
+        if ((full || freeCount == 0) && !dropOldestHalfOpen(l)) {
+            counters.tcpListenDrops.incrementRelease();
+            drop(m, full ? DropReason.TCP_BACKLOG_FULL : DropReason.TCP_NO_RESOURCES);
             return;
         }
         TcpConnection c = allocateConnection();
         if (c == null) {
+            counters.tcpListenDrops.incrementRelease();
             drop(m, DropReason.TCP_NO_RESOURCES);
             return;
         }
         open(c, src, seg.sourcePort(), seg.destinationPort());
         applyOptions(c, l.options, true);
-        c.listener = l;
-        l.pending++;
+        joinListener(c, l);
         c.irs = seg.sequenceNumber();
         c.rcvNxt = c.irs + 1;
         c.rcvAdvertisedEdge = c.rcvNxt;
@@ -670,6 +714,161 @@ public final class TcpLayer {
         if (!kept) {
             free(m);
         }
+    }
+
+    /** Counts a SYN-RECEIVED connection against its listener's half-open queue (newest last). */
+    private static void joinListener(TcpConnection c, Listener l) {
+        c.listener = l;
+        l.pending++;
+        c.halfOpenNext = null;
+        c.halfOpenPrev = l.halfOpenTail;
+        if (l.halfOpenTail != null) {
+            l.halfOpenTail.halfOpenNext = c;
+        } else {
+            l.halfOpenHead = c;
+        }
+        l.halfOpenTail = c;
+    }
+
+    /** The connection leaves its listener's half-open queue (accepted, or gone). */
+    private static void leaveListener(TcpConnection c) {
+        Listener l = c.listener;
+        l.pending--;
+        if (c.halfOpenPrev != null) {
+            c.halfOpenPrev.halfOpenNext = c.halfOpenNext;
+        } else if (l.halfOpenHead == c) {
+            l.halfOpenHead = c.halfOpenNext;
+        }
+        if (c.halfOpenNext != null) {
+            c.halfOpenNext.halfOpenPrev = c.halfOpenPrev;
+        } else if (l.halfOpenTail == c) {
+            l.halfOpenTail = c.halfOpenPrev;
+        }
+        c.halfOpenPrev = null;
+        c.halfOpenNext = null;
+        c.listener = null;
+    }
+
+    /**
+     * With cookies off, a SYN that finds the half-open queue full replaces the oldest half-open connection
+     * rather than being dropped: a flood then cannot keep a later client out for the ~63 s an entry lives,
+     * only for as long as it takes the flood to push the client's entry out (backlog / SYN rate). A request
+     * held for the application (conditional accept) ends with onClosed(STATUS_IO_TIMEOUT). False if there is
+     * none to drop.
+     */
+    private boolean dropOldestHalfOpen(Listener l) {
+        TcpConnection oldest = l.halfOpenHead;
+        if (oldest == null) {
+            return false;
+        }
+        counters.tcpHalfOpenEvicted.incrementRelease();
+        if (oldest.held) {
+            closeConnection(oldest, NtStatus.STATUS_IO_TIMEOUT);
+        } else {
+            releaseConnection(oldest);
+        }
+        return true;
+    }
+
+    /** Whether an ACK to this listener may be a cookie's return (Linux: tcp_synq_no_recent_overflow). */
+    private boolean cookiesAccepted(Listener l) {
+        return switch (config.synCookies()) {
+            case OFF -> false;
+            case ALWAYS -> true;
+            case WHEN_FULL -> l.cookiesSent && nowNs - l.lastCookieNs < SynCookie.MAX_AGE * SynCookie.PERIOD_NS;
+        };
+    }
+
+    /**
+     * Answers the SYN in {@link #seg} with a SYN-ACK whose ISN is a SYN cookie, keeping nothing. MSS, and with
+     * timestamps the peer's window scale and SACK-permitted, travel in the cookie ({@link SynCookie}).
+     */
+    private void sendSynCookie(Listener l, int src, int dst) {
+        TcpConnection s = scratch;
+        s.localIp = ip.address();
+        s.localPort = seg.destinationPort();
+        s.remoteIp = src;
+        s.remotePort = seg.sourcePort();
+        s.state = TcpState.SYN_RECEIVED;
+        s.active = false;
+        s.fastOpen = false;
+        s.sendCookie = false; // no Fast Open cookie: no Fast Open without state
+        s.synData = 0;
+        s.urgentToSend = false;
+        s.retries = 0;
+        s.receiveLimit = TcpSocketOptions.receiveBuffer(l.options, config.receiveBufferBytes());
+        s.timestampsWanted = TcpSocketOptions.timestamps(l.options, config.timestamps());
+        s.irs = seg.sequenceNumber();
+        s.rcvNxt = s.irs + 1;
+        // Without timestamps there is nowhere to keep window scale and SACK: the SYN-ACK offers neither.
+        s.tsOk = s.timestampsWanted && options.hasTimestamps();
+        s.tsRecent = s.tsOk ? options.tsVal() : 0;
+        s.sackOk = s.tsOk && config.sack() && options.sackPermitted();
+        boolean ws = s.tsOk && config.windowScaling() && options.hasWindowScale();
+        s.sndScale = ws ? Math.min(options.windowScale(), TcpOptions.MAX_WINDOW_SCALE) : -1;
+        s.rcvScale = ws ? receiveScale() : 0;
+        int mssIndex = SynCookie.mssIndex(options.hasMss() ? options.mss() : 536);
+        s.iss = synCookie.encode(src, dst, s.remotePort, s.localPort, s.irs, mssIndex, nowNs);
+        int nowMs = (int) (nowNs / 1_000_000L);
+        if (s.tsOk) {
+            int ts = SynCookie.timestamp(nowMs + tsOffset(src, s.remotePort, s.localPort), s.sndScale, s.sackOk);
+            s.tsOffset = ts - nowMs; // emit() sends tsNow(s), which is now this
+        }
+        l.cookiesSent = true;
+        l.lastCookieNs = nowNs;
+        counters.tcpSynCookiesSent.incrementRelease();
+        emit(s, s.iss, 0, TcpSegment.SYN | TcpSegment.ACK, false);
+    }
+
+    /**
+     * A valid cookie came back (RFC 4987 §3.6): the connection is made ESTABLISHED from the cookie and this ACK,
+     * handed to the listener (onAccept), and the ACK's data and FIN are then processed as in any ESTABLISHED
+     * connection (RFC 9293 §3.10.7.4), so nothing it carries is lost.
+     */
+    private void establishFromCookie(long m, Listener l, int src, int mssIndex) {
+        TcpConnection c = allocateConnection();
+        if (c == null) {
+            drop(m, DropReason.TCP_NO_RESOURCES); // the peer sends again (its data or its ACK)
+            return;
+        }
+        int segSeq = seg.sequenceNumber();
+        int segAck = seg.acknowledgmentNumber();
+        open(c, src, seg.sourcePort(), seg.destinationPort());
+        applyOptions(c, l.options, true);
+        c.irs = segSeq - 1;
+        c.rcvNxt = segSeq;
+        c.rcvAdvertisedEdge = c.rcvNxt;
+        c.iss = segAck - 1;
+        c.sndUna = segAck;
+        c.sndNxt = segAck;
+        c.sndMax = segAck;
+        c.sendBuffer.reset(segAck);
+        c.peerMss = SynCookie.MSS_TABLE[mssIndex];
+        c.tsOk = c.timestampsWanted && options.hasTimestamps();
+        int peerScale = -1;
+        if (c.tsOk) {
+            c.tsRecent = options.tsVal();
+            int echoed = options.tsEcr();
+            c.sackOk = config.sack() && SynCookie.sack(echoed);
+            peerScale = config.windowScaling() ? SynCookie.windowScale(echoed) : -1;
+        }
+        c.sndScale = peerScale >= 0 ? Math.min(peerScale, TcpOptions.MAX_WINDOW_SCALE) : -1;
+        c.rcvScale = peerScale >= 0 ? receiveScale() : 0;
+        c.mss = Math.max(64, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TS_OPTION_SPACE : 0));
+        c.sndWnd = seg.window() << Math.max(c.sndScale, 0);
+        c.maxSndWnd = c.sndWnd;
+        c.sndWl1 = segSeq;
+        c.sndWl2 = segAck;
+        c.state = TcpState.SYN_RECEIVED;
+        joinListener(c, l);
+        counters.tcpPassiveOpens.incrementRelease();
+        counters.tcpSynCookiesValidated.incrementRelease();
+        establish(c);
+        if (!accept(c)) {
+            free(m);
+            return;
+        }
+        otherInput(m, c);
     }
 
     /** The server's cookie for a client address (RFC 7413 §4.1.2): a MAC of the address, 8 bytes. */
@@ -1004,8 +1203,7 @@ public final class TcpLayer {
 
     private boolean accept(TcpConnection c) {
         Listener l = c.listener;
-        l.pending--;
-        c.listener = null;
+        leaveListener(c);
         TcpHandler handler = l.handler.onAccept(c);
         if (handler == null) {
             sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
@@ -2052,7 +2250,8 @@ public final class TcpLayer {
         // TCP_MAXRT: a time limit instead of (or before) the retry counts.
         boolean outOfTime = c.maxRetransmitNs > 0 && nowNs - c.retransmitSinceNs >= c.maxRetransmitNs;
         if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
-            if (c.retries > config.synRetries() || outOfTime) {
+            int limit = c.state == TcpState.SYN_RECEIVED && !c.active ? config.synAckRetries() : config.synRetries();
+            if (c.retries > limit || outOfTime) {
                 if (c.state == TcpState.SYN_RECEIVED && !c.active && c.held) {
                     closeConnection(c, NtStatus.STATUS_IO_TIMEOUT); // accepted request, the peer never ACKed
                 } else if (c.state == TcpState.SYN_RECEIVED && !c.active) {
@@ -2170,7 +2369,7 @@ public final class TcpLayer {
         c.tsOk = false;
         c.sackOk = false;
         c.tsRecent = 0;
-        c.tsOffset = isn.isn(remoteIp, remotePort, c.localIp, localPort, 0) >>> 1;
+        c.tsOffset = tsOffset(remoteIp, remotePort, localPort);
         c.srttNs = 0;
         c.rttvarNs = 0;
         c.rtoNs = config.initialRtoNs();
@@ -2212,6 +2411,11 @@ public final class TcpLayer {
         counters.tcpConnections.setRelease(connectionCount());
     }
 
+    /** Our timestamp clock's offset for a 4-tuple: fixed per 4-tuple, so a SYN cookie's TSval can be checked. */
+    private int tsOffset(int remoteIp, int remotePort, int localPort) {
+        return isn.isn(remoteIp, remotePort, ip.address(), localPort, 0) >>> 1;
+    }
+
     /** Ends a connection, telling its owner why (once), and returns it to the pool. */
     private void closeConnection(TcpConnection c, int status) {
         TcpHandler h = c.handler;
@@ -2233,8 +2437,7 @@ public final class TcpLayer {
             return;
         }
         if (c.listener != null) {
-            c.listener.pending--;
-            c.listener = null;
+            leaveListener(c);
         }
         if (c.fastOpenListener != null) {
             c.fastOpenListener.fastOpenPending--;

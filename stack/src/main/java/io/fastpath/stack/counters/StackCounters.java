@@ -70,6 +70,8 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpListenOverflows;
     public final AtomicCounter tcpHalfOpenEvicted;
     public final AtomicCounter tcpListenDrops;
+    public final AtomicCounter tcpTimeWait;
+    public final AtomicCounter tcpTimeWaitOverflows;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -127,6 +129,8 @@ public final class StackCounters implements AutoCloseable {
         tcpListenOverflows = counter(stackName, "tcp half-open queue overflows (SYN found the backlog full)");
         tcpHalfOpenEvicted = counter(stackName, "tcp half-open entries dropped for a newer SYN (cookies off)");
         tcpListenDrops = counter(stackName, "tcp SYNs dropped (listener)");
+        tcpTimeWait = counter(stackName, "tcp time-wait records now");
+        tcpTimeWaitOverflows = counter(stackName, "tcp time-wait records dropped (table full, oldest)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

@@ -79,9 +79,14 @@ public final class TcpLayer {
     private final Long2ObjectHashMap<TcpConnection> connections;
     private final Int2ObjectHashMap<Listener> listeners = new Int2ObjectHashMap<>();
     private final int[] localPortUse = new int[65536];
-    private int nextEphemeral;
-    // SYN cookies (RFC 4987 §3.6); their SYN-ACKs are built on a scratch TCB.
+    // RFC 6056 §3.3.4 (Algorithm 4, double-hash port selection): F and G are keyed hashes of the destination.
+    private static final int PORT_TABLE_LENGTH = 1024;
+    private final short[] portTable = new short[PORT_TABLE_LENGTH];
+    private final IsnGenerator portKeyF = new IsnGenerator();
+    private final IsnGenerator portKeyG = new IsnGenerator();
+    // SYN cookies (RFC 4987 §3.6) and compact TIME-WAIT records; stateless segments are built on a scratch TCB.
     private final SynCookie synCookie = new SynCookie(new IsnGenerator(), new IsnGenerator());
+    private final TimeWaitTable timeWait;
     private final TcpConnection scratch;
     private final DeadlineTimerWheel timers;
     private final Long2ObjectHashMap<TcpConnection> timerOwners;
@@ -130,7 +135,11 @@ public final class TcpLayer {
         // The wheel counts ticks from startNs, and advances one tick per poll while timers are pending.
         this.timers = new DeadlineTimerWheel(TimeUnit.NANOSECONDS, startNs, TIMER_TICK_NS, 1024);
         this.nowNs = startNs;
-        this.nextEphemeral = EPHEMERAL_FIRST + (int) (System.nanoTime() & 0x3FFF);
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        for (int i = 0; i < portTable.length; i++) {
+            portTable[i] = (short) random.nextInt(); // RFC 6056 §3.3.4: table[i] = random() % 65536
+        }
+        this.timeWait = new TimeWaitTable(config.timeWaitCapacity());
         this.scratch = new TcpConnection(this, -1);
         this.scratch.receiveQueue = new ReceiveQueue(64, 1);
         this.releaser = ip::free;
@@ -149,17 +158,41 @@ public final class TcpLayer {
                 sb.append(c.describe()).append('\n');
             }
         }
+        int shown = 0;
+        for (int i = 0, slot; (slot = timeWait.slotAt(i)) >= 0 && shown < 64; i++) {
+            if (timeWait.isLive(slot)) {
+                long k = timeWait.key(slot);
+                sb.append("tcp ").append(io.fastpath.stack.wire.Ipv4Address.format(ip.address())).append(':')
+                    .append(k & 0xFFFF).append(" -> ").append(io.fastpath.stack.wire.Ipv4Address.format((int) (k >>> 32)))
+                    .append(':').append((k >>> 16) & 0xFFFF).append(" TIME-WAIT (compact record) deadline=")
+                    .append(timeWait.deadline(slot)).append('\n');
+                shown++;
+            }
+        }
+        if (timeWait.size() > shown) {
+            sb.append("... and ").append(timeWait.size() - shown).append(" more TIME-WAIT records\n");
+        }
         return sb.toString();
     }
 
-    /** Connections in use (any state but CLOSED). */
+    /** Connections in any state but CLOSED: pooled ones and compact TIME-WAIT records. */
     public int connectionCount() {
+        return pool.length - freeCount + timeWait.size();
+    }
+
+    /** Pooled connection slots in use (TIME-WAIT records excluded). */
+    public int slotsInUse() {
         return pool.length - freeCount;
     }
 
-    /** Pooled connection slots in use. */
-    public int slotsInUse() {
-        return pool.length - freeCount;
+    /** Connections in TIME-WAIT held as compact records. */
+    public int timeWaitCount() {
+        return timeWait.size();
+    }
+
+    /** Bytes the TIME-WAIT table holds (preallocated for its capacity). */
+    public long timeWaitFootprintBytes() {
+        return timeWait.footprintBytes();
     }
 
     static long key(int remoteIp, int remotePort, int localPort) {
@@ -248,7 +281,8 @@ public final class TcpLayer {
             return NtStatus.STATUS_NETWORK_UNREACHABLE;
         }
         if (localPort != 0) {
-            if (connections.containsKey(key(remoteIp, remotePort, localPort))) {
+            long k = key(remoteIp, remotePort, localPort);
+            if (connections.containsKey(k) || timeWait.find(k) >= 0) {
                 return NtStatus.STATUS_ADDRESS_ALREADY_EXISTS;
             }
             if (listeners.containsKey(localPort)
@@ -256,7 +290,7 @@ public final class TcpLayer {
                 return NtStatus.STATUS_SHARING_VIOLATION;
             }
         } else {
-            localPort = ephemeralPort();
+            localPort = ephemeralPort(remoteIp, remotePort);
             if (localPort == 0) {
                 return NtStatus.STATUS_TOO_MANY_ADDRESSES;
             }
@@ -344,11 +378,23 @@ public final class TcpLayer {
         announceWindowIfOpened(c);
     }
 
-    private int ephemeralPort() {
-        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
-            int port = nextEphemeral;
-            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
-            if (localPortUse[port] == 0 && !listeners.containsKey(port)) {
+    /**
+     * An ephemeral port for a connection to {@code remoteIp:remotePort}, by RFC 6056 §3.3.4 (Algorithm 4,
+     * double-hash port selection): the search starts at F(local, remote, secret) + table[G(...)], so a peer sees
+     * no pattern across destinations and an off-path attacker cannot guess the port; table[G] advances so
+     * successive connections to one destination do not reuse a port at once. A port is suitable if no
+     * connection or listener holds it and its 4-tuple is not in TIME-WAIT. Returns 0 when none is left.
+     */
+    private int ephemeralPort(int remoteIp, int remotePort) {
+        int range = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+        long addresses = ((long) ip.address() << 32) | (remoteIp & 0xFFFF_FFFFL);
+        int offset = (int) portKeyF.sipHash24(addresses, remotePort & 0xFFFF);
+        int index = (int) portKeyG.sipHash24(addresses, remotePort & 0xFFFF) & (PORT_TABLE_LENGTH - 1);
+        for (int count = range; count > 0; count--) {
+            int port = EPHEMERAL_FIRST + Integer.remainderUnsigned(offset + (portTable[index] & 0xFFFF), range);
+            portTable[index]++;
+            if (localPortUse[port] == 0 && !listeners.containsKey(port)
+                && timeWait.find(key(remoteIp, remotePort, port)) < 0) {
                 return port;
             }
         }
@@ -491,12 +537,17 @@ public final class TcpLayer {
     /** Runs due timers. Returns the work done. */
     public int poll(long now) {
         this.nowNs = now;
+        int expired = timeWait.size() > 0 ? timeWait.expire(now) : 0;
+        if (expired > 0) {
+            counters.tcpTimeWait.setRelease(timeWait.size());
+            counters.tcpConnections.setRelease(connectionCount());
+        }
         // The wheel's tick is about 1 ms: between ticks there is nothing new to expire, and scanning the
         // current tick's slots every duty cycle cost several percent of a busy poll thread.
         if (now < timers.currentTickTime()) {
-            return 0;
+            return expired;
         }
-        return timers.poll(now, timerHandler, 1024);
+        return expired + timers.poll(now, timerHandler, 1024);
     }
 
     /** Sends what the duty cycle queued (data, ACKs, window updates). Call last in the duty cycle. */
@@ -516,6 +567,9 @@ public final class TcpLayer {
             if (c.state != TcpState.CLOSED) {
                 output(c);
                 work++;
+                if (c.state == TcpState.TIME_WAIT) {
+                    compactTimeWait(c);
+                }
             }
         }
         dirtyCount = 0;
@@ -556,6 +610,12 @@ public final class TcpLayer {
             releaseConnection(c);
             c = null;
         }
+        if (c == null && timeWait.size() > 0) {
+            int tw = timeWait.find(key(src, srcPort, dstPort));
+            if (tw >= 0 && !timeWaitInput(m, tw)) {
+                return;
+            }
+        }
         if (c == null) {
             Listener l = listeners.get(dstPort);
             if (l != null) {
@@ -580,6 +640,97 @@ public final class TcpLayer {
                 || options.tsVal() == c.tsRecent && Seq.gt(seg.sequenceNumber(), c.rcvNxt);
         }
         return Seq.gt(seg.sequenceNumber(), c.rcvNxt);
+    }
+
+    /**
+     * A segment for a compact TIME-WAIT record (RFC 9293 §3.10.7.4 in TIME-WAIT). Returns true when the record
+     * is gone and the segment goes on to the listener (a new SYN reusing the 4-tuple, RFC 6191); otherwise the
+     * segment is consumed here.
+     */
+    private boolean timeWaitInput(long m, int tw) {
+        if (seg.hasFlags(TcpSegment.RST)) {
+            free(m); // RFC 1337 §3: a RST must not end TIME-WAIT early ("TIME-WAIT assassination")
+            return false;
+        }
+        int segSeq = seg.sequenceNumber();
+        boolean tsOk = timeWait.tsOk(tw);
+        if (seg.hasFlags(TcpSegment.SYN) && !seg.hasFlags(TcpSegment.ACK)) {
+            boolean newer = tsOk && options.hasTimestamps()
+                ? Seq.gt(options.tsVal(), timeWait.tsRecent(tw))
+                    || options.tsVal() == timeWait.tsRecent(tw) && Seq.gt(segSeq, timeWait.rcvNxt(tw))
+                : Seq.gt(segSeq, timeWait.rcvNxt(tw));
+            if (newer) {
+                // RFC 6191 §2 / RFC 1122 §4.2.2.13: a new incarnation may start before 2 MSL is over.
+                timeWait.remove(tw);
+                counters.tcpTimeWait.setRelease(timeWait.size());
+                counters.tcpConnections.setRelease(connectionCount());
+                return true;
+            }
+            counters.tcpChallengeAcks.incrementRelease(); // RFC 5961 §4.2: any other SYN gets an ACK
+            sendTimeWaitAck(tw);
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return false;
+        }
+        if (tsOk && options.hasTimestamps() && Seq.lt(options.tsVal(), timeWait.tsRecent(tw))) {
+            sendTimeWaitAck(tw); // RFC 7323 §5.3 PAWS: an old duplicate
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return false;
+        }
+        if (tsOk && options.hasTimestamps() && Seq.le(segSeq, timeWait.rcvNxt(tw))) {
+            timeWait.tsRecent(tw, options.tsVal());
+        }
+        if (seg.hasFlags(TcpSegment.FIN)) {
+            // The peer did not hear our ACK of its FIN: ACK it again and restart 2 MSL (RFC 9293 §3.10.7.4).
+            sendTimeWaitAck(tw);
+            timeWait.restart(tw, nowNs + config.timeWaitNs());
+        } else if (seg.payloadLength() > 0) {
+            sendTimeWaitAck(tw);
+        }
+        free(m);
+        return false;
+    }
+
+    /** The ACK a compact TIME-WAIT record sends: SND.NXT, RCV.NXT, its window, and timestamps if in use. */
+    private void sendTimeWaitAck(int tw) {
+        TcpConnection s = scratch;
+        long k = timeWait.key(tw);
+        s.localIp = ip.address();
+        s.localPort = (int) (k & 0xFFFF);
+        s.remotePort = (int) ((k >>> 16) & 0xFFFF);
+        s.remoteIp = (int) (k >>> 32);
+        s.state = TcpState.TIME_WAIT;
+        s.active = true;
+        s.urgentToSend = false;
+        s.sackOk = false;
+        s.tsOk = timeWait.tsOk(tw);
+        s.tsRecent = timeWait.tsRecent(tw);
+        s.tsOffset = timeWait.tsOffset(tw);
+        s.rcvNxt = timeWait.rcvNxt(tw);
+        s.rcvAdvertisedEdge = s.rcvNxt;
+        s.rcvScale = timeWait.rcvScale(tw);
+        s.receiveLimit = timeWait.window(tw);
+        s.heldBytes = 0;
+        emit(s, timeWait.sndNxt(tw), 0, TcpSegment.ACK, false);
+    }
+
+    /**
+     * A TIME-WAIT connection whose application has been told it is closed, with nothing left queued either
+     * way, becomes a compact record ({@link TimeWaitTable}) and its pooled slot (and send ring) is free at once.
+     */
+    private void compactTimeWait(TcpConnection c) {
+        if (timeWait.capacity() == 0 || c.handler != null || !c.receiveQueue.isEmpty() || c.peerClosedUndelivered
+            || c.ackNow) {
+            return;
+        }
+        long k = c.key;
+        int window = receiveWindow(c);
+        if (timeWait.add(k, c.rcvNxt, c.sndNxt, c.tsOk, c.tsRecent, c.tsOffset, window, c.rcvScale,
+            c.timeWaitDeadline)) {
+            counters.tcpTimeWaitOverflows.incrementRelease();
+        }
+        releaseConnection(c);
+        counters.tcpTimeWait.setRelease(timeWait.size());
+        counters.tcpConnections.setRelease(connectionCount());
     }
 
     /** RFC 9293 §3.10.7.1: no connection. A RST answers anything but a RST. */
@@ -1062,8 +1213,10 @@ public final class TcpLayer {
                     releaseConnection(c); // back to LISTEN: nothing to report, nobody accepted it yet
                 } else if (c.state == TcpState.SYN_RECEIVED) {
                     closeConnection(c, NtStatus.STATUS_CONNECTION_REFUSED);
-                } else if (c.state == TcpState.CLOSING || c.state == TcpState.LAST_ACK
-                    || c.state == TcpState.TIME_WAIT) {
+                } else if (c.state == TcpState.TIME_WAIT) {
+                    free(m); // RFC 1337 §3: no TIME-WAIT assassination; 2 MSL runs its course
+                    return;
+                } else if (c.state == TcpState.CLOSING || c.state == TcpState.LAST_ACK) {
                     closeConnection(c, NtStatus.STATUS_SUCCESS);
                 } else {
                     closeConnection(c, NtStatus.STATUS_CONNECTION_RESET);
@@ -2322,6 +2475,7 @@ public final class TcpLayer {
         c.keepDeadline = 0;
         c.timeWaitDeadline = nowNs + config.timeWaitNs();
         schedule(c, c.timeWaitDeadline);
+        markDirty(c); // flush() moves it to the TIME-WAIT table once its last ACK is out
         if (c.handler != null && c.receiveQueue.isEmpty() && !c.peerClosedUndelivered) {
             TcpHandler h = c.handler;
             c.handler = null;
@@ -2483,6 +2637,7 @@ public final class TcpLayer {
                 releaseConnection(c);
             }
         }
+        timeWait.clear();
     }
 
     private void free(long m) {

@@ -112,6 +112,39 @@ class TcpTimeWaitTest {
         assertEquals(50_000, table.size());
     }
 
+    /** Per-record and per-SYN work allocates nothing: the TIME-WAIT table and the SYN cookie codec. */
+    @Test
+    void timeWaitTableAndSynCookieAllocateNothing() {
+        com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        TimeWaitTable table = new TimeWaitTable(1024);
+        SynCookie cookie = new SynCookie(new IsnGenerator(5, 6), new IsnGenerator(7, 8));
+        int rounds = 200_000;
+        long sink = churn(table, cookie, rounds, 0);
+        long before = threads.getCurrentThreadAllocatedBytes();
+        sink += churn(table, cookie, rounds, rounds);
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(allocated < rounds, allocated + " bytes allocated in " + rounds + " rounds (sink " + sink + ")");
+    }
+
+    private static long churn(TimeWaitTable table, SynCookie cookie, int rounds, long t0) {
+        long sink = 0;
+        for (int i = 0; i < rounds; i++) {
+            long now = t0 + i;
+            long key = TcpLayer.key(A_IP, i & 0xFFFF, 80);
+            int slot = table.find(key);
+            if (slot >= 0) {
+                table.restart(slot, now + 2048);
+            } else {
+                table.add(key, i, i, true, i, i, 65535, 7, now + 2048);
+            }
+            sink += table.expire(now);
+            int isn = cookie.encode(A_IP, B_IP, i & 0xFFFF, 80, i, i & 3, now);
+            sink += cookie.check(isn, A_IP, B_IP, i & 0xFFFF, 80, i, now);
+        }
+        return sink;
+    }
+
     @Test
     void fullTimeWaitTableDropsOldestAndCounts_rfc9293_s3_6() {
         a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withTimeWait(MINUTE).withTimeWaitCapacity(4));

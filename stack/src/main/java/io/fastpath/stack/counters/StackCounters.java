@@ -75,6 +75,14 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpMemoryLimitMbufs;
     public final AtomicCounter tcpOutOfOrderPruned;
     public final AtomicCounter tcpCollapsedMbufs;
+    public final AtomicCounter tcpSynCookiesSent;
+    public final AtomicCounter tcpSynCookiesValidated;
+    public final AtomicCounter tcpSynCookiesFailed;
+    public final AtomicCounter tcpListenOverflows;
+    public final AtomicCounter tcpHalfOpenEvicted;
+    public final AtomicCounter tcpListenDrops;
+    public final AtomicCounter tcpTimeWait;
+    public final AtomicCounter tcpTimeWaitOverflows;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -137,6 +145,14 @@ public final class StackCounters implements AutoCloseable {
         tcpMemoryLimitMbufs = counter(stackName, "tcp memory: limit in mbufs (pool less the reserve)");
         tcpOutOfOrderPruned = counter(stackName, "tcp memory: out-of-order segments pruned");
         tcpCollapsedMbufs = counter(stackName, "tcp memory: mbufs saved by collapsing tiny segments");
+        tcpSynCookiesSent = counter(stackName, "tcp syn cookies sent");
+        tcpSynCookiesValidated = counter(stackName, "tcp syn cookies validated (connection made)");
+        tcpSynCookiesFailed = counter(stackName, "tcp syn cookies failed (forged or stale ACK, reset)");
+        tcpListenOverflows = counter(stackName, "tcp half-open queue overflows (SYN found the backlog full)");
+        tcpHalfOpenEvicted = counter(stackName, "tcp half-open entries dropped for a newer SYN (cookies off)");
+        tcpListenDrops = counter(stackName, "tcp SYNs dropped (listener)");
+        tcpTimeWait = counter(stackName, "tcp time-wait records now");
+        tcpTimeWaitOverflows = counter(stackName, "tcp time-wait records dropped (table full, oldest)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

@@ -25,43 +25,62 @@ public record TcpConfig(
     int outOfOrderSegments,
     CongestionControl congestionControl,
     boolean fastOpen,
-    int fastOpenMaxPending) {
+    int fastOpenMaxPending,
+    SynCookieMode synCookies,
+    int synAckRetries,
+    int timeWaitCapacity) {
+
+    /**
+     * When a listener answers a SYN with a SYN cookie (RFC 4987 §3.6, {@link SynCookie}) instead of a half-open
+     * connection: never, when its half-open queue ({@code listenBacklog}) or the connection table is full (the
+     * default, as Linux's tcp_syncookies=1), or always (tcp_syncookies=2).
+     */
+    public enum SynCookieMode { OFF, WHEN_FULL, ALWAYS }
+
+    /** Default number of compact TIME-WAIT records ({@link TimeWaitTable}), about 61 bytes each. */
+    public static final int DEFAULT_TIME_WAIT_CAPACITY = 100_000;
 
     public static TcpConfig defaults() {
         return new TcpConfig(1024, 256 * 1024, 256 * 1024, TimeUnit.MILLISECONDS.toNanos(200),
             TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(60), 6, 15, TimeUnit.SECONDS.toNanos(60),
-            TimeUnit.MILLISECONDS.toNanos(40), 10, true, true, true, 128, 256, Cubic.INSTANCE, true, 64);
+            TimeUnit.MILLISECONDS.toNanos(40), 10, true, true, true, 128, 256, Cubic.INSTANCE, true, 64,
+            SynCookieMode.WHEN_FULL, 5, DEFAULT_TIME_WAIT_CAPACITY);
     }
 
     public TcpConfig withTimeWait(long ns) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, ns, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity);
     }
 
     public TcpConfig withSynRetries(int retries, long initialRto) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRto, maxRtoNs,
             retries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity);
     }
 
     public TcpConfig withBuffers(int send, int receive) {
         return new TcpConfig(maxConnections, send, receive, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity);
     }
 
     public TcpConfig withMaxConnections(int max) {
         return new TcpConfig(max, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
-            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity);
     }
 
     /** Congestion control for new connections ({@link NewReno#INSTANCE}, {@link Cubic#INSTANCE}). */
     public TcpConfig withCongestionControl(CongestionControl cc) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
-            windowScaling, listenBacklog, outOfOrderSegments, cc, fastOpen, fastOpenMaxPending);
+            windowScaling, listenBacklog, outOfOrderSegments, cc, fastOpen, fastOpenMaxPending, synCookies,
+            synAckRetries, timeWaitCapacity);
     }
 
     /**
@@ -72,12 +91,41 @@ public record TcpConfig(
     public TcpConfig withFastOpen(boolean on, int maxPending) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
-            windowScaling, listenBacklog, outOfOrderSegments, congestionControl, on, maxPending);
+            windowScaling, listenBacklog, outOfOrderSegments, congestionControl, on, maxPending, synCookies,
+            synAckRetries, timeWaitCapacity);
     }
 
     public TcpConfig withOptions(boolean ts, boolean sackOn, boolean ws) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, ts, sackOn, ws,
-            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending);
+            listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity);
+    }
+
+    /**
+     * SYN flood defence: the cookie mode, the half-open queue per listener (SYN-RECEIVED connections; with
+     * cookies off, a SYN that finds it full replaces the oldest entry), and SYN-ACK retransmissions for a
+     * half-open connection (Linux's tcp_synack_retries, 5: about 63 s with a 1 s initial RTO).
+     */
+    public TcpConfig withSynFloodDefence(SynCookieMode mode, int backlog, int synAckRetransmissions) {
+        return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
+            synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
+            windowScaling, backlog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending, mode,
+            synAckRetransmissions, timeWaitCapacity);
+    }
+
+    public TcpConfig withSynCookies(SynCookieMode mode) {
+        return withSynFloodDefence(mode, listenBacklog, synAckRetries);
+    }
+
+    /**
+     * Compact TIME-WAIT records held at most ({@link TimeWaitTable}); when full, the oldest is dropped (and
+     * counted). 0 keeps TIME-WAIT connections in their pooled slots, as before.
+     */
+    public TcpConfig withTimeWaitCapacity(int records) {
+        return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
+            synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
+            windowScaling, listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, records);
     }
 }

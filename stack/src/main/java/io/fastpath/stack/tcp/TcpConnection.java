@@ -22,6 +22,9 @@ public final class TcpConnection {
     int remotePort;
     TcpHandler handler;
     TcpLayer.Listener listener;
+    /** The listener's half-open queue (SYN-RECEIVED, oldest first). */
+    TcpConnection halfOpenPrev;
+    TcpConnection halfOpenNext;
     boolean active;
     Object attachment;
 

@@ -69,6 +69,12 @@ public final class TcpLayer {
         long options;
         int pending;
         int fastOpenPending;
+        /** Half-open (SYN-RECEIVED) connections, oldest first, linked through TcpConnection.halfOpenNext. */
+        TcpConnection halfOpenHead;
+        TcpConnection halfOpenTail;
+        /** When this listener last answered a SYN with a cookie (cookie ACKs are checked for 2 periods after). */
+        long lastCookieNs;
+        boolean cookiesSent;
     }
 
     private final TcpConfig config;
@@ -81,7 +87,15 @@ public final class TcpLayer {
     private final Long2ObjectHashMap<TcpConnection> connections;
     private final Int2ObjectHashMap<Listener> listeners = new Int2ObjectHashMap<>();
     private final int[] localPortUse = new int[65536];
-    private int nextEphemeral;
+    // RFC 6056 §3.3.4 (Algorithm 4, double-hash port selection): F and G are keyed hashes of the destination.
+    private static final int PORT_TABLE_LENGTH = 1024;
+    private final short[] portTable = new short[PORT_TABLE_LENGTH];
+    private final IsnGenerator portKeyF = new IsnGenerator();
+    private final IsnGenerator portKeyG = new IsnGenerator();
+    // SYN cookies (RFC 4987 §3.6) and compact TIME-WAIT records; stateless segments are built on a scratch TCB.
+    private final SynCookie synCookie = new SynCookie(new IsnGenerator(), new IsnGenerator());
+    private final TimeWaitTable timeWait;
+    private final TcpConnection scratch;
     private final DeadlineTimerWheel timers;
     private final Long2ObjectHashMap<TcpConnection> timerOwners;
     private final DeadlineTimerWheel.TimerHandler timerHandler = this::onTimer;
@@ -146,7 +160,13 @@ public final class TcpLayer {
         // The wheel counts ticks from startNs, and advances one tick per poll while timers are pending.
         this.timers = new DeadlineTimerWheel(TimeUnit.NANOSECONDS, startNs, TIMER_TICK_NS, 1024);
         this.nowNs = startNs;
-        this.nextEphemeral = EPHEMERAL_FIRST + (int) (System.nanoTime() & 0x3FFF);
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        for (int i = 0; i < portTable.length; i++) {
+            portTable[i] = (short) random.nextInt(); // RFC 6056 §3.3.4: table[i] = random() % 65536
+        }
+        this.timeWait = new TimeWaitTable(config.timeWaitCapacity());
+        this.scratch = new TcpConnection(this, -1);
+        this.scratch.receiveQueue = new ReceiveQueue(64, 1);
         this.releaser = m -> {
             memHeld--;
             ip.free(m);
@@ -204,12 +224,41 @@ public final class TcpLayer {
                 sb.append(c.describe()).append('\n');
             }
         }
+        int shown = 0;
+        for (int i = 0, slot; (slot = timeWait.slotAt(i)) >= 0 && shown < 64; i++) {
+            if (timeWait.isLive(slot)) {
+                long k = timeWait.key(slot);
+                sb.append("tcp ").append(io.fastpath.stack.wire.Ipv4Address.format(ip.address())).append(':')
+                    .append(k & 0xFFFF).append(" -> ").append(io.fastpath.stack.wire.Ipv4Address.format((int) (k >>> 32)))
+                    .append(':').append((k >>> 16) & 0xFFFF).append(" TIME-WAIT (compact record) deadline=")
+                    .append(timeWait.deadline(slot)).append('\n');
+                shown++;
+            }
+        }
+        if (timeWait.size() > shown) {
+            sb.append("... and ").append(timeWait.size() - shown).append(" more TIME-WAIT records\n");
+        }
         return sb.toString();
     }
 
-    /** Connections in use (any state but CLOSED). */
+    /** Connections in any state but CLOSED: pooled ones and compact TIME-WAIT records. */
     public int connectionCount() {
+        return pool.length - freeCount + timeWait.size();
+    }
+
+    /** Pooled connection slots in use (TIME-WAIT records excluded). */
+    public int slotsInUse() {
         return pool.length - freeCount;
+    }
+
+    /** Connections in TIME-WAIT held as compact records. */
+    public int timeWaitCount() {
+        return timeWait.size();
+    }
+
+    /** Bytes the TIME-WAIT table holds (preallocated for its capacity). */
+    public long timeWaitFootprintBytes() {
+        return timeWait.footprintBytes();
     }
 
     static long key(int remoteIp, int remotePort, int localPort) {
@@ -298,7 +347,8 @@ public final class TcpLayer {
             return NtStatus.STATUS_NETWORK_UNREACHABLE;
         }
         if (localPort != 0) {
-            if (connections.containsKey(key(remoteIp, remotePort, localPort))) {
+            long k = key(remoteIp, remotePort, localPort);
+            if (connections.containsKey(k) || timeWait.find(k) >= 0) {
                 return NtStatus.STATUS_ADDRESS_ALREADY_EXISTS;
             }
             if (listeners.containsKey(localPort)
@@ -306,7 +356,7 @@ public final class TcpLayer {
                 return NtStatus.STATUS_SHARING_VIOLATION;
             }
         } else {
-            localPort = ephemeralPort();
+            localPort = ephemeralPort(remoteIp, remotePort);
             if (localPort == 0) {
                 return NtStatus.STATUS_TOO_MANY_ADDRESSES;
             }
@@ -394,11 +444,23 @@ public final class TcpLayer {
         announceWindowIfOpened(c);
     }
 
-    private int ephemeralPort() {
-        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
-            int port = nextEphemeral;
-            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
-            if (localPortUse[port] == 0 && !listeners.containsKey(port)) {
+    /**
+     * An ephemeral port for a connection to {@code remoteIp:remotePort}, by RFC 6056 §3.3.4 (Algorithm 4,
+     * double-hash port selection): the search starts at F(local, remote, secret) + table[G(...)], so a peer sees
+     * no pattern across destinations and an off-path attacker cannot guess the port; table[G] advances so
+     * successive connections to one destination do not reuse a port at once. A port is suitable if no
+     * connection or listener holds it and its 4-tuple is not in TIME-WAIT. Returns 0 when none is left.
+     */
+    private int ephemeralPort(int remoteIp, int remotePort) {
+        int range = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+        long addresses = ((long) ip.address() << 32) | (remoteIp & 0xFFFF_FFFFL);
+        int offset = (int) portKeyF.sipHash24(addresses, remotePort & 0xFFFF);
+        int index = (int) portKeyG.sipHash24(addresses, remotePort & 0xFFFF) & (PORT_TABLE_LENGTH - 1);
+        for (int count = range; count > 0; count--) {
+            int port = EPHEMERAL_FIRST + Integer.remainderUnsigned(offset + (portTable[index] & 0xFFFF), range);
+            portTable[index]++;
+            if (localPortUse[port] == 0 && !listeners.containsKey(port)
+                && timeWait.find(key(remoteIp, remotePort, port)) < 0) {
                 return port;
             }
         }
@@ -543,12 +605,17 @@ public final class TcpLayer {
     /** Runs due timers. Returns the work done. */
     public int poll(long now) {
         this.nowNs = now;
+        int expired = timeWait.size() > 0 ? timeWait.expire(now) : 0;
+        if (expired > 0) {
+            counters.tcpTimeWait.setRelease(timeWait.size());
+            counters.tcpConnections.setRelease(connectionCount());
+        }
         // The wheel's tick is about 1 ms: between ticks there is nothing new to expire, and scanning the
         // current tick's slots every duty cycle cost several percent of a busy poll thread.
         if (now < timers.currentTickTime()) {
-            return 0;
+            return expired;
         }
-        return timers.poll(now, timerHandler, 1024);
+        return expired + timers.poll(now, timerHandler, 1024);
     }
 
     /** Sends what the duty cycle queued (data, ACKs, window updates). Call last in the duty cycle. */
@@ -577,6 +644,9 @@ public final class TcpLayer {
             if (c.state != TcpState.CLOSED) {
                 output(c);
                 work++;
+                if (c.state == TcpState.TIME_WAIT) {
+                    compactTimeWait(c);
+                }
             }
         }
         dirtyCount = 0;
@@ -621,6 +691,12 @@ public final class TcpLayer {
             releaseConnection(c);
             c = null;
         }
+        if (c == null && timeWait.size() > 0) {
+            int tw = timeWait.find(key(src, srcPort, dstPort));
+            if (tw >= 0 && !timeWaitInput(m, tw)) {
+                return;
+            }
+        }
         if (c == null) {
             Listener l = listeners.get(dstPort);
             if (l != null) {
@@ -647,6 +723,97 @@ public final class TcpLayer {
         return Seq.gt(seg.sequenceNumber(), c.rcvNxt);
     }
 
+    /**
+     * A segment for a compact TIME-WAIT record (RFC 9293 §3.10.7.4 in TIME-WAIT). Returns true when the record
+     * is gone and the segment goes on to the listener (a new SYN reusing the 4-tuple, RFC 6191); otherwise the
+     * segment is consumed here.
+     */
+    private boolean timeWaitInput(long m, int tw) {
+        if (seg.hasFlags(TcpSegment.RST)) {
+            free(m); // RFC 1337 §3: a RST must not end TIME-WAIT early ("TIME-WAIT assassination")
+            return false;
+        }
+        int segSeq = seg.sequenceNumber();
+        boolean tsOk = timeWait.tsOk(tw);
+        if (seg.hasFlags(TcpSegment.SYN) && !seg.hasFlags(TcpSegment.ACK)) {
+            boolean newer = tsOk && options.hasTimestamps()
+                ? Seq.gt(options.tsVal(), timeWait.tsRecent(tw))
+                    || options.tsVal() == timeWait.tsRecent(tw) && Seq.gt(segSeq, timeWait.rcvNxt(tw))
+                : Seq.gt(segSeq, timeWait.rcvNxt(tw));
+            if (newer) {
+                // RFC 6191 §2 / RFC 1122 §4.2.2.13: a new incarnation may start before 2 MSL is over.
+                timeWait.remove(tw);
+                counters.tcpTimeWait.setRelease(timeWait.size());
+                counters.tcpConnections.setRelease(connectionCount());
+                return true;
+            }
+            counters.tcpChallengeAcks.incrementRelease(); // RFC 5961 §4.2: any other SYN gets an ACK
+            sendTimeWaitAck(tw);
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return false;
+        }
+        if (tsOk && options.hasTimestamps() && Seq.lt(options.tsVal(), timeWait.tsRecent(tw))) {
+            sendTimeWaitAck(tw); // RFC 7323 §5.3 PAWS: an old duplicate
+            drop(m, DropReason.TCP_OUT_OF_WINDOW);
+            return false;
+        }
+        if (tsOk && options.hasTimestamps() && Seq.le(segSeq, timeWait.rcvNxt(tw))) {
+            timeWait.tsRecent(tw, options.tsVal());
+        }
+        if (seg.hasFlags(TcpSegment.FIN)) {
+            // The peer did not hear our ACK of its FIN: ACK it again and restart 2 MSL (RFC 9293 §3.10.7.4).
+            sendTimeWaitAck(tw);
+            timeWait.restart(tw, nowNs + config.timeWaitNs());
+        } else if (seg.payloadLength() > 0) {
+            sendTimeWaitAck(tw);
+        }
+        free(m);
+        return false;
+    }
+
+    /** The ACK a compact TIME-WAIT record sends: SND.NXT, RCV.NXT, its window, and timestamps if in use. */
+    private void sendTimeWaitAck(int tw) {
+        TcpConnection s = scratch;
+        long k = timeWait.key(tw);
+        s.localIp = ip.address();
+        s.localPort = (int) (k & 0xFFFF);
+        s.remotePort = (int) ((k >>> 16) & 0xFFFF);
+        s.remoteIp = (int) (k >>> 32);
+        s.state = TcpState.TIME_WAIT;
+        s.active = true;
+        s.urgentToSend = false;
+        s.sackOk = false;
+        s.tsOk = timeWait.tsOk(tw);
+        s.tsRecent = timeWait.tsRecent(tw);
+        s.tsOffset = timeWait.tsOffset(tw);
+        s.rcvNxt = timeWait.rcvNxt(tw);
+        s.rcvAdvertisedEdge = s.rcvNxt;
+        s.rcvScale = timeWait.rcvScale(tw);
+        s.receiveLimit = timeWait.window(tw);
+        s.heldBytes = 0;
+        emit(s, timeWait.sndNxt(tw), 0, TcpSegment.ACK, false);
+    }
+
+    /**
+     * A TIME-WAIT connection whose application has been told it is closed, with nothing left queued either
+     * way, becomes a compact record ({@link TimeWaitTable}) and its pooled slot (and send ring) is free at once.
+     */
+    private void compactTimeWait(TcpConnection c) {
+        if (timeWait.capacity() == 0 || c.handler != null || !c.receiveQueue.isEmpty() || c.peerClosedUndelivered
+            || c.ackNow) {
+            return;
+        }
+        long k = c.key;
+        int window = receiveWindow(c);
+        if (timeWait.add(k, c.rcvNxt, c.sndNxt, c.tsOk, c.tsRecent, c.tsOffset, window, c.rcvScale,
+            c.timeWaitDeadline)) {
+            counters.tcpTimeWaitOverflows.incrementRelease();
+        }
+        releaseConnection(c);
+        counters.tcpTimeWait.setRelease(timeWait.size());
+        counters.tcpConnections.setRelease(connectionCount());
+    }
+
     /** RFC 9293 §3.10.7.1: no connection. A RST answers anything but a RST. */
     private void closedInput(long m, int src, int dst) {
         if (!seg.hasFlags(TcpSegment.RST)) {
@@ -664,13 +831,27 @@ public final class TcpLayer {
         }
     }
 
-    /** RFC 9293 §3.10.7.2: LISTEN. */
+    /**
+     * RFC 9293 §3.10.7.2: LISTEN. A SYN makes a half-open (SYN-RECEIVED) connection, or, when the half-open
+     * queue or the connection table is full (or always, by configuration), is answered with a SYN cookie and
+     * forgotten (RFC 4987 §3.6). An ACK is checked as a cookie's return; anything else that is not a SYN gets
+     * the RST RFC 9293 asks for.
+     */
     private void listenInput(long m, Listener l, int src, int dst) {
         if (seg.hasFlags(TcpSegment.RST)) {
             free(m);
             return;
         }
         if (seg.hasFlags(TcpSegment.ACK)) {
+            if (!seg.hasFlags(TcpSegment.SYN) && cookiesAccepted(l)) {
+                int mssIndex = synCookie.check(seg.acknowledgmentNumber() - 1, src, dst, seg.sourcePort(),
+                    seg.destinationPort(), seg.sequenceNumber() - 1, nowNs);
+                if (mssIndex >= 0) {
+                    establishFromCookie(m, l, src, mssIndex);
+                    return;
+                }
+                counters.tcpSynCookiesFailed.incrementRelease();
+            }
             sendReset(dst, seg.destinationPort(), src, seg.sourcePort(), seg.acknowledgmentNumber(), 0, false);
             drop(m, DropReason.TCP_NO_CONNECTION);
             return;
@@ -679,19 +860,33 @@ public final class TcpLayer {
             free(m);
             return;
         }
-        if (l.pending >= config.listenBacklog()) {
-            drop(m, DropReason.TCP_BACKLOG_FULL);
+        boolean full = l.pending >= config.listenBacklog();
+        if (full) {
+            counters.tcpListenOverflows.incrementRelease();
+        }
+        TcpConfig.SynCookieMode mode = config.synCookies();
+        if (mode == TcpConfig.SynCookieMode.ALWAYS
+            || mode == TcpConfig.SynCookieMode.WHEN_FULL && (full || freeCount == 0)) {
+            // No state for this SYN: Fast Open data in it is not taken and a conditional-accept listener is
+            // not asked (both need a connection); the handshake's ACK brings the connection to onAccept.
+            sendSynCookie(l, src, dst);
+            free(m);
+            return;
+        }
+        if ((full || freeCount == 0) && !dropOldestHalfOpen(l)) {
+            counters.tcpListenDrops.incrementRelease();
+            drop(m, full ? DropReason.TCP_BACKLOG_FULL : DropReason.TCP_NO_RESOURCES);
             return;
         }
         TcpConnection c = allocateConnection();
         if (c == null) {
+            counters.tcpListenDrops.incrementRelease();
             drop(m, DropReason.TCP_NO_RESOURCES);
             return;
         }
         open(c, src, seg.sourcePort(), seg.destinationPort());
         applyOptions(c, l.options, true);
-        c.listener = l;
-        l.pending++;
+        joinListener(c, l);
         c.irs = seg.sequenceNumber();
         c.rcvNxt = c.irs + 1;
         c.rcvAdvertisedEdge = c.rcvNxt;
@@ -751,6 +946,161 @@ public final class TcpLayer {
         if (!kept) {
             free(m);
         }
+    }
+
+    /** Counts a SYN-RECEIVED connection against its listener's half-open queue (newest last). */
+    private static void joinListener(TcpConnection c, Listener l) {
+        c.listener = l;
+        l.pending++;
+        c.halfOpenNext = null;
+        c.halfOpenPrev = l.halfOpenTail;
+        if (l.halfOpenTail != null) {
+            l.halfOpenTail.halfOpenNext = c;
+        } else {
+            l.halfOpenHead = c;
+        }
+        l.halfOpenTail = c;
+    }
+
+    /** The connection leaves its listener's half-open queue (accepted, or gone). */
+    private static void leaveListener(TcpConnection c) {
+        Listener l = c.listener;
+        l.pending--;
+        if (c.halfOpenPrev != null) {
+            c.halfOpenPrev.halfOpenNext = c.halfOpenNext;
+        } else if (l.halfOpenHead == c) {
+            l.halfOpenHead = c.halfOpenNext;
+        }
+        if (c.halfOpenNext != null) {
+            c.halfOpenNext.halfOpenPrev = c.halfOpenPrev;
+        } else if (l.halfOpenTail == c) {
+            l.halfOpenTail = c.halfOpenPrev;
+        }
+        c.halfOpenPrev = null;
+        c.halfOpenNext = null;
+        c.listener = null;
+    }
+
+    /**
+     * With cookies off, a SYN that finds the half-open queue full replaces the oldest half-open connection
+     * rather than being dropped: a flood then cannot keep a later client out for the ~63 s an entry lives,
+     * only for as long as it takes the flood to push the client's entry out (backlog / SYN rate). A request
+     * held for the application (conditional accept) ends with onClosed(STATUS_IO_TIMEOUT). False if there is
+     * none to drop.
+     */
+    private boolean dropOldestHalfOpen(Listener l) {
+        TcpConnection oldest = l.halfOpenHead;
+        if (oldest == null) {
+            return false;
+        }
+        counters.tcpHalfOpenEvicted.incrementRelease();
+        if (oldest.held) {
+            closeConnection(oldest, NtStatus.STATUS_IO_TIMEOUT);
+        } else {
+            releaseConnection(oldest);
+        }
+        return true;
+    }
+
+    /** Whether an ACK to this listener may be a cookie's return (Linux: tcp_synq_no_recent_overflow). */
+    private boolean cookiesAccepted(Listener l) {
+        return switch (config.synCookies()) {
+            case OFF -> false;
+            case ALWAYS -> true;
+            case WHEN_FULL -> l.cookiesSent && nowNs - l.lastCookieNs < SynCookie.MAX_AGE * SynCookie.PERIOD_NS;
+        };
+    }
+
+    /**
+     * Answers the SYN in {@link #seg} with a SYN-ACK whose ISN is a SYN cookie, keeping nothing. MSS, and with
+     * timestamps the peer's window scale and SACK-permitted, travel in the cookie ({@link SynCookie}).
+     */
+    private void sendSynCookie(Listener l, int src, int dst) {
+        TcpConnection s = scratch;
+        s.localIp = ip.address();
+        s.localPort = seg.destinationPort();
+        s.remoteIp = src;
+        s.remotePort = seg.sourcePort();
+        s.state = TcpState.SYN_RECEIVED;
+        s.active = false;
+        s.fastOpen = false;
+        s.sendCookie = false; // no Fast Open cookie: no Fast Open without state
+        s.synData = 0;
+        s.urgentToSend = false;
+        s.retries = 0;
+        s.receiveLimit = TcpSocketOptions.receiveBuffer(l.options, config.receiveBufferBytes());
+        s.timestampsWanted = TcpSocketOptions.timestamps(l.options, config.timestamps());
+        s.irs = seg.sequenceNumber();
+        s.rcvNxt = s.irs + 1;
+        // Without timestamps there is nowhere to keep window scale and SACK: the SYN-ACK offers neither.
+        s.tsOk = s.timestampsWanted && options.hasTimestamps();
+        s.tsRecent = s.tsOk ? options.tsVal() : 0;
+        s.sackOk = s.tsOk && config.sack() && options.sackPermitted();
+        boolean ws = s.tsOk && config.windowScaling() && options.hasWindowScale();
+        s.sndScale = ws ? Math.min(options.windowScale(), TcpOptions.MAX_WINDOW_SCALE) : -1;
+        s.rcvScale = ws ? receiveScale() : 0;
+        int mssIndex = SynCookie.mssIndex(options.hasMss() ? options.mss() : 536);
+        s.iss = synCookie.encode(src, dst, s.remotePort, s.localPort, s.irs, mssIndex, nowNs);
+        int nowMs = (int) (nowNs / 1_000_000L);
+        if (s.tsOk) {
+            int ts = SynCookie.timestamp(nowMs + tsOffset(src, s.remotePort, s.localPort), s.sndScale, s.sackOk);
+            s.tsOffset = ts - nowMs; // emit() sends tsNow(s), which is now this
+        }
+        l.cookiesSent = true;
+        l.lastCookieNs = nowNs;
+        counters.tcpSynCookiesSent.incrementRelease();
+        emit(s, s.iss, 0, TcpSegment.SYN | TcpSegment.ACK, false);
+    }
+
+    /**
+     * A valid cookie came back (RFC 4987 §3.6): the connection is made ESTABLISHED from the cookie and this ACK,
+     * handed to the listener (onAccept), and the ACK's data and FIN are then processed as in any ESTABLISHED
+     * connection (RFC 9293 §3.10.7.4), so nothing it carries is lost.
+     */
+    private void establishFromCookie(long m, Listener l, int src, int mssIndex) {
+        TcpConnection c = allocateConnection();
+        if (c == null) {
+            drop(m, DropReason.TCP_NO_RESOURCES); // the peer sends again (its data or its ACK)
+            return;
+        }
+        int segSeq = seg.sequenceNumber();
+        int segAck = seg.acknowledgmentNumber();
+        open(c, src, seg.sourcePort(), seg.destinationPort());
+        applyOptions(c, l.options, true);
+        c.irs = segSeq - 1;
+        c.rcvNxt = segSeq;
+        c.rcvAdvertisedEdge = c.rcvNxt;
+        c.iss = segAck - 1;
+        c.sndUna = segAck;
+        c.sndNxt = segAck;
+        c.sndMax = segAck;
+        c.sendBuffer.reset(segAck);
+        c.peerMss = SynCookie.MSS_TABLE[mssIndex];
+        c.tsOk = c.timestampsWanted && options.hasTimestamps();
+        int peerScale = -1;
+        if (c.tsOk) {
+            c.tsRecent = options.tsVal();
+            int echoed = options.tsEcr();
+            c.sackOk = config.sack() && SynCookie.sack(echoed);
+            peerScale = config.windowScaling() ? SynCookie.windowScale(echoed) : -1;
+        }
+        c.sndScale = peerScale >= 0 ? Math.min(peerScale, TcpOptions.MAX_WINDOW_SCALE) : -1;
+        c.rcvScale = peerScale >= 0 ? receiveScale() : 0;
+        c.mss = Math.max(64, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TS_OPTION_SPACE : 0));
+        c.sndWnd = seg.window() << Math.max(c.sndScale, 0);
+        c.maxSndWnd = c.sndWnd;
+        c.sndWl1 = segSeq;
+        c.sndWl2 = segAck;
+        c.state = TcpState.SYN_RECEIVED;
+        joinListener(c, l);
+        counters.tcpPassiveOpens.incrementRelease();
+        counters.tcpSynCookiesValidated.incrementRelease();
+        establish(c);
+        if (!accept(c)) {
+            free(m);
+            return;
+        }
+        otherInput(m, c);
     }
 
     /** The server's cookie for a client address (RFC 7413 §4.1.2): a MAC of the address, 8 bytes. */
@@ -942,8 +1292,10 @@ public final class TcpLayer {
                     releaseConnection(c); // back to LISTEN: nothing to report, nobody accepted it yet
                 } else if (c.state == TcpState.SYN_RECEIVED) {
                     closeConnection(c, NtStatus.STATUS_CONNECTION_REFUSED);
-                } else if (c.state == TcpState.CLOSING || c.state == TcpState.LAST_ACK
-                    || c.state == TcpState.TIME_WAIT) {
+                } else if (c.state == TcpState.TIME_WAIT) {
+                    free(m); // RFC 1337 §3: no TIME-WAIT assassination; 2 MSL runs its course
+                    return;
+                } else if (c.state == TcpState.CLOSING || c.state == TcpState.LAST_ACK) {
                     closeConnection(c, NtStatus.STATUS_SUCCESS);
                 } else {
                     closeConnection(c, NtStatus.STATUS_CONNECTION_RESET);
@@ -1083,8 +1435,7 @@ public final class TcpLayer {
 
     private boolean accept(TcpConnection c) {
         Listener l = c.listener;
-        l.pending--;
-        c.listener = null;
+        leaveListener(c);
         TcpHandler handler = l.handler.onAccept(c);
         if (handler == null) {
             sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
@@ -2007,7 +2358,11 @@ public final class TcpLayer {
     private boolean emit(TcpConnection c, int seq, int len, int flags, boolean retransmission) {
         if (!ip.canTransmit()) {
             // The port is full: keep the segment unsent and come back next duty cycle (issue 10 item 7: frames
-            // dropped after TCP counted them sent were self-inflicted loss).
+            // dropped after TCP counted them sent were self-inflicted loss). A stateless segment (SYN cookie,
+            // TIME-WAIT record, built on the scratch TCB) is just not sent: the peer retransmits.
+            if (c == scratch) {
+                return false;
+            }
             if (!c.txBlocked) {
                 c.txBlocked = true;
                 txBlocked[txBlockedCount++] = c;
@@ -2304,7 +2659,8 @@ public final class TcpLayer {
             }
         }
         if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
-            if (c.retries > config.synRetries() || outOfTime) {
+            int limit = c.state == TcpState.SYN_RECEIVED && !c.active ? config.synAckRetries() : config.synRetries();
+            if (c.retries > limit || outOfTime) {
                 if (c.state == TcpState.SYN_RECEIVED && !c.active && c.held) {
                     closeConnection(c, NtStatus.STATUS_IO_TIMEOUT); // accepted request, the peer never ACKed
                 } else if (c.state == TcpState.SYN_RECEIVED && !c.active) {
@@ -2396,6 +2752,7 @@ public final class TcpLayer {
         c.keepDeadline = 0;
         c.timeWaitDeadline = nowNs + config.timeWaitNs();
         schedule(c, c.timeWaitDeadline);
+        markDirty(c); // flush() moves it to the TIME-WAIT table once its last ACK is out
         if (c.handler != null && c.receiveQueue.isEmpty() && !c.peerClosedUndelivered) {
             TcpHandler h = c.handler;
             c.handler = null;
@@ -2443,7 +2800,7 @@ public final class TcpLayer {
         c.tsOk = false;
         c.sackOk = false;
         c.tsRecent = 0;
-        c.tsOffset = isn.isn(remoteIp, remotePort, c.localIp, localPort, 0) >>> 1;
+        c.tsOffset = tsOffset(remoteIp, remotePort, localPort);
         c.srttNs = 0;
         c.rttvarNs = 0;
         c.rtoNs = config.initialRtoNs();
@@ -2492,6 +2849,11 @@ public final class TcpLayer {
         counters.tcpConnections.setRelease(connectionCount());
     }
 
+    /** Our timestamp clock's offset for a 4-tuple: fixed per 4-tuple, so a SYN cookie's TSval can be checked. */
+    private int tsOffset(int remoteIp, int remotePort, int localPort) {
+        return isn.isn(remoteIp, remotePort, ip.address(), localPort, 0) >>> 1;
+    }
+
     /** Ends a connection, telling its owner why (once), and returns it to the pool. */
     private void closeConnection(TcpConnection c, int status) {
         TcpHandler h = c.handler;
@@ -2513,8 +2875,7 @@ public final class TcpLayer {
             return;
         }
         if (c.listener != null) {
-            c.listener.pending--;
-            c.listener = null;
+            leaveListener(c);
         }
         if (c.fastOpenListener != null) {
             c.fastOpenListener.fastOpenPending--;
@@ -2619,6 +2980,7 @@ public final class TcpLayer {
                 releaseConnection(c);
             }
         }
+        timeWait.clear();
     }
 
     private void free(long m) {

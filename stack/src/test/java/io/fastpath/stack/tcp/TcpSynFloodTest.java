@@ -1,0 +1,523 @@
+package io.fastpath.stack.tcp;
+
+import static io.fastpath.stack.tcp.TcpBehaviourTest.assertStatus;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.Mbuf;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.Port;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.tcp.TcpBehaviourTest.Endpoint;
+import io.fastpath.stack.tcp.TcpBehaviourTest.StepClock;
+import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.wire.Ipv4Packet;
+import io.fastpath.stack.wire.TcpOptions;
+import io.fastpath.stack.wire.TcpSegment;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SYN flood defence (RFC 4987): SYN cookies (§3.6) encoded as Linux encodes them, the half-open queue bounded,
+ * and what a flood of SYNs from spoofed sources does to a legitimate client. Two stacks over a ring pair: B is
+ * the server; A is the legitimate client and also B's gateway, so B's SYN-ACKs to the spoofed (off-subnet)
+ * sources reach A's port and vanish there, as they would on the Internet. Crafted segments are put on A's
+ * transmit side; with A not run, B's answers are read from A's port.
+ */
+class TcpSynFloodTest {
+    private static final int A_IP = Ipv4Address.parse("10.21.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.21.0.2");
+    /** A spoofed source beyond the gateway (RFC 2544's benchmark range). */
+    private static final int SPOOFED = Ipv4Address.parse("198.18.0.7");
+    private static final long MS = 1_000_000L;
+    private static PktmbufPool pool;
+    private static int round;
+
+    @TempDir
+    Path dir;
+    private RingPair pair;
+    private Stack a;
+    private Stack b;
+    private boolean aSilent;
+    private final MbufArray burst = new MbufArray(32);
+
+    @BeforeAll
+    static void createPool() {
+        pool = PktmbufPool.create("synflood", 8191, 0, PktmbufPool.DEFAULT_DATA_ROOM);
+    }
+
+    @AfterAll
+    static void freePool() {
+        pool.close();
+    }
+
+    @BeforeEach
+    void up() {
+        pair = RingPair.create("sf" + (round++), 4096, pool, pool, EthDevPort.Config.defaults());
+    }
+
+    @AfterEach
+    void down() {
+        for (Stack s : new Stack[] {a, b}) {
+            if (s != null) {
+                s.onClose();
+                s.close();
+            }
+        }
+        drain(pair.a());
+        drain(pair.b());
+        pair.close();
+        assertEquals(0, pool.inUseCount(), "every mbuf returned");
+    }
+
+    // ============================================================================= reproduction 2: the flood
+
+    @Test
+    void spoofedSynFloodDoesNotLockOutLateClient_rfc4987_s3_6() {
+        floodThenConnect(TcpConfig.defaults());
+        assertTrue(b.counters().tcpSynCookiesSent.get() >= 400 - 128, "cookies answered the overflow");
+        assertEquals(1, b.counters().tcpSynCookiesValidated.get(), "the client's ACK came back with a valid cookie");
+        assertTrue(b.counters().tcpListenOverflows.get() >= 400 - 128);
+        assertEquals(0, b.counters().tcpListenDrops.get(), "no SYN dropped");
+        assertTrue(b.tcp().slotsInUse() <= 128 + 1, "half-open entries bounded by the backlog: " + b.tcp().slotsInUse());
+    }
+
+    @Test
+    void spoofedSynFloodWithCookiesOffDropsOldestHalfOpenNotNewSyn_rfc4987_s3_4() {
+        floodThenConnect(TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.OFF));
+        assertEquals(0, b.counters().tcpSynCookiesSent.get());
+        assertTrue(b.counters().tcpHalfOpenEvicted.get() >= 400 - 128, "the oldest half-open entries made room");
+        assertEquals(0, b.counters().tcpListenDrops.get());
+        assertTrue(b.tcp().slotsInUse() <= 128 + 1);
+    }
+
+    /**
+     * 400 SYNs from spoofed sources (many addresses and ports), 2 ms apart, never answered; then a client
+     * connects and must be served at once: well before its first SYN retransmission (1 s).
+     */
+    private void floodThenConnect(TcpConfig serverTcp) {
+        a = new Stack(pair.a(), config("a", A_IP, TcpConfig.defaults(), 0));
+        b = new Stack(pair.b(), config("b", B_IP, serverTcp, A_IP));
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, 91, false);
+        resolveArp();
+        SplittableRandom random = new SplittableRandom(4987);
+        for (int i = 0; i < 400; i++) {
+            int src = Ipv4Address.parse("198.18.0.0") + 1 + random.nextInt(1 << 16);
+            inject(src, 1024 + random.nextInt(60000), 7, random.nextInt(), 0, TcpSegment.SYN, 1460, 7, true, true,
+                random.nextInt(), 0, null);
+            runFor(2);
+        }
+        assertEquals(400, b.counters().tcpPassiveOpens.get() + b.counters().tcpSynCookiesSent.get()
+            - b.counters().tcpSynCookiesValidated.get(), "every SYN was answered: half-open entry or cookie");
+        assertTrue(a.counters().drop(DropReason.IP_NOT_FOR_US).get() >= 400, "the SYN-ACKs went to the spoofed hosts");
+
+        Endpoint client = new Endpoint("client").expect(92);
+        long start = System.nanoTime();
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
+        runUntil(() -> client.connectCompleted() && servers.size() == 1, 3000, "connect during the flood");
+        long ms = (System.nanoTime() - start) / MS;
+        assertStatus(NtStatus.STATUS_SUCCESS, client.connectStatus);
+        assertTrue(ms < 500, "served before the client's first SYN retransmission: " + ms + " ms");
+        assertEquals(0, a.counters().tcpTimeouts.get(), "no SYN retransmitted");
+        Endpoint server = servers.get(0);
+        client.sendStream(91, 256 * 1024, false);
+        server.sendStream(92, 256 * 1024, false);
+        runUntil(() -> server.received == 256 * 1024 && client.received == 256 * 1024, 5000, "data both ways");
+        server.assertIntact();
+        client.assertIntact();
+    }
+
+    // ========================================================================== the cookie handshake itself
+
+    @Test
+    void cookieHandshakeCarriesMssWindowScaleSackAndTimestamps_rfc4987_s3_6_rfc7323_s2() {
+        a = new Stack(pair.a(), config("a", A_IP, TcpConfig.defaults(), 0));
+        b = new Stack(pair.b(), config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0));
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, 93, false);
+        Endpoint client = new Endpoint("client").expect(94);
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
+        runUntil(() -> client.connectCompleted() && servers.size() == 1, 3000, "connect");
+        assertEquals(1, b.counters().tcpSynCookiesSent.get());
+        assertEquals(1, b.counters().tcpSynCookiesValidated.get());
+        TcpConnection s = servers.get(0).connection;
+        TcpConnection c = client.connection;
+        assertEquals(TcpState.ESTABLISHED, s.state());
+        assertEquals(1460 - 12, s.mss(), "MSS 1460 from the cookie's table, less the timestamp option");
+        assertTrue(s.tsOk && c.tsOk, "timestamps on both sides");
+        assertTrue(s.sackOk && c.sackOk, "SACK-permitted came back in TSecr");
+        assertEquals(c.rcvScale, s.sndScale, "the client's window scale came back in TSecr");
+        assertEquals(s.rcvScale, c.sndScale, "our window scale as offered in the SYN-ACK");
+        assertTrue(s.rcvScale > 0 && c.rcvScale > 0, "windows are scaled (256 KiB buffers)");
+        assertEquals(c.iss, s.irs);
+        assertEquals(s.iss, c.irs);
+        // Windows larger than 64 KiB work: 1 MiB each way.
+        client.sendStream(93, 1 << 20, false);
+        servers.get(0).sendStream(94, 1 << 20, false);
+        runUntil(() -> servers.get(0).received == 1 << 20 && client.received == 1 << 20, 5000, "data both ways");
+        servers.get(0).assertIntact();
+        client.assertIntact();
+    }
+
+    @Test
+    void cookieWithoutTimestampsOffersNeitherWindowScaleNorSack_rfc4987_s3_6() {
+        a = new Stack(pair.a(), config("a", A_IP, TcpConfig.defaults().withOptions(false, true, true), 0));
+        b = new Stack(pair.b(), config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0));
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, 95, false);
+        Endpoint client = new Endpoint("client");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
+        runUntil(() -> client.connectCompleted() && servers.size() == 1, 3000, "connect");
+        TcpConnection s = servers.get(0).connection;
+        TcpConnection c = client.connection;
+        assertFalse(s.tsOk || c.tsOk || s.sackOk || c.sackOk);
+        assertEquals(0, s.rcvScale + c.rcvScale, "no scaling either way");
+        assertEquals(1460, s.mss());
+        client.sendStream(95, 200_000, false);
+        runUntil(() -> servers.get(0).received == 200_000, 5000, "data");
+        servers.get(0).assertIntact();
+    }
+
+    @Test
+    void cookieMssTableAndTimestampEncoding_rfc4987_s3_6() {
+        assertEquals(0, SynCookie.mssIndex(100));
+        assertEquals(0, SynCookie.mssIndex(1299));
+        assertEquals(1, SynCookie.mssIndex(1400));
+        assertEquals(2, SynCookie.mssIndex(1452));
+        assertEquals(3, SynCookie.mssIndex(9000));
+        SynCookie cookie = new SynCookie(new IsnGenerator(1, 2), new IsnGenerator(3, 4));
+        long now = 1_000 * SynCookie.PERIOD_NS + 5;
+        for (int mss = 0; mss < 4; mss++) {
+            int isn = cookie.encode(SPOOFED, B_IP, 40000, 80, 0x12345678, mss, now);
+            assertEquals(mss, cookie.check(isn, SPOOFED, B_IP, 40000, 80, 0x12345678, now));
+            assertEquals(mss, cookie.check(isn, SPOOFED, B_IP, 40000, 80, 0x12345678, now + SynCookie.PERIOD_NS));
+            assertEquals(-1, cookie.check(isn, SPOOFED, B_IP, 40000, 80, 0x12345678, now + 2 * SynCookie.PERIOD_NS));
+            assertEquals(-1, cookie.check(isn, SPOOFED, B_IP, 40001, 80, 0x12345678, now), "another port");
+            assertEquals(-1, cookie.check(isn, SPOOFED, B_IP, 40000, 80, 0x12345678 + (1 << 20), now), "another peer ISN");
+            assertEquals(-1, cookie.check(isn + (1 << 20), SPOOFED, B_IP, 40000, 80, 0x12345678, now), "damaged");
+        }
+        int ts = SynCookie.timestamp(0x1000_0005, 7, true);
+        assertEquals(7 | SynCookie.TS_SACK, ts & 0x3F);
+        assertTrue(Integer.compareUnsigned(ts, 0x1000_0005) <= 0, "never ahead of our clock");
+        assertEquals(7, SynCookie.windowScale(ts));
+        assertTrue(SynCookie.sack(ts));
+        int none = SynCookie.timestamp(0x1000_0040, -1, false);
+        assertEquals(-1, SynCookie.windowScale(none));
+        assertFalse(SynCookie.sack(none));
+    }
+
+    // ===================================================================== forged and stale cookies refused
+
+    @Test
+    void forgedCookieAckIsRefusedWithReset_rfc9293_s3_10_7_2_rfc4987_s3_6() {
+        b = new Stack(pair.b(), config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0));
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, -1, false);
+        testIsTheClient();
+        SplittableRandom random = new SplittableRandom(7);
+        for (int i = 0; i < 200; i++) {
+            inject(A_IP, 30000 + i, 7, random.nextInt(), random.nextInt(), TcpSegment.ACK, 0, -1, false, false, 0, 0,
+                "guess".getBytes(StandardCharsets.US_ASCII));
+        }
+        runB(20);
+        assertEquals(200, b.counters().tcpSynCookiesFailed.get());
+        assertEquals(200, b.counters().tcpResetsSent.get(), "each ACK to the listener answered with a RST");
+        assertEquals(0, b.counters().tcpSynCookiesValidated.get());
+        assertEquals(0, servers.size());
+        assertEquals(0, b.tcp().connectionCount());
+    }
+
+    @Test
+    void staleCookieAckIsRefused_rfc4987_s3_6() {
+        StepClock clock = new StepClock();
+        b = new Stack(pair.b(), config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0),
+            clock);
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, -1, false);
+        testIsTheClient();
+        long t0 = clock.nanoTime() + MS;
+        clock.freezeAt(t0);
+        // Two SYNs from A's address (A's stack is not run: the test is the client); both get a cookie.
+        inject(A_IP, 31000, 7, 1000, 0, TcpSegment.SYN, 1460, 7, true, true, 500, 0, null);
+        inject(A_IP, 31001, 7, 2000, 0, TcpSegment.SYN, 1460, 7, true, true, 500, 0, null);
+        b.doWork();
+        Seen first = awaitFromB(31000);
+        Seen second = awaitFromB(31001);
+        assertEquals(TcpSegment.SYN | TcpSegment.ACK, first.flags & (TcpSegment.SYN | TcpSegment.ACK));
+        assertEquals(2, b.counters().tcpSynCookiesSent.get());
+        assertEquals(0, b.tcp().connectionCount(), "no state for a cookie SYN");
+        // One period later the cookie is still good (MAX_SYNCOOKIE_AGE = 2) ...
+        clock.freezeAt(t0 + SynCookie.PERIOD_NS + 1);
+        inject(A_IP, 31000, 7, 1001, first.seq + 1, TcpSegment.ACK, 0, -1, false, true, 600, first.tsVal, null);
+        b.doWork();
+        assertEquals(1, b.counters().tcpSynCookiesValidated.get());
+        assertEquals(1, servers.size());
+        // ... two periods later it is stale.
+        clock.freezeAt(t0 + 2 * SynCookie.PERIOD_NS + 1);
+        inject(A_IP, 31001, 7, 2001, second.seq + 1, TcpSegment.ACK, 0, -1, false, true, 600, second.tsVal, null);
+        b.doWork();
+        assertEquals(1, b.counters().tcpSynCookiesValidated.get());
+        assertEquals(1, b.counters().tcpSynCookiesFailed.get());
+        assertEquals(1, servers.size());
+        assertEquals(1, b.counters().tcpResetsSent.get());
+    }
+
+    @Test
+    void dataOnCookieCompletingAckIsDelivered_rfc4987_s3_6_rfc9293_s3_10_7_4() {
+        b = new Stack(pair.b(), config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0));
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, -1, false);
+        testIsTheClient();
+        inject(A_IP, 32000, 7, 7000, 0, TcpSegment.SYN, 1460, 2, true, true, 900, 0, null);
+        runB(5);
+        Seen synAck = awaitFromB(32000);
+        assertEquals(0, b.tcp().connectionCount());
+        byte[] hello = "hello, cookie".getBytes(StandardCharsets.US_ASCII);
+        inject(A_IP, 32000, 7, 7001, synAck.seq + 1, TcpSegment.ACK | TcpSegment.PSH, 0, -1, false, true, 901,
+            synAck.tsVal, hello);
+        runB(50);
+        assertEquals(1, servers.size());
+        Endpoint server = servers.get(0);
+        assertEquals(hello.length, server.received, "the ACK's data reached the application");
+        assertEquals(7001 + hello.length, server.connection.rcvNxt);
+        Seen ack = awaitFromB(32000);
+        assertEquals(7001 + hello.length, ack.ack, "and was acknowledged");
+        assertEquals(2, server.connection.sndScale, "window scale from the cookie");
+    }
+
+    // ================================================================ Fast Open and conditional accept with cookies
+
+    @Test
+    void synAnsweredWithCookieTakesNoFastOpenDataClientResendsIt_rfc7413_s4_2_2_rfc4987_s3_6() {
+        TcpConfig tfo = TcpConfig.defaults().withFastOpen(true, 16);
+        a = new Stack(pair.a(), config("a", A_IP, tfo, 0));
+        b = new Stack(pair.b(), config("b", B_IP, tfo.withSynFloodDefence(TcpConfig.SynCookieMode.WHEN_FULL, 1, 5), A_IP));
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, -1, false);
+        resolveArp();
+        byte[] hello = "fast open data".getBytes(StandardCharsets.US_ASCII);
+        // First connection: no cookie yet, the server hands one out (backlog not full).
+        Endpoint first = new Endpoint("first");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, first, new UnsafeBuffer(hello), 0,
+            hello.length, true));
+        runUntil(() -> servers.size() == 1 && servers.get(0).received == hello.length, 3000, "first exchange");
+        assertEquals(1, b.counters().tcpFastOpenCookiesSent.get());
+        // A spoofed SYN fills the half-open queue (backlog 1): the next SYN is answered with a SYN cookie.
+        inject(SPOOFED, 5555, 7, 1, 0, TcpSegment.SYN, 1460, 7, true, true, 1, 0, null);
+        runFor(5);
+        Endpoint second = new Endpoint("second");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, second, new UnsafeBuffer(hello), 0,
+            hello.length, true));
+        runUntil(() -> servers.size() == 2 && servers.get(1).received == hello.length, 3000, "second exchange");
+        assertEquals(1, a.counters().tcpFastOpenSynDataSent.get(), "the second SYN (only) carried data: cookie cached");
+        assertEquals(0, b.counters().tcpFastOpenSynDataAccepted.get(), "no SYN data taken without state");
+        assertEquals(1, b.counters().tcpSynCookiesValidated.get());
+        assertEquals(1, a.counters().tcpFastOpenFallbacks.get(), "the client sent the data again after the handshake");
+        assertEquals(1, b.counters().tcpFastOpenCookiesSent.get(), "no Fast Open cookie in a SYN-cookie SYN-ACK");
+    }
+
+    @Test
+    void conditionalAcceptListenerCannotHoldCookieSynOffersConnectionAtAccept_rfc4987_s3_6() {
+        a = new Stack(pair.a(), config("a", A_IP, TcpConfig.defaults(), 0));
+        b = new Stack(pair.b(), config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0));
+        List<String> calls = new ArrayList<>();
+        List<Endpoint> servers = new ArrayList<>();
+        assertStatus(NtStatus.STATUS_SUCCESS, b.tcp().listen(0, 7, new TcpListenHandler() {
+            @Override
+            public TcpHandler onAccept(TcpConnection c) {
+                calls.add("accept");
+                Endpoint e = new Endpoint("server");
+                e.connection = c;
+                servers.add(e);
+                return e;
+            }
+
+            @Override
+            public void onConnectRequest(TcpConnection c, long address, int length) {
+                calls.add("request");
+            }
+        }, TcpSocketOptions.withConditionalAccept(TcpSocketOptions.DEFAULTS)));
+        Endpoint client = new Endpoint("client");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
+        runUntil(() -> client.connectCompleted() && servers.size() == 1, 3000, "connect");
+        assertEquals(List.of("accept"), calls, "a cookie SYN is not held: the decision is made at onAccept");
+        assertStatus(NtStatus.STATUS_SUCCESS, client.connectStatus);
+    }
+
+    // ============================================================================================ helpers
+
+    private record Seen(int flags, int seq, int ack, int tsVal, int tsEcr) {
+    }
+
+    /** Runs B, reading what it sends towards A's port, until a TCP segment to {@code dstPort} comes. */
+    private Seen awaitFromB(int dstPort) {
+        long deadline = System.nanoTime() + 2000 * MS;
+        UnsafeBuffer f = new UnsafeBuffer(0, 0);
+        TcpSegment s = new TcpSegment();
+        TcpOptions o = new TcpOptions();
+        while (System.nanoTime() < deadline) {
+            b.doWork();
+            int n = pair.a().receive(burst, 1);
+            if (n == 0) {
+                continue;
+            }
+            long m = burst.get(0);
+            try {
+                f.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
+                if ((f.getShort(12, ByteOrder.BIG_ENDIAN) & 0xFFFF) != EthernetFrame.ETHERTYPE_IPV4
+                    || f.getByte(23) != Ipv4Packet.PROTOCOL_TCP) {
+                    continue;
+                }
+                int ihl = (f.getByte(14) & 0x0F) * 4;
+                int total = f.getShort(16, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+                s.wrap(f, 14 + ihl, total - ihl);
+                if (s.destinationPort() != dstPort) {
+                    continue;
+                }
+                o.parse(s);
+                return new Seen(s.flags(), s.sequenceNumber(), s.acknowledgmentNumber(),
+                    o.hasTimestamps() ? o.tsVal() : 0, o.hasTimestamps() ? o.tsEcr() : 0);
+            } finally {
+                burst.freeAll(1);
+            }
+        }
+        throw new AssertionError("nothing from B to port " + dstPort + "\n" + b.tcp().describe());
+    }
+
+    /** A TCP segment as if from {@code srcIp}, put on A's transmit side towards B. */
+    private void inject(int srcIp, int srcPort, int dstPort, int seq, int ack, int flags, int mss, int windowScale,
+                        boolean sackPermitted, boolean timestamps, int tsVal, int tsEcr, byte[] payload) {
+        MbufArray one = new MbufArray(1);
+        assertTrue(pool.allocBulk(one, 0, 1));
+        long m = one.get(0);
+        UnsafeBuffer f = new UnsafeBuffer(Mbuf.dataAddress(m), 1500);
+        f.setMemory(0, 128, (byte) 0);
+        int tcpAt = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
+        int optionsAt = tcpAt + TcpSegment.MIN_HEADER_LENGTH;
+        int at = optionsAt;
+        if (mss > 0) {
+            at = TcpOptions.writeMss(f, at, mss);
+        }
+        if (sackPermitted) {
+            at = TcpOptions.writeSackPermitted(f, at);
+        }
+        if (timestamps) {
+            at = TcpOptions.writeTimestamps(f, at, tsVal, tsEcr);
+        }
+        if (windowScale >= 0) {
+            at = TcpOptions.writeNop(f, at);
+            at = TcpOptions.writeWindowScale(f, at, windowScale);
+        }
+        at = TcpOptions.writePadding(f, optionsAt, at);
+        int optionsLength = at - optionsAt;
+        int data = payload == null ? 0 : payload.length;
+        if (data > 0) {
+            f.putBytes(at, payload);
+        }
+        int tcpLength = TcpSegment.MIN_HEADER_LENGTH + optionsLength + data;
+        int ipLength = Ipv4Packet.MIN_HEADER_LENGTH + tcpLength;
+        int frameLength = Math.max(60, EthernetFrame.HEADER_LENGTH + ipLength);
+        new EthernetFrame().wrap(f, 0, frameLength)
+            .writeHeader(b.config().mac(), macOfA(), EthernetFrame.ETHERTYPE_IPV4);
+        new Ipv4Packet().wrap(f, EthernetFrame.HEADER_LENGTH, ipLength)
+            .writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, srcIp, B_IP, tcpLength, 4987);
+        TcpSegment s = new TcpSegment().wrap(f, tcpAt, tcpLength);
+        s.writeHeader(srcPort, dstPort, seq, ack, flags, 65535, optionsLength);
+        s.fillChecksum(srcIp, B_IP);
+        Mbuf.setLength(m, frameLength);
+        assertEquals(1, pair.a().transmit(one, 0, 1));
+    }
+
+    /** A resolves B (and B A), then A's stack stops: the test speaks for A_IP and reads B's answers. */
+    private void testIsTheClient() {
+        a = new Stack(pair.a(), config("a", A_IP, TcpConfig.defaults(), 0));
+        resolveArp();
+        aSilent = true;
+    }
+
+    private long macOfA() {
+        return a != null ? a.config().mac() : 0x02_00_00_00_21_01L;
+    }
+
+    private StackConfig config(String name, int ip, TcpConfig tcp, int gateway) {
+        StackConfig.Builder builder = StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
+            .countersFile(dir.resolve(name + ".counters"));
+        if (gateway != 0) {
+            builder.gateway(gateway);
+        }
+        return builder.build();
+    }
+
+    /** A pings B once: A learns B's MAC (and B A's, its gateway). */
+    private void resolveArp() {
+        long before = a.counters().icmpEchoRepliesReceived.get();
+        assertTrue(a.ping(B_IP, 1, 8));
+        runUntil(() -> a.counters().icmpEchoRepliesReceived.get() > before, 3000, "ping B");
+        a.pollEvents(new io.fastpath.stack.StackEventHandler() {
+            @Override
+            public void onEchoReply(int from, int sequence, long roundTripNs) {
+            }
+
+            @Override
+            public void onSendFailed(int destination, int sequence, int status) {
+            }
+        });
+    }
+
+    private void step() {
+        if (a != null && !aSilent) {
+            a.doWork();
+        } else {
+            drain(pair.a());
+        }
+        b.doWork();
+    }
+
+    private void runB(long ms) {
+        long end = System.nanoTime() + ms * MS;
+        while (System.nanoTime() < end) {
+            b.doWork();
+        }
+    }
+
+    private void runFor(long ms) {
+        long end = System.nanoTime() + ms * MS;
+        while (System.nanoTime() < end) {
+            step();
+        }
+    }
+
+    private void runUntil(BooleanSupplier done, long timeoutMs, String what) {
+        long deadline = System.nanoTime() + timeoutMs * MS;
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(what + ": not done in " + timeoutMs + " ms\n" + b.tcp().describe());
+            }
+            step();
+        }
+    }
+
+    private static void drain(Port port) {
+        MbufArray array = new MbufArray(32);
+        for (int n; (n = port.receive(array, 32)) > 0; ) {
+            array.freeAll(n);
+        }
+    }
+}

@@ -1,0 +1,397 @@
+package io.fastpath.stack.tcp;
+
+import static io.fastpath.stack.tcp.TcpBehaviourTest.assertStatus;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.Mbuf;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.Port;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.app.EchoServer;
+import io.fastpath.stack.tcp.TcpBehaviourTest.Endpoint;
+import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.wire.Ipv4Packet;
+import io.fastpath.stack.wire.TcpSegment;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * TIME-WAIT as a compact record ({@link TimeWaitTable}) and ephemeral ports per RFC 6056: the pooled slot
+ * (and its send ring) is free as soon as the application is told a connection is closed, while TIME-WAIT
+ * itself goes on as RFC 9293 §3.6, RFC 1337 and RFC 6191 ask. Two stacks over a ring pair; segments crafted by
+ * the test go on the wire as if the peer had sent them.
+ */
+class TcpTimeWaitTest {
+    private static final int A_IP = Ipv4Address.parse("10.22.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.22.0.2");
+    private static final long MS = 1_000_000L;
+    private static final long MINUTE = TimeUnit.SECONDS.toNanos(60);
+    private static PktmbufPool pool;
+    private static int round;
+
+    @TempDir
+    Path dir;
+    private RingPair pair;
+    private Stack a;
+    private Stack b;
+    private boolean bSilent;
+    private final MbufArray burst = new MbufArray(32);
+
+    @BeforeAll
+    static void createPool() {
+        pool = PktmbufPool.create("timewait", 8191, 0, PktmbufPool.DEFAULT_DATA_ROOM);
+    }
+
+    @AfterAll
+    static void freePool() {
+        pool.close();
+    }
+
+    @BeforeEach
+    void up() {
+        pair = RingPair.create("tw" + (round++), 4096, pool, pool, EthDevPort.Config.defaults());
+    }
+
+    @AfterEach
+    void down() {
+        for (Stack s : new Stack[] {a, b}) {
+            if (s != null) {
+                s.onClose();
+                s.close();
+            }
+        }
+        drain(pair.a());
+        drain(pair.b());
+        pair.close();
+        assertEquals(0, pool.inUseCount(), "every mbuf returned");
+    }
+
+    // ========================================================================================= capacity
+
+    @Test
+    void hundredThousandTimeWaitRecordsInBoundedMemory_rfc9293_s3_6() {
+        TimeWaitTable table = new TimeWaitTable(TcpConfig.DEFAULT_TIME_WAIT_CAPACITY);
+        long bytes = table.footprintBytes();
+        double perRecord = (double) bytes / table.capacity();
+        System.out.printf("TIME-WAIT table: %d records in %d bytes, %.1f bytes per record%n", table.capacity(), bytes,
+            perRecord);
+        assertTrue(perRecord <= 64, "a few dozen bytes per record: " + perRecord);
+        for (int i = 0; i < 100_000; i++) {
+            assertTrue(!table.add(TcpLayer.key(A_IP + (i >>> 16), i & 0xFFFF, 80), i, -i, true, i, 7, 65535, 7,
+                MINUTE + i), "no eviction below capacity");
+        }
+        assertEquals(100_000, table.size());
+        assertEquals(bytes, table.footprintBytes(), "nothing grew: preallocated");
+        int slot = table.find(TcpLayer.key(A_IP + 1, 5, 80));
+        assertEquals(65536 + 5, table.rcvNxt(slot));
+        // Full: the next record pushes out the oldest (and says so).
+        assertTrue(table.add(TcpLayer.key(B_IP, 1, 81), 1, 1, false, 0, 0, 0, 0, MINUTE + 100_000));
+        assertEquals(-1, table.find(TcpLayer.key(A_IP, 0, 80)));
+        assertEquals(100_000, table.size());
+        assertEquals(50_000, table.expire(MINUTE + 50_000), "records expire oldest first");
+        assertEquals(50_000, table.size());
+    }
+
+    /** Per-record and per-SYN work allocates nothing: the TIME-WAIT table and the SYN cookie codec. */
+    @Test
+    void timeWaitTableAndSynCookieAllocateNothing() {
+        com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        TimeWaitTable table = new TimeWaitTable(1024);
+        SynCookie cookie = new SynCookie(new IsnGenerator(5, 6), new IsnGenerator(7, 8));
+        int rounds = 200_000;
+        long sink = churn(table, cookie, rounds, 0);
+        long before = threads.getCurrentThreadAllocatedBytes();
+        sink += churn(table, cookie, rounds, rounds);
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(allocated < rounds, allocated + " bytes allocated in " + rounds + " rounds (sink " + sink + ")");
+    }
+
+    private static long churn(TimeWaitTable table, SynCookie cookie, int rounds, long t0) {
+        long sink = 0;
+        for (int i = 0; i < rounds; i++) {
+            long now = t0 + i;
+            long key = TcpLayer.key(A_IP, i & 0xFFFF, 80);
+            int slot = table.find(key);
+            if (slot >= 0) {
+                table.restart(slot, now + 2048);
+            } else {
+                table.add(key, i, i, true, i, i, 65535, 7, now + 2048);
+            }
+            sink += table.expire(now);
+            int isn = cookie.encode(A_IP, B_IP, i & 0xFFFF, 80, i, i & 3, now);
+            sink += cookie.check(isn, A_IP, B_IP, i & 0xFFFF, 80, i, now);
+        }
+        return sink;
+    }
+
+    @Test
+    void fullTimeWaitTableDropsOldestAndCounts_rfc9293_s3_6() {
+        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withTimeWait(MINUTE).withTimeWaitCapacity(4));
+        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        assertStatus(NtStatus.STATUS_SUCCESS, new EchoServer().listen(b.tcp(), 7));
+        for (int i = 0; i < 10; i++) {
+            connectSendClose(i);
+        }
+        runUntil(() -> a.tcp().slotsInUse() == 0, 2000, "compaction");
+        assertEquals(4, a.tcp().timeWaitCount());
+        assertEquals(6, a.counters().tcpTimeWaitOverflows.get());
+        assertEquals(4, a.counters().tcpTimeWait.get());
+    }
+
+    // ============================================================================================ rate
+
+    @Test
+    void activeCloserRateNotBoundedBySlotsInTimeWait_rfc9293_s3_6() {
+        // 8 slots and a 60 s TIME-WAIT: before, the 9th connect in a minute found the table full.
+        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withMaxConnections(8).withTimeWait(MINUTE));
+        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        assertStatus(NtStatus.STATUS_SUCCESS, new EchoServer().listen(b.tcp(), 7));
+        long start = System.nanoTime();
+        int n = 1000;
+        for (int i = 0; i < n; i++) {
+            connectSendClose(i);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        System.out.printf("%d connect/echo/close cycles through 8 slots in %.2f s (%.0f/s) with a 60 s TIME-WAIT%n", n,
+            seconds, n / seconds);
+        runUntil(() -> a.tcp().slotsInUse() == 0, 2000, "compaction");
+        assertEquals(n, a.tcp().timeWaitCount(), "every closed connection is in TIME-WAIT, none in a slot");
+        assertEquals(n, a.tcp().connectionCount());
+        assertTrue(n / seconds > 8.0 / 60, "more than 8 connections per TIME-WAIT period");
+    }
+
+    /** One connection from A: connect, 100 bytes echoed, A closes first (A ends in TIME-WAIT). */
+    private Endpoint connectSendClose(int i) {
+        Endpoint client = new Endpoint("c" + i).expect(i);
+        int rc = a.tcp().connect(0, 0, B_IP, 7, client);
+        if (rc != NtStatus.STATUS_PENDING) {
+            throw new AssertionError("connect #" + i + ": " + NtStatus.name(rc) + "\n" + a.tcp().describe());
+        }
+        runUntil(client::connectCompleted, 3000, "connect #" + i);
+        assertStatus(NtStatus.STATUS_SUCCESS, client.connectStatus);
+        client.sendStream(i, 100, false);
+        runUntil(() -> client.received == 100, 3000, "echo #" + i);
+        client.connection.shutdown();
+        runUntil(client::closed, 3000, "close #" + i);
+        assertStatus(NtStatus.STATUS_SUCCESS, client.closeStatus);
+        return client;
+    }
+
+    // ========================================================================== behaviour in TIME-WAIT
+
+    @Test
+    void retransmittedFinInCompactTimeWaitIsAcked_rfc9293_s3_10_7_4() {
+        TimeWaitSetup tw = activeClose();
+        long sentBefore = a.counters().tcpSegmentsSent.get();
+        injectToA(tw.localPort, tw.rcvNxt - 1, tw.sndNxt, TcpSegment.FIN | TcpSegment.ACK);
+        Seen ack = awaitFromA(tw.localPort);
+        assertEquals(TcpSegment.ACK, ack.flags);
+        assertEquals(tw.rcvNxt, ack.ack, "the FIN acknowledged again");
+        assertEquals(tw.sndNxt, ack.seq);
+        assertEquals(sentBefore + 1, a.counters().tcpSegmentsSent.get());
+        assertEquals(1, a.tcp().timeWaitCount(), "still in TIME-WAIT (2 MSL restarted)");
+        assertEquals(0, a.tcp().slotsInUse());
+    }
+
+    @Test
+    void resetInTimeWaitIsIgnored_rfc1337_s3() {
+        TimeWaitSetup tw = activeClose();
+        injectToA(tw.localPort, tw.rcvNxt, 0, TcpSegment.RST);
+        runA(20);
+        assertEquals(1, a.tcp().timeWaitCount(), "no TIME-WAIT assassination");
+        // The 4-tuple stays taken for our own connect.
+        assertStatus(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS,
+            a.tcp().connect(0, tw.localPort, B_IP, 7, new Endpoint("again")));
+    }
+
+    @Test
+    void compactTimeWaitRecordReopenedByNewSyn_rfc6191_s2() {
+        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withTimeWait(100 * MS));
+        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults().withTimeWait(TimeUnit.SECONDS.toNanos(30)));
+        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, -1, false);
+        Endpoint first = new Endpoint("first").expect(61);
+        first.shutdownOnPeerClose = true;
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 44000, B_IP, 7, first));
+        runUntil(() -> servers.size() == 1, 3000, "accept");
+        servers.get(0).sendStream(61, 1000, true); // B closes first: B holds TIME-WAIT
+        runUntil(() -> first.closed() && servers.get(0).closed(), 3000, "close");
+        runUntil(() -> b.tcp().timeWaitCount() == 1, 1000, "compaction");
+        assertEquals(0, b.tcp().slotsInUse(), "B's TIME-WAIT holds no slot");
+        runFor(5); // the new SYN's timestamp (1 ms clock) is newer
+        Endpoint second = new Endpoint("second");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 44000, B_IP, 7, second));
+        runUntil(() -> servers.size() == 2 && second.connectCompleted(), 500, "reopen from TIME-WAIT");
+        assertStatus(NtStatus.STATUS_SUCCESS, second.connectStatus);
+        assertEquals(0, b.tcp().timeWaitCount(), "the record gave way to the new connection");
+        assertEquals(0, b.counters().tcpChallengeAcks.get());
+    }
+
+    // ============================================================================================ ports
+
+    @Test
+    void ephemeralPortsAreNotSequential_rfc6056_s3_3_4() {
+        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
+        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        List<Integer> ports = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 1000 + i, new Endpoint("p" + i)));
+            ports.add(a.tcp().lastConnection().localPort());
+        }
+        int consecutive = 0;
+        for (int i = 1; i < ports.size(); i++) {
+            if (ports.get(i) - ports.get(i - 1) == 1) {
+                consecutive++;
+            }
+        }
+        Set<Integer> distinct = new HashSet<>(ports);
+        assertEquals(32, distinct.size());
+        assertTrue(ports.stream().allMatch(p -> p >= TcpLayer.EPHEMERAL_FIRST && p <= TcpLayer.EPHEMERAL_LAST));
+        assertTrue(consecutive < 4, "ports to different destinations follow no sequence: " + ports);
+        runFor(50); // the connects are refused (no listeners): nothing left behind
+    }
+
+    // ========================================================================================== helpers
+
+    private record TimeWaitSetup(int localPort, int rcvNxt, int sndNxt) {
+    }
+
+    /** A connects to B and closes first; B is then silent; returns A's TIME-WAIT state. */
+    private TimeWaitSetup activeClose() {
+        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withTimeWait(MINUTE));
+        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        TcpBehaviourTest.serve(b, 7, -1, true);
+        Endpoint client = new Endpoint("client");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
+        runUntil(client::connectCompleted, 3000, "connect");
+        TcpConnection c = client.connection;
+        c.shutdown();
+        runUntil(client::closed, 3000, "close");
+        runUntil(() -> a.tcp().timeWaitCount() == 1 && b.tcp().connectionCount() == 0, 1000, "TIME-WAIT");
+        assertEquals(0, a.tcp().slotsInUse(), "the slot is free at once");
+        bSilent = true;
+        runFor(5);
+        return new TimeWaitSetup(c.localPort(), c.rcvNxt, c.sndNxt);
+    }
+
+    private record Seen(int flags, int seq, int ack) {
+    }
+
+    /** Runs A, reading what it sends towards B's port, until a TCP segment from {@code localPort} comes. */
+    private Seen awaitFromA(int localPort) {
+        long deadline = System.nanoTime() + 2000 * MS;
+        UnsafeBuffer f = new UnsafeBuffer(0, 0);
+        TcpSegment s = new TcpSegment();
+        while (System.nanoTime() < deadline) {
+            a.doWork();
+            int n = pair.b().receive(burst, 1);
+            if (n == 0) {
+                continue;
+            }
+            long m = burst.get(0);
+            try {
+                f.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
+                if ((f.getShort(12, ByteOrder.BIG_ENDIAN) & 0xFFFF) != EthernetFrame.ETHERTYPE_IPV4
+                    || f.getByte(23) != Ipv4Packet.PROTOCOL_TCP) {
+                    continue;
+                }
+                int ihl = (f.getByte(14) & 0x0F) * 4;
+                int total = f.getShort(16, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+                s.wrap(f, 14 + ihl, total - ihl);
+                if (s.sourcePort() != localPort) {
+                    continue;
+                }
+                return new Seen(s.flags(), s.sequenceNumber(), s.acknowledgmentNumber());
+            } finally {
+                burst.freeAll(1);
+            }
+        }
+        throw new AssertionError("nothing from A's port " + localPort + "\n" + a.tcp().describe());
+    }
+
+    /** A segment from B:7 to A:{@code localPort}, put on B's transmit side. */
+    private void injectToA(int localPort, int seq, int ack, int flags) {
+        MbufArray one = new MbufArray(1);
+        assertTrue(pool.allocBulk(one, 0, 1));
+        long m = one.get(0);
+        UnsafeBuffer f = new UnsafeBuffer(Mbuf.dataAddress(m), 60);
+        f.setMemory(0, 60, (byte) 0);
+        int ipLength = Ipv4Packet.MIN_HEADER_LENGTH + TcpSegment.MIN_HEADER_LENGTH;
+        new EthernetFrame().wrap(f, 0, EthernetFrame.HEADER_LENGTH + ipLength)
+            .writeHeader(a.config().mac(), b.config().mac(), EthernetFrame.ETHERTYPE_IPV4);
+        new Ipv4Packet().wrap(f, EthernetFrame.HEADER_LENGTH, ipLength)
+            .writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, B_IP, A_IP, TcpSegment.MIN_HEADER_LENGTH, 1337);
+        TcpSegment s = new TcpSegment().wrap(f, EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH,
+            TcpSegment.MIN_HEADER_LENGTH);
+        s.writeHeader(7, localPort, seq, ack, flags, 65535, 0);
+        s.fillChecksum(B_IP, A_IP);
+        Mbuf.setLength(m, 60);
+        assertEquals(1, pair.b().transmit(one, 0, 1));
+    }
+
+    private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
+        return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
+            .countersFile(dir.resolve(name + ".counters")).build());
+    }
+
+    private void step() {
+        a.doWork();
+        if (!bSilent) {
+            b.doWork();
+        } else {
+            drain(pair.b());
+        }
+    }
+
+    private void runA(long ms) {
+        long end = System.nanoTime() + ms * MS;
+        while (System.nanoTime() < end) {
+            a.doWork();
+        }
+    }
+
+    private void runFor(long ms) {
+        long end = System.nanoTime() + ms * MS;
+        while (System.nanoTime() < end) {
+            step();
+        }
+    }
+
+    private void runUntil(BooleanSupplier done, long timeoutMs, String what) {
+        long deadline = System.nanoTime() + timeoutMs * MS;
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(what + ": not done in " + timeoutMs + " ms\n" + a.tcp().describe()
+                    + b.tcp().describe());
+            }
+            step();
+        }
+    }
+
+    private static void drain(Port port) {
+        MbufArray array = new MbufArray(32);
+        for (int n; (n = port.receive(array, 32)) > 0; ) {
+            array.freeAll(n);
+        }
+    }
+}

@@ -49,6 +49,8 @@ public final class TcpLayer {
     private static final int MAX_SACK_SCOREBOARD = 8;
     /** Bytes charged per held mbuf when the stack does not say: a 2 KiB data room, headroom and the mbuf header. */
     static final int DEFAULT_TRUESIZE = 2048 + 128 + 128;
+    /** The smallest segment we send, whatever MSS the peer announces (Linux's TCP_MIN_SND_MSS). */
+    static final int MIN_SEND_MSS = 48;
     /** RFC 5961 §7: challenge ACKs a second over the whole stack, on average (Linux's tcp_challenge_ack_limit). */
     static final int CHALLENGE_ACKS_PER_SECOND = 1000;
     /** At most one ACK for unacceptable data-less segments (and challenge ACK) per connection this often. */
@@ -1086,7 +1088,8 @@ public final class TcpLayer {
         }
         c.sndScale = peerScale >= 0 ? Math.min(peerScale, TcpOptions.MAX_WINDOW_SCALE) : -1;
         c.rcvScale = peerScale >= 0 ? receiveScale() : 0;
-        c.mss = Math.max(64, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TS_OPTION_SPACE : 0));
+        // RFC 6691: the peer's MSS counts data only, so options come out of it; never below Linux's 48 bytes.
+        c.mss = Math.max(MIN_SEND_MSS, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TS_OPTION_SPACE : 0));
         c.sndWnd = seg.window() << Math.max(c.sndScale, 0);
         c.maxSndWnd = c.sndWnd;
         c.sndWl1 = segSeq;
@@ -1151,7 +1154,8 @@ public final class TcpLayer {
         } else {
             c.sndScale = -1; // marks "no window scaling": both shifts are 0
         }
-        c.mss = Math.max(64, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TS_OPTION_SPACE : 0));
+        // RFC 6691: the peer's MSS counts data only, so options come out of it; never below Linux's 48 bytes.
+        c.mss = Math.max(MIN_SEND_MSS, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TS_OPTION_SPACE : 0));
     }
 
     /** RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -1263,7 +1267,9 @@ public final class TcpLayer {
         }
         if (!acceptable) {
             if (!rst) {
-                dupAck(c, segLen > 0 && !syn);
+                // A keepalive probe (SEG.SEQ = RCV.NXT - 1, RFC 1122 §4.2.3.6) is always answered: its sender
+                // counts unanswered probes, and ours allows intervals well under the 500 ms limit.
+                dupAck(c, segLen > 0 && !syn || segSeq == c.rcvNxt - 1 && !syn);
             }
             if (c.keepAlive && !rst) {
                 c.keepProbes = 0; // a keepalive answer (or probe) from a live peer
@@ -2252,7 +2258,7 @@ public final class TcpLayer {
         if (c.sackOk && c.receiveQueue.outOfOrderCount() > 0) {
             room -= 4 + 8 * (c.tsOk ? 3 : 4);
         }
-        return Math.max(64, Math.min(c.mss, room));
+        return Math.max(MIN_SEND_MSS, Math.min(c.mss, room));
     }
 
     private boolean sentHole(TcpConnection c) {

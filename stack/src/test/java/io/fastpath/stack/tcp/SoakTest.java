@@ -108,12 +108,15 @@ class SoakTest {
      * Issue 10, reproduction 3: a long loss-free transfer over a ring pair keeps its rate to the end and closes
      * gracefully. Before the fix cwnd passed 2^31 after about 45 M segments, the window went negative, and the
      * connection crawled through retransmission timeouts and could not close. {@code -Dfastpath.longTransfer.gib}
-     * (16 in CI; 100 for the documented run). Every byte is checked (against a 1 MiB random block the sender
-     * repeats); the rate of the last quarter is compared with the first's.
+     * (8 in CI; 100 for the documented run). Every byte is checked (against a 1 MiB random block the sender
+     * repeats); the rate of the last quarter is compared with the first's. Driven from one thread, this run does
+     * not reach the old wrap (100 GiB passed with the fix backed out: its ACKs and cwnd growth differ from the
+     * two-thread harness where the issue saw it); the wrap itself is covered by {@link CongestionWindowTest} and
+     * the unbounded growth by {@code TcpHostilePeerTest.cwndDoesNotGrowWhileTheReceiveWindowLimits_rfc7661_s4_1}.
      */
     @Test
     void longLossFreeTransferKeepsItsRateAndClosesGracefully_issue10_repro3() {
-        long total = Long.getLong("fastpath.longTransfer.gib", 16) << 30;
+        long total = Long.getLong("fastpath.longTransfer.gib", 8) << 30;
         try (PktmbufPool pool = PktmbufPool.create("long", 16383, 0, PktmbufPool.DEFAULT_DATA_ROOM)) {
             RingPair pair = RingPair.create("long", 4096, pool, pool, EthDevPort.Config.defaults());
             Stack a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());

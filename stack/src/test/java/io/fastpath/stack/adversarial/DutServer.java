@@ -1,0 +1,78 @@
+package io.fastpath.stack.adversarial;
+
+import io.fastpath.stack.tcp.TcpConnection;
+import io.fastpath.stack.tcp.TcpHandler;
+import io.fastpath.stack.tcp.TcpListenHandler;
+import java.io.ByteArrayOutputStream;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The application on the device under test (packetimpact's DUT side): a listener that keeps, per remote port,
+ * every byte the stack delivered in order, whether the peer closed, and how the connection ended; it can
+ * echo, or stop consuming (the window then closes). Poll thread only (the test thread drives the stack).
+ */
+final class DutServer implements TcpListenHandler {
+    final Map<Integer, Accepted> byRemotePort = new LinkedHashMap<>();
+    boolean echo;
+    boolean consume = true;
+
+    @Override
+    public TcpHandler onAccept(TcpConnection connection) {
+        Accepted a = new Accepted(connection);
+        byRemotePort.put(connection.remotePort(), a);
+        connection.noDelay(true);
+        return a;
+    }
+
+    Accepted get(int remotePort) {
+        return byRemotePort.get(remotePort);
+    }
+
+    /** One accepted connection, as the application saw it. */
+    final class Accepted implements TcpHandler {
+        final TcpConnection connection;
+        final ByteArrayOutputStream received = new ByteArrayOutputStream();
+        private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+        boolean peerClosed;
+        Integer closeStatus;
+
+        Accepted(TcpConnection connection) {
+            this.connection = connection;
+        }
+
+        @Override
+        public int onReceive(TcpConnection c, long address, int length) {
+            if (!consume) {
+                return 0;
+            }
+            view.wrap(address, length);
+            byte[] bytes = new byte[length];
+            view.getBytes(0, bytes);
+            received.writeBytes(bytes);
+            if (echo) {
+                c.send(address, length);
+            }
+            return length;
+        }
+
+        @Override
+        public void onPeerClosed(TcpConnection c) {
+            peerClosed = true;
+        }
+
+        @Override
+        public void onClosed(TcpConnection c, int status) {
+            closeStatus = status;
+        }
+
+        boolean open() {
+            return closeStatus == null;
+        }
+
+        String text() {
+            return received.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+        }
+    }
+}

@@ -294,7 +294,8 @@ def ooo_attack(cmd):
     emit({"ev": "attack", "id": cmd["id"], "phase": "connected", "n": len(established)})
     sent = 0
     pace = cmd.get("pace_every", 0)
-    for k in range(segs):
+    # More than one round re-sends what a busy receiver's ring lost (held bytes are merely duplicated).
+    for k in [k for _ in range(cmd.get("rounds", 1)) for k in range(segs)]:
         for p in established:
             isn, dut_isn = flood_conns[p][0], flood_conns[p][1]
             # Byte 2k+1 of the stream; byte 2k (the hole) is never sent.

@@ -17,6 +17,8 @@ final class DutServer implements TcpListenHandler {
     final Map<Integer, Accepted> byRemotePort = new LinkedHashMap<>();
     boolean echo;
     boolean consume = true;
+    /** Answer the peer's FIN with ours (an echo server's manners). */
+    boolean closeOnPeerFin;
 
     @Override
     public TcpHandler onAccept(TcpConnection connection) {
@@ -60,6 +62,9 @@ final class DutServer implements TcpListenHandler {
         @Override
         public void onPeerClosed(TcpConnection c) {
             peerClosed = true;
+            if (closeOnPeerFin) {
+                c.shutdown();
+            }
         }
 
         @Override

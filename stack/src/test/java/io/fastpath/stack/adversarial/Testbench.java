@@ -116,8 +116,13 @@ final class Testbench implements AutoCloseable {
         ns.exec("nft", "add table inet fpadv");
         ns.exec("nft", "add chain inet fpadv in { type filter hook input priority -300 ; }");
         for (String a : addresses) {
-            ns.exec("nft", "add rule inet fpadv in ip daddr " + a + " meta l4proto tcp counter drop");
+            silence(ns, a);
         }
+    }
+
+    /** One more address whose TCP the tester's kernel must not see. */
+    static void silence(NetNs ns, String address) {
+        ns.exec("nft", "add rule inet fpadv in ip daddr " + address + " meta l4proto tcp counter drop");
     }
 
     /** A fresh tester-side port (a fresh 4-tuple per connection). */
@@ -222,6 +227,14 @@ final class Testbench implements AutoCloseable {
 
     /** Waits for the reply to command {@code id} ("ok" or an attack's "done"), keeping DUT frames. */
     Map<String, Object> reply(long id, long timeoutMs) {
+        return reply(agent, id, e -> "ok".equals(e.get("ev")) || Boolean.TRUE.equals(e.get("done")), timeoutMs);
+    }
+
+    /**
+     * Waits (running the DUT) for an event of command {@code id} from {@code agent} that satisfies
+     * {@code wanted}; DUT frames that arrive meanwhile are kept for {@link #expect}.
+     */
+    Map<String, Object> reply(TesterAgent agent, long id, Predicate<Map<String, Object>> wanted, long timeoutMs) {
         long deadline = System.nanoTime() + timeoutMs * MS;
         while (true) {
             Map<String, Object> e = agent.events.poll();
@@ -240,13 +253,13 @@ final class Testbench implements AutoCloseable {
                 if ("error".equals(e.get("ev"))) {
                     throw new AssertionError("tester agent: " + e.get("error") + " " + agent.stderr());
                 }
-                if ("ok".equals(e.get("ev")) || Boolean.TRUE.equals(e.get("done"))) {
+                if (wanted.test(e)) {
                     return e;
                 }
                 continue; // progress report
             }
-            if (e.containsKey("id")) {
-                continue; // an older command's progress
+            if (e.containsKey("id") || agent != this.agent) {
+                continue; // an older command's progress, or frames nobody expects
             }
             backlog.add(e);
         }
@@ -312,34 +325,57 @@ final class Testbench implements AutoCloseable {
 
     // ================================================================================== Linux in the namespace
 
-    /** A command in the tester namespace, run to completion while the DUT keeps running. */
-    Shell.Result inTester(long timeoutSeconds, String... command) {
+    /** Copies a script from resources/adversarial into the test's directory (once). */
+    Path script(String name) throws IOException {
+        Path file = dir.resolve(name);
+        if (!java.nio.file.Files.exists(file)) {
+            try (java.io.InputStream in = Testbench.class.getResourceAsStream("/adversarial/" + name)) {
+                java.nio.file.Files.write(file, in.readAllBytes());
+            }
+        }
+        return file;
+    }
+
+    /** Starts a command in the tester namespace (output merged) without waiting. */
+    Process startInTester(String... command) throws IOException {
         List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns.name()));
         full.addAll(List.of(command));
-        try {
-            Process p = new ProcessBuilder(full).redirectErrorStream(true).start();
-            p.getOutputStream().close();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-            while (p.isAlive() && System.nanoTime() < deadline) {
-                if (pump() == 0) {
+        Process p = new ProcessBuilder(full).redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        return p;
+    }
+
+    /** Runs the DUT until every process exited (or the time is up: those still running are killed). */
+    List<String> outputs(List<Process> processes, long timeoutSeconds) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        while (processes.stream().anyMatch(Process::isAlive) && System.nanoTime() < deadline) {
+            if (pump() == 0) {
+                if (dut == null) {
+                    try {
+                        Thread.sleep(5);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                } else {
                     Thread.onSpinWait();
                 }
-                if (dut == null) {
-                    p.waitFor(10, TimeUnit.MILLISECONDS);
-                }
             }
-            if (p.isAlive()) {
-                p.destroyForcibly();
-                p.waitFor();
-                return new Shell.Result(-1, new String(p.getInputStream().readAllBytes()) + " (timed out)");
-            }
-            return new Shell.Result(p.exitValue(), new String(p.getInputStream().readAllBytes()));
-        } catch (IOException e) {
-            return new Shell.Result(-1, e.toString());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new Shell.Result(-1, e.toString());
         }
+        List<String> out = new ArrayList<>();
+        for (Process p : processes) {
+            boolean killed = p.isAlive();
+            if (killed) {
+                p.destroyForcibly();
+            }
+            try {
+                p.waitFor();
+                out.add(new String(p.getInputStream().readAllBytes()).trim() + (killed ? " (killed: time-out)" : ""));
+            } catch (IOException | InterruptedException e) {
+                out.add(e.toString());
+            }
+        }
+        return out;
     }
 
     @Override

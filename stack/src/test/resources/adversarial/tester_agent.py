@@ -220,8 +220,11 @@ def send_specs(cmd):
             frames.extend(parts)
         else:
             frames.append(pkt)
+    gap = cmd.get("gap_ms", 0) / 1000.0
     for p in frames:
         send_frame(bytes(Ether(src=MY_MAC, dst=DUT_MAC) / p))
+        if gap:
+            time.sleep(gap)
     return {"frames": len(frames)}
 
 

@@ -33,7 +33,7 @@ final class DutServer implements TcpListenHandler {
     }
 
     /** One accepted connection, as the application saw it. */
-    final class Accepted implements TcpHandler {
+    final class Accepted implements TcpHandler, DeviceUnderTest.Connection {
         final TcpConnection connection;
         final ByteArrayOutputStream received = new ByteArrayOutputStream();
         private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
@@ -72,12 +72,44 @@ final class DutServer implements TcpListenHandler {
             closeStatus = status;
         }
 
-        boolean open() {
+        @Override
+        public boolean open() {
             return closeStatus == null;
         }
 
-        String text() {
+        @Override
+        public boolean reset() {
+            return closeStatus != null && closeStatus == io.fastpath.stack.NtStatus.STATUS_CONNECTION_RESET;
+        }
+
+        @Override
+        public String text() {
             return received.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+        }
+
+        @Override
+        public boolean peerClosed() {
+            return peerClosed;
+        }
+
+        @Override
+        public String state() {
+            return open() ? io.fastpath.stack.tcp.TcpState.name(connection.state()) : "CLOSED";
+        }
+
+        @Override
+        public void shutdown() {
+            connection.shutdown();
+        }
+
+        @Override
+        public int send(byte[] bytes) {
+            return connection.send(new UnsafeBuffer(bytes), 0, bytes.length);
+        }
+
+        @Override
+        public int receiveQueued() {
+            return connection.receiveQueued();
         }
     }
 }

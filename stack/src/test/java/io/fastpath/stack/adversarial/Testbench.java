@@ -52,6 +52,15 @@ final class Testbench implements AutoCloseable {
     final String dutIp;
     final long dutMac;
     final TesterAgent agent;
+    /** Where the DUT runs. */
+    enum Kind { AF_PACKET, TAP, LINUX }
+
+    final Kind kind;
+    /** Linux as the DUT (kind LINUX): its namespace, and the posix agent that drives its sockets. */
+    final NetNs linuxNs;
+    final LinuxPosixDut posix;
+    /** The DUT of the current test, whichever kind. */
+    DeviceUnderTest device;
     private final Path dir;
     private final AtomicInteger ports = new AtomicInteger(30000);
     /** DUT frames that arrived while we waited for a command's reply: expect() looks at them first. */
@@ -66,7 +75,20 @@ final class Testbench implements AutoCloseable {
 
     /** The DUT on net_af_packet over a veth (the default). */
     Testbench(Path dir) throws IOException {
-        this(dir, null);
+        this(dir, null, Kind.AF_PACKET);
+    }
+
+    /** fastpath on net_tap (see the next constructor). */
+    Testbench(Path dir, PktmbufPool tapPool) throws IOException {
+        this(dir, tapPool, Kind.TAP);
+    }
+
+    /**
+     * Linux as the DUT: a second namespace behind a veth from the tester namespace, its sockets driven by
+     * resources/adversarial/dut_agent.py, so that the same tests run against Linux's TCP.
+     */
+    static Testbench linux(Path dir) throws IOException {
+        return new Testbench(dir, null, Kind.LINUX);
     }
 
     /**
@@ -74,34 +96,53 @@ final class Testbench implements AutoCloseable {
      * Use it where af_packet would hide the stack's own behaviour: DPDK's af_packet PMD joins a fanout group
      * with PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles IPv4 fragments before the DUT sees them.
      */
-    Testbench(Path dir, PktmbufPool tapPool) throws IOException {
+    private Testbench(Path dir, PktmbufPool tapPool, Kind kind) throws IOException {
         this.dir = dir;
         this.tapPool = tapPool;
+        this.kind = kind;
         ns = NetNs.create();
         net = "10.84." + (SUBNET.incrementAndGet() % 250 + 1) + ".";
         linuxIp = net + "1";
         dutIp = net + "2";
         testerIp = net + "3";
-        dutMac = StackConfig.derivedMac(Ipv4Address.parse(dutIp));
         Port tap = null;
-        outer = tapPool == null ? NetNs.uniqueName("o") : null;
-        inner = NetNs.uniqueName(tapPool == null ? "i" : "t");
+        NetNs l = null;
+        outer = kind == Kind.AF_PACKET ? NetNs.uniqueName("o") : null;
+        inner = NetNs.uniqueName(kind == Kind.TAP ? "t" : "i");
         try {
-            if (tapPool == null) {
+            long mac = StackConfig.derivedMac(Ipv4Address.parse(dutIp));
+            if (kind == Kind.AF_PACKET) {
                 ns.veth(outer, inner, linuxIp + "/24");
+            } else if (kind == Kind.LINUX) {
+                l = NetNs.create();
+                String far = NetNs.uniqueName("l");
+                Shell.run("ip", "link", "add", inner, "type", "veth", "peer", "name", far);
+                Shell.run("ip", "link", "set", far, "netns", l.name());
+                l.exec("ip", "addr", "add", dutIp + "/24", "dev", far);
+                l.exec("ip", "link", "set", far, "up");
+                l.tryExec(5, "ethtool", "-K", far, "tx", "off", "rx", "off");
+                ns.adopt(inner, linuxIp + "/24");
+                ns.tryExec(5, "ethtool", "-K", inner, "tx", "off", "rx", "off");
+                mac = MacAddress.parse(l.exec("cat", "/sys/class/net/" + far + "/address").trim());
             } else {
                 tap = EthDevPort.openVdev("net_tap" + inner + ",iface=" + inner, tapPool, EthDevPort.Config.defaults());
                 ns.adopt(inner, linuxIp + "/24");
                 ns.tryExec(5, "ethtool", "-K", inner, "tx", "off", "rx", "off");
             }
             tapPort = tap;
+            dutMac = mac;
+            linuxNs = l;
             ns.exec("ip", "addr", "add", testerIp + "/24", "dev", inner);
             silenceKernel(ns, testerIp);
             agent = new TesterAgent(ns.name(), dir, inner, testerIp, dutIp, MacAddress.format(dutMac),
                 net + "100", net + "199");
+            posix = l != null ? new LinuxPosixDut(this, l, script("dut_agent.py")) : null;
         } catch (RuntimeException | IOException e) {
             if (tap != null) {
                 tap.close();
+            }
+            if (l != null) {
+                l.close();
             }
             ns.close();
             if (outer != null) {
@@ -133,7 +174,7 @@ final class Testbench implements AutoCloseable {
     // ================================================================================== device under test
 
     /** The device under test for one test: a fastpath stack listening on {@code port} with a DutServer. */
-    final class Dut implements AutoCloseable {
+    final class Dut implements DeviceUnderTest {
         final Port port;
         final Stack stack;
         final DutServer server = new DutServer();
@@ -155,8 +196,41 @@ final class Testbench implements AutoCloseable {
         }
 
         /** Connections table as the stack describes it (one line each: ports, peer, state). */
-        String describe() {
+        @Override
+        public String describe() {
             return stack.tcp().describe();
+        }
+
+        @Override
+        public DeviceUnderTest.Connection accepted(int remotePort) {
+            return server.get(remotePort);
+        }
+
+        @Override
+        public boolean inTimeWait(int remotePort) {
+            return describe().contains(":" + remotePort + " TIME-WAIT");
+        }
+
+        @Override
+        public int connectionCount() {
+            return stack.tcp().connectionCount();
+        }
+
+        @Override
+        public void consume(boolean on) {
+            server.consume = on;
+            if (on) {
+                server.byRemotePort.values().forEach(a -> {
+                    if (a.open()) {
+                        a.connection.resumeReceive();
+                    }
+                });
+            }
+        }
+
+        @Override
+        public Dut fastpath() {
+            return this;
         }
 
         @Override
@@ -174,13 +248,35 @@ final class Testbench implements AutoCloseable {
         backlog.clear();
         agent.events.clear();
         dut = new Dut(pool, tcp, listenPort);
+        device = dut;
         return dut;
     }
 
+    /**
+     * Starts the DUT of this testbench's kind for one test: fastpath with {@code tcp}, or Linux listening with
+     * the receive buffer of {@code tcp} when it is not the default (Linux's other defaults stay).
+     */
+    DeviceUnderTest start(PktmbufPool pool, TcpConfig tcp, int listenPort) {
+        if (kind != Kind.LINUX) {
+            return startDut(pool, tcp, listenPort);
+        }
+        backlog.clear();
+        agent.events.clear();
+        int rcvbuf = tcp.receiveBufferBytes() != TcpConfig.defaults().receiveBufferBytes() ? tcp.receiveBufferBytes() : 0;
+        posix.listen(listenPort, rcvbuf, tcp.fastOpen() ? 16 : 0);
+        device = posix;
+        return posix;
+    }
+
     void stopDut() {
+        if (posix != null && device == posix) {
+            device = null;
+            posix.reset();
+        }
         if (dut != null) {
             Dut d = dut;
             dut = null;
+            device = null;
             d.close();
         }
     }
@@ -218,11 +314,16 @@ final class Testbench implements AutoCloseable {
 
     /** Sends segments through the agent and waits (running the DUT) until they left. */
     void send(Tcp... segments) {
+        sendSpaced(0, segments);
+    }
+
+    /** Sends segments {@code gapMs} apart. */
+    void sendSpaced(int gapMs, Tcp... segments) {
         List<Object> specs = new ArrayList<>();
         for (Tcp t : segments) {
             specs.add(t.spec());
         }
-        reply(agent.command(Map.of("op", "send", "segs", specs)), 5000);
+        reply(agent.command(Map.of("op", "send", "segs", specs, "gap_ms", gapMs)), 5000 + (long) gapMs * segments.length);
     }
 
     /** Waits for the reply to command {@code id} ("ok" or an attack's "done"), keeping DUT frames. */
@@ -389,6 +490,12 @@ final class Testbench implements AutoCloseable {
             if (tapPort != null) {
                 tapPort.close();
                 assertEquals(0, tapPool.inUseCount(), "every mbuf back in the pool");
+            }
+            if (posix != null) {
+                posix.close();
+            }
+            if (linuxNs != null) {
+                linuxNs.close();
             }
             ns.close();
             if (outer != null) {

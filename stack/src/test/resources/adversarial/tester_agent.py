@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 
-from scapy.all import ARP, Ether, IP, IPOption, Raw, TCP, conf, fragment  # noqa: E402
+from scapy.all import ARP, Ether, ICMP, IP, IPOption, Raw, TCP, conf, fragment  # noqa: E402
 
 conf.verb = 0
 
@@ -175,6 +175,14 @@ def receive_loop():
 
 def craft(spec):
     """A scapy packet from a segment spec (see Tcp.java for the field names)."""
+    if "icmp_mtu" in spec:
+        # ICMP destination unreachable, fragmentation needed (RFC 1191 §4), quoting the DUT's own segment:
+        # its IP header and the first 8 bytes of TCP (ports and sequence number).
+        quoted = IP(src=spec["dst"], dst=spec["src"], flags="DF", id=spec.get("ipid", 0),
+                    len=spec.get("qlen", 1500)) / TCP(sport=spec["dport"], dport=spec["sport"],
+                                                      seq=spec["seq"] & 0xffffffff, flags="A")
+        return (IP(src=spec.get("src", MY_IP), dst=spec.get("dst", DUT_IP))
+                / ICMP(type=3, code=4, nexthopmtu=spec["icmp_mtu"]) / bytes(quoted)[:28])
     ip = IP(src=spec.get("src", MY_IP), dst=spec.get("dst", DUT_IP), ttl=spec.get("ttl", 64),
             id=spec.get("ipid", random.randint(0, 65535)), flags="DF" if spec.get("df", True) else 0)
     if "ipopts" in spec:

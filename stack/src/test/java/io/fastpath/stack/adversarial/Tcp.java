@@ -114,6 +114,21 @@ final class Tcp {
         return this;
     }
 
+    /**
+     * Instead of this segment, an ICMP "fragmentation needed" (type 3 code 4, RFC 1191 §4) from the tester about
+     * the DUT's segment with these ports and sequence number: next-hop MTU {@code mtu}.
+     */
+    static Tcp fragmentationNeeded(String dutIp, String testerIp, int dutPort, int testerPort, long seq, int mtu) {
+        Tcp t = flags("");
+        t.fields.put("icmp_mtu", mtu);
+        t.fields.put("src", testerIp);
+        t.fields.put("dst", dutIp);
+        t.fields.put("sport", testerPort);
+        t.fields.put("dport", dutPort);
+        t.fields.put("seq", seq & 0xffffffffL);
+        return t;
+    }
+
     Tcp badChecksum() {
         fields.put("badsum", true);
         return this;

@@ -531,6 +531,41 @@ abstract class TcpAdversarialSuite {
         assertText(a, "with options", "the TCP header is found after the options");
     }
 
+    @Test
+    @Tag("needs-fix")
+    void fragmentationNeededLowersTheSegmentSize_rfc1191_s4() {
+        dut();
+        TesterConnection c = connect();
+        DeviceUnderTest.Connection a = accepted(c);
+        byte[] data = new byte[8000];
+        ThreadLocalRandom.current().nextBytes(data);
+        assertEquals(data.length, a.send(data));
+        Segment big = c.expect(s -> s.length() > 1000 && s.seq() == c.rcvNxt, WAIT, "a full-size segment");
+        assertTrue(big.dontFragment(), "sent with DF (RFC 1191 §3)");
+        // A router on the path has an MTU of 1000: the segment never arrived; the router says so.
+        c.tb.send(Tcp.fragmentationNeeded(tb.dutIp, tb.testerIp, PORT, c.localPort, big.seq(), 1000));
+        Segment again = c.expect(s -> s.seq() == big.seq() && s.length() > 0, 3000, "the data again");
+        System.out.println("after fragmentation needed (MTU 1000): resent " + again.length() + " bytes at the same"
+            + " sequence number (was " + big.length() + ")");
+        assertTrue(again.length() <= 1000 - 40, "the segment fits the path MTU: " + again.length());
+        // And the whole stream arrives in such segments.
+        java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+        got.writeBytes(again.data());
+        c.consumed(again.length());
+        c.send(Tcp.flags("A"));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (got.size() < data.length && System.nanoTime() < deadline) {
+            Segment s = c.poll(x -> x.length() > 0, 300);
+            if (s != null && s.seq() == c.rcvNxt) {
+                assertTrue(s.length() <= 1000 - 40, "every segment fits the path MTU: " + s.length());
+                got.writeBytes(s.data());
+                c.consumed(s.length());
+            }
+            c.send(Tcp.flags("A"));
+        }
+        assertTrue(java.util.Arrays.equals(data, got.toByteArray()), "the stream arrives intact: " + got.size());
+    }
+
     // IPv4 fragments: see Ipv4FragmentTest (net_tap; af_packet would reassemble them in the kernel).
 
     // =========================================================================== Fast Open

@@ -8,12 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.tcp.TcpConfig;
-import io.fastpath.stack.tcp.TcpState;
-import java.nio.charset.StandardCharsets;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +20,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -120,10 +116,6 @@ abstract class TcpAdversarialSuite {
     void assertText(DeviceUnderTest.Connection a, String expected, String message) {
         tb.runUntil(() -> a.text().equals(expected), expected.isEmpty() ? 0 : WAIT);
         assertEquals(expected, a.text(), message);
-    }
-
-    private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.ISO_8859_1);
     }
 
     // =========================================================================== RFC 5961: blind attacks

@@ -34,11 +34,12 @@ import java.util.function.Predicate;
  *                                                    .100-.199 (spoofed; the agent answers their ARP)
  * </pre>
  *
- * The device under test is a fastpath {@link Stack} on net_af_packet over the veth's root end, started per
- * test ({@link #startDut}) with its own MAC and a {@link DutServer}; the test thread runs its duty cycle
- * whenever it waits, so a test can assert on the stack's connections and counters between segments. The
- * tester's kernel keeps the addresses (so ARP works) but never sees TCP for .3 (an input drop rule), so it
- * never answers the DUT with a RST.
+ * The device under test is a fastpath {@link Stack} on net_af_packet over the veth's root end (or on net_tap,
+ * {@link Kind#TAP}), started per test ({@link #start}) with its own MAC and a {@link DutServer}; the test
+ * thread runs its duty cycle whenever it waits, so a test can assert on the stack's connections and counters
+ * between segments. With {@link Kind#LINUX} the DUT is Linux in a second namespace ({@link LinuxPosixDut}).
+ * The tester's kernel keeps the addresses (so ARP works) but never sees TCP for .3 (an input drop rule), so it
+ * never answers the DUT with a RST. Test thread only.
  */
 final class Testbench implements AutoCloseable {
     private static final AtomicInteger SUBNET = new AtomicInteger((int) (ProcessHandle.current().pid() % 50));

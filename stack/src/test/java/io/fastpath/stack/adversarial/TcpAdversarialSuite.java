@@ -709,7 +709,7 @@ abstract class TcpAdversarialSuite {
                 continue;
             }
             assertTrue(!s.isRst(), "reset after " + (System.nanoTime() - start) / 1_000_000 + " ms and " + probes
-                + " answered probes: " + s);
+                + " answered probes (largest " + largestProbe + " bytes): " + s);
             probes++;
             largestProbe = Math.max(largestProbe, s.length());
             c.send(Tcp.flags("A").window(0)); // answered: ACK of RCV.NXT, window still zero

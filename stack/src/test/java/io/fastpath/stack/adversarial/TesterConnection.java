@@ -104,6 +104,11 @@ final class TesterConnection {
         tb.expectNothing(this::mine, unwanted, timeoutMs, what);
     }
 
+    /** Fails if the DUT sends anything at all on this connection within the time. */
+    void expectNothing(long timeoutMs, String what) {
+        expectNothing(s -> true, timeoutMs, what);
+    }
+
     /** An ACK from the DUT acknowledging exactly {@code ack}. */
     static Predicate<Segment> acking(long ack) {
         return s -> s.has("A") && !s.has("R") && s.ack() == (ack & MASK);

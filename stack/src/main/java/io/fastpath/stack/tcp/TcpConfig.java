@@ -128,4 +128,12 @@ public record TcpConfig(
             windowScaling, listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
             synCookies, synAckRetries, records);
     }
+
+    /** The largest retransmission timeout and how many retransmissions of data end a connection. */
+    public TcpConfig withRetransmission(long maxRto, int dataRetransmissions) {
+        return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRto,
+            synRetries, dataRetransmissions, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
+            windowScaling, listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity);
+    }
 }

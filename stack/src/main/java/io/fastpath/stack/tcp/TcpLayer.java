@@ -1578,8 +1578,10 @@ public final class TcpLayer {
                 c.deliverPending = true;
             }
             markDirty(c);
-        } else if (Seq.lt(c.sndUna, c.sndMax) && segAck == c.sndUna
+        } else if (Seq.lt(c.sndUna, c.sndMax) && segAck == c.sndUna && c.sndWnd > 0
             && (c.sackOk ? newSack : payload == 0 && !fin && !windowUpdated)) {
+            // (A zero window is no sign of loss: the peer is full. Its ACKs to our probes are not duplicate
+            // ACKs, or fast retransmit would push full segments into the closed window; the persist timer probes.)
             // RFC 5681 §2 duplicate ACK; with SACK, any ACK reporting newly SACKed data (RFC 6675 §2), even one
             // carrying data: in two-way traffic nearly every ACK rides on data.
             c.dupAcks++;
@@ -1824,6 +1826,9 @@ public final class TcpLayer {
     }
 
     private void tailLossProbe(TcpConnection c) {
+        if (c.sndWnd == 0) {
+            return; // a closed window, not a lost tail: the persist timer probes it
+        }
         if (Seq.ge(c.sndUna, c.sndMax) || !TcpState.receivesData(c.state)
             && c.state != TcpState.CLOSE_WAIT && c.state != TcpState.LAST_ACK) {
             return;
@@ -2657,8 +2662,10 @@ public final class TcpLayer {
         if (TcpState.sendsData(c.state) || c.state == TcpState.FIN_WAIT_1 || c.state == TcpState.LAST_ACK
             || c.state == TcpState.CLOSING) {
             boolean waiting = c.sendBuffer.tail() != c.sndNxt && Seq.ge(c.sndUna, c.sndMax);
-            boolean zeroWindowProbeOut = c.sndWnd == 0 && c.sendBuffer.tail() != c.sndUna
-                && Seq.le(c.sndMax, c.sndUna + 1) && Seq.lt(c.sndUna, c.sndMax);
+            // A zero window with data outstanding: our probe byte, or a window the peer shrank to zero under
+            // data in flight (Linux: "receiver dastardly shrinks window; our retransmits become zero probes,
+            // but we should not time out this connection").
+            boolean zeroWindowProbeOut = c.sndWnd == 0 && Seq.lt(c.sndUna, c.sndMax);
             if (waiting || zeroWindowProbeOut) {
                 persistTimeout(c);
                 return;
@@ -2736,8 +2743,10 @@ public final class TcpLayer {
         c.probesOut++;
         counters.tcpWindowProbes.incrementRelease();
         if (Seq.lt(c.sndUna, c.sndMax)) {
-            emitData(c, c.sndUna, 1, true); // the refused probe byte again
-            c.sndNxt = c.sndMax;
+            // The refused probe byte again, or the first byte of what the shrunk window left outstanding; the rest
+            // goes again (go-back-N) once the window opens. One byte, never a full segment into a zero window.
+            emitData(c, c.sndUna, 1, true);
+            c.sndNxt = c.sndUna + 1;
         } else {
             int probe = Math.max(1, Math.min(Math.min(c.sndWnd, currentMss(c)), c.sendBuffer.tail() - c.sndNxt));
             emitData(c, c.sndNxt, probe, false);

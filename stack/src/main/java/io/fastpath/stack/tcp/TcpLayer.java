@@ -866,6 +866,13 @@ public final class TcpLayer {
         if (full) {
             counters.tcpListenOverflows.incrementRelease();
         }
+        if (freeCount == 0 && l.pending == 0) {
+            // Every slot holds a connection past its handshake (Linux: the accept queue is full). A cookie would
+            // only let the client believe it is connected; drop the SYN, as Linux does, and let it retry.
+            counters.tcpListenDrops.incrementRelease();
+            drop(m, DropReason.TCP_NO_RESOURCES);
+            return;
+        }
         TcpConfig.SynCookieMode mode = config.synCookies();
         if (mode == TcpConfig.SynCookieMode.ALWAYS
             || mode == TcpConfig.SynCookieMode.WHEN_FULL && (full || freeCount == 0)) {
@@ -1061,6 +1068,9 @@ public final class TcpLayer {
      */
     private void establishFromCookie(long m, Listener l, int src, int mssIndex) {
         TcpConnection c = allocateConnection();
+        if (c == null && dropOldestHalfOpen(l)) {
+            c = allocateConnection(); // a completed handshake is worth more than a half-open one
+        }
         if (c == null) {
             drop(m, DropReason.TCP_NO_RESOURCES); // the peer sends again (its data or its ACK)
             return;

@@ -75,6 +75,10 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpMemoryLimitMbufs;
     public final AtomicCounter tcpOutOfOrderPruned;
     public final AtomicCounter tcpCollapsedMbufs;
+    public final AtomicCounter tcpRackLost;
+    public final AtomicCounter tcpTailLossProbes;
+    public final AtomicCounter tcpDsacksReceived;
+    public final AtomicCounter tcpRecoveriesUndone;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -137,6 +141,10 @@ public final class StackCounters implements AutoCloseable {
         tcpMemoryLimitMbufs = counter(stackName, "tcp memory: limit in mbufs (pool less the reserve)");
         tcpOutOfOrderPruned = counter(stackName, "tcp memory: out-of-order segments pruned");
         tcpCollapsedMbufs = counter(stackName, "tcp memory: mbufs saved by collapsing tiny segments");
+        tcpRackLost = counter(stackName, "tcp segments deemed lost by RACK (RFC 8985)");
+        tcpTailLossProbes = counter(stackName, "tcp tail loss probes sent (RFC 8985 s7)");
+        tcpDsacksReceived = counter(stackName, "tcp D-SACKs received (RFC 2883)");
+        tcpRecoveriesUndone = counter(stackName, "tcp spurious recoveries undone after D-SACK (RFC 3708)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

@@ -518,11 +518,15 @@ final class SendScoreboard {
         return -1;
     }
 
-    /** NextSeg rule 4 (rescue): the highest unSACKed record, or -1. */
+    /**
+     * NextSeg rule 4 (rescue): the highest unSACKed record, or -1; also -1 when that one was retransmitted
+     * already (the rescue is for a tail nothing else would resend).
+     */
     int highestUnsacked() {
         for (int i = count - 1; i >= 0; i--) {
-            if ((flags(i) & SACKED) == 0) {
-                return i;
+            int f = flags(i);
+            if ((f & SACKED) == 0) {
+                return (f & RETRANSMITTED) == 0 ? i : -1;
             }
         }
         return -1;

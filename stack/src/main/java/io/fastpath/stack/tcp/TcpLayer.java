@@ -1726,6 +1726,9 @@ public final class TcpLayer {
                 }
             }
         }
+        if (sent && c.probeDeadline == 0) {
+            armProbe(c); // RFC 8985 §7.2: after sending (SND.MAX is up to date here)
+        }
         validateCwnd(c, segmentSize);
         // Data waiting, nothing in flight, and a window too small to use (zero, or below what SWS avoidance
         // sends): the persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17) probes until it opens.
@@ -1801,9 +1804,6 @@ public final class TcpLayer {
         c.recovery.onSent(c, seq, len, retransmission, nowNs);
         if (retransmission) {
             counters.tcpRetransmits.incrementRelease();
-        }
-        if (c.probeDeadline == 0) {
-            armProbe(c);
         }
         if (c.rtxDeadline == 0) {
             armRetransmit(c);

@@ -1338,6 +1338,7 @@ public final class TcpLayer {
         if (sent) {
             c.recovery.onProbeSent(c, retransmission);
             armRetransmit(c); // RFC 8985 §7.3: the RTO runs from the probe
+            armProbe(c); // and, should the probe go unanswered, the stall probe (Recovery.onRecoveryStall)
         }
     }
 

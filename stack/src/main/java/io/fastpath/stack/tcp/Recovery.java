@@ -154,7 +154,8 @@ final class Recovery {
     /**
      * After the ACK's SACK blocks and cumulative acknowledgment are in the scoreboard: TLP's outcome, leaving
      * recovery, loss detection (RACK, IsLost, or NewReno's duplicate ACKs), entering recovery, and PRR.
-     * {@code advanced}: the ACK moved SND.UNA. Returns the reorder timer's deadline, or 0.
+     * {@code advanced}: the ACK moved SND.UNA; {@code duplicate}: it was a duplicate ACK. Sets
+     * {@link #reorderDeadline} (0: no reorder timer).
      */
     void onAck(TcpConnection c, boolean advanced, boolean duplicate, long nowNs) {
         SendScoreboard b = board;
@@ -257,7 +258,6 @@ final class Recovery {
         prrOut = 0;
         recoverFs = Math.max(c.sndMax - c.sndUna, 1);
         probeOut = false;
-        stallProbes = 0;
     }
 
     private void leaveRecovery() {
@@ -351,13 +351,12 @@ final class Recovery {
         if (c.srttNs == 0) {
             return 0;
         }
-        if (c.inRecovery || probeOut) {
-            long pto = Math.max(2 * c.srttNs, MIN_PTO_NS) << Math.min(stallProbes, 10);
-            return pto >= c.rtoNs ? 0 : pto;
-        }
         long pto = Math.max(2 * c.srttNs, MIN_PTO_NS);
         if (c.sndMax - c.sndUna <= c.mss) {
             pto += DELAYED_ACK_ALLOWANCE_NS;
+        }
+        if (c.inRecovery || probeOut) {
+            pto <<= Math.min(stallProbes, 10);
         }
         return pto >= c.rtoNs ? 0 : pto;
     }

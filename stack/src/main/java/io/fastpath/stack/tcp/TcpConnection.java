@@ -51,7 +51,6 @@ public final class TcpConnection {
     long srttNs;
     long rttvarNs;
     long rtoNs;
-    int rttSeq;
     long rttStartNs;
     boolean rttTiming;
     int retries;
@@ -100,7 +99,6 @@ public final class TcpConnection {
     boolean finSent;
     boolean peerFinPending;
     boolean peerClosedUndelivered;
-    long lastAdvanceNs;
     int peerFinSeq;
     long timeWaitDeadline;
     boolean connectPending;

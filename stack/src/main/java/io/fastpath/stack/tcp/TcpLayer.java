@@ -1199,7 +1199,6 @@ public final class TcpLayer {
             r.board.acknowledge(segAck, nowNs);
             c.retries = 0;
             c.dupAcks = 0;
-            c.lastAdvanceNs = nowNs;
             c.probeDeadline = 0;
             if (!c.inRecovery || r.afterTimeout) {
                 if (cwndLimited(c)) {
@@ -1234,7 +1233,7 @@ public final class TcpLayer {
         if (r.board.rttSampleNs >= 0) {
             rttSample(c, r.board.rttSampleNs);
         }
-        if (Seq.lt(c.sndUna, c.sndMax) || c.inRecovery) {
+        if (Seq.lt(c.sndUna, c.sndMax) || c.inRecovery || r.probeOut) {
             r.onAck(c, advanced, duplicate, nowNs);
             if (r.reorderDeadline != 0) {
                 schedule(c, r.reorderDeadline);

@@ -127,6 +127,32 @@ class LossRecoveryTest {
     }
 
     @Test
+    void nextSegRule3AndSetPipeOnTheScoreboard_rfc6675_s4() {
+        // Segments 0..9 of 1000 bytes; 1..3 and 5 SACKed: segment 0 IsLost (four SACKed above), segment 4 not
+        // (one above).
+        SendScoreboard board = new SendScoreboard(64);
+        board.reset(0);
+        board.smss = MSS;
+        for (int i = 0; i < 10; i++) {
+            board.onSend(seg(i), seg(i + 1), 0);
+        }
+        assertEquals(seg(10), board.pipe(), "SetPipe: everything in flight");
+        board.sack(seg(1), seg(4), 10);
+        board.sack(seg(5), seg(6), 10);
+        assertEquals(1, board.markLostBySack());
+        assertEquals(0, board.nextLost(), "rule 1: segment 0");
+        assertEquals(4, board.nextUnsackedBelowHighestSack(), "rule 3: segment 4, below the highest SACK, not lost");
+        // SetPipe: 4 and 6..9 count once; 0 is lost and not resent: 5 segments.
+        assertEquals(seg(5), board.pipe());
+        board.onRetransmit(seg(0), seg(1), 20);
+        assertEquals(seg(6), board.pipe(), "a resent lost segment counts once (S1 <= HighRxt)");
+        board.onRetransmit(seg(4), seg(5), 20);
+        assertEquals(seg(7), board.pipe(), "a resent segment not deemed lost counts twice (RFC 6675 §4 SetPipe)");
+        assertEquals(-1, board.nextUnsackedBelowHighestSack(), "rule 3 does not resend it again");
+        assertEquals(-1, board.nextLost());
+    }
+
+    @Test
     void nextSegRescueRetransmitsTheHighestUnsackedSegmentOnce_rfc6675_s4_rule4() {
         TcpRig r = tenSegmentsOut();
         r.ack(0, seg(1), seg(4)); // segment 0 lost; 4..9 outstanding, nothing new to send

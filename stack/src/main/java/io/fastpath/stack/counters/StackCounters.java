@@ -83,6 +83,10 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpListenDrops;
     public final AtomicCounter tcpTimeWait;
     public final AtomicCounter tcpTimeWaitOverflows;
+    public final AtomicCounter tcpRackLost;
+    public final AtomicCounter tcpTailLossProbes;
+    public final AtomicCounter tcpDsacksReceived;
+    public final AtomicCounter tcpRecoveriesUndone;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
@@ -153,6 +157,10 @@ public final class StackCounters implements AutoCloseable {
         tcpListenDrops = counter(stackName, "tcp SYNs dropped (listener)");
         tcpTimeWait = counter(stackName, "tcp time-wait records now");
         tcpTimeWaitOverflows = counter(stackName, "tcp time-wait records dropped (table full, oldest)");
+        tcpRackLost = counter(stackName, "tcp segments deemed lost by RACK (RFC 8985)");
+        tcpTailLossProbes = counter(stackName, "tcp tail loss probes sent (RFC 8985 s7)");
+        tcpDsacksReceived = counter(stackName, "tcp D-SACKs received (RFC 2883)");
+        tcpRecoveriesUndone = counter(stackName, "tcp spurious recoveries undone after D-SACK (RFC 3708)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

@@ -54,13 +54,11 @@ public final class TcpConnection {
     long srttNs;
     long rttvarNs;
     long rtoNs;
-    int rttSeq;
     long rttStartNs;
     boolean rttTiming;
     int retries;
     long rtxDeadline;
     long probeDeadline;
-    boolean probeSent;
     // Congestion control (RFC 5681, RFC 6582, RFC 6675).
     int cwnd;
     int ssthresh;
@@ -84,12 +82,16 @@ public final class TcpConnection {
     double ccRenoCwnd;
     int dupAcks;
     boolean inRecovery;
+    /** RFC 6675 RecoveryPoint (RFC 6582 "recover"). */
     int recover;
-    int rtxNext;
-    final int[] sackLeft = new int[8];
-    final int[] sackRight = new int[8];
-    int sackCount;
-    int highestSacked;
+    /** Loss detection and recovery with the scoreboard (RFC 6675, RFC 8985, RFC 6937); made with sendBuffer. */
+    Recovery recovery;
+    /** Our FIN was deemed lost (an RTO): output() sends it again after the lost data. */
+    boolean finLost;
+    /** D-SACK to report (RFC 2883): a duplicate segment arrived; [dsackLeft, dsackRight). */
+    boolean dsackPending;
+    int dsackLeft;
+    int dsackRight;
     // Delayed ACK.
     int segmentsUnacked;
     boolean ackNow;
@@ -100,8 +102,6 @@ public final class TcpConnection {
     boolean finSent;
     boolean peerFinPending;
     boolean peerClosedUndelivered;
-    long recoveryPassNs;
-    long lastAdvanceNs;
     int peerFinSeq;
     long timeWaitDeadline;
     boolean connectPending;
@@ -301,7 +301,8 @@ public final class TcpConnection {
     public String describe() {
         return toString() + " una=" + (sndUna - iss) + " nxt=" + (sndNxt - iss) + " max=" + (sndMax - iss)
             + " tail=" + (sendBuffer.tail() - iss) + " wnd=" + sndWnd + " cwnd=" + cwnd + " ssthresh=" + ssthresh
-            + " recovery=" + inRecovery + " rtxNext=" + (rtxNext - iss) + " sacks=" + sackCount + " rcvNxt="
+            + " recovery=" + inRecovery + " pipe=" + (recovery == null ? 0 : recovery.board.pipe()) + " sacked="
+            + (recovery == null ? 0 : recovery.board.sackedSegments()) + " rcvNxt="
             + (rcvNxt - irs) + " rq=" + receiveQueue.bytes() + " ooo=" + receiveQueue.outOfOrderCount()
             + " rto=" + rtoNs / 1_000_000 + "ms retries=" + retries + " rtxDeadline=" + rtxDeadline + " timer="
             + timerId + "@" + timerDeadline + " finQ=" + finQueued + " finSent=" + finSent + " dirty=" + dirty;

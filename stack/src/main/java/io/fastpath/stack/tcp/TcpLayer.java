@@ -46,7 +46,6 @@ public final class TcpLayer {
     private static final int HEADERS = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
     private static final int TS_OPTION_SPACE = 12;
     private static final long TIMER_TICK_NS = 1L << 20; // about 1 ms
-    private static final int MAX_SACK_SCOREBOARD = 8;
     /** Bytes charged per held mbuf when the stack does not say: a 2 KiB data room, headroom and the mbuf header. */
     static final int DEFAULT_TRUESIZE = 2048 + 128 + 128;
     /** The smallest segment we send, whatever MSS the peer announces (Linux's TCP_MIN_SND_MSS). */
@@ -1235,6 +1234,7 @@ public final class TcpLayer {
         }
         c.state = TcpState.ESTABLISHED;
         c.retries = 0;
+        c.recovery.reset(c.sndUna); // the scoreboard counts from the first data byte
         c.cc.onEstablished(c, config.initialWindowSegments());
         c.rtxDeadline = 0;
         counters.tcpConnections.setRelease(connectionCount());
@@ -1274,6 +1274,13 @@ public final class TcpLayer {
             && (segLen == 0 || rcvWnd > 0 || segSeq == c.rcvNxt);
         if (segLen > 0 && Seq.lt(segSeq + segLen, c.rcvNxt + 1) && !(syn || fin) && payload > 0) {
             acceptable = false; // wholly old data: ACK it, drop it
+            if (c.sackOk && !rst) {
+                // RFC 2883 §4: report the duplicate in the first SACK block of the ACK (a D-SACK), so that
+                // the sender can tell a spurious retransmission (RFC 3708) and widen its reordering window.
+                c.dsackPending = true;
+                c.dsackLeft = segSeq;
+                c.dsackRight = segSeq + payload;
+            }
         }
         if (!acceptable) {
             if (!rst) {
@@ -1527,13 +1534,17 @@ public final class TcpLayer {
         int window = seg.window() << Math.max(c.sndScale, 0);
         c.probesOut = 0; // the peer answers (RFC 1122 §4.2.2.17: keep probing while it does)
         c.lastAckNs = nowNs;
+        Recovery r = c.recovery;
+        r.board.beginAck();
         boolean newSack = false;
         if (c.sackOk && options.sackBlockCount() > 0) {
-            int sackedBefore = sackedBytes(c);
-            updateScoreboard(c, segAck);
-            newSack = sackedBytes(c) > sackedBefore;
+            int sackedBefore = r.board.sackedBytes();
+            r.readSack(c, options, segAck, nowNs);
+            newSack = r.board.sackedBytes() > sackedBefore;
         }
         boolean windowUpdated = false;
+        boolean advanced = Seq.gt(segAck, c.sndUna);
+        boolean duplicate = false;
         // RFC 9293 §3.10.7.4: update the send window from the newest segment.
         if (Seq.lt(c.sndWl1, segSeq) || (c.sndWl1 == segSeq && Seq.le(c.sndWl2, segAck))) {
             windowUpdated = window != c.sndWnd;
@@ -1542,7 +1553,7 @@ public final class TcpLayer {
             c.sndWl1 = segSeq;
             c.sndWl2 = segAck;
         }
-        if (Seq.gt(segAck, c.sndUna)) {
+        if (advanced) {
             int acked = segAck - c.sndUna;
             // The SYN and our FIN take sequence space but no buffer bytes.
             int dataAcked = acked;
@@ -1555,24 +1566,16 @@ public final class TcpLayer {
             }
             if (c.finSent && Seq.gt(segAck, c.finSeq)) {
                 dataAcked--;
+                c.finLost = false;
             }
             c.sendBuffer.acknowledge(Seq.min(segAck, c.finSent ? c.finSeq : segAck));
-            // RTT: one timed segment at a time with Karn's rule, in nanoseconds. (Our timestamps tick in
-            // milliseconds, too coarse for links with a 100 µs round trip; they still serve PAWS.)
-            if (c.rttTiming && Seq.gt(segAck, c.rttSeq)) {
-                rttSample(c, nowNs - c.rttStartNs);
-                c.rttTiming = false;
-            }
+            r.board.acknowledge(segAck, nowNs);
             c.retries = 0;
             c.dupAcks = 0;
-            c.lastAdvanceNs = nowNs;
-            c.probeSent = false;
             c.probeDeadline = 0;
-            onNewAck(c, dataAcked);
-            if (Seq.lt(c.sndUna, c.sndMax)) {
-                armProbe(c);
-                if (newSack && !c.inRecovery) {
-                    onDupAck(c); // RFC 6675 §2: an ACK that SACKs new data counts as a duplicate ACK
+            if (!c.inRecovery || r.afterTimeout) {
+                if (cwndLimited(c)) {
+                    c.cc.onAck(c, dataAcked, nowNs); // in fast recovery PRR sets cwnd instead
                 }
             }
             if (Seq.ge(c.sndUna, c.sndMax)) {
@@ -1595,33 +1598,26 @@ public final class TcpLayer {
             // RFC 5681 §2 duplicate ACK; with SACK, any ACK reporting newly SACKed data (RFC 6675 §2), even one
             // carrying data: in two-way traffic nearly every ACK rides on data.
             c.dupAcks++;
-            onDupAck(c);
+            duplicate = true;
+            markDirty(c); // RFC 3042 limited transmit, or what recovery may send now
         } else if (windowUpdated) {
             markDirty(c);
         }
-    }
-
-    private void onNewAck(TcpConnection c, int acked) {
-        if (c.inRecovery) {
-            if (Seq.ge(c.sndUna, c.recover)) {
-                // Full ACK: leave recovery (RFC 6582 §3.2 step 3).
-                c.inRecovery = false;
-                c.cc.onExitRecovery(c, c.sndMax - c.sndUna);
-                c.sackCount = 0;
-            } else {
-                // Partial ACK: the next hole is lost too; retransmit it at once.
-                if (Seq.lt(c.rtxNext, c.sndUna)) {
-                    c.rtxNext = c.sndUna;
-                }
-                retransmitAgainIfStale(c);
-                if (!c.sackOk) {
-                    c.rtxNext = c.sndUna;
-                }
-            }
-        } else if (cwndLimited(c)) {
-            c.cc.onAck(c, acked, nowNs);
+        // RFC 6298 §3 with Karn's rule: a sample from the newest segment this ACK delivered, if it was never
+        // retransmitted (the scoreboard knows, per segment).
+        if (r.board.rttSampleNs >= 0) {
+            rttSample(c, r.board.rttSampleNs);
         }
-        pruneScoreboard(c);
+        if (Seq.lt(c.sndUna, c.sndMax) || c.inRecovery || r.probeOut) {
+            r.onAck(c, advanced, duplicate, nowNs);
+            if (r.reorderDeadline != 0) {
+                schedule(c, r.reorderDeadline);
+            }
+            if (r.board.pipe() > 0 || r.board.nextLost() >= 0) {
+                markDirty(c);
+            }
+            armProbe(c);
+        }
     }
 
     /**
@@ -1649,157 +1645,6 @@ public final class TcpLayer {
         }
     }
 
-    private void onDupAck(TcpConnection c) {
-        if (c.inRecovery) {
-            retransmitAgainIfStale(c);
-            markDirty(c);
-            return;
-        }
-        boolean sackSaysLost = c.sackOk && sackedBytes(c) >= 3 * c.mss;
-        // RFC 5827 early retransmit: with two or three segments out and nothing new to send, fewer
-        // duplicate ACKs will ever come; lower the threshold to outstanding segments - 1. (With one segment
-        // out a duplicate ACK is no evidence of loss: the tail loss probe and the RTO handle that case.)
-        int outstanding = (c.sndMax - c.sndUna + c.mss - 1) / c.mss;
-        int threshold = 3;
-        if (outstanding >= 2 && outstanding < 4 && c.sendBuffer.tail() == c.sndMax) {
-            threshold = outstanding - 1;
-        }
-        // RACK's idea (RFC 8985 §6.2) in its simplest form: SACKed data above a hole that has stayed unfilled
-        // for more than an RTT plus a quarter (or that a tail loss probe just exposed) means the hole is lost.
-        if (c.sackOk && c.sackCount > 0 && (c.probeSent
-            || nowNs - c.lastAdvanceNs > Math.max(c.srttNs + c.srttNs / 4, TimeUnit.MICROSECONDS.toNanos(500)))) {
-            sackSaysLost = true;
-        }
-        if (c.dupAcks >= threshold || sackSaysLost) {
-            enterRecovery(c);
-        } else {
-            markDirty(c); // RFC 3042 limited transmit: each of the first two dup ACKs may release a segment
-        }
-    }
-
-    /**
-     * A retransmission can be lost too. When ACKs keep reporting the same holes longer than a couple of
-     * round trips after we filled them (the idea of RACK, RFC 8985 §6.2), fill them again rather than waiting
-     * for the retransmission timeout.
-     */
-    private void retransmitAgainIfStale(TcpConnection c) {
-        long reorderWindow = Math.max(2 * c.srttNs, TimeUnit.MILLISECONDS.toNanos(2));
-        if (Seq.gt(c.rtxNext, c.sndUna) && nowNs - c.recoveryPassNs > reorderWindow) {
-            c.rtxNext = c.sndUna;
-            c.recoveryPassNs = nowNs;
-        }
-    }
-
-    private void enterRecovery(TcpConnection c) {
-        if (c.inRecovery) {
-            return;
-        }
-        // RFC 6582 §3.2 step 2 / RFC 6675 §5: halve, remember the recovery point, retransmit the first hole.
-        counters.tcpFastRetransmits.incrementRelease();
-        c.cc.onEnterRecovery(c, c.sndMax - c.sndUna, nowNs);
-        c.inRecovery = true;
-        c.recover = c.sndMax;
-        c.rtxNext = c.sndUna;
-        c.recoveryPassNs = nowNs;
-        markDirty(c);
-    }
-
-    private void updateScoreboard(TcpConnection c, int segAck) {
-        for (int b = 0; b < options.sackBlockCount(); b++) {
-            int left = options.sackLeft(b);
-            int right = options.sackRight(b);
-            // Ignore D-SACKs and blocks outside what we sent (RFC 2883, RFC 6675 §4).
-            if (Seq.le(right, segAck) || Seq.le(right, left) || Seq.gt(right, c.sndMax)) {
-                continue;
-            }
-            addSackBlock(c, Seq.max(left, segAck), right);
-        }
-    }
-
-    private void addSackBlock(TcpConnection c, int left, int right) {
-        // Merge into the sorted, disjoint scoreboard.
-        int n = c.sackCount;
-        int i = 0;
-        while (i < n && Seq.lt(c.sackRight[i], left)) {
-            i++;
-        }
-        int j = i;
-        while (j < n && Seq.le(c.sackLeft[j], right)) {
-            left = Seq.min(left, c.sackLeft[j]);
-            right = Seq.max(right, c.sackRight[j]);
-            j++;
-        }
-        int removed = j - i;
-        if (removed == 0) {
-            if (n == MAX_SACK_SCOREBOARD) {
-                if (i == n) {
-                    return; // keep the lowest blocks: those matter for retransmission
-                }
-                n--;
-            }
-            System.arraycopy(c.sackLeft, i, c.sackLeft, i + 1, n - i);
-            System.arraycopy(c.sackRight, i, c.sackRight, i + 1, n - i);
-            n++;
-        } else if (removed > 1) {
-            System.arraycopy(c.sackLeft, j, c.sackLeft, i + 1, n - j);
-            System.arraycopy(c.sackRight, j, c.sackRight, i + 1, n - j);
-            n -= removed - 1;
-        }
-        c.sackLeft[i] = left;
-        c.sackRight[i] = right;
-        c.sackCount = n;
-        if (Seq.gt(right, c.highestSacked) || c.sackCount == 1) {
-            c.highestSacked = Seq.max(right, c.sackCount == 1 ? right : c.highestSacked);
-        }
-    }
-
-    private void pruneScoreboard(TcpConnection c) {
-        int n = c.sackCount;
-        int drop = 0;
-        while (drop < n && Seq.le(c.sackRight[drop], c.sndUna)) {
-            drop++;
-        }
-        if (drop > 0) {
-            System.arraycopy(c.sackLeft, drop, c.sackLeft, 0, n - drop);
-            System.arraycopy(c.sackRight, drop, c.sackRight, 0, n - drop);
-            c.sackCount = n - drop;
-        }
-        if (c.sackCount > 0 && Seq.lt(c.sackLeft[0], c.sndUna)) {
-            c.sackLeft[0] = c.sndUna;
-        }
-        if (c.sackCount == 0) {
-            c.highestSacked = c.sndUna;
-        }
-    }
-
-    private static int sackedBytes(TcpConnection c) {
-        int sum = 0;
-        for (int i = 0; i < c.sackCount; i++) {
-            sum += c.sackRight[i] - c.sackLeft[i];
-        }
-        return sum;
-    }
-
-    /** Whether {@code seq} is covered by the scoreboard; if so returns the block's right edge, else seq. */
-    private static int skipSacked(TcpConnection c, int seq) {
-        for (int i = 0; i < c.sackCount; i++) {
-            if (Seq.inRange(seq, c.sackLeft[i], c.sackRight[i])) {
-                return c.sackRight[i];
-            }
-        }
-        return seq;
-    }
-
-    /** First sacked left edge above {@code seq}, or {@code limit}. */
-    private static int nextSackedEdge(TcpConnection c, int seq, int limit) {
-        for (int i = 0; i < c.sackCount; i++) {
-            if (Seq.gt(c.sackLeft[i], seq)) {
-                return Seq.min(c.sackLeft[i], limit);
-            }
-        }
-        return limit;
-    }
-
     // --------------------------------------------------------------------------------------- RTT and RTO
 
     /** RFC 6298 §2. */
@@ -1815,59 +1660,62 @@ public final class TcpLayer {
         c.rtoNs = Math.min(config.maxRtoNs(), Math.max(config.minRtoNs(), c.srttNs + Math.max(granularity, 4 * c.rttvarNs)));
     }
 
-    /**
-     * Tail loss probe (RFC 8985 §7): if no ACK arrives within PTO = 2·SRTT (at least 10 ms, plus a delayed-ACK
-     * allowance when one segment is out), send one segment so that a lost tail produces SACKs and fast
-     * recovery instead of waiting for the retransmission timeout.
-     */
+    /** Tail loss probe (RFC 8985 §7.2): armed after sending or an ACK, outside recovery, one probe per tail. */
     private void armProbe(TcpConnection c) {
-        if (c.srttNs == 0 || c.probeSent && !c.inRecovery) {
-            return; // outside recovery one probe per tail; in recovery a probe re-fills holes each PTO
-        }
-        long pto = Math.max(2 * c.srttNs, TimeUnit.MILLISECONDS.toNanos(10));
-        if (c.sndMax - c.sndUna <= c.mss) {
-            pto += TimeUnit.MILLISECONDS.toNanos(50);
-        }
-        if (pto >= c.rtoNs) {
+        long pto = c.recovery.probeTimeout(c);
+        if (pto == 0 || Seq.ge(c.sndUna, c.sndMax)) {
+            c.probeDeadline = 0;
             return;
         }
         c.probeDeadline = nowNs + pto;
         schedule(c, c.probeDeadline);
     }
 
+    /**
+     * RFC 8985 §7.3: the probe timer expired. Send one segment, new data if the window allows, else the last
+     * segment again, so that a lost tail is answered with SACKs (and RACK) instead of waiting for the RTO.
+     */
     private void tailLossProbe(TcpConnection c) {
         if (c.sndWnd == 0) {
             return; // a closed window, not a lost tail: the persist timer probes it
         }
-        if (Seq.ge(c.sndUna, c.sndMax) || !TcpState.receivesData(c.state)
-            && c.state != TcpState.CLOSE_WAIT && c.state != TcpState.LAST_ACK) {
+        if (Seq.ge(c.sndUna, c.sndMax) || !TcpState.receivesData(c.state) && c.state != TcpState.CLOSE_WAIT
+            && c.state != TcpState.LAST_ACK) {
             return;
         }
-        c.probeSent = true;
-        if (c.inRecovery) {
-            // Recovery went quiet (the ACKs or the retransmissions were lost): fill the holes again now
-            // rather than after the retransmission timeout.
-            c.rtxNext = c.sndUna;
-            c.recoveryPassNs = nowNs;
-            markDirty(c);
+        if (c.inRecovery || c.recovery.probeOut) {
+            if (c.recovery.onRecoveryStall(c, nowNs)) {
+                markDirty(c);
+            }
+            armProbe(c);
             return;
         }
         int unsent = c.sendBuffer.tail() - c.sndNxt;
         int size = currentMss(c);
-        if (unsent > 0 && Seq.lt(c.sndNxt + Math.min(unsent, size), c.sndUna + c.sndWnd + 1)) {
+        boolean sent = false;
+        boolean retransmission = false;
+        if (unsent > 0 && !c.finSent && Seq.lt(c.sndNxt + Math.min(unsent, size), c.sndUna + c.sndWnd + 1)
+            && !c.recovery.board.full()) {
             int len = Math.min(unsent, size);
             if (emitData(c, c.sndNxt, len, false)) {
                 c.sndNxt += len;
                 c.sndMax = Seq.max(c.sndMax, c.sndNxt);
+                sent = true;
             }
         } else {
             int dataEnd = c.finSent ? c.finSeq : c.sndMax;
             int len = Math.min(size, dataEnd - c.sndUna);
+            retransmission = true;
             if (len > 0) {
-                emitData(c, dataEnd - len, len, true);
+                sent = emitData(c, dataEnd - len, len, true);
             } else if (c.finSent) {
-                emit(c, c.finSeq, 0, TcpSegment.FIN | TcpSegment.ACK, true);
+                sent = emit(c, c.finSeq, 0, TcpSegment.FIN | TcpSegment.ACK, true);
             }
+        }
+        if (sent) {
+            c.recovery.onProbeSent(c, retransmission);
+            armRetransmit(c); // RFC 8985 §7.3: the RTO runs from the probe
+            armProbe(c); // and, should the probe go unanswered, the stall probe (Recovery.onRecoveryStall)
         }
     }
 
@@ -2177,35 +2025,26 @@ public final class TcpLayer {
         boolean sent = false;
         int window = Math.min(c.sndWnd, c.cwnd);
         int segmentSize = currentMss(c);
-        // Loss recovery: fill holes below the highest SACKed byte (RFC 6675 §5 NextSeg rule 1), or the first
-        // unacknowledged segment when there is no SACK (NewReno).
-        if (c.inRecovery) {
-            int limit = c.sackOk && c.sackCount > 0 ? c.highestSacked : Seq.min(c.sndUna + c.mss, c.sndMax);
-            while (pipe(c) < c.cwnd || c.rtxNext == c.sndUna && !sentHole(c)) {
-                int seq = Seq.max(c.rtxNext, c.sndUna);
-                seq = skipSacked(c, seq);
-                if (Seq.ge(seq, limit)) {
-                    break;
-                }
-                int end = nextSackedEdge(c, seq, limit);
-                int len = Math.min(segmentSize, end - seq);
-                if (len <= 0) {
-                    break;
-                }
-                if (!emitData(c, seq, len, true)) {
-                    return;
-                }
-                c.rtxNext = seq + len;
-                if (c.probeDeadline == 0) {
-                    armProbe(c);
-                }
-                sent = true;
-                if (!c.sackOk) {
-                    break;
-                }
+        Recovery r = c.recovery;
+        // RFC 6675 §5 step (C) with NextSeg rule 1: segments deemed lost (IsLost, RACK, RTO) go first, while
+        // cwnd - pipe allows (PRR sets cwnd in fast recovery, RFC 6937).
+        for (int i; (i = r.board.nextLost()) >= 0; ) {
+            int seq = Seq.max(r.board.start(i), c.sndUna);
+            int len = r.board.end(i) - seq;
+            if (len > segmentSize) {
+                r.board.split(i, seq + segmentSize); // a smaller MSS now: the rest stays waiting
+                len = Math.min(len, segmentSize);
             }
+            if (c.cwnd - r.pipe(c) < Math.min(len, c.mss) || !retransmit(c, seq, len)) {
+                break;
+            }
+            sent = true;
         }
-        // New data.
+        if (c.finLost && r.board.nextLost() < 0 && c.cwnd - r.pipe(c) > 0) {
+            c.finLost = false;
+            sent |= emit(c, c.finSeq, 0, TcpSegment.FIN | TcpSegment.ACK, true);
+        }
+        // New data (NextSeg rule 2).
         while (true) {
             int unsent = c.sendBuffer.tail() - c.sndNxt;
             int usable = c.sndUna + window - c.sndNxt;
@@ -2215,10 +2054,10 @@ public final class TcpLayer {
             if (c.inRecovery) {
                 // RFC 6675 §5: in recovery what may be sent is cwnd - pipe (SACKed data is not in flight),
                 // within the receiver's window.
-                usable = Math.min(c.sndUna + c.sndWnd - c.sndNxt, c.cwnd - pipe(c));
+                usable = Math.min(c.sndUna + c.sndWnd - c.sndNxt, c.cwnd - r.pipe(c));
             }
             int len = Math.min(Math.min(unsent, usable), segmentSize);
-            if (len <= 0) {
+            if (len <= 0 || r.board.full()) {
                 break;
             }
             // Sender SWS avoidance and Nagle (RFC 1122 §4.2.3.4): send a full segment, or at least half the
@@ -2240,6 +2079,33 @@ public final class TcpLayer {
                 c.sndMax = c.sndNxt;
             }
             sent = true;
+        }
+        // NextSeg rules 3 and 4 (RFC 6675 §4), when no new data could go: an unSACKed segment below the highest
+        // SACK not yet deemed lost, else once per episode the highest unSACKed segment (rescue).
+        if (c.inRecovery && !r.afterTimeout && c.sackOk && c.sndNxt == c.sndMax
+            && (c.sendBuffer.tail() == c.sndNxt || c.sndUna + c.sndWnd - c.sndNxt < segmentSize)) {
+            while (c.cwnd - r.pipe(c) >= c.mss) {
+                int i = r.board.nextUnsackedBelowHighestSack();
+                boolean rescue = i < 0;
+                if (rescue) {
+                    i = r.rescueRecord(c);
+                    if (i < 0) {
+                        break;
+                    }
+                }
+                int end = r.board.end(i);
+                int seq = Seq.max(Seq.max(r.board.start(i), end - segmentSize), c.sndUna);
+                if (!retransmit(c, seq, end - seq)) {
+                    return;
+                }
+                sent = true;
+                if (rescue) {
+                    break;
+                }
+            }
+        }
+        if (sent && c.probeDeadline == 0) {
+            armProbe(c); // RFC 8985 §7.2: after sending (SND.MAX is up to date here)
         }
         validateCwnd(c, segmentSize);
         // Data waiting, nothing in flight, and a window too small to use (zero, or below what SWS avoidance
@@ -2276,25 +2142,9 @@ public final class TcpLayer {
         return Math.max(MIN_SEND_MSS, Math.min(c.mss, room));
     }
 
-    private boolean sentHole(TcpConnection c) {
-        return Seq.gt(c.rtxNext, c.sndUna);
-    }
-
-    /** RFC 6675 §4 pipe, simplified: bytes beyond the highest SACK, plus holes below it retransmitted. */
-    private static int pipe(TcpConnection c) {
-        if (!c.sackOk || c.sackCount == 0) {
-            return c.sndMax - c.sndUna - (c.inRecovery ? Math.max(0, c.dupAcks - 3) * c.mss : 0);
-        }
-        int above = c.sndMax - Seq.max(c.highestSacked, c.sndUna);
-        int retransmitted = 0;
-        int end = Seq.min(c.rtxNext, c.highestSacked);
-        if (Seq.gt(end, c.sndUna)) {
-            retransmitted = end - c.sndUna;
-            for (int i = 0; i < c.sackCount && Seq.lt(c.sackLeft[i], end); i++) {
-                retransmitted -= Seq.min(c.sackRight[i], end) - c.sackLeft[i];
-            }
-        }
-        return above + Math.max(0, retransmitted);
+    /** Sends [seq, seq + len) again (it lies below SND.MAX). */
+    private boolean retransmit(TcpConnection c, int seq, int len) {
+        return len > 0 && emitData(c, seq, len, true);
     }
 
     private void sendFin(TcpConnection c) {
@@ -2328,15 +2178,10 @@ public final class TcpLayer {
         if (!emit(c, seq, len, flags, retransmission)) {
             return false;
         }
+        // The scoreboard records every data segment with its transmission time (RFC 8985 §5.2).
+        c.recovery.onSent(c, seq, len, retransmission, nowNs);
         if (retransmission) {
             counters.tcpRetransmits.incrementRelease();
-        } else {
-            if (!c.rttTiming) {
-                c.rttTiming = true;
-                c.rttSeq = seq;
-                c.rttStartNs = nowNs;
-            }
-            armProbe(c);
         }
         if (c.rtxDeadline == 0) {
             armRetransmit(c);
@@ -2407,11 +2252,27 @@ public final class TcpLayer {
             optionsLength += fastOpenOptionLength(c);
         } else {
             optionsLength = c.tsOk ? TS_OPTION_SPACE : 0;
+            int maxBlocks = c.tsOk ? 3 : 4;
+            // A D-SACK rides first (RFC 2883 §4), on a segment with room for it (currentMss() reserves room
+            // for blocks only while data is held out of order).
+            boolean dsack = c.dsackPending && c.sackOk
+                && (len == 0 || c.receiveQueue.outOfOrderCount() > 0 || currentMss(c) - len >= 12);
+            if (dsack) {
+                c.dsackPending = false;
+                maxBlocks--;
+            }
             if (c.sackOk && c.receiveQueue.outOfOrderCount() > 0) {
-                sackBlocks = c.receiveQueue.sackBlocks(sackLeftOut, sackRightOut, c.tsOk ? 3 : 4, lastSegmentSeq);
-                if (sackBlocks > 0) {
-                    optionsLength += 4 + 8 * sackBlocks;
-                }
+                sackBlocks = c.receiveQueue.sackBlocks(sackLeftOut, sackRightOut, maxBlocks, lastSegmentSeq);
+            }
+            if (dsack) {
+                System.arraycopy(sackLeftOut, 0, sackLeftOut, 1, sackBlocks);
+                System.arraycopy(sackRightOut, 0, sackRightOut, 1, sackBlocks);
+                sackLeftOut[0] = c.dsackLeft;
+                sackRightOut[0] = c.dsackRight;
+                sackBlocks++;
+            }
+            if (sackBlocks > 0) {
+                optionsLength += 4 + 8 * sackBlocks;
             }
         }
         int tcpHeader = TcpSegment.MIN_HEADER_LENGTH + optionsLength;
@@ -2622,6 +2483,11 @@ public final class TcpLayer {
             c.probeDeadline = 0;
             tailLossProbe(c);
         }
+        if (c.state != TcpState.CLOSED && c.recovery != null && c.recovery.reorderDeadline != 0
+            && now - c.recovery.reorderDeadline >= 0) {
+            c.recovery.onReorderTimeout(c, now); // RFC 8985 §6.3
+            markDirty(c);
+        }
         if (c.state != TcpState.CLOSED && c.keepDeadline != 0 && now - c.keepDeadline >= 0) {
             keepAliveTimeout(c);
         }
@@ -2650,6 +2516,10 @@ public final class TcpLayer {
         }
         if (c.keepDeadline != 0 && (next == 0 || c.keepDeadline - next < 0)) {
             next = c.keepDeadline;
+        }
+        long reorder = c.recovery == null ? 0 : c.recovery.reorderDeadline;
+        if (reorder != 0 && (next == 0 || reorder - next < 0)) {
+            next = reorder;
         }
         return next;
     }
@@ -2702,34 +2572,26 @@ public final class TcpLayer {
             closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
             return;
         }
-        // RFC 5681 §3.1 (equation 4), on the first timeout of this data only; then go-back-N from SND.UNA.
+        // RFC 5681 §3.1 (equation 4), on the first timeout of this data only. Every unSACKed segment is then
+        // deemed lost and recovery resends them in slow start, skipping what the peer SACKed (RFC 6675 §5.1,
+        // RFC 8985 §6.3): output() below sends the first at once (RFC 6298 §5.4).
         c.cc.onTimeout(c, c.sndMax - c.sndUna, c.retries == 1, nowNs);
         c.probeDeadline = 0;
-        c.inRecovery = false;
-        c.dupAcks = 0;
-        c.sackCount = 0;
-        c.highestSacked = c.sndUna;
-        c.sndNxt = c.sndUna;
-        if (c.finSent && c.sndUna == c.finSeq + 1) {
-            return;
-        }
+        c.recovery.onTimeout(c);
         if (c.finSent && Seq.le(c.sndUna, c.finSeq)) {
-            // The FIN is resent by output() once the data before it is out again.
-            c.sndNxt = c.sndUna;
+            c.finLost = true;
         }
         armRetransmit(c);
-        int len = Math.min(currentMss(c), c.sendBuffer.tail() - c.sndUna);
-        if (len > 0) {
-            emitData(c, c.sndUna, len, true);
-            c.sndNxt = c.sndUna + len;
-            // The segment may now be larger than when first sent (SACK blocks no longer ride along): what it
-            // adds beyond SND.MAX is new data, and the peer's ACK for it must be acceptable.
-            if (Seq.gt(c.sndNxt, c.sndMax)) {
-                c.sndMax = c.sndNxt;
+        if (c.recovery.board.count() == 0 && Seq.lt(c.sndUna, c.sndMax) && !c.finLost) {
+            // Outstanding bytes the scoreboard does not hold (a SYN's data, say): from SND.UNA as before.
+            int len = Math.min(currentMss(c), c.sendBuffer.tail() - c.sndUna);
+            if (len > 0 && emitData(c, c.sndUna, len, true)) {
+                c.sndNxt = Seq.max(c.sndNxt, c.sndUna + len);
+                c.sndMax = Seq.max(c.sndMax, c.sndNxt);
             }
-        } else if (c.finSent && c.sndUna == c.finSeq) {
-            sendFin(c);
+            return;
         }
+        output(c);
     }
 
     /**
@@ -2796,6 +2658,7 @@ public final class TcpLayer {
             c.sendBuffer = new SendBuffer(Integer.highestOneBit(Math.max(config.sendBufferBytes(), 4096) * 2 - 1));
             c.receiveQueue = new ReceiveQueue(Math.max(64, config.receiveBufferBytes() / 512),
                 config.outOfOrderSegments());
+            c.recovery = new Recovery(c.sendBuffer.capacity(), counters);
         }
         return c;
     }
@@ -2833,7 +2696,8 @@ public final class TcpLayer {
         c.retries = 0;
         c.rtxDeadline = 0;
         c.probeDeadline = 0;
-        c.probeSent = false;
+        c.finLost = false;
+        c.dsackPending = false;
         c.delackDeadline = 0;
         c.timeWaitDeadline = 0;
         c.cwnd = 0;
@@ -2848,7 +2712,7 @@ public final class TcpLayer {
         c.cc = config.congestionControl();
         c.dupAcks = 0;
         c.inRecovery = false;
-        c.sackCount = 0;
+        c.recovery.reset(0);
         c.segmentsUnacked = 0;
         c.ackNow = false;
         c.finQueued = false;
@@ -2973,13 +2837,11 @@ public final class TcpLayer {
             || c.state == TcpState.LAST_ACK || c.state == TcpState.CLOSING) {
             // What was sent in the larger segments was dropped on the way: send it again now (Linux's
             // tcp_simple_retransmit), from SND.UNA.
-            c.sndNxt = c.sndUna;
+            // Every unSACKed segment is deemed lost; output() resends them in segments of the new size.
+            c.recovery.board.markAllLost();
             if (c.finSent && Seq.le(c.sndUna, c.finSeq)) {
-                c.sndNxt = c.sndUna;
+                c.finLost = true;
             }
-            c.inRecovery = false;
-            c.sackCount = 0;
-            c.highestSacked = c.sndUna;
             c.rtxDeadline = nowNs + c.rtoNs;
             schedule(c, c.rtxDeadline);
             markDirty(c);

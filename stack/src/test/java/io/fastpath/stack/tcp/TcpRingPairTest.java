@@ -76,6 +76,9 @@ class TcpRingPairTest {
         if (portA instanceof FaultInjector f) {
             f.close();
         }
+        if (portB instanceof FaultInjector f) {
+            f.close();
+        }
         pair.close();
         assertEquals(0, pool.inUseCount(), "every mbuf returned");
     }
@@ -146,6 +149,72 @@ class TcpRingPairTest {
                 + " timeouts A %d B %d%n", client.elapsedNs() / 1e6, a.counters().tcpRetransmits.get(),
             b.counters().tcpRetransmits.get(), a.counters().tcpFastRetransmits.get(),
             b.counters().tcpFastRetransmits.get(), a.counters().tcpTimeouts.get(), b.counters().tcpTimeouts.get());
+    }
+
+    /**
+     * Issue 10 item 8's figure: 64 MiB echoed (64 MiB each way) over a ring pair with a fault injector on each
+     * side dropping 5% of what it sends and 5% of what it receives (as LinuxTcpTest's "5% loss both sides":
+     * 9.75% of the frames lost per direction), plus 1% reordering. Correctness is asserted; the time is
+     * printed, not asserted (this machine is shared), and recorded in docs/tcp.md. The target is under 10 s.
+     * {@code -DlossRx=0} gives 5% per direction; {@code -DlossMiB}, {@code -DlossSeed} vary size and pattern.
+     */
+    @Test
+    void echo64MiBUnderFivePercentLossBothWays_rfc6675_rfc8985_rfc6937() {
+        long bytes = Long.getLong("lossMiB", 64) << 20;
+        long seed = Long.getLong("lossSeed", 21);
+        double rx = Double.parseDouble(System.getProperty("lossRx", "0.05"));
+        double tx = Double.parseDouble(System.getProperty("lossTx", "0.05"));
+        portA = FaultInjector.builder(pair.a()).seed(seed).txDrop(tx).rxDrop(rx).txReorder(0.01).build();
+        portB = FaultInjector.builder(pair.b()).seed(seed + 1).txDrop(tx).rxDrop(rx).txReorder(0.01).build();
+        TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
+        a = stack(portA, "a", A_IP, tcp);
+        b = stack(portB, "b", B_IP, tcp);
+        StreamClient client = echoRoundTrip(bytes, 600_000);
+        System.out.printf("%d MiB echo, %.0f%% tx + %.0f%% rx loss on both sides: %.2f s, retransmits A %d B %d,"
+                + " fast A %d B %d, timeouts A %d B %d%n", bytes >> 20, tx * 100, rx * 100, client.elapsedNs() / 1e9,
+            a.counters().tcpRetransmits.get(), b.counters().tcpRetransmits.get(),
+            a.counters().tcpFastRetransmits.get(), b.counters().tcpFastRetransmits.get(),
+            a.counters().tcpTimeouts.get(), b.counters().tcpTimeouts.get());
+        System.out.printf("  tail/stall probes A %d B %d, RACK lost A %d B %d, D-SACKs A %d B %d, undone A %d B %d%n",
+            a.counters().tcpTailLossProbes.get(), b.counters().tcpTailLossProbes.get(),
+            a.counters().tcpRackLost.get(), b.counters().tcpRackLost.get(), a.counters().tcpDsacksReceived.get(),
+            b.counters().tcpDsacksReceived.get(), a.counters().tcpRecoveriesUndone.get(),
+            b.counters().tcpRecoveriesUndone.get());
+    }
+
+    /**
+     * Loss recovery allocates nothing per segment: after an 8 MiB warm-up, 15 MiB echoed under 5% loss each way
+     * (scoreboard, RACK, PRR, D-SACK, probes all busy) allocate less than one byte per segment on the thread
+     * that runs both stacks.
+     */
+    @Test
+    void lossRecoveryAllocatesNothingPerSegment_rfc6675_rfc8985() {
+        portA = FaultInjector.builder(pair.a()).seed(3).txDrop(0.05).rxDrop(0.05).txReorder(0.01).build();
+        portB = FaultInjector.builder(pair.b()).seed(4).txDrop(0.05).rxDrop(0.05).txReorder(0.01).build();
+        TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
+        a = stack(portA, "a", A_IP, tcp);
+        b = stack(portB, "b", B_IP, tcp);
+        EchoServer server = new EchoServer();
+        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
+        StreamClient client = new StreamClient(77, 24 << 20);
+        a.doWork();
+        assertEquals(NtStatus.STATUS_PENDING, client.connect(a.tcp(), B_IP, 7, System.nanoTime()));
+        runUntil(() -> client.received() >= 8 << 20, 60_000);
+        com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        BooleanSupplier nearlyAll = () -> client.received() >= 23 << 20;
+        threads.getCurrentThreadAllocatedBytes(); // the first call sets itself up
+        long segmentsBefore = a.counters().tcpSegmentsSent.get() + b.counters().tcpSegmentsSent.get();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        runUntil(nearlyAll, 120_000); // stop before the close, which is not per segment
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        long segments = a.counters().tcpSegmentsSent.get() + b.counters().tcpSegmentsSent.get() - segmentsBefore;
+        runUntil(client::done, 120_000);
+        assertEquals("STATUS_SUCCESS", NtStatus.name(client.status()));
+        assertTrue(a.counters().tcpRetransmits.get() > 0 && a.counters().tcpRackLost.get() > 0);
+        assertTrue(allocated < segments, allocated + " bytes allocated for " + segments + " segments");
+        System.out.printf("loss recovery: %d bytes allocated for %d segments%n", allocated, segments);
+        runUntil(() -> server.closed() == 1, 2000);
     }
 
     /** RFC 1122 §4.2.3.6: probes keep a live idle connection; a silent peer ends it with STATUS_IO_TIMEOUT. */

@@ -1,0 +1,251 @@
+package io.fastpath.stack.tcp;
+
+import io.fastpath.dpdk.Mbuf;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.stack.wire.Ipv4Packet;
+import io.fastpath.stack.wire.TcpOptions;
+import io.fastpath.stack.wire.TcpSegment;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * One {@link TcpLayer} with no device under it: this rig is its {@link IpOutput}, keeps every segment it
+ * sends, and feeds it segments the test crafts (ACKs with SACK blocks), on a clock the test steps. The peer is
+ * imaginary; nothing runs unless the test says so, so every ACK sequence is exact and repeatable (smoltcp's
+ * socket tests are the model). Sequence numbers in the helpers are relative to our first data byte. Test
+ * thread only.
+ */
+final class TcpRig implements IpOutput, AutoCloseable {
+    static final int LOCAL = Ipv4Address.parse("10.77.0.1");
+    static final int PEER = Ipv4Address.parse("10.77.0.2");
+    static final int PEER_PORT = 80;
+    static final int PEER_MSS = 1000;
+
+    /** A segment the stack sent, with its sequence number relative to the first data byte. */
+    record Sent(int seq, int len, int flags, long atNs) {
+        boolean has(int mask) {
+            return (flags & mask) == mask;
+        }
+    }
+
+    private final PktmbufPool pool;
+    private final StackCounters counters;
+    private final MbufArray one = new MbufArray(1);
+    private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
+    private final EthernetFrame eth = new EthernetFrame();
+    private final Ipv4Packet ipv4 = new Ipv4Packet();
+    private final TcpSegment tcp = new TcpSegment();
+    final TcpLayer layer;
+    final List<Sent> sent = new ArrayList<>();
+    long now = 1_000_000_000L;
+    TcpConnection c;
+    private int iss;
+    private int peerIsn = 7_000_000;
+    private int localPort;
+    private final UnsafeBuffer data = new UnsafeBuffer(ByteBuffer.allocateDirect(1 << 20));
+
+    TcpRig(PktmbufPool pool, Path dir, TcpConfig config) {
+        this.pool = pool;
+        this.counters = new StackCounters(dir.resolve("rig.counters"), "rig");
+        this.layer = new TcpLayer(config, this, now);
+    }
+
+    /** Opens a connection (SACK permitted, no timestamps, MSS {@link #PEER_MSS}) with a 100 µs handshake. */
+    TcpRig connect() {
+        TcpHandler handler = new TcpHandler() {
+            @Override
+            public void onConnectComplete(TcpConnection connection, int status) {
+                if (status == NtStatus.STATUS_SUCCESS) {
+                    c = connection;
+                }
+            }
+
+            @Override
+            public int onReceive(TcpConnection connection, long address, int length) {
+                return length;
+            }
+        };
+        int status = layer.connect(0, 0, PEER, PEER_PORT, handler);
+        if (status != NtStatus.STATUS_PENDING) {
+            throw new AssertionError("connect: " + NtStatus.name(status));
+        }
+        layer.flush(now);
+        Sent syn = sent.getFirst();
+        if (!syn.has(TcpSegment.SYN)) {
+            throw new AssertionError("no SYN: " + sent);
+        }
+        step(100_000);
+        segment(peerIsn, iss + 1, TcpSegment.SYN | TcpSegment.ACK, 65535, true, new int[0]);
+        if (c == null) {
+            throw new AssertionError("not connected: " + sent);
+        }
+        sent.clear();
+        return this;
+    }
+
+    /** The application writes {@code bytes}; the stack sends what its windows allow. */
+    void write(int bytes) {
+        int n = c.send(data, 0, bytes);
+        if (n != bytes) {
+            throw new AssertionError("send buffer took " + n + " of " + bytes);
+        }
+        layer.flush(now);
+    }
+
+    /** Advances the clock and runs the timers (the wheel turns a tick, about 1 ms, per poll: step in 250 µs). */
+    void step(long ns) {
+        long end = now + ns;
+        while (now < end) {
+            now = Math.min(end, now + 250_000);
+            while (layer.poll(now) > 0) {
+                // expire everything due
+            }
+            layer.flush(now);
+        }
+    }
+
+    /** The absolute sequence number of relative {@code seq}. */
+    int abs(int seq) {
+        return iss + 1 + seq;
+    }
+
+    /**
+     * An ACK from the peer: cumulative {@code ack} (relative) and SACK blocks as pairs of relative
+     * [left, right), the first of which may be a D-SACK.
+     */
+    void ack(int ack, int... sack) {
+        segment(peerIsn + 1, iss + 1 + ack, TcpSegment.ACK, 65535, false, sack);
+    }
+
+    private void segment(int seq, int ack, int flags, int window, boolean syn, int[] sack) {
+        if (!pool.allocBulk(one, 0, 1)) {
+            throw new AssertionError("pool empty");
+        }
+        long m = one.get(0);
+        int blocks = sack.length / 2;
+        int optionsLength = syn ? 8 : blocks > 0 ? 4 + 8 * blocks : 0;
+        int tcpLength = TcpSegment.MIN_HEADER_LENGTH + optionsLength;
+        int ipLength = Ipv4Packet.MIN_HEADER_LENGTH + tcpLength;
+        int frameLength = Math.max(60, EthernetFrame.HEADER_LENGTH + ipLength);
+        frame.wrap(Mbuf.dataAddress(m), frameLength);
+        frame.setMemory(0, frameLength, (byte) 0);
+        eth.wrap(frame, 0, frameLength).writeHeader(0x020000000001L, 0x020000000002L, EthernetFrame.ETHERTYPE_IPV4);
+        ipv4.wrap(frame, EthernetFrame.HEADER_LENGTH, ipLength)
+            .writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, PEER, LOCAL, tcpLength, 1);
+        int tcpOffset = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
+        tcp.wrap(frame, tcpOffset, tcpLength).writeHeader(PEER_PORT, localPort, seq, ack, flags, window, optionsLength);
+        int at = tcpOffset + TcpSegment.MIN_HEADER_LENGTH;
+        if (syn) {
+            at = TcpOptions.writeMss(frame, at, PEER_MSS);
+            at = TcpOptions.writeNop(frame, at);
+            at = TcpOptions.writeNop(frame, at);
+            TcpOptions.writeSackPermitted(frame, at);
+        } else if (blocks > 0) {
+            int[] left = new int[blocks];
+            int[] right = new int[blocks];
+            for (int b = 0; b < blocks; b++) {
+                left[b] = iss + 1 + sack[2 * b];
+                right[b] = iss + 1 + sack[2 * b + 1];
+            }
+            at = TcpOptions.writeNop(frame, at);
+            at = TcpOptions.writeNop(frame, at);
+            TcpOptions.writeSackBlocks(frame, at, left, right, blocks);
+        }
+        tcp.fillChecksum(PEER, LOCAL);
+        Mbuf.setLength(m, frameLength);
+        layer.input(m, EthernetFrame.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, ipLength, PEER, LOCAL, now);
+        layer.flush(now);
+    }
+
+    /** Segments with data sent since the last {@link #clear}, as relative sequence numbers. */
+    List<Sent> data() {
+        return sent.stream().filter(s -> s.len() > 0).toList();
+    }
+
+    /** How many times the segment starting at {@code seq} went out. */
+    long timesSent(int seq) {
+        return sent.stream().filter(s -> s.len() > 0 && s.seq() == seq).count();
+    }
+
+    void clear() {
+        sent.clear();
+    }
+
+    Recovery recovery() {
+        return c.recovery;
+    }
+
+    // ------------------------------------------------------------------------------------------ IpOutput
+
+    @Override
+    public long allocate() {
+        return pool.allocBulk(one, 0, 1) ? one.get(0) : 0;
+    }
+
+    @Override
+    public void transmit(long m, int destination) {
+        frame.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
+        ipv4.wrap(frame, EthernetFrame.HEADER_LENGTH, Mbuf.dataLen(m) - EthernetFrame.HEADER_LENGTH);
+        int tcpOffset = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
+        tcp.wrap(frame, tcpOffset, ipv4.totalLength() - Ipv4Packet.MIN_HEADER_LENGTH);
+        if (tcp.hasFlags(TcpSegment.SYN)) {
+            iss = tcp.sequenceNumber();
+            localPort = tcp.sourcePort();
+        }
+        sent.add(new Sent(tcp.sequenceNumber() - iss - 1, tcp.payloadLength(), tcp.flags(), now));
+        free(m);
+    }
+
+    @Override
+    public void free(long m) {
+        one.set(0, m);
+        one.freeAll(1);
+    }
+
+    @Override
+    public int nextHop(int destination) {
+        return destination;
+    }
+
+    @Override
+    public long mac() {
+        return 0x020000000001L;
+    }
+
+    @Override
+    public int address() {
+        return LOCAL;
+    }
+
+    @Override
+    public int mtu() {
+        return 1500;
+    }
+
+    @Override
+    public boolean txChecksumOffload() {
+        return false;
+    }
+
+    @Override
+    public StackCounters counters() {
+        return counters;
+    }
+
+    @Override
+    public void close() {
+        if (c != null && c.state() != TcpState.CLOSED) {
+            c.abort();
+            layer.flush(now);
+        }
+        counters.close();
+    }
+}

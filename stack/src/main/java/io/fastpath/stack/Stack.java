@@ -191,7 +191,9 @@ public final class Stack implements Agent, AutoCloseable {
                 return counters;
             }
         }, clock.nanoTime());
-        this.tcpService = new TcpService(tcp, config.ringCapacity());
+        // The application can never hold more descriptors than the pool has mbufs.
+        this.tcpService = new TcpService(tcp, config.ringCapacity(), counters,
+            port.pool().availableCount() + port.pool().inUseCount());
     }
 
     @Override
@@ -629,7 +631,7 @@ public final class Stack implements Agent, AutoCloseable {
                 free(m);
                 counters.rawFramesHeld.setRelease(heldFrames.size());
             } else {
-                counters.drop(DropReason.RAW_RING_FULL).incrementRelease();
+                counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
             }
         }
     }
@@ -743,6 +745,7 @@ public final class Stack implements Agent, AutoCloseable {
         commands.read(commandHandler, Integer.MAX_VALUE);
         flush();
         tcp.close();
+        tcpService.close();
         for (int slot = 0; slot < arp.capacity(); slot++) {
             if (arp.state(slot) != ArpTable.FREE) {
                 for (int i = 0; i < arp.parkedCount(slot); i++) {

@@ -477,10 +477,17 @@ public final class TcpLayer {
         this.nowNs = now;
         // The wheel's tick is about 1 ms: between ticks there is nothing new to expire, and scanning the
         // current tick's slots every duty cycle cost several percent of a busy poll thread.
-        if (now < timers.currentTickTime()) {
-            return 0;
+        // While it holds timers the wheel moves one tick per poll: after a pause (GC, a stepped clock) it
+        // must catch up here, or every timer fires late by the pause (found by ReceivePathFuzzTest).
+        int work = 0;
+        for (long tick; now >= (tick = timers.currentTickTime()); ) {
+            int n = timers.poll(now, timerHandler, 1024);
+            work += n;
+            if (n == 0 && timers.currentTickTime() == tick) {
+                break;
+            }
         }
-        return timers.poll(now, timerHandler, 1024);
+        return work;
     }
 
     /** Sends what the duty cycle queued (data, ACKs, window updates). Call last in the duty cycle. */

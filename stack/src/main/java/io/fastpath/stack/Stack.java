@@ -281,6 +281,12 @@ public final class Stack implements Agent, AutoCloseable {
         }
         boolean valid = senderIp != 0 && senderIp != address && !MacAddress.isMulticast(senderMac);
         int slot = valid ? arp.update(senderIp, senderMac, nowNs) : -1;
+        if (slot >= 0) {
+            // The merge may have completed a resolution (INCOMPLETE to REACHABLE): what waited for it goes now,
+            // even when the packet was not for us, or it would stay parked in a REACHABLE entry for good
+            // (mbufs leaked, a SYN never sent; found by ReceivePathFuzzTest).
+            releaseParked(slot);
+        }
         if (targetIp != address) {
             drop(m, DropReason.ARP_NOT_FOR_US);
             return;

@@ -263,6 +263,47 @@ class RingPairStackTest {
     }
 
     /**
+     * RFC 826's merge step updates a known sender before looking at the target: when that completes a pending
+     * resolution, the frames waiting for it go out, although the ARP packet asked about another host (before,
+     * they stayed parked in the now REACHABLE entry for good: lost frames and leaked mbufs; ReceivePathFuzzTest).
+     */
+    @Test
+    void framesWaitingForArpLeaveWhenAnArpAboutAnotherHostResolvesTheNeighbour_rfc826() {
+        int c = Ipv4Address.parse("10.9.0.3");
+        long cMac = 0x0200_0000_0C0CL;
+        a = stack(pair.a(), "a", A_IP, 0);
+        assertTrue(a.ping(c, 1, 56));
+        a.doWork();
+        a.doWork();
+        drain(pair.b()); // the announcement and the first request for C
+        MbufArray one = new MbufArray(1);
+        assertTrue(pool.allocBulk(one, 0, 1));
+        long m = one.get(0);
+        UnsafeBuffer f = new UnsafeBuffer(Mbuf.dataAddress(m), 60);
+        f.setMemory(0, 60, (byte) 0);
+        new io.fastpath.stack.wire.EthernetFrame().wrap(f, 0, 60).writeHeader(
+            io.fastpath.stack.wire.MacAddress.BROADCAST, cMac, io.fastpath.stack.wire.EthernetFrame.ETHERTYPE_ARP);
+        new io.fastpath.stack.wire.ArpPacket().wrap(f, 14, io.fastpath.stack.wire.ArpPacket.LENGTH).write(
+            io.fastpath.stack.wire.ArpPacket.OPERATION_REQUEST, cMac, c, 0L, Ipv4Address.parse("10.9.0.77"));
+        Mbuf.setLength(m, 60);
+        assertEquals(1, pair.b().transmit(one, 0, 1));
+        a.doWork();
+        MbufArray burst = new MbufArray(32);
+        int pingsToC = 0;
+        for (int n; (n = pair.b().receive(burst, 32)) > 0; ) {
+            for (int i = 0; i < n; i++) {
+                UnsafeBuffer sent = new UnsafeBuffer(Mbuf.dataAddress(burst.get(i)), Mbuf.dataLen(burst.get(i)));
+                if (io.fastpath.stack.wire.MacAddress.get(sent, 0) == cMac && sent.getByte(23) == 1) {
+                    pingsToC++;
+                }
+            }
+            burst.freeAll(n);
+        }
+        assertEquals(1, pingsToC, "the parked echo request went to C's MAC");
+        assertEquals(1, a.counters().drop(DropReason.ARP_NOT_FOR_US).get());
+    }
+
+    /**
      * Issue 10 deliverable 7: a capture is written as frames pass, so it can be read while the stack runs (and
      * a killed process loses at most the last 100 ms; see the CLI's CommandLineTest for SIGKILL).
      */

@@ -887,8 +887,11 @@ public final class TcpLayer {
             c.keepProbes = 0;
             c.keepDeadline = nowNs + c.keepIdleNs; // the timer fires lazily and re-arms for this
         }
-        // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
-        if (syn) {
+        // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK. Except the SYN-ACK of a simultaneous
+        // open (RFC 9293 figure 7), which acknowledges our SYN and completes the handshake below, as in Linux.
+        boolean crossedSynAck = c.state == TcpState.SYN_RECEIVED && c.active && segSeq == c.irs && payload == 0
+            && !fin && seg.hasFlags(TcpSegment.ACK) && seg.acknowledgmentNumber() == c.sndNxt;
+        if (syn && !crossedSynAck) {
             if (c.state == TcpState.SYN_RECEIVED && segSeq == c.irs) {
                 // Our SYN-ACK was lost: the peer retransmitted its SYN (or, held for a decision, it waits).
                 if (!c.deferred) {

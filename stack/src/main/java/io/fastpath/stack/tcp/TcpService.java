@@ -23,9 +23,11 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  *
  * <p>Descriptors are checked (issue 10 item 6): the service records every mbuf it hands over, with the
  * connection and the length; a release is honoured only for a recorded mbuf and the connection it went to,
- * exactly once, with the recorded length (the caller's is ignored). Anything else (an unknown mbuf, a second
- * release, another connection's handle) is refused and counted as {@link DropReason#RELEASE_REFUSED}: no
- * free, no window change. The record is a primitive map sized for the whole pool at start (no allocation).
+ * exactly once per handover, with the recorded length (the caller's is not trusted). Anything else (an unknown
+ * mbuf, a second release, another connection's handle) is refused and counted as
+ * {@link DropReason#RELEASE_REFUSED}: no free, no window change. One mbuf can be handed over twice (urgent data
+ * splits a segment around its urgent byte, with the mbuf's reference count raised): it is then released twice.
+ * The record is a primitive map sized for the whole pool at start, with a chain per mbuf (no allocation).
  * What the application still holds when the stack closes is freed by {@link #close}.
  *
  * <p>Sends name native memory ({@code address}, {@code length}) that must stay valid until
@@ -116,9 +118,12 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
 
     private static final long NOT_HELD = -1;
     private final StackCounters counters;
-    /** Descriptors the application holds: mbuf address to an entry of the arrays below. */
+    /** Descriptors the application holds: mbuf address to the first of its entries in the arrays below. */
     private final Long2LongHashMap held;
+    private int heldCount;
     private final long[] heldMbuf;
+    /** The next entry for the same mbuf, or -1. */
+    private final int[] heldNext;
     private final long[] heldHandle;
     private final int[] heldLength;
     private final int[] freeEntries;
@@ -133,6 +138,7 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         this.counters = counters;
         this.held = new Long2LongHashMap(Math.max(16, maxHeld * 2), 0.6f, NOT_HELD);
         this.heldMbuf = new long[maxHeld];
+        this.heldNext = new int[maxHeld];
         this.heldHandle = new long[maxHeld];
         this.heldLength = new int[maxHeld];
         this.freeEntries = new int[maxHeld];
@@ -324,14 +330,16 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
 
     /**
      * Returns a received mbuf (from onReceive, with the handle it came with) to the stack. The stack reopens
-     * the window by the length it recorded; {@code length} is not trusted (kept for the callers' symmetry). A
-     * release of an mbuf the application does not hold is refused and counted, never a double free.
+     * the window by the length it recorded; {@code length} only tells apart two descriptors of one mbuf (urgent
+     * data splits one). A release of an mbuf the application does not hold is refused and counted, never a double
+     * free.
      */
     public boolean release(long handle, long mbuf, int length) {
         synchronized (requestScratch) {
             requestScratch.putLong(0, handle);
             requestScratch.putLong(8, mbuf);
-            return requests.write(RELEASE, requestScratch, 0, 16);
+            requestScratch.putInt(16, length);
+            return requests.write(RELEASE, requestScratch, 0, 20);
         }
     }
 
@@ -495,30 +503,48 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                     c.abort();
                 }
             }
-            case RELEASE -> onRelease(b.getLong(i), b.getLong(i + 8));
+            case RELEASE -> onRelease(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16));
             default -> {
             }
         }
     }
 
     /** Honours a release of a descriptor the application holds, with the recorded length; refuses any other. */
-    private void onRelease(long handle, long mbuf) {
-        long entry = held.get(mbuf);
-        if (entry == NOT_HELD || heldHandle[(int) entry] != handle) {
+    private void onRelease(long handle, long mbuf, int lengthHint) {
+        long first = held.get(mbuf);
+        int e = -1;
+        int previous = -1;
+        if (first != NOT_HELD) {
+            // The caller's length only picks between two descriptors of one mbuf; the window uses ours.
+            int p = -1;
+            for (int at = (int) first; at >= 0; p = at, at = heldNext[at]) {
+                if (heldHandle[at] == handle && (e < 0 || heldLength[at] == lengthHint)) {
+                    e = at;
+                    previous = p;
+                }
+            }
+        }
+        if (e < 0) {
             counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
             return;
         }
-        int e = (int) entry;
-        held.remove(mbuf);
+        if (previous >= 0) {
+            heldNext[previous] = heldNext[e];
+        } else if (heldNext[e] >= 0) {
+            held.put(mbuf, heldNext[e]);
+        } else {
+            held.remove(mbuf);
+        }
         int length = heldLength[e];
         heldMbuf[e] = 0;
         freeEntries[freeEntryCount++] = e;
+        heldCount--;
         tcp.release(handle, mbuf, length);
     }
 
     /** Descriptors handed to the application and not yet released (poll thread; tests, diagnostics). */
     public int heldDescriptors() {
-        return held.size();
+        return heldCount;
     }
 
     /**
@@ -529,12 +555,13 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         for (int e = 0; e < heldMbuf.length; e++) {
             if (heldMbuf[e] != 0) {
                 long mbuf = heldMbuf[e];
-                held.remove(mbuf);
                 heldMbuf[e] = 0;
                 freeEntries[freeEntryCount++] = e;
+                heldCount--;
                 tcp.release(heldHandle[e], mbuf, heldLength[e]);
             }
         }
+        held.clear();
     }
 
     /** A conditional listener holds a SYN: the application decides (acceptRequest / rejectRequest). */
@@ -660,7 +687,9 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         heldMbuf[e] = mbuf;
         heldHandle[e] = handle;
         heldLength[e] = length;
-        held.put(mbuf, e);
+        long first = held.put(mbuf, e);
+        heldNext[e] = first == NOT_HELD ? -1 : (int) first;
+        heldCount++;
         return true;
     }
 

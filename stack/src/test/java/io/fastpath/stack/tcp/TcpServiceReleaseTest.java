@@ -208,6 +208,32 @@ class TcpServiceReleaseTest {
         }
     }
 
+    /**
+     * Urgent data splits a segment around its urgent byte into two descriptors over one mbuf (its reference
+     * count raised): both releases are honoured, and the mbuf comes back (ReceivePathFuzzTest found the first
+     * version of the check refusing the second).
+     */
+    @Test
+    void anMbufSplitAroundItsUrgentByteIsReleasedOncePerDescriptor_rfc6093() {
+        long address = BufferUtil.address(data);
+        int inUse = pool.inUseCount();
+        // Queued together, the urgent request and the one after it leave in one segment.
+        assertTrue(client.tcpService().sendUrgent(clientHandle, 3, address, 100));
+        assertTrue(client.tcpService().send(clientHandle, 4, address, 100));
+        settle();
+        assertEquals(2, held.size(), "the bytes before and after the urgent byte");
+        assertEquals(held.get(0)[1], held.get(1)[1], "one mbuf, two descriptors");
+        assertEquals(199, held.get(0)[2] + held.get(1)[2]);
+        for (long[] d : held) {
+            server.tcpService().release(d[0], d[1], (int) d[2]);
+        }
+        held.clear();
+        settle();
+        assertEquals(0, refused(), "both releases honoured");
+        assertEquals(inUse, pool.inUseCount(), "the mbuf is back");
+        assertEquals(0, heldOnThePollThread());
+    }
+
     private int heldOnThePollThread() {
         return server.tcpService().heldDescriptors();
     }

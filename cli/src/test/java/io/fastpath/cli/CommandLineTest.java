@@ -132,6 +132,60 @@ class CommandLineTest {
         }
     }
 
+    /**
+     * Issue 10 deliverable 7: {@code up --pcap} writes the capture as frames pass (flushed at least every 100 ms),
+     * so it can be read while the process runs, and SIGKILL loses only frames younger than the interval.
+     */
+    @Test
+    void upCaptureIsReadableWhileRunningAndSurvivesSigkill_issue10() throws Exception {
+        String iface = NetNs.uniqueName("t");
+        Path pcap = dir.resolve("killed.pcap");
+        try (NetNs ns = NetNs.create()) {
+            Process up = launch("up", "--vdev", "net_tap" + iface + ",iface=" + iface, "--ip", "10.78.0.2/24",
+                "--name", NetNs.uniqueName("s"), "--idle", "backoff", "--pcap", pcap.toString());
+            try {
+                BufferedReader out = new BufferedReader(new InputStreamReader(up.getInputStream(),
+                    StandardCharsets.UTF_8));
+                readUntilReady(out);
+                ns.adopt(iface, "10.78.0.1/24");
+                String ping = ns.exec("ping", "-c", "5", "-i", "0.05", "-W", "2", "10.78.0.2");
+                assertTrue(ping.contains("5 received"), ping);
+                Thread.sleep(250); // more than the flush interval after the last reply
+                assertTrue(up.isAlive());
+                assertEquals(5, echoReplies(pcap), "the running process's capture already holds every reply");
+                Shell.run("kill", "-KILL", Long.toString(up.pid()));
+                assertTrue(up.waitFor(20, TimeUnit.SECONDS));
+                assertEquals(137, up.exitValue(), "killed, not closed");
+                assertEquals(5, echoReplies(pcap), "a killed process's capture keeps what was flushed");
+            } finally {
+                up.destroyForcibly();
+            }
+        }
+    }
+
+    /** Echo replies from 10.78.0.2 in a capture; fails unless the file ends on a record boundary. */
+    private static long echoReplies(Path pcap) throws java.io.IOException {
+        byte[] bytes = java.nio.file.Files.readAllBytes(pcap);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertTrue(bytes.length >= 24 && b.getInt(0) == 0xA1B2C3D4, "a pcap header: " + bytes.length + " bytes");
+        long replies = 0;
+        for (int at = 24; at < bytes.length; ) {
+            assertTrue(at + 16 <= bytes.length, "record header cut at " + at);
+            int caplen = b.getInt(at + 8);
+            int frame = at + 16;
+            assertTrue(frame + caplen <= bytes.length, "record cut at " + at);
+            // Ethernet IPv4, protocol ICMP, source 10.78.0.2, ICMP type 0 (echo reply).
+            if (caplen >= 14 + 20 + 8 && bytes[frame + 12] == 0x08 && bytes[frame + 13] == 0x00
+                && bytes[frame + 14 + 9] == 1 && (bytes[frame + 14] & 0x0F) == 5
+                && bytes[frame + 26] == 10 && bytes[frame + 27] == 78 && bytes[frame + 28] == 0
+                && bytes[frame + 29] == 2 && bytes[frame + 34] == 0) {
+                replies++;
+            }
+            at = frame + caplen;
+        }
+        return replies;
+    }
+
     static String readUntilReady(BufferedReader out) throws Exception {
         StringBuilder seen = new StringBuilder();
         String line;

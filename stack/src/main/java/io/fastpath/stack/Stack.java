@@ -207,7 +207,9 @@ public final class Stack implements Agent, AutoCloseable {
             : poolSize - reserve;
         this.tcp.configureMemory(port.pool().dataRoom() + MBUF_HEADER_BYTES,
             port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM, limit);
-        this.tcpService = new TcpService(tcp, config.ringCapacity());
+        // The application can never hold more descriptors than the pool has mbufs.
+        this.tcpService = new TcpService(tcp, config.ringCapacity(), counters,
+            port.pool().availableCount() + port.pool().inUseCount());
     }
 
     @Override
@@ -295,6 +297,12 @@ public final class Stack implements Agent, AutoCloseable {
         }
         boolean valid = senderIp != 0 && senderIp != address && !MacAddress.isMulticast(senderMac);
         int slot = valid ? arp.update(senderIp, senderMac, nowNs) : -1;
+        if (slot >= 0) {
+            // The merge may have completed a resolution (INCOMPLETE to REACHABLE): what waited for it goes now,
+            // even when the packet was not for us, or it would stay parked in a REACHABLE entry for good
+            // (mbufs leaked, a SYN never sent; found by ReceivePathFuzzTest).
+            releaseParked(slot);
+        }
         if (targetIp != address) {
             drop(m, DropReason.ARP_NOT_FOR_US);
             return;
@@ -696,7 +704,7 @@ public final class Stack implements Agent, AutoCloseable {
                 free(m);
                 counters.rawFramesHeld.setRelease(heldFrames.size());
             } else {
-                counters.drop(DropReason.RAW_RING_FULL).incrementRelease();
+                counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
             }
         }
     }
@@ -810,6 +818,7 @@ public final class Stack implements Agent, AutoCloseable {
         commands.read(commandHandler, Integer.MAX_VALUE);
         flush();
         tcp.close();
+        tcpService.close();
         for (int slot = 0; slot < arp.capacity(); slot++) {
             if (arp.state(slot) != ArpTable.FREE) {
                 for (int i = 0; i < arp.parkedCount(slot); i++) {

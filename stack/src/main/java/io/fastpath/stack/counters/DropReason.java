@@ -33,7 +33,8 @@ public enum DropReason {
     TX_RING_FULL("tx: port queue full"),
     TX_NO_MBUF("tx: mbuf pool exhausted"),
     ARP_QUEUE_FULL("tx: too many frames waiting for ARP"),
-    ARP_UNRESOLVED("tx: neighbour did not answer ARP");
+    ARP_UNRESOLVED("tx: neighbour did not answer ARP"),
+    RELEASE_REFUSED("app: release of a buffer it does not hold (unknown, already released, other connection)");
 
     private final String label;
 

@@ -613,10 +613,17 @@ public final class TcpLayer {
         }
         // The wheel's tick is about 1 ms: between ticks there is nothing new to expire, and scanning the
         // current tick's slots every duty cycle cost several percent of a busy poll thread.
-        if (now < timers.currentTickTime()) {
-            return expired;
+        // While it holds timers the wheel moves one tick per poll: after a pause (GC, a stepped clock) it
+        // must catch up here, or every timer fires late by the pause (found by ReceivePathFuzzTest).
+        int work = expired;
+        for (long tick; now >= (tick = timers.currentTickTime()); ) {
+            int n = timers.poll(now, timerHandler, 1024);
+            work += n;
+            if (n == 0 && timers.currentTickTime() == tick) {
+                break;
+            }
         }
-        return expired + timers.poll(now, timerHandler, 1024);
+        return work;
     }
 
     /** Sends what the duty cycle queued (data, ACKs, window updates). Call last in the duty cycle. */
@@ -1334,8 +1341,11 @@ public final class TcpLayer {
             c.keepProbes = 0;
             c.keepDeadline = nowNs + c.keepIdleNs; // the timer fires lazily and re-arms for this
         }
-        // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
-        if (syn) {
+        // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK. Except the SYN-ACK of a simultaneous
+        // open (RFC 9293 figure 7), which acknowledges our SYN and completes the handshake below, as in Linux.
+        boolean crossedSynAck = c.state == TcpState.SYN_RECEIVED && c.active && segSeq == c.irs && payload == 0
+            && !fin && seg.hasFlags(TcpSegment.ACK) && seg.acknowledgmentNumber() == c.sndNxt;
+        if (syn && !crossedSynAck) {
             if (c.state == TcpState.SYN_RECEIVED && segSeq == c.irs) {
                 // Our SYN-ACK was lost: the peer retransmitted its SYN (or, held for a decision, it waits).
                 if (!c.deferred) {

@@ -1,8 +1,11 @@
 package io.fastpath.stack.tcp;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.counters.StackCounters;
 import java.nio.ByteBuffer;
 import org.agrona.MutableDirectBuffer;
+import org.agrona.collections.Long2LongHashMap;
 import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -17,6 +20,15 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  * mbufs it arrived in (zero copy): the application releases each with {@link #release}, and until it does
  * the bytes count against the connection's receive window, so a slow reader slows its peer instead of
  * exhausting the pool.
+ *
+ * <p>Descriptors are checked (issue 10 item 6): the service records every mbuf it hands over, with the
+ * connection and the length; a release is honoured only for a recorded mbuf and the connection it went to,
+ * exactly once per handover, with the recorded length (the caller's is not trusted). Anything else (an unknown
+ * mbuf, a second release, another connection's handle) is refused and counted as
+ * {@link DropReason#RELEASE_REFUSED}: no free, no window change. One mbuf can be handed over twice (urgent data
+ * splits a segment around its urgent byte, with the mbuf's reference count raised): it is then released twice.
+ * The record is a primitive map sized for the whole pool at start, with a chain per mbuf (no allocation).
+ * What the application still holds when the stack closes is freed by {@link #close}.
  *
  * <p>Sends name native memory ({@code address}, {@code length}) that must stay valid until
  * {@link TcpEventHandler#onSendComplete}: the poll thread copies it into the send buffer as space frees up.
@@ -104,8 +116,36 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
     };
     private int acceptingPort;
 
-    public TcpService(TcpLayer tcp, int ringBytes) {
+    private static final long NOT_HELD = -1;
+    private final StackCounters counters;
+    /** Descriptors the application holds: mbuf address to the first of its entries in the arrays below. */
+    private final Long2LongHashMap held;
+    private int heldCount;
+    private final long[] heldMbuf;
+    /** The next entry for the same mbuf, or -1. */
+    private final int[] heldNext;
+    private final long[] heldHandle;
+    private final int[] heldLength;
+    private final int[] freeEntries;
+    private int freeEntryCount;
+
+    /**
+     * @param ringBytes size of the request and event rings
+     * @param maxHeld the most descriptors the application can hold at once (the pool's size is always enough)
+     */
+    public TcpService(TcpLayer tcp, int ringBytes, StackCounters counters, int maxHeld) {
         this.tcp = tcp;
+        this.counters = counters;
+        this.held = new Long2LongHashMap(Math.max(16, maxHeld * 2), 0.6f, NOT_HELD);
+        this.heldMbuf = new long[maxHeld];
+        this.heldNext = new int[maxHeld];
+        this.heldHandle = new long[maxHeld];
+        this.heldLength = new int[maxHeld];
+        this.freeEntries = new int[maxHeld];
+        for (int e = 0; e < maxHeld; e++) {
+            freeEntries[e] = maxHeld - 1 - e;
+        }
+        this.freeEntryCount = maxHeld;
         int bytes = ringBytes + RingBufferDescriptor.TRAILER_LENGTH;
         this.requests = new ManyToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(bytes)));
         this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(bytes)));
@@ -288,7 +328,12 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
         }
     }
 
-    /** Returns a received mbuf (from onReceive) to the stack. */
+    /**
+     * Returns a received mbuf (from onReceive, with the handle it came with) to the stack. The stack reopens
+     * the window by the length it recorded; {@code length} only tells apart two descriptors of one mbuf (urgent
+     * data splits one). A release of an mbuf the application does not hold is refused and counted, never a double
+     * free.
+     */
     public boolean release(long handle, long mbuf, int length) {
         synchronized (requestScratch) {
             requestScratch.putLong(0, handle);
@@ -458,10 +503,65 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
                     c.abort();
                 }
             }
-            case RELEASE -> tcp.release(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16));
+            case RELEASE -> onRelease(b.getLong(i), b.getLong(i + 8), b.getInt(i + 16));
             default -> {
             }
         }
+    }
+
+    /** Honours a release of a descriptor the application holds, with the recorded length; refuses any other. */
+    private void onRelease(long handle, long mbuf, int lengthHint) {
+        long first = held.get(mbuf);
+        int e = -1;
+        int previous = -1;
+        if (first != NOT_HELD) {
+            // The caller's length only picks between two descriptors of one mbuf; the window uses ours.
+            int p = -1;
+            for (int at = (int) first; at >= 0; p = at, at = heldNext[at]) {
+                if (heldHandle[at] == handle && (e < 0 || heldLength[at] == lengthHint)) {
+                    e = at;
+                    previous = p;
+                }
+            }
+        }
+        if (e < 0) {
+            counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
+            return;
+        }
+        if (previous >= 0) {
+            heldNext[previous] = heldNext[e];
+        } else if (heldNext[e] >= 0) {
+            held.put(mbuf, heldNext[e]);
+        } else {
+            held.remove(mbuf);
+        }
+        int length = heldLength[e];
+        heldMbuf[e] = 0;
+        freeEntries[freeEntryCount++] = e;
+        heldCount--;
+        tcp.release(handle, mbuf, length);
+    }
+
+    /** Descriptors handed to the application and not yet released (poll thread; tests, diagnostics). */
+    public int heldDescriptors() {
+        return heldCount;
+    }
+
+    /**
+     * Frees every mbuf the application still holds (poll thread, at stack close: after it nobody could return
+     * them); a later release of one is refused.
+     */
+    public void close() {
+        for (int e = 0; e < heldMbuf.length; e++) {
+            if (heldMbuf[e] != 0) {
+                long mbuf = heldMbuf[e];
+                heldMbuf[e] = 0;
+                freeEntries[freeEntryCount++] = e;
+                heldCount--;
+                tcp.release(heldHandle[e], mbuf, heldLength[e]);
+            }
+        }
+        held.clear();
     }
 
     /** A conditional listener holds a SYN: the application decides (acceptRequest / rejectRequest). */
@@ -583,14 +683,22 @@ public final class TcpService implements TcpHandler, HandoverReceiver {
 
     @Override
     public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
-        eventScratch.putLong(0, c.handle());
+        long handle = c.handle();
+        eventScratch.putLong(0, handle);
         eventScratch.putLong(8, mbuf);
         eventScratch.putLong(16, address);
         eventScratch.putInt(24, length);
-        if (overflowCount > 0 || !events.write(EV_RECEIVE, eventScratch, 0, 28)) {
+        if (freeEntryCount == 0 || overflowCount > 0 || !events.write(EV_RECEIVE, eventScratch, 0, 28)) {
             backlogged = true; // the data stays in the connection and is offered again
             return false;
         }
+        int e = freeEntries[--freeEntryCount];
+        heldMbuf[e] = mbuf;
+        heldHandle[e] = handle;
+        heldLength[e] = length;
+        long first = held.put(mbuf, e);
+        heldNext[e] = first == NOT_HELD ? -1 : (int) first;
+        heldCount++;
         return true;
     }
 

@@ -87,6 +87,7 @@ public final class EthDevPort implements Port {
     private final long txOffloadCapa;
     private final String driverName;
     private long txOffloads;
+    private int descriptorMbufs;
     private MemorySegment rxBurst = MemorySegment.NULL;
     private MemorySegment txBurst = MemorySegment.NULL;
     private long rxQueue;
@@ -195,6 +196,7 @@ public final class EthDevPort implements Port {
     }
 
     private void start(Config config) {
+        descriptorMbufs = config.rxDescriptors() + config.txDescriptors();
         MemorySegment conf = scratch.asSlice(DEV_INFO_SIZE + ETH_STATS_SIZE, ETH_CONF_SIZE);
         conf.fill((byte) 0);
         if (config.mtu() > 0) {
@@ -326,6 +328,11 @@ public final class EthDevPort implements Port {
     @Override
     public long txOffloads() {
         return txOffloads;
+    }
+
+    @Override
+    public int descriptorMbufs() {
+        return descriptorMbufs;
     }
 
     @Override

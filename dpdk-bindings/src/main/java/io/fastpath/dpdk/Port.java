@@ -40,6 +40,14 @@ public interface Port extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Mbufs of its pool the port itself may hold at once: receive descriptors filled ahead of traffic and
+     * transmit descriptors not yet completed. The stack keeps them out of TCP's memory budget.
+     */
+    default int descriptorMbufs() {
+        return 0;
+    }
+
     /** The pool the port receives into; the stack allocates transmit mbufs from it too. */
     PktmbufPool pool();
 

@@ -201,8 +201,11 @@ public final class Stack implements Agent, AutoCloseable {
         // TCP may hold the pool less a reserve for receiving (the PMD refills its ring from the pool), ARP,
         // ICMP, ACKs and resets: a peer that fills its windows with tiny or out-of-order segments must not
         // take the stack off the network.
+        // The reserve also covers what the port holds (descriptors filled ahead of traffic), the transmit batch
+        // and the mempool caches, so TCP at its limit still leaves room to receive and answer.
         int poolSize = port.pool().availableCount() + port.pool().inUseCount();
-        int reserve = Math.min(config.tcpMemoryReserveMbufs(), poolSize / 4);
+        int portHolds = port.descriptorMbufs() + 2 * TX_BATCH + 256;
+        int reserve = Math.min(config.tcpMemoryReserveMbufs() + portHolds, poolSize / 2);
         int limit = config.tcpMemoryLimitMbufs() > 0 ? Math.min(config.tcpMemoryLimitMbufs(), poolSize - reserve)
             : poolSize - reserve;
         this.tcp.configureMemory(port.pool().dataRoom() + MBUF_HEADER_BYTES,

@@ -27,6 +27,13 @@ public record StackConfig(
     int tcpMemoryLimitMbufs,
     int tcpMemoryReserveMbufs) {
 
+    /** Refuses TCP memory settings that would let TCP take more than the pool. */
+    public StackConfig {
+        if (tcpMemoryLimitMbufs < 0 || tcpMemoryReserveMbufs < 0) {
+            throw new IllegalArgumentException("tcp memory limits must be >= 0");
+        }
+    }
+
     public static Builder builder() {
         return new Builder();
     }

@@ -44,6 +44,7 @@ public final class PcapPort extends PortDecorator {
     /** nanoTime of the oldest frame still in the buffer (meaningful while the buffer holds any). */
     private long oldestPendingNs;
     private boolean pending;
+    private boolean failed;
     private long frames;
     private long flushes;
     /** Where each frame of the transmit burst being recorded starts in the buffer. */
@@ -74,6 +75,9 @@ public final class PcapPort extends PortDecorator {
     }
 
     private void record(long m) {
+        if (failed) {
+            return;
+        }
         long now = System.nanoTime();
         long micros = (baseEpochNs + (now - baseNanoTime)) / 1000;
         int length = Mbuf.pktLen(m);
@@ -99,6 +103,11 @@ public final class PcapPort extends PortDecorator {
         frames++;
     }
 
+    /** Whether a write failed: capture stopped, the port goes on. */
+    public boolean failed() {
+        return failed;
+    }
+
     /** Writes the buffer out when its oldest frame has waited the interval (a clock read only while pending). */
     private void flushIfDue() {
         if (pending && System.nanoTime() - oldestPendingNs >= flushIntervalNs) {
@@ -114,7 +123,11 @@ public final class PcapPort extends PortDecorator {
             }
             flushes++;
         } catch (IOException e) {
-            throw new UncheckedIOException("pcap write failed", e);
+            // A full disk (traffic a peer sends fills it) must not take the poll loop down: stop capturing.
+            if (!failed) {
+                failed = true;
+                System.err.println("fastpath: pcap capture stopped: " + e);
+            }
         } finally {
             buffer.clear();
             pending = false;

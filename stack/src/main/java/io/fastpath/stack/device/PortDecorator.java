@@ -47,6 +47,11 @@ abstract class PortDecorator implements Port {
     }
 
     @Override
+    public int descriptorMbufs() {
+        return delegate.descriptorMbufs();
+    }
+
+    @Override
     public PktmbufPool pool() {
         return delegate.pool();
     }

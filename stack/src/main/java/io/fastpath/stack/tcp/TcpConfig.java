@@ -37,6 +37,21 @@ public record TcpConfig(
      */
     public enum SynCookieMode { OFF, WHEN_FULL, ALWAYS }
 
+    /** Refuses values that would fail later, on the poll thread, in front of a peer's segment. */
+    public TcpConfig {
+        if (maxConnections < 1 || sendBufferBytes < 1 || receiveBufferBytes < 1 || listenBacklog < 1
+            || outOfOrderSegments < 1 || initialWindowSegments < 1 || synRetries < 0 || dataRetries < 0
+            || synAckRetries < 0 || timeWaitCapacity < 0 || fastOpenMaxPending < 0) {
+            throw new IllegalArgumentException("TCP limits must be positive (counts) or >= 0 (retries, capacities)");
+        }
+        if (minRtoNs <= 0 || initialRtoNs <= 0 || maxRtoNs < minRtoNs || timeWaitNs < 0 || delayedAckNs < 0) {
+            throw new IllegalArgumentException("TCP timers must be positive, with min RTO <= max RTO");
+        }
+        if (congestionControl == null || synCookies == null) {
+            throw new IllegalArgumentException("congestion control and SYN cookie mode must be given");
+        }
+    }
+
     /** Default number of compact TIME-WAIT records ({@link TimeWaitTable}), about 61 bytes each. */
     public static final int DEFAULT_TIME_WAIT_CAPACITY = 100_000;
 

@@ -67,6 +67,8 @@ public final class TcpConnection {
     boolean cwndLimited;
     // Persist timer: zero-window probes sent since the peer last answered, and when it last did.
     int probesOut;
+    /** Persist probes since the window was last open (bounds persist once the application has closed). */
+    int persistProbes;
     /** Path MTU learnt from ICMP (RFC 1191), or 0: the port's MTU. */
     int pathMtu;
     long lastAckNs;

@@ -130,6 +130,7 @@ public final class TcpLayer {
     private int memHeld;
     private int memHeldPublished;
     private long challengeWindowStartNs = Long.MIN_VALUE / 2;
+    private long lastTimeWaitAckNs = Long.MIN_VALUE / 2;
     private int challengeBudget;
     private long challengeRandom = System.nanoTime() | 1;
     private int memDataRoom = 2048;
@@ -765,15 +766,24 @@ public final class TcpLayer {
             drop(m, DropReason.TCP_OUT_OF_WINDOW);
             return false;
         }
-        if (tsOk && options.hasTimestamps() && Seq.le(segSeq, timeWait.rcvNxt(tw))) {
-            timeWait.tsRecent(tw, options.tsVal());
-        }
-        if (seg.hasFlags(TcpSegment.FIN)) {
-            // The peer did not hear our ACK of its FIN: ACK it again and restart 2 MSL (RFC 9293 §3.10.7.4).
+        boolean retransmittedFin = seg.hasFlags(TcpSegment.FIN)
+            && segSeq + seg.payloadLength() == timeWait.rcvNxt(tw) - 1;
+        if (retransmittedFin) {
+            // The peer did not hear our ACK of its FIN: ACK it again and restart 2 MSL (RFC 9293 §3.10.7.4). Only
+            // the FIN itself does (as Linux's tcp_timewait_state_process): a blind sender cannot keep a record
+            // alive, nor churn the table by restarting it, and TS.Recent moves only with that segment.
+            if (tsOk && options.hasTimestamps()) {
+                timeWait.tsRecent(tw, options.tsVal());
+            }
             sendTimeWaitAck(tw);
             timeWait.restart(tw, nowNs + config.timeWaitNs());
-        } else if (seg.payloadLength() > 0) {
-            sendTimeWaitAck(tw);
+        } else if (seg.payloadLength() > 0 || seg.hasFlags(TcpSegment.FIN)) {
+            if (nowNs - lastTimeWaitAckNs >= OUT_OF_WINDOW_ACK_INTERVAL_NS / 500) {
+                lastTimeWaitAckNs = nowNs; // at most about 1,000 such ACKs a second from all records
+                sendTimeWaitAck(tw);
+            } else {
+                counters.tcpOutOfWindowAcksSuppressed.incrementRelease();
+            }
         }
         free(m);
         return false;
@@ -799,6 +809,8 @@ public final class TcpLayer {
         s.rcvScale = timeWait.rcvScale(tw);
         s.receiveLimit = timeWait.window(tw);
         s.heldBytes = 0;
+        s.heldMbufs = 0;
+        s.mss = 1460; // only scales the memory bound of the window (freeReceiveSpace); nothing is sent
         emit(s, timeWait.sndNxt(tw), 0, TcpSegment.ACK, false);
     }
 
@@ -1544,6 +1556,9 @@ public final class TcpLayer {
         int window = seg.window() << Math.max(c.sndScale, 0);
         c.probesOut = 0; // the peer answers (RFC 1122 §4.2.2.17: keep probing while it does)
         c.lastAckNs = nowNs;
+        if (window > 0) {
+            c.persistProbes = 0;
+        }
         Recovery r = c.recovery;
         r.board.beginAck();
         boolean newSack = false;
@@ -1840,7 +1855,8 @@ public final class TcpLayer {
             counters.tcpOutOfOrderPruned.getAndAddRelease(dropped);
         }
         // 2. The stack is short: take out-of-order data from the connections holding the most.
-        for (int round = 0; round < 4 && memHeld >= memLimit; round++) {
+        // Only for in-order data (progress): an out-of-order segment does not get to evict other connections'.
+        for (int round = 0; inOrder && round < 4 && memHeld >= memLimit; round++) {
             TcpConnection victim = largestOutOfOrder(c);
             if (victim == null) {
                 break;
@@ -1886,6 +1902,9 @@ public final class TcpLayer {
         c.urgentToReceive = false;
         if (c.handler != null) {
             c.handler.onUrgentData(c, address + k, 1);
+            if (c.state == TcpState.CLOSED) {
+                return false; // the application aborted in the callback: nothing to queue, the caller frees m
+            }
         }
         boolean kept = false;
         if (k > 0) {
@@ -2248,6 +2267,10 @@ public final class TcpLayer {
         long m = ip.allocate();
         if (m == 0) {
             counters.drop(DropReason.TCP_NO_RESOURCES).incrementRelease();
+            if (c != scratch && !c.txBlocked) {
+                c.txBlocked = true; // the pool is empty for now: try again next duty cycle, not never
+                txBlocked[txBlockedCount++] = c;
+            }
             return false;
         }
         boolean syn = (flags & TcpSegment.SYN) != 0;
@@ -2622,18 +2645,30 @@ public final class TcpLayer {
             closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
             return;
         }
+        // An application that has closed (FIN queued) or left does not get to pin a slot for ever behind a
+        // peer that keeps its window shut (Linux: tcp_orphan_retries): a bounded number of probes then.
+        if ((c.finQueued || c.handler == null) && ++c.persistProbes > config.dataRetries()) {
+            sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
+            closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
+            return;
+        }
         c.probesOut++;
         counters.tcpWindowProbes.incrementRelease();
-        if (Seq.lt(c.sndUna, c.sndMax)) {
+        if (c.finSent && Seq.ge(c.sndUna, c.finSeq)) {
+            // Only our FIN is outstanding: probe with the FIN itself, never with a byte past the data.
+            emit(c, c.finSeq, 0, TcpSegment.FIN | TcpSegment.ACK, true);
+        } else if (Seq.lt(c.sndUna, c.sndMax)) {
             // The refused probe byte again, or the first byte of what the shrunk window left outstanding; the rest
             // goes again (go-back-N) once the window opens. One byte, never a full segment into a zero window.
-            emitData(c, c.sndUna, 1, true);
-            c.sndNxt = c.sndUna + 1;
+            if (emitData(c, c.sndUna, 1, true)) {
+                c.sndNxt = c.sndUna + 1;
+            }
         } else {
             int probe = Math.max(1, Math.min(Math.min(c.sndWnd, currentMss(c)), c.sendBuffer.tail() - c.sndNxt));
-            emitData(c, c.sndNxt, probe, false);
-            c.sndNxt += probe;
-            c.sndMax = Seq.max(c.sndMax, c.sndNxt);
+            if (probe > 0 && emitData(c, c.sndNxt, probe, false)) {
+                c.sndNxt += probe;
+                c.sndMax = Seq.max(c.sndMax, c.sndNxt);
+            }
         }
         armRetransmit(c);
     }
@@ -2714,6 +2749,7 @@ public final class TcpLayer {
         c.ssthresh = Integer.MAX_VALUE;
         c.cwndLimited = false;
         c.probesOut = 0;
+        c.persistProbes = 0;
         c.pathMtu = 0;
         c.lastAckNs = 0;
         c.lastOutOfWindowAckNs = 0;

@@ -2,9 +2,7 @@ package io.fastpath.stack.tcp;
 
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
-import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
-import io.fastpath.dpdk.PortStats;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.IcmpPacket;
 import io.fastpath.stack.wire.Ipv4Packet;
@@ -17,10 +15,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * quoting the datagram's header and first 8 bytes, which the stack then reads from this port. With
  * {@code reportMtu} false it drops silently (a black hole, as a filtering firewall makes). Test thread only.
  */
-final class MtuLimitedPath implements Port {
+final class MtuLimitedPath extends DelegatingPort {
     private static final int ROUTER_IP = io.fastpath.stack.wire.Ipv4Address.parse("10.21.0.254");
     private static final long ROUTER_MAC = 0x02_00_00_00_00_FEL;
-    private final Port delegate;
     private final int mtu;
     private final boolean reportMtu;
     private final ArrayDeque<Long> toStack = new ArrayDeque<>();
@@ -30,7 +27,7 @@ final class MtuLimitedPath implements Port {
     int dropped;
 
     MtuLimitedPath(Port delegate, int mtu, boolean reportMtu) {
-        this.delegate = delegate;
+        super(delegate);
         this.mtu = mtu;
         this.reportMtu = reportMtu;
     }
@@ -126,56 +123,6 @@ final class MtuLimitedPath implements Port {
             one.set(0, toStack.poll());
             one.freeAll(1);
         }
-    }
-
-    @Override
-    public String name() {
-        return delegate.name();
-    }
-
-    @Override
-    public int portId() {
-        return delegate.portId();
-    }
-
-    @Override
-    public long macAddress() {
-        return delegate.macAddress();
-    }
-
-    @Override
-    public int mtu() {
-        return delegate.mtu();
-    }
-
-    @Override
-    public long txOffloadCapabilities() {
-        return delegate.txOffloadCapabilities();
-    }
-
-    @Override
-    public long rxOffloadCapabilities() {
-        return delegate.rxOffloadCapabilities();
-    }
-
-    @Override
-    public long txOffloads() {
-        return delegate.txOffloads();
-    }
-
-    @Override
-    public PktmbufPool pool() {
-        return delegate.pool();
-    }
-
-    @Override
-    public PortStats stats(PortStats into) {
-        return delegate.stats(into);
-    }
-
-    @Override
-    public boolean linkUp() {
-        return delegate.linkUp();
     }
 
     @Override

@@ -2,9 +2,7 @@ package io.fastpath.stack.tcp;
 
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
-import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
-import io.fastpath.dpdk.PortStats;
 import io.fastpath.stack.wire.ArpPacket;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.Ipv4Packet;
@@ -23,7 +21,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  * numbers, options, payload) and keeps the segments it receives, per local port. So one side of a ring pair
  * can hold a real fastpath client and an attacker at another address at once. Test thread only.
  */
-final class RawPeer implements Port {
+final class RawPeer extends DelegatingPort {
     /** A segment the peer received. */
     record Segment(int localPort, int remotePort, int seq, int ack, int flags, int window, int payload) {
         boolean has(int mask) {
@@ -31,7 +29,6 @@ final class RawPeer implements Port {
         }
     }
 
-    private final Port delegate;
     private final int ip;
     private final long mac;
     private final long targetMac;
@@ -49,7 +46,7 @@ final class RawPeer implements Port {
     int allocationFailures;
 
     RawPeer(Port delegate, int ip, long mac, int targetIp, long targetMac) {
-        this.delegate = delegate;
+        super(delegate);
         this.ip = ip;
         this.mac = mac;
         this.targetIp = targetIp;
@@ -172,65 +169,5 @@ final class RawPeer implements Port {
         if (delegate.transmit(one, 0, 1) != 1) {
             one.freeAll(1);
         }
-    }
-
-    @Override
-    public int transmit(MbufArray pkts, int from, int count) {
-        return delegate.transmit(pkts, from, count);
-    }
-
-    @Override
-    public String name() {
-        return delegate.name();
-    }
-
-    @Override
-    public int portId() {
-        return delegate.portId();
-    }
-
-    @Override
-    public long macAddress() {
-        return delegate.macAddress();
-    }
-
-    @Override
-    public int mtu() {
-        return delegate.mtu();
-    }
-
-    @Override
-    public long txOffloadCapabilities() {
-        return delegate.txOffloadCapabilities();
-    }
-
-    @Override
-    public long rxOffloadCapabilities() {
-        return delegate.rxOffloadCapabilities();
-    }
-
-    @Override
-    public long txOffloads() {
-        return delegate.txOffloads();
-    }
-
-    @Override
-    public PktmbufPool pool() {
-        return delegate.pool();
-    }
-
-    @Override
-    public PortStats stats(PortStats into) {
-        return delegate.stats(into);
-    }
-
-    @Override
-    public boolean linkUp() {
-        return delegate.linkUp();
-    }
-
-    @Override
-    public void close() {
-        // The ring pair owns the delegate.
     }
 }

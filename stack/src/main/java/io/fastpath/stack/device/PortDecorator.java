@@ -7,12 +7,13 @@ import io.fastpath.dpdk.PortStats;
 /**
  * Base of the port decorators (capture, fault injection): everything but the bursts and close goes to the
  * wrapped port. A decorator reports no transmit offloads ({@link Port#txOffloads()} = 0), so the stack
- * fills in every checksum itself and what the decorator sees is what goes on the wire.
+ * fills in every checksum itself and what the decorator sees is what goes on the wire. Public so that
+ * applications and tests can write their own (a router with a smaller MTU, a host sharing the wire).
  */
-abstract class PortDecorator implements Port {
+public abstract class PortDecorator implements Port {
     protected final Port delegate;
 
-    PortDecorator(Port delegate) {
+    protected PortDecorator(Port delegate) {
         this.delegate = delegate;
     }
 

@@ -246,29 +246,11 @@ class LinuxTcpTest {
             assertEquals("listening", readLine(server));
             Soak soak = new Soak(link.stack.tcp(), Ipv4Address.parse(link.net + "1"), 7009, 8, 128 * 1024, 4L << 20, 23);
             long start = System.nanoTime();
-            long warmEnd = start + TimeUnit.SECONDS.toNanos(Math.min(10, seconds / 4));
-            long end = start + TimeUnit.SECONDS.toNanos(seconds);
-            long heapAfterWarmUp = -1;
-            while (true) {
-                long now = System.nanoTime();
-                if (heapAfterWarmUp < 0 && now > warmEnd) {
-                    heapAfterWarmUp = Soak.heapAfterGc();
-                }
-                if (now > end) {
-                    soak.stop();
-                    if (soak.idle()) {
-                        break;
-                    }
-                    if (now > end + TimeUnit.SECONDS.toNanos(120)) {
-                        throw new AssertionError("clients still open 120 s after the end: " + soak + "\n"
-                            + link.stack.tcp().describe());
-                    }
-                }
-                soak.step(now);
+            long heapAfterWarmUp = soak.run(seconds, 120, () -> {
                 if (link.stack.doWork() == 0) {
                     Thread.onSpinWait();
                 }
-            }
+            }, () -> link.stack.tcp().describe());
             link.runUntil(() -> link.stack.tcp().connectionCount() == 0, 10, "connection table empty");
             long heapAtEnd = Soak.heapAfterGc();
             double elapsed = (System.nanoTime() - start) / 1e9;

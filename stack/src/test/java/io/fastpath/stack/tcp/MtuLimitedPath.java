@@ -3,6 +3,7 @@ package io.fastpath.stack.tcp;
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.Port;
+import io.fastpath.stack.device.PortDecorator;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.IcmpPacket;
 import io.fastpath.stack.wire.Ipv4Packet;
@@ -15,7 +16,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  * quoting the datagram's header and first 8 bytes, which the stack then reads from this port. With
  * {@code reportMtu} false it drops silently (a black hole, as a filtering firewall makes). Test thread only.
  */
-final class MtuLimitedPath extends DelegatingPort {
+final class MtuLimitedPath extends PortDecorator {
     private static final int ROUTER_IP = io.fastpath.stack.wire.Ipv4Address.parse("10.21.0.254");
     private static final long ROUTER_MAC = 0x02_00_00_00_00_FEL;
     private final int mtu;

@@ -3,6 +3,7 @@ package io.fastpath.stack.tcp;
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.Port;
+import io.fastpath.stack.device.PortDecorator;
 import io.fastpath.stack.wire.ArpPacket;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.Ipv4Packet;
@@ -21,7 +22,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  * numbers, options, payload) and keeps the segments it receives, per local port. So one side of a ring pair
  * can hold a real fastpath client and an attacker at another address at once. Test thread only.
  */
-final class RawPeer extends DelegatingPort {
+final class RawPeer extends PortDecorator {
     /** A segment the peer received. */
     record Segment(int localPort, int remotePort, int seq, int ack, int flags, int window, int payload) {
         boolean has(int mask) {
@@ -169,5 +170,15 @@ final class RawPeer extends DelegatingPort {
         if (delegate.transmit(one, 0, 1) != 1) {
             one.freeAll(1);
         }
+    }
+
+    @Override
+    public int transmit(MbufArray pkts, int from, int count) {
+        return delegate.transmit(pkts, from, count);
+    }
+
+    @Override
+    public void close() {
+        // The ring pair owns the wrapped port.
     }
 }

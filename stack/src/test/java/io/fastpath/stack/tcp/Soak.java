@@ -84,6 +84,37 @@ final class Soak {
         }
     }
 
+    /**
+     * Churns for {@code seconds} with {@code dutyCycle} driving the stacks, then stops starting clients and runs
+     * until every one has finished (failing after {@code graceSeconds} more, with {@code describe}'s text).
+     *
+     * @return the heap in use after warm-up (a quarter of the run, at most 10 s), for the caller's growth check
+     */
+    long run(long seconds, long graceSeconds, Runnable dutyCycle, java.util.function.Supplier<String> describe) {
+        long start = System.nanoTime();
+        long warmEnd = start + java.util.concurrent.TimeUnit.SECONDS.toNanos(Math.min(10, seconds / 4));
+        long end = start + java.util.concurrent.TimeUnit.SECONDS.toNanos(seconds);
+        long heapAfterWarmUp = -1;
+        while (true) {
+            long now = System.nanoTime();
+            if (heapAfterWarmUp < 0 && now > warmEnd) {
+                heapAfterWarmUp = heapAfterGc();
+            }
+            if (now > end) {
+                stop();
+                if (idle()) {
+                    return heapAfterWarmUp;
+                }
+                if (now > end + java.util.concurrent.TimeUnit.SECONDS.toNanos(graceSeconds)) {
+                    throw new AssertionError("clients still open " + graceSeconds + " s after the end: " + this
+                        + "\n" + describe.get());
+                }
+            }
+            step(now);
+            dutyCycle.run();
+        }
+    }
+
     void stop() {
         stopping = true;
     }

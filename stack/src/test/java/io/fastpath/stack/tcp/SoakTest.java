@@ -48,28 +48,10 @@ class SoakTest {
                 assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
                 Soak soak = new Soak(a.tcp(), B_IP, 7, 16, 256 * 1024, 16L << 20, 17);
                 long start = System.nanoTime();
-                long warmEnd = start + TimeUnit.SECONDS.toNanos(Math.min(10, seconds / 4));
-                long end = start + TimeUnit.SECONDS.toNanos(seconds);
-                long heapAfterWarmUp = -1;
-                while (true) {
-                    long now = System.nanoTime();
-                    if (heapAfterWarmUp < 0 && now > warmEnd) {
-                        heapAfterWarmUp = Soak.heapAfterGc();
-                    }
-                    if (now > end) {
-                        soak.stop();
-                        if (soak.idle()) {
-                            break;
-                        }
-                        if (now > end + TimeUnit.SECONDS.toNanos(60)) {
-                            throw new AssertionError("clients still open 60 s after the end: " + soak + "\n"
-                                + a.tcp().describe());
-                        }
-                    }
-                    soak.step(now);
+                long heapAfterWarmUp = soak.run(seconds, 60, () -> {
                     a.doWork();
                     b.doWork();
-                }
+                }, () -> a.tcp().describe());
                 long drainEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                 while ((a.tcp().connectionCount() > 0 || b.tcp().connectionCount() > 0) && System.nanoTime() < drainEnd) {
                     a.doWork();

@@ -7,7 +7,6 @@ import io.fastpath.stack.arp.ArpTable;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.Routes;
-import io.fastpath.stack.tcp.IpOutput;
 import io.fastpath.stack.tcp.TcpLayer;
 import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.wire.ArpPacket;
@@ -53,6 +52,8 @@ public final class Stack implements Agent, AutoCloseable {
     private static final int TX_BATCH = 64;
     /** sizeof(struct rte_mbuf): part of what every held mbuf costs. */
     private static final int MBUF_HEADER_BYTES = 128;
+    private static final long RX_L4_CKSUM_MASK = (1L << 3) | (1L << 8);
+    private static final long RX_L4_CKSUM_GOOD = 1L << 8;
     private static final int ARP_POLL_INTERVAL_NS = 1_000_000;
 
     private static final int CMD_PING = 1;
@@ -140,64 +141,8 @@ public final class Stack implements Agent, AutoCloseable {
         this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.frames = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.counters = new StackCounters(config.countersFile(), config.name());
-        this.tcp = new TcpLayer(config.tcp(), new IpOutput() {
-            @Override
-            public long allocate() {
-                return Stack.this.allocate();
-            }
-
-            @Override
-            public void transmit(long m, int destination) {
-                int nextHop = routes.nextHop(destination);
-                if (nextHop == Routes.NO_ROUTE) {
-                    counters.noRoute.incrementRelease();
-                    free(m);
-                    return;
-                }
-                resolveAndSend(m, nextHop);
-            }
-
-            @Override
-            public void free(long m) {
-                Stack.this.free(m);
-            }
-
-            @Override
-            public boolean canTransmit() {
-                return Stack.this.canTransmit();
-            }
-
-            @Override
-            public int nextHop(int destination) {
-                return routes.nextHop(destination);
-            }
-
-            @Override
-            public long mac() {
-                return mac;
-            }
-
-            @Override
-            public int address() {
-                return address;
-            }
-
-            @Override
-            public int mtu() {
-                return mtu;
-            }
-
-            @Override
-            public boolean txChecksumOffload() {
-                long both = io.fastpath.dpdk.Layouts.TX_OFFLOAD_IPV4_CKSUM | io.fastpath.dpdk.Layouts.TX_OFFLOAD_TCP_CKSUM;
-                return (port.txOffloads() & both) == both;
-            }
-
-            @Override
-            public StackCounters counters() {
-                return counters;
-            }
-        }, clock.nanoTime());
+        this.tcp = new TcpLayer(config.tcp(), new MbufIpOutput(this, port, routes, counters, mac, address, mtu),
+            clock.nanoTime());
         // TCP may hold the pool less a reserve for receiving (the PMD refills its ring from the pool), ARP,
         // ICMP, ACKs and resets: a peer that fills its windows with tiny or out-of-order segments must not
         // take the stack off the network.
@@ -356,7 +301,10 @@ public final class Stack implements Agent, AutoCloseable {
         }
         int protocol = ip.protocol();
         if (protocol == Ipv4Packet.PROTOCOL_TCP) {
-            tcp.input(m, ethernet.payloadOffset(), ip.headerLength(), ip.totalLength(), source, destination, nowNs);
+            // The NIC may have verified the TCP checksum already (RTE_MBUF_F_RX_L4_CKSUM_GOOD).
+            boolean verified = (Mbuf.olFlags(m) & RX_L4_CKSUM_MASK) == RX_L4_CKSUM_GOOD;
+            tcp.input(m, Mbuf.dataAddress(m) + ethernet.payloadOffset() + ip.headerLength(),
+                ip.totalLength() - ip.headerLength(), source, destination, verified, nowNs);
         } else if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
             icmpInput(m);
         } else if (config.rawProtocols()[protocol]) {
@@ -498,7 +446,7 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     /** Sends a frame whose Ethernet destination is still to be filled in, once ARP knows the next hop. */
-    private void resolveAndSend(long m, int nextHop) {
+    void resolveAndSend(long m, int nextHop) {
         long neighbour = arp.lookup(nextHop, nowNs);
         if (neighbour >= 0) {
             MacAddress.put(txFrame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
@@ -603,7 +551,7 @@ public final class Stack implements Agent, AutoCloseable {
         transmit(m);
     }
 
-    private long allocate() {
+    long allocate() {
         if (!port.pool().allocBulk(alloc, 0, 1)) {
             counters.drop(DropReason.TX_NO_MBUF).incrementRelease();
             return 0;
@@ -616,7 +564,7 @@ public final class Stack implements Agent, AutoCloseable {
      * full). TCP asks before it builds a segment, so a port that cannot keep up holds TCP back instead of
      * dropping segments TCP counted as sent.
      */
-    private boolean canTransmit() {
+    boolean canTransmit() {
         if (txCount < TX_BATCH) {
             return true;
         }
@@ -641,7 +589,7 @@ public final class Stack implements Agent, AutoCloseable {
         tx.set(txCount++, m);
     }
 
-    private void free(long m) {
+    void free(long m) {
         if (freeCount == TX_BATCH) {
             flushFree();
         }

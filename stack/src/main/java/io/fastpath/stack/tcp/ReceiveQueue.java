@@ -263,6 +263,9 @@ final class ReceiveQueue {
     interface Allocator {
         /** A fresh mbuf (its data room empty), or 0 when none is free. */
         long allocate();
+
+        /** Where a fresh mbuf's data starts. */
+        long dataAddress(long mbuf);
     }
 
     /**
@@ -311,7 +314,7 @@ final class ReceiveQueue {
                     break;
                 }
                 target = fresh;
-                targetAddress = io.fastpath.dpdk.Mbuf.dataAddress(fresh);
+                targetAddress = allocator.dataAddress(fresh);
                 used = 0;
                 int to = (first + write++) % capacity;
                 mbuf[to] = fresh;

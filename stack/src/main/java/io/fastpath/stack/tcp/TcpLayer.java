@@ -1,11 +1,9 @@
 package io.fastpath.stack.tcp;
 
-import io.fastpath.dpdk.Mbuf;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
-import io.fastpath.stack.wire.Checksum;
-import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.ip.IpOutput;
 import io.fastpath.stack.wire.Ipv4Packet;
 import io.fastpath.stack.wire.TcpOptions;
 import io.fastpath.stack.wire.TcpSegment;
@@ -43,7 +41,6 @@ public final class TcpLayer {
      * most: as long as our own SYN retries would last (initial RTO x (2^(retries+1) - 1)), capped here.
      */
     public static final long CONDITIONAL_ACCEPT_LIMIT_NS = 10_000_000_000L;
-    private static final int HEADERS = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
     private static final int TS_OPTION_SPACE = 12;
     private static final long TIMER_TICK_NS = 1L << 20; // about 1 ms
     /** Bytes charged per held mbuf when the stack does not say: a 2 KiB data room, headroom and the mbuf header. */
@@ -56,11 +53,6 @@ public final class TcpLayer {
     static final long OUT_OF_WINDOW_ACK_INTERVAL_NS = 500_000_000L;
     /** Out-of-order segments another connection gives up per prune under global pressure. */
     private static final int PRUNE_BATCH = 64;
-    private static final long RX_L4_CKSUM_MASK = (1L << 3) | (1L << 8);
-    private static final long RX_L4_CKSUM_GOOD = 1L << 8;
-    private static final long TX_TCP_CKSUM = 1L << 52;
-    private static final long TX_IP_CKSUM = 1L << 54;
-    private static final long TX_IPV4 = 1L << 55;
 
     /** A listening port. */
     static final class Listener {
@@ -110,13 +102,12 @@ public final class TcpLayer {
     private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer out = new UnsafeBuffer(0, 0);
     private final TcpSegment seg = new TcpSegment();
+    /** Where the segment being processed starts in its buffer's memory. */
+    private long segAddress;
     private final TcpSegment outSeg = new TcpSegment();
-    private final Ipv4Packet outIp = new Ipv4Packet();
-    private final EthernetFrame outEth = new EthernetFrame();
     private final TcpOptions options = new TcpOptions();
     private final int[] sackLeftOut = new int[4];
     private final int[] sackRightOut = new int[4];
-    private int ipId;
     // Fast Open: the server's cookie keys (current and previous, RFC 7413 §4.1.2) and the client's cookie cache.
     private IsnGenerator cookieKey = new IsnGenerator();
     private IsnGenerator previousCookieKey = cookieKey;
@@ -173,12 +164,20 @@ public final class TcpLayer {
             memHeld--;
             ip.free(m);
         };
-        this.collapseAllocator = () -> {
-            long m = ip.allocate();
-            if (m != 0) {
-                memHeld++; // a fresh mbuf for collapsed data: held like any other
+        this.collapseAllocator = new ReceiveQueue.Allocator() {
+            @Override
+            public long allocate() {
+                long m = ip.allocate();
+                if (m != 0) {
+                    memHeld++; // a fresh mbuf for collapsed data: held like any other
+                }
+                return m;
             }
-            return m;
+
+            @Override
+            public long dataAddress(long m) {
+                return ip.dataAddress(m);
+            }
         };
     }
 
@@ -669,18 +668,15 @@ public final class TcpLayer {
     // ============================================================================================ input
 
     /**
-     * A TCP segment for our address. {@code m}'s data holds the whole frame; the IPv4 header starts at
-     * {@code ipOffset}. Consumes the mbuf (keeps it for its data, or frees it).
+     * A TCP segment for our address, parsed out of its IPv4 datagram by the layer below: {@code segmentLength}
+     * bytes at {@code segmentAddress} inside buffer {@code m}, from {@code src} to {@code dst}; {@code verified}
+     * when the port has checked the TCP checksum already. Consumes the buffer (keeps it for its data, or frees it).
      */
-    public void input(long m, int ipOffset, int ipHeaderLength, int ipTotalLength, int src, int dst, long now) {
+    public void input(long m, long segmentAddress, int segmentLength, int src, int dst, boolean verified, long now) {
         this.nowNs = now;
-        int frameLength = Mbuf.dataLen(m);
-        frame.wrap(Mbuf.dataAddress(m), frameLength);
-        int tcpOffset = ipOffset + ipHeaderLength;
-        int tcpLength = ipTotalLength - ipHeaderLength;
-        seg.wrap(frame, tcpOffset, tcpLength);
-        // The NIC may have verified the checksum already (RTE_MBUF_F_RX_L4_CKSUM_GOOD).
-        boolean verified = (Mbuf.olFlags(m) & RX_L4_CKSUM_MASK) == RX_L4_CKSUM_GOOD;
+        segAddress = segmentAddress;
+        frame.wrap(segmentAddress, segmentLength);
+        seg.wrap(frame, 0, segmentLength);
         WireError error = seg.check(src, dst, !verified);
         if (error != WireError.OK) {
             drop(m, error == WireError.BAD_CHECKSUM ? DropReason.TCP_BAD_CHECKSUM : DropReason.TCP_MALFORMED);
@@ -942,7 +938,7 @@ public final class TcpLayer {
             }
             c.rtxDeadline = nowNs + conditionalAcceptLimitNs();
             schedule(c, c.rtxDeadline);
-            l.handler.onConnectRequest(c, Mbuf.dataAddress(m) + seg.payloadOffset(), seg.payloadLength());
+            l.handler.onConnectRequest(c, segAddress + seg.payloadOffset(), seg.payloadLength());
             free(m);
             return;
         }
@@ -1757,7 +1753,7 @@ public final class TcpLayer {
 
     /** In-window data: queue it in place (the mbuf is kept) or hold it out of order. Returns whether kept. */
     private boolean receiveData(TcpConnection c, long m, int segSeq, int payloadOffset, int payload) {
-        long address = Mbuf.dataAddress(m) + payloadOffset;
+        long address = segAddress + payloadOffset;
         // Trim what we already have (RFC 9293 §3.10.7.4: segments may overlap the left window edge).
         if (Seq.lt(segSeq, c.rcvNxt)) {
             int skip = c.rcvNxt - segSeq;
@@ -1915,11 +1911,11 @@ public final class TcpLayer {
         int rest = payload - k - 1;
         if (rest > 0) {
             if (kept) {
-                Mbuf.refcnt(m, Mbuf.refcnt(m) + 1);
+                ip.retain(m);
             }
             if (!c.receiveQueue.append(m, address + k + 1, rest)) {
                 if (kept) {
-                    Mbuf.refcnt(m, Mbuf.refcnt(m) - 1);
+                    ip.unretain(m);
                 }
                 rest = 0;
             } else {
@@ -2309,14 +2305,8 @@ public final class TcpLayer {
             }
         }
         int tcpHeader = TcpSegment.MIN_HEADER_LENGTH + optionsLength;
-        int frameLength = HEADERS + tcpHeader + len;
-        out.wrap(Mbuf.dataAddress(m), Math.max(frameLength, 60));
-        outEth.wrap(out, 0, frameLength);
-        outEth.writeHeader(0L, ip.mac(), EthernetFrame.ETHERTYPE_IPV4);
-        outIp.wrap(out, EthernetFrame.HEADER_LENGTH, frameLength - EthernetFrame.HEADER_LENGTH);
-        outIp.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, c.localIp, c.remoteIp, tcpHeader + len,
-            ipId++ & 0xFFFF);
-        outSeg.wrap(out, HEADERS, tcpHeader + len);
+        out.wrap(ip.segmentAddress(m), tcpHeader + len);
+        outSeg.wrap(out, 0, tcpHeader + len);
         int window;
         if (syn) {
             window = Math.min(c.receiveLimit, 65535); // unscaled in a SYN (RFC 7323 §2.2)
@@ -2340,7 +2330,7 @@ public final class TcpLayer {
         if ((flags & TcpSegment.URG) != 0) {
             outSeg.urgentPointer(Math.min(c.sndUp - seq, 0xFFFF));
         }
-        int at = HEADERS + TcpSegment.MIN_HEADER_LENGTH;
+        int at = TcpSegment.MIN_HEADER_LENGTH;
         int optionsStart = at;
         if (syn) {
             at = TcpOptions.writeMss(out, at, ip.mtu() - 40);
@@ -2390,26 +2380,13 @@ public final class TcpLayer {
         if (len > 0) {
             c.sendBuffer.copy(syn ? seq + 1 : seq, len, out, at); // SYN data starts after the SYN's number
         }
-        if (ip.txChecksumOffload()) {
-            // The port computes both checksums: the IP one from zero, the TCP one from the pseudo-header sum.
-            outIp.headerChecksum(0);
-            outSeg.checksum(Checksum.pseudoHeaderSum(c.localIp, c.remoteIp, Ipv4Packet.PROTOCOL_TCP, tcpHeader + len));
-            Mbuf.olFlags(m, TX_IPV4 | TX_IP_CKSUM | TX_TCP_CKSUM);
-            Mbuf.txOffload(m, EthernetFrame.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, tcpHeader);
-        } else {
-            outSeg.fillChecksum(c.localIp, c.remoteIp);
-        }
-        if (frameLength < 60) {
-            out.setMemory(frameLength, 60 - frameLength, (byte) 0);
-        }
-        Mbuf.setLength(m, Math.max(frameLength, 60));
         if ((flags & TcpSegment.ACK) != 0) {
             c.ackNow = false;
             c.segmentsUnacked = 0;
             c.delackDeadline = 0;
         }
         counters.tcpSegmentsSent.incrementRelease();
-        ip.transmit(m, c.remoteIp);
+        ip.transmitTcp(m, c.localIp, c.remoteIp, tcpHeader + len);
         return true;
     }
 
@@ -2444,22 +2421,13 @@ public final class TcpLayer {
         if (m == 0) {
             return;
         }
-        int frameLength = HEADERS + TcpSegment.MIN_HEADER_LENGTH;
-        out.wrap(Mbuf.dataAddress(m), 60);
-        out.setMemory(0, 60, (byte) 0);
-        outEth.wrap(out, 0, frameLength);
-        outEth.writeHeader(0L, ip.mac(), EthernetFrame.ETHERTYPE_IPV4);
-        outIp.wrap(out, EthernetFrame.HEADER_LENGTH, frameLength - EthernetFrame.HEADER_LENGTH);
-        outIp.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, localIp, remoteIp,
-            TcpSegment.MIN_HEADER_LENGTH, ipId++ & 0xFFFF);
-        outSeg.wrap(out, HEADERS, TcpSegment.MIN_HEADER_LENGTH);
+        out.wrap(ip.segmentAddress(m), TcpSegment.MIN_HEADER_LENGTH);
+        outSeg.wrap(out, 0, TcpSegment.MIN_HEADER_LENGTH);
         outSeg.writeHeader(localPort, remotePort, seq, withAck ? ack : 0,
             TcpSegment.RST | (withAck ? TcpSegment.ACK : 0), 0, 0);
-        outSeg.fillChecksum(localIp, remoteIp);
-        Mbuf.setLength(m, 60);
         counters.tcpResetsSent.incrementRelease();
         counters.tcpSegmentsSent.incrementRelease();
-        ip.transmit(m, remoteIp);
+        ip.transmitTcp(m, localIp, remoteIp, TcpSegment.MIN_HEADER_LENGTH);
     }
 
     // =========================================================================================== timers

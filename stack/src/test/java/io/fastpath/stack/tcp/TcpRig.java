@@ -5,6 +5,7 @@ import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.ip.IpOutput;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.Ipv4Packet;
@@ -161,7 +162,7 @@ final class TcpRig implements IpOutput, AutoCloseable {
         }
         tcp.fillChecksum(PEER, LOCAL);
         Mbuf.setLength(m, frameLength);
-        layer.input(m, EthernetFrame.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, ipLength, PEER, LOCAL, now);
+        layer.input(m, Mbuf.dataAddress(m) + tcpOffset, tcpLength, PEER, LOCAL, false, now);
         layer.flush(now);
     }
 
@@ -191,17 +192,35 @@ final class TcpRig implements IpOutput, AutoCloseable {
     }
 
     @Override
-    public void transmit(long m, int destination) {
-        frame.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
-        ipv4.wrap(frame, EthernetFrame.HEADER_LENGTH, Mbuf.dataLen(m) - EthernetFrame.HEADER_LENGTH);
-        int tcpOffset = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
-        tcp.wrap(frame, tcpOffset, ipv4.totalLength() - Ipv4Packet.MIN_HEADER_LENGTH);
+    public long segmentAddress(long m) {
+        return Mbuf.dataAddress(m) + EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
+    }
+
+    @Override
+    public void transmitTcp(long m, int source, int destination, int segmentLength) {
+        frame.wrap(segmentAddress(m), segmentLength);
+        tcp.wrap(frame, 0, segmentLength);
         if (tcp.hasFlags(TcpSegment.SYN)) {
             iss = tcp.sequenceNumber();
             localPort = tcp.sourcePort();
         }
         sent.add(new Sent(tcp.sequenceNumber() - iss - 1, tcp.payloadLength(), tcp.flags(), now));
         free(m);
+    }
+
+    @Override
+    public long dataAddress(long m) {
+        return Mbuf.dataAddress(m);
+    }
+
+    @Override
+    public void retain(long m) {
+        Mbuf.refcnt(m, Mbuf.refcnt(m) + 1);
+    }
+
+    @Override
+    public void unretain(long m) {
+        Mbuf.refcnt(m, Mbuf.refcnt(m) - 1);
     }
 
     @Override
@@ -216,11 +235,6 @@ final class TcpRig implements IpOutput, AutoCloseable {
     }
 
     @Override
-    public long mac() {
-        return 0x020000000001L;
-    }
-
-    @Override
     public int address() {
         return LOCAL;
     }
@@ -228,11 +242,6 @@ final class TcpRig implements IpOutput, AutoCloseable {
     @Override
     public int mtu() {
         return 1500;
-    }
-
-    @Override
-    public boolean txChecksumOffload() {
-        return false;
     }
 
     @Override

@@ -21,7 +21,7 @@ public final class TcpConnection {
     int remoteIp;
     int remotePort;
     TcpHandler handler;
-    TcpLayer.Listener listener;
+    Listeners.Listener listener;
     /** The listener's half-open queue (SYN-RECEIVED, oldest first). */
     TcpConnection halfOpenPrev;
     TcpConnection halfOpenNext;
@@ -136,7 +136,7 @@ public final class TcpConnection {
     boolean fastOpen;
     int synData;
     boolean sendCookie;
-    TcpLayer.Listener fastOpenListener;
+    Listeners.Listener fastOpenListener;
     // Keepalive (RFC 1122 §4.2.3.6).
     boolean keepAlive;
     long keepIdleNs;

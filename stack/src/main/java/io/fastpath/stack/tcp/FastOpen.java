@@ -1,0 +1,74 @@
+package io.fastpath.stack.tcp;
+
+import io.fastpath.stack.wire.TcpOptions;
+import io.fastpath.stack.wire.TcpSegment;
+import org.agrona.collections.Int2ObjectHashMap;
+
+/**
+ * TCP Fast Open cookies (RFC 7413): the server's cookie keys (current and previous, §4.1.2) and the client's
+ * cookie cache, one per server address. Poll thread.
+ */
+final class FastOpen {
+    private final TcpLayer layer;
+    private final TcpSegment seg;
+    private final TcpOptions options;
+    // Fast Open: the server's cookie keys (current and previous, RFC 7413 §4.1.2) and the client's cookie cache.
+    IsnGenerator cookieKey = new IsnGenerator();
+    IsnGenerator previousCookieKey = cookieKey;
+    final Int2ObjectHashMap<byte[]> cookieCache = new Int2ObjectHashMap<>();
+    final byte[] cookieScratch = new byte[8];
+
+    FastOpen(TcpLayer layer) {
+        this.layer = layer;
+        this.seg = layer.seg;
+        this.options = layer.options;
+    }
+
+    /** The server's cookie for a client address (RFC 7413 §4.1.2): a MAC of the address, 8 bytes. */
+    byte[] cookieFor(IsnGenerator key, int clientIp) {
+        long mac = key.sipHash24(clientIp & 0xFFFF_FFFFL, 0x46504F50454EL);
+        for (int i = 0; i < 8; i++) {
+            cookieScratch[i] = (byte) (mac >>> (56 - 8 * i));
+        }
+        return cookieScratch;
+    }
+
+    boolean validCookie(int clientIp) {
+        if (options.fastOpenCookieLength() != 8) {
+            return false;
+        }
+        return cookieMatches(cookieKey, clientIp) || cookieMatches(previousCookieKey, clientIp);
+    }
+
+    boolean cookieMatches(IsnGenerator key, int clientIp) {
+        byte[] expected = cookieFor(key, clientIp);
+        int at = options.fastOpenCookieOffset();
+        for (int i = 0; i < 8; i++) {
+            if (seg.buffer().getByte(at + i) != expected[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Replaces the Fast Open secret key; cookies made with the previous key stay valid until the next
+     * rotation (RFC 7413 §4.1.2: "rotate the secret key periodically").
+     */
+    void rotateFastOpenKey() {
+        previousCookieKey = cookieKey;
+        cookieKey = new IsnGenerator();
+    }
+
+    /** Bytes of the Fast Open option in this connection's SYN or SYN-ACK (with two NOPs), or 0. */
+    int fastOpenOptionLength(TcpConnection c) {
+        if (c.active) {
+            if (!c.fastOpen || c.state != TcpState.SYN_SENT) {
+                return 0;
+            }
+            byte[] cookie = c.synData > 0 ? cookieCache.get(c.remoteIp) : null;
+            return 4 + (cookie == null ? 0 : cookie.length);
+        }
+        return c.sendCookie ? 12 : 0;
+    }
+}

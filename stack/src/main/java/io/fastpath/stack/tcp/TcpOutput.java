@@ -26,9 +26,8 @@ final class TcpOutput {
     private TcpInput in;
     private TcpTimers timers;
     final UnsafeBuffer out = new UnsafeBuffer(0, 0);
-    final TcpSegment outSeg = new TcpSegment();
-    final int[] sackLeftOut = new int[4];
-    final int[] sackRightOut = new int[4];
+    /** The header of the segment being built (one at a time). */
+    private final TcpHeaderRepr header = new TcpHeaderRepr();
 
     TcpOutput(TcpLayer layer) {
         this.layer = layer;
@@ -281,17 +280,30 @@ final class TcpOutput {
             return false;
         }
         boolean syn = (flags & TcpSegment.SYN) != 0;
-        // Options.
-        int optionsLength;
-        int sackBlocks = 0;
+        TcpHeaderRepr h = header.clearOptions();
         if (syn) {
-            optionsLength = 4 + (config.sack() && (!c.active ? c.sackOk : true) ? 2 : 0);
-            optionsLength += (c.timestampsWanted && (!c.active ? c.tsOk : true)) ? 10 : 0;
-            optionsLength += (config.windowScaling() && (!c.active ? c.sndScale >= 0 : true)) ? 4 : 0;
-            optionsLength = (optionsLength + 3) & ~3;
-            optionsLength += tfo.fastOpenOptionLength(c);
+            // The SYN's options, decided once: what we offer (active open) or what the peer offered too.
+            h.mss = ip.mtu() - 40;
+            h.sackPermitted = config.sack() && (c.active || c.sackOk);
+            h.timestamps = c.timestampsWanted && (c.active || c.tsOk);
+            h.tsVal = tsNow(c);
+            h.tsEcr = c.active ? 0 : c.tsRecent;
+            h.windowScale = config.windowScaling() && (c.active || c.sndScale >= 0) ? c.rcvScale : -1;
+            if (tfo.fastOpenOptionLength(c) > 0) {
+                h.fastOpen = true;
+                if (c.active) {
+                    h.cookie = c.synData > 0 ? tfo.cookieCache.get(c.remoteIp) : null;
+                    h.cookieLength = h.cookie == null ? 0 : h.cookie.length;
+                } else {
+                    h.cookie = tfo.cookieFor(tfo.cookieKey, c.remoteIp);
+                    h.cookieLength = 8;
+                    counters.tcpFastOpenCookiesSent.incrementRelease();
+                }
+            }
         } else {
-            optionsLength = c.tsOk ? TcpLayer.TS_OPTION_SPACE : 0;
+            h.timestamps = c.tsOk;
+            h.tsVal = tsNow(c);
+            h.tsEcr = c.tsRecent;
             int maxBlocks = c.tsOk ? 3 : 4;
             // A D-SACK rides first (RFC 2883 §4), on a segment with room for it (currentMss() reserves room
             // for blocks only while data is held out of order).
@@ -301,23 +313,19 @@ final class TcpOutput {
                 c.dsackPending = false;
                 maxBlocks--;
             }
+            int sackBlocks = 0;
             if (c.sackOk && c.receiveQueue.outOfOrderCount() > 0) {
-                sackBlocks = c.receiveQueue.sackBlocks(sackLeftOut, sackRightOut, maxBlocks, in.lastSegmentSeq);
+                sackBlocks = c.receiveQueue.sackBlocks(h.sackLeft, h.sackRight, maxBlocks, in.lastSegmentSeq);
             }
             if (dsack) {
-                System.arraycopy(sackLeftOut, 0, sackLeftOut, 1, sackBlocks);
-                System.arraycopy(sackRightOut, 0, sackRightOut, 1, sackBlocks);
-                sackLeftOut[0] = c.dsackLeft;
-                sackRightOut[0] = c.dsackRight;
+                System.arraycopy(h.sackLeft, 0, h.sackLeft, 1, sackBlocks);
+                System.arraycopy(h.sackRight, 0, h.sackRight, 1, sackBlocks);
+                h.sackLeft[0] = c.dsackLeft;
+                h.sackRight[0] = c.dsackRight;
                 sackBlocks++;
             }
-            if (sackBlocks > 0) {
-                optionsLength += 4 + 8 * sackBlocks;
-            }
+            h.sackBlocks = sackBlocks;
         }
-        int tcpHeader = TcpSegment.MIN_HEADER_LENGTH + optionsLength;
-        out.wrap(ip.segmentAddress(m), tcpHeader + len);
-        outSeg.wrap(out, 0, tcpHeader + len);
         int window;
         if (syn) {
             window = Math.min(c.receiveLimit, 65535); // unscaled in a SYN (RFC 7323 §2.2)
@@ -329,65 +337,23 @@ final class TcpOutput {
                 c.rcvAdvertisedEdge = edge;
             }
         }
-        int ack = (flags & TcpSegment.ACK) != 0 ? c.rcvNxt : 0;
         if (c.urgentToSend) {
             if (Seq.ge(c.sndUna, c.sndUp)) {
                 c.urgentToSend = false;
             } else if (Seq.gt(c.sndUp, seq) && !syn) {
                 flags |= TcpSegment.URG;
+                h.urgentPointer = Math.min(c.sndUp - seq, 0xFFFF);
             }
         }
-        outSeg.writeHeader(c.localPort, c.remotePort, seq, ack, flags, window, optionsLength);
-        if ((flags & TcpSegment.URG) != 0) {
-            outSeg.urgentPointer(Math.min(c.sndUp - seq, 0xFFFF));
-        }
-        int at = TcpSegment.MIN_HEADER_LENGTH;
-        int optionsStart = at;
-        if (syn) {
-            at = TcpOptions.writeMss(out, at, ip.mtu() - 40);
-            boolean sackOn = config.sack() && (c.active || c.sackOk);
-            boolean tsOn = c.timestampsWanted && (c.active || c.tsOk);
-            boolean wsOn = config.windowScaling() && (c.active || c.sndScale >= 0);
-            if (sackOn && tsOn) {
-                at = TcpOptions.writeSackPermitted(out, at);
-                at = TcpOptions.writeTimestamps(out, at, tsNow(c), c.active ? 0 : c.tsRecent);
-            } else if (tsOn) {
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeTimestamps(out, at, tsNow(c), c.active ? 0 : c.tsRecent);
-            } else if (sackOn) {
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeSackPermitted(out, at);
-            }
-            if (wsOn) {
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeWindowScale(out, at, c.rcvScale);
-            }
-            at = TcpOptions.writePadding(out, optionsStart, at);
-            if (tfo.fastOpenOptionLength(c) > 0) {
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeNop(out, at);
-                if (c.active) {
-                    byte[] cookie = c.synData > 0 ? tfo.cookieCache.get(c.remoteIp) : null;
-                    at = TcpOptions.writeFastOpen(out, at, cookie, cookie == null ? 0 : cookie.length);
-                } else {
-                    at = TcpOptions.writeFastOpen(out, at, tfo.cookieFor(tfo.cookieKey, c.remoteIp), 8);
-                    counters.tcpFastOpenCookiesSent.incrementRelease();
-                }
-            }
-        } else {
-            if (c.tsOk) {
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeTimestamps(out, at, tsNow(c), c.tsRecent);
-            }
-            if (sackBlocks > 0) {
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeNop(out, at);
-                at = TcpOptions.writeSackBlocks(out, at, sackLeftOut, sackRightOut, sackBlocks);
-            }
-        }
+        h.sourcePort = c.localPort;
+        h.destinationPort = c.remotePort;
+        h.seq = seq;
+        h.ack = (flags & TcpSegment.ACK) != 0 ? c.rcvNxt : 0;
+        h.flags = flags;
+        h.window = window;
+        int tcpHeader = h.headerLength();
+        out.wrap(ip.segmentAddress(m), tcpHeader + len);
+        int at = h.emit(out, 0, tcpHeader + len);
         if (len > 0) {
             c.sendBuffer.copy(syn ? seq + 1 : seq, len, out, at); // SYN data starts after the SYN's number
         }
@@ -420,10 +386,15 @@ final class TcpOutput {
         if (m == 0) {
             return;
         }
+        TcpHeaderRepr h = header.clearOptions();
+        h.sourcePort = localPort;
+        h.destinationPort = remotePort;
+        h.seq = seq;
+        h.ack = withAck ? ack : 0;
+        h.flags = TcpSegment.RST | (withAck ? TcpSegment.ACK : 0);
+        h.window = 0;
         out.wrap(ip.segmentAddress(m), TcpSegment.MIN_HEADER_LENGTH);
-        outSeg.wrap(out, 0, TcpSegment.MIN_HEADER_LENGTH);
-        outSeg.writeHeader(localPort, remotePort, seq, withAck ? ack : 0,
-            TcpSegment.RST | (withAck ? TcpSegment.ACK : 0), 0, 0);
+        h.emit(out, 0, TcpSegment.MIN_HEADER_LENGTH);
         counters.tcpResetsSent.incrementRelease();
         counters.tcpSegmentsSent.incrementRelease();
         ip.transmitTcp(m, localIp, remoteIp, TcpSegment.MIN_HEADER_LENGTH);

@@ -4,11 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.PktmbufPool;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,32 +19,21 @@ class LossRecoveryTest {
     private static final int MSS = TcpRig.PEER_MSS;
     private static final long US = 1_000;
     private static final long MS = 1_000_000;
-    private static PktmbufPool pool;
 
     @TempDir
     Path dir;
     private TcpRig rig;
 
-    @BeforeAll
-    static void createPool() {
-        pool = PktmbufPool.create("lossrig", 1023, 0, PktmbufPool.DEFAULT_DATA_ROOM);
-    }
-
-    @AfterAll
-    static void freePool() {
-        pool.close();
-    }
-
     @AfterEach
     void down() {
         if (rig != null) {
             rig.close();
+            assertEquals(0, rig.buffersInUse(), "every buffer returned");
         }
-        assertEquals(0, pool.inUseCount(), "every mbuf returned");
     }
 
     private TcpRig rig() {
-        rig = new TcpRig(pool, dir, TcpConfig.defaults().withOptions(false, true, true)).connect();
+        rig = new TcpRig(dir, TcpConfig.defaults().withOptions(false, true, true)).connect();
         return rig;
     }
 

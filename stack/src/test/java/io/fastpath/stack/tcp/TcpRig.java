@@ -1,14 +1,9 @@
 package io.fastpath.stack.tcp;
 
-import io.fastpath.dpdk.Mbuf;
-import io.fastpath.dpdk.MbufArray;
-import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.StackCounters;
-import io.fastpath.stack.ip.IpOutput;
-import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.ip.NativePackets;
 import io.fastpath.stack.wire.Ipv4Address;
-import io.fastpath.stack.wire.Ipv4Packet;
 import io.fastpath.stack.wire.TcpOptions;
 import io.fastpath.stack.wire.TcpSegment;
 import java.nio.ByteBuffer;
@@ -18,13 +13,13 @@ import java.util.List;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * One {@link TcpLayer} with no device under it: this rig is its {@link IpOutput}, keeps every segment it
- * sends, and feeds it segments the test crafts (ACKs with SACK blocks), on a clock the test steps. The peer is
+ * One {@link TcpLayer} with no device under it: its IP layer is {@link NativePackets} (plain native memory, no
+ * EAL), this rig keeps every segment it sends, and feeds it segments the test crafts (ACKs with SACK blocks), on a clock the test steps. The peer is
  * imaginary; nothing runs unless the test says so, so every ACK sequence is exact and repeatable (smoltcp's
  * socket tests are the model). Sequence numbers in the helpers are relative to our first data byte. Test
  * thread only.
  */
-final class TcpRig implements IpOutput, AutoCloseable {
+final class TcpRig implements AutoCloseable {
     static final int LOCAL = Ipv4Address.parse("10.77.0.1");
     static final int PEER = Ipv4Address.parse("10.77.0.2");
     static final int PEER_PORT = 80;
@@ -37,12 +32,8 @@ final class TcpRig implements IpOutput, AutoCloseable {
         }
     }
 
-    private final PktmbufPool pool;
+    final NativePackets packets;
     private final StackCounters counters;
-    private final MbufArray one = new MbufArray(1);
-    private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
-    private final EthernetFrame eth = new EthernetFrame();
-    private final Ipv4Packet ipv4 = new Ipv4Packet();
     private final TcpSegment tcp = new TcpSegment();
     final TcpLayer layer;
     final List<Sent> sent = new ArrayList<>();
@@ -51,12 +42,13 @@ final class TcpRig implements IpOutput, AutoCloseable {
     private int iss;
     private int peerIsn = 7_000_000;
     private int localPort;
+    private int inUseAtClose = -1;
     private final UnsafeBuffer data = new UnsafeBuffer(ByteBuffer.allocateDirect(1 << 20));
 
-    TcpRig(PktmbufPool pool, Path dir, TcpConfig config) {
-        this.pool = pool;
+    TcpRig(Path dir, TcpConfig config) {
         this.counters = new StackCounters(dir.resolve("rig.counters"), "rig");
-        this.layer = new TcpLayer(config, this, now);
+        this.packets = new NativePackets(1023, LOCAL, 1500, counters, this::onSegment);
+        this.layer = new TcpLayer(config, packets, now);
     }
 
     /** Opens a connection (SACK permitted, no timestamps, MSS {@link #PEER_MSS}) with a 100 µs handshake. */
@@ -127,23 +119,14 @@ final class TcpRig implements IpOutput, AutoCloseable {
     }
 
     private void segment(int seq, int ack, int flags, int window, boolean syn, int[] sack) {
-        if (!pool.allocBulk(one, 0, 1)) {
-            throw new AssertionError("pool empty");
-        }
-        long m = one.get(0);
         int blocks = sack.length / 2;
         int optionsLength = syn ? 8 : blocks > 0 ? 4 + 8 * blocks : 0;
         int tcpLength = TcpSegment.MIN_HEADER_LENGTH + optionsLength;
-        int ipLength = Ipv4Packet.MIN_HEADER_LENGTH + tcpLength;
-        int frameLength = Math.max(60, EthernetFrame.HEADER_LENGTH + ipLength);
-        frame.wrap(Mbuf.dataAddress(m), frameLength);
-        frame.setMemory(0, frameLength, (byte) 0);
-        eth.wrap(frame, 0, frameLength).writeHeader(0x020000000001L, 0x020000000002L, EthernetFrame.ETHERTYPE_IPV4);
-        ipv4.wrap(frame, EthernetFrame.HEADER_LENGTH, ipLength)
-            .writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, PEER, LOCAL, tcpLength, 1);
-        int tcpOffset = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
-        tcp.wrap(frame, tcpOffset, tcpLength).writeHeader(PEER_PORT, localPort, seq, ack, flags, window, optionsLength);
-        int at = tcpOffset + TcpSegment.MIN_HEADER_LENGTH;
+        long m = packets.allocateSegment(tcpLength);
+        UnsafeBuffer frame = packets.segment(m, tcpLength);
+        frame.setMemory(0, tcpLength, (byte) 0);
+        tcp.wrap(frame, 0, tcpLength).writeHeader(PEER_PORT, localPort, seq, ack, flags, window, optionsLength);
+        int at = TcpSegment.MIN_HEADER_LENGTH;
         if (syn) {
             at = TcpOptions.writeMss(frame, at, PEER_MSS);
             at = TcpOptions.writeNop(frame, at);
@@ -161,8 +144,7 @@ final class TcpRig implements IpOutput, AutoCloseable {
             TcpOptions.writeSackBlocks(frame, at, left, right, blocks);
         }
         tcp.fillChecksum(PEER, LOCAL);
-        Mbuf.setLength(m, frameLength);
-        layer.input(m, Mbuf.dataAddress(m) + tcpOffset, tcpLength, PEER, LOCAL, false, now);
+        layer.input(m, packets.segmentAddress(m), tcpLength, PEER, LOCAL, false, now);
         layer.flush(now);
     }
 
@@ -184,69 +166,24 @@ final class TcpRig implements IpOutput, AutoCloseable {
         return c.recovery;
     }
 
-    // ------------------------------------------------------------------------------------------ IpOutput
-
-    @Override
-    public long allocate() {
-        return pool.allocBulk(one, 0, 1) ? one.get(0) : 0;
+    StackCounters counters() {
+        return counters;
     }
 
-    @Override
-    public long segmentAddress(long m) {
-        return Mbuf.dataAddress(m) + EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
+    /** Buffers not returned to {@link #packets} (after {@link #close}: as it closed; 0 if nothing leaked). */
+    int buffersInUse() {
+        return inUseAtClose >= 0 ? inUseAtClose : packets.inUse();
     }
 
-    @Override
-    public void transmitTcp(long m, int source, int destination, int segmentLength) {
-        frame.wrap(segmentAddress(m), segmentLength);
-        tcp.wrap(frame, 0, segmentLength);
+    /** Every segment the layer transmits: recorded (relative sequence numbers), then freed. */
+    private void onSegment(long m, int source, int destination, int segmentLength) {
+        tcp.wrap(packets.segment(m, segmentLength), 0, segmentLength);
         if (tcp.hasFlags(TcpSegment.SYN)) {
             iss = tcp.sequenceNumber();
             localPort = tcp.sourcePort();
         }
         sent.add(new Sent(tcp.sequenceNumber() - iss - 1, tcp.payloadLength(), tcp.flags(), now));
-        free(m);
-    }
-
-    @Override
-    public long dataAddress(long m) {
-        return Mbuf.dataAddress(m);
-    }
-
-    @Override
-    public void retain(long m) {
-        Mbuf.refcnt(m, Mbuf.refcnt(m) + 1);
-    }
-
-    @Override
-    public void unretain(long m) {
-        Mbuf.refcnt(m, Mbuf.refcnt(m) - 1);
-    }
-
-    @Override
-    public void free(long m) {
-        one.set(0, m);
-        one.freeAll(1);
-    }
-
-    @Override
-    public int nextHop(int destination) {
-        return destination;
-    }
-
-    @Override
-    public int address() {
-        return LOCAL;
-    }
-
-    @Override
-    public int mtu() {
-        return 1500;
-    }
-
-    @Override
-    public StackCounters counters() {
-        return counters;
+        packets.free(m);
     }
 
     @Override
@@ -255,6 +192,8 @@ final class TcpRig implements IpOutput, AutoCloseable {
             c.abort();
             layer.flush(now);
         }
+        inUseAtClose = packets.inUse();
+        packets.close();
         counters.close();
     }
 }

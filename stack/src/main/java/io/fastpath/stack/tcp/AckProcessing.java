@@ -94,17 +94,17 @@ final class AckProcessing {
             r.board.acknowledge(segAck, layer.nowNs);
             c.retries = 0;
             c.dupAcks = 0;
-            c.probeDeadline = 0;
+            c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
             if (!c.inRecovery || r.afterTimeout) {
                 if (cwndLimited(c)) {
                     c.cc.onAck(c, dataAcked, layer.nowNs); // in fast recovery PRR sets cwnd instead
                 }
             }
             if (Seq.ge(c.sndUna, c.sndMax)) {
-                c.rtxDeadline = 0; // all acknowledged
+                c.deadlines.clear(Deadlines.RETRANSMIT); // all acknowledged
             } else {
-                c.rtxDeadline = layer.nowNs + c.rtoNs;
-                timers.schedule(c, c.rtxDeadline);
+                c.deadlines.set(Deadlines.RETRANSMIT, layer.nowNs + c.rtoNs);
+                timers.schedule(c, c.deadlines.get(Deadlines.RETRANSMIT));
             }
             if (c.handler != null && c.state != TcpState.CLOSED && dataAcked > 0) {
                 c.handler.onSendSpace(c, c.sendBuffer.free());
@@ -186,11 +186,11 @@ final class AckProcessing {
     void armProbe(TcpConnection c) {
         long pto = c.recovery.probeTimeout(c);
         if (pto == 0 || Seq.ge(c.sndUna, c.sndMax)) {
-            c.probeDeadline = 0;
+            c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
             return;
         }
-        c.probeDeadline = layer.nowNs + pto;
-        timers.schedule(c, c.probeDeadline);
+        c.deadlines.set(Deadlines.TAIL_LOSS_PROBE, layer.nowNs + pto);
+        timers.schedule(c, c.deadlines.get(Deadlines.TAIL_LOSS_PROBE));
     }
 
     /**
@@ -272,7 +272,8 @@ final class AckProcessing {
             }
         }
         mtu = Math.max(TcpLayer.MIN_PATH_MTU, Math.min(mtu, ip.mtu()));
-        int mss = mtu - Ipv4Packet.MIN_HEADER_LENGTH - TcpSegment.MIN_HEADER_LENGTH - (c.tsOk ? TcpLayer.TS_OPTION_SPACE : 0);
+        int mss = mtu - Ipv4Packet.MIN_HEADER_LENGTH - TcpSegment.MIN_HEADER_LENGTH
+            - (c.tsOk ? TcpLayer.TS_OPTION_SPACE : 0);
         if (mss >= c.mss) {
             counters.tcpPathMtuIgnored.incrementRelease();
             return;
@@ -289,8 +290,8 @@ final class AckProcessing {
             if (c.finSent && Seq.le(c.sndUna, c.finSeq)) {
                 c.finLost = true;
             }
-            c.rtxDeadline = layer.nowNs + c.rtoNs;
-            timers.schedule(c, c.rtxDeadline);
+            c.deadlines.set(Deadlines.RETRANSMIT, layer.nowNs + c.rtoNs);
+            timers.schedule(c, c.deadlines.get(Deadlines.RETRANSMIT));
             layer.markDirty(c);
         }
     }

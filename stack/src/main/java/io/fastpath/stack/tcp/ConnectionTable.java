@@ -2,6 +2,7 @@ package io.fastpath.stack.tcp;
 
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.IpOutput;
+import io.fastpath.stack.wire.Ipv4Address;
 import org.agrona.collections.Long2ObjectHashMap;
 
 /**
@@ -69,8 +70,8 @@ final class ConnectionTable {
         for (int i = 0, slot; (slot = timeWait.slotAt(i)) >= 0 && shown < 64; i++) {
             if (timeWait.isLive(slot)) {
                 long k = timeWait.key(slot);
-                sb.append("tcp ").append(io.fastpath.stack.wire.Ipv4Address.format(ip.address())).append(':')
-                    .append(k & 0xFFFF).append(" -> ").append(io.fastpath.stack.wire.Ipv4Address.format((int) (k >>> 32)))
+                sb.append("tcp ").append(Ipv4Address.format(ip.address())).append(':')
+                    .append(k & 0xFFFF).append(" -> ").append(Ipv4Address.format((int) (k >>> 32)))
                     .append(':').append((k >>> 16) & 0xFFFF).append(" TIME-WAIT (compact record) deadline=")
                     .append(timeWait.deadline(slot)).append('\n');
                 shown++;
@@ -105,7 +106,8 @@ final class ConnectionTable {
         int offset = (int) portKeyF.sipHash24(addresses, remotePort & 0xFFFF);
         int index = (int) portKeyG.sipHash24(addresses, remotePort & 0xFFFF) & (PORT_TABLE_LENGTH - 1);
         for (int count = range; count > 0; count--) {
-            int port = TcpLayer.EPHEMERAL_FIRST + Integer.remainderUnsigned(offset + (portTable[index] & 0xFFFF), range);
+            int port = TcpLayer.EPHEMERAL_FIRST
+                + Integer.remainderUnsigned(offset + (portTable[index] & 0xFFFF), range);
             portTable[index]++;
             if (localPortUse[port] == 0 && !listening.listeners.containsKey(port)
                 && timeWait.find(TcpLayer.key(remoteIp, remotePort, port)) < 0) {
@@ -144,8 +146,6 @@ final class ConnectionTable {
         }
         return best;
     }
-
-    // ================================================================================= connection table
 
     TcpConnection allocateConnection() {
         if (freeCount == 0) {
@@ -192,12 +192,12 @@ final class ConnectionTable {
         c.rtoNs = config.initialRtoNs();
         c.rttTiming = false;
         c.retries = 0;
-        c.rtxDeadline = 0;
-        c.probeDeadline = 0;
+        c.deadlines.clear(Deadlines.RETRANSMIT);
+        c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
         c.finLost = false;
         c.dsackPending = false;
-        c.delackDeadline = 0;
-        c.timeWaitDeadline = 0;
+        c.deadlines.clear(Deadlines.DELAYED_ACK);
+        c.deadlines.clear(Deadlines.TIME_WAIT);
         c.cwnd = 0;
         c.ssthresh = Integer.MAX_VALUE;
         c.cwndLimited = false;
@@ -221,7 +221,7 @@ final class ConnectionTable {
         c.urgentToSend = false;
         c.urgentToReceive = false;
         c.keepAlive = false;
-        c.keepDeadline = 0;
+        c.deadlines.clear(Deadlines.KEEPALIVE);
         c.fastOpen = false;
         c.synData = 0;
         c.sendCookie = false;
@@ -278,10 +278,10 @@ final class ConnectionTable {
             c.timerId = -1;
         }
         c.receiveQueue.clear(rx.releaser);
-        c.rtxDeadline = 0;
-        c.probeDeadline = 0;
-        c.delackDeadline = 0;
-        c.timeWaitDeadline = 0;
+        c.deadlines.clear(Deadlines.RETRANSMIT);
+        c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
+        c.deadlines.clear(Deadlines.DELAYED_ACK);
+        c.deadlines.clear(Deadlines.TIME_WAIT);
         c.closedHandle = c.handle();
         c.generation++;
         c.handover = null;

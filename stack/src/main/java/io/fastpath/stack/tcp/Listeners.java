@@ -48,8 +48,6 @@ final class Listeners {
     // SYN cookies (RFC 4987 §3.6) and compact TIME-WAIT records; stateless segments are built on a scratch TCB.
     final SynCookie synCookie = new SynCookie(new IsnGenerator(), new IsnGenerator());
 
-    // ============================================================================================ API
-
     Listeners(TcpLayer layer) {
         this.layer = layer;
         this.config = layer.config;
@@ -123,7 +121,7 @@ final class Listeners {
         }
         c.deferred = false;
         c.synDataLength = 0; // the SYN's data was not taken: the peer sends it again
-        c.rtxDeadline = 0;
+        c.deadlines.clear(Deadlines.RETRANSMIT);
         tx.sendSyn(c, true);
         timers.armRetransmit(c);
         return true;
@@ -232,8 +230,8 @@ final class Listeners {
                 && (options.fastOpenCookieLength() == 0 || !tfo.validCookie(src))) {
                 c.sendCookie = true;
             }
-            c.rtxDeadline = layer.nowNs + conditionalAcceptLimitNs();
-            timers.schedule(c, c.rtxDeadline);
+            c.deadlines.set(Deadlines.RETRANSMIT, layer.nowNs + conditionalAcceptLimitNs());
+            timers.schedule(c, c.deadlines.get(Deadlines.RETRANSMIT));
             l.handler.onConnectRequest(c, in.segAddress + seg.payloadOffset(), seg.payloadLength());
             layer.free(m);
             return;
@@ -409,7 +407,8 @@ final class Listeners {
         c.sndScale = peerScale >= 0 ? Math.min(peerScale, TcpOptions.MAX_WINDOW_SCALE) : -1;
         c.rcvScale = peerScale >= 0 ? tx.receiveScale() : 0;
         // RFC 6691: the peer's MSS counts data only, so options come out of it; never below Linux's 48 bytes.
-        c.mss = Math.max(TcpLayer.MIN_SEND_MSS, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TcpLayer.TS_OPTION_SPACE : 0));
+        c.mss = Math.max(TcpLayer.MIN_SEND_MSS,
+            Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TcpLayer.TS_OPTION_SPACE : 0));
         c.sndWnd = seg.window() << Math.max(c.sndScale, 0);
         c.maxSndWnd = c.sndWnd;
         c.sndWl1 = segSeq;

@@ -241,9 +241,9 @@ final class ReceivePath {
         c.segmentsUnacked++;
         if (c.segmentsUnacked >= 2) {
             c.ackNow = true;
-        } else if (c.delackDeadline == 0) {
-            c.delackDeadline = layer.nowNs + config.delayedAckNs();
-            timers.schedule(c, c.delackDeadline);
+        } else if (!c.deadlines.isSet(Deadlines.DELAYED_ACK)) {
+            c.deadlines.set(Deadlines.DELAYED_ACK, layer.nowNs + config.delayedAckNs());
+            timers.schedule(c, c.deadlines.get(Deadlines.DELAYED_ACK));
         }
         layer.markDirty(c);
     }

@@ -57,8 +57,6 @@ public final class TcpConnection {
     long rttStartNs;
     boolean rttTiming;
     int retries;
-    long rtxDeadline;
-    long probeDeadline;
     // Congestion control (RFC 5681, RFC 6582, RFC 6675).
     int cwnd;
     int ssthresh;
@@ -97,7 +95,6 @@ public final class TcpConnection {
     // Delayed ACK.
     int segmentsUnacked;
     boolean ackNow;
-    long delackDeadline;
     // Close.
     boolean finQueued;
     int finSeq;
@@ -105,7 +102,6 @@ public final class TcpConnection {
     boolean peerFinPending;
     boolean peerClosedUndelivered;
     int peerFinSeq;
-    long timeWaitDeadline;
     boolean connectPending;
     boolean nodelay;
     // Cross-thread use (TcpService): receive handover and bytes the application holds.
@@ -143,11 +139,11 @@ public final class TcpConnection {
     long keepIntervalNs;
     int keepCount;
     int keepProbes;
-    long keepDeadline;
     // Buffers.
     SendBuffer sendBuffer;
     ReceiveQueue receiveQueue;
-    // Timer wheel bookkeeping.
+    // Timers: every deadline (Deadlines' kinds), and the one wheel timer at the earliest of them.
+    final Deadlines deadlines = new Deadlines();
     long timerId = -1;
     long timerDeadline;
     boolean dirty;
@@ -306,7 +302,7 @@ public final class TcpConnection {
             + " recovery=" + inRecovery + " pipe=" + (recovery == null ? 0 : recovery.board.pipe()) + " sacked="
             + (recovery == null ? 0 : recovery.board.sackedSegments()) + " rcvNxt="
             + (rcvNxt - irs) + " rq=" + receiveQueue.bytes() + " ooo=" + receiveQueue.outOfOrderCount()
-            + " rto=" + rtoNs / 1_000_000 + "ms retries=" + retries + " rtxDeadline=" + rtxDeadline + " timer="
+            + " rto=" + rtoNs / 1_000_000 + "ms retries=" + retries + " deadlines=" + deadlines + " timer="
             + timerId + "@" + timerDeadline + " finQ=" + finQueued + " finSent=" + finSent + " dirty=" + dirty;
     }
 

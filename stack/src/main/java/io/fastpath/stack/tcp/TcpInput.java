@@ -36,12 +36,12 @@ final class TcpInput {
     final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
     /** Where the segment being processed starts in its buffer's memory. */
     long segAddress;
+    // RFC 5961 §7: the stack-wide challenge ACK budget, redrawn at random each second.
     long challengeWindowStartNs = Long.MIN_VALUE / 2;
     int challengeBudget;
     long challengeRandom = System.nanoTime() | 1;
+    /** SEG.SEQ of the last segment in a synchronized state (its SACK block goes first, RFC 2018 §4). */
     int lastSegmentSeq;
-
-    // ============================================================================================ input
 
     TcpInput(TcpLayer layer) {
         this.layer = layer;
@@ -146,7 +146,8 @@ final class TcpInput {
             c.sndScale = -1; // marks "no window scaling": both shifts are 0
         }
         // RFC 6691: the peer's MSS counts data only, so options come out of it; never below Linux's 48 bytes.
-        c.mss = Math.max(TcpLayer.MIN_SEND_MSS, Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TcpLayer.TS_OPTION_SPACE : 0));
+        c.mss = Math.max(TcpLayer.MIN_SEND_MSS,
+            Math.min(c.peerMss, ip.mtu() - 40) - (c.tsOk ? TcpLayer.TS_OPTION_SPACE : 0));
     }
 
     /** RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -218,7 +219,7 @@ final class TcpInput {
         c.retries = 0;
         c.recovery.reset(c.sndUna); // the scoreboard counts from the first data byte
         c.cc.onEstablished(c, config.initialWindowSegments());
-        c.rtxDeadline = 0;
+        c.deadlines.clear(Deadlines.RETRANSMIT);
         counters.tcpConnections.setRelease(table.connectionCount());
     }
 
@@ -272,7 +273,7 @@ final class TcpInput {
             }
             if (c.keepAlive && !rst) {
                 c.keepProbes = 0; // a keepalive answer (or probe) from a live peer
-                c.keepDeadline = layer.nowNs + c.keepIdleNs;
+                c.deadlines.set(Deadlines.KEEPALIVE, layer.nowNs + c.keepIdleNs);
             }
             // RFC 9293 §3.10.7.4: with a zero receive window no segment is acceptable, "but special allowance
             // should be made to accept valid ACKs": the peer's ACKs must get through or both sides stall.
@@ -314,7 +315,8 @@ final class TcpInput {
 
         if (c.keepAlive) {
             c.keepProbes = 0;
-            c.keepDeadline = layer.nowNs + c.keepIdleNs; // the timer fires lazily and re-arms for this
+            // The timer fires lazily and re-arms for this.
+            c.deadlines.set(Deadlines.KEEPALIVE, layer.nowNs + c.keepIdleNs);
         }
         // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK. Except the SYN-ACK of a simultaneous
         // open (RFC 9293 figure 7), which acknowledges our SYN and completes the handshake below, as in Linux.
@@ -403,8 +405,8 @@ final class TcpInput {
                 if (fin) {
                     c.ackNow = true; // a retransmitted FIN: ACK it and restart 2 MSL
                     layer.markDirty(c);
-                    c.timeWaitDeadline = layer.nowNs + config.timeWaitNs();
-                    timers.schedule(c, c.timeWaitDeadline);
+                    c.deadlines.set(Deadlines.TIME_WAIT, layer.nowNs + config.timeWaitNs());
+                    timers.schedule(c, c.deadlines.get(Deadlines.TIME_WAIT));
                 }
                 layer.free(m);
                 return;
@@ -471,7 +473,8 @@ final class TcpInput {
             challengeRandom ^= challengeRandom << 13;
             challengeRandom ^= challengeRandom >>> 7;
             challengeRandom ^= challengeRandom << 17;
-            challengeBudget = TcpLayer.CHALLENGE_ACKS_PER_SECOND / 2 + (int) ((challengeRandom >>> 1) % TcpLayer.CHALLENGE_ACKS_PER_SECOND);
+            challengeBudget = TcpLayer.CHALLENGE_ACKS_PER_SECOND / 2
+                + (int) ((challengeRandom >>> 1) % TcpLayer.CHALLENGE_ACKS_PER_SECOND);
         }
         if (challengeBudget <= 0) {
             counters.tcpChallengeAcksSuppressed.incrementRelease();
@@ -499,7 +502,8 @@ final class TcpInput {
     }
 
     boolean outOfWindowAckLimited(TcpConnection c) {
-        if (c.lastOutOfWindowAckNs != 0 && layer.nowNs - c.lastOutOfWindowAckNs < TcpLayer.OUT_OF_WINDOW_ACK_INTERVAL_NS) {
+        if (c.lastOutOfWindowAckNs != 0
+            && layer.nowNs - c.lastOutOfWindowAckNs < TcpLayer.OUT_OF_WINDOW_ACK_INTERVAL_NS) {
             return true;
         }
         c.lastOutOfWindowAckNs = layer.nowNs;

@@ -10,10 +10,15 @@ import org.agrona.DeadlineTimerWheel;
 import org.agrona.DirectBuffer;
 
 /**
- * TCP (RFC 9293) for one stack: connection table, listeners, the state machine, reliable delivery and
- * congestion control.
+ * TCP (RFC 9293) for one stack: the facade over its parts, one concern each (docs/tcp.md, "Code layout"):
+ * {@link TcpInput} (segment arrival, RFC 9293 §3.10.7 order), {@link Listeners} (LISTEN, SYN cookies,
+ * conditional accept), {@link TimeWaitInput}, {@link AckProcessing} (ACKs, RTT, tail loss probe, path MTU) with
+ * {@link Recovery}, {@link ReceivePath} (text, FIN, delivery, receive window and memory), {@link TcpOutput} with
+ * {@link TcpHeaderRepr}, {@link TcpTimers} with {@link Deadlines}, {@link ConnectionTable} (connections and ports)
+ * and {@link FastOpen}. Here: the calls the stack, {@link TcpService} and tests make (connect, listen, send,
+ * release, poll, flush, input, ...), the duty cycle's dirty list, and what the parts share.
  *
- * <p>Read first: RFC 9293 §3.10 (event processing, which {@link #input} follows: LISTEN, SYN-SENT, then the
+ * <p>Read first: RFC 9293 §3.10 (event processing, which {@link TcpInput} follows: LISTEN, SYN-SENT, then the
  * other states in the "first check sequence number ... eighth check FIN" order), RFC 7323 (window scale,
  * timestamps, PAWS), RFC 2018 and RFC 6675 (SACK and SACK-based recovery), RFC 6298 (RTO), RFC 5681 and
  * RFC 6582 (congestion control, NewReno), RFC 5961 (blind-attack protections), RFC 6528 (ISN).
@@ -23,9 +28,10 @@ import org.agrona.DirectBuffer;
  * (one timer per connection, at its earliest deadline), lookups go through primitive maps keyed by the
  * packed 4-tuple.
  *
- * <p>Buffers: a received segment's mbuf is kept (zero copy) while its data waits in the
- * {@link ReceiveQueue}, and freed when the application has consumed it; sent data is copied once from the
- * {@link SendBuffer} into each segment built.
+ * <p>Buffers: TCP sees packet memory only through {@link IpOutput} (opaque handles; no DPDK here). A received
+ * segment's buffer is kept (zero copy) while its data waits in the {@link ReceiveQueue}, and freed when the
+ * application has consumed it; sent data is copied once from the {@link SendBuffer} into each segment built,
+ * after room the IP layer reserved for its headers.
  */
 public final class TcpLayer {
     public static final int EPHEMERAL_FIRST = 49152;

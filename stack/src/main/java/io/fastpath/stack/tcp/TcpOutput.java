@@ -50,8 +50,6 @@ final class TcpOutput {
         return (int) (layer.nowNs / 1_000_000L) + c.tsOffset;
     }
 
-    // =========================================================================================== output
-
     /** Sends what the windows allow: retransmissions of holes first, then new data, then FIN, then ACKs. */
     void output(TcpConnection c) {
         if (c.state == TcpState.CLOSED || c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
@@ -145,13 +143,13 @@ final class TcpOutput {
                 }
             }
         }
-        if (sent && c.probeDeadline == 0) {
+        if (sent && !c.deadlines.isSet(Deadlines.TAIL_LOSS_PROBE)) {
             acks.armProbe(c); // RFC 8985 §7.2: after sending (SND.MAX is up to date here)
         }
         acks.validateCwnd(c, segmentSize);
         // Data waiting, nothing in flight, and a window too small to use (zero, or below what SWS avoidance
         // sends): the persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17) probes until it opens.
-        if (c.sendBuffer.tail() != c.sndNxt && c.sndUna == c.sndNxt && c.rtxDeadline == 0) {
+        if (c.sendBuffer.tail() != c.sndNxt && c.sndUna == c.sndNxt && !c.deadlines.isSet(Deadlines.RETRANSMIT)) {
             timers.armRetransmit(c);
         }
         // FIN once all data is out.
@@ -165,7 +163,7 @@ final class TcpOutput {
         if (!sent && c.ackNow) {
             sendAck(c);
         }
-        if (Seq.lt(c.sndUna, c.sndMax) && c.rtxDeadline == 0) {
+        if (Seq.lt(c.sndUna, c.sndMax) && !c.deadlines.isSet(Deadlines.RETRANSMIT)) {
             timers.armRetransmit(c);
         }
     }
@@ -218,7 +216,7 @@ final class TcpOutput {
         if (retransmission) {
             counters.tcpRetransmits.incrementRelease();
         }
-        if (c.rtxDeadline == 0) {
+        if (!c.deadlines.isSet(Deadlines.RETRANSMIT)) {
             timers.armRetransmit(c);
         }
         return true;
@@ -360,7 +358,7 @@ final class TcpOutput {
         if ((flags & TcpSegment.ACK) != 0) {
             c.ackNow = false;
             c.segmentsUnacked = 0;
-            c.delackDeadline = 0;
+            c.deadlines.clear(Deadlines.DELAYED_ACK);
         }
         counters.tcpSegmentsSent.incrementRelease();
         ip.transmitTcp(m, c.localIp, c.remoteIp, tcpHeader + len);

@@ -49,18 +49,23 @@ final class TcpTimers {
         c.keepIntervalNs = intervalNs;
         c.keepCount = count;
         c.keepProbes = 0;
-        c.keepDeadline = c.keepAlive ? layer.nowNs + idleNs : 0;
-        schedule(c, c.keepDeadline);
+        if (c.keepAlive) {
+            c.deadlines.set(Deadlines.KEEPALIVE, layer.nowNs + idleNs);
+            schedule(c, c.deadlines.get(Deadlines.KEEPALIVE));
+        } else {
+            c.deadlines.clear(Deadlines.KEEPALIVE);
+        }
     }
 
     /** RFC 1122 §4.2.3.6: a probe is an ACK with SEG.SEQ = SND.NXT - 1 and no data; the peer answers it. */
     void keepAliveTimeout(TcpConnection c) {
         if (!c.keepAlive || c.state != TcpState.ESTABLISHED && c.state != TcpState.CLOSE_WAIT) {
-            c.keepDeadline = 0;
+            c.deadlines.clear(Deadlines.KEEPALIVE);
             return;
         }
         if (Seq.lt(c.sndUna, c.sndMax)) {
-            c.keepDeadline = layer.nowNs + c.keepIdleNs; // data in flight: the retransmission timer watches the peer
+            // Data in flight: the retransmission timer watches the peer.
+            c.deadlines.set(Deadlines.KEEPALIVE, layer.nowNs + c.keepIdleNs);
             return;
         }
         if (c.keepProbes >= c.keepCount) {
@@ -69,10 +74,8 @@ final class TcpTimers {
         }
         c.keepProbes++;
         tx.emit(c, c.sndNxt - 1, 0, TcpSegment.ACK, false);
-        c.keepDeadline = layer.nowNs + c.keepIntervalNs;
+        c.deadlines.set(Deadlines.KEEPALIVE, layer.nowNs + c.keepIntervalNs);
     }
-
-    // ======================================================================================= duty cycle
 
     /** Runs due timers. Returns the work done. */
     int poll(long now) {
@@ -98,17 +101,15 @@ final class TcpTimers {
     }
 
     void armRetransmit(TcpConnection c) {
-        c.rtxDeadline = layer.nowNs + c.rtoNs;
-        schedule(c, c.rtxDeadline);
+        c.deadlines.set(Deadlines.RETRANSMIT, layer.nowNs + c.rtoNs);
+        schedule(c, c.deadlines.get(Deadlines.RETRANSMIT));
     }
 
     void armIfIdle(TcpConnection c) {
-        if (c.rtxDeadline == 0) {
+        if (!c.deadlines.isSet(Deadlines.RETRANSMIT)) {
             armRetransmit(c);
         }
     }
-
-    // =========================================================================================== timers
 
     void schedule(TcpConnection c, long deadline) {
         if (deadline == 0) {
@@ -136,30 +137,30 @@ final class TcpTimers {
         if (c.state == TcpState.CLOSED) {
             return true;
         }
-        if (c.timeWaitDeadline != 0 && now - c.timeWaitDeadline >= 0) {
+        if (c.deadlines.due(Deadlines.TIME_WAIT, now)) {
             if (c.handler != null && (!c.receiveQueue.isEmpty() || c.peerClosedUndelivered)) {
                 // The application has not taken the last data yet (its event ring was full, or it paused):
                 // hold the connection until it has, rather than drop acknowledged bytes.
                 c.deliverPending = true;
                 layer.markDirty(c);
-                c.timeWaitDeadline = now + TimeUnit.MILLISECONDS.toNanos(10);
-                schedule(c, c.timeWaitDeadline);
+                c.deadlines.set(Deadlines.TIME_WAIT, now + TimeUnit.MILLISECONDS.toNanos(10));
+                schedule(c, c.deadlines.get(Deadlines.TIME_WAIT));
                 return true;
             }
             table.closeConnection(c, NtStatus.STATUS_SUCCESS);
             return true;
         }
-        if (c.delackDeadline != 0 && now - c.delackDeadline >= 0) {
-            c.delackDeadline = 0;
+        if (c.deadlines.due(Deadlines.DELAYED_ACK, now)) {
+            c.deadlines.clear(Deadlines.DELAYED_ACK);
             c.ackNow = true;
             layer.markDirty(c);
         }
-        if (c.rtxDeadline != 0 && now - c.rtxDeadline >= 0) {
-            c.rtxDeadline = 0;
-            c.probeDeadline = 0;
+        if (c.deadlines.due(Deadlines.RETRANSMIT, now)) {
+            c.deadlines.clear(Deadlines.RETRANSMIT);
+            c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
             retransmitTimeout(c);
-        } else if (c.probeDeadline != 0 && now - c.probeDeadline >= 0) {
-            c.probeDeadline = 0;
+        } else if (c.deadlines.due(Deadlines.TAIL_LOSS_PROBE, now)) {
+            c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
             acks.tailLossProbe(c);
         }
         if (c.state != TcpState.CLOSED && c.recovery != null && c.recovery.reorderDeadline != 0
@@ -167,7 +168,7 @@ final class TcpTimers {
             c.recovery.onReorderTimeout(c, now); // RFC 8985 §6.3
             layer.markDirty(c);
         }
-        if (c.state != TcpState.CLOSED && c.keepDeadline != 0 && now - c.keepDeadline >= 0) {
+        if (c.state != TcpState.CLOSED && c.deadlines.due(Deadlines.KEEPALIVE, now)) {
             keepAliveTimeout(c);
         }
         if (c.state != TcpState.CLOSED) {
@@ -180,22 +181,7 @@ final class TcpTimers {
     }
 
     static long earliest(TcpConnection c) {
-        long next = 0;
-        if (c.rtxDeadline != 0) {
-            next = c.rtxDeadline;
-        }
-        if (c.delackDeadline != 0 && (next == 0 || c.delackDeadline - next < 0)) {
-            next = c.delackDeadline;
-        }
-        if (c.timeWaitDeadline != 0 && (next == 0 || c.timeWaitDeadline - next < 0)) {
-            next = c.timeWaitDeadline;
-        }
-        if (c.probeDeadline != 0 && (next == 0 || c.probeDeadline - next < 0)) {
-            next = c.probeDeadline;
-        }
-        if (c.keepDeadline != 0 && (next == 0 || c.keepDeadline - next < 0)) {
-            next = c.keepDeadline;
-        }
+        long next = c.deadlines.anySet() ? c.deadlines.earliest() : 0;
         long reorder = c.recovery == null ? 0 : c.recovery.reorderDeadline;
         if (reorder != 0 && (next == 0 || reorder - next < 0)) {
             next = reorder;
@@ -255,7 +241,7 @@ final class TcpTimers {
         // deemed lost and recovery resends them in slow start, skipping what the peer SACKed (RFC 6675 §5.1,
         // RFC 8985 §6.3): output() below sends the first at once (RFC 6298 §5.4).
         c.cc.onTimeout(c, c.sndMax - c.sndUna, c.retries == 1, layer.nowNs);
-        c.probeDeadline = 0;
+        c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
         c.recovery.onTimeout(c);
         if (c.finSent && Seq.le(c.sndUna, c.finSeq)) {
             c.finLost = true;
@@ -325,11 +311,11 @@ final class TcpTimers {
      */
     void enterTimeWait(TcpConnection c) {
         c.state = TcpState.TIME_WAIT;
-        c.rtxDeadline = 0;
-        c.probeDeadline = 0;
-        c.keepDeadline = 0;
-        c.timeWaitDeadline = layer.nowNs + config.timeWaitNs();
-        schedule(c, c.timeWaitDeadline);
+        c.deadlines.clear(Deadlines.RETRANSMIT);
+        c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
+        c.deadlines.clear(Deadlines.KEEPALIVE);
+        c.deadlines.set(Deadlines.TIME_WAIT, layer.nowNs + config.timeWaitNs());
+        schedule(c, c.deadlines.get(Deadlines.TIME_WAIT));
         layer.markDirty(c); // flush() moves it to the TIME-WAIT table once its last ACK is out
         if (c.handler != null && c.receiveQueue.isEmpty() && !c.peerClosedUndelivered) {
             TcpHandler h = c.handler;

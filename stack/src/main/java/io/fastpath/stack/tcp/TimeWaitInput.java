@@ -147,7 +147,7 @@ final class TimeWaitInput {
         long k = c.key;
         int window = rx.receiveWindow(c);
         if (timeWait.add(k, c.rcvNxt, c.sndNxt, c.tsOk, c.tsRecent, c.tsOffset, window, c.rcvScale,
-            c.timeWaitDeadline)) {
+            c.deadlines.get(Deadlines.TIME_WAIT))) {
             counters.tcpTimeWaitOverflows.incrementRelease();
         }
         table.releaseConnection(c);

@@ -14,10 +14,10 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * One {@link TcpLayer} with no device under it: its IP layer is {@link NativePackets} (plain native memory, no
- * EAL), this rig keeps every segment it sends, and feeds it segments the test crafts (ACKs with SACK blocks), on a clock the test steps. The peer is
- * imaginary; nothing runs unless the test says so, so every ACK sequence is exact and repeatable (smoltcp's
- * socket tests are the model). Sequence numbers in the helpers are relative to our first data byte. Test
- * thread only.
+ * EAL). The rig keeps every segment the layer sends and feeds it segments the test crafts (ACKs with SACK
+ * blocks), on a clock the test steps. The peer is imaginary; nothing runs unless the test says so, so every ACK
+ * sequence is exact and repeatable (smoltcp's socket tests are the model). Sequence numbers in the helpers are
+ * relative to our first data byte. Test thread only.
  */
 final class TcpRig implements AutoCloseable {
     static final int LOCAL = Ipv4Address.parse("10.77.0.1");

@@ -1,5 +1,9 @@
 package io.fastpath.ndk;
 
+import io.fastpath.provider.DescriptorReleaser;
+import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.PortTable;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -11,9 +15,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
@@ -42,8 +43,6 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
  * receive's memory; each mbuf goes back to the stack as soon as its bytes are consumed.
  */
 public final class NdkAdapter implements AutoCloseable {
-    static final int EPHEMERAL_FIRST = 49152;
-    static final int EPHEMERAL_LAST = 65535;
     private static final long TIMER_TICK_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final Stack stack;
@@ -51,22 +50,20 @@ public final class NdkAdapter implements AutoCloseable {
     final int stackAddress;
     private final NdkAdapterInfo info;
     private final ErrorHandler errorHandler;
-    private volatile Thread owner;
+    private final DispatchLoop loop;
     private volatile boolean closed;
     /** Set first thing in {@link #close}: from then on calls are no longer queued. */
     private volatile boolean closing;
     /** Threads between their check of {@link #closing} and their offer to {@link #tasks}. */
     private final AtomicInteger offering = new AtomicInteger();
-    private boolean dispatching;
-    private AgentRunner dispatcher;
     private final ManyToOneConcurrentArrayQueue<Runnable> tasks = new ManyToOneConcurrentArrayQueue<>(1024);
     private final ArrayDeque<Runnable> deferred = new ArrayDeque<>();
     private final Long2ObjectHashMap<NdkConnector> byHandle = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<NdkConnector> byRequest = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<NdkListener> listeners = new Int2ObjectHashMap<>();
     private final ArrayList<NdkConnector> timed = new ArrayList<>();
-    private final byte[] portUse = new byte[65536];
-    private int nextEphemeral = EPHEMERAL_FIRST;
+    final PortTable ports = new PortTable();
+    final DescriptorReleaser releaser = this::release;
     private long nextRequestId = 1;
     private long nowNs;
     private long nextTimerScanNs;
@@ -93,7 +90,7 @@ public final class NdkAdapter implements AutoCloseable {
         this.stackAddress = stack.address();
         this.info = info;
         this.errorHandler = errorHandler;
-        this.owner = Thread.currentThread();
+        this.loop = new DispatchLoop("ndk-dispatch", errorHandler, this::dispatch);
         this.nowNs = System.nanoTime();
     }
 
@@ -137,11 +134,11 @@ public final class NdkAdapter implements AutoCloseable {
      */
     public NdkSharedEndpoint createSharedEndpoint() {
         checkThread();
-        int port = allocatePort();
+        int port = ports.allocate();
         if (port == 0) {
             return null;
         }
-        usePort(port);
+        ports.use(port);
         return new NdkSharedEndpoint(this, port);
     }
 
@@ -149,11 +146,7 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** One round: queued tasks, the stack's events, timers. Returns the work done. Dispatch thread only. */
     public int dispatch() {
-        checkThread();
-        if (dispatching) {
-            throw new IllegalStateException("dispatch() re-entered from a callback");
-        }
-        dispatching = true;
+        loop.enter();
         try {
             nowNs = System.nanoTime();
             int work = retryRequests();
@@ -174,7 +167,7 @@ public final class NdkAdapter implements AutoCloseable {
             }
             return work;
         } finally {
-            dispatching = false;
+            loop.exit();
         }
     }
 
@@ -215,41 +208,17 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** Whether the calling thread is the dispatch thread. */
     public boolean onDispatchThread() {
-        return Thread.currentThread() == owner;
+        return loop.onDispatchThread();
     }
 
     /** Starts a thread that dispatches (backoff idle strategy); it becomes the dispatch thread. */
     public void startDispatcherThread() {
-        startDispatcherThread(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
-            TimeUnit.MICROSECONDS.toNanos(100)));
+        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
     }
 
     public void startDispatcherThread(IdleStrategy idle) {
-        checkThread();
-        if (dispatcher != null) {
-            throw new IllegalStateException("already started");
-        }
-        owner = null;
-        dispatcher = new AgentRunner(idle, errorHandler, null, new Agent() {
-            @Override
-            public void onStart() {
-                owner = Thread.currentThread();
-            }
-
-            @Override
-            public int doWork() {
-                return dispatch();
-            }
-
-            @Override
-            public String roleName() {
-                return "ndk-dispatch";
-            }
-        });
-        AgentRunner.startOnThread(dispatcher);
-        while (owner == null) {
-            Thread.onSpinWait();
-        }
+        loop.startThread(idle);
+        loop.awaitStarted();
     }
 
     /**
@@ -259,23 +228,23 @@ public final class NdkAdapter implements AutoCloseable {
      */
     int defer(NdkRequestCompletion completion, Object context, java.util.function.IntSupplier call) {
         if (completion == null) {
-            return io.fastpath.stack.NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         boolean queued = offer(new QueuedCall() {
             @Override
             public void run() {
                 int r = call.getAsInt();
-                if (r != io.fastpath.stack.NtStatus.STATUS_PENDING) {
+                if (r != NtStatus.STATUS_PENDING.code()) {
                     complete(completion, context, r);
                 }
             }
 
             @Override
             void cancel() {
-                complete(completion, context, NdkStatus.STATUS_CANCELLED);
+                complete(completion, context, NtStatus.STATUS_CANCELLED.code());
             }
         });
-        return queued ? io.fastpath.stack.NtStatus.STATUS_PENDING : io.fastpath.stack.NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        return queued ? NtStatus.STATUS_PENDING.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
     }
 
     /** Private data copied on the calling thread (cross-thread calls), or null. */
@@ -289,10 +258,7 @@ public final class NdkAdapter implements AutoCloseable {
     }
 
     void checkThread() {
-        if (Thread.currentThread() != owner) {
-            throw new IllegalStateException("NDK calls run on the adapter's dispatch thread " + owner
-                + " (use execute()); called on " + Thread.currentThread());
-        }
+        loop.checkThread("NDK calls run on the adapter's dispatch thread (use execute())");
     }
 
     // ================================================================ internals for listeners and connectors
@@ -389,31 +355,6 @@ public final class NdkAdapter implements AutoCloseable {
     /** Requests (mbuf releases, resets, shutdowns) waiting for room in the stack's request ring. */
     int requestsAwaitingRetry() {
         return retryCount;
-    }
-
-    int allocatePort() {
-        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
-            int port = nextEphemeral;
-            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
-            if (portUse[port] == 0) {
-                return port;
-            }
-        }
-        return 0;
-    }
-
-    boolean portInUse(int port) {
-        return portUse[port] != 0;
-    }
-
-    void usePort(int port) {
-        portUse[port]++;
-    }
-
-    void freePort(int port) {
-        if (portUse[port] > 0) {
-            portUse[port]--;
-        }
     }
 
     int listenerCount() {
@@ -535,14 +476,14 @@ public final class NdkAdapter implements AutoCloseable {
         if (closed || closing) {
             return;
         }
-        if (dispatcher == null) {
+        boolean ownThread = loop.hasThread();
+        if (!ownThread) {
             checkThread();
         }
         closing = true;
-        if (dispatcher != null) {
-            dispatcher.close();
-            dispatcher = null;
-            owner = Thread.currentThread();
+        if (ownThread) {
+            loop.stopThread();
+            loop.adopt();
         }
         checkThread();
         for (NdkListener l : new ArrayList<>(listeners.values())) {

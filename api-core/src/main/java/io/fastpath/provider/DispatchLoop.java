@@ -17,8 +17,8 @@ import org.agrona.concurrent.IdleStrategy;
  * also be driven by another agent (the stack's poll thread): {@link #handOff()} then {@link #adopt()} from that
  * agent's {@code onStart}.
  *
- * <p>{@link #enter()} / {@link #exit()} bracket one round: they check the thread and refuse re-entry (a routine or
- * callback calling {@code dispatch()}), which would run completions inside completions.
+ * <p>{@link #dispatch()} runs one round: it checks the thread and refuses re-entry (a routine or callback calling
+ * {@code dispatch()}), which would run completions inside completions.
  */
 public final class DispatchLoop {
     /** The idle strategy of {@link #startThread()}: spin, yield, then park 1-100 µs. */
@@ -36,7 +36,8 @@ public final class DispatchLoop {
     /**
      * @param roleName the own thread's name
      * @param errors   where what the round throws goes (own-thread mode)
-     * @param round    one dispatch round (the provider's {@code dispatch()}), returning the work done
+     * @param round    the work of one dispatch round (the provider's queues, the stack's events, time-outs,
+     *                 deferred completions), returning the work done
      */
     public DispatchLoop(String roleName, ErrorHandler errors, IntSupplier round) {
         this.roleName = roleName;
@@ -54,28 +55,29 @@ public final class DispatchLoop {
         return owner;
     }
 
-    /** True inside a round (between {@link #enter()} and {@link #exit()}). */
+    /** True inside a round. */
     public boolean dispatching() {
         return dispatching;
     }
 
     /**
-     * Starts a round.
+     * Runs one round on the dispatch thread (the provider's {@code dispatch()}); returns the work done (0 = idle).
      *
      * @throws IllegalStateException off the dispatch thread, or re-entered from a routine or callback
      */
-    public void enter() {
+    public int dispatch() {
         if (Thread.currentThread() != owner || dispatching) {
             throw misuse();
         }
         dispatching = true;
+        try {
+            return round.getAsInt();
+        } finally {
+            dispatching = false;
+        }
     }
 
-    public void exit() {
-        dispatching = false;
-    }
-
-    /** Kept out of {@link #enter()}: the hot method then holds no string constants. */
+    /** Kept out of {@link #dispatch()}: the hot method then holds no string constants. */
     private IllegalStateException misuse() {
         if (dispatching && Thread.currentThread() == owner) {
             return new IllegalStateException("dispatch() is not re-entrant: do not call it from a routine or callback");
@@ -123,7 +125,7 @@ public final class DispatchLoop {
 
             @Override
             public int doWork() {
-                return round.getAsInt();
+                return dispatch();
             }
 
             @Override

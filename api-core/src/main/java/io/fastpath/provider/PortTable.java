@@ -28,6 +28,19 @@ public final class PortTable {
         return 0;
     }
 
+    /**
+     * The port a bind to {@code requested} gets, not yet taken ({@link #use}): {@code requested} itself when no
+     * object holds it, a free ephemeral port for 0. A failure is returned as its NTSTATUS, an error code and so
+     * negative: STATUS_SHARING_VIOLATION (the port is held), STATUS_TOO_MANY_ADDRESSES (no ephemeral port free).
+     */
+    public int choose(int requested) {
+        if (requested == 0) {
+            int p = allocate();
+            return p != 0 ? p : NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
+        }
+        return inUse(requested) ? NtStatus.STATUS_SHARING_VIOLATION.code() : requested;
+    }
+
     public boolean inUse(int port) {
         return use[port] > 0;
     }

@@ -19,21 +19,17 @@ class DispatchLoopTest {
     private Runnable inside = () -> { };
 
     private int round() {
-        loop.enter();
-        try {
-            rounds.incrementAndGet();
-            inside.run();
-            return 1;
-        } finally {
-            loop.exit();
-        }
+        assertTrue(loop.dispatching());
+        rounds.incrementAndGet();
+        inside.run();
+        return 1;
     }
 
     @Test
     void invokerModeTheCreatingThreadDispatches() {
         loop = new DispatchLoop("test", Throwable::printStackTrace, this::round);
         assertTrue(loop.onDispatchThread());
-        assertEquals(1, round());
+        assertEquals(1, loop.dispatch());
         assertFalse(loop.dispatching());
     }
 
@@ -41,8 +37,8 @@ class DispatchLoopTest {
     void aRoundIsNotReentrant() {
         loop = new DispatchLoop("test", Throwable::printStackTrace, this::round);
         AtomicReference<Throwable> nested = new AtomicReference<>();
-        inside = () -> nested.set(assertThrows(IllegalStateException.class, this::round));
-        round();
+        inside = () -> nested.set(assertThrows(IllegalStateException.class, () -> loop.dispatch()));
+        loop.dispatch();
         assertTrue(nested.get().getMessage().contains("re-entrant"), nested.get().getMessage());
         assertEquals(1, rounds.get());
     }
@@ -53,7 +49,7 @@ class DispatchLoopTest {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread t = new Thread(() -> {
             try {
-                round();
+                loop.dispatch();
             } catch (Throwable e) {
                 failure.set(e);
             }
@@ -87,7 +83,7 @@ class DispatchLoopTest {
         loop.adopt();
         assertTrue(loop.onDispatchThread());
         int before = rounds.get();
-        round();
+        loop.dispatch();
         assertEquals(before + 1, rounds.get());
         assertSame(Thread.currentThread(), loop.owner());
     }

@@ -90,7 +90,7 @@ public final class NdkAdapter implements AutoCloseable {
         this.stackAddress = stack.address();
         this.info = info;
         this.errorHandler = errorHandler;
-        this.loop = new DispatchLoop("ndk-dispatch", errorHandler, this::dispatch);
+        this.loop = new DispatchLoop("ndk-dispatch", errorHandler, this::round);
         this.nowNs = System.nanoTime();
     }
 
@@ -146,29 +146,29 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** One round: queued tasks, the stack's events, timers. Returns the work done. Dispatch thread only. */
     public int dispatch() {
-        loop.enter();
-        try {
-            nowNs = System.nanoTime();
-            int work = retryRequests();
-            for (Runnable r; (r = deferred.poll()) != null; work++) {
+        return loop.dispatch();
+    }
+
+    /** One round's work ({@link #dispatch()}, guarded by the loop). */
+    private int round() {
+        nowNs = System.nanoTime();
+        int work = retryRequests();
+        for (Runnable r; (r = deferred.poll()) != null; work++) {
+            run(r);
+        }
+        for (Runnable r; (r = tasks.poll()) != null; work++) {
+            if (closing && r instanceof QueuedCall q) {
+                q.cancel(); // queued before close(): never started
+            } else {
                 run(r);
             }
-            for (Runnable r; (r = tasks.poll()) != null; work++) {
-                if (closing && r instanceof QueuedCall q) {
-                    q.cancel(); // queued before close(): never started
-                } else {
-                    run(r);
-                }
-            }
-            work += tcp.pollEvents(events);
-            if (nowNs >= nextTimerScanNs) {
-                nextTimerScanNs = nowNs + TIMER_TICK_NS;
-                work += expireTimers();
-            }
-            return work;
-        } finally {
-            loop.exit();
         }
+        work += tcp.pollEvents(events);
+        if (nowNs >= nextTimerScanNs) {
+            nextTimerScanNs = nowNs + TIMER_TICK_NS;
+            work += expireTimers();
+        }
+        return work;
     }
 
     private void run(Runnable r) {

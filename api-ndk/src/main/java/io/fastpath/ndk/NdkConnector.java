@@ -188,13 +188,9 @@ public final class NdkConnector {
             return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
         boolean auto = port == 0;
-        if (auto) {
-            port = adapter.ports.allocate();
-            if (port == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
-            }
-        } else if (adapter.ports.inUse(port)) {
-            return NtStatus.STATUS_SHARING_VIOLATION.code();
+        port = adapter.ports.choose(port);
+        if (port < 0) {
+            return port; // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
         }
         return start(qp, port, auto, destination, inboundReadLimit, outboundReadLimit, privateData,
             privateDataLength, completion, requestContext);

@@ -61,15 +61,10 @@ public final class NdkListener {
         if (adapter.listenerCount() >= adapter.info().maxListeners()) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
-        int p = address.port();
-        autoPort = p == 0;
-        if (autoPort) {
-            p = adapter.ports.allocate();
-            if (p == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
-            }
-        } else if (adapter.ports.inUse(p)) {
-            return NtStatus.STATUS_SHARING_VIOLATION.code();
+        autoPort = address.port() == 0;
+        int p = adapter.ports.choose(address.port());
+        if (p < 0) {
+            return p; // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
         }
         if (!adapter.tcp.listen(p)) {
             if (autoPort) {

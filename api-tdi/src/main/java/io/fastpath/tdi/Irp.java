@@ -51,7 +51,7 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
 
     /** Claims the IRP for a request of {@code p} (IoCallDriver, or an IRP a handler hands back). */
     void begin(TdiProvider p) {
-        begin(p.cancelRoutine);
+        begin(p.cancels);
         provider = p;
     }
 

@@ -1,6 +1,6 @@
 package io.fastpath.tdi;
 
-import io.fastpath.provider.CancelRoutine;
+import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
@@ -87,8 +87,6 @@ public final class TdiProvider implements AutoCloseable {
 
     private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     private final Consumer<Object> requestConsumer = this::onRequest;
-    private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
-    private final Consumer<Irp> cancelConsumer = this::cancelNow;
 
     final Long2ObjectHashMap<Object> byHandle = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<TdiAddress> listening = new Int2ObjectHashMap<>();
@@ -105,7 +103,7 @@ public final class TdiProvider implements AutoCloseable {
     private int freeCount;
 
     private final IrpCompleter<Irp> completer;
-    final CancelRoutine<Irp> cancelRoutine = this::requestCancel;
+    final CancelQueue<Irp> cancels;
     final DescriptorReleaser releaser = this::releaseDescriptor;
     final NativeCopier copier = new NativeCopier();
     /** Accept IRPs from ClientEventConnect: they complete after the round's indications. */
@@ -246,7 +244,8 @@ public final class TdiProvider implements AutoCloseable {
         this.handshakeLimitNs = handshakeLimit(stack.config().tcp());
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
-        this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::dispatch);
+        this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::round);
+        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
         for (int i = 0; i < tsduPool.length; i++) {
             tsduPool[i] = new Tsdu();
         }
@@ -545,21 +544,21 @@ public final class TdiProvider implements AutoCloseable {
      * done (0 = idle).
      */
     public int dispatch() {
-        loop.enter();
-        try {
-            nowNs = System.nanoTime();
-            int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
-            work += cancels.drain(cancelConsumer, QUEUE_CAPACITY);
-            work += retryReleases();
-            work += tcp.pollEvents(events);
-            work += runTimers();
-            work += runWork();
-            work += completeAccepts();
-            work += completer.runDeferred();
-            return work;
-        } finally {
-            loop.exit();
-        }
+        return loop.dispatch();
+    }
+
+    /** One round's work ({@link #dispatch()}, guarded by the loop). */
+    private int round() {
+        nowNs = System.nanoTime();
+        int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
+        work += cancels.drain();
+        work += retryReleases();
+        work += tcp.pollEvents(events);
+        work += runTimers();
+        work += runWork();
+        work += completeAccepts();
+        work += completer.runDeferred();
+        return work;
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} (backoff idle strategy). */
@@ -640,16 +639,8 @@ public final class TdiProvider implements AutoCloseable {
         }
     }
 
-    void requestCancel(Irp irp) {
-        if (loop.onDispatchThread()) {
-            cancelNow(irp);
-        } else {
-            cancels.offer(irp);
-        }
-    }
-
     private void cancelNow(Irp irp) {
-        if (!irp.inProgress() || irp.provider != this) {
+        if (irp.provider != this) {
             return;
         }
         if (irp.fileObject instanceof TdiConnection c) {

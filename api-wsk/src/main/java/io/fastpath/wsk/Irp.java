@@ -44,7 +44,7 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
 
     /** Claims the IRP for call {@code operation} of provider {@code p}. */
     void begin(int operation, WskProvider p) {
-        begin(p.cancelRoutine);
+        begin(p.cancels);
         op = operation;
         provider = p;
     }

@@ -1,6 +1,6 @@
 package io.fastpath.wsk;
 
-import io.fastpath.provider.CancelRoutine;
+import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
@@ -83,11 +83,9 @@ public final class WskProvider implements AutoCloseable {
     int eventFlags;
 
     private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
-    private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     /** Calls from other threads between their closed-check and their queue offer (see close()). */
     private final java.util.concurrent.atomic.AtomicInteger submitting = new java.util.concurrent.atomic.AtomicInteger();
     private final Consumer<Object> requestConsumer = this::onRequest;
-    private final Consumer<Irp> cancelConsumer = this::cancelNow;
 
     final Long2ObjectHashMap<WskSocket> byId = new Long2ObjectHashMap<>();
     final Long2ObjectHashMap<WskSocket> byHandle = new Long2ObjectHashMap<>();
@@ -99,7 +97,7 @@ public final class WskProvider implements AutoCloseable {
     private long nextSocketId = 1;
 
     private final IrpCompleter<Irp> completer;
-    final CancelRoutine<Irp> cancelRoutine = this::requestCancel;
+    final CancelQueue<Irp> cancels;
 
     private WskSocket workHead;
     private WskSocket workTail;
@@ -231,7 +229,8 @@ public final class WskProvider implements AutoCloseable {
         this.timestamps = stack.config().tcp().timestamps();
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
-        this.loop = new DispatchLoop("fastpath-wsk-" + stack.config().name(), errorHandler, this::dispatch);
+        this.loop = new DispatchLoop("fastpath-wsk-" + stack.config().name(), errorHandler, this::round);
+        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
     }
 
     /**
@@ -344,19 +343,19 @@ public final class WskProvider implements AutoCloseable {
      *     completion routine or callback
      */
     public int dispatch() {
-        loop.enter();
-        try {
-            int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
-            work += cancels.drain(cancelConsumer, QUEUE_CAPACITY);
-            work += retryReleases();
-            work += retryControl();
-            work += tcp.pollEvents(events);
-            work += runWork();
-            work += completer.runDeferred();
-            return work;
-        } finally {
-            loop.exit();
-        }
+        return loop.dispatch();
+    }
+
+    /** One round's work ({@link #dispatch()}, guarded by the loop). */
+    private int round() {
+        int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
+        work += cancels.drain();
+        work += retryReleases();
+        work += retryControl();
+        work += tcp.pollEvents(events);
+        work += runWork();
+        work += completer.runDeferred();
+        return work;
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} with a backoff idle strategy. */
@@ -448,7 +447,7 @@ public final class WskProvider implements AutoCloseable {
         }
         loop.adopt();
         requests.drain(requestConsumer, Integer.MAX_VALUE);
-        cancels.drain(cancelConsumer, Integer.MAX_VALUE);
+        cancels.drain();
         closed = true;
         while (submitting.get() != 0) {
             Thread.onSpinWait(); // a call from another thread that saw closed == false is queuing
@@ -602,16 +601,8 @@ public final class WskProvider implements AutoCloseable {
 
     // ---------------------------------------------------------------- cancellation
 
-    void requestCancel(Irp irp) {
-        if (loop.onDispatchThread()) {
-            cancelNow(irp);
-        } else {
-            cancels.offer(irp);
-        }
-    }
-
     private void cancelNow(Irp irp) {
-        if (!irp.inProgress() || irp.provider != this) {
+        if (irp.provider != this) {
             return;
         }
         WskSocket s = irp.socket;

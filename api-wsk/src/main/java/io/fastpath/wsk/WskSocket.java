@@ -428,14 +428,11 @@ public final class WskSocket {
         if (address.ip() != 0 && address.ip() != provider.stackAddress) {
             return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
-        int p = address.port();
-        boolean wildcard = p == 0;
-        if (wildcard) {
-            p = provider.ports.allocate();
-            if (p == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
-            }
-        } else if (provider.ports.inUse(p)) {
+        boolean wildcard = address.port() == 0;
+        int p = wildcard ? provider.ports.choose(0) : address.port();
+        if (p < 0) {
+            return p; // STATUS_TOO_MANY_ADDRESSES
+        } else if (!wildcard && provider.ports.inUse(p)) {
             if (provider.ports.exclusive(p)) {
                 // Held with SO_EXCLUSIVEADDRUSE: a socket asking to share is denied, any other finds it in use.
                 return reuseAddress ? NtStatus.STATUS_ACCESS_DENIED.code() : NtStatus.STATUS_SHARING_VIOLATION.code();

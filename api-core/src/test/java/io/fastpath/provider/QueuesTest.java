@@ -159,4 +159,49 @@ class QueuesTest {
         t.free(80);
         assertFalse(t.inUse(80), "a free of a free port does not go negative");
     }
+
+    @Test
+    void aPoolMakesObjectsOnlyWhenNoneIsSpare() {
+        int[] made = new int[1];
+        ObjectPool<int[]> pool = new ObjectPool<>(() -> {
+            made[0]++;
+            return new int[1];
+        }, 2, 2);
+        assertEquals(2, made[0], "prefilled");
+        int[] a = pool.acquire();
+        int[] b = pool.acquire();
+        int[] c = pool.acquire();
+        assertEquals(3, made[0], "the third was made");
+        pool.release(a);
+        pool.release(b);
+        pool.release(c); // grows
+        assertEquals(3, pool.spare());
+        assertSame(c, pool.acquire(), "last in, first out");
+        assertEquals(3, made[0]);
+    }
+
+    @Test
+    void aCancelFromAnotherThreadWaitsForTheDispatchThread() throws InterruptedException {
+        DispatchLoop loop = new DispatchLoop("test", Throwable::printStackTrace, () -> 0);
+        List<TestIrp> cancelled = new ArrayList<>();
+        CancelQueue<TestIrp> cancels = new CancelQueue<>(loop, 16, cancelled::add);
+        TestIrp here = new TestIrp();
+        here.begin(cancels);
+        here.cancel();
+        assertEquals(List.of(here), cancelled, "on the dispatch thread: at once");
+        TestIrp there = new TestIrp();
+        TestIrp done = new TestIrp();
+        there.begin(cancels);
+        done.begin(cancels);
+        Thread t = new Thread(() -> {
+            there.cancel();
+            done.cancel();
+        });
+        t.start();
+        t.join();
+        assertEquals(1, cancelled.size(), "from another thread: queued");
+        done.complete(NtStatus.STATUS_SUCCESS.code(), 0, null); // completed before the dispatch thread got to it
+        assertEquals(2, cancels.drain());
+        assertEquals(List.of(here, there), cancelled, "only IRPs still in progress are cancelled");
+    }
 }

@@ -4,6 +4,7 @@ import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.PortTable;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -43,7 +44,6 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
  * receive's memory; each mbuf goes back to the stack as soon as its bytes are consumed.
  */
 public final class NdkAdapter implements AutoCloseable {
-    private static final long TIMER_TICK_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final Stack stack;
     final TcpService tcp;
@@ -61,12 +61,11 @@ public final class NdkAdapter implements AutoCloseable {
     private final Long2ObjectHashMap<NdkConnector> byHandle = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<NdkConnector> byRequest = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<NdkListener> listeners = new Int2ObjectHashMap<>();
-    private final ArrayList<NdkConnector> timed = new ArrayList<>();
+    private final TimerWheel<NdkConnector> timers = new TimerWheel<>(System.nanoTime(), NdkAdapter::expired);
     final PortTable ports = new PortTable();
     final DescriptorReleaser releaser = this::release;
     private long nextRequestId = 1;
     private long nowNs;
-    private long nextTimerScanNs;
     private long malformedFrames;
     private long crcErrors;
     private int lastMalformed;
@@ -164,10 +163,7 @@ public final class NdkAdapter implements AutoCloseable {
             }
         }
         work += tcp.pollEvents(events);
-        if (nowNs >= nextTimerScanNs) {
-            nextTimerScanNs = nowNs + TIMER_TICK_NS;
-            work += expireTimers();
-        }
+        work += timers.poll(nowNs);
         return work;
     }
 
@@ -390,37 +386,19 @@ public final class NdkAdapter implements AutoCloseable {
         byHandle.remove(handle);
     }
 
+    /** (Re)arms the connector's one timer: {@link NdkConnector#onTimeout} runs {@code timeoutNs} from now. */
     void arm(NdkConnector c, long timeoutNs) {
-        if (c.deadline == 0) {
-            timed.add(c);
-        }
-        c.deadline = Math.max(1, System.nanoTime() + timeoutNs);
+        timers.cancel(c.timer);
+        c.timer = timers.schedule(c, System.nanoTime() + timeoutNs);
     }
 
     void disarm(NdkConnector c) {
-        c.deadline = 0; // removed from the list at the next scan
+        c.timer = timers.cancel(c.timer);
     }
 
-    private int expireTimers() {
-        int work = 0;
-        for (int i = timed.size() - 1; i >= 0; i--) {
-            NdkConnector c = timed.get(i);
-            if (c.deadline == 0) {
-                removeTimed(i);
-            } else if (nowNs - c.deadline >= 0) {
-                c.deadline = 0;
-                removeTimed(i);
-                c.onTimeout();
-                work++;
-            }
-        }
-        return work;
-    }
-
-    private void removeTimed(int i) {
-        int last = timed.size() - 1;
-        timed.set(i, timed.get(last));
-        timed.remove(last);
+    private static void expired(NdkConnector c) {
+        c.timer = TimerWheel.NONE;
+        c.onTimeout();
     }
 
     void countMalformed(int error) {

@@ -3,6 +3,7 @@ package io.fastpath.ndk;
 import io.fastpath.provider.DescriptorQueue;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.PortTable;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.nio.ByteBuffer;
 import org.agrona.DirectBuffer;
@@ -91,7 +92,8 @@ public final class NdkConnector {
     private boolean localDisconnect;
     private boolean peerClosed;
     private boolean tcpClosed;
-    long deadline;
+    /** The connector's timer on the adapter's wheel ({@link TimerWheel#NONE}: none). */
+    long timer = TimerWheel.NONE;
 
     private final UnsafeBuffer control = new UnsafeBuffer(ByteBuffer.allocateDirect(CONTROL_RTR_OFFSET + 16));
     private int requestLength;

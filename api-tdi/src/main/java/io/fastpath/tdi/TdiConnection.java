@@ -3,6 +3,7 @@ package io.fastpath.tdi;
 import io.fastpath.provider.DescriptorQueue;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.ByteBuffer;
 import org.agrona.BufferUtil;
@@ -79,7 +80,8 @@ public final class TdiConnection {
     private boolean expeditedBlocked;
     private boolean delivering;
 
-    long deadline;
+    /** The connection's timer on the provider's wheel ({@link TimerWheel#NONE}: none). */
+    long timer = TimerWheel.NONE;
     private boolean connectTimer;
 
     boolean scheduled;
@@ -1022,7 +1024,7 @@ public final class TdiConnection {
     }
 
     void onTimer() {
-        provider.cancelTimer(this);
+        timer = TimerWheel.NONE; // expired
         if (state == OFFERED) {
             // Neither TDI_ACCEPT nor TDI_DISCONNECT came for the offer: refused (RST for the SYN).
             dropRequest(true, 0);

@@ -7,7 +7,9 @@ import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.ObjectPool;
 import io.fastpath.provider.PortTable;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -111,7 +113,7 @@ public final class TdiProvider implements AutoCloseable {
 
     private TdiConnection workHead;
     private TdiConnection workTail;
-    final ArrayList<TdiConnection> timers = new ArrayList<>();
+    private final TimerWheel<TdiConnection> timers = new TimerWheel<>(System.nanoTime(), TdiConnection::onTimer);
     long nowNs = System.nanoTime();
 
     private long[] retryHandle = new long[64];
@@ -119,8 +121,7 @@ public final class TdiProvider implements AutoCloseable {
     private int[] retryLength = new int[64];
     private int retryCount;
 
-    private Tsdu[] tsduPool = new Tsdu[64];
-    private int tsduCount;
+    private final ObjectPool<Tsdu> tsdus = new ObjectPool<>(Tsdu::new, 64, 64);
     /** Chains kept by clients; changed on the dispatch thread, and by late returns after close. */
     private final AtomicInteger heldTsdus = new AtomicInteger();
 
@@ -246,10 +247,6 @@ public final class TdiProvider implements AutoCloseable {
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
         this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::round);
         this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
-        for (int i = 0; i < tsduPool.length; i++) {
-            tsduPool[i] = new Tsdu();
-        }
-        tsduCount = tsduPool.length;
         for (int i = tracked.length - 1; i >= 0; i--) {
             freeSlots[freeCount++] = i;
         }
@@ -757,32 +754,17 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     private int runTimers() {
-        int work = 0;
-        for (int i = timers.size() - 1; i >= 0; i--) {
-            if (i >= timers.size()) {
-                continue;
-            }
-            TdiConnection c = timers.get(i);
-            if (c.deadline != 0 && c.deadline - nowNs <= 0) {
-                c.onTimer();
-                work++;
-            }
-        }
-        return work;
+        return timers.poll(nowNs);
     }
 
+    /** (Re)arms the connection's one timer; {@link TdiConnection#onTimer} runs at the deadline. */
     void setTimer(TdiConnection c, long deadlineNs) {
-        if (c.deadline == 0) {
-            timers.add(c);
-        }
-        c.deadline = deadlineNs == 0 ? 1 : deadlineNs;
+        timers.cancel(c.timer);
+        c.timer = timers.schedule(c, deadlineNs);
     }
 
     void cancelTimer(TdiConnection c) {
-        if (c.deadline != 0) {
-            c.deadline = 0;
-            timers.remove(c);
-        }
+        c.timer = timers.cancel(c.timer);
     }
 
     // ---------------------------------------------------------------- listening and offers
@@ -1021,20 +1003,12 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     Tsdu acquireTsdu() {
-        if (tsduCount == 0) {
-            return new Tsdu();
-        }
-        Tsdu t = tsduPool[--tsduCount];
-        tsduPool[tsduCount] = null;
-        return t;
+        return tsdus.acquire();
     }
 
     void freeTsdu(Tsdu t) {
         t.clear();
-        if (tsduCount == tsduPool.length) {
-            tsduPool = Arrays.copyOf(tsduPool, tsduCount * 2);
-        }
-        tsduPool[tsduCount++] = t;
+        tsdus.release(t);
     }
 
     /**

@@ -5,6 +5,7 @@ import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.ObjectPool;
 import io.fastpath.provider.PortTable;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
@@ -111,8 +112,7 @@ public final class WskProvider implements AutoCloseable {
     private final org.agrona.collections.LongArrayList pendingAccepts = new org.agrona.collections.LongArrayList();
     private final org.agrona.collections.LongArrayList pendingRejects = new org.agrona.collections.LongArrayList();
 
-    private WskDataIndication[] indicationPool = new WskDataIndication[256];
-    private int indicationCount;
+    private final ObjectPool<WskDataIndication> indications = new ObjectPool<>(WskDataIndication::new, 256, 0);
 
     private final NativeCopier copier = new NativeCopier();
     /** For controlSocket calls without an IRP (dispatch thread only; they always complete inline). */
@@ -725,12 +725,7 @@ public final class WskProvider implements AutoCloseable {
     }
 
     WskDataIndication acquireIndication() {
-        if (indicationCount == 0) {
-            return new WskDataIndication();
-        }
-        WskDataIndication i = indicationPool[--indicationCount];
-        indicationPool[indicationCount] = null;
-        return i;
+        return indications.acquire();
     }
 
     void freeIndication(WskDataIndication i) {
@@ -738,10 +733,7 @@ public final class WskProvider implements AutoCloseable {
         i.socket = null;
         i.chainHead = false;
         i.state(WskDataIndication.FREE);
-        if (indicationCount == indicationPool.length) {
-            indicationPool = java.util.Arrays.copyOf(indicationPool, indicationCount * 2);
-        }
-        indicationPool[indicationCount++] = i;
+        indications.release(i);
     }
 
     /** Returns a kept chain's mbufs to the stack (dispatch thread). */

@@ -1,5 +1,10 @@
 package io.fastpath.ndk;
 
+import io.fastpath.provider.DescriptorReleaser;
+import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.PortTable;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -11,9 +16,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
@@ -42,34 +44,28 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
  * receive's memory; each mbuf goes back to the stack as soon as its bytes are consumed.
  */
 public final class NdkAdapter implements AutoCloseable {
-    static final int EPHEMERAL_FIRST = 49152;
-    static final int EPHEMERAL_LAST = 65535;
-    private static final long TIMER_TICK_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final Stack stack;
     final TcpService tcp;
     final int stackAddress;
     private final NdkAdapterInfo info;
     private final ErrorHandler errorHandler;
-    private volatile Thread owner;
+    private final DispatchLoop loop;
     private volatile boolean closed;
     /** Set first thing in {@link #close}: from then on calls are no longer queued. */
     private volatile boolean closing;
     /** Threads between their check of {@link #closing} and their offer to {@link #tasks}. */
     private final AtomicInteger offering = new AtomicInteger();
-    private boolean dispatching;
-    private AgentRunner dispatcher;
     private final ManyToOneConcurrentArrayQueue<Runnable> tasks = new ManyToOneConcurrentArrayQueue<>(1024);
     private final ArrayDeque<Runnable> deferred = new ArrayDeque<>();
     private final Long2ObjectHashMap<NdkConnector> byHandle = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<NdkConnector> byRequest = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<NdkListener> listeners = new Int2ObjectHashMap<>();
-    private final ArrayList<NdkConnector> timed = new ArrayList<>();
-    private final byte[] portUse = new byte[65536];
-    private int nextEphemeral = EPHEMERAL_FIRST;
+    private final TimerWheel<NdkConnector> timers = new TimerWheel<>(System.nanoTime(), NdkAdapter::expired);
+    final PortTable ports = new PortTable();
+    final DescriptorReleaser releaser = this::release;
     private long nextRequestId = 1;
     private long nowNs;
-    private long nextTimerScanNs;
     private long malformedFrames;
     private long crcErrors;
     private int lastMalformed;
@@ -93,7 +89,7 @@ public final class NdkAdapter implements AutoCloseable {
         this.stackAddress = stack.address();
         this.info = info;
         this.errorHandler = errorHandler;
-        this.owner = Thread.currentThread();
+        this.loop = new DispatchLoop("ndk-dispatch", errorHandler, this::round);
         this.nowNs = System.nanoTime();
     }
 
@@ -137,11 +133,11 @@ public final class NdkAdapter implements AutoCloseable {
      */
     public NdkSharedEndpoint createSharedEndpoint() {
         checkThread();
-        int port = allocatePort();
+        int port = ports.allocate();
         if (port == 0) {
             return null;
         }
-        usePort(port);
+        ports.use(port);
         return new NdkSharedEndpoint(this, port);
     }
 
@@ -149,33 +145,26 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** One round: queued tasks, the stack's events, timers. Returns the work done. Dispatch thread only. */
     public int dispatch() {
-        checkThread();
-        if (dispatching) {
-            throw new IllegalStateException("dispatch() re-entered from a callback");
+        return loop.dispatch();
+    }
+
+    /** One round's work ({@link #dispatch()}, guarded by the loop). */
+    private int round() {
+        nowNs = System.nanoTime();
+        int work = retryRequests();
+        for (Runnable r; (r = deferred.poll()) != null; work++) {
+            run(r);
         }
-        dispatching = true;
-        try {
-            nowNs = System.nanoTime();
-            int work = retryRequests();
-            for (Runnable r; (r = deferred.poll()) != null; work++) {
+        for (Runnable r; (r = tasks.poll()) != null; work++) {
+            if (closing && r instanceof QueuedCall q) {
+                q.cancel(); // queued before close(): never started
+            } else {
                 run(r);
             }
-            for (Runnable r; (r = tasks.poll()) != null; work++) {
-                if (closing && r instanceof QueuedCall q) {
-                    q.cancel(); // queued before close(): never started
-                } else {
-                    run(r);
-                }
-            }
-            work += tcp.pollEvents(events);
-            if (nowNs >= nextTimerScanNs) {
-                nextTimerScanNs = nowNs + TIMER_TICK_NS;
-                work += expireTimers();
-            }
-            return work;
-        } finally {
-            dispatching = false;
         }
+        work += tcp.pollEvents(events);
+        work += timers.poll(nowNs);
+        return work;
     }
 
     private void run(Runnable r) {
@@ -215,41 +204,17 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** Whether the calling thread is the dispatch thread. */
     public boolean onDispatchThread() {
-        return Thread.currentThread() == owner;
+        return loop.onDispatchThread();
     }
 
     /** Starts a thread that dispatches (backoff idle strategy); it becomes the dispatch thread. */
     public void startDispatcherThread() {
-        startDispatcherThread(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
-            TimeUnit.MICROSECONDS.toNanos(100)));
+        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
     }
 
     public void startDispatcherThread(IdleStrategy idle) {
-        checkThread();
-        if (dispatcher != null) {
-            throw new IllegalStateException("already started");
-        }
-        owner = null;
-        dispatcher = new AgentRunner(idle, errorHandler, null, new Agent() {
-            @Override
-            public void onStart() {
-                owner = Thread.currentThread();
-            }
-
-            @Override
-            public int doWork() {
-                return dispatch();
-            }
-
-            @Override
-            public String roleName() {
-                return "ndk-dispatch";
-            }
-        });
-        AgentRunner.startOnThread(dispatcher);
-        while (owner == null) {
-            Thread.onSpinWait();
-        }
+        loop.startThread(idle);
+        loop.awaitStarted();
     }
 
     /**
@@ -259,23 +224,23 @@ public final class NdkAdapter implements AutoCloseable {
      */
     int defer(NdkRequestCompletion completion, Object context, java.util.function.IntSupplier call) {
         if (completion == null) {
-            return io.fastpath.stack.NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         boolean queued = offer(new QueuedCall() {
             @Override
             public void run() {
                 int r = call.getAsInt();
-                if (r != io.fastpath.stack.NtStatus.STATUS_PENDING) {
+                if (r != NtStatus.STATUS_PENDING.code()) {
                     complete(completion, context, r);
                 }
             }
 
             @Override
             void cancel() {
-                complete(completion, context, NdkStatus.STATUS_CANCELLED);
+                complete(completion, context, NtStatus.STATUS_CANCELLED.code());
             }
         });
-        return queued ? io.fastpath.stack.NtStatus.STATUS_PENDING : io.fastpath.stack.NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        return queued ? NtStatus.STATUS_PENDING.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
     }
 
     /** Private data copied on the calling thread (cross-thread calls), or null. */
@@ -289,10 +254,7 @@ public final class NdkAdapter implements AutoCloseable {
     }
 
     void checkThread() {
-        if (Thread.currentThread() != owner) {
-            throw new IllegalStateException("NDK calls run on the adapter's dispatch thread " + owner
-                + " (use execute()); called on " + Thread.currentThread());
-        }
+        loop.checkThread("NDK calls run on the adapter's dispatch thread (use execute())");
     }
 
     // ================================================================ internals for listeners and connectors
@@ -391,31 +353,6 @@ public final class NdkAdapter implements AutoCloseable {
         return retryCount;
     }
 
-    int allocatePort() {
-        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
-            int port = nextEphemeral;
-            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
-            if (portUse[port] == 0) {
-                return port;
-            }
-        }
-        return 0;
-    }
-
-    boolean portInUse(int port) {
-        return portUse[port] != 0;
-    }
-
-    void usePort(int port) {
-        portUse[port]++;
-    }
-
-    void freePort(int port) {
-        if (portUse[port] > 0) {
-            portUse[port]--;
-        }
-    }
-
     int listenerCount() {
         return listeners.size();
     }
@@ -449,37 +386,19 @@ public final class NdkAdapter implements AutoCloseable {
         byHandle.remove(handle);
     }
 
+    /** (Re)arms the connector's one timer: {@link NdkConnector#onTimeout} runs {@code timeoutNs} from now. */
     void arm(NdkConnector c, long timeoutNs) {
-        if (c.deadline == 0) {
-            timed.add(c);
-        }
-        c.deadline = Math.max(1, System.nanoTime() + timeoutNs);
+        timers.cancel(c.timer);
+        c.timer = timers.schedule(c, System.nanoTime() + timeoutNs);
     }
 
     void disarm(NdkConnector c) {
-        c.deadline = 0; // removed from the list at the next scan
+        c.timer = timers.cancel(c.timer);
     }
 
-    private int expireTimers() {
-        int work = 0;
-        for (int i = timed.size() - 1; i >= 0; i--) {
-            NdkConnector c = timed.get(i);
-            if (c.deadline == 0) {
-                removeTimed(i);
-            } else if (nowNs - c.deadline >= 0) {
-                c.deadline = 0;
-                removeTimed(i);
-                c.onTimeout();
-                work++;
-            }
-        }
-        return work;
-    }
-
-    private void removeTimed(int i) {
-        int last = timed.size() - 1;
-        timed.set(i, timed.get(last));
-        timed.remove(last);
+    private static void expired(NdkConnector c) {
+        c.timer = TimerWheel.NONE;
+        c.onTimeout();
     }
 
     void countMalformed(int error) {
@@ -535,14 +454,14 @@ public final class NdkAdapter implements AutoCloseable {
         if (closed || closing) {
             return;
         }
-        if (dispatcher == null) {
+        boolean ownThread = loop.hasThread();
+        if (!ownThread) {
             checkThread();
         }
         closing = true;
-        if (dispatcher != null) {
-            dispatcher.close();
-            dispatcher = null;
-            owner = Thread.currentThread();
+        if (ownThread) {
+            loop.stopThread();
+            loop.adopt();
         }
         checkThread();
         for (NdkListener l : new ArrayList<>(listeners.values())) {

@@ -1,6 +1,9 @@
 package io.fastpath.ndk;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.DescriptorQueue;
+import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.PortTable;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.nio.ByteBuffer;
 import org.agrona.DirectBuffer;
@@ -80,7 +83,7 @@ public final class NdkConnector {
     private final byte[] peerPrivateData = new byte[MpaFrame.MAX_CONSUMER_PRIVATE_DATA];
     private int peerPrivateDataLength;
     /** The status calls report once the connection died under the consumer (CONNECTION_ABORTED). */
-    private int deathStatus = NtStatus.STATUS_INVALID_DEVICE_STATE;
+    private int deathStatus = NtStatus.STATUS_INVALID_DEVICE_STATE.code();
     private NdkRequestCompletion completion;
     private Object completionContext;
     private NdkDisconnectEventCallback disconnectCallback;
@@ -89,18 +92,14 @@ public final class NdkConnector {
     private boolean localDisconnect;
     private boolean peerClosed;
     private boolean tcpClosed;
-    long deadline;
+    /** The connector's timer on the adapter's wheel ({@link TimerWheel#NONE}: none). */
+    long timer = TimerWheel.NONE;
 
     private final UnsafeBuffer control = new UnsafeBuffer(ByteBuffer.allocateDirect(CONTROL_RTR_OFFSET + 16));
     private int requestLength;
 
     // received bytes: descriptors over mbufs, consumed in order
-    private long[] dMbuf = new long[8];
-    private long[] dAddress = new long[8];
-    private int[] dLength = new int[8];
-    private int dHead;
-    private int dCount;
-    private int dPosition;
+    private final DescriptorQueue received = new DescriptorQueue(8);
     private final UnsafeBuffer srcView = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer dstView = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer handshake = new UnsafeBuffer(new byte[MpaFrame.MAX_FRAME_LENGTH]);
@@ -151,7 +150,7 @@ public final class NdkConnector {
 
     /** Received mbufs not yet consumed (tests). */
     int descriptorsHeld() {
-        return dCount;
+        return received.count();
     }
 
     // ================================================================ NdkConnect
@@ -182,22 +181,18 @@ public final class NdkConnector {
                 outboundReadLimit, pd, privateDataLength, completion, requestContext));
         }
         int status = checkConnect(qp, destination, privateData, privateDataLength, completion);
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             return status;
         }
         int ip = source == null ? 0 : source.ip();
         int port = source == null ? 0 : source.port();
         if (ip != 0 && ip != adapter.stackAddress) {
-            return NtStatus.STATUS_INVALID_ADDRESS;
+            return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
         boolean auto = port == 0;
-        if (auto) {
-            port = adapter.allocatePort();
-            if (port == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES;
-            }
-        } else if (adapter.portInUse(port)) {
-            return NtStatus.STATUS_SHARING_VIOLATION;
+        port = adapter.ports.choose(port);
+        if (port < 0) {
+            return port; // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
         }
         return start(qp, port, auto, destination, inboundReadLimit, outboundReadLimit, privateData,
             privateDataLength, completion, requestContext);
@@ -217,11 +212,11 @@ public final class NdkConnector {
                 destination, inboundReadLimit, outboundReadLimit, pd, privateDataLength, completion, requestContext));
         }
         int status = checkConnect(qp, destination, privateData, privateDataLength, completion);
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             return status;
         }
         if (sharedEndpoint == null || sharedEndpoint.closed()) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         endpoint = sharedEndpoint;
         return start(qp, sharedEndpoint.port(), false, destination, inboundReadLimit, outboundReadLimit,
@@ -231,19 +226,19 @@ public final class NdkConnector {
     private int checkConnect(NdkQp qp, SockAddrIn destination, DirectBuffer privateData, int privateDataLength,
                              NdkRequestCompletion completion) {
         if (state != IDLE) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (qp == null || qp.connector != null || completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCallerData()
             || (privateData == null && privateDataLength > 0)) {
-            return NdkStatus.STATUS_INVALID_BUFFER_SIZE;
+            return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         if (destination == null || destination.ip() == 0 || destination.port() == 0) {
-            return NtStatus.STATUS_INVALID_ADDRESS;
+            return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     private int start(NdkQp qp, int port, boolean auto, SockAddrIn destination, int inboundReadLimit,
@@ -262,14 +257,14 @@ public final class NdkConnector {
         portTries = 1;
         if (!tcpConnect()) {
             if (auto) {
-                adapter.freePort(port);
+                adapter.ports.free(port);
             }
             ownsPort = false;
             endpoint = null;
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         if (auto) {
-            adapter.usePort(port);
+            adapter.ports.use(port);
         }
         this.qp = qp;
         this.sendQp = qp;
@@ -278,7 +273,7 @@ public final class NdkConnector {
         this.completionContext = requestContext;
         state = CONNECTING;
         adapter.arm(this, adapter.info().connectTimeoutNs());
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     private boolean tcpConnect() {
@@ -302,7 +297,7 @@ public final class NdkConnector {
         adapter.forgetRequest(requestId);
         if (state != CONNECTING) {
             // timed out or closed meanwhile: the connection is not wanted
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 handle = h;
                 hasHandle = true;
                 adapter.mapHandle(h, this);
@@ -312,7 +307,7 @@ public final class NdkConnector {
             }
             return;
         }
-        if (status == NtStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             handle = h;
             hasHandle = true;
             adapter.mapHandle(h, this);
@@ -320,22 +315,22 @@ public final class NdkConnector {
             pump();
             return;
         }
-        if (ownsPort && (status == NtStatus.STATUS_SHARING_VIOLATION
-            || status == NtStatus.STATUS_ADDRESS_ALREADY_EXISTS)
-            && portTries <= NdkAdapter.EPHEMERAL_LAST - NdkAdapter.EPHEMERAL_FIRST) {
+        if (ownsPort && (status == NtStatus.STATUS_SHARING_VIOLATION.code()
+            || status == NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code())
+            && portTries <= PortTable.EPHEMERAL_LAST - PortTable.EPHEMERAL_FIRST) {
             // The stack uses the port we picked: pick the next free one.
-            adapter.freePort(localPort);
-            int p = adapter.allocatePort();
+            adapter.ports.free(localPort);
+            int p = adapter.ports.allocate();
             if (p != 0) {
                 localPort = p;
                 portTries++;
                 if (tcpConnect()) {
-                    adapter.usePort(p);
+                    adapter.ports.use(p);
                     return;
                 }
-                status = NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+                status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
             } else {
-                status = NtStatus.STATUS_TOO_MANY_ADDRESSES;
+                status = NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
             }
             ownsPort = false;
         }
@@ -360,25 +355,25 @@ public final class NdkConnector {
             return adapter.defer(completion, requestContext, () -> completeConnect(disconnectEvent,
                 disconnectEventContext, completion, requestContext));
         }
-        if (state == DEAD && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED) {
-            return NtStatus.STATUS_CONNECTION_ABORTED;
+        if (state == DEAD && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
+            return NtStatus.STATUS_CONNECTION_ABORTED.code();
         }
         if (state != CONNECTED || passive) {
-            return NdkStatus.STATUS_CONNECTION_INVALID;
+            return NtStatus.STATUS_CONNECTION_INVALID.code();
         }
         if (completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         int length = MpaFrame.emitFpdu(control, CONTROL_RTR_OFFSET, 0, crc ? txCrc : null);
         if (!adapter.tcp.send(handle, REQUEST_RTR, control.addressOffset() + CONTROL_RTR_OFFSET, length)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         disconnectCallback = disconnectEvent;
         disconnectContext = disconnectEventContext;
         this.completion = completion;
         this.completionContext = requestContext;
         state = COMPLETING;
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     // ================================================================ NdkAccept / NdkReject
@@ -401,18 +396,18 @@ public final class NdkConnector {
             return adapter.defer(completion, requestContext, () -> accept(qp, inboundReadLimit, outboundReadLimit, pd,
                 privateDataLength, disconnectEvent, disconnectEventContext, completion, requestContext));
         }
-        if (state == DEAD && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED) {
-            return NtStatus.STATUS_CONNECTION_ABORTED;
+        if (state == DEAD && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
+            return NtStatus.STATUS_CONNECTION_ABORTED.code();
         }
         if (state != REQUEST_RECEIVED) {
-            return NdkStatus.STATUS_CONNECTION_INVALID;
+            return NtStatus.STATUS_CONNECTION_INVALID.code();
         }
         if (qp == null || qp.connector != null || completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCalleeData()
             || (privateData == null && privateDataLength > 0)) {
-            return NdkStatus.STATUS_INVALID_BUFFER_SIZE;
+            return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         NdkAdapterInfo info = adapter.info();
         ownInbound = clamp(inboundReadLimit, info.maxInboundReadLimit());
@@ -420,7 +415,7 @@ public final class NdkConnector {
         int length = MpaFrame.emit(control, 0, false, false, crc, effectiveInbound(), effectiveOutbound(),
             privateData, 0, privateDataLength);
         if (!adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         listener.decided(this);
         this.qp = qp;
@@ -433,7 +428,7 @@ public final class NdkConnector {
         state = ACCEPTING;
         adapter.arm(this, info.completeConnectTimeoutNs());
         schedulePump(); // bytes already here (never before our reply, from a correct peer) parse in dispatch()
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     /**
@@ -446,20 +441,20 @@ public final class NdkConnector {
     public int reject(DirectBuffer privateData, int privateDataLength) {
         adapter.checkThread();
         if (state != REQUEST_RECEIVED) {
-            return NdkStatus.STATUS_CONNECTION_INVALID;
+            return NtStatus.STATUS_CONNECTION_INVALID.code();
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCalleeData()
             || (privateData == null && privateDataLength > 0)) {
-            return NdkStatus.STATUS_INVALID_BUFFER_SIZE;
+            return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         int length = MpaFrame.emit(control, 0, false, true, 0, 0, privateData, 0, privateDataLength);
         if (!adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         adapter.shutdown(handle);
         listener.decided(this);
         state = DEAD;
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     // ================================================================ queries
@@ -486,21 +481,21 @@ public final class NdkConnector {
     public int getConnectionData(NdkConnectionData out, MutableDirectBuffer privateData, int capacity) {
         adapter.checkThread();
         if (!peerKnown) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (out == null || capacity < 0 || (privateData == null && capacity > 0)
             || (privateData != null && capacity > privateData.capacity())) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         out.inboundReadLimit = effectiveInbound();
         out.outboundReadLimit = effectiveOutbound();
         out.privateDataLength = peerPrivateDataLength;
         if (privateData == null) {
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
         int n = Math.min(capacity, peerPrivateDataLength);
         privateData.putBytes(0, peerPrivateData, 0, n);
-        return capacity >= peerPrivateDataLength ? NtStatus.STATUS_SUCCESS : NdkStatus.STATUS_BUFFER_TOO_SMALL;
+        return capacity >= peerPrivateDataLength ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_BUFFER_TOO_SMALL.code();
     }
 
     /** NdkGetLocalAddress: this side's address, or null (STATUS_INVALID_DEVICE_STATE) before connecting. */
@@ -527,25 +522,25 @@ public final class NdkConnector {
         if (!adapter.onDispatchThread()) {
             return adapter.defer(completion, requestContext, () -> disconnect(completion, requestContext));
         }
-        if (state == DEAD && tcpClosed && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED) {
+        if (state == DEAD && tcpClosed && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
             state = CLOSED;
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
         if (state != ESTABLISHED && state != CONNECTED) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (!adapter.tcp.shutdown(handle)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         // ESTABLISHED and CONNECTED imply the TCP connection is still open (onTcpClosed leaves both).
         localDisconnect = true;
         this.completion = completion;
         this.completionContext = requestContext;
         state = DISCONNECTING;
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     /**
@@ -556,7 +551,7 @@ public final class NdkConnector {
     public int close() {
         adapter.checkThread();
         if (state == CLOSED) {
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
         int was = state;
         state = CLOSED;
@@ -570,9 +565,9 @@ public final class NdkConnector {
         flushAndUnbindQp(); // the connection ends here for the QP (NDK_FN_DISCONNECT: the QP is flushed)
         adapter.disarm(this);
         if (completion != null) {
-            finish(NdkStatus.STATUS_CANCELLED);
+            finish(NtStatus.STATUS_CANCELLED.code());
         }
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     // ================================================================ events from the adapter
@@ -599,14 +594,7 @@ public final class NdkConnector {
             adapter.release(handle, mbuf, length);
             return;
         }
-        if (dCount == dMbuf.length) {
-            grow();
-        }
-        int at = (dHead + dCount) % dMbuf.length;
-        dMbuf[at] = mbuf;
-        dAddress[at] = address;
-        dLength[at] = length;
-        dCount++;
+        received.add(mbuf, address, length);
         pump();
     }
 
@@ -615,12 +603,12 @@ public final class NdkConnector {
             if (state != COMPLETING) {
                 return;
             }
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 state = ESTABLISHED;
                 finish(status);
                 pump();
             } else {
-                fail(NtStatus.STATUS_CONNECTION_ABORTED); // the connection is going away (reset meanwhile)
+                fail(NtStatus.STATUS_CONNECTION_ABORTED.code()); // the connection is going away (reset meanwhile)
             }
         } else if (requestId >= 0 && sendQp != null) {
             sendQp.onSendComplete(this, requestId, status);
@@ -640,7 +628,7 @@ public final class NdkConnector {
             case DISCONNECTING -> {
                 state = DEAD;
                 flushAndUnbindQp(); // the QP may be closed or reused once the disconnect completed
-                finish(NtStatus.STATUS_SUCCESS);
+                finish(NtStatus.STATUS_SUCCESS.code());
             }
             default -> pump(); // ESTABLISHED: the disconnect event fires once the stream is consumed
         }
@@ -658,21 +646,21 @@ public final class NdkConnector {
         releasePort();
         adapter.disarm(this);
         switch (state) {
-            case AWAIT_REPLY -> fail(NtStatus.STATUS_CONNECTION_REFUSED);
-            case ACCEPTING, COMPLETING -> fail(NtStatus.STATUS_CONNECTION_ABORTED);
-            case CONNECTED -> die(NtStatus.STATUS_CONNECTION_ABORTED);
+            case AWAIT_REPLY -> fail(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            case ACCEPTING, COMPLETING -> fail(NtStatus.STATUS_CONNECTION_ABORTED.code());
+            case CONNECTED -> die(NtStatus.STATUS_CONNECTION_ABORTED.code());
             case REQUEST_RECEIVED -> {
                 listener.decided(this);
-                die(NtStatus.STATUS_CONNECTION_ABORTED);
+                die(NtStatus.STATUS_CONNECTION_ABORTED.code());
             }
             case ESTABLISHED -> {
-                die(NtStatus.STATUS_CONNECTION_ABORTED);
+                die(NtStatus.STATUS_CONNECTION_ABORTED.code());
                 fireDisconnectEvent();
             }
             case DISCONNECTING -> {
                 state = DEAD;
                 flushAndUnbindQp();
-                finish(NtStatus.STATUS_SUCCESS);
+                finish(NtStatus.STATUS_SUCCESS.code());
             }
             case AWAIT_REQUEST -> state = DEAD;
             default -> {
@@ -686,15 +674,15 @@ public final class NdkConnector {
             case CONNECTING -> {
                 state = DEAD; // the TCP connect goes on; onTcpConnected resets it if it still succeeds
                 unbindQp();
-                finish(NtStatus.STATUS_IO_TIMEOUT);
+                finish(NtStatus.STATUS_IO_TIMEOUT.code());
             }
             case AWAIT_REPLY -> {
                 adapter.abort(handle);
-                fail(NtStatus.STATUS_IO_TIMEOUT);
+                fail(NtStatus.STATUS_IO_TIMEOUT.code());
             }
             case ACCEPTING -> {
                 adapter.abort(handle);
-                fail(NtStatus.STATUS_IO_TIMEOUT);
+                fail(NtStatus.STATUS_IO_TIMEOUT.code());
             }
             case AWAIT_REQUEST -> {
                 adapter.abort(handle); // a TCP connection that never sent its MPA request
@@ -763,7 +751,7 @@ public final class NdkConnector {
     private void releasePort() {
         if (ownsPort) {
             ownsPort = false;
-            adapter.freePort(localPort);
+            adapter.ports.free(localPort);
         }
     }
 
@@ -800,13 +788,13 @@ public final class NdkConnector {
         } finally {
             pumping = false;
         }
-        if (state == ESTABLISHED && peerClosed && dCount == 0 && rxPhase == RX_HEADER) {
+        if (state == ESTABLISHED && peerClosed && received.count() == 0 && rxPhase == RX_HEADER) {
             fireDisconnectEvent();
         }
     }
 
     private void step() {
-        while (dCount > 0) {
+        while (received.count() > 0) {
             switch (state) {
                 case AWAIT_REQUEST -> {
                     if (!readHandshake(true)) {
@@ -843,7 +831,7 @@ public final class NdkConnector {
         int r = frame.parse(handshake, 0, handshakeLength, request,
             request ? adapter.info().maxCallerData() : adapter.info().maxCalleeData());
         if (r == 0) {
-            return dCount > 0;
+            return received.count() > 0;
         }
         if (r < 0) {
             adapter.countMalformed(r);
@@ -864,7 +852,7 @@ public final class NdkConnector {
                 adapter.disarm(this);
             } else {
                 adapter.abort(handle);
-                fail(NtStatus.STATUS_CONNECTION_ABORTED);
+                fail(NtStatus.STATUS_CONNECTION_ABORTED.code());
             }
             releaseAll();
             return false;
@@ -886,11 +874,11 @@ public final class NdkConnector {
         }
         if (frame.rejected()) {
             adapter.shutdown(handle);
-            fail(NtStatus.STATUS_CONNECTION_REFUSED);
+            fail(NtStatus.STATUS_CONNECTION_REFUSED.code());
             return false;
         }
         state = CONNECTED;
-        finish(NtStatus.STATUS_SUCCESS);
+        finish(NtStatus.STATUS_SUCCESS.code());
         return false;
     }
 
@@ -922,7 +910,7 @@ public final class NdkConnector {
                         // the initiator's first message must be the zero-length RTR (RFC 6581 §4)
                         adapter.countMalformed(MpaFrame.ERR_RTR_MODEL);
                         adapter.abort(handle);
-                        fail(NtStatus.STATUS_CONNECTION_ABORTED);
+                        fail(NtStatus.STATUS_CONNECTION_ABORTED.code());
                         return false;
                     }
                     rxPhase = RX_TRAILER;
@@ -987,10 +975,10 @@ public final class NdkConnector {
                 }
                 if (state == ACCEPTING) {
                     state = ESTABLISHED;
-                    finish(NtStatus.STATUS_SUCCESS);
+                    finish(NtStatus.STATUS_SUCCESS.code());
                 } else {
                     int capacity = qp.receiveCapacity();
-                    qp.completeReceive(rxUlpdu > capacity ? NtStatus.STATUS_BUFFER_OVERFLOW : NtStatus.STATUS_SUCCESS,
+                    qp.completeReceive(rxUlpdu > capacity ? NtStatus.STATUS_BUFFER_OVERFLOW.code() : NtStatus.STATUS_SUCCESS.code(),
                         Math.min(rxUlpdu, capacity));
                 }
                 return true;
@@ -1008,22 +996,22 @@ public final class NdkConnector {
         adapter.abort(handle);
         releaseAll();
         if (state == ACCEPTING) { // the initiator's RTR
-            fail(NtStatus.STATUS_CONNECTION_ABORTED);
+            fail(NtStatus.STATUS_CONNECTION_ABORTED.code());
             return;
         }
         boolean disconnecting = state == DISCONNECTING;
         NdkQp bound = qp;
         state = DEAD;
-        deathStatus = NtStatus.STATUS_CONNECTION_ABORTED;
+        deathStatus = NtStatus.STATUS_CONNECTION_ABORTED.code();
         unbindQp();
         if (bound != null) {
             if (bound.receivePosted()) {
-                bound.completeReceive(NtStatus.STATUS_DATA_ERROR, 0);
+                bound.completeReceive(NtStatus.STATUS_DATA_ERROR.code(), 0);
             }
             bound.flushReceives();
         }
         if (disconnecting) {
-            finish(NtStatus.STATUS_CONNECTION_ABORTED);
+            finish(NtStatus.STATUS_CONNECTION_ABORTED.code());
         } else {
             fireDisconnectEvent();
         }
@@ -1032,16 +1020,16 @@ public final class NdkConnector {
     /** Feeds {@code k} received bytes at the current position to the FPDU's CRC while it is being summed. */
     private void crcReceived(int k) {
         if (rxCrcActive) {
-            MpaFrame.update(rxCrc, srcView, dPosition, k, crcScratch);
+            MpaFrame.update(rxCrc, srcView, received.headOffset(), k, crcScratch);
         }
     }
 
     private int readByte() {
-        if (dCount == 0) {
+        if (received.count() == 0) {
             return -1;
         }
-        srcView.wrap(dAddress[dHead], dLength[dHead]);
-        int b = srcView.getByte(dPosition) & 0xFF;
+        srcView.wrap(received.address(0), received.length(0));
+        int b = srcView.getByte(received.headOffset()) & 0xFF;
         advance(1);
         return b;
     }
@@ -1049,10 +1037,10 @@ public final class NdkConnector {
     /** Copies up to {@code n} bytes to {@code dst} at {@code offset}; returns how many. */
     private int copyOut(MutableDirectBuffer dst, int offset, int n) {
         int done = 0;
-        while (done < n && dCount > 0) {
-            int k = Math.min(n - done, dLength[dHead] - dPosition);
-            srcView.wrap(dAddress[dHead], dLength[dHead]);
-            dst.putBytes(offset + done, srcView, dPosition, k);
+        while (done < n && received.count() > 0) {
+            int k = Math.min(n - done, received.headRemaining());
+            srcView.wrap(received.address(0), received.length(0));
+            dst.putBytes(offset + done, srcView, received.headOffset(), k);
             crcReceived(k);
             done += k;
             advance(k);
@@ -1062,9 +1050,9 @@ public final class NdkConnector {
 
     private int skip(int n) {
         int done = 0;
-        while (done < n && dCount > 0) {
-            int k = Math.min(n - done, dLength[dHead] - dPosition);
-            srcView.wrap(dAddress[dHead], dLength[dHead]);
+        while (done < n && received.count() > 0) {
+            int k = Math.min(n - done, received.headRemaining());
+            srcView.wrap(received.address(0), received.length(0));
             crcReceived(k);
             done += k;
             advance(k);
@@ -1073,39 +1061,11 @@ public final class NdkConnector {
     }
 
     private void advance(int k) {
-        dPosition += k;
-        if (dPosition == dLength[dHead]) {
-            adapter.release(handle, dMbuf[dHead], dLength[dHead]);
-            dHead = (dHead + 1) % dMbuf.length;
-            dCount--;
-            dPosition = 0;
-        }
+        received.consume(handle, k, adapter.releaser);
     }
 
     private void releaseAll() {
-        while (dCount > 0) {
-            adapter.release(handle, dMbuf[dHead], dLength[dHead]);
-            dHead = (dHead + 1) % dMbuf.length;
-            dCount--;
-        }
-        dPosition = 0;
-    }
-
-    private void grow() {
-        int n = dMbuf.length * 2;
-        long[] m = new long[n];
-        long[] a = new long[n];
-        int[] l = new int[n];
-        for (int i = 0; i < dCount; i++) {
-            int from = (dHead + i) % dMbuf.length;
-            m[i] = dMbuf[from];
-            a[i] = dAddress[from];
-            l[i] = dLength[from];
-        }
-        dMbuf = m;
-        dAddress = a;
-        dLength = l;
-        dHead = 0;
+        received.releaseAll(handle, adapter.releaser);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.fastpath.ndk;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.PortTable;
 import java.util.ArrayDeque;
 
 /**
@@ -49,72 +50,67 @@ public final class NdkListener {
             return adapter.defer(completion, requestContext, () -> listen(address, completion, requestContext));
         }
         if (state != IDLE) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (address == null || completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (address.ip() != 0 && address.ip() != adapter.stackAddress) {
-            return NtStatus.STATUS_INVALID_ADDRESS;
+            return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
         if (adapter.listenerCount() >= adapter.info().maxListeners()) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
-        int p = address.port();
-        autoPort = p == 0;
-        if (autoPort) {
-            p = adapter.allocatePort();
-            if (p == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES;
-            }
-        } else if (adapter.portInUse(p)) {
-            return NtStatus.STATUS_SHARING_VIOLATION;
+        autoPort = address.port() == 0;
+        int p = adapter.ports.choose(address.port());
+        if (p < 0) {
+            return p; // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
         }
         if (!adapter.tcp.listen(p)) {
             if (autoPort) {
-                adapter.freePort(p);
+                adapter.ports.free(p);
             }
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
-        adapter.usePort(p);
+        adapter.ports.use(p);
         port = p;
         portTries = 1;
         adapter.addListener(p, this);
         this.completion = completion;
         this.completionContext = requestContext;
         state = LISTEN_PENDING;
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     void onListenComplete(int status) {
         if (state == CLOSED) {
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 adapter.stopListening(port);
             }
             adapter.removeListener(port, this);
-            adapter.freePort(port);
+            adapter.ports.free(port);
             return;
         }
-        if (status == NtStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             state = LISTENING;
             finish(status);
             deliverWaiting(); // events resumed (or never paused) while the listen was pending
             return;
         }
         adapter.removeListener(port, this);
-        adapter.freePort(port);
-        if (status == NtStatus.STATUS_SHARING_VIOLATION && autoPort
-            && portTries <= NdkAdapter.EPHEMERAL_LAST - NdkAdapter.EPHEMERAL_FIRST) {
+        adapter.ports.free(port);
+        if (status == NtStatus.STATUS_SHARING_VIOLATION.code() && autoPort
+            && portTries <= PortTable.EPHEMERAL_LAST - PortTable.EPHEMERAL_FIRST) {
             // Something else on the stack holds this port: try the next free one.
-            int p = adapter.allocatePort();
+            int p = adapter.ports.allocate();
             if (p != 0 && adapter.tcp.listen(p)) {
-                adapter.usePort(p);
+                adapter.ports.use(p);
                 adapter.addListener(p, this);
                 port = p;
                 portTries++;
                 return;
             }
-            status = p == 0 ? NtStatus.STATUS_TOO_MANY_ADDRESSES : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            status = p == 0 ? NtStatus.STATUS_TOO_MANY_ADDRESSES.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         state = IDLE;
         port = 0;
@@ -144,7 +140,7 @@ public final class NdkListener {
         adapter.checkThread();
         paused = pause;
         deliverWaiting();
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     /** Delivers the requests that waited, in order, unless paused (a callback may pause again). */
@@ -201,7 +197,7 @@ public final class NdkListener {
     public int close() {
         adapter.checkThread();
         if (state == CLOSED) {
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
         int was = state;
         state = CLOSED;
@@ -212,11 +208,11 @@ public final class NdkListener {
         if (was == LISTENING) {
             adapter.stopListening(port);
             adapter.removeListener(port, this);
-            adapter.freePort(port);
+            adapter.ports.free(port);
         } else if (was == LISTEN_PENDING) {
             // the stack still answers: onListenComplete cleans up
-            finish(NdkStatus.STATUS_CANCELLED);
+            finish(NtStatus.STATUS_CANCELLED.code());
         }
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 }

@@ -1,6 +1,6 @@
 package io.fastpath.ndk;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import java.nio.ByteBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -73,25 +73,25 @@ public final class NdkQp {
                 @Override
                 public void run() {
                     int r = postReceive(address, capacity, requestContext);
-                    if (r != NtStatus.STATUS_SUCCESS) {
+                    if (r != NtStatus.STATUS_SUCCESS.code()) {
                         receiveFailed(requestContext, r);
                     }
                 }
 
                 @Override
                 void cancel() {
-                    receiveFailed(requestContext, NdkStatus.STATUS_CANCELLED);
+                    receiveFailed(requestContext, NtStatus.STATUS_CANCELLED.code());
                 }
-            }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            }) ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         if (closed) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (capacity < 0 || (address == 0 && capacity > 0)) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (rqCount == rqAddress.length) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         int at = (rqHead + rqCount) % rqAddress.length;
         rqAddress[at] = address;
@@ -101,7 +101,7 @@ public final class NdkQp {
         if (connector != null) {
             connector.schedulePump();
         }
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     /**
@@ -119,25 +119,25 @@ public final class NdkQp {
                 @Override
                 public void run() {
                     int r = send(address, length, requestContext);
-                    if (r != NtStatus.STATUS_SUCCESS) {
+                    if (r != NtStatus.STATUS_SUCCESS.code()) {
                         sendFailed(requestContext, r);
                     }
                 }
 
                 @Override
                 void cancel() {
-                    sendFailed(requestContext, NdkStatus.STATUS_CANCELLED);
+                    sendFailed(requestContext, NtStatus.STATUS_CANCELLED.code());
                 }
-            }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            }) ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         if (closed || connector == null || !connector.established()) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (length < 0 || length > adapter.info().maxTransferLength() || (address == 0 && length > 0)) {
-            return NdkStatus.STATUS_INVALID_BUFFER_SIZE;
+            return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         if (sendsOutstanding == slotBusy.length) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         int slot = 0;
         while (slotBusy[slot]) {
@@ -151,7 +151,7 @@ public final class NdkQp {
         int fpdu = MpaFrame.emitFpdu(sendSlots, base, length, connector.crcInUse() ? txCrc : null);
         long requestId = (sendSequence << 4) | slot; // slot < 16: MaxInitiatorQueueDepth is at most 15
         if (!adapter.tcp.send(connector.handle(), requestId, sendSlots.addressOffset() + base, fpdu)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         sendSequence++;
         slotRequest[slot] = requestId;
@@ -160,7 +160,7 @@ public final class NdkQp {
         slotLength[slot] = length;
         slotOwner[slot] = connector;
         sendsOutstanding++;
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     void onSendComplete(NdkConnector from, long requestId, int status) {
@@ -178,7 +178,7 @@ public final class NdkQp {
     void flushSends(NdkConnector from) {
         for (int slot = 0; slot < slotBusy.length && sendsOutstanding > 0; slot++) {
             if (slotBusy[slot] && slotOwner[slot] == from) {
-                completeSend(slot, NdkStatus.STATUS_CANCELLED);
+                completeSend(slot, NtStatus.STATUS_CANCELLED.code());
             }
         }
     }
@@ -191,9 +191,9 @@ public final class NdkQp {
         slotContext[slot] = null;
         sendsOutstanding--;
         try {
-            handler.onSendComplete(ctx, status == NtStatus.STATUS_SUCCESS ? status
-                : status == NtStatus.STATUS_CONNECTION_ABORTED ? NdkStatus.STATUS_CANCELLED : status,
-                status == NtStatus.STATUS_SUCCESS ? bytes : 0);
+            handler.onSendComplete(ctx, status == NtStatus.STATUS_SUCCESS.code() ? status
+                : status == NtStatus.STATUS_CONNECTION_ABORTED.code() ? NtStatus.STATUS_CANCELLED.code() : status,
+                status == NtStatus.STATUS_SUCCESS.code() ? bytes : 0);
         } catch (Throwable t) {
             adapter.onCallbackError(t);
         }
@@ -244,7 +244,7 @@ public final class NdkQp {
     void flushReceives() {
         // Only those posted now: a handler that posts again from its completion must not keep this loop going.
         for (int n = rqCount; n > 0 && rqCount > 0; n--) {
-            completeReceive(NdkStatus.STATUS_CANCELLED, 0);
+            completeReceive(NtStatus.STATUS_CANCELLED.code(), 0);
         }
     }
 
@@ -265,10 +265,10 @@ public final class NdkQp {
     public int close() {
         adapter.checkThread();
         if (connector != null) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         closed = true;
         flushReceives();
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 }

@@ -35,7 +35,7 @@ public final class NdkSharedEndpoint {
         adapter.checkThread();
         if (!closed) {
             closed = true;
-            adapter.freePort(port);
+            adapter.ports.free(port);
         }
     }
 }

@@ -2,7 +2,7 @@ package io.fastpath.ndk;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 
 /**
  * A test's request completion: records the status, how often it ran (must be exactly once per PENDING call)
@@ -31,7 +31,7 @@ final class Call implements NdkRequestCompletion {
         inCall = true;
         try {
             int r = call.getAsInt();
-            pendingReturned = r == NtStatus.STATUS_PENDING;
+            pendingReturned = r == NtStatus.STATUS_PENDING.code();
             return r;
         } finally {
             inCall = false;
@@ -47,6 +47,6 @@ final class Call implements NdkRequestCompletion {
         assertEquals(1, completions, "completions");
         assertEquals(false, completedInsideCall, "completed inside the call");
         assertEquals(true, pendingReturned, "the call returned PENDING");
-        assertEquals(NdkStatus.name(expected), NdkStatus.name(status));
+        assertEquals(NtStatus.name(expected), NtStatus.name(status));
     }
 }

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.fastpath.dpdk.EthDevPort;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
@@ -87,8 +87,8 @@ class NdkAfPacketTest {
                 listen.assertCompleted(S);
                 // Failures over the real link: nobody on the port, nobody at the address.
                 for (Object[] t : new Object[][] {
-                    {SockAddrIn.of("10.14.0.2", 4444), NtStatus.STATUS_CONNECTION_REFUSED},
-                    {SockAddrIn.of("10.14.0.99", 4444), NtStatus.STATUS_HOST_UNREACHABLE}}) {
+                    {SockAddrIn.of("10.14.0.2", 4444), NtStatus.STATUS_CONNECTION_REFUSED.code()},
+                    {SockAddrIn.of("10.14.0.99", 4444), NtStatus.STATUS_HOST_UNREACHABLE.code()}}) {
                     Call failed = new Call();
                     NdkConnector x = ndkA.createConnector();
                     assertEquals(P, failed.start(() -> x.connect(new TestQp(ndkA, 1, 8).qp, null, (SockAddrIn) t[0], 1,
@@ -133,7 +133,7 @@ class NdkAfPacketTest {
                     assertEquals(S, qpA.send(n, i));
                     run.until(() -> !qpB.received.isEmpty(), "message " + i);
                     int[] r = qpB.received.poll();
-                    assertEquals(NtStatus.STATUS_SUCCESS, r[1]);
+                    assertEquals(NtStatus.STATUS_SUCCESS.code(), r[1]);
                     assertEquals(n, r[2]);
                     qpB.assertMessage(r[0], n, i);
                     qpB.post(r[0]);

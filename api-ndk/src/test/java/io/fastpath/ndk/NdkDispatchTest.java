@@ -1,5 +1,6 @@
 package io.fastpath.ndk;
 
+import io.fastpath.provider.NtStatus;
 import static io.fastpath.ndk.NdkConnectionTest.P;
 import static io.fastpath.ndk.NdkConnectionTest.S;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -181,12 +182,12 @@ class NdkDispatchTest {
             NdkQpHandler log = new NdkQpHandler() {
                 @Override
                 public void onSendComplete(Object requestContext, int status, int bytes) {
-                    qpEvents.add("send " + requestContext + " " + NdkStatus.name(status) + " " + bytes);
+                    qpEvents.add("send " + requestContext + " " + NtStatus.name(status) + " " + bytes);
                 }
 
                 @Override
                 public void onReceiveComplete(Object requestContext, int status, int bytes) {
-                    qpEvents.add("receive " + requestContext + " " + NdkStatus.name(status) + " " + bytes);
+                    qpEvents.add("receive " + requestContext + " " + NtStatus.name(status) + " " + bytes);
                 }
             };
             NdkQp qpA = rig.ndkA.createQp(log);
@@ -226,7 +227,7 @@ class NdkDispatchTest {
                 assertTrue(completedOn.get(k) != Thread.currentThread());
             }
             assertEquals(6, completions.get());
-            assertEquals(NdkStatus.STATUS_CONNECTION_INVALID, bad(rig, s), "accept after disconnect, via the completion");
+            assertEquals(NtStatus.STATUS_CONNECTION_INVALID.code(), bad(rig, s), "accept after disconnect, via the completion");
         }
     }
 
@@ -252,6 +253,6 @@ class NdkDispatchTest {
             assertTrue(System.nanoTime() < end, key + " not completed");
             Thread.sleep(1);
         }
-        assertEquals("STATUS_SUCCESS", NdkStatus.name(statuses.get(key)), key);
+        assertEquals("STATUS_SUCCESS", NtStatus.name(statuses.get(key)), key);
     }
 }

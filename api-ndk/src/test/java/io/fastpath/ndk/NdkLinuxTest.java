@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.fastpath.dpdk.EthDevPort;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
@@ -179,7 +179,7 @@ class NdkLinuxTest {
             assertEquals(P, connect.start(() -> c.connect(qp.qp, null, new SockAddrIn(Ipv4Address.parse(link.net + "1"),
                 7401), 4, 6, pd, pd.capacity(), connect, null)));
             link.until(connect::done, "connect");
-            connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertEquals("request flags=0x10 rev=2 ird=0xc004 ord=0x0006 pd=may I?", out.readLine());
             assertEquals("linux says no", privateData(c, new NdkConnectionData()));
         }

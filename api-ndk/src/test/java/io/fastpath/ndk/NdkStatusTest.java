@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.ndk.NdkConnectionTest.Listening;
 import io.fastpath.ndk.NdkConnectionTest.Pair;
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -59,7 +59,7 @@ class NdkStatusTest {
     }
 
     private static void assertStatus(int expected, int actual) {
-        assertEquals(NdkStatus.name(expected), NdkStatus.name(actual));
+        assertEquals(NtStatus.name(expected), NtStatus.name(actual));
     }
 
     // ------------------------------------------------------------------ NDK_FN_CONNECT
@@ -67,7 +67,7 @@ class NdkStatusTest {
     @Test
     void noListenerIsConnectionRefused_ndkFnConnect() {
         try (NdkRig rig = new NdkRig(dir)) {
-            connectAndWait(rig, null, new SockAddrIn(NdkRig.B_IP, 4444)).assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            connectAndWait(rig, null, new SockAddrIn(NdkRig.B_IP, 4444)).assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
         }
     }
 
@@ -88,11 +88,11 @@ class NdkStatusTest {
             NdkConnector c = rig.ndkA.createConnector();
             Call call = connect(rig, c, null, new SockAddrIn(NdkRig.B_IP, 5000), "let me in");
             rig.await(call, "connect");
-            call.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            call.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertEquals("go away: let me in", privateData(c, new NdkConnectionData()));
-            assertEquals(List.of(NdkStatus.STATUS_CONNECTION_INVALID, NdkStatus.STATUS_CONNECTION_INVALID), secondTries);
+            assertEquals(List.of(NtStatus.STATUS_CONNECTION_INVALID.code(), NtStatus.STATUS_CONNECTION_INVALID.code()), secondTries);
             Call cc = new Call();
-            assertStatus(NdkStatus.STATUS_CONNECTION_INVALID, c.completeConnect(null, null, cc, null));
+            assertStatus(NtStatus.STATUS_CONNECTION_INVALID.code(), c.completeConnect(null, null, cc, null));
         }
     }
 
@@ -109,7 +109,7 @@ class NdkStatusTest {
             assertEquals(0, first.completions);
             Call second = connect(rig, rig.ndkA.createConnector(), null, l.address, "second");
             rig.await(second, "second connect");
-            second.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            second.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertEquals(1, rig.ndkB.refusedBacklog());
             assertEquals(S, l.listener.controlConnectEvents(false));
             assertEquals(1, l.requests.size(), "resumed: the waiting request is delivered");
@@ -131,13 +131,13 @@ class NdkStatusTest {
             Listening l = new Listening(rig, 6001);
             long start = System.nanoTime();
             Call call = connectAndWait(rig, null, l.address);
-            call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
+            call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
             assertTrue(System.nanoTime() - start >= 290 * MS, "after the connect timeout");
             assertEquals(1, l.requests.size());
             // B's connector learns that the initiator went away: accept now fails.
             rig.runFor(50);
             Call accept = new Call();
-            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED, accept.start(() -> l.requests.get(0).accept(
+            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED.code(), accept.start(() -> l.requests.get(0).accept(
                 new TestQp(rig.ndkB, 1, 8).qp, 1, 1, null, 0, null, null, accept, null)));
         }
     }
@@ -153,7 +153,7 @@ class NdkStatusTest {
             Listening l = new Listening(rig, 6002);
             Call first = connect(rig, rig.ndkA.createConnector(), null, l.address, "");
             rig.runUntil(() -> l.requests.size() == 1, 5, "first request");
-            connectAndWait(rig, null, l.address).assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
+            connectAndWait(rig, null, l.address).assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
             assertEquals(0, first.completions);
         }
     }
@@ -161,12 +161,12 @@ class NdkStatusTest {
     @Test
     void unreachableHostAndNetworkAndInvalidAddresses_ndkFnConnect() {
         try (NdkRig rig = new NdkRig(dir)) {
-            connectAndWait(rig, null, SockAddrIn.of("10.13.0.77", 80)).assertCompleted(NtStatus.STATUS_HOST_UNREACHABLE);
-            connectAndWait(rig, null, SockAddrIn.of("10.99.0.1", 80)).assertCompleted(NtStatus.STATUS_NETWORK_UNREACHABLE);
-            assertStatus(NtStatus.STATUS_INVALID_ADDRESS, inline(rig, SockAddrIn.of("10.13.0.9", 0),
+            connectAndWait(rig, null, SockAddrIn.of("10.13.0.77", 80)).assertCompleted(NtStatus.STATUS_HOST_UNREACHABLE.code());
+            connectAndWait(rig, null, SockAddrIn.of("10.99.0.1", 80)).assertCompleted(NtStatus.STATUS_NETWORK_UNREACHABLE.code());
+            assertStatus(NtStatus.STATUS_INVALID_ADDRESS.code(), inline(rig, SockAddrIn.of("10.13.0.9", 0),
                 new SockAddrIn(NdkRig.B_IP, 80), 0));
-            assertStatus(NtStatus.STATUS_INVALID_ADDRESS, inline(rig, null, new SockAddrIn(NdkRig.B_IP, 0), 0));
-            assertStatus(NtStatus.STATUS_INVALID_ADDRESS, inline(rig, null, new SockAddrIn(0, 80), 0));
+            assertStatus(NtStatus.STATUS_INVALID_ADDRESS.code(), inline(rig, null, new SockAddrIn(NdkRig.B_IP, 0), 0));
+            assertStatus(NtStatus.STATUS_INVALID_ADDRESS.code(), inline(rig, null, new SockAddrIn(0, 80), 0));
         }
     }
 
@@ -180,19 +180,19 @@ class NdkStatusTest {
             Call listen = new Call();
             assertEquals(P, listen.start(() -> la.listen(new SockAddrIn(0, 7100), listen, null)));
             rig.await(listen, "listen on A");
-            assertStatus(NtStatus.STATUS_SHARING_VIOLATION, inline(rig, new SockAddrIn(0, 7100), l.address, 0));
+            assertStatus(NtStatus.STATUS_SHARING_VIOLATION.code(), inline(rig, new SockAddrIn(0, 7100), l.address, 0));
             // A connection from port 7200 to B:6003 exists...
             Call first = connect(rig, rig.ndkA.createConnector(), new SockAddrIn(0, 7200), l.address, "");
             rig.runUntil(() -> l.requests.size() == 1, 5, "first request");
             // ...so the same 4-tuple is ADDRESS_ALREADY_EXISTS and another destination from 7200 is SHARING_VIOLATION
-            connectAndWait(rig, new SockAddrIn(0, 7200), l.address).assertCompleted(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS);
-            connectAndWait(rig, new SockAddrIn(0, 7200), l2.address).assertCompleted(NtStatus.STATUS_SHARING_VIOLATION);
+            connectAndWait(rig, new SockAddrIn(0, 7200), l.address).assertCompleted(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code());
+            connectAndWait(rig, new SockAddrIn(0, 7200), l2.address).assertCompleted(NtStatus.STATUS_SHARING_VIOLATION.code());
             // and listening on 7200 (held by that connection in the stack) is SHARING_VIOLATION from the stack.
             NdkListener lb = rig.ndkA.createListener((ctx, c) -> { }, null);
             Call listen2 = new Call();
             assertEquals(P, listen2.start(() -> lb.listen(new SockAddrIn(0, 7200), listen2, null)));
             rig.await(listen2, "listen on 7200");
-            listen2.assertCompleted(NtStatus.STATUS_SHARING_VIOLATION);
+            listen2.assertCompleted(NtStatus.STATUS_SHARING_VIOLATION.code());
             assertNull(lb.getListenerLocalAddress());
             assertEquals(0, first.completions);
         }
@@ -206,7 +206,7 @@ class NdkStatusTest {
             Listening l = new Listening(rig, 6005);
             connect(rig, rig.ndkA.createConnector(), null, l.address, "");
             rig.runUntil(() -> l.requests.size() == 1, 5, "first request");
-            connectAndWait(rig, null, l.address).assertCompleted(NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            connectAndWait(rig, null, l.address).assertCompleted(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code());
         }
     }
 
@@ -235,12 +235,12 @@ class NdkStatusTest {
                 rig.runUntil(() -> done[0] == target, 20, "listeners " + target);
             }
             NdkListener extra = rig.ndkA.createListener((ctx, c) -> { }, null);
-            assertStatus(NtStatus.STATUS_TOO_MANY_ADDRESSES, extra.listen(new SockAddrIn(0, 0), count, null));
-            assertStatus(NtStatus.STATUS_TOO_MANY_ADDRESSES, inline(rig, null, l.address, 0));
+            assertStatus(NtStatus.STATUS_TOO_MANY_ADDRESSES.code(), extra.listen(new SockAddrIn(0, 0), count, null));
+            assertStatus(NtStatus.STATUS_TOO_MANY_ADDRESSES.code(), inline(rig, null, l.address, 0));
             assertNull(rig.ndkA.createSharedEndpoint(), "no port for a shared endpoint either");
             // An explicit source port outside the range still works.
             connectAndWait(rig, new SockAddrIn(0, 40000), new SockAddrIn(NdkRig.B_IP, 1)).assertCompleted(
-                NtStatus.STATUS_CONNECTION_REFUSED);
+                NtStatus.STATUS_CONNECTION_REFUSED.code());
         }
     }
 
@@ -258,7 +258,7 @@ class NdkStatusTest {
                 p.active().close();
                 p.passive().close();
             }
-            assertStatus(NdkStatus.STATUS_INVALID_BUFFER_SIZE, inline(rig, null, l.address, 509));
+            assertStatus(NtStatus.STATUS_INVALID_BUFFER_SIZE.code(), inline(rig, null, l.address, 509));
         }
     }
 
@@ -267,17 +267,17 @@ class NdkStatusTest {
         try (NdkRig rig = new NdkRig(dir)) {
             Listening l = new Listening(rig, 6008);
             NdkConnector fresh = rig.ndkA.createConnector();
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, fresh.getConnectionData(new NdkConnectionData(), null, 0));
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), fresh.getConnectionData(new NdkConnectionData(), null, 0));
             Pair p = establish(rig, l, new int[] {1, 1}, new int[] {1, 1}, "0123456789", "abcdefghij");
             NdkConnectionData d = new NdkConnectionData();
             assertEquals(S, p.active().getConnectionData(d, null, 0));
             assertEquals(10, d.privateDataLength, "NULL/0 = query the size");
             UnsafeBuffer small = new UnsafeBuffer(new byte[4]);
             d.privateDataLength = 0;
-            assertStatus(NdkStatus.STATUS_BUFFER_TOO_SMALL, p.active().getConnectionData(d, small, 4));
+            assertStatus(NtStatus.STATUS_BUFFER_TOO_SMALL.code(), p.active().getConnectionData(d, small, 4));
             assertEquals(10, d.privateDataLength, "updated with the size needed");
             assertEquals("abcd", new String(small.byteArray(), StandardCharsets.US_ASCII), "copied up to the buffer");
-            assertStatus(NtStatus.STATUS_INVALID_PARAMETER, p.active().getConnectionData(d, small, 16));
+            assertStatus(NtStatus.STATUS_INVALID_PARAMETER.code(), p.active().getConnectionData(d, small, 16));
             UnsafeBuffer big = new UnsafeBuffer(new byte[16]);
             assertEquals(S, p.active().getConnectionData(d, big, 16));
             assertEquals("abcdefghij", new String(big.byteArray(), 0, 10, StandardCharsets.US_ASCII));
@@ -294,7 +294,7 @@ class NdkStatusTest {
             Listening l = new Listening(rig, 6009);
             NdkConnector c = rig.ndkA.createConnector();
             Call cc = new Call();
-            assertStatus(NdkStatus.STATUS_CONNECTION_INVALID, c.completeConnect(null, null, cc, null));
+            assertStatus(NtStatus.STATUS_CONNECTION_INVALID.code(), c.completeConnect(null, null, cc, null));
             Call call = connect(rig, c, null, l.address, "");
             rig.runUntil(() -> l.requests.size() == 1, 5, "request");
             Call accept = new Call();
@@ -304,9 +304,9 @@ class NdkStatusTest {
             rig.await(call, "connect");
             call.assertCompleted(S);
             rig.await(accept, "accept");
-            accept.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
+            accept.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
             rig.runUntil(() -> rig.ndkA.connections() == 0, 5, "A sees the reset");
-            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED, cc.start(() -> c.completeConnect(null, null, cc, null)));
+            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED.code(), cc.start(() -> c.completeConnect(null, null, cc, null)));
             assertEquals(0, cc.completions);
         }
     }
@@ -321,15 +321,15 @@ class NdkStatusTest {
             Listening l = new Listening(rig, 6010);
             Call c = new Call();
             NdkListener x = rig.ndkB.createListener((ctx, k) -> { }, null);
-            assertStatus(NtStatus.STATUS_INVALID_ADDRESS, x.listen(SockAddrIn.of("10.13.0.99", 1), c, null));
-            assertStatus(NtStatus.STATUS_SHARING_VIOLATION, x.listen(new SockAddrIn(NdkRig.B_IP, 6010), c, null));
+            assertStatus(NtStatus.STATUS_INVALID_ADDRESS.code(), x.listen(SockAddrIn.of("10.13.0.99", 1), c, null));
+            assertStatus(NtStatus.STATUS_SHARING_VIOLATION.code(), x.listen(new SockAddrIn(NdkRig.B_IP, 6010), c, null));
             assertEquals(P, c.start(() -> x.listen(new SockAddrIn(0, 6011), c, null)));
             rig.await(c, "second listener");
             c.assertCompleted(S);
             Call d = new Call();
             NdkListener y = rig.ndkB.createListener((ctx, k) -> { }, null);
-            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES, y.listen(new SockAddrIn(0, 6012), d, null));
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, x.listen(new SockAddrIn(0, 6013), d, null));
+            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), y.listen(new SockAddrIn(0, 6012), d, null));
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), x.listen(new SockAddrIn(0, 6013), d, null));
             // Closing frees the port and the slot.
             assertEquals(S, l.listener.close());
             assertNull(l.listener.getListenerLocalAddress());
@@ -371,7 +371,7 @@ class NdkStatusTest {
             assertEquals(S, p.passive().close()); // RST
             rig.runUntil(() -> p.disconnectEvents()[0] == 1, 5, "disconnect event on A");
             assertEquals(S, p.activeQp().qp.receivesPosted() == 0 ? S : -1, "receives flushed");
-            assertTrue(p.activeQp().received.stream().allMatch(r -> r[1] == NdkStatus.STATUS_CANCELLED));
+            assertTrue(p.activeQp().received.stream().allMatch(r -> r[1] == NtStatus.STATUS_CANCELLED.code()));
             Call d = new Call();
             assertEquals(S, d.start(() -> p.active().disconnect(d, null)), "already gone: inline success");
             rig.runFor(50);
@@ -410,10 +410,10 @@ class NdkStatusTest {
             // The port is the endpoint's: a listener cannot take it.
             NdkListener x = rig.ndkA.createListener((ctx, k) -> { }, null);
             Call lc = new Call();
-            assertStatus(NtStatus.STATUS_SHARING_VIOLATION, x.listen(local, lc, null));
+            assertStatus(NtStatus.STATUS_SHARING_VIOLATION.code(), x.listen(local, lc, null));
             e.close();
             Call refused = new Call();
-            assertStatus(NtStatus.STATUS_INVALID_PARAMETER, rig.ndkA.createConnector().connectWithSharedEndpoint(
+            assertStatus(NtStatus.STATUS_INVALID_PARAMETER.code(), rig.ndkA.createConnector().connectWithSharedEndpoint(
                 new TestQp(rig.ndkA, 1, 8).qp, e, l.address, 1, 1, null, 0, refused, null));
         }
     }
@@ -428,8 +428,8 @@ class NdkStatusTest {
             assertEquals(S, c.close());
             rig.await(call, "cancelled");
             rig.runFor(400); // the stack's HOST_UNREACHABLE arrives meanwhile: no second completion
-            call.assertCompleted(NdkStatus.STATUS_CANCELLED);
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, c.connect(new TestQp(rig.ndkA, 1, 8).qp, null,
+            call.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), c.connect(new TestQp(rig.ndkA, 1, 8).qp, null,
                 SockAddrIn.of("10.13.0.2", 80), 1, 1, null, 0, call, null));
         }
     }
@@ -444,7 +444,7 @@ class NdkStatusTest {
             Listening l = new Listening(rig, 6017);
             Pair p = establish(rig, l, new int[] {1, 1}, new int[] {1, 1}, "", "");
             TestQp a = p.activeQp();
-            assertStatus(NdkStatus.STATUS_INVALID_BUFFER_SIZE, a.send(1001, 0));
+            assertStatus(NtStatus.STATUS_INVALID_BUFFER_SIZE.code(), a.send(1001, 0));
             // At MaxTransferLength exactly: whole.
             assertEquals(S, a.send(1000, 5));
             rig.runUntil(() -> !p.passiveQp().received.isEmpty(), 5, "1000 bytes");
@@ -463,7 +463,7 @@ class NdkStatusTest {
             assertEquals(S, b.send(300, 2));
             rig.runUntil(() -> !a.received.isEmpty(), 5, "truncated");
             r = a.received.poll();
-            assertStatus(NtStatus.STATUS_BUFFER_OVERFLOW, r[1]);
+            assertStatus(NtStatus.STATUS_BUFFER_OVERFLOW.code(), r[1]);
             assertEquals(100, r[2]);
             assertEquals((byte) 2, small.getByte(0));
             assertEquals((byte) 101, small.getByte(99));
@@ -476,7 +476,7 @@ class NdkStatusTest {
             a.assertMessage(0, 7, 3);
             Call d = new Call();
             assertEquals(P, d.start(() -> p.active().disconnect(d, null)));
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, a.send(1, 0));
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), a.send(1, 0));
             // A's disconnect completes only once B closed its side too.
             rig.runUntil(() -> p.disconnectEvents()[1] == 1, 5, "B's disconnect event");
             rig.runFor(50);

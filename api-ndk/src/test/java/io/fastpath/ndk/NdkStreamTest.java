@@ -1,5 +1,6 @@
 package io.fastpath.ndk;
 
+import io.fastpath.provider.NtStatus;
 import static io.fastpath.ndk.NdkConnectionTest.P;
 import static io.fastpath.ndk.NdkConnectionTest.S;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -62,7 +63,7 @@ class NdkStreamTest {
                 }
                 int r = qp.send(sendBuf.addressOffset(), n, null);
                 if (r != S) {
-                    fail("send " + sent + ": " + NdkStatus.name(r));
+                    fail("send " + sent + ": " + NtStatus.name(r));
                     return;
                 }
                 sent++;
@@ -78,7 +79,7 @@ class NdkStreamTest {
         @Override
         public void onSendComplete(Object requestContext, int status, int bytes) {
             if (status != S) {
-                fail("send completion " + NdkStatus.name(status));
+                fail("send completion " + NtStatus.name(status));
             }
             sendsDone++;
         }
@@ -88,7 +89,7 @@ class NdkStreamTest {
             int slot = (Integer) requestContext;
             int n = expected.nextInt(MAX + 1);
             if (status != S || bytes != n) {
-                fail("message " + received + ": " + NdkStatus.name(status) + " " + bytes + " bytes, expected " + n);
+                fail("message " + received + ": " + NtStatus.name(status) + " " + bytes + " bytes, expected " + n);
             } else {
                 int at = slot * MAX;
                 for (int i = n >= 4 ? 4 : 0; i < n; i++) {

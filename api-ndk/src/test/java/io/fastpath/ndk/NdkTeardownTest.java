@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.ndk.NdkConnectionTest.Listening;
 import io.fastpath.ndk.NdkConnectionTest.Pair;
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpService;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -30,7 +30,7 @@ class NdkTeardownTest {
     Path dir;
 
     private static void assertStatus(int expected, int actual) {
-        assertEquals(NdkStatus.name(expected), NdkStatus.name(actual));
+        assertEquals(NtStatus.name(expected), NtStatus.name(actual));
     }
 
     /** Fills a stack's request ring (its poll thread held at the gate) with requests that do nothing. */
@@ -63,7 +63,7 @@ class NdkTeardownTest {
             assertEquals(1, a.qp.sendsOutstanding());
             rig.gateA.open();
             rig.runUntil(() -> a.sendFailures == 1, 5, "the send completes");
-            assertStatus(NdkStatus.STATUS_CANCELLED, a.lastSendStatus);
+            assertStatus(NtStatus.STATUS_CANCELLED.code(), a.lastSendStatus);
             assertEquals(0, a.qp.sendsOutstanding(), "its slot is free again");
             rig.runFor(50); // the stack's late INVALID_CONNECTION for it is not a second completion
             assertEquals(1, a.sendFailures);
@@ -83,7 +83,7 @@ class NdkTeardownTest {
             assertEquals(S, p.active().close());
             assertEquals(0, a.qp.receivesPosted(), "flushed by the close");
             assertEquals(8, a.received.size());
-            assertTrue(a.received.stream().allMatch(r -> r[1] == NdkStatus.STATUS_CANCELLED && r[2] == 0));
+            assertTrue(a.received.stream().allMatch(r -> r[1] == NtStatus.STATUS_CANCELLED.code() && r[2] == 0));
             assertEquals(S, a.qp.close(), "unbound");
             rig.runUntil(() -> p.disconnectEvents()[1] == 1, 5, "B sees the reset");
             rig.runFor(50);
@@ -107,7 +107,7 @@ class NdkTeardownTest {
             assertEquals(S, q.passive().close());
             rig.runUntil(() -> q.disconnectEvents()[0] == 1, 5, "disconnect event on A");
             assertEquals(8, q.activeQp().received.size());
-            assertTrue(q.activeQp().received.stream().allMatch(r -> r[1] == NdkStatus.STATUS_CANCELLED));
+            assertTrue(q.activeQp().received.stream().allMatch(r -> r[1] == NtStatus.STATUS_CANCELLED.code()));
         }
     }
 
@@ -119,17 +119,17 @@ class NdkTeardownTest {
             Call call = new Call();
             assertEquals(P, call.start(() -> c.connect(qp.qp, null, SockAddrIn.of("10.13.0.78", 80), 1, 1, null, 0,
                 call, null))); // ARP in progress: the connector stays CONNECTING
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, qp.qp.close());
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), qp.qp.close());
             assertEquals(S, c.close());
             rig.await(call, "cancelled");
-            call.assertCompleted(NdkStatus.STATUS_CANCELLED);
+            call.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             assertEquals(S, qp.qp.close());
 
             // Once both disconnects completed, both QPs close at once (no wait for TIME_WAIT).
             Listening l = new Listening(rig, 7402);
             Pair p = establish(rig, l, new int[] {1, 1}, new int[] {1, 1}, "", "");
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, p.activeQp().qp.close());
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, p.passiveQp().qp.close());
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), p.activeQp().qp.close());
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), p.passiveQp().qp.close());
             Call da = new Call();
             Call db = new Call();
             assertEquals(P, da.start(() -> p.active().disconnect(da, null)));
@@ -191,12 +191,12 @@ class NdkTeardownTest {
             rig.gateA.hold();
             fillRequestRing(rig.a.tcpService());
             rig.await(call, "connect timeout"); // its reset finds no room
-            call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
+            call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
             assertTrue(rig.ndkA.requestsAwaitingRetry() > 0, "the reset waits for room");
             rig.gateA.open();
             rig.runUntil(() -> rig.ndkA.connections() == 0 && rig.ndkB.connections() == 0, 5, "the reset reached B");
             Call accept = new Call();
-            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED, accept.start(() -> l.requests.get(0).accept(
+            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED.code(), accept.start(() -> l.requests.get(0).accept(
                 new TestQp(rig.ndkB, 1, 8).qp, 1, 1, null, 0, null, null, accept, null)));
         }
     }
@@ -220,15 +220,15 @@ class NdkTeardownTest {
                 () -> late.listen(new SockAddrIn(0, 7406), lateCall, null)).join()));
             rig.ndkB.close();
             assertEquals(1, queued.completions, "the queued listen completed once");
-            assertStatus(NdkStatus.STATUS_CANCELLED, queued.status);
+            assertStatus(NtStatus.STATUS_CANCELLED.code(), queued.status);
             assertEquals(1, qp.sendFailures);
-            assertStatus(NdkStatus.STATUS_CANCELLED, qp.lastSendStatus);
-            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES, lateStatus[0]);
+            assertStatus(NtStatus.STATUS_CANCELLED.code(), qp.lastSendStatus);
+            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), lateStatus[0]);
             assertEquals(0, lateCall.completions);
             assertFalse(rig.ndkB.execute(() -> { }));
             UnsafeBuffer pd = text("x");
             Call after = new Call();
-            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES, CompletableFuture.supplyAsync(() -> rig.ndkB
+            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), CompletableFuture.supplyAsync(() -> rig.ndkB
                 .createConnector().connect(qp.qp, null, new SockAddrIn(NdkRig.A_IP, 1), 1, 1, pd, 1, after, null))
                 .get(5, TimeUnit.SECONDS));
             assertEquals(0, after.completions);
@@ -249,7 +249,7 @@ class NdkTeardownTest {
             assertEquals(P, refused.start(() -> rig.ndkA.createConnector().connect(new TestQp(rig.ndkA, 1, 8).qp, null,
                 l.address, 1, 1, nine, 9, refused, null)));
             rig.await(refused, "connect");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertEquals(1, rig.ndkB.malformedFrames());
             assertEquals(MpaFrame.ERR_PRIVATE_DATA_TOO_LONG, rig.ndkB.lastMalformedError());
             assertEquals(0, l.requests.size());
@@ -264,10 +264,10 @@ class NdkTeardownTest {
             assertEquals(P, accept.start(() -> l.requests.get(0).accept(new TestQp(rig.ndkB, 1, 8).qp, 1, 1, five, 5,
                 null, null, accept, null)));
             rig.await(connect, "connect");
-            connect.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED);
+            connect.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED.code());
             assertEquals(MpaFrame.ERR_PRIVATE_DATA_TOO_LONG, rig.ndkA.lastMalformedError());
             rig.await(accept, "accept");
-            accept.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED);
+            accept.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED.code());
         }
     }
 }

@@ -2,7 +2,7 @@ package io.fastpath.ndk;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -35,7 +35,7 @@ final class TestQp implements NdkQpHandler {
     }
 
     void post(int slot) {
-        assertEquals(NtStatus.STATUS_SUCCESS, qp.postReceive(receive.addressOffset() + (long) slot * size, size, slot));
+        assertEquals(NtStatus.STATUS_SUCCESS.code(), qp.postReceive(receive.addressOffset() + (long) slot * size, size, slot));
     }
 
     /** Sends {@code length} bytes, each {@code (seed + i)}. */
@@ -56,7 +56,7 @@ final class TestQp implements NdkQpHandler {
     @Override
     public void onSendComplete(Object requestContext, int status, int bytes) {
         lastSendStatus = status;
-        if (status == NtStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             sendsCompleted++;
         } else {
             sendFailures++;

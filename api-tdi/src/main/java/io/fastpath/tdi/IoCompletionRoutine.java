@@ -1,7 +1,9 @@
 package io.fastpath.tdi;
 
-/** IO_COMPLETION_ROUTINE: runs once per request, on the provider's dispatch thread, when the IRP completes. */
+/**
+ * IO_COMPLETION_ROUTINE of a TDI {@link Irp}: runs once per request, on the provider's dispatch thread, when the
+ * IRP completes.
+ */
 @FunctionalInterface
-public interface IoCompletionRoutine {
-    void onComplete(Irp irp, Object context);
+public interface IoCompletionRoutine extends io.fastpath.provider.IoCompletionRoutine<Irp> {
 }

@@ -1,5 +1,6 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.IrpQueue;
 import io.fastpath.stack.wire.Ipv4Address;
 
 /**
@@ -39,7 +40,7 @@ public final class TdiAddress {
     /** 0 = not listening, 1 = listen asked of the stack, 2 = listening. */
     int listenState;
     /** TDI_SET_EVENT_HANDLER(CONNECT) IRPs waiting for the stack's listen outcome. */
-    final IrpQueue listenWaiters = new IrpQueue();
+    final IrpQueue<Irp> listenWaiters = new IrpQueue<>();
 
     TdiAddress(TdiProvider provider, int ip, int port) {
         this.provider = provider;

@@ -1,5 +1,9 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.DescriptorQueue;
+import io.fastpath.provider.IrpQueue;
+import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.ByteBuffer;
 import org.agrona.BufferUtil;
@@ -63,12 +67,12 @@ public final class TdiConnection {
     /** The accept IRP came from ClientEventConnect: it completes after the round's indications. */
     private boolean acceptFromEvent;
     private Irp releaseIrp;
-    private final IrpQueue receives = new IrpQueue();
-    private final IrpQueue expeditedReceives = new IrpQueue();
-    private final IrpQueue waitingSends = new IrpQueue();
-    private final IrpQueue sendsInStack = new IrpQueue();
+    private final IrpQueue<Irp> receives = new IrpQueue<>();
+    private final IrpQueue<Irp> expeditedReceives = new IrpQueue<>();
+    private final IrpQueue<Irp> waitingSends = new IrpQueue<>();
+    private final IrpQueue<Irp> sendsInStack = new IrpQueue<>();
 
-    private final DescriptorQueue data = new DescriptorQueue();
+    private final DescriptorQueue data = new DescriptorQueue(16);
     private boolean blocked;
     private final UnsafeBuffer expedited;
     private final long expeditedAddress;
@@ -76,7 +80,8 @@ public final class TdiConnection {
     private boolean expeditedBlocked;
     private boolean delivering;
 
-    long deadline;
+    /** The connection's timer on the provider's wheel ({@link TimerWheel#NONE}: none). */
+    long timer = TimerWheel.NONE;
     private boolean connectTimer;
 
     boolean scheduled;
@@ -141,7 +146,7 @@ public final class TdiConnection {
 
     int execute(Irp irp) {
         if (closed) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         return switch (irp.minorFunction) {
             case Tdi.TDI_ASSOCIATE_ADDRESS -> associate(irp);
@@ -153,7 +158,7 @@ public final class TdiConnection {
             case Tdi.TDI_RECEIVE -> receive(irp);
             case Tdi.TDI_DISCONNECT -> disconnect(irp);
             case Tdi.TDI_QUERY_INFORMATION -> provider.query(irp, null, this);
-            default -> complete(irp, TdiStatus.STATUS_INVALID_DEVICE_REQUEST, 0);
+            default -> complete(irp, NtStatus.STATUS_INVALID_DEVICE_REQUEST.code(), 0);
         };
     }
 
@@ -163,38 +168,38 @@ public final class TdiConnection {
 
     private int pending(Irp irp) {
         irp.markPending();
-        return TdiStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     private int associate(Irp irp) {
         TdiAddress a = irp.address;
         if (a == null || a.closed || a.provider != provider) {
-            return complete(irp, io.fastpath.stack.NtStatus.STATUS_INVALID_ADDRESS, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_ADDRESS.code(), 0);
         }
         if (address != null) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0); // already associated
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0); // already associated
         }
         address = a;
         a.associated++;
-        return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+        return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
     }
 
     private int disassociate(Irp irp) {
         if (address == null || state != IDLE) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         address.associated--;
         address = null;
-        return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+        return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
     }
 
     private int connect(Irp irp) {
         if (address == null || state != IDLE || address.closed) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         TdiConnectionInformation to = irp.requestInfo;
         if (to == null || to.remoteIp() == 0 || to.remotePort() <= 0 || to.remotePort() > 65535 || irp.timeout > 0) {
-            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
         incarnation++;
         irp.incarnation = incarnation;
@@ -205,7 +210,7 @@ public final class TdiConnection {
         if (!provider.tcp.connect(slot, address.ip, address.port, to.remoteIp(), to.remotePort(), to.userData(),
             userDataLength, userDataLength > 0)) {
             provider.untrack(slot);
-            return complete(irp, TdiStatus.STATUS_INSUFFICIENT_RESOURCES, 0);
+            return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), 0);
         }
         state = CONNECTING;
         connectIrp = irp;
@@ -234,7 +239,7 @@ public final class TdiConnection {
         connectIrp = null;
         connectSlot = -1;
         provider.cancelTimer(this);
-        if (status == TdiStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             attach(newHandle, remoteIp, remotePort);
             provider.connectsSucceeded++;
             fillReturn(irp);
@@ -271,10 +276,10 @@ public final class TdiConnection {
 
     private int listen(Irp irp) {
         if (address == null || state != IDLE || address.closed) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         if (irp.flags != 0 && irp.flags != Tdi.TDI_QUERY_ACCEPT) {
-            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
         incarnation++;
         irp.incarnation = incarnation;
@@ -284,7 +289,7 @@ public final class TdiConnection {
         listenFlags = irp.flags;
         address.listens.add(this);
         provider.ensureListening(address);
-        return state == LISTENING ? pending(irp) : TdiStatus.STATUS_PENDING;
+        return state == LISTENING ? pending(irp) : NtStatus.STATUS_PENDING.code();
     }
 
     void cancelListen(int status) {
@@ -315,7 +320,7 @@ public final class TdiConnection {
             connectTimer = false;
             provider.setTimer(this, provider.now() + TdiProvider.OFFER_TIMEOUT_NS);
             fillReturn(irp);
-            complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
         } else {
             startAccept(irp, false);
         }
@@ -363,7 +368,7 @@ public final class TdiConnection {
             // Receives that follow at once are indicated (in order) before the accept IRP's routine runs.
             provider.deferAccept(irp);
         } else {
-            complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
         }
     }
 
@@ -396,7 +401,7 @@ public final class TdiConnection {
     /** TDI_ACCEPT of a TDI_QUERY_ACCEPT offer: SYN-ACK; completes when the handshake did. */
     private int accept(Irp irp) {
         if (state != OFFERED) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         provider.cancelTimer(this);
         irp.incarnation = incarnation;
@@ -408,24 +413,24 @@ public final class TdiConnection {
 
     private int send(Irp irp) {
         if (state != CONNECTED || localReleased) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         if ((irp.flags & ~KNOWN_SEND_FLAGS) != 0) {
-            return complete(irp, TdiStatus.STATUS_NOT_SUPPORTED, 0);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code(), 0);
         }
         if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
-            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
         if ((irp.flags & Tdi.TDI_SEND_NON_BLOCKING) != 0 && (!waitingSends.isEmpty() || !sendsInStack.isEmpty())) {
             sendNotReady = true;
-            return complete(irp, TdiStatus.STATUS_DEVICE_NOT_READY, 0);
+            return complete(irp, NtStatus.STATUS_DEVICE_NOT_READY.code(), 0);
         }
         if ((irp.flags & Tdi.TDI_SEND_AND_DISCONNECT) != 0) {
             localReleased = true;
             shutdownAfterSends = true;
         }
         if (irp.bufferLength == 0) {
-            int status = complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            int status = complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             pumpSends();
             return status;
         }
@@ -433,7 +438,7 @@ public final class TdiConnection {
         irp.markPending();
         waitingSends.add(irp);
         pumpSends();
-        return TdiStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     private void pumpSends() {
@@ -462,8 +467,8 @@ public final class TdiConnection {
 
     void onSendComplete(Irp irp, int bytes, int status) {
         boolean mine = irp.incarnation == incarnation && sendsInStack.remove(irp);
-        int result = irp.cancelled ? TdiStatus.STATUS_CANCELLED : status;
-        if (status == TdiStatus.STATUS_SUCCESS) {
+        int result = irp.cancelled ? NtStatus.STATUS_CANCELLED.code() : status;
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             transmittedTsdus++;
             throughput += bytes;
             provider.sendsDone++;
@@ -495,10 +500,10 @@ public final class TdiConnection {
         boolean expeditedOnly = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0
             && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
         if (state != CONNECTED) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
-            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
         boolean peek = (irp.flags & Tdi.TDI_RECEIVE_PEEK) != 0;
         irp.incarnation = incarnation;
@@ -507,7 +512,7 @@ public final class TdiConnection {
                 return completeExpedited(irp, peek);
             }
             if (expeditedLength == 0 && peerReleased && disconnectIndicated) {
-                return complete(irp, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0);
+                return complete(irp, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0);
             }
             expeditedReceives.add(irp);
             return pending(irp);
@@ -515,27 +520,27 @@ public final class TdiConnection {
         if (acceptsBoth(irp) && expeditedLength > 0 && expeditedReceives.isEmpty() && receives.isEmpty()) {
             return completeExpedited(irp, peek); // expedited data goes before normal data
         }
-        if (receives.isEmpty() && data.bytes > 0) {
+        if (receives.isEmpty() && data.bytes() > 0) {
             return completeNormal(irp, peek);
         }
         if (receives.isEmpty() && peerReleased && disconnectIndicated) {
-            return complete(irp, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0);
+            return complete(irp, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0);
         }
         receives.add(irp);
         return pending(irp);
     }
 
     private int completeNormal(Irp irp, boolean peek) {
-        long before = data.bytes;
-        int n = data.copyTo(provider, handle, irp.bufferAddress, irp.bufferLength, peek);
+        long before = data.bytes();
+        int n = data.copyTo(provider.copier, irp.bufferAddress, irp.bufferLength, peek, handle, provider.releaser);
         receivedTsdus++;
         provider.receivesDone++;
         provider.bytesReceived += peek ? 0 : n;
-        if (data.bytes == 0) {
+        if (data.bytes() == 0) {
             blocked = false;
             provider.schedule(this); // a FIN behind the data, or a closed connection to finish
         }
-        int status = peek && before > n ? TdiStatus.STATUS_BUFFER_OVERFLOW : TdiStatus.STATUS_SUCCESS;
+        int status = peek && before > n ? NtStatus.STATUS_BUFFER_OVERFLOW.code() : NtStatus.STATUS_SUCCESS.code();
         return complete(irp, status, n);
     }
 
@@ -548,8 +553,8 @@ public final class TdiConnection {
     private int completeExpedited(Irp irp, boolean peek) {
         int n = Math.min(expeditedLength, irp.bufferLength);
         provider.copy(expeditedAddress, irp.bufferAddress, n);
-        int status = n < expeditedLength ? TdiStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED
-            : TdiStatus.STATUS_RECEIVE_EXPEDITED;
+        int status = n < expeditedLength ? NtStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED.code()
+            : NtStatus.STATUS_RECEIVE_EXPEDITED.code();
         if (!peek) {
             takeExpedited(n);
         }
@@ -606,7 +611,7 @@ public final class TdiConnection {
             if (inc != incarnation || state != CONNECTED) {
                 return;
             }
-            if (data.bytes == 0) {
+            if (data.bytes() == 0) {
                 blocked = false;
                 if (peerReleased && !disconnectIndicated) {
                     indicateRelease();
@@ -621,7 +626,7 @@ public final class TdiConnection {
     }
 
     private void deliverNormal(int inc) {
-        while (state == CONNECTED && inc == incarnation && data.bytes > 0) {
+        while (state == CONNECTED && inc == incarnation && data.bytes() > 0) {
             Irp r = receives.poll();
             if (r != null) {
                 completeNormal(r, (r.flags & Tdi.TDI_RECEIVE_PEEK) != 0);
@@ -649,10 +654,10 @@ public final class TdiConnection {
         for (int i = 0; i < n; i++) {
             t.add(data.mbuf(i), data.address(i), data.length(i));
         }
-        t.startingOffset = data.headOffset;
-        int length = (int) data.bytes;
+        t.startingOffset = data.headOffset();
+        int length = (int) data.bytes();
         while (data.count() > 0) {
-            data.removeFirst(); // the TSDU holds them now
+            data.dropHead(); // the TSDU holds them now
         }
         t.state(Tsdu.INDICATED);
         int status;
@@ -662,12 +667,12 @@ public final class TdiConnection {
                 length, t.startingOffset, t);
         } catch (Throwable e) {
             provider.onError(e);
-            status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+            status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
         }
-        if (status == TdiStatus.STATUS_PENDING) {
+        if (status == NtStatus.STATUS_PENDING.code()) {
             provider.holdTsdu(t);
             countReceived(length);
-        } else if (status == TdiStatus.STATUS_SUCCESS) {
+        } else if (status == NtStatus.STATUS_SUCCESS.code()) {
             provider.releaseTsdu(t);
             countReceived(length);
         } else if (inc == incarnation && state == CONNECTED) {
@@ -675,8 +680,7 @@ public final class TdiConnection {
             for (int i = 0; i < t.count; i++) {
                 data.add(t.mbuf[i], t.address[i], t.length[i]);
             }
-            data.headOffset = t.startingOffset;
-            data.bytes -= t.startingOffset;
+            data.consumeHead(t.startingOffset);
             blocked = true;
             provider.freeTsdu(t);
         } else {
@@ -691,8 +695,8 @@ public final class TdiConnection {
     }
 
     private void indicateReceive(TdiAddress a, int inc) {
-        int indicated = data.headAvailable();
-        int available = (int) Math.min(data.bytes, Integer.MAX_VALUE);
+        int indicated = data.headRemaining();
+        int available = (int) Math.min(data.bytes(), Integer.MAX_VALUE);
         TdiEventReturn out = provider.eventReturn;
         out.reset();
         int flags = Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL
@@ -703,34 +707,33 @@ public final class TdiConnection {
                 data.headAddress(), out);
         } catch (Throwable e) {
             provider.onError(e);
-            status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+            status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
         }
         Irp irp = out.irp();
         if (inc != incarnation || state != CONNECTED) {
             // The handler ended the connection (ABORT) or it died meanwhile: an IRP it handed back is not dropped.
-            if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
-                provider.failHandedBack(irp, TdiStatus.STATUS_CANCELLED);
+            if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+                provider.failHandedBack(irp, NtStatus.STATUS_CANCELLED.code());
             }
             return;
         }
         int taken = Math.max(0, Math.min(out.bytesTaken(), indicated));
-        if (status == TdiStatus.STATUS_SUCCESS || status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
-            data.consume(provider, handle, taken);
+        if (status == NtStatus.STATUS_SUCCESS.code() || status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+            data.consume(handle, taken, provider.releaser);
             if (taken > 0) {
                 countReceived(taken);
             }
         }
-        if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED && acceptableReceive(irp, false)) {
-            irp.begin();
-            irp.provider = provider;
+        if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code() && acceptableReceive(irp, false)) {
+            irp.begin(provider);
             irp.markPending();
             irp.incarnation = incarnation;
             receives.addFirst(irp); // filled from the rest at once
-        } else if (status != TdiStatus.STATUS_SUCCESS || taken < indicated) {
+        } else if (status != NtStatus.STATUS_SUCCESS.code() || taken < indicated) {
             blocked = true; // until TDI_RECEIVEs take what is left
-            if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
-                provider.failHandedBack(irp, TdiStatus.STATUS_INVALID_CONNECTION);
-                provider.raiseError(a, TdiStatus.STATUS_INVALID_PARAMETER);
+            if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+                provider.failHandedBack(irp, NtStatus.STATUS_INVALID_CONNECTION.code());
+                provider.raiseError(a, NtStatus.STATUS_INVALID_PARAMETER.code());
             }
         }
     }
@@ -774,11 +777,11 @@ public final class TdiConnection {
                         flags, n, 0, t);
                 } catch (Throwable e) {
                     provider.onError(e);
-                    status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                    status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
                 }
-                if (status == TdiStatus.STATUS_PENDING) {
+                if (status == NtStatus.STATUS_PENDING.code()) {
                     provider.holdTsdu(t);
-                } else if (status == TdiStatus.STATUS_SUCCESS || inc != incarnation) {
+                } else if (status == NtStatus.STATUS_SUCCESS.code() || inc != incarnation) {
                     provider.freeTsdu(t);
                 } else {
                     provider.copy(t.expeditedAddress, expeditedAddress, n);
@@ -796,29 +799,28 @@ public final class TdiConnection {
                         n, n, expeditedAddress, out);
                 } catch (Throwable e) {
                     provider.onError(e);
-                    status = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                    status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
                 }
                 Irp irp = out.irp();
                 if (inc != incarnation || state != CONNECTED) {
-                    if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
-                        provider.failHandedBack(irp, TdiStatus.STATUS_CANCELLED);
+                    if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+                        provider.failHandedBack(irp, NtStatus.STATUS_CANCELLED.code());
                     }
                     return;
                 }
                 int taken = Math.max(0, Math.min(out.bytesTaken(), n));
-                if (status == TdiStatus.STATUS_SUCCESS || status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                if (status == NtStatus.STATUS_SUCCESS.code() || status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
                     takeExpedited(taken);
                 }
-                if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED && acceptableReceive(irp, true)) {
-                    irp.begin();
-                    irp.provider = provider;
+                if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code() && acceptableReceive(irp, true)) {
+                    irp.begin(provider);
                     irp.markPending();
                     irp.incarnation = incarnation;
                     expeditedReceives.addFirst(irp);
-                } else if (status != TdiStatus.STATUS_SUCCESS || taken < n) {
-                    if (status == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
-                        provider.failHandedBack(irp, TdiStatus.STATUS_INVALID_CONNECTION);
-                        provider.raiseError(a, TdiStatus.STATUS_INVALID_PARAMETER);
+                } else if (status != NtStatus.STATUS_SUCCESS.code() || taken < n) {
+                    if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+                        provider.failHandedBack(irp, NtStatus.STATUS_INVALID_CONNECTION.code());
+                        provider.raiseError(a, NtStatus.STATUS_INVALID_PARAMETER.code());
                     }
                     expeditedBlocked = expeditedLength > 0;
                     if (!expeditedBlocked) {
@@ -834,11 +836,11 @@ public final class TdiConnection {
     private void indicateRelease() {
         disconnectIndicated = true;
         for (Irp r; (r = receives.poll()) != null; ) {
-            complete(r, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0);
+            complete(r, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0);
         }
         if (expeditedLength == 0) {
             for (Irp r; (r = expeditedReceives.poll()) != null; ) {
-                complete(r, TdiStatus.STATUS_GRACEFUL_DISCONNECT, 0); // nothing more comes after the peer's FIN
+                complete(r, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0); // nothing more comes after the peer's FIN
             }
         }
         if (!localReleased) {
@@ -864,7 +866,7 @@ public final class TdiConnection {
         int flags = irp.flags;
         if ((flags & Tdi.TDI_DISCONNECT_ABORT) != 0 && (flags & Tdi.TDI_DISCONNECT_RELEASE) != 0
             || irp.timeout > 0) {
-            return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
         // No option: TDI_DISCONNECT_ABORT, the default.
         boolean abort = (flags & Tdi.TDI_DISCONNECT_RELEASE) == 0;
@@ -872,13 +874,13 @@ public final class TdiConnection {
             case IDLE -> {
                 if (abortAcknowledgeable) {
                     abortAcknowledgeable = false; // acknowledges an abortive ClientEventDisconnect
-                    return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+                    return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
                 }
-                return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+                return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
             }
             case CONNECTING -> {
                 if (!abort) {
-                    return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+                    return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
                 }
                 Irp c = connectIrp;
                 connectIrp = null;
@@ -887,35 +889,35 @@ public final class TdiConnection {
                 state = IDLE;
                 incarnation++; // the stack's late answer is reset
                 provider.cancelledConnections++;
-                complete(c, TdiStatus.STATUS_CANCELLED, 0);
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+                complete(c, NtStatus.STATUS_CANCELLED.code(), 0);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             }
             case LISTENING -> {
-                cancelListen(TdiStatus.STATUS_CANCELLED);
+                cancelListen(NtStatus.STATUS_CANCELLED.code());
                 provider.cancelledConnections++;
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             }
             case OFFERED -> {
                 // Rejects a TDI_QUERY_ACCEPT offer: RST for the SYN, the peer's connect is refused.
                 dropRequest(true, 0);
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             }
             case ACCEPTING -> {
                 // The SYN-ACK is out: the connection is reset, the accept IRP completes STATUS_CANCELLED.
                 provider.cancelledConnections++;
-                dropRequest(true, TdiStatus.STATUS_CANCELLED);
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+                dropRequest(true, NtStatus.STATUS_CANCELLED.code());
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             }
             default -> {
             }
         }
         if (abort) {
             provider.localDisconnects++;
-            abortConnection(TdiStatus.STATUS_CANCELLED);
-            return complete(irp, TdiStatus.STATUS_SUCCESS, 0);
+            abortConnection(NtStatus.STATUS_CANCELLED.code());
+            return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
         }
         if (releaseIrp != null || localReleased && stackClosed) {
-            return complete(irp, TdiStatus.STATUS_INVALID_CONNECTION, 0);
+            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         provider.localDisconnects++;
         releaseIrp = irp;
@@ -950,11 +952,11 @@ public final class TdiConnection {
         long h = handle;
         incarnation++;
         state = IDLE;
-        data.releaseAll(provider, h);
+        data.releaseAll(h, provider.releaser);
         expeditedLength = 0;
         provider.openConnections--;
         // An orderly end (SUCCESS) completes receives, normal or expedited, with TDI_GRACEFUL_DISC.
-        int receiveStatus = status == TdiStatus.STATUS_SUCCESS ? TdiStatus.STATUS_GRACEFUL_DISCONNECT : status;
+        int receiveStatus = status == NtStatus.STATUS_SUCCESS.code() ? NtStatus.STATUS_GRACEFUL_DISCONNECT.code() : status;
         Irp r;
         while ((r = receives.poll()) != null) {
             complete(r, receiveStatus, 0);
@@ -984,12 +986,12 @@ public final class TdiConnection {
         if (state != CONNECTED) {
             return;
         }
-        if (status == TdiStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             // Closed both ways: the data still queued goes first, then the endpoint is idle.
             peerReleased = true;
             provider.byHandle.remove(handle);
             deliver();
-            if (state == CONNECTED && data.bytes == 0 && disconnectIndicated) {
+            if (state == CONNECTED && data.bytes() == 0 && disconnectIndicated) {
                 finish();
             }
             return;
@@ -1000,7 +1002,7 @@ public final class TdiConnection {
         }
         detach(status);
         provider.remoteDisconnects++;
-        if (status == io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT) {
+        if (status == NtStatus.STATUS_IO_TIMEOUT.code()) {
             provider.sessionTimeouts++;
         }
         abortAcknowledgeable = true;
@@ -1014,15 +1016,15 @@ public final class TdiConnection {
     private int finish() {
         Irp rel = releaseIrp;
         releaseIrp = null;
-        detach(TdiStatus.STATUS_SUCCESS);
+        detach(NtStatus.STATUS_SUCCESS.code());
         if (rel != null) {
-            return complete(rel, TdiStatus.STATUS_SUCCESS, 0);
+            return complete(rel, NtStatus.STATUS_SUCCESS.code(), 0);
         }
-        return TdiStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     void onTimer() {
-        provider.cancelTimer(this);
+        timer = TimerWheel.NONE; // expired
         if (state == OFFERED) {
             // Neither TDI_ACCEPT nor TDI_DISCONNECT came for the offer: refused (RST for the SYN).
             dropRequest(true, 0);
@@ -1030,7 +1032,7 @@ public final class TdiConnection {
             // The handshake did not complete in time (the stack reports no end for an accepted request whose
             // peer reset or went silent): the accept fails.
             provider.sessionTimeouts++;
-            dropRequest(true, io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT);
+            dropRequest(true, NtStatus.STATUS_IO_TIMEOUT.code());
         } else if (connectTimer && state == CONNECTING) {
             Irp c = connectIrp;
             connectIrp = null;
@@ -1038,14 +1040,14 @@ public final class TdiConnection {
             state = IDLE;
             incarnation++;
             provider.sessionTimeouts++;
-            complete(c, TdiStatus.STATUS_REQUEST_TIMED_OUT, 0);
+            complete(c, NtStatus.STATUS_REQUEST_TIMED_OUT.code(), 0);
         } else if (releaseIrp != null && state == CONNECTED) {
             // The peer did not finish its side in time: the release fails and the connection is reset.
             Irp rel = releaseIrp;
             releaseIrp = null;
             provider.sessionTimeouts++;
-            abortConnection(TdiStatus.STATUS_CANCELLED);
-            complete(rel, TdiStatus.STATUS_REQUEST_TIMED_OUT, 0);
+            abortConnection(NtStatus.STATUS_CANCELLED.code());
+            complete(rel, NtStatus.STATUS_REQUEST_TIMED_OUT.code(), 0);
         }
     }
 
@@ -1054,20 +1056,20 @@ public final class TdiConnection {
         switch (irp.minorFunction) {
             case Tdi.TDI_RECEIVE -> {
                 if (receives.remove(irp) || expeditedReceives.remove(irp)) {
-                    complete(irp, TdiStatus.STATUS_CANCELLED, 0);
+                    complete(irp, NtStatus.STATUS_CANCELLED.code(), 0);
                 }
             }
             case Tdi.TDI_SEND -> {
                 if (waitingSends.remove(irp)) {
-                    complete(irp, TdiStatus.STATUS_CANCELLED, 0);
+                    complete(irp, NtStatus.STATUS_CANCELLED.code(), 0);
                 }
             }
             case Tdi.TDI_LISTEN, Tdi.TDI_ACCEPT -> {
                 if (state == LISTENING && listenIrp == irp) {
-                    cancelListen(TdiStatus.STATUS_CANCELLED);
+                    cancelListen(NtStatus.STATUS_CANCELLED.code());
                 } else if (state == ACCEPTING && acceptIrp == irp) {
                     provider.cancelledConnections++;
-                    dropRequest(true, TdiStatus.STATUS_CANCELLED);
+                    dropRequest(true, NtStatus.STATUS_CANCELLED.code());
                 }
             }
             case Tdi.TDI_CONNECT -> {
@@ -1078,7 +1080,7 @@ public final class TdiConnection {
                     state = IDLE;
                     incarnation++; // the stack's late answer is reset
                     provider.cancelledConnections++;
-                    complete(irp, TdiStatus.STATUS_CANCELLED, 0);
+                    complete(irp, NtStatus.STATUS_CANCELLED.code(), 0);
                 }
             }
             default -> {
@@ -1098,11 +1100,11 @@ public final class TdiConnection {
                 state = IDLE;
                 incarnation++;
                 provider.cancelTimer(this);
-                complete(c, TdiStatus.STATUS_CANCELLED, 0);
+                complete(c, NtStatus.STATUS_CANCELLED.code(), 0);
             }
-            case LISTENING -> cancelListen(TdiStatus.STATUS_CANCELLED);
-            case OFFERED, ACCEPTING -> dropRequest(true, TdiStatus.STATUS_CANCELLED);
-            case CONNECTED -> abortConnection(TdiStatus.STATUS_CANCELLED);
+            case LISTENING -> cancelListen(NtStatus.STATUS_CANCELLED.code());
+            case OFFERED, ACCEPTING -> dropRequest(true, NtStatus.STATUS_CANCELLED.code());
+            case CONNECTED -> abortConnection(NtStatus.STATUS_CANCELLED.code());
             default -> {
             }
         }

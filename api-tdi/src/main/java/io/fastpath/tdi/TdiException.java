@@ -1,12 +1,14 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.NtStatus;
+
 /** An open (ZwCreateFile) that failed, with its NTSTATUS. */
 public final class TdiException extends RuntimeException {
     private static final long serialVersionUID = 1L;
     private final int status;
 
     public TdiException(int status, String message) {
-        super(TdiStatus.name(status) + ": " + message);
+        super(NtStatus.name(status) + ": " + message);
         this.status = status;
     }
 

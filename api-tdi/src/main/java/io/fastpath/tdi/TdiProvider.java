@@ -1,6 +1,15 @@
 package io.fastpath.tdi;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.CancelQueue;
+import io.fastpath.provider.DescriptorReleaser;
+import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.IrpCompleter;
+import io.fastpath.provider.IrpQueue;
+import io.fastpath.provider.NativeCopier;
+import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.ObjectPool;
+import io.fastpath.provider.PortTable;
+import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -19,9 +28,6 @@ import org.agrona.DirectBuffer;
 import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -53,8 +59,6 @@ import org.agrona.concurrent.UnsafeBuffer;
  * or refused (RST for the SYN: the peer's connect fails with "connection refused").
  */
 public final class TdiProvider implements AutoCloseable {
-    static final int EPHEMERAL_FIRST = 49152;
-    static final int EPHEMERAL_LAST = 65535;
     private static final int QUEUE_CAPACITY = 4096;
     private static final int MAX_COMPLETION_DEPTH = 16;
     /** TDI_DISCONNECT with a NULL time-out: the transport default, under one second. */
@@ -80,23 +84,18 @@ public final class TdiProvider implements AutoCloseable {
     final long handshakeLimitNs;
     private final ErrorHandler errorHandler;
     private final long startTime = System.currentTimeMillis() * 10_000L;
-    private volatile Thread owner;
+    private final DispatchLoop loop;
     private volatile boolean closed;
-    private AgentRunner dispatcher;
-    private boolean dispatching;
 
     private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     private final Consumer<Object> requestConsumer = this::onRequest;
-    private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
-    private final Consumer<Irp> cancelConsumer = this::cancelNow;
 
     final Long2ObjectHashMap<Object> byHandle = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<TdiAddress> listening = new Int2ObjectHashMap<>();
     private final Int2ObjectHashMap<TdiAddress> listenPending = new Int2ObjectHashMap<>();
     private final List<TdiAddress> addresses = new ArrayList<>();
     private final List<TdiConnection> connections = new ArrayList<>();
-    private final int[] portUse = new int[65536];
-    private int nextEphemeral = EPHEMERAL_FIRST;
+    private final PortTable ports = new PortTable();
     private long nextId = 1;
 
     // Requests the stack carries (connects, sends), by the request id given to TcpService.
@@ -105,14 +104,16 @@ public final class TdiProvider implements AutoCloseable {
     private int[] freeSlots = new int[256];
     private int freeCount;
 
-    private final IrpQueue deferred = new IrpQueue();
-    private int completionDepth;
+    private final IrpCompleter<Irp> completer;
+    final CancelQueue<Irp> cancels;
+    final DescriptorReleaser releaser = this::releaseDescriptor;
+    final NativeCopier copier = new NativeCopier();
     /** Accept IRPs from ClientEventConnect: they complete after the round's indications. */
-    private final IrpQueue acceptsToComplete = new IrpQueue();
+    private final IrpQueue<Irp> acceptsToComplete = new IrpQueue<>();
 
     private TdiConnection workHead;
     private TdiConnection workTail;
-    final ArrayList<TdiConnection> timers = new ArrayList<>();
+    private final TimerWheel<TdiConnection> timers = new TimerWheel<>(System.nanoTime(), TdiConnection::onTimer);
     long nowNs = System.nanoTime();
 
     private long[] retryHandle = new long[64];
@@ -120,8 +121,7 @@ public final class TdiProvider implements AutoCloseable {
     private int[] retryLength = new int[64];
     private int retryCount;
 
-    private Tsdu[] tsduPool = new Tsdu[64];
-    private int tsduCount;
+    private final ObjectPool<Tsdu> tsdus = new ObjectPool<>(Tsdu::new, 64, 64);
     /** Chains kept by clients; changed on the dispatch thread, and by late returns after close. */
     private final AtomicInteger heldTsdus = new AtomicInteger();
 
@@ -130,8 +130,6 @@ public final class TdiProvider implements AutoCloseable {
     private final UnsafeBuffer synDataCopy = new UnsafeBuffer(synData);
     private final long synDataAddress = BufferUtil.address(synData);
 
-    private final UnsafeBuffer copySource = new UnsafeBuffer(0, 0);
-    private final UnsafeBuffer copyTarget = new UnsafeBuffer(0, 0);
     final TdiEventReturn eventReturn = new TdiEventReturn();
 
     // TDI_PROVIDER_STATISTICS
@@ -154,7 +152,7 @@ public final class TdiProvider implements AutoCloseable {
             Irp irp = untrack(slot);
             TdiConnection c = trackedConnectionOf(slot);
             if (irp == null || c == null || !c.connectPending(irp, slot)) {
-                if (status == NtStatus.STATUS_SUCCESS) {
+                if (status == NtStatus.STATUS_SUCCESS.code()) {
                     abort(handle); // the connect was cancelled, timed out or aborted meanwhile
                 }
                 return;
@@ -166,7 +164,7 @@ public final class TdiProvider implements AutoCloseable {
         public void onListenComplete(int port, int status) {
             TdiAddress a = listenPending.remove(port);
             if (a == null) {
-                if (status == NtStatus.STATUS_SUCCESS && !listening.containsKey(port)) {
+                if (status == NtStatus.STATUS_SUCCESS.code() && !listening.containsKey(port)) {
                     stopListening(port);
                 }
                 return;
@@ -246,11 +244,9 @@ public final class TdiProvider implements AutoCloseable {
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
         this.handshakeLimitNs = handshakeLimit(stack.config().tcp());
         this.errorHandler = errorHandler;
-        this.owner = Thread.currentThread();
-        for (int i = 0; i < tsduPool.length; i++) {
-            tsduPool[i] = new Tsdu();
-        }
-        tsduCount = tsduPool.length;
+        this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
+        this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::round);
+        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
         for (int i = tracked.length - 1; i >= 0; i--) {
             freeSlots[freeCount++] = i;
         }
@@ -286,24 +282,24 @@ public final class TdiProvider implements AutoCloseable {
     public TdiAddress openAddress(int ip, int port) {
         checkThread();
         if (closed) {
-            throw new TdiException(TdiStatus.STATUS_INVALID_PARAMETER, "provider closed");
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "provider closed");
         }
         if (ip != 0 && ip != stackAddress) {
-            throw new TdiException(NtStatus.STATUS_INVALID_ADDRESS, "not this stack's address");
+            throw new TdiException(NtStatus.STATUS_INVALID_ADDRESS.code(), "not this stack's address");
         }
         if (port < 0 || port > 65535) {
-            throw new TdiException(TdiStatus.STATUS_INVALID_PARAMETER, "port " + port);
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "port " + port);
         }
         int p = port;
         if (p == 0) {
-            p = allocatePort();
+            p = ports.allocate();
             if (p == 0) {
-                throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES, "no free ephemeral port");
+                throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES.code(), "no free ephemeral port");
             }
-        } else if (portUse[p] > 0) {
-            throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS, "port " + p + " has an address object");
+        } else if (ports.inUse(p)) {
+            throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code(), "port " + p + " has an address object");
         }
-        portUse[p]++;
+        ports.use(p);
         TdiAddress a = new TdiAddress(this, ip == 0 ? stackAddress : ip, p);
         addresses.add(a);
         return a;
@@ -313,7 +309,7 @@ public final class TdiProvider implements AutoCloseable {
     public TdiConnection openConnection(Object connectionContext) {
         checkThread();
         if (closed) {
-            throw new TdiException(TdiStatus.STATUS_INVALID_PARAMETER, "provider closed");
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "provider closed");
         }
         TdiConnection c = new TdiConnection(this, nextId++, connectionContext);
         connections.add(c);
@@ -327,10 +323,10 @@ public final class TdiProvider implements AutoCloseable {
         }
         a.closed = true;
         for (TdiConnection c; (c = a.listens.poll()) != null; ) {
-            c.cancelListen(TdiStatus.STATUS_ADDRESS_CLOSED);
+            c.cancelListen(NtStatus.STATUS_ADDRESS_CLOSED.code());
         }
         for (Irp i; (i = a.listenWaiters.poll()) != null; ) {
-            complete(i, TdiStatus.STATUS_ADDRESS_CLOSED, 0, null);
+            complete(i, NtStatus.STATUS_ADDRESS_CLOSED.code(), 0, null);
         }
         if (a.listenState != 0) {
             stopListening(a.port);
@@ -338,7 +334,7 @@ public final class TdiProvider implements AutoCloseable {
             listenPending.remove(a.port);
             a.listenState = 0;
         }
-        portUse[a.port]--;
+        ports.free(a.port);
         addresses.remove(a);
     }
 
@@ -359,20 +355,20 @@ public final class TdiProvider implements AutoCloseable {
      * @throws IllegalStateException if the IRP is still in progress or was not built again after completing
      */
     public int callDriver(Irp irp) {
-        irp.begin(); // NullPointerException for a null IRP
-        irp.provider = this;
-        if (Thread.currentThread() == owner) {
+        irp.begin(this); // NullPointerException for a null IRP
+        if (loop.onDispatchThread()) {
             return execute(irp);
         }
         irp.markPending();
         if (closed || !requests.offer(irp)) {
-            IoCompletionRoutine routine = irp.finish(closed ? TdiStatus.STATUS_CANCELLED
-                : TdiStatus.STATUS_INSUFFICIENT_RESOURCES, 0, null);
-            runRoutine(routine, irp);
+            if (irp.complete(closed ? NtStatus.STATUS_CANCELLED.code()
+                : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), 0, null)) {
+                irp.runCompletionRoutine(errorHandler);
+            }
         } else if (closed) {
             drainAfterClose(); // close() may have drained the queue for the last time before the offer
         }
-        return TdiStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     /**
@@ -381,7 +377,7 @@ public final class TdiProvider implements AutoCloseable {
      * already returned (those are skipped; the others are returned).
      */
     public int returnChainedReceives(Tsdu[] descriptors, int count) {
-        int status = TdiStatus.STATUS_SUCCESS;
+        int status = NtStatus.STATUS_SUCCESS.code();
         for (int i = 0; i < count; i++) {
             Tsdu t = descriptors[i];
             int was = t == null ? Tsdu.FREE : t.claimForReturn();
@@ -389,16 +385,16 @@ public final class TdiProvider implements AutoCloseable {
                 continue; // returned while its handler still runs: finished when the handler returns
             }
             if (was != Tsdu.HELD) {
-                status = TdiStatus.STATUS_INVALID_PARAMETER;
+                status = NtStatus.STATUS_INVALID_PARAMETER.code();
                 continue;
             }
             if (closed) {
                 returnTsduDirect(t); // nobody dispatches any more (its retry queue included)
-            } else if (Thread.currentThread() == owner) {
+            } else if (loop.onDispatchThread()) {
                 returnTsdu(t);
             } else if (!requests.offer(t)) {
                 t.state(Tsdu.HELD);
-                status = TdiStatus.STATUS_INSUFFICIENT_RESOURCES;
+                status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
             } else if (closed) {
                 drainAfterClose(); // close() may have drained the queue for the last time before the offer
             }
@@ -413,12 +409,12 @@ public final class TdiProvider implements AutoCloseable {
 
     private int execute(Irp irp) {
         if (closed) {
-            return complete(irp, TdiStatus.STATUS_CANCELLED, 0, null);
+            return complete(irp, NtStatus.STATUS_CANCELLED.code(), 0, null);
         }
         Object f = irp.fileObject;
         if (f instanceof TdiConnection c) {
             if (c.provider != this) {
-                return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0, null);
+                return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0, null);
             }
             return c.execute(irp);
         }
@@ -426,15 +422,15 @@ public final class TdiProvider implements AutoCloseable {
             return switch (irp.minorFunction) {
                 case Tdi.TDI_SET_EVENT_HANDLER -> setEventHandler(a, irp);
                 case Tdi.TDI_QUERY_INFORMATION -> query(irp, a, null);
-                default -> complete(irp, TdiStatus.STATUS_INVALID_DEVICE_REQUEST, 0, null);
+                default -> complete(irp, NtStatus.STATUS_INVALID_DEVICE_REQUEST.code(), 0, null);
             };
         }
-        return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0, null);
+        return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0, null);
     }
 
     private int setEventHandler(TdiAddress a, Irp irp) {
         if (a.closed) {
-            return complete(irp, TdiStatus.STATUS_ADDRESS_CLOSED, 0, null);
+            return complete(irp, NtStatus.STATUS_ADDRESS_CLOSED.code(), 0, null);
         }
         Object h = irp.eventHandler;
         Object ctx = irp.eventContext;
@@ -447,15 +443,15 @@ public final class TdiProvider implements AutoCloseable {
                 a.connectContext = ctx;
                 if (h == null) {
                     stopListeningIfIdle(a);
-                    return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                    return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
                 }
                 ensureListening(a);
                 if (a.listenState == 2) {
-                    return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                    return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
                 }
                 irp.markPending();
                 a.listenWaiters.add(irp);
-                return TdiStatus.STATUS_PENDING;
+                return NtStatus.STATUS_PENDING.code();
             }
             case Tdi.TDI_EVENT_DISCONNECT -> {
                 if (h != null && !(h instanceof TdiEvents.ClientEventDisconnect)) {
@@ -463,7 +459,7 @@ public final class TdiProvider implements AutoCloseable {
                 }
                 a.disconnectHandler = (TdiEvents.ClientEventDisconnect) h;
                 a.disconnectContext = ctx;
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
             }
             case Tdi.TDI_EVENT_ERROR -> {
                 if (h != null && !(h instanceof TdiEvents.ClientEventError)) {
@@ -471,7 +467,7 @@ public final class TdiProvider implements AutoCloseable {
                 }
                 a.errorHandler = (TdiEvents.ClientEventError) h;
                 a.errorContext = ctx;
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
             }
             case Tdi.TDI_EVENT_RECEIVE, Tdi.TDI_EVENT_RECEIVE_EXPEDITED -> {
                 if (h != null && !(h instanceof TdiEvents.ClientEventReceive)) {
@@ -484,7 +480,7 @@ public final class TdiProvider implements AutoCloseable {
                     a.receiveExpeditedHandler = (TdiEvents.ClientEventReceive) h;
                     a.receiveExpeditedContext = ctx;
                 }
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
             }
             case Tdi.TDI_EVENT_CHAINED_RECEIVE, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED -> {
                 if (h != null && !(h instanceof TdiEvents.ClientEventChainedReceive)) {
@@ -497,7 +493,7 @@ public final class TdiProvider implements AutoCloseable {
                     a.chainedExpeditedHandler = (TdiEvents.ClientEventChainedReceive) h;
                     a.chainedExpeditedContext = ctx;
                 }
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
             }
             case Tdi.TDI_EVENT_SEND_POSSIBLE -> {
                 if (h != null && !(h instanceof TdiEvents.ClientEventSendPossible)) {
@@ -505,12 +501,12 @@ public final class TdiProvider implements AutoCloseable {
                 }
                 a.sendPossibleHandler = (TdiEvents.ClientEventSendPossible) h;
                 a.sendPossibleContext = ctx;
-                return complete(irp, TdiStatus.STATUS_SUCCESS, 0, null);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
             }
             default -> {
             }
         }
-        return complete(irp, TdiStatus.STATUS_INVALID_PARAMETER, 0, null); // TDI_BAD_EVENT_TYPE
+        return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0, null); // TDI_BAD_EVENT_TYPE
     }
 
     int query(Irp irp, TdiAddress a, TdiConnection c) {
@@ -530,11 +526,11 @@ public final class TdiProvider implements AutoCloseable {
             default -> null;
         };
         if (result == null) {
-            int status = irp.queryType == Tdi.TDI_QUERY_ADDRESS_INFO && c != null ? TdiStatus.STATUS_INVALID_CONNECTION
-                : TdiStatus.STATUS_INVALID_PARAMETER;
+            int status = irp.queryType == Tdi.TDI_QUERY_ADDRESS_INFO && c != null ? NtStatus.STATUS_INVALID_CONNECTION.code()
+                : NtStatus.STATUS_INVALID_PARAMETER.code();
             return complete(irp, status, 0, null);
         }
-        return complete(irp, TdiStatus.STATUS_SUCCESS, 0, result);
+        return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, result);
     }
 
     // ================================================================================ dispatch thread
@@ -545,68 +541,39 @@ public final class TdiProvider implements AutoCloseable {
      * done (0 = idle).
      */
     public int dispatch() {
-        if (Thread.currentThread() != owner || dispatching) {
-            throw dispatchMisuse();
-        }
-        dispatching = true;
-        try {
-            nowNs = System.nanoTime();
-            int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
-            work += cancels.drain(cancelConsumer, QUEUE_CAPACITY);
-            work += retryReleases();
-            work += tcp.pollEvents(events);
-            work += runTimers();
-            work += runWork();
-            work += completeAccepts();
-            work += runDeferred();
-            return work;
-        } finally {
-            dispatching = false;
-        }
+        return loop.dispatch();
     }
 
-    /** Kept out of {@link #dispatch()}: the hot method then holds no string constants. */
-    private IllegalStateException dispatchMisuse() {
-        if (dispatching) {
-            return new IllegalStateException("dispatch() is not re-entrant: do not call it from a routine or handler");
-        }
-        return new IllegalStateException("dispatch() runs on the provider's dispatch thread (" + owner + "), not "
-            + Thread.currentThread());
+    /** One round's work ({@link #dispatch()}, guarded by the loop). */
+    private int round() {
+        nowNs = System.nanoTime();
+        int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
+        work += cancels.drain();
+        work += retryReleases();
+        work += tcp.pollEvents(events);
+        work += runTimers();
+        work += runWork();
+        work += completeAccepts();
+        work += completer.runDeferred();
+        return work;
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} (backoff idle strategy). */
     public void startDispatcherThread() {
-        startDispatcherThread(new BackoffIdleStrategy(100, 10, 1_000, 100_000));
+        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()}. Call from the dispatch thread. */
     public synchronized void startDispatcherThread(IdleStrategy idle) {
         checkThread();
-        if (dispatcher != null || closed) {
-            throw new IllegalStateException(closed ? "provider closed" : "dispatcher already running");
+        if (closed) {
+            throw new IllegalStateException("provider closed");
         }
-        owner = null;
-        dispatcher = new AgentRunner(idle, errorHandler, null, new Agent() {
-            @Override
-            public void onStart() {
-                owner = Thread.currentThread();
-            }
-
-            @Override
-            public int doWork() {
-                return dispatch();
-            }
-
-            @Override
-            public String roleName() {
-                return "fastpath-tdi-" + stack.config().name();
-            }
-        });
-        AgentRunner.startOnThread(dispatcher);
+        loop.startThread(idle);
     }
 
     public boolean onDispatchThread() {
-        return Thread.currentThread() == owner;
+        return loop.onDispatchThread();
     }
 
     /**
@@ -616,18 +583,13 @@ public final class TdiProvider implements AutoCloseable {
      */
     @Override
     public void close() {
-        AgentRunner runner;
         synchronized (this) {
             if (closed) {
                 return;
             }
-            runner = dispatcher;
-            dispatcher = null;
         }
-        if (runner != null) {
-            runner.close();
-        }
-        owner = Thread.currentThread();
+        loop.stopThread();
+        loop.adopt();
         requests.drain(requestConsumer, Integer.MAX_VALUE);
         for (TdiConnection c : new ArrayList<>(connections)) {
             c.closeInternal();
@@ -639,7 +601,7 @@ public final class TdiProvider implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
         int quiet = 0;
         while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = drainClosing() + tcp.pollEvents(events) + retryReleases() + runDeferred();
+            int work = drainClosing() + tcp.pollEvents(events) + retryReleases() + completer.runDeferred();
             if (work == 0) {
                 if (retryCount == 0) {
                     quiet++; // aborts and releases the full ring refused keep it going (up to the deadline)
@@ -654,10 +616,10 @@ public final class TdiProvider implements AutoCloseable {
             Irp irp = tracked[i];
             if (irp != null && irp.inProgress()) {
                 tracked[i] = null;
-                complete(irp, TdiStatus.STATUS_CANCELLED, 0, null);
+                complete(irp, NtStatus.STATUS_CANCELLED.code(), 0, null);
             }
         }
-        runDeferred();
+        completer.runDeferred();
         retryReleases();
     }
 
@@ -674,29 +636,19 @@ public final class TdiProvider implements AutoCloseable {
         }
     }
 
-    void requestCancel(Irp irp) {
-        if (Thread.currentThread() == owner) {
-            cancelNow(irp);
-        } else {
-            cancels.offer(irp);
-        }
-    }
-
     private void cancelNow(Irp irp) {
-        if (!irp.inProgress() || irp.provider != this) {
+        if (irp.provider != this) {
             return;
         }
         if (irp.fileObject instanceof TdiConnection c) {
             c.cancel(irp);
         } else if (irp.fileObject instanceof TdiAddress a && a.listenWaiters.remove(irp)) {
-            complete(irp, TdiStatus.STATUS_CANCELLED, 0, null);
+            complete(irp, NtStatus.STATUS_CANCELLED.code(), 0, null);
         }
     }
 
     private void checkThread() {
-        if (Thread.currentThread() != owner) {
-            throw new IllegalStateException("call on the provider's dispatch thread (" + owner + ")");
-        }
+        loop.checkThread("call on the provider's dispatch thread");
     }
 
     // ---------------------------------------------------------------- completion
@@ -707,53 +659,11 @@ public final class TdiProvider implements AutoCloseable {
      * the IRP must not be touched afterwards.
      */
     int complete(Irp irp, int status, long information, Object object) {
-        irp.next = null;
-        if (completionDepth >= MAX_COMPLETION_DEPTH && irp.routine != null) {
-            irp.queryType = status;
-            irp.done = (int) information;
-            irp.eventContext = object;
-            irp.markPending(); // the routine runs next round: the submission returns STATUS_PENDING
-            deferred.add(irp);
-            return TdiStatus.STATUS_PENDING;
+        if (completer.complete(irp, status, information, object)) {
+            return status;
         }
-        IoCompletionRoutine routine = irp.finish(status, information, object);
-        if (routine != null) {
-            completionDepth++;
-            try {
-                runRoutine(routine, irp);
-            } finally {
-                completionDepth--;
-            }
-        }
-        return status;
-    }
-
-    private void runRoutine(IoCompletionRoutine routine, Irp irp) {
-        if (routine == null) {
-            return;
-        }
-        try {
-            routine.onComplete(irp, irp.context);
-        } catch (Throwable t) {
-            errorHandler.onError(t);
-        }
-    }
-
-    private int runDeferred() {
-        int work = 0;
-        int due = deferred.size();
-        Irp irp;
-        while (work < due && (irp = deferred.poll()) != null) {
-            IoCompletionRoutine routine = irp.finish(irp.queryType, irp.done, irp.eventContext);
-            completionDepth++;
-            try {
-                runRoutine(routine, irp);
-            } finally {
-                completionDepth--;
-            }
-            work++;
-        }
-        return work;
+        irp.markPending(); // the routine runs next round: the submission returns STATUS_PENDING
+        return NtStatus.STATUS_PENDING.code();
     }
 
     void deferAccept(Irp accept) {
@@ -764,7 +674,7 @@ public final class TdiProvider implements AutoCloseable {
         int work = 0;
         for (Irp i; (i = acceptsToComplete.poll()) != null; ) {
             TdiConnection c = (TdiConnection) i.fileObject;
-            complete(i, c.incarnation == i.incarnation ? TdiStatus.STATUS_SUCCESS : TdiStatus.STATUS_CANCELLED, 0, null);
+            complete(i, c.incarnation == i.incarnation ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_CANCELLED.code(), 0, null);
             work++;
         }
         return work;
@@ -844,32 +754,17 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     private int runTimers() {
-        int work = 0;
-        for (int i = timers.size() - 1; i >= 0; i--) {
-            if (i >= timers.size()) {
-                continue;
-            }
-            TdiConnection c = timers.get(i);
-            if (c.deadline != 0 && c.deadline - nowNs <= 0) {
-                c.onTimer();
-                work++;
-            }
-        }
-        return work;
+        return timers.poll(nowNs);
     }
 
+    /** (Re)arms the connection's one timer; {@link TdiConnection#onTimer} runs at the deadline. */
     void setTimer(TdiConnection c, long deadlineNs) {
-        if (c.deadline == 0) {
-            timers.add(c);
-        }
-        c.deadline = deadlineNs == 0 ? 1 : deadlineNs;
+        timers.cancel(c.timer);
+        c.timer = timers.schedule(c, deadlineNs);
     }
 
     void cancelTimer(TdiConnection c) {
-        if (c.deadline != 0) {
-            c.deadline = 0;
-            timers.remove(c);
-        }
+        c.timer = timers.cancel(c.timer);
     }
 
     // ---------------------------------------------------------------- listening and offers
@@ -881,7 +776,7 @@ public final class TdiProvider implements AutoCloseable {
             retryReleases(); // requests waiting for room go first (a stop of this port among them)
             if (retryCount > 0 || !tcp.listen(a.port, LISTEN_OPTIONS)) {
                 listenPending.remove(a.port);
-                onListenOutcome(a, TdiStatus.STATUS_INSUFFICIENT_RESOURCES);
+                onListenOutcome(a, NtStatus.STATUS_INSUFFICIENT_RESOURCES.code());
             }
         }
     }
@@ -903,12 +798,12 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     private void onListenOutcome(TdiAddress a, int status) {
-        if (status == TdiStatus.STATUS_SUCCESS && !a.closed) {
+        if (status == NtStatus.STATUS_SUCCESS.code() && !a.closed) {
             a.listenState = 2;
             listening.put(a.port, a);
         } else {
             a.listenState = 0;
-            if (status == TdiStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 stopListening(a.port);
             }
             for (TdiConnection c; (c = a.listens.poll()) != null; ) {
@@ -954,9 +849,9 @@ public final class TdiProvider implements AutoCloseable {
                 userData > 0 ? synDataAddress : 0, out);
         } catch (Throwable t) {
             errorHandler.onError(t);
-            status = TdiStatus.STATUS_INSUFFICIENT_RESOURCES;
+            status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
-        if (status != TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+        if (status != NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
             refuse(handle); // STATUS_CONNECTION_REFUSED, STATUS_INSUFFICIENT_RESOURCES, anything else
             return;
         }
@@ -966,12 +861,11 @@ public final class TdiProvider implements AutoCloseable {
             || !(accept.fileObject instanceof TdiConnection c) || c.address != a
             || c.state != TdiConnection.IDLE || !accept.ready()) {
             refuse(handle);
-            failHandedBack(accept, TdiStatus.STATUS_INVALID_CONNECTION);
-            raiseError(a, TdiStatus.STATUS_INVALID_CONNECTION);
+            failHandedBack(accept, NtStatus.STATUS_INVALID_CONNECTION.code());
+            raiseError(a, NtStatus.STATUS_INVALID_CONNECTION.code());
             return;
         }
-        accept.begin();
-        accept.provider = this;
+        accept.begin(this);
         accept.markPending();
         if (context != null) {
             c.context = context;
@@ -985,8 +879,7 @@ public final class TdiProvider implements AutoCloseable {
      */
     void failHandedBack(Irp irp, int status) {
         if (irp != null && irp.ready()) {
-            irp.begin();
-            irp.provider = this;
+            irp.begin(this);
             complete(irp, status, 0, null);
         }
     }
@@ -1006,19 +899,6 @@ public final class TdiProvider implements AutoCloseable {
                 errorHandler.onError(t);
             }
         }
-    }
-
-    // ---------------------------------------------------------------- ports
-
-    int allocatePort() {
-        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
-            int port = nextEphemeral;
-            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
-            if (portUse[port] == 0) {
-                return port;
-            }
-        }
-        return 0;
     }
 
     // ---------------------------------------------------------------- data
@@ -1119,26 +999,16 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     void copy(long from, long to, int length) {
-        copySource.wrap(from, length);
-        copyTarget.wrap(to, length);
-        copyTarget.putBytes(0, copySource, 0, length);
+        copier.copy(from, to, length);
     }
 
     Tsdu acquireTsdu() {
-        if (tsduCount == 0) {
-            return new Tsdu();
-        }
-        Tsdu t = tsduPool[--tsduCount];
-        tsduPool[tsduCount] = null;
-        return t;
+        return tsdus.acquire();
     }
 
     void freeTsdu(Tsdu t) {
         t.clear();
-        if (tsduCount == tsduPool.length) {
-            tsduPool = Arrays.copyOf(tsduPool, tsduCount * 2);
-        }
-        tsduPool[tsduCount++] = t;
+        tsdus.release(t);
     }
 
     /**
@@ -1197,13 +1067,15 @@ public final class TdiProvider implements AutoCloseable {
 
     private void onLateRequest(Object request) {
         if (request instanceof Irp irp) {
-            runRoutine(irp.finish(TdiStatus.STATUS_CANCELLED, 0, null), irp);
+            if (irp.complete(NtStatus.STATUS_CANCELLED.code(), 0, null)) {
+                irp.runCompletionRoutine(errorHandler);
+            }
         } else if (request instanceof Tsdu t) {
             returnTsduDirect(t);
         }
     }
 
     long now() {
-        return dispatching ? nowNs : System.nanoTime();
+        return loop.dispatching() ? nowNs : System.nanoTime();
     }
 }

@@ -1,5 +1,6 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.NtStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,19 +43,19 @@ final class Req {
 
     void assertCompleted(int status) {
         assertTrue(done(), "IRP completed");
-        assertEquals(TdiStatus.name(status), TdiStatus.name(status()), "IRP status");
+        assertEquals(NtStatus.name(status), NtStatus.name(status()), "IRP status");
         assertEquals(submissions, completions, "the IRP completed exactly once per submission");
     }
 
     /** Returned {@code status} inline: not pending, routine already ran. */
     void assertInline(int status) {
-        assertEquals(TdiStatus.name(status), TdiStatus.name(returned), "returned status");
+        assertEquals(NtStatus.name(status), NtStatus.name(returned), "returned status");
         assertFalse(irp.pending(), "an inline completion is not pending");
         assertCompleted(status);
     }
 
     void assertPending() {
-        assertEquals(TdiStatus.name(TdiStatus.STATUS_PENDING), TdiStatus.name(returned), "returned status");
+        assertEquals(NtStatus.name(NtStatus.STATUS_PENDING.code()), NtStatus.name(returned), "returned status");
         assertTrue(irp.pending(), "PendingReturned");
     }
 }

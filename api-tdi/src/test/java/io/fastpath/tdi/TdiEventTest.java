@@ -1,5 +1,6 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.NtStatus;
 import static io.fastpath.tdi.TdiRig.connect;
 import static io.fastpath.tdi.TdiRig.direct;
 import static io.fastpath.tdi.TdiRig.disconnect;
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ClientEventChainedReceive, ClientEventReceive, TDI_DISCONNECT, TDI_SEND, TDI_RECEIVE).
  */
 class TdiEventTest {
-    private static final int S = TdiStatus.STATUS_SUCCESS;
+    private static final int S = NtStatus.STATUS_SUCCESS.code();
     private static final int PORT = 5100;
 
     @TempDir
@@ -47,7 +48,7 @@ class TdiEventTest {
         final TdiConnection b;
         final Req accept = new Req();
         final List<String> log = new ArrayList<>();
-        int connectAnswer = TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+        int connectAnswer = NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
         String connectData;
         final List<Integer> disconnectsA = new ArrayList<>();
         final List<Integer> disconnectsB = new ArrayList<>();
@@ -80,7 +81,7 @@ class TdiEventTest {
                     if (dataLength > 0) {
                         connectData = new UnsafeBuffer(data, dataLength).getStringWithoutLengthAscii(0, dataLength);
                     }
-                    if (connectAnswer == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                    if (connectAnswer == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
                         TdiBuild.accept(accept.irp, b, accept.routine, null, null, null);
                         accept.submissions++;
                         out.acceptIrp(accept.irp).connectionContext("ctx-b");
@@ -191,13 +192,13 @@ class TdiEventTest {
      */
     @Test
     void clientEventConnectRefusalsRefuseThePeersConnect_clientEventConnect() {
-        for (int answer : new int[] {TdiStatus.STATUS_CONNECTION_REFUSED, TdiStatus.STATUS_INSUFFICIENT_RESOURCES}) {
+        for (int answer : new int[] {NtStatus.STATUS_CONNECTION_REFUSED.code(), NtStatus.STATUS_INSUFFICIENT_RESOURCES.code()}) {
             try (TdiRig rig = new TdiRig(dir)) {
                 Pair p = new Pair(rig);
                 p.connectAnswer = answer;
                 Req c = p.connectA();
                 rig.runUntil(c::done, 10, "refused");
-                c.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
+                c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
                 assertTrue(p.a.idle(), "A's endpoint is idle");
                 rig.runFor(50);
                 assertEquals(List.of(), p.disconnectsA, "A never connected: no reset to indicate");
@@ -218,11 +219,11 @@ class TdiEventTest {
             Req c2 = connect(rig.tdiA, endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2"), TdiRig.B_IP, PORT,
                 0, null);
             rig.runUntil(() -> c2.done() && !p.errorsB.isEmpty(), 10, "ClientEventError");
-            c2.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
-            assertEquals(List.of(TdiStatus.STATUS_INVALID_CONNECTION), p.errorsB);
-            p.accept.assertCompleted(TdiStatus.STATUS_INVALID_CONNECTION);
+            c2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            assertEquals(List.of(NtStatus.STATUS_INVALID_CONNECTION.code()), p.errorsB);
+            p.accept.assertCompleted(NtStatus.STATUS_INVALID_CONNECTION.code());
             rig.runUntil(first::done, 5, "the offer expires");
-            first.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
+            first.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
         }
     }
 
@@ -284,8 +285,8 @@ class TdiEventTest {
             reject.assertInline(S);
             assertTrue(b.idle());
             rig.runUntil(c2::done, 10, "A refused");
-            c2.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
-            accept(rig, b).assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            c2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            accept(rig, b).assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
 
             // Left unanswered: after about a second the transport refuses it itself.
             Req l3 = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
@@ -295,7 +296,7 @@ class TdiEventTest {
             rig.runUntil(l3::done, 10, "third offer");
             rig.runUntil(c3::done, 5, "offer expired");
             long ms = (System.nanoTime() - offered) / 1_000_000;
-            c3.assertCompleted(TdiStatus.STATUS_CONNECTION_REFUSED);
+            c3.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertTrue(ms >= 1000 && ms < 2000, "refused after " + ms + " ms");
             assertTrue(b.idle());
             assertEquals(List.of(), disconnectsA, "refused connects never connected: no reset to indicate");
@@ -326,7 +327,7 @@ class TdiEventTest {
             rig.runUntil(b::idle, 5, "the stack dropped the request");
             long ms = (System.nanoTime() - start) / 1_000_000;
             assertTrue(ms < 1000, "dropped by the stack after " + ms + " ms, before the offer's time-out");
-            accept(rig, b).assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            accept(rig, b).assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
             assertFalse(c.done(), "dropped, not refused: A's SYN was never answered");
             Req l2 = listen(rig.tdiB, b, 0, null);
             rig.runUntil(() -> l2.done() && c.done(), 5, "A's retransmitted SYN, taken by the new listen");
@@ -349,11 +350,11 @@ class TdiEventTest {
         try (TdiRig rig = new TdiRig(dir)) {
             Pair p = new Pair(rig);
             List<Tsdu> kept = new ArrayList<>();
-            int[] answer = {TdiStatus.STATUS_PENDING};
+            int[] answer = {NtStatus.STATUS_PENDING.code()};
             int[] calls = {0};
             p.chained((ctx, cc, flags, length, offset, tsdu) -> {
                 calls[0]++;
-                if (answer[0] == TdiStatus.STATUS_PENDING) {
+                if (answer[0] == NtStatus.STATUS_PENDING.code()) {
                     kept.add(tsdu);
                 }
                 return answer[0];
@@ -374,13 +375,13 @@ class TdiEventTest {
             // Returned late, in one call: the pool gets them back.
             Tsdu[] descriptors = kept.toArray(new Tsdu[0]);
             assertEquals(S, rig.tdiB.returnChainedReceives(descriptors, descriptors.length));
-            assertEquals(TdiStatus.STATUS_INVALID_PARAMETER, rig.tdiB.returnChainedReceives(descriptors, 1),
+            assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), rig.tdiB.returnChainedReceives(descriptors, 1),
                 "a second return is refused");
             rig.runUntil(() -> rig.pool.inUseCount() <= baseline, 10, "mbufs back: " + rig.pool.inUseCount());
             assertEquals(0, rig.tdiB.heldChainedReceives());
 
             // DATA_NOT_ACCEPTED: the data stays for a TDI_RECEIVE, and no indication comes until it is taken.
-            answer[0] = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+            answer[0] = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
             int before = calls[0];
             Req s1 = send(rig.tdiA, p.a, direct("first"), 0);
             rig.runUntil(() -> s1.done() && calls[0] == before + 1, 10, "refused indication");
@@ -443,7 +444,7 @@ class TdiEventTest {
                     int n = Math.min(take[0], bytesIndicated);
                     indicated.add(new UnsafeBuffer(tsdu, n).getStringWithoutLengthAscii(0, n) + "/" + available);
                     out.bytesTaken(n);
-                    if (answer[0] == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
+                    if (answer[0] == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
                         TdiBuild.receive(restIrp.irp, p.b, restIrp.routine, null, TdiRig.addressOf(rest), 0, 100);
                         restIrp.submissions++;
                         out.irp(restIrp.irp);
@@ -466,20 +467,20 @@ class TdiEventTest {
             assertEquals("defgh", text(into, (int) r.information()));
             // MORE_PROCESSING_REQUIRED: 2 taken, the returned TDI_RECEIVE IRP gets the rest.
             take[0] = 2;
-            answer[0] = TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+            answer[0] = NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
             send(rig.tdiA, p.a, direct("12345"), 0);
             rig.runUntil(restIrp::done, 10, "IRP for the rest");
             restIrp.assertCompleted(S);
             assertEquals("345", text(rest, (int) restIrp.information()));
             assertEquals("12/5", indicated.get(2));
             // DATA_NOT_ACCEPTED: a later TDI_RECEIVE (PEEK first) gets all of it.
-            answer[0] = TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+            answer[0] = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
             take[0] = 0;
             send(rig.tdiA, p.a, direct("kept for later"), 0);
             rig.runUntil(() -> indicated.size() == 4, 10, "refused");
             ByteBuffer small = ByteBuffer.allocateDirect(4);
             Req peek = receive(rig.tdiB, p.b, small, Tdi.TDI_RECEIVE_PEEK);
-            peek.assertInline(TdiStatus.STATUS_BUFFER_OVERFLOW);
+            peek.assertInline(NtStatus.STATUS_BUFFER_OVERFLOW.code());
             assertEquals("kept", text(small, 4));
             into.clear();
             Req r2 = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_NORMAL);
@@ -525,7 +526,7 @@ class TdiEventTest {
             setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
                 (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
                     exp.add("refused " + indicated);
-                    return TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                    return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
                 }, null).assertInline(S);
             send(rig.tdiA, p.a, direct("&"), Tdi.TDI_SEND_EXPEDITED);
             rig.runUntil(() -> exp.size() == 3, 10, "refused expedited");
@@ -534,10 +535,10 @@ class TdiEventTest {
             assertEquals(3, exp.size(), "no indication while refused expedited data waits");
             ByteBuffer one = ByteBuffer.allocateDirect(1);
             Req small = receive(rig.tdiB, p.b, one, Tdi.TDI_RECEIVE_EXPEDITED);
-            small.assertInline(TdiStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED);
+            small.assertInline(NtStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED.code());
             assertEquals("&", text(one, 1));
             Req small2 = receive(rig.tdiB, p.b, one, Tdi.TDI_RECEIVE_EXPEDITED);
-            small2.assertInline(TdiStatus.STATUS_RECEIVE_EXPEDITED);
+            small2.assertInline(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
             assertEquals("*", text(one, 1));
 
             setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED, null, null).assertInline(S);
@@ -546,7 +547,7 @@ class TdiEventTest {
             r.assertPending();
             send(rig.tdiA, p.a, direct("%"), Tdi.TDI_SEND_EXPEDITED);
             rig.runUntil(r::done, 10, "TDI_RECEIVE_EXPEDITED");
-            r.assertCompleted(TdiStatus.STATUS_RECEIVE_EXPEDITED);
+            r.assertCompleted(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
             assertEquals("%", text(into, (int) r.information()));
 
             // A receive for either kind (flags 0) gets expedited data with STATUS_RECEIVE_EXPEDITED, normal data
@@ -555,7 +556,7 @@ class TdiEventTest {
             either.assertPending();
             send(rig.tdiA, p.a, direct("^"), Tdi.TDI_SEND_EXPEDITED);
             rig.runUntil(either::done, 10, "either receive, expedited");
-            either.assertCompleted(TdiStatus.STATUS_RECEIVE_EXPEDITED);
+            either.assertCompleted(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
             assertEquals("^", text(into, (int) either.information()));
             Req either2 = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
             send(rig.tdiA, p.a, direct("plain"), 0);
@@ -586,7 +587,7 @@ class TdiEventTest {
             Req first = send(rig.tdiA, p.a, big, 0);
             first.assertPending();
             Req second = send(rig.tdiA, p.a, direct("more"), Tdi.TDI_SEND_NON_BLOCKING);
-            second.assertInline(TdiStatus.STATUS_DEVICE_NOT_READY);
+            second.assertInline(NtStatus.STATUS_DEVICE_NOT_READY.code());
             rig.runUntil(() -> possible[0] == 1, 20, "ClientEventSendPossible");
             first.assertCompleted(S);
             Req third = send(rig.tdiA, p.a, direct("last"), Tdi.TDI_SEND_NON_BLOCKING | Tdi.TDI_SEND_AND_DISCONNECT);
@@ -595,7 +596,7 @@ class TdiEventTest {
             assertEquals((1 << 20) + 4, sink[0], "every byte before the FIN");
             assertEquals(List.of(Tdi.TDI_DISCONNECT_RELEASE), p.disconnectsB);
             Req after = send(rig.tdiA, p.a, direct("x"), 0);
-            after.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            after.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
             Req releaseB = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
             rig.runUntil(() -> releaseB.done() && p.a.idle(), 10, "closed both ways");
             releaseB.assertCompleted(S);
@@ -614,15 +615,15 @@ class TdiEventTest {
             pendingA.assertPending();
             Req abort = disconnect(rig.tdiA, p.a, 0, 0); // no option = TDI_DISCONNECT_ABORT
             abort.assertInline(S);
-            pendingA.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            pendingA.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             assertTrue(p.a.idle());
             rig.runUntil(() -> !p.disconnectsB.isEmpty(), 10, "ClientEventDisconnect(ABORT)");
             assertEquals(List.of(Tdi.TDI_DISCONNECT_ABORT), p.disconnectsB);
-            pendingB.assertCompleted(TdiStatus.STATUS_CONNECTION_RESET);
+            pendingB.assertCompleted(NtStatus.STATUS_CONNECTION_RESET.code());
             Req ack = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
             ack.assertInline(S); // the client acknowledges the indication
             Req again = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
-            again.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            again.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
         }
     }
 
@@ -638,7 +639,7 @@ class TdiEventTest {
             assertFalse(release.done(), "B keeps its side open");
             Req abort = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0);
             abort.assertInline(S);
-            release.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            release.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             rig.runUntil(p.b::idle, 10, "B reset");
 
             // A release with a 200 ms time-out, then one with NULL (under a second).
@@ -651,7 +652,7 @@ class TdiEventTest {
                 Req r = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, timeout);
                 rig.runUntil(r::done, 5, "time-out");
                 long ms = (System.nanoTime() - start) / 1_000_000;
-                r.assertCompleted(TdiStatus.STATUS_REQUEST_TIMED_OUT);
+                r.assertCompleted(NtStatus.STATUS_REQUEST_TIMED_OUT.code());
                 long expected = timeout == 0 ? 900 : 200; // NULL: the transport default, under one second
                 assertTrue(ms >= expected && ms < expected + 500, "timed out after " + ms + " ms");
                 assertTrue(p.a.idle(), "reset after the time-out: the endpoint is idle");
@@ -692,7 +693,7 @@ class TdiEventTest {
             assertEquals(5, stats.dataFrameBytesSent());
             TdiBuild.queryInformation(q.irp, p.a, q.routine, null, 99);
             q.call(rig.tdiA);
-            q.assertInline(TdiStatus.STATUS_INVALID_PARAMETER);
+            q.assertInline(NtStatus.STATUS_INVALID_PARAMETER.code());
         }
     }
 }

@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.tdi.TdiEventTest.Pair;
 import io.fastpath.tdi.TdiRequestTest.Link;
@@ -34,8 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * returned after close, abort acknowledgement across reuse, listening after the last TDI_LISTEN. Real ports.
  */
 class TdiRegressionTest {
-    private static final int S = TdiStatus.STATUS_SUCCESS;
-    private static final int MPR = TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final int MPR = NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
 
     @TempDir
     Path dir;
@@ -51,7 +51,7 @@ class TdiRegressionTest {
             Req c = p.connectA();
             c.assertPending();
             assertTrue(c.irp.cancel());
-            c.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            c.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             // The endpoint moves to another address (the old connection still holds the first one's port), and
             // the same IRP, rebuilt, connects to a port nobody listens on: the old SYN-ACK comes back first.
             Req dis = new Req();
@@ -67,7 +67,7 @@ class TdiRegressionTest {
             c.call(rig.tdiA);
             c.assertPending();
             rig.runUntil(c::done, 10, "second connect");
-            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertTrue(p.a.idle());
             // The cancelled connect's connection, accepted by B, is reset.
             rig.runUntil(() -> p.disconnectsB.contains(Tdi.TDI_DISCONNECT_ABORT), 10, "B reset");
@@ -154,7 +154,7 @@ class TdiRegressionTest {
                     status[0] = rig.tdiB.returnChainedReceives(new Tsdu[] {tsdu}, 1); // from the handler itself
                 }
                 returned.add(status[0]);
-                return TdiStatus.STATUS_PENDING;
+                return NtStatus.STATUS_PENDING.code();
             });
             p.connectAndAccept();
             send(rig.tdiA, p.a, direct("first"), 0);
@@ -200,7 +200,7 @@ class TdiRegressionTest {
             for (int k = 0; k < n; k++) {
                 assertEquals(1, completions[k], "IRP " + k + " completed once");
                 assertEquals(S, irps[k].ioStatus().status());
-                if (returned[k] == TdiStatus.STATUS_PENDING) {
+                if (returned[k] == NtStatus.STATUS_PENDING.code()) {
                     pending++;
                     assertTrue(irps[k].pending(), "PendingReturned for IRP " + k);
                 } else {
@@ -259,13 +259,13 @@ class TdiRegressionTest {
             rig.runUntil(() -> handed.irp.inProgress(), 10, "usable IRP taken");
             assertTrue(handed.irp.cancel(), "a handed-back IRP can be cancelled");
             rig.runUntil(handed::done, 5, "cancelled");
-            handed.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            handed.assertCompleted(NtStatus.STATUS_CANCELLED.code());
 
             mode[0] = "other endpoint";
             send(rig.tdiA, p.a, direct("two"), 0);
             rig.runUntil(() -> !p.errorsB.isEmpty(), 10, "ClientEventError");
-            assertEquals(List.of(TdiStatus.STATUS_INVALID_PARAMETER), p.errorsB);
-            handed.assertCompleted(TdiStatus.STATUS_INVALID_CONNECTION);
+            assertEquals(List.of(NtStatus.STATUS_INVALID_PARAMETER.code()), p.errorsB);
+            handed.assertCompleted(NtStatus.STATUS_INVALID_CONNECTION.code());
             // A TDI_RECEIVE takes what waits; its IRP, completed, is then handed back without being rebuilt.
             TdiBuild.receive(completedBefore.irp, p.b, completedBefore.routine, null, TdiRig.addressOf(into), 0, 100);
             completedBefore.call(rig.tdiB);
@@ -280,7 +280,7 @@ class TdiRegressionTest {
             mode[0] = "abort";
             send(rig.tdiA, p.a, direct("four"), 0);
             rig.runUntil(p.b::idle, 10, "the handler's inline abort");
-            handed.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            handed.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             assertTrue(p.b.idle());
             rig.runUntil(() -> !p.disconnectsA.isEmpty(), 10, "A reset");
         }
@@ -300,7 +300,7 @@ class TdiRegressionTest {
                     return MPR;
                 }, null).assertInline(S);
             Req c = p.connectA();
-            rig.runUntil(() -> p.errorsB.contains(TdiStatus.STATUS_INVALID_CONNECTION), 10, "ClientEventError");
+            rig.runUntil(() -> p.errorsB.contains(NtStatus.STATUS_INVALID_CONNECTION.code()), 10, "ClientEventError");
             rig.runUntil(() -> c.done() && p.a.idle(), 10, "A refused or reset");
             p.accept.assertCompleted(S); // untouched
             assertTrue(p.b.idle());
@@ -319,8 +319,8 @@ class TdiRegressionTest {
             Req release = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, 0);
             rig.runUntil(() -> !p.disconnectsB.isEmpty(), 10, "ClientEventDisconnect(RELEASE)");
             assertEquals(List.of(Tdi.TDI_DISCONNECT_RELEASE), p.disconnectsB);
-            expedited.assertCompleted(TdiStatus.STATUS_GRACEFUL_DISCONNECT);
-            receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED).assertInline(TdiStatus.STATUS_GRACEFUL_DISCONNECT);
+            expedited.assertCompleted(NtStatus.STATUS_GRACEFUL_DISCONNECT.code());
+            receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED).assertInline(NtStatus.STATUS_GRACEFUL_DISCONNECT.code());
             Req releaseB = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
             rig.runUntil(() -> release.done() && releaseB.done(), 10, "both released");
             release.assertCompleted(S);
@@ -336,7 +336,7 @@ class TdiRegressionTest {
             List<Tsdu> kept = new ArrayList<>();
             p.chained((ctx, cc, flags, length, offset, tsdu) -> {
                 kept.add(tsdu);
-                return TdiStatus.STATUS_PENDING;
+                return NtStatus.STATUS_PENDING.code();
             });
             p.connectAndAccept();
             send(rig.tdiA, p.a, direct("kept past close"), 0);
@@ -355,7 +355,7 @@ class TdiRegressionTest {
             Thread caller = new Thread(() -> late.call(rig.tdiB));
             caller.start();
             caller.join();
-            late.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            late.assertCompleted(NtStatus.STATUS_CANCELLED.code());
         } // the rig checks every mbuf went back to the pool
     }
 
@@ -370,8 +370,8 @@ class TdiRegressionTest {
             Req l = listen(rig.tdiB, p.b, 0, null); // the endpoint is used again without acknowledging
             l.assertPending();
             assertTrue(l.irp.cancel());
-            l.assertCompleted(TdiStatus.STATUS_CANCELLED);
-            disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_ABORT, 0).assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            l.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_ABORT, 0).assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
 
         }
     }
@@ -390,7 +390,7 @@ class TdiRegressionTest {
             TdiConnection a3 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a3");
             Req refused = connect(rig.tdiA, a3, TdiRig.B_IP, 5010, Tdi.TIMEOUT_DEFAULT, null);
             rig.runUntil(refused::done, 10, "connect while no listen is pending");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             TdiConnection b2 = endpoint(rig.tdiB, link.addressB, "b2");
             Req l = listen(rig.tdiB, b2, 0, null);
             rig.runUntil(() -> link.addressB.listenState == 2, 5, "listening again while the connection uses the port");
@@ -402,7 +402,7 @@ class TdiRegressionTest {
             Req l2 = listen(rig.tdiB, endpoint(rig.tdiB, link.addressB, "b4"), 0, null);
             rig.runUntil(() -> link.addressB.listenState == 2, 5, "listening");
             assertTrue(l2.irp.cancel());
-            l2.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            l2.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             assertEquals(0, link.addressB.listenState, "cancelled: not listening, although connections use the port");
 
             // An address with no connection: cancelling its last TDI_LISTEN stops the port listening.
@@ -412,13 +412,13 @@ class TdiRegressionTest {
                 Req l3 = listen(rig.tdiB, b3, 0, null);
                 rig.runUntil(() -> spare.listenState == 2, 5, "listening");
                 assertTrue(l3.irp.cancel());
-                l3.assertCompleted(TdiStatus.STATUS_CANCELLED);
+                l3.assertCompleted(NtStatus.STATUS_CANCELLED.code());
                 assertEquals(0, spare.listenState, "not listening after the last TDI_LISTEN was cancelled");
                 rig.runFor(50);
                 TdiConnection a2 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2");
                 Req refused2 = connect(rig.tdiA, a2, TdiRig.B_IP, 5011, Tdi.TIMEOUT_DEFAULT, null);
                 rig.runUntil(refused2::done, 10, "connect to a port no longer listening");
-                refused2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+                refused2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             }
         }
     }

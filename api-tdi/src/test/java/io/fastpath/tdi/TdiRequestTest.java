@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * documents (learn.microsoft.com, "TDI_XXX" pages, previous-versions/windows/hardware/network) describe them.
  */
 class TdiRequestTest {
-    private static final int S = TdiStatus.STATUS_SUCCESS;
+    private static final int S = NtStatus.STATUS_SUCCESS.code();
 
     @TempDir
     Path dir;
@@ -113,7 +113,7 @@ class TdiRequestTest {
                 assertTrue(!first.done(), "the initiator's release waits for the other side");
                 ByteBuffer late = ByteBuffer.allocateDirect(10);
                 Req afterFin = receive(responder, responding, late, 0);
-                afterFin.assertInline(TdiStatus.STATUS_GRACEFUL_DISCONNECT);
+                afterFin.assertInline(NtStatus.STATUS_GRACEFUL_DISCONNECT.code());
                 Req second = disconnect(responder, responding, Tdi.TDI_DISCONNECT_RELEASE, Tdi.TIMEOUT_DEFAULT);
                 rig.runUntil(() -> first.done() && second.done(), 10, "both releases");
                 first.assertCompleted(S);
@@ -133,9 +133,9 @@ class TdiRequestTest {
             TdiProvider p = rig.tdiA;
             TdiAddress address = p.openAddress(0, 6000);
             TdiException taken = assertThrows(TdiException.class, () -> p.openAddress(0, 6000));
-            assertEquals(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS, taken.status());
+            assertEquals(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code(), taken.status());
             TdiException foreign = assertThrows(TdiException.class, () -> p.openAddress(TdiRig.B_IP, 6001));
-            assertEquals(NtStatus.STATUS_INVALID_ADDRESS, foreign.status());
+            assertEquals(NtStatus.STATUS_INVALID_ADDRESS.code(), foreign.status());
             TdiAddress ephemeral = p.openAddress(TdiRig.A_IP, 0);
             assertTrue(ephemeral.port() >= 49152 && ephemeral.port() <= 65535, "port 0 = ephemeral");
 
@@ -143,33 +143,33 @@ class TdiRequestTest {
             Req r = new Req();
             TdiBuild.disassociateAddress(r.irp, c, r.routine, null);
             r.call(p);
-            r.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
             Req conn = connect(p, c, TdiRig.B_IP, 9, Tdi.TIMEOUT_DEFAULT, null);
-            conn.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            conn.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
             Req lis = listen(p, c, 0, null);
-            lis.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            lis.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
             Req dis = disconnect(p, c, Tdi.TDI_DISCONNECT_ABORT, 0);
-            dis.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            dis.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
 
             TdiBuild.associateAddress(r.irp, c, r.routine, null, address);
             r.call(p);
             r.assertInline(S);
             TdiBuild.associateAddress(r.irp, c, r.routine, null, ephemeral);
             r.call(p);
-            r.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
             Req noConnection = disconnect(p, c, Tdi.TDI_DISCONNECT_RELEASE, 0);
-            noConnection.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            noConnection.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
             Req sendIdle = send(p, c, direct("x"), 0);
-            sendIdle.assertInline(TdiStatus.STATUS_INVALID_CONNECTION);
+            sendIdle.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
 
             Req l = listen(p, c, 0, null);
             l.assertPending();
             TdiBuild.disassociateAddress(r.irp, c, r.routine, null);
             r.call(p);
-            r.assertInline(TdiStatus.STATUS_INVALID_CONNECTION); // not while active
+            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code()); // not while active
             Req stop = disconnect(p, c, Tdi.TDI_DISCONNECT_ABORT, 0);
             stop.assertInline(S);
-            l.assertCompleted(TdiStatus.STATUS_CANCELLED); // ABORT cancels a pending listen
+            l.assertCompleted(NtStatus.STATUS_CANCELLED.code()); // ABORT cancels a pending listen
             TdiBuild.disassociateAddress(r.irp, c, r.routine, null);
             r.call(p);
             r.assertInline(S);
@@ -194,12 +194,12 @@ class TdiRequestTest {
             TdiConnection c = endpoint(p, p.openAddress(0, 0), "c");
             Req refused = connect(p, c, TdiRig.B_IP, 7777, Tdi.TIMEOUT_DEFAULT, null);
             rig.runUntil(refused::done, 10, "refused");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertTrue(c.idle(), "a failed connect leaves the endpoint idle");
 
             Req offNet = connect(p, c, Ipv4Address.parse("192.0.2.1"), 80, Tdi.TIMEOUT_DEFAULT, null);
             rig.runUntil(offNet::done, 10, "no route");
-            offNet.assertCompleted(NtStatus.STATUS_NETWORK_UNREACHABLE);
+            offNet.assertCompleted(NtStatus.STATUS_NETWORK_UNREACHABLE.code());
 
             // Nobody at 10.13.0.9: ARP would give up in seconds; our 150 ms time-out ends it first.
             long start = System.nanoTime();
@@ -207,12 +207,12 @@ class TdiRequestTest {
             timed.assertPending();
             rig.runUntil(timed::done, 10, "time-out");
             long ms = (System.nanoTime() - start) / 1_000_000;
-            timed.assertCompleted(TdiStatus.STATUS_REQUEST_TIMED_OUT);
+            timed.assertCompleted(NtStatus.STATUS_REQUEST_TIMED_OUT.code());
             assertTrue(ms >= 150 && ms < 2000, "timed out after " + ms + " ms");
             assertTrue(c.idle());
 
             Req bad = connect(p, c, TdiRig.B_IP, 80, 1_000_000L, null);
-            bad.assertInline(TdiStatus.STATUS_INVALID_PARAMETER); // absolute times are not taken
+            bad.assertInline(NtStatus.STATUS_INVALID_PARAMETER.code()); // absolute times are not taken
         }
     }
 
@@ -229,7 +229,7 @@ class TdiRequestTest {
             setEvent(rig.tdiB, link.addressB, Tdi.TDI_EVENT_CHAINED_RECEIVE,
                 (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
                     kept.add(tsdu);
-                    return TdiStatus.STATUS_PENDING;
+                    return NtStatus.STATUS_PENDING.code();
                 }, null).assertInline(S);
             ByteBuffer data = direct("from elsewhere");
             Req s = new Req();
@@ -275,7 +275,7 @@ class TdiRequestTest {
             other.start();
             other.join();
             rig.runUntil(r::done, 5, "cancelled receive");
-            r.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            r.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             assertTrue(!r.irp.cancel(), "a completed IRP is not cancelled again");
             Req s = send(rig.tdiA, link.a, direct("still connected"), 0);
             Req r2 = receive(rig.tdiB, link.b, into, 0);
@@ -286,14 +286,14 @@ class TdiRequestTest {
             TdiConnection listener = endpoint(rig.tdiB, spare, "l");
             Req l = listen(rig.tdiB, listener, 0, null);
             assertTrue(l.irp.cancel());
-            l.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            l.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             assertTrue(listener.idle());
 
             TdiConnection dialer = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "d");
             Req c = connect(rig.tdiA, dialer, io.fastpath.stack.wire.Ipv4Address.parse("10.13.0.9"), 80, 0, null);
             c.assertPending();
             assertTrue(c.irp.cancel());
-            c.assertCompleted(TdiStatus.STATUS_CANCELLED);
+            c.assertCompleted(NtStatus.STATUS_CANCELLED.code());
             assertTrue(dialer.idle());
         }
     }

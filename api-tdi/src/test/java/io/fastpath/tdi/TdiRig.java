@@ -1,5 +1,6 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.NtStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.fastpath.dpdk.EthDevPort;
@@ -173,7 +174,7 @@ final class TdiRig implements AutoCloseable {
         Req r = new Req();
         TdiBuild.associateAddress(r.irp, c, r.routine, null, address);
         r.call(p);
-        r.assertInline(TdiStatus.STATUS_SUCCESS);
+        r.assertInline(NtStatus.STATUS_SUCCESS.code());
         return c;
     }
 

@@ -1,5 +1,6 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.NtStatus;
 import static io.fastpath.tdi.TdiRig.connect;
 import static io.fastpath.tdi.TdiRig.endpoint;
 import static io.fastpath.tdi.TdiRig.setEvent;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * dispatch thread that runs both providers.
  */
 class TdiSteadyStateTest {
-    private static final int S = TdiStatus.STATUS_SUCCESS;
+    private static final int S = NtStatus.STATUS_SUCCESS.code();
     private static final int SIZE = 64 * 1024;
 
     @TempDir
@@ -86,7 +87,7 @@ class TdiSteadyStateTest {
                 tdi.returnChainedReceives(c.tsdu, 1);
                 chains.add(c);
             }
-            return TdiStatus.STATUS_PENDING;
+            return NtStatus.STATUS_PENDING.code();
         }
     }
 

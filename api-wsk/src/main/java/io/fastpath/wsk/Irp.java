@@ -1,45 +1,24 @@
 package io.fastpath.wsk;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-
 /**
- * An I/O request packet: caller-owned, allocated once and reused for call after call (IoReuseIrp), so the
- * request path allocates nothing. A WSK call takes an IRP, returns STATUS_SUCCESS, STATUS_PENDING or a
- * failure, and completes the IRP with that same status in every case; the {@link IrpCompletionRoutine}
- * runs exactly once per call.
+ * An I/O request packet for a WSK call: caller-owned, allocated once and reused for call after call
+ * (IoReuseIrp), so the request path allocates nothing. A WSK call takes an IRP, returns STATUS_SUCCESS,
+ * STATUS_PENDING or a failure, and completes the IRP with that same status in every case; the
+ * {@link IrpCompletionRoutine} runs exactly once per call.
  *
- * <p>Life cycle: new or {@link #reuse() reused} → in progress (handed to a call) → completed. Handing an IRP
- * that is still in progress to another call is a programming error (Windows would bug-check) and throws
- * {@link IllegalStateException}; so does reusing it before it completed. A completed IRP must be reused
- * before the next call.
+ * <p>The life cycle, status block, routines and {@link #cancel()} (IoCancelIrp) are the shared
+ * {@link io.fastpath.provider.Irp}'s; this class adds the WSK call's parameters. Handing an IRP still in
+ * progress to another call, or one completed and not {@link #reuse() reused}, throws
+ * {@link IllegalStateException}.
+ *
+ * <p>IoCancelIrp: accepts, receives and sends that have not reached the stack yet complete with
+ * STATUS_CANCELLED (a receive keeps the bytes it already has in Information); requests the stack is already
+ * carrying out (connect, data in the send buffer, disconnect) run to their end.
  *
  * <p>Threads: the provider fills the status and runs the routine on its dispatch thread; {@link #completed()},
  * {@link #pending()} and {@link #cancel()} may be called from any thread.
  */
-public final class Irp {
-    static final int READY = 0;
-    static final int IN_PROGRESS = 1;
-    static final int COMPLETED = 2;
-
-    private static final VarHandle STATE;
-
-    static {
-        try {
-            STATE = MethodHandles.lookup().findVarHandle(Irp.class, "state", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    private final IoStatus ioStatus = new IoStatus();
-    private IrpCompletionRoutine routine;
-    private Object context;
-    @SuppressWarnings("unused") // accessed through STATE
-    private volatile int state;
-    private volatile boolean pendingReturned;
-    volatile boolean cancelRequested;
-
+public final class Irp extends io.fastpath.provider.Irp<Irp> {
     // ---- the request's parameters (the IO_STACK_LOCATION), written by the call, read on the dispatch thread
     int op;
     WskSocket socket;
@@ -61,110 +40,27 @@ public final class Irp {
     // ---- progress while pending
     long progress;
     boolean submitted;
-    Irp next;
     boolean queuedForCancel;
 
-    /** IoSetCompletionRoutine: what runs when the IRP completes, with its context. */
-    public Irp setCompletionRoutine(IrpCompletionRoutine completionRoutine, Object completionContext) {
-        this.routine = completionRoutine;
-        this.context = completionContext;
-        return this;
+    /** Claims the IRP for call {@code operation} of provider {@code p}. */
+    void begin(int operation, WskProvider p) {
+        begin(p.cancels);
+        op = operation;
+        provider = p;
     }
 
-    public IoStatus ioStatus() {
-        return ioStatus;
-    }
-
-    /** True when the call that took this IRP returned STATUS_PENDING (Irp->PendingReturned). */
-    public boolean pending() {
-        return pendingReturned;
-    }
-
-    /** True once the IRP completed (its status is final and the routine has run or is running). */
-    public boolean completed() {
-        return (int) STATE.getVolatile(this) == COMPLETED;
-    }
-
-    /** True while a call holds the IRP. */
-    public boolean inProgress() {
-        return (int) STATE.getVolatile(this) == IN_PROGRESS;
-    }
-
-    /**
-     * IoReuseIrp: makes a completed (or new) IRP ready for the next call; status becomes STATUS_SUCCESS,
-     * Information 0. The completion routine and its context stay.
-     *
-     * @throws IllegalStateException while a call still holds the IRP
-     */
-    public Irp reuse() {
-        if ((int) STATE.getVolatile(this) == IN_PROGRESS) {
-            throw new IllegalStateException("IRP still in progress: it cannot be reused before it completes");
-        }
-        ioStatus.set(WskStatus.STATUS_SUCCESS, 0, null);
-        pendingReturned = false;
-        cancelRequested = false;
+    @Override
+    protected void onBegin() {
         clearParameters();
-        STATE.setVolatile(this, READY);
-        return this;
     }
 
-    /**
-     * IoCancelIrp: asks the provider to cancel the pending request. Accepts, receives and sends that have not
-     * reached the stack yet complete with STATUS_CANCELLED (a receive keeps the bytes it already has in
-     * Information); requests the stack is already carrying out (connect, data in the send buffer, disconnect)
-     * run to their end. Any thread.
-     *
-     * @return true if the IRP was in progress and the cancel was passed on
-     */
-    public boolean cancel() {
-        if ((int) STATE.getVolatile(this) != IN_PROGRESS) {
-            return false;
-        }
-        cancelRequested = true;
-        WskProvider p = provider;
-        if (p != null) {
-            p.requestCancel(this);
-        }
-        return true;
-    }
-
-    // ------------------------------------------------------------------------------------ provider side
-
-    /** Claims the IRP for a call. */
-    void begin(int operation) {
-        if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
-            throw new IllegalStateException((int) STATE.getVolatile(this) == IN_PROGRESS
-                ? "IRP already in progress: one IRP serves one call at a time"
-                : "IRP completed: call reuse() (IoReuseIrp) before handing it to another call");
-        }
-        clearParameters();
-        this.op = operation;
-        this.pendingReturned = false;
-        this.cancelRequested = false;
-    }
-
-    void markPending() {
-        pendingReturned = true;
-    }
-
-    /** Fills the status and marks the IRP completed; returns the routine to run (or null). */
-    IrpCompletionRoutine finish(int status, long information, Object object) {
-        ioStatus.set(status, information, object);
-        next = null;
+    @Override
+    protected void onComplete() {
         socket = null;
-        STATE.setVolatile(this, COMPLETED);
-        return routine;
     }
 
-    Object context() {
-        return context;
-    }
-
-    boolean hasRoutine() {
-        return routine != null;
-    }
-
-    private void clearParameters() {
+    @Override
+    protected void clearParameters() {
         op = 0;
         socket = null;
         bufferAddress = 0;
@@ -183,13 +79,6 @@ public final class Irp {
         value = 0;
         progress = 0;
         submitted = false;
-        next = null;
         queuedForCancel = false;
-    }
-
-    @Override
-    public String toString() {
-        int s = (int) STATE.getVolatile(this);
-        return "Irp[" + (s == READY ? "ready" : s == IN_PROGRESS ? "in progress" : "completed " + ioStatus) + "]";
     }
 }

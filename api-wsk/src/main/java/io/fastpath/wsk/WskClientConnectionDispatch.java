@@ -1,5 +1,6 @@
 package io.fastpath.wsk;
 
+import io.fastpath.provider.NtStatus;
 import org.agrona.collections.MutableLong;
 
 /** WSK_CLIENT_CONNECTION_DISPATCH: events of a connection-oriented socket. */
@@ -19,7 +20,7 @@ public interface WskClientConnectionDispatch extends WskClientDispatch {
      */
     default int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
                                 long bytesIndicated, MutableLong bytesAccepted) {
-        return WskStatus.STATUS_DATA_NOT_ACCEPTED;
+        return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
     }
 
     /**
@@ -27,7 +28,7 @@ public interface WskClientConnectionDispatch extends WskClientDispatch {
      * send) or abortively (WSK_FLAG_ABORTIVE: reset or timed out; the socket is dead). Return STATUS_SUCCESS.
      */
     default int wskDisconnectEvent(Object socketContext, int flags) {
-        return WskStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     /**
@@ -36,6 +37,6 @@ public interface WskClientConnectionDispatch extends WskClientDispatch {
      * first report and on every change, when WSK_EVENT_SEND_BACKLOG is enabled.
      */
     default int wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
-        return WskStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 }

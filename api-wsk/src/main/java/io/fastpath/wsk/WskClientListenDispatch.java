@@ -1,5 +1,7 @@
 package io.fastpath.wsk;
 
+import io.fastpath.provider.NtStatus;
+
 /** WSK_CLIENT_LISTEN_DISPATCH: events of a listening socket. */
 public interface WskClientListenDispatch extends WskClientDispatch {
     /**
@@ -11,7 +13,7 @@ public interface WskClientListenDispatch extends WskClientDispatch {
      */
     default int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
-        return WskStatus.STATUS_REQUEST_NOT_ACCEPTED;
+        return NtStatus.STATUS_REQUEST_NOT_ACCEPTED.code();
     }
 
     /**
@@ -32,6 +34,6 @@ public interface WskClientListenDispatch extends WskClientDispatch {
      * STATUS_SUCCESS.
      */
     default int wskAbortEvent(Object socketContext, WskInspectId inspectId) {
-        return WskStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 }

@@ -1,6 +1,12 @@
 package io.fastpath.wsk;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.CancelQueue;
+import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.IrpCompleter;
+import io.fastpath.provider.NativeCopier;
+import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.ObjectPool;
+import io.fastpath.provider.PortTable;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -14,11 +20,8 @@ import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
-import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * The WSK provider NPI over one {@link Stack} (WskRegister + WskCaptureProviderNPI in one step:
@@ -60,8 +63,6 @@ public final class WskProvider implements AutoCloseable {
     static final int OP_CONTROL = 14;
     static final int OP_INSPECT_COMPLETE = 15;
 
-    static final int EPHEMERAL_FIRST = 49152;
-    static final int EPHEMERAL_LAST = 65535;
     private static final int QUEUE_CAPACITY = 4096;
     /** Inline completions nest (a routine starts a call that completes inline...); beyond this they wait. */
     private static final int MAX_COMPLETION_DEPTH = 16;
@@ -73,10 +74,8 @@ public final class WskProvider implements AutoCloseable {
     final int receiveBufferBytes;
     final boolean timestamps;
     private final ErrorHandler errorHandler;
-    private volatile Thread owner;
+    private final DispatchLoop loop;
     private volatile boolean closed;
-    private AgentRunner dispatcher;
-    private boolean dispatching;
     /** Dispatching on the stack's poll thread ({@link #pollThreadAgent}); close() asks it to let go. */
     private boolean onPollThread;
     private volatile boolean detachRequested;
@@ -85,11 +84,9 @@ public final class WskProvider implements AutoCloseable {
     int eventFlags;
 
     private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
-    private final ManyToOneConcurrentArrayQueue<Irp> cancels = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     /** Calls from other threads between their closed-check and their queue offer (see close()). */
     private final java.util.concurrent.atomic.AtomicInteger submitting = new java.util.concurrent.atomic.AtomicInteger();
     private final Consumer<Object> requestConsumer = this::onRequest;
-    private final Consumer<Irp> cancelConsumer = this::cancelNow;
 
     final Long2ObjectHashMap<WskSocket> byId = new Long2ObjectHashMap<>();
     final Long2ObjectHashMap<WskSocket> byHandle = new Long2ObjectHashMap<>();
@@ -97,13 +94,11 @@ public final class WskProvider implements AutoCloseable {
     final Int2ObjectHashMap<WskSocket> listenPending = new Int2ObjectHashMap<>();
     /** Connection requests (held SYNs) a conditional-accept listener is deciding on, by stack handle. */
     final Long2ObjectHashMap<WskSocket> inspecting = new Long2ObjectHashMap<>();
-    private final int[] portUse = new int[65536];
-    private final boolean[] portExclusive = new boolean[65536];
-    private int nextEphemeral = EPHEMERAL_FIRST;
+    final PortTable ports = new PortTable();
     private long nextSocketId = 1;
 
-    private final IrpQueue deferred = new IrpQueue();
-    private int completionDepth;
+    private final IrpCompleter<Irp> completer;
+    final CancelQueue<Irp> cancels;
 
     private WskSocket workHead;
     private WskSocket workTail;
@@ -117,11 +112,9 @@ public final class WskProvider implements AutoCloseable {
     private final org.agrona.collections.LongArrayList pendingAccepts = new org.agrona.collections.LongArrayList();
     private final org.agrona.collections.LongArrayList pendingRejects = new org.agrona.collections.LongArrayList();
 
-    private WskDataIndication[] indicationPool = new WskDataIndication[256];
-    private int indicationCount;
+    private final ObjectPool<WskDataIndication> indications = new ObjectPool<>(WskDataIndication::new, 256, 0);
 
-    private final UnsafeBuffer copySource = new UnsafeBuffer(0, 0);
-    private final UnsafeBuffer copyTarget = new UnsafeBuffer(0, 0);
+    private final NativeCopier copier = new NativeCopier();
     /** For controlSocket calls without an IRP (dispatch thread only; they always complete inline). */
     final Irp scratch = new Irp();
 
@@ -130,7 +123,7 @@ public final class WskProvider implements AutoCloseable {
         public void onConnectComplete(long requestId, long handle, int status) {
             WskSocket s = byId.get(requestId);
             if (s == null) {
-                if (status == NtStatus.STATUS_SUCCESS) {
+                if (status == NtStatus.STATUS_SUCCESS.code()) {
                     abort(handle);
                 }
                 return;
@@ -142,7 +135,7 @@ public final class WskProvider implements AutoCloseable {
         public void onListenComplete(int port, int status) {
             WskSocket s = listenPending.remove(port);
             if (s == null) {
-                if (status == NtStatus.STATUS_SUCCESS && !listeners.containsKey(port)) {
+                if (status == NtStatus.STATUS_SUCCESS.code() && !listeners.containsKey(port)) {
                     stopListening(port);
                 }
                 return;
@@ -235,7 +228,9 @@ public final class WskProvider implements AutoCloseable {
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
         this.timestamps = stack.config().tcp().timestamps();
         this.errorHandler = errorHandler;
-        this.owner = Thread.currentThread();
+        this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
+        this.loop = new DispatchLoop("fastpath-wsk-" + stack.config().name(), errorHandler, this::round);
+        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
     }
 
     /**
@@ -307,11 +302,11 @@ public final class WskProvider implements AutoCloseable {
      */
     public int release(WskDataIndication dataIndication) {
         if (dataIndication == null || !dataIndication.claimForRelease()) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
-        if (Thread.currentThread() == owner) {
+        if (loop.onDispatchThread()) {
             releaseChain(dataIndication);
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
         submitting.incrementAndGet();
         try {
@@ -319,9 +314,9 @@ public final class WskProvider implements AutoCloseable {
                 releaseAfterClose(dataIndication);
             } else if (!requests.offer(dataIndication)) {
                 dataIndication.state(WskDataIndication.RETAINED);
-                return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+                return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
             }
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         } finally {
             submitting.decrementAndGet();
         }
@@ -348,31 +343,24 @@ public final class WskProvider implements AutoCloseable {
      *     completion routine or callback
      */
     public int dispatch() {
-        if (Thread.currentThread() != owner) {
-            throw new IllegalStateException("dispatch() runs on the provider's dispatch thread (" + owner + "), not "
-                + Thread.currentThread());
-        }
-        if (dispatching) {
-            throw new IllegalStateException("dispatch() is not re-entrant: do not call it from a routine or callback");
-        }
-        dispatching = true;
-        try {
-            int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
-            work += cancels.drain(cancelConsumer, QUEUE_CAPACITY);
-            work += retryReleases();
-            work += retryControl();
-            work += tcp.pollEvents(events);
-            work += runWork();
-            work += runDeferred();
-            return work;
-        } finally {
-            dispatching = false;
-        }
+        return loop.dispatch();
+    }
+
+    /** One round's work ({@link #dispatch()}, guarded by the loop). */
+    private int round() {
+        int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
+        work += cancels.drain();
+        work += retryReleases();
+        work += retryControl();
+        work += tcp.pollEvents(events);
+        work += runWork();
+        work += completer.runDeferred();
+        return work;
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} with a backoff idle strategy. */
     public void startDispatcherThread() {
-        startDispatcherThread(new BackoffIdleStrategy(100, 10, 1_000, 100_000));
+        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
     }
 
     /**
@@ -380,30 +368,10 @@ public final class WskProvider implements AutoCloseable {
      * other threads is queued to it. Call from the current dispatch thread.
      */
     public synchronized void startDispatcherThread(IdleStrategy idle) {
-        if (Thread.currentThread() != owner) {
-            throw new IllegalStateException("start the dispatcher from the dispatch thread");
+        if (closed) {
+            throw new IllegalStateException("provider closed");
         }
-        if (dispatcher != null || closed) {
-            throw new IllegalStateException(closed ? "provider closed" : "dispatcher already running");
-        }
-        owner = null; // until the new thread runs, every call queues
-        dispatcher = new AgentRunner(idle, errorHandler, null, new Agent() {
-            @Override
-            public void onStart() {
-                owner = Thread.currentThread();
-            }
-
-            @Override
-            public int doWork() {
-                return dispatch();
-            }
-
-            @Override
-            public String roleName() {
-                return "fastpath-wsk-" + stack.config().name();
-            }
-        });
-        AgentRunner.startOnThread(dispatcher);
+        loop.startThread(idle); // until the new thread runs, every call queues
     }
 
     /**
@@ -415,19 +383,17 @@ public final class WskProvider implements AutoCloseable {
      * runner starts; {@link #close()} detaches the provider from the poll thread first.
      */
     public synchronized Agent pollThreadAgent() {
-        if (Thread.currentThread() != owner) {
-            throw new IllegalStateException("hand the provider over from its dispatch thread");
-        }
-        if (dispatcher != null || onPollThread || closed) {
+        loop.checkThread("hand the provider over from its dispatch thread");
+        if (loop.hasThread() || onPollThread || closed) {
             throw new IllegalStateException(closed ? "provider closed" : "provider already has a dispatch thread");
         }
         onPollThread = true;
-        owner = null; // until the poll thread runs, every call queues
+        loop.handOff(); // until the poll thread runs, every call queues
         return new Agent() {
             @Override
             public void onStart() {
                 eventFlags = Wsk.WSK_FLAG_AT_DISPATCH_LEVEL;
-                owner = Thread.currentThread();
+                loop.adopt();
             }
 
             @Override
@@ -448,7 +414,7 @@ public final class WskProvider implements AutoCloseable {
 
     /** True on the thread that runs completions and callbacks. */
     public boolean onDispatchThread() {
-        return Thread.currentThread() == owner;
+        return loop.onDispatchThread();
     }
 
     /**
@@ -459,20 +425,15 @@ public final class WskProvider implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (dispatching && Thread.currentThread() == owner) {
+        if (loop.dispatching() && loop.onDispatchThread()) {
             throw new IllegalStateException("close() from a completion routine or callback: call it outside dispatch()");
         }
-        AgentRunner runner;
         synchronized (this) {
             if (closed) {
                 return;
             }
-            runner = dispatcher;
-            dispatcher = null;
         }
-        if (runner != null) {
-            runner.close();
-        }
+        loop.stopThread();
         if (onPollThread) {
             // Ask the poll thread to stop dispatching, and wait until it has (or is not running at all).
             // The poll thread answers within one duty cycle; if it never does (its runner was closed before the
@@ -484,9 +445,9 @@ public final class WskProvider implements AutoCloseable {
             }
             eventFlags = 0;
         }
-        owner = Thread.currentThread();
+        loop.adopt();
         requests.drain(requestConsumer, Integer.MAX_VALUE);
-        cancels.drain(cancelConsumer, Integer.MAX_VALUE);
+        cancels.drain();
         closed = true;
         while (submitting.get() != 0) {
             Thread.onSpinWait(); // a call from another thread that saw closed == false is queuing
@@ -500,7 +461,7 @@ public final class WskProvider implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
         int quiet = 0;
         while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = tcp.pollEvents(events) + retryReleases() + retryControl() + runWork() + runDeferred();
+            int work = tcp.pollEvents(events) + retryReleases() + retryControl() + runWork() + completer.runDeferred();
             if (work == 0) {
                 quiet++;
                 LockSupport.parkNanos(1_000_000);
@@ -511,7 +472,7 @@ public final class WskProvider implements AutoCloseable {
         for (WskSocket s : new ArrayList<>(byId.values())) {
             s.finishForcibly();
         }
-        runDeferred();
+        completer.runDeferred();
         retryReleases();
     }
 
@@ -519,14 +480,13 @@ public final class WskProvider implements AutoCloseable {
 
     private Irp start(Irp irp, int op) {
         Objects.requireNonNull(irp, "irp");
-        irp.begin(op);
-        irp.provider = this;
+        irp.begin(op, this);
         return irp;
     }
 
     /** Runs the call now on the dispatch thread, or queues it there. */
     int submit(Irp irp) {
-        if (Thread.currentThread() == owner) {
+        if (loop.onDispatchThread()) {
             return execute(irp);
         }
         irp.markPending();
@@ -544,19 +504,20 @@ public final class WskProvider implements AutoCloseable {
         if (closed || !requests.offer(irp)) {
             // Nobody else has the IRP: complete it here, on the caller's thread.
             int status = closed ? (irp.op == OP_SOCKET || irp.op == OP_SOCKET_CONNECT
-                ? NtStatus.STATUS_INVALID_DEVICE_STATE : WskStatus.STATUS_FILE_FORCED_CLOSED)
-                : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
-            IrpCompletionRoutine routine = irp.finish(status, 0, null);
-            runRoutine(routine, irp);
-            return NtStatus.STATUS_PENDING;
+                ? NtStatus.STATUS_INVALID_DEVICE_STATE.code() : NtStatus.STATUS_FILE_FORCED_CLOSED.code())
+                : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            if (irp.complete(status, 0, null)) {
+                irp.runCompletionRoutine(errorHandler);
+            }
+            return NtStatus.STATUS_PENDING.code();
         }
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     private void onRequest(Object request) {
         if (request instanceof Irp irp) {
             execute(irp);
-            if (irp.cancelRequested && irp.inProgress()) {
+            if (irp.cancelRequested() && irp.inProgress()) {
                 cancelNow(irp); // IoCancelIrp arrived before the queued call ran: it was dropped then
             }
         } else if (request instanceof WskDataIndication indication) {
@@ -567,7 +528,7 @@ public final class WskProvider implements AutoCloseable {
     private int execute(Irp irp) {
         if (closed) {
             return complete(irp, irp.op == OP_SOCKET || irp.op == OP_SOCKET_CONNECT
-                ? NtStatus.STATUS_INVALID_DEVICE_STATE : WskStatus.STATUS_FILE_FORCED_CLOSED, 0, null);
+                ? NtStatus.STATUS_INVALID_DEVICE_STATE.code() : NtStatus.STATUS_FILE_FORCED_CLOSED.code(), 0, null);
         }
         return switch (irp.op) {
             case OP_SOCKET -> createSocket(irp);
@@ -578,23 +539,23 @@ public final class WskProvider implements AutoCloseable {
 
     private int createSocket(Irp irp) {
         int status = checkSocketArguments(irp.family, irp.type, irp.protocol, irp.flags, irp.requestDispatch);
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             return complete(irp, status, 0, null);
         }
         WskSocket s = newSocket(irp.flags, irp.requestContext, irp.requestDispatch);
-        return complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
+        return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, s);
     }
 
     private int socketConnectNow(Irp irp) {
         if (irp.flags != 0) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER, 0, null);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0, null);
         }
         int status = checkSocketArguments(irp.family, irp.type, irp.protocol, Wsk.WSK_FLAG_CONNECTION_SOCKET,
             irp.requestDispatch);
-        if (status == NtStatus.STATUS_SUCCESS && (irp.address == null || irp.address2 == null)) {
-            status = NtStatus.STATUS_INVALID_PARAMETER;
+        if (status == NtStatus.STATUS_SUCCESS.code() && (irp.address == null || irp.address2 == null)) {
+            status = NtStatus.STATUS_INVALID_PARAMETER.code();
         }
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             return complete(irp, status, 0, null);
         }
         WskSocket s = newSocket(Wsk.WSK_FLAG_CONNECTION_SOCKET, irp.requestContext, irp.requestDispatch);
@@ -604,17 +565,17 @@ public final class WskProvider implements AutoCloseable {
     private static int checkSocketArguments(int family, int type, int protocol, int category,
                                             WskClientDispatch dispatch) {
         if (family != Wsk.AF_INET || type != Wsk.SOCK_STREAM || protocol != Wsk.IPPROTO_TCP && protocol != 0) {
-            return WskStatus.STATUS_NOT_SUPPORTED;
+            return NtStatus.STATUS_NOT_SUPPORTED.code();
         }
         return switch (category) {
-            case Wsk.WSK_FLAG_BASIC_SOCKET, Wsk.WSK_FLAG_DATAGRAM_SOCKET -> WskStatus.STATUS_NOT_SUPPORTED;
+            case Wsk.WSK_FLAG_BASIC_SOCKET, Wsk.WSK_FLAG_DATAGRAM_SOCKET -> NtStatus.STATUS_NOT_SUPPORTED.code();
             case Wsk.WSK_FLAG_LISTEN_SOCKET -> dispatch == null || dispatch instanceof WskClientListenDispatch
-                ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INVALID_PARAMETER;
+                ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_INVALID_PARAMETER.code();
             case Wsk.WSK_FLAG_CONNECTION_SOCKET -> dispatch == null || dispatch instanceof WskClientConnectionDispatch
-                ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INVALID_PARAMETER;
+                ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_INVALID_PARAMETER.code();
             case Wsk.WSK_FLAG_STREAM_SOCKET -> dispatch == null || dispatch instanceof WskClientStreamDispatch
-                ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INVALID_PARAMETER;
-            default -> NtStatus.STATUS_INVALID_PARAMETER;
+                ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_INVALID_PARAMETER.code();
+            default -> NtStatus.STATUS_INVALID_PARAMETER.code();
         };
     }
 
@@ -626,58 +587,12 @@ public final class WskProvider implements AutoCloseable {
 
     /**
      * Completes an IRP: fills its status and runs its routine (now, or on the next dispatch round when inline
-     * completions are nested too deep). Returns {@code status}, so a call can end with {@code return complete(...)};
+     * completions are nested too deep: the IRP then stays in progress until its routine runs). Returns {@code status}, so a call can end with {@code return complete(...)};
      * the IRP must not be touched after this (the routine may have reused it).
      */
     int complete(Irp irp, int status, long information, Object object) {
-        irp.next = null;
-        if (completionDepth >= MAX_COMPLETION_DEPTH && irp.hasRoutine()) {
-            // Keep the result in the parameter block; the IRP stays "in progress" until its routine runs.
-            irp.controlCode = status;
-            irp.progress = information;
-            irp.requestContext = object;
-            deferred.add(irp);
-            return status;
-        }
-        IrpCompletionRoutine routine = irp.finish(status, information, object);
-        if (routine != null) {
-            completionDepth++;
-            try {
-                runRoutine(routine, irp);
-            } finally {
-                completionDepth--;
-            }
-        }
+        completer.complete(irp, status, information, object);
         return status;
-    }
-
-    private void runRoutine(IrpCompletionRoutine routine, Irp irp) {
-        if (routine == null) {
-            return;
-        }
-        try {
-            routine.onComplete(irp, irp.context());
-        } catch (Throwable t) {
-            errorHandler.onError(t);
-        }
-    }
-
-    /** Runs the completions deferred so far; those their routines defer in turn wait for the next round. */
-    private int runDeferred() {
-        int work = 0;
-        int due = deferred.size();
-        Irp irp;
-        while (work < due && (irp = deferred.poll()) != null) {
-            IrpCompletionRoutine routine = irp.finish(irp.controlCode, irp.progress, irp.requestContext);
-            completionDepth++;
-            try {
-                runRoutine(routine, irp);
-            } finally {
-                completionDepth--;
-            }
-            work++;
-        }
-        return work;
     }
 
     void onError(Throwable t) {
@@ -686,16 +601,8 @@ public final class WskProvider implements AutoCloseable {
 
     // ---------------------------------------------------------------- cancellation
 
-    void requestCancel(Irp irp) {
-        if (Thread.currentThread() == owner) {
-            cancelNow(irp);
-        } else {
-            cancels.offer(irp);
-        }
-    }
-
     private void cancelNow(Irp irp) {
-        if (!irp.inProgress() || irp.provider != this) {
+        if (irp.provider != this) {
             return;
         }
         WskSocket s = irp.socket;
@@ -737,45 +644,6 @@ public final class WskProvider implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- ports
-
-    /** A free port from the ephemeral range (49152-65535), or 0. */
-    int allocatePort() {
-        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
-            int port = nextEphemeral;
-            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
-            if (portUse[port] == 0) {
-                return port;
-            }
-        }
-        return 0;
-    }
-
-    boolean portInUse(int port) {
-        return portUse[port] > 0;
-    }
-
-    /** A socket holds the port with SO_EXCLUSIVEADDRUSE. */
-    boolean portExclusive(int port) {
-        return portExclusive[port];
-    }
-
-    void usePort(int port) {
-        portUse[port]++;
-    }
-
-    void usePort(int port, boolean exclusive) {
-        portUse[port]++;
-        portExclusive[port] |= exclusive;
-    }
-
-    void freePort(int port) {
-        if (portUse[port] > 0) {
-            portUse[port]--;
-        }
-        if (portUse[port] == 0) {
-            portExclusive[port] = false;
-        }
-    }
 
     // ---------------------------------------------------------------- data
 
@@ -853,18 +721,11 @@ public final class WskProvider implements AutoCloseable {
 
     /** Copies {@code length} bytes of native memory. */
     void copy(long from, long to, int length) {
-        copySource.wrap(from, length);
-        copyTarget.wrap(to, length);
-        copyTarget.putBytes(0, copySource, 0, length);
+        copier.copy(from, to, length);
     }
 
     WskDataIndication acquireIndication() {
-        if (indicationCount == 0) {
-            return new WskDataIndication();
-        }
-        WskDataIndication i = indicationPool[--indicationCount];
-        indicationPool[indicationCount] = null;
-        return i;
+        return indications.acquire();
     }
 
     void freeIndication(WskDataIndication i) {
@@ -872,10 +733,7 @@ public final class WskProvider implements AutoCloseable {
         i.socket = null;
         i.chainHead = false;
         i.state(WskDataIndication.FREE);
-        if (indicationCount == indicationPool.length) {
-            indicationPool = java.util.Arrays.copyOf(indicationPool, indicationCount * 2);
-        }
-        indicationPool[indicationCount++] = i;
+        indications.release(i);
     }
 
     /** Returns a kept chain's mbufs to the stack (dispatch thread). */

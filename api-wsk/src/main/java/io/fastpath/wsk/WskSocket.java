@@ -15,7 +15,9 @@ import static io.fastpath.wsk.WskProvider.OP_RECEIVE;
 import static io.fastpath.wsk.WskProvider.OP_SEND;
 import static io.fastpath.wsk.WskProvider.OP_SOCKET_CONNECT;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.DescriptorQueue;
+import io.fastpath.provider.IrpQueue;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -89,7 +91,7 @@ public final class WskSocket {
     private boolean exclusiveAddress;      // SO_EXCLUSIVEADDRUSE
 
     // listening
-    private final IrpQueue acceptIrps = new IrpQueue();
+    private final IrpQueue<Irp> acceptIrps = new IrpQueue<>();
     private WskSocket backlogHead;
     private WskSocket backlogTail;
     private WskSocket nextInBacklog;
@@ -110,8 +112,8 @@ public final class WskSocket {
 
     // data
     private final DescriptorQueue rx;
-    private final IrpQueue receiveIrps = new IrpQueue();
-    private final IrpQueue sendIrps = new IrpQueue();
+    private final IrpQueue<Irp> receiveIrps = new IrpQueue<>();
+    private final IrpQueue<Irp> sendIrps = new IrpQueue<>();
     private int submittedSends;
     private boolean peerClosed;
     private boolean disconnectRequested;
@@ -292,7 +294,7 @@ public final class WskSocket {
         Irp i;
         if (irp == null) {
             if (!provider.onDispatchThread()) {
-                return NtStatus.STATUS_INVALID_PARAMETER;
+                return NtStatus.STATUS_INVALID_PARAMETER.code();
             }
             i = provider.scratch;
             i.reuse();
@@ -352,8 +354,7 @@ public final class WskSocket {
 
     private Irp start(Irp irp, int op) {
         Objects.requireNonNull(irp, "irp");
-        irp.begin(op);
-        irp.provider = provider;
+        irp.begin(op, provider);
         irp.socket = this;
         return irp;
     }
@@ -370,7 +371,7 @@ public final class WskSocket {
 
     int execute(Irp irp) {
         if (closed && irp.op != OP_CLOSE || state == DEAD && irp.op != OP_CLOSE) {
-            return complete(irp, WskStatus.STATUS_FILE_FORCED_CLOSED);
+            return complete(irp, NtStatus.STATUS_FILE_FORCED_CLOSED.code());
         }
         return switch (irp.op) {
             case OP_BIND -> doBind(irp);
@@ -381,13 +382,13 @@ public final class WskSocket {
             case OP_RECEIVE -> doReceive(irp);
             case OP_DISCONNECT -> doDisconnect(irp);
             case OP_CLOSE -> doClose(irp);
-            case OP_GET_LOCAL -> local != null ? complete(irp, NtStatus.STATUS_SUCCESS, 0, local)
-                : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            case OP_GET_LOCAL -> local != null ? complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, local)
+                : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
             case OP_GET_REMOTE -> remote != null && (state == CONNECTED || state == DISCONNECTED)
-                ? complete(irp, NtStatus.STATUS_SUCCESS, 0, remote) : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+                ? complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, remote) : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
             case OP_CONTROL -> doControl(irp);
             case OP_INSPECT_COMPLETE -> doInspectComplete(irp);
-            default -> complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            default -> complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
         };
     }
 
@@ -401,60 +402,57 @@ public final class WskSocket {
 
     private static int pending(Irp irp) {
         irp.markPending();
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     // ---------------------------------------------------------------- bind, listen, accept
 
     private int doBind(Irp irp) {
         int status = bindAddress(irp.address);
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             return complete(irp, status);
         }
         if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
             return startListen(irp);
         }
-        return complete(irp, NtStatus.STATUS_SUCCESS);
+        return complete(irp, NtStatus.STATUS_SUCCESS.code());
     }
 
     private int bindAddress(SocketAddressV4 address) {
         if (address == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (state != CREATED) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE;
+            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (address.ip() != 0 && address.ip() != provider.stackAddress) {
-            return NtStatus.STATUS_INVALID_ADDRESS;
+            return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
-        int p = address.port();
-        boolean wildcard = p == 0;
-        if (wildcard) {
-            p = provider.allocatePort();
-            if (p == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES;
-            }
-        } else if (provider.portInUse(p)) {
-            if (provider.portExclusive(p)) {
+        boolean wildcard = address.port() == 0;
+        int p = wildcard ? provider.ports.choose(0) : address.port();
+        if (p < 0) {
+            return p; // STATUS_TOO_MANY_ADDRESSES
+        } else if (!wildcard && provider.ports.inUse(p)) {
+            if (provider.ports.exclusive(p)) {
                 // Held with SO_EXCLUSIVEADDRUSE: a socket asking to share is denied, any other finds it in use.
-                return reuseAddress ? WskStatus.STATUS_ACCESS_DENIED : NtStatus.STATUS_SHARING_VIOLATION;
+                return reuseAddress ? NtStatus.STATUS_ACCESS_DENIED.code() : NtStatus.STATUS_SHARING_VIOLATION.code();
             }
             if (!reuseAddress || exclusiveAddress) {
-                return NtStatus.STATUS_SHARING_VIOLATION;
+                return NtStatus.STATUS_SHARING_VIOLATION.code();
             }
         }
-        provider.usePort(p, exclusiveAddress);
+        provider.ports.use(p, exclusiveAddress);
         ownsPort = true;
         wildcardPort = wildcard;
         port = p;
         local = new SocketAddressV4(address.ip(), p);
         state = BOUND;
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     private void unbind() {
         if (ownsPort) {
-            provider.freePort(port);
+            provider.ports.free(port);
             ownsPort = false;
         }
         port = 0;
@@ -465,10 +463,10 @@ public final class WskSocket {
 
     private int doListen(Irp irp) {
         if (category != Wsk.WSK_FLAG_STREAM_SOCKET) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if (state != BOUND || listenIrp != null) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         }
         return startListen(irp);
     }
@@ -479,13 +477,13 @@ public final class WskSocket {
             if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
                 unbind();
             }
-            return complete(irp, NtStatus.STATUS_SHARING_VIOLATION);
+            return complete(irp, NtStatus.STATUS_SHARING_VIOLATION.code());
         }
         if (!provider.tcp.listen(port, listenOptions())) {
             if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
                 unbind();
             }
-            return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES.code());
         }
         listenIrp = irp;
         listenRetries = 0;
@@ -497,24 +495,24 @@ public final class WskSocket {
         Irp irp = listenIrp;
         listenIrp = null;
         if (closed || irp == null) {
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 provider.stopListening(listenPort);
             }
             return;
         }
-        if (status == NtStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             state = LISTENING;
             provider.listeners.put(port, this);
-            complete(irp, NtStatus.STATUS_SUCCESS);
+            complete(irp, NtStatus.STATUS_SUCCESS.code());
             return;
         }
-        if (wildcardPort && status == NtStatus.STATUS_SHARING_VIOLATION && listenRetries < MAX_PORT_RETRIES) {
+        if (wildcardPort && status == NtStatus.STATUS_SHARING_VIOLATION.code() && listenRetries < MAX_PORT_RETRIES) {
             // The stack still uses the port we chose (a connection in TIME-WAIT): take another.
-            int p = provider.allocatePort();
+            int p = provider.ports.allocate();
             if (p != 0 && provider.tcp.listen(p, listenOptions())) {
                 int retries = listenRetries + 1;
-                provider.freePort(port);
-                provider.usePort(p, exclusiveAddress);
+                provider.ports.free(port);
+                provider.ports.use(p, exclusiveAddress);
                 port = p;
                 local = new SocketAddressV4(local.ip(), p);
                 listenIrp = irp;
@@ -531,13 +529,13 @@ public final class WskSocket {
 
     private int doAccept(Irp irp) {
         if (category == Wsk.WSK_FLAG_CONNECTION_SOCKET) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if (irp.flags != 0 || irp.requestDispatch != null && !(irp.requestDispatch instanceof WskClientConnectionDispatch)) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
         }
         if (state != LISTENING) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         }
         WskSocket s = backlogHead;
         if (s != null) {
@@ -551,7 +549,7 @@ public final class WskSocket {
             s.context = irp.requestContext;
             s.dispatch = irp.requestDispatch;
             provider.schedule(s); // data or a FIN that came while it waited
-            return complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
+            return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, s);
         }
         acceptIrps.add(irp);
         return pending(irp);
@@ -628,20 +626,20 @@ public final class WskSocket {
 
     private int doInspectComplete(Irp irp) {
         if (category == Wsk.WSK_FLAG_CONNECTION_SOCKET) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         int action = (int) irp.value;
         if (action != Wsk.WskInspectAccept && action != Wsk.WskInspectReject) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
         }
         WskInspectId id = (WskInspectId) irp.requestContext;
         WskInspectId pended = id == null || pendedRequests == null ? null : pendedRequests.get(id.key());
         if (pended == null || !pended.equals(id)) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
         }
         pendedRequests.remove(id.key());
         decideRequest(id.key(), action == Wsk.WskInspectAccept);
-        return complete(irp, NtStatus.STATUS_SUCCESS);
+        return complete(irp, NtStatus.STATUS_SUCCESS.code());
     }
 
     /** A connection the listener accepts: a queued WskAccept takes it, else the accept event, else the backlog. */
@@ -650,7 +648,7 @@ public final class WskSocket {
         if (irp != null) {
             s.context = irp.requestContext;
             s.dispatch = irp.requestDispatch;
-            complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
+            complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, s);
             return;
         }
         if ((events & Wsk.WSK_EVENT_ACCEPT) != 0 && dispatch instanceof WskClientListenDispatch events0) {
@@ -660,15 +658,15 @@ public final class WskSocket {
                 result = events0.wskAcceptEvent(context, provider.eventFlags, s.local, s.remote, s);
             } catch (Throwable t) {
                 provider.onError(t);
-                result = WskStatus.STATUS_REQUEST_NOT_ACCEPTED;
+                result = NtStatus.STATUS_REQUEST_NOT_ACCEPTED.code();
             }
-            if (result == NtStatus.STATUS_SUCCESS && !s.closed) {
+            if (result == NtStatus.STATUS_SUCCESS.code() && !s.closed) {
                 // Receive and disconnect events enabled on the listener carry over (WSK, SO_WSK_EVENT_CALLBACK).
                 if (s.dispatch instanceof WskClientConnectionDispatch) {
                     s.events |= events & CONNECTION_EVENTS;
                 }
                 provider.schedule(s);
-            } else if (result != NtStatus.STATUS_SUCCESS) {
+            } else if (result != NtStatus.STATUS_SUCCESS.code()) {
                 s.closeInternal(null);
             }
             return;
@@ -711,22 +709,22 @@ public final class WskSocket {
 
     private int doConnect(Irp irp) {
         if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if (irp.op == OP_CONNECT_EX) {
             if (irp.bufferLength > MAX_CONNECT_EX_BYTES) {
-                return complete(irp, NtStatus.STATUS_BUFFER_OVERFLOW);
+                return complete(irp, NtStatus.STATUS_BUFFER_OVERFLOW.code());
             }
             if (irp.flags != 0) {
-                return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+                return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
             }
         }
         SocketAddressV4 to = irp.address;
         if (to == null || to.ip() == 0 || to.port() == 0) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
         }
         if (state != BOUND || listenIrp != null) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         }
         return startConnect(irp, to);
     }
@@ -734,10 +732,10 @@ public final class WskSocket {
     /** WskSocketConnect on a fresh socket: bind, then connect with the caller's IRP. */
     int socketConnect(Irp irp) {
         int status = bindAddress(irp.address);
-        if (status == NtStatus.STATUS_SUCCESS && (irp.address2.ip() == 0 || irp.address2.port() == 0)) {
-            status = NtStatus.STATUS_INVALID_PARAMETER;
+        if (status == NtStatus.STATUS_SUCCESS.code() && (irp.address2.ip() == 0 || irp.address2.port() == 0)) {
+            status = NtStatus.STATUS_INVALID_PARAMETER.code();
         }
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             closeInternal(null);
             return complete(irp, status);
         }
@@ -757,7 +755,7 @@ public final class WskSocket {
             if (irp.op == OP_SOCKET_CONNECT) {
                 closeInternal(null);
             }
-            return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES.code());
         }
         return pending(irp);
     }
@@ -780,7 +778,7 @@ public final class WskSocket {
         Irp irp = connectIrp;
         if (closed || irp == null) {
             connectIrp = null;
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 handle = newHandle;
                 provider.byHandle.put(newHandle, this);
                 abortNow();
@@ -788,7 +786,7 @@ public final class WskSocket {
             maybeFinishClose();
             return;
         }
-        if (status == NtStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             connectIrp = null;
             state = CONNECTED;
             handle = newHandle;
@@ -798,23 +796,23 @@ public final class WskSocket {
             }
             applyOptions();
             long information = irp.op == OP_CONNECT_EX ? irp.bufferLength : 0;
-            complete(irp, NtStatus.STATUS_SUCCESS, information, irp.op == OP_SOCKET_CONNECT ? this : null);
+            complete(irp, NtStatus.STATUS_SUCCESS.code(), information, irp.op == OP_SOCKET_CONNECT ? this : null);
             return;
         }
         if (wildcardPort && connectRetries < MAX_PORT_RETRIES
-            && (status == NtStatus.STATUS_SHARING_VIOLATION || status == NtStatus.STATUS_ADDRESS_ALREADY_EXISTS)) {
+            && (status == NtStatus.STATUS_SHARING_VIOLATION.code() || status == NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code())) {
             // The stack still holds the port we chose (TIME-WAIT): choose another, as a wildcard bind allows.
-            int p = provider.allocatePort();
+            int p = provider.ports.allocate();
             if (p != 0) {
                 connectRetries++;
-                provider.freePort(port);
-                provider.usePort(p);
+                provider.ports.free(port);
+                provider.ports.use(p);
                 port = p;
                 local = new SocketAddressV4(local.ip(), p);
                 if (issueConnect()) {
                     return;
                 }
-                status = NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+                status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
             }
         }
         connectIrp = null;
@@ -871,18 +869,18 @@ public final class WskSocket {
 
     private int doSend(Irp irp) {
         if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if ((irp.flags & ~Wsk.WSK_FLAG_NODELAY) != 0) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if (state != CONNECTED || disconnectRequested || abortIssued) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         }
         sendIrps.add(irp);
         pending(irp);
         pump();
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     /** Hands queued sends to the stack, at most MAX_SENDS_IN_STACK at a time, in order; then the FIN. */
@@ -890,7 +888,7 @@ public final class WskSocket {
         if (handle == 0 || stackClosed || abortIssued) {
             return;
         }
-        for (Irp irp = sendIrps.peek(); irp != null && submittedSends < MAX_SENDS_IN_STACK; irp = irp.next) {
+        for (Irp irp = sendIrps.peek(); irp != null && submittedSends < MAX_SENDS_IN_STACK; irp = sendIrps.next(irp)) {
             if (irp.submitted) {
                 continue;
             }
@@ -935,12 +933,12 @@ public final class WskSocket {
         sendIrps.poll();
         submittedSends--;
         int result = status;
-        if (result != NtStatus.STATUS_SUCCESS && (abortIssued || closed)) {
-            result = WskStatus.STATUS_CANCELLED;
+        if (result != NtStatus.STATUS_SUCCESS.code() && (abortIssued || closed)) {
+            result = NtStatus.STATUS_CANCELLED.code();
         }
-        if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS && closed) {
-            complete(irp, WskStatus.STATUS_CANCELLED, bytes, null); // WskCloseSocket came first: no FIN
-        } else if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS) {
+        if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS.code() && closed) {
+            complete(irp, NtStatus.STATUS_CANCELLED.code(), bytes, null); // WskCloseSocket came first: no FIN
+        } else if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS.code()) {
             postShutdown(irp); // the final buffer is in: FIN next; the IRP waits for the FIN's acknowledgement
         } else {
             complete(irp, result, bytes, null);
@@ -953,54 +951,54 @@ public final class WskSocket {
 
     private int doDisconnect(Irp irp) {
         if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if ((irp.flags & ~Wsk.WSK_FLAG_ABORTIVE) != 0) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if ((irp.flags & Wsk.WSK_FLAG_ABORTIVE) != 0) {
             if (irp.hasBuffer) {
-                return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+                return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
             }
             if (state == DISCONNECTED) {
-                return complete(irp, NtStatus.STATUS_SUCCESS);
+                return complete(irp, NtStatus.STATUS_SUCCESS.code());
             }
             if (state != CONNECTED || abortIrp != null) {
-                return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+                return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
             }
             // Own the abort before any completion routine runs: a routine may close the socket or abort again.
             abortIrp = irp;
             pending(irp);
             Irp graceful = disconnectIrp;
             disconnectIrp = null;
-            cancelUnsubmittedSends(WskStatus.STATUS_CANCELLED);
+            cancelUnsubmittedSends(NtStatus.STATUS_CANCELLED.code());
             if (graceful != null) {
-                complete(graceful, WskStatus.STATUS_CANCELLED);
+                complete(graceful, NtStatus.STATUS_CANCELLED.code());
             }
             if (!closed) {
                 abortNow();
             }
-            return NtStatus.STATUS_PENDING;
+            return NtStatus.STATUS_PENDING.code();
         }
         if (state != CONNECTED || disconnectRequested || abortIssued) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         }
         disconnectRequested = true;
         sendIrps.add(irp);
         pending(irp);
         pump();
-        return NtStatus.STATUS_PENDING;
+        return NtStatus.STATUS_PENDING.code();
     }
 
     private void cancelUnsubmittedSends(int status) {
         // Submitted sends are a prefix of the queue: keep them (the stack answers for them), fail the rest.
         Irp last = null;
-        for (Irp i = sendIrps.peek(); i != null && i.submitted; i = i.next) {
+        for (Irp i = sendIrps.peek(); i != null && i.submitted; i = sendIrps.next(i)) {
             last = i;
         }
-        Irp rest = last == null ? sendIrps.peek() : last.next;
+        Irp rest = last == null ? sendIrps.peek() : sendIrps.next(last);
         while (rest != null) {
-            Irp next = rest.next;
+            Irp next = sendIrps.next(rest);
             sendIrps.remove(rest);
             complete(rest, status, 0, null);
             rest = next;
@@ -1019,27 +1017,27 @@ public final class WskSocket {
 
     private int doReceive(Irp irp) {
         if (category == Wsk.WSK_FLAG_LISTEN_SOCKET) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         int flags = irp.flags;
         if ((flags & ~(Wsk.WSK_FLAG_WAITALL | Wsk.WSK_FLAG_DRAIN)) != 0) {
-            return complete(irp, WskStatus.STATUS_NOT_SUPPORTED);
+            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         if ((flags & Wsk.WSK_FLAG_WAITALL) != 0 && (flags & Wsk.WSK_FLAG_DRAIN) != 0) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER);
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
         }
         if (state != CONNECTED && state != DISCONNECTED) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         }
         if (receiveEventsSuspended) {
             receiveEventsSuspended = false;
             provider.schedule(this);
         }
         if (irp.bufferLength == 0 && (flags & Wsk.WSK_FLAG_DRAIN) == 0) {
-            return complete(irp, NtStatus.STATUS_SUCCESS, 0, null);
+            return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
         }
         if (receiveIrps.isEmpty() && !indicating && fill(irp)) {
-            return complete(irp, NtStatus.STATUS_SUCCESS, irp.progress, null);
+            return complete(irp, NtStatus.STATUS_SUCCESS.code(), irp.progress, null);
         }
         receiveIrps.add(irp);
         return pending(irp);
@@ -1092,7 +1090,7 @@ public final class WskSocket {
         Irp graceful = disconnectIrp;
         if (graceful != null && finPosted && !closed) {
             disconnectIrp = null;
-            complete(graceful, NtStatus.STATUS_SUCCESS);
+            complete(graceful, NtStatus.STATUS_SUCCESS.code());
         }
     }
 
@@ -1144,7 +1142,7 @@ public final class WskSocket {
                 return;
             }
             receiveIrps.poll();
-            complete(irp, NtStatus.STATUS_SUCCESS, irp.progress, null);
+            complete(irp, NtStatus.STATUS_SUCCESS.code(), irp.progress, null);
             if (closed || indicating) {
                 return;
             }
@@ -1190,11 +1188,11 @@ public final class WskSocket {
             result = d.wskReceiveEvent(context, flags | provider.eventFlags, head, indicated, bytesAccepted);
         } catch (Throwable t) {
             provider.onError(t);
-            result = WskStatus.STATUS_DATA_NOT_ACCEPTED;
+            result = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
         } finally {
             indicating = false;
         }
-        if (result == NtStatus.STATUS_PENDING) {
+        if (result == NtStatus.STATUS_PENDING.code()) {
             // The application keeps the chain: the descriptors are its own until WskRelease.
             for (int i = 0; i < n; i++) {
                 rx.dropHead();
@@ -1204,7 +1202,7 @@ public final class WskSocket {
             }
             retainedChains++;
         } else {
-            long take = result == NtStatus.STATUS_SUCCESS ? Math.max(0, Math.min(bytesAccepted.get(), indicated)) : 0;
+            long take = result == NtStatus.STATUS_SUCCESS.code() ? Math.max(0, Math.min(bytesAccepted.get(), indicated)) : 0;
             consume(take);
             WskDataIndication link = head;
             while (link != null) {
@@ -1238,14 +1236,14 @@ public final class WskSocket {
 
     void onStackClosed(int status) {
         stackClosed = true;
-        if (status == NtStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             peerClosed = true;
             state = DISCONNECTED;
         } else {
             state = DEAD;
         }
         if (listener != null) {
-            if (status != NtStatus.STATUS_SUCCESS) {
+            if (status != NtStatus.STATUS_SUCCESS.code()) {
                 WskSocket l = listener;
                 l.removeFromBacklog(this);
                 closeInternal(null);
@@ -1260,14 +1258,14 @@ public final class WskSocket {
         disconnectIrp = null;
         Irp abortive = abortIrp;
         abortIrp = null;
-        if (status == NtStatus.STATUS_SUCCESS) {
+        if (status == NtStatus.STATUS_SUCCESS.code()) {
             deliver();
-            cancelUnsubmittedSends(NtStatus.STATUS_INVALID_DEVICE_STATE);
+            cancelUnsubmittedSends(NtStatus.STATUS_INVALID_DEVICE_STATE.code());
             if (graceful != null) {
-                complete(graceful, NtStatus.STATUS_SUCCESS);
+                complete(graceful, NtStatus.STATUS_SUCCESS.code());
             }
             if (abortive != null) {
-                complete(abortive, NtStatus.STATUS_SUCCESS);
+                complete(abortive, NtStatus.STATUS_SUCCESS.code());
             }
             return;
         }
@@ -1276,17 +1274,17 @@ public final class WskSocket {
         while ((irp = receiveIrps.poll()) != null) {
             complete(irp, status, irp.progress, null);
         }
-        cancelUnsubmittedSends(abortIssued ? WskStatus.STATUS_CANCELLED : status);
+        cancelUnsubmittedSends(abortIssued ? NtStatus.STATUS_CANCELLED.code() : status);
         while ((irp = sendIrps.poll()) != null) {
             submittedSends--;
-            complete(irp, abortIssued ? WskStatus.STATUS_CANCELLED : status, 0, null);
+            complete(irp, abortIssued ? NtStatus.STATUS_CANCELLED.code() : status, 0, null);
         }
         submittedSends = 0;
         if (graceful != null) {
-            complete(graceful, abortIssued ? WskStatus.STATUS_CANCELLED : status);
+            complete(graceful, abortIssued ? NtStatus.STATUS_CANCELLED.code() : status);
         }
         if (abortive != null) {
-            complete(abortive, NtStatus.STATUS_SUCCESS);
+            complete(abortive, NtStatus.STATUS_SUCCESS.code());
         }
         if (!abortIssued && !closed && dispatch instanceof WskClientConnectionDispatch d) {
             // The peer reset (or the connection timed out): tell whoever listens.
@@ -1306,13 +1304,13 @@ public final class WskSocket {
 
     private int doClose(Irp irp) {
         if (closed) {
-            return complete(irp, WskStatus.STATUS_FILE_FORCED_CLOSED);
+            return complete(irp, NtStatus.STATUS_FILE_FORCED_CLOSED.code());
         }
         closeInternal(irp);
         if (closeIrp == irp) {
             return pending(irp);
         }
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     /**
@@ -1326,27 +1324,27 @@ public final class WskSocket {
         closed = true;
         Irp i;
         while ((i = acceptIrps.poll()) != null) {
-            complete(i, WskStatus.STATUS_CANCELLED);
+            complete(i, NtStatus.STATUS_CANCELLED.code());
         }
         while ((i = receiveIrps.poll()) != null) {
-            complete(i, WskStatus.STATUS_CANCELLED, i.progress, null);
+            complete(i, NtStatus.STATUS_CANCELLED.code(), i.progress, null);
         }
-        cancelUnsubmittedSends(WskStatus.STATUS_CANCELLED);
+        cancelUnsubmittedSends(NtStatus.STATUS_CANCELLED.code());
         if ((i = connectIrp) != null) {
             connectIrp = null;
-            complete(i, WskStatus.STATUS_CANCELLED);
+            complete(i, NtStatus.STATUS_CANCELLED.code());
         }
         if ((i = listenIrp) != null) {
             listenIrp = null; // the provider still maps the port to us; the stack's answer is undone then
-            complete(i, WskStatus.STATUS_CANCELLED);
+            complete(i, NtStatus.STATUS_CANCELLED.code());
         }
         if ((i = disconnectIrp) != null) {
             disconnectIrp = null;
-            complete(i, WskStatus.STATUS_CANCELLED);
+            complete(i, NtStatus.STATUS_CANCELLED.code());
         }
         if ((i = abortIrp) != null) {
             abortIrp = null;
-            complete(i, WskStatus.STATUS_CANCELLED);
+            complete(i, NtStatus.STATUS_CANCELLED.code());
         }
         if (state == LISTENING) {
             provider.listeners.remove(port);
@@ -1376,7 +1374,7 @@ public final class WskSocket {
             releaseAll();
         }
         if (ownsPort) {
-            provider.freePort(port);
+            provider.ports.free(port);
             ownsPort = false;
         }
         closeIrp = irp;
@@ -1384,7 +1382,7 @@ public final class WskSocket {
             forget();
             closeIrp = null;
             if (irp != null) {
-                complete(irp, NtStatus.STATUS_SUCCESS);
+                complete(irp, NtStatus.STATUS_SUCCESS.code());
             }
         }
     }
@@ -1401,7 +1399,7 @@ public final class WskSocket {
         Irp irp = closeIrp;
         closeIrp = null;
         if (irp != null) {
-            complete(irp, NtStatus.STATUS_SUCCESS);
+            complete(irp, NtStatus.STATUS_SUCCESS.code());
         }
     }
 
@@ -1417,7 +1415,7 @@ public final class WskSocket {
     void finishForcibly() {
         Irp irp;
         while ((irp = sendIrps.poll()) != null) {
-            complete(irp, WskStatus.STATUS_CANCELLED, 0, null);
+            complete(irp, NtStatus.STATUS_CANCELLED.code(), 0, null);
         }
         submittedSends = 0;
         connectInFlight = false;
@@ -1429,14 +1427,14 @@ public final class WskSocket {
     /** IoCancelIrp for one of our IRPs (dispatch thread). */
     void cancel(Irp irp) {
         if (acceptIrps.remove(irp)) {
-            complete(irp, WskStatus.STATUS_CANCELLED);
+            complete(irp, NtStatus.STATUS_CANCELLED.code());
         } else if (receiveIrps.remove(irp)) {
-            complete(irp, WskStatus.STATUS_CANCELLED, irp.progress, null);
+            complete(irp, NtStatus.STATUS_CANCELLED.code(), irp.progress, null);
         } else if (!irp.submitted && sendIrps.remove(irp)) {
             if (irp.op == OP_DISCONNECT) {
                 disconnectRequested = false;
             }
-            complete(irp, WskStatus.STATUS_CANCELLED);
+            complete(irp, NtStatus.STATUS_CANCELLED.code());
         }
     }
 
@@ -1471,16 +1469,16 @@ public final class WskSocket {
             case Wsk.WskSetOption -> status = setOption(irp.level, irp.controlCode, irp.value);
             case Wsk.WskGetOption -> {
                 out = getOption(irp.level, irp.controlCode);
-                status = out < 0 ? WskStatus.STATUS_NOT_SUPPORTED : NtStatus.STATUS_SUCCESS;
+                status = out < 0 ? NtStatus.STATUS_NOT_SUPPORTED.code() : NtStatus.STATUS_SUCCESS.code();
                 out = Math.max(out, 0);
             }
             case Wsk.WskIoctl -> {
                 out = ioctl(irp.controlCode);
-                status = out == -1 ? WskStatus.STATUS_NOT_SUPPORTED
-                    : out == -2 ? NtStatus.STATUS_INVALID_DEVICE_STATE : NtStatus.STATUS_SUCCESS;
+                status = out == -1 ? NtStatus.STATUS_NOT_SUPPORTED.code()
+                    : out == -2 ? NtStatus.STATUS_INVALID_DEVICE_STATE.code() : NtStatus.STATUS_SUCCESS.code();
                 out = Math.max(out, 0);
             }
-            default -> status = NtStatus.STATUS_INVALID_PARAMETER;
+            default -> status = NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         return complete(irp, status, out, null);
     }
@@ -1494,75 +1492,75 @@ public final class WskSocket {
                     keepAlive = value != 0;
                     keepAliveTouched = true;
                     applyOptions();
-                    return NtStatus.STATUS_SUCCESS;
+                    return NtStatus.STATUS_SUCCESS.code();
                 case Wsk.SO_RCVBUF:
                     if (value <= 0 || value > Integer.MAX_VALUE) {
-                        return NtStatus.STATUS_INVALID_PARAMETER;
+                        return NtStatus.STATUS_INVALID_PARAMETER.code();
                     }
                     receiveBufferBytes = (int) Math.min(value, provider.receiveBufferBytes);
                     applyOptions();
-                    return NtStatus.STATUS_SUCCESS;
+                    return NtStatus.STATUS_SUCCESS.code();
                 case Wsk.SO_REUSEADDR:
                 case Wsk.SO_EXCLUSIVEADDRUSE:
                     if (state != CREATED) {
-                        return NtStatus.STATUS_INVALID_DEVICE_STATE; // before WskBind
+                        return NtStatus.STATUS_INVALID_DEVICE_STATE.code(); // before WskBind
                     }
                     boolean on = value != 0;
                     if (on && (option == Wsk.SO_REUSEADDR ? exclusiveAddress : reuseAddress)) {
-                        return NtStatus.STATUS_INVALID_PARAMETER; // the two exclude each other
+                        return NtStatus.STATUS_INVALID_PARAMETER.code(); // the two exclude each other
                     }
                     if (option == Wsk.SO_REUSEADDR) {
                         reuseAddress = on;
                     } else {
                         exclusiveAddress = on;
                     }
-                    return NtStatus.STATUS_SUCCESS;
+                    return NtStatus.STATUS_SUCCESS.code();
                 case Wsk.SO_CONDITIONAL_ACCEPT:
                     if (category == Wsk.WSK_FLAG_CONNECTION_SOCKET) {
-                        return WskStatus.STATUS_NOT_SUPPORTED;
+                        return NtStatus.STATUS_NOT_SUPPORTED.code();
                     }
                     if (state != CREATED) {
-                        return NtStatus.STATUS_INVALID_DEVICE_STATE; // before WskBind, as in Winsock
+                        return NtStatus.STATUS_INVALID_DEVICE_STATE.code(); // before WskBind, as in Winsock
                     }
                     conditionalAccept = value != 0;
-                    return NtStatus.STATUS_SUCCESS;
+                    return NtStatus.STATUS_SUCCESS.code();
                 default:
-                    return WskStatus.STATUS_NOT_SUPPORTED;
+                    return NtStatus.STATUS_NOT_SUPPORTED.code();
             }
         }
         if (level != Wsk.IPPROTO_TCP) {
-            return WskStatus.STATUS_NOT_SUPPORTED;
+            return NtStatus.STATUS_NOT_SUPPORTED.code();
         }
         switch (option) {
             case Wsk.TCP_NODELAY:
                 noDelay = value != 0;
                 noDelayTouched = true;
                 applyOptions();
-                return NtStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             case Wsk.TCP_FASTOPEN:
                 if (state == CONNECTING || state == CONNECTED || state == DISCONNECTED) {
-                    return NtStatus.STATUS_INVALID_DEVICE_STATE; // set it before WskConnectEx
+                    return NtStatus.STATUS_INVALID_DEVICE_STATE.code(); // set it before WskConnectEx
                 }
                 fastOpen = value != 0;
-                return NtStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             case Wsk.TCP_MAXRT:
                 if (value < 0 || value > 0xFFFF_FFFFL / 1000) {
-                    return NtStatus.STATUS_INVALID_PARAMETER;
+                    return NtStatus.STATUS_INVALID_PARAMETER.code();
                 }
                 maxRetransmitSeconds = value;
                 applyOptions();
-                return NtStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             case Wsk.TCP_TIMESTAMPS:
                 if (state == CONNECTING || state == CONNECTED || state == DISCONNECTED) {
-                    return NtStatus.STATUS_INVALID_DEVICE_STATE; // negotiated in the SYN
+                    return NtStatus.STATUS_INVALID_DEVICE_STATE.code(); // negotiated in the SYN
                 }
                 timestamps = value != 0 ? 1 : 0;
-                return NtStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             case Wsk.TCP_KEEPIDLE:
             case Wsk.TCP_KEEPINTVL:
             case Wsk.TCP_KEEPCNT:
                 if (value <= 0 || value > Integer.MAX_VALUE) {
-                    return NtStatus.STATUS_INVALID_PARAMETER;
+                    return NtStatus.STATUS_INVALID_PARAMETER.code();
                 }
                 if (option == Wsk.TCP_KEEPIDLE) {
                     keepIdleSeconds = value;
@@ -1574,9 +1572,9 @@ public final class WskSocket {
                 if (keepAlive) {
                     applyOptions();
                 }
-                return NtStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             default:
-                return WskStatus.STATUS_NOT_SUPPORTED;
+                return NtStatus.STATUS_NOT_SUPPORTED.code();
         }
     }
 
@@ -1588,26 +1586,26 @@ public final class WskSocket {
         if ((mask & Wsk.WSK_EVENT_DISABLE) != 0) {
             int event = mask & ~Wsk.WSK_EVENT_DISABLE;
             if (Integer.bitCount(event) != 1 || (event & allowed) == 0) {
-                return NtStatus.STATUS_INVALID_PARAMETER; // disable one event at a time
+                return NtStatus.STATUS_INVALID_PARAMETER.code(); // disable one event at a time
             }
             events &= ~event;
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
         if (mask == 0 || (mask & ~allowed) != 0) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if ((mask & Wsk.WSK_EVENT_ACCEPT) != 0 && !(dispatch instanceof WskClientListenDispatch)) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if ((mask & CONNECTION_EVENTS) != 0 && category != Wsk.WSK_FLAG_LISTEN_SOCKET
             && !(dispatch instanceof WskClientConnectionDispatch)) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
+            return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         events |= mask;
         if ((mask & (Wsk.WSK_EVENT_RECEIVE | Wsk.WSK_EVENT_DISCONNECT)) != 0) {
             provider.schedule(this); // data already queued, or a FIN already in, is indicated on the next round
         }
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     /** The option's value, or -1 when not supported. */

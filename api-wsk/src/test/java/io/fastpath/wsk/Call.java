@@ -1,5 +1,6 @@
 package io.fastpath.wsk;
 
+import io.fastpath.provider.NtStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -51,13 +52,13 @@ final class Call {
 
     /** Asserts that the IRP completed exactly once for each call, with {@code status}. */
     void assertCompleted(int status) {
-        assertEquals(WskStatus.name(status), WskStatus.name(status()), "IRP status");
+        assertEquals(NtStatus.name(status), NtStatus.name(status()), "IRP status");
         assertEquals(calls, completions, "the IRP completed exactly once per call");
     }
 
     /** A call that completed inline: returned {@code status}, not pending, routine already ran. */
     void assertInline(int returned, int status) {
-        assertEquals(WskStatus.name(status), WskStatus.name(returned), "returned status");
+        assertEquals(NtStatus.name(status), NtStatus.name(returned), "returned status");
         assertEquals(false, irp.pending(), "inline completion is not pending");
         assertCompleted(status);
     }

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.wsk.WskTestSockets.Receive;
 import java.nio.file.Path;
@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * accepted, the client's connect completes; rejected, it is refused; pended too long, the request is dropped.
  */
 class WskConditionalAcceptTest {
-    private static final int S = NtStatus.STATUS_SUCCESS;
+    private static final int S = NtStatus.STATUS_SUCCESS.code();
 
     @TempDir
     Path dir;
@@ -80,12 +80,12 @@ class WskConditionalAcceptTest {
         assertEquals(1, c.information());
         c.assertInline(l.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT, c.irp()), S);
         Call listen = new Call();
-        assertEquals(NtStatus.STATUS_PENDING, l.bind(new SocketAddressV4(0, port), listen.irp()));
+        assertEquals(NtStatus.STATUS_PENDING.code(), l.bind(new SocketAddressV4(0, port), listen.irp()));
         rig.await(listen, 5, "listen");
         listen.assertCompleted(S);
         // Conditional accept is chosen before binding, as in Winsock.
         c.assertInline(l.controlSocket(WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 0, c.irp()),
-            NtStatus.STATUS_INVALID_DEVICE_STATE);
+            NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         return l;
     }
 
@@ -128,7 +128,7 @@ class WskConditionalAcceptTest {
             conditionalListener(rig, inspector, 7);
             Client c = new Client(rig, 7);
             rig.await(c.connect, 5, "connect");
-            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED); // a RST for the SYN, as Windows does
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code()); // a RST for the SYN, as Windows does
             assertEquals(1, inspector.inspected.size());
             assertTrue(inspector.accepted.isEmpty());
         }
@@ -146,10 +146,10 @@ class WskConditionalAcceptTest {
             assertFalse(c.connect.done(), "no SYN-ACK while the listener decides");
             WskInspectId id = inspector.inspected.get(0);
             Call done = new Call();
-            done.assertInline(l.inspectComplete(id, WskInspectPend, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
+            done.assertInline(l.inspectComplete(id, WskInspectPend, done.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
             done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), S);
             // Decided already: the id is no longer valid.
-            done.assertInline(l.inspectComplete(id, WskInspectReject, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
+            done.assertInline(l.inspectComplete(id, WskInspectReject, done.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
             rig.await(c.connect, 5, "connect");
             c.connect.assertCompleted(S);
             rig.runUntil(() -> inspector.accepted.size() == 1, 5, "accept event");
@@ -171,7 +171,7 @@ class WskConditionalAcceptTest {
             Call done = new Call();
             done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectReject, done.irp()), S);
             rig.await(c.connect, 5, "connect");
-            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertTrue(inspector.accepted.isEmpty());
         }
     }
@@ -193,9 +193,9 @@ class WskConditionalAcceptTest {
             rig.runUntil(() -> !inspector.aborted.isEmpty() && c.connect.done(), 5, "abort event");
             WskInspectId id = inspector.inspected.get(0);
             assertEquals(id, inspector.aborted.get(0));
-            c.connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
+            c.connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
             Call done = new Call();
-            done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
+            done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
             assertTrue(inspector.accepted.isEmpty());
         }
     }
@@ -210,9 +210,9 @@ class WskConditionalAcceptTest {
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
             Call close = new Call();
             int returned = l.closeSocket(close.irp());
-            assertNotNull(WskStatus.name(returned));
+            assertNotNull(NtStatus.name(returned));
             rig.await(c.connect, 5, "connect");
-            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             rig.await(close, 5, "close");
             close.assertCompleted(S);
         }
@@ -224,9 +224,9 @@ class WskConditionalAcceptTest {
             WskSocket c = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             Call call = new Call();
             call.assertInline(c.controlSocket(WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 1, call.irp()),
-                WskStatus.STATUS_NOT_SUPPORTED);
+                NtStatus.STATUS_NOT_SUPPORTED.code());
             call.assertInline(c.inspectComplete(new WskInspectId(1, 1), WskInspectAccept, call.irp()),
-                WskStatus.STATUS_NOT_SUPPORTED);
+                NtStatus.STATUS_NOT_SUPPORTED.code());
         }
     }
 }

@@ -4,7 +4,7 @@ import static io.fastpath.wsk.WskTestSockets.connect;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.wsk.WskTestSockets.Connected;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
@@ -59,7 +59,7 @@ class WskDispatchTest {
                     depth[0]--;
                 }
             }, null);
-            assertEquals(NtStatus.STATUS_SUCCESS, p.client().receive(buf, 0, irp));
+            assertEquals(NtStatus.STATUS_SUCCESS.code(), p.client().receive(buf, 0, irp));
             rig.runUntil(() -> received[0] == total, 5, "read back");
             assertEquals(0, mismatches[0]);
             assertTrue(maxDepth[0] <= 16, "nesting depth " + maxDepth[0]);
@@ -150,7 +150,7 @@ class WskDispatchTest {
         }
 
         private boolean check(Irp i) {
-            if (i.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+            if (i.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
                 failed = true;
                 return false;
             }

@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * test thread return STATUS_PENDING and complete there, and closing detaches it cleanly.
  */
 class WskPollThreadTest {
-    private static final int S = NtStatus.STATUS_SUCCESS;
+    private static final int S = NtStatus.STATUS_SUCCESS.code();
 
     @TempDir
     Path dir;
@@ -75,14 +75,14 @@ class WskPollThreadTest {
             };
             // Calls from this thread: B's provider now lives on B's poll thread, so they queue.
             Call create = new Call();
-            assertEquals(NtStatus.STATUS_PENDING, rig.wskB.socket(Wsk.AF_INET, Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
+            assertEquals(NtStatus.STATUS_PENDING.code(), rig.wskB.socket(Wsk.AF_INET, Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
                 WSK_FLAG_LISTEN_SOCKET, null, server, create.irp()));
             rig.await(create, 5, "socket on the poll thread");
             create.assertCompleted(S);
             assertSame(rig.runnerB.thread(), create.completedOn, "completed on B's poll thread");
             WskSocket listener = create.socket();
             Call c = new Call();
-            assertEquals(NtStatus.STATUS_PENDING, listener.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK,
+            assertEquals(NtStatus.STATUS_PENDING.code(), listener.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK,
                 SOL_SOCKET, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, c.irp()));
             rig.await(c, 5, "events");
             c.assertCompleted(S);

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.wsk.WskTestSockets.Connected;
 import io.fastpath.wsk.WskTestSockets.Receive;
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the chain until WskRelease, STATUS_DATA_NOT_ACCEPTED leaves it for a WskReceive; pending WskReceives come first.
  */
 class WskReceiveEventTest {
-    private static final int S = NtStatus.STATUS_SUCCESS;
+    private static final int S = NtStatus.STATUS_SUCCESS.code();
 
     @TempDir
     Path dir;
@@ -70,7 +70,7 @@ class WskReceiveEventTest {
                 long n = accept >= 0 ? Math.min(accept, bytesIndicated) : bytesIndicated;
                 bytesAccepted.set(n);
                 text.append(chain, 0, (int) n);
-            } else if (answer == NtStatus.STATUS_PENDING) {
+            } else if (answer == NtStatus.STATUS_PENDING.code()) {
                 kept.add(dataIndication);
                 text.append(chain);
             }
@@ -128,7 +128,7 @@ class WskReceiveEventTest {
     void pendingKeepsTheChainUntilWskReleaseAndASecondReleaseIsRefused() throws Exception {
         try (RingRig rig = new RingRig(dir)) {
             Recorder r = new Recorder();
-            r.answer = NtStatus.STATUS_PENDING;
+            r.answer = NtStatus.STATUS_PENDING.code();
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             send(rig, p.server(), "kept data");
@@ -139,11 +139,11 @@ class WskReceiveEventTest {
             rig.runUntil(() -> r.kept.size() == 2, 5, "second indication");
             assertEquals("kept data", read(chain));
             if (chain.next() != null) {
-                assertEquals(NtStatus.STATUS_INVALID_PARAMETER, p.client().release(chain.next()), "not a chain head");
+                assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), p.client().release(chain.next()), "not a chain head");
             }
             assertEquals(S, p.client().release(chain));
-            assertEquals(NtStatus.STATUS_INVALID_PARAMETER, p.client().release(chain), "released twice");
-            assertEquals(NtStatus.STATUS_INVALID_PARAMETER, p.client().release(null));
+            assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), p.client().release(chain), "released twice");
+            assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), p.client().release(null));
             // WskRelease from another thread is queued to the dispatch thread.
             WskDataIndication second = r.kept.get(1);
             int[] status = {-1};
@@ -167,7 +167,7 @@ class WskReceiveEventTest {
         try (RingRig rig = new RingRig(dir, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(50)),
             false, 64)) {
             Recorder r = new Recorder();
-            r.answer = NtStatus.STATUS_PENDING;
+            r.answer = NtStatus.STATUS_PENDING.code();
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             boolean asked = false;
@@ -196,7 +196,7 @@ class WskReceiveEventTest {
     void dataNotAcceptedLeavesTheDataForWskReceiveAndStopsEventsUntilOneIsPosted() {
         try (RingRig rig = new RingRig(dir)) {
             Recorder r = new Recorder();
-            r.answer = WskStatus.STATUS_DATA_NOT_ACCEPTED;
+            r.answer = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             send(rig, p.server(), "abc");
@@ -240,7 +240,7 @@ class WskReceiveEventTest {
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             Receive rcv = new Receive(p.client(), 100, 0);
-            assertEquals(NtStatus.STATUS_PENDING, rcv.returned);
+            assertEquals(NtStatus.STATUS_PENDING.code(), rcv.returned);
             send(rig, p.server(), "for the irp");
             rig.await(rcv.call, 5, "receive");
             assertEquals("for the irp", rcv.text());
@@ -362,7 +362,7 @@ class WskReceiveEventTest {
                         return S;
                     }
                     keep.add(chain);
-                    return NtStatus.STATUS_PENDING;
+                    return NtStatus.STATUS_PENDING.code();
                 }
             };
             Connected p = connect(rig, 7, null, checker);

@@ -15,9 +15,8 @@ import io.fastpath.ndk.NdkListener;
 import io.fastpath.ndk.NdkQp;
 import io.fastpath.ndk.NdkQpHandler;
 import io.fastpath.ndk.NdkRequestCompletion;
-import io.fastpath.ndk.NdkStatus;
 import io.fastpath.ndk.SockAddrIn;
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.device.PcapPort;
@@ -58,7 +57,7 @@ final class NdkPingPong {
         final int status;
 
         Failed(String what, int status) {
-            super(what + ": " + NdkStatus.name(status));
+            super(what + ": " + NtStatus.name(status));
             this.status = status;
         }
     }
@@ -117,7 +116,7 @@ final class NdkPingPong {
             return rig.pingPong(messages, size, connectorLimits, listenerLimits, privateData);
         } catch (Failed f) {
             System.out.println("ndk-pingpong: " + f.getMessage());
-            System.out.println(NdkStatus.name(f.status));
+            System.out.println(NtStatus.name(f.status));
             return 1;
         }
     }
@@ -177,7 +176,7 @@ final class NdkPingPong {
                     throw new IllegalStateException(what + ": a callback failed", errors.get(0));
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new Failed(what + " timed out", NtStatus.STATUS_IO_TIMEOUT);
+                    throw new Failed(what + " timed out", NtStatus.STATUS_IO_TIMEOUT.code());
                 }
                 connectorStack.doWork();
                 listenerStack.doWork();
@@ -193,9 +192,9 @@ final class NdkPingPong {
         }
 
         static String privateData(NdkConnector c, NdkConnectionData data) {
-            expect("NdkGetConnectionData (size)", NtStatus.STATUS_SUCCESS, c.getConnectionData(data, null, 0));
+            expect("NdkGetConnectionData (size)", NtStatus.STATUS_SUCCESS.code(), c.getConnectionData(data, null, 0));
             UnsafeBuffer b = new UnsafeBuffer(new byte[data.privateDataLength]);
-            expect("NdkGetConnectionData", NtStatus.STATUS_SUCCESS, c.getConnectionData(data, b, b.capacity()));
+            expect("NdkGetConnectionData", NtStatus.STATUS_SUCCESS.code(), c.getConnectionData(data, b, b.capacity()));
             return new String(b.byteArray(), StandardCharsets.UTF_8);
         }
 
@@ -208,31 +207,31 @@ final class NdkPingPong {
             NdkConnector[] accepted = new NdkConnector[1];
             NdkListener l = listenerNdk.createListener((ctx, c) -> accepted[0] = c, null);
             NdkRequestCompletion record = (ctx, s) -> status[(Integer) ctx] = s;
-            expect("NdkListen", NtStatus.STATUS_PENDING, l.listen(new SockAddrIn(0, 0), record, 0));
+            expect("NdkListen", NtStatus.STATUS_PENDING.code(), l.listen(new SockAddrIn(0, 0), record, 0));
             until(() -> status[0] != Integer.MIN_VALUE, "NdkListen");
-            expect("NdkListen", NtStatus.STATUS_SUCCESS, status[0]);
+            expect("NdkListen", NtStatus.STATUS_SUCCESS.code(), status[0]);
             SockAddrIn address = l.getListenerLocalAddress();
 
             NdkConnector c = connectorNdk.createConnector();
-            expect("NdkConnect", NtStatus.STATUS_PENDING, c.connect(connector.qp, null, address, connectorLimits[0],
+            expect("NdkConnect", NtStatus.STATUS_PENDING.code(), c.connect(connector.qp, null, address, connectorLimits[0],
                 connectorLimits[1], pd, pd.capacity(), record, 1));
             until(() -> accepted[0] != null || status[1] != Integer.MIN_VALUE, "connect event");
             if (accepted[0] == null) {
                 throw new Failed("NdkConnect", status[1]);
             }
             NdkConnector s = accepted[0];
-            expect("NdkAccept", NtStatus.STATUS_PENDING, s.accept(listener.qp, listenerLimits[0], listenerLimits[1], pd,
+            expect("NdkAccept", NtStatus.STATUS_PENDING.code(), s.accept(listener.qp, listenerLimits[0], listenerLimits[1], pd,
                 pd.capacity(), ctx -> { }, null, record, 2));
             until(() -> status[1] != Integer.MIN_VALUE, "NdkConnect");
-            expect("NdkConnect", NtStatus.STATUS_SUCCESS, status[1]);
+            expect("NdkConnect", NtStatus.STATUS_SUCCESS.code(), status[1]);
             NdkConnectionData data = new NdkConnectionData();
             String peer = privateData(c, data);
             System.out.println("connector: inbound=" + data.inboundReadLimit + " outbound=" + data.outboundReadLimit
                 + " peer-private-data=" + peer);
-            expect("NdkCompleteConnect", NtStatus.STATUS_PENDING, c.completeConnect(ctx -> { }, null, record, 3));
+            expect("NdkCompleteConnect", NtStatus.STATUS_PENDING.code(), c.completeConnect(ctx -> { }, null, record, 3));
             until(() -> status[2] != Integer.MIN_VALUE && status[3] != Integer.MIN_VALUE, "NdkAccept");
-            expect("NdkCompleteConnect", NtStatus.STATUS_SUCCESS, status[3]);
-            expect("NdkAccept", NtStatus.STATUS_SUCCESS, status[2]);
+            expect("NdkCompleteConnect", NtStatus.STATUS_SUCCESS.code(), status[3]);
+            expect("NdkAccept", NtStatus.STATUS_SUCCESS.code(), status[2]);
             peer = privateData(s, data);
             System.out.println("listener: inbound=" + data.inboundReadLimit + " outbound=" + data.outboundReadLimit
                 + " peer-private-data=" + peer);
@@ -245,11 +244,11 @@ final class NdkPingPong {
             for (int i = 0; i < messages; i++) {
                 int seed = i;
                 long t0 = System.nanoTime();
-                expect("NdkSend", NtStatus.STATUS_SUCCESS, connector.send(size, seed));
+                expect("NdkSend", NtStatus.STATUS_SUCCESS.code(), connector.send(size, seed));
                 until(() -> listener.receivedStatus != Integer.MIN_VALUE, "message " + i);
                 listener.verify(size, seed, "listener");
                 listener.post();
-                expect("NdkSend", NtStatus.STATUS_SUCCESS, listener.send(size, seed + 1));
+                expect("NdkSend", NtStatus.STATUS_SUCCESS.code(), listener.send(size, seed + 1));
                 until(() -> connector.receivedStatus != Integer.MIN_VALUE, "reply " + i);
                 connector.verify(size, seed + 1, "connector");
                 rtt[i] = System.nanoTime() - t0;
@@ -264,13 +263,13 @@ final class NdkPingPong {
                     rtt[0] / 1e3, pct(rtt, 50) / 1e3, pct(rtt, 90) / 1e3, pct(rtt, 99) / 1e3, pct(rtt, 99.9) / 1e3,
                     rtt[messages - 1] / 1e3, messages, elapsed / 1e6);
             }
-            expect("NdkDisconnect", NtStatus.STATUS_PENDING, c.disconnect(record, 0));
+            expect("NdkDisconnect", NtStatus.STATUS_PENDING.code(), c.disconnect(record, 0));
             status[0] = Integer.MIN_VALUE;
-            expect("NdkDisconnect (listener)", NtStatus.STATUS_PENDING, s.disconnect(record, 1));
+            expect("NdkDisconnect (listener)", NtStatus.STATUS_PENDING.code(), s.disconnect(record, 1));
             status[1] = Integer.MIN_VALUE;
             until(() -> status[0] != Integer.MIN_VALUE && status[1] != Integer.MIN_VALUE, "NdkDisconnect");
-            expect("NdkDisconnect", NtStatus.STATUS_SUCCESS, status[0]);
-            expect("NdkDisconnect (listener)", NtStatus.STATUS_SUCCESS, status[1]);
+            expect("NdkDisconnect", NtStatus.STATUS_SUCCESS.code(), status[0]);
+            expect("NdkDisconnect (listener)", NtStatus.STATUS_SUCCESS.code(), status[1]);
             System.out.println("disconnected");
             return 0;
         }
@@ -330,7 +329,7 @@ final class NdkPingPong {
 
         void post() {
             receivedStatus = Integer.MIN_VALUE;
-            Rig.expect("NdkReceive", NtStatus.STATUS_SUCCESS, qp.postReceive(receive.addressOffset(), receive.capacity(),
+            Rig.expect("NdkReceive", NtStatus.STATUS_SUCCESS.code(), qp.postReceive(receive.addressOffset(), receive.capacity(),
                 null));
         }
 
@@ -342,22 +341,22 @@ final class NdkPingPong {
         }
 
         void verify(int size, int seed, String who) {
-            Rig.expect(who + " receive", NtStatus.STATUS_SUCCESS, receivedStatus);
+            Rig.expect(who + " receive", NtStatus.STATUS_SUCCESS.code(), receivedStatus);
             if (receivedBytes != size) {
                 throw new Failed(who + " received " + receivedBytes + " bytes, expected " + size,
-                    NtStatus.STATUS_INVALID_PARAMETER);
+                    NtStatus.STATUS_INVALID_PARAMETER.code());
             }
             for (int i = 0; i < size; i++) {
                 if (receive.getByte(i) != (byte) (seed * 31 + i)) {
                     throw new Failed(who + ": byte " + i + " of message " + seed + " differs",
-                        NtStatus.STATUS_INVALID_PARAMETER);
+                        NtStatus.STATUS_INVALID_PARAMETER.code());
                 }
             }
         }
 
         @Override
         public void onSendComplete(Object requestContext, int status, int bytes) {
-            if (status != NtStatus.STATUS_SUCCESS) {
+            if (status != NtStatus.STATUS_SUCCESS.code()) {
                 throw new Failed("send completion", status);
             }
             sends++;

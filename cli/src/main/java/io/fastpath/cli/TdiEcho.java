@@ -1,5 +1,6 @@
 package io.fastpath.cli;
 
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -13,7 +14,6 @@ import io.fastpath.tdi.TdiEventReturn;
 import io.fastpath.tdi.TdiEvents;
 import io.fastpath.tdi.TdiException;
 import io.fastpath.tdi.TdiProvider;
-import io.fastpath.tdi.TdiStatus;
 import io.fastpath.tdi.Tsdu;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -74,14 +74,14 @@ final class TdiEcho {
             try {
                 server = new Server(tdi, tdi.openAddress(0, listenPort), pending, staging);
             } catch (TdiException e) {
-                System.out.println("listen on port " + listenPort + ": " + TdiStatus.name(e.status()));
-                System.out.println(TdiStatus.name(e.status()));
+                System.out.println("listen on port " + listenPort + ": " + NtStatus.name(e.status()));
+                System.out.println(NtStatus.name(e.status()));
                 return 1;
             }
             int status = server.start();
-            if (status != TdiStatus.STATUS_SUCCESS) {
-                System.out.println("listen on port " + listenPort + ": " + TdiStatus.name(status));
-                System.out.println(TdiStatus.name(status));
+            if (status != NtStatus.STATUS_SUCCESS.code()) {
+                System.out.println("listen on port " + listenPort + ": " + NtStatus.name(status));
+                System.out.println(NtStatus.name(status));
                 return 1;
             }
             Runtime.getRuntime().addShutdownHook(hook);
@@ -156,12 +156,12 @@ final class TdiEcho {
                 while (!irp.completed() && System.nanoTime() < deadline) {
                     tdi.dispatch();
                 }
-                int status = irp.completed() ? irp.ioStatus().status() : TdiStatus.STATUS_REQUEST_TIMED_OUT;
-                if (status != TdiStatus.STATUS_SUCCESS) {
+                int status = irp.completed() ? irp.ioStatus().status() : NtStatus.STATUS_REQUEST_TIMED_OUT.code();
+                if (status != NtStatus.STATUS_SUCCESS.code()) {
                     return status;
                 }
             }
-            return TdiStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
 
         @Override
@@ -174,8 +174,8 @@ final class TdiEcho {
                 endpoint = tdi.openConnection(s);
                 Irp associate = new Irp();
                 tdi.callDriver(TdiBuild.associateAddress(associate, endpoint, null, null, address));
-                if (associate.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
-                    return TdiStatus.STATUS_INSUFFICIENT_RESOURCES;
+                if (associate.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+                    return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
                 }
                 s.endpoint = endpoint;
             } else {
@@ -184,7 +184,7 @@ final class TdiEcho {
             s.reset();
             accepted++;
             out.acceptIrp(TdiBuild.accept(s.accept, endpoint, null, null, null, null)).connectionContext(s);
-            return TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+            return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
         }
 
         @Override
@@ -204,7 +204,7 @@ final class TdiEcho {
                 closed++;
                 idle.add(s.endpoint);
             }
-            return TdiStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
     }
 
@@ -246,7 +246,7 @@ final class TdiEcho {
             boolean expedited;
 
             void complete(Irp done, Object context) {
-                if (done.ioStatus().status() == TdiStatus.STATUS_SUCCESS) {
+                if (done.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
                     server.bytesEchoed += done.ioStatus().information();
                     if (expedited) {
                         server.expeditedEchoed += done.ioStatus().information();
@@ -291,7 +291,7 @@ final class TdiEcho {
                     }
                 }
                 server.keptChains++;
-                return TdiStatus.STATUS_PENDING;
+                return NtStatus.STATUS_PENDING.code();
             }
             if (starved || length > capacity - (tail - head)) {
                 // Declined: the data stays with the transport and is drained by TDI_RECEIVEs into the staging
@@ -301,11 +301,11 @@ final class TdiEcho {
                 if (!receiving) {
                     drain();
                 }
-                return TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
             }
             byte[] copy = tsdu.toByteArray();
             stage(copy, sendFlags);
-            return TdiStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
 
         private void stage(byte[] bytes, int sendFlags) {
@@ -341,7 +341,7 @@ final class TdiEcho {
             TdiBuild.receive(receive, endpoint, (irp, ctx) -> {
                 receiving = false;
                 int got = (int) irp.ioStatus().information();
-                if (irp.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+                if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
                     starved = false;
                     return;
                 }
@@ -354,7 +354,7 @@ final class TdiEcho {
         }
 
         void onReleased(Irp irp, Object context) {
-            if (irp.ioStatus().status() == TdiStatus.STATUS_SUCCESS) {
+            if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
                 server.closed++;
             } else {
                 server.abnormal++;

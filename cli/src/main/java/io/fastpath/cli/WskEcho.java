@@ -12,7 +12,7 @@ import static io.fastpath.wsk.Wsk.WSK_FLAG_ABORTIVE;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_LISTEN_SOCKET;
 import static io.fastpath.wsk.Wsk.WskSetOption;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -25,7 +25,6 @@ import io.fastpath.wsk.WskClientListenDispatch;
 import io.fastpath.wsk.WskDataIndication;
 import io.fastpath.wsk.WskProvider;
 import io.fastpath.wsk.WskSocket;
-import io.fastpath.wsk.WskStatus;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -75,9 +74,9 @@ final class WskEcho {
             wsk = WskProvider.register(stack);
             Server server = new Server(sendIrps);
             int status = listen(wsk, server, listenPort);
-            if (status != NtStatus.STATUS_SUCCESS) {
-                System.out.println("listen on port " + listenPort + ": " + WskStatus.name(status));
-                System.out.println(WskStatus.name(status));
+            if (status != NtStatus.STATUS_SUCCESS.code()) {
+                System.out.println("listen on port " + listenPort + ": " + NtStatus.name(status));
+                System.out.println(NtStatus.name(status));
                 return 1;
             }
             Runtime.getRuntime().addShutdownHook(hook);
@@ -119,7 +118,7 @@ final class WskEcho {
     static int listen(WskProvider wsk, Server server, int port) {
         Irp create = new Irp();
         int status = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, null, server, create);
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             return status;
         }
         WskSocket listener = (WskSocket) create.ioStatus().informationObject();
@@ -131,7 +130,7 @@ final class WskEcho {
         while (!bind.completed() && System.nanoTime() < deadline) {
             wsk.dispatch();
         }
-        return bind.completed() ? bind.ioStatus().status() : NtStatus.STATUS_IO_TIMEOUT;
+        return bind.completed() ? bind.ioStatus().status() : NtStatus.STATUS_IO_TIMEOUT.code();
     }
 
     /** The listen socket's events, and the default events of the sockets it accepts. */
@@ -152,7 +151,7 @@ final class WskEcho {
                                   SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
             accepted++;
             acceptSocket.setContext(new Connection(this, acceptSocket, sendIrps));
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
 
         @Override
@@ -164,7 +163,7 @@ final class WskEcho {
         @Override
         public int wskDisconnectEvent(Object socketContext, int flags) {
             ((Connection) socketContext).onDisconnect(flags);
-            return NtStatus.STATUS_SUCCESS;
+            return NtStatus.STATUS_SUCCESS.code();
         }
     }
 
@@ -227,7 +226,7 @@ final class WskEcho {
         int onIndication(WskDataIndication chain, long bytes) {
             if (chain == null) {
                 onDisconnect(WSK_FLAG_ABORTIVE); // the connection died (disconnect events are on: not expected)
-                return NtStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             }
             int links = 0;
             for (WskDataIndication d = chain; d != null; d = d.next()) {
@@ -236,7 +235,7 @@ final class WskEcho {
             if (declined || links > freeCount || chainCount == irps) {
                 declined = true; // the data stays queued; the copy path takes it once the sends are done
                 maybeCopy();
-                return WskStatus.STATUS_DATA_NOT_ACCEPTED;
+                return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
             }
             int at = (chainFirst + chainCount++) % irps;
             chainHead[at] = chain;
@@ -257,9 +256,9 @@ final class WskEcho {
                 chainHead[at] = null;
                 popReleased();
                 maybeFinish();
-                return NtStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             }
-            return NtStatus.STATUS_PENDING;
+            return NtStatus.STATUS_PENDING.code();
         }
 
         private void onSent(SendSlot slot) {
@@ -268,7 +267,7 @@ final class WskEcho {
             account(slot.irp);
             int at = slot.chain;
             if (--chainSends[at] == 0 && at != indicatingAt) { // (inside its receive event onIndication finishes it)
-                if (socket.release(chainHead[at]) != NtStatus.STATUS_SUCCESS) {
+                if (socket.release(chainHead[at]) != NtStatus.STATUS_SUCCESS.code()) {
                     failed = true;
                 }
                 chainHead[at] = null;
@@ -288,7 +287,7 @@ final class WskEcho {
 
         private void account(Irp irp) {
             int status = irp.ioStatus().status();
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 server.bytesEchoed += irp.ioStatus().information();
             } else {
                 failed = true;
@@ -305,7 +304,7 @@ final class WskEcho {
         private void onCopied() {
             int status = receive.ioStatus().status();
             long n = receive.ioStatus().information();
-            if (status != NtStatus.STATUS_SUCCESS) {
+            if (status != NtStatus.STATUS_SUCCESS.code()) {
                 failed = true;
                 declined = false;
                 maybeFinish();
@@ -322,7 +321,7 @@ final class WskEcho {
 
         private void onCopySent() {
             account(copySend);
-            if (copySend.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+            if (copySend.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
                 declined = false;
                 maybeFinish();
                 return;
@@ -361,7 +360,7 @@ final class WskEcho {
                 return;
             }
             finishing = true;
-            if (failed || disconnect.completed() && disconnect.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+            if (failed || disconnect.completed() && disconnect.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
                 server.abnormal++;
             }
             socket.closeSocket(close);

@@ -8,7 +8,7 @@ import static io.fastpath.wsk.Wsk.WSK_FLAG_ABORTIVE;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_CONNECTION_SOCKET;
 import static io.fastpath.wsk.Wsk.WskSetOption;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -18,7 +18,6 @@ import io.fastpath.wsk.SocketAddressV4;
 import io.fastpath.wsk.WskBuf;
 import io.fastpath.wsk.WskProvider;
 import io.fastpath.wsk.WskSocket;
-import io.fastpath.wsk.WskStatus;
 import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -59,33 +58,33 @@ final class WskSend {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
                 IdleStrategy idle = options.idleStrategy();
                 long startNs = System.nanoTime();
-                int status = NtStatus.STATUS_SUCCESS;
+                int status = NtStatus.STATUS_SUCCESS.code();
                 int done = 0;
                 long synData = 0;
                 long synAccepted = 0;
                 long echoed = 0;
-                for (int i = 0; i < connections && status == NtStatus.STATUS_SUCCESS; i++) {
+                for (int i = 0; i < connections && status == NtStatus.STATUS_SUCCESS.code(); i++) {
                     long sentBefore = stack.counters().tcpFastOpenSynDataSent.get();
                     long fallbacksBefore = stack.counters().tcpFastOpenFallbacks.get();
                     run.start(i);
                     while (!run.finished) {
                         int work = wsk.dispatch();
                         if (System.nanoTime() - deadline > 0) {
-                            run.fail(NtStatus.STATUS_IO_TIMEOUT);
+                            run.fail(NtStatus.STATUS_IO_TIMEOUT.code());
                             break;
                         }
                         idle.idle(work);
                     }
                     status = run.status;
                     echoed += run.received;
-                    if (status == NtStatus.STATUS_SUCCESS) {
+                    if (status == NtStatus.STATUS_SUCCESS.code()) {
                         done++;
                         long sent = stack.counters().tcpFastOpenSynDataSent.get() - sentBefore;
                         long fallbacks = stack.counters().tcpFastOpenFallbacks.get() - fallbacksBefore;
                         synData += sent > 0 ? 1 : 0;
                         synAccepted += sent > 0 && fallbacks == 0 ? 1 : 0;
                     } else {
-                        System.out.println("connection " + (i + 1) + ": " + WskStatus.name(status) + " after "
+                        System.out.println("connection " + (i + 1) + ": " + NtStatus.name(status) + " after "
                             + run.sent + " bytes sent, " + run.received + " received (" + run.where + ")");
                     }
                 }
@@ -100,13 +99,13 @@ final class WskSend {
                         + " SYN (" + synAccepted + " acknowledged in the SYN-ACK, " + (synData - synAccepted)
                         + " sent again after the handshake)");
                 }
-                if (status == NtStatus.STATUS_SUCCESS) {
+                if (status == NtStatus.STATUS_SUCCESS.code()) {
                     System.out.println("verified " + echoed + " bytes");
                     return 0;
                 }
                 System.out.println("counters:");
                 StackCounters.format(stack.counters().reader(), false).forEach(System.out::println);
-                System.out.println(WskStatus.name(status));
+                System.out.println(NtStatus.name(status));
                 return 1;
             }
         }
@@ -160,22 +159,22 @@ final class WskSend {
             received = 0;
             finished = false;
             sawEnd = false;
-            status = NtStatus.STATUS_SUCCESS;
+            status = NtStatus.STATUS_SUCCESS.code();
             where = "socket";
             int rc = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null,
                 create.reuse());
-            if (rc != NtStatus.STATUS_SUCCESS) {
+            if (rc != NtStatus.STATUS_SUCCESS.code()) {
                 done(rc);
                 return;
             }
             socket = (WskSocket) create.ioStatus().informationObject();
             where = "bind";
             rc = socket.bind(SocketAddressV4.ANY, call.reuse());
-            if (rc == NtStatus.STATUS_SUCCESS && tfo) {
+            if (rc == NtStatus.STATUS_SUCCESS.code() && tfo) {
                 where = "TCP_FASTOPEN";
                 rc = socket.controlSocket(WskSetOption, TCP_FASTOPEN, IPPROTO_TCP, 1, call.reuse());
             }
-            if (rc != NtStatus.STATUS_SUCCESS) {
+            if (rc != NtStatus.STATUS_SUCCESS.code()) {
                 fail(rc);
                 return;
             }
@@ -186,7 +185,7 @@ final class WskSend {
 
         private void onConnected() {
             int rc = connect.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS) {
+            if (rc != NtStatus.STATUS_SUCCESS.code()) {
                 fail(rc);
                 return;
             }
@@ -207,7 +206,7 @@ final class WskSend {
 
         private void onSent() {
             int rc = send.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS) {
+            if (rc != NtStatus.STATUS_SUCCESS.code()) {
                 where = "WskSend";
                 fail(rc);
                 return;
@@ -218,7 +217,7 @@ final class WskSend {
 
         private void onReceived() {
             int rc = receive.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS) {
+            if (rc != NtStatus.STATUS_SUCCESS.code()) {
                 fail(rc);
                 return;
             }
@@ -230,13 +229,13 @@ final class WskSend {
                     return;
                 }
                 where = "WskReceive: the server closed early";
-                fail(NtStatus.STATUS_CONNECTION_RESET);
+                fail(NtStatus.STATUS_CONNECTION_RESET.code());
                 return;
             }
             for (int i = 0; i < n; i++) {
                 if (inView.getByte(i) != expected.getByte((int) ((received + i) % PATTERN))) {
                     where = "byte " + (received + i) + " differs";
-                    fail(NtStatus.STATUS_DATA_ERROR);
+                    fail(NtStatus.STATUS_DATA_ERROR.code());
                     return;
                 }
             }
@@ -253,7 +252,7 @@ final class WskSend {
 
         private void onDisconnected() {
             int rc = disconnect.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS) {
+            if (rc != NtStatus.STATUS_SUCCESS.code()) {
                 fail(rc);
                 return;
             }
@@ -262,15 +261,15 @@ final class WskSend {
 
         /** WskCloseSocket once both directions ended: our FIN acknowledged and the server's 0-byte end read. */
         private void maybeDone() {
-            if (sawEnd && disconnect.completed() && disconnect.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
+            if (sawEnd && disconnect.completed() && disconnect.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
                 where = "WskCloseSocket";
-                done(NtStatus.STATUS_SUCCESS);
+                done(NtStatus.STATUS_SUCCESS.code());
             }
         }
 
         /** Ends the connection with a failure: abortive close. */
         void fail(int rc) {
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 status = rc;
             }
             if (socket != null && !close.inProgress()) {
@@ -280,7 +279,7 @@ final class WskSend {
         }
 
         private void done(int rc) {
-            if (status == NtStatus.STATUS_SUCCESS) {
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
                 status = rc;
             }
             if (socket == null) {

@@ -1,5 +1,6 @@
 package io.fastpath.perf;
 
+import io.fastpath.provider.NtStatus;
 import io.fastpath.dpdk.Eal;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
@@ -13,7 +14,6 @@ import io.fastpath.tdi.TdiConnection;
 import io.fastpath.tdi.TdiConnectionInformation;
 import io.fastpath.tdi.TdiEvents;
 import io.fastpath.tdi.TdiProvider;
-import io.fastpath.tdi.TdiStatus;
 import io.fastpath.tdi.Tsdu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -96,7 +96,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         }
 
         private void sent(Slot s) {
-            if (s.irp.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+            if (s.irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
                 failures++;
             }
             free[freeCount++] = s;
@@ -112,7 +112,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
             nextChain = (nextChain + 1) % SLOTS;
             if (chains[c][0] != null || freeCount < tsdu.segmentCount()) {
                 failures++;
-                return TdiStatus.STATUS_DATA_NOT_ACCEPTED;
+                return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
             }
             chains[c][0] = tsdu;
             outstanding[c] = 1; // held while the sends go out
@@ -132,7 +132,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
                 tdi.returnChainedReceives(chains[c], 1);
                 chains[c][0] = null;
             }
-            return TdiStatus.STATUS_PENDING;
+            return NtStatus.STATUS_PENDING.code();
         }
     }
 
@@ -157,7 +157,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         call(tdiA, TdiBuild.setEventHandler(new Irp(), addressA, null, null, Tdi.TDI_EVENT_CHAINED_RECEIVE,
             (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
                 got += length;
-                return TdiStatus.STATUS_SUCCESS;
+                return NtStatus.STATUS_SUCCESS.code();
             }, null), "event A");
         client = endpoint(tdiA, addressA);
         Irp listen = TdiBuild.listen(new Irp(), echo.endpoint, null, null, 0, null, null);
@@ -185,8 +185,8 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
 
     private static void call(TdiProvider p, Irp irp, String what) {
         int s = p.callDriver(irp);
-        if (s != TdiStatus.STATUS_SUCCESS) {
-            throw new IllegalStateException(what + ": " + TdiStatus.name(s));
+        if (s != NtStatus.STATUS_SUCCESS.code()) {
+            throw new IllegalStateException(what + ": " + NtStatus.name(s));
         }
     }
 
@@ -197,7 +197,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         while (got < size || !send.completed()) {
             dispatch();
         }
-        if (send.ioStatus().status() != TdiStatus.STATUS_SUCCESS || echo.failures != 0 || got != size) {
+        if (send.ioStatus().status() != NtStatus.STATUS_SUCCESS.code() || echo.failures != 0 || got != size) {
             throw new IllegalStateException("round trip failed: " + send.ioStatus() + ", echo failures "
                 + echo.failures + ", got " + got);
         }
@@ -219,7 +219,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
                 throw new IllegalStateException(what + " did not complete");
             }
         }
-        if (irp.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
             throw new IllegalStateException(what + ": " + irp.ioStatus());
         }
     }

@@ -5,9 +5,8 @@ import io.fastpath.ndk.NdkConnectionData;
 import io.fastpath.ndk.NdkConnector;
 import io.fastpath.ndk.NdkQp;
 import io.fastpath.ndk.NdkQpHandler;
-import io.fastpath.ndk.NdkStatus;
 import io.fastpath.ndk.SockAddrIn;
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -58,13 +57,13 @@ public final class NdkEchoConnector implements NdkQpHandler {
         byte[] pd = privateData.getBytes(StandardCharsets.UTF_8);
         int r = connector.connect(qp, null, listener, 8, 8, new UnsafeBuffer(pd), pd.length,
             (ctx, s) -> onConnected(s), null);
-        if (r != NtStatus.STATUS_PENDING) {
+        if (r != NtStatus.STATUS_PENDING.code()) {
             fail("NdkConnect", r);
         }
     }
 
     private void onConnected(int s) {
-        if (s != NtStatus.STATUS_SUCCESS) {
+        if (s != NtStatus.STATUS_SUCCESS.code()) {
             fail("NdkConnect", s);
             return;
         }
@@ -75,15 +74,15 @@ public final class NdkEchoConnector implements NdkQpHandler {
         inboundReadLimit = data.inboundReadLimit;
         outboundReadLimit = data.outboundReadLimit;
         peerPrivateData = new String(theirs.byteArray(), StandardCharsets.UTF_8);
-        int r = connector.completeConnect(ctx -> fail("peer disconnected", NtStatus.STATUS_CONNECTION_RESET), null,
+        int r = connector.completeConnect(ctx -> fail("peer disconnected", NtStatus.STATUS_CONNECTION_RESET.code()), null,
             (ctx, c) -> onCompleted(c), null);
-        if (r != NtStatus.STATUS_PENDING) {
+        if (r != NtStatus.STATUS_PENDING.code()) {
             fail("NdkCompleteConnect", r);
         }
     }
 
     private void onCompleted(int s) {
-        if (s != NtStatus.STATUS_SUCCESS) {
+        if (s != NtStatus.STATUS_SUCCESS.code()) {
             fail("NdkCompleteConnect", s);
             return;
         }
@@ -97,7 +96,7 @@ public final class NdkEchoConnector implements NdkQpHandler {
                 qp.close();
                 status = d;
             }, null);
-            if (r != NtStatus.STATUS_PENDING) {
+            if (r != NtStatus.STATUS_PENDING.code()) {
                 fail("NdkDisconnect", r);
             }
             return;
@@ -107,7 +106,7 @@ public final class NdkEchoConnector implements NdkQpHandler {
         }
         qp.postReceive(receiveBuffer.addressOffset(), receiveBuffer.capacity(), null);
         int r = qp.send(sendBuffer.addressOffset(), size, null);
-        if (r != NtStatus.STATUS_SUCCESS) {
+        if (r != NtStatus.STATUS_SUCCESS.code()) {
             fail("NdkSend", r);
         }
     }
@@ -117,13 +116,13 @@ public final class NdkEchoConnector implements NdkQpHandler {
         if (done()) {
             return;
         }
-        if (s != NtStatus.STATUS_SUCCESS || bytes != size) {
+        if (s != NtStatus.STATUS_SUCCESS.code() || bytes != size) {
             fail("NdkReceive (" + bytes + " bytes)", s);
             return;
         }
         for (int i = 0; i < size; i++) {
             if (receiveBuffer.getByte(i) != (byte) (sent * 7 + i)) {
-                fail("echo differs at byte " + i + " of message " + sent, NtStatus.STATUS_INVALID_PARAMETER);
+                fail("echo differs at byte " + i + " of message " + sent, NtStatus.STATUS_INVALID_PARAMETER.code());
                 return;
             }
         }
@@ -134,15 +133,15 @@ public final class NdkEchoConnector implements NdkQpHandler {
 
     @Override
     public void onSendComplete(Object requestContext, int s, int bytes) {
-        if (s != NtStatus.STATUS_SUCCESS) {
+        if (s != NtStatus.STATUS_SUCCESS.code()) {
             fail("NdkSend completion", s);
         }
     }
 
     private void fail(String what, int s) {
         if (!done()) {
-            failure = what + ": " + NdkStatus.name(s);
-            status = s == NtStatus.STATUS_SUCCESS ? NtStatus.STATUS_INVALID_PARAMETER : s;
+            failure = what + ": " + NtStatus.name(s);
+            status = s == NtStatus.STATUS_SUCCESS.code() ? NtStatus.STATUS_INVALID_PARAMETER.code() : s;
         }
     }
 }

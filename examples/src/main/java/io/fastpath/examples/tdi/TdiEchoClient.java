@@ -1,5 +1,6 @@
 package io.fastpath.examples.tdi;
 
+import io.fastpath.provider.NtStatus;
 import io.fastpath.tdi.IoCompletionRoutine;
 import io.fastpath.tdi.Irp;
 import io.fastpath.tdi.Tdi;
@@ -10,7 +11,6 @@ import io.fastpath.tdi.TdiConnectionInformation;
 import io.fastpath.tdi.TdiEventReturn;
 import io.fastpath.tdi.TdiEvents;
 import io.fastpath.tdi.TdiProvider;
-import io.fastpath.tdi.TdiStatus;
 import java.nio.ByteBuffer;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -46,7 +46,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
     public volatile long received;
     public volatile long sent;
     public volatile long mismatchAt = -1;
-    public volatile int failure = TdiStatus.STATUS_SUCCESS;
+    public volatile int failure = NtStatus.STATUS_SUCCESS.code();
     public volatile int receiveIrpsUsed;
     public volatile boolean released;
 
@@ -79,12 +79,12 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
     }
 
     private void connected(Irp irp, Object context) {
-        if (irp.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
             failure = irp.ioStatus().status();
             return;
         }
         IoCompletionRoutine sentRoutine = (i, c) -> {
-            if (i.ioStatus().status() == TdiStatus.STATUS_SUCCESS) {
+            if (i.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
                 sent += i.ioStatus().information();
             } else {
                 failure = i.ioStatus().status();
@@ -106,13 +106,13 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
             receiveIrpsUsed++;
             out.irp(TdiBuild.receive(receive, endpoint, this::receivedRest, null, restAddress, 0,
                 Math.min(bytesAvailable - bytesIndicated, rest.capacity())));
-            return TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+            return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
         }
-        return TdiStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     private void receivedRest(Irp irp, Object context) {
-        if (irp.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
             failure = irp.ioStatus().status();
             return;
         }
@@ -129,7 +129,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
         received += length;
         if (received == total) {
             tdi.callDriver(TdiBuild.disconnect(release, endpoint, (irp, c) -> {
-                released = irp.ioStatus().status() == TdiStatus.STATUS_SUCCESS;
+                released = irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code();
                 if (!released) {
                     failure = irp.ioStatus().status();
                 }
@@ -139,7 +139,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
 
     /** Done: released, or failed. */
     public boolean done() {
-        return released || failure != TdiStatus.STATUS_SUCCESS;
+        return released || failure != NtStatus.STATUS_SUCCESS.code();
     }
 
     public TdiConnection endpoint() {

@@ -1,5 +1,6 @@
 package io.fastpath.examples.tdi;
 
+import io.fastpath.provider.NtStatus;
 import io.fastpath.tdi.IoCompletionRoutine;
 import io.fastpath.tdi.Irp;
 import io.fastpath.tdi.Tdi;
@@ -9,7 +10,6 @@ import io.fastpath.tdi.TdiConnection;
 import io.fastpath.tdi.TdiEventReturn;
 import io.fastpath.tdi.TdiEvents;
 import io.fastpath.tdi.TdiProvider;
-import io.fastpath.tdi.TdiStatus;
 import io.fastpath.tdi.Tsdu;
 import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicLong;
@@ -57,7 +57,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
     /** True once every handler is set (the connect handler's IRP completes once the stack listens). */
     public boolean listening() {
         for (Irp i : setup) {
-            if (i == null || !i.completed() || i.ioStatus().status() != TdiStatus.STATUS_SUCCESS) {
+            if (i == null || !i.completed() || i.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
                 return false;
             }
         }
@@ -77,13 +77,13 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
             s.endpoint = tdi.openConnection(s);
             Irp associate = new Irp();
             if (tdi.callDriver(TdiBuild.associateAddress(associate, s.endpoint, null, null, address))
-                != TdiStatus.STATUS_SUCCESS) {
-                return TdiStatus.STATUS_INSUFFICIENT_RESOURCES; // refused: RST for its SYN, the connect fails
+                != NtStatus.STATUS_SUCCESS.code()) {
+                return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(); // refused: RST for its SYN, the connect fails
             }
         }
         accepted.incrementAndGet();
         out.acceptIrp(TdiBuild.accept(s.accept, s.endpoint, null, null, null, null)).connectionContext(s);
-        return TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
+        return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
     }
 
     @Override
@@ -102,7 +102,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
             aborted.incrementAndGet();
             idle.add(s);
         }
-        return TdiStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     /** One connection endpoint and its reusable IRPs. */
@@ -112,7 +112,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
         final Irp release = new Irp();
         final ArrayDeque<Send> free = new ArrayDeque<>();
         final IoCompletionRoutine released = (irp, context) -> {
-            if (irp.ioStatus().status() == TdiStatus.STATUS_SUCCESS) {
+            if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
                 closed.incrementAndGet();
             } else {
                 aborted.incrementAndGet();
@@ -134,14 +134,14 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
                     tdi.callDriver(TdiBuild.send(s.irp, endpoint, s.done, null, at, sendFlags, n));
                 }
             }
-            return TdiStatus.STATUS_PENDING; // kept until the echo is sent
+            return NtStatus.STATUS_PENDING.code(); // kept until the echo is sent
         }
 
         private final class Send {
             final Irp irp = new Irp();
             Chain chain;
             final IoCompletionRoutine done = (irp, context) -> {
-                if (irp.ioStatus().status() == TdiStatus.STATUS_SUCCESS) {
+                if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
                     echoed.addAndGet(irp.ioStatus().information());
                 } else {
                     failures.incrementAndGet();

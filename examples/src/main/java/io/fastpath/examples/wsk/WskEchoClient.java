@@ -5,14 +5,13 @@ import static io.fastpath.wsk.Wsk.IPPROTO_TCP;
 import static io.fastpath.wsk.Wsk.SOCK_STREAM;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_CONNECTION_SOCKET;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.wsk.Irp;
 import io.fastpath.wsk.SocketAddressV4;
 import io.fastpath.wsk.WskBuf;
 import io.fastpath.wsk.WskClientListenDispatch;
 import io.fastpath.wsk.WskProvider;
 import io.fastpath.wsk.WskSocket;
-import io.fastpath.wsk.WskStatus;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,7 +39,7 @@ public final class WskEchoClient {
     public volatile long received;
     public volatile long sent;
     public volatile long mismatchAt = -1;
-    public volatile int failure = NtStatus.STATUS_SUCCESS;
+    public volatile int failure = NtStatus.STATUS_SUCCESS.code();
     public volatile boolean sawEnd;
     public volatile boolean disconnected;
     public volatile boolean closed;
@@ -94,10 +93,10 @@ public final class WskEchoClient {
 
     private boolean ok(Irp irp) {
         int status = irp.ioStatus().status();
-        if (status != NtStatus.STATUS_SUCCESS && failure == NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code() && failure == NtStatus.STATUS_SUCCESS.code()) {
             failure = status;
         }
-        return status == NtStatus.STATUS_SUCCESS;
+        return status == NtStatus.STATUS_SUCCESS.code();
     }
 
     private void onConnected() {
@@ -128,7 +127,7 @@ public final class WskEchoClient {
     }
 
     public boolean done() {
-        return closed || failure != NtStatus.STATUS_SUCCESS;
+        return closed || failure != NtStatus.STATUS_SUCCESS.code();
     }
 
     private final class Receiver {
@@ -145,7 +144,7 @@ public final class WskEchoClient {
         }
 
         void onReceived(Irp i) {
-            if (closing && i.ioStatus().status() == WskStatus.STATUS_CANCELLED) {
+            if (closing && i.ioStatus().status() == NtStatus.STATUS_CANCELLED.code()) {
                 return; // our own WskCloseSocket
             }
             if (!ok(i)) {

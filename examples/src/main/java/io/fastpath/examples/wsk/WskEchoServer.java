@@ -9,14 +9,13 @@ import static io.fastpath.wsk.Wsk.WSK_EVENT_ACCEPT;
 import static io.fastpath.wsk.Wsk.WSK_FLAG_LISTEN_SOCKET;
 import static io.fastpath.wsk.Wsk.WskSetOption;
 
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.wsk.Irp;
 import io.fastpath.wsk.SocketAddressV4;
 import io.fastpath.wsk.WskBuf;
 import io.fastpath.wsk.WskClientListenDispatch;
 import io.fastpath.wsk.WskProvider;
 import io.fastpath.wsk.WskSocket;
-import io.fastpath.wsk.WskStatus;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -54,14 +53,14 @@ public final class WskEchoServer implements WskClientListenDispatch {
     }
 
     private void onCreated(Irp irp) {
-        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
             listenStatus = irp.ioStatus().status();
             return;
         }
         WskSocket s = (WskSocket) irp.ioStatus().informationObject();
         listenSocket = s;
         int status = s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT, null);
-        if (status != NtStatus.STATUS_SUCCESS) {
+        if (status != NtStatus.STATUS_SUCCESS.code()) {
             listenStatus = status;
             return;
         }
@@ -70,7 +69,7 @@ public final class WskEchoServer implements WskClientListenDispatch {
     }
 
     public boolean listening() {
-        return listenStatus == NtStatus.STATUS_SUCCESS;
+        return listenStatus == NtStatus.STATUS_SUCCESS.code();
     }
 
     @Override
@@ -80,7 +79,7 @@ public final class WskEchoServer implements WskClientListenDispatch {
         Connection c = new Connection(acceptSocket);
         acceptSocket.setContext(c);
         c.start();
-        return NtStatus.STATUS_SUCCESS;
+        return NtStatus.STATUS_SUCCESS.code();
     }
 
     /** One accepted connection: two buffers, each cycling receive → send → receive. */
@@ -134,8 +133,8 @@ public final class WskEchoServer implements WskClientListenDispatch {
             private void onReceived(Irp irp) {
                 int status = irp.ioStatus().status();
                 long bytes = irp.ioStatus().information();
-                if (status != NtStatus.STATUS_SUCCESS) {
-                    if (status != WskStatus.STATUS_CANCELLED) {
+                if (status != NtStatus.STATUS_SUCCESS.code()) {
+                    if (status != NtStatus.STATUS_CANCELLED.code()) {
                         failures.incrementAndGet();
                     }
                     close();
@@ -147,7 +146,7 @@ public final class WskEchoServer implements WskClientListenDispatch {
             }
 
             private void onSent(Irp irp) {
-                if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+                if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
                     failures.incrementAndGet();
                     close();
                     return;

@@ -10,8 +10,7 @@ import io.fastpath.dpdk.Port;
 import io.fastpath.dpdk.RingPair;
 import io.fastpath.ndk.NdkAdapter;
 import io.fastpath.ndk.NdkAdapterInfo;
-import io.fastpath.ndk.NdkStatus;
-import io.fastpath.stack.NtStatus;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
@@ -48,13 +47,13 @@ class NdkEchoExampleTest {
             NdkEchoListener listener = new NdkEchoListener(listenerSide);
             assertTrue(listenerSide.execute(() -> listener.start(0)));
             until(connectorSide, () -> listener.listenStatus != Integer.MIN_VALUE, "listen");
-            assertEquals(NtStatus.STATUS_SUCCESS, listener.listenStatus);
+            assertEquals(NtStatus.STATUS_SUCCESS.code(), listener.listenStatus);
             for (int round = 0; round < 3; round++) {
                 NdkEchoConnector connector = new NdkEchoConnector(connectorSide, listener.address, 50, 3000 + round,
                     "connector " + round);
                 connector.start();
                 until(connectorSide, connector::done, "echo round " + round);
-                assertEquals("STATUS_SUCCESS", NdkStatus.name(connector.status), connector.failure);
+                assertEquals("STATUS_SUCCESS", NtStatus.name(connector.status), connector.failure);
                 assertEquals(50, connector.verified);
                 assertEquals("welcome, connector " + round, connector.peerPrivateData);
                 assertEquals(2, connector.inboundReadLimit, "min(8, listener's outbound 2)");

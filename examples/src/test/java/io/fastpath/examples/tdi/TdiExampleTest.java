@@ -1,5 +1,6 @@
 package io.fastpath.examples.tdi;
 
+import io.fastpath.provider.NtStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,7 +16,6 @@ import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.tdi.Tdi;
 import io.fastpath.tdi.TdiProvider;
-import io.fastpath.tdi.TdiStatus;
 import io.fastpath.testkit.NetNs;
 import java.io.BufferedReader;
 import java.io.InputStream;
@@ -85,7 +85,7 @@ class TdiExampleTest {
                 client.start(Tdi.relativeTimeout(5000));
                 long expectedClosed = i + 1;
                 runUntil(both, errors, () -> client.done() && server.closed.get() == expectedClosed, 30, "echo " + i);
-                assertEquals("STATUS_SUCCESS", TdiStatus.name(client.failure));
+                assertEquals("STATUS_SUCCESS", NtStatus.name(client.failure));
                 assertEquals(MIB, client.received);
                 assertEquals(MIB, client.sent);
                 assertEquals(-1, client.mismatchAt, "every echoed byte matches");
@@ -189,7 +189,7 @@ class TdiExampleTest {
                 32 * 1024);
             tdiClient.start(Tdi.TIMEOUT_DEFAULT);
             runUntil(one, link.errors, tdiClient::done, 30, "TDI client");
-            assertEquals("STATUS_SUCCESS", TdiStatus.name(tdiClient.failure));
+            assertEquals("STATUS_SUCCESS", NtStatus.name(tdiClient.failure));
             assertEquals(MIB, tdiClient.received);
             assertEquals(-1, tdiClient.mismatchAt);
             assertTrue(tdiClient.released);

@@ -1,12 +1,17 @@
-package io.fastpath.tdi;
+package io.fastpath.provider;
 
-/** A FIFO of IRPs linked through {@link Irp#next}: no allocation (dispatch thread only). */
-final class IrpQueue {
-    private Irp head;
-    private Irp tail;
+/**
+ * A FIFO of IRPs linked through the IRPs themselves (an IRP sits in one queue at a time): no allocation.
+ * Dispatch thread only.
+ *
+ * @param <I> the API's IRP type
+ */
+public final class IrpQueue<I extends Irp<I>> {
+    private I head;
+    private I tail;
     private int size;
 
-    void add(Irp irp) {
+    public void add(I irp) {
         irp.next = null;
         if (tail == null) {
             head = irp;
@@ -17,7 +22,8 @@ final class IrpQueue {
         size++;
     }
 
-    void addFirst(Irp irp) {
+    /** Puts {@code irp} at the head (a request that goes back to the front of the line). */
+    public void addFirst(I irp) {
         irp.next = head;
         head = irp;
         if (tail == null) {
@@ -26,12 +32,17 @@ final class IrpQueue {
         size++;
     }
 
-    Irp peek() {
+    public I peek() {
         return head;
     }
 
-    Irp poll() {
-        Irp h = head;
+    /** The IRP after {@code irp} in this queue, or null (to walk the queue from {@link #peek()}). */
+    public I next(I irp) {
+        return irp.next;
+    }
+
+    public I poll() {
+        I h = head;
         if (h != null) {
             head = h.next;
             if (head == null) {
@@ -43,9 +54,10 @@ final class IrpQueue {
         return h;
     }
 
-    boolean remove(Irp irp) {
-        Irp previous = null;
-        for (Irp i = head; i != null; previous = i, i = i.next) {
+    /** Removes {@code irp} wherever it stands; false if it is not in this queue. */
+    public boolean remove(I irp) {
+        I previous = null;
+        for (I i = head; i != null; previous = i, i = i.next) {
             if (i == irp) {
                 if (previous == null) {
                     head = i.next;
@@ -63,11 +75,11 @@ final class IrpQueue {
         return false;
     }
 
-    boolean isEmpty() {
+    public boolean isEmpty() {
         return head == null;
     }
 
-    int size() {
+    public int size() {
         return size;
     }
 }

@@ -1,0 +1,238 @@
+package io.fastpath.provider;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * An I/O request packet: caller-owned, allocated once and reused for request after request (IoReuseIrp), so
+ * the request path allocates nothing. A request takes an IRP, returns STATUS_SUCCESS, STATUS_PENDING or a
+ * failure, and the IRP completes exactly once; its {@link IoCompletionRoutine} then runs once, on the
+ * provider's dispatch thread.
+ *
+ * <p>Each API subclasses this with its parameter block (the IO_STACK_LOCATION: {@code io.fastpath.wsk.Irp},
+ * {@code io.fastpath.tdi.Irp}); the life cycle, the status block, the completion and cancel routines and the
+ * queue link live here once.
+ *
+ * <p>Life cycle: ready (new or {@link #reuse() reused}) → in progress ({@link #begin}) → completed
+ * ({@link #complete}). Handing an IRP still in progress to another request is a programming error (Windows
+ * would bug-check) and throws {@link IllegalStateException}; so does reusing it before it completed. The move
+ * to completed is a compare-and-set: of two threads completing the same IRP (a cancel racing a completion) one
+ * wins and the other is told so; the routine runs once.
+ *
+ * <p>Threads: {@link #completed()}, {@link #pending()}, {@link #inProgress()} and {@link #cancel()} from any
+ * thread; the rest on the provider's dispatch thread (or the caller's, before the IRP is handed over).
+ *
+ * @param <I> the API's IRP type (the subclass itself)
+ */
+public abstract class Irp<I extends Irp<I>> {
+    static final int READY = 0;
+    static final int IN_PROGRESS = 1;
+    static final int COMPLETED = 2;
+    /** Between winning {@link #complete} and publishing the status: neither in progress nor completed. */
+    static final int COMPLETING = 3;
+
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(Irp.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final IoStatus ioStatus = new IoStatus();
+    private IoCompletionRoutine<I> routine;
+    private Object context;
+    private volatile CancelRoutine<I> cancelRoutine;
+    @SuppressWarnings("unused") // through STATE
+    private volatile int state;
+    private volatile boolean pendingReturned;
+    private volatile boolean cancelRequested;
+    /** The link of the {@link IrpQueue} holding the IRP (one at a time). */
+    I next;
+    /** A completion put off by {@link IrpCompleter} (nested too deep): the result it will carry. */
+    int deferredStatus;
+    long deferredInformation;
+    Object deferredObject;
+
+    @SuppressWarnings("unchecked")
+    private I self() {
+        return (I) this;
+    }
+
+    /** IoSetCompletionRoutine: what runs when the IRP completes, with its context. */
+    public final I setCompletionRoutine(IoCompletionRoutine<I> completionRoutine, Object completionContext) {
+        this.routine = completionRoutine;
+        this.context = completionContext;
+        return self();
+    }
+
+    public final IoStatus ioStatus() {
+        return ioStatus;
+    }
+
+    /** Irp->PendingReturned: the request that took this IRP returned STATUS_PENDING. */
+    public final boolean pending() {
+        return pendingReturned;
+    }
+
+    /** True once the IRP completed (its status is final and the routine has run or is running). */
+    public final boolean completed() {
+        return (int) STATE.getVolatile(this) == COMPLETED;
+    }
+
+    /** True while a request holds the IRP. */
+    public final boolean inProgress() {
+        return (int) STATE.getVolatile(this) == IN_PROGRESS;
+    }
+
+    /** Built (or reused) and not handed to a request yet. */
+    public final boolean ready() {
+        return (int) STATE.getVolatile(this) == READY;
+    }
+
+    /** Irp->Cancel: {@link #cancel()} was called while the request held the IRP. */
+    public final boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    /**
+     * IoReuseIrp: makes a completed (or new) IRP ready for the next request; status becomes STATUS_SUCCESS,
+     * Information 0, the parameters are cleared. The completion routine and its context stay.
+     *
+     * @throws IllegalStateException while a request still holds the IRP
+     */
+    public I reuse() {
+        int s = (int) STATE.getVolatile(this);
+        if (s == IN_PROGRESS || s == COMPLETING) {
+            throw misuse(IN_PROGRESS, true);
+        }
+        ioStatus.set(NtStatus.STATUS_SUCCESS.code(), 0, null);
+        pendingReturned = false;
+        cancelRequested = false;
+        cancelRoutine = null;
+        next = null;
+        clearParameters();
+        STATE.setVolatile(this, READY);
+        return self();
+    }
+
+    /**
+     * IoCancelIrp: asks the provider to cancel the request (any thread). Whatever has not reached the point of
+     * no return completes with STATUS_CANCELLED; what the stack already carries runs to its end (each API says
+     * which requests are which).
+     *
+     * @return true if the IRP was in progress and the cancel was passed on
+     */
+    public final boolean cancel() {
+        if ((int) STATE.getVolatile(this) != IN_PROGRESS) {
+            return false;
+        }
+        cancelRequested = true;
+        CancelRoutine<I> r = cancelRoutine;
+        if (r != null) {
+            r.cancel(self());
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------------------------ provider side
+
+    /**
+     * Claims the IRP for a request (IoCallDriver): ready → in progress. {@code onCancel} is the request's cancel
+     * routine (or null).
+     *
+     * @throws IllegalStateException if the IRP is in progress or completed and not reused
+     */
+    public final void begin(CancelRoutine<I> onCancel) {
+        if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
+            throw misuse((int) STATE.getVolatile(this), false);
+        }
+        pendingReturned = false;
+        cancelRequested = false;
+        next = null;
+        deferredObject = null;
+        cancelRoutine = onCancel;
+        onBegin();
+    }
+
+    /** IoMarkIrpPending: the request returns STATUS_PENDING; the IRP completes later. */
+    public final void markPending() {
+        pendingReturned = true;
+    }
+
+    /**
+     * IoCompleteRequest without the routine: fills IoStatus and marks the IRP completed, if it was in progress.
+     * Returns false (and changes nothing) when it was not: someone else completed it first. Run the routine with
+     * {@link #runCompletionRoutine} (or let {@link IrpCompleter} do both).
+     */
+    public final boolean complete(int status, long information, Object object) {
+        // One of two racing completers wins the CAS; the status is written before the state says completed,
+        // so a thread that sees completed() sees the status.
+        if (!STATE.compareAndSet(this, IN_PROGRESS, COMPLETING)) {
+            return false;
+        }
+        ioStatus.set(status, information, object);
+        next = null;
+        cancelRoutine = null;
+        onComplete();
+        STATE.setVolatile(this, COMPLETED);
+        return true;
+    }
+
+    /** Runs the completion routine (if any) on this thread; what it throws goes to {@code errors}. */
+    public final void runCompletionRoutine(org.agrona.ErrorHandler errors) {
+        IoCompletionRoutine<I> r = routine;
+        if (r == null) {
+            return;
+        }
+        try {
+            r.onComplete(self(), context);
+        } catch (Throwable t) {
+            errors.onError(t);
+        }
+    }
+
+    /** Has a completion routine (a deferred completion matters only then). */
+    public final boolean hasCompletionRoutine() {
+        return routine != null;
+    }
+
+    /** The completion routine's context. */
+    public final Object completionContext() {
+        return context;
+    }
+
+    /** Clears the API's parameter block ({@link #reuse()}). */
+    protected abstract void clearParameters();
+
+    /** The API's own resets when a request takes the IRP ({@link #begin}); by default none. */
+    protected void onBegin() {
+    }
+
+    /** The API's own clean-up when the IRP completes (drop references the completed IRP should not hold). */
+    protected void onComplete() {
+    }
+
+    /** Kept out of the hot methods: their code then holds no string constants to resolve late. */
+    private static IllegalStateException misuse(int state, boolean reusing) {
+        if (reusing) {
+            return new IllegalStateException("IRP still in progress: it cannot be reused before it completes");
+        }
+        return new IllegalStateException(state == COMPLETED
+            ? "IRP completed: reuse it (IoReuseIrp, or build it again) before handing it to another request"
+            : "IRP already in progress: one IRP serves one request at a time");
+    }
+
+    /** The state in words, for the subclasses' toString. */
+    protected final String stateText() {
+        int s = (int) STATE.getVolatile(this);
+        return s == READY ? "ready" : s == COMPLETED ? "completed " + ioStatus : "in progress";
+    }
+
+    @Override
+    public String toString() {
+        return "Irp[" + stateText() + "]";
+    }
+}

@@ -74,6 +74,10 @@ public final class TdiConnection {
     private final long expeditedAddress;
     private int expeditedLength;
     private boolean expeditedBlocked;
+    /** Expedited bytes dropped because {@link #EXPEDITED_BYTES} were already waiting (ReceiveErrors). */
+    private long expeditedBytesDropped;
+    /** ClientEventError(STATUS_DATA_OVERRUN) went out for the current overrun; set again once a byte fits. */
+    private boolean overrunReported;
     private boolean delivering;
 
     long deadline;
@@ -571,10 +575,25 @@ public final class TdiConnection {
         }
     }
 
+    /**
+     * Urgent bytes from the stack (one per urgent pointer). Up to {@link #EXPEDITED_BYTES} wait for the client;
+     * past that (the client refuses or does not read them) the newer bytes are dropped, never silently: they
+     * count in TDI_CONNECTION_INFO.ReceiveErrors and ClientEventError(STATUS_DATA_OVERRUN) tells the client
+     * once per overrun.
+     */
     void onUrgentData(DirectBuffer buffer, int offset, int length) {
         int n = Math.min(length, EXPEDITED_BYTES - expeditedLength);
         expedited.putBytes(expeditedLength, buffer, offset, n);
         expeditedLength += n;
+        if (n < length) {
+            expeditedBytesDropped += length - n;
+            if (!overrunReported) {
+                overrunReported = true;
+                provider.raiseError(address, TdiStatus.STATUS_DATA_OVERRUN);
+            }
+        } else {
+            overrunReported = false;
+        }
         if (state == CONNECTED) {
             deliver();
         }
@@ -1114,7 +1133,8 @@ public final class TdiConnection {
     }
 
     TdiConnectionInfo info() {
-        return new TdiConnectionInfo(state, 0, transmittedTsdus, receivedTsdus, transmissionErrors, 0, throughput, 0,
+        return new TdiConnectionInfo(state, 0, transmittedTsdus, receivedTsdus, transmissionErrors,
+            expeditedBytesDropped, throughput, 0,
             provider.sendBufferBytes, provider.receiveBufferBytes, false, state == IDLE ? 0 : remoteIp,
             state == IDLE ? 0 : remotePort);
     }

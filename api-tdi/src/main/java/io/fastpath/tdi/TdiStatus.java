@@ -33,6 +33,11 @@ public final class TdiStatus {
     public static final int STATUS_RECEIVE_EXPEDITED = 0x40000010;
     /** A TDI_RECEIVE returns part of the expedited data waiting; the rest follows in the next receive. */
     public static final int STATUS_RECEIVE_PARTIAL_EXPEDITED = 0x40000011;
+    /**
+     * ClientEventError: expedited bytes arrived while the connection's expedited buffer was full (the client
+     * neither took nor read what waits); the dropped bytes count in TDI_CONNECTION_INFO.ReceiveErrors.
+     */
+    public static final int STATUS_DATA_OVERRUN = 0xC000003C;
     public static final int STATUS_BUFFER_OVERFLOW = NtStatus.STATUS_BUFFER_OVERFLOW;
     public static final int STATUS_INVALID_CONNECTION = NtStatus.STATUS_INVALID_CONNECTION;
     public static final int STATUS_INVALID_PARAMETER = NtStatus.STATUS_INVALID_PARAMETER;
@@ -57,6 +62,7 @@ public final class TdiStatus {
             case STATUS_INVALID_DEVICE_REQUEST -> "STATUS_INVALID_DEVICE_REQUEST";
             case STATUS_GRACEFUL_DISCONNECT -> "STATUS_GRACEFUL_DISCONNECT";
             case STATUS_ADDRESS_CLOSED -> "STATUS_ADDRESS_CLOSED";
+            case STATUS_DATA_OVERRUN -> "STATUS_DATA_OVERRUN";
             case STATUS_REQUEST_TIMED_OUT -> "STATUS_REQUEST_TIMED_OUT (STATUS_IO_TIMEOUT)";
             default -> NtStatus.name(status);
         };

@@ -566,6 +566,44 @@ class TdiEventTest {
     }
 
     @Test
+    void expeditedBytesPastTheBufferAreCountedAndReportedNotDroppedSilently_clientEventError() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            int[] refusals = {0};
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    refusals[0]++;
+                    return TdiStatus.STATUS_DATA_NOT_ACCEPTED; // the bytes wait for a TDI_RECEIVE_EXPEDITED
+                }, null).assertInline(S);
+            p.connectAndAccept();
+            // 70 urgent bytes, one per send (each its own urgent pointer); B keeps 64 and drops 6.
+            StringBuilder sent = new StringBuilder();
+            for (int i = 0; i < 70; i++) {
+                String one = String.valueOf((char) ('0' + i % 75));
+                sent.append(one);
+                Req s = send(rig.tdiA, p.a, direct(one), Tdi.TDI_SEND_EXPEDITED);
+                int kept = Math.min(i + 1, 64);
+                long dropped = Math.max(0, i + 1 - 64);
+                rig.runUntil(() -> s.done() && p.b.expeditedLength() == kept
+                    && p.b.info().receiveErrors() == dropped, 10, "urgent byte " + i);
+                s.assertCompleted(S);
+            }
+            assertEquals(List.of(TdiStatus.STATUS_DATA_OVERRUN), p.errorsB, "reported once for this overrun");
+            assertEquals(6, p.b.info().receiveErrors(), "TDI_CONNECTION_INFO.ReceiveErrors counts the dropped bytes");
+            assertEquals(1, refusals[0], "refused once; no indication while refused data waits");
+            ByteBuffer into = ByteBuffer.allocateDirect(100);
+            Req r = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED);
+            r.assertInline(TdiStatus.STATUS_RECEIVE_EXPEDITED);
+            assertEquals(sent.substring(0, 64), text(into, (int) r.information()), "the first 64, in order");
+            // Room again: the next byte is kept, and a new overrun would be reported again.
+            Req s = send(rig.tdiA, p.a, direct("!"), Tdi.TDI_SEND_EXPEDITED);
+            rig.runUntil(() -> s.done() && refusals[0] == 2, 10, "indicated again");
+            assertEquals(1, p.b.expeditedLength());
+            assertEquals(1, p.errorsB.size());
+        }
+    }
+
+    @Test
     void nonBlockingSendGetsDeviceNotReadyThenSendPossible_andSendAndDisconnectReleases_tdiSend() {
         try (TdiRig rig = new TdiRig(dir)) {
             Pair p = new Pair(rig);

@@ -50,6 +50,9 @@ public final class Irp {
     int flags;
     SocketAddressV4 address;
     SocketAddressV4 address2;
+    /** WskAccept's LocalAddress / RemoteAddress out-parameters (optional). */
+    SocketAddressV4Out localOut;
+    SocketAddressV4Out remoteOut;
     Object requestContext;
     WskClientDispatch requestDispatch;
     int family;
@@ -173,6 +176,8 @@ public final class Irp {
         flags = 0;
         address = null;
         address2 = null;
+        localOut = null;
+        remoteOut = null;
         requestContext = null;
         requestDispatch = null;
         family = 0;

@@ -175,11 +175,32 @@ public final class WskSocket {
      * Information = the new connection {@link WskSocket}, whose events start disabled.
      */
     public int accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch, Irp irp) {
+        return accept(flags, acceptSocketContext, acceptSocketDispatch, null, null, irp);
+    }
+
+    /**
+     * WskAccept with its LocalAddress and RemoteAddress out-parameters (each optional, may be null): on success
+     * they hold the accepted connection's local and remote transport addresses before the IRP completes.
+     */
+    public int accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch,
+                      SocketAddressV4Out localAddress, SocketAddressV4Out remoteAddress, Irp irp) {
         Irp i = start(irp, OP_ACCEPT);
         i.flags = flags;
         i.requestContext = acceptSocketContext;
         i.requestDispatch = acceptSocketDispatch;
+        i.localOut = localAddress;
+        i.remoteOut = remoteAddress;
         return provider.submit(i);
+    }
+
+    /** Fills WskAccept's optional address out-parameters from the accepted socket {@code s}. */
+    private static void acceptAddresses(Irp irp, WskSocket s) {
+        if (irp.localOut != null) {
+            irp.localOut.set(s.local);
+        }
+        if (irp.remoteOut != null) {
+            irp.remoteOut.set(s.remote);
+        }
     }
 
     /**
@@ -550,6 +571,7 @@ public final class WskSocket {
             s.listener = null;
             s.context = irp.requestContext;
             s.dispatch = irp.requestDispatch;
+            acceptAddresses(irp, s);
             provider.schedule(s); // data or a FIN that came while it waited
             return complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
         }
@@ -650,6 +672,7 @@ public final class WskSocket {
         if (irp != null) {
             s.context = irp.requestContext;
             s.dispatch = irp.requestDispatch;
+            acceptAddresses(irp, s);
             complete(irp, NtStatus.STATUS_SUCCESS, 0, s);
             return;
         }

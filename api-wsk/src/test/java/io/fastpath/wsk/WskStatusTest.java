@@ -585,6 +585,40 @@ class WskStatusTest {
     }
 
     @Test
+    void wskAcceptFillsLocalAddressAndRemoteAddress_queuedAndWaitingConnections_wskAccept() {
+        try (RingRig rig = new RingRig(dir)) {
+            WskSocket l = listener(rig, rig.wskB, 7, null);
+            // A WskAccept queued before the connection arrives (pending, then completed by the handshake).
+            SocketAddressV4Out local = new SocketAddressV4Out();
+            SocketAddressV4Out remote = new SocketAddressV4Out();
+            Call queued = new Call();
+            assertEquals(P, l.accept(0, null, null, local, remote, queued.irp()));
+            WskSocket c1 = connectClient(rig, 7);
+            rig.await(queued, 5, "queued accept");
+            queued.assertCompleted(S);
+            assertEquals(RingRig.B_IP, local.ip());
+            assertEquals(7, local.port());
+            assertEquals(RingRig.A_IP, remote.ip());
+            assertEquals(localPortOf(c1), remote.port(), "the peer's own port");
+            // A connection already waiting: WskAccept completes inline with the addresses filled; one
+            // out-parameter may be left out (both are optional).
+            WskSocket c2 = connectClient(rig, 7);
+            rig.runFor(50);
+            SocketAddressV4Out remote2 = new SocketAddressV4Out();
+            Call inline = new Call();
+            inline.assertInline(l.accept(0, null, null, null, remote2, inline.irp()), S);
+            assertEquals(RingRig.A_IP, remote2.ip());
+            assertEquals(localPortOf(c2), remote2.port());
+        }
+    }
+
+    private static int localPortOf(WskSocket s) {
+        Call a = new Call();
+        a.assertInline(s.getLocalAddress(a.irp()), S);
+        return ((SocketAddressV4) a.object()).port();
+    }
+
+    @Test
     void closingTheListenerStopsListeningAndResetsConnectionsNobodyAccepted() {
         try (RingRig rig = new RingRig(dir)) {
             WskSocket l = listener(rig, rig.wskB, 7, null);

@@ -114,8 +114,9 @@ public final class Irp {
     /**
      * IoCancelIrp: asks the provider to cancel the pending request. Accepts, receives and sends that have not
      * reached the stack yet complete with STATUS_CANCELLED (a receive keeps the bytes it already has in
-     * Information); requests the stack is already carrying out (connect, data in the send buffer, disconnect)
-     * run to their end. Any thread.
+     * Information); so do connects (WskConnect, WskConnectEx, WskSocketConnect: the attempt is reset when the
+     * stack answers, see WskSocket); requests the stack is already carrying out (data in the send buffer,
+     * disconnect) run to their end. Any thread.
      *
      * @return true if the IRP was in progress and the cancel was passed on
      */

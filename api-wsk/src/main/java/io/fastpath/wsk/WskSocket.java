@@ -120,6 +120,8 @@ public final class WskSocket {
     /** The stack's ideal send backlog for this connection (0: not reported yet). */
     private int idealSendBacklog;
     private boolean abortIssued;
+    /** A pending connect was cancelled (IoCancelIrp): the stack's answer for it ends the attempt. */
+    private boolean connectCancelled;
     private boolean stackClosed;
     private Irp disconnectIrp;
     private Irp abortIrp;
@@ -798,9 +800,46 @@ public final class WskSocket {
         return queued;
     }
 
+    /**
+     * IoCancelIrp of a pending WskConnect / WskConnectEx / WskSocketConnect: the IRP completes STATUS_CANCELLED
+     * now, once. The stack has no way to withdraw a SYN it is retrying, so the attempt is ended when the stack
+     * answers: a handshake that completes anyway is reset at once (the peer sees a RST), a failure is dropped.
+     * Until then the socket cannot connect again (STATUS_INVALID_DEVICE_STATE); afterwards a failed attempt
+     * leaves it bound (it may connect again), a reset one dead (close it). A WskSocketConnect's socket was never
+     * handed out: it is closed.
+     */
+    private void cancelConnect(Irp irp) {
+        if (irp.op == OP_SOCKET_CONNECT) {
+            closeInternal(null); // completes the IRP STATUS_CANCELLED; a late handshake is reset
+            return;
+        }
+        connectIrp = null;
+        connectCancelled = true;
+        if (!connectInFlight) {
+            // the stack's answer already came (a port retry found the ring full): nothing is left there
+            connectCancelled = false;
+            state = BOUND;
+            remote = null;
+        }
+        complete(irp, WskStatus.STATUS_CANCELLED);
+    }
+
     void onConnectComplete(long newHandle, int status) {
         connectInFlight = false;
         Irp irp = connectIrp;
+        if (connectCancelled && !closed) {
+            connectCancelled = false;
+            if (status == NtStatus.STATUS_SUCCESS) {
+                state = CONNECTED;
+                handle = newHandle;
+                provider.byHandle.put(newHandle, this);
+                abortNow(); // no late completion: the cancelled attempt's connection is reset
+            } else {
+                state = BOUND;
+                remote = null;
+            }
+            return;
+        }
         if (closed || irp == null) {
             connectIrp = null;
             if (status == NtStatus.STATUS_SUCCESS) {
@@ -1451,7 +1490,9 @@ public final class WskSocket {
 
     /** IoCancelIrp for one of our IRPs (dispatch thread). */
     void cancel(Irp irp) {
-        if (acceptIrps.remove(irp)) {
+        if (irp == connectIrp) {
+            cancelConnect(irp);
+        } else if (acceptIrps.remove(irp)) {
             complete(irp, WskStatus.STATUS_CANCELLED);
         } else if (receiveIrps.remove(irp)) {
             complete(irp, WskStatus.STATUS_CANCELLED, irp.progress, null);

@@ -603,6 +603,119 @@ class TdiEventTest {
         }
     }
 
+    /**
+     * ClientEventChainedReceive returning STATUS_DATA_NOT_ACCEPTED with a ClientEventReceive handler registered
+     * too: the transport buffers the data for TDI_RECEIVE and indicates nothing more, chained or plain, until
+     * that data was taken (ClientEventChainedReceive: "the client might retrieve the data with a TDI_RECEIVE
+     * request"; ClientEventReceive: not called while the client "has rejected previously indicated data ...
+     * until that receive is done"). Nothing is lost and the mbufs go back.
+     */
+    @Test
+    void dataNotAcceptedFromChainedReceiveIsTakenByTdiReceiveThenIndicationsResume_clientEventChainedReceive() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            int[] answer = {TdiStatus.STATUS_DATA_NOT_ACCEPTED};
+            List<String> chained = new ArrayList<>();
+            List<String> plain = new ArrayList<>();
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                byte[] all = tsdu.toByteArray();
+                chained.add(new String(all, offset, length, StandardCharsets.US_ASCII));
+                return answer[0];
+            });
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    plain.add(new UnsafeBuffer(tsdu, indicated).getStringWithoutLengthAscii(0, indicated));
+                    out.bytesTaken(indicated);
+                    return S;
+                }, null).assertInline(S);
+            p.connectAndAccept();
+            rig.runFor(50);
+            int baseline = rig.pool.inUseCount();
+            Req s1 = send(rig.tdiA, p.a, direct("refused-one "), 0);
+            rig.runUntil(() -> s1.done() && chained.size() == 1, 10, "refused indication");
+            Req s2 = send(rig.tdiA, p.a, direct("and-two"), 0);
+            rig.runUntil(s2::done, 10, "second send");
+            rig.runFor(50);
+            assertEquals(List.of("refused-one "), chained, "no chained indication while refused data waits");
+            assertEquals(List.of(), plain, "nor a plain one: the data is for TDI_RECEIVE now");
+            // TDI_RECEIVEs take it, a small one first (part of it), then the rest.
+            ByteBuffer small = ByteBuffer.allocateDirect(8);
+            Req r1 = receive(rig.tdiB, p.b, small, 0);
+            r1.assertInline(S);
+            assertEquals("refused-", text(small, (int) r1.information()));
+            rig.runFor(20);
+            assertEquals(1, chained.size(), "still blocked: part of the refused data waits");
+            ByteBuffer rest = ByteBuffer.allocateDirect(100);
+            Req r2 = receive(rig.tdiB, p.b, rest, 0);
+            r2.assertInline(S);
+            assertEquals("one and-two", text(rest, (int) r2.information()));
+            // Taken: indications resume, through the chained handler (preferred when both are set).
+            answer[0] = S;
+            Req s3 = send(rig.tdiA, p.a, direct("three"), 0);
+            rig.runUntil(() -> s3.done() && chained.size() == 2, 10, "indications again");
+            assertEquals("three", chained.get(1));
+            assertEquals(List.of(), plain);
+            rig.runUntil(() -> rig.pool.inUseCount() <= baseline, 10, "mbufs back: " + rig.pool.inUseCount());
+        }
+    }
+
+    /**
+     * A releases (TDI_DISCONNECT RELEASE); B gets the release indication (ClientEventDisconnect RELEASE) and keeps
+     * sending 256 KiB before it releases too: A receives every byte, in order, while its release waits; the
+     * release completes S once B released; both endpoints are idle and every mbuf is back (a RELEASE closes our
+     * direction only: the peer may send until it releases too).
+     */
+    @Test
+    void thePeerKeepsSendingAfterOurReleaseAndEveryByteArrives_tdiDisconnectRelease() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            p.connectAndAccept();
+            rig.runFor(50);
+            int baseline = rig.pool.inUseCount();
+            Req release = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, Tdi.relativeTimeout(10_000));
+            release.assertPending();
+            rig.runUntil(() -> !p.disconnectsB.isEmpty(), 10, "release indication at B");
+            assertEquals(List.of(Tdi.TDI_DISCONNECT_RELEASE), p.disconnectsB);
+            int chunk = 64 << 10;
+            int total = 4 * chunk;
+            List<Req> sends = new ArrayList<>();
+            for (int k = 0; k < 4; k++) {
+                ByteBuffer b = ByteBuffer.allocateDirect(chunk);
+                for (int i = 0; i < chunk; i++) {
+                    b.put(i, pattern(k * chunk + i));
+                }
+                sends.add(send(rig.tdiB, p.b, b, 0));
+            }
+            ByteBuffer into = ByteBuffer.allocateDirect(chunk);
+            long got = 0;
+            while (got < total) {
+                Req r = receive(rig.tdiA, p.a, into, 0);
+                rig.runUntil(r::done, 10, "A receives after its release, at " + got);
+                r.assertCompleted(S);
+                for (int i = 0; i < (int) r.information(); i++) {
+                    assertEquals(pattern(got + i), into.get(i), "byte " + (got + i));
+                }
+                got += r.information();
+            }
+            assertEquals(total, got);
+            rig.runUntil(() -> sends.stream().allMatch(Req::done), 10, "B's sends");
+            for (Req s : sends) {
+                s.assertCompleted(S);
+            }
+            assertFalse(release.done(), "A's release waits for B's");
+            Req releaseB = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, Tdi.relativeTimeout(10_000));
+            rig.runUntil(() -> release.done() && releaseB.done() && p.a.idle() && p.b.idle(), 10, "both released");
+            release.assertCompleted(S);
+            releaseB.assertCompleted(S);
+            assertEquals(List.of(), p.errorsB);
+            rig.runUntil(() -> rig.pool.inUseCount() <= baseline, 10, "mbufs back: " + rig.pool.inUseCount());
+        }
+    }
+
+    private static byte pattern(long i) {
+        return (byte) (i * 31 + (i >>> 8) * 7);
+    }
+
     @Test
     void nonBlockingSendGetsDeviceNotReadyThenSendPossible_andSendAndDisconnectReleases_tdiSend() {
         try (TdiRig rig = new TdiRig(dir)) {

@@ -62,6 +62,12 @@ public final class TdiConnection {
     private Irp acceptIrp;
     /** The accept IRP came from ClientEventConnect: it completes after the round's indications. */
     private boolean acceptFromEvent;
+    /** An accept IRP with connect data, completed once the stack took the data ({@link #sendConnectData}). */
+    private Irp acceptAwaitingData;
+    private boolean acceptAwaitingDataFromEvent;
+    /** The internal TDI_SEND of accept connect data (allocated when first needed, then reused). */
+    private Irp connectDataSend;
+    private IoCompletionRoutine connectDataSent;
     private Irp releaseIrp;
     private final IrpQueue receives = new IrpQueue();
     private final IrpQueue expeditedReceives = new IrpQueue();
@@ -363,12 +369,48 @@ public final class TdiConnection {
         attach(handle, remoteIp, remotePort);
         fillReturn(irp);
         provider.schedule(this);
-        if (acceptFromEvent) {
+        TdiConnectionInformation info = irp.requestInfo;
+        if (info != null && info.userData() != 0 && info.userDataLength() > 0) {
+            sendConnectData(irp, info);
+            return;
+        }
+        completeAccept(irp, acceptFromEvent);
+    }
+
+    private void completeAccept(Irp irp, boolean fromEvent) {
+        if (fromEvent) {
             // Receives that follow at once are indicated (in order) before the accept IRP's routine runs.
             provider.deferAccept(irp);
         } else {
             complete(irp, TdiStatus.STATUS_SUCCESS, 0);
         }
+    }
+
+    /**
+     * Connect data in the accept IRP's RequestConnectionInformation: "the transport notifies the remote node of
+     * the acceptance, transmitting any connect data that its client supplied in the accept IRP" (ClientEventConnect).
+     * The stack sends no data in a SYN-ACK, so it goes as the stream's first bytes, ahead of every TDI_SEND (the
+     * same place a fastpath client's unacknowledged TDI_CONNECT data takes). The accept completes once the stack
+     * took the bytes, so the client may reuse its buffer then; if the connection dies first, with its status.
+     */
+    private void sendConnectData(Irp accept, TdiConnectionInformation info) {
+        if (connectDataSend == null) {
+            connectDataSend = new Irp();
+            connectDataSent = (done, ctx) -> {
+                Irp a = acceptAwaitingData;
+                acceptAwaitingData = null;
+                int status = done.ioStatus().status();
+                if (status == TdiStatus.STATUS_SUCCESS) {
+                    completeAccept(a, acceptAwaitingDataFromEvent);
+                } else {
+                    complete(a, status, 0);
+                }
+            };
+        }
+        acceptAwaitingData = accept;
+        acceptAwaitingDataFromEvent = acceptFromEvent;
+        provider.callDriver(TdiBuild.send(connectDataSend, this, connectDataSent, null, info.userData(), 0,
+            info.userDataLength()));
     }
 
     /**
@@ -1046,8 +1088,8 @@ public final class TdiConnection {
             // Neither TDI_ACCEPT nor TDI_DISCONNECT came for the offer: refused (RST for the SYN).
             dropRequest(true, 0);
         } else if (state == ACCEPTING) {
-            // The handshake did not complete in time (the stack reports no end for an accepted request whose
-            // peer reset or went silent): the accept fails.
+            // The handshake did not complete in time: the accept fails. A backstop: the stack normally reports
+            // the request's end itself (onStackClosed: the peer's RST, or our SYN-ACK retransmissions spent).
             provider.sessionTimeouts++;
             dropRequest(true, io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT);
         } else if (connectTimer && state == CONNECTING) {

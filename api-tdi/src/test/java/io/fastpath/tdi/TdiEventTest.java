@@ -49,6 +49,9 @@ class TdiEventTest {
         final List<String> log = new ArrayList<>();
         int connectAnswer = TdiStatus.STATUS_MORE_PROCESSING_REQUIRED;
         String connectData;
+        /** The accept IRP's RequestConnectionInformation (connect data for the peer), or null. */
+        TdiConnectionInformation acceptInfo;
+        final List<Long> connectOptions = new ArrayList<>();
         final List<Integer> disconnectsA = new ArrayList<>();
         final List<Integer> disconnectsB = new ArrayList<>();
         final List<Integer> errorsB = new ArrayList<>();
@@ -75,13 +78,15 @@ class TdiEventTest {
                 return S;
             }, null).assertInline(S);
             Req connectEvent = setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_CONNECT,
-                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, out) -> {
+                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, optLength, opts, out) -> {
                     log.add("connect " + (ip == TdiRig.A_IP) + " " + ctx);
+                    connectOptions.add((long) optLength);
+                    connectOptions.add(opts);
                     if (dataLength > 0) {
                         connectData = new UnsafeBuffer(data, dataLength).getStringWithoutLengthAscii(0, dataLength);
                     }
                     if (connectAnswer == TdiStatus.STATUS_MORE_PROCESSING_REQUIRED) {
-                        TdiBuild.accept(accept.irp, b, accept.routine, null, null, null);
+                        TdiBuild.accept(accept.irp, b, accept.routine, null, acceptInfo, null);
                         accept.submissions++;
                         out.acceptIrp(accept.irp).connectionContext("ctx-b");
                     }
@@ -182,6 +187,57 @@ class TdiEventTest {
             assertEquals(0, rig.b.counters().tcpFastOpenSynDataAccepted.get(), "held SYNs' data is not taken");
             assertEquals(1, rig.a.counters().tcpFastOpenFallbacks.get(), "A sent it again after the handshake");
         }
+    }
+
+    /**
+     * Connect data in the accept IRP (ClientEventConnect's, and a TDI_ACCEPT after TDI_QUERY_ACCEPT) reaches the
+     * peer: "the transport notifies the remote node of the acceptance, transmitting any connect data that its
+     * client supplied in the accept IRP" (ClientEventConnect). TCP has no room for it in our SYN-ACK, so it is the
+     * stream's first bytes, before anything B sends. ClientEventConnect's OptionsLength/Options: 0 and NULL, a
+     * TCP offer has no option string.
+     */
+    @Test
+    void acceptConnectDataReachesThePeerFirstAndOffersHaveNoOptions_clientEventConnectTdiAccept() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            ByteBuffer welcome = direct("welcome;");
+            p.acceptInfo = new TdiConnectionInformation().userData(TdiRig.addressOf(welcome), 8);
+            p.connectAndAccept();
+            assertEquals(List.of(0L, 0L), p.connectOptions, "OptionsLength 0, Options NULL");
+            Req after = send(rig.tdiB, p.b, direct("then data"), 0);
+            rig.runUntil(after::done, 10, "B's send");
+            assertEquals("welcome;then data", receiveAll(rig, rig.tdiA, p.a, 17));
+
+            // TDI_LISTEN(TDI_QUERY_ACCEPT) + TDI_ACCEPT with connect data, on a second pair of endpoints.
+            TdiAddress addressB2 = rig.tdiB.openAddress(0, PORT + 1);
+            TdiConnection b2 = endpoint(rig.tdiB, addressB2, "b2");
+            TdiConnection a2 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2");
+            Req l = listen(rig.tdiB, b2, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB2.listenState == 2, 5, "listening");
+            Req c = connect(rig.tdiA, a2, TdiRig.B_IP, PORT + 1, 0, null);
+            rig.runUntil(l::done, 10, "offer; A's connect: " + c.done());
+            ByteBuffer hello = direct("hello from the acceptor");
+            Req acc = new Req();
+            TdiBuild.accept(acc.irp, b2, acc.routine, null,
+                new TdiConnectionInformation().userData(TdiRig.addressOf(hello), 23), null);
+            acc.call(rig.tdiB);
+            rig.runUntil(() -> acc.done() && c.done(), 10, "handshake and connect data");
+            acc.assertCompleted(S);
+            c.assertCompleted(S);
+            assertEquals("hello from the acceptor", receiveAll(rig, rig.tdiA, a2, 23));
+        }
+    }
+
+    private static String receiveAll(TdiRig rig, TdiProvider tdi, TdiConnection c, int bytes) {
+        StringBuilder got = new StringBuilder();
+        ByteBuffer into = ByteBuffer.allocateDirect(64);
+        while (got.length() < bytes) {
+            Req r = receive(tdi, c, into, 0);
+            rig.runUntil(r::done, 10, "receive, have '" + got + "'");
+            r.assertCompleted(S);
+            got.append(text(into, (int) r.information()));
+        }
+        return got.toString();
     }
 
     /**

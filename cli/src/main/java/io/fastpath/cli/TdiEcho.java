@@ -177,7 +177,8 @@ final class TdiEcho {
 
         @Override
         public int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
-                                      long userData, TdiEventReturn out) {
+                                      long userData, int optionsLength, long options,
+                                      TdiEventReturn out) {
             TdiConnection endpoint = idle.poll();
             Session s;
             if (endpoint == null) {

@@ -192,6 +192,33 @@ class WskConditionalAcceptTest {
         }
     }
 
+    /** WskSocketConnect cancelled while the SYN is held: cancelled once, no socket handed out, the handshake reset. */
+    @Test
+    void ioCancelIrpCancelsAPendingWskSocketConnectAndTheLateHandshakeIsReset_ioCancelIrp() {
+        try (RingRig rig = new RingRig(dir)) {
+            Inspector inspector = new Inspector();
+            inspector.action = WskInspectPend;
+            WskSocket l = conditionalListener(rig, inspector, 7);
+            Call connect = new Call();
+            assertEquals(NtStatus.STATUS_PENDING, rig.wskA.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
+                SocketAddressV4.ANY, new SocketAddressV4(RingRig.B_IP, 7), 0, null, null, connect.irp()));
+            rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
+            assertTrue(connect.irp.cancel());
+            rig.await(connect, 5, "cancelled");
+            connect.assertCompleted(WskStatus.STATUS_CANCELLED);
+            assertEquals(null, connect.object(), "no socket handed out");
+            Call done = new Call();
+            done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectAccept, done.irp()), S);
+            rig.runUntil(() -> inspector.accepted.size() == 1, 5, "the listener's side completes");
+            Receive r = new Receive(inspector.accepted.get(0), 10, 0);
+            rig.await(r.call, 5, "reset by the client");
+            assertTrue(r.call.status() == NtStatus.STATUS_CONNECTION_RESET
+                || r.call.status() == WskStatus.STATUS_FILE_FORCED_CLOSED, WskStatus.name(r.call.status()));
+            rig.runFor(100);
+            connect.assertCompleted(WskStatus.STATUS_CANCELLED);
+        }
+    }
+
     /** WskConnectEx with data, cancelled while the SYN is held: cancelled once; a rejected attempt is just dropped. */
     @Test
     void ioCancelIrpCancelsAPendingConnectExAndAFailedAttemptLeavesTheSocketBound_ioCancelIrp() {

@@ -59,6 +59,12 @@ public final class NtStatus {
     /** Data read back did not match what was sent (a verifying client's verdict). */
     public static final NtStatus STATUS_DATA_ERROR = define(io.fastpath.stack.NtStatus.STATUS_DATA_ERROR,
         "STATUS_DATA_ERROR", "{Data Error} An error occurred in reading or writing data.");
+    /**
+     * TDI ClientEventError: expedited bytes arrived while the connection's expedited buffer was full; the
+     * dropped bytes count in TDI_CONNECTION_INFO.ReceiveErrors.
+     */
+    public static final NtStatus STATUS_DATA_OVERRUN = define(0xC000003C, "STATUS_DATA_OVERRUN",
+        "{Data Overrun} A data overrun error occurred.");
     public static final NtStatus STATUS_SHARING_VIOLATION = define(
         io.fastpath.stack.NtStatus.STATUS_SHARING_VIOLATION, "STATUS_SHARING_VIOLATION",
         "A file cannot be opened because the share access flags are incompatible.");

@@ -27,6 +27,7 @@ class NtStatusTest {
         Map.entry("STATUS_ACCESS_DENIED", 0xC0000022),
         Map.entry("STATUS_BUFFER_TOO_SMALL", 0xC0000023),
         Map.entry("STATUS_DATA_ERROR", 0xC000003E),
+        Map.entry("STATUS_DATA_OVERRUN", 0xC000003C),
         Map.entry("STATUS_SHARING_VIOLATION", 0xC0000043),
         Map.entry("STATUS_INSUFFICIENT_RESOURCES", 0xC000009A),
         Map.entry("STATUS_DEVICE_NOT_READY", 0xC00000A3),

@@ -213,8 +213,10 @@ public final class MpaFrame {
         if (pdLength < 0 || pdLength > MAX_CONSUMER_PRIVATE_DATA) {
             throw new IllegalArgumentException("private data length " + pdLength);
         }
-        if (ird < 0 || ird > IRD_ORD_MASK || ord < 0 || ord > IRD_ORD_MASK) {
-            throw new IllegalArgumentException("IRD/ORD out of range: " + ird + "/" + ord);
+        if (Integer.compareUnsigned(ird, IRD_ORD_MASK) > 0 || Integer.compareUnsigned(ord, IRD_ORD_MASK) > 0) {
+            // callers cap the ULONG read limits first (NdkConnector.clamp); the wire field has 14 bits
+            throw new IllegalArgumentException("IRD/ORD out of range: " + Integer.toUnsignedString(ird) + "/"
+                + Integer.toUnsignedString(ord));
         }
         b.putBytes(offset + KEY_OFFSET, request ? KEY_REQUEST : KEY_REPLY);
         b.putByte(offset + FLAGS_OFFSET, (byte) (FLAG_ENHANCED | (reject ? FLAG_REJECT : 0) | (crc ? FLAG_CRC : 0)));

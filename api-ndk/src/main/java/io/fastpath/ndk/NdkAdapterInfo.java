@@ -6,8 +6,8 @@ import java.util.concurrent.TimeUnit;
  * What NdkQueryAdapterInfo reports (the NDK_ADAPTER_INFO fields fastpath has), plus the adapter's timeouts and
  * resource limits. Immutable; {@code with*} return a copy.
  *
- * @param maxInboundReadLimit   MaxInboundReadLimit: the most IRD a connection may negotiate (≤ 16383, the
- *                              14-bit IRD field of RFC 6581)
+ * @param maxInboundReadLimit   MaxInboundReadLimit: the most IRD a connection may negotiate; a ULONG, read
+ *                              unsigned, ≤ 16383 (the 14-bit IRD field of RFC 6581)
  * @param maxOutboundReadLimit  MaxOutboundReadLimit: likewise for ORD
  * @param maxCallerData         MaxCallerData: private data an NdkConnect may carry (≤ 508); a received MPA
  *                              request carrying more is refused (reject reply)
@@ -41,8 +41,9 @@ public record NdkAdapterInfo(int maxInboundReadLimit, int maxOutboundReadLimit, 
     }
 
     public NdkAdapterInfo {
-        check(maxInboundReadLimit >= 0 && maxInboundReadLimit <= MpaFrame.IRD_ORD_MASK, "maxInboundReadLimit");
-        check(maxOutboundReadLimit >= 0 && maxOutboundReadLimit <= MpaFrame.IRD_ORD_MASK, "maxOutboundReadLimit");
+        // ULONGs: compared unsigned, so 0xFFFFFFFF reads as 4294967295 (too many for the 14-bit wire field)
+        checkReadLimit(maxInboundReadLimit, "maxInboundReadLimit");
+        checkReadLimit(maxOutboundReadLimit, "maxOutboundReadLimit");
         check(maxCallerData >= 0 && maxCallerData <= MpaFrame.MAX_CONSUMER_PRIVATE_DATA, "maxCallerData");
         check(maxCalleeData >= 0 && maxCalleeData <= MpaFrame.MAX_CONSUMER_PRIVATE_DATA, "maxCalleeData");
         check(maxTransferLength > 0 && maxTransferLength <= MpaFrame.MAX_ULPDU, "maxTransferLength");
@@ -50,6 +51,13 @@ public record NdkAdapterInfo(int maxInboundReadLimit, int maxOutboundReadLimit, 
         check(maxInitiatorQueueDepth > 0 && maxInitiatorQueueDepth <= 15, "maxInitiatorQueueDepth");
         check(maxListeners > 0 && connectBacklog > 0 && connectTimeoutNs > 0 && completeConnectTimeoutNs > 0,
             "limits and timeouts");
+    }
+
+    private static void checkReadLimit(int limit, String what) {
+        if (Integer.compareUnsigned(limit, MpaFrame.IRD_ORD_MASK) > 0) {
+            throw new IllegalArgumentException(what + " " + Integer.toUnsignedString(limit) + " above "
+                + MpaFrame.IRD_ORD_MASK + " (RFC 6581's 14-bit IRD/ORD)");
+        }
     }
 
     private static void check(boolean ok, String what) {

@@ -1,6 +1,9 @@
 package io.fastpath.ndk;
 
-/** The out-parameters of NdkGetConnectionData: effective read limits and the private-data length. */
+/**
+ * The out-parameters of NdkGetConnectionData: effective read limits and the private-data length. The read
+ * limits are ULONGs held in ints; they never exceed 16383 (RFC 6581's 14 bits), so they are never negative.
+ */
 public final class NdkConnectionData {
     /** pInboundReadLimit. */
     public int inboundReadLimit;
@@ -11,6 +14,7 @@ public final class NdkConnectionData {
 
     @Override
     public String toString() {
-        return "inbound=" + inboundReadLimit + " outbound=" + outboundReadLimit + " privateData=" + privateDataLength;
+        return "inbound=" + Integer.toUnsignedString(inboundReadLimit) + " outbound="
+            + Integer.toUnsignedString(outboundReadLimit) + " privateData=" + privateDataLength;
     }
 }

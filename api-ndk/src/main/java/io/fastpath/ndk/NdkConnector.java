@@ -158,7 +158,7 @@ public final class NdkConnector {
     /**
      * NdkConnect: connects {@code qp} from {@code source} (null or address 0 = the stack's; port 0 = a port
      * from 49152–65535) to {@code destination}, offering {@code inboundReadLimit}/{@code outboundReadLimit}
-     * (capped to the adapter's maxima) and {@code privateDataLength} bytes of private data.
+     * (ULONGs, read unsigned; capped to the adapter's maxima) and {@code privateDataLength} bytes of private data.
      *
      * <p>STATUS_PENDING, then the completion with STATUS_SUCCESS (the peer accepted: call
      * {@link #completeConnect}), STATUS_CONNECTION_REFUSED (no listener, the listener's backlog is full, or
@@ -288,8 +288,12 @@ public final class NdkConnector {
         return true;
     }
 
-    private static int clamp(int requested, int max) {
-        return Math.max(0, Math.min(requested, max));
+    /**
+     * Caps a consumer's read limit at the adapter's maximum. Both are ULONGs (NDK_FN_CONNECT, NDK_FN_ACCEPT):
+     * compared unsigned, so ~0 (0xFFFFFFFF, "as many as you have") is capped to the maximum, not read as −1.
+     */
+    static int clamp(int requested, int max) {
+        return Integer.compareUnsigned(requested, max) < 0 ? requested : max;
     }
 
     /** TcpService: the TCP connect ended. */
@@ -380,7 +384,7 @@ public final class NdkConnector {
 
     /**
      * NdkAccept: accepts the request this connector carries, binding {@code qp}, with this side's read limits
-     * (capped to the adapter's maxima; the effective values are the minimum with the initiator's opposite
+     * (ULONGs, read unsigned; capped to the adapter's maxima; the effective values are the minimum with the initiator's opposite
      * limit) and {@code privateDataLength} bytes of private data in the MPA reply. STATUS_PENDING, then
      * STATUS_SUCCESS when the initiator's NdkCompleteConnect arrived, STATUS_IO_TIMEOUT when it did not within
      * the adapter's complete-connect timeout (the connection is reset), STATUS_CONNECTION_ABORTED when the

@@ -186,4 +186,26 @@ class NdkConnectionTest {
             assertEquals(20, a.outboundReadLimit);
         }
     }
+
+    @Test
+    void readLimitsAreUlongsSoAllOnesAndHighBitValuesAreCappedToTheAdapterMaxima_ndkFnConnectNdkFnAccept() {
+        // InboundReadLimit/OutboundReadLimit are ULONGs: ~0 (0xFFFFFFFF) and 0x80000000 are large, not negative;
+        // "the provider will cap the consumer-supplied value to the provider maximum" (NDK_FN_CONNECT).
+        NdkRig.Options o = new NdkRig.Options();
+        o.infoA = NdkAdapterInfo.defaults().withReadLimits(7, 9);
+        o.infoB = NdkAdapterInfo.defaults().withReadLimits(12, 5);
+        try (NdkRig rig = new NdkRig(dir, o)) {
+            Listening l = new Listening(rig, 7001);
+            Pair p = establish(rig, l, new int[] {~0, ~0}, new int[] {0x8000_0000, ~0}, "", "");
+            NdkConnectionData a = new NdkConnectionData();
+            NdkConnectionData b = new NdkConnectionData();
+            assertEquals(S, p.active().getConnectionData(a, null, 0));
+            assertEquals(S, p.passive().getConnectionData(b, null, 0));
+            assertEquals(5, a.inboundReadLimit, "A in = min(~0 capped to 7, B out ~0 capped to 5)");
+            assertEquals(9, a.outboundReadLimit, "A out = min(~0 capped to 9, B in 0x80000000 capped to 12)");
+            assertEquals(9, b.inboundReadLimit, "B in = min(12, A out 9)");
+            assertEquals(5, b.outboundReadLimit, "B out = min(5, A in 7)");
+            assertEquals("inbound=9 outbound=5 privateData=0", b.toString());
+        }
+    }
 }

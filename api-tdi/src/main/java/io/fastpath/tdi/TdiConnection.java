@@ -66,6 +66,12 @@ public final class TdiConnection {
     private Irp acceptIrp;
     /** The accept IRP came from ClientEventConnect: it completes after the round's indications. */
     private boolean acceptFromEvent;
+    /** An accept IRP with connect data, completed once the stack took the data ({@link #sendConnectData}). */
+    private Irp acceptAwaitingData;
+    private boolean acceptAwaitingDataFromEvent;
+    /** The internal TDI_SEND of accept connect data (allocated when first needed, then reused). */
+    private Irp connectDataSend;
+    private IoCompletionRoutine connectDataSent;
     private Irp releaseIrp;
     private final IrpQueue<Irp> receives = new IrpQueue<>();
     private final IrpQueue<Irp> expeditedReceives = new IrpQueue<>();
@@ -78,6 +84,10 @@ public final class TdiConnection {
     private final long expeditedAddress;
     private int expeditedLength;
     private boolean expeditedBlocked;
+    /** Expedited bytes dropped because {@link #EXPEDITED_BYTES} were already waiting (ReceiveErrors). */
+    private long expeditedBytesDropped;
+    /** ClientEventError(STATUS_DATA_OVERRUN) went out for the current overrun; set again once a byte fits. */
+    private boolean overrunReported;
     private boolean delivering;
 
     /** The connection's timer on the provider's wheel ({@link TimerWheel#NONE}: none). */
@@ -364,12 +374,48 @@ public final class TdiConnection {
         attach(handle, remoteIp, remotePort);
         fillReturn(irp);
         provider.schedule(this);
-        if (acceptFromEvent) {
+        TdiConnectionInformation info = irp.requestInfo;
+        if (info != null && info.userData() != 0 && info.userDataLength() > 0) {
+            sendConnectData(irp, info);
+            return;
+        }
+        completeAccept(irp, acceptFromEvent);
+    }
+
+    private void completeAccept(Irp irp, boolean fromEvent) {
+        if (fromEvent) {
             // Receives that follow at once are indicated (in order) before the accept IRP's routine runs.
             provider.deferAccept(irp);
         } else {
             complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
         }
+    }
+
+    /**
+     * Connect data in the accept IRP's RequestConnectionInformation: "the transport notifies the remote node of
+     * the acceptance, transmitting any connect data that its client supplied in the accept IRP" (ClientEventConnect).
+     * The stack sends no data in a SYN-ACK, so it goes as the stream's first bytes, ahead of every TDI_SEND (the
+     * same place a fastpath client's unacknowledged TDI_CONNECT data takes). The accept completes once the stack
+     * took the bytes, so the client may reuse its buffer then; if the connection dies first, with its status.
+     */
+    private void sendConnectData(Irp accept, TdiConnectionInformation info) {
+        if (connectDataSend == null) {
+            connectDataSend = new Irp();
+            connectDataSent = (done, ctx) -> {
+                Irp a = acceptAwaitingData;
+                acceptAwaitingData = null;
+                int status = done.ioStatus().status();
+                if (status == NtStatus.STATUS_SUCCESS.code()) {
+                    completeAccept(a, acceptAwaitingDataFromEvent);
+                } else {
+                    complete(a, status, 0);
+                }
+            };
+        }
+        acceptAwaitingData = accept;
+        acceptAwaitingDataFromEvent = acceptFromEvent;
+        provider.callDriver(TdiBuild.send(connectDataSend, this, connectDataSent, null, info.userData(), 0,
+            info.userDataLength()));
     }
 
     /**
@@ -576,10 +622,25 @@ public final class TdiConnection {
         }
     }
 
+    /**
+     * Urgent bytes from the stack (one per urgent pointer). Up to {@link #EXPEDITED_BYTES} wait for the client;
+     * past that (the client refuses or does not read them) the newer bytes are dropped, never silently: they
+     * count in TDI_CONNECTION_INFO.ReceiveErrors and ClientEventError(STATUS_DATA_OVERRUN) tells the client
+     * once per overrun.
+     */
     void onUrgentData(DirectBuffer buffer, int offset, int length) {
         int n = Math.min(length, EXPEDITED_BYTES - expeditedLength);
         expedited.putBytes(expeditedLength, buffer, offset, n);
         expeditedLength += n;
+        if (n < length) {
+            expeditedBytesDropped += length - n;
+            if (!overrunReported) {
+                overrunReported = true;
+                provider.raiseError(address, NtStatus.STATUS_DATA_OVERRUN.code());
+            }
+        } else {
+            overrunReported = false;
+        }
         if (state == CONNECTED) {
             deliver();
         }
@@ -1029,8 +1090,8 @@ public final class TdiConnection {
             // Neither TDI_ACCEPT nor TDI_DISCONNECT came for the offer: refused (RST for the SYN).
             dropRequest(true, 0);
         } else if (state == ACCEPTING) {
-            // The handshake did not complete in time (the stack reports no end for an accepted request whose
-            // peer reset or went silent): the accept fails.
+            // The handshake did not complete in time: the accept fails. A backstop: the stack normally reports
+            // the request's end itself (onStackClosed: the peer's RST, or our SYN-ACK retransmissions spent).
             provider.sessionTimeouts++;
             dropRequest(true, NtStatus.STATUS_IO_TIMEOUT.code());
         } else if (connectTimer && state == CONNECTING) {
@@ -1116,7 +1177,8 @@ public final class TdiConnection {
     }
 
     TdiConnectionInfo info() {
-        return new TdiConnectionInfo(state, 0, transmittedTsdus, receivedTsdus, transmissionErrors, 0, throughput, 0,
+        return new TdiConnectionInfo(state, 0, transmittedTsdus, receivedTsdus, transmissionErrors,
+            expeditedBytesDropped, throughput, 0,
             provider.sendBufferBytes, provider.receiveBufferBytes, false, state == IDLE ? 0 : remoteIp,
             state == IDLE ? 0 : remotePort);
     }

@@ -24,6 +24,9 @@ public final class TdiEvents {
          * @param userDataLength bytes of connect data: the data the SYN carried (TCP Fast Open), else 0
          * @param userData native address of a copy of the connect data (valid during the call), or 0; it is not
          *     acknowledged: the peer sends it again after the handshake, as the connection's first data
+         * @param optionsLength OptionsLength: bytes of the offer's transport-specific option string; always 0
+         *     here, because a TCP connection offer carries none ("zero implies no option string")
+         * @param options Options: native address of the option string, 0 (NULL) when {@code optionsLength} is 0
          * @param out set {@link TdiEventReturn#acceptIrp} (a TDI_ACCEPT built on an idle endpoint associated with
          *     this address) and {@link TdiEventReturn#connectionContext}
          * @return STATUS_MORE_PROCESSING_REQUIRED with an accept IRP to accept (the SYN-ACK goes; the IRP completes
@@ -31,7 +34,7 @@ public final class TdiEvents {
          *     (RST for the SYN: the peer's connect fails with connection refused)
          */
         int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength, long userData,
-                               TdiEventReturn out);
+                               int optionsLength, long options, TdiEventReturn out);
     }
 
     /** TDI_EVENT_DISCONNECT: the peer released (TDI_DISCONNECT_RELEASE) or aborted (TDI_DISCONNECT_ABORT). */

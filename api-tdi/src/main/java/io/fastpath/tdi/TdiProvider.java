@@ -845,8 +845,9 @@ public final class TdiProvider implements AutoCloseable {
         out.reset();
         int status;
         try {
+            // TCP carries no option string with an offer: OptionsLength 0, Options NULL
             status = h.clientEventConnect(a.connectContext, remoteIp, remotePort, userData,
-                userData > 0 ? synDataAddress : 0, out);
+                userData > 0 ? synDataAddress : 0, 0, 0, out);
         } catch (Throwable t) {
             errorHandler.onError(t);
             status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();

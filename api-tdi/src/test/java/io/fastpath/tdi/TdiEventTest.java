@@ -50,6 +50,9 @@ class TdiEventTest {
         final List<String> log = new ArrayList<>();
         int connectAnswer = NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
         String connectData;
+        /** The accept IRP's RequestConnectionInformation (connect data for the peer), or null. */
+        TdiConnectionInformation acceptInfo;
+        final List<Long> connectOptions = new ArrayList<>();
         final List<Integer> disconnectsA = new ArrayList<>();
         final List<Integer> disconnectsB = new ArrayList<>();
         final List<Integer> errorsB = new ArrayList<>();
@@ -76,13 +79,15 @@ class TdiEventTest {
                 return S;
             }, null).assertInline(S);
             Req connectEvent = setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_CONNECT,
-                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, out) -> {
+                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, optLength, opts, out) -> {
                     log.add("connect " + (ip == TdiRig.A_IP) + " " + ctx);
+                    connectOptions.add((long) optLength);
+                    connectOptions.add(opts);
                     if (dataLength > 0) {
                         connectData = new UnsafeBuffer(data, dataLength).getStringWithoutLengthAscii(0, dataLength);
                     }
                     if (connectAnswer == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-                        TdiBuild.accept(accept.irp, b, accept.routine, null, null, null);
+                        TdiBuild.accept(accept.irp, b, accept.routine, null, acceptInfo, null);
                         accept.submissions++;
                         out.acceptIrp(accept.irp).connectionContext("ctx-b");
                     }
@@ -183,6 +188,57 @@ class TdiEventTest {
             assertEquals(0, rig.b.counters().tcpFastOpenSynDataAccepted.get(), "held SYNs' data is not taken");
             assertEquals(1, rig.a.counters().tcpFastOpenFallbacks.get(), "A sent it again after the handshake");
         }
+    }
+
+    /**
+     * Connect data in the accept IRP (ClientEventConnect's, and a TDI_ACCEPT after TDI_QUERY_ACCEPT) reaches the
+     * peer: "the transport notifies the remote node of the acceptance, transmitting any connect data that its
+     * client supplied in the accept IRP" (ClientEventConnect). TCP has no room for it in our SYN-ACK, so it is the
+     * stream's first bytes, before anything B sends. ClientEventConnect's OptionsLength/Options: 0 and NULL, a
+     * TCP offer has no option string.
+     */
+    @Test
+    void acceptConnectDataReachesThePeerFirstAndOffersHaveNoOptions_clientEventConnectTdiAccept() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            ByteBuffer welcome = direct("welcome;");
+            p.acceptInfo = new TdiConnectionInformation().userData(TdiRig.addressOf(welcome), 8);
+            p.connectAndAccept();
+            assertEquals(List.of(0L, 0L), p.connectOptions, "OptionsLength 0, Options NULL");
+            Req after = send(rig.tdiB, p.b, direct("then data"), 0);
+            rig.runUntil(after::done, 10, "B's send");
+            assertEquals("welcome;then data", receiveAll(rig, rig.tdiA, p.a, 17));
+
+            // TDI_LISTEN(TDI_QUERY_ACCEPT) + TDI_ACCEPT with connect data, on a second pair of endpoints.
+            TdiAddress addressB2 = rig.tdiB.openAddress(0, PORT + 1);
+            TdiConnection b2 = endpoint(rig.tdiB, addressB2, "b2");
+            TdiConnection a2 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2");
+            Req l = listen(rig.tdiB, b2, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB2.listenState == 2, 5, "listening");
+            Req c = connect(rig.tdiA, a2, TdiRig.B_IP, PORT + 1, 0, null);
+            rig.runUntil(l::done, 10, "offer; A's connect: " + c.done());
+            ByteBuffer hello = direct("hello from the acceptor");
+            Req acc = new Req();
+            TdiBuild.accept(acc.irp, b2, acc.routine, null,
+                new TdiConnectionInformation().userData(TdiRig.addressOf(hello), 23), null);
+            acc.call(rig.tdiB);
+            rig.runUntil(() -> acc.done() && c.done(), 10, "handshake and connect data");
+            acc.assertCompleted(S);
+            c.assertCompleted(S);
+            assertEquals("hello from the acceptor", receiveAll(rig, rig.tdiA, a2, 23));
+        }
+    }
+
+    private static String receiveAll(TdiRig rig, TdiProvider tdi, TdiConnection c, int bytes) {
+        StringBuilder got = new StringBuilder();
+        ByteBuffer into = ByteBuffer.allocateDirect(64);
+        while (got.length() < bytes) {
+            Req r = receive(tdi, c, into, 0);
+            rig.runUntil(r::done, 10, "receive, have '" + got + "'");
+            r.assertCompleted(S);
+            got.append(text(into, (int) r.information()));
+        }
+        return got.toString();
     }
 
     /**
@@ -564,6 +620,157 @@ class TdiEventTest {
             either2.assertCompleted(S);
             assertEquals("plain", text(into, (int) either2.information()));
         }
+    }
+
+    @Test
+    void expeditedBytesPastTheBufferAreCountedAndReportedNotDroppedSilently_clientEventError() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            int[] refusals = {0};
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    refusals[0]++;
+                    return NtStatus.STATUS_DATA_NOT_ACCEPTED.code(); // the bytes wait for a TDI_RECEIVE_EXPEDITED
+                }, null).assertInline(S);
+            p.connectAndAccept();
+            // 70 urgent bytes, one per send (each its own urgent pointer); B keeps 64 and drops 6.
+            StringBuilder sent = new StringBuilder();
+            for (int i = 0; i < 70; i++) {
+                String one = String.valueOf((char) ('0' + i % 75));
+                sent.append(one);
+                Req s = send(rig.tdiA, p.a, direct(one), Tdi.TDI_SEND_EXPEDITED);
+                int kept = Math.min(i + 1, 64);
+                long dropped = Math.max(0, i + 1 - 64);
+                rig.runUntil(() -> s.done() && p.b.expeditedLength() == kept
+                    && p.b.info().receiveErrors() == dropped, 10, "urgent byte " + i);
+                s.assertCompleted(S);
+            }
+            assertEquals(List.of(NtStatus.STATUS_DATA_OVERRUN.code()), p.errorsB, "reported once for this overrun");
+            assertEquals(6, p.b.info().receiveErrors(), "TDI_CONNECTION_INFO.ReceiveErrors counts the dropped bytes");
+            assertEquals(1, refusals[0], "refused once; no indication while refused data waits");
+            ByteBuffer into = ByteBuffer.allocateDirect(100);
+            Req r = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED);
+            r.assertInline(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
+            assertEquals(sent.substring(0, 64), text(into, (int) r.information()), "the first 64, in order");
+            // Room again: the next byte is kept, and a new overrun would be reported again.
+            Req s = send(rig.tdiA, p.a, direct("!"), Tdi.TDI_SEND_EXPEDITED);
+            rig.runUntil(() -> s.done() && refusals[0] == 2, 10, "indicated again");
+            assertEquals(1, p.b.expeditedLength());
+            assertEquals(1, p.errorsB.size());
+        }
+    }
+
+    /**
+     * ClientEventChainedReceive returning STATUS_DATA_NOT_ACCEPTED with a ClientEventReceive handler registered
+     * too: the transport buffers the data for TDI_RECEIVE and indicates nothing more, chained or plain, until
+     * that data was taken (ClientEventChainedReceive: "the client might retrieve the data with a TDI_RECEIVE
+     * request"; ClientEventReceive: not called while the client "has rejected previously indicated data ...
+     * until that receive is done"). Nothing is lost and the mbufs go back.
+     */
+    @Test
+    void dataNotAcceptedFromChainedReceiveIsTakenByTdiReceiveThenIndicationsResume_clientEventChainedReceive() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            int[] answer = {NtStatus.STATUS_DATA_NOT_ACCEPTED.code()};
+            List<String> chained = new ArrayList<>();
+            List<String> plain = new ArrayList<>();
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                byte[] all = tsdu.toByteArray();
+                chained.add(new String(all, offset, length, StandardCharsets.US_ASCII));
+                return answer[0];
+            });
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    plain.add(new UnsafeBuffer(tsdu, indicated).getStringWithoutLengthAscii(0, indicated));
+                    out.bytesTaken(indicated);
+                    return S;
+                }, null).assertInline(S);
+            p.connectAndAccept();
+            rig.runFor(50);
+            int baseline = rig.pool.inUseCount();
+            Req s1 = send(rig.tdiA, p.a, direct("refused-one "), 0);
+            rig.runUntil(() -> s1.done() && chained.size() == 1, 10, "refused indication");
+            Req s2 = send(rig.tdiA, p.a, direct("and-two"), 0);
+            rig.runUntil(s2::done, 10, "second send");
+            rig.runFor(50);
+            assertEquals(List.of("refused-one "), chained, "no chained indication while refused data waits");
+            assertEquals(List.of(), plain, "nor a plain one: the data is for TDI_RECEIVE now");
+            // TDI_RECEIVEs take it, a small one first (part of it), then the rest.
+            ByteBuffer small = ByteBuffer.allocateDirect(8);
+            Req r1 = receive(rig.tdiB, p.b, small, 0);
+            r1.assertInline(S);
+            assertEquals("refused-", text(small, (int) r1.information()));
+            rig.runFor(20);
+            assertEquals(1, chained.size(), "still blocked: part of the refused data waits");
+            ByteBuffer rest = ByteBuffer.allocateDirect(100);
+            Req r2 = receive(rig.tdiB, p.b, rest, 0);
+            r2.assertInline(S);
+            assertEquals("one and-two", text(rest, (int) r2.information()));
+            // Taken: indications resume, through the chained handler (preferred when both are set).
+            answer[0] = S;
+            Req s3 = send(rig.tdiA, p.a, direct("three"), 0);
+            rig.runUntil(() -> s3.done() && chained.size() == 2, 10, "indications again");
+            assertEquals("three", chained.get(1));
+            assertEquals(List.of(), plain);
+            rig.runUntil(() -> rig.pool.inUseCount() <= baseline, 10, "mbufs back: " + rig.pool.inUseCount());
+        }
+    }
+
+    /**
+     * A releases (TDI_DISCONNECT RELEASE); B gets the release indication (ClientEventDisconnect RELEASE) and keeps
+     * sending 256 KiB before it releases too: A receives every byte, in order, while its release waits; the
+     * release completes S once B released; both endpoints are idle and every mbuf is back (a RELEASE closes our
+     * direction only: the peer may send until it releases too).
+     */
+    @Test
+    void thePeerKeepsSendingAfterOurReleaseAndEveryByteArrives_tdiDisconnectRelease() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            p.connectAndAccept();
+            rig.runFor(50);
+            int baseline = rig.pool.inUseCount();
+            Req release = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, Tdi.relativeTimeout(10_000));
+            release.assertPending();
+            rig.runUntil(() -> !p.disconnectsB.isEmpty(), 10, "release indication at B");
+            assertEquals(List.of(Tdi.TDI_DISCONNECT_RELEASE), p.disconnectsB);
+            int chunk = 64 << 10;
+            int total = 4 * chunk;
+            List<Req> sends = new ArrayList<>();
+            for (int k = 0; k < 4; k++) {
+                ByteBuffer b = ByteBuffer.allocateDirect(chunk);
+                for (int i = 0; i < chunk; i++) {
+                    b.put(i, pattern(k * chunk + i));
+                }
+                sends.add(send(rig.tdiB, p.b, b, 0));
+            }
+            ByteBuffer into = ByteBuffer.allocateDirect(chunk);
+            long got = 0;
+            while (got < total) {
+                Req r = receive(rig.tdiA, p.a, into, 0);
+                rig.runUntil(r::done, 10, "A receives after its release, at " + got);
+                r.assertCompleted(S);
+                for (int i = 0; i < (int) r.information(); i++) {
+                    assertEquals(pattern(got + i), into.get(i), "byte " + (got + i));
+                }
+                got += r.information();
+            }
+            assertEquals(total, got);
+            rig.runUntil(() -> sends.stream().allMatch(Req::done), 10, "B's sends");
+            for (Req s : sends) {
+                s.assertCompleted(S);
+            }
+            assertFalse(release.done(), "A's release waits for B's");
+            Req releaseB = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, Tdi.relativeTimeout(10_000));
+            rig.runUntil(() -> release.done() && releaseB.done() && p.a.idle() && p.b.idle(), 10, "both released");
+            release.assertCompleted(S);
+            releaseB.assertCompleted(S);
+            assertEquals(List.of(), p.errorsB);
+            rig.runUntil(() -> rig.pool.inUseCount() <= baseline, 10, "mbufs back: " + rig.pool.inUseCount());
+        }
+    }
+
+    private static byte pattern(long i) {
+        return (byte) (i * 31 + (i >>> 8) * 7);
     }
 
     @Test

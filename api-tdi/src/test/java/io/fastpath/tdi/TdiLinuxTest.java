@@ -178,7 +178,7 @@ class TdiLinuxTest {
                     return S;
                 }, null).assertInline(S);
             Req connect = TdiRig.setEvent(tdi, address, Tdi.TDI_EVENT_CONNECT,
-                (TdiEvents.ClientEventConnect) (ctx, ip, remotePort, dataLength, data, out) -> {
+                (TdiEvents.ClientEventConnect) (ctx, ip, remotePort, dataLength, data, optLength, opts, out) -> {
                     String connectData = dataLength == 0 ? ""
                         : new UnsafeBuffer(data, dataLength).getStringWithoutLengthAscii(0, dataLength);
                     log.add("connect data=" + connectData);

@@ -295,7 +295,7 @@ class TdiRegressionTest {
             disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0).assertInline(S);
             rig.runUntil(p.b::idle, 10, "B reset");
             setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_CONNECT,
-                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, out) -> {
+                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, optLength, opts, out) -> {
                     out.acceptIrp(p.accept.irp); // completed by the first accept
                     return MPR;
                 }, null).assertInline(S);

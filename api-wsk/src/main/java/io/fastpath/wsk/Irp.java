@@ -12,8 +12,9 @@ package io.fastpath.wsk;
  * {@link IllegalStateException}.
  *
  * <p>IoCancelIrp: accepts, receives and sends that have not reached the stack yet complete with
- * STATUS_CANCELLED (a receive keeps the bytes it already has in Information); requests the stack is already
- * carrying out (connect, data in the send buffer, disconnect) run to their end.
+ * STATUS_CANCELLED (a receive keeps the bytes it already has in Information); so do connects (WskConnect,
+ * WskConnectEx, WskSocketConnect: the attempt is reset when the stack answers, see WskSocket); requests the
+ * stack is already carrying out (data in the send buffer, disconnect) run to their end.
  *
  * <p>Threads: the provider fills the status and runs the routine on its dispatch thread; {@link #completed()},
  * {@link #pending()} and {@link #cancel()} may be called from any thread.
@@ -29,6 +30,9 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     int flags;
     SocketAddressV4 address;
     SocketAddressV4 address2;
+    /** WskAccept's LocalAddress / RemoteAddress out-parameters (optional). */
+    SocketAddressV4Out localOut;
+    SocketAddressV4Out remoteOut;
     Object requestContext;
     WskClientDispatch requestDispatch;
     int family;
@@ -69,6 +73,8 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
         flags = 0;
         address = null;
         address2 = null;
+        localOut = null;
+        remoteOut = null;
         requestContext = null;
         requestDispatch = null;
         family = 0;

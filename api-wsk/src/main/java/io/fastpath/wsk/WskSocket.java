@@ -122,6 +122,8 @@ public final class WskSocket {
     /** The stack's ideal send backlog for this connection (0: not reported yet). */
     private int idealSendBacklog;
     private boolean abortIssued;
+    /** A pending connect was cancelled (IoCancelIrp): the stack's answer for it ends the attempt. */
+    private boolean connectCancelled;
     private boolean stackClosed;
     private Irp disconnectIrp;
     private Irp abortIrp;
@@ -177,11 +179,32 @@ public final class WskSocket {
      * Information = the new connection {@link WskSocket}, whose events start disabled.
      */
     public int accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch, Irp irp) {
+        return accept(flags, acceptSocketContext, acceptSocketDispatch, null, null, irp);
+    }
+
+    /**
+     * WskAccept with its LocalAddress and RemoteAddress out-parameters (each optional, may be null): on success
+     * they hold the accepted connection's local and remote transport addresses before the IRP completes.
+     */
+    public int accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch,
+                      SocketAddressV4Out localAddress, SocketAddressV4Out remoteAddress, Irp irp) {
         Irp i = start(irp, OP_ACCEPT);
         i.flags = flags;
         i.requestContext = acceptSocketContext;
         i.requestDispatch = acceptSocketDispatch;
+        i.localOut = localAddress;
+        i.remoteOut = remoteAddress;
         return provider.submit(i);
+    }
+
+    /** Fills WskAccept's optional address out-parameters from the accepted socket {@code s}. */
+    private static void acceptAddresses(Irp irp, WskSocket s) {
+        if (irp.localOut != null) {
+            irp.localOut.set(s.local);
+        }
+        if (irp.remoteOut != null) {
+            irp.remoteOut.set(s.remote);
+        }
     }
 
     /**
@@ -548,6 +571,7 @@ public final class WskSocket {
             s.listener = null;
             s.context = irp.requestContext;
             s.dispatch = irp.requestDispatch;
+            acceptAddresses(irp, s);
             provider.schedule(s); // data or a FIN that came while it waited
             return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, s);
         }
@@ -648,6 +672,7 @@ public final class WskSocket {
         if (irp != null) {
             s.context = irp.requestContext;
             s.dispatch = irp.requestDispatch;
+            acceptAddresses(irp, s);
             complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, s);
             return;
         }
@@ -773,9 +798,46 @@ public final class WskSocket {
         return queued;
     }
 
+    /**
+     * IoCancelIrp of a pending WskConnect / WskConnectEx / WskSocketConnect: the IRP completes STATUS_CANCELLED
+     * now, once. The stack has no way to withdraw a SYN it is retrying, so the attempt is ended when the stack
+     * answers: a handshake that completes anyway is reset at once (the peer sees a RST), a failure is dropped.
+     * Until then the socket cannot connect again (STATUS_INVALID_DEVICE_STATE); afterwards a failed attempt
+     * leaves it bound (it may connect again), a reset one dead (close it). A WskSocketConnect's socket was never
+     * handed out: it is closed.
+     */
+    private void cancelConnect(Irp irp) {
+        if (irp.op == OP_SOCKET_CONNECT) {
+            closeInternal(null); // completes the IRP STATUS_CANCELLED; a late handshake is reset
+            return;
+        }
+        connectIrp = null;
+        connectCancelled = true;
+        if (!connectInFlight) {
+            // the stack's answer already came (a port retry found the ring full): nothing is left there
+            connectCancelled = false;
+            state = BOUND;
+            remote = null;
+        }
+        complete(irp, NtStatus.STATUS_CANCELLED.code());
+    }
+
     void onConnectComplete(long newHandle, int status) {
         connectInFlight = false;
         Irp irp = connectIrp;
+        if (connectCancelled && !closed) {
+            connectCancelled = false;
+            if (status == NtStatus.STATUS_SUCCESS.code()) {
+                state = CONNECTED;
+                handle = newHandle;
+                provider.byHandle.put(newHandle, this);
+                abortNow(); // no late completion: the cancelled attempt's connection is reset
+            } else {
+                state = BOUND;
+                remote = null;
+            }
+            return;
+        }
         if (closed || irp == null) {
             connectIrp = null;
             if (status == NtStatus.STATUS_SUCCESS.code()) {
@@ -1426,7 +1488,9 @@ public final class WskSocket {
 
     /** IoCancelIrp for one of our IRPs (dispatch thread). */
     void cancel(Irp irp) {
-        if (acceptIrps.remove(irp)) {
+        if (irp == connectIrp) {
+            cancelConnect(irp);
+        } else if (acceptIrps.remove(irp)) {
             complete(irp, NtStatus.STATUS_CANCELLED.code());
         } else if (receiveIrps.remove(irp)) {
             complete(irp, NtStatus.STATUS_CANCELLED.code(), irp.progress, null);

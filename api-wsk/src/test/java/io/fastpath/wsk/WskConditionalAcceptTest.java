@@ -160,6 +160,95 @@ class WskConditionalAcceptTest {
         }
     }
 
+    /**
+     * IoCancelIrp of a WskConnect whose SYN the listener holds: the IRP completes STATUS_CANCELLED at once and
+     * only once; when the listener then accepts, the handshake that completes anyway is reset by the client.
+     */
+    @Test
+    void ioCancelIrpCancelsAPendingConnectOnceAndTheLateHandshakeIsReset_ioCancelIrp() {
+        try (RingRig rig = new RingRig(dir)) {
+            Inspector inspector = new Inspector();
+            inspector.action = WskInspectPend;
+            WskSocket l = conditionalListener(rig, inspector, 7);
+            Client c = new Client(rig, 7);
+            rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
+            assertFalse(c.connect.done());
+            assertTrue(c.connect.irp.cancel());
+            rig.await(c.connect, 5, "cancelled");
+            c.connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            assertFalse(c.connect.irp.cancel(), "nothing left to cancel");
+            Call again = new Call();
+            again.assertInline(c.socket.connect(new SocketAddressV4(RingRig.B_IP, 7), again.irp()),
+                NtStatus.STATUS_INVALID_DEVICE_STATE.code()); // the stack still carries the cancelled attempt
+            Call done = new Call();
+            done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectAccept, done.irp()), S);
+            rig.runUntil(() -> inspector.accepted.size() == 1, 5, "the listener's side completes");
+            Receive r = new Receive(inspector.accepted.get(0), 10, 0);
+            rig.await(r.call, 5, "reset by the client");
+            assertTrue(r.call.status() == NtStatus.STATUS_CONNECTION_RESET.code()
+                || r.call.status() == NtStatus.STATUS_FILE_FORCED_CLOSED.code(), NtStatus.name(r.call.status()));
+            rig.runFor(100);
+            c.connect.assertCompleted(NtStatus.STATUS_CANCELLED.code()); // still exactly one completion
+        }
+    }
+
+    /** WskSocketConnect cancelled while the SYN is held: cancelled once, no socket handed out, the handshake reset. */
+    @Test
+    void ioCancelIrpCancelsAPendingWskSocketConnectAndTheLateHandshakeIsReset_ioCancelIrp() {
+        try (RingRig rig = new RingRig(dir)) {
+            Inspector inspector = new Inspector();
+            inspector.action = WskInspectPend;
+            WskSocket l = conditionalListener(rig, inspector, 7);
+            Call connect = new Call();
+            assertEquals(NtStatus.STATUS_PENDING, rig.wskA.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
+                SocketAddressV4.ANY, new SocketAddressV4(RingRig.B_IP, 7), 0, null, null, connect.irp()));
+            rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
+            assertTrue(connect.irp.cancel());
+            rig.await(connect, 5, "cancelled");
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            assertEquals(null, connect.object(), "no socket handed out");
+            Call done = new Call();
+            done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectAccept, done.irp()), S);
+            rig.runUntil(() -> inspector.accepted.size() == 1, 5, "the listener's side completes");
+            Receive r = new Receive(inspector.accepted.get(0), 10, 0);
+            rig.await(r.call, 5, "reset by the client");
+            assertTrue(r.call.status() == NtStatus.STATUS_CONNECTION_RESET.code()
+                || r.call.status() == NtStatus.STATUS_FILE_FORCED_CLOSED.code(), NtStatus.name(r.call.status()));
+            rig.runFor(100);
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+        }
+    }
+
+    /** WskConnectEx with data, cancelled while the SYN is held: cancelled once; a rejected attempt is just dropped. */
+    @Test
+    void ioCancelIrpCancelsAPendingConnectExAndAFailedAttemptLeavesTheSocketBound_ioCancelIrp() {
+        try (RingRig rig = new RingRig(dir)) {
+            Inspector inspector = new Inspector();
+            inspector.action = WskInspectPend;
+            WskSocket l = conditionalListener(rig, inspector, 7);
+            WskSocket s = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            bind(s, SocketAddressV4.ANY);
+            Call connect = new Call();
+            WskBuf data = new WskBuf().set(java.nio.ByteBuffer.allocateDirect(5).put("hello".getBytes()).flip(), 0, 5);
+            assertEquals(NtStatus.STATUS_PENDING, s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
+                connect.irp()));
+            rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
+            assertTrue(connect.irp.cancel());
+            rig.await(connect, 5, "cancelled");
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            Call done = new Call();
+            done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectReject, done.irp()), S);
+            // The refused attempt ends in the stack; then the socket is bound again and may connect.
+            rig.runUntil(() -> s.toString().contains(" bound "), 5, "the cancelled attempt ended: " + s);
+            inspector.action = WskInspectAccept;
+            Call again = new Call();
+            assertEquals(NtStatus.STATUS_PENDING, s.connect(new SocketAddressV4(RingRig.B_IP, 7), again.irp()));
+            rig.await(again, 5, "connect again");
+            again.assertCompleted(S);
+            assertEquals(1, connect.completions, "no late completion of the cancelled IRP");
+        }
+    }
+
     @Test
     void inspectPendThenRejectRefusesThePeer() {
         try (RingRig rig = new RingRig(dir)) {

@@ -466,6 +466,80 @@ class WskStatusTest {
         }
     }
 
+    /**
+     * The client disconnects gracefully; the server gets the (non-abortive) WskDisconnectEvent and keeps sending
+     * 512 KiB before it disconnects too: the client receives every byte in order after its own disconnect
+     * ("after a graceful close by the peer we may still send"), then 0 bytes; both disconnects complete S and,
+     * after closing, every mbuf is back (RingRig checks on close).
+     */
+    @Test
+    void thePeerKeepsSendingAfterTheDisconnectEventAndEveryByteArrives_wskDisconnectEvent() {
+        try (RingRig rig = new RingRig(dir)) {
+            List<Integer> disconnects = new ArrayList<>();
+            WskClientConnectionDispatch events = new WskClientConnectionDispatch() {
+                @Override
+                public int wskDisconnectEvent(Object socketContext, int flags) {
+                    disconnects.add(flags);
+                    return S;
+                }
+            };
+            Connected p = connect(rig, 7, null, events);
+            Call enable = new Call();
+            enable.assertInline(p.server().controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                WSK_EVENT_DISCONNECT, enable.irp()), S);
+            Call disconnect = new Call();
+            assertEquals(P, p.client().disconnect(null, 0, disconnect.irp()));
+            rig.runUntil(() -> !disconnects.isEmpty(), 5, "disconnect event at the server");
+            assertEquals(0, disconnects.get(0) & WSK_FLAG_ABORTIVE, "graceful: " + disconnects);
+            int chunk = 64 << 10;
+            int total = 8 * chunk;
+            List<Call> sends = new ArrayList<>();
+            List<ByteBuffer> buffers = new ArrayList<>();
+            for (int k = 0; k < 8; k++) {
+                ByteBuffer b = ByteBuffer.allocateDirect(chunk);
+                for (int i = 0; i < chunk; i++) {
+                    b.put(i, WskTestSockets.pattern((long) k * chunk + i));
+                }
+                buffers.add(b);
+                Call c = new Call();
+                assertEquals(P, p.server().send(new WskBuf().set(b, 0, chunk), 0, c.irp()));
+                sends.add(c);
+            }
+            long got = 0;
+            while (got < total) {
+                Receive r = new Receive(p.client(), chunk, 0);
+                rig.await(r.call, 5, "client receive at " + got);
+                r.call.assertCompleted(S);
+                assertTrue(r.call.information() > 0, "no end of stream before the server's disconnect");
+                for (int i = 0; i < (int) r.call.information(); i++) {
+                    assertEquals(WskTestSockets.pattern(got + i), r.memory.get(i), "byte " + (got + i));
+                }
+                got += r.call.information();
+            }
+            assertEquals(total, got);
+            rig.runUntil(() -> sends.stream().allMatch(Call::done), 5, "server sends");
+            for (Call c : sends) {
+                c.assertCompleted(S);
+            }
+            rig.runUntil(disconnect::done, 5, "the client's disconnect (its FIN acknowledged)");
+            disconnect.assertCompleted(S);
+            Call serverDisconnect = new Call();
+            p.server().disconnect(null, 0, serverDisconnect.irp());
+            rig.runUntil(serverDisconnect::done, 5, "both closed");
+            serverDisconnect.assertCompleted(S);
+            Receive end = new Receive(p.client(), 100, 0);
+            rig.await(end.call, 5, "end of stream");
+            end.call.assertCompleted(S);
+            assertEquals(0, end.call.information(), "0 bytes: the peer closed");
+            assertEquals(1, disconnects.size(), "one disconnect event");
+            Call close = new Call();
+            close.assertInline(p.client().closeSocket(close.irp()), S);
+            close.assertInline(p.server().closeSocket(close.irp()), S);
+            close.assertInline(p.listener().closeSocket(close.irp()), S);
+            assertEquals(8, buffers.size());
+        }
+    }
+
     @Test
     void waitAllCompletesOnlyWhenTheBufferIsFull_pfnWskReceive() {
         try (RingRig rig = new RingRig(dir)) {
@@ -582,6 +656,40 @@ class WskStatusTest {
             a.assertInline(accept.socket().getRemoteAddress(a.irp()), S);
             assertEquals(RingRig.A_IP, ((SocketAddressV4) a.object()).ip());
         }
+    }
+
+    @Test
+    void wskAcceptFillsLocalAddressAndRemoteAddress_queuedAndWaitingConnections_wskAccept() {
+        try (RingRig rig = new RingRig(dir)) {
+            WskSocket l = listener(rig, rig.wskB, 7, null);
+            // A WskAccept queued before the connection arrives (pending, then completed by the handshake).
+            SocketAddressV4Out local = new SocketAddressV4Out();
+            SocketAddressV4Out remote = new SocketAddressV4Out();
+            Call queued = new Call();
+            assertEquals(P, l.accept(0, null, null, local, remote, queued.irp()));
+            WskSocket c1 = connectClient(rig, 7);
+            rig.await(queued, 5, "queued accept");
+            queued.assertCompleted(S);
+            assertEquals(RingRig.B_IP, local.ip());
+            assertEquals(7, local.port());
+            assertEquals(RingRig.A_IP, remote.ip());
+            assertEquals(localPortOf(c1), remote.port(), "the peer's own port");
+            // A connection already waiting: WskAccept completes inline with the addresses filled; one
+            // out-parameter may be left out (both are optional).
+            WskSocket c2 = connectClient(rig, 7);
+            rig.runFor(50);
+            SocketAddressV4Out remote2 = new SocketAddressV4Out();
+            Call inline = new Call();
+            inline.assertInline(l.accept(0, null, null, null, remote2, inline.irp()), S);
+            assertEquals(RingRig.A_IP, remote2.ip());
+            assertEquals(localPortOf(c2), remote2.port());
+        }
+    }
+
+    private static int localPortOf(WskSocket s) {
+        Call a = new Call();
+        a.assertInline(s.getLocalAddress(a.irp()), S);
+        return ((SocketAddressV4) a.object()).port();
     }
 
     @Test

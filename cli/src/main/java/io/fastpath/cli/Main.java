@@ -29,13 +29,15 @@ public final class Main {
           stat  [--name <name> | --file <counters file>]
                     print a running (or finished) stack's counters
           echo  <port flags> --listen <tcp port> [--connections C] [--api tcp|wsk|tdi] [--pending]
-                [--send-irps N]
+                [--send-irps N] [--release-timeout S]
                     TCP echo server for many concurrent connections; prints 'ready' once listening, runs
                     until SIGINT/SIGTERM, then prints its counters. C (default 64, at most 1024): the
                     concurrency the buffers are sized for. --api wsk: through api-wsk (zero-copy receive
                     events, WskSend, WskRelease; N send IRPs per connection, default 512, a chain with more
                     links is read with one WskReceive copy instead); --api tdi: through api-tdi (chained receives, expedited data
-                    echoed as expedited; --pending keeps each chain until its echo was sent)
+                    echoed as expedited; --pending keeps each chain until its echo was sent;
+                    --release-timeout SECONDS, default 30: how long the echo of a released connection
+                    may take to drain before it is reset)
           send  <port flags> --to <a.b.c.d:port> --bytes N[K|M|G] [--connections C] [--timeout SECONDS]
                 [--api tcp|wsk [--tfo]]
                     send N bytes (per connection; K/M/G = KiB/MiB/GiB) of a pseudo-random stream on each of

@@ -72,14 +72,12 @@ final class NdkPingPong {
             if (parts.length != 2) {
                 throw new NumberFormatException();
             }
-            int in = Integer.parseInt(parts[0].trim());
-            int out = Integer.parseInt(parts[1].trim());
-            if (in < 0 || out < 0) {
-                throw new NumberFormatException();
-            }
+            // ULONGs (NDK_FN_CONNECT, NDK_FN_ACCEPT): 0..4294967295, e.g. 4294967295 (~0) for "the adapter's maximum"
+            int in = Integer.parseUnsignedInt(parts[0].trim());
+            int out = Integer.parseUnsignedInt(parts[1].trim());
             return new int[] {in, out};
         } catch (NumberFormatException e) {
-            throw new UsageException(name + " takes IN,OUT (two numbers >= 0), got '" + v + "'");
+            throw new UsageException(name + " takes IN,OUT (two numbers 0..4294967295), got '" + v + "'");
         }
     }
 
@@ -98,7 +96,8 @@ final class NdkPingPong {
         if (size < 0 || size > MpaFrame.MAX_ULPDU) {
             throw new UsageException("--size must be 0.." + MpaFrame.MAX_ULPDU);
         }
-        if (adapterLimits[0] > MpaFrame.IRD_ORD_MASK || adapterLimits[1] > MpaFrame.IRD_ORD_MASK) {
+        if (Integer.compareUnsigned(adapterLimits[0], MpaFrame.IRD_ORD_MASK) > 0
+            || Integer.compareUnsigned(adapterLimits[1], MpaFrame.IRD_ORD_MASK) > 0) {
             throw new UsageException("--adapter-limits are at most " + MpaFrame.IRD_ORD_MASK + " (RFC 6581's 14 bits)");
         }
         if (privateData.length > MpaFrame.MAX_CONSUMER_PRIVATE_DATA) {

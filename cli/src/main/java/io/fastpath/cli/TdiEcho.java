@@ -34,7 +34,10 @@ import org.agrona.concurrent.IdleStrategy;
  * once); when the ring is full it returns STATUS_DATA_NOT_ACCEPTED and drains the rest with TDI_RECEIVEs as room
  * frees up. With {@code --pending} the handler returns STATUS_PENDING, sends straight out of the received mbufs
  * and gives the chain back with TdiReturnChainedReceives once the last send completed (zero copy on receive).
- * The peer's release (ClientEventDisconnect RELEASE) is answered with TDI_DISCONNECT RELEASE.
+ * The peer's release (ClientEventDisconnect RELEASE) is answered with TDI_DISCONNECT RELEASE with a real time-out
+ * ({@code --release-timeout}, default 30 s): the echoes still queued go out first, however slowly the peer reads
+ * them, before our FIN. (A NULL time-out is the transport's default, under a second, after which the release
+ * fails and the connection is reset: a slow reader would lose the end of its echo.)
  *
  * <p>Threads: the stack runs on its own poll thread; this (main) thread is the TDI dispatch thread.
  */
@@ -44,7 +47,7 @@ final class TdiEcho {
 
     static int run(List<String> args) {
         Set<String> withValue = new HashSet<>(PortOptions.WITH_VALUE);
-        withValue.addAll(List.of("--listen", "--connections", "--api", "--staging"));
+        withValue.addAll(List.of("--listen", "--connections", "--api", "--staging", "--release-timeout"));
         Flags flags = new Flags(args, withValue, Set.of("--pending"));
         int listenPort = TcpCommands.tcpPort("--listen", flags.required("--listen"));
         int connections = TcpCommands.connections(flags, 64);
@@ -52,6 +55,10 @@ final class TdiEcho {
         int staging = flags.intValue("--staging", 256 << 10);
         if (staging < 1024) {
             throw new UsageException("--staging needs at least 1024 bytes, got " + staging);
+        }
+        int releaseSeconds = flags.intValue("--release-timeout", 30);
+        if (releaseSeconds < 1) {
+            throw new UsageException("--release-timeout needs at least 1 second, got " + releaseSeconds);
         }
         PortOptions options = new PortOptions(flags, TcpCommands.tcpConfig(connections), PortOptions.TCP_POOL);
         CountDownLatch stop = new CountDownLatch(1);
@@ -72,7 +79,8 @@ final class TdiEcho {
             tdi = TdiProvider.open(stack);
             Server server;
             try {
-                server = new Server(tdi, tdi.openAddress(0, listenPort), pending, staging);
+                server = new Server(tdi, tdi.openAddress(0, listenPort), pending, staging,
+                    Tdi.relativeTimeout(TimeUnit.SECONDS.toMillis(releaseSeconds)));
             } catch (TdiException e) {
                 System.out.println("listen on port " + listenPort + ": " + NtStatus.name(e.status()));
                 System.out.println(NtStatus.name(e.status()));
@@ -125,6 +133,8 @@ final class TdiEcho {
         private final TdiAddress address;
         private final boolean pending;
         private final int stagingBytes;
+        /** TDI_DISCONNECT RELEASE's time-out (negative 100 ns units): room for a slow reader to drain. */
+        private final long releaseTimeout;
         private final ArrayDeque<TdiConnection> idle = new ArrayDeque<>();
         private final TdiEvents.ClientEventChainedReceive expedited = (ctx, cc, flags, length, offset, tsdu) ->
             ((Session) cc).onTsdu(tsdu, offset, length, Tdi.TDI_SEND_EXPEDITED);
@@ -137,11 +147,12 @@ final class TdiEcho {
         long declined;
         long drained;
 
-        Server(TdiProvider tdi, TdiAddress address, boolean pending, int stagingBytes) {
+        Server(TdiProvider tdi, TdiAddress address, boolean pending, int stagingBytes, long releaseTimeout) {
             this.tdi = tdi;
             this.address = address;
             this.pending = pending;
             this.stagingBytes = stagingBytes;
+            this.releaseTimeout = releaseTimeout;
         }
 
         /** Sets the handlers; the connect handler's IRP completes once the stack listens. */
@@ -166,7 +177,8 @@ final class TdiEcho {
 
         @Override
         public int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
-                                      long userData, TdiEventReturn out) {
+                                      long userData, int optionsLength, long options,
+                                      TdiEventReturn out) {
             TdiConnection endpoint = idle.poll();
             Session s;
             if (endpoint == null) {
@@ -197,7 +209,7 @@ final class TdiEcho {
         public int clientEventDisconnect(Object tdiEventContext, Object connectionContext, int disconnectFlags) {
             Session s = (Session) connectionContext;
             if ((disconnectFlags & Tdi.TDI_DISCONNECT_RELEASE) != 0) {
-                tdi.callDriver(TdiBuild.disconnect(s.release, s.endpoint, s::onReleased, null, Tdi.TIMEOUT_DEFAULT,
+                tdi.callDriver(TdiBuild.disconnect(s.release, s.endpoint, s::onReleased, null, releaseTimeout,
                     Tdi.TDI_DISCONNECT_RELEASE, null, null));
             } else {
                 abnormal++;

@@ -36,6 +36,17 @@ class NdkPingPongTest {
     }
 
     @Test
+    void readLimitsAreUlongsSoAllOnesMeansTheAdapterMaximum_ndkFnConnect() throws Exception {
+        Process p = launch("ndk-pingpong", "--messages", "10", "--connector-limits", "4294967295,4294967295",
+            "--listener-limits", "4294967295,3", "--adapter-limits", "6,6");
+        String out = finish(p, 120);
+        assertEquals(0, p.exitValue(), out);
+        // connector: in = min(~0 capped to 6, listener out 3) = 3; out = min(~0 capped to 6, listener in 6) = 6
+        assertTrue(out.contains("connector: inbound=3 outbound=6 peer-private-data=fastpath\n"), out);
+        assertTrue(out.contains("listener: inbound=6 outbound=3 peer-private-data=fastpath\n"), out);
+    }
+
+    @Test
     void defaultsWork() throws Exception {
         Process p = launch("ndk-pingpong", "--messages", "10");
         String out = finish(p, 120);
@@ -72,6 +83,8 @@ class NdkPingPongTest {
     void badFlagsAreUsageErrors() throws Exception {
         for (String[] args : new String[][] {
             {"ndk-pingpong", "--connector-limits", "8"},
+            {"ndk-pingpong", "--connector-limits", "-1,1"},
+            {"ndk-pingpong", "--listener-limits", "4294967296,1"},
             {"ndk-pingpong", "--size", "70000"},
             {"ndk-pingpong", "--adapter-limits", "16384,1"},
             {"ndk-pingpong", "--private-data", "x".repeat(509)},

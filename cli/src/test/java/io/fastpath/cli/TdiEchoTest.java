@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -42,6 +43,64 @@ class TdiEchoTest {
             data += chunk
         print(("OK" if data == b"abcdef" and oob == b"!" else "FAIL") + " inband=%r oob=%r" % (data, oob), flush=True)
         """;
+
+    /**
+     * Sends 128 KiB with a small receive buffer, releases (SHUT_WR) at once, then waits 2 s before reading the echo
+     * slowly: the echo's release must wait for its queued echoes (argv: host port).
+     */
+    static final String PYTHON_SLOW_DRAIN_CLIENT = """
+        import socket, sys, time
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(20)
+        s.connect((sys.argv[1], int(sys.argv[2])))
+        sent = bytes((i * 7 + 3) % 251 for i in range(128 * 1024))
+        s.sendall(sent)
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(2.0)
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(8192)
+                if not chunk:
+                    break
+                data += chunk
+                time.sleep(0.002)
+            print(("OK" if data == sent else "FAIL") + " %d of %d bytes" % (len(data), len(sent)), flush=True)
+        except ConnectionResetError:
+            print("RESET after %d of %d bytes" % (len(data), len(sent)), flush=True)
+        """;
+
+    @Test
+    void aSlowReadersEchoDrainsBeforeTheGracefulReleaseNoReset_tdiDisconnectRelease() throws Exception {
+        String iface = NetNs.uniqueName("t");
+        try (NetNs ns = NetNs.create()) {
+            Process echo = launch("echo", "--api", "tdi", "--vdev", "net_tap" + iface + ",iface=" + iface, "--ip",
+                "10.88.0.2/24", "--name", NetNs.uniqueName("s"), "--idle", "backoff", "--listen", "7");
+            try {
+                BufferedReader out = new BufferedReader(new InputStreamReader(echo.getInputStream(),
+                    StandardCharsets.UTF_8));
+                readUntilReady(out);
+                ns.adopt(iface, "10.88.0.1/24");
+                ns.tryExec(5, "ethtool", "-K", iface, "tx", "off", "rx", "off");
+                Shell.Result client = ns.tryExec(60, "/usr/bin/python3", "-c", PYTHON_SLOW_DRAIN_CLIENT,
+                    "10.88.0.2", "7");
+                assertEquals("OK 131072 of 131072 bytes", client.output().strip(), client.output());
+                Thread.sleep(300); // the release completes
+                Shell.run("kill", "-TERM", Long.toString(echo.pid()));
+                StringBuilder after = new StringBuilder();
+                String line;
+                while ((line = out.readLine()) != null) {
+                    after.append(line).append('\n');
+                }
+                assertTrue(echo.waitFor(20, TimeUnit.SECONDS));
+                String rest = after.toString();
+                assertTrue(rest.contains("echo: 1 connections accepted, 1 closed (0 not cleanly)"), rest);
+            } finally {
+                echo.destroyForcibly();
+            }
+        }
+    }
 
     /**
      * Modes: "copy" (SUCCESS after copying into the staging ring), "pending" (chains kept and returned after the

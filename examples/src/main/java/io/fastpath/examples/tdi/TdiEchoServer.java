@@ -70,7 +70,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
 
     @Override
     public int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
-                                  long userData, TdiEventReturn out) {
+                                  long userData, int optionsLength, long options, TdiEventReturn out) {
         Session s = idle.poll();
         if (s == null) {
             s = new Session();

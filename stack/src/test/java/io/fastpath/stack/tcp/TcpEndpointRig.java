@@ -387,6 +387,28 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
         }
     }
 
+    /**
+     * Steps the clock a millisecond at a time until the endpoint emits something, at most {@code limitMs}; returns
+     * the milliseconds that took. Timers run on a wheel of 2^20 ns ticks, so a deadline fires up to about two
+     * milliseconds after it is due: tests assert a range, as in {@code assertTimer(200, r.waitMs(1000))}.
+     */
+    int waitMs(int limitMs) {
+        for (int ms = 1; ms <= limitMs; ms++) {
+            step(MS);
+            if (!emitted.isEmpty()) {
+                return ms;
+            }
+        }
+        throw new AssertionError("nothing emitted in " + limitMs + " ms");
+    }
+
+    /** A timer that fired after {@code elapsedMs} was due at {@code dueMs} (within the wheel's tick slack). */
+    static void assertTimer(int dueMs, int elapsedMs) {
+        if (elapsedMs < dueMs || elapsedMs > dueMs + 3) {
+            throw new AssertionError("timer due at " + dueMs + " ms fired at " + elapsedMs + " ms");
+        }
+    }
+
     /** The application writes {@code text}; the endpoint sends what its windows allow. */
     void write(String text) {
         byte[] bytes = text.getBytes(StandardCharsets.ISO_8859_1);

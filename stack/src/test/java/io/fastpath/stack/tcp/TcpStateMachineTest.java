@@ -126,6 +126,7 @@ class TcpStateMachineTest {
             r.send(Segment.of(RST | ACK).ack(r.local + 1));
             r.recvNothing();
             assertEquals(List.of("connect STATUS_CONNECTION_REFUSED"), r.app.events);
+            assertEquals(1, r.counters().tcpResetsReceived.get());
             assertEquals(0, r.layer.connectionCount());
         }
     }
@@ -278,6 +279,7 @@ class TcpStateMachineTest {
             r.step(10 * MS);
             r.recvNothing();
             assertEquals(List.of("connect STATUS_IO_TIMEOUT"), r.app.events);
+            assertEquals(4, r.counters().tcpTimeouts.get(), "three retransmissions, then the end");
             assertEquals(0, r.layer.connectionCount());
         }
 
@@ -597,6 +599,14 @@ class TcpStateMachineTest {
             r.send(Segment.of(RST).seq(r.remoteIss + 1 + 1000));
             r.recv(r.recvTempl());
             assertEquals(TcpState.ESTABLISHED, r.state());
+            // A blind flood of out-of-window ACKs shares the limit: none answered within the 500 ms.
+            for (int i = 0; i < 200; i++) {
+                r.send(r.sendTempl().seq(r.remoteIss + 1 + (1 << 30)));
+            }
+            r.recvNothing();
+            assertEquals(0, r.counters().tcpResetsReceived.get());
+            r.send(Segment.of(RST).seq(r.remoteIss + 1));
+            assertEquals("closed STATUS_CONNECTION_RESET", r.app.events.getLast(), "an exact reset still resets");
         }
 
         @Test
@@ -1063,6 +1073,9 @@ class TcpStateMachineTest {
             r.send(Segment.of(RST | ACK).seq(r.remoteIss + 2).ack(r.local + 2));
             r.recvNothing();
             assertEquals(1, r.layer.connectionCount(), "no TIME-WAIT assassination");
+            assertEquals(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS,
+                r.layer.connect(0, r.localPort, REMOTE_IP, REMOTE_PORT, new TcpEndpointRig.App()),
+                "the 4-tuple stays taken");
         }
 
         /**
@@ -1108,7 +1121,8 @@ class TcpStateMachineTest {
         private void serverTimeWait(TcpConfig config) {
             r = TcpEndpointRig.accepted(config.withTimeWait(30_000 * MS));
             toTimeWait();
-            assertEquals(1, r.layer.connectionCount());
+            assertEquals(1, r.layer.timeWaitCount(), "a compact record");
+            assertEquals(0, r.layer.slotsInUse());
         }
 
         @Test
@@ -1122,6 +1136,8 @@ class TcpStateMachineTest {
             assertEquals(r.ourSynAck(), synAck);
             assertTrue(r.local != oldLocal);
             r.send(r.sendTempl());
+            assertEquals(0, r.layer.timeWaitCount(), "the record gave way to the new connection");
+            assertEquals(0, r.counters().tcpChallengeAcks.get());
             assertEquals(List.of("accept", "finAcked", "peerClosed", "closed STATUS_SUCCESS", "accept"),
                 r.app.events);
             assertEquals(TcpState.ESTABLISHED, r.state());
@@ -1183,6 +1199,29 @@ class TcpStateMachineTest {
             Segment second = r.recvOne();
             assertTrue(second.has(SYN | ACK), second.toString());
             assertEquals(5_003, second.tsEcr());
+        }
+
+        @Test
+        void newSynWithEqualTimestampAndHigherSequenceReopensTimeWait_rfc6191_s2() {
+            TcpConfig ts = plainConfig().withOptions(true, false, false).withTimeWait(30_000 * MS);
+            r = TcpEndpointRig.listening(ts);
+            r.send(r.theirSyn().timestamps(5_000, 0));
+            Segment synAck = r.learnSynAck();
+            r.send(r.sendTempl().timestamps(5_001, synAck.tsVal()));
+            r.shutdown();
+            Segment fin = r.recvOne();
+            r.send(r.sendTempl().ack(r.local + 2).plus(FIN).timestamps(5_002, fin.tsVal()));
+            r.recvOne();
+            assertEquals(1, r.layer.timeWaitCount());
+            int oldRemoteIss = r.remoteIss;
+            r.remoteIss = oldRemoteIss + 1; // SEG.SEQ = RCV.NXT - 1: not higher, with the same TSval
+            r.send(r.theirSyn().timestamps(5_002, 0));
+            assertFalse(r.recvOne().has(SYN), "equal timestamp, lower sequence: an ACK");
+            r.remoteIss = oldRemoteIss + 10; // higher than RCV.NXT, same TSval
+            r.send(r.theirSyn().timestamps(5_002, 0));
+            Segment second = r.recvOne();
+            assertTrue(second.has(SYN | ACK), second.toString());
+            assertEquals(0, r.layer.timeWaitCount());
         }
 
         @Test

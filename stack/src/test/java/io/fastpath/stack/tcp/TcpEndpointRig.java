@@ -169,7 +169,10 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
 
     TcpEndpointRig(TcpConfig config) {
         try {
-            countersFile = Files.createTempFile("tcprig", ".counters");
+            // On tmpfs where there is one: closing the counters forces the mapping to its file.
+            Path shm = Path.of("/dev/shm");
+            countersFile = Files.isDirectory(shm) && Files.isWritable(shm)
+                ? Files.createTempFile(shm, "tcprig", ".counters") : Files.createTempFile("tcprig", ".counters");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * RFC 9293 §3.10.7 ("segment arrives") state by state, on one endpoint in a {@link TcpEndpointRig}: each test
@@ -815,6 +817,126 @@ class TcpStateMachineTest {
             r.send(r.sendTempl().seq(14).plus(FIN));
             r.recv(r.recvTempl().ack(15));
             assertEquals(TcpState.CLOSE_WAIT, r.state());
+        }
+    }
+
+    // =============================================================================== every synchronized state
+
+    /** The synchronized states a test can drive the rig into, and what our ACK looks like there. */
+    enum Synchronized { ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSING, CLOSE_WAIT, LAST_ACK }
+
+    /** Where a {@link Synchronized} state leaves the rig: our ACK, the peer's next SEQ, an ACK it may send. */
+    private record At(int state, Segment ours, int peerSeq, int peerAck) {
+    }
+
+    private At drive(Synchronized target) {
+        established();
+        int l = r.local;
+        int p = r.remoteIss;
+        return switch (target) {
+            case ESTABLISHED -> new At(TcpState.ESTABLISHED, r.recvTempl(), p + 1, l + 1);
+            case FIN_WAIT_1 -> {
+                r.shutdown();
+                r.recv(r.recvTempl().plus(FIN));
+                yield new At(TcpState.FIN_WAIT_1, r.recvTempl().seq(l + 2), p + 1, l + 1);
+            }
+            case FIN_WAIT_2 -> {
+                toFinWait2();
+                yield new At(TcpState.FIN_WAIT_2, r.recvTempl().seq(l + 2), p + 1, l + 2);
+            }
+            case CLOSING -> {
+                r.shutdown();
+                r.recv(r.recvTempl().plus(FIN));
+                r.send(r.sendTempl().plus(FIN));
+                r.recv(r.recvTempl().seq(l + 2).ack(p + 2));
+                yield new At(TcpState.CLOSING, r.recvTempl().seq(l + 2).ack(p + 2), p + 2, l + 1);
+            }
+            case CLOSE_WAIT -> {
+                toCloseWait();
+                yield new At(TcpState.CLOSE_WAIT, r.recvTempl().ack(p + 2), p + 2, l + 1);
+            }
+            case LAST_ACK -> {
+                toLastAck();
+                yield new At(TcpState.LAST_ACK, r.recvTempl().seq(l + 2).ack(p + 2), p + 2, l + 1);
+            }
+        };
+    }
+
+    /**
+     * RFC 9293 §3.10.7.4 and RFC 5961 in every synchronized state but TIME-WAIT (its own block below): the same
+     * segment gets the same answer whatever the state, and leaves the state as it was.
+     */
+    @Nested
+    class EverySynchronizedState {
+        @ParameterizedTest
+        @EnumSource(Synchronized.class)
+        void resetInTheWindowButNotAtRcvNxtGetsAChallengeAck_rfc5961_s3_2(Synchronized state) {
+            At at = drive(state);
+            r.send(Segment.of(RST).seq(at.peerSeq() + 100));
+            r.recv(at.ours());
+            assertEquals(at.state(), r.state());
+        }
+
+        @ParameterizedTest
+        @EnumSource(Synchronized.class)
+        void resetOutsideTheWindowIsDiscardedSilently_rfc5961_s3_2(Synchronized state) {
+            At at = drive(state);
+            r.send(Segment.of(RST).seq(at.peerSeq() + (1 << 30)));
+            r.send(Segment.of(RST | ACK).seq(at.peerSeq() - 1).ack(at.peerAck()));
+            r.recvNothing();
+            assertEquals(at.state(), r.state());
+        }
+
+        @ParameterizedTest
+        @EnumSource(Synchronized.class)
+        void resetAtRcvNxtEndsTheConnection_rfc9293_s3_10_7_4(Synchronized state) {
+            At at = drive(state);
+            r.send(Segment.of(RST).seq(at.peerSeq()));
+            r.recvNothing();
+            assertEquals(TcpState.CLOSED, r.connection().state());
+            assertEquals(0, r.layer.connectionCount());
+            // After our FIN and the peer's (CLOSING, LAST-ACK) both sides are done: the close is a success.
+            boolean done = state == Synchronized.CLOSING || state == Synchronized.LAST_ACK;
+            assertEquals(done ? "closed STATUS_SUCCESS" : "closed STATUS_CONNECTION_RESET", r.app.events.getLast());
+        }
+
+        @ParameterizedTest
+        @EnumSource(Synchronized.class)
+        void synGetsAChallengeAck_rfc5961_s4_2(Synchronized state) {
+            At at = drive(state);
+            r.send(Segment.of(SYN).seq(at.peerSeq() + 100).window(REMOTE_WINDOW).mss(1460));
+            r.recv(at.ours());
+            assertEquals(at.state(), r.state());
+        }
+
+        @ParameterizedTest
+        @EnumSource(Synchronized.class)
+        void ackOfDataNeverSentIsAnsweredAndDropped_rfc5961_s5_2(Synchronized state) {
+            At at = drive(state);
+            r.send(Segment.of(ACK).seq(at.peerSeq()).ack(r.local + 10_000).window(REMOTE_WINDOW));
+            r.recv(at.ours());
+            assertEquals(at.state(), r.state());
+        }
+
+        @ParameterizedTest
+        @EnumSource(Synchronized.class)
+        void dataBeyondTheWindowIsAnsweredAndDropped_rfc9293_s3_10_7_4(Synchronized state) {
+            At at = drive(state);
+            r.send(Segment.of(ACK).seq(at.peerSeq() + 8192 + 10).ack(at.peerAck()).window(REMOTE_WINDOW)
+                .payload("beyond"));
+            r.recv(at.ours());
+            assertEquals(at.state(), r.state());
+            assertEquals("", r.app.text());
+        }
+
+        @ParameterizedTest
+        @EnumSource(Synchronized.class)
+        void oldDuplicateDataIsAnsweredAndDropped_rfc9293_s3_10_7_4(Synchronized state) {
+            At at = drive(state);
+            r.send(Segment.of(ACK).seq(at.peerSeq() - 3).ack(at.peerAck()).window(REMOTE_WINDOW).payload("old"));
+            r.recv(at.ours());
+            assertEquals(at.state(), r.state());
+            assertEquals("", r.app.text());
         }
     }
 

@@ -197,16 +197,32 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
     /** An active open: our SYN waits in {@link #recv}; {@link #local} and {@link #localPort} are known. */
     static TcpEndpointRig connecting(TcpConfig config) {
         TcpEndpointRig r = new TcpEndpointRig(config);
-        int status = r.layer.connect(0, 0, REMOTE_IP, REMOTE_PORT, r.app);
-        assertEquals(NtStatus.STATUS_PENDING, status, "connect");
-        r.layer.flush(r.now);
-        Segment syn = r.emitted.peekFirst();
-        if (syn == null || !syn.has(TcpSegment.SYN)) {
-            throw new AssertionError("no SYN: " + r.emitted);
-        }
-        r.local = syn.seq();
-        r.ourWindow = syn.window();
+        r.connect(null, false);
         return r;
+    }
+
+    /**
+     * Another active open to the peer (from a new ephemeral port), with {@code data} to send once connected or,
+     * with {@code fastOpen}, in the SYN (RFC 7413). Its SYN waits in {@link #recv}; {@link #local},
+     * {@link #localPort} and {@link #ourWindow} now describe it.
+     */
+    void connect(String data, boolean fastOpen) {
+        int length = 0;
+        if (data != null) {
+            byte[] bytes = data.getBytes(StandardCharsets.ISO_8859_1);
+            this.data.putBytes(0, bytes);
+            length = bytes.length;
+        }
+        int status = layer.connect(0, 0, REMOTE_IP, REMOTE_PORT, app, data == null ? null : this.data, 0, length,
+            fastOpen);
+        assertEquals(NtStatus.STATUS_PENDING, status, "connect");
+        layer.flush(now);
+        Segment syn = emitted.peekLast();
+        if (syn == null || !syn.has(TcpSegment.SYN)) {
+            throw new AssertionError("no SYN: " + emitted);
+        }
+        local = syn.seq();
+        ourWindow = syn.window();
     }
 
     /** ESTABLISHED by our connect: SYN, SYN-ACK (MSS {@link #REMOTE_MSS}), ACK, all consumed. */

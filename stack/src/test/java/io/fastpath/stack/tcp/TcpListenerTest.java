@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A listener's answers, segment by segment, on a {@link TcpEndpointRig}: the half-open queue and SYN cookies
- * (RFC 4987), and the server side of Fast Open (RFC 7413). The ring-pair floods in {@link TcpSynFloodTest} and
+ * (RFC 4987), and Fast Open (RFC 7413) as server and as client. The ring-pair floods in {@link TcpSynFloodTest} and
  * the two-stack Fast Open exchanges in {@link TcpFastOpenTest} remain for the end-to-end view.
  */
 class TcpListenerTest {
@@ -209,6 +209,57 @@ class TcpListenerTest {
         }
     }
 
+    // ================================================================================ Fast Open, client
+
+    /** RFC 7413, the client side: cookie request, cached cookie, data in the SYN, and the fallback. */
+    @Nested
+    class FastOpenClient {
+        private final byte[] cookie = {1, 2, 3, 4, 5, 6, 7, 8};
+
+        /** A first connection that asks for a cookie and gets {@link #cookie}; left ESTABLISHED. */
+        private void firstConnection() {
+            r = TcpEndpointRig.listening(plainConfig().withFastOpen(true, 4));
+            r.connect("hello", true);
+            r.recv(r.ourSyn().fastOpen(new byte[0])); // a request: no data without a cookie (RFC 7413 §4.1.1)
+            r.send(r.theirSynAck().fastOpen(cookie));
+            List<Segment> out = r.recvAll();
+            assertEquals(r.recvTempl().plus(PSH).payload("hello"), out.getLast(), "the data after the handshake");
+            assertEquals(0, r.counters().tcpFastOpenSynDataSent.get());
+            r.send(r.sendTempl().ack(r.local + 6));
+            r.recvNothing();
+        }
+
+        @Test
+        void firstConnectAsksForACookieAndSendsItsDataAfterTheHandshake_rfc7413_s4_1_1() {
+            firstConnection();
+            assertEquals(List.of("connect STATUS_SUCCESS"), r.app.events);
+        }
+
+        @Test
+        void cachedCookieCarriesTheDataInTheNextSyn_rfc7413_s4_2_1() {
+            firstConnection();
+            r.connect("world", true);
+            r.recv(r.ourSyn().fastOpen(cookie).payload("world"));
+            assertEquals(1, r.counters().tcpFastOpenSynDataSent.get());
+            r.send(r.theirSynAck().ack(r.local + 6)); // the server took the data
+            r.recv(r.recvTempl().seq(r.local + 6));
+            assertEquals(0, r.counters().tcpFastOpenFallbacks.get());
+            r.step(5_000 * MS);
+            r.recvNothing(); // nothing to resend
+        }
+
+        @Test
+        void synDataTheServerDidNotAcknowledgeIsSentAgain_rfc7413_s4_2_2() {
+            firstConnection();
+            r.connect("world", true);
+            r.recv(r.ourSyn().fastOpen(cookie).payload("world"));
+            r.send(r.theirSynAck()); // SYN acknowledged, data not (a server without Fast Open, or a stale cookie)
+            List<Segment> out = r.recvAll();
+            assertEquals(r.recvTempl().plus(PSH).payload("world"), out.getLast(), "resent at once");
+            assertEquals(1, r.counters().tcpFastOpenFallbacks.get());
+        }
+    }
+
     // ========================================================================================= Fast Open
 
     /** RFC 7413, the server side. */
@@ -264,6 +315,24 @@ class TcpListenerTest {
             assertArrayEquals(cookie, synAck.fastOpenCookie());
             assertEquals(List.of(), r.app.events, "nothing delivered early");
             assertEquals(0, r.counters().tcpFastOpenSynDataAccepted.get());
+        }
+
+        @Test
+        void cookieOfThePreviousKeyIsValidOfTheOneBeforeNot_rfc7413_s4_1_2() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            r.layer.rotateFastOpenKey();
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("one"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_001);
+            Segment synAck = r.recvOne();
+            assertEquals(r.remoteIss + 4, synAck.ack(), "one key old: still good");
+            assertEquals(null, synAck.fastOpenCookie(), "no new cookie for a valid one");
+            r.layer.rotateFastOpenKey();
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("two"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_002);
+            synAck = r.recvOne();
+            assertEquals(r.remoteIss + 1, synAck.ack(), "two keys old: the data is not taken");
+            assertNotNull(synAck.fastOpenCookie(), "and a fresh cookie is issued");
+            assertFalse(java.util.Arrays.equals(cookie, synAck.fastOpenCookie()));
+            assertEquals("one", r.app.text());
         }
 
         @Test

@@ -92,6 +92,77 @@ class TcpStateMachineTest {
         assertEquals(TcpState.LAST_ACK, r.state());
     }
 
+    // ============================================================================================= OPEN
+
+    /** RFC 9293 §3.10.1, the OPEN call: what a connect or listen refuses before any segment goes out. */
+    @Nested
+    class Open {
+        private final TcpEndpointRig.App other = new TcpEndpointRig.App();
+
+        @Test
+        void connectFromALocalPortInUseIsSharingViolation_rfc9293_s3_10_1() {
+            r = TcpEndpointRig.connecting(plainConfig());
+            assertEquals(NtStatus.STATUS_SUCCESS, r.layer.listen(0, 7000, other));
+            assertEquals(NtStatus.STATUS_SHARING_VIOLATION, r.layer.connect(0, 7000, REMOTE_IP, REMOTE_PORT, other),
+                "a port a listener holds");
+            r.recv(r.ourSyn());
+            r.send(r.theirSynAck());
+            r.recv(r.recvTempl());
+            assertEquals(NtStatus.STATUS_SHARING_VIOLATION,
+                r.layer.connect(0, r.localPort, REMOTE_IP, REMOTE_PORT + 1, other), "a port a connection holds");
+            assertEquals(NtStatus.STATUS_SHARING_VIOLATION, r.layer.listen(0, r.localPort, other));
+            r.recvNothing();
+            assertEquals(1, r.layer.connectionCount());
+            r.layer.stopListening(7000);
+        }
+
+        @Test
+        void connectWithAFourTupleInUseIsAddressAlreadyExists_rfc9293_s3_10_1() {
+            r = TcpEndpointRig.connecting(plainConfig());
+            assertEquals(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS,
+                r.layer.connect(0, r.localPort, REMOTE_IP, REMOTE_PORT, other), "in SYN-SENT");
+            r.recv(r.ourSyn());
+            r.send(r.theirSynAck());
+            r.recv(r.recvTempl());
+            assertEquals(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS,
+                r.layer.connect(0, r.localPort, REMOTE_IP, REMOTE_PORT, other), "in ESTABLISHED");
+            assertEquals(1, r.layer.connectionCount());
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEquals(List.of(), other.events);
+        }
+
+        @Test
+        void connectOrListenOnAnAddressNotOursIsInvalidAddress_rfc9293_s3_10_1() {
+            r = new TcpEndpointRig(plainConfig());
+            int notOurs = LOCAL_IP + 49;
+            assertEquals(NtStatus.STATUS_INVALID_ADDRESS, r.layer.connect(notOurs, 0, REMOTE_IP, REMOTE_PORT, other));
+            assertEquals(NtStatus.STATUS_INVALID_ADDRESS, r.layer.listen(notOurs, 7, other));
+            r.recvNothing();
+            assertEquals(0, r.layer.connectionCount());
+            assertEquals(NtStatus.STATUS_PENDING, r.layer.connect(LOCAL_IP, 0, REMOTE_IP, REMOTE_PORT, other),
+                "our own address given explicitly is fine");
+            r.layer.flush(r.now);
+            assertTrue(r.recvOne().has(SYN));
+        }
+
+        @Test
+        void connectWithTheConnectionTableFullIsInsufficientResources_rfc9293_s3_10_1() {
+            r = new TcpEndpointRig(plainConfig().withMaxConnections(2));
+            assertEquals(NtStatus.STATUS_PENDING, r.layer.connect(0, 0, REMOTE_IP, REMOTE_PORT, other));
+            assertEquals(NtStatus.STATUS_PENDING, r.layer.connect(0, 0, REMOTE_IP, REMOTE_PORT + 1, r.app));
+            r.layer.flush(r.now);
+            assertEquals(2, r.recvAll().size());
+            assertEquals(NtStatus.STATUS_INSUFFICIENT_RESOURCES,
+                r.layer.connect(0, 0, REMOTE_IP, REMOTE_PORT + 2, other));
+            assertEquals(2, r.layer.connectionCount());
+            // An aborted connection frees its entry at once (no TIME-WAIT after a RST).
+            r.layer.lastConnection().abort();
+            r.layer.flush(r.now);
+            r.recvNothing(); // RFC 9293 §3.10.5: ABORT in SYN-SENT sends nothing, it deletes the TCB
+            assertEquals(NtStatus.STATUS_PENDING, r.layer.connect(0, 0, REMOTE_IP, REMOTE_PORT + 3, other));
+        }
+    }
+
     // =========================================================================================== CLOSED
 
     /** RFC 9293 §3.10.7.1: no connection (here: no listener on the port). */

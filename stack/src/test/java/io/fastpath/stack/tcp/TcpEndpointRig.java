@@ -412,8 +412,13 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
      * milliseconds after it is due: tests assert a range, as in {@code assertTimer(200, r.waitMs(1000))}.
      */
     int waitMs(int limitMs) {
-        for (int ms = 1; ms <= limitMs; ms++) {
-            step(MS);
+        return waitMs(limitMs, 1);
+    }
+
+    /** As {@link #waitMs(int)}, {@code stepMs} at a time (for minutes of simulated time). */
+    int waitMs(int limitMs, int stepMs) {
+        for (int ms = stepMs; ms <= limitMs; ms += stepMs) {
+            step(stepMs * MS);
             if (!emitted.isEmpty()) {
                 return ms;
             }

@@ -742,6 +742,38 @@ class TcpStateMachineTest {
             r.recv(r.recvTempl().seq(r.local + 2).plus(PSH).payload("ello"));
         }
 
+        /**
+         * RFC 1122 §4.2.2.17: "the transmitting TCP MUST allow the receiving TCP to maintain a zero window
+         * indefinitely" while it answers the probes: 12 simulated minutes of one-byte probes, backing off to the
+         * 60 s maximum RTO, every one answered with a zero window; then the window opens and the data goes.
+         */
+        @Test
+        void zeroWindowIsProbedForAsLongAsThePeerAnswers_rfc1122_s4_2_2_17() {
+            established();
+            r.send(r.sendTempl().window(0));
+            r.write("hello");
+            r.recvNothing();
+            Segment probe = r.recvTempl().payload("h");
+            long start = r.now;
+            List<Integer> intervals = new java.util.ArrayList<>();
+            while (r.now - start < 12 * 60_000 * MS) {
+                intervals.add(r.waitMs(120_000, 10));
+                r.recv(probe);
+                r.send(r.sendTempl().window(0)); // alive, still no room
+            }
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertTrue(intervals.size() >= 15, "more probes than the data retries allow: " + intervals);
+            for (int i = 1; i < intervals.size(); i++) {
+                int expected = Math.min(2 * intervals.get(i - 1), 60_000);
+                assertTrue(Math.abs(intervals.get(i) - expected) <= 20 || intervals.get(i) == 60_000
+                    || Math.abs(intervals.get(i) - 60_000) <= 20, "backing off to 60 s: " + intervals);
+            }
+            assertTrue(Math.abs(intervals.getLast() - 60_000) <= 20, "capped at 60 s: " + intervals);
+            assertEquals(intervals.size(), r.counters().tcpWindowProbes.get());
+            r.send(r.sendTempl().ack(r.local + 2).window(8192)); // the reader woke up and took the probe's byte
+            r.recv(r.recvTempl().seq(r.local + 2).plus(PSH).payload("ello"));
+        }
+
         @Test
         void ourWindowClosesWhileTheApplicationDoesNotReadAndReopens_rfc9293_s3_8_6_2() {
             established();

@@ -39,7 +39,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * ACK each side sends in ESTABLISHED with nothing outstanding (smoltcp's SEND_TEMPL and RECV_TEMPL).
  *
  * <p>Frames live in mbufs of one shared pool for now (EAL in-process, no port): every access to them is in the
- * four methods under "frames" at the end, so the rig can move to another packet memory by changing only those.
+ * six small methods under "frames" at the end (pool, allocate, free, wrap for writing, wrap a sent frame,
+ * count in use), so the rig can move to another packet memory by changing only those.
  * Test thread only.
  */
 final class TcpEndpointRig implements IpOutput, AutoCloseable {

@@ -217,58 +217,6 @@ class TcpRingPairTest {
         runUntil(() -> server.closed() == 1, 2000);
     }
 
-    /** RFC 1122 §4.2.3.6: probes keep a live idle connection; a silent peer ends it with STATUS_IO_TIMEOUT. */
-    @Test
-    void keepaliveProbesALivePeerAndGivesUpOnASilentOne_rfc1122_s4_2_3_6() {
-        a = stack(portA, "a", A_IP, TcpConfig.defaults());
-        b = stack(portB, "b", B_IP, TcpConfig.defaults());
-        EchoServer server = new EchoServer();
-        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
-        int[] closed = {-1};
-        TcpConnection[] conn = {null};
-        TcpHandler idle = new TcpHandler() {
-            @Override
-            public void onConnectComplete(TcpConnection c, int status) {
-                conn[0] = c;
-                c.keepAlive(true, TimeUnit.MILLISECONDS.toNanos(30), TimeUnit.MILLISECONDS.toNanos(10), 3);
-            }
-
-            @Override
-            public int onReceive(TcpConnection c, long address, int length) {
-                return length;
-            }
-
-            @Override
-            public void onClosed(TcpConnection c, int status) {
-                closed[0] = status;
-            }
-        };
-        a.doWork();
-        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, idle));
-        runUntil(() -> conn[0] != null, 2000);
-        long segmentsBefore = b.counters().tcpSegmentsReceived.get();
-        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
-        runUntil(() -> System.nanoTime() > until, 1000);
-        assertEquals(-1, closed[0], "a live peer answers the probes");
-        assertTrue(b.counters().tcpSegmentsReceived.get() - segmentsBefore >= 3, "probes were sent");
-        // Now the peer goes silent (its stack stops running): 30 ms idle + 3 probes 10 ms apart.
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        while (closed[0] == -1 && System.nanoTime() < deadline) {
-            a.doWork();
-        }
-        assertEquals("STATUS_IO_TIMEOUT", NtStatus.name(closed[0]));
-    }
-
-    @Test
-    void connectToAClosedPortIsRefused() {
-        a = stack(portA, "a", A_IP, TcpConfig.defaults());
-        b = stack(portB, "b", B_IP, TcpConfig.defaults());
-        StreamClient client = new StreamClient(1, 10);
-        assertEquals(NtStatus.STATUS_PENDING, client.connect(a.tcp(), B_IP, 9, System.nanoTime()));
-        runUntil(client::done, 3000);
-        assertEquals("STATUS_CONNECTION_REFUSED", NtStatus.name(client.status()));
-    }
-
     /** A handler that records the connect outcome and the close. */
     private static final class Outcome implements TcpHandler {
         TcpConnection connection;
@@ -371,75 +319,6 @@ class TcpRingPairTest {
             TcpSocketOptions.of(null, 0, 0, true)));
         runUntil(() -> second.connectStatus == 0, 2000);
         assertEquals(40000, second.connection.localPort());
-    }
-
-    /**
-     * Conditional accept: the listener holds each SYN unanswered until the application decides. Accepted: the
-     * handshake completes and onAccept follows. Rejected: the client's connect is refused (RST for its SYN),
-     * not reset after connecting. Undecided: the request is dropped (onClosed IO_TIMEOUT on the server).
-     */
-    @Test
-    void conditionalAcceptHoldsTheSynUntilTheApplicationDecides() {
-        TcpConfig quick = TcpConfig.defaults().withSynRetries(2, TimeUnit.MILLISECONDS.toNanos(50));
-        a = stack(portA, "a", A_IP, quick);
-        b = stack(portB, "b", B_IP, quick);
-        java.util.List<TcpConnection> requests = new java.util.ArrayList<>();
-        java.util.List<TcpConnection> accepted = new java.util.ArrayList<>();
-        int[] requestClosed = {-1};
-        TcpHandler sink = new TcpHandler() {
-            @Override
-            public int onReceive(TcpConnection c, long address, int length) {
-                return length;
-            }
-
-            @Override
-            public void onClosed(TcpConnection c, int status) {
-                requestClosed[0] = status;
-            }
-        };
-        TcpListenHandler conditional = new TcpListenHandler() {
-            @Override
-            public TcpHandler onAccept(TcpConnection c) {
-                accepted.add(c);
-                return sink;
-            }
-
-            @Override
-            public void onConnectRequest(TcpConnection c, long synDataAddress, int synDataLength) {
-                c.handler(sink);
-                requests.add(c);
-            }
-        };
-        assertEquals(NtStatus.STATUS_SUCCESS, b.tcp().listen(0, 7, conditional,
-            TcpSocketOptions.withConditionalAccept(TcpSocketOptions.DEFAULTS)));
-        a.doWork();
-        // Accepted after a while: the client's connect waits, then completes.
-        Outcome first = new Outcome();
-        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, first));
-        runUntil(() -> requests.size() == 1, 2000);
-        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(30);
-        runUntil(() -> System.nanoTime() > until, 1000);
-        assertEquals(-1, first.connectStatus, "no SYN-ACK while the application decides");
-        assertTrue(b.tcp().acceptRequest(requests.get(0)));
-        runUntil(() -> first.connectStatus != -1 && accepted.size() == 1, 2000);
-        assertEquals(NtStatus.STATUS_SUCCESS, first.connectStatus);
-        assertFalse(b.tcp().acceptRequest(requests.get(0)), "decided already");
-        // Rejected: refused, as if nobody listened.
-        Outcome second = new Outcome();
-        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, second));
-        runUntil(() -> requests.size() == 2, 2000);
-        assertTrue(b.tcp().rejectRequest(requests.get(1)));
-        runUntil(() -> second.connectStatus != -1, 2000);
-        assertEquals("STATUS_CONNECTION_REFUSED", NtStatus.name(second.connectStatus));
-        assertEquals(1, accepted.size());
-        // Undecided: dropped after initial RTO x (2^(retries+1) - 1) = 350 ms; the client times out too.
-        Outcome third = new Outcome();
-        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, third));
-        runUntil(() -> requests.size() == 3, 2000);
-        runUntil(() -> requestClosed[0] != -1 && third.connectStatus != -1, 5000);
-        assertEquals("STATUS_IO_TIMEOUT", NtStatus.name(requestClosed[0]));
-        assertEquals("STATUS_IO_TIMEOUT", NtStatus.name(third.connectStatus));
-        assertEquals(1, accepted.size());
     }
 
     /** SO_REUSEADDR on a listener: it may listen on a port its predecessor's connections still use. */

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.EthDevPort;
-import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
@@ -15,11 +14,7 @@ import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.tcp.TcpBehaviourTest.Endpoint;
-import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.Ipv4Address;
-import io.fastpath.stack.wire.Ipv4Packet;
-import io.fastpath.stack.wire.TcpSegment;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -27,7 +22,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,8 +32,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * TIME-WAIT as a compact record ({@link TimeWaitTable}) and ephemeral ports per RFC 6056: the pooled slot
  * (and its send ring) is free as soon as the application is told a connection is closed, while TIME-WAIT
- * itself goes on as RFC 9293 §3.6, RFC 1337 and RFC 6191 ask. Two stacks over a ring pair; segments crafted by
- * the test go on the wire as if the peer had sent them.
+ * itself goes on as RFC 9293 §3.6, RFC 1337 and RFC 6191 ask. Two stacks over a ring pair. How a TIME-WAIT
+ * record answers segments (a retransmitted FIN, a RST, a new SYN) is tested segment by segment in
+ * {@link TcpStateMachineTest}.
  */
 class TcpTimeWaitTest {
     private static final int A_IP = Ipv4Address.parse("10.22.0.1");
@@ -198,55 +193,6 @@ class TcpTimeWaitTest {
         return client;
     }
 
-    // ========================================================================== behaviour in TIME-WAIT
-
-    @Test
-    void retransmittedFinInCompactTimeWaitIsAcked_rfc9293_s3_10_7_4() {
-        TimeWaitSetup tw = activeClose();
-        long sentBefore = a.counters().tcpSegmentsSent.get();
-        injectToA(tw.localPort, tw.rcvNxt - 1, tw.sndNxt, TcpSegment.FIN | TcpSegment.ACK);
-        Seen ack = awaitFromA(tw.localPort);
-        assertEquals(TcpSegment.ACK, ack.flags);
-        assertEquals(tw.rcvNxt, ack.ack, "the FIN acknowledged again");
-        assertEquals(tw.sndNxt, ack.seq);
-        assertEquals(sentBefore + 1, a.counters().tcpSegmentsSent.get());
-        assertEquals(1, a.tcp().timeWaitCount(), "still in TIME-WAIT (2 MSL restarted)");
-        assertEquals(0, a.tcp().slotsInUse());
-    }
-
-    @Test
-    void resetInTimeWaitIsIgnored_rfc1337_s3() {
-        TimeWaitSetup tw = activeClose();
-        injectToA(tw.localPort, tw.rcvNxt, 0, TcpSegment.RST);
-        runA(20);
-        assertEquals(1, a.tcp().timeWaitCount(), "no TIME-WAIT assassination");
-        // The 4-tuple stays taken for our own connect.
-        assertStatus(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS,
-            a.tcp().connect(0, tw.localPort, B_IP, 7, new Endpoint("again")));
-    }
-
-    @Test
-    void compactTimeWaitRecordReopenedByNewSyn_rfc6191_s2() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withTimeWait(100 * MS));
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults().withTimeWait(TimeUnit.SECONDS.toNanos(30)));
-        List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, -1, false);
-        Endpoint first = new Endpoint("first").expect(61);
-        first.shutdownOnPeerClose = true;
-        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 44000, B_IP, 7, first));
-        runUntil(() -> servers.size() == 1, 3000, "accept");
-        servers.get(0).sendStream(61, 1000, true); // B closes first: B holds TIME-WAIT
-        runUntil(() -> first.closed() && servers.get(0).closed(), 3000, "close");
-        runUntil(() -> b.tcp().timeWaitCount() == 1, 1000, "compaction");
-        assertEquals(0, b.tcp().slotsInUse(), "B's TIME-WAIT holds no slot");
-        runFor(5); // the new SYN's timestamp (1 ms clock) is newer
-        Endpoint second = new Endpoint("second");
-        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 44000, B_IP, 7, second));
-        runUntil(() -> servers.size() == 2 && second.connectCompleted(), 500, "reopen from TIME-WAIT");
-        assertStatus(NtStatus.STATUS_SUCCESS, second.connectStatus);
-        assertEquals(0, b.tcp().timeWaitCount(), "the record gave way to the new connection");
-        assertEquals(0, b.counters().tcpChallengeAcks.get());
-    }
-
     // ============================================================================================ ports
 
     @Test
@@ -273,82 +219,6 @@ class TcpTimeWaitTest {
 
     // ========================================================================================== helpers
 
-    private record TimeWaitSetup(int localPort, int rcvNxt, int sndNxt) {
-    }
-
-    /** A connects to B and closes first; B is then silent; returns A's TIME-WAIT state. */
-    private TimeWaitSetup activeClose() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withTimeWait(MINUTE));
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
-        TcpBehaviourTest.serve(b, 7, -1, true);
-        Endpoint client = new Endpoint("client");
-        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
-        runUntil(client::connectCompleted, 3000, "connect");
-        TcpConnection c = client.connection;
-        c.shutdown();
-        runUntil(client::closed, 3000, "close");
-        runUntil(() -> a.tcp().timeWaitCount() == 1 && b.tcp().connectionCount() == 0, 1000, "TIME-WAIT");
-        assertEquals(0, a.tcp().slotsInUse(), "the slot is free at once");
-        bSilent = true;
-        runFor(5);
-        return new TimeWaitSetup(c.localPort(), c.rcvNxt, c.sndNxt);
-    }
-
-    private record Seen(int flags, int seq, int ack) {
-    }
-
-    /** Runs A, reading what it sends towards B's port, until a TCP segment from {@code localPort} comes. */
-    private Seen awaitFromA(int localPort) {
-        long deadline = System.nanoTime() + 2000 * MS;
-        UnsafeBuffer f = new UnsafeBuffer(0, 0);
-        TcpSegment s = new TcpSegment();
-        while (System.nanoTime() < deadline) {
-            a.doWork();
-            int n = pair.b().receive(burst, 1);
-            if (n == 0) {
-                continue;
-            }
-            long m = burst.get(0);
-            try {
-                f.wrap(Mbuf.dataAddress(m), Mbuf.dataLen(m));
-                if ((f.getShort(12, ByteOrder.BIG_ENDIAN) & 0xFFFF) != EthernetFrame.ETHERTYPE_IPV4
-                    || f.getByte(23) != Ipv4Packet.PROTOCOL_TCP) {
-                    continue;
-                }
-                int ihl = (f.getByte(14) & 0x0F) * 4;
-                int total = f.getShort(16, ByteOrder.BIG_ENDIAN) & 0xFFFF;
-                s.wrap(f, 14 + ihl, total - ihl);
-                if (s.sourcePort() != localPort) {
-                    continue;
-                }
-                return new Seen(s.flags(), s.sequenceNumber(), s.acknowledgmentNumber());
-            } finally {
-                burst.freeAll(1);
-            }
-        }
-        throw new AssertionError("nothing from A's port " + localPort + "\n" + a.tcp().describe());
-    }
-
-    /** A segment from B:7 to A:{@code localPort}, put on B's transmit side. */
-    private void injectToA(int localPort, int seq, int ack, int flags) {
-        MbufArray one = new MbufArray(1);
-        assertTrue(pool.allocBulk(one, 0, 1));
-        long m = one.get(0);
-        UnsafeBuffer f = new UnsafeBuffer(Mbuf.dataAddress(m), 60);
-        f.setMemory(0, 60, (byte) 0);
-        int ipLength = Ipv4Packet.MIN_HEADER_LENGTH + TcpSegment.MIN_HEADER_LENGTH;
-        new EthernetFrame().wrap(f, 0, EthernetFrame.HEADER_LENGTH + ipLength)
-            .writeHeader(a.config().mac(), b.config().mac(), EthernetFrame.ETHERTYPE_IPV4);
-        new Ipv4Packet().wrap(f, EthernetFrame.HEADER_LENGTH, ipLength)
-            .writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, B_IP, A_IP, TcpSegment.MIN_HEADER_LENGTH, 1337);
-        TcpSegment s = new TcpSegment().wrap(f, EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH,
-            TcpSegment.MIN_HEADER_LENGTH);
-        s.writeHeader(7, localPort, seq, ack, flags, 65535, 0);
-        s.fillChecksum(B_IP, A_IP);
-        Mbuf.setLength(m, 60);
-        assertEquals(1, pair.b().transmit(one, 0, 1));
-    }
-
     private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
         return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
             .countersFile(dir.resolve(name + ".counters")).build());
@@ -360,13 +230,6 @@ class TcpTimeWaitTest {
             b.doWork();
         } else {
             drain(pair.b());
-        }
-    }
-
-    private void runA(long ms) {
-        long end = System.nanoTime() + ms * MS;
-        while (System.nanoTime() < end) {
-            a.doWork();
         }
     }
 

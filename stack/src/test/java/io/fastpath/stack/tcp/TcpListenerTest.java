@@ -1,0 +1,366 @@
+package io.fastpath.stack.tcp;
+
+import static io.fastpath.stack.tcp.TcpEndpointRig.LISTEN_PORT;
+import static io.fastpath.stack.tcp.TcpEndpointRig.LOCAL_IP;
+import static io.fastpath.stack.tcp.TcpEndpointRig.MS;
+import static io.fastpath.stack.tcp.TcpEndpointRig.REMOTE_IP;
+import static io.fastpath.stack.tcp.TcpEndpointRig.REMOTE_PORT;
+import static io.fastpath.stack.tcp.TcpEndpointRig.plainConfig;
+import static io.fastpath.stack.wire.TcpSegment.ACK;
+import static io.fastpath.stack.wire.TcpSegment.PSH;
+import static io.fastpath.stack.wire.TcpSegment.RST;
+import static io.fastpath.stack.wire.TcpSegment.SYN;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A listener's answers, segment by segment, on a {@link TcpEndpointRig}: the half-open queue and SYN cookies
+ * (RFC 4987), and Fast Open (RFC 7413) as server and as client. The ring-pair floods in {@link TcpSynFloodTest} and
+ * the two-stack Fast Open exchanges in {@link TcpFastOpenTest} remain for the end-to-end view.
+ */
+class TcpListenerTest {
+    private TcpEndpointRig r;
+
+    @AfterEach
+    void down() {
+        if (r != null) {
+            r.close();
+        }
+    }
+
+    private static TcpConfig cookies(TcpConfig.SynCookieMode mode) {
+        return plainConfig().withSynCookies(mode);
+    }
+
+    /** The SYN a Linux client sends with every option: MSS 1460, window scale 7, SACK-permitted, timestamps. */
+    private Segment fullSyn(int tsVal) {
+        return r.theirSyn().windowScale(7).sackPermitted(true).timestamps(tsVal, 0);
+    }
+
+    // ===================================================================================== half-open queue
+
+    /** RFC 4987 §3.4 and §3.6: what a SYN finds when the half-open queue is full. */
+    @Nested
+    class HalfOpenQueue {
+        @Test
+        void withCookiesOffAFullQueueDropsItsOldestEntryForTheNewSyn_rfc4987_s3_4() {
+            r = TcpEndpointRig.listening(plainConfig()
+                .withSynFloodDefence(TcpConfig.SynCookieMode.OFF, 2, 5));
+            for (int port = 1; port <= 3; port++) {
+                r.sendTo(r.theirSyn(), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 40_000 + port);
+                assertTrue(r.recvOne().has(SYN | ACK), "every SYN answered");
+            }
+            assertEquals(2, r.layer.connectionCount(), "the queue holds two");
+            assertEquals(1, r.counters().tcpHalfOpenEvicted.get());
+            assertEquals(0, r.counters().tcpListenDrops.get());
+            // The first (oldest) entry is gone: its ACK meets the listener's no-connection rule, a RST.
+            r.sendTo(r.sendTempl().ack(0).seq(r.remoteIss + 1), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 40_001);
+            assertTrue(r.recvOne().has(RST));
+        }
+
+        @Test
+        void withCookiesWhenFullAFullQueueAnswersWithACookieAndKeepsNoState_rfc4987_s3_6() {
+            r = TcpEndpointRig.listening(plainConfig()
+                .withSynFloodDefence(TcpConfig.SynCookieMode.WHEN_FULL, 2, 5));
+            for (int port = 1; port <= 2; port++) {
+                r.sendTo(r.theirSyn(), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 40_000 + port);
+                r.recvOne();
+            }
+            assertEquals(0, r.counters().tcpSynCookiesSent.get());
+            r.send(r.theirSyn());
+            Segment cookie = r.learnSynAck();
+            assertEquals(r.ourSynAck(), cookie, "the cookie SYN-ACK: MSS only (no timestamps to carry the rest)");
+            assertEquals(1, r.counters().tcpSynCookiesSent.get());
+            assertEquals(2, r.layer.connectionCount(), "no state for the cookie");
+            r.send(r.sendTempl());
+            r.recvNothing();
+            assertEquals(List.of("accept"), r.app.events, "the cookie's ACK makes the connection");
+            assertEquals(1, r.counters().tcpSynCookiesValidated.get());
+        }
+    }
+
+    // ======================================================================================== SYN cookies
+
+    /** RFC 4987 §3.6 as Linux encodes it (docs/tcp.md, SYN flood defence). */
+    @Nested
+    class SynCookies {
+        @Test
+        void cookieSynAckCarriesMssWindowScaleSackAndTimestampsThroughTsval_rfc4987_s3_6_rfc7323_s2() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.ALWAYS)
+                .withOptions(true, true, true));
+            r.send(fullSyn(900));
+            Segment synAck = r.learnSynAck();
+            assertEquals(0, r.layer.connectionCount(), "no state for a cookie SYN");
+            assertEquals(1460, synAck.mss());
+            assertTrue(synAck.windowScale() >= 0 && synAck.sackPermitted() && synAck.timestamps(), synAck.toString());
+            assertEquals(900, synAck.tsEcr());
+            assertEquals(7 | SynCookie.TS_SACK, synAck.tsVal() & 0x3F, "the peer's window scale and SACK in TSval");
+            r.send(r.sendTempl().timestamps(901, synAck.tsVal()));
+            r.recvNothing();
+            TcpConnection c = r.connection();
+            assertEquals(TcpState.ESTABLISHED, c.state());
+            assertEquals(7, c.sndScale, "window scale from the cookie");
+            assertEquals(synAck.windowScale(), c.rcvScale, "ours as offered");
+            assertTrue(c.sackOk && c.tsOk);
+            assertEquals(1460 - 12, c.mss(), "MSS 1460 from the cookie's table, less the timestamp option");
+            // The windows are scaled both ways: the peer's 65535 << 7 is its send window for our data.
+            r.write("scaled");
+            Segment data = r.recvOne();
+            assertEquals("scaled", new String(data.payload(), java.nio.charset.StandardCharsets.ISO_8859_1));
+        }
+
+        @Test
+        void cookieWithoutTimestampsOffersNeitherWindowScaleNorSack_rfc4987_s3_6() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.ALWAYS).withOptions(true, true, true));
+            r.send(r.theirSyn().windowScale(7).sackPermitted(true));
+            Segment synAck = r.learnSynAck();
+            assertEquals(r.ourSynAck(), synAck, "MSS only");
+            r.send(r.sendTempl());
+            TcpConnection c = r.connection();
+            assertFalse(c.tsOk || c.sackOk);
+            assertEquals(0, c.rcvScale);
+            assertTrue(c.sndScale <= 0, "the peer's window is not scaled: " + c.sndScale);
+            assertEquals(1460, c.mss());
+        }
+
+        @Test
+        void cookieMssIsTheLargestTableValueNotAboveThePeers_rfc4987_s3_6() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.ALWAYS));
+            r.send(r.theirSyn().mss(1400));
+            r.learnSynAck();
+            r.send(r.sendTempl());
+            assertEquals(1300, r.connection().mss(), "Linux's msstab: 536, 1300, 1440, 1460");
+        }
+
+        @Test
+        void forgedCookieAcksAreRefusedWithReset_rfc9293_s3_10_7_2_rfc4987_s3_6() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.ALWAYS));
+            r.send(r.theirSyn()); // cookies were sent recently: ACKs are checked
+            r.recvOne();
+            SplittableRandom random = new SplittableRandom(7);
+            for (int i = 0; i < 200; i++) {
+                int ack = random.nextInt();
+                r.sendTo(Segment.of(ACK).seq(random.nextInt()).ack(ack).window(1000).payload("guess"), LOCAL_IP,
+                    LISTEN_PORT, REMOTE_IP, 30_000 + i);
+                r.recv(Segment.of(RST).seq(ack));
+            }
+            assertEquals(200, r.counters().tcpSynCookiesFailed.get());
+            assertEquals(0, r.counters().tcpSynCookiesValidated.get());
+            assertEquals(List.of(), r.app.events);
+            assertEquals(0, r.layer.connectionCount());
+        }
+
+        @Test
+        void cookieIsGoodForOnePeriodMoreThenStale_rfc4987_s3_6() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.ALWAYS));
+            r.step(SynCookie.PERIOD_NS - (r.now % SynCookie.PERIOD_NS) + MS); // at the start of a period
+            r.send(r.theirSyn());
+            Segment first = r.recvOne();
+            r.sendTo(r.theirSyn().seq(20_000), LOCAL_IP, LISTEN_PORT, REMOTE_IP, REMOTE_PORT + 1);
+            Segment second = r.recvOne();
+            r.step(SynCookie.PERIOD_NS);
+            r.send(Segment.of(ACK).seq(r.remoteIss + 1).ack(first.seq() + 1).window(1000));
+            r.recvNothing();
+            assertEquals(List.of("accept"), r.app.events, "one period later: still good (MAX_SYNCOOKIE_AGE 2)");
+            r.step(SynCookie.PERIOD_NS);
+            r.sendTo(Segment.of(ACK).seq(20_001).ack(second.seq() + 1).window(1000), LOCAL_IP, LISTEN_PORT,
+                REMOTE_IP, REMOTE_PORT + 1);
+            r.recv(Segment.of(RST).seq(second.seq() + 1));
+            assertEquals(List.of("accept"), r.app.events, "two periods later: stale");
+            assertEquals(1, r.counters().tcpSynCookiesFailed.get());
+        }
+
+        @Test
+        void dataOnTheCookieCompletingAckIsDeliveredAndAcked_rfc4987_s3_6_rfc9293_s3_10_7_4() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.ALWAYS));
+            r.send(r.theirSyn());
+            r.learnSynAck();
+            r.send(r.sendTempl().plus(PSH).payload("hello, cookie"));
+            assertEquals("hello, cookie", r.app.text());
+            r.step(50 * MS);
+            r.recv(r.recvTempl().ack(r.remoteIss + 14));
+        }
+
+        @Test
+        void ackToAListenerThatSentNoCookiesIsResetWithoutAcheck_rfc9293_s3_10_7_2() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.WHEN_FULL));
+            r.send(Segment.of(ACK).seq(5).ack(6).window(10));
+            r.recv(Segment.of(RST).seq(6));
+            assertEquals(0, r.counters().tcpSynCookiesFailed.get(), "not even checked");
+        }
+
+        @Test
+        void conditionalAcceptCannotHoldACookieSynAndDecidesAtAccept_rfc4987_s3_6() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.ALWAYS),
+                TcpSocketOptions.withConditionalAccept(TcpSocketOptions.DEFAULTS));
+            r.send(r.theirSyn());
+            r.learnSynAck(); // answered at once: nothing to hold
+            r.send(r.sendTempl());
+            assertEquals(List.of("accept"), r.app.events);
+        }
+    }
+
+    // ================================================================================ Fast Open, client
+
+    /** RFC 7413, the client side: cookie request, cached cookie, data in the SYN, and the fallback. */
+    @Nested
+    class FastOpenClient {
+        private final byte[] cookie = {1, 2, 3, 4, 5, 6, 7, 8};
+
+        /** A first connection that asks for a cookie and gets {@link #cookie}; left ESTABLISHED. */
+        private void firstConnection() {
+            r = TcpEndpointRig.listening(plainConfig().withFastOpen(true, 4));
+            r.connect("hello", true);
+            r.recv(r.ourSyn().fastOpen(new byte[0])); // a request: no data without a cookie (RFC 7413 §4.1.1)
+            r.send(r.theirSynAck().fastOpen(cookie));
+            List<Segment> out = r.recvAll();
+            assertEquals(r.recvTempl().plus(PSH).payload("hello"), out.getLast(), "the data after the handshake");
+            assertEquals(0, r.counters().tcpFastOpenSynDataSent.get());
+            r.send(r.sendTempl().ack(r.local + 6));
+            r.recvNothing();
+        }
+
+        @Test
+        void firstConnectAsksForACookieAndSendsItsDataAfterTheHandshake_rfc7413_s4_1_1() {
+            firstConnection();
+            assertEquals(List.of("connect STATUS_SUCCESS"), r.app.events);
+        }
+
+        @Test
+        void cachedCookieCarriesTheDataInTheNextSyn_rfc7413_s4_2_1() {
+            firstConnection();
+            r.connect("world", true);
+            r.recv(r.ourSyn().fastOpen(cookie).payload("world"));
+            assertEquals(1, r.counters().tcpFastOpenSynDataSent.get());
+            r.send(r.theirSynAck().ack(r.local + 6)); // the server took the data
+            r.recv(r.recvTempl().seq(r.local + 6));
+            assertEquals(0, r.counters().tcpFastOpenFallbacks.get());
+            r.step(5_000 * MS);
+            r.recvNothing(); // nothing to resend
+        }
+
+        @Test
+        void synDataTheServerDidNotAcknowledgeIsSentAgain_rfc7413_s4_2_2() {
+            firstConnection();
+            r.connect("world", true);
+            r.recv(r.ourSyn().fastOpen(cookie).payload("world"));
+            r.send(r.theirSynAck()); // SYN acknowledged, data not (a server without Fast Open, or a stale cookie)
+            List<Segment> out = r.recvAll();
+            assertEquals(r.recvTempl().plus(PSH).payload("world"), out.getLast(), "resent at once");
+            assertEquals(1, r.counters().tcpFastOpenFallbacks.get());
+        }
+    }
+
+    // ========================================================================================= Fast Open
+
+    /** RFC 7413, the server side. */
+    @Nested
+    class FastOpen {
+        private TcpConfig tfo() {
+            return cookies(TcpConfig.SynCookieMode.OFF).withFastOpen(true, 4);
+        }
+
+        /** Asks for a cookie on a first connection (port REMOTE_PORT + 100) and returns it. */
+        private byte[] cookie() {
+            r.sendTo(r.theirSyn().fastOpen(new byte[0]), LOCAL_IP, LISTEN_PORT, REMOTE_IP, REMOTE_PORT + 100);
+            Segment synAck = r.recvOne();
+            assertNotNull(synAck.fastOpenCookie(), "a cookie in the SYN-ACK: " + synAck);
+            assertEquals(8, synAck.fastOpenCookie().length);
+            return synAck.fastOpenCookie();
+        }
+
+        @Test
+        void cookieRequestIsAnsweredWithACookie_rfc7413_s4_1_2() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            assertArrayEquals(cookie, cookie(), "the same client address gets the same cookie");
+            assertEquals(2, r.counters().tcpFastOpenCookiesSent.get());
+        }
+
+        @Test
+        void synDataWithAValidCookieReachesTheApplicationBeforeTheHandshakeCompletes_rfc7413_s4_2() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            r.send(r.theirSyn().fastOpen(cookie).payload("GET /"));
+            Segment synAck = r.learnSynAck();
+            assertEquals(r.ourSynAck().ack(r.remoteIss + 6), synAck, "the SYN-ACK acknowledges the data too");
+            assertEquals(List.of("accept"), r.app.events);
+            assertEquals("GET /", r.app.text());
+            assertEquals(TcpState.SYN_RECEIVED, r.state());
+            r.write("200 OK"); // the server may answer before the handshake completes (RFC 7413 §4.2)
+            r.send(r.sendTempl().ack(r.local + 1).seq(r.remoteIss + 6));
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEquals(1, r.counters().tcpFastOpenSynDataAccepted.get());
+        }
+
+        @Test
+        void synDataWithABadCookieIsNotAcknowledgedAndAFreshCookieIsIssued_rfc7413_s4_1_2() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            cookie[0] ^= 1;
+            r.send(r.theirSyn().fastOpen(cookie).payload("GET /"));
+            Segment synAck = r.learnSynAck();
+            assertEquals(r.remoteIss + 1, synAck.ack(), "only the SYN acknowledged");
+            assertNotNull(synAck.fastOpenCookie());
+            cookie[0] ^= 1;
+            assertArrayEquals(cookie, synAck.fastOpenCookie());
+            assertEquals(List.of(), r.app.events, "nothing delivered early");
+            assertEquals(0, r.counters().tcpFastOpenSynDataAccepted.get());
+        }
+
+        @Test
+        void cookieOfThePreviousKeyIsValidOfTheOneBeforeNot_rfc7413_s4_1_2() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            r.layer.rotateFastOpenKey();
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("one"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_001);
+            Segment synAck = r.recvOne();
+            assertEquals(r.remoteIss + 4, synAck.ack(), "one key old: still good");
+            assertEquals(null, synAck.fastOpenCookie(), "no new cookie for a valid one");
+            r.layer.rotateFastOpenKey();
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("two"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_002);
+            synAck = r.recvOne();
+            assertEquals(r.remoteIss + 1, synAck.ack(), "two keys old: the data is not taken");
+            assertNotNull(synAck.fastOpenCookie(), "and a fresh cookie is issued");
+            assertFalse(java.util.Arrays.equals(cookie, synAck.fastOpenCookie()));
+            assertEquals("one", r.app.text());
+        }
+
+        @Test
+        void synDataWithoutACookieIsNeverDeliveredEarly_rfc7413_s4_2_2() {
+            r = TcpEndpointRig.listening(tfo());
+            r.send(r.theirSyn().payload("early"));
+            Segment synAck = r.learnSynAck();
+            assertEquals(r.ourSynAck(), synAck);
+            assertEquals(List.of(), r.app.events);
+        }
+
+        @Test
+        void serverWithoutFastOpenIgnoresTheOptionAndTheData_rfc7413_s4_2_2() {
+            r = TcpEndpointRig.listening(plainConfig().withFastOpen(false, 0));
+            r.send(r.theirSyn().fastOpen(new byte[8]).payload("early"));
+            Segment synAck = r.learnSynAck();
+            assertEquals(r.ourSynAck(), synAck, "no cookie, data not acknowledged");
+        }
+
+        @Test
+        void synDataBeyondTheMaxPendingIsNotTakenEarly_rfc7413_s5_1() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.OFF).withFastOpen(true, 1));
+            byte[] cookie = cookie();
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("one"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_001);
+            assertEquals(r.remoteIss + 4, r.recvOne().ack());
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("two"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_002);
+            assertEquals(r.remoteIss + 1, r.recvOne().ack(), "one Fast Open connection pending at most");
+            assertEquals("one", r.app.text());
+        }
+    }
+}

@@ -65,15 +65,23 @@ class SharedStackTest {
             wskServer.start(7);
             TdiEchoServer tdiServer = new TdiEchoServer(tdiB);
             tdiServer.start(8);
-            runUntil(dispatchAll, errors, () -> wskServer.listening() && tdiServer.listening(), 5, "listening");
+            runUntil(dispatchAll, errors, () -> wskServer.listening() && tdiServer.listening(), 5, "listening",
+                () -> "wsk " + wskServer.listening() + " tdi " + tdiServer.listening());
 
             WskEchoClient wskClient = new WskEchoClient(wskA, new SocketAddressV4(b.address(), 7), MIB, 64 * 1024,
                 2, 48 * 1024);
+            // The providers pick ephemeral ports each from 49152 (a shared allocator is not there yet): an address
+            // object of TDI's own takes 49152, so TDI's client gets the next one and WSK's keeps 49152.
+            tdiA.openAddress(0, 0);
             TdiEchoClient tdiClient = new TdiEchoClient(tdiA, b.address(), 8, MIB, 64 * 1024);
             wskClient.start();
             tdiClient.start(Tdi.relativeTimeout(5000));
             runUntil(dispatchAll, errors, () -> wskClient.done() && tdiClient.done()
-                && wskServer.closed.get() == 1 && tdiServer.closed.get() == 1, 60, "both echoes");
+                && wskServer.closed.get() == 1 && tdiServer.closed.get() == 1, 60, "both echoes",
+                () -> "wsk client done " + wskClient.done() + " received " + wskClient.received + " failure "
+                    + NtStatus.name(wskClient.failure) + ", tdi client done " + tdiClient.done() + " received "
+                    + tdiClient.received + " failure " + TdiStatus.name(tdiClient.failure) + ", servers closed "
+                    + wskServer.closed.get() + "/" + tdiServer.closed.get());
 
             assertEquals("STATUS_SUCCESS", NtStatus.name(wskClient.failure));
             assertEquals(MIB, wskClient.received);
@@ -115,11 +123,12 @@ class SharedStackTest {
     }
 
     private static void runUntil(BooleanSupplier dispatch, List<Throwable> errors, BooleanSupplier done,
-                                 long seconds, String what) {
+                                 long seconds, String what, java.util.function.Supplier<String> state) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!done.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + ": not done in " + seconds + " s; errors " + errors);
+                throw new AssertionError(what + ": not done in " + seconds + " s (" + state.get() + "); errors "
+                    + errors);
             }
             if (!dispatch.getAsBoolean()) {
                 Thread.yield();

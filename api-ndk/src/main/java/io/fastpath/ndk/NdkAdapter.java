@@ -8,6 +8,7 @@ import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
+import io.fastpath.stack.tcp.TcpServiceClient;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Objects;
@@ -46,7 +47,8 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 public final class NdkAdapter implements AutoCloseable {
 
     private final Stack stack;
-    final TcpService tcp;
+    /** This adapter's own client of the stack's TcpService: its connections' events come to it alone. */
+    final TcpServiceClient tcp;
     final int stackAddress;
     private final NdkAdapterInfo info;
     private final ErrorHandler errorHandler;
@@ -73,19 +75,10 @@ public final class NdkAdapter implements AutoCloseable {
     private final Events events = new Events();
 
     // Requests to the stack that found its request ring full: retried in order at every dispatch round.
-    private static final int OP_RELEASE = 0;
-    private static final int OP_ABORT = 1;
-    private static final int OP_SHUTDOWN = 2;
-    private static final int OP_STOP_LISTENING = 3;
-    private int[] retryOp = new int[64];
-    private long[] retryHandle = new long[64];
-    private long[] retryMbuf = new long[64];
-    private int[] retryLength = new int[64];
-    private int retryCount;
 
     private NdkAdapter(Stack stack, NdkAdapterInfo info, ErrorHandler errorHandler) {
         this.stack = stack;
-        this.tcp = stack.tcpService();
+        this.tcp = stack.tcpService().newClient();
         this.stackAddress = stack.address();
         this.info = info;
         this.errorHandler = errorHandler;
@@ -151,7 +144,7 @@ public final class NdkAdapter implements AutoCloseable {
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
     private int round() {
         nowNs = System.nanoTime();
-        int work = retryRequests();
+        int work = 0;
         for (Runnable r; (r = deferred.poll()) != null; work++) {
             run(r);
         }
@@ -284,73 +277,24 @@ public final class NdkAdapter implements AutoCloseable {
 
     // ================================================================ requests that must reach the stack
 
-    /** Returns a received mbuf to the stack; retried at the next rounds while the request ring is full. */
+    /** Returns a received mbuf to the stack (the client's release ring has room for all held: cannot fail). */
     void release(long handle, long mbuf, int length) {
-        request(OP_RELEASE, handle, mbuf, length);
+        tcp.release(handle, mbuf, length);
     }
 
-    /** Resets a connection (retried while the request ring is full). */
+    /** Resets a connection (a control: a full request ring cannot lose it). */
     void abort(long handle) {
-        request(OP_ABORT, handle, 0, 0);
+        tcp.abort(handle);
     }
 
-    /** Closes our direction of a connection (retried while the request ring is full). */
+    /** Closes our direction of a connection (a control, like a reset). */
     void shutdown(long handle) {
-        request(OP_SHUTDOWN, handle, 0, 0);
+        tcp.shutdown(handle);
     }
 
-    /** Stops listening on a port (retried while the request ring is full). */
+    /** Stops listening on a port (a control, like a reset). */
     void stopListening(int port) {
-        request(OP_STOP_LISTENING, port, 0, 0);
-    }
-
-    private void request(int op, long handle, long mbuf, int length) {
-        if (retryCount == 0 && submit(op, handle, mbuf, length)) {
-            return;
-        }
-        if (retryCount == retryOp.length) {
-            int n = retryCount * 2;
-            retryOp = java.util.Arrays.copyOf(retryOp, n);
-            retryHandle = java.util.Arrays.copyOf(retryHandle, n);
-            retryMbuf = java.util.Arrays.copyOf(retryMbuf, n);
-            retryLength = java.util.Arrays.copyOf(retryLength, n);
-        }
-        retryOp[retryCount] = op;
-        retryHandle[retryCount] = handle;
-        retryMbuf[retryCount] = mbuf;
-        retryLength[retryCount] = length;
-        retryCount++;
-    }
-
-    private boolean submit(int op, long handle, long mbuf, int length) {
-        return switch (op) {
-            case OP_RELEASE -> tcp.release(handle, mbuf, length);
-            case OP_ABORT -> tcp.abort(handle);
-            case OP_SHUTDOWN -> tcp.shutdown(handle);
-            default -> tcp.stopListening((int) handle);
-        };
-    }
-
-    /** Submits requests that found the ring full, in order, as far as it has room now. */
-    private int retryRequests() {
-        int done = 0;
-        while (done < retryCount && submit(retryOp[done], retryHandle[done], retryMbuf[done], retryLength[done])) {
-            done++;
-        }
-        if (done > 0) {
-            int left = retryCount - done;
-            System.arraycopy(retryOp, done, retryOp, 0, left);
-            System.arraycopy(retryHandle, done, retryHandle, 0, left);
-            System.arraycopy(retryMbuf, done, retryMbuf, 0, left);
-            System.arraycopy(retryLength, done, retryLength, 0, left);
-            retryCount = left;
-        }
-        return done;
-    }
-
-    /** Requests (mbuf releases, resets, shutdowns) waiting for room in the stack's request ring. */
-    int requestsAwaitingRetry() {
-        return retryCount;
+        tcp.stopListening(port);
     }
 
     int listenerCount() {
@@ -477,7 +421,7 @@ public final class NdkAdapter implements AutoCloseable {
         long start = System.nanoTime();
         long min = start + TimeUnit.MILLISECONDS.toNanos(20);
         long max = start + TimeUnit.MILLISECONDS.toNanos(500);
-        for (long now = start; now < max && (byHandle.size() > 0 || retryCount > 0 || now < min);
+        for (long now = start; now < max && (byHandle.size() > 0 || now < min);
              now = System.nanoTime()) {
             if (dispatch() == 0) {
                 Thread.yield();

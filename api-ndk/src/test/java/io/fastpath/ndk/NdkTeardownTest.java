@@ -11,7 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fastpath.ndk.NdkConnectionTest.Listening;
 import io.fastpath.ndk.NdkConnectionTest.Pair;
 import io.fastpath.provider.NtStatus;
-import io.fastpath.stack.tcp.TcpService;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.tcp.TcpServiceClient;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -34,7 +35,7 @@ class NdkTeardownTest {
     }
 
     /** Fills a stack's request ring (its poll thread held at the gate) with requests that do nothing. */
-    private static void fillRequestRing(TcpService tcp) {
+    private static void fillRequestRing(TcpServiceClient tcp) {
         int n = 0;
         while (tcp.noDelay(-1L, true)) {
             n++;
@@ -143,8 +144,9 @@ class NdkTeardownTest {
         }
     }
 
+    /** Releases travel on a ring of their own with room for every descriptor held: a full request ring is no matter. */
     @Test
-    void mbufReleasesThatFindTheRequestRingFullAreRetried() {
+    void mbufReleasesThatFindTheRequestRingFullStillReachTheStack() {
         try (NdkRig rig = new NdkRig(dir)) {
             Listening l = new Listening(rig, 7403);
             Pair p = establish(rig, l, new int[] {1, 1}, new int[] {1, 1}, "", "");
@@ -158,18 +160,19 @@ class NdkTeardownTest {
             assertEquals(S, a.send(100, 9));
             rig.runUntil(() -> p.passive().descriptorsHeld() > 0, 5, "the ninth message waits for a receive");
             rig.gateB.hold();
-            fillRequestRing(rig.b.tcpService());
+            fillRequestRing(rig.ndkB.tcp);
+            long refused = rig.b.counters().drop(DropReason.RELEASE_REFUSED).get();
             b.post(0); // the message is copied now and its mbuf handed back: the ring has no room
             rig.runUntil(() -> b.received.size() == 1, 5, "the ninth message");
             int[] r = b.received.poll();
             assertEquals(S, r[1]);
             assertEquals(100, r[2]);
             b.assertMessage(0, 100, 9);
-            assertTrue(rig.ndkB.requestsAwaitingRetry() > 0, "the release waits for room");
-            rig.runFor(20);
-            assertTrue(rig.ndkB.requestsAwaitingRetry() > 0, "still no room while the stack is held");
+            assertFalse(rig.ndkB.tcp.noDelay(-1L, true), "the request ring is still full");
+            assertTrue(rig.b.tcpService().heldDescriptors() > 0, "the stack is held: the release waits on its ring");
             rig.gateB.open();
-            rig.runUntil(() -> rig.ndkB.requestsAwaitingRetry() == 0, 5, "the release retried");
+            rig.runUntil(() -> rig.b.tcpService().heldDescriptors() == 0, 5, "the release reached the stack");
+            assertEquals(refused, rig.b.counters().drop(DropReason.RELEASE_REFUSED).get(), "not refused");
             b.post(1);
             assertEquals(S, a.send(50, 10));
             rig.runUntil(() -> b.received.size() == 1, 5, "messages flow on");
@@ -177,8 +180,9 @@ class NdkTeardownTest {
         } // NdkRig.close checks that every mbuf came back to the pool
     }
 
+    /** A reset is a control: with the request ring full it waits on the side path, never lost. */
     @Test
-    void aResetThatFindsTheRequestRingFullIsRetried() {
+    void aResetThatFindsTheRequestRingFullStillReachesThePeer() {
         NdkRig.Options o = new NdkRig.Options();
         o.infoA = NdkAdapterInfo.defaults().withTimeouts(300 * MS, 300 * MS);
         try (NdkRig rig = new NdkRig(dir, o)) {
@@ -189,10 +193,9 @@ class NdkTeardownTest {
                 call, null)));
             rig.runUntil(() -> l.requests.size() == 1, 5, "request");
             rig.gateA.hold();
-            fillRequestRing(rig.a.tcpService());
+            fillRequestRing(rig.ndkA.tcp);
             rig.await(call, "connect timeout"); // its reset finds no room
             call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
-            assertTrue(rig.ndkA.requestsAwaitingRetry() > 0, "the reset waits for room");
             rig.gateA.open();
             rig.runUntil(() -> rig.ndkA.connections() == 0 && rig.ndkB.connections() == 0, 5, "the reset reached B");
             Call accept = new Call();

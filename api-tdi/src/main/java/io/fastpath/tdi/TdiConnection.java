@@ -503,11 +503,8 @@ public final class TdiConnection {
             sendsInStack.add(irp);
         }
         if (state == CONNECTED && shutdownAfterSends && waitingSends.isEmpty()) {
-            if (provider.tcp.shutdown(handle)) {
-                shutdownAfterSends = false;
-            } else {
-                provider.schedule(this);
-            }
+            provider.tcp.shutdown(handle); // a control: a full ring cannot lose it
+            shutdownAfterSends = false;
         }
     }
 

@@ -13,6 +13,7 @@ import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
+import io.fastpath.stack.tcp.TcpServiceClient;
 import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -72,7 +73,8 @@ public final class TdiProvider implements AutoCloseable {
     static final long LISTEN_OPTIONS = TcpSocketOptions.withConditionalAccept(TcpSocketOptions.of(null, 0, 0, true));
 
     private final Stack stack;
-    final TcpService tcp;
+    /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
+    final TcpServiceClient tcp;
     final int stackAddress;
     final int sendBufferBytes;
     final int receiveBufferBytes;
@@ -116,10 +118,6 @@ public final class TdiProvider implements AutoCloseable {
     private final TimerWheel<TdiConnection> timers = new TimerWheel<>(System.nanoTime(), TdiConnection::onTimer);
     long nowNs = System.nanoTime();
 
-    private long[] retryHandle = new long[64];
-    private long[] retryMbuf = new long[64];
-    private int[] retryLength = new int[64];
-    private int retryCount;
 
     private final ObjectPool<Tsdu> tsdus = new ObjectPool<>(Tsdu::new, 64, 64);
     /** Chains kept by clients; changed on the dispatch thread, and by late returns after close. */
@@ -238,7 +236,7 @@ public final class TdiProvider implements AutoCloseable {
 
     private TdiProvider(Stack stack, ErrorHandler errorHandler) {
         this.stack = stack;
-        this.tcp = stack.tcpService();
+        this.tcp = stack.tcpService().newClient();
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
@@ -255,7 +253,8 @@ public final class TdiProvider implements AutoCloseable {
     /**
      * Opens the TDI transport over a stack. The calling thread becomes the dispatch thread (call
      * {@link #dispatch()} in its loop) until {@link #startDispatcherThread} hands the role to a thread of its own.
-     * One provider per stack: it takes the stack's TcpService events.
+     * The provider is a TcpService client of its own, so other providers (WSK, NDK, another TDI) can share the
+     * stack.
      */
     public static TdiProvider open(Stack stack) {
         return open(stack, Throwable::printStackTrace);
@@ -389,7 +388,7 @@ public final class TdiProvider implements AutoCloseable {
                 continue;
             }
             if (closed) {
-                returnTsduDirect(t); // nobody dispatches any more (its retry queue included)
+                returnTsduDirect(t); // nobody dispatches any more
             } else if (loop.onDispatchThread()) {
                 returnTsdu(t);
             } else if (!requests.offer(t)) {
@@ -549,7 +548,6 @@ public final class TdiProvider implements AutoCloseable {
         nowNs = System.nanoTime();
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
-        work += retryReleases();
         work += tcp.pollEvents(events);
         work += runTimers();
         work += runWork();
@@ -601,11 +599,9 @@ public final class TdiProvider implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
         int quiet = 0;
         while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = drainClosing() + tcp.pollEvents(events) + retryReleases() + completer.runDeferred();
+            int work = drainClosing() + tcp.pollEvents(events) + completer.runDeferred();
             if (work == 0) {
-                if (retryCount == 0) {
-                    quiet++; // aborts and releases the full ring refused keep it going (up to the deadline)
-                }
+                quiet++;
                 LockSupport.parkNanos(1_000_000);
             } else {
                 quiet = 0;
@@ -620,7 +616,6 @@ public final class TdiProvider implements AutoCloseable {
             }
         }
         completer.runDeferred();
-        retryReleases();
     }
 
     /** close()'s drains once closed is set: late submitters may drain too ({@link #drainAfterClose}). */
@@ -773,8 +768,8 @@ public final class TdiProvider implements AutoCloseable {
         if (a.listenState == 0) {
             a.listenState = 1;
             listenPending.put(a.port, a);
-            retryReleases(); // requests waiting for room go first (a stop of this port among them)
-            if (retryCount > 0 || !tcp.listen(a.port, LISTEN_OPTIONS)) {
+            // Refused while the ring is full or a stop (of this port, perhaps) waits on the side path.
+            if (!tcp.listen(a.port, LISTEN_OPTIONS)) {
                 listenPending.remove(a.port);
                 onListenOutcome(a, NtStatus.STATUS_INSUFFICIENT_RESOURCES.code());
             }
@@ -904,62 +899,29 @@ public final class TdiProvider implements AutoCloseable {
 
     // ---------------------------------------------------------------- data
 
+    /** Returns a descriptor (its client's release ring has room for every descriptor held: it cannot fail). */
     void releaseDescriptor(long handle, long mbuf, int length) {
-        if (retryCount == 0 && tcp.release(handle, mbuf, length)) {
-            return;
-        }
-        enqueueRetry(handle, mbuf, length);
+        tcp.release(handle, mbuf, length);
     }
 
-    /**
-     * RST for a connection of the stack. A full request ring does not lose it: it waits in the same retry queue
-     * as descriptor releases (in order with them) and goes at the next round.
-     */
+    /** RST for a connection of the stack: a control, so a full request ring cannot lose it. */
     void abort(long handle) {
-        if (retryCount == 0 && tcp.abort(handle)) {
-            return;
-        }
-        enqueueRetry(handle, 0, ABORT_ENTRY);
+        tcp.abort(handle);
     }
 
-    /** Conditional accept: SYN-ACK for a held request; retried in order like an abort. */
+    /** Conditional accept: SYN-ACK for a held request (a control, like an abort). */
     void acceptRequest(long handle) {
-        if (retryCount == 0 && tcp.acceptRequest(handle)) {
-            return;
-        }
-        enqueueRetry(handle, 0, ACCEPT_ENTRY);
+        tcp.acceptRequest(handle);
     }
 
-    /** Conditional accept: RST for a held request's SYN; retried in order like an abort. */
+    /** Conditional accept: RST for a held request's SYN (a control, like an abort). */
     void rejectRequest(long handle) {
-        if (retryCount == 0 && tcp.rejectRequest(handle)) {
-            return;
-        }
-        enqueueRetry(handle, 0, REJECT_ENTRY);
+        tcp.rejectRequest(handle);
     }
 
-    /** Stops the stack listening on a port; retried in order like an abort. */
+    /** Stops the stack listening on a port (a control, like an abort). */
     void stopListening(int port) {
-        if (retryCount == 0 && tcp.stopListening(port)) {
-            return;
-        }
-        enqueueRetry(port, 0, STOP_ENTRY);
-    }
-
-    /** Retry-queue entries: a release (length >= 0) or, with these lengths, an abort, accept, reject or stop. */
-    private static final int ABORT_ENTRY = -1;
-    private static final int ACCEPT_ENTRY = -2;
-    private static final int REJECT_ENTRY = -3;
-    private static final int STOP_ENTRY = -4;
-
-    private boolean retry(int i) {
-        return switch (retryLength[i]) {
-            case ABORT_ENTRY -> tcp.abort(retryHandle[i]);
-            case ACCEPT_ENTRY -> tcp.acceptRequest(retryHandle[i]);
-            case REJECT_ENTRY -> tcp.rejectRequest(retryHandle[i]);
-            case STOP_ENTRY -> tcp.stopListening((int) retryHandle[i]);
-            default -> tcp.release(retryHandle[i], retryMbuf[i], retryLength[i]);
-        };
+        tcp.stopListening(port);
     }
 
     /** The stack's SYN-ACK retransmissions (RTO doubling up to its maximum) plus a second. */
@@ -971,32 +933,6 @@ public final class TdiProvider implements AutoCloseable {
             rto = Math.min(rto * 2, config.maxRtoNs());
         }
         return total;
-    }
-
-    private void enqueueRetry(long handle, long mbuf, int length) {
-        if (retryCount == retryHandle.length) {
-            retryHandle = Arrays.copyOf(retryHandle, retryCount * 2);
-            retryMbuf = Arrays.copyOf(retryMbuf, retryCount * 2);
-            retryLength = Arrays.copyOf(retryLength, retryCount * 2);
-        }
-        retryHandle[retryCount] = handle;
-        retryMbuf[retryCount] = mbuf;
-        retryLength[retryCount] = length;
-        retryCount++;
-    }
-
-    private int retryReleases() {
-        int done = 0;
-        while (done < retryCount && retry(done)) {
-            done++;
-        }
-        if (done > 0) {
-            System.arraycopy(retryHandle, done, retryHandle, 0, retryCount - done);
-            System.arraycopy(retryMbuf, done, retryMbuf, 0, retryCount - done);
-            System.arraycopy(retryLength, done, retryLength, 0, retryCount - done);
-            retryCount -= done;
-        }
-        return done;
     }
 
     void copy(long from, long to, int length) {
@@ -1041,15 +977,12 @@ public final class TdiProvider implements AutoCloseable {
 
     /**
      * A chain returned after close() (any thread, nobody dispatches any more): its mbufs go straight to the
-     * stack, each release retried while the request ring is full (up to a second each; the stack still runs).
+     * stack (releases cannot fail).
      */
     private void returnTsduDirect(Tsdu t) {
         if (!t.expedited) {
             for (int i = 0; i < t.count; i++) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-                while (!tcp.release(t.handle, t.mbuf[i], t.length[i]) && System.nanoTime() - deadline < 0) {
-                    LockSupport.parkNanos(50_000);
-                }
+                tcp.release(t.handle, t.mbuf[i], t.length[i]);
             }
         }
         t.clear(); // not pooled: the pool belongs to the dispatch thread

@@ -107,7 +107,7 @@ class TdiRegressionTest {
         }
     }
 
-    /** Finding 2: an abort the full request ring refused is retried, and the peer gets its RST. */
+    /** Finding 2: an abort that finds the request ring full is not lost (side path), and the peer gets its RST. */
     @Test
     void anAbortRefusedByAFullRequestRingIsRetried_tdiDisconnectAbort() {
         Gate gate = new Gate();
@@ -118,7 +118,7 @@ class TdiRegressionTest {
             gate.close(rig);
             try {
                 int filled = 0;
-                while (rig.a.tcpService().noDelay(p.a.handle, true)) {
+                while (rig.tdiA.tcp.noDelay(p.a.handle, true)) {
                     filled++; // harmless requests until the ring is full
                 }
                 assertTrue(filled > 0);

@@ -10,6 +10,7 @@ import io.fastpath.provider.PortTable;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
+import io.fastpath.stack.tcp.TcpServiceClient;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -68,7 +69,8 @@ public final class WskProvider implements AutoCloseable {
     private static final int MAX_COMPLETION_DEPTH = 16;
 
     private final Stack stack;
-    final TcpService tcp;
+    /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
+    final TcpServiceClient tcp;
     final int stackAddress;
     final int sendBufferBytes;
     final int receiveBufferBytes;
@@ -103,14 +105,6 @@ public final class WskProvider implements AutoCloseable {
     private WskSocket workHead;
     private WskSocket workTail;
 
-    private long[] retryHandle = new long[64];
-    private long[] retryMbuf = new long[64];
-    private int[] retryLength = new int[64];
-    private int retryCount;
-    private final org.agrona.collections.LongArrayList pendingAborts = new org.agrona.collections.LongArrayList();
-    private final org.agrona.collections.IntArrayList pendingStops = new org.agrona.collections.IntArrayList();
-    private final org.agrona.collections.LongArrayList pendingAccepts = new org.agrona.collections.LongArrayList();
-    private final org.agrona.collections.LongArrayList pendingRejects = new org.agrona.collections.LongArrayList();
 
     private final ObjectPool<WskDataIndication> indications = new ObjectPool<>(WskDataIndication::new, 256, 0);
 
@@ -222,7 +216,7 @@ public final class WskProvider implements AutoCloseable {
 
     private WskProvider(Stack stack, ErrorHandler errorHandler) {
         this.stack = stack;
-        this.tcp = stack.tcpService();
+        this.tcp = stack.tcpService().newClient();
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
@@ -236,7 +230,8 @@ public final class WskProvider implements AutoCloseable {
     /**
      * Registers a WSK client with the stack and returns its provider. The calling thread becomes the dispatch
      * thread (call {@link #dispatch()} in its loop) until {@link #startDispatcherThread} hands the role to a
-     * thread of its own. One provider per stack: it takes the stack's TcpService events.
+     * thread of its own. The provider is a TcpService client of its own, so other providers (TDI,
+     * NDK, another WSK) can share the stack.
      */
     public static WskProvider register(Stack stack) {
         return register(stack, Throwable::printStackTrace);
@@ -325,10 +320,7 @@ public final class WskProvider implements AutoCloseable {
     /** After close the provider no longer dispatches: hand the chain's descriptors to the stack directly. */
     private void releaseAfterClose(WskDataIndication chain) {
         for (WskDataIndication i = chain; i != null; i = i.next) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-            while (!tcp.release(i.handle, i.mbuf, i.descriptorLength) && System.nanoTime() < deadline) {
-                LockSupport.parkNanos(10_000); // the request ring is full: the poll thread drains it
-            }
+            tcp.release(i.handle, i.mbuf, i.descriptorLength); // cannot fail: the release ring has room for all
         }
     }
 
@@ -350,8 +342,6 @@ public final class WskProvider implements AutoCloseable {
     private int round() {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
-        work += retryReleases();
-        work += retryControl();
         work += tcp.pollEvents(events);
         work += runWork();
         work += completer.runDeferred();
@@ -461,7 +451,7 @@ public final class WskProvider implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
         int quiet = 0;
         while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = tcp.pollEvents(events) + retryReleases() + retryControl() + runWork() + completer.runDeferred();
+            int work = tcp.pollEvents(events) + runWork() + completer.runDeferred();
             if (work == 0) {
                 quiet++;
                 LockSupport.parkNanos(1_000_000);
@@ -473,7 +463,6 @@ public final class WskProvider implements AutoCloseable {
             s.finishForcibly();
         }
         completer.runDeferred();
-        retryReleases();
     }
 
     // ================================================================================ internals
@@ -647,76 +636,28 @@ public final class WskProvider implements AutoCloseable {
 
     // ---------------------------------------------------------------- data
 
-    /** Returns a receive descriptor to the stack (retried next round if its ring is full). */
+    /** Returns a receive descriptor to the stack (its release ring has room for every descriptor held). */
     void releaseDescriptor(long handle, long mbuf, int length) {
-        if (retryCount == 0 && tcp.release(handle, mbuf, length)) {
-            return;
-        }
-        if (retryCount == retryHandle.length) {
-            retryHandle = java.util.Arrays.copyOf(retryHandle, retryCount * 2);
-            retryMbuf = java.util.Arrays.copyOf(retryMbuf, retryCount * 2);
-            retryLength = java.util.Arrays.copyOf(retryLength, retryCount * 2);
-        }
-        retryHandle[retryCount] = handle;
-        retryMbuf[retryCount] = mbuf;
-        retryLength[retryCount] = length;
-        retryCount++;
+        tcp.release(handle, mbuf, length);
     }
 
-    /** Resets a connection nobody will own; retried if the request ring is full. */
+    /** Resets a connection nobody will own (a control: it cannot be lost to a full ring). */
     void abort(long handle) {
-        if (!tcp.abort(handle)) {
-            pendingAborts.addLong(handle);
-        }
+        tcp.abort(handle);
     }
 
-    /** Conditional accept: answers a held SYN (SYN-ACK or RST); retried if the request ring is full. */
+    /** Conditional accept: answers a held SYN (SYN-ACK or RST). */
     void decideRequest(long handle, boolean accept) {
-        if (!(accept ? tcp.acceptRequest(handle) : tcp.rejectRequest(handle))) {
-            (accept ? pendingAccepts : pendingRejects).addLong(handle);
+        if (accept) {
+            tcp.acceptRequest(handle);
+        } else {
+            tcp.rejectRequest(handle);
         }
     }
 
-    /** Stops the stack listening on a port; retried if the request ring is full. */
+    /** Stops the stack listening on a port. */
     void stopListening(int port) {
-        if (!tcp.stopListening(port)) {
-            pendingStops.addInt(port);
-        }
-    }
-
-    private int retryControl() {
-        int done = 0;
-        while (!pendingAccepts.isEmpty() && tcp.acceptRequest(pendingAccepts.getLong(0))) {
-            pendingAccepts.removeAt(0);
-            done++;
-        }
-        while (!pendingRejects.isEmpty() && tcp.rejectRequest(pendingRejects.getLong(0))) {
-            pendingRejects.removeAt(0);
-            done++;
-        }
-        while (!pendingAborts.isEmpty() && tcp.abort(pendingAborts.getLong(0))) {
-            pendingAborts.removeAt(0);
-            done++;
-        }
-        while (!pendingStops.isEmpty() && tcp.stopListening(pendingStops.getInt(0))) {
-            pendingStops.removeAt(0);
-            done++;
-        }
-        return done;
-    }
-
-    private int retryReleases() {
-        int done = 0;
-        while (done < retryCount && tcp.release(retryHandle[done], retryMbuf[done], retryLength[done])) {
-            done++;
-        }
-        if (done > 0) {
-            System.arraycopy(retryHandle, done, retryHandle, 0, retryCount - done);
-            System.arraycopy(retryMbuf, done, retryMbuf, 0, retryCount - done);
-            System.arraycopy(retryLength, done, retryLength, 0, retryCount - done);
-            retryCount -= done;
-        }
-        return done;
+        tcp.stopListening(port);
     }
 
     /** Copies {@code length} bytes of native memory. */

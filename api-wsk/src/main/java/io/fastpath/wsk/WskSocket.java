@@ -130,8 +130,6 @@ public final class WskSocket {
     private Irp closeIrp;
     private boolean forgotten;
     int retainedChains;
-    private boolean needShutdown;
-    private boolean needAbort;
     private boolean needOptions;
     private boolean noDelayTouched;
     private boolean keepAliveTouched;
@@ -981,10 +979,7 @@ public final class WskSocket {
     private void postShutdown(Irp irp) {
         finPosted = true;
         disconnectIrp = irp;
-        if (!provider.tcp.shutdown(handle)) {
-            needShutdown = true;
-            provider.schedule(this);
-        }
+        provider.tcp.shutdown(handle); // a control: it cannot be lost to a full ring
     }
 
     void onSendComplete(int bytes, int status) {
@@ -1069,10 +1064,7 @@ public final class WskSocket {
 
     private void abortNow() {
         abortIssued = true;
-        if (!provider.tcp.abort(handle)) {
-            needAbort = true;
-            provider.schedule(this);
-        }
+        provider.tcp.abort(handle); // a control: it cannot be lost to a full ring
     }
 
     // ---------------------------------------------------------------- receive
@@ -1502,20 +1494,11 @@ public final class WskSocket {
         }
     }
 
-    /** Retries what found a ring full; moves sends along; serves receives and events (dispatch thread). */
+    /** Retries options that found the ring full; moves sends along; serves receives and events (dispatch thread). */
     void doWork() {
-        if (needAbort && handle != 0 && provider.tcp.abort(handle)) {
-            needAbort = false;
-        }
-        if (needShutdown && handle != 0 && provider.tcp.shutdown(handle)) {
-            needShutdown = false;
-        }
         if (needOptions && !closed) {
             needOptions = false;
             applyOptions(); // schedules again if the ring is still full
-        }
-        if (needAbort || needShutdown) {
-            provider.schedule(this);
         }
         if (!closed) {
             pump();

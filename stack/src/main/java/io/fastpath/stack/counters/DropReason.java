@@ -34,7 +34,8 @@ public enum DropReason {
     TX_NO_MBUF("tx: mbuf pool exhausted"),
     ARP_QUEUE_FULL("tx: too many frames waiting for ARP"),
     ARP_UNRESOLVED("tx: neighbour did not answer ARP"),
-    RELEASE_REFUSED("app: release of a buffer it does not hold (unknown, already released, other connection)");
+    RELEASE_REFUSED("app: release of a buffer it does not hold (unknown, already released, other connection)"),
+    REQUEST_REFUSED("app: request about another client's connection or listener");
 
     private final String label;
 

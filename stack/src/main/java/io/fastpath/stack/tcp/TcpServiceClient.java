@@ -1,0 +1,790 @@
+package io.fastpath.stack.tcp;
+
+import io.fastpath.stack.tcp.protocol.AcceptedEventFlyweight;
+import io.fastpath.stack.tcp.protocol.ConnectRequestFlyweight;
+import io.fastpath.stack.tcp.protocol.ConnectedEventFlyweight;
+import io.fastpath.stack.tcp.protocol.ConnectionEventFlyweight;
+import io.fastpath.stack.tcp.protocol.ConnectionRequestFlyweight;
+import io.fastpath.stack.tcp.protocol.EventType;
+import io.fastpath.stack.tcp.protocol.ListenEventFlyweight;
+import io.fastpath.stack.tcp.protocol.ListenRequestFlyweight;
+import io.fastpath.stack.tcp.protocol.ReceiveEventFlyweight;
+import io.fastpath.stack.tcp.protocol.ReleaseRequestFlyweight;
+import io.fastpath.stack.tcp.protocol.RequestType;
+import io.fastpath.stack.tcp.protocol.SendCompleteEventFlyweight;
+import io.fastpath.stack.tcp.protocol.SendRequestFlyweight;
+import io.fastpath.stack.tcp.protocol.SlotFlyweight;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.agrona.BitUtil;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.ControlledMessageHandler;
+import org.agrona.concurrent.MessageHandler;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
+
+/**
+ * One application's view of {@link TcpService}: its own request rings and its own event ring. The connections
+ * it opens or accepts, and the ports it listens on, are its own: their events come to this client only, and
+ * requests from another client about them are refused ({@code DropReason.REQUEST_REFUSED}). Several clients
+ * (a WSK provider, a TDI provider, a raw user) share one stack without seeing each other's events.
+ *
+ * <p>Requests travel in three ways (docs/architecture.md, "TcpService protocol"):
+ * <ul>
+ * <li>Requests that start something (connect, listen, send, options) are records on the request ring
+ *     ({@code tryClaim} → flyweight → {@code commit}); a full ring refuses them: the method returns false and the
+ *     caller reports STATUS_INSUFFICIENT_RESOURCES.</li>
+ * <li>Releases go on a ring of their own with room for a release of every descriptor the stack can hand over,
+ *     and a release is admitted only against a descriptor this client was handed (a credit): so a legitimate
+ *     release always finds room and never fails. More releases in flight than descriptors held are refused
+ *     at once and counted ({@code RELEASE_REFUSED}).</li>
+ * <li>Controls (shutdown, abort, accept or reject a held SYN, stop listening) go on the request ring, in order
+ *     with the requests before them; when it is full they set a flag per connection slot (or a bit per port)
+ *     and queue the slot once on a ring with room for every slot, so they cannot be lost either. While such a
+ *     control waits, requests that start something are refused, so nothing overtakes it, and the poll thread
+ *     carries it out only after every request queued before it.</li>
+ * </ul>
+ *
+ * <p>Threads: the request methods from any thread (no locks: each thread encodes with flyweights of its own);
+ * {@link #pollEvents} from one application thread; everything else on the stack's poll thread.
+ */
+public final class TcpServiceClient {
+    /** Control flags per connection slot on the side path. */
+    static final int CONTROL_ACCEPT = 1;
+    static final int CONTROL_REJECT = 2;
+    static final int CONTROL_SHUTDOWN = 4;
+    static final int CONTROL_ABORT = 8;
+
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final int PORT_WORDS = 65536 / 64;
+    private static final int REQUEST_BATCH = 256;
+    private static final int RELEASE_BATCH = 1024;
+    /** Urgent bytes carried in one event (the stack marks one byte per urgent pointer, RFC 6093). */
+    static final int URGENT_MAX = 32;
+
+    /** Request encoders, one set per application thread (the flyweights hold a position). */
+    private static final ThreadLocal<Encoders> ENCODERS = ThreadLocal.withInitial(Encoders::new);
+
+    private static final class Encoders {
+        final ConnectRequestFlyweight connect = new ConnectRequestFlyweight();
+        final ListenRequestFlyweight listen = new ListenRequestFlyweight();
+        final SendRequestFlyweight send = new SendRequestFlyweight();
+        final ConnectionRequestFlyweight connection = new ConnectionRequestFlyweight();
+        final ReleaseRequestFlyweight release = new ReleaseRequestFlyweight();
+        final SlotFlyweight slot = new SlotFlyweight();
+    }
+
+    private final TcpService service;
+    /** Small id, for the records the poll thread keeps (held descriptors, port owners). */
+    final int id;
+
+    // ---------------------------------------------------------------- application threads to the poll thread
+    private final ManyToOneRingBuffer requests;
+    private final ManyToOneRingBuffer releases;
+    private final ManyToOneRingBuffer controlSlots;
+    /** Per connection slot: generation << 32 | CONTROL_* flags pending on the side path. */
+    private final long[] control;
+    /** A bit per port: stop listening pending on the side path. */
+    private final long[] stopPorts = new long[PORT_WORDS];
+    private final AtomicBoolean stopsPending = new AtomicBoolean();
+    /** Side-path controls not yet carried out: while any, requests that start something are refused. */
+    private final AtomicInteger sidePathPending = new AtomicInteger();
+    /** The request ring's producer position when the last side-path control was made. */
+    private final AtomicLong sidePathPosition = new AtomicLong();
+    /** Releases admitted so far, and how many may be (written by the poll thread). */
+    private final AtomicLong releasesAdmitted = new AtomicLong();
+    private final AtomicLong releaseCredit = new AtomicLong();
+    private final AtomicLong releasesRefused = new AtomicLong();
+
+    // ---------------------------------------------------------------- the poll thread to the application thread
+    private final OneToOneRingBuffer events;
+    private final UnsafeBuffer dataView = new UnsafeBuffer(0, 0);
+    private final MessageHandler eventDecoder = this::onEvent;
+    private TcpEventHandler target;
+    private final ConnectedEventFlyweight connectedIn = new ConnectedEventFlyweight();
+    private final AcceptedEventFlyweight acceptedIn = new AcceptedEventFlyweight();
+    private final ReceiveEventFlyweight receiveIn = new ReceiveEventFlyweight();
+    private final SendCompleteEventFlyweight sendCompleteIn = new SendCompleteEventFlyweight();
+    private final ConnectionEventFlyweight connectionIn = new ConnectionEventFlyweight();
+    private final ListenEventFlyweight listenIn = new ListenEventFlyweight();
+
+    // ---------------------------------------------------------------- poll thread only
+    /** Its connections' and listeners' callbacks: the connection's handover (and handler) is this. */
+    final Side side = new Side();
+    private final MessageHandler requestHandler;
+    private final MessageHandler releaseHandler;
+    private final MessageHandler slotCollector = this::collectSlot;
+    private final ReleaseRequestFlyweight releaseOut = new ReleaseRequestFlyweight();
+    private final SlotFlyweight slotOut = new SlotFlyweight();
+    private long credit;
+    private int refusedInBatch;
+    private long refusedFolded;
+    private final int[] collected;
+    private int collectedCount;
+    private final int[] deferred;
+    private final long[] deferredWord;
+    private int deferredCount;
+    private final long[] deferredStops = new long[PORT_WORDS];
+    private boolean stopsDeferred;
+    private int sidePathTaken;
+    /**
+     * Events that found the event ring full, oldest first, moved over as the application makes room. While it
+     * holds any, every new event queues behind them and data stays in the connections, so the application
+     * sees events in order. Lost (and counted) only when this is full too.
+     */
+    private final OneToOneRingBuffer overflow;
+    private int overflowCount;
+    private final ControlledMessageHandler mover = this::moveOverflow;
+    private boolean backlogged;
+    private RingBuffer claimed;
+    private final ConnectedEventFlyweight connectedOut = new ConnectedEventFlyweight();
+    private final AcceptedEventFlyweight acceptedOut = new AcceptedEventFlyweight();
+    private final ReceiveEventFlyweight receiveOut = new ReceiveEventFlyweight();
+    private final SendCompleteEventFlyweight sendCompleteOut = new SendCompleteEventFlyweight();
+    private final ConnectionEventFlyweight connectionOut = new ConnectionEventFlyweight();
+    private final ListenEventFlyweight listenOut = new ListenEventFlyweight();
+    private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
+
+    TcpServiceClient(TcpService service, int id, int requestRingBytes, int eventRingBytes, int maxConnections,
+                     int maxHeld) {
+        this.service = service;
+        this.id = id;
+        this.requests = new ManyToOneRingBuffer(ring(requestRingBytes));
+        // Whole records, a power of two: no release ever needs padding at the wrap.
+        this.releases = new ManyToOneRingBuffer(ring(Math.max(64, maxHeld) * ReleaseRequestFlyweight.RECORD_LENGTH));
+        this.controlSlots = new ManyToOneRingBuffer(ring(Math.max(64, maxConnections)
+            * SlotFlyweight.RECORD_LENGTH));
+        this.control = new long[maxConnections];
+        this.collected = new int[maxConnections];
+        this.deferred = new int[maxConnections];
+        this.deferredWord = new long[maxConnections];
+        this.events = new OneToOneRingBuffer(ring(eventRingBytes));
+        this.overflow = new OneToOneRingBuffer(ring(eventRingBytes));
+        this.requestHandler = (type, buffer, index, length) -> service.onRequest(this, type, buffer, index);
+        this.releaseHandler = (type, buffer, index, length) -> {
+            releaseOut.wrap(buffer, index);
+            if (!service.onRelease(this, releaseOut.handle(), releaseOut.mbuf(), releaseOut.length())) {
+                refusedInBatch++;
+            }
+        };
+    }
+
+    private static UnsafeBuffer ring(int bytes) {
+        int capacity = BitUtil.findNextPositivePowerOfTwo(Math.max(bytes, 1024));
+        return new UnsafeBuffer(ByteBuffer.allocateDirect(capacity + RingBufferDescriptor.TRAILER_LENGTH));
+    }
+
+    // ================================================================ requests (any thread)
+
+    /** Opens a connection; the outcome arrives as onConnectComplete(requestId, ...). False: no room, try later. */
+    public boolean connect(long requestId, int remoteIp, int remotePort, int localPort) {
+        return connect(requestId, 0, localPort, remoteIp, remotePort, 0, 0, false, TcpSocketOptions.DEFAULTS);
+    }
+
+    /**
+     * Opens a connection that sends {@code length} bytes of native memory at {@code address} once connected,
+     * or in the SYN with {@code fastOpen} and a cached cookie (RFC 7413). The memory must stay valid until
+     * onConnectComplete. STATUS_BUFFER_OVERFLOW for more than the send buffer holds.
+     */
+    public boolean connect(long requestId, int remoteIp, int remotePort, int localPort, long address, int length,
+                           boolean fastOpen) {
+        return connect(requestId, 0, localPort, remoteIp, remotePort, address, length, fastOpen,
+            TcpSocketOptions.DEFAULTS);
+    }
+
+    /** As above from a given local address (0 = the stack's). {@code length} may be 0. */
+    public boolean connect(long requestId, int localIp, int localPort, int remoteIp, int remotePort, long address,
+                           int length, boolean fastOpen) {
+        return connect(requestId, localIp, localPort, remoteIp, remotePort, address, length, fastOpen,
+            TcpSocketOptions.DEFAULTS);
+    }
+
+    /** As above, with per-connection options ({@link TcpSocketOptions#of}). */
+    public boolean connect(long requestId, int localIp, int localPort, int remoteIp, int remotePort, long address,
+                           int length, boolean fastOpen, long socketOptions) {
+        int index = claimRequest(RequestType.CONNECT, ConnectRequestFlyweight.LENGTH);
+        if (index < 0) {
+            return false;
+        }
+        ENCODERS.get().connect.wrap(requests.buffer(), index)
+            .requestId(requestId)
+            .remoteIp(remoteIp)
+            .remotePort(remotePort)
+            .localIp(localIp)
+            .localPort(localPort)
+            .dataAddress(address)
+            .dataLength(length)
+            .fastOpen(fastOpen)
+            .socketOptions(socketOptions);
+        requests.commit(index);
+        return true;
+    }
+
+    /** Listens on a port; accepted connections arrive as onAccepted (to this client only). */
+    public boolean listen(int port) {
+        return listen(port, TcpSocketOptions.DEFAULTS);
+    }
+
+    /** Listens on a port; its connections get {@code socketOptions} ({@link TcpSocketOptions#of}). */
+    public boolean listen(int port, long socketOptions) {
+        int index = claimRequest(RequestType.LISTEN, ListenRequestFlyweight.LENGTH);
+        if (index < 0) {
+            return false;
+        }
+        ENCODERS.get().listen.wrap(requests.buffer(), index).port(port).socketOptions(socketOptions);
+        requests.commit(index);
+        return true;
+    }
+
+    /** Sends {@code length} bytes of native memory at {@code address} (valid until onSendComplete). */
+    public boolean send(long handle, long requestId, long address, int length) {
+        return send(RequestType.SEND, handle, requestId, address, length);
+    }
+
+    /**
+     * Sends {@code length} bytes as urgent data (TCP's MSG_OOB, what the Windows APIs call expedited): queued
+     * after the sends before it, the urgent pointer marks the last of them. At most the send buffer's size.
+     */
+    public boolean sendUrgent(long handle, long requestId, long address, int length) {
+        return send(RequestType.SEND_URGENT, handle, requestId, address, length);
+    }
+
+    private boolean send(int type, long handle, long requestId, long address, int length) {
+        int index = claimRequest(type, SendRequestFlyweight.LENGTH);
+        if (index < 0) {
+            return false;
+        }
+        ENCODERS.get().send.wrap(requests.buffer(), index)
+            .handle(handle)
+            .requestId(requestId)
+            .address(address)
+            .length(length);
+        requests.commit(index);
+        return true;
+    }
+
+    /** TCP_NODELAY for a connection. */
+    public boolean noDelay(long handle, boolean on) {
+        int index = claimRequest(RequestType.NO_DELAY, ConnectionRequestFlyweight.LENGTH);
+        if (index < 0) {
+            return false;
+        }
+        ENCODERS.get().connection.wrap(requests.buffer(), index).handle(handle).enable(on);
+        requests.commit(index);
+        return true;
+    }
+
+    /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT for a connection. */
+    public boolean keepAlive(long handle, boolean on, long idleNs, long intervalNs, int count) {
+        int index = claimRequest(RequestType.KEEP_ALIVE, ConnectionRequestFlyweight.LENGTH);
+        if (index < 0) {
+            return false;
+        }
+        ENCODERS.get().connection.wrap(requests.buffer(), index)
+            .handle(handle)
+            .enable(on)
+            .idleNs(idleNs)
+            .intervalNs(intervalNs)
+            .count(count);
+        requests.commit(index);
+        return true;
+    }
+
+    /** SO_RCVBUF and TCP_MAXRT for an open connection ({@link TcpSocketOptions#of}; timestamps ignored). */
+    public boolean options(long handle, long socketOptions) {
+        int index = claimRequest(RequestType.OPTIONS, ConnectionRequestFlyweight.LENGTH);
+        if (index < 0) {
+            return false;
+        }
+        ENCODERS.get().connection.wrap(requests.buffer(), index).handle(handle).socketOptions(socketOptions);
+        requests.commit(index);
+        return true;
+    }
+
+    /** Room on the request ring for a request that starts something, or -1 (full, or a control waits). */
+    private int claimRequest(int type, int length) {
+        if (sidePathPending.get() > 0) {
+            return -1; // a control waits on the side path: nothing may overtake it
+        }
+        return requests.tryClaim(type, length);
+    }
+
+    /** Graceful close of our direction (FIN after queued data). Cannot fail; always true. */
+    public boolean shutdown(long handle) {
+        return control(RequestType.SHUTDOWN, CONTROL_SHUTDOWN, handle);
+    }
+
+    /** Abortive close (RST). Cannot fail; always true. */
+    public boolean abort(long handle) {
+        return control(RequestType.ABORT, CONTROL_ABORT, handle);
+    }
+
+    /** Conditional accept: answer a held SYN (onConnectRequest) with a SYN-ACK; onAccepted follows. Always true. */
+    public boolean acceptRequest(long handle) {
+        return control(RequestType.ACCEPT_REQUEST, CONTROL_ACCEPT, handle);
+    }
+
+    /** Conditional accept: refuse a held SYN with a RST; no onClosed follows. Always true. */
+    public boolean rejectRequest(long handle) {
+        return control(RequestType.REJECT_REQUEST, CONTROL_REJECT, handle);
+    }
+
+    /** Stops listening on a port this client listens on (connections already accepted go on). Always true. */
+    public boolean stopListening(int port) {
+        if (sidePathPending.get() == 0) {
+            int index = requests.tryClaim(RequestType.STOP_LISTENING, ListenRequestFlyweight.LENGTH);
+            if (index >= 0) {
+                ENCODERS.get().listen.wrap(requests.buffer(), index).port(port).socketOptions(0);
+                requests.commit(index);
+                return true;
+            }
+        }
+        if (port <= 0 || port > 65535) {
+            return true; // names no listener: nothing to do
+        }
+        noteSidePathPosition();
+        sidePathPending.incrementAndGet();
+        long bit = 1L << port;
+        long before = (long) LONGS.getAndBitwiseOr(stopPorts, port >>> 6, bit);
+        if ((before & bit) != 0) {
+            sidePathPending.decrementAndGet(); // already pending
+        }
+        stopsPending.set(true);
+        return true;
+    }
+
+    private boolean control(int type, int flag, long handle) {
+        if (sidePathPending.get() == 0) {
+            int index = requests.tryClaim(type, ConnectionRequestFlyweight.HANDLE_LENGTH);
+            if (index >= 0) {
+                ENCODERS.get().connection.wrap(requests.buffer(), index).handle(handle);
+                requests.commit(index);
+                return true;
+            }
+        }
+        int slot = (int) handle;
+        if (slot < 0 || slot >= control.length) {
+            return true; // names no connection: the poll thread would ignore it too
+        }
+        int generation = (int) (handle >>> 32);
+        noteSidePathPosition();
+        sidePathPending.incrementAndGet();
+        while (true) {
+            long word = (long) LONGS.getVolatile(control, slot);
+            int flags = (int) word;
+            int pendingGeneration = (int) (word >>> 32);
+            long next;
+            if (flags == 0 || pendingGeneration == generation) {
+                next = ((long) generation << 32) | ((flags | flag) & 0xFFFF_FFFFL);
+            } else if (generation - pendingGeneration > 0) {
+                // The slot was reused: the older connection is closed, its controls are moot.
+                next = ((long) generation << 32) | flag;
+            } else {
+                sidePathPending.decrementAndGet();
+                return true; // for a connection older than one already pending: it is closed
+            }
+            if (LONGS.compareAndSet(control, slot, word, next)) {
+                if (flags != 0) {
+                    sidePathPending.decrementAndGet(); // the slot is queued already
+                    return true;
+                }
+                int index = controlSlots.tryClaim(RequestType.CONTROL_SLOT, SlotFlyweight.LENGTH);
+                if (index < 0) {
+                    // Cannot happen: each slot is on the ring at most once and the ring holds every slot.
+                    throw new IllegalStateException("control slot ring full");
+                }
+                ENCODERS.get().slot.wrap(controlSlots.buffer(), index).slot(slot);
+                controlSlots.commit(index);
+                return true;
+            }
+        }
+    }
+
+    /** Every request committed before a side-path control is carried out before it. */
+    private void noteSidePathPosition() {
+        long position = requests.producerPosition();
+        long seen;
+        while ((seen = sidePathPosition.get()) < position && !sidePathPosition.compareAndSet(seen, position)) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * Returns a received mbuf (from onReceive, with the handle it came with) to the stack. The stack reopens
+     * the window by the length it recorded; {@code length} only tells apart two descriptors of one mbuf (urgent
+     * data splits one). Never fails for a descriptor this client holds (while no bogus release is in flight);
+     * a release beyond what the client holds is refused (false) and counted, and a release of an mbuf it does
+     * not hold is refused on the poll thread and counted, never a double free.
+     */
+    public boolean release(long handle, long mbuf, int length) {
+        long admitted;
+        do {
+            admitted = releasesAdmitted.get();
+            if (admitted >= releaseCredit.get()) {
+                releasesRefused.incrementAndGet();
+                return false; // more releases in flight than descriptors held: at least one is bogus
+            }
+        } while (!releasesAdmitted.compareAndSet(admitted, admitted + 1));
+        int index = releases.tryClaim(RequestType.RELEASE, ReleaseRequestFlyweight.LENGTH);
+        if (index < 0) {
+            // Cannot happen: admitted releases never outnumber the descriptors held, and the ring holds them all.
+            throw new IllegalStateException("release ring full");
+        }
+        ENCODERS.get().release.wrap(releases.buffer(), index).handle(handle).mbuf(mbuf).length(length);
+        releases.commit(index);
+        return true;
+    }
+
+    /**
+     * Whether the stack's TCP memory is short (three quarters of its mbuf budget held): return zero-copy
+     * buffers soon (WSK: WSK_FLAG_RELEASE_ASAP). Any thread.
+     */
+    public boolean memoryPressure() {
+        return service.memoryPressure();
+    }
+
+    /** The service this client belongs to. */
+    public TcpService service() {
+        return service;
+    }
+
+    // ================================================================ events (one application thread)
+
+    /** Delivers this client's events to {@code handler} (one application thread). Returns how many. */
+    public int pollEvents(TcpEventHandler handler) {
+        target = handler;
+        return events.read(eventDecoder);
+    }
+
+    private void onEvent(int type, MutableDirectBuffer b, int i, int length) {
+        switch (type) {
+            case EventType.RECEIVE -> {
+                ReceiveEventFlyweight e = receiveIn.wrap(b, i);
+                target.onReceive(e.handle(), e.mbuf(), e.address(), e.length());
+            }
+            case EventType.SEND_COMPLETE -> {
+                SendCompleteEventFlyweight e = sendCompleteIn.wrap(b, i);
+                target.onSendComplete(e.requestId(), e.handle(), e.bytes(), e.status());
+            }
+            case EventType.CONNECTED -> {
+                ConnectedEventFlyweight e = connectedIn.wrap(b, i);
+                target.onConnectComplete(e.requestId(), e.handle(), e.status());
+            }
+            case EventType.ACCEPTED -> {
+                AcceptedEventFlyweight e = acceptedIn.wrap(b, i);
+                target.onAccepted(e.listenPort(), e.handle(), e.remoteIp(), e.remotePort(), e.synDataLength());
+            }
+            case EventType.CONNECT_REQUEST -> {
+                AcceptedEventFlyweight e = acceptedIn.wrap(b, i);
+                int n = e.synDataLength();
+                dataView.wrap(b, i + AcceptedEventFlyweight.SYN_DATA_OFFSET, n);
+                target.onConnectRequest(e.listenPort(), e.handle(), e.remoteIp(), e.remotePort(), dataView, 0, n);
+            }
+            case EventType.URGENT -> {
+                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
+                int n = e.value();
+                dataView.wrap(b, i + ConnectionEventFlyweight.DATA_OFFSET, n);
+                target.onUrgentData(e.handle(), dataView, 0, n);
+            }
+            case EventType.PEER_CLOSED -> target.onPeerClosed(connectionIn.wrap(b, i).handle());
+            case EventType.FIN_ACKED -> target.onShutdownComplete(connectionIn.wrap(b, i).handle());
+            case EventType.SEND_BACKLOG -> {
+                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
+                target.onIdealSendBacklog(e.handle(), e.value());
+            }
+            case EventType.CLOSED -> {
+                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
+                target.onClosed(e.handle(), e.value());
+            }
+            case EventType.LISTEN -> {
+                ListenEventFlyweight e = listenIn.wrap(b, i);
+                target.onListenComplete(e.port(), e.status());
+            }
+            default -> {
+            }
+        }
+    }
+
+    // ================================================================ poll thread
+
+    /** Carries out this client's queued requests, releases and controls; moves waiting events (poll thread). */
+    int poll() {
+        int work = requests.read(requestHandler, REQUEST_BATCH);
+        refusedInBatch = 0;
+        int released = releases.read(releaseHandler, RELEASE_BATCH);
+        if (released > 0) {
+            work += released;
+            // A refused release gives its credit back, now that its record's room is free again.
+            credit += refusedInBatch;
+            releaseCredit.setRelease(credit);
+        }
+        long refused = releasesRefused.get();
+        if (refused != refusedFolded) {
+            service.countRefusedReleases(refused - refusedFolded);
+            refusedFolded = refused;
+        }
+        if (sidePathPending.get() > 0 || deferredCount > 0 || stopsDeferred) {
+            work += pollSidePath();
+        }
+        if (overflowCount > 0) {
+            work += overflow.controlledRead(mover);
+        }
+        if (backlogged && overflowCount == 0) {
+            // The event ring was full: offer held-back data again now that the application read some.
+            backlogged = false;
+            service.resumeHandedOver();
+        }
+        return work;
+    }
+
+    private void collectSlot(int type, MutableDirectBuffer b, int i, int length) {
+        collected[collectedCount++] = slotOut.wrap(b, i).slot();
+    }
+
+    /** Takes side-path controls; carries them out once every request queued before them has been. */
+    private int pollSidePath() {
+        // Slots are taken off their ring first and their flags only after the read (and its room) is over,
+        // so a slot is never on the ring twice.
+        collectedCount = 0;
+        controlSlots.read(slotCollector, collected.length);
+        for (int k = 0; k < collectedCount; k++) {
+            int slot = collected[k];
+            long word = (long) LONGS.getAndSet(control, slot, 0L);
+            sidePathTaken++;
+            if ((int) word == 0) {
+                continue;
+            }
+            long previous = deferredWord[slot];
+            if ((int) previous == 0) {
+                deferred[deferredCount++] = slot;
+                deferredWord[slot] = word;
+            } else if ((int) ((word >>> 32) - (previous >>> 32)) > 0) {
+                deferredWord[slot] = word; // a newer connection in the slot
+            } else if (word >>> 32 == previous >>> 32) {
+                deferredWord[slot] = previous | (word & 0xFFFF_FFFFL);
+            }
+        }
+        if (stopsPending.getAndSet(false)) {
+            for (int w = 0; w < PORT_WORDS; w++) {
+                long bits = (long) LONGS.getAndSet(stopPorts, w, 0L);
+                if (bits != 0) {
+                    deferredStops[w] |= bits;
+                    sidePathTaken += Long.bitCount(bits);
+                    stopsDeferred = true;
+                }
+            }
+        }
+        // Read after taking the flags: at least the position of every control taken.
+        if (requests.consumerPosition() < sidePathPosition.get()) {
+            return collectedCount;
+        }
+        int work = deferredCount;
+        for (int k = 0; k < deferredCount; k++) {
+            int slot = deferred[k];
+            long word = deferredWord[slot];
+            deferredWord[slot] = 0;
+            service.applyControl(this, (word & 0xFFFF_FFFF_0000_0000L) | slot, (int) word);
+        }
+        deferredCount = 0;
+        if (stopsDeferred) {
+            stopsDeferred = false;
+            for (int w = 0; w < PORT_WORDS; w++) {
+                long bits = deferredStops[w];
+                deferredStops[w] = 0;
+                while (bits != 0) {
+                    int bit = Long.numberOfTrailingZeros(bits);
+                    bits &= bits - 1;
+                    service.stopListening(this, (w << 6) | bit);
+                    work++;
+                }
+            }
+        }
+        sidePathPending.addAndGet(-sidePathTaken);
+        sidePathTaken = 0;
+        return work;
+    }
+
+    /** Side-path controls waiting (tests). */
+    int sidePathPending() {
+        return sidePathPending.get();
+    }
+
+    private ControlledMessageHandler.Action moveOverflow(int type, MutableDirectBuffer b, int i, int length) {
+        if (events.write(type, b, i, length)) {
+            overflowCount--;
+            return ControlledMessageHandler.Action.CONTINUE;
+        }
+        return ControlledMessageHandler.Action.ABORT;
+    }
+
+    /** Room for an event: on the event ring, or behind the events already waiting; -1 when both are full. */
+    private int claimEvent(int type, int length) {
+        if (overflowCount == 0) {
+            int index = events.tryClaim(type, length);
+            if (index >= 0) {
+                claimed = events;
+                return index;
+            }
+        }
+        int index = overflow.tryClaim(type, length);
+        if (index >= 0) {
+            overflowCount++;
+            claimed = overflow;
+            return index;
+        }
+        service.countLostEvent();
+        return -1;
+    }
+
+    void postConnected(long requestId, long handle, int status) {
+        int i = claimEvent(EventType.CONNECTED, ConnectedEventFlyweight.LENGTH);
+        if (i >= 0) {
+            connectedOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).status(status);
+            claimed.commit(i);
+        }
+    }
+
+    void postListen(int port, int status) {
+        int i = claimEvent(EventType.LISTEN, ListenEventFlyweight.LENGTH);
+        if (i >= 0) {
+            listenOut.wrap(claimed.buffer(), i).port(port).status(status);
+            claimed.commit(i);
+        }
+    }
+
+    void postSendComplete(long requestId, long handle, int bytes, int status) {
+        int i = claimEvent(EventType.SEND_COMPLETE, SendCompleteEventFlyweight.LENGTH);
+        if (i >= 0) {
+            sendCompleteOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).bytes(bytes).status(status);
+            claimed.commit(i);
+        }
+    }
+
+    void postConnectionEvent(int type, long handle, int value) {
+        int i = claimEvent(type, ConnectionEventFlyweight.LENGTH);
+        if (i >= 0) {
+            connectionOut.wrap(claimed.buffer(), i).handle(handle).value(value);
+            claimed.commit(i);
+        }
+    }
+
+    private void postAccepted(int type, TcpConnection c, int synDataLength, long synDataAddress) {
+        int i = claimEvent(type, AcceptedEventFlyweight.LENGTH + (type == EventType.CONNECT_REQUEST
+            ? synDataLength : 0));
+        if (i >= 0) {
+            AcceptedEventFlyweight e = acceptedOut.wrap(claimed.buffer(), i)
+                .handle(c.handle())
+                .listenPort(c.localPort())
+                .remoteIp(c.remoteIp())
+                .remotePort(c.remotePort())
+                .synDataLength(synDataLength);
+            if (type == EventType.CONNECT_REQUEST && synDataLength > 0) {
+                source.wrap(synDataAddress, synDataLength);
+                e.buffer().putBytes(i + AcceptedEventFlyweight.SYN_DATA_OFFSET, source, 0, synDataLength);
+            }
+            claimed.commit(i);
+        }
+    }
+
+    /** The poll thread's side of the client: callbacks of its connections and listeners. */
+    final class Side implements TcpHandler, HandoverReceiver, TcpListenHandler {
+        TcpServiceClient client() {
+            return TcpServiceClient.this;
+        }
+
+        @Override
+        public TcpHandler onAccept(TcpConnection c) {
+            c.handover = this;
+            service.opened(c);
+            postAccepted(EventType.ACCEPTED, c, c.synDataLength, 0);
+            service.postIdealBacklog(TcpServiceClient.this, c);
+            return this;
+        }
+
+        /** A conditional listener holds a SYN: the application decides (acceptRequest / rejectRequest). */
+        @Override
+        public void onConnectRequest(TcpConnection c, long synDataAddress, int synDataLength) {
+            c.handover = this;
+            c.handler = this; // to hear onClosed if the peer gives up or nobody decides in time
+            postAccepted(EventType.CONNECT_REQUEST, c, Math.min(synDataLength, TcpService.MAX_SYN_DATA),
+                synDataAddress);
+        }
+
+        @Override
+        public void onConnectComplete(TcpConnection c, int status) {
+            postConnected(c.requestTag, status == io.fastpath.stack.NtStatus.STATUS_SUCCESS ? c.handle() : 0, status);
+            if (status == io.fastpath.stack.NtStatus.STATUS_SUCCESS) {
+                service.opened(c);
+                service.postIdealBacklog(TcpServiceClient.this, c);
+            }
+        }
+
+        @Override
+        public int onReceive(TcpConnection c, long address, int length) {
+            return 0; // not used: data leaves through the handover
+        }
+
+        @Override
+        public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
+            if (overflowCount > 0 || !service.canHold()) {
+                backlogged = true; // the data stays in the connection and is offered again
+                return false;
+            }
+            int i = events.tryClaim(EventType.RECEIVE, ReceiveEventFlyweight.LENGTH);
+            if (i < 0) {
+                backlogged = true;
+                return false;
+            }
+            long handle = c.handle();
+            service.hold(TcpServiceClient.this, handle, mbuf, length);
+            // The credit for its release is there before the application can see the descriptor.
+            releaseCredit.setRelease(++credit);
+            receiveOut.wrap(events.buffer(), i).handle(handle).mbuf(mbuf).address(address).length(length);
+            events.commit(i);
+            return true;
+        }
+
+        @Override
+        public void onUrgentData(TcpConnection c, long address, int length) {
+            int n = Math.min(length, URGENT_MAX);
+            int i = claimEvent(EventType.URGENT, ConnectionEventFlyweight.LENGTH + n);
+            if (i >= 0) {
+                connectionOut.wrap(claimed.buffer(), i).handle(c.handle()).value(n);
+                source.wrap(address, n);
+                claimed.buffer().putBytes(i + ConnectionEventFlyweight.DATA_OFFSET, source, 0, n);
+                claimed.commit(i);
+            }
+        }
+
+        @Override
+        public void onSendSpace(TcpConnection c, int freeBytes) {
+            service.pump(TcpServiceClient.this, c);
+            service.postIdealBacklog(TcpServiceClient.this, c);
+        }
+
+        @Override
+        public void onFinAcked(TcpConnection c) {
+            postConnectionEvent(EventType.FIN_ACKED, c.handle(), 0);
+        }
+
+        @Override
+        public void onPeerClosed(TcpConnection c) {
+            postConnectionEvent(EventType.PEER_CLOSED, c.handle(), 0);
+        }
+
+        @Override
+        public void onClosed(TcpConnection c, int status) {
+            service.failSends(TcpServiceClient.this, c,
+                status == io.fastpath.stack.NtStatus.STATUS_SUCCESS
+                    ? io.fastpath.stack.NtStatus.STATUS_CONNECTION_ABORTED : status);
+            postConnectionEvent(EventType.CLOSED, c.eventHandle(), status);
+        }
+    }
+}

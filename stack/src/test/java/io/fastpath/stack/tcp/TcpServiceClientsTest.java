@@ -1,0 +1,324 @@
+package io.fastpath.stack.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.Port;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.wire.Ipv4Address;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.agrona.BufferUtil;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 11 item 2: several {@link TcpServiceClient}s on one stack, and a control path that cannot lose a
+ * release. Two stacks over a ring pair in invoker mode: the test thread runs both duty cycles and is every
+ * client's event thread, so it can stop polling (or stop the stack) at will.
+ */
+class TcpServiceClientsTest {
+    private static final int A_IP = Ipv4Address.parse("10.14.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.14.0.2");
+    private static int round;
+
+    @TempDir
+    Path dir;
+    private PktmbufPool pool;
+    private RingPair pair;
+    private Stack peer;
+    private Stack server;
+    private int baseline;
+
+    @BeforeEach
+    void up() {
+        int n = round++;
+        pool = PktmbufPool.create("tscl" + n, 8191, 0, PktmbufPool.DEFAULT_DATA_ROOM);
+        pair = RingPair.create("tsc" + n, 1024, pool, pool, EthDevPort.Config.defaults());
+        peer = stack(pair.a(), "cp" + n, A_IP);
+        server = stack(pair.b(), "cs" + n, B_IP);
+        baseline = pool.inUseCount();
+    }
+
+    @AfterEach
+    void down() {
+        for (Stack s : new Stack[] {peer, server}) {
+            s.onClose();
+            s.close();
+        }
+        drain(pair.a());
+        drain(pair.b());
+        pair.close();
+        int inUse = pool.inUseCount();
+        pool.close();
+        assertEquals(0, inUse, "every mbuf back in the pool");
+    }
+
+    private Stack stack(Port port, String name, int ip) {
+        return new Stack(port, StackConfig.builder().name(name).address(ip, 24)
+            .tcp(TcpConfig.defaults().withBuffers(256 * 1024, 1024 * 1024))
+            .tcpMemory(0, 256)
+            .countersFile(dir.resolve(name + ".counters")).build());
+    }
+
+    /** What one client saw. */
+    private static final class Seen implements TcpEventHandler {
+        final TcpServiceClient client;
+        final List<Integer> listens = new ArrayList<>();
+        final Set<Long> accepted = new HashSet<>();
+        final List<Integer> acceptPorts = new ArrayList<>();
+        final Set<Long> connected = new HashSet<>();
+        final List<long[]> held = new ArrayList<>(); // handle, mbuf, length
+        final List<Long> foreign = new ArrayList<>(); // events about handles this client does not own
+        long bytes;
+        boolean release = true;
+
+        Seen(TcpServiceClient client) {
+            this.client = client;
+        }
+
+        boolean mine(long handle) {
+            return accepted.contains(handle) || connected.contains(handle);
+        }
+
+        @Override
+        public void onListenComplete(int port, int status) {
+            listens.add(status);
+        }
+
+        @Override
+        public void onConnectComplete(long requestId, long handle, int status) {
+            assertEquals(NtStatus.STATUS_SUCCESS, status);
+            connected.add(handle);
+        }
+
+        @Override
+        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+            accepted.add(handle);
+            acceptPorts.add(listenPort);
+        }
+
+        @Override
+        public void onReceive(long handle, long mbuf, long address, int length) {
+            if (!mine(handle)) {
+                foreign.add(handle);
+            }
+            bytes += length;
+            if (release) {
+                assertTrue(client.release(handle, mbuf, length));
+            } else {
+                held.add(new long[] {handle, mbuf, length});
+            }
+        }
+
+        @Override
+        public void onSendComplete(long requestId, long handle, int bytes, int status) {
+            if (!mine(handle)) {
+                foreign.add(handle);
+            }
+        }
+
+        @Override
+        public void onPeerClosed(long handle) {
+            if (!mine(handle)) {
+                foreign.add(handle);
+            }
+        }
+
+        @Override
+        public void onClosed(long handle, int status) {
+            if (!mine(handle)) {
+                foreign.add(handle);
+            }
+        }
+    }
+
+    private final List<Seen> polled = new ArrayList<>();
+
+    private void pumpOnce() {
+        peer.doWork();
+        server.doWork();
+        for (Seen s : polled) {
+            s.client.pollEvents(s);
+        }
+    }
+
+    private void pumpUntil(BooleanSupplier done, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!done.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            pumpOnce();
+        }
+    }
+
+    private void pumpFor(long ms) {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+        while (System.nanoTime() - end < 0) {
+            pumpOnce();
+        }
+    }
+
+    @Test
+    void twoClientsOnOneStackEachSeeOnlyTheirOwnConnectionsAndPorts_issue11_item2() {
+        Seen x = new Seen(server.tcpService().newClient());
+        Seen y = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(x, y, p));
+        assertTrue(x.client.listen(7));
+        assertTrue(y.client.listen(8));
+        assertTrue(y.client.listen(7)); // taken by x
+        pumpUntil(() -> x.listens.size() == 1 && y.listens.size() == 2, "listens");
+        assertEquals(List.of(NtStatus.STATUS_SUCCESS), x.listens);
+        assertEquals(List.of(NtStatus.STATUS_SUCCESS, NtStatus.STATUS_SHARING_VIOLATION), y.listens);
+
+        for (int i = 0; i < 5; i++) {
+            assertTrue(p.client.connect(i, B_IP, i < 3 ? 7 : 8, 0));
+        }
+        pumpUntil(() -> p.connected.size() == 5 && x.accepted.size() + y.accepted.size() == 5, "connections");
+        assertEquals(List.of(7, 7, 7), x.acceptPorts);
+        assertEquals(List.of(8, 8), y.acceptPorts);
+
+        ByteBuffer data = ByteBuffer.allocateDirect(10_000);
+        for (long h : p.connected) {
+            assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
+        }
+        pumpUntil(() -> x.bytes == 30_000 && y.bytes == 20_000, "data to both clients");
+        assertTrue(x.foreign.isEmpty() && y.foreign.isEmpty(), "no client saw another's events");
+
+        // A client cannot touch another's connection or listener: refused and counted, nothing happens.
+        long refused = server.counters().drop(DropReason.REQUEST_REFUSED).get();
+        long xs = x.accepted.iterator().next();
+        assertTrue(y.client.abort(xs));
+        assertTrue(y.client.stopListening(7));
+        pumpFor(20);
+        assertEquals(refused + 2, server.counters().drop(DropReason.REQUEST_REFUSED).get());
+        assertTrue(server.tcp().connection(xs) != null, "x's connection is still open");
+        assertTrue(p.client.connect(9, B_IP, 7, 0));
+        pumpUntil(() -> x.accepted.size() == 4, "x still listens on 7");
+
+        // Closes go to their owners only.
+        for (long h : p.connected) {
+            assertTrue(p.client.abort(h));
+        }
+        pumpFor(50);
+        assertTrue(x.foreign.isEmpty() && y.foreign.isEmpty(), "no client saw another's closes");
+        assertEquals(0, server.tcpService().heldDescriptors());
+    }
+
+    /**
+     * The release path cannot fail: the event thread stops, a foreign thread returns every descriptor the
+     * client holds while the stack does not run (and its request ring is full), and every release is taken;
+     * then nothing is lost (the stack takes them all), nothing leaks (the pool is back where it was).
+     */
+    @Test
+    void aForeignThreadReturnsEveryHeldDescriptorWhileTheEventThreadIsStopped_nothingLostNothingLeaked()
+        throws Exception {
+        Seen s = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(s, p));
+        s.release = false; // the application keeps everything it is handed
+        assertTrue(s.client.listen(7));
+        int connections = 4;
+        for (int i = 0; i < connections; i++) {
+            assertTrue(p.client.connect(i, B_IP, 7, 0));
+        }
+        pumpUntil(() -> p.connected.size() == connections && s.accepted.size() == connections, "connections");
+        ByteBuffer data = ByteBuffer.allocateDirect(4 << 20);
+        for (long h : p.connected) {
+            for (int k = 0; k < 4; k++) {
+                assertTrue(p.client.send(h, k, BufferUtil.address(data), 1 << 20));
+            }
+        }
+        // Until the windows and the stack's TCP memory are full of mbufs the application holds.
+        long last = -1;
+        long stableSince = System.nanoTime();
+        while (System.nanoTime() - stableSince < TimeUnit.MILLISECONDS.toNanos(200)) {
+            pumpOnce();
+            if (s.held.size() != last) {
+                last = s.held.size();
+                stableSince = System.nanoTime();
+            }
+        }
+        int held = s.held.size();
+        assertTrue(held > 2048, "more held than the old shared 64 KiB request ring could return at once: " + held);
+        assertEquals(held, server.tcpService().heldDescriptors());
+        assertTrue(pool.inUseCount() - baseline >= held);
+
+        // The event thread stops; so does the stack. The request ring fills up with something else.
+        int filled = 0;
+        while (s.client.noDelay(s.accepted.iterator().next(), true)) {
+            filled++;
+        }
+        assertTrue(filled > 0);
+        boolean[] all = {true};
+        Thread foreign = new Thread(() -> {
+            for (long[] d : s.held) {
+                all[0] &= s.client.release(d[0], d[1], (int) d[2]);
+            }
+        });
+        foreign.start();
+        foreign.join();
+        assertTrue(all[0], "every release was taken with the stack stopped and the request ring full");
+        assertFalse(s.client.release(s.held.get(0)[0], s.held.get(0)[1], (int) s.held.get(0)[2]),
+            "a release beyond what the client holds is refused at once");
+        s.held.clear();
+        s.release = true;
+        for (long h : p.connected) {
+            assertTrue(p.client.abort(h));
+        }
+        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "the stack took every release");
+        pumpFor(100);
+        assertEquals(1, server.counters().drop(DropReason.RELEASE_REFUSED).get(), "only the extra one refused");
+        assertEquals(0, server.tcpService().heldDescriptors());
+        assertEquals(baseline, pool.inUseCount(), "no mbuf leaked");
+    }
+
+    /** Controls that find the request ring full take the side path, in order after the requests before them. */
+    @Test
+    void controlsThatFindTheRequestRingFullAreCarriedOutInOrder_issue11_item2() {
+        Seen s = new Seen(server.tcpService().newClient(4096, 1 << 16));
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(s, p));
+        assertTrue(s.client.listen(7));
+        assertTrue(p.client.connect(1, B_IP, 7, 0));
+        pumpUntil(() -> p.connected.size() == 1 && s.accepted.size() == 1, "connection");
+        long h = s.accepted.iterator().next();
+        // Stop listening and listen again on the same port, with the ring full between: the stop waits on the
+        // side path, the listen is refused while it waits (it would overtake it), and goes once it is done.
+        while (s.client.noDelay(h, true)) {
+            Thread.onSpinWait();
+        }
+        assertTrue(s.client.stopListening(7));
+        assertTrue(s.client.abort(h));
+        assertFalse(s.client.listen(7), "nothing overtakes a waiting control");
+        pumpUntil(() -> s.client.sidePathPending() == 0, "side path done");
+        assertTrue(server.tcp().connection(h) == null, "the abort was carried out");
+        assertTrue(s.client.listen(7));
+        pumpUntil(() -> s.listens.size() == 2, "listen again");
+        assertEquals(NtStatus.STATUS_SUCCESS, s.listens.get(1).intValue(), "the stop went before the new listen");
+        pumpFor(20);
+    }
+
+    private static void drain(Port port) {
+        MbufArray burst = new MbufArray(32);
+        for (int n; (n = port.receive(burst, 32)) > 0; ) {
+            burst.freeAll(n);
+        }
+    }
+}

@@ -47,6 +47,9 @@ final class Listeners {
     final Int2ObjectHashMap<Listener> listeners = new Int2ObjectHashMap<>();
     // SYN cookies (RFC 4987 §3.6) and compact TIME-WAIT records; stateless segments are built on a scratch TCB.
     final SynCookie synCookie = new SynCookie(new IsnGenerator(), new IsnGenerator());
+    /** Set (for the segment being processed only) when it is a SYN that ended a TIME-WAIT: {@link #reopenTimeWait}. */
+    boolean reopensTimeWait;
+    int timeWaitIssFloor;
 
     Listeners(TcpLayer layer) {
         this.layer = layer;
@@ -142,6 +145,19 @@ final class Listeners {
     }
 
     /**
+     * The SYN being processed reopens a TIME-WAIT 4-tuple whose last SND.NXT was {@code oldSndNxt} (the slot's or
+     * the record's): RFC 1122 §4.2.2.13 lets a SYN reopen TIME-WAIT only if the new connection's ISN is larger than
+     * the largest sequence number the old one used, or the old incarnation's duplicates would be acceptable to
+     * the new one. An RFC 6528 ISN a few milliseconds later (4 µs ticks) is usually below it after any real
+     * transfer: the ISN is then the old SND.NXT + 65537, as Linux's tcp_timewait_state_process chooses it. A SYN
+     * cookie's ISN stays the cookie (as in Linux).
+     */
+    void reopenTimeWait(int oldSndNxt) {
+        reopensTimeWait = true;
+        timeWaitIssFloor = oldSndNxt + 65_535 + 2;
+    }
+
+    /**
      * RFC 9293 §3.10.7.2: LISTEN. A SYN makes a half-open (SYN-RECEIVED) connection, or, when the half-open
      * queue or the connection table is full (or always, by configuration), is answered with a SYN cookie and
      * forgotten (RFC 4987 §3.6). An ACK is checked as a cookie's return; anything else that is not a SYN gets
@@ -210,6 +226,9 @@ final class Listeners {
         in.applySynOptions(c);
         c.rcvScale = c.sndScale >= 0 && config.windowScaling() && options.hasWindowScale() ? tx.receiveScale() : 0;
         c.iss = isn.isn(c.localIp, c.localPort, c.remoteIp, c.remotePort, layer.nowNs);
+        if (reopensTimeWait && Seq.lt(c.iss, timeWaitIssFloor)) {
+            c.iss = timeWaitIssFloor; // RFC 1122 §4.2.2.13: above the old incarnation's sequence space
+        }
         c.sndUna = c.iss;
         c.sndNxt = c.iss + 1;
         c.sndMax = c.sndNxt;

@@ -88,9 +88,11 @@ final class TcpInput {
         int srcPort = seg.sourcePort();
         int dstPort = seg.destinationPort();
         TcpConnection c = table.connections.get(TcpLayer.key(src, srcPort, dstPort));
+        listening.reopensTimeWait = false;
         if (c != null && c.state == TcpState.TIME_WAIT && seg.hasFlags(TcpSegment.SYN)
             && !seg.hasFlags(TcpSegment.ACK) && timeWaitIn.timeWaitReusable(c)) {
             // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a TIME-WAIT connection.
+            listening.reopenTimeWait(c.sndNxt);
             table.releaseConnection(c);
             c = null;
         }
@@ -402,11 +404,18 @@ final class TcpInput {
                 }
             }
             case TcpState.TIME_WAIT -> {
-                if (fin) {
+                // RFC 9293 §3.10.7.4 in TIME-WAIT, answered as the compact record answers (TimeWaitInput).
+                if (fin && segSeq + payload == c.rcvNxt - 1) {
                     c.ackNow = true; // a retransmitted FIN: ACK it and restart 2 MSL
                     layer.markDirty(c);
                     c.deadlines.set(Deadlines.TIME_WAIT, layer.nowNs + config.timeWaitNs());
                     timers.schedule(c, c.deadlines.get(Deadlines.TIME_WAIT));
+                } else if ((payload > 0 || fin) && timeWaitIn.timeWaitAckAllowed()) {
+                    // Data (or a FIN elsewhere) after the peer's FIN: the peer is confused or the segment is old;
+                    // tell it where we are (RFC 9293 §3.10.7.4: an unexpected segment is answered with an ACK;
+                    // Linux's tcp_timewait_state_process too), rate-limited over all TIME-WAIT connections.
+                    c.ackNow = true;
+                    layer.markDirty(c);
                 }
                 layer.free(m);
                 return;
@@ -437,10 +446,29 @@ final class TcpInput {
                 c.peerFinPending = true;
                 c.peerFinSeq = finAt;
             }
+        } else if (fin && Seq.lt(segSeq + payload, c.rcvNxt)) {
+            retransmittedFin(c, segSeq, segLen);
         }
         if (!kept) {
             layer.free(m);
         }
+    }
+
+    /**
+     * The peer's FIN again, after we took it (CLOSE-WAIT, CLOSING, LAST-ACK): it did not hear our ACK. By RFC 9293
+     * §3.10.7.4's test the segment is not acceptable (SEG.SEQ+SEG.LEN-1 < RCV.NXT), and "if an incoming segment
+     * is not acceptable, an acknowledgment should be sent in reply"; the first check here, read as Linux reads
+     * it, let it through for its ACK field, so the answer is given here. Unanswered, the peer would retransmit its
+     * FIN until it gave up. Linux (tcp_data_queue, "a retransmit") ACKs at once with a D-SACK (RFC 2883 §4).
+     */
+    private void retransmittedFin(TcpConnection c, int segSeq, int segLen) {
+        if (c.sackOk) {
+            c.dsackPending = true;
+            c.dsackLeft = segSeq;
+            c.dsackRight = segSeq + segLen;
+        }
+        c.ackNow = true;
+        layer.markDirty(c);
     }
 
     boolean accept(TcpConnection c) {

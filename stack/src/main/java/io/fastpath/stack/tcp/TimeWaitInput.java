@@ -72,6 +72,7 @@ final class TimeWaitInput {
                 : Seq.gt(segSeq, timeWait.rcvNxt(tw));
             if (newer) {
                 // RFC 6191 §2 / RFC 1122 §4.2.2.13: a new incarnation may start before 2 MSL is over.
+                layer.listening.reopenTimeWait(timeWait.sndNxt(tw));
                 timeWait.remove(tw);
                 counters.tcpTimeWait.setRelease(timeWait.size());
                 counters.tcpConnections.setRelease(table.connectionCount());
@@ -98,15 +99,24 @@ final class TimeWaitInput {
             }
             sendTimeWaitAck(tw);
             timeWait.restart(tw, layer.nowNs + config.timeWaitNs());
-        } else if (seg.payloadLength() > 0 || seg.hasFlags(TcpSegment.FIN)) {
-            if (layer.nowNs - lastTimeWaitAckNs >= TcpLayer.OUT_OF_WINDOW_ACK_INTERVAL_NS / 500) {
-                lastTimeWaitAckNs = layer.nowNs; // at most about 1,000 such ACKs a second from all records
-                sendTimeWaitAck(tw);
-            } else {
-                counters.tcpOutOfWindowAcksSuppressed.incrementRelease();
-            }
+        } else if ((seg.payloadLength() > 0 || seg.hasFlags(TcpSegment.FIN)) && timeWaitAckAllowed()) {
+            sendTimeWaitAck(tw);
         }
         layer.free(m);
+        return false;
+    }
+
+    /**
+     * Whether a TIME-WAIT connection (record or slot) may ACK a segment with data, or a FIN other than the
+     * retransmitted one: at most about 1,000 such ACKs a second over all of them (RFC 5961 §7's concern, as
+     * Linux's per-connection tcp_oow_rate_limited); the rest are counted as suppressed.
+     */
+    boolean timeWaitAckAllowed() {
+        if (layer.nowNs - lastTimeWaitAckNs >= TcpLayer.OUT_OF_WINDOW_ACK_INTERVAL_NS / 500) {
+            lastTimeWaitAckNs = layer.nowNs;
+            return true;
+        }
+        counters.tcpOutOfWindowAcksSuppressed.incrementRelease();
         return false;
     }
 

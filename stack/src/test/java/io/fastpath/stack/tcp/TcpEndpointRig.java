@@ -2,14 +2,10 @@ package io.fastpath.stack.tcp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.fastpath.dpdk.Mbuf;
-import io.fastpath.dpdk.MbufArray;
-import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.StackCounters;
-import io.fastpath.stack.wire.EthernetFrame;
+import io.fastpath.stack.ip.NativePackets;
 import io.fastpath.stack.wire.Ipv4Address;
-import io.fastpath.stack.wire.Ipv4Packet;
 import io.fastpath.stack.wire.TcpOptions;
 import io.fastpath.stack.wire.TcpSegment;
 import io.fastpath.stack.wire.WireError;
@@ -24,26 +20,26 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * One TCP endpoint and nothing else, in smoltcp's manner: a {@link TcpLayer} whose {@link IpOutput} is this
- * rig. The test plays the peer: {@link #send} feeds the endpoint a {@link Segment}, {@link #recv} asserts the
- * exact segments it emitted since, {@link #recvNothing} that it emitted none, and {@link #step} moves the clock
- * (and the timers) on. No port, no threads, no wall clock: a test runs in a millisecond and repeats exactly.
+ * One TCP endpoint and nothing else, in smoltcp's manner: a {@link TcpLayer} whose IP layer is
+ * {@link NativePackets} (plain native memory: no EAL, no mempool, no port), with this rig as its sink. The test
+ * plays the peer: {@link #send} feeds the endpoint a {@link Segment}, {@link #recv} asserts the exact segments it
+ * emitted since, {@link #recvNothing} that it emitted none, and {@link #step} moves the clock (and the timers)
+ * on. No port, no threads, no wall clock: a test runs in a millisecond and repeats exactly.
  *
  * <p>Our side is {@link #LOCAL_IP}; the peer {@link #REMOTE_IP}:{@link #REMOTE_PORT} with initial sequence
  * number {@link #remoteIss} (settable before the handshake, e.g. near 2^32). Our ISS is whatever the stack
  * chose (RFC 6528), read from our SYN into {@link #local}. {@link #sendTempl()} and {@link #recvTempl()} are the
  * ACK each side sends in ESTABLISHED with nothing outstanding (smoltcp's SEND_TEMPL and RECV_TEMPL).
  *
- * <p>Frames live in mbufs of one shared pool for now (EAL in-process, no port): every access to them is in the
- * six small methods under "frames" at the end (pool, allocate, free, wrap for writing, wrap a sent frame,
- * count in use), so the rig can move to another packet memory by changing only those.
- * Test thread only.
+ * <p>Segments travel without IPv4 or Ethernet headers: the test's segments are written straight into
+ * {@link NativePackets} buffers and handed to {@code TcpLayer.input}; what the endpoint transmits reaches
+ * {@link #onSegment} with its addresses, is parsed (checksum checked) and freed. Every access to packet memory
+ * is in the small methods under "frames" at the end. Test thread only.
  */
-final class TcpEndpointRig implements IpOutput, AutoCloseable {
+final class TcpEndpointRig implements AutoCloseable {
     static final int LOCAL_IP = Ipv4Address.parse("10.88.0.1");
     static final int REMOTE_IP = Ipv4Address.parse("10.88.0.2");
     static final int LISTEN_PORT = 80;
@@ -146,16 +142,13 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
         }
     }
 
-    private static PktmbufPool sharedPool;
-
     private final Path countersFile;
     private final StackCounters counters;
-    private final EthernetFrame eth = new EthernetFrame();
-    private final Ipv4Packet ipv4 = new Ipv4Packet();
     private final TcpSegment tcp = new TcpSegment();
     private final TcpOptions options = new TcpOptions();
     private final ArrayDeque<Segment> emitted = new ArrayDeque<>();
     private final UnsafeBuffer data = new UnsafeBuffer(ByteBuffer.allocateDirect(1 << 20));
+    final NativePackets packets;
     final TcpLayer layer;
     final App app = new App();
     long now = START_NS;
@@ -178,7 +171,8 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
             throw new UncheckedIOException(e);
         }
         counters = new StackCounters(countersFile, "rig");
-        layer = new TcpLayer(config, this, now);
+        packets = new NativePackets(FRAMES, LOCAL_IP, 1500, counters, this::onSegment);
+        layer = new TcpLayer(config, packets, now);
     }
 
     // ================================================================================== opening the rig
@@ -310,22 +304,13 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
     void sendTo(Segment s, int dst, int dstPort, int src, int srcPort) {
         int optionsLength = s.optionsLength();
         int tcpLength = TcpSegment.MIN_HEADER_LENGTH + optionsLength + s.payload().length;
-        int ipLength = Ipv4Packet.MIN_HEADER_LENGTH + tcpLength;
-        int frameLength = Math.max(60, EthernetFrame.HEADER_LENGTH + ipLength);
-        long m = allocateFrame();
-        if (m == 0) {
-            throw new AssertionError("frame pool empty");
-        }
-        MutableDirectBuffer frame = frame(m, frameLength);
-        frame.setMemory(0, frameLength, (byte) 0);
-        eth.wrap(frame, 0, frameLength).writeHeader(0x020000000001L, 0x020000000002L, EthernetFrame.ETHERTYPE_IPV4);
-        ipv4.wrap(frame, EthernetFrame.HEADER_LENGTH, ipLength)
-            .writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, src, dst, tcpLength, 1);
-        int tcpOffset = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
-        tcp.wrap(frame, tcpOffset, tcpLength)
+        long m = allocateFrame(tcpLength);
+        UnsafeBuffer frame = frame(m, tcpLength);
+        frame.setMemory(0, tcpLength, (byte) 0);
+        tcp.wrap(frame, 0, tcpLength)
             .writeHeader(srcPort, dstPort, s.seq(), s.ack(), s.flags(), s.window(), optionsLength);
         tcp.urgentPointer(s.urgent());
-        int optionsOffset = tcpOffset + TcpSegment.MIN_HEADER_LENGTH;
+        int optionsOffset = TcpSegment.MIN_HEADER_LENGTH;
         int at = optionsOffset;
         if (s.mss() >= 0) {
             at = TcpOptions.writeMss(frame, at, s.mss());
@@ -362,7 +347,7 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
         TcpOptions.writePadding(frame, optionsOffset, at);
         frame.putBytes(optionsOffset + optionsLength, s.payload());
         tcp.fillChecksum(src, dst);
-        layer.input(m, EthernetFrame.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, ipLength, src, dst, now);
+        layer.input(m, segmentAddress(m), tcpLength, src, dst, false, now);
         layer.flush(now);
     }
 
@@ -489,52 +474,19 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
         return b;
     }
 
-    // ====================================================================================== IpOutput
+    // ============================================================================== what the endpoint sends
 
-    @Override
-    public long allocate() {
-        return allocateFrame();
-    }
-
-    @Override
-    public void transmit(long m, int destination) {
+    /** {@link NativePackets}' sink: every segment the endpoint transmits is parsed, recorded and freed. */
+    private void onSegment(long m, int source, int destination, int segmentLength) {
+        if (source != LOCAL_IP) {
+            throw new AssertionError("sent from " + Ipv4Address.format(source));
+        }
         lastDestination = destination;
-        emitted.addLast(parse(sentFrame(m)));
+        emitted.addLast(parse(sentFrame(m, segmentLength), destination));
         freeFrame(m);
     }
 
-    @Override
-    public void free(long m) {
-        freeFrame(m);
-    }
-
-    @Override
-    public int nextHop(int destination) {
-        return destination;
-    }
-
-    @Override
-    public long mac() {
-        return 0x020000000001L;
-    }
-
-    @Override
-    public int address() {
-        return LOCAL_IP;
-    }
-
-    @Override
-    public int mtu() {
-        return 1500;
-    }
-
-    @Override
-    public boolean txChecksumOffload() {
-        return false;
-    }
-
-    @Override
-    public StackCounters counters() {
+    StackCounters counters() {
         return counters;
     }
 
@@ -550,23 +502,22 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
         layer.stopListening(LISTEN_PORT);
         layer.flush(now);
         emitted.clear();
+        int inUse = framesInUse();
+        packets.close();
         counters.close();
         try {
             Files.deleteIfExists(countersFile);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        assertEquals(0, framesInUse(), "every frame returned");
+        assertEquals(0, inUse, "every frame returned");
     }
 
     /** Parses a frame the endpoint sent back into a {@link Segment}, checking its checksum. */
-    private Segment parse(MutableDirectBuffer frame) {
-        ipv4.wrap(frame, EthernetFrame.HEADER_LENGTH, frame.capacity() - EthernetFrame.HEADER_LENGTH);
-        int ipLength = ipv4.totalLength();
-        int tcpOffset = EthernetFrame.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH;
-        tcp.wrap(frame, tcpOffset, ipLength - Ipv4Packet.MIN_HEADER_LENGTH);
-        if (tcp.check(LOCAL_IP, ipv4.destination(), true) != WireError.OK) {
-            throw new AssertionError("bad segment from the endpoint: " + tcp.check(LOCAL_IP, ipv4.destination(), true));
+    private Segment parse(UnsafeBuffer frame, int destination) {
+        tcp.wrap(frame, 0, frame.capacity());
+        if (tcp.check(LOCAL_IP, destination, true) != WireError.OK) {
+            throw new AssertionError("bad segment from the endpoint: " + tcp.check(LOCAL_IP, destination, true));
         }
         if (options.parse(tcp) != WireError.OK) {
             throw new AssertionError("bad options from the endpoint");
@@ -606,39 +557,36 @@ final class TcpEndpointRig implements IpOutput, AutoCloseable {
         return s;
     }
 
-    // ====================================================================== frames (the only mbuf access)
+    // ============================================================ frames (the only packet memory access)
 
-    private final MbufArray one = new MbufArray(1);
+    /** Buffers in the rig's packet memory: far more than any test holds (receive queues, out-of-order data). */
+    private static final int FRAMES = 2047;
 
-    private static synchronized PktmbufPool pool() {
-        if (sharedPool == null) {
-            sharedPool = PktmbufPool.create("tcpendpointrig", 2047, 0, PktmbufPool.DEFAULT_DATA_ROOM);
-        }
-        return sharedPool;
+    /** A fresh buffer for a segment of {@code length} bytes. */
+    private long allocateFrame(int length) {
+        return packets.allocateSegment(length);
     }
 
-    /** A fresh frame buffer, or 0 when none is left. */
-    private long allocateFrame() {
-        return pool().allocBulk(one, 0, 1) ? one.get(0) : 0;
+    /** Where the segment starts in buffer {@code m}. */
+    private long segmentAddress(long m) {
+        return packets.segmentAddress(m);
     }
 
     private void freeFrame(long m) {
-        one.set(0, m);
-        one.freeAll(1);
+        packets.free(m);
     }
 
-    /** Frame {@code m} set to {@code length} bytes, as a buffer to write. */
-    private static MutableDirectBuffer frame(long m, int length) {
-        Mbuf.setLength(m, length);
-        return new UnsafeBuffer(Mbuf.dataAddress(m), length);
+    /** The segment area of buffer {@code m}, {@code length} bytes, as a buffer to write. */
+    private UnsafeBuffer frame(long m, int length) {
+        return new UnsafeBuffer(packets.segmentAddress(m), length);
     }
 
-    /** A frame the endpoint sent, as a buffer to read. */
-    private static MutableDirectBuffer sentFrame(long m) {
-        return new UnsafeBuffer(Mbuf.dataAddress(m), Mbuf.dataLen(m));
+    /** A segment the endpoint sent, as a buffer to read. */
+    private UnsafeBuffer sentFrame(long m, int length) {
+        return new UnsafeBuffer(packets.segmentAddress(m), length);
     }
 
-    private static int framesInUse() {
-        return pool().inUseCount();
+    private int framesInUse() {
+        return packets.inUse();
     }
 }

@@ -22,7 +22,6 @@ import io.fastpath.stack.NtStatus;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -1218,8 +1217,7 @@ class TcpStateMachineTest {
             assertEquals(0, r.layer.connectionCount());
         }
 
-        /** Needs a fix: see {@code CloseWait#retransmittedFinInCloseWaitIsAckedAgain_rfc9293_s3_10_7_4}. */
-        @Tag("needs-fix")
+        /** As {@code CloseWait#retransmittedFinInCloseWaitIsAckedAgain_rfc9293_s3_10_7_4}. */
         @Test
         void retransmittedPeerFinInClosingIsAckedAgain_rfc9293_s3_10_7_4() {
             closing();
@@ -1304,11 +1302,9 @@ class TcpStateMachineTest {
         }
 
         /**
-         * Needs a fix: a TIME-WAIT connection still in its slot ignores data without a word, while the compact
-         * record (and Linux's tcp_timewait_state_process, rate-limited) answer it with an ACK, as docs/tcp.md
-         * says TIME-WAIT does. The same state answers differently depending on where it is kept.
+         * A TIME-WAIT connection answers data with an ACK wherever it is kept, in its slot as in the compact record
+         * (Linux's tcp_timewait_state_process too, rate-limited). The slot once ignored it without a word.
          */
-        @Tag("needs-fix")
         @Test
         void dataInTimeWaitGetsAnAck_inSlot_rfc9293_s3_10_7_4() {
             dataInTimeWait(plainConfig().withTimeWaitCapacity(0));
@@ -1369,15 +1365,24 @@ class TcpStateMachineTest {
         }
 
         /**
-         * Needs a fix: RFC 1122 §4.2.2.13 lets a SYN reopen TIME-WAIT only if the new connection's ISN is larger
-         * than the largest sequence number the old one used (Linux: the old SND.NXT + 65537). The reopened
-         * connection here takes a fresh RFC 6528 ISN, which after 8,760 bytes sent and 5 ms (1,250 ticks of the
-         * 4 µs clock) lies inside the old incarnation's sequence space: its old duplicates are acceptable.
+         * RFC 1122 §4.2.2.13 lets a SYN reopen TIME-WAIT only if the new connection's ISN is larger than the
+         * largest sequence number the old one used (Linux: the old SND.NXT + 65537). A fresh RFC 6528 ISN, after
+         * 8,760 bytes sent and 5 ms (1,250 ticks of the 4 µs clock), would lie inside the old incarnation's
+         * sequence space, where its old duplicates are acceptable.
          */
-        @Tag("needs-fix")
         @Test
-        void reopenedTimeWaitStartsAboveTheOldSequenceSpace_rfc1122_s4_2_2_13() {
-            r = TcpEndpointRig.accepted(plainConfig().withTimeWait(30_000 * MS));
+        void reopenedTimeWaitStartsAboveTheOldSequenceSpace_inRecord_rfc1122_s4_2_2_13() {
+            reopenedAbove(plainConfig());
+            assertEquals(0, r.layer.timeWaitCount());
+        }
+
+        @Test
+        void reopenedTimeWaitStartsAboveTheOldSequenceSpace_inSlot_rfc1122_s4_2_2_13() {
+            reopenedAbove(plainConfig().withTimeWaitCapacity(0));
+        }
+
+        private void reopenedAbove(TcpConfig config) {
+            r = TcpEndpointRig.accepted(config.withTimeWait(30_000 * MS));
             byte[] data = TcpEndpointRig.bytes(6 * 1460);
             r.connection().send(new org.agrona.concurrent.UnsafeBuffer(data), 0, data.length);
             r.layer.flush(r.now);
@@ -1389,6 +1394,8 @@ class TcpStateMachineTest {
             r.send(r.sendTempl().ack(oldSndNxt).plus(FIN));
             r.recv(r.recvTempl().seq(oldSndNxt).ack(r.remoteIss + 2));
             r.step(5 * MS);
+            assertEquals(1, r.layer.connectionCount());
+            assertEquals(config.timeWaitCapacity() == 0 ? 1 : 0, r.layer.slotsInUse(), "TIME-WAIT kept where asked");
             r.remoteIss += 100_000;
             r.send(r.theirSyn());
             Segment synAck = r.learnSynAck();
@@ -1495,12 +1502,11 @@ class TcpStateMachineTest {
         }
 
         /**
-         * Needs a fix: a retransmitted FIN (SEG.SEQ = RCV.NXT - 1: the peer did not hear our ACK) is not acceptable
-         * by RFC 9293 §3.10.7.4's test, so it must be answered with an ACK; Linux ACKs it at once (tcp_data_queue:
-         * "a retransmit"). fastpath's Linux-style acceptability lets it through and then ignores it, so the peer
-         * stays in FIN-WAIT-1 retransmitting its FIN until it gives up. Same in CLOSING and LAST-ACK.
+         * A retransmitted FIN (SEG.SEQ = RCV.NXT - 1: the peer did not hear our ACK) is not acceptable by RFC 9293
+         * §3.10.7.4's test, so it is answered with an ACK; Linux ACKs it at once (tcp_data_queue: "a retransmit").
+         * Unanswered (as it once was: the Linux-style acceptability let it through, and then nothing took it), the
+         * peer stays in FIN-WAIT-1 retransmitting its FIN until it gives up. Same in CLOSING and LAST-ACK.
          */
-        @Tag("needs-fix")
         @Test
         void retransmittedFinInCloseWaitIsAckedAgain_rfc9293_s3_10_7_4() {
             accepted();
@@ -1509,6 +1515,19 @@ class TcpStateMachineTest {
             r.waitMs(200);
             r.recv(r.recvTempl().ack(r.remoteIss + 2));
             assertEquals(List.of("accept", "peerClosed"), r.app.events, "told once");
+        }
+
+        /** With SACK the ACK of a retransmitted FIN carries it as a D-SACK, as Linux's (tcp_dsack_set). */
+        @Test
+        void retransmittedFinIsReportedAsADsack_rfc2883_s4() {
+            r = TcpEndpointRig.connecting(plainConfig().withOptions(false, true, false));
+            assertTrue(r.recvOne().sackPermitted());
+            r.send(r.theirSynAck().sackPermitted(true));
+            r.recv(r.recvTempl());
+            toCloseWait();
+            r.send(r.sendTempl().plus(FIN));
+            r.recv(r.recvTempl().ack(r.remoteIss + 2).sack(r.remoteIss + 1, r.remoteIss + 2));
+            assertEquals(List.of("connect STATUS_SUCCESS", "peerClosed"), r.app.events, "told once");
         }
 
         @Test
@@ -1543,8 +1562,7 @@ class TcpStateMachineTest {
             r.recv(r.recvTempl().ack(r.remoteIss + 2).plus(FIN));
         }
 
-        /** Needs a fix: see {@code CloseWait#retransmittedFinInCloseWaitIsAckedAgain_rfc9293_s3_10_7_4}. */
-        @Tag("needs-fix")
+        /** As {@code CloseWait#retransmittedFinInCloseWaitIsAckedAgain_rfc9293_s3_10_7_4}. */
         @Test
         void retransmittedPeerFinInLastAckIsAckedAgain_rfc9293_s3_10_7_4() {
             accepted();

@@ -21,7 +21,6 @@ import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.tdi.Tdi;
 import io.fastpath.tdi.TdiProvider;
-import io.fastpath.tdi.TdiStatus;
 import io.fastpath.wsk.SocketAddressV4;
 import io.fastpath.wsk.WskProvider;
 import java.nio.file.Path;
@@ -80,13 +79,13 @@ class SharedStackTest {
                 && wskServer.closed.get() == 1 && tdiServer.closed.get() == 1, 60, "both echoes",
                 () -> "wsk client done " + wskClient.done() + " received " + wskClient.received + " failure "
                     + NtStatus.name(wskClient.failure) + ", tdi client done " + tdiClient.done() + " received "
-                    + tdiClient.received + " failure " + TdiStatus.name(tdiClient.failure) + ", servers closed "
+                    + tdiClient.received + " failure " + NtStatus.name(tdiClient.failure) + ", servers closed "
                     + wskServer.closed.get() + "/" + tdiServer.closed.get());
 
             assertEquals("STATUS_SUCCESS", NtStatus.name(wskClient.failure));
             assertEquals(MIB, wskClient.received);
             assertEquals(-1, wskClient.mismatchAt, "every byte WSK echoed matches");
-            assertEquals("STATUS_SUCCESS", TdiStatus.name(tdiClient.failure));
+            assertEquals("STATUS_SUCCESS", NtStatus.name(tdiClient.failure));
             assertEquals(MIB, tdiClient.received);
             assertEquals(-1, tdiClient.mismatchAt, "every byte TDI echoed matches");
             assertEquals(1, wskServer.accepted.get(), "WSK accepted its own port's connection only");

@@ -200,7 +200,7 @@ class WskConditionalAcceptTest {
             inspector.action = WskInspectPend;
             WskSocket l = conditionalListener(rig, inspector, 7);
             Call connect = new Call();
-            assertEquals(NtStatus.STATUS_PENDING, rig.wskA.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
+            assertEquals(NtStatus.STATUS_PENDING.code(), rig.wskA.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
                 SocketAddressV4.ANY, new SocketAddressV4(RingRig.B_IP, 7), 0, null, null, connect.irp()));
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
             assertTrue(connect.irp.cancel());
@@ -230,7 +230,7 @@ class WskConditionalAcceptTest {
             bind(s, SocketAddressV4.ANY);
             Call connect = new Call();
             WskBuf data = new WskBuf().set(java.nio.ByteBuffer.allocateDirect(5).put("hello".getBytes()).flip(), 0, 5);
-            assertEquals(NtStatus.STATUS_PENDING, s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
+            assertEquals(NtStatus.STATUS_PENDING.code(), s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
                 connect.irp()));
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
             assertTrue(connect.irp.cancel());
@@ -242,7 +242,7 @@ class WskConditionalAcceptTest {
             rig.runUntil(() -> s.toString().contains(" bound "), 5, "the cancelled attempt ended: " + s);
             inspector.action = WskInspectAccept;
             Call again = new Call();
-            assertEquals(NtStatus.STATUS_PENDING, s.connect(new SocketAddressV4(RingRig.B_IP, 7), again.irp()));
+            assertEquals(NtStatus.STATUS_PENDING.code(), s.connect(new SocketAddressV4(RingRig.B_IP, 7), again.irp()));
             rig.await(again, 5, "connect again");
             again.assertCompleted(S);
             assertEquals(1, connect.completions, "no late completion of the cancelled IRP");

@@ -1,71 +1,91 @@
 package io.fastpath.provider;
 
+import io.fastpath.stack.tcp.LocalPorts;
+
 /**
- * The local TCP ports a provider's objects hold (sockets, address objects, listeners, connectors), with a use
- * count each, the SO_EXCLUSIVEADDRUSE mark, and the allocation of ephemeral ports: the IANA dynamic range
- * 49152-65535 (RFC 6335 §6), the range Windows uses by default, handed out round-robin so a port just freed is
- * not reused at once. Dispatch thread only.
+ * A provider's view of its stack's local port table ({@link LocalPorts}, one per stack): the ports its objects
+ * hold (sockets, address objects, listeners, connectors), with a use count each and the SO_EXCLUSIVEADDRUSE mark,
+ * and ephemeral ports from the IANA dynamic range 49152-65535 (RFC 6335 §6), round-robin. Every provider on a
+ * stack and the stack's own TCP ephemeral selection draw from the one table, so none picks a port another holds.
+ * Taking a port is one atomic step ({@link #allocate}, {@link #choose}, {@link #bind}): safe from any provider's
+ * dispatch thread while TCP runs on the poll thread.
  */
 public final class PortTable {
-    public static final int EPHEMERAL_FIRST = 49152;
-    public static final int EPHEMERAL_LAST = 65535;
+    public static final int EPHEMERAL_FIRST = LocalPorts.EPHEMERAL_FIRST;
+    public static final int EPHEMERAL_LAST = LocalPorts.EPHEMERAL_LAST;
     /** How many ephemeral ports there are (the most tries a search for a free one takes). */
-    public static final int EPHEMERAL_COUNT = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+    public static final int EPHEMERAL_COUNT = LocalPorts.EPHEMERAL_COUNT;
 
-    private final int[] use = new int[65536];
-    private final boolean[] exclusive = new boolean[65536];
-    private int nextEphemeral = EPHEMERAL_FIRST;
+    private final LocalPorts shared;
 
-    /** A port of the ephemeral range no object holds, or 0 when all are held. Does not take it. */
+    /** A view of the stack's table ({@code stack.ports()}). */
+    public PortTable(LocalPorts shared) {
+        this.shared = shared;
+    }
+
+    /** A table of its own, shared with no stack (tests). */
+    public PortTable() {
+        this(new LocalPorts());
+    }
+
+    /** Takes a port of the ephemeral range no one holds and returns it, or 0 when all are held. */
     public int allocate() {
-        for (int tries = 0; tries < EPHEMERAL_COUNT; tries++) {
-            int port = nextEphemeral;
-            nextEphemeral = port == EPHEMERAL_LAST ? EPHEMERAL_FIRST : port + 1;
-            if (use[port] == 0) {
-                return port;
-            }
-        }
-        return 0;
+        return shared.allocate(false);
+    }
+
+    /** As {@link #allocate()}, marking the port SO_EXCLUSIVEADDRUSE if asked. */
+    public int allocate(boolean exclusiveUse) {
+        return shared.allocate(exclusiveUse);
     }
 
     /**
-     * The port a bind to {@code requested} gets, not yet taken ({@link #use}): {@code requested} itself when no
-     * object holds it, a free ephemeral port for 0. A failure is returned as its NTSTATUS, an error code and so
-     * negative: STATUS_SHARING_VIOLATION (the port is held), STATUS_TOO_MANY_ADDRESSES (no ephemeral port free).
+     * Takes the port a bind to {@code requested} gets: {@code requested} itself when no one holds it, a free
+     * ephemeral port for 0. A failure is returned as its NTSTATUS, an error code and so negative:
+     * STATUS_SHARING_VIOLATION (the port is held), STATUS_TOO_MANY_ADDRESSES (no ephemeral port free).
      */
     public int choose(int requested) {
         if (requested == 0) {
-            int p = allocate();
+            int p = shared.allocate(false);
             return p != 0 ? p : NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
         }
-        return inUse(requested) ? NtStatus.STATUS_SHARING_VIOLATION.code() : requested;
+        return shared.take(requested, false, false) == LocalPorts.TAKEN
+            ? requested : NtStatus.STATUS_SHARING_VIOLATION.code();
+    }
+
+    /**
+     * Takes {@code port} for a socket bind: alone, or beside its holders when {@code share} (SO_REUSEADDR) and
+     * no one asks for exclusive use. Returns STATUS_SUCCESS, STATUS_SHARING_VIOLATION (held), or
+     * STATUS_ACCESS_DENIED (held with SO_EXCLUSIVEADDRUSE and the caller asked to share).
+     */
+    public int bind(int port, boolean share, boolean exclusiveUse) {
+        return switch (shared.take(port, share, exclusiveUse)) {
+            case LocalPorts.TAKEN -> NtStatus.STATUS_SUCCESS.code();
+            case LocalPorts.HELD_EXCLUSIVE ->
+                share ? NtStatus.STATUS_ACCESS_DENIED.code() : NtStatus.STATUS_SHARING_VIOLATION.code();
+            default -> NtStatus.STATUS_SHARING_VIOLATION.code();
+        };
     }
 
     public boolean inUse(int port) {
-        return use[port] > 0;
+        return shared.inUse(port);
     }
 
     /** An object holds the port with SO_EXCLUSIVEADDRUSE. */
     public boolean exclusive(int port) {
-        return exclusive[port];
+        return shared.exclusive(port);
     }
 
+    /** One more holder, whoever holds the port already. */
     public void use(int port) {
-        use[port]++;
+        shared.use(port, false);
     }
 
     public void use(int port, boolean exclusiveUse) {
-        use[port]++;
-        exclusive[port] |= exclusiveUse;
+        shared.use(port, exclusiveUse);
     }
 
     /** One holder lets go of the port; the exclusive mark goes with the last. */
     public void free(int port) {
-        if (use[port] > 0) {
-            use[port]--;
-        }
-        if (use[port] == 0) {
-            exclusive[port] = false;
-        }
+        shared.free(port);
     }
 }

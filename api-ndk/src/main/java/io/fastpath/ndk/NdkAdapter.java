@@ -64,7 +64,7 @@ public final class NdkAdapter implements AutoCloseable {
     private final Long2ObjectHashMap<NdkConnector> byRequest = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<NdkListener> listeners = new Int2ObjectHashMap<>();
     private final TimerWheel<NdkConnector> timers = new TimerWheel<>(System.nanoTime(), NdkAdapter::expired);
-    final PortTable ports = new PortTable();
+    final PortTable ports;
     final DescriptorReleaser releaser = this::release;
     private long nextRequestId = 1;
     private long nowNs;
@@ -79,6 +79,7 @@ public final class NdkAdapter implements AutoCloseable {
     private NdkAdapter(Stack stack, NdkAdapterInfo info, ErrorHandler errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
+        this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.info = info;
         this.errorHandler = errorHandler;
@@ -130,7 +131,6 @@ public final class NdkAdapter implements AutoCloseable {
         if (port == 0) {
             return null;
         }
-        ports.use(port);
         return new NdkSharedEndpoint(this, port);
     }
 

@@ -190,9 +190,13 @@ public final class NdkConnector {
             return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
         boolean auto = port == 0;
-        port = adapter.ports.choose(port);
-        if (port < 0) {
-            return port; // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
+        if (auto) {
+            port = adapter.ports.allocate(); // taken here, let go if the connect does not start
+            if (port == 0) {
+                return NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
+            }
+        } else if (adapter.ports.inUse(port)) {
+            return NtStatus.STATUS_SHARING_VIOLATION.code();
         }
         return start(qp, port, auto, destination, inboundReadLimit, outboundReadLimit, privateData,
             privateDataLength, completion, requestContext);
@@ -263,9 +267,6 @@ public final class NdkConnector {
             endpoint = null;
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
-        if (auto) {
-            adapter.ports.use(port);
-        }
         this.qp = qp;
         this.sendQp = qp;
         qp.connector = this;
@@ -329,9 +330,9 @@ public final class NdkConnector {
                 localPort = p;
                 portTries++;
                 if (tcpConnect()) {
-                    adapter.ports.use(p);
                     return;
                 }
+                adapter.ports.free(p);
                 status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
             } else {
                 status = NtStatus.STATUS_TOO_MANY_ADDRESSES.code();

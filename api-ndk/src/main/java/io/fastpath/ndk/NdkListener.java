@@ -67,12 +67,9 @@ public final class NdkListener {
             return p; // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
         }
         if (!adapter.tcp.listen(p)) {
-            if (autoPort) {
-                adapter.ports.free(p);
-            }
+            adapter.ports.free(p);
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
-        adapter.ports.use(p);
         port = p;
         portTries = 1;
         adapter.addListener(p, this);
@@ -103,8 +100,9 @@ public final class NdkListener {
             && portTries <= PortTable.EPHEMERAL_LAST - PortTable.EPHEMERAL_FIRST) {
             // Something else on the stack holds this port: try the next free one.
             int p = adapter.ports.allocate();
-            if (p != 0 && adapter.tcp.listen(p)) {
-                adapter.ports.use(p);
+            if (p != 0 && !adapter.tcp.listen(p)) {
+                adapter.ports.free(p);
+            } else if (p != 0) {
                 adapter.addListener(p, this);
                 port = p;
                 portTries++;

@@ -97,7 +97,7 @@ public final class TdiProvider implements AutoCloseable {
     private final Int2ObjectHashMap<TdiAddress> listenPending = new Int2ObjectHashMap<>();
     private final List<TdiAddress> addresses = new ArrayList<>();
     private final List<TdiConnection> connections = new ArrayList<>();
-    private final PortTable ports = new PortTable();
+    private final PortTable ports;
     private long nextId = 1;
 
     // Requests the stack carries (connects, sends), by the request id given to TcpService.
@@ -237,6 +237,7 @@ public final class TdiProvider implements AutoCloseable {
     private TdiProvider(Stack stack, ErrorHandler errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
+        this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();
@@ -295,10 +296,9 @@ public final class TdiProvider implements AutoCloseable {
             if (p == 0) {
                 throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES.code(), "no free ephemeral port");
             }
-        } else if (ports.inUse(p)) {
+        } else if (ports.choose(p) < 0) {
             throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code(), "port " + p + " has an address object");
         }
-        ports.use(p);
         TdiAddress a = new TdiAddress(this, ip == 0 ? stackAddress : ip, p);
         addresses.add(a);
         return a;

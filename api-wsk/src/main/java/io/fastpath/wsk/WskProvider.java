@@ -96,7 +96,7 @@ public final class WskProvider implements AutoCloseable {
     final Int2ObjectHashMap<WskSocket> listenPending = new Int2ObjectHashMap<>();
     /** Connection requests (held SYNs) a conditional-accept listener is deciding on, by stack handle. */
     final Long2ObjectHashMap<WskSocket> inspecting = new Long2ObjectHashMap<>();
-    final PortTable ports = new PortTable();
+    final PortTable ports;
     private long nextSocketId = 1;
 
     private final IrpCompleter<Irp> completer;
@@ -217,6 +217,7 @@ public final class WskProvider implements AutoCloseable {
     private WskProvider(Stack stack, ErrorHandler errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
+        this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
         this.receiveBufferBytes = stack.config().tcp().receiveBufferBytes();

@@ -450,19 +450,21 @@ public final class WskSocket {
             return NtStatus.STATUS_INVALID_ADDRESS.code();
         }
         boolean wildcard = address.port() == 0;
-        int p = wildcard ? provider.ports.choose(0) : address.port();
-        if (p < 0) {
-            return p; // STATUS_TOO_MANY_ADDRESSES
-        } else if (!wildcard && provider.ports.inUse(p)) {
-            if (provider.ports.exclusive(p)) {
-                // Held with SO_EXCLUSIVEADDRUSE: a socket asking to share is denied, any other finds it in use.
-                return reuseAddress ? NtStatus.STATUS_ACCESS_DENIED.code() : NtStatus.STATUS_SHARING_VIOLATION.code();
+        int p;
+        if (wildcard) {
+            p = provider.ports.allocate(exclusiveAddress);
+            if (p == 0) {
+                return NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
             }
-            if (!reuseAddress || exclusiveAddress) {
-                return NtStatus.STATUS_SHARING_VIOLATION.code();
+        } else {
+            // Held with SO_EXCLUSIVEADDRUSE: a socket asking to share is denied, any other finds it in use; a
+            // port held without it is shared only by sockets asking to (SO_REUSEADDR) and not for exclusive use.
+            p = address.port();
+            int status = provider.ports.bind(p, reuseAddress, exclusiveAddress);
+            if (status != NtStatus.STATUS_SUCCESS.code()) {
+                return status;
             }
         }
-        provider.ports.use(p, exclusiveAddress);
         ownsPort = true;
         wildcardPort = wildcard;
         port = p;
@@ -529,11 +531,12 @@ public final class WskSocket {
         }
         if (wildcardPort && status == NtStatus.STATUS_SHARING_VIOLATION.code() && listenRetries < MAX_PORT_RETRIES) {
             // The stack still uses the port we chose (a connection in TIME-WAIT): take another.
-            int p = provider.ports.allocate();
-            if (p != 0 && provider.tcp.listen(p, listenOptions())) {
+            int p = provider.ports.allocate(exclusiveAddress);
+            if (p != 0 && !provider.tcp.listen(p, listenOptions())) {
+                provider.ports.free(p);
+            } else if (p != 0) {
                 int retries = listenRetries + 1;
                 provider.ports.free(port);
-                provider.ports.use(p, exclusiveAddress);
                 port = p;
                 local = new SocketAddressV4(local.ip(), p);
                 listenIrp = irp;
@@ -866,7 +869,6 @@ public final class WskSocket {
             if (p != 0) {
                 connectRetries++;
                 provider.ports.free(port);
-                provider.ports.use(p);
                 port = p;
                 local = new SocketAddressV4(local.ip(), p);
                 if (issueConnect()) {

@@ -8,10 +8,14 @@ import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
 import io.fastpath.dpdk.RingPair;
+import io.fastpath.examples.ndk.NdkEchoConnector;
+import io.fastpath.examples.ndk.NdkEchoListener;
 import io.fastpath.examples.tdi.TdiEchoClient;
 import io.fastpath.examples.tdi.TdiEchoServer;
 import io.fastpath.examples.wsk.WskEchoClient;
 import io.fastpath.examples.wsk.WskEchoServer;
+import io.fastpath.ndk.NdkAdapter;
+import io.fastpath.ndk.NdkAdapterInfo;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
@@ -32,9 +36,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 11 item 2: a WSK provider and a TDI provider on one stack, each a TcpService client of its own, serve two
- * ports at once (WSK echo on 7, TDI echo on 8); on the other stack a WSK client and a TDI client echo through
- * them at the same time. Neither provider sees the other's connections: every byte comes back, in order.
+ * Issue 11 item 2: a WSK provider, a TDI provider and an NDK adapter on one stack, each a TcpService client of
+ * its own, serve three ports at once (WSK echo on 7, TDI echo on 8, NDK echo on 9); on the other stack a WSK
+ * client, a TDI client and an NDK connector echo through them at the same time, each on an ephemeral port drawn
+ * from that stack's one port table. Neither provider sees the other's connections: every byte comes back, in
+ * order.
  */
 class SharedStackTest {
     private static final int MIB = 1 << 20;
@@ -58,29 +64,38 @@ class SharedStackTest {
         TdiProvider tdiA = TdiProvider.open(a, errors::add);
         WskProvider wskB = WskProvider.register(b, errors::add);
         TdiProvider tdiB = TdiProvider.open(b, errors::add);
-        BooleanSupplier dispatchAll = () -> wskA.dispatch() + tdiA.dispatch() + wskB.dispatch() + tdiB.dispatch() > 0;
+        NdkAdapter ndkA = NdkAdapter.open(a, NdkAdapterInfo.defaults(), errors::add);
+        NdkAdapter ndkB = NdkAdapter.open(b, NdkAdapterInfo.defaults(), errors::add);
+        BooleanSupplier dispatchAll = () -> wskA.dispatch() + tdiA.dispatch() + ndkA.dispatch() + wskB.dispatch()
+            + tdiB.dispatch() + ndkB.dispatch() > 0;
         try {
             WskEchoServer wskServer = new WskEchoServer(wskB);
             wskServer.start(7);
             TdiEchoServer tdiServer = new TdiEchoServer(tdiB);
             tdiServer.start(8);
-            runUntil(dispatchAll, errors, () -> wskServer.listening() && tdiServer.listening(), 5, "listening",
-                () -> "wsk " + wskServer.listening() + " tdi " + tdiServer.listening());
+            NdkEchoListener ndkServer = new NdkEchoListener(ndkB);
+            ndkServer.start(9);
+            runUntil(dispatchAll, errors, () -> wskServer.listening() && tdiServer.listening()
+                && ndkServer.listenStatus != Integer.MIN_VALUE, 5, "listening",
+                () -> "wsk " + wskServer.listening() + " tdi " + tdiServer.listening() + " ndk "
+                    + NtStatus.name(ndkServer.listenStatus));
+            assertEquals("STATUS_SUCCESS", NtStatus.name(ndkServer.listenStatus));
 
             WskEchoClient wskClient = new WskEchoClient(wskA, new SocketAddressV4(b.address(), 7), MIB, 64 * 1024,
                 2, 48 * 1024);
-            // The providers pick ephemeral ports each from 49152 (a shared allocator is not there yet): an address
-            // object of TDI's own takes 49152, so TDI's client gets the next one and WSK's keeps 49152.
-            tdiA.openAddress(0, 0);
+            // Both clients bind ephemeral ports: the providers draw them from the stack's one port table.
             TdiEchoClient tdiClient = new TdiEchoClient(tdiA, b.address(), 8, MIB, 64 * 1024);
+            NdkEchoConnector ndkClient = new NdkEchoConnector(ndkA, ndkServer.address, 50, 3000, "shared");
             wskClient.start();
             tdiClient.start(Tdi.relativeTimeout(5000));
-            runUntil(dispatchAll, errors, () -> wskClient.done() && tdiClient.done()
-                && wskServer.closed.get() == 1 && tdiServer.closed.get() == 1, 60, "both echoes",
+            ndkClient.start();
+            runUntil(dispatchAll, errors, () -> wskClient.done() && tdiClient.done() && ndkClient.done()
+                && wskServer.closed.get() == 1 && tdiServer.closed.get() == 1, 60, "three echoes",
                 () -> "wsk client done " + wskClient.done() + " received " + wskClient.received + " failure "
                     + NtStatus.name(wskClient.failure) + ", tdi client done " + tdiClient.done() + " received "
                     + tdiClient.received + " failure " + NtStatus.name(tdiClient.failure) + ", servers closed "
-                    + wskServer.closed.get() + "/" + tdiServer.closed.get());
+                    + wskServer.closed.get() + "/" + tdiServer.closed.get() + ", ndk "
+                    + NtStatus.name(ndkClient.status) + " " + ndkClient.failure + " verified " + ndkClient.verified);
 
             assertEquals("STATUS_SUCCESS", NtStatus.name(wskClient.failure));
             assertEquals(MIB, wskClient.received);
@@ -94,6 +109,11 @@ class SharedStackTest {
             assertEquals(MIB, tdiServer.echoed.get());
             assertEquals(0, wskServer.failures.get());
             assertEquals(0, tdiServer.failures.get());
+            assertEquals("STATUS_SUCCESS", NtStatus.name(ndkClient.status), ndkClient.failure);
+            assertEquals(50, ndkClient.verified, "every NDK echo verified");
+            assertEquals(1, ndkServer.accepted.get(), "NDK accepted its own port's connection only");
+            assertEquals(50, ndkServer.echoed.get());
+            assertEquals(0, ndkServer.failures.get());
             for (Stack s : List.of(a, b)) {
                 assertEquals(0, s.counters().drop(DropReason.TCP_EVENT_LOST).get(), "no event lost");
                 assertEquals(0, s.counters().drop(DropReason.REQUEST_REFUSED).get(), "no request misrouted");
@@ -102,8 +122,10 @@ class SharedStackTest {
         } finally {
             wskA.close();
             tdiA.close();
+            ndkA.close();
             wskB.close();
             tdiB.close();
+            ndkB.close();
             runnerA.close();
             runnerB.close();
             a.close();

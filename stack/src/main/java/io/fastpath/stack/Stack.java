@@ -7,6 +7,7 @@ import io.fastpath.stack.arp.ArpTable;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.Routes;
+import io.fastpath.stack.tcp.LocalPorts;
 import io.fastpath.stack.tcp.TcpLayer;
 import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.wire.ArpPacket;
@@ -736,6 +737,11 @@ public final class Stack implements Agent, AutoCloseable {
     /** The TCP layer: listen, connect (poll thread: from handlers or in invoker mode). */
     public TcpLayer tcp() {
         return tcp;
+    }
+
+    /** The local ports held outside connections, one table shared by the providers and TCP (any thread). */
+    public LocalPorts ports() {
+        return tcp.ports();
     }
 
     /** TCP for application threads: requests through a ring, events and zero-copy data back. */

@@ -24,6 +24,8 @@ final class ConnectionTable {
     int freeCount;
     final Long2ObjectHashMap<TcpConnection> connections;
     final int[] localPortUse = new int[65536];
+    /** Ports this table took in the stack's {@link LocalPorts} for its own ephemeral choice, let go with the last use. */
+    final boolean[] ephemeralHeld = new boolean[65536];
     // RFC 6056 §3.3.4 (Algorithm 4, double-hash port selection): F and G are keyed hashes of the destination.
     static final int PORT_TABLE_LENGTH = 1024;
     final short[] portTable = new short[PORT_TABLE_LENGTH];
@@ -98,7 +100,9 @@ final class ConnectionTable {
      * double-hash port selection): the search starts at F(local, remote, secret) + table[G(...)], so a peer sees
      * no pattern across destinations and an off-path attacker cannot guess the port; table[G] advances so
      * successive connections to one destination do not reuse a port at once. A port is suitable if no
-     * connection or listener holds it and its 4-tuple is not in TIME-WAIT. Returns 0 when none is left.
+     * connection or listener holds it, its 4-tuple is not in TIME-WAIT and no provider holds it in the stack's
+     * {@link LocalPorts}; the port found is taken there (for as long as a connection uses it, or until
+     * {@link #releaseEphemeral}) so no provider picks it meanwhile. Returns 0 when none is left.
      */
     int ephemeralPort(int remoteIp, int remotePort) {
         int range = TcpLayer.EPHEMERAL_LAST - TcpLayer.EPHEMERAL_FIRST + 1;
@@ -110,11 +114,20 @@ final class ConnectionTable {
                 + Integer.remainderUnsigned(offset + (portTable[index] & 0xFFFF), range);
             portTable[index]++;
             if (localPortUse[port] == 0 && !listening.listeners.containsKey(port)
-                && timeWait.find(TcpLayer.key(remoteIp, remotePort, port)) < 0) {
+                && timeWait.find(TcpLayer.key(remoteIp, remotePort, port)) < 0 && layer.ports.tryTake(port)) {
+                ephemeralHeld[port] = true;
                 return port;
             }
         }
         return 0;
+    }
+
+    /** Lets go of a port {@link #ephemeralPort} took once no connection uses it (a connect that did not open). */
+    void releaseEphemeral(int port) {
+        if (localPortUse[port] == 0 && ephemeralHeld[port]) {
+            ephemeralHeld[port] = false;
+            layer.ports.free(port);
+        }
     }
 
     /** The connection a handle names, or null when it is gone or was reused. */
@@ -272,6 +285,7 @@ final class ConnectionTable {
         c.state = TcpState.CLOSED;
         connections.remove(c.key);
         localPortUse[c.localPort]--;
+        releaseEphemeral(c.localPort);
         if (c.timerId != -1) {
             timers.wheel.cancelTimer(c.timerId);
             timers.timerOwners.remove(c.timerId);

@@ -73,6 +73,8 @@ public final class TcpLayer {
 
     // The parts, by concern (see docs/tcp.md "Code layout").
     final ConnectionTable table;
+    /** Local ports held outside connections, shared with the providers (any thread). */
+    final LocalPorts ports = new LocalPorts();
     final Listeners listening;
     final TcpInput in;
     final TimeWaitInput timeWaitIn;
@@ -145,6 +147,14 @@ public final class TcpLayer {
     /** The global limit in mbufs. */
     public int memoryLimitMbufs() {
         return rx.memLimit;
+    }
+
+    /**
+     * The stack's local port table, shared by every provider on this stack and by this layer's ephemeral port
+     * selection. Thread-safe: any thread may call it.
+     */
+    public LocalPorts ports() {
+        return ports;
     }
 
     public TcpConfig config() {
@@ -262,6 +272,7 @@ public final class TcpLayer {
         }
         TcpConnection c = table.allocateConnection();
         if (c == null) {
+            table.releaseEphemeral(localPort);
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         table.open(c, remoteIp, remotePort, localPort);

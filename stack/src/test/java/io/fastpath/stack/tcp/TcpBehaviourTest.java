@@ -154,6 +154,52 @@ class TcpBehaviourTest {
     }
 
     @Test
+    void ephemeralSelectionSharesTheStacksPortTableWithProviders_issue11() {
+        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withMaxConnections(2)
+            .withSynRetries(1, TimeUnit.SECONDS.toNanos(30)));
+        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        resolveArp();
+        bSilent = true; // SYNs go unanswered: connections stay in SYN-SENT until aborted
+        LocalPorts ports = a.ports();
+        // Providers hold every ephemeral port but one.
+        for (int i = 0; i < LocalPorts.EPHEMERAL_COUNT; i++) {
+            assertTrue(ports.allocate(false) != 0);
+        }
+        int spare = 60000;
+        ports.free(spare);
+        Endpoint first = new Endpoint("first");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 9, first));
+        TcpConnection c1 = a.tcp().lastConnection();
+        assertEquals(spare, c1.localPort(), "TCP picks the one port no provider holds");
+        assertTrue(ports.inUse(spare), "and holds it in the shared table");
+        assertEquals(0, ports.allocate(false), "so no provider is given it");
+        assertStatus(NtStatus.STATUS_TOO_MANY_ADDRESSES, a.tcp().connect(0, 0, B_IP, 10, first));
+        // 4-tuple reuse as before: the same local port to another remote, with SO_REUSEADDR.
+        Endpoint second = new Endpoint("second");
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, spare, B_IP, 10, second, null, 0, 0, false,
+            TcpSocketOptions.of(null, 0, 0, true)));
+        TcpConnection c2 = a.tcp().lastConnection();
+        c1.abort();
+        step();
+        assertTrue(ports.inUse(spare), "held while a connection still uses it");
+        c2.abort();
+        step();
+        assertEquals(0, ports.holders(spare), "let go with the port's last connection");
+        // A connect that takes a port but cannot open (no connection slot) lets go of it.
+        ports.free(spare - 1);
+        ports.free(spare - 2);
+        ports.free(spare - 3);
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 11, new Endpoint("x")));
+        assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 12, new Endpoint("y")));
+        assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES, a.tcp().connect(0, 0, B_IP, 13, new Endpoint("z")));
+        int free = 0;
+        for (int p = spare - 3; p <= spare; p++) {
+            free += ports.inUse(p) ? 0 : 1;
+        }
+        assertEquals(2, free, "two of the four spare ports taken by the two connections, none leaked");
+    }
+
+    @Test
     void connectsIssuedBeforeArpResolvesAllComplete_rfc1122_s2_3_2_2() {
         a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
         b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());

@@ -35,14 +35,16 @@ class TdiStageTest {
             List<String> order = new CopyOnWriteArrayList<>();
             Irp accept = new Irp();
             CompletableFuture<IoResult> acceptDone = new CompletableFuture<>();
-            Req connectEvent = TdiRig.setEvent(rig.tdiB, addressB, Tdi.TDI_EVENT_CONNECT,
-                (TdiEvents.ClientEventConnect) (ctx, ip, port, dataLength, data, optLength, opts, out) -> {
+            Req connectEvent = new Req();
+            TdiBuild.setConnectEventHandler(connectEvent.irp, addressB, connectEvent.routine, null,
+                (ctx, ip, port, dataLength, data, optLength, opts, out) -> {
                     TdiBuild.accept(accept, b, (i, c) -> order.add("accept routine"), null, null, null);
                     accept.asStage().thenAccept(r -> order.add("accept stage " + r.status().name()))
                         .thenRun(() -> acceptDone.complete(null));
                     out.acceptIrp(accept).connectionContext("b");
                     return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
                 }, null);
+            connectEvent.call(rig.tdiB);
             rig.runUntil(connectEvent::done, 5, "listening");
 
             Irp connect = new Irp();

@@ -2,6 +2,8 @@ package io.fastpath.provider;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * An I/O request packet: caller-owned, allocated once and reused for request after request (IoReuseIrp), so
@@ -21,6 +23,9 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Threads: {@link #completed()}, {@link #pending()}, {@link #inProgress()} and {@link #cancel()} from any
  * thread; the rest on the provider's dispatch thread (or the caller's, before the IRP is handed over).
+ *
+ * <p>From Java: {@link #asStage()} gives the request's outcome as a {@link CompletionStage} of an
+ * {@link IoResult}, for callers that would rather wait or chain than write a completion routine.
  *
  * @param <I> the API's IRP type (the subclass itself)
  */
@@ -49,6 +54,8 @@ public abstract class Irp<I extends Irp<I>> {
     private volatile int state;
     private volatile boolean pendingReturned;
     private volatile boolean cancelRequested;
+    /** {@link #asStage()}'s future for the current request; null unless asked for (the usual path allocates none). */
+    private volatile CompletableFuture<IoResult> stage;
     /** The link of the {@link IrpQueue} holding the IRP (one at a time). */
     I next;
     /** A completion put off by {@link IrpCompleter} (nested too deep): the result it will carry. */
@@ -112,6 +119,7 @@ public abstract class Irp<I extends Irp<I>> {
         pendingReturned = false;
         cancelRequested = false;
         cancelRoutine = null;
+        stage = null;
         next = null;
         clearParameters();
         STATE.setVolatile(this, READY);
@@ -181,17 +189,62 @@ public abstract class Irp<I extends Irp<I>> {
         return true;
     }
 
-    /** Runs the completion routine (if any) on this thread; what it throws goes to {@code errors}. */
+    /**
+     * Runs the completion routine (if any) on this thread; what it throws goes to {@code errors}. Then completes
+     * the {@link #asStage() stage}, if one was asked for, with the status as it was when the IRP completed.
+     */
     public final void runCompletionRoutine(org.agrona.ErrorHandler errors) {
         IoCompletionRoutine<I> r = routine;
-        if (r == null) {
-            return;
+        CompletableFuture<IoResult> s = stage; // read after the state turned completed: see asStage()
+        // The copy is taken before the routine runs: the routine may reuse the IRP for its next request.
+        IoResult result = s == null ? null : IoResult.of(ioStatus);
+        if (r != null) {
+            try {
+                r.onComplete(self(), context);
+            } catch (Throwable t) {
+                errors.onError(t);
+            }
         }
-        try {
-            r.onComplete(self(), context);
-        } catch (Throwable t) {
-            errors.onError(t);
+        if (s != null) {
+            s.complete(result); // its dependent stages run here; what they throw stays in their own stages
         }
+    }
+
+    /**
+     * The current request's outcome as a {@link CompletionStage}, for callers who would rather wait for it or
+     * chain on it than write a completion routine. Ask before or after handing the IRP to the request, from the
+     * thread that owns the request; the stage then completes exactly once, when the IRP completes (inline or
+     * later), with an {@link IoResult}: a copy of the IoStatus taken at completion, so reusing the IRP afterwards
+     * does not change it. A failure status completes the stage normally; it never completes exceptionally.
+     *
+     * <p>With a completion routine too: the routine runs first and the stage completes after it, on the same
+     * (dispatch) thread, as Windows runs the drivers' routines before it signals the waiting thread. A routine that
+     * reuses the IRP and starts its next request does not disturb the stage: it carries the first request's
+     * result, and the next request needs its own {@code asStage()}. Asked for only once the IRP has completed, the
+     * stage is complete already.
+     *
+     * <p>Dependent actions added with the non-async methods run on the dispatch thread: keep them short, or use
+     * the {@code *Async} forms. Blocking on the stage ({@code toCompletableFuture().join()}) is fine from any thread
+     * other than the provider's dispatch thread, virtual threads included (the dispatch thread would wait for
+     * itself).
+     *
+     * <p>Allocates (the future and its view) only when called; IoReuseIrp drops the stage.
+     *
+     * @return a stage the caller cannot complete itself
+     */
+    public final CompletionStage<IoResult> asStage() {
+        CompletableFuture<IoResult> s = stage;
+        if (s == null) {
+            s = new CompletableFuture<>();
+            stage = s;
+        }
+        // Dekker with complete()/runCompletionRoutine(): this writes the stage then reads the state, the completer
+        // writes the state then reads the stage; of two volatile orders one sees the other, so the stage completes
+        // (twice at worst: CompletableFuture keeps the first, equal, value).
+        if ((int) STATE.getVolatile(this) == COMPLETED) {
+            s.complete(IoResult.of(ioStatus));
+        }
+        return s.minimalCompletionStage();
     }
 
     /** Has a completion routine (a deferred completion matters only then). */

@@ -1,5 +1,7 @@
 package io.fastpath.ndk;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;
@@ -42,7 +44,8 @@ import org.agrona.MutableDirectBuffer;
  * dissector agrees ("Good CRC32"). fastpath's ULPDU is the consumer's message itself (no DDP/RDMAP headers).
  *
  * <p>Untrusted input is checked once by {@link #parse}; it never throws on malformed bytes, it returns an
- * error code ({@link #describe}). Not thread-safe: one instance per connection.
+ * error code ({@link #describe}). Not thread-safe: one instance per connection. The constants are public (the
+ * limits they state are the API's); parse and the emitters, over Agrona buffers, are this package's own.
  */
 public final class MpaFrame {
     public static final byte[] KEY_REQUEST = "MPA ID Req Frame".getBytes(StandardCharsets.US_ASCII);
@@ -137,7 +140,7 @@ public final class MpaFrame {
      * @return the frame's length when complete and valid; 0 when more bytes are needed; a negative
      *     {@code ERR_*} code when the bytes can never become a valid frame
      */
-    public int parse(DirectBuffer b, int offset, int available, boolean expectRequest, int maxConsumerPrivateData) {
+    int parse(DirectBuffer b, int offset, int available, boolean expectRequest, int maxConsumerPrivateData) {
         byte[] key = expectRequest ? KEY_REQUEST : KEY_REPLY;
         int keyBytes = Math.min(available, KEY_LENGTH);
         for (int i = 0; i < keyBytes; i++) {
@@ -196,9 +199,9 @@ public final class MpaFrame {
         return HEADER_LENGTH + pd;
     }
 
-    /** {@link #emit(MutableDirectBuffer, int, boolean, boolean, boolean, int, int, DirectBuffer, int, int)} with C = 0. */
-    public static int emit(MutableDirectBuffer b, int offset, boolean request, boolean reject, int ird, int ord,
-                           DirectBuffer privateData, int pdOffset, int pdLength) {
+    /** {@link #emit(MutableDirectBuffer, int, boolean, boolean, boolean, int, int, MemorySegment, int, int)} with C = 0. */
+    static int emit(MutableDirectBuffer b, int offset, boolean request, boolean reject, int ird, int ord,
+                    MemorySegment privateData, int pdOffset, int pdLength) {
         return emit(b, offset, request, reject, false, ird, ord, privateData, pdOffset, pdLength);
     }
 
@@ -208,8 +211,8 @@ public final class MpaFrame {
      *
      * @return the frame's length
      */
-    public static int emit(MutableDirectBuffer b, int offset, boolean request, boolean reject, boolean crc, int ird,
-                           int ord, DirectBuffer privateData, int pdOffset, int pdLength) {
+    static int emit(MutableDirectBuffer b, int offset, boolean request, boolean reject, boolean crc, int ird,
+                    int ord, MemorySegment privateData, int pdOffset, int pdLength) {
         if (pdLength < 0 || pdLength > MAX_CONSUMER_PRIVATE_DATA) {
             throw new IllegalArgumentException("private data length " + pdLength);
         }
@@ -226,7 +229,10 @@ public final class MpaFrame {
             java.nio.ByteOrder.BIG_ENDIAN);
         b.putShort(offset + ORD_OFFSET, (short) ord, java.nio.ByteOrder.BIG_ENDIAN);
         if (pdLength > 0) {
-            b.putBytes(offset + HEADER_LENGTH + IRD_ORD_LENGTH, privateData, pdOffset, pdLength);
+            int at = offset + HEADER_LENGTH + IRD_ORD_LENGTH;
+            for (int i = 0; i < pdLength; i++) { // at most 508 bytes, on connection set-up
+                b.putByte(at + i, privateData.get(ValueLayout.JAVA_BYTE, pdOffset + i));
+            }
         }
         return HEADER_LENGTH + IRD_ORD_LENGTH + pdLength;
     }
@@ -241,7 +247,7 @@ public final class MpaFrame {
      *
      * @return the FPDU's length
      */
-    public static int emitFpdu(MutableDirectBuffer b, int offset, int ulpduLength) {
+    static int emitFpdu(MutableDirectBuffer b, int offset, int ulpduLength) {
         return emitFpdu(b, offset, ulpduLength, null);
     }
 
@@ -252,7 +258,7 @@ public final class MpaFrame {
      *
      * @return the FPDU's length
      */
-    public static int emitFpdu(MutableDirectBuffer b, int offset, int ulpduLength, CRC32C crc) {
+    static int emitFpdu(MutableDirectBuffer b, int offset, int ulpduLength, CRC32C crc) {
         if (ulpduLength < 0 || ulpduLength > MAX_ULPDU) {
             throw new IllegalArgumentException("ULPDU length " + ulpduLength);
         }
@@ -271,12 +277,12 @@ public final class MpaFrame {
      * Writes a CRC field: RFC 5044 §4.1 (CRC32c as in iSCSI, RFC 3720 §12.1 / §B.4), least significant byte
      * of the CRC32c value first.
      */
-    public static void putCrc(MutableDirectBuffer b, int index, int crcValue) {
+    static void putCrc(MutableDirectBuffer b, int index, int crcValue) {
         b.putInt(index, crcValue, java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Reads a CRC field (see {@link #putCrc}). */
-    public static int getCrc(DirectBuffer b, int index) {
+    static int getCrc(DirectBuffer b, int index) {
         return b.getInt(index, java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 

@@ -237,13 +237,12 @@ public final class NdkAdapter implements AutoCloseable {
     }
 
     /** Private data copied on the calling thread (cross-thread calls), or null. */
-    static org.agrona.concurrent.UnsafeBuffer copy(org.agrona.DirectBuffer data, int length) {
-        if (data == null || length <= 0 || length > data.capacity()) {
+    static java.lang.foreign.MemorySegment copy(java.lang.foreign.MemorySegment data, int length) {
+        if (data == null || length <= 0 || length > data.byteSize()) {
             return null;
         }
-        byte[] b = new byte[length];
-        data.getBytes(0, b);
-        return new org.agrona.concurrent.UnsafeBuffer(b);
+        return java.lang.foreign.MemorySegment.ofArray(
+            data.asSlice(0, length).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
     }
 
     void checkThread() {

@@ -5,8 +5,9 @@ import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.PortTable;
 import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.tcp.TcpSocketOptions;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
-import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -173,10 +174,10 @@ public final class NdkConnector {
      * STATUS_INVALID_DEVICE_STATE (connector already used), STATUS_INSUFFICIENT_RESOURCES (request ring full).
      */
     public int connect(NdkQp qp, SockAddrIn source, SockAddrIn destination, int inboundReadLimit,
-                       int outboundReadLimit, DirectBuffer privateData, int privateDataLength,
+                       int outboundReadLimit, MemorySegment privateData, int privateDataLength,
                        NdkRequestCompletion completion, Object requestContext) {
         if (!adapter.onDispatchThread()) {
-            DirectBuffer pd = NdkAdapter.copy(privateData, privateDataLength);
+            MemorySegment pd = NdkAdapter.copy(privateData, privateDataLength);
             return adapter.defer(completion, requestContext, () -> connect(qp, source, destination, inboundReadLimit,
                 outboundReadLimit, pd, privateDataLength, completion, requestContext));
         }
@@ -207,11 +208,11 @@ public final class NdkConnector {
      * STATUS_INVALID_PARAMETER for a closed or foreign endpoint.
      */
     public int connectWithSharedEndpoint(NdkQp qp, NdkSharedEndpoint sharedEndpoint, SockAddrIn destination,
-                                         int inboundReadLimit, int outboundReadLimit, DirectBuffer privateData,
+                                         int inboundReadLimit, int outboundReadLimit, MemorySegment privateData,
                                          int privateDataLength, NdkRequestCompletion completion,
                                          Object requestContext) {
         if (!adapter.onDispatchThread()) {
-            DirectBuffer pd = NdkAdapter.copy(privateData, privateDataLength);
+            MemorySegment pd = NdkAdapter.copy(privateData, privateDataLength);
             return adapter.defer(completion, requestContext, () -> connectWithSharedEndpoint(qp, sharedEndpoint,
                 destination, inboundReadLimit, outboundReadLimit, pd, privateDataLength, completion, requestContext));
         }
@@ -227,7 +228,7 @@ public final class NdkConnector {
             privateData, privateDataLength, completion, requestContext);
     }
 
-    private int checkConnect(NdkQp qp, SockAddrIn destination, DirectBuffer privateData, int privateDataLength,
+    private int checkConnect(NdkQp qp, SockAddrIn destination, MemorySegment privateData, int privateDataLength,
                              NdkRequestCompletion completion) {
         if (state != IDLE) {
             return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
@@ -236,7 +237,7 @@ public final class NdkConnector {
             return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCallerData()
-            || (privateData == null && privateDataLength > 0)) {
+            || (privateData == null ? privateDataLength > 0 : privateDataLength > privateData.byteSize())) {
             return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         if (destination == null || destination.ip() == 0 || destination.port() == 0) {
@@ -246,7 +247,7 @@ public final class NdkConnector {
     }
 
     private int start(NdkQp qp, int port, boolean auto, SockAddrIn destination, int inboundReadLimit,
-                      int outboundReadLimit, DirectBuffer privateData, int privateDataLength,
+                      int outboundReadLimit, MemorySegment privateData, int privateDataLength,
                       NdkRequestCompletion completion, Object requestContext) {
         NdkAdapterInfo info = adapter.info();
         ownInbound = clamp(inboundReadLimit, info.maxInboundReadLimit());
@@ -393,11 +394,11 @@ public final class NdkConnector {
      * STATUS_CONNECTION_ABORTED (the initiator went away meanwhile), STATUS_INVALID_BUFFER_SIZE (private
      * data above MaxCalleeData), STATUS_INVALID_PARAMETER, STATUS_INSUFFICIENT_RESOURCES.
      */
-    public int accept(NdkQp qp, int inboundReadLimit, int outboundReadLimit, DirectBuffer privateData,
+    public int accept(NdkQp qp, int inboundReadLimit, int outboundReadLimit, MemorySegment privateData,
                       int privateDataLength, NdkDisconnectEventCallback disconnectEvent,
                       Object disconnectEventContext, NdkRequestCompletion completion, Object requestContext) {
         if (!adapter.onDispatchThread()) {
-            DirectBuffer pd = NdkAdapter.copy(privateData, privateDataLength);
+            MemorySegment pd = NdkAdapter.copy(privateData, privateDataLength);
             return adapter.defer(completion, requestContext, () -> accept(qp, inboundReadLimit, outboundReadLimit, pd,
                 privateDataLength, disconnectEvent, disconnectEventContext, completion, requestContext));
         }
@@ -411,7 +412,7 @@ public final class NdkConnector {
             return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCalleeData()
-            || (privateData == null && privateDataLength > 0)) {
+            || (privateData == null ? privateDataLength > 0 : privateDataLength > privateData.byteSize())) {
             return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         NdkAdapterInfo info = adapter.info();
@@ -443,13 +444,13 @@ public final class NdkConnector {
      * STATUS_CONNECTION_INVALID (no request to reject); STATUS_INVALID_BUFFER_SIZE (above MaxCalleeData);
      * STATUS_INSUFFICIENT_RESOURCES (request ring full).
      */
-    public int reject(DirectBuffer privateData, int privateDataLength) {
+    public int reject(MemorySegment privateData, int privateDataLength) {
         adapter.checkThread();
         if (state != REQUEST_RECEIVED) {
             return NtStatus.STATUS_CONNECTION_INVALID.code();
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCalleeData()
-            || (privateData == null && privateDataLength > 0)) {
+            || (privateData == null ? privateDataLength > 0 : privateDataLength > privateData.byteSize())) {
             return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         int length = MpaFrame.emit(control, 0, false, true, 0, 0, privateData, 0, privateDataLength);
@@ -481,15 +482,15 @@ public final class NdkConnector {
      * {@code out.privateDataLength}. Otherwise copies up to {@code capacity} bytes: STATUS_SUCCESS if all
      * fit, else STATUS_BUFFER_TOO_SMALL (the required size in {@code out.privateDataLength}).
      * STATUS_INVALID_DEVICE_STATE before the peer's request or reply arrived; STATUS_INVALID_PARAMETER for
-     * a {@code capacity} above the buffer's.
+     * a {@code capacity} above the segment's size, or a read-only segment.
      */
-    public int getConnectionData(NdkConnectionData out, MutableDirectBuffer privateData, int capacity) {
+    public int getConnectionData(NdkConnectionData out, MemorySegment privateData, int capacity) {
         adapter.checkThread();
         if (!peerKnown) {
             return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
         }
         if (out == null || capacity < 0 || (privateData == null && capacity > 0)
-            || (privateData != null && capacity > privateData.capacity())) {
+            || (privateData != null && (capacity > privateData.byteSize() || privateData.isReadOnly()))) {
             return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         out.inboundReadLimit = effectiveInbound();
@@ -499,7 +500,7 @@ public final class NdkConnector {
             return NtStatus.STATUS_SUCCESS.code();
         }
         int n = Math.min(capacity, peerPrivateDataLength);
-        privateData.putBytes(0, peerPrivateData, 0, n);
+        MemorySegment.copy(peerPrivateData, 0, privateData, ValueLayout.JAVA_BYTE, 0, n);
         return capacity >= peerPrivateDataLength ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_BUFFER_TOO_SMALL.code();
     }
 

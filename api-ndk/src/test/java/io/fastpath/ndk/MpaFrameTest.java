@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -26,7 +27,7 @@ class MpaFrameTest {
     @Test
     void requestIsEmittedByteForByte_rfc5044_s7_1_rfc6581_s3() {
         UnsafeBuffer b = new UnsafeBuffer(new byte[64]);
-        UnsafeBuffer pd = new UnsafeBuffer("abc".getBytes(StandardCharsets.US_ASCII));
+        MemorySegment pd = MemorySegment.ofArray("abc".getBytes(StandardCharsets.US_ASCII));
         int n = MpaFrame.emit(b, 0, true, false, 3, 5, pd, 0, 3);
         assertEquals(27, n);
         byte[] out = new byte[n];
@@ -56,7 +57,7 @@ class MpaFrameTest {
     @Test
     void rejectReplyCarriesTheRejectFlagAndItsPrivateData() {
         UnsafeBuffer b = new UnsafeBuffer(new byte[64]);
-        UnsafeBuffer pd = new UnsafeBuffer("no".getBytes(StandardCharsets.US_ASCII));
+        MemorySegment pd = MemorySegment.ofArray("no".getBytes(StandardCharsets.US_ASCII));
         int n = MpaFrame.emit(b, 0, false, true, 0, 0, pd, 0, 2);
         byte[] out = new byte[n];
         b.getBytes(0, out);
@@ -121,7 +122,7 @@ class MpaFrameTest {
     @Test
     void maximumPrivateDataIs508BytesAfterTheIrdOrdWords_rfc5044_s7_1() {
         UnsafeBuffer b = new UnsafeBuffer(new byte[MpaFrame.MAX_FRAME_LENGTH]);
-        UnsafeBuffer pd = new UnsafeBuffer(new byte[508]);
+        MemorySegment pd = MemorySegment.ofArray(new byte[508]);
         int n = MpaFrame.emit(b, 0, true, false, 1, 1, pd, 0, 508);
         assertEquals(532, n);
         assertEquals(512, b.getShort(MpaFrame.PD_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN));

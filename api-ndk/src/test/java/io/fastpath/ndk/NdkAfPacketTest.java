@@ -17,12 +17,12 @@ import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.testkit.NetNs;
 import io.fastpath.testkit.Shell;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -103,16 +103,16 @@ class NdkAfPacketTest {
                 qpB.postAll(4);
                 NdkConnector c = ndkA.createConnector();
                 Call connect = new Call();
-                UnsafeBuffer pd = text("over veth");
+                MemorySegment pd = text("over veth");
                 assertEquals(P, connect.start(() -> c.connect(qpA.qp, SockAddrIn.of("10.14.0.1", 0),
-                    listener.getListenerLocalAddress(), 16, 16, pd, pd.capacity(), connect, null)));
+                    listener.getListenerLocalAddress(), 16, 16, pd, (int) pd.byteSize(), connect, null)));
                 run.until(() -> requests.size() == 1, "connect event");
                 NdkConnector s = requests.get(0);
                 assertEquals("over veth", privateData(s, new NdkConnectionData()));
                 Call accept = new Call();
-                UnsafeBuffer pdb = text("accepted");
+                MemorySegment pdb = text("accepted");
                 int[] events = new int[1];
-                assertEquals(P, accept.start(() -> s.accept(qpB.qp, 16, 16, pdb, pdb.capacity(), ctx -> events[0]++,
+                assertEquals(P, accept.start(() -> s.accept(qpB.qp, 16, 16, pdb, (int) pdb.byteSize(), ctx -> events[0]++,
                     null, accept, null)));
                 run.until(connect::done, "connect");
                 connect.assertCompleted(S);

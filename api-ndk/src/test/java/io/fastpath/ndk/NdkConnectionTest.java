@@ -6,11 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.provider.NtStatus;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,15 +26,15 @@ class NdkConnectionTest {
     @TempDir
     Path dir;
 
-    static UnsafeBuffer text(String s) {
-        return new UnsafeBuffer(s.getBytes(StandardCharsets.UTF_8));
+    static MemorySegment text(String s) {
+        return MemorySegment.ofArray(s.getBytes(StandardCharsets.UTF_8));
     }
 
     static String privateData(NdkConnector c, NdkConnectionData out) {
         assertEquals(S, c.getConnectionData(out, null, 0), "query size");
-        UnsafeBuffer b = new UnsafeBuffer(new byte[out.privateDataLength]);
-        assertEquals(S, c.getConnectionData(out, b, b.capacity()));
-        return new String(b.byteArray(), StandardCharsets.UTF_8);
+        byte[] b = new byte[out.privateDataLength];
+        assertEquals(S, c.getConnectionData(out, MemorySegment.ofArray(b), b.length));
+        return new String(b, StandardCharsets.UTF_8);
     }
 
     /** A listener on B that records connect events. */
@@ -67,16 +67,16 @@ class NdkConnectionTest {
         qpB.postAll(8);
         NdkConnector c = rig.ndkA.createConnector();
         Call connect = new Call();
-        UnsafeBuffer pdA = text(activePd);
+        MemorySegment pdA = text(activePd);
         int before = l.requests.size();
         assertEquals(P, connect.start(() -> c.connect(qpA.qp, null, l.address, activeLimits[0], activeLimits[1], pdA,
-            pdA.capacity(), connect, "connect-ctx")));
+            (int) pdA.byteSize(), connect, "connect-ctx")));
         rig.runUntil(() -> l.requests.size() > before, 10, "connect event");
         NdkConnector s = l.requests.get(l.requests.size() - 1);
         assertEquals(activePd, privateData(s, new NdkConnectionData()));
         Call accept = new Call();
-        UnsafeBuffer pdB = text(passivePd);
-        assertEquals(P, accept.start(() -> s.accept(qpB.qp, passiveLimits[0], passiveLimits[1], pdB, pdB.capacity(),
+        MemorySegment pdB = text(passivePd);
+        assertEquals(P, accept.start(() -> s.accept(qpB.qp, passiveLimits[0], passiveLimits[1], pdB, (int) pdB.byteSize(),
             ctx -> events[1]++, null, accept, "accept-ctx")));
         rig.await(connect, "connect");
         connect.assertCompleted(S);

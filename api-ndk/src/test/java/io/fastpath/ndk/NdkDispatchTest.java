@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.ndk.NdkConnectionTest.Listening;
+import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -195,10 +196,10 @@ class NdkDispatchTest {
             assertEquals(S, qpA.postReceive(aRx.addressOffset(), 64, "a"));
             assertEquals(S, qpB.postReceive(bRx.addressOffset(), 64, "b"));
             NdkConnector c = rig.ndkA.createConnector();
-            UnsafeBuffer pd = new UnsafeBuffer("from a thread".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            assertEquals(P, c.connect(qpA, null, new SockAddrIn(NdkRig.B_IP, 7301), 3, 3, pd, pd.capacity(), record,
+            MemorySegment pd = MemorySegment.ofArray("from a thread".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            assertEquals(P, c.connect(qpA, null, new SockAddrIn(NdkRig.B_IP, 7301), 3, 3, pd, (int) pd.byteSize(), record,
                 "connect"));
-            pd.putByte(0, (byte) 'X'); // copied when the call started
+            pd.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) 'X'); // copied when the call started
             NdkConnector s = requests.poll(10, TimeUnit.SECONDS);
             assertEquals(P, s.accept(qpB, 3, 3, null, 0, null, null, record, "accept"));
             await(statuses, "connect");
@@ -234,7 +235,7 @@ class NdkDispatchTest {
     /** A cross-thread call that fails on the dispatch thread still completes once, with the failure. */
     private static int bad(NdkRig rig, NdkConnector dead) throws Exception {
         CompletableFuture<Integer> status = new CompletableFuture<>();
-        UnsafeBuffer big = new UnsafeBuffer(new byte[600]);
+        MemorySegment big = MemorySegment.ofArray(new byte[600]);
         assertEquals(P, dead.accept(rig.ndkB.createQp(new NdkQpHandler() {
             @Override
             public void onSendComplete(Object requestContext, int s, int bytes) {

@@ -20,6 +20,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -136,8 +136,8 @@ class NdkLinuxTest {
             qp.postAll(2);
             Call accept = new Call();
             int[] events = new int[1];
-            UnsafeBuffer pd = text("hello linux");
-            assertEquals(P, accept.start(() -> s.accept(qp.qp, 3, 5, pd, pd.capacity(), ctx -> events[0]++, null,
+            MemorySegment pd = text("hello linux");
+            assertEquals(P, accept.start(() -> s.accept(qp.qp, 3, 5, pd, (int) pd.byteSize(), ctx -> events[0]++, null,
                 accept, null)));
             link.until(accept::done, "accept (the peer's RTR)");
             accept.assertCompleted(S);
@@ -174,10 +174,10 @@ class NdkLinuxTest {
             assertEquals("listening", out.readLine());
             NdkConnector c = link.ndk.createConnector();
             TestQp qp = new TestQp(link.ndk, 1, 16);
-            UnsafeBuffer pd = text("may I?");
+            MemorySegment pd = text("may I?");
             Call connect = new Call();
             assertEquals(P, connect.start(() -> c.connect(qp.qp, null, new SockAddrIn(Ipv4Address.parse(link.net + "1"),
-                7401), 4, 6, pd, pd.capacity(), connect, null)));
+                7401), 4, 6, pd, (int) pd.byteSize(), connect, null)));
             link.until(connect::done, "connect");
             connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
             assertEquals("request flags=0x10 rev=2 ird=0xc004 ord=0x0006 pd=may I?", out.readLine());

@@ -14,6 +14,7 @@ import io.fastpath.ndk.NdkConnectionTest.Listening;
 import io.fastpath.ndk.NdkConnectionTest.Pair;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,9 +37,9 @@ class NdkStatusTest {
     /** Starts a connect from A and returns its completion (the call must return PENDING). */
     private static Call connect(NdkRig rig, NdkConnector c, SockAddrIn source, SockAddrIn destination, String pd) {
         TestQp qp = new TestQp(rig.ndkA, 2, 64);
-        UnsafeBuffer b = text(pd);
+        MemorySegment b = text(pd);
         Call call = new Call();
-        assertEquals(P, call.start(() -> c.connect(qp.qp, source, destination, 4, 4, b, b.capacity(), call, null)));
+        assertEquals(P, call.start(() -> c.connect(qp.qp, source, destination, 4, 4, b, (int) b.byteSize(), call, null)));
         return call;
     }
 
@@ -52,7 +53,7 @@ class NdkStatusTest {
         TestQp qp = new TestQp(rig.ndkA, 2, 64);
         Call call = new Call();
         int r = call.start(() -> rig.ndkA.createConnector().connect(qp.qp, source, destination, 4, 4,
-            new UnsafeBuffer(new byte[Math.max(pdLength, 1)]), pdLength, call, null));
+            MemorySegment.ofArray(new byte[Math.max(pdLength, 1)]), pdLength, call, null));
         rig.runFor(20);
         assertEquals(0, call.completions, "no completion after an inline failure");
         return r;
@@ -76,8 +77,8 @@ class NdkStatusTest {
         try (NdkRig rig = new NdkRig(dir)) {
             List<Integer> secondTries = new ArrayList<>();
             NdkListener l = rig.ndkB.createListener((ctx, c) -> {
-                UnsafeBuffer why = text("go away: " + privateData(c, new NdkConnectionData()));
-                assertEquals(S, c.reject(why, why.capacity()));
+                MemorySegment why = text("go away: " + privateData(c, new NdkConnectionData()));
+                assertEquals(S, c.reject(why, (int) why.byteSize()));
                 secondTries.add(c.reject(null, 0));
                 Call x = new Call();
                 secondTries.add(c.accept(new TestQp(rig.ndkB, 1, 8).qp, 1, 1, null, 0, null, null, x, null));
@@ -259,6 +260,11 @@ class NdkStatusTest {
                 p.passive().close();
             }
             assertStatus(NtStatus.STATUS_INVALID_BUFFER_SIZE.code(), inline(rig, null, l.address, 509));
+            // The length says more than the segment holds: refused, never read past the segment.
+            TestQp qp = new TestQp(rig.ndkA, 2, 64);
+            Call call = new Call();
+            assertStatus(NtStatus.STATUS_INVALID_BUFFER_SIZE.code(), call.start(() -> rig.ndkA.createConnector()
+                .connect(qp.qp, null, l.address, 4, 4, MemorySegment.ofArray(new byte[3]), 4, call, null)));
         }
     }
 
@@ -272,15 +278,25 @@ class NdkStatusTest {
             NdkConnectionData d = new NdkConnectionData();
             assertEquals(S, p.active().getConnectionData(d, null, 0));
             assertEquals(10, d.privateDataLength, "NULL/0 = query the size");
-            UnsafeBuffer small = new UnsafeBuffer(new byte[4]);
+            byte[] smallBytes = new byte[4];
+            MemorySegment small = MemorySegment.ofArray(smallBytes);
             d.privateDataLength = 0;
             assertStatus(NtStatus.STATUS_BUFFER_TOO_SMALL.code(), p.active().getConnectionData(d, small, 4));
             assertEquals(10, d.privateDataLength, "updated with the size needed");
-            assertEquals("abcd", new String(small.byteArray(), StandardCharsets.US_ASCII), "copied up to the buffer");
-            assertStatus(NtStatus.STATUS_INVALID_PARAMETER.code(), p.active().getConnectionData(d, small, 16));
-            UnsafeBuffer big = new UnsafeBuffer(new byte[16]);
+            assertEquals("abcd", new String(smallBytes, StandardCharsets.US_ASCII), "copied up to the buffer");
+            assertStatus(NtStatus.STATUS_INVALID_PARAMETER.code(), p.active().getConnectionData(d, small, 16)); // capacity > size
+            byte[] bigBytes = new byte[16];
+            MemorySegment big = MemorySegment.ofArray(bigBytes);
+            assertStatus(NtStatus.STATUS_INVALID_PARAMETER.code(), p.active().getConnectionData(d, big.asReadOnly(),
+                16)); // read-only
             assertEquals(S, p.active().getConnectionData(d, big, 16));
-            assertEquals("abcdefghij", new String(big.byteArray(), 0, 10, StandardCharsets.US_ASCII));
+            assertEquals("abcdefghij", new String(bigBytes, 0, 10, StandardCharsets.US_ASCII));
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                MemorySegment nativeBuffer = arena.allocate(10);
+                assertEquals(S, p.active().getConnectionData(d, nativeBuffer, 10), "native memory too");
+                assertEquals("abcdefghij", new String(nativeBuffer.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
+                    StandardCharsets.US_ASCII));
+            }
         }
     }
 

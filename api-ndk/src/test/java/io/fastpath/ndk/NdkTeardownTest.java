@@ -13,10 +13,10 @@ import io.fastpath.ndk.NdkConnectionTest.Pair;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.tcp.TcpServiceClient;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -229,7 +229,7 @@ class NdkTeardownTest {
             assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), lateStatus[0]);
             assertEquals(0, lateCall.completions);
             assertFalse(rig.ndkB.execute(() -> { }));
-            UnsafeBuffer pd = text("x");
+            MemorySegment pd = text("x");
             Call after = new Call();
             assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), CompletableFuture.supplyAsync(() -> rig.ndkB
                 .createConnector().connect(qp.qp, null, new SockAddrIn(NdkRig.A_IP, 1), 1, 1, pd, 1, after, null))
@@ -247,7 +247,7 @@ class NdkTeardownTest {
         try (NdkRig rig = new NdkRig(dir, o)) {
             Listening l = new Listening(rig, 7407);
             // A request with 9 bytes where B takes at most 8 (MaxCallerData): a reject reply, no connect event.
-            UnsafeBuffer nine = text("123456789");
+            MemorySegment nine = text("123456789");
             Call refused = new Call();
             assertEquals(P, refused.start(() -> rig.ndkA.createConnector().connect(new TestQp(rig.ndkA, 1, 8).qp, null,
                 l.address, 1, 1, nine, 9, refused, null)));
@@ -257,12 +257,12 @@ class NdkTeardownTest {
             assertEquals(MpaFrame.ERR_PRIVATE_DATA_TOO_LONG, rig.ndkB.lastMalformedError());
             assertEquals(0, l.requests.size());
             // A reply with 5 bytes where A takes at most 4 (MaxCalleeData): the connect fails, the accept too.
-            UnsafeBuffer eight = text("12345678");
+            MemorySegment eight = text("12345678");
             Call connect = new Call();
             assertEquals(P, connect.start(() -> rig.ndkA.createConnector().connect(new TestQp(rig.ndkA, 1, 8).qp, null,
                 l.address, 1, 1, eight, 8, connect, null)));
             rig.runUntil(() -> l.requests.size() == 1, 5, "request");
-            UnsafeBuffer five = text("abcde");
+            MemorySegment five = text("abcde");
             Call accept = new Call();
             assertEquals(P, accept.start(() -> l.requests.get(0).accept(new TestQp(rig.ndkB, 1, 8).qp, 1, 1, five, 5,
                 null, null, accept, null)));

@@ -103,7 +103,12 @@ public final class TdiBuild {
         return irp;
     }
 
-    /** TdiBuildSetEventHandler: {@code handler} null clears the event. */
+    /**
+     * TdiBuildSetEventHandler, as Windows has it: {@code handler} null clears the event. The handler must implement
+     * the event's interface in {@link TdiEvents}; one that does not (or an unknown {@code eventType}) completes the
+     * request with STATUS_INVALID_PARAMETER (TDI_BAD_EVENT_TYPE). The typed forms below
+     * ({@link #setConnectEventHandler} ...) make a handler of the wrong type a compile error instead.
+     */
     public static Irp setEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine, Object context,
                                       int eventType, Object handler, Object eventContext) {
         start(irp, Tdi.TDI_SET_EVENT_HANDLER, address, routine, context);
@@ -111,6 +116,65 @@ public final class TdiBuild {
         irp.eventHandler = handler;
         irp.eventContext = eventContext;
         return irp;
+    }
+
+    // Typed forms of setEventHandler, one per TDI_EVENT_* type: the same request, the handler's type checked by
+    // the compiler. Null clears the event.
+
+    /** {@link #setEventHandler} for TDI_EVENT_CONNECT. */
+    public static Irp setConnectEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine, Object context,
+                                             TdiEvents.ClientEventConnect handler, Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_CONNECT, handler, eventContext);
+    }
+
+    /** {@link #setEventHandler} for TDI_EVENT_DISCONNECT. */
+    public static Irp setDisconnectEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine,
+                                                Object context, TdiEvents.ClientEventDisconnect handler,
+                                                Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_DISCONNECT, handler, eventContext);
+    }
+
+    /** {@link #setEventHandler} for TDI_EVENT_ERROR. */
+    public static Irp setErrorEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine, Object context,
+                                           TdiEvents.ClientEventError handler, Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_ERROR, handler, eventContext);
+    }
+
+    /** {@link #setEventHandler} for TDI_EVENT_RECEIVE. */
+    public static Irp setReceiveEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine, Object context,
+                                             TdiEvents.ClientEventReceive handler, Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_RECEIVE, handler, eventContext);
+    }
+
+    /** {@link #setEventHandler} for TDI_EVENT_RECEIVE_EXPEDITED. */
+    public static Irp setReceiveExpeditedEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine,
+                                                      Object context, TdiEvents.ClientEventReceive handler,
+                                                      Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_RECEIVE_EXPEDITED, handler,
+            eventContext);
+    }
+
+    /** {@link #setEventHandler} for TDI_EVENT_CHAINED_RECEIVE. */
+    public static Irp setChainedReceiveEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine,
+                                                    Object context, TdiEvents.ClientEventChainedReceive handler,
+                                                    Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_CHAINED_RECEIVE, handler, eventContext);
+    }
+
+    /** {@link #setEventHandler} for TDI_EVENT_CHAINED_RECEIVE_EXPEDITED. */
+    public static Irp setChainedReceiveExpeditedEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine,
+                                                             Object context,
+                                                             TdiEvents.ClientEventChainedReceive handler,
+                                                             Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED, handler,
+            eventContext);
+    }
+
+    /** {@link #setEventHandler} for TDI_EVENT_SEND_POSSIBLE. */
+    public static Irp setSendPossibleEventHandler(Irp irp, TdiAddress address, IoCompletionRoutine routine,
+                                                  Object context, TdiEvents.ClientEventSendPossible handler,
+                                                  Object eventContext) {
+        return setEventHandler(irp, address, routine, context, Tdi.TDI_EVENT_SEND_POSSIBLE, handler, eventContext);
     }
 
     /** TdiBuildQueryInformation on an address object or a connection endpoint: TDI_QUERY_*. */

@@ -2,7 +2,8 @@ package io.fastpath.tdi;
 
 /**
  * The client event handlers a TDI client registers on an address object with TDI_SET_EVENT_HANDLER
- * ({@link TdiBuild#setEventHandler}), one interface per event type. Every handler runs on the provider's
+ * ({@link TdiBuild#setEventHandler}, or its typed forms such as {@link TdiBuild#setConnectEventHandler}), one
+ * interface per event type. Every handler runs on the provider's
  * dispatch thread, one at a time, and may submit requests ({@link TdiProvider#callDriver}); receive
  * indications carry {@link Tdi#TDI_RECEIVE_AT_DISPATCH_LEVEL} because they run inside the provider's receive
  * path and must not block. Out-parameters (BytesTaken, IoRequestPacket, ConnectionContext, AcceptIrp) are set

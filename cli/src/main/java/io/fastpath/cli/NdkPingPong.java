@@ -22,6 +22,7 @@ import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.device.PcapPort;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -192,16 +193,17 @@ final class NdkPingPong {
 
         static String privateData(NdkConnector c, NdkConnectionData data) {
             expect("NdkGetConnectionData (size)", NtStatus.STATUS_SUCCESS.code(), c.getConnectionData(data, null, 0));
-            UnsafeBuffer b = new UnsafeBuffer(new byte[data.privateDataLength]);
-            expect("NdkGetConnectionData", NtStatus.STATUS_SUCCESS.code(), c.getConnectionData(data, b, b.capacity()));
-            return new String(b.byteArray(), StandardCharsets.UTF_8);
+            byte[] b = new byte[data.privateDataLength];
+            expect("NdkGetConnectionData", NtStatus.STATUS_SUCCESS.code(),
+                c.getConnectionData(data, MemorySegment.ofArray(b), b.length));
+            return new String(b, StandardCharsets.UTF_8);
         }
 
         int pingPong(int messages, int size, int[] connectorLimits, int[] listenerLimits, byte[] privateData) {
             int slot = Math.max(size, 1);
             Side connector = new Side(connectorNdk, slot);
             Side listener = new Side(listenerNdk, slot);
-            UnsafeBuffer pd = new UnsafeBuffer(privateData);
+            MemorySegment pd = MemorySegment.ofArray(privateData);
             int[] status = {Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE};
             NdkConnector[] accepted = new NdkConnector[1];
             NdkListener l = listenerNdk.createListener((ctx, c) -> accepted[0] = c, null);
@@ -213,14 +215,14 @@ final class NdkPingPong {
 
             NdkConnector c = connectorNdk.createConnector();
             expect("NdkConnect", NtStatus.STATUS_PENDING.code(), c.connect(connector.qp, null, address, connectorLimits[0],
-                connectorLimits[1], pd, pd.capacity(), record, 1));
+                connectorLimits[1], pd, privateData.length, record, 1));
             until(() -> accepted[0] != null || status[1] != Integer.MIN_VALUE, "connect event");
             if (accepted[0] == null) {
                 throw new Failed("NdkConnect", status[1]);
             }
             NdkConnector s = accepted[0];
             expect("NdkAccept", NtStatus.STATUS_PENDING.code(), s.accept(listener.qp, listenerLimits[0], listenerLimits[1], pd,
-                pd.capacity(), ctx -> { }, null, record, 2));
+                privateData.length, ctx -> { }, null, record, 2));
             until(() -> status[1] != Integer.MIN_VALUE, "NdkConnect");
             expect("NdkConnect", NtStatus.STATUS_SUCCESS.code(), status[1]);
             NdkConnectionData data = new NdkConnectionData();

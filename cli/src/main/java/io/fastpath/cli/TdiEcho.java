@@ -157,12 +157,13 @@ final class TdiEcho {
 
         /** Sets the handlers; the connect handler's IRP completes once the stack listens. */
         int start() {
-            int[] types = {Tdi.TDI_EVENT_CHAINED_RECEIVE, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED,
-                Tdi.TDI_EVENT_DISCONNECT, Tdi.TDI_EVENT_CONNECT};
-            Object[] handlers = {this, expedited, this, this};
-            for (int i = 0; i < types.length; i++) {
-                Irp irp = new Irp();
-                tdi.callDriver(TdiBuild.setEventHandler(irp, address, null, null, types[i], handlers[i], this));
+            Irp[] setup = {
+                TdiBuild.setChainedReceiveEventHandler(new Irp(), address, null, null, this, this),
+                TdiBuild.setChainedReceiveExpeditedEventHandler(new Irp(), address, null, null, expedited, this),
+                TdiBuild.setDisconnectEventHandler(new Irp(), address, null, null, this, this),
+                TdiBuild.setConnectEventHandler(new Irp(), address, null, null, this, this)}; // last: it listens
+            for (Irp irp : setup) {
+                tdi.callDriver(irp);
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                 while (!irp.completed() && System.nanoTime() < deadline) {
                     tdi.dispatch();

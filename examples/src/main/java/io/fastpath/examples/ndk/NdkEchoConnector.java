@@ -7,6 +7,7 @@ import io.fastpath.ndk.NdkQp;
 import io.fastpath.ndk.NdkQpHandler;
 import io.fastpath.ndk.SockAddrIn;
 import io.fastpath.provider.NtStatus;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -55,7 +56,7 @@ public final class NdkEchoConnector implements NdkQpHandler {
         qp = adapter.createQp(this);
         connector = adapter.createConnector();
         byte[] pd = privateData.getBytes(StandardCharsets.UTF_8);
-        int r = connector.connect(qp, null, listener, 8, 8, new UnsafeBuffer(pd), pd.length,
+        int r = connector.connect(qp, null, listener, 8, 8, MemorySegment.ofArray(pd), pd.length,
             (ctx, s) -> onConnected(s), null);
         if (r != NtStatus.STATUS_PENDING.code()) {
             fail("NdkConnect", r);
@@ -69,11 +70,11 @@ public final class NdkEchoConnector implements NdkQpHandler {
         }
         NdkConnectionData data = new NdkConnectionData();
         connector.getConnectionData(data, null, 0);
-        UnsafeBuffer theirs = new UnsafeBuffer(new byte[data.privateDataLength]);
-        connector.getConnectionData(data, theirs, theirs.capacity());
+        byte[] theirs = new byte[data.privateDataLength];
+        connector.getConnectionData(data, MemorySegment.ofArray(theirs), theirs.length);
         inboundReadLimit = data.inboundReadLimit;
         outboundReadLimit = data.outboundReadLimit;
-        peerPrivateData = new String(theirs.byteArray(), StandardCharsets.UTF_8);
+        peerPrivateData = new String(theirs, StandardCharsets.UTF_8);
         int r = connector.completeConnect(ctx -> fail("peer disconnected", NtStatus.STATUS_CONNECTION_RESET.code()), null,
             (ctx, c) -> onCompleted(c), null);
         if (r != NtStatus.STATUS_PENDING.code()) {

@@ -8,6 +8,7 @@ import io.fastpath.ndk.NdkQp;
 import io.fastpath.ndk.NdkQpHandler;
 import io.fastpath.ndk.SockAddrIn;
 import io.fastpath.stack.NtStatus;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -56,12 +57,12 @@ public final class NdkEchoListener {
     private void onConnectEvent(NdkConnector connector) {
         NdkConnectionData data = new NdkConnectionData();
         connector.getConnectionData(data, null, 0);
-        UnsafeBuffer theirs = new UnsafeBuffer(new byte[data.privateDataLength]);
-        connector.getConnectionData(data, theirs, theirs.capacity());
-        byte[] reply = ("welcome, " + new String(theirs.byteArray(), StandardCharsets.UTF_8))
+        byte[] theirs = new byte[data.privateDataLength];
+        connector.getConnectionData(data, MemorySegment.ofArray(theirs), theirs.length);
+        byte[] reply = ("welcome, " + new String(theirs, StandardCharsets.UTF_8))
             .getBytes(StandardCharsets.UTF_8);
         Connection c = new Connection(connector);
-        int r = connector.accept(c.qp, 2, 2, new UnsafeBuffer(reply), reply.length, ctx -> c.onPeerDisconnect(), null,
+        int r = connector.accept(c.qp, 2, 2, MemorySegment.ofArray(reply), reply.length, ctx -> c.onPeerDisconnect(), null,
             (ctx, status) -> {
                 if (status == NtStatus.STATUS_SUCCESS) {
                     accepted.incrementAndGet();

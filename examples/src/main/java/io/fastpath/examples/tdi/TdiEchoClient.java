@@ -72,8 +72,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
         address = tdi.openAddress(0, 0);
         endpoint = tdi.openConnection(this);
         tdi.callDriver(TdiBuild.associateAddress(associate, endpoint, null, null, address));
-        tdi.callDriver(TdiBuild.setEventHandler(receiveHandler, address, null, null, Tdi.TDI_EVENT_RECEIVE, this,
-            null));
+        tdi.callDriver(TdiBuild.setReceiveEventHandler(receiveHandler, address, null, null, this, null));
         tdi.callDriver(TdiBuild.connect(connect, endpoint, this::connected, null, connectTimeout,
             new TdiConnectionInformation(serverIp, serverPort), null));
     }

@@ -45,12 +45,12 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
     /** Opens the address object on {@code port} and sets the handlers (dispatch thread). */
     public void start(int port) {
         address = tdi.openAddress(0, port);
-        int[] types = {Tdi.TDI_EVENT_CHAINED_RECEIVE, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED, Tdi.TDI_EVENT_DISCONNECT,
-            Tdi.TDI_EVENT_CONNECT};
-        Object[] handlers = {this, expedited, this, this};
-        for (int i = 0; i < types.length; i++) {
-            setup[i] = new Irp();
-            tdi.callDriver(TdiBuild.setEventHandler(setup[i], address, null, null, types[i], handlers[i], this));
+        setup[0] = TdiBuild.setChainedReceiveEventHandler(new Irp(), address, null, null, this, this);
+        setup[1] = TdiBuild.setChainedReceiveExpeditedEventHandler(new Irp(), address, null, null, expedited, this);
+        setup[2] = TdiBuild.setDisconnectEventHandler(new Irp(), address, null, null, this, this);
+        setup[3] = TdiBuild.setConnectEventHandler(new Irp(), address, null, null, this, this); // last: it listens
+        for (Irp irp : setup) {
+            tdi.callDriver(irp);
         }
     }
 

@@ -49,7 +49,7 @@ class SharedStackTest {
     Path dir;
 
     @Test
-    void wskAndTdiProvidersShareOneStackServingTwoPortsAtOnce_issue11_item2() {
+    void wskTdiAndNdkShareOneStackServingThreePortsAtOnce_issue11_item2() {
         PktmbufPool pool = PktmbufPool.create("shared", 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         RingPair pair = RingPair.create("shared", 2048, pool, pool, EthDevPort.Config.defaults());
         TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(50));

@@ -72,7 +72,9 @@ public final class TcpServiceClient {
     /** Request encoders, one set per application thread (the flyweights hold a position). */
     private static final ThreadLocal<Encoders> ENCODERS = ThreadLocal.withInitial(Encoders::new);
 
+    /** One thread's request encoders; {@code thread} is final, so a racy read of the cache below is safe. */
     private static final class Encoders {
+        final Thread thread = Thread.currentThread();
         final ConnectRequestFlyweight connect = new ConnectRequestFlyweight();
         final ListenRequestFlyweight listen = new ListenRequestFlyweight();
         final SendRequestFlyweight send = new SendRequestFlyweight();
@@ -82,6 +84,12 @@ public final class TcpServiceClient {
     }
 
     private final TcpService service;
+    /**
+     * The encoders of the thread that last made a request: a provider makes nearly all of its requests on its
+     * dispatch thread, so this spares the ThreadLocal lookup. Plain field, racy on purpose: a thread uses it only
+     * when it names that thread, else it takes its own from {@link #ENCODERS} and puts them here.
+     */
+    private Encoders lastEncoders;
     /** Small id, for the records the poll thread keeps (held descriptors, port owners). */
     final int id;
 
@@ -213,7 +221,7 @@ public final class TcpServiceClient {
         if (index < 0) {
             return false;
         }
-        ENCODERS.get().connect.wrap(requests.buffer(), index)
+        encoders().connect.wrap(requests.buffer(), index)
             .requestId(requestId)
             .remoteIp(remoteIp)
             .remotePort(remotePort)
@@ -238,7 +246,7 @@ public final class TcpServiceClient {
         if (index < 0) {
             return false;
         }
-        ENCODERS.get().listen.wrap(requests.buffer(), index).port(port).socketOptions(socketOptions);
+        encoders().listen.wrap(requests.buffer(), index).port(port).socketOptions(socketOptions);
         requests.commit(index);
         return true;
     }
@@ -261,7 +269,7 @@ public final class TcpServiceClient {
         if (index < 0) {
             return false;
         }
-        ENCODERS.get().send.wrap(requests.buffer(), index)
+        encoders().send.wrap(requests.buffer(), index)
             .handle(handle)
             .requestId(requestId)
             .address(address)
@@ -276,7 +284,7 @@ public final class TcpServiceClient {
         if (index < 0) {
             return false;
         }
-        ENCODERS.get().connection.wrap(requests.buffer(), index).handle(handle).enable(on);
+        encoders().connection.wrap(requests.buffer(), index).handle(handle).enable(on);
         requests.commit(index);
         return true;
     }
@@ -287,7 +295,7 @@ public final class TcpServiceClient {
         if (index < 0) {
             return false;
         }
-        ENCODERS.get().connection.wrap(requests.buffer(), index)
+        encoders().connection.wrap(requests.buffer(), index)
             .handle(handle)
             .enable(on)
             .idleNs(idleNs)
@@ -303,9 +311,20 @@ public final class TcpServiceClient {
         if (index < 0) {
             return false;
         }
-        ENCODERS.get().connection.wrap(requests.buffer(), index).handle(handle).socketOptions(socketOptions);
+        encoders().connection.wrap(requests.buffer(), index).handle(handle).socketOptions(socketOptions);
         requests.commit(index);
         return true;
+    }
+
+    /** The calling thread's request encoders. */
+    private Encoders encoders() {
+        Encoders e = lastEncoders;
+        if (e != null && e.thread == Thread.currentThread()) {
+            return e;
+        }
+        e = ENCODERS.get();
+        lastEncoders = e;
+        return e;
     }
 
     /** Room on the request ring for a request that starts something, or -1 (full, or a control waits). */
@@ -341,7 +360,7 @@ public final class TcpServiceClient {
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(RequestType.STOP_LISTENING, ListenRequestFlyweight.LENGTH);
             if (index >= 0) {
-                ENCODERS.get().listen.wrap(requests.buffer(), index).port(port).socketOptions(0);
+                encoders().listen.wrap(requests.buffer(), index).port(port).socketOptions(0);
                 requests.commit(index);
                 return true;
             }
@@ -364,7 +383,7 @@ public final class TcpServiceClient {
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(type, ConnectionRequestFlyweight.HANDLE_LENGTH);
             if (index >= 0) {
-                ENCODERS.get().connection.wrap(requests.buffer(), index).handle(handle);
+                encoders().connection.wrap(requests.buffer(), index).handle(handle);
                 requests.commit(index);
                 return true;
             }
@@ -400,7 +419,7 @@ public final class TcpServiceClient {
                     // Cannot happen: each slot is on the ring at most once and the ring holds every slot.
                     throw new IllegalStateException("control slot ring full");
                 }
-                ENCODERS.get().slot.wrap(controlSlots.buffer(), index).slot(slot);
+                encoders().slot.wrap(controlSlots.buffer(), index).slot(slot);
                 controlSlots.commit(index);
                 return true;
             }
@@ -437,7 +456,7 @@ public final class TcpServiceClient {
             // Cannot happen: admitted releases never outnumber the descriptors held, and the ring holds them all.
             throw new IllegalStateException("release ring full");
         }
-        ENCODERS.get().release.wrap(releases.buffer(), index).handle(handle).mbuf(mbuf).length(length);
+        encoders().release.wrap(releases.buffer(), index).handle(handle).mbuf(mbuf).length(length);
         releases.commit(index);
         return true;
     }

@@ -1,6 +1,7 @@
 package io.fastpath.wsk;
 
 import io.fastpath.provider.CancelQueue;
+import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
@@ -101,6 +102,9 @@ public final class WskProvider implements AutoCloseable {
 
     private final IrpCompleter<Irp> completer;
     final CancelQueue<Irp> cancels;
+    /** Cancelled ConnectEx IRPs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
+    private final IrpQueue<Irp> cancelledConnects = new IrpQueue<>();
+    private long cancelledConnectsPosition;
 
     private WskSocket workHead;
     private WskSocket workTail;
@@ -343,6 +347,7 @@ public final class WskProvider implements AutoCloseable {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
         work += tcp.pollEvents(events);
+        work += completeCancelledConnects();
         work += runWork();
         work += completer.runDeferred();
         return work;
@@ -598,6 +603,28 @@ public final class WskProvider implements AutoCloseable {
         if (s != null) {
             s.cancel(irp);
         }
+    }
+
+    /**
+     * Completes {@code irp} STATUS_CANCELLED once the stack has taken its requests up to {@code position}
+     * (a cancelled ConnectEx whose CONNECT record, pointing at the caller's buffer, is still in the ring).
+     */
+    void completeWhenRequestsTaken(Irp irp, long position) {
+        cancelledConnects.add(irp);
+        cancelledConnectsPosition = Math.max(cancelledConnectsPosition, position);
+    }
+
+    private int completeCancelledConnects() {
+        if (cancelledConnects.isEmpty() || !tcp.requestsTaken(cancelledConnectsPosition)) {
+            return 0;
+        }
+        int work = 0;
+        Irp irp;
+        while ((irp = cancelledConnects.poll()) != null) {
+            complete(irp, NtStatus.STATUS_CANCELLED.code(), 0, null);
+            work++;
+        }
+        return work;
     }
 
     // ---------------------------------------------------------------- socket work list

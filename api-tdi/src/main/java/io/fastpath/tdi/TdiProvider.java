@@ -244,7 +244,7 @@ public final class TdiProvider implements AutoCloseable {
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
         this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::round);
-        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
+        this.cancels = new CancelQueue<>(loop, this::cancelNow);
         for (int i = tracked.length - 1; i >= 0; i--) {
             freeSlots[freeCount++] = i;
         }

@@ -228,7 +228,7 @@ public final class WskProvider implements AutoCloseable {
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
         this.loop = new DispatchLoop("fastpath-wsk-" + stack.config().name(), errorHandler, this::round);
-        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
+        this.cancels = new CancelQueue<>(loop, this::cancelNow);
     }
 
     /**

@@ -397,6 +397,10 @@ public final class TcpService {
             tcp.acceptRequest(c);
         }
         if ((flags & TcpServiceClient.CONTROL_REJECT) != 0) {
+            if (c.deferred && c.state == TcpState.SYN_RECEIVED) {
+                // A rejected request gets no onClosed: its queued sends fail now (as a close would), before the slot is reused.
+                failSends(client, c, NtStatus.STATUS_CONNECTION_ABORTED);
+            }
             tcp.rejectRequest(c);
             return;
         }
@@ -518,6 +522,7 @@ public final class TcpService {
     /** A connection opened for a client: no ideal backlog posted yet. */
     void opened(TcpConnection c) {
         idealBacklog[c.index] = 0;
+        shutdownAfterSends[c.index] = false;
     }
 
     /** Moves pending send requests into the send buffer as far as it has room. */

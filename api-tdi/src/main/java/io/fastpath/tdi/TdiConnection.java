@@ -280,6 +280,8 @@ public final class TdiConnection {
         blocked = false;
         expeditedBlocked = false;
         expeditedLength = 0;
+        expeditedBytesDropped = 0; // TDI_CONNECTION_INFO.ReceiveErrors and the overrun report are per connection
+        overrunReported = false;
         provider.byHandle.put(newHandle, this);
         provider.openConnections++;
     }

@@ -661,6 +661,38 @@ class TdiEventTest {
     }
 
     /**
+     * Review 11 finding 8: the expedited overrun state is per connection. Two connections in turn on one
+     * endpoint, each overrunning by 6 urgent bytes: each is reported (ClientEventError(STATUS_DATA_OVERRUN)),
+     * and the second's ReceiveErrors counts only its own drops.
+     */
+    @Test
+    void expeditedOverrunIsReportedAndCountedPerConnectionOnAReusedEndpoint_clientEventError() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) ->
+                    NtStatus.STATUS_DATA_NOT_ACCEPTED.code(), null).assertInline(S);
+            for (int round = 1; round <= 2; round++) {
+                p.connectAndAccept();
+                for (int i = 0; i < 70; i++) {
+                    Req s = send(rig.tdiA, p.a, direct("x"), Tdi.TDI_SEND_EXPEDITED);
+                    int kept = Math.min(i + 1, 64);
+                    long dropped = Math.max(0, i + 1 - 64);
+                    rig.runUntil(() -> s.done() && p.b.expeditedLength() == kept
+                        && p.b.info().receiveErrors() == dropped, 10, "connection " + round + ", urgent byte " + i);
+                }
+                assertEquals(round, p.errorsB.size(), "connection " + round + "'s overrun reported");
+                assertEquals(6, p.b.info().receiveErrors(), "connection " + round + "'s drops only");
+                Req abort = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0);
+                abort.assertInline(S);
+                rig.runUntil(p.b::idle, 10, "B idle");
+                p.accept.irp.reuse();
+                p.accept.submissions = p.accept.completions;
+            }
+        }
+    }
+
+    /**
      * ClientEventChainedReceive returning STATUS_DATA_NOT_ACCEPTED with a ClientEventReceive handler registered
      * too: the transport buffers the data for TDI_RECEIVE and indicates nothing more, chained or plain, until
      * that data was taken (ClientEventChainedReceive: "the client might retrieve the data with a TDI_RECEIVE

@@ -296,8 +296,9 @@ public final class WskProvider implements AutoCloseable {
 
     /**
      * WskRelease: gives back a data indication chain a receive event kept (returned STATUS_PENDING for). Any
-     * thread. STATUS_INVALID_PARAMETER for anything but the first link of a chain still kept (a second
-     * release is detected).
+     * thread. STATUS_INVALID_PARAMETER for anything but the first link of a chain still kept: a second release
+     * is detected while the indication object is not reused; once the pool has handed it to a newer chain, a
+     * stale release cannot be told apart and releases that chain.
      */
     public int release(WskDataIndication dataIndication) {
         if (dataIndication == null || !dataIndication.claimForRelease()) {

@@ -451,6 +451,9 @@ public final class TdiConnection {
         if (state != OFFERED) {
             return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
+        if (!provider.connectDataFits(irp)) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0); // the offer stays
+        }
         provider.cancelTimer(this);
         irp.incarnation = incarnation;
         startAccept(irp, false);

@@ -861,6 +861,12 @@ public final class TdiProvider implements AutoCloseable {
             raiseError(a, NtStatus.STATUS_INVALID_CONNECTION.code());
             return;
         }
+        if (!connectDataFits(accept)) {
+            refuse(handle);
+            failHandedBack(accept, NtStatus.STATUS_INVALID_PARAMETER.code());
+            raiseError(a, NtStatus.STATUS_INVALID_PARAMETER.code());
+            return;
+        }
         accept.begin(this);
         accept.markPending();
         if (context != null) {
@@ -907,6 +913,16 @@ public final class TdiProvider implements AutoCloseable {
     /** RST for a connection of the stack: a control, so a full request ring cannot lose it. */
     void abort(long handle) {
         tcp.abort(handle);
+    }
+
+    /**
+     * Connect data in an accept IRP must fit the send buffer, which is empty after the handshake and so takes it
+     * at once: the accept then completes right after the handshake and never waits on the peer's window (where
+     * it could not be cancelled). More is refused, STATUS_INVALID_PARAMETER.
+     */
+    boolean connectDataFits(Irp accept) {
+        TdiConnectionInformation info = accept.requestInfo;
+        return info == null || info.userData() == 0 || info.userDataLength() <= sendBufferBytes;
     }
 
     /** Conditional accept: SYN-ACK for a held request (a control, like an abort). */

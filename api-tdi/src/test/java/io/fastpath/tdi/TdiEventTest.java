@@ -229,6 +229,51 @@ class TdiEventTest {
         }
     }
 
+    /**
+     * Review 11 finding 7: connect data in an accept IRP is bounded by the send buffer, which takes it at once
+     * after the handshake, so the accept never waits on the peer's window (it could not be cancelled then). More
+     * is refused with STATUS_INVALID_PARAMETER: a TDI_ACCEPT at once (the offer stays, a TDI_ACCEPT with less
+     * data then accepts), ClientEventConnect's accept IRP as an unusable one (the request refused,
+     * ClientEventError).
+     */
+    @Test
+    void connectDataLargerThanTheSendBufferIsRefusedNotLeftPending_tdiAccept() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            int tooMuch = TcpConfig.defaults().sendBufferBytes() + 64 * 1024;
+            ByteBuffer big = ByteBuffer.allocateDirect(tooMuch);
+            Pair p = new Pair(rig);
+            p.acceptInfo = new TdiConnectionInformation().userData(TdiRig.addressOf(big), tooMuch);
+            Req refused = p.connectA();
+            rig.runUntil(() -> refused.done() && p.accept.done(), 10, "connect refused, accept IRP failed");
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            p.accept.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER.code());
+            assertEquals(List.of(NtStatus.STATUS_INVALID_PARAMETER.code()), p.errorsB);
+
+            TdiAddress addressB2 = rig.tdiB.openAddress(0, PORT + 1);
+            TdiConnection b2 = endpoint(rig.tdiB, addressB2, "b2");
+            TdiConnection a2 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2");
+            Req l = listen(rig.tdiB, b2, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB2.listenState == 2, 5, "listening");
+            Req c = connect(rig.tdiA, a2, TdiRig.B_IP, PORT + 1, 0, null);
+            rig.runUntil(l::done, 10, "offer");
+            Req tooBig = new Req();
+            TdiBuild.accept(tooBig.irp, b2, tooBig.routine, null,
+                new TdiConnectionInformation().userData(TdiRig.addressOf(big), tooMuch), null);
+            tooBig.call(rig.tdiB);
+            rig.runUntil(tooBig::done, 1, "refused");
+            tooBig.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER.code());
+            ByteBuffer hello = direct("hello");
+            Req acc = new Req();
+            TdiBuild.accept(acc.irp, b2, acc.routine, null,
+                new TdiConnectionInformation().userData(TdiRig.addressOf(hello), 5), null);
+            acc.call(rig.tdiB);
+            rig.runUntil(() -> acc.done() && c.done(), 10, "the offer stayed: accepted");
+            acc.assertCompleted(S);
+            c.assertCompleted(S);
+            assertEquals("hello", receiveAll(rig, rig.tdiA, a2, 5));
+        }
+    }
+
     private static String receiveAll(TdiRig rig, TdiProvider tdi, TdiConnection c, int bytes) {
         StringBuilder got = new StringBuilder();
         ByteBuffer into = ByteBuffer.allocateDirect(64);

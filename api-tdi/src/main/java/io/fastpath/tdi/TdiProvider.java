@@ -112,6 +112,9 @@ public final class TdiProvider implements AutoCloseable {
     final NativeCopier copier = new NativeCopier();
     /** Accept IRPs from ClientEventConnect: they complete after the round's indications. */
     private final IrpQueue<Irp> acceptsToComplete = new IrpQueue<>();
+    /** Given-up TDI_CONNECTs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
+    private final IrpQueue<Irp> endedConnects = new IrpQueue<>();
+    private long endedConnectsPosition;
 
     private TdiConnection workHead;
     private TdiConnection workTail;
@@ -549,6 +552,7 @@ public final class TdiProvider implements AutoCloseable {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
         work += tcp.pollEvents(events);
+        work += completeEndedConnects();
         work += runTimers();
         work += runWork();
         work += completeAccepts();
@@ -913,6 +917,26 @@ public final class TdiProvider implements AutoCloseable {
     /** RST for a connection of the stack: a control, so a full request ring cannot lose it. */
     void abort(long handle) {
         tcp.abort(handle);
+    }
+
+    /** Completes {@code irp} with {@code status} once the stack has taken its requests up to {@code position}. */
+    void completeWhenRequestsTaken(Irp irp, int status, long position) {
+        irp.endStatus = status;
+        endedConnects.add(irp);
+        endedConnectsPosition = Math.max(endedConnectsPosition, position);
+    }
+
+    private int completeEndedConnects() {
+        if (endedConnects.isEmpty() || !tcp.requestsTaken(endedConnectsPosition)) {
+            return 0;
+        }
+        int work = 0;
+        Irp irp;
+        while ((irp = endedConnects.poll()) != null) {
+            complete(irp, irp.endStatus, 0, null);
+            work++;
+        }
+        return work;
     }
 
     /**

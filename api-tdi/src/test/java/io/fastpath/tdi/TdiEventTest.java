@@ -230,6 +230,30 @@ class TdiEventTest {
     }
 
     /**
+     * Review 11 finding 1, in TDI: a TDI_CONNECT with connect data cancelled before the stack took its request
+     * (which points at the caller's buffer) completes STATUS_CANCELLED only once the stack has taken it, so the
+     * buffer is never read after the IRP completed; once.
+     */
+    @Test
+    void aConnectWithDataCancelledBeforeTheStackTookItCompletesOnlyAfterwards_ioCancelIrp() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            ByteBuffer data = direct("connect data");
+            TdiConnectionInformation to = new TdiConnectionInformation(TdiRig.B_IP, PORT)
+                .userData(TdiRig.addressOf(data), data.remaining());
+            Req c = new Req();
+            TdiBuild.connect(c.irp, p.a, c.routine, null, Tdi.TIMEOUT_DEFAULT, to, null);
+            assertEquals(NtStatus.STATUS_PENDING.code(), c.call(rig.tdiA));
+            assertTrue(c.irp.cancel()); // the stack has not polled: the CONNECT record is still in the ring
+            assertFalse(c.irp.completed(), "completed while the stack may still read the connect data");
+            rig.runUntil(c::done, 5, "cancelled once the stack took the request");
+            c.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            rig.runUntil(p.a::idle, 5, "A idle");
+            assertEquals(1, c.completions);
+        }
+    }
+
+    /**
      * Review 11 finding 7: connect data in an accept IRP is bounded by the send buffer, which takes it at once
      * after the handshake, so the accept never waits on the peer's window (it could not be cancelled then). More
      * is refused with STATUS_INVALID_PARAMETER: a TDI_ACCEPT at once (the offer stays, a TDI_ACCEPT with less

@@ -37,10 +37,12 @@ public abstract class Irp<I extends Irp<I>> {
     static final int COMPLETING = 3;
 
     private static final VarHandle STATE;
+    private static final VarHandle CANCEL_QUEUED;
 
     static {
         try {
             STATE = MethodHandles.lookup().findVarHandle(Irp.class, "state", int.class);
+            CANCEL_QUEUED = MethodHandles.lookup().findVarHandle(Irp.class, "cancelQueued", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -58,6 +60,13 @@ public abstract class Irp<I extends Irp<I>> {
     private volatile CompletableFuture<IoResult> stage;
     /** The link of the {@link IrpQueue} holding the IRP (one at a time). */
     I next;
+    /** Which request holds the IRP: {@link #begin} counts it up, so a cancel can name the request it meant. */
+    volatile int incarnation;
+    /** {@link CancelQueue}: the IRP is on it (at most once), its link, and the request the last cancel meant. */
+    @SuppressWarnings("unused") // through CANCEL_QUEUED
+    private volatile boolean cancelQueued;
+    I cancelNext;
+    volatile int cancelTarget;
     /** A completion put off by {@link IrpCompleter} (nested too deep): the result it will carry. */
     int deferredStatus;
     long deferredInformation;
@@ -154,15 +163,32 @@ public abstract class Irp<I extends Irp<I>> {
      * @throws IllegalStateException if the IRP is in progress or completed and not reused
      */
     public final void begin(CancelRoutine<I> onCancel) {
-        if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
-            throw misuse((int) STATE.getVolatile(this), false);
+        int s = (int) STATE.getVolatile(this);
+        if (s != READY) {
+            throw misuse(s, false);
         }
+        // While ready the IRP is the caller's and cancel() leaves it alone, so everything a cancel reads is set
+        // before the move to in progress: a cancel that sees in progress finds its flag kept and its routine.
         pendingReturned = false;
         cancelRequested = false;
         next = null;
         deferredObject = null;
         cancelRoutine = onCancel;
+        incarnation++;
+        if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
+            throw misuse((int) STATE.getVolatile(this), false);
+        }
         onBegin();
+    }
+
+    /** {@link CancelQueue}: claims the IRP's place on the queue; false if it is queued already. */
+    final boolean claimCancelLink() {
+        return CANCEL_QUEUED.compareAndSet(this, false, true);
+    }
+
+    /** {@link CancelQueue}: off the queue (a later cancel queues it again). */
+    final void releaseCancelLink() {
+        CANCEL_QUEUED.setVolatile(this, false);
     }
 
     /** IoMarkIrpPending: the request returns STATUS_PENDING; the IRP completes later. */

@@ -197,4 +197,46 @@ class IrpTest {
         assertEquals(rounds, routineRuns.get());
         assertTrue(errors.isEmpty(), errors.toString());
     }
+    /**
+     * Review 11 finding 4: a cancel racing begin() is never lost. The canceller spins on cancel() until it is
+     * accepted (true), which is right after begin's move to in progress; then the cancel routine must have run
+     * or Irp->Cancel must still be set. begin() used to clear the flag after that move, erasing the cancel.
+     */
+    @Test
+    void aCancelRacingBeginIsNeverLost_ioCancelIrp() throws Exception {
+        int rounds = 5_000;
+        TestIrp irp = new TestIrp();
+        AtomicInteger routineRuns = new AtomicInteger();
+        CancelRoutine<TestIrp> cancelRoutine = i -> routineRuns.incrementAndGet();
+        CyclicBarrier start = new CyclicBarrier(2);
+        CyclicBarrier end = new CyclicBarrier(2);
+        Thread canceller = new Thread(() -> {
+            try {
+                for (int r = 0; r < rounds; r++) {
+                    start.await();
+                    while (!irp.cancel()) {
+                        Thread.onSpinWait();
+                    }
+                    end.await();
+                }
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        canceller.start();
+        int lost = 0;
+        for (int r = 0; r < rounds; r++) {
+            int before = routineRuns.get();
+            start.await();
+            irp.begin(cancelRoutine);
+            end.await();
+            if (routineRuns.get() == before && !irp.cancelRequested()) {
+                lost++;
+            }
+            irp.complete(CANCELLED, 0, null);
+            irp.reuse();
+        }
+        canceller.join();
+        assertEquals(0, lost, "cancels accepted (true) but neither passed on nor flagged, of " + rounds);
+    }
 }

@@ -183,7 +183,7 @@ class QueuesTest {
     void aCancelFromAnotherThreadWaitsForTheDispatchThread() throws InterruptedException {
         DispatchLoop loop = new DispatchLoop("test", Throwable::printStackTrace, () -> 0);
         List<TestIrp> cancelled = new ArrayList<>();
-        CancelQueue<TestIrp> cancels = new CancelQueue<>(loop, 16, cancelled::add);
+        CancelQueue<TestIrp> cancels = new CancelQueue<>(loop, cancelled::add);
         TestIrp here = new TestIrp();
         here.begin(cancels);
         here.cancel();
@@ -202,5 +202,61 @@ class QueuesTest {
         done.complete(NtStatus.STATUS_SUCCESS.code(), 0, null); // completed before the dispatch thread got to it
         assertEquals(2, cancels.drain());
         assertEquals(List.of(here, there), cancelled, "only IRPs still in progress are cancelled");
+    }
+    /**
+     * Review 11 finding 2: a cancel queued for request A does not cancel request B when the IRP completed and
+     * was reused for B before the round (the receive loop's re-post); a cancel queued for B does.
+     */
+    @Test
+    void aQueuedCancelDoesNotCancelTheNextRequestOnTheSameIrp() throws InterruptedException {
+        DispatchLoop loop = new DispatchLoop("test", Throwable::printStackTrace, () -> 0);
+        List<TestIrp> cancelled = new ArrayList<>();
+        CancelQueue<TestIrp> cancels = new CancelQueue<>(loop, cancelled::add);
+        TestIrp irp = new TestIrp();
+        irp.begin(cancels); // request A
+        Thread t = new Thread(irp::cancel);
+        t.start();
+        t.join();
+        assertTrue(cancelled.isEmpty(), "queued");
+        irp.complete(NtStatus.STATUS_SUCCESS.code(), 0, null); // A completes with data
+        irp.reuse();
+        irp.begin(cancels); // request B on the same IRP
+        cancels.drain();
+        assertTrue(cancelled.isEmpty(), "the cancel was meant for A, not B");
+        t = new Thread(irp::cancel);
+        t.start();
+        t.join();
+        assertEquals(1, cancels.drain());
+        assertEquals(List.of(irp), cancelled, "a cancel meant for B cancels B");
+    }
+
+    /**
+     * Review 11 finding 9: cancels from another thread are never dropped, however many (the queue used to hold
+     * its capacity and drop the rest while Irp.cancel() returned true).
+     */
+    @Test
+    void noCancelIsDroppedHoweverManyAreQueued() throws InterruptedException {
+        DispatchLoop loop = new DispatchLoop("test", Throwable::printStackTrace, () -> 0);
+        List<TestIrp> cancelled = new ArrayList<>();
+        CancelQueue<TestIrp> cancels = new CancelQueue<>(loop, cancelled::add);
+        List<TestIrp> irps = new ArrayList<>();
+        for (int i = 0; i < 5_000; i++) {
+            TestIrp irp = new TestIrp();
+            irp.begin(cancels);
+            irps.add(irp);
+        }
+        boolean[] accepted = {true};
+        Thread t = new Thread(() -> {
+            for (TestIrp irp : irps) {
+                accepted[0] &= irp.cancel();
+                accepted[0] &= irp.cancel(); // a second cancel of a queued IRP queues nothing more
+            }
+        });
+        t.start();
+        t.join();
+        assertTrue(accepted[0]);
+        assertEquals(5_000, cancels.drain());
+        assertEquals(0, cancels.drain());
+        assertEquals(irps, cancelled, "every one, once, in the order cancelled");
     }
 }

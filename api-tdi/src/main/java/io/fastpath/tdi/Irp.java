@@ -39,6 +39,8 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     int done;
     /** The endpoint's connection this request belongs to (see {@link TdiConnection#incarnation}). */
     int incarnation;
+    /** The status a given-up TDI_CONNECT completes with once the stack took its request (TdiProvider). */
+    int endStatus;
     /** Set when a local abort cancelled a send the stack still holds: it completes STATUS_CANCELLED. */
     boolean cancelled;
     /** The provider the IRP was submitted to. */

@@ -88,6 +88,8 @@ public final class TdiConnection {
     private long expeditedBytesDropped;
     /** ClientEventError(STATUS_DATA_OVERRUN) went out for the current overrun; set again once a byte fits. */
     private boolean overrunReported;
+    /** The stack's request ring position after this endpoint's last CONNECT ({@link #completeEndedConnect}). */
+    private long connectRecordPosition;
     private boolean delivering;
 
     /** The connection's timer on the provider's wheel ({@link TimerWheel#NONE}: none). */
@@ -222,6 +224,7 @@ public final class TdiConnection {
             provider.untrack(slot);
             return complete(irp, NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), 0);
         }
+        connectRecordPosition = provider.tcp.requestPosition();
         state = CONNECTING;
         connectIrp = irp;
         connectSlot = slot;
@@ -233,6 +236,22 @@ public final class TdiConnection {
             provider.setTimer(this, provider.now() + -irp.timeout * 100);
         }
         return pending(irp);
+    }
+
+    /**
+     * Completes a TDI_CONNECT the endpoint gave up (cancelled, aborted, timed out, closed): at once, or, while its
+     * CONNECT record still waits in the stack's request ring pointing at the connect data, as soon as the stack
+     * has taken it (within a duty cycle; the data is copied then), so the caller's buffer is never read after
+     * the IRP completed.
+     */
+    private void completeEndedConnect(Irp irp, int status) {
+        TdiConnectionInformation to = irp.requestInfo;
+        if (to != null && to.userData() != 0 && to.userDataLength() > 0
+            && !provider.tcp.requestsTaken(connectRecordPosition)) {
+            provider.completeWhenRequestsTaken(irp, status, connectRecordPosition);
+        } else {
+            complete(irp, status, 0);
+        }
     }
 
     boolean connectPending(Irp irp) {
@@ -280,6 +299,8 @@ public final class TdiConnection {
         blocked = false;
         expeditedBlocked = false;
         expeditedLength = 0;
+        expeditedBytesDropped = 0; // TDI_CONNECTION_INFO.ReceiveErrors and the overrun report are per connection
+        overrunReported = false;
         provider.byHandle.put(newHandle, this);
         provider.openConnections++;
     }
@@ -448,6 +469,9 @@ public final class TdiConnection {
     private int accept(Irp irp) {
         if (state != OFFERED) {
             return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
+        }
+        if (!provider.connectDataFits(irp)) {
+            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0); // the offer stays
         }
         provider.cancelTimer(this);
         irp.incarnation = incarnation;
@@ -947,7 +971,7 @@ public final class TdiConnection {
                 state = IDLE;
                 incarnation++; // the stack's late answer is reset
                 provider.cancelledConnections++;
-                complete(c, NtStatus.STATUS_CANCELLED.code(), 0);
+                completeEndedConnect(c, NtStatus.STATUS_CANCELLED.code());
                 return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             }
             case LISTENING -> {
@@ -1098,7 +1122,7 @@ public final class TdiConnection {
             state = IDLE;
             incarnation++;
             provider.sessionTimeouts++;
-            complete(c, NtStatus.STATUS_REQUEST_TIMED_OUT.code(), 0);
+            completeEndedConnect(c, NtStatus.STATUS_REQUEST_TIMED_OUT.code());
         } else if (releaseIrp != null && state == CONNECTED) {
             // The peer did not finish its side in time: the release fails and the connection is reset.
             Irp rel = releaseIrp;
@@ -1138,7 +1162,7 @@ public final class TdiConnection {
                     state = IDLE;
                     incarnation++; // the stack's late answer is reset
                     provider.cancelledConnections++;
-                    complete(irp, NtStatus.STATUS_CANCELLED.code(), 0);
+                    completeEndedConnect(irp, NtStatus.STATUS_CANCELLED.code());
                 }
             }
             default -> {
@@ -1158,7 +1182,7 @@ public final class TdiConnection {
                 state = IDLE;
                 incarnation++;
                 provider.cancelTimer(this);
-                complete(c, NtStatus.STATUS_CANCELLED.code(), 0);
+                completeEndedConnect(c, NtStatus.STATUS_CANCELLED.code());
             }
             case LISTENING -> cancelListen(NtStatus.STATUS_CANCELLED.code());
             case OFFERED, ACCEPTING -> dropRequest(true, NtStatus.STATUS_CANCELLED.code());

@@ -112,6 +112,9 @@ public final class TdiProvider implements AutoCloseable {
     final NativeCopier copier = new NativeCopier();
     /** Accept IRPs from ClientEventConnect: they complete after the round's indications. */
     private final IrpQueue<Irp> acceptsToComplete = new IrpQueue<>();
+    /** Given-up TDI_CONNECTs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
+    private final IrpQueue<Irp> endedConnects = new IrpQueue<>();
+    private long endedConnectsPosition;
 
     private TdiConnection workHead;
     private TdiConnection workTail;
@@ -245,7 +248,7 @@ public final class TdiProvider implements AutoCloseable {
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
         this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::round);
-        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
+        this.cancels = new CancelQueue<>(loop, this::cancelNow);
         for (int i = tracked.length - 1; i >= 0; i--) {
             freeSlots[freeCount++] = i;
         }
@@ -549,6 +552,7 @@ public final class TdiProvider implements AutoCloseable {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
         work += tcp.pollEvents(events);
+        work += completeEndedConnects();
         work += runTimers();
         work += runWork();
         work += completeAccepts();
@@ -861,6 +865,12 @@ public final class TdiProvider implements AutoCloseable {
             raiseError(a, NtStatus.STATUS_INVALID_CONNECTION.code());
             return;
         }
+        if (!connectDataFits(accept)) {
+            refuse(handle);
+            failHandedBack(accept, NtStatus.STATUS_INVALID_PARAMETER.code());
+            raiseError(a, NtStatus.STATUS_INVALID_PARAMETER.code());
+            return;
+        }
         accept.begin(this);
         accept.markPending();
         if (context != null) {
@@ -907,6 +917,36 @@ public final class TdiProvider implements AutoCloseable {
     /** RST for a connection of the stack: a control, so a full request ring cannot lose it. */
     void abort(long handle) {
         tcp.abort(handle);
+    }
+
+    /** Completes {@code irp} with {@code status} once the stack has taken its requests up to {@code position}. */
+    void completeWhenRequestsTaken(Irp irp, int status, long position) {
+        irp.endStatus = status;
+        endedConnects.add(irp);
+        endedConnectsPosition = Math.max(endedConnectsPosition, position);
+    }
+
+    private int completeEndedConnects() {
+        if (endedConnects.isEmpty() || !tcp.requestsTaken(endedConnectsPosition)) {
+            return 0;
+        }
+        int work = 0;
+        Irp irp;
+        while ((irp = endedConnects.poll()) != null) {
+            complete(irp, irp.endStatus, 0, null);
+            work++;
+        }
+        return work;
+    }
+
+    /**
+     * Connect data in an accept IRP must fit the send buffer, which is empty after the handshake and so takes it
+     * at once: the accept then completes right after the handshake and never waits on the peer's window (where
+     * it could not be cancelled). More is refused, STATUS_INVALID_PARAMETER.
+     */
+    boolean connectDataFits(Irp accept) {
+        TdiConnectionInformation info = accept.requestInfo;
+        return info == null || info.userData() == 0 || info.userDataLength() <= sendBufferBytes;
     }
 
     /** Conditional accept: SYN-ACK for a held request (a control, like an abort). */

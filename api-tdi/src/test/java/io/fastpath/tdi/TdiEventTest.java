@@ -229,6 +229,75 @@ class TdiEventTest {
         }
     }
 
+    /**
+     * Review 11 finding 1, in TDI: a TDI_CONNECT with connect data cancelled before the stack took its request
+     * (which points at the caller's buffer) completes STATUS_CANCELLED only once the stack has taken it, so the
+     * buffer is never read after the IRP completed; once.
+     */
+    @Test
+    void aConnectWithDataCancelledBeforeTheStackTookItCompletesOnlyAfterwards_ioCancelIrp() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            ByteBuffer data = direct("connect data");
+            TdiConnectionInformation to = new TdiConnectionInformation(TdiRig.B_IP, PORT)
+                .userData(TdiRig.addressOf(data), data.remaining());
+            Req c = new Req();
+            TdiBuild.connect(c.irp, p.a, c.routine, null, Tdi.TIMEOUT_DEFAULT, to, null);
+            assertEquals(NtStatus.STATUS_PENDING.code(), c.call(rig.tdiA));
+            assertTrue(c.irp.cancel()); // the stack has not polled: the CONNECT record is still in the ring
+            assertFalse(c.irp.completed(), "completed while the stack may still read the connect data");
+            rig.runUntil(c::done, 5, "cancelled once the stack took the request");
+            c.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            rig.runUntil(p.a::idle, 5, "A idle");
+            assertEquals(1, c.completions);
+        }
+    }
+
+    /**
+     * Review 11 finding 7: connect data in an accept IRP is bounded by the send buffer, which takes it at once
+     * after the handshake, so the accept never waits on the peer's window (it could not be cancelled then). More
+     * is refused with STATUS_INVALID_PARAMETER: a TDI_ACCEPT at once (the offer stays, a TDI_ACCEPT with less
+     * data then accepts), ClientEventConnect's accept IRP as an unusable one (the request refused,
+     * ClientEventError).
+     */
+    @Test
+    void connectDataLargerThanTheSendBufferIsRefusedNotLeftPending_tdiAccept() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            int tooMuch = TcpConfig.defaults().sendBufferBytes() + 64 * 1024;
+            ByteBuffer big = ByteBuffer.allocateDirect(tooMuch);
+            Pair p = new Pair(rig);
+            p.acceptInfo = new TdiConnectionInformation().userData(TdiRig.addressOf(big), tooMuch);
+            Req refused = p.connectA();
+            rig.runUntil(() -> refused.done() && p.accept.done(), 10, "connect refused, accept IRP failed");
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            p.accept.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER.code());
+            assertEquals(List.of(NtStatus.STATUS_INVALID_PARAMETER.code()), p.errorsB);
+
+            TdiAddress addressB2 = rig.tdiB.openAddress(0, PORT + 1);
+            TdiConnection b2 = endpoint(rig.tdiB, addressB2, "b2");
+            TdiConnection a2 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2");
+            Req l = listen(rig.tdiB, b2, Tdi.TDI_QUERY_ACCEPT, null);
+            rig.runUntil(() -> addressB2.listenState == 2, 5, "listening");
+            Req c = connect(rig.tdiA, a2, TdiRig.B_IP, PORT + 1, 0, null);
+            rig.runUntil(l::done, 10, "offer");
+            Req tooBig = new Req();
+            TdiBuild.accept(tooBig.irp, b2, tooBig.routine, null,
+                new TdiConnectionInformation().userData(TdiRig.addressOf(big), tooMuch), null);
+            tooBig.call(rig.tdiB);
+            rig.runUntil(tooBig::done, 1, "refused");
+            tooBig.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER.code());
+            ByteBuffer hello = direct("hello");
+            Req acc = new Req();
+            TdiBuild.accept(acc.irp, b2, acc.routine, null,
+                new TdiConnectionInformation().userData(TdiRig.addressOf(hello), 5), null);
+            acc.call(rig.tdiB);
+            rig.runUntil(() -> acc.done() && c.done(), 10, "the offer stayed: accepted");
+            acc.assertCompleted(S);
+            c.assertCompleted(S);
+            assertEquals("hello", receiveAll(rig, rig.tdiA, a2, 5));
+        }
+    }
+
     private static String receiveAll(TdiRig rig, TdiProvider tdi, TdiConnection c, int bytes) {
         StringBuilder got = new StringBuilder();
         ByteBuffer into = ByteBuffer.allocateDirect(64);
@@ -657,6 +726,38 @@ class TdiEventTest {
             rig.runUntil(() -> s.done() && refusals[0] == 2, 10, "indicated again");
             assertEquals(1, p.b.expeditedLength());
             assertEquals(1, p.errorsB.size());
+        }
+    }
+
+    /**
+     * Review 11 finding 8: the expedited overrun state is per connection. Two connections in turn on one
+     * endpoint, each overrunning by 6 urgent bytes: each is reported (ClientEventError(STATUS_DATA_OVERRUN)),
+     * and the second's ReceiveErrors counts only its own drops.
+     */
+    @Test
+    void expeditedOverrunIsReportedAndCountedPerConnectionOnAReusedEndpoint_clientEventError() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) ->
+                    NtStatus.STATUS_DATA_NOT_ACCEPTED.code(), null).assertInline(S);
+            for (int round = 1; round <= 2; round++) {
+                p.connectAndAccept();
+                for (int i = 0; i < 70; i++) {
+                    Req s = send(rig.tdiA, p.a, direct("x"), Tdi.TDI_SEND_EXPEDITED);
+                    int kept = Math.min(i + 1, 64);
+                    long dropped = Math.max(0, i + 1 - 64);
+                    rig.runUntil(() -> s.done() && p.b.expeditedLength() == kept
+                        && p.b.info().receiveErrors() == dropped, 10, "connection " + round + ", urgent byte " + i);
+                }
+                assertEquals(round, p.errorsB.size(), "connection " + round + "'s overrun reported");
+                assertEquals(6, p.b.info().receiveErrors(), "connection " + round + "'s drops only");
+                Req abort = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0);
+                abort.assertInline(S);
+                rig.runUntil(p.b::idle, 10, "B idle");
+                p.accept.irp.reuse();
+                p.accept.submissions = p.accept.completions;
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 package io.fastpath.wsk;
 
 import io.fastpath.provider.CancelQueue;
+import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
@@ -101,6 +102,9 @@ public final class WskProvider implements AutoCloseable {
 
     private final IrpCompleter<Irp> completer;
     final CancelQueue<Irp> cancels;
+    /** Cancelled ConnectEx IRPs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
+    private final IrpQueue<Irp> cancelledConnects = new IrpQueue<>();
+    private long cancelledConnectsPosition;
 
     private WskSocket workHead;
     private WskSocket workTail;
@@ -225,7 +229,7 @@ public final class WskProvider implements AutoCloseable {
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
         this.loop = new DispatchLoop("fastpath-wsk-" + stack.config().name(), errorHandler, this::round);
-        this.cancels = new CancelQueue<>(loop, QUEUE_CAPACITY, this::cancelNow);
+        this.cancels = new CancelQueue<>(loop, this::cancelNow);
     }
 
     /**
@@ -293,8 +297,9 @@ public final class WskProvider implements AutoCloseable {
 
     /**
      * WskRelease: gives back a data indication chain a receive event kept (returned STATUS_PENDING for). Any
-     * thread. STATUS_INVALID_PARAMETER for anything but the first link of a chain still kept (a second
-     * release is detected).
+     * thread. STATUS_INVALID_PARAMETER for anything but the first link of a chain still kept: a second release
+     * is detected while the indication object is not reused; once the pool has handed it to a newer chain, a
+     * stale release cannot be told apart and releases that chain.
      */
     public int release(WskDataIndication dataIndication) {
         if (dataIndication == null || !dataIndication.claimForRelease()) {
@@ -344,6 +349,7 @@ public final class WskProvider implements AutoCloseable {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
         work += tcp.pollEvents(events);
+        work += completeCancelledConnects();
         work += runWork();
         work += completer.runDeferred();
         return work;
@@ -599,6 +605,28 @@ public final class WskProvider implements AutoCloseable {
         if (s != null) {
             s.cancel(irp);
         }
+    }
+
+    /**
+     * Completes {@code irp} STATUS_CANCELLED once the stack has taken its requests up to {@code position}
+     * (a cancelled ConnectEx whose CONNECT record, pointing at the caller's buffer, is still in the ring).
+     */
+    void completeWhenRequestsTaken(Irp irp, long position) {
+        cancelledConnects.add(irp);
+        cancelledConnectsPosition = Math.max(cancelledConnectsPosition, position);
+    }
+
+    private int completeCancelledConnects() {
+        if (cancelledConnects.isEmpty() || !tcp.requestsTaken(cancelledConnectsPosition)) {
+            return 0;
+        }
+        int work = 0;
+        Irp irp;
+        while ((irp = cancelledConnects.poll()) != null) {
+            complete(irp, NtStatus.STATUS_CANCELLED.code(), 0, null);
+            work++;
+        }
+        return work;
     }
 
     // ---------------------------------------------------------------- socket work list

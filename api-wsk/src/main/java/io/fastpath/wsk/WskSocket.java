@@ -108,6 +108,8 @@ public final class WskSocket {
     // connecting
     private Irp connectIrp;
     private boolean connectInFlight;
+    /** The stack's request ring position after the last CONNECT was submitted ({@link #completeCancelledConnect}). */
+    private long connectRecordPosition;
     private int connectRetries;
 
     // data
@@ -796,7 +798,25 @@ public final class WskSocket {
             queued = provider.tcp.connect(id, 0, port, remote.ip(), remote.port(), 0, 0, false, socketOptions());
         }
         connectInFlight = queued;
+        if (queued) {
+            connectRecordPosition = provider.tcp.requestPosition();
+        }
         return queued;
+    }
+
+    /**
+     * Completes a cancelled ConnectEx STATUS_CANCELLED, once: at once, or, while its CONNECT record still waits
+     * in the stack's request ring (it points at the caller's buffer), as soon as the stack has taken it (within
+     * a duty cycle; the data is copied then). The caller owns the buffer again when the IRP completes, so the
+     * stack must not read it afterwards.
+     */
+    private void completeCancelledConnect(Irp irp) {
+        if (irp.op == OP_CONNECT_EX && irp.bufferLength > 0 && connectInFlight
+            && !provider.tcp.requestsTaken(connectRecordPosition)) {
+            provider.completeWhenRequestsTaken(irp, connectRecordPosition);
+        } else {
+            complete(irp, NtStatus.STATUS_CANCELLED.code());
+        }
     }
 
     /**
@@ -820,7 +840,7 @@ public final class WskSocket {
             state = BOUND;
             remote = null;
         }
-        complete(irp, NtStatus.STATUS_CANCELLED.code());
+        completeCancelledConnect(irp);
     }
 
     void onConnectComplete(long newHandle, int status) {
@@ -1388,7 +1408,7 @@ public final class WskSocket {
         cancelUnsubmittedSends(NtStatus.STATUS_CANCELLED.code());
         if ((i = connectIrp) != null) {
             connectIrp = null;
-            complete(i, NtStatus.STATUS_CANCELLED.code());
+            completeCancelledConnect(i);
         }
         if ((i = listenIrp) != null) {
             listenIrp = null; // the provider still maps the port to us; the stack's answer is undone then

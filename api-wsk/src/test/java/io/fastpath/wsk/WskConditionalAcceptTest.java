@@ -249,6 +249,36 @@ class WskConditionalAcceptTest {
         }
     }
 
+    /**
+     * Review 11 finding 1: a ConnectEx cancelled before the stack took its CONNECT record (which points at the
+     * caller's buffer) completes only once the stack has taken it, so the caller's buffer is never read after
+     * the IRP completed; then once, STATUS_CANCELLED. (Completing at once, as before, fails the first check.)
+     */
+    @Test
+    void aConnectExCancelledBeforeTheStackTookItsDataCompletesOnlyAfterTheStackCopiedIt_ioCancelIrp() {
+        try (RingRig rig = new RingRig(dir)) {
+            Inspector inspector = new Inspector();
+            inspector.action = WskInspectPend;
+            WskSocket l = conditionalListener(rig, inspector, 7);
+            WskSocket s = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
+            bind(s, SocketAddressV4.ANY);
+            Call connect = new Call();
+            WskBuf data = new WskBuf().set(java.nio.ByteBuffer.allocateDirect(5).put("hello".getBytes()).flip(), 0, 5);
+            assertEquals(NtStatus.STATUS_PENDING.code(), s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
+                connect.irp()));
+            assertTrue(connect.irp.cancel()); // the stack has not polled: its CONNECT record is still in the ring
+            assertFalse(connect.irp.completed(), "completed while the stack may still read the caller's buffer");
+            assertEquals(0, connect.completions);
+            rig.await(connect, 5, "cancelled once the stack took the record");
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
+            Call done = new Call();
+            done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectReject, done.irp()), S);
+            rig.runUntil(() -> s.toString().contains(" bound "), 5, "the cancelled attempt ended: " + s);
+            assertEquals(1, connect.completions, "cancelled exactly once");
+        }
+    }
+
     @Test
     void inspectPendThenRejectRefusesThePeer() {
         try (RingRig rig = new RingRig(dir)) {

@@ -39,7 +39,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <p>Thread: request methods from any thread; {@link #pollEvents} from one; {@link #poll} on the poll thread.
  */
 public final class TcpService {
-    /** Connect requests carry up to this many bytes of the SYN's data (a SYN holds at most one segment). */
+    /**
+     * The most SYN data a CONNECT_REQUEST event (conditional accept) copies for the listener's decision (a SYN
+     * holds at most one segment). CONNECT requests carry a pointer to their data, not a copy.
+     */
     public static final int MAX_SYN_DATA = 2048;
     /** The request ring's size unless asked otherwise: room for about 20,000 sends. */
     public static final int DEFAULT_REQUEST_RING_BYTES = 1 << 20;
@@ -397,6 +400,10 @@ public final class TcpService {
             tcp.acceptRequest(c);
         }
         if ((flags & TcpServiceClient.CONTROL_REJECT) != 0) {
+            if (c.deferred && c.state == TcpState.SYN_RECEIVED) {
+                // A rejected request gets no onClosed: its queued sends fail now (as a close would), before the slot is reused.
+                failSends(client, c, NtStatus.STATUS_CONNECTION_ABORTED);
+            }
             tcp.rejectRequest(c);
             return;
         }
@@ -518,6 +525,7 @@ public final class TcpService {
     /** A connection opened for a client: no ideal backlog posted yet. */
     void opened(TcpConnection c) {
         idealBacklog[c.index] = 0;
+        shutdownAfterSends[c.index] = false;
     }
 
     /** Moves pending send requests into the send buffer as far as it has room. */

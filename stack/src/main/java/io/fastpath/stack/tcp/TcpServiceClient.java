@@ -235,6 +235,21 @@ public final class TcpServiceClient {
         return true;
     }
 
+    /**
+     * The request ring's position after every request submitted so far: once {@link #requestsTaken} says the
+     * stack has taken up to it, the stack has carried those requests out as far as reading them goes (a
+     * CONNECT's data is copied into the send buffer when its record is taken), so memory they point at is no
+     * longer read. Any thread.
+     */
+    public long requestPosition() {
+        return requests.producerPosition();
+    }
+
+    /** True once the stack has taken every request before {@code position} ({@link #requestPosition()}). */
+    public boolean requestsTaken(long position) {
+        return requests.consumerPosition() >= position;
+    }
+
     /** Listens on a port; accepted connections arrive as onAccepted (to this client only). */
     public boolean listen(int port) {
         return listen(port, TcpSocketOptions.DEFAULTS);

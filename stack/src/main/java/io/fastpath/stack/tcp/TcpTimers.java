@@ -111,10 +111,8 @@ final class TcpTimers {
         }
     }
 
+    /** Arms the connection's timer for a set deadline (any value, 0 included) unless an earlier one is armed. */
     void schedule(TcpConnection c, long deadline) {
-        if (deadline == 0) {
-            return;
-        }
         if (c.timerId != -1 && c.timerDeadline - deadline <= 0) {
             return; // an earlier (or equal) timer is already set; it will reschedule on firing
         }
@@ -172,21 +170,23 @@ final class TcpTimers {
             keepAliveTimeout(c);
         }
         if (c.state != TcpState.CLOSED) {
-            long next = earliest(c);
-            if (next != 0) {
-                schedule(c, next);
-            }
+            scheduleEarliest(c);
         }
         return true;
     }
 
-    static long earliest(TcpConnection c) {
-        long next = c.deadlines.anySet() ? c.deadlines.earliest() : 0;
-        long reorder = c.recovery == null ? 0 : c.recovery.reorderDeadline;
-        if (reorder != 0 && (next == 0 || reorder - next < 0)) {
+    /** Arms the timer at the earliest set deadline, if any (a deadline of 0 is set like any other). */
+    private void scheduleEarliest(TcpConnection c) {
+        boolean any = c.deadlines.anySet();
+        long next = any ? c.deadlines.earliest() : 0;
+        long reorder = c.recovery == null ? 0 : c.recovery.reorderDeadline; // Recovery's own sentinel: 0 = none
+        if (reorder != 0 && (!any || reorder - next < 0)) {
             next = reorder;
+            any = true;
         }
-        return next;
+        if (any) {
+            schedule(c, next);
+        }
     }
 
     /** RFC 6298 §5: the retransmission timer expired. */

@@ -162,6 +162,12 @@ final class TcpEndpointRig implements AutoCloseable {
     int lastDestination;
 
     TcpEndpointRig(TcpConfig config) {
+        this(config, START_NS);
+    }
+
+    /** A rig whose clock starts at {@code startNs} (to put a deadline exactly at 0, say). */
+    TcpEndpointRig(TcpConfig config, long startNs) {
+        now = startNs;
         try {
             // On tmpfs where there is one: closing the counters forces the mapping to its file.
             Path shm = Path.of("/dev/shm");
@@ -191,7 +197,11 @@ final class TcpEndpointRig implements AutoCloseable {
 
     /** An active open: our SYN waits in {@link #recv}; {@link #local} and {@link #localPort} are known. */
     static TcpEndpointRig connecting(TcpConfig config) {
-        TcpEndpointRig r = new TcpEndpointRig(config);
+        return connecting(config, START_NS);
+    }
+
+    static TcpEndpointRig connecting(TcpConfig config, long startNs) {
+        TcpEndpointRig r = new TcpEndpointRig(config, startNs);
         r.connect(null, false);
         return r;
     }
@@ -222,7 +232,12 @@ final class TcpEndpointRig implements AutoCloseable {
 
     /** ESTABLISHED by our connect: SYN, SYN-ACK (MSS {@link #REMOTE_MSS}), ACK, all consumed. */
     static TcpEndpointRig established(TcpConfig config) {
-        TcpEndpointRig r = connecting(config);
+        return established(config, START_NS);
+    }
+
+    /** As {@link #established(TcpConfig)}, the clock starting at {@code startNs}. */
+    static TcpEndpointRig established(TcpConfig config, long startNs) {
+        TcpEndpointRig r = connecting(config, startNs);
         r.recv(r.ourSyn());
         r.send(r.theirSynAck());
         r.recv(r.recvTempl());

@@ -78,7 +78,7 @@ class TcpServiceClientsTest {
     }
 
     /** What one client saw. */
-    private static final class Seen implements TcpEventHandler {
+    private static class Seen implements TcpEventHandler {
         final TcpServiceClient client;
         final List<Integer> listens = new ArrayList<>();
         final Set<Long> accepted = new HashSet<>();
@@ -313,6 +313,70 @@ class TcpServiceClientsTest {
         pumpUntil(() -> s.listens.size() == 2, "listen again");
         assertEquals(NtStatus.STATUS_SUCCESS, s.listens.get(1).intValue(), "the stop went before the new listen");
         pumpFor(20);
+    }
+
+    /**
+     * Review 11 finding 3: a send queued on a held request (conditional accept) that the client then rejects
+     * fails (STATUS_CONNECTION_ABORTED, as a close would), and does not stay on the connection slot: the next connection there (another
+     * client's) sends only its own data and gets only its own completions.
+     */
+    @Test
+    void sendsQueuedOnARejectedRequestFailAndDoNotLeakToTheSlotsNextConnection() {
+        List<long[]> aCompletes = new ArrayList<>(); // requestId, status
+        List<Long> aRequests = new ArrayList<>();
+        Seen a = new Seen(server.tcpService().newClient()) {
+            @Override
+            public void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort,
+                                         org.agrona.DirectBuffer synData, int offset, int length) {
+                aRequests.add(handle);
+            }
+
+            @Override
+            public void onSendComplete(long requestId, long handle, int bytes, int status) {
+                aCompletes.add(new long[] {requestId, status});
+            }
+        };
+        List<Long> bCompletes = new ArrayList<>();
+        Seen b = new Seen(server.tcpService().newClient()) {
+            @Override
+            public void onSendComplete(long requestId, long handle, int bytes, int status) {
+                bCompletes.add(requestId);
+            }
+        };
+        List<Integer> connects = new ArrayList<>();
+        Seen p = new Seen(peer.tcpService().newClient()) {
+            @Override
+            public void onConnectComplete(long requestId, long handle, int status) {
+                connects.add(status);
+                if (status == NtStatus.STATUS_SUCCESS) {
+                    connected.add(handle);
+                }
+            }
+        };
+        polled.addAll(List.of(a, b, p));
+        assertTrue(a.client.listen(7, TcpSocketOptions.withConditionalAccept(TcpSocketOptions.DEFAULTS)));
+        assertTrue(b.client.listen(8));
+        pumpUntil(() -> a.listens.size() == 1 && b.listens.size() == 1, "listens");
+        assertTrue(p.client.connect(1, B_IP, 7, 0));
+        pumpUntil(() -> aRequests.size() == 1, "connect request");
+        long h = aRequests.get(0);
+        ByteBuffer big = ByteBuffer.allocateDirect(256 * 1024 + 4096);
+        assertTrue(a.client.send(h, 7, BufferUtil.address(big), big.capacity()));
+        assertTrue(a.client.rejectRequest(h));
+        pumpUntil(() -> connects.size() == 1 && aCompletes.size() == 1, "refused, the send completed");
+        assertEquals(NtStatus.STATUS_CONNECTION_REFUSED, connects.get(0).intValue());
+        assertEquals(7, aCompletes.get(0)[0]);
+        assertEquals(NtStatus.STATUS_CONNECTION_ABORTED, (int) aCompletes.get(0)[1]);
+
+        assertTrue(p.client.connect(2, B_IP, 8, 0));
+        pumpUntil(() -> b.accepted.size() == 1 && p.connected.size() == 1, "the next connection");
+        ByteBuffer small = ByteBuffer.allocateDirect(10);
+        assertTrue(b.client.send(b.accepted.iterator().next(), 9, BufferUtil.address(small), 10));
+        pumpUntil(() -> p.bytes >= 10 && !bCompletes.isEmpty(), "b's data");
+        pumpFor(50);
+        assertEquals(List.of(9L), bCompletes, "b completes only its own send");
+        assertEquals(10, p.bytes, "the peer gets only b's bytes");
+        assertEquals(1, aCompletes.size(), "a's send completed once");
     }
 
     private static void drain(Port port) {

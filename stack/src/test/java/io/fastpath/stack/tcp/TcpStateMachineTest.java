@@ -20,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.stack.NtStatus;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -535,6 +536,20 @@ class TcpStateMachineTest {
             established();
             r.send(r.sendTempl().plus(PSH).payload("abcdef"));
             assertEquals("abcdef", r.app.text());
+            r.recvNothing();
+            assertTimer(40, r.waitMs(100));
+            r.recv(r.recvTempl().ack(r.remoteIss + 7));
+        }
+
+        /**
+         * Review 11 finding 10: a deadline that falls exactly on 0 (the clock crosses 0, as nanoTime may) is
+         * armed like any other. The delayed ACK is due at 0 here; the timer used to be dropped as "unset".
+         */
+        @Test
+        void aDeadlineExactlyAtZeroIsArmed_delayedAckAcrossTheClocksZero() {
+            r = TcpEndpointRig.established(plainConfig(), -TimeUnit.MILLISECONDS.toNanos(40));
+            r.send(r.sendTempl().plus(PSH).payload("abcdef"));
+            assertEquals(0, r.connection().deadlines.get(Deadlines.DELAYED_ACK), "due exactly at 0");
             r.recvNothing();
             assertTimer(40, r.waitMs(100));
             r.recv(r.recvTempl().ack(r.remoteIss + 7));

@@ -209,18 +209,23 @@ class TdiForeignReturnTest {
         } // the rig checks every mbuf went back to the pool
     }
 
-    /** Dispatches until B's handler has seen nothing new for 300 ms (A's data stalls on B's holding). */
+    /**
+     * Dispatches until B's handler has seen nothing new for a while: 200 ms once B holds the stack's whole TCP
+     * memory budget, 1 s short of it (A's data stalls on B's holding either way).
+     */
     private static void holdUntilStalled(TdiRig rig, Receiver r) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        int limit = rig.b.tcp().memoryLimitMbufs();
         int seen = -1;
         long since = System.nanoTime();
         while (true) {
             rig.runFor(20);
             long now = System.nanoTime();
+            long quiet = TimeUnit.MILLISECONDS.toNanos(r.keptMbufs >= limit ? 200 : 1000);
             if (r.kept.size() != seen) {
                 seen = r.kept.size();
                 since = now;
-            } else if (seen > 0 && now - since > TimeUnit.MILLISECONDS.toNanos(300)) {
+            } else if (seen > 0 && now - since > quiet) {
                 return;
             }
             if (now > deadline) {

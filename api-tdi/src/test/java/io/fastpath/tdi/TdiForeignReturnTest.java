@@ -26,8 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
  * reached is the stack's TCP memory budget (the pool less its receive reserve; the descriptors lent to B count
  * against it) — the most a client on this pool can ever hold. Then the test thread, B's dispatch thread, stops
  * dispatching, and a plain thread (first round) or a virtual thread (second round) returns every held chain
- * (one call per chain; one call for all in the needs-fix test). Only then does dispatch resume: every mbuf goes back to the mempool, the stack's held-descriptor
- * count is 0, no release is refused, and the rest of A's data flows and is verified byte for byte.
+ * (one call per chain; one call for all in the needs-fix test). Only then does dispatch resume: every mbuf goes
+ * back to the mempool, the stack's held-descriptor count is 0, no release is refused, and the rest of A's data
+ * flows and is verified byte for byte.
  */
 class TdiForeignReturnTest {
     private static final int S = NtStatus.STATUS_SUCCESS.code();

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.agrona.BufferUtil;
@@ -90,6 +91,12 @@ public final class TdiProvider implements AutoCloseable {
     private volatile boolean closed;
 
     private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    /**
+     * Chains returned from other threads, linked through {@link Tsdu#returnNext} (a Treiber stack: producers push,
+     * the dispatch thread takes all with one swap). A chain is pushed at most once per hold (HELD to RETURNING is
+     * a compare-and-set), so this cannot fill: TdiReturnChainedReceives returns VOID on Windows and never fails here.
+     */
+    private final AtomicReference<Tsdu> returned = new AtomicReference<>();
     private final Consumer<Object> requestConsumer = this::onRequest;
 
     final Long2ObjectHashMap<Object> byHandle = new Long2ObjectHashMap<>();
@@ -394,11 +401,15 @@ public final class TdiProvider implements AutoCloseable {
                 returnTsduDirect(t); // nobody dispatches any more
             } else if (loop.onDispatchThread()) {
                 returnTsdu(t);
-            } else if (!requests.offer(t)) {
-                t.state(Tsdu.HELD);
-                status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
-            } else if (closed) {
-                drainAfterClose(); // close() may have drained the queue for the last time before the offer
+            } else {
+                Tsdu head;
+                do {
+                    head = returned.get();
+                    t.returnNext = head;
+                } while (!returned.compareAndSet(head, t));
+                if (closed) {
+                    drainAfterClose(); // close() may have drained the returns for the last time before the push
+                }
             }
         }
         return status;
@@ -550,6 +561,7 @@ public final class TdiProvider implements AutoCloseable {
     private int round() {
         nowNs = System.nanoTime();
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
+        work += takeReturns(false);
         work += cancels.drain();
         work += tcp.pollEvents(events);
         work += completeEndedConnects();
@@ -593,6 +605,7 @@ public final class TdiProvider implements AutoCloseable {
         loop.stopThread();
         loop.adopt();
         requests.drain(requestConsumer, Integer.MAX_VALUE);
+        takeReturns(false);
         for (TdiConnection c : new ArrayList<>(connections)) {
             c.closeInternal();
         }
@@ -624,7 +637,25 @@ public final class TdiProvider implements AutoCloseable {
 
     /** close()'s drains once closed is set: late submitters may drain too ({@link #drainAfterClose}). */
     private synchronized int drainClosing() {
-        return requests.drain(requestConsumer, Integer.MAX_VALUE);
+        return requests.drain(requestConsumer, Integer.MAX_VALUE) + takeReturns(true);
+    }
+
+    /** Returns every chain other threads pushed; {@code direct} once closing (the pool is not used any more). */
+    private int takeReturns(boolean direct) {
+        Tsdu t = returned.getAndSet(null);
+        int n = 0;
+        while (t != null) {
+            Tsdu next = t.returnNext;
+            t.returnNext = null;
+            if (direct) {
+                returnTsduDirect(t);
+            } else {
+                returnTsdu(t);
+            }
+            t = next;
+            n++;
+        }
+        return n;
     }
 
     private void onRequest(Object request) {
@@ -1035,6 +1066,7 @@ public final class TdiProvider implements AutoCloseable {
      */
     private synchronized void drainAfterClose() {
         requests.drain(lateConsumer, Integer.MAX_VALUE);
+        takeReturns(true);
     }
 
     private final Consumer<Object> lateConsumer = this::onLateRequest;

@@ -48,6 +48,8 @@ public final class Tsdu {
     int startingOffset;
     boolean expedited;
     TdiConnection connection;
+    /** The next chain returned from another thread (TdiProvider's return stack; owned by it while RETURNING). */
+    Tsdu returnNext;
     private final ByteBuffer expeditedMemory = ByteBuffer.allocateDirect(EXPEDITED_CAPACITY);
     final long expeditedAddress = BufferUtil.address(expeditedMemory);
     private final UnsafeBuffer view = new UnsafeBuffer(0, 0);

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,9 +62,8 @@ class TdiForeignReturnTest {
     }
 
     /**
-     * What works today: the foreign thread returns every held chain one call per chain while dispatch is
-     * stopped; those the provider's cross-thread queue cannot take come back STATUS_INSUFFICIENT_RESOURCES and
-     * stay held (nothing lost), and are returned again, retrying, once dispatch runs.
+     * The foreign thread returns every held chain, one call per chain, while dispatch is stopped (the test still
+     * retries a refused return, which no longer happens: returns go on a stack linked through the chains).
      */
     @Test
     void aForeignThreadReturnsEveryHeldChainWhileDispatchIsStoppedAndNothingIsLost_tdiReturnChainedReceives()
@@ -76,12 +74,12 @@ class TdiForeignReturnTest {
     /**
      * Issue 11's target as written: one TdiReturnChainedReceives call from another thread takes back everything
      * the client holds while dispatch is stopped. Today a client can hold the stack's whole TCP memory budget
-     * (12,927 mbufs, one chain each, on TdiRig's 16,383-mbuf pool) but TdiProvider's request queue (shared with
-     * queued IRPs) holds 4,096 entries, one per chain: the rest are refused with STATUS_INSUFFICIENT_RESOURCES.
-     * Windows' TdiReturnChainedReceives returns VOID: a client cannot be expected to retry.
+     * (12,927 mbufs, one chain each, on TdiRig's 16,383-mbuf pool). Before, TdiProvider queued foreign returns on
+     * its 4,096-entry request queue and refused the rest with STATUS_INSUFFICIENT_RESOURCES; Windows'
+     * TdiReturnChainedReceives returns VOID, so a client cannot be expected to retry. Returns now go on a stack
+     * linked through the chains themselves, which cannot fill.
      */
     @Test
-    @Tag("needs-fix")
     void oneReturnCallFromAnotherThreadTakesBackEveryChainTheBudgetLetsAClientHold_tdiReturnChainedReceives()
         throws Exception {
         holdAReturnFromAnotherThreadAndResume(true);

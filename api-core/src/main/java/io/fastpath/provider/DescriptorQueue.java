@@ -167,6 +167,9 @@ public final class DescriptorQueue {
     private void returnHead(long handle, DescriptorReleaser releaser) {
         long m = mbuf[head];
         int l = length[head];
+        if (Verifier.ENABLED) {
+            Verifier.poison(address[head], l); // before the release is published: then the stack may reuse it
+        }
         dropHead();
         releaser.release(handle, m, l);
     }

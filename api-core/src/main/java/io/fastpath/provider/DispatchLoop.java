@@ -71,6 +71,9 @@ public final class DispatchLoop {
         }
         dispatching = true;
         try {
+            if (Verifier.ENABLED) {
+                Verifier.tick(System.nanoTime());
+            }
             return round.getAsInt();
         } finally {
             dispatching = false;

@@ -71,6 +71,8 @@ public abstract class Irp<I extends Irp<I>> {
     int deferredStatus;
     long deferredInformation;
     Object deferredObject;
+    /** Verifier mode only: where the IRP last completed, for a report of a second completion. */
+    private Throwable verifyCompletedAt;
 
     @SuppressWarnings("unchecked")
     private I self() {
@@ -178,6 +180,9 @@ public abstract class Irp<I extends Irp<I>> {
         if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
             throw misuse((int) STATE.getVolatile(this), false);
         }
+        if (Verifier.ENABLED) {
+            Verifier.irpBegun(this, onCancel);
+        }
         onBegin();
     }
 
@@ -198,14 +203,22 @@ public abstract class Irp<I extends Irp<I>> {
 
     /**
      * IoCompleteRequest without the routine: fills IoStatus and marks the IRP completed, if it was in progress.
-     * Returns false (and changes nothing) when it was not: someone else completed it first. Run the routine with
+     * Returns false (and changes nothing) when it was not: someone else completed it first (in {@link Verifier}
+     * mode this is reported with both completions' stacks: check {@link #inProgress()} first where a race is
+     * expected). Run the routine with
      * {@link #runCompletionRoutine} (or let {@link IrpCompleter} do both).
      */
     public final boolean complete(int status, long information, Object object) {
         // One of two racing completers wins the CAS; the status is written before the state says completed,
         // so a thread that sees completed() sees the status.
         if (!STATE.compareAndSet(this, IN_PROGRESS, COMPLETING)) {
+            if (Verifier.ENABLED) {
+                Verifier.irpCompletedAgain(this, verifyCompletedAt);
+            }
             return false;
+        }
+        if (Verifier.ENABLED) {
+            verifyCompletedAt = Verifier.irpCompleted(this);
         }
         ioStatus.set(status, information, object);
         next = null;
@@ -225,10 +238,14 @@ public abstract class Irp<I extends Irp<I>> {
         // The copy is taken before the routine runs: the routine may reuse the IRP for its next request.
         IoResult result = s == null ? null : IoResult.of(ioStatus);
         if (r != null) {
+            long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
             try {
                 r.onComplete(self(), context);
             } catch (Throwable t) {
                 errors.onError(t);
+            }
+            if (Verifier.ENABLED) {
+                Verifier.handlerDone(start, r, "completion routine");
             }
         }
         if (s != null) {

@@ -57,7 +57,9 @@ public final class IrpCompleter<I extends Irp<I>> {
         while (work < due && (irp = deferred.poll()) != null) {
             Object object = irp.deferredObject;
             irp.deferredObject = null;
-            finish(irp, irp.deferredStatus, irp.deferredInformation, object);
+            if (irp.inProgress()) { // else completed meanwhile (a cancel at close): that completion stands
+                finish(irp, irp.deferredStatus, irp.deferredInformation, object);
+            }
             work++;
         }
         return work;

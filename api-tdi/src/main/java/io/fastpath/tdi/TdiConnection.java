@@ -4,6 +4,7 @@ import io.fastpath.provider.DescriptorQueue;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.TimerWheel;
+import io.fastpath.provider.Verifier;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.ByteBuffer;
 import org.agrona.BufferUtil;
@@ -743,6 +744,7 @@ public final class TdiConnection {
         }
         t.state(Tsdu.INDICATED);
         int status;
+        long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
         try {
             status = a.chainedHandler.clientEventChainedReceive(a.chainedContext, context,
                 Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL,
@@ -750,6 +752,9 @@ public final class TdiConnection {
         } catch (Throwable e) {
             provider.onError(e);
             status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+        }
+        if (Verifier.ENABLED) {
+            Verifier.handlerDone(start, a.chainedHandler, "ClientEventChainedReceive");
         }
         if (status == NtStatus.STATUS_PENDING.code()) {
             provider.holdTsdu(t);
@@ -784,12 +789,16 @@ public final class TdiConnection {
         int flags = Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL
             | (indicated == available ? Tdi.TDI_RECEIVE_ENTIRE_MESSAGE : 0);
         int status;
+        long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
         try {
             status = a.receiveHandler.clientEventReceive(a.receiveContext, context, flags, indicated, available,
                 data.headAddress(), out);
         } catch (Throwable e) {
             provider.onError(e);
             status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+        }
+        if (Verifier.ENABLED) {
+            Verifier.handlerDone(start, a.receiveHandler, "ClientEventReceive");
         }
         Irp irp = out.irp();
         if (inc != incarnation || state != CONNECTED) {

@@ -4,6 +4,7 @@ import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
+import io.fastpath.provider.Verifier;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
@@ -207,6 +208,9 @@ public final class TdiProvider implements AutoCloseable {
             if (byHandle.get(handle) instanceof TdiConnection c) {
                 c.onReceive(mbuf, address, length);
             } else {
+                if (Verifier.ENABLED) {
+                    Verifier.poison(address, length);
+                }
                 releaseDescriptor(handle, mbuf, length);
             }
         }
@@ -633,6 +637,9 @@ public final class TdiProvider implements AutoCloseable {
             }
         }
         completer.runDeferred();
+        if (Verifier.ENABLED) {
+            Verifier.providerClosed(cancels, "TDI provider of " + stack.config().name());
+        }
     }
 
     /** close()'s drains once closed is set: late submitters may drain too ({@link #drainAfterClose}). */
@@ -1025,6 +1032,9 @@ public final class TdiProvider implements AutoCloseable {
      */
     void holdTsdu(Tsdu t) {
         if (t.hold()) {
+            if (Verifier.ENABLED) {
+                Verifier.chainHeld(t, "TDI chained receive TSDU");
+            }
             heldTsdus.incrementAndGet();
         } else {
             releaseTsdu(t); // RETURNING: the return came before the handler returned
@@ -1033,8 +1043,14 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Releases a TSDU's mbufs to the stack and pools it (after SUCCESS, or a return). */
     void releaseTsdu(Tsdu t) {
+        if (Verifier.ENABLED) {
+            Verifier.chainReturned(t);
+        }
         if (!t.expedited) {
             for (int i = 0; i < t.count; i++) {
+                if (Verifier.ENABLED) {
+                    Verifier.poison(t.address[i], t.length[i]); // before the release is published
+                }
                 releaseDescriptor(t.handle, t.mbuf[i], t.length[i]);
             }
         }
@@ -1051,8 +1067,14 @@ public final class TdiProvider implements AutoCloseable {
      * stack (releases cannot fail).
      */
     private void returnTsduDirect(Tsdu t) {
+        if (Verifier.ENABLED) {
+            Verifier.chainReturned(t);
+        }
         if (!t.expedited) {
             for (int i = 0; i < t.count; i++) {
+                if (Verifier.ENABLED) {
+                    Verifier.poison(t.address[i], t.length[i]);
+                }
                 tcp.release(t.handle, t.mbuf[i], t.length[i]);
             }
         }

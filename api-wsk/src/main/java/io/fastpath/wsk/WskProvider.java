@@ -8,6 +8,7 @@ import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.ObjectPool;
 import io.fastpath.provider.PortTable;
+import io.fastpath.provider.Verifier;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -166,6 +167,9 @@ public final class WskProvider implements AutoCloseable {
         public void onReceive(long handle, long mbuf, long address, int length) {
             WskSocket s = byHandle.get(handle);
             if (s == null) {
+                if (Verifier.ENABLED) {
+                    Verifier.poison(address, length);
+                }
                 releaseDescriptor(handle, mbuf, length);
                 return;
             }
@@ -325,7 +329,13 @@ public final class WskProvider implements AutoCloseable {
 
     /** After close the provider no longer dispatches: hand the chain's descriptors to the stack directly. */
     private void releaseAfterClose(WskDataIndication chain) {
+        if (Verifier.ENABLED) {
+            Verifier.chainReturned(chain);
+        }
         for (WskDataIndication i = chain; i != null; i = i.next) {
+            if (Verifier.ENABLED) {
+                Verifier.poison(i.buffer().address(), i.descriptorLength);
+            }
             tcp.release(i.handle, i.mbuf, i.descriptorLength); // cannot fail: the release ring has room for all
         }
     }
@@ -470,6 +480,9 @@ public final class WskProvider implements AutoCloseable {
             s.finishForcibly();
         }
         completer.runDeferred();
+        if (Verifier.ENABLED) {
+            Verifier.providerClosed(cancels, "WSK provider of " + stack.config().name());
+        }
     }
 
     // ================================================================================ internals
@@ -712,9 +725,15 @@ public final class WskProvider implements AutoCloseable {
         if (s != null) {
             s.retainedChains--;
         }
+        if (Verifier.ENABLED) {
+            Verifier.chainReturned(head);
+        }
         WskDataIndication i = head;
         while (i != null) {
             WskDataIndication next = i.next;
+            if (Verifier.ENABLED) {
+                Verifier.poison(i.buffer().address(), i.descriptorLength); // the whole descriptor, before release
+            }
             releaseDescriptor(i.handle, i.mbuf, i.descriptorLength);
             freeIndication(i);
             i = next;

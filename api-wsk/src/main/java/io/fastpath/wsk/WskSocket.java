@@ -16,6 +16,7 @@ import static io.fastpath.wsk.WskProvider.OP_SEND;
 import static io.fastpath.wsk.WskProvider.OP_SOCKET_CONNECT;
 
 import io.fastpath.provider.DescriptorQueue;
+import io.fastpath.provider.Verifier;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpSocketOptions;
@@ -1140,6 +1141,9 @@ public final class WskSocket {
     }
 
     private void releaseHead() {
+        if (Verifier.ENABLED) {
+            Verifier.poison(rx.address(0), rx.length(0));
+        }
         provider.releaseDescriptor(handle, rx.mbuf(0), rx.length(0));
         rx.dropHead();
     }
@@ -1152,6 +1156,9 @@ public final class WskSocket {
 
     void onReceive(long mbuf, long address, int length) {
         if (closed) {
+            if (Verifier.ENABLED) {
+                Verifier.poison(address, length);
+            }
             provider.releaseDescriptor(handle, mbuf, length);
             return;
         }
@@ -1260,6 +1267,7 @@ public final class WskSocket {
         bytesAccepted.set(indicated);
         int result;
         indicating = true;
+        long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
         try {
             result = d.wskReceiveEvent(context, flags | provider.eventFlags, head, indicated, bytesAccepted);
         } catch (Throwable t) {
@@ -1268,10 +1276,16 @@ public final class WskSocket {
         } finally {
             indicating = false;
         }
+        if (Verifier.ENABLED) {
+            Verifier.handlerDone(start, d, "WskReceiveEvent");
+        }
         if (result == NtStatus.STATUS_PENDING.code()) {
             // The application keeps the chain: the descriptors are its own until WskRelease.
             for (int i = 0; i < n; i++) {
                 rx.dropHead();
+            }
+            if (Verifier.ENABLED) {
+                Verifier.chainHeld(head, "WSK data indication chain");
             }
             for (WskDataIndication link = head; link != null; link = link.next) {
                 link.state(WskDataIndication.RETAINED);

@@ -1079,8 +1079,11 @@ public final class WskSocket {
         Irp rest = last == null ? sendIrps.peek() : sendIrps.next(last);
         while (rest != null) {
             Irp next = sendIrps.next(rest);
-            sendIrps.remove(rest);
-            complete(rest, status, 0, null);
+            // A routine may close the socket, which completes the sends still queued: skip those (the verifier
+            // reported the second completion this loop used to attempt).
+            if (sendIrps.remove(rest)) {
+                complete(rest, status, 0, null);
+            }
             rest = next;
         }
     }

@@ -72,7 +72,7 @@ public abstract class Irp<I extends Irp<I>> {
     long deferredInformation;
     Object deferredObject;
     /** Verifier mode only: where the IRP last completed, for a report of a second completion. */
-    private Throwable verifyCompletedAt;
+    private volatile Throwable verifyCompletedAt;
 
     @SuppressWarnings("unchecked")
     private I self() {

@@ -1,5 +1,7 @@
 package io.fastpath.provider;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -68,6 +70,11 @@ public final class Verifier {
         final String what;
         volatile boolean reported;
 
+        /** True for the one caller that may report this (two dispatch threads may check at once). */
+        boolean claimReport() {
+            return REPORTED.compareAndSet(this, false, true);
+        }
+
         Held(long sinceNs, Object owner, String what) {
             this.sinceNs = sinceNs;
             this.owner = owner;
@@ -78,6 +85,18 @@ public final class Verifier {
     private static final Map<Irp<?>, Held> IRPS = new ConcurrentHashMap<>();
     private static final Map<Object, Held> CHAINS = new ConcurrentHashMap<>();
     private static volatile long nextCheckNs = System.nanoTime();
+    private static final VarHandle NEXT_CHECK;
+    private static final VarHandle REPORTED;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            NEXT_CHECK = lookup.findStaticVarHandle(Verifier.class, "nextCheckNs", long.class);
+            REPORTED = lookup.findVarHandle(Held.class, "reported", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private Verifier() {
     }
@@ -168,10 +187,10 @@ public final class Verifier {
 
     /** From {@link DispatchLoop#dispatch()}: about once per check interval, look for what is overdue. */
     static void tick(long nowNs) {
-        if (nowNs - nextCheckNs < 0) {
-            return;
+        long due = nextCheckNs;
+        if (nowNs - due < 0 || !NEXT_CHECK.compareAndSet(due, nowNs + CHECK_INTERVAL_NS)) {
+            return; // not due, or another provider's dispatch thread claimed this check
         }
-        nextCheckNs = nowNs + CHECK_INTERVAL_NS;
         checkOverdue(nowNs);
     }
 
@@ -179,16 +198,14 @@ public final class Verifier {
     public static void checkOverdue(long nowNs) {
         for (Map.Entry<Irp<?>, Held> e : IRPS.entrySet()) {
             Held h = e.getValue();
-            if (!h.reported && nowNs - h.sinceNs > IRP_NS && e.getKey().inProgress()) {
-                h.reported = true;
+            if (!h.reported && nowNs - h.sinceNs > IRP_NS && e.getKey().inProgress() && h.claimReport()) {
                 report(Report.IRP_OVERDUE, describe(e.getKey()) + " in progress for " + (nowNs - h.sinceNs) / 1_000_000
                     + " ms (fastpath.verify.irpMs=" + IRP_NS / 1_000_000 + ")");
             }
         }
         for (Map.Entry<Object, Held> e : CHAINS.entrySet()) {
             Held h = e.getValue();
-            if (!h.reported && nowNs - h.sinceNs > HOLD_NS) {
-                h.reported = true;
+            if (!h.reported && nowNs - h.sinceNs > HOLD_NS && h.claimReport()) {
                 report(Report.HELD_TOO_LONG, h.what + " " + describe(e.getKey()) + " held by the client for "
                     + (nowNs - h.sinceNs) / 1_000_000 + " ms and not returned (fastpath.verify.holdMs="
                     + HOLD_NS / 1_000_000 + ")");

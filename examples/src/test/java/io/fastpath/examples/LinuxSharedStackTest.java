@@ -137,31 +137,33 @@ class LinuxSharedStackTest {
             for (Process p : processes) {
                 p.destroyForcibly();
             }
-            try {
-                if (wsk != null) {
-                    wsk.close();
-                }
-                if (tdi != null) {
-                    tdi.close();
-                }
-                if (ndk != null) {
-                    ndk.close();
-                }
-                if (runner != null) {
-                    runner.close();
-                }
-                if (stack != null) {
-                    stack.close();
-                }
-            } finally {
-                if (port != null) {
-                    port.close();
-                }
-                if (ns != null) {
-                    ns.close();
-                }
-                pool.close();
+            for (Process p : processes) {
+                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
             }
+            // Each closes even if an earlier one throws; the runner stops before the port and pool go.
+            closeAll(wsk, tdi, ndk, runner, stack, port, ns, pool);
+        }
+    }
+
+    /** Closes each in order; a failure does not skip the rest and is rethrown (the first, others suppressed). */
+    private static void closeAll(AutoCloseable... all) throws Exception {
+        Exception first = null;
+        for (AutoCloseable c : all) {
+            if (c == null) {
+                continue;
+            }
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 

@@ -27,11 +27,6 @@ public final class CancelQueue<I extends Irp<I>> implements CancelRoutine<I> {
         this.onDispatchThread = onDispatchThread;
     }
 
-    /** As {@link #CancelQueue(DispatchLoop, CancelRoutine)} (kept for callers): the queue has no capacity. */
-    public CancelQueue(DispatchLoop loop, int capacity, CancelRoutine<I> onDispatchThread) {
-        this(loop, onDispatchThread);
-    }
-
     @Override
     public void cancel(I irp) {
         if (loop.onDispatchThread()) {

@@ -1,8 +1,8 @@
 package io.fastpath.provider;
 
 /**
- * Returns a receive descriptor {mbuf, length} of connection {@code handle} to the stack (TcpService.release, with
- * the provider's retry when the request ring is full). Providers hold one instance, made once.
+ * Returns a receive descriptor {mbuf, length} of connection {@code handle} to the stack (the client's
+ * TcpServiceClient.release, which cannot fail: no retry). Providers hold one instance, made once.
  */
 @FunctionalInterface
 public interface DescriptorReleaser {

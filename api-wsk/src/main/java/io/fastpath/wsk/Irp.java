@@ -44,7 +44,6 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     // ---- progress while pending
     long progress;
     boolean submitted;
-    boolean queuedForCancel;
 
     /** Claims the IRP for call {@code operation} of provider {@code p}. */
     void begin(int operation, WskProvider p) {
@@ -85,6 +84,5 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
         value = 0;
         progress = 0;
         submitted = false;
-        queuedForCancel = false;
     }
 }

@@ -721,10 +721,6 @@ public final class WskProvider implements AutoCloseable {
 
     /** Returns a kept chain's mbufs to the stack (dispatch thread). */
     void releaseChain(WskDataIndication head) {
-        WskSocket s = head.socket;
-        if (s != null) {
-            s.retainedChains--;
-        }
         if (Verifier.ENABLED) {
             Verifier.chainReturned(head);
         }

@@ -132,7 +132,6 @@ public final class WskSocket {
     private Irp abortIrp;
     private Irp closeIrp;
     private boolean forgotten;
-    int retainedChains;
     private boolean needOptions;
     private boolean noDelayTouched;
     private boolean keepAliveTouched;
@@ -1293,7 +1292,6 @@ public final class WskSocket {
             for (WskDataIndication link = head; link != null; link = link.next) {
                 link.state(WskDataIndication.RETAINED);
             }
-            retainedChains++;
         } else {
             long take = result == NtStatus.STATUS_SUCCESS.code() ? Math.max(0, Math.min(bytesAccepted.get(), indicated)) : 0;
             consume(take);

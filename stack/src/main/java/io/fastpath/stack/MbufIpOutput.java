@@ -96,10 +96,7 @@ final class MbufIpOutput implements IpOutput {
         } else {
             seg.fillChecksum(source, destination);
         }
-        if (frameLength < MIN_FRAME) {
-            out.setMemory(frameLength, MIN_FRAME - frameLength, (byte) 0);
-        }
-        Mbuf.setLength(m, Math.max(frameLength, MIN_FRAME));
+        stack.setFrameLength(m, frameLength);
         int nextHop = routes.nextHop(destination);
         if (nextHop == Routes.NO_ROUTE) {
             counters.noRoute.incrementRelease();

@@ -465,7 +465,7 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     /** Sets the frame length, zero-padding to Ethernet's 60-byte minimum (the buffer has the room). */
-    private void setFrameLength(long m, int length) {
+    void setFrameLength(long m, int length) {
         if (length < 60) {
             frame.wrap(Mbuf.dataAddress(m), 60);
             frame.setMemory(length, 60 - length, (byte) 0);

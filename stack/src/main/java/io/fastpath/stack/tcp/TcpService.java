@@ -84,7 +84,6 @@ public final class TcpService {
     private final StackCounters counters;
     /** Descriptors the applications hold: mbuf address to the first of its entries in the arrays below. */
     private final Long2LongHashMap held;
-    private int heldCount;
     private final long[] heldMbuf;
     /** The next entry for the same mbuf, or -1. */
     private final int[] heldNext;
@@ -446,7 +445,6 @@ public final class TcpService {
         heldClient[e] = (byte) client.id;
         long first = held.put(mbuf, e);
         heldNext[e] = first == NOT_HELD ? -1 : (int) first;
-        heldCount++;
     }
 
     /**
@@ -482,7 +480,6 @@ public final class TcpService {
         int length = heldLength[e];
         heldMbuf[e] = 0;
         freeEntries[freeEntryCount++] = e;
-        heldCount--;
         tcp.release(handle, mbuf, length);
         return true;
     }
@@ -502,7 +499,7 @@ public final class TcpService {
 
     /** Descriptors handed to the applications and not yet released (poll thread; tests, diagnostics). */
     public int heldDescriptors() {
-        return heldCount;
+        return heldMbuf.length - freeEntryCount;
     }
 
     /**
@@ -515,8 +512,7 @@ public final class TcpService {
                 long mbuf = heldMbuf[e];
                 heldMbuf[e] = 0;
                 freeEntries[freeEntryCount++] = e;
-                heldCount--;
-                tcp.release(heldHandle[e], mbuf, heldLength[e]);
+                        tcp.release(heldHandle[e], mbuf, heldLength[e]);
             }
         }
         held.clear();

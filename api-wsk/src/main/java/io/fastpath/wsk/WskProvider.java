@@ -2,6 +2,7 @@ package io.fastpath.wsk;
 
 import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.IrpQueue;
+import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
@@ -113,7 +114,8 @@ public final class WskProvider implements AutoCloseable {
 
     private final ObjectPool<WskDataIndication> indications = new ObjectPool<>(WskDataIndication::new, 256, 0);
 
-    private final NativeCopier copier = new NativeCopier();
+    final NativeCopier copier = new NativeCopier();
+    final DescriptorReleaser releaser = this::releaseDescriptor;
     /** For controlSocket calls without an IRP (dispatch thread only; they always complete inline). */
     final Irp scratch = new Irp();
 

@@ -1,15 +1,11 @@
 package io.fastpath.tdi;
 
-import io.fastpath.provider.DescriptorQueue;
-import io.fastpath.provider.IrpQueue;
+import io.fastpath.provider.Endpoint;
 import io.fastpath.provider.NtStatus;
+import io.fastpath.provider.SendPump;
 import io.fastpath.provider.TimerWheel;
-import io.fastpath.provider.Verifier;
 import io.fastpath.stack.wire.Ipv4Address;
-import java.nio.ByteBuffer;
-import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
-import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * A connection endpoint (the file object ZwCreateFile opens with a TdiConnectionContext EA), opened by
@@ -21,8 +17,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * Offered and accepting endpoints carry a request the stack holds (a SYN): offered waits for TDI_ACCEPT or
  * TDI_DISCONNECT (refused), accepting for the handshake that the SYN-ACK started.
  *
- * <p>Thread: the provider's dispatch thread. Received data it holds is in mbufs (zero copy); expedited bytes are
- * kept in a small native buffer of its own.
+ * <p>Thread: the provider's dispatch thread. The connection's handle, received descriptors, send pump and
+ * disconnect sequence are its api-core {@link Endpoint}; receiving and the receive indications are
+ * {@link TdiReceiver}'s. Received data it holds is in mbufs (zero copy); expedited bytes are kept in a small native
+ * buffer of the receiver's.
  */
 public final class TdiConnection {
     static final int IDLE = 0;
@@ -34,7 +32,6 @@ public final class TdiConnection {
     static final int ACCEPTING = 5;
 
     private static final int MAX_SENDS_IN_STACK = 8;
-    private static final int EXPEDITED_BYTES = 64;
     private static final int KNOWN_SEND_FLAGS = Tdi.TDI_SEND_EXPEDITED | Tdi.TDI_SEND_PARTIAL
         | Tdi.TDI_SEND_NO_RESPONSE_EXPECTED | Tdi.TDI_SEND_NON_BLOCKING | Tdi.TDI_SEND_AND_DISCONNECT;
 
@@ -47,16 +44,11 @@ public final class TdiConnection {
     int state = IDLE;
     /** Bumped each time the endpoint starts or ends a connection: stale completions are recognised by it. */
     int incarnation;
-    long handle;
     int remoteIp;
     int remotePort;
     private int listenFlags;
-    private boolean localReleased;
-    private boolean peerReleased;
-    private boolean disconnectIndicated;
-    private boolean stackClosed;
+    boolean disconnectIndicated;
     private boolean abortAcknowledgeable;
-    private boolean shutdownAfterSends;
     private boolean sendNotReady;
 
     private Irp connectIrp;
@@ -74,24 +66,12 @@ public final class TdiConnection {
     private Irp connectDataSend;
     private IoCompletionRoutine connectDataSent;
     private Irp releaseIrp;
-    private final IrpQueue<Irp> receives = new IrpQueue<>();
-    private final IrpQueue<Irp> expeditedReceives = new IrpQueue<>();
-    private final IrpQueue<Irp> waitingSends = new IrpQueue<>();
-    private final IrpQueue<Irp> sendsInStack = new IrpQueue<>();
-
-    private final DescriptorQueue data = new DescriptorQueue(16);
-    private boolean blocked;
-    private final UnsafeBuffer expedited;
-    private final long expeditedAddress;
-    private int expeditedLength;
-    private boolean expeditedBlocked;
-    /** Expedited bytes dropped because {@link #EXPEDITED_BYTES} were already waiting (ReceiveErrors). */
-    private long expeditedBytesDropped;
-    /** ClientEventError(STATUS_DATA_OVERRUN) went out for the current overrun; set again once a byte fits. */
-    private boolean overrunReported;
+    /** The connection: handle (in the provider's map), received descriptors, send pump, disconnect sequence. */
+    final Endpoint<Irp, TdiConnection> ep;
+    private final SendPump<Irp> sends;
+    private final TdiReceiver receiver;
     /** The stack's request ring position after this endpoint's last CONNECT ({@link #completeEndedConnect}). */
     private long connectRecordPosition;
-    private boolean delivering;
 
     /** The connection's timer on the provider's wheel ({@link TimerWheel#NONE}: none). */
     long timer = TimerWheel.NONE;
@@ -102,7 +82,6 @@ public final class TdiConnection {
 
     // TDI_CONNECTION_INFO counters
     private long transmittedTsdus;
-    private long receivedTsdus;
     private long transmissionErrors;
     private long throughput;
 
@@ -110,9 +89,10 @@ public final class TdiConnection {
         this.provider = provider;
         this.id = id;
         this.context = context;
-        ByteBuffer b = ByteBuffer.allocateDirect(EXPEDITED_BYTES);
-        this.expedited = new UnsafeBuffer(b);
-        this.expeditedAddress = BufferUtil.address(b);
+        this.ep = new Endpoint<>(provider.tcp, provider.releaser, provider.copier, provider.byHandle, this, 16,
+            MAX_SENDS_IN_STACK, this::submit);
+        this.sends = ep.sends();
+        this.receiver = new TdiReceiver(this, ep);
     }
 
     public Object context() {
@@ -139,7 +119,12 @@ public final class TdiConnection {
 
     /** Expedited bytes received and not yet taken (for tests and diagnostics). */
     int expeditedLength() {
-        return expeditedLength;
+        return receiver.expeditedLength;
+    }
+
+    /** The stack's connection handle (0: none). */
+    long handle() {
+        return ep.handle();
     }
 
     public int remoteIp() {
@@ -168,7 +153,7 @@ public final class TdiConnection {
             case Tdi.TDI_LISTEN -> listen(irp);
             case Tdi.TDI_ACCEPT -> accept(irp);
             case Tdi.TDI_SEND -> send(irp);
-            case Tdi.TDI_RECEIVE -> receive(irp);
+            case Tdi.TDI_RECEIVE -> receiver.receive(irp);
             case Tdi.TDI_DISCONNECT -> disconnect(irp);
             case Tdi.TDI_QUERY_INFORMATION -> provider.query(irp, null, this);
             default -> complete(irp, NtStatus.STATUS_INVALID_DEVICE_REQUEST.code(), 0);
@@ -255,6 +240,17 @@ public final class TdiConnection {
         }
     }
 
+    /** The endpoint gives up its pending TDI_CONNECT (idle again; the stack's late answer is reset). */
+    private void endConnect(int status) {
+        Irp c = connectIrp;
+        connectIrp = null;
+        connectSlot = -1;
+        provider.cancelTimer(this);
+        state = IDLE;
+        incarnation++;
+        completeEndedConnect(c, status);
+    }
+
     boolean connectPending(Irp irp) {
         return state == CONNECTING && connectIrp == irp && irp.incarnation == incarnation;
     }
@@ -287,22 +283,13 @@ public final class TdiConnection {
 
     private void attach(long newHandle, int ip, int port) {
         state = CONNECTED;
-        handle = newHandle;
         remoteIp = ip;
         remotePort = port;
-        localReleased = false;
-        peerReleased = false;
         disconnectIndicated = false;
-        stackClosed = false;
         abortAcknowledgeable = false;
-        shutdownAfterSends = false;
         sendNotReady = false;
-        blocked = false;
-        expeditedBlocked = false;
-        expeditedLength = 0;
-        expeditedBytesDropped = 0; // TDI_CONNECTION_INFO.ReceiveErrors and the overrun report are per connection
-        overrunReported = false;
-        provider.byHandle.put(newHandle, this);
+        receiver.reset();
+        ep.attach(newHandle); // mapped, and a fresh disconnect sequence
         provider.openConnections++;
     }
 
@@ -368,10 +355,9 @@ public final class TdiConnection {
     }
 
     private void hold(long h, int ip, int port) {
-        handle = h;
         remoteIp = ip;
         remotePort = port;
-        provider.byHandle.put(h, this); // to hear the request's end (onClosed) and its onAccepted
+        ep.attach(h); // to hear the request's end (onClosed) and its onAccepted
     }
 
     /** SYN-ACK for the held request; {@code irp} completes when the handshake did (or fails if it cannot). */
@@ -379,7 +365,7 @@ public final class TdiConnection {
         state = ACCEPTING;
         acceptIrp = irp;
         acceptFromEvent = fromEvent;
-        provider.acceptRequest(handle);
+        provider.acceptRequest(ep.handle());
         connectTimer = false;
         provider.setTimer(this, provider.now() + provider.handshakeLimitNs);
     }
@@ -393,7 +379,7 @@ public final class TdiConnection {
         Irp irp = acceptIrp;
         acceptIrp = null;
         provider.cancelTimer(this);
-        attach(handle, remoteIp, remotePort);
+        attach(ep.handle(), remoteIp, remotePort);
         fillReturn(irp);
         provider.schedule(this);
         TdiConnectionInformation info = irp.requestInfo;
@@ -445,9 +431,9 @@ public final class TdiConnection {
      * aborted; {@code status} != 0 completes a waiting accept IRP with it. The endpoint is idle.
      */
     private void dropRequest(boolean refuse, int status) {
-        long h = handle;
+        long h = ep.handle();
         boolean offered = state == OFFERED;
-        provider.byHandle.remove(h);
+        ep.unmap();
         provider.cancelTimer(this);
         if (refuse) {
             if (offered) {
@@ -458,7 +444,7 @@ public final class TdiConnection {
         }
         Irp irp = acceptIrp;
         acceptIrp = null;
-        handle = 0;
+        ep.clearHandle();
         state = IDLE;
         incarnation++;
         if (irp != null && status != 0) {
@@ -483,7 +469,7 @@ public final class TdiConnection {
     // ---------------------------------------------------------------- send
 
     private int send(Irp irp) {
-        if (state != CONNECTED || localReleased) {
+        if (state != CONNECTED || ep.localReleased()) {
             return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         if ((irp.flags & ~KNOWN_SEND_FLAGS) != 0) {
@@ -492,13 +478,12 @@ public final class TdiConnection {
         if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
-        if ((irp.flags & Tdi.TDI_SEND_NON_BLOCKING) != 0 && (!waitingSends.isEmpty() || !sendsInStack.isEmpty())) {
+        if ((irp.flags & Tdi.TDI_SEND_NON_BLOCKING) != 0 && !sends.isEmpty()) {
             sendNotReady = true;
             return complete(irp, NtStatus.STATUS_DEVICE_NOT_READY.code(), 0);
         }
         if ((irp.flags & Tdi.TDI_SEND_AND_DISCONNECT) != 0) {
-            localReleased = true;
-            shutdownAfterSends = true;
+            ep.shutdownAfterSends();
         }
         if (irp.bufferLength == 0) {
             int status = complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
@@ -507,34 +492,35 @@ public final class TdiConnection {
         }
         irp.incarnation = incarnation;
         irp.markPending();
-        waitingSends.add(irp);
+        sends.add(irp);
         pumpSends();
         return NtStatus.STATUS_PENDING.code();
     }
 
+    /** Queued sends to the stack (at most MAX_SENDS_IN_STACK at a time), then a FIN a release asked for. */
     private void pumpSends() {
-        while (state == CONNECTED && !waitingSends.isEmpty() && sendsInStack.size() < MAX_SENDS_IN_STACK) {
-            Irp irp = waitingSends.peek();
-            int slot = provider.track(irp, this);
-            boolean ok = (irp.flags & Tdi.TDI_SEND_EXPEDITED) != 0
-                ? provider.tcp.sendUrgent(handle, slot, irp.bufferAddress, irp.bufferLength)
-                : provider.tcp.send(handle, slot, irp.bufferAddress, irp.bufferLength);
-            if (!ok) {
-                provider.untrack(slot);
-                provider.schedule(this); // the request ring is full: try again next round
-                return;
-            }
-            waitingSends.poll();
-            sendsInStack.add(irp);
-        }
-        if (state == CONNECTED && shutdownAfterSends && waitingSends.isEmpty()) {
-            provider.tcp.shutdown(handle); // a control: a full ring cannot lose it
-            shutdownAfterSends = false;
+        if (state == CONNECTED) {
+            ep.pumpSends();
         }
     }
 
+    /** The send pump's hand-over: a TDI_SEND (urgent for TDI_SEND_EXPEDITED), tracked by its request slot. */
+    private int submit(Irp irp, boolean drained) {
+        int slot = provider.track(irp, this);
+        long h = ep.handle();
+        boolean ok = (irp.flags & Tdi.TDI_SEND_EXPEDITED) != 0
+            ? provider.tcp.sendUrgent(h, slot, irp.bufferAddress, irp.bufferLength)
+            : provider.tcp.send(h, slot, irp.bufferAddress, irp.bufferLength);
+        if (!ok) {
+            provider.untrack(slot);
+            provider.schedule(this); // the request ring is full: try again next round
+            return SendPump.STOP;
+        }
+        return SendPump.SUBMITTED;
+    }
+
     void onSendComplete(Irp irp, int bytes, int status) {
-        boolean mine = irp.incarnation == incarnation && sendsInStack.remove(irp);
+        boolean mine = irp.incarnation == incarnation && sends.remove(irp);
         int result = irp.cancelled ? NtStatus.STATUS_CANCELLED.code() : status;
         if (status == NtStatus.STATUS_SUCCESS.code()) {
             transmittedTsdus++;
@@ -547,407 +533,32 @@ public final class TdiConnection {
         complete(irp, result, bytes);
         if (mine) {
             pumpSends();
-            if (sendNotReady && waitingSends.isEmpty() && sendsInStack.isEmpty() && state == CONNECTED) {
+            if (sendNotReady && sends.isEmpty() && state == CONNECTED) {
                 sendNotReady = false;
-                TdiAddress a = address;
-                if (a != null && a.sendPossibleHandler != null) {
-                    try {
-                        a.sendPossibleHandler.clientEventSendPossible(a.sendPossibleContext, context,
-                            provider.sendBufferBytes);
-                    } catch (Throwable t) {
-                        provider.onError(t);
-                    }
-                }
+                receiver.indicateSendPossible();
             }
         }
     }
 
-    // ---------------------------------------------------------------- receive
-
-    private int receive(Irp irp) {
-        boolean expeditedOnly = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0
-            && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
-        if (state != CONNECTED) {
-            return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
-        }
-        if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
-        }
-        boolean peek = (irp.flags & Tdi.TDI_RECEIVE_PEEK) != 0;
-        irp.incarnation = incarnation;
-        if (expeditedOnly) {
-            if (expeditedReceives.isEmpty() && expeditedLength > 0) {
-                return completeExpedited(irp, peek);
-            }
-            if (expeditedLength == 0 && peerReleased && disconnectIndicated) {
-                return complete(irp, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0);
-            }
-            expeditedReceives.add(irp);
-            return pending(irp);
-        }
-        if (acceptsBoth(irp) && expeditedLength > 0 && expeditedReceives.isEmpty() && receives.isEmpty()) {
-            return completeExpedited(irp, peek); // expedited data goes before normal data
-        }
-        if (receives.isEmpty() && data.bytes() > 0) {
-            return completeNormal(irp, peek);
-        }
-        if (receives.isEmpty() && peerReleased && disconnectIndicated) {
-            return complete(irp, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0);
-        }
-        receives.add(irp);
-        return pending(irp);
-    }
-
-    private int completeNormal(Irp irp, boolean peek) {
-        long before = data.bytes();
-        int n = data.copyTo(provider.copier, irp.bufferAddress, irp.bufferLength, peek, handle, provider.releaser);
-        receivedTsdus++;
-        provider.receivesDone++;
-        provider.bytesReceived += peek ? 0 : n;
-        if (data.bytes() == 0) {
-            blocked = false;
-            provider.schedule(this); // a FIN behind the data, or a closed connection to finish
-        }
-        int status = peek && before > n ? NtStatus.STATUS_BUFFER_OVERFLOW.code() : NtStatus.STATUS_SUCCESS.code();
-        return complete(irp, status, n);
-    }
-
-    /** Flags 0, or NORMAL and EXPEDITED both: either kind of data will do (the TDI_RECEIVE document). */
-    private static boolean acceptsBoth(Irp irp) {
-        int kinds = irp.flags & (Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
-        return kinds == 0 || kinds == (Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
-    }
-
-    private int completeExpedited(Irp irp, boolean peek) {
-        int n = Math.min(expeditedLength, irp.bufferLength);
-        provider.copy(expeditedAddress, irp.bufferAddress, n);
-        int status = n < expeditedLength ? NtStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED.code()
-            : NtStatus.STATUS_RECEIVE_EXPEDITED.code();
-        if (!peek) {
-            takeExpedited(n);
-        }
-        return complete(irp, status, n);
-    }
-
-    private void takeExpedited(int n) {
-        expedited.putBytes(0, expedited, n, expeditedLength - n);
-        expeditedLength -= n;
-        if (expeditedLength == 0) {
-            expeditedBlocked = false;
-        }
-    }
+    // ---------------------------------------------------------------- receive (TdiReceiver)
 
     void onReceive(long mbuf, long at, int length) {
-        data.add(mbuf, at, length);
-        if (state == CONNECTED) {
-            deliver();
-        }
+        receiver.onReceive(mbuf, at, length);
     }
 
-    /**
-     * Urgent bytes from the stack (one per urgent pointer). Up to {@link #EXPEDITED_BYTES} wait for the client;
-     * past that (the client refuses or does not read them) the newer bytes are dropped, never silently: they
-     * count in TDI_CONNECTION_INFO.ReceiveErrors and ClientEventError(STATUS_DATA_OVERRUN) tells the client
-     * once per overrun.
-     */
     void onUrgentData(DirectBuffer buffer, int offset, int length) {
-        int n = Math.min(length, EXPEDITED_BYTES - expeditedLength);
-        expedited.putBytes(expeditedLength, buffer, offset, n);
-        expeditedLength += n;
-        if (n < length) {
-            expeditedBytesDropped += length - n;
-            if (!overrunReported) {
-                overrunReported = true;
-                provider.raiseError(address, NtStatus.STATUS_DATA_OVERRUN.code());
-            }
-        } else {
-            overrunReported = false;
-        }
-        if (state == CONNECTED) {
-            deliver();
-        }
+        receiver.onUrgentData(buffer, offset, length);
     }
 
     void onPeerClosed() {
-        peerReleased = true;
+        ep.onPeerClosed();
         provider.schedule(this);
     }
 
     void doWork() {
         if (state == CONNECTED) {
             pumpSends();
-            deliver();
-        }
-    }
-
-    /** Offers queued data: pending TDI_RECEIVEs first, then the chained or plain receive handler. */
-    private void deliver() {
-        if (delivering) {
-            provider.schedule(this);
-            return;
-        }
-        delivering = true;
-        try {
-            int inc = incarnation;
-            deliverExpedited(inc);
-            deliverNormal(inc);
-            if (inc != incarnation || state != CONNECTED) {
-                return;
-            }
-            if (data.bytes() == 0) {
-                blocked = false;
-                if (peerReleased && !disconnectIndicated) {
-                    indicateRelease();
-                }
-                if (inc == incarnation && stackClosed && state == CONNECTED) {
-                    finish();
-                }
-            }
-        } finally {
-            delivering = false;
-        }
-    }
-
-    private void deliverNormal(int inc) {
-        while (state == CONNECTED && inc == incarnation && data.bytes() > 0) {
-            Irp r = receives.poll();
-            if (r != null) {
-                completeNormal(r, (r.flags & Tdi.TDI_RECEIVE_PEEK) != 0);
-                continue;
-            }
-            TdiAddress a = address;
-            if (blocked || a == null) {
-                return;
-            }
-            if (a.chainedHandler != null) {
-                indicateChained(a, inc);
-            } else if (a.receiveHandler != null) {
-                indicateReceive(a, inc);
-            } else {
-                return;
-            }
-        }
-    }
-
-    private void indicateChained(TdiAddress a, int inc) {
-        Tsdu t = provider.acquireTsdu();
-        t.handle = handle;
-        t.connection = this;
-        int n = data.count();
-        for (int i = 0; i < n; i++) {
-            t.add(data.mbuf(i), data.address(i), data.length(i));
-        }
-        t.startingOffset = data.headOffset();
-        int length = (int) data.bytes();
-        while (data.count() > 0) {
-            data.dropHead(); // the TSDU holds them now
-        }
-        t.state(Tsdu.INDICATED);
-        int status;
-        long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
-        try {
-            status = a.chainedHandler.clientEventChainedReceive(a.chainedContext, context,
-                Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL,
-                length, t.startingOffset, t);
-        } catch (Throwable e) {
-            provider.onError(e);
-            status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
-        }
-        if (Verifier.ENABLED) {
-            Verifier.handlerDone(start, a.chainedHandler, "ClientEventChainedReceive");
-        }
-        if (status == NtStatus.STATUS_PENDING.code()) {
-            provider.holdTsdu(t);
-            countReceived(length);
-        } else if (status == NtStatus.STATUS_SUCCESS.code()) {
-            provider.releaseTsdu(t);
-            countReceived(length);
-        } else if (inc == incarnation && state == CONNECTED) {
-            // STATUS_DATA_NOT_ACCEPTED: back in the queue (nothing arrived meanwhile) for a TDI_RECEIVE
-            for (int i = 0; i < t.count; i++) {
-                data.add(t.mbuf[i], t.address[i], t.length[i]);
-            }
-            data.consumeHead(t.startingOffset);
-            blocked = true;
-            provider.freeTsdu(t);
-        } else {
-            provider.releaseTsdu(t);
-        }
-    }
-
-    private void countReceived(int length) {
-        receivedTsdus++;
-        provider.receivesDone++;
-        provider.bytesReceived += length;
-    }
-
-    private void indicateReceive(TdiAddress a, int inc) {
-        int indicated = data.headRemaining();
-        int available = (int) Math.min(data.bytes(), Integer.MAX_VALUE);
-        TdiEventReturn out = provider.eventReturn;
-        out.reset();
-        int flags = Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL
-            | (indicated == available ? Tdi.TDI_RECEIVE_ENTIRE_MESSAGE : 0);
-        int status;
-        long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
-        try {
-            status = a.receiveHandler.clientEventReceive(a.receiveContext, context, flags, indicated, available,
-                data.headAddress(), out);
-        } catch (Throwable e) {
-            provider.onError(e);
-            status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
-        }
-        if (Verifier.ENABLED) {
-            Verifier.handlerDone(start, a.receiveHandler, "ClientEventReceive");
-        }
-        Irp irp = out.irp();
-        if (inc != incarnation || state != CONNECTED) {
-            // The handler ended the connection (ABORT) or it died meanwhile: an IRP it handed back is not dropped.
-            if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-                provider.failHandedBack(irp, NtStatus.STATUS_CANCELLED.code());
-            }
-            return;
-        }
-        int taken = Math.max(0, Math.min(out.bytesTaken(), indicated));
-        if (status == NtStatus.STATUS_SUCCESS.code() || status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-            data.consume(handle, taken, provider.releaser);
-            if (taken > 0) {
-                countReceived(taken);
-            }
-        }
-        if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code() && acceptableReceive(irp, false)) {
-            irp.begin(provider);
-            irp.markPending();
-            irp.incarnation = incarnation;
-            receives.addFirst(irp); // filled from the rest at once
-        } else if (status != NtStatus.STATUS_SUCCESS.code() || taken < indicated) {
-            blocked = true; // until TDI_RECEIVEs take what is left
-            if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-                provider.failHandedBack(irp, NtStatus.STATUS_INVALID_CONNECTION.code());
-                provider.raiseError(a, NtStatus.STATUS_INVALID_PARAMETER.code());
-            }
-        }
-    }
-
-    private boolean acceptableReceive(Irp irp, boolean expeditedOnly) {
-        if (irp == null || irp.minorFunction != Tdi.TDI_RECEIVE || irp.fileObject != this || !irp.ready()) {
-            return false;
-        }
-        boolean exp = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0 && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
-        return exp == expeditedOnly && irp.bufferLength >= 0;
-    }
-
-    private void deliverExpedited(int inc) {
-        while (state == CONNECTED && inc == incarnation && expeditedLength > 0) {
-            Irp r = expeditedReceives.poll();
-            if (r == null && receives.peek() != null && acceptsBoth(receives.peek())) {
-                r = receives.poll(); // a receive for either kind takes expedited data first
-            }
-            if (r != null) {
-                completeExpedited(r, (r.flags & Tdi.TDI_RECEIVE_PEEK) != 0);
-                continue;
-            }
-            TdiAddress a = address;
-            if (expeditedBlocked || a == null) {
-                return;
-            }
-            int flags = Tdi.TDI_RECEIVE_EXPEDITED | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL;
-            if (a.chainedExpeditedHandler != null) {
-                Tsdu t = provider.acquireTsdu();
-                t.handle = handle;
-                t.connection = this;
-                t.expedited = true;
-                int n = expeditedLength;
-                provider.copy(expeditedAddress, t.expeditedAddress, n);
-                t.add(0, t.expeditedAddress, n);
-                expeditedLength = 0;
-                t.state(Tsdu.INDICATED);
-                int status;
-                try {
-                    status = a.chainedExpeditedHandler.clientEventChainedReceive(a.chainedExpeditedContext, context,
-                        flags, n, 0, t);
-                } catch (Throwable e) {
-                    provider.onError(e);
-                    status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
-                }
-                if (status == NtStatus.STATUS_PENDING.code()) {
-                    provider.holdTsdu(t);
-                } else if (status == NtStatus.STATUS_SUCCESS.code() || inc != incarnation) {
-                    provider.freeTsdu(t);
-                } else {
-                    provider.copy(t.expeditedAddress, expeditedAddress, n);
-                    expeditedLength = n;
-                    expeditedBlocked = true;
-                    provider.freeTsdu(t);
-                }
-            } else if (a.receiveExpeditedHandler != null) {
-                TdiEventReturn out = provider.eventReturn;
-                out.reset();
-                int n = expeditedLength;
-                int status;
-                try {
-                    status = a.receiveExpeditedHandler.clientEventReceive(a.receiveExpeditedContext, context, flags,
-                        n, n, expeditedAddress, out);
-                } catch (Throwable e) {
-                    provider.onError(e);
-                    status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
-                }
-                Irp irp = out.irp();
-                if (inc != incarnation || state != CONNECTED) {
-                    if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-                        provider.failHandedBack(irp, NtStatus.STATUS_CANCELLED.code());
-                    }
-                    return;
-                }
-                int taken = Math.max(0, Math.min(out.bytesTaken(), n));
-                if (status == NtStatus.STATUS_SUCCESS.code() || status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-                    takeExpedited(taken);
-                }
-                if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code() && acceptableReceive(irp, true)) {
-                    irp.begin(provider);
-                    irp.markPending();
-                    irp.incarnation = incarnation;
-                    expeditedReceives.addFirst(irp);
-                } else if (status != NtStatus.STATUS_SUCCESS.code() || taken < n) {
-                    if (status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-                        provider.failHandedBack(irp, NtStatus.STATUS_INVALID_CONNECTION.code());
-                        provider.raiseError(a, NtStatus.STATUS_INVALID_PARAMETER.code());
-                    }
-                    expeditedBlocked = expeditedLength > 0;
-                    if (!expeditedBlocked) {
-                        return;
-                    }
-                }
-            } else {
-                return;
-            }
-        }
-    }
-
-    private void indicateRelease() {
-        disconnectIndicated = true;
-        for (Irp r; (r = receives.poll()) != null; ) {
-            complete(r, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0);
-        }
-        if (expeditedLength == 0) {
-            for (Irp r; (r = expeditedReceives.poll()) != null; ) {
-                complete(r, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0); // nothing more comes after the peer's FIN
-            }
-        }
-        if (!localReleased) {
-            provider.remoteDisconnects++;
-            indicateDisconnect(Tdi.TDI_DISCONNECT_RELEASE);
-        }
-    }
-
-    private void indicateDisconnect(int flags) {
-        TdiAddress a = address;
-        if (a != null && a.disconnectHandler != null) {
-            try {
-                a.disconnectHandler.clientEventDisconnect(a.disconnectContext, context, flags);
-            } catch (Throwable t) {
-                provider.onError(t);
-            }
+            receiver.deliver();
         }
     }
 
@@ -973,14 +584,8 @@ public final class TdiConnection {
                 if (!abort) {
                     return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
                 }
-                Irp c = connectIrp;
-                connectIrp = null;
-                connectSlot = -1;
-                provider.cancelTimer(this);
-                state = IDLE;
-                incarnation++; // the stack's late answer is reset
                 provider.cancelledConnections++;
-                completeEndedConnect(c, NtStatus.STATUS_CANCELLED.code());
+                endConnect(NtStatus.STATUS_CANCELLED.code());
                 return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             }
             case LISTENING -> {
@@ -1007,21 +612,20 @@ public final class TdiConnection {
             abortConnection(NtStatus.STATUS_CANCELLED.code());
             return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
         }
-        if (releaseIrp != null || localReleased && stackClosed) {
+        if (releaseIrp != null || ep.localReleased() && ep.stackClosed()) {
             return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
         provider.localDisconnects++;
         releaseIrp = irp;
         irp.incarnation = incarnation;
-        if (!localReleased) {
-            localReleased = true;
-            shutdownAfterSends = true;
+        if (!ep.localReleased()) {
+            ep.shutdownAfterSends();
             pumpSends();
         }
         long wait = irp.timeout < 0 ? -irp.timeout * 100 : TdiProvider.DEFAULT_DISCONNECT_TIMEOUT_NS;
         connectTimer = false;
         provider.setTimer(this, provider.now() + wait);
-        if (stackClosed) {
+        if (ep.stackClosed()) {
             return finish();
         }
         return pending(irp);
@@ -1029,8 +633,8 @@ public final class TdiConnection {
 
     /** RST; every request on the connection completes with {@code status}; the endpoint is idle again. */
     private void abortConnection(int status) {
-        provider.abort(handle); // retried while the stack's request ring is full
-        for (Irp s = sendsInStack.poll(); s != null; s = sendsInStack.poll()) {
+        ep.abort(); // a control: a full request ring cannot lose it
+        for (Irp s = sends.pollInStack(); s != null; s = sends.pollInStack()) {
             s.cancelled = true; // completes when the stack gives the buffer back
         }
         detach(status);
@@ -1038,24 +642,15 @@ public final class TdiConnection {
 
     /** Ends the connection on this endpoint: pending requests complete with {@code status}. */
     private void detach(int status) {
-        provider.byHandle.remove(handle);
+        ep.unmap();
         provider.cancelTimer(this);
-        long h = handle;
         incarnation++;
         state = IDLE;
-        data.releaseAll(h, provider.releaser);
-        expeditedLength = 0;
+        ep.releaseAll();
         provider.openConnections--;
-        // An orderly end (SUCCESS) completes receives, normal or expedited, with TDI_GRACEFUL_DISC.
-        int receiveStatus = status == NtStatus.STATUS_SUCCESS.code() ? NtStatus.STATUS_GRACEFUL_DISCONNECT.code() : status;
+        receiver.detach(status); // an orderly end (SUCCESS) completes receives with TDI_GRACEFUL_DISC
         Irp r;
-        while ((r = receives.poll()) != null) {
-            complete(r, receiveStatus, 0);
-        }
-        while ((r = expeditedReceives.poll()) != null) {
-            complete(r, receiveStatus, 0);
-        }
-        while ((r = waitingSends.poll()) != null) {
+        while ((r = sends.pollWaiting()) != null) {
             complete(r, status, 0);
         }
         if (releaseIrp != null) {
@@ -1063,7 +658,7 @@ public final class TdiConnection {
             releaseIrp = null;
             complete(rel, status, 0);
         }
-        handle = 0;
+        ep.clearHandle();
     }
 
     /** The stack is done with the connection. */
@@ -1073,22 +668,21 @@ public final class TdiConnection {
             dropRequest(false, status);
             return;
         }
-        stackClosed = true;
+        ep.onStackClosed(status == NtStatus.STATUS_SUCCESS.code());
         if (state != CONNECTED) {
             return;
         }
         if (status == NtStatus.STATUS_SUCCESS.code()) {
             // Closed both ways: the data still queued goes first, then the endpoint is idle.
-            peerReleased = true;
-            provider.byHandle.remove(handle);
-            deliver();
-            if (state == CONNECTED && data.bytes() == 0 && disconnectIndicated) {
+            ep.unmap();
+            receiver.deliver();
+            if (state == CONNECTED && ep.receivedBytes() == 0 && disconnectIndicated) {
                 finish();
             }
             return;
         }
         // Reset, timed out, aborted by the stack: ABORT indication, the endpoint is idle at once.
-        for (Irp s = sendsInStack.poll(); s != null; s = sendsInStack.poll()) {
+        for (Irp s = sends.pollInStack(); s != null; s = sends.pollInStack()) {
             s.incarnation = -1; // the stack completes it with its status
         }
         detach(status);
@@ -1097,14 +691,14 @@ public final class TdiConnection {
             provider.sessionTimeouts++;
         }
         abortAcknowledgeable = true;
-        indicateDisconnect(Tdi.TDI_DISCONNECT_ABORT);
+        receiver.indicateDisconnect(Tdi.TDI_DISCONNECT_ABORT);
     }
 
     /**
      * Orderly end: both FINs are through and the data was taken. Returns what completing the pending release
      * returned (STATUS_PENDING if deferred), or SUCCESS.
      */
-    private int finish() {
+    int finish() {
         Irp rel = releaseIrp;
         releaseIrp = null;
         detach(NtStatus.STATUS_SUCCESS.code());
@@ -1125,13 +719,8 @@ public final class TdiConnection {
             provider.sessionTimeouts++;
             dropRequest(true, NtStatus.STATUS_IO_TIMEOUT.code());
         } else if (connectTimer && state == CONNECTING) {
-            Irp c = connectIrp;
-            connectIrp = null;
-            connectSlot = -1;
-            state = IDLE;
-            incarnation++;
             provider.sessionTimeouts++;
-            completeEndedConnect(c, NtStatus.STATUS_REQUEST_TIMED_OUT.code());
+            endConnect(NtStatus.STATUS_REQUEST_TIMED_OUT.code());
         } else if (releaseIrp != null && state == CONNECTED) {
             // The peer did not finish its side in time: the release fails and the connection is reset.
             Irp rel = releaseIrp;
@@ -1145,13 +734,9 @@ public final class TdiConnection {
     /** IoCancelIrp on the dispatch thread: requests still waiting here complete STATUS_CANCELLED. */
     void cancel(Irp irp) {
         switch (irp.minorFunction) {
-            case Tdi.TDI_RECEIVE -> {
-                if (receives.remove(irp) || expeditedReceives.remove(irp)) {
-                    complete(irp, NtStatus.STATUS_CANCELLED.code(), 0);
-                }
-            }
+            case Tdi.TDI_RECEIVE -> receiver.cancel(irp);
             case Tdi.TDI_SEND -> {
-                if (waitingSends.remove(irp)) {
+                if (sends.removeWaiting(irp)) {
                     complete(irp, NtStatus.STATUS_CANCELLED.code(), 0);
                 }
             }
@@ -1165,13 +750,8 @@ public final class TdiConnection {
             }
             case Tdi.TDI_CONNECT -> {
                 if (connectPending(irp)) {
-                    connectIrp = null;
-                    connectSlot = -1;
-                    provider.cancelTimer(this);
-                    state = IDLE;
-                    incarnation++; // the stack's late answer is reset
                     provider.cancelledConnections++;
-                    completeEndedConnect(irp, NtStatus.STATUS_CANCELLED.code());
+                    endConnect(NtStatus.STATUS_CANCELLED.code());
                 }
             }
             default -> {
@@ -1184,15 +764,7 @@ public final class TdiConnection {
             return;
         }
         switch (state) {
-            case CONNECTING -> {
-                Irp c = connectIrp;
-                connectIrp = null;
-                connectSlot = -1;
-                state = IDLE;
-                incarnation++;
-                provider.cancelTimer(this);
-                completeEndedConnect(c, NtStatus.STATUS_CANCELLED.code());
-            }
+            case CONNECTING -> endConnect(NtStatus.STATUS_CANCELLED.code());
             case LISTENING -> cancelListen(NtStatus.STATUS_CANCELLED.code());
             case OFFERED, ACCEPTING -> dropRequest(true, NtStatus.STATUS_CANCELLED.code());
             case CONNECTED -> abortConnection(NtStatus.STATUS_CANCELLED.code());
@@ -1207,8 +779,8 @@ public final class TdiConnection {
     }
 
     TdiConnectionInfo info() {
-        return new TdiConnectionInfo(state, 0, transmittedTsdus, receivedTsdus, transmissionErrors,
-            expeditedBytesDropped, throughput, 0,
+        return new TdiConnectionInfo(state, 0, transmittedTsdus, receiver.receivedTsdus, transmissionErrors,
+            receiver.expeditedBytesDropped, throughput, 0,
             provider.sendBufferBytes, provider.receiveBufferBytes, false, state == IDLE ? 0 : remoteIp,
             state == IDLE ? 0 : remotePort);
     }

@@ -118,7 +118,7 @@ class TdiRegressionTest {
             gate.close(rig);
             try {
                 int filled = 0;
-                while (rig.tdiA.tcp.noDelay(p.a.handle, true)) {
+                while (rig.tdiA.tcp.noDelay(p.a.handle(), true)) {
                     filled++; // harmless requests until the ring is full
                 }
                 assertTrue(filled > 0);

@@ -60,7 +60,7 @@ public final class NdkAdapter implements AutoCloseable {
     private final AtomicInteger offering = new AtomicInteger();
     private final ManyToOneConcurrentArrayQueue<Runnable> tasks = new ManyToOneConcurrentArrayQueue<>(1024);
     private final ArrayDeque<Runnable> deferred = new ArrayDeque<>();
-    private final Long2ObjectHashMap<NdkConnector> byHandle = new Long2ObjectHashMap<>();
+    final Long2ObjectHashMap<NdkConnector> byHandle = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<NdkConnector> byRequest = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<NdkListener> listeners = new Int2ObjectHashMap<>();
     private final TimerWheel<NdkConnector> timers = new TimerWheel<>(System.nanoTime(), NdkAdapter::expired);

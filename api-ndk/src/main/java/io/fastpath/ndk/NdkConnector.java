@@ -1,6 +1,6 @@
 package io.fastpath.ndk;
 
-import io.fastpath.provider.DescriptorQueue;
+import io.fastpath.provider.Endpoint;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.PortTable;
 import io.fastpath.provider.TimerWheel;
@@ -8,7 +8,6 @@ import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
-import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -52,22 +51,14 @@ public final class NdkConnector {
     private static final int CONTROL_RTR_OFFSET = 544;
     private static final int RTR_LENGTH = MpaFrame.fpduLength(0);
 
-    // FPDU receive phases
-    private static final int RX_HEADER = 0;
-    private static final int RX_WAIT_RECEIVE = 1;
-    private static final int RX_BODY = 2;
-    private static final int RX_TRAILER = 3;
-
     private final NdkAdapter adapter;
     final boolean passive;
     int state;
-    private long handle;
-    private boolean hasHandle;
     long requestId;
-    private NdkQp qp;
+    NdkQp qp;
     /** The QP this connection's sends came from: their completions arrive even after the QP was unbound. */
     private NdkQp sendQp;
-    private NdkListener listener;
+    NdkListener listener;
     private NdkSharedEndpoint endpoint;
     private static final long SHARED_PORT = TcpSocketOptions.of(null, 0, 0, true);
     private int localIp;
@@ -78,62 +69,49 @@ public final class NdkConnector {
     private int remotePort;
     private int ownInbound = -1;
     private int ownOutbound = -1;
-    private int peerIrd;
-    private int peerOrd;
-    private boolean peerKnown;
-    private final byte[] peerPrivateData = new byte[MpaFrame.MAX_CONSUMER_PRIVATE_DATA];
-    private int peerPrivateDataLength;
+    int peerIrd;
+    int peerOrd;
+    boolean peerKnown;
+    final byte[] peerPrivateData = new byte[MpaFrame.MAX_CONSUMER_PRIVATE_DATA];
+    int peerPrivateDataLength;
     /** The status calls report once the connection died under the consumer (CONNECTION_ABORTED). */
-    private int deathStatus = NtStatus.STATUS_INVALID_DEVICE_STATE.code();
+    int deathStatus = NtStatus.STATUS_INVALID_DEVICE_STATE.code();
     private NdkRequestCompletion completion;
     private Object completionContext;
     private NdkDisconnectEventCallback disconnectCallback;
     private Object disconnectContext;
     private boolean disconnectEventDone;
     private boolean localDisconnect;
-    private boolean peerClosed;
-    private boolean tcpClosed;
     /** The connector's timer on the adapter's wheel ({@link TimerWheel#NONE}: none). */
     long timer = TimerWheel.NONE;
 
-    private final UnsafeBuffer control = new UnsafeBuffer(ByteBuffer.allocateDirect(CONTROL_RTR_OFFSET + 16));
+    final UnsafeBuffer control = new UnsafeBuffer(ByteBuffer.allocateDirect(CONTROL_RTR_OFFSET + 16));
     private int requestLength;
 
-    // received bytes: descriptors over mbufs, consumed in order
-    private final DescriptorQueue received = new DescriptorQueue(8);
-    private final UnsafeBuffer srcView = new UnsafeBuffer(0, 0);
-    private final UnsafeBuffer dstView = new UnsafeBuffer(0, 0);
-    private final UnsafeBuffer handshake = new UnsafeBuffer(new byte[MpaFrame.MAX_FRAME_LENGTH]);
-    private int handshakeLength;
-    private final MpaFrame frame = new MpaFrame();
-    private int rxPhase = RX_HEADER;
-    private int rxHeaderBytes;
-    private int rxHeader;
-    private int rxUlpdu;
-    private int rxDone;
-    private int rxSkip;
-    private boolean pumping;
+    /** The TCP connection: handle (in the adapter's map), received descriptors, disconnect sequence. */
+    final Endpoint<?, NdkConnector> ep;
+    /** The received byte stream: MPA handshake, then FPDUs into the QP's receives. */
+    private final NdkStream stream;
     /** CRC in use on this connection: either side's MPA request/reply had C set (RFC 5044 §7.1). */
-    private boolean crc;
-    private final java.util.zip.CRC32C rxCrc = new java.util.zip.CRC32C();
+    boolean crc;
     private final java.util.zip.CRC32C txCrc = new java.util.zip.CRC32C();
-    /** Received bytes pass through here on their way to rxCrc (mbuf memory has no ByteBuffer view). */
-    private final byte[] crcScratch = new byte[512];
-    /** Bytes copied or skipped now belong to the FPDU's CRC (ULPDU and pad). */
-    private boolean rxCrcActive;
-    private int rxCrcField;
-    private boolean pumpAgain;
-    private boolean pumpScheduled;
-    private final Runnable scheduledPump = this::runScheduledPump;
 
     NdkConnector(NdkAdapter adapter, boolean passive) {
         this.adapter = adapter;
         this.passive = passive;
         this.state = passive ? AWAIT_REQUEST : IDLE;
+        this.ep = new Endpoint<>(adapter.tcp, adapter.releaser, null, adapter.byHandle, this, 8, 0, null);
+        this.stream = new NdkStream(this, adapter, ep);
     }
 
     long handle() {
-        return handle;
+        return ep.handle();
+    }
+
+    /** The TCP connection is this connector's: in the adapter's handle map, without Nagle (FPDUs go out at once). */
+    private void attach(long h) {
+        ep.attach(h);
+        adapter.mapHandle(h, this);
     }
 
     /** Whether this connection's FPDUs carry a CRC32c (either side asked for it). */
@@ -151,7 +129,7 @@ public final class NdkConnector {
 
     /** Received mbufs not yet consumed (tests). */
     int descriptorsHeld() {
-        return received.count();
+        return ep.received().count();
     }
 
     // ================================================================ NdkConnect
@@ -304,19 +282,15 @@ public final class NdkConnector {
         if (state != CONNECTING) {
             // timed out or closed meanwhile: the connection is not wanted
             if (status == NtStatus.STATUS_SUCCESS.code()) {
-                handle = h;
-                hasHandle = true;
-                adapter.mapHandle(h, this);
-                adapter.abort(h);
+                attach(h);
+                ep.abort();
             } else {
                 releasePort();
             }
             return;
         }
         if (status == NtStatus.STATUS_SUCCESS.code()) {
-            handle = h;
-            hasHandle = true;
-            adapter.mapHandle(h, this);
+            attach(h);
             state = AWAIT_REPLY;
             pump();
             return;
@@ -371,7 +345,7 @@ public final class NdkConnector {
             return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
         int length = MpaFrame.emitFpdu(control, CONTROL_RTR_OFFSET, 0, crc ? txCrc : null);
-        if (!adapter.tcp.send(handle, REQUEST_RTR, control.addressOffset() + CONTROL_RTR_OFFSET, length)) {
+        if (!adapter.tcp.send(ep.handle(), REQUEST_RTR, control.addressOffset() + CONTROL_RTR_OFFSET, length)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         disconnectCallback = disconnectEvent;
@@ -420,7 +394,7 @@ public final class NdkConnector {
         ownOutbound = clamp(outboundReadLimit, info.maxOutboundReadLimit());
         int length = MpaFrame.emit(control, 0, false, false, crc, effectiveInbound(), effectiveOutbound(),
             privateData, 0, privateDataLength);
-        if (!adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
+        if (!adapter.tcp.send(ep.handle(), REQUEST_REPLY, control.addressOffset(), length)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         listener.decided(this);
@@ -454,10 +428,10 @@ public final class NdkConnector {
             return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
         }
         int length = MpaFrame.emit(control, 0, false, true, 0, 0, privateData, 0, privateDataLength);
-        if (!adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
+        if (!adapter.tcp.send(ep.handle(), REQUEST_REPLY, control.addressOffset(), length)) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
-        adapter.shutdown(handle);
+        ep.shutdown();
         listener.decided(this);
         state = DEAD;
         return NtStatus.STATUS_SUCCESS.code();
@@ -507,13 +481,13 @@ public final class NdkConnector {
     /** NdkGetLocalAddress: this side's address, or null (STATUS_INVALID_DEVICE_STATE) before connecting. */
     public SockAddrIn getLocalAddress() {
         adapter.checkThread();
-        return hasHandle || state == CONNECTING ? new SockAddrIn(localIp, localPort) : null;
+        return ep.hasHandle() || state == CONNECTING ? new SockAddrIn(localIp, localPort) : null;
     }
 
     /** NdkGetPeerAddress: the peer's address, or null (STATUS_INVALID_DEVICE_STATE) before connecting. */
     public SockAddrIn getPeerAddress() {
         adapter.checkThread();
-        return hasHandle || state == CONNECTING ? new SockAddrIn(remoteIp, remotePort) : null;
+        return ep.hasHandle() || state == CONNECTING ? new SockAddrIn(remoteIp, remotePort) : null;
     }
 
     // ================================================================ NdkDisconnect / close
@@ -528,7 +502,7 @@ public final class NdkConnector {
         if (!adapter.onDispatchThread()) {
             return adapter.defer(completion, requestContext, () -> disconnect(completion, requestContext));
         }
-        if (state == DEAD && tcpClosed && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
+        if (state == DEAD && ep.stackClosed() && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
             state = CLOSED;
             return NtStatus.STATUS_SUCCESS.code();
         }
@@ -538,7 +512,7 @@ public final class NdkConnector {
         if (completion == null) {
             return NtStatus.STATUS_INVALID_PARAMETER.code();
         }
-        if (!adapter.tcp.shutdown(handle)) {
+        if (!adapter.tcp.shutdown(ep.handle())) {
             return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         // ESTABLISHED and CONNECTED imply the TCP connection is still open (onTcpClosed leaves both).
@@ -564,8 +538,8 @@ public final class NdkConnector {
         if (was == REQUEST_RECEIVED && listener != null) {
             listener.decided(this);
         }
-        if (hasHandle && !tcpClosed) {
-            adapter.abort(handle);
+        if (ep.hasHandle() && !ep.stackClosed()) {
+            ep.abort();
         }
         releaseAll();
         flushAndUnbindQp(); // the connection ends here for the QP (NDK_FN_DISCONNECT: the QP is flushed)
@@ -580,8 +554,7 @@ public final class NdkConnector {
 
     void onAccepted(NdkListener l, long h, int localPort, int remoteIp, int remotePort) {
         this.listener = l;
-        this.handle = h;
-        this.hasHandle = true;
+        ep.attach(h); // mapped by the adapter already
         this.localIp = adapter.stackAddress;
         this.localPort = localPort;
         this.remoteIp = remoteIp;
@@ -592,15 +565,15 @@ public final class NdkConnector {
     /** The listener will not take this request: reset the connection (the initiator sees REFUSED). */
     void refuse() {
         state = DEAD;
-        adapter.abort(handle);
+        ep.abort();
     }
 
     void onReceive(long mbuf, long address, int length) {
-        if (state == CLOSED || tcpClosed) {
-            adapter.release(handle, mbuf, length);
+        if (state == CLOSED || ep.stackClosed()) {
+            ep.refuse(mbuf, address, length);
             return;
         }
-        received.add(mbuf, address, length);
+        ep.onReceive(mbuf, address, length); // straight from the event ring into the endpoint's queue
         pump();
     }
 
@@ -622,14 +595,14 @@ public final class NdkConnector {
     }
 
     void onPeerClosed() {
-        peerClosed = true;
+        ep.onPeerClosed();
         switch (state) {
             case AWAIT_REQUEST -> {
                 state = DEAD;
-                adapter.abort(handle);
+                ep.abort();
             }
             case AWAIT_REPLY, ACCEPTING, COMPLETING, REQUEST_RECEIVED, CONNECTED -> {
-                adapter.abort(handle); // the handshake cannot finish: reset, and onTcpClosed reports it
+                ep.abort(); // the handshake cannot finish: reset, and onTcpClosed reports it
             }
             case DISCONNECTING -> {
                 state = DEAD;
@@ -641,8 +614,8 @@ public final class NdkConnector {
     }
 
     void onTcpClosed(int status) {
-        tcpClosed = true;
-        adapter.unmapHandle(handle);
+        ep.onStackClosed(status == NtStatus.STATUS_SUCCESS.code());
+        ep.unmap();
         if (sendQp != null) {
             // Sends whose request reached the stack after the connection closed complete there with
             // INVALID_CONNECTION, after this event and for a handle no longer mapped: flush them now.
@@ -683,15 +656,15 @@ public final class NdkConnector {
                 finish(NtStatus.STATUS_IO_TIMEOUT.code());
             }
             case AWAIT_REPLY -> {
-                adapter.abort(handle);
+                ep.abort();
                 fail(NtStatus.STATUS_IO_TIMEOUT.code());
             }
             case ACCEPTING -> {
-                adapter.abort(handle);
+                ep.abort();
                 fail(NtStatus.STATUS_IO_TIMEOUT.code());
             }
             case AWAIT_REQUEST -> {
-                adapter.abort(handle); // a TCP connection that never sent its MPA request
+                ep.abort(); // a TCP connection that never sent its MPA request
                 state = DEAD;
             }
             default -> {
@@ -700,7 +673,7 @@ public final class NdkConnector {
     }
 
     /** The pending call fails with {@code status}; the connector is dead. */
-    private void fail(int status) {
+    void fail(int status) {
         state = DEAD;
         unbindQp();
         finish(status);
@@ -724,7 +697,7 @@ public final class NdkConnector {
         }
     }
 
-    private void fireDisconnectEvent() {
+    void fireDisconnectEvent() {
         if (disconnectEventDone || localDisconnect) {
             return;
         }
@@ -738,7 +711,7 @@ public final class NdkConnector {
         }
     }
 
-    private void finish(int status) {
+    void finish(int status) {
         NdkRequestCompletion c = completion;
         Object ctx = completionContext;
         completion = null;
@@ -747,7 +720,7 @@ public final class NdkConnector {
         adapter.complete(c, ctx, status);
     }
 
-    private void unbindQp() {
+    void unbindQp() {
         if (qp != null && state != ESTABLISHED && state != DISCONNECTING) {
             qp.connector = null;
             qp = null;
@@ -760,318 +733,20 @@ public final class NdkConnector {
             adapter.ports.free(localPort);
         }
     }
+    // ================================================================ the byte stream (NdkStream)
 
-    // ================================================================ the byte stream
-
-    /**
-     * Parses what arrived at the next {@code dispatch()} round, so that completions never run inside the call
-     * that made parsing possible (a posted receive, an accept).
-     */
+    /** Parses what arrived at the next {@code dispatch()} round (see {@link NdkStream#schedulePump}). */
     void schedulePump() {
-        if (!pumpScheduled) {
-            pumpScheduled = true;
-            adapter.later(scheduledPump);
-        }
+        stream.schedulePump();
     }
 
-    private void runScheduledPump() {
-        pumpScheduled = false;
-        pump();
-    }
-
-    /** Parses what arrived, as far as the state allows (re-entrant calls fold into the running one). */
+    /** Parses what arrived, as far as the state allows. */
     void pump() {
-        if (pumping) {
-            pumpAgain = true;
-            return;
-        }
-        pumping = true;
-        try {
-            do {
-                pumpAgain = false;
-                step();
-            } while (pumpAgain);
-        } finally {
-            pumping = false;
-        }
-        if (state == ESTABLISHED && peerClosed && received.count() == 0 && rxPhase == RX_HEADER) {
-            fireDisconnectEvent();
-        }
-    }
-
-    private void step() {
-        while (received.count() > 0) {
-            switch (state) {
-                case AWAIT_REQUEST -> {
-                    if (!readHandshake(true)) {
-                        return;
-                    }
-                }
-                case AWAIT_REPLY -> {
-                    if (!readHandshake(false)) {
-                        return;
-                    }
-                }
-                case ACCEPTING, ESTABLISHED, DISCONNECTING -> {
-                    if (!readFpdu()) {
-                        return;
-                    }
-                }
-                default -> {
-                    if (state == DEAD || state == CLOSED) {
-                        releaseAll();
-                    }
-                    return; // CONNECTED / COMPLETING: the responder does not send before our RTR
-                }
-            }
-        }
-    }
-
-    /** Reads one MPA request or reply; returns false when it needs more bytes or the state changed. */
-    private boolean readHandshake(boolean request) {
-        int need = handshakeLength < MpaFrame.HEADER_LENGTH ? MpaFrame.HEADER_LENGTH - handshakeLength
-            : MpaFrame.HEADER_LENGTH + (handshake.getShort(MpaFrame.PD_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN)
-            & 0xFFFF) - handshakeLength;
-        handshakeLength += copyOut(handshake, handshakeLength, need);
-        // The adapter's MaxCallerData / MaxCalleeData bound what it accepts as well as what it sends.
-        int r = frame.parse(handshake, 0, handshakeLength, request,
-            request ? adapter.info().maxCallerData() : adapter.info().maxCalleeData());
-        if (r == 0) {
-            return received.count() > 0;
-        }
-        if (r < 0) {
-            adapter.countMalformed(r);
-            if (request) {
-                if (r != MpaFrame.ERR_BAD_KEY && r != MpaFrame.ERR_PD_LENGTH && handshakeLength >= MpaFrame.HEADER_LENGTH) {
-                    // An MPA request we cannot serve (markers, revision, RTR model, private data above
-                    // MaxCallerData): say so with a reject.
-                    int length = MpaFrame.emit(control, 0, false, true, 0, 0, null, 0, 0);
-                    if (adapter.tcp.send(handle, REQUEST_REPLY, control.addressOffset(), length)) {
-                        adapter.shutdown(handle);
-                    } else {
-                        adapter.abort(handle); // no room for the reply: a reset says no as well
-                    }
-                } else {
-                    adapter.abort(handle);
-                }
-                state = DEAD;
-                adapter.disarm(this);
-            } else {
-                adapter.abort(handle);
-                fail(NtStatus.STATUS_CONNECTION_ABORTED.code());
-            }
-            releaseAll();
-            return false;
-        }
-        peerIrd = frame.ird();
-        peerOrd = frame.ord();
-        peerPrivateDataLength = frame.privateDataLength();
-        handshake.getBytes(frame.privateDataOffset(), peerPrivateData, 0, peerPrivateDataLength);
-        peerKnown = true;
-        handshakeLength = 0;
-        // RFC 5044 §7.1: "if the C flag is set in either the MPA Request or Reply, CRC MUST be used". The
-        // responder's reply carries C when either side asked (accept()).
-        crc = adapter.info().crcWanted() || frame.crc();
-        if (request) {
-            state = REQUEST_RECEIVED;
-            adapter.disarm(this);
-            listener.offer(this);
-            return false;
-        }
-        if (frame.rejected()) {
-            adapter.shutdown(handle);
-            fail(NtStatus.STATUS_CONNECTION_REFUSED.code());
-            return false;
-        }
-        state = CONNECTED;
-        finish(NtStatus.STATUS_SUCCESS.code());
-        return false;
-    }
-
-    /** Reads FPDUs; returns false when it needs bytes or a posted receive, or the state changed. */
-    private boolean readFpdu() {
-        switch (rxPhase) {
-            case RX_HEADER -> {
-                while (rxHeaderBytes < MpaFrame.FPDU_HEADER_LENGTH) {
-                    int b = readByte();
-                    if (b < 0) {
-                        return false;
-                    }
-                    rxHeader = (rxHeader << 8) | b;
-                    rxHeaderBytes++;
-                }
-                rxUlpdu = rxHeader & 0xFFFF;
-                rxHeader = 0;
-                rxHeaderBytes = 0;
-                rxDone = 0;
-                rxSkip = MpaFrame.fpduLength(rxUlpdu) - MpaFrame.FPDU_HEADER_LENGTH - rxUlpdu;
-                if (crc) {
-                    rxCrc.reset();
-                    rxCrc.update(rxUlpdu >>> 8);
-                    rxCrc.update(rxUlpdu);
-                    rxCrcActive = true;
-                }
-                if (state == ACCEPTING) {
-                    if (rxUlpdu != 0) {
-                        // the initiator's first message must be the zero-length RTR (RFC 6581 §4)
-                        adapter.countMalformed(MpaFrame.ERR_RTR_MODEL);
-                        adapter.abort(handle);
-                        fail(NtStatus.STATUS_CONNECTION_ABORTED.code());
-                        return false;
-                    }
-                    rxPhase = RX_TRAILER;
-                } else {
-                    rxPhase = RX_WAIT_RECEIVE;
-                }
-                return true;
-            }
-            case RX_WAIT_RECEIVE -> {
-                if (qp == null || !qp.receivePosted()) {
-                    return false; // held until a receive is posted: the TCP window closes meanwhile
-                }
-                rxPhase = RX_BODY;
-                return true;
-            }
-            case RX_BODY -> {
-                int capacity = qp.receiveCapacity();
-                if (rxDone < capacity) {
-                    int want = Math.min(rxUlpdu, capacity) - rxDone;
-                    if (want > 0) {
-                        dstView.wrap(qp.receiveAddress(), capacity);
-                        int n = copyOut(dstView, rxDone, want);
-                        rxDone += n;
-                        if (n < want) {
-                            return false;
-                        }
-                    }
-                }
-                if (rxDone < rxUlpdu) {
-                    int n = skip(rxUlpdu - rxDone);
-                    rxDone += n;
-                    if (rxDone < rxUlpdu) {
-                        return false;
-                    }
-                }
-                rxPhase = RX_TRAILER;
-                return true;
-            }
-            default -> { // RX_TRAILER: pad (part of the CRC'd bytes), then the CRC field
-                if (rxSkip > MpaFrame.FPDU_CRC_LENGTH) {
-                    rxSkip -= skip(rxSkip - MpaFrame.FPDU_CRC_LENGTH);
-                    if (rxSkip > MpaFrame.FPDU_CRC_LENGTH) {
-                        return false;
-                    }
-                }
-                rxCrcActive = false;
-                while (rxSkip > 0) {
-                    int b = readByte();
-                    if (b < 0) {
-                        return false;
-                    }
-                    // RFC 5044 §4.1 via RFC 3720 §B.4: the CRC32c's least significant byte comes first
-                    rxCrcField |= b << (8 * (MpaFrame.FPDU_CRC_LENGTH - rxSkip));
-                    rxSkip--;
-                }
-                int field = rxCrcField;
-                rxCrcField = 0;
-                rxPhase = RX_HEADER;
-                if (crc && field != (int) rxCrc.getValue()) {
-                    crcMismatch(); // not checked when CRC is off: the field "MUST NOT be checked" (RFC 5044 §4.1)
-                    return false;
-                }
-                if (state == ACCEPTING) {
-                    state = ESTABLISHED;
-                    finish(NtStatus.STATUS_SUCCESS.code());
-                } else {
-                    int capacity = qp.receiveCapacity();
-                    qp.completeReceive(rxUlpdu > capacity ? NtStatus.STATUS_BUFFER_OVERFLOW.code() : NtStatus.STATUS_SUCCESS.code(),
-                        Math.min(rxUlpdu, capacity));
-                }
-                return true;
-            }
-        }
-    }
-
-    /**
-     * An FPDU's CRC did not match: the connection is reset and ends here. The receive holding the damaged
-     * message completes with STATUS_DATA_ERROR, the other posted receives with STATUS_CANCELLED; the connector
-     * is dead (STATUS_CONNECTION_ABORTED) and the disconnect event fires. Counted ({@link NdkAdapter#crcErrors}).
-     */
-    private void crcMismatch() {
-        adapter.countCrcError();
-        adapter.abort(handle);
-        releaseAll();
-        if (state == ACCEPTING) { // the initiator's RTR
-            fail(NtStatus.STATUS_CONNECTION_ABORTED.code());
-            return;
-        }
-        boolean disconnecting = state == DISCONNECTING;
-        NdkQp bound = qp;
-        state = DEAD;
-        deathStatus = NtStatus.STATUS_CONNECTION_ABORTED.code();
-        unbindQp();
-        if (bound != null) {
-            if (bound.receivePosted()) {
-                bound.completeReceive(NtStatus.STATUS_DATA_ERROR.code(), 0);
-            }
-            bound.flushReceives();
-        }
-        if (disconnecting) {
-            finish(NtStatus.STATUS_CONNECTION_ABORTED.code());
-        } else {
-            fireDisconnectEvent();
-        }
-    }
-
-    /** Feeds {@code k} received bytes at the current position to the FPDU's CRC while it is being summed. */
-    private void crcReceived(int k) {
-        if (rxCrcActive) {
-            MpaFrame.update(rxCrc, srcView, received.headOffset(), k, crcScratch);
-        }
-    }
-
-    private int readByte() {
-        if (received.count() == 0) {
-            return -1;
-        }
-        srcView.wrap(received.address(0), received.length(0));
-        int b = srcView.getByte(received.headOffset()) & 0xFF;
-        advance(1);
-        return b;
-    }
-
-    /** Copies up to {@code n} bytes to {@code dst} at {@code offset}; returns how many. */
-    private int copyOut(MutableDirectBuffer dst, int offset, int n) {
-        int done = 0;
-        while (done < n && received.count() > 0) {
-            int k = Math.min(n - done, received.headRemaining());
-            srcView.wrap(received.address(0), received.length(0));
-            dst.putBytes(offset + done, srcView, received.headOffset(), k);
-            crcReceived(k);
-            done += k;
-            advance(k);
-        }
-        return done;
-    }
-
-    private int skip(int n) {
-        int done = 0;
-        while (done < n && received.count() > 0) {
-            int k = Math.min(n - done, received.headRemaining());
-            srcView.wrap(received.address(0), received.length(0));
-            crcReceived(k);
-            done += k;
-            advance(k);
-        }
-        return done;
-    }
-
-    private void advance(int k) {
-        received.consume(handle, k, adapter.releaser);
+        stream.pump();
     }
 
     private void releaseAll() {
-        received.releaseAll(handle, adapter.releaser);
+        ep.releaseAll();
     }
 
     @Override

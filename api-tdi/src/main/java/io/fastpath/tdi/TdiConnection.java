@@ -77,20 +77,20 @@ public final class TdiConnection {
     long timer = TimerWheel.NONE;
     private boolean connectTimer;
 
-    boolean scheduled;
-    TdiConnection nextWork;
-
     // TDI_CONNECTION_INFO counters
     private long transmittedTsdus;
     private long transmissionErrors;
     private long throughput;
 
+    boolean scheduled;
+    TdiConnection nextWork;
+
     TdiConnection(TdiProvider provider, long id, Object context) {
         this.provider = provider;
-        this.id = id;
-        this.context = context;
         this.ep = new Endpoint<>(provider.tcp, provider.releaser, provider.copier, provider.byHandle, this, 16,
             MAX_SENDS_IN_STACK, this::submit);
+        this.id = id;
+        this.context = context;
         this.sends = ep.sends();
         this.receiver = new TdiReceiver(this, ep);
     }

@@ -63,7 +63,8 @@ final class TdiReceiver {
     /** The connection ended: pending receives complete ({@code status}, or TDI_GRACEFUL_DISC for an orderly end). */
     void detach(int status) {
         expeditedLength = 0;
-        int receiveStatus = status == NtStatus.STATUS_SUCCESS.code() ? NtStatus.STATUS_GRACEFUL_DISCONNECT.code() : status;
+        int receiveStatus = status == NtStatus.STATUS_SUCCESS.code()
+            ? NtStatus.STATUS_GRACEFUL_DISCONNECT.code() : status;
         Irp r;
         while ((r = receives.poll()) != null) {
             complete(r, receiveStatus, 0);
@@ -471,7 +472,8 @@ final class TdiReceiver {
         TdiAddress a = c.address;
         if (a != null && a.sendPossibleHandler != null) {
             try {
-                a.sendPossibleHandler.clientEventSendPossible(a.sendPossibleContext, c.context, provider.sendBufferBytes);
+                a.sendPossibleHandler.clientEventSendPossible(a.sendPossibleContext, c.context,
+                    provider.sendBufferBytes);
             } catch (Throwable t) {
                 provider.onError(t);
             }

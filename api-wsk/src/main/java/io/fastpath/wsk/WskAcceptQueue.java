@@ -106,7 +106,8 @@ final class WskAcceptQueue {
      */
     void onConnectRequest(long handle, int remoteIp, int remotePort) {
         boolean closed = owner.closed;
-        if (closed || !owner.options.conditionalAccept || !(owner.dispatch instanceof WskClientListenDispatch inspector)) {
+        if (closed || !owner.options.conditionalAccept
+            || !(owner.dispatch instanceof WskClientListenDispatch inspector)) {
             provider.decideRequest(handle, !closed);
             return;
         }

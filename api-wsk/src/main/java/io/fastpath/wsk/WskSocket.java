@@ -332,6 +332,7 @@ public final class WskSocket {
             irp.bufferLength = buffer.length();
         }
     }
+
     // ================================================================================ dispatch thread
 
     int execute(Irp irp) {

@@ -41,13 +41,16 @@ public final class Endpoint<I extends Irp<I>, O> {
     private final DescriptorQueue received;
     private final SendPump<I> sends;
 
+    // The disconnect sequence of the current connection: a set of the bits below, none when it starts.
+    /** Our FIN is asked for (it may still wait behind the queued sends: {@link #FIN_PENDING}). */
+    private static final int LOCAL_RELEASED = 1;
+    private static final int FIN_PENDING = 2;
+    private static final int PEER_RELEASED = 4;
+    private static final int STACK_CLOSED = 8;
+    private static final int ABORT_ISSUED = 16;
+
     private long handle;
-    /** Our FIN is asked for (it may still wait behind the queued sends: {@link #finPending}). */
-    private boolean localReleased;
-    private boolean finPending;
-    private boolean peerReleased;
-    private boolean stackClosed;
-    private boolean abortIssued;
+    private int sequence;
 
     /** An endpoint over a provider's {@link TcpServiceClient}. */
     public Endpoint(TcpServiceClient tcp, DescriptorReleaser releaser, NativeCopier copier,
@@ -97,11 +100,7 @@ public final class Endpoint<I extends Irp<I>, O> {
     /** A connection (or a held request) is this endpoint's now: mapped, and its disconnect state fresh. */
     public void attach(long h) {
         handle = h;
-        localReleased = false;
-        finPending = false;
-        peerReleased = false;
-        stackClosed = false;
-        abortIssued = false;
+        sequence = 0;
         byHandle.put(h, owner);
     }
 
@@ -171,7 +170,7 @@ public final class Endpoint<I extends Irp<I>, O> {
     /** Hands queued sends to the stack; then our FIN if {@link #shutdownAfterSends} asked for it and they are in. */
     public void pumpSends() {
         sends.pump();
-        if (finPending && sends.waitingEmpty()) {
+        if ((sequence & FIN_PENDING) != 0 && sends.waitingEmpty()) {
             shutdown();
         }
     }
@@ -180,55 +179,50 @@ public final class Endpoint<I extends Irp<I>, O> {
 
     /** Our FIN now, behind what the stack has taken (a control: it cannot be lost to a full ring). */
     public void shutdown() {
-        localReleased = true;
-        finPending = false;
+        sequence = (sequence | LOCAL_RELEASED) & ~FIN_PENDING;
         tcp.shutdown(handle);
     }
 
     /** Our FIN once every queued send is in the stack ({@link #pumpSends}); no send may follow. */
     public void shutdownAfterSends() {
-        localReleased = true;
-        finPending = true;
+        sequence |= LOCAL_RELEASED | FIN_PENDING;
     }
 
     /** RST (a control: it cannot be lost to a full ring); the stack's close follows. */
     public void abort() {
-        abortIssued = true;
+        sequence |= ABORT_ISSUED;
         tcp.abort(handle);
     }
 
     public void onPeerClosed() {
-        peerReleased = true;
+        sequence |= PEER_RELEASED;
     }
 
     /** The stack is done with the connection: closed both ways in good order ({@code success}), or not. */
     public void onStackClosed(boolean success) {
-        stackClosed = true;
-        if (success) {
-            peerReleased = true;
-        }
+        sequence |= success ? STACK_CLOSED | PEER_RELEASED : STACK_CLOSED;
     }
 
     /** Our FIN is asked for (or sent). */
     public boolean localReleased() {
-        return localReleased;
+        return (sequence & LOCAL_RELEASED) != 0;
     }
 
     public boolean peerReleased() {
-        return peerReleased;
+        return (sequence & PEER_RELEASED) != 0;
     }
 
     public boolean stackClosed() {
-        return stackClosed;
+        return (sequence & STACK_CLOSED) != 0;
     }
 
     public boolean abortIssued() {
-        return abortIssued;
+        return (sequence & ABORT_ISSUED) != 0;
     }
 
     /** Nothing more can go to the stack on this connection: it is closed, aborted, or there is none. */
     public boolean sendsBlocked() {
-        return handle == 0 || stackClosed || abortIssued;
+        return handle == 0 || (sequence & (STACK_CLOSED | ABORT_ISSUED)) != 0;
     }
 
     /**
@@ -236,11 +230,13 @@ public final class Endpoint<I extends Irp<I>, O> {
      * and it is not closed both ways (our FIN sent, the peer's received).
      */
     public boolean abortAtClose() {
-        return handle != 0 && !stackClosed && !abortIssued && !(localReleased && !finPending && peerReleased);
+        return handle != 0 && (sequence & (STACK_CLOSED | ABORT_ISSUED)) == 0
+            && (sequence & (LOCAL_RELEASED | FIN_PENDING | PEER_RELEASED)) != (LOCAL_RELEASED | PEER_RELEASED);
     }
 
     /** The close can finish: no send in the stack, and an abort, if one went out, answered by the stack. */
     public boolean quiescent() {
-        return (sends == null || sends.inStack() == 0) && (!abortIssued || stackClosed || handle == 0);
+        return (sends == null || sends.inStack() == 0)
+            && ((sequence & ABORT_ISSUED) == 0 || (sequence & STACK_CLOSED) != 0 || handle == 0);
     }
 }

@@ -285,11 +285,11 @@ public final class TdiConnection {
         state = CONNECTED;
         remoteIp = ip;
         remotePort = port;
+        ep.attach(newHandle); // mapped, and a fresh disconnect sequence
+        receiver.reset();
         disconnectIndicated = false;
         abortAcknowledgeable = false;
         sendNotReady = false;
-        receiver.reset();
-        ep.attach(newHandle); // mapped, and a fresh disconnect sequence
         provider.openConnections++;
     }
 

@@ -161,6 +161,14 @@ public final class TcpHarness {
         poolB = PktmbufPool.create("tcph_pb", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
     }
 
+    /** Shares another harness's pools (bench runs many option sets in one JVM). */
+    TcpHarness withPools(TcpHarness other) {
+        poolA = other.poolA;
+        poolB = other.poolB;
+        round = other.round++ * 100;
+        return this;
+    }
+
     void closePools() {
         poolA.close();
         poolB.close();
@@ -367,11 +375,16 @@ public final class TcpHarness {
         }
 
         void start(Runnable serverStart) {
+            start(serverStart, client::doWork);
+        }
+
+        /** As {@link #start(Runnable)}, the client's poll thread running {@code clientWork} (which polls it). */
+        void start(Runnable serverStart, PollThread.Work clientWork) {
             serverThread = new PollThread("fastpath-server", options.serverCpu(), true, server::doWork, () -> {
                 server.onStart();
                 serverStart.run();
             }, server::onClose).start();
-            clientThread = new PollThread("fastpath-client", options.clientCpu(), true, client::doWork,
+            clientThread = new PollThread("fastpath-client", options.clientCpu(), true, clientWork,
                 client::onStart, client::onClose).start();
         }
 

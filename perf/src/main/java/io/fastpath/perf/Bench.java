@@ -1,7 +1,10 @@
 package io.fastpath.perf;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.ZoneOffset;
@@ -104,20 +107,24 @@ public final class Bench {
     }
 
     public static void main(String[] argv) {
-        int status;
+        int status = run(argv);
+        System.out.flush();
+        Runtime.getRuntime().halt(status); // DPDK's threads are not daemons
+    }
+
+    /** Runs bench with these arguments; returns the exit status (0 ok, 1 failures, 2 usage). */
+    static int run(String[] argv) {
         try {
             Args args = Args.parse(argv);
-            status = args.child() ? child(args) : parent(args);
+            return args.child() ? child(args) : parent(args);
         } catch (IllegalArgumentException e) {
             System.err.println("bench: " + e.getMessage());
-            status = 2;
+            return 2;
         } catch (Exception e) {
             System.err.println("bench: " + e);
             e.printStackTrace();
-            status = 1;
+            return 1;
         }
-        System.out.flush();
-        Runtime.getRuntime().halt(status); // DPDK's threads are not daemons
     }
 
     /** Runs each scenario in its own JVM (this one's flags and class path), then plots. */
@@ -138,7 +145,19 @@ public final class Bench {
                 "--child", "--out", dir.toString()));
             command.addAll(passThrough(args.raw()));
             long t0 = System.nanoTime();
-            int rc = new ProcessBuilder(command).inheritIO().start().waitFor();
+            // The child's output goes to ours and to <scenario>.txt beside its JSON.
+            Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+            child.getOutputStream().close();
+            try (var in = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                    StandardCharsets.UTF_8));
+                 var log = Files.newBufferedWriter(dir.resolve(scenario + ".txt"))) {
+                for (String line; (line = in.readLine()) != null; ) {
+                    System.out.println(line);
+                    log.write(line);
+                    log.newLine();
+                }
+            }
+            int rc = child.waitFor();
             System.out.printf("bench: %s took %.1f s, exit %d%n", scenario, (System.nanoTime() - t0) / 1e9, rc);
             if (rc != 0) {
                 failed++;
@@ -208,7 +227,7 @@ public final class Bench {
 
     private static String loadavg() {
         try {
-            return Files.readString(Path.of("/proc/loadavg")).strip();
+            return BenchScenarios.proc("loadavg");
         } catch (IOException e) {
             return "?";
         }

@@ -148,7 +148,7 @@ final class BenchPlots {
         md.append("Made by `bin/fastpath bench ").append(args).append("` on ")
             .append(ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'")))
             .append(" (").append(Runtime.getRuntime().availableProcessors()).append(" CPUs, load ")
-            .append(Files.readString(Path.of("/proc/loadavg")).strip()).append("). Raw results: `")
+            .append(BenchScenarios.proc("loadavg")).append("). Raw results: `")
             .append(dir.getFileName()).append("` (not committed).\n\n");
         for (String scenario : scenarios) {
             Map<String, Object> json = JsonReader.object(JsonReader.parse(Files.readString(dir.resolve(scenario + ".json"))));

@@ -37,7 +37,7 @@ final class BenchScenarios {
     record Budget(long rttCount, long rttWarmup, long nioRttWarmup, double warmupSeconds, double bulkWarmupSeconds,
                   double bulkSeconds, long cycles, String jmhOptions) {
         static Budget quick() {
-            return new Budget(20_000, 10_000, 2_000, 0.5, 0.5, 1, 3_000, "-f 1 -wi 1 -w 1s -i 2 -r 1s");
+            return new Budget(10_000, 5_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 1 -w 500ms -i 2 -r 500ms");
         }
 
         static Budget full() {
@@ -431,9 +431,16 @@ final class BenchScenarios {
 
     private static String sysctl(String path) {
         try {
-            return Files.readString(Path.of("/proc/sys", path)).strip().replaceAll("\\s+", "-");
+            return proc("sys/" + path).replaceAll("\\s+", "-");
         } catch (IOException e) {
             return "?";
+        }
+    }
+
+    /** A /proc file's text, stripped (read as a stream: /proc files report a size of 0). */
+    static String proc(String path) throws IOException {
+        try (InputStream in = Files.newInputStream(Path.of("/proc", path))) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip();
         }
     }
 

@@ -535,29 +535,47 @@ final class BenchScenarios {
 
     // ============================================================================================ tap
 
-    private void tap(BenchResults results) throws IOException {
+    /**
+     * fastpath on net_tap and on net_af_packet (a veth pair) against Linux's own TCP over a veth pair, each
+     * the client of the same Python echo in a scratch namespace (TapLink creates and removes its devices and
+     * namespace, with names unique to the process, also when a run fails; needs root).
+     */
+    private void tap(BenchResults results) {
         TcpHarness.Options o = options("tap", 64);
-        Json all = new Json().beginObject().beginArray("results");
-        int failures = TapLink.runAll(all, o, List.of("tap_rtt"));
-        all.endArray().endObject();
-        Map<String, Object> parsed = JsonReader.object(JsonReader.parse(all.toString()));
-        Map<String, Object> record = JsonReader.object(JsonReader.array(parsed.get("results")).get(0));
-        Json run = new Json().beginObject().field("case", "64B").field("peer", "fastpath_net_tap")
-            .field("raw", all.toString()).endObject();
-        results.run(run);
-        if (failures != 0) {
-            results.fail("net_tap: " + record.get("error"));
-        } else {
-            rename("tap", "tap_rtt", "fastpath");
-            results.latencies.add(new BenchResults.Latency("64B", "fastpath", "tap.fastpath.hlog"));
+        Map<String, Map<String, Object>> records = new LinkedHashMap<>();
+        Map<String, TapLink.Kind> peers = new LinkedHashMap<>();
+        peers.put("net_tap", TapLink.Kind.TAP);
+        peers.put("af_packet", TapLink.Kind.AF_PACKET);
+        peers.put("linux_veth", TapLink.Kind.LINUX_VETH);
+        for (Map.Entry<String, TapLink.Kind> p : peers.entrySet()) {
+            if (!peerFilter.test(p.getKey())) {
+                continue;
+            }
+            Map<String, Object> record = runPeer(results, "64B", p.getKey(),
+                r -> TapLink.pingPong(p.getValue(), r, o, p.getKey()));
+            if (record != null) {
+                records.put(p.getKey(), record);
+                results.latencies.add(new BenchResults.Latency("64B", p.getKey(), "tap." + p.getKey() + ".hlog"));
+            }
         }
-        results.notes.add("tap: only fastpath (net_tap) <-> Linux (python3 echo in a namespace) is measured so far;"
-            + " af_packet and the Linux <-> Linux veth baseline are not written yet");
         Map<String, List<String>> rows = new LinkedHashMap<>();
-        rows.put("fastpath_net_tap", List.of(cell(record, "p50_us"), cell(record, "p99_us"), cell(record, "p999_us")));
-        BenchResults.table("tap (fastpath on net_tap <-> python3 echo in a namespace)", List.of("p50", "p99", "p99.9"),
-            rows);
-        System.out.println("   (no RESULT line: the Linux <-> Linux veth peer is not measured yet)");
+        records.forEach((peer, r) -> rows.put(peer, List.of(cell(r, "p50_us"), cell(r, "p90_us"), cell(r, "p99_us"),
+            cell(r, "p999_us"), cell(r, "max_us"), allocCell(r, "rt"), cell(r, "gc_count"))));
+        BenchResults.table("tap (64 B ping-pong with python3's echo in a namespace; the client: fastpath on net_tap,"
+            + " fastpath on net_af_packet/veth, or Linux over veth)", List.of("p50", "p90", "p99", "p99.9", "max",
+            "B/rt (max)", "GCs"), rows);
+        for (String subject : List.of("net_tap", "af_packet")) {
+            for (String metric : List.of("p50_us", "p99_us", "p999_us")) {
+                Map<String, Double> v = new LinkedHashMap<>();
+                if (records.containsKey(subject)) {
+                    v.put(BenchResults.SUBJECT, num(records.get(subject), metric));
+                }
+                if (records.containsKey("linux_veth")) {
+                    v.put("linux_veth", num(records.get("linux_veth"), metric));
+                }
+                results.compare(subject + "_" + metric, "µs", false, v);
+            }
+        }
     }
 
     static Histogram readLog(Path file) throws IOException {

@@ -164,7 +164,7 @@ final class NioLoopback {
     }
 
     /** Client of the ping-pong: one blocking round trip per duty cycle. */
-    private static final class Ping implements PollThread.Work {
+    static final class Ping implements PollThread.Work {
         private final SocketChannel channel;
         private final ByteBuffer buffer;
         private final RttRecorder recorder;

@@ -20,6 +20,7 @@ import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
@@ -114,13 +115,17 @@ final class BenchPlots {
         JFreeChart chart = ChartFactory.createXYLineChart(title, "", "µs", data, PlotOrientation.VERTICAL, true,
             false, false);
         XYPlot plot = chart.getXYPlot();
-        LogAxis x = new LogAxis("percentile, as 1/(1-p): 10 = 90 %, 100 = 99 %, 1000 = 99.9 %, 10000 = 99.99 %");
+        LogAxis x = new LogAxis("percentile (log scale of 1/(1-p))");
         x.setBase(10);
         x.setSmallestValue(1);
+        x.setTickUnit(new NumberTickUnit(1)); // one tick a decade: 0 %, 90 %, 99 %, 99.9 %, ...
+        x.setNumberFormatOverride(new PercentileFormat());
         plot.setDomainAxis(x);
-        LogAxis y = new LogAxis("round-trip time (µs, log)");
+        LogAxis y = new LogAxis("round-trip time (µs, log scale)");
         y.setBase(10);
         y.setSmallestValue(0.01);
+        y.setTickUnit(new NumberTickUnit(1));
+        y.setNumberFormatOverride(new java.text.DecimalFormat("#,##0.###"));
         plot.setRangeAxis(y);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
         for (int i = 0; i < data.getSeriesCount(); i++) {
@@ -132,6 +137,27 @@ final class BenchPlots {
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         chart.setBackgroundPaint(Color.WHITE);
         ChartUtils.saveChartAsPNG(png.toFile(), chart, WIDTH, HEIGHT);
+    }
+
+    /** Labels x = 1/(1-p) as the percentile p: 1 is 0 %, 10 is 90 %, 1000 is 99.9 %. */
+    private static final class PercentileFormat extends java.text.NumberFormat {
+        @Override
+        public StringBuffer format(double x, StringBuffer to, java.text.FieldPosition pos) {
+            double p = 100 * (1 - 1 / x);
+            String text = new java.math.BigDecimal(p).round(new java.math.MathContext(8)).stripTrailingZeros()
+                .toPlainString();
+            return to.append(x < 1.0001 ? "0" : text).append(" %");
+        }
+
+        @Override
+        public StringBuffer format(long x, StringBuffer to, java.text.FieldPosition pos) {
+            return format((double) x, to, pos);
+        }
+
+        @Override
+        public Number parse(String source, java.text.ParsePosition pos) {
+            throw new UnsupportedOperationException();
+        }
     }
 
     /**

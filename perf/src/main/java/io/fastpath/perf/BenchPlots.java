@@ -85,12 +85,15 @@ final class BenchPlots {
                 }
             }
             for (Map.Entry<String, DefaultCategoryDataset> e : charts.entrySet()) {
-                Path png = dir.resolve(scenario + "-" + e.getKey() + "-bars.png");
+                Path png = dir.resolve(scenario + "-" + e.getKey().replaceAll("[^A-Za-z0-9]+", "_") + "-bars.png");
                 String unit = units.get(e.getKey());
-                JFreeChart chart = ChartFactory.createBarChart(scenario + ": " + e.getKey() + " ("
+                String title = e.getKey().equals(scenario) ? scenario : scenario + ": " + e.getKey();
+                JFreeChart chart = ChartFactory.createBarChart(title + ", " + unit + " ("
                         + (unit.equals("µs") ? "lower" : "higher") + " is better)", "", unit, e.getValue(),
                     PlotOrientation.VERTICAL, true, false, false);
                 chart.setBackgroundPaint(Color.WHITE);
+                chart.getCategoryPlot().setBackgroundPaint(Color.WHITE);
+                chart.getCategoryPlot().setRangeGridlinePaint(Color.LIGHT_GRAY);
                 ChartUtils.saveChartAsPNG(png.toFile(), chart, WIDTH, HEIGHT);
                 out.add(png);
             }

@@ -175,6 +175,11 @@ final class BenchScenarios {
                         records.put(p.getKey(), record);
                         results.latencies.add(new BenchResults.Latency(c.name(), p.getKey(),
                             prefix + "." + p.getKey() + ".hlog"));
+                        // scaling: round trips per second with 1 and with 16 connections in flight
+                        if (c.size() == 64) {
+                            results.bars.add(new BenchResults.Bar("round trips per second", c.name(), p.getKey(),
+                                num(record, "round_trips_per_s"), "round trips/s"));
+                        }
                     }
                 }
                 Map<String, List<String>> rows = new LinkedHashMap<>();
@@ -455,8 +460,10 @@ final class BenchScenarios {
         Path json = dir.resolve("apis.jmh.json");
         Path alloc = dir.resolve("apis.alloc.jsonl");
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-            "org.openjdk.jmh.Main", "io\\.fastpath\\.perf\\.(Tcp|Wsk|Tdi|Ndk)RoundTripBenchmark\\.roundTrip"));
+        // -Djmh.ignoreLock: another JMH run on the machine (the lock is /tmp/jmh.lock) would otherwise fail the
+        // scenario; it disturbs the numbers as much as any other load, which the facts' load average shows.
+        List<String> command = new ArrayList<>(List.of(java, "-Djmh.ignoreLock=true", "-cp",
+            System.getProperty("java.class.path"), "org.openjdk.jmh.Main", "io\\.fastpath\\.perf\\.(Tcp|Wsk|Tdi|Ndk)RoundTripBenchmark\\.roundTrip"));
         command.addAll(List.of(budget.jmhOptions().split(" ")));
         if (quick || !caseFilter.test("16384")) {
             command.addAll(List.of("-p", "size=64"));

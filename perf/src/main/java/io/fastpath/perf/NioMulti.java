@@ -48,8 +48,9 @@ final class NioMulti {
             PollThread clientThread = new PollThread("nio-client", options.clientCpu(), false, client, null, null);
             try {
                 serverThread.start();
+                // The first messages go out from here: a client waiting in select() would not run a task.
+                client.startAll();
                 clientThread.start();
-                clientThread.run(client::startAll);
                 TcpHarness.measureRtt(result, recorder, List.of(Measure.Probe.outside(clientThread),
                     Measure.Probe.outside(serverThread)), () -> {
                         clientThread.checkFailure();

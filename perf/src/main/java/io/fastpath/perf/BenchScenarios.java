@@ -279,8 +279,8 @@ final class BenchScenarios {
         try {
             Map<String, PeerRun> peers = new LinkedHashMap<>();
             if (fastOpenScenario) {
-                peers.put("fastpath", r -> fastpathCycles(harness, o, r, true, "fastpath"));
-                peers.put("connect_then_send", r -> fastpathCycles(harness, o, r, false, "connect_then_send"));
+                peers.put("fastpath", r -> wskCycles(harness, o, r, true, "fastpath"));
+                peers.put("connect_then_send", r -> wskCycles(harness, o, r, false, "connect_then_send"));
             } else {
                 peers.put("fastpath", r -> fastpathCycles(harness, o, r, false, "fastpath"));
                 peers.put("nio", r -> nioCycles(o, r));
@@ -342,6 +342,44 @@ final class BenchScenarios {
             Measure.writeDistribution(o.out(), name, recorder);
             cycles[0].stop();
             Measure.await(cycles[0]::idle, 10, 5, s::check, "last cycle");
+            r.field("cycles", cycles[0].cycles())
+                .field("syn_data_sent", s.client.counters().tcpFastOpenSynDataSent.get())
+                .field("syn_data_accepted", s.server.counters().tcpFastOpenSynDataAccepted.get())
+                .field("fast_open_fallbacks", s.client.counters().tcpFastOpenFallbacks.get());
+            s.counters(r);
+        }
+        harness.checkPools(r);
+    }
+
+    /** fastopen: cycles through api-wsk on the client stack (WskConnectEx with data, or connect then send). */
+    private void wskCycles(TcpHarness harness, TcpHarness.Options o, Json r, boolean fastOpen, String name)
+        throws IOException {
+        RttRecorder recorder = new RttRecorder(cyclesWarmup(), o.rttWarmupNs(), budget.cycles());
+        TcpConfig tcp = TcpHarness.tcpConfig().withFastOpen(true, 64);
+        EchoServer echo = new EchoServer();
+        try (TcpHarness.RingStacks s = harness.new RingStacks("tcpw" + (fastOpen ? "f" : "c"), tcp)) {
+            WskConnectCycles[] cycles = new WskConnectCycles[1];
+            io.fastpath.wsk.WskProvider[] wsk = new io.fastpath.wsk.WskProvider[1];
+            s.start(() -> TcpHarness.require(echo.listen(s.server.tcp(), TcpHarness.ECHO_PORT), "listen"),
+                () -> cycles[0] == null ? s.client.doWork() : cycles[0].doWork(s.client));
+            s.clientThread.run(() -> {
+                wsk[0] = io.fastpath.wsk.WskProvider.register(s.client); // this thread dispatches it
+                cycles[0] = new WskConnectCycles(wsk[0], new io.fastpath.wsk.SocketAddressV4(TcpHarness.SERVER_IP,
+                    TcpHarness.ECHO_PORT), recorder, fastOpen, 64);
+                cycles[0].next();
+            });
+            r.field("api", fastOpen ? "WskSocket, TCP_FASTOPEN, WskConnectEx with the request"
+                : "WskSocket, WskConnect, then WskSend").field("fast_open", fastOpen)
+                .field("time_wait", "client (active closer) holds TIME-WAIT for "
+                    + TimeUnit.NANOSECONDS.toMillis(tcp.timeWaitNs()) + " ms as a compact record");
+            try {
+                TcpHarness.measureRtt(r, recorder, s.probes(), s::check);
+                Measure.writeDistribution(o.out(), name, recorder);
+                cycles[0].stop();
+                Measure.await(cycles[0]::idle, 10, 5, s::check, "last cycle");
+            } finally {
+                s.clientThread.run(() -> wsk[0].close());
+            }
             r.field("cycles", cycles[0].cycles())
                 .field("syn_data_sent", s.client.counters().tcpFastOpenSynDataSent.get())
                 .field("syn_data_accepted", s.server.counters().tcpFastOpenSynDataAccepted.get())

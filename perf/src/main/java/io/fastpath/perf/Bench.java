@@ -26,7 +26,8 @@ import java.util.function.Predicate;
  * and rewrites the results section of docs/perf/README.md.
  *
  * <p>Options: {@code --quick} (short runs: all in under 2 minutes), {@code --out DIR} (default
- * {@code bench-results/<UTC timestamp>}), {@code --publish}, {@code --no-plots}, {@code --peers a,b} and
+ * {@code bench-results/<UTC timestamp>}), {@code --publish} (to {@code --docs DIR}, default docs/perf),
+ * {@code --no-plots}, {@code --peers a,b} and
  * {@code --cases a,b} (only those), {@code --rtt-count N}, {@code --seconds S} (bulk window),
  * {@code --cycles N} (connrate/fastopen). Exit status: 0 when every scenario ran without a failure.
  */
@@ -34,13 +35,15 @@ public final class Bench {
     private Bench() {
     }
 
-    record Args(List<String> scenarios, boolean quick, Path out, boolean publish, boolean plots, boolean child,
+    record Args(List<String> scenarios, boolean quick, Path out, boolean publish, Path docs, boolean plots,
+                boolean child,
                 String peers, String cases, long rttCount, double seconds, long cycles, List<String> raw) {
         static Args parse(String[] argv) {
             List<String> scenarios = new ArrayList<>();
             boolean quick = false;
             Path out = null;
             boolean publish = false;
+            Path docs = Path.of("docs", "perf");
             boolean plots = true;
             boolean child = false;
             String peers = null;
@@ -54,6 +57,7 @@ public final class Bench {
                     case "--quick" -> quick = true;
                     case "--out" -> out = Path.of(value(argv, ++i, a));
                     case "--publish" -> publish = true;
+                    case "--docs" -> docs = Path.of(value(argv, ++i, a));
                     case "--no-plots" -> plots = false;
                     case "--child" -> child = true;
                     case "--peers" -> peers = value(argv, ++i, a);
@@ -83,7 +87,7 @@ public final class Bench {
                 out = Path.of("bench-results", ZonedDateTime.now(ZoneOffset.UTC)
                     .format(DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")));
             }
-            return new Args(scenarios, quick, out, publish, plots, child, peers, cases, rttCount, seconds, cycles,
+            return new Args(scenarios, quick, out, publish, docs, plots, child, peers, cases, rttCount, seconds, cycles,
                 List.of(argv));
         }
 
@@ -176,7 +180,7 @@ public final class Bench {
             .field("plots", pngs.stream().map(p -> p.getFileName().toString()).toList()).endObject();
         Files.writeString(dir.resolve("bench.json"), summary + "\n");
         if (args.publish()) {
-            BenchPlots.publish(dir, ran, pngs, String.join(" ", args.raw()));
+            BenchPlots.publish(dir, args.docs(), ran, pngs, String.join(" ", args.raw()));
         }
         System.out.printf("bench: %d scenario(s) in %.1f s, %d with failures; results in %s%n", args.scenarios().size(),
             (System.nanoTime() - started) / 1e9, failed, dir);

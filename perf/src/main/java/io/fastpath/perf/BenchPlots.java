@@ -164,13 +164,14 @@ final class BenchPlots {
     }
 
     /**
-     * Copies the PNGs to docs/perf/ (found from the working directory upwards) and rewrites the section of
-     * docs/perf/README.md between {@link #BEGIN} and {@link #END}: the command, the RESULT lines, the images.
+     * Copies the PNGs to {@code docs} (docs/perf/ of the checkout) and rewrites the section of its README.md
+     * between {@link #BEGIN} and {@link #END}: the command, the RESULT lines, the images, the failures.
      */
-    static void publish(Path dir, List<String> scenarios, List<Path> pngs, String args) throws IOException {
-        Path docs = Path.of("docs", "perf").toAbsolutePath();
+    static void publish(Path dir, Path docsDir, List<String> scenarios, List<Path> pngs, String args)
+        throws IOException {
+        Path docs = docsDir.toAbsolutePath();
         if (!Files.isDirectory(docs)) {
-            throw new IOException("no docs/perf/ under " + Path.of("").toAbsolutePath() + " (run from the checkout)");
+            throw new IOException("no " + docs + " (run from the checkout, or give --docs DIR)");
         }
         StringBuilder md = new StringBuilder();
         md.append(BEGIN).append("\n\n");

@@ -31,7 +31,9 @@ class BenchTest {
         "RESULT (\\w+) (\\w+) fastpath=(\\d+(\\.\\d+)?) (\\w+)=(\\d+(\\.\\d+)?) ratio=(\\d+(\\.\\d+)?|inf)( higher_is_better)?");
 
     @Test
-    void pingpongAndThroughputEndToEnd(@TempDir Path dir) throws IOException {
+    void pingpongAndThroughputEndToEnd(@TempDir Path dir, @TempDir Path docs) throws IOException {
+        Files.writeString(docs.resolve("README.md"), "# Performance\n\nbefore\n\n" + BenchPlots.BEGIN
+            + "\nold results\n" + BenchPlots.END + "\n\nafter\n");
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         PrintStream original = System.out;
         int status;
@@ -39,7 +41,8 @@ class BenchTest {
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
         try {
             status = Bench.run(new String[] {"pingpong", "throughput", "--out", dir.toString(), "--quick",
-                "--cases", "64B,1conn", "--peers", "fastpath,nio", "--rtt-count", "2000", "--seconds", "0.2"});
+                "--cases", "64B,1conn", "--peers", "fastpath,nio", "--rtt-count", "2000", "--seconds", "0.2",
+                "--publish", "--docs", docs.toString()});
         } finally {
             System.setOut(original);
         }
@@ -92,11 +95,23 @@ class BenchTest {
             }
         }
 
-        for (String png : List.of("pingpong-64B-latency.png", "throughput-throughput-bars.png")) {
-            var image = ImageIO.read(dir.resolve(png).toFile());
-            assertTrue(image != null && image.getWidth() > 100 && image.getHeight() > 100, png);
+        List<Object> plots = JsonReader.array(summary.get("plots"));
+        assertEquals(List.of("pingpong-64B-latency.png", "pingpong-round_trips_per_second-bars.png",
+            "throughput-throughput-bars.png"), plots);
+        for (Object png : plots) {
+            var image = ImageIO.read(dir.resolve((String) png).toFile());
+            assertTrue(image != null && image.getWidth() > 100 && image.getHeight() > 100, png.toString());
         }
-        assertEquals(List.of("pingpong-64B-latency.png", "throughput-throughput-bars.png"), summary.get("plots"));
+
+        // --publish: the plots copied, the generated section replaced, the rest of the README kept
+        String readme = Files.readString(docs.resolve("README.md"));
+        assertTrue(readme.startsWith("# Performance\n\nbefore\n\n" + BenchPlots.BEGIN), readme);
+        assertTrue(readme.endsWith(BenchPlots.END + "\n\nafter\n"), readme);
+        assertFalse(readme.contains("old results"), readme);
+        assertTrue(readme.contains("![pingpong-64B-latency.png](pingpong-64B-latency.png)"), readme);
+        assertTrue(readme.contains(lines.get(0)), readme);
+        assertTrue(readme.contains("`bin/fastpath bench pingpong throughput"), readme);
+        assertTrue(Files.exists(docs.resolve("throughput-throughput-bars.png")));
     }
 
     @Test

@@ -103,7 +103,7 @@ public final class Bench {
             long rtt = rttCount > 0 ? rttCount : b.rttCount();
             long warm = rttCount > 0 ? Math.min(b.rttWarmup(), rtt) : b.rttWarmup();
             long nioWarm = rttCount > 0 ? Math.min(b.nioRttWarmup(), rtt) : b.nioRttWarmup();
-            double warmS = rttCount > 0 || seconds > 0 ? Math.min(b.warmupSeconds(), 0.2) : b.warmupSeconds();
+            double warmS = rttCount > 0 ? Math.min(b.warmupSeconds(), 0.2) : b.warmupSeconds();
             return new BenchScenarios.Budget(rtt, warm, nioWarm, warmS,
                 seconds > 0 ? Math.min(b.bulkWarmupSeconds(), seconds) : b.bulkWarmupSeconds(),
                 seconds > 0 ? seconds : b.bulkSeconds(), cycles > 0 ? cycles : b.cycles(), b.jmhOptions());

@@ -18,6 +18,6 @@ if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
 fi
 exec "${pin[@]}" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
   --add-exports java.base/jdk.internal.misc=ALL-UNNAMED -Dagrona.disable.bounds.checks=true -Xms512m -Xmx512m \
-  -XX:+UseParallelGC -Djava.awt.headless=true -XX:CompileCommand=quiet \
+  -XX:+UseParallelGC -Djava.awt.headless=true -Dfastpath.root="$root" -XX:CompileCommand=quiet \
   "-XX:CompileCommand=dontinline,io.fastpath.perf.RttRecorder::checkpoint" \
   -cp "$jar" io.fastpath.perf.Bench "$@"

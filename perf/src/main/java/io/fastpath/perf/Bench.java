@@ -43,7 +43,9 @@ public final class Bench {
             boolean quick = false;
             Path out = null;
             boolean publish = false;
-            Path docs = Path.of("docs", "perf");
+            // bin/fastpath passes the checkout's root, so the defaults do not depend on the working directory.
+            Path root = Path.of(System.getProperty("fastpath.root", "."));
+            Path docs = root.resolve("docs").resolve("perf");
             boolean plots = true;
             boolean child = false;
             String peers = null;
@@ -84,7 +86,7 @@ public final class Bench {
                 throw new IllegalArgumentException("which scenario? " + BenchScenarios.ALL + " or all");
             }
             if (out == null) {
-                out = Path.of("bench-results", ZonedDateTime.now(ZoneOffset.UTC)
+                out = root.resolve("bench-results").resolve(ZonedDateTime.now(ZoneOffset.UTC)
                     .format(DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")));
             }
             return new Args(scenarios, quick, out, publish, docs, plots, child, peers, cases, rttCount, seconds, cycles,

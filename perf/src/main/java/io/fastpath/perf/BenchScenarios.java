@@ -37,7 +37,7 @@ final class BenchScenarios {
     record Budget(long rttCount, long rttWarmup, long nioRttWarmup, double warmupSeconds, double bulkWarmupSeconds,
                   double bulkSeconds, long cycles, String jmhOptions) {
         static Budget quick() {
-            return new Budget(10_000, 5_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 1 -w 500ms -i 2 -r 500ms");
+            return new Budget(5_000, 5_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 1 -w 500ms -i 2 -r 500ms");
         }
 
         static Budget full() {

@@ -41,7 +41,7 @@ final class BenchScenarios {
         }
 
         static Budget full() {
-            return new Budget(200_000, 100_000, 20_000, 2, 1, 4, 30_000, "-f 3 -wi 3 -w 2s -i 5 -r 2s");
+            return new Budget(200_000, 100_000, 20_000, 2, 1, 4, 30_000, "-f 2 -wi 3 -w 1s -i 5 -r 1s");
         }
     }
 

@@ -37,7 +37,7 @@ final class BenchScenarios {
     record Budget(long rttCount, long rttWarmup, long nioRttWarmup, double warmupSeconds, double bulkWarmupSeconds,
                   double bulkSeconds, long cycles, String jmhOptions) {
         static Budget quick() {
-            return new Budget(5_000, 5_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 1 -w 500ms -i 2 -r 500ms");
+            return new Budget(5_000, 5_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 3 -w 500ms -i 3 -r 500ms");
         }
 
         static Budget full() {
@@ -184,7 +184,7 @@ final class BenchScenarios {
                             prefix + "." + p.getKey() + ".hlog"));
                         // scaling: round trips per second with 1 and with 16 connections in flight
                         if (c.size() == 64) {
-                            results.bars.add(new BenchResults.Bar("round trips per second", c.name(), p.getKey(),
+                            results.bars.add(new BenchResults.Bar("scaling", c.name(), p.getKey(),
                                 num(record, "round_trips_per_s"), "round trips/s"));
                         }
                     }

@@ -96,7 +96,7 @@ class BenchTest {
         }
 
         List<Object> plots = JsonReader.array(summary.get("plots"));
-        assertEquals(List.of("pingpong-64B-latency.png", "pingpong-round_trips_per_second-bars.png",
+        assertEquals(List.of("pingpong-64B-latency.png", "pingpong-scaling-bars.png",
             "throughput-throughput-bars.png"), plots);
         for (Object png : plots) {
             var image = ImageIO.read(dir.resolve((String) png).toFile());

@@ -10,7 +10,9 @@ import org.agrona.concurrent.UnsafeBuffer;
 /**
  * The sending side of a bulk transfer on a fastpath stack, for any number of connections: keeps every
  * connection's send buffer full (on connect and on every {@link #onSendSpace}) from one 64 KiB chunk until
- * {@link #stop} is called, then closes each connection gracefully. Publishes the bytes the peer has
+ * {@link #stop} is called, then closes each connection gracefully. Each stream continues through the chunk
+ * where the last send stopped, so byte {@code k} of every stream is {@link #patternAt patternAt(k)} and a
+ * receiver can check every byte ({@link StreamVerifier}). Publishes the bytes the peer has
  * acknowledged (written into send buffers minus still queued), so throughput can be measured at the sender
  * when the receiver is another process.
  *
@@ -40,8 +42,13 @@ final class BulkSender implements TcpHandler {
     BulkSender(int maxConnections) {
         this.connections = new TcpConnection[maxConnections];
         for (int i = 0; i < CHUNK; i++) {
-            chunk.putByte(i, (byte) (i * 31 + 7));
+            chunk.putByte(i, patternAt(i));
         }
+    }
+
+    /** Byte {@code k} of every stream: period 256, so the 64 KiB chunk repeats it exactly. */
+    static byte patternAt(long k) {
+        return (byte) (k * 31 + 7);
     }
 
     @Override
@@ -63,7 +70,8 @@ final class BulkSender implements TcpHandler {
         Flow flow = (Flow) c.attachment();
         int space;
         while ((space = c.sendSpace()) > 0) {
-            int n = c.send(chunk, 0, Math.min(space, CHUNK));
+            int at = (int) (flow.written % CHUNK);
+            int n = c.send(chunk, at, Math.min(space, CHUNK - at));
             if (n <= 0) {
                 break;
             }

@@ -139,7 +139,11 @@ final class Measure {
         return out;
     }
 
-    /** Writes the histogram's percentile distribution (microseconds) next to the run's JSON, if asked to. */
+    /**
+     * Writes the histogram next to the run's JSON, if asked to: its percentile distribution in microseconds
+     * ({@code <prefix>.<name>.hgrm}) and an HdrHistogram log of it in nanoseconds ({@code .hlog}, one
+     * interval: the measured round trips; {@code HistogramLogReader} reads it back).
+     */
     static void writeDistribution(Path prefix, String name, RttRecorder recorder) {
         if (prefix == null) {
             return;
@@ -147,6 +151,24 @@ final class Measure {
         Path file = prefix.resolveSibling(prefix.getFileName() + "." + name + ".hgrm");
         try (PrintStream out = new PrintStream(Files.newOutputStream(file), false, StandardCharsets.UTF_8)) {
             recorder.histogram.outputPercentileDistribution(out, 1000.0);
+        } catch (IOException e) {
+            System.err.println("cannot write " + file + ": " + e);
+        }
+        writeLog(prefix.resolveSibling(prefix.getFileName() + "." + name + ".hlog"), name, recorder.histogram);
+    }
+
+    /** Writes {@code histogram} (nanoseconds) as a one-interval HdrHistogram log tagged {@code tag}. */
+    static void writeLog(Path file, String tag, org.HdrHistogram.Histogram histogram) {
+        try (PrintStream out = new PrintStream(Files.newOutputStream(file), false, StandardCharsets.UTF_8)) {
+            org.HdrHistogram.HistogramLogWriter log = new org.HdrHistogram.HistogramLogWriter(out);
+            log.outputComment("fastpath bench: " + tag + ", round-trip times in nanoseconds");
+            log.outputLogFormatVersion();
+            log.outputLegend();
+            org.HdrHistogram.Histogram copy = histogram.copy();
+            copy.setTag(tag);
+            copy.setStartTimeStamp(0);
+            copy.setEndTimeStamp(1000);
+            log.outputIntervalHistogram(copy);
         } catch (IOException e) {
             System.err.println("cannot write " + file + ": " + e);
         }

@@ -12,6 +12,7 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * The kernel's TCP for comparison: blocking {@link SocketChannel}s with TCP_NODELAY over 127.0.0.1, both ends
@@ -40,7 +41,7 @@ final class NioLoopback {
      * means try again), like the stacks' poll threads: what the kernel's TCP costs without the sleep and
      * wake-up of a blocking read.
      */
-    static void rtt(Json result, TcpHarness.Options options, boolean spin) throws IOException {
+    static RttRecorder rtt(Json result, TcpHarness.Options options, boolean spin) throws IOException {
         RttRecorder recorder = new RttRecorder(options.nioRttWarmup(), options.rttWarmupNs(), options.rttCount());
         try (ServerSocketChannel listener = ServerSocketChannel.open()) {
             listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
@@ -76,9 +77,16 @@ final class NioLoopback {
                 }
             }
         }
+        return recorder;
     }
 
-    static void bulk(Json result, TcpHarness.Options options, int connections) throws IOException {
+    /**
+     * Bulk transfer over {@code connections}; {@code verify}: each reader checks every byte against
+     * {@link BulkSender#patternAt} (the writers' 64 KiB chunk is that pattern). Returns the Gbit/s.
+     */
+    static double bulk(Json result, TcpHarness.Options options, int connections, boolean verify)
+        throws IOException {
+        double gbit;
         List<SocketChannel> channels = new ArrayList<>();
         List<PollThread> threads = new ArrayList<>();
         List<Writer> writers = new ArrayList<>();
@@ -94,7 +102,7 @@ final class NioLoopback {
                     client.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     server.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     Writer w = new Writer(client);
-                    Reader r = new Reader(server);
+                    Reader r = new Reader(server, verify);
                     writers.add(w);
                     readers.add(r);
                     threads.add(new PollThread("nio-server-" + i, options.serverCpu(), false, r, null, null));
@@ -105,7 +113,10 @@ final class NioLoopback {
                     t.start();
                     probes.add(Measure.Probe.outside(t));
                 }
-                Runnable check = () -> threads.forEach(PollThread::checkFailure);
+                Runnable check = () -> {
+                    threads.forEach(PollThread::checkFailure);
+                    readers.forEach(Reader::checkPattern);
+                };
                 TcpHarness.primeSamples(probes, options.bulkWarmupSeconds());
                 check.run();
                 long bytes0 = total(readers);
@@ -116,8 +127,9 @@ final class NioLoopback {
                 check.run();
                 double seconds = (after.nanoTime() - before.nanoTime()) / 1e9;
                 long moved = bytes1 - bytes0;
+                gbit = moved * 8 / seconds / 1e9;
                 result.field("connections", connections).field("bytes", moved).field("seconds", seconds)
-                    .field("gbit_per_s", moved * 8 / seconds / 1e9);
+                    .field("gbit_per_s", gbit).field("verified", verify);
                 Measure.appendAllocation(result, probes, before, after, Math.max(1, moved >> 20), "mib");
                 System.out.printf("   %d connection(s): %.2f Gbit/s (%,d bytes in %.2f s)%n", connections,
                     moved * 8 / seconds / 1e9, moved, seconds);
@@ -139,6 +151,8 @@ final class NioLoopback {
                 }
             }
         }
+        readers.forEach(Reader::checkPattern);
+        return gbit;
     }
 
     private static long total(List<Reader> readers) {
@@ -150,7 +164,7 @@ final class NioLoopback {
     }
 
     /** Client of the ping-pong: one blocking round trip per duty cycle. */
-    private static final class Ping implements PollThread.Work {
+    static final class Ping implements PollThread.Work {
         private final SocketChannel channel;
         private final ByteBuffer buffer;
         private final RttRecorder recorder;
@@ -245,7 +259,7 @@ final class NioLoopback {
         Writer(SocketChannel channel) {
             this.channel = channel;
             for (int i = 0; i < CHUNK; i++) {
-                chunk.put(i, (byte) (i * 31 + 7));
+                chunk.put(i, BulkSender.patternAt(i));
             }
         }
 
@@ -272,16 +286,26 @@ final class NioLoopback {
         }
     }
 
-    /** Bulk receiver: reads into 64 KiB and counts, until EOF. */
+    /** Bulk receiver: reads into 64 KiB and counts (and, if asked, checks every byte), until EOF. */
     private static final class Reader implements PollThread.Work {
         private final SocketChannel channel;
         private final ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
+        private final UnsafeBuffer view = new UnsafeBuffer(buffer);
+        private final StreamVerifier verifier;
         final AtomicLong bytes = new AtomicLong();
         private long total;
+        private volatile String failure;
         volatile boolean eof;
 
-        Reader(SocketChannel channel) {
+        Reader(SocketChannel channel, boolean verify) {
             this.channel = channel;
+            this.verifier = verify ? new StreamVerifier() : null;
+        }
+
+        void checkPattern() {
+            if (failure != null) {
+                throw new IllegalStateException("nio reader: " + failure);
+            }
         }
 
         @Override
@@ -295,6 +319,12 @@ final class NioLoopback {
                 if (n < 0) {
                     eof = true;
                     return 0;
+                }
+                if (verifier != null) {
+                    long bad = verifier.check(view, 0, n);
+                    if (bad >= 0 && failure == null) {
+                        failure = "byte " + bad + " is not the pattern's";
+                    }
                 }
                 total += n;
                 bytes.lazySet(total);

@@ -150,8 +150,28 @@ public final class TcpHarness {
     private PktmbufPool poolB;
     private int round;
 
-    private TcpHarness(Options options) {
+    TcpHarness(Options options) {
         this.options = options;
+    }
+
+    /** Creates the two pools the phases use (after {@code Eal.shared()}); {@link #closePools} frees them. */
+    void openPools() {
+        Eal.shared();
+        poolA = PktmbufPool.create("tcph_pa", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
+        poolB = PktmbufPool.create("tcph_pb", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
+    }
+
+    /** Shares another harness's pools (bench runs many option sets in one JVM). */
+    TcpHarness withPools(TcpHarness other) {
+        poolA = other.poolA;
+        poolB = other.poolB;
+        round = other.round++ * 100;
+        return this;
+    }
+
+    void closePools() {
+        poolA.close();
+        poolB.close();
     }
 
     public static void main(String[] args) throws Exception {
@@ -183,9 +203,7 @@ public final class TcpHarness {
             .field("message_size", options.messageSize()).field("bulk_warmup_s", options.bulkWarmupSeconds())
             .field("bulk_s", options.bulkSeconds()).field("pinned", options.pin());
         long started = System.nanoTime();
-        Eal.shared();
-        poolA = PktmbufPool.create("tcph_pa", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
-        poolB = PktmbufPool.create("tcph_pb", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
+        openPools();
         int failures = 0;
         json.beginArray("results");
         try {
@@ -199,13 +217,13 @@ public final class TcpHarness {
                 try {
                     switch (phase) {
                         case "floor_rtt" -> floorRtt(result);
-                        case "fastpath_rtt" -> fastpathRtt(result);
-                        case "fastpath_bulk_1" -> fastpathBulk(result, 1);
-                        case "fastpath_bulk_4" -> fastpathBulk(result, 4);
+                        case "fastpath_rtt" -> fastpathRtt(result, 1, "fastpath_rtt");
+                        case "fastpath_bulk_1" -> fastpathBulk(result, 1, false);
+                        case "fastpath_bulk_4" -> fastpathBulk(result, 4, false);
                         case "nio_rtt" -> NioLoopback.rtt(result, options, false);
                         case "nio_rtt_spin" -> NioLoopback.rtt(result, options, true);
-                        case "nio_bulk_1" -> NioLoopback.bulk(result, options, 1);
-                        case "nio_bulk_4" -> NioLoopback.bulk(result, options, 4);
+                        case "nio_bulk_1" -> NioLoopback.bulk(result, options, 1, false);
+                        case "nio_bulk_4" -> NioLoopback.bulk(result, options, 4, false);
                         default -> throw new IllegalStateException(phase);
                     }
                 } catch (RuntimeException | IOException e) {
@@ -228,8 +246,7 @@ public final class TcpHarness {
             json.endObject();
             Files.writeString(options.out(), json + "\n", StandardCharsets.UTF_8);
             System.out.println("wrote " + options.out());
-            poolA.close();
-            poolB.close();
+            closePools();
         }
         return failures;
     }
@@ -344,7 +361,7 @@ public final class TcpHarness {
     // ============================================================================================ stacks
 
     /** Two stacks on a ring pair, each on its own pinned poll thread. */
-    private final class RingStacks implements AutoCloseable {
+    final class RingStacks implements AutoCloseable {
         final RingPair pair;
         final Stack client;
         final Stack server;
@@ -358,11 +375,16 @@ public final class TcpHarness {
         }
 
         void start(Runnable serverStart) {
+            start(serverStart, client::doWork);
+        }
+
+        /** As {@link #start(Runnable)}, the client's poll thread running {@code clientWork} (which polls it). */
+        void start(Runnable serverStart, PollThread.Work clientWork) {
             serverThread = new PollThread("fastpath-server", options.serverCpu(), true, server::doWork, () -> {
                 server.onStart();
                 serverStart.run();
             }, server::onClose).start();
-            clientThread = new PollThread("fastpath-client", options.clientCpu(), true, client::doWork,
+            clientThread = new PollThread("fastpath-client", options.clientCpu(), true, clientWork,
                 client::onStart, client::onClose).start();
         }
 
@@ -428,29 +450,51 @@ public final class TcpHarness {
         return TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
     }
 
-    /** 64-byte ping-pong between two stacks over the ring pair. */
-    private void fastpathRtt(Json result) throws IOException {
+    /**
+     * Ping-pong of {@code --message-size} bytes between two stacks over the ring pair, on {@code connections}
+     * connections at once (each with one message in flight, all recorded into one histogram on the client's
+     * poll thread); the distribution goes to {@code <out>.<name>.hgrm} and {@code .hlog}. Returns the recorder.
+     */
+    RttRecorder fastpathRtt(Json result, int connections, String name) throws IOException {
         RttRecorder recorder = new RttRecorder(options.rttWarmup(), options.rttWarmupNs(), options.rttCount());
-        PingPongClient pingPong = new PingPongClient(recorder, options.messageSize());
+        PingPongClient[] pingPongs = new PingPongClient[connections];
+        for (int i = 0; i < connections; i++) {
+            pingPongs[i] = new PingPongClient(recorder, options.messageSize());
+        }
         EchoServer echo = new EchoServer();
         try (RingStacks s = new RingStacks("tcpr" + round++, tcpConfig())) {
             s.start(() -> require(echo.listen(s.server.tcp(), ECHO_PORT), "listen"));
-            s.clientThread.run(() -> require(s.client.tcp().connect(0, 0, SERVER_IP, ECHO_PORT, pingPong),
-                NtStatus.STATUS_PENDING, "connect"));
+            s.clientThread.run(() -> {
+                for (PingPongClient pingPong : pingPongs) {
+                    require(s.client.tcp().connect(0, 0, SERVER_IP, ECHO_PORT, pingPong), NtStatus.STATUS_PENDING,
+                        "connect");
+                }
+            });
+            result.field("connections", connections);
             measureRtt(result, recorder, s.probes(), s::check);
-            Measure.writeDistribution(options.out(), "fastpath_rtt", recorder);
-            result.field("mss", s.clientThread.call(() -> pingPong.connection().mss()));
-            closeGracefully(result, s.clientThread, pingPong::stop,
-                () -> pingPong.closeStatus() != -1 && s.serverThread.call(echo::closed) == 1L, s::check);
+            Measure.writeDistribution(options.out(), name, recorder);
+            result.field("mss", s.clientThread.call(() -> pingPongs[0].connection().mss()));
+            closeGracefully(result, s.clientThread, () -> {
+                for (PingPongClient pingPong : pingPongs) {
+                    pingPong.stop();
+                }
+            }, () -> java.util.Arrays.stream(pingPongs).allMatch(p -> p.closeStatus() != -1)
+                && s.serverThread.call(echo::closed) == connections, s::check);
             s.counters(result);
         }
         checkPools(result);
+        return recorder;
     }
 
-    /** Bulk transfer from the client stack into a discard server on the other, over {@code connections}. */
-    private void fastpathBulk(Json result, int connections) throws IOException {
+    /**
+     * Bulk transfer from the client stack into a discard server on the other, over {@code connections};
+     * {@code verify}: the server checks every byte of each stream against {@link BulkSender}'s pattern.
+     * Returns the Gbit/s measured at the receiver.
+     */
+    double fastpathBulk(Json result, int connections, boolean verify) throws IOException {
         BulkSender sender = new BulkSender(connections);
-        DiscardServer sink = new DiscardServer();
+        DiscardServer sink = new DiscardServer(verify);
+        double gbit;
         try (RingStacks s = new RingStacks("tcpb" + round++, tcpConfig())) {
             s.start(() -> require(sink.listen(s.server.tcp(), DISCARD_PORT), "listen"));
             s.clientThread.run(() -> {
@@ -459,13 +503,19 @@ public final class TcpHarness {
                         "connect");
                 }
             });
-            measureBulk(result, options, connections, sender, sink::bytes, s.probes(), s::check);
+            gbit = measureBulk(result, options, connections, sender, sink::bytes, s.probes(), () -> {
+                s.check();
+                sink.check();
+            });
             closeGracefully(result, s.clientThread, sender::stop,
                 () -> sender.closed() == connections && sink.closed() == connections, s::check);
-            result.field("abnormal_closes", sender.abnormalCloses() + sink.abnormalCloses());
+            sink.check();
+            result.field("abnormal_closes", sender.abnormalCloses() + sink.abnormalCloses())
+                .field("verified_bytes", sink.verifiedBytes());
             s.counters(result);
         }
         checkPools(result);
+        return gbit;
     }
 
     // ========================================================================================= measuring
@@ -506,8 +556,8 @@ public final class TcpHarness {
     }
 
     /** Waits for every connection, warms up, then measures the bytes counted by {@code bytes} over the window. */
-    static void measureBulk(Json result, Options options, int connections, BulkSender sender, LongSupplier bytes,
-                            List<Measure.Probe> probes, Runnable check) {
+    static double measureBulk(Json result, Options options, int connections, BulkSender sender, LongSupplier bytes,
+                              List<Measure.Probe> probes, Runnable check) {
         Runnable checkAll = () -> {
             check.run();
             if (sender.failure() != null) {
@@ -533,6 +583,7 @@ public final class TcpHarness {
         Measure.appendAllocation(result, probes, before, after, Math.max(1, moved >> 20), "mib");
         System.out.printf("   %d connection(s): %.2f Gbit/s (%,d bytes in %.2f s)%n", connections,
             moved * 8 / seconds / 1e9, moved, seconds);
+        return moved * 8 / seconds / 1e9;
     }
 
     /** Sleeps through a warm-up, taking an allocation sample every 50 ms (see {@link #measureRtt}). */
@@ -560,7 +611,7 @@ public final class TcpHarness {
         result.field("closed_gracefully", clean).field("close_ms", (System.nanoTime() - start) / 1e6);
     }
 
-    private void checkPools(Json result) {
+    void checkPools(Json result) {
         int a = poolA.inUseCount();
         int b = poolB.inUseCount();
         result.field("mbufs_leaked", a + b);

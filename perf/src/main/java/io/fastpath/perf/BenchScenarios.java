@@ -1,0 +1,650 @@
+package io.fastpath.perf;
+
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.app.EchoServer;
+import io.fastpath.stack.tcp.TcpConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The scenarios of {@code bench}, each fastpath against its peers in one JVM (the one {@link Bench} started
+ * for it): the systems of threads reuse {@link TcpHarness} (pinned poll threads, allocation and GC windows),
+ * {@link NioLoopback}, {@link NioMulti} and {@link NettyPingPong}; {@code apis} runs the JMH round-trip
+ * benchmarks in forks of their own. Thread: the bench's main thread.
+ */
+final class BenchScenarios {
+    static final List<String> ALL = List.of("pingpong", "throughput", "connrate", "fastopen", "apis", "tap");
+
+    /** Sizes and durations: quick (under 2 minutes for all) or full. */
+    record Budget(long rttCount, long rttWarmup, long nioRttWarmup, double warmupSeconds, double bulkWarmupSeconds,
+                  double bulkSeconds, long cycles, String jmhOptions) {
+        static Budget quick() {
+            return new Budget(5_000, 5_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 3 -w 500ms -i 3 -r 500ms");
+        }
+
+        static Budget full() {
+            return new Budget(200_000, 100_000, 20_000, 2, 1, 4, 30_000, "-f 2 -wi 3 -w 1s -i 5 -r 1s");
+        }
+    }
+
+    private final Path dir;
+    private final Budget budget;
+    private final boolean quick;
+    private final Predicate<String> peerFilter;
+    private final Predicate<String> caseFilter;
+
+    BenchScenarios(Path dir, Budget budget, boolean quick, Predicate<String> peerFilter,
+                   Predicate<String> caseFilter) {
+        this.dir = dir;
+        this.budget = budget;
+        this.quick = quick;
+        this.peerFilter = peerFilter;
+        this.caseFilter = caseFilter;
+    }
+
+    BenchResults run(String scenario) throws Exception {
+        BenchResults results = new BenchResults(scenario);
+        switch (scenario) {
+            case "pingpong" -> pingpong(results);
+            case "throughput" -> throughput(results);
+            case "connrate" -> connectCycles(results, false);
+            case "fastopen" -> connectCycles(results, true);
+            case "apis" -> apis(results);
+            case "tap" -> tap(results);
+            default -> throw new IllegalArgumentException("unknown scenario " + scenario + "; scenarios: " + ALL);
+        }
+        return results;
+    }
+
+    private TcpHarness.Options options(String prefix, int messageSize) {
+        return options(prefix, messageSize, budget.rttCount());
+    }
+
+    private TcpHarness.Options options(String prefix, int messageSize, long rttCount) {
+        return TcpHarness.Options.parse(new String[] {"--out", dir.resolve(prefix).toString(),
+            "--message-size", Integer.toString(messageSize), "--rtt-count", Long.toString(rttCount),
+            "--rtt-warmup", Long.toString(budget.rttWarmup()),
+            "--rtt-warmup-seconds", Double.toString(budget.warmupSeconds()),
+            "--nio-rtt-warmup", Long.toString(budget.nioRttWarmup()),
+            "--bulk-warmup", Double.toString(budget.bulkWarmupSeconds()),
+            "--bulk-seconds", Double.toString(budget.bulkSeconds())});
+    }
+
+    /** One measured run of one peer: its JSON record, or null (and a failure noted) if it failed. */
+    private interface PeerRun {
+        void run(Json result) throws Exception;
+    }
+
+    private Map<String, Object> runPeer(BenchResults results, String caseName, String peer, PeerRun run) {
+        Json result = new Json().beginObject().field("case", caseName).field("peer", peer);
+        long start = System.nanoTime();
+        System.out.println("== " + results.scenario + " " + caseName + " " + peer);
+        Map<String, Object> parsed = null;
+        try {
+            run.run(result);
+        } catch (Exception | Error e) {
+            result.field("error", String.valueOf(e));
+            results.fail(caseName + " " + peer + ": " + e);
+            e.printStackTrace(System.out);
+        }
+        result.field("phase_s", (System.nanoTime() - start) / 1e9).endObject();
+        results.run(result);
+        Map<String, Object> record = JsonReader.object(JsonReader.parse(result.toString()));
+        if (!record.containsKey("error")) {
+            parsed = record;
+        }
+        return parsed;
+    }
+
+    static double num(Map<String, Object> record, String key) {
+        Object v = record == null ? null : record.get(key);
+        return v instanceof Double d ? d : Double.NaN;
+    }
+
+    /** The largest per-operation allocation over the run's threads, and the GC count, as table cells. */
+    private static String allocCell(Map<String, Object> record, String perOp) {
+        if (record == null || !(record.get("threads") instanceof List<?> threads)) {
+            return "-";
+        }
+        double max = 0;
+        for (Object t : threads) {
+            max = Math.max(max, num(JsonReader.object(t), "alloc_per_" + perOp));
+        }
+        return BenchResults.number(max);
+    }
+
+    // ======================================================================================= pingpong
+
+    private void pingpong(BenchResults results) throws IOException {
+        record Case(String name, String prefix, int size, int connections) {
+        }
+        List<Case> cases = List.of(new Case("64B", "", 64, 1), new Case("1KiB", "1KiB_", 1024, 1),
+            new Case("16KiB", "16KiB_", 16384, 1), new Case("64Bx16", "16conn_", 64, 16));
+        TcpHarness harness = new TcpHarness(options("unused", 64));
+        harness.openPools();
+        try {
+            for (Case c : cases) {
+                if (!caseFilter.test(c.name())) {
+                    continue;
+                }
+                String prefix = "pingpong-" + c.name();
+                // 16 KiB round trips take 10-100 times longer: a quarter of the count keeps the run short.
+                long count = c.size() >= 16384 ? Math.max(RttRecorder.CHECKPOINT, budget.rttCount() / 4
+                    / RttRecorder.CHECKPOINT * RttRecorder.CHECKPOINT) : budget.rttCount();
+                TcpHarness.Options o = options(prefix, c.size(), count);
+                Map<String, PeerRun> peers = new LinkedHashMap<>();
+                peers.put("fastpath", r -> new TcpHarness(o).withPools(harness).fastpathRtt(r, c.connections(),
+                    "fastpath"));
+                peers.put("nio", r -> {
+                    if (c.connections() == 1) {
+                        NioLoopback.rtt(r, o, false);
+                        rename(prefix, "nio_rtt", "nio");
+                    } else {
+                        NioMulti.rtt(r, o, false, c.connections(), "nio");
+                    }
+                });
+                peers.put("nio_spin", r -> {
+                    if (c.connections() == 1) {
+                        NioLoopback.rtt(r, o, true);
+                        rename(prefix, "nio_rtt_spin", "nio_spin");
+                    } else {
+                        NioMulti.rtt(r, o, true, c.connections(), "nio_spin");
+                    }
+                });
+                for (NettyPingPong.Transport t : NettyPingPong.Transport.values()) {
+                    peers.put(t.peer, r -> NettyPingPong.rtt(r, o, t, c.connections(), t.peer));
+                }
+                Map<String, Map<String, Object>> records = new LinkedHashMap<>();
+                for (Map.Entry<String, PeerRun> p : peers.entrySet()) {
+                    if (!peerFilter.test(p.getKey())) {
+                        continue;
+                    }
+                    Map<String, Object> record = runPeer(results, c.name(), p.getKey(), p.getValue());
+                    if (record != null) {
+                        records.put(p.getKey(), record);
+                        results.latencies.add(new BenchResults.Latency(c.name(), p.getKey(),
+                            prefix + "." + p.getKey() + ".hlog"));
+                        // scaling: round trips per second with 1 and with 16 connections in flight
+                        if (c.size() == 64) {
+                            results.bars.add(new BenchResults.Bar("scaling", c.name(), p.getKey(),
+                                num(record, "round_trips_per_s"), "round trips/s"));
+                        }
+                    }
+                }
+                Map<String, List<String>> rows = new LinkedHashMap<>();
+                records.forEach((peer, r) -> rows.put(peer, List.of(cell(r, "p50_us"), cell(r, "p90_us"),
+                    cell(r, "p99_us"), cell(r, "p999_us"), cell(r, "max_us"), allocCell(r, "rt"),
+                    cell(r, "gc_count"))));
+                BenchResults.table("pingpong " + c.name() + " (" + c.connections() + " connection"
+                        + (c.connections() > 1 ? "s" : "") + ", " + c.size() + " B, µs per round trip)",
+                    List.of("p50", "p90", "p99", "p99.9", "max", "B/rt (max)", "GCs"), rows);
+                for (String metric : List.of("p50_us", "p99_us", "p999_us")) {
+                    results.compare(c.prefix() + metric, "µs", false, values(records, metric));
+                }
+            }
+        } finally {
+            harness.closePools();
+        }
+    }
+
+    private static String cell(Map<String, Object> record, String key) {
+        double v = num(record, key);
+        return Double.isNaN(v) ? "-" : BenchResults.number(v);
+    }
+
+    private static Map<String, Double> values(Map<String, Map<String, Object>> records, String key) {
+        Map<String, Double> values = new LinkedHashMap<>();
+        records.forEach((peer, r) -> {
+            double v = num(r, key);
+            if (!Double.isNaN(v)) {
+                values.put(peer, v);
+            }
+        });
+        return values;
+    }
+
+    /** NioLoopback names its files after TcpHarness's phases; bench names them after the peer. */
+    private void rename(String prefix, String from, String to) throws IOException {
+        for (String ext : List.of(".hgrm", ".hlog")) {
+            Path source = dir.resolve(prefix + "." + from + ext);
+            if (Files.exists(source)) {
+                Files.move(source, dir.resolve(prefix + "." + to + ext),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    // ===================================================================================== throughput
+
+    private void throughput(BenchResults results) throws IOException {
+        TcpHarness harness = new TcpHarness(options("unused", 64));
+        harness.openPools();
+        try {
+            for (int connections : new int[] {1, 4}) {
+                String caseName = connections + "conn";
+                if (!caseFilter.test(caseName)) {
+                    continue;
+                }
+                TcpHarness.Options o = options("throughput-" + caseName, 64);
+                Map<String, Map<String, Object>> records = new LinkedHashMap<>();
+                Map<String, PeerRun> peers = new LinkedHashMap<>();
+                peers.put("fastpath", r -> new TcpHarness(o).withPools(harness).fastpathBulk(r, connections, true));
+                peers.put("nio", r -> NioLoopback.bulk(r, o, connections, true));
+                for (Map.Entry<String, PeerRun> p : peers.entrySet()) {
+                    if (peerFilter.test(p.getKey())) {
+                        Map<String, Object> record = runPeer(results, caseName, p.getKey(), p.getValue());
+                        if (record != null) {
+                            records.put(p.getKey(), record);
+                            results.bars.add(new BenchResults.Bar("throughput", caseName, p.getKey(),
+                                num(record, "gbit_per_s"), "Gbit/s"));
+                        }
+                    }
+                }
+                Map<String, List<String>> rows = new LinkedHashMap<>();
+                records.forEach((peer, r) -> rows.put(peer, List.of(cell(r, "gbit_per_s"),
+                    BenchResults.number(num(r, "bytes") / (1 << 20)), allocCell(r, "mib"), cell(r, "gc_count"))));
+                BenchResults.table("throughput, " + caseName + " (bulk one-way, every byte verified at the receiver)",
+                    List.of("Gbit/s", "MiB moved", "B/MiB (max)", "GCs"), rows);
+                results.compare((connections == 1 ? "" : connections + "conn_") + "gbit_per_s", "Gbit/s", true,
+                    values(records, "gbit_per_s"));
+            }
+        } finally {
+            harness.closePools();
+        }
+    }
+
+    // ============================================================================ connrate, fastopen
+
+    /**
+     * connrate: fastpath (connect, 64 B, echo, close; connect-then-send) against java.nio doing the same over
+     * loopback; fastopen: fastpath with the request in the SYN against fastpath connect-then-send.
+     */
+    private void connectCycles(BenchResults results, boolean fastOpenScenario) throws IOException {
+        String scenario = results.scenario;
+        TcpHarness.Options o = options(scenario, 64);
+        TcpHarness harness = new TcpHarness(o);
+        harness.openPools();
+        Map<String, Map<String, Object>> records = new LinkedHashMap<>();
+        try {
+            Map<String, PeerRun> peers = new LinkedHashMap<>();
+            if (fastOpenScenario) {
+                peers.put("fastpath", r -> wskCycles(harness, o, r, true, "fastpath"));
+                peers.put("connect_then_send", r -> wskCycles(harness, o, r, false, "connect_then_send"));
+            } else {
+                peers.put("fastpath", r -> fastpathCycles(harness, o, r, false, "fastpath"));
+                peers.put("nio", r -> nioCycles(o, r));
+            }
+            for (Map.Entry<String, PeerRun> p : peers.entrySet()) {
+                if (peerFilter.test(p.getKey())) {
+                    Map<String, Object> record = runPeer(results, "64B", p.getKey(), p.getValue());
+                    if (record != null) {
+                        records.put(p.getKey(), record);
+                        results.latencies.add(new BenchResults.Latency("64B", p.getKey(),
+                            scenario + "." + p.getKey() + ".hlog"));
+                        results.bars.add(new BenchResults.Bar(scenario, "cycles/s", p.getKey(),
+                            num(record, "round_trips_per_s"), "cycles/s"));
+                    }
+                }
+            }
+        } finally {
+            harness.closePools();
+        }
+        Map<String, List<String>> rows = new LinkedHashMap<>();
+        records.forEach((peer, r) -> rows.put(peer, List.of(cell(r, "round_trips_per_s"), cell(r, "p50_us"),
+            cell(r, "p99_us"), cell(r, "p999_us"), allocCell(r, "rt"), cell(r, "gc_count"))));
+        BenchResults.table(scenario + " (connect + 64 B request/response + close per cycle; latency: connect call"
+            + " to the last byte of the response)", List.of("cycles/s", "p50 µs", "p99 µs", "p99.9 µs",
+            "B/cycle", "GCs"), rows);
+        if (fastOpenScenario) {
+            results.compare("first_response_p50_us", "µs", false, values(records, "p50_us"));
+            results.compare("first_response_p99_us", "µs", false, values(records, "p99_us"));
+        } else {
+            results.compare("cycles_per_s", "cycles/s", true, values(records, "round_trips_per_s"));
+            results.compare("cycle_p50_us", "µs", false, values(records, "p50_us"));
+        }
+        records.forEach((peer, r) -> {
+            Object tw = r.get("time_wait");
+            if (tw != null) {
+                results.notes.add(peer + ": " + tw);
+                System.out.println("TIME-WAIT " + peer + ": " + tw);
+            }
+        });
+    }
+
+    private void fastpathCycles(TcpHarness harness, TcpHarness.Options o, Json r, boolean fastOpen, String name)
+        throws IOException {
+        RttRecorder recorder = new RttRecorder(cyclesWarmup(), o.rttWarmupNs(), budget.cycles());
+        TcpConfig tcp = TcpHarness.tcpConfig().withFastOpen(true, 64);
+        EchoServer echo = new EchoServer();
+        try (TcpHarness.RingStacks s = harness.new RingStacks("tcpc" + name.length() + (fastOpen ? "f" : "c"),
+            tcp)) {
+            ConnectCycles[] cycles = new ConnectCycles[1];
+            cycles[0] = new ConnectCycles(s.client.tcp(), TcpHarness.SERVER_IP, TcpHarness.ECHO_PORT, recorder,
+                fastOpen, 64);
+            s.start(() -> TcpHarness.require(echo.listen(s.server.tcp(), TcpHarness.ECHO_PORT), "listen"),
+                () -> cycles[0].doWork(s.client));
+            s.clientThread.run(cycles[0]::next);
+            r.field("fast_open", fastOpen).field("time_wait", "client (active closer) holds TIME-WAIT for "
+                + TimeUnit.NANOSECONDS.toMillis(tcp.timeWaitNs()) + " ms as a compact record (TcpConfig.timeWaitNs,"
+                + " the harness's setting; the default is 60 s); the server's close ends in LAST-ACK, no TIME-WAIT");
+            TcpHarness.measureRtt(r, recorder, s.probes(), s::check);
+            Measure.writeDistribution(o.out(), name, recorder);
+            cycles[0].stop();
+            Measure.await(cycles[0]::idle, 10, 5, s::check, "last cycle");
+            r.field("cycles", cycles[0].cycles())
+                .field("syn_data_sent", s.client.counters().tcpFastOpenSynDataSent.get())
+                .field("syn_data_accepted", s.server.counters().tcpFastOpenSynDataAccepted.get())
+                .field("fast_open_fallbacks", s.client.counters().tcpFastOpenFallbacks.get());
+            s.counters(r);
+        }
+        harness.checkPools(r);
+    }
+
+    /** fastopen: cycles through api-wsk on the client stack (WskConnectEx with data, or connect then send). */
+    private void wskCycles(TcpHarness harness, TcpHarness.Options o, Json r, boolean fastOpen, String name)
+        throws IOException {
+        RttRecorder recorder = new RttRecorder(cyclesWarmup(), o.rttWarmupNs(), budget.cycles());
+        TcpConfig tcp = TcpHarness.tcpConfig().withFastOpen(true, 64);
+        EchoServer echo = new EchoServer();
+        try (TcpHarness.RingStacks s = harness.new RingStacks("tcpw" + (fastOpen ? "f" : "c"), tcp)) {
+            WskConnectCycles[] cycles = new WskConnectCycles[1];
+            io.fastpath.wsk.WskProvider[] wsk = new io.fastpath.wsk.WskProvider[1];
+            s.start(() -> TcpHarness.require(echo.listen(s.server.tcp(), TcpHarness.ECHO_PORT), "listen"),
+                () -> cycles[0] == null ? s.client.doWork() : cycles[0].doWork(s.client));
+            s.clientThread.run(() -> {
+                wsk[0] = io.fastpath.wsk.WskProvider.register(s.client); // this thread dispatches it
+                cycles[0] = new WskConnectCycles(wsk[0], new io.fastpath.wsk.SocketAddressV4(TcpHarness.SERVER_IP,
+                    TcpHarness.ECHO_PORT), recorder, fastOpen, 64);
+                cycles[0].next();
+            });
+            r.field("api", fastOpen ? "WskSocket, TCP_FASTOPEN, WskConnectEx with the request"
+                : "WskSocket, WskConnect, then WskSend").field("fast_open", fastOpen)
+                .field("time_wait", "client (active closer) holds TIME-WAIT for "
+                    + TimeUnit.NANOSECONDS.toMillis(tcp.timeWaitNs()) + " ms as a compact record");
+            try {
+                TcpHarness.measureRtt(r, recorder, s.probes(), s::check);
+                Measure.writeDistribution(o.out(), name, recorder);
+                cycles[0].stop();
+                Measure.await(cycles[0]::idle, 10, 5, s::check, "last cycle");
+            } finally {
+                s.clientThread.run(() -> wsk[0].close());
+            }
+            r.field("cycles", cycles[0].cycles())
+                .field("syn_data_sent", s.client.counters().tcpFastOpenSynDataSent.get())
+                .field("syn_data_accepted", s.server.counters().tcpFastOpenSynDataAccepted.get())
+                .field("fast_open_fallbacks", s.client.counters().tcpFastOpenFallbacks.get());
+            s.counters(r);
+        }
+        harness.checkPools(r);
+    }
+
+    private long cyclesWarmup() {
+        return Math.max(RttRecorder.CHECKPOINT, budget.cycles() / 10 / RttRecorder.CHECKPOINT * RttRecorder.CHECKPOINT);
+    }
+
+    /** java.nio: blocking connect, write, read, close on the client; accept, read, write, read EOF, close. */
+    private void nioCycles(TcpHarness.Options o, Json r) throws IOException {
+        RttRecorder recorder = new RttRecorder(cyclesWarmup(), o.rttWarmupNs(), budget.cycles());
+        try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
+            InetSocketAddress address = (InetSocketAddress) listener.getLocalAddress();
+            ByteBuffer request = ByteBuffer.allocateDirect(64);
+            ByteBuffer response = ByteBuffer.allocateDirect(64);
+            ByteBuffer serverBuffer = ByteBuffer.allocateDirect(64);
+            PollThread server = new PollThread("nio-accept", o.serverCpu(), false, () -> {
+                try (SocketChannel c = listener.accept()) {
+                    c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    serverBuffer.clear();
+                    while (serverBuffer.hasRemaining()) {
+                        if (c.read(serverBuffer) < 0) {
+                            return 0;
+                        }
+                    }
+                    serverBuffer.flip();
+                    while (serverBuffer.hasRemaining()) {
+                        c.write(serverBuffer);
+                    }
+                    serverBuffer.clear();
+                    while (c.read(serverBuffer) >= 0) {
+                        serverBuffer.clear(); // until the client's FIN
+                    }
+                    return 1;
+                } catch (java.nio.channels.ClosedChannelException e) {
+                    return 0; // the listener was closed: the end
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, null, null);
+            PollThread client = new PollThread("nio-connect", o.clientCpu(), false, () -> {
+                if (recorder.phase() >= RttRecorder.DONE) {
+                    Thread.onSpinWait();
+                    return 0;
+                }
+                long start = System.nanoTime();
+                try (SocketChannel c = SocketChannel.open(address)) {
+                    c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    request.clear();
+                    while (request.hasRemaining()) {
+                        c.write(request);
+                    }
+                    response.clear();
+                    while (response.hasRemaining()) {
+                        if (c.read(response) < 0) {
+                            throw new IOException("server closed early");
+                        }
+                    }
+                    long now = System.nanoTime();
+                    recorder.record(now - start, now);
+                    return 1;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, null, null);
+            r.field("time_wait", "client (active closer) holds TIME-WAIT for the kernel's 60 s; connects reuse"
+                + " TIME-WAIT ports by net.ipv4.tcp_tw_reuse=" + sysctl("net/ipv4/tcp_tw_reuse")
+                + " (2: loopback only), ephemeral ports " + sysctl("net/ipv4/ip_local_port_range")
+                + "; the server's close ends in LAST-ACK");
+            try {
+                server.start();
+                client.start();
+                TcpHarness.measureRtt(r, recorder, List.of(Measure.Probe.outside(client),
+                    Measure.Probe.outside(server)), () -> {
+                        client.checkFailure();
+                        server.checkFailure();
+                    });
+                Measure.writeDistribution(o.out(), "nio", recorder);
+            } finally {
+                client.close();
+                listener.close();
+                server.close();
+            }
+        }
+    }
+
+    private static String sysctl(String path) {
+        try {
+            return proc("sys/" + path).replaceAll("\\s+", "-");
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    /** A /proc file's text, stripped (read as a stream: /proc files report a size of 0). */
+    static String proc(String path) throws IOException {
+        try (InputStream in = Files.newInputStream(Path.of("/proc", path))) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip();
+        }
+    }
+
+    // =========================================================================================== apis
+
+    /**
+     * The JMH round trips (everything on one thread, invoker mode) of WSK, TDI and NDK against the raw
+     * TcpConnection round trip ({@link TcpRoundTripBenchmark}) on the same two stacks, with the per-thread
+     * allocation log.
+     */
+    private void apis(BenchResults results) throws IOException, InterruptedException {
+        Path json = dir.resolve("apis.jmh.json");
+        Path alloc = dir.resolve("apis.alloc.jsonl");
+        String java = ProcessHandle.current().info().command().orElse("java");
+        // -Djmh.ignoreLock: another JMH run on the machine (the lock is /tmp/jmh.lock) would otherwise fail the
+        // scenario; it disturbs the numbers as much as any other load, which the facts' load average shows.
+        List<String> command = new ArrayList<>(List.of(java, "-Djmh.ignoreLock=true", "-cp",
+            System.getProperty("java.class.path"), "org.openjdk.jmh.Main", "io\\.fastpath\\.perf\\.(Tcp|Wsk|Tdi|Ndk)RoundTripBenchmark\\.roundTrip"));
+        command.addAll(List.of(budget.jmhOptions().split(" ")));
+        if (quick || !caseFilter.test("16384")) {
+            command.addAll(List.of("-p", "size=64"));
+        }
+        command.addAll(List.of("-rf", "json", "-rff", json.toString()));
+        System.out.println("== apis: " + String.join(" ", command));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().put(AllocationTracked.LOG_ENV, alloc.toString());
+        Process p = pb.start();
+        Path log = dir.resolve("apis.jmh.txt");
+        try (InputStream in = p.getInputStream()) {
+            byte[] all = in.readAllBytes();
+            Files.write(log, all);
+            String text = new String(all, StandardCharsets.UTF_8);
+            text.lines().filter(l -> l.startsWith("Benchmark") || l.contains("RoundTripBenchmark.roundTrip"))
+                .forEach(l -> System.out.println("   " + l));
+        }
+        int rc = p.waitFor();
+        if (rc != 0 || !Files.exists(json)) {
+            results.fail("jmh exited " + rc + " (see " + log + ")");
+            return;
+        }
+        Map<String, Map<String, Double>> scores = new LinkedHashMap<>(); // size -> api -> µs
+        Json run = new Json().beginObject().field("case", "jmh").field("peer", "all").beginArray("scores");
+        for (Object o : JsonReader.array(JsonReader.parse(Files.readString(json)))) {
+            Map<String, Object> b = JsonReader.object(o);
+            String api = ((String) b.get("benchmark")).replaceAll(".*\\.(\\w+)RoundTripBenchmark.*", "$1")
+                .toLowerCase(Locale.ROOT);
+            Map<String, Object> params = JsonReader.object(b.getOrDefault("params", Map.of()));
+            String size = String.valueOf(params.getOrDefault("size", "64"));
+            double ns = num(JsonReader.object(b.get("primaryMetric")), "score");
+            scores.computeIfAbsent(size, k -> new LinkedHashMap<>()).put(api, ns / 1000);
+            run.beginObject().field("api", api).field("size", size).field("us", ns / 1000).endObject();
+        }
+        Map<String, Long> maxAlloc = new LinkedHashMap<>();
+        if (Files.exists(alloc)) {
+            for (String line : Files.readAllLines(alloc)) {
+                Map<String, Object> a = JsonReader.object(JsonReader.parse(line));
+                String api = ((String) a.get("benchmark")).replaceAll(".*\\.(\\w+)RoundTripBenchmark.*", "$1")
+                    .toLowerCase(Locale.ROOT);
+                long max = 0;
+                for (Object v : JsonReader.array(a.get("measurementBytes"))) {
+                    max = Math.max(max, ((Double) v).longValue());
+                }
+                maxAlloc.merge(api + "_" + JsonReader.object(a.get("params")).get("size"), max, Math::max);
+            }
+        }
+        run.endArray().field("max_bytes_per_iteration", maxAlloc).endObject();
+        results.run(run);
+        for (Map.Entry<String, Map<String, Double>> e : scores.entrySet()) {
+            String size = e.getKey();
+            Map<String, Double> byApi = e.getValue();
+            Map<String, List<String>> rows = new LinkedHashMap<>();
+            byApi.forEach((api, us) -> rows.put(api, List.of(BenchResults.number(us),
+                byApi.containsKey("tcp") ? BenchResults.ratio(us, byApi.get("tcp")) : "-",
+                String.valueOf(maxAlloc.getOrDefault(api + "_" + size, -1L)))));
+            BenchResults.table("apis, " + size + " B round trip (JMH, one thread runs both stacks and both providers)",
+                List.of("µs", "x raw tcp", "B/iter (max)"), rows);
+            Double tcp = byApi.get("tcp");
+            for (String api : List.of("wsk", "tdi", "ndk")) {
+                if (byApi.containsKey(api) && tcp != null) {
+                    Map<String, Double> v = new LinkedHashMap<>();
+                    v.put(BenchResults.SUBJECT, byApi.get(api));
+                    v.put("tcp_raw", tcp);
+                    results.compare(api + "_" + size + "B_us", "µs", false, v);
+                }
+                if (byApi.containsKey(api)) {
+                    results.bars.add(new BenchResults.Bar("apis", size + " B", api, byApi.get(api), "µs"));
+                }
+            }
+            if (tcp != null) {
+                results.bars.add(new BenchResults.Bar("apis", size + " B", "tcp_raw", tcp, "µs"));
+            }
+        }
+    }
+
+    // ============================================================================================ tap
+
+    /**
+     * fastpath on net_tap and on net_af_packet (a veth pair) against Linux's own TCP over a veth pair, each
+     * the client of the same Python echo in a scratch namespace (TapLink creates and removes its devices and
+     * namespace, with names unique to the process, also when a run fails; needs root).
+     */
+    private void tap(BenchResults results) {
+        TcpHarness.Options o = options("tap", 64);
+        Map<String, Map<String, Object>> records = new LinkedHashMap<>();
+        Map<String, TapLink.Kind> peers = new LinkedHashMap<>();
+        peers.put("net_tap", TapLink.Kind.TAP);
+        peers.put("af_packet", TapLink.Kind.AF_PACKET);
+        peers.put("linux_veth", TapLink.Kind.LINUX_VETH);
+        for (Map.Entry<String, TapLink.Kind> p : peers.entrySet()) {
+            if (!peerFilter.test(p.getKey())) {
+                continue;
+            }
+            Map<String, Object> record = runPeer(results, "64B", p.getKey(),
+                r -> TapLink.pingPong(p.getValue(), r, o, p.getKey()));
+            if (record != null) {
+                records.put(p.getKey(), record);
+                results.latencies.add(new BenchResults.Latency("64B", p.getKey(), "tap." + p.getKey() + ".hlog"));
+            }
+        }
+        Map<String, List<String>> rows = new LinkedHashMap<>();
+        records.forEach((peer, r) -> rows.put(peer, List.of(cell(r, "p50_us"), cell(r, "p90_us"), cell(r, "p99_us"),
+            cell(r, "p999_us"), cell(r, "max_us"), allocCell(r, "rt"), cell(r, "gc_count"))));
+        BenchResults.table("tap (64 B ping-pong with python3's echo in a namespace; the client: fastpath on net_tap,"
+            + " fastpath on net_af_packet/veth, or Linux over veth)", List.of("p50", "p90", "p99", "p99.9", "max",
+            "B/rt (max)", "GCs"), rows);
+        for (String subject : List.of("net_tap", "af_packet")) {
+            for (String metric : List.of("p50_us", "p99_us", "p999_us")) {
+                Map<String, Double> v = new LinkedHashMap<>();
+                if (records.containsKey(subject)) {
+                    v.put(BenchResults.SUBJECT, num(records.get(subject), metric));
+                }
+                if (records.containsKey("linux_veth")) {
+                    v.put("linux_veth", num(records.get("linux_veth"), metric));
+                }
+                results.compare(subject + "_" + metric, "µs", false, v);
+            }
+        }
+    }
+
+    static Histogram readLog(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            org.HdrHistogram.HistogramLogReader reader = new org.HdrHistogram.HistogramLogReader(in);
+            Histogram total = null;
+            for (org.HdrHistogram.EncodableHistogram h; (h = reader.nextIntervalHistogram()) != null; ) {
+                if (total == null) {
+                    total = ((Histogram) h).copy();
+                } else {
+                    total.add((Histogram) h);
+                }
+            }
+            if (total == null) {
+                throw new IOException(file + " holds no histogram");
+            }
+            return total;
+        }
+    }
+}

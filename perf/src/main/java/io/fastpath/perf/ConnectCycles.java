@@ -1,0 +1,132 @@
+package io.fastpath.perf;
+
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.tcp.TcpConnection;
+import io.fastpath.stack.tcp.TcpHandler;
+import io.fastpath.stack.tcp.TcpLayer;
+import java.nio.ByteBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * Connection cycles on a fastpath stack, one at a time: connect, one {@code size}-byte request, its echo,
+ * close (we close first, so the TIME-WAIT is ours), and the next connect in the duty cycle after that. Each cycle's
+ * time from the connect call to the last byte of the echo goes into the {@link RttRecorder}, so the recorder
+ * gives both the latency to the first response and, over the measured cycles, the cycles per second.
+ *
+ * <p>{@code fastOpen}: the request goes with the connect ({@code TcpLayer.connect} with data, what
+ * WskConnectEx does; RFC 7413: the first SYN asks for a cookie, later SYNs carry the data); otherwise it is
+ * sent when the connect completes. Thread: the client stack's poll thread.
+ */
+final class ConnectCycles implements TcpHandler {
+    private final TcpLayer tcp;
+    private final int serverIp;
+    private final int serverPort;
+    private final RttRecorder recorder;
+    private final boolean fastOpen;
+    private final int size;
+    private final UnsafeBuffer message;
+    private long startedNs;
+    private int pending;
+    private boolean wantNext;
+    private volatile boolean stopped;
+    private volatile boolean idle;
+    private volatile long cycles;
+
+    ConnectCycles(TcpLayer tcp, int serverIp, int serverPort, RttRecorder recorder, boolean fastOpen, int size) {
+        this.tcp = tcp;
+        this.serverIp = serverIp;
+        this.serverPort = serverPort;
+        this.recorder = recorder;
+        this.fastOpen = fastOpen;
+        this.size = size;
+        this.message = new UnsafeBuffer(ByteBuffer.allocateDirect(size));
+        for (int i = 0; i < size; i++) {
+            message.putByte(i, (byte) i);
+        }
+    }
+
+    /** Starts the next cycle (poll thread). */
+    void next() {
+        if (stopped) {
+            idle = true;
+            return;
+        }
+        pending = size;
+        startedNs = System.nanoTime();
+        int status = fastOpen ? tcp.connect(0, 0, serverIp, serverPort, this, message, 0, size, true)
+            : tcp.connect(0, 0, serverIp, serverPort, this);
+        if (status != NtStatus.STATUS_PENDING) {
+            recorder.fail("connect: " + NtStatus.name(status));
+            idle = true;
+        }
+    }
+
+    @Override
+    public void onConnectComplete(TcpConnection c, int status) {
+        if (status != NtStatus.STATUS_SUCCESS) {
+            recorder.fail("connect completed with " + NtStatus.name(status));
+            idle = true;
+            return;
+        }
+        c.noDelay(true);
+        if (!fastOpen && c.send(message, 0, size) != size) {
+            recorder.fail("send took less than " + size + " bytes");
+        }
+    }
+
+    @Override
+    public int onReceive(TcpConnection c, long address, int length) {
+        if (length > pending) {
+            recorder.fail("received " + length + " bytes, expected at most " + pending);
+            return length;
+        }
+        pending -= length;
+        if (pending == 0) {
+            long now = System.nanoTime();
+            recorder.record(now - startedNs, now);
+            c.shutdown();
+        }
+        return length;
+    }
+
+    @Override
+    public void onPeerClosed(TcpConnection c) {
+        c.shutdown();
+    }
+
+    @Override
+    public void onClosed(TcpConnection c, int status) {
+        if (status != NtStatus.STATUS_SUCCESS) {
+            recorder.fail("cycle closed with " + NtStatus.name(status));
+            idle = true;
+            return;
+        }
+        cycles++;
+        wantNext = true; // not from inside onClosed: the connection slot is still being released
+    }
+
+    /** The client poll thread's duty cycle: the stack's, then the next connect if a cycle ended in it. */
+    int doWork(io.fastpath.stack.Stack stack) {
+        int work = stack.doWork();
+        if (wantNext) {
+            wantNext = false;
+            next();
+            work++;
+        }
+        return work;
+    }
+
+    /** Starts no more cycles; the one in flight completes (any thread). */
+    void stop() {
+        stopped = true;
+    }
+
+    /** Whether the last cycle has ended after {@link #stop} (or the cycles failed). */
+    boolean idle() {
+        return idle;
+    }
+
+    long cycles() {
+        return cycles;
+    }
+}

@@ -55,6 +55,11 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
         return factory.stack();
     }
 
+    /** Duty cycles and stack events that threw (each is logged and the loop goes on): 0 in a healthy run. */
+    public long failures() {
+        return factory.failures();
+    }
+
     /** Builder for a {@link FastpathEventLoopGroup}: the same settings as the command line's port flags. */
     public static final class Builder {
         private String vdev;

@@ -63,6 +63,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private final ArrayList<Object> toDrain = new ArrayList<>();
     private final ArrayList<FastpathSocketChannel> toFlush = new ArrayList<>();
     private long nextRequest;
+    /** Duty cycles and events that threw (logged; the loop goes on). */
+    private volatile long failures;
     private boolean inEvents;
     private boolean destroyed;
 
@@ -86,6 +88,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         try {
             work += stack.doWork();
         } catch (RuntimeException | Error e) {
+            failures++;
             LOG.error("fastpath stack duty cycle failed; the loop goes on", e);
         }
         work += pollEvents();
@@ -100,6 +103,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             try {
                 work = client.pollEvents(this);
             } catch (RuntimeException | Error e) {
+                failures++;
                 LOG.error("a fastpath event failed; the loop goes on", e);
             } finally {
                 inEvents = false;
@@ -130,16 +134,16 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     public void prepareToDestroy() {
         // Graceful shutdown: every connection and listener of this loop closes (FINs go out in the quiet period).
         for (FastpathServerSocketChannel s : new ArrayList<>(listeners.values())) {
-            s.unsafe().close(s.voidPromise());
+            s.unsafe().close(s.unsafe().voidPromise());
         }
         for (FastpathSocketChannel c : new ArrayList<>(connections.values())) {
             if (c.isOpen()) {
-                c.unsafe().close(c.voidPromise());
+                c.unsafe().close(c.unsafe().voidPromise());
             }
         }
         for (FastpathSocketChannel c : new ArrayList<>(connects.values())) {
             if (c.isOpen()) {
-                c.unsafe().close(c.voidPromise());
+                c.unsafe().close(c.unsafe().voidPromise());
             }
         }
     }
@@ -214,6 +218,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             handle.unregistered();
             return true;
         }
+    }
+
+    /** How many duty cycles or events threw so far (each logged); any thread. */
+    long failures() {
+        return failures;
     }
 
     // ================================================================ what the channels ask (event loop thread)
@@ -392,7 +401,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         final TcpServiceClient client;
         private final PktmbufPool pool;
         private final Port port;
-        private FastpathIoHandler handler;
+        private volatile FastpathIoHandler handler;
         private boolean closed;
 
         private Factory(Stack stack, PktmbufPool pool, Port port) {
@@ -444,6 +453,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
 
         Stack stack() {
             return stack;
+        }
+
+        long failures() {
+            FastpathIoHandler h = handler;
+            return h == null ? 0 : h.failures();
         }
 
         @Override

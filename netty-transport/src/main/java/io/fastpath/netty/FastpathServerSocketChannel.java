@@ -134,7 +134,7 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
         }
         FastpathSocketChannel c;
         while ((c = accepted.poll()) != null) {
-            c.unsafe().close(c.voidPromise());
+            c.unsafe().close(c.unsafe().voidPromise());
         }
     }
 
@@ -153,7 +153,7 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
             io.stack.ports().free(port);
             pipeline().fireExceptionCaught(new BindException("listen on port " + port + " failed ("
                 + Status.name(status) + ")"));
-            close(voidPromise());
+            unsafe().close(unsafe().voidPromise());
         }
     }
 
@@ -190,7 +190,7 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
     private final class Handle implements FastpathIoHandle {
         @Override
         public void close() {
-            unsafe().close(voidPromise());
+            unsafe().close(unsafe().voidPromise());
         }
     }
 }

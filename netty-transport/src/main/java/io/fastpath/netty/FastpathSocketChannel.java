@@ -487,7 +487,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             boolean promiseSet = promise.trySuccess();
             pipeline().fireChannelActive();
             if (!promiseSet) {
-                close(voidPromise());
+                unsafe().close(unsafe().voidPromise());
             } else if (((FastpathUnsafe) unsafe()).hasFlushed()) {
                 ((FastpathUnsafe) unsafe()).flushNow();
             }
@@ -531,7 +531,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 peerClosedPending = false;
                 inputClosed();
             } else if (closeAfterInput) {
-                close(voidPromise());
+                unsafe().close(unsafe().voidPromise());
             }
         }
     }
@@ -573,7 +573,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
             pipeline().fireUserEventTriggered(ChannelInputShutdownReadComplete.INSTANCE);
         } else {
-            close(voidPromise());
+            unsafe().close(unsafe().voidPromise());
         }
     }
 
@@ -621,7 +621,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (!graceful && status != NtStatus.STATUS_CONNECTION_ABORTED) {
             pipeline().fireExceptionCaught(Status.closed(status));
         }
-        close(voidPromise());
+        unsafe().close(unsafe().voidPromise());
     }
 
     /** The stack closed under the channel (event loop shutdown): nothing it lent is valid any more. */
@@ -712,7 +712,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                     connectPromise = null;
                     if (p.tryFailure(new ConnectTimeoutException("connection timed out after " + timeout + " ms: "
                         + remoteAddress))) {
-                        close(voidPromise());
+                        unsafe().close(unsafe().voidPromise());
                     }
                 }
             }, timeout, TimeUnit.MILLISECONDS);
@@ -723,7 +723,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                     connectTimeout.cancel(false);
                 }
                 connectPromise = null;
-                close(voidPromise());
+                unsafe().close(unsafe().voidPromise());
             }
         });
     }
@@ -764,7 +764,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private final class Handle implements FastpathIoHandle {
         @Override
         public void close() {
-            unsafe().close(voidPromise());
+            unsafe().close(unsafe().voidPromise());
         }
     }
 

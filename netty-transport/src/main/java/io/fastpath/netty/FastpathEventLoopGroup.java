@@ -156,7 +156,7 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
             return this;
         }
 
-        /** The stack's name (counters file, mempool name); unique per JVM. Default: fastpath-netty-N. */
+        /** The stack's name (counters file, mempool name); unique per JVM. Default: fpn<pid>n<k>. */
         public Builder name(String value) {
             this.name = value;
             return this;

@@ -417,8 +417,9 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
                 args.add(a);
             }
             Eal.init(args);
-            String name = s.name() != null ? s.name()
-                : "fastpath-netty-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
+            // DPDK object names are short (a mempool's at most 26 characters).
+            String shortName = "fpn" + ProcessHandle.current().pid() % 100000 + "n" + NAMES.incrementAndGet();
+            String name = s.name() != null ? s.name() : shortName;
             StackConfig.Builder config = StackConfig.builder().name(name).cidr(s.ip());
             if (s.gateway() != null) {
                 config.gateway(Ipv4Address.parse(s.gateway()));
@@ -432,7 +433,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             Port opened = null;
             try {
                 if (port == null) {
-                    pool = PktmbufPool.create(name + "_pool", s.poolSize());
+                    pool = PktmbufPool.create((name.length() <= 20 ? name : shortName) + "_pool", s.poolSize());
                     EthDevPort ethdev = EthDevPort.openVdev(s.vdev(), pool, EthDevPort.Config.defaults());
                     opened = s.pcap() != null ? new PcapPort(ethdev, Path.of(s.pcap())) : ethdev;
                     port = opened;

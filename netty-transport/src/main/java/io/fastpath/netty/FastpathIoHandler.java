@@ -46,6 +46,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private static final AtomicInteger NAMES = new AtomicInteger();
     /** How long a bind waits for the stack to answer its listen request. */
     private static final long LISTEN_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
+    /** How long a shutting-down loop lets its connections close gracefully before it resets them. */
+    private static final long CLOSE_GRACE_NS = TimeUnit.SECONDS.toNanos(1);
 
     private final Factory factory;
     final Stack stack;
@@ -155,6 +157,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         }
         destroyed = true;
         try {
+            finishCloses();
             stack.onClose(); // frees what the stack and the channels still hold
         } finally {
             for (FastpathSocketChannel c : connections.values()) {
@@ -163,6 +166,32 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             connections.clear();
             factory.close();
             Eal.shared().unregisterThread();
+        }
+    }
+
+    /**
+     * The closes of prepareToDestroy need duty cycles to reach the wire (FIN after queued data) and the peers'
+     * answers: the loop keeps running the stack for up to {@link #CLOSE_GRACE_NS} while connections remain, then
+     * resets what is left, so that no peer waits on a connection whose stack is gone.
+     */
+    private void finishCloses() {
+        long deadline = System.nanoTime() + CLOSE_GRACE_NS;
+        while (!connections.isEmpty() && System.nanoTime() - deadline < 0) {
+            run(null);
+        }
+        if (!connections.isEmpty()) {
+            long[] left = new long[connections.size()];
+            int n = 0;
+            for (Long2ObjectHashMap<FastpathSocketChannel>.KeyIterator it = connections.keySet().iterator();
+                 it.hasNext(); ) {
+                left[n++] = it.nextLong();
+            }
+            for (int i = 0; i < n; i++) {
+                client.abort(left[i]);
+            }
+            for (int i = 0; i < 64; i++) {
+                run(null); // the RSTs go out
+            }
         }
     }
 

@@ -2,6 +2,7 @@ package io.fastpath.netty;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.EthDevPort;
@@ -13,16 +14,25 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.util.ResourceLeakDetector;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -139,6 +149,112 @@ class RingPairEchoTest {
         }
         assertTrue(leaks.leaks.stream().anyMatch(l -> l.contains("ByteBuf")), "Netty's leak report: " + leaks.leaks);
         c.close().sync();
+    }
+
+    @Test
+    void writabilityFollowsTheSendBacklogAndAutoReadOffHoldsDataUntilRead() throws Exception {
+        CompletableFuture<Channel> child = new CompletableFuture<>();
+        AtomicLong received = new AtomicLong();
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childOption(ChannelOption.AUTO_READ, false)
+            .childHandler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public boolean isSharable() {
+                    return true;
+                }
+
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    child.complete(ctx.channel());
+                }
+
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    received.addAndGet(((ByteBuf) msg).readableBytes());
+                    ((ByteBuf) msg).release();
+                }
+            }).bind(7).sync();
+        AtomicInteger unwritable = new AtomicInteger();
+        AtomicInteger writableAgain = new AtomicInteger();
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 << 10, 32 << 10))
+            .handler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                    (ctx.channel().isWritable() ? writableAgain : unwritable).incrementAndGet();
+                }
+            }).connect("10.99.0.1", 7).sync().channel();
+        Channel accepted = child.get(5, TimeUnit.SECONDS);
+        assertFalse(accepted.config().isAutoRead());
+
+        int chunks = 64;
+        List<ChannelFuture> writes = new ArrayList<>();
+        for (int i = 0; i < chunks; i++) {
+            ByteBuf b = c.alloc().directBuffer(64 << 10);
+            b.writerIndex(64 << 10);
+            writes.add(c.writeAndFlush(b));
+        }
+        // Nobody reads: the peer's window and our send buffer fill, the writes wait, the channel turns unwritable.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (unwritable.get() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertTrue(unwritable.get() > 0, "channelWritabilityChanged to unwritable");
+        assertEquals(0, received.get(), "auto-read off: nothing read");
+        assertTrue(writes.stream().anyMatch(f -> !f.isDone()), "writes wait for the stack's send buffer");
+
+        accepted.config().setAutoRead(true);
+        for (ChannelFuture f : writes) {
+            assertTrue(f.await(30, TimeUnit.SECONDS) && f.isSuccess(), "every write completes: " + f.cause());
+        }
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (received.get() < (long) chunks << 16 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertEquals((long) chunks << 16, received.get());
+        // A write's promise completes just before Netty takes its bytes off the pending count: wait for the event.
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (writableAgain.get() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        ChannelOutboundBuffer out = c.unsafe().outboundBuffer();
+        assertTrue(c.isWritable(), "writable again; pending " + out.totalPendingWriteBytes() + " bytes, "
+            + out.size() + " messages, " + unwritable + " unwritable / " + writableAgain + " writable events");
+        assertTrue(writableAgain.get() > 0, "channelWritabilityChanged back to writable");
+        c.close().sync();
+        assertEquals(0, heldDescriptors(server));
+    }
+
+    @Test
+    void shutdownGracefullyClosesEveryConnection() throws Exception {
+        listen(new Handlers.Echo());
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .handler(new ChannelInboundHandlerAdapter()).connect("10.99.0.1", 7).sync().channel();
+        assertTrue(c.isActive());
+        server.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        assertTrue(c.closeFuture().await(10, TimeUnit.SECONDS), "the peer saw the connection close");
+        assertEquals(0, client.failures() + server.failures());
+    }
+
+    @Test
+    void tcpFastOpenConnectCarriesTheFirstWriteInTheSynOnceACookieIsCached_rfc7413() throws Exception {
+        listen(new Handlers.Echo());
+        for (int round = 0; round < 2; round++) {
+            long synDataBefore = client.stack().counters().tcpFastOpenSynDataSent.get();
+            Handlers.Collect collect = new Handlers.Collect(5);
+            Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+                .option(FastpathChannelOption.TCP_FASTOPEN_CONNECT, true)
+                .handler(collect).register().sync().channel();
+            ChannelFuture write = c.write(Unpooled.copiedBuffer("hello", StandardCharsets.US_ASCII));
+            c.connect(new InetSocketAddress("10.99.0.1", 7)).sync();
+            assertTrue(write.await(5, TimeUnit.SECONDS) && write.isSuccess(), "the write before connect: "
+                + write.cause());
+            assertEquals("hello", new String(collect.done.get(10, TimeUnit.SECONDS), StandardCharsets.US_ASCII));
+            long synData = client.stack().counters().tcpFastOpenSynDataSent.get() - synDataBefore;
+            // The first connect asks for a cookie; the second sends its data with the SYN.
+            assertEquals(round == 0 ? 0 : 1, synData, "SYNs with data in round " + round);
+            c.close().sync();
+        }
     }
 
     /** Descriptors the group's stack has handed over and not had back (asked on its event loop). */

@@ -21,16 +21,17 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.internal.StringUtil;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ConnectionPendingException;
 import java.nio.channels.UnresolvedAddressException;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
+import org.agrona.BufferUtil;
 
 /**
  * A TCP connection of a fastpath stack as a Netty {@link SocketChannel}: made by {@code Bootstrap.connect} or
@@ -331,12 +332,16 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         return true;
     }
 
-    /** The native address of a direct buffer's readable bytes. */
+    /**
+     * The native address of a direct buffer's readable bytes, without allocating: the buffer's own address when
+     * Netty has Unsafe, else the address field of its (cached) internal NIO view, read by Agrona.
+     */
     static long address(ByteBuf buf) {
         if (buf.hasMemoryAddress()) {
             return buf.memoryAddress() + buf.readerIndex();
         }
-        return MemorySegment.ofBuffer(buf.nioBuffer(buf.readerIndex(), buf.readableBytes())).address();
+        ByteBuffer nio = buf.internalNioBuffer(buf.readerIndex(), buf.readableBytes());
+        return BufferUtil.address(nio) + nio.position();
     }
 
     void retryWrite() {

@@ -20,11 +20,16 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -41,7 +46,8 @@ import org.junit.jupiter.api.Test;
  * Netty applications on a fastpath stack over net_tap, against peers no one here wrote, in a network namespace on
  * the tap's kernel side: Netty's HTTP/1.1 codec serving {@code curl} and {@code ab}; a LineBasedFrameDecoder echo
  * answering {@code socat} and {@code nc} (and half-closure with {@code nc -N}); a fastpath Netty client against a
- * Linux {@code socat} echo server; connect failures as Netty users know them.
+ * Linux {@code socat} echo server; connect failures as Netty users know them; the same HTTP application on Netty's
+ * epoll transport and on fastpath in one test, answering {@code curl} with the same bytes.
  */
 class LinuxPeersTest {
     private static NetNs ns;
@@ -142,6 +148,34 @@ class LinuxPeersTest {
     private static String number(String text, String regex) {
         Matcher m = Pattern.compile(regex).matcher(text);
         return m.find() ? m.group(1) : "(none in: " + text + ")";
+    }
+
+    @Test
+    void theSameHandlersServeTheSameBytesOnEpollAndOnFastpath() throws Exception {
+        ChannelInitializer<SocketChannel> app = new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(SocketChannel ch) {
+                ch.pipeline().addLast(new HttpServerCodec(), new Handlers.HttpHello());
+            }
+        };
+        EventLoopGroup epoll = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        try {
+            Channel onEpoll = new ServerBootstrap().group(epoll).channel(EpollServerSocketChannel.class)
+                .childHandler(app).bind("127.0.0.1", 0).sync().channel();
+            Channel onFastpath = new ServerBootstrap().group(group).channel(FastpathServerSocketChannel.class)
+                .childHandler(app).bind(8083).sync().channel();
+            CHANNELS.add(onFastpath);
+            int epollPort = ((InetSocketAddress) onEpoll.localAddress()).getPort();
+            String curl = "curl -sS --max-time 10 -D - ";
+            Shell.Result viaEpoll = Shell.exec(15, "bash", "-c", curl + "http://127.0.0.1:" + epollPort + "/");
+            assertEquals(0, viaEpoll.exitCode(), viaEpoll.output());
+            String viaFastpath = inNamespace(15, curl + "http://" + stackIp + ":8083/");
+            assertTrue(viaEpoll.output().startsWith("HTTP/1.1 200 OK"), viaEpoll.output());
+            assertEquals(viaEpoll.output(), viaFastpath, "the same response, header and body, byte for byte");
+            onEpoll.close().sync();
+        } finally {
+            epoll.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
     }
 
     @Test

@@ -52,6 +52,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private final Factory factory;
     final Stack stack;
     final TcpServiceClient client;
+    /** Received buffers go back through this (made once: no allocation per buffer). */
+    final MbufByteBuf.Releaser releaser;
     private final ThreadAwareExecutor executor;
 
     /** Connections by handle, from connect or accept until the stack reports them closed. */
@@ -74,6 +76,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         this.factory = factory;
         this.stack = factory.stack;
         this.client = factory.client;
+        this.releaser = client::release;
         this.executor = executor;
     }
 
@@ -140,12 +143,12 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         }
         for (FastpathSocketChannel c : new ArrayList<>(connections.values())) {
             if (c.isOpen()) {
-                c.unsafe().close(c.unsafe().voidPromise());
+                c.closeFromLoop();
             }
         }
         for (FastpathSocketChannel c : new ArrayList<>(connects.values())) {
             if (c.isOpen()) {
-                c.unsafe().close(c.unsafe().voidPromise());
+                c.closeFromLoop();
             }
         }
     }
@@ -171,12 +174,15 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
 
     /**
      * The closes of prepareToDestroy need duty cycles to reach the wire (FIN after queued data) and the peers'
-     * answers: the loop keeps running the stack for up to {@link #CLOSE_GRACE_NS} while connections remain, then
-     * resets what is left, so that no peer waits on a connection whose stack is gone.
+     * answers: the loop keeps running the stack for up to {@link #CLOSE_GRACE_NS} while connections remain (the
+     * stack's, not only the channels'), then resets what is left, so that no peer waits on a connection whose stack
+     * is gone.
      */
     private void finishCloses() {
         long deadline = System.nanoTime() + CLOSE_GRACE_NS;
-        while (!connections.isEmpty() && System.nanoTime() - deadline < 0) {
+        // Connections the stack still has but never handed over (a handshake finishing as the loop stops) are
+        // waited for too: their accept comes in, finds the listener closed, and is reset.
+        while ((!connections.isEmpty() || stack.tcp().connectionCount() > 0) && System.nanoTime() - deadline < 0) {
             run(null);
         }
         if (!connections.isEmpty()) {

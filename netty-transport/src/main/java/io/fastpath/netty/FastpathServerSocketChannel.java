@@ -134,7 +134,7 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
         }
         FastpathSocketChannel c;
         while ((c = accepted.poll()) != null) {
-            c.unsafe().close(c.unsafe().voidPromise());
+            c.closeFromLoop();
         }
     }
 

@@ -505,7 +505,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     }
 
     void received(long mbuf, long address, int length) {
-        ByteBuf buf = MbufByteBuf.wrap(config.getAllocator(), io.client, handle, mbuf, address, length);
+        ByteBuf buf = MbufByteBuf.wrap(config.getAllocator(), io.releaser, handle, mbuf, address, length);
         if (!open || inputShutdown) {
             buf.release();
             return;
@@ -627,6 +627,19 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             pipeline().fireExceptionCaught(Status.closed(status));
         }
         unsafe().close(unsafe().voidPromise());
+    }
+
+    /**
+     * Closes the channel from the event loop (loop shutdown, listener close): through Netty when registered; an
+     * accepted channel not registered yet has no event loop for Netty's close, so it is closed directly (a later
+     * registration then fails with ClosedChannelException).
+     */
+    void closeFromLoop() {
+        if (isRegistered()) {
+            unsafe().close(unsafe().voidPromise());
+        } else {
+            doClose();
+        }
     }
 
     /** The stack closed under the channel (event loop shutdown): nothing it lent is valid any more. */

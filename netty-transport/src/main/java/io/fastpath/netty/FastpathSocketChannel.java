@@ -337,6 +337,12 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
      * Netty has Unsafe, else the address field of its (cached) internal NIO view, read by Agrona.
      */
     static long address(ByteBuf buf) {
+        if (buf instanceof MbufByteBuf m) {
+            return m.addressOf(buf.readerIndex()); // a received segment echoed back: straight from its mbuf
+        }
+        if (buf.unwrap() instanceof MbufByteBuf m && buf.capacity() == m.capacity()) {
+            return m.addressOf(buf.readerIndex()); // the same, behind a leak-aware wrapper
+        }
         if (buf.hasMemoryAddress()) {
             return buf.memoryAddress() + buf.readerIndex();
         }

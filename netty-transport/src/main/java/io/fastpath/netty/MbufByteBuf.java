@@ -169,6 +169,12 @@ final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         return address;
     }
 
+    /** The native address of byte {@code index} (for the send path; any Netty mode). */
+    long addressOf(int index) {
+        ensureAccessible();
+        return address + index;
+    }
+
     // ================================================================ primitives (big-endian, and LE variants)
 
     @Override

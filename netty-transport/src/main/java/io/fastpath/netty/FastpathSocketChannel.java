@@ -70,6 +70,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private int heldPort;
 
     private ChannelPromise connectPromise;
+    /** The connect request with the stack, until its outcome (0: none). */
+    private long connectRequest;
     private Future<?> connectTimeout;
     private ByteBuf fastOpenData;
 
@@ -249,8 +251,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             } else if (!outputShutdown) {
                 io.client.shutdown(handle); // FIN after the sends already with the stack
             }
-        } else if (handle == 0) {
-            freePort(); // a connect in flight keeps its port until its outcome (the handler aborts it)
+        } else if (handle == 0 && connectRequest == 0) {
+            freePort(); // a connect in flight keeps its port until its outcome (the handler aborts it then)
         }
     }
 
@@ -471,6 +473,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     // ================================================================ the stack's events (event loop)
 
     void connectComplete(long connection, int status) {
+        connectRequest = 0;
         releaseFastOpenData();
         ChannelPromise promise = connectPromise;
         connectPromise = null;
@@ -723,6 +726,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             releaseFastOpenData();
             throw new IOException("connect refused by the stack's request ring (full)");
         }
+        connectRequest = id;
         if (dataLength > 0) {
             // The stack copied the data when it took the request; the write is done as far as Netty is concerned.
             unsafe().outboundBuffer().remove();

@@ -101,7 +101,7 @@ final class Handlers {
     }
 
     /** Collects {@code expected} bytes and completes with them (or with the failure). */
-    static final class Collect extends ChannelInboundHandlerAdapter {
+    static class Collect extends ChannelInboundHandlerAdapter {
         final CompletableFuture<byte[]> done = new CompletableFuture<>();
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         private final int expected;
@@ -128,6 +128,11 @@ final class Handlers {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             done.complete(bytes.toByteArray());
+        }
+
+        /** What arrived so far, as ASCII. */
+        String received() {
+            return bytes.toString(StandardCharsets.US_ASCII);
         }
 
         @Override

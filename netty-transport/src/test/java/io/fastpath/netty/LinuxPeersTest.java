@@ -34,6 +34,7 @@ import java.net.NoRouteToHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -221,6 +222,36 @@ class LinuxPeersTest {
             c.writeAndFlush(Unpooled.copiedBuffer("hello linux\n", StandardCharsets.US_ASCII)).sync();
             byte[] echoed = collect.done.get(10, TimeUnit.SECONDS);
             assertEquals("hello linux\n", new String(echoed, StandardCharsets.US_ASCII));
+            c.close().sync();
+        } finally {
+            server.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void shutdownOutputSendsFinAndTheClientStillReadsTheEchoAndThePeersFin() throws Exception {
+        Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "socat", "-T", "10",
+            "TCP-LISTEN:9001,reuseaddr", "PIPE").redirectErrorStream(true).start();
+        try {
+            waitForListener(9001);
+            CompletableFuture<String> inputShutdown = new CompletableFuture<>();
+            Handlers.Collect collect = new Handlers.Collect(Integer.MAX_VALUE) {
+                @Override
+                public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                    if (evt instanceof ChannelInputShutdownEvent) {
+                        inputShutdown.complete(received());
+                    }
+                }
+            };
+            SocketChannel c = (SocketChannel) new Bootstrap().group(group).channel(FastpathSocketChannel.class)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .handler(collect).connect(linuxIp, 9001).sync().channel();
+            c.writeAndFlush(Unpooled.copiedBuffer("half a conversation", StandardCharsets.US_ASCII)).sync();
+            c.shutdownOutput().sync();
+            assertTrue(c.isOutputShutdown());
+            // socat echoes, sees our FIN, and closes its side: data first, then the input shutdown event.
+            assertEquals("half a conversation", inputShutdown.get(10, TimeUnit.SECONDS));
+            assertTrue(c.isInputShutdown());
             c.close().sync();
         } finally {
             server.destroyForcibly().waitFor(5, TimeUnit.SECONDS);

@@ -304,8 +304,22 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (handle == 0 || stackClosed || outputShutdown) {
             return;
         }
+        if (inFlightCount == 0) {
+            removeEmptyHeads(in);
+        }
         skip = 0;
         in.forEachFlushedMessage(submitter);
+    }
+
+    /**
+     * Completes the empty writes at the head of the outbound buffer (and drops cancelled entries, which Netty
+     * empties): nothing to send, their promises complete in order. Only with no send in flight, which would be
+     * the head.
+     */
+    private static void removeEmptyHeads(ChannelOutboundBuffer in) {
+        while (in.current() instanceof ByteBuf b && !b.isReadable()) {
+            in.remove();
+        }
     }
 
     /** Hands the next flushed buffer not yet with the stack to it; false to stop. */
@@ -319,7 +333,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         }
         ByteBuf buf = (ByteBuf) msg;
         int length = buf.readableBytes();
-        long address = length == 0 ? 0 : address(buf);
+        if (length == 0) {
+            return false; // an empty write completes when it reaches the head, after the sends before it
+        }
+        long address = address(buf);
         if (!io.client.send(handle, 0, address, length)) {
             // The request ring is full (or a control waits): try again at the end of this turn.
             if (!writeQueued) {
@@ -609,8 +626,13 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (out == null || !open) {
             return; // closed or output shut down: Netty failed and released the message already
         }
+        // Entries cancelled before their flush (emptied by Netty, never sent) may sit before the completed send.
+        removeEmptyHeads(out);
         if (status == NtStatus.STATUS_SUCCESS) {
             out.remove();
+            if (inFlightCount == 0) {
+                removeEmptyHeads(out);
+            }
             if (!out.isEmpty()) {
                 ((FastpathUnsafe) unsafe()).flushNow();
             }

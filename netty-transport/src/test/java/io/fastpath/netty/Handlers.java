@@ -130,6 +130,11 @@ final class Handlers {
             done.complete(bytes.toByteArray());
         }
 
+        /** How many bytes arrived so far. */
+        int total() {
+            return bytes.size();
+        }
+
         /** What arrived so far, as ASCII. */
         String received() {
             return bytes.toString(StandardCharsets.US_ASCII);

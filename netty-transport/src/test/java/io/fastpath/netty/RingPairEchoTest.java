@@ -21,6 +21,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.util.ResourceLeakDetector;
@@ -255,6 +256,42 @@ class RingPairEchoTest {
             assertEquals(round == 0 ? 0 : 1, synData, "SYNs with data in round " + round);
             c.close().sync();
         }
+    }
+
+    @Test
+    void emptyAndCancelledWritesKeepTheOrderOfTheOthers() throws Exception {
+        listen(new Handlers.Echo());
+        int size = 200_000;
+        Handlers.Collect collect = new Handlers.Collect(2 * size);
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+            .connect("10.99.0.1", 7).sync().channel();
+        byte[] a = new byte[size];
+        byte[] b = new byte[size];
+        new Random(1).nextBytes(a);
+        new Random(2).nextBytes(b);
+        // On the event loop, so that the cancel comes after the write and before the flush (Netty then empties
+        // the entry at flush time and it stays in the outbound buffer, never to be sent).
+        List<ChannelFuture> futures = c.eventLoop().submit(() -> {
+            ChannelFuture f1 = c.write(c.alloc().directBuffer(size).writeBytes(a));
+            ChannelFuture f2 = c.write(Unpooled.EMPTY_BUFFER);
+            ChannelPromise cancelled = c.newPromise();
+            c.write(Unpooled.copiedBuffer("never sent", StandardCharsets.US_ASCII), cancelled);
+            assertTrue(cancelled.cancel(false));
+            ChannelFuture f3 = c.writeAndFlush(c.alloc().directBuffer(size).writeBytes(b));
+            return List.of(f1, f2, f3);
+        }).get();
+        for (ChannelFuture f : futures) {
+            assertTrue(f.await(10, TimeUnit.SECONDS) && f.isSuccess(), "write completes: " + f.cause());
+        }
+        byte[] echoed = collect.done.get(30, TimeUnit.SECONDS);
+        byte[] expected = new byte[2 * size];
+        System.arraycopy(a, 0, expected, 0, size);
+        System.arraycopy(b, 0, expected, size, size);
+        assertArrayEquals(expected, echoed, "the echo of the two buffers, in order");
+        Thread.sleep(200);
+        c.close().sync();
+        assertEquals(2 * size, collect.total(), "nothing sent twice, nothing else sent");
+        assertEquals(0, server.failures() + client.failures());
     }
 
     /** Descriptors the group's stack has handed over and not had back (asked on its event loop). */

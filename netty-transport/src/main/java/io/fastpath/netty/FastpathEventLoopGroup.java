@@ -2,7 +2,6 @@ package io.fastpath.netty;
 
 import io.fastpath.dpdk.Port;
 import io.fastpath.stack.tcp.TcpConfig;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import java.util.ArrayList;
 import java.util.List;
@@ -209,10 +208,5 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
                 throw e;
             }
         }
-    }
-
-    /** For {@link IoHandlerFactory} users that build their own group (not needed with this class). */
-    IoHandlerFactory ioHandlerFactory() {
-        return factory;
     }
 }

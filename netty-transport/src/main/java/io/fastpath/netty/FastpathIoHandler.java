@@ -93,8 +93,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         try {
             work += stack.doWork();
         } catch (RuntimeException | Error e) {
-            failures++;
-            LOG.error("fastpath stack duty cycle failed; the loop goes on", e);
+            failed("a fastpath stack duty cycle", e);
         }
         work += pollEvents();
         return work;
@@ -108,31 +107,51 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             try {
                 work = client.pollEvents(this);
             } catch (RuntimeException | Error e) {
-                failures++;
-                LOG.error("a fastpath event failed; the loop goes on", e);
+                failed("a fastpath event", e);
             } finally {
                 inEvents = false;
             }
         }
-        for (int i = 0; i < toDrain.size(); i++) {
-            Object o = toDrain.get(i);
-            if (o instanceof FastpathSocketChannel c) {
-                c.drain();
-            } else {
-                ((FastpathServerSocketChannel) o).drain();
+        // Each list is cleared even if a callback throws: the poll thread never dies of a channel's failure.
+        try {
+            for (int i = 0; i < toDrain.size(); i++) {
+                Object o = toDrain.get(i);
+                if (o instanceof FastpathSocketChannel c) {
+                    c.drain();
+                } else {
+                    ((FastpathServerSocketChannel) o).drain();
+                }
+                work++;
             }
-            work++;
+        } catch (RuntimeException | Error e) {
+            failed("handing on queued input", e);
+        } finally {
+            toDrain.clear();
         }
-        toDrain.clear();
-        for (int i = 0; i < toFlush.size(); i++) {
-            toFlush.get(i).retryWrite();
+        try {
+            for (int i = 0; i < toFlush.size(); i++) {
+                toFlush.get(i).retryWrite();
+            }
+        } catch (RuntimeException | Error e) {
+            failed("a write retry", e);
+        } finally {
+            toFlush.clear();
         }
-        toFlush.clear();
-        for (int i = 0; i < readThisTurn.size(); i++) {
-            readThisTurn.get(i).finishRead();
+        try {
+            for (int i = 0; i < readThisTurn.size(); i++) {
+                readThisTurn.get(i).finishRead();
+            }
+        } catch (RuntimeException | Error e) {
+            failed("completing a read turn", e);
+        } finally {
+            readThisTurn.clear();
         }
-        readThisTurn.clear();
         return work;
+    }
+
+    private void failed(String what, Throwable e) {
+        failures++;
+        LOG.error(what + " failed; the loop goes on", e);
     }
 
     @Override

@@ -9,7 +9,6 @@ import io.fastpath.testkit.NetNs;
 import io.fastpath.testkit.Shell;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -292,10 +291,5 @@ class LinuxPeersTest {
         assertTrue(!f.isSuccess(), "connect to " + host + ":" + port + " fails");
         f.channel().close().sync();
         return f.cause();
-    }
-
-    @SuppressWarnings("unused")
-    private static ByteBuf ascii(String s) {
-        return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
     }
 }

@@ -155,7 +155,10 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
             return this;
         }
 
-        /** The stack's name (counters file, mempool name); unique per JVM. Default: fpn<pid>n<k>. */
+        /**
+         * The stack's name (counters file {@code /dev/shm/fastpath/<name>.counters} for {@code bin/fastpath stat},
+         * mempool name), unique per JVM. Default: {@code fpn<pid>n<k>}, whose counters file is removed at shutdown.
+         */
         public Builder name(String value) {
             this.name = value;
             return this;

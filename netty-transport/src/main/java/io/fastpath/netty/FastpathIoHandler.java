@@ -458,6 +458,9 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         private volatile FastpathIoHandler handler;
         private boolean closed;
 
+        /** The stack's name was made up here: its counters file goes when it closes (nobody can ask for it). */
+        private boolean generatedName;
+
         private Factory(Stack stack, PktmbufPool pool, Port port) {
             this.stack = stack;
             this.client = stack.tcpService().newClient();
@@ -494,7 +497,9 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
                 } else if (s.pcap() != null) {
                     throw new IllegalArgumentException("--pcap with a port of your own: wrap it in a PcapPort");
                 }
-                return new Factory(new Stack(port, built), pool, opened);
+                Factory f = new Factory(new Stack(port, built), pool, opened);
+                f.generatedName = s.name() == null;
+                return f;
             } catch (RuntimeException | Error e) {
                 if (opened != null) {
                     opened.close();
@@ -531,6 +536,13 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             }
             closed = true;
             stack.close();
+            if (generatedName) {
+                try {
+                    java.nio.file.Files.deleteIfExists(stack.config().countersFile());
+                } catch (java.io.IOException e) {
+                    LOG.debug("counters file left behind", e);
+                }
+            }
             if (port != null) {
                 port.close();
             }

@@ -85,12 +85,14 @@ class AllocationTest {
             waitFor(clientSide, WARM_UP);
             long before = threads.getThreadAllocatedBytes(serverThread) + threads.getThreadAllocatedBytes(clientThread);
             int start = clientSide.reads.get();
+            long startNs = System.nanoTime();
             waitFor(clientSide, start + MEASURED);
+            long elapsedNs = System.nanoTime() - startNs;
             long after = threads.getThreadAllocatedBytes(serverThread) + threads.getThreadAllocatedBytes(clientThread);
             int trips = clientSide.reads.get() - start;
             double perTrip = (double) (after - before) / trips;
             System.out.printf("allocated per 64 B round trip (both event loops, transport and pipeline): %.2f B"
-                + " over %d round trips%n", perTrip, trips);
+                + " over %d round trips (%.1f us each, mean)%n", perTrip, trips, elapsedNs / 1000.0 / trips);
             clientSide.stopAt = clientSide.reads.get() + 1;
             clientSide.stopped.get(10, TimeUnit.SECONDS);
             assertTrue(perTrip < 1.0, "bytes allocated per round trip: " + perTrip);

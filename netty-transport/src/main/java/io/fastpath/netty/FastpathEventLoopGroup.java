@@ -1,0 +1,215 @@
+package io.fastpath.netty;
+
+import io.fastpath.dpdk.Port;
+import io.fastpath.stack.tcp.TcpConfig;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ThreadFactory;
+import io.netty.util.concurrent.DefaultThreadFactory;
+
+/**
+ * A Netty {@link io.netty.channel.EventLoopGroup} whose event loop is a fastpath stack's poll thread: each turn of
+ * the loop runs one duty cycle of the stack ({@link FastpathIoHandler#run}) and then Netty's tasks and scheduled
+ * tasks. The loop never blocks (busy poll), so its thread spins at 100 % of a core.
+ *
+ * <p>One event loop, one stack, one port queue for now ({@code --queues 1}). Channels:
+ * {@link FastpathServerSocketChannel} and {@link FastpathSocketChannel}.
+ *
+ * <pre>{@code
+ * EventLoopGroup group = FastpathEventLoopGroup.fromArgs("--vdev", "net_tap0,iface=fp0", "--ip", "10.0.0.2/24");
+ * new ServerBootstrap().group(group).channel(FastpathServerSocketChannel.class)...
+ * }</pre>
+ *
+ * <p>The port, its mempool and the stack are opened when the group is made (so a bad {@code --vdev} fails here)
+ * and closed by {@link #shutdownGracefully()}, after every connection of the group has been closed.
+ */
+public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
+    /** The port flags of the command line, each with a value. */
+    public static final List<String> PORT_FLAGS = List.of("--vdev", "--ip", "--gw", "--queues", "--eal", "--pcap");
+
+    private final FastpathIoHandler.Factory factory;
+
+    private FastpathEventLoopGroup(FastpathIoHandler.Factory factory, ThreadFactory threads) {
+        super(1, threads, factory);
+        this.factory = factory;
+    }
+
+    /**
+     * A group configured with the command line's port flags: {@code --vdev} (required), {@code --ip} (required,
+     * address/prefix), {@code --gw}, {@code --queues} (1 only for now), {@code --eal} (extra EAL arguments, space
+     * separated) and {@code --pcap} (capture file). {@code --flag value} and {@code --flag=value} both work.
+     */
+    public static FastpathEventLoopGroup fromArgs(String... args) {
+        return builder().args(args).build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The stack behind the (only) event loop: counters, ports, TCP diagnostics. Read it on the event loop. */
+    public io.fastpath.stack.Stack stack() {
+        return factory.stack();
+    }
+
+    /** Duty cycles and stack events that threw (each is logged and the loop goes on): 0 in a healthy run. */
+    public long failures() {
+        return factory.failures();
+    }
+
+    /** Builder for a {@link FastpathEventLoopGroup}: the same settings as the command line's port flags. */
+    public static final class Builder {
+        private String vdev;
+        private String ip;
+        private String gateway;
+        private int queues = 1;
+        private String eal;
+        private String pcap;
+        private String name;
+        private int poolSize = 32767;
+        private TcpConfig tcp;
+        private Port port;
+        private ThreadFactory threads;
+
+        private Builder() {
+        }
+
+        /** Applies command-line port flags (see {@link FastpathEventLoopGroup#fromArgs}). */
+        public Builder args(String... args) {
+            Objects.requireNonNull(args, "args");
+            for (int i = 0; i < args.length; i++) {
+                String arg = args[i];
+                String flag = arg;
+                String value = null;
+                int eq = arg.indexOf('=');
+                if (arg.startsWith("--") && eq > 0) {
+                    flag = arg.substring(0, eq);
+                    value = arg.substring(eq + 1);
+                }
+                if (!PORT_FLAGS.contains(flag)) {
+                    throw new IllegalArgumentException("unknown argument '" + arg + "' (port flags: " + PORT_FLAGS + ")");
+                }
+                if (value == null) {
+                    if (i + 1 >= args.length) {
+                        throw new IllegalArgumentException(flag + " needs a value");
+                    }
+                    value = args[++i];
+                }
+                switch (flag) {
+                    case "--vdev" -> vdev(value);
+                    case "--ip" -> ip(value);
+                    case "--gw" -> gateway(value);
+                    case "--queues" -> {
+                        try {
+                            queues(Integer.parseInt(value));
+                        } catch (NumberFormatException e) {
+                            throw new IllegalArgumentException("--queues must be a number, got '" + value + "'");
+                        }
+                    }
+                    case "--eal" -> eal(value);
+                    case "--pcap" -> pcap(value);
+                    default -> throw new AssertionError(flag);
+                }
+            }
+            return this;
+        }
+
+        /** The DPDK virtual device, e.g. {@code net_tap0,iface=fp0} or {@code net_af_packet0,iface=eth1}. */
+        public Builder vdev(String value) {
+            this.vdev = value;
+            return this;
+        }
+
+        /** The stack's address with its prefix length, e.g. {@code 10.0.0.2/24}. */
+        public Builder ip(String cidr) {
+            this.ip = cidr;
+            return this;
+        }
+
+        public Builder gateway(String address) {
+            this.gateway = address;
+            return this;
+        }
+
+        /** Port queues, one event loop (and stack) each: only 1 is supported so far. */
+        public Builder queues(int value) {
+            if (value != 1) {
+                throw new IllegalArgumentException("--queues " + value + ": the Netty transport runs one event loop"
+                    + " on one port queue for now; use --queues 1 (or leave it out)");
+            }
+            this.queues = value;
+            return this;
+        }
+
+        /** Extra EAL arguments, space separated (EAL initialises once per JVM: the first group's win). */
+        public Builder eal(String value) {
+            this.eal = value;
+            return this;
+        }
+
+        /** Writes every frame sent and received to this pcap file. */
+        public Builder pcap(String path) {
+            this.pcap = path;
+            return this;
+        }
+
+        /**
+         * The stack's name (counters file {@code /dev/shm/fastpath/<name>.counters} for {@code bin/fastpath stat},
+         * mempool name), unique per JVM. Default: {@code fpn<pid>n<k>}, whose counters file is removed at shutdown.
+         */
+        public Builder name(String value) {
+            this.name = value;
+            return this;
+        }
+
+        /** Mbufs in the port's pool (default 32,767). */
+        public Builder poolSize(int value) {
+            this.poolSize = value;
+            return this;
+        }
+
+        /** TCP tunables (default {@link TcpConfig#defaults()}). */
+        public Builder tcp(TcpConfig value) {
+            this.tcp = value;
+            return this;
+        }
+
+        /**
+         * A port opened by the caller (a ring pair, a port with a fault injector) instead of {@code --vdev}; the
+         * group does not close it.
+         */
+        public Builder port(Port value) {
+            this.port = value;
+            return this;
+        }
+
+        public Builder threadFactory(ThreadFactory value) {
+            this.threads = value;
+            return this;
+        }
+
+        public FastpathEventLoopGroup build() {
+            if (port == null && vdev == null) {
+                throw new IllegalArgumentException("missing --vdev");
+            }
+            if (ip == null) {
+                throw new IllegalArgumentException("missing --ip");
+            }
+            List<String> ealArgs = new ArrayList<>();
+            if (eal != null && !eal.isBlank()) {
+                ealArgs.addAll(List.of(eal.trim().split("\\s+")));
+            }
+            FastpathIoHandler.Factory factory = FastpathIoHandler.Factory.open(new FastpathIoHandler.Settings(
+                vdev, ip, gateway, queues, ealArgs, pcap, name, poolSize, tcp, port));
+            ThreadFactory t = threads != null ? threads : new DefaultThreadFactory("fastpath-netty");
+            try {
+                return new FastpathEventLoopGroup(factory, t);
+            } catch (RuntimeException | Error e) {
+                factory.closeUnused();
+                throw e;
+            }
+        }
+    }
+}

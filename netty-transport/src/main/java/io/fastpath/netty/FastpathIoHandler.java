@@ -1,0 +1,559 @@
+package io.fastpath.netty;
+
+import io.fastpath.dpdk.Eal;
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.Port;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.device.PcapPort;
+import io.fastpath.stack.tcp.TcpConfig;
+import io.fastpath.stack.tcp.TcpEventHandler;
+import io.fastpath.stack.tcp.TcpServiceClient;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.netty.channel.IoHandle;
+import io.netty.channel.IoHandler;
+import io.netty.channel.IoHandlerContext;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.IoOps;
+import io.netty.channel.IoRegistration;
+import io.netty.util.concurrent.ThreadAwareExecutor;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.agrona.collections.Int2IntHashMap;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+
+/**
+ * The {@link IoHandler} of a {@link FastpathEventLoopGroup}'s event loop: the stack's poll thread. Each
+ * {@link #run} is one duty cycle of the stack ({@code Stack.doWork}: receive, TCP, timers, transmit) followed by the
+ * events of this handler's {@link TcpServiceClient} (connects, accepts, zero-copy data, send completions, closes),
+ * which it hands to the channels; Netty then runs its tasks and scheduled tasks, and calls {@code run} again. It
+ * never blocks.
+ *
+ * <p>Thread: everything on the event loop thread, except {@link #wakeup} (nothing to wake: the loop spins).
+ * Buffers: each received segment becomes one {@link MbufByteBuf} over its mbuf, owned by the pipeline until its
+ * last {@code release()}, which returns the mbuf to the stack.
+ */
+public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
+    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(FastpathIoHandler.class);
+    private static final AtomicInteger NAMES = new AtomicInteger();
+    /** How long a bind waits for the stack to answer its listen request. */
+    private static final long LISTEN_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
+    /** How long a shutting-down loop lets its connections close gracefully before it resets them. */
+    private static final long CLOSE_GRACE_NS = TimeUnit.SECONDS.toNanos(1);
+
+    private final Factory factory;
+    final Stack stack;
+    final TcpServiceClient client;
+    /** Received buffers go back through this (made once: no allocation per buffer). */
+    final MbufByteBuf.Releaser releaser;
+    private final ThreadAwareExecutor executor;
+
+    /** Connections by handle, from connect or accept until the stack reports them closed. */
+    private final Long2ObjectHashMap<FastpathSocketChannel> connections = new Long2ObjectHashMap<>();
+    /** Connects waiting for their outcome, by request id. */
+    private final Long2ObjectHashMap<FastpathSocketChannel> connects = new Long2ObjectHashMap<>();
+    private final Int2ObjectHashMap<FastpathServerSocketChannel> listeners = new Int2ObjectHashMap<>();
+    private final Int2IntHashMap listenResults = new Int2IntHashMap(Integer.MIN_VALUE);
+    /** Channels that read in this turn (a readComplete each) and channels with queued input to hand on. */
+    private final ArrayList<FastpathSocketChannel> readThisTurn = new ArrayList<>();
+    private final ArrayList<Object> toDrain = new ArrayList<>();
+    private final ArrayList<FastpathSocketChannel> toFlush = new ArrayList<>();
+    private long nextRequest;
+    /** Duty cycles and events that threw (logged; the loop goes on). */
+    private volatile long failures;
+    private boolean inEvents;
+    private boolean destroyed;
+
+    private FastpathIoHandler(Factory factory, ThreadAwareExecutor executor) {
+        this.factory = factory;
+        this.stack = factory.stack;
+        this.client = factory.client;
+        this.releaser = client::release;
+        this.executor = executor;
+    }
+
+    // ================================================================ IoHandler
+
+    @Override
+    public void initialize() {
+        Eal.shared().registerThread();
+    }
+
+    @Override
+    public int run(IoHandlerContext context) {
+        int work = 0;
+        try {
+            work += stack.doWork();
+        } catch (RuntimeException | Error e) {
+            failed("a fastpath stack duty cycle", e);
+        }
+        work += pollEvents();
+        return work;
+    }
+
+    /** The client's events, then queued input handed on, writes retried and each read turn completed. */
+    private int pollEvents() {
+        int work = 0;
+        if (!inEvents) {
+            inEvents = true;
+            try {
+                work = client.pollEvents(this);
+            } catch (RuntimeException | Error e) {
+                failed("a fastpath event", e);
+            } finally {
+                inEvents = false;
+            }
+        }
+        // Each list is cleared even if a callback throws: the poll thread never dies of a channel's failure.
+        try {
+            for (int i = 0; i < toDrain.size(); i++) {
+                Object o = toDrain.get(i);
+                if (o instanceof FastpathSocketChannel c) {
+                    c.drain();
+                } else {
+                    ((FastpathServerSocketChannel) o).drain();
+                }
+                work++;
+            }
+        } catch (RuntimeException | Error e) {
+            failed("handing on queued input", e);
+        } finally {
+            toDrain.clear();
+        }
+        try {
+            for (int i = 0; i < toFlush.size(); i++) {
+                toFlush.get(i).retryWrite();
+            }
+        } catch (RuntimeException | Error e) {
+            failed("a write retry", e);
+        } finally {
+            toFlush.clear();
+        }
+        try {
+            for (int i = 0; i < readThisTurn.size(); i++) {
+                readThisTurn.get(i).finishRead();
+            }
+        } catch (RuntimeException | Error e) {
+            failed("completing a read turn", e);
+        } finally {
+            readThisTurn.clear();
+        }
+        return work;
+    }
+
+    private void failed(String what, Throwable e) {
+        failures++;
+        LOG.error(what + " failed; the loop goes on", e);
+    }
+
+    @Override
+    public void prepareToDestroy() {
+        // Graceful shutdown: every connection and listener of this loop closes (FINs go out in the quiet period).
+        for (FastpathServerSocketChannel s : new ArrayList<>(listeners.values())) {
+            s.unsafe().close(s.unsafe().voidPromise());
+        }
+        for (FastpathSocketChannel c : new ArrayList<>(connections.values())) {
+            if (c.isOpen()) {
+                c.closeFromLoop();
+            }
+        }
+        for (FastpathSocketChannel c : new ArrayList<>(connects.values())) {
+            if (c.isOpen()) {
+                c.closeFromLoop();
+            }
+        }
+    }
+
+    @Override
+    public void destroy() {
+        if (destroyed) {
+            return;
+        }
+        destroyed = true;
+        try {
+            finishCloses();
+            stack.onClose(); // frees what the stack and the channels still hold
+        } finally {
+            for (FastpathSocketChannel c : connections.values()) {
+                c.stackClosed();
+            }
+            connections.clear();
+            factory.close();
+            Eal.shared().unregisterThread();
+        }
+    }
+
+    /**
+     * The closes of prepareToDestroy need duty cycles to reach the wire (FIN after queued data) and the peers'
+     * answers: the loop keeps running the stack for up to {@link #CLOSE_GRACE_NS} while connections remain (the
+     * stack's, not only the channels'), then resets what is left, so that no peer waits on a connection whose stack
+     * is gone.
+     */
+    private void finishCloses() {
+        long deadline = System.nanoTime() + CLOSE_GRACE_NS;
+        // Connections the stack still has but never handed over (a handshake finishing as the loop stops) are
+        // waited for too: their accept comes in, finds the listener closed, and is reset.
+        while ((!connections.isEmpty() || stack.tcp().connectionCount() > 0) && System.nanoTime() - deadline < 0) {
+            run(null);
+        }
+        if (!connections.isEmpty()) {
+            long[] left = new long[connections.size()];
+            int n = 0;
+            for (Long2ObjectHashMap<FastpathSocketChannel>.KeyIterator it = connections.keySet().iterator();
+                 it.hasNext(); ) {
+                left[n++] = it.nextLong();
+            }
+            for (int i = 0; i < n; i++) {
+                client.abort(left[i]);
+            }
+            for (int i = 0; i < 64; i++) {
+                run(null); // the RSTs go out
+            }
+        }
+    }
+
+    @Override
+    public IoRegistration register(IoHandle handle) {
+        if (!(handle instanceof FastpathIoHandle)) {
+            throw new IllegalArgumentException("not a fastpath channel: " + handle);
+        }
+        return new Registration(handle);
+    }
+
+    @Override
+    public void wakeup() {
+        // The loop never blocks: nothing to wake.
+    }
+
+    @Override
+    public boolean isCompatible(Class<? extends IoHandle> handleType) {
+        return FastpathIoHandle.class.isAssignableFrom(handleType);
+    }
+
+    /** A channel's registration: its attachment is this handler. */
+    private final class Registration implements IoRegistration {
+        private final IoHandle handle;
+        private boolean valid = true;
+
+        Registration(IoHandle handle) {
+            this.handle = handle;
+        }
+
+        @SuppressWarnings("unchecked")
+        @Override
+        public <T> T attachment() {
+            return (T) FastpathIoHandler.this;
+        }
+
+        @Override
+        public long submit(IoOps ops) {
+            return 0; // no interest ops: the handler calls the channels with the stack's events
+        }
+
+        @Override
+        public boolean isValid() {
+            return valid;
+        }
+
+        @Override
+        public boolean cancel() {
+            if (!valid) {
+                return false;
+            }
+            valid = false;
+            handle.unregistered();
+            return true;
+        }
+    }
+
+    /** How many duty cycles or events threw so far (each logged); any thread. */
+    long failures() {
+        return failures;
+    }
+
+    // ================================================================ what the channels ask (event loop thread)
+
+    boolean inEventLoop() {
+        return executor.isExecutorThread(Thread.currentThread());
+    }
+
+    int stackAddress() {
+        return stack.address();
+    }
+
+    /** Submits a connect; the outcome comes to {@code channel.connectComplete}. Returns the request id or 0. */
+    long connect(FastpathSocketChannel channel, int localPort, int remoteIp, int remotePort, long dataAddress,
+                 int dataLength, boolean fastOpen, long socketOptions) {
+        long id = ++nextRequest;
+        if (!client.connect(id, 0, localPort, remoteIp, remotePort, dataAddress, dataLength, fastOpen,
+            socketOptions)) {
+            return 0;
+        }
+        connects.put(id, channel);
+        return id;
+    }
+
+    /**
+     * Listens on {@code port} and waits (running the stack) for its answer, unless called from inside an event
+     * (a handler that binds in channelRead): then the answer comes later and a failure closes the channel.
+     */
+    int listen(FastpathServerSocketChannel channel, int port, long socketOptions) {
+        listenResults.remove(port);
+        if (!client.listen(port, socketOptions)) {
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
+        }
+        listeners.put(port, channel);
+        if (inEvents) {
+            return NtStatus.STATUS_PENDING;
+        }
+        long deadline = System.nanoTime() + LISTEN_WAIT_NS;
+        while (!listenResults.containsKey(port)) {
+            if (System.nanoTime() - deadline > 0) {
+                listeners.remove(port);
+                client.stopListening(port);
+                return NtStatus.STATUS_IO_TIMEOUT;
+            }
+            stack.doWork();
+            pollEvents();
+        }
+        int status = listenResults.remove(port);
+        if (status != NtStatus.STATUS_SUCCESS) {
+            listeners.remove(port);
+        }
+        return status;
+    }
+
+    void stopListening(FastpathServerSocketChannel channel, int port) {
+        if (listeners.get(port) == channel) {
+            listeners.remove(port);
+            client.stopListening(port);
+        }
+    }
+
+    void connected(long handle, FastpathSocketChannel channel) {
+        connections.put(handle, channel);
+    }
+
+    void readThisTurn(FastpathSocketChannel channel) {
+        readThisTurn.add(channel);
+    }
+
+    /** Queued input of {@code channel} (a socket or server channel) is handed on at the end of this turn. */
+    void drainLater(Object channel) {
+        toDrain.add(channel);
+    }
+
+    /** A write found the request ring full: tried again at the end of this turn. */
+    void flushLater(FastpathSocketChannel channel) {
+        toFlush.add(channel);
+    }
+
+    // ================================================================ the stack's events (event loop thread)
+
+    @Override
+    public void onConnectComplete(long requestId, long handle, int status) {
+        FastpathSocketChannel c = connects.remove(requestId);
+        if (c == null) {
+            if (handle != 0) {
+                client.abort(handle); // nobody wants it any more
+            }
+            return;
+        }
+        if (handle != 0) {
+            connections.put(handle, c);
+        }
+        c.connectComplete(handle, status);
+    }
+
+    @Override
+    public void onListenComplete(int port, int status) {
+        listenResults.put(port, status);
+        if (status != NtStatus.STATUS_SUCCESS) {
+            FastpathServerSocketChannel s = listeners.remove(port);
+            if (s != null) {
+                s.listenFailed(status);
+            }
+        }
+    }
+
+    @Override
+    public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+        FastpathServerSocketChannel server = listeners.get(listenPort);
+        if (server == null || !server.isOpen()) {
+            client.abort(handle);
+            return;
+        }
+        FastpathSocketChannel child = new FastpathSocketChannel(server, this, handle,
+            Status.socketAddress(stack.address(), listenPort), Status.socketAddress(remoteIp, remotePort));
+        connections.put(handle, child);
+        server.accepted(child);
+    }
+
+    @Override
+    public void onReceive(long handle, long mbuf, long address, int length) {
+        FastpathSocketChannel c = connections.get(handle);
+        if (c == null) {
+            client.release(handle, mbuf, length);
+            return;
+        }
+        c.received(mbuf, address, length);
+    }
+
+    @Override
+    public void onSendComplete(long requestId, long handle, int bytes, int status) {
+        FastpathSocketChannel c = connections.get(handle);
+        if (c != null) {
+            c.sendComplete(status);
+        }
+    }
+
+    @Override
+    public void onPeerClosed(long handle) {
+        FastpathSocketChannel c = connections.get(handle);
+        if (c != null) {
+            c.peerClosed();
+        }
+    }
+
+    @Override
+    public void onIdealSendBacklog(long handle, int bytes) {
+        FastpathSocketChannel c = connections.get(handle);
+        if (c != null) {
+            c.idealSendBacklog(bytes);
+        }
+    }
+
+    @Override
+    public void onClosed(long handle, int status) {
+        FastpathSocketChannel c = connections.remove(handle);
+        if (c != null) {
+            c.connectionClosed(status);
+        }
+    }
+
+    // ================================================================ the stack and its port
+
+    /** The settings of {@link FastpathEventLoopGroup.Builder}. */
+    record Settings(String vdev, String ip, String gateway, int queues, List<String> eal, String pcap, String name,
+                    int poolSize, TcpConfig tcp, Port port) {
+    }
+
+    /**
+     * Opens EAL, the port and the stack when the group is built (so that a bad device fails there), and makes the
+     * one handler of the group's one event loop.
+     */
+    static final class Factory implements IoHandlerFactory {
+        final Stack stack;
+        final TcpServiceClient client;
+        private final PktmbufPool pool;
+        private final Port port;
+        private volatile FastpathIoHandler handler;
+        private boolean closed;
+
+        /** The stack's name was made up here: its counters file goes when it closes (nobody can ask for it). */
+        private boolean generatedName;
+
+        private Factory(Stack stack, PktmbufPool pool, Port port) {
+            this.stack = stack;
+            this.client = stack.tcpService().newClient();
+            this.pool = pool;
+            this.port = port;
+        }
+
+        static Factory open(Settings s) {
+            Eal.Args args = Eal.Args.defaults();
+            for (String a : s.eal()) {
+                args.add(a);
+            }
+            Eal.init(args);
+            // DPDK object names are short (a mempool's at most 26 characters).
+            String shortName = "fpn" + ProcessHandle.current().pid() % 100000 + "n" + NAMES.incrementAndGet();
+            String name = s.name() != null ? s.name() : shortName;
+            StackConfig.Builder config = StackConfig.builder().name(name).cidr(s.ip());
+            if (s.gateway() != null) {
+                config.gateway(Ipv4Address.parse(s.gateway()));
+            }
+            if (s.tcp() != null) {
+                config.tcp(s.tcp());
+            }
+            StackConfig built = config.build();
+            PktmbufPool pool = null;
+            Port port = s.port();
+            Port opened = null;
+            try {
+                if (port == null) {
+                    pool = PktmbufPool.create((name.length() <= 20 ? name : shortName) + "_pool", s.poolSize());
+                    EthDevPort ethdev = EthDevPort.openVdev(s.vdev(), pool, EthDevPort.Config.defaults());
+                    opened = s.pcap() != null ? new PcapPort(ethdev, Path.of(s.pcap())) : ethdev;
+                    port = opened;
+                } else if (s.pcap() != null) {
+                    throw new IllegalArgumentException("--pcap with a port of your own: wrap it in a PcapPort");
+                }
+                Factory f = new Factory(new Stack(port, built), pool, opened);
+                f.generatedName = s.name() == null;
+                return f;
+            } catch (RuntimeException | Error e) {
+                if (opened != null) {
+                    opened.close();
+                }
+                if (pool != null) {
+                    pool.close();
+                }
+                throw e;
+            }
+        }
+
+        Stack stack() {
+            return stack;
+        }
+
+        long failures() {
+            FastpathIoHandler h = handler;
+            return h == null ? 0 : h.failures();
+        }
+
+        @Override
+        public IoHandler newHandler(ThreadAwareExecutor ioExecutor) {
+            if (handler != null) {
+                throw new IllegalStateException("one event loop per fastpath stack (--queues 1)");
+            }
+            handler = new FastpathIoHandler(this, ioExecutor);
+            return handler;
+        }
+
+        /** Closes the stack, the port and the pool (the event loop thread, after the stack's onClose). */
+        synchronized void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            stack.close();
+            if (generatedName) {
+                try {
+                    java.nio.file.Files.deleteIfExists(stack.config().countersFile());
+                } catch (java.io.IOException e) {
+                    LOG.debug("counters file left behind", e);
+                }
+            }
+            if (port != null) {
+                port.close();
+            }
+            if (pool != null) {
+                pool.close();
+            }
+        }
+
+        /** The group could not be made: nothing ever ran the stack. */
+        void closeUnused() {
+            close();
+        }
+    }
+}

@@ -1,0 +1,825 @@
+package io.fastpath.netty;
+
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.tcp.LocalPorts;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.AbstractChannel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelMetadata;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelInputShutdownReadComplete;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.internal.StringUtil;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.AlreadyConnectedException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ConnectionPendingException;
+import java.nio.channels.UnresolvedAddressException;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import org.agrona.BufferUtil;
+
+/**
+ * A TCP connection of a fastpath stack as a Netty {@link SocketChannel}: made by {@code Bootstrap.connect} or
+ * accepted by a {@link FastpathServerSocketChannel}. Everything runs on its event loop, the stack's poll thread.
+ *
+ * <p>Reads: each segment the stack hands over becomes one {@code channelRead} of a {@link ByteBuf} over its mbuf
+ * (zero copy, {@link MbufByteBuf}); a turn of the loop ends with one {@code channelReadComplete}. With auto-read off
+ * the buffers wait (their bytes still count against the window) until {@code read()}.
+ *
+ * <p>Writes: each flushed {@link ByteBuf} is one send request naming its memory; the stack copies it once into the
+ * connection's send buffer as room frees up and then completes it, and only then does the write's promise complete
+ * and the buffer go back. Heap buffers are first copied to a direct one, as Netty's epoll transport does. At most
+ * {@value #MAX_IN_FLIGHT} sends per connection are with the stack at once; the rest wait in Netty's outbound
+ * buffer, whose size (with the sends not yet copied) drives writability through the water marks.
+ */
+public final class FastpathSocketChannel extends AbstractChannel implements SocketChannel {
+    private static final ChannelMetadata METADATA = new ChannelMetadata(false, 16);
+    /** Sends per connection handed to the stack at once (it queues 16 per connection). */
+    static final int MAX_IN_FLIGHT = 8;
+
+    private final FastpathSocketChannelConfig config;
+    private final Handle ioHandle = new Handle();
+    private FastpathIoHandler io;
+    private IoRegistration registration;
+
+    /** The stack's connection: 0 until connected; kept after close until the stack reports it closed. */
+    private long handle;
+    private boolean open = true;
+    private boolean active;
+    private boolean inputShutdown;
+    private boolean outputShutdown;
+    private boolean stackClosed;
+    private InetSocketAddress local;
+    private InetSocketAddress remote;
+    /** A local port this channel took from the stack's port table (bind or connect), freed when it closes. */
+    private int heldPort;
+
+    private ChannelPromise connectPromise;
+    /** The connect request with the stack, until its outcome (0: none). */
+    private long connectRequest;
+    private Future<?> connectTimeout;
+    private ByteBuf fastOpenData;
+
+    private final ArrayDeque<ByteBuf> input = new ArrayDeque<>();
+    private boolean readPending;
+    private boolean readThisTurn;
+    private boolean drainQueued;
+    private boolean peerClosedPending;
+    private boolean closeAfterInput;
+
+    private final ByteBuf[] inFlight = new ByteBuf[MAX_IN_FLIGHT];
+    private int inFlightFirst;
+    private int inFlightCount;
+    private int skip;
+    private boolean writeQueued;
+    private final ChannelOutboundBuffer.MessageProcessor submitter = this::submit;
+
+    /** A channel for {@code Bootstrap.channel(FastpathSocketChannel.class)}. */
+    public FastpathSocketChannel() {
+        super(null);
+        this.config = new FastpathSocketChannelConfig(this);
+    }
+
+    /** An accepted connection. */
+    FastpathSocketChannel(FastpathServerSocketChannel parent, FastpathIoHandler io, long handle,
+                          InetSocketAddress local, InetSocketAddress remote) {
+        super(parent);
+        this.config = new FastpathSocketChannelConfig(this);
+        this.io = io;
+        this.handle = handle;
+        this.local = local;
+        this.remote = remote;
+        this.active = true;
+        // Netty's sockets start with TCP_NODELAY; child options may change it once the acceptor applies them.
+        io.client.noDelay(handle, true);
+    }
+
+    // ================================================================ Channel
+
+    @Override
+    public FastpathSocketChannelConfig config() {
+        return config;
+    }
+
+    @Override
+    public ChannelMetadata metadata() {
+        return METADATA;
+    }
+
+    @Override
+    public boolean isOpen() {
+        return open;
+    }
+
+    @Override
+    public boolean isActive() {
+        return open && active;
+    }
+
+    @Override
+    public ServerSocketChannel parent() {
+        return (ServerSocketChannel) super.parent();
+    }
+
+    @Override
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) super.localAddress();
+    }
+
+    @Override
+    public InetSocketAddress remoteAddress() {
+        return (InetSocketAddress) super.remoteAddress();
+    }
+
+    @Override
+    protected SocketAddress localAddress0() {
+        return local;
+    }
+
+    @Override
+    protected SocketAddress remoteAddress0() {
+        return remote;
+    }
+
+    @Override
+    protected boolean isCompatible(EventLoop loop) {
+        return loop instanceof IoEventLoop l && l.isCompatible(Handle.class);
+    }
+
+    @Override
+    protected AbstractUnsafe newUnsafe() {
+        return new FastpathUnsafe();
+    }
+
+    @Override
+    protected void doRegister(ChannelPromise promise) {
+        ((IoEventLoop) eventLoop()).register(ioHandle).addListener(f -> {
+            if (!f.isSuccess()) {
+                promise.setFailure(f.cause());
+                return;
+            }
+            IoRegistration r = (IoRegistration) f.getNow();
+            FastpathIoHandler h = r.attachment();
+            if (io != null && io != h) {
+                r.cancel();
+                promise.setFailure(new IllegalStateException("an accepted connection lives on its listener's stack:"
+                    + " use the same FastpathEventLoopGroup as parent and child group (group(g) or group(g, g))"));
+                return;
+            }
+            registration = r;
+            io = h;
+            promise.setSuccess();
+            if (!input.isEmpty()) {
+                queueDrain();
+            }
+        });
+    }
+
+    @Override
+    protected void doDeregister() {
+        IoRegistration r = registration;
+        if (r != null) {
+            registration = null;
+            r.cancel();
+        }
+    }
+
+    @Override
+    protected void doBind(SocketAddress localAddress) throws Exception {
+        InetSocketAddress a = (InetSocketAddress) localAddress;
+        if (a.getAddress() != null && !a.getAddress().isAnyLocalAddress()
+            && Status.ipv4(a.getAddress()) != io.stackAddress()) {
+            throw new BindException("cannot assign requested address " + a + ": the stack is "
+                + Status.ipv4(io.stackAddress()).getHostAddress());
+        }
+        int port = a.getPort();
+        if (port == 0) {
+            port = io.stack.ports().allocate(false);
+            if (port == 0) {
+                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES) + ")");
+            }
+        } else if (io.stack.ports().take(port, config.isReuseAddress(), false) != LocalPorts.TAKEN) {
+            throw new BindException("address already in use: " + a + " ("
+                + Status.name(NtStatus.STATUS_SHARING_VIOLATION) + ")");
+        }
+        freePort();
+        heldPort = port;
+        local = Status.socketAddress(io.stackAddress(), port);
+    }
+
+    @Override
+    protected void doDisconnect() {
+        doClose();
+    }
+
+    @Override
+    protected void doClose() {
+        boolean wasOpen = open;
+        open = false;
+        if (!wasOpen) {
+            return;
+        }
+        if (connectTimeout != null) {
+            connectTimeout.cancel(false);
+            connectTimeout = null;
+        }
+        ChannelPromise p = connectPromise;
+        if (p != null) {
+            connectPromise = null;
+            p.tryFailure(new ClosedChannelException());
+        }
+        releaseFastOpenData();
+        releaseInput();
+        if (handle != 0 && !stackClosed) {
+            if (config.getSoLinger() == 0) {
+                io.client.abort(handle);
+            } else if (!outputShutdown) {
+                io.client.shutdown(handle); // FIN after the sends already with the stack
+            }
+        } else if (handle == 0 && connectRequest == 0) {
+            freePort(); // a connect in flight keeps its port until its outcome (the handler aborts it then)
+        }
+    }
+
+    @Override
+    protected void doShutdownOutput() {
+        if (!outputShutdown) {
+            outputShutdown = true;
+            if (handle != 0 && !stackClosed) {
+                io.client.shutdown(handle);
+            }
+        }
+    }
+
+    @Override
+    protected void doBeginRead() {
+        readPending = true;
+        if (!input.isEmpty() || peerClosedPending) {
+            queueDrain();
+        }
+    }
+
+    void autoReadCleared() {
+        readPending = false;
+    }
+
+    @Override
+    protected Object filterOutboundMessage(Object msg) {
+        if (msg instanceof ByteBuf buf) {
+            if (buf.isDirect() && (buf.hasMemoryAddress() || buf.nioBufferCount() == 1)) {
+                return buf;
+            }
+            return directCopy(buf);
+        }
+        throw new UnsupportedOperationException("unsupported message type: " + StringUtil.simpleClassName(msg)
+            + " (expected: ByteBuf; FileRegion is not supported by the fastpath transport)");
+    }
+
+    private ByteBuf directCopy(ByteBuf buf) {
+        int n = buf.readableBytes();
+        ByteBufAllocator alloc = alloc();
+        ByteBuf direct = alloc.directBuffer(n);
+        direct.writeBytes(buf, buf.readerIndex(), n);
+        ReferenceCountUtil.safeRelease(buf);
+        return direct;
+    }
+
+    @Override
+    protected void doWrite(ChannelOutboundBuffer in) throws Exception {
+        if (handle == 0 || stackClosed || outputShutdown) {
+            return;
+        }
+        if (inFlightCount == 0) {
+            removeEmptyHeads(in);
+        }
+        skip = 0;
+        in.forEachFlushedMessage(submitter);
+    }
+
+    /**
+     * Completes the empty writes at the head of the outbound buffer (and drops cancelled entries, which Netty
+     * empties): nothing to send, their promises complete in order. Only with no send in flight, which would be
+     * the head.
+     */
+    private static void removeEmptyHeads(ChannelOutboundBuffer in) {
+        while (in.current() instanceof ByteBuf b && !b.isReadable()) {
+            in.remove();
+        }
+    }
+
+    /** Hands the next flushed buffer not yet with the stack to it; false to stop. */
+    private boolean submit(Object msg) {
+        if (skip < inFlightCount) {
+            skip++;
+            return true;
+        }
+        if (inFlightCount == MAX_IN_FLIGHT) {
+            return false;
+        }
+        ByteBuf buf = (ByteBuf) msg;
+        int length = buf.readableBytes();
+        if (length == 0) {
+            return false; // an empty write completes when it reaches the head, after the sends before it
+        }
+        long address = address(buf);
+        if (!io.client.send(handle, 0, address, length)) {
+            // The request ring is full (or a control waits): try again at the end of this turn.
+            if (!writeQueued) {
+                writeQueued = true;
+                io.flushLater(this);
+            }
+            return false;
+        }
+        inFlight[(inFlightFirst + inFlightCount) % MAX_IN_FLIGHT] = buf.retain();
+        inFlightCount++;
+        skip++;
+        return true;
+    }
+
+    /**
+     * The native address of a direct buffer's readable bytes, without allocating: the buffer's own address when
+     * Netty has Unsafe, else the address field of its (cached) internal NIO view, read by Agrona.
+     */
+    static long address(ByteBuf buf) {
+        if (buf instanceof MbufByteBuf m) {
+            return m.addressOf(buf.readerIndex()); // a received segment echoed back: straight from its mbuf
+        }
+        if (buf.unwrap() instanceof MbufByteBuf m && buf.capacity() == m.capacity()) {
+            return m.addressOf(buf.readerIndex()); // the same, behind a leak-aware wrapper
+        }
+        if (buf.hasMemoryAddress()) {
+            return buf.memoryAddress() + buf.readerIndex();
+        }
+        ByteBuffer nio = buf.internalNioBuffer(buf.readerIndex(), buf.readableBytes());
+        return BufferUtil.address(nio) + nio.position();
+    }
+
+    void retryWrite() {
+        writeQueued = false;
+        if (isActive()) {
+            ((FastpathUnsafe) unsafe()).flushNow();
+        }
+    }
+
+    // ================================================================ SocketChannel
+
+    @Override
+    public boolean isInputShutdown() {
+        return inputShutdown || !isActive();
+    }
+
+    @Override
+    public ChannelFuture shutdownInput() {
+        return shutdownInput(newPromise());
+    }
+
+    @Override
+    public ChannelFuture shutdownInput(ChannelPromise promise) {
+        if (eventLoop().inEventLoop()) {
+            shutdownInput0(promise);
+        } else {
+            eventLoop().execute(() -> shutdownInput0(promise));
+        }
+        return promise;
+    }
+
+    private void shutdownInput0(ChannelPromise promise) {
+        inputShutdown = true;
+        releaseInput(); // data arriving from now on is dropped (released) on arrival
+        promise.setSuccess();
+    }
+
+    @Override
+    public boolean isOutputShutdown() {
+        return outputShutdown || !isActive();
+    }
+
+    @Override
+    public ChannelFuture shutdownOutput() {
+        return shutdownOutput(newPromise());
+    }
+
+    @Override
+    public ChannelFuture shutdownOutput(ChannelPromise promise) {
+        if (eventLoop().inEventLoop()) {
+            ((AbstractUnsafe) unsafe()).shutdownOutput(promise);
+        } else {
+            eventLoop().execute(() -> ((AbstractUnsafe) unsafe()).shutdownOutput(promise));
+        }
+        return promise;
+    }
+
+    @Override
+    public boolean isShutdown() {
+        return isInputShutdown() && isOutputShutdown() || !isActive();
+    }
+
+    @Override
+    public ChannelFuture shutdown() {
+        return shutdown(newPromise());
+    }
+
+    @Override
+    public ChannelFuture shutdown(ChannelPromise promise) {
+        ChannelFuture output = shutdownOutput();
+        output.addListener(f -> shutdownInput(newPromise()).addListener(g -> {
+            if (!f.isSuccess()) {
+                promise.tryFailure(f.cause());
+            } else if (!g.isSuccess()) {
+                promise.tryFailure(g.cause());
+            } else {
+                promise.trySuccess();
+            }
+        }));
+        return promise;
+    }
+
+    // ================================================================ options on the live connection
+
+    void applyNoDelay() {
+        if (handle != 0 && !stackClosed && isOpen()) {
+            runOnLoop(() -> io.client.noDelay(handle, config.isTcpNoDelay()));
+        }
+    }
+
+    void applyKeepAlive() {
+        if (handle != 0 && !stackClosed && isOpen()) {
+            runOnLoop(() -> io.client.keepAlive(handle, config.isKeepAlive(),
+                FastpathSocketChannelConfig.KEEPALIVE_IDLE_NS, FastpathSocketChannelConfig.KEEPALIVE_INTERVAL_NS,
+                FastpathSocketChannelConfig.KEEPALIVE_COUNT));
+        }
+    }
+
+    void applyOptions() {
+        if (handle != 0 && !stackClosed && isOpen()) {
+            runOnLoop(() -> io.client.options(handle, config.socketOptions()));
+        }
+    }
+
+    private void runOnLoop(Runnable r) {
+        if (!isRegistered() || eventLoop().inEventLoop()) {
+            r.run(); // request methods are thread-safe; before registration we are on the acceptor's loop
+        } else {
+            eventLoop().execute(r);
+        }
+    }
+
+    int stackSendBuffer() {
+        return io != null ? io.stack.config().tcp().sendBufferBytes() : 0;
+    }
+
+    int stackReceiveBuffer() {
+        return io != null ? io.stack.config().tcp().receiveBufferBytes() : 0;
+    }
+
+    // ================================================================ the stack's events (event loop)
+
+    void connectComplete(long connection, int status) {
+        connectRequest = 0;
+        releaseFastOpenData();
+        ChannelPromise promise = connectPromise;
+        connectPromise = null;
+        if (connectTimeout != null) {
+            connectTimeout.cancel(false);
+            connectTimeout = null;
+        }
+        if (status == NtStatus.STATUS_SUCCESS) {
+            handle = connection;
+            if (!open || promise == null || promise.isDone()) {
+                io.client.abort(connection); // closed or timed out meanwhile; CLOSED follows
+                return;
+            }
+            int localPort = heldPort;
+            local = Status.socketAddress(io.stackAddress(), localPort);
+            active = true;
+            if (!config.isTcpNoDelay()) {
+                io.client.noDelay(connection, false);
+            } else {
+                io.client.noDelay(connection, true);
+            }
+            if (config.isKeepAlive()) {
+                applyKeepAlive();
+            }
+            boolean promiseSet = promise.trySuccess();
+            pipeline().fireChannelActive();
+            if (!promiseSet) {
+                unsafe().close(unsafe().voidPromise());
+            } else if (((FastpathUnsafe) unsafe()).hasFlushed()) {
+                ((FastpathUnsafe) unsafe()).flushNow();
+            }
+        } else {
+            freePort();
+            if (promise != null) {
+                promise.tryFailure(Status.connectFailure(status, remote));
+            }
+        }
+    }
+
+    void received(long mbuf, long address, int length) {
+        ByteBuf buf = MbufByteBuf.wrap(config.getAllocator(), io.releaser, handle, mbuf, address, length);
+        if (!open || inputShutdown) {
+            buf.release();
+            return;
+        }
+        if (readPending && input.isEmpty() && isRegistered()) {
+            read(buf);
+        } else {
+            input.add(buf);
+        }
+    }
+
+    private void read(ByteBuf buf) {
+        if (!readThisTurn) {
+            readThisTurn = true;
+            io.readThisTurn(this);
+        }
+        pipeline().fireChannelRead(buf);
+    }
+
+    /** Hands queued input on while reading is wanted (end of a turn). */
+    void drain() {
+        drainQueued = false;
+        while (readPending && open && !input.isEmpty()) {
+            read(input.poll());
+        }
+        if (input.isEmpty() && open) {
+            if (peerClosedPending) {
+                peerClosedPending = false;
+                inputClosed();
+            } else if (closeAfterInput) {
+                unsafe().close(unsafe().voidPromise());
+            }
+        }
+    }
+
+    private void queueDrain() {
+        if (!drainQueued && io != null) {
+            drainQueued = true;
+            io.drainLater(this);
+        }
+    }
+
+    /** The end of a turn in which this channel read. */
+    void finishRead() {
+        if (!readThisTurn) {
+            return;
+        }
+        readThisTurn = false;
+        if (!config.isAutoRead()) {
+            readPending = false;
+        }
+        pipeline().fireChannelReadComplete();
+    }
+
+    void peerClosed() {
+        if (!input.isEmpty()) {
+            peerClosedPending = true; // after the data before the FIN
+            return;
+        }
+        inputClosed();
+    }
+
+    private void inputClosed() {
+        if (!open || inputShutdown) {
+            return;
+        }
+        finishRead();
+        if (config.isAllowHalfClosure()) {
+            inputShutdown = true;
+            pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+            pipeline().fireUserEventTriggered(ChannelInputShutdownReadComplete.INSTANCE);
+        } else {
+            unsafe().close(unsafe().voidPromise());
+        }
+    }
+
+    void idealSendBacklog(int bytes) {
+        // Writability follows Netty's outbound buffer, which holds each write until the stack has copied it; the
+        // ideal backlog (the congestion window) is not used to move the water marks yet.
+    }
+
+    void sendComplete(int status) {
+        if (inFlightCount == 0) {
+            return;
+        }
+        ByteBuf buf = inFlight[inFlightFirst];
+        inFlight[inFlightFirst] = null;
+        inFlightFirst = (inFlightFirst + 1) % MAX_IN_FLIGHT;
+        inFlightCount--;
+        buf.release(); // our reference: the stack no longer reads it
+        ChannelOutboundBuffer out = unsafe().outboundBuffer();
+        if (out == null || !open) {
+            return; // closed or output shut down: Netty failed and released the message already
+        }
+        // Entries cancelled before their flush (emptied by Netty, never sent) may sit before the completed send.
+        removeEmptyHeads(out);
+        if (status == NtStatus.STATUS_SUCCESS) {
+            out.remove();
+            if (inFlightCount == 0) {
+                removeEmptyHeads(out);
+            }
+            if (!out.isEmpty()) {
+                ((FastpathUnsafe) unsafe()).flushNow();
+            }
+        } else {
+            out.remove(Status.closed(status));
+        }
+    }
+
+    void connectionClosed(int status) {
+        stackClosed = true;
+        freePort();
+        releaseInFlight();
+        if (!open) {
+            return;
+        }
+        boolean graceful = status == NtStatus.STATUS_SUCCESS;
+        if (graceful && !input.isEmpty()) {
+            closeAfterInput = true; // hand on what arrived first
+            queueDrain();
+            return;
+        }
+        if (!graceful && status != NtStatus.STATUS_CONNECTION_ABORTED) {
+            pipeline().fireExceptionCaught(Status.closed(status));
+        }
+        unsafe().close(unsafe().voidPromise());
+    }
+
+    /**
+     * Closes the channel from the event loop (loop shutdown, listener close): through Netty when registered; an
+     * accepted channel not registered yet has no event loop for Netty's close, so it is closed directly (a later
+     * registration then fails with ClosedChannelException).
+     */
+    void closeFromLoop() {
+        if (isRegistered()) {
+            unsafe().close(unsafe().voidPromise());
+        } else {
+            doClose();
+        }
+    }
+
+    /** The stack closed under the channel (event loop shutdown): nothing it lent is valid any more. */
+    void stackClosed() {
+        stackClosed = true;
+        releaseInFlight();
+    }
+
+    private void releaseInFlight() {
+        while (inFlightCount > 0) {
+            inFlight[inFlightFirst].release();
+            inFlight[inFlightFirst] = null;
+            inFlightFirst = (inFlightFirst + 1) % MAX_IN_FLIGHT;
+            inFlightCount--;
+        }
+    }
+
+    private void releaseInput() {
+        ByteBuf b;
+        while ((b = input.poll()) != null) {
+            b.release();
+        }
+    }
+
+    private void releaseFastOpenData() {
+        if (fastOpenData != null) {
+            fastOpenData.release();
+            fastOpenData = null;
+        }
+    }
+
+    private void freePort() {
+        if (heldPort != 0 && io != null) {
+            io.stack.ports().free(heldPort);
+            heldPort = 0;
+        }
+    }
+
+    // ================================================================ connect
+
+    private void connect0(InetSocketAddress remoteAddress, SocketAddress localAddress, ChannelPromise promise)
+        throws Exception {
+        if (remoteAddress.isUnresolved()) {
+            throw new UnresolvedAddressException();
+        }
+        int remoteIp = Status.ipv4(remoteAddress.getAddress());
+        if (localAddress != null) {
+            doBind(localAddress);
+        } else if (heldPort == 0) {
+            int port = io.stack.ports().allocate(false);
+            if (port == 0) {
+                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES)
+                    + ")");
+            }
+            heldPort = port;
+        }
+        long dataAddress = 0;
+        int dataLength = 0;
+        boolean fastOpen = config.isTcpFastOpenConnect();
+        if (fastOpen) {
+            // As epoll: the first message written before connect rides in the SYN.
+            ChannelOutboundBuffer out = unsafe().outboundBuffer();
+            out.addFlush();
+            if (out.current() instanceof ByteBuf first && first.isReadable()) {
+                ByteBuf direct = first.isDirect() ? first.retainedDuplicate() : directCopy(first.retain());
+                fastOpenData = direct;
+                dataAddress = address(direct);
+                dataLength = direct.readableBytes();
+            }
+        }
+        remote = remoteAddress;
+        long id = io.connect(this, heldPort, remoteIp, remoteAddress.getPort(), dataAddress, dataLength, fastOpen,
+            config.socketOptions());
+        if (id == 0) {
+            releaseFastOpenData();
+            throw new IOException("connect refused by the stack's request ring (full)");
+        }
+        connectRequest = id;
+        if (dataLength > 0) {
+            // The stack copied the data when it took the request; the write is done as far as Netty is concerned.
+            unsafe().outboundBuffer().remove();
+        }
+        connectPromise = promise;
+        int timeout = config.getConnectTimeoutMillis();
+        if (timeout > 0) {
+            connectTimeout = eventLoop().schedule(() -> {
+                ChannelPromise p = connectPromise;
+                if (p != null && !p.isDone()) {
+                    connectPromise = null;
+                    if (p.tryFailure(new ConnectTimeoutException("connection timed out after " + timeout + " ms: "
+                        + remoteAddress))) {
+                        unsafe().close(unsafe().voidPromise());
+                    }
+                }
+            }, timeout, TimeUnit.MILLISECONDS);
+        }
+        promise.addListener(f -> {
+            if (f.isCancelled()) {
+                if (connectTimeout != null) {
+                    connectTimeout.cancel(false);
+                }
+                connectPromise = null;
+                unsafe().close(unsafe().voidPromise());
+            }
+        });
+    }
+
+    private final class FastpathUnsafe extends AbstractUnsafe {
+        @Override
+        public void connect(SocketAddress remoteAddress, SocketAddress localAddress, ChannelPromise promise) {
+            if (!promise.setUncancellable() || !ensureOpen(promise)) {
+                return;
+            }
+            if (connectPromise != null) {
+                promise.setFailure(new ConnectionPendingException());
+                return;
+            }
+            if (active) {
+                promise.setFailure(new AlreadyConnectedException());
+                return;
+            }
+            try {
+                connect0((InetSocketAddress) remoteAddress, localAddress, promise);
+            } catch (Throwable t) {
+                promise.tryFailure(annotateConnectException(t, remoteAddress));
+                closeIfClosed();
+            }
+        }
+
+        void flushNow() {
+            flush0();
+        }
+
+        boolean hasFlushed() {
+            ChannelOutboundBuffer out = outboundBuffer();
+            return out != null && !out.isEmpty();
+        }
+    }
+
+    /** What the channel registers with its event loop's {@link FastpathIoHandler}. */
+    private final class Handle implements FastpathIoHandle {
+        @Override
+        public void close() {
+            unsafe().close(unsafe().voidPromise());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return super.toString() + (handle != 0 ? " handle=" + Long.toHexString(handle) : "");
+    }
+}

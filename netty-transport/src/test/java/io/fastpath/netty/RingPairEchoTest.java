@@ -1,0 +1,315 @@
+package io.fastpath.netty;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.testkit.NetNs;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.ResourceLeakDetector;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two fastpath event loops joined by a DPDK ring pair (no kernel in the path): Netty's bootstraps, unchanged
+ * handlers, 1 MiB echoed and compared byte for byte, with Netty's leak detector at PARANOID and every received
+ * mbuf back with the stack at the end.
+ */
+class RingPairEchoTest {
+    private ResourceLeakDetector.Level level;
+    private LeakWatch leaks;
+    private PktmbufPool pool;
+    private RingPair pair;
+    private FastpathEventLoopGroup server;
+    private FastpathEventLoopGroup client;
+
+    @BeforeEach
+    void twoEventLoopsOnARingPair() throws Exception {
+        level = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+        leaks = LeakWatch.install();
+        String name = NetNs.uniqueName("r");
+        pool = PktmbufPool.create(name, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
+        pair = RingPair.create(name, 2048, pool, pool, EthDevPort.Config.defaults());
+        server = FastpathEventLoopGroup.builder().port(pair.a()).ip("10.99.0.1/24").build();
+        client = FastpathEventLoopGroup.builder().port(pair.b()).ip("10.99.0.2/24").build();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        try {
+            if (client != null) {
+                client.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            }
+            if (server != null) {
+                server.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            }
+        } finally {
+            if (pair != null) {
+                pair.close();
+            }
+            pool.close();
+            ResourceLeakDetector.setLevel(level);
+        }
+    }
+
+    private Channel listen(ChannelHandler handler) throws InterruptedException {
+        return new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new ChannelInitializer<SocketChannel>() {
+                @Override
+                protected void initChannel(SocketChannel ch) {
+                    ch.pipeline().addLast(handler);
+                }
+            }).bind(7).sync().channel();
+    }
+
+    @Test
+    void oneMebibyteEchoedBetweenTwoFastpathEventLoops() throws Exception {
+        Channel listener = listen(new Handlers.Echo());
+        assertEquals(7, ((FastpathServerSocketChannel) listener).localAddress().getPort());
+
+        byte[] data = new byte[1 << 20];
+        new Random(14).nextBytes(data);
+        Handlers.Collect collect = new Handlers.Collect(data.length);
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+            .connect("10.99.0.1", 7).sync().channel();
+        assertEquals("10.99.0.1", ((SocketChannel) c).remoteAddress().getAddress().getHostAddress());
+        assertEquals("10.99.0.2", ((SocketChannel) c).localAddress().getAddress().getHostAddress());
+        // Half as heap chunks (copied to direct once), half as one direct buffer.
+        int half = data.length / 2;
+        for (int off = 0; off < half; off += 16384) {
+            c.write(Unpooled.wrappedBuffer(data, off, Math.min(16384, half - off)));
+        }
+        ByteBuf direct = c.alloc().directBuffer(data.length - half);
+        direct.writeBytes(data, half, data.length - half);
+        c.writeAndFlush(direct).sync();
+
+        byte[] echoed = collect.done.get(60, TimeUnit.SECONDS);
+        assertEquals(data.length, echoed.length);
+        assertArrayEquals(data, echoed, "the echo, byte for byte");
+        c.close().sync();
+        listener.close().sync();
+
+        assertEquals(0, heldDescriptors(client), "every received mbuf back with the client's stack");
+        assertEquals(0, heldDescriptors(server), "every received mbuf back with the server's stack");
+        leaks.assertNone();
+        assertEquals(0, server.failures() + client.failures(), "no duty cycle or event threw");
+    }
+
+    /** The control: a handler that drops a received buffer unreleased is caught by both counts. */
+    @Test
+    void aReceivedBufferNeverReleasedIsReportedByNettyAndHeldByTheStack() throws Exception {
+        CompletableFuture<Integer> dropped = new CompletableFuture<>();
+        listen(new ChannelInboundHandlerAdapter() {
+            @Override
+            public boolean isSharable() {
+                return true;
+            }
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                dropped.complete(((ByteBuf) msg).readableBytes()); // and never released
+            }
+        });
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .handler(new ChannelInboundHandlerAdapter()).connect("10.99.0.1", 7).sync().channel();
+        c.writeAndFlush(Unpooled.copiedBuffer("leak me", StandardCharsets.US_ASCII)).sync();
+        assertEquals(7, dropped.get(10, TimeUnit.SECONDS));
+        assertEquals(1, heldDescriptorsAfter(server, 1), "the stack still lends the mbuf");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (leaks.leaks.isEmpty() && System.nanoTime() < deadline) {
+            leaks.collect();
+        }
+        assertTrue(leaks.leaks.stream().anyMatch(l -> l.contains("ByteBuf")), "Netty's leak report: " + leaks.leaks);
+        c.close().sync();
+    }
+
+    @Test
+    void writabilityFollowsTheSendBacklogAndAutoReadOffHoldsDataUntilRead() throws Exception {
+        CompletableFuture<Channel> child = new CompletableFuture<>();
+        AtomicLong received = new AtomicLong();
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childOption(ChannelOption.AUTO_READ, false)
+            .childHandler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public boolean isSharable() {
+                    return true;
+                }
+
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    child.complete(ctx.channel());
+                }
+
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    received.addAndGet(((ByteBuf) msg).readableBytes());
+                    ((ByteBuf) msg).release();
+                }
+            }).bind(7).sync();
+        AtomicInteger unwritable = new AtomicInteger();
+        AtomicInteger writableAgain = new AtomicInteger();
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 << 10, 32 << 10))
+            .handler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                    (ctx.channel().isWritable() ? writableAgain : unwritable).incrementAndGet();
+                }
+            }).connect("10.99.0.1", 7).sync().channel();
+        Channel accepted = child.get(5, TimeUnit.SECONDS);
+        assertFalse(accepted.config().isAutoRead());
+
+        int chunks = 64;
+        List<ChannelFuture> writes = new ArrayList<>();
+        for (int i = 0; i < chunks; i++) {
+            ByteBuf b = c.alloc().directBuffer(64 << 10);
+            b.writerIndex(64 << 10);
+            writes.add(c.writeAndFlush(b));
+        }
+        // Nobody reads: the peer's window and our send buffer fill, the writes wait, the channel turns unwritable.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (unwritable.get() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertTrue(unwritable.get() > 0, "channelWritabilityChanged to unwritable");
+        assertEquals(0, received.get(), "auto-read off: nothing read");
+        assertTrue(writes.stream().anyMatch(f -> !f.isDone()), "writes wait for the stack's send buffer");
+
+        accepted.config().setAutoRead(true);
+        for (ChannelFuture f : writes) {
+            assertTrue(f.await(30, TimeUnit.SECONDS) && f.isSuccess(), "every write completes: " + f.cause());
+        }
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (received.get() < (long) chunks << 16 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertEquals((long) chunks << 16, received.get());
+        // A write's promise completes just before Netty takes its bytes off the pending count: wait for the event.
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (writableAgain.get() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        ChannelOutboundBuffer out = c.unsafe().outboundBuffer();
+        assertTrue(c.isWritable(), "writable again; pending " + out.totalPendingWriteBytes() + " bytes, "
+            + out.size() + " messages, " + unwritable + " unwritable / " + writableAgain + " writable events");
+        assertTrue(writableAgain.get() > 0, "channelWritabilityChanged back to writable");
+        c.close().sync();
+        assertEquals(0, heldDescriptors(server));
+    }
+
+    @Test
+    void shutdownGracefullyClosesEveryConnection() throws Exception {
+        listen(new Handlers.Echo());
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .handler(new ChannelInboundHandlerAdapter()).connect("10.99.0.1", 7).sync().channel();
+        assertTrue(c.isActive());
+        server.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        assertTrue(c.closeFuture().await(10, TimeUnit.SECONDS), "the peer saw the connection close");
+        assertEquals(0, client.failures() + server.failures());
+    }
+
+    @Test
+    void tcpFastOpenConnectCarriesTheFirstWriteInTheSynOnceACookieIsCached_rfc7413() throws Exception {
+        listen(new Handlers.Echo());
+        for (int round = 0; round < 2; round++) {
+            long synDataBefore = client.stack().counters().tcpFastOpenSynDataSent.get();
+            Handlers.Collect collect = new Handlers.Collect(5);
+            Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+                .option(FastpathChannelOption.TCP_FASTOPEN_CONNECT, true)
+                .handler(collect).register().sync().channel();
+            ChannelFuture write = c.write(Unpooled.copiedBuffer("hello", StandardCharsets.US_ASCII));
+            c.connect(new InetSocketAddress("10.99.0.1", 7)).sync();
+            assertTrue(write.await(5, TimeUnit.SECONDS) && write.isSuccess(), "the write before connect: "
+                + write.cause());
+            assertEquals("hello", new String(collect.done.get(10, TimeUnit.SECONDS), StandardCharsets.US_ASCII));
+            long synData = client.stack().counters().tcpFastOpenSynDataSent.get() - synDataBefore;
+            // The first connect asks for a cookie; the second sends its data with the SYN.
+            assertEquals(round == 0 ? 0 : 1, synData, "SYNs with data in round " + round);
+            c.close().sync();
+        }
+    }
+
+    @Test
+    void emptyAndCancelledWritesKeepTheOrderOfTheOthers() throws Exception {
+        listen(new Handlers.Echo());
+        int size = 200_000;
+        Handlers.Collect collect = new Handlers.Collect(2 * size);
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+            .connect("10.99.0.1", 7).sync().channel();
+        byte[] a = new byte[size];
+        byte[] b = new byte[size];
+        new Random(1).nextBytes(a);
+        new Random(2).nextBytes(b);
+        // On the event loop, so that the cancel comes after the write and before the flush (Netty then empties
+        // the entry at flush time and it stays in the outbound buffer, never to be sent).
+        List<ChannelFuture> futures = c.eventLoop().submit(() -> {
+            ChannelFuture f1 = c.write(c.alloc().directBuffer(size).writeBytes(a));
+            ChannelFuture f2 = c.write(Unpooled.EMPTY_BUFFER);
+            ChannelPromise cancelled = c.newPromise();
+            c.write(Unpooled.copiedBuffer("never sent", StandardCharsets.US_ASCII), cancelled);
+            assertTrue(cancelled.cancel(false));
+            ChannelFuture f3 = c.writeAndFlush(c.alloc().directBuffer(size).writeBytes(b));
+            return List.of(f1, f2, f3);
+        }).get();
+        for (ChannelFuture f : futures) {
+            assertTrue(f.await(10, TimeUnit.SECONDS) && f.isSuccess(), "write completes: " + f.cause());
+        }
+        byte[] echoed = collect.done.get(30, TimeUnit.SECONDS);
+        byte[] expected = new byte[2 * size];
+        System.arraycopy(a, 0, expected, 0, size);
+        System.arraycopy(b, 0, expected, size, size);
+        assertArrayEquals(expected, echoed, "the echo of the two buffers, in order");
+        Thread.sleep(200);
+        c.close().sync();
+        assertEquals(2 * size, collect.total(), "nothing sent twice, nothing else sent");
+        assertEquals(0, server.failures() + client.failures());
+    }
+
+    /** Descriptors the group's stack has handed over and not had back (asked on its event loop). */
+    static int heldDescriptors(FastpathEventLoopGroup group) throws Exception {
+        return heldDescriptorsAfter(group, 0);
+    }
+
+    /** Waits up to 5 s for the held count to reach {@code expected}; returns the last count. */
+    static int heldDescriptorsAfter(FastpathEventLoopGroup group, int expected) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        int held;
+        do {
+            held = group.next().submit(() -> group.stack().tcpService().heldDescriptors()).get();
+            if (held == expected) {
+                return held;
+            }
+            Thread.sleep(10);
+        } while (System.nanoTime() < deadline);
+        return held;
+    }
+}

@@ -232,7 +232,7 @@ public abstract class Irp<I extends Irp<I>> {
      * Runs the completion routine (if any) on this thread; what it throws goes to {@code errors}. Then completes
      * the {@link #asStage() stage}, if one was asked for, with the status as it was when the IRP completed.
      */
-    public final void runCompletionRoutine(org.agrona.ErrorHandler errors) {
+    public final void runCompletionRoutine(java.util.function.Consumer<Throwable> errors) {
         IoCompletionRoutine<I> r = routine;
         CompletableFuture<IoResult> s = stage; // read after the state turned completed: see asStage()
         // The copy is taken before the routine runs: the routine may reuse the IRP for its next request.
@@ -242,7 +242,7 @@ public abstract class Irp<I extends Irp<I>> {
             try {
                 r.onComplete(self(), context);
             } catch (Throwable t) {
-                errors.onError(t);
+                errors.accept(t);
             }
             if (Verifier.ENABLED) {
                 Verifier.handlerDone(start, r, "completion routine");

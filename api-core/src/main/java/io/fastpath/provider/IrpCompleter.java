@@ -1,6 +1,6 @@
 package io.fastpath.provider;
 
-import org.agrona.ErrorHandler;
+import java.util.function.Consumer;
 
 /**
  * Completes IRPs on the dispatch thread and runs their routines, with a bound on nesting: a routine may start a
@@ -11,12 +11,12 @@ import org.agrona.ErrorHandler;
  * @param <I> the API's IRP type
  */
 public final class IrpCompleter<I extends Irp<I>> {
-    private final ErrorHandler errors;
+    private final Consumer<Throwable> errors;
     private final int maxDepth;
     private final IrpQueue<I> deferred = new IrpQueue<>();
     private int depth;
 
-    public IrpCompleter(ErrorHandler errors, int maxDepth) {
+    public IrpCompleter(Consumer<Throwable> errors, int maxDepth) {
         this.errors = errors;
         this.maxDepth = maxDepth;
     }

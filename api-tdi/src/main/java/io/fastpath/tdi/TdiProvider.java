@@ -3,6 +3,7 @@ package io.fastpath.tdi;
 import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.Verifier;
 import io.fastpath.provider.IrpQueue;
@@ -28,10 +29,8 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
-import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -86,7 +85,7 @@ public final class TdiProvider implements AutoCloseable {
      * RST, or its ACK never came), so the accept IRP waits at most this long.
      */
     final long handshakeLimitNs;
-    private final ErrorHandler errorHandler;
+    private final Consumer<Throwable> errorHandler;
     private final long startTime = System.currentTimeMillis() * 10_000L;
     private final DispatchLoop loop;
     private volatile boolean closed;
@@ -248,7 +247,7 @@ public final class TdiProvider implements AutoCloseable {
         }
     };
 
-    private TdiProvider(Stack stack, ErrorHandler errorHandler) {
+    private TdiProvider(Stack stack, Consumer<Throwable> errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
@@ -276,7 +275,7 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     /** As {@link #open(Stack)}, with a handler for exceptions thrown by completion routines and event handlers. */
-    public static TdiProvider open(Stack stack, ErrorHandler errorHandler) {
+    public static TdiProvider open(Stack stack, Consumer<Throwable> errorHandler) {
         return new TdiProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
     }
 
@@ -578,11 +577,11 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} (backoff idle strategy). */
     public void startDispatcherThread() {
-        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
+        startDispatcherThread(IdleMode.BACKOFF);
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()}. Call from the dispatch thread. */
-    public synchronized void startDispatcherThread(IdleStrategy idle) {
+    public synchronized void startDispatcherThread(IdleMode idle) {
         checkThread();
         if (closed) {
             throw new IllegalStateException("provider closed");
@@ -718,7 +717,7 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     void onError(Throwable t) {
-        errorHandler.onError(t);
+        errorHandler.accept(t);
     }
 
     // ---------------------------------------------------------------- tracking of requests the stack carries
@@ -886,7 +885,7 @@ public final class TdiProvider implements AutoCloseable {
             status = h.clientEventConnect(a.connectContext, remoteIp, remotePort, userData,
                 userData > 0 ? synDataAddress : 0, 0, 0, out);
         } catch (Throwable t) {
-            errorHandler.onError(t);
+            errorHandler.accept(t);
             status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         if (status != NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
@@ -940,7 +939,7 @@ public final class TdiProvider implements AutoCloseable {
             try {
                 a.errorHandler.clientEventError(a.errorContext, status);
             } catch (Throwable t) {
-                errorHandler.onError(t);
+                errorHandler.accept(t);
             }
         }
     }

@@ -1,7 +1,7 @@
 package io.fastpath.wsk;
 
 import io.fastpath.provider.NtStatus;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 
 /** WSK_CLIENT_CONNECTION_DISPATCH: events of a connection-oriented socket. */
 public interface WskClientConnectionDispatch extends WskClientDispatch {
@@ -19,7 +19,7 @@ public interface WskClientConnectionDispatch extends WskClientDispatch {
      * Flags: WSK_FLAG_RELEASE_ASAP when the queued data fills half the receive buffer.
      */
     default int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
-                                long bytesIndicated, MutableLong bytesAccepted) {
+                                long bytesIndicated, SizeT bytesAccepted) {
         return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
     }
 

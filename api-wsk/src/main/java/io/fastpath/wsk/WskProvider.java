@@ -3,6 +3,7 @@ package io.fastpath.wsk;
 import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
@@ -19,11 +20,9 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import org.agrona.ErrorHandler;
+import java.util.function.IntSupplier;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 /**
@@ -77,7 +76,7 @@ public final class WskProvider implements AutoCloseable {
     final int sendBufferBytes;
     final int receiveBufferBytes;
     final boolean timestamps;
-    private final ErrorHandler errorHandler;
+    private final Consumer<Throwable> errorHandler;
     private final DispatchLoop loop;
     private volatile boolean closed;
     /** Dispatching on the stack's poll thread ({@link #pollThreadAgent}); close() asks it to let go. */
@@ -222,7 +221,7 @@ public final class WskProvider implements AutoCloseable {
         }
     };
 
-    private WskProvider(Stack stack, ErrorHandler errorHandler) {
+    private WskProvider(Stack stack, Consumer<Throwable> errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
@@ -247,7 +246,7 @@ public final class WskProvider implements AutoCloseable {
     }
 
     /** As {@link #register(Stack)}, with a handler for exceptions thrown by completion routines and callbacks. */
-    public static WskProvider register(Stack stack, ErrorHandler errorHandler) {
+    public static WskProvider register(Stack stack, Consumer<Throwable> errorHandler) {
         return new WskProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
     }
 
@@ -367,14 +366,14 @@ public final class WskProvider implements AutoCloseable {
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} with a backoff idle strategy. */
     public void startDispatcherThread() {
-        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
+        startDispatcherThread(IdleMode.BACKOFF);
     }
 
     /**
      * Starts a thread of the provider's own that loops {@link #dispatch()}; from then on every call made on
      * other threads is queued to it. Call from the current dispatch thread.
      */
-    public synchronized void startDispatcherThread(IdleStrategy idle) {
+    public synchronized void startDispatcherThread(IdleMode idle) {
         if (closed) {
             throw new IllegalStateException("provider closed");
         }
@@ -382,38 +381,40 @@ public final class WskProvider implements AutoCloseable {
     }
 
     /**
-     * Runs this provider on the stack's own poll thread: pass the agent to
+     * Runs this provider on the stack's own poll thread: pass the returned duty cycle (each call runs one round
+     * and returns the work done; the first call, on the poll thread, makes that thread the dispatch thread) to
      * {@code StackRunner.start(stack, idle, provider.pollThreadAgent())}. Each duty cycle then runs the stack and
      * this provider's {@link #dispatch()} back to back: completions and event callbacks run on the poll thread
      * (the "dispatch level" of the Windows documents: event flags carry WSK_FLAG_AT_DISPATCH_LEVEL) and must not
      * block; calls from other threads are queued to it. Call once, from the current dispatch thread, before the
      * runner starts; {@link #close()} detaches the provider from the poll thread first.
      */
-    public synchronized Agent pollThreadAgent() {
+    public synchronized IntSupplier pollThreadAgent() {
         loop.checkThread("hand the provider over from its dispatch thread");
         if (loop.hasThread() || onPollThread || closed) {
             throw new IllegalStateException(closed ? "provider closed" : "provider already has a dispatch thread");
         }
         onPollThread = true;
         loop.handOff(); // until the poll thread runs, every call queues
-        return new Agent() {
-            @Override
-            public void onStart() {
-                eventFlags = Wsk.WSK_FLAG_AT_DISPATCH_LEVEL;
-                loop.adopt();
-            }
+        return new IntSupplier() {
+            private boolean started;
 
             @Override
-            public int doWork() {
+            public int getAsInt() {
                 if (detachRequested) {
                     detached = true;
                     return 0;
+                }
+                if (!started) {
+                    started = true;
+                    eventFlags = Wsk.WSK_FLAG_AT_DISPATCH_LEVEL;
+                    loop.adopt();
                 }
                 return dispatch();
             }
 
             @Override
-            public String roleName() {
+            public String toString() {
                 return "fastpath-wsk-" + stack.config().name();
             }
         };
@@ -605,7 +606,7 @@ public final class WskProvider implements AutoCloseable {
     }
 
     void onError(Throwable t) {
-        errorHandler.onError(t);
+        errorHandler.accept(t);
     }
 
     // ---------------------------------------------------------------- cancellation

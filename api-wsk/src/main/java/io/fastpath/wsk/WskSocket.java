@@ -22,7 +22,6 @@ import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
 
 /**
  * A WSK socket (WSK_SOCKET with its provider dispatch table) over one stack connection or listening port.
@@ -76,7 +75,7 @@ public final class WskSocket {
     private int events;
     private boolean receiveEventsSuspended;
     private boolean indicating;
-    private final MutableLong bytesAccepted = new MutableLong();
+    private final io.fastpath.provider.SizeT bytesAccepted = new io.fastpath.provider.SizeT();
 
     // options (applied to the connection once there is one)
     private boolean noDelay;

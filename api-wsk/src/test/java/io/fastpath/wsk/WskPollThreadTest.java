@@ -21,7 +21,7 @@ import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,7 +56,7 @@ class WskPollThreadTest {
 
                 @Override
                 public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication chain,
-                                           long bytesIndicated, MutableLong bytesAccepted) {
+                                           long bytesIndicated, SizeT bytesAccepted) {
                     receiveFlags[0] = flags;
                     eventThread[0] = Thread.currentThread();
                     for (WskDataIndication d = chain; d != null; d = d.next()) {

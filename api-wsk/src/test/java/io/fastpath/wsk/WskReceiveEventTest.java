@@ -28,7 +28,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,7 +57,7 @@ class WskReceiveEventTest {
 
         @Override
         public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
-                                   long bytesIndicated, MutableLong bytesAccepted) {
+                                   long bytesIndicated, SizeT bytesAccepted) {
             if (dataIndication == null) {
                 nullIndications++;
                 return S;
@@ -347,7 +347,7 @@ class WskReceiveEventTest {
             WskClientConnectionDispatch checker = new WskClientConnectionDispatch() {
                 @Override
                 public int wskReceiveEvent(Object ctx, int flags, WskDataIndication chain, long bytes,
-                                           MutableLong accepted) {
+                                           SizeT accepted) {
                     for (WskDataIndication i = chain; i != null; i = i.next()) {
                         UnsafeBuffer view = new UnsafeBuffer(i.buffer().address() + i.buffer().offset(),
                             i.buffer().length());

@@ -29,7 +29,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.agrona.concurrent.IdleStrategy;
 
 /**
@@ -156,7 +156,7 @@ final class WskEcho {
 
         @Override
         public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
-                                   long bytesIndicated, MutableLong bytesAccepted) {
+                                   long bytesIndicated, SizeT bytesAccepted) {
             return ((Connection) socketContext).onIndication(dataIndication, bytesIndicated);
         }
 

@@ -31,7 +31,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -116,7 +116,7 @@ public class WskRoundTripBenchmark extends AllocationTracked {
 
         @Override
         public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication chain, long bytesIndicated,
-                                   MutableLong bytesAccepted) {
+                                   SizeT bytesAccepted) {
             int links = 0;
             for (WskDataIndication d = chain; d != null; d = d.next()) {
                 links++;

@@ -208,6 +208,11 @@ public abstract class Irp<I extends Irp<I>> {
      * expected). Run the routine with
      * {@link #runCompletionRoutine} (or let {@link IrpCompleter} do both).
      */
+    public final boolean complete(NtStatus status, long information, Object object) {
+        return complete(status.code(), information, object);
+    }
+
+    /** {@link #complete(NtStatus, long, Object)} with the raw NTSTATUS value (the providers' hot path). */
     public final boolean complete(int status, long information, Object object) {
         // One of two racing completers wins the CAS; the status is written before the state says completed,
         // so a thread that sees completed() sees the status.

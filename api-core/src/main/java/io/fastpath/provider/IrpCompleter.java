@@ -25,6 +25,11 @@ public final class IrpCompleter<I extends Irp<I>> {
      * Completes {@code irp} and runs its routine now, or, nested too deep, keeps the result and does both in the
      * next {@link #runDeferred()} (the IRP stays in progress until then). Returns false when deferred.
      */
+    public boolean complete(I irp, NtStatus status, long information, Object object) {
+        return complete(irp, status.code(), information, object);
+    }
+
+    /** {@link #complete(Irp, NtStatus, long, Object)} with the raw NTSTATUS value (the providers' hot path). */
     public boolean complete(I irp, int status, long information, Object object) {
         if (depth >= maxDepth && irp.hasCompletionRoutine()) {
             irp.deferredStatus = status;

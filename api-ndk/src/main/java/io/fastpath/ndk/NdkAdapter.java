@@ -215,15 +215,15 @@ public final class NdkAdapter implements AutoCloseable {
      * completes with what it returned. The caller gets STATUS_PENDING (or STATUS_INSUFFICIENT_RESOURCES when
      * the queue is full or the adapter closing; STATUS_INVALID_PARAMETER without a completion).
      */
-    int defer(NdkRequestCompletion completion, Object context, java.util.function.IntSupplier call) {
+    NtStatus defer(NdkRequestCompletion completion, Object context, java.util.function.Supplier<NtStatus> call) {
         if (completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         boolean queued = offer(new QueuedCall() {
             @Override
             public void run() {
-                int r = call.getAsInt();
-                if (r != NtStatus.STATUS_PENDING.code()) {
+                NtStatus r = call.get();
+                if (r != NtStatus.STATUS_PENDING) {
                     complete(completion, context, r);
                 }
             }
@@ -233,7 +233,7 @@ public final class NdkAdapter implements AutoCloseable {
                 complete(completion, context, NtStatus.STATUS_CANCELLED.code());
             }
         });
-        return queued ? NtStatus.STATUS_PENDING.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+        return queued ? NtStatus.STATUS_PENDING : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
     }
 
     /** Private data copied on the calling thread (cross-thread calls), or null. */
@@ -252,6 +252,10 @@ public final class NdkAdapter implements AutoCloseable {
     // ================================================================ internals for listeners and connectors
 
     void complete(NdkRequestCompletion completion, Object context, int status) {
+        complete(completion, context, NtStatus.of(status));
+    }
+
+    void complete(NdkRequestCompletion completion, Object context, NtStatus status) {
         if (completion == null) {
             return;
         }

@@ -426,7 +426,7 @@ public final class TdiConnection {
             connectDataSent = (done, ctx) -> {
                 Irp a = acceptAwaitingData;
                 acceptAwaitingData = null;
-                int status = done.ioStatus().status();
+                int status = done.ioStatus().code();
                 if (status == NtStatus.STATUS_SUCCESS.code()) {
                     completeAccept(a, acceptAwaitingDataFromEvent);
                 } else {
@@ -748,7 +748,7 @@ public final class TdiConnection {
         try {
             status = a.chainedHandler.clientEventChainedReceive(a.chainedContext, context,
                 Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL,
-                length, t.startingOffset, t);
+                length, t.startingOffset, t).code();
         } catch (Throwable e) {
             provider.onError(e);
             status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
@@ -792,7 +792,7 @@ public final class TdiConnection {
         long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
         try {
             status = a.receiveHandler.clientEventReceive(a.receiveContext, context, flags, indicated, available,
-                data.headAddress(), out);
+                data.headAddress(), out).code();
         } catch (Throwable e) {
             provider.onError(e);
             status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
@@ -865,7 +865,7 @@ public final class TdiConnection {
                 int status;
                 try {
                     status = a.chainedExpeditedHandler.clientEventChainedReceive(a.chainedExpeditedContext, context,
-                        flags, n, 0, t);
+                        flags, n, 0, t).code();
                 } catch (Throwable e) {
                     provider.onError(e);
                     status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
@@ -887,7 +887,7 @@ public final class TdiConnection {
                 int status;
                 try {
                     status = a.receiveExpeditedHandler.clientEventReceive(a.receiveExpeditedContext, context, flags,
-                        n, n, expeditedAddress, out);
+                        n, n, expeditedAddress, out).code();
                 } catch (Throwable e) {
                     provider.onError(e);
                     status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();

@@ -295,22 +295,22 @@ public final class TdiProvider implements AutoCloseable {
     public TdiAddress openAddress(int ip, int port) {
         checkThread();
         if (closed) {
-            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "provider closed");
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER, "provider closed");
         }
         if (ip != 0 && ip != stackAddress) {
-            throw new TdiException(NtStatus.STATUS_INVALID_ADDRESS.code(), "not this stack's address");
+            throw new TdiException(NtStatus.STATUS_INVALID_ADDRESS, "not this stack's address");
         }
         if (port < 0 || port > 65535) {
-            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "port " + port);
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER, "port " + port);
         }
         int p = port;
         if (p == 0) {
             p = ports.allocate();
             if (p == 0) {
-                throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES.code(), "no free ephemeral port");
+                throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES, "no free ephemeral port");
             }
         } else if (ports.choose(p) < 0) {
-            throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code(), "port " + p + " has an address object");
+            throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS, "port " + p + " has an address object");
         }
         TdiAddress a = new TdiAddress(this, ip == 0 ? stackAddress : ip, p);
         addresses.add(a);
@@ -321,7 +321,7 @@ public final class TdiProvider implements AutoCloseable {
     public TdiConnection openConnection(Object connectionContext) {
         checkThread();
         if (closed) {
-            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "provider closed");
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER, "provider closed");
         }
         TdiConnection c = new TdiConnection(this, nextId++, connectionContext);
         connections.add(c);
@@ -366,10 +366,10 @@ public final class TdiProvider implements AutoCloseable {
      *
      * @throws IllegalStateException if the IRP is still in progress or was not built again after completing
      */
-    public int callDriver(Irp irp) {
+    public NtStatus callDriver(Irp irp) {
         irp.begin(this); // NullPointerException for a null IRP
         if (loop.onDispatchThread()) {
-            return execute(irp);
+            return NtStatus.of(execute(irp));
         }
         irp.markPending();
         if (closed || !requests.offer(irp)) {
@@ -380,7 +380,7 @@ public final class TdiProvider implements AutoCloseable {
         } else if (closed) {
             drainAfterClose(); // close() may have drained the queue for the last time before the offer
         }
-        return NtStatus.STATUS_PENDING.code();
+        return NtStatus.STATUS_PENDING;
     }
 
     /**
@@ -388,8 +388,8 @@ public final class TdiProvider implements AutoCloseable {
      * (returned STATUS_PENDING for). Any thread. STATUS_INVALID_PARAMETER if any of them was not kept or was
      * already returned (those are skipped; the others are returned).
      */
-    public int returnChainedReceives(Tsdu[] descriptors, int count) {
-        int status = NtStatus.STATUS_SUCCESS.code();
+    public NtStatus returnChainedReceives(Tsdu[] descriptors, int count) {
+        NtStatus status = NtStatus.STATUS_SUCCESS;
         for (int i = 0; i < count; i++) {
             Tsdu t = descriptors[i];
             int was = t == null ? Tsdu.FREE : t.claimForReturn();
@@ -397,7 +397,7 @@ public final class TdiProvider implements AutoCloseable {
                 continue; // returned while its handler still runs: finished when the handler returns
             }
             if (was != Tsdu.HELD) {
-                status = NtStatus.STATUS_INVALID_PARAMETER.code();
+                status = NtStatus.STATUS_INVALID_PARAMETER;
                 continue;
             }
             if (closed) {
@@ -883,7 +883,7 @@ public final class TdiProvider implements AutoCloseable {
         try {
             // TCP carries no option string with an offer: OptionsLength 0, Options NULL
             status = h.clientEventConnect(a.connectContext, remoteIp, remotePort, userData,
-                userData > 0 ? synDataAddress : 0, 0, 0, out);
+                userData > 0 ? synDataAddress : 0, 0, 0, out).code();
         } catch (Throwable t) {
             errorHandler.accept(t);
             status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
@@ -937,7 +937,7 @@ public final class TdiProvider implements AutoCloseable {
     void raiseError(TdiAddress a, int status) {
         if (a != null && a.errorHandler != null) {
             try {
-                a.errorHandler.clientEventError(a.errorContext, status);
+                a.errorHandler.clientEventError(a.errorContext, NtStatus.of(status));
             } catch (Throwable t) {
                 errorHandler.accept(t);
             }

@@ -266,7 +266,7 @@ public final class WskProvider implements AutoCloseable {
      *     STATUS_NOT_SUPPORTED (not AF_INET/SOCK_STREAM/IPPROTO_TCP, or a basic or datagram socket),
      *     STATUS_INVALID_PARAMETER (unknown category, or a dispatch of the wrong kind)
      */
-    public int socket(int addressFamily, int socketType, int protocol, int flags, Object socketContext,
+    public NtStatus socket(int addressFamily, int socketType, int protocol, int flags, Object socketContext,
                       WskClientDispatch dispatch, Irp irp) {
         Irp i = start(irp, OP_SOCKET);
         i.family = addressFamily;
@@ -284,7 +284,7 @@ public final class WskProvider implements AutoCloseable {
      * connect fails the socket is closed and the IRP carries the reason (STATUS_CONNECTION_REFUSED, ...).
      * {@code flags} is reserved (0).
      */
-    public int socketConnect(int socketType, int protocol, SocketAddressV4 localAddress, SocketAddressV4 remoteAddress,
+    public NtStatus socketConnect(int socketType, int protocol, SocketAddressV4 localAddress, SocketAddressV4 remoteAddress,
                              int flags, Object socketContext, WskClientConnectionDispatch dispatch, Irp irp) {
         Irp i = start(irp, OP_SOCKET_CONNECT);
         i.family = Wsk.AF_INET;
@@ -304,13 +304,13 @@ public final class WskProvider implements AutoCloseable {
      * is detected while the indication object is not reused; once the pool has handed it to a newer chain, a
      * stale release cannot be told apart and releases that chain.
      */
-    public int release(WskDataIndication dataIndication) {
+    public NtStatus release(WskDataIndication dataIndication) {
         if (dataIndication == null || !dataIndication.claimForRelease()) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         if (loop.onDispatchThread()) {
             releaseChain(dataIndication);
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
         submitting.incrementAndGet();
         try {
@@ -318,9 +318,9 @@ public final class WskProvider implements AutoCloseable {
                 releaseAfterClose(dataIndication);
             } else if (!requests.offer(dataIndication)) {
                 dataIndication.state(WskDataIndication.RETAINED);
-                return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+                return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
             }
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         } finally {
             submitting.decrementAndGet();
         }
@@ -495,16 +495,16 @@ public final class WskProvider implements AutoCloseable {
     }
 
     /** Runs the call now on the dispatch thread, or queues it there. */
-    int submit(Irp irp) {
+    NtStatus submit(Irp irp) {
         if (loop.onDispatchThread()) {
-            return execute(irp);
+            return NtStatus.of(execute(irp));
         }
         irp.markPending();
         // close() sets closed, then waits for submitters in flight before its last drain: an IRP is either
         // queued before that drain or completed here, never stranded.
         submitting.incrementAndGet();
         try {
-            return queue(irp);
+            return NtStatus.of(queue(irp));
         } finally {
             submitting.decrementAndGet();
         }

@@ -96,7 +96,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         }
 
         private void sent(Slot s) {
-            if (s.irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+            if (s.irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                 failures++;
             }
             free[freeCount++] = s;
@@ -107,12 +107,12 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         }
 
         @Override
-        public int clientEventChainedReceive(Object ctx, Object cc, int flags, int length, int offset, Tsdu tsdu) {
+        public NtStatus clientEventChainedReceive(Object ctx, Object cc, int flags, int length, int offset, Tsdu tsdu) {
             int c = nextChain;
             nextChain = (nextChain + 1) % SLOTS;
             if (chains[c][0] != null || freeCount < tsdu.segmentCount()) {
                 failures++;
-                return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+                return NtStatus.STATUS_DATA_NOT_ACCEPTED;
             }
             chains[c][0] = tsdu;
             outstanding[c] = 1; // held while the sends go out
@@ -132,7 +132,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
                 tdi.returnChainedReceives(chains[c], 1);
                 chains[c][0] = null;
             }
-            return NtStatus.STATUS_PENDING.code();
+            return NtStatus.STATUS_PENDING;
         }
     }
 
@@ -157,7 +157,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         call(tdiA, TdiBuild.setEventHandler(new Irp(), addressA, null, null, Tdi.TDI_EVENT_CHAINED_RECEIVE,
             (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
                 got += length;
-                return NtStatus.STATUS_SUCCESS.code();
+                return NtStatus.STATUS_SUCCESS;
             }, null), "event A");
         client = endpoint(tdiA, addressA);
         Irp listen = TdiBuild.listen(new Irp(), echo.endpoint, null, null, 0, null, null);
@@ -184,9 +184,9 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     }
 
     private static void call(TdiProvider p, Irp irp, String what) {
-        int s = p.callDriver(irp);
-        if (s != NtStatus.STATUS_SUCCESS.code()) {
-            throw new IllegalStateException(what + ": " + NtStatus.name(s));
+        NtStatus s = p.callDriver(irp);
+        if (s != NtStatus.STATUS_SUCCESS) {
+            throw new IllegalStateException(what + ": " + s);
         }
     }
 
@@ -197,7 +197,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         while (got < size || !send.completed()) {
             dispatch();
         }
-        if (send.ioStatus().status() != NtStatus.STATUS_SUCCESS.code() || echo.failures != 0 || got != size) {
+        if (send.ioStatus().status() != NtStatus.STATUS_SUCCESS || echo.failures != 0 || got != size) {
             throw new IllegalStateException("round trip failed: " + send.ioStatus() + ", echo failures "
                 + echo.failures + ", got " + got);
         }
@@ -219,7 +219,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
                 throw new IllegalStateException(what + " did not complete");
             }
         }
-        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
             throw new IllegalStateException(what + ": " + irp.ioStatus());
         }
     }

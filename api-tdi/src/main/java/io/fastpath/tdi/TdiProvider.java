@@ -1042,6 +1042,7 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Releases a TSDU's mbufs to the stack and pools it (after SUCCESS, or a return). */
     void releaseTsdu(Tsdu t) {
+        t.closeSegments(); // before the mbufs go back: a segment read from now on throws
         if (Verifier.ENABLED) {
             Verifier.chainReturned(t);
         }
@@ -1066,6 +1067,7 @@ public final class TdiProvider implements AutoCloseable {
      * stack (releases cannot fail).
      */
     private void returnTsduDirect(Tsdu t) {
+        t.closeSegments(); // before the mbufs go back: a segment read from now on throws
         if (Verifier.ENABLED) {
             Verifier.chainReturned(t);
         }

@@ -58,6 +58,14 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     @Param({"64", "16384"})
     int size;
 
+    /**
+     * How B's echo reads the chain: {@code address} through the raw {@code Tsdu.segmentAddress} (the zero-copy
+     * hot path, no allocation), {@code segment} through the lifetime-checked {@code Tsdu.segment} (a shared
+     * arena per kept chain, closed on return). Run the latter with {@code -p buffers=segment}.
+     */
+    @Param({"address"})
+    String buffers;
+
     private RingRig rig;
     private Stack a;
     private Stack b;
@@ -74,6 +82,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     /** B: keeps each TSDU and echoes it segment by segment, returning it after the last send. */
     private static final class Echo implements TdiEvents.ClientEventChainedReceive {
         final TdiProvider tdi;
+        final boolean segments;
         TdiConnection endpoint;
         final Slot[] free = new Slot[SLOTS];
         int freeCount;
@@ -88,8 +97,9 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
             final IoCompletionRoutine routine = (irp, context) -> sent(this);
         }
 
-        Echo(TdiProvider tdi) {
+        Echo(TdiProvider tdi, boolean segments) {
             this.tdi = tdi;
+            this.segments = segments;
             for (int i = 0; i < SLOTS; i++) {
                 free[freeCount++] = new Slot();
             }
@@ -119,7 +129,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
             int skip = offset;
             for (int i = 0; i < tsdu.segmentCount(); i++) {
                 int n = tsdu.segmentLength(i) - skip;
-                long at = tsdu.segmentAddress(i) + skip;
+                long at = (segments ? tsdu.segment(i).address() : tsdu.segmentAddress(i)) + skip;
                 skip = Math.max(0, skip - tsdu.segmentLength(i));
                 if (n > 0) {
                     Slot s = free[--freeCount];
@@ -150,7 +160,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         tdiB = TdiProvider.open(b);
         TdiAddress addressB = tdiB.openAddress(0, 5400);
         TdiAddress addressA = tdiA.openAddress(0, 0);
-        echo = new Echo(tdiB);
+        echo = new Echo(tdiB, buffers.equals("segment"));
         echo.endpoint = endpoint(tdiB, addressB);
         call(tdiB, TdiBuild.setEventHandler(new Irp(), addressB, null, null, Tdi.TDI_EVENT_CHAINED_RECEIVE, echo,
             null), "event B");

@@ -284,8 +284,9 @@ public final class WskProvider implements AutoCloseable {
      * connect fails the socket is closed and the IRP carries the reason (STATUS_CONNECTION_REFUSED, ...).
      * {@code flags} is reserved (0).
      */
-    public NtStatus socketConnect(int socketType, int protocol, SocketAddressV4 localAddress, SocketAddressV4 remoteAddress,
-                             int flags, Object socketContext, WskClientConnectionDispatch dispatch, Irp irp) {
+    public NtStatus socketConnect(int socketType, int protocol, SocketAddressV4 localAddress,
+                                  SocketAddressV4 remoteAddress, int flags, Object socketContext,
+                                  WskClientConnectionDispatch dispatch, Irp irp) {
         Irp i = start(irp, OP_SOCKET_CONNECT);
         i.family = Wsk.AF_INET;
         i.type = socketType;

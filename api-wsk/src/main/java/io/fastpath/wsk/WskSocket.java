@@ -177,7 +177,8 @@ public final class WskSocket {
      * until one arrives (queued accepts take connections before the accept event does). Completes with
      * Information = the new connection {@link WskSocket}, whose events start disabled.
      */
-    public NtStatus accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch, Irp irp) {
+    public NtStatus accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch,
+                           Irp irp) {
         return accept(flags, acceptSocketContext, acceptSocketDispatch, null, null, irp);
     }
 

@@ -246,8 +246,18 @@ public final class Tsdu {
             return; // the usual case: the chain was read through raw addresses, or not at all
         }
         Arena a = (Arena) ARENA.getAndSet(this, (Arena) null);
-        if (a != null) {
-            a.close();
+        if (a == null) {
+            return;
+        }
+        while (true) {
+            try {
+                a.close();
+                return;
+            } catch (IllegalStateException inUse) {
+                // A downcall on another thread holds one of the segments right now (a client using the chain
+                // while returning it): the mbufs must not go back while it can still read them.
+                Thread.onSpinWait();
+            }
         }
     }
 

@@ -1,11 +1,9 @@
 package io.fastpath.provider;
 
+import java.util.function.Consumer;
 import java.util.function.IntSupplier;
-import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
-import org.agrona.concurrent.IdleStrategy;
 
 /**
  * Who runs a provider: the one <em>dispatch thread</em> on which every completion routine, event callback and
@@ -21,13 +19,8 @@ import org.agrona.concurrent.IdleStrategy;
  * {@code dispatch()}), which would run completions inside completions.
  */
 public final class DispatchLoop {
-    /** The idle strategy of {@link #startThread()}: spin, yield, then park 1-100 µs. */
-    public static IdleStrategy defaultIdleStrategy() {
-        return new BackoffIdleStrategy(100, 10, 1_000, 100_000);
-    }
-
     private final String roleName;
-    private final ErrorHandler errors;
+    private final Consumer<Throwable> errors;
     private final IntSupplier round;
     private volatile Thread owner = Thread.currentThread();
     private boolean dispatching;
@@ -39,7 +32,7 @@ public final class DispatchLoop {
      * @param round    the work of one dispatch round (the provider's queues, the stack's events, time-outs,
      *                 deferred completions), returning the work done
      */
-    public DispatchLoop(String roleName, ErrorHandler errors, IntSupplier round) {
+    public DispatchLoop(String roleName, Consumer<Throwable> errors, IntSupplier round) {
         this.roleName = roleName;
         this.errors = errors;
         this.round = round;
@@ -104,9 +97,9 @@ public final class DispatchLoop {
         return runner != null;
     }
 
-    /** {@link #startThread(IdleStrategy)} with {@link #defaultIdleStrategy()}. */
+    /** {@link #startThread(IdleMode)} with {@link IdleMode#BACKOFF}. */
     public void startThread() {
-        startThread(defaultIdleStrategy());
+        startThread(IdleMode.BACKOFF);
     }
 
     /**
@@ -114,13 +107,13 @@ public final class DispatchLoop {
      * {@link #onDispatchThread()} is false everywhere, so calls from other threads queue). Call from the current
      * dispatch thread.
      */
-    public synchronized void startThread(IdleStrategy idle) {
+    public synchronized void startThread(IdleMode idle) {
         checkThread("start the dispatcher from the dispatch thread");
         if (runner != null) {
             throw new IllegalStateException("dispatcher already running");
         }
         owner = null;
-        runner = new AgentRunner(idle, errors, null, new Agent() {
+        runner = new AgentRunner(idle.newStrategy(), errors::accept, null, new Agent() {
             @Override
             public void onStart() {
                 owner = Thread.currentThread();

@@ -13,7 +13,7 @@ package io.fastpath.provider;
  */
 public record IoResult(NtStatus status, long information, Object informationObject) {
     static IoResult of(IoStatus ioStatus) {
-        return new IoResult(ioStatus.ntStatus(), ioStatus.information(), ioStatus.informationObject());
+        return new IoResult(ioStatus.status(), ioStatus.information(), ioStatus.informationObject());
     }
 
     /** NT_SUCCESS(Status). */

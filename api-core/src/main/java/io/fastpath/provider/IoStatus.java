@@ -1,10 +1,10 @@
 package io.fastpath.provider;
 
 /**
- * IO_STATUS_BLOCK: how an {@link Irp} ended. {@link #status()} is the NTSTATUS (as an int, as the stack reports
- * it; {@link #ntStatus()} is the same value typed), {@link #information()} the byte count of a send or receive,
- * {@link #informationObject()} the pointer-sized result some requests return through Information (a new WSK
- * socket, an address, a TDI query record).
+ * IO_STATUS_BLOCK: how an {@link Irp} ended. {@link #status()} is the NTSTATUS (interned: compare with
+ * {@code ==} or {@link NtStatus#isSuccess()}; {@link #code()} is its raw 32-bit value),
+ * {@link #information()} the byte count of a send or receive, {@link #informationObject()} the pointer-sized
+ * result some requests return through Information (a new WSK socket, an address, a TDI query record).
  *
  * <p>Written by the provider (through {@link Irp}) before the completion routine runs; read it in the routine or
  * after {@link Irp#completed()} turned true.
@@ -20,14 +20,14 @@ public final class IoStatus {
         this.informationObject = newObject;
     }
 
-    /** IoStatus.Status. */
-    public int status() {
-        return status;
+    /** IoStatus.Status, interned (no allocation for the values {@link NtStatus} defines). */
+    public NtStatus status() {
+        return NtStatus.of(status);
     }
 
-    /** IoStatus.Status as its interned {@link NtStatus} (no allocation for the values NtStatus defines). */
-    public NtStatus ntStatus() {
-        return NtStatus.of(status);
+    /** IoStatus.Status as its raw 32-bit NTSTATUS value. */
+    public int code() {
+        return status;
     }
 
     /** IoStatus.Information as a number. */

@@ -208,6 +208,11 @@ public abstract class Irp<I extends Irp<I>> {
      * expected). Run the routine with
      * {@link #runCompletionRoutine} (or let {@link IrpCompleter} do both).
      */
+    public final boolean complete(NtStatus status, long information, Object object) {
+        return complete(status.code(), information, object);
+    }
+
+    /** {@link #complete(NtStatus, long, Object)} with the raw NTSTATUS value (the providers' hot path). */
     public final boolean complete(int status, long information, Object object) {
         // One of two racing completers wins the CAS; the status is written before the state says completed,
         // so a thread that sees completed() sees the status.
@@ -232,7 +237,7 @@ public abstract class Irp<I extends Irp<I>> {
      * Runs the completion routine (if any) on this thread; what it throws goes to {@code errors}. Then completes
      * the {@link #asStage() stage}, if one was asked for, with the status as it was when the IRP completed.
      */
-    public final void runCompletionRoutine(org.agrona.ErrorHandler errors) {
+    public final void runCompletionRoutine(java.util.function.Consumer<Throwable> errors) {
         IoCompletionRoutine<I> r = routine;
         CompletableFuture<IoResult> s = stage; // read after the state turned completed: see asStage()
         // The copy is taken before the routine runs: the routine may reuse the IRP for its next request.
@@ -242,7 +247,7 @@ public abstract class Irp<I extends Irp<I>> {
             try {
                 r.onComplete(self(), context);
             } catch (Throwable t) {
-                errors.onError(t);
+                errors.accept(t);
             }
             if (Verifier.ENABLED) {
                 Verifier.handlerDone(start, r, "completion routine");

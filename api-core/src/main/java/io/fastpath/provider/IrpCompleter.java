@@ -1,6 +1,6 @@
 package io.fastpath.provider;
 
-import org.agrona.ErrorHandler;
+import java.util.function.Consumer;
 
 /**
  * Completes IRPs on the dispatch thread and runs their routines, with a bound on nesting: a routine may start a
@@ -11,12 +11,12 @@ import org.agrona.ErrorHandler;
  * @param <I> the API's IRP type
  */
 public final class IrpCompleter<I extends Irp<I>> {
-    private final ErrorHandler errors;
+    private final Consumer<Throwable> errors;
     private final int maxDepth;
     private final IrpQueue<I> deferred = new IrpQueue<>();
     private int depth;
 
-    public IrpCompleter(ErrorHandler errors, int maxDepth) {
+    public IrpCompleter(Consumer<Throwable> errors, int maxDepth) {
         this.errors = errors;
         this.maxDepth = maxDepth;
     }
@@ -25,6 +25,11 @@ public final class IrpCompleter<I extends Irp<I>> {
      * Completes {@code irp} and runs its routine now, or, nested too deep, keeps the result and does both in the
      * next {@link #runDeferred()} (the IRP stays in progress until then). Returns false when deferred.
      */
+    public boolean complete(I irp, NtStatus status, long information, Object object) {
+        return complete(irp, status.code(), information, object);
+    }
+
+    /** {@link #complete(Irp, NtStatus, long, Object)} with the raw NTSTATUS value (the providers' hot path). */
     public boolean complete(I irp, int status, long information, Object object) {
         if (depth >= maxDepth && irp.hasCompletionRoutine()) {
             irp.deferredStatus = status;

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 
 /** {@link Irp#asStage()}: the request's outcome as a CompletionStage, alongside the completion routine. */
 class IrpStageTest {
-    private static final int SUCCESS = NtStatus.STATUS_SUCCESS.code();
-    private static final int RESET = NtStatus.STATUS_CONNECTION_RESET.code();
+    private static final NtStatus SUCCESS = NtStatus.STATUS_SUCCESS;
+    private static final NtStatus RESET = NtStatus.STATUS_CONNECTION_RESET;
     private final List<Throwable> errors = new ArrayList<>();
     private final IrpCompleter<TestIrp> completer = new IrpCompleter<>(errors::add, 16);
 

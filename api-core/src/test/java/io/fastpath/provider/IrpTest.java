@@ -14,8 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class IrpTest {
-    private static final int CANCELLED = NtStatus.STATUS_CANCELLED.code();
-    private static final int SUCCESS = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus CANCELLED = NtStatus.STATUS_CANCELLED;
+    private static final NtStatus SUCCESS = NtStatus.STATUS_SUCCESS;
     private final List<Throwable> errors = new ArrayList<>();
 
     @Test
@@ -29,11 +29,11 @@ class IrpTest {
         assertThrows(IllegalStateException.class, () -> irp.begin(null), "one IRP serves one request at a time");
         assertThrows(IllegalStateException.class, irp::reuse, "not before it completes");
         irp.markPending();
-        assertTrue(irp.complete(NtStatus.STATUS_CONNECTION_RESET.code(), 12, "x"));
+        assertTrue(irp.complete(NtStatus.STATUS_CONNECTION_RESET, 12, "x"));
         assertTrue(irp.completed());
         assertTrue(irp.pending());
-        assertEquals(NtStatus.STATUS_CONNECTION_RESET.code(), irp.ioStatus().status());
-        assertSame(NtStatus.STATUS_CONNECTION_RESET, irp.ioStatus().ntStatus());
+        assertEquals(NtStatus.STATUS_CONNECTION_RESET, irp.ioStatus().status());
+        assertSame(NtStatus.STATUS_CONNECTION_RESET, irp.ioStatus().status());
         assertEquals(12, irp.ioStatus().information());
         assertEquals("x", irp.ioStatus().informationObject());
         IllegalStateException again = assertThrows(IllegalStateException.class, () -> irp.begin(null));
@@ -186,7 +186,7 @@ class IrpTest {
             end.await();
             assertTrue(irp.completed());
             assertEquals(before + 1, routineRuns.get(), "round " + r + ": the routine ran once");
-            int status = irp.ioStatus().status();
+            NtStatus status = irp.ioStatus().status();
             assertTrue(status == SUCCESS && irp.ioStatus().information() == 100
                 || status == CANCELLED && irp.ioStatus().information() == 0, "round " + r + ": " + irp.ioStatus());
             if (status == CANCELLED) {

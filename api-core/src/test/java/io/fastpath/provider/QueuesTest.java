@@ -199,7 +199,7 @@ class QueuesTest {
         t.start();
         t.join();
         assertEquals(1, cancelled.size(), "from another thread: queued");
-        done.complete(NtStatus.STATUS_SUCCESS.code(), 0, null); // completed before the dispatch thread got to it
+        done.complete(NtStatus.STATUS_SUCCESS, 0, null); // completed before the dispatch thread got to it
         assertEquals(2, cancels.drain());
         assertEquals(List.of(here, there), cancelled, "only IRPs still in progress are cancelled");
     }
@@ -218,7 +218,7 @@ class QueuesTest {
         t.start();
         t.join();
         assertTrue(cancelled.isEmpty(), "queued");
-        irp.complete(NtStatus.STATUS_SUCCESS.code(), 0, null); // A completes with data
+        irp.complete(NtStatus.STATUS_SUCCESS, 0, null); // A completes with data
         irp.reuse();
         irp.begin(cancels); // request B on the same IRP
         cancels.drain();

@@ -20,8 +20,8 @@ class VerifierOffTest {
         try {
             TestIrp irp = new TestIrp();
             irp.begin(null);
-            assertTrue(irp.complete(NtStatus.STATUS_SUCCESS.code(), 0, null));
-            assertFalse(irp.complete(NtStatus.STATUS_CANCELLED.code(), 0, null));
+            assertTrue(irp.complete(NtStatus.STATUS_SUCCESS, 0, null));
+            assertFalse(irp.complete(NtStatus.STATUS_CANCELLED, 0, null));
             ByteBuffer b = ByteBuffer.allocateDirect(8);
             b.put(0, (byte) 7);
             DescriptorQueue q = new DescriptorQueue(4);

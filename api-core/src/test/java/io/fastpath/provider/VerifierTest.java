@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("verify")
 class VerifierTest {
-    private static final int SUCCESS = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus SUCCESS = NtStatus.STATUS_SUCCESS;
     private final List<String> reports = new ArrayList<>();
 
     @BeforeEach
@@ -75,7 +75,7 @@ class VerifierTest {
     }
 
     private static boolean completeSecond(TestIrp irp) {
-        return irp.complete(NtStatus.STATUS_CANCELLED.code(), 0, null);
+        return irp.complete(NtStatus.STATUS_CANCELLED, 0, null);
     }
 
     @Test
@@ -85,7 +85,7 @@ class VerifierTest {
         irp.setCompletionRoutine((i, c) -> { }, null);
         irp.begin(null);
         assertFalse(completer.complete(irp, SUCCESS, 0, null), "deferred (depth 0)");
-        assertTrue(irp.complete(NtStatus.STATUS_CANCELLED.code(), 0, null), "a close cancels it first");
+        assertTrue(irp.complete(NtStatus.STATUS_CANCELLED, 0, null), "a close cancels it first");
         long before = Verifier.count(Verifier.Report.SECOND_COMPLETION);
         completer.runDeferred();
         assertEquals(before, Verifier.count(Verifier.Report.SECOND_COMPLETION));

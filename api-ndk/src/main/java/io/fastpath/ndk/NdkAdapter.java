@@ -2,6 +2,7 @@ package io.fastpath.ndk;
 
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.PortTable;
 import io.fastpath.provider.TimerWheel;
@@ -14,10 +15,9 @@ import java.util.ArrayList;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.agrona.ErrorHandler;
+import java.util.function.Consumer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 /**
@@ -38,7 +38,7 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
  *
  * <p><b>Completions.</b> An asynchronous call returns STATUS_PENDING and its completion runs exactly once,
  * later, from {@code dispatch()} (never inside the call); any other return value is final and no completion
- * follows. Exceptions thrown by completions and callbacks go to the {@link ErrorHandler}.
+ * follows. Exceptions thrown by completions and callbacks go to the error handler.
  *
  * <p><b>Buffers.</b> Private data is copied when a call starts. Received bytes stay in the stack's mbufs until
  * parsed: handshake frames are copied into a per-connector buffer, QP messages straight into the posted
@@ -51,7 +51,7 @@ public final class NdkAdapter implements AutoCloseable {
     final TcpServiceClient tcp;
     final int stackAddress;
     private final NdkAdapterInfo info;
-    private final ErrorHandler errorHandler;
+    private final Consumer<Throwable> errorHandler;
     private final DispatchLoop loop;
     private volatile boolean closed;
     /** Set first thing in {@link #close}: from then on calls are no longer queued. */
@@ -76,7 +76,7 @@ public final class NdkAdapter implements AutoCloseable {
 
     // Requests to the stack that found its request ring full: retried in order at every dispatch round.
 
-    private NdkAdapter(Stack stack, NdkAdapterInfo info, ErrorHandler errorHandler) {
+    private NdkAdapter(Stack stack, NdkAdapterInfo info, Consumer<Throwable> errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
@@ -92,7 +92,7 @@ public final class NdkAdapter implements AutoCloseable {
         return open(stack, info, Throwable::printStackTrace);
     }
 
-    public static NdkAdapter open(Stack stack, NdkAdapterInfo info, ErrorHandler errorHandler) {
+    public static NdkAdapter open(Stack stack, NdkAdapterInfo info, Consumer<Throwable> errorHandler) {
         return new NdkAdapter(Objects.requireNonNull(stack), Objects.requireNonNull(info),
             Objects.requireNonNull(errorHandler));
     }
@@ -202,10 +202,10 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** Starts a thread that dispatches (backoff idle strategy); it becomes the dispatch thread. */
     public void startDispatcherThread() {
-        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
+        startDispatcherThread(IdleMode.BACKOFF);
     }
 
-    public void startDispatcherThread(IdleStrategy idle) {
+    public void startDispatcherThread(IdleMode idle) {
         loop.startThread(idle);
         loop.awaitStarted();
     }
@@ -215,15 +215,15 @@ public final class NdkAdapter implements AutoCloseable {
      * completes with what it returned. The caller gets STATUS_PENDING (or STATUS_INSUFFICIENT_RESOURCES when
      * the queue is full or the adapter closing; STATUS_INVALID_PARAMETER without a completion).
      */
-    int defer(NdkRequestCompletion completion, Object context, java.util.function.IntSupplier call) {
+    NtStatus defer(NdkRequestCompletion completion, Object context, java.util.function.Supplier<NtStatus> call) {
         if (completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         boolean queued = offer(new QueuedCall() {
             @Override
             public void run() {
-                int r = call.getAsInt();
-                if (r != NtStatus.STATUS_PENDING.code()) {
+                NtStatus r = call.get();
+                if (r != NtStatus.STATUS_PENDING) {
                     complete(completion, context, r);
                 }
             }
@@ -233,7 +233,7 @@ public final class NdkAdapter implements AutoCloseable {
                 complete(completion, context, NtStatus.STATUS_CANCELLED.code());
             }
         });
-        return queued ? NtStatus.STATUS_PENDING.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+        return queued ? NtStatus.STATUS_PENDING : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
     }
 
     /** Private data copied on the calling thread (cross-thread calls), or null. */
@@ -252,6 +252,10 @@ public final class NdkAdapter implements AutoCloseable {
     // ================================================================ internals for listeners and connectors
 
     void complete(NdkRequestCompletion completion, Object context, int status) {
+        complete(completion, context, NtStatus.of(status));
+    }
+
+    void complete(NdkRequestCompletion completion, Object context, NtStatus status) {
         if (completion == null) {
             return;
         }
@@ -264,7 +268,7 @@ public final class NdkAdapter implements AutoCloseable {
 
     void onCallbackError(Throwable t) {
         try {
-            errorHandler.onError(t);
+            errorHandler.accept(t);
         } catch (Throwable ignored) {
             // the error handler itself failed: nothing more to do
         }

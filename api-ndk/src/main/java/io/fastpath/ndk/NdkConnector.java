@@ -151,7 +151,7 @@ public final class NdkConnector {
      * above MaxCallerData), STATUS_INVALID_PARAMETER (no QP, QP in use, no completion),
      * STATUS_INVALID_DEVICE_STATE (connector already used), STATUS_INSUFFICIENT_RESOURCES (request ring full).
      */
-    public int connect(NdkQp qp, SockAddrIn source, SockAddrIn destination, int inboundReadLimit,
+    public NtStatus connect(NdkQp qp, SockAddrIn source, SockAddrIn destination, int inboundReadLimit,
                        int outboundReadLimit, MemorySegment privateData, int privateDataLength,
                        NdkRequestCompletion completion, Object requestContext) {
         if (!adapter.onDispatchThread()) {
@@ -161,31 +161,31 @@ public final class NdkConnector {
         }
         int status = checkConnect(qp, destination, privateData, privateDataLength, completion);
         if (status != NtStatus.STATUS_SUCCESS.code()) {
-            return status;
+            return NtStatus.of(status);
         }
         int ip = source == null ? 0 : source.ip();
         int port = source == null ? 0 : source.port();
         if (ip != 0 && ip != adapter.stackAddress) {
-            return NtStatus.STATUS_INVALID_ADDRESS.code();
+            return NtStatus.STATUS_INVALID_ADDRESS;
         }
         boolean auto = port == 0;
         if (auto) {
             port = adapter.ports.allocate(); // taken here, let go if the connect does not start
             if (port == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES.code();
+                return NtStatus.STATUS_TOO_MANY_ADDRESSES;
             }
         } else if (adapter.ports.inUse(port)) {
-            return NtStatus.STATUS_SHARING_VIOLATION.code();
+            return NtStatus.STATUS_SHARING_VIOLATION;
         }
-        return start(qp, port, auto, destination, inboundReadLimit, outboundReadLimit, privateData,
-            privateDataLength, completion, requestContext);
+        return NtStatus.of(start(qp, port, auto, destination, inboundReadLimit, outboundReadLimit, privateData,
+            privateDataLength, completion, requestContext));
     }
 
     /**
      * NdkConnectWithSharedEndpoint: as {@link #connect} from the shared endpoint's address. Inline
      * STATUS_INVALID_PARAMETER for a closed or foreign endpoint.
      */
-    public int connectWithSharedEndpoint(NdkQp qp, NdkSharedEndpoint sharedEndpoint, SockAddrIn destination,
+    public NtStatus connectWithSharedEndpoint(NdkQp qp, NdkSharedEndpoint sharedEndpoint, SockAddrIn destination,
                                          int inboundReadLimit, int outboundReadLimit, MemorySegment privateData,
                                          int privateDataLength, NdkRequestCompletion completion,
                                          Object requestContext) {
@@ -196,14 +196,14 @@ public final class NdkConnector {
         }
         int status = checkConnect(qp, destination, privateData, privateDataLength, completion);
         if (status != NtStatus.STATUS_SUCCESS.code()) {
-            return status;
+            return NtStatus.of(status);
         }
         if (sharedEndpoint == null || sharedEndpoint.closed()) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         endpoint = sharedEndpoint;
-        return start(qp, sharedEndpoint.port(), false, destination, inboundReadLimit, outboundReadLimit,
-            privateData, privateDataLength, completion, requestContext);
+        return NtStatus.of(start(qp, sharedEndpoint.port(), false, destination, inboundReadLimit,
+            outboundReadLimit, privateData, privateDataLength, completion, requestContext));
     }
 
     private int checkConnect(NdkQp qp, SockAddrIn destination, MemorySegment privateData, int privateDataLength,
@@ -329,31 +329,31 @@ public final class NdkConnector {
      * STATUS_CONNECTION_INVALID (no successful connect to complete), STATUS_CONNECTION_ABORTED (the peer
      * reset the connection meanwhile), STATUS_INSUFFICIENT_RESOURCES (request ring full).
      */
-    public int completeConnect(NdkDisconnectEventCallback disconnectEvent, Object disconnectEventContext,
+    public NtStatus completeConnect(NdkDisconnectEventCallback disconnectEvent, Object disconnectEventContext,
                                NdkRequestCompletion completion, Object requestContext) {
         if (!adapter.onDispatchThread()) {
             return adapter.defer(completion, requestContext, () -> completeConnect(disconnectEvent,
                 disconnectEventContext, completion, requestContext));
         }
         if (state == DEAD && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
-            return NtStatus.STATUS_CONNECTION_ABORTED.code();
+            return NtStatus.STATUS_CONNECTION_ABORTED;
         }
         if (state != CONNECTED || passive) {
-            return NtStatus.STATUS_CONNECTION_INVALID.code();
+            return NtStatus.STATUS_CONNECTION_INVALID;
         }
         if (completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         int length = MpaFrame.emitFpdu(control, CONTROL_RTR_OFFSET, 0, crc ? txCrc : null);
         if (!adapter.tcp.send(ep.handle(), REQUEST_RTR, control.addressOffset() + CONTROL_RTR_OFFSET, length)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         disconnectCallback = disconnectEvent;
         disconnectContext = disconnectEventContext;
         this.completion = completion;
         this.completionContext = requestContext;
         state = COMPLETING;
-        return NtStatus.STATUS_PENDING.code();
+        return NtStatus.STATUS_PENDING;
     }
 
     // ================================================================ NdkAccept / NdkReject
@@ -368,7 +368,7 @@ public final class NdkConnector {
      * STATUS_CONNECTION_ABORTED (the initiator went away meanwhile), STATUS_INVALID_BUFFER_SIZE (private
      * data above MaxCalleeData), STATUS_INVALID_PARAMETER, STATUS_INSUFFICIENT_RESOURCES.
      */
-    public int accept(NdkQp qp, int inboundReadLimit, int outboundReadLimit, MemorySegment privateData,
+    public NtStatus accept(NdkQp qp, int inboundReadLimit, int outboundReadLimit, MemorySegment privateData,
                       int privateDataLength, NdkDisconnectEventCallback disconnectEvent,
                       Object disconnectEventContext, NdkRequestCompletion completion, Object requestContext) {
         if (!adapter.onDispatchThread()) {
@@ -377,17 +377,17 @@ public final class NdkConnector {
                 privateDataLength, disconnectEvent, disconnectEventContext, completion, requestContext));
         }
         if (state == DEAD && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
-            return NtStatus.STATUS_CONNECTION_ABORTED.code();
+            return NtStatus.STATUS_CONNECTION_ABORTED;
         }
         if (state != REQUEST_RECEIVED) {
-            return NtStatus.STATUS_CONNECTION_INVALID.code();
+            return NtStatus.STATUS_CONNECTION_INVALID;
         }
         if (qp == null || qp.connector != null || completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCalleeData()
             || (privateData == null ? privateDataLength > 0 : privateDataLength > privateData.byteSize())) {
-            return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
+            return NtStatus.STATUS_INVALID_BUFFER_SIZE;
         }
         NdkAdapterInfo info = adapter.info();
         ownInbound = clamp(inboundReadLimit, info.maxInboundReadLimit());
@@ -395,7 +395,7 @@ public final class NdkConnector {
         int length = MpaFrame.emit(control, 0, false, false, crc, effectiveInbound(), effectiveOutbound(),
             privateData, 0, privateDataLength);
         if (!adapter.tcp.send(ep.handle(), REQUEST_REPLY, control.addressOffset(), length)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         listener.decided(this);
         this.qp = qp;
@@ -408,7 +408,7 @@ public final class NdkConnector {
         state = ACCEPTING;
         adapter.arm(this, info.completeConnectTimeoutNs());
         schedulePump(); // bytes already here (never before our reply, from a correct peer) parse in dispatch()
-        return NtStatus.STATUS_PENDING.code();
+        return NtStatus.STATUS_PENDING;
     }
 
     /**
@@ -418,23 +418,23 @@ public final class NdkConnector {
      * STATUS_CONNECTION_INVALID (no request to reject); STATUS_INVALID_BUFFER_SIZE (above MaxCalleeData);
      * STATUS_INSUFFICIENT_RESOURCES (request ring full).
      */
-    public int reject(MemorySegment privateData, int privateDataLength) {
+    public NtStatus reject(MemorySegment privateData, int privateDataLength) {
         adapter.checkThread();
         if (state != REQUEST_RECEIVED) {
-            return NtStatus.STATUS_CONNECTION_INVALID.code();
+            return NtStatus.STATUS_CONNECTION_INVALID;
         }
         if (privateDataLength < 0 || privateDataLength > adapter.info().maxCalleeData()
             || (privateData == null ? privateDataLength > 0 : privateDataLength > privateData.byteSize())) {
-            return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
+            return NtStatus.STATUS_INVALID_BUFFER_SIZE;
         }
         int length = MpaFrame.emit(control, 0, false, true, 0, 0, privateData, 0, privateDataLength);
         if (!adapter.tcp.send(ep.handle(), REQUEST_REPLY, control.addressOffset(), length)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         ep.shutdown();
         listener.decided(this);
         state = DEAD;
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     // ================================================================ queries
@@ -458,24 +458,24 @@ public final class NdkConnector {
      * STATUS_INVALID_DEVICE_STATE before the peer's request or reply arrived; STATUS_INVALID_PARAMETER for
      * a {@code capacity} above the segment's size, or a read-only segment.
      */
-    public int getConnectionData(NdkConnectionData out, MemorySegment privateData, int capacity) {
+    public NtStatus getConnectionData(NdkConnectionData out, MemorySegment privateData, int capacity) {
         adapter.checkThread();
         if (!peerKnown) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
         if (out == null || capacity < 0 || (privateData == null && capacity > 0)
             || (privateData != null && (capacity > privateData.byteSize() || privateData.isReadOnly()))) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         out.inboundReadLimit = effectiveInbound();
         out.outboundReadLimit = effectiveOutbound();
         out.privateDataLength = peerPrivateDataLength;
         if (privateData == null) {
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
         int n = Math.min(capacity, peerPrivateDataLength);
         MemorySegment.copy(peerPrivateData, 0, privateData, ValueLayout.JAVA_BYTE, 0, n);
-        return capacity >= peerPrivateDataLength ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_BUFFER_TOO_SMALL.code();
+        return capacity >= peerPrivateDataLength ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_BUFFER_TOO_SMALL;
     }
 
     /** NdkGetLocalAddress: this side's address, or null (STATUS_INVALID_DEVICE_STATE) before connecting. */
@@ -498,29 +498,29 @@ public final class NdkConnector {
      * STATUS_SUCCESS when the peer already reset the connection; STATUS_INVALID_DEVICE_STATE when there is
      * no connection to disconnect (never connected, already disconnecting or disconnected).
      */
-    public int disconnect(NdkRequestCompletion completion, Object requestContext) {
+    public NtStatus disconnect(NdkRequestCompletion completion, Object requestContext) {
         if (!adapter.onDispatchThread()) {
             return adapter.defer(completion, requestContext, () -> disconnect(completion, requestContext));
         }
         if (state == DEAD && ep.stackClosed() && deathStatus == NtStatus.STATUS_CONNECTION_ABORTED.code()) {
             state = CLOSED;
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
         if (state != ESTABLISHED && state != CONNECTED) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
         if (completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         if (!adapter.tcp.shutdown(ep.handle())) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         // ESTABLISHED and CONNECTED imply the TCP connection is still open (onTcpClosed leaves both).
         localDisconnect = true;
         this.completion = completion;
         this.completionContext = requestContext;
         state = DISCONNECTING;
-        return NtStatus.STATUS_PENDING.code();
+        return NtStatus.STATUS_PENDING;
     }
 
     /**
@@ -528,10 +528,10 @@ public final class NdkConnector {
      * flushes the QP's posted receives (STATUS_CANCELLED) and unbinds it. Sends still outstanding complete
      * (STATUS_CANCELLED) once the stack reports the connection closed. Synchronous: STATUS_SUCCESS.
      */
-    public int close() {
+    public NtStatus close() {
         adapter.checkThread();
         if (state == CLOSED) {
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
         int was = state;
         state = CLOSED;
@@ -547,7 +547,7 @@ public final class NdkConnector {
         if (completion != null) {
             finish(NtStatus.STATUS_CANCELLED.code());
         }
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     // ================================================================ events from the adapter

@@ -45,30 +45,30 @@ public final class NdkListener {
      * use), STATUS_INSUFFICIENT_RESOURCES (the adapter's listener limit, or the stack's request ring full),
      * STATUS_INVALID_DEVICE_STATE (already listening or closed).
      */
-    public int listen(SockAddrIn address, NdkRequestCompletion completion, Object requestContext) {
+    public NtStatus listen(SockAddrIn address, NdkRequestCompletion completion, Object requestContext) {
         if (!adapter.onDispatchThread()) {
             return adapter.defer(completion, requestContext, () -> listen(address, completion, requestContext));
         }
         if (state != IDLE) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
         if (address == null || completion == null) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         if (address.ip() != 0 && address.ip() != adapter.stackAddress) {
-            return NtStatus.STATUS_INVALID_ADDRESS.code();
+            return NtStatus.STATUS_INVALID_ADDRESS;
         }
         if (adapter.listenerCount() >= adapter.info().maxListeners()) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         autoPort = address.port() == 0;
         int p = adapter.ports.choose(address.port());
         if (p < 0) {
-            return p; // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
+            return NtStatus.of(p); // STATUS_TOO_MANY_ADDRESSES, STATUS_SHARING_VIOLATION
         }
         if (!adapter.tcp.listen(p)) {
             adapter.ports.free(p);
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         port = p;
         portTries = 1;
@@ -76,7 +76,7 @@ public final class NdkListener {
         this.completion = completion;
         this.completionContext = requestContext;
         state = LISTEN_PENDING;
-        return NtStatus.STATUS_PENDING.code();
+        return NtStatus.STATUS_PENDING;
     }
 
     void onListenComplete(int status) {
@@ -134,11 +134,11 @@ public final class NdkListener {
      * resuming delivers those that waited, in order (at once, or when a pending listen completes).
      * STATUS_SUCCESS, in any state.
      */
-    public int controlConnectEvents(boolean pause) {
+    public NtStatus controlConnectEvents(boolean pause) {
         adapter.checkThread();
         paused = pause;
         deliverWaiting();
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     /** Delivers the requests that waited, in order, unless paused (a callback may pause again). */
@@ -192,10 +192,10 @@ public final class NdkListener {
      * NdkCloseListener: stops listening; requests not yet delivered are refused (TCP reset); connectors
      * already delivered stay the consumer's. Synchronous: STATUS_SUCCESS.
      */
-    public int close() {
+    public NtStatus close() {
         adapter.checkThread();
         if (state == CLOSED) {
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
         int was = state;
         state = CLOSED;
@@ -211,6 +211,6 @@ public final class NdkListener {
             // the stack still answers: onListenComplete cleans up
             finish(NtStatus.STATUS_CANCELLED.code());
         }
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 }

@@ -66,15 +66,15 @@ public final class NdkQp {
      * {@code dispatch()}, never inside this call);
      * STATUS_INSUFFICIENT_RESOURCES (MaxReceiveQueueDepth posted); STATUS_INVALID_DEVICE_STATE (closed).
      */
-    public int postReceive(long address, int capacity, Object requestContext) {
+    public NtStatus postReceive(long address, int capacity, Object requestContext) {
         if (!adapter.onDispatchThread()) {
             // queued: a failure there completes the receive with that status (CANCELLED: the adapter closed)
             return adapter.queue(new NdkAdapter.QueuedCall() {
                 @Override
                 public void run() {
-                    int r = postReceive(address, capacity, requestContext);
-                    if (r != NtStatus.STATUS_SUCCESS.code()) {
-                        receiveFailed(requestContext, r);
+                    NtStatus r = postReceive(address, capacity, requestContext);
+                    if (r != NtStatus.STATUS_SUCCESS) {
+                        receiveFailed(requestContext, r.code());
                     }
                 }
 
@@ -82,16 +82,16 @@ public final class NdkQp {
                 void cancel() {
                     receiveFailed(requestContext, NtStatus.STATUS_CANCELLED.code());
                 }
-            }) ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         if (closed) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
         if (capacity < 0 || (address == 0 && capacity > 0)) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         if (rqCount == rqAddress.length) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         int at = (rqHead + rqCount) % rqAddress.length;
         rqAddress[at] = address;
@@ -101,7 +101,7 @@ public final class NdkQp {
         if (connector != null) {
             connector.schedulePump();
         }
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     /**
@@ -112,15 +112,15 @@ public final class NdkQp {
      * before CompleteConnect/Accept completed, or after Disconnect); STATUS_INVALID_BUFFER_SIZE (longer than
      * MaxTransferLength); STATUS_INSUFFICIENT_RESOURCES (MaxInitiatorQueueDepth sends outstanding).
      */
-    public int send(long address, int length, Object requestContext) {
+    public NtStatus send(long address, int length, Object requestContext) {
         if (!adapter.onDispatchThread()) {
             // queued (the memory must stay valid until the completion): a failure there completes the send
             return adapter.queue(new NdkAdapter.QueuedCall() {
                 @Override
                 public void run() {
-                    int r = send(address, length, requestContext);
-                    if (r != NtStatus.STATUS_SUCCESS.code()) {
-                        sendFailed(requestContext, r);
+                    NtStatus r = send(address, length, requestContext);
+                    if (r != NtStatus.STATUS_SUCCESS) {
+                        sendFailed(requestContext, r.code());
                     }
                 }
 
@@ -128,16 +128,16 @@ public final class NdkQp {
                 void cancel() {
                     sendFailed(requestContext, NtStatus.STATUS_CANCELLED.code());
                 }
-            }) ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            }) ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         if (closed || connector == null || !connector.established()) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
         if (length < 0 || length > adapter.info().maxTransferLength() || (address == 0 && length > 0)) {
-            return NtStatus.STATUS_INVALID_BUFFER_SIZE.code();
+            return NtStatus.STATUS_INVALID_BUFFER_SIZE;
         }
         if (sendsOutstanding == slotBusy.length) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         int slot = 0;
         while (slotBusy[slot]) {
@@ -151,7 +151,7 @@ public final class NdkQp {
         int fpdu = MpaFrame.emitFpdu(sendSlots, base, length, connector.crcInUse() ? txCrc : null);
         long requestId = (sendSequence << 4) | slot; // slot < 16: MaxInitiatorQueueDepth is at most 15
         if (!adapter.tcp.send(connector.handle(), requestId, sendSlots.addressOffset() + base, fpdu)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
         }
         sendSequence++;
         slotRequest[slot] = requestId;
@@ -160,7 +160,7 @@ public final class NdkQp {
         slotLength[slot] = length;
         slotOwner[slot] = connector;
         sendsOutstanding++;
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     void onSendComplete(NdkConnector from, long requestId, int status) {
@@ -191,9 +191,8 @@ public final class NdkQp {
         slotContext[slot] = null;
         sendsOutstanding--;
         try {
-            handler.onSendComplete(ctx, status == NtStatus.STATUS_SUCCESS.code() ? status
-                : status == NtStatus.STATUS_CONNECTION_ABORTED.code() ? NtStatus.STATUS_CANCELLED.code() : status,
-                status == NtStatus.STATUS_SUCCESS.code() ? bytes : 0);
+            handler.onSendComplete(ctx, status == NtStatus.STATUS_CONNECTION_ABORTED.code() ? NtStatus.STATUS_CANCELLED
+                : NtStatus.of(status), status == NtStatus.STATUS_SUCCESS.code() ? bytes : 0);
         } catch (Throwable t) {
             adapter.onCallbackError(t);
         }
@@ -218,7 +217,7 @@ public final class NdkQp {
         rqHead = (rqHead + 1) % rqAddress.length;
         rqCount--;
         try {
-            handler.onReceiveComplete(ctx, status, bytes);
+            handler.onReceiveComplete(ctx, NtStatus.of(status), bytes);
         } catch (Throwable t) {
             adapter.onCallbackError(t);
         }
@@ -226,7 +225,7 @@ public final class NdkQp {
 
     private void sendFailed(Object requestContext, int status) {
         try {
-            handler.onSendComplete(requestContext, status, 0);
+            handler.onSendComplete(requestContext, NtStatus.of(status), 0);
         } catch (Throwable t) {
             adapter.onCallbackError(t);
         }
@@ -234,7 +233,7 @@ public final class NdkQp {
 
     private void receiveFailed(Object requestContext, int status) {
         try {
-            handler.onReceiveComplete(requestContext, status, 0);
+            handler.onReceiveComplete(requestContext, NtStatus.of(status), 0);
         } catch (Throwable t) {
             adapter.onCallbackError(t);
         }
@@ -262,13 +261,13 @@ public final class NdkQp {
      * bound to a connector (connecting, accepting, connected or disconnecting): close the connector or let
      * the disconnect complete first.
      */
-    public int close() {
+    public NtStatus close() {
         adapter.checkThread();
         if (connector != null) {
-            return NtStatus.STATUS_INVALID_DEVICE_STATE.code();
+            return NtStatus.STATUS_INVALID_DEVICE_STATE;
         }
         closed = true;
         flushReceives();
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 }

@@ -10,14 +10,14 @@ import io.fastpath.provider.NtStatus;
  */
 final class Call implements NdkRequestCompletion {
     int completions;
-    int status = Integer.MIN_VALUE;
+    NtStatus status;
     boolean pendingReturned;
     boolean completedInsideCall;
     private boolean inCall;
     Object context;
 
     @Override
-    public void complete(Object requestContext, int s) {
+    public void complete(Object requestContext, NtStatus s) {
         completions++;
         status = s;
         context = requestContext;
@@ -27,11 +27,11 @@ final class Call implements NdkRequestCompletion {
     }
 
     /** Wraps a call: {@code call.start(() -> connector.connect(..., call, ctx))}. Returns the call's status. */
-    int start(java.util.function.IntSupplier call) {
+    NtStatus start(java.util.function.Supplier<NtStatus> call) {
         inCall = true;
         try {
-            int r = call.getAsInt();
-            pendingReturned = r == NtStatus.STATUS_PENDING.code();
+            NtStatus r = call.get();
+            pendingReturned = r == NtStatus.STATUS_PENDING;
             return r;
         } finally {
             inCall = false;
@@ -43,10 +43,10 @@ final class Call implements NdkRequestCompletion {
     }
 
     /** Completed exactly once, after the call returned PENDING, with {@code expected}. */
-    void assertCompleted(int expected) {
+    void assertCompleted(NtStatus expected) {
         assertEquals(1, completions, "completions");
         assertEquals(false, completedInsideCall, "completed inside the call");
         assertEquals(true, pendingReturned, "the call returned PENDING");
-        assertEquals(NtStatus.name(expected), NtStatus.name(status));
+        assertEquals(expected, status);
     }
 }

@@ -87,14 +87,14 @@ class NdkAfPacketTest {
                 listen.assertCompleted(S);
                 // Failures over the real link: nobody on the port, nobody at the address.
                 for (Object[] t : new Object[][] {
-                    {SockAddrIn.of("10.14.0.2", 4444), NtStatus.STATUS_CONNECTION_REFUSED.code()},
-                    {SockAddrIn.of("10.14.0.99", 4444), NtStatus.STATUS_HOST_UNREACHABLE.code()}}) {
+                    {SockAddrIn.of("10.14.0.2", 4444), NtStatus.STATUS_CONNECTION_REFUSED},
+                    {SockAddrIn.of("10.14.0.99", 4444), NtStatus.STATUS_HOST_UNREACHABLE}}) {
                     Call failed = new Call();
                     NdkConnector x = ndkA.createConnector();
                     assertEquals(P, failed.start(() -> x.connect(new TestQp(ndkA, 1, 8).qp, null, (SockAddrIn) t[0], 1,
                         1, null, 0, failed, null)));
                     run.until(failed::done, "connect to " + t[0]);
-                    failed.assertCompleted((Integer) t[1]);
+                    failed.assertCompleted((NtStatus) t[1]);
                 }
                 int size = 65535;
                 TestQp qpA = new TestQp(ndkA, 4, size);
@@ -133,7 +133,7 @@ class NdkAfPacketTest {
                     assertEquals(S, qpA.send(n, i));
                     run.until(() -> !qpB.received.isEmpty(), "message " + i);
                     int[] r = qpB.received.poll();
-                    assertEquals(NtStatus.STATUS_SUCCESS.code(), r[1]);
+                    assertEquals(NtStatus.STATUS_SUCCESS, NtStatus.of(r[1]));
                     assertEquals(n, r[2]);
                     qpB.assertMessage(r[0], n, i);
                     qpB.post(r[0]);

@@ -20,8 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * NDK_FN_COMPLETE_CONNECT, NDK_FN_GET_CONNECTION_DATA, NDK_FN_DISCONNECT).
  */
 class NdkConnectionTest {
-    static final int P = NtStatus.STATUS_PENDING.code();
-    static final int S = NtStatus.STATUS_SUCCESS.code();
+    static final NtStatus P = NtStatus.STATUS_PENDING;
+    static final NtStatus S = NtStatus.STATUS_SUCCESS;
 
     @TempDir
     Path dir;
@@ -85,7 +85,7 @@ class NdkConnectionTest {
         // The accept waits for the initiator's third step (RFC 6581 RTR / NdkCompleteConnect).
         rig.runFor(30);
         assertEquals(0, accept.completions, "accept completes only after CompleteConnect");
-        assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), qpA.send(1, 0), "no sends before CompleteConnect");
+        assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE, qpA.send(1, 0), "no sends before CompleteConnect");
         Call complete = new Call();
         assertEquals(P, complete.start(() -> c.completeConnect(ctx -> events[0]++, null, complete, null)));
         rig.await(complete, "complete connect");
@@ -127,7 +127,7 @@ class NdkConnectionTest {
                 assertEquals(S, p.activeQp().send(n, i));
                 rig.runUntil(() -> !p.passiveQp().received.isEmpty(), 5, "ping " + n);
                 int[] r = p.passiveQp().received.poll();
-                assertEquals(S, r[1]);
+                assertEquals(S, NtStatus.of(r[1]));
                 assertEquals(n, r[2]);
                 p.passiveQp().assertMessage(r[0], n, i);
                 p.passiveQp().post(r[0]);
@@ -158,9 +158,9 @@ class NdkConnectionTest {
             assertEquals(0, p.activeQp().qp.receivesPosted());
             // Not reusable.
             Call again = new Call();
-            assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), again.start(() -> p.active().connect(
+            assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE, again.start(() -> p.active().connect(
                 new TestQp(rig.ndkA, 1, 16).qp, null, l.address, 1, 1, null, 0, again, null)));
-            assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), p.active().disconnect(again, null));
+            assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE, p.active().disconnect(again, null));
             assertEquals(0, again.completions);
             rig.runUntil(() -> rig.ndkA.connections() == 0 && rig.ndkB.connections() == 0, 5, "connections gone");
         }

@@ -35,14 +35,14 @@ class NdkDispatchTest {
 
         final NdkQpHandler a = new NdkQpHandler() {
             @Override
-            public void onSendComplete(Object requestContext, int status, int bytes) {
+            public void onSendComplete(Object requestContext, NtStatus status, int bytes) {
                 if (status != S) {
                     failures++;
                 }
             }
 
             @Override
-            public void onReceiveComplete(Object requestContext, int status, int bytes) {
+            public void onReceiveComplete(Object requestContext, NtStatus status, int bytes) {
                 if (status != S || bytes != 16384) {
                     failures++;
                 }
@@ -53,14 +53,14 @@ class NdkDispatchTest {
 
         final NdkQpHandler b = new NdkQpHandler() {
             @Override
-            public void onSendComplete(Object requestContext, int status, int bytes) {
+            public void onSendComplete(Object requestContext, NtStatus status, int bytes) {
                 if (status != S) {
                     failures++;
                 }
             }
 
             @Override
-            public void onReceiveComplete(Object requestContext, int status, int bytes) {
+            public void onReceiveComplete(Object requestContext, NtStatus status, int bytes) {
                 qpB.send(bBuf.addressOffset(), bytes, context);
                 qpB.postReceive(bBuf.addressOffset(), 16384, context);
             }
@@ -170,7 +170,7 @@ class NdkDispatchTest {
             NdkRequestCompletion record = (ctx, status) -> {
                 completions.incrementAndGet();
                 completedOn.put((String) ctx, Thread.currentThread());
-                statuses.merge((String) ctx, status, (x, y) -> -1); // -1 marks a second completion
+                statuses.merge((String) ctx, status.code(), (x, y) -> -1); // -1 marks a second completion
             };
             java.util.concurrent.LinkedBlockingQueue<NdkConnector> requests = new java.util.concurrent.LinkedBlockingQueue<>();
             NdkListener listener = rig.ndkB.createListener((ctx, c) -> requests.add(c), null);
@@ -182,13 +182,13 @@ class NdkDispatchTest {
             java.util.concurrent.LinkedBlockingQueue<String> qpEvents = new java.util.concurrent.LinkedBlockingQueue<>();
             NdkQpHandler log = new NdkQpHandler() {
                 @Override
-                public void onSendComplete(Object requestContext, int status, int bytes) {
-                    qpEvents.add("send " + requestContext + " " + NtStatus.name(status) + " " + bytes);
+                public void onSendComplete(Object requestContext, NtStatus status, int bytes) {
+                    qpEvents.add("send " + requestContext + " " + status + " " + bytes);
                 }
 
                 @Override
-                public void onReceiveComplete(Object requestContext, int status, int bytes) {
-                    qpEvents.add("receive " + requestContext + " " + NtStatus.name(status) + " " + bytes);
+                public void onReceiveComplete(Object requestContext, NtStatus status, int bytes) {
+                    qpEvents.add("receive " + requestContext + " " + status + " " + bytes);
                 }
             };
             NdkQp qpA = rig.ndkA.createQp(log);
@@ -228,21 +228,21 @@ class NdkDispatchTest {
                 assertTrue(completedOn.get(k) != Thread.currentThread());
             }
             assertEquals(6, completions.get());
-            assertEquals(NtStatus.STATUS_CONNECTION_INVALID.code(), bad(rig, s), "accept after disconnect, via the completion");
+            assertEquals(NtStatus.STATUS_CONNECTION_INVALID, bad(rig, s), "accept after disconnect, via the completion");
         }
     }
 
     /** A cross-thread call that fails on the dispatch thread still completes once, with the failure. */
-    private static int bad(NdkRig rig, NdkConnector dead) throws Exception {
-        CompletableFuture<Integer> status = new CompletableFuture<>();
+    private static NtStatus bad(NdkRig rig, NdkConnector dead) throws Exception {
+        CompletableFuture<NtStatus> status = new CompletableFuture<>();
         MemorySegment big = MemorySegment.ofArray(new byte[600]);
         assertEquals(P, dead.accept(rig.ndkB.createQp(new NdkQpHandler() {
             @Override
-            public void onSendComplete(Object requestContext, int s, int bytes) {
+            public void onSendComplete(Object requestContext, NtStatus s, int bytes) {
             }
 
             @Override
-            public void onReceiveComplete(Object requestContext, int s, int bytes) {
+            public void onReceiveComplete(Object requestContext, NtStatus s, int bytes) {
             }
         }), 1, 1, big, 600, null, null, (ctx, s) -> status.complete(s), null));
         return status.get(10, TimeUnit.SECONDS);

@@ -147,7 +147,7 @@ class NdkLinuxTest {
                 out.readLine());
             link.until(() -> !qp.received.isEmpty(), "message");
             int[] r = qp.received.poll();
-            assertEquals(S, r[1]);
+            assertEquals(S, NtStatus.of(r[1]));
             byte[] got = new byte[r[2]];
             qp.receive.getBytes(r[0] * 256, got);
             assertEquals("ping from linux", new String(got, StandardCharsets.US_ASCII));
@@ -179,7 +179,7 @@ class NdkLinuxTest {
             assertEquals(P, connect.start(() -> c.connect(qp.qp, null, new SockAddrIn(Ipv4Address.parse(link.net + "1"),
                 7401), 4, 6, pd, (int) pd.byteSize(), connect, null)));
             link.until(connect::done, "connect");
-            connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertEquals("request flags=0x10 rev=2 ird=0xc004 ord=0x0006 pd=may I?", out.readLine());
             assertEquals("linux says no", privateData(c, new NdkConnectionData()));
         }

@@ -61,9 +61,9 @@ class NdkStreamTest {
                 if (n >= 4) {
                     sendBuf.putInt(0, sent);
                 }
-                int r = qp.send(sendBuf.addressOffset(), n, null);
+                NtStatus r = qp.send(sendBuf.addressOffset(), n, null);
                 if (r != S) {
-                    fail("send " + sent + ": " + NtStatus.name(r));
+                    fail("send " + sent + ": " + r);
                     return;
                 }
                 sent++;
@@ -77,19 +77,19 @@ class NdkStreamTest {
         }
 
         @Override
-        public void onSendComplete(Object requestContext, int status, int bytes) {
+        public void onSendComplete(Object requestContext, NtStatus status, int bytes) {
             if (status != S) {
-                fail("send completion " + NtStatus.name(status));
+                fail("send completion " + status);
             }
             sendsDone++;
         }
 
         @Override
-        public void onReceiveComplete(Object requestContext, int status, int bytes) {
+        public void onReceiveComplete(Object requestContext, NtStatus status, int bytes) {
             int slot = (Integer) requestContext;
             int n = expected.nextInt(MAX + 1);
             if (status != S || bytes != n) {
-                fail("message " + received + ": " + NtStatus.name(status) + " " + bytes + " bytes, expected " + n);
+                fail("message " + received + ": " + status + " " + bytes + " bytes, expected " + n);
             } else {
                 int at = slot * MAX;
                 for (int i = n >= 4 ? 4 : 0; i < n; i++) {

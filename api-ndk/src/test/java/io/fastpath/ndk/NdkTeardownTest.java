@@ -30,8 +30,8 @@ class NdkTeardownTest {
     @TempDir
     Path dir;
 
-    private static void assertStatus(int expected, int actual) {
-        assertEquals(NtStatus.name(expected), NtStatus.name(actual));
+    private static void assertStatus(NtStatus expected, NtStatus actual) {
+        assertEquals(expected, actual);
     }
 
     /** Fills a stack's request ring (its poll thread held at the gate) with requests that do nothing. */
@@ -64,7 +64,7 @@ class NdkTeardownTest {
             assertEquals(1, a.qp.sendsOutstanding());
             rig.gateA.open();
             rig.runUntil(() -> a.sendFailures == 1, 5, "the send completes");
-            assertStatus(NtStatus.STATUS_CANCELLED.code(), a.lastSendStatus);
+            assertStatus(NtStatus.STATUS_CANCELLED, a.lastSendStatus);
             assertEquals(0, a.qp.sendsOutstanding(), "its slot is free again");
             rig.runFor(50); // the stack's late INVALID_CONNECTION for it is not a second completion
             assertEquals(1, a.sendFailures);
@@ -120,17 +120,17 @@ class NdkTeardownTest {
             Call call = new Call();
             assertEquals(P, call.start(() -> c.connect(qp.qp, null, SockAddrIn.of("10.13.0.78", 80), 1, 1, null, 0,
                 call, null))); // ARP in progress: the connector stays CONNECTING
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), qp.qp.close());
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, qp.qp.close());
             assertEquals(S, c.close());
             rig.await(call, "cancelled");
-            call.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            call.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertEquals(S, qp.qp.close());
 
             // Once both disconnects completed, both QPs close at once (no wait for TIME_WAIT).
             Listening l = new Listening(rig, 7402);
             Pair p = establish(rig, l, new int[] {1, 1}, new int[] {1, 1}, "", "");
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), p.activeQp().qp.close());
-            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), p.passiveQp().qp.close());
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, p.activeQp().qp.close());
+            assertStatus(NtStatus.STATUS_INVALID_DEVICE_STATE, p.passiveQp().qp.close());
             Call da = new Call();
             Call db = new Call();
             assertEquals(P, da.start(() -> p.active().disconnect(da, null)));
@@ -165,7 +165,7 @@ class NdkTeardownTest {
             b.post(0); // the message is copied now and its mbuf handed back: the ring has no room
             rig.runUntil(() -> b.received.size() == 1, 5, "the ninth message");
             int[] r = b.received.poll();
-            assertEquals(S, r[1]);
+            assertEquals(S, NtStatus.of(r[1]));
             assertEquals(100, r[2]);
             b.assertMessage(0, 100, 9);
             assertFalse(rig.ndkB.tcp.noDelay(-1L, true), "the request ring is still full");
@@ -195,11 +195,11 @@ class NdkTeardownTest {
             rig.gateA.hold();
             fillRequestRing(rig.ndkA.tcp);
             rig.await(call, "connect timeout"); // its reset finds no room
-            call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
+            call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
             rig.gateA.open();
             rig.runUntil(() -> rig.ndkA.connections() == 0 && rig.ndkB.connections() == 0, 5, "the reset reached B");
             Call accept = new Call();
-            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED.code(), accept.start(() -> l.requests.get(0).accept(
+            assertStatus(NtStatus.STATUS_CONNECTION_ABORTED, accept.start(() -> l.requests.get(0).accept(
                 new TestQp(rig.ndkB, 1, 8).qp, 1, 1, null, 0, null, null, accept, null)));
         }
     }
@@ -218,20 +218,20 @@ class NdkTeardownTest {
             // A task that runs while close() dispatches, and calls from another thread then.
             NdkListener late = rig.ndkB.createListener((ctx, c) -> { }, null);
             Call lateCall = new Call();
-            int[] lateStatus = {Integer.MIN_VALUE};
+            NtStatus[] lateStatus = {null};
             assertTrue(rig.ndkB.execute(() -> lateStatus[0] = CompletableFuture.supplyAsync(
                 () -> late.listen(new SockAddrIn(0, 7406), lateCall, null)).join()));
             rig.ndkB.close();
             assertEquals(1, queued.completions, "the queued listen completed once");
-            assertStatus(NtStatus.STATUS_CANCELLED.code(), queued.status);
+            assertStatus(NtStatus.STATUS_CANCELLED, queued.status);
             assertEquals(1, qp.sendFailures);
-            assertStatus(NtStatus.STATUS_CANCELLED.code(), qp.lastSendStatus);
-            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), lateStatus[0]);
+            assertStatus(NtStatus.STATUS_CANCELLED, qp.lastSendStatus);
+            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES, lateStatus[0]);
             assertEquals(0, lateCall.completions);
             assertFalse(rig.ndkB.execute(() -> { }));
             MemorySegment pd = text("x");
             Call after = new Call();
-            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), CompletableFuture.supplyAsync(() -> rig.ndkB
+            assertStatus(NtStatus.STATUS_INSUFFICIENT_RESOURCES, CompletableFuture.supplyAsync(() -> rig.ndkB
                 .createConnector().connect(qp.qp, null, new SockAddrIn(NdkRig.A_IP, 1), 1, 1, pd, 1, after, null))
                 .get(5, TimeUnit.SECONDS));
             assertEquals(0, after.completions);
@@ -252,7 +252,7 @@ class NdkTeardownTest {
             assertEquals(P, refused.start(() -> rig.ndkA.createConnector().connect(new TestQp(rig.ndkA, 1, 8).qp, null,
                 l.address, 1, 1, nine, 9, refused, null)));
             rig.await(refused, "connect");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertEquals(1, rig.ndkB.malformedFrames());
             assertEquals(MpaFrame.ERR_PRIVATE_DATA_TOO_LONG, rig.ndkB.lastMalformedError());
             assertEquals(0, l.requests.size());
@@ -267,10 +267,10 @@ class NdkTeardownTest {
             assertEquals(P, accept.start(() -> l.requests.get(0).accept(new TestQp(rig.ndkB, 1, 8).qp, 1, 1, five, 5,
                 null, null, accept, null)));
             rig.await(connect, "connect");
-            connect.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED.code());
+            connect.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED);
             assertEquals(MpaFrame.ERR_PRIVATE_DATA_TOO_LONG, rig.ndkA.lastMalformedError());
             rig.await(accept, "accept");
-            accept.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED.code());
+            accept.assertCompleted(NtStatus.STATUS_CONNECTION_ABORTED);
         }
     }
 }

@@ -50,7 +50,7 @@ class NdkWireTest {
         try (NdkRig rig = new NdkRig(dir, o)) {
             Listening l = new Listening(rig, 7010);
             NdkConnectionTest.Pair p = establish(rig, l, new int[] {5, 6}, new int[] {7, 8}, "request-pd", "reply-pd");
-            assertEquals(NtStatus.STATUS_SUCCESS.code(), p.activeQp().send(5, 1));
+            assertEquals(NtStatus.STATUS_SUCCESS, p.activeQp().send(5, 1));
             rig.runUntil(() -> !p.passiveQp().received.isEmpty(), 5, "message");
         }
         String hex = HexFormat.of().formatHex("request-pd".getBytes(StandardCharsets.US_ASCII));
@@ -207,25 +207,25 @@ class NdkWireTest {
             qp.postAll(4);
             int[] disconnects = new int[1];
             Call accept = new Call();
-            assertEquals(NtStatus.STATUS_PENDING.code(), accept.start(() -> s.accept(qp.qp, 1, 1, null, 0,
+            assertEquals(NtStatus.STATUS_PENDING, accept.start(() -> s.accept(qp.qp, 1, 1, null, 0,
                 ctx -> disconnects[0]++, null, accept, null)));
             run(rig, peer, () -> qp.received.size() == 4 && peer.closedStatus != Integer.MIN_VALUE);
-            accept.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+            accept.assertCompleted(NtStatus.STATUS_SUCCESS);
             // (B's reply, C set, may be lost to the reset that follows at once; the tshark test sees it.)
             int[] first = qp.received.poll();
             assertEquals(0, first[0]);
-            assertEquals(NtStatus.STATUS_SUCCESS.code(), first[1]);
+            assertEquals(NtStatus.STATUS_SUCCESS, NtStatus.of(first[1]));
             assertEquals(12, first[2]);
             byte[] text = new byte[12];
             qp.receive.getBytes(0, text);
             assertEquals("good message", new String(text, StandardCharsets.US_ASCII));
             assertEquals("STATUS_DATA_ERROR", NtStatus.name(qp.received.poll()[1]), "the damaged message's receive");
-            assertEquals(NtStatus.STATUS_CANCELLED.code(), qp.received.poll()[1]);
-            assertEquals(NtStatus.STATUS_CANCELLED.code(), qp.received.poll()[1]);
+            assertEquals(NtStatus.STATUS_CANCELLED, NtStatus.of(qp.received.poll()[1]));
+            assertEquals(NtStatus.STATUS_CANCELLED, NtStatus.of(qp.received.poll()[1]));
             assertEquals(1, rig.ndkB.crcErrors());
             assertEquals(1, disconnects[0], "the disconnect event");
             assertEquals("STATUS_CONNECTION_RESET", NtStatus.name(peer.closedStatus));
-            assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE.code(), qp.qp.send(qp.send.addressOffset(), 1, null));
+            assertEquals(NtStatus.STATUS_INVALID_DEVICE_STATE, qp.qp.send(qp.send.addressOffset(), 1, null));
             assertEquals(0, rig.ndkB.malformedFrames());
             rig.assertNoErrors();
         }
@@ -264,16 +264,16 @@ class NdkWireTest {
             p.passiveQp().repost = true;
             for (int i = 0; i < lengths.length; i++) {
                 int len = lengths[i];
-                assertEquals(NtStatus.STATUS_SUCCESS.code(), p.activeQp().send(len, 17 + i));
+                assertEquals(NtStatus.STATUS_SUCCESS, p.activeQp().send(len, 17 + i));
                 rig.runUntil(() -> !p.passiveQp().received.isEmpty(), 5, "ping " + len);
                 int[] ping = p.passiveQp().received.poll();
-                assertEquals(NtStatus.STATUS_SUCCESS.code(), ping[1]);
+                assertEquals(NtStatus.STATUS_SUCCESS, NtStatus.of(ping[1]));
                 assertEquals(len, ping[2]);
                 p.passiveQp().assertMessage(ping[0], len, 17 + i);
-                assertEquals(NtStatus.STATUS_SUCCESS.code(), p.passiveQp().send(len, 91 + i));
+                assertEquals(NtStatus.STATUS_SUCCESS, p.passiveQp().send(len, 91 + i));
                 rig.runUntil(() -> !p.activeQp().received.isEmpty(), 5, "pong " + len);
                 int[] pong = p.activeQp().received.poll();
-                assertEquals(NtStatus.STATUS_SUCCESS.code(), pong[1]);
+                assertEquals(NtStatus.STATUS_SUCCESS, NtStatus.of(pong[1]));
                 assertEquals(len, pong[2]);
                 p.activeQp().assertMessage(pong[0], len, 91 + i);
             }

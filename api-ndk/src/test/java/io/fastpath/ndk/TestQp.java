@@ -17,7 +17,7 @@ final class TestQp implements NdkQpHandler {
     final ArrayDeque<int[]> received = new ArrayDeque<>();
     int sendsCompleted;
     int sendFailures;
-    int lastSendStatus;
+    NtStatus lastSendStatus;
     /** Posts the slot again from each receive completion (as a consumer's steady-state loop does). */
     boolean repost;
 
@@ -35,11 +35,11 @@ final class TestQp implements NdkQpHandler {
     }
 
     void post(int slot) {
-        assertEquals(NtStatus.STATUS_SUCCESS.code(), qp.postReceive(receive.addressOffset() + (long) slot * size, size, slot));
+        assertEquals(NtStatus.STATUS_SUCCESS, qp.postReceive(receive.addressOffset() + (long) slot * size, size, slot));
     }
 
     /** Sends {@code length} bytes, each {@code (seed + i)}. */
-    int send(int length, int seed) {
+    NtStatus send(int length, int seed) {
         for (int i = 0; i < length; i++) {
             send.putByte(i, (byte) (seed + i));
         }
@@ -54,9 +54,9 @@ final class TestQp implements NdkQpHandler {
     }
 
     @Override
-    public void onSendComplete(Object requestContext, int status, int bytes) {
+    public void onSendComplete(Object requestContext, NtStatus status, int bytes) {
         lastSendStatus = status;
-        if (status == NtStatus.STATUS_SUCCESS.code()) {
+        if (status == NtStatus.STATUS_SUCCESS) {
             sendsCompleted++;
         } else {
             sendFailures++;
@@ -64,8 +64,8 @@ final class TestQp implements NdkQpHandler {
     }
 
     @Override
-    public void onReceiveComplete(Object requestContext, int status, int bytes) {
-        received.add(new int[] {(Integer) requestContext, status, bytes});
+    public void onReceiveComplete(Object requestContext, NtStatus status, int bytes) {
+        received.add(new int[] {(Integer) requestContext, status.code(), bytes});
         if (repost) {
             post((Integer) requestContext);
         }

@@ -412,7 +412,7 @@ public final class TdiConnection {
             connectDataSent = (done, ctx) -> {
                 Irp a = acceptAwaitingData;
                 acceptAwaitingData = null;
-                int status = done.ioStatus().status();
+                int status = done.ioStatus().code();
                 if (status == NtStatus.STATUS_SUCCESS.code()) {
                     completeAccept(a, acceptAwaitingDataFromEvent);
                 } else {

@@ -1,5 +1,7 @@
 package io.fastpath.tdi;
 
+import io.fastpath.provider.NtStatus;
+
 /**
  * The client event handlers a TDI client registers on an address object with TDI_SET_EVENT_HANDLER
  * ({@link TdiBuild#setEventHandler}, or its typed forms such as {@link TdiBuild#setConnectEventHandler}), one
@@ -34,20 +36,20 @@ public final class TdiEvents {
          *     once the handshake completed); STATUS_CONNECTION_REFUSED or STATUS_INSUFFICIENT_RESOURCES to refuse
          *     (RST for the SYN: the peer's connect fails with connection refused)
          */
-        int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength, long userData,
-                               int optionsLength, long options, TdiEventReturn out);
+        NtStatus clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
+                                    long userData, int optionsLength, long options, TdiEventReturn out);
     }
 
     /** TDI_EVENT_DISCONNECT: the peer released (TDI_DISCONNECT_RELEASE) or aborted (TDI_DISCONNECT_ABORT). */
     @FunctionalInterface
     public interface ClientEventDisconnect {
-        int clientEventDisconnect(Object tdiEventContext, Object connectionContext, int disconnectFlags);
+        NtStatus clientEventDisconnect(Object tdiEventContext, Object connectionContext, int disconnectFlags);
     }
 
     /** TDI_EVENT_ERROR: an error on the address object that no request reports. */
     @FunctionalInterface
     public interface ClientEventError {
-        int clientEventError(Object tdiEventContext, int status);
+        NtStatus clientEventError(Object tdiEventContext, NtStatus status);
     }
 
     /**
@@ -58,8 +60,8 @@ public final class TdiEvents {
      */
     @FunctionalInterface
     public interface ClientEventReceive {
-        int clientEventReceive(Object tdiEventContext, Object connectionContext, int receiveFlags, int bytesIndicated,
-                               int bytesAvailable, long tsdu, TdiEventReturn out);
+        NtStatus clientEventReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
+                                    int bytesIndicated, int bytesAvailable, long tsdu, TdiEventReturn out);
     }
 
     /**
@@ -70,13 +72,13 @@ public final class TdiEvents {
      */
     @FunctionalInterface
     public interface ClientEventChainedReceive {
-        int clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
-                                      int receiveLength, int startingOffset, Tsdu tsdu);
+        NtStatus clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
+                                           int receiveLength, int startingOffset, Tsdu tsdu);
     }
 
     /** TDI_EVENT_SEND_POSSIBLE: a TDI_SEND_NON_BLOCKING send that failed with DEVICE_NOT_READY may go now. */
     @FunctionalInterface
     public interface ClientEventSendPossible {
-        int clientEventSendPossible(Object tdiEventContext, Object connectionContext, int bytesAvailable);
+        NtStatus clientEventSendPossible(Object tdiEventContext, Object connectionContext, int bytesAvailable);
     }
 }

@@ -5,14 +5,14 @@ import io.fastpath.provider.NtStatus;
 /** An open (ZwCreateFile) that failed, with its NTSTATUS. */
 public final class TdiException extends RuntimeException {
     private static final long serialVersionUID = 1L;
-    private final int status;
+    private final transient NtStatus status;
 
-    public TdiException(int status, String message) {
-        super(NtStatus.name(status) + ": " + message);
+    public TdiException(NtStatus status, String message) {
+        super(status.name() + ": " + message);
         this.status = status;
     }
 
-    public int status() {
+    public NtStatus status() {
         return status;
     }
 }

@@ -3,6 +3,7 @@ package io.fastpath.tdi;
 import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.Verifier;
 import io.fastpath.provider.IrpQueue;
@@ -28,10 +29,8 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
-import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -86,7 +85,7 @@ public final class TdiProvider implements AutoCloseable {
      * RST, or its ACK never came), so the accept IRP waits at most this long.
      */
     final long handshakeLimitNs;
-    private final ErrorHandler errorHandler;
+    private final Consumer<Throwable> errorHandler;
     private final long startTime = System.currentTimeMillis() * 10_000L;
     private final DispatchLoop loop;
     private volatile boolean closed;
@@ -248,7 +247,7 @@ public final class TdiProvider implements AutoCloseable {
         }
     };
 
-    private TdiProvider(Stack stack, ErrorHandler errorHandler) {
+    private TdiProvider(Stack stack, Consumer<Throwable> errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
@@ -276,7 +275,7 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     /** As {@link #open(Stack)}, with a handler for exceptions thrown by completion routines and event handlers. */
-    public static TdiProvider open(Stack stack, ErrorHandler errorHandler) {
+    public static TdiProvider open(Stack stack, Consumer<Throwable> errorHandler) {
         return new TdiProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
     }
 
@@ -296,22 +295,22 @@ public final class TdiProvider implements AutoCloseable {
     public TdiAddress openAddress(int ip, int port) {
         checkThread();
         if (closed) {
-            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "provider closed");
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER, "provider closed");
         }
         if (ip != 0 && ip != stackAddress) {
-            throw new TdiException(NtStatus.STATUS_INVALID_ADDRESS.code(), "not this stack's address");
+            throw new TdiException(NtStatus.STATUS_INVALID_ADDRESS, "not this stack's address");
         }
         if (port < 0 || port > 65535) {
-            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "port " + port);
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER, "port " + port);
         }
         int p = port;
         if (p == 0) {
             p = ports.allocate();
             if (p == 0) {
-                throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES.code(), "no free ephemeral port");
+                throw new TdiException(NtStatus.STATUS_TOO_MANY_ADDRESSES, "no free ephemeral port");
             }
         } else if (ports.choose(p) < 0) {
-            throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code(), "port " + p + " has an address object");
+            throw new TdiException(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS, "port " + p + " has an address object");
         }
         TdiAddress a = new TdiAddress(this, ip == 0 ? stackAddress : ip, p);
         addresses.add(a);
@@ -322,7 +321,7 @@ public final class TdiProvider implements AutoCloseable {
     public TdiConnection openConnection(Object connectionContext) {
         checkThread();
         if (closed) {
-            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER.code(), "provider closed");
+            throw new TdiException(NtStatus.STATUS_INVALID_PARAMETER, "provider closed");
         }
         TdiConnection c = new TdiConnection(this, nextId++, connectionContext);
         connections.add(c);
@@ -367,10 +366,10 @@ public final class TdiProvider implements AutoCloseable {
      *
      * @throws IllegalStateException if the IRP is still in progress or was not built again after completing
      */
-    public int callDriver(Irp irp) {
+    public NtStatus callDriver(Irp irp) {
         irp.begin(this); // NullPointerException for a null IRP
         if (loop.onDispatchThread()) {
-            return execute(irp);
+            return NtStatus.of(execute(irp));
         }
         irp.markPending();
         if (closed || !requests.offer(irp)) {
@@ -381,7 +380,7 @@ public final class TdiProvider implements AutoCloseable {
         } else if (closed) {
             drainAfterClose(); // close() may have drained the queue for the last time before the offer
         }
-        return NtStatus.STATUS_PENDING.code();
+        return NtStatus.STATUS_PENDING;
     }
 
     /**
@@ -389,8 +388,8 @@ public final class TdiProvider implements AutoCloseable {
      * (returned STATUS_PENDING for). Any thread. STATUS_INVALID_PARAMETER if any of them was not kept or was
      * already returned (those are skipped; the others are returned).
      */
-    public int returnChainedReceives(Tsdu[] descriptors, int count) {
-        int status = NtStatus.STATUS_SUCCESS.code();
+    public NtStatus returnChainedReceives(Tsdu[] descriptors, int count) {
+        NtStatus status = NtStatus.STATUS_SUCCESS;
         for (int i = 0; i < count; i++) {
             Tsdu t = descriptors[i];
             int was = t == null ? Tsdu.FREE : t.claimForReturn();
@@ -398,7 +397,7 @@ public final class TdiProvider implements AutoCloseable {
                 continue; // returned while its handler still runs: finished when the handler returns
             }
             if (was != Tsdu.HELD) {
-                status = NtStatus.STATUS_INVALID_PARAMETER.code();
+                status = NtStatus.STATUS_INVALID_PARAMETER;
                 continue;
             }
             if (closed) {
@@ -578,11 +577,11 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} (backoff idle strategy). */
     public void startDispatcherThread() {
-        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
+        startDispatcherThread(IdleMode.BACKOFF);
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()}. Call from the dispatch thread. */
-    public synchronized void startDispatcherThread(IdleStrategy idle) {
+    public synchronized void startDispatcherThread(IdleMode idle) {
         checkThread();
         if (closed) {
             throw new IllegalStateException("provider closed");
@@ -718,7 +717,7 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     void onError(Throwable t) {
-        errorHandler.onError(t);
+        errorHandler.accept(t);
     }
 
     // ---------------------------------------------------------------- tracking of requests the stack carries
@@ -884,9 +883,9 @@ public final class TdiProvider implements AutoCloseable {
         try {
             // TCP carries no option string with an offer: OptionsLength 0, Options NULL
             status = h.clientEventConnect(a.connectContext, remoteIp, remotePort, userData,
-                userData > 0 ? synDataAddress : 0, 0, 0, out);
+                userData > 0 ? synDataAddress : 0, 0, 0, out).code();
         } catch (Throwable t) {
-            errorHandler.onError(t);
+            errorHandler.accept(t);
             status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
         }
         if (status != NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
@@ -938,9 +937,9 @@ public final class TdiProvider implements AutoCloseable {
     void raiseError(TdiAddress a, int status) {
         if (a != null && a.errorHandler != null) {
             try {
-                a.errorHandler.clientEventError(a.errorContext, status);
+                a.errorHandler.clientEventError(a.errorContext, NtStatus.of(status));
             } catch (Throwable t) {
-                errorHandler.onError(t);
+                errorHandler.accept(t);
             }
         }
     }
@@ -1043,6 +1042,7 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Releases a TSDU's mbufs to the stack and pools it (after SUCCESS, or a return). */
     void releaseTsdu(Tsdu t) {
+        t.closeSegments(); // before the mbufs go back: a segment read from now on throws
         if (Verifier.ENABLED) {
             Verifier.chainReturned(t);
         }
@@ -1067,6 +1067,7 @@ public final class TdiProvider implements AutoCloseable {
      * stack (releases cannot fail).
      */
     private void returnTsduDirect(Tsdu t) {
+        t.closeSegments(); // before the mbufs go back: a segment read from now on throws
         if (Verifier.ENABLED) {
             Verifier.chainReturned(t);
         }

@@ -263,7 +263,7 @@ final class TdiReceiver {
         try {
             status = a.chainedHandler.clientEventChainedReceive(a.chainedContext, c.context,
                 Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL,
-                length, t.startingOffset, t);
+                length, t.startingOffset, t).code();
         } catch (Throwable e) {
             provider.onError(e);
             status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
@@ -307,7 +307,7 @@ final class TdiReceiver {
         long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
         try {
             status = a.receiveHandler.clientEventReceive(a.receiveContext, c.context, flags, indicated, available,
-                data.headAddress(), out);
+                data.headAddress(), out).code();
         } catch (Throwable e) {
             provider.onError(e);
             status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
@@ -380,7 +380,7 @@ final class TdiReceiver {
                 int status;
                 try {
                     status = a.chainedExpeditedHandler.clientEventChainedReceive(a.chainedExpeditedContext, c.context,
-                        flags, n, 0, t);
+                        flags, n, 0, t).code();
                 } catch (Throwable e) {
                     provider.onError(e);
                     status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
@@ -402,7 +402,7 @@ final class TdiReceiver {
                 int status;
                 try {
                     status = a.receiveExpeditedHandler.clientEventReceive(a.receiveExpeditedContext, c.context, flags,
-                        n, n, expeditedAddress, out);
+                        n, n, expeditedAddress, out).code();
                 } catch (Throwable e) {
                     provider.onError(e);
                     status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();

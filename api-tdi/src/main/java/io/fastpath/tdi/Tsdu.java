@@ -1,5 +1,7 @@
 package io.fastpath.tdi;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -12,9 +14,14 @@ import org.agrona.concurrent.UnsafeBuffer;
  * place over the mbufs the data arrived in, and at the same time the TsduDescriptor a client hands back to
  * {@link TdiProvider#returnChainedReceives} when its handler returned STATUS_PENDING.
  *
- * <p>Segment {@code i} is {@link #segmentLength(int)} bytes at {@link #segmentAddress(int)} inside mbuf
- * {@link #segmentMbuf(int)}; the indication's data starts {@code startingOffset} bytes into the chain (bytes a
- * client already took) and runs for {@code receiveLength} bytes. Expedited data (TCP urgent bytes) is the one
+ * <p>Segment {@code i} is {@link #segment(int)}: a read-only {@link MemorySegment} of
+ * {@link #segmentLength(int)} bytes, bounds-checked and closed when the chain goes back (when
+ * {@link TdiProvider#returnChainedReceives} takes it, or when the handler returns without keeping it), so a read
+ * after that throws {@link IllegalStateException} instead of reading an mbuf the stack has reused. The zero-copy
+ * hot path may ask for the raw {@link #segmentAddress(int)} (inside mbuf {@link #segmentMbuf(int)}) instead:
+ * unchecked, the caller's own promise not to touch it after the return. The indication's data starts
+ * {@code startingOffset} bytes into the chain (bytes a client already took) and runs for {@code receiveLength}
+ * bytes. Expedited data (TCP urgent bytes) is the one
  * exception to zero copy: it is served from a small native buffer this object owns ({@link #segmentMbuf} 0).
  *
  * <p>Ownership: lent for the handler's call; kept (STATUS_PENDING) until returned exactly once, from any thread
@@ -31,10 +38,12 @@ public final class Tsdu {
     static final int EXPEDITED_CAPACITY = 64;
 
     private static final VarHandle STATE;
+    private static final VarHandle ARENA;
 
     static {
         try {
             STATE = MethodHandles.lookup().findVarHandle(Tsdu.class, "state", int.class);
+            ARENA = MethodHandles.lookup().findVarHandle(Tsdu.class, "arena", Arena.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -55,6 +64,13 @@ public final class Tsdu {
     private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
     @SuppressWarnings("unused") // through STATE
     private volatile int state;
+    /**
+     * The scope of the segments {@link #segment(int)} handed out for the current lending, made on the first call
+     * (a chain read only through raw addresses never makes one) and closed when the chain goes back.
+     */
+    @SuppressWarnings("unused") // through ARENA
+    private volatile Arena arena;
+    private MemorySegment[] segments = new MemorySegment[8];
 
     Tsdu() {
     }
@@ -63,6 +79,49 @@ public final class Tsdu {
         return count;
     }
 
+    /**
+     * Segment {@code i} as a read-only {@link MemorySegment} of {@link #segmentLength(int) its length}: reads are
+     * bounds-checked, and once the chain has gone back (returned with TdiReturnChainedReceives, or the handler
+     * returned without STATUS_PENDING) any read throws {@link IllegalStateException}. The first call of a lending
+     * opens a shared {@link Arena} for its segments (a few objects; the raw {@link #segmentAddress(int)} path
+     * allocates nothing). Call it from one thread at a time, and not while returning the chain on another.
+     *
+     * @throws IllegalStateException if the chain is no longer lent or kept
+     */
+    @SuppressWarnings("restricted") // the address is a live mbuf's, the length the segment's own
+    public MemorySegment segment(int i) {
+        check(i);
+        if (segments.length < count) {
+            segments = Arrays.copyOf(segments, mbuf.length);
+        }
+        MemorySegment s = segments[i];
+        if (s != null) {
+            return s;
+        }
+        Arena a = (Arena) ARENA.getVolatile(this);
+        if (a == null) {
+            Arena made = Arena.ofShared();
+            a = (Arena) ARENA.compareAndExchange(this, null, made);
+            if (a == null) {
+                a = made;
+            } else {
+                made.close();
+            }
+        }
+        s = MemorySegment.ofAddress(address[i]).reinterpret(length[i], a, null).asReadOnly();
+        int now = state();
+        if (now != INDICATED && now != HELD) {
+            closeSegments(); // returned while we were making it: do not leave an open scope behind
+            throw misuse(i);
+        }
+        segments[i] = s;
+        return s;
+    }
+
+    /**
+     * The raw address of segment {@code i}, for the zero-copy hot path (for instance a TDI_SEND straight from
+     * the mbuf): no bounds or lifetime check beyond this call's; prefer {@link #segment(int)}.
+     */
     public long segmentAddress(int i) {
         check(i);
         return address[i];
@@ -94,6 +153,10 @@ public final class Tsdu {
 
     /** Copies {@code n} bytes from {@code offset} (relative to the chain's start, as StartingOffset is). */
     public void getBytes(int offset, byte[] dst, int dstOffset, int n) {
+        int s = state();
+        if (s != INDICATED && s != HELD) {
+            throw new IllegalStateException("TSDU already returned");
+        }
         int seg = 0;
         int at = offset;
         while (seg < count && at >= length[seg]) {
@@ -121,14 +184,17 @@ public final class Tsdu {
     }
 
     private void check(int i) {
-        if (state() == FREE || i < 0 || i >= count) {
+        int s = state();
+        if (s != INDICATED && s != HELD) {
             throw misuse(i);
+        }
+        if (i < 0 || i >= count) {
+            throw new IndexOutOfBoundsException("segment " + i + " of " + count);
         }
     }
 
     private IllegalStateException misuse(int i) {
-        return new IllegalStateException(state() == FREE ? "TSDU already returned"
-            : "segment " + i + " of " + count);
+        return new IllegalStateException("TSDU already returned (segment " + i + ")");
     }
 
     // ------------------------------------------------------------------------ provider side
@@ -160,12 +226,39 @@ public final class Tsdu {
      */
     int claimForReturn() {
         if (STATE.compareAndSet(this, HELD, RETURNING)) {
+            closeSegments(); // on the returning thread: from here on a read through a segment throws
             return HELD;
         }
         if (STATE.compareAndSet(this, INDICATED, RETURNING)) {
+            closeSegments();
             return INDICATED;
         }
         return FREE;
+    }
+
+    /**
+     * Closes the scope of the segments {@link #segment(int)} handed out, if any: every later read through them
+     * throws. Called by the returning thread (TdiReturnChainedReceives) and by the provider before the chain's
+     * mbufs go back; idempotent, any thread.
+     */
+    void closeSegments() {
+        if (ARENA.getVolatile(this) == null) {
+            return; // the usual case: the chain was read through raw addresses, or not at all
+        }
+        Arena a = (Arena) ARENA.getAndSet(this, (Arena) null);
+        if (a == null) {
+            return;
+        }
+        while (true) {
+            try {
+                a.close();
+                return;
+            } catch (IllegalStateException inUse) {
+                // A downcall on another thread holds one of the segments right now (a client using the chain
+                // while returning it): the mbufs must not go back while it can still read them.
+                Thread.onSpinWait();
+            }
+        }
     }
 
     /** The handler returned STATUS_PENDING: INDICATED → HELD; false if it was returned meanwhile (RETURNING). */
@@ -174,6 +267,10 @@ public final class Tsdu {
     }
 
     void clear() {
+        closeSegments();
+        if (segments[0] != null) {
+            Arrays.fill(segments, null);
+        }
         count = 0;
         startingOffset = 0;
         expedited = false;

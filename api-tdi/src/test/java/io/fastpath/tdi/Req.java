@@ -10,7 +10,7 @@ final class Req {
     final Irp irp = new Irp();
     volatile int completions;
     int submissions;
-    int returned;
+    NtStatus returned;
     volatile Thread completedOn;
     final IoCompletionRoutine routine = (i, context) -> {
         completions++;
@@ -18,7 +18,7 @@ final class Req {
     };
 
     /** IoCallDriver. */
-    int call(TdiProvider provider) {
+    NtStatus call(TdiProvider provider) {
         submissions++;
         returned = provider.callDriver(irp);
         return returned;
@@ -29,7 +29,7 @@ final class Req {
         return irp.completed() && completions >= submissions;
     }
 
-    int status() {
+    NtStatus status() {
         return irp.ioStatus().status();
     }
 
@@ -41,21 +41,21 @@ final class Req {
         return irp.ioStatus().informationObject();
     }
 
-    void assertCompleted(int status) {
+    void assertCompleted(NtStatus status) {
         assertTrue(done(), "IRP completed");
-        assertEquals(NtStatus.name(status), NtStatus.name(status()), "IRP status");
+        assertEquals(status, status(), "IRP status");
         assertEquals(submissions, completions, "the IRP completed exactly once per submission");
     }
 
     /** Returned {@code status} inline: not pending, routine already ran. */
-    void assertInline(int status) {
-        assertEquals(NtStatus.name(status), NtStatus.name(returned), "returned status");
+    void assertInline(NtStatus status) {
+        assertEquals(status, returned, "returned status");
         assertFalse(irp.pending(), "an inline completion is not pending");
         assertCompleted(status);
     }
 
     void assertPending() {
-        assertEquals(NtStatus.name(NtStatus.STATUS_PENDING.code()), NtStatus.name(returned), "returned status");
+        assertEquals(NtStatus.STATUS_PENDING, returned, "returned status");
         assertTrue(irp.pending(), "PendingReturned");
     }
 }

@@ -18,11 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
  * STATUS_INVALID_PARAMETER (TDI_BAD_EVENT_TYPE), leaving the handler already set in place.
  */
 class TdiEventHandlerTypeTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
-    private static final int INVALID = NtStatus.STATUS_INVALID_PARAMETER.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
+    private static final NtStatus INVALID = NtStatus.STATUS_INVALID_PARAMETER;
 
     private static final TdiEvents.ClientEventConnect CONNECT = (c, ip, port, dl, d, ol, o, out) ->
-        NtStatus.STATUS_CONNECTION_REFUSED.code();
+        NtStatus.STATUS_CONNECTION_REFUSED;
     private static final TdiEvents.ClientEventDisconnect DISCONNECT = (c, cc, flags) -> S;
     private static final TdiEvents.ClientEventError ERROR = (c, status) -> S;
     private static final TdiEvents.ClientEventReceive RECEIVE = (c, cc, f, bi, ba, tsdu, out) -> S;
@@ -59,7 +59,7 @@ class TdiEventHandlerTypeTest {
                 rig.tdiA.callDriver(irp);
             });
             rig.runUntil(() -> built.values().stream().allMatch(Irp::completed), 5, "handlers set");
-            built.forEach((type, irp) -> assertSame(NtStatus.STATUS_SUCCESS, irp.ioStatus().ntStatus(),
+            built.forEach((type, irp) -> assertSame(NtStatus.STATUS_SUCCESS, irp.ioStatus().status(),
                 "event type " + type));
         }
     }

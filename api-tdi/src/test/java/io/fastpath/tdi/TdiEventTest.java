@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ClientEventChainedReceive, ClientEventReceive, TDI_DISCONNECT, TDI_SEND, TDI_RECEIVE).
  */
 class TdiEventTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
     private static final int PORT = 5100;
 
     @TempDir
@@ -48,14 +48,14 @@ class TdiEventTest {
         final TdiConnection b;
         final Req accept = new Req();
         final List<String> log = new ArrayList<>();
-        int connectAnswer = NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+        NtStatus connectAnswer = NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
         String connectData;
         /** The accept IRP's RequestConnectionInformation (connect data for the peer), or null. */
         TdiConnectionInformation acceptInfo;
         final List<Long> connectOptions = new ArrayList<>();
         final List<Integer> disconnectsA = new ArrayList<>();
         final List<Integer> disconnectsB = new ArrayList<>();
-        final List<Integer> errorsB = new ArrayList<>();
+        final List<NtStatus> errorsB = new ArrayList<>();
 
         Pair(TdiRig rig) {
             this.rig = rig;
@@ -86,7 +86,7 @@ class TdiEventTest {
                     if (dataLength > 0) {
                         connectData = new UnsafeBuffer(data, dataLength).getStringWithoutLengthAscii(0, dataLength);
                     }
-                    if (connectAnswer == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+                    if (connectAnswer == NtStatus.STATUS_MORE_PROCESSING_REQUIRED) {
                         TdiBuild.accept(accept.irp, b, accept.routine, null, acceptInfo, null);
                         accept.submissions++;
                         out.acceptIrp(accept.irp).connectionContext("ctx-b");
@@ -243,11 +243,11 @@ class TdiEventTest {
                 .userData(TdiRig.addressOf(data), data.remaining());
             Req c = new Req();
             TdiBuild.connect(c.irp, p.a, c.routine, null, Tdi.TIMEOUT_DEFAULT, to, null);
-            assertEquals(NtStatus.STATUS_PENDING.code(), c.call(rig.tdiA));
+            assertEquals(NtStatus.STATUS_PENDING, c.call(rig.tdiA));
             assertTrue(c.irp.cancel()); // the stack has not polled: the CONNECT record is still in the ring
             assertFalse(c.irp.completed(), "completed while the stack may still read the connect data");
             rig.runUntil(c::done, 5, "cancelled once the stack took the request");
-            c.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            c.assertCompleted(NtStatus.STATUS_CANCELLED);
             rig.runUntil(p.a::idle, 5, "A idle");
             assertEquals(1, c.completions);
         }
@@ -269,9 +269,9 @@ class TdiEventTest {
             p.acceptInfo = new TdiConnectionInformation().userData(TdiRig.addressOf(big), tooMuch);
             Req refused = p.connectA();
             rig.runUntil(() -> refused.done() && p.accept.done(), 10, "connect refused, accept IRP failed");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
-            p.accept.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER.code());
-            assertEquals(List.of(NtStatus.STATUS_INVALID_PARAMETER.code()), p.errorsB);
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            p.accept.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER);
+            assertEquals(List.of(NtStatus.STATUS_INVALID_PARAMETER), p.errorsB);
 
             TdiAddress addressB2 = rig.tdiB.openAddress(0, PORT + 1);
             TdiConnection b2 = endpoint(rig.tdiB, addressB2, "b2");
@@ -285,7 +285,7 @@ class TdiEventTest {
                 new TdiConnectionInformation().userData(TdiRig.addressOf(big), tooMuch), null);
             tooBig.call(rig.tdiB);
             rig.runUntil(tooBig::done, 1, "refused");
-            tooBig.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER.code());
+            tooBig.assertCompleted(NtStatus.STATUS_INVALID_PARAMETER);
             ByteBuffer hello = direct("hello");
             Req acc = new Req();
             TdiBuild.accept(acc.irp, b2, acc.routine, null,
@@ -317,13 +317,14 @@ class TdiEventTest {
      */
     @Test
     void clientEventConnectRefusalsRefuseThePeersConnect_clientEventConnect() {
-        for (int answer : new int[] {NtStatus.STATUS_CONNECTION_REFUSED.code(), NtStatus.STATUS_INSUFFICIENT_RESOURCES.code()}) {
+        for (NtStatus answer : new NtStatus[] {NtStatus.STATUS_CONNECTION_REFUSED,
+            NtStatus.STATUS_INSUFFICIENT_RESOURCES}) {
             try (TdiRig rig = new TdiRig(dir)) {
                 Pair p = new Pair(rig);
                 p.connectAnswer = answer;
                 Req c = p.connectA();
                 rig.runUntil(c::done, 10, "refused");
-                c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+                c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
                 assertTrue(p.a.idle(), "A's endpoint is idle");
                 rig.runFor(50);
                 assertEquals(List.of(), p.disconnectsA, "A never connected: no reset to indicate");
@@ -344,11 +345,11 @@ class TdiEventTest {
             Req c2 = connect(rig.tdiA, endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2"), TdiRig.B_IP, PORT,
                 0, null);
             rig.runUntil(() -> c2.done() && !p.errorsB.isEmpty(), 10, "ClientEventError");
-            c2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
-            assertEquals(List.of(NtStatus.STATUS_INVALID_CONNECTION.code()), p.errorsB);
-            p.accept.assertCompleted(NtStatus.STATUS_INVALID_CONNECTION.code());
+            c2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            assertEquals(List.of(NtStatus.STATUS_INVALID_CONNECTION), p.errorsB);
+            p.accept.assertCompleted(NtStatus.STATUS_INVALID_CONNECTION);
             rig.runUntil(first::done, 5, "the offer expires");
-            first.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            first.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
         }
     }
 
@@ -410,8 +411,8 @@ class TdiEventTest {
             reject.assertInline(S);
             assertTrue(b.idle());
             rig.runUntil(c2::done, 10, "A refused");
-            c2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
-            accept(rig, b).assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            c2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
+            accept(rig, b).assertInline(NtStatus.STATUS_INVALID_CONNECTION);
 
             // Left unanswered: after about a second the transport refuses it itself.
             Req l3 = listen(rig.tdiB, b, Tdi.TDI_QUERY_ACCEPT, null);
@@ -421,7 +422,7 @@ class TdiEventTest {
             rig.runUntil(l3::done, 10, "third offer");
             rig.runUntil(c3::done, 5, "offer expired");
             long ms = (System.nanoTime() - offered) / 1_000_000;
-            c3.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            c3.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertTrue(ms >= 1000 && ms < 2000, "refused after " + ms + " ms");
             assertTrue(b.idle());
             assertEquals(List.of(), disconnectsA, "refused connects never connected: no reset to indicate");
@@ -452,7 +453,7 @@ class TdiEventTest {
             rig.runUntil(b::idle, 5, "the stack dropped the request");
             long ms = (System.nanoTime() - start) / 1_000_000;
             assertTrue(ms < 1000, "dropped by the stack after " + ms + " ms, before the offer's time-out");
-            accept(rig, b).assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            accept(rig, b).assertInline(NtStatus.STATUS_INVALID_CONNECTION);
             assertFalse(c.done(), "dropped, not refused: A's SYN was never answered");
             Req l2 = listen(rig.tdiB, b, 0, null);
             rig.runUntil(() -> l2.done() && c.done(), 5, "A's retransmitted SYN, taken by the new listen");
@@ -475,11 +476,11 @@ class TdiEventTest {
         try (TdiRig rig = new TdiRig(dir)) {
             Pair p = new Pair(rig);
             List<Tsdu> kept = new ArrayList<>();
-            int[] answer = {NtStatus.STATUS_PENDING.code()};
+            NtStatus[] answer = {NtStatus.STATUS_PENDING};
             int[] calls = {0};
             p.chained((ctx, cc, flags, length, offset, tsdu) -> {
                 calls[0]++;
-                if (answer[0] == NtStatus.STATUS_PENDING.code()) {
+                if (answer[0] == NtStatus.STATUS_PENDING) {
                     kept.add(tsdu);
                 }
                 return answer[0];
@@ -500,13 +501,13 @@ class TdiEventTest {
             // Returned late, in one call: the pool gets them back.
             Tsdu[] descriptors = kept.toArray(new Tsdu[0]);
             assertEquals(S, rig.tdiB.returnChainedReceives(descriptors, descriptors.length));
-            assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), rig.tdiB.returnChainedReceives(descriptors, 1),
+            assertEquals(NtStatus.STATUS_INVALID_PARAMETER, rig.tdiB.returnChainedReceives(descriptors, 1),
                 "a second return is refused");
             rig.runUntil(() -> rig.pool.inUseCount() <= baseline, 10, "mbufs back: " + rig.pool.inUseCount());
             assertEquals(0, rig.tdiB.heldChainedReceives());
 
             // DATA_NOT_ACCEPTED: the data stays for a TDI_RECEIVE, and no indication comes until it is taken.
-            answer[0] = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+            answer[0] = NtStatus.STATUS_DATA_NOT_ACCEPTED;
             int before = calls[0];
             Req s1 = send(rig.tdiA, p.a, direct("first"), 0);
             rig.runUntil(() -> s1.done() && calls[0] == before + 1, 10, "refused indication");
@@ -557,7 +558,7 @@ class TdiEventTest {
     void clientEventReceiveReturnCodes_bytesTakenIrpForTheRestAndDataNotAccepted_clientEventReceive() {
         try (TdiRig rig = new TdiRig(dir)) {
             Pair p = new Pair(rig);
-            int[] answer = {S};
+            NtStatus[] answer = {S};
             int[] take = {Integer.MAX_VALUE};
             List<String> indicated = new ArrayList<>();
             ByteBuffer rest = ByteBuffer.allocateDirect(100);
@@ -569,7 +570,7 @@ class TdiEventTest {
                     int n = Math.min(take[0], bytesIndicated);
                     indicated.add(new UnsafeBuffer(tsdu, n).getStringWithoutLengthAscii(0, n) + "/" + available);
                     out.bytesTaken(n);
-                    if (answer[0] == NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+                    if (answer[0] == NtStatus.STATUS_MORE_PROCESSING_REQUIRED) {
                         TdiBuild.receive(restIrp.irp, p.b, restIrp.routine, null, TdiRig.addressOf(rest), 0, 100);
                         restIrp.submissions++;
                         out.irp(restIrp.irp);
@@ -592,20 +593,20 @@ class TdiEventTest {
             assertEquals("defgh", text(into, (int) r.information()));
             // MORE_PROCESSING_REQUIRED: 2 taken, the returned TDI_RECEIVE IRP gets the rest.
             take[0] = 2;
-            answer[0] = NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+            answer[0] = NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
             send(rig.tdiA, p.a, direct("12345"), 0);
             rig.runUntil(restIrp::done, 10, "IRP for the rest");
             restIrp.assertCompleted(S);
             assertEquals("345", text(rest, (int) restIrp.information()));
             assertEquals("12/5", indicated.get(2));
             // DATA_NOT_ACCEPTED: a later TDI_RECEIVE (PEEK first) gets all of it.
-            answer[0] = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+            answer[0] = NtStatus.STATUS_DATA_NOT_ACCEPTED;
             take[0] = 0;
             send(rig.tdiA, p.a, direct("kept for later"), 0);
             rig.runUntil(() -> indicated.size() == 4, 10, "refused");
             ByteBuffer small = ByteBuffer.allocateDirect(4);
             Req peek = receive(rig.tdiB, p.b, small, Tdi.TDI_RECEIVE_PEEK);
-            peek.assertInline(NtStatus.STATUS_BUFFER_OVERFLOW.code());
+            peek.assertInline(NtStatus.STATUS_BUFFER_OVERFLOW);
             assertEquals("kept", text(small, 4));
             into.clear();
             Req r2 = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_NORMAL);
@@ -651,7 +652,7 @@ class TdiEventTest {
             setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
                 (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
                     exp.add("refused " + indicated);
-                    return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+                    return NtStatus.STATUS_DATA_NOT_ACCEPTED;
                 }, null).assertInline(S);
             send(rig.tdiA, p.a, direct("&"), Tdi.TDI_SEND_EXPEDITED);
             rig.runUntil(() -> exp.size() == 3, 10, "refused expedited");
@@ -660,10 +661,10 @@ class TdiEventTest {
             assertEquals(3, exp.size(), "no indication while refused expedited data waits");
             ByteBuffer one = ByteBuffer.allocateDirect(1);
             Req small = receive(rig.tdiB, p.b, one, Tdi.TDI_RECEIVE_EXPEDITED);
-            small.assertInline(NtStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED.code());
+            small.assertInline(NtStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED);
             assertEquals("&", text(one, 1));
             Req small2 = receive(rig.tdiB, p.b, one, Tdi.TDI_RECEIVE_EXPEDITED);
-            small2.assertInline(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
+            small2.assertInline(NtStatus.STATUS_RECEIVE_EXPEDITED);
             assertEquals("*", text(one, 1));
 
             setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED, null, null).assertInline(S);
@@ -672,7 +673,7 @@ class TdiEventTest {
             r.assertPending();
             send(rig.tdiA, p.a, direct("%"), Tdi.TDI_SEND_EXPEDITED);
             rig.runUntil(r::done, 10, "TDI_RECEIVE_EXPEDITED");
-            r.assertCompleted(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
+            r.assertCompleted(NtStatus.STATUS_RECEIVE_EXPEDITED);
             assertEquals("%", text(into, (int) r.information()));
 
             // A receive for either kind (flags 0) gets expedited data with STATUS_RECEIVE_EXPEDITED, normal data
@@ -681,7 +682,7 @@ class TdiEventTest {
             either.assertPending();
             send(rig.tdiA, p.a, direct("^"), Tdi.TDI_SEND_EXPEDITED);
             rig.runUntil(either::done, 10, "either receive, expedited");
-            either.assertCompleted(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
+            either.assertCompleted(NtStatus.STATUS_RECEIVE_EXPEDITED);
             assertEquals("^", text(into, (int) either.information()));
             Req either2 = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
             send(rig.tdiA, p.a, direct("plain"), 0);
@@ -699,7 +700,7 @@ class TdiEventTest {
             setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
                 (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
                     refusals[0]++;
-                    return NtStatus.STATUS_DATA_NOT_ACCEPTED.code(); // the bytes wait for a TDI_RECEIVE_EXPEDITED
+                    return NtStatus.STATUS_DATA_NOT_ACCEPTED; // the bytes wait for a TDI_RECEIVE_EXPEDITED
                 }, null).assertInline(S);
             p.connectAndAccept();
             // 70 urgent bytes, one per send (each its own urgent pointer); B keeps 64 and drops 6.
@@ -714,12 +715,12 @@ class TdiEventTest {
                     && p.b.info().receiveErrors() == dropped, 10, "urgent byte " + i);
                 s.assertCompleted(S);
             }
-            assertEquals(List.of(NtStatus.STATUS_DATA_OVERRUN.code()), p.errorsB, "reported once for this overrun");
+            assertEquals(List.of(NtStatus.STATUS_DATA_OVERRUN), p.errorsB, "reported once for this overrun");
             assertEquals(6, p.b.info().receiveErrors(), "TDI_CONNECTION_INFO.ReceiveErrors counts the dropped bytes");
             assertEquals(1, refusals[0], "refused once; no indication while refused data waits");
             ByteBuffer into = ByteBuffer.allocateDirect(100);
             Req r = receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED);
-            r.assertInline(NtStatus.STATUS_RECEIVE_EXPEDITED.code());
+            r.assertInline(NtStatus.STATUS_RECEIVE_EXPEDITED);
             assertEquals(sent.substring(0, 64), text(into, (int) r.information()), "the first 64, in order");
             // Room again: the next byte is kept, and a new overrun would be reported again.
             Req s = send(rig.tdiA, p.a, direct("!"), Tdi.TDI_SEND_EXPEDITED);
@@ -740,7 +741,7 @@ class TdiEventTest {
             Pair p = new Pair(rig);
             setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE_EXPEDITED,
                 (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) ->
-                    NtStatus.STATUS_DATA_NOT_ACCEPTED.code(), null).assertInline(S);
+                    NtStatus.STATUS_DATA_NOT_ACCEPTED, null).assertInline(S);
             for (int round = 1; round <= 2; round++) {
                 p.connectAndAccept();
                 for (int i = 0; i < 70; i++) {
@@ -772,7 +773,7 @@ class TdiEventTest {
     void dataNotAcceptedFromChainedReceiveIsTakenByTdiReceiveThenIndicationsResume_clientEventChainedReceive() {
         try (TdiRig rig = new TdiRig(dir)) {
             Pair p = new Pair(rig);
-            int[] answer = {NtStatus.STATUS_DATA_NOT_ACCEPTED.code()};
+            NtStatus[] answer = {NtStatus.STATUS_DATA_NOT_ACCEPTED};
             List<String> chained = new ArrayList<>();
             List<String> plain = new ArrayList<>();
             p.chained((ctx, cc, flags, length, offset, tsdu) -> {
@@ -895,7 +896,7 @@ class TdiEventTest {
             Req first = send(rig.tdiA, p.a, big, 0);
             first.assertPending();
             Req second = send(rig.tdiA, p.a, direct("more"), Tdi.TDI_SEND_NON_BLOCKING);
-            second.assertInline(NtStatus.STATUS_DEVICE_NOT_READY.code());
+            second.assertInline(NtStatus.STATUS_DEVICE_NOT_READY);
             rig.runUntil(() -> possible[0] == 1, 20, "ClientEventSendPossible");
             first.assertCompleted(S);
             Req third = send(rig.tdiA, p.a, direct("last"), Tdi.TDI_SEND_NON_BLOCKING | Tdi.TDI_SEND_AND_DISCONNECT);
@@ -904,7 +905,7 @@ class TdiEventTest {
             assertEquals((1 << 20) + 4, sink[0], "every byte before the FIN");
             assertEquals(List.of(Tdi.TDI_DISCONNECT_RELEASE), p.disconnectsB);
             Req after = send(rig.tdiA, p.a, direct("x"), 0);
-            after.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            after.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
             Req releaseB = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
             rig.runUntil(() -> releaseB.done() && p.a.idle(), 10, "closed both ways");
             releaseB.assertCompleted(S);
@@ -923,15 +924,15 @@ class TdiEventTest {
             pendingA.assertPending();
             Req abort = disconnect(rig.tdiA, p.a, 0, 0); // no option = TDI_DISCONNECT_ABORT
             abort.assertInline(S);
-            pendingA.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            pendingA.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertTrue(p.a.idle());
             rig.runUntil(() -> !p.disconnectsB.isEmpty(), 10, "ClientEventDisconnect(ABORT)");
             assertEquals(List.of(Tdi.TDI_DISCONNECT_ABORT), p.disconnectsB);
-            pendingB.assertCompleted(NtStatus.STATUS_CONNECTION_RESET.code());
+            pendingB.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
             Req ack = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
             ack.assertInline(S); // the client acknowledges the indication
             Req again = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
-            again.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            again.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
         }
     }
 
@@ -947,7 +948,7 @@ class TdiEventTest {
             assertFalse(release.done(), "B keeps its side open");
             Req abort = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0);
             abort.assertInline(S);
-            release.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            release.assertCompleted(NtStatus.STATUS_CANCELLED);
             rig.runUntil(p.b::idle, 10, "B reset");
 
             // A release with a 200 ms time-out, then one with NULL (under a second).
@@ -960,7 +961,7 @@ class TdiEventTest {
                 Req r = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, timeout);
                 rig.runUntil(r::done, 5, "time-out");
                 long ms = (System.nanoTime() - start) / 1_000_000;
-                r.assertCompleted(NtStatus.STATUS_REQUEST_TIMED_OUT.code());
+                r.assertCompleted(NtStatus.STATUS_REQUEST_TIMED_OUT);
                 long expected = timeout == 0 ? 900 : 200; // NULL: the transport default, under one second
                 assertTrue(ms >= expected && ms < expected + 500, "timed out after " + ms + " ms");
                 assertTrue(p.a.idle(), "reset after the time-out: the endpoint is idle");
@@ -1001,7 +1002,7 @@ class TdiEventTest {
             assertEquals(5, stats.dataFrameBytesSent());
             TdiBuild.queryInformation(q.irp, p.a, q.routine, null, 99);
             q.call(rig.tdiA);
-            q.assertInline(NtStatus.STATUS_INVALID_PARAMETER.code());
+            q.assertInline(NtStatus.STATUS_INVALID_PARAMETER);
         }
     }
 }

@@ -30,8 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * flows and is verified byte for byte.
  */
 class TdiForeignReturnTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
-    private static final int PENDING = NtStatus.STATUS_PENDING.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
+    private static final NtStatus PENDING = NtStatus.STATUS_PENDING;
 
     @TempDir
     Path dir;
@@ -48,7 +48,7 @@ class TdiForeignReturnTest {
             received = new byte[capacity];
         }
 
-        int onChain(Tsdu tsdu) {
+        NtStatus onChain(Tsdu tsdu) {
             int n = tsdu.receiveLength();
             tsdu.getBytes(tsdu.startingOffset(), received, receivedLength, n);
             receivedLength += n;
@@ -131,14 +131,14 @@ class TdiForeignReturnTest {
                 // returns every chain.
                 Tsdu[] descriptors = r.kept.toArray(new Tsdu[0]);
                 List<Tsdu> refused = new ArrayList<>();
-                int[] status = {Integer.MIN_VALUE};
+                NtStatus[] status = {null};
                 Runnable giveBack = oneCall
                     ? () -> status[0] = rig.tdiB.returnChainedReceives(descriptors, descriptors.length)
                     : () -> {
                         status[0] = S;
                         for (Tsdu t : descriptors) {
-                            int st = rig.tdiB.returnChainedReceives(new Tsdu[] {t}, 1);
-                            if (st == NtStatus.STATUS_INSUFFICIENT_RESOURCES.code()) {
+                            NtStatus st = rig.tdiB.returnChainedReceives(new Tsdu[] {t}, 1);
+                            if (st == NtStatus.STATUS_INSUFFICIENT_RESOURCES) {
                                 refused.add(t);
                             } else if (st != S) {
                                 status[0] = st;
@@ -151,24 +151,24 @@ class TdiForeignReturnTest {
                 String who = virtual ? "a virtual" : "a plain";
                 System.out.printf("round %d: %d of %d chains taken while dispatch was stopped%n", round,
                     chains - refused.size(), chains);
-                assertEquals(NtStatus.name(S), NtStatus.name(status[0]), "every chain taken back from " + who
+                assertEquals(S, status[0], "every chain taken back from " + who
                     + " thread");
                 assertEquals(List.of(), refused, "no return refused: returns go on a stack that cannot fill");
                 assertEquals(chains, rig.tdiB.heldChainedReceives(), "nothing released before dispatch resumes");
                 assertEquals(mbufs, rig.b.tcpService().heldDescriptors(), "nothing reached the stack yet");
                 // Every chain was taken: a second return of the first is refused.
-                assertEquals(NtStatus.name(NtStatus.STATUS_INVALID_PARAMETER.code()),
-                    NtStatus.name(rig.tdiB.returnChainedReceives(descriptors, 1)), "a second return is refused");
+                assertEquals(NtStatus.STATUS_INVALID_PARAMETER, rig.tdiB.returnChainedReceives(descriptors, 1),
+                    "a second return is refused");
 
                 // Dispatch resumes: the chains go back, the window opens, the rest of the round's data flows. (The
                 // retry below would return refused chains; with the return stack there are none.)
                 r.keep = false;
-                int[] retryStatus = {S};
+                NtStatus[] retryStatus = {S};
                 Runnable retry = () -> {
                     for (Tsdu t : refused) {
-                        int st;
+                        NtStatus st;
                         while ((st = rig.tdiB.returnChainedReceives(new Tsdu[] {t}, 1))
-                            == NtStatus.STATUS_INSUFFICIENT_RESOURCES.code()) {
+                            == NtStatus.STATUS_INSUFFICIENT_RESOURCES) {
                             Thread.yield();
                         }
                         if (st != S) {
@@ -182,7 +182,7 @@ class TdiForeignReturnTest {
                 rig.runUntil(() -> !retrier.isAlive() && s.done() && r.receivedLength == end, 60,
                     "round " + round + ": the rest of the data after the return, received " + r.receivedLength
                         + " of " + end + ", held " + rig.tdiB.heldChainedReceives());
-                assertEquals(NtStatus.name(S), NtStatus.name(retryStatus[0]), "the refused chains taken on retry");
+                assertEquals(S, retryStatus[0], "the refused chains taken on retry");
                 s.assertCompleted(S);
                 assertEquals(0, rig.tdiB.heldChainedReceives(), "every chain returned");
                 rig.runUntil(() -> rig.b.tcpService().heldDescriptors() == 0 && rig.pool.inUseCount() <= baseline, 10,

@@ -37,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TdiLinuxTest {
     private static final AtomicInteger SUBNET = new AtomicInteger((int) (ProcessHandle.current().pid() % 100) + 110);
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
     private static PktmbufPool pool;
 
     @TempDir
@@ -142,7 +142,7 @@ class TdiLinuxTest {
         int released;
         int sendFailures;
         /** Runs in ClientEventConnect with the connect data; returns the handler's status (accept: MPR). */
-        java.util.function.ToIntFunction<String> onConnect = data -> NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+        java.util.function.Function<String, NtStatus> onConnect = data -> NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
 
         PendingEcho(TdiProvider tdi, int port) {
             this.tdi = tdi;
@@ -151,14 +151,14 @@ class TdiLinuxTest {
                 (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
                     log.add("receive " + cc + " " + length);
                     echo((TdiConnection) cc, tsdu, offset, 0);
-                    return NtStatus.STATUS_PENDING.code();
+                    return NtStatus.STATUS_PENDING;
                 }, null).assertInline(S);
             TdiRig.setEvent(tdi, address, Tdi.TDI_EVENT_CHAINED_RECEIVE_EXPEDITED,
                 (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
                     expedited.add(new String(tsdu.toByteArray(), StandardCharsets.US_ASCII) + " flags=0x"
                         + Integer.toHexString(flags));
                     echo((TdiConnection) cc, tsdu, offset, Tdi.TDI_SEND_EXPEDITED);
-                    return NtStatus.STATUS_PENDING.code();
+                    return NtStatus.STATUS_PENDING;
                 }, null).assertInline(S);
             TdiRig.setEvent(tdi, address, Tdi.TDI_EVENT_DISCONNECT,
                 (TdiEvents.ClientEventDisconnect) (ctx, cc, flags) -> {
@@ -167,7 +167,7 @@ class TdiLinuxTest {
                     if (flags == Tdi.TDI_DISCONNECT_RELEASE) {
                         Irp irp = new Irp();
                         TdiBuild.disconnect(irp, c, (i, x) -> {
-                            log.add("released " + c + " " + NtStatus.name(i.ioStatus().status()));
+                            log.add("released " + c + " " + i.ioStatus().status());
                             released++;
                             idle.add(c);
                         }, null, Tdi.TIMEOUT_DEFAULT, Tdi.TDI_DISCONNECT_RELEASE, null, null);
@@ -182,16 +182,16 @@ class TdiLinuxTest {
                     String connectData = dataLength == 0 ? ""
                         : new UnsafeBuffer(data, dataLength).getStringWithoutLengthAscii(0, dataLength);
                     log.add("connect data=" + connectData);
-                    int answer = onConnect.applyAsInt(connectData);
-                    if (answer != NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
+                    NtStatus answer = onConnect.apply(connectData);
+                    if (answer != NtStatus.STATUS_MORE_PROCESSING_REQUIRED) {
                         return answer;
                     }
                     TdiConnection c = idle.isEmpty() ? TdiRig.endpoint(tdi, address, null) : idle.poll();
                     Irp accept = new Irp();
                     TdiBuild.accept(accept, c, (i, x) -> log.add("accepted " + c + " "
-                        + NtStatus.name(i.ioStatus().status())), null, null, null);
+                        + i.ioStatus().status()), null, null, null);
                     out.acceptIrp(accept).connectionContext(c);
-                    return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+                    return NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
                 }, null);
             connect.assertPending(); // completes once the stack listens
         }
@@ -291,7 +291,7 @@ class TdiLinuxTest {
                     }
                     segmentsDuringHandler[0] = link.stack.counters().tcpSegmentsSent.get() - segments;
                 }
-                return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+                return NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
             };
             link.runUntil(() -> !client.isAlive(), 20, "Linux TFO client");
             assertEquals("connected 0\nconnected 1\nfast open 0|fast open 1", output(client));
@@ -321,8 +321,8 @@ class TdiLinuxTest {
         try (Link link = new Link()) {
             PendingEcho echo = new PendingEcho(link.tdi, 7016);
             int[] offers = {0};
-            echo.onConnect = data -> offers[0]++ == 0 ? NtStatus.STATUS_CONNECTION_REFUSED.code()
-                : NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+            echo.onConnect = data -> offers[0]++ == 0 ? NtStatus.STATUS_CONNECTION_REFUSED
+                : NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
             link.runUntil(() -> echo.address.listenState == 2, 5, "listening");
             Process client = new ProcessBuilder("ip", "netns", "exec", link.ns.name(), "/usr/bin/python3", "-c", """
                 import errno, socket, sys

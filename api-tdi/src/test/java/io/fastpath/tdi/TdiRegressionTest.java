@@ -34,8 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * returned after close, abort acknowledgement across reuse, listening after the last TDI_LISTEN. Real ports.
  */
 class TdiRegressionTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
-    private static final int MPR = NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
+    private static final NtStatus MPR = NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
 
     @TempDir
     Path dir;
@@ -51,7 +51,7 @@ class TdiRegressionTest {
             Req c = p.connectA();
             c.assertPending();
             assertTrue(c.irp.cancel());
-            c.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            c.assertCompleted(NtStatus.STATUS_CANCELLED);
             // The endpoint moves to another address (the old connection still holds the first one's port), and
             // the same IRP, rebuilt, connects to a port nobody listens on: the old SYN-ACK comes back first.
             Req dis = new Req();
@@ -67,7 +67,7 @@ class TdiRegressionTest {
             c.call(rig.tdiA);
             c.assertPending();
             rig.runUntil(c::done, 10, "second connect");
-            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertTrue(p.a.idle());
             // The cancelled connect's connection, accepted by B, is reset.
             rig.runUntil(() -> p.disconnectsB.contains(Tdi.TDI_DISCONNECT_ABORT), 10, "B reset");
@@ -139,9 +139,9 @@ class TdiRegressionTest {
     void aChainReturnedBeforeItsHandlerReturnsPendingGoesBack_tdiReturnChainedReceives() {
         try (TdiRig rig = new TdiRig(dir)) {
             Pair p = new Pair(rig);
-            List<Integer> returned = new ArrayList<>();
+            List<NtStatus> returned = new ArrayList<>();
             p.chained((ctx, cc, flags, length, offset, tsdu) -> {
-                int[] status = {-1};
+                NtStatus[] status = {null};
                 if (returned.isEmpty()) {
                     Thread other = new Thread(() -> status[0] = rig.tdiB.returnChainedReceives(new Tsdu[] {tsdu}, 1));
                     other.start();
@@ -154,7 +154,7 @@ class TdiRegressionTest {
                     status[0] = rig.tdiB.returnChainedReceives(new Tsdu[] {tsdu}, 1); // from the handler itself
                 }
                 returned.add(status[0]);
-                return NtStatus.STATUS_PENDING.code();
+                return NtStatus.STATUS_PENDING;
             });
             p.connectAndAccept();
             send(rig.tdiA, p.a, direct("first"), 0);
@@ -174,7 +174,7 @@ class TdiRegressionTest {
             TdiAddress address = rig.tdiA.openAddress(0, 0);
             int n = 40;
             Irp[] irps = new Irp[n];
-            int[] returned = new int[n];
+            NtStatus[] returned = new NtStatus[n];
             boolean[] completedAtReturn = new boolean[n];
             int[] completions = new int[n];
             for (int i = 0; i < n; i++) {
@@ -200,7 +200,7 @@ class TdiRegressionTest {
             for (int k = 0; k < n; k++) {
                 assertEquals(1, completions[k], "IRP " + k + " completed once");
                 assertEquals(S, irps[k].ioStatus().status());
-                if (returned[k] == NtStatus.STATUS_PENDING.code()) {
+                if (returned[k] == NtStatus.STATUS_PENDING) {
                     pending++;
                     assertTrue(irps[k].pending(), "PendingReturned for IRP " + k);
                 } else {
@@ -259,13 +259,13 @@ class TdiRegressionTest {
             rig.runUntil(() -> handed.irp.inProgress(), 10, "usable IRP taken");
             assertTrue(handed.irp.cancel(), "a handed-back IRP can be cancelled");
             rig.runUntil(handed::done, 5, "cancelled");
-            handed.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            handed.assertCompleted(NtStatus.STATUS_CANCELLED);
 
             mode[0] = "other endpoint";
             send(rig.tdiA, p.a, direct("two"), 0);
             rig.runUntil(() -> !p.errorsB.isEmpty(), 10, "ClientEventError");
-            assertEquals(List.of(NtStatus.STATUS_INVALID_PARAMETER.code()), p.errorsB);
-            handed.assertCompleted(NtStatus.STATUS_INVALID_CONNECTION.code());
+            assertEquals(List.of(NtStatus.STATUS_INVALID_PARAMETER), p.errorsB);
+            handed.assertCompleted(NtStatus.STATUS_INVALID_CONNECTION);
             // A TDI_RECEIVE takes what waits; its IRP, completed, is then handed back without being rebuilt.
             TdiBuild.receive(completedBefore.irp, p.b, completedBefore.routine, null, TdiRig.addressOf(into), 0, 100);
             completedBefore.call(rig.tdiB);
@@ -280,7 +280,7 @@ class TdiRegressionTest {
             mode[0] = "abort";
             send(rig.tdiA, p.a, direct("four"), 0);
             rig.runUntil(p.b::idle, 10, "the handler's inline abort");
-            handed.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            handed.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertTrue(p.b.idle());
             rig.runUntil(() -> !p.disconnectsA.isEmpty(), 10, "A reset");
         }
@@ -300,7 +300,7 @@ class TdiRegressionTest {
                     return MPR;
                 }, null).assertInline(S);
             Req c = p.connectA();
-            rig.runUntil(() -> p.errorsB.contains(NtStatus.STATUS_INVALID_CONNECTION.code()), 10, "ClientEventError");
+            rig.runUntil(() -> p.errorsB.contains(NtStatus.STATUS_INVALID_CONNECTION), 10, "ClientEventError");
             rig.runUntil(() -> c.done() && p.a.idle(), 10, "A refused or reset");
             p.accept.assertCompleted(S); // untouched
             assertTrue(p.b.idle());
@@ -319,8 +319,8 @@ class TdiRegressionTest {
             Req release = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, 0);
             rig.runUntil(() -> !p.disconnectsB.isEmpty(), 10, "ClientEventDisconnect(RELEASE)");
             assertEquals(List.of(Tdi.TDI_DISCONNECT_RELEASE), p.disconnectsB);
-            expedited.assertCompleted(NtStatus.STATUS_GRACEFUL_DISCONNECT.code());
-            receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED).assertInline(NtStatus.STATUS_GRACEFUL_DISCONNECT.code());
+            expedited.assertCompleted(NtStatus.STATUS_GRACEFUL_DISCONNECT);
+            receive(rig.tdiB, p.b, into, Tdi.TDI_RECEIVE_EXPEDITED).assertInline(NtStatus.STATUS_GRACEFUL_DISCONNECT);
             Req releaseB = disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_RELEASE, 0);
             rig.runUntil(() -> release.done() && releaseB.done(), 10, "both released");
             release.assertCompleted(S);
@@ -336,14 +336,14 @@ class TdiRegressionTest {
             List<Tsdu> kept = new ArrayList<>();
             p.chained((ctx, cc, flags, length, offset, tsdu) -> {
                 kept.add(tsdu);
-                return NtStatus.STATUS_PENDING.code();
+                return NtStatus.STATUS_PENDING;
             });
             p.connectAndAccept();
             send(rig.tdiA, p.a, direct("kept past close"), 0);
             rig.runUntil(() -> !kept.isEmpty(), 10, "kept");
             assertEquals(1, rig.tdiB.heldChainedReceives());
             rig.tdiB.close();
-            int[] status = {-1};
+            NtStatus[] status = {null};
             Thread other = new Thread(() -> status[0] = rig.tdiB.returnChainedReceives(kept.toArray(new Tsdu[0]), 1));
             other.start();
             other.join();
@@ -355,7 +355,7 @@ class TdiRegressionTest {
             Thread caller = new Thread(() -> late.call(rig.tdiB));
             caller.start();
             caller.join();
-            late.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            late.assertCompleted(NtStatus.STATUS_CANCELLED);
         } // the rig checks every mbuf went back to the pool
     }
 
@@ -370,8 +370,8 @@ class TdiRegressionTest {
             Req l = listen(rig.tdiB, p.b, 0, null); // the endpoint is used again without acknowledging
             l.assertPending();
             assertTrue(l.irp.cancel());
-            l.assertCompleted(NtStatus.STATUS_CANCELLED.code());
-            disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_ABORT, 0).assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            l.assertCompleted(NtStatus.STATUS_CANCELLED);
+            disconnect(rig.tdiB, p.b, Tdi.TDI_DISCONNECT_ABORT, 0).assertInline(NtStatus.STATUS_INVALID_CONNECTION);
 
         }
     }
@@ -390,7 +390,7 @@ class TdiRegressionTest {
             TdiConnection a3 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a3");
             Req refused = connect(rig.tdiA, a3, TdiRig.B_IP, 5010, Tdi.TIMEOUT_DEFAULT, null);
             rig.runUntil(refused::done, 10, "connect while no listen is pending");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             TdiConnection b2 = endpoint(rig.tdiB, link.addressB, "b2");
             Req l = listen(rig.tdiB, b2, 0, null);
             rig.runUntil(() -> link.addressB.listenState == 2, 5, "listening again while the connection uses the port");
@@ -402,7 +402,7 @@ class TdiRegressionTest {
             Req l2 = listen(rig.tdiB, endpoint(rig.tdiB, link.addressB, "b4"), 0, null);
             rig.runUntil(() -> link.addressB.listenState == 2, 5, "listening");
             assertTrue(l2.irp.cancel());
-            l2.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            l2.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertEquals(0, link.addressB.listenState, "cancelled: not listening, although connections use the port");
 
             // An address with no connection: cancelling its last TDI_LISTEN stops the port listening.
@@ -412,13 +412,13 @@ class TdiRegressionTest {
                 Req l3 = listen(rig.tdiB, b3, 0, null);
                 rig.runUntil(() -> spare.listenState == 2, 5, "listening");
                 assertTrue(l3.irp.cancel());
-                l3.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+                l3.assertCompleted(NtStatus.STATUS_CANCELLED);
                 assertEquals(0, spare.listenState, "not listening after the last TDI_LISTEN was cancelled");
                 rig.runFor(50);
                 TdiConnection a2 = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "a2");
                 Req refused2 = connect(rig.tdiA, a2, TdiRig.B_IP, 5011, Tdi.TIMEOUT_DEFAULT, null);
                 rig.runUntil(refused2::done, 10, "connect to a port no longer listening");
-                refused2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+                refused2.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             }
         }
     }

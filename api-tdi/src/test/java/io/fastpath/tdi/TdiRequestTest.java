@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * documents (learn.microsoft.com, "TDI_XXX" pages, previous-versions/windows/hardware/network) describe them.
  */
 class TdiRequestTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
 
     @TempDir
     Path dir;
@@ -113,7 +113,7 @@ class TdiRequestTest {
                 assertTrue(!first.done(), "the initiator's release waits for the other side");
                 ByteBuffer late = ByteBuffer.allocateDirect(10);
                 Req afterFin = receive(responder, responding, late, 0);
-                afterFin.assertInline(NtStatus.STATUS_GRACEFUL_DISCONNECT.code());
+                afterFin.assertInline(NtStatus.STATUS_GRACEFUL_DISCONNECT);
                 Req second = disconnect(responder, responding, Tdi.TDI_DISCONNECT_RELEASE, Tdi.TIMEOUT_DEFAULT);
                 rig.runUntil(() -> first.done() && second.done(), 10, "both releases");
                 first.assertCompleted(S);
@@ -133,9 +133,9 @@ class TdiRequestTest {
             TdiProvider p = rig.tdiA;
             TdiAddress address = p.openAddress(0, 6000);
             TdiException taken = assertThrows(TdiException.class, () -> p.openAddress(0, 6000));
-            assertEquals(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS.code(), taken.status());
+            assertEquals(NtStatus.STATUS_ADDRESS_ALREADY_EXISTS, taken.status());
             TdiException foreign = assertThrows(TdiException.class, () -> p.openAddress(TdiRig.B_IP, 6001));
-            assertEquals(NtStatus.STATUS_INVALID_ADDRESS.code(), foreign.status());
+            assertEquals(NtStatus.STATUS_INVALID_ADDRESS, foreign.status());
             TdiAddress ephemeral = p.openAddress(TdiRig.A_IP, 0);
             assertTrue(ephemeral.port() >= 49152 && ephemeral.port() <= 65535, "port 0 = ephemeral");
 
@@ -143,33 +143,33 @@ class TdiRequestTest {
             Req r = new Req();
             TdiBuild.disassociateAddress(r.irp, c, r.routine, null);
             r.call(p);
-            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
             Req conn = connect(p, c, TdiRig.B_IP, 9, Tdi.TIMEOUT_DEFAULT, null);
-            conn.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            conn.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
             Req lis = listen(p, c, 0, null);
-            lis.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            lis.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
             Req dis = disconnect(p, c, Tdi.TDI_DISCONNECT_ABORT, 0);
-            dis.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            dis.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
 
             TdiBuild.associateAddress(r.irp, c, r.routine, null, address);
             r.call(p);
             r.assertInline(S);
             TdiBuild.associateAddress(r.irp, c, r.routine, null, ephemeral);
             r.call(p);
-            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
             Req noConnection = disconnect(p, c, Tdi.TDI_DISCONNECT_RELEASE, 0);
-            noConnection.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            noConnection.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
             Req sendIdle = send(p, c, direct("x"), 0);
-            sendIdle.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code());
+            sendIdle.assertInline(NtStatus.STATUS_INVALID_CONNECTION);
 
             Req l = listen(p, c, 0, null);
             l.assertPending();
             TdiBuild.disassociateAddress(r.irp, c, r.routine, null);
             r.call(p);
-            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION.code()); // not while active
+            r.assertInline(NtStatus.STATUS_INVALID_CONNECTION); // not while active
             Req stop = disconnect(p, c, Tdi.TDI_DISCONNECT_ABORT, 0);
             stop.assertInline(S);
-            l.assertCompleted(NtStatus.STATUS_CANCELLED.code()); // ABORT cancels a pending listen
+            l.assertCompleted(NtStatus.STATUS_CANCELLED); // ABORT cancels a pending listen
             TdiBuild.disassociateAddress(r.irp, c, r.routine, null);
             r.call(p);
             r.assertInline(S);
@@ -194,12 +194,12 @@ class TdiRequestTest {
             TdiConnection c = endpoint(p, p.openAddress(0, 0), "c");
             Req refused = connect(p, c, TdiRig.B_IP, 7777, Tdi.TIMEOUT_DEFAULT, null);
             rig.runUntil(refused::done, 10, "refused");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertTrue(c.idle(), "a failed connect leaves the endpoint idle");
 
             Req offNet = connect(p, c, Ipv4Address.parse("192.0.2.1"), 80, Tdi.TIMEOUT_DEFAULT, null);
             rig.runUntil(offNet::done, 10, "no route");
-            offNet.assertCompleted(NtStatus.STATUS_NETWORK_UNREACHABLE.code());
+            offNet.assertCompleted(NtStatus.STATUS_NETWORK_UNREACHABLE);
 
             // Nobody at 10.13.0.9: ARP would give up in seconds; our 150 ms time-out ends it first.
             long start = System.nanoTime();
@@ -207,12 +207,12 @@ class TdiRequestTest {
             timed.assertPending();
             rig.runUntil(timed::done, 10, "time-out");
             long ms = (System.nanoTime() - start) / 1_000_000;
-            timed.assertCompleted(NtStatus.STATUS_REQUEST_TIMED_OUT.code());
+            timed.assertCompleted(NtStatus.STATUS_REQUEST_TIMED_OUT);
             assertTrue(ms >= 150 && ms < 2000, "timed out after " + ms + " ms");
             assertTrue(c.idle());
 
             Req bad = connect(p, c, TdiRig.B_IP, 80, 1_000_000L, null);
-            bad.assertInline(NtStatus.STATUS_INVALID_PARAMETER.code()); // absolute times are not taken
+            bad.assertInline(NtStatus.STATUS_INVALID_PARAMETER); // absolute times are not taken
         }
     }
 
@@ -229,7 +229,7 @@ class TdiRequestTest {
             setEvent(rig.tdiB, link.addressB, Tdi.TDI_EVENT_CHAINED_RECEIVE,
                 (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
                     kept.add(tsdu);
-                    return NtStatus.STATUS_PENDING.code();
+                    return NtStatus.STATUS_PENDING;
                 }, null).assertInline(S);
             ByteBuffer data = direct("from elsewhere");
             Req s = new Req();
@@ -241,7 +241,7 @@ class TdiRequestTest {
             rig.runUntil(() -> s.done() && !kept.isEmpty(), 10, "queued send");
             s.assertCompleted(S);
             assertEquals(Thread.currentThread(), s.completedOn, "completed on the dispatch thread");
-            int[] returned = {-1};
+            NtStatus[] returned = {null};
             Thread returner = new Thread(() -> returned[0] = rig.tdiB.returnChainedReceives(
                 kept.toArray(new Tsdu[0]), kept.size()));
             returner.start();
@@ -275,7 +275,7 @@ class TdiRequestTest {
             other.start();
             other.join();
             rig.runUntil(r::done, 5, "cancelled receive");
-            r.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            r.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertTrue(!r.irp.cancel(), "a completed IRP is not cancelled again");
             Req s = send(rig.tdiA, link.a, direct("still connected"), 0);
             Req r2 = receive(rig.tdiB, link.b, into, 0);
@@ -286,14 +286,14 @@ class TdiRequestTest {
             TdiConnection listener = endpoint(rig.tdiB, spare, "l");
             Req l = listen(rig.tdiB, listener, 0, null);
             assertTrue(l.irp.cancel());
-            l.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            l.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertTrue(listener.idle());
 
             TdiConnection dialer = endpoint(rig.tdiA, rig.tdiA.openAddress(0, 0), "d");
             Req c = connect(rig.tdiA, dialer, io.fastpath.stack.wire.Ipv4Address.parse("10.13.0.9"), 80, 0, null);
             c.assertPending();
             assertTrue(c.irp.cancel());
-            c.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            c.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertTrue(dialer.idle());
         }
     }

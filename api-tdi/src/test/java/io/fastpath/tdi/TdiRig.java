@@ -174,7 +174,7 @@ final class TdiRig implements AutoCloseable {
         Req r = new Req();
         TdiBuild.associateAddress(r.irp, c, r.routine, null, address);
         r.call(p);
-        r.assertInline(NtStatus.STATUS_SUCCESS.code());
+        r.assertInline(NtStatus.STATUS_SUCCESS);
         return c;
     }
 

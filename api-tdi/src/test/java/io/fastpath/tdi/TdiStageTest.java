@@ -42,7 +42,7 @@ class TdiStageTest {
                     accept.asStage().thenAccept(r -> order.add("accept stage " + r.status().name()))
                         .thenRun(() -> acceptDone.complete(null));
                     out.acceptIrp(accept).connectionContext("b");
-                    return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+                    return NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
                 }, null);
             connectEvent.call(rig.tdiB);
             rig.runUntil(connectEvent::done, 5, "listening");
@@ -52,7 +52,7 @@ class TdiStageTest {
             Thread caller = Thread.ofVirtual().start(() -> {
                 TdiBuild.connect(connect, a, null, null, Tdi.TIMEOUT_DEFAULT,
                     new TdiConnectionInformation(TdiRig.B_IP, PORT), null);
-                assertEquals(NtStatus.STATUS_PENDING.code(), rig.tdiA.callDriver(connect), "queued from this thread");
+                assertEquals(NtStatus.STATUS_PENDING, rig.tdiA.callDriver(connect), "queued from this thread");
                 connected[0] = connect.asStage().toCompletableFuture().join();
             });
             rig.runUntil(() -> !caller.isAlive() && acceptDone.isDone(), 10, "connect + accept");

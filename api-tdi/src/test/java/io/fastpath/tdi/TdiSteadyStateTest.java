@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * dispatch thread that runs both providers.
  */
 class TdiSteadyStateTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
     private static final int SIZE = 64 * 1024;
 
     @TempDir
@@ -67,7 +67,7 @@ class TdiSteadyStateTest {
         }
 
         @Override
-        public int clientEventChainedReceive(Object ctx, Object cc, int flags, int length, int offset, Tsdu tsdu) {
+        public NtStatus clientEventChainedReceive(Object ctx, Object cc, int flags, int length, int offset, Tsdu tsdu) {
             Chain c = chains.poll();
             c.tsdu[0] = tsdu;
             c.outstanding = 1; // held until the loop below is done
@@ -87,7 +87,7 @@ class TdiSteadyStateTest {
                 tdi.returnChainedReceives(c.tsdu, 1);
                 chains.add(c);
             }
-            return NtStatus.STATUS_PENDING.code();
+            return NtStatus.STATUS_PENDING;
         }
     }
 

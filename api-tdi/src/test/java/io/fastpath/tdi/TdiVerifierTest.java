@@ -27,8 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("verify")
 class TdiVerifierTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
-    private static final int PENDING = NtStatus.STATUS_PENDING.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
+    private static final NtStatus PENDING = NtStatus.STATUS_PENDING;
 
     @TempDir
     Path dir;
@@ -139,7 +139,7 @@ class TdiVerifierTest {
         int calls;
 
         @Override
-        public int clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
+        public NtStatus clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
                                              int receiveLength, int startingOffset, Tsdu tsdu) {
             calls++;
             LockSupport.parkNanos(Verifier.HANDLER_NS + 30_000_000L);

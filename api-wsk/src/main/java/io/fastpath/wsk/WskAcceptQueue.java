@@ -68,7 +68,7 @@ final class WskAcceptQueue {
             s.dispatch = dispatch instanceof WskClientConnectionDispatch ? dispatch : null;
             int result;
             try {
-                result = events0.wskAcceptEvent(owner.context(), provider.eventFlags, s.local, s.remote, s);
+                result = events0.wskAcceptEvent(owner.context(), provider.eventFlags, s.local, s.remote, s).code();
             } catch (Throwable t) {
                 provider.onError(t);
                 result = NtStatus.STATUS_REQUEST_NOT_ACCEPTED.code();

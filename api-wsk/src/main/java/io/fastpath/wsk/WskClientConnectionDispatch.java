@@ -1,7 +1,7 @@
 package io.fastpath.wsk;
 
 import io.fastpath.provider.NtStatus;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 
 /** WSK_CLIENT_CONNECTION_DISPATCH: events of a connection-oriented socket. */
 public interface WskClientConnectionDispatch extends WskClientDispatch {
@@ -18,17 +18,17 @@ public interface WskClientConnectionDispatch extends WskClientDispatch {
      * </ul>
      * Flags: WSK_FLAG_RELEASE_ASAP when the queued data fills half the receive buffer.
      */
-    default int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
-                                long bytesIndicated, MutableLong bytesAccepted) {
-        return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+    default NtStatus wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
+                                long bytesIndicated, SizeT bytesAccepted) {
+        return NtStatus.STATUS_DATA_NOT_ACCEPTED;
     }
 
     /**
      * WskDisconnectEvent: the peer disconnected: gracefully (flags 0: no more data will come, we may still
      * send) or abortively (WSK_FLAG_ABORTIVE: reset or timed out; the socket is dead). Return STATUS_SUCCESS.
      */
-    default int wskDisconnectEvent(Object socketContext, int flags) {
-        return NtStatus.STATUS_SUCCESS.code();
+    default NtStatus wskDisconnectEvent(Object socketContext, int flags) {
+        return NtStatus.STATUS_SUCCESS;
     }
 
     /**
@@ -36,7 +36,7 @@ public interface WskClientConnectionDispatch extends WskClientDispatch {
      * congestion window rounded up to a power of two, 16 KiB to the send buffer). Raised on the connection's
      * first report and on every change, when WSK_EVENT_SEND_BACKLOG is enabled.
      */
-    default int wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
-        return NtStatus.STATUS_SUCCESS.code();
+    default NtStatus wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
+        return NtStatus.STATUS_SUCCESS;
     }
 }

@@ -11,9 +11,9 @@ public interface WskClientListenDispatch extends WskClientDispatch {
      * STATUS_REQUEST_NOT_ACCEPTED to have WSK close it (the peer gets a reset). The addresses are valid
      * during the call only. Receive/disconnect events enabled on the listener carry over to a socket taken here.
      */
-    default int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+    default NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
-        return NtStatus.STATUS_REQUEST_NOT_ACCEPTED.code();
+        return NtStatus.STATUS_REQUEST_NOT_ACCEPTED;
     }
 
     /**
@@ -33,7 +33,7 @@ public interface WskClientListenDispatch extends WskClientDispatch {
      * it, or it was held longer than the stack holds a SYN); its {@code inspectId} is no longer valid. Return
      * STATUS_SUCCESS.
      */
-    default int wskAbortEvent(Object socketContext, WskInspectId inspectId) {
-        return NtStatus.STATUS_SUCCESS.code();
+    default NtStatus wskAbortEvent(Object socketContext, WskInspectId inspectId) {
+        return NtStatus.STATUS_SUCCESS;
     }
 }

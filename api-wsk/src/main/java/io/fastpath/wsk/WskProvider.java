@@ -4,6 +4,7 @@ import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
@@ -20,11 +21,9 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import org.agrona.ErrorHandler;
+import java.util.function.IntSupplier;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 /**
@@ -78,7 +77,7 @@ public final class WskProvider implements AutoCloseable {
     final int sendBufferBytes;
     final int receiveBufferBytes;
     final boolean timestamps;
-    private final ErrorHandler errorHandler;
+    private final Consumer<Throwable> errorHandler;
     private final DispatchLoop loop;
     private volatile boolean closed;
     /** Dispatching on the stack's poll thread ({@link #pollThreadAgent}); close() asks it to let go. */
@@ -224,7 +223,7 @@ public final class WskProvider implements AutoCloseable {
         }
     };
 
-    private WskProvider(Stack stack, ErrorHandler errorHandler) {
+    private WskProvider(Stack stack, Consumer<Throwable> errorHandler) {
         this.stack = stack;
         this.tcp = stack.tcpService().newClient();
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
@@ -249,7 +248,7 @@ public final class WskProvider implements AutoCloseable {
     }
 
     /** As {@link #register(Stack)}, with a handler for exceptions thrown by completion routines and callbacks. */
-    public static WskProvider register(Stack stack, ErrorHandler errorHandler) {
+    public static WskProvider register(Stack stack, Consumer<Throwable> errorHandler) {
         return new WskProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
     }
 
@@ -269,7 +268,7 @@ public final class WskProvider implements AutoCloseable {
      *     STATUS_NOT_SUPPORTED (not AF_INET/SOCK_STREAM/IPPROTO_TCP, or a basic or datagram socket),
      *     STATUS_INVALID_PARAMETER (unknown category, or a dispatch of the wrong kind)
      */
-    public int socket(int addressFamily, int socketType, int protocol, int flags, Object socketContext,
+    public NtStatus socket(int addressFamily, int socketType, int protocol, int flags, Object socketContext,
                       WskClientDispatch dispatch, Irp irp) {
         Irp i = start(irp, OP_SOCKET);
         i.family = addressFamily;
@@ -287,8 +286,9 @@ public final class WskProvider implements AutoCloseable {
      * connect fails the socket is closed and the IRP carries the reason (STATUS_CONNECTION_REFUSED, ...).
      * {@code flags} is reserved (0).
      */
-    public int socketConnect(int socketType, int protocol, SocketAddressV4 localAddress, SocketAddressV4 remoteAddress,
-                             int flags, Object socketContext, WskClientConnectionDispatch dispatch, Irp irp) {
+    public NtStatus socketConnect(int socketType, int protocol, SocketAddressV4 localAddress,
+                                  SocketAddressV4 remoteAddress, int flags, Object socketContext,
+                                  WskClientConnectionDispatch dispatch, Irp irp) {
         Irp i = start(irp, OP_SOCKET_CONNECT);
         i.family = Wsk.AF_INET;
         i.type = socketType;
@@ -307,13 +307,13 @@ public final class WskProvider implements AutoCloseable {
      * is detected while the indication object is not reused; once the pool has handed it to a newer chain, a
      * stale release cannot be told apart and releases that chain.
      */
-    public int release(WskDataIndication dataIndication) {
+    public NtStatus release(WskDataIndication dataIndication) {
         if (dataIndication == null || !dataIndication.claimForRelease()) {
-            return NtStatus.STATUS_INVALID_PARAMETER.code();
+            return NtStatus.STATUS_INVALID_PARAMETER;
         }
         if (loop.onDispatchThread()) {
             releaseChain(dataIndication);
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
         submitting.incrementAndGet();
         try {
@@ -321,9 +321,9 @@ public final class WskProvider implements AutoCloseable {
                 releaseAfterClose(dataIndication);
             } else if (!requests.offer(dataIndication)) {
                 dataIndication.state(WskDataIndication.RETAINED);
-                return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+                return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
             }
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         } finally {
             submitting.decrementAndGet();
         }
@@ -369,14 +369,14 @@ public final class WskProvider implements AutoCloseable {
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()} with a backoff idle strategy. */
     public void startDispatcherThread() {
-        startDispatcherThread(DispatchLoop.defaultIdleStrategy());
+        startDispatcherThread(IdleMode.BACKOFF);
     }
 
     /**
      * Starts a thread of the provider's own that loops {@link #dispatch()}; from then on every call made on
      * other threads is queued to it. Call from the current dispatch thread.
      */
-    public synchronized void startDispatcherThread(IdleStrategy idle) {
+    public synchronized void startDispatcherThread(IdleMode idle) {
         if (closed) {
             throw new IllegalStateException("provider closed");
         }
@@ -384,38 +384,40 @@ public final class WskProvider implements AutoCloseable {
     }
 
     /**
-     * Runs this provider on the stack's own poll thread: pass the agent to
+     * Runs this provider on the stack's own poll thread: pass the returned duty cycle (each call runs one round
+     * and returns the work done; the first call, on the poll thread, makes that thread the dispatch thread) to
      * {@code StackRunner.start(stack, idle, provider.pollThreadAgent())}. Each duty cycle then runs the stack and
      * this provider's {@link #dispatch()} back to back: completions and event callbacks run on the poll thread
      * (the "dispatch level" of the Windows documents: event flags carry WSK_FLAG_AT_DISPATCH_LEVEL) and must not
      * block; calls from other threads are queued to it. Call once, from the current dispatch thread, before the
      * runner starts; {@link #close()} detaches the provider from the poll thread first.
      */
-    public synchronized Agent pollThreadAgent() {
+    public synchronized IntSupplier pollThreadAgent() {
         loop.checkThread("hand the provider over from its dispatch thread");
         if (loop.hasThread() || onPollThread || closed) {
             throw new IllegalStateException(closed ? "provider closed" : "provider already has a dispatch thread");
         }
         onPollThread = true;
         loop.handOff(); // until the poll thread runs, every call queues
-        return new Agent() {
-            @Override
-            public void onStart() {
-                eventFlags = Wsk.WSK_FLAG_AT_DISPATCH_LEVEL;
-                loop.adopt();
-            }
+        return new IntSupplier() {
+            private boolean started;
 
             @Override
-            public int doWork() {
+            public int getAsInt() {
                 if (detachRequested) {
                     detached = true;
                     return 0;
+                }
+                if (!started) {
+                    started = true;
+                    eventFlags = Wsk.WSK_FLAG_AT_DISPATCH_LEVEL;
+                    loop.adopt();
                 }
                 return dispatch();
             }
 
             @Override
-            public String roleName() {
+            public String toString() {
                 return "fastpath-wsk-" + stack.config().name();
             }
         };
@@ -496,16 +498,16 @@ public final class WskProvider implements AutoCloseable {
     }
 
     /** Runs the call now on the dispatch thread, or queues it there. */
-    int submit(Irp irp) {
+    NtStatus submit(Irp irp) {
         if (loop.onDispatchThread()) {
-            return execute(irp);
+            return NtStatus.of(execute(irp));
         }
         irp.markPending();
         // close() sets closed, then waits for submitters in flight before its last drain: an IRP is either
         // queued before that drain or completed here, never stranded.
         submitting.incrementAndGet();
         try {
-            return queue(irp);
+            return NtStatus.of(queue(irp));
         } finally {
             submitting.decrementAndGet();
         }
@@ -607,7 +609,7 @@ public final class WskProvider implements AutoCloseable {
     }
 
     void onError(Throwable t) {
-        errorHandler.onError(t);
+        errorHandler.accept(t);
     }
 
     // ---------------------------------------------------------------- cancellation

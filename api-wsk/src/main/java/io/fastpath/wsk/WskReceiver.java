@@ -5,7 +5,6 @@ import io.fastpath.provider.Endpoint;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.Verifier;
-import org.agrona.collections.MutableLong;
 
 /**
  * A WSK connection's receive side: WskReceive IRPs filled from the endpoint's descriptors in order, then
@@ -18,7 +17,7 @@ final class WskReceiver {
     private final Endpoint<Irp, WskSocket> ep;
     private final DescriptorQueue rx;
     private final IrpQueue<Irp> receiveIrps = new IrpQueue<>();
-    private final MutableLong bytesAccepted = new MutableLong();
+    private final io.fastpath.provider.SizeT bytesAccepted = new io.fastpath.provider.SizeT();
     /** A callback did not take all: no receive event until the application posts a WskReceive. */
     private boolean suspended;
     boolean indicating;
@@ -116,7 +115,7 @@ final class WskReceiver {
         indicating = true;
         long start = Verifier.ENABLED ? Verifier.handlerStart() : 0;
         try {
-            result = d.wskReceiveEvent(socket.context(), flags | provider.eventFlags, head, indicated, bytesAccepted);
+            result = d.wskReceiveEvent(socket.context(), flags | provider.eventFlags, head, indicated, bytesAccepted).code();
         } catch (Throwable t) {
             provider.onError(t);
             result = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();

@@ -118,19 +118,19 @@ public final class WskSocket {
      * listens. STATUS_INVALID_ADDRESS (not our address), STATUS_SHARING_VIOLATION (port in use),
      * STATUS_INVALID_DEVICE_STATE (already bound).
      */
-    public int bind(SocketAddressV4 localAddress, Irp irp) {
+    public NtStatus bind(SocketAddressV4 localAddress, Irp irp) {
         Irp i = start(irp, OP_BIND);
         i.address = localAddress;
         return provider.submit(i);
     }
 
     /** WskListen (stream sockets): starts listening on the bound port; completes when the stack listens. */
-    public int listen(Irp irp) {
+    public NtStatus listen(Irp irp) {
         return provider.submit(start(irp, OP_LISTEN));
     }
 
     /** WskAccept with no context or dispatch for the new socket. */
-    public int accept(Irp irp) {
+    public NtStatus accept(Irp irp) {
         return accept(0, null, null, irp);
     }
 
@@ -139,7 +139,8 @@ public final class WskSocket {
      * until one arrives (queued accepts take connections before the accept event does). Completes with
      * Information = the new connection {@link WskSocket}, whose events start disabled.
      */
-    public int accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch, Irp irp) {
+    public NtStatus accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch,
+                           Irp irp) {
         return accept(flags, acceptSocketContext, acceptSocketDispatch, null, null, irp);
     }
 
@@ -147,7 +148,7 @@ public final class WskSocket {
      * WskAccept with its LocalAddress and RemoteAddress out-parameters (each optional, may be null): on success
      * they hold the accepted connection's local and remote transport addresses before the IRP completes.
      */
-    public int accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch,
+    public NtStatus accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch,
                       SocketAddressV4Out localAddress, SocketAddressV4Out remoteAddress, Irp irp) {
         Irp i = start(irp, OP_ACCEPT);
         i.flags = flags;
@@ -163,7 +164,7 @@ public final class WskSocket {
      * STATUS_CONNECTION_REFUSED, STATUS_IO_TIMEOUT, STATUS_HOST_UNREACHABLE, STATUS_NETWORK_UNREACHABLE, ...
      * STATUS_INVALID_DEVICE_STATE when not bound or already connecting/connected.
      */
-    public int connect(SocketAddressV4 remoteAddress, Irp irp) {
+    public NtStatus connect(SocketAddressV4 remoteAddress, Irp irp) {
         Irp i = start(irp, OP_CONNECT);
         i.address = remoteAddress;
         return provider.submit(i);
@@ -175,7 +176,7 @@ public final class WskSocket {
      * reused when the IRP completes (Information = bytes handed over). STATUS_BUFFER_OVERFLOW above 65,535
      * bytes, STATUS_INVALID_PARAMETER when {@code flags} ≠ 0, STATUS_INVALID_DEVICE_STATE when not bound.
      */
-    public int connectEx(SocketAddressV4 remoteAddress, WskBuf buffer, int flags, Irp irp) {
+    public NtStatus connectEx(SocketAddressV4 remoteAddress, WskBuf buffer, int flags, Irp irp) {
         Irp i = start(irp, OP_CONNECT_EX);
         i.address = remoteAddress;
         buffer(i, buffer);
@@ -189,7 +190,7 @@ public final class WskSocket {
      * TCP_NODELAY); others STATUS_NOT_SUPPORTED. STATUS_INVALID_DEVICE_STATE when not connected or after
      * WskDisconnect.
      */
-    public int send(WskBuf buffer, int flags, Irp irp) {
+    public NtStatus send(WskBuf buffer, int flags, Irp irp) {
         Irp i = start(irp, OP_SEND);
         buffer(i, Objects.requireNonNull(buffer, "buffer"));
         i.flags = flags;
@@ -203,7 +204,7 @@ public final class WskSocket {
      * and lets receive events flow again after a callback did not take all the data. After a reset the
      * pending receives complete with STATUS_CONNECTION_RESET.
      */
-    public int receive(WskBuf buffer, int flags, Irp irp) {
+    public NtStatus receive(WskBuf buffer, int flags, Irp irp) {
         Irp i = start(irp, OP_RECEIVE);
         buffer(i, Objects.requireNonNull(buffer, "buffer"));
         i.flags = flags;
@@ -216,7 +217,7 @@ public final class WskSocket {
      * connection closed both ways). Abortive (WSK_FLAG_ABORTIVE, buffer null): resets the
      * connection, cancels pending sends, and completes when the stack has dropped the connection.
      */
-    public int disconnect(WskBuf buffer, int flags, Irp irp) {
+    public NtStatus disconnect(WskBuf buffer, int flags, Irp irp) {
         Irp i = start(irp, OP_DISCONNECT);
         buffer(i, buffer);
         i.flags = flags;
@@ -229,7 +230,7 @@ public final class WskSocket {
      * from receive events stay valid until released. Afterwards every call fails with
      * STATUS_FILE_FORCED_CLOSED.
      */
-    public int closeSocket(Irp irp) {
+    public NtStatus closeSocket(Irp irp) {
         return provider.submit(start(irp, OP_CLOSE));
     }
 
@@ -238,7 +239,7 @@ public final class WskSocket {
      * WskInspectReject. STATUS_SUCCESS; STATUS_INVALID_PARAMETER (another action, or no pended request by that
      * id: it was decided already, or the peer gave up: WskAbortEvent); STATUS_NOT_SUPPORTED (not a listener).
      */
-    public int inspectComplete(WskInspectId inspectId, int action, Irp irp) {
+    public NtStatus inspectComplete(WskInspectId inspectId, int action, Irp irp) {
         Irp i = start(irp, OP_INSPECT_COMPLETE);
         i.requestContext = inspectId;
         i.value = action;
@@ -246,12 +247,12 @@ public final class WskSocket {
     }
 
     /** WskGetLocalAddress: Information = the bound {@link SocketAddressV4}; STATUS_INVALID_DEVICE_STATE if unbound. */
-    public int getLocalAddress(Irp irp) {
+    public NtStatus getLocalAddress(Irp irp) {
         return provider.submit(start(irp, OP_GET_LOCAL));
     }
 
     /** WskGetRemoteAddress: Information = the peer's address; STATUS_INVALID_DEVICE_STATE if not connected. */
-    public int getRemoteAddress(Irp irp) {
+    public NtStatus getRemoteAddress(Irp irp) {
         return provider.submit(start(irp, OP_GET_REMOTE));
     }
 
@@ -264,11 +265,11 @@ public final class WskSocket {
      * SIO_WSK_QUERY_RECEIVE_BACKLOG, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG. Anything else: STATUS_NOT_SUPPORTED.
      * {@code irp} may be null on the dispatch thread (the call always completes inline).
      */
-    public int controlSocket(int requestType, int controlCode, int level, long inputValue, Irp irp) {
+    public NtStatus controlSocket(int requestType, int controlCode, int level, long inputValue, Irp irp) {
         Irp i;
         if (irp == null) {
             if (!provider.onDispatchThread()) {
-                return NtStatus.STATUS_INVALID_PARAMETER.code();
+                return NtStatus.STATUS_INVALID_PARAMETER;
             }
             i = provider.scratch;
             i.reuse();
@@ -284,7 +285,7 @@ public final class WskSocket {
     }
 
     /** WskRelease: gives back a chain a receive event kept; see {@link WskProvider#release}. */
-    public int release(WskDataIndication dataIndication) {
+    public NtStatus release(WskDataIndication dataIndication) {
         return provider.release(dataIndication);
     }
 

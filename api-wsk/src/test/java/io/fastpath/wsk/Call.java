@@ -34,7 +34,7 @@ final class Call {
         return irp.completed() && completions >= calls;
     }
 
-    int status() {
+    NtStatus status() {
         return irp.ioStatus().status();
     }
 
@@ -51,14 +51,14 @@ final class Call {
     }
 
     /** Asserts that the IRP completed exactly once for each call, with {@code status}. */
-    void assertCompleted(int status) {
-        assertEquals(NtStatus.name(status), NtStatus.name(status()), "IRP status");
+    void assertCompleted(NtStatus status) {
+        assertEquals(status, status(), "IRP status");
         assertEquals(calls, completions, "the IRP completed exactly once per call");
     }
 
     /** A call that completed inline: returned {@code status}, not pending, routine already ran. */
-    void assertInline(int returned, int status) {
-        assertEquals(NtStatus.name(status), NtStatus.name(returned), "returned status");
+    void assertInline(NtStatus returned, NtStatus status) {
+        assertEquals(status, returned, "returned status");
         assertEquals(false, irp.pending(), "inline completion is not pending");
         assertCompleted(status);
     }

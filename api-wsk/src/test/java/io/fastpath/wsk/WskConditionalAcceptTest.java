@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * accepted, the client's connect completes; rejected, it is refused; pended too long, the request is dropped.
  */
 class WskConditionalAcceptTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
 
     @TempDir
     Path dir;
@@ -58,13 +58,13 @@ class WskConditionalAcceptTest {
         }
 
         @Override
-        public int wskAbortEvent(Object socketContext, WskInspectId inspectId) {
+        public NtStatus wskAbortEvent(Object socketContext, WskInspectId inspectId) {
             aborted.add(inspectId);
             return S;
         }
 
         @Override
-        public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+        public NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                   SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
             accepted.add(acceptSocket);
             return S;
@@ -80,12 +80,12 @@ class WskConditionalAcceptTest {
         assertEquals(1, c.information());
         c.assertInline(l.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT, c.irp()), S);
         Call listen = new Call();
-        assertEquals(NtStatus.STATUS_PENDING.code(), l.bind(new SocketAddressV4(0, port), listen.irp()));
+        assertEquals(NtStatus.STATUS_PENDING, l.bind(new SocketAddressV4(0, port), listen.irp()));
         rig.await(listen, 5, "listen");
         listen.assertCompleted(S);
         // Conditional accept is chosen before binding, as in Winsock.
         c.assertInline(l.controlSocket(WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 0, c.irp()),
-            NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            NtStatus.STATUS_INVALID_DEVICE_STATE);
         return l;
     }
 
@@ -128,7 +128,7 @@ class WskConditionalAcceptTest {
             conditionalListener(rig, inspector, 7);
             Client c = new Client(rig, 7);
             rig.await(c.connect, 5, "connect");
-            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code()); // a RST for the SYN, as Windows does
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED); // a RST for the SYN, as Windows does
             assertEquals(1, inspector.inspected.size());
             assertTrue(inspector.accepted.isEmpty());
         }
@@ -146,10 +146,10 @@ class WskConditionalAcceptTest {
             assertFalse(c.connect.done(), "no SYN-ACK while the listener decides");
             WskInspectId id = inspector.inspected.get(0);
             Call done = new Call();
-            done.assertInline(l.inspectComplete(id, WskInspectPend, done.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+            done.assertInline(l.inspectComplete(id, WskInspectPend, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), S);
             // Decided already: the id is no longer valid.
-            done.assertInline(l.inspectComplete(id, WskInspectReject, done.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+            done.assertInline(l.inspectComplete(id, WskInspectReject, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             rig.await(c.connect, 5, "connect");
             c.connect.assertCompleted(S);
             rig.runUntil(() -> inspector.accepted.size() == 1, 5, "accept event");
@@ -175,20 +175,20 @@ class WskConditionalAcceptTest {
             assertFalse(c.connect.done());
             assertTrue(c.connect.irp.cancel());
             rig.await(c.connect, 5, "cancelled");
-            c.connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            c.connect.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertFalse(c.connect.irp.cancel(), "nothing left to cancel");
             Call again = new Call();
             again.assertInline(c.socket.connect(new SocketAddressV4(RingRig.B_IP, 7), again.irp()),
-                NtStatus.STATUS_INVALID_DEVICE_STATE.code()); // the stack still carries the cancelled attempt
+                NtStatus.STATUS_INVALID_DEVICE_STATE); // the stack still carries the cancelled attempt
             Call done = new Call();
             done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectAccept, done.irp()), S);
             rig.runUntil(() -> inspector.accepted.size() == 1, 5, "the listener's side completes");
             Receive r = new Receive(inspector.accepted.get(0), 10, 0);
             rig.await(r.call, 5, "reset by the client");
-            assertTrue(r.call.status() == NtStatus.STATUS_CONNECTION_RESET.code()
-                || r.call.status() == NtStatus.STATUS_FILE_FORCED_CLOSED.code(), NtStatus.name(r.call.status()));
+            assertTrue(r.call.status() == NtStatus.STATUS_CONNECTION_RESET
+                || r.call.status() == NtStatus.STATUS_FILE_FORCED_CLOSED, String.valueOf(r.call.status()));
             rig.runFor(100);
-            c.connect.assertCompleted(NtStatus.STATUS_CANCELLED.code()); // still exactly one completion
+            c.connect.assertCompleted(NtStatus.STATUS_CANCELLED); // still exactly one completion
         }
     }
 
@@ -200,22 +200,22 @@ class WskConditionalAcceptTest {
             inspector.action = WskInspectPend;
             WskSocket l = conditionalListener(rig, inspector, 7);
             Call connect = new Call();
-            assertEquals(NtStatus.STATUS_PENDING.code(), rig.wskA.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
+            assertEquals(NtStatus.STATUS_PENDING, rig.wskA.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
                 SocketAddressV4.ANY, new SocketAddressV4(RingRig.B_IP, 7), 0, null, null, connect.irp()));
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
             assertTrue(connect.irp.cancel());
             rig.await(connect, 5, "cancelled");
-            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertEquals(null, connect.object(), "no socket handed out");
             Call done = new Call();
             done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectAccept, done.irp()), S);
             rig.runUntil(() -> inspector.accepted.size() == 1, 5, "the listener's side completes");
             Receive r = new Receive(inspector.accepted.get(0), 10, 0);
             rig.await(r.call, 5, "reset by the client");
-            assertTrue(r.call.status() == NtStatus.STATUS_CONNECTION_RESET.code()
-                || r.call.status() == NtStatus.STATUS_FILE_FORCED_CLOSED.code(), NtStatus.name(r.call.status()));
+            assertTrue(r.call.status() == NtStatus.STATUS_CONNECTION_RESET
+                || r.call.status() == NtStatus.STATUS_FILE_FORCED_CLOSED, String.valueOf(r.call.status()));
             rig.runFor(100);
-            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED);
         }
     }
 
@@ -230,19 +230,19 @@ class WskConditionalAcceptTest {
             bind(s, SocketAddressV4.ANY);
             Call connect = new Call();
             WskBuf data = new WskBuf().set(java.nio.ByteBuffer.allocateDirect(5).put("hello".getBytes()).flip(), 0, 5);
-            assertEquals(NtStatus.STATUS_PENDING.code(), s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
+            assertEquals(NtStatus.STATUS_PENDING, s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
                 connect.irp()));
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
             assertTrue(connect.irp.cancel());
             rig.await(connect, 5, "cancelled");
-            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED);
             Call done = new Call();
             done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectReject, done.irp()), S);
             // The refused attempt ends in the stack; then the socket is bound again and may connect.
             rig.runUntil(() -> s.toString().contains(" bound "), 5, "the cancelled attempt ended: " + s);
             inspector.action = WskInspectAccept;
             Call again = new Call();
-            assertEquals(NtStatus.STATUS_PENDING.code(), s.connect(new SocketAddressV4(RingRig.B_IP, 7), again.irp()));
+            assertEquals(NtStatus.STATUS_PENDING, s.connect(new SocketAddressV4(RingRig.B_IP, 7), again.irp()));
             rig.await(again, 5, "connect again");
             again.assertCompleted(S);
             assertEquals(1, connect.completions, "no late completion of the cancelled IRP");
@@ -264,13 +264,13 @@ class WskConditionalAcceptTest {
             bind(s, SocketAddressV4.ANY);
             Call connect = new Call();
             WskBuf data = new WskBuf().set(java.nio.ByteBuffer.allocateDirect(5).put("hello".getBytes()).flip(), 0, 5);
-            assertEquals(NtStatus.STATUS_PENDING.code(), s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
+            assertEquals(NtStatus.STATUS_PENDING, s.connectEx(new SocketAddressV4(RingRig.B_IP, 7), data, 0,
                 connect.irp()));
             assertTrue(connect.irp.cancel()); // the stack has not polled: its CONNECT record is still in the ring
             assertFalse(connect.irp.completed(), "completed while the stack may still read the caller's buffer");
             assertEquals(0, connect.completions);
             rig.await(connect, 5, "cancelled once the stack took the record");
-            connect.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            connect.assertCompleted(NtStatus.STATUS_CANCELLED);
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
             Call done = new Call();
             done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectReject, done.irp()), S);
@@ -290,7 +290,7 @@ class WskConditionalAcceptTest {
             Call done = new Call();
             done.assertInline(l.inspectComplete(inspector.inspected.get(0), WskInspectReject, done.irp()), S);
             rig.await(c.connect, 5, "connect");
-            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertTrue(inspector.accepted.isEmpty());
         }
     }
@@ -312,9 +312,9 @@ class WskConditionalAcceptTest {
             rig.runUntil(() -> !inspector.aborted.isEmpty() && c.connect.done(), 5, "abort event");
             WskInspectId id = inspector.inspected.get(0);
             assertEquals(id, inspector.aborted.get(0));
-            c.connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
+            c.connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
             Call done = new Call();
-            done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+            done.assertInline(l.inspectComplete(id, WskInspectAccept, done.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             assertTrue(inspector.accepted.isEmpty());
         }
     }
@@ -328,10 +328,10 @@ class WskConditionalAcceptTest {
             Client c = new Client(rig, 7);
             rig.runUntil(() -> !inspector.inspected.isEmpty(), 5, "inspect event");
             Call close = new Call();
-            int returned = l.closeSocket(close.irp());
-            assertNotNull(NtStatus.name(returned));
+            NtStatus returned = l.closeSocket(close.irp());
+            assertNotNull(returned);
             rig.await(c.connect, 5, "connect");
-            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            c.connect.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             rig.await(close, 5, "close");
             close.assertCompleted(S);
         }
@@ -343,9 +343,9 @@ class WskConditionalAcceptTest {
             WskSocket c = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             Call call = new Call();
             call.assertInline(c.controlSocket(WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 1, call.irp()),
-                NtStatus.STATUS_NOT_SUPPORTED.code());
+                NtStatus.STATUS_NOT_SUPPORTED);
             call.assertInline(c.inspectComplete(new WskInspectId(1, 1), WskInspectAccept, call.irp()),
-                NtStatus.STATUS_NOT_SUPPORTED.code());
+                NtStatus.STATUS_NOT_SUPPORTED);
         }
     }
 }

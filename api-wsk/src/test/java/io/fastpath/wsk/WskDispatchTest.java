@@ -59,7 +59,7 @@ class WskDispatchTest {
                     depth[0]--;
                 }
             }, null);
-            assertEquals(NtStatus.STATUS_SUCCESS.code(), p.client().receive(buf, 0, irp));
+            assertEquals(NtStatus.STATUS_SUCCESS, p.client().receive(buf, 0, irp));
             rig.runUntil(() -> received[0] == total, 5, "read back");
             assertEquals(0, mismatches[0]);
             assertTrue(maxDepth[0] <= 16, "nesting depth " + maxDepth[0]);
@@ -150,7 +150,7 @@ class WskDispatchTest {
         }
 
         private boolean check(Irp i) {
-            if (i.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+            if (i.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                 failed = true;
                 return false;
             }

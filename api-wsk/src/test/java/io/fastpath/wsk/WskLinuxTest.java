@@ -168,20 +168,20 @@ class WskLinuxTest {
                 WskSocket s = socket(link.wsk, WSK_FLAG_CONNECTION_SOCKET, null);
                 Call option = new Call();
                 option.assertInline(s.controlSocket(WskSetOption, TCP_FASTOPEN, IPPROTO_TCP, 1, option.irp()),
-                    NtStatus.STATUS_SUCCESS.code());
+                    NtStatus.STATUS_SUCCESS);
                 bind(s, SocketAddressV4.ANY);
                 ByteBuffer data = direct(text);
                 Call connect = new Call();
-                assertEquals(NtStatus.STATUS_PENDING.code(), s.connectEx(new SocketAddressV4(link.linuxIp(), 7009),
+                assertEquals(NtStatus.STATUS_PENDING, s.connectEx(new SocketAddressV4(link.linuxIp(), 7009),
                     new WskBuf().set(data, 0, data.capacity()), 0, connect.irp()));
                 link.runUntil(connect::done, 10, "connectEx " + i);
-                connect.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+                connect.assertCompleted(NtStatus.STATUS_SUCCESS);
                 assertEquals(text.length(), connect.information(), "Information = bytes sent with the connect");
                 StringBuilder echoed = new StringBuilder();
                 while (true) {
                     Receive r = new Receive(s, 100, 0);
                     link.runUntil(r.call::done, 10, "echo " + i);
-                    r.call.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+                    r.call.assertCompleted(NtStatus.STATUS_SUCCESS);
                     if (r.call.information() == 0) {
                         break;
                     }
@@ -191,9 +191,9 @@ class WskLinuxTest {
                 Call disconnect = new Call();
                 s.disconnect(null, 0, disconnect.irp());
                 link.runUntil(disconnect::done, 10, "disconnect " + i);
-                disconnect.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+                disconnect.assertCompleted(NtStatus.STATUS_SUCCESS);
                 Call close = new Call();
-                close.assertInline(s.closeSocket(close.irp()), NtStatus.STATUS_SUCCESS.code());
+                close.assertInline(s.closeSocket(close.irp()), NtStatus.STATUS_SUCCESS);
             }
             assertEquals(1, link.stack.counters().tcpFastOpenSynDataSent.get(), "the second SYN carried the data");
             assertEquals(0, link.stack.counters().tcpFastOpenFallbacks.get(), "Linux acknowledged the SYN data");
@@ -228,15 +228,15 @@ class WskLinuxTest {
             assertEquals("listening", readLine(server));
             WskSocket s = socket(link.wsk, WSK_FLAG_CONNECTION_SOCKET, null);
             Call c = new Call();
-            c.assertInline(s.controlSocket(WskSetOption, SO_KEEPALIVE, SOL_SOCKET, 1, c.irp()), NtStatus.STATUS_SUCCESS.code());
-            c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPIDLE, IPPROTO_TCP, 1, c.irp()), NtStatus.STATUS_SUCCESS.code());
-            c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPINTVL, IPPROTO_TCP, 1, c.irp()), NtStatus.STATUS_SUCCESS.code());
-            c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPCNT, IPPROTO_TCP, 2, c.irp()), NtStatus.STATUS_SUCCESS.code());
+            c.assertInline(s.controlSocket(WskSetOption, SO_KEEPALIVE, SOL_SOCKET, 1, c.irp()), NtStatus.STATUS_SUCCESS);
+            c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPIDLE, IPPROTO_TCP, 1, c.irp()), NtStatus.STATUS_SUCCESS);
+            c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPINTVL, IPPROTO_TCP, 1, c.irp()), NtStatus.STATUS_SUCCESS);
+            c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPCNT, IPPROTO_TCP, 2, c.irp()), NtStatus.STATUS_SUCCESS);
             bind(s, SocketAddressV4.ANY);
             Call connect = new Call();
             s.connect(new SocketAddressV4(link.linuxIp(), 7010), connect.irp());
             link.runUntil(connect::done, 10, "connect");
-            connect.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+            connect.assertCompleted(NtStatus.STATUS_SUCCESS);
             Receive r = new Receive(s, 100, 0);
             // Still alive after two idle periods while Linux answers the probes.
             long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
@@ -246,12 +246,12 @@ class WskLinuxTest {
             link.ns.exec("nft", "add chain inet wskcut in { type filter hook input priority 0 ; policy drop ; }");
             long cut = System.nanoTime();
             link.runUntil(r.call::done, 10, "keepalive timeout");
-            r.call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
+            r.call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
             System.out.printf("keepalive declared the peer dead %.1f s after the cut%n",
                 (System.nanoTime() - cut) / 1e9);
             Call dead = new Call();
             dead.assertInline(s.send(new WskBuf().set(direct("x"), 0, 1), 0, dead.irp()),
-                NtStatus.STATUS_FILE_FORCED_CLOSED.code());
+                NtStatus.STATUS_FILE_FORCED_CLOSED);
         }
     }
 
@@ -267,13 +267,13 @@ class WskLinuxTest {
             link.ns.exec("nft", "add rule inet wskdrop in tcp dport 7013 drop");
             WskSocket s = socket(link.wsk, WSK_FLAG_CONNECTION_SOCKET, null);
             Call c = new Call();
-            c.assertInline(s.controlSocket(WskSetOption, TCP_MAXRT, IPPROTO_TCP, 2, c.irp()), NtStatus.STATUS_SUCCESS.code());
+            c.assertInline(s.controlSocket(WskSetOption, TCP_MAXRT, IPPROTO_TCP, 2, c.irp()), NtStatus.STATUS_SUCCESS);
             bind(s, SocketAddressV4.ANY);
             Call connect = new Call();
             long start = System.nanoTime();
             s.connect(new SocketAddressV4(link.linuxIp(), 7013), connect.irp());
             link.runUntil(connect::done, 15, "connect");
-            connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT.code());
+            connect.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
             double seconds = (System.nanoTime() - start) / 1e9;
             System.out.printf("TCP_MAXRT 2 s: the connect gave up after %.1f s%n", seconds);
             assertTrue(seconds >= 2 && seconds < 6, "gave up after " + seconds + " s");
@@ -303,12 +303,12 @@ class WskLinuxTest {
                 WskSocket s = socket(link.wsk, WSK_FLAG_CONNECTION_SOCKET, null);
                 Call c = new Call();
                 c.assertInline(s.controlSocket(WskSetOption, TCP_TIMESTAMPS, IPPROTO_TCP, on, c.irp()),
-                    NtStatus.STATUS_SUCCESS.code());
+                    NtStatus.STATUS_SUCCESS);
                 bind(s, SocketAddressV4.ANY);
                 Call connect = new Call();
                 s.connect(new SocketAddressV4(link.linuxIp(), 7014), connect.irp());
                 link.runUntil(connect::done, 10, "connect");
-                connect.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+                connect.assertCompleted(NtStatus.STATUS_SUCCESS);
                 assertEquals("ts=" + on, out.readLine());
                 Call close = new Call();
                 s.closeSocket(close.irp());
@@ -334,22 +334,22 @@ class WskLinuxTest {
                 }
 
                 @Override
-                public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+                public NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                           SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
                     accepted[0] = acceptSocket;
-                    return NtStatus.STATUS_SUCCESS.code();
+                    return NtStatus.STATUS_SUCCESS;
                 }
             };
             WskSocket l = socket(link.wsk, Wsk.WSK_FLAG_LISTEN_SOCKET, inspector);
             Call c = new Call();
             c.assertInline(l.controlSocket(WskSetOption, Wsk.SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 1, c.irp()),
-                NtStatus.STATUS_SUCCESS.code());
+                NtStatus.STATUS_SUCCESS);
             c.assertInline(l.controlSocket(WskSetOption, Wsk.SO_WSK_EVENT_CALLBACK, SOL_SOCKET, Wsk.WSK_EVENT_ACCEPT,
-                c.irp()), NtStatus.STATUS_SUCCESS.code());
+                c.irp()), NtStatus.STATUS_SUCCESS);
             Call listen = new Call();
             l.bind(new SocketAddressV4(0, 7015), listen.irp());
             link.runUntil(listen::done, 5, "listen");
-            listen.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+            listen.assertCompleted(NtStatus.STATUS_SUCCESS);
             Process client = new ProcessBuilder("ip", "netns", "exec", link.ns.name(), "/usr/bin/python3", "-c", """
                 import socket, sys
                 for i in range(2):

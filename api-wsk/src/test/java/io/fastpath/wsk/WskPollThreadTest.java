@@ -21,7 +21,7 @@ import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * test thread return STATUS_PENDING and complete there, and closing detaches it cleanly.
  */
 class WskPollThreadTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
 
     @TempDir
     Path dir;
@@ -48,15 +48,15 @@ class WskPollThreadTest {
             StringBuilder got = new StringBuilder();
             WskClientStreamDispatch server = new WskClientStreamDispatch() {
                 @Override
-                public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+                public NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                           SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
                     acceptFlags[0] = flags;
                     return S;
                 }
 
                 @Override
-                public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication chain,
-                                           long bytesIndicated, MutableLong bytesAccepted) {
+                public NtStatus wskReceiveEvent(Object socketContext, int flags, WskDataIndication chain,
+                                           long bytesIndicated, SizeT bytesAccepted) {
                     receiveFlags[0] = flags;
                     eventThread[0] = Thread.currentThread();
                     for (WskDataIndication d = chain; d != null; d = d.next()) {
@@ -68,21 +68,21 @@ class WskPollThreadTest {
                 }
 
                 @Override
-                public int wskDisconnectEvent(Object socketContext, int flags) {
+                public NtStatus wskDisconnectEvent(Object socketContext, int flags) {
                     disconnectFlags[0] = flags;
                     return S;
                 }
             };
             // Calls from this thread: B's provider now lives on B's poll thread, so they queue.
             Call create = new Call();
-            assertEquals(NtStatus.STATUS_PENDING.code(), rig.wskB.socket(Wsk.AF_INET, Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
+            assertEquals(NtStatus.STATUS_PENDING, rig.wskB.socket(Wsk.AF_INET, Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP,
                 WSK_FLAG_LISTEN_SOCKET, null, server, create.irp()));
             rig.await(create, 5, "socket on the poll thread");
             create.assertCompleted(S);
             assertSame(rig.runnerB.thread(), create.completedOn, "completed on B's poll thread");
             WskSocket listener = create.socket();
             Call c = new Call();
-            assertEquals(NtStatus.STATUS_PENDING.code(), listener.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK,
+            assertEquals(NtStatus.STATUS_PENDING, listener.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK,
                 SOL_SOCKET, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, c.irp()));
             rig.await(c, 5, "events");
             c.assertCompleted(S);

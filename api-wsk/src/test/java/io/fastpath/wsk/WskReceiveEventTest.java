@@ -28,7 +28,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the chain until WskRelease, STATUS_DATA_NOT_ACCEPTED leaves it for a WskReceive; pending WskReceives come first.
  */
 class WskReceiveEventTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
 
     @TempDir
     Path dir;
@@ -52,12 +52,12 @@ class WskReceiveEventTest {
         int events;
         int nullIndications;
         int lastFlags;
-        int answer = S;
+        NtStatus answer = S;
         long accept = -1;
 
         @Override
-        public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
-                                   long bytesIndicated, MutableLong bytesAccepted) {
+        public NtStatus wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
+                                   long bytesIndicated, SizeT bytesAccepted) {
             if (dataIndication == null) {
                 nullIndications++;
                 return S;
@@ -70,7 +70,7 @@ class WskReceiveEventTest {
                 long n = accept >= 0 ? Math.min(accept, bytesIndicated) : bytesIndicated;
                 bytesAccepted.set(n);
                 text.append(chain, 0, (int) n);
-            } else if (answer == NtStatus.STATUS_PENDING.code()) {
+            } else if (answer == NtStatus.STATUS_PENDING) {
                 kept.add(dataIndication);
                 text.append(chain);
             }
@@ -78,7 +78,7 @@ class WskReceiveEventTest {
         }
 
         @Override
-        public int wskDisconnectEvent(Object socketContext, int flags) {
+        public NtStatus wskDisconnectEvent(Object socketContext, int flags) {
             disconnects.add(flags);
             return S;
         }
@@ -128,7 +128,7 @@ class WskReceiveEventTest {
     void pendingKeepsTheChainUntilWskReleaseAndASecondReleaseIsRefused() throws Exception {
         try (RingRig rig = new RingRig(dir)) {
             Recorder r = new Recorder();
-            r.answer = NtStatus.STATUS_PENDING.code();
+            r.answer = NtStatus.STATUS_PENDING;
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             send(rig, p.server(), "kept data");
@@ -139,14 +139,14 @@ class WskReceiveEventTest {
             rig.runUntil(() -> r.kept.size() == 2, 5, "second indication");
             assertEquals("kept data", read(chain));
             if (chain.next() != null) {
-                assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), p.client().release(chain.next()), "not a chain head");
+                assertEquals(NtStatus.STATUS_INVALID_PARAMETER, p.client().release(chain.next()), "not a chain head");
             }
             assertEquals(S, p.client().release(chain));
-            assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), p.client().release(chain), "released twice");
-            assertEquals(NtStatus.STATUS_INVALID_PARAMETER.code(), p.client().release(null));
+            assertEquals(NtStatus.STATUS_INVALID_PARAMETER, p.client().release(chain), "released twice");
+            assertEquals(NtStatus.STATUS_INVALID_PARAMETER, p.client().release(null));
             // WskRelease from another thread is queued to the dispatch thread.
             WskDataIndication second = r.kept.get(1);
-            int[] status = {-1};
+            NtStatus[] status = {null};
             Thread t = new Thread(() -> status[0] = rig.wskA.release(second));
             t.start();
             t.join();
@@ -167,7 +167,7 @@ class WskReceiveEventTest {
         try (RingRig rig = new RingRig(dir, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(50)),
             false, 64)) {
             Recorder r = new Recorder();
-            r.answer = NtStatus.STATUS_PENDING.code();
+            r.answer = NtStatus.STATUS_PENDING;
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             boolean asked = false;
@@ -196,7 +196,7 @@ class WskReceiveEventTest {
     void dataNotAcceptedLeavesTheDataForWskReceiveAndStopsEventsUntilOneIsPosted() {
         try (RingRig rig = new RingRig(dir)) {
             Recorder r = new Recorder();
-            r.answer = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+            r.answer = NtStatus.STATUS_DATA_NOT_ACCEPTED;
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             send(rig, p.server(), "abc");
@@ -240,7 +240,7 @@ class WskReceiveEventTest {
             Connected p = connect(rig, 7, r, null);
             enable(p.client(), WSK_EVENT_RECEIVE);
             Receive rcv = new Receive(p.client(), 100, 0);
-            assertEquals(NtStatus.STATUS_PENDING.code(), rcv.returned);
+            assertEquals(NtStatus.STATUS_PENDING, rcv.returned);
             send(rig, p.server(), "for the irp");
             rig.await(rcv.call, 5, "receive");
             assertEquals("for the irp", rcv.text());
@@ -305,7 +305,7 @@ class WskReceiveEventTest {
             List<WskSocket> taken = new ArrayList<>();
             WskClientStreamDispatch listen = new WskClientStreamDispatch() {
                 @Override
-                public int wskAcceptEvent(Object ctx, int flags, SocketAddressV4 local, SocketAddressV4 remote,
+                public NtStatus wskAcceptEvent(Object ctx, int flags, SocketAddressV4 local, SocketAddressV4 remote,
                                           WskSocket acceptSocket) {
                     acceptSocket.setDispatch(conn);
                     acceptSocket.setContext("conn");
@@ -346,8 +346,8 @@ class WskReceiveEventTest {
             int[] turn = {0};
             WskClientConnectionDispatch checker = new WskClientConnectionDispatch() {
                 @Override
-                public int wskReceiveEvent(Object ctx, int flags, WskDataIndication chain, long bytes,
-                                           MutableLong accepted) {
+                public NtStatus wskReceiveEvent(Object ctx, int flags, WskDataIndication chain, long bytes,
+                                           SizeT accepted) {
                     for (WskDataIndication i = chain; i != null; i = i.next()) {
                         UnsafeBuffer view = new UnsafeBuffer(i.buffer().address() + i.buffer().offset(),
                             i.buffer().length());
@@ -362,7 +362,7 @@ class WskReceiveEventTest {
                         return S;
                     }
                     keep.add(chain);
-                    return NtStatus.STATUS_PENDING.code();
+                    return NtStatus.STATUS_PENDING;
                 }
             };
             Connected p = connect(rig, 7, null, checker);

@@ -41,16 +41,16 @@ class WskStageTest {
             List<WskSocket> accepted = new ArrayList<>();
             WskClientListenDispatch acceptAll = new WskClientListenDispatch() {
                 @Override
-                public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+                public NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                           SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
                     accepted.add(acceptSocket);
-                    return NtStatus.STATUS_SUCCESS.code();
+                    return NtStatus.STATUS_SUCCESS;
                 }
             };
             WskSocket l = listener(rig, rig.wskA, 7, acceptAll);
             Call events = new Call();
             events.assertInline(l.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT,
-                events.irp()), NtStatus.STATUS_SUCCESS.code());
+                events.irp()), NtStatus.STATUS_SUCCESS);
 
             AtomicInteger finished = new AtomicInteger();
             Queue<String> failures = new ConcurrentLinkedQueue<>();
@@ -60,9 +60,9 @@ class WskStageTest {
                 threads.add(Thread.ofVirtual().name("caller-" + t).start(() -> {
                     try {
                         Irp irp = new Irp();
-                        int r = rig.wskB.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP, SocketAddressV4.ANY,
+                        NtStatus r = rig.wskB.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP, SocketAddressV4.ANY,
                             new SocketAddressV4(RingRig.A_IP, 7), 0, null, null, irp);
-                        assertEquals(NtStatus.STATUS_PENDING.code(), r, "not B's dispatch thread: it queues");
+                        assertEquals(NtStatus.STATUS_PENDING, r, "not B's dispatch thread: it queues");
                         IoResult connected = irp.asStage()
                             .whenComplete((x, e) -> completedOn.add(Thread.currentThread()))
                             .toCompletableFuture().join();

@@ -64,9 +64,9 @@ import org.junit.jupiter.api.io.TempDir;
  * IoCancelIrp, and the IRP rule that a call completes its IRP exactly once with the status it returned.
  */
 class WskStatusTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
-    private static final int P = NtStatus.STATUS_PENDING.code();
-    private static final int FFC = NtStatus.STATUS_FILE_FORCED_CLOSED.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
+    private static final NtStatus P = NtStatus.STATUS_PENDING;
+    private static final NtStatus FFC = NtStatus.STATUS_FILE_FORCED_CLOSED;
     private static final SocketAddressV4 B7 = new SocketAddressV4(RingRig.B_IP, 7);
 
     @TempDir
@@ -81,11 +81,11 @@ class WskStatusTest {
             bind(s, SocketAddressV4.ANY);
             ByteBuffer big = ByteBuffer.allocateDirect(65_536);
             Call c = new Call();
-            c.assertInline(s.connectEx(B7, new WskBuf().set(big, 0, 65_536), 0, c.irp()), NtStatus.STATUS_BUFFER_OVERFLOW.code());
+            c.assertInline(s.connectEx(B7, new WskBuf().set(big, 0, 65_536), 0, c.irp()), NtStatus.STATUS_BUFFER_OVERFLOW);
             // 65,535 is still fine (it completes later: nobody listens, so refused).
             assertEquals(P, s.connectEx(B7, new WskBuf().set(big, 0, 65_535), 0, c.irp()));
             rig.await(c, 5, "connectEx");
-            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
         }
     }
 
@@ -96,7 +96,7 @@ class WskStatusTest {
             bind(s, SocketAddressV4.ANY);
             ByteBuffer b = direct("hello");
             Call c = new Call();
-            c.assertInline(s.connectEx(B7, new WskBuf().set(b, 0, 5), 1, c.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+            c.assertInline(s.connectEx(B7, new WskBuf().set(b, 0, 5), 1, c.irp()), NtStatus.STATUS_INVALID_PARAMETER);
         }
     }
 
@@ -106,8 +106,8 @@ class WskStatusTest {
             WskSocket s = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             ByteBuffer b = direct("hello");
             Call c = new Call();
-            c.assertInline(s.connectEx(B7, new WskBuf().set(b, 0, 5), 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-            c.assertInline(s.connect(B7, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            c.assertInline(s.connectEx(B7, new WskBuf().set(b, 0, 5), 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
+            c.assertInline(s.connect(B7, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
         }
     }
 
@@ -123,9 +123,9 @@ class WskStatusTest {
             assertTrue(c.irp.pending(), "PendingReturned");
             assertFalse(c.done());
             rig.await(c, 5, "connect");
-            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            c.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             Call r = new Call();
-            r.assertInline(s.getRemoteAddress(r.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            r.assertInline(s.getRemoteAddress(r.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
             // The socket is still bound: a second try against a listener works.
             WskSocket l = listener(rig, rig.wskB, 4444, null);
             assertEquals(P, s.connect(new SocketAddressV4(RingRig.B_IP, 4444), c.irp()));
@@ -161,7 +161,7 @@ class WskStatusTest {
             assertEquals(P, rig.wskA.socketConnect(SOCK_STREAM, IPPROTO_TCP, SocketAddressV4.ANY,
                 new SocketAddressV4(RingRig.B_IP, 4445), 0, null, null, refused.irp()));
             rig.await(refused, 5, "refused");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             assertNull(refused.object());
         }
     }
@@ -174,7 +174,7 @@ class WskStatusTest {
             Connected p = connect(rig, 7, null, null);
             Receive dead = new Receive(p.server(), 10, 0);
             Call close = new Call();
-            int r = p.client().closeSocket(close.irp());
+            NtStatus r = p.client().closeSocket(close.irp());
             rig.await(close, 5, "close");
             close.assertCompleted(S);
             assertTrue(r == S || r == P);
@@ -195,7 +195,7 @@ class WskStatusTest {
             // WskCloseSocket reset the connection (it was not closed both ways): the server's receive says so,
             // and from then on the server's socket is dead too.
             rig.await(dead.call, 5, "server receive");
-            dead.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET.code());
+            dead.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
             c.assertInline(p.server().send(buf, 0, c.irp()), FFC);
             c.assertInline(p.server().receive(buf, 0, c.irp()), FFC);
         }
@@ -222,12 +222,12 @@ class WskStatusTest {
             Call closeListener = new Call();
             p.listener().closeSocket(closeListener.irp());
             rig.runUntil(() -> close.done() && closeListener.done(), 5, "close");
-            waitAll.call.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            waitAll.call.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertEquals(10, waitAll.call.information(), "a cancelled receive keeps what it had");
             assertEquals("0123456789", waitAll.text());
-            plain.call.assertCompleted(NtStatus.STATUS_CANCELLED.code());
-            accept1.assertCompleted(NtStatus.STATUS_CANCELLED.code());
-            accept2.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            plain.call.assertCompleted(NtStatus.STATUS_CANCELLED);
+            accept1.assertCompleted(NtStatus.STATUS_CANCELLED);
+            accept2.assertCompleted(NtStatus.STATUS_CANCELLED);
             close.assertCompleted(S);
             closeListener.assertCompleted(S);
         }
@@ -240,14 +240,14 @@ class WskStatusTest {
             Receive r = new Receive(p.client(), 100, 0);
             assertEquals(P, r.returned);
             assertTrue(r.call.irp.cancel());
-            r.call.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            r.call.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertFalse(r.call.irp.cancel(), "nothing to cancel once completed");
             Receive other = new Receive(p.client(), 100, 0);
             Thread canceller = new Thread(() -> other.call.irp.cancel());
             canceller.start();
             canceller.join();
             rig.await(other.call, 5, "cancel from another thread");
-            other.call.assertCompleted(NtStatus.STATUS_CANCELLED.code());
+            other.call.assertCompleted(NtStatus.STATUS_CANCELLED);
             assertSame(Thread.currentThread(), other.call.completedOn, "completed on the dispatch thread");
             // The socket is fine: the next receive gets data.
             Receive next = new Receive(p.client(), 100, 0);
@@ -263,7 +263,7 @@ class WskStatusTest {
             List<Integer> disconnects = new ArrayList<>();
             WskClientConnectionDispatch events = new WskClientConnectionDispatch() {
                 @Override
-                public int wskDisconnectEvent(Object socketContext, int flags) {
+                public NtStatus wskDisconnectEvent(Object socketContext, int flags) {
                     disconnects.add(flags);
                     return S;
                 }
@@ -277,7 +277,7 @@ class WskStatusTest {
             assertEquals(P, p.server().disconnect(null, WSK_FLAG_ABORTIVE, abort.irp()));
             rig.runUntil(() -> abort.done() && r.call.done(), 5, "reset");
             abort.assertCompleted(S);
-            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET.code());
+            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
             assertEquals(List.of(WSK_FLAG_ABORTIVE), disconnects);
             Call c = new Call();
             c.assertInline(p.client().send(new WskBuf().set(direct("x"), 0, 1), 0, c.irp()), FFC);
@@ -307,7 +307,7 @@ class WskStatusTest {
             long cancelled = 0;
             for (Call c : sends) {
                 assertEquals(1, c.completions);
-                if (c.status() == NtStatus.STATUS_CANCELLED.code()) {
+                if (c.status() == NtStatus.STATUS_CANCELLED) {
                     cancelled++;
                 } else {
                     c.assertCompleted(S);
@@ -329,7 +329,7 @@ class WskStatusTest {
             List<Irp> sends = new ArrayList<>();
             for (int i = 0; i < 24; i++) {
                 Irp irp = new Irp().setCompletionRoutine((done, ctx) -> {
-                    if (done.ioStatus().status() == NtStatus.STATUS_CANCELLED.code() && !close.done() && close.calls == 0) {
+                    if (done.ioStatus().status() == NtStatus.STATUS_CANCELLED && !close.done() && close.calls == 0) {
                         p.client().closeSocket(close.irp());
                     }
                 }, null);
@@ -375,7 +375,7 @@ class WskStatusTest {
             }
             rig.runUntil(() -> bind[0].done() && bind[1].done(), 5, "both binds complete");
             bind[0].assertCompleted(S);
-            bind[1].assertCompleted(NtStatus.STATUS_SHARING_VIOLATION.code());
+            bind[1].assertCompleted(NtStatus.STATUS_SHARING_VIOLATION);
         }
     }
 
@@ -391,7 +391,7 @@ class WskStatusTest {
             int[] flags = {-1};
             WskClientConnectionDispatch events = new WskClientConnectionDispatch() {
                 @Override
-                public int wskDisconnectEvent(Object socketContext, int f) {
+                public NtStatus wskDisconnectEvent(Object socketContext, int f) {
                     flags[0] = f;
                     return S;
                 }
@@ -414,8 +414,8 @@ class WskStatusTest {
             Connected p = connect(rig, 7, null, null);
             Call c = new Call();
             c.assertInline(p.client().disconnect(new WskBuf().set(direct("x"), 0, 1), WSK_FLAG_ABORTIVE, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code());
-            c.assertInline(p.client().disconnect(null, 0x10, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
+                NtStatus.STATUS_INVALID_PARAMETER);
+            c.assertInline(p.client().disconnect(null, 0x10, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
         }
     }
 
@@ -431,7 +431,7 @@ class WskStatusTest {
             assertEquals(P, p.client().disconnect(new WskBuf().set(last, 0, 7), 0, disconnect.irp()));
             Call late = new Call();
             late.assertInline(p.client().send(new WskBuf().set(last, 0, 1), 0, late.irp()),
-                NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+                NtStatus.STATUS_INVALID_DEVICE_STATE);
             StringBuilder got = new StringBuilder();
             boolean[] end = {false};
             while (!end[0]) {
@@ -478,7 +478,7 @@ class WskStatusTest {
             List<Integer> disconnects = new ArrayList<>();
             WskClientConnectionDispatch events = new WskClientConnectionDispatch() {
                 @Override
-                public int wskDisconnectEvent(Object socketContext, int flags) {
+                public NtStatus wskDisconnectEvent(Object socketContext, int flags) {
                     disconnects.add(flags);
                     return S;
                 }
@@ -601,7 +601,7 @@ class WskStatusTest {
             AtomicInteger events = new AtomicInteger();
             WskClientListenDispatch dispatch = new WskClientListenDispatch() {
                 @Override
-                public int wskAcceptEvent(Object ctx, int flags, SocketAddressV4 local, SocketAddressV4 remote,
+                public NtStatus wskAcceptEvent(Object ctx, int flags, SocketAddressV4 local, SocketAddressV4 remote,
                                           WskSocket acceptSocket) {
                     events.incrementAndGet();
                     assertEquals(new SocketAddressV4(RingRig.B_IP, 7), local);
@@ -636,7 +636,7 @@ class WskStatusTest {
             WskSocket c = connectClient(rig, 7);
             Receive r = new Receive(c, 10, 0);
             rig.await(r.call, 5, "reset");
-            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET.code());
+            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
         }
     }
 
@@ -701,13 +701,13 @@ class WskStatusTest {
             Call close = new Call();
             close.assertInline(l.closeSocket(close.irp()), S);
             rig.await(r.call, 5, "backlog reset");
-            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET.code());
+            r.call.assertCompleted(NtStatus.STATUS_CONNECTION_RESET);
             WskSocket s = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             bind(s, SocketAddressV4.ANY);
             Call refused = new Call();
             s.connect(B7, refused.irp());
             rig.await(refused, 5, "refused");
-            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED.code());
+            refused.assertCompleted(NtStatus.STATUS_CONNECTION_REFUSED);
             // The port is free again for a new listener.
             listener(rig, rig.wskB, 7, null);
         }
@@ -734,8 +734,8 @@ class WskStatusTest {
             connect.assertCompleted(S);
             accept.assertCompleted(S);
             Call x = new Call();
-            x.assertInline(c.listen(x.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-            x.assertInline(l.connect(B7, x.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            x.assertInline(c.listen(x.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
+            x.assertInline(l.connect(B7, x.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
         }
     }
 
@@ -746,29 +746,29 @@ class WskStatusTest {
         try (RingRig rig = new RingRig(dir)) {
             Call c = new Call();
             c.assertInline(rig.wskA.socket(23, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null,
-                c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
+                c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
             c.assertInline(rig.wskA.socket(AF_INET, 2, 17, WSK_FLAG_DATAGRAM_SOCKET, null, null, c.irp()),
-                NtStatus.STATUS_NOT_SUPPORTED.code());
+                NtStatus.STATUS_NOT_SUPPORTED);
             c.assertInline(rig.wskA.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, 0, null, null, c.irp()),
-                NtStatus.STATUS_NOT_SUPPORTED.code());
+                NtStatus.STATUS_NOT_SUPPORTED);
             c.assertInline(rig.wskA.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, 3, null, null, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code());
+                NtStatus.STATUS_INVALID_PARAMETER);
             WskClientListenDispatch listenOnly = new WskClientListenDispatch() {
             };
             c.assertInline(rig.wskA.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null,
-                listenOnly, c.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+                listenOnly, c.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             WskSocket l = socket(rig.wskA, WSK_FLAG_LISTEN_SOCKET, null);
             WskSocket s = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             WskBuf buf = new WskBuf().set(direct("x"), 0, 1);
-            c.assertInline(l.send(buf, 0, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(l.receive(buf, 0, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(l.connect(B7, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(l.listen(c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.accept(c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.listen(c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.send(buf, 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-            c.assertInline(s.receive(buf, 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-            c.assertInline(s.disconnect(null, 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            c.assertInline(l.send(buf, 0, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(l.receive(buf, 0, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(l.connect(B7, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(l.listen(c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.accept(c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.listen(c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.send(buf, 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
+            c.assertInline(s.receive(buf, 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
+            c.assertInline(s.disconnect(null, 0, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
         }
     }
 
@@ -777,16 +777,16 @@ class WskStatusTest {
         try (RingRig rig = new RingRig(dir)) {
             WskSocket s = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             Call c = new Call();
-            c.assertInline(s.getLocalAddress(c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-            c.assertInline(s.getRemoteAddress(c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-            c.assertInline(s.bind(SocketAddressV4.of("10.12.0.9", 0), c.irp()), NtStatus.STATUS_INVALID_ADDRESS.code());
+            c.assertInline(s.getLocalAddress(c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
+            c.assertInline(s.getRemoteAddress(c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
+            c.assertInline(s.bind(SocketAddressV4.of("10.12.0.9", 0), c.irp()), NtStatus.STATUS_INVALID_ADDRESS);
             c.assertInline(s.bind(new SocketAddressV4(RingRig.A_IP, 5000), c.irp()), S);
-            c.assertInline(s.bind(SocketAddressV4.ANY, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            c.assertInline(s.bind(SocketAddressV4.ANY, c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
             c.assertInline(s.getLocalAddress(c.irp()), S);
             assertEquals(new SocketAddressV4(RingRig.A_IP, 5000), c.object());
-            c.assertInline(s.getRemoteAddress(c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            c.assertInline(s.getRemoteAddress(c.irp()), NtStatus.STATUS_INVALID_DEVICE_STATE);
             WskSocket t = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
-            c.assertInline(t.bind(new SocketAddressV4(0, 5000), c.irp()), NtStatus.STATUS_SHARING_VIOLATION.code());
+            c.assertInline(t.bind(new SocketAddressV4(0, 5000), c.irp()), NtStatus.STATUS_SHARING_VIOLATION);
             c.assertInline(t.bind(SocketAddressV4.ANY, c.irp()), S);
             c.assertInline(t.getLocalAddress(c.irp()), S);
             int port = ((SocketAddressV4) c.object()).port();
@@ -803,10 +803,10 @@ class WskStatusTest {
             Connected p = connect(rig, 7, null, null);
             WskSocket s = p.client();
             Call c = new Call();
-            c.assertInline(s.controlSocket(WskSetOption, 0x1234, SOL_SOCKET, 1, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.controlSocket(WskSetOption, TCP_NODELAY, 99, 1, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.controlSocket(WskIoctl, 0x4F0000FF, 0, 0, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.controlSocket(7, TCP_NODELAY, IPPROTO_TCP, 1, c.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+            c.assertInline(s.controlSocket(WskSetOption, 0x1234, SOL_SOCKET, 1, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.controlSocket(WskSetOption, TCP_NODELAY, 99, 1, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.controlSocket(WskIoctl, 0x4F0000FF, 0, 0, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.controlSocket(7, TCP_NODELAY, IPPROTO_TCP, 1, c.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             c.assertInline(s.controlSocket(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 1, c.irp()), S);
             c.assertInline(s.controlSocket(WskGetOption, TCP_NODELAY, IPPROTO_TCP, 0, c.irp()), S);
             assertEquals(1, c.information());
@@ -815,28 +815,28 @@ class WskStatusTest {
             c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPINTVL, IPPROTO_TCP, 5, c.irp()), S);
             c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPCNT, IPPROTO_TCP, 3, c.irp()), S);
             c.assertInline(s.controlSocket(WskSetOption, TCP_KEEPCNT, IPPROTO_TCP, 0, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code());
+                NtStatus.STATUS_INVALID_PARAMETER);
             c.assertInline(s.controlSocket(WskGetOption, TCP_KEEPIDLE, IPPROTO_TCP, 0, c.irp()), S);
             assertEquals(30, c.information());
             c.assertInline(s.controlSocket(WskGetOption, TCP_KEEPCNT, IPPROTO_TCP, 0, c.irp()), S);
             assertEquals(3, c.information());
             c.assertInline(s.controlSocket(WskSetOption, TCP_FASTOPEN, IPPROTO_TCP, 1, c.irp()),
-                NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+                NtStatus.STATUS_INVALID_DEVICE_STATE);
             c.assertInline(s.controlSocket(WskIoctl, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, 0, 0, c.irp()), S);
             assertTrue(c.information() >= 16 << 10 && c.information() <= rig.a.config().tcp().sendBufferBytes()
                 && Long.bitCount(c.information()) == 1, "ideal send backlog " + c.information());
             // Events: a connection socket has no accept event; disable one event at a time.
             c.assertInline(s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code());
+                NtStatus.STATUS_INVALID_PARAMETER);
             c.assertInline(s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_RECEIVE, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code()); // no connection dispatch given
+                NtStatus.STATUS_INVALID_PARAMETER); // no connection dispatch given
             c.assertInline(s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, c.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+                WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, c.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             // Flags a call does not know.
             WskBuf buf = new WskBuf().set(direct("x"), 0, 1);
-            c.assertInline(s.send(buf, 0x100, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.receive(buf, 0x100, c.irp()), NtStatus.STATUS_NOT_SUPPORTED.code());
-            c.assertInline(s.receive(buf, WSK_FLAG_WAITALL | WSK_FLAG_DRAIN, c.irp()), NtStatus.STATUS_INVALID_PARAMETER.code());
+            c.assertInline(s.send(buf, 0x100, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.receive(buf, 0x100, c.irp()), NtStatus.STATUS_NOT_SUPPORTED);
+            c.assertInline(s.receive(buf, WSK_FLAG_WAITALL | WSK_FLAG_DRAIN, c.irp()), NtStatus.STATUS_INVALID_PARAMETER);
             // Without an IRP on the dispatch thread the status is the whole answer.
             assertEquals(S, s.controlSocket(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 0, null));
         }
@@ -848,7 +848,7 @@ class WskStatusTest {
             List<Long> reported = new ArrayList<>();
             WskClientConnectionDispatch events = new WskClientConnectionDispatch() {
                 @Override
-                public int wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
+                public NtStatus wskSendBacklogEvent(Object socketContext, long idealBacklogSize) {
                     assertEquals("client", socketContext);
                     reported.add(idealBacklogSize);
                     return S;
@@ -890,14 +890,14 @@ class WskStatusTest {
             WskSocket first = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             bind(first, new SocketAddressV4(0, 40001));
             WskSocket plain = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
-            c.assertInline(plain.bind(new SocketAddressV4(0, 40001), c.irp()), NtStatus.STATUS_SHARING_VIOLATION.code());
+            c.assertInline(plain.bind(new SocketAddressV4(0, 40001), c.irp()), NtStatus.STATUS_SHARING_VIOLATION);
             WskSocket sharing = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             c.assertInline(sharing.controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 1, c.irp()), S);
             c.assertInline(sharing.controlSocket(WskSetOption, SO_EXCLUSIVEADDRUSE, SOL_SOCKET, 1, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code());
+                NtStatus.STATUS_INVALID_PARAMETER);
             c.assertInline(sharing.bind(new SocketAddressV4(0, 40001), c.irp()), S);
             c.assertInline(sharing.controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 0, c.irp()),
-                NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+                NtStatus.STATUS_INVALID_DEVICE_STATE);
             // Both connect from port 40001, to different servers: the stack allows it for the sharing socket.
             Call one = new Call();
             Call two = new Call();
@@ -917,13 +917,13 @@ class WskStatusTest {
             bind(exclusive, new SocketAddressV4(0, 40002));
             WskSocket intruder = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             c.assertInline(intruder.controlSocket(WskSetOption, SO_REUSEADDR, SOL_SOCKET, 1, c.irp()), S);
-            c.assertInline(intruder.bind(new SocketAddressV4(0, 40002), c.irp()), NtStatus.STATUS_ACCESS_DENIED.code());
+            c.assertInline(intruder.bind(new SocketAddressV4(0, 40002), c.irp()), NtStatus.STATUS_ACCESS_DENIED);
             WskSocket plainIntruder = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
-            c.assertInline(plainIntruder.bind(new SocketAddressV4(0, 40002), c.irp()), NtStatus.STATUS_SHARING_VIOLATION.code());
+            c.assertInline(plainIntruder.bind(new SocketAddressV4(0, 40002), c.irp()), NtStatus.STATUS_SHARING_VIOLATION);
             // And an exclusive socket does not join a port in use.
             WskSocket late = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, null);
             c.assertInline(late.controlSocket(WskSetOption, SO_EXCLUSIVEADDRUSE, SOL_SOCKET, 1, c.irp()), S);
-            c.assertInline(late.bind(new SocketAddressV4(0, 40001), c.irp()), NtStatus.STATUS_SHARING_VIOLATION.code());
+            c.assertInline(late.bind(new SocketAddressV4(0, 40001), c.irp()), NtStatus.STATUS_SHARING_VIOLATION);
         }
     }
 
@@ -936,7 +936,7 @@ class WskStatusTest {
             c.assertInline(s.controlSocket(WskGetOption, SO_RCVBUF, SOL_SOCKET, 0, c.irp()), S);
             assertEquals(rig.a.config().tcp().receiveBufferBytes(), c.information(), "the stack's by default");
             c.assertInline(s.controlSocket(WskSetOption, SO_RCVBUF, SOL_SOCKET, 0, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code());
+                NtStatus.STATUS_INVALID_PARAMETER);
             c.assertInline(s.controlSocket(WskSetOption, SO_RCVBUF, SOL_SOCKET, 8192, c.irp()), S);
             c.assertInline(s.controlSocket(WskGetOption, SO_RCVBUF, SOL_SOCKET, 0, c.irp()), S);
             assertEquals(8192, c.information());
@@ -944,7 +944,7 @@ class WskStatusTest {
             c.assertInline(s.controlSocket(WskGetOption, TCP_TIMESTAMPS, IPPROTO_TCP, 0, c.irp()), S);
             assertEquals(0, c.information());
             c.assertInline(s.controlSocket(WskSetOption, TCP_MAXRT, IPPROTO_TCP, -1, c.irp()),
-                NtStatus.STATUS_INVALID_PARAMETER.code());
+                NtStatus.STATUS_INVALID_PARAMETER);
             c.assertInline(s.controlSocket(WskSetOption, TCP_MAXRT, IPPROTO_TCP, 3, c.irp()), S);
             c.assertInline(s.controlSocket(WskGetOption, TCP_MAXRT, IPPROTO_TCP, 0, c.irp()), S);
             assertEquals(3, c.information());
@@ -954,7 +954,7 @@ class WskStatusTest {
             rig.await(connect, 5, "connect");
             connect.assertCompleted(S);
             c.assertInline(s.controlSocket(WskSetOption, TCP_TIMESTAMPS, IPPROTO_TCP, 1, c.irp()),
-                NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+                NtStatus.STATUS_INVALID_DEVICE_STATE);
             c.assertInline(s.controlSocket(WskSetOption, SO_RCVBUF, SOL_SOCKET, 16384, c.irp()), S);
         }
     }
@@ -968,7 +968,7 @@ class WskStatusTest {
             ByteBuffer b = direct("from another thread");
             Call send = new Call();
             Call create = new Call();
-            int[] returned = new int[2];
+            NtStatus[] returned = new NtStatus[2];
             Thread other = new Thread(() -> {
                 returned[0] = p.client().send(new WskBuf().set(b, 0, b.capacity()), 0, send.irp());
                 returned[1] = rig.wskA.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null,

@@ -19,23 +19,23 @@ final class WskTestSockets {
     /** WskSocket, completed inline (we are on the dispatch thread). */
     static WskSocket socket(WskProvider p, int category, WskClientDispatch dispatch) {
         Call c = new Call();
-        int r = p.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, category, null, dispatch, c.irp());
-        c.assertInline(r, NtStatus.STATUS_SUCCESS.code());
+        NtStatus r = p.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, category, null, dispatch, c.irp());
+        c.assertInline(r, NtStatus.STATUS_SUCCESS);
         return c.socket();
     }
 
     static void bind(WskSocket s, SocketAddressV4 address) {
         Call c = new Call();
-        c.assertInline(s.bind(address, c.irp()), NtStatus.STATUS_SUCCESS.code());
+        c.assertInline(s.bind(address, c.irp()), NtStatus.STATUS_SUCCESS);
     }
 
     /** A listen socket bound to 0.0.0.0:port, listening. */
     static WskSocket listener(RingRig rig, WskProvider p, int port, WskClientListenDispatch dispatch) {
         WskSocket l = socket(p, WSK_FLAG_LISTEN_SOCKET, dispatch);
         Call c = new Call();
-        assertEquals(NtStatus.STATUS_PENDING.code(), l.bind(new SocketAddressV4(0, port), c.irp()));
+        assertEquals(NtStatus.STATUS_PENDING, l.bind(new SocketAddressV4(0, port), c.irp()));
         rig.await(c, 5, "listen");
-        c.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+        c.assertCompleted(NtStatus.STATUS_SUCCESS);
         return l;
     }
 
@@ -47,14 +47,14 @@ final class WskTestSockets {
                              WskClientConnectionDispatch serverDispatch) {
         WskSocket l = listener(rig, rig.wskB, port, null);
         Call accept = new Call();
-        assertEquals(NtStatus.STATUS_PENDING.code(), l.accept(0, "server", serverDispatch, accept.irp()));
+        assertEquals(NtStatus.STATUS_PENDING, l.accept(0, "server", serverDispatch, accept.irp()));
         WskSocket c = socket(rig.wskA, WSK_FLAG_CONNECTION_SOCKET, clientDispatch);
         bind(c, SocketAddressV4.ANY);
         Call connect = new Call();
-        assertEquals(NtStatus.STATUS_PENDING.code(), c.connect(new SocketAddressV4(RingRig.B_IP, port), connect.irp()));
+        assertEquals(NtStatus.STATUS_PENDING, c.connect(new SocketAddressV4(RingRig.B_IP, port), connect.irp()));
         rig.runUntil(() -> accept.done() && connect.done(), 5, "connect");
-        connect.assertCompleted(NtStatus.STATUS_SUCCESS.code());
-        accept.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+        connect.assertCompleted(NtStatus.STATUS_SUCCESS);
+        accept.assertCompleted(NtStatus.STATUS_SUCCESS);
         return new Connected(c, accept.socket(), l);
     }
 
@@ -69,9 +69,9 @@ final class WskTestSockets {
     static void send(RingRig rig, WskSocket s, String text) {
         ByteBuffer b = direct(text);
         Call c = new Call();
-        assertEquals(NtStatus.STATUS_PENDING.code(), s.send(new WskBuf().set(b, 0, b.capacity()), 0, c.irp()));
+        assertEquals(NtStatus.STATUS_PENDING, s.send(new WskBuf().set(b, 0, b.capacity()), 0, c.irp()));
         rig.await(c, 5, "send");
-        c.assertCompleted(NtStatus.STATUS_SUCCESS.code());
+        c.assertCompleted(NtStatus.STATUS_SUCCESS);
         assertEquals(b.capacity(), c.information());
     }
 
@@ -79,7 +79,7 @@ final class WskTestSockets {
     static final class Receive {
         final Call call = new Call();
         final ByteBuffer memory;
-        final int returned;
+        final NtStatus returned;
 
         Receive(WskSocket s, int size, int flags) {
             memory = ByteBuffer.allocateDirect(Math.max(size, 1));

@@ -18,7 +18,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("verify")
 class WskVerifierTest {
-    private static final int S = NtStatus.STATUS_SUCCESS.code();
-    private static final int PENDING = NtStatus.STATUS_PENDING.code();
+    private static final NtStatus S = NtStatus.STATUS_SUCCESS;
+    private static final NtStatus PENDING = NtStatus.STATUS_PENDING;
 
     @TempDir
     Path dir;
@@ -157,15 +157,15 @@ class WskVerifierTest {
         int events;
 
         @Override
-        public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
-                                   long bytesIndicated, MutableLong bytesAccepted) {
+        public NtStatus wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
+                                   long bytesIndicated, SizeT bytesAccepted) {
             events++;
             LockSupport.parkNanos(Verifier.HANDLER_NS + 30_000_000L);
             return S;
         }
 
         @Override
-        public int wskDisconnectEvent(Object socketContext, int flags) {
+        public NtStatus wskDisconnectEvent(Object socketContext, int flags) {
             return S;
         }
     }

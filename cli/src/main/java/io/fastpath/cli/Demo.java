@@ -86,7 +86,7 @@ final class Demo {
                 // WSK: the same echo through api-wsk on port 8 (zero-copy receive events), on its own thread.
                 WskProvider wsk = WskProvider.register(stack);
                 WskEcho.Server wskEcho = new WskEcho.Server(512);
-                int wskListen = WskEcho.listen(wsk, wskEcho, 8);
+                io.fastpath.provider.NtStatus wskListen = WskEcho.listen(wsk, wskEcho, 8);
                 wsk.startDispatcherThread();
                 try {
                     failures += check("Linux pings fastpath (10 x 1000 B)", linuxPings(ns, net + ".2"));
@@ -99,7 +99,7 @@ final class Demo {
                     failures += check("Linux TCP client echoes 4 MiB through fastpath's TCP echo server (SHA-256)",
                         linuxTcpEcho(ns, net + ".2", 7, "TCP"));
                     failures += check("Linux TCP client echoes 4 MiB through a WSK echo server, zero copy (SHA-256)",
-                        wskListen != NtStatus.STATUS_SUCCESS ? "WSK listen: " + NtStatus.name(wskListen)
+                        !wskListen.isSuccess() ? "WSK listen: " + wskListen
                             : linuxTcpEcho(ns, net + ".2", 8, "WSK"));
                 } finally {
                     wsk.close();

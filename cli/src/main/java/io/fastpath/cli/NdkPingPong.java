@@ -55,10 +55,10 @@ final class NdkPingPong {
 
     /** A step failed with an NTSTATUS. */
     private static final class Failed extends RuntimeException {
-        final int status;
+        final NtStatus status;
 
-        Failed(String what, int status) {
-            super(what + ": " + NtStatus.name(status));
+        Failed(String what, NtStatus status) {
+            super(what + ": " + status);
             this.status = status;
         }
     }
@@ -116,7 +116,7 @@ final class NdkPingPong {
             return rig.pingPong(messages, size, connectorLimits, listenerLimits, privateData);
         } catch (Failed f) {
             System.out.println("ndk-pingpong: " + f.getMessage());
-            System.out.println(NtStatus.name(f.status));
+            System.out.println(f.status);
             return 1;
         }
     }
@@ -176,7 +176,7 @@ final class NdkPingPong {
                     throw new IllegalStateException(what + ": a callback failed", errors.get(0));
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new Failed(what + " timed out", NtStatus.STATUS_IO_TIMEOUT.code());
+                    throw new Failed(what + " timed out", NtStatus.STATUS_IO_TIMEOUT);
                 }
                 connectorStack.doWork();
                 listenerStack.doWork();
@@ -185,16 +185,16 @@ final class NdkPingPong {
             }
         }
 
-        static void expect(String what, int expected, int status) {
+        static void expect(String what, NtStatus expected, NtStatus status) {
             if (status != expected) {
                 throw new Failed(what, status);
             }
         }
 
         static String privateData(NdkConnector c, NdkConnectionData data) {
-            expect("NdkGetConnectionData (size)", NtStatus.STATUS_SUCCESS.code(), c.getConnectionData(data, null, 0));
+            expect("NdkGetConnectionData (size)", NtStatus.STATUS_SUCCESS, c.getConnectionData(data, null, 0));
             byte[] b = new byte[data.privateDataLength];
-            expect("NdkGetConnectionData", NtStatus.STATUS_SUCCESS.code(),
+            expect("NdkGetConnectionData", NtStatus.STATUS_SUCCESS,
                 c.getConnectionData(data, MemorySegment.ofArray(b), b.length));
             return new String(b, StandardCharsets.UTF_8);
         }
@@ -204,35 +204,35 @@ final class NdkPingPong {
             Side connector = new Side(connectorNdk, slot);
             Side listener = new Side(listenerNdk, slot);
             MemorySegment pd = MemorySegment.ofArray(privateData);
-            int[] status = {Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE};
+            NtStatus[] status = new NtStatus[4];
             NdkConnector[] accepted = new NdkConnector[1];
             NdkListener l = listenerNdk.createListener((ctx, c) -> accepted[0] = c, null);
             NdkRequestCompletion record = (ctx, s) -> status[(Integer) ctx] = s;
-            expect("NdkListen", NtStatus.STATUS_PENDING.code(), l.listen(new SockAddrIn(0, 0), record, 0));
-            until(() -> status[0] != Integer.MIN_VALUE, "NdkListen");
-            expect("NdkListen", NtStatus.STATUS_SUCCESS.code(), status[0]);
+            expect("NdkListen", NtStatus.STATUS_PENDING, l.listen(new SockAddrIn(0, 0), record, 0));
+            until(() -> status[0] != null, "NdkListen");
+            expect("NdkListen", NtStatus.STATUS_SUCCESS, status[0]);
             SockAddrIn address = l.getListenerLocalAddress();
 
             NdkConnector c = connectorNdk.createConnector();
-            expect("NdkConnect", NtStatus.STATUS_PENDING.code(), c.connect(connector.qp, null, address, connectorLimits[0],
+            expect("NdkConnect", NtStatus.STATUS_PENDING, c.connect(connector.qp, null, address, connectorLimits[0],
                 connectorLimits[1], pd, privateData.length, record, 1));
-            until(() -> accepted[0] != null || status[1] != Integer.MIN_VALUE, "connect event");
+            until(() -> accepted[0] != null || status[1] != null, "connect event");
             if (accepted[0] == null) {
                 throw new Failed("NdkConnect", status[1]);
             }
             NdkConnector s = accepted[0];
-            expect("NdkAccept", NtStatus.STATUS_PENDING.code(), s.accept(listener.qp, listenerLimits[0], listenerLimits[1], pd,
+            expect("NdkAccept", NtStatus.STATUS_PENDING, s.accept(listener.qp, listenerLimits[0], listenerLimits[1], pd,
                 privateData.length, ctx -> { }, null, record, 2));
-            until(() -> status[1] != Integer.MIN_VALUE, "NdkConnect");
-            expect("NdkConnect", NtStatus.STATUS_SUCCESS.code(), status[1]);
+            until(() -> status[1] != null, "NdkConnect");
+            expect("NdkConnect", NtStatus.STATUS_SUCCESS, status[1]);
             NdkConnectionData data = new NdkConnectionData();
             String peer = privateData(c, data);
             System.out.println("connector: inbound=" + data.inboundReadLimit + " outbound=" + data.outboundReadLimit
                 + " peer-private-data=" + peer);
-            expect("NdkCompleteConnect", NtStatus.STATUS_PENDING.code(), c.completeConnect(ctx -> { }, null, record, 3));
-            until(() -> status[2] != Integer.MIN_VALUE && status[3] != Integer.MIN_VALUE, "NdkAccept");
-            expect("NdkCompleteConnect", NtStatus.STATUS_SUCCESS.code(), status[3]);
-            expect("NdkAccept", NtStatus.STATUS_SUCCESS.code(), status[2]);
+            expect("NdkCompleteConnect", NtStatus.STATUS_PENDING, c.completeConnect(ctx -> { }, null, record, 3));
+            until(() -> status[2] != null && status[3] != null, "NdkAccept");
+            expect("NdkCompleteConnect", NtStatus.STATUS_SUCCESS, status[3]);
+            expect("NdkAccept", NtStatus.STATUS_SUCCESS, status[2]);
             peer = privateData(s, data);
             System.out.println("listener: inbound=" + data.inboundReadLimit + " outbound=" + data.outboundReadLimit
                 + " peer-private-data=" + peer);
@@ -245,12 +245,12 @@ final class NdkPingPong {
             for (int i = 0; i < messages; i++) {
                 int seed = i;
                 long t0 = System.nanoTime();
-                expect("NdkSend", NtStatus.STATUS_SUCCESS.code(), connector.send(size, seed));
-                until(() -> listener.receivedStatus != Integer.MIN_VALUE, "message " + i);
+                expect("NdkSend", NtStatus.STATUS_SUCCESS, connector.send(size, seed));
+                until(() -> listener.receivedStatus != null, "message " + i);
                 listener.verify(size, seed, "listener");
                 listener.post();
-                expect("NdkSend", NtStatus.STATUS_SUCCESS.code(), listener.send(size, seed + 1));
-                until(() -> connector.receivedStatus != Integer.MIN_VALUE, "reply " + i);
+                expect("NdkSend", NtStatus.STATUS_SUCCESS, listener.send(size, seed + 1));
+                until(() -> connector.receivedStatus != null, "reply " + i);
                 connector.verify(size, seed + 1, "connector");
                 rtt[i] = System.nanoTime() - t0;
                 connector.post();
@@ -264,13 +264,13 @@ final class NdkPingPong {
                     rtt[0] / 1e3, pct(rtt, 50) / 1e3, pct(rtt, 90) / 1e3, pct(rtt, 99) / 1e3, pct(rtt, 99.9) / 1e3,
                     rtt[messages - 1] / 1e3, messages, elapsed / 1e6);
             }
-            expect("NdkDisconnect", NtStatus.STATUS_PENDING.code(), c.disconnect(record, 0));
-            status[0] = Integer.MIN_VALUE;
-            expect("NdkDisconnect (listener)", NtStatus.STATUS_PENDING.code(), s.disconnect(record, 1));
-            status[1] = Integer.MIN_VALUE;
-            until(() -> status[0] != Integer.MIN_VALUE && status[1] != Integer.MIN_VALUE, "NdkDisconnect");
-            expect("NdkDisconnect", NtStatus.STATUS_SUCCESS.code(), status[0]);
-            expect("NdkDisconnect (listener)", NtStatus.STATUS_SUCCESS.code(), status[1]);
+            expect("NdkDisconnect", NtStatus.STATUS_PENDING, c.disconnect(record, 0));
+            status[0] = null;
+            expect("NdkDisconnect (listener)", NtStatus.STATUS_PENDING, s.disconnect(record, 1));
+            status[1] = null;
+            until(() -> status[0] != null && status[1] != null, "NdkDisconnect");
+            expect("NdkDisconnect", NtStatus.STATUS_SUCCESS, status[0]);
+            expect("NdkDisconnect (listener)", NtStatus.STATUS_SUCCESS, status[1]);
             System.out.println("disconnected");
             return 0;
         }
@@ -318,7 +318,7 @@ final class NdkPingPong {
         final NdkQp qp;
         final UnsafeBuffer receive;
         final UnsafeBuffer send;
-        int receivedStatus = Integer.MIN_VALUE;
+        NtStatus receivedStatus;
         int receivedBytes;
         int sends;
 
@@ -329,12 +329,12 @@ final class NdkPingPong {
         }
 
         void post() {
-            receivedStatus = Integer.MIN_VALUE;
-            Rig.expect("NdkReceive", NtStatus.STATUS_SUCCESS.code(), qp.postReceive(receive.addressOffset(), receive.capacity(),
+            receivedStatus = null;
+            Rig.expect("NdkReceive", NtStatus.STATUS_SUCCESS, qp.postReceive(receive.addressOffset(), receive.capacity(),
                 null));
         }
 
-        int send(int size, int seed) {
+        NtStatus send(int size, int seed) {
             for (int i = 0; i < size; i++) {
                 send.putByte(i, (byte) (seed * 31 + i));
             }
@@ -342,29 +342,29 @@ final class NdkPingPong {
         }
 
         void verify(int size, int seed, String who) {
-            Rig.expect(who + " receive", NtStatus.STATUS_SUCCESS.code(), receivedStatus);
+            Rig.expect(who + " receive", NtStatus.STATUS_SUCCESS, receivedStatus);
             if (receivedBytes != size) {
                 throw new Failed(who + " received " + receivedBytes + " bytes, expected " + size,
-                    NtStatus.STATUS_INVALID_PARAMETER.code());
+                    NtStatus.STATUS_INVALID_PARAMETER);
             }
             for (int i = 0; i < size; i++) {
                 if (receive.getByte(i) != (byte) (seed * 31 + i)) {
                     throw new Failed(who + ": byte " + i + " of message " + seed + " differs",
-                        NtStatus.STATUS_INVALID_PARAMETER.code());
+                        NtStatus.STATUS_INVALID_PARAMETER);
                 }
             }
         }
 
         @Override
-        public void onSendComplete(Object requestContext, int status, int bytes) {
-            if (status != NtStatus.STATUS_SUCCESS.code()) {
+        public void onSendComplete(Object requestContext, NtStatus status, int bytes) {
+            if (status != NtStatus.STATUS_SUCCESS) {
                 throw new Failed("send completion", status);
             }
             sends++;
         }
 
         @Override
-        public void onReceiveComplete(Object requestContext, int status, int bytes) {
+        public void onReceiveComplete(Object requestContext, NtStatus status, int bytes) {
             receivedStatus = status;
             receivedBytes = bytes;
         }

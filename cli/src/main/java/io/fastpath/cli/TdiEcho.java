@@ -82,14 +82,14 @@ final class TdiEcho {
                 server = new Server(tdi, tdi.openAddress(0, listenPort), pending, staging,
                     Tdi.relativeTimeout(TimeUnit.SECONDS.toMillis(releaseSeconds)));
             } catch (TdiException e) {
-                System.out.println("listen on port " + listenPort + ": " + NtStatus.name(e.status()));
-                System.out.println(NtStatus.name(e.status()));
+                System.out.println("listen on port " + listenPort + ": " + e.status());
+                System.out.println(e.status());
                 return 1;
             }
-            int status = server.start();
-            if (status != NtStatus.STATUS_SUCCESS.code()) {
-                System.out.println("listen on port " + listenPort + ": " + NtStatus.name(status));
-                System.out.println(NtStatus.name(status));
+            NtStatus status = server.start();
+            if (status != NtStatus.STATUS_SUCCESS) {
+                System.out.println("listen on port " + listenPort + ": " + status);
+                System.out.println(status);
                 return 1;
             }
             Runtime.getRuntime().addShutdownHook(hook);
@@ -156,7 +156,7 @@ final class TdiEcho {
         }
 
         /** Sets the handlers; the connect handler's IRP completes once the stack listens. */
-        int start() {
+        NtStatus start() {
             Irp[] setup = {
                 TdiBuild.setChainedReceiveEventHandler(new Irp(), address, null, null, this, this),
                 TdiBuild.setChainedReceiveExpeditedEventHandler(new Irp(), address, null, null, expedited, this),
@@ -168,16 +168,16 @@ final class TdiEcho {
                 while (!irp.completed() && System.nanoTime() < deadline) {
                     tdi.dispatch();
                 }
-                int status = irp.completed() ? irp.ioStatus().status() : NtStatus.STATUS_REQUEST_TIMED_OUT.code();
-                if (status != NtStatus.STATUS_SUCCESS.code()) {
+                NtStatus status = irp.completed() ? irp.ioStatus().status() : NtStatus.STATUS_REQUEST_TIMED_OUT;
+                if (status != NtStatus.STATUS_SUCCESS) {
                     return status;
                 }
             }
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
 
         @Override
-        public int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
+        public NtStatus clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
                                       long userData, int optionsLength, long options,
                                       TdiEventReturn out) {
             TdiConnection endpoint = idle.poll();
@@ -187,8 +187,8 @@ final class TdiEcho {
                 endpoint = tdi.openConnection(s);
                 Irp associate = new Irp();
                 tdi.callDriver(TdiBuild.associateAddress(associate, endpoint, null, null, address));
-                if (associate.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
-                    return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
+                if (associate.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+                    return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
                 }
                 s.endpoint = endpoint;
             } else {
@@ -197,17 +197,17 @@ final class TdiEcho {
             s.reset();
             accepted++;
             out.acceptIrp(TdiBuild.accept(s.accept, endpoint, null, null, null, null)).connectionContext(s);
-            return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+            return NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
         }
 
         @Override
-        public int clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
+        public NtStatus clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
                                              int receiveLength, int startingOffset, Tsdu tsdu) {
             return ((Session) connectionContext).onTsdu(tsdu, startingOffset, receiveLength, 0);
         }
 
         @Override
-        public int clientEventDisconnect(Object tdiEventContext, Object connectionContext, int disconnectFlags) {
+        public NtStatus clientEventDisconnect(Object tdiEventContext, Object connectionContext, int disconnectFlags) {
             Session s = (Session) connectionContext;
             if ((disconnectFlags & Tdi.TDI_DISCONNECT_RELEASE) != 0) {
                 tdi.callDriver(TdiBuild.disconnect(s.release, s.endpoint, s::onReleased, null, releaseTimeout,
@@ -217,7 +217,7 @@ final class TdiEcho {
                 closed++;
                 idle.add(s.endpoint);
             }
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
     }
 
@@ -259,7 +259,7 @@ final class TdiEcho {
             boolean expedited;
 
             void complete(Irp done, Object context) {
-                if (done.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
+                if (done.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
                     server.bytesEchoed += done.ioStatus().information();
                     if (expedited) {
                         server.expeditedEchoed += done.ioStatus().information();
@@ -289,7 +289,7 @@ final class TdiEcho {
             return s != null ? s : new Send();
         }
 
-        int onTsdu(Tsdu tsdu, int offset, int length, int sendFlags) {
+        NtStatus onTsdu(Tsdu tsdu, int offset, int length, int sendFlags) {
             if (server.pending) {
                 Chain chain = new Chain();
                 chain.tsdu[0] = tsdu;
@@ -304,7 +304,7 @@ final class TdiEcho {
                     }
                 }
                 server.keptChains++;
-                return NtStatus.STATUS_PENDING.code();
+                return NtStatus.STATUS_PENDING;
             }
             if (starved || length > capacity - (tail - head)) {
                 // Declined: the data stays with the transport and is drained by TDI_RECEIVEs into the staging
@@ -314,11 +314,11 @@ final class TdiEcho {
                 if (!receiving) {
                     drain();
                 }
-                return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+                return NtStatus.STATUS_DATA_NOT_ACCEPTED;
             }
             byte[] copy = tsdu.toByteArray();
             stage(copy, sendFlags);
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
 
         private void stage(byte[] bytes, int sendFlags) {
@@ -354,7 +354,7 @@ final class TdiEcho {
             TdiBuild.receive(receive, endpoint, (irp, ctx) -> {
                 receiving = false;
                 int got = (int) irp.ioStatus().information();
-                if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+                if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                     starved = false;
                     return;
                 }
@@ -367,7 +367,7 @@ final class TdiEcho {
         }
 
         void onReleased(Irp irp, Object context) {
-            if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
+            if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
                 server.closed++;
             } else {
                 server.abnormal++;

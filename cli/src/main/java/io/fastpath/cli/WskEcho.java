@@ -29,7 +29,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.agrona.concurrent.IdleStrategy;
 
 /**
@@ -73,10 +73,10 @@ final class WskEcho {
             Stack stack = options.start();
             wsk = WskProvider.register(stack);
             Server server = new Server(sendIrps);
-            int status = listen(wsk, server, listenPort);
-            if (status != NtStatus.STATUS_SUCCESS.code()) {
-                System.out.println("listen on port " + listenPort + ": " + NtStatus.name(status));
-                System.out.println(NtStatus.name(status));
+            NtStatus status = listen(wsk, server, listenPort);
+            if (status != NtStatus.STATUS_SUCCESS) {
+                System.out.println("listen on port " + listenPort + ": " + status);
+                System.out.println(status);
                 return 1;
             }
             Runtime.getRuntime().addShutdownHook(hook);
@@ -115,10 +115,10 @@ final class WskEcho {
      * Creates the listening socket with accept, receive and disconnect events on {@code server} and binds it to
      * {@code port}, dispatching on this thread (the provider's dispatch thread) until it listens.
      */
-    static int listen(WskProvider wsk, Server server, int port) {
+    static NtStatus listen(WskProvider wsk, Server server, int port) {
         Irp create = new Irp();
-        int status = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, null, server, create);
-        if (status != NtStatus.STATUS_SUCCESS.code()) {
+        NtStatus status = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, null, server, create);
+        if (status != NtStatus.STATUS_SUCCESS) {
             return status;
         }
         WskSocket listener = (WskSocket) create.ioStatus().informationObject();
@@ -130,7 +130,7 @@ final class WskEcho {
         while (!bind.completed() && System.nanoTime() < deadline) {
             wsk.dispatch();
         }
-        return bind.completed() ? bind.ioStatus().status() : NtStatus.STATUS_IO_TIMEOUT.code();
+        return bind.completed() ? bind.ioStatus().status() : NtStatus.STATUS_IO_TIMEOUT;
     }
 
     /** The listen socket's events, and the default events of the sockets it accepts. */
@@ -147,23 +147,23 @@ final class WskEcho {
         }
 
         @Override
-        public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+        public NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                   SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
             accepted++;
             acceptSocket.setContext(new Connection(this, acceptSocket, sendIrps));
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
 
         @Override
-        public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
-                                   long bytesIndicated, MutableLong bytesAccepted) {
+        public NtStatus wskReceiveEvent(Object socketContext, int flags, WskDataIndication dataIndication,
+                                   long bytesIndicated, SizeT bytesAccepted) {
             return ((Connection) socketContext).onIndication(dataIndication, bytesIndicated);
         }
 
         @Override
-        public int wskDisconnectEvent(Object socketContext, int flags) {
+        public NtStatus wskDisconnectEvent(Object socketContext, int flags) {
             ((Connection) socketContext).onDisconnect(flags);
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
     }
 
@@ -223,10 +223,10 @@ final class WskEcho {
             close.setCompletionRoutine((done, ctx) -> server.closed++, null);
         }
 
-        int onIndication(WskDataIndication chain, long bytes) {
+        NtStatus onIndication(WskDataIndication chain, long bytes) {
             if (chain == null) {
                 onDisconnect(WSK_FLAG_ABORTIVE); // the connection died (disconnect events are on: not expected)
-                return NtStatus.STATUS_SUCCESS.code();
+                return NtStatus.STATUS_SUCCESS;
             }
             int links = 0;
             for (WskDataIndication d = chain; d != null; d = d.next()) {
@@ -235,7 +235,7 @@ final class WskEcho {
             if (declined || links > freeCount || chainCount == irps) {
                 declined = true; // the data stays queued; the copy path takes it once the sends are done
                 maybeCopy();
-                return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+                return NtStatus.STATUS_DATA_NOT_ACCEPTED;
             }
             int at = (chainFirst + chainCount++) % irps;
             chainHead[at] = chain;
@@ -256,9 +256,9 @@ final class WskEcho {
                 chainHead[at] = null;
                 popReleased();
                 maybeFinish();
-                return NtStatus.STATUS_SUCCESS.code();
+                return NtStatus.STATUS_SUCCESS;
             }
-            return NtStatus.STATUS_PENDING.code();
+            return NtStatus.STATUS_PENDING;
         }
 
         private void onSent(SendSlot slot) {
@@ -267,7 +267,7 @@ final class WskEcho {
             account(slot.irp);
             int at = slot.chain;
             if (--chainSends[at] == 0 && at != indicatingAt) { // (inside its receive event onIndication finishes it)
-                if (socket.release(chainHead[at]) != NtStatus.STATUS_SUCCESS.code()) {
+                if (socket.release(chainHead[at]) != NtStatus.STATUS_SUCCESS) {
                     failed = true;
                 }
                 chainHead[at] = null;
@@ -286,8 +286,8 @@ final class WskEcho {
         }
 
         private void account(Irp irp) {
-            int status = irp.ioStatus().status();
-            if (status == NtStatus.STATUS_SUCCESS.code()) {
+            NtStatus status = irp.ioStatus().status();
+            if (status == NtStatus.STATUS_SUCCESS) {
                 server.bytesEchoed += irp.ioStatus().information();
             } else {
                 failed = true;
@@ -302,9 +302,9 @@ final class WskEcho {
         }
 
         private void onCopied() {
-            int status = receive.ioStatus().status();
+            NtStatus status = receive.ioStatus().status();
             long n = receive.ioStatus().information();
-            if (status != NtStatus.STATUS_SUCCESS.code()) {
+            if (status != NtStatus.STATUS_SUCCESS) {
                 failed = true;
                 declined = false;
                 maybeFinish();
@@ -321,7 +321,7 @@ final class WskEcho {
 
         private void onCopySent() {
             account(copySend);
-            if (copySend.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+            if (copySend.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                 declined = false;
                 maybeFinish();
                 return;
@@ -360,7 +360,7 @@ final class WskEcho {
                 return;
             }
             finishing = true;
-            if (failed || disconnect.completed() && disconnect.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+            if (failed || disconnect.completed() && disconnect.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                 server.abnormal++;
             }
             socket.closeSocket(close);

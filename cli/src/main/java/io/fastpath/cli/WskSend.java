@@ -58,33 +58,33 @@ final class WskSend {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
                 IdleStrategy idle = options.idleStrategy();
                 long startNs = System.nanoTime();
-                int status = NtStatus.STATUS_SUCCESS.code();
+                NtStatus status = NtStatus.STATUS_SUCCESS;
                 int done = 0;
                 long synData = 0;
                 long synAccepted = 0;
                 long echoed = 0;
-                for (int i = 0; i < connections && status == NtStatus.STATUS_SUCCESS.code(); i++) {
+                for (int i = 0; i < connections && status == NtStatus.STATUS_SUCCESS; i++) {
                     long sentBefore = stack.counters().tcpFastOpenSynDataSent.get();
                     long fallbacksBefore = stack.counters().tcpFastOpenFallbacks.get();
                     run.start(i);
                     while (!run.finished) {
                         int work = wsk.dispatch();
                         if (System.nanoTime() - deadline > 0) {
-                            run.fail(NtStatus.STATUS_IO_TIMEOUT.code());
+                            run.fail(NtStatus.STATUS_IO_TIMEOUT);
                             break;
                         }
                         idle.idle(work);
                     }
                     status = run.status;
                     echoed += run.received;
-                    if (status == NtStatus.STATUS_SUCCESS.code()) {
+                    if (status == NtStatus.STATUS_SUCCESS) {
                         done++;
                         long sent = stack.counters().tcpFastOpenSynDataSent.get() - sentBefore;
                         long fallbacks = stack.counters().tcpFastOpenFallbacks.get() - fallbacksBefore;
                         synData += sent > 0 ? 1 : 0;
                         synAccepted += sent > 0 && fallbacks == 0 ? 1 : 0;
                     } else {
-                        System.out.println("connection " + (i + 1) + ": " + NtStatus.name(status) + " after "
+                        System.out.println("connection " + (i + 1) + ": " + status + " after "
                             + run.sent + " bytes sent, " + run.received + " received (" + run.where + ")");
                     }
                 }
@@ -99,13 +99,13 @@ final class WskSend {
                         + " SYN (" + synAccepted + " acknowledged in the SYN-ACK, " + (synData - synAccepted)
                         + " sent again after the handshake)");
                 }
-                if (status == NtStatus.STATUS_SUCCESS.code()) {
+                if (status == NtStatus.STATUS_SUCCESS) {
                     System.out.println("verified " + echoed + " bytes");
                     return 0;
                 }
                 System.out.println("counters:");
                 StackCounters.format(stack.counters().reader(), false).forEach(System.out::println);
-                System.out.println(NtStatus.name(status));
+                System.out.println(status);
                 return 1;
             }
         }
@@ -135,7 +135,7 @@ final class WskSend {
         long received;
         boolean finished;
         boolean sawEnd;
-        int status;
+        NtStatus status;
         String where;
 
         Run(WskProvider wsk, StackCounters counters, SocketAddressV4 remote, long bytes, boolean tfo) {
@@ -159,22 +159,22 @@ final class WskSend {
             received = 0;
             finished = false;
             sawEnd = false;
-            status = NtStatus.STATUS_SUCCESS.code();
+            status = NtStatus.STATUS_SUCCESS;
             where = "socket";
-            int rc = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null,
+            NtStatus rc = wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null,
                 create.reuse());
-            if (rc != NtStatus.STATUS_SUCCESS.code()) {
+            if (rc != NtStatus.STATUS_SUCCESS) {
                 done(rc);
                 return;
             }
             socket = (WskSocket) create.ioStatus().informationObject();
             where = "bind";
             rc = socket.bind(SocketAddressV4.ANY, call.reuse());
-            if (rc == NtStatus.STATUS_SUCCESS.code() && tfo) {
+            if (rc == NtStatus.STATUS_SUCCESS && tfo) {
                 where = "TCP_FASTOPEN";
                 rc = socket.controlSocket(WskSetOption, TCP_FASTOPEN, IPPROTO_TCP, 1, call.reuse());
             }
-            if (rc != NtStatus.STATUS_SUCCESS.code()) {
+            if (rc != NtStatus.STATUS_SUCCESS) {
                 fail(rc);
                 return;
             }
@@ -184,8 +184,8 @@ final class WskSend {
         }
 
         private void onConnected() {
-            int rc = connect.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS.code()) {
+            NtStatus rc = connect.ioStatus().status();
+            if (rc != NtStatus.STATUS_SUCCESS) {
                 fail(rc);
                 return;
             }
@@ -205,8 +205,8 @@ final class WskSend {
         }
 
         private void onSent() {
-            int rc = send.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS.code()) {
+            NtStatus rc = send.ioStatus().status();
+            if (rc != NtStatus.STATUS_SUCCESS) {
                 where = "WskSend";
                 fail(rc);
                 return;
@@ -216,8 +216,8 @@ final class WskSend {
         }
 
         private void onReceived() {
-            int rc = receive.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS.code()) {
+            NtStatus rc = receive.ioStatus().status();
+            if (rc != NtStatus.STATUS_SUCCESS) {
                 fail(rc);
                 return;
             }
@@ -229,13 +229,13 @@ final class WskSend {
                     return;
                 }
                 where = "WskReceive: the server closed early";
-                fail(NtStatus.STATUS_CONNECTION_RESET.code());
+                fail(NtStatus.STATUS_CONNECTION_RESET);
                 return;
             }
             for (int i = 0; i < n; i++) {
                 if (inView.getByte(i) != expected.getByte((int) ((received + i) % PATTERN))) {
                     where = "byte " + (received + i) + " differs";
-                    fail(NtStatus.STATUS_DATA_ERROR.code());
+                    fail(NtStatus.STATUS_DATA_ERROR);
                     return;
                 }
             }
@@ -251,8 +251,8 @@ final class WskSend {
         }
 
         private void onDisconnected() {
-            int rc = disconnect.ioStatus().status();
-            if (rc != NtStatus.STATUS_SUCCESS.code()) {
+            NtStatus rc = disconnect.ioStatus().status();
+            if (rc != NtStatus.STATUS_SUCCESS) {
                 fail(rc);
                 return;
             }
@@ -261,15 +261,15 @@ final class WskSend {
 
         /** WskCloseSocket once both directions ended: our FIN acknowledged and the server's 0-byte end read. */
         private void maybeDone() {
-            if (sawEnd && disconnect.completed() && disconnect.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
+            if (sawEnd && disconnect.completed() && disconnect.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
                 where = "WskCloseSocket";
-                done(NtStatus.STATUS_SUCCESS.code());
+                done(NtStatus.STATUS_SUCCESS);
             }
         }
 
         /** Ends the connection with a failure: abortive close. */
-        void fail(int rc) {
-            if (status == NtStatus.STATUS_SUCCESS.code()) {
+        void fail(NtStatus rc) {
+            if (status == NtStatus.STATUS_SUCCESS) {
                 status = rc;
             }
             if (socket != null && !close.inProgress()) {
@@ -278,8 +278,8 @@ final class WskSend {
             done(rc);
         }
 
-        private void done(int rc) {
-            if (status == NtStatus.STATUS_SUCCESS.code()) {
+        private void done(NtStatus rc) {
+            if (status == NtStatus.STATUS_SUCCESS) {
                 status = rc;
             }
             if (socket == null) {

@@ -7,8 +7,8 @@ import io.fastpath.ndk.NdkConnector;
 import io.fastpath.ndk.NdkListener;
 import io.fastpath.ndk.NdkQp;
 import io.fastpath.ndk.NdkQpHandler;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.ndk.SockAddrIn;
-import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -70,7 +70,7 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
     private Path dir;
     private int received = -1;
     private int failures;
-    private final int[] status = {Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE};
+    private final NtStatus[] status = new NtStatus[3];
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
@@ -92,18 +92,18 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
         }
         client = ndkA.createQp(new NdkQpHandler() {
             @Override
-            public void onReceiveComplete(Object requestContext, int s, int bytes) {
+            public void onReceiveComplete(Object requestContext, NtStatus s, int bytes) {
                 received = s == NtStatus.STATUS_SUCCESS ? bytes : -2;
             }
 
             @Override
-            public void onSendComplete(Object requestContext, int s, int bytes) {
+            public void onSendComplete(Object requestContext, NtStatus s, int bytes) {
                 failures += s == NtStatus.STATUS_SUCCESS ? 0 : 1;
             }
         });
         server = ndkB.createQp(new NdkQpHandler() {
             @Override
-            public void onReceiveComplete(Object requestContext, int s, int bytes) {
+            public void onReceiveComplete(Object requestContext, NtStatus s, int bytes) {
                 if (s != NtStatus.STATUS_SUCCESS || server.send(echoBuffer.addressOffset(), bytes, null)
                     != NtStatus.STATUS_SUCCESS) {
                     failures++;
@@ -112,7 +112,7 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
             }
 
             @Override
-            public void onSendComplete(Object requestContext, int s, int bytes) {
+            public void onSendComplete(Object requestContext, NtStatus s, int bytes) {
                 failures += s == NtStatus.STATUS_SUCCESS ? 0 : 1;
             }
         });
@@ -122,14 +122,14 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
             c.accept(server, 1, 1, null, 0, null, null, (x, s) -> status[2] = s, null);
         }, null);
         listener.listen(new SockAddrIn(0, 7), (x, s) -> status[0] = s, null);
-        await(() -> status[0] != Integer.MIN_VALUE, "listen");
+        await(() -> status[0] != null, "listen");
         connector = ndkA.createConnector();
         connector.connect(client, null, new SockAddrIn(B_IP, 7), 1, 1, null, 0, (x, s) -> status[1] = s, null);
-        await(() -> status[1] != Integer.MIN_VALUE, "connect");
+        await(() -> status[1] != null, "connect");
         check(status[1], "connect");
-        status[1] = Integer.MIN_VALUE;
+        status[1] = null;
         connector.completeConnect(null, null, (x, s) -> status[1] = s, null);
-        await(() -> status[1] != Integer.MIN_VALUE && status[2] != Integer.MIN_VALUE, "complete connect and accept");
+        await(() -> status[1] != null && status[2] != null, "complete connect and accept");
         check(status[1], "complete connect");
         check(status[2], "accept");
         for (int i = 0; i < 1000; i++) {
@@ -169,9 +169,9 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
         }
     }
 
-    private static void check(int s, String what) {
+    private static void check(NtStatus s, String what) {
         if (s != NtStatus.STATUS_SUCCESS) {
-            throw new IllegalStateException(what + ": " + NtStatus.name(s));
+            throw new IllegalStateException(what + ": " + s);
         }
     }
 

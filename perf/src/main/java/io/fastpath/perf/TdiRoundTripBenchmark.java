@@ -58,6 +58,14 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     @Param({"64", "16384"})
     int size;
 
+    /**
+     * How B's echo reads the chain: {@code address} through the raw {@code Tsdu.segmentAddress} (the zero-copy
+     * hot path, no allocation), {@code segment} through the lifetime-checked {@code Tsdu.segment} (a shared
+     * arena per kept chain, closed on return). Run the latter with {@code -p buffers=segment}.
+     */
+    @Param({"address"})
+    String buffers;
+
     private RingRig rig;
     private Stack a;
     private Stack b;
@@ -74,6 +82,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     /** B: keeps each TSDU and echoes it segment by segment, returning it after the last send. */
     private static final class Echo implements TdiEvents.ClientEventChainedReceive {
         final TdiProvider tdi;
+        final boolean segments;
         TdiConnection endpoint;
         final Slot[] free = new Slot[SLOTS];
         int freeCount;
@@ -88,15 +97,16 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
             final IoCompletionRoutine routine = (irp, context) -> sent(this);
         }
 
-        Echo(TdiProvider tdi) {
+        Echo(TdiProvider tdi, boolean segments) {
             this.tdi = tdi;
+            this.segments = segments;
             for (int i = 0; i < SLOTS; i++) {
                 free[freeCount++] = new Slot();
             }
         }
 
         private void sent(Slot s) {
-            if (s.irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+            if (s.irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                 failures++;
             }
             free[freeCount++] = s;
@@ -107,19 +117,19 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         }
 
         @Override
-        public int clientEventChainedReceive(Object ctx, Object cc, int flags, int length, int offset, Tsdu tsdu) {
+        public NtStatus clientEventChainedReceive(Object ctx, Object cc, int flags, int length, int offset, Tsdu tsdu) {
             int c = nextChain;
             nextChain = (nextChain + 1) % SLOTS;
             if (chains[c][0] != null || freeCount < tsdu.segmentCount()) {
                 failures++;
-                return NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+                return NtStatus.STATUS_DATA_NOT_ACCEPTED;
             }
             chains[c][0] = tsdu;
             outstanding[c] = 1; // held while the sends go out
             int skip = offset;
             for (int i = 0; i < tsdu.segmentCount(); i++) {
                 int n = tsdu.segmentLength(i) - skip;
-                long at = tsdu.segmentAddress(i) + skip;
+                long at = (segments ? tsdu.segment(i).address() : tsdu.segmentAddress(i)) + skip;
                 skip = Math.max(0, skip - tsdu.segmentLength(i));
                 if (n > 0) {
                     Slot s = free[--freeCount];
@@ -132,7 +142,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
                 tdi.returnChainedReceives(chains[c], 1);
                 chains[c][0] = null;
             }
-            return NtStatus.STATUS_PENDING.code();
+            return NtStatus.STATUS_PENDING;
         }
     }
 
@@ -150,14 +160,14 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         tdiB = TdiProvider.open(b);
         TdiAddress addressB = tdiB.openAddress(0, 5400);
         TdiAddress addressA = tdiA.openAddress(0, 0);
-        echo = new Echo(tdiB);
+        echo = new Echo(tdiB, buffers.equals("segment"));
         echo.endpoint = endpoint(tdiB, addressB);
         call(tdiB, TdiBuild.setEventHandler(new Irp(), addressB, null, null, Tdi.TDI_EVENT_CHAINED_RECEIVE, echo,
             null), "event B");
         call(tdiA, TdiBuild.setEventHandler(new Irp(), addressA, null, null, Tdi.TDI_EVENT_CHAINED_RECEIVE,
             (TdiEvents.ClientEventChainedReceive) (ctx, cc, flags, length, offset, tsdu) -> {
                 got += length;
-                return NtStatus.STATUS_SUCCESS.code();
+                return NtStatus.STATUS_SUCCESS;
             }, null), "event A");
         client = endpoint(tdiA, addressA);
         Irp listen = TdiBuild.listen(new Irp(), echo.endpoint, null, null, 0, null, null);
@@ -184,9 +194,9 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     }
 
     private static void call(TdiProvider p, Irp irp, String what) {
-        int s = p.callDriver(irp);
-        if (s != NtStatus.STATUS_SUCCESS.code()) {
-            throw new IllegalStateException(what + ": " + NtStatus.name(s));
+        NtStatus s = p.callDriver(irp);
+        if (s != NtStatus.STATUS_SUCCESS) {
+            throw new IllegalStateException(what + ": " + s);
         }
     }
 
@@ -197,7 +207,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         while (got < size || !send.completed()) {
             dispatch();
         }
-        if (send.ioStatus().status() != NtStatus.STATUS_SUCCESS.code() || echo.failures != 0 || got != size) {
+        if (send.ioStatus().status() != NtStatus.STATUS_SUCCESS || echo.failures != 0 || got != size) {
             throw new IllegalStateException("round trip failed: " + send.ioStatus() + ", echo failures "
                 + echo.failures + ", got " + got);
         }
@@ -219,7 +229,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
                 throw new IllegalStateException(what + " did not complete");
             }
         }
-        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
             throw new IllegalStateException(what + ": " + irp.ioStatus());
         }
     }

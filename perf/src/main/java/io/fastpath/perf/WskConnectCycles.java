@@ -80,8 +80,8 @@ final class WskConnectCycles {
             return;
         }
         if (wsk.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null, call.reuse())
-            != NtStatus.STATUS_SUCCESS.code()) {
-            fail("WskSocket: " + NtStatus.name(call.ioStatus().status()));
+            != NtStatus.STATUS_SUCCESS) {
+            fail("WskSocket: " + call.ioStatus().status().name());
             return;
         }
         socket = (WskSocket) call.ioStatus().informationObject();
@@ -97,15 +97,15 @@ final class WskConnectCycles {
         }
     }
 
-    private void expect(int status, String what) {
-        if (status != NtStatus.STATUS_SUCCESS.code()) {
-            fail(what + ": " + NtStatus.name(status));
+    private void expect(NtStatus status, String what) {
+        if (status != NtStatus.STATUS_SUCCESS) {
+            fail(what + ": " + status.name());
         }
     }
 
     private void check(Irp irp, String what) {
-        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
-            fail(what + ": " + NtStatus.name(irp.ioStatus().status()));
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
+            fail(what + ": " + irp.ioStatus().status().name());
         }
     }
 

@@ -31,7 +31,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.agrona.collections.MutableLong;
+import io.fastpath.provider.SizeT;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -108,22 +108,22 @@ public class WskRoundTripBenchmark extends AllocationTracked {
         }
 
         @Override
-        public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+        public NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                                   SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
             server = acceptSocket;
-            return NtStatus.STATUS_SUCCESS.code();
+            return NtStatus.STATUS_SUCCESS;
         }
 
         @Override
-        public int wskReceiveEvent(Object socketContext, int flags, WskDataIndication chain, long bytesIndicated,
-                                   MutableLong bytesAccepted) {
+        public NtStatus wskReceiveEvent(Object socketContext, int flags, WskDataIndication chain, long bytesIndicated,
+                                   SizeT bytesAccepted) {
             int links = 0;
             for (WskDataIndication d = chain; d != null; d = d.next()) {
                 links++;
             }
             if (chain == null || links > free || count == LINKS) {
                 failures++;
-                return io.fastpath.provider.NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
+                return io.fastpath.provider.NtStatus.STATUS_DATA_NOT_ACCEPTED;
             }
             int at = (first + count++) % LINKS;
             chains[at] = chain;
@@ -132,12 +132,12 @@ public class WskRoundTripBenchmark extends AllocationTracked {
                 WskBuf b = d.buffer();
                 server.send(buf.set(b.address(), b.offset(), b.length()), 0, irps[--free].reuse());
             }
-            return NtStatus.STATUS_PENDING.code();
+            return NtStatus.STATUS_PENDING;
         }
 
         private void sent(Irp irp) {
             irps[free++] = irp;
-            if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+            if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                 failures++;
             }
             if (--sends[first] == 0) {
@@ -168,20 +168,20 @@ public class WskRoundTripBenchmark extends AllocationTracked {
         }
         Irp call = new Irp();
         expect(wskB.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, null, echo, call),
-            NtStatus.STATUS_SUCCESS.code(), "listen socket");
+            NtStatus.STATUS_SUCCESS, "listen socket");
         WskSocket listener = (WskSocket) call.ioStatus().informationObject();
         expect(listener.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-            WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE, null), NtStatus.STATUS_SUCCESS.code(), "events");
-        expect(listener.controlSocket(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 1, null), NtStatus.STATUS_SUCCESS.code(),
+            WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE, null), NtStatus.STATUS_SUCCESS, "events");
+        expect(listener.controlSocket(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 1, null), NtStatus.STATUS_SUCCESS,
             "nodelay");
         listener.bind(new SocketAddressV4(0, 7), call.reuse());
         await(call, "listen");
         expect(wskA.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null, call.reuse()),
-            NtStatus.STATUS_SUCCESS.code(), "client socket");
+            NtStatus.STATUS_SUCCESS, "client socket");
         client = (WskSocket) call.ioStatus().informationObject();
-        expect(client.controlSocket(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 1, null), NtStatus.STATUS_SUCCESS.code(),
+        expect(client.controlSocket(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 1, null), NtStatus.STATUS_SUCCESS,
             "nodelay");
-        expect(client.bind(SocketAddressV4.ANY, call.reuse()), NtStatus.STATUS_SUCCESS.code(), "bind");
+        expect(client.bind(SocketAddressV4.ANY, call.reuse()), NtStatus.STATUS_SUCCESS, "bind");
         client.connect(new SocketAddressV4(B_IP, 7), call.reuse());
         await(call, "connect");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -203,7 +203,7 @@ public class WskRoundTripBenchmark extends AllocationTracked {
         while (!receive.completed() || !send.completed()) {
             dispatch();
         }
-        if (receive.ioStatus().status() != NtStatus.STATUS_SUCCESS.code() || receive.ioStatus().information() != size
+        if (receive.ioStatus().status() != NtStatus.STATUS_SUCCESS || receive.ioStatus().information() != size
             || echo.failures != 0) {
             throw new IllegalStateException("round trip failed: " + receive.ioStatus() + ", echo failures "
                 + echo.failures);
@@ -227,12 +227,12 @@ public class WskRoundTripBenchmark extends AllocationTracked {
                 throw new IllegalStateException(what + " did not complete");
             }
         }
-        expect(irp.ioStatus().status(), NtStatus.STATUS_SUCCESS.code(), what);
+        expect(irp.ioStatus().status(), NtStatus.STATUS_SUCCESS, what);
     }
 
-    private static void expect(int status, int wanted, String what) {
+    private static void expect(NtStatus status, NtStatus wanted, String what) {
         if (status != wanted) {
-            throw new IllegalStateException(what + ": " + NtStatus.name(status));
+            throw new IllegalStateException(what + ": " + status);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.fastpath.stack;
 
 import io.fastpath.dpdk.Eal;
+import java.util.function.IntSupplier;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
@@ -67,6 +68,30 @@ public final class StackRunner implements AutoCloseable {
      */
     public static StackRunner start(Stack stack, IdleStrategy idle, Agent... alongside) {
         return new StackRunner(stack, idle, Throwable::printStackTrace, alongside.clone());
+    }
+
+    /**
+     * Starts the stack's poll thread with other duty cycles run in the same loop, after the stack's work: each
+     * {@code getAsInt()} does one round and returns the work done (an API provider dispatching on the poll
+     * thread: {@code WskProvider.pollThreadAgent()}).
+     */
+    public static StackRunner start(Stack stack, IdleStrategy idle, IntSupplier... alongside) {
+        Agent[] agents = new Agent[alongside.length];
+        for (int i = 0; i < agents.length; i++) {
+            IntSupplier work = alongside[i];
+            agents[i] = new Agent() {
+                @Override
+                public int doWork() {
+                    return work.getAsInt();
+                }
+
+                @Override
+                public String roleName() {
+                    return work.toString();
+                }
+            };
+        }
+        return new StackRunner(stack, idle, Throwable::printStackTrace, agents);
     }
 
     public static IdleStrategy busySpin() {

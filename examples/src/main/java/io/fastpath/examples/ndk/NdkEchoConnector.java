@@ -34,7 +34,7 @@ public final class NdkEchoConnector implements NdkQpHandler {
     public volatile int outboundReadLimit;
     public volatile String peerPrivateData;
     /** STATUS_SUCCESS once everything worked, else the first failure (Integer.MIN_VALUE while running). */
-    public volatile int status = Integer.MIN_VALUE;
+    public volatile NtStatus status;
     public volatile String failure;
 
     public NdkEchoConnector(NdkAdapter adapter, SockAddrIn listener, int count, int size, String privateData) {
@@ -46,7 +46,7 @@ public final class NdkEchoConnector implements NdkQpHandler {
     }
 
     public boolean done() {
-        return status != Integer.MIN_VALUE;
+        return status != null;
     }
 
     /** Starts the sequence (dispatch thread). */
@@ -56,15 +56,15 @@ public final class NdkEchoConnector implements NdkQpHandler {
         qp = adapter.createQp(this);
         connector = adapter.createConnector();
         byte[] pd = privateData.getBytes(StandardCharsets.UTF_8);
-        int r = connector.connect(qp, null, listener, 8, 8, MemorySegment.ofArray(pd), pd.length,
+        NtStatus r = connector.connect(qp, null, listener, 8, 8, MemorySegment.ofArray(pd), pd.length,
             (ctx, s) -> onConnected(s), null);
-        if (r != NtStatus.STATUS_PENDING.code()) {
+        if (r != NtStatus.STATUS_PENDING) {
             fail("NdkConnect", r);
         }
     }
 
-    private void onConnected(int s) {
-        if (s != NtStatus.STATUS_SUCCESS.code()) {
+    private void onConnected(NtStatus s) {
+        if (s != NtStatus.STATUS_SUCCESS) {
             fail("NdkConnect", s);
             return;
         }
@@ -75,15 +75,15 @@ public final class NdkEchoConnector implements NdkQpHandler {
         inboundReadLimit = data.inboundReadLimit;
         outboundReadLimit = data.outboundReadLimit;
         peerPrivateData = new String(theirs, StandardCharsets.UTF_8);
-        int r = connector.completeConnect(ctx -> fail("peer disconnected", NtStatus.STATUS_CONNECTION_RESET.code()), null,
+        NtStatus r = connector.completeConnect(ctx -> fail("peer disconnected", NtStatus.STATUS_CONNECTION_RESET), null,
             (ctx, c) -> onCompleted(c), null);
-        if (r != NtStatus.STATUS_PENDING.code()) {
+        if (r != NtStatus.STATUS_PENDING) {
             fail("NdkCompleteConnect", r);
         }
     }
 
-    private void onCompleted(int s) {
-        if (s != NtStatus.STATUS_SUCCESS.code()) {
+    private void onCompleted(NtStatus s) {
+        if (s != NtStatus.STATUS_SUCCESS) {
             fail("NdkCompleteConnect", s);
             return;
         }
@@ -92,12 +92,12 @@ public final class NdkEchoConnector implements NdkQpHandler {
 
     private void next() {
         if (sent == count) {
-            int r = connector.disconnect((ctx, d) -> {
+            NtStatus r = connector.disconnect((ctx, d) -> {
                 connector.close();
                 qp.close();
                 status = d;
             }, null);
-            if (r != NtStatus.STATUS_PENDING.code()) {
+            if (r != NtStatus.STATUS_PENDING) {
                 fail("NdkDisconnect", r);
             }
             return;
@@ -106,24 +106,24 @@ public final class NdkEchoConnector implements NdkQpHandler {
             sendBuffer.putByte(i, (byte) (sent * 7 + i));
         }
         qp.postReceive(receiveBuffer.addressOffset(), receiveBuffer.capacity(), null);
-        int r = qp.send(sendBuffer.addressOffset(), size, null);
-        if (r != NtStatus.STATUS_SUCCESS.code()) {
+        NtStatus r = qp.send(sendBuffer.addressOffset(), size, null);
+        if (r != NtStatus.STATUS_SUCCESS) {
             fail("NdkSend", r);
         }
     }
 
     @Override
-    public void onReceiveComplete(Object requestContext, int s, int bytes) {
+    public void onReceiveComplete(Object requestContext, NtStatus s, int bytes) {
         if (done()) {
             return;
         }
-        if (s != NtStatus.STATUS_SUCCESS.code() || bytes != size) {
+        if (s != NtStatus.STATUS_SUCCESS || bytes != size) {
             fail("NdkReceive (" + bytes + " bytes)", s);
             return;
         }
         for (int i = 0; i < size; i++) {
             if (receiveBuffer.getByte(i) != (byte) (sent * 7 + i)) {
-                fail("echo differs at byte " + i + " of message " + sent, NtStatus.STATUS_INVALID_PARAMETER.code());
+                fail("echo differs at byte " + i + " of message " + sent, NtStatus.STATUS_INVALID_PARAMETER);
                 return;
             }
         }
@@ -133,16 +133,16 @@ public final class NdkEchoConnector implements NdkQpHandler {
     }
 
     @Override
-    public void onSendComplete(Object requestContext, int s, int bytes) {
-        if (s != NtStatus.STATUS_SUCCESS.code()) {
+    public void onSendComplete(Object requestContext, NtStatus s, int bytes) {
+        if (s != NtStatus.STATUS_SUCCESS) {
             fail("NdkSend completion", s);
         }
     }
 
-    private void fail(String what, int s) {
+    private void fail(String what, NtStatus s) {
         if (!done()) {
-            failure = what + ": " + NtStatus.name(s);
-            status = s == NtStatus.STATUS_SUCCESS.code() ? NtStatus.STATUS_INVALID_PARAMETER.code() : s;
+            failure = what + ": " + s;
+            status = s == NtStatus.STATUS_SUCCESS ? NtStatus.STATUS_INVALID_PARAMETER : s;
         }
     }
 }

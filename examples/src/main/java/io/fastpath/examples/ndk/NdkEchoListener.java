@@ -6,8 +6,8 @@ import io.fastpath.ndk.NdkConnector;
 import io.fastpath.ndk.NdkListener;
 import io.fastpath.ndk.NdkQp;
 import io.fastpath.ndk.NdkQpHandler;
+import io.fastpath.provider.NtStatus;
 import io.fastpath.ndk.SockAddrIn;
-import io.fastpath.stack.NtStatus;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +30,7 @@ public final class NdkEchoListener {
     public final AtomicInteger disconnected = new AtomicInteger();
     public final AtomicInteger echoed = new AtomicInteger();
     public final AtomicInteger failures = new AtomicInteger();
-    public volatile int listenStatus = Integer.MIN_VALUE;
+    public volatile NtStatus listenStatus;
     public volatile SockAddrIn address;
     private NdkListener listener;
 
@@ -41,7 +41,7 @@ public final class NdkEchoListener {
     /** Listens on {@code port} (0: one from 49152–65535); {@link #address} is set once listening. */
     public void start(int port) {
         listener = adapter.createListener((ctx, connector) -> onConnectEvent(connector), null);
-        int r = listener.listen(new SockAddrIn(0, port), (ctx, status) -> {
+        NtStatus r = listener.listen(new SockAddrIn(0, port), (ctx, status) -> {
             address = listener.getListenerLocalAddress();
             listenStatus = status;
         }, null);
@@ -62,7 +62,7 @@ public final class NdkEchoListener {
         byte[] reply = ("welcome, " + new String(theirs, StandardCharsets.UTF_8))
             .getBytes(StandardCharsets.UTF_8);
         Connection c = new Connection(connector);
-        int r = connector.accept(c.qp, 2, 2, MemorySegment.ofArray(reply), reply.length, ctx -> c.onPeerDisconnect(), null,
+        NtStatus r = connector.accept(c.qp, 2, 2, MemorySegment.ofArray(reply), reply.length, ctx -> c.onPeerDisconnect(), null,
             (ctx, status) -> {
                 if (status == NtStatus.STATUS_SUCCESS) {
                     accepted.incrementAndGet();
@@ -92,7 +92,7 @@ public final class NdkEchoListener {
         }
 
         @Override
-        public void onReceiveComplete(Object requestContext, int status, int bytes) {
+        public void onReceiveComplete(Object requestContext, NtStatus status, int bytes) {
             if (status != NtStatus.STATUS_SUCCESS) {
                 return; // flushed at the end of the connection
             }
@@ -106,14 +106,14 @@ public final class NdkEchoListener {
         }
 
         @Override
-        public void onSendComplete(Object requestContext, int status, int bytes) {
+        public void onSendComplete(Object requestContext, NtStatus status, int bytes) {
             if (status == NtStatus.STATUS_SUCCESS) {
                 echoed.incrementAndGet();
             }
         }
 
         void onPeerDisconnect() {
-            int r = connector.disconnect((ctx, status) -> {
+            NtStatus r = connector.disconnect((ctx, status) -> {
                 disconnected.incrementAndGet();
                 connector.close();
                 qp.close();

@@ -46,7 +46,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
     public volatile long received;
     public volatile long sent;
     public volatile long mismatchAt = -1;
-    public volatile int failure = NtStatus.STATUS_SUCCESS.code();
+    public volatile NtStatus failure = NtStatus.STATUS_SUCCESS;
     public volatile int receiveIrpsUsed;
     public volatile boolean released;
 
@@ -78,12 +78,12 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
     }
 
     private void connected(Irp irp, Object context) {
-        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
             failure = irp.ioStatus().status();
             return;
         }
         IoCompletionRoutine sentRoutine = (i, c) -> {
-            if (i.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
+            if (i.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
                 sent += i.ioStatus().information();
             } else {
                 failure = i.ioStatus().status();
@@ -96,7 +96,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
     }
 
     @Override
-    public int clientEventReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
+    public NtStatus clientEventReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
                                   int bytesIndicated, int bytesAvailable, long tsdu, TdiEventReturn out) {
         check(tsdu, bytesIndicated);
         out.bytesTaken(bytesIndicated);
@@ -105,13 +105,13 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
             receiveIrpsUsed++;
             out.irp(TdiBuild.receive(receive, endpoint, this::receivedRest, null, restAddress, 0,
                 Math.min(bytesAvailable - bytesIndicated, rest.capacity())));
-            return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+            return NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
         }
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     private void receivedRest(Irp irp, Object context) {
-        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
             failure = irp.ioStatus().status();
             return;
         }
@@ -128,7 +128,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
         received += length;
         if (received == total) {
             tdi.callDriver(TdiBuild.disconnect(release, endpoint, (irp, c) -> {
-                released = irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code();
+                released = irp.ioStatus().status() == NtStatus.STATUS_SUCCESS;
                 if (!released) {
                     failure = irp.ioStatus().status();
                 }
@@ -138,7 +138,7 @@ public final class TdiEchoClient implements TdiEvents.ClientEventReceive {
 
     /** Done: released, or failed. */
     public boolean done() {
-        return released || failure != NtStatus.STATUS_SUCCESS.code();
+        return released || failure != NtStatus.STATUS_SUCCESS;
     }
 
     public TdiConnection endpoint() {

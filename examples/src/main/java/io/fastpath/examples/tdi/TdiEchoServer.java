@@ -57,7 +57,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
     /** True once every handler is set (the connect handler's IRP completes once the stack listens). */
     public boolean listening() {
         for (Irp i : setup) {
-            if (i == null || !i.completed() || i.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+            if (i == null || !i.completed() || i.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                 return false;
             }
         }
@@ -69,7 +69,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
     }
 
     @Override
-    public int clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
+    public NtStatus clientEventConnect(Object tdiEventContext, int remoteIp, int remotePort, int userDataLength,
                                   long userData, int optionsLength, long options, TdiEventReturn out) {
         Session s = idle.poll();
         if (s == null) {
@@ -77,23 +77,23 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
             s.endpoint = tdi.openConnection(s);
             Irp associate = new Irp();
             if (tdi.callDriver(TdiBuild.associateAddress(associate, s.endpoint, null, null, address))
-                != NtStatus.STATUS_SUCCESS.code()) {
-                return NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(); // refused: RST for its SYN, the connect fails
+                != NtStatus.STATUS_SUCCESS) {
+                return NtStatus.STATUS_INSUFFICIENT_RESOURCES; // refused: RST for its SYN, the connect fails
             }
         }
         accepted.incrementAndGet();
         out.acceptIrp(TdiBuild.accept(s.accept, s.endpoint, null, null, null, null)).connectionContext(s);
-        return NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code();
+        return NtStatus.STATUS_MORE_PROCESSING_REQUIRED;
     }
 
     @Override
-    public int clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
+    public NtStatus clientEventChainedReceive(Object tdiEventContext, Object connectionContext, int receiveFlags,
                                          int receiveLength, int startingOffset, Tsdu tsdu) {
         return ((Session) connectionContext).echo(tsdu, startingOffset, 0);
     }
 
     @Override
-    public int clientEventDisconnect(Object tdiEventContext, Object connectionContext, int disconnectFlags) {
+    public NtStatus clientEventDisconnect(Object tdiEventContext, Object connectionContext, int disconnectFlags) {
         Session s = (Session) connectionContext;
         if ((disconnectFlags & Tdi.TDI_DISCONNECT_RELEASE) != 0) {
             tdi.callDriver(TdiBuild.disconnect(s.release, s.endpoint, s.released, null, Tdi.TIMEOUT_DEFAULT,
@@ -102,7 +102,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
             aborted.incrementAndGet();
             idle.add(s);
         }
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     /** One connection endpoint and its reusable IRPs. */
@@ -112,7 +112,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
         final Irp release = new Irp();
         final ArrayDeque<Send> free = new ArrayDeque<>();
         final IoCompletionRoutine released = (irp, context) -> {
-            if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
+            if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
                 closed.incrementAndGet();
             } else {
                 aborted.incrementAndGet();
@@ -120,7 +120,7 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
             idle.add(this);
         };
 
-        int echo(Tsdu tsdu, int offset, int sendFlags) {
+        NtStatus echo(Tsdu tsdu, int offset, int sendFlags) {
             Chain chain = new Chain(tsdu);
             int skip = offset;
             for (int i = 0; i < tsdu.segmentCount(); i++) {
@@ -134,14 +134,14 @@ public final class TdiEchoServer implements TdiEvents.ClientEventConnect, TdiEve
                     tdi.callDriver(TdiBuild.send(s.irp, endpoint, s.done, null, at, sendFlags, n));
                 }
             }
-            return NtStatus.STATUS_PENDING.code(); // kept until the echo is sent
+            return NtStatus.STATUS_PENDING; // kept until the echo is sent
         }
 
         private final class Send {
             final Irp irp = new Irp();
             Chain chain;
             final IoCompletionRoutine done = (irp, context) -> {
-                if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS.code()) {
+                if (irp.ioStatus().status() == NtStatus.STATUS_SUCCESS) {
                     echoed.addAndGet(irp.ioStatus().information());
                 } else {
                     failures.incrementAndGet();

@@ -39,7 +39,7 @@ public final class WskEchoClient {
     public volatile long received;
     public volatile long sent;
     public volatile long mismatchAt = -1;
-    public volatile int failure = NtStatus.STATUS_SUCCESS.code();
+    public volatile NtStatus failure = NtStatus.STATUS_SUCCESS;
     public volatile boolean sawEnd;
     public volatile boolean disconnected;
     public volatile boolean closed;
@@ -92,11 +92,11 @@ public final class WskEchoClient {
     }
 
     private boolean ok(Irp irp) {
-        int status = irp.ioStatus().status();
-        if (status != NtStatus.STATUS_SUCCESS.code() && failure == NtStatus.STATUS_SUCCESS.code()) {
+        NtStatus status = irp.ioStatus().status();
+        if (status != NtStatus.STATUS_SUCCESS && failure == NtStatus.STATUS_SUCCESS) {
             failure = status;
         }
-        return status == NtStatus.STATUS_SUCCESS.code();
+        return status == NtStatus.STATUS_SUCCESS;
     }
 
     private void onConnected() {
@@ -127,7 +127,7 @@ public final class WskEchoClient {
     }
 
     public boolean done() {
-        return closed || failure != NtStatus.STATUS_SUCCESS.code();
+        return closed || failure != NtStatus.STATUS_SUCCESS;
     }
 
     private final class Receiver {
@@ -144,7 +144,7 @@ public final class WskEchoClient {
         }
 
         void onReceived(Irp i) {
-            if (closing && i.ioStatus().status() == NtStatus.STATUS_CANCELLED.code()) {
+            if (closing && i.ioStatus().status() == NtStatus.STATUS_CANCELLED) {
                 return; // our own WskCloseSocket
             }
             if (!ok(i)) {

@@ -35,7 +35,7 @@ public final class WskEchoServer implements WskClientListenDispatch {
     public final AtomicInteger closed = new AtomicInteger();
     public final AtomicLong echoed = new AtomicLong();
     public final AtomicInteger failures = new AtomicInteger();
-    public volatile int listenStatus = -1;
+    public volatile NtStatus listenStatus;
     public volatile WskSocket listenSocket;
     private final Irp createIrp = new Irp();
     private final Irp bindIrp = new Irp();
@@ -53,14 +53,14 @@ public final class WskEchoServer implements WskClientListenDispatch {
     }
 
     private void onCreated(Irp irp) {
-        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+        if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
             listenStatus = irp.ioStatus().status();
             return;
         }
         WskSocket s = (WskSocket) irp.ioStatus().informationObject();
         listenSocket = s;
-        int status = s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT, null);
-        if (status != NtStatus.STATUS_SUCCESS.code()) {
+        NtStatus status = s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WSK_EVENT_ACCEPT, null);
+        if (status != NtStatus.STATUS_SUCCESS) {
             listenStatus = status;
             return;
         }
@@ -69,17 +69,17 @@ public final class WskEchoServer implements WskClientListenDispatch {
     }
 
     public boolean listening() {
-        return listenStatus == NtStatus.STATUS_SUCCESS.code();
+        return listenStatus == NtStatus.STATUS_SUCCESS;
     }
 
     @Override
-    public int wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
+    public NtStatus wskAcceptEvent(Object socketContext, int flags, SocketAddressV4 localAddress,
                               SocketAddressV4 remoteAddress, WskSocket acceptSocket) {
         accepted.incrementAndGet();
         Connection c = new Connection(acceptSocket);
         acceptSocket.setContext(c);
         c.start();
-        return NtStatus.STATUS_SUCCESS.code();
+        return NtStatus.STATUS_SUCCESS;
     }
 
     /** One accepted connection: two buffers, each cycling receive → send → receive. */
@@ -131,10 +131,10 @@ public final class WskEchoServer implements WskClientListenDispatch {
             }
 
             private void onReceived(Irp irp) {
-                int status = irp.ioStatus().status();
+                NtStatus status = irp.ioStatus().status();
                 long bytes = irp.ioStatus().information();
-                if (status != NtStatus.STATUS_SUCCESS.code()) {
-                    if (status != NtStatus.STATUS_CANCELLED.code()) {
+                if (status != NtStatus.STATUS_SUCCESS) {
+                    if (status != NtStatus.STATUS_CANCELLED) {
                         failures.incrementAndGet();
                     }
                     close();
@@ -146,7 +146,7 @@ public final class WskEchoServer implements WskClientListenDispatch {
             }
 
             private void onSent(Irp irp) {
-                if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS.code()) {
+                if (irp.ioStatus().status() != NtStatus.STATUS_SUCCESS) {
                     failures.incrementAndGet();
                     close();
                     return;

@@ -1,0 +1,7 @@
+/** The WSK shape over the stack (Windows names), on the provider runtime of io.fastpath.provider. */
+module io.fastpath.wsk {
+    requires transitive io.fastpath.provider;
+    requires org.agrona;
+
+    exports io.fastpath.wsk;
+}

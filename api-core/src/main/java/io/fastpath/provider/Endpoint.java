@@ -1,6 +1,7 @@
 package io.fastpath.provider;
 
 import io.fastpath.stack.tcp.TcpServiceClient;
+import java.util.Map;
 import org.agrona.collections.Long2ObjectHashMap;
 
 /**
@@ -36,7 +37,9 @@ public final class Endpoint<I extends Irp<I>, O> {
     private final Controls tcp;
     private final DescriptorReleaser releaser;
     private final NativeCopier copier;
-    private final Long2ObjectHashMap<? super O> byHandle;
+    /** The provider's handle map; an Agrona map (the providers' own) is used without boxing. */
+    private final Map<Long, ? super O> byHandle;
+    private final Long2ObjectHashMap<? super O> primitive;
     private final O owner;
     private final DescriptorQueue received;
     private final SendPump<I> sends;
@@ -54,7 +57,7 @@ public final class Endpoint<I extends Irp<I>, O> {
 
     /** An endpoint over a provider's {@link TcpServiceClient}. */
     public Endpoint(TcpServiceClient tcp, DescriptorReleaser releaser, NativeCopier copier,
-                    Long2ObjectHashMap<? super O> byHandle, O owner, int receiveCapacity, int maxSendsInStack,
+                    Map<Long, ? super O> byHandle, O owner, int receiveCapacity, int maxSendsInStack,
                     SendPump.Submitter<I> submitter) {
         this(new Controls() {
             @Override
@@ -75,15 +78,21 @@ public final class Endpoint<I extends Irp<I>, O> {
      * @param maxSendsInStack sends handed to the stack at once; 0 with a null {@code submitter}: no send pump
      */
     public Endpoint(Controls controls, DescriptorReleaser releaser, NativeCopier copier,
-                    Long2ObjectHashMap<? super O> byHandle, O owner, int receiveCapacity, int maxSendsInStack,
+                    Map<Long, ? super O> byHandle, O owner, int receiveCapacity, int maxSendsInStack,
                     SendPump.Submitter<I> submitter) {
         this.tcp = controls;
         this.releaser = releaser;
         this.copier = copier;
         this.byHandle = byHandle;
+        this.primitive = byHandle instanceof Long2ObjectHashMap<?> m ? cast(m) : null;
         this.owner = owner;
         this.received = new DescriptorQueue(receiveCapacity);
         this.sends = submitter == null ? null : new SendPump<>(maxSendsInStack, submitter);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <O> Long2ObjectHashMap<? super O> cast(Long2ObjectHashMap<?> map) {
+        return (Long2ObjectHashMap<? super O>) map;
     }
 
     // ---------------------------------------------------------------- the handle
@@ -101,12 +110,23 @@ public final class Endpoint<I extends Irp<I>, O> {
     public void attach(long h) {
         handle = h;
         sequence = 0;
-        byHandle.put(h, owner);
+        if (primitive != null) {
+            primitive.put(h, owner);
+        } else {
+            byHandle.put(h, owner);
+        }
     }
 
     /** Takes the handle out of the provider's map if it still maps to this endpoint (events for it are dropped). */
     public void unmap() {
-        if (handle != 0 && byHandle.get(handle) == owner) {
+        if (handle == 0) {
+            return;
+        }
+        if (primitive != null) {
+            if (primitive.get(handle) == owner) {
+                primitive.remove(handle);
+            }
+        } else if (byHandle.get(handle) == owner) {
             byHandle.remove(handle);
         }
     }

@@ -27,8 +27,8 @@ import org.HdrHistogram.Histogram;
 /**
  * The scenarios of {@code bench}, each fastpath against its peers in one JVM (the one {@link Bench} started
  * for it): the systems of threads reuse {@link TcpHarness} (pinned poll threads, allocation and GC windows),
- * {@link NioLoopback}, {@link NioMulti} and {@link NettyPingPong}; {@code apis} runs the JMH round-trip
- * benchmarks in forks of their own. Thread: the bench's main thread.
+ * {@link NioLoopback}, {@link NioMulti}, {@link NettyPingPong} and {@link NettyHandlersBench}; {@code apis} runs
+ * the JMH round-trip benchmarks in forks of their own. Thread: the bench's main thread.
  */
 final class BenchScenarios {
     static final List<String> ALL = List.of("pingpong", "throughput", "connrate", "fastopen", "apis", "tap",

@@ -273,7 +273,9 @@ final class NettyHandlersBench {
                 // are compiled (fastpath's spinning loops leave the JIT little CPU on a small machine).
                 long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
                 long warmRequests = options.rttWarmup();
-                Measure.await(() -> System.nanoTime() - warmEnd >= 0 && responses(loads) >= warmRequests, 120, 5, () -> {
+                java.util.function.BooleanSupplier warm = () -> System.nanoTime() - warmEnd >= 0
+                    && responses(loads) >= warmRequests;
+                Measure.await(warm, 120, 5, () -> {
                     check.run();
                     Measure.sample(probes);
                 }, "warm-up");
@@ -378,7 +380,8 @@ final class NettyHandlersBench {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
-            if (!response.status().equals(HttpResponseStatus.OK) || response.content().readableBytes() != HttpHello.BODY.length) {
+            if (!response.status().equals(HttpResponseStatus.OK)
+                || response.content().readableBytes() != HttpHello.BODY.length) {
                 failure = "unexpected response " + response.status() + " with " + response.content().readableBytes()
                     + " bytes";
                 ctx.close();

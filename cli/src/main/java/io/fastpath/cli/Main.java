@@ -30,7 +30,7 @@ public final class Main {
                     print a running (or finished) stack's counters
           bench <scenario>|all [--quick] [--out DIR] [--publish]
                     fastpath against java.nio, Netty (epoll, busy-polling epoll, io_uring) and Linux:
-                    pingpong, throughput, connrate, fastopen, apis, tap; prints tables and RESULT lines,
+                    pingpong, throughput, connrate, fastopen, apis, tap, netty; prints tables and RESULT lines,
                     writes JSON, HdrHistogram logs and plots (docs/perf/README.md). Runs perf's own JVMs
                     through bin/fastpath, not through this class
           echo  <port flags> --listen <tcp port> [--connections C] [--api tcp|wsk|tdi] [--pending]

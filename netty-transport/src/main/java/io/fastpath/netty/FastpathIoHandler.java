@@ -66,6 +66,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private final ArrayList<FastpathSocketChannel> readThisTurn = new ArrayList<>();
     private final ArrayList<Object> toDrain = new ArrayList<>();
     private final ArrayList<FastpathSocketChannel> toFlush = new ArrayList<>();
+    /** Channels whose send backlog made them unwritable: re-checked each turn (acknowledgements shrink it). */
+    private final ArrayList<FastpathSocketChannel> backlogged = new ArrayList<>();
     private long nextRequest;
     /** Duty cycles and events that threw (logged; the loop goes on). */
     private volatile long failures;
@@ -136,6 +138,23 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             failed("a write retry", e);
         } finally {
             toFlush.clear();
+        }
+        // Swap-remove the channels whose backlog fell below the low water mark (or that closed).
+        for (int i = backlogged.size() - 1; i >= 0; i--) {
+            FastpathSocketChannel c = backlogged.get(i);
+            boolean keep;
+            try {
+                keep = c.checkSendBacklog();
+            } catch (RuntimeException | Error e) {
+                keep = false;
+                failed("a send backlog check", e);
+            }
+            if (!keep) {
+                c.backlogWatched = false;
+                int last = backlogged.size() - 1;
+                backlogged.set(i, backlogged.get(last));
+                backlogged.remove(last);
+            }
         }
         try {
             for (int i = 0; i < readThisTurn.size(); i++) {
@@ -349,6 +368,14 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     /** Queued input of {@code channel} (a socket or server channel) is handed on at the end of this turn. */
     void drainLater(Object channel) {
         toDrain.add(channel);
+    }
+
+    /** {@code channel}'s send backlog made it unwritable: checked again each turn until it is writable. */
+    void watchBacklog(FastpathSocketChannel channel) {
+        if (!channel.backlogWatched) {
+            channel.backlogWatched = true;
+            backlogged.add(channel);
+        }
     }
 
     /** A write found the request ring full: tried again at the end of this turn. */

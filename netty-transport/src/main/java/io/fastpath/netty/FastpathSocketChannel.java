@@ -45,12 +45,21 @@ import org.agrona.BufferUtil;
  * connection's send buffer as room frees up and then completes it, and only then does the write's promise complete
  * and the buffer go back. Heap buffers are first copied to a direct one, as Netty's epoll transport does. At most
  * {@value #MAX_IN_FLIGHT} sends per connection are with the stack at once; the rest wait in Netty's outbound
- * buffer, whose size (with the sends not yet copied) drives writability through the water marks.
+ * buffer.
+ *
+ * <p>Writability follows the whole send backlog: the bytes in Netty's outbound buffer (not yet copied by the stack)
+ * plus the bytes in the connection's send buffer that the peer has not acknowledged yet (read from the stack on
+ * this thread, its poll thread). Netty's own flag covers the first; user-defined writability bit
+ * {@value #BACKLOG_WRITABILITY_BIT} turns false when the sum passes the high water mark and true again once it is
+ * below the low one, so a peer that stops acknowledging makes the channel unwritable even when every write has
+ * been copied. While the bit is false the event loop re-reads the backlog each turn.
  */
 public final class FastpathSocketChannel extends AbstractChannel implements SocketChannel {
     private static final ChannelMetadata METADATA = new ChannelMetadata(false, 16);
     /** Sends per connection handed to the stack at once (it queues 16 per connection). */
     static final int MAX_IN_FLIGHT = 8;
+    /** The user-defined writability bit (Netty allows 1 to 31) that the stack's send buffer drives. */
+    static final int BACKLOG_WRITABILITY_BIT = 31;
 
     private final FastpathSocketChannelConfig config;
     private final Handle ioHandle = new Handle();
@@ -88,6 +97,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private int skip;
     private boolean writeQueued;
     private final ChannelOutboundBuffer.MessageProcessor submitter = this::submit;
+    /** The backlog bit is false: the event loop checks the backlog each turn until it is true again. */
+    private boolean backlogUnwritable;
+    /** On the event loop's list of channels whose backlog it re-reads each turn (FastpathIoHandler's). */
+    boolean backlogWatched;
 
     /** A channel for {@code Bootstrap.channel(FastpathSocketChannel.class)}. */
     public FastpathSocketChannel() {
@@ -309,6 +322,35 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         }
         skip = 0;
         in.forEachFlushedMessage(submitter);
+        checkSendBacklog();
+    }
+
+    /**
+     * Moves the backlog writability bit: Netty's pending bytes plus the unacknowledged bytes in the stack's send
+     * buffer against the water marks (a write partly copied counts in both until it completes). Returns whether the
+     * channel must still be watched (the bit is false). Event loop.
+     */
+    boolean checkSendBacklog() {
+        ChannelOutboundBuffer out = unsafe().outboundBuffer();
+        if (out == null || !open || handle == 0 || stackClosed) {
+            if (backlogUnwritable && out != null) {
+                out.setUserDefinedWritability(BACKLOG_WRITABILITY_BIT, true);
+            }
+            backlogUnwritable = false;
+            return false;
+        }
+        long backlog = out.totalPendingWriteBytes() + Math.max(0, io.stack.tcp().sendQueued(handle));
+        if (!backlogUnwritable) {
+            if (backlog > config.getWriteBufferHighWaterMark()) {
+                backlogUnwritable = true;
+                out.setUserDefinedWritability(BACKLOG_WRITABILITY_BIT, false);
+                io.watchBacklog(this);
+            }
+        } else if (backlog < config.getWriteBufferLowWaterMark()) {
+            backlogUnwritable = false;
+            out.setUserDefinedWritability(BACKLOG_WRITABILITY_BIT, true);
+        }
+        return backlogUnwritable;
     }
 
     /**
@@ -609,8 +651,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     }
 
     void idealSendBacklog(int bytes) {
-        // Writability follows Netty's outbound buffer, which holds each write until the stack has copied it; the
-        // ideal backlog (the congestion window) is not used to move the water marks yet.
+        // Writability follows the actual backlog (checkSendBacklog); the ideal one (the congestion window rounded
+        // up) is a hint for how much to keep queued, which Netty's water marks leave to the application.
     }
 
     void sendComplete(int status) {
@@ -634,7 +676,9 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 removeEmptyHeads(out);
             }
             if (!out.isEmpty()) {
-                ((FastpathUnsafe) unsafe()).flushNow();
+                ((FastpathUnsafe) unsafe()).flushNow(); // checks the backlog after submitting
+            } else {
+                checkSendBacklog(); // the bytes moved into the stack's send buffer
             }
         } else {
             out.remove(Status.closed(status));
@@ -816,6 +860,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         public void close() {
             unsafe().close(unsafe().voidPromise());
         }
+    }
+
+    /** The stack's handle of the connection (0 before it is connected); event loop, or tests. */
+    long handle() {
+        return handle;
     }
 
     @Override

@@ -226,6 +226,81 @@ class RingPairEchoTest {
         assertEquals(0, heldDescriptors(server));
     }
 
+    /**
+     * Every write copied into the stack, none left in Netty's outbound buffer, but the peer (a 16 KiB window, not
+     * reading) has not acknowledged most of them: the unacknowledged bytes in the stack's send buffer count towards
+     * the water marks, so the channel is unwritable; once the peer reads and acknowledges, it is writable again.
+     */
+    @Test
+    void unacknowledgedBytesInTheStacksSendBufferMakeTheChannelUnwritable() throws Exception {
+        CompletableFuture<Channel> child = new CompletableFuture<>();
+        AtomicLong received = new AtomicLong();
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .option(ChannelOption.SO_RCVBUF, 16 << 10)
+            .childOption(ChannelOption.AUTO_READ, false)
+            .childHandler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public boolean isSharable() {
+                    return true;
+                }
+
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    child.complete(ctx.channel());
+                }
+
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    received.addAndGet(((ByteBuf) msg).readableBytes());
+                    ((ByteBuf) msg).release();
+                }
+            }).bind(7).sync();
+        AtomicInteger unwritable = new AtomicInteger();
+        AtomicInteger writableAgain = new AtomicInteger();
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 << 10, 32 << 10))
+            .handler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                    (ctx.channel().isWritable() ? writableAgain : unwritable).incrementAndGet();
+                }
+            }).connect("10.99.0.1", 7).sync().channel();
+        Channel accepted = child.get(5, TimeUnit.SECONDS);
+
+        int total = 64 << 10; // a quarter of the stack's 256 KiB send buffer: all of it is copied at once
+        List<ChannelFuture> writes = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            ByteBuf b = c.alloc().directBuffer(16 << 10);
+            b.writerIndex(16 << 10);
+            writes.add(c.writeAndFlush(b));
+        }
+        for (ChannelFuture f : writes) {
+            assertTrue(f.await(10, TimeUnit.SECONDS) && f.isSuccess(), "every write copied by the stack: " + f.cause());
+        }
+        // A write's promise completes just before Netty takes its bytes off the pending count.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (c.unsafe().outboundBuffer().totalPendingWriteBytes() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertEquals(0, c.unsafe().outboundBuffer().totalPendingWriteBytes(), "nothing left in Netty's buffer");
+        assertTrue(unwritable.get() > 0, "channelWritabilityChanged to unwritable from the stack's send buffer");
+        assertFalse(c.isWritable(), "about 48 KiB unacknowledged is above the 32 KiB high water mark");
+        FastpathSocketChannel channel = (FastpathSocketChannel) c;
+        int backlog = c.eventLoop().submit(() -> client.stack().tcp().sendQueued(channel.handle())).get();
+        assertTrue(backlog > 32 << 10, "the stack's send buffer holds " + backlog + " unacknowledged bytes");
+
+        accepted.config().setAutoRead(true); // the peer reads, its window opens, our bytes are acknowledged
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while ((writableAgain.get() == 0 || received.get() < total) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertEquals(total, received.get());
+        assertTrue(writableAgain.get() > 0, "channelWritabilityChanged back to writable");
+        assertTrue(c.isWritable());
+        c.close().sync();
+        assertEquals(0, server.failures() + client.failures());
+    }
+
     @Test
     void shutdownGracefullyClosesEveryConnection() throws Exception {
         listen(new Handlers.Echo());

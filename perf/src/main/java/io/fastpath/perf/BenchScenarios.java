@@ -27,11 +27,12 @@ import org.HdrHistogram.Histogram;
 /**
  * The scenarios of {@code bench}, each fastpath against its peers in one JVM (the one {@link Bench} started
  * for it): the systems of threads reuse {@link TcpHarness} (pinned poll threads, allocation and GC windows),
- * {@link NioLoopback}, {@link NioMulti} and {@link NettyPingPong}; {@code apis} runs the JMH round-trip
- * benchmarks in forks of their own. Thread: the bench's main thread.
+ * {@link NioLoopback}, {@link NioMulti}, {@link NettyPingPong} and {@link NettyHandlersBench}; {@code apis} runs
+ * the JMH round-trip benchmarks in forks of their own. Thread: the bench's main thread.
  */
 final class BenchScenarios {
-    static final List<String> ALL = List.of("pingpong", "throughput", "connrate", "fastopen", "apis", "tap");
+    static final List<String> ALL = List.of("pingpong", "throughput", "connrate", "fastopen", "apis", "tap",
+        "netty");
 
     /** Sizes and durations: quick (under 2 minutes for all) or full. */
     record Budget(long rttCount, long rttWarmup, long nioRttWarmup, double warmupSeconds, double bulkWarmupSeconds,
@@ -69,6 +70,7 @@ final class BenchScenarios {
             case "fastopen" -> connectCycles(results, true);
             case "apis" -> apis(results);
             case "tap" -> tap(results);
+            case "netty" -> netty(results);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario + "; scenarios: " + ALL);
         }
         return results;
@@ -582,6 +584,64 @@ final class BenchScenarios {
             if (tcp != null) {
                 results.bars.add(new BenchResults.Bar("apis", size + " B", "tcp_raw", tcp, "µs"));
             }
+        }
+    }
+
+    // ========================================================================================== netty
+
+    /**
+     * The same Netty handlers on fastpath's Netty transport (two event loops on a ring pair) and on Netty's epoll
+     * and io_uring transports (loopback), {@link NettyHandlersBench}: the 64 B request/response latency, then
+     * HTTP/1.1 hello requests per second. Cases {@code 64B} and {@code http}.
+     */
+    private void netty(BenchResults results) {
+        List<NettyHandlersBench.Kind> kinds = List.of(NettyHandlersBench.Kind.values());
+        if (caseFilter.test("64B")) {
+            TcpHarness.Options o = options("netty-64B", 64);
+            Map<String, Map<String, Object>> records = new LinkedHashMap<>();
+            for (NettyHandlersBench.Kind k : kinds) {
+                if (!peerFilter.test(k.peer)) {
+                    continue;
+                }
+                Map<String, Object> record = runPeer(results, "64B", k.peer,
+                    r -> NettyHandlersBench.requestResponse(r, o, k, k.peer));
+                if (record != null) {
+                    records.put(k.peer, record);
+                    results.latencies.add(new BenchResults.Latency("64B", k.peer, "netty-64B." + k.peer + ".hlog"));
+                }
+            }
+            Map<String, List<String>> rows = new LinkedHashMap<>();
+            records.forEach((peer, r) -> rows.put(peer, List.of(cell(r, "p50_us"), cell(r, "p90_us"),
+                cell(r, "p99_us"), cell(r, "p999_us"), cell(r, "max_us"), allocCell(r, "rt"), cell(r, "gc_count"))));
+            BenchResults.table("netty 64B request/response (the same handlers; fastpath: two event loops on a ring"
+                + " pair; epoll, io_uring: loopback; µs per round trip)", List.of("p50", "p90", "p99", "p99.9", "max",
+                "B/rt (max)", "GCs"), rows);
+            for (String metric : List.of("p50_us", "p99_us", "p999_us")) {
+                results.compare(metric, "µs", false, values(records, metric));
+            }
+        }
+        if (caseFilter.test("http")) {
+            TcpHarness.Options o = options("netty-http", 64);
+            Map<String, Map<String, Object>> records = new LinkedHashMap<>();
+            for (NettyHandlersBench.Kind k : kinds) {
+                if (!peerFilter.test(k.peer)) {
+                    continue;
+                }
+                Map<String, Object> record = runPeer(results, "http", k.peer,
+                    r -> NettyHandlersBench.http(r, o, k, budget.bulkWarmupSeconds(), budget.bulkSeconds()));
+                if (record != null) {
+                    records.put(k.peer, record);
+                    results.bars.add(new BenchResults.Bar("netty", "HTTP requests/s", k.peer,
+                        num(record, "requests_per_s"), "requests/s"));
+                }
+            }
+            Map<String, List<String>> rows = new LinkedHashMap<>();
+            records.forEach((peer, r) -> rows.put(peer, List.of(cell(r, "requests_per_s"), cell(r, "requests"),
+                allocCell(r, "request"), cell(r, "gc_count"))));
+            BenchResults.table("netty http (HttpServerCodec hello, keep-alive, " + NettyHandlersBench.HTTP_CONNECTIONS
+                + " connections with one request in flight each)", List.of("requests/s", "requests", "B/req (max)",
+                "GCs"), rows);
+            results.compare("http_requests_per_s", "requests/s", true, values(records, "requests_per_s"));
         }
     }
 

@@ -149,7 +149,7 @@ final class NettyPingPong {
     }
 
     /** The event loop's one thread: pinned first, and known by id so its allocation can be read. */
-    private static final class PinnedThreads implements ThreadFactory {
+    static final class PinnedThreads implements ThreadFactory {
         private final String name;
         private final int cpu;
         private volatile Thread thread;
@@ -181,7 +181,7 @@ final class NettyPingPong {
 
     /** Server side: every read goes straight back. */
     @io.netty.channel.ChannelHandler.Sharable
-    private static final class Echo extends ChannelInboundHandlerAdapter {
+    static final class Echo extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ctx.writeAndFlush(msg, ctx.voidPromise());
@@ -194,7 +194,7 @@ final class NettyPingPong {
     }
 
     /** Client side of one connection: one message in flight, the next sent from the read that completes it. */
-    private static final class Ping extends ChannelInboundHandlerAdapter {
+    static final class Ping extends ChannelInboundHandlerAdapter {
         private final RttRecorder recorder;
         private final int size;
         private final byte[] body;

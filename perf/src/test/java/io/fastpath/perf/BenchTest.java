@@ -114,6 +114,66 @@ class BenchTest {
         assertTrue(Files.exists(docs.resolve("throughput-throughput-bars.png")));
     }
 
+    /**
+     * {@code bench netty} with a tiny budget: the same handlers on fastpath's Netty transport (ring pair) and on
+     * epoll and io_uring (loopback, each when this kernel has it): 64 B request/response percentiles and HTTP
+     * requests per second, one RESULT line per peer and metric, kept in the JSON, with a .hlog per peer and the
+     * plots. No timing is asserted.
+     */
+    @Test
+    void nettyScenarioEndToEnd(@TempDir Path dir) throws IOException {
+        List<String> peers = new java.util.ArrayList<>(List.of("netty_epoll"));
+        if (io.netty.channel.uring.IoUring.isAvailable()) {
+            peers.add("netty_io_uring");
+        }
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        PrintStream original = System.out;
+        int status;
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            status = Bench.run(new String[] {"netty", "--out", dir.toString(), "--quick", "--rtt-count", "1000",
+                "--seconds", "0.2", "--peers", "fastpath," + String.join(",", peers)});
+        } finally {
+            System.setOut(original);
+        }
+        String output = captured.toString(StandardCharsets.UTF_8);
+        original.print(output);
+        assertEquals(0, status, output);
+
+        Map<String, Object> netty = read(dir.resolve("netty.json"));
+        assertTrue(JsonReader.array(netty.get("failures")).isEmpty(), netty.get("failures").toString());
+        List<String> lines = resultLines(netty);
+        List<String> printed = output.lines().filter(l -> l.startsWith("RESULT ")).toList();
+        assertEquals(lines, printed, "the lines printed are the lines kept in the JSON");
+        assertEquals(4 * peers.size(), lines.size(), "p50, p99, p99.9 and HTTP requests/s per peer: " + lines);
+        int at = 0;
+        for (String metric : List.of("p50_us", "p99_us", "p999_us", "http_requests_per_s")) {
+            for (String peer : peers) {
+                String line = lines.get(at++);
+                var m = RESULT.matcher(line);
+                assertTrue(m.matches(), line);
+                assertEquals("netty", m.group(1));
+                assertEquals(metric, m.group(2), line);
+                assertEquals(peer, m.group(5), line);
+                assertEquals(metric.startsWith("http"), line.endsWith(" higher_is_better"), line);
+            }
+        }
+        List<Object> latency = JsonReader.array(netty.get("latency"));
+        assertEquals(1 + peers.size(), latency.size());
+        for (Object o : latency) {
+            Path hlog = dir.resolve((String) JsonReader.object(o).get("hlog"));
+            assertEquals(1000, BenchScenarios.readLog(hlog).getTotalCount(), hlog.toString());
+        }
+        for (Object o : JsonReader.array(netty.get("runs"))) {
+            Map<String, Object> run = JsonReader.object(o);
+            if (run.get("case").equals("http")) {
+                assertTrue((Double) run.get("requests") > 0, "responses counted: " + run);
+            }
+        }
+        Map<String, Object> summary = JsonReader.object(JsonReader.parse(Files.readString(dir.resolve("bench.json"))));
+        assertEquals(List.of("netty-64B-latency.png", "netty-netty-bars.png"), JsonReader.array(summary.get("plots")));
+    }
+
     @Test
     void resultLineFormat() {
         var c = new BenchResults.Comparison("p50_us", "µs", false,

@@ -397,6 +397,16 @@ public final class TcpLayer {
         return table.connection(handle);
     }
 
+    /**
+     * Bytes in the send buffer of the connection {@code handle} names: queued or sent, not yet acknowledged; -1
+     * when it is gone. Poll thread (an application whose thread is the poll thread, as the Netty transport's
+     * event loop, reads its send backlog here).
+     */
+    public int sendQueued(long handle) {
+        TcpConnection c = table.connection(handle);
+        return c == null ? -1 : c.sendQueued();
+    }
+
     /** The connection in slot {@code index} if open, else null (tests and diagnostics). */
     TcpConnection connectionAt(int index) {
         return table.connectionAt(index);

@@ -60,7 +60,10 @@ final class PortOptions implements AutoCloseable {
     /** With TCP tunables ({@code null}: the defaults) and a pool of {@code poolSize} mbufs. */
     PortOptions(Flags flags, TcpConfig tcp, int poolSize) {
         this.pci = flags.all("--pci");
-        this.vdev = pci.isEmpty() ? flags.required("--vdev") : flags.get("--vdev");
+        if (pci.isEmpty() && !flags.has("--vdev")) {
+            throw new UsageException("missing --vdev (or --pci for a NIC)");
+        }
+        this.vdev = flags.get("--vdev");
         this.poolSize = poolSize;
         this.ealArgs = ealArgs(flags);
         this.macGiven = flags.has("--mac");

@@ -21,6 +21,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>EAL pins the thread that initialises it; fastpath runs the init on a short-lived thread of its own so no
  * application thread is pinned. Threads that use mempool caches or per-lcore state (poll threads) call
  * {@link #registerThread()} first.
+ *
+ * <p>Memory: hugepages when the machine has enough free and mounted, {@code --no-huge} otherwise, or as
+ * {@link Args#memory} forces; {@link #memory()} says which and why (docs/operations.md).
  */
 public final class Eal {
     private static final MethodHandle EAL_INIT = Native.downcall("rte_eal_init",

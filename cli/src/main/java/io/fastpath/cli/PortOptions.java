@@ -21,8 +21,8 @@ import org.agrona.concurrent.IdleStrategy;
 /**
  * The port flags every command shares: {@code --vdev|--pci --ip [--gw] [--mac] [--pcap] [--name] [--idle]}, the
  * EAL flags {@code [--pci ADDR]... [--huge|--no-huge] [--huge-dir DIR] [--socket-mem MB,MB] [--lcores MAP]
- * [--eal "ARGS"]}, and the stack they bring up: either on its own poll thread ({@link #start()}) or driven by the caller's
- * thread ({@link #open()}, invoker mode, for commands that use TCP: TcpLayer is poll-thread only).
+ * [--eal "ARGS"]}, and the stack they bring up: either on its own poll thread ({@link #start()}) or driven by
+ * the caller's thread ({@link #open()}, invoker mode, for commands that use TCP: TcpLayer is poll-thread only).
  */
 final class PortOptions implements AutoCloseable {
     static final Set<String> WITH_VALUE = Set.of("--vdev", "--ip", "--gw", "--mac", "--pcap", "--name", "--idle",

@@ -76,7 +76,12 @@ class HugepagesTest {
     private record Up(Process shell, ProcessHandle jvm, String banner, BufferedReader out) {
     }
 
-    private static Up launch(String iface, String cidr, String name, String... eal) throws Exception {
+    private static Up launchUp(String iface, String cidr, String name, String... eal) throws Exception {
+        return launch("up", iface, cidr, name, eal);
+    }
+
+    private static Up launch(String fastpathCommand, String iface, String cidr, String name, String... more)
+        throws Exception {
         List<String> command = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "sh", "-c",
             // Mount, run, unmount: the shell stays so the mount is undone even if the JVM fails.
             "mount -t hugetlbfs -o pagesize=2M nodev \"$0\" || exit 97; \"$@\"; rc=$?; umount \"$0\"; exit $rc",
@@ -84,8 +89,9 @@ class HugepagesTest {
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
             "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-            "up", "--vdev", "net_tap" + iface + ",iface=" + iface, "--ip", cidr, "--name", name, "--idle", "backoff"));
-        command.addAll(List.of(eal));
+            fastpathCommand, "--vdev", "net_tap" + iface + ",iface=" + iface, "--ip", cidr, "--name", name,
+            "--idle", "backoff"));
+        command.addAll(List.of(more));
         Process shell = new ProcessBuilder(command).redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(shell.getInputStream(), StandardCharsets.UTF_8));
         StringBuilder seen = new StringBuilder();
@@ -144,7 +150,7 @@ class HugepagesTest {
         String iface = NetNs.uniqueName("t");
         long freeBefore = read("free_hugepages");
         try (NetNs ns = NetNs.create()) {
-            Up up = launch(iface, "10.93.0.2/24", NetNs.uniqueName("s"), "--huge", "--huge-dir", mountDir.toString());
+            Up up = launchUp(iface, "10.93.0.2/24", NetNs.uniqueName("s"), "--huge", "--huge-dir", mountDir.toString());
             try {
                 assertTrue(up.banner().contains("; eal: hugepages 512 MiB (at " + mountDir + ", free 2 MiB x "),
                     up.banner());
@@ -169,19 +175,26 @@ class HugepagesTest {
         assertTrue(Files.list(mountDir).findAny().isEmpty(), "nothing was left in the mount point");
     }
 
+    /** TCP too: {@code echo} with no EAL flag finds the mount and serves Linux clients from hugepage mbufs. */
     @Test
-    void withoutFlagsAMountedHugetlbfsWithFreePagesIsFoundAndUsed() throws Exception {
+    void withoutFlagsAMountedHugetlbfsWithFreePagesIsFoundAndCarriesTcp() throws Exception {
         String iface = NetNs.uniqueName("t");
         long freeBefore = read("free_hugepages");
         try (NetNs ns = NetNs.create()) {
-            Up up = launch(iface, "10.94.0.2/24", NetNs.uniqueName("s"));
+            Up up = launch("echo", iface, "10.94.0.2/24", NetNs.uniqueName("s"), "--listen", "7");
             try {
+                assertTrue(up.banner().startsWith("fastpath echo on 10.94.0.2:7"), up.banner());
                 assertTrue(up.banner().contains("; eal: hugepages 512 MiB (free 2 MiB x "), up.banner());
                 ns.adopt(iface, "10.94.0.1/24");
+                ns.tryExec(5, "ethtool", "-K", iface, "tx", "off", "rx", "off");
                 pingWorks(ns, "10.94.0.2");
+                Shell.Result client = ns.tryExec(60, "/usr/bin/python3", "-c", CommandLineTest.PYTHON_ECHO_CLIENT,
+                    "10.94.0.2", "7", "4");
+                assertEquals("OK", client.output().strip(), client.output());
                 assertTrue(freeBefore - read("free_hugepages") >= 256);
                 assertTrue(hugetlbKbFrom(up.jvm(), mountDir) >= 512 * 1024);
-                stop(up);
+                String rest = stop(up);
+                assertTrue(rest.contains(" " + (4 << 20) + " bytes echoed"), rest);
             } finally {
                 up.shell().destroyForcibly();
                 up.jvm().destroyForcibly();
@@ -194,9 +207,10 @@ class HugepagesTest {
         String iface = NetNs.uniqueName("t");
         long freeBefore = read("free_hugepages");
         try (NetNs ns = NetNs.create()) {
-            Up up = launch(iface, "10.95.0.2/24", NetNs.uniqueName("s"), "--no-huge");
+            Up up = launchUp(iface, "10.95.0.2/24", NetNs.uniqueName("s"), "--no-huge");
             try {
-                assertTrue(up.banner().contains("; eal: no hugepages (--no-huge, 512 MiB of ordinary memory: as asked)"),
+                assertTrue(
+                    up.banner().contains("; eal: no hugepages (--no-huge, 512 MiB of ordinary memory: as asked)"),
                     up.banner());
                 ns.adopt(iface, "10.95.0.1/24");
                 pingWorks(ns, "10.95.0.2");

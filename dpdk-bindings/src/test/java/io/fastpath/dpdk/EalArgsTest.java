@@ -65,7 +65,8 @@ class EalArgsTest {
         Eal.Plan plan = Eal.Args.defaults().plan(machine(256, 256, DEV_HUGEPAGES));
         assertTrue(plan.hugepages());
         assertFalse(plan.argv().contains("--no-huge"));
-        assertTrue(plan.argv().contains("--file-prefix=fastpath-" + ProcessHandle.current().pid()), plan.argv()::toString);
+        assertTrue(plan.argv().contains("--file-prefix=fastpath-" + ProcessHandle.current().pid()),
+            plan.argv()::toString);
         assertTrue(plan.argv().contains("--huge-unlink"));
         int m = plan.argv().indexOf("-m");
         assertEquals("512", plan.argv().get(m + 1), "hugepage memory reserved at start-up");

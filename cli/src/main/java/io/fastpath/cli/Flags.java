@@ -1,5 +1,6 @@
 package io.fastpath.cli;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -8,6 +9,7 @@ import java.util.Set;
 /** {@code --name value} and {@code --switch} flags; unknown flags are an error. */
 final class Flags {
     private final Map<String, String> values = new HashMap<>();
+    private final Map<String, List<String>> repeated = new HashMap<>();
 
     Flags(List<String> args, Set<String> withValue, Set<String> switches) {
         for (int i = 0; i < args.size(); i++) {
@@ -27,6 +29,7 @@ final class Flags {
                     value = args.get(++i);
                 }
                 values.put(name, value);
+                repeated.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
             } else if (switches.contains(name) && value == null) {
                 values.put(name, "true");
             } else {
@@ -37,6 +40,11 @@ final class Flags {
 
     String get(String name) {
         return values.get(name);
+    }
+
+    /** Every value of a repeatable flag, in order ({@link #get} has the last). */
+    List<String> all(String name) {
+        return List.copyOf(repeated.getOrDefault(name, List.of()));
     }
 
     String required(String name) {

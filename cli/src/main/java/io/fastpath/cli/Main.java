@@ -21,8 +21,8 @@ import java.util.concurrent.TimeUnit;
 public final class Main {
     private static final String USAGE = """
         usage: fastpath <command> [flags]
-          up    --vdev <DPDK vdev> --ip <a.b.c.d/len> [--gw <a.b.c.d>] [--mac <mac>] [--pcap <file>]
-                [--name <name>] [--idle spin|backoff] [--eal "<extra EAL args>"]
+          up    --vdev <DPDK vdev> | --pci <PCI address>  --ip <a.b.c.d/len> [--gw <a.b.c.d>] [--mac <mac>]
+                [--pcap <file>] [--name <name>] [--idle spin|backoff] [EAL flags]
                     answer ARP and ping until SIGINT/SIGTERM; prints 'ready' once it answers
           ping  <port flags as for up> --to <a.b.c.d> [--count N] [--size B]
                     ping from the stack; exit 1 with the NTSTATUS name if a ping fails
@@ -61,6 +61,19 @@ public final class Main {
                     both adapters; exit 1 with the status name on any failure
           demo  bring stacks up on net_tap and on net_af_packet/veth, ping them from Linux namespaces,
                 clean up; exit 0 only if every check passed
+
+        EAL flags (every command that starts a port; the start-up line says what EAL got):
+          --pci <PCI address>[,devargs]   let EAL probe this device (EAL -a; repeatable). Without --vdev the
+                                          port is the first --pci device, which must be bound to vfio-pci.
+                                          No --pci: no PCI bus scan at all (--no-pci), virtual ports only
+          --huge | --no-huge              force hugepages (fail, saying what is missing, if there are none)
+                                          or ordinary memory. Default: hugepages if 512 MiB of them are free
+                                          and a hugetlbfs is mounted, else --no-huge -m 512
+          --huge-dir <dir>                take hugepages from the hugetlbfs mounted there only
+          --socket-mem <MB,MB,...>        hugepage memory per NUMA socket instead of -m 512
+          --lcores <map>                  EAL's lcore to CPU map (e.g. 0@2); default 0@(all CPUs)
+          --eal "<extra EAL args>"        anything else, passed as given; an option given here wins
+          docs/operations.md: vfio-pci binding, hugepages, IOMMU, tuning, every counter of 'stat'
         """;
 
     private Main() {
@@ -105,7 +118,7 @@ public final class Main {
     }
 
     private static int up(List<String> args) {
-        Flags flags = new Flags(args, PortOptions.WITH_VALUE, Set.of());
+        Flags flags = new Flags(args, PortOptions.WITH_VALUE, PortOptions.SWITCHES);
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
@@ -126,7 +139,7 @@ public final class Main {
             Runtime.getRuntime().addShutdownHook(hook);
             System.out.println("fastpath " + Ipv4Address.format(stack.address()) + "/" + stack.config().prefixLength()
                 + " mac " + MacAddress.format(stack.mac()) + " on " + stack.port().name() + " (counters: "
-                + stack.counters().file() + ")");
+                + stack.counters().file() + options.ealSummary() + ")");
             System.out.println("ready");
             System.out.flush();
             stop.await();
@@ -147,7 +160,7 @@ public final class Main {
     private static int ping(List<String> args) {
         Set<String> withValue = new java.util.HashSet<>(PortOptions.WITH_VALUE);
         withValue.addAll(Set.of("--to", "--count", "--size"));
-        Flags flags = new Flags(args, withValue, Set.of());
+        Flags flags = new Flags(args, withValue, PortOptions.SWITCHES);
         int to;
         try {
             to = Ipv4Address.parse(flags.required("--to"));
@@ -158,6 +171,8 @@ public final class Main {
         int size = flags.intValue("--size", 56);
         try (PortOptions options = new PortOptions(flags)) {
             Stack stack = options.start();
+            System.out.println("fastpath " + Ipv4Address.format(stack.address()) + " on " + stack.port().name()
+                + " pings " + Ipv4Address.format(to) + " (" + options.ealSummary().substring(2) + ")");
             int[] failure = {0};
             int[] replies = {0};
             StackEventHandler handler = new StackEventHandler() {

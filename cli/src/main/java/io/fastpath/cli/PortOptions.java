@@ -12,26 +12,35 @@ import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.MacAddress;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 
 /**
- * The port flags every command shares: {@code --vdev --ip [--gw] [--mac] [--pcap] [--name] [--idle] [--eal]},
- * and the stack they bring up: either on its own poll thread ({@link #start()}) or driven by the caller's
- * thread ({@link #open()}, invoker mode, for commands that use TCP: TcpLayer is poll-thread only).
+ * The port flags every command shares: {@code --vdev|--pci --ip [--gw] [--mac] [--pcap] [--name] [--idle]}, the
+ * EAL flags {@code [--pci ADDR]... [--huge|--no-huge] [--huge-dir DIR] [--socket-mem MB,MB] [--lcores MAP]
+ * [--eal "ARGS"]}, and the stack they bring up: either on its own poll thread ({@link #start()}) or driven by
+ * the caller's thread ({@link #open()}, invoker mode, for commands that use TCP: TcpLayer is poll-thread only).
  */
 final class PortOptions implements AutoCloseable {
     static final Set<String> WITH_VALUE = Set.of("--vdev", "--ip", "--gw", "--mac", "--pcap", "--name", "--idle",
-        "--eal");
+        "--eal", "--pci", "--lcores", "--socket-mem", "--huge-dir");
+    /** Port switches: force hugepages or ordinary memory (default: hugepages if the machine has them). */
+    static final Set<String> SWITCHES = Set.of("--huge", "--no-huge");
     /** Mbufs for ARP/ICMP only. */
     static final int SMALL_POOL = 8191;
     /** Mbufs for TCP: receive queues hold received mbufs until the application consumes them. */
     static final int TCP_POOL = 32767;
 
     final String vdev;
-    final StackConfig config;
+    /** PCI devices EAL may probe ({@code -a}); without {@code --vdev} the port is the first of them. */
+    final List<String> pci;
+    final Eal.Args ealArgs;
+    StackConfig config;
+    private final StackConfig.Builder builder;
+    private final boolean macGiven;
     final String pcap;
     final String idle;
     final String eal;
@@ -50,9 +59,15 @@ final class PortOptions implements AutoCloseable {
 
     /** With TCP tunables ({@code null}: the defaults) and a pool of {@code poolSize} mbufs. */
     PortOptions(Flags flags, TcpConfig tcp, int poolSize) {
-        this.vdev = flags.required("--vdev");
+        this.pci = flags.all("--pci");
+        if (pci.isEmpty() && !flags.has("--vdev")) {
+            throw new UsageException("missing --vdev (or --pci for a NIC)");
+        }
+        this.vdev = flags.get("--vdev");
         this.poolSize = poolSize;
-        StackConfig.Builder builder = StackConfig.builder().name(flags.get("--name", "fastpath"));
+        this.ealArgs = ealArgs(flags);
+        this.macGiven = flags.has("--mac");
+        this.builder = StackConfig.builder().name(flags.get("--name", "fastpath"));
         try {
             builder.cidr(flags.required("--ip"));
             if (flags.has("--gw")) {
@@ -76,6 +91,50 @@ final class PortOptions implements AutoCloseable {
         this.eal = flags.get("--eal");
     }
 
+    /** The EAL arguments the flags ask for: hugepages, PCI allow-list, lcores, socket memory, extra args. */
+    static Eal.Args ealArgs(Flags flags) {
+        Eal.Args args = Eal.Args.defaults();
+        try {
+            if (flags.has("--huge") && flags.has("--no-huge")) {
+                throw new UsageException("--huge and --no-huge contradict each other");
+            }
+            if (flags.has("--huge")) {
+                args.memory(Eal.Args.Memory.HUGEPAGES);
+            } else if (flags.has("--no-huge")) {
+                args.memory(Eal.Args.Memory.NO_HUGE);
+            }
+            if (flags.has("--huge-dir")) {
+                args.hugeDir(Path.of(flags.get("--huge-dir")));
+            }
+            if (flags.has("--socket-mem")) {
+                args.socketMem(flags.get("--socket-mem"));
+            }
+            if (flags.has("--lcores")) {
+                args.lcores(flags.get("--lcores"));
+            }
+            for (String device : flags.all("--pci")) {
+                args.pci(device);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        String extra = flags.get("--eal");
+        if (extra != null && !extra.isBlank()) {
+            for (String a : extra.trim().split("\\s+")) {
+                args.add(a);
+            }
+        }
+        return args;
+    }
+
+    /**
+     * For start-up lines: {@code ; eal: hugepages 512 MiB (...)} or {@code ; eal: no hugepages (--no-huge, ...)},
+     * and the PCI devices allowed.
+     */
+    String ealSummary() {
+        Eal e = Eal.shared();
+        return "; eal: " + e.memory() + (pci.isEmpty() ? ", no pci" : ", pci " + String.join(" ", pci));
+    }
     /** Initialises EAL, opens the port, starts the stack on its poll thread. */
     Stack start() {
         Stack s = create();
@@ -113,16 +172,16 @@ final class PortOptions implements AutoCloseable {
     }
 
     private Stack create() {
-        Eal.Args args = Eal.Args.defaults();
-        if (eal != null) {
-            for (String a : eal.trim().split("\\s+")) {
-                args.add(a);
-            }
-        }
-        Eal.init(args);
+        Eal.init(ealArgs);
         pool = PktmbufPool.create(config.name() + "_pool", poolSize);
         try {
-            EthDevPort ethdev = EthDevPort.openVdev(vdev, pool, EthDevPort.Config.defaults());
+            EthDevPort ethdev = vdev != null ? EthDevPort.openVdev(vdev, pool, EthDevPort.Config.defaults())
+                : EthDevPort.openDevice(pci.get(0), pool, EthDevPort.Config.defaults());
+            if (vdev == null && !macGiven) {
+                // A NIC: the stack answers on the NIC's own address (a tap's kernel side owns its MAC, a NIC's
+                // does not), so the switch sees one MAC per port.
+                config = builder.mac(ethdev.macAddress()).build();
+            }
             port = pcap != null ? new PcapPort(ethdev, Path.of(pcap)) : ethdev;
             stack = new Stack(port, config);
             return stack;

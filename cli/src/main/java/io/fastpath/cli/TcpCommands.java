@@ -104,7 +104,7 @@ final class TcpCommands {
     static Flags flags(List<String> args, String... extra) {
         Set<String> withValue = new HashSet<>(PortOptions.WITH_VALUE);
         withValue.addAll(List.of(extra));
-        return new Flags(args, withValue, Set.of());
+        return new Flags(args, withValue, PortOptions.SWITCHES);
     }
 
     /** The value of {@code --api} (default "tcp": the stack's TcpLayer directly). */
@@ -166,7 +166,8 @@ final class TcpCommands {
             System.out.println("fastpath echo on " + Ipv4Address.format(stack.address()) + ":" + listenPort + " ("
                 + Ipv4Address.format(stack.address()) + "/" + stack.config().prefixLength() + " mac "
                 + MacAddress.format(stack.mac()) + " on " + stack.port().name() + ", buffers "
-                + (bufferBytes(connections) >> 10) + " KiB; counters: " + stack.counters().file() + ")");
+                + (bufferBytes(connections) >> 10) + " KiB; counters: " + stack.counters().file() + options.ealSummary()
+                + ")");
             System.out.println("ready");
             System.out.flush();
             IdleStrategy idle = options.idleStrategy();
@@ -197,7 +198,11 @@ final class TcpCommands {
         }
         Set<String> withValue = new HashSet<>(PortOptions.WITH_VALUE);
         withValue.addAll(List.of("--to", "--bytes", "--connections", "--timeout", "--api"));
-        Flags flags = new Flags(args, withValue, api.equals("wsk") ? Set.of("--tfo") : Set.of());
+        Set<String> switches = new HashSet<>(PortOptions.SWITCHES);
+        if (api.equals("wsk")) {
+            switches.add("--tfo");
+        }
+        Flags flags = new Flags(args, withValue, switches);
         String to = flags.required("--to");
         int colon = to.lastIndexOf(':');
         if (colon < 0) {
@@ -225,7 +230,7 @@ final class TcpCommands {
                 + stack.config().prefixLength() + " mac " + MacAddress.format(stack.mac()) + " on "
                 + stack.port().name() + ": " + connections + " connection(s) x " + bytes + " bytes to "
                 + Ipv4Address.format(remoteIp) + ":" + remotePort + " (buffers " + (bufferBytes(connections) >> 10)
-                + " KiB)");
+                + " KiB" + options.ealSummary() + ")");
             System.out.flush();
             SendRun run = new SendRun(stack, remoteIp, remotePort, bytes, connections);
             run.run(options.idleStrategy(), TimeUnit.SECONDS.toNanos(timeoutSeconds));

@@ -48,7 +48,9 @@ final class TdiEcho {
     static int run(List<String> args) {
         Set<String> withValue = new HashSet<>(PortOptions.WITH_VALUE);
         withValue.addAll(List.of("--listen", "--connections", "--api", "--staging", "--release-timeout"));
-        Flags flags = new Flags(args, withValue, Set.of("--pending"));
+        Set<String> switches = new HashSet<>(PortOptions.SWITCHES);
+        switches.add("--pending");
+        Flags flags = new Flags(args, withValue, switches);
         int listenPort = TcpCommands.tcpPort("--listen", flags.required("--listen"));
         int connections = TcpCommands.connections(flags, 64);
         boolean pending = flags.has("--pending");
@@ -97,7 +99,8 @@ final class TdiEcho {
                 : " copied, SUCCESS") + ") on " + Ipv4Address.format(stack.address()) + ":" + listenPort + " ("
                 + Ipv4Address.format(stack.address()) + "/" + stack.config().prefixLength() + " mac "
                 + MacAddress.format(stack.mac()) + " on " + stack.port().name() + ", buffers "
-                + (TcpCommands.bufferBytes(connections) >> 10) + " KiB; counters: " + stack.counters().file() + ")");
+                + (TcpCommands.bufferBytes(connections) >> 10) + " KiB; counters: " + stack.counters().file()
+                + options.ealSummary() + ")");
             System.out.println("ready");
             System.out.flush();
             IdleStrategy idle = options.idleStrategy();

@@ -84,7 +84,7 @@ final class WskEcho {
                 + Ipv4Address.format(stack.address()) + ":" + listenPort + " (" + Ipv4Address.format(stack.address())
                 + "/" + stack.config().prefixLength() + " mac " + MacAddress.format(stack.mac()) + " on "
                 + stack.port().name() + ", buffers " + (TcpCommands.bufferBytes(connections) >> 10)
-                + " KiB; counters: " + stack.counters().file() + ")");
+                + " KiB; counters: " + stack.counters().file() + options.ealSummary() + ")");
             System.out.println("ready");
             System.out.flush();
             IdleStrategy idle = options.idleStrategy();

@@ -52,7 +52,8 @@ final class WskSend {
                     + stack.config().prefixLength() + " mac " + MacAddress.format(stack.mac()) + " on "
                     + stack.port().name() + ": " + connections + " connection(s) x " + bytes + " bytes to "
                     + Ipv4Address.format(remoteIp) + ":" + remotePort + " through api-wsk (WskConnectEx"
-                    + (tfo ? ", TCP Fast Open" : "") + "), one after the other");
+                    + (tfo ? ", TCP Fast Open" : "") + "), one after the other ("
+                    + options.ealSummary().substring(2) + ")");
                 System.out.flush();
                 Run run = new Run(wsk, stack.counters(), new SocketAddressV4(remoteIp, remotePort), bytes, tfo);
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);

@@ -173,6 +173,41 @@ public final class EthDevPort implements Port {
         }
     }
 
+    /**
+     * Starts the port EAL probed under this device name: a PCI device allowed with {@code Eal.Args.pci}
+     * ({@code 0000:03:00.0}; {@code 03:00.0} and device arguments after a comma are accepted as {@code -a} takes
+     * them), or a device of EAL's {@code --vdev}.
+     *
+     * @throws DpdkException (ENODEV) when EAL has no such port, e.g. the PCI device is not bound to vfio-pci
+     */
+    public static EthDevPort openDevice(String device, PktmbufPool pool, Config config) {
+        Eal.shared();
+        String name = deviceName(device);
+        int portId;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment id = a.allocate(ValueLayout.JAVA_SHORT);
+            int rc = (int) GET_PORT_BY_NAME.invokeExact(a.allocateFrom(name), id);
+            if (rc != 0) {
+                throw new DpdkException("rte_eth_dev_get_port_by_name " + name + " (EAL probed no such port: is the "
+                    + "device allowed (--pci), bound to vfio-pci, and has it a PMD?)", rc);
+            }
+            portId = Short.toUnsignedInt(id.get(ValueLayout.JAVA_SHORT, 0));
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        return openPortId(portId, pool, config);
+    }
+
+    /** The ethdev name of a device as {@code -a} takes it: arguments dropped, a PCI domain added if missing. */
+    static String deviceName(String device) {
+        int comma = device.indexOf(',');
+        String name = (comma < 0 ? device : device.substring(0, comma)).trim().toLowerCase(java.util.Locale.ROOT);
+        if (name.matches("[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]")) {
+            name = "0000:" + name;
+        }
+        return name;
+    }
+
     /** Starts a port that already exists (created by a ring pair, EAL's {@code --vdev} or a PCI probe). */
     public static EthDevPort openPortId(int portId, PktmbufPool pool, Config config) {
         Eal.shared();

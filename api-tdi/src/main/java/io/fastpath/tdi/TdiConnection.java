@@ -97,9 +97,6 @@ public final class TdiConnection {
     long timer = TimerWheel.NONE;
     private boolean connectTimer;
 
-    boolean scheduled;
-    TdiConnection nextWork;
-
     // TDI_CONNECTION_INFO counters
     private long transmittedTsdus;
     private long receivedTsdus;

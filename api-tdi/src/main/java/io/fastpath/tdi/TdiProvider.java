@@ -1,6 +1,10 @@
 package io.fastpath.tdi;
 
 import io.fastpath.provider.CancelQueue;
+import io.fastpath.provider.ClientPump;
+import io.fastpath.provider.HeldCompletions;
+import io.fastpath.provider.RequestQueue;
+import io.fastpath.provider.WorkList;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IrpCompleter;
@@ -32,7 +36,6 @@ import org.agrona.ErrorHandler;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -77,6 +80,7 @@ public final class TdiProvider implements AutoCloseable {
     private final Stack stack;
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
+    private final ClientPump pump;
     final int stackAddress;
     final int sendBufferBytes;
     final int receiveBufferBytes;
@@ -91,7 +95,7 @@ public final class TdiProvider implements AutoCloseable {
     private final DispatchLoop loop;
     private volatile boolean closed;
 
-    private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    private final RequestQueue<Object> requests = new RequestQueue<>(QUEUE_CAPACITY);
     /**
      * Chains returned from other threads, linked through {@link Tsdu#returnNext} (a Treiber stack: producers push,
      * the dispatch thread takes all with one swap). A chain is pushed at most once per hold (HELD to RETURNING is
@@ -121,11 +125,10 @@ public final class TdiProvider implements AutoCloseable {
     /** Accept IRPs from ClientEventConnect: they complete after the round's indications. */
     private final IrpQueue<Irp> acceptsToComplete = new IrpQueue<>();
     /** Given-up TDI_CONNECTs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
-    private final IrpQueue<Irp> endedConnects = new IrpQueue<>();
-    private long endedConnectsPosition;
-
-    private TdiConnection workHead;
-    private TdiConnection workTail;
+    private final HeldCompletions<Irp> endedConnects;
+    private final HeldCompletions.Completion<Irp> completion = (irp, status) -> complete(irp, status, 0, null);
+    private final WorkList<TdiConnection> work = new WorkList<>();
+    private final Consumer<TdiConnection> doWork = TdiConnection::doWork;
     private final TimerWheel<TdiConnection> timers = new TimerWheel<>(System.nanoTime(), TdiConnection::onTimer);
     long nowNs = System.nanoTime();
 
@@ -161,24 +164,20 @@ public final class TdiProvider implements AutoCloseable {
             Irp irp = untrack(slot);
             TdiConnection c = trackedConnectionOf(slot);
             if (irp == null || c == null || !c.connectPending(irp, slot)) {
-                if (status == NtStatus.STATUS_SUCCESS.code()) {
-                    abort(handle); // the connect was cancelled, timed out or aborted meanwhile
-                }
-                return;
+                pump.dropConnectOutcome(handle, status); // cancelled, timed out or aborted meanwhile
+            } else {
+                c.onConnectComplete(handle, status);
             }
-            c.onConnectComplete(handle, status);
         }
 
         @Override
         public void onListenComplete(int port, int status) {
             TdiAddress a = listenPending.remove(port);
             if (a == null) {
-                if (status == NtStatus.STATUS_SUCCESS.code() && !listening.containsKey(port)) {
-                    stopListening(port);
-                }
-                return;
+                pump.dropListenOutcome(port, status, listening.containsKey(port));
+            } else {
+                onListenOutcome(a, status);
             }
-            onListenOutcome(a, status);
         }
 
         @Override
@@ -250,7 +249,9 @@ public final class TdiProvider implements AutoCloseable {
 
     private TdiProvider(Stack stack, ErrorHandler errorHandler) {
         this.stack = stack;
-        this.tcp = stack.tcpService().newClient();
+        this.pump = new ClientPump(stack.tcpService(), events);
+        this.tcp = pump.client();
+        this.endedConnects = new HeldCompletions<>(tcp::requestsTaken);
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
@@ -373,13 +374,13 @@ public final class TdiProvider implements AutoCloseable {
             return execute(irp);
         }
         irp.markPending();
-        if (closed || !requests.offer(irp)) {
-            if (irp.complete(closed ? NtStatus.STATUS_CANCELLED.code()
+        int queued = requests.offer(irp);
+        if (queued != RequestQueue.QUEUED) {
+            // close() closed the queue before its last drain: an IRP is queued before it or completed here.
+            if (irp.complete(queued == RequestQueue.CLOSED ? NtStatus.STATUS_CANCELLED.code()
                 : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), 0, null)) {
                 irp.runCompletionRoutine(errorHandler);
             }
-        } else if (closed) {
-            drainAfterClose(); // close() may have drained the queue for the last time before the offer
         }
         return NtStatus.STATUS_PENDING.code();
     }
@@ -567,8 +568,8 @@ public final class TdiProvider implements AutoCloseable {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += takeReturns(false);
         work += cancels.drain();
-        work += tcp.pollEvents(events);
-        work += completeEndedConnects();
+        work += pump.poll();
+        work += endedConnects.completeTaken(completion);
         work += runTimers();
         work += runWork();
         work += completeAccepts();
@@ -617,17 +618,8 @@ public final class TdiProvider implements AutoCloseable {
             closeAddress(a);
         }
         closed = true;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-        int quiet = 0;
-        while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = drainClosing() + tcp.pollEvents(events) + completer.runDeferred();
-            if (work == 0) {
-                quiet++;
-                LockSupport.parkNanos(1_000_000);
-            } else {
-                quiet = 0;
-            }
-        }
+        requests.close(); // waits for a call from another thread that is queuing
+        pump.settle(() -> drainClosing() + completer.runDeferred());
         byHandle.clear();
         for (int i = 0; i < tracked.length; i++) {
             Irp irp = tracked[i];
@@ -756,38 +748,12 @@ public final class TdiProvider implements AutoCloseable {
     // ---------------------------------------------------------------- work list and timers
 
     void schedule(TdiConnection c) {
-        if (c.scheduled) {
-            return;
-        }
-        c.scheduled = true;
-        c.nextWork = null;
-        if (workTail == null) {
-            workHead = c;
-        } else {
-            workTail.nextWork = c;
-        }
-        workTail = c;
+        work.schedule(c);
     }
 
+    /** Connections' work, also work they schedule meanwhile, up to a bound per round. */
     private int runWork() {
-        int work = 0;
-        while (workHead != null) {
-            TdiConnection c = workHead;
-            workHead = null;
-            workTail = null;
-            while (c != null) {
-                TdiConnection next = c.nextWork;
-                c.nextWork = null;
-                c.scheduled = false;
-                c.doWork();
-                work++;
-                c = next;
-            }
-            if (work > 10_000) {
-                break;
-            }
-        }
-        return work;
+        return work.run(doWork, 10_000);
     }
 
     private int runTimers() {
@@ -959,22 +925,7 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Completes {@code irp} with {@code status} once the stack has taken its requests up to {@code position}. */
     void completeWhenRequestsTaken(Irp irp, int status, long position) {
-        irp.endStatus = status;
-        endedConnects.add(irp);
-        endedConnectsPosition = Math.max(endedConnectsPosition, position);
-    }
-
-    private int completeEndedConnects() {
-        if (endedConnects.isEmpty() || !tcp.requestsTaken(endedConnectsPosition)) {
-            return 0;
-        }
-        int work = 0;
-        Irp irp;
-        while ((irp = endedConnects.poll()) != null) {
-            complete(irp, irp.endStatus, 0, null);
-            work++;
-        }
-        return work;
+        endedConnects.hold(irp, status, position);
     }
 
     /**

@@ -136,10 +136,6 @@ public final class WskSocket {
     private boolean noDelayTouched;
     private boolean keepAliveTouched;
 
-    // provider work list
-    boolean scheduled;
-    WskSocket nextWork;
-
     WskSocket(WskProvider provider, long id, int category, Object context, WskClientDispatch dispatch) {
         this.provider = provider;
         this.id = id;

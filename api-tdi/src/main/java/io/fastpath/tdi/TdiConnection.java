@@ -727,7 +727,7 @@ public final class TdiConnection {
     }
 
     private void indicateChained(TdiAddress a, int inc) {
-        Tsdu t = provider.acquireTsdu();
+        Tsdu t = provider.chains.acquire();
         t.handle = handle;
         t.connection = this;
         int n = data.count();
@@ -754,10 +754,10 @@ public final class TdiConnection {
             Verifier.handlerDone(start, a.chainedHandler, "ClientEventChainedReceive");
         }
         if (status == NtStatus.STATUS_PENDING.code()) {
-            provider.holdTsdu(t);
+            provider.chains.hold(t);
             countReceived(length);
         } else if (status == NtStatus.STATUS_SUCCESS.code()) {
-            provider.releaseTsdu(t);
+            provider.chains.release(t);
             countReceived(length);
         } else if (inc == incarnation && state == CONNECTED) {
             // STATUS_DATA_NOT_ACCEPTED: back in the queue (nothing arrived meanwhile) for a TDI_RECEIVE
@@ -766,9 +766,9 @@ public final class TdiConnection {
             }
             data.consumeHead(t.startingOffset);
             blocked = true;
-            provider.freeTsdu(t);
+            provider.chains.free(t);
         } else {
-            provider.releaseTsdu(t);
+            provider.chains.release(t);
         }
     }
 
@@ -850,7 +850,7 @@ public final class TdiConnection {
             }
             int flags = Tdi.TDI_RECEIVE_EXPEDITED | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL;
             if (a.chainedExpeditedHandler != null) {
-                Tsdu t = provider.acquireTsdu();
+                Tsdu t = provider.chains.acquire();
                 t.handle = handle;
                 t.connection = this;
                 t.expedited = true;
@@ -868,14 +868,14 @@ public final class TdiConnection {
                     status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
                 }
                 if (status == NtStatus.STATUS_PENDING.code()) {
-                    provider.holdTsdu(t);
+                    provider.chains.hold(t);
                 } else if (status == NtStatus.STATUS_SUCCESS.code() || inc != incarnation) {
-                    provider.freeTsdu(t);
+                    provider.chains.free(t);
                 } else {
                     provider.copy(t.expeditedAddress, expeditedAddress, n);
                     expeditedLength = n;
                     expeditedBlocked = true;
-                    provider.freeTsdu(t);
+                    provider.chains.free(t);
                 }
             } else if (a.receiveExpeditedHandler != null) {
                 TdiEventReturn out = provider.eventReturn;

@@ -313,12 +313,12 @@ public final class TcpService {
                 long requestId = r.requestId();
                 TcpConnection c = owned(client, handle);
                 if (c == null) {
-                    client.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INVALID_CONNECTION);
+                    client.events.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INVALID_CONNECTION);
                     return;
                 }
                 int slot = c.index;
                 if (sendCount[slot] == SENDS_PER_CONNECTION) {
-                    client.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+                    client.events.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
                     return;
                 }
                 int at = slot * SENDS_PER_CONNECTION + (sendFirst[slot] + sendCount[slot]) % SENDS_PER_CONNECTION;
@@ -342,7 +342,7 @@ public final class TcpService {
                     c.handover = client.side;
                     c.requestTag = requestId;
                 } else {
-                    client.postConnected(requestId, 0, status);
+                    client.events.postConnected(requestId, 0, status);
                 }
             }
             case RequestType.LISTEN -> {
@@ -352,7 +352,7 @@ public final class TcpService {
                 if (status == NtStatus.STATUS_SUCCESS) {
                     portOwner[port] = (byte) (client.id + 1);
                 }
-                client.postListen(port, status);
+                client.events.postListen(port, status);
             }
             case RequestType.STOP_LISTENING -> stopListening(client, listenIn.wrap(b, i).port());
             case RequestType.SHUTDOWN -> applyControl(client, connectionIn.wrap(b, i).handle(),
@@ -547,7 +547,7 @@ public final class TcpService {
                     return;
                 }
             }
-            client.postSendComplete(sendRequest[at], c.handle(), sendLength[at], NtStatus.STATUS_SUCCESS);
+            client.events.postSendComplete(sendRequest[at], c.handle(), sendLength[at], NtStatus.STATUS_SUCCESS);
             sendFirst[slot] = (sendFirst[slot] + 1) % SENDS_PER_CONNECTION;
             sendCount[slot]--;
         }
@@ -561,7 +561,7 @@ public final class TcpService {
         int slot = c.index;
         while (sendCount[slot] > 0) {
             int at = slot * SENDS_PER_CONNECTION + sendFirst[slot];
-            client.postSendComplete(sendRequest[at], c.eventHandle(), sendOffset[at], status);
+            client.events.postSendComplete(sendRequest[at], c.eventHandle(), sendOffset[at], status);
             sendFirst[slot] = (sendFirst[slot] + 1) % SENDS_PER_CONNECTION;
             sendCount[slot]--;
         }
@@ -576,7 +576,7 @@ public final class TcpService {
         int ideal = Math.min(Math.max(Integer.highestOneBit(cwnd - 1) << 1, MIN_IDEAL_BACKLOG), limit);
         if (ideal != idealBacklog[c.index]) {
             idealBacklog[c.index] = ideal;
-            client.postConnectionEvent(EventType.SEND_BACKLOG, c.handle(), ideal);
+            client.events.postConnectionEvent(EventType.SEND_BACKLOG, c.handle(), ideal);
         }
     }
 }

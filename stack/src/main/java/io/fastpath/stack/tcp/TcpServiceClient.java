@@ -1,17 +1,11 @@
 package io.fastpath.stack.tcp;
 
-import io.fastpath.stack.tcp.protocol.AcceptedEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ConnectRequestFlyweight;
-import io.fastpath.stack.tcp.protocol.ConnectedEventFlyweight;
-import io.fastpath.stack.tcp.protocol.ConnectionEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ConnectionRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.EventType;
-import io.fastpath.stack.tcp.protocol.ListenEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ListenRequestFlyweight;
-import io.fastpath.stack.tcp.protocol.ReceiveEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ReleaseRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.RequestType;
-import io.fastpath.stack.tcp.protocol.SendCompleteEventFlyweight;
 import io.fastpath.stack.tcp.protocol.SendRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.SlotFlyweight;
 import java.lang.invoke.MethodHandles;
@@ -22,12 +16,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.BitUtil;
 import org.agrona.MutableDirectBuffer;
-import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.RingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
 /**
@@ -112,16 +103,8 @@ public final class TcpServiceClient {
     private final AtomicLong releasesRefused = new AtomicLong();
 
     // ---------------------------------------------------------------- the poll thread to the application thread
-    private final OneToOneRingBuffer events;
-    private final UnsafeBuffer dataView = new UnsafeBuffer(0, 0);
-    private final MessageHandler eventDecoder = this::onEvent;
-    private TcpEventHandler target;
-    private final ConnectedEventFlyweight connectedIn = new ConnectedEventFlyweight();
-    private final AcceptedEventFlyweight acceptedIn = new AcceptedEventFlyweight();
-    private final ReceiveEventFlyweight receiveIn = new ReceiveEventFlyweight();
-    private final SendCompleteEventFlyweight sendCompleteIn = new SendCompleteEventFlyweight();
-    private final ConnectionEventFlyweight connectionIn = new ConnectionEventFlyweight();
-    private final ListenEventFlyweight listenIn = new ListenEventFlyweight();
+    /** This client's events, and those waiting for room on their ring. */
+    final ClientEvents events;
 
     // ---------------------------------------------------------------- poll thread only
     /** Its connections' and listeners' callbacks: the connection's handover (and handler) is this. */
@@ -142,23 +125,7 @@ public final class TcpServiceClient {
     private final long[] deferredStops = new long[PORT_WORDS];
     private boolean stopsDeferred;
     private int sidePathTaken;
-    /**
-     * Events that found the event ring full, oldest first, moved over as the application makes room. While it
-     * holds any, every new event queues behind them and data stays in the connections, so the application
-     * sees events in order. Lost (and counted) only when this is full too.
-     */
-    private final OneToOneRingBuffer overflow;
-    private int overflowCount;
-    private final ControlledMessageHandler mover = this::moveOverflow;
     private boolean backlogged;
-    private RingBuffer claimed;
-    private final ConnectedEventFlyweight connectedOut = new ConnectedEventFlyweight();
-    private final AcceptedEventFlyweight acceptedOut = new AcceptedEventFlyweight();
-    private final ReceiveEventFlyweight receiveOut = new ReceiveEventFlyweight();
-    private final SendCompleteEventFlyweight sendCompleteOut = new SendCompleteEventFlyweight();
-    private final ConnectionEventFlyweight connectionOut = new ConnectionEventFlyweight();
-    private final ListenEventFlyweight listenOut = new ListenEventFlyweight();
-    private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
 
     TcpServiceClient(TcpService service, int id, int requestRingBytes, int eventRingBytes, int maxConnections,
                      int maxHeld) {
@@ -173,8 +140,7 @@ public final class TcpServiceClient {
         this.collected = new int[maxConnections];
         this.deferred = new int[maxConnections];
         this.deferredWord = new long[maxConnections];
-        this.events = new OneToOneRingBuffer(ring(eventRingBytes));
-        this.overflow = new OneToOneRingBuffer(ring(eventRingBytes));
+        this.events = new ClientEvents(service, ring(eventRingBytes), ring(eventRingBytes));
         this.requestHandler = (type, buffer, index, length) -> service.onRequest(this, type, buffer, index);
         this.releaseHandler = (type, buffer, index, length) -> {
             releaseOut.wrap(buffer, index);
@@ -493,58 +459,9 @@ public final class TcpServiceClient {
 
     /** Delivers this client's events to {@code handler} (one application thread). Returns how many. */
     public int pollEvents(TcpEventHandler handler) {
-        target = handler;
-        return events.read(eventDecoder);
+        return events.poll(handler);
     }
 
-    private void onEvent(int type, MutableDirectBuffer b, int i, int length) {
-        switch (type) {
-            case EventType.RECEIVE -> {
-                ReceiveEventFlyweight e = receiveIn.wrap(b, i);
-                target.onReceive(e.handle(), e.mbuf(), e.address(), e.length());
-            }
-            case EventType.SEND_COMPLETE -> {
-                SendCompleteEventFlyweight e = sendCompleteIn.wrap(b, i);
-                target.onSendComplete(e.requestId(), e.handle(), e.bytes(), e.status());
-            }
-            case EventType.CONNECTED -> {
-                ConnectedEventFlyweight e = connectedIn.wrap(b, i);
-                target.onConnectComplete(e.requestId(), e.handle(), e.status());
-            }
-            case EventType.ACCEPTED -> {
-                AcceptedEventFlyweight e = acceptedIn.wrap(b, i);
-                target.onAccepted(e.listenPort(), e.handle(), e.remoteIp(), e.remotePort(), e.synDataLength());
-            }
-            case EventType.CONNECT_REQUEST -> {
-                AcceptedEventFlyweight e = acceptedIn.wrap(b, i);
-                int n = e.synDataLength();
-                dataView.wrap(b, i + AcceptedEventFlyweight.SYN_DATA_OFFSET, n);
-                target.onConnectRequest(e.listenPort(), e.handle(), e.remoteIp(), e.remotePort(), dataView, 0, n);
-            }
-            case EventType.URGENT -> {
-                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
-                int n = e.value();
-                dataView.wrap(b, i + ConnectionEventFlyweight.DATA_OFFSET, n);
-                target.onUrgentData(e.handle(), dataView, 0, n);
-            }
-            case EventType.PEER_CLOSED -> target.onPeerClosed(connectionIn.wrap(b, i).handle());
-            case EventType.FIN_ACKED -> target.onShutdownComplete(connectionIn.wrap(b, i).handle());
-            case EventType.SEND_BACKLOG -> {
-                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
-                target.onIdealSendBacklog(e.handle(), e.value());
-            }
-            case EventType.CLOSED -> {
-                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
-                target.onClosed(e.handle(), e.value());
-            }
-            case EventType.LISTEN -> {
-                ListenEventFlyweight e = listenIn.wrap(b, i);
-                target.onListenComplete(e.port(), e.status());
-            }
-            default -> {
-            }
-        }
-    }
 
     // ================================================================ poll thread
 
@@ -567,10 +484,8 @@ public final class TcpServiceClient {
         if (sidePathPending.get() > 0 || deferredCount > 0 || stopsDeferred) {
             work += pollSidePath();
         }
-        if (overflowCount > 0) {
-            work += overflow.controlledRead(mover);
-        }
-        if (backlogged && overflowCount == 0) {
+        work += events.moveWaiting();
+        if (backlogged && !events.waiting()) {
             // The event ring was full: offer held-back data again now that the application read some.
             backlogged = false;
             service.resumeHandedOver();
@@ -650,82 +565,12 @@ public final class TcpServiceClient {
         return sidePathPending.get();
     }
 
-    private ControlledMessageHandler.Action moveOverflow(int type, MutableDirectBuffer b, int i, int length) {
-        if (events.write(type, b, i, length)) {
-            overflowCount--;
-            return ControlledMessageHandler.Action.CONTINUE;
-        }
-        return ControlledMessageHandler.Action.ABORT;
-    }
 
-    /** Room for an event: on the event ring, or behind the events already waiting; -1 when both are full. */
-    private int claimEvent(int type, int length) {
-        if (overflowCount == 0) {
-            int index = events.tryClaim(type, length);
-            if (index >= 0) {
-                claimed = events;
-                return index;
-            }
-        }
-        int index = overflow.tryClaim(type, length);
-        if (index >= 0) {
-            overflowCount++;
-            claimed = overflow;
-            return index;
-        }
-        service.countLostEvent();
-        return -1;
-    }
 
-    void postConnected(long requestId, long handle, int status) {
-        int i = claimEvent(EventType.CONNECTED, ConnectedEventFlyweight.LENGTH);
-        if (i >= 0) {
-            connectedOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).status(status);
-            claimed.commit(i);
-        }
-    }
 
-    void postListen(int port, int status) {
-        int i = claimEvent(EventType.LISTEN, ListenEventFlyweight.LENGTH);
-        if (i >= 0) {
-            listenOut.wrap(claimed.buffer(), i).port(port).status(status);
-            claimed.commit(i);
-        }
-    }
 
-    void postSendComplete(long requestId, long handle, int bytes, int status) {
-        int i = claimEvent(EventType.SEND_COMPLETE, SendCompleteEventFlyweight.LENGTH);
-        if (i >= 0) {
-            sendCompleteOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).bytes(bytes).status(status);
-            claimed.commit(i);
-        }
-    }
 
-    void postConnectionEvent(int type, long handle, int value) {
-        int i = claimEvent(type, ConnectionEventFlyweight.LENGTH);
-        if (i >= 0) {
-            connectionOut.wrap(claimed.buffer(), i).handle(handle).value(value);
-            claimed.commit(i);
-        }
-    }
 
-    private void postAccepted(int type, TcpConnection c, int synDataLength, long synDataAddress) {
-        int i = claimEvent(type, AcceptedEventFlyweight.LENGTH + (type == EventType.CONNECT_REQUEST
-            ? synDataLength : 0));
-        if (i >= 0) {
-            AcceptedEventFlyweight e = acceptedOut.wrap(claimed.buffer(), i)
-                .handle(c.handle())
-                .listenPort(c.localPort())
-                .remoteIp(c.remoteIp())
-                .remotePort(c.remotePort())
-                .synDataLength(synDataLength);
-            if (type == EventType.CONNECT_REQUEST && synDataLength > 0) {
-                source.wrap(synDataAddress, synDataLength);
-                e.buffer().putBytes(i + AcceptedEventFlyweight.SYN_DATA_OFFSET, source, 0, synDataLength);
-            }
-            claimed.commit(i);
-        }
-    }
 
     /** The poll thread's side of the client: callbacks of its connections and listeners. */
     final class Side implements TcpHandler, HandoverReceiver, TcpListenHandler {
@@ -737,7 +582,7 @@ public final class TcpServiceClient {
         public TcpHandler onAccept(TcpConnection c) {
             c.handover = this;
             service.opened(c);
-            postAccepted(EventType.ACCEPTED, c, c.synDataLength, 0);
+            events.postAccepted(EventType.ACCEPTED, c, c.synDataLength, 0);
             service.postIdealBacklog(TcpServiceClient.this, c);
             return this;
         }
@@ -747,13 +592,13 @@ public final class TcpServiceClient {
         public void onConnectRequest(TcpConnection c, long synDataAddress, int synDataLength) {
             c.handover = this;
             c.handler = this; // to hear onClosed if the peer gives up or nobody decides in time
-            postAccepted(EventType.CONNECT_REQUEST, c, Math.min(synDataLength, TcpService.MAX_SYN_DATA),
+            events.postAccepted(EventType.CONNECT_REQUEST, c, Math.min(synDataLength, TcpService.MAX_SYN_DATA),
                 synDataAddress);
         }
 
         @Override
         public void onConnectComplete(TcpConnection c, int status) {
-            postConnected(c.requestTag, status == io.fastpath.stack.NtStatus.STATUS_SUCCESS ? c.handle() : 0, status);
+            events.postConnected(c.requestTag, status == io.fastpath.stack.NtStatus.STATUS_SUCCESS ? c.handle() : 0, status);
             if (status == io.fastpath.stack.NtStatus.STATUS_SUCCESS) {
                 service.opened(c);
                 service.postIdealBacklog(TcpServiceClient.this, c);
@@ -767,11 +612,11 @@ public final class TcpServiceClient {
 
         @Override
         public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
-            if (overflowCount > 0 || !service.canHold()) {
+            if (events.waiting() || !service.canHold()) {
                 backlogged = true; // the data stays in the connection and is offered again
                 return false;
             }
-            int i = events.tryClaim(EventType.RECEIVE, ReceiveEventFlyweight.LENGTH);
+            int i = events.claimReceive();
             if (i < 0) {
                 backlogged = true;
                 return false;
@@ -780,21 +625,13 @@ public final class TcpServiceClient {
             service.hold(TcpServiceClient.this, handle, mbuf, length);
             // The credit for its release is there before the application can see the descriptor.
             releaseCredit.setRelease(++credit);
-            receiveOut.wrap(events.buffer(), i).handle(handle).mbuf(mbuf).address(address).length(length);
-            events.commit(i);
+            events.commitReceive(i, handle, mbuf, address, length);
             return true;
         }
 
         @Override
         public void onUrgentData(TcpConnection c, long address, int length) {
-            int n = Math.min(length, URGENT_MAX);
-            int i = claimEvent(EventType.URGENT, ConnectionEventFlyweight.LENGTH + n);
-            if (i >= 0) {
-                connectionOut.wrap(claimed.buffer(), i).handle(c.handle()).value(n);
-                source.wrap(address, n);
-                claimed.buffer().putBytes(i + ConnectionEventFlyweight.DATA_OFFSET, source, 0, n);
-                claimed.commit(i);
-            }
+            events.postUrgent(c.handle(), address, Math.min(length, URGENT_MAX));
         }
 
         @Override
@@ -805,12 +642,12 @@ public final class TcpServiceClient {
 
         @Override
         public void onFinAcked(TcpConnection c) {
-            postConnectionEvent(EventType.FIN_ACKED, c.handle(), 0);
+            events.postConnectionEvent(EventType.FIN_ACKED, c.handle(), 0);
         }
 
         @Override
         public void onPeerClosed(TcpConnection c) {
-            postConnectionEvent(EventType.PEER_CLOSED, c.handle(), 0);
+            events.postConnectionEvent(EventType.PEER_CLOSED, c.handle(), 0);
         }
 
         @Override
@@ -818,7 +655,7 @@ public final class TcpServiceClient {
             service.failSends(TcpServiceClient.this, c,
                 status == io.fastpath.stack.NtStatus.STATUS_SUCCESS
                     ? io.fastpath.stack.NtStatus.STATUS_CONNECTION_ABORTED : status);
-            postConnectionEvent(EventType.CLOSED, c.eventHandle(), status);
+            events.postConnectionEvent(EventType.CLOSED, c.eventHandle(), status);
         }
     }
 }

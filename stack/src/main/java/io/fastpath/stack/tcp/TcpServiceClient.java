@@ -125,7 +125,24 @@ public final class TcpServiceClient {
     private final long[] deferredStops = new long[PORT_WORDS];
     private boolean stopsDeferred;
     private int sidePathTaken;
-    private boolean backlogged;
+    /** The descriptors this client holds (its own table and budget). */
+    final HeldDescriptors held;
+    /**
+     * A handover was refused (event ring full, or this client's budget used up): the connections it refused
+     * wait here, each once, until the application makes room (reads events or returns descriptors). A poll
+     * of a stalled client costs two comparisons, however many connections wait.
+     */
+    private boolean stalled;
+    /** Refused for want of room on the event ring (then reading events makes room) or of budget (releases). */
+    private boolean stalledOnRing;
+    private boolean stalledOnBudget;
+    private long stallConsumerPosition;
+    private int stallHeld;
+    /** Handovers refused so far (poll thread; tests: a stalled client is not asked again until it made room). */
+    long refusedHandovers;
+    private final int[] waitingSlots;
+    private final boolean[] waiting;
+    private int waitingCount;
 
     TcpServiceClient(TcpService service, int id, int requestRingBytes, int eventRingBytes, int maxConnections,
                      int maxHeld) {
@@ -134,6 +151,9 @@ public final class TcpServiceClient {
         this.requests = new ManyToOneRingBuffer(ring(requestRingBytes));
         // Whole records, a power of two: no release ever needs padding at the wrap.
         this.releases = new ManyToOneRingBuffer(ring(Math.max(64, maxHeld) * ReleaseRequestFlyweight.RECORD_LENGTH));
+        this.held = new HeldDescriptors(maxHeld);
+        this.waitingSlots = new int[maxConnections];
+        this.waiting = new boolean[maxConnections];
         this.controlSlots = new ManyToOneRingBuffer(ring(Math.max(64, maxConnections)
             * SlotFlyweight.RECORD_LENGTH));
         this.control = new long[maxConnections];
@@ -450,6 +470,11 @@ public final class TcpServiceClient {
         return service.memoryPressure();
     }
 
+    /** The mbuf address in a descriptor a RECEIVE event carried (its low 48 bits; above them, a handover token). */
+    public static long mbufAddress(long descriptor) {
+        return descriptor & HeldDescriptors.ADDRESS_MASK;
+    }
+
     /** The service this client belongs to. */
     public TcpService service() {
         return service;
@@ -485,12 +510,56 @@ public final class TcpServiceClient {
             work += pollSidePath();
         }
         work += events.moveWaiting();
-        if (backlogged && !events.waiting()) {
-            // The event ring was full: offer held-back data again now that the application read some.
-            backlogged = false;
-            service.resumeHandedOver();
+        if (stalled && !events.waiting()
+            && (stalledOnRing && events.consumerPosition() != stallConsumerPosition
+                || stalledOnBudget && held.count() < stallHeld)) {
+            work += resumeWaiting();
         }
         return work;
+    }
+
+    /** The application made room: offers the refused connections' data again (each waited once). */
+    private int resumeWaiting() {
+        stalled = false;
+        stalledOnRing = false;
+        stalledOnBudget = false;
+        int n = waitingCount;
+        waitingCount = 0;
+        for (int k = 0; k < n; k++) {
+            int slot = waitingSlots[k];
+            waiting[slot] = false;
+            service.resumeReceive(this, slot);
+        }
+        return n;
+    }
+
+    /** {@code c}'s data stays in it until this client makes room. */
+    private void stall(TcpConnection c, boolean onBudget) {
+        refusedHandovers++;
+        if (!stalled) {
+            stalled = true;
+            stallConsumerPosition = events.consumerPosition();
+            stallHeld = held.count();
+        }
+        if (onBudget) {
+            stalledOnBudget = true;
+        } else {
+            stalledOnRing = true;
+        }
+        if (!waiting[c.index]) {
+            waiting[c.index] = true;
+            waitingSlots[waitingCount++] = c.index;
+        }
+    }
+
+    /** Whether a handover was refused and the application has not made room since (poll thread; tests). */
+    boolean stalled() {
+        return stalled;
+    }
+
+    /** Connections whose data waits for this client to make room (poll thread; tests). */
+    int waitingConnections() {
+        return waitingCount;
     }
 
     private void collectSlot(int type, MutableDirectBuffer b, int i, int length) {
@@ -579,6 +648,11 @@ public final class TcpServiceClient {
         }
 
         @Override
+        public boolean stalled() {
+            return stalled;
+        }
+
+        @Override
         public TcpHandler onAccept(TcpConnection c) {
             c.handover = this;
             service.opened(c);
@@ -612,20 +686,20 @@ public final class TcpServiceClient {
 
         @Override
         public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
-            if (events.waiting() || !service.canHold()) {
-                backlogged = true; // the data stays in the connection and is offered again
+            if (!held.canHold()) {
+                stall(c, true); // the data stays in the connection and is offered again
                 return false;
             }
             int i = events.claimReceive();
             if (i < 0) {
-                backlogged = true;
+                stall(c, false); // also while events wait for room: they go first
                 return false;
             }
             long handle = c.handle();
-            service.hold(TcpServiceClient.this, handle, mbuf, length);
+            long descriptor = held.hold(handle, mbuf, length);
             // The credit for its release is there before the application can see the descriptor.
             releaseCredit.setRelease(++credit);
-            events.commitReceive(i, handle, mbuf, address, length);
+            events.commitReceive(i, handle, descriptor, address, length);
             return true;
         }
 

@@ -1,0 +1,363 @@
+package io.fastpath.stack.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.Port;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.StackConfig;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.wire.Ipv4Address;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.agrona.BufferUtil;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 11 review findings on {@link TcpService}'s clients: one stalled client does not starve the others nor
+ * cost the poll thread work per connection (a); a release names its handover, not just its mbuf (b); the listener
+ * table is the one record of who listens where (c); a client closes (d). Two stacks over a ring pair in invoker
+ * mode: the test thread runs both duty cycles and every client's event thread.
+ */
+class TcpServiceStallTest {
+    private static final int A_IP = Ipv4Address.parse("10.15.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.15.0.2");
+    /** The server stack's TCP receive memory (mbufs): small, so that one stalled client could fill it. */
+    private static final int MEMORY_LIMIT = 400;
+    private static int round;
+
+    @TempDir
+    Path dir;
+    private PktmbufPool pool;
+    private RingPair pair;
+    private Stack peer;
+    private Stack server;
+    private int baseline;
+    private final List<Seen> polled = new ArrayList<>();
+
+    @BeforeEach
+    void up() {
+        int n = round++;
+        pool = PktmbufPool.create("tsst" + n, 8191, 0, PktmbufPool.DEFAULT_DATA_ROOM);
+        pair = RingPair.create("tss" + n, 1024, pool, pool, EthDevPort.Config.defaults());
+        peer = stack(pair.a(), "sp" + n, A_IP, 0);
+        server = stack(pair.b(), "ss" + n, B_IP, MEMORY_LIMIT);
+        baseline = pool.inUseCount();
+    }
+
+    @AfterEach
+    void down() {
+        for (Stack s : new Stack[] {peer, server}) {
+            s.onClose();
+            s.close();
+        }
+        drain(pair.a());
+        drain(pair.b());
+        pair.close();
+        int inUse = pool.inUseCount();
+        pool.close();
+        assertEquals(0, inUse, "every mbuf back in the pool");
+    }
+
+    private Stack stack(Port port, String name, int ip, int memoryLimit) {
+        return new Stack(port, StackConfig.builder().name(name).address(ip, 24)
+            .tcp(TcpConfig.defaults().withBuffers(256 * 1024, 1024 * 1024))
+            .tcpMemory(memoryLimit, 256)
+            .countersFile(dir.resolve(name + ".counters")).build());
+    }
+
+    /** What one client saw. */
+    private static class Seen implements TcpEventHandler {
+        final TcpServiceClient client;
+        final Set<Long> accepted = new HashSet<>();
+        final List<Long> connected = new ArrayList<>();
+        final List<long[]> held = new ArrayList<>(); // handle, descriptor, length
+        final List<Long> closed = new ArrayList<>();
+        final List<Integer> listens = new ArrayList<>();
+        long bytes;
+        boolean release = true;
+
+        Seen(TcpServiceClient client) {
+            this.client = client;
+        }
+
+        @Override
+        public void onListenComplete(int port, int status) {
+            listens.add(status);
+        }
+
+        @Override
+        public void onConnectComplete(long requestId, long handle, int status) {
+            assertEquals(NtStatus.STATUS_SUCCESS, status);
+            connected.add(handle);
+        }
+
+        @Override
+        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
+            accepted.add(handle);
+        }
+
+        @Override
+        public void onReceive(long handle, long mbuf, long address, int length) {
+            bytes += length;
+            if (release) {
+                assertTrue(client.release(handle, mbuf, length));
+            } else {
+                held.add(new long[] {handle, mbuf, length});
+            }
+        }
+
+        @Override
+        public void onSendComplete(long requestId, long handle, int bytes, int status) {
+        }
+
+        @Override
+        public void onPeerClosed(long handle) {
+        }
+
+        @Override
+        public void onClosed(long handle, int status) {
+            closed.add(handle);
+        }
+    }
+
+    private void pumpOnce() {
+        peer.doWork();
+        server.doWork();
+        for (Seen s : polled) {
+            s.client.pollEvents(s);
+        }
+    }
+
+    private void pumpUntil(BooleanSupplier done, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!done.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            pumpOnce();
+        }
+    }
+
+    private void pumpFor(long ms) {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+        while (System.nanoTime() - end < 0) {
+            pumpOnce();
+        }
+    }
+
+    /** Pumps until {@code s} has been handed nothing new for 200 ms. */
+    private void pumpUntilStill(Seen s) {
+        long last = -1;
+        long since = System.nanoTime();
+        long deadline = since + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() - since < TimeUnit.MILLISECONDS.toNanos(200)) {
+            assertTrue(System.nanoTime() < deadline, "never settled");
+            pumpOnce();
+            if (s.bytes != last) {
+                last = s.bytes;
+                since = System.nanoTime();
+            }
+        }
+    }
+
+    private List<Long> connect(Seen p, int port, int count) {
+        int before = p.connected.size();
+        for (int i = 0; i < count; i++) {
+            assertTrue(p.client.connect(port * 100 + i, B_IP, port, 0));
+        }
+        pumpUntil(() -> p.connected.size() == before + count, "connections to " + port);
+        return new ArrayList<>(p.connected.subList(before, before + count));
+    }
+
+    /**
+     * Review finding (a): a client whose application stops returning descriptors (a stalled WSK) must not stop
+     * another client on the same stack (TDI) from receiving: each client has its own budget, and a stalled
+     * client's connections get at most half the stack's receive memory. Before: the stalled client's held
+     * descriptors filled the stack's whole TCP memory and the other client's data was refused for good.
+     */
+    @Test
+    void aStalledClientDoesNotStopAnotherClientOnTheStackFromReceiving_reviewA() {
+        Seen wsk = new Seen(server.tcpService().newClient());
+        Seen tdi = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(wsk, tdi, p));
+        wsk.release = false; // keeps every descriptor: stalled once its budget is used up
+        assertTrue(wsk.client.listen(7));
+        assertTrue(tdi.client.listen(8));
+        pumpUntil(() -> wsk.listens.size() == 1 && tdi.listens.size() == 1, "listens");
+        List<Long> toWsk = connect(p, 7, 3);
+        List<Long> toTdi = connect(p, 8, 1);
+        ByteBuffer data = ByteBuffer.allocateDirect(1 << 20);
+        for (long h : toWsk) {
+            assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
+        }
+        pumpUntilStill(wsk);
+
+        long sent = 256 * 1024;
+        assertTrue(p.client.send(toTdi.get(0), 2, BufferUtil.address(data), (int) sent));
+        pumpUntil(() -> tdi.bytes == sent, "the other client receives while one is stalled: " + tdi.bytes);
+        assertFalse(tdi.client.stalled());
+        int budget = server.tcpService().clientBudget();
+        assertTrue(wsk.held.size() <= budget, wsk.held.size() + " held, budget " + budget);
+        assertTrue(wsk.client.stalled(), "the keeping client is stalled");
+
+        // The stalled client returns everything: its data flows again.
+        for (long[] d : wsk.held) {
+            assertTrue(wsk.client.release(d[0], d[1], (int) d[2]));
+        }
+        wsk.held.clear();
+        wsk.release = true;
+        pumpUntil(() -> wsk.bytes == 3L << 20, "the stalled client's data once it made room: " + wsk.bytes);
+        assertEquals(0, server.counters().drop(DropReason.RELEASE_REFUSED).get());
+        for (long h : p.connected) {
+            assertTrue(p.client.abort(h));
+        }
+        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+    }
+
+    /**
+     * Review finding (a): a stalled client costs the poll thread O(1) per duty cycle: its refused connections
+     * wait on its own list and are not offered again until the application makes room. Before: every duty
+     * cycle rescanned every handed-over connection and each refused its handover again.
+     */
+    @Test
+    void aStalledClientIsNotAskedAgainUntilItMakesRoom_reviewA() {
+        Seen wsk = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(wsk, p));
+        wsk.release = false;
+        assertTrue(wsk.client.listen(7));
+        List<Long> toWsk = connect(p, 7, 3);
+        ByteBuffer data = ByteBuffer.allocateDirect(1 << 20);
+        for (long h : toWsk) {
+            assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
+        }
+        pumpUntilStill(wsk);
+        assertTrue(wsk.client.stalled());
+        int waiting = wsk.client.waitingConnections();
+        assertTrue(waiting >= 1 && waiting <= 3, "each refused connection waits once: " + waiting);
+        long refused = wsk.client.refusedHandovers;
+        pumpFor(300); // thousands of duty cycles, the application still keeping everything
+        assertEquals(refused, wsk.client.refusedHandovers, "no handover offered to the stalled client meanwhile");
+        assertEquals(waiting, wsk.client.waitingConnections());
+
+        // One release makes room: the waiting connections are offered again, once each.
+        long[] d = wsk.held.remove(0);
+        assertTrue(wsk.client.release(d[0], d[1], (int) d[2]));
+        pumpUntil(() -> wsk.client.refusedHandovers > refused, "offered again, and refused once the room is used");
+        for (long[] h : wsk.held) {
+            assertTrue(wsk.client.release(h[0], h[1], (int) h[2]));
+        }
+        wsk.held.clear();
+        wsk.release = true;
+        for (long h : p.connected) {
+            assertTrue(p.client.abort(h));
+        }
+        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+    }
+
+    /**
+     * Review finding (b): a release names its handover (a token in the descriptor), so a second release of an
+     * mbuf that meanwhile came back from the pool and was handed over again, to the same client and connection,
+     * is refused and counted instead of freeing the new handover's mbuf.
+     */
+    @Test
+    void aReleaseOfAnEarlierHandoverOfARecycledMbufIsRefused_reviewB() {
+        Seen s = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(s, p));
+        s.release = false;
+        assertTrue(s.client.listen(7));
+        long h = connect(p, 7, 1).get(0);
+        ByteBuffer data = ByteBuffer.allocateDirect(100);
+        // Take most of the pool away, so that the few mbufs left come round again quickly.
+        int spare = 64;
+        int taken = pool.availableCount() - spare;
+        MbufArray away = new MbufArray(taken);
+        assertTrue(pool.allocBulk(away, 0, taken));
+        java.util.Map<Long, long[]> released = new java.util.HashMap<>(); // mbuf address -> its earlier descriptor
+        long[] earlier = null;
+        long[] later = null;
+        for (int attempt = 0; attempt < 2000 && later == null; attempt++) {
+            assertTrue(p.client.send(h, attempt, BufferUtil.address(data), 100));
+            pumpUntil(() -> !s.held.isEmpty(), "data");
+            long[] d = s.held.remove(0);
+            earlier = released.get(TcpServiceClient.mbufAddress(d[1]));
+            if (earlier != null) {
+                later = d; // the pool gave an earlier handover's mbuf out again, to this connection
+                break;
+            }
+            assertTrue(s.client.release(d[0], d[1], (int) d[2]));
+            pumpFor(1);
+            released.put(TcpServiceClient.mbufAddress(d[1]), d);
+        }
+        away.freeAll(taken);
+        assertTrue(later != null, "an mbuf came back from the pool to the same connection");
+        assertEquals(earlier[0], later[0], "the same connection");
+        assertNotEquals(earlier[1], later[1], "two handovers of one mbuf are two descriptors");
+        int inUse = pool.inUseCount();
+        assertTrue(s.client.release(earlier[0], earlier[1], (int) earlier[2])); // stale: refused on the poll thread
+        pumpFor(20);
+        assertEquals(1, server.counters().drop(DropReason.RELEASE_REFUSED).get(), "the stale release refused");
+        assertEquals(inUse, pool.inUseCount(), "the later handover's mbuf was not freed");
+        assertEquals(1, server.tcpService().heldDescriptors());
+        assertTrue(s.client.release(later[0], later[1], (int) later[2]));
+        pumpFor(20);
+        assertEquals(0, server.tcpService().heldDescriptors());
+        assertEquals(1, server.counters().drop(DropReason.RELEASE_REFUSED).get(), "the real release honoured");
+        assertTrue(p.client.abort(h));
+        pumpFor(20);
+    }
+
+    /**
+     * Review finding (c): who listens on a port is what the listener table says, nothing kept beside it. A
+     * client's listener that the stack stopped (another user of the TCP layer took the port over) is no longer
+     * the client's: its stopListening is refused and the other listener stays. Before: a port-owner byte kept
+     * beside the table still named the client, and its stop removed the other user's listener.
+     */
+    @Test
+    void stopListeningIsCheckedAgainstTheListenerTable_reviewC() {
+        Seen s = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(s, p));
+        assertTrue(s.client.listen(7));
+        pumpUntil(() -> s.listens.size() == 1, "listen");
+        assertEquals(NtStatus.STATUS_SUCCESS, server.tcp().stopListening(7));
+        List<TcpConnection> raw = new ArrayList<>();
+        TcpListenHandler other = c -> {
+            raw.add(c);
+            return null; // refused: the peer gets a RST, enough to see who listens
+        };
+        assertEquals(NtStatus.STATUS_SUCCESS, server.tcp().listen(0, 7, other));
+        long refused = server.counters().drop(DropReason.REQUEST_REFUSED).get();
+        assertTrue(s.client.stopListening(7));
+        pumpFor(20);
+        assertEquals(refused + 1, server.counters().drop(DropReason.REQUEST_REFUSED).get(), "not its listener");
+        assertTrue(p.client.connect(1, B_IP, 7, 0));
+        pumpUntil(() -> raw.size() == 1, "the other listener still listens");
+        assertEquals(NtStatus.STATUS_SUCCESS, server.tcp().stopListening(7));
+        pumpFor(20);
+    }
+
+    private static void drain(Port port) {
+        MbufArray burst = new MbufArray(32);
+        for (int n; (n = port.receive(burst, 32)) > 0; ) {
+            burst.freeAll(n);
+        }
+    }
+}

@@ -10,11 +10,12 @@ import java.util.function.IntSupplier;
 /**
  * A provider's own client of the stack's {@link TcpService} and the handler its events go to: each dispatch
  * round {@link #poll}s the client's event ring into the handler; {@link #settle} lets the stack answer what a
- * closing provider asked (resets, stopped listeners) and return what was in flight.
+ * closing provider asked (resets, stopped listeners) and return what was in flight; {@link #close} ends the
+ * client, which frees its place in the service and returns every descriptor it still held.
  *
  * <p>Thread: the provider's dispatch thread (or the thread closing the provider once nothing dispatches).
  */
-public final class ClientPump {
+public final class ClientPump implements AutoCloseable {
     /** How long {@link #settle} waits at most, and how many idle rounds in a row end it early. */
     public static final long SETTLE_NS = TimeUnit.SECONDS.toNanos(1);
     public static final int SETTLE_QUIET_ROUNDS = 20;
@@ -73,5 +74,11 @@ public final class ClientPump {
         if (status == NtStatus.STATUS_SUCCESS.code() && !inUse) {
             client.stopListening(port);
         }
+    }
+
+    /** Ends the client ({@link TcpServiceClient#close}): later requests and releases are refused. */
+    @Override
+    public void close() {
+        client.close();
     }
 }

@@ -427,6 +427,7 @@ public final class NdkAdapter implements AutoCloseable {
                 run(r);
             }
         }
+        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         closed = true;
     }
 

@@ -133,8 +133,8 @@ final class TdiChains {
         }
         if (!t.expedited) {
             for (int i = 0; i < t.count; i++) {
-                if (Verifier.ENABLED) {
-                    Verifier.poison(t.address[i], t.length[i]);
+                if (Verifier.ENABLED && p.tcp.isOpen()) {
+                    Verifier.poison(t.address[i], t.length[i]); // not once the client's close took the mbufs back
                 }
                 p.tcp.release(t.handle, t.mbuf[i], t.length[i]);
             }

@@ -500,6 +500,7 @@ public final class TdiProvider implements AutoCloseable {
             }
         }
         completer.runDeferred();
+        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "TDI provider of " + stack.config().name());
         }

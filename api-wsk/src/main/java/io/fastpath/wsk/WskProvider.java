@@ -322,16 +322,16 @@ public final class WskProvider implements AutoCloseable {
         return NtStatus.STATUS_SUCCESS.code();
     }
 
-    /** After close the provider no longer dispatches: hand the chain's descriptors to the stack directly. */
+    /**
+     * After close the provider no longer dispatches, and its client's close gave every descriptor back to the
+     * stack: the chain only goes back to the verifier (no poisoning: the memory is the pool's again).
+     */
     private void releaseAfterClose(WskDataIndication chain) {
         if (Verifier.ENABLED) {
             Verifier.chainReturned(chain);
         }
         for (WskDataIndication i = chain; i != null; i = i.next) {
-            if (Verifier.ENABLED) {
-                Verifier.poison(i.buffer().address(), i.descriptorLength);
-            }
-            tcp.release(i.handle, i.mbuf, i.descriptorLength); // cannot fail: the release ring has room for all
+            tcp.release(i.handle, i.mbuf, i.descriptorLength); // refused at once once the client is closed
         }
     }
 
@@ -463,6 +463,7 @@ public final class WskProvider implements AutoCloseable {
             s.finishForcibly();
         }
         completer.runDeferred();
+        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "WSK provider of " + stack.config().name());
         }

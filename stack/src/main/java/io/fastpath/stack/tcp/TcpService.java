@@ -46,7 +46,7 @@ public final class TcpService {
     public static final int MAX_SYN_DATA = 2048;
     /** The request ring's size unless asked otherwise: room for about 20,000 sends. */
     public static final int DEFAULT_REQUEST_RING_BYTES = 1 << 20;
-    /** At most this many clients per stack (a client id fits the byte that records port owners). */
+    /** At most this many clients open at once per stack (a closed client frees its place). */
     public static final int MAX_CLIENTS = 127;
     private static final int MIN_IDEAL_BACKLOG = 16 << 10;
     private static final int SENDS_PER_CONNECTION = 16;
@@ -118,7 +118,7 @@ public final class TcpService {
             if (current.length == MAX_CLIENTS) {
                 throw new IllegalStateException("at most " + MAX_CLIENTS + " TcpService clients per stack");
             }
-            TcpServiceClient client = new TcpServiceClient(this, current.length, requestRingBytes, eventRingBytes,
+            TcpServiceClient client = new TcpServiceClient(this, freeId(current), requestRingBytes, eventRingBytes,
                 tcp.config().maxConnections(), clientBudget());
             TcpServiceClient[] next = Arrays.copyOf(current, current.length + 1);
             next[current.length] = client;
@@ -134,6 +134,24 @@ public final class TcpService {
      */
     int clientBudget() {
         return Math.min(maxHeld, Math.max(16, tcp.rx.memLimit / 2));
+    }
+
+    /** The smallest id no open client has. */
+    private static int freeId(TcpServiceClient[] open) {
+        for (int id = 0; ; id++) {
+            boolean taken = false;
+            for (TcpServiceClient c : open) {
+                taken |= c.id == id;
+            }
+            if (!taken) {
+                return id;
+            }
+        }
+    }
+
+    /** Clients open now (any thread). */
+    public int clientCount() {
+        return clients.get().length;
     }
 
     /** The client behind this class's own request methods and {@link #pollEvents} (made when first used). */
@@ -273,9 +291,56 @@ public final class TcpService {
         TcpServiceClient[] all = clients.get();
         int work = 0;
         for (TcpServiceClient c : all) {
-            work += c.poll();
+            if (c.closeRequested()) {
+                closeClient(c);
+                work++;
+            } else {
+                work += c.poll();
+            }
         }
         return work;
+    }
+
+    /**
+     * Ends a client ({@link TcpServiceClient#close}, poll thread): the releases it sent before are honoured, its
+     * connections are reset (their queued sends fail), its listeners stop, every descriptor it still holds goes
+     * back to the pool, and its place among the clients is free again. Its other queued requests are dropped.
+     */
+    private void closeClient(TcpServiceClient client) {
+        client.takeReleases();
+        int connections = tcp.config().maxConnections();
+        for (int slot = 0; slot < connections; slot++) {
+            TcpConnection c = tcp.connectionAt(slot);
+            if (c != null && c.handover == client.side) {
+                tcp.abort(c);
+            }
+        }
+        int[] ports = new int[tcp.listening.listeners.size()];
+        int n = 0;
+        for (Listeners.Listener l : tcp.listening.listeners.values()) {
+            if (l.handler == client.side) {
+                ports[n++] = l.port;
+            }
+        }
+        for (int k = 0; k < n; k++) {
+            tcp.stopListening(ports[k]);
+        }
+        client.held.releaseAll(stackRelease);
+        while (true) {
+            TcpServiceClient[] current = clients.get();
+            TcpServiceClient[] next = new TcpServiceClient[current.length - 1];
+            int at = 0;
+            for (TcpServiceClient c : current) {
+                if (c != client) {
+                    next[at++] = c;
+                }
+            }
+            if (clients.compareAndSet(current, next)) {
+                break;
+            }
+        }
+        DEFAULT.compareAndExchange(this, client, null);
+        client.closeDone();
     }
 
     /** The connection {@code handle} names if {@code client} owns it, else null. */

@@ -81,8 +81,13 @@ public final class TcpServiceClient {
      * when it names that thread, else it takes its own from {@link #ENCODERS} and puts them here.
      */
     private Encoders lastEncoders;
-    /** Small id, for the records the poll thread keeps (held descriptors, port owners). */
+    /** Small id, the smallest no other open client of the service has (diagnostics). */
     final int id;
+    /** {@link #OPEN}, {@link #CLOSING} (asked for, any thread) or {@link #CLOSED} (done, poll thread). */
+    private final AtomicInteger closeState = new AtomicInteger();
+    private static final int OPEN = 0;
+    private static final int CLOSING = 1;
+    private static final int CLOSED = 2;
 
     // ---------------------------------------------------------------- application threads to the poll thread
     private final ManyToOneRingBuffer requests;
@@ -328,9 +333,9 @@ public final class TcpServiceClient {
         return e;
     }
 
-    /** Room on the request ring for a request that starts something, or -1 (full, or a control waits). */
+    /** Room on the request ring for a request that starts something, or -1 (full, a control waits, closed). */
     private int claimRequest(int type, int length) {
-        if (sidePathPending.get() > 0) {
+        if (sidePathPending.get() > 0 || closeState.get() != OPEN) {
             return -1; // a control waits on the side path: nothing may overtake it
         }
         return requests.tryClaim(type, length);
@@ -358,6 +363,9 @@ public final class TcpServiceClient {
 
     /** Stops listening on a port this client listens on (connections already accepted go on). Always true. */
     public boolean stopListening(int port) {
+        if (closeState.get() != OPEN) {
+            return false; // its listeners stop with it
+        }
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(RequestType.STOP_LISTENING, ListenRequestFlyweight.LENGTH);
             if (index >= 0) {
@@ -381,6 +389,9 @@ public final class TcpServiceClient {
     }
 
     private boolean control(int type, int flag, long handle) {
+        if (closeState.get() != OPEN) {
+            return false; // its connections are reset with it
+        }
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(type, ConnectionRequestFlyweight.HANDLE_LENGTH);
             if (index >= 0) {
@@ -444,6 +455,9 @@ public final class TcpServiceClient {
      * not hold is refused on the poll thread and counted, never a double free.
      */
     public boolean release(long handle, long mbuf, int length) {
+        if (closeState.get() != OPEN) {
+            return false; // the close returned every descriptor the client held
+        }
         long admitted;
         do {
             admitted = releasesAdmitted.get();
@@ -473,6 +487,40 @@ public final class TcpServiceClient {
     /** The mbuf address in a descriptor a RECEIVE event carried (its low 48 bits; above them, a handover token). */
     public static long mbufAddress(long descriptor) {
         return descriptor & HeldDescriptors.ADDRESS_MASK;
+    }
+
+    /**
+     * Ends this client (any thread; a provider's close): requests, controls and releases are refused from now
+     * on, and the stack's poll thread, at its next duty cycle, honours the releases sent before, resets the
+     * client's connections, stops its listeners, returns every descriptor it still holds to the pool (so memory
+     * an application still reads from a kept descriptor is no longer its) and frees its place for a new client.
+     * {@link #isClosed} tells when that is done.
+     */
+    public void close() {
+        closeState.compareAndSet(OPEN, CLOSING);
+    }
+
+    /** False from {@link #close} on. */
+    public boolean isOpen() {
+        return closeState.get() == OPEN;
+    }
+
+    /** True once the poll thread has carried out {@link #close}. */
+    public boolean isClosed() {
+        return closeState.get() == CLOSED;
+    }
+
+    boolean closeRequested() {
+        return closeState.get() == CLOSING;
+    }
+
+    void closeDone() {
+        closeState.set(CLOSED);
+    }
+
+    /** Honours the releases on the ring now (poll thread, at close). */
+    void takeReleases() {
+        releases.read(releaseHandler, Integer.MAX_VALUE);
     }
 
     /** The service this client belongs to. */

@@ -354,6 +354,80 @@ class TcpServiceStallTest {
         pumpFor(20);
     }
 
+    /**
+     * Review finding (d): a closed client (its provider closed) frees its place, its connections are reset, its
+     * listeners stop and every descriptor it held goes back to the pool. Before: clients were never removed.
+     */
+    @Test
+    void aClosedClientResetsItsConnectionsStopsItsListenersAndReturnsItsDescriptors_reviewD() {
+        Seen x = new Seen(server.tcpService().newClient());
+        Seen other = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(x, other, p));
+        x.release = false;
+        assertTrue(x.client.listen(7));
+        assertTrue(other.client.listen(8));
+        pumpUntil(() -> x.listens.size() == 1 && other.listens.size() == 1, "listens");
+        List<Long> toX = connect(p, 7, 2);
+        long toOther = connect(p, 8, 1).get(0);
+        ByteBuffer data = ByteBuffer.allocateDirect(64 * 1024);
+        for (long h : toX) {
+            assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
+        }
+        pumpUntilStill(x);
+        assertTrue(x.held.size() > 0);
+        assertEquals(x.held.size(), server.tcpService().heldDescriptors());
+        int clients = server.tcpService().clientCount();
+
+        x.client.close();
+        assertFalse(x.client.isOpen());
+        assertFalse(x.client.listen(9), "requests refused once closing");
+        long[] kept = x.held.get(0);
+        assertFalse(x.client.release(kept[0], kept[1], (int) kept[2]), "the close returns what it held");
+        pumpUntil(() -> x.client.isClosed(), "the poll thread closed the client");
+        assertEquals(clients - 1, server.tcpService().clientCount(), "its place is free");
+        assertEquals(0, server.tcpService().heldDescriptors(), "every descriptor it held is back");
+        pumpUntil(() -> p.closed.containsAll(toX), "its connections were reset");
+        assertFalse(p.closed.contains(toOther), "another client's connection goes on");
+        assertTrue(server.tcp().connection(toOther(other)) != null);
+        // Its listener stopped: another client may listen on the port now.
+        Seen y = new Seen(server.tcpService().newClient());
+        polled.add(y);
+        assertTrue(y.client.listen(7));
+        pumpUntil(() -> y.listens.size() == 1, "listen");
+        assertEquals(List.of(NtStatus.STATUS_SUCCESS), y.listens);
+        assertEquals(0, server.counters().drop(DropReason.RELEASE_REFUSED).get());
+        assertTrue(p.client.abort(toOther));
+        pumpFor(20);
+        assertEquals(baseline, pool.inUseCount(), "nothing leaked");
+    }
+
+    private static long toOther(Seen s) {
+        return s.accepted.iterator().next();
+    }
+
+    /** Review finding (d): clients come and go: 1,000 made and closed on one stack (at most 127 open at once). */
+    @Test
+    void aThousandClientsMadeAndClosedOnOneStack_reviewD() {
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.add(p);
+        int clients = server.tcpService().clientCount();
+        for (int i = 0; i < 1000; i++) {
+            Seen c = new Seen(server.tcpService().newClient(4096, 4096));
+            assertTrue(c.client.listen(7));
+            pumpUntil(() -> { c.client.pollEvents(c); return c.listens.size() == 1; }, "listen " + i);
+            assertEquals(NtStatus.STATUS_SUCCESS, c.listens.get(0), "the port is free again: " + i);
+            if (i % 100 == 0) {
+                connect(p, 7, 1); // now and then with a connection to reset
+            }
+            c.client.close();
+            pumpUntil(() -> c.client.isClosed(), "closed " + i);
+        }
+        assertEquals(clients, server.tcpService().clientCount());
+        pumpFor(50);
+        assertEquals(0, server.tcpService().heldDescriptors());
+    }
+
     private static void drain(Port port) {
         MbufArray burst = new MbufArray(32);
         for (int n; (n = port.receive(burst, 32)) > 0; ) {

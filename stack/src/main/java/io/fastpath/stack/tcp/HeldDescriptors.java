@@ -6,7 +6,8 @@ import org.agrona.collections.Long2LongHashMap;
  * The descriptors one {@link TcpServiceClient} holds: every mbuf handed over to it, with the connection, the
  * length and a handover token, so that a release is honoured only for a descriptor this client holds, exactly
  * once per handover, with the recorded length (issue 10 item 6). Each client has its own table and its own
- * budget ({@link #capacity}): a client that stops returning descriptors fills only its own.
+ * budget (at most {@link #capacity}, the pool's size; {@code TcpService.clientBudget} says how much of it a
+ * client may use): a client that stops returning descriptors fills only its own.
  *
  * <p>A descriptor, as a RECEIVE event carries it in its {@code mbuf} field, is the mbuf's address in the low
  * {@value #TOKEN_SHIFT} bits and a 16-bit handover token above them. The token counts this client's handovers,

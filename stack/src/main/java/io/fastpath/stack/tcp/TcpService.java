@@ -30,8 +30,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * release, another connection's handle, an earlier handover of a recycled mbuf) is refused and counted as
  * {@link DropReason#RELEASE_REFUSED}: no free, no window change. Each client has its own table and budget
  * ({@link #clientBudget}); a client whose application stops taking data is <em>stalled</em>: its connections
- * wait on its own list, get at most half the receive memory, and cost its poll two comparisons until it makes
- * room. What the applications still hold when the stack closes is freed by {@link #close}.
+ * wait on its own list, get at most half the receive memory while other clients share the stack, and cost its
+ * poll two comparisons until it makes room. What the applications still hold when the stack closes is freed by {@link #close}.
  *
  * <p>Sends name native memory ({@code address}, {@code length}) that must stay valid until
  * {@link TcpEventHandler#onSendComplete}: the poll thread copies it into the send buffer as space frees up.
@@ -119,7 +119,7 @@ public final class TcpService {
                 throw new IllegalStateException("at most " + MAX_CLIENTS + " TcpService clients per stack");
             }
             TcpServiceClient client = new TcpServiceClient(this, freeId(current), requestRingBytes, eventRingBytes,
-                tcp.config().maxConnections(), clientBudget());
+                tcp.config().maxConnections(), maxHeld);
             TcpServiceClient[] next = Arrays.copyOf(current, current.length + 1);
             next[current.length] = client;
             if (clients.compareAndSet(current, next)) {
@@ -129,11 +129,12 @@ public final class TcpService {
     }
 
     /**
-     * The most descriptors one client may hold: half the stack's receive memory (what a stalled client may keep
-     * to itself, see {@link HandoverReceiver#stalled}), and never more than the pool has mbufs.
+     * The most descriptors one client may hold now: alone on the stack, as many as the pool has mbufs (the TCP
+     * memory budget stops it first); beside other clients, half the stack's receive memory, so that one client
+     * that stops returning descriptors leaves the other half to the others (see {@link HandoverReceiver#stalled}).
      */
     int clientBudget() {
-        return Math.min(maxHeld, Math.max(16, tcp.rx.memLimit / 2));
+        return clients.get().length > 1 ? Math.min(maxHeld, Math.max(16, tcp.rx.memLimit / 2)) : maxHeld;
     }
 
     /** The smallest id no open client has. */

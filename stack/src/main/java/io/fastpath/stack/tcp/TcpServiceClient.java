@@ -697,7 +697,7 @@ public final class TcpServiceClient {
 
         @Override
         public boolean stalled() {
-            return stalled;
+            return stalled && service.clientCount() > 1; // alone on the stack, it starves nobody
         }
 
         @Override
@@ -734,7 +734,7 @@ public final class TcpServiceClient {
 
         @Override
         public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
-            if (!held.canHold()) {
+            if (!held.canHold() || held.count() >= service.clientBudget()) {
                 stall(c, true); // the data stays in the connection and is offered again
                 return false;
             }

@@ -238,8 +238,9 @@ class TcpServiceStallTest {
     @Test
     void aStalledClientIsNotAskedAgainUntilItMakesRoom_reviewA() {
         Seen wsk = new Seen(server.tcpService().newClient());
+        Seen tdi = new Seen(server.tcpService().newClient()); // beside another client: a budget of half the memory
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(wsk, p));
+        polled.addAll(List.of(wsk, tdi, p));
         wsk.release = false;
         assertTrue(wsk.client.listen(7));
         List<Long> toWsk = connect(p, 7, 3);

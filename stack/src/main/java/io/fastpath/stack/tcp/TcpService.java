@@ -83,7 +83,8 @@ public final class TcpService {
 
     /**
      * @param ringBytes size of each client's event ring (and at least that of its request ring)
-     * @param maxHeld the most descriptors the applications can hold at once (the pool's size is always enough)
+     * @param maxHeld the most descriptors one client can hold at once (the pool's size is always enough); each
+     *     client's own table has room for this many, of which it may use {@link #clientBudget}
      */
     public TcpService(TcpLayer tcp, int ringBytes, StackCounters counters, int maxHeld) {
         this.tcp = tcp;

@@ -43,6 +43,11 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  *     carries it out only after every request queued before it.</li>
  * </ul>
  *
+ * <p>Received data is handed over as descriptors this client records in its own {@link HeldDescriptors} (its
+ * budget: {@code TcpService.clientBudget}); when it cannot take more (event ring full, budget used up) it is
+ * stalled and its connections wait on its own list until the application makes room. {@link #close} ends the
+ * client: its connections are reset, its listeners stop and its descriptors go back to the pool.
+ *
  * <p>Threads: the request methods from any thread (no locks: each thread encodes with flyweights of its own);
  * {@link #pollEvents} from one application thread; everything else on the stack's poll thread.
  */

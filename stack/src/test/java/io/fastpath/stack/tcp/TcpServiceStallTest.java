@@ -146,7 +146,15 @@ class TcpServiceStallTest {
     }
 
     private void pumpUntil(BooleanSupplier done, String what) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        pumpUntil(done, () -> what);
+    }
+
+    private void pumpUntil(BooleanSupplier done, java.util.function.Supplier<String> what) {
+        pumpUntil(done, what, 10);
+    }
+
+    private void pumpUntil(BooleanSupplier done, java.util.function.Supplier<String> what, int seconds) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!done.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, what);
             pumpOnce();
@@ -266,6 +274,49 @@ class TcpServiceStallTest {
         }
         wsk.held.clear();
         wsk.release = true;
+        for (long h : p.connected) {
+            assertTrue(p.client.abort(h));
+        }
+        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+    }
+
+    /**
+     * Review finding (a), the other way to stall: a client whose application stops polling its event ring. Its
+     * connections wait once each; the other client on the stack goes on receiving; once the application reads
+     * its events again, its data flows.
+     */
+    @Test
+    void aClientThatStopsPollingItsEventRingStallsAloneAndResumesWhenItReads_reviewA() {
+        Seen wsk = new Seen(server.tcpService().newClient(1 << 16, 1024)); // a ring of about 30 events
+        Seen tdi = new Seen(server.tcpService().newClient());
+        Seen p = new Seen(peer.tcpService().newClient());
+        polled.addAll(List.of(wsk, tdi, p));
+        assertTrue(wsk.client.listen(7));
+        assertTrue(tdi.client.listen(8));
+        pumpUntil(() -> wsk.listens.size() == 1 && tdi.listens.size() == 1, "listens");
+        List<Long> toWsk = connect(p, 7, 2);
+        long toTdi = connect(p, 8, 1).get(0);
+        polled.remove(wsk); // its application stops reading events
+        ByteBuffer data = ByteBuffer.allocateDirect(1 << 20);
+        for (long h : toWsk) {
+            assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
+        }
+        pumpFor(300);
+        assertTrue(wsk.client.stalled(), "its event ring is full");
+        int waiting = wsk.client.waitingConnections();
+        assertTrue(waiting >= 1 && waiting <= 2, "each refused connection waits once: " + waiting);
+        long refused = wsk.client.refusedHandovers;
+        long sent = 256 * 1024;
+        assertTrue(p.client.send(toTdi, 2, BufferUtil.address(data), (int) sent));
+        pumpUntil(() -> tdi.bytes == sent, "the other client receives meanwhile: " + tdi.bytes);
+        assertTrue(wsk.client.refusedHandovers - refused <= 2 * 64,
+            "not offered again each duty cycle while it does not read: " + (wsk.client.refusedHandovers - refused));
+
+        polled.add(wsk); // reads again
+        // Segments the stack dropped while the client was stalled come again after the peer's retransmission
+        // time-out, which backed off meanwhile: more time than the other steps.
+        pumpUntil(() -> wsk.bytes == 2L << 20, () -> "its data once it reads: " + wsk.bytes, 40);
+        assertFalse(wsk.client.stalled());
         for (long h : p.connected) {
             assertTrue(p.client.abort(h));
         }

@@ -6,9 +6,9 @@ interface HandoverReceiver {
     boolean onHandover(TcpConnection connection, long mbuf, long address, int length);
 
     /**
-     * Whether the receiver refused a handover and has not made room since (its application stopped reading
-     * events or returning descriptors): its connections then get at most half the stack's receive memory, so
-     * the other receivers on the stack go on receiving.
+     * Whether the receiver refused a handover and has made no room for a whole duty cycle since (its
+     * application stopped reading events or returning descriptors): its connections then get at most half the
+     * stack's receive memory, so the other receivers on the stack go on receiving.
      */
     default boolean stalled() {
         return false;

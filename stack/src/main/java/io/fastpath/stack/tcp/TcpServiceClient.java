@@ -148,6 +148,8 @@ public final class TcpServiceClient {
     private boolean stalledOnBudget;
     private long stallConsumerPosition;
     private int stallHeld;
+    /** Polls the client has stayed stalled through: from 2 on it made no room for a whole duty cycle. */
+    private int stallPolls;
     /** Handovers refused so far (poll thread; tests: a stalled client is not asked again until it made room). */
     long refusedHandovers;
     private final int[] waitingSlots;
@@ -567,6 +569,8 @@ public final class TcpServiceClient {
             && (stalledOnRing && events.consumerPosition() != stallConsumerPosition
                 || stalledOnBudget && held.count() < stallHeld)) {
             work += resumeWaiting();
+        } else if (stalled && stallPolls < Integer.MAX_VALUE) {
+            stallPolls++;
         }
         return work;
     }
@@ -591,6 +595,7 @@ public final class TcpServiceClient {
         refusedHandovers++;
         if (!stalled) {
             stalled = true;
+            stallPolls = 0;
             stallConsumerPosition = events.consumerPosition();
             stallHeld = held.count();
         }
@@ -700,9 +705,13 @@ public final class TcpServiceClient {
             return TcpServiceClient.this;
         }
 
+        /**
+         * Stalled for admission: no room made for a whole duty cycle (a client that reads its events every cycle
+         * but fills its ring within one is slow, not stalled), and not alone on the stack (it starves nobody).
+         */
         @Override
         public boolean stalled() {
-            return stalled && service.clientCount() > 1; // alone on the stack, it starves nobody
+            return stalled && stallPolls >= 2 && service.clientCount() > 1;
         }
 
         @Override

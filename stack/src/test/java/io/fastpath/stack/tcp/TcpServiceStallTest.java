@@ -5,14 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.EthDevPort;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.dpdk.Port;
-import io.fastpath.dpdk.RingPair;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.ByteBuffer;
@@ -22,7 +18,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.agrona.BufferUtil;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -40,50 +35,31 @@ class TcpServiceStallTest {
     private static final int B_IP = Ipv4Address.parse("10.15.0.2");
     /** The server stack's TCP receive memory (mbufs): small, so that one stalled client could fill it. */
     private static final int MEMORY_LIMIT = 400;
-    private static int round;
 
     @TempDir
     Path dir;
+    private TcpServiceRig rig;
     private PktmbufPool pool;
-    private RingPair pair;
     private Stack peer;
     private Stack server;
     private int baseline;
-    private final List<Seen> polled = new ArrayList<>();
 
     @BeforeEach
     void up() {
-        int n = round++;
-        pool = PktmbufPool.create("tsst" + n, 8191, 0, PktmbufPool.DEFAULT_DATA_ROOM);
-        pair = RingPair.create("tss" + n, 1024, pool, pool, EthDevPort.Config.defaults());
-        peer = stack(pair.a(), "sp" + n, A_IP, 0);
-        server = stack(pair.b(), "ss" + n, B_IP, MEMORY_LIMIT);
-        baseline = pool.inUseCount();
+        rig = new TcpServiceRig(dir, "tsst", A_IP, B_IP, MEMORY_LIMIT);
+        pool = rig.pool;
+        peer = rig.peer;
+        server = rig.server;
+        baseline = rig.baseline;
     }
 
     @AfterEach
     void down() {
-        for (Stack s : new Stack[] {peer, server}) {
-            s.onClose();
-            s.close();
-        }
-        drain(pair.a());
-        drain(pair.b());
-        pair.close();
-        int inUse = pool.inUseCount();
-        pool.close();
-        assertEquals(0, inUse, "every mbuf back in the pool");
-    }
-
-    private Stack stack(Port port, String name, int ip, int memoryLimit) {
-        return new Stack(port, StackConfig.builder().name(name).address(ip, 24)
-            .tcp(TcpConfig.defaults().withBuffers(256 * 1024, 1024 * 1024))
-            .tcpMemory(memoryLimit, 256)
-            .countersFile(dir.resolve(name + ".counters")).build());
+        rig.close();
     }
 
     /** What one client saw. */
-    private static class Seen implements TcpEventHandler {
+    private static class Seen implements TcpEventHandler, Runnable {
         final TcpServiceClient client;
         final Set<Long> accepted = new HashSet<>();
         final List<Long> connected = new ArrayList<>();
@@ -95,6 +71,11 @@ class TcpServiceStallTest {
 
         Seen(TcpServiceClient client) {
             this.client = client;
+        }
+
+        @Override
+        public void run() {
+            client.pollEvents(this);
         }
 
         @Override
@@ -137,37 +118,6 @@ class TcpServiceStallTest {
         }
     }
 
-    private void pumpOnce() {
-        peer.doWork();
-        server.doWork();
-        for (Seen s : polled) {
-            s.client.pollEvents(s);
-        }
-    }
-
-    private void pumpUntil(BooleanSupplier done, String what) {
-        pumpUntil(done, () -> what);
-    }
-
-    private void pumpUntil(BooleanSupplier done, java.util.function.Supplier<String> what) {
-        pumpUntil(done, what, 10);
-    }
-
-    private void pumpUntil(BooleanSupplier done, java.util.function.Supplier<String> what, int seconds) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (!done.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, what);
-            pumpOnce();
-        }
-    }
-
-    private void pumpFor(long ms) {
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-        while (System.nanoTime() - end < 0) {
-            pumpOnce();
-        }
-    }
-
     /** Pumps until {@code s} has been handed nothing new for 200 ms. */
     private void pumpUntilStill(Seen s) {
         long last = -1;
@@ -175,7 +125,7 @@ class TcpServiceStallTest {
         long deadline = since + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() - since < TimeUnit.MILLISECONDS.toNanos(200)) {
             assertTrue(System.nanoTime() < deadline, "never settled");
-            pumpOnce();
+            rig.pumpOnce();
             if (s.bytes != last) {
                 last = s.bytes;
                 since = System.nanoTime();
@@ -188,7 +138,7 @@ class TcpServiceStallTest {
         for (int i = 0; i < count; i++) {
             assertTrue(p.client.connect(port * 100 + i, B_IP, port, 0));
         }
-        pumpUntil(() -> p.connected.size() == before + count, "connections to " + port);
+        rig.pumpUntil(() -> p.connected.size() == before + count, "connections to " + port);
         return new ArrayList<>(p.connected.subList(before, before + count));
     }
 
@@ -203,11 +153,11 @@ class TcpServiceStallTest {
         Seen wsk = new Seen(server.tcpService().newClient());
         Seen tdi = new Seen(server.tcpService().newClient());
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(wsk, tdi, p));
+        rig.polled.addAll(List.of(wsk, tdi, p));
         wsk.release = false; // keeps every descriptor: stalled once its budget is used up
         assertTrue(wsk.client.listen(7));
         assertTrue(tdi.client.listen(8));
-        pumpUntil(() -> wsk.listens.size() == 1 && tdi.listens.size() == 1, "listens");
+        rig.pumpUntil(() -> wsk.listens.size() == 1 && tdi.listens.size() == 1, "listens");
         List<Long> toWsk = connect(p, 7, 3);
         List<Long> toTdi = connect(p, 8, 1);
         ByteBuffer data = ByteBuffer.allocateDirect(1 << 20);
@@ -218,7 +168,7 @@ class TcpServiceStallTest {
 
         long sent = 256 * 1024;
         assertTrue(p.client.send(toTdi.get(0), 2, BufferUtil.address(data), (int) sent));
-        pumpUntil(() -> tdi.bytes == sent, "the other client receives while one is stalled: " + tdi.bytes);
+        rig.pumpUntil(() -> tdi.bytes == sent, "the other client receives while one is stalled: " + tdi.bytes);
         assertFalse(tdi.client.stalled());
         int budget = server.tcpService().clientBudget();
         assertTrue(wsk.held.size() <= budget, wsk.held.size() + " held, budget " + budget);
@@ -230,12 +180,12 @@ class TcpServiceStallTest {
         }
         wsk.held.clear();
         wsk.release = true;
-        pumpUntil(() -> wsk.bytes == 3L << 20, "the stalled client's data once it made room: " + wsk.bytes);
+        rig.pumpUntil(() -> wsk.bytes == 3L << 20, "the stalled client's data once it made room: " + wsk.bytes);
         assertEquals(0, server.counters().drop(DropReason.RELEASE_REFUSED).get());
         for (long h : p.connected) {
             assertTrue(p.client.abort(h));
         }
-        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+        rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
     }
 
     /**
@@ -248,7 +198,7 @@ class TcpServiceStallTest {
         Seen wsk = new Seen(server.tcpService().newClient());
         Seen tdi = new Seen(server.tcpService().newClient()); // beside another client: a budget of half the memory
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(wsk, tdi, p));
+        rig.polled.addAll(List.of(wsk, tdi, p));
         wsk.release = false;
         assertTrue(wsk.client.listen(7));
         List<Long> toWsk = connect(p, 7, 3);
@@ -261,14 +211,14 @@ class TcpServiceStallTest {
         int waiting = wsk.client.waitingConnections();
         assertTrue(waiting >= 1 && waiting <= 3, "each refused connection waits once: " + waiting);
         long refused = wsk.client.refusedHandovers;
-        pumpFor(300); // thousands of duty cycles, the application still keeping everything
+        rig.pumpFor(300); // thousands of duty cycles, the application still keeping everything
         assertEquals(refused, wsk.client.refusedHandovers, "no handover offered to the stalled client meanwhile");
         assertEquals(waiting, wsk.client.waitingConnections());
 
         // One release makes room: the waiting connections are offered again, once each.
         long[] d = wsk.held.remove(0);
         assertTrue(wsk.client.release(d[0], d[1], (int) d[2]));
-        pumpUntil(() -> wsk.client.refusedHandovers > refused, "offered again, and refused once the room is used");
+        rig.pumpUntil(() -> wsk.client.refusedHandovers > refused, "offered again, and refused once the room is used");
         for (long[] h : wsk.held) {
             assertTrue(wsk.client.release(h[0], h[1], (int) h[2]));
         }
@@ -277,7 +227,7 @@ class TcpServiceStallTest {
         for (long h : p.connected) {
             assertTrue(p.client.abort(h));
         }
-        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+        rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
     }
 
     /**
@@ -290,37 +240,37 @@ class TcpServiceStallTest {
         Seen wsk = new Seen(server.tcpService().newClient(1 << 16, 1024)); // a ring of about 30 events
         Seen tdi = new Seen(server.tcpService().newClient());
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(wsk, tdi, p));
+        rig.polled.addAll(List.of(wsk, tdi, p));
         assertTrue(wsk.client.listen(7));
         assertTrue(tdi.client.listen(8));
-        pumpUntil(() -> wsk.listens.size() == 1 && tdi.listens.size() == 1, "listens");
+        rig.pumpUntil(() -> wsk.listens.size() == 1 && tdi.listens.size() == 1, "listens");
         List<Long> toWsk = connect(p, 7, 2);
         long toTdi = connect(p, 8, 1).get(0);
-        polled.remove(wsk); // its application stops reading events
+        rig.polled.remove(wsk); // its application stops reading events
         ByteBuffer data = ByteBuffer.allocateDirect(1 << 20);
         for (long h : toWsk) {
             assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
         }
-        pumpFor(300);
+        rig.pumpFor(300);
         assertTrue(wsk.client.stalled(), "its event ring is full");
         int waiting = wsk.client.waitingConnections();
         assertTrue(waiting >= 1 && waiting <= 2, "each refused connection waits once: " + waiting);
         long refused = wsk.client.refusedHandovers;
         long sent = 256 * 1024;
         assertTrue(p.client.send(toTdi, 2, BufferUtil.address(data), (int) sent));
-        pumpUntil(() -> tdi.bytes == sent, "the other client receives meanwhile: " + tdi.bytes);
+        rig.pumpUntil(() -> tdi.bytes == sent, "the other client receives meanwhile: " + tdi.bytes);
         assertTrue(wsk.client.refusedHandovers - refused <= 2 * 64,
             "not offered again each duty cycle while it does not read: " + (wsk.client.refusedHandovers - refused));
 
-        polled.add(wsk); // reads again
+        rig.polled.add(wsk); // reads again
         // Segments the stack dropped while the client was stalled come again after the peer's retransmission
         // time-out, which backed off meanwhile: more time than the other steps.
-        pumpUntil(() -> wsk.bytes == 2L << 20, () -> "its data once it reads: " + wsk.bytes, 40);
+        rig.pumpUntil(() -> wsk.bytes == 2L << 20, () -> "its data once it reads: " + wsk.bytes, 40);
         assertFalse(wsk.client.stalled());
         for (long h : p.connected) {
             assertTrue(p.client.abort(h));
         }
-        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+        rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
     }
 
     /**
@@ -332,7 +282,7 @@ class TcpServiceStallTest {
     void aReleaseOfAnEarlierHandoverOfARecycledMbufIsRefused_reviewB() {
         Seen s = new Seen(server.tcpService().newClient());
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(s, p));
+        rig.polled.addAll(List.of(s, p));
         s.release = false;
         assertTrue(s.client.listen(7));
         long h = connect(p, 7, 1).get(0);
@@ -347,7 +297,7 @@ class TcpServiceStallTest {
         long[] later = null;
         for (int attempt = 0; attempt < 2000 && later == null; attempt++) {
             assertTrue(p.client.send(h, attempt, BufferUtil.address(data), 100));
-            pumpUntil(() -> !s.held.isEmpty(), "data");
+            rig.pumpUntil(() -> !s.held.isEmpty(), "data");
             long[] d = s.held.remove(0);
             earlier = released.get(TcpServiceClient.mbufAddress(d[1]));
             if (earlier != null) {
@@ -355,7 +305,7 @@ class TcpServiceStallTest {
                 break;
             }
             assertTrue(s.client.release(d[0], d[1], (int) d[2]));
-            pumpFor(1);
+            rig.pumpFor(1);
             released.put(TcpServiceClient.mbufAddress(d[1]), d);
         }
         away.freeAll(taken);
@@ -364,16 +314,16 @@ class TcpServiceStallTest {
         assertNotEquals(earlier[1], later[1], "two handovers of one mbuf are two descriptors");
         int inUse = pool.inUseCount();
         assertTrue(s.client.release(earlier[0], earlier[1], (int) earlier[2])); // stale: refused on the poll thread
-        pumpFor(20);
+        rig.pumpFor(20);
         assertEquals(1, server.counters().drop(DropReason.RELEASE_REFUSED).get(), "the stale release refused");
         assertEquals(inUse, pool.inUseCount(), "the later handover's mbuf was not freed");
         assertEquals(1, server.tcpService().heldDescriptors());
         assertTrue(s.client.release(later[0], later[1], (int) later[2]));
-        pumpFor(20);
+        rig.pumpFor(20);
         assertEquals(0, server.tcpService().heldDescriptors());
         assertEquals(1, server.counters().drop(DropReason.RELEASE_REFUSED).get(), "the real release honoured");
         assertTrue(p.client.abort(h));
-        pumpFor(20);
+        rig.pumpFor(20);
     }
 
     /**
@@ -386,9 +336,9 @@ class TcpServiceStallTest {
     void stopListeningIsCheckedAgainstTheListenerTable_reviewC() {
         Seen s = new Seen(server.tcpService().newClient());
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(s, p));
+        rig.polled.addAll(List.of(s, p));
         assertTrue(s.client.listen(7));
-        pumpUntil(() -> s.listens.size() == 1, "listen");
+        rig.pumpUntil(() -> s.listens.size() == 1, "listen");
         assertEquals(NtStatus.STATUS_SUCCESS, server.tcp().stopListening(7));
         List<TcpConnection> raw = new ArrayList<>();
         TcpListenHandler other = c -> {
@@ -398,12 +348,12 @@ class TcpServiceStallTest {
         assertEquals(NtStatus.STATUS_SUCCESS, server.tcp().listen(0, 7, other));
         long refused = server.counters().drop(DropReason.REQUEST_REFUSED).get();
         assertTrue(s.client.stopListening(7));
-        pumpFor(20);
+        rig.pumpFor(20);
         assertEquals(refused + 1, server.counters().drop(DropReason.REQUEST_REFUSED).get(), "not its listener");
         assertTrue(p.client.connect(1, B_IP, 7, 0));
-        pumpUntil(() -> raw.size() == 1, "the other listener still listens");
+        rig.pumpUntil(() -> raw.size() == 1, "the other listener still listens");
         assertEquals(NtStatus.STATUS_SUCCESS, server.tcp().stopListening(7));
-        pumpFor(20);
+        rig.pumpFor(20);
     }
 
     /**
@@ -415,11 +365,11 @@ class TcpServiceStallTest {
         Seen x = new Seen(server.tcpService().newClient());
         Seen other = new Seen(server.tcpService().newClient());
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(x, other, p));
+        rig.polled.addAll(List.of(x, other, p));
         x.release = false;
         assertTrue(x.client.listen(7));
         assertTrue(other.client.listen(8));
-        pumpUntil(() -> x.listens.size() == 1 && other.listens.size() == 1, "listens");
+        rig.pumpUntil(() -> x.listens.size() == 1 && other.listens.size() == 1, "listens");
         List<Long> toX = connect(p, 7, 2);
         long toOther = connect(p, 8, 1).get(0);
         ByteBuffer data = ByteBuffer.allocateDirect(64 * 1024);
@@ -436,21 +386,21 @@ class TcpServiceStallTest {
         assertFalse(x.client.listen(9), "requests refused once closing");
         long[] kept = x.held.get(0);
         assertFalse(x.client.release(kept[0], kept[1], (int) kept[2]), "the close returns what it held");
-        pumpUntil(() -> x.client.isClosed(), "the poll thread closed the client");
+        rig.pumpUntil(() -> x.client.isClosed(), "the poll thread closed the client");
         assertEquals(clients - 1, server.tcpService().clientCount(), "its place is free");
         assertEquals(0, server.tcpService().heldDescriptors(), "every descriptor it held is back");
-        pumpUntil(() -> p.closed.containsAll(toX), "its connections were reset");
+        rig.pumpUntil(() -> p.closed.containsAll(toX), "its connections were reset");
         assertFalse(p.closed.contains(toOther), "another client's connection goes on");
         assertTrue(server.tcp().connection(toOther(other)) != null);
         // Its listener stopped: another client may listen on the port now.
         Seen y = new Seen(server.tcpService().newClient());
-        polled.add(y);
+        rig.polled.add(y);
         assertTrue(y.client.listen(7));
-        pumpUntil(() -> y.listens.size() == 1, "listen");
+        rig.pumpUntil(() -> y.listens.size() == 1, "listen");
         assertEquals(List.of(NtStatus.STATUS_SUCCESS), y.listens);
         assertEquals(0, server.counters().drop(DropReason.RELEASE_REFUSED).get());
         assertTrue(p.client.abort(toOther));
-        pumpFor(20);
+        rig.pumpFor(20);
         assertEquals(baseline, pool.inUseCount(), "nothing leaked");
     }
 
@@ -462,28 +412,22 @@ class TcpServiceStallTest {
     @Test
     void aThousandClientsMadeAndClosedOnOneStack_reviewD() {
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.add(p);
+        rig.polled.add(p);
         int clients = server.tcpService().clientCount();
         for (int i = 0; i < 1000; i++) {
             Seen c = new Seen(server.tcpService().newClient(4096, 4096));
             assertTrue(c.client.listen(7));
-            pumpUntil(() -> { c.client.pollEvents(c); return c.listens.size() == 1; }, "listen " + i);
+            rig.pumpUntil(() -> { c.client.pollEvents(c); return c.listens.size() == 1; }, "listen " + i);
             assertEquals(NtStatus.STATUS_SUCCESS, c.listens.get(0), "the port is free again: " + i);
             if (i % 100 == 0) {
                 connect(p, 7, 1); // now and then with a connection to reset
             }
             c.client.close();
-            pumpUntil(() -> c.client.isClosed(), "closed " + i);
+            rig.pumpUntil(() -> c.client.isClosed(), "closed " + i);
         }
         assertEquals(clients, server.tcpService().clientCount());
-        pumpFor(50);
+        rig.pumpFor(50);
         assertEquals(0, server.tcpService().heldDescriptors());
     }
 
-    private static void drain(Port port) {
-        MbufArray burst = new MbufArray(32);
-        for (int n; (n = port.receive(burst, 32)) > 0; ) {
-            burst.freeAll(n);
-        }
-    }
 }

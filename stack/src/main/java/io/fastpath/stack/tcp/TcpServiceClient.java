@@ -137,24 +137,8 @@ public final class TcpServiceClient {
     private int sidePathTaken;
     /** The descriptors this client holds (its own table and budget). */
     final HeldDescriptors held;
-    /**
-     * A handover was refused (event ring full, or this client's budget used up): the connections it refused
-     * wait here, each once, until the application makes room (reads events or returns descriptors). A poll
-     * of a stalled client costs two comparisons, however many connections wait.
-     */
-    private boolean stalled;
-    /** Refused for want of room on the event ring (then reading events makes room) or of budget (releases). */
-    private boolean stalledOnRing;
-    private boolean stalledOnBudget;
-    private long stallConsumerPosition;
-    private int stallHeld;
-    /** Polls the client has stayed stalled through: from 2 on it made no room for a whole duty cycle. */
-    private int stallPolls;
-    /** Handovers refused so far (poll thread; tests: a stalled client is not asked again until it made room). */
-    long refusedHandovers;
-    private final int[] waitingSlots;
-    private final boolean[] waiting;
-    private int waitingCount;
+    /** Connections whose data waits for this client to make room (it is stalled while any do). */
+    private final WaitingConnections waiting;
 
     TcpServiceClient(TcpService service, int id, int requestRingBytes, int eventRingBytes, int maxConnections,
                      int maxHeld) {
@@ -164,8 +148,7 @@ public final class TcpServiceClient {
         // Whole records, a power of two: no release ever needs padding at the wrap.
         this.releases = new ManyToOneRingBuffer(ring(Math.max(64, maxHeld) * ReleaseRequestFlyweight.RECORD_LENGTH));
         this.held = new HeldDescriptors(maxHeld);
-        this.waitingSlots = new int[maxConnections];
-        this.waiting = new boolean[maxConnections];
+        this.waiting = new WaitingConnections(maxConnections);
         this.controlSlots = new ManyToOneRingBuffer(ring(Math.max(64, maxConnections)
             * SlotFlyweight.RECORD_LENGTH));
         this.control = new long[maxConnections];
@@ -565,59 +548,31 @@ public final class TcpServiceClient {
             work += pollSidePath();
         }
         work += events.moveWaiting();
-        if (stalled && !events.waiting()
-            && (stalledOnRing && events.consumerPosition() != stallConsumerPosition
-                || stalledOnBudget && held.count() < stallHeld)) {
-            work += resumeWaiting();
-        } else if (stalled && stallPolls < Integer.MAX_VALUE) {
-            stallPolls++;
+        if (waiting.stalled()) {
+            if (!events.waiting() && waiting.roomMade(events.consumerPosition(), held.count())) {
+                work += waiting.resume(service, this);
+            } else {
+                waiting.stillStalled();
+            }
         }
         return work;
     }
 
-    /** The application made room: offers the refused connections' data again (each waited once). */
-    private int resumeWaiting() {
-        stalled = false;
-        stalledOnRing = false;
-        stalledOnBudget = false;
-        int n = waitingCount;
-        waitingCount = 0;
-        for (int k = 0; k < n; k++) {
-            int slot = waitingSlots[k];
-            waiting[slot] = false;
-            service.resumeReceive(this, slot);
-        }
-        return n;
-    }
 
-    /** {@code c}'s data stays in it until this client makes room. */
-    private void stall(TcpConnection c, boolean onBudget) {
-        refusedHandovers++;
-        if (!stalled) {
-            stalled = true;
-            stallPolls = 0;
-            stallConsumerPosition = events.consumerPosition();
-            stallHeld = held.count();
-        }
-        if (onBudget) {
-            stalledOnBudget = true;
-        } else {
-            stalledOnRing = true;
-        }
-        if (!waiting[c.index]) {
-            waiting[c.index] = true;
-            waitingSlots[waitingCount++] = c.index;
-        }
-    }
 
     /** Whether a handover was refused and the application has not made room since (poll thread; tests). */
     boolean stalled() {
-        return stalled;
+        return waiting.stalled();
     }
 
     /** Connections whose data waits for this client to make room (poll thread; tests). */
     int waitingConnections() {
-        return waitingCount;
+        return waiting.count();
+    }
+
+    /** Handovers refused so far (poll thread; tests: a stalled client is not asked again until it made room). */
+    long refusedHandovers() {
+        return waiting.refused();
     }
 
     private void collectSlot(int type, MutableDirectBuffer b, int i, int length) {
@@ -711,7 +666,7 @@ public final class TcpServiceClient {
          */
         @Override
         public boolean stalled() {
-            return stalled && stallPolls >= 2 && service.clientCount() > 1;
+            return waiting.stalledForAdmission() && service.clientCount() > 1;
         }
 
         @Override
@@ -749,12 +704,14 @@ public final class TcpServiceClient {
         @Override
         public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
             if (!held.canHold() || held.count() >= service.clientBudget()) {
-                stall(c, true); // the data stays in the connection and is offered again
+                // the data stays in the connection and is offered again
+                waiting.stall(c, true, events.consumerPosition(), held.count());
                 return false;
             }
             int i = events.claimReceive();
             if (i < 0) {
-                stall(c, false); // also while events wait for room: they go first
+                // also while events wait for room: they go first
+                waiting.stall(c, false, events.consumerPosition(), held.count());
                 return false;
             }
             long handle = c.handle();

@@ -210,15 +210,15 @@ class TcpServiceStallTest {
         assertTrue(wsk.client.stalled());
         int waiting = wsk.client.waitingConnections();
         assertTrue(waiting >= 1 && waiting <= 3, "each refused connection waits once: " + waiting);
-        long refused = wsk.client.refusedHandovers;
+        long refused = wsk.client.refusedHandovers();
         rig.pumpFor(300); // thousands of duty cycles, the application still keeping everything
-        assertEquals(refused, wsk.client.refusedHandovers, "no handover offered to the stalled client meanwhile");
+        assertEquals(refused, wsk.client.refusedHandovers(), "no handover offered to the stalled client meanwhile");
         assertEquals(waiting, wsk.client.waitingConnections());
 
         // One release makes room: the waiting connections are offered again, once each.
         long[] d = wsk.held.remove(0);
         assertTrue(wsk.client.release(d[0], d[1], (int) d[2]));
-        rig.pumpUntil(() -> wsk.client.refusedHandovers > refused, "offered again, and refused once the room is used");
+        rig.pumpUntil(() -> wsk.client.refusedHandovers() > refused, "offered again, and refused once the room is used");
         for (long[] h : wsk.held) {
             assertTrue(wsk.client.release(h[0], h[1], (int) h[2]));
         }
@@ -255,12 +255,12 @@ class TcpServiceStallTest {
         assertTrue(wsk.client.stalled(), "its event ring is full");
         int waiting = wsk.client.waitingConnections();
         assertTrue(waiting >= 1 && waiting <= 2, "each refused connection waits once: " + waiting);
-        long refused = wsk.client.refusedHandovers;
+        long refused = wsk.client.refusedHandovers();
         long sent = 256 * 1024;
         assertTrue(p.client.send(toTdi, 2, BufferUtil.address(data), (int) sent));
         rig.pumpUntil(() -> tdi.bytes == sent, "the other client receives meanwhile: " + tdi.bytes);
-        assertTrue(wsk.client.refusedHandovers - refused <= 2 * 64,
-            "not offered again each duty cycle while it does not read: " + (wsk.client.refusedHandovers - refused));
+        assertTrue(wsk.client.refusedHandovers() - refused <= 2 * 64,
+            "not offered again each duty cycle while it does not read: " + (wsk.client.refusedHandovers() - refused));
 
         rig.polled.add(wsk); // reads again
         // Segments the stack dropped while the client was stalled come again after the peer's retransmission

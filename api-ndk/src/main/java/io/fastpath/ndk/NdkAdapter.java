@@ -1,10 +1,12 @@
 package io.fastpath.ndk;
 
+import io.fastpath.provider.ClientPump;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.PortTable;
+import io.fastpath.provider.RequestQueue;
 import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
@@ -14,11 +16,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 /**
  * An NDK adapter (the provider side of NdkOpenAdapter) over one {@link Stack}: it creates listeners,
@@ -49,6 +49,7 @@ public final class NdkAdapter implements AutoCloseable {
     private final Stack stack;
     /** This adapter's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
+    private final ClientPump pump;
     final int stackAddress;
     private final NdkAdapterInfo info;
     private final Consumer<Throwable> errorHandler;
@@ -56,9 +57,7 @@ public final class NdkAdapter implements AutoCloseable {
     private volatile boolean closed;
     /** Set first thing in {@link #close}: from then on calls are no longer queued. */
     private volatile boolean closing;
-    /** Threads between their check of {@link #closing} and their offer to {@link #tasks}. */
-    private final AtomicInteger offering = new AtomicInteger();
-    private final ManyToOneConcurrentArrayQueue<Runnable> tasks = new ManyToOneConcurrentArrayQueue<>(1024);
+    private final RequestQueue<Runnable> tasks = new RequestQueue<>(1024);
     private final ArrayDeque<Runnable> deferred = new ArrayDeque<>();
     final Long2ObjectHashMap<NdkConnector> byHandle = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<NdkConnector> byRequest = new Long2ObjectHashMap<>();
@@ -72,13 +71,11 @@ public final class NdkAdapter implements AutoCloseable {
     private long crcErrors;
     private int lastMalformed;
     private long refusedBacklog;
-    private final Events events = new Events();
-
-    // Requests to the stack that found its request ring full: retried in order at every dispatch round.
 
     private NdkAdapter(Stack stack, NdkAdapterInfo info, Consumer<Throwable> errorHandler) {
         this.stack = stack;
-        this.tcp = stack.tcpService().newClient();
+        this.pump = new ClientPump(stack.tcpService(), new Events());
+        this.tcp = pump.client();
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.info = info;
@@ -155,7 +152,7 @@ public final class NdkAdapter implements AutoCloseable {
                 run(r);
             }
         }
-        work += tcp.pollEvents(events);
+        work += pump.poll();
         work += timers.poll(nowNs);
         return work;
     }
@@ -174,12 +171,7 @@ public final class NdkAdapter implements AutoCloseable {
     }
 
     private boolean offer(Runnable task) {
-        offering.incrementAndGet();
-        try {
-            return !closing && tasks.offer(task);
-        } finally {
-            offering.decrementAndGet();
-        }
+        return tasks.offer(task) == RequestQueue.QUEUED;
     }
 
     /**
@@ -406,6 +398,7 @@ public final class NdkAdapter implements AutoCloseable {
             checkThread();
         }
         closing = true;
+        tasks.close(); // later offers are refused; one in flight finishes first
         if (ownThread) {
             loop.stopThread();
             loop.adopt();
@@ -430,10 +423,7 @@ public final class NdkAdapter implements AutoCloseable {
                 Thread.yield();
             }
         }
-        // A thread that saw closing == false may still be offering: wait for it, then cancel what is left.
-        while (offering.get() != 0) {
-            Thread.onSpinWait();
-        }
+        // What was queued before close() and not yet run: cancelled.
         for (Runnable r; (r = tasks.poll()) != null; ) {
             if (r instanceof QueuedCall q) {
                 q.cancel();
@@ -441,6 +431,7 @@ public final class NdkAdapter implements AutoCloseable {
                 run(r);
             }
         }
+        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         closed = true;
     }
 
@@ -450,12 +441,10 @@ public final class NdkAdapter implements AutoCloseable {
         public void onConnectComplete(long requestId, long handle, int status) {
             NdkConnector c = byRequest.get(requestId);
             if (c == null) {
-                if (handle != 0) {
-                    abort(handle);
-                }
-                return;
+                pump.dropConnectOutcome(handle, status);
+            } else {
+                c.onTcpConnected(handle, status);
             }
-            c.onTcpConnected(handle, status);
         }
 
         @Override

@@ -82,9 +82,6 @@ public final class TdiConnection {
     private long transmissionErrors;
     private long throughput;
 
-    boolean scheduled;
-    TdiConnection nextWork;
-
     TdiConnection(TdiProvider provider, long id, Object context) {
         this.provider = provider;
         this.ep = new Endpoint<>(provider.tcp, provider.releaser, provider.copier, provider.byHandle, this, 16,

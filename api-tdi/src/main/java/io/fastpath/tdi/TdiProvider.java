@@ -1,6 +1,10 @@
 package io.fastpath.tdi;
 
 import io.fastpath.provider.CancelQueue;
+import io.fastpath.provider.ClientPump;
+import io.fastpath.provider.HeldCompletions;
+import io.fastpath.provider.RequestQueue;
+import io.fastpath.provider.WorkList;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
 import io.fastpath.provider.IdleMode;
@@ -9,30 +13,20 @@ import io.fastpath.provider.Verifier;
 import io.fastpath.provider.IrpQueue;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
-import io.fastpath.provider.ObjectPool;
 import io.fastpath.provider.PortTable;
 import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.tcp.TcpServiceClient;
 import io.fastpath.stack.tcp.TcpSocketOptions;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import org.agrona.BufferUtil;
-import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
-import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * The TDI transport over one {@link Stack}: the device object requests are sent to ({@link #callDriver},
@@ -76,6 +70,7 @@ public final class TdiProvider implements AutoCloseable {
     private final Stack stack;
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
+    final ClientPump pump;
     final int stackAddress;
     final int sendBufferBytes;
     final int receiveBufferBytes;
@@ -85,23 +80,17 @@ public final class TdiProvider implements AutoCloseable {
      * RST, or its ACK never came), so the accept IRP waits at most this long.
      */
     final long handshakeLimitNs;
-    private final Consumer<Throwable> errorHandler;
+    final Consumer<Throwable> errorHandler;
     private final long startTime = System.currentTimeMillis() * 10_000L;
     private final DispatchLoop loop;
     private volatile boolean closed;
 
-    private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
-    /**
-     * Chains returned from other threads, linked through {@link Tsdu#returnNext} (a Treiber stack: producers push,
-     * the dispatch thread takes all with one swap). A chain is pushed at most once per hold (HELD to RETURNING is
-     * a compare-and-set), so this cannot fill: TdiReturnChainedReceives returns VOID on Windows and never fails here.
-     */
-    private final AtomicReference<Tsdu> returned = new AtomicReference<>();
+    private final RequestQueue<Object> requests = new RequestQueue<>(QUEUE_CAPACITY);
     private final Consumer<Object> requestConsumer = this::onRequest;
 
     final Long2ObjectHashMap<Object> byHandle = new Long2ObjectHashMap<>();
-    private final Int2ObjectHashMap<TdiAddress> listening = new Int2ObjectHashMap<>();
-    private final Int2ObjectHashMap<TdiAddress> listenPending = new Int2ObjectHashMap<>();
+    final Int2ObjectHashMap<TdiAddress> listening = new Int2ObjectHashMap<>();
+    final Int2ObjectHashMap<TdiAddress> listenPending = new Int2ObjectHashMap<>();
     private final List<TdiAddress> addresses = new ArrayList<>();
     private final List<TdiConnection> connections = new ArrayList<>();
     private final PortTable ports;
@@ -120,23 +109,16 @@ public final class TdiProvider implements AutoCloseable {
     /** Accept IRPs from ClientEventConnect: they complete after the round's indications. */
     private final IrpQueue<Irp> acceptsToComplete = new IrpQueue<>();
     /** Given-up TDI_CONNECTs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
-    private final IrpQueue<Irp> endedConnects = new IrpQueue<>();
-    private long endedConnectsPosition;
-
-    private TdiConnection workHead;
-    private TdiConnection workTail;
+    private final HeldCompletions<Irp> endedConnects;
+    private final HeldCompletions.Completion<Irp> completion = (irp, status) -> complete(irp, status, 0, null);
+    private final WorkList<TdiConnection> work = new WorkList<>();
+    private final Consumer<TdiConnection> doWork = TdiConnection::doWork;
     private final TimerWheel<TdiConnection> timers = new TimerWheel<>(System.nanoTime(), TdiConnection::onTimer);
     long nowNs = System.nanoTime();
 
 
-    private final ObjectPool<Tsdu> tsdus = new ObjectPool<>(Tsdu::new, 64, 64);
-    /** Chains kept by clients; changed on the dispatch thread, and by late returns after close. */
-    private final AtomicInteger heldTsdus = new AtomicInteger();
-
-    /** ClientEventConnect's UserData: a native copy of the SYN's data, valid during the call. */
-    private final ByteBuffer synData = ByteBuffer.allocateDirect(TcpService.MAX_SYN_DATA);
-    private final UnsafeBuffer synDataCopy = new UnsafeBuffer(synData);
-    private final long synDataAddress = BufferUtil.address(synData);
+    /** TSDU descriptors: their pool, the chains clients keep and their returns. */
+    final TdiChains chains = new TdiChains(this);
 
     final TdiEventReturn eventReturn = new TdiEventReturn();
 
@@ -153,103 +135,13 @@ public final class TdiProvider implements AutoCloseable {
     long receivesDone;
     long bytesReceived;
 
-    private final TcpEventHandler events = new TcpEventHandler() {
-        @Override
-        public void onConnectComplete(long requestId, long handle, int status) {
-            int slot = (int) requestId;
-            Irp irp = untrack(slot);
-            TdiConnection c = trackedConnectionOf(slot);
-            if (irp == null || c == null || !c.connectPending(irp, slot)) {
-                if (status == NtStatus.STATUS_SUCCESS.code()) {
-                    abort(handle); // the connect was cancelled, timed out or aborted meanwhile
-                }
-                return;
-            }
-            c.onConnectComplete(handle, status);
-        }
-
-        @Override
-        public void onListenComplete(int port, int status) {
-            TdiAddress a = listenPending.remove(port);
-            if (a == null) {
-                if (status == NtStatus.STATUS_SUCCESS.code() && !listening.containsKey(port)) {
-                    stopListening(port);
-                }
-                return;
-            }
-            onListenOutcome(a, status);
-        }
-
-        @Override
-        public void onConnectRequest(int listenPort, long handle, int remoteIp, int remotePort, DirectBuffer data,
-                                     int offset, int length) {
-            TdiAddress a = listening.get(listenPort);
-            if (a == null || a.closed) {
-                refuse(handle);
-                return;
-            }
-            offer(a, handle, remoteIp, remotePort, data, offset, length);
-        }
-
-        @Override
-        public void onAccepted(int listenPort, long handle, int remoteIp, int remotePort) {
-            // Fast Open data in the SYN (synDataBytes of the other variant) was not taken: the peer sends it
-            // again as ordinary data, so the connection starts like any other.
-            if (byHandle.get(handle) instanceof TdiConnection c && c.acceptPending()) {
-                c.onAccepted();
-            } else {
-                abort(handle); // given up meanwhile (cancelled, aborted, closed, timed out)
-            }
-        }
-
-        @Override
-        public void onReceive(long handle, long mbuf, long address, int length) {
-            if (byHandle.get(handle) instanceof TdiConnection c) {
-                c.onReceive(mbuf, address, length);
-            } else {
-                if (Verifier.ENABLED) {
-                    Verifier.poison(address, length);
-                }
-                releaseDescriptor(handle, mbuf, length);
-            }
-        }
-
-        @Override
-        public void onUrgentData(long handle, DirectBuffer buffer, int offset, int length) {
-            if (byHandle.get(handle) instanceof TdiConnection c) {
-                c.onUrgentData(buffer, offset, length);
-            }
-        }
-
-        @Override
-        public void onSendComplete(long requestId, long handle, int bytes, int status) {
-            int slot = (int) requestId;
-            TdiConnection c = trackedConnectionOf(slot);
-            Irp irp = untrack(slot);
-            if (irp != null && c != null) {
-                c.onSendComplete(irp, bytes, status);
-            }
-        }
-
-        @Override
-        public void onPeerClosed(long handle) {
-            if (byHandle.get(handle) instanceof TdiConnection c) {
-                c.onPeerClosed();
-            }
-        }
-
-        @Override
-        public void onClosed(long handle, int status) {
-            // Also a held request that ended before it was accepted: the peer gave up (RST) or it waited too long.
-            if (byHandle.remove(handle) instanceof TdiConnection c) {
-                c.onStackClosed(status);
-            }
-        }
-    };
+    private final TdiStackEvents events = new TdiStackEvents(this);
 
     private TdiProvider(Stack stack, Consumer<Throwable> errorHandler) {
         this.stack = stack;
-        this.tcp = stack.tcpService().newClient();
+        this.pump = new ClientPump(stack.tcpService(), events);
+        this.tcp = pump.client();
+        this.endedConnects = new HeldCompletions<>(tcp::requestsTaken);
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
@@ -372,16 +264,18 @@ public final class TdiProvider implements AutoCloseable {
             return NtStatus.of(execute(irp));
         }
         irp.markPending();
-        if (closed || !requests.offer(irp)) {
-            if (irp.complete(closed ? NtStatus.STATUS_CANCELLED.code()
+        int queued = requests.offer(irp);
+        if (queued != RequestQueue.QUEUED) {
+            // close() closed the queue before its last drain: an IRP is queued before it or completed here.
+            if (irp.complete(queued == RequestQueue.CLOSED ? NtStatus.STATUS_CANCELLED.code()
                 : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code(), 0, null)) {
                 irp.runCompletionRoutine(errorHandler);
             }
-        } else if (closed) {
-            drainAfterClose(); // close() may have drained the queue for the last time before the offer
         }
         return NtStatus.STATUS_PENDING;
     }
+
+
 
     /**
      * TdiReturnChainedReceives: gives back {@code count} TSDU descriptors a chained receive handler kept
@@ -389,38 +283,16 @@ public final class TdiProvider implements AutoCloseable {
      * already returned (those are skipped; the others are returned).
      */
     public NtStatus returnChainedReceives(Tsdu[] descriptors, int count) {
-        NtStatus status = NtStatus.STATUS_SUCCESS;
-        for (int i = 0; i < count; i++) {
-            Tsdu t = descriptors[i];
-            int was = t == null ? Tsdu.FREE : t.claimForReturn();
-            if (was == Tsdu.INDICATED) {
-                continue; // returned while its handler still runs: finished when the handler returns
-            }
-            if (was != Tsdu.HELD) {
-                status = NtStatus.STATUS_INVALID_PARAMETER;
-                continue;
-            }
-            if (closed) {
-                returnTsduDirect(t); // nobody dispatches any more
-            } else if (loop.onDispatchThread()) {
-                returnTsdu(t);
-            } else {
-                Tsdu head;
-                do {
-                    head = returned.get();
-                    t.returnNext = head;
-                } while (!returned.compareAndSet(head, t));
-                if (closed) {
-                    drainAfterClose(); // close() may have drained the returns for the last time before the push
-                }
-            }
-        }
-        return status;
+        return chains.returnChainedReceives(descriptors, count);
     }
 
     /** Chained receives clients keep right now (STATUS_PENDING, not yet returned). */
     public int heldChainedReceives() {
-        return heldTsdus.get();
+        return chains.held();
+    }
+
+    boolean isClosed() {
+        return closed;
     }
 
     private int execute(Irp irp) {
@@ -564,10 +436,10 @@ public final class TdiProvider implements AutoCloseable {
     private int round() {
         nowNs = System.nanoTime();
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
-        work += takeReturns(false);
+        work += chains.takeReturns(false);
         work += cancels.drain();
-        work += tcp.pollEvents(events);
-        work += completeEndedConnects();
+        work += pump.poll();
+        work += endedConnects.completeTaken(completion);
         work += runTimers();
         work += runWork();
         work += completeAccepts();
@@ -608,7 +480,7 @@ public final class TdiProvider implements AutoCloseable {
         loop.stopThread();
         loop.adopt();
         requests.drain(requestConsumer, Integer.MAX_VALUE);
-        takeReturns(false);
+        chains.takeReturns(false);
         for (TdiConnection c : new ArrayList<>(connections)) {
             c.closeInternal();
         }
@@ -616,17 +488,8 @@ public final class TdiProvider implements AutoCloseable {
             closeAddress(a);
         }
         closed = true;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-        int quiet = 0;
-        while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = drainClosing() + tcp.pollEvents(events) + completer.runDeferred();
-            if (work == 0) {
-                quiet++;
-                LockSupport.parkNanos(1_000_000);
-            } else {
-                quiet = 0;
-            }
-        }
+        requests.close(); // waits for a call from another thread that is queuing
+        pump.settle(() -> drainClosing() + completer.runDeferred());
         byHandle.clear();
         for (int i = 0; i < tracked.length; i++) {
             Irp irp = tracked[i];
@@ -636,6 +499,7 @@ public final class TdiProvider implements AutoCloseable {
             }
         }
         completer.runDeferred();
+        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "TDI provider of " + stack.config().name());
         }
@@ -643,32 +507,13 @@ public final class TdiProvider implements AutoCloseable {
 
     /** close()'s drains once closed is set: late submitters may drain too ({@link #drainAfterClose}). */
     private synchronized int drainClosing() {
-        return requests.drain(requestConsumer, Integer.MAX_VALUE) + takeReturns(true);
+        return requests.drain(requestConsumer, Integer.MAX_VALUE) + chains.takeReturns(true);
     }
 
-    /** Returns every chain other threads pushed; {@code direct} once closing (the pool is not used any more). */
-    private int takeReturns(boolean direct) {
-        Tsdu t = returned.getAndSet(null);
-        int n = 0;
-        while (t != null) {
-            Tsdu next = t.returnNext;
-            t.returnNext = null;
-            if (direct) {
-                returnTsduDirect(t);
-            } else {
-                returnTsdu(t);
-            }
-            t = next;
-            n++;
-        }
-        return n;
-    }
 
     private void onRequest(Object request) {
         if (request instanceof Irp irp) {
             execute(irp);
-        } else if (request instanceof Tsdu t) {
-            returnTsdu(t);
         }
     }
 
@@ -748,45 +593,19 @@ public final class TdiProvider implements AutoCloseable {
         return irp;
     }
 
-    private TdiConnection trackedConnectionOf(int slot) {
+    TdiConnection trackedConnectionOf(int slot) {
         return slot >= 0 && slot < trackedConnection.length ? trackedConnection[slot] : null;
     }
 
     // ---------------------------------------------------------------- work list and timers
 
     void schedule(TdiConnection c) {
-        if (c.scheduled) {
-            return;
-        }
-        c.scheduled = true;
-        c.nextWork = null;
-        if (workTail == null) {
-            workHead = c;
-        } else {
-            workTail.nextWork = c;
-        }
-        workTail = c;
+        work.schedule(c);
     }
 
+    /** Connections' work, also work they schedule meanwhile, up to a bound per round. */
     private int runWork() {
-        int work = 0;
-        while (workHead != null) {
-            TdiConnection c = workHead;
-            workHead = null;
-            workTail = null;
-            while (c != null) {
-                TdiConnection next = c.nextWork;
-                c.nextWork = null;
-                c.scheduled = false;
-                c.doWork();
-                work++;
-                c = next;
-            }
-            if (work > 10_000) {
-                break;
-            }
-        }
-        return work;
+        return work.run(doWork, 10_000);
     }
 
     private int runTimers() {
@@ -833,7 +652,7 @@ public final class TdiProvider implements AutoCloseable {
         stopListeningIfIdle(a);
     }
 
-    private void onListenOutcome(TdiAddress a, int status) {
+    void onListenOutcome(TdiAddress a, int status) {
         if (status == NtStatus.STATUS_SUCCESS.code() && !a.closed) {
             a.listenState = 2;
             listening.put(a.port, a);
@@ -851,70 +670,6 @@ public final class TdiProvider implements AutoCloseable {
         }
     }
 
-    /**
-     * A held SYN (no SYN-ACK yet) on a listening address: a pending TDI_LISTEN takes it, else ClientEventConnect
-     * decides (connect data: a copy of the SYN's Fast Open data), else it is refused.
-     */
-    private void offer(TdiAddress a, long handle, int remoteIp, int remotePort, DirectBuffer data, int offset,
-                       int length) {
-        TdiConnection listener;
-        while ((listener = a.listens.poll()) != null && listener.state != TdiConnection.LISTENING) {
-            // an endpoint whose listen ended meanwhile
-        }
-        if (listener != null) {
-            listener.takeRequest(handle, remoteIp, remotePort);
-            // That was the last TDI_LISTEN and no connect handler is set: the port stops listening (SYNs now are
-            // refused); the next TDI_LISTEN listens again, also while this connection uses the port.
-            stopListeningIfIdle(a);
-            return;
-        }
-        TdiEvents.ClientEventConnect h = a.connectHandler;
-        if (h == null) {
-            refuse(handle);
-            return;
-        }
-        int userData = Math.min(length, synDataCopy.capacity());
-        if (userData > 0) {
-            synDataCopy.putBytes(0, data, offset, userData);
-        }
-        TdiEventReturn out = eventReturn;
-        out.reset();
-        int status;
-        try {
-            // TCP carries no option string with an offer: OptionsLength 0, Options NULL
-            status = h.clientEventConnect(a.connectContext, remoteIp, remotePort, userData,
-                userData > 0 ? synDataAddress : 0, 0, 0, out).code();
-        } catch (Throwable t) {
-            errorHandler.accept(t);
-            status = NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
-        }
-        if (status != NtStatus.STATUS_MORE_PROCESSING_REQUIRED.code()) {
-            refuse(handle); // STATUS_CONNECTION_REFUSED, STATUS_INSUFFICIENT_RESOURCES, anything else
-            return;
-        }
-        Irp accept = out.irp();
-        Object context = out.connectionContext();
-        if (accept == null || accept.minorFunction != Tdi.TDI_ACCEPT
-            || !(accept.fileObject instanceof TdiConnection c) || c.address != a
-            || c.state != TdiConnection.IDLE || !accept.ready()) {
-            refuse(handle);
-            failHandedBack(accept, NtStatus.STATUS_INVALID_CONNECTION.code());
-            raiseError(a, NtStatus.STATUS_INVALID_CONNECTION.code());
-            return;
-        }
-        if (!connectDataFits(accept)) {
-            refuse(handle);
-            failHandedBack(accept, NtStatus.STATUS_INVALID_PARAMETER.code());
-            raiseError(a, NtStatus.STATUS_INVALID_PARAMETER.code());
-            return;
-        }
-        accept.begin(this);
-        accept.markPending();
-        if (context != null) {
-            c.context = context;
-        }
-        c.acceptRequest(handle, remoteIp, remotePort, accept);
-    }
 
     /**
      * An IRP a handler handed back (ClientEventConnect's accept IRP, a receive handler's TDI_RECEIVE) that cannot
@@ -958,22 +713,7 @@ public final class TdiProvider implements AutoCloseable {
 
     /** Completes {@code irp} with {@code status} once the stack has taken its requests up to {@code position}. */
     void completeWhenRequestsTaken(Irp irp, int status, long position) {
-        irp.endStatus = status;
-        endedConnects.add(irp);
-        endedConnectsPosition = Math.max(endedConnectsPosition, position);
-    }
-
-    private int completeEndedConnects() {
-        if (endedConnects.isEmpty() || !tcp.requestsTaken(endedConnectsPosition)) {
-            return 0;
-        }
-        int work = 0;
-        Irp irp;
-        while ((irp = endedConnects.poll()) != null) {
-            complete(irp, irp.endStatus, 0, null);
-            work++;
-        }
-        return work;
+        endedConnects.hold(irp, status, position);
     }
 
     /**
@@ -1016,93 +756,14 @@ public final class TdiProvider implements AutoCloseable {
         copier.copy(from, to, length);
     }
 
-    Tsdu acquireTsdu() {
-        return tsdus.acquire();
-    }
 
-    void freeTsdu(Tsdu t) {
-        t.clear();
-        tsdus.release(t);
-    }
 
-    /**
-     * A chained receive handler returned STATUS_PENDING: the client keeps the chain. If it already returned it
-     * while the handler ran (TdiReturnChainedReceives from another thread, or from the handler), it goes back now.
-     */
-    void holdTsdu(Tsdu t) {
-        if (t.hold()) {
-            if (Verifier.ENABLED) {
-                Verifier.chainHeld(t, "TDI chained receive TSDU");
-            }
-            heldTsdus.incrementAndGet();
-        } else {
-            releaseTsdu(t); // RETURNING: the return came before the handler returned
-        }
-    }
 
-    /** Releases a TSDU's mbufs to the stack and pools it (after SUCCESS, or a return). */
-    void releaseTsdu(Tsdu t) {
-        t.closeSegments(); // before the mbufs go back: a segment read from now on throws
-        if (Verifier.ENABLED) {
-            Verifier.chainReturned(t);
-        }
-        if (!t.expedited) {
-            for (int i = 0; i < t.count; i++) {
-                if (Verifier.ENABLED) {
-                    Verifier.poison(t.address[i], t.length[i]); // before the release is published
-                }
-                releaseDescriptor(t.handle, t.mbuf[i], t.length[i]);
-            }
-        }
-        freeTsdu(t);
-    }
 
-    private void returnTsdu(Tsdu t) {
-        heldTsdus.decrementAndGet();
-        releaseTsdu(t);
-    }
 
-    /**
-     * A chain returned after close() (any thread, nobody dispatches any more): its mbufs go straight to the
-     * stack (releases cannot fail).
-     */
-    private void returnTsduDirect(Tsdu t) {
-        t.closeSegments(); // before the mbufs go back: a segment read from now on throws
-        if (Verifier.ENABLED) {
-            Verifier.chainReturned(t);
-        }
-        if (!t.expedited) {
-            for (int i = 0; i < t.count; i++) {
-                if (Verifier.ENABLED) {
-                    Verifier.poison(t.address[i], t.length[i]);
-                }
-                tcp.release(t.handle, t.mbuf[i], t.length[i]);
-            }
-        }
-        t.clear(); // not pooled: the pool belongs to the dispatch thread
-        heldTsdus.decrementAndGet();
-    }
 
-    /**
-     * A request or chain return queued after close() drained the queue for the last time: the queue is drained
-     * here (one thread at a time; the queue has one consumer), IRPs complete STATUS_CANCELLED on this thread.
-     */
-    private synchronized void drainAfterClose() {
-        requests.drain(lateConsumer, Integer.MAX_VALUE);
-        takeReturns(true);
-    }
 
-    private final Consumer<Object> lateConsumer = this::onLateRequest;
 
-    private void onLateRequest(Object request) {
-        if (request instanceof Irp irp) {
-            if (irp.complete(NtStatus.STATUS_CANCELLED.code(), 0, null)) {
-                irp.runCompletionRoutine(errorHandler);
-            }
-        } else if (request instanceof Tsdu t) {
-            returnTsduDirect(t);
-        }
-    }
 
     long now() {
         return loop.dispatching() ? nowNs : System.nanoTime();

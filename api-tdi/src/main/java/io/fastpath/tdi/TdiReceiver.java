@@ -245,7 +245,7 @@ final class TdiReceiver {
     }
 
     private void indicateChained(TdiAddress a, int inc) {
-        Tsdu t = provider.acquireTsdu();
+        Tsdu t = provider.chains.acquire();
         t.handle = ep.handle();
         t.connection = c;
         int n = data.count();
@@ -272,10 +272,10 @@ final class TdiReceiver {
             Verifier.handlerDone(start, a.chainedHandler, "ClientEventChainedReceive");
         }
         if (status == NtStatus.STATUS_PENDING.code()) {
-            provider.holdTsdu(t);
+            provider.chains.hold(t);
             countReceived(length);
         } else if (status == NtStatus.STATUS_SUCCESS.code()) {
-            provider.releaseTsdu(t);
+            provider.chains.release(t);
             countReceived(length);
         } else if (inc == c.incarnation && c.state == TdiConnection.CONNECTED) {
             // STATUS_DATA_NOT_ACCEPTED: back in the queue (nothing arrived meanwhile) for a TDI_RECEIVE
@@ -284,9 +284,9 @@ final class TdiReceiver {
             }
             data.consumeHead(t.startingOffset);
             blocked = true;
-            provider.freeTsdu(t);
+            provider.chains.free(t);
         } else {
-            provider.releaseTsdu(t);
+            provider.chains.release(t);
         }
     }
 
@@ -368,7 +368,7 @@ final class TdiReceiver {
             }
             int flags = Tdi.TDI_RECEIVE_EXPEDITED | Tdi.TDI_RECEIVE_ENTIRE_MESSAGE | Tdi.TDI_RECEIVE_AT_DISPATCH_LEVEL;
             if (a.chainedExpeditedHandler != null) {
-                Tsdu t = provider.acquireTsdu();
+                Tsdu t = provider.chains.acquire();
                 t.handle = ep.handle();
                 t.connection = c;
                 t.expedited = true;
@@ -386,14 +386,14 @@ final class TdiReceiver {
                     status = NtStatus.STATUS_DATA_NOT_ACCEPTED.code();
                 }
                 if (status == NtStatus.STATUS_PENDING.code()) {
-                    provider.holdTsdu(t);
+                    provider.chains.hold(t);
                 } else if (status == NtStatus.STATUS_SUCCESS.code() || inc != c.incarnation) {
-                    provider.freeTsdu(t);
+                    provider.chains.free(t);
                 } else {
                     provider.copy(t.expeditedAddress, expeditedAddress, n);
                     expeditedLength = n;
                     expeditedBlocked = true;
-                    provider.freeTsdu(t);
+                    provider.chains.free(t);
                 }
             } else if (a.receiveExpeditedHandler != null) {
                 TdiEventReturn out = provider.eventReturn;

@@ -135,7 +135,7 @@ public final class Tsdu {
     /** The mbuf segment {@code i} lies in, or 0 for expedited data (a provider buffer). */
     public long segmentMbuf(int i) {
         check(i);
-        return mbuf[i];
+        return io.fastpath.stack.tcp.TcpServiceClient.mbufAddress(mbuf[i]); // without the handover token
     }
 
     /** The bytes in the chain from {@code startingOffset} on (= the indication's ReceiveLength). */

@@ -1,16 +1,19 @@
 package io.fastpath.wsk;
 
 import io.fastpath.provider.CancelQueue;
-import io.fastpath.provider.IrpQueue;
+import io.fastpath.provider.ClientPump;
 import io.fastpath.provider.DescriptorReleaser;
 import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.HeldCompletions;
 import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.ObjectPool;
 import io.fastpath.provider.PortTable;
+import io.fastpath.provider.RequestQueue;
 import io.fastpath.provider.Verifier;
+import io.fastpath.provider.WorkList;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -24,7 +27,6 @@ import java.util.function.Consumer;
 import java.util.function.IntSupplier;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
-import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 /**
  * The WSK provider NPI over one {@link Stack} (WskRegister + WskCaptureProviderNPI in one step:
@@ -73,6 +75,7 @@ public final class WskProvider implements AutoCloseable {
     private final Stack stack;
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
+    private final ClientPump pump;
     final int stackAddress;
     final int sendBufferBytes;
     final int receiveBufferBytes;
@@ -87,9 +90,7 @@ public final class WskProvider implements AutoCloseable {
     /** WSK_FLAG_AT_DISPATCH_LEVEL while callbacks run on the stack's poll thread, else 0. */
     int eventFlags;
 
-    private final ManyToOneConcurrentArrayQueue<Object> requests = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
-    /** Calls from other threads between their closed-check and their queue offer (see close()). */
-    private final java.util.concurrent.atomic.AtomicInteger submitting = new java.util.concurrent.atomic.AtomicInteger();
+    private final RequestQueue<Object> requests = new RequestQueue<>(QUEUE_CAPACITY);
     private final Consumer<Object> requestConsumer = this::onRequest;
 
     final Long2ObjectHashMap<WskSocket> byId = new Long2ObjectHashMap<>();
@@ -104,12 +105,10 @@ public final class WskProvider implements AutoCloseable {
     private final IrpCompleter<Irp> completer;
     final CancelQueue<Irp> cancels;
     /** Cancelled ConnectEx IRPs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
-    private final IrpQueue<Irp> cancelledConnects = new IrpQueue<>();
-    private long cancelledConnectsPosition;
-
-    private WskSocket workHead;
-    private WskSocket workTail;
-
+    private final HeldCompletions<Irp> cancelledConnects;
+    private final HeldCompletions.Completion<Irp> completion = (irp, status) -> complete(irp, status, 0, null);
+    private final WorkList<WskSocket> work = new WorkList<>();
+    private final Consumer<WskSocket> doWork = WskSocket::doWork;
 
     private final ObjectPool<WskDataIndication> indications = new ObjectPool<>(WskDataIndication::new, 256, 0);
 
@@ -123,24 +122,20 @@ public final class WskProvider implements AutoCloseable {
         public void onConnectComplete(long requestId, long handle, int status) {
             WskSocket s = byId.get(requestId);
             if (s == null) {
-                if (status == NtStatus.STATUS_SUCCESS.code()) {
-                    abort(handle);
-                }
-                return;
+                pump.dropConnectOutcome(handle, status);
+            } else {
+                s.onConnectComplete(handle, status);
             }
-            s.onConnectComplete(handle, status);
         }
 
         @Override
         public void onListenComplete(int port, int status) {
             WskSocket s = listenPending.remove(port);
             if (s == null) {
-                if (status == NtStatus.STATUS_SUCCESS.code() && !listeners.containsKey(port)) {
-                    stopListening(port);
-                }
-                return;
+                pump.dropListenOutcome(port, status, listeners.containsKey(port));
+            } else {
+                s.onListenComplete(port, status);
             }
-            s.onListenComplete(port, status);
         }
 
         @Override
@@ -225,7 +220,9 @@ public final class WskProvider implements AutoCloseable {
 
     private WskProvider(Stack stack, Consumer<Throwable> errorHandler) {
         this.stack = stack;
-        this.tcp = stack.tcpService().newClient();
+        this.pump = new ClientPump(stack.tcpService(), events);
+        this.tcp = pump.client();
+        this.cancelledConnects = new HeldCompletions<>(tcp::requestsTaken);
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
@@ -315,30 +312,28 @@ public final class WskProvider implements AutoCloseable {
             releaseChain(dataIndication);
             return NtStatus.STATUS_SUCCESS;
         }
-        submitting.incrementAndGet();
-        try {
-            if (closed) {
-                releaseAfterClose(dataIndication);
-            } else if (!requests.offer(dataIndication)) {
+        switch (requests.offer(dataIndication)) {
+            case RequestQueue.CLOSED -> releaseAfterClose(dataIndication);
+            case RequestQueue.FULL -> {
                 dataIndication.state(WskDataIndication.RETAINED);
                 return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
             }
-            return NtStatus.STATUS_SUCCESS;
-        } finally {
-            submitting.decrementAndGet();
+            default -> {
+            }
         }
+        return NtStatus.STATUS_SUCCESS;
     }
 
-    /** After close the provider no longer dispatches: hand the chain's descriptors to the stack directly. */
+    /**
+     * After close the provider no longer dispatches, and its client's close gave every descriptor back to the
+     * stack: the chain only goes back to the verifier (no poisoning: the memory is the pool's again).
+     */
     private void releaseAfterClose(WskDataIndication chain) {
         if (Verifier.ENABLED) {
             Verifier.chainReturned(chain);
         }
         for (WskDataIndication i = chain; i != null; i = i.next) {
-            if (Verifier.ENABLED) {
-                Verifier.poison(i.buffer().address(), i.descriptorLength);
-            }
-            tcp.release(i.handle, i.mbuf, i.descriptorLength); // cannot fail: the release ring has room for all
+            tcp.release(i.handle, i.mbuf, i.descriptorLength); // refused at once once the client is closed
         }
     }
 
@@ -360,8 +355,8 @@ public final class WskProvider implements AutoCloseable {
     private int round() {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
-        work += tcp.pollEvents(events);
-        work += completeCancelledConnects();
+        work += pump.poll();
+        work += cancelledConnects.completeTaken(completion);
         work += runWork();
         work += completer.runDeferred();
         return work;
@@ -460,30 +455,19 @@ public final class WskProvider implements AutoCloseable {
         requests.drain(requestConsumer, Integer.MAX_VALUE);
         cancels.drain();
         closed = true;
-        while (submitting.get() != 0) {
-            Thread.onSpinWait(); // a call from another thread that saw closed == false is queuing
-        }
+        requests.close(); // waits for a call from another thread that is queuing
         requests.drain(requestConsumer, Integer.MAX_VALUE);
         List<WskSocket> all = new ArrayList<>(byId.values());
         for (WskSocket s : all) {
             s.closeInternal(null);
         }
         // The stack answers the resets and returns what was in flight: send completions, closes, data.
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-        int quiet = 0;
-        while (quiet < 20 && System.nanoTime() < deadline) {
-            int work = tcp.pollEvents(events) + runWork() + completer.runDeferred();
-            if (work == 0) {
-                quiet++;
-                LockSupport.parkNanos(1_000_000);
-            } else {
-                quiet = 0;
-            }
-        }
+        pump.settle(() -> runWork() + completer.runDeferred());
         for (WskSocket s : new ArrayList<>(byId.values())) {
             s.finishForcibly();
         }
         completer.runDeferred();
+        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "WSK provider of " + stack.config().name());
         }
@@ -503,28 +487,20 @@ public final class WskProvider implements AutoCloseable {
             return NtStatus.of(execute(irp));
         }
         irp.markPending();
-        // close() sets closed, then waits for submitters in flight before its last drain: an IRP is either
-        // queued before that drain or completed here, never stranded.
-        submitting.incrementAndGet();
-        try {
-            return NtStatus.of(queue(irp));
-        } finally {
-            submitting.decrementAndGet();
-        }
-    }
-
-    private int queue(Irp irp) {
-        if (closed || !requests.offer(irp)) {
+        // close() closes the queue, then drains it for the last time: an IRP is either queued before that
+        // drain or completed here, never stranded.
+        int queued = requests.offer(irp);
+        if (queued != RequestQueue.QUEUED) {
             // Nobody else has the IRP: complete it here, on the caller's thread.
-            int status = closed ? (irp.op == OP_SOCKET || irp.op == OP_SOCKET_CONNECT
+            int status = queued == RequestQueue.CLOSED ? (irp.op == OP_SOCKET || irp.op == OP_SOCKET_CONNECT
                 ? NtStatus.STATUS_INVALID_DEVICE_STATE.code() : NtStatus.STATUS_FILE_FORCED_CLOSED.code())
                 : NtStatus.STATUS_INSUFFICIENT_RESOURCES.code();
             if (irp.complete(status, 0, null)) {
                 irp.runCompletionRoutine(errorHandler);
             }
-            return NtStatus.STATUS_PENDING.code();
+            return NtStatus.STATUS_PENDING;
         }
-        return NtStatus.STATUS_PENDING.code();
+        return NtStatus.STATUS_PENDING;
     }
 
     private void onRequest(Object request) {
@@ -629,53 +605,17 @@ public final class WskProvider implements AutoCloseable {
      * (a cancelled ConnectEx whose CONNECT record, pointing at the caller's buffer, is still in the ring).
      */
     void completeWhenRequestsTaken(Irp irp, long position) {
-        cancelledConnects.add(irp);
-        cancelledConnectsPosition = Math.max(cancelledConnectsPosition, position);
-    }
-
-    private int completeCancelledConnects() {
-        if (cancelledConnects.isEmpty() || !tcp.requestsTaken(cancelledConnectsPosition)) {
-            return 0;
-        }
-        int work = 0;
-        Irp irp;
-        while ((irp = cancelledConnects.poll()) != null) {
-            complete(irp, NtStatus.STATUS_CANCELLED.code(), 0, null);
-            work++;
-        }
-        return work;
+        cancelledConnects.hold(irp, NtStatus.STATUS_CANCELLED.code(), position);
     }
 
     // ---------------------------------------------------------------- socket work list
 
     void schedule(WskSocket s) {
-        if (s.scheduled) {
-            return;
-        }
-        s.scheduled = true;
-        s.nextWork = null;
-        if (workTail == null) {
-            workHead = s;
-        } else {
-            workTail.nextWork = s;
-        }
-        workTail = s;
+        work.schedule(s);
     }
 
     private int runWork() {
-        WskSocket s = workHead;
-        workHead = null;
-        workTail = null;
-        int work = 0;
-        while (s != null) {
-            WskSocket next = s.nextWork;
-            s.nextWork = null;
-            s.scheduled = false;
-            s.doWork();
-            work++;
-            s = next;
-        }
-        return work;
+        return work.runPass(doWork);
     }
 
     // ---------------------------------------------------------------- ports

@@ -92,10 +92,6 @@ public final class WskSocket {
     private Irp closeIrp;
     private boolean forgotten;
 
-    // provider work list
-    boolean scheduled;
-    WskSocket nextWork;
-
     WskSocket(WskProvider provider, long id, int category, Object context, WskClientDispatch dispatch) {
         this.provider = provider;
         this.id = id;

@@ -156,7 +156,10 @@ final class ReceivePath {
      */
     boolean admit(TcpConnection c, boolean inOrder, int seq) {
         int limit = connectionLimit(c);
-        if (charged(c) < limit && memHeld < memLimit) {
+        // A stalled receiver's connections (its application stopped taking data) get at most half the budget:
+        // one stalled TcpService client cannot starve the others on the stack.
+        int stackLimit = c.handover != null && c.handover.stalled() ? memLimit / 2 : memLimit;
+        if (charged(c) < limit && memHeld < stackLimit) {
             return true;
         }
         ReceiveQueue q = c.receiveQueue;
@@ -183,7 +186,7 @@ final class ReceivePath {
             int saved = q.collapse(memDataRoom, memDataRoom / 4, collapseAllocator, releaser, collapseSrc, collapseDst);
             counters.tcpCollapsedMbufs.getAndAddRelease(saved);
         }
-        return charged(c) < limit && memHeld < memLimit;
+        return charged(c) < limit && memHeld < stackLimit;
     }
 
     /**

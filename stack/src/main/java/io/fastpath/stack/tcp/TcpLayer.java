@@ -417,15 +417,6 @@ public final class TcpLayer {
         return lastConnection;
     }
 
-    /** Offers queued data again to every connection whose data leaves through a handover. */
-    void resumeAllHandedOver() {
-        for (TcpConnection c : table.pool) {
-            if (c.state != TcpState.CLOSED && c.handover != null && !c.receiveQueue.isEmpty()) {
-                c.deliverPending = true;
-                markDirty(c);
-            }
-        }
-    }
 
     void countLostEvent() {
         counters.drop(DropReason.TCP_EVENT_LOST).incrementRelease();

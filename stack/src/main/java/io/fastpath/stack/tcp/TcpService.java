@@ -12,7 +12,6 @@ import io.fastpath.stack.tcp.protocol.SendRequestFlyweight;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReference;
 import org.agrona.MutableDirectBuffer;
-import org.agrona.collections.Long2LongHashMap;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -24,14 +23,15 @@ import org.agrona.concurrent.UnsafeBuffer;
  * arrived in (zero copy): the client releases each, and until it does the bytes count against the connection's
  * receive window, so a slow reader slows its peer instead of exhausting the pool.
  *
- * <p>Descriptors are checked (issue 10 item 6): the service records every mbuf it hands over, with the client,
- * the connection and the length; a release is honoured only for a recorded mbuf, from the client and for the
- * connection it went to, exactly once per handover, with the recorded length (the caller's is not trusted).
- * Anything else (an unknown mbuf, a second release, another connection's handle) is refused and counted as
- * {@link DropReason#RELEASE_REFUSED}: no free, no window change. One mbuf can be handed over twice (urgent data
- * splits a segment around its urgent byte, with the mbuf's reference count raised): it is then released twice.
- * The record is a primitive map sized for the whole pool at start, with a chain per mbuf (no allocation).
- * What the applications still hold when the stack closes is freed by {@link #close}.
+ * <p>Descriptors are checked (issue 10 item 6): each client records every mbuf handed over to it, with the
+ * connection, the length and a handover token carried in the descriptor ({@link HeldDescriptors}); a release is
+ * honoured only for a recorded mbuf, from the client, for the connection it went to and for that handover,
+ * exactly once, with the recorded length (the caller's is not trusted). Anything else (an unknown mbuf, a second
+ * release, another connection's handle, an earlier handover of a recycled mbuf) is refused and counted as
+ * {@link DropReason#RELEASE_REFUSED}: no free, no window change. Each client has its own table and budget
+ * ({@link #clientBudget}); a client whose application stops taking data is <em>stalled</em>: its connections
+ * wait on its own list, get at most half the receive memory while other clients share the stack, and cost its
+ * poll two comparisons until it makes room. What the applications still hold when the stack closes is freed by {@link #close}.
  *
  * <p>Sends name native memory ({@code address}, {@code length}) that must stay valid until
  * {@link TcpEventHandler#onSendComplete}: the poll thread copies it into the send buffer as space frees up.
@@ -46,7 +46,7 @@ public final class TcpService {
     public static final int MAX_SYN_DATA = 2048;
     /** The request ring's size unless asked otherwise: room for about 20,000 sends. */
     public static final int DEFAULT_REQUEST_RING_BYTES = 1 << 20;
-    /** At most this many clients per stack (a client id fits the byte that records port owners). */
+    /** At most this many clients open at once per stack (a closed client frees its place). */
     public static final int MAX_CLIENTS = 127;
     private static final int MIN_IDEAL_BACKLOG = 16 << 10;
     private static final int SENDS_PER_CONNECTION = 16;
@@ -56,8 +56,6 @@ public final class TcpService {
     private final int maxHeld;
     private final AtomicReference<TcpServiceClient[]> clients = new AtomicReference<>(new TcpServiceClient[0]);
     private volatile TcpServiceClient defaultClient;
-    /** Per port: the id + 1 of the client listening on it (0: none). Poll thread. */
-    private final byte[] portOwner = new byte[65536];
 
     // Decoders of the request records (poll thread).
     private final ConnectRequestFlyweight connectIn = new ConnectRequestFlyweight();
@@ -80,39 +78,20 @@ public final class TcpService {
     /** The ideal send backlog last posted per connection slot (0: none yet). */
     private final int[] idealBacklog;
 
-    private static final long NOT_HELD = -1;
     private final StackCounters counters;
-    /** Descriptors the applications hold: mbuf address to the first of its entries in the arrays below. */
-    private final Long2LongHashMap held;
-    private final long[] heldMbuf;
-    /** The next entry for the same mbuf, or -1. */
-    private final int[] heldNext;
-    private final long[] heldHandle;
-    private final int[] heldLength;
-    private final byte[] heldClient;
-    private final int[] freeEntries;
-    private int freeEntryCount;
+    private final HeldDescriptors.Releaser stackRelease;
 
     /**
      * @param ringBytes size of each client's event ring (and at least that of its request ring)
-     * @param maxHeld the most descriptors the applications can hold at once (the pool's size is always enough)
+     * @param maxHeld the most descriptors one client can hold at once (the pool's size is always enough); each
+     *     client's own table has room for this many, of which it may use {@link #clientBudget}
      */
     public TcpService(TcpLayer tcp, int ringBytes, StackCounters counters, int maxHeld) {
         this.tcp = tcp;
         this.counters = counters;
         this.eventRingBytes = ringBytes;
         this.maxHeld = maxHeld;
-        this.held = new Long2LongHashMap(Math.max(16, maxHeld * 2), 0.6f, NOT_HELD);
-        this.heldMbuf = new long[maxHeld];
-        this.heldNext = new int[maxHeld];
-        this.heldHandle = new long[maxHeld];
-        this.heldLength = new int[maxHeld];
-        this.heldClient = new byte[maxHeld];
-        this.freeEntries = new int[maxHeld];
-        for (int e = 0; e < maxHeld; e++) {
-            freeEntries[e] = maxHeld - 1 - e;
-        }
-        this.freeEntryCount = maxHeld;
+        this.stackRelease = tcp::release;
         int connections = tcp.config().maxConnections();
         int slots = connections * SENDS_PER_CONNECTION;
         this.sendAddress = new long[slots];
@@ -140,7 +119,7 @@ public final class TcpService {
             if (current.length == MAX_CLIENTS) {
                 throw new IllegalStateException("at most " + MAX_CLIENTS + " TcpService clients per stack");
             }
-            TcpServiceClient client = new TcpServiceClient(this, current.length, requestRingBytes, eventRingBytes,
+            TcpServiceClient client = new TcpServiceClient(this, freeId(current), requestRingBytes, eventRingBytes,
                 tcp.config().maxConnections(), maxHeld);
             TcpServiceClient[] next = Arrays.copyOf(current, current.length + 1);
             next[current.length] = client;
@@ -148,6 +127,33 @@ public final class TcpService {
                 return client;
             }
         }
+    }
+
+    /**
+     * The most descriptors one client may hold now: alone on the stack, as many as the pool has mbufs (the TCP
+     * memory budget stops it first); beside other clients, half the stack's receive memory, so that one client
+     * that stops returning descriptors leaves the other half to the others (see {@link HandoverReceiver#stalled}).
+     */
+    int clientBudget() {
+        return clients.get().length > 1 ? Math.min(maxHeld, Math.max(16, tcp.rx.memLimit / 2)) : maxHeld;
+    }
+
+    /** The smallest id no open client has. */
+    private static int freeId(TcpServiceClient[] open) {
+        for (int id = 0; ; id++) {
+            boolean taken = false;
+            for (TcpServiceClient c : open) {
+                taken |= c.id == id;
+            }
+            if (!taken) {
+                return id;
+            }
+        }
+    }
+
+    /** Clients open now (any thread). */
+    public int clientCount() {
+        return clients.get().length;
     }
 
     /** The client behind this class's own request methods and {@link #pollEvents} (made when first used). */
@@ -287,9 +293,56 @@ public final class TcpService {
         TcpServiceClient[] all = clients.get();
         int work = 0;
         for (TcpServiceClient c : all) {
-            work += c.poll();
+            if (c.closeRequested()) {
+                closeClient(c);
+                work++;
+            } else {
+                work += c.poll();
+            }
         }
         return work;
+    }
+
+    /**
+     * Ends a client ({@link TcpServiceClient#close}, poll thread): the releases it sent before are honoured, its
+     * connections are reset (their queued sends fail), its listeners stop, every descriptor it still holds goes
+     * back to the pool, and its place among the clients is free again. Its other queued requests are dropped.
+     */
+    private void closeClient(TcpServiceClient client) {
+        client.takeReleases();
+        int connections = tcp.config().maxConnections();
+        for (int slot = 0; slot < connections; slot++) {
+            TcpConnection c = tcp.connectionAt(slot);
+            if (c != null && c.handover == client.side) {
+                tcp.abort(c);
+            }
+        }
+        int[] ports = new int[tcp.listening.listeners.size()];
+        int n = 0;
+        for (Listeners.Listener l : tcp.listening.listeners.values()) {
+            if (l.handler == client.side) {
+                ports[n++] = l.port;
+            }
+        }
+        for (int k = 0; k < n; k++) {
+            tcp.stopListening(ports[k]);
+        }
+        client.held.releaseAll(stackRelease);
+        while (true) {
+            TcpServiceClient[] current = clients.get();
+            TcpServiceClient[] next = new TcpServiceClient[current.length - 1];
+            int at = 0;
+            for (TcpServiceClient c : current) {
+                if (c != client) {
+                    next[at++] = c;
+                }
+            }
+            if (clients.compareAndSet(current, next)) {
+                break;
+            }
+        }
+        DEFAULT.compareAndExchange(this, client, null);
+        client.closeDone();
     }
 
     /** The connection {@code handle} names if {@code client} owns it, else null. */
@@ -313,12 +366,12 @@ public final class TcpService {
                 long requestId = r.requestId();
                 TcpConnection c = owned(client, handle);
                 if (c == null) {
-                    client.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INVALID_CONNECTION);
+                    client.events.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INVALID_CONNECTION);
                     return;
                 }
                 int slot = c.index;
                 if (sendCount[slot] == SENDS_PER_CONNECTION) {
-                    client.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+                    client.events.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
                     return;
                 }
                 int at = slot * SENDS_PER_CONNECTION + (sendFirst[slot] + sendCount[slot]) % SENDS_PER_CONNECTION;
@@ -342,17 +395,13 @@ public final class TcpService {
                     c.handover = client.side;
                     c.requestTag = requestId;
                 } else {
-                    client.postConnected(requestId, 0, status);
+                    client.events.postConnected(requestId, 0, status);
                 }
             }
             case RequestType.LISTEN -> {
                 ListenRequestFlyweight r = listenIn.wrap(b, i);
                 int port = r.port();
-                int status = tcp.listen(0, port, client.side, r.socketOptions());
-                if (status == NtStatus.STATUS_SUCCESS) {
-                    portOwner[port] = (byte) (client.id + 1);
-                }
-                client.postListen(port, status);
+                client.events.postListen(port, tcp.listen(0, port, client.side, r.socketOptions()));
             }
             case RequestType.STOP_LISTENING -> stopListening(client, listenIn.wrap(b, i).port());
             case RequestType.SHUTDOWN -> applyControl(client, connectionIn.wrap(b, i).handle(),
@@ -420,68 +469,39 @@ public final class TcpService {
 
     /** Stops a listener {@code client} owns. */
     void stopListening(TcpServiceClient client, int port) {
-        if (port <= 0 || port > 65535 || portOwner[port] == 0) {
+        // The listener table is the one record of who listens where: its handler is the owning client's side.
+        Listeners.Listener l = port > 0 && port <= 65535 ? tcp.listening.listeners.get(port) : null;
+        if (l == null) {
             return;
         }
-        if (portOwner[port] != client.id + 1) {
+        if (l.handler != client.side) {
             counters.drop(DropReason.REQUEST_REFUSED).incrementRelease();
             return;
         }
-        portOwner[port] = 0;
         tcp.stopListening(port);
     }
 
-    /** Whether another descriptor can be recorded. */
-    boolean canHold() {
-        return freeEntryCount > 0;
-    }
 
-    /** Records a descriptor handed to {@code client}. */
-    void hold(TcpServiceClient client, long handle, long mbuf, int length) {
-        int e = freeEntries[--freeEntryCount];
-        heldMbuf[e] = mbuf;
-        heldHandle[e] = handle;
-        heldLength[e] = length;
-        heldClient[e] = (byte) client.id;
-        long first = held.put(mbuf, e);
-        heldNext[e] = first == NOT_HELD ? -1 : (int) first;
-    }
+
 
     /**
-     * Honours a release of a descriptor {@code client} holds, with the recorded length; refuses (and counts)
-     * any other. Returns whether it was honoured.
+     * Honours a release of a descriptor {@code client} holds (same connection, same handover), with the recorded
+     * length; refuses (and counts) any other. Returns whether it was honoured.
      */
-    boolean onRelease(TcpServiceClient client, long handle, long mbuf, int lengthHint) {
-        long first = held.get(mbuf);
-        int e = -1;
-        int previous = -1;
-        if (first != NOT_HELD) {
-            // The caller's length only picks between two descriptors of one mbuf; the window uses ours.
-            int p = -1;
-            for (int at = (int) first; at >= 0; p = at, at = heldNext[at]) {
-                if (heldHandle[at] == handle && heldClient[at] == client.id
-                    && (e < 0 || heldLength[at] == lengthHint)) {
-                    e = at;
-                    previous = p;
-                }
-            }
+    boolean onRelease(TcpServiceClient client, long handle, long descriptor, int lengthHint) {
+        if (client.held.release(handle, descriptor, lengthHint, stackRelease)) {
+            return true;
         }
-        if (e < 0) {
-            counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
-            return false;
+        counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
+        return false;
+    }
+
+    /** Offers a waiting connection's data again if {@code client} still owns the connection in {@code slot}. */
+    void resumeReceive(TcpServiceClient client, int slot) {
+        TcpConnection c = tcp.connectionAt(slot);
+        if (c != null && c.handover == client.side) {
+            tcp.resumeReceive(c);
         }
-        if (previous >= 0) {
-            heldNext[previous] = heldNext[e];
-        } else if (heldNext[e] >= 0) {
-            held.put(mbuf, heldNext[e]);
-        } else {
-            held.remove(mbuf);
-        }
-        int length = heldLength[e];
-        heldMbuf[e] = 0;
-        freeEntries[freeEntryCount++] = e;
-        tcp.release(handle, mbuf, length);
-        return true;
     }
 
     /** Releases a client refused before they reached the ring (too many in flight), counted here. */
@@ -493,13 +513,14 @@ public final class TcpService {
         tcp.countLostEvent();
     }
 
-    void resumeHandedOver() {
-        tcp.resumeAllHandedOver();
-    }
 
     /** Descriptors handed to the applications and not yet released (poll thread; tests, diagnostics). */
     public int heldDescriptors() {
-        return heldMbuf.length - freeEntryCount;
+        int n = 0;
+        for (TcpServiceClient c : clients.get()) {
+            n += c.held.count();
+        }
+        return n;
     }
 
     /**
@@ -507,15 +528,9 @@ public final class TcpService {
      * them); a later release of one is refused.
      */
     public void close() {
-        for (int e = 0; e < heldMbuf.length; e++) {
-            if (heldMbuf[e] != 0) {
-                long mbuf = heldMbuf[e];
-                heldMbuf[e] = 0;
-                freeEntries[freeEntryCount++] = e;
-                        tcp.release(heldHandle[e], mbuf, heldLength[e]);
-            }
+        for (TcpServiceClient c : clients.get()) {
+            c.held.releaseAll(stackRelease);
         }
-        held.clear();
     }
 
     /** A connection opened for a client: no ideal backlog posted yet. */
@@ -547,7 +562,7 @@ public final class TcpService {
                     return;
                 }
             }
-            client.postSendComplete(sendRequest[at], c.handle(), sendLength[at], NtStatus.STATUS_SUCCESS);
+            client.events.postSendComplete(sendRequest[at], c.handle(), sendLength[at], NtStatus.STATUS_SUCCESS);
             sendFirst[slot] = (sendFirst[slot] + 1) % SENDS_PER_CONNECTION;
             sendCount[slot]--;
         }
@@ -561,7 +576,7 @@ public final class TcpService {
         int slot = c.index;
         while (sendCount[slot] > 0) {
             int at = slot * SENDS_PER_CONNECTION + sendFirst[slot];
-            client.postSendComplete(sendRequest[at], c.eventHandle(), sendOffset[at], status);
+            client.events.postSendComplete(sendRequest[at], c.eventHandle(), sendOffset[at], status);
             sendFirst[slot] = (sendFirst[slot] + 1) % SENDS_PER_CONNECTION;
             sendCount[slot]--;
         }
@@ -576,7 +591,7 @@ public final class TcpService {
         int ideal = Math.min(Math.max(Integer.highestOneBit(cwnd - 1) << 1, MIN_IDEAL_BACKLOG), limit);
         if (ideal != idealBacklog[c.index]) {
             idealBacklog[c.index] = ideal;
-            client.postConnectionEvent(EventType.SEND_BACKLOG, c.handle(), ideal);
+            client.events.postConnectionEvent(EventType.SEND_BACKLOG, c.handle(), ideal);
         }
     }
 }

@@ -1,17 +1,11 @@
 package io.fastpath.stack.tcp;
 
-import io.fastpath.stack.tcp.protocol.AcceptedEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ConnectRequestFlyweight;
-import io.fastpath.stack.tcp.protocol.ConnectedEventFlyweight;
-import io.fastpath.stack.tcp.protocol.ConnectionEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ConnectionRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.EventType;
-import io.fastpath.stack.tcp.protocol.ListenEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ListenRequestFlyweight;
-import io.fastpath.stack.tcp.protocol.ReceiveEventFlyweight;
 import io.fastpath.stack.tcp.protocol.ReleaseRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.RequestType;
-import io.fastpath.stack.tcp.protocol.SendCompleteEventFlyweight;
 import io.fastpath.stack.tcp.protocol.SendRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.SlotFlyweight;
 import java.lang.invoke.MethodHandles;
@@ -22,12 +16,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.BitUtil;
 import org.agrona.MutableDirectBuffer;
-import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.RingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
 /**
@@ -51,6 +42,11 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  *     control waits, requests that start something are refused, so nothing overtakes it, and the poll thread
  *     carries it out only after every request queued before it.</li>
  * </ul>
+ *
+ * <p>Received data is handed over as descriptors this client records in its own {@link HeldDescriptors} (its
+ * budget: {@code TcpService.clientBudget}); when it cannot take more (event ring full, budget used up) it is
+ * stalled and its connections wait on its own list until the application makes room. {@link #close} ends the
+ * client: its connections are reset, its listeners stop and its descriptors go back to the pool.
  *
  * <p>Threads: the request methods from any thread (no locks: each thread encodes with flyweights of its own);
  * {@link #pollEvents} from one application thread; everything else on the stack's poll thread.
@@ -90,8 +86,13 @@ public final class TcpServiceClient {
      * when it names that thread, else it takes its own from {@link #ENCODERS} and puts them here.
      */
     private Encoders lastEncoders;
-    /** Small id, for the records the poll thread keeps (held descriptors, port owners). */
+    /** Small id, the smallest no other open client of the service has (diagnostics). */
     final int id;
+    /** {@link #OPEN}, {@link #CLOSING} (asked for, any thread) or {@link #CLOSED} (done, poll thread). */
+    private final AtomicInteger closeState = new AtomicInteger();
+    private static final int OPEN = 0;
+    private static final int CLOSING = 1;
+    private static final int CLOSED = 2;
 
     // ---------------------------------------------------------------- application threads to the poll thread
     private final ManyToOneRingBuffer requests;
@@ -112,16 +113,8 @@ public final class TcpServiceClient {
     private final AtomicLong releasesRefused = new AtomicLong();
 
     // ---------------------------------------------------------------- the poll thread to the application thread
-    private final OneToOneRingBuffer events;
-    private final UnsafeBuffer dataView = new UnsafeBuffer(0, 0);
-    private final MessageHandler eventDecoder = this::onEvent;
-    private TcpEventHandler target;
-    private final ConnectedEventFlyweight connectedIn = new ConnectedEventFlyweight();
-    private final AcceptedEventFlyweight acceptedIn = new AcceptedEventFlyweight();
-    private final ReceiveEventFlyweight receiveIn = new ReceiveEventFlyweight();
-    private final SendCompleteEventFlyweight sendCompleteIn = new SendCompleteEventFlyweight();
-    private final ConnectionEventFlyweight connectionIn = new ConnectionEventFlyweight();
-    private final ListenEventFlyweight listenIn = new ListenEventFlyweight();
+    /** This client's events, and those waiting for room on their ring. */
+    final ClientEvents events;
 
     // ---------------------------------------------------------------- poll thread only
     /** Its connections' and listeners' callbacks: the connection's handover (and handler) is this. */
@@ -142,23 +135,10 @@ public final class TcpServiceClient {
     private final long[] deferredStops = new long[PORT_WORDS];
     private boolean stopsDeferred;
     private int sidePathTaken;
-    /**
-     * Events that found the event ring full, oldest first, moved over as the application makes room. While it
-     * holds any, every new event queues behind them and data stays in the connections, so the application
-     * sees events in order. Lost (and counted) only when this is full too.
-     */
-    private final OneToOneRingBuffer overflow;
-    private int overflowCount;
-    private final ControlledMessageHandler mover = this::moveOverflow;
-    private boolean backlogged;
-    private RingBuffer claimed;
-    private final ConnectedEventFlyweight connectedOut = new ConnectedEventFlyweight();
-    private final AcceptedEventFlyweight acceptedOut = new AcceptedEventFlyweight();
-    private final ReceiveEventFlyweight receiveOut = new ReceiveEventFlyweight();
-    private final SendCompleteEventFlyweight sendCompleteOut = new SendCompleteEventFlyweight();
-    private final ConnectionEventFlyweight connectionOut = new ConnectionEventFlyweight();
-    private final ListenEventFlyweight listenOut = new ListenEventFlyweight();
-    private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
+    /** The descriptors this client holds (its own table and budget). */
+    final HeldDescriptors held;
+    /** Connections whose data waits for this client to make room (it is stalled while any do). */
+    private final WaitingConnections waiting;
 
     TcpServiceClient(TcpService service, int id, int requestRingBytes, int eventRingBytes, int maxConnections,
                      int maxHeld) {
@@ -167,14 +147,15 @@ public final class TcpServiceClient {
         this.requests = new ManyToOneRingBuffer(ring(requestRingBytes));
         // Whole records, a power of two: no release ever needs padding at the wrap.
         this.releases = new ManyToOneRingBuffer(ring(Math.max(64, maxHeld) * ReleaseRequestFlyweight.RECORD_LENGTH));
+        this.held = new HeldDescriptors(maxHeld);
+        this.waiting = new WaitingConnections(maxConnections);
         this.controlSlots = new ManyToOneRingBuffer(ring(Math.max(64, maxConnections)
             * SlotFlyweight.RECORD_LENGTH));
         this.control = new long[maxConnections];
         this.collected = new int[maxConnections];
         this.deferred = new int[maxConnections];
         this.deferredWord = new long[maxConnections];
-        this.events = new OneToOneRingBuffer(ring(eventRingBytes));
-        this.overflow = new OneToOneRingBuffer(ring(eventRingBytes));
+        this.events = new ClientEvents(service, ring(eventRingBytes), ring(eventRingBytes));
         this.requestHandler = (type, buffer, index, length) -> service.onRequest(this, type, buffer, index);
         this.releaseHandler = (type, buffer, index, length) -> {
             releaseOut.wrap(buffer, index);
@@ -342,9 +323,9 @@ public final class TcpServiceClient {
         return e;
     }
 
-    /** Room on the request ring for a request that starts something, or -1 (full, or a control waits). */
+    /** Room on the request ring for a request that starts something, or -1 (full, a control waits, closed). */
     private int claimRequest(int type, int length) {
-        if (sidePathPending.get() > 0) {
+        if (sidePathPending.get() > 0 || closeState.get() != OPEN) {
             return -1; // a control waits on the side path: nothing may overtake it
         }
         return requests.tryClaim(type, length);
@@ -372,6 +353,9 @@ public final class TcpServiceClient {
 
     /** Stops listening on a port this client listens on (connections already accepted go on). Always true. */
     public boolean stopListening(int port) {
+        if (closeState.get() != OPEN) {
+            return false; // its listeners stop with it
+        }
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(RequestType.STOP_LISTENING, ListenRequestFlyweight.LENGTH);
             if (index >= 0) {
@@ -395,6 +379,9 @@ public final class TcpServiceClient {
     }
 
     private boolean control(int type, int flag, long handle) {
+        if (closeState.get() != OPEN) {
+            return false; // its connections are reset with it
+        }
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(type, ConnectionRequestFlyweight.HANDLE_LENGTH);
             if (index >= 0) {
@@ -458,6 +445,9 @@ public final class TcpServiceClient {
      * not hold is refused on the poll thread and counted, never a double free.
      */
     public boolean release(long handle, long mbuf, int length) {
+        if (closeState.get() != OPEN) {
+            return false; // the close returned every descriptor the client held
+        }
         long admitted;
         do {
             admitted = releasesAdmitted.get();
@@ -484,6 +474,45 @@ public final class TcpServiceClient {
         return service.memoryPressure();
     }
 
+    /** The mbuf address in a descriptor a RECEIVE event carried (its low 48 bits; above them, a handover token). */
+    public static long mbufAddress(long descriptor) {
+        return descriptor & HeldDescriptors.ADDRESS_MASK;
+    }
+
+    /**
+     * Ends this client (any thread; a provider's close): requests, controls and releases are refused from now
+     * on, and the stack's poll thread, at its next duty cycle, honours the releases sent before, resets the
+     * client's connections, stops its listeners, returns every descriptor it still holds to the pool (so memory
+     * an application still reads from a kept descriptor is no longer its) and frees its place for a new client.
+     * {@link #isClosed} tells when that is done.
+     */
+    public void close() {
+        closeState.compareAndSet(OPEN, CLOSING);
+    }
+
+    /** False from {@link #close} on. */
+    public boolean isOpen() {
+        return closeState.get() == OPEN;
+    }
+
+    /** True once the poll thread has carried out {@link #close}. */
+    public boolean isClosed() {
+        return closeState.get() == CLOSED;
+    }
+
+    boolean closeRequested() {
+        return closeState.get() == CLOSING;
+    }
+
+    void closeDone() {
+        closeState.set(CLOSED);
+    }
+
+    /** Honours the releases on the ring now (poll thread, at close). */
+    void takeReleases() {
+        releases.read(releaseHandler, Integer.MAX_VALUE);
+    }
+
     /** The service this client belongs to. */
     public TcpService service() {
         return service;
@@ -493,58 +522,9 @@ public final class TcpServiceClient {
 
     /** Delivers this client's events to {@code handler} (one application thread). Returns how many. */
     public int pollEvents(TcpEventHandler handler) {
-        target = handler;
-        return events.read(eventDecoder);
+        return events.poll(handler);
     }
 
-    private void onEvent(int type, MutableDirectBuffer b, int i, int length) {
-        switch (type) {
-            case EventType.RECEIVE -> {
-                ReceiveEventFlyweight e = receiveIn.wrap(b, i);
-                target.onReceive(e.handle(), e.mbuf(), e.address(), e.length());
-            }
-            case EventType.SEND_COMPLETE -> {
-                SendCompleteEventFlyweight e = sendCompleteIn.wrap(b, i);
-                target.onSendComplete(e.requestId(), e.handle(), e.bytes(), e.status());
-            }
-            case EventType.CONNECTED -> {
-                ConnectedEventFlyweight e = connectedIn.wrap(b, i);
-                target.onConnectComplete(e.requestId(), e.handle(), e.status());
-            }
-            case EventType.ACCEPTED -> {
-                AcceptedEventFlyweight e = acceptedIn.wrap(b, i);
-                target.onAccepted(e.listenPort(), e.handle(), e.remoteIp(), e.remotePort(), e.synDataLength());
-            }
-            case EventType.CONNECT_REQUEST -> {
-                AcceptedEventFlyweight e = acceptedIn.wrap(b, i);
-                int n = e.synDataLength();
-                dataView.wrap(b, i + AcceptedEventFlyweight.SYN_DATA_OFFSET, n);
-                target.onConnectRequest(e.listenPort(), e.handle(), e.remoteIp(), e.remotePort(), dataView, 0, n);
-            }
-            case EventType.URGENT -> {
-                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
-                int n = e.value();
-                dataView.wrap(b, i + ConnectionEventFlyweight.DATA_OFFSET, n);
-                target.onUrgentData(e.handle(), dataView, 0, n);
-            }
-            case EventType.PEER_CLOSED -> target.onPeerClosed(connectionIn.wrap(b, i).handle());
-            case EventType.FIN_ACKED -> target.onShutdownComplete(connectionIn.wrap(b, i).handle());
-            case EventType.SEND_BACKLOG -> {
-                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
-                target.onIdealSendBacklog(e.handle(), e.value());
-            }
-            case EventType.CLOSED -> {
-                ConnectionEventFlyweight e = connectionIn.wrap(b, i);
-                target.onClosed(e.handle(), e.value());
-            }
-            case EventType.LISTEN -> {
-                ListenEventFlyweight e = listenIn.wrap(b, i);
-                target.onListenComplete(e.port(), e.status());
-            }
-            default -> {
-            }
-        }
-    }
 
     // ================================================================ poll thread
 
@@ -567,15 +547,32 @@ public final class TcpServiceClient {
         if (sidePathPending.get() > 0 || deferredCount > 0 || stopsDeferred) {
             work += pollSidePath();
         }
-        if (overflowCount > 0) {
-            work += overflow.controlledRead(mover);
-        }
-        if (backlogged && overflowCount == 0) {
-            // The event ring was full: offer held-back data again now that the application read some.
-            backlogged = false;
-            service.resumeHandedOver();
+        work += events.moveWaiting();
+        if (waiting.stalled()) {
+            if (!events.waiting() && waiting.roomMade(events.consumerPosition(), held.count())) {
+                work += waiting.resume(service, this);
+            } else {
+                waiting.stillStalled();
+            }
         }
         return work;
+    }
+
+
+
+    /** Whether a handover was refused and the application has not made room since (poll thread; tests). */
+    boolean stalled() {
+        return waiting.stalled();
+    }
+
+    /** Connections whose data waits for this client to make room (poll thread; tests). */
+    int waitingConnections() {
+        return waiting.count();
+    }
+
+    /** Handovers refused so far (poll thread; tests: a stalled client is not asked again until it made room). */
+    long refusedHandovers() {
+        return waiting.refused();
     }
 
     private void collectSlot(int type, MutableDirectBuffer b, int i, int length) {
@@ -650,82 +647,12 @@ public final class TcpServiceClient {
         return sidePathPending.get();
     }
 
-    private ControlledMessageHandler.Action moveOverflow(int type, MutableDirectBuffer b, int i, int length) {
-        if (events.write(type, b, i, length)) {
-            overflowCount--;
-            return ControlledMessageHandler.Action.CONTINUE;
-        }
-        return ControlledMessageHandler.Action.ABORT;
-    }
 
-    /** Room for an event: on the event ring, or behind the events already waiting; -1 when both are full. */
-    private int claimEvent(int type, int length) {
-        if (overflowCount == 0) {
-            int index = events.tryClaim(type, length);
-            if (index >= 0) {
-                claimed = events;
-                return index;
-            }
-        }
-        int index = overflow.tryClaim(type, length);
-        if (index >= 0) {
-            overflowCount++;
-            claimed = overflow;
-            return index;
-        }
-        service.countLostEvent();
-        return -1;
-    }
 
-    void postConnected(long requestId, long handle, int status) {
-        int i = claimEvent(EventType.CONNECTED, ConnectedEventFlyweight.LENGTH);
-        if (i >= 0) {
-            connectedOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).status(status);
-            claimed.commit(i);
-        }
-    }
 
-    void postListen(int port, int status) {
-        int i = claimEvent(EventType.LISTEN, ListenEventFlyweight.LENGTH);
-        if (i >= 0) {
-            listenOut.wrap(claimed.buffer(), i).port(port).status(status);
-            claimed.commit(i);
-        }
-    }
 
-    void postSendComplete(long requestId, long handle, int bytes, int status) {
-        int i = claimEvent(EventType.SEND_COMPLETE, SendCompleteEventFlyweight.LENGTH);
-        if (i >= 0) {
-            sendCompleteOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).bytes(bytes).status(status);
-            claimed.commit(i);
-        }
-    }
 
-    void postConnectionEvent(int type, long handle, int value) {
-        int i = claimEvent(type, ConnectionEventFlyweight.LENGTH);
-        if (i >= 0) {
-            connectionOut.wrap(claimed.buffer(), i).handle(handle).value(value);
-            claimed.commit(i);
-        }
-    }
 
-    private void postAccepted(int type, TcpConnection c, int synDataLength, long synDataAddress) {
-        int i = claimEvent(type, AcceptedEventFlyweight.LENGTH + (type == EventType.CONNECT_REQUEST
-            ? synDataLength : 0));
-        if (i >= 0) {
-            AcceptedEventFlyweight e = acceptedOut.wrap(claimed.buffer(), i)
-                .handle(c.handle())
-                .listenPort(c.localPort())
-                .remoteIp(c.remoteIp())
-                .remotePort(c.remotePort())
-                .synDataLength(synDataLength);
-            if (type == EventType.CONNECT_REQUEST && synDataLength > 0) {
-                source.wrap(synDataAddress, synDataLength);
-                e.buffer().putBytes(i + AcceptedEventFlyweight.SYN_DATA_OFFSET, source, 0, synDataLength);
-            }
-            claimed.commit(i);
-        }
-    }
 
     /** The poll thread's side of the client: callbacks of its connections and listeners. */
     final class Side implements TcpHandler, HandoverReceiver, TcpListenHandler {
@@ -733,11 +660,20 @@ public final class TcpServiceClient {
             return TcpServiceClient.this;
         }
 
+        /**
+         * Stalled for admission: no room made for a whole duty cycle (a client that reads its events every cycle
+         * but fills its ring within one is slow, not stalled), and not alone on the stack (it starves nobody).
+         */
+        @Override
+        public boolean stalled() {
+            return waiting.stalledForAdmission() && service.clientCount() > 1;
+        }
+
         @Override
         public TcpHandler onAccept(TcpConnection c) {
             c.handover = this;
             service.opened(c);
-            postAccepted(EventType.ACCEPTED, c, c.synDataLength, 0);
+            events.postAccepted(EventType.ACCEPTED, c, c.synDataLength, 0);
             service.postIdealBacklog(TcpServiceClient.this, c);
             return this;
         }
@@ -747,13 +683,13 @@ public final class TcpServiceClient {
         public void onConnectRequest(TcpConnection c, long synDataAddress, int synDataLength) {
             c.handover = this;
             c.handler = this; // to hear onClosed if the peer gives up or nobody decides in time
-            postAccepted(EventType.CONNECT_REQUEST, c, Math.min(synDataLength, TcpService.MAX_SYN_DATA),
+            events.postAccepted(EventType.CONNECT_REQUEST, c, Math.min(synDataLength, TcpService.MAX_SYN_DATA),
                 synDataAddress);
         }
 
         @Override
         public void onConnectComplete(TcpConnection c, int status) {
-            postConnected(c.requestTag, status == io.fastpath.stack.NtStatus.STATUS_SUCCESS ? c.handle() : 0, status);
+            events.postConnected(c.requestTag, status == io.fastpath.stack.NtStatus.STATUS_SUCCESS ? c.handle() : 0, status);
             if (status == io.fastpath.stack.NtStatus.STATUS_SUCCESS) {
                 service.opened(c);
                 service.postIdealBacklog(TcpServiceClient.this, c);
@@ -767,34 +703,28 @@ public final class TcpServiceClient {
 
         @Override
         public boolean onHandover(TcpConnection c, long mbuf, long address, int length) {
-            if (overflowCount > 0 || !service.canHold()) {
-                backlogged = true; // the data stays in the connection and is offered again
+            if (!held.canHold() || held.count() >= service.clientBudget()) {
+                // the data stays in the connection and is offered again
+                waiting.stall(c, true, events.consumerPosition(), held.count());
                 return false;
             }
-            int i = events.tryClaim(EventType.RECEIVE, ReceiveEventFlyweight.LENGTH);
+            int i = events.claimReceive();
             if (i < 0) {
-                backlogged = true;
+                // also while events wait for room: they go first
+                waiting.stall(c, false, events.consumerPosition(), held.count());
                 return false;
             }
             long handle = c.handle();
-            service.hold(TcpServiceClient.this, handle, mbuf, length);
+            long descriptor = held.hold(handle, mbuf, length);
             // The credit for its release is there before the application can see the descriptor.
             releaseCredit.setRelease(++credit);
-            receiveOut.wrap(events.buffer(), i).handle(handle).mbuf(mbuf).address(address).length(length);
-            events.commit(i);
+            events.commitReceive(i, handle, descriptor, address, length);
             return true;
         }
 
         @Override
         public void onUrgentData(TcpConnection c, long address, int length) {
-            int n = Math.min(length, URGENT_MAX);
-            int i = claimEvent(EventType.URGENT, ConnectionEventFlyweight.LENGTH + n);
-            if (i >= 0) {
-                connectionOut.wrap(claimed.buffer(), i).handle(c.handle()).value(n);
-                source.wrap(address, n);
-                claimed.buffer().putBytes(i + ConnectionEventFlyweight.DATA_OFFSET, source, 0, n);
-                claimed.commit(i);
-            }
+            events.postUrgent(c.handle(), address, Math.min(length, URGENT_MAX));
         }
 
         @Override
@@ -805,12 +735,12 @@ public final class TcpServiceClient {
 
         @Override
         public void onFinAcked(TcpConnection c) {
-            postConnectionEvent(EventType.FIN_ACKED, c.handle(), 0);
+            events.postConnectionEvent(EventType.FIN_ACKED, c.handle(), 0);
         }
 
         @Override
         public void onPeerClosed(TcpConnection c) {
-            postConnectionEvent(EventType.PEER_CLOSED, c.handle(), 0);
+            events.postConnectionEvent(EventType.PEER_CLOSED, c.handle(), 0);
         }
 
         @Override
@@ -818,7 +748,7 @@ public final class TcpServiceClient {
             service.failSends(TcpServiceClient.this, c,
                 status == io.fastpath.stack.NtStatus.STATUS_SUCCESS
                     ? io.fastpath.stack.NtStatus.STATUS_CONNECTION_ABORTED : status);
-            postConnectionEvent(EventType.CLOSED, c.eventHandle(), status);
+            events.postConnectionEvent(EventType.CLOSED, c.eventHandle(), status);
         }
     }
 }

@@ -4,14 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.EthDevPort;
-import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.dpdk.Port;
-import io.fastpath.dpdk.RingPair;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.ByteBuffer;
@@ -21,7 +16,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.agrona.BufferUtil;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,49 +30,31 @@ import org.junit.jupiter.api.io.TempDir;
 class TcpServiceClientsTest {
     private static final int A_IP = Ipv4Address.parse("10.14.0.1");
     private static final int B_IP = Ipv4Address.parse("10.14.0.2");
-    private static int round;
 
     @TempDir
     Path dir;
+    private TcpServiceRig rig;
     private PktmbufPool pool;
-    private RingPair pair;
     private Stack peer;
     private Stack server;
     private int baseline;
 
     @BeforeEach
     void up() {
-        int n = round++;
-        pool = PktmbufPool.create("tscl" + n, 8191, 0, PktmbufPool.DEFAULT_DATA_ROOM);
-        pair = RingPair.create("tsc" + n, 1024, pool, pool, EthDevPort.Config.defaults());
-        peer = stack(pair.a(), "cp" + n, A_IP);
-        server = stack(pair.b(), "cs" + n, B_IP);
-        baseline = pool.inUseCount();
+        rig = new TcpServiceRig(dir, "tscl", A_IP, B_IP, 0);
+        pool = rig.pool;
+        peer = rig.peer;
+        server = rig.server;
+        baseline = rig.baseline;
     }
 
     @AfterEach
     void down() {
-        for (Stack s : new Stack[] {peer, server}) {
-            s.onClose();
-            s.close();
-        }
-        drain(pair.a());
-        drain(pair.b());
-        pair.close();
-        int inUse = pool.inUseCount();
-        pool.close();
-        assertEquals(0, inUse, "every mbuf back in the pool");
-    }
-
-    private Stack stack(Port port, String name, int ip) {
-        return new Stack(port, StackConfig.builder().name(name).address(ip, 24)
-            .tcp(TcpConfig.defaults().withBuffers(256 * 1024, 1024 * 1024))
-            .tcpMemory(0, 256)
-            .countersFile(dir.resolve(name + ".counters")).build());
+        rig.close();
     }
 
     /** What one client saw. */
-    private static class Seen implements TcpEventHandler {
+    private static class Seen implements TcpEventHandler, Runnable {
         final TcpServiceClient client;
         final List<Integer> listens = new ArrayList<>();
         final Set<Long> accepted = new HashSet<>();
@@ -91,6 +67,11 @@ class TcpServiceClientsTest {
 
         Seen(TcpServiceClient client) {
             this.client = client;
+        }
+
+        @Override
+        public void run() {
+            client.pollEvents(this);
         }
 
         boolean mine(long handle) {
@@ -149,48 +130,23 @@ class TcpServiceClientsTest {
         }
     }
 
-    private final List<Seen> polled = new ArrayList<>();
-
-    private void pumpOnce() {
-        peer.doWork();
-        server.doWork();
-        for (Seen s : polled) {
-            s.client.pollEvents(s);
-        }
-    }
-
-    private void pumpUntil(BooleanSupplier done, String what) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!done.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, what);
-            pumpOnce();
-        }
-    }
-
-    private void pumpFor(long ms) {
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-        while (System.nanoTime() - end < 0) {
-            pumpOnce();
-        }
-    }
-
     @Test
     void twoClientsOnOneStackEachSeeOnlyTheirOwnConnectionsAndPorts_issue11_item2() {
         Seen x = new Seen(server.tcpService().newClient());
         Seen y = new Seen(server.tcpService().newClient());
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(x, y, p));
+        rig.polled.addAll(List.of(x, y, p));
         assertTrue(x.client.listen(7));
         assertTrue(y.client.listen(8));
         assertTrue(y.client.listen(7)); // taken by x
-        pumpUntil(() -> x.listens.size() == 1 && y.listens.size() == 2, "listens");
+        rig.pumpUntil(() -> x.listens.size() == 1 && y.listens.size() == 2, "listens");
         assertEquals(List.of(NtStatus.STATUS_SUCCESS), x.listens);
         assertEquals(List.of(NtStatus.STATUS_SUCCESS, NtStatus.STATUS_SHARING_VIOLATION), y.listens);
 
         for (int i = 0; i < 5; i++) {
             assertTrue(p.client.connect(i, B_IP, i < 3 ? 7 : 8, 0));
         }
-        pumpUntil(() -> p.connected.size() == 5 && x.accepted.size() + y.accepted.size() == 5, "connections");
+        rig.pumpUntil(() -> p.connected.size() == 5 && x.accepted.size() + y.accepted.size() == 5, "connections");
         assertEquals(List.of(7, 7, 7), x.acceptPorts);
         assertEquals(List.of(8, 8), y.acceptPorts);
 
@@ -198,7 +154,7 @@ class TcpServiceClientsTest {
         for (long h : p.connected) {
             assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
         }
-        pumpUntil(() -> x.bytes == 30_000 && y.bytes == 20_000, "data to both clients");
+        rig.pumpUntil(() -> x.bytes == 30_000 && y.bytes == 20_000, "data to both clients");
         assertTrue(x.foreign.isEmpty() && y.foreign.isEmpty(), "no client saw another's events");
 
         // A client cannot touch another's connection or listener: refused and counted, nothing happens.
@@ -206,17 +162,17 @@ class TcpServiceClientsTest {
         long xs = x.accepted.iterator().next();
         assertTrue(y.client.abort(xs));
         assertTrue(y.client.stopListening(7));
-        pumpFor(20);
+        rig.pumpFor(20);
         assertEquals(refused + 2, server.counters().drop(DropReason.REQUEST_REFUSED).get());
         assertTrue(server.tcp().connection(xs) != null, "x's connection is still open");
         assertTrue(p.client.connect(9, B_IP, 7, 0));
-        pumpUntil(() -> x.accepted.size() == 4, "x still listens on 7");
+        rig.pumpUntil(() -> x.accepted.size() == 4, "x still listens on 7");
 
         // Closes go to their owners only.
         for (long h : p.connected) {
             assertTrue(p.client.abort(h));
         }
-        pumpFor(50);
+        rig.pumpFor(50);
         assertTrue(x.foreign.isEmpty() && y.foreign.isEmpty(), "no client saw another's closes");
         assertEquals(0, server.tcpService().heldDescriptors());
     }
@@ -231,14 +187,14 @@ class TcpServiceClientsTest {
         throws Exception {
         Seen s = new Seen(server.tcpService().newClient());
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(s, p));
+        rig.polled.addAll(List.of(s, p));
         s.release = false; // the application keeps everything it is handed
         assertTrue(s.client.listen(7));
         int connections = 4;
         for (int i = 0; i < connections; i++) {
             assertTrue(p.client.connect(i, B_IP, 7, 0));
         }
-        pumpUntil(() -> p.connected.size() == connections && s.accepted.size() == connections, "connections");
+        rig.pumpUntil(() -> p.connected.size() == connections && s.accepted.size() == connections, "connections");
         ByteBuffer data = ByteBuffer.allocateDirect(4 << 20);
         for (long h : p.connected) {
             for (int k = 0; k < 4; k++) {
@@ -249,7 +205,7 @@ class TcpServiceClientsTest {
         long last = -1;
         long stableSince = System.nanoTime();
         while (System.nanoTime() - stableSince < TimeUnit.MILLISECONDS.toNanos(200)) {
-            pumpOnce();
+            rig.pumpOnce();
             if (s.held.size() != last) {
                 last = s.held.size();
                 stableSince = System.nanoTime();
@@ -282,8 +238,8 @@ class TcpServiceClientsTest {
         for (long h : p.connected) {
             assertTrue(p.client.abort(h));
         }
-        pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "the stack took every release");
-        pumpFor(100);
+        rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "the stack took every release");
+        rig.pumpFor(100);
         assertEquals(1, server.counters().drop(DropReason.RELEASE_REFUSED).get(), "only the extra one refused");
         assertEquals(0, server.tcpService().heldDescriptors());
         assertEquals(baseline, pool.inUseCount(), "no mbuf leaked");
@@ -294,10 +250,10 @@ class TcpServiceClientsTest {
     void controlsThatFindTheRequestRingFullAreCarriedOutInOrder_issue11_item2() {
         Seen s = new Seen(server.tcpService().newClient(4096, 1 << 16));
         Seen p = new Seen(peer.tcpService().newClient());
-        polled.addAll(List.of(s, p));
+        rig.polled.addAll(List.of(s, p));
         assertTrue(s.client.listen(7));
         assertTrue(p.client.connect(1, B_IP, 7, 0));
-        pumpUntil(() -> p.connected.size() == 1 && s.accepted.size() == 1, "connection");
+        rig.pumpUntil(() -> p.connected.size() == 1 && s.accepted.size() == 1, "connection");
         long h = s.accepted.iterator().next();
         // Stop listening and listen again on the same port, with the ring full between: the stop waits on the
         // side path, the listen is refused while it waits (it would overtake it), and goes once it is done.
@@ -307,12 +263,12 @@ class TcpServiceClientsTest {
         assertTrue(s.client.stopListening(7));
         assertTrue(s.client.abort(h));
         assertFalse(s.client.listen(7), "nothing overtakes a waiting control");
-        pumpUntil(() -> s.client.sidePathPending() == 0, "side path done");
+        rig.pumpUntil(() -> s.client.sidePathPending() == 0, "side path done");
         assertTrue(server.tcp().connection(h) == null, "the abort was carried out");
         assertTrue(s.client.listen(7));
-        pumpUntil(() -> s.listens.size() == 2, "listen again");
+        rig.pumpUntil(() -> s.listens.size() == 2, "listen again");
         assertEquals(NtStatus.STATUS_SUCCESS, s.listens.get(1).intValue(), "the stop went before the new listen");
-        pumpFor(20);
+        rig.pumpFor(20);
     }
 
     /**
@@ -353,36 +309,30 @@ class TcpServiceClientsTest {
                 }
             }
         };
-        polled.addAll(List.of(a, b, p));
+        rig.polled.addAll(List.of(a, b, p));
         assertTrue(a.client.listen(7, TcpSocketOptions.withConditionalAccept(TcpSocketOptions.DEFAULTS)));
         assertTrue(b.client.listen(8));
-        pumpUntil(() -> a.listens.size() == 1 && b.listens.size() == 1, "listens");
+        rig.pumpUntil(() -> a.listens.size() == 1 && b.listens.size() == 1, "listens");
         assertTrue(p.client.connect(1, B_IP, 7, 0));
-        pumpUntil(() -> aRequests.size() == 1, "connect request");
+        rig.pumpUntil(() -> aRequests.size() == 1, "connect request");
         long h = aRequests.get(0);
         ByteBuffer big = ByteBuffer.allocateDirect(256 * 1024 + 4096);
         assertTrue(a.client.send(h, 7, BufferUtil.address(big), big.capacity()));
         assertTrue(a.client.rejectRequest(h));
-        pumpUntil(() -> connects.size() == 1 && aCompletes.size() == 1, "refused, the send completed");
+        rig.pumpUntil(() -> connects.size() == 1 && aCompletes.size() == 1, "refused, the send completed");
         assertEquals(NtStatus.STATUS_CONNECTION_REFUSED, connects.get(0).intValue());
         assertEquals(7, aCompletes.get(0)[0]);
         assertEquals(NtStatus.STATUS_CONNECTION_ABORTED, (int) aCompletes.get(0)[1]);
 
         assertTrue(p.client.connect(2, B_IP, 8, 0));
-        pumpUntil(() -> b.accepted.size() == 1 && p.connected.size() == 1, "the next connection");
+        rig.pumpUntil(() -> b.accepted.size() == 1 && p.connected.size() == 1, "the next connection");
         ByteBuffer small = ByteBuffer.allocateDirect(10);
         assertTrue(b.client.send(b.accepted.iterator().next(), 9, BufferUtil.address(small), 10));
-        pumpUntil(() -> p.bytes >= 10 && !bCompletes.isEmpty(), "b's data");
-        pumpFor(50);
+        rig.pumpUntil(() -> p.bytes >= 10 && !bCompletes.isEmpty(), "b's data");
+        rig.pumpFor(50);
         assertEquals(List.of(9L), bCompletes, "b completes only its own send");
         assertEquals(10, p.bytes, "the peer gets only b's bytes");
         assertEquals(1, aCompletes.size(), "a's send completed once");
     }
 
-    private static void drain(Port port) {
-        MbufArray burst = new MbufArray(32);
-        for (int n; (n = port.receive(burst, 32)) > 0; ) {
-            burst.freeAll(n);
-        }
-    }
 }

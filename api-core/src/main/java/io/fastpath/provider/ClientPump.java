@@ -1,0 +1,84 @@
+package io.fastpath.provider;
+
+import io.fastpath.stack.tcp.TcpEventHandler;
+import io.fastpath.stack.tcp.TcpService;
+import io.fastpath.stack.tcp.TcpServiceClient;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntSupplier;
+
+/**
+ * A provider's own client of the stack's {@link TcpService} and the handler its events go to: each dispatch
+ * round {@link #poll}s the client's event ring into the handler; {@link #settle} lets the stack answer what a
+ * closing provider asked (resets, stopped listeners) and return what was in flight; {@link #close} ends the
+ * client, which frees its place in the service and returns every descriptor it still held.
+ *
+ * <p>Thread: the provider's dispatch thread (or the thread closing the provider once nothing dispatches).
+ */
+public final class ClientPump implements AutoCloseable {
+    /** How long {@link #settle} waits at most, and how many idle rounds in a row end it early. */
+    public static final long SETTLE_NS = TimeUnit.SECONDS.toNanos(1);
+    public static final int SETTLE_QUIET_ROUNDS = 20;
+
+    private final TcpServiceClient client;
+    private final TcpEventHandler events;
+
+    public ClientPump(TcpService service, TcpEventHandler events) {
+        this.client = service.newClient();
+        this.events = events;
+    }
+
+    /** The client (for requests: connect, listen, send, release, ...). */
+    public TcpServiceClient client() {
+        return client;
+    }
+
+    /** Delivers the client's events to the handler. Returns how many. */
+    public int poll() {
+        return client.pollEvents(events);
+    }
+
+    /**
+     * Polls events and runs {@code otherWork} (the provider's deferred work and completions) until
+     * {@link #SETTLE_QUIET_ROUNDS} rounds in a row did nothing, or {@link #SETTLE_NS} passed.
+     */
+    public void settle(IntSupplier otherWork) {
+        long deadline = System.nanoTime() + SETTLE_NS;
+        int quiet = 0;
+        while (quiet < SETTLE_QUIET_ROUNDS && System.nanoTime() < deadline) {
+            int work = poll() + otherWork.getAsInt();
+            if (work == 0) {
+                quiet++;
+                LockSupport.parkNanos(1_000_000);
+            } else {
+                quiet = 0;
+            }
+        }
+    }
+
+    /**
+     * A connect's outcome for a request nobody waits for any more (cancelled, timed out, closed meanwhile): a
+     * connection it opened is reset.
+     */
+    public void dropConnectOutcome(long handle, int status) {
+        if (status == NtStatus.STATUS_SUCCESS.code() && handle != 0) {
+            client.abort(handle);
+        }
+    }
+
+    /**
+     * A listen's outcome for a listener nobody waits for any more: a port it opened is closed again unless
+     * {@code inUse} (another listener of the provider took it meanwhile).
+     */
+    public void dropListenOutcome(int port, int status, boolean inUse) {
+        if (status == NtStatus.STATUS_SUCCESS.code() && !inUse) {
+            client.stopListening(port);
+        }
+    }
+
+    /** Ends the client ({@link TcpServiceClient#close}): later requests and releases are refused. */
+    @Override
+    public void close() {
+        client.close();
+    }
+}

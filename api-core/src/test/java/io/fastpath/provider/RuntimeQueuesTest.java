@@ -1,0 +1,144 @@
+package io.fastpath.provider;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** The provider runtime's queues: {@link WorkList}, {@link RequestQueue}, {@link HeldCompletions}. */
+class RuntimeQueuesTest {
+    @Test
+    void workListRunsEachObjectOnceInOrderAndASelfRescheduleInTheNextPass() {
+        WorkList<String> work = new WorkList<>(2);
+        List<String> ran = new ArrayList<>();
+        assertTrue(work.schedule("a"));
+        assertTrue(work.schedule("b"));
+        assertFalse(work.schedule("a"), "already on the list");
+        assertTrue(work.schedule("c"), "grows past its first capacity");
+        assertEquals(3, work.size());
+        int n = work.runPass(s -> {
+            ran.add(s);
+            if (s.equals("b")) {
+                work.schedule("b"); // taken off before it ran: goes on again
+            }
+        });
+        assertEquals(3, n);
+        assertEquals(List.of("a", "b", "c"), ran);
+        assertEquals(1, work.size(), "b waits for the next pass");
+        assertTrue(work.isScheduled("b"));
+        ran.clear();
+        work.schedule("d");
+        // run(limit) also runs what is scheduled meanwhile, up to the limit.
+        n = work.run(s -> {
+            ran.add(s);
+            work.schedule(s + "'");
+        }, 5);
+        assertEquals(5, n);
+        assertEquals(List.of("b", "d", "b'", "d'", "b''"), ran);
+        assertEquals(2, work.size());
+    }
+
+    @Test
+    void workListWrapsAroundItsRingWithoutLosingOrder() {
+        WorkList<Integer> work = new WorkList<>(4);
+        List<Integer> ran = new ArrayList<>();
+        Integer[] items = new Integer[10];
+        for (int i = 0; i < items.length; i++) {
+            items[i] = Integer.valueOf(1000 + i); // distinct objects (identity)
+        }
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 3; i++) {
+                work.schedule(items[round * 3 + i]);
+            }
+            work.run(ran::add, 2); // leaves one behind each round: head moves round the ring
+        }
+        work.runPass(ran::add);
+        List<Integer> expected = new ArrayList<>();
+        for (int i = 0; i < 9; i++) {
+            expected.add(items[i]);
+        }
+        assertEquals(expected, ran);
+    }
+
+    @Test
+    void requestQueueRefusesWhenFullAndAfterCloseNeverStrandsAnOffer() throws Exception {
+        RequestQueue<Integer> q = new RequestQueue<>(2);
+        assertEquals(RequestQueue.QUEUED, q.offer(1));
+        assertEquals(RequestQueue.QUEUED, q.offer(2));
+        assertEquals(RequestQueue.FULL, q.offer(3));
+        List<Integer> got = new ArrayList<>();
+        assertEquals(2, q.drain(got::add, 10));
+        assertEquals(List.of(1, 2), got);
+
+        // Offers race close(): each is either drained after close() returned, or told CLOSED.
+        RequestQueue<Integer> r = new RequestQueue<>(1 << 16);
+        int threads = 4;
+        int each = 5_000;
+        AtomicInteger closedAnswers = new AtomicInteger();
+        CountDownLatch start = new CountDownLatch(1);
+        List<Thread> offerers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            Thread th = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int i = 0; i < each; i++) {
+                    if (r.offer(i) == RequestQueue.CLOSED) {
+                        closedAnswers.incrementAndGet();
+                    }
+                }
+            });
+            th.start();
+            offerers.add(th);
+        }
+        start.countDown();
+        Thread.sleep(1);
+        r.close();
+        int drained = r.drain(x -> { }, Integer.MAX_VALUE);
+        for (Thread th : offerers) {
+            th.join();
+        }
+        assertTrue(r.closed());
+        assertEquals(0, r.drain(x -> { }, Integer.MAX_VALUE), "nothing queued after close() returned");
+        assertEquals(threads * each, drained + closedAnswers.get(), "every offer drained or told CLOSED");
+    }
+
+    @Test
+    void heldCompletionsWaitUntilTheStackTookTheFurthestRecordThenCompleteInOrderWithTheirStatus() {
+        long[] consumer = {0};
+        HeldCompletions<TestIrp> held = new HeldCompletions<>(position -> consumer[0] >= position);
+        List<TestIrp> order = new ArrayList<>();
+        List<Integer> statuses = new ArrayList<>();
+        HeldCompletions.Completion<TestIrp> completion = (irp, status) -> {
+            order.add(irp);
+            statuses.add(status);
+        };
+        TestIrp[] irps = new TestIrp[20];
+        for (int i = 0; i < irps.length; i++) {
+            irps[i] = new TestIrp();
+            held.hold(irps[i], 0xC000_0000 | i, 64L * (i % 3 + 1)); // grows past 16; positions 64..192
+        }
+        assertEquals(20, held.size());
+        consumer[0] = 128;
+        assertEquals(0, held.completeTaken(completion), "the record at 192 is not taken yet");
+        consumer[0] = 192;
+        assertEquals(20, held.completeTaken(completion));
+        assertEquals(0, held.size());
+        for (int i = 0; i < irps.length; i++) {
+            assertTrue(order.get(i) == irps[i]);
+            assertEquals(0xC000_0000 | i, statuses.get(i));
+        }
+        // Reused after emptying: statuses still line up.
+        held.hold(irps[0], 7, 200);
+        held.hold(irps[1], 8, 10);
+        assertEquals(2, held.completeAll(completion));
+        assertEquals(List.of(7, 8), statuses.subList(20, 22));
+    }
+}

@@ -12,7 +12,8 @@ import org.agrona.collections.Long2LongHashMap;
  * <p>A descriptor, as a RECEIVE event carries it in its {@code mbuf} field, is the mbuf's address in the low
  * {@value #TOKEN_SHIFT} bits and a 16-bit handover token above them. The token counts this client's handovers,
  * so a release of an earlier handover of the same mbuf (the pool gave the mbuf back out, to the same connection)
- * names an old token and is refused, unless exactly a multiple of 65,536 handovers lie between. Applications
+ * names an old token and is refused, unless exactly a multiple of 65,535 handovers lie between. Tokens run
+ * 1 to 65,535 and skip 0, so a descriptor never equals the bare mbuf address. Applications
  * treat descriptors as opaque values; {@link TcpServiceClient#mbufAddress} reads the address out.
  *
  * <p>One mbuf can be handed over twice at once (urgent data splits a segment around its urgent byte, the
@@ -76,6 +77,9 @@ final class HeldDescriptors {
     long hold(long connection, long mbufAddress, int bytes) {
         int e = free[--freeCount];
         char t = nextToken++;
+        if (nextToken == 0) {
+            nextToken = 1; // token 0 would make the descriptor the bare mbuf address
+        }
         mbuf[e] = mbufAddress;
         handle[e] = connection;
         length[e] = bytes;
@@ -120,6 +124,11 @@ final class HeldDescriptors {
         free[freeCount++] = e;
         releaser.release(connection, address, bytes);
         return true;
+    }
+
+    /** Sets the next handover token (tests: to drive the counter past its wrap); 0 is skipped. */
+    void nextToken(char t) {
+        nextToken = t == 0 ? 1 : t;
     }
 
     /** Frees every mbuf still held (the client closed, or the stack did); later releases of them are refused. */

@@ -164,9 +164,36 @@ public final class TcpService {
 
     private TcpServiceClient makeDefaultClient() {
         TcpServiceClient made = newClient();
-        // Another thread may have made one at the same moment: the first published wins, the other stays idle.
-        DEFAULT.compareAndExchange(this, null, made);
-        return defaultClient;
+        // Another thread may have made one at the same moment: the first published wins. The loser was never
+        // seen by anyone: it leaves the clients at once (it would halve the winner's budget and keep its rings).
+        TcpServiceClient won = (TcpServiceClient) DEFAULT.compareAndExchange(this, null, made);
+        if (won == null) {
+            return made;
+        }
+        made.close();
+        remove(made);
+        made.closeDone();
+        return won;
+    }
+
+    /** Takes {@code client} out of the open clients (any thread). */
+    private void remove(TcpServiceClient client) {
+        while (true) {
+            TcpServiceClient[] current = clients.get();
+            int at = 0;
+            TcpServiceClient[] next = new TcpServiceClient[Math.max(0, current.length - 1)];
+            boolean found = false;
+            for (TcpServiceClient c : current) {
+                if (c == client) {
+                    found = true;
+                } else if (at < next.length) {
+                    next[at++] = c;
+                }
+            }
+            if (!found || clients.compareAndSet(current, next)) {
+                return;
+            }
+        }
     }
 
     private static final java.lang.invoke.VarHandle DEFAULT;
@@ -328,19 +355,7 @@ public final class TcpService {
             tcp.stopListening(ports[k]);
         }
         client.held.releaseAll(stackRelease);
-        while (true) {
-            TcpServiceClient[] current = clients.get();
-            TcpServiceClient[] next = new TcpServiceClient[current.length - 1];
-            int at = 0;
-            for (TcpServiceClient c : current) {
-                if (c != client) {
-                    next[at++] = c;
-                }
-            }
-            if (clients.compareAndSet(current, next)) {
-                break;
-            }
-        }
+        remove(client);
         DEFAULT.compareAndExchange(this, client, null);
         client.closeDone();
     }

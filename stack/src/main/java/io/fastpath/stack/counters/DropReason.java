@@ -35,7 +35,8 @@ public enum DropReason {
     ARP_QUEUE_FULL("tx: too many frames waiting for ARP"),
     ARP_UNRESOLVED("tx: neighbour did not answer ARP"),
     RELEASE_REFUSED("app: release of a buffer it does not hold (unknown, already released, other connection)"),
-    REQUEST_REFUSED("app: request about another client's connection or listener");
+    REQUEST_REFUSED("app: request about another client's connection or listener"),
+    TCP_URGENT_LOST("tcp: urgent data dropped (its connection's last urgent byte unread, or the event ring full)");
 
     private final String label;
 

@@ -52,9 +52,14 @@ final class ClientEvents {
     private final ConnectionEventFlyweight connectionOut = new ConnectionEventFlyweight();
     private final ListenEventFlyweight listenOut = new ListenEventFlyweight();
     private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
+    /** Per connection slot: the connection whose URGENT event was posted last, and the ring position after it. */
+    private final long[] urgentHandle;
+    private final long[] urgentUnreadUntil;
 
-    ClientEvents(TcpService service, UnsafeBuffer eventRing, UnsafeBuffer overflowRing) {
+    ClientEvents(TcpService service, UnsafeBuffer eventRing, UnsafeBuffer overflowRing, int maxConnections) {
         this.service = service;
+        this.urgentHandle = new long[maxConnections];
+        this.urgentUnreadUntil = new long[maxConnections];
         this.events = new OneToOneRingBuffer(eventRing);
         this.overflow = new OneToOneRingBuffer(overflowRing);
     }
@@ -90,14 +95,31 @@ final class ClientEvents {
         events.commit(i);
     }
 
+    /**
+     * Urgent data: a peer can send it at will (each one-byte URG segment leaves the stream, so nothing counts
+     * against the window), so it must not crowd out the events that complete requests. It goes on the ring only
+     * when the ring has room and no event waits (never into the overflow), and at most one URGENT event per
+     * connection is unread: a later urgent byte while one is is dropped and counted (TCP_URGENT_LOST), as an
+     * urgent pointer moving on before the reader took the byte it marked (RFC 6093 §4: one urgent byte at a time).
+     */
     void postUrgent(long handle, long address, int n) {
-        int i = claimEvent(EventType.URGENT, ConnectionEventFlyweight.LENGTH + n);
-        if (i >= 0) {
-            connectionOut.wrap(claimed.buffer(), i).handle(handle).value(n);
-            source.wrap(address, n);
-            claimed.buffer().putBytes(i + ConnectionEventFlyweight.DATA_OFFSET, source, 0, n);
-            claimed.commit(i);
+        int slot = (int) handle;
+        if (overflowCount > 0 || slot < 0 || slot >= urgentHandle.length
+            || urgentHandle[slot] == handle && events.consumerPosition() < urgentUnreadUntil[slot]) {
+            service.countLostUrgent();
+            return;
         }
+        int i = events.tryClaim(EventType.URGENT, ConnectionEventFlyweight.LENGTH + n);
+        if (i < 0) {
+            service.countLostUrgent();
+            return;
+        }
+        connectionOut.wrap(events.buffer(), i).handle(handle).value(n);
+        source.wrap(address, n);
+        events.buffer().putBytes(i + ConnectionEventFlyweight.DATA_OFFSET, source, 0, n);
+        events.commit(i);
+        urgentHandle[slot] = handle;
+        urgentUnreadUntil[slot] = events.producerPosition();
     }
 
     private void onEvent(int type, MutableDirectBuffer b, int i, int length) {

@@ -528,6 +528,10 @@ public final class TcpService {
         tcp.countLostEvent();
     }
 
+    void countLostUrgent() {
+        counters.drop(DropReason.TCP_URGENT_LOST).incrementRelease();
+    }
+
 
     /** Descriptors handed to the applications and not yet released (poll thread; tests, diagnostics). */
     public int heldDescriptors() {

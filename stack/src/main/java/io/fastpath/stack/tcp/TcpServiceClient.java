@@ -155,7 +155,7 @@ public final class TcpServiceClient {
         this.collected = new int[maxConnections];
         this.deferred = new int[maxConnections];
         this.deferredWord = new long[maxConnections];
-        this.events = new ClientEvents(service, ring(eventRingBytes), ring(eventRingBytes));
+        this.events = new ClientEvents(service, ring(eventRingBytes), ring(eventRingBytes), maxConnections);
         this.requestHandler = (type, buffer, index, length) -> service.onRequest(this, type, buffer, index);
         this.releaseHandler = (type, buffer, index, length) -> {
             releaseOut.wrap(buffer, index);

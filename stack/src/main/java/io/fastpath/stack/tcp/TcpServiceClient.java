@@ -122,6 +122,7 @@ public final class TcpServiceClient {
     private final MessageHandler requestHandler;
     private final MessageHandler releaseHandler;
     private final MessageHandler slotCollector = this::collectSlot;
+    private final WaitingConnections.Reoffer reoffer = this::reoffer;
     private final ReleaseRequestFlyweight releaseOut = new ReleaseRequestFlyweight();
     private final SlotFlyweight slotOut = new SlotFlyweight();
     private long credit;
@@ -550,7 +551,7 @@ public final class TcpServiceClient {
         work += events.moveWaiting();
         if (waiting.stalled()) {
             if (!events.waiting() && waiting.roomMade(events.consumerPosition(), held.count())) {
-                work += waiting.resume(service, this);
+                work += waiting.resume(reoffer, events.consumerPosition(), held.count());
             } else {
                 waiting.stillStalled();
             }
@@ -559,6 +560,11 @@ public final class TcpServiceClient {
     }
 
 
+
+    /** Offers a waiting connection its data again (poll thread, {@link WaitingConnections#resume}). */
+    private void reoffer(int slot) {
+        service.resumeReceive(this, slot);
+    }
 
     /** Whether a handover was refused and the application has not made room since (poll thread; tests). */
     boolean stalled() {

@@ -1,18 +1,37 @@
 package io.fastpath.stack.tcp;
 
+import io.fastpath.stack.tcp.protocol.ReceiveEventFlyweight;
+import org.agrona.BitUtil;
+import org.agrona.concurrent.ringbuffer.RecordDescriptor;
+
 /**
  * The connections whose received data waits for one {@link TcpServiceClient} to make room: a handover it could
  * not take (its event ring full, or its descriptor budget used up) leaves the data in the connection, and the
  * connection goes on this list once. The client is then <em>stalled</em>; a poll of a stalled client compares
  * two numbers (the ring's consumer position, the descriptors held) with those at the stall, and only when the
- * application made the kind of room that was missing are the waiting connections offered their data again,
- * each once. So a client that stops reading costs the poll thread nothing per connection.
+ * application made the kind of room that was missing are waiting connections offered their data again: in turn
+ * (a queue: the connections offered last, and refused again, go to its back, so no connection's place in the
+ * connection table, and no peer, wins every time), and only as many as the room made (descriptors returned, or
+ * RECEIVE records read off the ring; at least one). So a client that stops reading costs the poll thread nothing
+ * per connection, and a slow one a bounded amount per poll.
  *
  * <p>Thread: the stack's poll thread. No allocation: arrays sized for the connection table.
  */
 final class WaitingConnections {
+    /** Offers one waiting connection's data again ({@code TcpService.resumeReceive} for the client). */
+    @FunctionalInterface
+    interface Reoffer {
+        void reoffer(int slot);
+    }
+
+    /** Ring bytes one RECEIVE event takes: reading that much off the ring makes room for one handover. */
+    static final int RECEIVE_RECORD = BitUtil.align(RecordDescriptor.HEADER_LENGTH + ReceiveEventFlyweight.LENGTH,
+        RecordDescriptor.ALIGNMENT);
+
+    /** The waiting connections' slots, a queue (circular: each slot is on it at most once). */
     private final int[] slots;
     private final boolean[] listed;
+    private int head;
     private int count;
     private boolean stalled;
     /** Refused for want of room on the event ring (reading events makes room) or of budget (releases). */
@@ -23,6 +42,7 @@ final class WaitingConnections {
     /** Polls the client has stayed stalled through: from 2 on it made no room for a whole duty cycle. */
     private int polls;
     private long refused;
+    private long reoffered;
 
     WaitingConnections(int maxConnections) {
         this.slots = new int[maxConnections];
@@ -34,6 +54,10 @@ final class WaitingConnections {
      * ring's {@code ringConsumerPosition} and {@code heldCount} descriptors held.
      */
     void stall(TcpConnection c, boolean forBudget, long ringConsumerPosition, int heldCount) {
+        stall(c.index, forBudget, ringConsumerPosition, heldCount);
+    }
+
+    void stall(int slot, boolean forBudget, long ringConsumerPosition, int heldCount) {
         refused++;
         if (!stalled) {
             stalled = true;
@@ -46,9 +70,10 @@ final class WaitingConnections {
         } else {
             onRing = true;
         }
-        if (!listed[c.index]) {
-            listed[c.index] = true;
-            slots[count++] = c.index;
+        if (!listed[slot]) {
+            listed[slot] = true;
+            slots[(head + count) % slots.length] = slot;
+            count++;
         }
     }
 
@@ -73,17 +98,43 @@ final class WaitingConnections {
         }
     }
 
-    /** Offers each waiting connection's data again (if the client still owns it); returns how many waited. */
-    int resume(TcpService service, TcpServiceClient client) {
+    /** How many handovers the room made since the stall would take: at least one. */
+    private int room(long ringConsumerPosition, int heldCount) {
+        long ring = onRing ? (ringConsumerPosition - consumerPosition) / RECEIVE_RECORD : 0;
+        long budget = onBudget ? (long) held - heldCount : 0;
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, Math.max(ring, budget)));
+    }
+
+    /**
+     * Offers waiting connections their data again, from the front of the queue and as many as the room made
+     * ({@link #roomMade} was true). One refused again goes to the back and stalls the client as of now; when
+     * none was refused and some still wait, room may be left: they go on at the next poll, measured from the
+     * same stall. Returns how many were offered.
+     */
+    int resume(Reoffer reoffer, long ringConsumerPosition, int heldCount) {
+        int n = Math.min(room(ringConsumerPosition, heldCount), count);
+        boolean wasOnRing = onRing;
+        boolean wasOnBudget = onBudget;
+        long stallPosition = consumerPosition;
+        int stallHeld = held;
         stalled = false;
         onRing = false;
         onBudget = false;
-        int n = count;
-        count = 0;
         for (int k = 0; k < n; k++) {
-            int slot = slots[k];
+            int slot = slots[head];
+            head = (head + 1) % slots.length;
+            count--;
             listed[slot] = false;
-            service.resumeReceive(client, slot);
+            reoffered++;
+            reoffer.reoffer(slot);
+        }
+        if (count > 0 && !stalled) {
+            stalled = true;
+            polls = 0;
+            onRing = wasOnRing;
+            onBudget = wasOnBudget;
+            consumerPosition = stallPosition;
+            held = stallHeld;
         }
         return n;
     }
@@ -95,5 +146,10 @@ final class WaitingConnections {
     /** Handovers refused so far. */
     long refused() {
         return refused;
+    }
+
+    /** Waiting connections offered their data again so far (tests: the work a resume does). */
+    long reoffered() {
+        return reoffered;
     }
 }

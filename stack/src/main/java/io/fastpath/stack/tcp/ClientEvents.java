@@ -80,6 +80,12 @@ final class ClientEvents {
         return overflowCount > 0 ? overflow.controlledRead(mover) : 0;
     }
 
+    /** RECEIVE events the ring has room for now (poll thread). */
+    int freeReceiveRecords() {
+        long used = events.producerPosition() - events.consumerPosition();
+        return (int) Math.max(0, (events.capacity() - used) / WaitingConnections.RECEIVE_RECORD);
+    }
+
     /** How far the application has read the ring (it made room since when this moved). */
     long consumerPosition() {
         return events.consumerPosition();

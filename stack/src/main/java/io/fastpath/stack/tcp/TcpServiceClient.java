@@ -551,7 +551,8 @@ public final class TcpServiceClient {
         work += events.moveWaiting();
         if (waiting.stalled()) {
             if (!events.waiting() && waiting.roomMade(events.consumerPosition(), held.count())) {
-                work += waiting.resume(reoffer, events.consumerPosition(), held.count());
+                int room = Math.min(events.freeReceiveRecords(), service.clientBudget() - held.count());
+                work += waiting.resume(reoffer, room);
             } else {
                 waiting.stillStalled();
             }

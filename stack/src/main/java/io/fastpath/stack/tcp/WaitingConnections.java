@@ -10,9 +10,9 @@ import org.agrona.concurrent.ringbuffer.RecordDescriptor;
  * connection goes on this list once. The client is then <em>stalled</em>; a poll of a stalled client compares
  * two numbers (the ring's consumer position, the descriptors held) with those at the stall, and only when the
  * application made the kind of room that was missing are waiting connections offered their data again: in turn
- * (a queue: the connections offered last, and refused again, go to its back, so no connection's place in the
- * connection table, and no peer, wins every time), and only as many as the room made (descriptors returned, or
- * RECEIVE records read off the ring; at least one). So a client that stops reading costs the poll thread nothing
+ * (a queue: the one refused again goes to its back and the offers stop there, so no connection's place in the
+ * connection table, and no peer, wins every time), and at most as many as the client has room for (free RECEIVE
+ * records on its ring, descriptors left in its budget; at least one). So a client that stops reading costs the poll thread nothing
  * per connection, and a slow one a bounded amount per poll.
  *
  * <p>Thread: the stack's poll thread. No allocation: arrays sized for the connection table.
@@ -98,21 +98,15 @@ final class WaitingConnections {
         }
     }
 
-    /** How many handovers the room made since the stall would take: at least one. */
-    private int room(long ringConsumerPosition, int heldCount) {
-        long ring = onRing ? (ringConsumerPosition - consumerPosition) / RECEIVE_RECORD : 0;
-        long budget = onBudget ? (long) held - heldCount : 0;
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, Math.max(ring, budget)));
-    }
-
     /**
-     * Offers waiting connections their data again, from the front of the queue and as many as the room made
-     * ({@link #roomMade} was true). One refused again goes to the back and stalls the client as of now; when
-     * none was refused and some still wait, room may be left: they go on at the next poll, measured from the
-     * same stall. Returns how many were offered.
+     * Offers waiting connections their data again, from the front of the queue and at most {@code room} (the
+     * handovers the client has room for now: free RECEIVE records on its ring, descriptors left in its budget; at
+     * least one is offered), until one is refused again: it goes to the back and stalls the client as of now, and
+     * the rest keep their places. When none was refused and some still wait, room may be left: they go on at the
+     * next poll. Call when {@link #roomMade}. Returns how many were offered.
      */
-    int resume(Reoffer reoffer, long ringConsumerPosition, int heldCount) {
-        int n = Math.min(room(ringConsumerPosition, heldCount), count);
+    int resume(Reoffer reoffer, int room) {
+        int n = Math.min(Math.max(1, room), count);
         boolean wasOnRing = onRing;
         boolean wasOnBudget = onBudget;
         long stallPosition = consumerPosition;
@@ -120,7 +114,10 @@ final class WaitingConnections {
         stalled = false;
         onRing = false;
         onBudget = false;
-        for (int k = 0; k < n; k++) {
+        // Stop at the first refusal: the room is used up (it is the client's, not a connection's), and those not
+        // reached keep their place at the front, ahead of the one refused.
+        int offered = 0;
+        for (; offered < n && !stalled; offered++) {
             int slot = slots[head];
             head = (head + 1) % slots.length;
             count--;
@@ -136,7 +133,7 @@ final class WaitingConnections {
             consumerPosition = stallPosition;
             held = stallHeld;
         }
-        return n;
+        return offered;
     }
 
     int count() {

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -71,28 +72,54 @@ class HugepagesTest {
     /** Children still running, stopped by the shutdown hook. */
     private static final List<Process> children = new CopyOnWriteArrayList<>();
 
+    /** Why the tests cannot run here, or null: each test is skipped with it (so the reports say why). */
+    private static String skip;
+
     @BeforeAll
     static void setUp() throws Exception {
-        assumeTrue(Files.isDirectory(POOL), "this kernel offers no 2 MiB hugepages (" + POOL + " missing)");
-        assumeTrue(Shell.has("unshare") && Shell.has("mount"), "unshare(1) and mount(8) are needed");
-        assumeTrue(Files.isWritable(POOL.resolve("nr_hugepages")), "cannot reserve hugepages (" + POOL
-            + "/nr_hugepages not writable): the test needs root; EAL on hugepages is not tested");
-        List<String> others = hugetlbfsMounts(Path.of("/proc/self/mounts"));
-        assumeTrue(others.isEmpty(), "a hugetlbfs is mounted where every process of the machine sees it (" + others
-            + "): any EAL started meanwhile (another test JVM) would see the pages this test reserves and a mount, "
-            + "and could take them; unmount it to run this test");
+        skip = whyNot();
+        if (skip != null) {
+            return;
+        }
         lockFile = FileChannel.open(LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
         while ((lock = lockFile.tryLock()) == null) {
             if (System.nanoTime() > deadline) {
                 lockFile.close();
-                assumeTrue(false, "another HugepagesTest has held " + LOCK + " for 10 minutes");
+                lockFile = null;
+                skip = "another HugepagesTest has held " + LOCK + " for 10 minutes";
+                return;
             }
             Thread.sleep(200);
         }
         mountDir = Files.createTempDirectory("fastpath-huge");
         restoreHook = new Thread(HugepagesTest::cleanUp, "HugepagesTest restore");
         Runtime.getRuntime().addShutdownHook(restoreHook);
+    }
+
+    private static String whyNot() throws IOException {
+        if (!Files.isDirectory(POOL)) {
+            return "this kernel offers no 2 MiB hugepages (" + POOL + " missing)";
+        }
+        if (!Shell.has("unshare") || !Shell.has("mount")) {
+            return "unshare(1) and mount(8) are needed";
+        }
+        if (!Files.isWritable(POOL.resolve("nr_hugepages"))) {
+            return "cannot reserve hugepages (" + POOL + "/nr_hugepages not writable): the test needs root; EAL on"
+                + " hugepages is not tested";
+        }
+        List<String> others = hugetlbfsMounts(Path.of("/proc/self/mounts"));
+        if (!others.isEmpty()) {
+            return "a hugetlbfs is mounted where the processes of this machine see it (" + String.join(", ", others)
+                + "): any EAL started meanwhile (another test JVM) would see the pages this test reserves and a"
+                + " mount, and could take them; EAL on hugepages is not tested while it is mounted";
+        }
+        return null;
+    }
+
+    @BeforeEach
+    void skipWhenItCannotRun() {
+        assumeTrue(skip == null, skip);
     }
 
     @AfterEach

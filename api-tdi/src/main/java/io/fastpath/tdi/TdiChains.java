@@ -134,7 +134,14 @@ final class TdiChains {
 
     /**
      * A chain returned after close() (any thread, nobody dispatches any more): its mbufs go straight to the
-     * stack (releases cannot fail).
+     * stack (releases cannot fail; refused once the provider's stack client has closed, which took every lent
+     * mbuf back itself).
+     *
+     * <p>Never poisoned, even in verifier mode: close() closes the stack client on its own thread, and once that
+     * is done the mbufs are back in the pool and may already carry another connection's data. Checking that the
+     * client is still open first cannot help (it can close between the check and the poison), and nothing
+     * orders this thread before that close; a client that reads a chain after returning it during close is not
+     * caught here, only by the closed {@link Tsdu#segment(int) segments}.
      */
     private void returnDirect(Tsdu t) {
         t.closeSegments(); // before the mbufs go back: a segment read from now on throws
@@ -143,9 +150,6 @@ final class TdiChains {
         }
         if (!t.expedited) {
             for (int i = 0; i < t.count; i++) {
-                if (Verifier.ENABLED && p.tcp.isOpen()) {
-                    Verifier.poison(t.address[i], t.length[i]); // not once the client's close took the mbufs back
-                }
                 p.tcp.release(t.handle, t.mbuf[i], t.length[i]);
             }
         }

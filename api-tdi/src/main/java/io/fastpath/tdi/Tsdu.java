@@ -71,6 +71,12 @@ public final class Tsdu {
     @SuppressWarnings("unused") // through ARENA
     private volatile Arena arena;
     private MemorySegment[] segments = new MemorySegment[8];
+    /**
+     * One past the highest segment index {@link #segment(int)} made this lending: {@link #clear()} forgets
+     * exactly those, whichever they were (a handler may ask only for segment 1 when startingOffset lies past
+     * segment 0), so the next lending never finds one of this lending's closed segments.
+     */
+    private int segmentsMade;
 
     Tsdu() {
     }
@@ -115,6 +121,9 @@ public final class Tsdu {
             throw misuse(i);
         }
         segments[i] = s;
+        if (i >= segmentsMade) {
+            segmentsMade = i + 1;
+        }
         return s;
     }
 
@@ -268,8 +277,9 @@ public final class Tsdu {
 
     void clear() {
         closeSegments();
-        if (segments[0] != null) {
-            Arrays.fill(segments, null);
+        if (segmentsMade > 0) { // none on the raw-address path
+            Arrays.fill(segments, 0, segmentsMade, null);
+            segmentsMade = 0;
         }
         count = 0;
         startingOffset = 0;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.Verifier;
 import io.fastpath.tdi.TdiEventTest.Pair;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -108,6 +109,56 @@ class TdiVerifierTest {
             assertEquals(13, bytes);
             assertEquals(poisoned + lent.size(), Verifier.count(Verifier.Report.POISONED));
             assertEquals(List.of(), reportsOf(Verifier.Report.HELD_TOO_LONG, ""), "returned in time");
+            assertNoMisuseReported();
+        }
+    }
+
+    /**
+     * A chain returned after the provider closed goes straight to the stack and is not poisoned: the client's
+     * close may take the mbufs back (and the pool lend them to another connection) at any moment, so a
+     * poison there could write over another connection's data. Here the return comes from a send's completion
+     * routine that runs inside close(), after the provider is closed but before its stack client is: the old
+     * check (poison while the client is open) poisoned it, and nothing but the check stood between the poison
+     * and a close on another thread.
+     */
+    @Test
+    void aChainReturnedAfterTheProviderClosedIsNotPoisoned() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            List<Tsdu> kept = new ArrayList<>();
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                kept.add(tsdu);
+                return PENDING;
+            });
+            p.connectAndAccept();
+            Req s = send(rig.tdiA, p.a, direct("chained bytes"), 0);
+            rig.runUntil(() -> s.done() && text(kept).length() == 13, 10, "kept");
+            List<UnsafeBuffer> lent = new ArrayList<>();
+            for (Tsdu t : kept) {
+                for (int i = 0; i < t.segmentCount(); i++) {
+                    lent.add(new UnsafeBuffer(t.segmentAddress(i), t.segmentLength(i)));
+                }
+            }
+            Tsdu[] descriptors = kept.toArray(new Tsdu[0]);
+            List<String> seen = new ArrayList<>();
+            Irp big = new Irp();
+            ByteBuffer data = ByteBuffer.allocateDirect(1 << 20); // still in the stack when close() starts
+            TdiBuild.send(big, p.b, (irp, context) -> {
+                seen.add("closed " + rig.tdiB.isClosed() + ", client open " + rig.tdiB.tcp.isOpen());
+                seen.add("return " + rig.tdiB.returnChainedReceives(descriptors, descriptors.length));
+            }, null, TdiRig.addressOf(data), 0, data.capacity());
+            rig.tdiB.callDriver(big);
+            long poisoned = Verifier.count(Verifier.Report.POISONED);
+            rig.tdiB.close();
+            assertEquals(List.of("closed true, client open true", "return " + S), seen,
+                "returned inside close(), after the provider closed, before its stack client did");
+            StringBuilder b = new StringBuilder();
+            for (UnsafeBuffer u : lent) {
+                b.append(u.getStringWithoutLengthAscii(0, u.capacity()));
+            }
+            assertEquals("chained bytes", b.substring(kept.get(0).startingOffset()), "not poisoned");
+            assertEquals(poisoned, Verifier.count(Verifier.Report.POISONED));
+            assertEquals(0, rig.tdiB.heldChainedReceives());
             assertNoMisuseReported();
         }
     }

@@ -30,7 +30,7 @@ class EalFlagsTest {
         Files.writeString(mounts, mounted ? "nodev /mnt/huge hugetlbfs rw,pagesize=2M 0 0\n" : "");
         Path meminfo = root.resolve("meminfo");
         Files.writeString(meminfo, "Hugepagesize:       2048 kB\n");
-        return Hugepages.read(root.resolve("sys"), mounts, meminfo);
+        return Hugepages.read(root.resolve("sys"), mounts, meminfo, dir -> true); // /mnt/huge: a writable mount
     }
 
     private static Eal.Plan plan(Hugepages machine, String... args) {
@@ -64,6 +64,16 @@ class EalFlagsTest {
         Eal.Plan forcedOff = plan(machine(512, true), "--no-huge");
         assertFalse(forcedOff.hugepages());
         assertTrue(forcedOff.memory().endsWith("as asked)"), forcedOff.memory());
+    }
+
+    @Test
+    void anEalOptionInEalWinsOverTheFlagForTheSameThing() throws Exception {
+        List<String> argv = plan(machine(0, false), "--lcores", "0@1", "--eal", "-l 2").argv();
+        assertFalse(argv.contains("--lcores=0@1"), argv::toString);
+        assertEquals(List.of("-l", "2"), argv.subList(argv.size() - 2, argv.size()));
+        Eal.Plan m = plan(machine(512, true), "--eal", "-m 2048"); // 1 GiB free: the user's 2 GiB do not fit
+        assertFalse(m.hugepages(), m.memory());
+        assertTrue(m.memory().contains("2048 MiB needed"), m.memory());
     }
 
     @Test

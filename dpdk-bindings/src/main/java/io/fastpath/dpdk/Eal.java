@@ -300,12 +300,21 @@ public final class Eal {
 
         /** The argument vector for a machine with these hugepages. */
         public Plan plan(Hugepages machine) {
-            Path dir = hugeDir != null ? hugeDir : userPath("--huge-dir");
+            String userDir = userValue("--huge-dir");
+            Path dir = hugeDir != null ? hugeDir : userDir != null ? Path.of(userDir) : null;
             boolean userNoHuge = userGave("--no-huge");
-            boolean userMemory = userGave("-m") || userGave("--socket-mem");
-            long needed = (socketMem != null ? sum(socketMem) : memoryMb) * (1L << 20);
+            // The memory EAL will really be given: the user's own -m or --socket-mem win over ours.
+            String userSocketMem = userValue("--socket-mem");
+            String userM = userValue("-m");
+            boolean userMemory = userSocketMem != null || userM != null || userGave("-m") || userGave("--socket-mem");
+            String perSocket = userSocketMem != null ? userSocketMem : userMemory ? null : socketMem;
+            long mb = userSocketMem != null ? sumOr(userSocketMem, memoryMb)
+                : userM != null ? mbOr(userM, memoryMb)
+                : socketMem != null ? sum(socketMem) : memoryMb;
+            long needed = mb << 20;
             boolean huge;
             String why;
+            Path autoDir = null;
             if (userNoHuge || memory == Memory.NO_HUGE) {
                 huge = false;
                 why = "as asked";
@@ -316,9 +325,12 @@ public final class Eal {
                 }
                 huge = shortfall == null;
                 why = shortfall;
+                if (huge && dir == null) {
+                    autoDir = machine.hugeDirFor(); // EAL's own pick is a mount this user cannot write to
+                }
             }
-            if (!huge && socketMem != null) {
-                throw new IllegalStateException("socket memory (" + socketMem + ") needs hugepages, and EAL runs "
+            if (!huge && perSocket != null) {
+                throw new IllegalStateException("socket memory (" + perSocket + ") needs hugepages, and EAL runs "
                     + "without them: " + why);
             }
             List<String> argv = new ArrayList<>();
@@ -335,6 +347,9 @@ public final class Eal {
                 }
                 if (hugeDir != null) {
                     argv.add("--huge-dir=" + hugeDir);
+                } else if (autoDir != null) {
+                    argv.add("--huge-dir=" + autoDir);
+                    dir = autoDir;
                 }
                 if (!userGave("--file-prefix") && !userGave("--in-memory")) {
                     // Hugepage files are named after the prefix: two processes must never share one.
@@ -344,7 +359,7 @@ public final class Eal {
                     // Unlinked once mapped: a crash or a halt() leaves no files holding pages.
                     argv.add("--huge-unlink");
                 }
-                description = "hugepages " + (socketMem != null ? "--socket-mem " + socketMem : memoryMb + " MiB")
+                description = "hugepages " + (perSocket != null ? "--socket-mem " + perSocket : mb + " MiB")
                     + " (" + (dir != null ? "at " + dir + ", " : "") + "free " + machine.describePools() + ")";
             } else {
                 if (!userNoHuge) {
@@ -354,7 +369,7 @@ public final class Eal {
                     argv.add("-m");
                     argv.add(Integer.toString(memoryMb));
                 }
-                description = "no hugepages (--no-huge, " + memoryMb + " MiB of ordinary memory: " + why + ")";
+                description = "no hugepages (--no-huge, " + mb + " MiB of ordinary memory: " + why + ")";
             }
             if (pci.isEmpty()) {
                 if (!userGave("-a") && !userGave("--allow") && !userGave("-b") && !userGave("--block")) {
@@ -368,9 +383,11 @@ public final class Eal {
             }
             argv.add("--no-shconf");
             argv.add("--no-telemetry");
-            if (lcores != null) {
+            if (userGave("--lcores") || userGave("-l") || userGave("-c")) {
+                // The user's own lcore option wins, like every other: EAL refuses two of them.
+            } else if (lcores != null) {
                 argv.add("--lcores=" + lcores);
-            } else if (!userGave("--lcores") && !userGave("-l") && !userGave("-c")) {
+            } else {
                 // rte_eal_init pins lcore 0 to one CPU unless told otherwise; let it float over all of them.
                 argv.add("--lcores=0@(0-" + (Runtime.getRuntime().availableProcessors() - 1) + ")");
             }
@@ -393,17 +410,24 @@ public final class Eal {
             return false;
         }
 
-        private Path userPath(String option) {
+        /**
+         * The value of an option in the extra arguments, as EAL's getopt reads it: {@code opt=value},
+         * {@code opt value}, and for a one-letter option also {@code -mVALUE}; null if not given (the last one
+         * given counts, as for EAL).
+         */
+        private String userValue(String option) {
+            String value = null;
             for (int i = 0; i < args.size(); i++) {
                 String a = args.get(i);
                 if (a.startsWith(option + "=")) {
-                    return Path.of(a.substring(option.length() + 1));
-                }
-                if (a.equals(option) && i + 1 < args.size()) {
-                    return Path.of(args.get(i + 1));
+                    value = a.substring(option.length() + 1);
+                } else if (a.equals(option) && i + 1 < args.size()) {
+                    value = args.get(++i);
+                } else if (!option.startsWith("--") && a.startsWith(option) && a.length() > option.length()) {
+                    value = a.substring(option.length());
                 }
             }
-            return null;
+            return value;
         }
 
         private static long sum(String perSocket) {
@@ -412,6 +436,16 @@ public final class Eal {
                 total += Long.parseLong(mb);
             }
             return total;
+        }
+
+        /** EAL's {@code --socket-mem} (MiB per socket), or {@code otherwise} if it is not that (EAL will say). */
+        private static long sumOr(String perSocket, long otherwise) {
+            return perSocket.matches("\\d{1,9}(,\\d{1,9})*") ? sum(perSocket) : otherwise;
+        }
+
+        /** EAL's {@code -m} (MiB), or {@code otherwise} if it is not a number (EAL will say). */
+        private static long mbOr(String mb, long otherwise) {
+            return mb.matches("\\d{1,9}") ? Long.parseLong(mb) : otherwise;
         }
     }
 }

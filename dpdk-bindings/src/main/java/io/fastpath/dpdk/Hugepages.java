@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -16,7 +17,12 @@ import java.util.stream.Stream;
  * ({@code /sys/kernel/mm/hugepages/hugepages-<N>kB/{nr,free}_hugepages}) and the hugetlbfs mounts
  * ({@code /proc/mounts}, {@code pagesize=} option, else the default {@code Hugepagesize} of
  * {@code /proc/meminfo}). EAL takes hugepage memory only from a size that has both free pages and a mount, which
- * is what {@link #usableBytes} counts.
+ * is what {@link #usableBytes} counts; and only from a mount this user may create files in (a root-owned
+ * {@code /dev/hugepages} is of no use to anyone else), so a mount counts only if it is writable.
+ *
+ * <p>Without {@code --huge-dir} EAL takes, for each page size, the first hugetlbfs of that size in /proc/mounts.
+ * When one of those is not writable, a later writable mount is still usable, but only named with
+ * {@code --huge-dir}: {@link #hugeDirFor} names it, and {@link #usableBytes usableBytes(null)} counts it.
  *
  * <p>Read once, before {@code rte_eal_init}; immutable. The paths are parameters so tests can describe any
  * machine.
@@ -26,8 +32,15 @@ public record Hugepages(List<PageSize> sizes, List<Mount> mounts) {
     public record PageSize(long bytes, long total, long free) {
     }
 
-    /** A hugetlbfs mount point and the page size its files are made of. */
-    public record Mount(Path dir, long pageBytes) {
+    /**
+     * A hugetlbfs mount point, the page size its files are made of, and whether this user may create files in
+     * it (EAL's hugepage files).
+     */
+    public record Mount(Path dir, long pageBytes, boolean writable) {
+        /** A writable mount. */
+        public Mount(Path dir, long pageBytes) {
+            this(dir, pageBytes, true);
+        }
     }
 
     public Hugepages {
@@ -42,9 +55,15 @@ public record Hugepages(List<PageSize> sizes, List<Mount> mounts) {
 
     /**
      * Reads hugepage sizes below {@code sysHugepages}, hugetlbfs mounts from {@code mounts} (the format of
-     * /proc/mounts) and the default page size from {@code meminfo}. Missing files mean "none".
+     * /proc/mounts) and the default page size from {@code meminfo}. Missing files mean "none". A mount is
+     * writable if this process may write to its directory ({@link Files#isWritable}).
      */
     public static Hugepages read(Path sysHugepages, Path mounts, Path meminfo) {
+        return read(sysHugepages, mounts, meminfo, Files::isWritable);
+    }
+
+    /** As {@link #read(Path, Path, Path)}, with {@code writable} telling which mount directories this user may use. */
+    public static Hugepages read(Path sysHugepages, Path mounts, Path meminfo, Predicate<Path> writable) {
         List<PageSize> sizes = new ArrayList<>();
         if (Files.isDirectory(sysHugepages)) {
             try (Stream<Path> dirs = Files.list(sysHugepages)) {
@@ -72,7 +91,8 @@ public record Hugepages(List<PageSize> sizes, List<Mount> mounts) {
                         page = parseSize(option.substring("pagesize=".length()));
                     }
                 }
-                found.add(new Mount(Path.of(unescape(f[1])), page));
+                Path dir = Path.of(unescape(f[1]));
+                found.add(new Mount(dir, page, writable.test(dir)));
             }
         }
         return new Hugepages(sizes, found);
@@ -100,10 +120,17 @@ public record Hugepages(List<PageSize> sizes, List<Mount> mounts) {
     }
 
     /**
-     * Bytes of free hugepages EAL can map: of the mount at {@code hugeDir}'s size if given, else of every
-     * size with a hugetlbfs mounted.
+     * Bytes of free hugepages EAL can map: of the mount at {@code hugeDir}'s size if given (and writable), else of
+     * every size with a hugetlbfs mounted, as EAL picks them (the first mount of each size); if one of EAL's picks
+     * is not writable, of the mount {@link #hugeDirFor} names instead.
      */
     public long usableBytes(Path hugeDir) {
+        if (hugeDir == null) {
+            Path instead = hugeDirFor();
+            if (instead != null) {
+                return usableBytes(instead);
+            }
+        }
         long total = 0;
         for (PageSize s : sizes) {
             if (usable(s, hugeDir)) {
@@ -116,14 +143,50 @@ public record Hugepages(List<PageSize> sizes, List<Mount> mounts) {
     private boolean usable(PageSize s, Path hugeDir) {
         if (hugeDir != null) {
             Mount m = mountAt(hugeDir);
-            return m != null && m.pageBytes() == s.bytes();
+            return m != null && m.writable() && m.pageBytes() == s.bytes();
         }
+        Mount m = ealPick(s.bytes());
+        return m != null && m.writable();
+    }
+
+    /** The mount EAL takes pages of {@code pageBytes} from without --huge-dir: the first of that size. */
+    private Mount ealPick(long pageBytes) {
         for (Mount m : mounts) {
-            if (m.pageBytes() == s.bytes()) {
-                return true;
+            if (m.pageBytes() == pageBytes) {
+                return m;
             }
         }
-        return false;
+        return null;
+    }
+
+    /**
+     * The hugetlbfs to name with {@code --huge-dir} when EAL's own pick would not do, or null when it would (or
+     * when no writable mount has free pages). EAL's pick fails when, for a size with free pages, the first mount
+     * of that size is not writable: EAL would try to make its page files there. Then this is the writable mount
+     * with the most free bytes of its size (the first of equals).
+     */
+    public Path hugeDirFor() {
+        boolean picksWritable = true;
+        for (PageSize s : sizes) {
+            Mount m = ealPick(s.bytes());
+            if (s.free() > 0 && m != null && !m.writable()) {
+                picksWritable = false;
+            }
+        }
+        if (picksWritable) {
+            return null;
+        }
+        Mount best = null;
+        long bestBytes = 0;
+        for (Mount m : mounts) {
+            PageSize s = size(m.pageBytes());
+            long bytes = s == null ? 0 : s.free() * s.bytes();
+            if (m.writable() && bytes > bestBytes) {
+                best = m;
+                bestBytes = bytes;
+            }
+        }
+        return best == null ? null : best.dir();
     }
 
     /**
@@ -141,8 +204,14 @@ public record Hugepages(List<PageSize> sizes, List<Mount> mounts) {
         if (hugeDir != null && mountAt(hugeDir) == null) {
             return "no hugetlbfs mounted at " + hugeDir;
         }
+        if (hugeDir != null && !mountAt(hugeDir).writable()) {
+            return "the hugetlbfs at " + hugeDir + " is not writable by this user";
+        }
         if (hugeDir == null && mounts.isEmpty()) {
             return "no hugetlbfs mounted (free hugepages: " + describePools() + ")";
+        }
+        if (hugeDir == null && mounts.stream().noneMatch(Mount::writable)) {
+            return "no hugetlbfs writable by this user (mounts: " + describeMounts() + ")";
         }
         long usable = usableBytes(hugeDir);
         if (usable == 0) {
@@ -167,14 +236,17 @@ public record Hugepages(List<PageSize> sizes, List<Mount> mounts) {
         return String.join(", ", parts);
     }
 
-    /** {@code /dev/hugepages (2 MiB)}, one entry per mount. */
+    /**
+     * {@code /dev/hugepages (2 MiB)}, one entry per mount; {@code (2 MiB, not writable)} for one this user cannot
+     * use.
+     */
     public String describeMounts() {
         if (mounts.isEmpty()) {
             return "none";
         }
         List<String> parts = new ArrayList<>();
         for (Mount m : mounts) {
-            parts.add(m.dir() + " (" + pageSize(m.pageBytes()) + ")");
+            parts.add(m.dir() + " (" + pageSize(m.pageBytes()) + (m.writable() ? "" : ", not writable") + ")");
         }
         return String.join(", ", parts);
     }

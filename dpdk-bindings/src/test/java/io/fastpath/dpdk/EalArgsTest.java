@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
 class EalArgsTest {
     @TempDir
     Path root;
+
+    /** Mount directories this (pretend) user may not write to; every other one is writable. */
+    private final Set<Path> unwritable = new HashSet<>();
 
     /** A machine with {@code free} of {@code total} 2 MiB pages and these mount lines. */
     private Hugepages machine(long total, long free, String... mountLines) throws IOException {
@@ -36,7 +41,7 @@ class EalArgsTest {
         Files.writeString(mounts, "proc /proc proc rw,relatime 0 0\n" + String.join("\n", mountLines) + "\n");
         Path meminfo = root.resolve("meminfo");
         Files.writeString(meminfo, "MemTotal:       24000000 kB\nHugepagesize:       2048 kB\n");
-        return Hugepages.read(sys, mounts, meminfo);
+        return Hugepages.read(sys, mounts, meminfo, dir -> !unwritable.contains(dir));
     }
 
     private static final String DEV_HUGEPAGES = "hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0";
@@ -183,5 +188,119 @@ class EalArgsTest {
         assertEquals(8L << 20, m.usableBytes(null));
         assertEquals(2048L << 10, Hugepages.parseSize("2048k"));
         assertEquals(1L << 30, Hugepages.parseSize("1G"));
+    }
+
+    // -------------------------------------------------------------- what the user cannot use or already gave
+
+    @Test
+    void aMountThisUserCannotWriteToIsNotUsable() throws IOException {
+        unwritable.add(Path.of("/dev/hugepages")); // root's, and we are not root
+        Hugepages m = machine(512, 512, DEV_HUGEPAGES);
+        assertEquals(0, m.usableBytes(null));
+        Eal.Plan plan = Eal.Args.defaults().plan(m);
+        assertFalse(plan.hugepages(), "AUTO does not pick pages EAL could not make files for");
+        assertTrue(plan.argv().contains("--no-huge"));
+        assertTrue(plan.memory().contains("no hugetlbfs writable by this user (mounts: /dev/hugepages (2 MiB, "
+            + "not writable))"), plan.memory());
+        IllegalStateException forced = assertThrows(IllegalStateException.class,
+            () -> Eal.Args.defaults().memory(Eal.Args.Memory.HUGEPAGES).plan(m));
+        assertTrue(forced.getMessage().contains("not writable"), forced.getMessage());
+        Eal.Plan named = Eal.Args.defaults().hugeDir(Path.of("/dev/hugepages")).plan(m);
+        assertFalse(named.hugepages());
+        assertTrue(named.memory().contains("the hugetlbfs at /dev/hugepages is not writable by this user"),
+            named.memory());
+    }
+
+    @Test
+    void probingAsksTheFileSystemWhetherAMountIsWritable() throws IOException {
+        Path mine = Files.createDirectories(root.resolve("huge"));
+        machine(8, 8); // the sysfs and meminfo files
+        Path mounts = Files.writeString(root.resolve("mounts"), "nodev /nonexistent/huge hugetlbfs rw,pagesize=2M 0 0\n"
+            + "nodev " + mine + " hugetlbfs rw,pagesize=2M 0 0\n");
+        Hugepages m = Hugepages.read(root.resolve("sys"), mounts, root.resolve("meminfo"));
+        assertEquals(List.of(new Hugepages.Mount(Path.of("/nonexistent/huge"), 2L << 20, false),
+            new Hugepages.Mount(mine, 2L << 20, true)), m.mounts());
+        assertEquals(mine, m.hugeDirFor());
+    }
+
+    @Test
+    void aWritableMountBehindAnUnwritableFirstOneIsNamedWithHugeDir() throws IOException {
+        // EAL takes the first mount of a size; ours comes second, so EAL must be told.
+        unwritable.add(Path.of("/dev/hugepages"));
+        Hugepages m = machine(512, 512, DEV_HUGEPAGES, "nodev /home/me/huge hugetlbfs rw,pagesize=2M 0 0");
+        assertEquals(Path.of("/home/me/huge"), m.hugeDirFor());
+        assertEquals(1024L << 20, m.usableBytes(null));
+        Eal.Plan plan = Eal.Args.defaults().plan(m);
+        assertTrue(plan.hugepages(), plan.memory());
+        assertTrue(plan.argv().contains("--huge-dir=/home/me/huge"), plan.argv()::toString);
+        assertTrue(plan.memory().contains("at /home/me/huge"), plan.memory());
+        // Both writable: EAL's own pick is fine, nothing added.
+        unwritable.clear();
+        Eal.Plan mine = Eal.Args.defaults().plan(machine(512, 512, DEV_HUGEPAGES,
+            "nodev /home/me/huge hugetlbfs rw,pagesize=2M 0 0"));
+        assertTrue(mine.hugepages());
+        assertFalse(mine.argv().stream().anyMatch(a -> a.startsWith("--huge-dir")), mine.argv()::toString);
+    }
+
+    @Test
+    void theUsersOwnMemoryOptionIsWhatHugepagesMustCover() throws IOException {
+        Hugepages m = machine(512, 512, DEV_HUGEPAGES); // 1 GiB free
+        for (List<String> extra : List.of(List.of("-m", "2048"), List.of("-m2048"), List.of("--socket-mem=2048,0"),
+            List.of("--socket-mem", "1024,1024"))) {
+            Eal.Args args = Eal.Args.defaults();
+            extra.forEach(args::add);
+            Eal.Plan plan = extra.get(0).startsWith("-m") ? args.plan(m) : null;
+            if (plan != null) {
+                assertFalse(plan.hugepages(), extra + ": 2048 MiB asked, 1024 free: " + plan.memory());
+                assertTrue(plan.memory().contains("only 1024 MiB of hugepages free and mounted, 2048 MiB needed"),
+                    plan.memory());
+                assertTrue(plan.memory().startsWith("no hugepages (--no-huge, 2048 MiB"), plan.memory());
+                assertEquals(1, plan.argv().stream().filter(a -> a.startsWith("-m")).count(), "the user's -m only");
+            } else {
+                // --socket-mem cannot run on --no-huge (EAL refuses the pair): say so before EAL starts.
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> args.plan(m),
+                    extra::toString);
+                assertTrue(e.getMessage().contains("needs hugepages") && e.getMessage().contains("2048 MiB needed"),
+                    e.getMessage());
+            }
+        }
+        Eal.Plan fits = Eal.Args.defaults().add("-m").add("256").plan(m);
+        assertTrue(fits.hugepages());
+        assertEquals("hugepages 256 MiB (free 2 MiB x 512 free of 512, 1 GiB x 0 free of 0)", fits.memory());
+        assertEquals(1, fits.argv().stream().filter("-m"::equals).count());
+        // Less than our default 512 asked by the user: hugepages although 512 MiB would not fit.
+        assertTrue(Eal.Args.defaults().add("-m").add("128").plan(machine(256, 100, DEV_HUGEPAGES)).hugepages());
+        Eal.Plan socket = Eal.Args.defaults().add("--socket-mem=256,0").plan(m);
+        assertTrue(socket.hugepages());
+        assertTrue(socket.memory().startsWith("hugepages --socket-mem 256,0"), socket.memory());
+        assertFalse(socket.argv().contains("-m"));
+    }
+
+    @Test
+    void theUsersSocketMemoryIsNeverPutNextToNoHuge() throws IOException {
+        Hugepages none = machine(0, 0);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+            () -> Eal.Args.defaults().add("--socket-mem=256,0").plan(none));
+        assertTrue(e.getMessage().startsWith("socket memory (256,0) needs hugepages"), e.getMessage());
+        assertThrows(IllegalStateException.class,
+            () -> Eal.Args.defaults().memory(Eal.Args.Memory.NO_HUGE).add("--socket-mem").add("256").plan(none));
+        // The user's -m wins over our socketMem(): no socket memory in the vector, so --no-huge is fine.
+        Eal.Plan plan = Eal.Args.defaults().socketMem("256,0").add("-m").add("256").plan(none);
+        assertFalse(plan.hugepages());
+        assertFalse(plan.argv().stream().anyMatch(a -> a.startsWith("--socket-mem")), plan.argv()::toString);
+    }
+
+    @Test
+    void theUsersOwnLcoreOptionWinsOverLcores() throws IOException {
+        for (List<String> extra : List.of(List.of("-l", "2"), List.of("-l2"), List.of("-c", "0x4"),
+            List.of("--lcores=0@2"), List.of("--lcores", "0@2"))) {
+            Eal.Args args = Eal.Args.defaults().lcores("0@1");
+            extra.forEach(args::add);
+            List<String> argv = args.plan(machine(0, 0)).argv();
+            assertFalse(argv.contains("--lcores=0@1"), extra + ": " + argv);
+            assertEquals(extra, argv.subList(argv.size() - extra.size(), argv.size()), "the user's, as given");
+            assertEquals(1, argv.stream().filter(a -> a.startsWith("--lcores") || a.startsWith("-l")
+                || a.startsWith("-c")).count(), argv::toString);
+        }
     }
 }

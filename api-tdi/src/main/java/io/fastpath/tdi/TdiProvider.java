@@ -453,12 +453,9 @@ public final class TdiProvider implements AutoCloseable {
     }
 
     /** Starts a thread of the provider's own that loops {@link #dispatch()}. Call from the dispatch thread. */
-    public synchronized void startDispatcherThread(IdleMode idle) {
+    public void startDispatcherThread(IdleMode idle) {
         checkThread();
-        if (closed) {
-            throw new IllegalStateException("provider closed");
-        }
-        loop.startThread(idle);
+        loop.startThread(idle); // "provider closed" once close() began: the loop's state has one winner
     }
 
     public boolean onDispatchThread() {
@@ -472,10 +469,8 @@ public final class TdiProvider implements AutoCloseable {
      */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
+        if (!loop.beginClose()) {
+            return; // closed, or another thread closes it
         }
         loop.stopThread();
         loop.adopt();
@@ -503,10 +498,14 @@ public final class TdiProvider implements AutoCloseable {
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "TDI provider of " + stack.config().name());
         }
+        loop.closed();
     }
 
-    /** close()'s drains once closed is set: late submitters may drain too ({@link #drainAfterClose}). */
-    private synchronized int drainClosing() {
+    /**
+     * close()'s drains once closed is set, on the one closing thread (the loop's state admits one); late chain
+     * returns drain the lock-free return stack themselves ({@link TdiChains}).
+     */
+    private int drainClosing() {
         return requests.drain(requestConsumer, Integer.MAX_VALUE) + chains.takeReturns(true);
     }
 

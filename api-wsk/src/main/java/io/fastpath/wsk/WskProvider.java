@@ -84,7 +84,6 @@ public final class WskProvider implements AutoCloseable {
     private final DispatchLoop loop;
     private volatile boolean closed;
     /** Dispatching on the stack's poll thread ({@link #pollThreadAgent}); close() asks it to let go. */
-    private boolean onPollThread;
     private volatile boolean detachRequested;
     private volatile boolean detached;
     /** WSK_FLAG_AT_DISPATCH_LEVEL while callbacks run on the stack's poll thread, else 0. */
@@ -371,11 +370,11 @@ public final class WskProvider implements AutoCloseable {
      * Starts a thread of the provider's own that loops {@link #dispatch()}; from then on every call made on
      * other threads is queued to it. Call from the current dispatch thread.
      */
-    public synchronized void startDispatcherThread(IdleMode idle) {
+    public void startDispatcherThread(IdleMode idle) {
         if (closed) {
             throw new IllegalStateException("provider closed");
         }
-        loop.startThread(idle); // until the new thread runs, every call queues
+        loop.startThread(idle); // until the new thread runs, every call queues; "provider closed" once closing
     }
 
     /**
@@ -387,13 +386,8 @@ public final class WskProvider implements AutoCloseable {
      * block; calls from other threads are queued to it. Call once, from the current dispatch thread, before the
      * runner starts; {@link #close()} detaches the provider from the poll thread first.
      */
-    public synchronized IntSupplier pollThreadAgent() {
-        loop.checkThread("hand the provider over from its dispatch thread");
-        if (loop.hasThread() || onPollThread || closed) {
-            throw new IllegalStateException(closed ? "provider closed" : "provider already has a dispatch thread");
-        }
-        onPollThread = true;
-        loop.handOff(); // until the poll thread runs, every call queues
+    public IntSupplier pollThreadAgent() {
+        loop.handOffToAgent("provider already has a dispatch thread"); // until the poll thread runs, calls queue
         return new IntSupplier() {
             private boolean started;
 
@@ -434,13 +428,11 @@ public final class WskProvider implements AutoCloseable {
         if (loop.dispatching() && loop.onDispatchThread()) {
             throw new IllegalStateException("close() from a completion routine or callback: call it outside dispatch()");
         }
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
+        if (!loop.beginClose()) {
+            return; // closed, or another thread closes it
         }
         loop.stopThread();
-        if (onPollThread) {
+        if (loop.closingFromAgent()) {
             // Ask the poll thread to stop dispatching, and wait until it has (or is not running at all).
             // The poll thread answers within one duty cycle; if it never does (its runner was closed before the
             // provider, against the documented order), the stack no longer polls and nothing else dispatches.
@@ -471,6 +463,7 @@ public final class WskProvider implements AutoCloseable {
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "WSK provider of " + stack.config().name());
         }
+        loop.closed();
     }
 
     // ================================================================================ internals

@@ -6,8 +6,7 @@ import io.fastpath.provider.HeldCompletions;
 import io.fastpath.provider.RequestQueue;
 import io.fastpath.provider.WorkList;
 import io.fastpath.provider.DescriptorReleaser;
-import io.fastpath.provider.DispatchLoop;
-import io.fastpath.provider.IdleMode;
+import io.fastpath.provider.DispatchedProvider;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.Verifier;
 import io.fastpath.provider.IrpQueue;
@@ -54,7 +53,7 @@ import org.agrona.collections.Long2ObjectHashMap;
  * (TDI_LISTEN, ClientEventConnect) and decided: accepted (SYN-ACK; the IRP completes when the handshake did)
  * or refused (RST for the SYN: the peer's connect fails with "connection refused").
  */
-public final class TdiProvider implements AutoCloseable {
+public final class TdiProvider extends DispatchedProvider {
     private static final int QUEUE_CAPACITY = 4096;
     private static final int MAX_COMPLETION_DEPTH = 16;
     /** TDI_DISCONNECT with a NULL time-out: the transport default, under one second. */
@@ -82,7 +81,6 @@ public final class TdiProvider implements AutoCloseable {
     final long handshakeLimitNs;
     final Consumer<Throwable> errorHandler;
     private final long startTime = System.currentTimeMillis() * 10_000L;
-    private final DispatchLoop loop;
     private volatile boolean closed;
 
     private final RequestQueue<Object> requests = new RequestQueue<>(QUEUE_CAPACITY);
@@ -138,6 +136,7 @@ public final class TdiProvider implements AutoCloseable {
     private final TdiStackEvents events = new TdiStackEvents(this);
 
     private TdiProvider(Stack stack, Consumer<Throwable> errorHandler) {
+        super("fastpath-tdi-" + stack.config().name(), errorHandler);
         this.stack = stack;
         this.pump = new ClientPump(stack.tcpService(), events);
         this.tcp = pump.client();
@@ -149,7 +148,6 @@ public final class TdiProvider implements AutoCloseable {
         this.handshakeLimitNs = handshakeLimit(stack.config().tcp());
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
-        this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::round);
         this.cancels = new CancelQueue<>(loop, this::cancelNow);
         for (int i = tracked.length - 1; i >= 0; i--) {
             freeSlots[freeCount++] = i;
@@ -423,17 +421,9 @@ public final class TdiProvider implements AutoCloseable {
 
     // ================================================================================ dispatch thread
 
-    /**
-     * One round on the dispatch thread: requests queued from other threads, returned chains, the stack's events,
-     * time-outs, indications, deferred completions. Routines and handlers run inside this call. Returns the work
-     * done (0 = idle).
-     */
-    public int dispatch() {
-        return loop.dispatch();
-    }
-
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
-    private int round() {
+    @Override
+    protected int round() {
         nowNs = System.nanoTime();
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += chains.takeReturns(false);
@@ -445,21 +435,6 @@ public final class TdiProvider implements AutoCloseable {
         work += completeAccepts();
         work += completer.runDeferred();
         return work;
-    }
-
-    /** Starts a thread of the provider's own that loops {@link #dispatch()} (backoff idle strategy). */
-    public void startDispatcherThread() {
-        startDispatcherThread(IdleMode.BACKOFF);
-    }
-
-    /** Starts a thread of the provider's own that loops {@link #dispatch()}. Call from the dispatch thread. */
-    public void startDispatcherThread(IdleMode idle) {
-        checkThread();
-        loop.startThread(idle); // "provider closed" once close() began: the loop's state has one winner
-    }
-
-    public boolean onDispatchThread() {
-        return loop.onDispatchThread();
     }
 
     /**

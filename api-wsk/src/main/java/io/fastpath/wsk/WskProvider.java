@@ -3,9 +3,8 @@ package io.fastpath.wsk;
 import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.ClientPump;
 import io.fastpath.provider.DescriptorReleaser;
-import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.DispatchedProvider;
 import io.fastpath.provider.HeldCompletions;
-import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
@@ -51,7 +50,7 @@ import org.agrona.collections.Long2ObjectHashMap;
  * intrusive, maps are primitive-keyed, indication links are pooled). Per socket: the socket object, its
  * addresses and its descriptor ring.
  */
-public final class WskProvider implements AutoCloseable {
+public final class WskProvider extends DispatchedProvider {
     static final int OP_SOCKET = 1;
     static final int OP_SOCKET_CONNECT = 2;
     static final int OP_BIND = 3;
@@ -81,7 +80,6 @@ public final class WskProvider implements AutoCloseable {
     final int receiveBufferBytes;
     final boolean timestamps;
     private final Consumer<Throwable> errorHandler;
-    private final DispatchLoop loop;
     private volatile boolean closed;
     /** Dispatching on the stack's poll thread ({@link #pollThreadAgent}); close() asks it to let go. */
     private volatile boolean detachRequested;
@@ -218,6 +216,7 @@ public final class WskProvider implements AutoCloseable {
     };
 
     private WskProvider(Stack stack, Consumer<Throwable> errorHandler) {
+        super("fastpath-wsk-" + stack.config().name(), errorHandler);
         this.stack = stack;
         this.pump = new ClientPump(stack.tcpService(), events);
         this.tcp = pump.client();
@@ -229,7 +228,6 @@ public final class WskProvider implements AutoCloseable {
         this.timestamps = stack.config().tcp().timestamps();
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
-        this.loop = new DispatchLoop("fastpath-wsk-" + stack.config().name(), errorHandler, this::round);
         this.cancels = new CancelQueue<>(loop, this::cancelNow);
     }
 
@@ -338,20 +336,9 @@ public final class WskProvider implements AutoCloseable {
 
     // ================================================================================ dispatch thread
 
-    /**
-     * Runs one round of the provider on the dispatch thread: calls queued from other threads, the stack's
-     * events (connects, accepts, data, send completions, closes), deferred socket work and completions.
-     * Completion routines and event callbacks run inside this call. Returns the work done (0 = idle).
-     *
-     * @throws IllegalStateException on a thread other than the dispatch thread, or when called from a
-     *     completion routine or callback
-     */
-    public int dispatch() {
-        return loop.dispatch();
-    }
-
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
-    private int round() {
+    @Override
+    protected int round() {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
         work += pump.poll();
@@ -359,22 +346,6 @@ public final class WskProvider implements AutoCloseable {
         work += runWork();
         work += completer.runDeferred();
         return work;
-    }
-
-    /** Starts a thread of the provider's own that loops {@link #dispatch()} with a backoff idle strategy. */
-    public void startDispatcherThread() {
-        startDispatcherThread(IdleMode.BACKOFF);
-    }
-
-    /**
-     * Starts a thread of the provider's own that loops {@link #dispatch()}; from then on every call made on
-     * other threads is queued to it. Call from the current dispatch thread.
-     */
-    public void startDispatcherThread(IdleMode idle) {
-        if (closed) {
-            throw new IllegalStateException("provider closed");
-        }
-        loop.startThread(idle); // until the new thread runs, every call queues; "provider closed" once closing
     }
 
     /**
@@ -410,11 +381,6 @@ public final class WskProvider implements AutoCloseable {
                 return "fastpath-wsk-" + stack.config().name();
             }
         };
-    }
-
-    /** True on the thread that runs completions and callbacks. */
-    public boolean onDispatchThread() {
-        return loop.onDispatchThread();
     }
 
     /**

@@ -51,6 +51,10 @@ public abstract class DispatchedProvider implements AutoCloseable {
         loop.startThread(idle); // until the new thread runs, every call queues
     }
 
+    /** Closes the provider (its own close sequence, started by {@link DispatchLoop#beginClose()}). */
+    @Override
+    public abstract void close();
+
     /** True on the thread that runs completions and callbacks. */
     public boolean onDispatchThread() {
         return loop.onDispatchThread();

@@ -1,5 +1,6 @@
 package io.fastpath.provider;
 
+import io.fastpath.stack.Stack;
 import java.util.function.Consumer;
 
 /**
@@ -8,16 +9,25 @@ import java.util.function.Consumer;
  * close stay its own; close starts with {@link DispatchLoop#beginClose()}, so a start racing it has one winner.
  */
 public abstract class DispatchedProvider implements AutoCloseable {
+    /** The stack the provider runs over. */
+    protected final Stack stack;
     /** The provider's dispatch loop: its thread, mode and lifecycle state. */
     protected final DispatchLoop loop;
 
     /**
+     * @param stack    the stack the provider runs over
      * @param roleName the dispatcher thread's name
      * @param errors   where what a round throws on the dispatcher thread goes
      */
     @SuppressWarnings("this-escape") // the loop calls round() only from dispatch(), after construction
-    protected DispatchedProvider(String roleName, Consumer<Throwable> errors) {
+    protected DispatchedProvider(Stack stack, String roleName, Consumer<Throwable> errors) {
+        this.stack = stack;
         this.loop = new DispatchLoop(roleName, errors, this::round);
+    }
+
+    /** The stack the provider runs over. */
+    public Stack stack() {
+        return stack;
     }
 
     /** One round's work ({@link #dispatch()}, guarded by the loop), returning the work done. */

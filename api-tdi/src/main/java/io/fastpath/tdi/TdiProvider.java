@@ -66,7 +66,6 @@ public final class TdiProvider extends DispatchedProvider {
      */
     static final long LISTEN_OPTIONS = TcpSocketOptions.withConditionalAccept(TcpSocketOptions.of(null, 0, 0, true));
 
-    private final Stack stack;
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
     final ClientPump pump;
@@ -136,8 +135,7 @@ public final class TdiProvider extends DispatchedProvider {
     private final TdiStackEvents events = new TdiStackEvents(this);
 
     private TdiProvider(Stack stack, Consumer<Throwable> errorHandler) {
-        super("fastpath-tdi-" + stack.config().name(), errorHandler);
-        this.stack = stack;
+        super(stack, "fastpath-tdi-" + stack.config().name(), errorHandler);
         this.pump = new ClientPump(stack.tcpService(), events);
         this.tcp = pump.client();
         this.endedConnects = new HeldCompletions<>(tcp::requestsTaken);
@@ -167,10 +165,6 @@ public final class TdiProvider extends DispatchedProvider {
     /** As {@link #open(Stack)}, with a handler for exceptions thrown by completion routines and event handlers. */
     public static TdiProvider open(Stack stack, Consumer<Throwable> errorHandler) {
         return new TdiProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
-    }
-
-    public Stack stack() {
-        return stack;
     }
 
     // ================================================================================ objects

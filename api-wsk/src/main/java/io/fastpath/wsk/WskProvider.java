@@ -71,7 +71,6 @@ public final class WskProvider extends DispatchedProvider {
     /** Inline completions nest (a routine starts a call that completes inline...); beyond this they wait. */
     private static final int MAX_COMPLETION_DEPTH = 16;
 
-    private final Stack stack;
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
     private final ClientPump pump;
@@ -216,8 +215,7 @@ public final class WskProvider extends DispatchedProvider {
     };
 
     private WskProvider(Stack stack, Consumer<Throwable> errorHandler) {
-        super("fastpath-wsk-" + stack.config().name(), errorHandler);
-        this.stack = stack;
+        super(stack, "fastpath-wsk-" + stack.config().name(), errorHandler);
         this.pump = new ClientPump(stack.tcpService(), events);
         this.tcp = pump.client();
         this.cancelledConnects = new HeldCompletions<>(tcp::requestsTaken);
@@ -244,10 +242,6 @@ public final class WskProvider extends DispatchedProvider {
     /** As {@link #register(Stack)}, with a handler for exceptions thrown by completion routines and callbacks. */
     public static WskProvider register(Stack stack, Consumer<Throwable> errorHandler) {
         return new WskProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
-    }
-
-    public Stack stack() {
-        return stack;
     }
 
     // ================================================================================ WSK_PROVIDER_DISPATCH

@@ -1,5 +1,7 @@
 package io.fastpath.provider;
 
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
 import org.agrona.concurrent.Agent;
@@ -17,6 +19,16 @@ import org.agrona.concurrent.AgentRunner;
  *
  * <p>{@link #dispatch()} runs one round: it checks the thread and refuses re-entry (a routine or callback calling
  * {@code dispatch()}), which would run completions inside completions.
+ *
+ * <p><b>Lifecycle</b>, lock-free: one state word moved by compare-and-set, so that two racing starts, or a start
+ * racing {@link #beginClose()}, have exactly one winner and the loser gets the exception it would get one call
+ * later:
+ * <pre>
+ *   INVOKER --startThread--> STARTING --> THREAD --stopThread--> INVOKER
+ *   INVOKER --handOffToAgent--> STARTING --> AGENT
+ *   INVOKER | THREAD | AGENT --beginClose--> CLOSING --closed--> CLOSED
+ * </pre>
+ * STARTING lasts only while the winner sets up the new owner (no blocking), so a closer meeting it spins.
  */
 public final class DispatchLoop {
     private final String roleName;
@@ -24,7 +36,18 @@ public final class DispatchLoop {
     private final IntSupplier round;
     private volatile Thread owner = Thread.currentThread();
     private boolean dispatching;
-    private AgentRunner runner;
+
+    private static final int INVOKER = 0;
+    private static final int STARTING = 1;
+    private static final int THREAD = 2;
+    private static final int AGENT = 3;
+    private static final int CLOSING = 4;
+    private static final int CLOSED = 5;
+    private final AtomicInteger state = new AtomicInteger(INVOKER);
+    /** The state {@link #beginClose()} moved from. */
+    private volatile int closedFrom = INVOKER;
+    /** The own thread's runner: set by the STARTING winner, taken by one {@link #stopThread()}. */
+    private final AtomicReference<AgentRunner> runner = new AtomicReference<>();
 
     /**
      * @param roleName the own thread's name
@@ -92,9 +115,10 @@ public final class DispatchLoop {
         }
     }
 
-    /** True while an own thread ({@link #startThread}) runs. */
-    public synchronized boolean hasThread() {
-        return runner != null;
+    /** True while an own thread ({@link #startThread}) runs (or is being started). */
+    public boolean hasThread() {
+        int s = state.get();
+        return s == THREAD || (s == STARTING && runner.get() != null);
     }
 
     /** {@link #startThread(IdleMode)} with {@link IdleMode#BACKOFF}. */
@@ -106,14 +130,14 @@ public final class DispatchLoop {
      * Own-thread mode: starts a thread that loops the round; it becomes the dispatch thread (until then
      * {@link #onDispatchThread()} is false everywhere, so calls from other threads queue). Call from the current
      * dispatch thread.
+     *
+     * @throws IllegalStateException off the dispatch thread, when a thread or agent dispatches already, or once
+     *     {@link #beginClose() closing} ("provider closed")
      */
-    public synchronized void startThread(IdleMode idle) {
+    public void startThread(IdleMode idle) {
         checkThread("start the dispatcher from the dispatch thread");
-        if (runner != null) {
-            throw new IllegalStateException("dispatcher already running");
-        }
-        owner = null;
-        runner = new AgentRunner(idle.newStrategy(), errors::accept, null, new Agent() {
+        claimStart("dispatcher already running");
+        AgentRunner r = new AgentRunner(idle.newStrategy(), errors::accept, null, new Agent() {
             @Override
             public void onStart() {
                 owner = Thread.currentThread();
@@ -129,7 +153,73 @@ public final class DispatchLoop {
                 return roleName;
             }
         });
-        AgentRunner.startOnThread(runner);
+        runner.set(r);
+        owner = null;
+        try {
+            AgentRunner.startOnThread(r);
+        } catch (RuntimeException | Error e) {
+            runner.set(null);
+            owner = Thread.currentThread();
+            state.set(INVOKER);
+            throw e;
+        }
+        state.set(THREAD);
+    }
+
+    /**
+     * Hands the role over to another agent (the stack's poll thread), which {@link #adopt()}s it in its first duty
+     * cycle; until then no thread is the dispatch thread (every call queues). Once only, from the dispatch thread.
+     *
+     * @throws IllegalStateException off the dispatch thread, when a thread or agent dispatches already
+     *     ({@code busy}), or once {@link #beginClose() closing} ("provider closed")
+     */
+    public void handOffToAgent(String busy) {
+        checkThread("hand the provider over from its dispatch thread");
+        claimStart(busy);
+        owner = null;
+        state.set(AGENT);
+    }
+
+    /** INVOKER to STARTING, or the exception of the state that won. */
+    private void claimStart(String busy) {
+        if (!state.compareAndSet(INVOKER, STARTING)) {
+            int s = state.get();
+            throw new IllegalStateException(s == CLOSING || s == CLOSED ? "provider closed" : busy);
+        }
+    }
+
+    /**
+     * Starts closing: the one caller that gets true closes the provider (and calls {@link #closed()} at the end);
+     * every other, and every later start, sees it closing. Waits out a start in progress (it does not block).
+     */
+    public boolean beginClose() {
+        for (;;) {
+            int s = state.get();
+            if (s == CLOSING || s == CLOSED) {
+                return false;
+            }
+            if (s == STARTING) {
+                Thread.onSpinWait();
+            } else if (state.compareAndSet(s, CLOSING)) {
+                closedFrom = s;
+                return true;
+            }
+        }
+    }
+
+    /** True when {@link #beginClose()} found the role handed to another agent ({@link #handOffToAgent}). */
+    public boolean closingFromAgent() {
+        return closedFrom == AGENT;
+    }
+
+    /** The closer is done ({@link #beginClose()}). */
+    public void closed() {
+        state.set(CLOSED);
+    }
+
+    /** True from {@link #beginClose()} on. */
+    public boolean closing() {
+        return state.get() >= CLOSING;
     }
 
     /** Waits until the own thread has taken over (it sets itself as the owner when it starts). */
@@ -144,14 +234,14 @@ public final class DispatchLoop {
      * until one {@link #adopt()}s the role.
      */
     public void stopThread() {
-        AgentRunner r;
-        synchronized (this) {
-            r = runner;
-            runner = null;
+        while (state.get() == STARTING) {
+            Thread.onSpinWait(); // the runner is being set up: stop it once it is
         }
+        AgentRunner r = runner.getAndSet(null);
         if (r != null) {
             r.close();
             owner = null;
+            state.compareAndSet(THREAD, INVOKER);
         }
     }
 

@@ -87,4 +87,70 @@ class DispatchLoopTest {
         assertEquals(before + 1, rounds.get());
         assertSame(Thread.currentThread(), loop.owner());
     }
+
+    /**
+     * A start on the dispatch thread races a close on another thread, many times: exactly one wins each time (the
+     * start's thread runs and the closer stops it, or the start fails "provider closed"), nothing deadlocks, and
+     * the closer ends up the dispatch thread with no own thread left running.
+     */
+    @Test
+    void startRacingCloseHasExactlyOneWinner() throws Exception {
+        int started = 0;
+        int refused = 0;
+        for (int i = 0; i < 500; i++) {
+            loop = new DispatchLoop("fastpath-test-race", Throwable::printStackTrace, this::round);
+            DispatchLoop l = loop;
+            CountDownLatch go = new CountDownLatch(1);
+            AtomicReference<Thread> closer = new AtomicReference<>();
+            AtomicReference<Throwable> closeFailed = new AtomicReference<>();
+            Thread t = new Thread(() -> {
+                try {
+                    go.await();
+                    assertTrue(l.beginClose(), "the only closer wins");
+                    l.stopThread();
+                    l.adopt();
+                    closer.set(Thread.currentThread());
+                    l.closed();
+                } catch (Throwable e) {
+                    closeFailed.set(e);
+                }
+            });
+            t.start();
+            go.countDown();
+            try {
+                l.startThread(IdleMode.BACKOFF);
+                started++;
+            } catch (IllegalStateException e) {
+                refused++;
+            }
+            t.join(10_000);
+            assertFalse(t.isAlive(), "close finished (no deadlock)");
+            assertEquals(null, closeFailed.get());
+            assertFalse(l.hasThread(), "no own thread after close");
+            assertSame(t, l.owner(), "the closer is the dispatch thread");
+            assertFalse(l.beginClose(), "closed once");
+            IllegalStateException late = assertThrows(IllegalStateException.class,
+                () -> l.handOffToAgent("busy"));
+            assertTrue(late.getMessage().contains("dispatch thread"), late.getMessage());
+        }
+        assertEquals(500, started + refused, "one outcome each");
+    }
+
+    /** Two starts from the dispatch thread: the second fails as today; close then refuses any start. */
+    @Test
+    void secondStartAndStartAfterCloseFail() {
+        loop = new DispatchLoop("fastpath-test-twice", Throwable::printStackTrace, this::round);
+        loop.handOffToAgent("provider already has a dispatch thread");
+        loop.adopt(); // the agent's first duty cycle
+        assertEquals("provider already has a dispatch thread",
+            assertThrows(IllegalStateException.class, () -> loop.handOffToAgent("provider already has a dispatch thread"))
+                .getMessage());
+        assertEquals("dispatcher already running",
+            assertThrows(IllegalStateException.class, () -> loop.startThread()).getMessage());
+        assertTrue(loop.beginClose());
+        assertTrue(loop.closingFromAgent());
+        assertEquals("provider closed", assertThrows(IllegalStateException.class, () -> loop.startThread()).getMessage());
+        loop.closed();
+        assertTrue(loop.closing());
+    }
 }

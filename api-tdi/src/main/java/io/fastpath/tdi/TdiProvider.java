@@ -6,8 +6,7 @@ import io.fastpath.provider.HeldCompletions;
 import io.fastpath.provider.RequestQueue;
 import io.fastpath.provider.WorkList;
 import io.fastpath.provider.DescriptorReleaser;
-import io.fastpath.provider.DispatchLoop;
-import io.fastpath.provider.IdleMode;
+import io.fastpath.provider.DispatchedProvider;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.Verifier;
 import io.fastpath.provider.IrpQueue;
@@ -54,7 +53,7 @@ import org.agrona.collections.Long2ObjectHashMap;
  * (TDI_LISTEN, ClientEventConnect) and decided: accepted (SYN-ACK; the IRP completes when the handshake did)
  * or refused (RST for the SYN: the peer's connect fails with "connection refused").
  */
-public final class TdiProvider implements AutoCloseable {
+public final class TdiProvider extends DispatchedProvider {
     private static final int QUEUE_CAPACITY = 4096;
     private static final int MAX_COMPLETION_DEPTH = 16;
     /** TDI_DISCONNECT with a NULL time-out: the transport default, under one second. */
@@ -67,7 +66,6 @@ public final class TdiProvider implements AutoCloseable {
      */
     static final long LISTEN_OPTIONS = TcpSocketOptions.withConditionalAccept(TcpSocketOptions.of(null, 0, 0, true));
 
-    private final Stack stack;
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
     final ClientPump pump;
@@ -82,7 +80,6 @@ public final class TdiProvider implements AutoCloseable {
     final long handshakeLimitNs;
     final Consumer<Throwable> errorHandler;
     private final long startTime = System.currentTimeMillis() * 10_000L;
-    private final DispatchLoop loop;
     private volatile boolean closed;
 
     private final RequestQueue<Object> requests = new RequestQueue<>(QUEUE_CAPACITY);
@@ -138,7 +135,7 @@ public final class TdiProvider implements AutoCloseable {
     private final TdiStackEvents events = new TdiStackEvents(this);
 
     private TdiProvider(Stack stack, Consumer<Throwable> errorHandler) {
-        this.stack = stack;
+        super(stack, "fastpath-tdi-" + stack.config().name(), errorHandler);
         this.pump = new ClientPump(stack.tcpService(), events);
         this.tcp = pump.client();
         this.endedConnects = new HeldCompletions<>(tcp::requestsTaken);
@@ -149,7 +146,6 @@ public final class TdiProvider implements AutoCloseable {
         this.handshakeLimitNs = handshakeLimit(stack.config().tcp());
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
-        this.loop = new DispatchLoop("fastpath-tdi-" + stack.config().name(), errorHandler, this::round);
         this.cancels = new CancelQueue<>(loop, this::cancelNow);
         for (int i = tracked.length - 1; i >= 0; i--) {
             freeSlots[freeCount++] = i;
@@ -169,10 +165,6 @@ public final class TdiProvider implements AutoCloseable {
     /** As {@link #open(Stack)}, with a handler for exceptions thrown by completion routines and event handlers. */
     public static TdiProvider open(Stack stack, Consumer<Throwable> errorHandler) {
         return new TdiProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
-    }
-
-    public Stack stack() {
-        return stack;
     }
 
     // ================================================================================ objects
@@ -423,17 +415,9 @@ public final class TdiProvider implements AutoCloseable {
 
     // ================================================================================ dispatch thread
 
-    /**
-     * One round on the dispatch thread: requests queued from other threads, returned chains, the stack's events,
-     * time-outs, indications, deferred completions. Routines and handlers run inside this call. Returns the work
-     * done (0 = idle).
-     */
-    public int dispatch() {
-        return loop.dispatch();
-    }
-
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
-    private int round() {
+    @Override
+    protected int round() {
         nowNs = System.nanoTime();
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += chains.takeReturns(false);
@@ -447,24 +431,6 @@ public final class TdiProvider implements AutoCloseable {
         return work;
     }
 
-    /** Starts a thread of the provider's own that loops {@link #dispatch()} (backoff idle strategy). */
-    public void startDispatcherThread() {
-        startDispatcherThread(IdleMode.BACKOFF);
-    }
-
-    /** Starts a thread of the provider's own that loops {@link #dispatch()}. Call from the dispatch thread. */
-    public synchronized void startDispatcherThread(IdleMode idle) {
-        checkThread();
-        if (closed) {
-            throw new IllegalStateException("provider closed");
-        }
-        loop.startThread(idle);
-    }
-
-    public boolean onDispatchThread() {
-        return loop.onDispatchThread();
-    }
-
     /**
      * Closes the transport: stops the dispatcher thread, then on the calling thread aborts every connection
      * (pending IRPs complete STATUS_CANCELLED), closes every address and returns the data still held to the
@@ -472,10 +438,8 @@ public final class TdiProvider implements AutoCloseable {
      */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
+        if (!loop.beginClose()) {
+            return; // closed, or another thread closes it
         }
         loop.stopThread();
         loop.adopt();
@@ -503,10 +467,14 @@ public final class TdiProvider implements AutoCloseable {
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "TDI provider of " + stack.config().name());
         }
+        loop.closed();
     }
 
-    /** close()'s drains once closed is set: late submitters may drain too ({@link #drainAfterClose}). */
-    private synchronized int drainClosing() {
+    /**
+     * close()'s drains once closed is set, on the one closing thread (the loop's state admits one); late chain
+     * returns drain the lock-free return stack themselves ({@link TdiChains}).
+     */
+    private int drainClosing() {
         return requests.drain(requestConsumer, Integer.MAX_VALUE) + chains.takeReturns(true);
     }
 

@@ -3,9 +3,8 @@ package io.fastpath.wsk;
 import io.fastpath.provider.CancelQueue;
 import io.fastpath.provider.ClientPump;
 import io.fastpath.provider.DescriptorReleaser;
-import io.fastpath.provider.DispatchLoop;
+import io.fastpath.provider.DispatchedProvider;
 import io.fastpath.provider.HeldCompletions;
-import io.fastpath.provider.IdleMode;
 import io.fastpath.provider.IrpCompleter;
 import io.fastpath.provider.NativeCopier;
 import io.fastpath.provider.NtStatus;
@@ -51,7 +50,7 @@ import org.agrona.collections.Long2ObjectHashMap;
  * intrusive, maps are primitive-keyed, indication links are pooled). Per socket: the socket object, its
  * addresses and its descriptor ring.
  */
-public final class WskProvider implements AutoCloseable {
+public final class WskProvider extends DispatchedProvider {
     static final int OP_SOCKET = 1;
     static final int OP_SOCKET_CONNECT = 2;
     static final int OP_BIND = 3;
@@ -72,7 +71,6 @@ public final class WskProvider implements AutoCloseable {
     /** Inline completions nest (a routine starts a call that completes inline...); beyond this they wait. */
     private static final int MAX_COMPLETION_DEPTH = 16;
 
-    private final Stack stack;
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
     final TcpServiceClient tcp;
     private final ClientPump pump;
@@ -81,10 +79,8 @@ public final class WskProvider implements AutoCloseable {
     final int receiveBufferBytes;
     final boolean timestamps;
     private final Consumer<Throwable> errorHandler;
-    private final DispatchLoop loop;
     private volatile boolean closed;
     /** Dispatching on the stack's poll thread ({@link #pollThreadAgent}); close() asks it to let go. */
-    private boolean onPollThread;
     private volatile boolean detachRequested;
     private volatile boolean detached;
     /** WSK_FLAG_AT_DISPATCH_LEVEL while callbacks run on the stack's poll thread, else 0. */
@@ -219,7 +215,7 @@ public final class WskProvider implements AutoCloseable {
     };
 
     private WskProvider(Stack stack, Consumer<Throwable> errorHandler) {
-        this.stack = stack;
+        super(stack, "fastpath-wsk-" + stack.config().name(), errorHandler);
         this.pump = new ClientPump(stack.tcpService(), events);
         this.tcp = pump.client();
         this.cancelledConnects = new HeldCompletions<>(tcp::requestsTaken);
@@ -230,7 +226,6 @@ public final class WskProvider implements AutoCloseable {
         this.timestamps = stack.config().tcp().timestamps();
         this.errorHandler = errorHandler;
         this.completer = new IrpCompleter<>(errorHandler, MAX_COMPLETION_DEPTH);
-        this.loop = new DispatchLoop("fastpath-wsk-" + stack.config().name(), errorHandler, this::round);
         this.cancels = new CancelQueue<>(loop, this::cancelNow);
     }
 
@@ -247,10 +242,6 @@ public final class WskProvider implements AutoCloseable {
     /** As {@link #register(Stack)}, with a handler for exceptions thrown by completion routines and callbacks. */
     public static WskProvider register(Stack stack, Consumer<Throwable> errorHandler) {
         return new WskProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
-    }
-
-    public Stack stack() {
-        return stack;
     }
 
     // ================================================================================ WSK_PROVIDER_DISPATCH
@@ -339,20 +330,9 @@ public final class WskProvider implements AutoCloseable {
 
     // ================================================================================ dispatch thread
 
-    /**
-     * Runs one round of the provider on the dispatch thread: calls queued from other threads, the stack's
-     * events (connects, accepts, data, send completions, closes), deferred socket work and completions.
-     * Completion routines and event callbacks run inside this call. Returns the work done (0 = idle).
-     *
-     * @throws IllegalStateException on a thread other than the dispatch thread, or when called from a
-     *     completion routine or callback
-     */
-    public int dispatch() {
-        return loop.dispatch();
-    }
-
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
-    private int round() {
+    @Override
+    protected int round() {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
         work += pump.poll();
@@ -360,22 +340,6 @@ public final class WskProvider implements AutoCloseable {
         work += runWork();
         work += completer.runDeferred();
         return work;
-    }
-
-    /** Starts a thread of the provider's own that loops {@link #dispatch()} with a backoff idle strategy. */
-    public void startDispatcherThread() {
-        startDispatcherThread(IdleMode.BACKOFF);
-    }
-
-    /**
-     * Starts a thread of the provider's own that loops {@link #dispatch()}; from then on every call made on
-     * other threads is queued to it. Call from the current dispatch thread.
-     */
-    public synchronized void startDispatcherThread(IdleMode idle) {
-        if (closed) {
-            throw new IllegalStateException("provider closed");
-        }
-        loop.startThread(idle); // until the new thread runs, every call queues
     }
 
     /**
@@ -387,13 +351,8 @@ public final class WskProvider implements AutoCloseable {
      * block; calls from other threads are queued to it. Call once, from the current dispatch thread, before the
      * runner starts; {@link #close()} detaches the provider from the poll thread first.
      */
-    public synchronized IntSupplier pollThreadAgent() {
-        loop.checkThread("hand the provider over from its dispatch thread");
-        if (loop.hasThread() || onPollThread || closed) {
-            throw new IllegalStateException(closed ? "provider closed" : "provider already has a dispatch thread");
-        }
-        onPollThread = true;
-        loop.handOff(); // until the poll thread runs, every call queues
+    public IntSupplier pollThreadAgent() {
+        loop.handOffToAgent("provider already has a dispatch thread"); // until the poll thread runs, calls queue
         return new IntSupplier() {
             private boolean started;
 
@@ -418,11 +377,6 @@ public final class WskProvider implements AutoCloseable {
         };
     }
 
-    /** True on the thread that runs completions and callbacks. */
-    public boolean onDispatchThread() {
-        return loop.onDispatchThread();
-    }
-
     /**
      * WskDeregister: stops the dispatcher thread (if any), then, on the calling thread, closes every socket
      * still open (pending IRPs complete with STATUS_CANCELLED, live connections are reset, listeners stop) and
@@ -434,13 +388,11 @@ public final class WskProvider implements AutoCloseable {
         if (loop.dispatching() && loop.onDispatchThread()) {
             throw new IllegalStateException("close() from a completion routine or callback: call it outside dispatch()");
         }
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
+        if (!loop.beginClose()) {
+            return; // closed, or another thread closes it
         }
         loop.stopThread();
-        if (onPollThread) {
+        if (loop.closingFromAgent()) {
             // Ask the poll thread to stop dispatching, and wait until it has (or is not running at all).
             // The poll thread answers within one duty cycle; if it never does (its runner was closed before the
             // provider, against the documented order), the stack no longer polls and nothing else dispatches.
@@ -471,6 +423,7 @@ public final class WskProvider implements AutoCloseable {
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "WSK provider of " + stack.config().name());
         }
+        loop.closed();
     }
 
     // ================================================================================ internals

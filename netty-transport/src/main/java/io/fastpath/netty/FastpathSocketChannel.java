@@ -3,7 +3,6 @@ package io.fastpath.netty;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.tcp.LocalPorts;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.AbstractChannel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelMetadata;
@@ -17,21 +16,18 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.internal.StringUtil;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ConnectionPendingException;
 import java.nio.channels.UnresolvedAddressException;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
-import org.agrona.BufferUtil;
 
 /**
  * A TCP connection of a fastpath stack as a Netty {@link SocketChannel}: made by {@code Bootstrap.connect} or
@@ -91,14 +87,9 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private boolean peerClosedPending;
     private boolean closeAfterInput;
 
-    private final ByteBuf[] inFlight = new ByteBuf[MAX_IN_FLIGHT];
-    private int inFlightFirst;
-    private int inFlightCount;
-    private int skip;
+    private final InFlightSends inFlight = new InFlightSends();
     private boolean writeQueued;
     private final ChannelOutboundBuffer.MessageProcessor submitter = this::submit;
-    /** The backlog bit is false: the event loop checks the backlog each turn until it is true again. */
-    private boolean backlogUnwritable;
     /** On the event loop's list of channels whose backlog it re-reads each turn (FastpathIoHandler's). */
     boolean backlogWatched;
 
@@ -297,19 +288,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             if (buf.isDirect() && (buf.hasMemoryAddress() || buf.nioBufferCount() == 1)) {
                 return buf;
             }
-            return directCopy(buf);
+            return InFlightSends.directCopy(alloc(), buf);
         }
         throw new UnsupportedOperationException("unsupported message type: " + StringUtil.simpleClassName(msg)
             + " (expected: ByteBuf; FileRegion is not supported by the fastpath transport)");
-    }
-
-    private ByteBuf directCopy(ByteBuf buf) {
-        int n = buf.readableBytes();
-        ByteBufAllocator alloc = alloc();
-        ByteBuf direct = alloc.directBuffer(n);
-        direct.writeBytes(buf, buf.readerIndex(), n);
-        ReferenceCountUtil.safeRelease(buf);
-        return direct;
     }
 
     @Override
@@ -317,10 +299,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (handle == 0 || stackClosed || outputShutdown) {
             return;
         }
-        if (inFlightCount == 0) {
-            removeEmptyHeads(in);
+        if (inFlight.isEmpty()) {
+            InFlightSends.removeEmptyHeads(in);
         }
-        skip = 0;
+        inFlight.startPass();
         in.forEachFlushedMessage(submitter);
         checkSendBacklog();
     }
@@ -333,44 +315,22 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     boolean checkSendBacklog() {
         ChannelOutboundBuffer out = unsafe().outboundBuffer();
         if (out == null || !open || handle == 0 || stackClosed) {
-            if (backlogUnwritable && out != null) {
-                out.setUserDefinedWritability(BACKLOG_WRITABILITY_BIT, true);
-            }
-            backlogUnwritable = false;
-            return false;
+            return inFlight.clearBacklog(out);
         }
         long backlog = out.totalPendingWriteBytes() + Math.max(0, io.stack.tcp().sendQueued(handle));
-        if (!backlogUnwritable) {
-            if (backlog > config.getWriteBufferHighWaterMark()) {
-                backlogUnwritable = true;
-                out.setUserDefinedWritability(BACKLOG_WRITABILITY_BIT, false);
-                io.watchBacklog(this);
-            }
-        } else if (backlog < config.getWriteBufferLowWaterMark()) {
-            backlogUnwritable = false;
-            out.setUserDefinedWritability(BACKLOG_WRITABILITY_BIT, true);
+        if (inFlight.updateBacklog(out, backlog, config.getWriteBufferHighWaterMark(),
+            config.getWriteBufferLowWaterMark())) {
+            io.watchBacklog(this);
         }
-        return backlogUnwritable;
-    }
-
-    /**
-     * Completes the empty writes at the head of the outbound buffer (and drops cancelled entries, which Netty
-     * empties): nothing to send, their promises complete in order. Only with no send in flight, which would be
-     * the head.
-     */
-    private static void removeEmptyHeads(ChannelOutboundBuffer in) {
-        while (in.current() instanceof ByteBuf b && !b.isReadable()) {
-            in.remove();
-        }
+        return inFlight.backlogUnwritable();
     }
 
     /** Hands the next flushed buffer not yet with the stack to it; false to stop. */
     private boolean submit(Object msg) {
-        if (skip < inFlightCount) {
-            skip++;
+        if (inFlight.skipInFlight()) {
             return true;
         }
-        if (inFlightCount == MAX_IN_FLIGHT) {
+        if (inFlight.isFull()) {
             return false;
         }
         ByteBuf buf = (ByteBuf) msg;
@@ -378,7 +338,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (length == 0) {
             return false; // an empty write completes when it reaches the head, after the sends before it
         }
-        long address = address(buf);
+        long address = InFlightSends.address(buf);
         if (!io.client.send(handle, 0, address, length)) {
             // The request ring is full (or a control waits): try again at the end of this turn.
             if (!writeQueued) {
@@ -387,28 +347,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             }
             return false;
         }
-        inFlight[(inFlightFirst + inFlightCount) % MAX_IN_FLIGHT] = buf.retain();
-        inFlightCount++;
-        skip++;
+        inFlight.add(buf);
         return true;
-    }
-
-    /**
-     * The native address of a direct buffer's readable bytes, without allocating: the buffer's own address when
-     * Netty has Unsafe, else the address field of its (cached) internal NIO view, read by Agrona.
-     */
-    static long address(ByteBuf buf) {
-        if (buf instanceof MbufByteBuf m) {
-            return m.addressOf(buf.readerIndex()); // a received segment echoed back: straight from its mbuf
-        }
-        if (buf.unwrap() instanceof MbufByteBuf m && buf.capacity() == m.capacity()) {
-            return m.addressOf(buf.readerIndex()); // the same, behind a leak-aware wrapper
-        }
-        if (buf.hasMemoryAddress()) {
-            return buf.memoryAddress() + buf.readerIndex();
-        }
-        ByteBuffer nio = buf.internalNioBuffer(buf.readerIndex(), buf.readableBytes());
-        return BufferUtil.address(nio) + nio.position();
     }
 
     void retryWrite() {
@@ -656,24 +596,19 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     }
 
     void sendComplete(int status) {
-        if (inFlightCount == 0) {
-            return;
+        if (!inFlight.completeOldest()) {
+            return; // our reference released: the stack no longer reads it
         }
-        ByteBuf buf = inFlight[inFlightFirst];
-        inFlight[inFlightFirst] = null;
-        inFlightFirst = (inFlightFirst + 1) % MAX_IN_FLIGHT;
-        inFlightCount--;
-        buf.release(); // our reference: the stack no longer reads it
         ChannelOutboundBuffer out = unsafe().outboundBuffer();
         if (out == null || !open) {
             return; // closed or output shut down: Netty failed and released the message already
         }
         // Entries cancelled before their flush (emptied by Netty, never sent) may sit before the completed send.
-        removeEmptyHeads(out);
+        InFlightSends.removeEmptyHeads(out);
         if (status == NtStatus.STATUS_SUCCESS) {
             out.remove();
-            if (inFlightCount == 0) {
-                removeEmptyHeads(out);
+            if (inFlight.isEmpty()) {
+                InFlightSends.removeEmptyHeads(out);
             }
             if (!out.isEmpty()) {
                 ((FastpathUnsafe) unsafe()).flushNow(); // checks the backlog after submitting
@@ -688,7 +623,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     void connectionClosed(int status) {
         stackClosed = true;
         freePort();
-        releaseInFlight();
+        inFlight.releaseAll();
         if (!open) {
             return;
         }
@@ -720,16 +655,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     /** The stack closed under the channel (event loop shutdown): nothing it lent is valid any more. */
     void stackClosed() {
         stackClosed = true;
-        releaseInFlight();
-    }
-
-    private void releaseInFlight() {
-        while (inFlightCount > 0) {
-            inFlight[inFlightFirst].release();
-            inFlight[inFlightFirst] = null;
-            inFlightFirst = (inFlightFirst + 1) % MAX_IN_FLIGHT;
-            inFlightCount--;
-        }
+        inFlight.releaseAll();
     }
 
     private void releaseInput() {
@@ -779,9 +705,9 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             ChannelOutboundBuffer out = unsafe().outboundBuffer();
             out.addFlush();
             if (out.current() instanceof ByteBuf first && first.isReadable()) {
-                ByteBuf direct = first.isDirect() ? first.retainedDuplicate() : directCopy(first.retain());
+                ByteBuf direct = first.isDirect() ? first.retainedDuplicate() : InFlightSends.directCopy(alloc(), first.retain());
                 fastOpenData = direct;
-                dataAddress = address(direct);
+                dataAddress = InFlightSends.address(direct);
                 dataLength = direct.readableBytes();
             }
         }

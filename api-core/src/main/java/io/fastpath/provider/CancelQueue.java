@@ -50,6 +50,11 @@ public final class CancelQueue<I extends Irp<I>> implements CancelRoutine<I> {
 
     /** Cancels the IRPs queued from other threads (dispatch thread), in the order queued; returns how many. */
     public int drain() {
+        // A plain read first: the dispatch thread drains every round, and an atomic exchange on an empty queue
+        // would cost a locked instruction (and drain the store buffer) each round for nothing.
+        if (head.get() == null) {
+            return 0;
+        }
         I list = head.getAndSet(null);
         if (list == null) {
             return 0;

@@ -70,7 +70,8 @@ final class TdiChains {
 
     /** Returns every chain other threads pushed; {@code direct} once closing (the pool is not used any more). */
     int takeReturns(boolean direct) {
-        Tsdu t = returned.getAndSet(null);
+        // A plain read first: called every dispatch round, mostly with nothing returned (no locked exchange then).
+        Tsdu t = returned.get() == null ? null : returned.getAndSet(null);
         int n = 0;
         while (t != null) {
             Tsdu next = t.returnNext;

@@ -79,6 +79,8 @@ class DispatchLoopTest {
         assertThrows(IllegalStateException.class, () -> loop.startThread(), "from the dispatch thread only");
         loop.stopThread();
         assertFalse(loop.hasThread());
+        // AgentRunner.close() returns once the agent closed; the thread itself ends just after that
+        runner.get().join(5_000);
         assertFalse(runner.get().isAlive());
         loop.adopt();
         assertTrue(loop.onDispatchThread());

@@ -2,7 +2,6 @@ package io.fastpath.stack.tcp;
 
 import io.fastpath.stack.wire.TcpOptions;
 import io.fastpath.stack.wire.TcpSegment;
-import org.agrona.collections.Int2ObjectHashMap;
 
 /**
  * TCP Fast Open cookies (RFC 7413): the server's cookie keys (current and previous, §4.1.2) and the client's
@@ -15,8 +14,10 @@ final class FastOpen {
     // Fast Open: the server's cookie keys (current and previous, RFC 7413 §4.1.2) and the client's cookie cache.
     IsnGenerator cookieKey = new IsnGenerator();
     IsnGenerator previousCookieKey = cookieKey;
-    final Int2ObjectHashMap<byte[]> cookieCache = new Int2ObjectHashMap<>();
+    final FastOpenCookieCache cookieCache = new FastOpenCookieCache(FastOpenCookieCache.DEFAULT_CAPACITY);
     final byte[] cookieScratch = new byte[8];
+    /** The cached cookie a SYN being built carries (copied out of the cache; poll thread only). */
+    final byte[] clientCookie = new byte[TcpOptions.FAST_OPEN_MAX_COOKIE];
 
     FastOpen(TcpLayer layer) {
         this.layer = layer;
@@ -66,8 +67,8 @@ final class FastOpen {
             if (!c.fastOpen || c.state != TcpState.SYN_SENT) {
                 return 0;
             }
-            byte[] cookie = c.synData > 0 ? cookieCache.get(c.remoteIp) : null;
-            return 4 + (cookie == null ? 0 : cookie.length);
+            int cookie = c.synData > 0 ? cookieCache.length(c.remoteIp) : -1;
+            return 4 + Math.max(cookie, 0);
         }
         return c.sendCookie ? 12 : 0;
     }

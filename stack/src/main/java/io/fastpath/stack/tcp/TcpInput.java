@@ -187,9 +187,8 @@ final class TcpInput {
         c.sndWnd = seg.window();
         c.maxSndWnd = c.sndWnd;
         if (options.hasFastOpen() && options.fastOpenCookieLength() > 0) {
-            byte[] cookie = new byte[options.fastOpenCookieLength()]; // once per server, not per segment
-            seg.buffer().getBytes(options.fastOpenCookieOffset(), cookie);
-            tfo.cookieCache.put(c.remoteIp, cookie);
+            tfo.cookieCache.put(c.remoteIp, seg.buffer(), options.fastOpenCookieOffset(),
+                options.fastOpenCookieLength());
         }
         if (ack) {
             c.sndUna = segAck;

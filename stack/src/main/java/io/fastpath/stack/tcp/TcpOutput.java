@@ -236,7 +236,7 @@ final class TcpOutput {
         c.rttStartNs = layer.nowNs;
         int data = 0;
         if (!ack && c.fastOpen) {
-            if (c.retries == 0 && tfo.cookieCache.containsKey(c.remoteIp)) {
+            if (c.retries == 0 && tfo.cookieCache.contains(c.remoteIp)) {
                 // RFC 7413 §4.2.1: data rides in the SYN, as much as one segment holds next to the options.
                 data = Math.min(c.sendBuffer.length(), ip.mtu() - 40 - 40);
                 if (data > 0) {
@@ -290,8 +290,9 @@ final class TcpOutput {
             if (tfo.fastOpenOptionLength(c) > 0) {
                 h.fastOpen = true;
                 if (c.active) {
-                    h.cookie = c.synData > 0 ? tfo.cookieCache.get(c.remoteIp) : null;
-                    h.cookieLength = h.cookie == null ? 0 : h.cookie.length;
+                    int cookie = c.synData > 0 ? tfo.cookieCache.copy(c.remoteIp, tfo.clientCookie) : -1;
+                    h.cookie = cookie > 0 ? tfo.clientCookie : null;
+                    h.cookieLength = Math.max(cookie, 0);
                 } else {
                     h.cookie = tfo.cookieFor(tfo.cookieKey, c.remoteIp);
                     h.cookieLength = 8;

@@ -221,6 +221,28 @@ public final class StackCounters implements AutoCloseable {
         return lines;
     }
 
+    /**
+     * The shards' counters summed: for each {@code <name>: queue <q> <what>} label of the shards' files, one line
+     * {@code <name>: <what>} with the total over the queues (zero totals only with {@code includeZero}).
+     */
+    public static List<String> formatSum(List<CountersReader> shards, boolean includeZero) {
+        java.util.LinkedHashMap<String, Long> totals = new java.util.LinkedHashMap<>();
+        java.util.regex.Pattern queue = java.util.regex.Pattern.compile(": queue \\d+ ");
+        for (CountersReader reader : shards) {
+            reader.forEach((value, id, label) -> {
+                String summed = queue.matcher(label).replaceFirst(": ");
+                totals.merge(summed, value, Long::sum);
+            });
+        }
+        List<String> lines = new ArrayList<>();
+        totals.forEach((label, value) -> {
+            if (includeZero || value != 0) {
+                lines.add(String.format("%14d  %s", value, label));
+            }
+        });
+        return lines;
+    }
+
     /** Maps a counters file written by a running (or finished) stack, read-only use. */
     public static CountersReader open(Path file) {
         MappedByteBuffer buffer = IoUtil.mapExistingFile(file.toFile(), "fastpath counters");

@@ -65,6 +65,7 @@ public final class Stack implements Agent, AutoCloseable {
     private static final long RX_L4_CKSUM_GOOD = 1L << 8;
     private static final int ARP_POLL_INTERVAL_NS = 1_000_000;
 
+    private static final int ECHO_ID_SHARDED = 0xE000;
     private static final int CMD_PING = 1;
     private static final int CMD_RELEASE = 2;
     private static final int EVT_ECHO_REPLY = 1;
@@ -174,7 +175,9 @@ public final class Stack implements Agent, AutoCloseable {
         this.routes = new Routes(config.address(), config.prefixLength(), config.gateway());
         this.arp = new ArpTable(config.arpCapacity(), config.arpLifetimeNs(), config.arpRetryIntervalNs(),
             config.arpMaxRequests());
-        this.echoIdentifier = 0xF000 | (port.portId() & 0xFFF);
+        // One shard of several: the identifier names the shard, so a reply that lands on another queue comes back.
+        this.echoIdentifier = shardCount > 1 ? ECHO_ID_SHARDED | (shard << 6) | (port.portId() & 0x3F)
+            : 0xF000 | (port.portId() & 0xFFF);
         this.mtu = Math.min(port.mtu(), port.pool().dataRoom() - 128 - EthernetFrame.HEADER_LENGTH);
         this.heldFrames = new LongHashSet(config.maxHeldFrames() * 2);
         int ringBytes = config.ringCapacity() + RingBufferDescriptor.TRAILER_LENGTH;
@@ -405,6 +408,10 @@ public final class Stack implements Agent, AutoCloseable {
             setFrameLength(m, ethernet.payloadOffset() + ip.totalLength());
             counters.icmpEchoRepliesSent.incrementRelease();
             transmit(m);
+        } else if (type == IcmpPacket.TYPE_ECHO_REPLY && shardCount > 1 && echoReplyShard(icmp.identifier()) >= 0
+            && echoReplyShard(icmp.identifier()) != shard) {
+            // The answer to another shard's ping: its events ring is where the application waits for it.
+            forward(m, echoReplyShard(icmp.identifier()));
         } else if (type == IcmpPacket.TYPE_ECHO_REPLY && icmp.identifier() == echoIdentifier
             && icmp.payloadLength() >= 8) {
             counters.icmpEchoRepliesReceived.incrementRelease();
@@ -504,6 +511,15 @@ public final class Stack implements Agent, AutoCloseable {
             inbound.read(inboundFree, Integer.MAX_VALUE);
             flushFree();
         }
+    }
+
+    /** The shard whose ping an echo reply answers (identifier 0xE000 | shard << 6 | port), or -1. */
+    private int echoReplyShard(int identifier) {
+        if ((identifier & 0xF000) != ECHO_ID_SHARDED) {
+            return -1;
+        }
+        int s = (identifier >>> 6) & 0x3F;
+        return s < shardCount ? s : -1;
     }
 
     /** Which shard this stack is (0 of 1 for a stack with one queue). */

@@ -34,12 +34,15 @@ public record StackConfig(
     int shard,
     int shards) {
 
-    /** Refuses TCP memory settings that would let TCP take more than the pool, and a shard outside 0..shards-1. */
+    /**
+     * Refuses TCP memory settings that would let TCP take more than the pool, and a shard outside 0..shards-1
+     * (at most 64 shards: an ICMP echo identifier carries the shard in 6 bits).
+     */
     public StackConfig {
         if (tcpMemoryLimitMbufs < 0 || tcpMemoryReserveMbufs < 0) {
             throw new IllegalArgumentException("tcp memory limits must be >= 0");
         }
-        if (shards < 1 || shard < 0 || shard >= shards) {
+        if (shards < 1 || shards > 64 || shard < 0 || shard >= shards) {
             throw new IllegalArgumentException("shard " + shard + " of " + shards);
         }
     }

@@ -210,6 +210,27 @@ class ShardedRingPairTest {
             "each came through shard 0's forwarding: " + a.shard(0).counters().forwardedFrames.get());
         assertEquals(1, a.shard(1).counters().tcpActiveOpens.get());
         assertEquals(0, a.shard(0).counters().tcpActiveOpens.get());
+        // Shard 1's ping: the reply lands on shard 0, which hands it back to shard 1's events.
+        long[] rtt = {-1};
+        io.fastpath.stack.StackEventHandler events = new io.fastpath.stack.StackEventHandler() {
+            @Override
+            public void onEchoReply(int from, int sequence, long roundTripNs) {
+                rtt[0] = roundTripNs;
+            }
+
+            @Override
+            public void onSendFailed(int destination, int sequence, int status) {
+                throw new AssertionError(NtStatus.name(status));
+            }
+        };
+        assertTrue(a.shard(1).ping(B_IP, 1, 56));
+        runUntil(() -> {
+            a.shard(1).pollEvents(events);
+            return rtt[0] >= 0;
+        }, 5_000);
+        assertEquals(1, a.shard(0).counters().icmpEchoRepliesReceived.get() + a.shard(1).counters()
+            .icmpEchoRepliesReceived.get());
+        assertEquals(1, a.shard(1).counters().icmpEchoRepliesReceived.get(), "counted where it was awaited");
     }
 
     /** The ARP reply to shard 0's request arrives on shard 0; shard 1 uses what shard 0 learned. */

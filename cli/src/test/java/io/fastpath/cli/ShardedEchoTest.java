@@ -62,6 +62,22 @@ class ShardedEchoTest {
         + "closed \\((\\d+) not cleanly\\), (\\d+) bytes echoed");
 
     @Test
+    void queueFlags() {
+        String[] wsk = {"echo", "--api", "wsk", "--vdev", "x", "--ip", "10.0.0.2/24", "--listen", "7", "--queues", "2"};
+        UsageException e = org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> Main.run(wsk));
+        assertTrue(e.getMessage().contains("--queues > 1 with --api wsk: not yet"), e.getMessage());
+        String[] tdi = {"echo", "--api", "tdi", "--vdev", "x", "--ip", "10.0.0.2/24", "--listen", "7", "--queues", "3"};
+        org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> Main.run(tdi));
+        String[] many = {"echo", "--vdev", "x", "--ip", "10.0.0.2/24", "--listen", "7", "--queues", "17"};
+        org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> Main.run(many));
+        assertEquals("net_af_packet0,iface=v0,qpairs=4", PortOptions.vdevWithQueues("net_af_packet0,iface=v0", 4));
+        assertEquals("net_af_packet0,iface=v0,qpairs=2", PortOptions.vdevWithQueues("net_af_packet0,iface=v0,qpairs=2",
+            4), "an explicit qpairs stays");
+        assertEquals("net_tap0,iface=t0", PortOptions.vdevWithQueues("net_tap0,iface=t0", 4));
+        assertEquals("net_af_packet0,iface=v0", PortOptions.vdevWithQueues("net_af_packet0,iface=v0", 1));
+    }
+
+    @Test
     void echoWithTwoQueuesOnNetTapServesLinuxClientsOnBothShards() throws Exception {
         String iface = "sh" + NetNs.uniqueName("t");
         try (NetNs ns = NetNs.create()) {

@@ -151,6 +151,46 @@ class ShardedRingPairTest {
     /** Every frame of both queues arrives at shard 0: shard 1's flows must all be forwarded to it. */
     @Test
     void segmentsOfAShardOneFlowThatArriveOnQueueZeroAreForwardedAndTheFlowStaysCorrect() {
+        a = host(allToQueueZero(), "a", A_IP);
+        b = host(queues(pair.b()), "b", B_IP);
+        listenOnEveryShard(b);
+        a.doWork();
+        StreamClient client = new StreamClient(77, 256 << 10);
+        assertEquals(NtStatus.STATUS_PENDING, client.connect(a.shard(1).tcp(), B_IP, ECHO_PORT, System.nanoTime()));
+        runUntil(client::done, 20_000);
+        assertEquals("STATUS_SUCCESS", NtStatus.name(client.status()), "mismatch at " + client.mismatchAt());
+        assertEquals(256 << 10, client.received());
+        assertEquals(0, a.shard(1).counters().rxFrames.get(), "shard 1 received nothing itself");
+        assertTrue(a.shard(1).counters().tcpSegmentsReceived.get() > 100, "yet its flow's segments reached it");
+        assertTrue(a.shard(0).counters().forwardedFrames.get() >= a.shard(1).counters().tcpSegmentsReceived.get(),
+            "each came through shard 0's forwarding: " + a.shard(0).counters().forwardedFrames.get());
+        assertEquals(1, a.shard(1).counters().tcpActiveOpens.get());
+        assertEquals(0, a.shard(0).counters().tcpActiveOpens.get());
+        // Shard 1's ping: the reply lands on shard 0, which hands it back to shard 1's events.
+        long[] rtt = {-1};
+        io.fastpath.stack.StackEventHandler events = new io.fastpath.stack.StackEventHandler() {
+            @Override
+            public void onEchoReply(int from, int sequence, long roundTripNs) {
+                rtt[0] = roundTripNs;
+            }
+
+            @Override
+            public void onSendFailed(int destination, int sequence, int status) {
+                throw new AssertionError(NtStatus.name(status));
+            }
+        };
+        assertTrue(a.shard(1).ping(B_IP, 1, 56));
+        runUntil(() -> {
+            a.shard(1).pollEvents(events);
+            return rtt[0] >= 0;
+        }, 5_000);
+        assertEquals(1, a.shard(0).counters().icmpEchoRepliesReceived.get() + a.shard(1).counters()
+            .icmpEchoRepliesReceived.get());
+        assertEquals(1, a.shard(1).counters().icmpEchoRepliesReceived.get(), "counted where it was awaited");
+    }
+
+    /** A's two queues as its shards see them: shard 0 receives what arrives on either queue, shard 1 nothing. */
+    private Port[] allToQueueZero() {
         Port merged = new PortDecorator(pair.a().queue(0)) {
             private final Port other = pair.a().queue(1);
 
@@ -195,42 +235,36 @@ class ShardedRingPairTest {
             public void close() {
             }
         };
-        a = host(new Port[] {merged, silent}, "a", A_IP);
+        return new Port[] {merged, silent};
+    }
+
+    /**
+     * Forwarding allocates nothing per segment: with every frame of a shard-1 flow arriving on shard 0, 8 MiB
+     * echoed after a 4 MiB warm-up allocate less than one byte per segment on the thread running all four shards.
+     */
+    @Test
+    void forwardingAllocatesNothingPerSegment() {
+        a = host(allToQueueZero(), "a", A_IP);
         b = host(queues(pair.b()), "b", B_IP);
         listenOnEveryShard(b);
         a.doWork();
-        StreamClient client = new StreamClient(77, 256 << 10);
+        StreamClient client = new StreamClient(78, 16 << 20);
         assertEquals(NtStatus.STATUS_PENDING, client.connect(a.shard(1).tcp(), B_IP, ECHO_PORT, System.nanoTime()));
-        runUntil(client::done, 20_000);
-        assertEquals("STATUS_SUCCESS", NtStatus.name(client.status()), "mismatch at " + client.mismatchAt());
-        assertEquals(256 << 10, client.received());
-        assertEquals(0, a.shard(1).counters().rxFrames.get(), "shard 1 received nothing itself");
-        assertTrue(a.shard(1).counters().tcpSegmentsReceived.get() > 100, "yet its flow's segments reached it");
-        assertTrue(a.shard(0).counters().forwardedFrames.get() >= a.shard(1).counters().tcpSegmentsReceived.get(),
-            "each came through shard 0's forwarding: " + a.shard(0).counters().forwardedFrames.get());
-        assertEquals(1, a.shard(1).counters().tcpActiveOpens.get());
-        assertEquals(0, a.shard(0).counters().tcpActiveOpens.get());
-        // Shard 1's ping: the reply lands on shard 0, which hands it back to shard 1's events.
-        long[] rtt = {-1};
-        io.fastpath.stack.StackEventHandler events = new io.fastpath.stack.StackEventHandler() {
-            @Override
-            public void onEchoReply(int from, int sequence, long roundTripNs) {
-                rtt[0] = roundTripNs;
-            }
-
-            @Override
-            public void onSendFailed(int destination, int sequence, int status) {
-                throw new AssertionError(NtStatus.name(status));
-            }
-        };
-        assertTrue(a.shard(1).ping(B_IP, 1, 56));
-        runUntil(() -> {
-            a.shard(1).pollEvents(events);
-            return rtt[0] >= 0;
-        }, 5_000);
-        assertEquals(1, a.shard(0).counters().icmpEchoRepliesReceived.get() + a.shard(1).counters()
-            .icmpEchoRepliesReceived.get());
-        assertEquals(1, a.shard(1).counters().icmpEchoRepliesReceived.get(), "counted where it was awaited");
+        runUntil(() -> client.received() >= 4 << 20, 60_000);
+        com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        BooleanSupplier enough = () -> client.received() >= 12 << 20;
+        threads.getCurrentThreadAllocatedBytes();
+        long forwardedBefore = a.shard(0).counters().forwardedFrames.get();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        runUntil(enough, 60_000);
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        long forwarded = a.shard(0).counters().forwardedFrames.get() - forwardedBefore;
+        System.out.printf("forwarding: %d segments forwarded, %d bytes allocated%n", forwarded, allocated);
+        assertTrue(forwarded > 1000, "segments were forwarded: " + forwarded);
+        assertTrue(allocated < forwarded, allocated + " bytes allocated for " + forwarded + " forwarded segments");
+        runUntil(client::done, 60_000);
+        assertEquals("STATUS_SUCCESS", NtStatus.name(client.status()));
     }
 
     /** The ARP reply to shard 0's request arrives on shard 0; shard 1 uses what shard 0 learned. */

@@ -185,6 +185,16 @@ class PortTest {
             assertEquals(2, port.queues());
             MbufArray rx = new MbufArray(32);
             port.queue(1).receive(rx, 32); // a burst on queue 1 works (whatever it finds)
+            int[] reta = port.redirectionTable();
+            byte[] key = port.rssKey();
+            System.out.println("net_tap with 2 queues: rss_hf 0x" + Long.toHexString(port.rssHashFunctions()) + ", key "
+                + (key == null ? "none" : key.length + " bytes") + ", reta " + (reta == null ? "none" : reta.length
+                + " entries"));
+            if (reta != null) {
+                for (int entry : reta) {
+                    assertTrue(entry >= 0 && entry < 2, "a RETA entry names one of the two queues: " + entry);
+                }
+            }
         }
         String outer = NetNs.uniqueName("o");
         String inner = NetNs.uniqueName("i");

@@ -100,6 +100,34 @@ class ShardedEchoTest {
         }
     }
 
+    /** {@code send --queues 2}: connection i on shard i % 2, to a Linux echo server, every byte verified. */
+    @Test
+    void sendWithTwoQueuesOpensConnectionsOnBothShards() throws Exception {
+        String outer = "sh" + NetNs.uniqueName("o");
+        try (NetNs ns = NetNs.create()) {
+            ns.veth(outer, "sh" + NetNs.uniqueName("i"), "10.89.0.1/24");
+            Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3", "-c",
+                CommandLineTest.PYTHON_ECHO_SERVER, "7007").redirectErrorStream(true).start();
+            try {
+                BufferedReader serverOut = new BufferedReader(new InputStreamReader(server.getInputStream(),
+                    StandardCharsets.UTF_8));
+                assertEquals("listening", serverOut.readLine());
+                Process send = launch("send", "--vdev", "net_af_packet" + outer + ",iface=" + outer
+                    + ",qdisc_bypass=0", "--ip", "10.89.0.2/24", "--name", "sh" + NetNs.uniqueName("s"), "--idle",
+                    "backoff", "--to", "10.89.0.1:7007", "--bytes", "1M", "--connections", "8", "--timeout", "40",
+                    "--queues", "2");
+                String out = CommandLineTest.finish(send, 60);
+                out.lines().filter(l -> l.startsWith("tcp: queue")).forEach(System.out::println);
+                assertEquals(0, send.exitValue(), out);
+                assertEquals("verified 8388608 bytes", CommandLineTest.lastLine(out), out);
+                assertTrue(out.contains("tcp: queue 0: 4 connections opened") && out.contains(
+                    "tcp: queue 1: 4 connections opened"), out);
+            } finally {
+                server.destroyForcibly();
+            }
+        }
+    }
+
     private static void checkBothShards(String rest) {
         rest.lines().filter(l -> l.startsWith("echo:") || l.contains("forwarded")).forEach(System.out::println);
         Matcher m = ACCEPTED.matcher(rest);

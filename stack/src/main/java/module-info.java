@@ -14,6 +14,7 @@ module io.fastpath.stack {
     exports io.fastpath.stack.counters;
     exports io.fastpath.stack.device;
     exports io.fastpath.stack.ip;
+    exports io.fastpath.stack.shard;
     exports io.fastpath.stack.tcp;
     exports io.fastpath.stack.wire;
 }

@@ -22,12 +22,13 @@ public final class Main {
     private static final String USAGE = """
         usage: fastpath <command> [flags]
           up    --vdev <DPDK vdev> | --pci <PCI address>  --ip <a.b.c.d/len> [--gw <a.b.c.d>] [--mac <mac>]
-                [--pcap <file>] [--name <name>] [--idle spin|backoff] [EAL flags]
+                [--pcap <file>] [--name <name>] [--idle spin|backoff] [--queues N] [EAL flags]
                     answer ARP and ping until SIGINT/SIGTERM; prints 'ready' once it answers
           ping  <port flags as for up> --to <a.b.c.d> [--count N] [--size B]
                     ping from the stack; exit 1 with the NTSTATUS name if a ping fails
-          stat  [--name <name> | --file <counters file>]
-                    print a running (or finished) stack's counters
+          stat  [--name <name> | --file <counters file>] [--all]
+                    print a running (or finished) stack's counters; with several queues each queue's
+                    ('<name>: queue <q> rx frames') and then their sums
           bench <scenario>|all [--quick] [--out DIR] [--publish]
                     fastpath against java.nio, Netty (epoll, busy-polling epoll, io_uring) and Linux:
                     pingpong, throughput, connrate, fastopen, apis, tap, netty; prints tables and RESULT lines,
@@ -61,6 +62,11 @@ public final class Main {
                     both adapters; exit 1 with the status name on any failure
           demo  bring stacks up on net_tap and on net_af_packet/veth, ping them from Linux namespaces,
                 clean up; exit 0 only if every check passed
+
+        --queues N (every command that opens a port; default 1, at most 16): N rx/tx queue pairs (net_af_packet
+          gets qpairs=N) and one stack shard per queue, each on its own poll thread; a connection lives on one
+          shard, segments that arrive on another queue are forwarded to it. echo and send (--api tcp) serve
+          connections on every shard; --api wsk/tdi with N > 1: not yet (docs/operations.md, "Several queues")
 
         EAL flags (every command that starts a port; the start-up line says what EAL got):
           --pci <PCI address>[,devargs]   let EAL probe this device (EAL -a; repeatable). Without --vdev the
@@ -218,7 +224,24 @@ public final class Main {
         if (!file.toFile().exists()) {
             throw new IllegalStateException("no counters file " + file + " (is the stack running? --name?)");
         }
-        StackCounters.format(StackCounters.open(file), flags.has("--all")).forEach(System.out::println);
+        boolean all = flags.has("--all");
+        // A stack with several queues: shard 0 in the file, shard q > 0 in <base>.queue<q>.counters beside it.
+        List<org.agrona.concurrent.status.CountersReader> readers = new java.util.ArrayList<>();
+        readers.add(StackCounters.open(file));
+        for (int q = 1; ; q++) {
+            Path shard = io.fastpath.stack.StackConfig.shardCountersFile(file, q);
+            if (!shard.toFile().exists()) {
+                break;
+            }
+            readers.add(StackCounters.open(shard));
+        }
+        for (org.agrona.concurrent.status.CountersReader reader : readers) {
+            StackCounters.format(reader, all).forEach(System.out::println);
+        }
+        if (readers.size() > 1) {
+            System.out.println("sum over " + readers.size() + " queues:");
+            StackCounters.formatSum(readers, all).forEach(System.out::println);
+        }
         return 0;
     }
 }

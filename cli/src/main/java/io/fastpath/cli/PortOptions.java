@@ -8,6 +8,7 @@ import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
 import io.fastpath.stack.device.PcapPort;
+import io.fastpath.stack.shard.StackShards;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.MacAddress;
@@ -19,14 +20,23 @@ import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 
 /**
- * The port flags every command shares: {@code --vdev|--pci --ip [--gw] [--mac] [--pcap] [--name] [--idle]}, the
+ * The port flags every command shares: {@code --vdev|--pci --ip [--gw] [--mac] [--pcap] [--name] [--idle]
+ * [--queues N]}, the
  * EAL flags {@code [--pci ADDR]... [--huge|--no-huge] [--huge-dir DIR] [--socket-mem MB,MB] [--lcores MAP]
  * [--eal "ARGS"]}, and the stack they bring up: either on its own poll thread ({@link #start()}) or driven by
  * the caller's thread ({@link #open()}, invoker mode, for commands that use TCP: TcpLayer is poll-thread only).
+ *
+ * <p>{@code --queues N} (default 1): the port gets N rx/tx queue pairs ({@code qpairs=N} is added to a
+ * net_af_packet vdev; net_tap and NICs take the count from the configuration) and the host N stack shards
+ * ({@link StackShards}), shard q on queue q; {@link #stack} is shard 0 and {@link #shards()} all of them.
+ * {@link #start()} gives each shard its own poll thread; {@link #open()} leaves them to the caller
+ * ({@code shards().doWork()}) or to {@link #startShards}.
  */
 final class PortOptions implements AutoCloseable {
     static final Set<String> WITH_VALUE = Set.of("--vdev", "--ip", "--gw", "--mac", "--pcap", "--name", "--idle",
-        "--eal", "--pci", "--lcores", "--socket-mem", "--huge-dir");
+        "--eal", "--pci", "--lcores", "--socket-mem", "--huge-dir", "--queues");
+    /** Most queue pairs {@code --queues} takes. */
+    static final int MAX_QUEUES = 16;
     /** Port switches: force hugepages or ordinary memory (default: hugepages if the machine has them). */
     static final Set<String> SWITCHES = Set.of("--huge", "--no-huge");
     /** Mbufs for ARP/ICMP only. */
@@ -48,6 +58,8 @@ final class PortOptions implements AutoCloseable {
     private PktmbufPool pool;
     private Port port;
     private Stack stack;
+    private StackShards shards;
+    final int queues;
     private StackRunner runner;
     /** Invoker mode: the thread that called {@link #open()} drives the stack and must close it. */
     private Thread invoker;
@@ -89,6 +101,37 @@ final class PortOptions implements AutoCloseable {
             throw new UsageException("--idle is spin or backoff, got '" + idle + "'");
         }
         this.eal = flags.get("--eal");
+        this.queues = flags.intValue("--queues", 1);
+        if (queues < 1 || queues > MAX_QUEUES) {
+            throw new UsageException("--queues must be 1.." + MAX_QUEUES + ", got " + queues);
+        }
+        if (queues > 1 && pcap != null) {
+            throw new UsageException("--pcap with --queues > 1: not yet (capture one queue's port with --queues 1)");
+        }
+    }
+
+    /**
+     * The vdev string with the queue count where the PMD takes it as an argument: net_af_packet's
+     * {@code qpairs=N} (net_tap and the others take it from the port configuration).
+     */
+    static String vdevWithQueues(String vdev, int queues) {
+        if (queues > 1 && vdev.startsWith("net_af_packet") && !vdev.contains("qpairs=")) {
+            return vdev + ",qpairs=" + queues;
+        }
+        return vdev;
+    }
+
+    /** All shards with {@code --queues N > 1}, else null (the one stack is {@link #stack}). */
+    StackShards shards() {
+        return shards;
+    }
+
+    /**
+     * After {@link #open()}: gives every shard its own poll thread, {@code alongside.apply(q)} (if not null)
+     * running in shard q's duty cycle; the calling thread no longer drives them.
+     */
+    void startShards(java.util.function.IntFunction<java.util.function.IntSupplier> alongside) {
+        shards.start(() -> idle.equals("spin") ? StackRunner.busySpin() : StackRunner.backoff(), alongside);
     }
 
     /** The EAL arguments the flags ask for: hugepages, PCI allow-list, lcores, socket memory, extra args. */
@@ -139,6 +182,10 @@ final class PortOptions implements AutoCloseable {
     Stack start() {
         Stack s = create();
         try {
+            if (shards != null) {
+                startShards(q -> null);
+                return s;
+            }
             runner = StackRunner.start(s, idle.equals("spin") ? StackRunner.busySpin() : StackRunner.backoff());
             return s;
         } catch (RuntimeException e) {
@@ -175,14 +222,20 @@ final class PortOptions implements AutoCloseable {
         Eal.init(ealArgs);
         pool = PktmbufPool.create(config.name() + "_pool", poolSize);
         try {
-            EthDevPort ethdev = vdev != null ? EthDevPort.openVdev(vdev, pool, EthDevPort.Config.defaults())
-                : EthDevPort.openDevice(pci.get(0), pool, EthDevPort.Config.defaults());
+            EthDevPort.Config portConfig = EthDevPort.Config.defaults().withQueues(queues);
+            EthDevPort ethdev = vdev != null ? EthDevPort.openVdev(vdevWithQueues(vdev, queues), pool, portConfig)
+                : EthDevPort.openDevice(pci.get(0), pool, portConfig);
             if (vdev == null && !macGiven) {
                 // A NIC: the stack answers on the NIC's own address (a tap's kernel side owns its MAC, a NIC's
                 // does not), so the switch sees one MAC per port.
                 config = builder.mac(ethdev.macAddress()).build();
             }
             port = pcap != null ? new PcapPort(ethdev, Path.of(pcap)) : ethdev;
+            if (queues > 1) {
+                shards = StackShards.open(ethdev, config);
+                stack = shards.shard(0);
+                return stack;
+            }
             stack = new Stack(port, config);
             return stack;
         } catch (RuntimeException e) {
@@ -197,6 +250,14 @@ final class PortOptions implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (shards != null) {
+            if (invoker != null && Thread.currentThread() != invoker) {
+                throw new IllegalStateException("an invoker-mode stack closes on its own thread");
+            }
+            shards.close();
+            shards = null;
+            stack = null;
+        }
         if (runner != null) {
             runner.close();
             runner = null;

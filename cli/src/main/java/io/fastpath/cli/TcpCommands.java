@@ -121,8 +121,19 @@ final class TcpCommands {
 
     // =========================================================================================== echo
 
+    /** {@code --queues N > 1} is for the tcp api only, for now. */
+    static void onlyOneQueue(List<String> args, String api) {
+        int at = args.indexOf("--queues");
+        if (at >= 0 && at + 1 < args.size() && !args.get(at + 1).equals("1")) {
+            throw new UsageException("--queues > 1 with --api " + api + ": not yet (use --api tcp)");
+        }
+    }
+
     static int echo(List<String> args) {
         String api = apiOf(args);
+        if (!api.equals("tcp")) {
+            onlyOneQueue(args, api);
+        }
         switch (api) {
             case "tcp" -> {
             }
@@ -153,6 +164,9 @@ final class TcpCommands {
         });
         try {
             Stack stack = options.open();
+            if (options.shards() != null) {
+                return echoShards(options, stack, listenPort, connections, stop, hook);
+            }
             stack.onStart();
             EchoServer server = new EchoServer();
             int rc = server.listen(stack.tcp(), listenPort);
@@ -189,6 +203,61 @@ final class TcpCommands {
         }
     }
 
+    /**
+     * {@code echo --queues N}: one echo server per shard, each on its shard's poll thread (the listen is made
+     * before the threads start); at the end, each shard's accepted connections and the summed counters.
+     */
+    private static int echoShards(PortOptions options, Stack stack, int listenPort, int connections,
+                                  CountDownLatch stop, Thread hook) {
+        io.fastpath.stack.shard.StackShards shards = options.shards();
+        EchoServer[] servers = new EchoServer[shards.shards()];
+        for (int q = 0; q < servers.length; q++) {
+            servers[q] = new EchoServer();
+            int rc = servers[q].listen(shards.shard(q).tcp(), listenPort);
+            if (rc != NtStatus.STATUS_SUCCESS) {
+                System.out.println("listen on port " + listenPort + " (queue " + q + "): " + NtStatus.name(rc));
+                System.out.println(NtStatus.name(rc));
+                return 1;
+            }
+        }
+        options.startShards(q -> null);
+        Runtime.getRuntime().addShutdownHook(hook);
+        System.out.println("fastpath echo on " + Ipv4Address.format(stack.address()) + ":" + listenPort + " ("
+            + Ipv4Address.format(stack.address()) + "/" + stack.config().prefixLength() + " mac "
+            + MacAddress.format(stack.mac()) + " on " + stack.port().name() + ", " + shards.shards()
+            + " queues, one shard each, buffers " + (bufferBytes(connections) >> 10) + " KiB; counters: "
+            + stack.counters().file() + " and .queue<q>" + options.ealSummary() + ")");
+        System.out.println("ready");
+        System.out.flush();
+        try {
+            stop.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        options.close(); // stops the poll threads: the servers' figures are final after this
+        long accepted = 0;
+        long bytes = 0;
+        for (int q = 0; q < servers.length; q++) {
+            accepted += servers[q].accepted();
+            bytes += servers[q].bytesEchoed();
+            System.out.println("echo: queue " + q + ": " + servers[q].accepted() + " connections accepted, "
+                + servers[q].closed() + " closed (" + servers[q].abnormalCloses() + " not cleanly), "
+                + servers[q].bytesEchoed() + " bytes echoed");
+        }
+        long forwarded = 0;
+        java.util.List<String> counterLines = new java.util.ArrayList<>();
+        for (int q = 0; q < servers.length; q++) {
+            forwarded += shards.shard(q).counters().forwardedFrames.get();
+            counterLines.addAll(StackCounters.format(shards.shard(q).counters().reader(), false));
+        }
+        System.out.println("echo: " + accepted + " connections accepted on " + servers.length + " queues, " + bytes
+            + " bytes echoed, " + forwarded + " frames forwarded between shards");
+        System.out.println("counters:");
+        counterLines.forEach(System.out::println);
+        System.out.flush();
+        return 0;
+    }
+
     // =========================================================================================== send
 
     static int send(List<String> args) {
@@ -222,6 +291,7 @@ final class TcpCommands {
             throw new UsageException("--timeout must be at least 1 second, got " + timeoutSeconds);
         }
         if (api.equals("wsk")) {
+            onlyOneQueue(args, api);
             return WskSend.run(remoteIp, remotePort, bytes, connections, timeoutSeconds, flags);
         }
         try (PortOptions options = new PortOptions(flags, tcpConfig(connections), PortOptions.TCP_POOL)) {
@@ -232,15 +302,19 @@ final class TcpCommands {
                 + Ipv4Address.format(remoteIp) + ":" + remotePort + " (buffers " + (bufferBytes(connections) >> 10)
                 + " KiB" + options.ealSummary() + ")");
             System.out.flush();
-            SendRun run = new SendRun(stack, remoteIp, remotePort, bytes, connections);
+            SendRun run = new SendRun(stack, options.shards(), remoteIp, remotePort, bytes, connections);
             run.run(options.idleStrategy(), TimeUnit.SECONDS.toNanos(timeoutSeconds));
             return run.report();
         }
     }
 
-    /** The connections of one {@code send}, driven on the calling (poll) thread. */
+    /**
+     * The connections of one {@code send}, driven on the calling (poll) thread. With {@code --queues N} the
+     * calling thread drives every shard, and connection i is opened on shard i % N.
+     */
     private static final class SendRun {
         private final Stack stack;
+        private final io.fastpath.stack.shard.StackShards shards;
         private final TcpLayer tcp;
         private final int remoteIp;
         private final int remotePort;
@@ -253,8 +327,10 @@ final class TcpCommands {
         private long endNs;
         private boolean timedOut;
 
-        SendRun(Stack stack, int remoteIp, int remotePort, long bytes, int connections) {
+        SendRun(Stack stack, io.fastpath.stack.shard.StackShards shards, int remoteIp, int remotePort, long bytes,
+                int connections) {
             this.stack = stack;
+            this.shards = shards;
             this.tcp = stack.tcp();
             this.remoteIp = remoteIp;
             this.remotePort = remotePort;
@@ -268,7 +344,7 @@ final class TcpCommands {
 
         void run(IdleStrategy idle, long timeoutNs) {
             stack.onStart();
-            stack.doWork();
+            doWork();
             startNs = System.nanoTime();
             long deadline = startNs + timeoutNs;
             // One connection first: the stack parks at most 8 frames on a neighbour it is still resolving
@@ -278,7 +354,7 @@ final class TcpCommands {
             // cost each connection a 1 s (then 2, 4, ... s) SYN retransmission.
             connect(flows[0]);
             while (true) {
-                int work = stack.doWork();
+                int work = doWork();
                 if (started < flows.length && flows[0].connected) {
                     while (started < flows.length && connecting < MAX_CONNECTING) {
                         connect(flows[started]);
@@ -297,15 +373,27 @@ final class TcpCommands {
             }
         }
 
+        private int doWork() {
+            return shards != null ? shards.doWork() : stack.doWork();
+        }
+
+        private TcpLayer tcpOf(int index) {
+            return shards != null ? shards.shard(index % shards.shards()).tcp() : tcp;
+        }
+
         private void connect(Flow flow) {
+            flow.connect(tcpOf(started), remoteIp, remotePort);
             started++;
-            flow.connect(tcp, remoteIp, remotePort);
         }
 
         private void timeOut() {
             timedOut = true;
             // The connections still busy (TIME-WAIT is done as far as we are concerned), for diagnosis.
-            String[] state = tcp.describe().split("\n");
+            StringBuilder described = new StringBuilder();
+            for (int q = 0; q < (shards != null ? shards.shards() : 1); q++) {
+                described.append(tcpOf(q).describe());
+            }
+            String[] state = described.toString().split("\n");
             System.out.println("timed out; tcp " + state[0]);
             int shown = 0;
             int more = 0;
@@ -330,7 +418,7 @@ final class TcpCommands {
                 }
             }
             // Send the resets.
-            stack.doWork();
+            doWork();
         }
 
         int report() {
@@ -357,10 +445,20 @@ final class TcpCommands {
                     echoed, started, seconds, echoed / seconds / (1 << 20), echoed * 8 / seconds / 1e9);
             }
             StackCounters counters = stack.counters();
-            System.out.println("tcp: " + counters.tcpSegmentsSent.get() + " segments sent, "
-                + counters.tcpSegmentsReceived.get() + " received, " + counters.tcpRetransmits.get()
-                + " retransmitted, " + counters.tcpTimeouts.get() + " retransmission timeouts, "
-                + counters.totalDrops() + " frames dropped");
+            if (shards == null) {
+                System.out.println("tcp: " + counters.tcpSegmentsSent.get() + " segments sent, "
+                    + counters.tcpSegmentsReceived.get() + " received, " + counters.tcpRetransmits.get()
+                    + " retransmitted, " + counters.tcpTimeouts.get() + " retransmission timeouts, "
+                    + counters.totalDrops() + " frames dropped");
+            } else {
+                for (int q = 0; q < shards.shards(); q++) {
+                    StackCounters c = shards.shard(q).counters();
+                    System.out.println("tcp: queue " + q + ": " + c.tcpActiveOpens.get() + " connections opened, "
+                        + c.tcpSegmentsSent.get() + " segments sent, " + c.tcpSegmentsReceived.get() + " received, "
+                        + c.tcpRetransmits.get() + " retransmitted, " + c.forwardedFrames.get()
+                        + " frames forwarded to the other shards, " + c.totalDrops() + " frames dropped");
+                }
+            }
             if (firstFailure == null && started == flows.length && !timedOut) {
                 System.out.println("verified " + echoed + " bytes");
                 return 0;

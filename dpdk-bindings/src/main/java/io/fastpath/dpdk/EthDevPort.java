@@ -11,7 +11,12 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * A DPDK ethdev port with one rx and one tx queue, configured, started and ready for bursts.
+ * A DPDK ethdev port with one or more rx/tx queue pairs ({@link Config#queues}), configured, started and ready
+ * for bursts. The port itself is queue 0; {@link #queue(int)} gives each queue pair its own {@link Port} view, so
+ * one stack shard per queue polls its own pair. With several queues the port spreads received flows over them
+ * with RSS where the PMD offers it ({@code RTE_ETH_MQ_RX_RSS}, IPv4/TCP hash, the PMD's own key, read back with
+ * {@link #rssKey()} and {@link #redirectionTable()}); virtual PMDs spread them their own way (net_tap: the
+ * kernel's flow steering; net_af_packet: the kernel's fanout hash; a ring pair: the queue it was sent on).
  *
  * <p>Open one from a DPDK vdev string exactly as {@code --vdev} takes it ({@link #openVdev}: net_tap,
  * net_af_packet, or any other virtual PMD), or from an already-created port id ({@link #openPortId}: a ring
@@ -68,6 +73,11 @@ public final class EthDevPort implements Port {
         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_SHORT));
     private static final MethodHandle LINK_GET_NOWAIT = Native.downcall("rte_eth_link_get_nowait",
         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_SHORT, ValueLayout.ADDRESS));
+    private static final MethodHandle RSS_HASH_CONF_GET = Native.downcall("rte_eth_dev_rss_hash_conf_get",
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_SHORT, ValueLayout.ADDRESS));
+    private static final MethodHandle RSS_RETA_QUERY = Native.downcall("rte_eth_dev_rss_reta_query",
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_SHORT, ValueLayout.ADDRESS,
+            ValueLayout.JAVA_SHORT));
     private static final MethodHandle STATS_GET = Native.downcall("rte_eth_stats_get",
         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_SHORT, ValueLayout.ADDRESS));
     /** {@code uint16_t (*eth_rx_burst_t)(void *rxq, struct rte_mbuf **rx_pkts, uint16_t nb_pkts)}, tx alike. */
@@ -86,6 +96,18 @@ public final class EthDevPort implements Port {
     private final long rxOffloadCapa;
     private final long txOffloadCapa;
     private final String driverName;
+    private final int maxRxQueues;
+    private final int maxTxQueues;
+    private final int retaSize;
+    private final int hashKeySize;
+    private final long flowTypeRssOffloads;
+    private int queues = 1;
+    private long rssHashFunctions;
+    private byte[] rssKey;
+    private int[] reta;
+    private long[] rxQueues = new long[1];
+    private long[] txQueues = new long[1];
+    private Port[] queueViews = new Port[] {this};
     private long txOffloads;
     private int descriptorMbufs;
     private MemorySegment rxBurst = MemorySegment.NULL;
@@ -95,27 +117,48 @@ public final class EthDevPort implements Port {
     private boolean started;
     private boolean closed;
 
-    /** Port set-up knobs; the defaults suit virtual ports. */
+    /**
+     * Port set-up knobs; the defaults suit virtual ports. {@code rxDescriptors}/{@code txDescriptors} are per
+     * queue; {@code queues} is the number of rx/tx queue pairs (1 to the PMD's maximum).
+     */
     public record Config(int rxDescriptors, int txDescriptors, boolean promiscuous, long macAddress, int mtu,
-                         boolean checksumOffload) {
+                         boolean checksumOffload, int queues) {
+        public Config {
+            if (queues < 1 || queues > 1024) {
+                throw new IllegalArgumentException("queues must be 1..1024: " + queues);
+            }
+        }
+
+        /** As before queues existed: one queue pair. */
+        public Config(int rxDescriptors, int txDescriptors, boolean promiscuous, long macAddress, int mtu,
+                      boolean checksumOffload) {
+            this(rxDescriptors, txDescriptors, promiscuous, macAddress, mtu, checksumOffload, 1);
+        }
+
         /** 1024 descriptors each way, promiscuous, the PMD's own MAC and MTU, checksum offload where offered. */
         public static Config defaults() {
-            return new Config(1024, 1024, true, 0L, 0, true);
+            return new Config(1024, 1024, true, 0L, 0, true, 1);
         }
 
         /** A copy that sets this MAC on the port after start (0 keeps the PMD's). */
         public Config withMac(long mac) {
-            return new Config(rxDescriptors, txDescriptors, promiscuous, mac, mtu, checksumOffload);
+            return new Config(rxDescriptors, txDescriptors, promiscuous, mac, mtu, checksumOffload, queues);
         }
 
         /** A copy that sets this MTU before start (0 keeps the PMD's). */
         public Config withMtu(int newMtu) {
-            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, newMtu, checksumOffload);
+            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, newMtu, checksumOffload,
+                queues);
         }
 
         /** A copy with IPv4/TCP checksum offload on (where the port offers it) or off. */
         public Config withChecksumOffload(boolean on) {
-            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, mtu, on);
+            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, mtu, on, queues);
+        }
+
+        /** A copy with {@code n} rx/tx queue pairs. */
+        public Config withQueues(int n) {
+            return new Config(rxDescriptors, txDescriptors, promiscuous, macAddress, mtu, checksumOffload, n);
         }
     }
 
@@ -130,6 +173,11 @@ public final class EthDevPort implements Port {
         this.driverName = Native.cString(info.get(ValueLayout.ADDRESS, DEV_INFO_DRIVER_NAME));
         this.rxOffloadCapa = info.get(LONG, DEV_INFO_RX_OFFLOAD_CAPA);
         this.txOffloadCapa = info.get(LONG, DEV_INFO_TX_OFFLOAD_CAPA);
+        this.maxRxQueues = Short.toUnsignedInt(info.get(SHORT, DEV_INFO_MAX_RX_QUEUES));
+        this.maxTxQueues = Short.toUnsignedInt(info.get(SHORT, DEV_INFO_MAX_TX_QUEUES));
+        this.retaSize = Short.toUnsignedInt(info.get(SHORT, DEV_INFO_RETA_SIZE));
+        this.hashKeySize = Byte.toUnsignedInt(info.get(ValueLayout.JAVA_BYTE, DEV_INFO_HASH_KEY_SIZE));
+        this.flowTypeRssOffloads = info.get(LONG, DEV_INFO_FLOW_TYPE_RSS_OFFLOADS);
         start(config);
     }
 
@@ -231,9 +279,22 @@ public final class EthDevPort implements Port {
     }
 
     private void start(Config config) {
+        int n = config.queues();
+        if (n > maxRxQueues || n > maxTxQueues) {
+            throw new DpdkException("port " + name + " (" + driverName + ") has at most " + maxRxQueues + " rx and "
+                + maxTxQueues + " tx queues, asked for " + n, -22);
+        }
+        queues = n;
         descriptorMbufs = config.rxDescriptors() + config.txDescriptors();
         MemorySegment conf = scratch.asSlice(DEV_INFO_SIZE + ETH_STATS_SIZE, ETH_CONF_SIZE);
         conf.fill((byte) 0);
+        long hashFunctions = (ETH_RSS_IPV4 | ETH_RSS_NONFRAG_IPV4_TCP) & flowTypeRssOffloads;
+        if (n > 1 && hashFunctions != 0) {
+            // RSS over IPv4/TCP with the PMD's default key (rss_key NULL): read back after start.
+            conf.set(INT, ETH_CONF_RXMODE + RXMODE_MQ_MODE, (int) ETH_MQ_RX_RSS);
+            conf.set(LONG, ETH_CONF_RSS_CONF + RSS_CONF_HF, hashFunctions);
+            rssHashFunctions = hashFunctions;
+        }
         if (config.mtu() > 0) {
             conf.set(INT, ETH_CONF_RXMODE + RXMODE_MTU, config.mtu());
         }
@@ -247,11 +308,13 @@ public final class EthDevPort implements Port {
             conf.set(LONG, ETH_CONF_RXMODE + RXMODE_OFFLOADS, rxChecksums);
         }
         try {
-            check("rte_eth_dev_configure", (int) CONFIGURE.invokeExact((short) portId, (short) 1, (short) 1, conf));
-            check("rte_eth_rx_queue_setup", (int) RX_QUEUE_SETUP.invokeExact((short) portId, (short) 0,
-                (short) config.rxDescriptors(), -1, MemorySegment.NULL, pool.address()));
-            check("rte_eth_tx_queue_setup", (int) TX_QUEUE_SETUP.invokeExact((short) portId, (short) 0,
-                (short) config.txDescriptors(), -1, MemorySegment.NULL));
+            check("rte_eth_dev_configure", (int) CONFIGURE.invokeExact((short) portId, (short) n, (short) n, conf));
+            for (int q = 0; q < n; q++) {
+                check("rte_eth_rx_queue_setup " + q, (int) RX_QUEUE_SETUP.invokeExact((short) portId, (short) q,
+                    (short) config.rxDescriptors(), -1, MemorySegment.NULL, pool.address()));
+                check("rte_eth_tx_queue_setup " + q, (int) TX_QUEUE_SETUP.invokeExact((short) portId, (short) q,
+                    (short) config.txDescriptors(), -1, MemorySegment.NULL));
+            }
             check("rte_eth_dev_start", (int) START.invokeExact((short) portId));
             started = true;
             if (config.promiscuous()) {
@@ -267,6 +330,48 @@ public final class EthDevPort implements Port {
             throw Native.rethrow(t);
         }
         readFastPathOps();
+        if (rssHashFunctions != 0) {
+            readRssConfiguration();
+        }
+        queueViews = new Port[n];
+        queueViews[0] = this;
+        for (int q = 1; q < n; q++) {
+            queueViews[q] = new QueuePort(this, q);
+        }
+    }
+
+    /** Reads back the key and redirection table the PMD hashes with, where it tells (not every PMD does). */
+    private void readRssConfiguration() {
+        try (Arena a = Arena.ofConfined()) {
+            int keyLength = hashKeySize > 0 ? hashKeySize : 40;
+            MemorySegment key = a.allocate(Math.max(keyLength, 64));
+            MemorySegment rss = a.allocate(RSS_CONF_SIZE, 8);
+            rss.set(ValueLayout.ADDRESS, RSS_CONF_KEY, key);
+            rss.set(ValueLayout.JAVA_BYTE, RSS_CONF_KEY_LEN, (byte) keyLength);
+            int rc = (int) RSS_HASH_CONF_GET.invokeExact((short) portId, rss);
+            if (rc == 0) {
+                int length = Byte.toUnsignedInt(rss.get(ValueLayout.JAVA_BYTE, RSS_CONF_KEY_LEN));
+                rssKey = key.asSlice(0, length == 0 ? keyLength : length).toArray(ValueLayout.JAVA_BYTE);
+            }
+            if (retaSize > 0 && retaSize % 64 == 0) {
+                int groups = retaSize / 64;
+                MemorySegment table = a.allocate(RETA_ENTRY64_SIZE * groups, 8);
+                for (int g = 0; g < groups; g++) {
+                    table.set(LONG, g * RETA_ENTRY64_SIZE + RETA_ENTRY64_MASK, -1L);
+                }
+                rc = (int) RSS_RETA_QUERY.invokeExact((short) portId, table, (short) retaSize);
+                if (rc == 0) {
+                    int[] entries = new int[retaSize];
+                    for (int i = 0; i < retaSize; i++) {
+                        entries[i] = Short.toUnsignedInt(table.get(SHORT,
+                            (i / 64) * RETA_ENTRY64_SIZE + RETA_ENTRY64_RETA + (i % 64) * 2L));
+                    }
+                    reta = entries;
+                }
+            }
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
     }
 
     /** Reads the burst functions and queue pointers from {@code rte_eth_fp_ops[port]}: valid until stop. */
@@ -276,10 +381,149 @@ public final class EthDevPort implements Port {
         txBurst = MemorySegment.ofAddress(ALL.get(LONG, ops + FP_OPS_TX_PKT_BURST));
         long rxqData = ALL.get(LONG, ops + FP_OPS_RXQ + QDATA_DATA);
         long txqData = ALL.get(LONG, ops + FP_OPS_TXQ + QDATA_DATA);
-        rxQueue = ALL.get(LONG, rxqData);
-        txQueue = ALL.get(LONG, txqData);
-        if (rxBurst.address() == 0 || txBurst.address() == 0 || rxQueue == 0 || txQueue == 0) {
+        rxQueues = new long[queues];
+        txQueues = new long[queues];
+        for (int q = 0; q < queues; q++) {
+            rxQueues[q] = ALL.get(LONG, rxqData + q * 8L);
+            txQueues[q] = ALL.get(LONG, txqData + q * 8L);
+            if (rxQueues[q] == 0 || txQueues[q] == 0) {
+                throw new IllegalStateException("port " + name + " started but rte_eth_fp_ops has no queue " + q);
+            }
+        }
+        rxQueue = rxQueues[0];
+        txQueue = txQueues[0];
+        if (rxBurst.address() == 0 || txBurst.address() == 0) {
             throw new IllegalStateException("port " + name + " started but rte_eth_fp_ops has no burst function");
+        }
+    }
+
+    /** How many rx/tx queue pairs the port has. */
+    public int queues() {
+        return queues;
+    }
+
+    /**
+     * Queue pair {@code q} as a port of its own (queue 0 is this port): bursts go to that queue; everything else
+     * (MAC, MTU, stats, the pool) is the port's. Closing a view does nothing: close the port.
+     */
+    public Port queue(int q) {
+        return queueViews[q];
+    }
+
+    /**
+     * The RSS hash functions enabled ({@code RTE_ETH_RSS_*}), 0 when the port spreads flows without RSS (one
+     * queue, or a PMD that offers none: net_tap, net_af_packet, rings).
+     */
+    public long rssHashFunctions() {
+        return rssHashFunctions;
+    }
+
+    /** The RSS key the PMD hashes with (a copy), or null when it does not say or RSS is off. */
+    public byte[] rssKey() {
+        return rssKey == null ? null : rssKey.clone();
+    }
+
+    /** The RSS redirection table (hash's low bits to queue; a copy), or null when the PMD does not say. */
+    public int[] redirectionTable() {
+        return reta == null ? null : reta.clone();
+    }
+
+    /** One queue pair of an {@link EthDevPort}: bursts on its own queue, the rest from the port. */
+    private static final class QueuePort implements Port {
+        private final EthDevPort port;
+        private final int queue;
+        private final long rxq;
+        private final long txq;
+
+        QueuePort(EthDevPort port, int queue) {
+            this.port = port;
+            this.queue = queue;
+            this.rxq = port.rxQueues[queue];
+            this.txq = port.txQueues[queue];
+        }
+
+        @Override
+        public int receive(MbufArray pkts, int max) {
+            try {
+                return Short.toUnsignedInt((short) BURST.invokeExact(port.rxBurst, rxq, pkts.address(), (short) max));
+            } catch (Throwable t) {
+                throw Native.rethrow(t);
+            }
+        }
+
+        @Override
+        public int transmit(MbufArray pkts, int from, int count) {
+            try {
+                return Short.toUnsignedInt((short) BURST.invokeExact(port.txBurst, txq,
+                    pkts.address() + (long) from * Long.BYTES, (short) count));
+            } catch (Throwable t) {
+                throw Native.rethrow(t);
+            }
+        }
+
+        @Override
+        public String name() {
+            return port.name;
+        }
+
+        @Override
+        public int portId() {
+            return port.portId;
+        }
+
+        @Override
+        public long macAddress() {
+            return port.macAddress();
+        }
+
+        @Override
+        public int mtu() {
+            return port.mtu();
+        }
+
+        @Override
+        public long txOffloadCapabilities() {
+            return port.txOffloadCapa;
+        }
+
+        @Override
+        public long rxOffloadCapabilities() {
+            return port.rxOffloadCapa;
+        }
+
+        @Override
+        public long txOffloads() {
+            return port.txOffloads;
+        }
+
+        @Override
+        public int descriptorMbufs() {
+            return port.descriptorMbufs;
+        }
+
+        @Override
+        public PktmbufPool pool() {
+            return port.pool;
+        }
+
+        @Override
+        public PortStats stats(PortStats into) {
+            return port.stats(into);
+        }
+
+        @Override
+        public boolean linkUp() {
+            return port.linkUp();
+        }
+
+        /** The port's owner closes the port; a queue's view has nothing of its own to close. */
+        @Override
+        public void close() {
+        }
+
+        @Override
+        public String toString() {
+            return port + " queue " + queue;
         }
     }
 

@@ -12,6 +12,9 @@ import java.lang.invoke.MethodHandle;
  * and the fastest link there is; no kernel involved. ({@code net_ring}'s ATTACH cannot be used within one
  * process, hence the explicit rings.)
  *
+ * <p>With {@code config.queues()} = N the pair has N rings each way: what A sends on its queue q, B receives on
+ * its queue q (no hashing: the queue a frame arrives on is the queue it was sent on).
+ *
  * <p>Closing closes both ports, then frees the rings.
  */
 public final class RingPair implements AutoCloseable {
@@ -28,10 +31,10 @@ public final class RingPair implements AutoCloseable {
 
     private final EthDevPort a;
     private final EthDevPort b;
-    private final MemorySegment aToB;
-    private final MemorySegment bToA;
+    private final MemorySegment[] aToB;
+    private final MemorySegment[] bToA;
 
-    private RingPair(EthDevPort a, EthDevPort b, MemorySegment aToB, MemorySegment bToA) {
+    private RingPair(EthDevPort a, EthDevPort b, MemorySegment[] aToB, MemorySegment[] bToA) {
         this.a = a;
         this.b = b;
         this.aToB = aToB;
@@ -45,12 +48,18 @@ public final class RingPair implements AutoCloseable {
     public static RingPair create(String name, int ringSize, PktmbufPool poolA, PktmbufPool poolB,
                                   EthDevPort.Config config) {
         Eal.shared();
-        MemorySegment aToB = createRing(name + "_ab", ringSize);
-        MemorySegment bToA;
+        int n = config.queues();
+        MemorySegment[] aToB = new MemorySegment[n];
+        MemorySegment[] bToA = new MemorySegment[n];
         try {
-            bToA = createRing(name + "_ba", ringSize);
+            for (int q = 0; q < n; q++) {
+                String suffix = q == 0 ? "" : Integer.toString(q);
+                aToB[q] = createRing(name + "_ab" + suffix, ringSize);
+                bToA[q] = createRing(name + "_ba" + suffix, ringSize);
+            }
         } catch (RuntimeException e) {
-            freeRing(aToB);
+            freeRings(aToB);
+            freeRings(bToA);
             throw e;
         }
         EthDevPort a = null;
@@ -62,8 +71,8 @@ public final class RingPair implements AutoCloseable {
             if (a != null) {
                 a.close();
             }
-            freeRing(aToB);
-            freeRing(bToA);
+            freeRings(aToB);
+            freeRings(bToA);
             throw e;
         }
     }
@@ -89,19 +98,29 @@ public final class RingPair implements AutoCloseable {
         }
     }
 
-    private static int fromRings(String name, MemorySegment rx, MemorySegment tx) {
+    private static int fromRings(String name, MemorySegment[] rx, MemorySegment[] tx) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment rxs = arena.allocate(ValueLayout.ADDRESS);
-            rxs.set(ValueLayout.ADDRESS, 0, rx);
-            MemorySegment txs = arena.allocate(ValueLayout.ADDRESS);
-            txs.set(ValueLayout.ADDRESS, 0, tx);
-            int port = (int) ETH_FROM_RINGS.invokeExact(arena.allocateFrom(name), rxs, 1, txs, 1, 0);
+            MemorySegment rxs = arena.allocate(ValueLayout.ADDRESS, rx.length);
+            MemorySegment txs = arena.allocate(ValueLayout.ADDRESS, tx.length);
+            for (int q = 0; q < rx.length; q++) {
+                rxs.setAtIndex(ValueLayout.ADDRESS, q, rx[q]);
+                txs.setAtIndex(ValueLayout.ADDRESS, q, tx[q]);
+            }
+            int port = (int) ETH_FROM_RINGS.invokeExact(arena.allocateFrom(name), rxs, rx.length, txs, tx.length, 0);
             if (port < 0) {
                 throw new DpdkException("rte_eth_from_rings " + name, Native.rteErrno());
             }
             return port;
         } catch (Throwable t) {
             throw Native.rethrow(t);
+        }
+    }
+
+    private static void freeRings(MemorySegment[] rings) {
+        for (MemorySegment ring : rings) {
+            if (ring != null) {
+                freeRing(ring);
+            }
         }
     }
 
@@ -119,8 +138,8 @@ public final class RingPair implements AutoCloseable {
             a.close();
             b.close();
         } finally {
-            freeRing(aToB);
-            freeRing(bToA);
+            freeRings(aToB);
+            freeRings(bToA);
         }
     }
 }

@@ -144,6 +144,70 @@ class PortTest {
     }
 
     @Test
+    void ringPairWithTwoQueuesCarriesEachQueueToItsTwin() {
+        int before = pool.availableCount();
+        try (RingPair pair = RingPair.create("rpq", 1024, pool, pool, EthDevPort.Config.defaults().withQueues(2))) {
+            assertEquals(2, pair.a().queues());
+            assertEquals(2, pair.b().queues());
+            assertTrue(pair.a().queue(0) == pair.a(), "queue 0 is the port itself");
+            MbufArray tx = new MbufArray(32);
+            MbufArray rx = new MbufArray(32);
+            for (int q = 0; q < 2; q++) {
+                assertTrue(pool.allocBulk(tx, 0, 4));
+                for (int i = 0; i < 4; i++) {
+                    byte[] frame = new byte[60];
+                    frame[0] = (byte) q;
+                    frame[1] = (byte) i;
+                    fill(tx.get(i), frame);
+                }
+                assertEquals(4, pair.a().queue(q).transmit(tx, 0, 4));
+            }
+            for (int q = 0; q < 2; q++) {
+                assertEquals(4, pair.b().queue(q).receive(rx, 32), "queue " + q + " received its own four");
+                for (int i = 0; i < 4; i++) {
+                    byte[] got = read(rx.get(i));
+                    assertEquals(q, got[0]);
+                    assertEquals(i, got[1]);
+                }
+                rx.freeAll(4);
+            }
+            assertEquals(0, pair.b().queue(0).receive(rx, 32));
+            assertEquals(0, pair.b().queue(1).receive(rx, 32));
+        }
+        assertEquals(before, pool.availableCount(), "no mbuf leaked");
+    }
+
+    @Test
+    void tapAndAfPacketOpenWithTwoQueuePairs() {
+        String iface = NetNs.uniqueName("t");
+        try (EthDevPort port = EthDevPort.openVdev("net_tap" + iface + ",iface=" + iface, pool,
+            EthDevPort.Config.defaults().withQueues(2))) {
+            assertEquals(2, port.queues());
+            MbufArray rx = new MbufArray(32);
+            port.queue(1).receive(rx, 32); // a burst on queue 1 works (whatever it finds)
+            int[] reta = port.redirectionTable();
+            byte[] key = port.rssKey();
+            System.out.println("net_tap with 2 queues: rss_hf 0x" + Long.toHexString(port.rssHashFunctions()) + ", key "
+                + (key == null ? "none" : key.length + " bytes") + ", reta " + (reta == null ? "none" : reta.length
+                + " entries"));
+            if (reta != null) {
+                for (int entry : reta) {
+                    assertTrue(entry >= 0 && entry < 2, "a RETA entry names one of the two queues: " + entry);
+                }
+            }
+        }
+        String outer = NetNs.uniqueName("o");
+        String inner = NetNs.uniqueName("i");
+        try (NetNs ns = NetNs.create()) {
+            ns.veth(outer, inner, "10.252.1.1/24");
+            try (EthDevPort port = EthDevPort.openVdev("net_af_packet" + outer + ",iface=" + outer
+                + ",qpairs=2,qdisc_bypass=0", pool, EthDevPort.Config.defaults().withQueues(2))) {
+                assertEquals(2, port.queues());
+            }
+        }
+    }
+
+    @Test
     void unknownDeviceFailsWithAClearError() {
         DpdkException e = assertThrows(DpdkException.class,
             () -> EthDevPort.openVdev("net_nosuchdriver0,foo=bar", pool, EthDevPort.Config.defaults()));

@@ -7,6 +7,8 @@ import io.fastpath.stack.arp.ArpTable;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.Routes;
+import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.shard.ShardGroup;
 import io.fastpath.stack.tcp.LocalPorts;
 import io.fastpath.stack.tcp.TcpLayer;
 import io.fastpath.stack.tcp.TcpService;
@@ -47,6 +49,12 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  * end of the duty cycle, or handed to the application as a descriptor ({@link #pollFrames}) and freed when
  * released. A malformed frame is counted by reason and freed; nothing a frame contains can throw out of
  * {@code doWork}.
+ *
+ * <p>Shards: with a {@link ShardGroup} of several, this stack is one shard ({@link StackConfig#shard()}) on its
+ * own queue of the port. A TCP segment (or an ICMP error about a TCP flow) of a flow the group's
+ * {@link FlowOwner} gives to another shard is handed, mbuf and all, to that shard's inbound ring and processed
+ * there as if received ({@code forwarded frames}); neighbours learned from ARP are told to every shard; ARP and
+ * ICMP echo are answered by whichever shard receives them. With one shard none of this runs (one compare).
  */
 public final class Stack implements Agent, AutoCloseable {
     public static final int BURST = 32;
@@ -57,6 +65,7 @@ public final class Stack implements Agent, AutoCloseable {
     private static final long RX_L4_CKSUM_GOOD = 1L << 8;
     private static final int ARP_POLL_INTERVAL_NS = 1_000_000;
 
+    private static final int ECHO_ID_SHARDED = 0xE000;
     private static final int CMD_PING = 1;
     private static final int CMD_RELEASE = 2;
     private static final int EVT_ECHO_REPLY = 1;
@@ -115,6 +124,20 @@ public final class Stack implements Agent, AutoCloseable {
         }
     };
 
+    // Shards (see the class comment): shardCount 1 leaves all of it unused.
+    private final int shard;
+    private final int shardCount;
+    private final FlowOwner owner;
+    private final ShardGroup group;
+    private final org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer inbound;
+    private final UnsafeBuffer shardScratch = new UnsafeBuffer(new byte[16]);
+    private final MessageHandler inboundHandler = this::onInbound;
+    private final MessageHandler inboundFree = (type, buffer, index, length) -> {
+        if (type == ShardGroup.FORWARDED_FRAME) {
+            free(buffer.getLong(index));
+        }
+    };
+
     private long nowNs;
     private long nextArpPollNs;
     private int ipIdentification;
@@ -126,6 +149,24 @@ public final class Stack implements Agent, AutoCloseable {
 
     /** With a clock of your own (tests that step time). */
     public Stack(Port port, StackConfig config, NanoClock clock) {
+        this(port, config, clock, ShardGroup.single());
+    }
+
+    /**
+     * Shard {@code config.shard()} of a group ({@link io.fastpath.stack.shard.StackShards} builds them): {@code
+     * port} is that shard's queue of the port, the group's local ports, owner function and inbound rings are
+     * shared.
+     */
+    public Stack(Port port, StackConfig config, NanoClock clock, ShardGroup group) {
+        if (group.shards() != config.shards()) {
+            throw new IllegalArgumentException("config says " + config.shards() + " shards, the group has "
+                + group.shards());
+        }
+        this.shard = config.shard();
+        this.shardCount = config.shards();
+        this.group = group;
+        this.owner = group.owner();
+        this.inbound = shardCount > 1 ? group.inbound(shard) : null;
         this.port = port;
         this.config = config;
         this.clock = clock;
@@ -134,22 +175,25 @@ public final class Stack implements Agent, AutoCloseable {
         this.routes = new Routes(config.address(), config.prefixLength(), config.gateway());
         this.arp = new ArpTable(config.arpCapacity(), config.arpLifetimeNs(), config.arpRetryIntervalNs(),
             config.arpMaxRequests());
-        this.echoIdentifier = 0xF000 | (port.portId() & 0xFFF);
+        // One shard of several: the identifier names the shard, so a reply that lands on another queue comes back.
+        this.echoIdentifier = shardCount > 1 ? ECHO_ID_SHARDED | (shard << 6) | (port.portId() & 0x3F)
+            : 0xF000 | (port.portId() & 0xFFF);
         this.mtu = Math.min(port.mtu(), port.pool().dataRoom() - 128 - EthernetFrame.HEADER_LENGTH);
         this.heldFrames = new LongHashSet(config.maxHeldFrames() * 2);
         int ringBytes = config.ringCapacity() + RingBufferDescriptor.TRAILER_LENGTH;
         this.commands = new ManyToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.frames = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
-        this.counters = new StackCounters(config.countersFile(), config.name());
+        this.counters = new StackCounters(config.countersFile(), config.name(), shardCount > 1 ? shard : -1);
         this.tcp = new TcpLayer(config.tcp(), new MbufIpOutput(this, port, routes, counters, mac, address, mtu),
-            clock.nanoTime());
+            new io.fastpath.stack.tcp.IsnGenerator(), clock.nanoTime(), group.ports(), owner, shard);
         // TCP may hold the pool less a reserve for receiving (the PMD refills its ring from the pool), ARP,
         // ICMP, ACKs and resets: a peer that fills its windows with tiny or out-of-order segments must not
         // take the stack off the network.
         // The reserve also covers what the port holds (descriptors filled ahead of traffic), the transmit batch
         // and the mempool caches, so TCP at its limit still leaves room to receive and answer.
-        int poolSize = port.pool().availableCount() + port.pool().inUseCount();
+        // Shards share the pool: each budgets its share of it.
+        int poolSize = (port.pool().availableCount() + port.pool().inUseCount()) / shardCount;
         int portHolds = port.descriptorMbufs() + 2 * TX_BATCH + 256;
         int reserve = Math.min(config.tcpMemoryReserveMbufs() + portHolds, poolSize / 2);
         int limit = config.tcpMemoryLimitMbufs() > 0 ? Math.min(config.tcpMemoryLimitMbufs(), poolSize - reserve)
@@ -171,7 +215,9 @@ public final class Stack implements Agent, AutoCloseable {
     public void onStart() {
         nowNs = clock.nanoTime();
         nextArpPollNs = nowNs;
-        sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, address);
+        if (shard == 0) {
+            sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, address);
+        }
         flush();
         started = true;
     }
@@ -188,6 +234,9 @@ public final class Stack implements Agent, AutoCloseable {
             input(rx.get(i));
         }
         work += received;
+        if (inbound != null) {
+            work += inbound.read(inboundHandler, 2 * BURST);
+        }
         work += commands.read(commandHandler, 64);
         work += tcpService.poll();
         work += tcp.poll(nowNs);
@@ -206,6 +255,11 @@ public final class Stack implements Agent, AutoCloseable {
         int length = Mbuf.dataLen(m);
         counters.rxFrames.incrementRelease();
         counters.rxBytes.getAndAddRelease(length);
+        classify(m, length);
+    }
+
+    /** A received frame, or one another shard forwarded (counted there): Ethernet onwards. */
+    private void classify(long m, int length) {
         if (Mbuf.nbSegs(m) != 1) {
             drop(m, DropReason.MULTI_SEGMENT);
             return;
@@ -246,6 +300,9 @@ public final class Stack implements Agent, AutoCloseable {
         }
         boolean valid = senderIp != 0 && senderIp != address && !MacAddress.isMulticast(senderMac);
         int slot = valid ? arp.update(senderIp, senderMac, nowNs) : -1;
+        if (slot >= 0 && shardCount > 1) {
+            shareNeighbour(senderIp, senderMac);
+        }
         if (slot >= 0) {
             // The merge may have completed a resolution (INCOMPLETE to REACHABLE): what waited for it goes now,
             // even when the packet was not for us, or it would stay parked in a REACHABLE entry for good
@@ -258,6 +315,9 @@ public final class Stack implements Agent, AutoCloseable {
         }
         if (valid && slot < 0) {
             slot = arp.learn(senderIp, senderMac, nowNs);
+            if (slot >= 0 && shardCount > 1) {
+                shareNeighbour(senderIp, senderMac);
+            }
         }
         if (slot >= 0) {
             releaseParked(slot);
@@ -302,6 +362,16 @@ public final class Stack implements Agent, AutoCloseable {
         }
         int protocol = ip.protocol();
         if (protocol == Ipv4Packet.PROTOCOL_TCP) {
+            if (shardCount > 1 && ip.totalLength() - ip.headerLength() >= 4) {
+                int at = ethernet.payloadOffset() + ip.headerLength();
+                int remotePort = frame.getShort(at, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+                int localPort = frame.getShort(at + 2, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+                int o = owner.shardOf(destination, localPort, source, remotePort);
+                if (o != shard) {
+                    forward(m, o);
+                    return;
+                }
+            }
             // The NIC may have verified the TCP checksum already (RTE_MBUF_F_RX_L4_CKSUM_GOOD).
             boolean verified = (Mbuf.olFlags(m) & RX_L4_CKSUM_MASK) == RX_L4_CKSUM_GOOD;
             tcp.input(m, Mbuf.dataAddress(m) + ethernet.payloadOffset() + ip.headerLength(),
@@ -338,6 +408,10 @@ public final class Stack implements Agent, AutoCloseable {
             setFrameLength(m, ethernet.payloadOffset() + ip.totalLength());
             counters.icmpEchoRepliesSent.incrementRelease();
             transmit(m);
+        } else if (type == IcmpPacket.TYPE_ECHO_REPLY && shardCount > 1 && echoReplyShard(icmp.identifier()) >= 0
+            && echoReplyShard(icmp.identifier()) != shard) {
+            // The answer to another shard's ping: its events ring is where the application waits for it.
+            forward(m, echoReplyShard(icmp.identifier()));
         } else if (type == IcmpPacket.TYPE_ECHO_REPLY && icmp.identifier() == echoIdentifier
             && icmp.payloadLength() >= 8) {
             counters.icmpEchoRepliesReceived.incrementRelease();
@@ -381,9 +455,76 @@ public final class Stack implements Agent, AutoCloseable {
         int localPort = frame.getShort(tcpAt, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
         int remotePort = frame.getShort(tcpAt + 2, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
         int seq = frame.getInt(tcpAt + 4, java.nio.ByteOrder.BIG_ENDIAN);
+        if (shardCount > 1) {
+            int o = owner.shardOf(origSource, localPort, origDestination, remotePort);
+            if (o != shard) {
+                forward(m, o);
+                return;
+            }
+        }
         counters.icmpFragmentationNeeded.incrementRelease();
         tcp.onFragmentationNeeded(origDestination, remotePort, localPort, seq, nextHopMtu, origTotalLength);
         free(m);
+    }
+
+    // ------------------------------------------------------------------------------------------ shards
+
+    /** Hands a received frame to the shard that owns its flow; the mbuf goes with it. */
+    private void forward(long m, int to) {
+        shardScratch.putLong(0, m);
+        if (group.inbound(to).write(ShardGroup.FORWARDED_FRAME, shardScratch, 0, 8)) {
+            counters.forwardedFrames.incrementRelease();
+        } else {
+            drop(m, DropReason.SHARD_RING_FULL);
+        }
+    }
+
+    /** Tells every other shard a neighbour learned here (one neighbour view); a full ring loses the news only. */
+    private void shareNeighbour(int ipAddress, long hardware) {
+        shardScratch.putInt(0, ipAddress);
+        shardScratch.putLong(8, hardware);
+        for (int q = 0; q < shardCount; q++) {
+            if (q != shard) {
+                group.inbound(q).write(ShardGroup.NEIGHBOUR, shardScratch, 0, 16);
+            }
+        }
+    }
+
+    private void onInbound(int type, org.agrona.MutableDirectBuffer buffer, int index, int length) {
+        if (type == ShardGroup.FORWARDED_FRAME) {
+            long m = buffer.getLong(index);
+            classify(m, Mbuf.dataLen(m));
+        } else if (type == ShardGroup.NEIGHBOUR) {
+            int slot = arp.learn(buffer.getInt(index), buffer.getLong(index + 8), nowNs);
+            if (slot >= 0) {
+                releaseParked(slot);
+            }
+        }
+    }
+
+    /**
+     * Frees frames forwarded to this shard and not processed (call once every shard's poll thread has stopped,
+     * after {@link #onClose}): none is lost when shards stop one after another.
+     */
+    public void freeForwarded() {
+        if (inbound != null) {
+            inbound.read(inboundFree, Integer.MAX_VALUE);
+            flushFree();
+        }
+    }
+
+    /** The shard whose ping an echo reply answers (identifier 0xE000 | shard << 6 | port), or -1. */
+    private int echoReplyShard(int identifier) {
+        if ((identifier & 0xF000) != ECHO_ID_SHARDED) {
+            return -1;
+        }
+        int s = (identifier >>> 6) & 0x3F;
+        return s < shardCount ? s : -1;
+    }
+
+    /** Which shard this stack is (0 of 1 for a stack with one queue). */
+    public int shard() {
+        return shard;
     }
 
     private void deliverRaw(long m, int protocol) {
@@ -773,6 +914,9 @@ public final class Stack implements Agent, AutoCloseable {
         // Requests already queued (above all releases of mbufs the application handed back) are honoured.
         tcpService.poll();
         commands.read(commandHandler, Integer.MAX_VALUE);
+        if (inbound != null) {
+            inbound.read(inboundFree, Integer.MAX_VALUE);
+        }
         flush();
         tcp.close();
         tcpService.close();

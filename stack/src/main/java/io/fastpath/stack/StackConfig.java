@@ -8,6 +8,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * What a stack needs to know about itself: address, subnet, gateway, MAC, and its tunables. Immutable; build
  * with {@link #builder()}.
+ *
+ * <p>{@code shard} and {@code shards}: which of the port's queues this stack serves and how many there are
+ * ({@link io.fastpath.stack.shard.StackShards} sets them with {@link #forShard}); a single-queue stack is shard 0
+ * of 1. Shard q > 0 of several writes its counters next to the configured file, as
+ * {@code <name>.queue<q>.counters}.
  */
 public record StackConfig(
     String name,
@@ -25,13 +30,51 @@ public record StackConfig(
     Path countersFile,
     TcpConfig tcp,
     int tcpMemoryLimitMbufs,
-    int tcpMemoryReserveMbufs) {
+    int tcpMemoryReserveMbufs,
+    int shard,
+    int shards) {
 
-    /** Refuses TCP memory settings that would let TCP take more than the pool. */
+    /**
+     * Refuses TCP memory settings that would let TCP take more than the pool, and a shard outside 0..shards-1
+     * (at most 64 shards: an ICMP echo identifier carries the shard in 6 bits).
+     */
     public StackConfig {
         if (tcpMemoryLimitMbufs < 0 || tcpMemoryReserveMbufs < 0) {
             throw new IllegalArgumentException("tcp memory limits must be >= 0");
         }
+        if (shards < 1 || shards > 64 || shard < 0 || shard >= shards) {
+            throw new IllegalArgumentException("shard " + shard + " of " + shards);
+        }
+    }
+
+    /** As before shards existed: shard 0 of 1. */
+    public StackConfig(String name, int address, int prefixLength, int gateway, long mac, int arpCapacity,
+                       long arpLifetimeNs, long arpRetryIntervalNs, int arpMaxRequests, boolean[] rawProtocols,
+                       int maxHeldFrames, int ringCapacity, Path countersFile, TcpConfig tcp,
+                       int tcpMemoryLimitMbufs, int tcpMemoryReserveMbufs) {
+        this(name, address, prefixLength, gateway, mac, arpCapacity, arpLifetimeNs, arpRetryIntervalNs,
+            arpMaxRequests, rawProtocols, maxHeldFrames, ringCapacity, countersFile, tcp, tcpMemoryLimitMbufs,
+            tcpMemoryReserveMbufs, 0, 1);
+    }
+
+    /**
+     * This configuration for shard {@code q} of {@code n}: the same host (address, MAC, tunables), its own
+     * counters file ({@code <name>.queue<q>.counters} beside the configured one, for q > 0).
+     */
+    public StackConfig forShard(int q, int n) {
+        return new StackConfig(name, address, prefixLength, gateway, mac, arpCapacity, arpLifetimeNs,
+            arpRetryIntervalNs, arpMaxRequests, rawProtocols, maxHeldFrames, ringCapacity, shardCountersFile(
+                countersFile, q), tcp, tcpMemoryLimitMbufs, tcpMemoryReserveMbufs, q, n);
+    }
+
+    /** Shard q's counters file: the configured one for shard 0, {@code <base>.queue<q>.counters} beside it. */
+    public static Path shardCountersFile(Path countersFile, int q) {
+        if (q == 0) {
+            return countersFile;
+        }
+        String file = countersFile.getFileName().toString();
+        String base = file.endsWith(".counters") ? file.substring(0, file.length() - ".counters".length()) : file;
+        return countersFile.resolveSibling(base + ".queue" + q + ".counters");
     }
 
     public static Builder builder() {

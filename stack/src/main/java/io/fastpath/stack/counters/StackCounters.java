@@ -87,10 +87,22 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpTailLossProbes;
     public final AtomicCounter tcpDsacksReceived;
     public final AtomicCounter tcpRecoveriesUndone;
+    /** Frames that arrived on this shard's queue but belong to another shard's flow, handed to it (zero copy). */
+    public final AtomicCounter forwardedFrames;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
 
     /** Creates (or replaces) the counters file; the stack is named in every counter's label. */
     public StackCounters(Path file, String stackName) {
+        this(file, stackName, -1);
+    }
+
+    /**
+     * Creates (or replaces) the counters file of one shard of a stack: every label reads
+     * {@code <name>: queue <q> <what>} ({@code queue} < 0: {@code <name>: <what>}, a stack with one queue).
+     */
+    public StackCounters(Path file, String stackName, int queue) {
+        // The label prefix: "<name>: " or "<name>: queue <q> ".
+        stackName = queue < 0 ? stackName + ": " : stackName + ": queue " + queue + " ";
         this.file = file;
         File f = file.toFile();
         File parent = f.getParentFile();
@@ -161,6 +173,7 @@ public final class StackCounters implements AutoCloseable {
         tcpTailLossProbes = counter(stackName, "tcp tail loss probes sent (RFC 8985 s7)");
         tcpDsacksReceived = counter(stackName, "tcp D-SACKs received (RFC 2883)");
         tcpRecoveriesUndone = counter(stackName, "tcp spurious recoveries undone after D-SACK (RFC 3708)");
+        forwardedFrames = counter(stackName, "forwarded frames (to the flow's owner shard)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }
@@ -168,8 +181,8 @@ public final class StackCounters implements AutoCloseable {
         header.putIntVolatile(0, MAGIC);
     }
 
-    private AtomicCounter counter(String stackName, String label) {
-        AtomicCounter c = manager.newCounter(stackName + ": " + label);
+    private AtomicCounter counter(String prefix, String label) {
+        AtomicCounter c = manager.newCounter(prefix + label);
         all.add(c);
         return c;
     }
@@ -201,6 +214,28 @@ public final class StackCounters implements AutoCloseable {
     public static List<String> format(CountersReader reader, boolean includeZero) {
         List<String> lines = new ArrayList<>();
         reader.forEach((value, id, label) -> {
+            if (includeZero || value != 0) {
+                lines.add(String.format("%14d  %s", value, label));
+            }
+        });
+        return lines;
+    }
+
+    /**
+     * The shards' counters summed: for each {@code <name>: queue <q> <what>} label of the shards' files, one line
+     * {@code <name>: <what>} with the total over the queues (zero totals only with {@code includeZero}).
+     */
+    public static List<String> formatSum(List<CountersReader> shards, boolean includeZero) {
+        java.util.LinkedHashMap<String, Long> totals = new java.util.LinkedHashMap<>();
+        java.util.regex.Pattern queue = java.util.regex.Pattern.compile(": queue \\d+ ");
+        for (CountersReader reader : shards) {
+            reader.forEach((value, id, label) -> {
+                String summed = queue.matcher(label).replaceFirst(": ");
+                totals.merge(summed, value, Long::sum);
+            });
+        }
+        List<String> lines = new ArrayList<>();
+        totals.forEach((label, value) -> {
             if (includeZero || value != 0) {
                 lines.add(String.format("%14d  %s", value, label));
             }

@@ -102,18 +102,23 @@ final class ConnectionTable {
      * successive connections to one destination do not reuse a port at once. A port is suitable if no
      * connection or listener holds it, its 4-tuple is not in TIME-WAIT and no provider holds it in the stack's
      * {@link LocalPorts}; the port found is taken there (for as long as a connection uses it, or until
-     * {@link #releaseEphemeral}) so no provider picks it meanwhile. Returns 0 when none is left.
+     * {@link #releaseEphemeral}) so no provider picks it meanwhile. On one shard of several the port must also
+     * give the flow to this shard ({@link io.fastpath.stack.shard.FlowOwner}): about 1 in N ports does, so the
+     * search (bounded by the range, as before) looks at N candidates on average. Returns 0 when none is left.
      */
     int ephemeralPort(int remoteIp, int remotePort) {
         int range = TcpLayer.EPHEMERAL_LAST - TcpLayer.EPHEMERAL_FIRST + 1;
         long addresses = ((long) ip.address() << 32) | (remoteIp & 0xFFFF_FFFFL);
         int offset = (int) portKeyF.sipHash24(addresses, remotePort & 0xFFFF);
         int index = (int) portKeyG.sipHash24(addresses, remotePort & 0xFFFF) & (PORT_TABLE_LENGTH - 1);
+        boolean sharded = layer.owner != io.fastpath.stack.shard.FlowOwner.SINGLE;
+        int local = ip.address();
         for (int count = range; count > 0; count--) {
             int port = TcpLayer.EPHEMERAL_FIRST
                 + Integer.remainderUnsigned(offset + (portTable[index] & 0xFFFF), range);
             portTable[index]++;
             if (localPortUse[port] == 0 && !listening.listeners.containsKey(port)
+                && (!sharded || layer.owner.shardOf(local, port, remoteIp, remotePort) == layer.shard)
                 && timeWait.find(TcpLayer.key(remoteIp, remotePort, port)) < 0 && layer.ports.tryTake(port)) {
                 ephemeralHeld[port] = true;
                 return port;

@@ -4,6 +4,7 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.IpOutput;
+import io.fastpath.stack.shard.FlowOwner;
 import io.fastpath.stack.wire.TcpOptions;
 import io.fastpath.stack.wire.TcpSegment;
 import org.agrona.DeadlineTimerWheel;
@@ -73,8 +74,11 @@ public final class TcpLayer {
 
     // The parts, by concern (see docs/tcp.md "Code layout").
     final ConnectionTable table;
-    /** Local ports held outside connections, shared with the providers (any thread). */
-    final LocalPorts ports = new LocalPorts();
+    /** Local ports held outside connections, shared with the providers and the other shards (any thread). */
+    final LocalPorts ports;
+    /** Which shard owns a flow, and this layer's shard: connections opened here get a port this shard owns. */
+    final FlowOwner owner;
+    final int shard;
     final Listeners listening;
     final TcpInput in;
     final TimeWaitInput timeWaitIn;
@@ -89,6 +93,19 @@ public final class TcpLayer {
     }
 
     public TcpLayer(TcpConfig config, IpOutput ip, IsnGenerator isn, long startNs) {
+        this(config, ip, isn, startNs, new LocalPorts(), FlowOwner.SINGLE, 0);
+    }
+
+    /**
+     * One shard of a stack with several queues: {@code ports} is the table every shard shares (one port space),
+     * {@code owner} says which shard owns a flow; an ephemeral port chosen here is one whose flow {@code owner}
+     * gives to {@code shard}, so the peer's segments come back (or are forwarded) to this layer.
+     */
+    public TcpLayer(TcpConfig config, IpOutput ip, IsnGenerator isn, long startNs, LocalPorts ports, FlowOwner owner,
+                    int shard) {
+        this.ports = ports;
+        this.owner = owner;
+        this.shard = shard;
         this.config = config;
         this.ip = ip;
         this.counters = ip.counters();
@@ -217,7 +234,9 @@ public final class TcpLayer {
      * once; or fails at once (no callback) with STATUS_INVALID_ADDRESS (local address not ours),
      * STATUS_NETWORK_UNREACHABLE (no route), STATUS_SHARING_VIOLATION (local port in use),
      * STATUS_ADDRESS_ALREADY_EXISTS (that 4-tuple exists), STATUS_TOO_MANY_ADDRESSES (no ephemeral port
-     * left), STATUS_INSUFFICIENT_RESOURCES (connection table full).
+     * left), STATUS_INSUFFICIENT_RESOURCES (connection table full). On one shard of several, a connection from
+     * a given local port must be opened on the shard that owns its flow ({@link FlowOwner}); another shard
+     * refuses it with STATUS_INVALID_ADDRESS (the peer's answers would go to the owner, which does not know it).
      *
      * @param localIp 0 = the stack's address
      * @param localPort 0 = an ephemeral port (49152-65535)
@@ -263,6 +282,9 @@ public final class TcpLayer {
             if (listening.listeners.containsKey(localPort)
                 || table.localPortUse[localPort] > 0 && !TcpSocketOptions.reuseAddress(socketOptions)) {
                 return NtStatus.STATUS_SHARING_VIOLATION;
+            }
+            if (owner != FlowOwner.SINGLE && owner.shardOf(ip.address(), localPort, remoteIp, remotePort) != shard) {
+                return NtStatus.STATUS_INVALID_ADDRESS;
             }
         } else {
             localPort = table.ephemeralPort(remoteIp, remotePort);

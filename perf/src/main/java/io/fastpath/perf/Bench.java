@@ -106,9 +106,11 @@ public final class Bench {
             long warm = rttCount > 0 ? Math.min(b.rttWarmup(), rtt) : b.rttWarmup();
             long nioWarm = rttCount > 0 ? Math.min(b.nioRttWarmup(), rtt) : b.nioRttWarmup();
             double warmS = rttCount > 0 ? Math.min(b.warmupSeconds(), 0.2) : b.warmupSeconds();
+            double fastpathWarmS = rttCount > 0 ? Math.min(b.fastpathWarmupSeconds(), 0.2) : b.fastpathWarmupSeconds();
             return new BenchScenarios.Budget(rtt, warm, nioWarm, warmS,
                 seconds > 0 ? Math.min(b.bulkWarmupSeconds(), seconds) : b.bulkWarmupSeconds(),
-                seconds > 0 ? seconds : b.bulkSeconds(), cycles > 0 ? cycles : b.cycles(), b.jmhOptions());
+                seconds > 0 ? seconds : b.bulkSeconds(), cycles > 0 ? cycles : b.cycles(), b.jmhOptions(),
+                fastpathWarmS);
         }
     }
 

@@ -34,15 +34,22 @@ final class BenchScenarios {
     static final List<String> ALL = List.of("pingpong", "throughput", "connrate", "fastopen", "apis", "tap",
         "netty");
 
-    /** Sizes and durations: quick (under 2 minutes for all) or full. */
+    /**
+     * Sizes and durations: quick (about 2 minutes for all on a quiet machine) or full. {@code rttWarmup} and
+     * {@code fastpathWarmupSeconds} are the warm-up of every fastpath loop (ping-pongs, connection cycles, the
+     * Netty transport): in --quick they are longer than the kernel peers' {@code warmupSeconds}, because the
+     * JIT must compile two stacks' duty cycles while two spinning poll threads hold both CPUs of the machine;
+     * with the 0.3 s the kernel peers get, fastpath's quick p50 was 1.1 to 7 times its full-run value
+     * (docs/perf/budget.md, "--quick").
+     */
     record Budget(long rttCount, long rttWarmup, long nioRttWarmup, double warmupSeconds, double bulkWarmupSeconds,
-                  double bulkSeconds, long cycles, String jmhOptions) {
+                  double bulkSeconds, long cycles, String jmhOptions, double fastpathWarmupSeconds) {
         static Budget quick() {
-            return new Budget(5_000, 5_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 3 -w 500ms -i 3 -r 500ms");
+            return new Budget(5_000, 30_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 3 -w 500ms -i 3 -r 500ms", 1.5);
         }
 
         static Budget full() {
-            return new Budget(200_000, 100_000, 20_000, 2, 1, 4, 30_000, "-f 2 -wi 3 -w 1s -i 5 -r 1s");
+            return new Budget(200_000, 100_000, 20_000, 2, 1, 4, 30_000, "-f 2 -wi 3 -w 1s -i 5 -r 1s", 2);
         }
     }
 
@@ -81,10 +88,19 @@ final class BenchScenarios {
     }
 
     private TcpHarness.Options options(String prefix, int messageSize, long rttCount) {
+        return options(prefix, messageSize, rttCount, budget.warmupSeconds());
+    }
+
+    /** As {@link #options(String, int, long)} with fastpath's warm-up time ({@link Budget#fastpathWarmupSeconds}). */
+    private TcpHarness.Options fastpathOptions(String prefix, int messageSize, long rttCount) {
+        return options(prefix, messageSize, rttCount, budget.fastpathWarmupSeconds());
+    }
+
+    private TcpHarness.Options options(String prefix, int messageSize, long rttCount, double warmupSeconds) {
         return TcpHarness.Options.parse(new String[] {"--out", dir.resolve(prefix).toString(),
             "--message-size", Integer.toString(messageSize), "--rtt-count", Long.toString(rttCount),
             "--rtt-warmup", Long.toString(budget.rttWarmup()),
-            "--rtt-warmup-seconds", Double.toString(budget.warmupSeconds()),
+            "--rtt-warmup-seconds", Double.toString(warmupSeconds),
             "--nio-rtt-warmup", Long.toString(budget.nioRttWarmup()),
             "--bulk-warmup", Double.toString(budget.bulkWarmupSeconds()),
             "--bulk-seconds", Double.toString(budget.bulkSeconds())});
@@ -152,8 +168,9 @@ final class BenchScenarios {
                 long count = c.size() >= 16384 ? Math.max(RttRecorder.CHECKPOINT, budget.rttCount() / 4
                     / RttRecorder.CHECKPOINT * RttRecorder.CHECKPOINT) : budget.rttCount();
                 TcpHarness.Options o = options(prefix, c.size(), count);
+                TcpHarness.Options fo = fastpathOptions(prefix, c.size(), count);
                 Map<String, PeerRun> peers = new LinkedHashMap<>();
-                peers.put("fastpath", r -> new TcpHarness(o).withPools(harness).fastpathRtt(r, c.connections(),
+                peers.put("fastpath", r -> new TcpHarness(fo).withPools(harness).fastpathRtt(r, c.connections(),
                     "fastpath"));
                 peers.put("nio", r -> {
                     if (c.connections() == 1) {
@@ -281,17 +298,19 @@ final class BenchScenarios {
      */
     private void connectCycles(BenchResults results, boolean fastOpenScenario) throws IOException {
         String scenario = results.scenario;
+        // Every peer here but nio is fastpath (fastopen: both): fastpath's warm-up time for them.
         TcpHarness.Options o = options(scenario, 64);
+        TcpHarness.Options fo = fastpathOptions(scenario, 64, budget.rttCount());
         TcpHarness harness = new TcpHarness(o);
         harness.openPools();
         Map<String, Map<String, Object>> records = new LinkedHashMap<>();
         try {
             Map<String, PeerRun> peers = new LinkedHashMap<>();
             if (fastOpenScenario) {
-                peers.put("fastpath", r -> wskCycles(harness, o, r, true, "fastpath"));
-                peers.put("connect_then_send", r -> wskCycles(harness, o, r, false, "connect_then_send"));
+                peers.put("fastpath", r -> wskCycles(harness, fo, r, true, "fastpath"));
+                peers.put("connect_then_send", r -> wskCycles(harness, fo, r, false, "connect_then_send"));
             } else {
-                peers.put("fastpath", r -> fastpathCycles(harness, o, r, false, "fastpath"));
+                peers.put("fastpath", r -> fastpathCycles(harness, fo, r, false, "fastpath"));
                 peers.put("nio", r -> nioCycles(o, r));
             }
             for (Map.Entry<String, PeerRun> p : peers.entrySet()) {
@@ -598,13 +617,15 @@ final class BenchScenarios {
         List<NettyHandlersBench.Kind> kinds = List.of(NettyHandlersBench.Kind.values());
         if (caseFilter.test("64B")) {
             TcpHarness.Options o = options("netty-64B", 64);
+            TcpHarness.Options fo = fastpathOptions("netty-64B", 64, budget.rttCount());
             Map<String, Map<String, Object>> records = new LinkedHashMap<>();
             for (NettyHandlersBench.Kind k : kinds) {
                 if (!peerFilter.test(k.peer)) {
                     continue;
                 }
+                TcpHarness.Options ko = k.peer.equals("fastpath") ? fo : o;
                 Map<String, Object> record = runPeer(results, "64B", k.peer,
-                    r -> NettyHandlersBench.requestResponse(r, o, k, k.peer));
+                    r -> NettyHandlersBench.requestResponse(r, ko, k, k.peer));
                 if (record != null) {
                     records.put(k.peer, record);
                     results.latencies.add(new BenchResults.Latency("64B", k.peer, "netty-64B." + k.peer + ".hlog"));

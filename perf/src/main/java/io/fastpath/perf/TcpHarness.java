@@ -11,6 +11,7 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
+import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.EthernetFrame;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -397,6 +398,29 @@ public final class TcpHarness {
             return List.of(Measure.Probe.of(clientThread), Measure.Probe.of(serverThread));
         }
 
+        /** Restarts both stacks' stage timestamps (with {@code -Dfastpath.budget=true}; else nothing). */
+        void resetBudgets() {
+            if (Budget.ENABLED) {
+                client.budget().reset();
+                server.budget().reset();
+            }
+        }
+
+        /**
+         * Prints both stacks' stages (docs/perf/budget.md) next to the measured round trip, with
+         * {@code -Dfastpath.budget=true}. The ping-pong still runs: a torn read of a counter is possible.
+         */
+        void printBudgets(String name, RttRecorder recorder) {
+            if (!Budget.ENABLED) {
+                return;
+            }
+            System.out.printf("budget %s: round trip p50 %d ns, mean %.0f ns over %d round trips%n", name,
+                recorder.histogram.getValueAtPercentile(50), recorder.histogram.getMean(),
+                recorder.histogram.getTotalCount());
+            client.budget().print(System.out, name + " client");
+            server.budget().print(System.out, name + " server");
+        }
+
         void counters(Json result) {
             result.beginArray("counters");
             Measure.appendCounters(result, "client", client);
@@ -471,8 +495,9 @@ public final class TcpHarness {
                 }
             });
             result.field("connections", connections);
-            measureRtt(result, recorder, s.probes(), s::check);
+            measureRtt(result, recorder, s.probes(), s::check, s::resetBudgets);
             Measure.writeDistribution(options.out(), name, recorder);
+            s.printBudgets(name, recorder);
             result.field("mss", s.clientThread.call(() -> pingPongs[0].connection().mss()));
             closeGracefully(result, s.clientThread, () -> {
                 for (PingPongClient pingPong : pingPongs) {
@@ -528,6 +553,13 @@ public final class TcpHarness {
      * both samples are taken in the same steady state; the caller stops it afterwards.
      */
     static void measureRtt(Json result, RttRecorder recorder, List<Measure.Probe> probes, Runnable check) {
+        measureRtt(result, recorder, probes, check, () -> {
+        });
+    }
+
+    /** As above, running {@code onMeasuring} when the warm-up has ended (the {@link Budget} stages restart). */
+    static void measureRtt(Json result, RttRecorder recorder, List<Measure.Probe> probes, Runnable check,
+                           Runnable onMeasuring) {
         Runnable checkAll = () -> {
             check.run();
             if (recorder.phase() == RttRecorder.FAILED) {
@@ -538,6 +570,7 @@ public final class TcpHarness {
             checkAll.run();
             Measure.sample(probes);
         }, "warm-up");
+        onMeasuring.run();
         long completedBefore = recorder.completed();
         Measure.Sample before = Measure.sample(probes);
         Measure.await(() -> recorder.phase() >= RttRecorder.DONE, 600, 20, checkAll, "measured round trips");

@@ -5,6 +5,7 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
+import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.tcp.TcpConnection;
 import io.fastpath.stack.tcp.TcpHandler;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -138,6 +139,23 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
     private static void expect(int status, int wanted, String what) {
         if (status != wanted) {
             throw new IllegalStateException(what + ": " + NtStatus.name(status));
+        }
+    }
+
+    /** With {@code -Dfastpath.budget=true}: the stage timestamps restart each iteration (warm-up excluded). */
+    @Setup(Level.Iteration)
+    public void resetBudget() {
+        if (Budget.ENABLED) {
+            a.budget().reset();
+            b.budget().reset();
+        }
+    }
+
+    /** With {@code -Dfastpath.budget=true}: B's stages in the last iteration (A sends outside its cycles). */
+    @TearDown(Level.Trial)
+    public void printBudget() {
+        if (Budget.ENABLED) {
+            b.budget().print(System.out, "TcpRoundTripBenchmark size " + size + " B (echo side)");
         }
     }
 

@@ -3,6 +3,7 @@ package io.fastpath.stack;
 import io.fastpath.dpdk.Layouts;
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.Port;
+import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.IpOutput;
 import io.fastpath.stack.ip.Routes;
@@ -79,6 +80,9 @@ final class MbufIpOutput implements IpOutput {
 
     @Override
     public void transmitTcp(long m, int source, int destination, int segmentLength) {
+        if (Budget.ENABLED) {
+            stack.budget().mark(Budget.BUILT);
+        }
         int frameLength = HEADERS + segmentLength;
         out.wrap(Mbuf.dataAddress(m), Math.max(frameLength, MIN_FRAME));
         eth.wrap(out, 0, frameLength);
@@ -97,6 +101,9 @@ final class MbufIpOutput implements IpOutput {
             seg.fillChecksum(source, destination);
         }
         stack.setFrameLength(m, frameLength);
+        if (Budget.ENABLED) {
+            stack.budget().mark(Budget.FRAME);
+        }
         int nextHop = routes.nextHop(destination);
         if (nextHop == Routes.NO_ROUTE) {
             counters.noRoute.incrementRelease();

@@ -4,6 +4,7 @@ import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.Port;
 import io.fastpath.stack.arp.ArpTable;
+import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.Routes;
@@ -103,6 +104,8 @@ public final class Stack implements Agent, AutoCloseable {
     private final TcpSegment txTcp = new TcpSegment();
     private final TcpLayer tcp;
     private final TcpService tcpService;
+    /** Diagnostic stage timestamps ({@link Budget}); null unless {@code -Dfastpath.budget=true}. */
+    private final Budget budget = Budget.ENABLED ? new Budget() : null;
 
     private final ManyToOneRingBuffer commands;
     private final OneToOneRingBuffer events;
@@ -187,6 +190,9 @@ public final class Stack implements Agent, AutoCloseable {
         this.counters = new StackCounters(config.countersFile(), config.name(), shardCount > 1 ? shard : -1);
         this.tcp = new TcpLayer(config.tcp(), new MbufIpOutput(this, port, routes, counters, mac, address, mtu),
             new io.fastpath.stack.tcp.IsnGenerator(), clock.nanoTime(), group.ports(), owner, shard);
+        if (Budget.ENABLED) {
+            tcp.budget(budget);
+        }
         // TCP may hold the pool less a reserve for receiving (the PMD refills its ring from the pool), ARP,
         // ICMP, ACKs and resets: a peer that fills its windows with tiny or out-of-order segments must not
         // take the stack off the network.
@@ -230,6 +236,9 @@ public final class Stack implements Agent, AutoCloseable {
         nowNs = clock.nanoTime();
         int work = 0;
         int received = port.receive(rx, BURST);
+        if (Budget.ENABLED && received > 0) {
+            budget.beginCycle(nowNs);
+        }
         for (int i = 0; i < received; i++) {
             input(rx.get(i));
         }
@@ -244,8 +253,14 @@ public final class Stack implements Agent, AutoCloseable {
             nextArpPollNs = nowNs + ARP_POLL_INTERVAL_NS;
             work += arp.poll(nowNs, arpActions);
         }
+        if (Budget.ENABLED) {
+            budget.mark(Budget.OUTPUT);
+        }
         work += tcp.flush(nowNs);
         flush();
+        if (Budget.ENABLED) {
+            budget.endCycle();
+        }
         return work;
     }
 
@@ -374,6 +389,9 @@ public final class Stack implements Agent, AutoCloseable {
             }
             // The NIC may have verified the TCP checksum already (RTE_MBUF_F_RX_L4_CKSUM_GOOD).
             boolean verified = (Mbuf.olFlags(m) & RX_L4_CKSUM_MASK) == RX_L4_CKSUM_GOOD;
+            if (Budget.ENABLED) {
+                budget.mark(Budget.PARSED);
+            }
             tcp.input(m, Mbuf.dataAddress(m) + ethernet.payloadOffset() + ip.headerLength(),
                 ip.totalLength() - ip.headerLength(), source, destination, verified, nowNs);
         } else if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
@@ -757,6 +775,9 @@ public final class Stack implements Agent, AutoCloseable {
             bytes += Mbuf.pktLen(tx.get(i));
         }
         int sent = port.transmit(tx, 0, txCount);
+        if (Budget.ENABLED) {
+            budget.mark(Budget.TX);
+        }
         int left = txCount - sent;
         for (int i = sent; i < txCount; i++) {
             bytes -= Mbuf.pktLen(tx.get(i));
@@ -900,6 +921,11 @@ public final class Stack implements Agent, AutoCloseable {
 
     public int address() {
         return address;
+    }
+
+    /** The stage timestamps, or null unless the JVM runs with {@code -Dfastpath.budget=true}. */
+    public Budget budget() {
+        return budget;
     }
 
     /** The poll thread's view of now, as of the current duty cycle. */

@@ -1,6 +1,7 @@
 package io.fastpath.stack.tcp;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.IpOutput;
@@ -276,6 +277,9 @@ final class ReceivePath {
     /** Offers queued data to the application, frees what it consumed, and opens the window. */
     void deliver(TcpConnection c) {
         ReceiveQueue q = c.receiveQueue;
+        if (Budget.ENABLED && layer.budget != null && !q.isEmpty()) {
+            layer.budget.mark(Budget.HANDOVER);
+        }
         while (c.handover != null && !q.isEmpty() && c.state != TcpState.CLOSED) {
             int length = q.headLength();
             if (!c.handover.onHandover(c, q.headMbuf(), q.headAddress(), length)) {

@@ -1,6 +1,7 @@
 package io.fastpath.stack.tcp;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.ip.IpOutput;
@@ -69,6 +70,8 @@ public final class TcpLayer {
     final TcpConnection[] txBlocked;
     int txBlockedCount;
     private TcpConnection lastConnection;
+    /** Diagnostic stage timestamps (only with {@code -Dfastpath.budget=true}; set by the stack). */
+    Budget budget;
     /** The duty cycle's time, set by every entry point (input, poll, flush, a timer firing). */
     long nowNs;
 
@@ -133,6 +136,11 @@ public final class TcpLayer {
         rx.link();
         tx.link();
         timers.link();
+    }
+
+    /** Where the stage timestamps go when {@link Budget#ENABLED} (the stack calls this once). */
+    public void budget(Budget budget) {
+        this.budget = budget;
     }
 
     /**
@@ -358,6 +366,9 @@ public final class TcpLayer {
     }
 
     int send(TcpConnection c, DirectBuffer source, int offset, int length) {
+        if (Budget.ENABLED && budget != null) {
+            budget.mark(Budget.SEND);
+        }
         if (!TcpState.sendsData(c.state) && c.state != TcpState.SYN_SENT && c.state != TcpState.SYN_RECEIVED
             || c.finQueued) {
             return 0;

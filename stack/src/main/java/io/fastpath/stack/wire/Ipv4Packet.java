@@ -102,7 +102,9 @@ public final class Ipv4Packet {
         if (totalLength < headerLength || totalLength > length) {
             return WireError.BAD_TOTAL_LENGTH;
         }
-        if (Checksum.checksum(buffer, offset, headerLength) != 0) {
+        int verify = headerLength == MIN_HEADER_LENGTH ? Checksum.finish(fixedHeaderSum(0xFFFF_FFFFL))
+            : Checksum.checksum(buffer, offset, headerLength);
+        if (verify != 0) {
             return WireError.BAD_CHECKSUM;
         }
         if ((flagsAndFragmentOffset() & (FLAG_MF | FRAGMENT_OFFSET_MASK)) != 0) {
@@ -282,9 +284,27 @@ public final class Ipv4Packet {
      * {@link #headerLength()} octets. The field itself is not read, so it need not be zeroed first.
      */
     public int computeHeaderChecksum() {
+        if (headerLength() == MIN_HEADER_LENGTH) {
+            return Checksum.finish(fixedHeaderSum(0xFFFF_0000L));
+        }
         final int sum = Checksum.partialSum(buffer, offset, HEADER_CHECKSUM_OFFSET, 0);
         final int from = offset + HEADER_CHECKSUM_OFFSET + 2;
         return Checksum.finish(Checksum.partialSum(buffer, from, headerLength() - HEADER_CHECKSUM_OFFSET - 2, sum));
+    }
+
+    /**
+     * The folded sum of a 20-octet header as five 32-bit words (RFC 1071 §2(B): wider words sum to the same
+     * 16-bit result), the third word masked with {@code thirdWordMask} (0xFFFF0000 leaves the checksum field
+     * out). Every datagram we send and nearly every one we receive has no options: this is what the generic
+     * {@link Checksum#partialSum} loop computes for them, in five loads (docs/perf/budget.md).
+     */
+    private int fixedHeaderSum(long thirdWordMask) {
+        long sum = (buffer.getInt(offset, NETWORK) & 0xFFFF_FFFFL)
+            + (buffer.getInt(offset + IDENTIFICATION_OFFSET, NETWORK) & 0xFFFF_FFFFL)
+            + (buffer.getInt(offset + TTL_OFFSET, NETWORK) & thirdWordMask)
+            + (buffer.getInt(offset + SOURCE_OFFSET, NETWORK) & 0xFFFF_FFFFL)
+            + (buffer.getInt(offset + DESTINATION_OFFSET, NETWORK) & 0xFFFF_FFFFL);
+        return Checksum.fold(sum);
     }
 
     public Ipv4Packet fillHeaderChecksum() {

@@ -132,8 +132,11 @@ class LinuxManyConnectionsTest {
             long firstAccept = 0;
             long lastAccept = 0;
             long accepted = 0;
+            long connectCycles = 0;
+            long connectBusyCycles = 0;
             while (!all.every("holding") && !all.any("done")) {
-                work(stack);
+                connectCycles++;
+                connectBusyCycles += work(stack) > 0 ? 1 : 0;
                 if (echo.accepted() != accepted) {
                     accepted = echo.accepted();
                     long now = System.nanoTime();
@@ -146,6 +149,7 @@ class LinuxManyConnectionsTest {
             }
             assertTrue(all.every("holding"), () -> "a client gave up: " + all.text());
             long holdStart = System.nanoTime();
+            long tapDropsConnect = tapDrops(ns, iface);
             long established = stack.tcp().countInState(TcpState.ESTABLISHED);
             int slots = stack.tcp().slotsInUse();
             // Measured during the hold: the GC pauses the stack a moment, the clients are idle.
@@ -175,6 +179,7 @@ class LinuxManyConnectionsTest {
                 work(stack);
             }
             long resetsAfterEcho2 = stack.counters().tcpResetsSent.get() + stack.counters().tcpResetsReceived.get();
+            long tapDropsEcho2 = tapDrops(ns, iface);
             long abnormalBeforeClose = echo.abnormalCloses();
             while (!all.every("done") && System.nanoTime() < echo2Deadline) {
                 work(stack);
@@ -185,6 +190,7 @@ class LinuxManyConnectionsTest {
                 && System.nanoTime() < closeDeadline) {
                 work(stack);
             }
+            long tapDropsEnd = tapDrops(ns, iface);
             var c = stack.counters();
             double acceptSeconds = (lastAccept - firstAccept) / 1e9;
             String report = all.text() + "\nestablished(fastpath) " + established + " slots " + slots
@@ -203,6 +209,9 @@ class LinuxManyConnectionsTest {
             System.out.printf(Locale.ROOT, "RESULT c100k established=%d hold_s=%.0f%n", established, holdSeconds);
             System.out.printf(Locale.ROOT, "RESULT c100k accept_rate=%.0f conn/s (%d accepts in %.2f s)%n",
                 (echo.accepted() - 1) / Math.max(acceptSeconds, 1e-9), echo.accepted(), acceptSeconds);
+            System.out.printf(Locale.ROOT, "RESULT c100k connect_phase_busy_cycles=%.3f (duty cycles that found work,"
+                + " of %d, while the clients connected and echoed)%n", connectBusyCycles / (double) Math.max(1,
+                connectCycles), connectCycles);
             System.out.printf(Locale.ROOT, "RESULT c100k connect_rate_clients=%d conn/s (sum over %d clients)%n",
                 all.sum("established", "rate"), clients);
             System.out.printf(Locale.ROOT, "RESULT c100k heap_bytes_per_connection=%.0f (heap %d -> %d)%n",
@@ -219,6 +228,10 @@ class LinuxManyConnectionsTest {
                 + " in %.1f s: %.0f per s)%n", timersIdle, idleWork / (double) Math.max(1, idleCycles), idleCycles,
                 idleSeconds, idleCycles / Math.max(idleSeconds, 1e-9));
             System.out.printf(Locale.ROOT, "RESULT c100k close_seconds_max=%.3f%n", all.max("closed", "seconds"));
+            System.out.printf(Locale.ROOT, "RESULT c100k tap_drops connect=%d hold_and_echo2=%d close=%d (frames Linux"
+                + " queued to fastpath and dropped on a full tap queue); resets after the clients closed=%d%n",
+                tapDropsConnect, tapDropsEcho2 - tapDropsConnect, tapDropsEnd - tapDropsEcho2,
+                c.tcpResetsSent.get() + c.tcpResetsReceived.get() - resetsAfterEcho2);
 
             assertEquals(n, established, report);
             assertEquals(n, slots, report);
@@ -272,6 +285,17 @@ class LinuxManyConnectionsTest {
             Thread.onSpinWait();
         }
         return w;
+    }
+
+    /** Frames the namespace's side of the tap dropped on their way to fastpath (its queue was full). */
+    private static long tapDrops(String ns, String iface) {
+        Shell.Result r = Shell.exec(10, "ip", "netns", "exec", ns, "cat", "/sys/class/net/" + iface
+            + "/statistics/tx_dropped");
+        try {
+            return Long.parseLong(r.output().trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     private static void inNs(String ns, String... command) {

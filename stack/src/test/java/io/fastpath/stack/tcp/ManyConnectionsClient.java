@@ -196,12 +196,12 @@ public final class ManyConnectionsClient {
             }
             System.out.println("echo2 " + echoed2);
             System.out.flush();
-            // Close, paced: 4 x maxPending every 20 ms (the FINs and their answers stay inside the tap's queue).
+            // Close, paced: maxPending every 20 ms (the FINs and their answers stay inside the tap's queue).
             long closeStart = System.nanoTime();
             int closed = 0;
             for (SocketChannel ch : channels) {
                 ch.close();
-                if (++closed % (4 * maxPending) == 0) {
+                if (++closed % maxPending == 0) {
                     selector.selectNow();
                     sleep(20);
                 }

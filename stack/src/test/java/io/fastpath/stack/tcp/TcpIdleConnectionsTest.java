@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * 10,000 connections opened, data echoed on each, then left alone. Once the delayed ACKs and retransmission
  * timers of that exchange have run out, the timer wheel holds no timer at all (one connection's timer is armed
  * only while one of its deadlines is set), so {@link TcpLayer#poll} has nothing to scan, however many
- * connections are open; and neither layer allocated a slot's buffers twice.
+ * connections are open; and the server made one set of buffers per connection (slots are used once each here).
  */
 class TcpIdleConnectionsTest {
     private static final int SERVER_IP = Ipv4Address.parse("10.78.0.1");

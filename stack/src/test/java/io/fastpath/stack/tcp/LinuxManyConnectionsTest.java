@@ -209,7 +209,7 @@ class LinuxManyConnectionsTest {
             System.out.printf(Locale.ROOT, "RESULT c100k established=%d hold_s=%.0f%n", established, holdSeconds);
             System.out.printf(Locale.ROOT, "RESULT c100k accept_rate=%.0f conn/s (%d accepts in %.2f s)%n",
                 (echo.accepted() - 1) / Math.max(acceptSeconds, 1e-9), echo.accepted(), acceptSeconds);
-            System.out.printf(Locale.ROOT, "RESULT c100k connect_phase_busy_cycles=%.3f (duty cycles that found work,"
+            System.out.printf(Locale.ROOT, "RESULT c100k connect_phase_busy_cycles=%.6f (duty cycles that found work,"
                 + " of %d, while the clients connected and echoed)%n", connectBusyCycles / (double) Math.max(1,
                 connectCycles), connectCycles);
             System.out.printf(Locale.ROOT, "RESULT c100k connect_rate_clients=%d conn/s (sum over %d clients)%n",

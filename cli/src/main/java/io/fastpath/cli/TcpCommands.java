@@ -220,7 +220,8 @@ final class TcpCommands {
                 + Ipv4Address.format(stack.address()) + "/" + stack.config().prefixLength() + " mac "
                 + MacAddress.format(stack.mac()) + " on " + stack.port().name() + ", buffers "
                 + (buffer >> 10) + " KiB, table " + tcp.maxConnections() + ", backlog " + tcp.listenBacklog()
-                + (tcp.preallocate() ? " (preallocated)" : "") + "; counters: " + stack.counters().file() + options.ealSummary()
+                + (tcp.preallocate() ? " (preallocated)" : "") + "; counters: " + stack.counters().file()
+                + options.ealSummary()
                 + ")");
             System.out.println("ready");
             System.out.flush();

@@ -115,7 +115,8 @@ class LinuxManyConnectionsTest {
                 if (!clientCpu.isEmpty()) {
                     command.addAll(List.of("taskset", "-c", clientCpu));
                 }
-                command.addAll(List.of("ip", "netns", "exec", ns, ProcessHandle.current().info().command().orElseThrow(),
+                String java = ProcessHandle.current().info().command().orElseThrow();
+                command.addAll(List.of("ip", "netns", "exec", ns, java,
                     "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
                     Path.of(ManyConnectionsClient.class.getProtectionDomain().getCodeSource().getLocation().toURI())
                         .toString(),

@@ -15,15 +15,16 @@ import java.util.Locale;
  * The Linux side of {@link LinuxManyConnectionsTest}: a plain java.nio program, run inside the test's network
  * namespace ({@code ip netns exec}), that opens N connections to an echo server from its source addresses,
  * sends a 16-byte message on each and checks its echo, holds them all open until told to go on (a line on
- * stdin), sends and checks once more on every one, then closes them all. One thread and one {@link Selector};
- * at most {@code maxPending} handshakes under way at once (the client paces itself). The test runs several of
- * these (a process may hold at most 20,000 descriptors here, and raising that needs CAP_SYS_RESOURCE).
+ * stdin), sends and checks once more on every one, then closes them all (half-close, the server's FIN,
+ * release). One thread and one {@link Selector}; at most {@code maxPending} handshakes under way at once (the
+ * client paces itself). The test runs several of these (a process may hold at most 20,000 descriptors here,
+ * and raising that needs CAP_SYS_RESOURCE).
  *
  * <p>Arguments: {@code server-ip port connections first-index src1,src2,... max-pending}; connection i's stream
  * carries its global number {@code first-index + i}. Output, one line per phase (the test parses them):
  * {@code established N seconds S rate R}, {@code echo1 N}, {@code holding}, {@code held N}, {@code echo2 N},
- * {@code closed N seconds S}, and {@code errors connect C reset R eof E mismatch M} at the end (also on
- * failure), then {@code done}.
+ * {@code closed N seconds S} (N: connections whose end of stream came after our FIN), and
+ * {@code errors connect C reset R eof E mismatch M} at the end (also on failure), then {@code done}.
  */
 public final class ManyConnectionsClient {
     static final int MESSAGE = 16;
@@ -196,25 +197,47 @@ public final class ManyConnectionsClient {
             }
             System.out.println("echo2 " + echoed2);
             System.out.flush();
-            // Close, paced: maxPending every 20 ms (the FINs and their answers stay inside the tap's queue).
+            // Close: half-close (FIN), wait for the server's FIN (end of stream), then release the socket; at most
+            // 4 x maxPending closes under way (a burst of all of them would overflow the tap's queue). A
+            // connection counts as closed only once its end of stream came, with nothing else after the echo.
             long closeStart = System.nanoTime();
             int closed = 0;
-            for (SocketChannel ch : channels) {
-                ch.close();
-                if (++closed % maxPending == 0) {
-                    selector.selectNow();
-                    sleep(20);
+            int shut = 0;
+            long closeDeadline = System.nanoTime() + 300_000_000_000L;
+            while (closed < connections && System.nanoTime() < closeDeadline && resets + mismatches == 0) {
+                while (shut < connections && shut - closed < 4 * maxPending) {
+                    channels[shut].shutdownOutput();
+                    shut++;
+                }
+                selector.select(100);
+                for (Iterator<SelectionKey> it = selector.selectedKeys().iterator(); it.hasNext(); ) {
+                    SelectionKey key = it.next();
+                    it.remove();
+                    SocketChannel ch = (SocketChannel) key.channel();
+                    int index = (Integer) key.attachment();
+                    in.clear();
+                    int n;
+                    try {
+                        n = ch.read(in);
+                    } catch (IOException e) {
+                        resets++;
+                        System.out.println("reset on " + index + " while closing: " + e.getMessage());
+                        closeQuietly(ch);
+                        continue;
+                    }
+                    if (n < 0) {
+                        closeQuietly(ch);
+                        closed++;
+                    } else if (n > 0) {
+                        mismatches++;
+                        System.out.println("unexpected " + n + " bytes on " + index + " while closing");
+                    }
                 }
             }
+            for (SocketChannel ch : channels) {
+                closeQuietly(ch);
+            }
             System.out.printf(Locale.ROOT, "closed %d seconds %.3f%n", closed, (System.nanoTime() - closeStart) / 1e9);
-        }
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 

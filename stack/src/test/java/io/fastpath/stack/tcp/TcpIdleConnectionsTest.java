@@ -1,7 +1,6 @@
 package io.fastpath.stack.tcp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.app.EchoServer;
@@ -160,6 +159,22 @@ class TcpIdleConnectionsTest {
             client.close();
             serverPackets.close();
             clientPackets.close();
+        }
+    }
+
+    @Test
+    void preallocationMakesEverySlotsBuffersUpFrontOtherwiseFirstUseDoes() {
+        TcpConfig config = TcpConfig.defaults().withMaxConnections(100).withBuffers(4096, 4096);
+        try (StackCounters counters = new StackCounters(dir.resolve("p.counters"), "p");
+             NativePackets packets = new NativePackets(64, SERVER_IP, 1500, counters, null)) {
+            TcpLayer lazy = new TcpLayer(config, packets, 0);
+            assertEquals(0, lazy.slotsWithBuffers());
+            assertEquals(NtStatus.STATUS_PENDING, lazy.connect(0, 0, CLIENT_IP, PORT, new Client()));
+            assertEquals(1, lazy.slotsWithBuffers(), "the first connection made its slot's buffers");
+            lazy.close();
+            TcpLayer eager = new TcpLayer(config.withPreallocation(true), packets, 0);
+            assertEquals(100, eager.slotsWithBuffers());
+            eager.close();
         }
     }
 

@@ -36,9 +36,14 @@ public final class Main {
                     through bin/fastpath, not through this class
           echo  <port flags> --listen <tcp port> [--connections C] [--api tcp|wsk|tdi] [--pending]
                 [--send-irps N] [--release-timeout S]
+                [--max-connections M] [--backlog B] [--buffer BYTES] [--pool MBUFS] [--preallocate]
                     TCP echo server for many concurrent connections; prints 'ready' once listening, runs
                     until SIGINT/SIGTERM, then prints its counters. C (default 64, at most 1024): the
-                    concurrency the buffers are sized for. --api wsk: through api-wsk (zero-copy receive
+                    concurrency the buffers are sized for. --api tcp only: M (up to 1048576): the
+                    connection table (buffers then 256 MiB / M, 4..256 KiB, or BYTES); B: half-open
+                    connections per listener before SYN cookies (default max(128, M/16)); MBUFS: the
+                    mbuf pool (default 32767); --preallocate: every slot's buffers at start-up
+                    (docs/operations.md, "Many connections"). --api wsk: through api-wsk (zero-copy receive
                     events, WskSend, WskRelease; N send IRPs per connection, default 512, a chain with more
                     links is read with one WskReceive copy instead); --api tdi: through api-tdi (chained receives, expedited data
                     echoed as expedited; --pending keeps each chain until its echo was sent;

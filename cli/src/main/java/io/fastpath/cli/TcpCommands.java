@@ -58,6 +58,51 @@ final class TcpCommands {
         return TcpConfig.defaults().withBuffers(buffer, buffer).withTimeWait(TimeUnit.SECONDS.toNanos(1));
     }
 
+    /** Most connections {@code --max-connections} takes. */
+    static final int MAX_TABLE = 1 << 20;
+    /** What all connections' send rings together may take by default with {@code --max-connections}. */
+    static final long TABLE_BUFFER_BUDGET = 256L << 20;
+
+    /**
+     * The TCP config of {@code echo}: without {@code --max-connections}, {@link #tcpConfig} for {@code connections};
+     * with it, a table of that many slots whose buffers are 256 MiB shared out (4..256 KiB; {@code --buffer}
+     * overrides), four out-of-order segments a connection when the buffers are small, {@code --backlog} half-open
+     * connections (default 128, or a 16th of the table, whichever is larger) and {@code --preallocate}: every
+     * slot's buffers made at start-up. docs/operations.md, "Many connections", has what each slot costs.
+     */
+    static TcpConfig tableConfig(Flags flags, int connections) {
+        if (!flags.has("--max-connections") && !flags.has("--backlog") && !flags.has("--buffer")
+            && !flags.has("--preallocate")) {
+            return tcpConfig(connections);
+        }
+        int table = boundedInt(flags, "--max-connections", Math.max(connections, MAX_CONNECTIONS), 1, MAX_TABLE);
+        int buffer;
+        if (flags.has("--buffer")) {
+            long b = parseBytes(flags.get("--buffer"));
+            if (b < 1 || b > MAX_BUFFER) {
+                throw new UsageException("--buffer must be 1.." + MAX_BUFFER + " bytes, got " + b);
+            }
+            buffer = (int) b;
+        } else {
+            buffer = table <= MAX_CONNECTIONS ? bufferBytes(connections)
+                : Integer.highestOneBit((int) Math.max(4096, Math.min(MAX_BUFFER, TABLE_BUFFER_BUDGET / table)));
+        }
+        int backlog = boundedInt(flags, "--backlog", Math.max(128, table / 16), 1, MAX_TABLE);
+        TcpConfig tcp = TcpConfig.defaults().withMaxConnections(table).withBuffers(buffer, buffer)
+            .withTimeWait(TimeUnit.SECONDS.toNanos(1)).withListenBacklog(backlog)
+            .withTimeWaitCapacity(Math.max(TcpConfig.DEFAULT_TIME_WAIT_CAPACITY, table))
+            .withPreallocation(flags.has("--preallocate"));
+        return buffer <= 16 << 10 ? tcp.withOutOfOrderSegments(4) : tcp;
+    }
+
+    static int boundedInt(Flags flags, String name, int fallback, int min, int max) {
+        int v = flags.intValue(name, fallback);
+        if (v < min || v > max) {
+            throw new UsageException(name + " must be " + min + ".." + max + ", got " + v);
+        }
+        return v;
+    }
+
     /** {@code N}, {@code NK}, {@code NM}, {@code NG} (KiB, MiB, GiB). */
     static long parseBytes(String text) {
         Matcher m = SIZE.matcher(text.trim());
@@ -145,10 +190,18 @@ final class TcpCommands {
             }
             default -> throw new UsageException("--api is tcp, wsk or tdi, got '" + api + "'");
         }
-        Flags flags = flags(args, "--listen", "--connections", "--api");
+        Set<String> withValue = new HashSet<>(PortOptions.WITH_VALUE);
+        withValue.addAll(List.of("--listen", "--connections", "--api", "--max-connections", "--backlog", "--buffer",
+            "--pool"));
+        Set<String> switches = new HashSet<>(PortOptions.SWITCHES);
+        switches.add("--preallocate");
+        Flags flags = new Flags(args, withValue, switches);
         int listenPort = tcpPort("--listen", flags.required("--listen"));
         int connections = connections(flags, 64);
-        PortOptions options = new PortOptions(flags, tcpConfig(connections), PortOptions.TCP_POOL);
+        TcpConfig tcp = tableConfig(flags, connections);
+        int buffer = tcp.sendBufferBytes();
+        PortOptions options = new PortOptions(flags, tcp, boundedInt(flags, "--pool", PortOptions.TCP_POOL, 1023,
+            4 << 20));
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
@@ -180,7 +233,9 @@ final class TcpCommands {
             System.out.println("fastpath echo on " + Ipv4Address.format(stack.address()) + ":" + listenPort + " ("
                 + Ipv4Address.format(stack.address()) + "/" + stack.config().prefixLength() + " mac "
                 + MacAddress.format(stack.mac()) + " on " + stack.port().name() + ", buffers "
-                + (bufferBytes(connections) >> 10) + " KiB; counters: " + stack.counters().file() + options.ealSummary()
+                + (buffer >> 10) + " KiB, table " + tcp.maxConnections() + ", backlog " + tcp.listenBacklog()
+                + (tcp.preallocate() ? " (preallocated)" : "") + "; counters: " + stack.counters().file()
+                + options.ealSummary()
                 + ")");
             System.out.println("ready");
             System.out.flush();

@@ -355,6 +355,33 @@ class CommandLineTest {
     }
 
     @Test
+    void echoTableFlagsSizeTheConnectionTable() {
+        java.util.Set<String> values = java.util.Set.of("--max-connections", "--backlog", "--buffer", "--pool");
+        java.util.Set<String> switches = java.util.Set.of("--preallocate");
+        var none = TcpCommands.tableConfig(new Flags(java.util.List.of(), values, switches), 64);
+        assertEquals(TcpCommands.tcpConfig(64), none, "without the flags: as before");
+        var big = TcpCommands.tableConfig(new Flags(java.util.List.of("--max-connections", "101000", "--preallocate"),
+            values, switches), 64);
+        assertEquals(101_000, big.maxConnections());
+        assertEquals(4096, big.sendBufferBytes(), "256 MiB / 101,000 slots, at least 4 KiB");
+        assertEquals(4096, big.receiveBufferBytes());
+        assertEquals(101_000 / 16, big.listenBacklog());
+        assertEquals(4, big.outOfOrderSegments());
+        assertEquals(101_000, big.timeWaitCapacity());
+        assertTrue(big.preallocate());
+        var given = TcpCommands.tableConfig(new Flags(java.util.List.of("--max-connections", "5000", "--buffer", "32K",
+            "--backlog", "300"), values, switches), 64);
+        assertEquals(32 << 10, given.sendBufferBytes());
+        assertEquals(300, given.listenBacklog());
+        assertEquals(256, given.outOfOrderSegments(), "default out-of-order store above 16 KiB buffers");
+        assertTrue(!given.preallocate());
+        assertThrows(UsageException.class, () -> TcpCommands.tableConfig(new Flags(java.util.List.of(
+            "--max-connections", "0"), values, switches), 64));
+        assertThrows(UsageException.class, () -> TcpCommands.tableConfig(new Flags(java.util.List.of(
+            "--buffer", "1G"), values, switches), 64));
+    }
+
+    @Test
     void tcpCommandFlags() {
         assertEquals(64L << 20, TcpCommands.parseBytes("64M"));
         assertEquals(3L << 10, TcpCommands.parseBytes("3k"));

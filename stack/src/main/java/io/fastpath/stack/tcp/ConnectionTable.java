@@ -46,6 +46,11 @@ final class ConnectionTable {
             freeList[freeCount++] = pool.length - 1 - i;
         }
         this.connections = new Long2ObjectHashMap<>(config.maxConnections() * 2, 0.6f);
+        if (config.preallocate()) {
+            for (TcpConnection c : pool) {
+                makeBuffers(c);
+            }
+        }
         java.security.SecureRandom random = new java.security.SecureRandom();
         for (int i = 0; i < portTable.length; i++) {
             portTable[i] = (short) random.nextInt(); // RFC 6056 §3.3.4: table[i] = random() % 65536
@@ -171,12 +176,31 @@ final class ConnectionTable {
         }
         TcpConnection c = pool[freeList[--freeCount]];
         if (c.sendBuffer == null) {
-            c.sendBuffer = new SendBuffer(Integer.highestOneBit(Math.max(config.sendBufferBytes(), 4096) * 2 - 1));
-            c.receiveQueue = new ReceiveQueue(Math.max(64, config.receiveBufferBytes() / 512),
-                config.outOfOrderSegments());
-            c.recovery = new Recovery(c.sendBuffer.capacity(), counters);
+            makeBuffers(c); // first use of this slot (TcpConfig#preallocate makes them all up front instead)
         }
         return c;
+    }
+
+    /**
+     * A slot's buffers, kept for every later connection in it: the send ring (off-heap, the send buffer size
+     * rounded up to a power of two, at least 4 KiB), the receive queue's arrays (20 bytes per in-order entry,
+     * at least 64 entries, plus 24 bytes per out-of-order segment) and the scoreboard (17 bytes per record,
+     * at least 64). docs/operations.md, "Many connections", has what that comes to.
+     */
+    private void makeBuffers(TcpConnection c) {
+        c.sendBuffer = new SendBuffer(Integer.highestOneBit(Math.max(config.sendBufferBytes(), 4096) * 2 - 1));
+        c.receiveQueue = new ReceiveQueue(Math.max(64, config.receiveBufferBytes() / 512),
+            config.outOfOrderSegments());
+        c.recovery = new Recovery(c.sendBuffer.capacity(), counters);
+    }
+
+    /** Slots whose buffers exist (all of them with {@link TcpConfig#preallocate}; else the high-water mark). */
+    int slotsWithBuffers() {
+        int n = 0;
+        for (TcpConnection c : pool) {
+            n += c.sendBuffer != null ? 1 : 0;
+        }
+        return n;
     }
 
     void open(TcpConnection c, int remoteIp, int remotePort, int localPort) {

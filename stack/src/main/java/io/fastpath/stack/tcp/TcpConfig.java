@@ -28,7 +28,8 @@ public record TcpConfig(
     int fastOpenMaxPending,
     SynCookieMode synCookies,
     int synAckRetries,
-    int timeWaitCapacity) {
+    int timeWaitCapacity,
+    boolean preallocate) {
 
     /**
      * When a listener answers a SYN with a SYN cookie (RFC 4987 §3.6, {@link SynCookie}) instead of a half-open
@@ -59,35 +60,35 @@ public record TcpConfig(
         return new TcpConfig(1024, 256 * 1024, 256 * 1024, TimeUnit.MILLISECONDS.toNanos(200),
             TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(60), 6, 15, TimeUnit.SECONDS.toNanos(60),
             TimeUnit.MILLISECONDS.toNanos(40), 10, true, true, true, 128, 256, Cubic.INSTANCE, true, 64,
-            SynCookieMode.WHEN_FULL, 5, DEFAULT_TIME_WAIT_CAPACITY);
+            SynCookieMode.WHEN_FULL, 5, DEFAULT_TIME_WAIT_CAPACITY, false);
     }
 
     public TcpConfig withTimeWait(long ns) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, ns, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
             listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
-            synCookies, synAckRetries, timeWaitCapacity);
+            synCookies, synAckRetries, timeWaitCapacity, preallocate);
     }
 
     public TcpConfig withSynRetries(int retries, long initialRto) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRto, maxRtoNs,
             retries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
             listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
-            synCookies, synAckRetries, timeWaitCapacity);
+            synCookies, synAckRetries, timeWaitCapacity, preallocate);
     }
 
     public TcpConfig withBuffers(int send, int receive) {
         return new TcpConfig(maxConnections, send, receive, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
             listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
-            synCookies, synAckRetries, timeWaitCapacity);
+            synCookies, synAckRetries, timeWaitCapacity, preallocate);
     }
 
     public TcpConfig withMaxConnections(int max) {
         return new TcpConfig(max, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs, synRetries,
             dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack, windowScaling,
             listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
-            synCookies, synAckRetries, timeWaitCapacity);
+            synCookies, synAckRetries, timeWaitCapacity, preallocate);
     }
 
     /** Congestion control for new connections ({@link NewReno#INSTANCE}, {@link Cubic#INSTANCE}). */
@@ -95,7 +96,7 @@ public record TcpConfig(
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
             windowScaling, listenBacklog, outOfOrderSegments, cc, fastOpen, fastOpenMaxPending, synCookies,
-            synAckRetries, timeWaitCapacity);
+            synAckRetries, timeWaitCapacity, preallocate);
     }
 
     /**
@@ -107,14 +108,14 @@ public record TcpConfig(
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
             windowScaling, listenBacklog, outOfOrderSegments, congestionControl, on, maxPending, synCookies,
-            synAckRetries, timeWaitCapacity);
+            synAckRetries, timeWaitCapacity, preallocate);
     }
 
     public TcpConfig withOptions(boolean ts, boolean sackOn, boolean ws) {
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, ts, sackOn, ws,
             listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
-            synCookies, synAckRetries, timeWaitCapacity);
+            synCookies, synAckRetries, timeWaitCapacity, preallocate);
     }
 
     /**
@@ -126,7 +127,7 @@ public record TcpConfig(
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
             windowScaling, backlog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending, mode,
-            synAckRetransmissions, timeWaitCapacity);
+            synAckRetransmissions, timeWaitCapacity, preallocate);
     }
 
     public TcpConfig withSynCookies(SynCookieMode mode) {
@@ -141,7 +142,7 @@ public record TcpConfig(
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
             synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
             windowScaling, listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
-            synCookies, synAckRetries, records);
+            synCookies, synAckRetries, records, preallocate);
     }
 
     /** The largest retransmission timeout and how many retransmissions of data end a connection. */
@@ -149,6 +150,42 @@ public record TcpConfig(
         return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRto,
             synRetries, dataRetransmissions, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
             windowScaling, listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
-            synCookies, synAckRetries, timeWaitCapacity);
+            synCookies, synAckRetries, timeWaitCapacity, preallocate);
+    }
+
+    /**
+     * The listener's half-open queue (SYN-RECEIVED connections, Linux's tcp_max_syn_backlog); beyond it SYN cookies
+     * answer ({@link SynCookieMode#WHEN_FULL}). A client opening thousands of connections a second needs it larger
+     * than the default 128, or most of its handshakes complete through cookies (without window scaling, SACK or
+     * timestamps when those are off).
+     */
+    public TcpConfig withListenBacklog(int backlog) {
+        return withSynFloodDefence(synCookies, backlog, synAckRetries);
+    }
+
+    /**
+     * Out-of-order segments each connection may hold (its receive queue's second array, 24 bytes of heap a
+     * segment, allocated with the slot): 256 by default; a table of 100,000 mostly idle connections does with
+     * a few.
+     */
+    public TcpConfig withOutOfOrderSegments(int segments) {
+        return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
+            synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
+            windowScaling, listenBacklog, segments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity, preallocate);
+    }
+
+    /**
+     * Whether every slot of the connection table gets its buffers (send ring, receive queue, scoreboard) when the
+     * layer is made: then accepting or opening a connection allocates nothing, and the memory for
+     * {@code maxConnections} is taken at start-up. Off (the default): a slot's buffers are made the first time
+     * the slot is used and kept for its reuse, so memory grows to the high-water mark of concurrent connections
+     * and no further; the first use of each slot allocates on the connection-setup path.
+     */
+    public TcpConfig withPreallocation(boolean on) {
+        return new TcpConfig(maxConnections, sendBufferBytes, receiveBufferBytes, minRtoNs, initialRtoNs, maxRtoNs,
+            synRetries, dataRetries, timeWaitNs, delayedAckNs, initialWindowSegments, timestamps, sack,
+            windowScaling, listenBacklog, outOfOrderSegments, congestionControl, fastOpen, fastOpenMaxPending,
+            synCookies, synAckRetries, timeWaitCapacity, on);
     }
 }

@@ -201,6 +201,25 @@ public final class TcpLayer {
         return table.slotsInUse();
     }
 
+    /** Pooled connections in {@code state} ({@link TcpState}); counts the whole table (diagnostics and tests). */
+    public int countInState(int state) {
+        int n = 0;
+        for (TcpConnection c : table.pool) {
+            n += c.state == state ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Timers armed on the wheel: one at most per connection, none for a connection with nothing due. */
+    public long timersArmed() {
+        return timers.wheel.timerCount();
+    }
+
+    /** Table slots whose buffers have been made (all with {@link TcpConfig#preallocate}, else the high-water mark). */
+    public int slotsWithBuffers() {
+        return table.slotsWithBuffers();
+    }
+
     /** Connections in TIME-WAIT held as compact records. */
     public int timeWaitCount() {
         return timeWait.size();

@@ -225,6 +225,16 @@ public final class ShardedTcpClient implements TcpClient {
     }
 
     @Override
+    public boolean isOpen() {
+        for (TcpServiceClient c : shards) {
+            if (!c.isOpen()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
     public boolean isClosed() {
         for (TcpServiceClient c : shards) {
             if (!c.isClosed()) {

@@ -90,6 +90,9 @@ public interface TcpClient {
     /** Ends the client on every shard ({@link TcpServiceClient#close}). */
     void close();
 
+    /** False from {@link #close} on. */
+    boolean isOpen();
+
     /** True once every shard has carried out {@link #close}. */
     boolean isClosed();
 }

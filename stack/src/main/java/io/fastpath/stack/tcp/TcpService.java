@@ -146,6 +146,11 @@ public final class TcpService {
         this.idealBacklog = new int[connections];
     }
 
+    /** Whether a handle has the shape of one (bits 30 and 31 clear): another shard's such is refused and counted. */
+    static boolean wellFormed(long handle) {
+        return (handle & 0xC000_0000L) == 0;
+    }
+
     /** This service's shard: the one its handles carry (0 for a stack of one shard). */
     public int shard() {
         return shard;
@@ -419,8 +424,10 @@ public final class TcpService {
     /** The connection {@code handle} names if {@code client} owns it, else null. */
     private TcpConnection owned(TcpServiceClient client, long handle) {
         if ((handle & SHARD_MASK) != shardBits) {
-            counters.drop(DropReason.REQUEST_REFUSED).incrementRelease(); // another shard's handle
-            return null;
+            if (wellFormed(handle)) {
+                counters.drop(DropReason.REQUEST_REFUSED).incrementRelease(); // another shard's handle
+            }
+            return null; // else it names nothing (as an unknown handle of this shard)
         }
         TcpConnection c = tcp.connection(handle & ~SHARD_MASK);
         if (c == null) {

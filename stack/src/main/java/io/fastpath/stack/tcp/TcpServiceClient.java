@@ -395,9 +395,11 @@ public final class TcpServiceClient implements TcpClient {
             }
         }
         if ((handle & TcpService.SHARD_MASK) != service.shardBits) {
-            // Another shard's handle: refused and counted (by the poll thread, which the pending count wakes).
-            controlsRefused.incrementAndGet();
-            sidePathPending.incrementAndGet();
+            if (TcpService.wellFormed(handle)) {
+                // Another shard's handle: refused and counted (by the poll thread, which the pending count wakes).
+                controlsRefused.incrementAndGet();
+                sidePathPending.incrementAndGet();
+            }
             return true;
         }
         int slot = (int) (handle & ~TcpService.SHARD_MASK);

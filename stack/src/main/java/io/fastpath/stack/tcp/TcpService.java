@@ -33,6 +33,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * wait on its own list, get at most half the receive memory while other clients share the stack, and cost its
  * poll two comparisons until it makes room. What the applications still hold when the stack closes is freed by {@link #close}.
  *
+ * <p>Shards (issue 12): with N stacks per port, each stack's service is made with its shard id, which every handle
+ * it hands out carries ({@link #SHARD_SHIFT}: the layout); a handle of another shard is refused and counted like
+ * another client's. {@link ShardedTcpClient} routes an application's requests to the handle's shard.
+ *
  * <p>Sends name native memory ({@code address}, {@code length}) that must stay valid until
  * {@link TcpEventHandler#onSendComplete}: the poll thread copies it into the send buffer as space frees up.
  *

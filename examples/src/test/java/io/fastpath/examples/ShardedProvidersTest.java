@@ -54,6 +54,9 @@ class ShardedProvidersTest {
     /** The test's flow owner: a flow from an odd local port is shard 1's. */
     private static final FlowOwner BY_PORT_PARITY = (localIp, localPort, remoteIp, remotePort) -> localPort & 1;
 
+    /** DPDK names live as long as the process: each test's are its own. */
+    private static final java.util.concurrent.atomic.AtomicInteger ROUND = new java.util.concurrent.atomic.AtomicInteger();
+
     @TempDir
     Path dir;
     private PktmbufPool pool;
@@ -70,13 +73,14 @@ class ShardedProvidersTest {
 
     @BeforeEach
     void up() {
-        pool = PktmbufPool.create("shardp", 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
+        int round = ROUND.getAndIncrement();
+        pool = PktmbufPool.create("shardp" + round, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(50));
         for (int i = 0; i < 2; i++) {
-            pairs[i] = RingPair.create("shard" + i, 2048, pool, pool, EthDevPort.Config.defaults());
-            peers[i] = new Stack(pairs[i].a(), StackConfig.builder().name("shpeer" + i).address(PEER_IP, 24)
+            pairs[i] = RingPair.create("shard" + round + "r" + i, 2048, pool, pool, EthDevPort.Config.defaults());
+            peers[i] = new Stack(pairs[i].a(), StackConfig.builder().name("shpeer" + round + i).address(PEER_IP, 24)
                 .tcp(tcp).countersFile(dir.resolve("peer" + i + ".counters")).build());
-            servers[i] = new Stack(pairs[i].b(), StackConfig.builder().name("shsrv" + i).address(SERVER_IP, 24)
+            servers[i] = new Stack(pairs[i].b(), StackConfig.builder().name("shsrv" + round + i).address(SERVER_IP, 24)
                 .tcp(tcp).countersFile(dir.resolve("srv" + i + ".counters")).build());
         }
         shard1 = new TcpService(servers[1].tcp(), servers[1].config().ringCapacity(), servers[1].counters(),
@@ -105,6 +109,9 @@ class ShardedProvidersTest {
             p.close();
         }
         running = false;
+        if (stackThread == null) {
+            return; // up failed
+        }
         stackThread.join();
         for (int i = 0; i < 2; i++) {
             if (i == 1) {

@@ -39,8 +39,16 @@ public final class HeldCompletions<I extends Irp<I>> {
 
     /** Over a provider's client, sharded or not ({@link TcpClient#requestsTaken}, {@link TcpClient#positionShard}). */
     public HeldCompletions(TcpClient client) {
-        this.taken = client::requestsTaken;
-        this.shardOf = client::positionShard;
+        this(client::requestsTaken, client::positionShard);
+    }
+
+    /**
+     * @param taken   whether the stack has taken its client's requests up to a position
+     * @param shardOf which shard's ring a position is on (0 to 63): the furthest position is kept per shard
+     */
+    public HeldCompletions(LongPredicate taken, LongToIntFunction shardOf) {
+        this.taken = taken;
+        this.shardOf = shardOf;
     }
 
     /** Holds {@code irp} until the stack has taken its client's requests up to {@code requestPosition}. */

@@ -1,14 +1,18 @@
 package io.fastpath.provider;
 
+import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.tcp.TcpClient;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.tcp.TcpServiceClient;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntSupplier;
 
 /**
- * A provider's own client of the stack's {@link TcpService} and the handler its events go to: each dispatch
+ * A provider's own client of the stack's {@link TcpService} (or of every shard's, issue 12: a
+ * {@link io.fastpath.stack.tcp.ShardedTcpClient}) and the handler its events go to: each dispatch
  * round {@link #poll}s the client's event ring into the handler; {@link #settle} lets the stack answer what a
  * closing provider asked (resets, stopped listeners) and return what was in flight; {@link #close} ends the
  * client, which frees its place in the service and returns every descriptor it still held.
@@ -20,16 +24,26 @@ public final class ClientPump implements AutoCloseable {
     public static final long SETTLE_NS = TimeUnit.SECONDS.toNanos(1);
     public static final int SETTLE_QUIET_ROUNDS = 20;
 
-    private final TcpServiceClient client;
+    private final TcpClient client;
     private final TcpEventHandler events;
 
+    /** A client of one stack's service (one shard: today's path, the service's own {@link TcpServiceClient}). */
     public ClientPump(TcpService service, TcpEventHandler events) {
         this.client = service.newClient();
         this.events = events;
     }
 
+    /**
+     * A client over the shards of a port ({@link TcpClient#open}): shard {@code i}'s service at index {@code i};
+     * requests reach a connection on whichever shard it lives, listens cover every shard.
+     */
+    public ClientPump(List<TcpService> shards, FlowOwner owner, TcpEventHandler events) {
+        this.client = TcpClient.open(shards, owner);
+        this.events = events;
+    }
+
     /** The client (for requests: connect, listen, send, release, ...). */
-    public TcpServiceClient client() {
+    public TcpClient client() {
         return client;
     }
 
@@ -76,7 +90,7 @@ public final class ClientPump implements AutoCloseable {
         }
     }
 
-    /** Ends the client ({@link TcpServiceClient#close}): later requests and releases are refused. */
+    /** Ends the client ({@link TcpServiceClient#close}, on every shard): later requests and releases are refused. */
     @Override
     public void close() {
         client.close();

@@ -1,6 +1,6 @@
 package io.fastpath.provider;
 
-import io.fastpath.stack.tcp.TcpServiceClient;
+import io.fastpath.stack.tcp.TcpClient;
 import java.util.Map;
 import org.agrona.collections.Long2ObjectHashMap;
 
@@ -55,8 +55,8 @@ public final class Endpoint<I extends Irp<I>, O> {
     private long handle;
     private int sequence;
 
-    /** An endpoint over a provider's {@link TcpServiceClient}. */
-    public Endpoint(TcpServiceClient tcp, DescriptorReleaser releaser, NativeCopier copier,
+    /** An endpoint over a provider's {@link TcpClient}. */
+    public Endpoint(TcpClient tcp, DescriptorReleaser releaser, NativeCopier copier,
                     Map<Long, ? super O> byHandle, O owner, int receiveCapacity, int maxSendsInStack,
                     SendPump.Submitter<I> submitter) {
         this(new Controls() {

@@ -1,6 +1,8 @@
 package io.fastpath.provider;
 
+import io.fastpath.stack.tcp.TcpClient;
 import java.util.function.LongPredicate;
+import java.util.function.LongToIntFunction;
 
 /**
  * Completions held back until the stack has taken a request record: an IRP that ends (cancelled, timed out)
@@ -18,10 +20,13 @@ public final class HeldCompletions<I extends Irp<I>> {
     }
 
     private final LongPredicate taken;
+    private final LongToIntFunction shardOf;
     private final IrpQueue<I> held = new IrpQueue<>();
     private int[] statuses = new int[16];
     private int head;
-    private long position;
+    /** The furthest position held for, per shard (positions of different shards do not compare). */
+    private final long[] positions = new long[64];
+    private long shards;
 
     /**
      * @param taken whether the stack has taken its client's requests up to a position
@@ -29,6 +34,21 @@ public final class HeldCompletions<I extends Irp<I>> {
      */
     public HeldCompletions(LongPredicate taken) {
         this.taken = taken;
+        this.shardOf = position -> 0;
+    }
+
+    /** Over a provider's client, sharded or not ({@link TcpClient#requestsTaken}, {@link TcpClient#positionShard}). */
+    public HeldCompletions(TcpClient client) {
+        this(client::requestsTaken, client::positionShard);
+    }
+
+    /**
+     * @param taken   whether the stack has taken its client's requests up to a position
+     * @param shardOf which shard's ring a position is on (0 to 63): the furthest position is kept per shard
+     */
+    public HeldCompletions(LongPredicate taken, LongToIntFunction shardOf) {
+        this.taken = taken;
+        this.shardOf = shardOf;
     }
 
     /** Holds {@code irp} until the stack has taken its client's requests up to {@code requestPosition}. */
@@ -44,7 +64,9 @@ public final class HeldCompletions<I extends Irp<I>> {
         }
         statuses[(head + n) & (statuses.length - 1)] = status;
         held.add(irp);
-        position = Math.max(position, requestPosition);
+        int shard = shardOf.applyAsInt(requestPosition);
+        positions[shard] = (shards & 1L << shard) != 0 ? Math.max(positions[shard], requestPosition) : requestPosition;
+        shards |= 1L << shard;
     }
 
     /** IRPs held now. */
@@ -57,8 +79,13 @@ public final class HeldCompletions<I extends Irp<I>> {
      * held for. Returns how many completed.
      */
     public int completeTaken(Completion<I> completion) {
-        if (held.isEmpty() || !taken.test(position)) {
+        if (held.isEmpty()) {
             return 0;
+        }
+        for (long bits = shards; bits != 0; bits &= bits - 1) {
+            if (!taken.test(positions[Long.numberOfTrailingZeros(bits)])) {
+                return 0;
+            }
         }
         return completeAll(completion);
     }
@@ -74,6 +101,7 @@ public final class HeldCompletions<I extends Irp<I>> {
             work++;
         }
         head = 0;
+        shards = 0;
         return work;
     }
 }

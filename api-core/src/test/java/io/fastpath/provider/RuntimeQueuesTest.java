@@ -111,6 +111,33 @@ class RuntimeQueuesTest {
     }
 
     @Test
+    void heldCompletionsOverShardsWaitForTheFurthestRecordOfEveryShardHeldFor_issue12() {
+        // Positions as a sharded client makes them: ring position << 6 | shard.
+        long[] consumer = new long[3];
+        HeldCompletions<TestIrp> held = new HeldCompletions<>(p -> consumer[(int) (p & 63)] >= p >>> 6,
+            p -> (int) (p & 63));
+        List<TestIrp> order = new ArrayList<>();
+        HeldCompletions.Completion<TestIrp> completion = (irp, status) -> order.add(irp);
+        TestIrp a = new TestIrp();
+        TestIrp b = new TestIrp();
+        TestIrp c = new TestIrp();
+        held.hold(a, 1, 5000L << 6 | 0); // far along on shard 0
+        held.hold(b, 2, 64L << 6 | 2); // early on shard 2: a larger number overall would hide it
+        held.hold(c, 3, 128L << 6 | 2);
+        consumer[0] = 5000;
+        consumer[2] = 64;
+        assertEquals(0, held.completeTaken(completion), "shard 2's record at 128 is not taken yet");
+        consumer[2] = 128;
+        assertEquals(3, held.completeTaken(completion));
+        assertEquals(List.of(a, b, c), order);
+        // Once empty, a new hold waits only for its own shard.
+        held.hold(a, 1, 200L << 6 | 2);
+        assertEquals(0, held.completeTaken(completion));
+        consumer[2] = 200;
+        assertEquals(1, held.completeTaken(completion));
+    }
+
+    @Test
     void heldCompletionsWaitUntilTheStackTookTheFurthestRecordThenCompleteInOrderWithTheirStatus() {
         long[] consumer = {0};
         HeldCompletions<TestIrp> held = new HeldCompletions<>(position -> consumer[0] >= position);

@@ -11,7 +11,9 @@ import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
-import io.fastpath.stack.tcp.TcpServiceClient;
+import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.tcp.TcpClient;
+import java.util.List;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Objects;
@@ -48,7 +50,7 @@ public final class NdkAdapter implements AutoCloseable {
 
     private final Stack stack;
     /** This adapter's own client of the stack's TcpService: its connections' events come to it alone. */
-    final TcpServiceClient tcp;
+    final TcpClient tcp;
     private final ClientPump pump;
     final int stackAddress;
     private final NdkAdapterInfo info;
@@ -72,9 +74,11 @@ public final class NdkAdapter implements AutoCloseable {
     private int lastMalformed;
     private long refusedBacklog;
 
-    private NdkAdapter(Stack stack, NdkAdapterInfo info, Consumer<Throwable> errorHandler) {
+    private NdkAdapter(Stack stack, List<TcpService> shards, FlowOwner owner, NdkAdapterInfo info,
+                       Consumer<Throwable> errorHandler) {
         this.stack = stack;
-        this.pump = new ClientPump(stack.tcpService(), new Events());
+        this.pump = shards == null ? new ClientPump(stack.tcpService(), new Events())
+            : new ClientPump(shards, owner, new Events());
         this.tcp = pump.client();
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
@@ -90,8 +94,25 @@ public final class NdkAdapter implements AutoCloseable {
     }
 
     public static NdkAdapter open(Stack stack, NdkAdapterInfo info, Consumer<Throwable> errorHandler) {
-        return new NdkAdapter(Objects.requireNonNull(stack), Objects.requireNonNull(info),
+        return new NdkAdapter(Objects.requireNonNull(stack), null, null, Objects.requireNonNull(info),
             Objects.requireNonNull(errorHandler));
+    }
+
+    /**
+     * NdkOpenAdapter over the shards of a port (issue 12): {@code stack} is shard 0's (the port's address and
+     * port table), {@code shards} every shard's {@link TcpService} in shard order (each made with its shard id),
+     * {@code owner} the port's flow-to-shard function. Listeners listen on every shard; connectors' connections
+     * are reached on whichever shard they live. One shard: exactly {@link #open(Stack, NdkAdapterInfo)}.
+     */
+    public static NdkAdapter open(Stack stack, List<TcpService> shards, FlowOwner owner, NdkAdapterInfo info) {
+        return open(stack, shards, owner, info, Throwable::printStackTrace);
+    }
+
+    /** As {@link #open(Stack, List, FlowOwner, NdkAdapterInfo)}, with a handler for callback exceptions. */
+    public static NdkAdapter open(Stack stack, List<TcpService> shards, FlowOwner owner, NdkAdapterInfo info,
+                                  Consumer<Throwable> errorHandler) {
+        return new NdkAdapter(Objects.requireNonNull(stack), List.copyOf(shards), Objects.requireNonNull(owner),
+            Objects.requireNonNull(info), Objects.requireNonNull(errorHandler));
     }
 
     /** NdkQueryAdapterInfo. */

@@ -12,7 +12,7 @@ import io.fastpath.ndk.NdkConnectionTest.Listening;
 import io.fastpath.ndk.NdkConnectionTest.Pair;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.counters.DropReason;
-import io.fastpath.stack.tcp.TcpServiceClient;
+import io.fastpath.stack.tcp.TcpClient;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -35,7 +35,7 @@ class NdkTeardownTest {
     }
 
     /** Fills a stack's request ring (its poll thread held at the gate) with requests that do nothing. */
-    private static void fillRequestRing(TcpServiceClient tcp) {
+    private static void fillRequestRing(TcpClient tcp) {
         int n = 0;
         while (tcp.noDelay(-1L, true)) {
             n++;

@@ -16,7 +16,9 @@ import io.fastpath.provider.PortTable;
 import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpService;
-import io.fastpath.stack.tcp.TcpServiceClient;
+import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.tcp.TcpClient;
+import java.util.List;
 import io.fastpath.stack.tcp.TcpSocketOptions;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -67,7 +69,7 @@ public final class TdiProvider extends DispatchedProvider {
     static final long LISTEN_OPTIONS = TcpSocketOptions.withConditionalAccept(TcpSocketOptions.of(null, 0, 0, true));
 
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
-    final TcpServiceClient tcp;
+    final TcpClient tcp;
     final ClientPump pump;
     final int stackAddress;
     final int sendBufferBytes;
@@ -134,11 +136,11 @@ public final class TdiProvider extends DispatchedProvider {
 
     private final TdiStackEvents events = new TdiStackEvents(this);
 
-    private TdiProvider(Stack stack, Consumer<Throwable> errorHandler) {
+    private TdiProvider(Stack stack, List<TcpService> shards, FlowOwner owner, Consumer<Throwable> errorHandler) {
         super(stack, "fastpath-tdi-" + stack.config().name(), errorHandler);
-        this.pump = new ClientPump(stack.tcpService(), events);
+        this.pump = shards == null ? new ClientPump(stack.tcpService(), events) : new ClientPump(shards, owner, events);
         this.tcp = pump.client();
-        this.endedConnects = new HeldCompletions<>(tcp::requestsTaken);
+        this.endedConnects = new HeldCompletions<>(tcp);
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
@@ -164,7 +166,24 @@ public final class TdiProvider extends DispatchedProvider {
 
     /** As {@link #open(Stack)}, with a handler for exceptions thrown by completion routines and event handlers. */
     public static TdiProvider open(Stack stack, Consumer<Throwable> errorHandler) {
-        return new TdiProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
+        return new TdiProvider(Objects.requireNonNull(stack), null, null, Objects.requireNonNull(errorHandler));
+    }
+
+    /**
+     * Opens the TDI transport over the shards of a port (issue 12): {@code stack} is shard 0's (the port's
+     * address, configuration and port table), {@code shards} every shard's {@link TcpService} in shard order (each
+     * made with its shard id), {@code owner} the port's flow-to-shard function. Connections are reached on
+     * whichever shard they live; listening addresses listen on every shard. One shard: exactly {@link #open(Stack)}.
+     */
+    public static TdiProvider open(Stack stack, List<TcpService> shards, FlowOwner owner) {
+        return open(stack, shards, owner, Throwable::printStackTrace);
+    }
+
+    /** As {@link #open(Stack, List, FlowOwner)}, with a handler for exceptions of routines and event handlers. */
+    public static TdiProvider open(Stack stack, List<TcpService> shards, FlowOwner owner,
+                                   Consumer<Throwable> errorHandler) {
+        return new TdiProvider(Objects.requireNonNull(stack), List.copyOf(shards), Objects.requireNonNull(owner),
+            Objects.requireNonNull(errorHandler));
     }
 
     // ================================================================================ objects

@@ -16,7 +16,9 @@ import io.fastpath.provider.WorkList;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
-import io.fastpath.stack.tcp.TcpServiceClient;
+import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.tcp.TcpClient;
+import java.util.List;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -72,7 +74,7 @@ public final class WskProvider extends DispatchedProvider {
     private static final int MAX_COMPLETION_DEPTH = 16;
 
     /** This provider's own client of the stack's TcpService: its connections' events come to it alone. */
-    final TcpServiceClient tcp;
+    final TcpClient tcp;
     private final ClientPump pump;
     final int stackAddress;
     final int sendBufferBytes;
@@ -214,11 +216,11 @@ public final class WskProvider extends DispatchedProvider {
         }
     };
 
-    private WskProvider(Stack stack, Consumer<Throwable> errorHandler) {
+    private WskProvider(Stack stack, List<TcpService> shards, FlowOwner owner, Consumer<Throwable> errorHandler) {
         super(stack, "fastpath-wsk-" + stack.config().name(), errorHandler);
-        this.pump = new ClientPump(stack.tcpService(), events);
+        this.pump = shards == null ? new ClientPump(stack.tcpService(), events) : new ClientPump(shards, owner, events);
         this.tcp = pump.client();
-        this.cancelledConnects = new HeldCompletions<>(tcp::requestsTaken);
+        this.cancelledConnects = new HeldCompletions<>(tcp);
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
         this.stackAddress = stack.address();
         this.sendBufferBytes = stack.config().tcp().sendBufferBytes();
@@ -241,7 +243,25 @@ public final class WskProvider extends DispatchedProvider {
 
     /** As {@link #register(Stack)}, with a handler for exceptions thrown by completion routines and callbacks. */
     public static WskProvider register(Stack stack, Consumer<Throwable> errorHandler) {
-        return new WskProvider(Objects.requireNonNull(stack), Objects.requireNonNull(errorHandler));
+        return new WskProvider(Objects.requireNonNull(stack), null, null, Objects.requireNonNull(errorHandler));
+    }
+
+    /**
+     * Registers a WSK client over the shards of a port (issue 12): {@code stack} is shard 0's (the port's address,
+     * configuration and port table), {@code shards} every shard's {@link TcpService} in shard order (each made
+     * with its shard id), {@code owner} the port's flow-to-shard function. Sockets reach their connections on
+     * whichever shard they live; listening sockets listen on every shard; connects go to the flow's owner (from
+     * a bound port) or to the shards in turn (ephemeral). One shard: exactly {@link #register(Stack)}.
+     */
+    public static WskProvider register(Stack stack, List<TcpService> shards, FlowOwner owner) {
+        return register(stack, shards, owner, Throwable::printStackTrace);
+    }
+
+    /** As {@link #register(Stack, List, FlowOwner)}, with a handler for exceptions of routines and callbacks. */
+    public static WskProvider register(Stack stack, List<TcpService> shards, FlowOwner owner,
+                                       Consumer<Throwable> errorHandler) {
+        return new WskProvider(Objects.requireNonNull(stack), List.copyOf(shards), Objects.requireNonNull(owner),
+            Objects.requireNonNull(errorHandler));
     }
 
     // ================================================================================ WSK_PROVIDER_DISPATCH

@@ -24,6 +24,8 @@ import org.agrona.concurrent.ringbuffer.RingBuffer;
  */
 final class ClientEvents {
     private final TcpService service;
+    /** The service's shard bits, or-ed into every handle an event carries ({@link TcpService#SHARD_SHIFT}). */
+    private final long shardBits;
     private final OneToOneRingBuffer events;
     // ---------------------------------------------------------------- event thread
     private final UnsafeBuffer dataView = new UnsafeBuffer(0, 0);
@@ -58,6 +60,7 @@ final class ClientEvents {
 
     ClientEvents(TcpService service, UnsafeBuffer eventRing, UnsafeBuffer overflowRing, int maxConnections) {
         this.service = service;
+        this.shardBits = service.shardBits;
         this.urgentHandle = new long[maxConnections];
         this.urgentUnreadUntil = new long[maxConnections];
         this.events = new OneToOneRingBuffer(eventRing);
@@ -97,7 +100,7 @@ final class ClientEvents {
     }
 
     void commitReceive(int i, long handle, long mbuf, long address, int length) {
-        receiveOut.wrap(events.buffer(), i).handle(handle).mbuf(mbuf).address(address).length(length);
+        receiveOut.wrap(events.buffer(), i).handle(handle | shardBits).mbuf(mbuf).address(address).length(length);
         events.commit(i);
     }
 
@@ -120,7 +123,7 @@ final class ClientEvents {
             service.countLostUrgent();
             return;
         }
-        connectionOut.wrap(events.buffer(), i).handle(handle).value(n);
+        connectionOut.wrap(events.buffer(), i).handle(handle | shardBits).value(n);
         source.wrap(address, n);
         events.buffer().putBytes(i + ConnectionEventFlyweight.DATA_OFFSET, source, 0, n);
         events.commit(i);
@@ -204,7 +207,8 @@ final class ClientEvents {
     void postConnected(long requestId, long handle, int status) {
         int i = claimEvent(EventType.CONNECTED, ConnectedEventFlyweight.LENGTH);
         if (i >= 0) {
-            connectedOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).status(status);
+            connectedOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle == 0 ? 0 : handle | shardBits)
+                .status(status);
             claimed.commit(i);
         }
     }
@@ -216,6 +220,15 @@ final class ClientEvents {
         }
     }
     void postSendComplete(long requestId, long handle, int bytes, int status) {
+        postSendCompleteAsGiven(requestId, handle | shardBits, bytes, status);
+    }
+
+    /** A send refused before it named a connection: its handle goes back as the application gave it. */
+    void postSendRefused(long requestId, long handle, int status) {
+        postSendCompleteAsGiven(requestId, handle, 0, status);
+    }
+
+    private void postSendCompleteAsGiven(long requestId, long handle, int bytes, int status) {
         int i = claimEvent(EventType.SEND_COMPLETE, SendCompleteEventFlyweight.LENGTH);
         if (i >= 0) {
             sendCompleteOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).bytes(bytes).status(status);
@@ -225,7 +238,7 @@ final class ClientEvents {
     void postConnectionEvent(int type, long handle, int value) {
         int i = claimEvent(type, ConnectionEventFlyweight.LENGTH);
         if (i >= 0) {
-            connectionOut.wrap(claimed.buffer(), i).handle(handle).value(value);
+            connectionOut.wrap(claimed.buffer(), i).handle(handle | shardBits).value(value);
             claimed.commit(i);
         }
     }
@@ -234,7 +247,7 @@ final class ClientEvents {
             ? synDataLength : 0));
         if (i >= 0) {
             AcceptedEventFlyweight e = acceptedOut.wrap(claimed.buffer(), i)
-                .handle(c.handle())
+                .handle(c.handle() | shardBits)
                 .listenPort(c.localPort())
                 .remoteIp(c.remoteIp())
                 .remotePort(c.remotePort())

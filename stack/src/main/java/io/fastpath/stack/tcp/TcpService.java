@@ -33,6 +33,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * wait on its own list, get at most half the receive memory while other clients share the stack, and cost its
  * poll two comparisons until it makes room. What the applications still hold when the stack closes is freed by {@link #close}.
  *
+ * <p>Shards (issue 12): with N stacks per port, each stack's service is made with its shard id, which every handle
+ * it hands out carries ({@link #SHARD_SHIFT}: the layout); a handle of another shard is refused and counted like
+ * another client's. {@link ShardedTcpClient} routes an application's requests to the handle's shard.
+ *
  * <p>Sends name native memory ({@code address}, {@code length}) that must stay valid until
  * {@link TcpEventHandler#onSendComplete}: the poll thread copies it into the send buffer as space frees up.
  *
@@ -48,10 +52,33 @@ public final class TcpService {
     public static final int DEFAULT_REQUEST_RING_BYTES = 1 << 20;
     /** At most this many clients open at once per stack (a closed client frees its place). */
     public static final int MAX_CLIENTS = 127;
+    /**
+     * Handle layout. A connection handle is {@code generation << 32 | shard << 24 | slot}:
+     * <pre>
+     *  63                              32 31 30 29      24 23                      0
+     * +----------------------------------+-----+----------+-------------------------+
+     * |  generation (TcpConnection)      | 0 0 |  shard   |  slot (connection table) |
+     * +----------------------------------+-----+----------+-------------------------+
+     * </pre>
+     * The generation and slot are the TcpLayer's ({@code TcpConnection.handle()}); the shard is this service's
+     * ({@link #shard()}), added to every handle an event carries and checked (then taken off) on every request and
+     * release, so a handle from another shard's service is refused and counted like another client's. Shard 0's
+     * handles are exactly the TcpLayer's. No handle is 0 (generations start at 1): 0 means "no connection".
+     */
+    public static final int SHARD_SHIFT = 24;
+    /** At most this many shards (6 bits of the handle). */
+    public static final int MAX_SHARDS = 64;
+    /** The shard's bits in a handle. */
+    public static final long SHARD_MASK = (long) (MAX_SHARDS - 1) << SHARD_SHIFT;
+    /** The most connections one shard's table may have: the slot has the 24 bits below the shard. */
+    public static final int MAX_CONNECTIONS = 1 << SHARD_SHIFT;
     private static final int MIN_IDEAL_BACKLOG = 16 << 10;
     private static final int SENDS_PER_CONNECTION = 16;
 
     private final TcpLayer tcp;
+    private final int shard;
+    /** {@code shard << SHARD_SHIFT}: or-ed into every handle an event carries. */
+    final long shardBits;
     private final int eventRingBytes;
     private final int maxHeld;
     private final AtomicReference<TcpServiceClient[]> clients = new AtomicReference<>(new TcpServiceClient[0]);
@@ -87,6 +114,24 @@ public final class TcpService {
      *     client's own table has room for this many, of which it may use {@link #clientBudget}
      */
     public TcpService(TcpLayer tcp, int ringBytes, StackCounters counters, int maxHeld) {
+        this(tcp, ringBytes, counters, maxHeld, 0);
+    }
+
+    /**
+     * The service of one shard of a port (issue 12): its handles carry {@code shard} ({@link #SHARD_SHIFT}), so
+     * a sharded client ({@link ShardedTcpClient}) routes a request to the handle's shard without a lookup.
+     *
+     * @param shard 0 to {@link #MAX_SHARDS} - 1
+     */
+    public TcpService(TcpLayer tcp, int ringBytes, StackCounters counters, int maxHeld, int shard) {
+        if (shard < 0 || shard >= MAX_SHARDS) {
+            throw new IllegalArgumentException("shard " + shard + " not in 0.." + (MAX_SHARDS - 1));
+        }
+        if (tcp.config().maxConnections() > MAX_CONNECTIONS) {
+            throw new IllegalArgumentException("at most " + MAX_CONNECTIONS + " connections per shard");
+        }
+        this.shard = shard;
+        this.shardBits = (long) shard << SHARD_SHIFT;
         this.tcp = tcp;
         this.counters = counters;
         this.eventRingBytes = ringBytes;
@@ -103,6 +148,26 @@ public final class TcpService {
         this.sendCount = new int[connections];
         this.shutdownAfterSends = new boolean[connections];
         this.idealBacklog = new int[connections];
+    }
+
+    /** Whether a handle has the shape of one (bits 30 and 31 clear): another shard's such is refused and counted. */
+    static boolean wellFormed(long handle) {
+        return (handle & 0xC000_0000L) == 0;
+    }
+
+    /** This service's shard: the one its handles carry (0 for a stack of one shard). */
+    public int shard() {
+        return shard;
+    }
+
+    /** The shard a handle (from any shard's events) names: see {@link #SHARD_SHIFT}. */
+    public static int shardOf(long handle) {
+        return (int) (handle >>> SHARD_SHIFT) & (MAX_SHARDS - 1);
+    }
+
+    /** The stack's own IPv4 address (what a connect from local address 0 uses). */
+    public int localAddress() {
+        return tcp.ip.address();
     }
 
     // ================================================================ clients (any thread)
@@ -362,7 +427,13 @@ public final class TcpService {
 
     /** The connection {@code handle} names if {@code client} owns it, else null. */
     private TcpConnection owned(TcpServiceClient client, long handle) {
-        TcpConnection c = tcp.connection(handle);
+        if ((handle & SHARD_MASK) != shardBits) {
+            if (wellFormed(handle)) {
+                counters.drop(DropReason.REQUEST_REFUSED).incrementRelease(); // another shard's handle
+            }
+            return null; // else it names nothing (as an unknown handle of this shard)
+        }
+        TcpConnection c = tcp.connection(handle & ~SHARD_MASK);
         if (c == null) {
             return null;
         }
@@ -381,12 +452,12 @@ public final class TcpService {
                 long requestId = r.requestId();
                 TcpConnection c = owned(client, handle);
                 if (c == null) {
-                    client.events.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INVALID_CONNECTION);
+                    client.events.postSendRefused(requestId, handle, NtStatus.STATUS_INVALID_CONNECTION);
                     return;
                 }
                 int slot = c.index;
                 if (sendCount[slot] == SENDS_PER_CONNECTION) {
-                    client.events.postSendComplete(requestId, handle, 0, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+                    client.events.postSendRefused(requestId, handle, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
                     return;
                 }
                 int at = slot * SENDS_PER_CONNECTION + (sendFirst[slot] + sendCount[slot]) % SENDS_PER_CONNECTION;
@@ -504,7 +575,8 @@ public final class TcpService {
      * length; refuses (and counts) any other. Returns whether it was honoured.
      */
     boolean onRelease(TcpServiceClient client, long handle, long descriptor, int lengthHint) {
-        if (client.held.release(handle, descriptor, lengthHint, stackRelease)) {
+        if ((handle & SHARD_MASK) == shardBits
+            && client.held.release(handle & ~SHARD_MASK, descriptor, lengthHint, stackRelease)) {
             return true;
         }
         counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
@@ -517,6 +589,11 @@ public final class TcpService {
         if (c != null && c.handover == client.side) {
             tcp.resumeReceive(c);
         }
+    }
+
+    /** Side-path controls a client refused for another shard's handle, counted here. */
+    void countRefusedRequests(long n) {
+        counters.drop(DropReason.REQUEST_REFUSED).getAndAddRelease(n);
     }
 
     /** Releases a client refused before they reached the ring (too many in flight), counted here. */

@@ -51,7 +51,7 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  * <p>Threads: the request methods from any thread (no locks: each thread encodes with flyweights of its own);
  * {@link #pollEvents} from one application thread; everything else on the stack's poll thread.
  */
-public final class TcpServiceClient {
+public final class TcpServiceClient implements TcpClient {
     /** Control flags per connection slot on the side path. */
     static final int CONTROL_ACCEPT = 1;
     static final int CONTROL_REJECT = 2;
@@ -111,6 +111,9 @@ public final class TcpServiceClient {
     private final AtomicLong releasesAdmitted = new AtomicLong();
     private final AtomicLong releaseCredit = new AtomicLong();
     private final AtomicLong releasesRefused = new AtomicLong();
+    /** Side-path controls refused for another shard's handle (counted by the poll thread). */
+    private final AtomicLong controlsRefused = new AtomicLong();
+    private long controlsRefusedFolded;
 
     // ---------------------------------------------------------------- the poll thread to the application thread
     /** This client's events, and those waiting for room on their ring. */
@@ -391,7 +394,15 @@ public final class TcpServiceClient {
                 return true;
             }
         }
-        int slot = (int) handle;
+        if ((handle & TcpService.SHARD_MASK) != service.shardBits) {
+            if (TcpService.wellFormed(handle)) {
+                // Another shard's handle: refused and counted (by the poll thread, which the pending count wakes).
+                controlsRefused.incrementAndGet();
+                sidePathPending.incrementAndGet();
+            }
+            return true;
+        }
+        int slot = (int) (handle & ~TcpService.SHARD_MASK);
         if (slot < 0 || slot >= control.length) {
             return true; // names no connection: the poll thread would ignore it too
         }
@@ -590,6 +601,12 @@ public final class TcpServiceClient {
     private int pollSidePath() {
         // Slots are taken off their ring first and their flags only after the read (and its room) is over,
         // so a slot is never on the ring twice.
+        long refusedControls = controlsRefused.get();
+        if (refusedControls != controlsRefusedFolded) {
+            service.countRefusedRequests(refusedControls - controlsRefusedFolded);
+            sidePathTaken += (int) (refusedControls - controlsRefusedFolded);
+            controlsRefusedFolded = refusedControls;
+        }
         collectedCount = 0;
         controlSlots.read(slotCollector, collected.length);
         for (int k = 0; k < collectedCount; k++) {
@@ -628,7 +645,7 @@ public final class TcpServiceClient {
             int slot = deferred[k];
             long word = deferredWord[slot];
             deferredWord[slot] = 0;
-            service.applyControl(this, (word & 0xFFFF_FFFF_0000_0000L) | slot, (int) word);
+            service.applyControl(this, (word & 0xFFFF_FFFF_0000_0000L) | service.shardBits | slot, (int) word);
         }
         deferredCount = 0;
         if (stopsDeferred) {

@@ -12,6 +12,7 @@ import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.shard.StackShards;
 import io.fastpath.stack.tcp.TcpClient;
 import java.util.List;
 import java.util.ArrayDeque;
@@ -96,6 +97,11 @@ public final class NdkAdapter implements AutoCloseable {
     public static NdkAdapter open(Stack stack, NdkAdapterInfo info, Consumer<Throwable> errorHandler) {
         return new NdkAdapter(Objects.requireNonNull(stack), null, null, Objects.requireNonNull(info),
             Objects.requireNonNull(errorHandler));
+    }
+
+    /** Over every shard of a port ({@link StackShards}): as {@link #open(Stack, List, FlowOwner, NdkAdapterInfo)}. */
+    public static NdkAdapter open(StackShards shards, NdkAdapterInfo info) {
+        return open(shards.shard(0), shards.tcpServices(), shards.owner(), info);
     }
 
     /**

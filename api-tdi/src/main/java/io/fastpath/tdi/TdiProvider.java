@@ -17,6 +17,7 @@ import io.fastpath.provider.TimerWheel;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.shard.StackShards;
 import io.fastpath.stack.tcp.TcpClient;
 import java.util.List;
 import io.fastpath.stack.tcp.TcpSocketOptions;
@@ -167,6 +168,11 @@ public final class TdiProvider extends DispatchedProvider {
     /** As {@link #open(Stack)}, with a handler for exceptions thrown by completion routines and event handlers. */
     public static TdiProvider open(Stack stack, Consumer<Throwable> errorHandler) {
         return new TdiProvider(Objects.requireNonNull(stack), null, null, Objects.requireNonNull(errorHandler));
+    }
+
+    /** Over every shard of a port ({@link StackShards}): as {@link #open(Stack, List, FlowOwner)}. */
+    public static TdiProvider open(StackShards shards) {
+        return open(shards.shard(0), shards.tcpServices(), shards.owner());
     }
 
     /**

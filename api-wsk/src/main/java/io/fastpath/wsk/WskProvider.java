@@ -17,6 +17,7 @@ import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.shard.StackShards;
 import io.fastpath.stack.tcp.TcpClient;
 import java.util.List;
 import java.util.ArrayList;
@@ -244,6 +245,11 @@ public final class WskProvider extends DispatchedProvider {
     /** As {@link #register(Stack)}, with a handler for exceptions thrown by completion routines and callbacks. */
     public static WskProvider register(Stack stack, Consumer<Throwable> errorHandler) {
         return new WskProvider(Objects.requireNonNull(stack), null, null, Objects.requireNonNull(errorHandler));
+    }
+
+    /** Over every shard of a port ({@link StackShards}): as {@link #register(Stack, List, FlowOwner)}. */
+    public static WskProvider register(StackShards shards) {
+        return register(shards.shard(0), shards.tcpServices(), shards.owner());
     }
 
     /**

@@ -70,8 +70,8 @@ public final class Main {
 
         --queues N (every command that opens a port; default 1, at most 16): N rx/tx queue pairs (net_af_packet
           gets qpairs=N) and one stack shard per queue, each on its own poll thread; a connection lives on one
-          shard, segments that arrive on another queue are forwarded to it. echo and send (--api tcp) serve
-          connections on every shard; --api wsk/tdi with N > 1: not yet (docs/operations.md, "Several queues")
+          shard, segments that arrive on another queue are forwarded to it. echo (every --api) and send (--api tcp) serve
+          connections on every shard; send --api wsk with N > 1: not yet (docs/operations.md, "Several queues")
 
         EAL flags (every command that starts a port; the start-up line says what EAL got):
           --pci <PCI address>[,devargs]   let EAL probe this device (EAL -a; repeatable). Without --vdev the

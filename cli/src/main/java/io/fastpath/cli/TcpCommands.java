@@ -166,19 +166,30 @@ final class TcpCommands {
 
     // =========================================================================================== echo
 
-    /** {@code --queues N > 1} is for the tcp api only, for now. */
+    /**
+     * The counters of every shard ({@code shards}, from {@code --queues N > 1}, taken before the port was closed)
+     * or of the one stack. Call after the port is closed: the figures are final then.
+     */
+    static void printCounters(io.fastpath.stack.shard.StackShards shards, Stack stack) {
+        if (shards == null) {
+            StackCounters.format(stack.counters().reader(), false).forEach(System.out::println);
+            return;
+        }
+        for (int q = 0; q < shards.shards(); q++) {
+            StackCounters.format(shards.shard(q).counters().reader(), false).forEach(System.out::println);
+        }
+    }
+
+    /** {@code send --api wsk} runs on one queue for now (its Fast Open figures are one stack's counters). */
     static void onlyOneQueue(List<String> args, String api) {
         int at = args.indexOf("--queues");
         if (at >= 0 && at + 1 < args.size() && !args.get(at + 1).equals("1")) {
-            throw new UsageException("--queues > 1 with --api " + api + ": not yet (use --api tcp)");
+            throw new UsageException("--queues > 1 with send --api " + api + ": not yet (use --api tcp)");
         }
     }
 
     static int echo(List<String> args) {
         String api = apiOf(args);
-        if (!api.equals("tcp")) {
-            onlyOneQueue(args, api);
-        }
         switch (api) {
             case "tcp" -> {
             }

@@ -78,7 +78,8 @@ final class TdiEcho {
         TdiProvider tdi = null;
         try {
             Stack stack = options.start();
-            tdi = TdiProvider.open(stack);
+            io.fastpath.stack.shard.StackShards shards = options.shards();
+            tdi = shards != null ? TdiProvider.open(shards) : TdiProvider.open(stack);
             Server server;
             try {
                 server = new Server(tdi, tdi.openAddress(0, listenPort), pending, staging,
@@ -117,7 +118,7 @@ final class TdiEcho {
                 + server.keptChains + " chains kept PENDING, " + held + " still kept at the end; " + server.declined
                 + " declined with DATA_NOT_ACCEPTED, " + server.drained + " bytes then taken by TDI_RECEIVE)");
             System.out.println("counters:");
-            StackCounters.format(stack.counters().reader(), false).forEach(System.out::println);
+            TcpCommands.printCounters(shards, stack);
             System.out.flush();
             return 0;
         } finally {

@@ -71,7 +71,8 @@ final class WskEcho {
         WskProvider wsk = null;
         try {
             Stack stack = options.start();
-            wsk = WskProvider.register(stack);
+            io.fastpath.stack.shard.StackShards shards = options.shards();
+            wsk = shards != null ? WskProvider.register(shards) : WskProvider.register(stack);
             Server server = new Server(sendIrps);
             NtStatus status = listen(wsk, server, listenPort);
             if (status != NtStatus.STATUS_SUCCESS) {
@@ -99,7 +100,7 @@ final class WskEcho {
                 + server.bytesEchoed + " bytes echoed (" + server.zeroCopyBytes + " zero-copy from receive events, "
                 + (server.bytesEchoed - server.zeroCopyBytes) + " copied by WskReceive)");
             System.out.println("counters:");
-            StackCounters.format(stack.counters().reader(), false).forEach(System.out::println);
+            TcpCommands.printCounters(shards, stack);
             System.out.flush();
             return 0;
         } finally {

@@ -61,13 +61,14 @@ class ShardedEchoTest {
     private static final Pattern ACCEPTED = Pattern.compile("echo: queue (\\d): (\\d+) connections accepted, (\\d+) "
         + "closed \\((\\d+) not cleanly\\), (\\d+) bytes echoed");
 
+    private static final Pattern PASSIVE_OPENS = Pattern.compile("(\\d+)  \\S+: queue (\\d) tcp passive opens");
+
     @Test
     void queueFlags() {
-        String[] wsk = {"echo", "--api", "wsk", "--vdev", "x", "--ip", "10.0.0.2/24", "--listen", "7", "--queues", "2"};
+        String[] wsk = {"send", "--api", "wsk", "--vdev", "x", "--ip", "10.0.0.2/24", "--to", "10.0.0.1:7", "--bytes",
+            "1", "--queues", "2"};
         UsageException e = org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> Main.run(wsk));
-        assertTrue(e.getMessage().contains("--queues > 1 with --api wsk: not yet"), e.getMessage());
-        String[] tdi = {"echo", "--api", "tdi", "--vdev", "x", "--ip", "10.0.0.2/24", "--listen", "7", "--queues", "3"};
-        org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> Main.run(tdi));
+        assertTrue(e.getMessage().contains("--queues > 1 with send --api wsk: not yet"), e.getMessage());
         String[] many = {"echo", "--vdev", "x", "--ip", "10.0.0.2/24", "--listen", "7", "--queues", "17"};
         org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> Main.run(many));
         assertEquals("net_af_packet0,iface=v0,qpairs=4", PortOptions.vdevWithQueues("net_af_packet0,iface=v0", 4));
@@ -97,6 +98,38 @@ class ShardedEchoTest {
             String rest = run(ns, "net_af_packet" + outer + ",iface=" + outer + ",qdisc_bypass=0", "10.88.0", () -> {
             });
             checkBothShards(rest);
+        }
+    }
+
+    /**
+     * {@code echo --api wsk|tdi --queues 2} on af_packet: one provider over both shards (its sockets and
+     * connections reach whichever shard a flow lives on); Linux clients' 32 connections land on both shards,
+     * every byte verified.
+     */
+    @Test
+    void wskAndTdiEchoWithTwoQueuesServeLinuxClientsOnBothShards() throws Exception {
+        int subnet = 90;
+        for (String api : List.of("wsk", "tdi")) {
+            String outer = "sh" + NetNs.uniqueName("o");
+            String net = "10." + subnet++ + ".0";
+            try (NetNs ns = NetNs.create()) {
+                ns.veth(outer, "sh" + NetNs.uniqueName("i"), net + ".1/24");
+                String rest = run(ns, "net_af_packet" + outer + ",iface=" + outer + ",qdisc_bypass=0", net, () -> {
+                }, api);
+                rest.lines().filter(l -> l.startsWith("echo:") || l.contains("passive opens")).forEach(System.out::println);
+                Matcher m = PASSIVE_OPENS.matcher(rest);
+                long total = 0;
+                int queues = 0;
+                while (m.find()) {
+                    queues++;
+                    long opens = Long.parseLong(m.group(1));
+                    assertTrue(opens > 0, api + ": queue " + m.group(2) + " passive opens:\n" + rest);
+                    total += opens;
+                }
+                assertEquals(2, queues, api + ":\n" + rest);
+                assertEquals(CONNECTIONS, total, api + ":\n" + rest);
+                assertTrue(rest.contains("echo: " + CONNECTIONS + " connections accepted"), api + ":\n" + rest);
+            }
         }
     }
 
@@ -150,14 +183,20 @@ class ShardedEchoTest {
     }
 
     private static String run(NetNs ns, String vdev, String net, Runnable linkUp) throws Exception {
+        return run(ns, vdev, net, linkUp, "tcp");
+    }
+
+    private static String run(NetNs ns, String vdev, String net, Runnable linkUp, String api) throws Exception {
         String name = "sh" + NetNs.uniqueName("s");
-        List<String> args = new ArrayList<>(List.of("echo", "--vdev", vdev, "--ip", net + ".2/24", "--name", name,
-            "--idle", "backoff", "--listen", "7", "--queues", "2", "--connections", "64"));
+        List<String> args = new ArrayList<>(List.of("echo", "--api", api, "--vdev", vdev, "--ip", net + ".2/24",
+            "--name", name, "--idle", "backoff", "--listen", "7", "--queues", "2", "--connections", "64"));
         Process echo = launch(args.toArray(String[]::new));
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(echo.getInputStream(), StandardCharsets.UTF_8));
             String first = readUntilReady(out);
-            assertTrue(first.contains("2 queues, one shard each"), first);
+            if (api.equals("tcp")) {
+                assertTrue(first.contains("2 queues, one shard each"), first);
+            }
             linkUp.run();
             Shell.Result client = ns.tryExec(120, "/usr/bin/python3", "-c", CLIENT, net + ".2", "7",
                 Integer.toString(CONNECTIONS), Integer.toString(SIZE));

@@ -208,7 +208,7 @@ public final class Stack implements Agent, AutoCloseable {
             port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM, limit);
         // The application can never hold more descriptors than the pool has mbufs.
         this.tcpService = new TcpService(tcp, config.ringCapacity(), counters,
-            port.pool().availableCount() + port.pool().inUseCount());
+            port.pool().availableCount() + port.pool().inUseCount(), config.shard());
     }
 
     @Override

@@ -7,6 +7,8 @@ import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.tcp.LocalPorts;
+import io.fastpath.stack.tcp.TcpService;
+import java.util.List;
 import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import java.util.function.ToLongFunction;
@@ -92,6 +94,19 @@ public final class StackShards implements AutoCloseable {
 
     public FlowOwner owner() {
         return group.owner();
+    }
+
+    /**
+     * Every shard's {@link TcpService}, in shard order (each made with its shard id): what the providers'
+     * sharded factories take ({@code WskProvider.register(shards)}, {@code TdiProvider.open(shards)},
+     * {@code NdkAdapter.open(shards, info)}).
+     */
+    public List<TcpService> tcpServices() {
+        TcpService[] services = new TcpService[stacks.length];
+        for (int q = 0; q < stacks.length; q++) {
+            services[q] = stacks[q].tcpService();
+        }
+        return List.of(services);
     }
 
     public ShardGroup group() {

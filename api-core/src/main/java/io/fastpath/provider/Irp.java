@@ -73,6 +73,11 @@ public abstract class Irp<I extends Irp<I>> {
     Object deferredObject;
     /** Verifier mode only: where the IRP last completed, for a report of a second completion. */
     private volatile Throwable verifyCompletedAt;
+    // ---- the parameters every API's requests share (IO_STACK_LOCATION Parameters.*: the buffer, its Length and
+    // the request's Flags); the API's own parameters are its subclass's. Written before the IRP is handed over.
+    private long bufferAddress;
+    private int bufferLength;
+    private int flags;
 
     @SuppressWarnings("unchecked")
     private I self() {
@@ -132,6 +137,7 @@ public abstract class Irp<I extends Irp<I>> {
         cancelRoutine = null;
         stage = null;
         next = null;
+        clearBuffer();
         clearParameters();
         STATE.setVolatile(this, READY);
         return self();
@@ -303,6 +309,39 @@ public abstract class Irp<I extends Irp<I>> {
     /** The completion routine's context. */
     public final Object completionContext() {
         return context;
+    }
+
+    /** The request's buffer: the native address of its first byte (the MDL's system address; 0: none). */
+    public final long bufferAddress() {
+        return bufferAddress;
+    }
+
+    /** The request's buffer length in bytes (Parameters.*.Length). */
+    public final int bufferLength() {
+        return bufferLength;
+    }
+
+    /** The request's flags (Parameters.*.Flags: the API's TDI_SEND_*, WSK_FLAG_*, ...). */
+    public final int flags() {
+        return flags;
+    }
+
+    /** Sets the request's buffer (the API's request builders). */
+    protected final void setBuffer(long address, int length) {
+        bufferAddress = address;
+        bufferLength = length;
+    }
+
+    /** Sets the request's flags (the API's request builders). */
+    protected final void setFlags(int requestFlags) {
+        flags = requestFlags;
+    }
+
+    /** Clears the shared parameters (buffer and flags); {@link #reuse()} does it before {@link #clearParameters()}. */
+    protected final void clearBuffer() {
+        bufferAddress = 0;
+        bufferLength = 0;
+        flags = 0;
     }
 
     /** Clears the API's parameter block ({@link #reuse()}). */

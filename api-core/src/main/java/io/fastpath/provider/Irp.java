@@ -38,11 +38,24 @@ public abstract class Irp<I extends Irp<I>> {
 
     private static final VarHandle STATE;
     private static final VarHandle CANCEL_QUEUED;
+    // Release-mode writes of volatile fields, where a volatile write's full fence (a locked instruction on x86)
+    // buys nothing: writes made before a CAS or a volatile write of the state that publishes them.
+    private static final VarHandle PENDING_RETURNED;
+    private static final VarHandle CANCEL_REQUESTED;
+    private static final VarHandle CANCEL_ROUTINE;
+    private static final VarHandle STAGE;
+    private static final VarHandle INCARNATION;
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(Irp.class, "state", int.class);
-            CANCEL_QUEUED = MethodHandles.lookup().findVarHandle(Irp.class, "cancelQueued", boolean.class);
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            STATE = l.findVarHandle(Irp.class, "state", int.class);
+            CANCEL_QUEUED = l.findVarHandle(Irp.class, "cancelQueued", boolean.class);
+            PENDING_RETURNED = l.findVarHandle(Irp.class, "pendingReturned", boolean.class);
+            CANCEL_REQUESTED = l.findVarHandle(Irp.class, "cancelRequested", boolean.class);
+            CANCEL_ROUTINE = l.findVarHandle(Irp.class, "cancelRoutine", CancelRoutine.class);
+            STAGE = l.findVarHandle(Irp.class, "stage", CompletableFuture.class);
+            INCARNATION = l.findVarHandle(Irp.class, "incarnation", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -132,10 +145,11 @@ public abstract class Irp<I extends Irp<I>> {
             throw misuse(IN_PROGRESS, true);
         }
         ioStatus.set(NtStatus.STATUS_SUCCESS.code(), 0, null);
-        pendingReturned = false;
-        cancelRequested = false;
-        cancelRoutine = null;
-        stage = null;
+        // Not in progress: cancel() leaves the IRP alone, and the state's volatile write below publishes these.
+        PENDING_RETURNED.setRelease(this, false);
+        CANCEL_REQUESTED.setRelease(this, false);
+        CANCEL_ROUTINE.setRelease(this, (CancelRoutine<I>) null);
+        STAGE.setRelease(this, (CompletableFuture<IoResult>) null);
         next = null;
         clearBuffer();
         clearParameters();
@@ -176,13 +190,14 @@ public abstract class Irp<I extends Irp<I>> {
             throw misuse(s, false);
         }
         // While ready the IRP is the caller's and cancel() leaves it alone, so everything a cancel reads is set
-        // before the move to in progress: a cancel that sees in progress finds its flag kept and its routine.
-        pendingReturned = false;
-        cancelRequested = false;
+        // before the move to in progress: a cancel that sees in progress finds its flag kept and its routine. The
+        // CAS below publishes them (a reader acquires the state first), so they are release writes, not fences.
+        PENDING_RETURNED.setRelease(this, false);
+        CANCEL_REQUESTED.setRelease(this, false);
         next = null;
         deferredObject = null;
-        cancelRoutine = onCancel;
-        incarnation++;
+        CANCEL_ROUTINE.setRelease(this, onCancel);
+        INCARNATION.setRelease(this, (int) INCARNATION.get(this) + 1); // only the thread that begins writes it
         if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
             throw misuse((int) STATE.getVolatile(this), false);
         }
@@ -204,7 +219,7 @@ public abstract class Irp<I extends Irp<I>> {
 
     /** IoMarkIrpPending: the request returns STATUS_PENDING; the IRP completes later. */
     public final void markPending() {
-        pendingReturned = true;
+        PENDING_RETURNED.setRelease(this, true); // published with the state when the IRP completes
     }
 
     /**
@@ -233,7 +248,8 @@ public abstract class Irp<I extends Irp<I>> {
         }
         ioStatus.set(status, information, object);
         next = null;
-        cancelRoutine = null;
+        // A cancel that read the routine before this still calls it: the routines allow for a completed IRP.
+        CANCEL_ROUTINE.setRelease(this, (CancelRoutine<I>) null);
         onComplete();
         STATE.setVolatile(this, COMPLETED);
         return true;

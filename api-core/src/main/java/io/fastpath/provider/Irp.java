@@ -38,11 +38,24 @@ public abstract class Irp<I extends Irp<I>> {
 
     private static final VarHandle STATE;
     private static final VarHandle CANCEL_QUEUED;
+    // Release-mode writes of volatile fields, where a volatile write's full fence (a locked instruction on x86)
+    // buys nothing: writes made before a CAS or a volatile write of the state that publishes them.
+    private static final VarHandle PENDING_RETURNED;
+    private static final VarHandle CANCEL_REQUESTED;
+    private static final VarHandle CANCEL_ROUTINE;
+    private static final VarHandle STAGE;
+    private static final VarHandle INCARNATION;
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(Irp.class, "state", int.class);
-            CANCEL_QUEUED = MethodHandles.lookup().findVarHandle(Irp.class, "cancelQueued", boolean.class);
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            STATE = l.findVarHandle(Irp.class, "state", int.class);
+            CANCEL_QUEUED = l.findVarHandle(Irp.class, "cancelQueued", boolean.class);
+            PENDING_RETURNED = l.findVarHandle(Irp.class, "pendingReturned", boolean.class);
+            CANCEL_REQUESTED = l.findVarHandle(Irp.class, "cancelRequested", boolean.class);
+            CANCEL_ROUTINE = l.findVarHandle(Irp.class, "cancelRoutine", CancelRoutine.class);
+            STAGE = l.findVarHandle(Irp.class, "stage", CompletableFuture.class);
+            INCARNATION = l.findVarHandle(Irp.class, "incarnation", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -73,6 +86,11 @@ public abstract class Irp<I extends Irp<I>> {
     Object deferredObject;
     /** Verifier mode only: where the IRP last completed, for a report of a second completion. */
     private volatile Throwable verifyCompletedAt;
+    // ---- the parameters every API's requests share (IO_STACK_LOCATION Parameters.*: the buffer, its Length and
+    // the request's Flags); the API's own parameters are its subclass's. Written before the IRP is handed over.
+    private long bufferAddress;
+    private int bufferLength;
+    private int flags;
 
     @SuppressWarnings("unchecked")
     private I self() {
@@ -127,11 +145,13 @@ public abstract class Irp<I extends Irp<I>> {
             throw misuse(IN_PROGRESS, true);
         }
         ioStatus.set(NtStatus.STATUS_SUCCESS.code(), 0, null);
-        pendingReturned = false;
-        cancelRequested = false;
-        cancelRoutine = null;
-        stage = null;
+        // Not in progress: cancel() leaves the IRP alone, and the state's volatile write below publishes these.
+        PENDING_RETURNED.setRelease(this, false);
+        CANCEL_REQUESTED.setRelease(this, false);
+        CANCEL_ROUTINE.setRelease(this, (CancelRoutine<I>) null);
+        STAGE.setRelease(this, (CompletableFuture<IoResult>) null);
         next = null;
+        clearBuffer();
         clearParameters();
         STATE.setVolatile(this, READY);
         return self();
@@ -170,13 +190,14 @@ public abstract class Irp<I extends Irp<I>> {
             throw misuse(s, false);
         }
         // While ready the IRP is the caller's and cancel() leaves it alone, so everything a cancel reads is set
-        // before the move to in progress: a cancel that sees in progress finds its flag kept and its routine.
-        pendingReturned = false;
-        cancelRequested = false;
+        // before the move to in progress: a cancel that sees in progress finds its flag kept and its routine. The
+        // CAS below publishes them (a reader acquires the state first), so they are release writes, not fences.
+        PENDING_RETURNED.setRelease(this, false);
+        CANCEL_REQUESTED.setRelease(this, false);
         next = null;
         deferredObject = null;
-        cancelRoutine = onCancel;
-        incarnation++;
+        CANCEL_ROUTINE.setRelease(this, onCancel);
+        INCARNATION.setRelease(this, (int) INCARNATION.get(this) + 1); // only the thread that begins writes it
         if (!STATE.compareAndSet(this, READY, IN_PROGRESS)) {
             throw misuse((int) STATE.getVolatile(this), false);
         }
@@ -198,7 +219,7 @@ public abstract class Irp<I extends Irp<I>> {
 
     /** IoMarkIrpPending: the request returns STATUS_PENDING; the IRP completes later. */
     public final void markPending() {
-        pendingReturned = true;
+        PENDING_RETURNED.setRelease(this, true); // published with the state when the IRP completes
     }
 
     /**
@@ -227,7 +248,8 @@ public abstract class Irp<I extends Irp<I>> {
         }
         ioStatus.set(status, information, object);
         next = null;
-        cancelRoutine = null;
+        // A cancel that read the routine before this still calls it: the routines allow for a completed IRP.
+        CANCEL_ROUTINE.setRelease(this, (CancelRoutine<I>) null);
         onComplete();
         STATE.setVolatile(this, COMPLETED);
         return true;
@@ -303,6 +325,39 @@ public abstract class Irp<I extends Irp<I>> {
     /** The completion routine's context. */
     public final Object completionContext() {
         return context;
+    }
+
+    /** The request's buffer: the native address of its first byte (the MDL's system address; 0: none). */
+    public final long bufferAddress() {
+        return bufferAddress;
+    }
+
+    /** The request's buffer length in bytes (Parameters.*.Length). */
+    public final int bufferLength() {
+        return bufferLength;
+    }
+
+    /** The request's flags (Parameters.*.Flags: the API's TDI_SEND_*, WSK_FLAG_*, ...). */
+    public final int flags() {
+        return flags;
+    }
+
+    /** Sets the request's buffer (the API's request builders). */
+    protected final void setBuffer(long address, int length) {
+        bufferAddress = address;
+        bufferLength = length;
+    }
+
+    /** Sets the request's flags (the API's request builders). */
+    protected final void setFlags(int requestFlags) {
+        flags = requestFlags;
+    }
+
+    /** Clears the shared parameters (buffer and flags); {@link #reuse()} does it before {@link #clearParameters()}. */
+    protected final void clearBuffer() {
+        bufferAddress = 0;
+        bufferLength = 0;
+        flags = 0;
     }
 
     /** Clears the API's parameter block ({@link #reuse()}). */

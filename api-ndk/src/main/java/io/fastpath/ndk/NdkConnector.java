@@ -76,8 +76,7 @@ public final class NdkConnector {
     int peerPrivateDataLength;
     /** The status calls report once the connection died under the consumer (CONNECTION_ABORTED). */
     int deathStatus = NtStatus.STATUS_INVALID_DEVICE_STATE.code();
-    private NdkRequestCompletion completion;
-    private Object completionContext;
+    private final NdkPendingCall call = new NdkPendingCall();
     private NdkDisconnectEventCallback disconnectCallback;
     private Object disconnectContext;
     private boolean disconnectEventDone;
@@ -249,8 +248,7 @@ public final class NdkConnector {
         this.qp = qp;
         this.sendQp = qp;
         qp.connector = this;
-        this.completion = completion;
-        this.completionContext = requestContext;
+        call.start(completion, requestContext);
         state = CONNECTING;
         adapter.arm(this, adapter.info().connectTimeoutNs());
         return NtStatus.STATUS_PENDING.code();
@@ -350,8 +348,7 @@ public final class NdkConnector {
         }
         disconnectCallback = disconnectEvent;
         disconnectContext = disconnectEventContext;
-        this.completion = completion;
-        this.completionContext = requestContext;
+        call.start(completion, requestContext);
         state = COMPLETING;
         return NtStatus.STATUS_PENDING;
     }
@@ -403,8 +400,7 @@ public final class NdkConnector {
         qp.connector = this;
         disconnectCallback = disconnectEvent;
         disconnectContext = disconnectEventContext;
-        this.completion = completion;
-        this.completionContext = requestContext;
+        call.start(completion, requestContext);
         state = ACCEPTING;
         adapter.arm(this, info.completeConnectTimeoutNs());
         schedulePump(); // bytes already here (never before our reply, from a correct peer) parse in dispatch()
@@ -517,8 +513,7 @@ public final class NdkConnector {
         }
         // ESTABLISHED and CONNECTED imply the TCP connection is still open (onTcpClosed leaves both).
         localDisconnect = true;
-        this.completion = completion;
-        this.completionContext = requestContext;
+        call.start(completion, requestContext);
         state = DISCONNECTING;
         return NtStatus.STATUS_PENDING;
     }
@@ -544,7 +539,7 @@ public final class NdkConnector {
         releaseAll();
         flushAndUnbindQp(); // the connection ends here for the QP (NDK_FN_DISCONNECT: the QP is flushed)
         adapter.disarm(this);
-        if (completion != null) {
+        if (call.pending()) {
             finish(NtStatus.STATUS_CANCELLED.code());
         }
         return NtStatus.STATUS_SUCCESS;
@@ -712,12 +707,8 @@ public final class NdkConnector {
     }
 
     void finish(int status) {
-        NdkRequestCompletion c = completion;
-        Object ctx = completionContext;
-        completion = null;
-        completionContext = null;
         adapter.disarm(this);
-        adapter.complete(c, ctx, status);
+        call.finish(adapter, status);
     }
 
     void unbindQp() {

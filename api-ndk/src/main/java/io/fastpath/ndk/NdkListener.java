@@ -28,8 +28,7 @@ public final class NdkListener {
     private boolean paused;
     /** Requests delivered and not yet accepted or rejected, plus those waiting. */
     private int undecided;
-    private NdkRequestCompletion completion;
-    private Object completionContext;
+    private final NdkPendingCall call = new NdkPendingCall();
 
     NdkListener(NdkAdapter adapter, NdkConnectEventCallback callback, Object callbackContext) {
         this.adapter = adapter;
@@ -73,8 +72,7 @@ public final class NdkListener {
         port = p;
         portTries = 1;
         adapter.addListener(p, this);
-        this.completion = completion;
-        this.completionContext = requestContext;
+        call.start(completion, requestContext);
         state = LISTEN_PENDING;
         return NtStatus.STATUS_PENDING;
     }
@@ -116,11 +114,7 @@ public final class NdkListener {
     }
 
     private void finish(int status) {
-        NdkRequestCompletion c = completion;
-        Object ctx = completionContext;
-        completion = null;
-        completionContext = null;
-        adapter.complete(c, ctx, status);
+        call.finish(adapter, status);
     }
 
     /** NdkGetListenerLocalAddress: the address listened on (port 0 resolved), or null before listening. */

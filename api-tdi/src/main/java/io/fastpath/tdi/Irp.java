@@ -20,14 +20,12 @@ package io.fastpath.tdi;
  */
 public final class Irp extends io.fastpath.provider.Irp<Irp> {
     // ---- the IO_STACK_LOCATION: filled by TdiBuild, read on the dispatch thread
+    // (the buffer and the flags are the shared Irp's: bufferAddress(), bufferLength(), flags())
     int minorFunction;
     /** The file object: a {@link TdiAddress} or a {@link TdiConnection}. */
     Object fileObject;
-    int flags;
     /** TDI time-out: negative 100 ns units, or {@link Tdi#TIMEOUT_DEFAULT}. */
     long timeout;
-    long bufferAddress;
-    int bufferLength;
     TdiConnectionInformation requestInfo;
     TdiConnectionInformation returnInfo;
     TdiAddress address;
@@ -51,6 +49,17 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
         return minorFunction;
     }
 
+    /** TdiBuild: the request's buffer and flags. */
+    void parameters(long address, int length, int requestFlags) {
+        setBuffer(address, length);
+        setFlags(requestFlags);
+    }
+
+    /** TdiBuild: the request's flags. */
+    void flags(int requestFlags) {
+        setFlags(requestFlags);
+    }
+
     /** Claims the IRP for a request of {@code p} (IoCallDriver, or an IRP a handler hands back). */
     void begin(TdiProvider p) {
         begin(p.cancels);
@@ -67,10 +76,7 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     protected void clearParameters() {
         minorFunction = 0;
         fileObject = null;
-        flags = 0;
         timeout = 0;
-        bufferAddress = 0;
-        bufferLength = 0;
         requestInfo = null;
         returnInfo = null;
         address = null;

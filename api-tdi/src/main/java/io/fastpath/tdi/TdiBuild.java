@@ -56,7 +56,7 @@ public final class TdiBuild {
     public static Irp listen(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context, int flags,
                              TdiConnectionInformation requestInfo, TdiConnectionInformation returnInfo) {
         start(irp, Tdi.TDI_LISTEN, connection, routine, context);
-        irp.flags = flags;
+        irp.flags(flags);
         irp.requestInfo = requestInfo;
         irp.returnInfo = returnInfo;
         return irp;
@@ -75,9 +75,7 @@ public final class TdiBuild {
     public static Irp send(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context, long mdl,
                            int sendFlags, int length) {
         start(irp, Tdi.TDI_SEND, connection, routine, context);
-        irp.bufferAddress = mdl;
-        irp.bufferLength = length;
-        irp.flags = sendFlags;
+        irp.parameters(mdl, length, sendFlags);
         return irp;
     }
 
@@ -85,9 +83,7 @@ public final class TdiBuild {
     public static Irp receive(Irp irp, TdiConnection connection, IoCompletionRoutine routine, Object context, long mdl,
                               int receiveFlags, int length) {
         start(irp, Tdi.TDI_RECEIVE, connection, routine, context);
-        irp.bufferAddress = mdl;
-        irp.bufferLength = length;
-        irp.flags = receiveFlags;
+        irp.parameters(mdl, length, receiveFlags);
         return irp;
     }
 
@@ -97,7 +93,7 @@ public final class TdiBuild {
                                  TdiConnectionInformation returnInfo) {
         start(irp, Tdi.TDI_DISCONNECT, connection, routine, context);
         irp.timeout = timeout;
-        irp.flags = flags;
+        irp.flags(flags);
         irp.requestInfo = requestInfo;
         irp.returnInfo = returnInfo;
         return irp;

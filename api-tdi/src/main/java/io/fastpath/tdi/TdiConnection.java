@@ -294,7 +294,7 @@ public final class TdiConnection {
         if (address == null || state != IDLE || address.closed) {
             return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
-        if (irp.flags != 0 && irp.flags != Tdi.TDI_QUERY_ACCEPT) {
+        if (irp.flags() != 0 && irp.flags() != Tdi.TDI_QUERY_ACCEPT) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
         incarnation++;
@@ -302,7 +302,7 @@ public final class TdiConnection {
         abortAcknowledgeable = false; // an earlier ABORT indication is not acknowledged any more
         state = LISTENING;
         listenIrp = irp;
-        listenFlags = irp.flags;
+        listenFlags = irp.flags();
         address.listens.add(this);
         provider.ensureListening(address);
         return state == LISTENING ? pending(irp) : NtStatus.STATUS_PENDING.code();
@@ -469,20 +469,20 @@ public final class TdiConnection {
         if (state != CONNECTED || ep.localReleased()) {
             return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
-        if ((irp.flags & ~KNOWN_SEND_FLAGS) != 0) {
+        if ((irp.flags() & ~KNOWN_SEND_FLAGS) != 0) {
             return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code(), 0);
         }
-        if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
+        if (irp.bufferLength() < 0 || irp.bufferLength() > 0 && irp.bufferAddress() == 0) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
-        if ((irp.flags & Tdi.TDI_SEND_NON_BLOCKING) != 0 && !sends.isEmpty()) {
+        if ((irp.flags() & Tdi.TDI_SEND_NON_BLOCKING) != 0 && !sends.isEmpty()) {
             sendNotReady = true;
             return complete(irp, NtStatus.STATUS_DEVICE_NOT_READY.code(), 0);
         }
-        if ((irp.flags & Tdi.TDI_SEND_AND_DISCONNECT) != 0) {
+        if ((irp.flags() & Tdi.TDI_SEND_AND_DISCONNECT) != 0) {
             ep.shutdownAfterSends();
         }
-        if (irp.bufferLength == 0) {
+        if (irp.bufferLength() == 0) {
             int status = complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             pumpSends();
             return status;
@@ -505,9 +505,9 @@ public final class TdiConnection {
     private int submit(Irp irp, boolean drained) {
         int slot = provider.track(irp, this);
         long h = ep.handle();
-        boolean ok = (irp.flags & Tdi.TDI_SEND_EXPEDITED) != 0
-            ? provider.tcp.sendUrgent(h, slot, irp.bufferAddress, irp.bufferLength)
-            : provider.tcp.send(h, slot, irp.bufferAddress, irp.bufferLength);
+        boolean ok = (irp.flags() & Tdi.TDI_SEND_EXPEDITED) != 0
+            ? provider.tcp.sendUrgent(h, slot, irp.bufferAddress(), irp.bufferLength())
+            : provider.tcp.send(h, slot, irp.bufferAddress(), irp.bufferLength());
         if (!ok) {
             provider.untrack(slot);
             provider.schedule(this); // the request ring is full: try again next round
@@ -562,7 +562,7 @@ public final class TdiConnection {
     // ---------------------------------------------------------------- disconnect
 
     private int disconnect(Irp irp) {
-        int flags = irp.flags;
+        int flags = irp.flags();
         if ((flags & Tdi.TDI_DISCONNECT_ABORT) != 0 && (flags & Tdi.TDI_DISCONNECT_RELEASE) != 0
             || irp.timeout > 0) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);

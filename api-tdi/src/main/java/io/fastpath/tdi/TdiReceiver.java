@@ -93,15 +93,15 @@ final class TdiReceiver {
     }
 
     int receive(Irp irp) {
-        boolean expeditedOnly = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0
-            && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
+        boolean expeditedOnly = (irp.flags() & Tdi.TDI_RECEIVE_EXPEDITED) != 0
+            && (irp.flags() & Tdi.TDI_RECEIVE_NORMAL) == 0;
         if (c.state != TdiConnection.CONNECTED) {
             return complete(irp, NtStatus.STATUS_INVALID_CONNECTION.code(), 0);
         }
-        if (irp.bufferLength < 0 || irp.bufferLength > 0 && irp.bufferAddress == 0) {
+        if (irp.bufferLength() < 0 || irp.bufferLength() > 0 && irp.bufferAddress() == 0) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0);
         }
-        boolean peek = (irp.flags & Tdi.TDI_RECEIVE_PEEK) != 0;
+        boolean peek = (irp.flags() & Tdi.TDI_RECEIVE_PEEK) != 0;
         irp.incarnation = c.incarnation;
         if (expeditedOnly) {
             if (expeditedReceives.isEmpty() && expeditedLength > 0) {
@@ -128,7 +128,7 @@ final class TdiReceiver {
 
     private int completeNormal(Irp irp, boolean peek) {
         long before = data.bytes();
-        int n = ep.copyTo(irp.bufferAddress, irp.bufferLength, peek);
+        int n = ep.copyTo(irp.bufferAddress(), irp.bufferLength(), peek);
         receivedTsdus++;
         provider.receivesDone++;
         provider.bytesReceived += peek ? 0 : n;
@@ -142,13 +142,13 @@ final class TdiReceiver {
 
     /** Flags 0, or NORMAL and EXPEDITED both: either kind of data will do (the TDI_RECEIVE document). */
     private static boolean acceptsBoth(Irp irp) {
-        int kinds = irp.flags & (Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
+        int kinds = irp.flags() & (Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
         return kinds == 0 || kinds == (Tdi.TDI_RECEIVE_NORMAL | Tdi.TDI_RECEIVE_EXPEDITED);
     }
 
     private int completeExpedited(Irp irp, boolean peek) {
-        int n = Math.min(expeditedLength, irp.bufferLength);
-        provider.copy(expeditedAddress, irp.bufferAddress, n);
+        int n = Math.min(expeditedLength, irp.bufferLength());
+        provider.copy(expeditedAddress, irp.bufferAddress(), n);
         int status = n < expeditedLength ? NtStatus.STATUS_RECEIVE_PARTIAL_EXPEDITED.code()
             : NtStatus.STATUS_RECEIVE_EXPEDITED.code();
         if (!peek) {
@@ -227,7 +227,7 @@ final class TdiReceiver {
         while (c.state == TdiConnection.CONNECTED && inc == c.incarnation && data.bytes() > 0) {
             Irp r = receives.poll();
             if (r != null) {
-                completeNormal(r, (r.flags & Tdi.TDI_RECEIVE_PEEK) != 0);
+                completeNormal(r, (r.flags() & Tdi.TDI_RECEIVE_PEEK) != 0);
                 continue;
             }
             TdiAddress a = c.address;
@@ -348,8 +348,8 @@ final class TdiReceiver {
         if (irp == null || irp.minorFunction != Tdi.TDI_RECEIVE || irp.fileObject != c || !irp.ready()) {
             return false;
         }
-        boolean exp = (irp.flags & Tdi.TDI_RECEIVE_EXPEDITED) != 0 && (irp.flags & Tdi.TDI_RECEIVE_NORMAL) == 0;
-        return exp == expeditedOnly && irp.bufferLength >= 0;
+        boolean exp = (irp.flags() & Tdi.TDI_RECEIVE_EXPEDITED) != 0 && (irp.flags() & Tdi.TDI_RECEIVE_NORMAL) == 0;
+        return exp == expeditedOnly && irp.bufferLength() >= 0;
     }
 
     private void deliverExpedited(int inc) {
@@ -359,7 +359,7 @@ final class TdiReceiver {
                 r = receives.poll(); // a receive for either kind takes expedited data first
             }
             if (r != null) {
-                completeExpedited(r, (r.flags & Tdi.TDI_RECEIVE_PEEK) != 0);
+                completeExpedited(r, (r.flags() & Tdi.TDI_RECEIVE_PEEK) != 0);
                 continue;
             }
             TdiAddress a = c.address;

@@ -24,10 +24,8 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     int op;
     WskSocket socket;
     WskProvider provider;
-    long bufferAddress;
-    int bufferLength;
+    // (the buffer and the flags are the shared Irp's: bufferAddress(), bufferLength(), flags())
     boolean hasBuffer;
-    int flags;
     SocketAddressV4 address;
     SocketAddressV4 address2;
     /** WskAccept's LocalAddress / RemoteAddress out-parameters (optional). */
@@ -52,8 +50,20 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
         provider = p;
     }
 
+    /** The call's buffer (a WskBuf's bytes). */
+    void buffer(long address, int length) {
+        hasBuffer = true;
+        setBuffer(address, length);
+    }
+
+    /** The call's flags. */
+    void flags(int requestFlags) {
+        setFlags(requestFlags);
+    }
+
     @Override
     protected void onBegin() {
+        clearBuffer();
         clearParameters();
     }
 
@@ -66,10 +76,7 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     protected void clearParameters() {
         op = 0;
         socket = null;
-        bufferAddress = 0;
-        bufferLength = 0;
         hasBuffer = false;
-        flags = 0;
         address = null;
         address2 = null;
         localOut = null;

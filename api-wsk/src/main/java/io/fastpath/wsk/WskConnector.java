@@ -32,10 +32,10 @@ final class WskConnector {
     /** WskConnect / WskConnectEx on a bound socket. */
     int connect(Irp irp) {
         if (irp.op == OP_CONNECT_EX) {
-            if (irp.bufferLength > MAX_CONNECT_EX_BYTES) {
+            if (irp.bufferLength() > MAX_CONNECT_EX_BYTES) {
                 return provider.complete(irp, NtStatus.STATUS_BUFFER_OVERFLOW.code(), 0, null);
             }
-            if (irp.flags != 0) {
+            if (irp.flags() != 0) {
                 return provider.complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0, null);
             }
         }
@@ -85,7 +85,7 @@ final class WskConnector {
         Irp irp = connectIrp;
         boolean ex = irp.op == OP_CONNECT_EX;
         connectInFlight = provider.tcp.connect(s.id, 0, s.port, s.remote.ip(), s.remote.port(),
-            ex ? irp.bufferAddress : 0, ex ? irp.bufferLength : 0, ex && s.options.fastOpen, s.options.socketOptions());
+            ex ? irp.bufferAddress() : 0, ex ? irp.bufferLength() : 0, ex && s.options.fastOpen, s.options.socketOptions());
         if (connectInFlight) {
             connectRecordPosition = provider.tcp.requestPosition();
         }
@@ -99,7 +99,7 @@ final class WskConnector {
      * stack must not read it afterwards.
      */
     void completeCancelled(Irp irp) {
-        if (irp.op == OP_CONNECT_EX && irp.bufferLength > 0 && connectInFlight
+        if (irp.op == OP_CONNECT_EX && irp.bufferLength() > 0 && connectInFlight
             && !provider.tcp.requestsTaken(connectRecordPosition)) {
             provider.completeWhenRequestsTaken(irp, connectRecordPosition);
         } else {
@@ -157,7 +157,7 @@ final class WskConnector {
                 s.local = new SocketAddressV4(provider.stackAddress, s.port);
             }
             s.applyOptions();
-            long information = irp.op == OP_CONNECT_EX ? irp.bufferLength : 0;
+            long information = irp.op == OP_CONNECT_EX ? irp.bufferLength() : 0;
             provider.complete(irp, NtStatus.STATUS_SUCCESS.code(), information, irp.op == OP_SOCKET_CONNECT ? s : null);
             return;
         }

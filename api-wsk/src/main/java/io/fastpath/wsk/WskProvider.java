@@ -288,7 +288,7 @@ public final class WskProvider extends DispatchedProvider {
         i.family = addressFamily;
         i.type = socketType;
         i.protocol = protocol;
-        i.flags = flags;
+        i.flags(flags);
         i.requestContext = socketContext;
         i.requestDispatch = dispatch;
         return submit(i);
@@ -309,7 +309,7 @@ public final class WskProvider extends DispatchedProvider {
         i.protocol = protocol;
         i.address = localAddress;
         i.address2 = remoteAddress;
-        i.flags = flags;
+        i.flags(flags);
         i.requestContext = socketContext;
         i.requestDispatch = dispatch;
         return submit(i);
@@ -506,16 +506,16 @@ public final class WskProvider extends DispatchedProvider {
     }
 
     private int createSocket(Irp irp) {
-        int status = checkSocketArguments(irp.family, irp.type, irp.protocol, irp.flags, irp.requestDispatch);
+        int status = checkSocketArguments(irp.family, irp.type, irp.protocol, irp.flags(), irp.requestDispatch);
         if (status != NtStatus.STATUS_SUCCESS.code()) {
             return complete(irp, status, 0, null);
         }
-        WskSocket s = newSocket(irp.flags, irp.requestContext, irp.requestDispatch);
+        WskSocket s = newSocket(irp.flags(), irp.requestContext, irp.requestDispatch);
         return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, s);
     }
 
     private int socketConnectNow(Irp irp) {
-        if (irp.flags != 0) {
+        if (irp.flags() != 0) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code(), 0, null);
         }
         int status = checkSocketArguments(irp.family, irp.type, irp.protocol, Wsk.WSK_FLAG_CONNECTION_SOCKET,

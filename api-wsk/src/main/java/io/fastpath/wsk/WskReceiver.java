@@ -36,7 +36,7 @@ final class WskReceiver {
             suspended = false;
             provider.schedule(socket);
         }
-        if (irp.bufferLength == 0 && (irp.flags & Wsk.WSK_FLAG_DRAIN) == 0) {
+        if (irp.bufferLength() == 0 && (irp.flags() & Wsk.WSK_FLAG_DRAIN) == 0) {
             return provider.complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, null);
         }
         if (receiveIrps.isEmpty() && !indicating && fill(irp)) {
@@ -49,15 +49,15 @@ final class WskReceiver {
 
     /** Copies queued data into a receive IRP; true when it is done. */
     private boolean fill(Irp irp) {
-        if ((irp.flags & Wsk.WSK_FLAG_DRAIN) != 0) {
+        if ((irp.flags() & Wsk.WSK_FLAG_DRAIN) != 0) {
             ep.releaseAll();
             return ep.peerReleased();
         }
-        irp.progress += ep.copyTo(irp.bufferAddress + irp.progress, (int) (irp.bufferLength - irp.progress), false);
-        if (irp.progress == irp.bufferLength || rx.isEmpty() && ep.peerReleased()) {
+        irp.progress += ep.copyTo(irp.bufferAddress() + irp.progress, (int) (irp.bufferLength() - irp.progress), false);
+        if (irp.progress == irp.bufferLength() || rx.isEmpty() && ep.peerReleased()) {
             return true;
         }
-        return (irp.flags & Wsk.WSK_FLAG_WAITALL) == 0 && irp.progress > 0;
+        return (irp.flags() & Wsk.WSK_FLAG_WAITALL) == 0 && irp.progress > 0;
     }
 
     /** Fills pending receive IRPs in order, then offers what is left to the receive event. */

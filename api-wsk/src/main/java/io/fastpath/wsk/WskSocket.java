@@ -147,7 +147,7 @@ public final class WskSocket {
     public NtStatus accept(int flags, Object acceptSocketContext, WskClientConnectionDispatch acceptSocketDispatch,
                       SocketAddressV4Out localAddress, SocketAddressV4Out remoteAddress, Irp irp) {
         Irp i = start(irp, OP_ACCEPT);
-        i.flags = flags;
+        i.flags(flags);
         i.requestContext = acceptSocketContext;
         i.requestDispatch = acceptSocketDispatch;
         i.localOut = localAddress;
@@ -176,7 +176,7 @@ public final class WskSocket {
         Irp i = start(irp, OP_CONNECT_EX);
         i.address = remoteAddress;
         buffer(i, buffer);
-        i.flags = flags;
+        i.flags(flags);
         return provider.submit(i);
     }
 
@@ -189,7 +189,7 @@ public final class WskSocket {
     public NtStatus send(WskBuf buffer, int flags, Irp irp) {
         Irp i = start(irp, OP_SEND);
         buffer(i, Objects.requireNonNull(buffer, "buffer"));
-        i.flags = flags;
+        i.flags(flags);
         return provider.submit(i);
     }
 
@@ -203,7 +203,7 @@ public final class WskSocket {
     public NtStatus receive(WskBuf buffer, int flags, Irp irp) {
         Irp i = start(irp, OP_RECEIVE);
         buffer(i, Objects.requireNonNull(buffer, "buffer"));
-        i.flags = flags;
+        i.flags(flags);
         return provider.submit(i);
     }
 
@@ -216,7 +216,7 @@ public final class WskSocket {
     public NtStatus disconnect(WskBuf buffer, int flags, Irp irp) {
         Irp i = start(irp, OP_DISCONNECT);
         buffer(i, buffer);
-        i.flags = flags;
+        i.flags(flags);
         return provider.submit(i);
     }
 
@@ -324,9 +324,7 @@ public final class WskSocket {
 
     private static void buffer(Irp irp, WskBuf buffer) {
         if (buffer != null) {
-            irp.hasBuffer = true;
-            irp.bufferAddress = buffer.address() + buffer.offset();
-            irp.bufferLength = buffer.length();
+            irp.buffer(buffer.address() + buffer.offset(), buffer.length());
         }
     }
 
@@ -404,7 +402,7 @@ public final class WskSocket {
     }
 
     private int doAccept(Irp irp) {
-        if (irp.flags != 0 || irp.requestDispatch != null && !(irp.requestDispatch instanceof WskClientConnectionDispatch)) {
+        if (irp.flags() != 0 || irp.requestDispatch != null && !(irp.requestDispatch instanceof WskClientConnectionDispatch)) {
             return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
         }
         if (state != LISTENING) {
@@ -441,7 +439,7 @@ public final class WskSocket {
     // ---------------------------------------------------------------- send, disconnect
 
     private int doSend(Irp irp) {
-        if ((irp.flags & ~Wsk.WSK_FLAG_NODELAY) != 0) {
+        if ((irp.flags() & ~Wsk.WSK_FLAG_NODELAY) != 0) {
             return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
         return queueSend(irp);
@@ -467,14 +465,14 @@ public final class WskSocket {
 
     /** The send pump's hand-over of one IRP: its buffer to the stack; a graceful WskDisconnect's FIN once first. */
     private int submit(Irp irp, boolean drained) {
-        if (irp.op == OP_DISCONNECT && !(irp.hasBuffer && irp.bufferLength > 0)) {
+        if (irp.op == OP_DISCONNECT && !(irp.hasBuffer && irp.bufferLength() > 0)) {
             if (!drained) {
                 return SendPump.STOP;
             }
             postShutdown(irp); // every byte before it is in the send buffer: now the FIN can follow them
             return SendPump.TAKEN;
         }
-        if (!provider.tcp.send(ep.handle(), id, irp.bufferAddress, irp.bufferLength)) {
+        if (!provider.tcp.send(ep.handle(), id, irp.bufferAddress(), irp.bufferLength())) {
             provider.schedule(this);
             return SendPump.STOP;
         }
@@ -509,10 +507,10 @@ public final class WskSocket {
     }
 
     private int doDisconnect(Irp irp) {
-        if ((irp.flags & ~Wsk.WSK_FLAG_ABORTIVE) != 0) {
+        if ((irp.flags() & ~Wsk.WSK_FLAG_ABORTIVE) != 0) {
             return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }
-        if ((irp.flags & Wsk.WSK_FLAG_ABORTIVE) == 0) {
+        if ((irp.flags() & Wsk.WSK_FLAG_ABORTIVE) == 0) {
             return queueSend(irp); // graceful: behind the queued sends, then FIN
         }
         if (irp.hasBuffer) {
@@ -550,7 +548,7 @@ public final class WskSocket {
     // ---------------------------------------------------------------- receive
 
     private int doReceive(Irp irp) {
-        int flags = irp.flags;
+        int flags = irp.flags();
         if ((flags & ~(Wsk.WSK_FLAG_WAITALL | Wsk.WSK_FLAG_DRAIN)) != 0) {
             return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
         }

@@ -4,7 +4,6 @@ import io.fastpath.stack.tcp.protocol.ConnectRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.ConnectionRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.EventType;
 import io.fastpath.stack.tcp.protocol.ListenRequestFlyweight;
-import io.fastpath.stack.tcp.protocol.ReleaseRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.RequestType;
 import io.fastpath.stack.tcp.protocol.SendRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.SlotFlyweight;
@@ -75,7 +74,6 @@ public final class TcpServiceClient implements TcpClient {
         final ListenRequestFlyweight listen = new ListenRequestFlyweight();
         final SendRequestFlyweight send = new SendRequestFlyweight();
         final ConnectionRequestFlyweight connection = new ConnectionRequestFlyweight();
-        final ReleaseRequestFlyweight release = new ReleaseRequestFlyweight();
         final SlotFlyweight slot = new SlotFlyweight();
     }
 
@@ -96,7 +94,8 @@ public final class TcpServiceClient implements TcpClient {
 
     // ---------------------------------------------------------------- application threads to the poll thread
     private final ManyToOneRingBuffer requests;
-    private final ManyToOneRingBuffer releases;
+    /** Releases, with their credit (one CAS a release). */
+    private final ReleaseRing releases;
     private final ManyToOneRingBuffer controlSlots;
     /** Per connection slot: generation << 32 | CONTROL_* flags pending on the side path. */
     private final long[] control;
@@ -107,9 +106,6 @@ public final class TcpServiceClient implements TcpClient {
     private final AtomicInteger sidePathPending = new AtomicInteger();
     /** The request ring's producer position when the last side-path control was made. */
     private final AtomicLong sidePathPosition = new AtomicLong();
-    /** Releases admitted so far, and how many may be (written by the poll thread). */
-    private final AtomicLong releasesAdmitted = new AtomicLong();
-    private final AtomicLong releaseCredit = new AtomicLong();
     private final AtomicLong releasesRefused = new AtomicLong();
     /** Side-path controls refused for another shard's handle (counted by the poll thread). */
     private final AtomicLong controlsRefused = new AtomicLong();
@@ -123,13 +119,10 @@ public final class TcpServiceClient implements TcpClient {
     /** Its connections' and listeners' callbacks: the connection's handover (and handler) is this. */
     final Side side = new Side();
     private final MessageHandler requestHandler;
-    private final MessageHandler releaseHandler;
+    private final ReleaseRing.Consumer releaseHandler;
     private final MessageHandler slotCollector = this::collectSlot;
     private final WaitingConnections.Reoffer reoffer = this::reoffer;
-    private final ReleaseRequestFlyweight releaseOut = new ReleaseRequestFlyweight();
     private final SlotFlyweight slotOut = new SlotFlyweight();
-    private long credit;
-    private int refusedInBatch;
     private long refusedFolded;
     private final int[] collected;
     private int collectedCount;
@@ -149,8 +142,7 @@ public final class TcpServiceClient implements TcpClient {
         this.service = service;
         this.id = id;
         this.requests = new ManyToOneRingBuffer(ring(requestRingBytes));
-        // Whole records, a power of two: no release ever needs padding at the wrap.
-        this.releases = new ManyToOneRingBuffer(ring(Math.max(64, maxHeld) * ReleaseRequestFlyweight.RECORD_LENGTH));
+        this.releases = new ReleaseRing(maxHeld);
         this.held = new HeldDescriptors(maxHeld);
         this.waiting = new WaitingConnections(maxConnections);
         this.controlSlots = new ManyToOneRingBuffer(ring(Math.max(64, maxConnections)
@@ -161,12 +153,7 @@ public final class TcpServiceClient implements TcpClient {
         this.deferredWord = new long[maxConnections];
         this.events = new ClientEvents(service, ring(eventRingBytes), ring(eventRingBytes), maxConnections);
         this.requestHandler = (type, buffer, index, length) -> service.onRequest(this, type, buffer, index);
-        this.releaseHandler = (type, buffer, index, length) -> {
-            releaseOut.wrap(buffer, index);
-            if (!service.onRelease(this, releaseOut.handle(), releaseOut.mbuf(), releaseOut.length())) {
-                refusedInBatch++;
-            }
-        };
+        this.releaseHandler = (handle, descriptor, length) -> service.onRelease(this, handle, descriptor, length);
     }
 
     private static UnsafeBuffer ring(int bytes) {
@@ -460,21 +447,10 @@ public final class TcpServiceClient implements TcpClient {
         if (closeState.get() != OPEN) {
             return false; // the close returned every descriptor the client held
         }
-        long admitted;
-        do {
-            admitted = releasesAdmitted.get();
-            if (admitted >= releaseCredit.get()) {
-                releasesRefused.incrementAndGet();
-                return false; // more releases in flight than descriptors held: at least one is bogus
-            }
-        } while (!releasesAdmitted.compareAndSet(admitted, admitted + 1));
-        int index = releases.tryClaim(RequestType.RELEASE, ReleaseRequestFlyweight.LENGTH);
-        if (index < 0) {
-            // Cannot happen: admitted releases never outnumber the descriptors held, and the ring holds them all.
-            throw new IllegalStateException("release ring full");
+        if (!releases.offer(handle, mbuf, length)) {
+            releasesRefused.incrementAndGet();
+            return false; // more releases in flight than descriptors held: at least one is bogus
         }
-        encoders().release.wrap(releases.buffer(), index).handle(handle).mbuf(mbuf).length(length);
-        releases.commit(index);
         return true;
     }
 
@@ -522,7 +498,7 @@ public final class TcpServiceClient implements TcpClient {
 
     /** Honours the releases on the ring now (poll thread, at close). */
     void takeReleases() {
-        releases.read(releaseHandler, Integer.MAX_VALUE);
+        releases.drain(releaseHandler, Integer.MAX_VALUE);
     }
 
     /** The service this client belongs to. */
@@ -543,14 +519,7 @@ public final class TcpServiceClient implements TcpClient {
     /** Carries out this client's queued requests, releases and controls; moves waiting events (poll thread). */
     int poll() {
         int work = requests.read(requestHandler, REQUEST_BATCH);
-        refusedInBatch = 0;
-        int released = releases.read(releaseHandler, RELEASE_BATCH);
-        if (released > 0) {
-            work += released;
-            // A refused release gives its credit back, now that its record's room is free again.
-            credit += refusedInBatch;
-            releaseCredit.setRelease(credit);
-        }
+        work += releases.drain(releaseHandler, RELEASE_BATCH); // a refused release gives its credit back there
         long refused = releasesRefused.get();
         if (refused != refusedFolded) {
             service.countRefusedReleases(refused - refusedFolded);
@@ -741,7 +710,7 @@ public final class TcpServiceClient implements TcpClient {
             long handle = c.handle();
             long descriptor = held.hold(handle, mbuf, length);
             // The credit for its release is there before the application can see the descriptor.
-            releaseCredit.setRelease(++credit);
+            releases.grant(1);
             events.commitReceive(i, handle, descriptor, address, length);
             return true;
         }

@@ -3,9 +3,10 @@ package io.fastpath.stack.tcp.protocol;
 import org.agrona.MutableDirectBuffer;
 
 /**
- * {@link RequestType#RELEASE}, on a client's release ring: a received mbuf goes back. With Agrona's 8-byte
- * record header a release takes {@link #RECORD_LENGTH} bytes of ring, always: the ring is sized in whole
- * records, so no record ever needs padding at the wrap. Native byte order, 8-byte aligned.
+ * {@link RequestType#RELEASE}, on a client's release ring: a received mbuf goes back. With the ring's 8-byte
+ * record header (the record's sequence, which publishes it) a release takes {@link #RECORD_LENGTH} bytes of ring,
+ * always: the ring is sized in whole records, so no record ever needs padding at the wrap. Native byte order,
+ * 8-byte aligned.
  *
  * <pre>
  *   0                   1                   2                   3
@@ -28,7 +29,7 @@ public final class ReleaseRequestFlyweight extends Flyweight {
     public static final int MBUF_OFFSET = 8;
     public static final int LENGTH_OFFSET = 16;
     public static final int LENGTH = 24;
-    /** Ring bytes per release: Agrona's 8-byte header and the body, aligned to 8. */
+    /** Ring bytes per release: the ring's 8-byte header and the body, aligned to 8. */
     public static final int RECORD_LENGTH = 32;
 
     public ReleaseRequestFlyweight wrap(MutableDirectBuffer buffer, int offset) {

@@ -489,6 +489,10 @@ public final class Stack implements Agent, AutoCloseable {
 
     /** Hands a received frame to the shard that owns its flow; the mbuf goes with it. */
     private void forward(long m, int to) {
+        if (Integer.compareUnsigned(to, shardCount) >= 0) {
+            drop(m, DropReason.SHARD_UNKNOWN); // a FlowOwner that does not fit the port: never an index out of range
+            return;
+        }
         shardScratch.putLong(0, m);
         if (group.inbound(to).write(ShardGroup.FORWARDED_FRAME, shardScratch, 0, 8)) {
             counters.forwardedFrames.incrementRelease();

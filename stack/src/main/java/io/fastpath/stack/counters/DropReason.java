@@ -37,7 +37,8 @@ public enum DropReason {
     RELEASE_REFUSED("app: release of a buffer it does not hold (unknown, already released, other connection)"),
     REQUEST_REFUSED("app: request about another client's connection or listener"),
     TCP_URGENT_LOST("tcp: urgent data dropped (its connection's last urgent byte unread, or the event ring full)"),
-    SHARD_RING_FULL("shards: the owner shard's inbound ring is full (segment not forwarded)");
+    SHARD_RING_FULL("shards: the owner shard's inbound ring is full (segment not forwarded)"),
+    SHARD_UNKNOWN("shards: the flow owner function named no shard of this port (segment not forwarded)");
 
     private final String label;
 

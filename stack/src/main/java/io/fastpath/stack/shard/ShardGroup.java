@@ -33,6 +33,10 @@ public final class ShardGroup {
         if (shards < 1) {
             throw new IllegalArgumentException("shards must be >= 1: " + shards);
         }
+        if (owner instanceof RssFlowOwner rss && rss.shards() != shards) {
+            throw new IllegalArgumentException("the flow owner spreads over " + rss.shards() + " shards, the port has "
+                + shards);
+        }
         this.shards = shards;
         this.owner = owner;
         this.inbound = new ManyToOneRingBuffer[shards];

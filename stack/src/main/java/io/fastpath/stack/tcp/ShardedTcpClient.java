@@ -67,8 +67,18 @@ public final class ShardedTcpClient implements TcpClient {
         }
         this.owner = java.util.Objects.requireNonNull(owner);
         this.shards = new TcpServiceClient[n];
-        for (int i = 0; i < n; i++) {
-            shards[i] = services.get(i).newClient();
+        try {
+            for (int i = 0; i < n; i++) {
+                shards[i] = services.get(i).newClient();
+            }
+        } catch (RuntimeException e) {
+            // One shard had no room for another client: the places taken on the others are given back.
+            for (TcpServiceClient made : shards) {
+                if (made != null) {
+                    made.close();
+                }
+            }
+            throw e;
         }
         this.localAddress = services.get(0).localAddress();
         this.allShards = n == 64 ? -1L : (1L << n) - 1;

@@ -384,8 +384,9 @@ public final class TcpServiceClient implements TcpClient {
         if ((handle & TcpService.SHARD_MASK) != service.shardBits) {
             if (TcpService.wellFormed(handle)) {
                 // Another shard's handle: refused and counted (by the poll thread, which the pending count wakes).
-                controlsRefused.incrementAndGet();
+                // Pending first: the poll thread subtracts what it folds in, and must never see the refusal alone.
                 sidePathPending.incrementAndGet();
+                controlsRefused.incrementAndGet();
             }
             return true;
         }

@@ -122,6 +122,13 @@ public final class Stack implements Agent, AutoCloseable {
         }
 
         @Override
+        public void sendProbe(int target, long hardware) {
+            // Linux's unicast probe: Ethernet destination the known MAC, target hardware address zero.
+            counters.arpProbesSent.incrementRelease();
+            sendArp(ArpPacket.OPERATION_REQUEST, hardware, 0L, target);
+        }
+
+        @Override
         public void resolutionFailed(int slot, int target) {
             onResolutionFailed(slot, target);
         }
@@ -607,7 +614,7 @@ public final class Stack implements Agent, AutoCloseable {
 
     /** Sends a frame whose Ethernet destination is still to be filled in, once ARP knows the next hop. */
     void resolveAndSend(long m, int nextHop) {
-        long neighbour = arp.lookup(nextHop, nowNs);
+        long neighbour = arp.resolve(nextHop, nowNs);
         if (neighbour >= 0) {
             MacAddress.put(txFrame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
             transmit(m);

@@ -54,8 +54,10 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  * <p>Shards: with a {@link ShardGroup} of several, this stack is one shard ({@link StackConfig#shard()}) on its
  * own queue of the port. A TCP segment (or an ICMP error about a TCP flow) of a flow the group's
  * {@link FlowOwner} gives to another shard is handed, mbuf and all, to that shard's inbound ring and processed
- * there as if received ({@code forwarded frames}); neighbours learned from ARP are told to every shard; ARP and
- * ICMP echo are answered by whichever shard receives them. With one shard none of this runs (one compare).
+ * there as if received ({@code forwarded frames}); neighbours learned or refreshed from ARP are told to every
+ * shard (each shard re-confirms the STALE neighbours it uses with its own unicast probes, and the answer
+ * refreshes them all); ARP and ICMP echo are answered by whichever shard receives them. With one shard none of
+ * this runs (one compare).
  */
 public final class Stack implements Agent, AutoCloseable {
     public static final int BURST = 32;

@@ -17,7 +17,9 @@ package io.fastpath.stack.arp;
  *     the neighbour in the meantime makes it REACHABLE.
  * <li>PROBE: RFC 1122 §2.3.2.1's "unicast poll": ARP requests to the known MAC (Linux's ucast_probes; here
  *     {@code maxRequests} of them), one every {@code retryIntervalNs}, frames still going to the known MAC. A
- *     reply makes it REACHABLE; no reply makes it INCOMPLETE (broadcast resolution, frames park or fail).
+ *     reply makes it REACHABLE; no reply makes it INCOMPLETE (broadcast resolution, frames park or fail). Linux
+ *     instead sends mcast_reprobes broadcasts (default 0) in PROBE and then fails; ours is Linux with
+ *     mcast_reprobes = {@code maxRequests}, so a neighbour that changed its MAC without telling is found again.
  * </ul>
  * A busy neighbour's entry therefore never drops a frame just because its lifetime ran out (a 100,000-
  * connection run lost hundreds of frames when REACHABLE went straight back to INCOMPLETE). Validation adds no

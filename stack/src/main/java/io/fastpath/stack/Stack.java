@@ -54,8 +54,10 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  * <p>Shards: with a {@link ShardGroup} of several, this stack is one shard ({@link StackConfig#shard()}) on its
  * own queue of the port. A TCP segment (or an ICMP error about a TCP flow) of a flow the group's
  * {@link FlowOwner} gives to another shard is handed, mbuf and all, to that shard's inbound ring and processed
- * there as if received ({@code forwarded frames}); neighbours learned from ARP are told to every shard; ARP and
- * ICMP echo are answered by whichever shard receives them. With one shard none of this runs (one compare).
+ * there as if received ({@code forwarded frames}); neighbours learned or refreshed from ARP are told to every
+ * shard (each shard re-confirms the STALE neighbours it uses with its own unicast probes, and the answer
+ * refreshes them all); ARP and ICMP echo are answered by whichever shard receives them. With one shard none of
+ * this runs (one compare).
  */
 public final class Stack implements Agent, AutoCloseable {
     public static final int BURST = 32;
@@ -119,6 +121,13 @@ public final class Stack implements Agent, AutoCloseable {
         @Override
         public void sendRequest(int target) {
             sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, target);
+        }
+
+        @Override
+        public void sendProbe(int target, long hardware) {
+            // Linux's unicast probe: Ethernet destination the known MAC, target hardware address zero.
+            counters.arpProbesSent.incrementRelease();
+            sendArp(ArpPacket.OPERATION_REQUEST, hardware, 0L, target);
         }
 
         @Override
@@ -611,7 +620,7 @@ public final class Stack implements Agent, AutoCloseable {
 
     /** Sends a frame whose Ethernet destination is still to be filled in, once ARP knows the next hop. */
     void resolveAndSend(long m, int nextHop) {
-        long neighbour = arp.lookup(nextHop, nowNs);
+        long neighbour = arp.resolve(nextHop, nowNs);
         if (neighbour >= 0) {
             MacAddress.put(txFrame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
             transmit(m);

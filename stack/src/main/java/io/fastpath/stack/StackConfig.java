@@ -142,6 +142,13 @@ public record StackConfig(
             return this;
         }
 
+        /**
+         * The neighbour cache: {@code capacity} entries (a power of two); an entry is REACHABLE for {@code
+         * lifetimeNs} after the neighbour's last ARP, then STALE (still used; re-confirmed on use by up to
+         * {@code maxRequests} unicast probes after min(5 s, lifetime)); resolution by broadcast sends up to
+         * {@code maxRequests} requests, {@code retryIntervalNs} apart, as do the probes. Defaults: 256, 60 s,
+         * 1 s, 3 (see {@link io.fastpath.stack.arp.ArpTable}).
+         */
         public Builder arp(int capacity, long lifetimeNs, long retryIntervalNs, int maxRequests) {
             this.arpCapacity = capacity;
             this.arpLifetimeNs = lifetimeNs;

@@ -4,10 +4,26 @@ package io.fastpath.stack.arp;
  * The neighbour cache (RFC 826, RFC 1122 §2.3.2.1): IPv4 address → MAC, with resolution state, expiry and
  * retries. Open addressing with linear probing over fixed arrays; no allocation after construction.
  *
- * <p>An entry is INCOMPLETE while we wait for a reply (requests re-sent every {@code retryIntervalNs}, at most
- * {@code maxRequests} times, then the resolution fails: the caller reports the destination as unreachable)
- * and REACHABLE for {@code lifetimeNs} after the last reply. Up to {@link #PENDING_PER_ENTRY} frames may wait
- * on an INCOMPLETE entry (RFC 1122 says to keep at least one).
+ * <p>States, after Linux's neighbour code (net/core/neighbour.c, RFC 4861 §7.3 applied to ARP):
+ * <ul>
+ * <li>INCOMPLETE: we wait for a reply; broadcast requests re-sent every {@code retryIntervalNs}, at most
+ *     {@code maxRequests} times, then the resolution fails (the caller reports the destination unreachable).
+ *     Up to {@link #PENDING_PER_ENTRY} frames may wait on it (RFC 1122 says to keep at least one).
+ * <li>REACHABLE: for {@code lifetimeNs} after the last ARP packet from the neighbour.
+ * <li>STALE: the lifetime ran out. The MAC is still used (frames go out at once); the first use starts
+ *     validation (DELAY). A STALE entry unused for another lifetime is forgotten.
+ * <li>DELAY: used while STALE; frames still go to the known MAC. After {@link #delayNs()} (Linux's
+ *     delay_first_probe_time, 5 s, or the lifetime when that is shorter) it becomes PROBE. An ARP packet from
+ *     the neighbour in the meantime makes it REACHABLE.
+ * <li>PROBE: RFC 1122 §2.3.2.1's "unicast poll": ARP requests to the known MAC (Linux's ucast_probes; here
+ *     {@code maxRequests} of them), one every {@code retryIntervalNs}, frames still going to the known MAC. A
+ *     reply makes it REACHABLE; no reply makes it INCOMPLETE (broadcast resolution, frames park or fail). Linux
+ *     instead sends mcast_reprobes broadcasts (default 0) in PROBE and then fails; ours is Linux with
+ *     mcast_reprobes = {@code maxRequests}, so a neighbour that changed its MAC without telling is found again.
+ * </ul>
+ * A busy neighbour's entry therefore never drops a frame just because its lifetime ran out (a 100,000-
+ * connection run lost hundreds of frames when REACHABLE went straight back to INCOMPLETE). Validation adds no
+ * trust: an ARP packet from the neighbour's address refreshes the entry exactly as before.
  *
  * <p>Thread: the poll thread only. Time is a parameter ({@code nowNs}); nothing here reads a clock.
  */
@@ -15,6 +31,11 @@ public final class ArpTable {
     public static final int FREE = 0;
     public static final int INCOMPLETE = 1;
     public static final int REACHABLE = 2;
+    public static final int STALE = 3;
+    public static final int DELAY = 4;
+    public static final int PROBE = 5;
+    /** Linux's delay_first_probe_time default. */
+    public static final long DELAY_FIRST_PROBE_NS = 5_000_000_000L;
     public static final int PENDING_PER_ENTRY = 32;
 
     private final int mask;
@@ -29,6 +50,7 @@ public final class ArpTable {
     private final long lifetimeNs;
     private final long retryIntervalNs;
     private final int maxRequests;
+    private final long delayNs;
     private int size;
 
     public ArpTable(int capacity, long lifetimeNs, long retryIntervalNs, int maxRequests) {
@@ -47,6 +69,12 @@ public final class ArpTable {
         this.lifetimeNs = lifetimeNs;
         this.retryIntervalNs = retryIntervalNs;
         this.maxRequests = maxRequests;
+        this.delayNs = Math.min(DELAY_FIRST_PROBE_NS, lifetimeNs);
+    }
+
+    /** How long a used STALE entry waits before its first unicast probe. */
+    public long delayNs() {
+        return delayNs;
     }
 
     public int capacity() {
@@ -76,13 +104,51 @@ public final class ArpTable {
         return -1;
     }
 
-    /** The MAC for a REACHABLE, unexpired entry, or -1. */
-    public long lookup(int address, long nowNs) {
+    /**
+     * The MAC to send to, or -1 (no entry, or INCOMPLETE): the output path's call. A REACHABLE entry whose
+     * lifetime ran out is STALE; using a STALE entry starts its validation (DELAY, then unicast probes).
+     */
+    public long resolve(int address, long nowNs) {
         int slot = find(address);
-        if (slot < 0 || state[slot] != REACHABLE || nowNs - expiresNs[slot] >= 0) {
+        if (slot < 0) {
+            return -1;
+        }
+        byte s = state[slot];
+        if (s == REACHABLE) {
+            if (nowNs - expiresNs[slot] < 0) {
+                return mac[slot];
+            }
+            s = STALE;
+        }
+        if (s == STALE) {
+            state[slot] = DELAY;
+            nextRequestNs[slot] = nowNs + delayNs;
+            requestsSent[slot] = 0;
+        } else if (s != DELAY && s != PROBE) {
             return -1;
         }
         return mac[slot];
+    }
+
+    /** The MAC a usable entry (REACHABLE, STALE, DELAY, PROBE) holds, or -1; changes nothing (diagnostics). */
+    public long lookup(int address, long nowNs) {
+        int slot = find(address);
+        if (slot < 0 || state[slot] == INCOMPLETE) {
+            return -1;
+        }
+        return mac[slot];
+    }
+
+    /** The state of {@code address}'s entry as of {@code nowNs} (REACHABLE past its lifetime is STALE), or FREE. */
+    public int stateOf(int address, long nowNs) {
+        int slot = find(address);
+        if (slot < 0) {
+            return FREE;
+        }
+        if (state[slot] == REACHABLE && nowNs - expiresNs[slot] >= 0) {
+            return STALE;
+        }
+        return state[slot];
     }
 
     /**
@@ -120,9 +186,7 @@ public final class ArpTable {
     public int startResolution(int address, long nowNs) {
         int slot = find(address);
         if (slot >= 0) {
-            if (state[slot] == REACHABLE && nowNs - expiresNs[slot] >= 0) {
-                beginIncomplete(slot, nowNs);
-            }
+            // An entry with a MAC (even STALE) is usable: resolve() returns it; only a new entry resolves.
             return slot;
         }
         slot = insert(address);
@@ -191,8 +255,11 @@ public final class ArpTable {
 
     /** Receives what the periodic scan decides. */
     public interface Actions {
-        /** Send (another) ARP request for this address. */
+        /** Send (another) broadcast ARP request for this address. */
         void sendRequest(int address);
+
+        /** Send an ARP request for this address to its known MAC (RFC 1122 §2.3.2.1 unicast poll). */
+        void sendProbe(int address, long hardware);
 
         /** Resolution failed after every retry: drop what is parked, report unreachable. */
         void resolutionFailed(int slot, int address);
@@ -200,7 +267,8 @@ public final class ArpTable {
 
     /**
      * Retries and expiry: re-sends due requests, fails resolutions that ran out of retries (then frees the
-     * entry), forgets REACHABLE entries long expired. Returns the work done.
+     * entry), marks expired REACHABLE entries STALE, probes DELAY/PROBE entries (unicast), sends a PROBE entry
+     * that got no answer back to INCOMPLETE, forgets STALE entries unused for a lifetime. Returns the work done.
      */
     public int poll(long nowNs, Actions actions) {
         int work = 0;
@@ -216,8 +284,26 @@ public final class ArpTable {
                     actions.sendRequest(ip[i]);
                 }
                 work++;
-            } else if (s == REACHABLE && nowNs - expiresNs[i] >= lifetimeNs) {
-                remove(i);
+            } else if (s == REACHABLE || s == STALE) {
+                if (nowNs - expiresNs[i] >= lifetimeNs) {
+                    remove(i);
+                    work++;
+                } else if (s == REACHABLE && nowNs - expiresNs[i] >= 0) {
+                    state[i] = STALE;
+                }
+            } else if ((s == DELAY || s == PROBE) && nowNs - nextRequestNs[i] >= 0) {
+                if (s == PROBE && requestsSent[i] >= maxRequests) {
+                    // The known MAC did not answer: resolve from scratch by broadcast (frames park from now).
+                    beginIncomplete(i, nowNs);
+                    requestsSent[i] = 1;
+                    nextRequestNs[i] = nowNs + retryIntervalNs;
+                    actions.sendRequest(ip[i]);
+                } else {
+                    state[i] = PROBE;
+                    requestsSent[i]++;
+                    nextRequestNs[i] = nowNs + retryIntervalNs;
+                    actions.sendProbe(ip[i], mac[i]);
+                }
                 work++;
             }
         }

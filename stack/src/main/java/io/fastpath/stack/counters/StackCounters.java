@@ -41,6 +41,7 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter arpRequestsSent;
     public final AtomicCounter arpRepliesSent;
     public final AtomicCounter arpResolutionFailures;
+    public final AtomicCounter arpProbesSent;
     public final AtomicCounter icmpEchoRequestsReceived;
     public final AtomicCounter icmpEchoRepliesSent;
     public final AtomicCounter icmpEchoRequestsSent;
@@ -127,6 +128,7 @@ public final class StackCounters implements AutoCloseable {
         arpRequestsSent = counter(stackName, "arp requests sent");
         arpRepliesSent = counter(stackName, "arp replies sent");
         arpResolutionFailures = counter(stackName, "arp resolutions failed (host unreachable)");
+        arpProbesSent = counter(stackName, "arp unicast probes sent (stale neighbour re-confirmed)");
         icmpEchoRequestsReceived = counter(stackName, "icmp echo requests received");
         icmpEchoRepliesSent = counter(stackName, "icmp echo replies sent");
         icmpEchoRequestsSent = counter(stackName, "icmp echo requests sent");

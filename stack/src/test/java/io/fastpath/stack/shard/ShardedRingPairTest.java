@@ -12,6 +12,7 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.app.StreamClient;
+import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.device.PortDecorator;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -286,6 +287,61 @@ class ShardedRingPairTest {
         assertEquals(NtStatus.STATUS_SUCCESS, second.status());
         assertEquals(requestsBefore, a.sum(c -> c.arpRequestsSent.get()), "shard 1 sent no ARP request of its own");
         assertEquals(0, a.shard(1).counters().arpRepliesReceived.get());
+    }
+
+    /**
+     * A neighbour in use whose lifetime runs out stays usable (STALE → DELAY → PROBE, unicast probes) on the
+     * shard that uses it; the reply refreshes every shard's entry, so a shard that never sends to the neighbour
+     * keeps it too. No frame waits or drops for ARP.
+     */
+    @Test
+    void aStaleNeighbourInUseIsProbedByUnicastAndEveryShardIsRefreshed() {
+        long lifetime = TimeUnit.MILLISECONDS.toNanos(300);
+        a = shortArpHost(queues(pair.a()), "a", A_IP, lifetime);
+        b = shortArpHost(queues(pair.b()), "b", B_IP, lifetime);
+        listenOnEveryShard(b);
+        a.doWork();
+        long start = System.nanoTime();
+        long broadcastsAfterFirst = -1;
+        int clients = 0;
+        while (System.nanoTime() - start < 8 * lifetime) {
+            StreamClient client = new StreamClient(100 + clients, 32 << 10);
+            assertEquals(NtStatus.STATUS_PENDING, client.connect(a.shard(1).tcp(), B_IP, ECHO_PORT,
+                System.nanoTime()));
+            runUntil(client::done, 5_000);
+            assertEquals(NtStatus.STATUS_SUCCESS, client.status(), "client " + clients);
+            if (clients++ == 0) {
+                broadcastsAfterFirst = broadcasts(a) + broadcasts(b);
+            }
+        }
+        // Both hosts hold a neighbour that goes STALE; whichever probes first refreshes the other too (the
+        // probe is an ARP request from the neighbour), so the probes are split between them.
+        long probes = a.sum(c -> c.arpProbesSent.get()) + b.sum(c -> c.arpProbesSent.get());
+        System.out.printf("stale neighbour: %d clients over %d ms, %d unicast probes (A shard 1: %d), %d broadcast%n",
+            clients, TimeUnit.NANOSECONDS.toMillis(8 * lifetime), probes,
+            a.shard(1).counters().arpProbesSent.get(), broadcasts(a) + broadcasts(b));
+        assertTrue(probes >= 2, "STALE entries in use were validated by unicast probes: " + probes);
+        assertEquals(broadcastsAfterFirst, broadcasts(a) + broadcasts(b),
+            "no broadcast after the first resolution: every probe was answered");
+        for (int q = 0; q < 2; q++) {
+            assertEquals(0, a.shard(q).counters().drop(DropReason.ARP_QUEUE_FULL).get(), "shard " + q);
+            assertEquals(0, a.shard(q).counters().drop(DropReason.ARP_UNRESOLVED).get(), "shard " + q);
+            assertEquals(0, a.shard(q).counters().arpResolutionFailures.get(), "shard " + q);
+            // Learned at the start, more than two lifetimes ago: only the shared refresh keeps it.
+            assertTrue(a.shard(q).arpTable().lookup(B_IP, a.shard(q).nowNs()) >= 0, "shard " + q + " knows B");
+        }
+    }
+
+    private static long broadcasts(StackShards host) {
+        return host.sum(c -> c.arpRequestsSent.get() - c.arpProbesSent.get());
+    }
+
+    private StackShards shortArpHost(Port[] queues, String name, int ip, long lifetimeNs) {
+        TcpConfig tcp = TcpConfig.defaults().withBuffers(64 << 10, 64 << 10)
+            .withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
+        return new StackShards(queues, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
+            .arp(64, lifetimeNs, lifetimeNs / 3, 3)
+            .countersFile(dir.resolve(name + ".counters")).build(), new RssFlowOwner(2));
     }
 
     @Test

@@ -1,0 +1,190 @@
+package io.fastpath.stack.arp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The neighbour state machine with a stepped clock, no device: REACHABLE → STALE → DELAY → PROBE (RFC 1122
+ * §2.3.2.1 unicast poll, Linux net/core/neighbour.c) → REACHABLE or INCOMPLETE.
+ */
+class ArpTableTest {
+    private static final long MS = 1_000_000L;
+    private static final long S = 1_000_000_000L;
+    private static final long LIFETIME = 60 * S;
+    private static final long RETRY = 1 * S;
+    private static final int IP = 0x0A000002;
+    private static final long MAC = 0x02_00_00_00_00_02L;
+
+    private final ArpTable table = new ArpTable(16, LIFETIME, RETRY, 3);
+    private final Recorder actions = new Recorder();
+
+    private static final class Recorder implements ArpTable.Actions {
+        final List<Integer> broadcasts = new ArrayList<>();
+        final List<long[]> probes = new ArrayList<>();
+        final List<Integer> failures = new ArrayList<>();
+
+        @Override
+        public void sendRequest(int address) {
+            broadcasts.add(address);
+        }
+
+        @Override
+        public void sendProbe(int address, long hardware) {
+            probes.add(new long[] {address, hardware});
+        }
+
+        @Override
+        public void resolutionFailed(int slot, int address) {
+            failures.add(address);
+        }
+    }
+
+    /** Polls every millisecond from {@code from} to {@code to} as the stack does. */
+    private void run(long from, long to) {
+        for (long t = from; t <= to; t += MS) {
+            table.poll(t, actions);
+        }
+    }
+
+    @Test
+    void expiredEntryIsStaleAndStillResolves_rfc1122_s2_3_2_1() {
+        table.learn(IP, MAC, 0);
+        assertEquals(ArpTable.REACHABLE, table.stateOf(IP, LIFETIME - 1));
+        table.poll(LIFETIME, actions);
+        assertEquals(ArpTable.STALE, table.stateOf(IP, LIFETIME));
+        assertEquals(MAC, table.resolve(IP, LIFETIME), "a STALE entry's MAC is used at once");
+        assertEquals(ArpTable.DELAY, table.stateOf(IP, LIFETIME), "first use starts validation");
+        assertTrue(actions.broadcasts.isEmpty() && actions.probes.isEmpty(), "nothing sent yet");
+    }
+
+    @Test
+    void expiredEntryResolvesEvenBeforeThePollMarksItStale() {
+        table.learn(IP, MAC, 0);
+        assertEquals(MAC, table.resolve(IP, LIFETIME + 5 * MS));
+        assertEquals(ArpTable.DELAY, table.stateOf(IP, LIFETIME + 5 * MS));
+    }
+
+    @Test
+    void validationSendsUnicastProbesToTheKnownMacAfterTheDelay_linuxDelayFirstProbeTime() {
+        table.learn(IP, MAC, 0);
+        long used = LIFETIME + 10 * MS;
+        table.resolve(IP, used);
+        run(used, used + table.delayNs() - MS);
+        assertTrue(actions.probes.isEmpty(), "no probe during DELAY");
+        run(used + table.delayNs(), used + table.delayNs());
+        assertEquals(1, actions.probes.size());
+        assertEquals(IP, (int) actions.probes.get(0)[0]);
+        assertEquals(MAC, actions.probes.get(0)[1], "probe goes to the known MAC");
+        assertEquals(ArpTable.PROBE, table.stateOf(IP, used + table.delayNs()));
+        assertEquals(MAC, table.resolve(IP, used + table.delayNs()), "frames still go to the known MAC");
+        long t = used + table.delayNs();
+        run(t + MS, t + 2 * RETRY);
+        assertEquals(3, actions.probes.size(), "one probe per retry interval, 3 in all");
+        assertTrue(actions.broadcasts.isEmpty(), "no broadcast while probing");
+        assertEquals(5 * S, table.delayNs(), "Linux's default delay_first_probe_time");
+    }
+
+    @Test
+    void replyToAProbeMakesTheEntryReachableAgain() {
+        table.learn(IP, MAC, 0);
+        long used = LIFETIME + 1;
+        table.resolve(IP, used);
+        long probeAt = used + table.delayNs();
+        run(probeAt, probeAt);
+        assertEquals(1, actions.probes.size());
+        long replyAt = probeAt + 3 * MS;
+        assertTrue(table.update(IP, MAC, replyAt) >= 0);
+        assertEquals(ArpTable.REACHABLE, table.stateOf(IP, replyAt));
+        run(replyAt, replyAt + 10 * RETRY);
+        assertEquals(1, actions.probes.size(), "no more probes once confirmed");
+        assertEquals(ArpTable.REACHABLE, table.stateOf(IP, replyAt + LIFETIME - 1));
+        assertEquals(MAC, table.resolve(IP, replyAt + LIFETIME - 1));
+    }
+
+    @Test
+    void unansweredProbesFallBackToBroadcastResolutionThenFailure() {
+        table.learn(IP, MAC, 0);
+        long used = LIFETIME + 1;
+        table.resolve(IP, used);
+        long probeAt = used + table.delayNs();
+        run(probeAt, probeAt + 3 * RETRY);
+        assertEquals(3, actions.probes.size());
+        assertEquals(ArpTable.INCOMPLETE, table.stateOf(IP, probeAt + 3 * RETRY));
+        assertEquals(-1, table.resolve(IP, probeAt + 3 * RETRY), "INCOMPLETE: frames park or fail as before");
+        assertEquals(1, actions.broadcasts.size(), "broadcast resolution begins at once");
+        long incompleteAt = probeAt + 3 * RETRY;
+        int slot = table.find(IP);
+        assertTrue(table.park(slot, 0x1234L));
+        run(incompleteAt + MS, incompleteAt + 3 * RETRY);
+        assertEquals(3, actions.broadcasts.size());
+        assertEquals(List.of(IP), actions.failures, "no answer: resolution fails (host unreachable)");
+        assertEquals(-1, table.find(IP));
+        assertEquals(0, table.size());
+    }
+
+    @Test
+    void unusedStaleEntryIsForgotten() {
+        table.learn(IP, MAC, 0);
+        run(LIFETIME - MS, LIFETIME + MS);
+        assertEquals(ArpTable.STALE, table.stateOf(IP, LIFETIME + MS));
+        table.poll(2 * LIFETIME - 1, actions);
+        assertEquals(1, table.size());
+        table.poll(2 * LIFETIME, actions);
+        assertEquals(0, table.size(), "STALE and unused for a lifetime: gone");
+        assertEquals(-1, table.lookup(IP, 2 * LIFETIME));
+        assertTrue(actions.probes.isEmpty() && actions.broadcasts.isEmpty(), "an unused entry costs no traffic");
+    }
+
+    @Test
+    void arpFromTheNeighbourRefreshesAStaleEntry() {
+        table.learn(IP, MAC, 0);
+        run(LIFETIME, LIFETIME);
+        long other = 0x02_00_00_00_00_99L;
+        table.update(IP, other, LIFETIME + S);
+        assertEquals(ArpTable.REACHABLE, table.stateOf(IP, LIFETIME + S));
+        assertEquals(other, table.resolve(IP, LIFETIME + S), "the merge updates the MAC, as before");
+    }
+
+    @Test
+    void shortLifetimeShortensTheDelay() {
+        ArpTable shortLived = new ArpTable(16, S, 100 * MS, 3);
+        assertEquals(S, shortLived.delayNs());
+    }
+
+    @Test
+    void tableStaysBoundedAndStaleEntriesDoNotGrowIt() {
+        for (int i = 0; i < 100; i++) {
+            table.learn(IP + i, MAC + i, 0);
+        }
+        int full = table.size();
+        assertTrue(full <= table.capacity() * 3 / 4 + 1, "bounded: " + full);
+        run(LIFETIME, LIFETIME);
+        for (int i = 0; i < 100; i++) {
+            table.resolve(IP + i, LIFETIME + 1);
+        }
+        assertEquals(full, table.size(), "validation makes no new entries");
+        long t = LIFETIME + 1 + table.delayNs();
+        run(t, t + 3 * RETRY + 3 * RETRY + MS);
+        assertEquals(3 * full, actions.probes.size());
+        assertEquals(full, actions.failures.size());
+        assertEquals(0, table.size());
+    }
+
+    @Test
+    void probeChainsSurviveRemovalOfStaleEntries() {
+        // Colliding entries in different states; removing some must leave the rest findable (backward shift).
+        for (int i = 0; i < 12; i++) {
+            table.learn(IP + i * 16, MAC + i, i % 2 == 0 ? 0 : LIFETIME);
+        }
+        // Two scans: an entry shifted back into a slot already scanned is seen by the next one.
+        run(2 * LIFETIME, 2 * LIFETIME + MS);
+        for (int i = 0; i < 12; i++) {
+            long expected = i % 2 == 0 ? -1 : MAC + i;
+            assertEquals(expected, table.lookup(IP + i * 16, 2 * LIFETIME), "entry " + i);
+        }
+    }
+}

@@ -388,6 +388,22 @@ class TcpListenerTest {
         }
 
         @Test
+        void earlyDataLostWhileTheSynAckArrivedIsRetransmittedByTheTimer_rfc6298_s5() {
+            acceptedFastOpenSyn();
+            r.write("200 OK");
+            assertEarlyData(r.recvOne(), "200 OK"); // lost on the way
+            r.send(r.sendTempl().ack(r.local + 1).seq(r.remoteIss + 6)); // the client ACKs the SYN-ACK only
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            r.recvNothing();
+            int ms = r.waitMs(1_500); // a probe or the RTO, not a stall
+            assertEarlyData(r.recvOne(), "200 OK");
+            assertTrue(ms < 1_100, "within the RTO: " + ms + " ms");
+            r.send(r.sendTempl().ack(r.local + 7).seq(r.remoteIss + 6));
+            r.step(3_000 * MS);
+            r.recvNothing();
+        }
+
+        @Test
         void clientThatNeverAcksTimesOutAndTheApplicationIsTold_rfc7413_s4_2_2() {
             acceptedFastOpenSyn();
             r.write("200 OK");

@@ -264,6 +264,11 @@ final class Listeners {
                 l.fastOpenPending++;
                 c.fastOpenListener = l;
                 counters.tcpFastOpenSynDataAccepted.incrementRelease();
+                // The answer may go out before the handshake completes (RFC 7413 §3, §4.2.2; Linux sends it
+                // after the SYN-ACK within the initial window): congestion control starts now, not at the ACK.
+                c.earlyData = true;
+                c.recovery.reset(c.sndUna);
+                c.cc.onEstablished(c, config.initialWindowSegments());
                 // The application gets the connection, and the data, before the handshake completes.
                 c.synDataLength = seg.payloadLength();
                 if (!in.accept(c)) {

@@ -133,6 +133,11 @@ public final class TcpConnection {
     int synData;
     boolean sendCookie;
     Listeners.Listener fastOpenListener;
+    /**
+     * A passive connection whose SYN data was accepted (RFC 7413 §4.2.2): it may send data in SYN-RECEIVED,
+     * within the peer's window and the initial window (congestion control and the scoreboard start at the SYN).
+     */
+    boolean earlyData;
     // Keepalive (RFC 1122 §4.2.3.6).
     boolean keepAlive;
     long keepIdleNs;

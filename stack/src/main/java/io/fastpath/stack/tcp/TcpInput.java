@@ -218,8 +218,11 @@ final class TcpInput {
         }
         c.state = TcpState.ESTABLISHED;
         c.retries = 0;
-        c.recovery.reset(c.sndUna); // the scoreboard counts from the first data byte
-        c.cc.onEstablished(c, config.initialWindowSegments());
+        if (!c.earlyData) {
+            c.recovery.reset(c.sndUna); // the scoreboard counts from the first data byte
+            c.cc.onEstablished(c, config.initialWindowSegments());
+        } // else both started with the Fast Open SYN, and the scoreboard holds what was sent in SYN-RECEIVED
+        c.earlyData = false;
         c.deadlines.clear(Deadlines.RETRANSMIT);
         counters.tcpConnections.setRelease(table.connectionCount());
     }
@@ -292,8 +295,9 @@ final class TcpInput {
         if (rst) {
             if (segSeq == c.rcvNxt) {
                 counters.tcpResetsReceived.incrementRelease();
-                if (c.state == TcpState.SYN_RECEIVED && !c.active && c.held) {
-                    // The application knows this request (it was held for a decision): tell it it ended.
+                if (c.state == TcpState.SYN_RECEIVED && !c.active && (c.held || c.fastOpenListener != null)) {
+                    // The application knows this connection (it was held for a decision, or accepted with its
+                    // Fast Open SYN data): tell it it ended.
                     table.closeConnection(c, NtStatus.STATUS_CONNECTION_RESET);
                 } else if (c.state == TcpState.SYN_RECEIVED && !c.active) {
                     table.releaseConnection(c); // back to LISTEN: nothing to report, nobody accepted it yet

@@ -52,6 +52,10 @@ final class TcpOutput {
 
     /** Sends what the windows allow: retransmissions of holes first, then new data, then FIN, then ACKs. */
     void output(TcpConnection c) {
+        if (c.state == TcpState.SYN_RECEIVED && c.earlyData) {
+            outputEarlyData(c);
+            return;
+        }
         if (c.state == TcpState.CLOSED || c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
             return; // the SYN (or SYN-ACK) is retransmitted by the timer; nothing else goes out yet
         }
@@ -165,6 +169,39 @@ final class TcpOutput {
         }
         if (Seq.lt(c.sndUna, c.sndMax) && !c.deadlines.isSet(Deadlines.RETRANSMIT)) {
             timers.armRetransmit(c);
+        }
+    }
+
+    /**
+     * A Fast Open server in SYN-RECEIVED (RFC 7413 §3: "the server can send data ... before the 3WHS
+     * completes", §4.2.2): new data after the SYN-ACK, within the peer's (unscaled SYN) window and the initial
+     * congestion window, the SYN-ACK counting as in flight (as Linux). Only new data: after a SYN-ACK timeout
+     * the data is deemed lost and recovery resends it once the handshake completes; a FIN waits for
+     * ESTABLISHED (RFC 9293 §3.10.4, CLOSE in SYN-RECEIVED with data queued). The retransmission timer is the
+     * SYN-ACK's.
+     */
+    private void outputEarlyData(TcpConnection c) {
+        int window = Math.min(c.sndWnd, c.cwnd);
+        int segmentSize = currentMss(c);
+        while (true) {
+            int unsent = c.sendBuffer.tail() - c.sndNxt;
+            int len = Math.min(Math.min(unsent, c.sndUna + window - c.sndNxt), segmentSize);
+            if (len <= 0 || c.recovery.board.full()) {
+                break;
+            }
+            // Nagle and SWS avoidance as in output(); the SYN-ACK alone outstanding counts as idle (Linux's
+            // Minshall check looks at small data segments only).
+            if (len < segmentSize && len < c.maxSndWnd / 2
+                && (len != unsent || !(c.sndNxt == c.iss + 1 || c.nodelay || c.finQueued))) {
+                break;
+            }
+            if (!emitData(c, c.sndNxt, len, false)) {
+                return;
+            }
+            c.sndNxt += len;
+            if (Seq.gt(c.sndNxt, c.sndMax)) {
+                c.sndMax = c.sndNxt;
+            }
         }
     }
 

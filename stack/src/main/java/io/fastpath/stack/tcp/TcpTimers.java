@@ -219,14 +219,23 @@ final class TcpTimers {
         if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
             int limit = c.state == TcpState.SYN_RECEIVED && !c.active ? config.synAckRetries() : config.synRetries();
             if (c.retries > limit || outOfTime) {
-                if (c.state == TcpState.SYN_RECEIVED && !c.active && c.held) {
-                    table.closeConnection(c, NtStatus.STATUS_IO_TIMEOUT); // accepted request, the peer never ACKed
+                if (c.state == TcpState.SYN_RECEIVED && !c.active && (c.held || c.fastOpenListener != null)) {
+                    // An accepted request, or a connection the application has since its Fast Open SYN data:
+                    // the peer never ACKed.
+                    table.closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
                 } else if (c.state == TcpState.SYN_RECEIVED && !c.active) {
                     table.releaseConnection(c);
                 } else {
                     table.closeConnection(c, NtStatus.STATUS_IO_TIMEOUT);
                 }
                 return;
+            }
+            if (c.earlyData && c.retries == 1 && Seq.gt(c.sndMax, c.iss + 1)) {
+                // Data sent after the SYN-ACK (Fast Open server): as Linux's tcp_fastopen_synack_timer, the first
+                // SYN-ACK timeout enters loss recovery, so the data goes again, in slow start, once the peer's
+                // ACK completes the handshake; only the SYN-ACK is retransmitted now.
+                c.cc.onTimeout(c, c.sndMax - c.sndUna, true, layer.nowNs);
+                c.recovery.onTimeout(c);
             }
             tx.sendSyn(c, c.state == TcpState.SYN_RECEIVED);
             armRetransmit(c);

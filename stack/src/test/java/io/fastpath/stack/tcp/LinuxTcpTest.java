@@ -324,10 +324,14 @@ class LinuxTcpTest {
         }
     }
 
-    /** Linux's sendto(MSG_FASTOPEN) into our server: the second connection's data rides in the SYN. */
+    /**
+     * Linux's sendto(MSG_FASTOPEN) into our server: the second connection's data rides in the SYN, and our echo
+     * goes out right after the SYN-ACK, before Linux's ACK of it arrives (RFC 7413 §3: one RTT to the answer).
+     */
     @Test
     void linuxFastOpenClientSendsDataInTheSynToFastpath_rfc7413() throws Exception {
-        try (Link link = new Link(true, 0, null)) {
+        Path pcap = dir.resolve("tfo-server.pcap");
+        try (Link link = new Link(true, 0, pcap)) {
             link.ns.exec("sysctl", "-qw", "net.ipv4.tcp_fastopen=3");
             EchoServer server = new EchoServer();
             assertEquals(NtStatus.STATUS_SUCCESS, server.listen(link.stack.tcp(), 7));
@@ -339,6 +343,30 @@ class LinuxTcpTest {
             assertEquals(1, link.stack.counters().tcpFastOpenCookiesSent.get());
             assertEquals(1, link.stack.counters().tcpFastOpenSynDataAccepted.get());
         }
+        // Our capture, in the order the stack took and sent frames: stream, source port, flags, payload length.
+        String frames = Shell.run("tshark", "-n", "-r", pcap.toString(), "-Y", "tcp.port == 7", "-T", "fields",
+            "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.flags", "-e", "tcp.len");
+        List<String[]> rows = frames.lines().filter(l -> !l.startsWith("Running") && !l.isBlank())
+            .map(l -> l.split("\t")).toList();
+        String stream = rows.stream().filter(r -> Integer.decode(r[2]) == 0x002 && Integer.parseInt(r[3]) > 0)
+            .map(r -> r[0]).findFirst().orElseThrow(() -> new AssertionError("no SYN with data: " + frames));
+        List<String> order = new ArrayList<>();
+        for (String[] r : rows) {
+            if (!r[0].equals(stream)) {
+                continue;
+            }
+            boolean ours = r[1].equals("7");
+            int flags = Integer.decode(r[2]);
+            if ((flags & 0x002) != 0) {
+                order.add(ours ? "SYN-ACK" : "SYN+data");
+            } else if (ours && Integer.parseInt(r[3]) > 0) {
+                order.add("echo");
+            } else if (!ours && (flags & 0x010) != 0 && order.size() >= 2 && !order.contains("ACK")) {
+                order.add("ACK");
+            }
+        }
+        assertEquals(List.of("SYN+data", "SYN-ACK", "echo", "ACK"), order.subList(0, Math.min(4, order.size())),
+            "the echo before the client's ACK of the SYN-ACK: " + frames);
     }
 
     /** Our connect with data into a Linux TFO server: a capture shows the second SYN carrying the data. */

@@ -302,6 +302,155 @@ class TcpListenerTest {
             assertEquals(1, r.counters().tcpFastOpenSynDataAccepted.get());
         }
 
+        /** A Fast Open SYN with "GET /" accepted; the SYN-ACK consumed; the connection in SYN-RECEIVED. */
+        private void acceptedFastOpenSyn() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            r.sendTo(Segment.of(RST).seq(r.remoteIss + 1), LOCAL_IP, LISTEN_PORT, REMOTE_IP, REMOTE_PORT + 100);
+            r.send(r.theirSyn().fastOpen(cookie).payload("GET /"));
+            assertEquals(r.remoteIss + 6, r.learnSynAck().ack());
+            assertEquals(TcpState.SYN_RECEIVED, r.state());
+        }
+
+        /** Our data segment [local + 1, + text) acknowledging the SYN and its 5 bytes of data. */
+        private void assertEarlyData(Segment s, String text) {
+            assertEquals(ACK | PSH, s.flags(), "data with ACK (and PSH): " + s);
+            assertEquals(r.local + 1, s.seq());
+            assertEquals(r.remoteIss + 6, s.ack());
+            assertEquals(text, new String(s.payload(), java.nio.charset.StandardCharsets.ISO_8859_1));
+        }
+
+        @Test
+        void responseToSynDataGoesOutBeforeTheHandshakeCompletes_rfc7413_s3() {
+            acceptedFastOpenSyn();
+            r.write("200 OK");
+            assertEarlyData(r.recvOne(), "200 OK"); // one RTT to the first response: no wait for the ACK
+            assertEquals(TcpState.SYN_RECEIVED, r.state());
+            // The client's ACK acknowledges the SYN-ACK and the data at once.
+            r.send(r.sendTempl().ack(r.local + 7).seq(r.remoteIss + 6));
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            r.recvNothing();
+            r.step(3_000 * MS);
+            r.recvNothing(); // all acknowledged: no retransmission
+            assertEquals(0, r.counters().tcpRetransmits.get());
+            r.write("more");
+            Segment next = r.recvOne();
+            assertEquals(r.local + 7, next.seq(), "after the early data: " + next);
+        }
+
+        @Test
+        void earlyDataStaysWithinTheInitialWindowAndWaitsForTheFinUntilEstablished_rfc7413_s3() {
+            acceptedFastOpenSyn();
+            r.connection().noDelay(true);
+            String big = "x".repeat(20 * 1460);
+            r.write(big);
+            r.shutdown();
+            List<Segment> sent = r.recvAll();
+            // Initial window 10 segments (RFC 6928), the SYN-ACK counting as in flight (Linux counts it as one
+            // packet): 9 full ones; the 1,459 bytes left of the window wait (sender SWS avoidance).
+            long bytes = sent.stream().mapToLong(s -> s.payload().length).sum();
+            assertEquals(9 * 1460, bytes, "the initial window less the SYN: " + sent.size() + " segments");
+            assertFalse(sent.stream().anyMatch(s -> s.has(io.fastpath.stack.wire.TcpSegment.FIN)), "no FIN before ESTABLISHED");
+            assertEquals(TcpState.SYN_RECEIVED, r.state());
+            r.send(r.sendTempl().ack(r.local + 1 + (int) bytes).seq(r.remoteIss + 6));
+            List<Segment> after = r.recvAll();
+            assertEquals(r.local + 1 + (int) bytes, after.getFirst().seq(), "the rest goes after the handshake");
+            assertEquals(TcpState.ESTABLISHED, r.state(), "the FIN waits for the rest");
+            for (int i = 0; i < 5 && !after.getLast().has(io.fastpath.stack.wire.TcpSegment.FIN); i++) {
+                Segment last = after.getLast();
+                r.send(r.sendTempl().ack(last.seq() + last.payload().length).seq(r.remoteIss + 6));
+                after = r.recvAll();
+            }
+            assertTrue(after.getLast().has(io.fastpath.stack.wire.TcpSegment.FIN), "then the FIN: " + after.getLast());
+            assertEquals(r.local + 1 + big.length(), after.getLast().seq() + after.getLast().payload().length);
+            assertEquals(TcpState.FIN_WAIT_1, r.state());
+        }
+
+        @Test
+        void lostSynAckIsRetransmittedAloneAndTheDataAfterTheHandshake_rfc7413_s4_2_2() {
+            acceptedFastOpenSyn();
+            r.write("200 OK");
+            assertEarlyData(r.recvOne(), "200 OK");
+            // Neither reaches the client: the SYN-ACK's timer fires (initial RTO 1 s) and sends the SYN-ACK only.
+            TcpEndpointRig.assertTimer(1000, r.waitMs(1100));
+            Segment again = r.recvOne();
+            assertTrue(again.has(SYN | ACK), "the SYN-ACK again: " + again);
+            assertEquals(r.local, again.seq());
+            assertEquals(r.remoteIss + 6, again.ack());
+            // The client's ACK acknowledges the SYN only: the data is deemed lost and goes again at once.
+            r.send(r.sendTempl().ack(r.local + 1).seq(r.remoteIss + 6));
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEarlyData(r.recvOne(), "200 OK");
+            assertEquals(1, r.counters().tcpRetransmits.get());
+            r.send(r.sendTempl().ack(r.local + 7).seq(r.remoteIss + 6));
+            r.step(3_000 * MS);
+            r.recvNothing();
+        }
+
+        @Test
+        void earlyDataLostWhileTheSynAckArrivedIsRetransmittedByTheTimer_rfc6298_s5() {
+            acceptedFastOpenSyn();
+            r.write("200 OK");
+            assertEarlyData(r.recvOne(), "200 OK"); // lost on the way
+            r.send(r.sendTempl().ack(r.local + 1).seq(r.remoteIss + 6)); // the client ACKs the SYN-ACK only
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            r.recvNothing();
+            int ms = r.waitMs(1_500); // a probe or the RTO, not a stall
+            assertEarlyData(r.recvOne(), "200 OK");
+            assertTrue(ms < 1_100, "within the RTO: " + ms + " ms");
+            r.send(r.sendTempl().ack(r.local + 7).seq(r.remoteIss + 6));
+            r.step(3_000 * MS);
+            r.recvNothing();
+        }
+
+        @Test
+        void clientThatNeverAcksTimesOutAndTheApplicationIsTold_rfc7413_s4_2_2() {
+            acceptedFastOpenSyn();
+            r.write("200 OK");
+            assertEarlyData(r.recvOne(), "200 OK");
+            for (int i = 0; i < 10 && r.state() != TcpState.CLOSED; i++) {
+                r.step(70_000 * MS);
+            }
+            List<Segment> sent = r.recvAll();
+            assertTrue(sent.stream().allMatch(s -> s.has(SYN | ACK)), "only SYN-ACKs: " + sent);
+            assertEquals(List.of("accept", "closed " + io.fastpath.stack.NtStatus.name(
+                io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT)), r.app.events);
+            assertEquals(0, r.layer.connectionCount(), "nothing left");
+            // The Fast Open pending slot came back: four more accepted SYNs (fastOpenMaxPending 4).
+            byte[] cookie = cookie();
+            for (int p = 0; p < 4; p++) {
+                r.sendTo(r.theirSyn().fastOpen(cookie).payload("GET /"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 42_000 + p);
+                assertEquals(r.remoteIss + 6, r.recvOne().ack());
+            }
+        }
+
+        @Test
+        void resetInSynReceivedClosesTheEarlyAcceptedConnection_rfc9293_s3_10_7_4() {
+            acceptedFastOpenSyn();
+            r.write("200 OK");
+            r.recvAll();
+            r.send(Segment.of(RST).seq(r.remoteIss + 6));
+            assertEquals(List.of("accept", "closed " + io.fastpath.stack.NtStatus.name(
+                io.fastpath.stack.NtStatus.STATUS_CONNECTION_RESET)), r.app.events);
+            assertEquals(0, r.layer.connectionCount());
+        }
+
+        @Test
+        void ordinarySynReceivedSendsNoDataBeforeTheAck_rfc9293_s3_10_4() {
+            r = TcpEndpointRig.listening(tfo(), TcpSocketOptions.withConditionalAccept(TcpSocketOptions.DEFAULTS));
+            r.send(r.theirSyn());
+            TcpConnection held = r.app.requests.getFirst();
+            assertTrue(r.layer.acceptRequest(held));
+            r.learnSynAck();
+            org.agrona.concurrent.UnsafeBuffer b = new org.agrona.concurrent.UnsafeBuffer(new byte[6]);
+            assertEquals(6, held.send(b, 0, 6), "queued");
+            r.layer.flush(r.now);
+            r.recvNothing(); // no Fast Open data accepted: nothing but the SYN-ACK before the peer's ACK
+            r.send(r.sendTempl());
+            assertEquals(TcpState.ESTABLISHED, held.state());
+            assertEquals(6, r.recvOne().payload().length, "sent once established");
+        }
+
         @Test
         void synDataWithABadCookieIsNotAcknowledgedAndAFreshCookieIsIssued_rfc7413_s4_1_2() {
             r = TcpEndpointRig.listening(tfo());

@@ -97,7 +97,10 @@ class FastOpenCookieCacheTest {
         cookie(3, 12);
         com.sun.management.ThreadMXBean threads =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        for (int round = 0; round < 3; round++) { // warm up, then measure
+        // Warm up, then measure rounds until one allocated nothing: an allocating cache allocates in every round
+        // (a byte[] per cookie); a round can still catch the JIT's or the bean's own one-off bytes.
+        long quietest = Long.MAX_VALUE;
+        for (int round = 0; round < 8 && quietest != 0; round++) {
             long before = threads.getCurrentThreadAllocatedBytes();
             int found = 0;
             for (int server = 1; server <= 50_000; server++) {
@@ -106,9 +109,10 @@ class FastOpenCookieCacheTest {
             }
             long allocated = threads.getCurrentThreadAllocatedBytes() - before;
             assertEquals(50_000, found);
-            if (round == 2) {
-                assertEquals(0, allocated, "bytes allocated for 50,000 cookies");
+            if (round >= 2) {
+                quietest = Math.min(quietest, allocated);
             }
         }
+        assertEquals(0, quietest, "bytes allocated for 50,000 cookies in the quietest round");
     }
 }

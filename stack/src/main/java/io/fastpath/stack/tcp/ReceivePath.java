@@ -291,8 +291,12 @@ final class ReceivePath {
         }
         while (c.handover == null && !q.isEmpty() && c.handler != null && c.state != TcpState.CLOSED) {
             int length = q.headLength();
+            long handle = c.handle();
             int taken = c.handler.onReceive(c, q.headAddress(), length);
-            if (taken <= 0) {
+            if (taken <= 0 || c.state == TcpState.CLOSED || c.handle() != handle) {
+                // Nothing taken, or the application closed the connection inside the callback (abort, or a
+                // close that released it, possibly reused since): the close freed the queue, so nothing here
+                // may touch it again (a second free of its head).
                 break;
             }
             q.consumeHead(Math.min(taken, length), releaser);

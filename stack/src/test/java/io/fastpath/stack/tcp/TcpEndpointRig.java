@@ -146,7 +146,7 @@ final class TcpEndpointRig implements AutoCloseable {
     private final StackCounters counters;
     private final TcpSegment tcp = new TcpSegment();
     private final TcpOptions options = new TcpOptions();
-    private final ArrayDeque<Segment> emitted = new ArrayDeque<>();
+    final ArrayDeque<Segment> emitted = new ArrayDeque<>(); // package-private: a test may look at all of it
     private final UnsafeBuffer data = new UnsafeBuffer(ByteBuffer.allocateDirect(1 << 20));
     final NativePackets packets;
     final TcpLayer layer;

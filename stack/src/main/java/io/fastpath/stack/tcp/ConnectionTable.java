@@ -309,7 +309,9 @@ final class ConnectionTable {
             Listeners.leaveListener(c);
         }
         if (c.fastOpenListener != null) {
+            // Closed before the handshake completed: the place stays taken for a while (Listener.fastOpenHeldUntil).
             c.fastOpenListener.fastOpenPending--;
+            c.fastOpenListener.holdFastOpenPlace(layer.nowNs + Listeners.FAST_OPEN_CLOSED_HOLD_NS);
             c.fastOpenListener = null;
         }
         c.state = TcpState.CLOSED;

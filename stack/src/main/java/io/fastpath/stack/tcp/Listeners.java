@@ -29,6 +29,9 @@ final class Listeners {
     private TcpOutput tx;
     private TcpTimers timers;
 
+    /** How long a Fast Open connection closed before its handshake keeps its place (Linux: 60 s). */
+    static final long FAST_OPEN_CLOSED_HOLD_NS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+
     /** A listening port. */
     static final class Listener {
         int port;
@@ -37,6 +40,33 @@ final class Listeners {
         long options;
         int pending;
         int fastOpenPending;
+        /**
+         * Fast Open connections closed before their handshake completed (reset, timed out, aborted): each keeps
+         * its place in {@code fastOpenMaxPending} until its deadline, as Linux keeps them on rskq_rst_head for
+         * 60 s. Otherwise a spoofed SYN with data, answered by the victim's own RST, would free its place at once
+         * and the limit would no longer bound what we send to spoofed addresses (RFC 7413 §5.1). A ring of
+         * deadlines, oldest first; allocated once at listen.
+         */
+        long[] fastOpenHeldUntil;
+        int heldFirst;
+        int heldCount;
+
+        /** Places taken now: pending Fast Open connections and closed ones still held. */
+        int fastOpenInUse(long nowNs) {
+            while (heldCount > 0 && nowNs - fastOpenHeldUntil[heldFirst] >= 0) {
+                heldFirst = (heldFirst + 1) % fastOpenHeldUntil.length;
+                heldCount--;
+            }
+            return fastOpenPending + heldCount;
+        }
+
+        /** A pending Fast Open connection closed before the handshake: its place stays taken until {@code untilNs}. */
+        void holdFastOpenPlace(long untilNs) {
+            if (fastOpenHeldUntil != null && heldCount < fastOpenHeldUntil.length) {
+                fastOpenHeldUntil[(heldFirst + heldCount) % fastOpenHeldUntil.length] = untilNs;
+                heldCount++;
+            }
+        }
         /** Half-open (SYN-RECEIVED) connections, oldest first, linked through TcpConnection.halfOpenNext. */
         TcpConnection halfOpenHead;
         TcpConnection halfOpenTail;
@@ -99,6 +129,7 @@ final class Listeners {
         l.localIp = ip.address();
         l.handler = handler;
         l.options = socketOptions;
+        l.fastOpenHeldUntil = new long[Math.max(1, config.fastOpenMaxPending())];
         listeners.put(port, l);
         return NtStatus.STATUS_SUCCESS;
     }
@@ -260,7 +291,7 @@ final class Listeners {
         boolean kept = false;
         if (config.fastOpen() && options.hasFastOpen()) {
             if (options.fastOpenCookieLength() > 0 && tfo.validCookie(src) && seg.payloadLength() > 0
-                && l.fastOpenPending < config.fastOpenMaxPending()) {
+                && l.fastOpenInUse(layer.nowNs) < config.fastOpenMaxPending()) {
                 l.fastOpenPending++;
                 c.fastOpenListener = l;
                 counters.tcpFastOpenSynDataAccepted.incrementRelease();

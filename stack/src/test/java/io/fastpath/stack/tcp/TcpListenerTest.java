@@ -416,7 +416,10 @@ class TcpListenerTest {
             assertEquals(List.of("accept", "closed " + io.fastpath.stack.NtStatus.name(
                 io.fastpath.stack.NtStatus.STATUS_IO_TIMEOUT)), r.app.events);
             assertEquals(0, r.layer.connectionCount(), "nothing left");
-            // The Fast Open pending slot came back: four more accepted SYNs (fastOpenMaxPending 4).
+            // The Fast Open pending slot comes back a minute after the close (Linux's rskq_rst_head): then four more
+            // accepted SYNs (fastOpenMaxPending 4).
+            r.step(61_000 * MS);
+            r.recvAll();
             byte[] cookie = cookie();
             for (int p = 0; p < 4; p++) {
                 r.sendTo(r.theirSyn().fastOpen(cookie).payload("GET /"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 42_000 + p);
@@ -499,6 +502,28 @@ class TcpListenerTest {
             r.send(r.theirSyn().fastOpen(new byte[8]).payload("early"));
             Segment synAck = r.learnSynAck();
             assertEquals(r.ourSynAck(), synAck, "no cookie, data not acknowledged");
+        }
+
+        /**
+         * Review finding: a spoofed SYN with data, answered by the victim's RST, must not free its Fast Open place
+         * at once, or fastOpenMaxPending would no longer bound what we send to spoofed addresses (RFC 7413 §5.1;
+         * Linux holds reset requests for 60 s).
+         */
+        @Test
+        void aResetFastOpenConnectionKeepsItsPlaceForAMinute_rfc7413_s5_1() {
+            r = TcpEndpointRig.listening(cookies(TcpConfig.SynCookieMode.OFF).withFastOpen(true, 1));
+            byte[] cookie = cookie();
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("one"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_001);
+            assertEquals(r.remoteIss + 4, r.recvOne().ack());
+            r.sendTo(Segment.of(RST).seq(r.remoteIss + 4), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_001);
+            assertEquals(List.of("accept", "closed " + io.fastpath.stack.NtStatus.name(
+                io.fastpath.stack.NtStatus.STATUS_CONNECTION_RESET)), r.app.events, "reset");
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("two"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_002);
+            assertEquals(r.remoteIss + 1, r.recvOne().ack(), "the reset connection's place is still taken");
+            r.step(61_000 * MS);
+            r.recvAll();
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("three"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_003);
+            assertEquals(r.remoteIss + 6, r.recvOne().ack(), "a minute later the place is free again");
         }
 
         @Test

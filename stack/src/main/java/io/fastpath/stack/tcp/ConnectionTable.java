@@ -242,6 +242,7 @@ final class ConnectionTable {
         c.deadlines.clear(Deadlines.TIME_WAIT);
         c.cwnd = 0;
         c.earlyData = false;
+        c.synAckSent = false;
         c.ssthresh = Integer.MAX_VALUE;
         c.cwndLimited = false;
         c.probesOut = 0;

@@ -138,6 +138,8 @@ public final class TcpConnection {
      * within the peer's window and the initial window (congestion control and the scoreboard start at the SYN).
      */
     boolean earlyData;
+    /** A SYN-ACK of this connection reached the port (early data never goes out ahead of it). */
+    boolean synAckSent;
     // Keepalive (RFC 1122 §4.2.3.6).
     boolean keepAlive;
     long keepIdleNs;

@@ -53,7 +53,9 @@ final class TcpOutput {
     /** Sends what the windows allow: retransmissions of holes first, then new data, then FIN, then ACKs. */
     void output(TcpConnection c) {
         if (c.state == TcpState.SYN_RECEIVED && c.earlyData) {
-            outputEarlyData(c);
+            if (c.synAckSent) {
+                outputEarlyData(c); // never ahead of the SYN-ACK: a client in SYN-SENT drops segments without SYN
+            }
             return;
         }
         if (c.state == TcpState.CLOSED || c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
@@ -284,7 +286,10 @@ final class TcpOutput {
             c.sndNxt = c.iss + 1 + data;
             c.sndMax = c.sndNxt;
         }
-        emit(c, c.iss, data, ack ? TcpSegment.SYN | TcpSegment.ACK : TcpSegment.SYN, c.retries > 0);
+        boolean sent = emit(c, c.iss, data, ack ? TcpSegment.SYN | TcpSegment.ACK : TcpSegment.SYN, c.retries > 0);
+        if (ack && sent) {
+            c.synAckSent = true;
+        }
     }
 
     /**

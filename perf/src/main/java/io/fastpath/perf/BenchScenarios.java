@@ -628,6 +628,7 @@ final class BenchScenarios {
                 Map<Integer, List<Double>> rates = new LinkedHashMap<>();
                 Map<Integer, List<Double>> costs = new LinkedHashMap<>();
                 Map<Integer, List<Double>> shares = new LinkedHashMap<>();
+                Map<Integer, List<Double>> perCpu = new LinkedHashMap<>();
                 for (int run = 1; run <= runs; run++) {
                     int[] order = run % 2 == 1 ? new int[] {1, 2} : new int[] {2, 1};
                     for (int shards : order) {
@@ -654,6 +655,8 @@ final class BenchScenarios {
                             costs.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
                                 m.caseName().equals("bulk") ? "cpu_ns_per_data_segment" : "cpu_ns_per_cycle"));
                             shares.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record, "cpu_share_total"));
+                            perCpu.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                "rate_per_cpu_second"));
                             results.bars.add(new BenchResults.Bar(m.chart(), "run " + run, shards + " shard"
                                 + (shards > 1 ? "s" : ""), rates.get(shards).getLast(), m.unit()));
                         }
@@ -667,6 +670,7 @@ final class BenchScenarios {
                     cells.add(v.stream().map(BenchResults::number).reduce((a, b) -> a + " " + b).orElse("-"));
                     cells.add(BenchResults.number(ShardScaling.median(costs.getOrDefault(shards, List.of()))));
                     cells.add(BenchResults.number(ShardScaling.median(shares.getOrDefault(shards, List.of()))));
+                    cells.add(BenchResults.number(ShardScaling.median(perCpu.getOrDefault(shards, List.of()))));
                     rows.put(shards + " shard" + (shards > 1 ? "s" : ""), cells);
                     if (!v.isEmpty()) {
                         results.bars.add(new BenchResults.Bar(m.chart(), "median", shards + " shard"
@@ -675,19 +679,25 @@ final class BenchScenarios {
                 }
                 BenchResults.table("scaling " + m.caseName() + " (a client and a server shard per thread, thread q"
                     + " on its own CPU; " + runs + " run(s))", List.of(m.unit() + " (median)", "runs",
-                    "CPU ns/" + (m.caseName().equals("bulk") ? "data segment" : "cycle"), "CPUs busy"), rows);
+                    "CPU ns/" + (m.caseName().equals("bulk") ? "data segment" : "cycle"), "CPUs busy",
+                    m.unit() + " per CPU-second"), rows);
                 Map<String, Double> v = new LinkedHashMap<>();
                 Map<String, Double> c = new LinkedHashMap<>();
+                Map<String, Double> e = new LinkedHashMap<>();
                 if (rates.containsKey(2)) {
                     v.put(BenchResults.SUBJECT, ShardScaling.median(rates.get(2)));
                     c.put(BenchResults.SUBJECT, ShardScaling.median(costs.get(2)));
+                    e.put(BenchResults.SUBJECT, ShardScaling.median(perCpu.get(2)));
                 }
                 if (rates.containsKey(1)) {
                     v.put("shards1", ShardScaling.median(rates.get(1)));
                     c.put("shards1", ShardScaling.median(costs.get(1)));
+                    e.put("shards1", ShardScaling.median(perCpu.get(1)));
                 }
                 results.compare(m.metric(), m.unit(), true, v);
                 results.compare(m.costMetric(), m.costUnit(), false, c);
+                // The ratio a machine with both CPUs free would show if nothing but CPU limits the shards: 2 x this.
+                results.compare(m.metric().replace("_per_s", "_per_cpu_s"), m.unit() + " per CPU-second", true, e);
             }
         } finally {
             scaling.close();

@@ -408,8 +408,10 @@ final class ShardScaling {
             long accepted = rig.server.shard(q).counters().tcpPassiveOpens.get();
             owners &= opened > 0 && opened == accepted && (connectionsPerShard < 0 || opened == connectionsPerShard);
         }
+        // What the shard pairs did per second of CPU they got: on a shared machine a thread gets less than its
+        // CPU, and this is what they would do with every CPU to themselves if nothing else limits them.
         r.field("forwarded_frames", forwarded).field("each_shards_connections_on_its_own_queue", owners)
-            .field("cpu_share_total", cpuShareTotal);
+            .field("cpu_share_total", cpuShareTotal).field("rate_per_cpu_second", rate / cpuShareTotal);
         r.beginArray("counters");
         for (int q = 0; q < rig.shards; q++) {
             Measure.appendCounters(r, "client_shard" + q, rig.client.shard(q));

@@ -629,6 +629,9 @@ final class BenchScenarios {
                 Map<Integer, List<Double>> costs = new LinkedHashMap<>();
                 Map<Integer, List<Double>> shares = new LinkedHashMap<>();
                 Map<Integer, List<Double>> perCpu = new LinkedHashMap<>();
+                Map<Integer, List<Double>> clientCost = new LinkedHashMap<>();
+                Map<Integer, List<Double>> serverCost = new LinkedHashMap<>();
+                boolean bulk = m.caseName().equals("bulk");
                 for (int run = 1; run <= runs; run++) {
                     int[] order = run % 2 == 1 ? new int[] {1, 2} : new int[] {2, 1};
                     for (int shards : order) {
@@ -657,6 +660,10 @@ final class BenchScenarios {
                             shares.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record, "cpu_share_total"));
                             perCpu.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
                                 "rate_per_cpu_second"));
+                            clientCost.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                bulk ? "sender_cpu_ns_per_data_segment" : "client_cpu_ns_per_cycle"));
+                            serverCost.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                bulk ? "receiver_cpu_ns_per_data_segment" : "server_cpu_ns_per_cycle"));
                             results.bars.add(new BenchResults.Bar(m.chart(), "run " + run, shards + " shard"
                                 + (shards > 1 ? "s" : ""), rates.get(shards).getLast(), m.unit()));
                         }
@@ -669,6 +676,8 @@ final class BenchScenarios {
                     cells.add(BenchResults.number(ShardScaling.median(v)));
                     cells.add(v.stream().map(BenchResults::number).reduce((a, b) -> a + " " + b).orElse("-"));
                     cells.add(BenchResults.number(ShardScaling.median(costs.getOrDefault(shards, List.of()))));
+                    cells.add(BenchResults.number(ShardScaling.median(clientCost.getOrDefault(shards, List.of())))
+                        + " / " + BenchResults.number(ShardScaling.median(serverCost.getOrDefault(shards, List.of()))));
                     cells.add(BenchResults.number(ShardScaling.median(shares.getOrDefault(shards, List.of()))));
                     cells.add(BenchResults.number(ShardScaling.median(perCpu.getOrDefault(shards, List.of()))));
                     rows.put(shards + " shard" + (shards > 1 ? "s" : ""), cells);
@@ -679,7 +688,8 @@ final class BenchScenarios {
                 }
                 BenchResults.table("scaling " + m.caseName() + " (a client and a server shard per thread, thread q"
                     + " on its own CPU; " + runs + " run(s))", List.of(m.unit() + " (median)", "runs",
-                    "CPU ns/" + (m.caseName().equals("bulk") ? "data segment" : "cycle"), "CPUs busy",
+                    "CPU ns/" + (bulk ? "data segment" : "cycle"), bulk ? "sender / receiver" : "client / server",
+                    "CPUs busy",
                     m.unit() + " per CPU-second"), rows);
                 Map<String, Double> v = new LinkedHashMap<>();
                 Map<String, Double> c = new LinkedHashMap<>();

@@ -22,6 +22,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.ToLongFunction;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -132,7 +133,7 @@ final class ShardScaling {
         }
 
         /** Starts thread q running {@code work[q]} (which polls client shard q and server shard q). */
-        void start(PollThread.Work[] work) {
+        void start(PairWork[] work) {
             for (int q = 0; q < shards; q++) {
                 threads[q] = new PollThread("shard-pair-" + q, cpuOf(q, shards), true, work[q], null, null).start();
             }
@@ -216,6 +217,70 @@ final class ShardScaling {
         return clientPool.inUseCount() + serverPool.inUseCount();
     }
 
+    /**
+     * Thread q's duty cycle: client shard q's work (with its application), then server shard q's. Every 16th
+     * duty cycle is timed on each side, so the thread's CPU can be split between the two ends (sampled: three
+     * clock reads per timed cycle, about 4 ns per duty cycle on average).
+     */
+    static final class PairWork implements PollThread.Work {
+        private final PollThread.Work client;
+        private final PollThread.Work server;
+        private long cycles;
+        private long clientNs;
+        private long serverNs;
+        private final AtomicLong clientPublished = new AtomicLong();
+        private final AtomicLong serverPublished = new AtomicLong();
+
+        PairWork(PollThread.Work client, PollThread.Work server) {
+            this.client = client;
+            this.server = server;
+        }
+
+        @Override
+        public int doWork() {
+            if ((++cycles & 15) != 0) {
+                return client.doWork() + server.doWork();
+            }
+            long t0 = System.nanoTime();
+            int work = client.doWork();
+            long t1 = System.nanoTime();
+            work += server.doWork();
+            long t2 = System.nanoTime();
+            clientNs += t1 - t0;
+            serverNs += t2 - t1;
+            clientPublished.lazySet(clientNs);
+            serverPublished.lazySet(serverNs);
+            return work;
+        }
+
+        long clientNs() {
+            return clientPublished.get();
+        }
+
+        long serverNs() {
+            return serverPublished.get();
+        }
+    }
+
+    /** The client's part of the sampled time of {@code work} between two readings ({@code [client, server]}). */
+    static double clientShare(PairWork[] work, long[][] before) {
+        long c = 0;
+        long s = 0;
+        for (int q = 0; q < work.length; q++) {
+            c += work[q].clientNs() - before[q][0];
+            s += work[q].serverNs() - before[q][1];
+        }
+        return c + s > 0 ? (double) c / (c + s) : Double.NaN;
+    }
+
+    static long[][] readings(PairWork[] work) {
+        long[][] r = new long[work.length][];
+        for (int q = 0; q < work.length; q++) {
+            r[q] = new long[] {work[q].clientNs(), work[q].serverNs()};
+        }
+        return r;
+    }
+
     /** What one measurement found (the JSON record has the rest). */
     record Outcome(double rate, double cpuNsPerOp, double cpuShareTotal, long forwarded, boolean ownersRight) {
     }
@@ -229,13 +294,13 @@ final class ShardScaling {
         DiscardServer[] sinks = new DiscardServer[shards];
         Outcome outcome;
         try (Rig rig = new Rig(shards, TcpHarness.tcpConfig())) {
-            PollThread.Work[] work = new PollThread.Work[shards];
+            PairWork[] work = new PairWork[shards];
             for (int q = 0; q < shards; q++) {
                 senders[q] = new BulkSender(connectionsPerShard);
                 sinks[q] = new DiscardServer(true);
                 Stack c = rig.client.shard(q);
                 Stack s = rig.server.shard(q);
-                work[q] = () -> c.doWork() + s.doWork();
+                work[q] = new PairWork(c::doWork, s::doWork);
             }
             rig.start(work);
             for (int q = 0; q < shards; q++) {
@@ -267,12 +332,14 @@ final class ShardScaling {
             long[] perShard0 = Arrays.stream(sinks).mapToLong(DiscardServer::bytes).toArray();
             long dataSegs0 = rig.server.sum(c -> c.tcpSegmentsReceived.get());
             long allSegs0 = rig.sum(c -> c.tcpSegmentsSent.get());
+            long[][] split0 = readings(work);
             Measure.Sample before = Measure.sample(probes);
             Measure.sleep((long) (seconds * 1000));
             long bytes1 = Arrays.stream(sinks).mapToLong(DiscardServer::bytes).sum();
             long[] perShard1 = Arrays.stream(sinks).mapToLong(DiscardServer::bytes).toArray();
             long dataSegs1 = rig.server.sum(c -> c.tcpSegmentsReceived.get());
             long allSegs1 = rig.sum(c -> c.tcpSegmentsSent.get());
+            double clientShare = clientShare(work, split0);
             Measure.Sample after = Measure.sample(probes);
             check.run();
             double wall = (after.nanoTime() - before.nanoTime()) / 1e9;
@@ -289,7 +356,11 @@ final class ShardScaling {
                 .field("cpu_ns", cpuNs)
                 .field("cpu_ns_per_data_segment", dataSegs > 0 ? (double) cpuNs / dataSegs : Double.NaN)
                 .field("cpu_ns_per_segment", allSegs > 0 ? (double) cpuNs / allSegs : Double.NaN)
-                .field("cpu_ns_per_kib", moved > 0 ? cpuNs / (moved / 1024.0) : Double.NaN);
+                .field("cpu_ns_per_kib", moved > 0 ? cpuNs / (moved / 1024.0) : Double.NaN)
+                .field("sender_share_of_cpu", clientShare)
+                .field("sender_cpu_ns_per_data_segment", dataSegs > 0 ? clientShare * cpuNs / dataSegs : Double.NaN)
+                .field("receiver_cpu_ns_per_data_segment", dataSegs > 0 ? (1 - clientShare) * cpuNs / dataSegs
+                    : Double.NaN);
             Measure.appendAllocation(r, probes, before, after, Math.max(1, moved >> 20), "mib");
             System.out.printf("   %d shard(s): %.2f Gbit/s (%,d bytes in %.2f s), %.0f ns CPU per data segment%n",
                 shards, gbit, moved, wall, dataSegs > 0 ? (double) cpuNs / dataSegs : Double.NaN);
@@ -329,7 +400,7 @@ final class ShardScaling {
         RttRecorder[] recorders = new RttRecorder[shards];
         Outcome outcome;
         try (Rig rig = new Rig(shards, TcpHarness.tcpConfig().withTimeWait(CONNRATE_TIME_WAIT_NS))) {
-            PollThread.Work[] work = new PollThread.Work[shards];
+            PairWork[] work = new PairWork[shards];
             EchoServer[] echo = new EchoServer[shards];
             for (int q = 0; q < shards; q++) {
                 // The recorder only checks each response; the rate comes from the cycle counter over the window.
@@ -340,7 +411,7 @@ final class ShardScaling {
                 ConnectCycles mine = cycles[q];
                 Stack c = rig.client.shard(q);
                 Stack s = rig.server.shard(q);
-                work[q] = () -> mine.doWork(c) + s.doWork();
+                work[q] = new PairWork(() -> mine.doWork(c), s::doWork);
             }
             rig.start(work);
             for (int q = 0; q < shards; q++) {
@@ -364,10 +435,12 @@ final class ShardScaling {
             check.run();
             long[] c0 = Arrays.stream(cycles).mapToLong(ConnectCycles::cycles).toArray();
             long segs0 = rig.sum(c -> c.tcpSegmentsSent.get());
+            long[][] split0 = readings(work);
             Measure.Sample before = Measure.sample(probes);
             Measure.sleep((long) (seconds * 1000));
             long[] c1 = Arrays.stream(cycles).mapToLong(ConnectCycles::cycles).toArray();
             long segs1 = rig.sum(c -> c.tcpSegmentsSent.get());
+            double clientShare = clientShare(work, split0);
             Measure.Sample after = Measure.sample(probes);
             check.run();
             double wall = (after.nanoTime() - before.nanoTime()) / 1e9;
@@ -378,7 +451,10 @@ final class ShardScaling {
                 .field("per_shard_cycles_per_s", perShardRates(c0, c1, wall, 1))
                 .field("segments_sent_both_hosts", segs1 - segs0)
                 .field("segments_per_cycle", done > 0 ? (double) (segs1 - segs0) / done : Double.NaN)
-                .field("cpu_ns", cpuNs).field("cpu_ns_per_cycle", done > 0 ? (double) cpuNs / done : Double.NaN);
+                .field("cpu_ns", cpuNs).field("cpu_ns_per_cycle", done > 0 ? (double) cpuNs / done : Double.NaN)
+                .field("client_share_of_cpu", clientShare)
+                .field("client_cpu_ns_per_cycle", done > 0 ? clientShare * cpuNs / done : Double.NaN)
+                .field("server_cpu_ns_per_cycle", done > 0 ? (1 - clientShare) * cpuNs / done : Double.NaN);
             Measure.appendAllocation(r, probes, before, after, Math.max(1, done), "cycle");
             System.out.printf("   %d shard(s): %,.0f cycles/s (%,d in %.2f s), %.0f ns CPU per cycle%n", shards,
                 rate, done, wall, done > 0 ? (double) cpuNs / done : Double.NaN);

@@ -218,14 +218,14 @@ final class ShardScaling {
     }
 
     /**
-     * Thread q's duty cycle: client shard q's work (with its application), then server shard q's. Every 16th
-     * duty cycle is timed on each side, so the thread's CPU can be split between the two ends (sampled: three
+     * Thread q's duty cycle: client shard q's work (with its application), then server shard q's. A random 1 in
+     * 16 duty cycles is timed on each side, so the thread's CPU can be split between the two ends (sampled: three
      * clock reads per timed cycle, about 4 ns per duty cycle on average).
      */
     static final class PairWork implements PollThread.Work {
         private final PollThread.Work client;
         private final PollThread.Work server;
-        private long cycles;
+        private long seed = 0x9E3779B97F4A7C15L;
         private long clientNs;
         private long serverNs;
         private final AtomicLong clientPublished = new AtomicLong();
@@ -238,7 +238,14 @@ final class ShardScaling {
 
         @Override
         public int doWork() {
-            if ((++cycles & 15) != 0) {
+            // A random 1 in 16, not every 16th: a connect cycle spans a few duty cycles, and a fixed stride would
+            // time the same phase of it each time (xorshift: no allocation, no shared state).
+            long x = seed;
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            seed = x;
+            if ((x & 15) != 0) {
                 return client.doWork() + server.doWork();
             }
             long t0 = System.nanoTime();

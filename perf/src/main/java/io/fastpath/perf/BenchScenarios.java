@@ -709,6 +709,24 @@ final class BenchScenarios {
                 // The ratio a machine with both CPUs free would show if nothing but CPU limits the shards: 2 x this.
                 results.compare(m.metric().replace("_per_s", "_per_cpu_s"), m.unit() + " per CPU-second", true, e);
             }
+            if (caseFilter.test("independent") && Runtime.getRuntime().availableProcessors() >= 2) {
+                // Two 1-shard rigs that share nothing in fastpath, at once on the two CPUs: what two shards lose
+                // to the hardware alone.
+                ShardScaling other = new ShardScaling("x", 1 - ShardScaling.cpuOf(0, 1), 16383);
+                try {
+                    for (int run = 1; run <= runs; run++) {
+                        Map<String, Object> record = runPeer(results, "independent-run" + run, "2x1shard",
+                            r -> ShardScaling.independentConnrate(r, scaling, other, budget.bulkWarmupSeconds(),
+                                budget.bulkSeconds()));
+                        if (record != null) {
+                            results.notes.add("independent run " + run + ": two 1-shard rigs at once, cycles/s "
+                                + record.get("independent_cycles_per_s"));
+                        }
+                    }
+                } finally {
+                    other.close();
+                }
+            }
         } finally {
             scaling.close();
         }

@@ -60,10 +60,24 @@ final class ShardScaling {
     private final PktmbufPool serverPool;
     private int round;
 
+    private final String tag;
+    /** The CPU of a 1-shard rig's thread, or -1 for {@link #cpuOf}. */
+    private final int cpu;
+
     ShardScaling() {
+        this("", -1, POOL_SIZE);
+    }
+
+    /**
+     * Pools of {@code poolSize} and rigs named with {@code tag} (two instances side by side: EAL's memory holds
+     * two pools of 32,767 and two of 16,383, not four of 32,767); a 1-shard rig's thread on {@code cpu}.
+     */
+    ShardScaling(String tag, int cpu, int poolSize) {
         io.fastpath.dpdk.Eal.shared();
-        clientPool = PktmbufPool.create("scale_pa", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
-        serverPool = PktmbufPool.create("scale_pb", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
+        this.tag = tag;
+        this.cpu = cpu;
+        clientPool = PktmbufPool.create("scale_pa" + tag, poolSize, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
+        serverPool = PktmbufPool.create("scale_pb" + tag, poolSize, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
     }
 
     void close() {
@@ -98,7 +112,7 @@ final class ShardScaling {
 
         Rig(int shards, TcpConfig tcp) throws IOException {
             this.shards = shards;
-            String name = "scl" + round++;
+            String name = "scl" + tag + round++;
             countersDir = Files.createTempDirectory(Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm")
                 : Path.of(System.getProperty("java.io.tmpdir")), "fastpath-scaling-");
             pair = RingPair.create(name, RING_SIZE, clientPool, serverPool,
@@ -135,7 +149,8 @@ final class ShardScaling {
         /** Starts thread q running {@code work[q]} (which polls client shard q and server shard q). */
         void start(PairWork[] work) {
             for (int q = 0; q < shards; q++) {
-                threads[q] = new PollThread("shard-pair-" + q, cpuOf(q, shards), true, work[q], null, null).start();
+                threads[q] = new PollThread("shard-pair-" + tag + q, shards == 1 && cpu >= 0 ? cpu : cpuOf(q, shards),
+                    true, work[q], null, null).start();
             }
         }
 
@@ -475,6 +490,74 @@ final class ShardScaling {
         }
         r.field("mbufs_leaked", mbufsInUse());
         return outcome;
+    }
+
+    /**
+     * Two 1-shard rigs of two instances at once ({@code a}'s thread on its CPU, {@code b}'s on its): two hosts pairs
+     * that share nothing in fastpath (own pools, own port tables, own rings), only the JVM and the hardware. If
+     * each does less than one rig alone, the hardware (or the VM) is what two shards lose to. Returns each rig's
+     * cycles per second; the record gets both with their CPU shares.
+     */
+    static double[] independentConnrate(Json r, ShardScaling a, ShardScaling b, double warmupSeconds, double seconds)
+        throws IOException {
+        ShardScaling[] sides = {a, b};
+        Rig[] rigs = new Rig[2];
+        ConnectCycles[] cycles = new ConnectCycles[2];
+        RttRecorder[] recorders = new RttRecorder[2];
+        try {
+            for (int i = 0; i < 2; i++) {
+                rigs[i] = sides[i].new Rig(1, TcpHarness.tcpConfig().withTimeWait(CONNRATE_TIME_WAIT_NS));
+                recorders[i] = new RttRecorder(0, 0, 1_000_000_000_000L);
+                cycles[i] = new ConnectCycles(rigs[i].client.shard(0).tcp(), SERVER_IP, TcpHarness.ECHO_PORT,
+                    recorders[i], false, 64);
+                ConnectCycles mine = cycles[i];
+                Stack c = rigs[i].client.shard(0);
+                Stack s = rigs[i].server.shard(0);
+                EchoServer echo = new EchoServer();
+                rigs[i].start(new PairWork[] {new PairWork(() -> mine.doWork(c), s::doWork)});
+                Rig rig = rigs[i];
+                rig.threads[0].run(() -> {
+                    TcpHarness.require(echo.listen(rig.server.shard(0).tcp(), TcpHarness.ECHO_PORT), "listen");
+                    mine.next();
+                });
+            }
+            List<Measure.Probe> probes = List.of(Measure.Probe.of(rigs[0].threads[0]),
+                Measure.Probe.of(rigs[1].threads[0]));
+            Runnable check = () -> {
+                for (int i = 0; i < 2; i++) {
+                    rigs[i].check();
+                    if (recorders[i].phase() == RttRecorder.FAILED) {
+                        throw new IllegalStateException("connect cycles failed: " + recorders[i].failure());
+                    }
+                }
+            };
+            TcpHarness.primeSamples(probes, warmupSeconds);
+            check.run();
+            long[] c0 = {cycles[0].cycles(), cycles[1].cycles()};
+            Measure.Sample before = Measure.sample(probes);
+            Measure.sleep((long) (seconds * 1000));
+            long[] c1 = {cycles[0].cycles(), cycles[1].cycles()};
+            Measure.Sample after = Measure.sample(probes);
+            check.run();
+            double wall = (after.nanoTime() - before.nanoTime()) / 1e9;
+            double[] rates = {(c1[0] - c0[0]) / wall, (c1[1] - c0[1]) / wall};
+            r.field("independent_cycles_per_s", List.of(BenchResults.number(rates[0]), BenchResults.number(rates[1])));
+            Measure.appendAllocation(r, probes, before, after, Math.max(1, c1[0] - c0[0]), "cycle");
+            System.out.printf("   two independent 1-shard rigs at once: %,.0f (%s) and %,.0f (%s) cycles/s%n", rates[0],
+                rigs[0].threads[0].pinning(), rates[1], rigs[1].threads[0].pinning());
+            for (ConnectCycles cc : cycles) {
+                cc.stop();
+            }
+            Measure.await(() -> cycles[0].idle() && cycles[1].idle(), 10, 5, check, "last cycle");
+            Measure.sleep(300);
+            return rates;
+        } finally {
+            for (Rig rig : rigs) {
+                if (rig != null) {
+                    rig.close();
+                }
+            }
+        }
     }
 
     /**

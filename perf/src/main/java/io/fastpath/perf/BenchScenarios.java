@@ -32,7 +32,7 @@ import org.HdrHistogram.Histogram;
  */
 final class BenchScenarios {
     static final List<String> ALL = List.of("pingpong", "throughput", "connrate", "fastopen", "apis", "tap",
-        "netty");
+        "netty", "scaling");
 
     /**
      * Sizes and durations: quick (about 2 minutes for all on a quiet machine) or full. {@code rttWarmup} and
@@ -78,6 +78,7 @@ final class BenchScenarios {
             case "apis" -> apis(results);
             case "tap" -> tap(results);
             case "netty" -> netty(results);
+            case "scaling" -> scaling(results);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario + "; scenarios: " + ALL);
         }
         return results;
@@ -628,6 +629,152 @@ final class BenchScenarios {
                 results.bars.add(new BenchResults.Bar("apis", size + " B", "tcp_raw", tcp, "µs"));
             }
         }
+    }
+
+    // ======================================================================================== scaling
+
+    /**
+     * Shared-nothing scaling of the stack shards ({@link ShardScaling}): bulk Gbit/s (every byte verified) and
+     * connect + 64 B request/response + close cycles per second with 1 and with 2 shard pairs, each pair on a
+     * thread and CPU of its own, side by side, over {@code runs} runs (3 in the full run; the order of 1 and 2
+     * alternates between runs), with medians and the 2-shard/1-shard ratio. Cases {@code bulk} and
+     * {@code connrate}. In the RESULT lines {@code fastpath=} is 2 shards and the peer {@code shards1} is 1.
+     */
+    private void scaling(BenchResults results) throws IOException {
+        int runs = quick ? 1 : 3;
+        int connectionsPerShard = 4;
+        ShardScaling scaling = new ShardScaling();
+        try {
+            record Metric(String caseName, String chart, String unit, String metric, String costMetric,
+                          String costUnit) {
+            }
+            List<Metric> metrics = List.of(
+                new Metric("bulk", "bulk", "Gbit/s", "bulk_gbit_per_s", "bulk_cpu_ns_per_data_segment", "ns"),
+                new Metric("connrate", "connrate", "cycles/s", "connrate_cycles_per_s", "connrate_cpu_ns_per_cycle",
+                    "ns"));
+            for (Metric m : metrics) {
+                if (!caseFilter.test(m.caseName())) {
+                    continue;
+                }
+                // Unmeasured: 2 shards once, so the JIT has compiled both shard pairs' paths before run 1.
+                Json warm = new Json().beginObject();
+                try {
+                    if (m.caseName().equals("bulk")) {
+                        scaling.bulk(warm, 2, connectionsPerShard, budget.bulkWarmupSeconds(),
+                            budget.bulkWarmupSeconds());
+                    } else {
+                        scaling.connrate(warm, 2, budget.bulkWarmupSeconds(), budget.bulkWarmupSeconds());
+                    }
+                } catch (RuntimeException e) {
+                    results.fail(m.caseName() + " warm-up: " + e);
+                }
+                Map<Integer, List<Double>> rates = new LinkedHashMap<>();
+                Map<Integer, List<Double>> costs = new LinkedHashMap<>();
+                Map<Integer, List<Double>> shares = new LinkedHashMap<>();
+                Map<Integer, List<Double>> perCpu = new LinkedHashMap<>();
+                Map<Integer, List<Double>> clientCost = new LinkedHashMap<>();
+                Map<Integer, List<Double>> serverCost = new LinkedHashMap<>();
+                boolean bulk = m.caseName().equals("bulk");
+                for (int run = 1; run <= runs; run++) {
+                    int[] order = run % 2 == 1 ? new int[] {1, 2} : new int[] {2, 1};
+                    for (int shards : order) {
+                        String peer = "shards" + shards;
+                        int runNo = run;
+                        Map<String, Object> record = runPeer(results, m.caseName() + "-run" + run, peer, r -> {
+                            r.field("run", runNo);
+                            ShardScaling.Outcome o = m.caseName().equals("bulk")
+                                ? scaling.bulk(r, shards, connectionsPerShard, budget.bulkWarmupSeconds(),
+                                    budget.bulkSeconds())
+                                : scaling.connrate(r, shards, budget.bulkWarmupSeconds(), budget.bulkSeconds());
+                            if (o.forwarded() != 0) {
+                                results.fail(m.caseName() + " " + peer + ": " + o.forwarded() + " frames forwarded"
+                                    + " between shards (the owner function and the ring pair disagree)");
+                            }
+                            if (!o.ownersRight()) {
+                                results.fail(m.caseName() + " " + peer + ": a shard's connections were not all"
+                                    + " opened and accepted on its own queue");
+                            }
+                        });
+                        if (record != null) {
+                            rates.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                m.caseName().equals("bulk") ? "gbit_per_s" : "cycles_per_s"));
+                            costs.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                m.caseName().equals("bulk") ? "cpu_ns_per_data_segment" : "cpu_ns_per_cycle"));
+                            shares.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record, "cpu_share_total"));
+                            perCpu.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                "rate_per_cpu_second"));
+                            clientCost.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                bulk ? "sender_cpu_ns_per_data_segment" : "client_cpu_ns_per_cycle"));
+                            serverCost.computeIfAbsent(shards, k -> new ArrayList<>()).add(num(record,
+                                bulk ? "receiver_cpu_ns_per_data_segment" : "server_cpu_ns_per_cycle"));
+                            results.bars.add(new BenchResults.Bar(m.chart(), "run " + run, shards + " shard"
+                                + (shards > 1 ? "s" : ""), rates.get(shards).getLast(), m.unit()));
+                        }
+                    }
+                }
+                Map<String, List<String>> rows = new LinkedHashMap<>();
+                for (int shards : new int[] {1, 2}) {
+                    List<Double> v = rates.getOrDefault(shards, List.of());
+                    List<String> cells = new ArrayList<>();
+                    cells.add(BenchResults.number(ShardScaling.median(v)));
+                    cells.add(v.stream().map(BenchResults::number).reduce((a, b) -> a + " " + b).orElse("-"));
+                    cells.add(BenchResults.number(ShardScaling.median(costs.getOrDefault(shards, List.of()))));
+                    cells.add(BenchResults.number(ShardScaling.median(clientCost.getOrDefault(shards, List.of())))
+                        + " / " + BenchResults.number(ShardScaling.median(serverCost.getOrDefault(shards, List.of()))));
+                    cells.add(BenchResults.number(ShardScaling.median(shares.getOrDefault(shards, List.of()))));
+                    cells.add(BenchResults.number(ShardScaling.median(perCpu.getOrDefault(shards, List.of()))));
+                    rows.put(shards + " shard" + (shards > 1 ? "s" : ""), cells);
+                    if (!v.isEmpty()) {
+                        results.bars.add(new BenchResults.Bar(m.chart(), "median", shards + " shard"
+                            + (shards > 1 ? "s" : ""), ShardScaling.median(v), m.unit()));
+                    }
+                }
+                BenchResults.table("scaling " + m.caseName() + " (a client and a server shard per thread, thread q"
+                    + " on its own CPU; " + runs + " run(s))", List.of(m.unit() + " (median)", "runs",
+                    "CPU ns/" + (bulk ? "data segment" : "cycle"), bulk ? "sender / receiver" : "client / server",
+                    "CPUs busy",
+                    m.unit() + " per CPU-second"), rows);
+                Map<String, Double> v = new LinkedHashMap<>();
+                Map<String, Double> c = new LinkedHashMap<>();
+                Map<String, Double> e = new LinkedHashMap<>();
+                if (rates.containsKey(2)) {
+                    v.put(BenchResults.SUBJECT, ShardScaling.median(rates.get(2)));
+                    c.put(BenchResults.SUBJECT, ShardScaling.median(costs.get(2)));
+                    e.put(BenchResults.SUBJECT, ShardScaling.median(perCpu.get(2)));
+                }
+                if (rates.containsKey(1)) {
+                    v.put("shards1", ShardScaling.median(rates.get(1)));
+                    c.put("shards1", ShardScaling.median(costs.get(1)));
+                    e.put("shards1", ShardScaling.median(perCpu.get(1)));
+                }
+                results.compare(m.metric(), m.unit(), true, v);
+                results.compare(m.costMetric(), m.costUnit(), false, c);
+                // The ratio a machine with both CPUs free would show if nothing but CPU limits the shards: 2 x this.
+                results.compare(m.metric().replace("_per_s", "_per_cpu_s"), m.unit() + " per CPU-second", true, e);
+            }
+            if (caseFilter.test("independent") && Runtime.getRuntime().availableProcessors() >= 2) {
+                // Two 1-shard rigs that share nothing in fastpath, at once on the two CPUs: what two shards lose
+                // to the hardware alone.
+                ShardScaling other = new ShardScaling("x", 1 - ShardScaling.cpuOf(0, 1), 16383);
+                try {
+                    for (int run = 1; run <= runs; run++) {
+                        Map<String, Object> record = runPeer(results, "independent-run" + run, "2x1shard",
+                            r -> ShardScaling.independentConnrate(r, scaling, other, budget.bulkWarmupSeconds(),
+                                budget.bulkSeconds()));
+                        if (record != null) {
+                            results.notes.add("independent run " + run + ": two 1-shard rigs at once, cycles/s "
+                                + record.get("independent_cycles_per_s"));
+                        }
+                    }
+                } finally {
+                    other.close();
+                }
+            }
+        } finally {
+            scaling.close();
+        }
+        results.notes.add("scaling: fastpath= is 2 shards (2 threads, 2 CPUs), shards1= is 1 shard (1 thread, 1 CPU);"
+            + " ratio = 2 shards / 1 shard; load average at the end: " + proc("loadavg"));
     }
 
     // ========================================================================================== netty

@@ -197,6 +197,16 @@ public final class Stack implements Agent, AutoCloseable {
         this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.frames = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.counters = new StackCounters(config.countersFile(), config.name(), shardCount > 1 ? shard : -1);
+        if (shard == 0) {
+            // Files of queues this host does not have (an earlier run with more queues) would be read by
+            // `fastpath stat` as ours and added into the sums: they go. Shard 0's file is the configured one.
+            for (int q = Math.max(1, shardCount); ; q++) {
+                java.io.File stale = StackConfig.shardCountersFile(config.countersFile(), q).toFile();
+                if (!stale.exists() || !stale.delete()) {
+                    break;
+                }
+            }
+        }
         this.tcp = new TcpLayer(config.tcp(), new MbufIpOutput(this, port, routes, counters, mac, address, mtu),
             new io.fastpath.stack.tcp.IsnGenerator(), clock.nanoTime(), group.ports(), owner, shard);
         if (Budget.ENABLED) {

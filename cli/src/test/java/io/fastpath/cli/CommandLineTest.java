@@ -42,18 +42,18 @@ class CommandLineTest {
         """;
 
     /**
-     * Opens N connections at once (argv: host port N), sends 1 MiB of random data on each while reading the
-     * echo back, half-closes, expects EOF; prints OK or FAIL with the reason.
+     * Opens N connections at once (argv: host port N [size], size 1 MiB unless given), sends size bytes of random
+     * data on each while reading the echo back, half-closes, expects EOF; prints OK or FAIL with the reason.
      */
     static final String PYTHON_ECHO_CLIENT = """
         import os, socket, sys, threading
         host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-        size = 1 << 20
+        size = int(sys.argv[4]) if len(sys.argv) > 4 else 1 << 20
         problems = []
         def one(i):
             try:
                 data = os.urandom(size)
-                s = socket.create_connection((host, port), timeout=20)
+                s = socket.create_connection((host, port), timeout=30)
                 sender = threading.Thread(target=s.sendall, args=(data,))
                 sender.start()
                 got = bytearray()

@@ -24,38 +24,6 @@ import org.junit.jupiter.api.Test;
  * counters and their sums.
  */
 class ShardedEchoTest {
-    /** Opens N connections at once (argv: host port N size) and checks every byte of the echo; OK or FAIL. */
-    static final String CLIENT = """
-        import os, socket, sys, threading
-        host, port, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-        problems = []
-        def one(i):
-            try:
-                data = os.urandom(size)
-                s = socket.create_connection((host, port), timeout=30)
-                sender = threading.Thread(target=s.sendall, args=(data,))
-                sender.start()
-                got = bytearray()
-                while len(got) < size:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    got += chunk
-                sender.join()
-                s.shutdown(socket.SHUT_WR)
-                eof = s.recv(1)
-                s.close()
-                if bytes(got) != data or eof != b"":
-                    problems.append("connection %d: %d bytes back, match %s, eof %r" % (i, len(got), bytes(got) == data[:len(got)], eof))
-            except Exception as e:
-                problems.append("connection %d: %r" % (i, e))
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        print("OK" if not problems else "FAIL " + "; ".join(problems))
-        """;
     private static final int CONNECTIONS = 32;
     private static final int SIZE = 256 << 10;
     private static final Pattern ACCEPTED = Pattern.compile("echo: queue (\\d): (\\d+) connections accepted, (\\d+) "
@@ -202,7 +170,8 @@ class ShardedEchoTest {
                 assertTrue(first.contains("2 queues, one shard each"), first);
             }
             linkUp.run();
-            Shell.Result client = ns.tryExec(120, "/usr/bin/python3", "-c", CLIENT, net + ".2", "7",
+            Shell.Result client = ns.tryExec(120, "/usr/bin/python3", "-c", CommandLineTest.PYTHON_ECHO_CLIENT,
+                net + ".2", "7",
                 Integer.toString(CONNECTIONS), Integer.toString(SIZE));
             assertEquals("OK", client.output().strip(), client.output());
             // stat from another process while the echo runs: each queue's counters, then the sums.

@@ -54,7 +54,7 @@ class WskStageTest {
 
             AtomicInteger finished = new AtomicInteger();
             Queue<String> failures = new ConcurrentLinkedQueue<>();
-            Queue<Thread> completedOn = new ConcurrentLinkedQueue<>();
+            Queue<Thread[]> completedOn = new ConcurrentLinkedQueue<>();
             List<Thread> threads = new ArrayList<>(THREADS);
             for (int t = 0; t < THREADS; t++) {
                 threads.add(Thread.ofVirtual().name("caller-" + t).start(() -> {
@@ -63,8 +63,9 @@ class WskStageTest {
                         NtStatus r = rig.wskB.socketConnect(Wsk.SOCK_STREAM, Wsk.IPPROTO_TCP, SocketAddressV4.ANY,
                             new SocketAddressV4(RingRig.A_IP, 7), 0, null, null, irp);
                         assertEquals(NtStatus.STATUS_PENDING, r, "not B's dispatch thread: it queues");
+                        Thread caller = Thread.currentThread();
                         IoResult connected = irp.asStage()
-                            .whenComplete((x, e) -> completedOn.add(Thread.currentThread()))
+                            .whenComplete((x, e) -> completedOn.add(new Thread[] {caller, Thread.currentThread()}))
                             .toCompletableFuture().join();
                         assertSame(NtStatus.STATUS_SUCCESS, connected.status(), connected.toString());
                         WskSocket s = assertInstanceOf(WskSocket.class, connected.informationObject());
@@ -85,9 +86,18 @@ class WskStageTest {
             }
             assertEquals(List.of(), List.copyOf(failures));
             assertEquals(THREADS, completedOn.size());
-            for (Thread t : completedOn) {
-                assertSame(rig.runnerB.thread(), t, "stages complete on B's dispatch (poll) thread");
+            // A stage completes on B's dispatch (poll) thread; a caller that attached its action only after that
+            // runs it itself (CompletableFuture's rule for a completed stage), never on any other thread.
+            int onPollThread = 0;
+            for (Thread[] callerAndRunner : completedOn) {
+                if (callerAndRunner[1] == rig.runnerB.thread()) {
+                    onPollThread++;
+                } else {
+                    assertSame(callerAndRunner[0], callerAndRunner[1],
+                        "a stage's action runs on B's poll thread or, if attached late, on its own caller");
+                }
             }
+            assertTrue(onPollThread > 0, "stages complete on B's dispatch (poll) thread");
             assertTrue(!accepted.isEmpty(), "A's accept event took connections");
             assertTrue(rig.errors.isEmpty(), rig.errors::toString);
         }

@@ -1,6 +1,7 @@
 package io.fastpath.perf;
 
 import java.io.BufferedReader;
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
@@ -14,9 +15,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 
 /**
  * {@code bin/fastpath bench <scenario>|all [--quick] [--out DIR] [--publish]}: runs each scenario
@@ -135,59 +138,131 @@ public final class Bench {
         }
     }
 
-    /** Runs each scenario in its own JVM (this one's flags and class path), then plots. */
+    /** The line a child prints before each scenario's output; the parent files what follows under that name. */
+    static final String SCENARIO_MARK = "bench: scenario ";
+    /** The line a child prints after each scenario: {@code bench: <scenario> took <s> s, <n> failure(s)}. */
+    private static final Pattern DONE = Pattern.compile(
+        "bench: (\\w+) took ([0-9.]+) s, (\\d+) failure\\(s\\)");
+
+    /**
+     * Runs the scenarios in child JVMs (this one's flags and class path), then plots. The full run gives each
+     * scenario a JVM of its own (a fresh JIT per scenario). {@code --quick} runs them all in one JVM: one JVM
+     * start and one EAL initialisation (with its pools and the first linking of every native call, about 2 s)
+     * instead of one per scenario; if that JVM dies, the scenarios it had not begun run in a new one.
+     */
     private static int parent(Args args) throws IOException, InterruptedException {
         Path dir = args.out().toAbsolutePath();
         Files.createDirectories(dir);
         long started = System.nanoTime();
-        System.out.println("bench: results in " + dir + (args.quick() ? " (quick)" : ""));
+        System.out.println("bench: results in " + dir + (args.quick() ? " (quick: the scenarios share one JVM)"
+            : ""));
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> jvm = new ArrayList<>(ManagementFactory.getRuntimeMXBean().getInputArguments());
         int failed = 0;
         List<String> ran = new ArrayList<>();
-        for (String scenario : args.scenarios()) {
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        List<String> remaining = new ArrayList<>(args.scenarios());
+        while (!remaining.isEmpty()) {
+            List<String> batch = args.quick() ? List.copyOf(remaining) : List.of(remaining.getFirst());
             List<String> command = new ArrayList<>();
             command.add(java);
             command.addAll(jvm);
-            command.addAll(List.of("-cp", System.getProperty("java.class.path"), Bench.class.getName(), scenario,
-                "--child", "--out", dir.toString()));
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), Bench.class.getName()));
+            command.addAll(batch);
+            command.addAll(List.of("--child", "--out", dir.toString()));
             command.addAll(passThrough(args.raw()));
             long t0 = System.nanoTime();
+            long scenarioStart = t0;
             // The child's output goes to ours and to <scenario>.txt beside its JSON.
             Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
             child.getOutputStream().close();
-            try (var in = new BufferedReader(new InputStreamReader(child.getInputStream(),
-                    StandardCharsets.UTF_8));
-                 var log = Files.newBufferedWriter(dir.resolve(scenario + ".txt"))) {
+            List<String> begun = new ArrayList<>();
+            Map<String, Integer> failures = new LinkedHashMap<>();
+            List<String> before = new ArrayList<>(); // printed before the first scenario began (JVM warnings)
+            BufferedWriter log = null;
+            try (var in = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line; (line = in.readLine()) != null; ) {
                     System.out.println(line);
-                    log.write(line);
-                    log.newLine();
+                    if (line.startsWith(SCENARIO_MARK)) {
+                        String scenario = line.substring(SCENARIO_MARK.length()).strip();
+                        if (log != null) {
+                            log.close();
+                        }
+                        log = Files.newBufferedWriter(dir.resolve(scenario + ".txt"));
+                        for (String b : before) {
+                            log.write(b);
+                            log.newLine();
+                        }
+                        before.clear();
+                        begun.add(scenario);
+                        scenarioStart = System.nanoTime();
+                        continue;
+                    }
+                    var done = DONE.matcher(line);
+                    if (done.matches()) {
+                        failures.put(done.group(1), Integer.parseInt(done.group(3)));
+                        // Wall time as the parent saw it; the first scenario's includes the JVM's start.
+                        seconds.put(done.group(1), (System.nanoTime() - (failures.size() == 1 ? t0 : scenarioStart))
+                            / 1e9);
+                    }
+                    if (log != null) {
+                        log.write(line);
+                        log.newLine();
+                    } else {
+                        before.add(line);
+                    }
+                }
+            } finally {
+                if (log != null) {
+                    log.close();
                 }
             }
             int rc = child.waitFor();
-            System.out.printf("bench: %s took %.1f s, exit %d%n", scenario, (System.nanoTime() - t0) / 1e9, rc);
-            if (rc != 0) {
-                failed++;
+            if (begun.isEmpty()) {
+                begun.add(batch.getFirst()); // the JVM did not get as far as the first scenario
             }
-            if (Files.exists(dir.resolve(scenario + ".json"))) {
-                ran.add(scenario);
+            for (String scenario : begun) {
+                remaining.remove(scenario);
+                Integer n = failures.get(scenario);
+                if (n == null) {
+                    System.out.printf("bench: %s did not finish (the JVM exited %d)%n", scenario, rc);
+                    seconds.putIfAbsent(scenario, (System.nanoTime() - scenarioStart) / 1e9);
+                }
+                if (n == null || n != 0) {
+                    failed++;
+                }
+                if (Files.exists(dir.resolve(scenario + ".json"))) {
+                    ran.add(scenario);
+                }
+            }
+            if (rc != 0 && failures.values().stream().allMatch(n -> n == 0) && failures.size() == begun.size()) {
+                failed++; // the JVM failed outside any scenario
+                System.out.printf("bench: the scenarios' JVM exited %d%n", rc);
             }
         }
+        long plotStart = System.nanoTime();
         List<Path> pngs = List.of();
         if (args.plots() && !ran.isEmpty()) {
             pngs = BenchPlots.render(dir, ran);
             pngs.forEach(p -> System.out.println("bench: plot " + p));
         }
+        double plotSeconds = (System.nanoTime() - plotStart) / 1e9;
         Json summary = new Json().beginObject().field("args", args.raw()).field("scenarios", ran)
             .field("failed_scenarios", failed).field("total_s", (System.nanoTime() - started) / 1e9)
+            .beginObject("scenario_s");
+        seconds.forEach(summary::field);
+        summary.endObject().field("plots_s", plotSeconds)
             .field("plots", pngs.stream().map(p -> p.getFileName().toString()).toList()).endObject();
         Files.writeString(dir.resolve("bench.json"), summary + "\n");
         if (args.publish()) {
             BenchPlots.publish(dir, args.docs(), ran, pngs, String.join(" ", args.raw()));
         }
-        System.out.printf("bench: %d scenario(s) in %.1f s, %d with failures; results in %s%n", args.scenarios().size(),
-            (System.nanoTime() - started) / 1e9, failed, dir);
+        StringBuilder times = new StringBuilder();
+        seconds.forEach((s, t) -> times.append(String.format(Locale.ROOT, "%s %.1f s, ", s, t)));
+        times.append(String.format(Locale.ROOT, "plots %.1f s", plotSeconds));
+        System.out.println("bench: times: " + times);
+        System.out.printf(Locale.ROOT, "bench: %d scenario(s) in %.1f s elapsed, %d with failures; results in %s%n",
+            args.scenarios().size(), (System.nanoTime() - started) / 1e9, failed, dir);
         return failed == 0 ? 0 : 1;
     }
 
@@ -215,8 +290,17 @@ public final class Bench {
         BenchScenarios scenarios = new BenchScenarios(dir, args.budget(), args.quick(), peers, cases);
         int failures = 0;
         for (String scenario : args.scenarios()) {
+            System.out.println(SCENARIO_MARK + scenario);
             long t0 = System.nanoTime();
-            BenchResults results = scenarios.run(scenario);
+            BenchResults results;
+            try {
+                results = scenarios.run(scenario);
+            } catch (Exception e) {
+                // One scenario's failure must not cost the ones after it in this JVM.
+                e.printStackTrace(System.out);
+                results = new BenchResults(scenario);
+                results.fail(String.valueOf(e));
+            }
             Map<String, Object> facts = new LinkedHashMap<>();
             facts.put("quick", args.quick());
             facts.put("budget", args.budget().toString());
@@ -228,6 +312,8 @@ public final class Bench {
             facts.put("elapsed_s", (System.nanoTime() - t0) / 1e9);
             Path file = results.write(dir, facts);
             System.out.println("wrote " + file);
+            System.out.printf(Locale.ROOT, "bench: %s took %.1f s, %d failure(s)%n", scenario,
+                (System.nanoTime() - t0) / 1e9, results.failures.size());
             failures += results.failures.size();
         }
         return failures == 0 ? 0 : 1;

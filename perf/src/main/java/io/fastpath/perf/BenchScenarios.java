@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -45,7 +46,7 @@ final class BenchScenarios {
     record Budget(long rttCount, long rttWarmup, long nioRttWarmup, double warmupSeconds, double bulkWarmupSeconds,
                   double bulkSeconds, long cycles, String jmhOptions, double fastpathWarmupSeconds) {
         static Budget quick() {
-            return new Budget(5_000, 30_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 1 -wi 3 -w 500ms -i 3 -r 500ms", 1.5);
+            return new Budget(5_000, 30_000, 1_000, 0.3, 0.3, 0.7, 2_000, "-f 0 -wi 3 -w 500ms -i 3 -r 500ms", 1.5);
         }
 
         static Budget full() {
@@ -94,13 +95,23 @@ final class BenchScenarios {
 
     /** As {@link #options(String, int, long)} with fastpath's warm-up time ({@link Budget#fastpathWarmupSeconds}). */
     private TcpHarness.Options fastpathOptions(String prefix, int messageSize, long rttCount) {
-        return options(prefix, messageSize, rttCount, budget.fastpathWarmupSeconds());
+        return fastpathOptions(prefix, messageSize, rttCount, budget.rttWarmup());
+    }
+
+    /** As above with {@code rttWarmup} round trips of warm-up (still at least the warm-up time). */
+    private TcpHarness.Options fastpathOptions(String prefix, int messageSize, long rttCount, long rttWarmup) {
+        return options(prefix, messageSize, rttCount, budget.fastpathWarmupSeconds(), rttWarmup);
     }
 
     private TcpHarness.Options options(String prefix, int messageSize, long rttCount, double warmupSeconds) {
+        return options(prefix, messageSize, rttCount, warmupSeconds, budget.rttWarmup());
+    }
+
+    private TcpHarness.Options options(String prefix, int messageSize, long rttCount, double warmupSeconds,
+                                       long rttWarmup) {
         return TcpHarness.Options.parse(new String[] {"--out", dir.resolve(prefix).toString(),
             "--message-size", Integer.toString(messageSize), "--rtt-count", Long.toString(rttCount),
-            "--rtt-warmup", Long.toString(budget.rttWarmup()),
+            "--rtt-warmup", Long.toString(rttWarmup),
             "--rtt-warmup-seconds", Double.toString(warmupSeconds),
             "--nio-rtt-warmup", Long.toString(budget.nioRttWarmup()),
             "--bulk-warmup", Double.toString(budget.bulkWarmupSeconds()),
@@ -168,8 +179,14 @@ final class BenchScenarios {
                 // 16 KiB round trips take 10-100 times longer: a quarter of the count keeps the run short.
                 long count = c.size() >= 16384 ? Math.max(RttRecorder.CHECKPOINT, budget.rttCount() / 4
                     / RttRecorder.CHECKPOINT * RttRecorder.CHECKPOINT) : budget.rttCount();
+                // --quick: a quarter of the warm-up round trips too. A 16 KiB round trip is a dozen segments
+                // each way, so 7,500 of them run the segment paths 90,000 times, on code the 64 B and 1 KiB
+                // cases have compiled in this JVM; the warm-up time (1.5 s) still holds. 30,000 took 8 to 15 s
+                // on a loaded machine, half of the scenario.
+                long warmup = quick && c.size() >= 16384 ? Math.max(RttRecorder.CHECKPOINT, budget.rttWarmup() / 4
+                    / RttRecorder.CHECKPOINT * RttRecorder.CHECKPOINT) : budget.rttWarmup();
                 TcpHarness.Options o = options(prefix, c.size(), count);
-                TcpHarness.Options fo = fastpathOptions(prefix, c.size(), count);
+                TcpHarness.Options fo = fastpathOptions(prefix, c.size(), count, warmup);
                 Map<String, PeerRun> peers = new LinkedHashMap<>();
                 peers.put("fastpath", r -> new TcpHarness(fo).withPools(harness).fastpathRtt(r, c.connections(),
                     "fastpath"));
@@ -313,11 +330,16 @@ final class BenchScenarios {
                 // Both peers run the same stacks and WSK code in this JVM: the one measured first paid its JIT
                 // compilation (its warm-up ran 3,000 cycles in 2 s, the other's 35,000, and its tail had 176
                 // cycles over 1 ms against 3), which read as Fast Open being 4 times slower per cycle. So each
-                // runs once unmeasured before either is measured.
-                for (Map.Entry<String, PeerRun> p : peers.entrySet()) {
-                    if (peerFilter.test(p.getKey())) {
-                        warmUp(scenario, p.getKey(), p.getValue());
-                    }
+                // runs once unmeasured before either is measured. --quick warms up only the one measured last:
+                // its pass compiles the stacks' and WSK's shared code before the first measured run (which
+                // then compiles only its own part in its own warm-up), and the first's measured run does the
+                // same for the last.
+                List<String> warm = new ArrayList<>(peers.keySet().stream().filter(peerFilter).toList());
+                if (quick && warm.size() > 1) {
+                    warm = List.of(warm.getLast());
+                }
+                for (String peer : warm) {
+                    warmUp(scenario, peer, peers.get(peer));
                 }
             } else {
                 peers.put("fastpath", r -> fastpathCycles(harness, fo, r, false, "fastpath"));
@@ -553,9 +575,17 @@ final class BenchScenarios {
         String java = ProcessHandle.current().info().command().orElse("java");
         // -Djmh.ignoreLock: another JMH run on the machine (the lock is /tmp/jmh.lock) would otherwise fail the
         // scenario; it disturbs the numbers as much as any other load, which the facts' load average shows.
-        List<String> command = new ArrayList<>(List.of(java, "-Djmh.ignoreLock=true", "-cp",
-            System.getProperty("java.class.path"), "org.openjdk.jmh.Main", "io\\.fastpath\\.perf\\.(Tcp|Wsk|Tdi|Ndk)RoundTripBenchmark\\.roundTrip"));
-        command.addAll(List.of(budget.jmhOptions().split(" ")));
+        List<String> jmhOptions = List.of(budget.jmhOptions().split(" "));
+        List<String> command = new ArrayList<>(List.of(java, "-Djmh.ignoreLock=true"));
+        if (String.join(" ", jmhOptions).contains("-f 0")) {
+            // --quick: no forks; the four benchmarks run one after another in JMH's own JVM (one JVM start and
+            // one EAL initialisation instead of four), which therefore gets the flags the forks' @Fork gives
+            // them (this JVM's: native access, the exports, bounds checks off, its heap).
+            command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.openjdk.jmh.Main",
+            "io\\.fastpath\\.perf\\.(Tcp|Wsk|Tdi|Ndk)RoundTripBenchmark\\.roundTrip"));
+        command.addAll(jmhOptions);
         if (quick || !caseFilter.test("16384")) {
             command.addAll(List.of("-p", "size=64"));
         }

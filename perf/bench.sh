@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bin/fastpath bench <scenario>|all [--quick] [--out DIR] [--publish] ...: builds perf/target/benchmarks.jar
 # when it is missing or older than its sources (mvn package, offline first), then runs io.fastpath.perf.Bench,
-# which runs each scenario in a JVM of its own. JVM flags as perf/run-tcp.sh: bounds checks off, fixed heap,
+# which runs each scenario in a JVM of its own (--quick: all in one). JVM flags as perf/run-tcp.sh: bounds checks off, fixed heap,
 # the recorder's checkpoint kept out of line; the JVM is pinned to CPUs 0-1 when there are two or more.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

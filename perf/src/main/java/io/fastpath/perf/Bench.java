@@ -23,10 +23,11 @@ import java.util.regex.Pattern;
 
 /**
  * {@code bin/fastpath bench <scenario>|all [--quick] [--out DIR] [--publish]}: runs each scenario
- * ({@link BenchScenarios}) in a JVM of its own (fresh JIT, and a crash costs one scenario), which prints its
- * tables and {@code RESULT} lines and writes {@code <DIR>/<scenario>.json} with HdrHistogram logs beside it;
- * then draws the plots ({@link BenchPlots}) into DIR and, with {@code --publish}, copies them to docs/perf/
- * and rewrites the results section of docs/perf/README.md.
+ * ({@link BenchScenarios}) in a JVM of its own (fresh JIT, and a crash costs one scenario; {@code --quick}: all
+ * in one JVM, see {@link #parent}), which prints its tables and {@code RESULT} lines and writes
+ * {@code <DIR>/<scenario>.json} with HdrHistogram logs beside it; then draws the plots ({@link BenchPlots}) into
+ * DIR and, with {@code --publish}, copies them to docs/perf/ and rewrites the results section of
+ * docs/perf/README.md. At the end it prints each scenario's wall time and the total.
  *
  * <p>Options: {@code --quick} (short runs: all in under 2 minutes), {@code --out DIR} (default
  * {@code bench-results/<UTC timestamp>}), {@code --publish} (to {@code --docs DIR}, default docs/perf),
@@ -281,7 +282,7 @@ public final class Bench {
         return out;
     }
 
-    /** One scenario, in this JVM. */
+    /** The scenarios named, one after another in this JVM, each framed by the lines {@link #parent} reads. */
     private static int child(Args args) throws Exception {
         Path dir = args.out();
         Files.createDirectories(dir);

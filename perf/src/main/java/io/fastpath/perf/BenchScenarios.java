@@ -27,16 +27,17 @@ import org.HdrHistogram.Histogram;
 
 /**
  * The scenarios of {@code bench}, each fastpath against its peers in one JVM (the one {@link Bench} started
- * for it): the systems of threads reuse {@link TcpHarness} (pinned poll threads, allocation and GC windows),
+ * for it, or for all of them with {@code --quick}): the systems of threads reuse {@link TcpHarness} (pinned poll threads, allocation and GC windows),
  * {@link NioLoopback}, {@link NioMulti}, {@link NettyPingPong} and {@link NettyHandlersBench}; {@code apis} runs
- * the JMH round-trip benchmarks in forks of their own. Thread: the bench's main thread.
+ * the JMH round-trip benchmarks in forks of their own (--quick: in JMH's JVM, unforked). Thread: the bench's main thread.
  */
 final class BenchScenarios {
     static final List<String> ALL = List.of("pingpong", "throughput", "connrate", "fastopen", "apis", "tap",
         "netty", "scaling");
 
     /**
-     * Sizes and durations: quick (about 2 minutes for all on a quiet machine) or full. {@code rttWarmup} and
+     * Sizes and durations: quick (all in about 100 s, under 2 minutes; docs/perf/README.md says what else
+     * --quick shortens and why that is sound) or full. {@code rttWarmup} and
      * {@code fastpathWarmupSeconds} are the warm-up of every fastpath loop (ping-pongs, connection cycles, the
      * Netty transport): in --quick they are longer than the kernel peers' {@code warmupSeconds}, because the
      * JIT must compile two stacks' duty cycles while two spinning poll threads hold both CPUs of the machine;
@@ -844,13 +845,19 @@ final class BenchScenarios {
         }
         if (caseFilter.test("http")) {
             TcpHarness.Options o = options("netty-http", 64);
+            // --quick: the kernel transports warm up for the kernel peers' count of requests (and the time):
+            // fastpath's transport, measured first in this JVM, has compiled the same codecs and handlers with
+            // its 30,000 (when it runs); what is left to compile is their own transport's read and write path.
+            TcpHarness.Options ko = quick && peerFilter.test("fastpath")
+                ? options("netty-http", 64, budget.rttCount(), budget.warmupSeconds(), budget.nioRttWarmup()) : o;
             Map<String, Map<String, Object>> records = new LinkedHashMap<>();
             for (NettyHandlersBench.Kind k : kinds) {
                 if (!peerFilter.test(k.peer)) {
                     continue;
                 }
                 Map<String, Object> record = runPeer(results, "http", k.peer,
-                    r -> NettyHandlersBench.http(r, o, k, budget.bulkWarmupSeconds(), budget.bulkSeconds()));
+                    r -> NettyHandlersBench.http(r, k.peer.equals("fastpath") ? o : ko, k, budget.bulkWarmupSeconds(),
+                        budget.bulkSeconds()));
                 if (record != null) {
                     records.put(k.peer, record);
                     results.bars.add(new BenchResults.Bar("netty", "HTTP requests/s", k.peer,
@@ -876,6 +883,11 @@ final class BenchScenarios {
      */
     private void tap(BenchResults results) {
         TcpHarness.Options o = options("tap", 64);
+        // --quick: Linux's client (blocking java.nio, the ping-pong class of pingpong's nio peer, compiled in this
+        // JVM) warms up like the kernel peers there, 1,000 round trips and 0.3 s; fastpath's clients keep 20,000.
+        List<String> linuxArgs = new ArrayList<>(o.rawArgs());
+        linuxArgs.addAll(List.of("--tap-rtt-warmup", Long.toString(budget.nioRttWarmup())));
+        TcpHarness.Options linux = quick ? TcpHarness.Options.parse(linuxArgs.toArray(String[]::new)) : o;
         Map<String, Map<String, Object>> records = new LinkedHashMap<>();
         Map<String, TapLink.Kind> peers = new LinkedHashMap<>();
         peers.put("net_tap", TapLink.Kind.TAP);
@@ -886,7 +898,8 @@ final class BenchScenarios {
                 continue;
             }
             Map<String, Object> record = runPeer(results, "64B", p.getKey(),
-                r -> TapLink.pingPong(p.getValue(), r, o, p.getKey()));
+                r -> TapLink.pingPong(p.getValue(), r, p.getValue() == TapLink.Kind.LINUX_VETH ? linux : o,
+                    p.getKey()));
             if (record != null) {
                 records.put(p.getKey(), record);
                 results.latencies.add(new BenchResults.Latency("64B", p.getKey(), "tap." + p.getKey() + ".hlog"));

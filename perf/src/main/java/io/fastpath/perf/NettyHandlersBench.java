@@ -271,7 +271,8 @@ final class NettyHandlersBench {
                 List<Measure.Probe> probes = rig.probes();
                 // Warm-up: the time and at least as many requests as the round-trip warm-up, so that the codecs
                 // are compiled (fastpath's spinning loops leave the JIT little CPU on a small machine).
-                long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+                long warmStart = System.nanoTime();
+                long warmEnd = warmStart + (long) (warmupSeconds * 1e9);
                 long warmRequests = options.rttWarmup();
                 java.util.function.BooleanSupplier warm = () -> System.nanoTime() - warmEnd >= 0
                     && responses(loads) >= warmRequests;
@@ -279,7 +280,8 @@ final class NettyHandlersBench {
                     check.run();
                     Measure.sample(probes);
                 }, "warm-up");
-                result.field("warmup_requests", responses(loads));
+                result.field("warmup_requests", responses(loads))
+                    .field("warmup_s", (System.nanoTime() - warmStart) / 1e9);
                 long before = responses(loads);
                 Measure.Sample allocBefore = Measure.sample(probes);
                 long t0 = System.nanoTime();

@@ -95,6 +95,20 @@ class BenchTest {
             }
         }
 
+        // --quick ran both scenarios in one JVM: each one's lines went to its own .txt, and the times are kept.
+        assertEquals(printed.subList(3, 4), Files.readAllLines(dir.resolve("throughput.txt")).stream()
+            .filter(l -> l.startsWith("RESULT ")).toList());
+        assertTrue(parentOutput.contains("(quick: the scenarios share one JVM)"), parentOutput);
+        Map<String, Object> times = JsonReader.object(summary.get("scenario_s"));
+        assertEquals(List.of("pingpong", "throughput"), List.copyOf(times.keySet()));
+        for (Object t : times.values()) {
+            assertTrue((Double) t > 0, times.toString());
+        }
+        assertTrue(Pattern.compile("bench: times: pingpong [0-9.]+ s, throughput [0-9.]+ s, plots [0-9.]+ s")
+            .matcher(parentOutput).find(), parentOutput);
+        assertTrue(Pattern.compile("bench: 2 scenario\\(s\\) in [0-9.]+ s elapsed, 0 with failures")
+            .matcher(parentOutput).find(), parentOutput);
+
         List<Object> plots = JsonReader.array(summary.get("plots"));
         assertEquals(List.of("pingpong-64B-latency.png", "pingpong-scaling-bars.png",
             "throughput-throughput-bars.png"), plots);

@@ -67,9 +67,14 @@ final class FastOpen {
             if (!c.fastOpen || c.state != TcpState.SYN_SENT) {
                 return 0;
             }
-            int cookie = c.synData > 0 ? cookieCache.length(c.remoteIp) : -1;
+            int cookie = synCarriesData(c) ? cookieCache.length(c.remoteIp) : -1;
             return 4 + Math.max(cookie, 0);
         }
         return c.sendCookie ? 12 : 0;
+    }
+
+    /** Whether the client's SYN being sent carries data (and the cookie): the first SYN only, not a retransmission. */
+    boolean synCarriesData(TcpConnection c) {
+        return c.synData > 0 && c.retries == 0;
     }
 }

@@ -258,6 +258,52 @@ class TcpListenerTest {
             assertEquals(r.recvTempl().plus(PSH).payload("world"), out.getLast(), "resent at once");
             assertEquals(1, r.counters().tcpFastOpenFallbacks.get());
         }
+
+        /** The SYN with data times out: the SYN goes again, without the data (as Linux's tcp_send_syn_data). */
+        private void synWithDataTimesOut() {
+            firstConnection();
+            r.connect("world", true);
+            r.recv(r.ourSyn().fastOpen(cookie).payload("world"));
+            TcpEndpointRig.assertTimer(1000, r.waitMs(1100));
+            Segment again = r.recvOne();
+            assertTrue(again.has(SYN) && !again.has(ACK), "the SYN again: " + again);
+            assertEquals(r.local, again.seq());
+            assertEquals(0, again.payload().length, "without the data");
+        }
+
+        /**
+         * The server took the SYN's data but its SYN-ACK was lost; the SYN-ACK to the retransmitted SYN acknowledges
+         * the data (RFC 7413 §4.2.1: the data was sent, SND.NXT is past it). That ACK is acceptable (RFC 9293
+         * §3.10.7.3: SND.UNA < SEG.ACK =< SND.NXT) and the data is not sent again.
+         */
+        @Test
+        void synAckToARetransmittedSynMayAcknowledgeTheFirstSynsData_rfc7413_s4_2_1() {
+            synWithDataTimesOut();
+            r.send(r.theirSynAck().ack(r.local + 6));
+            r.recv(r.recvTempl().seq(r.local + 6));
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEquals(0, r.counters().tcpFastOpenFallbacks.get());
+            r.step(5_000 * MS);
+            r.recvNothing(); // nothing to resend, no reset
+        }
+
+        /**
+         * The SYN with data was lost (or a middlebox dropped it) and the server answers the retransmitted SYN: its
+         * SYN-ACK acknowledges the SYN only, so the data goes again at once after the handshake (RFC 7413 §4.2.2;
+         * Linux's tcp_rcv_fastopen_synack marks it lost and retransmits it).
+         */
+        @Test
+        void synDataNotAcknowledgedAfterASynTimeoutIsSentAgainAfterTheHandshake_rfc7413_s4_2_2() {
+            synWithDataTimesOut();
+            r.send(r.theirSynAck());
+            List<Segment> out = r.recvAll();
+            assertEquals(r.recvTempl().plus(PSH).payload("world"), out.getLast(), "sent again at once: " + out);
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEquals(1, r.counters().tcpFastOpenFallbacks.get());
+            r.send(r.sendTempl().ack(r.local + 6));
+            r.step(5_000 * MS);
+            r.recvNothing();
+        }
     }
 
     // ========================================================================================= Fast Open
@@ -384,6 +430,30 @@ class TcpListenerTest {
             assertEquals(1, r.counters().tcpRetransmits.get());
             r.send(r.sendTempl().ack(r.local + 7).seq(r.remoteIss + 6));
             r.step(3_000 * MS);
+            r.recvNothing();
+        }
+
+        /**
+         * The application answers only after the first SYN-ACK timeout; the answer and the SYN-ACK are lost again.
+         * The second timeout must deem that data lost too (not only data outstanding at the first), so it goes again
+         * at once when the client's ACK completes the handshake without acknowledging it.
+         */
+        @Test
+        void earlyDataFirstSentAfterASynAckTimeoutIsDeemedLostAtTheNext_rfc7413_s4_2_2() {
+            acceptedFastOpenSyn();
+            TcpEndpointRig.assertTimer(1000, r.waitMs(1100));
+            assertTrue(r.recvOne().has(SYN | ACK), "the SYN-ACK again");
+            r.write("200 OK");
+            assertEarlyData(r.recvOne(), "200 OK"); // lost, as the SYN-ACK before it
+            TcpEndpointRig.assertTimer(2000, r.waitMs(2100));
+            Segment again = r.recvOne();
+            assertTrue(again.has(SYN | ACK), "the SYN-ACK alone: " + again);
+            assertEquals(0, again.payload().length);
+            r.send(r.sendTempl().ack(r.local + 1).seq(r.remoteIss + 6));
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEarlyData(r.recvOne(), "200 OK");
+            r.send(r.sendTempl().ack(r.local + 7).seq(r.remoteIss + 6));
+            r.step(5_000 * MS);
             r.recvNothing();
         }
 

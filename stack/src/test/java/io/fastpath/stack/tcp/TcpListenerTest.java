@@ -524,6 +524,31 @@ class TcpListenerTest {
             assertEquals(6, r.recvOne().payload().length, "sent once established");
         }
 
+        /** A listener (tfo()) and a cookie for REMOTE_IP, the cookie request's half-open connection reset. */
+        private byte[] listeningWithCookie() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            r.sendTo(Segment.of(RST).seq(r.remoteIss + 1), LOCAL_IP, LISTEN_PORT, REMOTE_IP, REMOTE_PORT + 100);
+            assertEquals(0, r.layer.connectionCount());
+            return cookie;
+        }
+
+        /**
+         * A Fast Open SYN is offered to onAccept before any SYN-ACK: the client is in SYN-SENT, where a RST counts
+         * only with an acceptable ACK (RFC 9293 §3.10.7.3). The refusal answers the SYN as §3.10.7.1 says:
+         * {@code <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>}, SEG.LEN counting the SYN and its data.
+         */
+        @Test
+        void fastOpenSynRefusedByOnAcceptIsResetWithAnAcceptableAck_rfc9293_s3_10_7_1() {
+            byte[] cookie = listeningWithCookie();
+            r.app.accepting = false;
+            r.send(r.theirSyn().fastOpen(cookie).payload("GET /"));
+            r.recv(Segment.of(RST | ACK).seq(0).ack(r.remoteIss + 6));
+            assertEquals(List.of("accept"), r.app.events);
+            assertEquals("", r.app.text(), "nothing delivered");
+            assertEquals(0, r.layer.connectionCount());
+        }
+
         @Test
         void synDataWithABadCookieIsNotAcknowledgedAndAFreshCookieIsIssued_rfc7413_s4_1_2() {
             r = TcpEndpointRig.listening(tfo());

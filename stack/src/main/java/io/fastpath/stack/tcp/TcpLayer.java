@@ -419,7 +419,11 @@ public final class TcpLayer {
         if (c.state == TcpState.CLOSED) {
             return;
         }
-        if (c.state != TcpState.SYN_SENT && c.state != TcpState.TIME_WAIT && c.state != TcpState.LISTEN) {
+        if (c.state == TcpState.SYN_RECEIVED) {
+            // The peer may still be in SYN-SENT (our SYN-ACK lost, or not sent yet: a Fast Open SYN aborted in
+            // onAccept), where only a RST with an acceptable ACK counts (RFC 9293 §3.10.7.3): ACK its SYN (and data).
+            tx.sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, c.rcvNxt, true);
+        } else if (c.state != TcpState.SYN_SENT && c.state != TcpState.TIME_WAIT && c.state != TcpState.LISTEN) {
             tx.sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
         }
         table.closeConnection(c, NtStatus.STATUS_CONNECTION_ABORTED);

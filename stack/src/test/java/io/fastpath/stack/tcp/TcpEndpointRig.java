@@ -75,12 +75,17 @@ final class TcpEndpointRig implements AutoCloseable {
         boolean reading = true;
         /** While false onAccept refuses the connection. */
         boolean accepting = true;
+        /** While true onAccept aborts the connection, then returns this handler all the same. */
+        boolean abortInAccept;
 
         @Override
         public TcpHandler onAccept(TcpConnection c) {
             events.add("accept");
             if (!accepting) {
                 return null;
+            }
+            if (abortInAccept) {
+                c.abort();
             }
             connection = c;
             return this;

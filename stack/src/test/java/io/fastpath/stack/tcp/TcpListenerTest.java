@@ -549,6 +549,32 @@ class TcpListenerTest {
             assertEquals(0, r.layer.connectionCount());
         }
 
+        /**
+         * An application that aborts the connection inside onAccept (and returns a handler all the same): the SYN's
+         * data must not be queued on the closed slot, and the one RST (the abort's) acknowledges the SYN, so that
+         * the client in SYN-SENT takes it (RFC 9293 §3.10.7.3).
+         */
+        @Test
+        void fastOpenSynAbortedInsideOnAcceptLeavesNoBufferOnTheClosedSlot_rfc7413_s4_2() {
+            byte[] cookie = listeningWithCookie();
+            int framesBefore = r.packets.inUse();
+            r.app.abortInAccept = true;
+            r.send(r.theirSyn().fastOpen(cookie).payload("GET /"));
+            Segment reset = r.recvOne();
+            assertEquals(RST | ACK, reset.flags(), "the abort's RST: " + reset);
+            assertEquals(r.remoteIss + 1, reset.ack());
+            assertEquals(List.of("accept"), r.app.events);
+            assertEquals("", r.app.text(), "nothing delivered on the aborted connection");
+            assertEquals(0, r.layer.connectionCount());
+            assertEquals(framesBefore, r.packets.inUse(), "the SYN's buffer is back");
+            assertEquals(0, r.layer.memoryHeldMbufs(), "and charged to nobody");
+            // The slot serves the next connection with nothing of the old one in it.
+            r.app.abortInAccept = false;
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("next"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_000);
+            assertEquals(r.remoteIss + 5, r.recvOne().ack());
+            assertEquals("next", r.app.text());
+        }
+
         @Test
         void synDataWithABadCookieIsNotAcknowledgedAndAFreshCookieIsIssued_rfc7413_s4_1_2() {
             r = TcpEndpointRig.listening(tfo());

@@ -339,7 +339,7 @@ final class TcpOutput {
                     h.cookie = cookie > 0 ? tfo.clientCookie : null;
                     h.cookieLength = Math.max(cookie, 0);
                 } else {
-                    h.cookie = tfo.cookieFor(tfo.cookieKey, c.remoteIp);
+                    h.cookie = tfo.cookieFor(c.remoteIp);
                     h.cookieLength = 8;
                     counters.tcpFastOpenCookiesSent.incrementRelease();
                 }

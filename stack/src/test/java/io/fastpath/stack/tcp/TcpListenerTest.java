@@ -608,6 +608,38 @@ class TcpListenerTest {
             assertEquals("one", r.app.text());
         }
 
+        /**
+         * Shards of one host share the Fast Open keys: a client's flows spread over the shards, and a cookie issued
+         * on one must be valid on the shard that owns the next flow (with a key per shard only one flow in N would
+         * get its data taken). A rotation on any shard is the host's. A layer with keys of its own (another host)
+         * does not take the cookie.
+         */
+        @Test
+        void cookieIssuedOnOneShardIsValidOnAnotherShardOfTheHost_rfc7413_s4_1_2() {
+            FastOpenKeys host = new FastOpenKeys();
+            r = TcpEndpointRig.listening(tfo(), 0, host);
+            byte[] cookie = cookie();
+            try (TcpEndpointRig other = TcpEndpointRig.listening(tfo(), 0, host);
+                 TcpEndpointRig stranger = TcpEndpointRig.listening(tfo())) {
+                other.sendTo(other.theirSyn().fastOpen(cookie).payload("GET /"), LOCAL_IP, LISTEN_PORT, REMOTE_IP,
+                    41_001);
+                Segment synAck = other.recvOne();
+                assertEquals(other.remoteIss + 6, synAck.ack(), "the other shard takes the data");
+                assertEquals(null, synAck.fastOpenCookie(), "and issues no new cookie");
+                assertEquals("GET /", other.app.text());
+                other.layer.rotateFastOpenKey();
+                byte[] fresh = cookie();
+                assertFalse(java.util.Arrays.equals(cookie, fresh), "the rotation reached this shard");
+                other.sendTo(other.theirSyn().fastOpen(fresh).payload("new"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_002);
+                assertEquals(other.remoteIss + 4, other.recvOne().ack(), "the new key's cookie on the other shard");
+                other.sendTo(other.theirSyn().fastOpen(cookie).payload("old"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_003);
+                assertEquals(other.remoteIss + 4, other.recvOne().ack(), "the previous key's too");
+                stranger.sendTo(stranger.theirSyn().fastOpen(fresh).payload("GET /"), LOCAL_IP, LISTEN_PORT, REMOTE_IP,
+                    41_004);
+                assertEquals(stranger.remoteIss + 1, stranger.recvOne().ack(), "another host's key: data not taken");
+            }
+        }
+
         @Test
         void synDataWithoutACookieIsNeverDeliveredEarly_rfc7413_s4_2_2() {
             r = TcpEndpointRig.listening(tfo());

@@ -5,6 +5,7 @@ import io.fastpath.stack.shard.FlowOwner;
 import java.util.List;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2IntHashMap;
+import org.agrona.collections.IntArrayList;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.LongArrayList;
 
@@ -48,6 +49,15 @@ public final class ShardedTcpClient implements TcpClient {
     private final Int2IntHashMap listenFailure = new Int2IntHashMap(NtStatus.STATUS_SUCCESS);
     /** Answers for a port's next listen that came before its current one was complete: port, shard, status. */
     private final LongArrayList early = new LongArrayList();
+    /** Per port and shard ({@link #portShard}): listen requests on the shard's ring whose answer has not come. */
+    private final Long2LongHashMap owed = new Long2LongHashMap(0);
+    /**
+     * Failures made up for a shard whose ring was full (port, shard, status), each waiting for the real answers the
+     * shard owes to earlier listens on the port ({@link #synthesizedAfter}: how many more): a shard's answers are
+     * taken in the order of its listens, so a made-up one must not be taken for an earlier listen's.
+     */
+    private final LongArrayList synthesized = new LongArrayList();
+    private final IntArrayList synthesizedAfter = new IntArrayList();
     private final Relay relay = new Relay();
 
     /**
@@ -139,23 +149,69 @@ public final class ShardedTcpClient implements TcpClient {
 
     /**
      * Listens on every shard. False (nothing asked) when shard 0's ring is full; when a later shard's is, that
-     * shard and those after it count as having answered STATUS_INSUFFICIENT_RESOURCES, so the listen fails as a
-     * whole once the others answered. Event thread.
+     * shard and those after it count as having answered STATUS_INSUFFICIENT_RESOURCES (in their turn: after their
+     * answers to earlier listens on the port), so the listen fails as a whole once the others answered. Event thread.
      */
     @Override
     public boolean listen(int port, long socketOptions) {
         if (!shards[0].listen(port, socketOptions)) {
             return false;
         }
+        owed.put(portShard(port, 0), owed.get(portShard(port, 0)) + 1);
         for (int s = 1; s < shards.length; s++) {
             if (!shards[s].listen(port, socketOptions)) {
                 for (int t = s; t < shards.length; t++) {
-                    answer(port, t, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+                    synthesize(port, t, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
                 }
                 break;
             }
+            owed.put(portShard(port, s), owed.get(portShard(port, s)) + 1);
         }
         return true;
+    }
+
+    /**
+     * Shard {@code shard} answers this listen with {@code status} without having been asked: at once if it owes no
+     * answer to an earlier listen on the port, else right after the last of those (see {@link #realAnswer}).
+     */
+    private void synthesize(int port, int shard, int status) {
+        int before = (int) owed.get(portShard(port, shard));
+        if (before == 0) {
+            answer(port, shard, status);
+        } else {
+            synthesized.addLong(encode(port, shard, status));
+            synthesizedAfter.addInt(before);
+        }
+    }
+
+    /** A shard's real answer to its oldest open listen on the port, then the made-up answers due after it. */
+    private void realAnswer(int port, int shard, int status) {
+        long key = portShard(port, shard);
+        long left = owed.get(key) - 1;
+        if (left > 0) {
+            owed.put(key, left);
+        } else {
+            owed.remove(key);
+        }
+        answer(port, shard, status);
+        for (int i = 0; i < synthesized.size(); ) {
+            long e = synthesized.getLong(i);
+            if ((int) (e >>> 48) == port && ((int) (e >>> 32) & 0xFFFF) == shard) {
+                int after = synthesizedAfter.getInt(i) - 1;
+                if (after == 0) {
+                    synthesized.removeAt(i);
+                    synthesizedAfter.removeAt(i);
+                    answer(port, shard, (int) e);
+                    continue;
+                }
+                synthesizedAfter.setInt(i, after);
+            }
+            i++;
+        }
+    }
+
+    private static long portShard(int port, int shard) {
+        return (long) port << POSITION_SHARD_BITS | shard;
     }
 
     @Override
@@ -343,7 +399,7 @@ public final class ShardedTcpClient implements TcpClient {
 
         @Override
         public void onListenComplete(int port, int status) {
-            answer(port, shard, status);
+            realAnswer(port, shard, status);
         }
 
         @Override

@@ -24,9 +24,9 @@ import org.agrona.collections.LongArrayList;
  * <li>{@link #pollEvents} polls each shard's event ring, starting one further each call (fair).</li>
  * </ul>
  *
- * <p>Threads: requests from any thread, except {@link #listen} which, like {@link #pollEvents}, runs on the one
- * event thread (the provider's dispatch thread): the two share the listen outcomes being merged. The connect
- * turn and the last connect's shard are plain fields: another thread's connect may move them, which changes
+ * <p>Threads: requests from any thread, except {@link #listen} and {@link #stopListening} which, like
+ * {@link #pollEvents}, run on the one event thread (the provider's dispatch thread): they share the listen
+ * outcomes being merged. The connect turn and the last connect's shard are plain fields: another thread's connect may move them, which changes
  * the spread, never the routing of a handle. No allocation per request or event (listen outcomes are merged in
  * primitive maps sized by the ports listened on).
  */
@@ -58,6 +58,14 @@ public final class ShardedTcpClient implements TcpClient {
      */
     private final LongArrayList synthesized = new LongArrayList();
     private final IntArrayList synthesizedAfter = new IntArrayList();
+    /** Per port: listens asked and not yet complete (they complete in the order asked). */
+    private final Int2IntHashMap listensOpen = new Int2IntHashMap(0);
+    /**
+     * Per port: how many of the oldest open listens a stopListening followed. Such a listen that fails on some shard
+     * is not undone there: the application's stop, behind it on every shard's ring, closes what it opened, and a stop
+     * sent when it completes could close a newer listen's port (the application's next listen, after its stop).
+     */
+    private final Int2IntHashMap listensStopped = new Int2IntHashMap(0);
     private final Relay relay = new Relay();
 
     /**
@@ -158,6 +166,7 @@ public final class ShardedTcpClient implements TcpClient {
             return false;
         }
         owed.put(portShard(port, 0), owed.get(portShard(port, 0)) + 1);
+        listensOpen.put(port, listensOpen.get(port) + 1);
         for (int s = 1; s < shards.length; s++) {
             if (!shards[s].listen(port, socketOptions)) {
                 for (int t = s; t < shards.length; t++) {
@@ -214,8 +223,13 @@ public final class ShardedTcpClient implements TcpClient {
         return (long) port << POSITION_SHARD_BITS | shard;
     }
 
+    /** Stops listening on every shard. Event thread (it takes part in merging the port's listen outcomes). */
     @Override
     public boolean stopListening(int port) {
+        int open = listensOpen.get(port);
+        if (open > 0) {
+            listensStopped.put(port, open); // every listen open now: the application stopped what it opens
+        }
         boolean all = true;
         for (TcpServiceClient c : shards) {
             all &= c.stopListening(port);
@@ -354,8 +368,11 @@ public final class ShardedTcpClient implements TcpClient {
         listenAnswered.remove(port);
         long opened = listenOpened.remove(port);
         int failure = listenFailure.remove(port);
-        if (failure != NtStatus.STATUS_SUCCESS) {
-            // Not on every shard: the shards that opened the port close it again.
+        boolean stopped = countDown(listensStopped, port);
+        countDown(listensOpen, port);
+        if (failure != NtStatus.STATUS_SUCCESS && !stopped) {
+            // Not on every shard: the shards that opened the port close it again (a TcpServiceClient takes a stop
+            // whatever its ring holds; it refuses one only once closing, and its close stops its listeners).
             for (long bits = opened; bits != 0; bits &= bits - 1) {
                 shards[Long.numberOfTrailingZeros(bits)].stopListening(port);
             }
@@ -381,6 +398,20 @@ public final class ShardedTcpClient implements TcpClient {
                 i++;
             }
         }
+    }
+
+    /** Takes one off the port's count; whether there was one. */
+    private static boolean countDown(Int2IntHashMap counts, int port) {
+        int n = counts.get(port);
+        if (n == 0) {
+            return false;
+        }
+        if (n == 1) {
+            counts.remove(port);
+        } else {
+            counts.put(port, n - 1);
+        }
+        return true;
     }
 
     private static long encode(int port, int shard, int status) {

@@ -405,4 +405,34 @@ class ShardedTcpClientTest {
         sharded.close();
         rig.pumpUntil(sharded::isClosed, "closed");
     }
+
+    /**
+     * Review finding: a listen that failed on one shard is undone on the shards that opened the port, by a stop sent
+     * when its outcome is complete. If the application stopped the port and listened again meanwhile, that stop is
+     * already on each shard's ring behind the first listen; the undo came after the new listen and closed its port
+     * on shard 0, while the new listen reported success.
+     */
+    @Test
+    void aListenStoppedAndAskedAgainBeforeItsPartialFailureIsKnownKeepsTheNewListener() {
+        ShardedTcpClient sharded = new ShardedTcpClient(rig.shards, BY_PORT_PARITY);
+        Seen app = new Seen();
+        app.client = sharded;
+        rig.polled.add(() -> sharded.pollEvents(app));
+        assertTrue(fillRing(sharded.shard(1)) > 0);
+        assertTrue(sharded.listen(21)); // opens on shard 0, fails on shard 1 (ring full)
+        for (int i = 0; i < 1_000; i++) {
+            rig.shards.get(1).poll(); // shard 1's stack takes the filler; no event is read yet
+        }
+        assertTrue(sharded.stopListening(21)); // the application gives up on it ...
+        assertTrue(sharded.listen(21)); // ... and asks again before hearing the first outcome
+        rig.pumpUntil(() -> app.listens.size() == 2, "two outcomes");
+        assertEquals(NtStatus.STATUS_INSUFFICIENT_RESOURCES, app.listens.get(0)[1]);
+        assertEquals(NtStatus.STATUS_SUCCESS, app.listens.get(1)[1]);
+        rig.pumpFor(20);
+        for (int s = 0; s < 2; s++) {
+            assertEquals(NtStatus.STATUS_SUCCESS, peerConnects(s, 21), "the second listen's port open on shard " + s);
+        }
+        sharded.close();
+        rig.pumpUntil(sharded::isClosed, "closed");
+    }
 }

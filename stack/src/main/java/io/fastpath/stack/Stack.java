@@ -208,7 +208,8 @@ public final class Stack implements Agent, AutoCloseable {
             }
         }
         this.tcp = new TcpLayer(config.tcp(), new MbufIpOutput(this, port, routes, counters, mac, address, mtu),
-            new io.fastpath.stack.tcp.IsnGenerator(), clock.nanoTime(), group.ports(), owner, shard);
+            new io.fastpath.stack.tcp.IsnGenerator(), clock.nanoTime(), group.ports(), owner, shard,
+            group.fastOpenKeys());
         if (Budget.ENABLED) {
             tcp.budget(budget);
         }

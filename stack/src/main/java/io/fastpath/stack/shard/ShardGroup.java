@@ -1,5 +1,6 @@
 package io.fastpath.stack.shard;
 
+import io.fastpath.stack.tcp.FastOpenKeys;
 import io.fastpath.stack.tcp.LocalPorts;
 import java.nio.ByteBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -8,7 +9,8 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
 /**
  * What the shards of one port share: the one local port table ({@link LocalPorts}: a listener's port and an
- * ephemeral port are taken once for the whole host), the {@link FlowOwner} every shard and provider agrees on,
+ * ephemeral port are taken once for the whole host), the Fast Open cookie keys ({@link FastOpenKeys}), the
+ * {@link FlowOwner} every shard and provider agrees on,
  * and one inbound ring per shard through which the others hand it what it owns: received frames of its flows
  * (the mbuf itself, zero copy: ownership moves with the record) and neighbours learned from ARP.
  *
@@ -24,6 +26,7 @@ public final class ShardGroup {
     private final int shards;
     private final FlowOwner owner;
     private final LocalPorts ports = new LocalPorts();
+    private final FastOpenKeys fastOpenKeys = new FastOpenKeys();
     private final ManyToOneRingBuffer[] inbound;
 
     /**
@@ -62,6 +65,14 @@ public final class ShardGroup {
     /** The local port table every shard (and every provider on any shard) takes ports from. */
     public LocalPorts ports() {
         return ports;
+    }
+
+    /**
+     * The Fast Open cookie keys of the host (RFC 7413 §4.1.2): one for all shards, so that a cookie issued on one
+     * shard is valid on the shard that owns the client's next flow.
+     */
+    public FastOpenKeys fastOpenKeys() {
+        return fastOpenKeys;
     }
 
     /** Shard {@code q}'s inbound ring. */

@@ -11,22 +11,43 @@ final class FastOpen {
     private final TcpLayer layer;
     private final TcpSegment seg;
     private final TcpOptions options;
-    // Fast Open: the server's cookie keys (current and previous, RFC 7413 §4.1.2) and the client's cookie cache.
-    IsnGenerator cookieKey = new IsnGenerator();
-    IsnGenerator previousCookieKey = cookieKey;
+    /** The server's cookie keys (current and previous, RFC 7413 §4.1.2), shared with the host's other shards. */
+    final FastOpenKeys keys;
+    /** The keys {@link #cookieKey} and {@link #previousCookieKey} were made from (poll thread's own SipHash state). */
+    private FastOpenKeys.Keys keysSeen;
+    private IsnGenerator cookieKey;
+    private IsnGenerator previousCookieKey;
     final FastOpenCookieCache cookieCache = new FastOpenCookieCache(FastOpenCookieCache.DEFAULT_CAPACITY);
     final byte[] cookieScratch = new byte[8];
     /** The cached cookie a SYN being built carries (copied out of the cache; poll thread only). */
     final byte[] clientCookie = new byte[TcpOptions.FAST_OPEN_MAX_COOKIE];
 
-    FastOpen(TcpLayer layer) {
+    FastOpen(TcpLayer layer, FastOpenKeys keys) {
         this.layer = layer;
         this.seg = layer.seg;
         this.options = layer.options;
+        this.keys = keys;
+        refreshKeys();
+    }
+
+    /** Follows a rotation made on any thread (one volatile read; new SipHash instances only when it changed). */
+    private void refreshKeys() {
+        FastOpenKeys.Keys k = keys.keys();
+        if (k != keysSeen) {
+            keysSeen = k;
+            cookieKey = new IsnGenerator(k.k0(), k.k1());
+            previousCookieKey = new IsnGenerator(k.previousK0(), k.previousK1());
+        }
+    }
+
+    /** The cookie this server issues now to a client address. */
+    byte[] cookieFor(int clientIp) {
+        refreshKeys();
+        return cookieFor(cookieKey, clientIp);
     }
 
     /** The server's cookie for a client address (RFC 7413 §4.1.2): a MAC of the address, 8 bytes. */
-    byte[] cookieFor(IsnGenerator key, int clientIp) {
+    private byte[] cookieFor(IsnGenerator key, int clientIp) {
         long mac = key.sipHash24(clientIp & 0xFFFF_FFFFL, 0x46504F50454EL);
         for (int i = 0; i < 8; i++) {
             cookieScratch[i] = (byte) (mac >>> (56 - 8 * i));
@@ -38,6 +59,7 @@ final class FastOpen {
         if (options.fastOpenCookieLength() != 8) {
             return false;
         }
+        refreshKeys();
         return cookieMatches(cookieKey, clientIp) || cookieMatches(previousCookieKey, clientIp);
     }
 
@@ -53,12 +75,11 @@ final class FastOpen {
     }
 
     /**
-     * Replaces the Fast Open secret key; cookies made with the previous key stay valid until the next
-     * rotation (RFC 7413 §4.1.2: "rotate the secret key periodically").
+     * Replaces the Fast Open secret key (of every shard sharing it); cookies made with the previous key stay valid
+     * until the next rotation (RFC 7413 §4.1.2: "rotate the secret key periodically").
      */
     void rotateFastOpenKey() {
-        previousCookieKey = cookieKey;
-        cookieKey = new IsnGenerator();
+        keys.rotate();
     }
 
     /** Bytes of the Fast Open option in this connection's SYN or SYN-ACK (with two NOPs), or 0. */
@@ -67,9 +88,14 @@ final class FastOpen {
             if (!c.fastOpen || c.state != TcpState.SYN_SENT) {
                 return 0;
             }
-            int cookie = c.synData > 0 ? cookieCache.length(c.remoteIp) : -1;
+            int cookie = synCarriesData(c) ? cookieCache.length(c.remoteIp) : -1;
             return 4 + Math.max(cookie, 0);
         }
         return c.sendCookie ? 12 : 0;
+    }
+
+    /** Whether the client's SYN being sent carries data (and the cookie): the first SYN only, not a retransmission. */
+    boolean synCarriesData(TcpConnection c) {
+        return c.synData > 0 && c.retries == 0;
     }
 }

@@ -25,8 +25,19 @@ import java.util.concurrent.TimeUnit;
  */
 final class Recovery {
     private static final long MIN_PTO_NS = TimeUnit.MILLISECONDS.toNanos(2);
-    /** RFC 8985 §7.2 WCDelAckT, when one segment is in flight (the peer may delay its ACK). */
-    private static final long DELAYED_ACK_ALLOWANCE_NS = TimeUnit.MILLISECONDS.toNanos(50);
+    /**
+     * RFC 8985 §7.2 WCDelAckT, the worst-case delayed ACK, when one segment is in flight: 200 ms, the RFC's value
+     * and Linux's TCP_DELACK_MAX (Linux adds TCP_RTO_MIN, 200 ms, to its PTO with one packet out). A Linux peer in
+     * ping-pong mode (request, response) delays its ACK of our response by 40 ms or more; with 50 ms here, 100,000
+     * echo-then-close connections each sent one spurious probe (docs/perf/connections.md: 95,912 probes, 100,914
+     * D-SACKs). With the RTO at 200 ms or more, a lone segment is then left to the RTO.
+     */
+    private static final long DELAYED_ACK_ALLOWANCE_NS = TimeUnit.MILLISECONDS.toNanos(200);
+    /**
+     * The same allowance for the stall probe in recovery ({@link #onRecoveryStall}): there the peer holds data out
+     * of order or has just had a hole filled, and ACKs at once (RFC 5681 §4.2), so a short allowance suffices.
+     */
+    private static final long RECOVERY_ACK_ALLOWANCE_NS = TimeUnit.MILLISECONDS.toNanos(50);
 
     final SendScoreboard board;
     private final StackCounters counters;
@@ -353,7 +364,7 @@ final class Recovery {
         }
         long pto = Math.max(2 * c.srttNs, MIN_PTO_NS);
         if (c.sndMax - c.sndUna <= c.mss) {
-            pto += DELAYED_ACK_ALLOWANCE_NS;
+            pto += c.inRecovery || probeOut ? RECOVERY_ACK_ALLOWANCE_NS : DELAYED_ACK_ALLOWANCE_NS;
         }
         if (c.inRecovery || probeOut) {
             pto <<= Math.min(stallProbes, 10);

@@ -5,6 +5,7 @@ import io.fastpath.stack.shard.FlowOwner;
 import java.util.List;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2IntHashMap;
+import org.agrona.collections.IntArrayList;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.LongArrayList;
 
@@ -23,9 +24,9 @@ import org.agrona.collections.LongArrayList;
  * <li>{@link #pollEvents} polls each shard's event ring, starting one further each call (fair).</li>
  * </ul>
  *
- * <p>Threads: requests from any thread, except {@link #listen} which, like {@link #pollEvents}, runs on the one
- * event thread (the provider's dispatch thread): the two share the listen outcomes being merged. The connect
- * turn and the last connect's shard are plain fields: another thread's connect may move them, which changes
+ * <p>Threads: requests from any thread, except {@link #listen} and {@link #stopListening} which, like
+ * {@link #pollEvents}, run on the one event thread (the provider's dispatch thread): they share the listen
+ * outcomes being merged. The connect turn and the last connect's shard are plain fields: another thread's connect may move them, which changes
  * the spread, never the routing of a handle. No allocation per request or event (listen outcomes are merged in
  * primitive maps sized by the ports listened on).
  */
@@ -48,6 +49,23 @@ public final class ShardedTcpClient implements TcpClient {
     private final Int2IntHashMap listenFailure = new Int2IntHashMap(NtStatus.STATUS_SUCCESS);
     /** Answers for a port's next listen that came before its current one was complete: port, shard, status. */
     private final LongArrayList early = new LongArrayList();
+    /** Per port and shard ({@link #portShard}): listen requests on the shard's ring whose answer has not come. */
+    private final Long2LongHashMap owed = new Long2LongHashMap(0);
+    /**
+     * Failures made up for a shard whose ring was full (port, shard, status), each waiting for the real answers the
+     * shard owes to earlier listens on the port ({@link #synthesizedAfter}: how many more): a shard's answers are
+     * taken in the order of its listens, so a made-up one must not be taken for an earlier listen's.
+     */
+    private final LongArrayList synthesized = new LongArrayList();
+    private final IntArrayList synthesizedAfter = new IntArrayList();
+    /** Per port: listens asked and not yet complete (they complete in the order asked). */
+    private final Int2IntHashMap listensOpen = new Int2IntHashMap(0);
+    /**
+     * Per port: how many of the oldest open listens a stopListening followed. Such a listen that fails on some shard
+     * is not undone there: the application's stop, behind it on every shard's ring, closes what it opened, and a stop
+     * sent when it completes could close a newer listen's port (the application's next listen, after its stop).
+     */
+    private final Int2IntHashMap listensStopped = new Int2IntHashMap(0);
     private final Relay relay = new Relay();
 
     /**
@@ -139,27 +157,79 @@ public final class ShardedTcpClient implements TcpClient {
 
     /**
      * Listens on every shard. False (nothing asked) when shard 0's ring is full; when a later shard's is, that
-     * shard and those after it count as having answered STATUS_INSUFFICIENT_RESOURCES, so the listen fails as a
-     * whole once the others answered. Event thread.
+     * shard and those after it count as having answered STATUS_INSUFFICIENT_RESOURCES (in their turn: after their
+     * answers to earlier listens on the port), so the listen fails as a whole once the others answered. Event thread.
      */
     @Override
     public boolean listen(int port, long socketOptions) {
         if (!shards[0].listen(port, socketOptions)) {
             return false;
         }
+        owed.put(portShard(port, 0), owed.get(portShard(port, 0)) + 1);
+        listensOpen.put(port, listensOpen.get(port) + 1);
         for (int s = 1; s < shards.length; s++) {
             if (!shards[s].listen(port, socketOptions)) {
                 for (int t = s; t < shards.length; t++) {
-                    answer(port, t, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+                    synthesize(port, t, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
                 }
                 break;
             }
+            owed.put(portShard(port, s), owed.get(portShard(port, s)) + 1);
         }
         return true;
     }
 
+    /**
+     * Shard {@code shard} answers this listen with {@code status} without having been asked: at once if it owes no
+     * answer to an earlier listen on the port, else right after the last of those (see {@link #realAnswer}).
+     */
+    private void synthesize(int port, int shard, int status) {
+        int before = (int) owed.get(portShard(port, shard));
+        if (before == 0) {
+            answer(port, shard, status);
+        } else {
+            synthesized.addLong(encode(port, shard, status));
+            synthesizedAfter.addInt(before);
+        }
+    }
+
+    /** A shard's real answer to its oldest open listen on the port, then the made-up answers due after it. */
+    private void realAnswer(int port, int shard, int status) {
+        long key = portShard(port, shard);
+        long left = owed.get(key) - 1;
+        if (left > 0) {
+            owed.put(key, left);
+        } else {
+            owed.remove(key);
+        }
+        answer(port, shard, status);
+        for (int i = 0; i < synthesized.size(); ) {
+            long e = synthesized.getLong(i);
+            if ((int) (e >>> 48) == port && ((int) (e >>> 32) & 0xFFFF) == shard) {
+                int after = synthesizedAfter.getInt(i) - 1;
+                if (after == 0) {
+                    synthesized.removeAt(i);
+                    synthesizedAfter.removeAt(i);
+                    answer(port, shard, (int) e);
+                    continue;
+                }
+                synthesizedAfter.setInt(i, after);
+            }
+            i++;
+        }
+    }
+
+    private static long portShard(int port, int shard) {
+        return (long) port << POSITION_SHARD_BITS | shard;
+    }
+
+    /** Stops listening on every shard. Event thread (it takes part in merging the port's listen outcomes). */
     @Override
     public boolean stopListening(int port) {
+        int open = listensOpen.get(port);
+        if (open > 0) {
+            listensStopped.put(port, open); // every listen open now: the application stopped what it opens
+        }
         boolean all = true;
         for (TcpServiceClient c : shards) {
             all &= c.stopListening(port);
@@ -298,8 +368,11 @@ public final class ShardedTcpClient implements TcpClient {
         listenAnswered.remove(port);
         long opened = listenOpened.remove(port);
         int failure = listenFailure.remove(port);
-        if (failure != NtStatus.STATUS_SUCCESS) {
-            // Not on every shard: the shards that opened the port close it again.
+        boolean stopped = countDown(listensStopped, port);
+        countDown(listensOpen, port);
+        if (failure != NtStatus.STATUS_SUCCESS && !stopped) {
+            // Not on every shard: the shards that opened the port close it again (a TcpServiceClient takes a stop
+            // whatever its ring holds; it refuses one only once closing, and its close stops its listeners).
             for (long bits = opened; bits != 0; bits &= bits - 1) {
                 shards[Long.numberOfTrailingZeros(bits)].stopListening(port);
             }
@@ -327,6 +400,20 @@ public final class ShardedTcpClient implements TcpClient {
         }
     }
 
+    /** Takes one off the port's count; whether there was one. */
+    private static boolean countDown(Int2IntHashMap counts, int port) {
+        int n = counts.get(port);
+        if (n == 0) {
+            return false;
+        }
+        if (n == 1) {
+            counts.remove(port);
+        } else {
+            counts.put(port, n - 1);
+        }
+        return true;
+    }
+
     private static long encode(int port, int shard, int status) {
         return (long) port << 48 | (long) shard << 32 | (status & 0xFFFF_FFFFL);
     }
@@ -343,7 +430,7 @@ public final class ShardedTcpClient implements TcpClient {
 
         @Override
         public void onListenComplete(int port, int status) {
-            answer(port, shard, status);
+            realAnswer(port, shard, status);
         }
 
         @Override

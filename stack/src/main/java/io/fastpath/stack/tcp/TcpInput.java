@@ -474,12 +474,36 @@ final class TcpInput {
         layer.markDirty(c);
     }
 
+    /**
+     * Offers the connection to its listener ({@code onAccept}), while the segment that completed it (the handshake's
+     * ACK, or a Fast Open SYN) is being processed. False when the connection is gone: refused (a RST answers that
+     * segment) or aborted inside {@code onAccept}; the caller then frees the segment, whose data must not be queued
+     * on a closed slot.
+     */
     boolean accept(TcpConnection c) {
         Listeners.Listener l = c.listener;
         Listeners.leaveListener(c);
+        int generation = c.generation;
+        // Read before the callback: the reset answers this segment (an application may do anything inside it).
+        int src = c.remoteIp;
+        int dst = c.localIp;
+        boolean ack = seg.hasFlags(TcpSegment.ACK);
+        int segAck = seg.acknowledgmentNumber();
+        int segEnd = seg.sequenceNumber() + seg.payloadLength() + (seg.hasFlags(TcpSegment.SYN) ? 1 : 0)
+            + (seg.hasFlags(TcpSegment.FIN) ? 1 : 0);
         TcpHandler handler = l.handler.onAccept(c);
+        if (c.generation != generation || c.state == TcpState.CLOSED) {
+            return false; // aborted inside onAccept (its RST is out): nothing more for this slot
+        }
         if (handler == null) {
-            tx.sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
+            // RFC 9293 §3.10.7.1: a reset for a segment with ACK is <SEQ=SEG.ACK><CTL=RST>; for a SYN (a Fast Open
+            // SYN, offered before any SYN-ACK) <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, which a peer in
+            // SYN-SENT accepts (§3.10.7.3: a RST counts there only with an acceptable ACK).
+            if (ack) {
+                tx.sendReset(dst, c.localPort, src, c.remotePort, segAck, 0, false);
+            } else {
+                tx.sendReset(dst, c.localPort, src, c.remotePort, 0, segEnd, true);
+            }
             table.releaseConnection(c);
             return false;
         }

@@ -106,6 +106,15 @@ public final class TcpLayer {
      */
     public TcpLayer(TcpConfig config, IpOutput ip, IsnGenerator isn, long startNs, LocalPorts ports, FlowOwner owner,
                     int shard) {
+        this(config, ip, isn, startNs, ports, owner, shard, new FastOpenKeys());
+    }
+
+    /**
+     * As above, with the Fast Open keys the host's shards share ({@code ShardGroup.fastOpenKeys()}): a cookie this
+     * layer issues is valid on whichever shard owns the client's next flow.
+     */
+    public TcpLayer(TcpConfig config, IpOutput ip, IsnGenerator isn, long startNs, LocalPorts ports, FlowOwner owner,
+                    int shard, FastOpenKeys fastOpenKeys) {
         this.ports = ports;
         this.owner = owner;
         this.shard = shard;
@@ -127,7 +136,7 @@ public final class TcpLayer {
         this.rx = new ReceivePath(this);
         this.tx = new TcpOutput(this);
         this.timers = new TcpTimers(this, startNs);
-        this.tfo = new FastOpen(this);
+        this.tfo = new FastOpen(this, fastOpenKeys);
         table.link();
         listening.link();
         in.link();
@@ -419,7 +428,11 @@ public final class TcpLayer {
         if (c.state == TcpState.CLOSED) {
             return;
         }
-        if (c.state != TcpState.SYN_SENT && c.state != TcpState.TIME_WAIT && c.state != TcpState.LISTEN) {
+        if (c.state == TcpState.SYN_RECEIVED) {
+            // The peer may still be in SYN-SENT (our SYN-ACK lost, or not sent yet: a Fast Open SYN aborted in
+            // onAccept), where only a RST with an acceptable ACK counts (RFC 9293 §3.10.7.3): ACK its SYN (and data).
+            tx.sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, c.rcvNxt, true);
+        } else if (c.state != TcpState.SYN_SENT && c.state != TcpState.TIME_WAIT && c.state != TcpState.LISTEN) {
             tx.sendReset(c.localIp, c.localPort, c.remoteIp, c.remotePort, c.sndNxt, 0, false);
         }
         table.closeConnection(c, NtStatus.STATUS_CONNECTION_ABORTED);
@@ -548,11 +561,16 @@ public final class TcpLayer {
     }
 
     /**
-     * Replaces the Fast Open secret key; cookies made with the previous key stay valid until the next
-     * rotation (RFC 7413 §4.1.2: "rotate the secret key periodically").
+     * Replaces the Fast Open secret key, for every shard sharing it (any thread); cookies made with the previous
+     * key stay valid until the next rotation (RFC 7413 §4.1.2: "rotate the secret key periodically").
      */
     public void rotateFastOpenKey() {
         tfo.rotateFastOpenKey();
+    }
+
+    /** The Fast Open keys this layer issues and checks cookies with (shared by a host's shards). */
+    public FastOpenKeys fastOpenKeys() {
+        return tfo.keys;
     }
 
     /** The smallest path MTU we accept from an ICMP message (Linux's min_pmtu): lower would be a DoS lever. */

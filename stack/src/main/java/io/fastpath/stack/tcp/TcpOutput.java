@@ -274,8 +274,8 @@ final class TcpOutput {
         c.rttTiming = c.retries == 0;
         c.rttStartNs = layer.nowNs;
         int data = 0;
-        if (!ack && c.fastOpen) {
-            if (c.retries == 0 && tfo.cookieCache.contains(c.remoteIp)) {
+        if (!ack && c.fastOpen && c.retries == 0) {
+            if (tfo.cookieCache.contains(c.remoteIp)) {
                 // RFC 7413 §4.2.1: data rides in the SYN, as much as one segment holds next to the options.
                 data = Math.min(c.sendBuffer.length(), ip.mtu() - 40 - 40);
                 if (data > 0) {
@@ -286,6 +286,9 @@ final class TcpOutput {
             c.sndNxt = c.iss + 1 + data;
             c.sndMax = c.sndNxt;
         }
+        // A retransmitted SYN goes without the data (as Linux's: the data waits in its own segment), but the data
+        // was sent: SND.NXT stays past it, so a SYN-ACK that acknowledges it (the first SYN arrived, its SYN-ACK
+        // did not) is acceptable, and one that does not makes synSentInput send it again (RFC 7413 §4.2.2).
         boolean sent = emit(c, c.iss, data, ack ? TcpSegment.SYN | TcpSegment.ACK : TcpSegment.SYN, c.retries > 0);
         if (ack && sent) {
             c.synAckSent = true;
@@ -332,11 +335,11 @@ final class TcpOutput {
             if (tfo.fastOpenOptionLength(c) > 0) {
                 h.fastOpen = true;
                 if (c.active) {
-                    int cookie = c.synData > 0 ? tfo.cookieCache.copy(c.remoteIp, tfo.clientCookie) : -1;
+                    int cookie = tfo.synCarriesData(c) ? tfo.cookieCache.copy(c.remoteIp, tfo.clientCookie) : -1;
                     h.cookie = cookie > 0 ? tfo.clientCookie : null;
                     h.cookieLength = Math.max(cookie, 0);
                 } else {
-                    h.cookie = tfo.cookieFor(tfo.cookieKey, c.remoteIp);
+                    h.cookie = tfo.cookieFor(c.remoteIp);
                     h.cookieLength = 8;
                     counters.tcpFastOpenCookiesSent.incrementRelease();
                 }

@@ -230,11 +230,13 @@ final class TcpTimers {
                 }
                 return;
             }
-            if (c.earlyData && c.retries == 1 && Seq.gt(c.sndMax, c.iss + 1)) {
-                // Data sent after the SYN-ACK (Fast Open server): as Linux's tcp_fastopen_synack_timer, the first
-                // SYN-ACK timeout enters loss recovery, so the data goes again, in slow start, once the peer's
-                // ACK completes the handshake; only the SYN-ACK is retransmitted now.
-                c.cc.onTimeout(c, c.sndMax - c.sndUna, true, layer.nowNs);
+            if (c.earlyData && Seq.gt(c.sndMax, c.iss + 1)) {
+                // Data sent after the SYN-ACK (Fast Open server): as Linux's tcp_fastopen_synack_timer, a SYN-ACK
+                // timeout enters loss recovery, so the data goes again, in slow start, once the peer's ACK completes
+                // the handshake; only the SYN-ACK is retransmitted now. On every such timeout, not only the first:
+                // data first sent after an earlier timeout (the application answered late) is lost just as well.
+                // ssthresh comes down once, on the first timeout that finds data (RFC 5681 §3.1, equation 4).
+                c.cc.onTimeout(c, c.sndMax - c.sndUna, !c.recovery.afterTimeout, layer.nowNs);
                 c.recovery.onTimeout(c);
             }
             tx.sendSyn(c, c.state == TcpState.SYN_RECEIVED);

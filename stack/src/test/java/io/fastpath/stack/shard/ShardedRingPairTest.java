@@ -1,6 +1,7 @@
 package io.fastpath.stack.shard;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.EthDevPort;
@@ -15,10 +16,14 @@ import io.fastpath.stack.app.StreamClient;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.device.PortDecorator;
 import io.fastpath.stack.tcp.TcpConfig;
+import io.fastpath.stack.tcp.TcpConnection;
+import io.fastpath.stack.tcp.TcpHandler;
+import io.fastpath.stack.tcp.TcpLayer;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -147,6 +152,53 @@ class ShardedRingPairTest {
         assertEquals(connections, b.sum(c -> c.tcpPassiveOpens.get()));
         assertTrue(b.sum(c -> c.forwardedFrames.get()) > 0, "a ring pair does not hash: B forwarded");
         assertEquals(0, a.sum(c -> c.tcpResetsSent.get()) + b.sum(c -> c.tcpResetsSent.get()), "no flow got lost");
+    }
+
+    /**
+     * RFC 7413 §4.1.2 across shards: a client's cookie is a MAC of its address, and its flows land on either of B's
+     * shards. B's shards share one key, so every SYN with data after the first connection's cookie is taken, on
+     * both shards (with a key per shard, about half were refused and resent after the handshake).
+     */
+    @Test
+    void aFastOpenCookieIssuedOnOneShardIsValidOnEveryShardOfTheHost_rfc7413_s4_1_2() {
+        a = host(queues(pair.a()), "a", A_IP);
+        b = host(queues(pair.b()), "b", B_IP);
+        assertSame(b.shard(0).tcp().fastOpenKeys(), b.shard(1).tcp().fastOpenKeys(), "one key for the host");
+        EchoServer[] servers = listenOnEveryShard(b);
+        a.doWork();
+        TcpLayer client = a.shard(0).tcp(); // one client shard: one cookie cache
+        UnsafeBuffer request = new UnsafeBuffer(new byte[] {'G', 'E', 'T', ' ', '/'});
+        int[] connected = new int[1];
+        int[] echoed = new int[1];
+        TcpHandler handler = new TcpHandler() {
+            @Override
+            public void onConnectComplete(TcpConnection c, int status) {
+                assertEquals("STATUS_SUCCESS", NtStatus.name(status));
+                connected[0]++;
+            }
+
+            @Override
+            public int onReceive(TcpConnection c, long address, int length) {
+                echoed[0] += length;
+                return length;
+            }
+        };
+        // The first connection asks for the cookie (its data goes after the handshake).
+        assertEquals(NtStatus.STATUS_PENDING, client.connect(0, 0, B_IP, ECHO_PORT, handler, request, 0, 5, true));
+        runUntil(() -> echoed[0] == 5, 10_000);
+        assertEquals(0, b.sum(c -> c.tcpFastOpenSynDataAccepted.get()));
+        int connections = 16;
+        for (int i = 0; i < connections; i++) {
+            assertEquals(NtStatus.STATUS_PENDING, client.connect(0, 0, B_IP, ECHO_PORT, handler, request, 0, 5, true));
+        }
+        runUntil(() -> echoed[0] == 5 * (connections + 1), 10_000);
+        assertEquals(connections, a.shard(0).counters().tcpFastOpenSynDataSent.get(), "every SYN carried the data");
+        long onZero = b.shard(0).counters().tcpFastOpenSynDataAccepted.get();
+        long onOne = b.shard(1).counters().tcpFastOpenSynDataAccepted.get();
+        assertEquals(connections, onZero + onOne, "the data of every SYN taken: " + onZero + " + " + onOne);
+        assertTrue(onZero > 0 && onOne > 0, "on both shards: " + onZero + " + " + onOne);
+        assertEquals(0, a.sum(c -> c.tcpFastOpenFallbacks.get()), "no SYN data refused");
+        assertEquals(connections + 1, servers[0].accepted() + servers[1].accepted());
     }
 
     /** Every frame of both queues arrives at shard 0: shard 1's flows must all be forwarded to it. */

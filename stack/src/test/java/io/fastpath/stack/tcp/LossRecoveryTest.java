@@ -241,13 +241,31 @@ class LossRecoveryTest {
         assertEquals(ssthresh, r.c.congestionWindow(), "cwnd = ssthresh at the end of recovery (RFC 6937 §3)");
     }
 
+    /**
+     * RFC 8985 §7.2: with one segment in flight the PTO allows for the peer's delayed ACK (WCDelAckT, 200 ms). A
+     * response whose ACK a Linux peer delays (ping-pong mode: 40 ms and more) is not probed again; it was, at
+     * 2·SRTT + 50 ms, once per connection in the 100,000-connection run (every probe D-SACKed by Linux).
+     */
+    @Test
+    void loneSegmentIsNotProbedWhileThePeerMayStillBeDelayingItsAck_rfc8985_s7_2() {
+        TcpRig r = rig();
+        r.write(100); // a response, alone in flight
+        r.step(150 * MS); // the peer's delayed ACK is still due (Linux: at most 200 ms)
+        assertEquals(1, r.timesSent(0), r.data().toString());
+        assertEquals(0, r.counters().tcpTailLossProbes.get());
+        r.ack(100);
+        r.step(1_000 * MS);
+        assertEquals(1, r.timesSent(0), "sent once: " + r.data());
+        assertEquals(0, r.counters().tcpTailLossProbes.get() + r.counters().tcpTimeouts.get());
+    }
+
     @Test
     void karnNoRttSampleFromARetransmittedSegment_rfc6298_s3() {
         TcpRig r = rig();
         long srtt = r.c.smoothedRttNs();
         assertEquals(100 * US, srtt, "from the handshake");
         r.write(MSS); // one segment
-        r.step(60 * MS); // no ACK: the tail loss probe sends it again (PTO 2 ms + 50 ms delayed-ACK allowance)
+        r.step(210 * MS); // no ACK: the RTO (200 ms) sends it again (a lone segment's PTO, with WCDelAckT, is longer)
         assertEquals(2, r.timesSent(0), r.data().toString());
         r.step(30 * MS);
         r.ack(MSS); // ambiguous: the original's or the probe's?

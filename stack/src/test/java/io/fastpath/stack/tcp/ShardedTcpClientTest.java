@@ -351,4 +351,88 @@ class ShardedTcpClientTest {
         other.close();
         rig.pumpUntil(() -> sharded.isClosed() && other.isClosed(), "closed");
     }
+
+    /**
+     * Fills a client's request ring with requests that change nothing (a shard-1 handle naming no connection, a
+     * stop for a port nobody listens on), until a stop has to wait on the side path: then no request of any size
+     * gets in until the shard has read its ring.
+     */
+    private static int fillRing(TcpServiceClient c) {
+        int n = 0;
+        while (c.noDelay(1L << TcpService.SHARD_SHIFT | 0xFFFF, true)) {
+            n++;
+        }
+        while (c.sidePathPending() == 0) {
+            assertTrue(c.stopListening(65_000));
+        }
+        return n;
+    }
+
+    /** A peer on wire {@code s} connects to SERVER_IP:port; returns the connect's status. */
+    private int peerConnects(int s, int port) {
+        TcpServiceClient p = rig.peers[s].tcpService().newClient();
+        Seen ps = new Seen();
+        ps.client = p;
+        rig.polled.add(() -> p.pollEvents(ps));
+        assertTrue(p.connect(1, SERVER_IP, port, 0));
+        rig.pumpUntil(() -> ps.connectStatus.size() == 1, "connect on wire " + s + " answered");
+        return ps.connectStatus.get(1L);
+    }
+
+    /**
+     * Review finding: the failure made up for a shard whose ring is full belongs to the listen that found it full.
+     * Taken at once, it was credited to an earlier listen on the port still waiting for that shard's answer: that
+     * listen failed (and was undone on shard 0) although both shards opened the port, and the shard's real answer
+     * then went to the later listen.
+     */
+    @Test
+    void aRingFullFailureIsCreditedToItsOwnListenNotToAnEarlierOneOnThePort() {
+        ShardedTcpClient sharded = new ShardedTcpClient(rig.shards, BY_PORT_PARITY);
+        Seen app = new Seen();
+        app.client = sharded;
+        rig.polled.add(() -> sharded.pollEvents(app));
+        assertTrue(sharded.listen(20)); // asked on both shards, not answered yet
+        assertTrue(fillRing(sharded.shard(1)) > 0);
+        assertTrue(sharded.listen(20)); // shard 1's ring is full: it fails there
+        rig.pumpUntil(() -> app.listens.size() == 2, "two outcomes");
+        assertEquals(NtStatus.STATUS_SUCCESS, app.listens.get(0)[1], "the first listen opened the port everywhere");
+        assertTrue(app.listens.get(1)[1] != NtStatus.STATUS_SUCCESS, "the second failed: "
+            + NtStatus.name(app.listens.get(1)[1]));
+        rig.pumpFor(20);
+        for (int s = 0; s < 2; s++) {
+            assertEquals(NtStatus.STATUS_SUCCESS, peerConnects(s, 20), "the first listen's port open on shard " + s);
+        }
+        sharded.close();
+        rig.pumpUntil(sharded::isClosed, "closed");
+    }
+
+    /**
+     * Review finding: a listen that failed on one shard is undone on the shards that opened the port, by a stop sent
+     * when its outcome is complete. If the application stopped the port and listened again meanwhile, that stop is
+     * already on each shard's ring behind the first listen; the undo came after the new listen and closed its port
+     * on shard 0, while the new listen reported success.
+     */
+    @Test
+    void aListenStoppedAndAskedAgainBeforeItsPartialFailureIsKnownKeepsTheNewListener() {
+        ShardedTcpClient sharded = new ShardedTcpClient(rig.shards, BY_PORT_PARITY);
+        Seen app = new Seen();
+        app.client = sharded;
+        rig.polled.add(() -> sharded.pollEvents(app));
+        assertTrue(fillRing(sharded.shard(1)) > 0);
+        assertTrue(sharded.listen(21)); // opens on shard 0, fails on shard 1 (ring full)
+        for (int i = 0; i < 1_000; i++) {
+            rig.shards.get(1).poll(); // shard 1's stack takes the filler; no event is read yet
+        }
+        assertTrue(sharded.stopListening(21)); // the application gives up on it ...
+        assertTrue(sharded.listen(21)); // ... and asks again before hearing the first outcome
+        rig.pumpUntil(() -> app.listens.size() == 2, "two outcomes");
+        assertEquals(NtStatus.STATUS_INSUFFICIENT_RESOURCES, app.listens.get(0)[1]);
+        assertEquals(NtStatus.STATUS_SUCCESS, app.listens.get(1)[1]);
+        rig.pumpFor(20);
+        for (int s = 0; s < 2; s++) {
+            assertEquals(NtStatus.STATUS_SUCCESS, peerConnects(s, 21), "the second listen's port open on shard " + s);
+        }
+        sharded.close();
+        rig.pumpUntil(sharded::isClosed, "closed");
+    }
 }

@@ -75,12 +75,17 @@ final class TcpEndpointRig implements AutoCloseable {
         boolean reading = true;
         /** While false onAccept refuses the connection. */
         boolean accepting = true;
+        /** While true onAccept aborts the connection, then returns this handler all the same. */
+        boolean abortInAccept;
 
         @Override
         public TcpHandler onAccept(TcpConnection c) {
             events.add("accept");
             if (!accepting) {
                 return null;
+            }
+            if (abortInAccept) {
+                c.abort();
             }
             connection = c;
             return this;
@@ -167,6 +172,11 @@ final class TcpEndpointRig implements AutoCloseable {
 
     /** A rig whose clock starts at {@code startNs} (to put a deadline exactly at 0, say). */
     TcpEndpointRig(TcpConfig config, long startNs) {
+        this(config, startNs, new FastOpenKeys());
+    }
+
+    /** A rig whose layer shares Fast Open keys with others (shards of one host). */
+    TcpEndpointRig(TcpConfig config, long startNs, FastOpenKeys fastOpenKeys) {
         now = startNs;
         try {
             // On tmpfs where there is one: closing the counters forces the mapping to its file.
@@ -178,7 +188,8 @@ final class TcpEndpointRig implements AutoCloseable {
         }
         counters = new StackCounters(countersFile, "rig");
         packets = new NativePackets(FRAMES, LOCAL_IP, 1500, counters, this::onSegment);
-        layer = new TcpLayer(config, packets, now);
+        layer = new TcpLayer(config, packets, new IsnGenerator(), now, new LocalPorts(),
+            io.fastpath.stack.shard.FlowOwner.SINGLE, 0, fastOpenKeys);
     }
 
     // ================================================================================== opening the rig
@@ -189,7 +200,12 @@ final class TcpEndpointRig implements AutoCloseable {
     }
 
     static TcpEndpointRig listening(TcpConfig config, long socketOptions) {
-        TcpEndpointRig r = new TcpEndpointRig(config);
+        return listening(config, socketOptions, new FastOpenKeys());
+    }
+
+    /** A listener whose Fast Open cookies are made with {@code fastOpenKeys} (one shard of a host). */
+    static TcpEndpointRig listening(TcpConfig config, long socketOptions, FastOpenKeys fastOpenKeys) {
+        TcpEndpointRig r = new TcpEndpointRig(config, START_NS, fastOpenKeys);
         int status = r.layer.listen(0, LISTEN_PORT, r.app, socketOptions);
         assertEquals(NtStatus.STATUS_SUCCESS, status, "listen");
         return r;

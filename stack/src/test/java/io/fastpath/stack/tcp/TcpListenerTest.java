@@ -258,6 +258,52 @@ class TcpListenerTest {
             assertEquals(r.recvTempl().plus(PSH).payload("world"), out.getLast(), "resent at once");
             assertEquals(1, r.counters().tcpFastOpenFallbacks.get());
         }
+
+        /** The SYN with data times out: the SYN goes again, without the data (as Linux's tcp_send_syn_data). */
+        private void synWithDataTimesOut() {
+            firstConnection();
+            r.connect("world", true);
+            r.recv(r.ourSyn().fastOpen(cookie).payload("world"));
+            TcpEndpointRig.assertTimer(1000, r.waitMs(1100));
+            Segment again = r.recvOne();
+            assertTrue(again.has(SYN) && !again.has(ACK), "the SYN again: " + again);
+            assertEquals(r.local, again.seq());
+            assertEquals(0, again.payload().length, "without the data");
+        }
+
+        /**
+         * The server took the SYN's data but its SYN-ACK was lost; the SYN-ACK to the retransmitted SYN acknowledges
+         * the data (RFC 7413 §4.2.1: the data was sent, SND.NXT is past it). That ACK is acceptable (RFC 9293
+         * §3.10.7.3: SND.UNA < SEG.ACK =< SND.NXT) and the data is not sent again.
+         */
+        @Test
+        void synAckToARetransmittedSynMayAcknowledgeTheFirstSynsData_rfc7413_s4_2_1() {
+            synWithDataTimesOut();
+            r.send(r.theirSynAck().ack(r.local + 6));
+            r.recv(r.recvTempl().seq(r.local + 6));
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEquals(0, r.counters().tcpFastOpenFallbacks.get());
+            r.step(5_000 * MS);
+            r.recvNothing(); // nothing to resend, no reset
+        }
+
+        /**
+         * The SYN with data was lost (or a middlebox dropped it) and the server answers the retransmitted SYN: its
+         * SYN-ACK acknowledges the SYN only, so the data goes again at once after the handshake (RFC 7413 §4.2.2;
+         * Linux's tcp_rcv_fastopen_synack marks it lost and retransmits it).
+         */
+        @Test
+        void synDataNotAcknowledgedAfterASynTimeoutIsSentAgainAfterTheHandshake_rfc7413_s4_2_2() {
+            synWithDataTimesOut();
+            r.send(r.theirSynAck());
+            List<Segment> out = r.recvAll();
+            assertEquals(r.recvTempl().plus(PSH).payload("world"), out.getLast(), "sent again at once: " + out);
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEquals(1, r.counters().tcpFastOpenFallbacks.get());
+            r.send(r.sendTempl().ack(r.local + 6));
+            r.step(5_000 * MS);
+            r.recvNothing();
+        }
     }
 
     // ========================================================================================= Fast Open
@@ -387,6 +433,30 @@ class TcpListenerTest {
             r.recvNothing();
         }
 
+        /**
+         * The application answers only after the first SYN-ACK timeout; the answer and the SYN-ACK are lost again.
+         * The second timeout must deem that data lost too (not only data outstanding at the first), so it goes again
+         * at once when the client's ACK completes the handshake without acknowledging it.
+         */
+        @Test
+        void earlyDataFirstSentAfterASynAckTimeoutIsDeemedLostAtTheNext_rfc7413_s4_2_2() {
+            acceptedFastOpenSyn();
+            TcpEndpointRig.assertTimer(1000, r.waitMs(1100));
+            assertTrue(r.recvOne().has(SYN | ACK), "the SYN-ACK again");
+            r.write("200 OK");
+            assertEarlyData(r.recvOne(), "200 OK"); // lost, as the SYN-ACK before it
+            TcpEndpointRig.assertTimer(2000, r.waitMs(2100));
+            Segment again = r.recvOne();
+            assertTrue(again.has(SYN | ACK), "the SYN-ACK alone: " + again);
+            assertEquals(0, again.payload().length);
+            r.send(r.sendTempl().ack(r.local + 1).seq(r.remoteIss + 6));
+            assertEquals(TcpState.ESTABLISHED, r.state());
+            assertEarlyData(r.recvOne(), "200 OK");
+            r.send(r.sendTempl().ack(r.local + 7).seq(r.remoteIss + 6));
+            r.step(5_000 * MS);
+            r.recvNothing();
+        }
+
         @Test
         void earlyDataLostWhileTheSynAckArrivedIsRetransmittedByTheTimer_rfc6298_s5() {
             acceptedFastOpenSyn();
@@ -454,6 +524,57 @@ class TcpListenerTest {
             assertEquals(6, r.recvOne().payload().length, "sent once established");
         }
 
+        /** A listener (tfo()) and a cookie for REMOTE_IP, the cookie request's half-open connection reset. */
+        private byte[] listeningWithCookie() {
+            r = TcpEndpointRig.listening(tfo());
+            byte[] cookie = cookie();
+            r.sendTo(Segment.of(RST).seq(r.remoteIss + 1), LOCAL_IP, LISTEN_PORT, REMOTE_IP, REMOTE_PORT + 100);
+            assertEquals(0, r.layer.connectionCount());
+            return cookie;
+        }
+
+        /**
+         * A Fast Open SYN is offered to onAccept before any SYN-ACK: the client is in SYN-SENT, where a RST counts
+         * only with an acceptable ACK (RFC 9293 §3.10.7.3). The refusal answers the SYN as §3.10.7.1 says:
+         * {@code <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>}, SEG.LEN counting the SYN and its data.
+         */
+        @Test
+        void fastOpenSynRefusedByOnAcceptIsResetWithAnAcceptableAck_rfc9293_s3_10_7_1() {
+            byte[] cookie = listeningWithCookie();
+            r.app.accepting = false;
+            r.send(r.theirSyn().fastOpen(cookie).payload("GET /"));
+            r.recv(Segment.of(RST | ACK).seq(0).ack(r.remoteIss + 6));
+            assertEquals(List.of("accept"), r.app.events);
+            assertEquals("", r.app.text(), "nothing delivered");
+            assertEquals(0, r.layer.connectionCount());
+        }
+
+        /**
+         * An application that aborts the connection inside onAccept (and returns a handler all the same): the SYN's
+         * data must not be queued on the closed slot, and the one RST (the abort's) acknowledges the SYN, so that
+         * the client in SYN-SENT takes it (RFC 9293 §3.10.7.3).
+         */
+        @Test
+        void fastOpenSynAbortedInsideOnAcceptLeavesNoBufferOnTheClosedSlot_rfc7413_s4_2() {
+            byte[] cookie = listeningWithCookie();
+            int framesBefore = r.packets.inUse();
+            r.app.abortInAccept = true;
+            r.send(r.theirSyn().fastOpen(cookie).payload("GET /"));
+            Segment reset = r.recvOne();
+            assertEquals(RST | ACK, reset.flags(), "the abort's RST: " + reset);
+            assertEquals(r.remoteIss + 1, reset.ack());
+            assertEquals(List.of("accept"), r.app.events);
+            assertEquals("", r.app.text(), "nothing delivered on the aborted connection");
+            assertEquals(0, r.layer.connectionCount());
+            assertEquals(framesBefore, r.packets.inUse(), "the SYN's buffer is back");
+            assertEquals(0, r.layer.memoryHeldMbufs(), "and charged to nobody");
+            // The slot serves the next connection with nothing of the old one in it.
+            r.app.abortInAccept = false;
+            r.sendTo(r.theirSyn().fastOpen(cookie).payload("next"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_000);
+            assertEquals(r.remoteIss + 5, r.recvOne().ack());
+            assertEquals("next", r.app.text());
+        }
+
         @Test
         void synDataWithABadCookieIsNotAcknowledgedAndAFreshCookieIsIssued_rfc7413_s4_1_2() {
             r = TcpEndpointRig.listening(tfo());
@@ -485,6 +606,38 @@ class TcpListenerTest {
             assertNotNull(synAck.fastOpenCookie(), "and a fresh cookie is issued");
             assertFalse(java.util.Arrays.equals(cookie, synAck.fastOpenCookie()));
             assertEquals("one", r.app.text());
+        }
+
+        /**
+         * Shards of one host share the Fast Open keys: a client's flows spread over the shards, and a cookie issued
+         * on one must be valid on the shard that owns the next flow (with a key per shard only one flow in N would
+         * get its data taken). A rotation on any shard is the host's. A layer with keys of its own (another host)
+         * does not take the cookie.
+         */
+        @Test
+        void cookieIssuedOnOneShardIsValidOnAnotherShardOfTheHost_rfc7413_s4_1_2() {
+            FastOpenKeys host = new FastOpenKeys();
+            r = TcpEndpointRig.listening(tfo(), 0, host);
+            byte[] cookie = cookie();
+            try (TcpEndpointRig other = TcpEndpointRig.listening(tfo(), 0, host);
+                 TcpEndpointRig stranger = TcpEndpointRig.listening(tfo())) {
+                other.sendTo(other.theirSyn().fastOpen(cookie).payload("GET /"), LOCAL_IP, LISTEN_PORT, REMOTE_IP,
+                    41_001);
+                Segment synAck = other.recvOne();
+                assertEquals(other.remoteIss + 6, synAck.ack(), "the other shard takes the data");
+                assertEquals(null, synAck.fastOpenCookie(), "and issues no new cookie");
+                assertEquals("GET /", other.app.text());
+                other.layer.rotateFastOpenKey();
+                byte[] fresh = cookie();
+                assertFalse(java.util.Arrays.equals(cookie, fresh), "the rotation reached this shard");
+                other.sendTo(other.theirSyn().fastOpen(fresh).payload("new"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_002);
+                assertEquals(other.remoteIss + 4, other.recvOne().ack(), "the new key's cookie on the other shard");
+                other.sendTo(other.theirSyn().fastOpen(cookie).payload("old"), LOCAL_IP, LISTEN_PORT, REMOTE_IP, 41_003);
+                assertEquals(other.remoteIss + 4, other.recvOne().ack(), "the previous key's too");
+                stranger.sendTo(stranger.theirSyn().fastOpen(fresh).payload("GET /"), LOCAL_IP, LISTEN_PORT, REMOTE_IP,
+                    41_004);
+                assertEquals(stranger.remoteIss + 1, stranger.recvOne().ack(), "another host's key: data not taken");
+            }
         }
 
         @Test

@@ -36,6 +36,20 @@ public final class Mbuf {
         ALL.set(SHORT, m + MBUF_DATA_OFF, (short) off);
     }
 
+    /**
+     * Loads one byte of each of {@code lines} cache lines from {@code address} on and returns their sum (the
+     * caller keeps it somewhere, or the JIT drops the loads). The loads do not depend on one another, so the
+     * CPU has all the misses in flight at once: a poor man's prefetch (Java has none). Only for memory that is
+     * mapped, e.g. inside an mbuf the caller holds.
+     */
+    public static long touchLines(long address, int lines) {
+        long sum = 0;
+        for (int i = 0; i < lines; i++) {
+            sum += ALL.get(ValueLayout.JAVA_BYTE, address + ((long) i << 6));
+        }
+        return sum;
+    }
+
     /** Address of the first data byte of this segment: {@code buf_addr + data_off}. */
     public static long dataAddress(long m) {
         return bufAddr(m) + dataOff(m);

@@ -155,6 +155,14 @@ final class Measure {
             System.err.println("cannot write " + file + ": " + e);
         }
         writeLog(prefix.resolveSibling(prefix.getFileName() + "." + name + ".hlog"), name, recorder.histogram);
+        if (RttRecorder.TRACE) {
+            Path trace = prefix.resolveSibling(prefix.getFileName() + "." + name + ".trace");
+            try (PrintStream out = new PrintStream(Files.newOutputStream(trace), false, StandardCharsets.UTF_8)) {
+                recorder.writeTrace(out);
+            } catch (IOException e) {
+                System.err.println("cannot write " + trace + ": " + e);
+            }
+        }
     }
 
     /** Writes {@code histogram} (nanoseconds) as a one-interval HdrHistogram log tagged {@code tag}. */

@@ -29,6 +29,20 @@ final class RttRecorder {
     static final long HIGHEST_NS = TimeUnit.SECONDS.toNanos(10);
     /** Round trips between two checkpoints; warm-up and measured counts are multiples of it. */
     static final int CHECKPOINT = 1000;
+    /**
+     * With {@code -Dfastpath.rttTrace=true} every round trip is also kept in order (its end time and length, in
+     * a preallocated ring of {@value #TRACE_SIZE}), and {@link Measure#writeDistribution} writes the measured
+     * ones to {@code <out>.<name>.trace}: to see which round trips are slow (docs/perf/budget.md, the tail).
+     */
+    static final boolean TRACE = Boolean.getBoolean("fastpath.rttTrace");
+    static final int TRACE_SIZE = 1 << 20;
+
+    private final long[] traceRtt = TRACE ? new long[TRACE_SIZE + 1] : null;
+    private final long[] traceEnd = TRACE ? new long[TRACE_SIZE + 1] : null;
+    private int traceIndex;
+    private int traceStep = 1;
+    private int traceMask = TRACE_SIZE - 1;
+    private int traceMeasureEnd = -1;
 
     final Histogram histogram = new Histogram(HIGHEST_NS, 3);
     private final Histogram scratch = new Histogram(HIGHEST_NS, 3);
@@ -72,6 +86,13 @@ final class RttRecorder {
         long rtt = Math.min(rttNs, HIGHEST_NS - 1);
         windowMaxNs = Math.max(windowMaxNs, rttNs);
         target.recordValue(rtt);
+        if (TRACE) {
+            // No branch that flips at a boundary: after the measurement every write goes to the spare last slot.
+            int i = traceIndex;
+            traceRtt[i] = rttNs;
+            traceEnd[i] = nowNs;
+            traceIndex = (i + traceStep) & traceMask;
+        }
         if (--untilCheckpoint == 0) {
             checkpoint(nowNs);
         }
@@ -93,6 +114,12 @@ final class RttRecorder {
             measureEndNs = nowNs;
             maxNs = windowMaxNs;
             target = scratch; // what comes after is not kept (scratch is never read)
+            if (TRACE) {
+                traceMeasureEnd = traceIndex;
+                traceStep = 0;
+                traceMask = -1;
+                traceIndex = TRACE_SIZE;
+            }
             phase = DONE;
         }
         publishedCompleted = n;
@@ -136,6 +163,21 @@ final class RttRecorder {
     /** Wall time of the measured round trips, from the end of the last warm-up round trip to the end of the last. */
     long measuredNs() {
         return measureEndNs - measureStartNs;
+    }
+
+    /**
+     * The measured round trips in order as "end_ns rtt_ns" lines (at most the last {@value #TRACE_SIZE}), with
+     * {@code -Dfastpath.rttTrace=true} once {@link #DONE}; else nothing.
+     */
+    void writeTrace(java.io.PrintStream out) {
+        if (!TRACE || traceMeasureEnd < 0) {
+            return;
+        }
+        long n = Math.min(measured, TRACE_SIZE);
+        for (long k = n; k > 0; k--) {
+            int i = (int) ((traceMeasureEnd - k) & (TRACE_SIZE - 1));
+            out.append(Long.toString(traceEnd[i])).append(' ').append(Long.toString(traceRtt[i])).append('\n');
+        }
     }
 
     /** The results as JSON fields (microseconds, three decimals). */

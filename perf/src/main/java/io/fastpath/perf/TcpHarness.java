@@ -62,7 +62,8 @@ public final class TcpHarness {
     static final int DISCARD_PORT = 9;
     /** As the first-light benchmarks' ring pair. */
     static final int RING_SIZE = 1024;
-    static final int POOL_SIZE = 16383;
+    /** Mbufs per pool; {@code -Dfastpath.harness.poolSize} for experiments (docs/perf/budget.md, the tail). */
+    static final int POOL_SIZE = Integer.getInteger("fastpath.harness.poolSize", 16383);
     static final int POOL_CACHE = 256;
     static final int CLIENT_CPU = 0;
     static final int SERVER_CPU = 1;

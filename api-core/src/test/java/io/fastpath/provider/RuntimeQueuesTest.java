@@ -65,6 +65,58 @@ class RuntimeQueuesTest {
         assertEquals(expected, ran);
     }
 
+    /** An object with its own membership flag, as the providers' sockets and connections. */
+    private static final class Flagged {
+        final String name;
+        boolean on;
+
+        Flagged(String name) {
+            this.name = name;
+        }
+    }
+
+    @Test
+    void workListWithTheObjectsOwnFlagRunsEachOnceInOrderAndClearsTheFlagBeforeItRuns() {
+        WorkList<Flagged> work = new WorkList<>(2, new WorkList.Flag<>() {
+            @Override
+            public boolean isSet(Flagged f) {
+                return f.on;
+            }
+
+            @Override
+            public void set(Flagged f, boolean on) {
+                f.on = on;
+            }
+        });
+        Flagged a = new Flagged("a");
+        Flagged b = new Flagged("b");
+        Flagged c = new Flagged("c");
+        List<String> ran = new ArrayList<>();
+        assertTrue(work.schedule(a));
+        assertTrue(work.schedule(b));
+        assertFalse(work.schedule(a), "already on the list");
+        assertTrue(a.on);
+        assertTrue(work.schedule(c), "grows past its first capacity");
+        assertEquals(3, work.size());
+        int n = work.runPass(f -> {
+            assertFalse(f.on, "taken off before it runs");
+            ran.add(f.name);
+            if (f == b) {
+                assertTrue(work.schedule(b)); // goes on again, for the next pass
+            }
+        });
+        assertEquals(3, n);
+        assertEquals(List.of("a", "b", "c"), ran);
+        assertEquals(1, work.size());
+        assertTrue(work.isScheduled(b));
+        assertFalse(work.isScheduled(a));
+        assertFalse(a.on);
+        assertEquals(1, work.run(f -> ran.add(f.name), 10));
+        assertEquals(List.of("a", "b", "c", "b"), ran);
+        assertFalse(b.on);
+        assertTrue(work.isEmpty());
+    }
+
     @Test
     void requestQueueRefusesWhenFullAndAfterCloseNeverStrandsAnOffer() throws Exception {
         RequestQueue<Integer> q = new RequestQueue<>(2);

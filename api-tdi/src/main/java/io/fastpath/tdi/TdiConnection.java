@@ -37,6 +37,8 @@ public final class TdiConnection {
 
     final TdiProvider provider;
     final long id;
+    /** On the provider's work list now (written by that list only, dispatch thread). */
+    boolean onWorkList;
     Object context;
     TdiAddress address;
     private boolean closed;

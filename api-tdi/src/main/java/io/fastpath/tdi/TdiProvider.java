@@ -111,7 +111,17 @@ public final class TdiProvider extends DispatchedProvider {
     /** Given-up TDI_CONNECTs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
     private final HeldCompletions<Irp> endedConnects;
     private final HeldCompletions.Completion<Irp> completion = (irp, status) -> complete(irp, status, 0, null);
-    private final WorkList<TdiConnection> work = new WorkList<>();
+    private final WorkList<TdiConnection> work = new WorkList<>(new WorkList.Flag<>() {
+        @Override
+        public boolean isSet(TdiConnection c) {
+            return c.onWorkList;
+        }
+
+        @Override
+        public void set(TdiConnection c, boolean on) {
+            c.onWorkList = on;
+        }
+    });
     private final Consumer<TdiConnection> doWork = TdiConnection::doWork;
     private final TimerWheel<TdiConnection> timers = new TimerWheel<>(System.nanoTime(), TdiConnection::onTimer);
     long nowNs = System.nanoTime();

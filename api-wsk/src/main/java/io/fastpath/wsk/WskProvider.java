@@ -106,7 +106,17 @@ public final class WskProvider extends DispatchedProvider {
     /** Cancelled ConnectEx IRPs waiting for the stack to take their CONNECT records ({@link #completeWhenRequestsTaken}). */
     private final HeldCompletions<Irp> cancelledConnects;
     private final HeldCompletions.Completion<Irp> completion = (irp, status) -> complete(irp, status, 0, null);
-    private final WorkList<WskSocket> work = new WorkList<>();
+    private final WorkList<WskSocket> work = new WorkList<>(new WorkList.Flag<>() {
+        @Override
+        public boolean isSet(WskSocket s) {
+            return s.onWorkList;
+        }
+
+        @Override
+        public void set(WskSocket s, boolean on) {
+            s.onWorkList = on;
+        }
+    });
     private final Consumer<WskSocket> doWork = WskSocket::doWork;
 
     private final ObjectPool<WskDataIndication> indications = new ObjectPool<>(WskDataIndication::new, 256, 0);

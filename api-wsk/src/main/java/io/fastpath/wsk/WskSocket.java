@@ -58,6 +58,8 @@ public final class WskSocket {
 
     final WskProvider provider;
     final long id;
+    /** On the provider's work list now (written by that list only, dispatch thread). */
+    boolean onWorkList;
     private final int category;
     private Object context;
     WskClientDispatch dispatch;

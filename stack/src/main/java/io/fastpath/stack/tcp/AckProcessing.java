@@ -189,8 +189,13 @@ final class AckProcessing {
             c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
             return;
         }
-        c.deadlines.set(Deadlines.TAIL_LOSS_PROBE, layer.nowNs + pto);
-        timers.schedule(c, c.deadlines.get(Deadlines.TAIL_LOSS_PROBE));
+        long deadline = layer.nowNs + pto;
+        if (!c.inRecovery && !c.recovery.probeOut && c.deadlines.isSet(Deadlines.RETRANSMIT)
+            && deadline - c.deadlines.get(Deadlines.RETRANSMIT) > 0) {
+            deadline = c.deadlines.get(Deadlines.RETRANSMIT); // at the latest when the RTO would fire, in its place
+        }
+        c.deadlines.set(Deadlines.TAIL_LOSS_PROBE, deadline);
+        timers.schedule(c, deadline);
     }
 
     /**

@@ -368,8 +368,14 @@ final class Recovery {
         }
         if (c.inRecovery || probeOut) {
             pto <<= Math.min(stallProbes, 10);
+            return pto >= c.rtoNs ? 0 : pto;
         }
-        return pto >= c.rtoNs ? 0 : pto;
+        // Outside recovery a probe no later than the RTO takes the RTO's place, as Linux's
+        // tcp_schedule_loss_probe caps the timeout at the RTO's (AckProcessing.armProbe caps the deadline at the
+        // RTO's, TcpTimers fires the probe first): with one segment out, 2*SRTT + 200 ms reaches the RTO, and a
+        // lone segment whose ACK a peer delays ~200 ms then gets a probe (answered at once, cwnd kept) instead
+        // of a spurious RTO (cwnd 1, ssthresh cut, no undo).
+        return Math.min(pto, c.rtoNs);
     }
 
     /** Stall probes sent in this recovery without an ACK in between (the exponent of their back-off). */

@@ -153,11 +153,13 @@ final class TcpTimers {
             c.ackNow = true;
             layer.markDirty(c);
         }
-        if (c.deadlines.due(Deadlines.RETRANSMIT, now)) {
+        if (c.deadlines.due(Deadlines.RETRANSMIT, now) && !(c.deadlines.due(Deadlines.TAIL_LOSS_PROBE, now)
+            && c.deadlines.get(Deadlines.TAIL_LOSS_PROBE) - c.deadlines.get(Deadlines.RETRANSMIT) <= 0)) {
             c.deadlines.clear(Deadlines.RETRANSMIT);
             c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
             retransmitTimeout(c);
         } else if (c.deadlines.due(Deadlines.TAIL_LOSS_PROBE, now)) {
+            // Due no later than the RTO (armProbe caps it there): the probe goes first and re-arms the RTO.
             c.deadlines.clear(Deadlines.TAIL_LOSS_PROBE);
             acks.tailLossProbe(c);
         }

@@ -260,12 +260,30 @@ class LossRecoveryTest {
     }
 
     @Test
+    void loneSegmentUnansweredUntilTheRtoGetsAProbeInTheRtosPlace_rfc8985_s7_2() {
+        TcpRig r = rig();
+        long cwnd = r.c.congestionWindow();
+        r.write(100); // alone in flight; its PTO (2*SRTT + WCDelAckT) is capped at the RTO, as in Linux
+        r.step(199 * MS);
+        assertEquals(1, r.timesSent(0), r.data().toString());
+        r.step(11 * MS); // the RTO's time: a probe goes in its place (the peer may only have delayed its ACK)
+        assertEquals(2, r.timesSent(0), r.data().toString());
+        assertEquals(1, r.counters().tcpTailLossProbes.get());
+        assertEquals(0, r.counters().tcpTimeouts.get(), "no RTO: cwnd and ssthresh stay");
+        assertEquals(cwnd, r.c.congestionWindow());
+        r.step(150 * MS); // the RTO now runs from the probe (stall probes may follow the unanswered probe)
+        assertEquals(0, r.counters().tcpTimeouts.get());
+        r.step(100 * MS); // no answer at all: the RTO, 200 ms after the probe
+        assertEquals(1, r.counters().tcpTimeouts.get(), r.data().toString());
+    }
+
+    @Test
     void karnNoRttSampleFromARetransmittedSegment_rfc6298_s3() {
         TcpRig r = rig();
         long srtt = r.c.smoothedRttNs();
         assertEquals(100 * US, srtt, "from the handshake");
         r.write(MSS); // one segment
-        r.step(210 * MS); // no ACK: the RTO (200 ms) sends it again (a lone segment's PTO, with WCDelAckT, is longer)
+        r.step(210 * MS); // no ACK: the probe in the RTO's place (200 ms) sends it again
         assertEquals(2, r.timesSent(0), r.data().toString());
         r.step(30 * MS);
         r.ack(MSS); // ambiguous: the original's or the probe's?

@@ -149,6 +149,9 @@ public final class TcpHarness {
     private final Options options;
     private PktmbufPool poolA;
     private PktmbufPool poolB;
+    /** Pools for {@link #JUMBO_LINK}'s frames, made on first use ({@link #closePools} frees them too). */
+    private PktmbufPool jumboPoolA;
+    private PktmbufPool jumboPoolB;
     private int round;
 
     TcpHarness(Options options) {
@@ -164,15 +167,41 @@ public final class TcpHarness {
 
     /** Shares another harness's pools (bench runs many option sets in one JVM). */
     TcpHarness withPools(TcpHarness other) {
+        other.openJumboPools();
         poolA = other.poolA;
         poolB = other.poolB;
+        jumboPoolA = other.jumboPoolA;
+        jumboPoolB = other.jumboPoolB;
         round = other.round++ * 100;
         return this;
+    }
+
+    /**
+     * The ring pair's large-MTU link (docs/perf/bulk.md): a 64,000-byte MTU (near the largest one mbuf holds:
+     * the kernel's loopback has 65,536) with checksum offload declared by the link. The default link stays the
+     * ring PMD's 1,500 bytes with software checksums.
+     */
+    static final RingPair.Link JUMBO_LINK = RingPair.Link.offloading(64_000);
+    /** Mbufs per jumbo pool: 4 connections × 1 MiB of window each way is ~130 frames, plus the ports' reserve. */
+    private static final int JUMBO_POOL_SIZE = 1023;
+    /** The ring PMD holds no mbufs in its descriptors; few declared keeps the stack's reserve of a small pool small. */
+    private static final EthDevPort.Config JUMBO_PORT = new EthDevPort.Config(128, 128, true, 0L, 0, true);
+
+    /** Creates the jumbo link's pools if not yet made. */
+    void openJumboPools() {
+        if (jumboPoolA == null) {
+            jumboPoolA = PktmbufPool.create("tcph_ja", JUMBO_POOL_SIZE, POOL_CACHE, JUMBO_LINK.dataRoom());
+            jumboPoolB = PktmbufPool.create("tcph_jb", JUMBO_POOL_SIZE, POOL_CACHE, JUMBO_LINK.dataRoom());
+        }
     }
 
     void closePools() {
         poolA.close();
         poolB.close();
+        if (jumboPoolA != null) {
+            jumboPoolA.close();
+            jumboPoolB.close();
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -370,7 +399,17 @@ public final class TcpHarness {
         PollThread serverThread;
 
         RingStacks(String name, TcpConfig tcp) throws IOException {
-            pair = RingPair.create(name, RING_SIZE, poolA, poolB, EthDevPort.Config.defaults());
+            this(name, tcp, RingPair.Link.ETHERNET);
+        }
+
+        /** Over {@code link}: the default Ethernet on the harness's pools, the jumbo link on its own. */
+        RingStacks(String name, TcpConfig tcp, RingPair.Link link) throws IOException {
+            boolean jumbo = link != RingPair.Link.ETHERNET;
+            if (jumbo) {
+                openJumboPools();
+            }
+            pair = jumbo ? RingPair.create(name, RING_SIZE, jumboPoolA, jumboPoolB, JUMBO_PORT, link)
+                : RingPair.create(name, RING_SIZE, poolA, poolB, EthDevPort.Config.defaults());
             client = newStack(pair.a(), name + "c", CLIENT_IP, tcp);
             server = newStack(pair.b(), name + "s", SERVER_IP, tcp);
         }
@@ -470,6 +509,9 @@ public final class TcpHarness {
         }
     }
 
+    /** Send and receive buffer of each end on the jumbo link. */
+    static final int JUMBO_BUFFER = 1 << 20;
+
     static TcpConfig tcpConfig() {
         return TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
     }
@@ -517,10 +559,22 @@ public final class TcpHarness {
      * Returns the Gbit/s measured at the receiver.
      */
     double fastpathBulk(Json result, int connections, boolean verify) throws IOException {
+        return fastpathBulk(result, connections, verify, RingPair.Link.ETHERNET);
+    }
+
+    /**
+     * As {@link #fastpathBulk(Json, int, boolean)} over {@code link}; on the jumbo link both ends have 1 MiB
+     * buffers (16 of its segments: with 256 KiB only 4 would be in flight), what the kernel's loopback
+     * auto-tunes to and beyond.
+     */
+    double fastpathBulk(Json result, int connections, boolean verify, RingPair.Link link) throws IOException {
         BulkSender sender = new BulkSender(connections);
         DiscardServer sink = new DiscardServer(verify);
         double gbit;
-        try (RingStacks s = new RingStacks("tcpb" + round++, tcpConfig())) {
+        boolean jumbo = link != RingPair.Link.ETHERNET;
+        TcpConfig tcp = jumbo ? tcpConfig().withBuffers(JUMBO_BUFFER, JUMBO_BUFFER) : tcpConfig();
+        try (RingStacks s = new RingStacks("tcpb" + round++, tcp, link)) {
+            result.field("link_mtu", s.pair.a().mtu()).field("link_checksum_offload", link.checksumOffload());
             s.start(() -> require(sink.listen(s.server.tcp(), DISCARD_PORT), "listen"));
             s.clientThread.run(() -> {
                 for (int i = 0; i < connections; i++) {

@@ -179,19 +179,28 @@ public final class TcpHarness {
     /**
      * The ring pair's large-MTU link (docs/perf/bulk.md): a 64,000-byte MTU (near the largest one mbuf holds:
      * the kernel's loopback has 65,536) with checksum offload declared by the link. The default link stays the
-     * ring PMD's 1,500 bytes with software checksums.
+     * ring PMD's 1,500 bytes with software checksums. {@code -Dfastpath.bench.jumbo.mtu}, {@code .pool},
+     * {@code .cache} and {@code .descriptors} change it and its pools (exploration; the documented runs use the
+     * defaults).
      */
-    static final RingPair.Link JUMBO_LINK = RingPair.Link.offloading(64_000);
-    /** Mbufs per jumbo pool: 4 connections × 1 MiB of window each way is ~130 frames, plus the ports' reserve. */
-    private static final int JUMBO_POOL_SIZE = 1023;
+    static final RingPair.Link JUMBO_LINK = RingPair.Link.offloading(Integer.getInteger("fastpath.bench.jumbo.mtu",
+        64_000));
+    /**
+     * Mbufs per jumbo pool (64 MiB of 64 KiB buffers): 4 connections × 1 MiB windows need ~70 at once. 255
+     * (a smaller working set for the copies) measured no better within the noise (docs/perf/bulk.md).
+     */
+    private static final int JUMBO_POOL_SIZE = Integer.getInteger("fastpath.bench.jumbo.pool", 1023);
+    private static final int JUMBO_POOL_CACHE = Integer.getInteger("fastpath.bench.jumbo.cache", 32);
     /** The ring PMD holds no mbufs in its descriptors; few declared keeps the stack's reserve of a small pool small. */
-    private static final EthDevPort.Config JUMBO_PORT = new EthDevPort.Config(128, 128, true, 0L, 0, true);
+    private static final int JUMBO_DESCRIPTORS = Integer.getInteger("fastpath.bench.jumbo.descriptors", 32);
+    private static final EthDevPort.Config JUMBO_PORT = new EthDevPort.Config(JUMBO_DESCRIPTORS, JUMBO_DESCRIPTORS,
+        true, 0L, 0, true);
 
     /** Creates the jumbo link's pools if not yet made. */
     void openJumboPools() {
         if (jumboPoolA == null) {
-            jumboPoolA = PktmbufPool.create("tcph_ja", JUMBO_POOL_SIZE, POOL_CACHE, JUMBO_LINK.dataRoom());
-            jumboPoolB = PktmbufPool.create("tcph_jb", JUMBO_POOL_SIZE, POOL_CACHE, JUMBO_LINK.dataRoom());
+            jumboPoolA = PktmbufPool.create("tcph_ja", JUMBO_POOL_SIZE, JUMBO_POOL_CACHE, JUMBO_LINK.dataRoom());
+            jumboPoolB = PktmbufPool.create("tcph_jb", JUMBO_POOL_SIZE, JUMBO_POOL_CACHE, JUMBO_LINK.dataRoom());
         }
     }
 
@@ -510,7 +519,7 @@ public final class TcpHarness {
     }
 
     /** Send and receive buffer of each end on the jumbo link. */
-    static final int JUMBO_BUFFER = 1 << 20;
+    static final int JUMBO_BUFFER = Integer.getInteger("fastpath.bench.jumbo.buffer", 1 << 20);
 
     static TcpConfig tcpConfig() {
         return TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));

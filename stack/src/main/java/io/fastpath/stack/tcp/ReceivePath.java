@@ -124,6 +124,7 @@ final class ReceivePath {
             }
             scheduleAck(c);
             deliver(c);
+            ackEarlyIfWindowAtRisk(c);
             return true;
         }
         counters.tcpOutOfOrder.incrementRelease();
@@ -238,6 +239,18 @@ final class ReceivePath {
         layer.markDirty(c);
         deliver(c);
         return kept;
+    }
+
+    /**
+     * The ACK owed is sent when the duty cycle ends, one for the whole burst received (a stretch ACK). When
+     * the data it covers is a quarter of the receive buffer or more (a few large segments), waiting for the
+     * end of the burst would leave the sender without window for a while: send it now. RFC 1122 §4.2.3.2 asks
+     * for at least every second segment; this keeps a window's worth from going unacknowledged.
+     */
+    private void ackEarlyIfWindowAtRisk(TcpConnection c) {
+        if (c.ackNow && (long) c.segmentsUnacked * c.mss >= c.receiveLimit >> 2 && c.state != TcpState.CLOSED) {
+            layer.tx.output(c);
+        }
     }
 
     /** RFC 1122 §4.2.3.2: ACK at least every second full segment, and within the delayed-ACK time. */

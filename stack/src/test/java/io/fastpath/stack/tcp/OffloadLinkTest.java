@@ -258,7 +258,7 @@ class OffloadLinkTest {
     /**
      * Bulk over the offload link allocates nothing per segment on the thread that runs both stacks: after a
      * 96 MiB warm-up (the JIT compiles the path), the quietest of four 48 MiB windows allocates 0 bytes and none
-     * allocates a byte per segment (a window may catch a one-off: a compilation's deoptimisation).
+     * allocates a byte per segment (the first windows may still catch the JIT's last compilations).
      */
     @Test
     void offloadLinkAllocatesNothingPerSegment() {
@@ -270,23 +270,24 @@ class OffloadLinkTest {
             (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         threads.getCurrentThreadAllocatedBytes();
         long quietest = Long.MAX_VALUE;
-        long worstPerSegment = 0;
+        boolean underAByteEach = true;
         long[] windows = new long[4];
         for (int w = 0; w < windows.length; w++) {
             long end = (96L + 48L * (w + 1)) << 20;
+            BooleanSupplier reached = () -> client.received() >= end; // made outside the window
             long segmentsBefore = a.counters().tcpSegmentsSent.get() + b.counters().tcpSegmentsSent.get();
             long before = threads.getCurrentThreadAllocatedBytes();
-            runUntil(() -> client.received() >= end, 120_000);
+            runUntil(reached, 120_000);
             long allocated = threads.getCurrentThreadAllocatedBytes() - before;
             long segments = a.counters().tcpSegmentsSent.get() + b.counters().tcpSegmentsSent.get() - segmentsBefore;
             assertTrue(segments > 1000, segments + " segments");
             windows[w] = allocated;
             quietest = Math.min(quietest, allocated);
-            worstPerSegment = Math.max(worstPerSegment, allocated / segments);
+            underAByteEach &= allocated < segments;
         }
         finish(client, bytes);
         assertEquals(0, quietest, "bytes allocated per window: " + java.util.Arrays.toString(windows));
-        assertEquals(0, worstPerSegment, "bytes allocated per window: " + java.util.Arrays.toString(windows));
+        assertTrue(underAByteEach, "bytes allocated per window: " + java.util.Arrays.toString(windows));
     }
 
     /**

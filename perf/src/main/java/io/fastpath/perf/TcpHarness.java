@@ -177,18 +177,17 @@ public final class TcpHarness {
     }
 
     /**
-     * The ring pair's large-MTU link (docs/perf/bulk.md): a 64,000-byte MTU (near the largest one mbuf holds:
-     * the kernel's loopback has 65,536) with checksum offload declared by the link. The default link stays the
-     * ring PMD's 1,500 bytes with software checksums. {@code -Dfastpath.bench.jumbo.mtu}, {@code .pool},
-     * {@code .cache} and {@code .descriptors} change it and its pools (exploration; the documented runs use the
-     * defaults).
+     * The ring pair's large-MTU link (docs/perf/bulk.md): a 9,000-byte MTU (jumbo frames) with checksum offload
+     * declared by the link. The default link stays the ring PMD's 1,500 bytes with software checksums. A
+     * 64,000-byte MTU (near the largest one mbuf holds; loopback has 65,536) measured slower here: each segment
+     * is copied once into an mbuf and read once by the receiver, and 64 KiB mbufs cycling through the pool do
+     * not stay in the caches that 9 KiB ones do. {@code -Dfastpath.bench.jumbo.mtu}, {@code .pool},
+     * {@code .cache}, {@code .buffer} and {@code .descriptors} change the link and its pools (exploration; the
+     * documented runs use the defaults).
      */
     static final RingPair.Link JUMBO_LINK = RingPair.Link.offloading(Integer.getInteger("fastpath.bench.jumbo.mtu",
-        64_000));
-    /**
-     * Mbufs per jumbo pool (64 MiB of 64 KiB buffers): 4 connections × 1 MiB windows need ~70 at once. 255
-     * (a smaller working set for the copies) measured no better within the noise (docs/perf/bulk.md).
-     */
+        9_000));
+    /** Mbufs per jumbo pool (9 MiB of 9 KiB buffers): 4 connections × 1 MiB windows each way fit. */
     private static final int JUMBO_POOL_SIZE = Integer.getInteger("fastpath.bench.jumbo.pool", 1023);
     private static final int JUMBO_POOL_CACHE = Integer.getInteger("fastpath.bench.jumbo.cache", 32);
     /** The ring PMD holds no mbufs in its descriptors; few declared keeps the stack's reserve of a small pool small. */
@@ -573,8 +572,7 @@ public final class TcpHarness {
 
     /**
      * As {@link #fastpathBulk(Json, int, boolean)} over {@code link}; on the jumbo link both ends have 1 MiB
-     * buffers (16 of its segments: with 256 KiB only 4 would be in flight), what the kernel's loopback
-     * auto-tunes to and beyond.
+     * buffers (116 of its segments; the kernel's loopback auto-tunes its buffers to several MiB).
      */
     double fastpathBulk(Json result, int connections, boolean verify, RingPair.Link link) throws IOException {
         BulkSender sender = new BulkSender(connections);

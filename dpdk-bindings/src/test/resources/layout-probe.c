@@ -41,6 +41,16 @@ int main(void) {
     OFF(struct rte_mempool_ops_table, num_ops, "MEMPOOL_OPS_TABLE_NUM_OPS");
     OFF(struct rte_mempool_ops_table, ops, "MEMPOOL_OPS_TABLE_OPS");
     SZ(struct rte_mempool_ops, "MEMPOOL_OPS_SIZE");
+    OFF(struct rte_mempool, local_cache, "MEMPOOL_LOCAL_CACHE");
+    OFF(struct rte_mempool_cache, size, "MEMPOOL_CACHE_SIZE_FIELD");
+    OFF(struct rte_mempool_cache, len, "MEMPOOL_CACHE_LEN");
+    OFF(struct rte_mempool_cache, objs, "MEMPOOL_CACHE_OBJS");
+    SZ(struct rte_mempool_cache, "MEMPOOL_CACHE_STRUCT_SIZE");
+    printf("MAX_LCORE=%d\n", RTE_MAX_LCORE);
+    printf("MBUF_F_RX_IP_CKSUM_GOOD=%llu\n", (unsigned long long) RTE_MBUF_F_RX_IP_CKSUM_GOOD);
+    printf("MBUF_F_RX_L4_CKSUM_GOOD=%llu\n", (unsigned long long) RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+    printf("MBUF_F_TX_IP_CKSUM=%llu\n", (unsigned long long) RTE_MBUF_F_TX_IP_CKSUM);
+    printf("MBUF_F_TX_L4_MASK=%llu\n", (unsigned long long) RTE_MBUF_F_TX_L4_MASK);
     OFF(struct rte_mempool_ops, dequeue, "MEMPOOL_OPS_DEQUEUE");
     OFF(struct rte_mempool_ops, enqueue, "MEMPOOL_OPS_ENQUEUE");
 

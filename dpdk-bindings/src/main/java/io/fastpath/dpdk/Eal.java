@@ -160,6 +160,15 @@ public final class Eal {
         }
     }
 
+    /**
+     * The calling thread's lcore id ({@code rte_lcore_id()}, inline in DPDK: the thread-local
+     * {@code per_lcore__lcore_id}, which dlsym resolves to the calling thread's copy), or -1 when the thread
+     * is no lcore (LCORE_ID_ANY). A symbol lookup: set-up only.
+     */
+    public static int currentLcoreId() {
+        return Native.symbol("per_lcore__lcore_id").reinterpret(4).get(ValueLayout.JAVA_INT, 0);
+    }
+
     /** Releases the calling thread's lcore id. */
     public void unregisterThread() {
         try {

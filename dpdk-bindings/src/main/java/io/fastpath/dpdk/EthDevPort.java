@@ -93,8 +93,10 @@ public final class EthDevPort implements Port {
     private final PktmbufPool pool;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment scratch = arena.allocate(DEV_INFO_SIZE + ETH_STATS_SIZE + ETH_CONF_SIZE, 64);
-    private final long rxOffloadCapa;
-    private final long txOffloadCapa;
+    private long rxOffloadCapa;
+    private long txOffloadCapa;
+    /** A virtual link's declared checksum offload ({@link #declareLinkChecksumOffload}): receive marks frames. */
+    private boolean linkChecksums;
     private final String driverName;
     private final int maxRxQueues;
     private final int maxTxQueues;
@@ -397,6 +399,40 @@ public final class EthDevPort implements Port {
         }
     }
 
+    /**
+     * Declares IPv4 and TCP checksum offload as a property of the virtual link this port is on (a ring pair
+     * whose frames never leave memory, so nothing can corrupt them on the way): the port advertises the
+     * {@code RTE_ETH_TX/RX_OFFLOAD_*_CKSUM} capabilities, enables the transmit ones when {@code enable} (as
+     * {@link Config#checksumOffload()} does for a NIC), and plays the receiving NIC's part: a frame that asked
+     * for a checksum on transmit ({@code RTE_MBUF_F_TX_IP_CKSUM}, {@code RTE_MBUF_F_TX_L4_MASK}) arrives marked
+     * {@code RTE_MBUF_F_RX_IP_CKSUM_GOOD} / {@code RTE_MBUF_F_RX_L4_CKSUM_GOOD}, its fields never computed;
+     * any other frame arrives with no checksum flag (unknown: the receiver verifies it in software). Set-up only.
+     */
+    void declareLinkChecksumOffload(boolean enable) {
+        txOffloadCapa |= TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_TCP_CKSUM;
+        rxOffloadCapa |= RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_TCP_CKSUM;
+        if (enable) {
+            txOffloads |= TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_TCP_CKSUM;
+        }
+        linkChecksums = true;
+    }
+
+    /** The receive side of {@link #declareLinkChecksumOffload}: transmit checksum requests become RX flags. */
+    private static void markLinkChecksums(MbufArray pkts, int n) {
+        for (int i = 0; i < n; i++) {
+            long m = pkts.get(i);
+            long flags = ALL.get(LONG, m + MBUF_OL_FLAGS);
+            long rx = flags & MBUF_F_EXTERNAL;
+            if ((flags & MBUF_F_TX_IP_CKSUM) != 0) {
+                rx |= MBUF_F_RX_IP_CKSUM_GOOD;
+            }
+            if ((flags & MBUF_F_TX_L4_MASK) != 0) {
+                rx |= MBUF_F_RX_L4_CKSUM_GOOD;
+            }
+            ALL.set(LONG, m + MBUF_OL_FLAGS, rx);
+        }
+    }
+
     /** How many rx/tx queue pairs the port has. */
     public int queues() {
         return queues;
@@ -444,11 +480,16 @@ public final class EthDevPort implements Port {
 
         @Override
         public int receive(MbufArray pkts, int max) {
+            int n;
             try {
-                return Short.toUnsignedInt((short) BURST.invokeExact(port.rxBurst, rxq, pkts.address(), (short) max));
+                n = Short.toUnsignedInt((short) BURST.invokeExact(port.rxBurst, rxq, pkts.address(), (short) max));
             } catch (Throwable t) {
                 throw Native.rethrow(t);
             }
+            if (port.linkChecksums) {
+                markLinkChecksums(pkts, n);
+            }
+            return n;
         }
 
         @Override
@@ -529,11 +570,16 @@ public final class EthDevPort implements Port {
 
     @Override
     public int receive(MbufArray pkts, int max) {
+        int n;
         try {
-            return Short.toUnsignedInt((short) BURST.invokeExact(rxBurst, rxQueue, pkts.address(), (short) max));
+            n = Short.toUnsignedInt((short) BURST.invokeExact(rxBurst, rxQueue, pkts.address(), (short) max));
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
+        if (linkChecksums) {
+            markLinkChecksums(pkts, n);
+        }
+        return n;
     }
 
     @Override

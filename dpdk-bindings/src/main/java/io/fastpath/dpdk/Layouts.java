@@ -41,6 +41,16 @@ public final class Layouts {
     public static final long MEMPOOL_OPS_SIZE = 128L;
     public static final long MEMPOOL_OPS_DEQUEUE = 56L;
     public static final long MEMPOOL_OPS_ENQUEUE = 48L;
+    public static final long MEMPOOL_LOCAL_CACHE = 96L;
+    public static final long MEMPOOL_CACHE_SIZE_FIELD = 0L;
+    public static final long MEMPOOL_CACHE_LEN = 8L;
+    public static final long MEMPOOL_CACHE_OBJS = 64L;
+    public static final long MEMPOOL_CACHE_STRUCT_SIZE = 8256L;
+    public static final long MAX_LCORE = 128L;
+    public static final long MBUF_F_RX_IP_CKSUM_GOOD = 128L;
+    public static final long MBUF_F_RX_L4_CKSUM_GOOD = 256L;
+    public static final long MBUF_F_TX_IP_CKSUM = 18014398509481984L;
+    public static final long MBUF_F_TX_L4_MASK = 13510798882111488L;
     public static final long FP_OPS_SIZE = 128L;
     public static final long FP_OPS_RX_PKT_BURST = 0L;
     public static final long FP_OPS_RXQ = 24L;

@@ -14,13 +14,15 @@ import java.lang.invoke.MethodHandle;
  * A pool of packet mbufs ({@code rte_pktmbuf_pool_create}).
  *
  * <p>Allocation is static inline in DPDK ({@code rte_pktmbuf_alloc_bulk}); fastpath does the same work from
- * Java: it calls the pool's dequeue operation through {@code rte_mempool_ops_table} (a function pointer, the
- * way the inline code does) and then resets each mbuf as {@code rte_pktmbuf_reset} would. It bypasses the
- * per-lcore cache, so any thread may allocate. Freeing goes through {@code rte_pktmbuf_free_bulk}
- * ({@link MbufArray#freeAll}).
+ * Java: it takes mbufs from the calling lcore's cache ({@code rte_mempool_do_generic_get}: hot objects first,
+ * the cache refilled from the backend {@code size + remaining} at a time), or without a cache calls the pool's
+ * dequeue operation through {@code rte_mempool_ops_table} (a function pointer, the way the inline code does),
+ * and then resets each mbuf as {@code rte_pktmbuf_reset} would. Freeing goes through
+ * {@code rte_pktmbuf_free_bulk} ({@link MbufArray#freeAll}), which puts into the same lcore cache.
  *
- * <p>Thread: allocation and the counters are thread-safe (the ring behind the pool is multi-producer,
- * multi-consumer); {@link #close()} only when no mbuf of the pool is in use.
+ * <p>Thread: {@link #allocBulk(MbufArray, int, int)} and the counters are thread-safe (the ring behind the
+ * pool is multi-producer, multi-consumer); {@link #allocBulk(MbufArray, int, int, long)} with a cache only on
+ * the thread whose {@link #localCache()} it is; {@link #close()} only when no mbuf of the pool is in use.
  */
 public final class PktmbufPool implements AutoCloseable {
     private static final MethodHandle POOL_CREATE = Native.downcall("rte_pktmbuf_pool_create",
@@ -40,19 +42,25 @@ public final class PktmbufPool implements AutoCloseable {
 
     /** Default data room: 2 KiB of frame after RTE_PKTMBUF_HEADROOM, as RTE_MBUF_DEFAULT_BUF_SIZE. */
     public static final int DEFAULT_DATA_ROOM = 2048 + (int) PKTMBUF_HEADROOM;
+    /** RTE_MEMPOOL_CACHE_MAX_SIZE: a get larger than this skips the cache. */
+    private static final int CACHE_MAX_SIZE = 512;
 
     private final String name;
     private final MemorySegment pool;
     private final long poolAddress;
     private final MemorySegment dequeue;
     private final int dataRoom;
+    private final int cacheSize;
+    private final long localCaches;
     private boolean closed;
 
     private PktmbufPool(String name, MemorySegment pool, int dataRoom) {
         this.name = name;
-        this.pool = pool.reinterpret(MEMPOOL_OPS_INDEX + 4);
+        this.pool = pool.reinterpret(MEMPOOL_LOCAL_CACHE + 8);
         this.poolAddress = pool.address();
         this.dataRoom = dataRoom;
+        this.cacheSize = this.pool.get(ValueLayout.JAVA_INT, MEMPOOL_CACHE_SIZE);
+        this.localCaches = this.pool.get(ValueLayout.JAVA_LONG, MEMPOOL_LOCAL_CACHE);
         int opsIndex = this.pool.get(ValueLayout.JAVA_INT, MEMPOOL_OPS_INDEX);
         long ops = OPS_TABLE + MEMPOOL_OPS_TABLE_OPS + opsIndex * MEMPOOL_OPS_SIZE;
         this.dequeue = MemorySegment.ofAddress(ALL.get(ValueLayout.JAVA_LONG, ops + MEMPOOL_OPS_DEQUEUE));
@@ -100,19 +108,75 @@ public final class PktmbufPool implements AutoCloseable {
      * @return true when all were allocated, false when the pool has fewer free (nothing allocated)
      */
     public boolean allocBulk(MbufArray out, int from, int count) {
-        int rc;
-        try {
-            rc = (int) DEQUEUE.invokeExact(dequeue, poolAddress, out.address() + (long) from * Long.BYTES, count);
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
-        if (rc < 0) {
+        if (dequeue(out.address() + (long) from * Long.BYTES, count) < 0) {
             return false;
         }
         for (int i = 0; i < count; i++) {
             Mbuf.reset(out.get(from + i));
         }
         return true;
+    }
+
+    /**
+     * As {@link #allocBulk(MbufArray, int, int)}, through {@code cache} (from {@link #localCache()} on this
+     * thread; 0: none) as {@code rte_mempool_do_generic_get} does: the cache's newest (hottest) objects first;
+     * what they do not cover comes from refilling the cache to its size plus the rest in one backend dequeue
+     * (one ring operation for many allocations); when the backend has too few for that, straight from it.
+     */
+    public boolean allocBulk(MbufArray out, int from, int count, long cache) {
+        if (cache == 0) {
+            return allocBulk(out, from, count);
+        }
+        int len = ALL.get(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_LEN);
+        int fromCache = Math.min(count, len);
+        long objs = cache + MEMPOOL_CACHE_OBJS;
+        for (int i = 0; i < fromCache; i++) {
+            out.set(from + i, ALL.get(ValueLayout.JAVA_LONG, objs + (long) (len - 1 - i) * Long.BYTES));
+        }
+        ALL.set(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_LEN, len - fromCache);
+        int remaining = count - fromCache;
+        if (remaining > 0) {
+            int size = ALL.get(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_SIZE_FIELD);
+            if (remaining <= CACHE_MAX_SIZE && dequeue(objs, size + remaining) >= 0) {
+                for (int i = 0; i < remaining; i++) {
+                    out.set(from + fromCache + i,
+                        ALL.get(ValueLayout.JAVA_LONG, objs + (long) (size + remaining - 1 - i) * Long.BYTES));
+                }
+                ALL.set(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_LEN, size);
+            } else if (dequeue(out.address() + (long) (from + fromCache) * Long.BYTES, remaining) < 0) {
+                // Give back what the cache gave (they are still in its array, above len).
+                ALL.set(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_LEN, len);
+                return false;
+            }
+        }
+        for (int i = 0; i < count; i++) {
+            Mbuf.reset(out.get(from + i));
+        }
+        return true;
+    }
+
+    /**
+     * The calling thread's cache of this pool ({@code rte_mempool_default_cache}): 0 when the pool has no
+     * caches or the thread is no lcore (neither an EAL thread nor {@link Eal#registerThread registered}).
+     * Set-up only (a symbol lookup); the address stays valid for the thread until it unregisters.
+     */
+    public long localCache() {
+        if (cacheSize == 0) {
+            return 0;
+        }
+        int lcore = Eal.currentLcoreId();
+        if (lcore < 0 || lcore >= MAX_LCORE) {
+            return 0;
+        }
+        return localCaches + lcore * MEMPOOL_CACHE_STRUCT_SIZE;
+    }
+
+    private int dequeue(long table, int count) {
+        try {
+            return (int) DEQUEUE.invokeExact(dequeue, poolAddress, table, count);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
     }
 
     /** Mbufs free in the pool, per-lcore caches included. */

@@ -15,6 +15,13 @@ import java.lang.invoke.MethodHandle;
  * <p>With {@code config.queues()} = N the pair has N rings each way: what A sends on its queue q, B receives on
  * its queue q (no hashing: the queue a frame arrives on is the queue it was sent on).
  *
+ * <p>The link: by default an Ethernet of the ring PMD's MTU (1,500) whose frames carry checksums computed in
+ * software, like a wire without offloads. A {@link Link} can declare it otherwise, as documented properties of
+ * this virtual link (the kernel's loopback does the same: MTU 65,536, checksums not computed): a larger MTU
+ * (the pools' data room must hold the frame) and checksum offload (frames that ask for their IPv4/TCP
+ * checksums on transmit arrive flagged good, fields never computed; see
+ * {@link EthDevPort#declareLinkChecksumOffload}).
+ *
  * <p>Closing closes both ports, then frees the rings.
  */
 public final class RingPair implements AutoCloseable {
@@ -47,6 +54,46 @@ public final class RingPair implements AutoCloseable {
      */
     public static RingPair create(String name, int ringSize, PktmbufPool poolA, PktmbufPool poolB,
                                   EthDevPort.Config config) {
+        return create(name, ringSize, poolA, poolB, config, Link.ETHERNET);
+    }
+
+    /**
+     * What a ring pair's link declares of itself: an MTU (0: the ring PMD's 1,500) and whether it offloads
+     * IPv4/TCP checksums.
+     */
+    public record Link(int mtu, boolean checksumOffload) {
+        /** The default: 1,500 bytes, checksums computed and verified in software. */
+        public static final Link ETHERNET = new Link(0, false);
+        /** The largest MTU a frame in one mbuf allows: data_len and buf_len are 16-bit, the headroom comes first. */
+        public static final int MAX_MTU = 0xFFFF - (int) Layouts.PKTMBUF_HEADROOM - 14;
+
+        public Link {
+            if (mtu != 0 && (mtu < 68 || mtu > MAX_MTU)) {
+                throw new IllegalArgumentException("link MTU must be 68.." + MAX_MTU + ": " + mtu);
+            }
+        }
+
+        /** A link of {@code mtu} bytes that offloads checksums: the fast virtual link. */
+        public static Link offloading(int mtu) {
+            return new Link(mtu, true);
+        }
+
+        /** The data room (headroom included) a pool needs for one of this link's frames in one mbuf. */
+        public int dataRoom() {
+            return mtu == 0 ? PktmbufPool.DEFAULT_DATA_ROOM : mtu + 14 + (int) Layouts.PKTMBUF_HEADROOM;
+        }
+    }
+
+    /** As {@link #create(String, int, PktmbufPool, PktmbufPool, EthDevPort.Config)}, over the {@code link}. */
+    public static RingPair create(String name, int ringSize, PktmbufPool poolA, PktmbufPool poolB,
+                                  EthDevPort.Config config, Link link) {
+        if (link.mtu() != 0) {
+            config = config.withMtu(link.mtu());
+            if (poolA.dataRoom() < link.dataRoom() || poolB.dataRoom() < link.dataRoom()) {
+                throw new IllegalArgumentException("pools' data room " + poolA.dataRoom() + "/" + poolB.dataRoom()
+                    + " cannot hold a " + link.mtu() + "-byte MTU frame: need " + link.dataRoom());
+            }
+        }
         Eal.shared();
         int n = config.queues();
         MemorySegment[] aToB = new MemorySegment[n];
@@ -66,6 +113,10 @@ public final class RingPair implements AutoCloseable {
         try {
             a = EthDevPort.openPortId(fromRings(name + "_a", bToA, aToB), poolA, config);
             EthDevPort b = EthDevPort.openPortId(fromRings(name + "_b", aToB, bToA), poolB, config);
+            if (link.checksumOffload()) {
+                a.declareLinkChecksumOffload(config.checksumOffload());
+                b.declareLinkChecksumOffload(config.checksumOffload());
+            }
             return new RingPair(a, b, aToB, bToA);
         } catch (RuntimeException e) {
             if (a != null) {

@@ -150,6 +150,9 @@ public final class TcpHarness {
     private final Options options;
     private PktmbufPool poolA;
     private PktmbufPool poolB;
+    /** Pools for {@link #JUMBO_LINK}'s frames, made on first use ({@link #closePools} frees them too). */
+    private PktmbufPool jumboPoolA;
+    private PktmbufPool jumboPoolB;
     private int round;
 
     TcpHarness(Options options) {
@@ -165,15 +168,49 @@ public final class TcpHarness {
 
     /** Shares another harness's pools (bench runs many option sets in one JVM). */
     TcpHarness withPools(TcpHarness other) {
+        other.openJumboPools();
         poolA = other.poolA;
         poolB = other.poolB;
+        jumboPoolA = other.jumboPoolA;
+        jumboPoolB = other.jumboPoolB;
         round = other.round++ * 100;
         return this;
+    }
+
+    /**
+     * The ring pair's large-MTU link (docs/perf/bulk.md): a 9,000-byte MTU (jumbo frames) with checksum offload
+     * declared by the link. The default link stays the ring PMD's 1,500 bytes with software checksums. A
+     * 64,000-byte MTU (near the largest one mbuf holds; loopback has 65,536) measured slower here: each segment
+     * is copied once into an mbuf and read once by the receiver, and 64 KiB mbufs cycling through the pool do
+     * not stay in the caches that 9 KiB ones do. {@code -Dfastpath.bench.jumbo.mtu}, {@code .pool},
+     * {@code .cache}, {@code .buffer} and {@code .descriptors} change the link and its pools (exploration; the
+     * documented runs use the defaults).
+     */
+    static final RingPair.Link JUMBO_LINK = RingPair.Link.offloading(Integer.getInteger("fastpath.bench.jumbo.mtu",
+        9_000));
+    /** Mbufs per jumbo pool (9 MiB of 9 KiB buffers): 4 connections × 1 MiB windows each way fit. */
+    private static final int JUMBO_POOL_SIZE = Integer.getInteger("fastpath.bench.jumbo.pool", 1023);
+    private static final int JUMBO_POOL_CACHE = Integer.getInteger("fastpath.bench.jumbo.cache", 32);
+    /** The ring PMD holds no mbufs in its descriptors; few declared keeps the stack's reserve of a small pool small. */
+    private static final int JUMBO_DESCRIPTORS = Integer.getInteger("fastpath.bench.jumbo.descriptors", 32);
+    private static final EthDevPort.Config JUMBO_PORT = new EthDevPort.Config(JUMBO_DESCRIPTORS, JUMBO_DESCRIPTORS,
+        true, 0L, 0, true);
+
+    /** Creates the jumbo link's pools if not yet made. */
+    void openJumboPools() {
+        if (jumboPoolA == null) {
+            jumboPoolA = PktmbufPool.create("tcph_ja", JUMBO_POOL_SIZE, JUMBO_POOL_CACHE, JUMBO_LINK.dataRoom());
+            jumboPoolB = PktmbufPool.create("tcph_jb", JUMBO_POOL_SIZE, JUMBO_POOL_CACHE, JUMBO_LINK.dataRoom());
+        }
     }
 
     void closePools() {
         poolA.close();
         poolB.close();
+        if (jumboPoolA != null) {
+            jumboPoolA.close();
+            jumboPoolB.close();
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -371,7 +408,17 @@ public final class TcpHarness {
         PollThread serverThread;
 
         RingStacks(String name, TcpConfig tcp) throws IOException {
-            pair = RingPair.create(name, RING_SIZE, poolA, poolB, EthDevPort.Config.defaults());
+            this(name, tcp, RingPair.Link.ETHERNET);
+        }
+
+        /** Over {@code link}: the default Ethernet on the harness's pools, the jumbo link on its own. */
+        RingStacks(String name, TcpConfig tcp, RingPair.Link link) throws IOException {
+            boolean jumbo = link != RingPair.Link.ETHERNET;
+            if (jumbo) {
+                openJumboPools();
+            }
+            pair = jumbo ? RingPair.create(name, RING_SIZE, jumboPoolA, jumboPoolB, JUMBO_PORT, link)
+                : RingPair.create(name, RING_SIZE, poolA, poolB, EthDevPort.Config.defaults());
             client = newStack(pair.a(), name + "c", CLIENT_IP, tcp);
             server = newStack(pair.b(), name + "s", SERVER_IP, tcp);
         }
@@ -471,6 +518,9 @@ public final class TcpHarness {
         }
     }
 
+    /** Send and receive buffer of each end on the jumbo link. */
+    static final int JUMBO_BUFFER = Integer.getInteger("fastpath.bench.jumbo.buffer", 1 << 20);
+
     static TcpConfig tcpConfig() {
         return TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
     }
@@ -518,10 +568,21 @@ public final class TcpHarness {
      * Returns the Gbit/s measured at the receiver.
      */
     double fastpathBulk(Json result, int connections, boolean verify) throws IOException {
+        return fastpathBulk(result, connections, verify, RingPair.Link.ETHERNET);
+    }
+
+    /**
+     * As {@link #fastpathBulk(Json, int, boolean)} over {@code link}; on the jumbo link both ends have 1 MiB
+     * buffers (116 of its segments; the kernel's loopback auto-tunes its buffers to several MiB).
+     */
+    double fastpathBulk(Json result, int connections, boolean verify, RingPair.Link link) throws IOException {
         BulkSender sender = new BulkSender(connections);
         DiscardServer sink = new DiscardServer(verify);
         double gbit;
-        try (RingStacks s = new RingStacks("tcpb" + round++, tcpConfig())) {
+        boolean jumbo = link != RingPair.Link.ETHERNET;
+        TcpConfig tcp = jumbo ? tcpConfig().withBuffers(JUMBO_BUFFER, JUMBO_BUFFER) : tcpConfig();
+        try (RingStacks s = new RingStacks("tcpb" + round++, tcp, link)) {
+            result.field("link_mtu", s.pair.a().mtu()).field("link_checksum_offload", link.checksumOffload());
             s.start(() -> require(sink.listen(s.server.tcp(), DISCARD_PORT), "listen"));
             s.clientThread.run(() -> {
                 for (int i = 0; i < connections; i++) {

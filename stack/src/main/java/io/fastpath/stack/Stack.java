@@ -66,6 +66,8 @@ public final class Stack implements Agent, AutoCloseable {
     private static final int MBUF_HEADER_BYTES = 128;
     private static final long RX_L4_CKSUM_MASK = (1L << 3) | (1L << 8);
     private static final long RX_L4_CKSUM_GOOD = 1L << 8;
+    private static final long RX_IP_CKSUM_MASK = (1L << 4) | (1L << 7);
+    private static final long RX_IP_CKSUM_GOOD = 1L << 7;
     private static final int ARP_POLL_INTERVAL_NS = 1_000_000;
 
     private static final int ECHO_ID_SHARDED = 0xE000;
@@ -90,6 +92,9 @@ public final class Stack implements Agent, AutoCloseable {
     private final MbufArray tx = new MbufArray(TX_BATCH);
     private final MbufArray toFree = new MbufArray(TX_BATCH);
     private final MbufArray alloc = new MbufArray(1);
+    /** The thread {@link #allocCache} belongs to, and its lcore's cache of the pool (0: none). */
+    private Thread cacheThread;
+    private long allocCache;
     private int txCount;
     private boolean draining;
     private int freeCount;
@@ -405,7 +410,8 @@ public final class Stack implements Agent, AutoCloseable {
 
     private void ipInput(long m, boolean linkBroadcast) {
         ip.wrap(frame, ethernet.payloadOffset(), ethernet.payloadLength());
-        WireError error = ip.check();
+        // The NIC may have verified the header checksum already (RTE_MBUF_F_RX_IP_CKSUM_GOOD).
+        WireError error = ip.check((Mbuf.olFlags(m) & RX_IP_CKSUM_MASK) == RX_IP_CKSUM_GOOD);
         if (error != WireError.OK) {
             drop(m, switch (error) {
                 case BAD_VERSION -> DropReason.IP_BAD_VERSION;
@@ -771,7 +777,13 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     long allocate() {
-        if (!port.pool().allocBulk(alloc, 0, 1)) {
+        Thread thread = Thread.currentThread();
+        if (thread != cacheThread) {
+            // The first allocation on a (new) poll thread: find its lcore's cache of the pool, once.
+            cacheThread = thread;
+            allocCache = port.pool().localCache();
+        }
+        if (!port.pool().allocBulk(alloc, 0, 1, allocCache)) {
             counters.drop(DropReason.TX_NO_MBUF).incrementRelease();
             return 0;
         }

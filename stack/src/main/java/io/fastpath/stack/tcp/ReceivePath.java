@@ -124,6 +124,7 @@ final class ReceivePath {
             }
             scheduleAck(c);
             deliver(c);
+            ackEarlyIfWindowAtRisk(c);
             return true;
         }
         counters.tcpOutOfOrder.incrementRelease();
@@ -240,10 +241,26 @@ final class ReceivePath {
         return kept;
     }
 
+    /**
+     * The ACK owed is sent when the duty cycle ends, one for the whole burst received (a stretch ACK). When
+     * the data it covers is a quarter of the receive buffer or more (a few large segments), waiting for the
+     * end of the burst would leave the sender without window for a while: send it now. RFC 1122 §4.2.3.2 asks
+     * for at least every second segment; this keeps a window's worth from going unacknowledged.
+     */
+    private void ackEarlyIfWindowAtRisk(TcpConnection c) {
+        if (c.ackNow && (long) c.segmentsUnacked * c.mss >= c.receiveLimit >> 2 && c.state != TcpState.CLOSED) {
+            layer.tx.output(c);
+            // The rest of this burst is acknowledged at its end, however few segments: a lone segment after
+            // the early ACK must not wait for the delayed-ACK timer (a Nagle sender would wait with it).
+            c.earlyAckNs = layer.nowNs;
+            c.hasEarlyAck = true;
+        }
+    }
+
     /** RFC 1122 §4.2.3.2: ACK at least every second full segment, and within the delayed-ACK time. */
     void scheduleAck(TcpConnection c) {
         c.segmentsUnacked++;
-        if (c.segmentsUnacked >= 2) {
+        if (c.segmentsUnacked >= 2 || (c.hasEarlyAck && c.earlyAckNs == layer.nowNs)) {
             c.ackNow = true;
         } else if (!c.deadlines.isSet(Deadlines.DELAYED_ACK)) {
             c.deadlines.set(Deadlines.DELAYED_ACK, layer.nowNs + config.delayedAckNs());

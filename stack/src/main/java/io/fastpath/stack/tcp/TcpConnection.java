@@ -94,6 +94,9 @@ public final class TcpConnection {
     int dsackRight;
     // Delayed ACK.
     int segmentsUnacked;
+    /** When ReceivePath last sent an ACK in the middle of a burst (the duty cycle's time), if ever. */
+    long earlyAckNs;
+    boolean hasEarlyAck;
     boolean ackNow;
     // Close.
     boolean finQueued;

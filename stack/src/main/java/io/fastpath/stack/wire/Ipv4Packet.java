@@ -88,6 +88,14 @@ public final class Ipv4Packet {
      * a fragment ({@link WireError#FRAGMENT}: we do not reassemble).
      */
     public WireError check() {
+        return check(false);
+    }
+
+    /**
+     * As {@link #check()}; {@code checksumVerified}: the NIC has verified the header checksum already
+     * ({@code RTE_MBUF_F_RX_IP_CKSUM_GOOD}), so it is not summed again.
+     */
+    public WireError check(boolean checksumVerified) {
         if (length < MIN_HEADER_LENGTH) {
             return WireError.TRUNCATED;
         }
@@ -102,8 +110,8 @@ public final class Ipv4Packet {
         if (totalLength < headerLength || totalLength > length) {
             return WireError.BAD_TOTAL_LENGTH;
         }
-        int verify = headerLength == MIN_HEADER_LENGTH ? Checksum.finish(fixedHeaderSum(0xFFFF_FFFFL))
-            : Checksum.checksum(buffer, offset, headerLength);
+        int verify = checksumVerified ? 0 : headerLength == MIN_HEADER_LENGTH
+            ? Checksum.finish(fixedHeaderSum(0xFFFF_FFFFL)) : Checksum.checksum(buffer, offset, headerLength);
         if (verify != 0) {
             return WireError.BAD_CHECKSUM;
         }

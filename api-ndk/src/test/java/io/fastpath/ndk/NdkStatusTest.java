@@ -135,8 +135,10 @@ class NdkStatusTest {
             call.assertCompleted(NtStatus.STATUS_IO_TIMEOUT);
             assertTrue(System.nanoTime() - start >= 290 * MS, "after the connect timeout");
             assertEquals(1, l.requests.size());
-            // B's connector learns that the initiator went away: accept now fails.
-            rig.runFor(50);
+            // B's connector learns that the initiator went away (A's RST): accept now fails. Waited for, not a
+            // fixed window: B's stack ends the connection, then B's adapter dispatches what the stack posted.
+            rig.runUntil(() -> rig.b.counters().tcpConnections.get() == 0, 5, "A's reset ended the connection at B");
+            rig.runUntil(() -> rig.dispatch() == 0, 5, "B's adapter took the stack's events");
             Call accept = new Call();
             assertStatus(NtStatus.STATUS_CONNECTION_ABORTED, accept.start(() -> l.requests.get(0).accept(
                 new TestQp(rig.ndkB, 1, 8).qp, 1, 1, null, 0, null, null, accept, null)));

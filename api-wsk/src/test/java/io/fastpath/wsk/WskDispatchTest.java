@@ -169,14 +169,25 @@ class WskDispatchTest {
             }
             p.client().receive(inBuf.set(in, 0, SIZE), 0, clientReceive.reuse());
             sendRound();
-            long deadline = System.nanoTime() + 20_000_000_000L;
-            while (rounds < target && !failed && System.nanoTime() < deadline) {
+            // No deadline for the whole run, which a loaded machine (the test thread and both poll threads may
+            // share one CPU with others) stretches to minutes: it fails only when no round trip completes for 20 s.
+            // Idle rounds yield the CPU to the poll threads, as RingRig.runUntil does.
+            int progress = rounds;
+            long stalledAt = System.nanoTime() + 20_000_000_000L;
+            while (rounds < target && !failed) {
+                if (rounds != progress) {
+                    progress = rounds;
+                    stalledAt = System.nanoTime() + 20_000_000_000L;
+                } else if (System.nanoTime() - stalledAt > 0) {
+                    break;
+                }
                 if (rig.dispatch() == 0) {
-                    Thread.onSpinWait();
+                    Thread.yield();
                 }
             }
             if (rounds != target) {
-                throw new AssertionError("rounds done " + rounds + " of " + target + ", failed " + failed);
+                throw new AssertionError("rounds done " + rounds + " of " + target + ", no progress for 20 s, failed "
+                    + failed);
             }
         }
     }

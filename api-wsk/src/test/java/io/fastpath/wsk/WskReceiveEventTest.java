@@ -99,6 +99,21 @@ class WskReceiveEventTest {
         c.assertInline(s.controlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, events, c.irp()), S);
     }
 
+    /** SIO_WSK_QUERY_RECEIVE_BACKLOG: the bytes the socket holds for a WskReceive. */
+    private static long backlog(WskSocket s) {
+        Call q = new Call();
+        q.assertInline(s.controlSocket(WskIoctl, SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, q.irp()), S);
+        return q.information();
+    }
+
+    /**
+     * Dispatches until the socket holds {@code bytes} for a WskReceive: the data has reached the socket, so
+     * an event it was going to raise has been raised (no fixed window, which a loaded machine can miss).
+     */
+    private static void awaitBacklog(RingRig rig, WskSocket s, long bytes) {
+        rig.runUntil(() -> backlog(s) == bytes, 5, bytes + " bytes queued on the socket");
+    }
+
     @Test
     void receiveEventLendsTheDataInPlaceAndSuccessConsumesIt() {
         try (RingRig rig = new RingRig(dir)) {
@@ -116,7 +131,7 @@ class WskReceiveEventTest {
             enable(p.client(), WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE);
             int before = r.events;
             send(rig, p.server(), "later");
-            rig.runFor(50);
+            awaitBacklog(rig, p.client(), 5);
             assertEquals(before, r.events);
             Receive rcv = new Receive(p.client(), 100, 0);
             rcv.call.assertInline(rcv.returned, S);
@@ -184,7 +199,8 @@ class WskReceiveEventTest {
                 assertEquals(S, p.client().release(chain));
             }
             r.kept.clear();
-            rig.runFor(50);
+            // The releases reach A's stack through its release ring; wait until it has taken them back.
+            rig.runUntil(() -> !rig.a.tcpService().memoryPressure(), 5, "the stack took the releases");
             r.answer = S;
             send(rig, p.server(), "after");
             rig.runUntil(() -> r.text.toString().endsWith("after"), 5, "indication after the release");
@@ -202,7 +218,7 @@ class WskReceiveEventTest {
             send(rig, p.server(), "abc");
             rig.runUntil(() -> r.events == 1, 5, "indication");
             send(rig, p.server(), "def");
-            rig.runFor(100);
+            awaitBacklog(rig, p.client(), 6);
             assertEquals(1, r.events, "no more events until a WskReceive");
             Receive rcv = new Receive(p.client(), 100, 0);
             rcv.call.assertInline(rcv.returned, S);
@@ -225,7 +241,7 @@ class WskReceiveEventTest {
             rig.runUntil(() -> r.events == 1, 5, "indication");
             assertEquals("abc", r.text.toString());
             send(rig, p.server(), "gh");
-            rig.runFor(50);
+            awaitBacklog(rig, p.client(), 5);
             assertEquals(1, r.events, "events wait for a WskReceive");
             Receive rcv = new Receive(p.client(), 100, 0);
             rcv.call.assertInline(rcv.returned, S);
@@ -257,7 +273,7 @@ class WskReceiveEventTest {
             Recorder r = new Recorder();
             Connected p = connect(rig, 7, r, null);
             send(rig, p.server(), "waiting");
-            rig.runFor(50);
+            awaitBacklog(rig, p.client(), 7);
             assertEquals(0, r.events, "events start disabled");
             enable(p.client(), WSK_EVENT_RECEIVE);
             rig.runUntil(() -> r.events == 1, 5, "indication");

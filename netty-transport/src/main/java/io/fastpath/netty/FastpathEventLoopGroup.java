@@ -12,7 +12,9 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 /**
  * A Netty {@link io.netty.channel.EventLoopGroup} whose event loop is a fastpath stack's poll thread: each turn of
  * the loop runs one duty cycle of the stack ({@link FastpathIoHandler#run}) and then Netty's tasks and scheduled
- * tasks. The loop never blocks (busy poll), so its thread spins at 100 % of a core.
+ * tasks. The loop never blocks (busy poll), so its thread spins at 100 % of a core; after some 100 µs without work it
+ * yields the core each idle turn (at once back when no other thread wants it), so that loops sharing a core hand it
+ * over instead of waiting out each other's time slices.
  *
  * <p>One event loop, one stack, one port queue for now ({@code --queues 1}). Channels:
  * {@link FastpathServerSocketChannel} and {@link FastpathSocketChannel}.

@@ -35,7 +35,7 @@ import org.agrona.collections.Long2ObjectHashMap;
  * {@link #run} is one duty cycle of the stack ({@code Stack.doWork}: receive, TCP, timers, transmit) followed by the
  * events of this handler's {@link TcpServiceClient} (connects, accepts, zero-copy data, send completions, closes),
  * which it hands to the channels; Netty then runs its tasks and scheduled tasks, and calls {@code run} again. It
- * never blocks.
+ * never blocks; idle for a while, it yields the core each idle turn ({@link #IDLE_TURNS_BEFORE_YIELD}).
  *
  * <p>Thread: everything on the event loop thread, except {@link #wakeup} (nothing to wake: the loop spins).
  * Buffers: each received segment becomes one {@link MbufByteBuf} over its mbuf, owned by the pipeline until its
@@ -48,6 +48,13 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private static final long LISTEN_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
     /** How long a shutting-down loop lets its connections close gracefully before it resets them. */
     private static final long CLOSE_GRACE_NS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * Idle turns in a row (no work, no task waiting) after which each further idle turn yields the core
+     * ({@link Thread#yield}): some 100 µs of spinning, longer than a ping-pong's round trip, so a loop with a core of
+     * its own answers as fast as before (and, alone on it, still spins at 100 %), while loops that share a core
+     * hand it over instead of each spinning out its whole time slice while the other has the work.
+     */
+    static final int IDLE_TURNS_BEFORE_YIELD = 1_000;
 
     private final Factory factory;
     final Stack stack;
@@ -73,6 +80,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private volatile long failures;
     private boolean inEvents;
     private boolean destroyed;
+    /** Idle turns in a row ({@link #IDLE_TURNS_BEFORE_YIELD}). */
+    private int idleTurns;
 
     private FastpathIoHandler(Factory factory, ThreadAwareExecutor executor) {
         this.factory = factory;
@@ -98,6 +107,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             failed("a fastpath stack duty cycle", e);
         }
         work += pollEvents();
+        if (work > 0 || context == null || !context.canBlock()) {
+            idleTurns = 0;
+        } else if (++idleTurns > IDLE_TURNS_BEFORE_YIELD) {
+            Thread.yield();
+        }
         return work;
     }
 

@@ -113,10 +113,19 @@ class AllocationTest {
         }
     }
 
+    /**
+     * Waits for {@code reads} round trips; fails when none completes for 30 s (a stall). No deadline for the whole
+     * count: how long 50,000 round trips take depends on how busy the machine's cores are.
+     */
     private static void waitFor(Bounce side, int reads) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (side.reads.get() < reads) {
-            assertTrue(System.nanoTime() < deadline, "round trips: " + side.reads.get() + " of " + reads);
+        int seen = side.reads.get();
+        long stalledAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        for (int now; (now = side.reads.get()) < reads; ) {
+            if (now != seen) {
+                seen = now;
+                stalledAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            }
+            assertTrue(System.nanoTime() - stalledAt < 0, "round trips: " + now + " of " + reads + ", none for 30 s");
             Thread.sleep(1);
         }
     }

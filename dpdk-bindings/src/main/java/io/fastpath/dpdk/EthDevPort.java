@@ -422,7 +422,7 @@ public final class EthDevPort implements Port {
         for (int i = 0; i < n; i++) {
             long m = pkts.get(i);
             long flags = ALL.get(LONG, m + MBUF_OL_FLAGS);
-            long rx = flags & MBUF_F_EXTERNAL;
+            long rx = flags & (MBUF_F_EXTERNAL | Layouts.MBUF_F_INDIRECT); // how the mbuf is freed stays
             if ((flags & MBUF_F_TX_IP_CKSUM) != 0) {
                 rx |= MBUF_F_RX_IP_CKSUM_GOOD;
             }

@@ -146,6 +146,9 @@ public final class PktmbufPool implements AutoCloseable {
             } else if (dequeue(out.address() + (long) (from + fromCache) * Long.BYTES, remaining) < 0) {
                 // Give back what the cache gave (they are still in its array, above len).
                 ALL.set(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_LEN, len);
+                for (int i = 0; i < fromCache; i++) {
+                    out.set(from + i, 0L); // nothing allocated: no pointer into the cache stays behind
+                }
                 return false;
             }
         }

@@ -780,8 +780,9 @@ public final class Stack implements Agent, AutoCloseable {
         Thread thread = Thread.currentThread();
         if (thread != cacheThread) {
             // The first allocation on a (new) poll thread: find its lcore's cache of the pool, once.
+            // A virtual thread moves between carriers (each with its own lcore id, if any): no cache for it.
             cacheThread = thread;
-            allocCache = port.pool().localCache();
+            allocCache = thread.isVirtual() ? 0 : port.pool().localCache();
         }
         if (!port.pool().allocBulk(alloc, 0, 1, allocCache)) {
             counters.drop(DropReason.TX_NO_MBUF).incrementRelease();

@@ -18,6 +18,16 @@ public interface CongestionControl {
         return (int) Math.min(MAX_CWND, Math.max(0L, cwnd + Math.max(0L, increase)));
     }
 
+    /**
+     * RFC 3465 ABC's limit L for one ACK in slow start: 2 SMSS (§2.2: the receiver stretches its ACKs, one per burst
+     * or every second segment, so 1 SMSS would halve slow start), but 1 SMSS in the slow start that follows a
+     * retransmission timeout (§2.3: a cumulative ACK there may cover data that left the network long ago).
+     */
+    static int slowStartIncrease(TcpConnection c, int ackedBytes) {
+        int limit = c.inRecovery && c.recovery != null && c.recovery.afterTimeout ? c.mss : 2 * c.mss;
+        return Math.min(ackedBytes, limit);
+    }
+
     /** The handshake completed: set the initial window (RFC 6928: 10 segments by default). */
     void onEstablished(TcpConnection c, int initialWindowSegments);
 

@@ -21,7 +21,7 @@ public final class Cubic implements CongestionControl {
     @Override
     public void onAck(TcpConnection c, int ackedBytes, long nowNs) {
         if (c.cwnd < c.ssthresh) {
-            c.cwnd = CongestionControl.grow(c.cwnd, Math.min(ackedBytes, 2 * c.mss)); // RFC 3465 §2.2 ABC, L = 2 SMSS
+            c.cwnd = CongestionControl.grow(c.cwnd, CongestionControl.slowStartIncrease(c, ackedBytes)); // RFC 3465 ABC
             return;
         }
         double mss = c.mss;

@@ -13,9 +13,7 @@ public final class NewReno implements CongestionControl {
     @Override
     public void onAck(TcpConnection c, int ackedBytes, long nowNs) {
         if (c.cwnd < c.ssthresh) {
-            // Slow start, RFC 3465 ABC with L = 2 SMSS (§2.2): the receiver ACKs every second segment or a whole
-            // burst at once (stretch ACKs), so L = 1 SMSS would halve slow start.
-            c.cwnd = CongestionControl.grow(c.cwnd, Math.min(ackedBytes, 2 * c.mss));
+            c.cwnd = CongestionControl.grow(c.cwnd, CongestionControl.slowStartIncrease(c, ackedBytes)); // RFC 3465 ABC
         } else {
             c.cwnd = CongestionControl.grow(c.cwnd, Math.max(1, (long) c.mss * c.mss / Math.max(c.cwnd, 1))); // RFC 5681 eq. 3
         }

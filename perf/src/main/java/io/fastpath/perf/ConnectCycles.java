@@ -56,7 +56,7 @@ final class ConnectCycles implements TcpHandler {
         int status = fastOpen ? tcp.connect(0, 0, serverIp, serverPort, this, message, 0, size, true)
             : tcp.connect(0, 0, serverIp, serverPort, this);
         if (status != NtStatus.STATUS_PENDING) {
-            recorder.fail("connect: " + NtStatus.name(status));
+            recorder.fail("connect: " + NtStatus.name(status) + " after " + cycles + " cycles, " + tcp.describe().lines().limit(6).toList());
             idle = true;
         }
     }

@@ -417,7 +417,10 @@ final class BenchScenarios {
     private void fastpathCycles(TcpHarness harness, TcpHarness.Options o, Json r, boolean fastOpen, String name)
         throws IOException {
         RttRecorder recorder = new RttRecorder(cyclesWarmup(), o.rttWarmupNs(), budget.cycles());
-        TcpConfig tcp = TcpHarness.tcpConfig().withFastOpen(true, 64);
+        // One cycle at a time to one server port, each holding its ephemeral port in TIME-WAIT: at the 6 us a
+        // cycle takes when the host is fast (166k cycles/s), 100 ms would hold all 16,384 ports and connect fails
+        // with STATUS_TOO_MANY_ADDRESSES (it did, twice); 20 ms holds about 3,300 (as ShardScaling's cycles).
+        TcpConfig tcp = TcpHarness.tcpConfig().withFastOpen(true, 64).withTimeWait(ShardScaling.CONNRATE_TIME_WAIT_NS);
         EchoServer echo = new EchoServer();
         try (TcpHarness.RingStacks s = harness.new RingStacks("tcpc" + name.length() + (fastOpen ? "f" : "c"),
             tcp)) {

@@ -61,6 +61,8 @@ public final class TdiConnection {
     private Irp acceptIrp;
     /** The accept IRP came from ClientEventConnect: it completes after the round's indications. */
     private boolean acceptFromEvent;
+    /** Connected; the accept IRP from ClientEventConnect completes SUCCESS after the round's indications. */
+    private Irp deferredAccept;
     /** An accept IRP with connect data, completed once the stack took the data ({@link #sendConnectData}). */
     private Irp acceptAwaitingData;
     private boolean acceptAwaitingDataFromEvent;
@@ -392,6 +394,7 @@ public final class TdiConnection {
     private void completeAccept(Irp irp, boolean fromEvent) {
         if (fromEvent) {
             // Receives that follow at once are indicated (in order) before the accept IRP's routine runs.
+            deferredAccept = irp;
             provider.deferAccept(irp);
         } else {
             complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
@@ -603,8 +606,6 @@ public final class TdiConnection {
                 dropRequest(true, NtStatus.STATUS_CANCELLED.code());
                 return complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
             }
-            default -> {
-            }
         }
         if (abort) {
             provider.localDisconnects++;
@@ -641,6 +642,7 @@ public final class TdiConnection {
 
     /** Ends the connection on this endpoint: pending requests complete with {@code status}. */
     private void detach(int status) {
+        completeDeferredAccept(deferredAccept, false); // it connected: SUCCESS before the end is indicated
         ep.unmap();
         provider.cancelTimer(this);
         incarnation++;
@@ -658,6 +660,17 @@ public final class TdiConnection {
             complete(rel, status, 0);
         }
         ep.clearHandle();
+    }
+
+    /** Completes the connected endpoint's accept IRP from ClientEventConnect ({@code polled}: off the queue). */
+    void completeDeferredAccept(Irp irp, boolean polled) {
+        if (irp != null && irp == deferredAccept) {
+            deferredAccept = null;
+            if (!polled) {
+                provider.undeferAccept(irp);
+            }
+            complete(irp, NtStatus.STATUS_SUCCESS.code(), 0);
+        }
     }
 
     /** The stack is done with the connection. */
@@ -693,10 +706,7 @@ public final class TdiConnection {
         receiver.indicateDisconnect(Tdi.TDI_DISCONNECT_ABORT);
     }
 
-    /**
-     * Orderly end: both FINs are through and the data was taken. Returns what completing the pending release
-     * returned (STATUS_PENDING if deferred), or SUCCESS.
-     */
+    /** Orderly end (both FINs through, data taken): what completing the release returned, or SUCCESS. */
     int finish() {
         Irp rel = releaseIrp;
         releaseIrp = null;
@@ -753,8 +763,6 @@ public final class TdiConnection {
                     endConnect(NtStatus.STATUS_CANCELLED.code());
                 }
             }
-            default -> {
-            }
         }
     }
 
@@ -767,8 +775,6 @@ public final class TdiConnection {
             case LISTENING -> cancelListen(NtStatus.STATUS_CANCELLED.code());
             case OFFERED, ACCEPTING -> dropRequest(true, NtStatus.STATUS_CANCELLED.code());
             case CONNECTED -> abortConnection(NtStatus.STATUS_CANCELLED.code());
-            default -> {
-            }
         }
         if (address != null) {
             address.associated--;

@@ -554,11 +554,15 @@ public final class TdiProvider extends DispatchedProvider {
         acceptsToComplete.add(accept);
     }
 
+    /** The connection ended before the round's end: its accept completes at once, off the queue. */
+    void undeferAccept(Irp accept) {
+        acceptsToComplete.remove(accept);
+    }
+
     private int completeAccepts() {
         int work = 0;
         for (Irp i; (i = acceptsToComplete.poll()) != null; ) {
-            TdiConnection c = (TdiConnection) i.fileObject;
-            complete(i, c.incarnation == i.incarnation ? NtStatus.STATUS_SUCCESS.code() : NtStatus.STATUS_CANCELLED.code(), 0, null);
+            ((TdiConnection) i.fileObject).completeDeferredAccept(i, true);
             work++;
         }
         return work;

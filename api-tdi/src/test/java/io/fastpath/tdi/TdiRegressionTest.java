@@ -87,6 +87,53 @@ class TdiRegressionTest {
         }
     }
 
+    /**
+     * B's provider hears in one round that the connection it accepted through ClientEventConnect connected and was
+     * reset (B's stack took A's handshake ACK and A's RST before B dispatched): the accept IRP completes SUCCESS
+     * before the abortive disconnect is indicated. It completed STATUS_CANCELLED after the indication (the
+     * deferred accept saw the endpoint's next incarnation), which made the test above fail when A's ACK and RST
+     * reached B in one burst.
+     */
+    @Test
+    void anAcceptConnectedAndResetInOneRoundCompletesSuccessBeforeTheDisconnect() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            List<Boolean> acceptDoneAtDisconnect = new ArrayList<>();
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_DISCONNECT,
+                (TdiEvents.ClientEventDisconnect) (ctx, cc, flags) -> {
+                    p.disconnectsB.add(flags);
+                    acceptDoneAtDisconnect.add(p.accept.done());
+                    return S;
+                }, null).assertInline(S);
+            Req c = p.connectA();
+            rig.runUntil(() -> p.log.contains("connect true event-ctx"), 10, "ClientEventConnect");
+            // From here only A dispatches: B's stack takes A's ACK, then A's RST; B's provider hears both at once.
+            long resets = rig.b.counters().tcpResetsReceived.get();
+            runA(rig, c::done, "A connected");
+            c.assertCompleted(S);
+            disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0).assertInline(S);
+            runA(rig, () -> rig.b.counters().tcpResetsReceived.get() > resets, "B's stack took the RST");
+            assertFalse(p.accept.done(), "B's provider has not dispatched");
+            rig.tdiB.dispatch();
+            p.accept.assertCompleted(S);
+            assertEquals(List.of(Tdi.TDI_DISCONNECT_ABORT), p.disconnectsB);
+            assertEquals(List.of(true), acceptDoneAtDisconnect, "the accept completed before the disconnect");
+            assertTrue(p.b.idle());
+            rig.runFor(20);
+            assertEquals(1, p.accept.completions, "B's accept completed once");
+        }
+    }
+
+    private static void runA(TdiRig rig, java.util.function.BooleanSupplier done, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!done.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            if (rig.tdiA.dispatch() == 0) {
+                Thread.yield();
+            }
+        }
+    }
+
     /** Stalls A's poll thread on demand, so that A's TcpService request ring fills deterministically. */
     static final class Gate implements Agent {
         volatile boolean hold;

@@ -257,7 +257,7 @@ final class ConnectionTable {
         c.inRecovery = false;
         c.recovery.reset(0);
         c.segmentsUnacked = 0;
-        c.hasEarlyAck = false;
+        c.earlyAckCycle = 0;
         c.ackNow = false;
         c.finQueued = false;
         c.finSent = false;

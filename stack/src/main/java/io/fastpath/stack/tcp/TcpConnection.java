@@ -94,9 +94,8 @@ public final class TcpConnection {
     int dsackRight;
     // Delayed ACK.
     int segmentsUnacked;
-    /** When ReceivePath last sent an ACK in the middle of a burst (the duty cycle's time), if ever. */
-    long earlyAckNs;
-    boolean hasEarlyAck;
+    /** The duty cycle ({@code TcpLayer.cycle}) in which ReceivePath last sent an ACK mid-burst; 0 if never. */
+    long earlyAckCycle;
     boolean ackNow;
     // Close.
     boolean finQueued;

@@ -243,6 +243,7 @@ final class ConnectionTable {
         c.cwnd = 0;
         c.earlyData = false;
         c.synAckSent = false;
+        c.synUnsent = false;
         c.ssthresh = Integer.MAX_VALUE;
         c.cwndLimited = false;
         c.probesOut = 0;

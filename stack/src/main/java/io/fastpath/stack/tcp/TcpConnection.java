@@ -142,6 +142,11 @@ public final class TcpConnection {
     boolean earlyData;
     /** A SYN-ACK of this connection reached the port (early data never goes out ahead of it). */
     boolean synAckSent;
+    /**
+     * Our last SYN (active open) did not reach the port (tx ring full, no buffer): it goes next duty cycle (the
+     * first with its Fast Open data) instead of waiting for the retransmission timer. Its data is not sent yet.
+     */
+    boolean synUnsent;
     // Keepalive (RFC 1122 §4.2.3.6).
     boolean keepAlive;
     long keepIdleNs;

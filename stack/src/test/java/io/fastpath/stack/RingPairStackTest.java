@@ -354,6 +354,64 @@ class RingPairStackTest {
         return records;
     }
 
+    /**
+     * Review finding: the burst prefetch touched three data lines at the learned data offset whatever the pool, up
+     * to 384 bytes past the mbuf here, where a 256-byte data room's buffer ends: the next element, or past the
+     * pool's memory. Now the lines it touches stay inside the buffer (and it still touches the first).
+     */
+    @Test
+    void burstPrefetchStaysInsideASmallDataRoomsBuffer() {
+        int dataRoom = 256; // headroom 128 + 128 bytes of frame: an MTU of 114, pings of 56 bytes fit
+        try (PktmbufPool small = PktmbufPool.create("ringsmall", 1023, 0, dataRoom);
+             RingPair smallPair = RingPair.create("rsm" + (round++), 256, small, small, EthDevPort.Config.defaults())) {
+            MbufArray one = new MbufArray(1);
+            assertTrue(small.allocBulk(one, 0, 1));
+            long m = one.get(0);
+            long bufferEnd = Mbuf.bufAddr(m) + Mbuf.bufLen(m) - m;
+            one.freeAll(1);
+            Stack sa = stack(smallPair.a(), "sa", A_IP, 0);
+            Stack sb = stack(smallPair.b(), "sb", B_IP, 0);
+            try {
+                assertTrue(sa.prefetchDataEnd() <= bufferEnd, "before any frame: " + sa.prefetchDataEnd());
+                RecordingHandler onA = new RecordingHandler();
+                for (int seq = 1; seq <= 20; seq++) {
+                    assertTrue(sa.ping(B_IP, seq, 56));
+                }
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                while (onA.replies.size() + onA.failures.size() < 20 && System.nanoTime() < deadline) {
+                    sa.doWork();
+                    sb.doWork();
+                    sa.pollEvents(onA);
+                }
+                assertEquals(20, onA.replies.size(), "failures " + onA.failures);
+                for (Stack s : new Stack[] {sa, sb}) {
+                    assertTrue(s.prefetchDataEnd() <= bufferEnd,
+                        "touches up to " + s.prefetchDataEnd() + " of a buffer ending at " + bufferEnd);
+                    assertTrue(s.prefetchDataEnd() > 0, "still touches the first data line");
+                }
+            } finally {
+                for (Stack s : new Stack[] {sa, sb}) {
+                    s.onClose();
+                    s.close();
+                }
+                drain(smallPair.a());
+                drain(smallPair.b());
+            }
+            assertEquals(0, small.inUseCount(), "every mbuf returned");
+        }
+    }
+
+    @Test
+    void dataLinesInBufferCountsTheLinesWhoseFirstByteIsInside() {
+        assertEquals(3, Stack.dataLinesInBuffer(256, 256 + 2048));
+        assertEquals(3, Stack.dataLinesInBuffer(256, 256 + 129));
+        assertEquals(2, Stack.dataLinesInBuffer(256, 256 + 128));
+        assertEquals(1, Stack.dataLinesInBuffer(256, 257));
+        assertEquals(0, Stack.dataLinesInBuffer(256, 256));
+        assertEquals(0, Stack.dataLinesInBuffer(256, 0));
+        assertEquals(3, Stack.dataLinesInBuffer(0, Long.MAX_VALUE));
+    }
+
     private static void writeMac(byte[] into, long mac) {
         for (int i = 0; i < 6; i++) {
             into[i] = (byte) (mac >>> (40 - 8 * i));

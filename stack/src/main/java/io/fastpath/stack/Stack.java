@@ -806,11 +806,33 @@ public final class Stack implements Agent, AutoCloseable {
         transmit(m);
     }
 
+    /**
+     * Tells the stack that the poll thread's lcore changed: call it on the poll thread after the thread registers
+     * with EAL, unregisters, or registers again, when the application drives the stack itself (invoker mode)
+     * and allocated on that thread before. The pool cache transmit buffers come from is the lcore's
+     * ({@code rte_mempool_default_cache}), looked up on a thread's first allocation and kept while the same Java
+     * thread polls: a lookup reads a thread-local symbol, too slow for every buffer. A different thread polling is
+     * noticed without this call (it looks its own lcore's cache up); a change of lcore on the same thread is
+     * not: after an unregister the stack would go on using the old lcore's cache, which is not thread-safe and
+     * which the next thread to register may be given. {@link StackRunner}'s thread registers before its first
+     * duty cycle and unregisters after its last, so it needs no call.
+     */
+    public void lcoreChanged() {
+        cacheThread = null;
+        allocCache = 0;
+    }
+
+    /** The pool cache allocations take from (0: none, the pool's rings); for tests. */
+    long allocCache() {
+        return allocCache;
+    }
+
     long allocate() {
         Thread thread = Thread.currentThread();
         if (thread != cacheThread) {
-            // The first allocation on a (new) poll thread: find its lcore's cache of the pool, once.
-            // A virtual thread moves between carriers (each with its own lcore id, if any): no cache for it.
+            // The first allocation on a (new) poll thread: find its lcore's cache of the pool, once (see
+            // lcoreChanged for a thread whose lcore changes). A virtual thread moves between carriers (each with
+            // its own lcore id, if any): no cache for it.
             cacheThread = thread;
             allocCache = thread.isVirtual() ? 0 : port.pool().localCache();
         }

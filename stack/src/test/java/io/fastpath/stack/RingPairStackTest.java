@@ -3,6 +3,7 @@ package io.fastpath.stack;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fastpath.dpdk.Eal;
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
@@ -367,6 +368,57 @@ class RingPairStackTest {
                 }
             }
         }
+    }
+
+    /**
+     * Review finding: the stack keeps the poll thread's lcore cache of the pool per Java thread. Another thread
+     * polling looks its own up; the same thread unregistering (or registering again) tells the stack
+     * ({@link Stack#lcoreChanged}), after which it takes no cache (no lcore) or the new lcore's, never the old one
+     * (a mempool cache is not thread-safe, and the lcore id goes to the next thread to register).
+     */
+    @Test
+    void aPollThreadWhoseLcoreChangesTakesItsCurrentLcoresPoolCache() throws Exception {
+        try (PktmbufPool cached = PktmbufPool.create("ringcache", 2047, 32, PktmbufPool.DEFAULT_DATA_ROOM);
+             RingPairRig r = new RingPairRig(dir, cached, "rsc" + (round++), 256)) {
+            Stack sa = r.a(config(r, "sa", A_IP, 0));
+            r.b(config(r, "sb", B_IP, 0));
+            Throwable[] failure = new Throwable[1];
+            Thread poller = new Thread(() -> {
+                try {
+                    Eal eal = Eal.shared();
+                    eal.registerThread();
+                    long first = cached.localCache();
+                    assertTrue(first != 0, "a registered thread has a cache of a pool with caches");
+                    pingOnce(r, sa, 1);
+                    assertEquals(first, sa.allocCache(), "the registered poll thread's cache");
+                    eal.unregisterThread();
+                    sa.lcoreChanged();
+                    pingOnce(r, sa, 2);
+                    assertEquals(0, sa.allocCache(), "no lcore: no cache, not the one given up");
+                    eal.registerThread();
+                    sa.lcoreChanged();
+                    pingOnce(r, sa, 3);
+                    assertEquals(cached.localCache(), sa.allocCache(), "the new lcore's cache");
+                    eal.unregisterThread();
+                } catch (Throwable t) {
+                    failure[0] = t;
+                }
+            }, "hygiene-poller");
+            poller.start();
+            poller.join();
+            if (failure[0] != null) {
+                throw new AssertionError("on the poll thread", failure[0]);
+            }
+            pingOnce(r, sa, 4); // another thread polls: its own lcore's cache (or none), whatever the last one had
+            assertEquals(cached.localCache(), sa.allocCache());
+        }
+    }
+
+    /** A pings B once and waits for the reply (every step on the calling thread). */
+    private static void pingOnce(RingPairRig r, Stack sa, int seq) {
+        long before = sa.counters().icmpEchoRepliesReceived.get();
+        assertTrue(sa.ping(B_IP, seq, 56));
+        r.runUntil(() -> sa.counters().icmpEchoRepliesReceived.get() > before, 3000);
     }
 
     @Test

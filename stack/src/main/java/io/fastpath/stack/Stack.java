@@ -158,11 +158,21 @@ public final class Stack implements Agent, AutoCloseable {
     private long nowNs;
     /**
      * Data offset from the mbuf of the last frame received: {@code sizeof(struct rte_mbuf)} + private area +
-     * headroom, 256 for the pools fastpath creates. Data lines up to {@link #MAX_PREFETCH_OFFSET} + 192 bytes
-     * from the mbuf lie inside its buffer for any pool that can hold a frame.
+     * headroom, 256 for the pools fastpath creates.
      */
     private int rxDataOffset = 256;
     private static final int MAX_PREFETCH_OFFSET = 512;
+    /** Lines of data {@link #prefetchReceived} touches, at most this many. */
+    private static final int PREFETCH_DATA_LINES = 3;
+    /**
+     * End of the last frame's buffer, from its mbuf ({@code buf_addr + buf_len - m}): the data lines touched stay
+     * below it. A pool with a small data room has elements shorter than offset + 3 lines; a touch past the end
+     * reads the next element, or past the pool's memory. Until a frame teaches it: our own pool's, without a
+     * private area (which only moves the end further).
+     */
+    private int rxBufferEnd;
+    /** How many data lines at {@link #rxDataOffset} lie below {@link #rxBufferEnd}. */
+    private int rxDataLines;
     /** Where {@link #prefetchReceived} leaves its loads' sum, so that the JIT keeps them. */
     private long prefetchSink;
     private long nextArpPollNs;
@@ -196,6 +206,8 @@ public final class Stack implements Agent, AutoCloseable {
         this.port = port;
         this.config = config;
         this.clock = clock;
+        this.rxBufferEnd = MBUF_HEADER_BYTES + port.pool().dataRoom();
+        this.rxDataLines = dataLinesInBuffer(rxDataOffset, rxBufferEnd);
         this.mac = config.mac();
         this.address = config.address();
         this.routes = new Routes(config.address(), config.prefixLength(), config.gateway());
@@ -314,11 +326,23 @@ public final class Stack implements Agent, AutoCloseable {
     private void prefetchReceived(int received) {
         long sum = 0;
         int offset = rxDataOffset;
+        int lines = rxDataLines;
         for (int i = 0; i < received; i++) {
             long m = rx.get(i);
-            sum += Mbuf.touchLines(m, 1) + Mbuf.touchLines(m + offset, 3);
+            sum += Mbuf.touchLines(m, 1) + Mbuf.touchLines(m + offset, lines);
         }
         prefetchSink = sum;
+    }
+
+    /** Cache lines from {@code offset} on whose first byte lies below {@code bufferEnd}, at most three. */
+    static int dataLinesInBuffer(long offset, long bufferEnd) {
+        long inside = bufferEnd - offset;
+        return inside <= 0 ? 0 : (int) Math.min((inside - 1) / 64 + 1, PREFETCH_DATA_LINES);
+    }
+
+    /** One past the last byte, from the mbuf, that {@link #prefetchReceived} touches in a frame's data (tests). */
+    int prefetchDataEnd() {
+        return rxDataLines == 0 ? rxDataOffset : rxDataOffset + ((rxDataLines - 1) << 6) + 1;
     }
 
     private void input(long m) {
@@ -336,8 +360,14 @@ public final class Stack implements Agent, AutoCloseable {
         }
         long data = Mbuf.dataAddress(m);
         long offset = data - m;
-        if (offset != rxDataOffset && offset >= 0 && offset <= MAX_PREFETCH_OFFSET) {
-            rxDataOffset = (int) offset; // where the next frame's data most likely is (prefetchReceived)
+        if (offset >= 0 && offset <= MAX_PREFETCH_OFFSET) {
+            long end = Mbuf.bufAddr(m) + Mbuf.bufLen(m) - m; // bufLen shares the header line with dataOff
+            if (offset != rxDataOffset || end != rxBufferEnd) {
+                // Where the next frame's data most likely is, and how far its buffer goes (prefetchReceived).
+                rxDataOffset = (int) offset;
+                rxBufferEnd = Math.clamp(end, 0, Integer.MAX_VALUE);
+                rxDataLines = dataLinesInBuffer(offset, end);
+            }
         }
         frame.wrap(data, length);
         ethernet.wrap(frame, 0, length);
@@ -776,11 +806,33 @@ public final class Stack implements Agent, AutoCloseable {
         transmit(m);
     }
 
+    /**
+     * Tells the stack that the poll thread's lcore changed: call it on the poll thread after the thread registers
+     * with EAL, unregisters, or registers again, when the application drives the stack itself (invoker mode)
+     * and allocated on that thread before. The pool cache transmit buffers come from is the lcore's
+     * ({@code rte_mempool_default_cache}), looked up on a thread's first allocation and kept while the same Java
+     * thread polls: a lookup reads a thread-local symbol, too slow for every buffer. A different thread polling is
+     * noticed without this call (it looks its own lcore's cache up); a change of lcore on the same thread is
+     * not: after an unregister the stack would go on using the old lcore's cache, which is not thread-safe and
+     * which the next thread to register may be given. {@link StackRunner}'s thread registers before its first
+     * duty cycle and unregisters after its last, so it needs no call.
+     */
+    public void lcoreChanged() {
+        cacheThread = null;
+        allocCache = 0;
+    }
+
+    /** The pool cache allocations take from (0: none, the pool's rings); for tests. */
+    long allocCache() {
+        return allocCache;
+    }
+
     long allocate() {
         Thread thread = Thread.currentThread();
         if (thread != cacheThread) {
-            // The first allocation on a (new) poll thread: find its lcore's cache of the pool, once.
-            // A virtual thread moves between carriers (each with its own lcore id, if any): no cache for it.
+            // The first allocation on a (new) poll thread: find its lcore's cache of the pool, once (see
+            // lcoreChanged for a thread whose lcore changes). A virtual thread moves between carriers (each with
+            // its own lcore id, if any): no cache for it.
             cacheThread = thread;
             allocCache = thread.isVirtual() ? 0 : port.pool().localCache();
         }

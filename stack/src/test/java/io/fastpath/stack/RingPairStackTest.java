@@ -3,13 +3,14 @@ package io.fastpath.stack;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.Eal;
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.RingPair;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.device.PcapPort;
+import io.fastpath.stack.tcp.RingPairRig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.testkit.Shell;
 import io.fastpath.testkit.Tshark;
@@ -36,6 +37,7 @@ class RingPairStackTest {
 
     @TempDir
     Path dir;
+    private RingPairRig rig;
     private RingPair pair;
     private Stack a;
     private Stack b;
@@ -52,57 +54,32 @@ class RingPairStackTest {
 
     @BeforeEach
     void up() {
-        pair = RingPair.create("rs" + (round++), 1024, pool, pool, EthDevPort.Config.defaults());
-    }
-
-    private Stack stack(io.fastpath.dpdk.Port port, String name, int ip, int gateway) {
-        return new Stack(port, StackConfig.builder().name(name).address(ip, 24).gateway(gateway)
-            .arp(64, TimeUnit.SECONDS.toNanos(60), TimeUnit.MILLISECONDS.toNanos(20), 3)
-            .countersFile(dir.resolve(name + ".counters")).build());
+        rig = new RingPairRig(dir, pool, "rs" + (round++), 1024);
+        pair = rig.pair;
     }
 
     @AfterEach
     void down() {
-        int inUse = pool.inUseCount();
-        for (Stack s : new Stack[] {a, b}) {
-            if (s != null) {
-                s.onClose();
-                s.close();
-            }
-        }
-        drain(pair.a());
-        drain(pair.b());
-        pair.close();
-        assertEquals(0, pool.inUseCount(), "every mbuf returned (was " + inUse + " in use before close)");
+        rig.close();
     }
 
-    /** Frees what is still in flight in the rings (the ring PMD does not free on close). */
-    private static void drain(io.fastpath.dpdk.Port port) {
-        MbufArray burst = new MbufArray(32);
-        for (int n; (n = port.receive(burst, 32)) > 0; ) {
-            burst.freeAll(n);
-        }
+    private static StackConfig config(RingPairRig rig, String name, int ip, int gateway) {
+        return rig.config(name, ip).gateway(gateway)
+            .arp(64, TimeUnit.SECONDS.toNanos(60), TimeUnit.MILLISECONDS.toNanos(20), 3).build();
+    }
+
+    private StackConfig config(String name, int ip, int gateway) {
+        return config(rig, name, ip, gateway);
     }
 
     private void runUntil(BooleanSupplier done, long timeoutMs) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met in " + timeoutMs + " ms");
-            }
-            if (a != null) {
-                a.doWork();
-            }
-            if (b != null) {
-                b.doWork();
-            }
-        }
+        rig.runUntil(done, timeoutMs);
     }
 
     @Test
     void twoStacksPingEachOther_rfc792_rfc826() {
-        a = stack(pair.a(), "a", A_IP, 0);
-        b = stack(pair.b(), "b", B_IP, 0);
+        a = rig.a(config("a", A_IP, 0));
+        b = rig.b(config("b", B_IP, 0));
         RecordingHandler onA = new RecordingHandler();
         RecordingHandler onB = new RecordingHandler();
         // The first ping waits for ARP; the rest find the neighbour known.
@@ -132,7 +109,7 @@ class RingPairStackTest {
 
     @Test
     void unansweredArpReportsHostUnreachable_rfc1122_s2_3_2_2() {
-        a = stack(pair.a(), "a", A_IP, 0);
+        a = rig.a(config("a", A_IP, 0));
         RecordingHandler onA = new RecordingHandler();
         assertTrue(a.ping(Ipv4Address.parse("10.9.0.77"), 7, 56));
         runUntil(() -> {
@@ -147,7 +124,7 @@ class RingPairStackTest {
 
     @Test
     void noRouteReportsNetworkUnreachable() {
-        a = stack(pair.a(), "a", A_IP, 0);
+        a = rig.a(config("a", A_IP, 0));
         RecordingHandler onA = new RecordingHandler();
         assertTrue(a.ping(Ipv4Address.parse("192.0.2.1"), 9, 56));
         runUntil(() -> {
@@ -160,8 +137,8 @@ class RingPairStackTest {
 
     @Test
     void offSubnetGoesThroughTheGateway() {
-        a = stack(pair.a(), "a", A_IP, B_IP);
-        b = stack(pair.b(), "b", B_IP, 0);
+        a = rig.a(config("a", A_IP, B_IP));
+        b = rig.b(config("b", B_IP, 0));
         RecordingHandler onA = new RecordingHandler();
         assertTrue(a.ping(Ipv4Address.parse("192.0.2.1"), 3, 56));
         runUntil(() -> b.counters().drop(DropReason.IP_NOT_FOR_US).get() == 1, 2000);
@@ -173,8 +150,8 @@ class RingPairStackTest {
     /** Malformed frames of every kind are counted and dropped; the stack keeps answering in between. */
     @Test
     void malformedFramesAreCountedAndDroppedWhileThePingsGoOn() {
-        b = stack(pair.b(), "b", B_IP, 0);
-        a = stack(pair.a(), "a", A_IP, 0);
+        b = rig.b(config("b", B_IP, 0));
+        a = rig.a(config("a", A_IP, 0));
         RecordingHandler onA = new RecordingHandler();
         Random random = new Random(42);
         MbufArray garbage = new MbufArray(1);
@@ -238,8 +215,9 @@ class RingPairStackTest {
     void pcapFileIsReadableByTshark() throws Exception {
         Path pcap = dir.resolve("ring.pcap");
         PcapPort captured = new PcapPort(pair.a(), pcap);
-        a = stack(captured, "a", A_IP, 0);
-        b = stack(pair.b(), "b", B_IP, 0);
+        rig.portA = captured;
+        a = rig.a(config("a", A_IP, 0));
+        b = rig.b(config("b", B_IP, 0));
         RecordingHandler onA = new RecordingHandler();
         for (int seq = 1; seq <= 5; seq++) {
             a.ping(B_IP, seq, 100);
@@ -251,6 +229,7 @@ class RingPairStackTest {
         a.onClose();
         a.close();
         a = null;
+        rig.a = null;
         // Flush the capture without closing the ring port (the pair closes it).
         captured.flush();
         assertTrue(captured.frames() >= 13, "announcement, ARP request/reply, 5 requests, 5 replies");
@@ -271,11 +250,11 @@ class RingPairStackTest {
     void framesWaitingForArpLeaveWhenAnArpAboutAnotherHostResolvesTheNeighbour_rfc826() {
         int c = Ipv4Address.parse("10.9.0.3");
         long cMac = 0x0200_0000_0C0CL;
-        a = stack(pair.a(), "a", A_IP, 0);
+        a = rig.a(config("a", A_IP, 0));
         assertTrue(a.ping(c, 1, 56));
         a.doWork();
         a.doWork();
-        drain(pair.b()); // the announcement and the first request for C
+        RingPairRig.drain(pair.b()); // the announcement and the first request for C
         MbufArray one = new MbufArray(1);
         assertTrue(pool.allocBulk(one, 0, 1));
         long m = one.get(0);
@@ -311,8 +290,9 @@ class RingPairStackTest {
     void pcapIsReadableWhileTheStackRuns_issue10() throws Exception {
         Path pcap = dir.resolve("live.pcap");
         PcapPort captured = new PcapPort(pair.a(), pcap);
-        a = stack(captured, "a", A_IP, 0);
-        b = stack(pair.b(), "b", B_IP, 0);
+        rig.portA = captured;
+        a = rig.a(config("a", A_IP, 0));
+        b = rig.b(config("b", B_IP, 0));
         RecordingHandler onA = new RecordingHandler();
         for (int seq = 1; seq <= 5; seq++) {
             a.ping(B_IP, seq, 100);
@@ -352,6 +332,104 @@ class RingPairStackTest {
             records++;
         }
         return records;
+    }
+
+    /**
+     * Review finding: the burst prefetch touched three data lines at the learned data offset whatever the pool, up
+     * to 384 bytes past the mbuf here, where a 256-byte data room's buffer ends: the next element, or past the
+     * pool's memory. Now the lines it touches stay inside the buffer (and it still touches the first).
+     */
+    @Test
+    void burstPrefetchStaysInsideASmallDataRoomsBuffer() {
+        int dataRoom = 256; // headroom 128 + 128 bytes of frame: an MTU of 114, pings of 56 bytes fit
+        try (PktmbufPool small = PktmbufPool.create("ringsmall", 1023, 0, dataRoom)) {
+            MbufArray one = new MbufArray(1);
+            assertTrue(small.allocBulk(one, 0, 1));
+            long m = one.get(0);
+            long bufferEnd = Mbuf.bufAddr(m) + Mbuf.bufLen(m) - m;
+            one.freeAll(1);
+            try (RingPairRig smallRig = new RingPairRig(dir, small, "rsm" + (round++), 256)) {
+                Stack sa = smallRig.a(config(smallRig, "sa", A_IP, 0));
+                Stack sb = smallRig.b(config(smallRig, "sb", B_IP, 0));
+                assertTrue(sa.prefetchDataEnd() <= bufferEnd, "before any frame: " + sa.prefetchDataEnd());
+                RecordingHandler onA = new RecordingHandler();
+                for (int seq = 1; seq <= 20; seq++) {
+                    assertTrue(sa.ping(B_IP, seq, 56));
+                }
+                smallRig.runUntil(() -> {
+                    sa.pollEvents(onA);
+                    return onA.replies.size() + onA.failures.size() >= 20;
+                }, 5000);
+                assertEquals(20, onA.replies.size(), "failures " + onA.failures);
+                for (Stack s : new Stack[] {sa, sb}) {
+                    assertTrue(s.prefetchDataEnd() <= bufferEnd,
+                        "touches up to " + s.prefetchDataEnd() + " of a buffer ending at " + bufferEnd);
+                    assertTrue(s.prefetchDataEnd() > 0, "still touches the first data line");
+                }
+            }
+        }
+    }
+
+    /**
+     * Review finding: the stack keeps the poll thread's lcore cache of the pool per Java thread. Another thread
+     * polling looks its own up; the same thread unregistering (or registering again) tells the stack
+     * ({@link Stack#lcoreChanged}), after which it takes no cache (no lcore) or the new lcore's, never the old one
+     * (a mempool cache is not thread-safe, and the lcore id goes to the next thread to register).
+     */
+    @Test
+    void aPollThreadWhoseLcoreChangesTakesItsCurrentLcoresPoolCache() throws Exception {
+        try (PktmbufPool cached = PktmbufPool.create("ringcache", 2047, 32, PktmbufPool.DEFAULT_DATA_ROOM);
+             RingPairRig r = new RingPairRig(dir, cached, "rsc" + (round++), 256)) {
+            Stack sa = r.a(config(r, "sa", A_IP, 0));
+            r.b(config(r, "sb", B_IP, 0));
+            Throwable[] failure = new Throwable[1];
+            Thread poller = new Thread(() -> {
+                try {
+                    Eal eal = Eal.shared();
+                    eal.registerThread();
+                    long first = cached.localCache();
+                    assertTrue(first != 0, "a registered thread has a cache of a pool with caches");
+                    pingOnce(r, sa, 1);
+                    assertEquals(first, sa.allocCache(), "the registered poll thread's cache");
+                    eal.unregisterThread();
+                    sa.lcoreChanged();
+                    pingOnce(r, sa, 2);
+                    assertEquals(0, sa.allocCache(), "no lcore: no cache, not the one given up");
+                    eal.registerThread();
+                    sa.lcoreChanged();
+                    pingOnce(r, sa, 3);
+                    assertEquals(cached.localCache(), sa.allocCache(), "the new lcore's cache");
+                    eal.unregisterThread();
+                } catch (Throwable t) {
+                    failure[0] = t;
+                }
+            }, "hygiene-poller");
+            poller.start();
+            poller.join();
+            if (failure[0] != null) {
+                throw new AssertionError("on the poll thread", failure[0]);
+            }
+            pingOnce(r, sa, 4); // another thread polls: its own lcore's cache (or none), whatever the last one had
+            assertEquals(cached.localCache(), sa.allocCache());
+        }
+    }
+
+    /** A pings B once and waits for the reply (every step on the calling thread). */
+    private static void pingOnce(RingPairRig r, Stack sa, int seq) {
+        long before = sa.counters().icmpEchoRepliesReceived.get();
+        assertTrue(sa.ping(B_IP, seq, 56));
+        r.runUntil(() -> sa.counters().icmpEchoRepliesReceived.get() > before, 3000);
+    }
+
+    @Test
+    void dataLinesInBufferCountsTheLinesWhoseFirstByteIsInside() {
+        assertEquals(3, Stack.dataLinesInBuffer(256, 256 + 2048));
+        assertEquals(3, Stack.dataLinesInBuffer(256, 256 + 129));
+        assertEquals(2, Stack.dataLinesInBuffer(256, 256 + 128));
+        assertEquals(1, Stack.dataLinesInBuffer(256, 257));
+        assertEquals(0, Stack.dataLinesInBuffer(256, 256));
+        assertEquals(0, Stack.dataLinesInBuffer(256, 0));
+        assertEquals(3, Stack.dataLinesInBuffer(0, Long.MAX_VALUE));
     }
 
     private static void writeMac(byte[] into, long mac) {

@@ -243,6 +243,7 @@ final class ConnectionTable {
         c.cwnd = 0;
         c.earlyData = false;
         c.synAckSent = false;
+        c.synUnsent = false;
         c.ssthresh = Integer.MAX_VALUE;
         c.cwndLimited = false;
         c.probesOut = 0;
@@ -257,7 +258,7 @@ final class ConnectionTable {
         c.inRecovery = false;
         c.recovery.reset(0);
         c.segmentsUnacked = 0;
-        c.hasEarlyAck = false;
+        c.earlyAckCycle = 0;
         c.ackNow = false;
         c.finQueued = false;
         c.finSent = false;

@@ -252,15 +252,16 @@ final class ReceivePath {
             layer.tx.output(c);
             // The rest of this burst is acknowledged at its end, however few segments: a lone segment after
             // the early ACK must not wait for the delayed-ACK timer (a Nagle sender would wait with it).
-            c.earlyAckNs = layer.nowNs;
-            c.hasEarlyAck = true;
+            // Same cycle, not same clock value: a clock that stands still across cycles must not turn delayed
+            // ACK off.
+            c.earlyAckCycle = layer.cycle;
         }
     }
 
     /** RFC 1122 §4.2.3.2: ACK at least every second full segment, and within the delayed-ACK time. */
     void scheduleAck(TcpConnection c) {
         c.segmentsUnacked++;
-        if (c.segmentsUnacked >= 2 || (c.hasEarlyAck && c.earlyAckNs == layer.nowNs)) {
+        if (c.segmentsUnacked >= 2 || c.earlyAckCycle == layer.cycle) {
             c.ackNow = true;
         } else if (!c.deadlines.isSet(Deadlines.DELAYED_ACK)) {
             c.deadlines.set(Deadlines.DELAYED_ACK, layer.nowNs + config.delayedAckNs());

@@ -34,6 +34,14 @@ public final class ShardedTcpClient implements TcpClient {
     /** The position's low bits name its shard ({@link #requestPosition}). */
     private static final int POSITION_SHARD_BITS = 6;
     private static final long POSITION_SHARD_MASK = (1L << POSITION_SHARD_BITS) - 1;
+    /**
+     * At most this many made-up ring-full answers wait for a shard's earlier answers ({@link #synthesized}). A
+     * listen that could take the list past it is refused (false, as for a full ring; providers fail it with
+     * STATUS_INSUFFICIENT_RESOURCES) and counted ({@link #listensRefused}): a caller spinning listen while a
+     * stalled shard's ring is full cannot grow it (nor {@link #early}, fed by the other shards' answers to those
+     * listens) without end.
+     */
+    static final int MAX_SYNTHESIZED = 256;
 
     private final TcpServiceClient[] shards;
     private final FlowOwner owner;
@@ -56,8 +64,10 @@ public final class ShardedTcpClient implements TcpClient {
      * shard owes to earlier listens on the port ({@link #synthesizedAfter}: how many more): a shard's answers are
      * taken in the order of its listens, so a made-up one must not be taken for an earlier listen's.
      */
-    private final LongArrayList synthesized = new LongArrayList();
-    private final IntArrayList synthesizedAfter = new IntArrayList();
+    private final LongArrayList synthesized = new LongArrayList(MAX_SYNTHESIZED, Long.MIN_VALUE);
+    private final IntArrayList synthesizedAfter = new IntArrayList(MAX_SYNTHESIZED, Integer.MIN_VALUE);
+    /** Listens refused because {@link #synthesized} was at its bound. */
+    private long listensRefused;
     /** Per port: listens asked and not yet complete (they complete in the order asked). */
     private final Int2IntHashMap listensOpen = new Int2IntHashMap(0);
     /**
@@ -158,10 +168,16 @@ public final class ShardedTcpClient implements TcpClient {
     /**
      * Listens on every shard. False (nothing asked) when shard 0's ring is full; when a later shard's is, that
      * shard and those after it count as having answered STATUS_INSUFFICIENT_RESOURCES (in their turn: after their
-     * answers to earlier listens on the port), so the listen fails as a whole once the others answered. Event thread.
+     * answers to earlier listens on the port), so the listen fails as a whole once the others answered. Also false
+     * (nothing asked, counted in {@link #listensRefused}) while {@link #MAX_SYNTHESIZED} made-up answers could be
+     * reached by this one. Event thread.
      */
     @Override
     public boolean listen(int port, long socketOptions) {
+        if (synthesized.size() > MAX_SYNTHESIZED - shards.length) {
+            listensRefused++;
+            return false;
+        }
         if (!shards[0].listen(port, socketOptions)) {
             return false;
         }
@@ -217,6 +233,16 @@ public final class ShardedTcpClient implements TcpClient {
             }
             i++;
         }
+    }
+
+    /** Listens refused because too many made-up ring-full answers were waiting (event thread's view). */
+    public long listensRefused() {
+        return listensRefused;
+    }
+
+    /** Made-up ring-full answers waiting for a shard's earlier answers (tests, diagnostics; event thread). */
+    int synthesizedWaiting() {
+        return synthesized.size();
     }
 
     private static long portShard(int port, int shard) {

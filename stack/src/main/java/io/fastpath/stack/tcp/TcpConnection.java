@@ -94,9 +94,8 @@ public final class TcpConnection {
     int dsackRight;
     // Delayed ACK.
     int segmentsUnacked;
-    /** When ReceivePath last sent an ACK in the middle of a burst (the duty cycle's time), if ever. */
-    long earlyAckNs;
-    boolean hasEarlyAck;
+    /** The duty cycle ({@code TcpLayer.cycle}) in which ReceivePath last sent an ACK mid-burst; 0 if never. */
+    long earlyAckCycle;
     boolean ackNow;
     // Close.
     boolean finQueued;
@@ -143,6 +142,11 @@ public final class TcpConnection {
     boolean earlyData;
     /** A SYN-ACK of this connection reached the port (early data never goes out ahead of it). */
     boolean synAckSent;
+    /**
+     * Our last SYN (active open) did not reach the port (tx ring full, no buffer): it goes next duty cycle (the
+     * first with its Fast Open data) instead of waiting for the retransmission timer. Its data is not sent yet.
+     */
+    boolean synUnsent;
     // Keepalive (RFC 1122 §4.2.3.6).
     boolean keepAlive;
     long keepIdleNs;

@@ -74,6 +74,12 @@ public final class TcpLayer {
     Budget budget;
     /** The duty cycle's time, set by every entry point (input, poll, flush, a timer firing). */
     long nowNs;
+    /**
+     * The duty cycle's number, counted up as {@link #flush} ends each cycle (never 0). What must tell one cycle
+     * from the next uses this, not {@link #nowNs}: a clock may stand still across cycles (a coarse clock, a
+     * stepped test clock).
+     */
+    long cycle = 1;
 
     // The parts, by concern (see docs/tcp.md "Code layout").
     final ConnectionTable table;
@@ -542,6 +548,7 @@ public final class TcpLayer {
             }
         }
         dirtyCount = 0;
+        cycle++;
         if (rx.memHeld != rx.memHeldPublished) {
             rx.memHeldPublished = rx.memHeld;
             counters.tcpMemoryHeldMbufs.setRelease(rx.memHeld);

@@ -58,6 +58,10 @@ final class TcpOutput {
             }
             return;
         }
+        if (c.state == TcpState.SYN_SENT && c.synUnsent) {
+            sendSyn(c, false); // a SYN the port could not take (the first with its Fast Open data): again now
+            return;
+        }
         if (c.state == TcpState.CLOSED || c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
             return; // the SYN (or SYN-ACK) is retransmitted by the timer; nothing else goes out yet
         }
@@ -278,13 +282,8 @@ final class TcpOutput {
             if (tfo.cookieCache.contains(c.remoteIp)) {
                 // RFC 7413 §4.2.1: data rides in the SYN, as much as one segment holds next to the options.
                 data = Math.min(c.sendBuffer.length(), ip.mtu() - 40 - 40);
-                if (data > 0) {
-                    counters.tcpFastOpenSynDataSent.incrementRelease();
-                }
             }
             c.synData = data;
-            c.sndNxt = c.iss + 1 + data;
-            c.sndMax = c.sndNxt;
         }
         // A retransmitted SYN goes without the data (as Linux's: the data waits in its own segment), but the data
         // was sent: SND.NXT stays past it, so a SYN-ACK that acknowledges it (the first SYN arrived, its SYN-ACK
@@ -292,6 +291,21 @@ final class TcpOutput {
         boolean sent = emit(c, c.iss, data, ack ? TcpSegment.SYN | TcpSegment.ACK : TcpSegment.SYN, c.retries > 0);
         if (ack && sent) {
             c.synAckSent = true;
+        }
+        if (!ack) {
+            c.synUnsent = !sent; // emit queued the connection: output sends the SYN again next duty cycle
+        }
+        if (!ack && c.retries == 0) {
+            // The first SYN's data is sent only if the SYN reached the port: until then it is not in flight (if the
+            // timer's SYN is the first to go, the data follows the handshake).
+            if (!sent) {
+                data = 0;
+                c.synData = 0;
+            } else if (data > 0) {
+                counters.tcpFastOpenSynDataSent.incrementRelease();
+            }
+            c.sndNxt = c.iss + 1 + data;
+            c.sndMax = c.sndNxt;
         }
     }
 

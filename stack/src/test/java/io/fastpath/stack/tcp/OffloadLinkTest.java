@@ -10,10 +10,7 @@ import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
 import io.fastpath.dpdk.RingPair;
-import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
-import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.app.StreamClient;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.device.PortDecorator;
@@ -46,6 +43,7 @@ class OffloadLinkTest {
 
     @TempDir
     Path dir;
+    private RingPairRig rig;
     private RingPair pair;
     private Stack a;
     private Stack b;
@@ -64,57 +62,31 @@ class OffloadLinkTest {
 
     private void up(RingPair.Link link, TcpConfig tcp, boolean tamperB, long tamperMask) {
         boolean jumbo = link != RingPair.Link.ETHERNET;
-        pair = jumbo ? RingPair.create("ol" + round++, 1024, jumboPool, jumboPool,
+        rig = jumbo ? new RingPairRig(dir, jumboPool, "ol" + round++, 1024,
             new EthDevPort.Config(128, 128, true, 0L, 0, true), link)
-            : RingPair.create("ol" + round++, 1024, pool, pool, EthDevPort.Config.defaults());
-        a = stack(pair.a(), "a", A_IP, tcp);
-        Port portB = pair.b();
+            : new RingPairRig(dir, pool, "ol" + round++, 1024);
+        pair = rig.pair;
+        a = rig.a(rig.config("a", A_IP, tcp));
         if (tamperB) {
             tamper = new ChecksumTamper(pair.b(), tamperMask);
-            portB = tamper;
+            rig.portB = tamper;
         }
-        b = stack(portB, "b", B_IP, tcp);
+        b = rig.b(rig.config("b", B_IP, tcp));
     }
 
     private ChecksumTamper tamper;
 
-    private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
-        return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
-            .countersFile(dir.resolve(name + ".counters")).build());
-    }
-
     @AfterEach
     void down() {
-        for (Stack s : new Stack[] {a, b}) {
-            if (s != null) {
-                s.onClose();
-                s.close();
-            }
+        if (rig != null) {
+            rig.close();
         }
-        drain(pair.a());
-        drain(pair.b());
-        pair.close();
         assertEquals(0, jumboPool.inUseCount(), "every jumbo mbuf returned");
         assertEquals(0, pool.inUseCount(), "every mbuf returned");
     }
 
-    private static void drain(Port port) {
-        MbufArray burst = new MbufArray(32);
-        for (int n; (n = port.receive(burst, 32)) > 0; ) {
-            burst.freeAll(n);
-        }
-    }
-
     private void runUntil(BooleanSupplier done, long timeoutMs) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met in " + timeoutMs + " ms\nA:\n" + a.tcp().describe()
-                    + "B:\n" + b.tcp().describe());
-            }
-            a.doWork();
-            b.doWork();
-        }
+        rig.runUntil(done, timeoutMs);
     }
 
     private static TcpConfig tcp() {
@@ -126,8 +98,7 @@ class OffloadLinkTest {
 
     /** Connects a stream client on A to an echo server on B. */
     private StreamClient echo(long bytes) {
-        EchoServer server = new EchoServer();
-        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
+        rig.echoServer(7);
         StreamClient client = new StreamClient(4321, bytes);
         TcpHandler recording = new TcpHandler() {
             @Override
@@ -156,15 +127,12 @@ class OffloadLinkTest {
                 client.onClosed(c, status);
             }
         };
-        a.doWork();
-        assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, recording));
+        rig.connect(recording, 7);
         return client;
     }
 
     private void finish(StreamClient client, long bytes) {
-        runUntil(client::done, 60_000);
-        assertEquals("STATUS_SUCCESS", NtStatus.name(client.status()), "mismatch at " + client.mismatchAt());
-        assertEquals(bytes, client.received(), "every byte echoed and verified");
+        rig.awaitEcho(client, bytes, 60_000);
     }
 
     /**

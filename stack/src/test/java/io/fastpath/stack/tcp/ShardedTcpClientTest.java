@@ -407,6 +407,44 @@ class ShardedTcpClientTest {
     }
 
     /**
+     * Review finding: a listen that finds a shard's ring full while the shard owes answers to earlier listens on
+     * the port gets a made-up failure that waits in a list. A caller spinning listen (shard 0 taking each, shard 1
+     * stalled with a full ring) grew that list by one a listen, without end. Now listen is refused (false, counted)
+     * at the bound, and every listen it took still completes once shard 1 runs again.
+     */
+    @Test
+    void aListenSpinningOnAStalledShardsFullRingCannotGrowTheMadeUpAnswersPastTheirBound() {
+        ShardedTcpClient sharded = new ShardedTcpClient(rig.shards, BY_PORT_PARITY);
+        Seen app = new Seen();
+        app.client = sharded;
+        assertTrue(sharded.listen(22)); // asked on both shards; shard 1 (not polled) owes its answer
+        assertTrue(fillRing(sharded.shard(1)) > 0);
+        int taken = 1;
+        for (int i = 0; i < 4 * ShardedTcpClient.MAX_SYNTHESIZED; i++) {
+            if (sharded.listen(22)) {
+                taken++;
+            }
+            rig.shards.get(0).poll(); // shard 0 takes and answers each listen; shard 1 stays stalled
+            sharded.pollEvents(app);
+            assertTrue(sharded.synthesizedWaiting() <= ShardedTcpClient.MAX_SYNTHESIZED,
+                sharded.synthesizedWaiting() + " made-up answers waiting");
+        }
+        assertTrue(taken <= ShardedTcpClient.MAX_SYNTHESIZED + 1, taken + " listens taken");
+        assertEquals(4 * ShardedTcpClient.MAX_SYNTHESIZED + 1 - taken, sharded.listensRefused());
+        assertTrue(sharded.listensRefused() > 0);
+        rig.polled.add(() -> sharded.pollEvents(app));
+        int all = taken;
+        rig.pumpUntil(() -> app.listens.size() == all, "every listen taken completes");
+        assertEquals(NtStatus.STATUS_SUCCESS, app.listens.get(0)[1], "the first listen opened the port everywhere");
+        for (int i = 1; i < taken; i++) {
+            assertTrue(app.listens.get(i)[1] != NtStatus.STATUS_SUCCESS, "listen " + i + " (the port is open)");
+        }
+        assertEquals(0, sharded.synthesizedWaiting());
+        sharded.close();
+        rig.pumpUntil(sharded::isClosed, "closed");
+    }
+
+    /**
      * Review finding: a listen that failed on one shard is undone on the shards that opened the port, by a stop sent
      * when its outcome is complete. If the application stopped the port and listened again meanwhile, that stop is
      * already on each shard's ring behind the first listen; the undo came after the new listen and closed its port

@@ -3,19 +3,16 @@ package io.fastpath.stack.tcp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.EthDevPort;
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
-import io.fastpath.dpdk.RingPair;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.app.StreamClient;
 import io.fastpath.stack.app.TestStream;
-import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.wire.Ipv4Packet;
 import io.fastpath.stack.wire.TcpSegment;
@@ -55,11 +52,9 @@ class TcpBehaviourTest {
 
     @TempDir
     Path dir;
-    private RingPair pair;
+    private RingPairRig rig;
     private Stack a;
     private Stack b;
-    /** When set, B's stack is not run: the host behind port B is silent (its frames are drained and counted). */
-    private boolean bSilent;
     private int synsSeenAtSilentB;
     private final MbufArray burst = new MbufArray(32);
 
@@ -75,30 +70,23 @@ class TcpBehaviourTest {
 
     @BeforeEach
     void up() {
-        pair = RingPair.create("tb" + (round++), 4096, pool, pool, EthDevPort.Config.defaults());
+        rig = new RingPairRig(dir, pool, "tb" + (round++), 4096);
+        // When B is silent (rig.bSilent) the host behind port B does not answer: its frames are drained and counted.
+        rig.silentDrainB = this::drainCountingSyns;
     }
 
     @AfterEach
     void down() {
-        for (Stack s : new Stack[] {a, b}) {
-            if (s != null) {
-                s.onClose();
-                s.close();
-            }
-        }
-        drain(pair.a());
-        drain(pair.b());
-        pair.close();
-        assertEquals(0, pool.inUseCount(), "every mbuf returned");
+        rig.close();
     }
 
     // ================================================================================== connect outcomes
 
     @Test
     void connectToOnSubnetHostThatNeverAnswersArpIsHostUnreachable_rfc1122_s2_3_2_2() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults(),
-            cfg -> cfg.arp(256, TimeUnit.SECONDS.toNanos(60), 50 * MS, 3));
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        a = rig.a(config("a", A_IP, TcpConfig.defaults(),
+            cfg -> cfg.arp(256, TimeUnit.SECONDS.toNanos(60), 50 * MS, 3)));
+        b = rig.b(config("b", B_IP, TcpConfig.defaults()));
         Endpoint client = new Endpoint("client");
         long start = System.nanoTime();
         assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, NOBODY_IP, 80, client));
@@ -113,8 +101,8 @@ class TcpBehaviourTest {
 
     @Test
     void connectOffSubnetWithoutGatewayIsNetworkUnreachable_rfc1122_s3_3_1_1() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        a = rig.a(config("a", A_IP, TcpConfig.defaults()));
+        b = rig.b(config("b", B_IP, TcpConfig.defaults()));
         Endpoint client = new Endpoint("client");
         assertStatus(NtStatus.STATUS_NETWORK_UNREACHABLE, a.tcp().connect(0, 0, OFF_SUBNET_IP, 80, client));
         runFor(50);
@@ -127,11 +115,11 @@ class TcpBehaviourTest {
     void ephemeralPortExhaustionIsTooManyAddresses_rfc6335_s6() {
         int range = TcpLayer.EPHEMERAL_LAST - TcpLayer.EPHEMERAL_FIRST + 1; // 16384
         // Small buffers (each connection allocates its own on first use) and a SYN timer that never fires here.
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withMaxConnections(range + 16).withBuffers(4096, 4096)
-            .withSynRetries(1, TimeUnit.SECONDS.toNanos(30)));
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
-        resolveArp();
-        bSilent = true; // the SYNs go out and are never answered: every connection stays in SYN-SENT
+        a = rig.a(config("a", A_IP, TcpConfig.defaults().withMaxConnections(range + 16).withBuffers(4096, 4096)
+            .withSynRetries(1, TimeUnit.SECONDS.toNanos(30))));
+        b = rig.b(config("b", B_IP, TcpConfig.defaults()));
+        rig.resolveArp();
+        rig.bSilent = true; // the SYNs go out and are never answered: every connection stays in SYN-SENT
         Endpoint sink = new Endpoint("sink");
         for (int i = 0; i < range; i++) {
             int rc = a.tcp().connect(0, 0, B_IP, 9, sink);
@@ -139,10 +127,10 @@ class TcpBehaviourTest {
                 throw new AssertionError("connect #" + i + ": " + NtStatus.name(rc));
             }
             if ((i & 255) == 255) {
-                step();
+                rig.step();
             }
         }
-        step();
+        rig.step();
         assertEquals(range, a.tcp().connectionCount());
         assertStatus(NtStatus.STATUS_TOO_MANY_ADDRESSES, a.tcp().connect(0, 0, B_IP, 9, sink));
         assertStatus(NtStatus.STATUS_TOO_MANY_ADDRESSES, a.tcp().connect(0, 0, B_IP, 10, sink));
@@ -155,11 +143,11 @@ class TcpBehaviourTest {
 
     @Test
     void ephemeralSelectionSharesTheStacksPortTableWithProviders_issue11() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withMaxConnections(2)
-            .withSynRetries(1, TimeUnit.SECONDS.toNanos(30)));
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
-        resolveArp();
-        bSilent = true; // SYNs go unanswered: connections stay in SYN-SENT until aborted
+        a = rig.a(config("a", A_IP, TcpConfig.defaults().withMaxConnections(2)
+            .withSynRetries(1, TimeUnit.SECONDS.toNanos(30))));
+        b = rig.b(config("b", B_IP, TcpConfig.defaults()));
+        rig.resolveArp();
+        rig.bSilent = true; // SYNs go unanswered: connections stay in SYN-SENT until aborted
         LocalPorts ports = a.ports();
         // Providers hold every ephemeral port but one.
         for (int i = 0; i < LocalPorts.EPHEMERAL_COUNT; i++) {
@@ -180,10 +168,10 @@ class TcpBehaviourTest {
             TcpSocketOptions.of(null, 0, 0, true)));
         TcpConnection c2 = a.tcp().lastConnection();
         c1.abort();
-        step();
+        rig.step();
         assertTrue(ports.inUse(spare), "held while a connection still uses it");
         c2.abort();
-        step();
+        rig.step();
         assertEquals(0, ports.holders(spare), "let go with the port's last connection");
         // A connect that takes a port but cannot open (no connection slot) lets go of it.
         ports.free(spare - 1);
@@ -201,8 +189,8 @@ class TcpBehaviourTest {
 
     @Test
     void connectsIssuedBeforeArpResolvesAllComplete_rfc1122_s2_3_2_2() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        a = rig.a(config("a", A_IP, TcpConfig.defaults()));
+        b = rig.b(config("b", B_IP, TcpConfig.defaults()));
         EchoServer server = new EchoServer();
         assertStatus(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
         List<Endpoint> clients = new ArrayList<>();
@@ -232,13 +220,13 @@ class TcpBehaviourTest {
     void hundredConcurrentEchoesThenTablesDrain_rfc9293() {
         // 64 KiB buffers: 100 connections' zero-copy receive queues on both sides must fit the 16k-mbuf pool.
         TcpConfig tcp = TcpConfig.defaults().withBuffers(64 * 1024, 64 * 1024).withTimeWait(100 * MS);
-        a = stack(pair.a(), "a", A_IP, tcp);
-        b = stack(pair.b(), "b", B_IP, tcp);
+        a = rig.a(config("a", A_IP, tcp));
+        b = rig.b(config("b", B_IP, tcp));
         EchoServer server = new EchoServer();
         assertStatus(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
         // Resolve B first: the burst of SYNs behind an unresolved ARP entry is its own test
         // (connectsIssuedBeforeArpResolvesAllComplete_rfc1122_s2_3_2_2).
-        resolveArp();
+        rig.resolveArp();
         long each = 256 * KIB;
         List<StreamClient> clients = new ArrayList<>();
         long start = System.nanoTime();
@@ -425,83 +413,25 @@ class TcpBehaviourTest {
     }
 
     private StackConfig config(String name, int ip, TcpConfig tcp, Consumer<StackConfig.Builder> more) {
-        StackConfig.Builder builder = StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
-            .countersFile(dir.resolve(name + ".counters"));
+        StackConfig.Builder builder = rig.config(name, ip).tcp(tcp);
         more.accept(builder);
         return builder.build();
     }
 
-    private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
-        return stack(port, name, ip, tcp, cfg -> { });
-    }
-
-    private Stack stack(Port port, String name, int ip, TcpConfig tcp, Consumer<StackConfig.Builder> more) {
-        return new Stack(port, config(name, ip, tcp, more));
+    private StackConfig config(String name, int ip, TcpConfig tcp) {
+        return rig.config(name, ip, tcp);
     }
 
     static void assertStatus(int expected, int actual) {
         assertEquals(NtStatus.name(expected), NtStatus.name(actual));
     }
 
-    /** A pings B once: A learns B's MAC (and B A's). */
-    private void resolveArp() {
-        long before = a.counters().icmpEchoRepliesReceived.get();
-        assertTrue(a.ping(B_IP, 1, 8));
-        runUntil(() -> a.counters().icmpEchoRepliesReceived.get() > before, 3000, "ping B");
-        a.pollEvents(new io.fastpath.stack.StackEventHandler() {
-            @Override
-            public void onEchoReply(int from, int sequence, long roundTripNs) {
-            }
-
-            @Override
-            public void onSendFailed(int destination, int sequence, int status) {
-            }
-        });
-    }
-
-    private void step() {
-        a.doWork();
-        if (b != null && !bSilent) {
-            b.doWork();
-        } else {
-            drainCountingSyns(pair.b());
-        }
-    }
-
     private void runFor(long ms) {
-        long end = System.nanoTime() + ms * MS;
-        while (System.nanoTime() < end) {
-            step();
-        }
+        rig.runFor(ms);
     }
 
     private void runUntil(BooleanSupplier done, long timeoutMs, String what) {
-        long deadline = System.nanoTime() + timeoutMs * MS;
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + ": not done in " + timeoutMs + " ms\n" + diagnostics());
-            }
-            step();
-        }
-    }
-
-    private String diagnostics() {
-        StringBuilder sb = new StringBuilder();
-        for (Stack s : new Stack[] {a, b}) {
-            if (s == null) {
-                continue;
-            }
-            var c = s.counters();
-            sb.append(s.config().name()).append(": ").append(s.tcp().connectionCount()).append(" connections; segs out ")
-                .append(c.tcpSegmentsSent.get()).append(" in ").append(c.tcpSegmentsReceived.get()).append(", rst out ")
-                .append(c.tcpResetsSent.get()).append(" in ").append(c.tcpResetsReceived.get()).append(", challenge acks ")
-                .append(c.tcpChallengeAcks.get()).append(", timeouts ").append(c.tcpTimeouts.get())
-                .append(", retransmits ").append(c.tcpRetransmits.get()).append(", out-of-window drops ")
-                .append(c.drop(DropReason.TCP_OUT_OF_WINDOW).get()).append("\n");
-            String d = s.tcp().describe();
-            sb.append(d.length() > 4000 ? d.substring(0, 4000) + "...\n" : d);
-        }
-        return sb.toString();
+        rig.runUntil(done, timeoutMs, what);
     }
 
     /** Empties a port nobody runs, counting the TCP SYNs (without ACK) it was sent. */
@@ -521,13 +451,6 @@ class TcpBehaviourTest {
                 }
             }
             burst.freeAll(n);
-        }
-    }
-
-    private static void drain(Port port) {
-        MbufArray array = new MbufArray(32);
-        for (int n; (n = port.receive(array, 32)) > 0; ) {
-            array.freeAll(n);
         }
     }
 }

@@ -228,6 +228,12 @@ final class TcpEndpointRig implements AutoCloseable {
      * {@link #localPort} and {@link #ourWindow} now describe it.
      */
     void connect(String data, boolean fastOpen) {
+        startConnect(data, fastOpen);
+        learnSyn();
+    }
+
+    /** The application's connect and the duty cycle's flush, without looking at what went out. */
+    void startConnect(String data, boolean fastOpen) {
         int length = 0;
         if (data != null) {
             byte[] bytes = data.getBytes(StandardCharsets.ISO_8859_1);
@@ -238,6 +244,10 @@ final class TcpEndpointRig implements AutoCloseable {
             fastOpen);
         assertEquals(NtStatus.STATUS_PENDING, status, "connect");
         layer.flush(now);
+    }
+
+    /** Our SYN was the last segment emitted (it stays for {@link #recv}): learns {@link #local} and the window. */
+    void learnSyn() {
         Segment syn = emitted.peekLast();
         if (syn == null || !syn.has(TcpSegment.SYN)) {
             throw new AssertionError("no SYN: " + emitted);

@@ -259,6 +259,55 @@ class TcpListenerTest {
             assertEquals(1, r.counters().tcpFastOpenFallbacks.get());
         }
 
+        /**
+         * Review finding: a SYN with data that the port could not take (tx ring full) counted its data as sent
+         * (SND.NXT past it, tcpFastOpenSynDataSent) and went only with the retransmission timer, without the data.
+         * Now it goes next duty cycle, data and cookie included, and the data counts once, when it went.
+         */
+        @Test
+        void aSynWithDataThePortCouldNotTakeGoesNextCycleWithItsData_rfc7413_s4_2_1() {
+            firstConnection();
+            r.packets.transmitBlocked(true);
+            r.startConnect("world", true);
+            r.recvNothing();
+            assertEquals(0, r.counters().tcpFastOpenSynDataSent.get(), "nothing went");
+            r.packets.transmitBlocked(false);
+            r.layer.flush(r.now); // the next duty cycle, the clock unmoved
+            r.learnSyn();
+            r.recv(r.ourSyn().fastOpen(cookie).payload("world"));
+            assertEquals(1, r.counters().tcpFastOpenSynDataSent.get());
+            r.send(r.theirSynAck().ack(r.local + 6)); // the server took the data
+            r.recv(r.recvTempl().seq(r.local + 6));
+            assertEquals(0, r.counters().tcpFastOpenFallbacks.get());
+            r.step(5_000 * MS);
+            r.recvNothing(); // nothing to resend
+        }
+
+        /**
+         * The same with the port full past the SYN's timer: the retransmitted SYN goes as soon as the port takes it,
+         * without the data, which was never sent, so a SYN-ACK for the SYN alone is no Fast Open fallback (the
+         * server was offered no data) and the data follows the handshake.
+         */
+        @Test
+        void aSynWithDataNeverTakenByThePortLeavesItsDataUnsentUntilTheHandshake_rfc7413_s4_2_1() {
+            firstConnection();
+            r.packets.transmitBlocked(true);
+            r.startConnect("world", true);
+            r.step(1_100 * MS); // the SYN's timer fires (retransmitting) while the port is still full
+            r.recvNothing();
+            r.packets.transmitBlocked(false);
+            r.layer.flush(r.now); // the next duty cycle: the blocked SYN goes, not two seconds later
+            r.learnSyn();
+            Segment syn = r.recvOne();
+            assertTrue(syn.has(SYN) && !syn.has(ACK), "the SYN: " + syn);
+            assertEquals(0, syn.payload().length, "a retransmitted SYN goes without data");
+            assertEquals(0, r.counters().tcpFastOpenSynDataSent.get());
+            r.send(r.theirSynAck());
+            List<Segment> out = r.recvAll();
+            assertEquals(r.recvTempl().plus(PSH).payload("world"), out.getLast(), "the data after the handshake");
+            assertEquals(0, r.counters().tcpFastOpenFallbacks.get(), "the server was offered no data");
+        }
+
         /** The SYN with data times out: the SYN goes again, without the data (as Linux's tcp_send_syn_data). */
         private void synWithDataTimesOut() {
             firstConnection();

@@ -4,14 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.EthDevPort;
-import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.dpdk.Port;
-import io.fastpath.dpdk.RingPair;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.app.StreamClient;
 import io.fastpath.stack.device.FaultInjector;
@@ -35,9 +30,7 @@ class TcpRingPairTest {
 
     @TempDir
     Path dir;
-    private RingPair pair;
-    private Port portA;
-    private Port portB;
+    private RingPairRig rig;
     private Stack a;
     private Stack b;
 
@@ -53,74 +46,31 @@ class TcpRingPairTest {
 
     @BeforeEach
     void up() {
-        pair = RingPair.create("tr" + (round++), 2048, pool, pool, EthDevPort.Config.defaults());
-        portA = pair.a();
-        portB = pair.b();
-    }
-
-    private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
-        return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
-            .countersFile(dir.resolve(name + ".counters")).build());
+        rig = new RingPairRig(dir, pool, "tr" + (round++), 2048);
     }
 
     @AfterEach
     void down() {
-        for (Stack s : new Stack[] {a, b}) {
-            if (s != null) {
-                s.onClose();
-                s.close();
-            }
-        }
-        drain(pair.a());
-        drain(pair.b());
-        if (portA instanceof FaultInjector f) {
-            f.close();
-        }
-        if (portB instanceof FaultInjector f) {
-            f.close();
-        }
-        pair.close();
-        assertEquals(0, pool.inUseCount(), "every mbuf returned");
-    }
-
-    private static void drain(Port port) {
-        MbufArray burst = new MbufArray(32);
-        for (int n; (n = port.receive(burst, 32)) > 0; ) {
-            burst.freeAll(n);
-        }
+        rig.close();
     }
 
     private void runUntil(BooleanSupplier done, long timeoutMs) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met in " + timeoutMs + " ms; A " + a.tcp().connectionCount()
-                    + " connections, B " + b.tcp().connectionCount() + "\nA:\n" + a.tcp().describe() + "B:\n"
-                    + b.tcp().describe());
-            }
-            a.doWork();
-            b.doWork();
-        }
+        rig.runUntil(done, timeoutMs);
     }
 
     private StreamClient echoRoundTrip(long bytes, long timeoutMs) {
-        EchoServer server = new EchoServer();
-        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
+        EchoServer server = rig.echoServer(7);
         StreamClient client = new StreamClient(1234, bytes);
-        a.doWork();
-        assertEquals(NtStatus.STATUS_PENDING, client.connect(a.tcp(), B_IP, 7, System.nanoTime()));
-        runUntil(client::done, timeoutMs);
-        assertEquals("STATUS_SUCCESS", NtStatus.name(client.status()), "mismatch at " + client.mismatchAt()
-            + ", received " + client.received());
-        assertEquals(bytes, client.received());
+        rig.connect(client, 7);
+        rig.awaitEcho(client, bytes, timeoutMs);
         runUntil(() -> server.closed() == 1, 2000);
         return client;
     }
 
     @Test
     void echoOneMegabyteAndCloseGracefully_rfc9293() {
-        a = stack(portA, "a", A_IP, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100)));
-        b = stack(portB, "b", B_IP, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100)));
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100))));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100))));
         echoRoundTrip(1 << 20, 10_000);
         runUntil(() -> a.tcp().connectionCount() == 0 && b.tcp().connectionCount() == 0, 2000);
     }
@@ -136,13 +86,13 @@ class TcpRingPairTest {
     }
 
     private void lossyEcho(CongestionControl cc) {
-        FaultInjector faulty = FaultInjector.builder(pair.a()).seed(7).txDrop(0.05).rxDrop(0.05).txReorder(0.02)
+        FaultInjector faulty = FaultInjector.builder(rig.pair.a()).seed(7).txDrop(0.05).rxDrop(0.05).txReorder(0.02)
             .txDuplicate(0.01).rxCorrupt(0.002).build();
-        portA = faulty;
+        rig.portA = faulty;
         TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100))
             .withCongestionControl(cc);
-        a = stack(faulty, "a", A_IP, tcp);
-        b = stack(portB, "b", B_IP, tcp);
+        a = rig.a(rig.config("a", A_IP, tcp));
+        b = rig.b(rig.config("b", B_IP, tcp));
         StreamClient client = echoRoundTrip(4 << 20, 20_000);
         assertTrue(a.counters().tcpRetransmits.get() + b.counters().tcpRetransmits.get() > 0);
         System.out.printf(cc.name() + ": 4 MiB echo under 5%% loss each way: %.1f ms, retransmits A %d B %d, fast A %d B %d,"
@@ -164,11 +114,11 @@ class TcpRingPairTest {
         long seed = Long.getLong("lossSeed", 21);
         double rx = Double.parseDouble(System.getProperty("lossRx", "0.05"));
         double tx = Double.parseDouble(System.getProperty("lossTx", "0.05"));
-        portA = FaultInjector.builder(pair.a()).seed(seed).txDrop(tx).rxDrop(rx).txReorder(0.01).build();
-        portB = FaultInjector.builder(pair.b()).seed(seed + 1).txDrop(tx).rxDrop(rx).txReorder(0.01).build();
+        rig.portA = FaultInjector.builder(rig.pair.a()).seed(seed).txDrop(tx).rxDrop(rx).txReorder(0.01).build();
+        rig.portB = FaultInjector.builder(rig.pair.b()).seed(seed + 1).txDrop(tx).rxDrop(rx).txReorder(0.01).build();
         TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
-        a = stack(portA, "a", A_IP, tcp);
-        b = stack(portB, "b", B_IP, tcp);
+        a = rig.a(rig.config("a", A_IP, tcp));
+        b = rig.b(rig.config("b", B_IP, tcp));
         StreamClient client = echoRoundTrip(bytes, 600_000);
         System.out.printf("%d MiB echo, %.0f%% tx + %.0f%% rx loss on both sides: %.2f s, retransmits A %d B %d,"
                 + " fast A %d B %d, timeouts A %d B %d%n", bytes >> 20, tx * 100, rx * 100, client.elapsedNs() / 1e9,
@@ -189,16 +139,14 @@ class TcpRingPairTest {
      */
     @Test
     void lossRecoveryAllocatesNothingPerSegment_rfc6675_rfc8985() {
-        portA = FaultInjector.builder(pair.a()).seed(3).txDrop(0.05).rxDrop(0.05).txReorder(0.01).build();
-        portB = FaultInjector.builder(pair.b()).seed(4).txDrop(0.05).rxDrop(0.05).txReorder(0.01).build();
+        rig.portA = FaultInjector.builder(rig.pair.a()).seed(3).txDrop(0.05).rxDrop(0.05).txReorder(0.01).build();
+        rig.portB = FaultInjector.builder(rig.pair.b()).seed(4).txDrop(0.05).rxDrop(0.05).txReorder(0.01).build();
         TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
-        a = stack(portA, "a", A_IP, tcp);
-        b = stack(portB, "b", B_IP, tcp);
-        EchoServer server = new EchoServer();
-        assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
+        a = rig.a(rig.config("a", A_IP, tcp));
+        b = rig.b(rig.config("b", B_IP, tcp));
+        EchoServer server = rig.echoServer(7);
         StreamClient client = new StreamClient(77, 24 << 20);
-        a.doWork();
-        assertEquals(NtStatus.STATUS_PENDING, client.connect(a.tcp(), B_IP, 7, System.nanoTime()));
+        rig.connect(client, 7);
         runUntil(() -> client.received() >= 8 << 20, 60_000);
         com.sun.management.ThreadMXBean threads =
             (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
@@ -243,8 +191,8 @@ class TcpRingPairTest {
     /** TCP_TIMESTAMPS off for one connection, SO_RCVBUF of 8 KiB announced to the peer (TcpSocketOptions). */
     @Test
     void perConnectionTimestampsAndReceiveBuffer() {
-        a = stack(portA, "a", A_IP, TcpConfig.defaults());
-        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults()));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults()));
         EchoServer server = new EchoServer();
         assertEquals(NtStatus.STATUS_SUCCESS, server.listen(b.tcp(), 7));
         a.doWork();
@@ -274,8 +222,8 @@ class TcpRingPairTest {
     /** TCP_MAXRT: a silent peer ends the connect after the time limit, well before the SYN retries run out. */
     @Test
     void maxRetransmissionTimeEndsAConnectToASilentPeer() {
-        a = stack(portA, "a", A_IP, TcpConfig.defaults().withSynRetries(6, TimeUnit.MILLISECONDS.toNanos(50)));
-        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults().withSynRetries(6, TimeUnit.MILLISECONDS.toNanos(50))));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults()));
         Outcome o = new Outcome();
         assertEquals(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, o, null, 0, 0, false,
             TcpSocketOptions.of(null, 0, 120, false)));
@@ -301,8 +249,8 @@ class TcpRingPairTest {
     /** SO_REUSEADDR: a second connection from the same local port to another destination. */
     @Test
     void reuseAddressAllowsASecondConnectionFromTheSameLocalPort() {
-        a = stack(portA, "a", A_IP, TcpConfig.defaults());
-        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults()));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults()));
         EchoServer seven = new EchoServer();
         EchoServer eight = new EchoServer();
         assertEquals(NtStatus.STATUS_SUCCESS, seven.listen(b.tcp(), 7));
@@ -324,8 +272,8 @@ class TcpRingPairTest {
     /** SO_REUSEADDR on a listener: it may listen on a port its predecessor's connections still use. */
     @Test
     void aListenerWithReuseAddressListensOnAPortConnectionsStillUse() {
-        a = stack(portA, "a", A_IP, TcpConfig.defaults());
-        b = stack(portB, "b", B_IP, TcpConfig.defaults());
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults()));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults()));
         EchoServer first = new EchoServer();
         assertEquals(NtStatus.STATUS_SUCCESS, first.listen(b.tcp(), 7));
         a.doWork();

@@ -565,6 +565,25 @@ class TcpStateMachineTest {
             r.recv(r.recvTempl().ack(r.remoteIss + 1 + 2920));
         }
 
+        /**
+         * Review finding: after an early ACK (two full segments are a quarter of the 8 KiB buffer), only the rest
+         * of that duty cycle's burst is ACKed at once. A lone segment in the next cycle is delay-ACKed even though
+         * the clock has not moved (the "same burst" test once compared clock values, not cycles).
+         */
+        @Test
+        void loneSegmentInTheNextCycleAfterAnEarlyAckIsDelayAcked_clockStandingStill_rfc1122_s4_2_3_2() {
+            established();
+            byte[] full = TcpEndpointRig.bytes(1460);
+            r.send(r.sendTempl().payload(full));
+            r.recvNothing();
+            r.send(r.sendTempl().seq(r.remoteIss + 1 + 1460).payload(full));
+            r.recv(r.recvTempl().ack(r.remoteIss + 1 + 2920));
+            r.send(r.sendTempl().seq(r.remoteIss + 1 + 2920).payload("abc")); // same clock, next cycle
+            r.recvNothing();
+            assertTimer(40, r.waitMs(100));
+            r.recv(r.recvTempl().ack(r.remoteIss + 1 + 2923));
+        }
+
         @Test
         void outOfOrderDataGetsAnImmediateDuplicateAckAndIsHeld_rfc9293_s3_10_7_4_rfc5681_s4_2() {
             established();

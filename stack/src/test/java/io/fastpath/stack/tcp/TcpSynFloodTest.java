@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.EthDevPort;
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.dpdk.Port;
 import io.fastpath.dpdk.RingPair;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
@@ -53,11 +51,10 @@ class TcpSynFloodTest {
 
     @TempDir
     Path dir;
+    private RingPairRig rig;
     private RingPair pair;
     private Stack a;
     private Stack b;
-    private boolean aSilent;
-    private final MbufArray burst = new MbufArray(32);
 
     @BeforeAll
     static void createPool() {
@@ -71,21 +68,13 @@ class TcpSynFloodTest {
 
     @BeforeEach
     void up() {
-        pair = RingPair.create("sf" + (round++), 4096, pool, pool, EthDevPort.Config.defaults());
+        rig = new RingPairRig(dir, pool, "sf" + (round++), 4096);
+        pair = rig.pair;
     }
 
     @AfterEach
     void down() {
-        for (Stack s : new Stack[] {a, b}) {
-            if (s != null) {
-                s.onClose();
-                s.close();
-            }
-        }
-        drain(pair.a());
-        drain(pair.b());
-        pair.close();
-        assertEquals(0, pool.inUseCount(), "every mbuf returned");
+        rig.close();
     }
 
     // ============================================================================= reproduction 2: the flood
@@ -114,10 +103,10 @@ class TcpSynFloodTest {
      * connects and must be served at once: well before its first SYN retransmission (1 s).
      */
     private void floodThenConnect(TcpConfig serverTcp) {
-        a = new Stack(pair.a(), config("a", A_IP, TcpConfig.defaults(), 0));
-        b = new Stack(pair.b(), config("b", B_IP, serverTcp, A_IP));
+        a = rig.a(config("a", A_IP, TcpConfig.defaults(), 0));
+        b = rig.b(config("b", B_IP, serverTcp, A_IP));
         List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, 91, false);
-        resolveArp();
+        rig.resolveArp();
         SplittableRandom random = new SplittableRandom(4987);
         for (int i = 0; i < 400; i++) {
             int src = Ipv4Address.parse("198.18.0.0") + 1 + random.nextInt(1 << 16);
@@ -151,8 +140,8 @@ class TcpSynFloodTest {
 
     @Test
     void cookieHandshakeCarriesMssWindowScaleSackAndTimestamps_rfc4987_s3_6_rfc7323_s2() {
-        a = new Stack(pair.a(), config("a", A_IP, TcpConfig.defaults(), 0));
-        b = new Stack(pair.b(), config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0));
+        a = rig.a(config("a", A_IP, TcpConfig.defaults(), 0));
+        b = rig.b(config("b", B_IP, TcpConfig.defaults().withSynCookies(TcpConfig.SynCookieMode.ALWAYS), 0));
         List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, 93, false);
         Endpoint client = new Endpoint("client").expect(94);
         assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 7, client));
@@ -213,10 +202,10 @@ class TcpSynFloodTest {
     @Test
     void synAnsweredWithCookieTakesNoFastOpenDataClientResendsIt_rfc7413_s4_2_2_rfc4987_s3_6() {
         TcpConfig tfo = TcpConfig.defaults().withFastOpen(true, 16);
-        a = new Stack(pair.a(), config("a", A_IP, tfo, 0));
-        b = new Stack(pair.b(), config("b", B_IP, tfo.withSynFloodDefence(TcpConfig.SynCookieMode.WHEN_FULL, 1, 5), A_IP));
+        a = rig.a(config("a", A_IP, tfo, 0));
+        b = rig.b(config("b", B_IP, tfo.withSynFloodDefence(TcpConfig.SynCookieMode.WHEN_FULL, 1, 5), A_IP));
         List<Endpoint> servers = TcpBehaviourTest.serve(b, 7, -1, false);
-        resolveArp();
+        rig.resolveArp();
         byte[] hello = "fast open data".getBytes(StandardCharsets.US_ASCII);
         // First connection: no cookie yet, the server hands one out (backlog not full).
         Endpoint first = new Endpoint("first");
@@ -289,60 +278,18 @@ class TcpSynFloodTest {
     }
 
     private StackConfig config(String name, int ip, TcpConfig tcp, int gateway) {
-        StackConfig.Builder builder = StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
-            .countersFile(dir.resolve(name + ".counters"));
+        StackConfig.Builder builder = rig.config(name, ip).tcp(tcp);
         if (gateway != 0) {
             builder.gateway(gateway);
         }
         return builder.build();
     }
 
-    /** A pings B once: A learns B's MAC (and B A's, its gateway). */
-    private void resolveArp() {
-        long before = a.counters().icmpEchoRepliesReceived.get();
-        assertTrue(a.ping(B_IP, 1, 8));
-        runUntil(() -> a.counters().icmpEchoRepliesReceived.get() > before, 3000, "ping B");
-        a.pollEvents(new io.fastpath.stack.StackEventHandler() {
-            @Override
-            public void onEchoReply(int from, int sequence, long roundTripNs) {
-            }
-
-            @Override
-            public void onSendFailed(int destination, int sequence, int status) {
-            }
-        });
-    }
-
-    private void step() {
-        if (a != null && !aSilent) {
-            a.doWork();
-        } else {
-            drain(pair.a());
-        }
-        b.doWork();
-    }
-
     private void runFor(long ms) {
-        long end = System.nanoTime() + ms * MS;
-        while (System.nanoTime() < end) {
-            step();
-        }
+        rig.runFor(ms);
     }
 
     private void runUntil(BooleanSupplier done, long timeoutMs, String what) {
-        long deadline = System.nanoTime() + timeoutMs * MS;
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + ": not done in " + timeoutMs + " ms\n" + b.tcp().describe());
-            }
-            step();
-        }
-    }
-
-    private static void drain(Port port) {
-        MbufArray array = new MbufArray(32);
-        for (int n; (n = port.receive(array, 32)) > 0; ) {
-            array.freeAll(n);
-        }
+        rig.runUntil(done, timeoutMs, what);
     }
 }

@@ -4,14 +4,9 @@ import static io.fastpath.stack.tcp.TcpBehaviourTest.assertStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.dpdk.EthDevPort;
-import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.dpdk.Port;
-import io.fastpath.dpdk.RingPair;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.tcp.TcpBehaviourTest.Endpoint;
 import io.fastpath.stack.wire.Ipv4Address;
@@ -46,11 +41,9 @@ class TcpTimeWaitTest {
 
     @TempDir
     Path dir;
-    private RingPair pair;
+    private RingPairRig rig;
     private Stack a;
     private Stack b;
-    private boolean bSilent;
-    private final MbufArray burst = new MbufArray(32);
 
     @BeforeAll
     static void createPool() {
@@ -64,21 +57,12 @@ class TcpTimeWaitTest {
 
     @BeforeEach
     void up() {
-        pair = RingPair.create("tw" + (round++), 4096, pool, pool, EthDevPort.Config.defaults());
+        rig = new RingPairRig(dir, pool, "tw" + (round++), 4096);
     }
 
     @AfterEach
     void down() {
-        for (Stack s : new Stack[] {a, b}) {
-            if (s != null) {
-                s.onClose();
-                s.close();
-            }
-        }
-        drain(pair.a());
-        drain(pair.b());
-        pair.close();
-        assertEquals(0, pool.inUseCount(), "every mbuf returned");
+        rig.close();
     }
 
     // ========================================================================================= capacity
@@ -142,8 +126,8 @@ class TcpTimeWaitTest {
 
     @Test
     void fullTimeWaitTableDropsOldestAndCounts_rfc9293_s3_6() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withTimeWait(MINUTE).withTimeWaitCapacity(4));
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults().withTimeWait(MINUTE).withTimeWaitCapacity(4)));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults()));
         assertStatus(NtStatus.STATUS_SUCCESS, new EchoServer().listen(b.tcp(), 7));
         for (int i = 0; i < 10; i++) {
             connectSendClose(i);
@@ -159,8 +143,8 @@ class TcpTimeWaitTest {
     @Test
     void activeCloserRateNotBoundedBySlotsInTimeWait_rfc9293_s3_6() {
         // 8 slots and a 60 s TIME-WAIT: before, the 9th connect in a minute found the table full.
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults().withMaxConnections(8).withTimeWait(MINUTE));
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults().withMaxConnections(8).withTimeWait(MINUTE)));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults()));
         assertStatus(NtStatus.STATUS_SUCCESS, new EchoServer().listen(b.tcp(), 7));
         long start = System.nanoTime();
         int n = 1000;
@@ -197,8 +181,8 @@ class TcpTimeWaitTest {
 
     @Test
     void ephemeralPortsAreNotSequential_rfc6056_s3_3_4() {
-        a = stack(pair.a(), "a", A_IP, TcpConfig.defaults());
-        b = stack(pair.b(), "b", B_IP, TcpConfig.defaults());
+        a = rig.a(rig.config("a", A_IP, TcpConfig.defaults()));
+        b = rig.b(rig.config("b", B_IP, TcpConfig.defaults()));
         List<Integer> ports = new ArrayList<>();
         for (int i = 0; i < 32; i++) {
             assertStatus(NtStatus.STATUS_PENDING, a.tcp().connect(0, 0, B_IP, 1000 + i, new Endpoint("p" + i)));
@@ -219,42 +203,11 @@ class TcpTimeWaitTest {
 
     // ========================================================================================== helpers
 
-    private Stack stack(Port port, String name, int ip, TcpConfig tcp) {
-        return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
-            .countersFile(dir.resolve(name + ".counters")).build());
-    }
-
-    private void step() {
-        a.doWork();
-        if (!bSilent) {
-            b.doWork();
-        } else {
-            drain(pair.b());
-        }
-    }
-
     private void runFor(long ms) {
-        long end = System.nanoTime() + ms * MS;
-        while (System.nanoTime() < end) {
-            step();
-        }
+        rig.runFor(ms);
     }
 
     private void runUntil(BooleanSupplier done, long timeoutMs, String what) {
-        long deadline = System.nanoTime() + timeoutMs * MS;
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + ": not done in " + timeoutMs + " ms\n" + a.tcp().describe()
-                    + b.tcp().describe());
-            }
-            step();
-        }
-    }
-
-    private static void drain(Port port) {
-        MbufArray array = new MbufArray(32);
-        for (int n; (n = port.receive(array, 32)) > 0; ) {
-            array.freeAll(n);
-        }
+        rig.runUntil(done, timeoutMs, what);
     }
 }

@@ -441,6 +441,7 @@ final class BenchScenarios {
                 .field("syn_data_sent", s.client.counters().tcpFastOpenSynDataSent.get())
                 .field("syn_data_accepted", s.server.counters().tcpFastOpenSynDataAccepted.get())
                 .field("fast_open_fallbacks", s.client.counters().tcpFastOpenFallbacks.get());
+            cycles[0].phases(r);
             s.counters(r);
         }
         harness.checkPools(r);

@@ -161,6 +161,48 @@ final class ConnectCycles implements TcpHandler {
             h.getMean() / 1e3, over, h.getTotalCount());
     }
 
+    /**
+     * Involuntary context switches of this process's threads by name (Linux: /proc/self/task/N/status; a Java
+     * thread's OS name is its name cut to 15 characters): a busy-polling thread that lost its CPU to another
+     * runnable thread. Empty where /proc is not there.
+     */
+    static java.util.Map<String, Long> involuntarySwitches() {
+        return switches("nonvoluntary_ctxt_switches:");
+    }
+
+    /** Voluntary context switches by thread name (a thread that sleeps or waits wakes up this often). */
+    static java.util.Map<String, Long> voluntarySwitches() {
+        return switches("voluntary_ctxt_switches:");
+    }
+
+    private static java.util.Map<String, Long> switches(String field) {
+        java.util.Map<String, Long> byName = new java.util.TreeMap<>();
+        java.nio.file.Path tasks = java.nio.file.Path.of("/proc/self/task");
+        try (java.util.stream.Stream<java.nio.file.Path> all = java.nio.file.Files.list(tasks)) {
+            for (java.nio.file.Path t : all.toList()) {
+                String name = null;
+                long switches = -1;
+                try {
+                    for (String line : java.nio.file.Files.readAllLines(t.resolve("status"))) {
+                        if (line.startsWith("Name:")) {
+                            name = line.substring(5).trim();
+                        } else if (line.startsWith(field)) {
+                            switches = Long.parseLong(line.substring(field.length()).trim());
+                        }
+                    }
+                } catch (java.io.IOException | RuntimeException e) {
+                    continue; // the thread ended meanwhile
+                }
+                if (name != null && switches >= 0) {
+                    byName.merge(name, switches, Long::sum);
+                }
+            }
+        } catch (java.io.IOException e) {
+            return byName;
+        }
+        return byName;
+    }
+
     long cycles() {
         return cycles;
     }

@@ -136,6 +136,20 @@ public final class Endpoint<I extends Irp<I>, O> {
         handle = 0;
     }
 
+    /**
+     * Readies the endpoint for another connection when its owner is reused (a pooled socket): no handle and a
+     * fresh disconnect sequence. False, changing nothing, while it still holds a received descriptor or a send:
+     * then it must not be reused yet. Call after {@link #unmap}.
+     */
+    public boolean resetForReuse() {
+        if (!received.isEmpty() || sends != null && !sends.isEmpty()) {
+            return false;
+        }
+        handle = 0;
+        sequence = 0;
+        return true;
+    }
+
     // ---------------------------------------------------------------- received data
 
     /** The received descriptors (to lend or hand over; see {@link DescriptorQueue}). */

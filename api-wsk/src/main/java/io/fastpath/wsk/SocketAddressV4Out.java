@@ -11,9 +11,9 @@ public final class SocketAddressV4Out {
     private int ip;
     private int port;
 
-    void set(SocketAddressV4 address) {
-        ip = address.ip();
-        port = address.port();
+    void set(int ipAddress, int portNumber) {
+        ip = ipAddress;
+        port = portNumber;
     }
 
     public int ip() {

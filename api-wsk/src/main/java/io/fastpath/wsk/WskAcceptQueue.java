@@ -46,10 +46,10 @@ final class WskAcceptQueue {
     /** Fills WskAccept's optional address out-parameters from the accepted socket {@code s}. */
     private static void acceptAddresses(Irp irp, WskSocket s) {
         if (irp.localOut != null) {
-            irp.localOut.set(s.local);
+            irp.localOut.set(s.localIp, s.port);
         }
         if (irp.remoteOut != null) {
-            irp.remoteOut.set(s.remote);
+            irp.remoteOut.set(s.remoteIp, s.remotePort);
         }
     }
 
@@ -68,7 +68,7 @@ final class WskAcceptQueue {
             s.dispatch = dispatch instanceof WskClientConnectionDispatch ? dispatch : null;
             int result;
             try {
-                result = events0.wskAcceptEvent(owner.context(), provider.eventFlags, s.local, s.remote, s).code();
+                result = events0.wskAcceptEvent(owner.context(), provider.eventFlags, s.local(), s.remote(), s).code();
             } catch (Throwable t) {
                 provider.onError(t);
                 result = NtStatus.STATUS_REQUEST_NOT_ACCEPTED.code();

@@ -20,6 +20,12 @@ final class WskBinding {
         this.provider = socket.provider;
     }
 
+    /** A renewed socket's binding: no listen in progress. */
+    void reset() {
+        listenIrp = null;
+        listenRetries = 0;
+    }
+
     boolean listening() {
         return listenIrp != null;
     }
@@ -63,8 +69,7 @@ final class WskBinding {
         }
         s.ownsPort = true;
         s.wildcardPort = wildcard;
-        s.port = p;
-        s.local = new SocketAddressV4(address.ip(), p);
+        s.setLocal(address.ip(), p);
         s.state = WskSocket.BOUND;
         return NtStatus.STATUS_SUCCESS.code();
     }
@@ -74,8 +79,7 @@ final class WskBinding {
             provider.ports.free(s.port);
             s.ownsPort = false;
         }
-        s.port = 0;
-        s.local = null;
+        s.clearLocal();
         s.wildcardPort = false;
         s.state = WskSocket.CREATED;
     }
@@ -135,8 +139,7 @@ final class WskBinding {
             } else if (p != 0) {
                 int retries = listenRetries + 1;
                 provider.ports.free(s.port);
-                s.port = p;
-                s.local = new SocketAddressV4(s.local.ip(), p);
+                s.setLocal(s.localIp, p);
                 listenIrp = irp;
                 listenRetries = retries;
                 provider.listenPending.put(p, s);

@@ -65,12 +65,12 @@ final class WskConnector {
 
     private int startConnect(Irp irp, SocketAddressV4 to) {
         s.state = WskSocket.CONNECTING;
-        s.remote = to;
+        s.setRemote(to);
         connectIrp = irp;
         connectRetries = 0;
         if (!issueConnect()) {
             s.state = WskSocket.BOUND;
-            s.remote = null;
+            s.clearRemote();
             connectIrp = null;
             if (irp.op == OP_SOCKET_CONNECT) {
                 s.closeInternal(null);
@@ -84,7 +84,7 @@ final class WskConnector {
     private boolean issueConnect() {
         Irp irp = connectIrp;
         boolean ex = irp.op == OP_CONNECT_EX;
-        connectInFlight = provider.tcp.connect(s.id, 0, s.port, s.remote.ip(), s.remote.port(),
+        connectInFlight = provider.tcp.connect(s.id, 0, s.port, s.remoteIp, s.remotePort,
             ex ? irp.bufferAddress() : 0, ex ? irp.bufferLength() : 0, ex && s.options.fastOpen, s.options.socketOptions());
         if (connectInFlight) {
             connectRecordPosition = provider.tcp.requestPosition();
@@ -125,9 +125,18 @@ final class WskConnector {
         if (!connectInFlight) {
             // the stack's answer already came (a port retry found the ring full): nothing is left there
             s.state = WskSocket.BOUND;
-            s.remote = null;
+            s.clearRemote();
         }
         completeCancelled(irp);
+    }
+
+    /** A renewed socket's connector: no attempt, no retries. */
+    void reset() {
+        connectIrp = null;
+        connectInFlight = false;
+        connectRecordPosition = 0;
+        connectRetries = 0;
+        connectCancelled = false;
     }
 
     void onConnectComplete(long newHandle, int status) {
@@ -144,7 +153,7 @@ final class WskConnector {
                 s.ep.abort(); // no late completion: the cancelled attempt's connection is reset
             } else if (cancelled) {
                 s.state = WskSocket.BOUND;
-                s.remote = null;
+                s.clearRemote();
             }
             s.maybeFinishClose();
             return;
@@ -153,8 +162,8 @@ final class WskConnector {
             connectIrp = null;
             s.state = WskSocket.CONNECTED;
             s.ep.attach(newHandle);
-            if (s.local.ip() == 0) {
-                s.local = new SocketAddressV4(provider.stackAddress, s.port);
+            if (s.localIp == 0) {
+                s.localIp = provider.stackAddress;
             }
             s.applyOptions();
             long information = irp.op == OP_CONNECT_EX ? irp.bufferLength() : 0;
@@ -168,8 +177,7 @@ final class WskConnector {
             if (p != 0) {
                 connectRetries++;
                 provider.ports.free(s.port);
-                s.port = p;
-                s.local = new SocketAddressV4(s.local.ip(), p);
+                s.setLocal(s.localIp, p);
                 if (issueConnect()) {
                     return;
                 }
@@ -178,7 +186,7 @@ final class WskConnector {
         }
         connectIrp = null;
         s.state = WskSocket.BOUND;
-        s.remote = null;
+        s.clearRemote();
         if (irp.op == OP_SOCKET_CONNECT) {
             s.closeInternal(null);
         }

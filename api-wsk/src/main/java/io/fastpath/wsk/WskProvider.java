@@ -50,8 +50,13 @@ import org.agrona.collections.Long2ObjectHashMap;
  * returns each descriptor to the stack once it is consumed or released.
  *
  * <p><b>Allocation.</b> Per call and per packet: none in steady state (IRPs are the caller's, queues are
- * intrusive, maps are primitive-keyed, indication links are pooled). Per socket: the socket object, its
- * addresses and its descriptor ring.
+ * intrusive, maps are primitive-keyed, indication links are pooled). Per connection: none in steady state
+ * either: a connection or stream socket goes back to a pool when its WskCloseSocket completes and serves a
+ * later WskSocket call or accept (as a Windows provider's lookaside list would), and addresses are kept as
+ * numbers (SocketAddressV4 objects are made when asked for, once per distinct address: an accept event's remote
+ * address is one per accepted connection). So a socket object must not be used after its close completed: it
+ * may be someone else's socket by then (in verifier mode closed sockets are not reused, and such a call fails
+ * with STATUS_FILE_FORCED_CLOSED). Listen sockets are not pooled.
  */
 public final class WskProvider extends DispatchedProvider {
     static final int OP_SOCKET = 1;
@@ -120,6 +125,16 @@ public final class WskProvider extends DispatchedProvider {
     private final Consumer<WskSocket> doWork = WskSocket::doWork;
 
     private final ObjectPool<WskDataIndication> indications = new ObjectPool<>(WskDataIndication::new, 256, 0);
+    /**
+     * Connection and stream sockets whose close completed, for later WskSocket calls and accepts (as Windows'
+     * provider takes its socket contexts from lookaside lists): a connection costs no allocation in steady state.
+     * A closed socket joins the pool at the end of the dispatch round its close completed in (code up the call
+     * stack may still look at it until then). Not in verifier mode: there a closed socket stays closed, so a
+     * call on it after its close fails with STATUS_FILE_FORCED_CLOSED instead of reaching a newer socket.
+     */
+    private final ObjectPool<WskSocket> spareSockets = new ObjectPool<>(() -> null, 64, 0);
+    private WskSocket[] retired = new WskSocket[16];
+    private int retiredCount;
 
     final NativeCopier copier = new NativeCopier();
     final DescriptorReleaser releaser = this::releaseDescriptor;
@@ -375,7 +390,41 @@ public final class WskProvider extends DispatchedProvider {
         work += cancelledConnects.completeTaken(completion);
         work += runWork();
         work += completer.runDeferred();
+        if (retiredCount > 0) {
+            recycleRetired();
+        }
         return work;
+    }
+
+    /** A socket's close completed: it may serve a later WskSocket call or accept (see {@link #spareSockets}). */
+    void retire(WskSocket s) {
+        if (Verifier.ENABLED || closed) {
+            return;
+        }
+        if (retiredCount == retired.length) {
+            retired = java.util.Arrays.copyOf(retired, retiredCount * 2);
+        }
+        retired[retiredCount++] = s;
+    }
+
+    /** Pools the retired sockets that hold nothing any more; the others wait for a later round. */
+    private void recycleRetired() {
+        int kept = 0;
+        for (int i = 0; i < retiredCount; i++) {
+            WskSocket s = retired[i];
+            retired[i] = null;
+            if (s.reusable()) {
+                spareSockets.release(s);
+            } else if (s.category() != Wsk.WSK_FLAG_LISTEN_SOCKET && s.onWorkList) {
+                retired[kept++] = s; // its last pass on the work list runs first (it does nothing once closed)
+            }
+        }
+        retiredCount = kept;
+    }
+
+    /** Sockets in the pool now (tests). */
+    int spareSockets() {
+        return spareSockets.spare();
     }
 
     /**
@@ -558,7 +607,14 @@ public final class WskProvider extends DispatchedProvider {
     }
 
     WskSocket newSocket(int category, Object context, WskClientDispatch dispatch) {
-        WskSocket s = new WskSocket(this, nextSocketId++, category, context, dispatch);
+        long id = nextSocketId++;
+        WskSocket s;
+        if (category != Wsk.WSK_FLAG_LISTEN_SOCKET && spareSockets.spare() > 0) {
+            s = spareSockets.acquire();
+            s.renew(id, category, context, dispatch);
+        } else {
+            s = new WskSocket(this, id, category, context, dispatch);
+        }
         byId.put(s.id, s);
         return s;
     }

@@ -30,6 +30,13 @@ final class WskReceiver {
         this.rx = ep.received();
     }
 
+    /** A renewed socket's receive side (every receive completed and every descriptor returned at its close). */
+    void reset() {
+        suspended = false;
+        indicating = false;
+        disconnectIndicated = false;
+    }
+
     /** WskReceive on a connected socket (flags checked). */
     int receive(Irp irp) {
         if (suspended) {

@@ -57,17 +57,26 @@ public final class WskSocket {
         | Wsk.WSK_EVENT_SEND_BACKLOG;
 
     final WskProvider provider;
-    final long id;
+    /** This incarnation's id (the key of the provider's socket map and of its requests to the stack). */
+    long id;
     /** On the provider's work list now (written by that list only, dispatch thread). */
     boolean onWorkList;
-    private final int category;
+    private int category;
     private Object context;
     WskClientDispatch dispatch;
 
     int state = CREATED;
     boolean closed;
-    SocketAddressV4 local;
-    SocketAddressV4 remote;
+    // Addresses as numbers (nothing allocated per connection); as SocketAddressV4 objects only when asked for.
+    /** Bound: {@link #localIp} (0 while bound to the wildcard and not connected) and {@link #port}. */
+    boolean hasLocal;
+    int localIp;
+    /** Connecting or connected to {@link #remoteIp}:{@link #remotePort}. */
+    boolean hasRemote;
+    int remoteIp;
+    int remotePort;
+    private SocketAddressV4 localAddress;
+    private SocketAddressV4 remoteAddress;
     boolean wildcardPort;
     boolean ownsPort;
     int port;
@@ -106,6 +115,107 @@ public final class WskSocket {
         this.receiver = new WskReceiver(this, ep);
         this.binding = new WskBinding(this);
         this.connector = new WskConnector(this);
+    }
+
+    /**
+     * Makes a socket whose close completed new again for another WskSocket call or accept (the provider's
+     * socket pool, {@link WskProvider#newSocket}): a new id, no state, no options, no events, no addresses.
+     */
+    void renew(long newId, int newCategory, Object newContext, WskClientDispatch newDispatch) {
+        id = newId;
+        category = newCategory;
+        context = newContext;
+        dispatch = newDispatch;
+        state = CREATED;
+        closed = false;
+        hasLocal = false;
+        localIp = 0;
+        hasRemote = false;
+        remoteIp = 0;
+        remotePort = 0;
+        wildcardPort = false;
+        ownsPort = false;
+        port = 0;
+        events = 0;
+        options.reset();
+        needOptions = false;
+        binding.reset();
+        connector.reset();
+        listener = null;
+        receiver.reset();
+        disconnectRequested = false;
+        idealSendBacklog = 0;
+        disconnectIrp = null;
+        abortIrp = null;
+        closeIrp = null;
+        forgotten = false;
+    }
+
+    /**
+     * Whether this closed socket can be renewed now: a connection or stream socket (listen sockets are not
+     * pooled), off the work list, and its endpoint holding nothing (every descriptor and send given back).
+     */
+    boolean reusable() {
+        return forgotten && category != Wsk.WSK_FLAG_LISTEN_SOCKET && accepts == null && !onWorkList
+            && !connector.connectInFlight && ep.resetForReuse();
+    }
+
+    // ---------------------------------------------------------------- addresses
+
+    void setLocal(int ip, int localPort) {
+        hasLocal = true;
+        localIp = ip;
+        port = localPort;
+    }
+
+    void clearLocal() {
+        hasLocal = false;
+        localIp = 0;
+        port = 0;
+    }
+
+    /** The local address (null when unbound), made once per distinct address. */
+    SocketAddressV4 local() {
+        if (!hasLocal) {
+            return null;
+        }
+        SocketAddressV4 a = localAddress;
+        if (a == null || a.ip() != localIp || a.port() != port) {
+            a = new SocketAddressV4(localIp, port);
+            localAddress = a;
+        }
+        return a;
+    }
+
+    /** Connecting to {@code to}: the caller's object serves as the remote address. */
+    void setRemote(SocketAddressV4 to) {
+        setRemote(to.ip(), to.port());
+        remoteAddress = to;
+    }
+
+    void setRemote(int ip, int remotePortNumber) {
+        hasRemote = true;
+        remoteIp = ip;
+        remotePort = remotePortNumber;
+    }
+
+    void clearRemote() {
+        hasRemote = false;
+        remoteIp = 0;
+        remotePort = 0;
+    }
+
+    /** The remote address (null when none), made once per distinct address. */
+    SocketAddressV4 remote() {
+        if (!hasRemote) {
+            return null;
+        }
+        SocketAddressV4 a = remoteAddress;
+        if (a == null || a.ip() != remoteIp || a.port() != remotePort) {
+            a = new SocketAddressV4(remoteIp, remotePort);
+            remoteAddress = a;
+        }
+        return a;
     }
 
     // ================================================================================ public calls
@@ -226,7 +336,8 @@ public final class WskSocket {
      * WskCloseSocket: cancels the pending IRPs (STATUS_CANCELLED), stops listening, resets the connection
      * unless it is closed both ways, and completes once the stack has returned every send it held. Chains kept
      * from receive events stay valid until released. Afterwards every call fails with
-     * STATUS_FILE_FORCED_CLOSED.
+     * STATUS_FILE_FORCED_CLOSED, until the provider hands this object out again for a later WskSocket call or
+     * accept (connection and stream sockets are pooled): do not use a socket after its close completed.
      */
     public NtStatus closeSocket(Irp irp) {
         return provider.submit(start(irp, OP_CLOSE));
@@ -309,8 +420,18 @@ public final class WskSocket {
 
     @Override
     public String toString() {
-        return "WskSocket[" + id + " " + stateName() + (local != null ? " " + local : "")
-            + (remote != null ? " -> " + remote : "") + (closed ? " closed" : "") + "]";
+        return "WskSocket[" + id + " " + stateName() + (hasLocal ? " " + local() : "")
+            + (hasRemote ? " -> " + remote() : "") + (closed ? " closed" : "") + "]";
+    }
+
+    /** The connection's state as the provider sees it (diagnostics and tests). */
+    String describe() {
+        return this + " handle=" + Long.toHexString(ep.handle()) + " mapped="
+            + (ep.hasHandle() && provider.byHandle.get(ep.handle()) == this) + " localReleased=" + ep.localReleased()
+            + " peerReleased=" + ep.peerReleased() + " stackClosed=" + ep.stackClosed() + " abortIssued="
+            + ep.abortIssued() + " received=" + ep.receivedBytes() + " disconnectIrp=" + (disconnectIrp != null)
+            + " sendsWaiting=" + !sends.waitingEmpty() + " sendsInStack=" + sends.inStack() + " onWorkList="
+            + onWorkList + " disconnectRequested=" + disconnectRequested;
     }
 
     private String stateName() {
@@ -349,10 +470,10 @@ public final class WskSocket {
             case OP_DISCONNECT -> listenSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code())
                 : doDisconnect(irp);
             case OP_CLOSE -> doClose(irp);
-            case OP_GET_LOCAL -> local != null ? complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, local)
+            case OP_GET_LOCAL -> hasLocal ? complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, local())
                 : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-            case OP_GET_REMOTE -> remote != null && (state == CONNECTED || state == DISCONNECTED)
-                ? complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, remote) : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            case OP_GET_REMOTE -> hasRemote && (state == CONNECTED || state == DISCONNECTED)
+                ? complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, remote()) : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
             case OP_CONTROL -> options.control(this, irp);
             case OP_INSPECT_COMPLETE -> connectionSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code())
                 : complete(irp, accepts().inspectComplete(irp));
@@ -417,9 +538,8 @@ public final class WskSocket {
     void onAccepted(long newHandle, int remoteIp, int remotePort) {
         WskSocket s = provider.newSocket(Wsk.WSK_FLAG_CONNECTION_SOCKET, null, null);
         s.state = CONNECTED;
-        s.port = port;
-        s.local = new SocketAddressV4(provider.stackAddress, port);
-        s.remote = new SocketAddressV4(remoteIp, remotePort);
+        s.setLocal(provider.stackAddress, port);
+        s.setRemote(remoteIp, remotePort);
         s.options.inherit(options); // options set on the listener carry over to its connections, as in Winsock
         s.ep.attach(newHandle);
         s.applyOptions();
@@ -739,9 +859,13 @@ public final class WskSocket {
     }
 
     private void forget() {
+        if (forgotten) {
+            return;
+        }
         forgotten = true;
         provider.byId.remove(id);
         ep.unmap();
+        provider.retire(this);
     }
 
     /** Provider shutdown: whatever is still outstanding completes now. */

@@ -25,6 +25,24 @@ final class WskSocketOptions {
     boolean noDelayTouched;
     boolean keepAliveTouched;
 
+    /** The defaults again (a renewed socket). */
+    void reset() {
+        noDelay = false;
+        fastOpen = false;
+        keepAlive = false;
+        keepIdleSeconds = 7200;
+        keepIntervalSeconds = 1;
+        keepCount = 10;
+        receiveBufferBytes = 0;
+        maxRetransmitSeconds = 0;
+        timestamps = -1;
+        reuseAddress = false;
+        exclusiveAddress = false;
+        conditionalAccept = false;
+        noDelayTouched = false;
+        keepAliveTouched = false;
+    }
+
     /** Options set on a listener carry over to its connections, as in Winsock. */
     void inherit(WskSocketOptions l) {
         noDelay = l.noDelay;

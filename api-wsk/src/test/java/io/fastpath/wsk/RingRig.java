@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 
 /**
  * Two stacks, A (10.12.0.1) and B (10.12.0.2), joined by a DPDK ring pair, each on its own StackRunner poll
@@ -56,6 +57,11 @@ final class RingRig implements AutoCloseable {
 
     /** With a TCP memory limit of {@code tcpMemoryMbufs} per stack (0: the pool less the reserve). */
     RingRig(Path dir, TcpConfig tcp, boolean bOnPollThread, int tcpMemoryMbufs) {
+        this(dir, tcp, bOnPollThread, tcpMemoryMbufs, null);
+    }
+
+    /** With {@code bAgent} (may be null) run on B's poll thread in every duty cycle (an application on B's stack). */
+    RingRig(Path dir, TcpConfig tcp, boolean bOnPollThread, int tcpMemoryMbufs, IntSupplier bAgent) {
         int n = SEQUENCE.incrementAndGet();
         pool = PktmbufPool.create("wsk" + n, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create("wsk" + n, 2048, pool, pool, EthDevPort.Config.defaults());
@@ -65,6 +71,7 @@ final class RingRig implements AutoCloseable {
         wskB = WskProvider.register(b, errors::add);
         runnerA = StackRunner.start(a, StackRunner.backoff());
         runnerB = bOnPollThread ? StackRunner.start(b, StackRunner.backoff(), wskB.pollThreadAgent())
+            : bAgent != null ? StackRunner.start(b, StackRunner.backoff(), bAgent)
             : StackRunner.start(b, StackRunner.backoff());
     }
 

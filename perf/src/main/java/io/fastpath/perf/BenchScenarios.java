@@ -429,6 +429,8 @@ final class BenchScenarios {
                 fastOpen, 64);
             s.start(() -> TcpHarness.require(echo.listen(s.server.tcp(), TcpHarness.ECHO_PORT), "listen"),
                 () -> cycles[0].doWork(s.client));
+            Map<String, Long> switchesBefore = ConnectCycles.involuntarySwitches();
+            Map<String, Long> wakeupsBefore = ConnectCycles.voluntarySwitches();
             s.clientThread.run(cycles[0]::next);
             r.field("fast_open", fastOpen).field("time_wait", "client (active closer) holds TIME-WAIT for "
                 + TimeUnit.NANOSECONDS.toMillis(tcp.timeWaitNs()) + " ms as a compact record (TcpConfig.timeWaitNs,"
@@ -441,6 +443,22 @@ final class BenchScenarios {
                 .field("syn_data_sent", s.client.counters().tcpFastOpenSynDataSent.get())
                 .field("syn_data_accepted", s.server.counters().tcpFastOpenSynDataAccepted.get())
                 .field("fast_open_fallbacks", s.client.counters().tcpFastOpenFallbacks.get());
+            cycles[0].phases(r);
+            // Stalls in every phase alike mean a poll thread lost its CPU: count how often each did.
+            Map<String, Long> switchesAfter = ConnectCycles.involuntarySwitches();
+            for (String thread : List.of("fastpath-client", "fastpath-server")) {
+                long n = switchesAfter.getOrDefault(thread, 0L) - switchesBefore.getOrDefault(thread, 0L);
+                r.field(thread.substring(9) + "_involuntary_switches", n);
+                System.out.printf("   %s: %d involuntary context switches over the run%n", thread, n);
+            }
+            // ...and which of the JVM's other threads woke up most (they run on the poll threads' CPUs too).
+            Map<String, Long> wakeupsAfter = ConnectCycles.voluntarySwitches();
+            String busiest = wakeupsAfter.entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), e.getValue() - wakeupsBefore.getOrDefault(e.getKey(), 0L)))
+                .filter(e -> e.getValue() > 0).sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(6)
+                .map(e -> e.getKey() + "=" + e.getValue()).collect(java.util.stream.Collectors.joining(", "));
+            r.field("wakeups_by_thread", busiest);
+            System.out.println("   voluntary context switches (wake-ups) by thread: " + busiest);
             s.counters(r);
         }
         harness.checkPools(r);

@@ -27,8 +27,8 @@ import java.nio.ByteBuffer;
  * receive's completion goes into the {@link RttRecorder}.
  *
  * <p>Thread: the client stack's poll thread, which also runs the provider's dispatch ({@link #doWork}); the
- * provider must be registered on it. The IRPs and buffers are reused: nothing per cycle but what WSK and the
- * stack allocate themselves (a socket object per WskSocket call).
+ * provider must be registered on it. The IRPs and buffers are reused, and the provider reuses its socket
+ * objects (a closed socket serves the next WskSocket call): a cycle allocates nothing in steady state.
  */
 final class WskConnectCycles {
     private final WskProvider wsk;

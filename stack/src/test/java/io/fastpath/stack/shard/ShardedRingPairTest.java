@@ -23,6 +23,7 @@ import io.fastpath.stack.wire.Ipv4Address;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.CachedNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -48,6 +49,13 @@ class ShardedRingPairTest {
     private RingPair pair;
     private StackShards a;
     private StackShards b;
+    /**
+     * The hosts' clock when a test drives time itself (null: the system clock). It advances {@link #STEP_NS} per
+     * {@link #runUntil} round, so stack time passes only while the stacks run: a test thread the scheduler leaves
+     * waiting cannot make a timer fire before the frames that would have stopped it are processed.
+     */
+    private CachedNanoClock clock;
+    private static final long STEP_NS = TimeUnit.MICROSECONDS.toNanos(50);
 
     @BeforeAll
     static void createPool() {
@@ -94,12 +102,21 @@ class ShardedRingPairTest {
         return new Port[] {port.queue(0), port.queue(1)};
     }
 
+    /** The hosts' time: the test's clock when it drives one, else the system's. */
+    private long nowNs() {
+        return clock != null ? clock.nanoTime() : System.nanoTime();
+    }
+
+    /** Runs both hosts until {@code done}, failing after {@code timeoutMs} of the hosts' time. */
     private void runUntil(BooleanSupplier done, long timeoutMs) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        long deadline = nowNs() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
+            if (nowNs() > deadline) {
                 throw new AssertionError("condition not met in " + timeoutMs + " ms; A " + a.shard(0).tcp().describe()
                     + a.shard(1).tcp().describe() + "\nB:\n" + b.shard(0).tcp().describe() + b.shard(1).tcp().describe());
+            }
+            if (clock != null) {
+                clock.advance(STEP_NS);
             }
             a.doWork();
             b.doWork();
@@ -344,20 +361,24 @@ class ShardedRingPairTest {
     /**
      * A neighbour in use whose lifetime runs out stays usable (STALE → DELAY → PROBE, unicast probes) on the
      * shard that uses it; the reply refreshes every shard's entry, so a shard that never sends to the neighbour
-     * keeps it too. No frame waits or drops for ARP.
+     * keeps it too. No frame waits or drops for ARP. The hosts run on the test's clock (a fixed step per round):
+     * on the system clock a test thread descheduled for a probe interval let a probe time out unanswered.
      */
     @Test
     void aStaleNeighbourInUseIsProbedByUnicastAndEveryShardIsRefreshed() {
         long lifetime = TimeUnit.MILLISECONDS.toNanos(300);
+        clock = new CachedNanoClock();
+        clock.update(TimeUnit.SECONDS.toNanos(1));
         a = shortArpHost(queues(pair.a()), "a", A_IP, lifetime);
         b = shortArpHost(queues(pair.b()), "b", B_IP, lifetime);
         listenOnEveryShard(b);
         a.doWork();
-        long start = System.nanoTime();
+        long start = nowNs();
         long broadcastsAfterFirst = -1;
         int clients = 0;
-        while (System.nanoTime() - start < 8 * lifetime) {
+        while (nowNs() - start < 8 * lifetime) {
             StreamClient client = new StreamClient(100 + clients, 32 << 10);
+            // (The client's own start time is only for its wall-clock elapsed time, not given to the stack.)
             assertEquals(NtStatus.STATUS_PENDING, client.connect(a.shard(1).tcp(), B_IP, ECHO_PORT,
                 System.nanoTime()));
             runUntil(client::done, 5_000);
@@ -393,7 +414,7 @@ class ShardedRingPairTest {
             .withTimeWait(TimeUnit.MILLISECONDS.toNanos(100));
         return new StackShards(queues, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
             .arp(64, lifetimeNs, lifetimeNs / 3, 3)
-            .countersFile(dir.resolve(name + ".counters")).build(), new RssFlowOwner(2));
+            .countersFile(dir.resolve(name + ".counters")).build(), new RssFlowOwner(2), clock);
     }
 
     @Test

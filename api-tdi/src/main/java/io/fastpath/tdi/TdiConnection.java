@@ -642,7 +642,6 @@ public final class TdiConnection {
 
     /** Ends the connection on this endpoint: pending requests complete with {@code status}. */
     private void detach(int status) {
-        completeDeferredAccept(deferredAccept, false); // it connected: SUCCESS before the end is indicated
         ep.unmap();
         provider.cancelTimer(this);
         incarnation++;
@@ -660,6 +659,7 @@ public final class TdiConnection {
             complete(rel, status, 0);
         }
         ep.clearHandle();
+        completeDeferredAccept(deferredAccept, false); // it connected: SUCCESS, before any indication of the end
     }
 
     /** Completes the connected endpoint's accept IRP from ClientEventConnect ({@code polled}: off the queue). */

@@ -133,6 +133,8 @@ public final class WskProvider extends DispatchedProvider {
      * call on it after its close fails with STATUS_FILE_FORCED_CLOSED instead of reaching a newer socket.
      */
     private final ObjectPool<WskSocket> spareSockets = new ObjectPool<>(() -> null, 64, 0);
+    /** The pool's depth (a lookaside list's): sockets closed beyond it in a burst are left to the GC. */
+    static final int MAX_SPARE_SOCKETS = 1024;
     private WskSocket[] retired = new WskSocket[16];
     private int retiredCount;
 
@@ -390,8 +392,8 @@ public final class WskProvider extends DispatchedProvider {
         work += cancelledConnects.completeTaken(completion);
         work += runWork();
         work += completer.runDeferred();
-        if (retiredCount > 0) {
-            recycleRetired();
+        if (retiredCount > 0 && completer.deferredCount() == 0) {
+            recycleRetired(); // not while a deferred completion (a close's, maybe) has yet to run its routine
         }
         return work;
     }
@@ -414,7 +416,10 @@ public final class WskProvider extends DispatchedProvider {
             WskSocket s = retired[i];
             retired[i] = null;
             if (s.reusable()) {
-                spareSockets.release(s);
+                if (spareSockets.spare() < MAX_SPARE_SOCKETS) {
+                    s.dropReferences(); // the last owner's context and dispatch table are not kept alive
+                    spareSockets.release(s);
+                }
             } else if (s.category() != Wsk.WSK_FLAG_LISTEN_SOCKET && s.onWorkList) {
                 retired[kept++] = s; // its last pass on the work list runs first (it does nothing once closed)
             }

@@ -151,12 +151,19 @@ public final class WskSocket {
         forgotten = false;
     }
 
+    /** A pooled socket keeps nothing of its last owner's alive (its context and dispatch table). */
+    void dropReferences() {
+        context = null;
+        dispatch = null;
+    }
+
     /**
-     * Whether this closed socket can be renewed now: a connection or stream socket (listen sockets are not
-     * pooled), off the work list, and its endpoint holding nothing (every descriptor and send given back).
+     * Whether this closed socket can be renewed now: a connection socket (listen and stream sockets are not
+     * pooled: a stream socket's WskListen answer may still be on its way), off the work list, and its endpoint
+     * holding nothing (every descriptor and send given back).
      */
     boolean reusable() {
-        return forgotten && category != Wsk.WSK_FLAG_LISTEN_SOCKET && accepts == null && !onWorkList
+        return forgotten && category == Wsk.WSK_FLAG_CONNECTION_SOCKET && accepts == null && !onWorkList
             && !connector.connectInFlight && ep.resetForReuse();
     }
 

@@ -232,6 +232,9 @@ class SoakTest {
         boolean closed;
 
         BulkReceiver(long total) {
+            // Without thread CPU time every quarter would read 0 and the rate check could not fail.
+            org.junit.jupiter.api.Assumptions.assumeTrue(threads.isCurrentThreadCpuTimeSupported()
+                && threads.isThreadCpuTimeEnabled() && startCpu >= 0, "thread CPU time measurable");
             this.total = total;
         }
 

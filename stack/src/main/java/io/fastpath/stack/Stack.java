@@ -264,6 +264,28 @@ public final class Stack implements Agent, AutoCloseable {
 
     @Override
     public int doWork() {
+        if (tcpService.pollThread() != Thread.currentThread() && tcpService.pollThread() != null) {
+            tcpService.unbindPollThread(); // another thread drives the stack now: no direct requests any more
+        }
+        tcpService.beginCycle();
+        try {
+            return dutyCycle();
+        } finally {
+            tcpService.endCycle();
+        }
+    }
+
+    /**
+     * Declares the calling thread the one that runs this stack's duty cycles ({@link StackRunner} does, on its
+     * thread; an invoker-mode loop that runs stacks and API providers on one thread may): TcpService requests it
+     * makes between duty cycles are then carried out by direct calls instead of request records
+     * ({@code TcpService.bindPollThread}). A duty cycle run by another thread undoes it.
+     */
+    public void bindPollThread() {
+        tcpService.bindPollThread();
+    }
+
+    private int dutyCycle() {
         if (!started) {
             onStart();
         }
@@ -1009,6 +1031,7 @@ public final class Stack implements Agent, AutoCloseable {
     @Override
     public void onClose() {
         draining = true;
+        tcpService.beginCycle(); // for good: requests after this go to the rings, which nobody reads any more
         // Requests already queued (above all releases of mbufs the application handed back) are honoured.
         tcpService.poll();
         commands.read(commandHandler, Integer.MAX_VALUE);

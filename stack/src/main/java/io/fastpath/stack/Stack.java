@@ -264,7 +264,8 @@ public final class Stack implements Agent, AutoCloseable {
 
     @Override
     public int doWork() {
-        if (tcpService.pollThread() != Thread.currentThread() && tcpService.pollThread() != null) {
+        Thread bound = tcpService.pollThread();
+        if (bound != null && bound != Thread.currentThread()) {
             tcpService.unbindPollThread(); // another thread drives the stack now: no direct requests any more
         }
         tcpService.beginCycle();

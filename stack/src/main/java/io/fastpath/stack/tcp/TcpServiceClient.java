@@ -40,6 +40,10 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  *     and queue the slot once on a ring with room for every slot, so they cannot be lost either. While such a
  *     control waits, requests that start something are refused, so nothing overtakes it, and the poll thread
  *     carries it out only after every request queued before it.</li>
+ * <li>On the stack's bound poll thread between duty cycles ({@link TcpService#bindPollThread}: a provider that
+ *     dispatches on the poll thread), any of these is a direct call into the service instead, as long as nothing
+ *     of this client waits on its request or release ring (so nothing is overtaken) and no side-path control
+ *     waits ({@code direct()}); inside a duty cycle, and from any other thread, they take the rings.</li>
  * </ul>
  *
  * <p>Received data is handed over as descriptors this client records in its own {@link HeldDescriptors} (its

@@ -82,6 +82,9 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
         b = new Stack(rig.b(), StackConfig.builder().name("ndkb").address(B_IP, 24)
             .countersFile(dir.resolve("b.counters")).build());
         Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
+        // ... and runs both providers: their requests are direct calls into the stacks (TcpService.bindPollThread)
+        a.bindPollThread();
+        b.bindPollThread();
         ndkA = NdkAdapter.open(a, NdkAdapterInfo.defaults());
         ndkB = NdkAdapter.open(b, NdkAdapterInfo.defaults());
         out = new UnsafeBuffer(ByteBuffer.allocateDirect(size));

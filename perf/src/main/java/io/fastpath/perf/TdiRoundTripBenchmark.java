@@ -156,6 +156,9 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         b = new Stack(rig.b(), StackConfig.builder().name("tdib").address(B_IP, 24)
             .countersFile(dir.resolve("b.counters")).build());
         Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
+        // ... and runs both providers: their requests are direct calls into the stacks (TcpService.bindPollThread)
+        a.bindPollThread();
+        b.bindPollThread();
         tdiA = TdiProvider.open(a);
         tdiB = TdiProvider.open(b);
         TdiAddress addressB = tdiB.openAddress(0, 5400);

@@ -49,7 +49,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * A WSK round trip between two stacks on a ring pair, everything on the JMH thread: both stacks' duty cycles
  * (invoker mode) and both WSK providers' dispatch, so the score is the CPU cost of the whole path with no
- * thread hand-off (TcpService's rings are still crossed, by one thread). One operation: the client's WskSend of {@code size} bytes; the
+ * thread hand-off (requests are direct calls into TcpService, events still cross its rings). One operation: the client's WskSend of {@code size} bytes; the
  * server's WskReceiveEvent keeps the chain (STATUS_PENDING) and sends every link back with WskSend straight
  * from the mbuf; each send's completion, at the last link, returns the chain with WskRelease; the client's
  * WskReceive (WAITALL) completes with all {@code size} bytes.
@@ -159,6 +159,9 @@ public class WskRoundTripBenchmark extends AllocationTracked {
         b = new Stack(rig.b(), StackConfig.builder().name("wskb").address(B_IP, 24)
             .countersFile(dir.resolve("b.counters")).build());
         Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
+        // ... and runs both providers: their requests are direct calls into the stacks (TcpService.bindPollThread)
+        a.bindPollThread();
+        b.bindPollThread();
         wskA = WskProvider.register(a);
         wskB = WskProvider.register(b);
         out = ByteBuffer.allocateDirect(size);

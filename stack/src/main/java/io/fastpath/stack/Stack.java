@@ -276,6 +276,29 @@ public final class Stack implements Agent, AutoCloseable {
 
     @Override
     public int doWork() {
+        Thread bound = tcpService.pollThread();
+        if (bound != null && bound != Thread.currentThread()) {
+            tcpService.unbindPollThread(); // another thread drives the stack now: no direct requests any more
+        }
+        tcpService.beginCycle();
+        try {
+            return dutyCycle();
+        } finally {
+            tcpService.endCycle();
+        }
+    }
+
+    /**
+     * Declares the calling thread the one that runs this stack's duty cycles ({@link StackRunner} does, on its
+     * thread; an invoker-mode loop that runs stacks and API providers on one thread may): TcpService requests it
+     * makes between duty cycles are then carried out by direct calls instead of request records
+     * ({@code TcpService.bindPollThread}). A duty cycle run by another thread undoes it.
+     */
+    public void bindPollThread() {
+        tcpService.bindPollThread();
+    }
+
+    private int dutyCycle() {
         if (!started) {
             onStart();
         }
@@ -1061,6 +1084,7 @@ public final class Stack implements Agent, AutoCloseable {
     @Override
     public void onClose() {
         draining = true;
+        tcpService.beginCycle(); // for good: requests after this go to the rings, which nobody reads any more
         // Requests already queued (above all releases of mbufs the application handed back) are honoured.
         tcpService.poll();
         commands.read(commandHandler, Integer.MAX_VALUE);

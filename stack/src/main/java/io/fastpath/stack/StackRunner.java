@@ -24,6 +24,7 @@ public final class StackRunner implements AutoCloseable {
             @Override
             public void onStart() {
                 Eal.shared().registerThread();
+                stack.bindPollThread(); // providers run alongside make their requests by direct calls
                 stack.onStart();
                 for (Agent a : alongside) {
                     a.onStart();

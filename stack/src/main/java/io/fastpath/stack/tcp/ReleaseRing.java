@@ -46,6 +46,8 @@ final class ReleaseRing {
     /** Consumer only: its own copies of credit and head. */
     private long creditGiven;
     private long read;
+    /** Poll thread: descriptors released by direct calls whose credit is still given out ({@link #grant}). */
+    private long owed;
 
     /** A ring with a record for each of {@code records} descriptors (rounded up to a power of two, at least 64). */
     ReleaseRing(int records) {
@@ -111,9 +113,36 @@ final class ReleaseRing {
         return n;
     }
 
-    /** Poll thread: {@code n} more releases may be admitted (published before the descriptors are handed over). */
+    /**
+     * Poll thread: {@code n} more releases may be admitted (published before the descriptors are handed over).
+     * Credit owed for releases made by direct calls is kept back first.
+     */
     void grant(int n) {
+        if (owed > 0) {
+            int k = (int) Math.min(owed, n);
+            owed -= k;
+            n -= k;
+            if (n == 0) {
+                return;
+            }
+        }
         creditGiven += n;
         credit.setRelease(creditGiven);
+    }
+
+    /**
+     * Poll thread: a descriptor was released by a direct call, past the ring: the credit granted for it was not
+     * used, so the next one due is kept back ({@link #grant}). Credit given out and not used then never exceeds
+     * the descriptors held plus those owed, and their sum never exceeds the descriptors the client may hold (a
+     * direct release moves one from held to owed, a handover while any are owed moves one back): so the ring's
+     * room for every descriptor still holds every admitted release.
+     */
+    void releasedDirectly() {
+        owed++;
+    }
+
+    /** Poll thread: no release admitted and not yet read (none claimed, published or not). */
+    boolean isEmpty() {
+        return tail.get() == read;
     }
 }

@@ -1,6 +1,7 @@
 package io.fastpath.stack.tcp;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
 import io.fastpath.stack.tcp.protocol.ConnectRequestFlyweight;
@@ -107,6 +108,16 @@ public final class TcpService {
 
     private final StackCounters counters;
     private final HeldDescriptors.Releaser stackRelease;
+
+    /**
+     * The thread that drives this stack's duty cycles for good ({@link #bindPollThread}), or null. A request a
+     * client makes on this thread between two duty cycles is carried out at once by a direct call ({@link #direct})
+     * instead of a record on the client's request ring. Written by that thread (a plain field: another thread
+     * either reads null or a thread that is not its own, and goes through the ring either way).
+     */
+    private Thread pollThread;
+    /** True while the bound thread is inside a duty cycle (TCP input, the clients' polls): no direct calls then. */
+    private boolean inCycle;
 
     /**
      * @param ringBytes size of each client's event ring (and at least that of its request ring)
@@ -380,6 +391,47 @@ public final class TcpService {
 
     // ================================================================ poll thread
 
+    /**
+     * Declares the calling thread the one that runs this stack's duty cycles from now on ({@code StackRunner}'s
+     * thread, or an invoker-mode loop that runs stacks and providers on one thread). Requests its clients make on
+     * this thread outside a duty cycle are then direct calls ({@link #direct}). A stack is bound to one thread at
+     * a time: call again only from a new thread once the previous one neither runs duty cycles nor makes requests
+     * any more (a stopped runner).
+     */
+    public void bindPollThread() {
+        pollThread = Thread.currentThread();
+    }
+
+    /** No thread is bound any more (a duty cycle on another thread: see {@code Stack.doWork}). */
+    public void unbindPollThread() {
+        pollThread = null;
+    }
+
+    /** The bound poll thread, or null ({@link #bindPollThread}). */
+    public Thread pollThread() {
+        return pollThread;
+    }
+
+    /** The stack begins a duty cycle (the bound thread); until {@link #endCycle}, requests go through the rings. */
+    public void beginCycle() {
+        inCycle = true;
+    }
+
+    /** The stack's duty cycle is over: requests of the bound thread are direct calls again. */
+    public void endCycle() {
+        inCycle = false;
+    }
+
+    /**
+     * Whether a request made now may be carried out by a direct call: the caller is the bound poll thread and
+     * the stack is between duty cycles (so the call never re-enters TCP input or a client's poll). The client
+     * adds its own conditions (nothing of its own queued on a ring that the call would overtake). Off with the
+     * stage budget ({@code -Dfastpath.budget=true}), whose marks belong inside a duty cycle.
+     */
+    boolean direct() {
+        return !Budget.ENABLED && pollThread == Thread.currentThread() && !inCycle;
+    }
+
     /** Carries out every client's queued requests (poll thread, each duty cycle). */
     public int poll() {
         TcpServiceClient[] all = clients.get();
@@ -448,46 +500,16 @@ public final class TcpService {
         switch (type) {
             case RequestType.SEND, RequestType.SEND_URGENT -> {
                 SendRequestFlyweight r = sendIn.wrap(b, i);
-                long handle = r.handle();
-                long requestId = r.requestId();
-                TcpConnection c = owned(client, handle);
-                if (c == null) {
-                    client.events.postSendRefused(requestId, handle, NtStatus.STATUS_INVALID_CONNECTION);
-                    return;
-                }
-                int slot = c.index;
-                if (sendCount[slot] == SENDS_PER_CONNECTION) {
-                    client.events.postSendRefused(requestId, handle, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
-                    return;
-                }
-                int at = slot * SENDS_PER_CONNECTION + (sendFirst[slot] + sendCount[slot]) % SENDS_PER_CONNECTION;
-                sendAddress[at] = r.address();
-                sendLength[at] = r.length();
-                sendOffset[at] = 0;
-                sendRequest[at] = requestId;
-                sendUrgent[at] = type == RequestType.SEND_URGENT;
-                sendCount[slot]++;
-                pump(client, c);
+                send(client, type == RequestType.SEND_URGENT, r.handle(), r.requestId(), r.address(), r.length());
             }
             case RequestType.CONNECT -> {
                 ConnectRequestFlyweight r = connectIn.wrap(b, i);
-                long requestId = r.requestId();
-                int dataLength = r.dataLength();
-                source.wrap(r.dataAddress(), Math.max(dataLength, 1));
-                int status = tcp.connect(r.localIp(), r.localPort(), r.remoteIp(), r.remotePort(), client.side,
-                    source, 0, dataLength, r.fastOpen(), r.socketOptions());
-                if (status == NtStatus.STATUS_PENDING) {
-                    TcpConnection c = tcp.lastConnection();
-                    c.handover = client.side;
-                    c.requestTag = requestId;
-                } else {
-                    client.events.postConnected(requestId, 0, status);
-                }
+                connect(client, r.requestId(), r.localIp(), r.localPort(), r.remoteIp(), r.remotePort(),
+                    r.dataAddress(), r.dataLength(), r.fastOpen(), r.socketOptions());
             }
             case RequestType.LISTEN -> {
                 ListenRequestFlyweight r = listenIn.wrap(b, i);
-                int port = r.port();
-                client.events.postListen(port, tcp.listen(0, port, client.side, r.socketOptions()));
+                listen(client, r.port(), r.socketOptions());
             }
             case RequestType.STOP_LISTENING -> stopListening(client, listenIn.wrap(b, i).port());
             case RequestType.SHUTDOWN -> applyControl(client, connectionIn.wrap(b, i).handle(),
@@ -500,27 +522,82 @@ public final class TcpService {
                 TcpServiceClient.CONTROL_REJECT);
             case RequestType.NO_DELAY -> {
                 ConnectionRequestFlyweight r = connectionIn.wrap(b, i);
-                TcpConnection c = owned(client, r.handle());
-                if (c != null) {
-                    c.noDelay(r.enable());
-                }
+                noDelay(client, r.handle(), r.enable());
             }
             case RequestType.KEEP_ALIVE -> {
                 ConnectionRequestFlyweight r = connectionIn.wrap(b, i);
-                TcpConnection c = owned(client, r.handle());
-                if (c != null) {
-                    c.keepAlive(r.enable(), r.idleNs(), r.intervalNs(), r.count());
-                }
+                keepAlive(client, r.handle(), r.enable(), r.idleNs(), r.intervalNs(), r.count());
             }
             case RequestType.OPTIONS -> {
                 ConnectionRequestFlyweight r = connectionIn.wrap(b, i);
-                TcpConnection c = owned(client, r.handle());
-                if (c != null) {
-                    tcp.setOptions(c, r.socketOptions());
-                }
+                options(client, r.handle(), r.socketOptions());
             }
             default -> {
             }
+        }
+    }
+
+    // The requests themselves (poll thread): from a record ({@link #onRequest}) or a direct call ({@link #direct}).
+
+    /** Queues a send for a connection {@code client} owns and moves what fits into its send buffer. */
+    void send(TcpServiceClient client, boolean urgent, long handle, long requestId, long address, int length) {
+        TcpConnection c = owned(client, handle);
+        if (c == null) {
+            client.events.postSendRefused(requestId, handle, NtStatus.STATUS_INVALID_CONNECTION);
+            return;
+        }
+        int slot = c.index;
+        if (sendCount[slot] == SENDS_PER_CONNECTION) {
+            client.events.postSendRefused(requestId, handle, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            return;
+        }
+        int at = slot * SENDS_PER_CONNECTION + (sendFirst[slot] + sendCount[slot]) % SENDS_PER_CONNECTION;
+        sendAddress[at] = address;
+        sendLength[at] = length;
+        sendOffset[at] = 0;
+        sendRequest[at] = requestId;
+        sendUrgent[at] = urgent;
+        sendCount[slot]++;
+        pump(client, c);
+    }
+
+    /** Opens a connection for {@code client} (its data, if any, is copied into the send buffer here). */
+    void connect(TcpServiceClient client, long requestId, int localIp, int localPort, int remoteIp, int remotePort,
+                 long dataAddress, int dataLength, boolean fastOpen, long socketOptions) {
+        source.wrap(dataAddress, Math.max(dataLength, 1));
+        int status = tcp.connect(localIp, localPort, remoteIp, remotePort, client.side, source, 0, dataLength,
+            fastOpen, socketOptions);
+        if (status == NtStatus.STATUS_PENDING) {
+            TcpConnection c = tcp.lastConnection();
+            c.handover = client.side;
+            c.requestTag = requestId;
+        } else {
+            client.events.postConnected(requestId, 0, status);
+        }
+    }
+
+    void listen(TcpServiceClient client, int port, long socketOptions) {
+        client.events.postListen(port, tcp.listen(0, port, client.side, socketOptions));
+    }
+
+    void noDelay(TcpServiceClient client, long handle, boolean on) {
+        TcpConnection c = owned(client, handle);
+        if (c != null) {
+            c.noDelay(on);
+        }
+    }
+
+    void keepAlive(TcpServiceClient client, long handle, boolean on, long idleNs, long intervalNs, int count) {
+        TcpConnection c = owned(client, handle);
+        if (c != null) {
+            c.keepAlive(on, idleNs, intervalNs, count);
+        }
+    }
+
+    void options(TcpServiceClient client, long handle, long socketOptions) {
+        TcpConnection c = owned(client, handle);
+        if (c != null) {
+            tcp.setOptions(c, socketOptions);
         }
     }
 

@@ -40,6 +40,10 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  *     and queue the slot once on a ring with room for every slot, so they cannot be lost either. While such a
  *     control waits, requests that start something are refused, so nothing overtakes it, and the poll thread
  *     carries it out only after every request queued before it.</li>
+ * <li>On the stack's bound poll thread between duty cycles ({@link TcpService#bindPollThread}: a provider that
+ *     dispatches on the poll thread), any of these is a direct call into the service instead, as long as nothing
+ *     of this client waits on its request or release ring (so nothing is overtaken) and no side-path control
+ *     waits ({@code direct()}); inside a duty cycle, and from any other thread, they take the rings.</li>
  * </ul>
  *
  * <p>Received data is handed over as descriptors this client records in its own {@link HeldDescriptors} (its
@@ -189,6 +193,11 @@ public final class TcpServiceClient implements TcpClient {
     /** As above, with per-connection options ({@link TcpSocketOptions#of}). */
     public boolean connect(long requestId, int localIp, int localPort, int remoteIp, int remotePort, long address,
                            int length, boolean fastOpen, long socketOptions) {
+        if (direct()) {
+            service.connect(this, requestId, localIp, localPort, remoteIp, remotePort, address, length, fastOpen,
+                socketOptions);
+            return true;
+        }
         int index = claimRequest(RequestType.CONNECT, ConnectRequestFlyweight.LENGTH);
         if (index < 0) {
             return false;
@@ -229,6 +238,10 @@ public final class TcpServiceClient implements TcpClient {
 
     /** Listens on a port; its connections get {@code socketOptions} ({@link TcpSocketOptions#of}). */
     public boolean listen(int port, long socketOptions) {
+        if (direct()) {
+            service.listen(this, port, socketOptions);
+            return true;
+        }
         int index = claimRequest(RequestType.LISTEN, ListenRequestFlyweight.LENGTH);
         if (index < 0) {
             return false;
@@ -252,6 +265,10 @@ public final class TcpServiceClient implements TcpClient {
     }
 
     private boolean send(int type, long handle, long requestId, long address, int length) {
+        if (direct()) {
+            service.send(this, type == RequestType.SEND_URGENT, handle, requestId, address, length);
+            return true;
+        }
         int index = claimRequest(type, SendRequestFlyweight.LENGTH);
         if (index < 0) {
             return false;
@@ -267,6 +284,10 @@ public final class TcpServiceClient implements TcpClient {
 
     /** TCP_NODELAY for a connection. */
     public boolean noDelay(long handle, boolean on) {
+        if (direct()) {
+            service.noDelay(this, handle, on);
+            return true;
+        }
         int index = claimRequest(RequestType.NO_DELAY, ConnectionRequestFlyweight.LENGTH);
         if (index < 0) {
             return false;
@@ -278,6 +299,10 @@ public final class TcpServiceClient implements TcpClient {
 
     /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT for a connection. */
     public boolean keepAlive(long handle, boolean on, long idleNs, long intervalNs, int count) {
+        if (direct()) {
+            service.keepAlive(this, handle, on, idleNs, intervalNs, count);
+            return true;
+        }
         int index = claimRequest(RequestType.KEEP_ALIVE, ConnectionRequestFlyweight.LENGTH);
         if (index < 0) {
             return false;
@@ -294,6 +319,10 @@ public final class TcpServiceClient implements TcpClient {
 
     /** SO_RCVBUF and TCP_MAXRT for an open connection ({@link TcpSocketOptions#of}; timestamps ignored). */
     public boolean options(long handle, long socketOptions) {
+        if (direct()) {
+            service.options(this, handle, socketOptions);
+            return true;
+        }
         int index = claimRequest(RequestType.OPTIONS, ConnectionRequestFlyweight.LENGTH);
         if (index < 0) {
             return false;
@@ -312,6 +341,18 @@ public final class TcpServiceClient implements TcpClient {
         e = ENCODERS.get();
         lastEncoders = e;
         return e;
+    }
+
+    /**
+     * Whether this request may be a direct call into the service instead of a record (docs/architecture.md,
+     * "Direct requests"): the caller is the stack's bound poll thread between two duty cycles
+     * ({@link TcpService#direct}), the client is open, no side-path control waits (it must not be overtaken), and
+     * the request ring is empty (nothing of this client queued before it: order is kept). Otherwise the request
+     * takes the ring as from any other thread.
+     */
+    private boolean direct() {
+        return service.direct() && sidePathPending.get() == 0 && closeState.get() == OPEN
+            && requests.producerPosition() == requests.consumerPosition();
     }
 
     /** Room on the request ring for a request that starts something, or -1 (full, a control waits, closed). */
@@ -347,6 +388,10 @@ public final class TcpServiceClient implements TcpClient {
         if (closeState.get() != OPEN) {
             return false; // its listeners stop with it
         }
+        if (direct()) {
+            service.stopListening(this, port);
+            return true;
+        }
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(RequestType.STOP_LISTENING, ListenRequestFlyweight.LENGTH);
             if (index >= 0) {
@@ -372,6 +417,10 @@ public final class TcpServiceClient implements TcpClient {
     private boolean control(int type, int flag, long handle) {
         if (closeState.get() != OPEN) {
             return false; // its connections are reset with it
+        }
+        if (direct()) {
+            service.applyControl(this, handle, flag);
+            return true;
         }
         if (sidePathPending.get() == 0) {
             int index = requests.tryClaim(type, ConnectionRequestFlyweight.HANDLE_LENGTH);
@@ -447,6 +496,14 @@ public final class TcpServiceClient implements TcpClient {
     public boolean release(long handle, long mbuf, int length) {
         if (closeState.get() != OPEN) {
             return false; // the close returned every descriptor the client held
+        }
+        if (service.direct() && releases.isEmpty()) {
+            // The poll thread between duty cycles, no release of this client queued before it: honoured (or
+            // refused and counted) at once. It used no credit, so the next one granted is not given out.
+            if (service.onRelease(this, handle, mbuf, length)) {
+                releases.releasedDirectly();
+            }
+            return true;
         }
         if (!releases.offer(handle, mbuf, length)) {
             releasesRefused.incrementAndGet();

@@ -1,0 +1,292 @@
+package io.fastpath.stack.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.Stack;
+import io.fastpath.stack.counters.DropReason;
+import io.fastpath.stack.wire.Ipv4Address;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Direct requests (docs/architecture.md, "Direct requests"): a client request made on the stack's bound poll
+ * thread between two duty cycles is carried out by a direct call, not a record on the request ring; it never
+ * overtakes a request of the client already on the ring, never runs inside the stack's duty cycle (TCP input),
+ * and a request from any other thread still takes the ring. Two stacks over a ring pair in invoker mode, both
+ * bound to the test thread, as the API benchmarks run them.
+ */
+class TcpServiceDirectTest {
+    private static final int A_IP = Ipv4Address.parse("10.15.0.1");
+    private static final int B_IP = Ipv4Address.parse("10.15.0.2");
+    private static final int PORT = 7;
+    private static final int RAW_PORT = 9;
+
+    @TempDir
+    Path dir;
+    private TcpServiceRig rig;
+    private Stack peer;
+    private Stack server;
+    private final List<ByteBuffer> keep = new ArrayList<>();
+
+    @BeforeEach
+    void up() {
+        rig = new TcpServiceRig(dir, "tsdi", A_IP, B_IP, 0);
+        peer = rig.peer;
+        server = rig.server;
+        peer.bindPollThread();
+        server.bindPollThread();
+    }
+
+    @AfterEach
+    void down() {
+        rig.close();
+    }
+
+    /** One client's view: its connection, the bytes it received (kept or released), its send completions. */
+    private static final class Side implements TcpEventHandler, Runnable {
+        final TcpServiceClient client;
+        long handle;
+        final ByteArrayOutputStream received = new ByteArrayOutputStream();
+        final List<long[]> held = new ArrayList<>();
+        final List<Long> completed = new ArrayList<>();
+        boolean release = true;
+        int listenStatus = -1;
+
+        Side(TcpServiceClient client) {
+            this.client = client;
+        }
+
+        @Override
+        public void run() {
+            client.pollEvents(this);
+        }
+
+        @Override
+        public void onListenComplete(int port, int status) {
+            listenStatus = status;
+        }
+
+        @Override
+        public void onConnectComplete(long requestId, long h, int status) {
+            assertEquals(NtStatus.STATUS_SUCCESS, status);
+            handle = h;
+        }
+
+        @Override
+        public void onAccepted(int listenPort, long h, int remoteIp, int remotePort) {
+            handle = h;
+        }
+
+        @Override
+        public void onReceive(long h, long mbuf, long address, int length) {
+            byte[] bytes = new byte[length];
+            new UnsafeBuffer(address, length).getBytes(0, bytes);
+            received.writeBytes(bytes);
+            if (release) {
+                assertTrue(client.release(h, mbuf, length));
+            } else {
+                held.add(new long[] {h, mbuf, length});
+            }
+        }
+
+        @Override
+        public void onSendComplete(long requestId, long h, int bytes, int status) {
+            assertEquals(NtStatus.STATUS_SUCCESS, status);
+            completed.add(requestId);
+        }
+
+        @Override
+        public void onPeerClosed(long h) {
+        }
+
+        @Override
+        public void onClosed(long h, int status) {
+        }
+
+        String text() {
+            return received.toString(StandardCharsets.US_ASCII);
+        }
+    }
+
+    private Side serverSide;
+    private Side peerSide;
+
+    /** A connection between a client on each stack, made with direct requests. */
+    private void connect() {
+        serverSide = new Side(server.tcpService().newClient());
+        peerSide = new Side(peer.tcpService().newClient());
+        rig.polled.add(serverSide);
+        rig.polled.add(peerSide);
+        long before = serverSide.client.requestPosition();
+        assertTrue(serverSide.client.listen(PORT));
+        assertEquals(before, serverSide.client.requestPosition(), "the listen was a direct call, not a record");
+        serverSide.run();
+        assertEquals(NtStatus.STATUS_SUCCESS, serverSide.listenStatus, "carried out already: its outcome is posted");
+        assertTrue(peerSide.client.connect(1, B_IP, PORT, 0));
+        rig.pumpUntil(() -> serverSide.handle != 0 && peerSide.handle != 0, "connected");
+    }
+
+    /** Sends one ASCII character from {@code side} (from whichever thread calls). */
+    private boolean send(Side side, char ch, long requestId) {
+        ByteBuffer b = ByteBuffer.allocateDirect(1).put(0, (byte) ch);
+        synchronized (keep) {
+            keep.add(b); // valid until the test ends
+        }
+        return side.client.send(side.handle, requestId, BufferUtil.address(b), 1);
+    }
+
+    private void sendFromAnotherThread(Side side, char ch, long requestId) throws InterruptedException {
+        boolean[] ok = new boolean[1];
+        Thread t = new Thread(() -> ok[0] = send(side, ch, requestId), "foreign");
+        t.start();
+        t.join();
+        assertTrue(ok[0]);
+    }
+
+    @Test
+    void aDirectRequestNeverOvertakesOneOfTheSameClientOnTheRing() throws InterruptedException {
+        connect();
+        TcpServiceClient c = serverSide.client;
+        long p0 = c.requestPosition();
+        assertTrue(send(serverSide, 'a', 1));
+        assertEquals(p0, c.requestPosition(), "the bound thread between duty cycles: a direct call");
+        sendFromAnotherThread(serverSide, 'b', 2);
+        long p1 = c.requestPosition();
+        assertTrue(p1 > p0, "another thread's request is a record on the ring");
+        assertTrue(send(serverSide, 'c', 3));
+        long p2 = c.requestPosition();
+        assertTrue(p2 > p1, "the ring holds a request of this client: this one queues behind it");
+        assertFalse(c.requestsTaken(p2));
+        rig.pumpUntil(() -> serverSide.completed.size() == 3, "three sends complete");
+        assertEquals(List.of(1L, 2L, 3L), serverSide.completed, "completions in request order");
+        assertTrue(c.requestsTaken(p2));
+        assertTrue(send(serverSide, 'd', 4));
+        assertEquals(p2, c.requestPosition(), "the ring is empty again: direct");
+        rig.pumpUntil(() -> peerSide.received.size() == 4, "four bytes at the peer");
+        assertEquals("abcd", peerSide.text(), "bytes in request order");
+        assertEquals(0, server.counters().drop(DropReason.REQUEST_REFUSED).get());
+    }
+
+    @Test
+    void aRequestMadeInsideTheDutyCycleGoesThroughTheRing() {
+        connect();
+        TcpServiceClient c = serverSide.client;
+        ByteBuffer x = ByteBuffer.allocateDirect(1).put(0, (byte) 'x');
+        AtomicLong before = new AtomicLong(-1);
+        AtomicLong after = new AtomicLong(-1);
+        // A raw TCP handler on the server stack runs inside its duty cycle's input, on the bound thread: a client
+        // request it makes must not re-enter TCP from there.
+        server.tcp().listen(0, RAW_PORT, connection -> new TcpHandler() {
+            @Override
+            public int onReceive(TcpConnection conn, long address, int length) {
+                before.set(c.requestPosition());
+                assertTrue(c.send(serverSide.handle, 7, BufferUtil.address(x), 1));
+                after.set(c.requestPosition());
+                return length;
+            }
+        });
+        Side raw = new Side(peer.tcpService().newClient());
+        rig.polled.add(raw);
+        assertTrue(raw.client.connect(2, B_IP, RAW_PORT, 0));
+        rig.pumpUntil(() -> raw.handle != 0, "raw connection");
+        assertTrue(send(raw, 'r', 9));
+        rig.pumpUntil(() -> after.get() >= 0, "the raw handler ran");
+        assertTrue(after.get() > before.get(), "inside the duty cycle: a record on the ring, not a direct call");
+        rig.pumpUntil(() -> peerSide.received.size() == 1, "the send made inside the cycle arrives");
+        assertEquals("x", peerSide.text());
+        assertEquals(List.of(7L), serverSide.completed);
+    }
+
+    @Test
+    void requestsFromAnotherThreadOrOnAnUnboundStackTakeTheRing() throws InterruptedException {
+        connect();
+        TcpServiceClient c = serverSide.client;
+        assertEquals(Thread.currentThread(), server.tcpService().pollThread());
+        long p0 = c.requestPosition();
+        sendFromAnotherThread(serverSide, 'f', 1);
+        assertTrue(c.requestPosition() > p0, "a foreign thread's send is a record");
+        rig.pumpUntil(() -> peerSide.received.size() == 1, "the foreign send arrives");
+        // A duty cycle run by another thread unbinds the stack: the test thread's requests take the ring again.
+        Thread t = Thread.ofVirtual().start(server::doWork); // virtual: no mempool cache of its own
+        t.join();
+        assertEquals(null, server.tcpService().pollThread());
+        long p1 = c.requestPosition();
+        assertTrue(send(serverSide, 'g', 2));
+        assertTrue(c.requestPosition() > p1, "unbound: a record");
+        rig.pumpUntil(() -> peerSide.received.size() == 2, "the second send arrives");
+        assertEquals("fg", peerSide.text());
+    }
+
+    @Test
+    void aDirectReleaseIsHonouredAtOnceAndTheReleaseCreditStaysExact() throws InterruptedException {
+        connect();
+        peerSide.release = false;
+        for (int k = 0; k < 4; k++) {
+            assertTrue(send(serverSide, (char) ('0' + k), k));
+            int want = k + 1;
+            rig.pumpUntil(() -> peerSide.received.size() == want, "byte " + want);
+        }
+        assertEquals(4, peerSide.held.size());
+        TcpService service = peer.tcpService();
+        assertEquals(4, service.heldDescriptors());
+        // Two released on the bound thread between cycles: honoured before any duty cycle runs.
+        for (int k = 0; k < 2; k++) {
+            long[] d = peerSide.held.remove(0);
+            assertTrue(peerSide.client.release(d[0], d[1], (int) d[2]));
+        }
+        assertEquals(2, service.heldDescriptors(), "direct releases honoured at once");
+        // A second release of an already released descriptor is refused and counted, never a double free.
+        // Two from another thread: through the release ring, with the credit the handovers granted.
+        long[][] rest = peerSide.held.toArray(new long[0][]);
+        peerSide.held.clear();
+        assertEquals(2, releaseFromAnotherThread(rest), "both admitted");
+        assertEquals(2, service.heldDescriptors(), "queued, not yet taken");
+        rig.pumpUntil(() -> service.heldDescriptors() == 0, "ring releases honoured");
+        assertEquals(0, peer.counters().drop(DropReason.RELEASE_REFUSED).get(), "every release honoured");
+        // More data, released from the foreign thread only: the credit kept back for the direct releases is owed,
+        // not lost, so each new handover's release is still admitted.
+        for (int k = 0; k < 3; k++) {
+            assertTrue(send(serverSide, (char) ('a' + k), 10 + k));
+            int want = 5 + k;
+            rig.pumpUntil(() -> peerSide.received.size() == want, "byte " + want);
+        }
+        long[][] more = peerSide.held.toArray(new long[0][]);
+        peerSide.held.clear();
+        assertEquals(3, releaseFromAnotherThread(more), "a release of each held descriptor is admitted");
+        rig.pumpUntil(() -> service.heldDescriptors() == 0, "all honoured");
+        assertEquals(0, peer.counters().drop(DropReason.RELEASE_REFUSED).get());
+        assertEquals("0123abc", peerSide.text());
+        // Nothing held now: a release from another thread finds no credit and is refused at once. (Had the direct
+        // releases' credit stayed given out, it would be admitted.)
+        assertEquals(0, releaseFromAnotherThread(new long[][] {more[0]}), "no credit left over");
+    }
+
+    /** Releases descriptors from a new thread; returns how many were admitted. */
+    private int releaseFromAnotherThread(long[][] descriptors) throws InterruptedException {
+        int[] admitted = new int[1];
+        Thread t = new Thread(() -> {
+            for (long[] d : descriptors) {
+                if (peerSide.client.release(d[0], d[1], (int) d[2])) {
+                    admitted[0]++;
+                }
+            }
+        }, "foreign-release");
+        t.start();
+        t.join();
+        return admitted[0];
+    }
+}

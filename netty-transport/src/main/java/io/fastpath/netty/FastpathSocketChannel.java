@@ -181,8 +181,9 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             FastpathIoHandler h = r.attachment();
             if (io != null && io != h) {
                 r.cancel();
-                promise.setFailure(new IllegalStateException("an accepted connection lives on its listener's stack:"
-                    + " use the same FastpathEventLoopGroup as parent and child group (group(g) or group(g, g))"));
+                promise.setFailure(new IllegalStateException("an accepted connection lives on the loop of the stack"
+                    + " shard that accepted it: use the same FastpathEventLoopGroup as parent and child group"
+                    + " (group(g) or group(g, g)), and register it through the group (its register picks that loop)"));
                 return;
             }
             registration = r;
@@ -639,6 +640,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         unsafe().close(unsafe().voidPromise());
     }
 
+    /** The handler of the loop this channel lives (or will live) on; null before a client channel registers. */
+    FastpathIoHandler handler() {
+        return io;
+    }
+
     /**
      * Closes the channel from the event loop (loop shutdown, listener close): through Netty when registered; an
      * accepted channel not registered yet has no event loop for Netty's close, so it is closed directly (a later
@@ -690,12 +696,19 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (localAddress != null) {
             doBind(localAddress);
         } else if (heldPort == 0) {
-            int port = io.stack.ports().allocate(false);
+            int port = io.allocatePort(remoteIp, remoteAddress.getPort());
             if (port == 0) {
                 throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES)
                     + ")");
             }
             heldPort = port;
+        }
+        int owner = io.ownerOf(heldPort, remoteIp, remoteAddress.getPort());
+        if (owner != io.shard) {
+            // The peer's answers would arrive on the owner's queue, a shard that does not know this connection.
+            throw new BindException("local port " + heldPort + " to " + remoteAddress + " is a flow of stack shard "
+                + owner + ", this channel's loop is shard " + io.shard + "'s: connect from that shard's loop"
+                + " (FastpathEventLoopGroup.loop(" + owner + ")) or leave the local port to the loop");
         }
         long dataAddress = 0;
         int dataLength = 0;

@@ -46,6 +46,12 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
     private FastpathEventLoopGroup(FastpathIoHandler.Factory factory, ThreadFactory threads) {
         super(factory.queues(), threads, factory);
         this.factory = factory;
+        // Netty starts a loop's thread with its first task; a shard's loop must poll its queue from the start,
+        // channel or not: another shard's connection's segments may arrive on it (RSS, or a peer that does not
+        // hash), and ARP is answered on every queue.
+        for (io.netty.util.concurrent.EventExecutor loop : this) {
+            loop.execute(() -> { });
+        }
     }
 
     /**
@@ -69,6 +75,11 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
     /** Shard {@code q}'s stack: counters, ports, TCP diagnostics. Read it on {@link #loop loop(q)}. */
     public Stack stack(int q) {
         return factory.stack(q);
+    }
+
+    /** The stack shards with {@code --queues N > 1} (null with one queue): their counters, owner function, group. */
+    public io.fastpath.stack.shard.StackShards shards() {
+        return factory.shards();
     }
 
     /** The port queues, stack shards and event loops: {@code --queues}. */

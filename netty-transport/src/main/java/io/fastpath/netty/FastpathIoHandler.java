@@ -669,6 +669,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             return stacks.length;
         }
 
+        /** The shards (null with one queue). */
+        StackShards shards() {
+            return shards;
+        }
+
         Stack stack(int q) {
             return stacks[q];
         }

@@ -634,6 +634,12 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             queueDrain();
             return;
         }
+        if (!isRegistered()) {
+            // Accepted, reset before the acceptor registered it (on another shard's loop meanwhile, with several
+            // queues): no pipeline to tell yet; its registration then fails and the acceptor drops it.
+            closeFromLoop();
+            return;
+        }
         if (!graceful && status != NtStatus.STATUS_CONNECTION_ABORTED) {
             pipeline().fireExceptionCaught(Status.closed(status));
         }

@@ -111,8 +111,12 @@ class LinuxShardedPeersTest {
         // ab may open a few connections more than it sends requests on (its concurrency at the end).
         assertTrue(on0 + on1 >= 2001 && on0 + on1 <= 2001 + 16, "curl's connection and ab's 2,000: " + (on0 + on1));
         assertTrue(on0 > 0 && on1 > 0, "connections on both loops: " + on0 + " + " + on1);
-        assertEquals(on0, group.stack(0).counters().tcpPassiveOpens.get() - opens0, "shard 0's passive opens");
-        assertEquals(on1, group.stack(1).counters().tcpPassiveOpens.get() - opens1, "shard 1's passive opens");
+        // Each child is one of its shard's passive opens; ab's last extra connections may be reset before their
+        // channel is registered (the stack counted them, no pipeline ever saw them): at most its concurrency.
+        long passive0 = group.stack(0).counters().tcpPassiveOpens.get() - opens0;
+        long passive1 = group.stack(1).counters().tcpPassiveOpens.get() - opens1;
+        assertTrue(on0 <= passive0 && on1 <= passive1 && passive0 + passive1 - on0 - on1 <= 16,
+            "children per loop " + on0 + " + " + on1 + ", passive opens per shard " + passive0 + " + " + passive1);
         System.out.println("ab over 2 loops: " + number(out, "Requests per second:\\s+([0-9.]+)")
             + " requests/s, connections per loop " + on0 + " + " + on1 + ", forwarded frames "
             + group.stack(0).counters().forwardedFrames.get() + " + " + group.stack(1).counters().forwardedFrames.get());

@@ -1,7 +1,12 @@
 package io.fastpath.netty;
 
 import io.fastpath.dpdk.Port;
+import io.fastpath.stack.Stack;
 import io.fastpath.stack.tcp.TcpConfig;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +21,12 @@ import io.netty.util.concurrent.DefaultThreadFactory;
  * yields the core each idle turn (at once back when no other thread wants it), so that loops sharing a core hand it
  * over instead of waiting out each other's time slices.
  *
- * <p>One event loop, one stack, one port queue for now ({@code --queues 1}). Channels:
+ * <p>One event loop per port queue: {@code --queues N} ({@link Builder#queues}) opens the port with N rx/tx queue
+ * pairs and N stack shards ({@link io.fastpath.stack.shard.StackShards}: a connection lives on the shard its flow
+ * hashes to under the port's RSS), and the group has N event loops, loop k being shard k's poll thread. The
+ * application does not change: {@link #next()} goes round the loops; a server channel listens on every shard and
+ * each accepted channel is registered on the loop of the shard that accepted it ({@link #register(Channel)}); a
+ * client channel on loop k connects from an ephemeral port whose flow RSS gives back to shard k. Channels:
  * {@link FastpathServerSocketChannel} and {@link FastpathSocketChannel}.
  *
  * <pre>{@code
@@ -34,13 +44,19 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
     private final FastpathIoHandler.Factory factory;
 
     private FastpathEventLoopGroup(FastpathIoHandler.Factory factory, ThreadFactory threads) {
-        super(1, threads, factory);
+        super(factory.queues(), threads, factory);
         this.factory = factory;
+        // Netty starts a loop's thread with its first task; a shard's loop must poll its queue from the start,
+        // channel or not: another shard's connection's segments may arrive on it (RSS, or a peer that does not
+        // hash), and ARP is answered on every queue.
+        for (io.netty.util.concurrent.EventExecutor loop : this) {
+            loop.execute(() -> { });
+        }
     }
 
     /**
      * A group configured with the command line's port flags: {@code --vdev} (required), {@code --ip} (required,
-     * address/prefix), {@code --gw}, {@code --queues} (1 only for now), {@code --eal} (extra EAL arguments, space
+     * address/prefix), {@code --gw}, {@code --queues} (event loops, one per queue), {@code --eal} (extra EAL arguments, space
      * separated) and {@code --pcap} (capture file). {@code --flag value} and {@code --flag=value} both work.
      */
     public static FastpathEventLoopGroup fromArgs(String... args) {
@@ -51,9 +67,76 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
         return new Builder();
     }
 
-    /** The stack behind the (only) event loop: counters, ports, TCP diagnostics. Read it on the event loop. */
-    public io.fastpath.stack.Stack stack() {
-        return factory.stack();
+    /** The stack behind the first event loop (with one queue, the only one). Read it on its event loop. */
+    public Stack stack() {
+        return factory.stack(0);
+    }
+
+    /** Shard {@code q}'s stack: counters, ports, TCP diagnostics. Read it on {@link #loop loop(q)}. */
+    public Stack stack(int q) {
+        return factory.stack(q);
+    }
+
+    /** The stack shards with {@code --queues N > 1} (null with one queue): their counters, owner function, group. */
+    public io.fastpath.stack.shard.StackShards shards() {
+        return factory.shards();
+    }
+
+    /** The port queues, stack shards and event loops: {@code --queues}. */
+    public int queues() {
+        return factory.queues();
+    }
+
+    /** The event loop of shard {@code q} (its poll thread). */
+    public IoEventLoop loop(int q) {
+        return factory.handlers[q].loop;
+    }
+
+    /** The shard whose loop {@code loop} is, or -1 if it is not one of this group's. */
+    public int shardOf(io.netty.channel.EventLoop loop) {
+        for (int q = 0; q < factory.handlers.length; q++) {
+            if (factory.handlers[q].loop == loop) {
+                return q;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Registers a channel: an accepted {@link FastpathSocketChannel} on the loop of the shard that accepted it
+     * (what Netty's acceptor does with every child, {@code childGroup.register(child)}), any other on the next loop
+     * ({@link #next()}, round-robin).
+     */
+    @SuppressWarnings("deprecation") // Netty's acceptor registers children through it
+    @Override
+    public ChannelFuture register(Channel channel) {
+        IoEventLoop home = homeOf(channel);
+        return home != null ? home.register(channel) : super.register(channel);
+    }
+
+    @SuppressWarnings("deprecation")
+    @Override
+    public ChannelFuture register(ChannelPromise promise) {
+        IoEventLoop home = homeOf(promise.channel());
+        return home != null ? home.register(promise) : super.register(promise);
+    }
+
+    @Deprecated
+    @SuppressWarnings("deprecation")
+    @Override
+    public ChannelFuture register(Channel channel, ChannelPromise promise) {
+        IoEventLoop home = homeOf(channel);
+        return home != null ? home.register(channel, promise) : super.register(channel, promise);
+    }
+
+    private IoEventLoop homeOf(Channel channel) {
+        if (channel instanceof FastpathSocketChannel c) {
+            FastpathIoHandler h = c.handler();
+            if (h != null && h.shards() == factory.handlers.length && factory.handlers[h.shard] == h) {
+                return h.loop;
+            }
+        }
+        return null;
     }
 
     /** Duty cycles and stack events that threw (each is logged and the loop goes on): 0 in a healthy run. */
@@ -135,11 +218,14 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
             return this;
         }
 
-        /** Port queues, one event loop (and stack) each: only 1 is supported so far. */
+        /**
+         * Port queues (rx/tx queue pairs), one stack shard and one event loop each (default 1, at most 64). With
+         * {@link #port} a port of your own, N > 1 needs an {@link io.fastpath.dpdk.EthDevPort} with N queues.
+         */
         public Builder queues(int value) {
-            if (value != 1) {
-                throw new IllegalArgumentException("--queues " + value + ": the Netty transport runs one event loop"
-                    + " on one port queue for now; use --queues 1 (or leave it out)");
+            if (value < 1 || value > io.fastpath.stack.tcp.TcpService.MAX_SHARDS) {
+                throw new IllegalArgumentException("--queues must be 1.." + io.fastpath.stack.tcp.TcpService.MAX_SHARDS
+                    + ", got " + value);
             }
             this.queues = value;
             return this;

@@ -8,10 +8,14 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.device.PcapPort;
+import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.shard.StackShards;
+import io.fastpath.stack.tcp.LocalPorts;
 import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpServiceClient;
 import io.fastpath.stack.wire.Ipv4Address;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
@@ -24,9 +28,9 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.agrona.collections.Int2IntHashMap;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 
@@ -36,6 +40,11 @@ import org.agrona.collections.Long2ObjectHashMap;
  * events of this handler's {@link TcpServiceClient} (connects, accepts, zero-copy data, send completions, closes),
  * which it hands to the channels; Netty then runs its tasks and scheduled tasks, and calls {@code run} again. It
  * never blocks; idle for a while, it yields the core each idle turn ({@link #IDLE_TURNS_BEFORE_YIELD}).
+ *
+ * <p>With several queues ({@code --queues N}) the group has N event loops, and handler q is shard q's poll thread
+ * ({@link StackShards}): its stack, its {@link TcpServiceClient}, its connections. A listening channel listens on
+ * every shard ({@link #listenShard}); a connection a shard accepts becomes a channel of that shard's loop, handed to
+ * its server channel's loop for Netty's acceptor and registered back on this loop.
  *
  * <p>Thread: everything on the event loop thread, except {@link #wakeup} (nothing to wake: the loop spins).
  * Buffers: each received segment becomes one {@link MbufByteBuf} over its mbuf, owned by the pipeline until its
@@ -57,18 +66,22 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     static final int IDLE_TURNS_BEFORE_YIELD = 1_000;
 
     private final Factory factory;
+    /** This handler's shard (0 with one queue). */
+    final int shard;
     final Stack stack;
     final TcpServiceClient client;
     /** Received buffers go back through this (made once: no allocation per buffer). */
     final MbufByteBuf.Releaser releaser;
     private final ThreadAwareExecutor executor;
+    /** The event loop this handler runs in (Netty gives the loop itself as the executor). */
+    final IoEventLoop loop;
 
     /** Connections by handle, from connect or accept until the stack reports them closed. */
     private final Long2ObjectHashMap<FastpathSocketChannel> connections = new Long2ObjectHashMap<>();
     /** Connects waiting for their outcome, by request id. */
     private final Long2ObjectHashMap<FastpathSocketChannel> connects = new Long2ObjectHashMap<>();
+    /** Server channels listening on this shard, by port (their own loop may be another shard's). */
     private final Int2ObjectHashMap<FastpathServerSocketChannel> listeners = new Int2ObjectHashMap<>();
-    private final Int2IntHashMap listenResults = new Int2IntHashMap(Integer.MIN_VALUE);
     /** Channels that read in this turn (a readComplete each) and channels with queued input to hand on. */
     private final ArrayList<FastpathSocketChannel> readThisTurn = new ArrayList<>();
     private final ArrayList<Object> toDrain = new ArrayList<>();
@@ -83,12 +96,14 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     /** Idle turns in a row ({@link #IDLE_TURNS_BEFORE_YIELD}). */
     private int idleTurns;
 
-    private FastpathIoHandler(Factory factory, ThreadAwareExecutor executor) {
+    private FastpathIoHandler(Factory factory, int shard, ThreadAwareExecutor executor) {
         this.factory = factory;
-        this.stack = factory.stack;
-        this.client = factory.client;
+        this.shard = shard;
+        this.stack = factory.stacks[shard];
+        this.client = factory.clients[shard];
         this.releaser = client::release;
         this.executor = executor;
+        this.loop = executor instanceof IoEventLoop l ? l : null;
     }
 
     // ================================================================ IoHandler
@@ -191,7 +206,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     public void prepareToDestroy() {
         // Graceful shutdown: every connection and listener of this loop closes (FINs go out in the quiet period).
         for (FastpathServerSocketChannel s : new ArrayList<>(listeners.values())) {
-            s.unsafe().close(s.unsafe().voidPromise());
+            if (s.home() == this) {
+                s.unsafe().close(s.unsafe().voidPromise());
+            } else {
+                stopListening(s, s.port()); // its own loop closes it (and may be shutting down as well)
+            }
         }
         for (FastpathSocketChannel c : new ArrayList<>(connections.values())) {
             if (c.isOpen()) {
@@ -219,7 +238,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
                 c.stackClosed();
             }
             connections.clear();
-            factory.close();
+            factory.handlerDestroyed();
             Eal.shared().unregisterThread();
         }
     }
@@ -334,36 +353,81 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         return id;
     }
 
-    /**
-     * Listens on {@code port} and waits (running the stack) for its answer, unless called from inside an event
-     * (a handler that binds in channelRead): then the answer comes later and a failure closes the channel.
-     */
-    int listen(FastpathServerSocketChannel channel, int port, long socketOptions) {
-        listenResults.remove(port);
-        if (!client.listen(port, socketOptions)) {
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
-        }
-        listeners.put(port, channel);
-        if (inEvents) {
-            return NtStatus.STATUS_PENDING;
-        }
-        long deadline = System.nanoTime() + LISTEN_WAIT_NS;
-        while (!listenResults.containsKey(port)) {
-            if (System.nanoTime() - deadline > 0) {
-                listeners.remove(port);
-                client.stopListening(port);
-                return NtStatus.STATUS_IO_TIMEOUT;
-            }
-            stack.doWork();
-            pollEvents();
-        }
-        int status = listenResults.remove(port);
-        if (status != NtStatus.STATUS_SUCCESS) {
-            listeners.remove(port);
-        }
-        return status;
+    /** The shards of the group (1 with one queue). */
+    int shards() {
+        return factory.handlers.length;
     }
 
+    /** Shard {@code q}'s handler (this one's group). */
+    FastpathIoHandler shard(int q) {
+        return factory.handlers[q];
+    }
+
+    /** Runs {@code task} on this handler's loop (at once when called there); false if the loop has terminated. */
+    boolean runOnLoop(Runnable task) {
+        if (inEventLoop()) {
+            task.run();
+            return true;
+        }
+        try {
+            loop.execute(task);
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false; // the loop is gone, and its stack with it
+        }
+    }
+
+    /**
+     * A port of the ephemeral range for a connection to {@code remoteIp:remotePort} from this loop: with several
+     * shards one whose flow the port's RSS gives back to this shard (about 1 in N), as the stack's own ephemeral
+     * choice does, so that the peer's answers arrive on this loop's queue. 0 when none is free.
+     */
+    int allocatePort(int remoteIp, int remotePort) {
+        LocalPorts ports = stack.ports();
+        FlowOwner owner = factory.owner;
+        if (owner == FlowOwner.SINGLE) {
+            return ports.allocate(false);
+        }
+        for (int tries = 0; tries < LocalPorts.EPHEMERAL_COUNT; tries++) {
+            int port = ports.allocate(false);
+            if (port == 0 || owner.shardOf(stack.address(), port, remoteIp, remotePort) == shard) {
+                return port;
+            }
+            ports.free(port); // the round-robin cursor moved on: the next try is another port
+        }
+        return 0;
+    }
+
+    /** The shard that owns the flow from local {@code localPort} to {@code remoteIp:remotePort}. */
+    int ownerOf(int localPort, int remoteIp, int remotePort) {
+        FlowOwner owner = factory.owner;
+        return owner == FlowOwner.SINGLE ? 0 : owner.shardOf(stack.address(), localPort, remoteIp, remotePort);
+    }
+
+    /**
+     * Listens on {@code port} on this shard for {@code server} (whose own loop may be another shard's): the answer
+     * comes to {@code server.shardListened}. This handler's loop.
+     */
+    void listenShard(FastpathServerSocketChannel server, int port, long socketOptions) {
+        if (!client.listen(port, socketOptions)) {
+            server.shardListened(shard, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+            return;
+        }
+        listeners.put(port, server);
+    }
+
+    /** One turn of the stack and its events, for a loop that waits for the stack's answer (a bind). */
+    void runOnce() {
+        stack.doWork();
+        pollEvents();
+    }
+
+    /** Whether the loop is inside an event (a handler that binds in channelRead): it cannot wait for answers. */
+    boolean inEvents() {
+        return inEvents;
+    }
+
+    /** Stops {@code channel}'s listener on this shard, if it still has it. This handler's loop. */
     void stopListening(FastpathServerSocketChannel channel, int port) {
         if (listeners.get(port) == channel) {
             listeners.remove(port);
@@ -416,12 +480,10 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
 
     @Override
     public void onListenComplete(int port, int status) {
-        listenResults.put(port, status);
-        if (status != NtStatus.STATUS_SUCCESS) {
-            FastpathServerSocketChannel s = listeners.remove(port);
-            if (s != null) {
-                s.listenFailed(status);
-            }
+        FastpathServerSocketChannel s = status == NtStatus.STATUS_SUCCESS ? listeners.get(port)
+            : listeners.remove(port);
+        if (s != null) {
+            s.shardListened(shard, status);
         }
     }
 
@@ -435,7 +497,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         FastpathSocketChannel child = new FastpathSocketChannel(server, this, handle,
             Status.socketAddress(stack.address(), listenPort), Status.socketAddress(remoteIp, remotePort));
         connections.put(handle, child);
-        server.accepted(child);
+        server.accepted(child); // to the server's loop (Netty's acceptor), which registers it back on this one
     }
 
     @Override
@@ -488,28 +550,69 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     }
 
     /**
-     * Opens EAL, the port and the stack when the group is built (so that a bad device fails there), and makes the
-     * one handler of the group's one event loop.
+     * Opens EAL, the port and the stack (or, with several queues, one stack shard per queue) when the group is
+     * built (so that a bad device fails there), and makes the handler of each of the group's event loops: the
+     * k-th loop Netty makes is shard k's poll thread.
      */
     static final class Factory implements IoHandlerFactory {
-        final Stack stack;
-        final TcpServiceClient client;
+        final Stack[] stacks;
+        final TcpServiceClient[] clients;
+        final FastpathIoHandler[] handlers;
+        final FlowOwner owner;
+        private final StackShards shards;
         private final PktmbufPool pool;
         private final Port port;
-        private volatile FastpathIoHandler handler;
+        /** Handlers made so far (Netty makes the loops one after another on the group's constructing thread). */
+        private int made;
+        /** Handlers made and not yet destroyed: the last one to go closes the stacks and the port. */
+        private final AtomicInteger live = new AtomicInteger();
         private boolean closed;
 
         /** The stack's name was made up here: its counters file goes when it closes (nobody can ask for it). */
         private boolean generatedName;
 
         private Factory(Stack stack, PktmbufPool pool, Port port) {
-            this.stack = stack;
-            this.client = stack.tcpService().newClient();
+            this(new Stack[] {stack}, null, FlowOwner.SINGLE, pool, port);
+        }
+
+        private Factory(StackShards shards, PktmbufPool pool, Port port) {
+            this(stacksOf(shards), shards, shards.owner(), pool, port);
+        }
+
+        private Factory(Stack[] stacks, StackShards shards, FlowOwner owner, PktmbufPool pool, Port port) {
+            this.stacks = stacks;
+            this.shards = shards;
+            this.owner = owner;
+            this.clients = new TcpServiceClient[stacks.length];
+            for (int q = 0; q < stacks.length; q++) {
+                clients[q] = stacks[q].tcpService().newClient();
+            }
+            this.handlers = new FastpathIoHandler[stacks.length];
             this.pool = pool;
             this.port = port;
         }
 
+        private static Stack[] stacksOf(StackShards shards) {
+            Stack[] stacks = new Stack[shards.shards()];
+            for (int q = 0; q < stacks.length; q++) {
+                stacks[q] = shards.shard(q);
+            }
+            return stacks;
+        }
+
         static Factory open(Settings s) {
+            if (s.queues() < 1 || s.queues() > io.fastpath.stack.tcp.TcpService.MAX_SHARDS) {
+                throw new IllegalArgumentException("--queues must be 1.." + io.fastpath.stack.tcp.TcpService.MAX_SHARDS
+                    + ", got " + s.queues());
+            }
+            if (s.queues() > 1 && s.pcap() != null) {
+                throw new IllegalArgumentException("--pcap with --queues > 1: not yet (capture with --queues 1)");
+            }
+            if (s.queues() > 1 && s.port() != null
+                && !(s.port() instanceof EthDevPort e && e.queues() == s.queues())) {
+                throw new IllegalArgumentException("--queues " + s.queues() + " with a port of your own: give an"
+                    + " EthDevPort with " + s.queues() + " queue pairs (EthDevPort.Config.withQueues)");
+            }
             Eal.Args args = Eal.Args.defaults();
             for (String a : s.eal()) {
                 args.add(a);
@@ -532,13 +635,15 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             try {
                 if (port == null) {
                     pool = PktmbufPool.create((name.length() <= 20 ? name : shortName) + "_pool", s.poolSize());
-                    EthDevPort ethdev = EthDevPort.openVdev(s.vdev(), pool, EthDevPort.Config.defaults());
+                    EthDevPort ethdev = EthDevPort.openVdev(vdevWithQueues(s.vdev(), s.queues()), pool,
+                        EthDevPort.Config.defaults().withQueues(s.queues()));
                     opened = s.pcap() != null ? new PcapPort(ethdev, Path.of(s.pcap())) : ethdev;
                     port = opened;
                 } else if (s.pcap() != null) {
                     throw new IllegalArgumentException("--pcap with a port of your own: wrap it in a PcapPort");
                 }
-                Factory f = new Factory(new Stack(port, built), pool, opened);
+                Factory f = s.queues() == 1 ? new Factory(new Stack(port, built), pool, opened)
+                    : new Factory(StackShards.open((EthDevPort) port, built), pool, opened);
                 f.generatedName = s.name() == null;
                 return f;
             } catch (RuntimeException | Error e) {
@@ -552,36 +657,79 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             }
         }
 
-        Stack stack() {
-            return stack;
+        /** net_af_packet takes its queue pairs in the vdev string; net_tap and NICs from the port configuration. */
+        static String vdevWithQueues(String vdev, int queues) {
+            if (queues > 1 && vdev.startsWith("net_af_packet") && !vdev.contains("qpairs=")) {
+                return vdev + ",qpairs=" + queues;
+            }
+            return vdev;
+        }
+
+        int queues() {
+            return stacks.length;
+        }
+
+        /** The shards (null with one queue). */
+        StackShards shards() {
+            return shards;
+        }
+
+        Stack stack(int q) {
+            return stacks[q];
         }
 
         long failures() {
-            FastpathIoHandler h = handler;
-            return h == null ? 0 : h.failures();
+            long sum = 0;
+            for (FastpathIoHandler h : handlers) {
+                if (h != null) {
+                    sum += h.failures();
+                }
+            }
+            return sum;
         }
 
         @Override
         public IoHandler newHandler(ThreadAwareExecutor ioExecutor) {
-            if (handler != null) {
-                throw new IllegalStateException("one event loop per fastpath stack (--queues 1)");
+            if (made == handlers.length) {
+                throw new IllegalStateException("one event loop per fastpath stack shard (--queues "
+                    + handlers.length + ")");
             }
-            handler = new FastpathIoHandler(this, ioExecutor);
-            return handler;
+            int q = made++;
+            FastpathIoHandler h = new FastpathIoHandler(this, q, ioExecutor);
+            handlers[q] = h;
+            live.incrementAndGet();
+            return h;
         }
 
-        /** Closes the stack, the port and the pool (the event loop thread, after the stack's onClose). */
+        /**
+         * A handler's loop ended (after its stack's onClose, on that loop): the last one closes what the shards
+         * forwarded each other and nobody processed, the stacks, the port and the pool.
+         */
+        void handlerDestroyed() {
+            if (live.decrementAndGet() == 0) {
+                close();
+            }
+        }
+
+        /** Closes the stacks, the port and the pool (after every stack's onClose). */
         synchronized void close() {
             if (closed) {
                 return;
             }
             closed = true;
-            stack.close();
-            if (generatedName) {
-                try {
-                    java.nio.file.Files.deleteIfExists(stack.config().countersFile());
-                } catch (java.io.IOException e) {
-                    LOG.debug("counters file left behind", e);
+            if (shards != null) {
+                for (Stack st : stacks) {
+                    st.freeForwarded();
+                }
+            }
+            for (Stack st : stacks) {
+                st.close();
+                if (generatedName) {
+                    try {
+                        java.nio.file.Files.deleteIfExists(st.config().countersFile());
+                    } catch (java.io.IOException e) {
+                        LOG.debug("counters file left behind", e);
+                    }
                 }
             }
             if (port != null) {
@@ -592,7 +740,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             }
         }
 
-        /** The group could not be made: nothing ever ran the stack. */
+        /** The group could not be made: nothing ever ran the stacks. */
         void closeUnused() {
             close();
         }

@@ -181,8 +181,9 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             FastpathIoHandler h = r.attachment();
             if (io != null && io != h) {
                 r.cancel();
-                promise.setFailure(new IllegalStateException("an accepted connection lives on its listener's stack:"
-                    + " use the same FastpathEventLoopGroup as parent and child group (group(g) or group(g, g))"));
+                promise.setFailure(new IllegalStateException("an accepted connection lives on the loop of the stack"
+                    + " shard that accepted it: use the same FastpathEventLoopGroup as parent and child group"
+                    + " (group(g) or group(g, g)), and register it through the group (its register picks that loop)"));
                 return;
             }
             registration = r;
@@ -633,10 +634,21 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             queueDrain();
             return;
         }
+        if (!isRegistered()) {
+            // Accepted, reset before the acceptor registered it (on another shard's loop meanwhile, with several
+            // queues): no pipeline to tell yet; its registration then fails and the acceptor drops it.
+            closeFromLoop();
+            return;
+        }
         if (!graceful && status != NtStatus.STATUS_CONNECTION_ABORTED) {
             pipeline().fireExceptionCaught(Status.closed(status));
         }
         unsafe().close(unsafe().voidPromise());
+    }
+
+    /** The handler of the loop this channel lives (or will live) on; null before a client channel registers. */
+    FastpathIoHandler handler() {
+        return io;
     }
 
     /**
@@ -690,12 +702,19 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (localAddress != null) {
             doBind(localAddress);
         } else if (heldPort == 0) {
-            int port = io.stack.ports().allocate(false);
+            int port = io.allocatePort(remoteIp, remoteAddress.getPort());
             if (port == 0) {
                 throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES)
                     + ")");
             }
             heldPort = port;
+        }
+        int owner = io.ownerOf(heldPort, remoteIp, remoteAddress.getPort());
+        if (owner != io.shard) {
+            // The peer's answers would arrive on the owner's queue, a shard that does not know this connection.
+            throw new BindException("local port " + heldPort + " to " + remoteAddress + " is a flow of stack shard "
+                + owner + ", this channel's loop is shard " + io.shard + "'s: connect from that shard's loop"
+                + " (FastpathEventLoopGroup.loop(" + owner + ")) or leave the local port to the loop");
         }
         long dataAddress = 0;
         int dataLength = 0;

@@ -1,0 +1,310 @@
+package io.fastpath.netty;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.MbufArray;
+import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.RingPair;
+import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.shard.StackShards;
+import io.fastpath.stack.wire.Ipv4Address;
+import io.fastpath.testkit.NetNs;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.ResourceLeakDetector;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 12 for Netty: two {@link FastpathEventLoopGroup}s of two event loops each ({@code queues(2)}: two stack
+ * shards, one per queue) joined by a DPDK ring pair with two queue pairs. A ring pair does no hashing (a frame
+ * arrives on the queue it was sent on), so segments often land on the shard that does not own their flow and are
+ * forwarded: what the test checks is what the application sees, that every child channel lives on the loop of the
+ * shard that owns its flow, that both loops of each side carry connections, and that every byte comes back.
+ */
+class ShardedLoopsTest {
+    private static final String SERVER_IP = "10.98.0.1";
+    private static final String CLIENT_IP = "10.98.0.2";
+    private static final int PORT = 7;
+    private ResourceLeakDetector.Level level;
+    private LeakWatch leaks;
+    private PktmbufPool pool;
+    private RingPair pair;
+    private FastpathEventLoopGroup server;
+    private FastpathEventLoopGroup client;
+    private final List<Path> countersFiles = new ArrayList<>();
+
+    @BeforeEach
+    void twoGroupsOfTwoLoopsOnARingPairOfTwoQueues() throws Exception {
+        level = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+        leaks = LeakWatch.install();
+        String name = NetNs.uniqueName("sl");
+        pool = PktmbufPool.create(name, 32767, 256, PktmbufPool.DEFAULT_DATA_ROOM);
+        pair = RingPair.create(name, 2048, pool, pool, EthDevPort.Config.defaults().withQueues(2));
+        server = FastpathEventLoopGroup.builder().port(pair.a()).queues(2).ip(SERVER_IP + "/24").build();
+        client = FastpathEventLoopGroup.builder().port(pair.b()).queues(2).ip(CLIENT_IP + "/24").build();
+        for (FastpathEventLoopGroup g : new FastpathEventLoopGroup[] {server, client}) {
+            for (int q = 0; q < g.queues(); q++) {
+                countersFiles.add(g.stack(q).config().countersFile());
+            }
+        }
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        try {
+            if (client != null) {
+                client.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            }
+            if (server != null) {
+                server.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            }
+            for (Path f : countersFiles) {
+                assertFalse(Files.exists(f), "every shard closed (its counters file removed): " + f);
+            }
+            for (EthDevPort port : new EthDevPort[] {pair.a(), pair.b()}) {
+                for (int q = 0; q < 2; q++) {
+                    MbufArray burst = new MbufArray(32);
+                    for (int n; (n = port.queue(q).receive(burst, 32)) > 0; ) {
+                        burst.freeAll(n);
+                    }
+                }
+            }
+            assertEquals(0, pool.inUseCount(), "every mbuf back in the pool once both groups shut down");
+        } finally {
+            pair.close();
+            pool.close();
+            ResourceLeakDetector.setLevel(level);
+        }
+    }
+
+    @Test
+    void echoServerOnTwoLoopsServesConnectionsOnBothAndEveryByteComesBack_groupG() throws Exception {
+        echoOnBothLoops(new ServerBootstrap().group(server));
+    }
+
+    @Test
+    void echoServerOnTwoLoopsServesConnectionsOnBothAndEveryByteComesBack_groupGG() throws Exception {
+        echoOnBothLoops(new ServerBootstrap().group(server, server));
+    }
+
+    private void echoOnBothLoops(ServerBootstrap bootstrap) throws Exception {
+        FlowOwner serverOwner = StackShards.ownerOf(pair.a());
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        AtomicIntegerArray childrenPerLoop = new AtomicIntegerArray(2);
+        AtomicReference<String> misplaced = new AtomicReference<>();
+        Channel listener = bootstrap.channel(FastpathServerSocketChannel.class)
+            .childHandler(new ChannelInitializer<SocketChannel>() {
+                @Override
+                protected void initChannel(SocketChannel ch) {
+                    int shard = server.shardOf(ch.eventLoop());
+                    int owner = serverOwner.shardOf(serverIp, PORT, clientIp, ch.remoteAddress().getPort());
+                    if (shard != owner || !ch.eventLoop().inEventLoop()) {
+                        misplaced.compareAndSet(null, ch + " on loop " + shard + ", its flow's shard is " + owner);
+                    }
+                    childrenPerLoop.incrementAndGet(Math.max(shard, 0));
+                    ch.pipeline().addLast(new Handlers.Echo());
+                }
+            }).bind(PORT).sync().channel();
+        assertTrue(server.shardOf(listener.eventLoop()) >= 0, "the listener lives on one of the group's loops");
+
+        int connections = 64;
+        int each = 16 << 10;
+        Random random = new Random(12);
+        List<byte[]> sent = new ArrayList<>();
+        List<Handlers.Collect> collects = new ArrayList<>();
+        List<Channel> channels = new ArrayList<>();
+        Set<EventLoop> clientLoops = new HashSet<>();
+        int[] clientsPerLoop = new int[2];
+        for (int i = 0; i < connections; i++) {
+            byte[] data = new byte[each];
+            random.nextBytes(data);
+            Handlers.Collect collect = new Handlers.Collect(each);
+            Channel c = connect(new Bootstrap().group(client), collect);
+            int shard = client.shardOf(c.eventLoop());
+            clientLoops.add(c.eventLoop());
+            clientsPerLoop[shard]++;
+            int localPort = ((InetSocketAddress) c.localAddress()).getPort();
+            assertEquals(shard, clientOwner.shardOf(clientIp, localPort, serverIp, PORT),
+                "connection " + i + "'s ephemeral port " + localPort + " is a flow of its loop's shard");
+            c.writeAndFlush(Unpooled.wrappedBuffer(data));
+            sent.add(data);
+            collects.add(collect);
+            channels.add(c);
+        }
+        long bytes = 0;
+        for (int i = 0; i < connections; i++) {
+            byte[] echoed = collects.get(i).done.get(60, TimeUnit.SECONDS);
+            assertArrayEquals(sent.get(i), echoed, "connection " + i + "'s echo, byte for byte");
+            bytes += echoed.length;
+        }
+        assertEquals((long) connections * each, bytes, "1 MiB echoed and verified");
+        assertEquals(null, misplaced.get(), "every child channel on the loop of its flow's shard");
+
+        // next() went round both client loops; the ports sent each flow's answers back to its loop's shard.
+        assertEquals(2, clientLoops.size());
+        assertEquals(connections / 2, clientsPerLoop[0]);
+        assertEquals(connections / 2, clientsPerLoop[1]);
+        assertEquals(connections / 2, client.stack(0).counters().tcpActiveOpens.get());
+        assertEquals(connections / 2, client.stack(1).counters().tcpActiveOpens.get());
+        // The server accepted on both shards, each child on its shard's loop, as many as the stacks counted.
+        int on0 = childrenPerLoop.get(0);
+        int on1 = childrenPerLoop.get(1);
+        assertTrue(on0 > 0 && on1 > 0, "children on both server loops: " + on0 + " + " + on1);
+        assertEquals(connections, on0 + on1);
+        assertEquals(on0, server.stack(0).counters().tcpPassiveOpens.get(), "shard 0's passive opens");
+        assertEquals(on1, server.stack(1).counters().tcpPassiveOpens.get(), "shard 1's passive opens");
+
+        for (Channel c : channels) {
+            c.close().sync();
+        }
+        listener.close().sync();
+        for (FastpathEventLoopGroup g : new FastpathEventLoopGroup[] {client, server}) {
+            for (int q = 0; q < 2; q++) {
+                assertEquals(0, heldDescriptors(g, q), "every received mbuf back with shard " + q);
+            }
+        }
+        leaks.assertNone();
+        assertEquals(0, server.failures() + client.failures(), "no duty cycle or event threw");
+        System.out.printf("sharded echo: server children %d + %d, forwarded frames server %d + %d, client %d + %d%n",
+            on0, on1, server.stack(0).counters().forwardedFrames.get(), server.stack(1).counters().forwardedFrames.get(),
+            client.stack(0).counters().forwardedFrames.get(), client.stack(1).counters().forwardedFrames.get());
+    }
+
+    @Test
+    void aListenerClosedStopsListeningOnEveryShardAndItsPortCanBeBoundAgain() throws Exception {
+        Channel first = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync().channel();
+        first.close().sync();
+        // Bound again on the other loop (next() goes round): every shard's old listener must be gone first.
+        Channel second = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync().channel();
+        assertNotEquals(first.eventLoop(), second.eventLoop());
+        // Connections from both client loops reach it (whichever shard their flows land on).
+        for (int i = 0; i < 8; i++) {
+            Handlers.Collect collect = new Handlers.Collect(5);
+            Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+                .connect(SERVER_IP, PORT).sync().channel();
+            c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1, 2, 3, 4, (byte) i}));
+            assertArrayEquals(new byte[] {1, 2, 3, 4, (byte) i}, collect.done.get(10, TimeUnit.SECONDS));
+            c.close().sync();
+        }
+        second.close().sync();
+        assertEquals(0, server.failures() + client.failures());
+    }
+
+    @Test
+    void aLocalPortOfAnotherShardIsRefusedWithTheShardToConnectFrom() throws Exception {
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        int port = 40000;
+        while (clientOwner.shardOf(clientIp, port, serverIp, PORT) != 1) {
+            port++;
+        }
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync();
+        ChannelHandler nothing = new ChannelInboundHandlerAdapter();
+        ChannelFuture refused = new Bootstrap().group(client.loop(0)).channel(FastpathSocketChannel.class)
+            .handler(nothing).localAddress(port).connect(SERVER_IP, PORT).await();
+        Throwable cause = refused.cause();
+        while (cause != null && !(cause instanceof BindException) && cause.getCause() != null) {
+            cause = cause.getCause(); // Netty annotates a SocketException with the remote address
+        }
+        BindException e = assertInstanceOf(BindException.class, cause, String.valueOf(refused.cause()));
+        assertTrue(e.getMessage().contains("shard 1") && e.getMessage().contains("loop(1)"), e.getMessage());
+        // Bootstrap closes a channel whose connect failed (CLOSE_ON_FAILURE), which lets go of its port; the listener
+        // may run after await() returns.
+        refused.channel().closeFuture().sync();
+        // From shard 1's loop the same local port connects.
+        Handlers.Collect collect = new Handlers.Collect(3);
+        Channel c = new Bootstrap().group(client.loop(1)).channel(FastpathSocketChannel.class).handler(collect)
+            .localAddress(port).connect(SERVER_IP, PORT).sync().channel();
+        assertSame(client.loop(1), c.eventLoop());
+        c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {7, 8, 9}));
+        assertArrayEquals(new byte[] {7, 8, 9}, collect.done.get(10, TimeUnit.SECONDS));
+        c.close().sync();
+    }
+
+    @Test
+    void nextGoesRoundTheLoops() {
+        EventLoop a = server.next();
+        EventLoop b = server.next();
+        assertNotEquals(a, b);
+        assertSame(a, server.next());
+        Set<Integer> shards = Set.of(server.shardOf(a), server.shardOf(b));
+        assertEquals(Set.of(0, 1), shards);
+        assertEquals(2, server.queues());
+    }
+
+    /** Connects, or fails with what both sides' shards hold. */
+    private Channel connect(Bootstrap bootstrap, ChannelHandler handler) throws Exception {
+        ChannelFuture f = bootstrap.channel(FastpathSocketChannel.class).handler(handler)
+            .option(io.netty.channel.ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000).connect(SERVER_IP, PORT).await();
+        if (!f.isSuccess()) {
+            StringBuilder b = new StringBuilder("connect failed: " + f.cause() + "\n");
+            for (FastpathEventLoopGroup g : new FastpathEventLoopGroup[] {server, client}) {
+                for (int q = 0; q < g.queues(); q++) {
+                    int shard = q;
+                    b.append(g == server ? "server" : "client").append(" shard ").append(q).append(":\n")
+                        .append(g.loop(q).submit(() -> g.stack(shard).tcp().describe()).get())
+                        .append("inbound ring bytes ").append(g.shards().group().inbound(q).size()).append('\n');
+                    for (String line : io.fastpath.stack.counters.StackCounters.format(
+                        g.stack(q).counters().reader(), false)) {
+                        b.append("  ").append(line).append('\n');
+                    }
+                }
+            }
+            throw new AssertionError(b.toString(), f.cause());
+        }
+        return f.channel();
+    }
+
+    private static int heldDescriptors(FastpathEventLoopGroup group, int q)
+        throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        int held;
+        do {
+            held = group.loop(q).submit(() -> group.stack(q).tcpService().heldDescriptors()).get();
+            if (held == 0) {
+                return held;
+            }
+            Thread.sleep(10);
+        } while (System.nanoTime() < deadline);
+        return held;
+    }
+}

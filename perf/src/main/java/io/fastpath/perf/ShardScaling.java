@@ -103,7 +103,7 @@ final class ShardScaling {
      * (96 bytes) no two used entries share a line. At most 16 queues (RTE_PMD_RING_MAX_RX_RINGS).
      */
     static int stride(int shards) {
-        return Integer.getInteger("fastpath.scaling.stride", Math.max(1, Math.min(4, 16 / shards)));
+        return shards == 1 ? 1 : Integer.getInteger("fastpath.scaling.stride", Math.max(1, Math.min(4, 16 / shards)));
     }
 
     /** The CPU of thread q: shard 0 on the highest CPU (the one kept for measurements here), then downwards. */

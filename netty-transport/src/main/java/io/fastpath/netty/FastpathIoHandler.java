@@ -122,6 +122,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             failed("a fastpath stack duty cycle", e);
         }
         work += pollEvents();
+        work += runShardRequests();
         if (work > 0 || context == null || !context.canBlock()) {
             idleTurns = 0;
         } else if (++idleTurns > IDLE_TURNS_BEFORE_YIELD) {
@@ -363,6 +364,39 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         return factory.handlers[q];
     }
 
+    /**
+     * Listens that other loops' binds ask of this shard. Not Netty tasks: a loop waiting in a bind for every
+     * shard's answer runs no tasks, so two loops binding at once would each wait for the other's (both failing
+     * after LISTEN_WAIT_NS); these are taken every turn and also while this loop itself waits in a bind.
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Runnable> shardRequests =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** Runs {@code request} on this shard's loop, at once when called there; false if that loop is shutting down. */
+    boolean requestOnShard(Runnable request) {
+        if (inEventLoop()) {
+            request.run();
+            return true;
+        }
+        if (loop != null && loop.isShuttingDown()) {
+            return false;
+        }
+        shardRequests.add(request); // a bind allocates a node: not on a per-packet path
+        return true;
+    }
+
+    private int runShardRequests() {
+        int n = 0;
+        for (Runnable r; !shardRequests.isEmpty() && (r = shardRequests.poll()) != null; n++) {
+            try {
+                r.run();
+            } catch (RuntimeException | Error e) {
+                failed("a listen asked by another loop", e);
+            }
+        }
+        return n;
+    }
+
     /** Runs {@code task} on this handler's loop (at once when called there); false if the loop has terminated. */
     boolean runOnLoop(Runnable task) {
         if (inEventLoop()) {
@@ -420,6 +454,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     void runOnce() {
         stack.doWork();
         pollEvents();
+        runShardRequests(); // another loop's bind may wait for this shard while this loop waits for it
     }
 
     /** Whether the loop is inside an event (a handler that binds in channelRead): it cannot wait for answers. */

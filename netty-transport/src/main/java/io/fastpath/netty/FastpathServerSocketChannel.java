@@ -151,7 +151,7 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
         long options = config.socketOptions();
         for (int q = 0; q < n; q++) {
             FastpathIoHandler shard = io.shard(q);
-            if (!shard.runOnLoop(() -> shard.listenShard(this, p, options))) {
+            if (!shard.requestOnShard(() -> shard.listenShard(this, p, options))) {
                 statuses.set(q, NtStatus.STATUS_INVALID_DEVICE_STATE);
             }
         }

@@ -227,6 +227,49 @@ class ShardedLoopsTest {
         assertEquals(0, server.failures() + client.failures());
     }
 
+    /**
+     * Two server channels on the two loops bind at the same moment: each bind waits on its own loop for every
+     * shard's answer, so each loop must answer the other's listen while it waits. They were Netty tasks, which a
+     * waiting loop does not run: both binds failed after 2 s (STATUS_IO_TIMEOUT).
+     */
+    @Test
+    void twoLoopsBindingAtOnceAnswerEachOthersListens() throws Exception {
+        java.util.concurrent.CountDownLatch parked = new java.util.concurrent.CountDownLatch(2);
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        for (int q = 0; q < 2; q++) {
+            server.loop(q).execute(() -> {
+                parked.countDown();
+                try {
+                    go.await(); // both loops held, so that both binds start together
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+        assertTrue(parked.await(5, TimeUnit.SECONDS));
+        io.netty.channel.ChannelFuture a = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT);
+        io.netty.channel.ChannelFuture b = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT + 1);
+        go.countDown();
+        a.sync();
+        b.sync();
+        assertNotEquals(a.channel().eventLoop(), b.channel().eventLoop(), "one bind on each loop");
+        for (int port : new int[] {PORT, PORT + 1}) {
+            for (int i = 0; i < 4; i++) {
+                Handlers.Collect collect = new Handlers.Collect(5);
+                Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+                    .connect(SERVER_IP, port).sync().channel();
+                c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1, 2, 3, (byte) port, (byte) i}));
+                assertArrayEquals(new byte[] {1, 2, 3, (byte) port, (byte) i}, collect.done.get(10, TimeUnit.SECONDS));
+                c.close().sync();
+            }
+        }
+        a.channel().close().sync();
+        b.channel().close().sync();
+        assertEquals(0, server.failures() + client.failures());
+    }
+
     @Test
     void aLocalPortOfAnotherShardIsRefusedWithTheShardToConnectFrom() throws Exception {
         FlowOwner clientOwner = StackShards.ownerOf(pair.b());

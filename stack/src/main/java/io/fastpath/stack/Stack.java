@@ -22,17 +22,12 @@ import io.fastpath.stack.wire.Ipv4Packet;
 import io.fastpath.stack.wire.MacAddress;
 import io.fastpath.stack.wire.TcpSegment;
 import io.fastpath.stack.wire.WireError;
-import java.nio.ByteBuffer;
-import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.RingBuffer;
-import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
 /**
  * A host's Ethernet/ARP/IPv4/ICMP stack on one port queue: a busy-poll {@link Agent}.
@@ -61,7 +56,6 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  */
 public final class Stack implements Agent, AutoCloseable {
     public static final int BURST = 32;
-    private static final int TX_BATCH = 64;
     /** sizeof(struct rte_mbuf): part of what every held mbuf costs. */
     private static final int MBUF_HEADER_BYTES = 128;
     private static final long RX_L4_CKSUM_MASK = (1L << 3) | (1L << 8);
@@ -71,11 +65,6 @@ public final class Stack implements Agent, AutoCloseable {
     private static final int ARP_POLL_INTERVAL_NS = 1_000_000;
 
     private static final int ECHO_ID_SHARDED = 0xE000;
-    private static final int CMD_PING = 1;
-    private static final int CMD_RELEASE = 2;
-    private static final int EVT_ECHO_REPLY = 1;
-    private static final int EVT_SEND_FAILED = 2;
-    private static final int FRAME_DESCRIPTOR = 1;
 
     private final Port port;
     private final StackConfig config;
@@ -89,19 +78,11 @@ public final class Stack implements Agent, AutoCloseable {
     private final int mtu;
 
     private final MbufArray rx = new MbufArray(BURST);
-    private final MbufArray tx = new MbufArray(TX_BATCH);
-    private final MbufArray toFree = new MbufArray(TX_BATCH);
-    private final MbufArray alloc = new MbufArray(1);
-    /** The thread {@link #allocCache} belongs to, and its lcore's cache of the pool (0: none). */
-    private Thread cacheThread;
-    private long allocCache;
-    private int txCount;
-    private boolean draining;
-    private int freeCount;
+    /** Frames sent and mbufs freed in a duty cycle, in bulk at its end; buffer allocation. */
+    private final TxBatch out;
 
     private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
     private final EthernetFrame ethernet = new EthernetFrame();
-    private final ArpPacket arpPacket = new ArpPacket();
     private final Ipv4Packet ip = new Ipv4Packet();
     private final IcmpPacket icmp = new IcmpPacket();
     // Separate views for the output path: TCP transmits while the input path's views are in use.
@@ -114,39 +95,17 @@ public final class Stack implements Agent, AutoCloseable {
     /** Diagnostic stage timestamps ({@link Budget}); null unless {@code -Dfastpath.budget=true}. */
     private final Budget budget = Budget.ENABLED ? new Budget() : null;
 
-    private final ManyToOneRingBuffer commands;
-    private final OneToOneRingBuffer events;
-    private final OneToOneRingBuffer frames;
-    private final UnsafeBuffer eventScratch = new UnsafeBuffer(new byte[32]);
-    private final UnsafeBuffer frameScratch = new UnsafeBuffer(new byte[32]);
-    private final UnsafeBuffer commandScratch = new UnsafeBuffer(new byte[32]);
-    private final MessageHandler commandHandler = this::onCommand;
-    private final LongHashSet heldFrames;
-    private final ArpTable.Actions arpActions = new ArpTable.Actions() {
-        @Override
-        public void sendRequest(int target) {
-            sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, target);
-        }
-
-        @Override
-        public void sendProbe(int target, long hardware) {
-            // Linux's unicast probe: Ethernet destination the known MAC, target hardware address zero.
-            counters.arpProbesSent.incrementRelease();
-            sendArp(ArpPacket.OPERATION_REQUEST, hardware, 0L, target);
-        }
-
-        @Override
-        public void resolutionFailed(int slot, int target) {
-            onResolutionFailed(slot, target);
-        }
-    };
+    /** Commands in, outcomes and raw frames out: the rings application threads use. */
+    private final AppRings app;
+    /** ARP in and out, and the frames parked on resolutions. */
+    private final ArpIo arpIo;
 
     // Shards (see the class comment): shardCount 1 leaves all of it unused.
     private final int shard;
     private final int shardCount;
     private final FlowOwner owner;
     private final ShardGroup group;
-    private final org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer inbound;
+    private final ManyToOneRingBuffer inbound;
     private final UnsafeBuffer shardScratch = new UnsafeBuffer(new byte[16]);
     private final MessageHandler inboundHandler = this::onInbound;
     private final MessageHandler inboundFree = (type, buffer, index, length) -> {
@@ -156,25 +115,8 @@ public final class Stack implements Agent, AutoCloseable {
     };
 
     private long nowNs;
-    /**
-     * Data offset from the mbuf of the last frame received: {@code sizeof(struct rte_mbuf)} + private area +
-     * headroom, 256 for the pools fastpath creates.
-     */
-    private int rxDataOffset = 256;
-    private static final int MAX_PREFETCH_OFFSET = 512;
-    /** Lines of data {@link #prefetchReceived} touches, at most this many. */
-    private static final int PREFETCH_DATA_LINES = 3;
-    /**
-     * End of the last frame's buffer, from its mbuf ({@code buf_addr + buf_len - m}): the data lines touched stay
-     * below it. A pool with a small data room has elements shorter than offset + 3 lines; a touch past the end
-     * reads the next element, or past the pool's memory. Until a frame teaches it: our own pool's, without a
-     * private area (which only moves the end further).
-     */
-    private int rxBufferEnd;
-    /** How many data lines at {@link #rxDataOffset} lie below {@link #rxBufferEnd}. */
-    private int rxDataLines;
-    /** Where {@link #prefetchReceived} leaves its loads' sum, so that the JIT keeps them. */
-    private long prefetchSink;
+    /** The receive burst's prefetch (where the next frame's data most likely is). */
+    private final RxPrefetch prefetch;
     private long nextArpPollNs;
     private int ipIdentification;
     private boolean started;
@@ -206,8 +148,7 @@ public final class Stack implements Agent, AutoCloseable {
         this.port = port;
         this.config = config;
         this.clock = clock;
-        this.rxBufferEnd = MBUF_HEADER_BYTES + port.pool().dataRoom();
-        this.rxDataLines = dataLinesInBuffer(rxDataOffset, rxBufferEnd);
+        this.prefetch = new RxPrefetch(MBUF_HEADER_BYTES + port.pool().dataRoom());
         this.mac = config.mac();
         this.address = config.address();
         this.routes = new Routes(config.address(), config.prefixLength(), config.gateway());
@@ -217,12 +158,10 @@ public final class Stack implements Agent, AutoCloseable {
         this.echoIdentifier = shardCount > 1 ? ECHO_ID_SHARDED | (shard << 6) | (port.portId() & 0x3F)
             : 0xF000 | (port.portId() & 0xFFF);
         this.mtu = Math.min(port.mtu(), port.pool().dataRoom() - 128 - EthernetFrame.HEADER_LENGTH);
-        this.heldFrames = new LongHashSet(config.maxHeldFrames() * 2);
-        int ringBytes = config.ringCapacity() + RingBufferDescriptor.TRAILER_LENGTH;
-        this.commands = new ManyToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
-        this.events = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
-        this.frames = new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(ringBytes)));
         this.counters = new StackCounters(config.countersFile(), config.name(), shardCount > 1 ? shard : -1);
+        this.out = new TxBatch(port, counters, budget);
+        this.app = new AppRings(this, config, counters);
+        this.arpIo = new ArpIo(this, out, counters, arp, mac, address, shardCount, frame, ethernet, txFrame);
         if (shard == 0) {
             // Files of queues this host does not have (an earlier run with more queues) would be read by
             // `fastpath stat` as ours and added into the sums: they go. Shard 0's file is the configured one.
@@ -246,7 +185,7 @@ public final class Stack implements Agent, AutoCloseable {
         // and the mempool caches, so TCP at its limit still leaves room to receive and answer.
         // Shards share the pool: each budgets its share of it.
         int poolSize = (port.pool().availableCount() + port.pool().inUseCount()) / shardCount;
-        int portHolds = port.descriptorMbufs() + 2 * TX_BATCH + 256;
+        int portHolds = port.descriptorMbufs() + 2 * TxBatch.TX_BATCH + 256;
         int reserve = Math.min(config.tcpMemoryReserveMbufs() + portHolds, poolSize / 2);
         int limit = config.tcpMemoryLimitMbufs() > 0 ? Math.min(config.tcpMemoryLimitMbufs(), poolSize - reserve)
             : poolSize - reserve;
@@ -268,7 +207,7 @@ public final class Stack implements Agent, AutoCloseable {
         nowNs = clock.nanoTime();
         nextArpPollNs = nowNs;
         if (shard == 0) {
-            sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, address);
+            arpIo.sendArp(ArpPacket.OPERATION_REQUEST, MacAddress.BROADCAST, 0L, address);
         }
         flush();
         started = true;
@@ -309,7 +248,7 @@ public final class Stack implements Agent, AutoCloseable {
             budget.beginCycle(nowNs);
         }
         if (received > 0) {
-            prefetchReceived(received);
+            prefetch.prefetchReceived(rx, received);
         }
         for (int i = 0; i < received; i++) {
             input(rx.get(i));
@@ -318,12 +257,12 @@ public final class Stack implements Agent, AutoCloseable {
         if (inbound != null) {
             work += inbound.read(inboundHandler, 2 * BURST);
         }
-        work += commands.read(commandHandler, 64);
+        work += app.readCommands(64);
         work += tcpService.poll();
         work += tcp.poll(nowNs);
         if (nowNs - nextArpPollNs >= 0) {
             nextArpPollNs = nowNs + ARP_POLL_INTERVAL_NS;
-            work += arp.poll(nowNs, arpActions);
+            work += arp.poll(nowNs, arpIo.arpActions);
         }
         if (Budget.ENABLED) {
             budget.mark(Budget.OUTPUT);
@@ -338,34 +277,9 @@ public final class Stack implements Agent, AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ input
 
-    /**
-     * Starts the cache misses of the burst's frames all at once: each frame's mbuf header and the first three
-     * lines of its data (Ethernet, IPv4 and TCP headers and the first bytes of payload) at the data offset of
-     * the last frame received. With a peer on another CPU (the ring PMD, or a NIC that wrote the frame) none of
-     * those lines is in this CPU's cache, and read in program order they are two misses one after the other:
-     * the header gives the data address, the data comes after. Loaded together they overlap (docs/perf/budget.md,
-     * "The tail"). The offset is only a guess (clamped into the mbuf's own buffer); a wrong guess costs loads.
-     */
-    private void prefetchReceived(int received) {
-        long sum = 0;
-        int offset = rxDataOffset;
-        int lines = rxDataLines;
-        for (int i = 0; i < received; i++) {
-            long m = rx.get(i);
-            sum += Mbuf.touchLines(m, 1) + Mbuf.touchLines(m + offset, lines);
-        }
-        prefetchSink = sum;
-    }
-
-    /** Cache lines from {@code offset} on whose first byte lies below {@code bufferEnd}, at most three. */
-    static int dataLinesInBuffer(long offset, long bufferEnd) {
-        long inside = bufferEnd - offset;
-        return inside <= 0 ? 0 : (int) Math.min((inside - 1) / 64 + 1, PREFETCH_DATA_LINES);
-    }
-
-    /** One past the last byte, from the mbuf, that {@link #prefetchReceived} touches in a frame's data (tests). */
+    /** One past the last byte, from the mbuf, that the prefetch touches in a frame's data (tests). */
     int prefetchDataEnd() {
-        return rxDataLines == 0 ? rxDataOffset : rxDataOffset + ((rxDataLines - 1) << 6) + 1;
+        return prefetch.prefetchDataEnd();
     }
 
     private void input(long m) {
@@ -382,16 +296,7 @@ public final class Stack implements Agent, AutoCloseable {
             return;
         }
         long data = Mbuf.dataAddress(m);
-        long offset = data - m;
-        if (offset >= 0 && offset <= MAX_PREFETCH_OFFSET) {
-            long end = Mbuf.bufAddr(m) + Mbuf.bufLen(m) - m; // bufLen shares the header line with dataOff
-            if (offset != rxDataOffset || end != rxBufferEnd) {
-                // Where the next frame's data most likely is, and how far its buffer goes (prefetchReceived).
-                rxDataOffset = (int) offset;
-                rxBufferEnd = Math.clamp(end, 0, Integer.MAX_VALUE);
-                rxDataLines = dataLinesInBuffer(offset, end);
-            }
-        }
+        prefetch.learn(m, data);
         frame.wrap(data, length);
         ethernet.wrap(frame, 0, length);
         if (ethernet.check() != WireError.OK) {
@@ -404,61 +309,10 @@ public final class Stack implements Agent, AutoCloseable {
             return;
         }
         switch (ethernet.etherType()) {
-            case EthernetFrame.ETHERTYPE_ARP -> arpInput(m);
+            case EthernetFrame.ETHERTYPE_ARP -> arpIo.arpInput(m, nowNs);
             case EthernetFrame.ETHERTYPE_IPV4 -> ipInput(m, MacAddress.isBroadcast(destination));
             default -> drop(m, DropReason.UNSUPPORTED_ETHERTYPE);
         }
-    }
-
-    /** RFC 826 "Packet Reception", with the merge flag; we answer only for our own address. */
-    private void arpInput(long m) {
-        arpPacket.wrap(frame, ethernet.payloadOffset(), ethernet.payloadLength());
-        if (arpPacket.check() != WireError.OK) {
-            drop(m, DropReason.ARP_MALFORMED);
-            return;
-        }
-        int operation = arpPacket.operation();
-        int senderIp = arpPacket.senderProtocolAddress();
-        long senderMac = arpPacket.senderHardwareAddress();
-        int targetIp = arpPacket.targetProtocolAddress();
-        if (operation == ArpPacket.OPERATION_REQUEST) {
-            counters.arpRequestsReceived.incrementRelease();
-        } else if (operation == ArpPacket.OPERATION_REPLY) {
-            counters.arpRepliesReceived.incrementRelease();
-        }
-        boolean valid = senderIp != 0 && senderIp != address && !MacAddress.isMulticast(senderMac);
-        int slot = valid ? arp.update(senderIp, senderMac, nowNs) : -1;
-        if (slot >= 0 && shardCount > 1) {
-            shareNeighbour(senderIp, senderMac);
-        }
-        if (slot >= 0) {
-            // The merge may have completed a resolution (INCOMPLETE to REACHABLE): what waited for it goes now,
-            // even when the packet was not for us, or it would stay parked in a REACHABLE entry for good
-            // (mbufs leaked, a SYN never sent; found by ReceivePathFuzzTest).
-            releaseParked(slot);
-        }
-        if (targetIp != address) {
-            drop(m, DropReason.ARP_NOT_FOR_US);
-            return;
-        }
-        if (valid && slot < 0) {
-            slot = arp.learn(senderIp, senderMac, nowNs);
-            if (slot >= 0 && shardCount > 1) {
-                shareNeighbour(senderIp, senderMac);
-            }
-        }
-        if (slot >= 0) {
-            releaseParked(slot);
-        }
-        if (operation == ArpPacket.OPERATION_REQUEST && senderIp != 0 && !MacAddress.isMulticast(senderMac)) {
-            // Answer in the same mbuf: swap sender and target, fill our MAC, send back.
-            arpPacket.write(ArpPacket.OPERATION_REPLY, mac, address, senderMac, senderIp);
-            ethernet.writeHeader(senderMac, mac, EthernetFrame.ETHERTYPE_ARP);
-            counters.arpRepliesSent.incrementRelease();
-            transmit(m);
-            return;
-        }
-        free(m);
     }
 
     private void ipInput(long m, boolean linkBroadcast) {
@@ -511,7 +365,8 @@ public final class Stack implements Agent, AutoCloseable {
         } else if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
             icmpInput(m);
         } else if (config.rawProtocols()[protocol]) {
-            deliverRaw(m, protocol);
+            app.deliverRaw(m, protocol, ethernet.payloadOffset() + ip.headerLength(),
+                ethernet.payloadOffset() + ip.totalLength());
         } else {
             drop(m, DropReason.IP_UNSUPPORTED_PROTOCOL);
         }
@@ -548,10 +403,7 @@ public final class Stack implements Agent, AutoCloseable {
             && icmp.payloadLength() >= 8) {
             counters.icmpEchoRepliesReceived.incrementRelease();
             long sentNs = frame.getLong(icmp.payloadOffset());
-            eventScratch.putInt(0, ip.source());
-            eventScratch.putInt(4, icmp.sequenceNumber());
-            eventScratch.putLong(8, nowNs - sentNs);
-            events.write(EVT_ECHO_REPLY, eventScratch, 0, 16);
+            app.echoReply(ip.source(), icmp.sequenceNumber(), nowNs - sentNs);
             free(m);
         } else if (type == IcmpPacket.TYPE_DESTINATION_UNREACHABLE && icmp.code() == IcmpPacket.CODE_FRAGMENTATION_NEEDED) {
             fragmentationNeeded(m);
@@ -616,7 +468,7 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     /** Tells every other shard a neighbour learned here (one neighbour view); a full ring loses the news only. */
-    private void shareNeighbour(int ipAddress, long hardware) {
+    void shareNeighbour(int ipAddress, long hardware) {
         shardScratch.putInt(0, ipAddress);
         shardScratch.putLong(8, hardware);
         for (int q = 0; q < shardCount; q++) {
@@ -633,7 +485,7 @@ public final class Stack implements Agent, AutoCloseable {
         } else if (type == ShardGroup.NEIGHBOUR) {
             int slot = arp.learn(buffer.getInt(index), buffer.getLong(index + 8), nowNs);
             if (slot >= 0) {
-                releaseParked(slot);
+                arpIo.releaseParked(slot);
             }
         }
     }
@@ -645,7 +497,7 @@ public final class Stack implements Agent, AutoCloseable {
     public void freeForwarded() {
         if (inbound != null) {
             inbound.read(inboundFree, Integer.MAX_VALUE);
-            flushFree();
+            out.flushFree();
         }
     }
 
@@ -663,29 +515,10 @@ public final class Stack implements Agent, AutoCloseable {
         return shard;
     }
 
-    private void deliverRaw(long m, int protocol) {
-        if (heldFrames.size() >= config.maxHeldFrames()) {
-            drop(m, DropReason.RAW_RING_FULL);
-            return;
-        }
-        frameScratch.putLong(0, m);
-        frameScratch.putLong(8, Mbuf.dataAddress(m));
-        frameScratch.putInt(16, ethernet.payloadOffset() + ip.headerLength());
-        frameScratch.putInt(20, ethernet.payloadOffset() + ip.totalLength());
-        frameScratch.putInt(24, protocol);
-        if (!frames.write(FRAME_DESCRIPTOR, frameScratch, 0, 28)) {
-            drop(m, DropReason.RAW_RING_FULL);
-            return;
-        }
-        heldFrames.add(m);
-        counters.rawFramesDelivered.incrementRelease();
-        counters.rawFramesHeld.setRelease(heldFrames.size());
-    }
-
     // ------------------------------------------------------------------------------------------ output
 
     /** Builds and sends (or parks for ARP) an ICMP echo request. */
-    private void sendPing(int destination, int sequence, int payloadLength) {
+    void sendPing(int destination, int sequence, int payloadLength) {
         int nextHop = routes.nextHop(destination);
         if (nextHop == Routes.NO_ROUTE) {
             counters.noRoute.incrementRelease();
@@ -761,35 +594,8 @@ public final class Stack implements Agent, AutoCloseable {
         return frame;
     }
 
-    /** A neighbour answered: send what waited for it. */
-    private void releaseParked(int slot) {
-        int n = arp.parkedCount(slot);
-        if (n == 0) {
-            return;
-        }
-        long neighbour = arp.mac(slot);
-        for (int i = 0; i < n; i++) {
-            long m = arp.parked(slot, i);
-            MacAddress.put(txFrame(m), EthernetFrame.DESTINATION_OFFSET, neighbour);
-            transmit(m);
-        }
-        arp.clearParked(slot);
-    }
-
-    /** RFC 1122 §2.3.2.2: the frames waiting on a failed resolution are discarded; pings learn why. */
-    private void onResolutionFailed(int slot, int target) {
-        counters.arpResolutionFailures.incrementRelease();
-        int n = arp.parkedCount(slot);
-        for (int i = 0; i < n; i++) {
-            long m = arp.parked(slot, i);
-            reportUnsent(m, NtStatus.STATUS_HOST_UNREACHABLE);
-            drop(m, DropReason.ARP_UNRESOLVED);
-        }
-        arp.clearParked(slot);
-    }
-
     /** Tells the application that a frame we built will not leave (for a ping: its sequence number). */
-    private void reportUnsent(long m, int status) {
+    void reportUnsent(long m, int status) {
         UnsafeBuffer f = txFrame(m);
         txIp.wrap(f, EthernetFrame.HEADER_LENGTH, f.capacity() - EthernetFrame.HEADER_LENGTH);
         if (txIp.protocol() == Ipv4Packet.PROTOCOL_ICMP) {
@@ -802,31 +608,7 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     private void sendFailed(int destination, int sequence, int status) {
-        eventScratch.putInt(0, destination);
-        eventScratch.putInt(4, sequence);
-        eventScratch.putInt(8, status);
-        events.write(EVT_SEND_FAILED, eventScratch, 0, 12);
-    }
-
-    private void sendArp(int operation, long ethernetDestination, long targetMac, int targetIp) {
-        long m = allocate();
-        if (m == 0) {
-            return;
-        }
-        int length = EthernetFrame.HEADER_LENGTH + ArpPacket.LENGTH;
-        frame.wrap(Mbuf.dataAddress(m), 60);
-        frame.setMemory(length, 60 - length, (byte) 0);
-        ethernet.wrap(frame, 0, 60);
-        ethernet.writeHeader(ethernetDestination, mac, EthernetFrame.ETHERTYPE_ARP);
-        arpPacket.wrap(frame, EthernetFrame.HEADER_LENGTH, ArpPacket.LENGTH);
-        arpPacket.write(operation, mac, address, targetMac, targetIp);
-        Mbuf.setLength(m, 60);
-        if (operation == ArpPacket.OPERATION_REQUEST) {
-            counters.arpRequestsSent.incrementRelease();
-        } else {
-            counters.arpRepliesSent.incrementRelease();
-        }
-        transmit(m);
+        app.sendFailed(destination, sequence, status);
     }
 
     /**
@@ -841,134 +623,40 @@ public final class Stack implements Agent, AutoCloseable {
      * duty cycle and unregisters after its last, so it needs no call.
      */
     public void lcoreChanged() {
-        cacheThread = null;
-        allocCache = 0;
+        out.lcoreChanged();
     }
 
     /** The pool cache allocations take from (0: none, the pool's rings); for tests. */
     long allocCache() {
-        return allocCache;
+        return out.allocCache();
     }
 
     long allocate() {
-        Thread thread = Thread.currentThread();
-        if (thread != cacheThread) {
-            // The first allocation on a (new) poll thread: find its lcore's cache of the pool, once (see
-            // lcoreChanged for a thread whose lcore changes). A virtual thread moves between carriers (each with
-            // its own lcore id, if any): no cache for it.
-            cacheThread = thread;
-            allocCache = thread.isVirtual() ? 0 : port.pool().localCache();
-        }
-        if (!port.pool().allocBulk(alloc, 0, 1, allocCache)) {
-            counters.drop(DropReason.TX_NO_MBUF).incrementRelease();
-            return 0;
-        }
-        return alloc.get(0);
+        return out.allocate();
     }
 
-    /**
-     * Whether one more frame fits in this duty cycle's transmit batch (flushing to the port first when it is
-     * full). TCP asks before it builds a segment, so a port that cannot keep up holds TCP back instead of
-     * dropping segments TCP counted as sent.
-     */
+    /** Whether one more frame fits in this duty cycle's transmit batch ({@link TxBatch#canTransmit}). */
     boolean canTransmit() {
-        if (txCount < TX_BATCH) {
-            return true;
-        }
-        flushTx();
-        if (txCount < TX_BATCH) {
-            return true;
-        }
-        counters.txBackPressure.incrementRelease();
-        return false;
+        return out.canTransmit();
     }
 
     private void transmit(long m) {
-        if (txCount == TX_BATCH) {
-            flushTx();
-            if (txCount == TX_BATCH) {
-                // Still full after a retry: the port cannot keep up; this frame is lost (TCP resends).
-                counters.drop(DropReason.TX_RING_FULL).incrementRelease();
-                free(m);
-                return;
-            }
-        }
-        tx.set(txCount++, m);
+        out.transmit(m);
     }
 
     void free(long m) {
-        if (freeCount == TX_BATCH) {
-            flushFree();
-        }
-        toFree.set(freeCount++, m);
+        out.free(m);
     }
 
-    private void drop(long m, DropReason reason) {
-        counters.drop(reason).incrementRelease();
-        free(m);
+    void drop(long m, DropReason reason) {
+        out.drop(m, reason);
     }
 
     private void flush() {
-        flushTx();
-        flushFree();
-    }
-
-    private void flushTx() {
-        if (txCount == 0) {
-            return;
-        }
-        long bytes = 0;
-        for (int i = 0; i < txCount; i++) {
-            bytes += Mbuf.pktLen(tx.get(i));
-        }
-        int sent = port.transmit(tx, 0, txCount);
-        if (Budget.ENABLED) {
-            budget.mark(Budget.TX);
-        }
-        int left = txCount - sent;
-        for (int i = sent; i < txCount; i++) {
-            bytes -= Mbuf.pktLen(tx.get(i));
-        }
-        counters.txFrames.getAndAddRelease(sent);
-        counters.txBytes.getAndAddRelease(bytes);
-        if (left > 0 && !draining) {
-            // The port's queue is full: keep the rest for the next duty cycle (back-pressure, not loss).
-            for (int i = 0; i < left; i++) {
-                tx.set(i, tx.get(sent + i));
-            }
-            txCount = left;
-            return;
-        }
-        if (left > 0) {
-            counters.drop(DropReason.TX_RING_FULL).getAndAddRelease(left);
-            tx.freeRange(sent, left);
-        }
-        txCount = 0;
-    }
-
-    private void flushFree() {
-        if (freeCount > 0) {
-            toFree.freeAll(freeCount);
-            freeCount = 0;
-        }
+        out.flush();
     }
 
     // ------------------------------------------------------------------------------------------ commands
-
-    private void onCommand(int type, org.agrona.MutableDirectBuffer buffer, int index, int length) {
-        if (type == CMD_PING) {
-            sendPing(buffer.getInt(index), buffer.getInt(index + 4), buffer.getInt(index + 8));
-        } else if (type == CMD_RELEASE) {
-            long m = buffer.getLong(index);
-            // A stale or double release is refused, never a double free.
-            if (heldFrames.remove(m)) {
-                free(m);
-                counters.rawFramesHeld.setRelease(heldFrames.size());
-            } else {
-                counters.drop(DropReason.RELEASE_REFUSED).incrementRelease();
-            }
-        }
-    }
 
     /**
      * Queues an ICMP echo request to {@code destination} (any thread). The reply, or the reason it could not
@@ -977,56 +665,25 @@ public final class Stack implements Agent, AutoCloseable {
      * @return false if the command ring is full (try again)
      */
     public boolean ping(int destination, int sequence, int payloadLength) {
-        synchronized (commandScratch) {
-            commandScratch.putInt(0, destination);
-            commandScratch.putInt(4, sequence);
-            commandScratch.putInt(8, payloadLength);
-            return commands.write(CMD_PING, commandScratch, 0, 12);
-        }
+        return app.ping(destination, sequence, payloadLength);
     }
 
     /** Hands a frame received through {@link #pollFrames} back to the stack (any thread). */
     public boolean releaseFrame(long mbuf) {
-        synchronized (commandScratch) {
-            commandScratch.putLong(0, mbuf);
-            return commands.write(CMD_RELEASE, commandScratch, 0, 8);
-        }
+        return app.releaseFrame(mbuf);
     }
-
-    private final MessageHandler[] eventDecoder = new MessageHandler[1];
-    private StackEventHandler eventTarget;
-    private FrameHandler frameTarget;
 
     /** Delivers queued outcomes to {@code handler} (one application thread). Returns how many. */
     public int pollEvents(StackEventHandler handler) {
-        eventTarget = handler;
-        if (eventDecoder[0] == null) {
-            eventDecoder[0] = (type, buffer, index, length) -> {
-                if (type == EVT_ECHO_REPLY) {
-                    eventTarget.onEchoReply(buffer.getInt(index), buffer.getInt(index + 4), buffer.getLong(index + 8));
-                } else if (type == EVT_SEND_FAILED) {
-                    eventTarget.onSendFailed(buffer.getInt(index), buffer.getInt(index + 4), buffer.getInt(index + 8));
-                }
-            };
-        }
-        return events.read(eventDecoder[0]);
+        return app.pollEvents(handler);
     }
-
-    private final MessageHandler frameDecoder = (type, buffer, index, length) -> {
-        long m = buffer.getLong(index);
-        if (frameTarget.onFrame(m, buffer.getLong(index + 8), buffer.getInt(index + 20), buffer.getInt(index + 16),
-            buffer.getInt(index + 24))) {
-            releaseFrame(m);
-        }
-    };
 
     /**
      * Delivers raw IPv4 frames of the protocols enabled with {@link StackConfig.Builder#rawProtocol} as
      * descriptors: zero copies (one application thread). Returns how many.
      */
     public int pollFrames(FrameHandler handler) {
-        frameTarget = handler;
-        return frames.read(frameDecoder);
+        return app.pollFrames(handler);
     }
 
     // ------------------------------------------------------------------------------------------ accessors
@@ -1083,11 +740,11 @@ public final class Stack implements Agent, AutoCloseable {
     /** Frees the mbufs the stack still holds (parked for ARP, held by the application); poll thread, last. */
     @Override
     public void onClose() {
-        draining = true;
+        out.drain();
         tcpService.beginCycle(); // for good: requests after this go to the rings, which nobody reads any more
         // Requests already queued (above all releases of mbufs the application handed back) are honoured.
         tcpService.poll();
-        commands.read(commandHandler, Integer.MAX_VALUE);
+        app.readCommands(Integer.MAX_VALUE);
         if (inbound != null) {
             inbound.read(inboundFree, Integer.MAX_VALUE);
         }
@@ -1102,11 +759,7 @@ public final class Stack implements Agent, AutoCloseable {
                 arp.clearParked(slot);
             }
         }
-        LongHashSet.LongIterator it = heldFrames.iterator();
-        while (it.hasNext()) {
-            free(it.nextValue());
-        }
-        heldFrames.clear();
+        app.freeHeld();
         flush();
     }
 

@@ -423,13 +423,13 @@ class RingPairStackTest {
 
     @Test
     void dataLinesInBufferCountsTheLinesWhoseFirstByteIsInside() {
-        assertEquals(3, Stack.dataLinesInBuffer(256, 256 + 2048));
-        assertEquals(3, Stack.dataLinesInBuffer(256, 256 + 129));
-        assertEquals(2, Stack.dataLinesInBuffer(256, 256 + 128));
-        assertEquals(1, Stack.dataLinesInBuffer(256, 257));
-        assertEquals(0, Stack.dataLinesInBuffer(256, 256));
-        assertEquals(0, Stack.dataLinesInBuffer(256, 0));
-        assertEquals(3, Stack.dataLinesInBuffer(0, Long.MAX_VALUE));
+        assertEquals(3, RxPrefetch.dataLinesInBuffer(256, 256 + 2048));
+        assertEquals(3, RxPrefetch.dataLinesInBuffer(256, 256 + 129));
+        assertEquals(2, RxPrefetch.dataLinesInBuffer(256, 256 + 128));
+        assertEquals(1, RxPrefetch.dataLinesInBuffer(256, 257));
+        assertEquals(0, RxPrefetch.dataLinesInBuffer(256, 256));
+        assertEquals(0, RxPrefetch.dataLinesInBuffer(256, 0));
+        assertEquals(3, RxPrefetch.dataLinesInBuffer(0, Long.MAX_VALUE));
     }
 
     private static void writeMac(byte[] into, long mac) {

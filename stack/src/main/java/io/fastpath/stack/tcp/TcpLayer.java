@@ -16,9 +16,9 @@ import org.agrona.DirectBuffer;
  * {@link TcpInput} (segment arrival, RFC 9293 §3.10.7 order), {@link Listeners} (LISTEN, SYN cookies,
  * conditional accept), {@link TimeWaitInput}, {@link AckProcessing} (ACKs, RTT, tail loss probe, path MTU) with
  * {@link Recovery}, {@link ReceivePath} (text, FIN, delivery, receive window and memory), {@link TcpOutput} with
- * {@link TcpHeaderRepr}, {@link TcpTimers} with {@link Deadlines}, {@link ConnectionTable} (connections and ports)
- * and {@link FastOpen}. Here: the calls the stack, {@link TcpService} and tests make (connect, listen, send,
- * release, poll, flush, input, ...), the duty cycle's dirty list, and what the parts share.
+ * {@link TcpHeaderRepr}, {@link TcpTimers} with {@link Deadlines}, {@link ConnectionTable} (connections and ports),
+ * {@link FastOpen} and {@link ActiveOpen} (connect). Here: the calls the stack, {@link TcpService} and tests make
+ * (connect, listen, send, release, poll, flush, input, ...), the duty cycle's dirty list, and what the parts share.
  *
  * <p>Read first: RFC 9293 §3.10 (event processing, which {@link TcpInput} follows: LISTEN, SYN-SENT, then the
  * other states in the "first check sequence number ... eighth check FIN" order), RFC 7323 (window scale,
@@ -69,7 +69,6 @@ public final class TcpLayer {
     /** Connections whose output the port held back: they go again next duty cycle. */
     final TcpConnection[] txBlocked;
     int txBlockedCount;
-    private TcpConnection lastConnection;
     /** Diagnostic stage timestamps (only with {@code -Dfastpath.budget=true}; set by the stack). */
     Budget budget;
     /** The duty cycle's time, set by every entry point (input, poll, flush, a timer firing). */
@@ -96,6 +95,7 @@ public final class TcpLayer {
     final TcpOutput tx;
     final TcpTimers timers;
     final FastOpen tfo;
+    final ActiveOpen active;
 
     public TcpLayer(TcpConfig config, IpOutput ip, long startNs) {
         this(config, ip, new IsnGenerator(), startNs);
@@ -143,6 +143,7 @@ public final class TcpLayer {
         this.tx = new TcpOutput(this);
         this.timers = new TcpTimers(this, startNs);
         this.tfo = new FastOpen(this, fastOpenKeys);
+        this.active = new ActiveOpen(this);
         table.link();
         listening.link();
         in.link();
@@ -151,6 +152,7 @@ public final class TcpLayer {
         rx.link();
         tx.link();
         timers.link();
+        active.link();
     }
 
     /** Where the stage timestamps go when {@link Budget#ENABLED} (the stack calls this once). */
@@ -303,65 +305,8 @@ public final class TcpLayer {
     /** As the connect above, with per-connection options ({@link TcpSocketOptions}). */
     public int connect(int localIp, int localPort, int remoteIp, int remotePort, TcpHandler handler,
                        DirectBuffer data, int offset, int length, boolean fastOpen, long socketOptions) {
-        if (length > config.sendBufferBytes()) {
-            return NtStatus.STATUS_BUFFER_OVERFLOW;
-        }
-        if (localIp != 0 && localIp != ip.address()) {
-            return NtStatus.STATUS_INVALID_ADDRESS;
-        }
-        if (remotePort <= 0 || remotePort > 65535 || localPort < 0 || localPort > 65535 || remoteIp == 0) {
-            return NtStatus.STATUS_INVALID_PARAMETER;
-        }
-        if (ip.nextHop(remoteIp) == 0) {
-            counters.noRoute.incrementRelease();
-            return NtStatus.STATUS_NETWORK_UNREACHABLE;
-        }
-        if (localPort != 0) {
-            long k = key(remoteIp, remotePort, localPort);
-            if (table.connections.containsKey(k) || timeWait.find(k) >= 0) {
-                return NtStatus.STATUS_ADDRESS_ALREADY_EXISTS;
-            }
-            if (listening.listeners.containsKey(localPort)
-                || table.localPortUse[localPort] > 0 && !TcpSocketOptions.reuseAddress(socketOptions)) {
-                return NtStatus.STATUS_SHARING_VIOLATION;
-            }
-            if (owner != FlowOwner.SINGLE && owner.shardOf(ip.address(), localPort, remoteIp, remotePort) != shard) {
-                return NtStatus.STATUS_INVALID_ADDRESS;
-            }
-        } else {
-            localPort = table.ephemeralPort(remoteIp, remotePort);
-            if (localPort == 0) {
-                return NtStatus.STATUS_TOO_MANY_ADDRESSES;
-            }
-        }
-        TcpConnection c = table.allocateConnection();
-        if (c == null) {
-            table.releaseEphemeral(localPort);
-            return NtStatus.STATUS_INSUFFICIENT_RESOURCES;
-        }
-        table.open(c, remoteIp, remotePort, localPort);
-        applyOptions(c, socketOptions, true);
-        lastConnection = c;
-        c.handler = handler;
-        c.active = true;
-        c.connectPending = true;
-        c.iss = isn.isn(c.localIp, localPort, remoteIp, remotePort, nowNs);
-        c.sndUna = c.iss;
-        c.sndNxt = c.iss + 1;
-        c.sndMax = c.sndNxt;
-        c.sendBuffer.reset(c.iss + 1);
-        if (length > 0) {
-            c.sendBuffer.write(data, offset, length);
-        }
-        c.fastOpen = fastOpen && config.fastOpen();
-        c.state = TcpState.SYN_SENT;
-        c.rcvScale = tx.receiveScale();
-        counters.tcpActiveOpens.incrementRelease();
-        tx.sendSyn(c, false);
-        if (c.state == TcpState.SYN_SENT) {
-            timers.armRetransmit(c);
-        }
-        return NtStatus.STATUS_PENDING;
+        return active.connect(localIp, localPort, remoteIp, remotePort, handler, data, offset, length, fastOpen,
+            socketOptions);
     }
 
     /**
@@ -485,9 +430,8 @@ public final class TcpLayer {
 
     /** The connection the last successful {@link #connect} created (poll thread, right after the call). */
     TcpConnection lastConnection() {
-        return lastConnection;
+        return active.lastConnection;
     }
-
 
     void countLostEvent() {
         counters.drop(DropReason.TCP_EVENT_LOST).incrementRelease();

@@ -7,14 +7,10 @@ import io.fastpath.stack.tcp.protocol.ListenRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.RequestType;
 import io.fastpath.stack.tcp.protocol.SendRequestFlyweight;
 import io.fastpath.stack.tcp.protocol.SlotFlyweight;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.BitUtil;
-import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
@@ -61,8 +57,6 @@ public final class TcpServiceClient implements TcpClient {
     static final int CONTROL_SHUTDOWN = 4;
     static final int CONTROL_ABORT = 8;
 
-    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final int PORT_WORDS = 65536 / 64;
     private static final int REQUEST_BATCH = 256;
     private static final int RELEASE_BATCH = 1024;
     /** Urgent bytes carried in one event (the stack marks one byte per urgent pointer, RFC 6093). */
@@ -100,20 +94,9 @@ public final class TcpServiceClient implements TcpClient {
     private final ManyToOneRingBuffer requests;
     /** Releases, with their credit (one CAS a release). */
     private final ReleaseRing releases;
-    private final ManyToOneRingBuffer controlSlots;
-    /** Per connection slot: generation << 32 | CONTROL_* flags pending on the side path. */
-    private final long[] control;
-    /** A bit per port: stop listening pending on the side path. */
-    private final long[] stopPorts = new long[PORT_WORDS];
-    private final AtomicBoolean stopsPending = new AtomicBoolean();
-    /** Side-path controls not yet carried out: while any, requests that start something are refused. */
-    private final AtomicInteger sidePathPending = new AtomicInteger();
-    /** The request ring's producer position when the last side-path control was made. */
-    private final AtomicLong sidePathPosition = new AtomicLong();
+    /** Controls that found the request ring full, and what they hold back. */
+    private final ControlSidePath sidePath;
     private final AtomicLong releasesRefused = new AtomicLong();
-    /** Side-path controls refused for another shard's handle (counted by the poll thread). */
-    private final AtomicLong controlsRefused = new AtomicLong();
-    private long controlsRefusedFolded;
 
     // ---------------------------------------------------------------- the poll thread to the application thread
     /** This client's events, and those waiting for room on their ring. */
@@ -124,18 +107,8 @@ public final class TcpServiceClient implements TcpClient {
     final Side side = new Side();
     private final MessageHandler requestHandler;
     private final ReleaseRing.Consumer releaseHandler;
-    private final MessageHandler slotCollector = this::collectSlot;
     private final WaitingConnections.Reoffer reoffer = this::reoffer;
-    private final SlotFlyweight slotOut = new SlotFlyweight();
     private long refusedFolded;
-    private final int[] collected;
-    private int collectedCount;
-    private final int[] deferred;
-    private final long[] deferredWord;
-    private int deferredCount;
-    private final long[] deferredStops = new long[PORT_WORDS];
-    private boolean stopsDeferred;
-    private int sidePathTaken;
     /** The descriptors this client holds (its own table and budget). */
     final HeldDescriptors held;
     /** Connections whose data waits for this client to make room (it is stalled while any do). */
@@ -149,12 +122,8 @@ public final class TcpServiceClient implements TcpClient {
         this.releases = new ReleaseRing(maxHeld);
         this.held = new HeldDescriptors(maxHeld);
         this.waiting = new WaitingConnections(maxConnections);
-        this.controlSlots = new ManyToOneRingBuffer(ring(Math.max(64, maxConnections)
-            * SlotFlyweight.RECORD_LENGTH));
-        this.control = new long[maxConnections];
-        this.collected = new int[maxConnections];
-        this.deferred = new int[maxConnections];
-        this.deferredWord = new long[maxConnections];
+        this.sidePath = new ControlSidePath(this, service, requests, new ManyToOneRingBuffer(
+            ring(Math.max(64, maxConnections) * SlotFlyweight.RECORD_LENGTH)), maxConnections);
         this.events = new ClientEvents(service, ring(eventRingBytes), ring(eventRingBytes), maxConnections);
         this.requestHandler = (type, buffer, index, length) -> service.onRequest(this, type, buffer, index);
         this.releaseHandler = (handle, descriptor, length) -> service.onRelease(this, handle, descriptor, length);
@@ -351,13 +320,13 @@ public final class TcpServiceClient implements TcpClient {
      * takes the ring as from any other thread.
      */
     private boolean direct() {
-        return service.direct() && sidePathPending.get() == 0 && closeState.get() == OPEN
+        return service.direct() && sidePath.pending() == 0 && closeState.get() == OPEN
             && requests.producerPosition() == requests.consumerPosition();
     }
 
     /** Room on the request ring for a request that starts something, or -1 (full, a control waits, closed). */
     private int claimRequest(int type, int length) {
-        if (sidePathPending.get() > 0 || closeState.get() != OPEN) {
+        if (sidePath.pending() > 0 || closeState.get() != OPEN) {
             return -1; // a control waits on the side path: nothing may overtake it
         }
         return requests.tryClaim(type, length);
@@ -392,7 +361,7 @@ public final class TcpServiceClient implements TcpClient {
             service.stopListening(this, port);
             return true;
         }
-        if (sidePathPending.get() == 0) {
+        if (sidePath.pending() == 0) {
             int index = requests.tryClaim(RequestType.STOP_LISTENING, ListenRequestFlyweight.LENGTH);
             if (index >= 0) {
                 encoders().listen.wrap(requests.buffer(), index).port(port).socketOptions(0);
@@ -400,18 +369,7 @@ public final class TcpServiceClient implements TcpClient {
                 return true;
             }
         }
-        if (port <= 0 || port > 65535) {
-            return true; // names no listener: nothing to do
-        }
-        noteSidePathPosition();
-        sidePathPending.incrementAndGet();
-        long bit = 1L << port;
-        long before = (long) LONGS.getAndBitwiseOr(stopPorts, port >>> 6, bit);
-        if ((before & bit) != 0) {
-            sidePathPending.decrementAndGet(); // already pending
-        }
-        stopsPending.set(true);
-        return true;
+        return sidePath.stopListening(port);
     }
 
     private boolean control(int type, int flag, long handle) {
@@ -422,7 +380,7 @@ public final class TcpServiceClient implements TcpClient {
             service.applyControl(this, handle, flag);
             return true;
         }
-        if (sidePathPending.get() == 0) {
+        if (sidePath.pending() == 0) {
             int index = requests.tryClaim(type, ConnectionRequestFlyweight.HANDLE_LENGTH);
             if (index >= 0) {
                 encoders().connection.wrap(requests.buffer(), index).handle(handle);
@@ -430,60 +388,12 @@ public final class TcpServiceClient implements TcpClient {
                 return true;
             }
         }
-        if ((handle & TcpService.SHARD_MASK) != service.shardBits) {
-            if (TcpService.wellFormed(handle)) {
-                // Another shard's handle: refused and counted (by the poll thread, which the pending count wakes).
-                // Pending first: the poll thread subtracts what it folds in, and must never see the refusal alone.
-                sidePathPending.incrementAndGet();
-                controlsRefused.incrementAndGet();
-            }
-            return true;
-        }
-        int slot = (int) (handle & ~TcpService.SHARD_MASK);
-        if (slot < 0 || slot >= control.length) {
-            return true; // names no connection: the poll thread would ignore it too
-        }
-        int generation = (int) (handle >>> 32);
-        noteSidePathPosition();
-        sidePathPending.incrementAndGet();
-        while (true) {
-            long word = (long) LONGS.getVolatile(control, slot);
-            int flags = (int) word;
-            int pendingGeneration = (int) (word >>> 32);
-            long next;
-            if (flags == 0 || pendingGeneration == generation) {
-                next = ((long) generation << 32) | ((flags | flag) & 0xFFFF_FFFFL);
-            } else if (generation - pendingGeneration > 0) {
-                // The slot was reused: the older connection is closed, its controls are moot.
-                next = ((long) generation << 32) | flag;
-            } else {
-                sidePathPending.decrementAndGet();
-                return true; // for a connection older than one already pending: it is closed
-            }
-            if (LONGS.compareAndSet(control, slot, word, next)) {
-                if (flags != 0) {
-                    sidePathPending.decrementAndGet(); // the slot is queued already
-                    return true;
-                }
-                int index = controlSlots.tryClaim(RequestType.CONTROL_SLOT, SlotFlyweight.LENGTH);
-                if (index < 0) {
-                    // Cannot happen: each slot is on the ring at most once and the ring holds every slot.
-                    throw new IllegalStateException("control slot ring full");
-                }
-                encoders().slot.wrap(controlSlots.buffer(), index).slot(slot);
-                controlSlots.commit(index);
-                return true;
-            }
-        }
+        return sidePath.control(flag, handle);
     }
 
-    /** Every request committed before a side-path control is carried out before it. */
-    private void noteSidePathPosition() {
-        long position = requests.producerPosition();
-        long seen;
-        while ((seen = sidePathPosition.get()) < position && !sidePathPosition.compareAndSet(seen, position)) {
-            Thread.onSpinWait();
-        }
+    /** The calling thread's slot encoder (the side path's). */
+    SlotFlyweight slotEncoder() {
+        return encoders().slot;
     }
 
     /**
@@ -571,7 +481,6 @@ public final class TcpServiceClient implements TcpClient {
         return events.poll(handler);
     }
 
-
     // ================================================================ poll thread
 
     /** Carries out this client's queued requests, releases and controls; moves waiting events (poll thread). */
@@ -583,8 +492,8 @@ public final class TcpServiceClient implements TcpClient {
             service.countRefusedReleases(refused - refusedFolded);
             refusedFolded = refused;
         }
-        if (sidePathPending.get() > 0 || deferredCount > 0 || stopsDeferred) {
-            work += pollSidePath();
+        if (sidePath.hasWork()) {
+            work += sidePath.poll();
         }
         work += events.moveWaiting();
         if (waiting.stalled()) {
@@ -597,8 +506,6 @@ public final class TcpServiceClient implements TcpClient {
         }
         return work;
     }
-
-
 
     /** Offers a waiting connection its data again (poll thread, {@link WaitingConnections#resume}). */
     private void reoffer(int slot) {
@@ -620,90 +527,10 @@ public final class TcpServiceClient implements TcpClient {
         return waiting.refused();
     }
 
-    private void collectSlot(int type, MutableDirectBuffer b, int i, int length) {
-        collected[collectedCount++] = slotOut.wrap(b, i).slot();
-    }
-
-    /** Takes side-path controls; carries them out once every request queued before them has been. */
-    private int pollSidePath() {
-        // Slots are taken off their ring first and their flags only after the read (and its room) is over,
-        // so a slot is never on the ring twice.
-        long refusedControls = controlsRefused.get();
-        if (refusedControls != controlsRefusedFolded) {
-            service.countRefusedRequests(refusedControls - controlsRefusedFolded);
-            sidePathTaken += (int) (refusedControls - controlsRefusedFolded);
-            controlsRefusedFolded = refusedControls;
-        }
-        collectedCount = 0;
-        controlSlots.read(slotCollector, collected.length);
-        for (int k = 0; k < collectedCount; k++) {
-            int slot = collected[k];
-            long word = (long) LONGS.getAndSet(control, slot, 0L);
-            sidePathTaken++;
-            if ((int) word == 0) {
-                continue;
-            }
-            long previous = deferredWord[slot];
-            if ((int) previous == 0) {
-                deferred[deferredCount++] = slot;
-                deferredWord[slot] = word;
-            } else if ((int) ((word >>> 32) - (previous >>> 32)) > 0) {
-                deferredWord[slot] = word; // a newer connection in the slot
-            } else if (word >>> 32 == previous >>> 32) {
-                deferredWord[slot] = previous | (word & 0xFFFF_FFFFL);
-            }
-        }
-        if (stopsPending.getAndSet(false)) {
-            for (int w = 0; w < PORT_WORDS; w++) {
-                long bits = (long) LONGS.getAndSet(stopPorts, w, 0L);
-                if (bits != 0) {
-                    deferredStops[w] |= bits;
-                    sidePathTaken += Long.bitCount(bits);
-                    stopsDeferred = true;
-                }
-            }
-        }
-        // Read after taking the flags: at least the position of every control taken.
-        if (requests.consumerPosition() < sidePathPosition.get()) {
-            return collectedCount;
-        }
-        int work = deferredCount;
-        for (int k = 0; k < deferredCount; k++) {
-            int slot = deferred[k];
-            long word = deferredWord[slot];
-            deferredWord[slot] = 0;
-            service.applyControl(this, (word & 0xFFFF_FFFF_0000_0000L) | service.shardBits | slot, (int) word);
-        }
-        deferredCount = 0;
-        if (stopsDeferred) {
-            stopsDeferred = false;
-            for (int w = 0; w < PORT_WORDS; w++) {
-                long bits = deferredStops[w];
-                deferredStops[w] = 0;
-                while (bits != 0) {
-                    int bit = Long.numberOfTrailingZeros(bits);
-                    bits &= bits - 1;
-                    service.stopListening(this, (w << 6) | bit);
-                    work++;
-                }
-            }
-        }
-        sidePathPending.addAndGet(-sidePathTaken);
-        sidePathTaken = 0;
-        return work;
-    }
-
     /** Side-path controls waiting (tests). */
     int sidePathPending() {
-        return sidePathPending.get();
+        return sidePath.pending();
     }
-
-
-
-
-
-
-
 
     /** The poll thread's side of the client: callbacks of its connections and listeners. */
     final class Side implements TcpHandler, HandoverReceiver, TcpListenHandler {

@@ -202,7 +202,7 @@ public final class WskProvider extends DispatchedProvider {
         public void onSendComplete(long requestId, long handle, int bytes, int status) {
             WskSocket s = byId.get(requestId);
             if (s != null) {
-                s.onSendComplete(bytes, status);
+                s.sender.onSendComplete(bytes, status);
             }
         }
 
@@ -210,7 +210,7 @@ public final class WskProvider extends DispatchedProvider {
         public void onShutdownComplete(long handle) {
             WskSocket s = byHandle.get(handle);
             if (s != null) {
-                s.onShutdownComplete();
+                s.sender.onShutdownComplete();
             }
         }
 
@@ -218,7 +218,7 @@ public final class WskProvider extends DispatchedProvider {
         public void onIdealSendBacklog(long handle, int bytes) {
             WskSocket s = byHandle.get(handle);
             if (s != null) {
-                s.onIdealSendBacklog(bytes);
+                s.sender.onIdealSendBacklog(bytes);
             }
         }
 

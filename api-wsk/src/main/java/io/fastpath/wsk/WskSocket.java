@@ -35,8 +35,8 @@ import java.util.Objects;
  * {@link Endpoint}) until a WskReceive copies it out or a receive event consumes or keeps it; the bytes held
  * count against the connection's receive window. The endpoint also pumps the sends and sequences the
  * disconnect; this class translates WSK's calls and events onto it. Bind and listen: {@link WskBinding};
- * accept: {@link WskAcceptQueue}; connect: {@link WskConnector}; receive: {@link WskReceiver}; options:
- * {@link WskSocketOptions}.
+ * accept: {@link WskAcceptQueue}; connect: {@link WskConnector}; send and disconnect: {@link WskSender};
+ * receive: {@link WskReceiver}; options: {@link WskSocketOptions}.
  */
 public final class WskSocket {
     static final int CREATED = 0;
@@ -95,11 +95,13 @@ public final class WskSocket {
     final Endpoint<Irp, WskSocket> ep;
     private final SendPump<Irp> sends;
     private final WskReceiver receiver;
-    private boolean disconnectRequested;
+    final WskSender sender;
+    boolean disconnectRequested;
     /** The stack's ideal send backlog for this connection (0: not reported yet). */
     int idealSendBacklog;
-    private Irp disconnectIrp;
-    private Irp abortIrp;
+    /** A graceful WskDisconnect waiting for its FIN's acknowledgement, and an abortive one (see {@link WskSender}). */
+    Irp disconnectIrp;
+    Irp abortIrp;
     private Irp closeIrp;
     private boolean forgotten;
 
@@ -113,6 +115,7 @@ public final class WskSocket {
             category == Wsk.WSK_FLAG_LISTEN_SOCKET ? 4 : 64, MAX_SENDS_IN_STACK, this::submit);
         this.sends = ep.sends();
         this.receiver = new WskReceiver(this, ep);
+        this.sender = new WskSender(this, ep);
         this.binding = new WskBinding(this);
         this.connector = new WskConnector(this);
     }
@@ -149,6 +152,11 @@ public final class WskSocket {
         abortIrp = null;
         closeIrp = null;
         forgotten = false;
+    }
+
+    /** The send pump's hand-over of one IRP ({@link WskSender#submit}). */
+    private int submit(Irp irp, boolean drained) {
+        return sender.submit(irp, drained);
     }
 
     /** A pooled socket keeps nothing of its last owner's alive (its context and dispatch table). */
@@ -472,10 +480,10 @@ public final class WskSocket {
             case OP_ACCEPT -> connectionSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code()) : doAccept(irp);
             case OP_CONNECT, OP_CONNECT_EX -> listenSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code())
                 : connector.connect(irp);
-            case OP_SEND -> listenSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code()) : doSend(irp);
+            case OP_SEND -> listenSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code()) : sender.doSend(irp);
             case OP_RECEIVE -> listenSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code()) : doReceive(irp);
             case OP_DISCONNECT -> listenSocket ? complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code())
-                : doDisconnect(irp);
+                : sender.doDisconnect(irp);
             case OP_CLOSE -> doClose(irp);
             case OP_GET_LOCAL -> hasLocal ? complete(irp, NtStatus.STATUS_SUCCESS.code(), 0, local())
                 : complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
@@ -565,115 +573,6 @@ public final class WskSocket {
         }
     }
 
-    // ---------------------------------------------------------------- send, disconnect
-
-    private int doSend(Irp irp) {
-        if ((irp.flags() & ~Wsk.WSK_FLAG_NODELAY) != 0) {
-            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
-        }
-        return queueSend(irp);
-    }
-
-    private int queueSend(Irp irp) {
-        if (state != CONNECTED || disconnectRequested || ep.abortIssued()) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-        }
-        disconnectRequested = irp.op == OP_DISCONNECT;
-        sends.add(irp);
-        pending(irp);
-        pump();
-        return NtStatus.STATUS_PENDING.code();
-    }
-
-    /** Hands queued sends to the stack, at most MAX_SENDS_IN_STACK at a time, in order; then the FIN. */
-    private void pump() {
-        if (!ep.sendsBlocked()) {
-            sends.pump();
-        }
-    }
-
-    /** The send pump's hand-over of one IRP: its buffer to the stack; a graceful WskDisconnect's FIN once first. */
-    private int submit(Irp irp, boolean drained) {
-        if (irp.op == OP_DISCONNECT && !(irp.hasBuffer && irp.bufferLength() > 0)) {
-            if (!drained) {
-                return SendPump.STOP;
-            }
-            postShutdown(irp); // every byte before it is in the send buffer: now the FIN can follow them
-            return SendPump.TAKEN;
-        }
-        if (!provider.tcp.send(ep.handle(), id, irp.bufferAddress(), irp.bufferLength())) {
-            provider.schedule(this);
-            return SendPump.STOP;
-        }
-        return SendPump.SUBMITTED;
-    }
-
-    private void postShutdown(Irp irp) {
-        disconnectIrp = irp;
-        ep.shutdown();
-    }
-
-    void onSendComplete(int bytes, int status) {
-        Irp irp = sends.completeOldest();
-        if (irp == null) {
-            return;
-        }
-        int result = status;
-        if (result != NtStatus.STATUS_SUCCESS.code() && (ep.abortIssued() || closed)) {
-            result = NtStatus.STATUS_CANCELLED.code();
-        }
-        if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS.code() && closed) {
-            complete(irp, NtStatus.STATUS_CANCELLED.code(), bytes, null); // WskCloseSocket came first: no FIN
-        } else if (irp.op == OP_DISCONNECT && result == NtStatus.STATUS_SUCCESS.code()) {
-            postShutdown(irp); // the final buffer is in: FIN next; the IRP waits for the FIN's acknowledgement
-        } else {
-            complete(irp, result, bytes, null);
-        }
-        if (!closed) {
-            pump();
-        }
-        maybeFinishClose();
-    }
-
-    private int doDisconnect(Irp irp) {
-        if ((irp.flags() & ~Wsk.WSK_FLAG_ABORTIVE) != 0) {
-            return complete(irp, NtStatus.STATUS_NOT_SUPPORTED.code());
-        }
-        if ((irp.flags() & Wsk.WSK_FLAG_ABORTIVE) == 0) {
-            return queueSend(irp); // graceful: behind the queued sends, then FIN
-        }
-        if (irp.hasBuffer) {
-            return complete(irp, NtStatus.STATUS_INVALID_PARAMETER.code());
-        }
-        if (state == DISCONNECTED) {
-            return complete(irp, NtStatus.STATUS_SUCCESS.code());
-        }
-        if (state != CONNECTED || abortIrp != null) {
-            return complete(irp, NtStatus.STATUS_INVALID_DEVICE_STATE.code());
-        }
-        // Own the abort before any completion routine runs: a routine may close the socket or abort again.
-        abortIrp = irp;
-        pending(irp);
-        Irp graceful = disconnectIrp;
-        disconnectIrp = null;
-        cancelUnsubmittedSends(NtStatus.STATUS_CANCELLED.code());
-        if (graceful != null) {
-            complete(graceful, NtStatus.STATUS_CANCELLED.code());
-        }
-        if (!closed) {
-            ep.abort();
-        }
-        return NtStatus.STATUS_PENDING.code();
-    }
-
-    /** Sends the stack has not taken complete with {@code status}; the ones it holds it answers for. */
-    private void cancelUnsubmittedSends(int status) {
-        Irp irp;
-        while ((irp = sends.pollWaiting()) != null) {
-            complete(irp, status, 0, null);
-        }
-    }
-
     // ---------------------------------------------------------------- receive
 
     private int doReceive(Irp irp) {
@@ -699,30 +598,6 @@ public final class WskSocket {
         ep.onReceive(mbuf, address, length);
         if (listener == null) {
             provider.schedule(this); // batched: one pass after this round's events
-        }
-    }
-
-    /** The peer acknowledged our FIN: a graceful WskDisconnect is done (receiving may go on: half-close). */
-    void onShutdownComplete() {
-        Irp graceful = disconnectIrp;
-        if (graceful != null && ep.localReleased() && !closed) {
-            disconnectIrp = null;
-            complete(graceful, NtStatus.STATUS_SUCCESS.code());
-        }
-    }
-
-    /** The stack's ideal send backlog changed: WskSendBacklogEvent, when enabled. */
-    void onIdealSendBacklog(int bytes) {
-        idealSendBacklog = bytes;
-        if (closed || listener != null || state != CONNECTED) {
-            return;
-        }
-        if ((events & Wsk.WSK_EVENT_SEND_BACKLOG) != 0 && dispatch instanceof WskClientConnectionDispatch d) {
-            try {
-                d.wskSendBacklogEvent(context, bytes);
-            } catch (Throwable t) {
-                provider.onError(t);
-            }
         }
     }
 
@@ -758,13 +633,13 @@ public final class WskSocket {
         abortIrp = null;
         if (success) {
             receiver.deliver();
-            cancelUnsubmittedSends(NtStatus.STATUS_INVALID_DEVICE_STATE.code());
+            sender.cancelUnsubmittedSends(NtStatus.STATUS_INVALID_DEVICE_STATE.code());
         } else {
             boolean aborted = ep.abortIssued();
             int sendStatus = aborted ? NtStatus.STATUS_CANCELLED.code() : status;
             ep.releaseAll();
             receiver.completeAll(status);
-            cancelUnsubmittedSends(sendStatus);
+            sender.cancelUnsubmittedSends(sendStatus);
             Irp irp;
             while ((irp = sends.pollInStack()) != null) {
                 complete(irp, sendStatus, 0, null);
@@ -811,7 +686,7 @@ public final class WskSocket {
             accepts.cancelAccepts();
         }
         receiver.completeAll(NtStatus.STATUS_CANCELLED.code());
-        cancelUnsubmittedSends(NtStatus.STATUS_CANCELLED.code());
+        sender.cancelUnsubmittedSends(NtStatus.STATUS_CANCELLED.code());
         Irp i;
         if ((i = connector.connectIrp) != null) {
             connector.connectIrp = null;
@@ -908,7 +783,7 @@ public final class WskSocket {
             applyOptions(); // schedules again if the ring is still full
         }
         if (!closed) {
-            pump();
+            sender.pump();
             receiver.deliver();
             receiver.raiseGracefulDisconnect();
         }

@@ -92,6 +92,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private final ChannelOutboundBuffer.MessageProcessor submitter = this::submit;
     /** On the event loop's list of channels whose backlog it re-reads each turn (FastpathIoHandler's). */
     boolean backlogWatched;
+    /** Options on the live connection. */
+    final FastpathConnectionOptions options = new FastpathConnectionOptions(this);
 
     /** A channel for {@code Bootstrap.channel(FastpathSocketChannel.class)}. */
     public FastpathSocketChannel() {
@@ -432,44 +434,6 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         return promise;
     }
 
-    // ================================================================ options on the live connection
-
-    void applyNoDelay() {
-        if (handle != 0 && !stackClosed && isOpen()) {
-            runOnLoop(() -> io.client.noDelay(handle, config.isTcpNoDelay()));
-        }
-    }
-
-    void applyKeepAlive() {
-        if (handle != 0 && !stackClosed && isOpen()) {
-            runOnLoop(() -> io.client.keepAlive(handle, config.isKeepAlive(),
-                FastpathSocketChannelConfig.KEEPALIVE_IDLE_NS, FastpathSocketChannelConfig.KEEPALIVE_INTERVAL_NS,
-                FastpathSocketChannelConfig.KEEPALIVE_COUNT));
-        }
-    }
-
-    void applyOptions() {
-        if (handle != 0 && !stackClosed && isOpen()) {
-            runOnLoop(() -> io.client.options(handle, config.socketOptions()));
-        }
-    }
-
-    private void runOnLoop(Runnable r) {
-        if (!isRegistered() || eventLoop().inEventLoop()) {
-            r.run(); // request methods are thread-safe; before registration we are on the acceptor's loop
-        } else {
-            eventLoop().execute(r);
-        }
-    }
-
-    int stackSendBuffer() {
-        return io != null ? io.stack.config().tcp().sendBufferBytes() : 0;
-    }
-
-    int stackReceiveBuffer() {
-        return io != null ? io.stack.config().tcp().receiveBufferBytes() : 0;
-    }
-
     // ================================================================ the stack's events (event loop)
 
     void connectComplete(long connection, int status) {
@@ -496,7 +460,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 io.client.noDelay(connection, true);
             }
             if (config.isKeepAlive()) {
-                applyKeepAlive();
+                options.applyKeepAlive();
             }
             boolean promiseSet = promise.trySuccess();
             pipeline().fireChannelActive();
@@ -662,6 +626,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         } else {
             doClose();
         }
+    }
+
+    /** Whether the stack reported the connection closed (or closed itself). */
+    boolean isStackClosed() {
+        return stackClosed;
     }
 
     /** The stack closed under the channel (event loop shutdown): nothing it lent is valid any more. */

@@ -128,7 +128,7 @@ public final class FastpathSocketChannelConfig extends DefaultChannelConfig impl
     @Override
     public FastpathSocketChannelConfig setTcpNoDelay(boolean on) {
         tcpNoDelay = on;
-        channel.applyNoDelay();
+        channel.options.applyNoDelay();
         return this;
     }
 
@@ -145,7 +145,7 @@ public final class FastpathSocketChannelConfig extends DefaultChannelConfig impl
 
     @Override
     public int getSendBufferSize() {
-        return sendBuffer > 0 ? sendBuffer : channel.stackSendBuffer();
+        return sendBuffer > 0 ? sendBuffer : channel.options.stackSendBuffer();
     }
 
     @Override
@@ -156,7 +156,7 @@ public final class FastpathSocketChannelConfig extends DefaultChannelConfig impl
 
     @Override
     public int getReceiveBufferSize() {
-        return receiveBuffer > 0 ? receiveBuffer : channel.stackReceiveBuffer();
+        return receiveBuffer > 0 ? receiveBuffer : channel.options.stackReceiveBuffer();
     }
 
     @Override
@@ -165,7 +165,7 @@ public final class FastpathSocketChannelConfig extends DefaultChannelConfig impl
             throw new IllegalArgumentException("SO_RCVBUF " + bytes);
         }
         receiveBuffer = bytes;
-        channel.applyOptions();
+        channel.options.applyOptions();
         return this;
     }
 
@@ -177,7 +177,7 @@ public final class FastpathSocketChannelConfig extends DefaultChannelConfig impl
     @Override
     public FastpathSocketChannelConfig setKeepAlive(boolean on) {
         keepAlive = on;
-        channel.applyKeepAlive();
+        channel.options.applyKeepAlive();
         return this;
     }
 

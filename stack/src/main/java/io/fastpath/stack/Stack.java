@@ -219,11 +219,14 @@ public final class Stack implements Agent, AutoCloseable {
         if (bound != null && bound != Thread.currentThread()) {
             tcpService.unbindPollThread(); // another thread drives the stack now: no direct requests any more
         }
+        boolean outer = tcpService.inCycle(); // a nested doWork, or one after close, leaves the mark as it found it
         tcpService.beginCycle();
         try {
             return dutyCycle();
         } finally {
-            tcpService.endCycle();
+            if (!outer) {
+                tcpService.endCycle();
+            }
         }
     }
 

@@ -417,6 +417,11 @@ public final class TcpService {
         inCycle = true;
     }
 
+    /** Inside a duty cycle (or closed for good): requests take the rings. */
+    public boolean inCycle() {
+        return inCycle;
+    }
+
     /** The stack's duty cycle is over: requests of the bound thread are direct calls again. */
     public void endCycle() {
         inCycle = false;

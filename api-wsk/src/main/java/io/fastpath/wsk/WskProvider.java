@@ -400,8 +400,8 @@ public final class WskProvider extends DispatchedProvider {
 
     /** A socket's close completed: it may serve a later WskSocket call or accept (see {@link #spareSockets}). */
     void retire(WskSocket s) {
-        if (Verifier.ENABLED || closed) {
-            return;
+        if (Verifier.ENABLED || closed || retiredCount == MAX_SPARE_SOCKETS) {
+            return; // past the pool's depth (rounds with deferred completions recycle nothing): left to the GC
         }
         if (retiredCount == retired.length) {
             retired = java.util.Arrays.copyOf(retired, retiredCount * 2);

@@ -662,6 +662,11 @@ public final class TdiConnection {
         completeDeferredAccept(deferredAccept, false); // it connected: SUCCESS, before any indication of the end
     }
 
+    /** Completes the accept IRP from ClientEventConnect now if it still waits for the round's end. */
+    void completeDeferredAccept() {
+        completeDeferredAccept(deferredAccept, false);
+    }
+
     /** Completes the connected endpoint's accept IRP from ClientEventConnect ({@code polled}: off the queue). */
     void completeDeferredAccept(Irp irp, boolean polled) {
         if (irp != null && irp == deferredAccept) {

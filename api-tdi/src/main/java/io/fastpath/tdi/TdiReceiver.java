@@ -440,6 +440,13 @@ final class TdiReceiver {
     }
 
     void indicateRelease() {
+        // An accept IRP from ClientEventConnect still deferred to the round's end completes S first (as before an
+        // abortive disconnect); its routine may end or reuse the endpoint, and then there is nothing to indicate.
+        int inc = c.incarnation;
+        c.completeDeferredAccept();
+        if (inc != c.incarnation || c.state != TdiConnection.CONNECTED || c.disconnectIndicated) {
+            return;
+        }
         c.disconnectIndicated = true;
         for (Irp r; (r = receives.poll()) != null; ) {
             complete(r, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0);

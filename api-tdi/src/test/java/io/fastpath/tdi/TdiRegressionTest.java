@@ -15,9 +15,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.tcp.TcpConfig;
+import io.fastpath.stack.tcp.TcpState;
 import io.fastpath.tdi.TdiEventTest.Pair;
 import io.fastpath.tdi.TdiRequestTest.Link;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -119,6 +121,46 @@ class TdiRegressionTest {
             assertEquals(List.of(Tdi.TDI_DISCONNECT_ABORT), p.disconnectsB);
             assertEquals(List.of(true), acceptDoneAtDisconnect, "the accept completed before the disconnect");
             assertTrue(p.b.idle());
+            rig.runFor(20);
+            assertEquals(1, p.accept.completions, "B's accept completed once");
+        }
+    }
+
+    /**
+     * The graceful counterpart of the test above: B's stack took A's handshake ACK, its data and its FIN before
+     * B's provider dispatched. The data is indicated, the accept IRP completes SUCCESS, and only then is the
+     * release indicated. The release was indicated first, the accept completing at the end of the round (a
+     * review finding).
+     */
+    @Test
+    void anAcceptConnectedAndReleasedInOneRoundCompletesSuccessBeforeTheReleaseIndication() {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Pair p = new Pair(rig);
+            List<String> order = new ArrayList<>();
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                order.add("receive " + new String(tsdu.toByteArray(), StandardCharsets.US_ASCII));
+                return S;
+            });
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_DISCONNECT,
+                (TdiEvents.ClientEventDisconnect) (ctx, cc, flags) -> {
+                    p.disconnectsB.add(flags);
+                    order.add("disconnect " + flags + ", accept done " + p.accept.done());
+                    return S;
+                }, null).assertInline(S);
+            Req c = p.connectA();
+            rig.runUntil(() -> p.log.contains("connect true event-ctx"), 10, "ClientEventConnect");
+            // From here only A dispatches: B's stack takes A's ACK, data and FIN; B's provider hears them at once.
+            runA(rig, c::done, "A connected");
+            c.assertCompleted(S);
+            Req s = send(rig.tdiA, p.a, direct("last words"), 0);
+            disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_RELEASE, 0);
+            runA(rig, () -> s.done() && rig.b.tcp().countInState(TcpState.CLOSE_WAIT) == 1,
+                "B's stack took the data and the FIN");
+            assertFalse(p.accept.done(), "B's provider has not dispatched");
+            rig.tdiB.dispatch();
+            p.accept.assertCompleted(S);
+            assertEquals(List.of("receive last words", "disconnect " + Tdi.TDI_DISCONNECT_RELEASE + ", accept done true"),
+                order, "the data, then the accept, then the release");
             rig.runFor(20);
             assertEquals(1, p.accept.completions, "B's accept completed once");
         }

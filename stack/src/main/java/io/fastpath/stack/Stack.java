@@ -567,7 +567,11 @@ public final class Stack implements Agent, AutoCloseable {
             transmit(m);
             return;
         }
+        long evictions = arp.evictions();
         int slot = arp.startResolution(nextHop, nowNs);
+        if (arp.evictions() != evictions) {
+            counters.arpEntriesEvicted.incrementRelease();
+        }
         if (slot < 0 || !arp.park(slot, m)) {
             reportUnsent(m, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
             drop(m, DropReason.ARP_QUEUE_FULL);

@@ -25,6 +25,14 @@ package io.fastpath.stack.arp;
  * connection run lost hundreds of frames when REACHABLE went straight back to INCOMPLETE). Validation adds no
  * trust: an ARP packet from the neighbour's address refreshes the entry exactly as before.
  *
+ * <p><b>Room for the neighbours we need.</b> RFC 826 has a host learn the sender of every request for it, so
+ * anyone on the link can fill the table with made-up senders (AttackReproductionTest's ARP flood). An entry
+ * learned that way is <em>passive</em> until we send to it ({@link #resolve}); when the table is full, a
+ * resolution we start ({@link #startResolution}) evicts a passive entry, else a STALE one (REACHABLE past its
+ * lifetime), the least recently confirmed first; learning never evicts. Entries being resolved or validated
+ * (INCOMPLETE, DELAY, PROBE) and fresh entries we send to are never evicted. Linux instead keeps up to
+ * gc_thresh3 (1,024) entries and garbage-collects unreferenced ones when over gc_thresh2.
+ *
  * <p>Thread: the poll thread only. Time is a parameter ({@code nowNs}); nothing here reads a clock.
  */
 public final class ArpTable {
@@ -47,6 +55,9 @@ public final class ArpTable {
     private final int[] requestsSent;
     private final long[] pending;
     private final int[] pendingCount;
+    /** Learned from the neighbour's request and never sent to: the first to go when a resolution needs room. */
+    private final boolean[] passive;
+    private long evictions;
     private final long lifetimeNs;
     private final long retryIntervalNs;
     private final int maxRequests;
@@ -66,6 +77,7 @@ public final class ArpTable {
         this.requestsSent = new int[capacity];
         this.pending = new long[capacity * PENDING_PER_ENTRY];
         this.pendingCount = new int[capacity];
+        this.passive = new boolean[capacity];
         this.lifetimeNs = lifetimeNs;
         this.retryIntervalNs = retryIntervalNs;
         this.maxRequests = maxRequests;
@@ -113,6 +125,7 @@ public final class ArpTable {
         if (slot < 0) {
             return -1;
         }
+        passive[slot] = false;
         byte s = state[slot];
         if (s == REACHABLE) {
             if (nowNs - expiresNs[slot] < 0) {
@@ -170,18 +183,20 @@ public final class ArpTable {
         if (slot >= 0) {
             return slot;
         }
-        slot = insert(address);
+        slot = insert(address, false, nowNs);
         if (slot >= 0) {
             mac[slot] = hardware;
             state[slot] = REACHABLE;
             expiresNs[slot] = nowNs + lifetimeNs;
+            passive[slot] = true;
         }
         return slot;
     }
 
     /**
      * Starts resolving {@code address} (an INCOMPLETE entry whose first request is due now), or returns the
-     * existing entry's slot. -1 when the table is full.
+     * existing entry's slot. When the table is full it evicts a passive or stale entry ({@link #evictions()});
+     * -1 when none can go.
      */
     public int startResolution(int address, long nowNs) {
         int slot = find(address);
@@ -189,9 +204,10 @@ public final class ArpTable {
             // An entry with a MAC (even STALE) is usable: resolve() returns it; only a new entry resolves.
             return slot;
         }
-        slot = insert(address);
+        slot = insert(address, true, nowNs);
         if (slot >= 0) {
             beginIncomplete(slot, nowNs);
+            passive[slot] = false;
         }
         return slot;
     }
@@ -203,8 +219,14 @@ public final class ArpTable {
         nextRequestNs[slot] = nowNs;
     }
 
-    private int insert(int address) {
-        if (size > (mask + 1) * 3 / 4) {
+    /** Entries evicted so far to make room for a resolution. */
+    public long evictions() {
+        return evictions;
+    }
+
+    /** A new slot for {@code address}; when the table is full, only for a resolution we start (it may evict). */
+    private int insert(int address, boolean resolving, long nowNs) {
+        if (size > (mask + 1) * 3 / 4 && !(resolving && evictOne(nowNs))) {
             return -1;
         }
         int i = hash(address) & mask;
@@ -310,6 +332,36 @@ public final class ArpTable {
         return work;
     }
 
+    /**
+     * Evicts the passive entry, else the STALE one (REACHABLE past its lifetime), confirmed longest ago; false when
+     * every entry is fresh and used, or being resolved or validated. One scan of the table: only a resolution we
+     * start on a full table comes here, never a packet a neighbour sent.
+     */
+    private boolean evictOne(long nowNs) {
+        int victim = -1;
+        boolean victimPassive = false;
+        for (int i = 0; i <= mask; i++) {
+            byte s = state[i];
+            if (s != REACHABLE && s != STALE || pendingCount[i] != 0) {
+                continue;
+            }
+            boolean p = passive[i];
+            if (!p && s == REACHABLE && nowNs - expiresNs[i] < 0) {
+                continue; // fresh and in use
+            }
+            if (victim < 0 || p && !victimPassive || p == victimPassive && expiresNs[i] - expiresNs[victim] < 0) {
+                victim = i;
+                victimPassive = p;
+            }
+        }
+        if (victim < 0) {
+            return false;
+        }
+        remove(victim);
+        evictions++;
+        return true;
+    }
+
     /** Removes a slot, re-seating the probe chain behind it (backward-shift deletion). */
     private void remove(int slot) {
         state[slot] = FREE;
@@ -336,6 +388,7 @@ public final class ArpTable {
         nextRequestNs[to] = nextRequestNs[from];
         requestsSent[to] = requestsSent[from];
         pendingCount[to] = pendingCount[from];
+        passive[to] = passive[from];
         System.arraycopy(pending, from * PENDING_PER_ENTRY, pending, to * PENDING_PER_ENTRY, PENDING_PER_ENTRY);
         state[from] = FREE;
         pendingCount[from] = 0;

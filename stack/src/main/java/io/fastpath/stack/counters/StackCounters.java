@@ -42,6 +42,7 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter arpRepliesSent;
     public final AtomicCounter arpResolutionFailures;
     public final AtomicCounter arpProbesSent;
+    public final AtomicCounter arpEntriesEvicted;
     public final AtomicCounter icmpEchoRequestsReceived;
     public final AtomicCounter icmpEchoRepliesSent;
     public final AtomicCounter icmpEchoRequestsSent;
@@ -129,6 +130,7 @@ public final class StackCounters implements AutoCloseable {
         arpRepliesSent = counter(stackName, "arp replies sent");
         arpResolutionFailures = counter(stackName, "arp resolutions failed (host unreachable)");
         arpProbesSent = counter(stackName, "arp unicast probes sent (stale neighbour re-confirmed)");
+        arpEntriesEvicted = counter(stackName, "arp entries evicted (table full: a neighbour we never sent to, or a stale one)");
         icmpEchoRequestsReceived = counter(stackName, "icmp echo requests received");
         icmpEchoRepliesSent = counter(stackName, "icmp echo replies sent");
         icmpEchoRequestsSent = counter(stackName, "icmp echo requests sent");

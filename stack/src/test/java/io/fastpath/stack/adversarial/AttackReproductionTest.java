@@ -52,8 +52,11 @@ class AttackReproductionTest {
     @TempDir
     static Path dir;
 
-    /** Who is attacked: its agent (on the veth towards it), address and echo port. */
-    private record Target(String name, TesterAgent agent, String ip) {
+    /**
+     * Who is attacked: its agent (on the veth towards it), its address, its subnet's prefix ("10.84.7.") and the
+     * tester namespace's interface towards it.
+     */
+    private record Target(String name, TesterAgent agent, String ip, String net, String iface) {
     }
 
     /** What the tester's kernel saw of the victim's service at one moment. */
@@ -101,12 +104,12 @@ class AttackReproductionTest {
         Testbench.Dut dut = tb.startDut(pool, TcpConfig.defaults().withTimeWait(TimeUnit.SECONDS.toNanos(1)), PORT);
         dut.server.echo = true;
         dut.server.closeOnPeerFin = true;
-        return new Target("fastpath", tb.agent, tb.dutIp);
+        return new Target("fastpath", tb.agent, tb.dutIp, tb.net, tb.inner);
     }
 
     private Target linux() {
         linux.agent.events.clear();
-        return new Target("linux", linux.agent, linux.ip);
+        return new Target("linux", linux.agent, linux.ip, linux.net, linux.testerIface);
     }
 
     /**
@@ -115,13 +118,22 @@ class AttackReproductionTest {
      * largest round trips after its last request, so a victim (or tester) delayed by load lost answers that came.
      */
     private Service service(Target t, String when) throws IOException {
+        return service(t, when, null);
+    }
+
+    /** The same from {@code source}, another address of the tester's kernel (null: its usual one). */
+    private Service service(Target t, String when, String source) throws IOException {
         List<Process> processes = new ArrayList<>();
-        processes.add(tb.startInTester("/usr/bin/python3", tb.script("legit_client.py").toString(), t.ip(),
-            Integer.toString(PORT), Integer.toString(CLIENT_TIMEOUT_S)));
+        List<String> client = new ArrayList<>(List.of("/usr/bin/python3", tb.script("legit_client.py").toString(),
+            t.ip(), Integer.toString(PORT), Integer.toString(CLIENT_TIMEOUT_S)));
+        if (source != null) {
+            client.add(source);
+        }
+        processes.add(tb.startInTester(client.toArray(String[]::new)));
         for (int i = 0; i < PINGS; i++) {
             // 0.3 s apart, as the one ping's -i 0.3 sent them.
             processes.add(tb.startInTester("sh", "-c", "sleep 0." + 3 * i + "; exec ping -c 1 -W " + PING_DEADLINE_S
-                + " -q " + t.ip()));
+                + " -q " + (source != null ? "-I " + source + " " : "") + t.ip()));
         }
         List<String> out = tb.outputs(processes, Math.max(CLIENT_TIMEOUT_S, PING_DEADLINE_S) + 5);
         int sent = 0;
@@ -163,11 +175,13 @@ class AttackReproductionTest {
         }
         StackCounters c = tb.dut.stack.counters();
         return String.format("pool in use %d of %d; connections %d; drops: rx-queue-full %d, backlog-full %d,"
-                + " no-resources %d, tx-no-mbuf %d; ARP replies %d, ICMP echo replies %d, out-of-order %d",
+                + " no-resources %d, tx-no-mbuf %d, arp-queue-full %d; ARP replies %d, entries %d, evicted %d;"
+                + " ICMP echo replies %d, out-of-order %d",
             pool.inUseCount(), 32767, tb.dut.stack.tcp().connectionCount(),
             c.drop(DropReason.TCP_RECEIVE_QUEUE_FULL).get(), c.drop(DropReason.TCP_BACKLOG_FULL).get(),
             c.drop(DropReason.TCP_NO_RESOURCES).get(), c.drop(DropReason.TX_NO_MBUF).get(),
-            c.arpRepliesSent.get(), c.icmpEchoRepliesSent.get(), c.tcpOutOfOrder.get());
+            c.drop(DropReason.ARP_QUEUE_FULL).get(), c.arpRepliesSent.get(), tb.dut.stack.arpTable().size(),
+            c.arpEntriesEvicted.get(), c.icmpEchoRepliesSent.get(), c.tcpOutOfOrder.get());
     }
 
     // ====================================================== reproduction 1: mbuf exhaustion by out-of-order data
@@ -240,5 +254,49 @@ class AttackReproductionTest {
     @Test
     void spoofedSynFloodDoesNotLockOutClients_fastpath_rfc4987_s3_6() throws IOException {
         spoofedSynFlood(fastpath());
+    }
+
+    // ====================================================== reproduction 3: ARP flood from spoofed neighbours
+
+    /**
+     * ARP requests for the victim's address from 250 made-up neighbours of its subnet (every address but the
+     * tester's kernel, its scapy address and one kept back), three rounds; then the kept-back address, which
+     * the victim never heard of, is given to the tester's kernel, which connects from it (the legitimate client)
+     * and pings from it: the victim must resolve it to answer the SYN (an echo reply may go back to the
+     * request's MAC without a table). RFC 826 has a host learn the sender of a request for it, so the flood fills a neighbour table
+     * that keeps every sender; one that cannot make room for a neighbour it needs to reach locks new hosts out
+     * (Linux's table holds 1,024 and evicts unused entries: gc_thresh3). The legitimate client and pings from
+     * the tester's usual address are checked too.
+     */
+    private void arpFlood(Target t) throws IOException {
+        List<Service> seen = new ArrayList<>();
+        seen.add(baseline(t));
+        long id = t.agent().command(Map.of("op", "arp_flood", "target", t.ip(), "first", t.net() + "4", "last",
+            t.net() + "253", "rounds", 3, "pause_ms", 100));
+        Map<String, Object> done = tb.reply(t.agent(), id, e -> Boolean.TRUE.equals(e.get("done")), 60_000);
+        tb.runFor(300);
+        System.out.println(t.name() + ": " + done.get("sent") + " spoofed ARP requests in " + done.get("seconds")
+            + " s; " + (t.agent() == linux.agent ? "neighbour entries " + linux.ns.exec("ip", "-4", "neigh", "show")
+            .lines().count() : fastpathState()));
+        String fresh = t.net() + "254";
+        tb.ns.exec("ip", "addr", "add", fresh + "/24", "dev", t.iface());
+        try {
+            seen.add(service(t, "a new neighbour (" + fresh + ") after the flood", fresh));
+            seen.add(service(t, "the usual client after the flood"));
+            System.out.println(t.name() + ": " + fastpathState());
+        } finally {
+            tb.ns.tryExec(5, "ip", "addr", "del", fresh + "/24", "dev", t.iface());
+        }
+        assertServed(t, seen);
+    }
+
+    @Test
+    void arpFloodDoesNotLockOutNewNeighbours_linux_rfc826() throws IOException {
+        arpFlood(linux());
+    }
+
+    @Test
+    void arpFloodDoesNotLockOutNewNeighbours_fastpath_rfc826() throws IOException {
+        arpFlood(fastpath());
     }
 }

@@ -26,6 +26,8 @@ final class LinuxDut implements AutoCloseable {
     final String net;
     final String ip;
     final String testerIp;
+    /** The tester namespace's end of the veth towards this DUT. */
+    final String testerIface;
     final TesterAgent agent;
     private final Process server;
 
@@ -35,6 +37,7 @@ final class LinuxDut implements AutoCloseable {
         ip = net + "2";
         testerIp = net + "3";
         String t = NetNs.uniqueName("u");
+        testerIface = t;
         String l = NetNs.uniqueName("l");
         Process started = null;
         try {

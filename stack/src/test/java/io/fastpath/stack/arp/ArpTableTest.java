@@ -187,4 +187,82 @@ class ArpTableTest {
             assertEquals(expected, table.lookup(IP + i * 16, 2 * LIFETIME), "entry " + i);
         }
     }
+
+    /** Learns made-up senders until the table refuses one (RFC 826 merge of requests for us); how many it took. */
+    private int fillByLearning(int first, long nowNs) {
+        int n = 0;
+        while (table.learn(first + n, MAC + n, nowNs + n) >= 0) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    void aResolutionOnATableFullOfLearnedSendersEvictsTheOldestOne_rfc826() {
+        int learned = fillByLearning(IP + 100, 0);
+        assertEquals(learned, table.size());
+        int fresh = IP + 50;
+        assertEquals(-1, table.learn(fresh, MAC, 10), "learning never evicts");
+        int slot = table.startResolution(fresh, 10);
+        assertTrue(slot >= 0, "a neighbour we must reach finds room");
+        assertEquals(ArpTable.INCOMPLETE, table.state(slot));
+        assertEquals(1, table.evictions());
+        assertEquals(learned, table.size());
+        assertEquals(ArpTable.FREE, table.stateOf(IP + 100, 10), "the sender learned first went");
+        for (int i = 1; i < learned; i++) {
+            assertEquals(ArpTable.REACHABLE, table.stateOf(IP + 100 + i, 10), "the others stay: " + i);
+        }
+        assertEquals(slot, table.find(fresh), "findable after the probe chain moved");
+    }
+
+    @Test
+    void neighboursWeSendToAreNotEvictedWhileFreshButAreOnceStale() {
+        int learned = fillByLearning(IP + 100, 0);
+        for (int i = 0; i < learned; i++) {
+            assertTrue(table.resolve(IP + 100 + i, S + i) >= 0);
+        }
+        // every entry is one we send to, and fresh: nothing may go
+        assertEquals(-1, table.startResolution(IP + 50, 2 * S));
+        assertEquals(0, table.evictions());
+        // a sender learned now is refused too (full), and the one we send to longest unconfirmed goes when stale
+        table.update(IP + 100, MAC, 3 * S); // confirmed again: the newest
+        long later = LIFETIME + 10; // every entry but IP + 100 is past its lifetime (STALE)
+        int slot = table.startResolution(IP + 50, later);
+        assertTrue(slot >= 0);
+        assertEquals(ArpTable.FREE, table.stateOf(IP + 101, later), "the stale entry confirmed longest ago went");
+        assertEquals(ArpTable.REACHABLE, table.stateOf(IP + 100, later), "the re-confirmed one stays");
+    }
+
+    @Test
+    void passiveEntriesGoBeforeStaleOnesAndResolutionsInProgressNeverGo() {
+        // half the table: neighbours being resolved (INCOMPLETE); the rest: senders learned, half of them used
+        int resolving = 6;
+        for (int i = 0; i < resolving; i++) {
+            assertTrue(table.startResolution(IP + 200 + i, 0) >= 0);
+        }
+        int learned = fillByLearning(IP + 100, 0);
+        for (int i = 0; i < learned / 2; i++) {
+            table.resolve(IP + 100 + i, 1); // used: no longer passive
+        }
+        long later = LIFETIME + 1_000; // all learned entries are STALE now
+        for (int k = 0; k < learned - learned / 2; k++) {
+            assertTrue(table.startResolution(IP + 300 + k, later) >= 0);
+            // a passive one went: every used entry is still there
+            for (int i = 0; i < learned / 2; i++) {
+                assertTrue(table.find(IP + 100 + i) >= 0, "used entry " + i + " evicted at round " + k);
+            }
+        }
+        // no passive entry is left: now the stale used ones go, never the resolutions in progress... which the
+        // new resolutions are too
+        int next = IP + 400;
+        int made = 0;
+        while (table.startResolution(next + made, later) >= 0) {
+            made++;
+        }
+        assertEquals(learned / 2, made, "each stale used entry made room once");
+        for (int i = 0; i < resolving; i++) {
+            assertEquals(ArpTable.INCOMPLETE, table.stateOf(IP + 200 + i, later), "resolution " + i + " kept");
+        }
+        assertEquals(learned, table.evictions());
+    }
 }

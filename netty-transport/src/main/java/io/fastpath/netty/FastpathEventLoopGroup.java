@@ -38,6 +38,9 @@ import io.netty.util.concurrent.DefaultThreadFactory;
  * and closed by {@link #shutdownGracefully()}, after every connection of the group has been closed.
  */
 public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
+    /** The default of {@link Builder#finTimeout}: Linux's {@code net.ipv4.tcp_fin_timeout}. */
+    public static final java.time.Duration DEFAULT_FIN_TIMEOUT = java.time.Duration.ofSeconds(60);
+
     /** The port flags of the command line, each with a value. */
     public static final List<String> PORT_FLAGS = List.of("--vdev", "--ip", "--gw", "--queues", "--eal", "--pcap");
 
@@ -139,6 +142,11 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
         return null;
     }
 
+    /** Connections of closed channels reset because the peer did not close within {@link Builder#finTimeout}. */
+    public long finTimeouts() {
+        return factory.finTimeouts();
+    }
+
     /** Duty cycles and stack events that threw (each is logged and the loop goes on): 0 in a healthy run. */
     public long failures() {
         return factory.failures();
@@ -157,6 +165,7 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
         private TcpConfig tcp;
         private Port port;
         private ThreadFactory threads;
+        private long finTimeoutNs = DEFAULT_FIN_TIMEOUT.toNanos();
 
         private Builder() {
         }
@@ -273,6 +282,21 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
             return this;
         }
 
+        /**
+         * How long a connection whose channel was closed while the peer's side stays open (FIN-WAIT-2: our FIN was
+         * acknowledged, the peer's FIN has not come) may wait for the peer before it is reset: Linux's
+         * {@code tcp_fin_timeout} for orphaned sockets, 60 s by default. Without it a peer that never closes keeps
+         * a connection slot for ever. A channel still open after {@code shutdownOutput()} (half-closed) is not
+         * affected: it may read for as long as it likes.
+         */
+        public Builder finTimeout(java.time.Duration value) {
+            if (value == null || value.isNegative() || value.isZero()) {
+                throw new IllegalArgumentException("finTimeout must be positive, got " + value);
+            }
+            this.finTimeoutNs = value.toNanos();
+            return this;
+        }
+
         public Builder threadFactory(ThreadFactory value) {
             this.threads = value;
             return this;
@@ -290,7 +314,7 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
                 ealArgs.addAll(List.of(eal.trim().split("\\s+")));
             }
             FastpathIoHandler.Factory factory = FastpathIoHandler.Factory.open(new FastpathIoHandler.Settings(
-                vdev, ip, gateway, queues, ealArgs, pcap, name, poolSize, tcp, port));
+                vdev, ip, gateway, queues, ealArgs, pcap, name, poolSize, tcp, port, finTimeoutNs));
             ThreadFactory t = threads != null ? threads : new DefaultThreadFactory("fastpath-netty");
             try {
                 return new FastpathEventLoopGroup(factory, t);

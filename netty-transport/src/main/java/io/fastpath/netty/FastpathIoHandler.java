@@ -95,6 +95,16 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private boolean destroyed;
     /** Idle turns in a row ({@link #IDLE_TURNS_BEFORE_YIELD}). */
     private int idleTurns;
+    /**
+     * Closed channels whose connection waits in FIN-WAIT-2 for the peer's FIN, oldest first (one time-out for
+     * all, so deadlines come in order): reset at {@code orphanedAtNs + finTimeoutNs} if the peer has not closed.
+     * Linked through the channels (no allocation), and a channel leaves the list when its connection closes.
+     */
+    private FastpathSocketChannel oldestOrphan;
+    private FastpathSocketChannel newestOrphan;
+    private final long finTimeoutNs;
+    /** Orphaned connections reset by the FIN time-out (event loop thread; tests and diagnostics read it). */
+    private volatile long finTimeouts;
 
     private FastpathIoHandler(Factory factory, int shard, ThreadAwareExecutor executor) {
         this.factory = factory;
@@ -104,6 +114,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         this.releaser = client::release;
         this.executor = executor;
         this.loop = executor instanceof IoEventLoop l ? l : null;
+        this.finTimeoutNs = factory.finTimeoutNs;
     }
 
     // ================================================================ IoHandler
@@ -123,6 +134,9 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         }
         work += pollEvents();
         work += runShardRequests();
+        if (oldestOrphan != null) {
+            work += expireOrphans();
+        }
         if (work > 0 || context == null || !context.canBlock()) {
             idleTurns = 0;
         } else if (++idleTurns > IDLE_TURNS_BEFORE_YIELD) {
@@ -239,6 +253,9 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
                 c.stackClosed();
             }
             connections.clear();
+            while (oldestOrphan != null) {
+                unlinkOrphan(oldestOrphan);
+            }
             factory.handlerDestroyed();
             Eal.shared().unregisterThread();
         }
@@ -554,6 +571,73 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     }
 
     @Override
+    public void onShutdownComplete(long handle) {
+        FastpathSocketChannel c = connections.get(handle);
+        if (c != null) {
+            c.finAcknowledged(); // FIN-WAIT-2: a closed channel's connection is orphaned from now
+        }
+    }
+
+    /**
+     * A closed channel's connection reached FIN-WAIT-2 (our FIN acknowledged, the peer's to come): it is reset if
+     * the peer has not closed within the FIN time-out (Linux: an orphaned socket in FIN-WAIT-2, tcp_fin_timeout).
+     */
+    void orphaned(FastpathSocketChannel c) {
+        if (c.orphan) {
+            return;
+        }
+        c.orphan = true;
+        c.orphanedAtNs = stack.nowNs();
+        c.newerOrphan = null;
+        c.olderOrphan = newestOrphan;
+        if (newestOrphan != null) {
+            newestOrphan.newerOrphan = c;
+        } else {
+            oldestOrphan = c;
+        }
+        newestOrphan = c;
+    }
+
+    private void unlinkOrphan(FastpathSocketChannel c) {
+        if (!c.orphan) {
+            return;
+        }
+        c.orphan = false;
+        if (c.olderOrphan != null) {
+            c.olderOrphan.newerOrphan = c.newerOrphan;
+        } else {
+            oldestOrphan = c.newerOrphan;
+        }
+        if (c.newerOrphan != null) {
+            c.newerOrphan.olderOrphan = c.olderOrphan;
+        } else {
+            newestOrphan = c.olderOrphan;
+        }
+        c.olderOrphan = null;
+        c.newerOrphan = null;
+    }
+
+    private int expireOrphans() {
+        long now = stack.nowNs();
+        int work = 0;
+        for (FastpathSocketChannel c; (c = oldestOrphan) != null && now - c.orphanedAtNs >= finTimeoutNs; ) {
+            unlinkOrphan(c);
+            long handle = c.handle();
+            if (handle != 0 && !c.isStackClosed() && connections.get(handle) == c) {
+                client.abort(handle); // RST, as Linux's FIN-WAIT-2 timer; CLOSED follows and removes it
+                finTimeouts++;
+                work++;
+            }
+        }
+        return work;
+    }
+
+    /** Orphaned connections reset by the FIN time-out so far. */
+    long finTimeouts() {
+        return finTimeouts;
+    }
+
+    @Override
     public void onPeerClosed(long handle) {
         FastpathSocketChannel c = connections.get(handle);
         if (c != null) {
@@ -573,6 +657,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     public void onClosed(long handle, int status) {
         FastpathSocketChannel c = connections.remove(handle);
         if (c != null) {
+            unlinkOrphan(c);
             c.connectionClosed(status);
         }
     }
@@ -581,7 +666,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
 
     /** The settings of {@link FastpathEventLoopGroup.Builder}. */
     record Settings(String vdev, String ip, String gateway, int queues, List<String> eal, String pcap, String name,
-                    int poolSize, TcpConfig tcp, Port port) {
+                    int poolSize, TcpConfig tcp, Port port, long finTimeoutNs) {
     }
 
     /**
@@ -605,6 +690,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
 
         /** The stack's name was made up here: its counters file goes when it closes (nobody can ask for it). */
         private boolean generatedName;
+        /** {@link FastpathEventLoopGroup.Builder#finTimeout}. */
+        private long finTimeoutNs = FastpathEventLoopGroup.DEFAULT_FIN_TIMEOUT.toNanos();
 
         private Factory(Stack stack, PktmbufPool pool, Port port) {
             this(new Stack[] {stack}, null, FlowOwner.SINGLE, pool, port);
@@ -680,6 +767,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
                 Factory f = s.queues() == 1 ? new Factory(new Stack(port, built), pool, opened)
                     : new Factory(StackShards.open((EthDevPort) port, built), pool, opened);
                 f.generatedName = s.name() == null;
+                f.finTimeoutNs = s.finTimeoutNs();
                 return f;
             } catch (RuntimeException | Error e) {
                 if (opened != null) {
@@ -711,6 +799,16 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
 
         Stack stack(int q) {
             return stacks[q];
+        }
+
+        long finTimeouts() {
+            long sum = 0;
+            for (FastpathIoHandler h : handlers) {
+                if (h != null) {
+                    sum += h.finTimeouts();
+                }
+            }
+            return sum;
         }
 
         long failures() {

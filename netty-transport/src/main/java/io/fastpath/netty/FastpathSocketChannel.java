@@ -69,6 +69,14 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private boolean inputShutdown;
     private boolean outputShutdown;
     private boolean stackClosed;
+    /** The peer acknowledged our FIN (FIN-WAIT-2 or later). */
+    private boolean finAcknowledged;
+    /** When the closed channel's connection was orphaned in FIN-WAIT-2 ({@link FastpathIoHandler#orphaned}). */
+    long orphanedAtNs;
+    /** On its handler's orphan list, and its neighbours there (event loop thread). */
+    boolean orphan;
+    FastpathSocketChannel olderOrphan;
+    FastpathSocketChannel newerOrphan;
     private InetSocketAddress local;
     private InetSocketAddress remote;
     /** A local port this channel took from the stack's port table (bind or connect), freed when it closes. */
@@ -257,6 +265,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 io.client.abort(handle);
             } else if (!outputShutdown) {
                 io.client.shutdown(handle); // FIN after the sends already with the stack
+            } else if (finAcknowledged) {
+                io.orphaned(this); // half-closed before, FIN acknowledged: nobody reads what the peer may send
             }
         } else if (handle == 0 && connectRequest == 0) {
             freePort(); // a connect in flight keeps its port until its outcome (the handler aborts it then)
@@ -625,6 +635,16 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             unsafe().close(unsafe().voidPromise());
         } else {
             doClose();
+        }
+    }
+
+    /** The stack says the peer acknowledged our FIN: once the channel is closed, the connection is an orphan. */
+    void finAcknowledged() {
+        if (!finAcknowledged) {
+            finAcknowledged = true;
+            if (!open && !stackClosed && io != null) {
+                io.orphaned(this);
+            }
         }
     }
 

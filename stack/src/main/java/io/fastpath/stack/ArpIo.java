@@ -42,8 +42,8 @@ final class ArpIo {
         }
 
         @Override
-        public void resolutionFailed(int slot, int target) {
-            onResolutionFailed(slot, target);
+        public void resolutionFailed(int target, long[] frames, int count) {
+            onResolutionFailed(frames, count);
         }
     };
 
@@ -78,7 +78,9 @@ final class ArpIo {
             counters.arpRepliesReceived.incrementRelease();
         }
         boolean valid = senderIp != 0 && senderIp != address && !MacAddress.isMulticast(senderMac);
-        int slot = valid ? arp.update(senderIp, senderMac, nowNs) : -1;
+        // A reply to our own request or probe confirms the neighbour; anything else only refreshes it (RFC 826).
+        int slot = valid ? arp.update(senderIp, senderMac, nowNs, operation == ArpPacket.OPERATION_REPLY
+            && targetIp == address) : -1;
         if (slot >= 0 && shardCount > 1) {
             stack.shareNeighbour(senderIp, senderMac);
         }
@@ -128,16 +130,17 @@ final class ArpIo {
         arp.clearParked(slot);
     }
 
-    /** RFC 1122 §2.3.2.2: the frames waiting on a failed resolution are discarded; pings learn why. */
-    private void onResolutionFailed(int slot, int target) {
+    /**
+     * RFC 1122 §2.3.2.2: the frames waiting on a failed resolution are discarded; pings learn why. They were taken
+     * off their entry, which is gone: reporting one may start another resolution.
+     */
+    private void onResolutionFailed(long[] frames, int count) {
         counters.arpResolutionFailures.incrementRelease();
-        int n = arp.parkedCount(slot);
-        for (int i = 0; i < n; i++) {
-            long m = arp.parked(slot, i);
+        for (int i = 0; i < count; i++) {
+            long m = frames[i];
             stack.reportUnsent(m, NtStatus.STATUS_HOST_UNREACHABLE);
             out.drop(m, DropReason.ARP_UNRESOLVED);
         }
-        arp.clearParked(slot);
     }
 
     void sendArp(int operation, long ethernetDestination, long targetMac, int targetIp) {

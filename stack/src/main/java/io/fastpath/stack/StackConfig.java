@@ -93,7 +93,7 @@ public record StackConfig(
         private int prefixLength = 24;
         private int gateway;
         private long mac;
-        private int arpCapacity = 256;
+        private int arpCapacity = 1024;
         private long arpLifetimeNs = TimeUnit.SECONDS.toNanos(60);
         private long arpRetryIntervalNs = TimeUnit.MILLISECONDS.toNanos(1000);
         private int arpMaxRequests = 3;
@@ -146,8 +146,9 @@ public record StackConfig(
          * The neighbour cache: {@code capacity} entries (a power of two); an entry is REACHABLE for {@code
          * lifetimeNs} after the neighbour's last ARP, then STALE (still used; re-confirmed on use by up to
          * {@code maxRequests} unicast probes after min(5 s, lifetime)); resolution by broadcast sends up to
-         * {@code maxRequests} requests, {@code retryIntervalNs} apart, as do the probes. Defaults: 256, 60 s,
-         * 1 s, 3 (see {@link io.fastpath.stack.arp.ArpTable}).
+         * {@code maxRequests} requests, {@code retryIntervalNs} apart, as do the probes. Defaults: 1,024 (Linux's
+         * gc_thresh3; three quarters of it usable, more than a /24 has hosts), 60 s, 1 s, 3 (see
+         * {@link io.fastpath.stack.arp.ArpTable}).
          */
         public Builder arp(int capacity, long lifetimeNs, long retryIntervalNs, int maxRequests) {
             this.arpCapacity = capacity;

@@ -26,12 +26,21 @@ package io.fastpath.stack.arp;
  * trust: an ARP packet from the neighbour's address refreshes the entry exactly as before.
  *
  * <p><b>Room for the neighbours we need.</b> RFC 826 has a host learn the sender of every request for it, so
- * anyone on the link can fill the table with made-up senders (AttackReproductionTest's ARP flood). An entry
- * learned that way is <em>passive</em> until we send to it ({@link #resolve}); when the table is full, a
- * resolution we start ({@link #startResolution}) evicts a passive entry, else a STALE one (REACHABLE past its
- * lifetime), the least recently confirmed first; learning never evicts. Entries being resolved or validated
- * (INCOMPLETE, DELAY, PROBE) and fresh entries we send to are never evicted. Linux instead keeps up to
- * gc_thresh3 (1,024) entries and garbage-collects unreferenced ones when over gc_thresh2.
+ * anyone on the link can fill the table with made-up senders (AttackReproductionTest's ARP flood), and keep
+ * them fresh with more unsolicited packets. So an entry counts as <em>confirmed</em> only when a reply answers
+ * our own request or probe (INCOMPLETE or PROBE), as Linux's neighbour code makes only solicited replies
+ * REACHABLE; unsolicited packets still update the MAC and the lifetime (RFC 826's merge) but confirm nothing.
+ * When the table is full, a resolution we start ({@link #startResolution}) evicts an entry never confirmed,
+ * else one whose confirmation is older than the lifetime, the least recently refreshed or confirmed first;
+ * learning never evicts. Entries being resolved or validated (INCOMPLETE, DELAY, PROBE), entries with frames
+ * parked, and entries confirmed within the lifetime are never evicted, and resolutions in progress may hold at
+ * most half of the table (a flood of SYNs from unused on-link addresses then cannot push out every idle
+ * neighbour). Slots move when an entry goes (backward shift), so no eviction happens while {@link #poll} runs
+ * (its callbacks may start resolutions). Linux keeps up to gc_thresh3 (1,024) entries, the default capacity
+ * here ({@code StackConfig}), and garbage-collects unreferenced ones not updated for 5 s when over gc_thresh2.
+ *
+ * <p>{@link #poll} scans the table only when a deadline is due (the earliest is kept as entries change), not
+ * every millisecond.
  *
  * <p>Thread: the poll thread only. Time is a parameter ({@code nowNs}); nothing here reads a clock.
  */
@@ -55,9 +64,20 @@ public final class ArpTable {
     private final int[] requestsSent;
     private final long[] pending;
     private final int[] pendingCount;
-    /** Learned from the neighbour's request and never sent to: the first to go when a resolution needs room. */
-    private final boolean[] passive;
+    /** The frames of a resolution that failed, handed to {@link Actions#resolutionFailed} (poll thread). */
+    private final long[] failed = new long[PENDING_PER_ENTRY];
+    /** A reply answered our request or probe at {@link #confirmedNs} (else: never confirmed, evicted first). */
+    private final boolean[] confirmed;
+    private final long[] confirmedNs;
     private long evictions;
+    /** No entry can be evicted before this time ({@link #evictOne}): the last scan found none. */
+    private long noVictimBeforeNs;
+    private boolean noVictimKnown;
+    /** The earliest deadline {@link #poll} has to act on ({@link #due}); none while {@code !pollDue}. */
+    private long nextPollNs;
+    private boolean pollDue;
+    /** Inside {@link #poll}: slot indexes must not move, so nothing is evicted. */
+    private boolean polling;
     private final long lifetimeNs;
     private final long retryIntervalNs;
     private final int maxRequests;
@@ -77,7 +97,8 @@ public final class ArpTable {
         this.requestsSent = new int[capacity];
         this.pending = new long[capacity * PENDING_PER_ENTRY];
         this.pendingCount = new int[capacity];
-        this.passive = new boolean[capacity];
+        this.confirmed = new boolean[capacity];
+        this.confirmedNs = new long[capacity];
         this.lifetimeNs = lifetimeNs;
         this.retryIntervalNs = retryIntervalNs;
         this.maxRequests = maxRequests;
@@ -125,7 +146,6 @@ public final class ArpTable {
         if (slot < 0) {
             return -1;
         }
-        passive[slot] = false;
         byte s = state[slot];
         if (s == REACHABLE) {
             if (nowNs - expiresNs[slot] < 0) {
@@ -137,6 +157,7 @@ public final class ArpTable {
             state[slot] = DELAY;
             nextRequestNs[slot] = nowNs + delayNs;
             requestsSent[slot] = 0;
+            due(nextRequestNs[slot]);
         } else if (s != DELAY && s != PROBE) {
             return -1;
         }
@@ -165,14 +186,29 @@ public final class ArpTable {
     }
 
     /**
-     * RFC 826 merge: if we know the sender, update it. Returns the slot updated, or -1.
+     * RFC 826 merge: if we know the sender, update it (an unsolicited packet: it confirms nothing). Returns the slot
+     * updated, or -1.
      */
     public int update(int address, long hardware, long nowNs) {
+        return update(address, hardware, nowNs, false);
+    }
+
+    /**
+     * RFC 826 merge, {@code reply}: the packet is an ARP reply, which confirms the entry when we were resolving or
+     * probing it (a reply to our own request). Returns the slot updated, or -1.
+     */
+    public int update(int address, long hardware, long nowNs, boolean reply) {
         int slot = find(address);
         if (slot >= 0) {
+            byte s = state[slot];
+            if (reply && (s == INCOMPLETE || s == PROBE)) {
+                confirmed[slot] = true;
+                confirmedNs[slot] = nowNs;
+            }
             mac[slot] = hardware;
             state[slot] = REACHABLE;
             expiresNs[slot] = nowNs + lifetimeNs;
+            due(expiresNs[slot]);
         }
         return slot;
     }
@@ -188,15 +224,17 @@ public final class ArpTable {
             mac[slot] = hardware;
             state[slot] = REACHABLE;
             expiresNs[slot] = nowNs + lifetimeNs;
-            passive[slot] = true;
+            confirmed[slot] = false;
+            due(expiresNs[slot]);
+            noVictimKnown = false;
         }
         return slot;
     }
 
     /**
      * Starts resolving {@code address} (an INCOMPLETE entry whose first request is due now), or returns the
-     * existing entry's slot. When the table is full it evicts a passive or stale entry ({@link #evictions()});
-     * -1 when none can go.
+     * existing entry's slot. When the table is full it evicts an entry not confirmed within the lifetime
+     * ({@link #evictions()}); -1 when none can go.
      */
     public int startResolution(int address, long nowNs) {
         int slot = find(address);
@@ -207,7 +245,6 @@ public final class ArpTable {
         slot = insert(address, true, nowNs);
         if (slot >= 0) {
             beginIncomplete(slot, nowNs);
-            passive[slot] = false;
         }
         return slot;
     }
@@ -217,6 +254,16 @@ public final class ArpTable {
         mac[slot] = 0;
         requestsSent[slot] = 0;
         nextRequestNs[slot] = nowNs;
+        confirmed[slot] = false;
+        due(nowNs);
+    }
+
+    /** {@link #poll} has something to do at {@code deadlineNs}. */
+    private void due(long deadlineNs) {
+        if (!pollDue || deadlineNs - nextPollNs < 0) {
+            nextPollNs = deadlineNs;
+            pollDue = true;
+        }
     }
 
     /** Entries evicted so far to make room for a resolution. */
@@ -283,8 +330,11 @@ public final class ArpTable {
         /** Send an ARP request for this address to its known MAC (RFC 1122 §2.3.2.1 unicast poll). */
         void sendProbe(int address, long hardware);
 
-        /** Resolution failed after every retry: drop what is parked, report unreachable. */
-        void resolutionFailed(int slot, int address);
+        /**
+         * Resolution failed after every retry: drop the {@code count} frames that waited for it (in {@code frames},
+         * valid during the call), report unreachable. The entry is gone already.
+         */
+        void resolutionFailed(int address, long[] frames, int count);
     }
 
     /**
@@ -293,68 +343,112 @@ public final class ArpTable {
      * that got no answer back to INCOMPLETE, forgets STALE entries unused for a lifetime. Returns the work done.
      */
     public int poll(long nowNs, Actions actions) {
+        if (!pollDue || nowNs - nextPollNs < 0) {
+            return 0;
+        }
+        pollDue = false; // the scan (and whatever its callbacks change) sets the next deadline again
+        polling = true;
         int work = 0;
-        for (int i = 0; i <= mask; i++) {
-            byte s = state[i];
-            if (s == INCOMPLETE && nowNs - nextRequestNs[i] >= 0) {
-                if (requestsSent[i] >= maxRequests) {
-                    actions.resolutionFailed(i, ip[i]);
-                    remove(i);
-                } else {
-                    requestsSent[i]++;
-                    nextRequestNs[i] = nowNs + retryIntervalNs;
-                    actions.sendRequest(ip[i]);
-                }
-                work++;
-            } else if (s == REACHABLE || s == STALE) {
-                if (nowNs - expiresNs[i] >= lifetimeNs) {
-                    remove(i);
+        try {
+            for (int i = 0; i <= mask; i++) {
+                byte s = state[i];
+                if (s == INCOMPLETE && nowNs - nextRequestNs[i] >= 0) {
                     work++;
-                } else if (s == REACHABLE && nowNs - expiresNs[i] >= 0) {
-                    state[i] = STALE;
-                }
-            } else if ((s == DELAY || s == PROBE) && nowNs - nextRequestNs[i] >= 0) {
-                if (s == PROBE && requestsSent[i] >= maxRequests) {
-                    // The known MAC did not answer: resolve from scratch by broadcast (frames park from now).
-                    beginIncomplete(i, nowNs);
-                    requestsSent[i] = 1;
-                    nextRequestNs[i] = nowNs + retryIntervalNs;
-                    actions.sendRequest(ip[i]);
-                } else {
-                    state[i] = PROBE;
+                    if (requestsSent[i] >= maxRequests) {
+                        int address = ip[i];
+                        int n = pendingCount[i];
+                        System.arraycopy(pending, i * PENDING_PER_ENTRY, failed, 0, n);
+                        remove(i--); // look at the entry shifted into this slot too
+                        actions.resolutionFailed(address, failed, n);
+                        continue;
+                    }
                     requestsSent[i]++;
                     nextRequestNs[i] = nowNs + retryIntervalNs;
-                    actions.sendProbe(ip[i], mac[i]);
+                    actions.sendRequest(ip[i]);
+                } else if (s == REACHABLE || s == STALE) {
+                    if (nowNs - expiresNs[i] >= lifetimeNs) {
+                        remove(i--);
+                        work++;
+                        continue;
+                    }
+                    if (s == REACHABLE && nowNs - expiresNs[i] >= 0) {
+                        state[i] = STALE;
+                    }
+                } else if ((s == DELAY || s == PROBE) && nowNs - nextRequestNs[i] >= 0) {
+                    if (s == PROBE && requestsSent[i] >= maxRequests) {
+                        // The known MAC did not answer: resolve from scratch by broadcast (frames park from now).
+                        beginIncomplete(i, nowNs);
+                        requestsSent[i] = 1;
+                        nextRequestNs[i] = nowNs + retryIntervalNs;
+                        actions.sendRequest(ip[i]);
+                    } else {
+                        state[i] = PROBE;
+                        requestsSent[i]++;
+                        nextRequestNs[i] = nowNs + retryIntervalNs;
+                        actions.sendProbe(ip[i], mac[i]);
+                    }
+                    work++;
                 }
-                work++;
+                s = state[i];
+                if (s == INCOMPLETE || s == DELAY || s == PROBE) {
+                    due(nextRequestNs[i]);
+                } else if (s == REACHABLE) {
+                    due(expiresNs[i]);
+                } else if (s == STALE) {
+                    due(expiresNs[i] + lifetimeNs);
+                }
             }
+        } finally {
+            polling = false;
         }
         return work;
     }
 
     /**
-     * Evicts the passive entry, else the STALE one (REACHABLE past its lifetime), confirmed longest ago; false when
-     * every entry is fresh and used, or being resolved or validated. One scan of the table: only a resolution we
-     * start on a full table comes here, never a packet a neighbour sent.
+     * Evicts the entry never confirmed, else the one confirmed longest ago beyond the lifetime (REACHABLE or STALE,
+     * nothing parked), the least recently refreshed first among the unconfirmed; false when none may go, when
+     * resolutions in progress already hold half of the table, or inside {@link #poll}. One scan of the table, and
+     * none again before the time the last fruitless scan found (only a resolution we start on a full table comes
+     * here, never a packet a neighbour sent).
      */
     private boolean evictOne(long nowNs) {
+        if (polling || noVictimKnown && nowNs - noVictimBeforeNs < 0) {
+            return false;
+        }
         int victim = -1;
-        boolean victimPassive = false;
+        boolean victimConfirmed = false;
+        long victimAge = 0;
+        int resolving = 0;
+        long nextVictimNs = nowNs + retryIntervalNs; // in-progress entries change state within a retry
         for (int i = 0; i <= mask; i++) {
             byte s = state[i];
+            if (s == INCOMPLETE) {
+                resolving++;
+                continue;
+            }
             if (s != REACHABLE && s != STALE || pendingCount[i] != 0) {
                 continue;
             }
-            boolean p = passive[i];
-            if (!p && s == REACHABLE && nowNs - expiresNs[i] < 0) {
-                continue; // fresh and in use
+            boolean c = confirmed[i];
+            if (c && nowNs - confirmedNs[i] < lifetimeNs) {
+                long at = confirmedNs[i] + lifetimeNs;
+                if (at - nextVictimNs < 0) {
+                    nextVictimNs = at;
+                }
+                continue; // confirmed by a reply to us within the lifetime
             }
-            if (victim < 0 || p && !victimPassive || p == victimPassive && expiresNs[i] - expiresNs[victim] < 0) {
+            long age = c ? confirmedNs[i] : expiresNs[i];
+            if (victim < 0 || !c && victimConfirmed || c == victimConfirmed && age - victimAge < 0) {
                 victim = i;
-                victimPassive = p;
+                victimConfirmed = c;
+                victimAge = age;
             }
         }
-        if (victim < 0) {
+        if (victim < 0 || resolving >= (mask + 1) * 3 / 8) {
+            // Nothing may go before nextVictimNs (only time ages confirmations; a new entry or a removal forgets
+            // this); with half of the usable table resolving, look again in a millisecond.
+            noVictimKnown = true;
+            noVictimBeforeNs = victim < 0 ? nextVictimNs : nowNs + 1_000_000L;
             return false;
         }
         remove(victim);
@@ -364,6 +458,7 @@ public final class ArpTable {
 
     /** Removes a slot, re-seating the probe chain behind it (backward-shift deletion). */
     private void remove(int slot) {
+        noVictimKnown = false;
         state[slot] = FREE;
         pendingCount[slot] = 0;
         size--;
@@ -388,7 +483,8 @@ public final class ArpTable {
         nextRequestNs[to] = nextRequestNs[from];
         requestsSent[to] = requestsSent[from];
         pendingCount[to] = pendingCount[from];
-        passive[to] = passive[from];
+        confirmed[to] = confirmed[from];
+        confirmedNs[to] = confirmedNs[from];
         System.arraycopy(pending, from * PENDING_PER_ENTRY, pending, to * PENDING_PER_ENTRY, PENDING_PER_ENTRY);
         state[from] = FREE;
         pendingCount[from] = 0;

@@ -187,7 +187,9 @@ final class Testbench implements AutoCloseable {
             this.listenPort = listenPort;
             port = tapPort != null ? tapPort : EthDevPort.openVdev("net_af_packet" + outer + ",iface=" + outer
                 + ",qdisc_bypass=0", pool, EthDevPort.Config.defaults());
+            // A 256-entry neighbour table (the default is 1,024): the tester's /24 can fill it (the ARP flood).
             stack = new Stack(port, StackConfig.builder().name(NetNs.uniqueName("s")).cidr(dutIp + "/24").tcp(tcp)
+                .arp(256, TimeUnit.SECONDS.toNanos(60), TimeUnit.SECONDS.toNanos(1), 3)
                 .countersFile(dir.resolve(NetNs.uniqueName("c") + ".counters")).build());
             stack.onStart();
             int status = stack.tcp().listen(0, listenPort, server);

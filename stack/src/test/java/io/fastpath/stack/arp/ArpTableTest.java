@@ -26,6 +26,7 @@ class ArpTableTest {
         final List<Integer> broadcasts = new ArrayList<>();
         final List<long[]> probes = new ArrayList<>();
         final List<Integer> failures = new ArrayList<>();
+        final List<Long> failedFrames = new ArrayList<>();
 
         @Override
         public void sendRequest(int address) {
@@ -38,8 +39,11 @@ class ArpTableTest {
         }
 
         @Override
-        public void resolutionFailed(int slot, int address) {
+        public void resolutionFailed(int address, long[] frames, int count) {
             failures.add(address);
+            for (int i = 0; i < count; i++) {
+                failedFrames.add(frames[i]);
+            }
         }
     }
 
@@ -197,6 +201,12 @@ class ArpTableTest {
         return n;
     }
 
+    /** Resolves {@code address} and answers it as the neighbour would (a reply to our request: confirmed). */
+    private void resolveAndConfirm(int address, long nowNs) {
+        assertTrue(table.startResolution(address, nowNs) >= 0, "room to resolve " + address);
+        assertTrue(table.update(address, MAC + address, nowNs, true) >= 0);
+    }
+
     @Test
     void aResolutionOnATableFullOfLearnedSendersEvictsTheOldestOne_rfc826() {
         int learned = fillByLearning(IP + 100, 0);
@@ -216,53 +226,107 @@ class ArpTableTest {
     }
 
     @Test
-    void neighboursWeSendToAreNotEvictedWhileFreshButAreOnceStale() {
+    void sendingToASpoofedSenderAndRefreshingItUnsolicitedDoesNotProtectIt() {
+        // The review's bypass: learned from a request, sent to (our RST to its segment), refreshed by more requests.
         int learned = fillByLearning(IP + 100, 0);
         for (int i = 0; i < learned; i++) {
-            assertTrue(table.resolve(IP + 100 + i, S + i) >= 0);
+            assertTrue(table.resolve(IP + 100 + i, S) >= 0);
+            table.update(IP + 100 + i, MAC + i, 2 * S); // unsolicited: refreshes, confirms nothing
         }
-        // every entry is one we send to, and fresh: nothing may go
-        assertEquals(-1, table.startResolution(IP + 50, 2 * S));
-        assertEquals(0, table.evictions());
-        // a sender learned now is refused too (full), and the one we send to longest unconfirmed goes when stale
-        table.update(IP + 100, MAC, 3 * S); // confirmed again: the newest
-        long later = LIFETIME + 10; // every entry but IP + 100 is past its lifetime (STALE)
-        int slot = table.startResolution(IP + 50, later);
-        assertTrue(slot >= 0);
-        assertEquals(ArpTable.FREE, table.stateOf(IP + 101, later), "the stale entry confirmed longest ago went");
-        assertEquals(ArpTable.REACHABLE, table.stateOf(IP + 100, later), "the re-confirmed one stays");
+        assertTrue(table.startResolution(IP + 50, 3 * S) >= 0, "unconfirmed entries still make room");
+        assertEquals(1, table.evictions());
     }
 
     @Test
-    void passiveEntriesGoBeforeStaleOnesAndResolutionsInProgressNeverGo() {
-        // half the table: neighbours being resolved (INCOMPLETE); the rest: senders learned, half of them used
-        int resolving = 6;
-        for (int i = 0; i < resolving; i++) {
-            assertTrue(table.startResolution(IP + 200 + i, 0) >= 0);
+    void neighboursConfirmedByARecentReplyAreNotEvictedButAreOnceTheConfirmationIsOld() {
+        int confirmed = 0;
+        while (table.size() <= table.capacity() * 3 / 4) {
+            resolveAndConfirm(IP + 100 + confirmed, confirmed);
+            confirmed++;
         }
+        assertEquals(-1, table.startResolution(IP + 50, 2 * S), "every entry confirmed within the lifetime");
+        assertEquals(0, table.evictions());
+        // Unsolicited packets keep the lifetime going but not the confirmation: once the lifetime has passed since
+        // its reply, the entry confirmed longest ago goes, though it is REACHABLE.
+        for (int i = 0; i < confirmed; i++) {
+            table.update(IP + 100 + i, MAC + i, LIFETIME - S);
+        }
+        long later = LIFETIME; // entry 0 was confirmed at 0, entry 1 at 1 ns: only entry 0 is old
+        int slot = table.startResolution(IP + 50, later);
+        assertTrue(slot >= 0);
+        assertEquals(ArpTable.FREE, table.stateOf(IP + 100, later), "the entry confirmed longest ago went");
+        assertEquals(ArpTable.REACHABLE, table.stateOf(IP + 101, later), "the others stay");
+        assertEquals(-1, table.startResolution(IP + 51, later), "and no other is old yet");
+    }
+
+    @Test
+    void resolutionsInProgressAreNeverEvictedAndHoldAtMostHalfTheTable() {
         int learned = fillByLearning(IP + 100, 0);
-        for (int i = 0; i < learned / 2; i++) {
-            table.resolve(IP + 100 + i, 1); // used: no longer passive
-        }
-        long later = LIFETIME + 1_000; // all learned entries are STALE now
-        for (int k = 0; k < learned - learned / 2; k++) {
-            assertTrue(table.startResolution(IP + 300 + k, later) >= 0);
-            // a passive one went: every used entry is still there
-            for (int i = 0; i < learned / 2; i++) {
-                assertTrue(table.find(IP + 100 + i) >= 0, "used entry " + i + " evicted at round " + k);
-            }
-        }
-        // no passive entry is left: now the stale used ones go, never the resolutions in progress... which the
-        // new resolutions are too
-        int next = IP + 400;
         int made = 0;
-        while (table.startResolution(next + made, later) >= 0) {
+        while (table.startResolution(IP + 300 + made, S) >= 0) {
             made++;
         }
-        assertEquals(learned / 2, made, "each stale used entry made room once");
-        for (int i = 0; i < resolving; i++) {
-            assertEquals(ArpTable.INCOMPLETE, table.stateOf(IP + 200 + i, later), "resolution " + i + " kept");
+        assertEquals(table.capacity() * 3 / 8, made, "resolutions in progress stop at half of the usable table");
+        for (int i = 0; i < made; i++) {
+            assertEquals(ArpTable.INCOMPLETE, table.stateOf(IP + 300 + i, S), "resolution " + i + " kept");
         }
-        assertEquals(learned, table.evictions());
+        assertEquals(made, table.evictions(), "each made room by evicting a learned sender");
+        assertEquals(learned - made, countReachable(IP + 100, learned, S), "the other senders stay");
+    }
+
+    private int countReachable(int first, int n, long nowNs) {
+        int c = 0;
+        for (int i = 0; i < n; i++) {
+            c += table.stateOf(first + i, nowNs) == ArpTable.REACHABLE ? 1 : 0;
+        }
+        return c;
+    }
+
+    @Test
+    void aFailedResolutionsCallbackMayStartAnotherOnAFullTableWithoutMovingThePollsSlots() {
+        // Colliding addresses, so that a removal shifts entries: the failure's callback resolves another address
+        // on a full table (an application connecting elsewhere as its connect fails); nothing may be lost.
+        ArpTable t = new ArpTable(16, LIFETIME, RETRY, 1);
+        List<Long> dropped = new ArrayList<>();
+        ArpTable.Actions reentrant = new ArpTable.Actions() {
+            int next = IP + 500;
+
+            @Override
+            public void sendRequest(int address) {
+            }
+
+            @Override
+            public void sendProbe(int address, long hardware) {
+            }
+
+            @Override
+            public void resolutionFailed(int address, long[] frames, int count) {
+                for (int i = 0; i < count; i++) {
+                    dropped.add(frames[i]);
+                }
+                int slot = t.startResolution(next++, 2 * RETRY);
+                if (slot >= 0) {
+                    t.park(slot, 0xF000L + next);
+                }
+            }
+        };
+        for (int i = 0; t.size() <= 11; i++) {
+            int slot = t.startResolution(IP + 16 * i, 0); // same low bits: one probe chain
+            assertTrue(t.park(slot, 0x100L + i));
+        }
+        while (t.size() <= t.capacity() * 3 / 4) {
+            t.learn(IP + 1000 + t.size(), MAC, 0);
+        }
+        int before = t.size();
+        t.poll(0, reentrant); // first requests
+        t.poll(2 * RETRY, reentrant); // every resolution fails
+        assertEquals(12, dropped.size(), "each parked frame reported once: " + dropped);
+        assertEquals(12, new java.util.HashSet<>(dropped).size());
+        int occupied = 0;
+        for (int i = 0; i < t.capacity(); i++) {
+            occupied += t.state(i) != ArpTable.FREE ? 1 : 0;
+        }
+        assertEquals(occupied, t.size(), "size matches the slots in use");
+        assertTrue(t.size() <= before);
     }
 }

@@ -417,6 +417,7 @@ public final class TdiConnection {
                 int status = done.ioStatus().code();
                 if (status == NtStatus.STATUS_SUCCESS.code()) {
                     completeAccept(a, acceptAwaitingDataFromEvent);
+                    provider.schedule(this); // a peer's FIN held back for the accept is indicated after it
                 } else {
                     complete(a, status, 0);
                 }
@@ -660,6 +661,11 @@ public final class TdiConnection {
         }
         ep.clearHandle();
         completeDeferredAccept(deferredAccept, false); // it connected: SUCCESS, before any indication of the end
+    }
+
+    /** The accept IRP waits for the stack to take its connect data (it completes before any end is indicated). */
+    boolean acceptAwaitsConnectData() {
+        return acceptAwaitingData != null;
     }
 
     /** Completes the accept IRP from ClientEventConnect now if it still waits for the round's end. */

@@ -440,8 +440,13 @@ final class TdiReceiver {
     }
 
     void indicateRelease() {
+        if (c.acceptAwaitsConnectData()) {
+            return; // the accept completes first: indicated once the stack took its connect data (deliver again)
+        }
         // An accept IRP from ClientEventConnect still deferred to the round's end completes S first (as before an
         // abortive disconnect); its routine may end or reuse the endpoint, and then there is nothing to indicate.
+        // The peer's FIN came before anything the routine does: a release it asks for does not hide the indication.
+        boolean releasedBefore = ep.localReleased();
         int inc = c.incarnation;
         c.completeDeferredAccept();
         if (inc != c.incarnation || c.state != TdiConnection.CONNECTED || c.disconnectIndicated) {
@@ -456,7 +461,7 @@ final class TdiReceiver {
                 complete(r, NtStatus.STATUS_GRACEFUL_DISCONNECT.code(), 0); // nothing more comes after the peer's FIN
             }
         }
-        if (!ep.localReleased()) {
+        if (!releasedBefore) {
             provider.remoteDisconnects++;
             indicateDisconnect(Tdi.TDI_DISCONNECT_RELEASE);
         }

@@ -64,7 +64,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     /** The stack's connection: 0 until connected; kept after close until the stack reports it closed. */
     private long handle;
-    private boolean open = true;
+    /** Written by whichever thread Netty closes the channel on (its loop's, or another group's that refused it). */
+    private volatile boolean open = true;
+    /** The close's work on the loop (the stack's close, the input released) is done. */
+    private boolean closedOnLoop;
     private boolean active;
     private boolean inputShutdown;
     private boolean outputShutdown;
@@ -162,9 +165,14 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         return remote;
     }
 
+    /**
+     * A fastpath loop for a new channel; for an accepted one, any loop: it can only live on the loop of the shard
+     * that accepted it, and {@link #doRegister} refuses every other with a message saying so (Netty's own refusal
+     * names only the loop's class).
+     */
     @Override
     protected boolean isCompatible(EventLoop loop) {
-        return loop instanceof IoEventLoop l && l.isCompatible(Handle.class);
+        return io != null || loop instanceof IoEventLoop l && l.isCompatible(Handle.class);
     }
 
     @Override
@@ -174,6 +182,16 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     @Override
     protected void doRegister(ChannelPromise promise) {
+        if (io != null && eventLoop() != io.loop) {
+            // An accepted connection registered through another group (group(boss, worker) with a worker that is
+            // not this one): its stack, its events and its buffers are its shard's loop's. Netty then closes it
+            // (doClose, which hands the close to that loop).
+            promise.setFailure(new IllegalStateException("an accepted connection can only live on the event loop"
+                + " of the stack shard that accepted it, not on a loop of another group (" + eventLoop().getClass()
+                .getSimpleName() + "): give ServerBootstrap the same FastpathEventLoopGroup as parent and child group"
+                + " (group(g) or group(g, g))"));
+            return;
+        }
         ((IoEventLoop) eventLoop()).register(ioHandle).addListener(f -> {
             if (!f.isSuccess()) {
                 promise.setFailure(f.cause());
@@ -236,11 +254,21 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     @Override
     protected void doClose() {
-        boolean wasOpen = open;
-        open = false;
-        if (!wasOpen) {
+        open = false; // Netty checks isOpen() as soon as doClose returns
+        if (io != null && !io.inEventLoop() && io.runOnLoop(this::closeOnLoop)) {
+            // Netty closes an accepted channel whose registration failed on the loop it tried (another group's):
+            // the connection, its input and its buffers are its shard loop's, so the rest happens there.
             return;
         }
+        closeOnLoop();
+    }
+
+    /** Closes the connection and releases what the channel holds, once. Its loop (or after its loop is gone). */
+    private void closeOnLoop() {
+        if (closedOnLoop) {
+            return;
+        }
+        closedOnLoop = true;
         if (connectTimeout != null) {
             connectTimeout.cancel(false);
             connectTimeout = null;
@@ -774,6 +802,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         public void close() {
             unsafe().close(unsafe().voidPromise());
         }
+    }
+
+    /** Received buffers waiting for the pipeline (not registered yet, or auto-read off); event loop, or tests. */
+    int queuedInput() {
+        return input.size();
     }
 
     /** The stack's handle of the connection (0 before it is connected); event loop, or tests. */

@@ -92,6 +92,11 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
         return factory.handlers[q].loop;
     }
 
+    /** Shard {@code q}'s handler (tests). */
+    FastpathIoHandler handler(int q) {
+        return factory.handlers[q];
+    }
+
     /** The shard whose loop {@code loop} is, or -1 if it is not one of this group's. */
     public int shardOf(io.netty.channel.EventLoop loop) {
         for (int q = 0; q < factory.handlers.length; q++) {

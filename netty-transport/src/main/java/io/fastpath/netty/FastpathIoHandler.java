@@ -95,6 +95,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private boolean destroyed;
     /** Idle turns in a row ({@link #IDLE_TURNS_BEFORE_YIELD}). */
     private int idleTurns;
+    /** Where this shard's next search for an ephemeral port starts ({@link #allocatePort}); its loop only. */
+    private int portCursor;
 
     private FastpathIoHandler(Factory factory, int shard, ThreadAwareExecutor executor) {
         this.factory = factory;
@@ -412,9 +414,12 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     }
 
     /**
-     * A port of the ephemeral range for a connection to {@code remoteIp:remotePort} from this loop: with several
-     * shards one whose flow the port's RSS gives back to this shard (about 1 in N), as the stack's own ephemeral
-     * choice does, so that the peer's answers arrive on this loop's queue. 0 when none is free.
+     * A port of the ephemeral range for a connection to {@code remoteIp:remotePort} from this loop, taken in the
+     * stack's port table; 0 when none is free. With several shards, one whose flow the port's RSS gives back to this
+     * shard (about 1 in N), so that the peer's answers arrive on this loop's queue. The search resumes where this
+     * shard's last one stopped ({@link #portCursor}) and looks at each port of the range at most once, a free port
+     * before its flow's hash: a nearly full table costs one pass (it cost a pass per port tried, every port of other
+     * shards taken and let go again), a sparse one about N ports.
      */
     int allocatePort(int remoteIp, int remotePort) {
         LocalPorts ports = stack.ports();
@@ -422,12 +427,13 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         if (owner == FlowOwner.SINGLE) {
             return ports.allocate(false);
         }
+        int local = stack.address();
         for (int tries = 0; tries < LocalPorts.EPHEMERAL_COUNT; tries++) {
-            int port = ports.allocate(false);
-            if (port == 0 || owner.shardOf(stack.address(), port, remoteIp, remotePort) == shard) {
+            int port = LocalPorts.EPHEMERAL_FIRST + (portCursor++ & (LocalPorts.EPHEMERAL_COUNT - 1));
+            if (!ports.inUse(port) && owner.shardOf(local, port, remoteIp, remotePort) == shard
+                && ports.tryTake(port)) {
                 return port;
             }
-            ports.free(port); // the round-robin cursor moved on: the next try is another port
         }
         return 0;
     }

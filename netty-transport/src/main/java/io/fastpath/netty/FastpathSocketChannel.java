@@ -701,8 +701,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         } else if (heldPort == 0) {
             int port = io.allocatePort(remoteIp, remoteAddress.getPort());
             if (port == 0) {
-                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES)
-                    + ")");
+                throw new BindException("no ephemeral port free for a connection from stack shard " + io.shard
+                    + " to " + remoteAddress + " (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES) + ")");
             }
             heldPort = port;
         }

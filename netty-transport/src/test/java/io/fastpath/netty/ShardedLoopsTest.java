@@ -303,6 +303,82 @@ class ShardedLoopsTest {
         c.close().sync();
     }
 
+    /**
+     * The ephemeral range nearly full: every port taken but 40 whose flows to the server are shard 0's and one of
+     * shard 1's. Loop 0 gets each of its 40 once, then 0; with only the other shard's port left, each further
+     * search is one pass over the range (it was a pass per port tried: 16,384 passes, seconds, for each connect
+     * that could not succeed); a connect from loop 0 then fails saying so, and loop 1 still gets its port.
+     */
+    @Test
+    void ephemeralPortsNearExhaustionAreEachHandedOutOnceQuicklyAndThenRefused() throws Exception {
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync();
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        io.fastpath.stack.tcp.LocalPorts ports = client.stack(0).ports(); // the one table of both shards
+        List<Integer> taken = new ArrayList<>();
+        Set<Integer> free0 = new HashSet<>();
+        int free1 = 0;
+        for (int p = io.fastpath.stack.tcp.LocalPorts.EPHEMERAL_FIRST; p <= io.fastpath.stack.tcp.LocalPorts.EPHEMERAL_LAST;
+             p++) {
+            int shard = clientOwner.shardOf(clientIp, p, serverIp, PORT);
+            if (shard == 0 && free0.size() < 40 && p % 7 == 0 && !ports.inUse(p)) {
+                free0.add(p);
+            } else if (shard == 1 && free1 == 0 && p > 60000 && !ports.inUse(p)) {
+                free1 = p;
+            } else if (ports.tryTake(p)) {
+                taken.add(p);
+            }
+        }
+        assertEquals(40, free0.size());
+        try {
+            FastpathIoHandler loop0 = client.handler(0);
+            List<Integer> got = client.loop(0).submit(() -> {
+                List<Integer> out = new ArrayList<>();
+                for (int port; (port = loop0.allocatePort(serverIp, PORT)) != 0; ) {
+                    out.add(port);
+                }
+                return out;
+            }).get(60, TimeUnit.SECONDS);
+            taken.addAll(got);
+            assertEquals(free0.size(), got.size(), "each free port of shard 0 handed out once: " + got);
+            assertEquals(free0, new HashSet<>(got));
+            long ns = client.loop(0).submit(() -> {
+                long start = System.nanoTime();
+                for (int i = 0; i < 20; i++) {
+                    assertEquals(0, loop0.allocatePort(serverIp, PORT), "only shard 1's port is free");
+                }
+                return System.nanoTime() - start;
+            }).get(120, TimeUnit.SECONDS);
+            System.out.printf("20 searches of a full range for shard 0: %.2f ms%n", ns / 1e6);
+            assertTrue(ns < TimeUnit.SECONDS.toNanos(2), "20 searches in " + ns / 1_000_000 + " ms");
+            assertTrue(ports.inUse(free1) == false, "the other shard's port was not left taken");
+
+            ChannelFuture refused = new Bootstrap().group(client.loop(0)).channel(FastpathSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter()).connect(SERVER_IP, PORT).await();
+            Throwable cause = refused.cause();
+            while (cause != null && !(cause instanceof BindException) && cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            BindException e = assertInstanceOf(BindException.class, cause, String.valueOf(refused.cause()));
+            assertTrue(e.getMessage().contains("no ephemeral port free") && e.getMessage().contains("shard 0"),
+                e.getMessage());
+            Handlers.Collect collect = new Handlers.Collect(2);
+            Channel c = new Bootstrap().group(client.loop(1)).channel(FastpathSocketChannel.class).handler(collect)
+                .connect(SERVER_IP, PORT).sync().channel();
+            assertEquals(free1, ((InetSocketAddress) c.localAddress()).getPort(), "shard 1's last port");
+            c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {4, 2}));
+            assertArrayEquals(new byte[] {4, 2}, collect.done.get(10, TimeUnit.SECONDS));
+            c.close().sync();
+        } finally {
+            for (int p : taken) {
+                ports.free(p);
+            }
+        }
+        assertEquals(0, server.failures() + client.failures());
+    }
+
     @Test
     void nextGoesRoundTheLoops() {
         EventLoop a = server.next();

@@ -95,8 +95,6 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private boolean destroyed;
     /** Idle turns in a row ({@link #IDLE_TURNS_BEFORE_YIELD}). */
     private int idleTurns;
-    /** Where this shard's next search for an ephemeral port starts ({@link #allocatePort}); its loop only. */
-    private int portCursor;
 
     private FastpathIoHandler(Factory factory, int shard, ThreadAwareExecutor executor) {
         this.factory = factory;
@@ -416,12 +414,22 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     /**
      * A port of the ephemeral range for a connection to {@code remoteIp:remotePort} from this loop, taken in the
      * stack's port table; 0 when none is free. With several shards, one whose flow the port's RSS gives back to this
-     * shard (about 1 in N), so that the peer's answers arrive on this loop's queue. The search resumes where this
-     * shard's last one stopped ({@link #portCursor}) and looks at each port of the range at most once, a free port
-     * before its flow's hash: a nearly full table costs one pass (it cost a pass per port tried, every port of other
-     * shards taken and let go again), a sparse one about N ports.
+     * shard (about 1 in N), so that the peer's answers arrive on this loop's queue. The search goes on from where
+     * the group's last one stopped ({@link Factory#portCursor}: one cursor for every loop and bind, so that a port
+     * just let go, its 4-tuple maybe in TIME-WAIT, is not chosen again soon) and looks at each port of the range at
+     * most once, a free port before its flow's hash: a nearly full table costs one pass (it cost a pass per port
+     * tried, every port of other shards taken and let go again), a sparse one about N ports.
      */
     int allocatePort(int remoteIp, int remotePort) {
+        return allocatePort(true, remoteIp, remotePort);
+    }
+
+    /** A free port of the ephemeral range, whatever its flows (bind(0): the remote is not known yet); 0 if none. */
+    int allocateAnyPort() {
+        return allocatePort(false, 0, 0);
+    }
+
+    private int allocatePort(boolean ownFlow, int remoteIp, int remotePort) {
         LocalPorts ports = stack.ports();
         FlowOwner owner = factory.owner;
         if (owner == FlowOwner.SINGLE) {
@@ -429,8 +437,9 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         }
         int local = stack.address();
         for (int tries = 0; tries < LocalPorts.EPHEMERAL_COUNT; tries++) {
-            int port = LocalPorts.EPHEMERAL_FIRST + (portCursor++ & (LocalPorts.EPHEMERAL_COUNT - 1));
-            if (!ports.inUse(port) && owner.shardOf(local, port, remoteIp, remotePort) == shard
+            int port = LocalPorts.EPHEMERAL_FIRST
+                + (factory.portCursor.getAndIncrement() & (LocalPorts.EPHEMERAL_COUNT - 1));
+            if (!ports.inUse(port) && (!ownFlow || owner.shardOf(local, port, remoteIp, remotePort) == shard)
                 && ports.tryTake(port)) {
                 return port;
             }
@@ -603,6 +612,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         private final StackShards shards;
         private final PktmbufPool pool;
         private final Port port;
+        /** Where the next search for an ephemeral port starts, with several shards ({@link #allocatePort}). */
+        final AtomicInteger portCursor = new AtomicInteger();
         /** Handlers made so far (Netty makes the loops one after another on the group's constructing thread). */
         private int made;
         /** Handlers made and not yet destroyed: the last one to go closes the stacks and the port. */

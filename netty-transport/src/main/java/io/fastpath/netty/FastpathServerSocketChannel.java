@@ -1,7 +1,6 @@
 package io.fastpath.netty;
 
 import io.fastpath.stack.NtStatus;
-import io.fastpath.stack.tcp.LocalPorts;
 import io.netty.channel.AbstractServerChannel;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
@@ -109,23 +108,7 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
 
     @Override
     protected void doBind(SocketAddress localAddress) throws Exception {
-        InetSocketAddress a = (InetSocketAddress) localAddress;
-        if (a.getAddress() != null && !a.getAddress().isAnyLocalAddress()
-            && Status.ipv4(a.getAddress()) != io.stackAddress()) {
-            throw new BindException("cannot assign requested address " + a + ": the stack is "
-                + Status.ipv4(io.stackAddress()).getHostAddress());
-        }
-        int p = a.getPort();
-        if (p == 0) {
-            p = io.stack.ports().allocate(false);
-            if (p == 0) {
-                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES)
-                    + ")");
-            }
-        } else if (io.stack.ports().take(p, config.isReuseAddress(), false) != LocalPorts.TAKEN) {
-            throw new BindException("address already in use: " + a + " ("
-                + Status.name(NtStatus.STATUS_SHARING_VIOLATION) + ")");
-        }
+        int p = LocalBinds.take(io, (InetSocketAddress) localAddress, config.isReuseAddress());
         port = p;
         int status = listenEverywhere(p);
         if (status != NtStatus.STATUS_SUCCESS && status != NtStatus.STATUS_PENDING) {

@@ -1,7 +1,6 @@
 package io.fastpath.netty;
 
 import io.fastpath.stack.NtStatus;
-import io.fastpath.stack.tcp.LocalPorts;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.AbstractChannel;
 import io.netty.channel.ChannelFuture;
@@ -19,7 +18,6 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.internal.StringUtil;
 import java.io.IOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.channels.AlreadyConnectedException;
@@ -74,8 +72,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private boolean stackClosed;
     private InetSocketAddress local;
     private InetSocketAddress remote;
-    /** A local port this channel took from the stack's port table (bind or connect), freed when it closes. */
-    private int heldPort;
+    /** The local port this channel took in the stack's port table (bind or connect), freed when it closes. */
+    private final LocalBinds localPort = new LocalBinds();
 
     private ChannelPromise connectPromise;
     /** The connect request with the stack, until its outcome (0: none). */
@@ -226,25 +224,14 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     @Override
     protected void doBind(SocketAddress localAddress) throws Exception {
-        InetSocketAddress a = (InetSocketAddress) localAddress;
-        if (a.getAddress() != null && !a.getAddress().isAnyLocalAddress()
-            && Status.ipv4(a.getAddress()) != io.stackAddress()) {
-            throw new BindException("cannot assign requested address " + a + ": the stack is "
-                + Status.ipv4(io.stackAddress()).getHostAddress());
-        }
-        int port = a.getPort();
-        if (port == 0) {
-            port = io.stack.ports().allocate(false);
-            if (port == 0) {
-                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES) + ")");
-            }
-        } else if (io.stack.ports().take(port, config.isReuseAddress(), false) != LocalPorts.TAKEN) {
-            throw new BindException("address already in use: " + a + " ("
-                + Status.name(NtStatus.STATUS_SHARING_VIOLATION) + ")");
-        }
-        freePort();
-        heldPort = port;
-        local = Status.socketAddress(io.stackAddress(), port);
+        localPort.bind(io, (InetSocketAddress) localAddress, config.isReuseAddress());
+        localChanged();
+    }
+
+    @SuppressWarnings("deprecation") // Netty's only way to forget the local address it cached
+    private void localChanged() {
+        local = Status.socketAddress(io.stackAddress(), localPort.port);
+        invalidateLocalAddress(); // Netty keeps the address it read last
     }
 
     @Override
@@ -479,8 +466,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 io.client.abort(connection); // closed or timed out meanwhile; CLOSED follows
                 return;
             }
-            int localPort = heldPort;
-            local = Status.socketAddress(io.stackAddress(), localPort);
+            local = Status.socketAddress(io.stackAddress(), localPort.port);
             active = true;
             if (!config.isTcpNoDelay()) {
                 io.client.noDelay(connection, false);
@@ -682,10 +668,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     }
 
     private void freePort() {
-        if (heldPort != 0 && io != null) {
-            io.stack.ports().free(heldPort);
-            heldPort = 0;
-        }
+        localPort.free(io);
     }
 
     // ================================================================ connect
@@ -696,22 +679,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             throw new UnresolvedAddressException();
         }
         int remoteIp = Status.ipv4(remoteAddress.getAddress());
-        if (localAddress != null) {
-            doBind(localAddress);
-        } else if (heldPort == 0) {
-            int port = io.allocatePort(remoteIp, remoteAddress.getPort());
-            if (port == 0) {
-                throw new BindException("no ephemeral port free for a connection from stack shard " + io.shard
-                    + " to " + remoteAddress + " (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES) + ")");
-            }
-            heldPort = port;
-        }
-        int owner = io.ownerOf(heldPort, remoteIp, remoteAddress.getPort());
-        if (owner != io.shard) {
-            // The peer's answers would arrive on the owner's queue, a shard that does not know this connection.
-            throw new BindException("local port " + heldPort + " to " + remoteAddress + " is a flow of stack shard "
-                + owner + ", this channel's loop is shard " + io.shard + "'s: connect from that shard's loop"
-                + " (FastpathEventLoopGroup.loop(" + owner + ")) or leave the local port to the loop");
+        if (localPort.connect(io, (InetSocketAddress) localAddress, remoteIp, remoteAddress, config.isReuseAddress())) {
+            localChanged();
         }
         long dataAddress = 0;
         int dataLength = 0;
@@ -728,7 +697,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             }
         }
         remote = remoteAddress;
-        long id = io.connect(this, heldPort, remoteIp, remoteAddress.getPort(), dataAddress, dataLength, fastOpen,
+        long id = io.connect(this, localPort.port, remoteIp, remoteAddress.getPort(), dataAddress, dataLength, fastOpen,
             config.socketOptions());
         if (id == 0) {
             releaseFastOpenData();

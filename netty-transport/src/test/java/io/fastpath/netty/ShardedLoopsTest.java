@@ -304,6 +304,44 @@ class ShardedLoopsTest {
     }
 
     /**
+     * A client bound to port 0 ({@code localAddress(0)}, or {@code bind(0)} and then connect): the port must be one
+     * whose flow RSS gives back to the channel's shard, as for an unbound connect. It was any free port, so half the
+     * connects of a 2-loop group failed (a flow of the other shard).
+     */
+    @Test
+    void clientsBoundToPortZeroConnectFromBothLoopsEveryTime() throws Exception {
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync();
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        int[] perLoop = new int[2];
+        for (int i = 0; i < 96; i++) {
+            Handlers.Collect collect = new Handlers.Collect(4);
+            Channel c;
+            if (i % 3 == 2) {
+                c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+                    .bind(0).sync().channel();
+                c.connect(new InetSocketAddress(SERVER_IP, PORT)).sync();
+            } else {
+                c = connect(new Bootstrap().group(client)
+                    .localAddress(i % 3 == 0 ? new InetSocketAddress(0) : new InetSocketAddress(CLIENT_IP, 0)), collect);
+            }
+            int shard = client.shardOf(c.eventLoop());
+            perLoop[shard]++;
+            int localPort = ((InetSocketAddress) c.localAddress()).getPort();
+            assertEquals(shard, clientOwner.shardOf(clientIp, localPort, serverIp, PORT),
+                "connection " + i + "'s port " + localPort + " is a flow of its loop's shard");
+            c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {9, 8, 7, (byte) i}));
+            assertArrayEquals(new byte[] {9, 8, 7, (byte) i}, collect.done.get(10, TimeUnit.SECONDS));
+            c.close().sync();
+        }
+        assertEquals(48, perLoop[0]);
+        assertEquals(48, perLoop[1]);
+        assertEquals(0, server.failures() + client.failures());
+    }
+
+    /**
      * The ephemeral range nearly full: every port taken but 40 whose flows to the server are shard 0's and one of
      * shard 1's. Loop 0 gets each of its 40 once, then 0; with only the other shard's port left, each further
      * search is one pass over the range (it was a pass per port tried: 16,384 passes, seconds, for each connect

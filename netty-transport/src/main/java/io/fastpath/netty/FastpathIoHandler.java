@@ -458,11 +458,29 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
      * comes to {@code server.shardListened}. This handler's loop.
      */
     void listenShard(FastpathServerSocketChannel server, int port, long socketOptions) {
+        FastpathServerSocketChannel there = listeners.get(port);
+        if (there != null && there != server) {
+            server.shardListened(shard, NtStatus.STATUS_SHARING_VIOLATION); // never take over another's port
+            return;
+        }
         if (!client.listen(port, socketOptions)) {
             server.shardListened(shard, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
             return;
         }
         listeners.put(port, server);
+    }
+
+    /**
+     * Makes {@code server} the group's one listener on {@code port}; false if another channel listens there (its
+     * SO_REUSEADDR shares the port with connections, as on Linux, not with a second listener). Any thread.
+     */
+    boolean claimListenPort(int port, FastpathServerSocketChannel server) {
+        return factory.listening.compareAndSet(port, null, server);
+    }
+
+    /** {@code server} no longer listens on {@code port} on any shard. */
+    void releaseListenPort(int port, FastpathServerSocketChannel server) {
+        factory.listening.compareAndSet(port, server, null);
     }
 
     /** One turn of the stack and its events, for a loop that waits for the stack's answer (a bind). */
@@ -612,6 +630,9 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         private final StackShards shards;
         private final PktmbufPool pool;
         private final Port port;
+        /** The server channel listening on each port, across the shards: one per port, SO_REUSEADDR or not. */
+        final java.util.concurrent.atomic.AtomicReferenceArray<FastpathServerSocketChannel> listening =
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(65536);
         /** Where the next search for an ephemeral port starts, with several shards ({@link #allocatePort}). */
         final AtomicInteger portCursor = new AtomicInteger();
         /** Handlers made so far (Netty makes the loops one after another on the group's constructing thread). */

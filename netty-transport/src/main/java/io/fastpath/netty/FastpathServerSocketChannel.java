@@ -108,7 +108,16 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
 
     @Override
     protected void doBind(SocketAddress localAddress) throws Exception {
-        int p = LocalBinds.take(io, (InetSocketAddress) localAddress, config.isReuseAddress());
+        InetSocketAddress a = (InetSocketAddress) localAddress;
+        int p = LocalBinds.take(io, a, config.isReuseAddress());
+        if (!io.claimListenPort(p, this)) {
+            // SO_REUSEADDR let the port be shared with its connections; a second listener would split (or steal)
+            // its SYNs: refused, as Linux refuses a second listen without SO_REUSEPORT.
+            io.stack.ports().free(p);
+            throw new BindException("address already in use: " + a + " has a listener (SO_REUSEADDR shares a port"
+                + " with connections, not with another listener; " + Status.name(NtStatus.STATUS_SHARING_VIOLATION)
+                + ")");
+        }
         port = p;
         int status = listenEverywhere(p);
         if (status != NtStatus.STATUS_SUCCESS && status != NtStatus.STATUS_PENDING) {
@@ -201,13 +210,19 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
             Runnable stop = () -> {
                 shard.stopListening(this, p);
                 if (remaining.decrementAndGet() == 0) {
-                    shard.stack.ports().free(p);
+                    letGo(shard, p);
                 }
             };
             if (!shard.runOnLoop(stop) && remaining.decrementAndGet() == 0) {
-                shard.stack.ports().free(p); // that loop (and its listener) is gone already
+                letGo(shard, p); // that loop (and its listener) is gone already
             }
         }
+    }
+
+    /** No shard listens for this channel any more: another may listen on the port, then anyone may take it. */
+    private void letGo(FastpathIoHandler shard, int p) {
+        shard.releaseListenPort(p, this);
+        shard.stack.ports().free(p);
     }
 
     /** The loop's handler this channel lives on. */

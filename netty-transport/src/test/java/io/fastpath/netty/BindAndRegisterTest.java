@@ -1,5 +1,6 @@
 package io.fastpath.netty;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -13,12 +14,14 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import java.net.BindException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -185,8 +188,61 @@ class BindAndRegisterTest {
         }
     }
 
-    static void assertNotListening(FastpathEventLoopGroup group, int port) throws Exception {
-        assertFalse(group.loop(0).submit(() -> group.stack(0).ports().inUse(port)).get(5, TimeUnit.SECONDS),
-            "port " + port + " free in the stack's table");
+    // ================================================================ one listener a port
+
+    /**
+     * Linux: SO_REUSEADDR lets a listener bind a port its old connections still use, but a second listen on a port
+     * with a listener fails (EADDRINUSE) unless both set SO_REUSEPORT. Here the second bind reached the stack, which
+     * refused it, but took the first listener's place in the loop's table on the way: the first one's connections
+     * were then reset.
+     */
+    @Test
+    void aSecondListenerOnAPortIsRefusedEvenWithSoReuseAddrAndTheFirstKeepsServing() throws Exception {
+        Channel first = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .option(ChannelOption.SO_REUSEADDR, true).childHandler(new Handlers.Echo()).bind(PORT).sync().channel();
+        echo(0);
+        ChannelFuture second = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .option(ChannelOption.SO_REUSEADDR, true).childHandler(new Handlers.Echo()).bind(PORT).await();
+        BindException e = assertInstanceOf(BindException.class, second.cause(), String.valueOf(second.cause()));
+        assertTrue(e.getMessage().contains("address already in use") && e.getMessage().contains("listener"),
+            e.getMessage());
+        for (int i = 1; i <= 4; i++) {
+            echo(i); // still the first listener's
+        }
+        first.close().sync();
+        assertPortFree(PORT);
+        // Once the first is gone, another listener may have the port (with SO_REUSEADDR while the first one's
+        // connections may still be closing on it).
+        Channel third = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .option(ChannelOption.SO_REUSEADDR, true).childHandler(new Handlers.Echo()).bind(PORT).sync().channel();
+        echo(5);
+        third.close().sync();
+        assertPortFree(PORT);
+        assertEquals(0, server.failures() + client.failures());
+    }
+
+    /** A connection to the listener on PORT echoes three bytes. */
+    private void echo(int i) throws Exception {
+        Handlers.Collect collect = new Handlers.Collect(3);
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+            .connect(SERVER_IP, PORT).sync().channel();
+        c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1, 2, (byte) i}));
+        assertArrayEquals(new byte[] {1, 2, (byte) i}, collect.done.get(10, TimeUnit.SECONDS), "echo " + i);
+        c.close().sync();
+    }
+
+    /** The server's port table lets go of {@code port} (a listener's close finishes on its loop). */
+    private void assertPortFree(int port) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        boolean inUse;
+        do {
+            inUse = server.loop(0).submit(() -> server.stack(0).ports().inUse(port)).get(5, TimeUnit.SECONDS);
+        } while (inUse && System.nanoTime() < deadline && sleep());
+        assertFalse(inUse, "port " + port + " free in the stack's table");
+    }
+
+    private static boolean sleep() throws InterruptedException {
+        Thread.sleep(5);
+        return true;
     }
 }

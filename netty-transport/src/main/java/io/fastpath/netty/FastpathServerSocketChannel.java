@@ -108,6 +108,9 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
 
     @Override
     protected void doBind(SocketAddress localAddress) throws Exception {
+        if (listening) {
+            throw new java.nio.channels.AlreadyBoundException(); // as NIO: a second port would be held and lost
+        }
         InetSocketAddress a = (InetSocketAddress) localAddress;
         int p = LocalBinds.take(io, a, config.isReuseAddress());
         if (!io.claimListenPort(p, this)) {
@@ -119,7 +122,13 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
                 + ")");
         }
         port = p;
-        int status = listenEverywhere(p);
+        int status;
+        try {
+            status = listenEverywhere(p);
+        } catch (RuntimeException | Error e) {
+            stopEverywhere(p); // a duty cycle that threw while the bind waited: the port and listens go too
+            throw e;
+        }
         if (status != NtStatus.STATUS_SUCCESS && status != NtStatus.STATUS_PENDING) {
             stopEverywhere(p);
             throw new BindException("listen on port " + p + " failed (" + Status.name(status) + ")");

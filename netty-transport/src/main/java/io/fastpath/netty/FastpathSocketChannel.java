@@ -679,7 +679,9 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             throw new UnresolvedAddressException();
         }
         int remoteIp = Status.ipv4(remoteAddress.getAddress());
-        if (localPort.connect(io, (InetSocketAddress) localAddress, remoteIp, remoteAddress, config.isReuseAddress())) {
+        boolean took = localPort.connect(io, (InetSocketAddress) localAddress, remoteIp, remoteAddress,
+            config.isReuseAddress());
+        if (took) {
             localChanged();
         }
         long dataAddress = 0;
@@ -701,6 +703,9 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             config.socketOptions());
         if (id == 0) {
             releaseFastOpenData();
+            if (took) {
+                freePort(); // the port this connect took goes with it
+            }
             throw new IOException("connect refused by the stack's request ring (full)");
         }
         connectRequest = id;

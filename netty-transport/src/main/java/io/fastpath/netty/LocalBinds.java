@@ -49,7 +49,14 @@ final class LocalBinds {
             chosen = true;
             changed = true;
         }
-        checkOwner(io, port, remoteIp, remote);
+        try {
+            checkOwner(io, port, remoteIp, remote);
+        } catch (BindException e) {
+            if (changed) {
+                free(io); // what this connect took goes with it (NIO closes the socket of a failed connect)
+            }
+            throw e;
+        }
         return changed;
     }
 

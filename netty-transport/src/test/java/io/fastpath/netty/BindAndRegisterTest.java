@@ -7,7 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.EthDevPort;
+import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
+import io.fastpath.dpdk.Port;
+import io.fastpath.dpdk.PortStats;
 import io.fastpath.dpdk.RingPair;
 import io.fastpath.testkit.NetNs;
 import io.netty.bootstrap.Bootstrap;
@@ -18,10 +21,14 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -38,6 +45,7 @@ class BindAndRegisterTest {
     private static final int PORT = 7;
     private PktmbufPool pool;
     private RingPair pair;
+    private FailingPort serverPort;
     private FastpathEventLoopGroup server;
     private FastpathEventLoopGroup client;
 
@@ -46,7 +54,8 @@ class BindAndRegisterTest {
         String name = NetNs.uniqueName("br");
         pool = PktmbufPool.create(name, 8191, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create(name, 1024, pool, pool, EthDevPort.Config.defaults());
-        server = FastpathEventLoopGroup.builder().port(pair.a()).ip(SERVER_IP + "/24").build();
+        serverPort = new FailingPort(pair.a());
+        server = FastpathEventLoopGroup.builder().port(serverPort).ip(SERVER_IP + "/24").build();
         client = FastpathEventLoopGroup.builder().port(pair.b()).ip("10.96.0.2/24").build();
     }
 
@@ -219,6 +228,123 @@ class BindAndRegisterTest {
         third.close().sync();
         assertPortFree(PORT);
         assertEquals(0, server.failures() + client.failures());
+    }
+
+    // ================================================================ binds that fail
+
+    /**
+     * A bind waits on its loop, running the stack, for every shard's answer to its listen; a duty cycle that throws
+     * meanwhile fails the bind. The port it took (and the listen it asked for) stayed taken, for good: the channel
+     * never listened, so its close let go of nothing, and every later bind of the port failed.
+     */
+    @Test
+    void aBindThatThrowsLetsGoOfItsPort() throws Exception {
+        ChannelFuture failed = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .handler(new ChannelOutboundHandlerAdapter() {
+                @Override
+                public void bind(ChannelHandlerContext ctx, SocketAddress localAddress, ChannelPromise promise) {
+                    serverPort.failNextReceive = true; // the loop, just before doBind: its wait's duty cycle throws
+                    ctx.bind(localAddress, promise);
+                }
+            }).childHandler(new Handlers.Echo()).bind(PORT).await();
+        assertEquals(FailingPort.FAILURE, failed.cause(), "the bind failed with what the duty cycle threw");
+        failed.channel().close().sync();
+        assertPortFree(PORT);
+        Channel again = new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync().channel();
+        echo(1);
+        // A second bind of a bound channel would hold (and lose) another port: refused, as NIO does.
+        ChannelFuture twice = again.bind(new InetSocketAddress(PORT + 1)).await();
+        assertInstanceOf(java.nio.channels.AlreadyBoundException.class, twice.cause());
+        assertPortFree(PORT + 1);
+        again.close().sync();
+        assertPortFree(PORT);
+        assertEquals(0, server.failures() + client.failures(), "no turn of the loop threw (the bind did)");
+    }
+
+    /** The server's port, whose next receive throws when asked to (the poll thread's). */
+    static final class FailingPort implements Port {
+        static final RuntimeException FAILURE = new IllegalStateException("injected receive failure");
+        private final Port port;
+        volatile boolean failNextReceive;
+
+        FailingPort(Port port) {
+            this.port = port;
+        }
+
+        @Override
+        public int receive(MbufArray pkts, int max) {
+            if (failNextReceive) {
+                failNextReceive = false;
+                throw FAILURE;
+            }
+            return port.receive(pkts, max);
+        }
+
+        @Override
+        public String name() {
+            return port.name();
+        }
+
+        @Override
+        public int portId() {
+            return port.portId();
+        }
+
+        @Override
+        public long macAddress() {
+            return port.macAddress();
+        }
+
+        @Override
+        public int mtu() {
+            return port.mtu();
+        }
+
+        @Override
+        public long txOffloadCapabilities() {
+            return port.txOffloadCapabilities();
+        }
+
+        @Override
+        public long rxOffloadCapabilities() {
+            return port.rxOffloadCapabilities();
+        }
+
+        @Override
+        public long txOffloads() {
+            return port.txOffloads();
+        }
+
+        @Override
+        public int descriptorMbufs() {
+            return port.descriptorMbufs();
+        }
+
+        @Override
+        public PktmbufPool pool() {
+            return port.pool();
+        }
+
+        @Override
+        public int transmit(MbufArray pkts, int from, int count) {
+            return port.transmit(pkts, from, count);
+        }
+
+        @Override
+        public PortStats stats(PortStats into) {
+            return port.stats(into);
+        }
+
+        @Override
+        public boolean linkUp() {
+            return port.linkUp();
+        }
+
+        @Override
+        public void close() {
+            // the ring pair closes its ports
+        }
     }
 
     /** A connection to the listener on PORT echoes three bytes. */

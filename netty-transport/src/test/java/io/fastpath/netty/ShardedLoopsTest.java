@@ -417,6 +417,37 @@ class ShardedLoopsTest {
         assertEquals(0, server.failures() + client.failures());
     }
 
+    /**
+     * A connect that binds and then fails (a local port whose flow is the other shard's) lets go of the port it
+     * took, as NIO's failed connect closes its socket, even when nobody closes the channel (no Bootstrap): the port
+     * stayed taken until the channel closed.
+     */
+    @Test
+    void aConnectThatFailsAfterBindingLetsGoOfThePortItTook() throws Exception {
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        int port = 41000;
+        while (clientOwner.shardOf(clientIp, port, serverIp, PORT) != 1) {
+            port++;
+        }
+        Channel ch = new Bootstrap().group(client.loop(0)).channel(FastpathSocketChannel.class)
+            .handler(new ChannelInboundHandlerAdapter()).register().sync().channel();
+        ChannelFuture refused = ch.connect(new InetSocketAddress(SERVER_IP, PORT), new InetSocketAddress(port)).await();
+        assertInstanceOf(BindException.class, rootCause(refused.cause()), String.valueOf(refused.cause()));
+        assertTrue(ch.isOpen(), "nobody closed the channel");
+        int p = port;
+        assertFalse(client.loop(0).submit(() -> client.stack(0).ports().inUse(p)).get(), "port " + port + " let go");
+        ch.close().sync();
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        while (t != null && !(t instanceof BindException) && t.getCause() != null) {
+            t = t.getCause(); // Netty annotates a SocketException with the remote address
+        }
+        return t;
+    }
+
     @Test
     void nextGoesRoundTheLoops() {
         EventLoop a = server.next();

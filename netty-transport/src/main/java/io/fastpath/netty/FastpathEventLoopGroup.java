@@ -41,9 +41,9 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
     /** The port flags of the command line, each with a value. */
     public static final List<String> PORT_FLAGS = List.of("--vdev", "--ip", "--gw", "--queues", "--eal", "--pcap");
 
-    private final FastpathIoHandler.Factory factory;
+    private final FastpathIoHandlerFactory factory;
 
-    private FastpathEventLoopGroup(FastpathIoHandler.Factory factory, ThreadFactory threads) {
+    private FastpathEventLoopGroup(FastpathIoHandlerFactory factory, ThreadFactory threads) {
         super(factory.queues(), threads, factory);
         this.factory = factory;
         // Netty starts a loop's thread with its first task; a shard's loop must poll its queue from the start,
@@ -294,7 +294,7 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
             if (eal != null && !eal.isBlank()) {
                 ealArgs.addAll(List.of(eal.trim().split("\\s+")));
             }
-            FastpathIoHandler.Factory factory = FastpathIoHandler.Factory.open(new FastpathIoHandler.Settings(
+            FastpathIoHandlerFactory factory = FastpathIoHandlerFactory.open(new FastpathIoHandlerFactory.Settings(
                 vdev, ip, gateway, queues, ealArgs, pcap, name, poolSize, tcp, port));
             ThreadFactory t = threads != null ? threads : new DefaultThreadFactory("fastpath-netty");
             try {

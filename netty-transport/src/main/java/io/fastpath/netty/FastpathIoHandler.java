@@ -1,36 +1,25 @@
 package io.fastpath.netty;
 
 import io.fastpath.dpdk.Eal;
-import io.fastpath.dpdk.EthDevPort;
-import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.dpdk.Port;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
-import io.fastpath.stack.device.PcapPort;
 import io.fastpath.stack.shard.FlowOwner;
 import io.fastpath.stack.shard.StackShards;
 import io.fastpath.stack.tcp.LocalPorts;
-import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpServiceClient;
-import io.fastpath.stack.wire.Ipv4Address;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.IoOps;
 import io.netty.channel.IoRegistration;
 import io.netty.util.concurrent.ThreadAwareExecutor;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 
@@ -52,7 +41,6 @@ import org.agrona.collections.Long2ObjectHashMap;
  */
 public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(FastpathIoHandler.class);
-    private static final AtomicInteger NAMES = new AtomicInteger();
     /** How long a bind waits for the stack to answer its listen request. */
     private static final long LISTEN_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
     /** How long a shutting-down loop lets its connections close gracefully before it resets them. */
@@ -65,7 +53,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
      */
     static final int IDLE_TURNS_BEFORE_YIELD = 1_000;
 
-    private final Factory factory;
+    private final FastpathIoHandlerFactory factory;
     /** This handler's shard (0 with one queue). */
     final int shard;
     final Stack stack;
@@ -96,7 +84,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     /** Idle turns in a row ({@link #IDLE_TURNS_BEFORE_YIELD}). */
     private int idleTurns;
 
-    private FastpathIoHandler(Factory factory, int shard, ThreadAwareExecutor executor) {
+    FastpathIoHandler(FastpathIoHandlerFactory factory, int shard, ThreadAwareExecutor executor) {
         this.factory = factory;
         this.shard = shard;
         this.stack = factory.stacks[shard];
@@ -415,7 +403,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
      * A port of the ephemeral range for a connection to {@code remoteIp:remotePort} from this loop, taken in the
      * stack's port table; 0 when none is free. With several shards, one whose flow the port's RSS gives back to this
      * shard (about 1 in N), so that the peer's answers arrive on this loop's queue. The search goes on from where
-     * the group's last one stopped ({@link Factory#portCursor}: one cursor for every loop and bind, so that a port
+     * the group's last one stopped ({@link FastpathIoHandlerFactory#portCursor}: one cursor for every loop and bind, so that a port
      * just let go, its 4-tuple maybe in TIME-WAIT, is not chosen again soon) and looks at each port of the range at
      * most once, a free port before its flow's hash: a nearly full table costs one pass (it cost a pass per port
      * tried, every port of other shards taken and let go again), a sparse one about N ports.
@@ -607,215 +595,6 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         FastpathSocketChannel c = connections.remove(handle);
         if (c != null) {
             c.connectionClosed(status);
-        }
-    }
-
-    // ================================================================ the stack and its port
-
-    /** The settings of {@link FastpathEventLoopGroup.Builder}. */
-    record Settings(String vdev, String ip, String gateway, int queues, List<String> eal, String pcap, String name,
-                    int poolSize, TcpConfig tcp, Port port) {
-    }
-
-    /**
-     * Opens EAL, the port and the stack (or, with several queues, one stack shard per queue) when the group is
-     * built (so that a bad device fails there), and makes the handler of each of the group's event loops: the
-     * k-th loop Netty makes is shard k's poll thread.
-     */
-    static final class Factory implements IoHandlerFactory {
-        final Stack[] stacks;
-        final TcpServiceClient[] clients;
-        final FastpathIoHandler[] handlers;
-        final FlowOwner owner;
-        private final StackShards shards;
-        private final PktmbufPool pool;
-        private final Port port;
-        /** The server channel listening on each port, across the shards: one per port, SO_REUSEADDR or not. */
-        final java.util.concurrent.atomic.AtomicReferenceArray<FastpathServerSocketChannel> listening =
-            new java.util.concurrent.atomic.AtomicReferenceArray<>(65536);
-        /** Where the next search for an ephemeral port starts, with several shards ({@link #allocatePort}). */
-        final AtomicInteger portCursor = new AtomicInteger();
-        /** Handlers made so far (Netty makes the loops one after another on the group's constructing thread). */
-        private int made;
-        /** Handlers made and not yet destroyed: the last one to go closes the stacks and the port. */
-        private final AtomicInteger live = new AtomicInteger();
-        private boolean closed;
-
-        /** The stack's name was made up here: its counters file goes when it closes (nobody can ask for it). */
-        private boolean generatedName;
-
-        private Factory(Stack stack, PktmbufPool pool, Port port) {
-            this(new Stack[] {stack}, null, FlowOwner.SINGLE, pool, port);
-        }
-
-        private Factory(StackShards shards, PktmbufPool pool, Port port) {
-            this(stacksOf(shards), shards, shards.owner(), pool, port);
-        }
-
-        private Factory(Stack[] stacks, StackShards shards, FlowOwner owner, PktmbufPool pool, Port port) {
-            this.stacks = stacks;
-            this.shards = shards;
-            this.owner = owner;
-            this.clients = new TcpServiceClient[stacks.length];
-            for (int q = 0; q < stacks.length; q++) {
-                clients[q] = stacks[q].tcpService().newClient();
-            }
-            this.handlers = new FastpathIoHandler[stacks.length];
-            this.pool = pool;
-            this.port = port;
-        }
-
-        private static Stack[] stacksOf(StackShards shards) {
-            Stack[] stacks = new Stack[shards.shards()];
-            for (int q = 0; q < stacks.length; q++) {
-                stacks[q] = shards.shard(q);
-            }
-            return stacks;
-        }
-
-        static Factory open(Settings s) {
-            if (s.queues() < 1 || s.queues() > io.fastpath.stack.tcp.TcpService.MAX_SHARDS) {
-                throw new IllegalArgumentException("--queues must be 1.." + io.fastpath.stack.tcp.TcpService.MAX_SHARDS
-                    + ", got " + s.queues());
-            }
-            if (s.queues() > 1 && s.pcap() != null) {
-                throw new IllegalArgumentException("--pcap with --queues > 1: not yet (capture with --queues 1)");
-            }
-            if (s.queues() > 1 && s.port() != null
-                && !(s.port() instanceof EthDevPort e && e.queues() == s.queues())) {
-                throw new IllegalArgumentException("--queues " + s.queues() + " with a port of your own: give an"
-                    + " EthDevPort with " + s.queues() + " queue pairs (EthDevPort.Config.withQueues)");
-            }
-            Eal.Args args = Eal.Args.defaults();
-            for (String a : s.eal()) {
-                args.add(a);
-            }
-            Eal.init(args);
-            // DPDK object names are short (a mempool's at most 26 characters).
-            String shortName = "fpn" + ProcessHandle.current().pid() % 100000 + "n" + NAMES.incrementAndGet();
-            String name = s.name() != null ? s.name() : shortName;
-            StackConfig.Builder config = StackConfig.builder().name(name).cidr(s.ip());
-            if (s.gateway() != null) {
-                config.gateway(Ipv4Address.parse(s.gateway()));
-            }
-            if (s.tcp() != null) {
-                config.tcp(s.tcp());
-            }
-            StackConfig built = config.build();
-            PktmbufPool pool = null;
-            Port port = s.port();
-            Port opened = null;
-            try {
-                if (port == null) {
-                    pool = PktmbufPool.create((name.length() <= 20 ? name : shortName) + "_pool", s.poolSize());
-                    EthDevPort ethdev = EthDevPort.openVdev(vdevWithQueues(s.vdev(), s.queues()), pool,
-                        EthDevPort.Config.defaults().withQueues(s.queues()));
-                    opened = s.pcap() != null ? new PcapPort(ethdev, Path.of(s.pcap())) : ethdev;
-                    port = opened;
-                } else if (s.pcap() != null) {
-                    throw new IllegalArgumentException("--pcap with a port of your own: wrap it in a PcapPort");
-                }
-                Factory f = s.queues() == 1 ? new Factory(new Stack(port, built), pool, opened)
-                    : new Factory(StackShards.open((EthDevPort) port, built), pool, opened);
-                f.generatedName = s.name() == null;
-                return f;
-            } catch (RuntimeException | Error e) {
-                if (opened != null) {
-                    opened.close();
-                }
-                if (pool != null) {
-                    pool.close();
-                }
-                throw e;
-            }
-        }
-
-        /** net_af_packet takes its queue pairs in the vdev string; net_tap and NICs from the port configuration. */
-        static String vdevWithQueues(String vdev, int queues) {
-            if (queues > 1 && vdev.startsWith("net_af_packet") && !vdev.contains("qpairs=")) {
-                return vdev + ",qpairs=" + queues;
-            }
-            return vdev;
-        }
-
-        int queues() {
-            return stacks.length;
-        }
-
-        /** The shards (null with one queue). */
-        StackShards shards() {
-            return shards;
-        }
-
-        Stack stack(int q) {
-            return stacks[q];
-        }
-
-        long failures() {
-            long sum = 0;
-            for (FastpathIoHandler h : handlers) {
-                if (h != null) {
-                    sum += h.failures();
-                }
-            }
-            return sum;
-        }
-
-        @Override
-        public IoHandler newHandler(ThreadAwareExecutor ioExecutor) {
-            if (made == handlers.length) {
-                throw new IllegalStateException("one event loop per fastpath stack shard (--queues "
-                    + handlers.length + ")");
-            }
-            int q = made++;
-            FastpathIoHandler h = new FastpathIoHandler(this, q, ioExecutor);
-            handlers[q] = h;
-            live.incrementAndGet();
-            return h;
-        }
-
-        /**
-         * A handler's loop ended (after its stack's onClose, on that loop): the last one closes what the shards
-         * forwarded each other and nobody processed, the stacks, the port and the pool.
-         */
-        void handlerDestroyed() {
-            if (live.decrementAndGet() == 0) {
-                close();
-            }
-        }
-
-        /** Closes the stacks, the port and the pool (after every stack's onClose). */
-        synchronized void close() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (shards != null) {
-                for (Stack st : stacks) {
-                    st.freeForwarded();
-                }
-            }
-            for (Stack st : stacks) {
-                st.close();
-                if (generatedName) {
-                    try {
-                        java.nio.file.Files.deleteIfExists(st.config().countersFile());
-                    } catch (java.io.IOException e) {
-                        LOG.debug("counters file left behind", e);
-                    }
-                }
-            }
-            if (port != null) {
-                port.close();
-            }
-            if (pool != null) {
-                pool.close();
-            }
-        }
-
-        /** The group could not be made: nothing ever ran the stacks. */
-        void closeUnused() {
-            close();
         }
     }
 }

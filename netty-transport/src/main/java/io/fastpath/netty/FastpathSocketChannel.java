@@ -170,7 +170,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
      */
     @Override
     protected boolean isCompatible(EventLoop loop) {
-        return io != null || loop instanceof IoEventLoop l && l.isCompatible(Handle.class);
+        return io != null && parent() != null || loop instanceof IoEventLoop l && l.isCompatible(Handle.class);
     }
 
     @Override
@@ -184,10 +184,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             // An accepted connection registered through another group (group(boss, worker) with a worker that is
             // not this one): its stack, its events and its buffers are its shard's loop's. Netty then closes it
             // (doClose, which hands the close to that loop).
-            promise.setFailure(new IllegalStateException("an accepted connection can only live on the event loop"
-                + " of the stack shard that accepted it, not on a loop of another group (" + eventLoop().getClass()
-                .getSimpleName() + "): give ServerBootstrap the same FastpathEventLoopGroup as parent and child group"
-                + " (group(g) or group(g, g))"));
+            promise.setFailure(new IllegalStateException("a fastpath connection can only live on the event loop of"
+                + " the stack shard it belongs to (an accepted one: the shard that accepted it), not on another loop ("
+                + eventLoop().getClass().getSimpleName() + "): give ServerBootstrap the same FastpathEventLoopGroup as"
+                + " parent and child group (group(g) or group(g, g))"));
             return;
         }
         ((IoEventLoop) eventLoop()).register(ioHandle).addListener(f -> {

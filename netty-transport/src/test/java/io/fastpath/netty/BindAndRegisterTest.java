@@ -161,7 +161,9 @@ class BindAndRegisterTest {
         RingPair otherPair = RingPair.create(name, 256, otherPool, otherPool, EthDevPort.Config.defaults());
         FastpathEventLoopGroup other = FastpathEventLoopGroup.builder().port(otherPair.a()).ip("10.95.0.1/24").build();
         try {
+            int port = PORT;
             for (EventLoopGroup worker : new EventLoopGroup[] {nio, other}) {
+                port++; // a port of its own: the last one's connection may still be closing on PORT
                 CompletableFuture<Throwable> refusal = new CompletableFuture<>();
                 // What ServerBootstrap's acceptor does with each child: register it with the child group, and
                 // close it forcibly if that fails.
@@ -177,10 +179,10 @@ class BindAndRegisterTest {
                                 refusal.complete(f.cause());
                             });
                         }
-                    }).childHandler(new Handlers.Echo()).bind(PORT).sync().channel();
+                    }).childHandler(new Handlers.Echo()).bind(port).sync().channel();
                 Handlers.Collect collect = new Handlers.Collect(1);
                 new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
-                    .connect(SERVER_IP, PORT).sync();
+                    .connect(SERVER_IP, port).sync();
                 Throwable cause = refusal.get(10, TimeUnit.SECONDS);
                 IllegalStateException e = assertInstanceOf(IllegalStateException.class, cause, "refused: " + worker);
                 assertTrue(e.getMessage().contains("same FastpathEventLoopGroup as parent and child group"),

@@ -40,13 +40,15 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
     /** The default of {@link Builder#finTimeout}: Linux's {@code net.ipv4.tcp_fin_timeout}. */
     public static final java.time.Duration DEFAULT_FIN_TIMEOUT = java.time.Duration.ofSeconds(60);
+    /** The longest {@link Builder#finTimeout}: a day. */
+    public static final java.time.Duration MAX_FIN_TIMEOUT = java.time.Duration.ofDays(1);
 
     /** The port flags of the command line, each with a value. */
     public static final List<String> PORT_FLAGS = List.of("--vdev", "--ip", "--gw", "--queues", "--eal", "--pcap");
 
-    private final FastpathIoHandler.Factory factory;
+    private final FastpathIoHandlerFactory factory;
 
-    private FastpathEventLoopGroup(FastpathIoHandler.Factory factory, ThreadFactory threads) {
+    private FastpathEventLoopGroup(FastpathIoHandlerFactory factory, ThreadFactory threads) {
         super(factory.queues(), threads, factory);
         this.factory = factory;
         // Netty starts a loop's thread with its first task; a shard's loop must poll its queue from the start,
@@ -93,6 +95,11 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
     /** The event loop of shard {@code q} (its poll thread). */
     public IoEventLoop loop(int q) {
         return factory.handlers[q].loop;
+    }
+
+    /** Shard {@code q}'s handler (tests). */
+    FastpathIoHandler handler(int q) {
+        return factory.handlers[q];
     }
 
     /** The shard whose loop {@code loop} is, or -1 if it is not one of this group's. */
@@ -287,11 +294,13 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
          * acknowledged, the peer's FIN has not come) may wait for the peer before it is reset: Linux's
          * {@code tcp_fin_timeout} for orphaned sockets, 60 s by default. Without it a peer that never closes keeps
          * a connection slot for ever. A channel still open after {@code shutdownOutput()} (half-closed) is not
-         * affected: it may read for as long as it likes.
+         * affected: it may read for as long as it likes. The orphan is reset (RST), where Linux lets it expire
+         * silently, so that the peer learns at once that nobody is there.
          */
         public Builder finTimeout(java.time.Duration value) {
-            if (value == null || value.isNegative() || value.isZero()) {
-                throw new IllegalArgumentException("finTimeout must be positive, got " + value);
+            if (value == null || value.isNegative() || value.isZero() || value.compareTo(MAX_FIN_TIMEOUT) > 0) {
+                throw new IllegalArgumentException("finTimeout must be positive and at most " + MAX_FIN_TIMEOUT
+                    + ", got " + value);
             }
             this.finTimeoutNs = value.toNanos();
             return this;
@@ -313,7 +322,7 @@ public final class FastpathEventLoopGroup extends MultiThreadIoEventLoopGroup {
             if (eal != null && !eal.isBlank()) {
                 ealArgs.addAll(List.of(eal.trim().split("\\s+")));
             }
-            FastpathIoHandler.Factory factory = FastpathIoHandler.Factory.open(new FastpathIoHandler.Settings(
+            FastpathIoHandlerFactory factory = FastpathIoHandlerFactory.open(new FastpathIoHandlerFactory.Settings(
                 vdev, ip, gateway, queues, ealArgs, pcap, name, poolSize, tcp, port, finTimeoutNs));
             ThreadFactory t = threads != null ? threads : new DefaultThreadFactory("fastpath-netty");
             try {

@@ -1,36 +1,25 @@
 package io.fastpath.netty;
 
 import io.fastpath.dpdk.Eal;
-import io.fastpath.dpdk.EthDevPort;
-import io.fastpath.dpdk.PktmbufPool;
-import io.fastpath.dpdk.Port;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
-import io.fastpath.stack.device.PcapPort;
 import io.fastpath.stack.shard.FlowOwner;
 import io.fastpath.stack.shard.StackShards;
 import io.fastpath.stack.tcp.LocalPorts;
-import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpServiceClient;
-import io.fastpath.stack.wire.Ipv4Address;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.IoOps;
 import io.netty.channel.IoRegistration;
 import io.netty.util.concurrent.ThreadAwareExecutor;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 
@@ -52,7 +41,6 @@ import org.agrona.collections.Long2ObjectHashMap;
  */
 public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(FastpathIoHandler.class);
-    private static final AtomicInteger NAMES = new AtomicInteger();
     /** How long a bind waits for the stack to answer its listen request. */
     private static final long LISTEN_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
     /** How long a shutting-down loop lets its connections close gracefully before it resets them. */
@@ -65,7 +53,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
      */
     static final int IDLE_TURNS_BEFORE_YIELD = 1_000;
 
-    private final Factory factory;
+    private final FastpathIoHandlerFactory factory;
     /** This handler's shard (0 with one queue). */
     final int shard;
     final Stack stack;
@@ -95,18 +83,13 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private boolean destroyed;
     /** Idle turns in a row ({@link #IDLE_TURNS_BEFORE_YIELD}). */
     private int idleTurns;
-    /**
-     * Closed channels whose connection waits in FIN-WAIT-2 for the peer's FIN, oldest first (one time-out for
-     * all, so deadlines come in order): reset at {@code orphanedAtNs + finTimeoutNs} if the peer has not closed.
-     * Linked through the channels (no allocation), and a channel leaves the list when its connection closes.
-     */
-    private FastpathSocketChannel oldestOrphan;
-    private FastpathSocketChannel newestOrphan;
+    /** Closed channels whose connection waits in FIN-WAIT-2 for the peer's FIN: reset after the FIN time-out. */
+    private final Orphans orphans = new Orphans();
     private final long finTimeoutNs;
     /** Orphaned connections reset by the FIN time-out (event loop thread; tests and diagnostics read it). */
     private volatile long finTimeouts;
 
-    private FastpathIoHandler(Factory factory, int shard, ThreadAwareExecutor executor) {
+    FastpathIoHandler(FastpathIoHandlerFactory factory, int shard, ThreadAwareExecutor executor) {
         this.factory = factory;
         this.shard = shard;
         this.stack = factory.stacks[shard];
@@ -134,7 +117,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         }
         work += pollEvents();
         work += runShardRequests();
-        if (oldestOrphan != null) {
+        if (!orphans.isEmpty()) {
             work += expireOrphans();
         }
         if (work > 0 || context == null || !context.canBlock()) {
@@ -253,9 +236,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
                 c.stackClosed();
             }
             connections.clear();
-            while (oldestOrphan != null) {
-                unlinkOrphan(oldestOrphan);
-            }
+            orphans.clear();
             factory.handlerDestroyed();
             Eal.shared().unregisterThread();
         }
@@ -429,22 +410,37 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     }
 
     /**
-     * A port of the ephemeral range for a connection to {@code remoteIp:remotePort} from this loop: with several
-     * shards one whose flow the port's RSS gives back to this shard (about 1 in N), as the stack's own ephemeral
-     * choice does, so that the peer's answers arrive on this loop's queue. 0 when none is free.
+     * A port of the ephemeral range for a connection to {@code remoteIp:remotePort} from this loop, taken in the
+     * stack's port table; 0 when none is free. With several shards, one whose flow the port's RSS gives back to this
+     * shard (about 1 in N), so that the peer's answers arrive on this loop's queue. The search goes on from where
+     * the group's last one stopped ({@link FastpathIoHandlerFactory#portCursor}: one cursor for every loop and bind, so that a port
+     * just let go, its 4-tuple maybe in TIME-WAIT, is not chosen again soon) and looks at each port of the range at
+     * most once, a free port before its flow's hash: a nearly full table costs one pass (it cost a pass per port
+     * tried, every port of other shards taken and let go again), a sparse one about N ports.
      */
     int allocatePort(int remoteIp, int remotePort) {
+        return allocatePort(true, remoteIp, remotePort);
+    }
+
+    /** A free port of the ephemeral range, whatever its flows (bind(0): the remote is not known yet); 0 if none. */
+    int allocateAnyPort() {
+        return allocatePort(false, 0, 0);
+    }
+
+    private int allocatePort(boolean ownFlow, int remoteIp, int remotePort) {
         LocalPorts ports = stack.ports();
         FlowOwner owner = factory.owner;
         if (owner == FlowOwner.SINGLE) {
             return ports.allocate(false);
         }
+        int local = stack.address();
         for (int tries = 0; tries < LocalPorts.EPHEMERAL_COUNT; tries++) {
-            int port = ports.allocate(false);
-            if (port == 0 || owner.shardOf(stack.address(), port, remoteIp, remotePort) == shard) {
+            int port = LocalPorts.EPHEMERAL_FIRST
+                + (factory.portCursor.getAndIncrement() & (LocalPorts.EPHEMERAL_COUNT - 1));
+            if (!ports.inUse(port) && (!ownFlow || owner.shardOf(local, port, remoteIp, remotePort) == shard)
+                && ports.tryTake(port)) {
                 return port;
             }
-            ports.free(port); // the round-robin cursor moved on: the next try is another port
         }
         return 0;
     }
@@ -460,11 +456,29 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
      * comes to {@code server.shardListened}. This handler's loop.
      */
     void listenShard(FastpathServerSocketChannel server, int port, long socketOptions) {
+        FastpathServerSocketChannel there = listeners.get(port);
+        if (there != null && there != server) {
+            server.shardListened(shard, NtStatus.STATUS_SHARING_VIOLATION); // never take over another's port
+            return;
+        }
         if (!client.listen(port, socketOptions)) {
             server.shardListened(shard, NtStatus.STATUS_INSUFFICIENT_RESOURCES);
             return;
         }
         listeners.put(port, server);
+    }
+
+    /**
+     * Makes {@code server} the group's one listener on {@code port}; false if another channel listens there (its
+     * SO_REUSEADDR shares the port with connections, as on Linux, not with a second listener). Any thread.
+     */
+    boolean claimListenPort(int port, FastpathServerSocketChannel server) {
+        return factory.listening.compareAndSet(port, null, server);
+    }
+
+    /** {@code server} no longer listens on {@code port} on any shard. */
+    void releaseListenPort(int port, FastpathServerSocketChannel server) {
+        factory.listening.compareAndSet(port, server, null);
     }
 
     /** One turn of the stack and its events, for a loop that waits for the stack's answer (a bind). */
@@ -573,8 +587,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     @Override
     public void onShutdownComplete(long handle) {
         FastpathSocketChannel c = connections.get(handle);
-        if (c != null) {
-            c.finAcknowledged(); // FIN-WAIT-2: a closed channel's connection is orphaned from now
+        if (c != null && !c.orphanNode.finAcknowledged) {
+            c.orphanNode.finAcknowledged = true;
+            if (!c.isOpen() && !c.isStackClosed()) {
+                orphaned(c); // FIN-WAIT-2 and closed: an orphan from now (else from its close)
+            }
         }
     }
 
@@ -583,48 +600,18 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
      * the peer has not closed within the FIN time-out (Linux: an orphaned socket in FIN-WAIT-2, tcp_fin_timeout).
      */
     void orphaned(FastpathSocketChannel c) {
-        if (c.orphan) {
-            return;
-        }
-        c.orphan = true;
-        c.orphanedAtNs = stack.nowNs();
-        c.newerOrphan = null;
-        c.olderOrphan = newestOrphan;
-        if (newestOrphan != null) {
-            newestOrphan.newerOrphan = c;
-        } else {
-            oldestOrphan = c;
-        }
-        newestOrphan = c;
-    }
-
-    private void unlinkOrphan(FastpathSocketChannel c) {
-        if (!c.orphan) {
-            return;
-        }
-        c.orphan = false;
-        if (c.olderOrphan != null) {
-            c.olderOrphan.newerOrphan = c.newerOrphan;
-        } else {
-            oldestOrphan = c.newerOrphan;
-        }
-        if (c.newerOrphan != null) {
-            c.newerOrphan.olderOrphan = c.olderOrphan;
-        } else {
-            newestOrphan = c.olderOrphan;
-        }
-        c.olderOrphan = null;
-        c.newerOrphan = null;
+        orphans.add(c.orphanNode, stack.nowNs());
     }
 
     private int expireOrphans() {
         long now = stack.nowNs();
         int work = 0;
-        for (FastpathSocketChannel c; (c = oldestOrphan) != null && now - c.orphanedAtNs >= finTimeoutNs; ) {
-            unlinkOrphan(c);
+        for (FastpathSocketChannel c; (c = orphans.pollExpired(now, finTimeoutNs)) != null; ) {
             long handle = c.handle();
             if (handle != 0 && !c.isStackClosed() && connections.get(handle) == c) {
-                client.abort(handle); // RST, as Linux's FIN-WAIT-2 timer; CLOSED follows and removes it
+                // RST (Linux lets such an orphan expire silently, or resets it with TCP_LINGER2 < 0): the peer
+                // learns at once that nobody is there. CLOSED follows and removes it.
+                client.abort(handle);
                 finTimeouts++;
                 work++;
             }
@@ -657,225 +644,8 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     public void onClosed(long handle, int status) {
         FastpathSocketChannel c = connections.remove(handle);
         if (c != null) {
-            unlinkOrphan(c);
+            orphans.remove(c.orphanNode);
             c.connectionClosed(status);
-        }
-    }
-
-    // ================================================================ the stack and its port
-
-    /** The settings of {@link FastpathEventLoopGroup.Builder}. */
-    record Settings(String vdev, String ip, String gateway, int queues, List<String> eal, String pcap, String name,
-                    int poolSize, TcpConfig tcp, Port port, long finTimeoutNs) {
-    }
-
-    /**
-     * Opens EAL, the port and the stack (or, with several queues, one stack shard per queue) when the group is
-     * built (so that a bad device fails there), and makes the handler of each of the group's event loops: the
-     * k-th loop Netty makes is shard k's poll thread.
-     */
-    static final class Factory implements IoHandlerFactory {
-        final Stack[] stacks;
-        final TcpServiceClient[] clients;
-        final FastpathIoHandler[] handlers;
-        final FlowOwner owner;
-        private final StackShards shards;
-        private final PktmbufPool pool;
-        private final Port port;
-        /** Handlers made so far (Netty makes the loops one after another on the group's constructing thread). */
-        private int made;
-        /** Handlers made and not yet destroyed: the last one to go closes the stacks and the port. */
-        private final AtomicInteger live = new AtomicInteger();
-        private boolean closed;
-
-        /** The stack's name was made up here: its counters file goes when it closes (nobody can ask for it). */
-        private boolean generatedName;
-        /** {@link FastpathEventLoopGroup.Builder#finTimeout}. */
-        private long finTimeoutNs = FastpathEventLoopGroup.DEFAULT_FIN_TIMEOUT.toNanos();
-
-        private Factory(Stack stack, PktmbufPool pool, Port port) {
-            this(new Stack[] {stack}, null, FlowOwner.SINGLE, pool, port);
-        }
-
-        private Factory(StackShards shards, PktmbufPool pool, Port port) {
-            this(stacksOf(shards), shards, shards.owner(), pool, port);
-        }
-
-        private Factory(Stack[] stacks, StackShards shards, FlowOwner owner, PktmbufPool pool, Port port) {
-            this.stacks = stacks;
-            this.shards = shards;
-            this.owner = owner;
-            this.clients = new TcpServiceClient[stacks.length];
-            for (int q = 0; q < stacks.length; q++) {
-                clients[q] = stacks[q].tcpService().newClient();
-            }
-            this.handlers = new FastpathIoHandler[stacks.length];
-            this.pool = pool;
-            this.port = port;
-        }
-
-        private static Stack[] stacksOf(StackShards shards) {
-            Stack[] stacks = new Stack[shards.shards()];
-            for (int q = 0; q < stacks.length; q++) {
-                stacks[q] = shards.shard(q);
-            }
-            return stacks;
-        }
-
-        static Factory open(Settings s) {
-            if (s.queues() < 1 || s.queues() > io.fastpath.stack.tcp.TcpService.MAX_SHARDS) {
-                throw new IllegalArgumentException("--queues must be 1.." + io.fastpath.stack.tcp.TcpService.MAX_SHARDS
-                    + ", got " + s.queues());
-            }
-            if (s.queues() > 1 && s.pcap() != null) {
-                throw new IllegalArgumentException("--pcap with --queues > 1: not yet (capture with --queues 1)");
-            }
-            if (s.queues() > 1 && s.port() != null
-                && !(s.port() instanceof EthDevPort e && e.queues() == s.queues())) {
-                throw new IllegalArgumentException("--queues " + s.queues() + " with a port of your own: give an"
-                    + " EthDevPort with " + s.queues() + " queue pairs (EthDevPort.Config.withQueues)");
-            }
-            Eal.Args args = Eal.Args.defaults();
-            for (String a : s.eal()) {
-                args.add(a);
-            }
-            Eal.init(args);
-            // DPDK object names are short (a mempool's at most 26 characters).
-            String shortName = "fpn" + ProcessHandle.current().pid() % 100000 + "n" + NAMES.incrementAndGet();
-            String name = s.name() != null ? s.name() : shortName;
-            StackConfig.Builder config = StackConfig.builder().name(name).cidr(s.ip());
-            if (s.gateway() != null) {
-                config.gateway(Ipv4Address.parse(s.gateway()));
-            }
-            if (s.tcp() != null) {
-                config.tcp(s.tcp());
-            }
-            StackConfig built = config.build();
-            PktmbufPool pool = null;
-            Port port = s.port();
-            Port opened = null;
-            try {
-                if (port == null) {
-                    pool = PktmbufPool.create((name.length() <= 20 ? name : shortName) + "_pool", s.poolSize());
-                    EthDevPort ethdev = EthDevPort.openVdev(vdevWithQueues(s.vdev(), s.queues()), pool,
-                        EthDevPort.Config.defaults().withQueues(s.queues()));
-                    opened = s.pcap() != null ? new PcapPort(ethdev, Path.of(s.pcap())) : ethdev;
-                    port = opened;
-                } else if (s.pcap() != null) {
-                    throw new IllegalArgumentException("--pcap with a port of your own: wrap it in a PcapPort");
-                }
-                Factory f = s.queues() == 1 ? new Factory(new Stack(port, built), pool, opened)
-                    : new Factory(StackShards.open((EthDevPort) port, built), pool, opened);
-                f.generatedName = s.name() == null;
-                f.finTimeoutNs = s.finTimeoutNs();
-                return f;
-            } catch (RuntimeException | Error e) {
-                if (opened != null) {
-                    opened.close();
-                }
-                if (pool != null) {
-                    pool.close();
-                }
-                throw e;
-            }
-        }
-
-        /** net_af_packet takes its queue pairs in the vdev string; net_tap and NICs from the port configuration. */
-        static String vdevWithQueues(String vdev, int queues) {
-            if (queues > 1 && vdev.startsWith("net_af_packet") && !vdev.contains("qpairs=")) {
-                return vdev + ",qpairs=" + queues;
-            }
-            return vdev;
-        }
-
-        int queues() {
-            return stacks.length;
-        }
-
-        /** The shards (null with one queue). */
-        StackShards shards() {
-            return shards;
-        }
-
-        Stack stack(int q) {
-            return stacks[q];
-        }
-
-        long finTimeouts() {
-            long sum = 0;
-            for (FastpathIoHandler h : handlers) {
-                if (h != null) {
-                    sum += h.finTimeouts();
-                }
-            }
-            return sum;
-        }
-
-        long failures() {
-            long sum = 0;
-            for (FastpathIoHandler h : handlers) {
-                if (h != null) {
-                    sum += h.failures();
-                }
-            }
-            return sum;
-        }
-
-        @Override
-        public IoHandler newHandler(ThreadAwareExecutor ioExecutor) {
-            if (made == handlers.length) {
-                throw new IllegalStateException("one event loop per fastpath stack shard (--queues "
-                    + handlers.length + ")");
-            }
-            int q = made++;
-            FastpathIoHandler h = new FastpathIoHandler(this, q, ioExecutor);
-            handlers[q] = h;
-            live.incrementAndGet();
-            return h;
-        }
-
-        /**
-         * A handler's loop ended (after its stack's onClose, on that loop): the last one closes what the shards
-         * forwarded each other and nobody processed, the stacks, the port and the pool.
-         */
-        void handlerDestroyed() {
-            if (live.decrementAndGet() == 0) {
-                close();
-            }
-        }
-
-        /** Closes the stacks, the port and the pool (after every stack's onClose). */
-        synchronized void close() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (shards != null) {
-                for (Stack st : stacks) {
-                    st.freeForwarded();
-                }
-            }
-            for (Stack st : stacks) {
-                st.close();
-                if (generatedName) {
-                    try {
-                        java.nio.file.Files.deleteIfExists(st.config().countersFile());
-                    } catch (java.io.IOException e) {
-                        LOG.debug("counters file left behind", e);
-                    }
-                }
-            }
-            if (port != null) {
-                port.close();
-            }
-            if (pool != null) {
-                pool.close();
-            }
-        }
-
-        /** The group could not be made: nothing ever ran the stacks. */
-        void closeUnused() {
-            close();
         }
     }
 }

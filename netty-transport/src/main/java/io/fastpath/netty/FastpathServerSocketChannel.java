@@ -1,7 +1,6 @@
 package io.fastpath.netty;
 
 import io.fastpath.stack.NtStatus;
-import io.fastpath.stack.tcp.LocalPorts;
 import io.netty.channel.AbstractServerChannel;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
@@ -109,25 +108,27 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
 
     @Override
     protected void doBind(SocketAddress localAddress) throws Exception {
-        InetSocketAddress a = (InetSocketAddress) localAddress;
-        if (a.getAddress() != null && !a.getAddress().isAnyLocalAddress()
-            && Status.ipv4(a.getAddress()) != io.stackAddress()) {
-            throw new BindException("cannot assign requested address " + a + ": the stack is "
-                + Status.ipv4(io.stackAddress()).getHostAddress());
+        if (listening) {
+            throw new java.nio.channels.AlreadyBoundException(); // as NIO: a second port would be held and lost
         }
-        int p = a.getPort();
-        if (p == 0) {
-            p = io.stack.ports().allocate(false);
-            if (p == 0) {
-                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES)
-                    + ")");
-            }
-        } else if (io.stack.ports().take(p, config.isReuseAddress(), false) != LocalPorts.TAKEN) {
-            throw new BindException("address already in use: " + a + " ("
-                + Status.name(NtStatus.STATUS_SHARING_VIOLATION) + ")");
+        InetSocketAddress a = (InetSocketAddress) localAddress;
+        int p = LocalBinds.take(io, a, config.isReuseAddress());
+        if (!io.claimListenPort(p, this)) {
+            // SO_REUSEADDR let the port be shared with its connections; a second listener would split (or steal)
+            // its SYNs: refused, as Linux refuses a second listen without SO_REUSEPORT.
+            io.stack.ports().free(p);
+            throw new BindException("address already in use: " + a + " has a listener (SO_REUSEADDR shares a port"
+                + " with connections, not with another listener; " + Status.name(NtStatus.STATUS_SHARING_VIOLATION)
+                + ")");
         }
         port = p;
-        int status = listenEverywhere(p);
+        int status;
+        try {
+            status = listenEverywhere(p);
+        } catch (RuntimeException | Error e) {
+            stopEverywhere(p); // a duty cycle that threw while the bind waited: the port and listens go too
+            throw e;
+        }
         if (status != NtStatus.STATUS_SUCCESS && status != NtStatus.STATUS_PENDING) {
             stopEverywhere(p);
             throw new BindException("listen on port " + p + " failed (" + Status.name(status) + ")");
@@ -218,13 +219,19 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
             Runnable stop = () -> {
                 shard.stopListening(this, p);
                 if (remaining.decrementAndGet() == 0) {
-                    shard.stack.ports().free(p);
+                    letGo(shard, p);
                 }
             };
             if (!shard.runOnLoop(stop) && remaining.decrementAndGet() == 0) {
-                shard.stack.ports().free(p); // that loop (and its listener) is gone already
+                letGo(shard, p); // that loop (and its listener) is gone already
             }
         }
+    }
+
+    /** No shard listens for this channel any more: another may listen on the port, then anyone may take it. */
+    private void letGo(FastpathIoHandler shard, int p) {
+        shard.releaseListenPort(p, this);
+        shard.stack.ports().free(p);
     }
 
     /** The loop's handler this channel lives on. */

@@ -1,7 +1,6 @@
 package io.fastpath.netty;
 
 import io.fastpath.stack.NtStatus;
-import io.fastpath.stack.tcp.LocalPorts;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.AbstractChannel;
 import io.netty.channel.ChannelFuture;
@@ -19,7 +18,6 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.internal.StringUtil;
 import java.io.IOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.channels.AlreadyConnectedException;
@@ -64,23 +62,20 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     /** The stack's connection: 0 until connected; kept after close until the stack reports it closed. */
     private long handle;
-    private boolean open = true;
+    /** Written by whichever thread Netty closes the channel on (its loop's, or another group's that refused it). */
+    private volatile boolean open = true;
+    /** The close's work on the loop (the stack's close, the input released) is done. */
+    private boolean closedOnLoop;
     private boolean active;
     private boolean inputShutdown;
     private boolean outputShutdown;
     private boolean stackClosed;
-    /** The peer acknowledged our FIN (FIN-WAIT-2 or later). */
-    private boolean finAcknowledged;
-    /** When the closed channel's connection was orphaned in FIN-WAIT-2 ({@link FastpathIoHandler#orphaned}). */
-    long orphanedAtNs;
-    /** On its handler's orphan list, and its neighbours there (event loop thread). */
-    boolean orphan;
-    FastpathSocketChannel olderOrphan;
-    FastpathSocketChannel newerOrphan;
+    /** Its place on its loop's {@link Orphans} once closed in FIN-WAIT-2 ({@link FastpathIoHandler#orphaned}). */
+    final Orphans.Node orphanNode = new Orphans.Node(this);
     private InetSocketAddress local;
     private InetSocketAddress remote;
-    /** A local port this channel took from the stack's port table (bind or connect), freed when it closes. */
-    private int heldPort;
+    /** The local port this channel took in the stack's port table (bind or connect), freed when it closes. */
+    private final LocalBinds localPort = new LocalBinds();
 
     private ChannelPromise connectPromise;
     /** The connect request with the stack, until its outcome (0: none). */
@@ -170,9 +165,14 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         return remote;
     }
 
+    /**
+     * A fastpath loop for a new channel; for an accepted one, any loop: it can only live on the loop of the shard
+     * that accepted it, and {@link #doRegister} refuses every other with a message saying so (Netty's own refusal
+     * names only the loop's class).
+     */
     @Override
     protected boolean isCompatible(EventLoop loop) {
-        return loop instanceof IoEventLoop l && l.isCompatible(Handle.class);
+        return io != null && parent() != null || loop instanceof IoEventLoop l && l.isCompatible(Handle.class);
     }
 
     @Override
@@ -182,6 +182,16 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     @Override
     protected void doRegister(ChannelPromise promise) {
+        if (io != null && eventLoop() != io.loop) {
+            // An accepted connection registered through another group (group(boss, worker) with a worker that is
+            // not this one): its stack, its events and its buffers are its shard's loop's. Netty then closes it
+            // (doClose, which hands the close to that loop).
+            promise.setFailure(new IllegalStateException("a fastpath connection can only live on the event loop of"
+                + " the stack shard it belongs to (an accepted one: the shard that accepted it), not on another loop ("
+                + eventLoop().getClass().getSimpleName() + "): give ServerBootstrap the same FastpathEventLoopGroup as"
+                + " parent and child group (group(g) or group(g, g))"));
+            return;
+        }
         ((IoEventLoop) eventLoop()).register(ioHandle).addListener(f -> {
             if (!f.isSuccess()) {
                 promise.setFailure(f.cause());
@@ -216,25 +226,14 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     @Override
     protected void doBind(SocketAddress localAddress) throws Exception {
-        InetSocketAddress a = (InetSocketAddress) localAddress;
-        if (a.getAddress() != null && !a.getAddress().isAnyLocalAddress()
-            && Status.ipv4(a.getAddress()) != io.stackAddress()) {
-            throw new BindException("cannot assign requested address " + a + ": the stack is "
-                + Status.ipv4(io.stackAddress()).getHostAddress());
-        }
-        int port = a.getPort();
-        if (port == 0) {
-            port = io.stack.ports().allocate(false);
-            if (port == 0) {
-                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES) + ")");
-            }
-        } else if (io.stack.ports().take(port, config.isReuseAddress(), false) != LocalPorts.TAKEN) {
-            throw new BindException("address already in use: " + a + " ("
-                + Status.name(NtStatus.STATUS_SHARING_VIOLATION) + ")");
-        }
-        freePort();
-        heldPort = port;
-        local = Status.socketAddress(io.stackAddress(), port);
+        localPort.bind(io, (InetSocketAddress) localAddress, config.isReuseAddress());
+        localChanged();
+    }
+
+    @SuppressWarnings("deprecation") // Netty's only way to forget the local address it cached
+    private void localChanged() {
+        local = Status.socketAddress(io.stackAddress(), localPort.port);
+        invalidateLocalAddress(); // Netty keeps the address it read last
     }
 
     @Override
@@ -244,11 +243,21 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
 
     @Override
     protected void doClose() {
-        boolean wasOpen = open;
-        open = false;
-        if (!wasOpen) {
+        open = false; // Netty checks isOpen() as soon as doClose returns
+        if (io != null && !io.inEventLoop() && io.runOnLoop(this::closeOnLoop)) {
+            // Netty closes an accepted channel whose registration failed on the loop it tried (another group's):
+            // the connection, its input and its buffers are its shard loop's, so the rest happens there.
             return;
         }
+        closeOnLoop();
+    }
+
+    /** Closes the connection and releases what the channel holds, once. Its loop (or after its loop is gone). */
+    private void closeOnLoop() {
+        if (closedOnLoop) {
+            return;
+        }
+        closedOnLoop = true;
         if (connectTimeout != null) {
             connectTimeout.cancel(false);
             connectTimeout = null;
@@ -265,7 +274,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 io.client.abort(handle);
             } else if (!outputShutdown) {
                 io.client.shutdown(handle); // FIN after the sends already with the stack
-            } else if (finAcknowledged) {
+            } else if (orphanNode.finAcknowledged) {
                 io.orphaned(this); // half-closed before, FIN acknowledged: nobody reads what the peer may send
             }
         } else if (handle == 0 && connectRequest == 0) {
@@ -461,8 +470,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 io.client.abort(connection); // closed or timed out meanwhile; CLOSED follows
                 return;
             }
-            int localPort = heldPort;
-            local = Status.socketAddress(io.stackAddress(), localPort);
+            local = Status.socketAddress(io.stackAddress(), localPort.port);
             active = true;
             if (!config.isTcpNoDelay()) {
                 io.client.noDelay(connection, false);
@@ -638,16 +646,6 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         }
     }
 
-    /** The stack says the peer acknowledged our FIN: once the channel is closed, the connection is an orphan. */
-    void finAcknowledged() {
-        if (!finAcknowledged) {
-            finAcknowledged = true;
-            if (!open && !stackClosed && io != null) {
-                io.orphaned(this);
-            }
-        }
-    }
-
     /** Whether the stack reported the connection closed (or closed itself). */
     boolean isStackClosed() {
         return stackClosed;
@@ -674,10 +672,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     }
 
     private void freePort() {
-        if (heldPort != 0 && io != null) {
-            io.stack.ports().free(heldPort);
-            heldPort = 0;
-        }
+        localPort.free(io);
     }
 
     // ================================================================ connect
@@ -688,22 +683,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             throw new UnresolvedAddressException();
         }
         int remoteIp = Status.ipv4(remoteAddress.getAddress());
-        if (localAddress != null) {
-            doBind(localAddress);
-        } else if (heldPort == 0) {
-            int port = io.allocatePort(remoteIp, remoteAddress.getPort());
-            if (port == 0) {
-                throw new BindException("no ephemeral port free (" + Status.name(NtStatus.STATUS_TOO_MANY_ADDRESSES)
-                    + ")");
-            }
-            heldPort = port;
-        }
-        int owner = io.ownerOf(heldPort, remoteIp, remoteAddress.getPort());
-        if (owner != io.shard) {
-            // The peer's answers would arrive on the owner's queue, a shard that does not know this connection.
-            throw new BindException("local port " + heldPort + " to " + remoteAddress + " is a flow of stack shard "
-                + owner + ", this channel's loop is shard " + io.shard + "'s: connect from that shard's loop"
-                + " (FastpathEventLoopGroup.loop(" + owner + ")) or leave the local port to the loop");
+        boolean took = localPort.connect(io, (InetSocketAddress) localAddress, remoteIp, remoteAddress,
+            config.isReuseAddress());
+        if (took) {
+            localChanged();
         }
         long dataAddress = 0;
         int dataLength = 0;
@@ -720,10 +703,13 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             }
         }
         remote = remoteAddress;
-        long id = io.connect(this, heldPort, remoteIp, remoteAddress.getPort(), dataAddress, dataLength, fastOpen,
+        long id = io.connect(this, localPort.port, remoteIp, remoteAddress.getPort(), dataAddress, dataLength, fastOpen,
             config.socketOptions());
         if (id == 0) {
             releaseFastOpenData();
+            if (took) {
+                freePort(); // the port this connect took goes with it
+            }
             throw new IOException("connect refused by the stack's request ring (full)");
         }
         connectRequest = id;
@@ -794,6 +780,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         public void close() {
             unsafe().close(unsafe().voidPromise());
         }
+    }
+
+    /** Received buffers waiting for the pipeline (not registered yet, or auto-read off); event loop, or tests. */
+    int queuedInput() {
+        return input.size();
     }
 
     /** The stack's handle of the connection (0 before it is connected); event loop, or tests. */

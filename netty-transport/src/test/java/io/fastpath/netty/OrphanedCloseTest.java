@@ -38,12 +38,13 @@ class OrphanedCloseTest {
     private static final String CLIENT = """
         import socket, sys, time
         host, port, n, wait = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-        socks = [socket.create_connection((host, port), timeout=5) for _ in range(n)]
-        eof = []
-        for s in socks:
+        socks, eof = [], []
+        for _ in range(n):
+            s = socket.create_connection((host, port), timeout=5)
             while s.recv(4096):
                 pass
-            eof.append(time.time())
+            eof.append(time.time())  # the server's FIN, read as it came
+            socks.append(s)
         reset = {}
         end = time.time() + wait
         while time.time() < end and len(reset) < n:
@@ -97,14 +98,24 @@ class OrphanedCloseTest {
 
     /** Serves {@code port}: each connection gets "bye" and is then closed, or (halfClose) only shut for output. */
     private static void serve(int port, boolean halfClose) throws InterruptedException {
+        serve(port, halfClose, -1);
+    }
+
+    /** ... and with {@code closeAfterMs} >= 0, closed that long after its output was shut down. */
+    private static void serve(int port, boolean halfClose, long closeAfterMs) throws InterruptedException {
         Channel c = new ServerBootstrap().group(group).channel(FastpathServerSocketChannel.class)
             .childOption(ChannelOption.ALLOW_HALF_CLOSURE, halfClose)
             .childHandler(new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelActive(ChannelHandlerContext ctx) {
                     ctx.writeAndFlush(Unpooled.copiedBuffer("bye\n", StandardCharsets.US_ASCII)).addListener(
-                        halfClose ? (ChannelFutureListener) f -> ((SocketChannel) f.channel()).shutdownOutput()
-                            : ChannelFutureListener.CLOSE);
+                        halfClose ? (ChannelFutureListener) f -> {
+                            ((SocketChannel) f.channel()).shutdownOutput();
+                            if (closeAfterMs >= 0) {
+                                f.channel().eventLoop().schedule(() -> f.channel().close(), closeAfterMs,
+                                    TimeUnit.MILLISECONDS);
+                            }
+                        } : ChannelFutureListener.CLOSE);
                 }
 
                 @Override
@@ -133,9 +144,21 @@ class OrphanedCloseTest {
         assertEquals("8", m.group(1), "every connection the peers left open was reset: " + m.group());
         double first = Double.parseDouble(m.group(3));
         double last = Double.parseDouble(m.group(4));
-        assertTrue(first >= FIN_TIMEOUT.toMillis() / 2000.0, "not long before the FIN time-out: " + m.group());
+        assertTrue(first >= 0.75 * FIN_TIMEOUT.toMillis() / 1000.0, "not before the FIN time-out: " + m.group());
         assertTrue(last <= FIN_TIMEOUT.toMillis() / 1000.0 + 4, "soon after the FIN time-out: " + m.group());
         assertEquals(8, group.finTimeouts() - before);
+    }
+
+    /** Output shut down first (the FIN acknowledged while the channel is open), closed 300 ms later: orphaned then. */
+    @Test
+    void aChannelClosedAfterItsFinWasAcknowledgedIsResetAfterTheTimeOutFromTheClose() throws Exception {
+        serve(9002, true, 300);
+        long before = group.finTimeouts();
+        Matcher m = clients(9002, 4, 6);
+        assertEquals("4", m.group(1), m.group());
+        double first = Double.parseDouble(m.group(3));
+        assertTrue(first >= 0.3 + 0.75 * FIN_TIMEOUT.toMillis() / 1000.0, "counted from the close: " + m.group());
+        assertEquals(4, group.finTimeouts() - before);
     }
 
     @Test

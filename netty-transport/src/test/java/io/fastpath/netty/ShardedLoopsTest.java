@@ -303,6 +303,151 @@ class ShardedLoopsTest {
         c.close().sync();
     }
 
+    /**
+     * A client bound to port 0 ({@code localAddress(0)}, or {@code bind(0)} and then connect): the port must be one
+     * whose flow RSS gives back to the channel's shard, as for an unbound connect. It was any free port, so half the
+     * connects of a 2-loop group failed (a flow of the other shard).
+     */
+    @Test
+    void clientsBoundToPortZeroConnectFromBothLoopsEveryTime() throws Exception {
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync();
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        int[] perLoop = new int[2];
+        for (int i = 0; i < 96; i++) {
+            Handlers.Collect collect = new Handlers.Collect(4);
+            Channel c;
+            if (i % 3 == 2) {
+                c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+                    .bind(0).sync().channel();
+                c.connect(new InetSocketAddress(SERVER_IP, PORT)).sync();
+            } else {
+                c = connect(new Bootstrap().group(client)
+                    .localAddress(i % 3 == 0 ? new InetSocketAddress(0) : new InetSocketAddress(CLIENT_IP, 0)), collect);
+            }
+            int shard = client.shardOf(c.eventLoop());
+            perLoop[shard]++;
+            int localPort = ((InetSocketAddress) c.localAddress()).getPort();
+            assertEquals(shard, clientOwner.shardOf(clientIp, localPort, serverIp, PORT),
+                "connection " + i + "'s port " + localPort + " is a flow of its loop's shard");
+            c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {9, 8, 7, (byte) i}));
+            assertArrayEquals(new byte[] {9, 8, 7, (byte) i}, collect.done.get(10, TimeUnit.SECONDS));
+            c.close().sync();
+        }
+        assertEquals(48, perLoop[0]);
+        assertEquals(48, perLoop[1]);
+        assertEquals(0, server.failures() + client.failures());
+    }
+
+    /**
+     * The ephemeral range nearly full: every port taken but 40 whose flows to the server are shard 0's and one of
+     * shard 1's. Loop 0 gets each of its 40 once, then 0; with only the other shard's port left, each further
+     * search is one pass over the range (it was a pass per port tried: 16,384 passes, seconds, for each connect
+     * that could not succeed); a connect from loop 0 then fails saying so, and loop 1 still gets its port.
+     */
+    @Test
+    void ephemeralPortsNearExhaustionAreEachHandedOutOnceQuicklyAndThenRefused() throws Exception {
+        new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
+            .childHandler(new Handlers.Echo()).bind(PORT).sync();
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        io.fastpath.stack.tcp.LocalPorts ports = client.stack(0).ports(); // the one table of both shards
+        List<Integer> taken = new ArrayList<>();
+        Set<Integer> free0 = new HashSet<>();
+        int free1 = 0;
+        for (int p = io.fastpath.stack.tcp.LocalPorts.EPHEMERAL_FIRST; p <= io.fastpath.stack.tcp.LocalPorts.EPHEMERAL_LAST;
+             p++) {
+            int shard = clientOwner.shardOf(clientIp, p, serverIp, PORT);
+            if (shard == 0 && free0.size() < 40 && p % 7 == 0 && !ports.inUse(p)) {
+                free0.add(p);
+            } else if (shard == 1 && free1 == 0 && p > 60000 && !ports.inUse(p)) {
+                free1 = p;
+            } else if (ports.tryTake(p)) {
+                taken.add(p);
+            }
+        }
+        assertEquals(40, free0.size());
+        try {
+            FastpathIoHandler loop0 = client.handler(0);
+            List<Integer> got = client.loop(0).submit(() -> {
+                List<Integer> out = new ArrayList<>();
+                for (int port; (port = loop0.allocatePort(serverIp, PORT)) != 0; ) {
+                    out.add(port);
+                }
+                return out;
+            }).get(60, TimeUnit.SECONDS);
+            taken.addAll(got);
+            assertEquals(free0.size(), got.size(), "each free port of shard 0 handed out once: " + got);
+            assertEquals(free0, new HashSet<>(got));
+            long ns = client.loop(0).submit(() -> {
+                long start = System.nanoTime();
+                for (int i = 0; i < 20; i++) {
+                    assertEquals(0, loop0.allocatePort(serverIp, PORT), "only shard 1's port is free");
+                }
+                return System.nanoTime() - start;
+            }).get(120, TimeUnit.SECONDS);
+            System.out.printf("20 searches of a full range for shard 0: %.2f ms%n", ns / 1e6);
+            assertTrue(ns < TimeUnit.SECONDS.toNanos(2), "20 searches in " + ns / 1_000_000 + " ms");
+            assertTrue(ports.inUse(free1) == false, "the other shard's port was not left taken");
+
+            ChannelFuture refused = new Bootstrap().group(client.loop(0)).channel(FastpathSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter()).connect(SERVER_IP, PORT).await();
+            Throwable cause = refused.cause();
+            while (cause != null && !(cause instanceof BindException) && cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            BindException e = assertInstanceOf(BindException.class, cause, String.valueOf(refused.cause()));
+            assertTrue(e.getMessage().contains("no ephemeral port free") && e.getMessage().contains("shard 0"),
+                e.getMessage());
+            Handlers.Collect collect = new Handlers.Collect(2);
+            Channel c = new Bootstrap().group(client.loop(1)).channel(FastpathSocketChannel.class).handler(collect)
+                .connect(SERVER_IP, PORT).sync().channel();
+            assertEquals(free1, ((InetSocketAddress) c.localAddress()).getPort(), "shard 1's last port");
+            c.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {4, 2}));
+            assertArrayEquals(new byte[] {4, 2}, collect.done.get(10, TimeUnit.SECONDS));
+            c.close().sync();
+        } finally {
+            for (int p : taken) {
+                ports.free(p);
+            }
+        }
+        assertEquals(0, server.failures() + client.failures());
+    }
+
+    /**
+     * A connect that binds and then fails (a local port whose flow is the other shard's) lets go of the port it
+     * took, as NIO's failed connect closes its socket, even when nobody closes the channel (no Bootstrap): the port
+     * stayed taken until the channel closed.
+     */
+    @Test
+    void aConnectThatFailsAfterBindingLetsGoOfThePortItTook() throws Exception {
+        FlowOwner clientOwner = StackShards.ownerOf(pair.b());
+        int serverIp = Ipv4Address.parse(SERVER_IP);
+        int clientIp = Ipv4Address.parse(CLIENT_IP);
+        int port = 41000;
+        while (clientOwner.shardOf(clientIp, port, serverIp, PORT) != 1) {
+            port++;
+        }
+        Channel ch = new Bootstrap().group(client.loop(0)).channel(FastpathSocketChannel.class)
+            .handler(new ChannelInboundHandlerAdapter()).register().sync().channel();
+        ChannelFuture refused = ch.connect(new InetSocketAddress(SERVER_IP, PORT), new InetSocketAddress(port)).await();
+        assertInstanceOf(BindException.class, rootCause(refused.cause()), String.valueOf(refused.cause()));
+        assertTrue(ch.isOpen(), "nobody closed the channel");
+        int p = port;
+        assertFalse(client.loop(0).submit(() -> client.stack(0).ports().inUse(p)).get(), "port " + port + " let go");
+        ch.close().sync();
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        while (t != null && !(t instanceof BindException) && t.getCause() != null) {
+            t = t.getCause(); // Netty annotates a SocketException with the remote address
+        }
+        return t;
+    }
+
     @Test
     void nextGoesRoundTheLoops() {
         EventLoop a = server.next();

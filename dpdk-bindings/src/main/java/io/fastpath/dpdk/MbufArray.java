@@ -6,6 +6,8 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.ref.Reference;
+import java.util.Objects;
 
 /**
  * A native array of mbuf pointers ({@code struct rte_mbuf *[]}), the currency of rx/tx bursts and bulk
@@ -44,12 +46,21 @@ public final class MbufArray {
         return segment;
     }
 
+    // get and set run several times per packet (bursts, the transmit and free batches): one index check and a
+    // plain load or store through Native.ALL, instead of the segment's bounds, alignment and liveness checks
+    // (the segment lives as long as this object, which the caller holds).
+
     public long get(int index) {
-        return segment.getAtIndex(ValueLayout.JAVA_LONG, index);
+        long mbuf = Native.ALL.get(ValueLayout.JAVA_LONG_UNALIGNED,
+            address + ((long) Objects.checkIndex(index, capacity) << 3));
+        Reference.reachabilityFence(this); // the native array is freed when this object is collected
+        return mbuf;
     }
 
     public void set(int index, long mbuf) {
-        segment.setAtIndex(ValueLayout.JAVA_LONG, index, mbuf);
+        Native.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED,
+            address + ((long) Objects.checkIndex(index, capacity) << 3), mbuf);
+        Reference.reachabilityFence(this);
     }
 
     /**

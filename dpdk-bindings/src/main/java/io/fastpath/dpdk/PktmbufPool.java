@@ -159,6 +159,27 @@ public final class PktmbufPool implements AutoCloseable {
     }
 
     /**
+     * One mbuf, as {@link #allocBulk(MbufArray, int, int, long) allocBulk(scratch, 0, 1, cache)} and with the
+     * same result, without the array when the cache holds one (the newest, reset): the transmit path's
+     * allocation, once per segment.
+     *
+     * @param scratch an array of at least one entry for the other cases (refill or no cache)
+     * @return the mbuf, or 0 when the pool has none free
+     */
+    public long allocOne(long cache, MbufArray scratch) {
+        if (cache != 0) {
+            int len = ALL.get(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_LEN);
+            if (len > 0) {
+                long m = ALL.get(ValueLayout.JAVA_LONG, cache + MEMPOOL_CACHE_OBJS + (long) (len - 1) * Long.BYTES);
+                ALL.set(ValueLayout.JAVA_INT, cache + MEMPOOL_CACHE_LEN, len - 1);
+                Mbuf.reset(m);
+                return m;
+            }
+        }
+        return allocBulk(scratch, 0, 1, cache) ? scratch.get(0) : 0;
+    }
+
+    /**
      * The calling thread's cache of this pool ({@code rte_mempool_default_cache}): 0 when the pool has no
      * caches or the thread is no lcore (neither an EAL thread nor {@link Eal#registerThread registered}).
      * Set-up only (a symbol lookup); the address stays valid for the thread until it unregisters.

@@ -81,4 +81,45 @@ class PktmbufPoolTest {
             assertEquals(63, pool.availableCount());
         }
     }
+    /** allocOne (the transmit path's single allocation) gives what allocBulk(scratch, 0, 1, cache) gives. */
+    @Test
+    void allocOneTakesTheCachesNewestMbufAsAllocBulkDoes() {
+        try (PktmbufPool pool = PktmbufPool.create("pooltest5", 255, 32, PktmbufPool.DEFAULT_DATA_ROOM)) {
+            Eal.shared().registerThread(); // an lcore, so the pool has a cache for this thread
+            long cache = pool.localCache();
+            assertNotEquals(0L, cache);
+            MbufArray scratch = new MbufArray(1);
+            MbufArray held = new MbufArray(255);
+            Set<Long> distinct = new HashSet<>();
+            for (int i = 0; i < 255; i++) { // through refills of the cache and down to an empty pool
+                long m = pool.allocOne(cache, scratch);
+                assertNotEquals(0L, m, "allocation " + i);
+                assertTrue(distinct.add(m));
+                Mbuf.dataLen(m, 100); // dirty it: it must come back reset
+                Mbuf.olFlags(m, 1L << 52);
+                held.set(i, m);
+            }
+            assertEquals(0L, pool.allocOne(cache, scratch), "the pool is empty");
+            assertEquals(255, pool.inUseCount());
+            held.freeAll(255);
+            assertEquals(0, pool.inUseCount());
+            for (int i = 0; i < 100; i++) {
+                long m = pool.allocOne(cache, scratch);
+                assertEquals(0, Mbuf.dataLen(m));
+                assertEquals(0L, Mbuf.olFlags(m));
+                assertEquals(1, Mbuf.nbSegs(m));
+                assertEquals(Layouts.PKTMBUF_HEADROOM, Mbuf.dataOff(m));
+                scratch.set(0, m);
+                scratch.freeAll(1);
+                assertTrue(pool.allocBulk(scratch, 0, 1, cache));
+                assertEquals(m, scratch.get(0), "the same, newest mbuf of the cache");
+                scratch.freeAll(1);
+            }
+            long noCache = pool.allocOne(0, scratch);
+            assertNotEquals(0L, noCache);
+            scratch.set(0, noCache);
+            scratch.freeAll(1);
+            assertEquals(0, pool.inUseCount());
+        }
+    }
 }

@@ -18,6 +18,13 @@ final class RingRig implements AutoCloseable {
     /** Mbufs per pool: the benchmarks keep at most a few bursts in flight. */
     private static final int POOL_SIZE = 1023;
     private static final int RING_SIZE = 1024;
+    /**
+     * Per-lcore cache of each pool: none by default, so every allocation and free goes to the pool's ring (a
+     * FIFO: the mbufs cycle through all 1,023, each one cold). {@code -Dfastpath.bench.poolCache=256} gives the
+     * pools the cache the stacks have in production ({@code PortOptions}, {@code TcpHarness}): the same few
+     * mbufs, hot, come back (docs/perf/budget.md).
+     */
+    private static final int POOL_CACHE = Integer.getInteger("fastpath.bench.poolCache", 0);
 
     final PktmbufPool poolA;
     final PktmbufPool poolB;
@@ -25,8 +32,8 @@ final class RingRig implements AutoCloseable {
 
     RingRig(String name) {
         Eal.shared();
-        poolA = PktmbufPool.create(name + "_pa", POOL_SIZE, 0, PktmbufPool.DEFAULT_DATA_ROOM);
-        poolB = PktmbufPool.create(name + "_pb", POOL_SIZE, 0, PktmbufPool.DEFAULT_DATA_ROOM);
+        poolA = PktmbufPool.create(name + "_pa", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
+        poolB = PktmbufPool.create(name + "_pb", POOL_SIZE, POOL_CACHE, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create(name, RING_SIZE, poolA, poolB, EthDevPort.Config.defaults());
     }
 

@@ -60,11 +60,11 @@ final class TxBatch {
             cacheThread = thread;
             allocCache = thread.isVirtual() ? 0 : port.pool().localCache();
         }
-        if (!port.pool().allocBulk(alloc, 0, 1, allocCache)) {
+        long m = port.pool().allocOne(allocCache, alloc);
+        if (m == 0) {
             counters.drop(DropReason.TX_NO_MBUF).incrementRelease();
-            return 0;
         }
-        return alloc.get(0);
+        return m;
     }
 
     /**

@@ -23,6 +23,11 @@ final class ConnectionTable {
     final int[] freeList;
     int freeCount;
     final Long2ObjectHashMap<TcpConnection> connections;
+    /**
+     * The connection {@link #find} found last, while it is in {@link #connections} (under its key, which does
+     * not change while it is there): consecutive segments of one flow skip the hash lookup.
+     */
+    private TcpConnection lastFound;
     final int[] localPortUse = new int[65536];
     /** Ports this table took in the stack's {@link LocalPorts} for its own ephemeral choice, let go with the last use. */
     final boolean[] ephemeralHeld = new boolean[65536];
@@ -204,6 +209,9 @@ final class ConnectionTable {
     }
 
     void open(TcpConnection c, int remoteIp, int remotePort, int localPort) {
+        if (lastFound == c) {
+            lastFound = null; // its key changes below
+        }
         c.localIp = ip.address();
         c.localPort = localPort;
         c.remoteIp = remoteIp;
@@ -283,6 +291,19 @@ final class ConnectionTable {
         counters.tcpConnections.setRelease(connectionCount());
     }
 
+    /** The connection for a 4-tuple key ({@link TcpLayer#key}), or null. */
+    TcpConnection find(long key) {
+        TcpConnection c = lastFound;
+        if (c != null && c.key == key) {
+            return c;
+        }
+        c = connections.get(key);
+        if (c != null) {
+            lastFound = c;
+        }
+        return c;
+    }
+
     /** Our timestamp clock's offset for a 4-tuple: fixed per 4-tuple, so a SYN cookie's TSval can be checked. */
     int tsOffset(int remoteIp, int remotePort, int localPort) {
         return isn.isn(remoteIp, remotePort, ip.address(), localPort, 0) >>> 1;
@@ -319,6 +340,9 @@ final class ConnectionTable {
         }
         c.state = TcpState.CLOSED;
         connections.remove(c.key);
+        if (lastFound == c) {
+            lastFound = null;
+        }
         localPortUse[c.localPort]--;
         releaseEphemeral(c.localPort);
         if (c.timerId != -1) {

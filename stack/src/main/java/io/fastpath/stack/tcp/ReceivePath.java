@@ -147,7 +147,20 @@ final class ReceivePath {
 
     /** The most mbufs one connection may hold: twice its receive buffer in truesize (Linux: rcvbuf = 2 x window). */
     int connectionLimit(TcpConnection c) {
-        return Math.max(8, (int) (2L * c.receiveLimit / memTruesize));
+        // Memoised per connection (it is asked for every segment received and every window computed): the
+        // division is done again only when the receive limit or the truesize changed (truesize is never 0, so
+        // a fresh connection's zeros never match).
+        if (c.memLimitReceiveLimit != c.receiveLimit || c.memLimitTruesize != memTruesize) {
+            c.memLimitCached = connectionLimit(c.receiveLimit, memTruesize);
+            c.memLimitReceiveLimit = c.receiveLimit;
+            c.memLimitTruesize = memTruesize;
+        }
+        return c.memLimitCached;
+    }
+
+    /** The formula: twice {@code receiveLimit} in mbufs of {@code truesize}, at least 8. */
+    static int connectionLimit(int receiveLimit, int truesize) {
+        return Math.max(8, (int) (2L * receiveLimit / truesize));
     }
 
     /**

@@ -112,6 +112,13 @@ public final class TcpConnection {
     long requestTag;
     /** Per-connection options (TcpSocketOptions): receive buffer, timestamps wanted, max retransmission time. */
     int receiveLimit;
+    /**
+     * {@link ReceivePath#connectionLimit}'s last answer and the receive limit and truesize it was computed
+     * from (a division it would otherwise do for every segment and window): recomputed when either changes.
+     */
+    int memLimitCached;
+    int memLimitReceiveLimit;
+    int memLimitTruesize;
     boolean timestampsWanted;
     long maxRetransmitNs;
     long retransmitSinceNs;

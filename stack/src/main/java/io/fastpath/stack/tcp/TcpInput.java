@@ -87,7 +87,7 @@ final class TcpInput {
         counters.tcpSegmentsReceived.incrementRelease();
         int srcPort = seg.sourcePort();
         int dstPort = seg.destinationPort();
-        TcpConnection c = table.connections.get(TcpLayer.key(src, srcPort, dstPort));
+        TcpConnection c = table.find(TcpLayer.key(src, srcPort, dstPort));
         listening.reopensTimeWait = false;
         if (c != null && c.state == TcpState.TIME_WAIT && seg.hasFlags(TcpSegment.SYN)
             && !seg.hasFlags(TcpSegment.ACK) && timeWaitIn.timeWaitReusable(c)) {

@@ -235,11 +235,19 @@ public final class TcpSegment {
     }
 
     /**
-     * The checksum this segment should carry over the pseudo-header and {@link #length()} octets; the field
-     * itself is not read.
+     * The checksum this segment should carry over the pseudo-header and {@link #length()} octets, whatever the
+     * field holds now.
      */
     public int computeChecksum(int sourceAddress, int destinationAddress) {
         int sum = Checksum.pseudoHeaderSum(sourceAddress, destinationAddress, Ipv4Packet.PROTOCOL_TCP, length);
+        if (length >= CHECKSUM_OFFSET + 2) {
+            // One pass over the whole segment, field included, in the 8-byte words its writer stored (a load
+            // that straddles two stores still in the store buffer waits for them), and the field taken out
+            // again: adding its one's complement subtracts it. The sum is never zero (the pseudo-header holds
+            // the protocol), so the folded result is the one the field left out would give (RFC 1071 §2).
+            final int field = buffer.getShort(offset + CHECKSUM_OFFSET, NETWORK) & 0xFFFF;
+            return Checksum.finish(Checksum.partialSum(buffer, offset, length, sum + (~field & 0xFFFF)));
+        }
         sum = Checksum.partialSum(buffer, offset, CHECKSUM_OFFSET, sum);
         final int from = offset + CHECKSUM_OFFSET + 2;
         return Checksum.finish(Checksum.partialSum(buffer, from, length - CHECKSUM_OFFSET - 2, sum));

@@ -113,4 +113,103 @@ class TcpHeaderReprTest {
         assertEquals(0, out[18]);
         assertEquals(0, out[19]);
     }
+    /**
+     * The old emit: TcpSegment's field writes, then each option (issue 13 made emit write the fixed header, and
+     * a data segment's timestamps, as 8-byte words). The reference for the randomised comparison below.
+     */
+    private static int referenceEmit(TcpHeaderRepr h, UnsafeBuffer buffer, int offset, int length) {
+        TcpSegment segment = new TcpSegment();
+        segment.wrap(buffer, offset, length);
+        segment.writeHeader(h.sourcePort, h.destinationPort, h.seq, h.ack, h.flags, h.window, h.optionsLength());
+        if ((h.flags & TcpSegment.URG) != 0) {
+            segment.urgentPointer(h.urgentPointer);
+        }
+        int start = offset + TcpSegment.MIN_HEADER_LENGTH;
+        int at = start;
+        if ((h.flags & TcpSegment.SYN) != 0) {
+            at = TcpOptions.writeMss(buffer, at, h.mss);
+            if (h.sackPermitted && h.timestamps) {
+                at = TcpOptions.writeSackPermitted(buffer, at);
+                at = TcpOptions.writeTimestamps(buffer, at, h.tsVal, h.tsEcr);
+            } else if (h.timestamps) {
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeTimestamps(buffer, at, h.tsVal, h.tsEcr);
+            } else if (h.sackPermitted) {
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeSackPermitted(buffer, at);
+            }
+            if (h.windowScale >= 0) {
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeWindowScale(buffer, at, h.windowScale);
+            }
+            at = TcpOptions.writePadding(buffer, start, at);
+            if (h.fastOpen) {
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeFastOpen(buffer, at, h.cookie, h.cookieLength);
+            }
+        } else {
+            if (h.timestamps) {
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeTimestamps(buffer, at, h.tsVal, h.tsEcr);
+            }
+            if (h.sackBlocks > 0) {
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeNop(buffer, at);
+                at = TcpOptions.writeSackBlocks(buffer, at, h.sackLeft, h.sackRight, h.sackBlocks);
+            }
+        }
+        return at;
+    }
+
+    @Test
+    void emitWritesWhatFieldByFieldWritesWrote() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(9293);
+        UnsafeBuffer actual = new UnsafeBuffer(new byte[128]);
+        UnsafeBuffer expected = new UnsafeBuffer(new byte[128]);
+        byte[] cookie = new byte[16];
+        for (int i = 0; i < 100_000; i++) {
+            h.clearOptions();
+            h.sourcePort = random.nextInt(1 << 17);
+            h.destinationPort = random.nextInt(1 << 17);
+            h.seq = random.nextInt();
+            h.ack = random.nextInt();
+            h.flags = random.nextInt(256);
+            h.window = random.nextInt(1 << 17);
+            h.urgentPointer = random.nextInt(1 << 17);
+            h.timestamps = random.nextInt(4) > 0;
+            h.tsVal = random.nextInt();
+            h.tsEcr = random.nextInt();
+            if ((h.flags & TcpSegment.SYN) != 0) {
+                h.mss = random.nextInt(65536);
+                h.sackPermitted = random.nextBoolean();
+                h.windowScale = random.nextInt(16) - 1;
+                h.fastOpen = random.nextInt(4) == 0;
+                if (h.fastOpen) {
+                    random.nextBytes(cookie);
+                    h.cookie = cookie;
+                    h.cookieLength = random.nextBoolean() ? 0 : 4 + 2 * random.nextInt(7);
+                }
+            } else if (random.nextInt(3) == 0) {
+                h.sackBlocks = 1 + random.nextInt(h.timestamps ? 3 : 4);
+                for (int b = 0; b < h.sackBlocks; b++) {
+                    h.sackLeft[b] = random.nextInt();
+                    h.sackRight[b] = random.nextInt();
+                }
+            }
+            int offset = random.nextInt(8);
+            int length = h.headerLength() + random.nextInt(20);
+            byte fill = (byte) random.nextInt();
+            actual.setMemory(0, 128, fill);
+            expected.setMemory(0, 128, fill);
+            assertEquals(referenceEmit(h, expected, offset, length), h.emit(actual, offset, length), "end, " + i);
+            for (int b = 0; b < 128; b++) {
+                assertEquals(expected.getByte(b), actual.getByte(b), "byte " + b + " of header " + i + ", flags "
+                    + h.flags + ", timestamps " + h.timestamps + ", sack blocks " + h.sackBlocks);
+            }
+        }
+    }
 }

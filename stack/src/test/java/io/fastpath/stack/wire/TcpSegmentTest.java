@@ -163,4 +163,31 @@ class TcpSegmentTest {
         assertEquals("TcpSegment{44312->80 [SYN] seq=974859341 ack=0 win=64240 headerLength=40 length=40}",
             tcp.wrap(buffer(SYN_SEGMENT), 0, 40).toString());
     }
+    /**
+     * computeChecksum sums the whole segment and takes the field out again (issue 13): over random segments and
+     * field contents it gives what the sum that skips the field gives, and a segment carrying it checks.
+     */
+    @Test
+    void computeChecksumIgnoresTheFieldAsTheSumAroundItDid() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(1071);
+        UnsafeBuffer buffer = new UnsafeBuffer(new byte[256]);
+        TcpSegment segment = new TcpSegment();
+        for (int i = 0; i < 100_000; i++) {
+            int offset = random.nextInt(8);
+            int length = 18 + random.nextInt(200);
+            for (int b = 0; b < 256; b++) {
+                buffer.putByte(b, (byte) (i % 11 == 0 ? (random.nextBoolean() ? 0 : 0xFF) : random.nextInt()));
+            }
+            int source = random.nextInt();
+            int destination = random.nextInt();
+            int sum = Checksum.pseudoHeaderSum(source, destination, Ipv4Packet.PROTOCOL_TCP, length);
+            sum = Checksum.partialSum(buffer, offset, 16, sum);
+            int expected = Checksum.finish(Checksum.partialSum(buffer, offset + 18, length - 18, sum));
+            segment.wrap(buffer, offset, length);
+            assertEquals(expected, segment.computeChecksum(source, destination), "segment " + i);
+            segment.fillChecksum(source, destination);
+            assertEquals(0, Checksum.finish(Checksum.partialSum(buffer, offset, length,
+                Checksum.pseudoHeaderSum(source, destination, Ipv4Packet.PROTOCOL_TCP, length))), "segment " + i);
+        }
+    }
 }

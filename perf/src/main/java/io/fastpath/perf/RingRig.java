@@ -19,12 +19,13 @@ final class RingRig implements AutoCloseable {
     private static final int POOL_SIZE = 1023;
     private static final int RING_SIZE = 1024;
     /**
-     * Per-lcore cache of each pool: none by default, so every allocation and free goes to the pool's ring (a
-     * FIFO: the mbufs cycle through all 1,023, each one cold). {@code -Dfastpath.bench.poolCache=256} gives the
-     * pools the cache the stacks have in production ({@code PortOptions}, {@code TcpHarness}): the same few
-     * mbufs, hot, come back (docs/perf/budget.md).
+     * Per-lcore cache of each pool: 256, the cache the stacks have in production ({@code PortOptions},
+     * {@code TcpHarness}), so the same few mbufs come back hot. Until 2026-12-06 the rig had none: every allocation
+     * and free went to the pool's ring (a FIFO: the mbufs cycled through all 1,023, each one cold), about 100-115 ns
+     * of a round trip that no deployment pays; {@code -Dfastpath.bench.poolCache=0} measures that way again, for
+     * comparisons with older numbers (docs/perf/budget.md).
      */
-    private static final int POOL_CACHE = Integer.getInteger("fastpath.bench.poolCache", 0);
+    private static final int POOL_CACHE = Integer.getInteger("fastpath.bench.poolCache", 256);
 
     final PktmbufPool poolA;
     final PktmbufPool poolB;

@@ -7,6 +7,7 @@ import io.fastpath.stack.arp.ArpTable;
 import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.ip.Ipv4Reassembly;
 import io.fastpath.stack.ip.Routes;
 import io.fastpath.stack.shard.FlowOwner;
 import io.fastpath.stack.shard.ShardGroup;
@@ -92,6 +93,8 @@ public final class Stack implements Agent, AutoCloseable {
     private final TcpSegment txTcp = new TcpSegment();
     private final TcpLayer tcp;
     private final TcpService tcpService;
+    /** IPv4 fragments held until their datagram is whole (RFC 1122 §3.3.2). */
+    private final Ipv4Reassembly reassembly;
     /** Diagnostic stage timestamps ({@link Budget}); null unless {@code -Dfastpath.budget=true}. */
     private final Budget budget = Budget.ENABLED ? new Budget() : null;
 
@@ -172,7 +175,8 @@ public final class Stack implements Agent, AutoCloseable {
                 }
             }
         }
-        this.tcp = new TcpLayer(config.tcp(), new MbufIpOutput(this, port, routes, counters, mac, address, mtu),
+        MbufIpOutput ipOutput = new MbufIpOutput(this, port, routes, counters, mac, address, mtu);
+        this.tcp = new TcpLayer(config.tcp(), ipOutput,
             new io.fastpath.stack.tcp.IsnGenerator(), clock.nanoTime(), group.ports(), owner, shard,
             group.fastOpenKeys());
         if (Budget.ENABLED) {
@@ -191,6 +195,10 @@ public final class Stack implements Agent, AutoCloseable {
             : poolSize - reserve;
         this.tcp.configureMemory(port.pool().dataRoom() + MBUF_HEADER_BYTES,
             port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM, limit);
+        // Reassembly holds received mbufs too: at most an eighth of this shard's share of the pool.
+        this.reassembly = new Ipv4Reassembly(ipOutput, counters, config.reassemblyMaxDatagrams(),
+            config.reassemblyMaxFragments(), Math.max(1, Math.min(config.reassemblyMaxMbufs(), poolSize / 8)),
+            config.reassemblyTimeoutNs(), port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM);
         // The application can never hold more descriptors than the pool has mbufs.
         this.tcpService = new TcpService(tcp, config.ringCapacity(), counters,
             port.pool().availableCount() + port.pool().inUseCount(), config.shard());
@@ -263,6 +271,7 @@ public final class Stack implements Agent, AutoCloseable {
         work += app.readCommands(64);
         work += tcpService.poll();
         work += tcp.poll(nowNs);
+        work += reassembly.poll(nowNs);
         if (nowNs - nextArpPollNs >= 0) {
             nextArpPollNs = nowNs + ARP_POLL_INTERVAL_NS;
             work += arp.poll(nowNs, arpIo.arpActions);
@@ -323,15 +332,22 @@ public final class Stack implements Agent, AutoCloseable {
         // The NIC may have verified the header checksum already (RTE_MBUF_F_RX_IP_CKSUM_GOOD).
         WireError error = ip.check((Mbuf.olFlags(m) & RX_IP_CKSUM_MASK) == RX_IP_CKSUM_GOOD);
         if (error != WireError.OK) {
-            drop(m, switch (error) {
-                case BAD_VERSION -> DropReason.IP_BAD_VERSION;
-                case BAD_HEADER_LENGTH -> DropReason.IP_BAD_HEADER_LENGTH;
-                case BAD_TOTAL_LENGTH -> DropReason.IP_BAD_TOTAL_LENGTH;
-                case BAD_CHECKSUM -> DropReason.IP_BAD_CHECKSUM;
-                case FRAGMENT -> DropReason.IP_FRAGMENT;
-                default -> DropReason.IP_TRUNCATED;
-            });
-            return;
+            if (error == WireError.FRAGMENT) {
+                m = reassemble(m, linkBroadcast);
+                if (m == 0) {
+                    return; // held until the rest arrives, or dropped (counted)
+                }
+                // The whole datagram, in a fresh mbuf the views now cover: on as if it had come in one piece.
+            } else {
+                drop(m, switch (error) {
+                    case BAD_VERSION -> DropReason.IP_BAD_VERSION;
+                    case BAD_HEADER_LENGTH -> DropReason.IP_BAD_HEADER_LENGTH;
+                    case BAD_TOTAL_LENGTH -> DropReason.IP_BAD_TOTAL_LENGTH;
+                    case BAD_CHECKSUM -> DropReason.IP_BAD_CHECKSUM;
+                    default -> DropReason.IP_TRUNCATED;
+                });
+                return;
+            }
         }
         int destination = ip.destination();
         if (destination != address) {
@@ -375,6 +391,34 @@ public final class Stack implements Agent, AutoCloseable {
         }
     }
 
+    /**
+     * An IPv4 fragment (RFC 791 §3.2, RFC 1122 §3.3.2), its header checked: if it is for us, {@link Ipv4Reassembly}
+     * holds it; the fragment that completes a datagram returns the whole of it in a fresh mbuf, which this method
+     * wraps the input views around. Returns 0 when there is nothing to go on with.
+     */
+    private long reassemble(long m, boolean linkBroadcast) {
+        int source = ip.source();
+        if (ip.destination() != address) {
+            drop(m, DropReason.IP_NOT_FOR_US);
+            return 0;
+        }
+        if (source == address || source == -1 || Ipv4Address.isMulticast(source) || source == routes.broadcast()
+            || linkBroadcast) {
+            drop(m, DropReason.IP_BAD_SOURCE);
+            return 0;
+        }
+        long whole = reassembly.input(m, ethernet.payloadOffset(), nowNs);
+        if (whole != 0) {
+            int length = ethernet.payloadOffset() + (frame(whole).getShort(ethernet.payloadOffset()
+                + Ipv4Packet.TOTAL_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF);
+            Mbuf.setLength(whole, length);
+            frame.wrap(Mbuf.dataAddress(whole), length);
+            ethernet.wrap(frame, 0, length);
+            ip.wrap(frame, ethernet.payloadOffset(), ethernet.payloadLength());
+        }
+        return whole;
+    }
+
     private void icmpInput(long m) {
         icmp.wrap(frame, ip.payloadOffset(), ip.payloadLength());
         WireError error = icmp.check();
@@ -385,6 +429,10 @@ public final class Stack implements Agent, AutoCloseable {
         int type = icmp.type();
         if (type == IcmpPacket.TYPE_ECHO_REQUEST && icmp.code() == 0) {
             counters.icmpEchoRequestsReceived.incrementRelease();
+            if (ip.totalLength() > mtu) {
+                drop(m, DropReason.ICMP_ECHO_TOO_BIG); // a reassembled request: the reply would need fragments
+                return;
+            }
             // RFC 1122 §3.2.2.6: reply with the same data; built in place, zero copies.
             icmp.toEchoReply();
             // Swapping addresses leaves the sum alone; only the TTL word changes (RFC 1624 update).
@@ -767,6 +815,7 @@ public final class Stack implements Agent, AutoCloseable {
             }
         }
         app.freeHeld();
+        reassembly.close();
         flush();
     }
 

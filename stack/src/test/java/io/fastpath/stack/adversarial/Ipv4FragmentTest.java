@@ -57,7 +57,7 @@ class Ipv4FragmentTest {
         c.handshake();
         assertTrue(tb.runUntil(() -> dut.server.get(c.localPort) != null, 2000));
         DutServer.Accepted a = dut.server.get(c.localPort);
-        long fragDrops = dut.stack.counters().drop(DropReason.IP_FRAGMENT).get();
+        long fragDrops = dut.stack.counters().drop(DropReason.IP_FRAGMENT_TIMEOUT).get();
         long before = c.sndNxt;
         c.send(Tcp.flags("PA").seq(before).data("fragmented data, sixteen-byte pieces").fragments(16, false));
         c.send(Tcp.flags("PA").seq(before).data("fragments in reverse order......").fragments(8, true));
@@ -67,7 +67,7 @@ class Ipv4FragmentTest {
         d.send(Tcp.flags("S").mss(1460).fragments(8, false));
         Segment synAck = d.poll(s -> s.flagsAre("SA"), 300);
         tb.runFor(100);
-        long dropped = dut.stack.counters().drop(DropReason.IP_FRAGMENT).get() - fragDrops;
+        long dropped = dut.stack.counters().drop(DropReason.IP_FRAGMENT_TIMEOUT).get() - fragDrops;
         String t = a.text();
         System.out.println("fragments over net_tap: " + dropped + " counted as IP_FRAGMENT drops; delivered '" + t
             + "'; fragmented SYN " + (synAck != null ? "answered" : "not answered"));

@@ -409,8 +409,10 @@ public final class Stack implements Agent, AutoCloseable {
         }
         long whole = reassembly.input(m, ethernet.payloadOffset(), nowNs);
         if (whole != 0) {
-            int length = ethernet.payloadOffset() + (frame(whole).getShort(ethernet.payloadOffset()
-                + Ipv4Packet.TOTAL_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF);
+            int ipAt = ethernet.payloadOffset();
+            frame.wrap(Mbuf.dataAddress(whole), ipAt + Ipv4Packet.MIN_HEADER_LENGTH);
+            int length = ipAt + (frame.getShort(ipAt + Ipv4Packet.TOTAL_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN)
+                & 0xFFFF);
             Mbuf.setLength(whole, length);
             frame.wrap(Mbuf.dataAddress(whole), length);
             ethernet.wrap(frame, 0, length);

@@ -225,6 +225,8 @@ def send_specs(cmd):
             parts = fragment(IP(bytes(pkt)), fragsize=spec["frag"])
             if spec.get("fragorder") == "reverse":
                 parts.reverse()
+            if "fragkeep" in spec:
+                parts = parts[:spec["fragkeep"]]  # the rest never sent: the datagram stays incomplete
             frames.extend(parts)
         else:
             frames.append(pkt)

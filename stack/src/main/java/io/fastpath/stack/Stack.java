@@ -199,6 +199,7 @@ public final class Stack implements Agent, AutoCloseable {
         this.reassembly = new Ipv4Reassembly(ipOutput, counters, config.reassemblyMaxDatagrams(),
             config.reassemblyMaxFragments(), Math.max(1, Math.min(config.reassemblyMaxMbufs(), poolSize / 8)),
             config.reassemblyTimeoutNs(), port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM);
+        this.reassembly.onTimedOut(this::reassemblyTimeExceeded);
         // The application can never hold more descriptors than the pool has mbufs.
         this.tcpService = new TcpService(tcp, config.ringCapacity(), counters,
             port.pool().availableCount() + port.pool().inUseCount(), config.shard());
@@ -419,6 +420,42 @@ public final class Stack implements Agent, AutoCloseable {
             ip.wrap(frame, ethernet.payloadOffset(), ethernet.payloadLength());
         }
         return whole;
+    }
+
+    /**
+     * RFC 1122 §3.3.2, RFC 792: a datagram whose first fragment came timed out in reassembly; its source is told
+     * with ICMP Time Exceeded, code 1, quoting the IP header and the first 8 data bytes, built in the first
+     * fragment's own mbuf (as Linux's ip_expire does; at most one per datagram in progress per time-out).
+     */
+    private void reassemblyTimeExceeded(long m, int ipAt) {
+        int headerLength = (frame(m).getByte(ipAt) & 0x0F) << 2;
+        int quoted = headerLength + 8;
+        int icmpLength = IcmpPacket.HEADER_LENGTH + quoted;
+        int frameLength = ipAt + Ipv4Packet.MIN_HEADER_LENGTH + icmpLength;
+        int destination = frame.getInt(ipAt + Ipv4Packet.SOURCE_OFFSET, java.nio.ByteOrder.BIG_ENDIAN);
+        int nextHop = routes.nextHop(destination);
+        if (nextHop == Routes.NO_ROUTE || frameLength > Mbuf.dataLen(m) + Mbuf.tailroom(m)) {
+            drop(m, DropReason.IP_FRAGMENT_TIMEOUT);
+            return;
+        }
+        frame.wrap(Mbuf.dataAddress(m), Math.max(frameLength, 60));
+        // The quote moves back by the new IP and ICMP headers (28 bytes): last byte first, the ranges overlap.
+        int to = ipAt + Ipv4Packet.MIN_HEADER_LENGTH + IcmpPacket.HEADER_LENGTH;
+        for (int i = quoted - 1; i >= 0; i--) {
+            frame.putByte(to + i, frame.getByte(ipAt + i));
+        }
+        ethernet.wrap(frame, 0, frameLength);
+        ethernet.writeHeader(0L, mac, EthernetFrame.ETHERTYPE_IPV4);
+        ip.wrap(frame, ipAt, frameLength - ipAt);
+        ip.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_ICMP, address, destination, icmpLength,
+            ipIdentification++ & 0xFFFF);
+        icmp.wrap(frame, ipAt + Ipv4Packet.MIN_HEADER_LENGTH, icmpLength);
+        icmp.type(IcmpPacket.TYPE_TIME_EXCEEDED).code(IcmpPacket.CODE_REASSEMBLY_TIME_EXCEEDED);
+        frame.putInt(ipAt + Ipv4Packet.MIN_HEADER_LENGTH + 4, 0); // unused
+        icmp.fillChecksum();
+        setFrameLength(m, frameLength);
+        counters.icmpTimeExceededSent.incrementRelease();
+        resolveAndSend(m, nextHop);
     }
 
     private void icmpInput(long m) {

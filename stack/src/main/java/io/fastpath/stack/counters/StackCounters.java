@@ -97,6 +97,7 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter ipReassemblyTooBig;
     public final AtomicCounter ipReassemblyFailed;
     public final AtomicCounter ipReassemblyHeld;
+    public final AtomicCounter icmpTimeExceededSent;
     /** Frames that arrived on this shard's queue but belong to another shard's flow, handed to it (zero copy). */
     public final AtomicCounter forwardedFrames;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
@@ -194,6 +195,7 @@ public final class StackCounters implements AutoCloseable {
         ipReassemblyTooBig = counter(stackName, "ipv4 reassembly: datagrams too big for one mbuf or too many fragments");
         ipReassemblyFailed = counter(stackName, "ipv4 reassembly: datagrams dropped, malformed or no mbuf");
         ipReassemblyHeld = counter(stackName, "ipv4 reassembly: fragments held now (mbufs)");
+        icmpTimeExceededSent = counter(stackName, "icmp time exceeded sent (reassembly timed out, RFC 1122 s3.3.2)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

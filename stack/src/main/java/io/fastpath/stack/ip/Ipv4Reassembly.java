@@ -52,6 +52,19 @@ public final class Ipv4Reassembly {
     public static final int DEFAULT_MAX_BUFFERS = 1024;
     public static final long DEFAULT_TIMEOUT_NS = 30_000_000_000L;
 
+    /**
+     * Told of a datagram that timed out with its first fragment in: RFC 1122 §3.3.2 has the host send ICMP Time
+     * Exceeded (code 1, fragment reassembly time exceeded) to the source then, as Linux's ip_expire does.
+     */
+    @FunctionalInterface
+    public interface TimedOut {
+        /**
+         * {@code firstFragment} (its IPv4 header {@code ipOffset} bytes from its data address, at least 8 bytes
+         * of payload behind it) is the callee's from now on: it may build the ICMP message in it, or free it.
+         */
+        void onTimedOut(long firstFragment, int ipOffset);
+    }
+
     /** The largest IPv4 datagram (RFC 791: a 16-bit total length). */
     private static final int MAX_DATAGRAM = 65_535;
 
@@ -62,6 +75,7 @@ public final class Ipv4Reassembly {
     private final int maxBuffers;
     private final long timeoutNs;
     private final int bufferBytes;
+    private TimedOut timedOut;
 
     // One datagram per slot. inUse[i] false: the slot is free.
     private final boolean[] inUse;
@@ -70,6 +84,8 @@ public final class Ipv4Reassembly {
     /** protocol << 16 | identification. */
     private final int[] protocolAndId;
     private final long[] createdNs;
+    /** Where each datagram's IPv4 header starts in its fragments' buffers (the link header's length). */
+    private final int[] ipOffsets;
     /** Payload length, once the last fragment (MF clear) is in; -1 before. */
     private final int[] totalPayload;
     /** Payload bytes held (the fragments never overlap, so the datagram is whole when this reaches its length). */
@@ -124,6 +140,7 @@ public final class Ipv4Reassembly {
         protocolAndId = new int[maxDatagrams];
         createdNs = new long[maxDatagrams];
         totalPayload = new int[maxDatagrams];
+        ipOffsets = new int[maxDatagrams];
         heldBytes = new int[maxDatagrams];
         fragmentCount = new int[maxDatagrams];
         maxEnd = new int[maxDatagrams];
@@ -200,6 +217,7 @@ public final class Ipv4Reassembly {
                 evictOldest(-1);
             }
             slot = claim(src, dst, key, nowNs);
+            ipOffsets[slot] = ipOffset;
         }
         if (buffersHeld == maxBuffers) {
             evictOldest(slot);
@@ -243,7 +261,7 @@ public final class Ipv4Reassembly {
             long deadline = createdNs[slot] + timeoutNs;
             if (nowNs - deadline >= 0) {
                 counters.ipReassemblyTimeouts.incrementRelease();
-                discard(slot, DropReason.IP_FRAGMENT_TIMEOUT);
+                expire(slot);
                 expired++;
             } else if (deadline - next < 0 || next == Long.MAX_VALUE) {
                 next = deadline;
@@ -251,6 +269,11 @@ public final class Ipv4Reassembly {
         }
         nextExpiryNs = next;
         return expired;
+    }
+
+    /** Who hears of datagrams that time out with their first fragment in (null: nobody, the fragment is freed). */
+    public void onTimedOut(TimedOut listener) {
+        this.timedOut = listener;
     }
 
     /** Datagrams in progress. */
@@ -357,6 +380,26 @@ public final class Ipv4Reassembly {
         counters.drop(DropReason.IP_FRAGMENT_TOO_BIG).incrementRelease();
         memory.free(buffer);
         return 0;
+    }
+
+    /** A time-out: the first fragment, if it came, to the listener; the rest freed and counted. */
+    private void expire(int slot) {
+        int base = slot * maxFragments;
+        int n = fragmentCount[slot];
+        long first = 0;
+        for (int i = base; i < base + n; i++) {
+            if (fragmentStart[i] == 0 && timedOut != null && first == 0) {
+                first = fragmentBuffer[i];
+            } else {
+                memory.free(fragmentBuffer[i]);
+            }
+        }
+        counters.drop(DropReason.IP_FRAGMENT_TIMEOUT).getAndAddRelease(first != 0 ? n - 1 : n);
+        int ipOffset = ipOffsets[slot];
+        release(slot);
+        if (first != 0) {
+            timedOut.onTimedOut(first, ipOffset);
+        }
     }
 
     /** Frees a datagram's fragments, each counted as a drop for {@code reason}, and the slot. */

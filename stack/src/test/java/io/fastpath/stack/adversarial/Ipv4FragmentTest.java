@@ -52,6 +52,7 @@ class Ipv4FragmentTest {
     @AfterEach
     void stopDut() {
         tb.stopDut();
+        tb.stackOptions = b -> b;
     }
 
     /** {@code n} bytes of text (a segment a 1500-byte MTU peer sends whole, a 576-byte link fragments). */
@@ -120,6 +121,31 @@ class Ipv4FragmentTest {
     }
 
     @Test
+    void incompleteDatagramTimesOutWithIcmpTimeExceeded_rfc1122_s3_3_2() {
+        tb.stackOptions = b -> b.reassembly(64, 64, 1024, 300_000_000L); // 300 ms instead of 30 s
+        dut = tb.startDut(pool, TcpConfig.defaults(), PORT);
+        StackCounters counters = dut.stack.counters();
+        TesterConnection c = new TesterConnection(tb, tb.nextPort(), PORT);
+        DutServer.Accepted a = connect(c);
+        tb.drain();
+        // Two of a segment's five fragments: the first (IP header and 8 bytes of TCP) and the second.
+        c.send(Tcp.flags("PA").seq(c.sndNxt).data("never completes, never delivered").fragments(8, false)
+            .firstFragmentsOnly(2).ipId(0x4242));
+        assertTrue(tb.runUntil(() -> counters.ipReassemblyHeld.get() == 2, 1000), "both held");
+        Segment icmp = tb.expect(s -> "icmp".equals(s.kind()), s -> s.icmpType() == 11, 2000,
+            "ICMP Time Exceeded once the 300 ms run out");
+        assertEquals(1, icmp.icmpCode(), "code 1: fragment reassembly time exceeded");
+        // The quote (from the ICMP message's byte 4): the datagram's own IP header, identification 0x4242.
+        assertEquals(0x42, icmp.data()[8] & 0xFF);
+        assertEquals(0x42, icmp.data()[9] & 0xFF);
+        assertEquals(1, counters.ipReassemblyTimeouts.get());
+        assertEquals(1, counters.icmpTimeExceededSent.get());
+        assertEquals(0, counters.ipReassemblyHeld.get());
+        assertEquals("", a.text());
+        assertTrue(a.open());
+    }
+
+    @Test
     void floodOfIncompleteFragmentsDoesNotStopALegitimateFragmentedSegment_rfc1122_s3_3_2() {
         dut = tb.startDut(pool, TcpConfig.defaults(), PORT);
         StackCounters counters = dut.stack.counters();
@@ -136,8 +162,7 @@ class Ipv4FragmentTest {
         assertTrue(tb.runUntil(() -> {
             peak[0] = Math.max(peak[0], counters.ipReassemblyHeld.get());
             peak[1] = Math.max(peak[1], pool.inUseCount());
-            return tb.agent.events.stream().anyMatch(e -> e.get("id") instanceof Long l && l == flood
-                && Boolean.TRUE.equals(e.get("done")));
+            return tb.finished(flood);
         }, 120_000), "flood sent");
         Map<String, Object> done = tb.reply(tb.agent, flood, e -> Boolean.TRUE.equals(e.get("done")), 1000);
         tb.runFor(200);

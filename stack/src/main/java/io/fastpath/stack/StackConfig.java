@@ -1,5 +1,6 @@
 package io.fastpath.stack;
 
+import io.fastpath.stack.ip.Ipv4Reassembly;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.stack.tcp.TcpConfig;
 import java.nio.file.Path;
@@ -32,7 +33,11 @@ public record StackConfig(
     int tcpMemoryLimitMbufs,
     int tcpMemoryReserveMbufs,
     int shard,
-    int shards) {
+    int shards,
+    int reassemblyMaxDatagrams,
+    int reassemblyMaxFragments,
+    int reassemblyMaxMbufs,
+    long reassemblyTimeoutNs) {
 
     /**
      * Refuses TCP memory settings that would let TCP take more than the pool, and a shard outside 0..shards-1
@@ -45,6 +50,12 @@ public record StackConfig(
         if (shards < 1 || shards > 64 || shard < 0 || shard >= shards) {
             throw new IllegalArgumentException("shard " + shard + " of " + shards);
         }
+        if (reassemblyMaxDatagrams < 1 || reassemblyMaxDatagrams > 4096 || reassemblyMaxFragments < 1
+            || reassemblyMaxFragments > 8192 || reassemblyMaxMbufs < 1 || reassemblyTimeoutNs <= 0) {
+            throw new IllegalArgumentException("reassembly: " + reassemblyMaxDatagrams + " datagrams (1..4096), "
+                + reassemblyMaxFragments + " fragments each (1..8192), " + reassemblyMaxMbufs + " mbufs, "
+                + reassemblyTimeoutNs + " ns");
+        }
     }
 
     /** As before shards existed: shard 0 of 1. */
@@ -54,7 +65,8 @@ public record StackConfig(
                        int tcpMemoryLimitMbufs, int tcpMemoryReserveMbufs) {
         this(name, address, prefixLength, gateway, mac, arpCapacity, arpLifetimeNs, arpRetryIntervalNs,
             arpMaxRequests, rawProtocols, maxHeldFrames, ringCapacity, countersFile, tcp, tcpMemoryLimitMbufs,
-            tcpMemoryReserveMbufs, 0, 1);
+            tcpMemoryReserveMbufs, 0, 1, Ipv4Reassembly.DEFAULT_MAX_DATAGRAMS, Ipv4Reassembly.DEFAULT_MAX_FRAGMENTS,
+            Ipv4Reassembly.DEFAULT_MAX_BUFFERS, Ipv4Reassembly.DEFAULT_TIMEOUT_NS);
     }
 
     /**
@@ -64,7 +76,8 @@ public record StackConfig(
     public StackConfig forShard(int q, int n) {
         return new StackConfig(name, address, prefixLength, gateway, mac, arpCapacity, arpLifetimeNs,
             arpRetryIntervalNs, arpMaxRequests, rawProtocols, maxHeldFrames, ringCapacity, shardCountersFile(
-                countersFile, q), tcp, tcpMemoryLimitMbufs, tcpMemoryReserveMbufs, q, n);
+                countersFile, q), tcp, tcpMemoryLimitMbufs, tcpMemoryReserveMbufs, q, n, reassemblyMaxDatagrams,
+            reassemblyMaxFragments, reassemblyMaxMbufs, reassemblyTimeoutNs);
     }
 
     /** Shard q's counters file: the configured one for shard 0, {@code <base>.queue<q>.counters} beside it. */
@@ -104,6 +117,10 @@ public record StackConfig(
         private TcpConfig tcp = TcpConfig.defaults();
         private int tcpMemoryLimitMbufs;
         private int tcpMemoryReserveMbufs = 1024;
+        private int reassemblyMaxDatagrams = Ipv4Reassembly.DEFAULT_MAX_DATAGRAMS;
+        private int reassemblyMaxFragments = Ipv4Reassembly.DEFAULT_MAX_FRAGMENTS;
+        private int reassemblyMaxMbufs = Ipv4Reassembly.DEFAULT_MAX_BUFFERS;
+        private long reassemblyTimeoutNs = Ipv4Reassembly.DEFAULT_TIMEOUT_NS;
 
         public Builder name(String value) {
             this.name = value;
@@ -201,6 +218,21 @@ public record StackConfig(
             return this;
         }
 
+        /**
+         * IPv4 reassembly ({@link Ipv4Reassembly}): at most {@code maxDatagrams} datagrams in progress (1..4096),
+         * {@code maxFragments} fragments each (1..8192), {@code maxMbufs} fragment mbufs held over all of them
+         * (the stack also caps this at an eighth of its share of the pool), and an incomplete datagram dropped
+         * {@code timeoutNs} after its first fragment. When a new fragment needs room that is not there, the oldest
+         * incomplete datagram is evicted. Defaults: 64, 64, 1024, 30 s (Linux's ipfrag_time).
+         */
+        public Builder reassembly(int maxDatagrams, int maxFragments, int maxMbufs, long timeoutNs) {
+            this.reassemblyMaxDatagrams = maxDatagrams;
+            this.reassemblyMaxFragments = maxFragments;
+            this.reassemblyMaxMbufs = maxMbufs;
+            this.reassemblyTimeoutNs = timeoutNs;
+            return this;
+        }
+
         public StackConfig build() {
             if (address == 0) {
                 throw new IllegalArgumentException("the stack needs an address (--ip a.b.c.d/len)");
@@ -211,7 +243,8 @@ public record StackConfig(
             Path counters = countersFile != null ? countersFile : Path.of("/dev/shm/fastpath", name + ".counters");
             return new StackConfig(name, address, prefixLength, gateway, mac != 0 ? mac : derivedMac(address),
                 arpCapacity, arpLifetimeNs, arpRetryIntervalNs, arpMaxRequests, rawProtocols.clone(), maxHeldFrames,
-                ringCapacity, counters, tcp, tcpMemoryLimitMbufs, tcpMemoryReserveMbufs);
+                ringCapacity, counters, tcp, tcpMemoryLimitMbufs, tcpMemoryReserveMbufs, 0, 1, reassemblyMaxDatagrams,
+                reassemblyMaxFragments, reassemblyMaxMbufs, reassemblyTimeoutNs);
         }
     }
 }

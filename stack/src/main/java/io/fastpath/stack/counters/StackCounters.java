@@ -89,6 +89,15 @@ public final class StackCounters implements AutoCloseable {
     public final AtomicCounter tcpTailLossProbes;
     public final AtomicCounter tcpDsacksReceived;
     public final AtomicCounter tcpRecoveriesUndone;
+    public final AtomicCounter ipFragmentsReceived;
+    public final AtomicCounter ipReassembled;
+    public final AtomicCounter ipReassemblyTimeouts;
+    public final AtomicCounter ipReassemblyOverlaps;
+    public final AtomicCounter ipReassemblyEvicted;
+    public final AtomicCounter ipReassemblyTooBig;
+    public final AtomicCounter ipReassemblyFailed;
+    public final AtomicCounter ipReassemblyHeld;
+    public final AtomicCounter icmpTimeExceededSent;
     /** Frames that arrived on this shard's queue but belong to another shard's flow, handed to it (zero copy). */
     public final AtomicCounter forwardedFrames;
     private final AtomicCounter[] drops = new AtomicCounter[DropReason.values().length];
@@ -178,6 +187,15 @@ public final class StackCounters implements AutoCloseable {
         tcpDsacksReceived = counter(stackName, "tcp D-SACKs received (RFC 2883)");
         tcpRecoveriesUndone = counter(stackName, "tcp spurious recoveries undone after D-SACK (RFC 3708)");
         forwardedFrames = counter(stackName, "forwarded frames (to the flow's owner shard)");
+        ipFragmentsReceived = counter(stackName, "ipv4 fragments received (ReasmReqds)");
+        ipReassembled = counter(stackName, "ipv4 datagrams reassembled (ReasmOKs)");
+        ipReassemblyTimeouts = counter(stackName, "ipv4 reassembly: datagrams timed out (ReasmTimeout)");
+        ipReassemblyOverlaps = counter(stackName, "ipv4 reassembly: datagrams dropped for overlaps (ReasmOverlaps)");
+        ipReassemblyEvicted = counter(stackName, "ipv4 reassembly: oldest incomplete datagrams evicted (limits)");
+        ipReassemblyTooBig = counter(stackName, "ipv4 reassembly: datagrams too big for one mbuf or too many fragments");
+        ipReassemblyFailed = counter(stackName, "ipv4 reassembly: datagrams dropped, malformed or no mbuf");
+        ipReassemblyHeld = counter(stackName, "ipv4 reassembly: fragments held now (mbufs)");
+        icmpTimeExceededSent = counter(stackName, "icmp time exceeded sent (reassembly timed out, RFC 1122 s3.3.2)");
         for (DropReason reason : DropReason.values()) {
             drops[reason.ordinal()] = counter(stackName, "drop " + reason.label());
         }

@@ -43,6 +43,8 @@ public final class IcmpPacket {
     public static final int TYPE_TIME_EXCEEDED = 11;
     /** Destination unreachable, code 4: fragmentation needed and DF set (RFC 792; next-hop MTU: RFC 1191 §4). */
     public static final int CODE_FRAGMENTATION_NEEDED = 4;
+    /** Time exceeded, code 1: fragment reassembly time exceeded (RFC 792; RFC 1122 §3.3.2). */
+    public static final int CODE_REASSEMBLY_TIME_EXCEEDED = 1;
 
     private MutableDirectBuffer buffer;
     private int offset;

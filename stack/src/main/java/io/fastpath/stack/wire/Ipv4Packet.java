@@ -85,7 +85,8 @@ public final class Ipv4Packet {
      * fewer than 20 octets ({@link WireError#TRUNCATED}); version not 4 ({@link WireError#BAD_VERSION});
      * IHL below 5 or past the end ({@link WireError#BAD_HEADER_LENGTH}); total length below the header or
      * past the end ({@link WireError#BAD_TOTAL_LENGTH}); header checksum wrong ({@link WireError#BAD_CHECKSUM});
-     * a fragment ({@link WireError#FRAGMENT}: we do not reassemble).
+     * a fragment ({@link WireError#FRAGMENT}: a valid header, for the caller to reassemble, as the stack does with
+     * {@code io.fastpath.stack.ip.Ipv4Reassembly}).
      */
     public WireError check() {
         return check(false);

@@ -17,7 +17,7 @@ public enum WireError {
     BAD_TOTAL_LENGTH,
     /** Internet checksum (RFC 1071) does not verify. */
     BAD_CHECKSUM,
-    /** An IPv4 fragment: MF set or fragment offset non-zero. We do not reassemble. */
+    /** An IPv4 fragment: MF set or fragment offset non-zero; the header is otherwise valid (reassembly's input). */
     FRAGMENT,
     /** Well formed but outside what we implement, e.g. ARP for a hardware type other than Ethernet. */
     UNSUPPORTED,

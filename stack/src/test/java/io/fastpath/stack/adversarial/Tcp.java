@@ -114,6 +114,18 @@ final class Tcp {
         return this;
     }
 
+    /** Of the fragments ({@link #fragments}), only the first {@code n} are sent: the datagram never completes. */
+    Tcp firstFragmentsOnly(int n) {
+        fields.put("fragkeep", n);
+        return this;
+    }
+
+    /** The IPv4 identification (random if not set). */
+    Tcp ipId(int id) {
+        fields.put("ipid", id & 0xFFFF);
+        return this;
+    }
+
     /**
      * Instead of this segment, an ICMP "fragmentation needed" (type 3 code 4, RFC 1191 §4) from the tester about
      * the DUT's segment with these ports and sequence number: next-hop MTU {@code mtu}.

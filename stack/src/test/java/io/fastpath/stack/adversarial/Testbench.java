@@ -64,11 +64,16 @@ final class Testbench implements AutoCloseable {
     DeviceUnderTest device;
     private final Path dir;
     private final AtomicInteger ports = new AtomicInteger(30000);
+    /** Background commands' final ("done") events that arrived while another command's reply was awaited. */
+    private final Map<Long, Map<String, Object>> finished = new java.util.HashMap<>();
     /** DUT frames that arrived while we waited for a command's reply: expect() looks at them first. */
     private final Deque<Map<String, Object>> backlog = new ArrayDeque<>();
     /** The last frames passed over, for failure messages. */
     private final Deque<String> passedOver = new ArrayDeque<>();
     Dut dut;
+
+    /** Changes to the DUT's stack configuration for the next {@link #startDut} (default: none). */
+    java.util.function.UnaryOperator<StackConfig.Builder> stackOptions = b -> b;
 
     /** The tap port when the DUT sits on net_tap (kept for the class: the agent sniffs on its interface). */
     private final Port tapPort;
@@ -188,9 +193,9 @@ final class Testbench implements AutoCloseable {
             port = tapPort != null ? tapPort : EthDevPort.openVdev("net_af_packet" + outer + ",iface=" + outer
                 + ",qdisc_bypass=0", pool, EthDevPort.Config.defaults());
             // A 256-entry neighbour table (the default is 1,024): the tester's /24 can fill it (the ARP flood).
-            stack = new Stack(port, StackConfig.builder().name(NetNs.uniqueName("s")).cidr(dutIp + "/24").tcp(tcp)
-                .arp(256, TimeUnit.SECONDS.toNanos(60), TimeUnit.SECONDS.toNanos(1), 3)
-                .countersFile(dir.resolve(NetNs.uniqueName("c") + ".counters")).build());
+            stack = new Stack(port, stackOptions.apply(StackConfig.builder().name(NetNs.uniqueName("s"))
+                .cidr(dutIp + "/24").tcp(tcp).arp(256, TimeUnit.SECONDS.toNanos(60), TimeUnit.SECONDS.toNanos(1), 3)
+                .countersFile(dir.resolve(NetNs.uniqueName("c") + ".counters"))).build());
             stack.onStart();
             int status = stack.tcp().listen(0, listenPort, server);
             if (status != 0) {
@@ -284,6 +289,19 @@ final class Testbench implements AutoCloseable {
         }
     }
 
+    /** Whether background command {@code id} of the agent has ended (its "done" event seen, and kept for reply). */
+    boolean finished(long id) {
+        if (finished.containsKey(id)) {
+            return true;
+        }
+        for (Map<String, Object> e : agent.events) {
+            if (e.get("id") instanceof Long l && l == id && Boolean.TRUE.equals(e.get("done"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** One duty cycle of the DUT (nothing when the DUT is Linux). */
     int pump() {
         return dut == null ? 0 : dut.stack.doWork();
@@ -340,6 +358,10 @@ final class Testbench implements AutoCloseable {
      */
     Map<String, Object> reply(TesterAgent agent, long id, Predicate<Map<String, Object>> wanted, long timeoutMs) {
         long deadline = System.nanoTime() + timeoutMs * MS;
+        Map<String, Object> early = agent == this.agent ? finished.remove(id) : null;
+        if (early != null && wanted.test(early)) {
+            return early;
+        }
         while (true) {
             Map<String, Object> e = agent.events.poll();
             if (e == null) {
@@ -361,6 +383,10 @@ final class Testbench implements AutoCloseable {
                     return e;
                 }
                 continue; // progress report
+            }
+            if (agent == this.agent && eid instanceof Long other && Boolean.TRUE.equals(e.get("done"))) {
+                finished.put(other, e); // a background command ended while we waited for another
+                continue;
             }
             if (e.containsKey("id") || agent != this.agent) {
                 continue; // an older command's progress, or frames nobody expects
@@ -387,6 +413,9 @@ final class Testbench implements AutoCloseable {
                 continue;
             }
             if (e.containsKey("id")) {
+                if (e.get("id") instanceof Long other && Boolean.TRUE.equals(e.get("done"))) {
+                    finished.put(other, e); // kept for reply()
+                }
                 continue;
             }
             Segment s = Segment.of(e);

@@ -190,14 +190,16 @@ public final class Stack implements Agent, AutoCloseable {
         // Shards share the pool: each budgets its share of it.
         int poolSize = (port.pool().availableCount() + port.pool().inUseCount()) / shardCount;
         int portHolds = port.descriptorMbufs() + 2 * TxBatch.TX_BATCH + 256;
-        int reserve = Math.min(config.tcpMemoryReserveMbufs() + portHolds, poolSize / 2);
+        // Reassembly holds received mbufs too (at most an eighth of this shard's share): TCP leaves it that room,
+        // so a fragment flood and full windows together do not eat the reserve for ACKs, ARP and ICMP.
+        int reassemblyMbufs = Math.max(1, Math.min(config.reassemblyMaxMbufs(), poolSize / 8));
+        int reserve = Math.min(config.tcpMemoryReserveMbufs() + portHolds + reassemblyMbufs, poolSize / 2);
         int limit = config.tcpMemoryLimitMbufs() > 0 ? Math.min(config.tcpMemoryLimitMbufs(), poolSize - reserve)
             : poolSize - reserve;
         this.tcp.configureMemory(port.pool().dataRoom() + MBUF_HEADER_BYTES,
             port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM, limit);
-        // Reassembly holds received mbufs too: at most an eighth of this shard's share of the pool.
         this.reassembly = new Ipv4Reassembly(ipOutput, counters, config.reassemblyMaxDatagrams(),
-            config.reassemblyMaxFragments(), Math.max(1, Math.min(config.reassemblyMaxMbufs(), poolSize / 8)),
+            config.reassemblyMaxFragments(), reassemblyMbufs,
             config.reassemblyTimeoutNs(), port.pool().dataRoom() - (int) io.fastpath.dpdk.Layouts.PKTMBUF_HEADROOM);
         this.reassembly.onTimedOut(this::reassemblyTimeExceeded);
         // The application can never hold more descriptors than the pool has mbufs.
@@ -434,7 +436,12 @@ public final class Stack implements Agent, AutoCloseable {
         int frameLength = ipAt + Ipv4Packet.MIN_HEADER_LENGTH + icmpLength;
         int destination = frame.getInt(ipAt + Ipv4Packet.SOURCE_OFFSET, java.nio.ByteOrder.BIG_ENDIAN);
         int nextHop = routes.nextHop(destination);
-        if (nextHop == Routes.NO_ROUTE || frameLength > Mbuf.dataLen(m) + Mbuf.tailroom(m)) {
+        // RFC 1122 §3.2.2: never about an ICMP error message, nor to a source that is no single host.
+        int type = frame.getByte(ipAt + headerLength) & 0xFF;
+        boolean aboutIcmpError = (frame.getByte(ipAt + 9) & 0xFF) == Ipv4Packet.PROTOCOL_ICMP
+            && (type == 3 || type == 4 || type == 5 || type == 11 || type == 12);
+        if (aboutIcmpError || destination == 0 || destination == -1 || destination >>> 28 == 0xE
+            || nextHop == Routes.NO_ROUTE || frameLength > Mbuf.dataLen(m) + Mbuf.tailroom(m)) {
             drop(m, DropReason.IP_FRAGMENT_TIMEOUT);
             return;
         }
@@ -694,7 +701,10 @@ public final class Stack implements Agent, AutoCloseable {
         txIp.wrap(f, EthernetFrame.HEADER_LENGTH, f.capacity() - EthernetFrame.HEADER_LENGTH);
         if (txIp.protocol() == Ipv4Packet.PROTOCOL_ICMP) {
             txIcmp.wrap(f, txIp.payloadOffset(), IcmpPacket.HEADER_LENGTH);
-            sendFailed(txIp.destination(), txIcmp.sequenceNumber(), status);
+            // Only our own pings are the application's: an echo reply or a Time Exceeded we built is not.
+            if (txIcmp.type() == IcmpPacket.TYPE_ECHO_REQUEST && txIcmp.identifier() == echoIdentifier) {
+                sendFailed(txIp.destination(), txIcmp.sequenceNumber(), status);
+            }
         } else if (txIp.protocol() == Ipv4Packet.PROTOCOL_TCP) {
             txTcp.wrap(f, txIp.payloadOffset(), TcpSegment.MIN_HEADER_LENGTH);
             tcp.onUnreachable(txIp.destination(), txTcp.destinationPort(), txTcp.sourcePort(), status);

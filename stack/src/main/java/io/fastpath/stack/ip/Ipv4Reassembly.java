@@ -214,13 +214,13 @@ public final class Ipv4Reassembly {
         }
         if (slot < 0) {
             if (datagrams == maxDatagrams) {
-                evictOldest(-1);
+                evictFor(src, -1);
             }
             slot = claim(src, dst, key, nowNs);
             ipOffsets[slot] = ipOffset;
         }
         if (buffersHeld == maxBuffers) {
-            evictOldest(slot);
+            evictFor(src, slot);
             if (buffersHeld == maxBuffers) {
                 // This datagram itself holds every buffer the limit allows.
                 return tooBig(slot, buffer);
@@ -348,13 +348,31 @@ public final class Ipv4Reassembly {
         throw new IllegalStateException("no free slot with " + datagrams + " of " + maxDatagrams + " in use");
     }
 
-    /** Evicts the oldest datagram in progress other than {@code keep}, if there is one. */
-    private void evictOldest(int keep) {
+    /**
+     * Makes room for a datagram of {@code src}: evicts that source's own oldest datagram in progress when it already
+     * holds an eighth of the table or more (one sender flooding new datagrams then only evicts its own), else the
+     * oldest of all; never {@code keep}. One scan of the table.
+     */
+    private void evictFor(int src, int keep) {
         int oldest = -1;
+        int oldestOfSource = -1;
+        int ofSource = 0;
         for (int slot = 0; slot < maxDatagrams; slot++) {
-            if (inUse[slot] && slot != keep && (oldest < 0 || createdNs[slot] - createdNs[oldest] < 0)) {
+            if (!inUse[slot] || slot == keep) {
+                continue;
+            }
+            if (oldest < 0 || createdNs[slot] - createdNs[oldest] < 0) {
                 oldest = slot;
             }
+            if (source[slot] == src) {
+                ofSource++;
+                if (oldestOfSource < 0 || createdNs[slot] - createdNs[oldestOfSource] < 0) {
+                    oldestOfSource = slot;
+                }
+            }
+        }
+        if (oldestOfSource >= 0 && ofSource >= Math.max(1, maxDatagrams / 8)) {
+            oldest = oldestOfSource;
         }
         if (oldest >= 0) {
             counters.ipReassemblyEvicted.incrementRelease();

@@ -405,6 +405,33 @@ class Ipv4ReassemblyTest {
         assertEquals(0, reassembly.buffersHeld());
     }
 
+    /**
+     * One sender starting new datagrams as fast as it can evicts only its own once it holds an eighth of the table:
+     * another sender's datagram whose pieces come far apart still completes (review finding: the oldest of all
+     * went, so such a flood killed every slow sender's datagrams).
+     */
+    @Test
+    void oneSourceFloodingNewDatagramsEvictsOnlyItsOwn() {
+        limits(64, 64, 1024, NativePackets.DATA_ROOM);
+        byte[] d = payload(1400, 17);
+        int other = Ipv4Address.parse("10.0.0.7");
+        assertEquals(0, reassembly.input(fragment(other, 77, d, 0, 704, true), LINK, now));
+        byte[] junk = payload(2000, 18);
+        for (int i = 0; i < 5000; i++) {
+            assertEquals(0, reassembly.input(fragment(PEER, i & 0xFFFF, junk, 0, 64, true), LINK, now + 1 + i));
+        }
+        assertTrue(counters.ipReassemblyEvicted.get() > 4900, "evictions " + counters.ipReassemblyEvicted.get());
+        long whole = reassembly.input(fragment(other, 77, d, 704, 1400, false), LINK, now + 6000);
+        assertNotEquals(0, whole, "the slow sender's datagram survived the flood");
+        view.wrap(packets.dataAddress(whole), LINK + 1420);
+        byte[] got = new byte[1400];
+        view.getBytes(LINK + 20, got);
+        assertArrayEquals(d, got);
+        packets.free(whole);
+        reassembly.poll(now + 6000 + TIMEOUT);
+        assertEquals(0, reassembly.buffersHeld());
+    }
+
     @Test
     void aDatagramTooBigForOneBufferIsDroppedAsSoonAsThatIsKnown() {
         limits(8, 64, 256, 1514);

@@ -422,6 +422,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         return allocatePort(true, remoteIp, remotePort);
     }
 
+    /** Where the group's next ephemeral search starts (tests). */
+    java.util.concurrent.atomic.AtomicInteger portCursor() {
+        return factory.portCursor;
+    }
+
     /** A free port of the ephemeral range, whatever its flows (bind(0): the remote is not known yet); 0 if none. */
     int allocateAnyPort() {
         return allocatePort(false, 0, 0);
@@ -430,14 +435,18 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     private int allocatePort(boolean ownFlow, int remoteIp, int remotePort) {
         LocalPorts ports = stack.ports();
         FlowOwner owner = factory.owner;
-        if (owner == FlowOwner.SINGLE) {
+        if (owner == FlowOwner.SINGLE && !ownFlow) {
             return ports.allocate(false);
         }
         int local = stack.address();
         for (int tries = 0; tries < LocalPorts.EPHEMERAL_COUNT; tries++) {
             int port = LocalPorts.EPHEMERAL_FIRST
                 + (factory.portCursor.getAndIncrement() & (LocalPorts.EPHEMERAL_COUNT - 1));
-            if (!ports.inUse(port) && (!ownFlow || owner.shardOf(local, port, remoteIp, remotePort) == shard)
+            // A port whose 4-tuple to this remote is still in TIME-WAIT (its channel let the port go when the
+            // connection closed) is skipped, as the stack's own choice and Linux's do: the connect would be refused.
+            if (!ports.inUse(port)
+                && (!ownFlow || (owner == FlowOwner.SINGLE || owner.shardOf(local, port, remoteIp, remotePort) == shard)
+                    && !stack.tcp().fourTupleBusy(remoteIp, remotePort, port))
                 && ports.tryTake(port)) {
                 return port;
             }

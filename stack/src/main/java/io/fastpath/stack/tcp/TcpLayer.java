@@ -247,6 +247,16 @@ public final class TcpLayer {
         return timeWait.footprintBytes();
     }
 
+    /**
+     * Whether a connection or a TIME-WAIT record holds the 4-tuple from {@code localPort} to {@code remoteIp:
+     * remotePort} (poll thread): a connect from that port would be refused (STATUS_ADDRESS_ALREADY_EXISTS). For
+     * callers that choose the local port themselves.
+     */
+    public boolean fourTupleBusy(int remoteIp, int remotePort, int localPort) {
+        long k = key(remoteIp, remotePort, localPort);
+        return table.connections.containsKey(k) || timeWait.find(k) >= 0;
+    }
+
     static long key(int remoteIp, int remotePort, int localPort) {
         return ((long) remoteIp << 32) | ((long) (remotePort & 0xFFFF) << 16) | (localPort & 0xFFFF);
     }

@@ -383,6 +383,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         return true;
     }
 
+    /** Runs what other loops asked of this shard so far (this handler's loop: a bind, before it takes a port). */
+    int runShardRequestsNow() {
+        return runShardRequests();
+    }
+
     private int runShardRequests() {
         int n = 0;
         for (Runnable r; !shardRequests.isEmpty() && (r = shardRequests.poll()) != null; n++) {
@@ -465,6 +470,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
      * comes to {@code server.shardListened}. This handler's loop.
      */
     void listenShard(FastpathServerSocketChannel server, int port, long socketOptions) {
+        if (!server.isOpen() || factory.listening.get(port) != server) {
+            // Closed (or its port let go) while this request waited: a listener now would outlive its channel.
+            server.shardListened(shard, NtStatus.STATUS_INVALID_DEVICE_STATE);
+            return;
+        }
         FastpathServerSocketChannel there = listeners.get(port);
         if (there != null && there != server) {
             server.shardListened(shard, NtStatus.STATUS_SHARING_VIOLATION); // never take over another's port

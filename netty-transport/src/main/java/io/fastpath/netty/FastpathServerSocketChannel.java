@@ -112,6 +112,8 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
             throw new java.nio.channels.AlreadyBoundException(); // as NIO: a second port would be held and lost
         }
         InetSocketAddress a = (InetSocketAddress) localAddress;
+        // Stops queued for this shard by a close made just before (its last one lets the port go) come first.
+        io.runShardRequestsNow();
         int p = LocalBinds.take(io, a, config.isReuseAddress());
         if (!io.claimListenPort(p, this)) {
             // SO_REUSEADDR let the port be shared with its connections; a second listener would split (or steal)
@@ -222,8 +224,9 @@ public final class FastpathServerSocketChannel extends AbstractServerChannel imp
                     letGo(shard, p);
                 }
             };
-            if (!shard.runOnLoop(stop) && remaining.decrementAndGet() == 0) {
-                letGo(shard, p); // that loop (and its listener) is gone already
+            // On the queue the bind's listens took (FIFO): a listen still queued there runs first, then this stop.
+            if (!shard.requestOnShard(stop) && remaining.decrementAndGet() == 0) {
+                letGo(shard, p); // that loop is going (its listeners with it)
             }
         }
     }

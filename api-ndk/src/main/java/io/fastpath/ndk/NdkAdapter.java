@@ -167,6 +167,15 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
     private int round() {
+        pump.beginRound(); // direct sends of this round leave together at its end
+        try {
+            return roundWork();
+        } finally {
+            pump.endRound();
+        }
+    }
+
+    private int roundWork() {
         nowNs = System.nanoTime();
         int work = 0;
         for (Runnable r; (r = deferred.poll()) != null; work++) {

@@ -453,6 +453,15 @@ public final class TdiProvider extends DispatchedProvider {
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
     @Override
     protected int round() {
+        pump.beginRound(); // direct sends of this round leave together at its end
+        try {
+            return roundWork();
+        } finally {
+            pump.endRound();
+        }
+    }
+
+    private int roundWork() {
         nowNs = System.nanoTime();
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += chains.takeReturns(false);

@@ -386,6 +386,15 @@ public final class WskProvider extends DispatchedProvider {
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
     @Override
     protected int round() {
+        pump.beginRound(); // direct sends of this round leave together at its end
+        try {
+            return roundWork();
+        } finally {
+            pump.endRound();
+        }
+    }
+
+    private int roundWork() {
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += cancels.drain();
         work += pump.poll();

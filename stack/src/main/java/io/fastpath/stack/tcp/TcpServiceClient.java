@@ -165,6 +165,7 @@ public final class TcpServiceClient implements TcpClient {
         if (direct()) {
             service.connect(this, requestId, localIp, localPort, remoteIp, remotePort, address, length, fastOpen,
                 socketOptions);
+            service.outputAfterDirect();
             return true;
         }
         int index = claimRequest(RequestType.CONNECT, ConnectRequestFlyweight.LENGTH);
@@ -236,6 +237,7 @@ public final class TcpServiceClient implements TcpClient {
     private boolean send(int type, long handle, long requestId, long address, int length) {
         if (direct()) {
             service.send(this, type == RequestType.SEND_URGENT, handle, requestId, address, length);
+            service.outputAfterDirect();
             return true;
         }
         int index = claimRequest(type, SendRequestFlyweight.LENGTH);
@@ -378,6 +380,7 @@ public final class TcpServiceClient implements TcpClient {
         }
         if (direct()) {
             service.applyControl(this, handle, flag);
+            service.outputAfterDirect();
             return true;
         }
         if (sidePath.pending() == 0) {
@@ -413,6 +416,7 @@ public final class TcpServiceClient implements TcpClient {
             if (service.onRelease(this, handle, mbuf, length)) {
                 releases.releasedDirectly();
             }
+            service.outputAfterDirect(); // a window update the release made due
             return true;
         }
         if (!releases.offer(handle, mbuf, length)) {

@@ -28,12 +28,52 @@ public class RoundCount {
         rounds.setAccessible(true);
         Method rt = c.getMethod("roundTrip");
         int n = 20_000;
+        Field fa = c.getDeclaredField("a");
+        Field fb = c.getDeclaredField("b");
+        fa.setAccessible(true);
+        fb.setAccessible(true);
+        io.fastpath.stack.Stack a = (io.fastpath.stack.Stack) fa.get(bm);
+        io.fastpath.stack.Stack b = (io.fastpath.stack.Stack) fb.get(bm);
+        long directBefore = directEvents(c, bm);
+        long framesBefore = a.counters().txFrames.get() + b.counters().txFrames.get();
         long before = rounds.getLong(bm);
         for (int i = 0; i < n; i++) {
             rt.invoke(bm);
         }
-        System.out.printf("%s %s B: %.3f rounds per round trip%n", args[0], size.getInt(bm),
-            (rounds.getLong(bm) - before) / (double) n);
+        long frames = a.counters().txFrames.get() + b.counters().txFrames.get() - framesBefore;
+        long direct = directEvents(c, bm) - directBefore;
+        System.out.printf("%s %s B: %.3f rounds per round trip, %.3f frames sent per round trip, %.3f events by"
+            + " direct call per round trip%n", args[0], size.getInt(bm), (rounds.getLong(bm) - before) / (double) n,
+            frames / (double) n, direct / (double) n);
         c.getMethod("tearDown").invoke(bm);
+    }
+
+    /**
+     * Events delivered by direct call to the benchmark's providers' clients so far (each provider's
+     * {@code pump}; 0 on a jar without direct events).
+     */
+    static long directEvents(Class<?> c, Object bm) throws Exception {
+        long n = 0;
+        for (Field f : c.getDeclaredFields()) {
+            f.setAccessible(true);
+            Object provider = f.get(bm);
+            if (provider == null) {
+                continue;
+            }
+            Field pump;
+            try {
+                pump = provider.getClass().getDeclaredField("pump");
+            } catch (NoSuchFieldException e) {
+                continue;
+            }
+            pump.setAccessible(true);
+            Object client = pump.get(provider).getClass().getMethod("client").invoke(pump.get(provider));
+            try {
+                n += (long) client.getClass().getMethod("directEventsDelivered").invoke(client);
+            } catch (NoSuchMethodException e) {
+                return 0;
+            }
+        }
+        return n;
     }
 }

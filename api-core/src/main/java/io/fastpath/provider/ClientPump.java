@@ -1,6 +1,7 @@
 package io.fastpath.provider;
 
 import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.tcp.DirectEventTaker;
 import io.fastpath.stack.tcp.TcpClient;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -52,6 +53,28 @@ public final class ClientPump implements AutoCloseable {
     /** The client (for requests: connect, listen, send, release, ...). */
     public TcpClient client() {
         return client;
+    }
+
+    /**
+     * Events by direct call (docs/architecture.md, "Direct events"): while the provider dispatches on the stack's
+     * bound poll thread ({@code loop}), its client's events skip the event ring and the stack runs a round of the
+     * provider right after its duty cycle to take them. A sharded client keeps the rings (each shard has a poll
+     * thread of its own). Call at start-up.
+     */
+    public void takeEventsDirectly(DispatchLoop loop) {
+        if (client instanceof TcpServiceClient c) {
+            c.directEvents(new DirectEventTaker() {
+                @Override
+                public boolean eventsOnThisThread() {
+                    return loop.takesEventsHere();
+                }
+
+                @Override
+                public void takeDirectEvents() {
+                    loop.dispatchForEvents();
+                }
+            });
+        }
     }
 
     /**

@@ -86,6 +86,7 @@ public final class NdkAdapter implements AutoCloseable {
         this.info = info;
         this.errorHandler = errorHandler;
         this.loop = new DispatchLoop("ndk-dispatch", errorHandler, this::round);
+        pump.takeEventsDirectly(loop); // on the stack's bound poll thread, events by direct call
         this.nowNs = System.nanoTime();
     }
 

@@ -241,13 +241,19 @@ public final class Stack implements Agent, AutoCloseable {
         }
         boolean outer = tcpService.inCycle(); // a nested doWork, or one after close, leaves the mark as it found it
         tcpService.beginCycle();
+        int work;
         try {
-            return dutyCycle();
+            work = dutyCycle();
         } finally {
             if (!outer) {
                 tcpService.endCycle();
             }
         }
+        if (!outer) {
+            // Events kept for a provider on this thread: taken now, outside the cycle (docs, "Direct events").
+            work += tcpService.takeDirectEvents();
+        }
+        return work;
     }
 
     /**

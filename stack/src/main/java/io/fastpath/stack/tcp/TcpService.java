@@ -502,6 +502,29 @@ public final class TcpService {
         return !Budget.ENABLED && pollThread == Thread.currentThread() && !inCycle;
     }
 
+    /** Whether the calling thread is the bound poll thread ({@link #bindPollThread}). */
+    boolean onBoundThread() {
+        return pollThread == Thread.currentThread();
+    }
+
+    /**
+     * Right after a duty cycle (the bound thread, {@code Stack.doWork}): the clients whose events were kept for a
+     * direct call ({@link DirectEventTaker}) take them now, so their handlers run between duty cycles, where
+     * requests they make are direct calls, and the output those make is held until the taker's round ends.
+     */
+    public int takeDirectEvents() {
+        if (pollThread != Thread.currentThread() || inCycle) {
+            return 0;
+        }
+        int work = 0;
+        for (TcpServiceClient c : clients.get()) {
+            if (c.events.directPending()) {
+                work += c.events.takeDirect();
+            }
+        }
+        return work;
+    }
+
     /** Carries out every client's queued requests (poll thread, each duty cycle). */
     public int poll() {
         TcpServiceClient[] all = clients.get();

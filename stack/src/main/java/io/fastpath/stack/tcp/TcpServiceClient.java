@@ -485,6 +485,21 @@ public final class TcpServiceClient implements TcpClient {
         return events.poll(handler);
     }
 
+    /**
+     * Events by direct call (docs/architecture.md, "Direct events"): while {@code taker} says it takes this
+     * client's events on the stack's bound poll thread, they are kept in a plain queue instead of the event ring,
+     * and the stack asks the taker to take them right after its duty cycle; {@link #pollEvents} on that thread
+     * delivers them first, in order. Null: the ring only (the default). Any thread, before or while running.
+     */
+    public void directEvents(DirectEventTaker taker) {
+        events.directTaker(taker);
+    }
+
+    /** Events delivered by direct call so far (the bound thread; tests, diagnostics). */
+    public long directEventsDelivered() {
+        return events.directDelivered();
+    }
+
     // ================================================================ poll thread
 
     /** Carries out this client's queued requests, releases and controls; moves waiting events (poll thread). */

@@ -150,11 +150,15 @@ final class ClientEvents {
         return 1;
     }
 
-    /** Delivers the kept events by direct call, oldest first: those kept when this began (the event thread). */
+    /**
+     * Delivers the kept events by direct call, oldest first (the event thread): those kept when this began and
+     * those the handlers' requests keep meanwhile (a send's completion), as a ring read takes the records written
+     * while it reads; at most twice the queue's size, so handlers that keep making events cannot hold it here.
+     */
     private int deliverDirect(TcpEventHandler handler) {
-        int n = directCount;
+        int n = 0;
         long[] r = direct;
-        for (int k = 0; k < n && directCount > 0; k++) {
+        for (int limit = 2 * directCapacity; n < limit && directCount > 0; n++) {
             int at = directFirst * DIRECT_STRIDE;
             directFirst = (directFirst + 1) % directCapacity;
             directCount--;

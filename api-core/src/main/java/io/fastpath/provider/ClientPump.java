@@ -1,6 +1,7 @@
 package io.fastpath.provider;
 
 import io.fastpath.stack.shard.FlowOwner;
+import io.fastpath.stack.tcp.DirectEventTaker;
 import io.fastpath.stack.tcp.TcpClient;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpService;
@@ -26,11 +27,16 @@ public final class ClientPump implements AutoCloseable {
 
     private final TcpClient client;
     private final TcpEventHandler events;
+    /** The stacks' services the client's requests go to, and whether this round holds each one's output. */
+    private final TcpService[] services;
+    private final boolean[] held;
 
     /** A client of one stack's service (one shard: today's path, the service's own {@link TcpServiceClient}). */
     public ClientPump(TcpService service, TcpEventHandler events) {
         this.client = service.newClient();
         this.events = events;
+        this.services = new TcpService[] {service};
+        this.held = new boolean[1];
     }
 
     /**
@@ -40,11 +46,55 @@ public final class ClientPump implements AutoCloseable {
     public ClientPump(List<TcpService> shards, FlowOwner owner, TcpEventHandler events) {
         this.client = TcpClient.open(shards, owner);
         this.events = events;
+        this.services = shards.toArray(new TcpService[0]);
+        this.held = new boolean[services.length];
     }
 
     /** The client (for requests: connect, listen, send, release, ...). */
     public TcpClient client() {
         return client;
+    }
+
+    /**
+     * Events by direct call (docs/architecture.md, "Direct events"): while the provider dispatches on the stack's
+     * bound poll thread ({@code loop}), its client's events skip the event ring and the stack runs a round of the
+     * provider right after its duty cycle to take them. A sharded client keeps the rings (each shard has a poll
+     * thread of its own). Call at start-up.
+     */
+    public void takeEventsDirectly(DispatchLoop loop) {
+        if (client instanceof TcpServiceClient c) {
+            c.directEvents(new DirectEventTaker() {
+                @Override
+                public boolean eventsOnThisThread() {
+                    return loop.takesEventsHere();
+                }
+
+                @Override
+                public void takeDirectEvents() {
+                    loop.dispatchForEvents();
+                }
+            });
+        }
+    }
+
+    /**
+     * A dispatch round begins: on a stack's bound poll thread, the segments the round's direct requests make due
+     * wait for {@link #endRound} and leave in one transmit burst ({@link TcpService#holdOutput}); on any other
+     * thread nothing changes (requests take the rings).
+     */
+    public void beginRound() {
+        for (int i = 0; i < services.length; i++) {
+            held[i] = services[i].holdOutput();
+        }
+    }
+
+    /** The round is over: what its direct requests made due leaves now ({@link TcpService#releaseOutput}). */
+    public void endRound() {
+        for (int i = 0; i < services.length; i++) {
+            boolean h = held[i];
+            held[i] = false;
+            services[i].releaseOutput(h);
+        }
     }
 
     /** Delivers the client's events to the handler. Returns how many. */

@@ -71,6 +71,26 @@ public final class DispatchLoop {
         return owner;
     }
 
+    /**
+     * Whether the stack may keep this provider's events for a direct call on the calling thread
+     * ({@link io.fastpath.stack.tcp.DirectEventTaker}): it is the dispatch thread and the provider is not closing.
+     */
+    public boolean takesEventsHere() {
+        return Thread.currentThread() == owner && state.get() < CLOSING;
+    }
+
+    /**
+     * The stack, after its duty cycle, hands over events kept for a direct call: one round now, unless this is
+     * not the dispatch thread, a round runs already (a routine that ran a duty cycle) or the provider is closing;
+     * then they wait for the next round. Returns the work done.
+     */
+    public int dispatchForEvents() {
+        if (Thread.currentThread() != owner || dispatching || state.get() >= CLOSING) {
+            return 0;
+        }
+        return dispatch();
+    }
+
     /** True inside a round. */
     public boolean dispatching() {
         return dispatching;

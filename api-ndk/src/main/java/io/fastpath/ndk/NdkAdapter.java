@@ -86,6 +86,7 @@ public final class NdkAdapter implements AutoCloseable {
         this.info = info;
         this.errorHandler = errorHandler;
         this.loop = new DispatchLoop("ndk-dispatch", errorHandler, this::round);
+        pump.takeEventsDirectly(loop); // on the stack's bound poll thread, events by direct call
         this.nowNs = System.nanoTime();
     }
 
@@ -167,6 +168,15 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
     private int round() {
+        pump.beginRound(); // direct sends of this round leave together at its end
+        try {
+            return roundWork();
+        } finally {
+            pump.endRound();
+        }
+    }
+
+    private int roundWork() {
         nowNs = System.nanoTime();
         int work = 0;
         for (Runnable r; (r = deferred.poll()) != null; work++) {

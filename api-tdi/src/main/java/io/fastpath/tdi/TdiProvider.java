@@ -150,6 +150,7 @@ public final class TdiProvider extends DispatchedProvider {
     private TdiProvider(Stack stack, List<TcpService> shards, FlowOwner owner, Consumer<Throwable> errorHandler) {
         super(stack, "fastpath-tdi-" + stack.config().name(), errorHandler);
         this.pump = shards == null ? new ClientPump(stack.tcpService(), events) : new ClientPump(shards, owner, events);
+        pump.takeEventsDirectly(loop); // on the stack's bound poll thread, events by direct call
         this.tcp = pump.client();
         this.endedConnects = new HeldCompletions<>(tcp);
         this.ports = new PortTable(stack.ports()); // one table per stack, shared with its other providers and TCP
@@ -453,6 +454,15 @@ public final class TdiProvider extends DispatchedProvider {
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
     @Override
     protected int round() {
+        pump.beginRound(); // direct sends of this round leave together at its end
+        try {
+            return roundWork();
+        } finally {
+            pump.endRound();
+        }
+    }
+
+    private int roundWork() {
         nowNs = System.nanoTime();
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += chains.takeReturns(false);

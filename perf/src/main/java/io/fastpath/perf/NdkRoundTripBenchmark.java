@@ -155,7 +155,11 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
     }
 
     /** One round of everything: both stacks' duty cycles and both adapters' dispatch, on this thread. */
+    /** Rounds run so far ({@code perf/scripts/RoundCount.java} reads it: rounds per round trip). */
+    long rounds;
+
     private void dispatch() {
+        rounds++;
         a.doWork();
         b.doWork();
         ndkA.dispatch();

@@ -111,6 +111,9 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
         }
     }
 
+    /** Rounds (both stacks' duty cycles) run so far ({@code perf/scripts/RoundCount.java}). */
+    long rounds;
+
     @Benchmark
     public long roundTrip() {
         long target = client.received + size;
@@ -122,11 +125,13 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
             }
             sent += n;
             if (sent < size) {
+                rounds++;
                 a.doWork();
                 b.doWork();
             }
         }
         while (client.received < target) {
+            rounds++;
             a.doWork();
             b.doWork();
         }

@@ -217,7 +217,11 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         return got;
     }
 
+    /** Rounds run so far ({@code perf/scripts/RoundCount.java} reads it: rounds per round trip). */
+    long rounds;
+
     private void dispatch() {
+        rounds++;
         a.doWork();
         b.doWork();
         tdiA.dispatch();

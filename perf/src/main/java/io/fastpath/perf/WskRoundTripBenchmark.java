@@ -215,7 +215,11 @@ public class WskRoundTripBenchmark extends AllocationTracked {
     }
 
     /** One round of everything: both stacks' duty cycles and both providers' dispatch, on this thread. */
+    /** Rounds run so far ({@code perf/scripts/RoundCount.java} reads it: rounds per round trip). */
+    long rounds;
+
     private void dispatch() {
+        rounds++;
         a.doWork();
         b.doWork();
         wskA.dispatch();

@@ -205,6 +205,26 @@ public final class Stack implements Agent, AutoCloseable {
         // The application can never hold more descriptors than the pool has mbufs.
         this.tcpService = new TcpService(tcp, config.ringCapacity(), counters,
             port.pool().availableCount() + port.pool().inUseCount(), config.shard());
+        this.tcpService.outputBetweenCycles(this::outputBetweenCycles);
+    }
+
+    /**
+     * A direct request's output (TcpService, "Direct requests"): on the bound thread between duty cycles, the
+     * connections it marked are output and the transmit burst goes to the port now instead of at the next duty
+     * cycle's end. Bracketed as a duty cycle, so a request made from inside (a raw handler's callback) takes the
+     * ring. Uses the last duty cycle's clock, as the direct request did.
+     */
+    private void outputBetweenCycles() {
+        if (!started) {
+            return; // before the first duty cycle (its ARP announcement goes first)
+        }
+        tcpService.beginCycle();
+        try {
+            tcp.outputBetweenCycles();
+            flush();
+        } finally {
+            tcpService.endCycle();
+        }
     }
 
     @Override
@@ -232,13 +252,19 @@ public final class Stack implements Agent, AutoCloseable {
         }
         boolean outer = tcpService.inCycle(); // a nested doWork, or one after close, leaves the mark as it found it
         tcpService.beginCycle();
+        int work;
         try {
-            return dutyCycle();
+            work = dutyCycle();
         } finally {
             if (!outer) {
                 tcpService.endCycle();
             }
         }
+        if (!outer) {
+            // Events kept for a provider on this thread: taken now, outside the cycle (docs, "Direct events").
+            work += tcpService.takeDirectEvents();
+        }
+        return work;
     }
 
     /**

@@ -54,6 +54,22 @@ final class ClientEvents {
     private final ConnectionEventFlyweight connectionOut = new ConnectionEventFlyweight();
     private final ListenEventFlyweight listenOut = new ListenEventFlyweight();
     private final UnsafeBuffer source = new UnsafeBuffer(0, 0);
+    // ---------------------------------------------------------------- direct events (bound poll thread only)
+    /** Who takes the events on the poll thread itself, or null (docs/architecture.md, "Direct events"). */
+    private volatile DirectEventTaker taker;
+    /**
+     * Events kept for a direct call, oldest first: one record of {@link #DIRECT_STRIDE} longs per event in one
+     * plain array (type, handle, two longs, two ints packed in one), so a record is one or two cache lines. Used only while the ring and the overflow are empty, so they are older than anything on the ring;
+     * the first event that may not go here moves them onto the ring first ({@link #spillDirect}), so order holds.
+     * At most {@link #directCapacity}: the ring, empty when the first was kept, always has room for all of them.
+     */
+    private final int directCapacity;
+    private final long[] direct;
+    private static final int DIRECT_STRIDE = 5;
+    private int directFirst;
+    private int directCount;
+    /** Events delivered by direct call so far (bound thread; tests, diagnostics). */
+    private long directDelivered;
     /** Per connection slot: the connection whose URGENT event was posted last, and the ring position after it. */
     private final long[] urgentHandle;
     private final long[] urgentUnreadUntil;
@@ -65,12 +81,150 @@ final class ClientEvents {
         this.urgentUnreadUntil = new long[maxConnections];
         this.events = new OneToOneRingBuffer(eventRing);
         this.overflow = new OneToOneRingBuffer(overflowRing);
+        // Each kept event needs at most one ring record (a RECEIVE or SEND_COMPLETE: under 64 bytes with header).
+        this.directCapacity = Math.min(DIRECT_MAX, events.capacity() / (2 * DIRECT_RECORD_ROOM));
+        this.direct = new long[directCapacity * DIRECT_STRIDE];
+    }
+
+    /** The most events kept for a direct call at once. */
+    static final int DIRECT_MAX = 64;
+    /** Ring room one kept event may need when it is moved onto the ring (the largest direct type's record). */
+    private static final int DIRECT_RECORD_ROOM = 64;
+
+    /** Events on the calling (bound poll) thread are kept for a direct call to {@code taker} (null: never). */
+    void directTaker(DirectEventTaker taker) {
+        this.taker = taker;
+    }
+
+    /**
+     * Whether the event being posted may be kept for a direct call: a taker on this thread, which is the stack's
+     * bound poll thread, nothing on the ring or in the overflow (it would be overtaken), and room in the queue.
+     */
+    private boolean keepDirect() {
+        DirectEventTaker t = taker;
+        if (t == null || directCount == directCapacity || overflowCount > 0 || !service.onBoundThread()
+            || events.producerPosition() != events.consumerPosition()) {
+            return false;
+        }
+        if (!t.eventsOnThisThread()) {
+            return false;
+        }
+        return true;
+    }
+
+    private void keep(int type, long handle, long a, long b, int c, int d) {
+        int at = (directFirst + directCount) % directCapacity * DIRECT_STRIDE;
+        long[] r = direct;
+        r[at] = type;
+        r[at + 1] = handle;
+        r[at + 2] = a;
+        r[at + 3] = b;
+        r[at + 4] = (long) c << 32 | d & 0xFFFF_FFFFL;
+        directCount++;
+    }
+
+    /** Events wait for a direct call (poll thread). */
+    boolean directPending() {
+        return directCount > 0;
+    }
+
+    /** Events delivered by direct call so far (bound thread). */
+    long directDelivered() {
+        return directDelivered;
+    }
+
+    /**
+     * After the duty cycle (bound thread): the taker takes the kept events, or, when it no longer takes them on
+     * this thread (its provider moved to a thread of its own), they move onto the ring, in order.
+     */
+    int takeDirect() {
+        if (directCount == 0) {
+            return 0;
+        }
+        DirectEventTaker t = taker;
+        if (t == null || !t.eventsOnThisThread()) {
+            spillDirect();
+            return 1;
+        }
+        t.takeDirectEvents();
+        return 1;
+    }
+
+    /**
+     * Delivers the kept events by direct call, oldest first (the event thread): those kept when this began and
+     * those the handlers' requests keep meanwhile (a send's completion), as a ring read takes the records written
+     * while it reads; at most twice the queue's size, so handlers that keep making events cannot hold it here.
+     */
+    private int deliverDirect(TcpEventHandler handler) {
+        int n = 0;
+        long[] r = direct;
+        for (int limit = 2 * directCapacity; n < limit && directCount > 0; n++) {
+            int at = directFirst * DIRECT_STRIDE;
+            directFirst = (directFirst + 1) % directCapacity;
+            directCount--;
+            directDelivered++;
+            long handle = r[at + 1];
+            long a = r[at + 2];
+            int c = (int) (r[at + 4] >>> 32);
+            int d = (int) r[at + 4];
+            switch ((int) r[at]) {
+                case EventType.RECEIVE -> handler.onReceive(handle, a, r[at + 3], c);
+                case EventType.SEND_COMPLETE -> handler.onSendComplete(a, handle, c, d);
+                case EventType.CONNECTED -> handler.onConnectComplete(a, handle, c);
+                case EventType.LISTEN -> handler.onListenComplete(c, d);
+                case EventType.PEER_CLOSED -> handler.onPeerClosed(handle);
+                case EventType.FIN_ACKED -> handler.onShutdownComplete(handle);
+                case EventType.SEND_BACKLOG -> handler.onIdealSendBacklog(handle, c);
+                case EventType.CLOSED -> handler.onClosed(handle, c);
+                default -> {
+                }
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Moves the kept events onto the ring, oldest first (poll thread): before an event that may not be kept is
+     * posted, and when the taker no longer takes them on this thread. They fit: the ring was empty when the first
+     * was kept, nothing else went on it since, and {@link #directCapacity} records fit in half of it.
+     */
+    private void spillDirect() {
+        long[] r = direct;
+        while (directCount > 0) {
+            int at = directFirst * DIRECT_STRIDE;
+            directFirst = (directFirst + 1) % directCapacity;
+            directCount--;
+            int type = (int) r[at];
+            long handle = r[at + 1];
+            long a = r[at + 2];
+            int c = (int) (r[at + 4] >>> 32);
+            int d = (int) r[at + 4];
+            switch (type) {
+                case EventType.RECEIVE -> {
+                    int i = events.tryClaim(EventType.RECEIVE, ReceiveEventFlyweight.LENGTH);
+                    if (i < 0) {
+                        service.countLostEvent(); // cannot happen (the room argument above); counted if it did
+                    } else {
+                        receiveOut.wrap(events.buffer(), i).handle(handle).mbuf(a).address(r[at + 3]).length(c);
+                        events.commit(i);
+                    }
+                }
+                case EventType.SEND_COMPLETE -> ringSendComplete(a, handle, c, d);
+                case EventType.CONNECTED -> ringConnected(a, handle, c);
+                case EventType.LISTEN -> ringListen(c, d);
+                default -> ringConnectionEvent(type, handle, c);
+            }
+        }
     }
 
     /** Delivers waiting events to {@code handler} (the client's event thread). Returns how many. */
     int poll(TcpEventHandler handler) {
+        int n = 0;
+        if (directCount > 0 && service.onBoundThread()) {
+            n = deliverDirect(handler); // older than anything on the ring
+        }
         target = handler;
-        return events.read(eventDecoder);
+        return n + events.read(eventDecoder);
     }
 
     /** Whether events wait for room on the ring (new ones queue behind them). */
@@ -96,10 +250,21 @@ final class ClientEvents {
 
     /** Room for a RECEIVE on the ring itself (data never waits here: it stays in its connection), or -1. */
     int claimReceive() {
+        if (keepDirect()) {
+            return DIRECT_INDEX;
+        }
+        spillDirect();
         return overflowCount > 0 ? -1 : events.tryClaim(EventType.RECEIVE, ReceiveEventFlyweight.LENGTH);
     }
 
+    /** {@link #claimReceive}'s answer when the RECEIVE is kept for a direct call (no ring index is this large). */
+    static final int DIRECT_INDEX = Integer.MAX_VALUE;
+
     void commitReceive(int i, long handle, long mbuf, long address, int length) {
+        if (i == DIRECT_INDEX) {
+            keep(EventType.RECEIVE, handle | shardBits, mbuf, address, length, 0);
+            return;
+        }
         receiveOut.wrap(events.buffer(), i).handle(handle | shardBits).mbuf(mbuf).address(address).length(length);
         events.commit(i);
     }
@@ -112,6 +277,7 @@ final class ClientEvents {
      * urgent pointer moving on before the reader took the byte it marked (RFC 6093 §4: one urgent byte at a time).
      */
     void postUrgent(long handle, long address, int n) {
+        spillDirect(); // urgent data and accepts always take the ring: what was kept goes before them
         int slot = (int) handle;
         if (overflowCount > 0 || slot < 0 || slot >= urgentHandle.length
             || urgentHandle[slot] == handle && events.consumerPosition() < urgentUnreadUntil[slot]) {
@@ -205,14 +371,32 @@ final class ClientEvents {
         return -1;
     }
     void postConnected(long requestId, long handle, int status) {
+        long h = handle == 0 ? 0 : handle | shardBits;
+        if (keepDirect()) {
+            keep(EventType.CONNECTED, h, requestId, 0, status, 0);
+            return;
+        }
+        spillDirect();
+        ringConnected(requestId, h, status);
+    }
+
+    private void ringConnected(long requestId, long h, int status) {
         int i = claimEvent(EventType.CONNECTED, ConnectedEventFlyweight.LENGTH);
         if (i >= 0) {
-            connectedOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle == 0 ? 0 : handle | shardBits)
-                .status(status);
+            connectedOut.wrap(claimed.buffer(), i).requestId(requestId).handle(h).status(status);
             claimed.commit(i);
         }
     }
     void postListen(int port, int status) {
+        if (keepDirect()) {
+            keep(EventType.LISTEN, 0, 0, 0, port, status);
+            return;
+        }
+        spillDirect();
+        ringListen(port, status);
+    }
+
+    private void ringListen(int port, int status) {
         int i = claimEvent(EventType.LISTEN, ListenEventFlyweight.LENGTH);
         if (i >= 0) {
             listenOut.wrap(claimed.buffer(), i).port(port).status(status);
@@ -229,6 +413,15 @@ final class ClientEvents {
     }
 
     private void postSendCompleteAsGiven(long requestId, long handle, int bytes, int status) {
+        if (keepDirect()) {
+            keep(EventType.SEND_COMPLETE, handle, requestId, 0, bytes, status);
+            return;
+        }
+        spillDirect();
+        ringSendComplete(requestId, handle, bytes, status);
+    }
+
+    private void ringSendComplete(long requestId, long handle, int bytes, int status) {
         int i = claimEvent(EventType.SEND_COMPLETE, SendCompleteEventFlyweight.LENGTH);
         if (i >= 0) {
             sendCompleteOut.wrap(claimed.buffer(), i).requestId(requestId).handle(handle).bytes(bytes).status(status);
@@ -236,13 +429,23 @@ final class ClientEvents {
         }
     }
     void postConnectionEvent(int type, long handle, int value) {
+        if (keepDirect()) {
+            keep(type, handle | shardBits, 0, 0, value, 0);
+            return;
+        }
+        spillDirect();
+        ringConnectionEvent(type, handle | shardBits, value);
+    }
+
+    private void ringConnectionEvent(int type, long h, int value) {
         int i = claimEvent(type, ConnectionEventFlyweight.LENGTH);
         if (i >= 0) {
-            connectionOut.wrap(claimed.buffer(), i).handle(handle | shardBits).value(value);
+            connectionOut.wrap(claimed.buffer(), i).handle(h).value(value);
             claimed.commit(i);
         }
     }
     void postAccepted(int type, TcpConnection c, int synDataLength, long synDataAddress) {
+        spillDirect();
         int i = claimEvent(type, AcceptedEventFlyweight.LENGTH + (type == EventType.CONNECT_REQUEST
             ? synDataLength : 0));
         if (i >= 0) {

@@ -483,6 +483,31 @@ public final class TcpLayer {
                 markDirty(c);
             }
         }
+        work += output();
+        cycle++;
+        if (rx.memHeld != rx.memHeldPublished) {
+            rx.memHeldPublished = rx.memHeld;
+            counters.tcpMemoryHeldMbufs.setRelease(rx.memHeld);
+        }
+        return work;
+    }
+
+    /** Whether connections wait for output (a direct request between duty cycles marked them). */
+    public boolean outputDue() {
+        return dirtyCount > 0;
+    }
+
+    /**
+     * Output between duty cycles ({@code TcpService}'s direct requests, docs/architecture.md "Direct requests"):
+     * what {@link #flush} does for the connections marked since the last cycle, with that cycle's clock, without
+     * ending a cycle (no retry of tx-blocked connections, no cycle count: delayed-ACK state is per duty cycle).
+     */
+    public int outputBetweenCycles() {
+        return output();
+    }
+
+    private int output() {
+        int work = 0;
         for (int i = 0; i < dirtyCount; i++) {
             TcpConnection c = dirty[i];
             c.dirty = false;
@@ -502,11 +527,6 @@ public final class TcpLayer {
             }
         }
         dirtyCount = 0;
-        cycle++;
-        if (rx.memHeld != rx.memHeldPublished) {
-            rx.memHeldPublished = rx.memHeld;
-            counters.tcpMemoryHeldMbufs.setRelease(rx.memHeld);
-        }
         return work;
     }
 

@@ -118,6 +118,16 @@ public final class TcpService {
     private Thread pollThread;
     /** True while the bound thread is inside a duty cycle (TCP input, the clients' polls): no direct calls then. */
     private boolean inCycle;
+    /**
+     * Open {@link #holdOutput} brackets of the bound thread (a provider's dispatch round): while any is open, the
+     * output a direct request makes due waits for the outermost {@link #releaseOutput}, so the sends of one round
+     * leave in one transmit burst. Bound thread only.
+     */
+    private int outputHeld;
+    /** The stack's output between duty cycles (TCP output, then the transmit burst), or null (tests: none). */
+    private Runnable outputBetweenCycles;
+    /** Outputs run between duty cycles (tests, diagnostics; bound thread). */
+    private long directOutputs;
 
     /**
      * @param ringBytes size of each client's event ring (and at least that of its request ring)
@@ -400,6 +410,61 @@ public final class TcpService {
      */
     public void bindPollThread() {
         pollThread = Thread.currentThread();
+        outputHeld = 0;
+    }
+
+    /**
+     * The stack's output between duty cycles: TCP output of the connections direct requests marked, then the
+     * transmit burst ({@code Stack} gives it, at construction). Run by {@link #outputAfterDirect} and
+     * {@link #releaseOutput}, on the bound thread, bracketed as a duty cycle (requests made from inside it take
+     * the rings).
+     */
+    public void outputBetweenCycles(Runnable output) {
+        this.outputBetweenCycles = output;
+    }
+
+    /**
+     * Holds the output of direct requests until the matching {@link #releaseOutput} (a provider's dispatch round
+     * on the bound thread: many sends, one transmit burst). Does nothing on another thread. Returns whether it
+     * held (pass it to {@link #releaseOutput}).
+     */
+    public boolean holdOutput() {
+        if (pollThread != Thread.currentThread()) {
+            return false;
+        }
+        outputHeld++;
+        return true;
+    }
+
+    /**
+     * Ends a {@link #holdOutput} bracket ({@code held}: what it returned); the outermost one sends what direct
+     * requests made due meanwhile, at once, unless the bound thread is inside a duty cycle (then that cycle's
+     * own output sends it).
+     */
+    public void releaseOutput(boolean held) {
+        if (held && outputHeld > 0 && --outputHeld == 0) {
+            outputNow();
+        }
+    }
+
+    /** After a direct request: its segment (data, FIN, SYN, window update) leaves now, unless output is held. */
+    void outputAfterDirect() {
+        if (outputHeld == 0) {
+            outputNow();
+        }
+    }
+
+    private void outputNow() {
+        if (!Budget.ENABLED && outputBetweenCycles != null && !inCycle && tcp.outputDue()
+            && pollThread == Thread.currentThread()) {
+            directOutputs++;
+            outputBetweenCycles.run();
+        }
+    }
+
+    /** Outputs run between duty cycles so far (bound thread; tests). */
+    public long directOutputs() {
+        return directOutputs;
     }
 
     /** No thread is bound any more (a duty cycle on another thread: see {@code Stack.doWork}). */
@@ -435,6 +500,29 @@ public final class TcpService {
      */
     boolean direct() {
         return !Budget.ENABLED && pollThread == Thread.currentThread() && !inCycle;
+    }
+
+    /** Whether the calling thread is the bound poll thread ({@link #bindPollThread}). */
+    boolean onBoundThread() {
+        return pollThread == Thread.currentThread();
+    }
+
+    /**
+     * Right after a duty cycle (the bound thread, {@code Stack.doWork}): the clients whose events were kept for a
+     * direct call ({@link DirectEventTaker}) take them now, so their handlers run between duty cycles, where
+     * requests they make are direct calls, and the output those make is held until the taker's round ends.
+     */
+    public int takeDirectEvents() {
+        if (pollThread != Thread.currentThread() || inCycle) {
+            return 0;
+        }
+        int work = 0;
+        for (TcpServiceClient c : clients.get()) {
+            if (c.events.directPending()) {
+                work += c.events.takeDirect();
+            }
+        }
+        return work;
     }
 
     /** Carries out every client's queued requests (poll thread, each duty cycle). */

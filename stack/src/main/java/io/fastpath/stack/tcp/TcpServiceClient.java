@@ -165,6 +165,7 @@ public final class TcpServiceClient implements TcpClient {
         if (direct()) {
             service.connect(this, requestId, localIp, localPort, remoteIp, remotePort, address, length, fastOpen,
                 socketOptions);
+            service.outputAfterDirect();
             return true;
         }
         int index = claimRequest(RequestType.CONNECT, ConnectRequestFlyweight.LENGTH);
@@ -236,6 +237,7 @@ public final class TcpServiceClient implements TcpClient {
     private boolean send(int type, long handle, long requestId, long address, int length) {
         if (direct()) {
             service.send(this, type == RequestType.SEND_URGENT, handle, requestId, address, length);
+            service.outputAfterDirect();
             return true;
         }
         int index = claimRequest(type, SendRequestFlyweight.LENGTH);
@@ -378,6 +380,7 @@ public final class TcpServiceClient implements TcpClient {
         }
         if (direct()) {
             service.applyControl(this, handle, flag);
+            service.outputAfterDirect();
             return true;
         }
         if (sidePath.pending() == 0) {
@@ -413,6 +416,7 @@ public final class TcpServiceClient implements TcpClient {
             if (service.onRelease(this, handle, mbuf, length)) {
                 releases.releasedDirectly();
             }
+            service.outputAfterDirect(); // a window update the release made due
             return true;
         }
         if (!releases.offer(handle, mbuf, length)) {
@@ -479,6 +483,21 @@ public final class TcpServiceClient implements TcpClient {
     /** Delivers this client's events to {@code handler} (one application thread). Returns how many. */
     public int pollEvents(TcpEventHandler handler) {
         return events.poll(handler);
+    }
+
+    /**
+     * Events by direct call (docs/architecture.md, "Direct events"): while {@code taker} says it takes this
+     * client's events on the stack's bound poll thread, they are kept in a plain queue instead of the event ring,
+     * and the stack asks the taker to take them right after its duty cycle; {@link #pollEvents} on that thread
+     * delivers them first, in order. Null: the ring only (the default). Any thread, before or while running.
+     */
+    public void directEvents(DirectEventTaker taker) {
+        events.directTaker(taker);
+    }
+
+    /** Events delivered by direct call so far (the bound thread; tests, diagnostics). */
+    public long directEventsDelivered() {
+        return events.directDelivered();
     }
 
     // ================================================================ poll thread

@@ -232,6 +232,47 @@ class TcpServiceDirectTest {
     }
 
     @Test
+    void aDirectSendLeavesAtOnceAndAHeldRoundsSendsLeaveInOneBurstAtItsEnd() {
+        connect();
+        assertTrue(serverSide.client.noDelay(serverSide.handle, true)); // each burst's bytes leave together
+        rig.pumpFor(20); // handshake ACKs settled
+        TcpService service = server.tcpService();
+        long frames = server.counters().txFrames.get();
+        long outputs = service.directOutputs();
+        assertTrue(send(serverSide, 'a', 1));
+        assertEquals(frames + 1, server.counters().txFrames.get(), "the segment left before any duty cycle");
+        assertEquals(outputs + 1, service.directOutputs());
+        peer.doWork(); // the peer's duty cycle alone receives it: no server duty cycle in between
+        peerSide.run();
+        assertEquals("a", peerSide.text());
+        // A provider's round holds the output: three sends, nothing leaves until the round ends, then one segment.
+        boolean held = service.holdOutput();
+        assertTrue(held, "the bound thread holds");
+        assertTrue(send(serverSide, 'b', 2));
+        assertTrue(send(serverSide, 'c', 3));
+        assertTrue(send(serverSide, 'd', 4));
+        assertEquals(frames + 1, server.counters().txFrames.get(), "held: nothing left yet");
+        service.releaseOutput(held);
+        assertEquals(outputs + 2, service.directOutputs(), "one output for the round");
+        assertEquals(frames + 2, server.counters().txFrames.get(), "the three sends in one segment");
+        peer.doWork();
+        peerSide.run();
+        assertEquals("abcd", peerSide.text());
+        // Another thread neither holds nor outputs.
+        boolean[] foreignHeld = {true};
+        Thread t = new Thread(() -> foreignHeld[0] = service.holdOutput(), "foreign");
+        t.start();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+        assertFalse(foreignHeld[0]);
+        rig.pumpUntil(() -> serverSide.completed.size() == 4, "four completions");
+        assertEquals(List.of(1L, 2L, 3L, 4L), serverSide.completed);
+    }
+
+    @Test
     void aDirectReleaseIsHonouredAtOnceAndTheReleaseCreditStaysExact() throws InterruptedException {
         connect();
         peerSide.release = false;

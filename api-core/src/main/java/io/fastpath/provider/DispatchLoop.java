@@ -88,7 +88,14 @@ public final class DispatchLoop {
         if (Thread.currentThread() != owner || dispatching || state.get() >= CLOSING) {
             return 0;
         }
-        return dispatch();
+        try {
+            return dispatch();
+        } catch (RuntimeException e) {
+            // A routine or callback threw: it goes where the round's errors go, not out of the stack's duty cycle
+            // (the other clients' events and the poll loop go on).
+            errors.accept(e);
+            return 1;
+        }
     }
 
     /** True inside a round. */

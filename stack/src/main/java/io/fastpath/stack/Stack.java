@@ -212,15 +212,20 @@ public final class Stack implements Agent, AutoCloseable {
      * A direct request's output (TcpService, "Direct requests"): on the bound thread between duty cycles, the
      * connections it marked are output and the transmit burst goes to the port now instead of at the next duty
      * cycle's end. Bracketed as a duty cycle, so a request made from inside (a raw handler's callback) takes the
-     * ring. Uses the last duty cycle's clock, as the direct request did.
+     * ring. The clock is read again (never backwards): a segment leaving a provider round after the duty cycle
+     * carries its own send time into RTT samples, RACK and its timestamp, not the cycle's (review finding).
      */
     private void outputBetweenCycles() {
         if (!started) {
             return; // before the first duty cycle (its ARP announcement goes first)
         }
+        long now = clock.nanoTime();
+        if (now - nowNs > 0) {
+            nowNs = now;
+        }
         tcpService.beginCycle();
         try {
-            tcp.outputBetweenCycles();
+            tcp.outputBetweenCycles(nowNs);
             flush();
         } finally {
             tcpService.endCycle();

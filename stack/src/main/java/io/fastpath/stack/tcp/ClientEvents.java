@@ -102,14 +102,13 @@ final class ClientEvents {
      */
     private boolean keepDirect() {
         DirectEventTaker t = taker;
-        if (t == null || directCount == directCapacity || overflowCount > 0 || !service.onBoundThread()
-            || events.producerPosition() != events.consumerPosition()) {
+        // The cheap, local checks first: the ring's consumer position is written by the event thread (a cross-core
+        // read when the provider runs on a thread of its own), so it is read only when the taker is here.
+        if (t == null || directCount == directCapacity || overflowCount > 0 || service.closed()
+            || !service.onBoundThread() || !t.eventsOnThisThread()) {
             return false;
         }
-        if (!t.eventsOnThisThread()) {
-            return false;
-        }
-        return true;
+        return events.producerPosition() == events.consumerPosition();
     }
 
     private void keep(int type, long handle, long a, long b, int c, int d) {
@@ -146,7 +145,17 @@ final class ClientEvents {
             spillDirect();
             return 1;
         }
+        long before = directDelivered;
         t.takeDirectEvents();
+        return directDelivered != before || directCount == 0 ? 1 : 0; // a taker already in its round took none
+    }
+
+    /** Moves the kept events onto the ring (the stack is unbound, driven by another thread, or closing). */
+    int spillDirectEvents() {
+        if (directCount == 0) {
+            return 0;
+        }
+        spillDirect();
         return 1;
     }
 

@@ -499,10 +499,14 @@ public final class TcpLayer {
 
     /**
      * Output between duty cycles ({@code TcpService}'s direct requests, docs/architecture.md "Direct requests"):
-     * what {@link #flush} does for the connections marked since the last cycle, with that cycle's clock, without
-     * ending a cycle (no retry of tx-blocked connections, no cycle count: delayed-ACK state is per duty cycle).
+     * what {@link #flush} does for the connections marked since the last cycle, at {@code now} (not before the
+     * last cycle's clock), without ending a cycle (no retry of tx-blocked connections, no cycle count: delayed-ACK
+     * state is per duty cycle).
      */
-    public int outputBetweenCycles() {
+    public int outputBetweenCycles(long now) {
+        if (now - nowNs > 0) {
+            nowNs = now;
+        }
         return output();
     }
 

@@ -116,6 +116,8 @@ public final class TcpService {
      * either reads null or a thread that is not its own, and goes through the ring either way).
      */
     private Thread pollThread;
+    /** Closed by its stack ({@link #close}): events are no longer kept for a direct call. */
+    private boolean closed;
     /** True while the bound thread is inside a duty cycle (TCP input, the clients' polls): no direct calls then. */
     private boolean inCycle;
     /**
@@ -470,6 +472,21 @@ public final class TcpService {
     /** No thread is bound any more (a duty cycle on another thread: see {@code Stack.doWork}). */
     public void unbindPollThread() {
         pollThread = null;
+        spillDirectEvents(); // kept for a direct call on the old thread: the ring delivers them now
+    }
+
+    /** Moves every client's kept events onto its ring. */
+    private int spillDirectEvents() {
+        int work = 0;
+        for (TcpServiceClient c : clients.get()) {
+            work += c.events.spillDirectEvents();
+        }
+        return work;
+    }
+
+    /** The stack has closed this service: nothing is kept for a direct call any more. */
+    boolean closed() {
+        return closed;
     }
 
     /** The bound poll thread, or null ({@link #bindPollThread}). */
@@ -513,8 +530,11 @@ public final class TcpService {
      * requests they make are direct calls, and the output those make is held until the taker's round ends.
      */
     public int takeDirectEvents() {
-        if (pollThread != Thread.currentThread() || inCycle) {
+        if (inCycle) {
             return 0;
+        }
+        if (pollThread != Thread.currentThread()) {
+            return spillDirectEvents(); // unbound meanwhile: what was kept goes onto the rings
         }
         int work = 0;
         for (TcpServiceClient c : clients.get()) {
@@ -794,6 +814,8 @@ public final class TcpService {
      * them); a later release of one is refused.
      */
     public void close() {
+        closed = true;
+        spillDirectEvents(); // the providers' close reads the rings
         for (TcpServiceClient c : clients.get()) {
             c.held.releaseAll(stackRelease);
         }

@@ -200,6 +200,25 @@ class TcpServiceDirectEventsTest {
         assertEquals(0, server.tcpService().heldDescriptors(), "released from the handler (a direct release)");
     }
 
+    /**
+     * Events kept for a direct call when another thread starts driving the stack (which unbinds it) go onto the
+     * ring at once: the last event of a connection was lost until another event came (review finding).
+     */
+    @Test
+    void eventsKeptWhenAnotherThreadDrivesTheStackGoOntoTheRing() throws Exception {
+        connect();
+        serverSide.busy = true; // the taker is in a round of its own whenever asked: what comes stays kept
+        peerSends("kept", 1);
+        assertEquals("", serverSide.text(), "kept, not delivered");
+        Thread other = new Thread(server::doWork, "another poll thread");
+        other.start();
+        other.join();
+        serverSide.busy = false;
+        serverSide.poll(); // off the bound thread now: from the ring, as an own-thread provider reads it
+        assertEquals("kept", serverSide.text());
+        rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "the release (a ring record now) taken");
+    }
+
     @Test
     void aRequestFromInsideADirectlyDeliveredEventIsADirectCallAndItsCompletionFollows() {
         connect();

@@ -97,6 +97,19 @@ public final class ClientPump implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs one dispatch round's {@code work} between {@link #beginRound} and {@link #endRound}: the direct sends of
+     * the round leave together at its end, also when the work throws. Returns the work done.
+     */
+    public int round(java.util.function.IntSupplier work) {
+        beginRound();
+        try {
+            return work.getAsInt();
+        } finally {
+            endRound();
+        }
+    }
+
     /** Delivers the client's events to the handler. Returns how many. */
     public int poll() {
         return client.pollEvents(events);

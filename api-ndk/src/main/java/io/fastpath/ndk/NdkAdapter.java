@@ -168,13 +168,11 @@ public final class NdkAdapter implements AutoCloseable {
 
     /** One round's work ({@link #dispatch()}, guarded by the loop). */
     private int round() {
-        pump.beginRound(); // direct sends of this round leave together at its end
-        try {
-            return roundWork();
-        } finally {
-            pump.endRound();
-        }
+        return pump.round(roundWork); // direct sends of this round leave together at its end
     }
+
+    /** {@link #roundWork()}, made once (no allocation per round). */
+    private final java.util.function.IntSupplier roundWork = this::roundWork;
 
     private int roundWork() {
         nowNs = System.nanoTime();

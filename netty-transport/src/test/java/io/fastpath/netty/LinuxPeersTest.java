@@ -31,8 +31,6 @@ import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -52,43 +50,24 @@ import org.junit.jupiter.api.Test;
 class LinuxPeersTest {
     private static NetNs ns;
     private static FastpathEventLoopGroup group;
-    private static String net;
     private static String stackIp;
     private static String linuxIp;
-    private static final List<Channel> CHANNELS = new ArrayList<>();
+
+    private static TapNamespace tap;
 
     @BeforeAll
     static void tapIntoANamespace() {
-        net = "10.87." + (ProcessHandle.current().pid() % 200 + 1) + ".";
-        stackIp = net + "2";
-        linuxIp = net + "1";
-        ns = NetNs.create();
-        String iface = NetNs.uniqueName("t");
-        try {
-            group = FastpathEventLoopGroup.fromArgs("--vdev", "net_tap" + iface + ",iface=" + iface,
-                "--ip", stackIp + "/24");
-            ns.adopt(iface, linuxIp + "/24");
-            ns.tryExec(5, "ethtool", "-K", iface, "tx", "off", "rx", "off");
-        } catch (RuntimeException | Error e) {
-            closeAll();
-            throw e;
-        }
+        tap = new TapNamespace("10.87.", (vdev, ip) -> FastpathEventLoopGroup.fromArgs("--vdev", vdev, "--ip", ip));
+        ns = tap.ns;
+        group = tap.group;
+        stackIp = tap.stackIp;
+        linuxIp = tap.linuxIp;
     }
 
     @AfterAll
     static void closeAll() {
-        try {
-            for (Channel c : CHANNELS) {
-                c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
-            }
-            if (group != null) {
-                assertEquals(0, group.failures(), "no duty cycle or event threw");
-                group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
-            }
-        } finally {
-            if (ns != null) {
-                ns.close();
-            }
+        if (tap != null) {
+            tap.close();
         }
     }
 
@@ -106,14 +85,12 @@ class LinuxPeersTest {
                     ch.pipeline().addLast(handlers.get());
                 }
             }).bind(port).sync().channel();
-        CHANNELS.add(c);
+        tap.channels.add(c);
         return c;
     }
 
     private static String inNamespace(long seconds, String script) {
-        Shell.Result r = ns.tryExec(seconds, "bash", "-c", script);
-        assertEquals(0, r.exitCode(), script + " -> " + r.output());
-        return r.output();
+        return tap.run(seconds, script);
     }
 
     @Test
@@ -164,7 +141,7 @@ class LinuxPeersTest {
                 .childHandler(app).bind("127.0.0.1", 0).sync().channel();
             Channel onFastpath = new ServerBootstrap().group(group).channel(FastpathServerSocketChannel.class)
                 .childHandler(app).bind(8083).sync().channel();
-            CHANNELS.add(onFastpath);
+            tap.channels.add(onFastpath);
             int epollPort = ((InetSocketAddress) onEpoll.localAddress()).getPort();
             String curl = "curl -sS --max-time 10 -D - ";
             Shell.Result viaEpoll = Shell.exec(15, "bash", "-c", curl + "http://127.0.0.1:" + epollPort + "/");
@@ -274,7 +251,7 @@ class LinuxPeersTest {
             && refused.getMessage().contains("STATUS_CONNECTION_REFUSED"), refused.getMessage());
 
         // No host answers ARP for .77: the connect time-out fires first (ARP gives up after 3 s).
-        Throwable timedOut = connect(net + "77", 7, 300);
+        Throwable timedOut = connect(stackIp.substring(0, stackIp.lastIndexOf('.') + 1) + "77", 7, 300);
         assertInstanceOf(ConnectTimeoutException.class, timedOut);
 
         // Off the subnet with no gateway: no route.

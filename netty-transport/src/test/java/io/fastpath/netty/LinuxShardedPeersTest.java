@@ -38,42 +38,27 @@ class LinuxShardedPeersTest {
     private static String stackIp;
     private static String linuxIp;
 
+    private static TapNamespace tap;
+
     @BeforeAll
-    static void twoQueueTapIntoANamespace() {
-        String net = "10.86." + (ProcessHandle.current().pid() % 200 + 1) + ".";
-        stackIp = net + "2";
-        linuxIp = net + "1";
-        ns = NetNs.create();
-        String iface = NetNs.uniqueName("q");
-        try {
-            group = FastpathEventLoopGroup.fromArgs("--vdev", "net_tap" + iface + ",iface=" + iface,
-                "--ip", stackIp + "/24", "--queues", "2");
-            ns.adopt(iface, linuxIp + "/24");
-            ns.tryExec(5, "ethtool", "-K", iface, "tx", "off", "rx", "off");
-        } catch (RuntimeException | Error e) {
-            closeAll();
-            throw e;
-        }
+    static void tapIntoANamespace() {
+        tap = new TapNamespace("10.86.", (vdev, ip) -> FastpathEventLoopGroup.fromArgs("--vdev", vdev, "--ip", ip,
+            "--queues", "2"));
+        ns = tap.ns;
+        group = tap.group;
+        stackIp = tap.stackIp;
+        linuxIp = tap.linuxIp;
     }
 
     @AfterAll
     static void closeAll() {
-        try {
-            if (group != null) {
-                assertEquals(0, group.failures(), "no duty cycle or event threw");
-                group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
-            }
-        } finally {
-            if (ns != null) {
-                ns.close();
-            }
+        if (tap != null) {
+            tap.close();
         }
     }
 
     private static String inNamespace(long seconds, String script) {
-        Shell.Result r = ns.tryExec(seconds, "bash", "-c", script);
-        assertEquals(0, r.exitCode(), script + " -> " + r.output());
-        return r.output();
+        return tap.run(seconds, script);
     }
 
     /** A server on the group whose children count themselves per loop (shard). */

@@ -15,8 +15,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -60,39 +58,22 @@ class OrphanedCloseTest {
     private static NetNs ns;
     private static FastpathEventLoopGroup group;
     private static String stackIp;
-    private static final List<Channel> CHANNELS = new ArrayList<>();
+
+    private static TapNamespace tap;
 
     @BeforeAll
     static void tapIntoANamespace() {
-        String net = "10.88." + (ProcessHandle.current().pid() % 200 + 1) + ".";
-        stackIp = net + "2";
-        ns = NetNs.create();
-        String iface = NetNs.uniqueName("t");
-        try {
-            group = FastpathEventLoopGroup.builder().vdev("net_tap" + iface + ",iface=" + iface).ip(stackIp + "/24")
-                .finTimeout(FIN_TIMEOUT).build();
-            ns.adopt(iface, net + "1/24");
-            ns.tryExec(5, "ethtool", "-K", iface, "tx", "off", "rx", "off");
-        } catch (RuntimeException | Error e) {
-            closeAll();
-            throw e;
-        }
+        tap = new TapNamespace("10.88.", (vdev, ip) -> FastpathEventLoopGroup.builder().vdev(vdev).ip(ip)
+            .finTimeout(FIN_TIMEOUT).build());
+        ns = tap.ns;
+        group = tap.group;
+        stackIp = tap.stackIp;
     }
 
     @AfterAll
     static void closeAll() {
-        try {
-            for (Channel c : CHANNELS) {
-                c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
-            }
-            if (group != null) {
-                assertEquals(0, group.failures(), "no duty cycle or event threw");
-                group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
-            }
-        } finally {
-            if (ns != null) {
-                ns.close();
-            }
+        if (tap != null) {
+            tap.close();
         }
     }
 
@@ -123,7 +104,7 @@ class OrphanedCloseTest {
                     return true;
                 }
             }).bind(port).sync().channel();
-        CHANNELS.add(c);
+        tap.channels.add(c);
     }
 
     private static Matcher clients(int port, int n, double waitSeconds) {

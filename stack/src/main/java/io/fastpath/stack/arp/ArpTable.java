@@ -54,6 +54,12 @@ public final class ArpTable {
     /** Linux's delay_first_probe_time default. */
     public static final long DELAY_FIRST_PROBE_NS = 5_000_000_000L;
     public static final int PENDING_PER_ENTRY = 32;
+    /**
+     * Frames parked on all entries at once, at most: with 1,024 entries, 32 each on the up to 384 resolutions in
+     * progress could pin 12,288 mbufs (a SYN flood from unused on-link addresses, each SYN-ACK and its
+     * retransmissions parked); refusals count as {@code ARP_QUEUE_FULL} drops, {@link #parkedTotal} shows the level.
+     */
+    public static final int MAX_PARKED = 4096;
 
     private final int mask;
     private final int[] ip;
@@ -64,6 +70,8 @@ public final class ArpTable {
     private final int[] requestsSent;
     private final long[] pending;
     private final int[] pendingCount;
+    /** Frames parked on all entries ({@link #MAX_PARKED} at most). */
+    private int parkedTotal;
     /** The frames of a resolution that failed, handed to {@link Actions#resolutionFailed} (poll thread). */
     private final long[] failed = new long[PENDING_PER_ENTRY];
     /** A reply answered our request or probe at {@link #confirmedNs} (else: never confirmed, evicted first). */
@@ -286,15 +294,21 @@ public final class ArpTable {
         return i;
     }
 
-    /** Parks a frame (mbuf) on an INCOMPLETE entry; false when its queue is full. */
+    /** Parks a frame (mbuf) on an INCOMPLETE entry; false when its queue, or the table's, is full. */
     public boolean park(int slot, long mbuf) {
         int n = pendingCount[slot];
-        if (n == PENDING_PER_ENTRY) {
+        if (n == PENDING_PER_ENTRY || parkedTotal == MAX_PARKED) {
             return false;
         }
         pending[slot * PENDING_PER_ENTRY + n] = mbuf;
         pendingCount[slot] = n + 1;
+        parkedTotal++;
         return true;
+    }
+
+    /** Frames parked on all entries now. */
+    public int parkedTotal() {
+        return parkedTotal;
     }
 
     /** Frames parked on a slot; read them with {@link #parked}, then {@link #clearParked}. */
@@ -307,6 +321,7 @@ public final class ArpTable {
     }
 
     public void clearParked(int slot) {
+        parkedTotal -= pendingCount[slot];
         pendingCount[slot] = 0;
     }
 
@@ -460,6 +475,7 @@ public final class ArpTable {
     private void remove(int slot) {
         noVictimKnown = false;
         state[slot] = FREE;
+        parkedTotal -= pendingCount[slot]; // a failed resolution's frames were copied out first
         pendingCount[slot] = 0;
         size--;
         int i = (slot + 1) & mask;

@@ -329,4 +329,29 @@ class ArpTableTest {
         assertEquals(occupied, t.size(), "size matches the slots in use");
         assertTrue(t.size() <= before);
     }
+
+    @Test
+    void framesParkedOnAllEntriesStopAtTheTablesLimitAndComeBackWithTheirEntries() {
+        ArpTable t = new ArpTable(1024, LIFETIME, RETRY, 3);
+        int parked = 0;
+        int[] slots = new int[200];
+        for (int e = 0; e < slots.length; e++) {
+            slots[e] = t.startResolution(IP + e, 0);
+            for (int i = 0; i < ArpTable.PENDING_PER_ENTRY; i++) {
+                parked += t.park(slots[e], 0x1000L + parked) ? 1 : 0;
+            }
+        }
+        assertEquals(ArpTable.MAX_PARKED, parked, "a flood of resolutions pins at most MAX_PARKED mbufs");
+        assertEquals(ArpTable.MAX_PARKED, t.parkedTotal());
+        int n = t.parkedCount(slots[0]);
+        t.clearParked(slots[0]);
+        assertEquals(ArpTable.MAX_PARKED - n, t.parkedTotal());
+        assertTrue(t.park(slots[199], 0x9999L), "room again");
+        Recorder r = new Recorder();
+        for (long at = 0; at <= 4 * RETRY; at += RETRY) {
+            t.poll(at, r); // three requests unanswered: every resolution fails, its frames handed over
+        }
+        assertEquals(0, t.parkedTotal());
+        assertEquals(ArpTable.MAX_PARKED - n + 1, r.failedFrames.size());
+    }
 }

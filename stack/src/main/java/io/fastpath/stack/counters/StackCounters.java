@@ -139,7 +139,7 @@ public final class StackCounters implements AutoCloseable {
         arpRepliesSent = counter(stackName, "arp replies sent");
         arpResolutionFailures = counter(stackName, "arp resolutions failed (host unreachable)");
         arpProbesSent = counter(stackName, "arp unicast probes sent (stale neighbour re-confirmed)");
-        arpEntriesEvicted = counter(stackName, "arp entries evicted (table full: a neighbour we never sent to, or a stale one)");
+        arpEntriesEvicted = counter(stackName, "arp entries evicted (table full: one never confirmed by a reply to us, or confirmed longest ago)");
         icmpEchoRequestsReceived = counter(stackName, "icmp echo requests received");
         icmpEchoRepliesSent = counter(stackName, "icmp echo replies sent");
         icmpEchoRequestsSent = counter(stackName, "icmp echo requests sent");

@@ -362,7 +362,10 @@ public final class TcpService {
         return defaultClient().options(handle, socketOptions);
     }
 
-    /** Sends native memory (default client; valid until onSendComplete). */
+    /**
+     * Sends native memory (default client); the memory stays valid, and its owner reachable, until
+     * onSendComplete ({@link TcpServiceClient#send}).
+     */
     public boolean send(long handle, long requestId, long address, int length) {
         return defaultClient().send(handle, requestId, address, length);
     }

@@ -221,7 +221,12 @@ public final class TcpServiceClient implements TcpClient {
         return true;
     }
 
-    /** Sends {@code length} bytes of native memory at {@code address} (valid until onSendComplete). */
+    /**
+     * Sends {@code length} bytes of native memory at {@code address}. The memory must stay valid until
+     * onSendComplete, and so must whatever owns it stay reachable: a direct ByteBuffer's memory is freed when
+     * the buffer is collected, which can happen as soon as its address was taken (keep it in a field, or end
+     * its scope with {@link java.lang.ref.Reference#reachabilityFence}).
+     */
     public boolean send(long handle, long requestId, long address, int length) {
         return send(RequestType.SEND, handle, requestId, address, length);
     }

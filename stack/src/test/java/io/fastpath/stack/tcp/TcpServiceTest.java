@@ -15,6 +15,7 @@ import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.StackRunner;
 import io.fastpath.stack.app.TestStream;
 import io.fastpath.stack.wire.Ipv4Address;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -384,5 +385,10 @@ class TcpServiceTest {
         assertEquals('U', urgentByte[0], "the urgent byte arrived out of band");
         assertEquals(1, clientShutdownComplete[0], "our FIN was acknowledged once");
         assertTrue(clientIdealBacklog[0] >= 16 << 10, "ideal send backlog posted: " + clientIdealBacklog[0]);
+        // The stack copies from the raw addresses until onSendComplete: the buffers that own that memory must
+        // stay reachable till here, or a GC frees it under the copy (seen in CI: the first 32 bytes of the
+        // stream came back as the freed malloc chunk's list pointers).
+        Reference.reachabilityFence(data);
+        Reference.reachabilityFence(urgent);
     }
 }

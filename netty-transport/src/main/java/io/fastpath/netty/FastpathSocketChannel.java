@@ -9,6 +9,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
+import io.netty.channel.FileRegion;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -17,13 +18,16 @@ import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.internal.StringUtil;
+import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ConnectionPendingException;
 import java.nio.channels.UnresolvedAddressException;
+import java.nio.channels.WritableByteChannel;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
@@ -39,7 +43,9 @@ import java.util.concurrent.TimeUnit;
  * connection's send buffer as room frees up and then completes it, and only then does the write's promise complete
  * and the buffer go back. Heap buffers are first copied to a direct one, as Netty's epoll transport does. At most
  * {@value #MAX_IN_FLIGHT} sends per connection are with the stack at once; the rest wait in Netty's outbound
- * buffer.
+ * buffer. A {@link FileRegion} (there is no sendfile: no file descriptor to send to) is read, once it is the
+ * head, in chunks of {@value InFlightSends#REGION_CHUNK} bytes into direct buffers, each sent as above; its promise
+ * sees each chunk's progress and completes with the last.
  *
  * <p>Writability follows the whole send backlog: the bytes in Netty's outbound buffer (not yet copied by the stack)
  * plus the bytes in the connection's send buffer that the peer has not acknowledged yet (read from the stack on
@@ -93,6 +99,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     private final InFlightSends inFlight = new InFlightSends();
     private boolean writeQueued;
     private final ChannelOutboundBuffer.MessageProcessor submitter = this::submit;
+    private final ChunkTarget regionTarget = new ChunkTarget();
     /** On the event loop's list of channels whose backlog it re-reads each turn (FastpathIoHandler's). */
     boolean backlogWatched;
     /** Options on the live connection. */
@@ -312,8 +319,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             }
             return InFlightSends.directCopy(alloc(), buf);
         }
+        if (msg instanceof FileRegion) {
+            return msg;
+        }
         throw new UnsupportedOperationException("unsupported message type: " + StringUtil.simpleClassName(msg)
-            + " (expected: ByteBuf; FileRegion is not supported by the fastpath transport)");
+            + " (expected: ByteBuf or FileRegion)");
     }
 
     @Override
@@ -324,9 +334,30 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (inFlight.isEmpty()) {
             InFlightSends.removeEmptyHeads(in);
         }
-        inFlight.startPass();
-        in.forEachFlushedMessage(submitter);
+        do {
+            inFlight.startPass();
+            in.forEachFlushedMessage(submitter);
+        } while (endRegionIfOver(in));
         checkSendBacklog();
+    }
+
+    /**
+     * Ends the file region at the head once it is over with no chunk of it left with the stack: its write succeeds
+     * (every chunk completed) or fails (it could not be read, or a chunk's send failed), and the empty writes behind
+     * it complete. True when it did and messages remain.
+     */
+    private boolean endRegionIfOver(ChannelOutboundBuffer in) {
+        if (!inFlight.regionOver()) {
+            return false;
+        }
+        Throwable failure = inFlight.endRegion();
+        if (failure != null) {
+            in.remove(failure);
+        } else {
+            in.remove();
+        }
+        InFlightSends.removeEmptyHeads(in);
+        return !in.isEmpty();
     }
 
     /**
@@ -352,8 +383,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (inFlight.skipInFlight()) {
             return true;
         }
-        if (inFlight.isFull()) {
-            return false;
+        if (msg instanceof FileRegion r) {
+            return submitRegion(r);
+        }
+        if (inFlight.isFull() || inFlight.regionUnread()) {
+            return false; // behind a file region: only after all of it has been read
         }
         ByteBuf buf = (ByteBuf) msg;
         int length = buf.readableBytes();
@@ -371,6 +405,90 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         }
         inFlight.add(buf);
         return true;
+    }
+
+    /**
+     * Hands the next chunks of a file region to the stack: the region starts once it is the head with nothing in
+     * flight; each chunk is read from it into a direct buffer ({@link InFlightSends#REGION_CHUNK} bytes). True once
+     * all of it has been handed over (the pass goes on with the messages behind it).
+     */
+    private boolean submitRegion(FileRegion r) {
+        if (inFlight.region() != r) {
+            if (r.count() == 0 || !inFlight.startRegion(r)) {
+                return false; // empty: completed at the head; else it waits to become the head
+            }
+        }
+        while (inFlight.wantsChunk()) {
+            ByteBuf chunk = inFlight.takePendingChunk();
+            if (chunk == null) {
+                try {
+                    chunk = readChunk(r);
+                } catch (Throwable t) {
+                    inFlight.failRegion(t);
+                    return false;
+                }
+            }
+            if (!io.client.send(handle, 0, InFlightSends.address(chunk), chunk.readableBytes())) {
+                inFlight.keepPendingChunk(chunk);
+                if (!writeQueued) {
+                    writeQueued = true;
+                    io.flushLater(this);
+                }
+                return false;
+            }
+            boolean last = r.transferred() >= r.count();
+            inFlight.addChunk(chunk, last);
+            if (last) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The region's next bytes, read into a fresh direct buffer (released if the read fails). */
+    private ByteBuf readChunk(FileRegion r) throws IOException {
+        int n = (int) Math.min(r.count() - r.transferred(), InFlightSends.REGION_CHUNK);
+        ByteBuf chunk = alloc().directBuffer(n, n);
+        try {
+            regionTarget.target = chunk.internalNioBuffer(0, n);
+            while (regionTarget.target.hasRemaining()) {
+                if (r.transferTo(regionTarget, r.transferred()) <= 0) {
+                    throw new EOFException("file region " + r + " gave no bytes at " + r.transferred() + " of "
+                        + r.count() + " (file shorter than the region?)");
+                }
+            }
+            chunk.writerIndex(n);
+            return chunk;
+        } catch (Throwable t) {
+            chunk.release();
+            throw t;
+        } finally {
+            regionTarget.target = null;
+        }
+    }
+
+    /** What a file region is transferred to: the chunk being filled, never more than it holds. */
+    private static final class ChunkTarget implements WritableByteChannel {
+        ByteBuffer target;
+
+        @Override
+        public int write(ByteBuffer src) {
+            int n = Math.min(src.remaining(), target.remaining());
+            int limit = src.limit();
+            src.limit(src.position() + n);
+            target.put(src);
+            src.limit(limit);
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     void retryWrite() {
@@ -579,12 +697,26 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     }
 
     void sendComplete(int status) {
-        if (!inFlight.completeOldest()) {
+        int completed = inFlight.completeOldest();
+        if (completed == InFlightSends.NONE) {
             return; // our reference released: the stack no longer reads it
         }
         ChannelOutboundBuffer out = unsafe().outboundBuffer();
         if (out == null || !open) {
             return; // closed or output shut down: Netty failed and released the message already
+        }
+        if (completed == InFlightSends.CHUNK) {
+            if (status == NtStatus.STATUS_SUCCESS) {
+                out.progress(inFlight.completedBytes());
+            } else {
+                inFlight.failRegion(Status.closed(status));
+            }
+            if (!endRegionIfOver(out) && out.isEmpty()) {
+                checkSendBacklog();
+                return;
+            }
+            ((FastpathUnsafe) unsafe()).flushNow(); // the region's next chunks, or the messages behind it
+            return;
         }
         // Entries cancelled before their flush (emptied by Netty, never sent) may sit before the completed send.
         InFlightSends.removeEmptyHeads(out);

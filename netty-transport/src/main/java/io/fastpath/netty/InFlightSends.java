@@ -3,6 +3,7 @@ package io.fastpath.netty;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.FileRegion;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.ByteBuffer;
 import org.agrona.BufferUtil;
@@ -11,16 +12,47 @@ import org.agrona.BufferUtil;
  * The write path's bookkeeping (and its backlog writability bit) of one {@link FastpathSocketChannel}: the flushed buffers handed to the stack as send
  * requests and not completed yet, oldest first, in a fixed ring of {@value FastpathSocketChannel#MAX_IN_FLIGHT}
  * (each holds one reference of its own until its completion). They are the head of Netty's outbound buffer in the
- * same order, so a pass over the flushed messages skips as many as are in flight. Event loop only; no allocation.
+ * same order, so a pass over the flushed messages skips as many as are in flight. Event loop only; no allocation
+ * for buffers.
+ *
+ * <p>A {@link FileRegion} goes as chunks: it is read only once it is the head of the outbound buffer (everything
+ * before it completed), {@value #REGION_CHUNK} bytes at a time into direct buffers of the channel's allocator, at
+ * most {@value #REGION_CHUNKS} of them with the stack at once; each completed chunk is Netty's write progress, the
+ * last one removes the region. Messages behind the region are handed over once all of it has been read.
  */
 final class InFlightSends {
+    /** Bytes of a file region read into one chunk. */
+    static final int REGION_CHUNK = 64 * 1024;
+    /** Chunks of a file region with the stack at once (its read-ahead beyond the stack's send buffer). */
+    static final int REGION_CHUNKS = 2;
+
+    /** What {@link #completeOldest} completed. */
+    static final int NONE = 0;
+    static final int MESSAGE = 1;
+    static final int CHUNK = 2;
+
     private final ByteBuf[] ring = new ByteBuf[FastpathSocketChannel.MAX_IN_FLIGHT];
+    /** The entry is a chunk of {@link #region}, not a message of its own. */
+    private final boolean[] chunk = new boolean[FastpathSocketChannel.MAX_IN_FLIGHT];
     private int first;
     private int count;
     /** Flushed messages seen in this pass over Netty's outbound buffer. */
     private int seen;
     /** The backlog bit is false: the event loop checks the backlog each turn until it is true again. */
     private boolean backlogUnwritable;
+
+    /** The file region being sent (the head of the outbound buffer), or null. */
+    private FileRegion region;
+    /** Its chunks with the stack. */
+    private int regionChunks;
+    /** Every byte of it has been read and handed over. */
+    private boolean regionRead;
+    /** Why it failed (reading it, or a chunk's send), or null; no more chunks go once set. */
+    private Throwable regionFailure;
+    /** A chunk read but refused by the stack's request ring: it goes first next time. */
+    private ByteBuf pendingChunk;
+    /** Bytes of the chunk {@link #completeOldest} last completed. */
+    private int completedBytes;
 
     boolean isEmpty() {
         return count == 0;
@@ -37,7 +69,8 @@ final class InFlightSends {
 
     /** Whether the next flushed message of this pass is with the stack already (then counted as seen). */
     boolean skipInFlight() {
-        if (seen < count) {
+        int messages = count - regionChunks + (region != null && regionRead ? 1 : 0);
+        if (seen < messages) {
             seen++;
             return true;
         }
@@ -46,29 +79,134 @@ final class InFlightSends {
 
     /** Records a buffer the stack accepted a send of: retains it until {@link #completeOldest()}. */
     void add(ByteBuf buf) {
-        ring[(first + count) % ring.length] = buf.retain();
+        int at = (first + count) % ring.length;
+        ring[at] = buf.retain();
+        chunk[at] = false;
         count++;
         seen++;
     }
 
-    /** Releases the oldest send's reference (the stack no longer reads it); false when none is in flight. */
-    boolean completeOldest() {
+    /**
+     * Releases the oldest send's reference (the stack no longer reads it): {@link #MESSAGE}, {@link #CHUNK} of the
+     * region (its length in {@link #completedBytes()}), or {@link #NONE} when none is in flight.
+     */
+    int completeOldest() {
         if (count == 0) {
-            return false;
+            return NONE;
         }
         ByteBuf buf = ring[first];
+        boolean wasChunk = chunk[first];
         ring[first] = null;
         first = (first + 1) % ring.length;
         count--;
+        if (wasChunk) {
+            regionChunks--;
+            completedBytes = buf.readableBytes();
+        }
         buf.release();
+        return wasChunk ? CHUNK : MESSAGE;
+    }
+
+    int completedBytes() {
+        return completedBytes;
+    }
+
+    /** Releases every send still in flight and forgets the region (the stack closed the connection or went away). */
+    void releaseAll() {
+        while (completeOldest() != NONE) {
+            // each releases one
+        }
+        if (pendingChunk != null) {
+            pendingChunk.release();
+            pendingChunk = null;
+        }
+        region = null;
+        regionChunks = 0;
+        regionRead = false;
+        regionFailure = null;
+    }
+
+    // ------------------------------------------------------------------------------------------ file regions
+
+    /** The region being sent, or null. */
+    FileRegion region() {
+        return region;
+    }
+
+    /**
+     * Starts sending {@code r}, which must be the head of the outbound buffer with nothing in flight; false when it
+     * cannot start yet (sends before it are still with the stack).
+     */
+    boolean startRegion(FileRegion r) {
+        if (count != 0 || region != null) {
+            return false;
+        }
+        region = r;
+        regionChunks = 0;
+        regionRead = false;
+        regionFailure = null;
         return true;
     }
 
-    /** Releases every send still in flight (the stack closed the connection or went away). */
-    void releaseAll() {
-        while (completeOldest()) {
-            // each releases one
+    /** A region is being sent and not all of it has been handed over: messages behind it wait. */
+    boolean regionUnread() {
+        return region != null && !regionRead;
+    }
+
+    /** Whether another chunk of the region may be read and handed over now. */
+    boolean wantsChunk() {
+        return region != null && !regionRead && regionFailure == null && count < ring.length
+            && regionChunks < REGION_CHUNKS;
+    }
+
+    /** Takes the chunk the request ring refused last time, or null. */
+    ByteBuf takePendingChunk() {
+        ByteBuf c = pendingChunk;
+        pendingChunk = null;
+        return c;
+    }
+
+    /** Keeps a chunk the request ring refused, to go first next time. */
+    void keepPendingChunk(ByteBuf c) {
+        pendingChunk = c;
+    }
+
+    /** Records a chunk the stack accepted (its reference is handed over: released on completion). */
+    void addChunk(ByteBuf c, boolean last) {
+        int at = (first + count) % ring.length;
+        ring[at] = c;
+        chunk[at] = true;
+        count++;
+        regionChunks++;
+        if (last) {
+            regionRead = true;
+            seen++;
         }
+    }
+
+    /** The region failed (reading it, or a chunk's send): nothing more of it goes. */
+    void failRegion(Throwable cause) {
+        if (regionFailure == null) {
+            regionFailure = cause;
+        }
+        if (pendingChunk != null) {
+            pendingChunk.release();
+            pendingChunk = null;
+        }
+    }
+
+    /** Whether the region is over (all of it completed, or failed) with no chunk of it left with the stack. */
+    boolean regionOver() {
+        return region != null && regionChunks == 0 && (regionRead || regionFailure != null);
+    }
+
+    /** Ends the region ({@link #regionOver()}): returns its failure, null if it went whole. */
+    Throwable endRegion() {
+        Throwable failure = regionFailure;
+        region = null;
+        regionRead = false;
+        regionFailure = null;
+        return failure;
     }
 
     boolean backlogUnwritable() {
@@ -108,7 +246,8 @@ final class InFlightSends {
      * the head.
      */
     static void removeEmptyHeads(ChannelOutboundBuffer in) {
-        while (in.current() instanceof ByteBuf b && !b.isReadable()) {
+        for (Object head; (head = in.current()) instanceof ByteBuf b && !b.isReadable()
+            || head instanceof FileRegion r && r.count() == 0; ) {
             in.remove();
         }
     }

@@ -19,6 +19,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -26,11 +28,21 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -152,6 +164,43 @@ class LinuxPeersTest {
             onEpoll.close().sync();
         } finally {
             epoll.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /**
+     * Netty's static-file pattern (HttpStaticFileServer without TLS): the response head, the file as a
+     * {@link DefaultFileRegion}, the last content; curl in the namespace fetches it twice over one keep-alive
+     * connection, and what it got hashes as the file twice does.
+     */
+    @Test
+    void aFileRegionServesAFileToCurl() throws Exception {
+        Path file = Files.createTempFile("fastpath-static", ".bin");
+        try {
+            byte[] content = new byte[3 * 1024 * 1024 + 12_345];
+            new java.util.Random(16).nextBytes(content);
+            Files.write(file, content);
+            serve(8084, () -> new ChannelHandler[] {new HttpServerCodec(),
+                new SimpleChannelInboundHandler<HttpObject>() {
+                @Override
+                protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+                    if (msg instanceof HttpRequest) {
+                        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                        HttpUtil.setContentLength(head, content.length);
+                        ctx.write(head);
+                        ctx.write(new DefaultFileRegion(file.toFile(), 0, content.length));
+                        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+                    }
+                }
+            }});
+            String url = "http://" + stackIp + ":8084/file";
+            String sum = inNamespace(60, "curl -sS --max-time 30 " + url + " " + url + " | sha256sum | cut -c1-64");
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            sha.update(content);
+            sha.update(content);
+            assertEquals(java.util.HexFormat.of().formatHex(sha.digest()), sum.trim(),
+                "the file, twice, byte for byte");
+        } finally {
+            Files.deleteIfExists(file);
         }
     }
 

@@ -3,6 +3,7 @@ package io.fastpath.netty;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.EthDevPort;
@@ -23,10 +24,21 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.ChannelProgressiveFuture;
+import io.netty.channel.ChannelProgressiveFutureListener;
+import io.netty.channel.ChannelProgressivePromise;
+import io.netty.channel.DefaultFileRegion;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.util.ResourceLeakDetector;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -156,6 +168,90 @@ class RingPairEchoTest {
         assertEquals(0, heldDescriptors(server), "every received mbuf back with the server's stack");
         leaks.assertNone();
         assertEquals(0, server.failures() + client.failures(), "no duty cycle or event threw");
+    }
+
+    /**
+     * File regions (Netty's sendfile writes, read here into direct chunks): a region slice of 700,000 bytes between
+     * two buffers arrives whole and in order, its progressive promise seeing every byte; an empty region completes;
+     * a region whose file channel is closed and one longer than its file fail their own writes only (nothing of
+     * them sent), and the writes behind them still go.
+     */
+    @Test
+    void fileRegionsGoWholeInOrderAndAFailedOneFailsOnlyItsWrite() throws Exception {
+        Path file = Files.createTempFile("fastpath-region", ".bin");
+        Path shortFile = Files.createTempFile("fastpath-region-short", ".bin");
+        byte[] content = new byte[1 << 20];
+        new Random(15).nextBytes(content);
+        Files.write(file, content);
+        Files.write(shortFile, new byte[5000]);
+        // A region closes its file channel when it is released: each gets its own (DefaultFileRegion(File) opens
+        // it on the first read).
+        try (FileChannel closed = FileChannel.open(file, StandardOpenOption.READ);
+             FileChannel shortChannel = FileChannel.open(shortFile, StandardOpenOption.READ)) {
+            closed.close();
+            Channel listener = listen(new Handlers.Echo());
+            byte[] head = "HEAD".getBytes(StandardCharsets.US_ASCII);
+            byte[] mid = "MID!".getBytes(StandardCharsets.US_ASCII);
+            byte[] tail = "TAIL".getBytes(StandardCharsets.US_ASCII);
+            int sliceFrom = 1000;
+            int sliceLength = 700_000;
+            ByteArrayOutputStream expected = new ByteArrayOutputStream();
+            expected.write(head);
+            expected.write(content, sliceFrom, sliceLength);
+            expected.write(mid);
+            expected.write(tail);
+            Handlers.Collect collect = new Handlers.Collect(expected.size());
+            Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class).handler(collect)
+                .connect("10.99.0.1", 7).sync().channel();
+
+            AtomicLong progress = new AtomicLong();
+            ChannelProgressivePromise slice = c.newProgressivePromise();
+            slice.addListener(new ChannelProgressiveFutureListener() {
+                @Override
+                public void operationProgressed(ChannelProgressiveFuture f, long now, long total) {
+                    progress.set(now);
+                }
+
+                @Override
+                public void operationComplete(ChannelProgressiveFuture f) {
+                }
+            });
+            ChannelFuture first = c.write(Unpooled.wrappedBuffer(head));
+            c.write(new DefaultFileRegion(file.toFile(), sliceFrom, sliceLength), slice);
+            ChannelFuture empty = c.write(new DefaultFileRegion(file.toFile(), 0, 0));
+            ChannelFuture middle = c.write(Unpooled.wrappedBuffer(mid));
+            ChannelFuture unreadable = c.write(new DefaultFileRegion(closed, 0, 10_000));
+            ChannelFuture tooLong = c.write(new DefaultFileRegion(shortChannel, 0, 20_000));
+            ChannelFuture last = c.writeAndFlush(Unpooled.wrappedBuffer(tail));
+
+            byte[] echoed = collect.done.get(60, TimeUnit.SECONDS);
+            assertArrayEquals(expected.toByteArray(), echoed, "buffers and the region slice, in order, byte for byte");
+            assertTrue(first.await(10, TimeUnit.SECONDS) && first.isSuccess());
+            assertTrue(slice.await(10, TimeUnit.SECONDS) && slice.isSuccess(), () -> "slice: " + slice.cause());
+            assertEquals(sliceLength, progress.get(), "the promise saw the region's every byte as progress");
+            assertTrue(empty.await(10, TimeUnit.SECONDS) && empty.isSuccess());
+            assertTrue(middle.await(10, TimeUnit.SECONDS) && middle.isSuccess());
+            assertTrue(unreadable.await(10, TimeUnit.SECONDS));
+            assertInstanceOf(ClosedChannelException.class, unreadable.cause(), "a closed file channel");
+            assertTrue(tooLong.await(10, TimeUnit.SECONDS));
+            assertInstanceOf(IOException.class, tooLong.cause(), "a region past its file's end");
+            assertTrue(last.await(10, TimeUnit.SECONDS) && last.isSuccess(), "the write behind them still went");
+            assertTrue(c.isActive(), "a failed region fails its write, not the connection");
+
+            // The connection goes on after them: one more region, alone.
+            Handlers.Collect more = new Handlers.Collect(3 * InFlightSends.REGION_CHUNK + 7);
+            c.pipeline().replace(collect, "more", more);
+            c.writeAndFlush(new DefaultFileRegion(file.toFile(), 0, 3 * InFlightSends.REGION_CHUNK + 7)).sync();
+            assertArrayEquals(java.util.Arrays.copyOf(content, 3 * InFlightSends.REGION_CHUNK + 7),
+                more.done.get(30, TimeUnit.SECONDS), "chunk-sized pieces and a remainder");
+            c.close().sync();
+            listener.close().sync();
+            leaks.assertNone();
+            assertEquals(0, server.failures() + client.failures(), "no duty cycle or event threw");
+        } finally {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(shortFile);
+        }
     }
 
     /** The control: a handler that drops a received buffer unreleased is caught by both counts. */

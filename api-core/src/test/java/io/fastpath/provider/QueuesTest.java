@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -95,6 +96,10 @@ class QueuesTest {
         assertEquals(0, q.bytes());
         assertEquals(2, returned.size());
         assertEquals(103, returned.get(1)[1]);
+        // The queue read (and, in verifier mode, poisoned) their memory by address until here.
+        Reference.reachabilityFence(one);
+        Reference.reachabilityFence(two);
+        Reference.reachabilityFence(three);
     }
 
     @Test

@@ -61,9 +61,10 @@ public final class NdkQp {
     }
 
     /**
-     * NdkReceive: posts {@code capacity} bytes of native memory at {@code address} for the next message.
-     * STATUS_SUCCESS (the result comes through {@link NdkQpHandler#onReceiveComplete}, from
-     * {@code dispatch()}, never inside this call);
+     * NdkReceive: posts {@code capacity} bytes of native memory at {@code address} for the next message; the QP
+     * writes into it until the completion, so the memory must stay valid and its owner (a direct ByteBuffer, an
+     * arena) reachable until then. STATUS_SUCCESS (the result comes through
+     * {@link NdkQpHandler#onReceiveComplete}, from {@code dispatch()}, never inside this call);
      * STATUS_INSUFFICIENT_RESOURCES (MaxReceiveQueueDepth posted); STATUS_INVALID_DEVICE_STATE (closed).
      */
     public NtStatus postReceive(long address, int capacity, Object requestContext) {
@@ -105,7 +106,9 @@ public final class NdkQp {
     }
 
     /**
-     * NdkSend: sends {@code length} bytes of native memory at {@code address} as one message. STATUS_SUCCESS
+     * NdkSend: sends {@code length} bytes of native memory at {@code address} as one message (copied when the
+     * dispatch thread runs the send: from another thread, keep the memory valid and its owner reachable until
+     * the completion). STATUS_SUCCESS
      * (queued; {@link NdkQpHandler#onSendComplete} follows exactly once: STATUS_SUCCESS, or STATUS_CANCELLED
      * when the connection ended first, e.g. reset by the peer before the send reached the stack);
      * STATUS_INVALID_DEVICE_STATE (not connected:

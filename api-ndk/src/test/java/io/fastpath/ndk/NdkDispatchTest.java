@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fastpath.ndk.NdkConnectionTest.Listening;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -229,6 +230,7 @@ class NdkDispatchTest {
             }
             assertEquals(6, completions.get());
             assertEquals(NtStatus.STATUS_CONNECTION_INVALID, bad(rig, s), "accept after disconnect, via the completion");
+            Reference.reachabilityFence(aRx); // posted by address until the disconnect flushed it
         }
     }
 

@@ -6,7 +6,10 @@ package io.fastpath.tdi;
  * (IoCallDriver) submits it. Building reuses the IRP (IoReuseIrp), so one IRP serves request after request;
  * building one that is still in progress throws {@link IllegalStateException}.
  *
- * <p>MDLs are native memory: {@code address} + {@code length}, valid until the IRP completes. Time-outs are
+ * <p>MDLs are native memory: {@code address} + {@code length}, valid until the IRP completes. The IRP carries
+ * only the address, so whatever owns the memory must stay reachable until then too: a direct ByteBuffer's
+ * memory is freed when the buffer is collected, which can happen as soon as its address was taken (keep it in a
+ * field, or end its scope with {@link java.lang.ref.Reference#reachabilityFence}). Time-outs are
  * TDI's: a negative count of 100 ns units relative to now ({@link Tdi#relativeTimeout}), or
  * {@link Tdi#TIMEOUT_DEFAULT} for NULL.
  */

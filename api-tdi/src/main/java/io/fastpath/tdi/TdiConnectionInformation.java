@@ -25,6 +25,10 @@ public final class TdiConnectionInformation {
         return this;
     }
 
+    /**
+     * UserData: {@code length} bytes of native memory at {@code address}, read by the request that takes this
+     * (connect data) until its IRP completes: the memory must stay valid and its owner reachable until then.
+     */
     public TdiConnectionInformation userData(long address, int length) {
         this.userData = address;
         this.userDataLength = length;

@@ -12,6 +12,11 @@ final class Req {
     int submissions;
     NtStatus returned;
     volatile Thread completedOn;
+    /**
+     * The buffer whose address the IRP carries (TdiRig.send/receive): reachable while the IRP is, as its routine
+     * holds this Req, so a GC cannot free the memory the stack still copies from or into.
+     */
+    Object memory;
     final IoCompletionRoutine routine = (i, context) -> {
         completions++;
         completedOn = Thread.currentThread();

@@ -16,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.Mbuf;
 import io.fastpath.stack.tcp.TcpConfig;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -175,6 +176,7 @@ class TdiEventTest {
                 rig.runUntil(() -> c.done() && p.accept.done() && received.size() == n, 10, "connect " + i);
                 c.assertCompleted(S);
                 assertEquals("fast open " + i, received.get(i), "the data is the stream's first bytes");
+                Reference.reachabilityFence(data); // the connect data's memory, read by address until here
                 connectData.add(String.valueOf(p.connectData));
                 Req abort = disconnect(rig.tdiA, p.a, Tdi.TDI_DISCONNECT_ABORT, 0);
                 abort.assertInline(S);
@@ -208,6 +210,7 @@ class TdiEventTest {
             Req after = send(rig.tdiB, p.b, direct("then data"), 0);
             rig.runUntil(after::done, 10, "B's send");
             assertEquals("welcome;then data", receiveAll(rig, rig.tdiA, p.a, 17));
+            Reference.reachabilityFence(welcome); // connect data, read by address until here
 
             // TDI_LISTEN(TDI_QUERY_ACCEPT) + TDI_ACCEPT with connect data, on a second pair of endpoints.
             TdiAddress addressB2 = rig.tdiB.openAddress(0, PORT + 1);
@@ -226,6 +229,7 @@ class TdiEventTest {
             acc.assertCompleted(S);
             c.assertCompleted(S);
             assertEquals("hello from the acceptor", receiveAll(rig, rig.tdiA, a2, 23));
+            Reference.reachabilityFence(hello);
         }
     }
 
@@ -258,6 +262,7 @@ class TdiEventTest {
             c.assertCompleted(NtStatus.STATUS_CANCELLED);
             rig.runUntil(p.a::idle, 5, "A idle");
             assertEquals(1, c.completions);
+            Reference.reachabilityFence(data); // the connect data, read by address until the stack took it
         }
     }
 
@@ -303,6 +308,8 @@ class TdiEventTest {
             acc.assertCompleted(S);
             c.assertCompleted(S);
             assertEquals("hello", receiveAll(rig, rig.tdiA, a2, 5));
+            Reference.reachabilityFence(big); // connect data offered by address until here
+            Reference.reachabilityFence(hello);
         }
     }
 

@@ -18,6 +18,7 @@ import io.fastpath.stack.tcp.TcpConfig;
 import io.fastpath.stack.tcp.TcpState;
 import io.fastpath.tdi.TdiEventTest.Pair;
 import io.fastpath.tdi.TdiRequestTest.Link;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -181,6 +182,7 @@ class TdiRegressionTest {
                 order, "the data, then the accept, then the release");
             rig.runFor(20);
             assertEquals(1, p.accept.completions, "B's accept completed once");
+            Reference.reachabilityFence(welcome); // connect data, read by address until here
         }
     }
 

@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.wire.Ipv4Address;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -260,6 +261,7 @@ class TdiRequestTest {
             s2.assertCompleted(S);
             assertTrue(s2.completedOn != Thread.currentThread(), "completed on the provider's own thread");
             rig.tdiB.returnChainedReceives(new Tsdu[] {kept.get(1)}, 1);
+            Reference.reachabilityFence(data); // the sends read it by address until they completed
         }
     }
 

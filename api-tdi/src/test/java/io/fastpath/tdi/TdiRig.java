@@ -158,6 +158,7 @@ final class TdiRig implements AutoCloseable {
         return b;
     }
 
+    /** The buffer's native address: keep {@code b} reachable until the stack is done with it. */
     static long addressOf(ByteBuffer b) {
         return BufferUtil.address(b);
     }
@@ -202,6 +203,7 @@ final class TdiRig implements AutoCloseable {
 
     static Req send(TdiProvider p, TdiConnection c, ByteBuffer data, int flags) {
         Req r = new Req();
+        r.memory = data;
         TdiBuild.send(r.irp, c, r.routine, null, addressOf(data), flags, data.remaining());
         r.call(p);
         return r;
@@ -209,6 +211,7 @@ final class TdiRig implements AutoCloseable {
 
     static Req receive(TdiProvider p, TdiConnection c, ByteBuffer into, int flags) {
         Req r = new Req();
+        r.memory = into;
         TdiBuild.receive(r.irp, c, r.routine, null, addressOf(into), flags, into.capacity());
         r.call(p);
         return r;

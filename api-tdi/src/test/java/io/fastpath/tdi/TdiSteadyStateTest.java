@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -161,6 +162,7 @@ class TdiSteadyStateTest {
             assertEquals(0, echo.failures);
             assertEquals(0, rig.tdiB.heldChainedReceives());
             assertEquals(1200, done[0]);
+            Reference.reachabilityFence(out); // the sends read it by address until here
         }
     }
 }

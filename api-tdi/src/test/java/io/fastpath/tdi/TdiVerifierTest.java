@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.provider.Verifier;
 import io.fastpath.tdi.TdiEventTest.Pair;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -160,6 +161,7 @@ class TdiVerifierTest {
             assertEquals(poisoned, Verifier.count(Verifier.Report.POISONED));
             assertEquals(0, rig.tdiB.heldChainedReceives());
             assertNoMisuseReported();
+            Reference.reachabilityFence(data); // the send's memory, read by address until the close
         }
     }
 

@@ -26,6 +26,11 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     WskProvider provider;
     // (the buffer and the flags are the shared Irp's: bufferAddress(), bufferLength(), flags())
     boolean hasBuffer;
+    /**
+     * The buffer's owner ({@link WskBuf#owner()}: a direct ByteBuffer, a MemorySegment; null for a raw address),
+     * held until the IRP completes so that a GC cannot free the memory while the stack still copies from or to it.
+     */
+    Object bufferOwner;
     SocketAddressV4 address;
     SocketAddressV4 address2;
     /** WskAccept's LocalAddress / RemoteAddress out-parameters (optional). */
@@ -50,9 +55,10 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
         provider = p;
     }
 
-    /** The call's buffer (a WskBuf's bytes). */
-    void buffer(long address, int length) {
+    /** The call's buffer (a WskBuf's bytes) and the object that owns its memory (or null). */
+    void buffer(long address, int length, Object owner) {
         hasBuffer = true;
+        bufferOwner = owner;
         setBuffer(address, length);
     }
 
@@ -70,6 +76,7 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     @Override
     protected void onComplete() {
         socket = null;
+        bufferOwner = null; // the provider and the stack are done with the memory
     }
 
     @Override
@@ -77,6 +84,7 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
         op = 0;
         socket = null;
         hasBuffer = false;
+        bufferOwner = null;
         address = null;
         address2 = null;
         localOut = null;

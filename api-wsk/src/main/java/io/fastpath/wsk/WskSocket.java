@@ -31,7 +31,8 @@ import java.util.Objects;
  * STATUS_FILE_FORCED_CLOSED.
  *
  * <p>Buffers: {@link WskBuf}s name the caller's native memory, which must stay valid until the IRP
- * completes. Received data is held as the stack's zero-copy descriptors (the connection's api-core
+ * completes (the IRP holds a WskBuf's ByteBuffer or MemorySegment until then). Received data is held as the
+ * stack's zero-copy descriptors (the connection's api-core
  * {@link Endpoint}) until a WskReceive copies it out or a receive event consumes or keeps it; the bytes held
  * count against the connection's receive window. The endpoint also pumps the sends and sequences the
  * disconnect; this class translates WSK's calls and events onto it. Bind and listen: {@link WskBinding};
@@ -462,7 +463,7 @@ public final class WskSocket {
 
     private static void buffer(Irp irp, WskBuf buffer) {
         if (buffer != null) {
-            irp.buffer(buffer.address() + buffer.offset(), buffer.length());
+            irp.buffer(buffer.address() + buffer.offset(), buffer.length(), buffer.owner());
         }
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.wsk.WskTestSockets.Connected;
 import java.lang.management.ManagementFactory;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,6 +65,76 @@ class WskDispatchTest {
             assertEquals(0, mismatches[0]);
             assertTrue(maxDepth[0] <= 16, "nesting depth " + maxDepth[0]);
         }
+    }
+
+    /**
+     * A buffer the caller names only through its WskBuf (no reference of its own kept) stays alive until the
+     * IRP completes: the IRP holds the WskBuf's ByteBuffer. Before, the call kept only its address, and a GC
+     * freed the memory of sends still waiting behind a full send buffer while the stack had yet to copy them
+     * (their first bytes then came back as the freed malloc chunks' list pointers). The GC is forced here.
+     */
+    @Test
+    void aBufferNamedOnlyByItsWskBufStaysAliveUntilTheIrpCompletes() throws InterruptedException {
+        try (RingRig rig = new RingRig(dir)) {
+            Connected p = connect(rig, 7, null, null);
+            // More than the send buffer and B's window together, B not reading yet: the sends after it wait.
+            final int fill = 4 << 20;
+            final int pieces = 16;
+            final int piece = 8 << 10;
+            final long total = fill + (long) pieces * piece;
+            ByteBuffer filler = patterned(0, fill);
+            Call first = new Call();
+            assertEquals(NtStatus.STATUS_PENDING, p.client().send(new WskBuf().set(filler, 0, fill), 0, first.irp()));
+            Call[] sends = new Call[pieces];
+            for (int k = 0; k < pieces; k++) {
+                sends[k] = new Call();
+                assertEquals(NtStatus.STATUS_PENDING,
+                    p.client().send(onlyItsWskBuf(fill + (long) k * piece, piece), 0, sends[k].irp()));
+            }
+            rig.runFor(50);
+            assertTrue(!sends[pieces - 1].done(), "the last send still waits for room");
+            System.gc();
+            Thread.sleep(200); // the Cleaner frees collected buffers' memory on its own thread
+            ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024);
+            WskBuf inBuf = new WskBuf().set(in, 0, in.capacity());
+            long received = 0;
+            long firstWrong = -1;
+            int wrong = 0;
+            Call receive = new Call();
+            while (received < total) {
+                p.server().receive(inBuf, 0, receive.irp());
+                rig.await(receive, 10, "receive at " + received);
+                receive.assertCompleted(NtStatus.STATUS_SUCCESS);
+                int n = (int) receive.information();
+                assertTrue(n > 0, "the stream ended early at " + received);
+                for (int k = 0; k < n; k++) {
+                    if (in.get(k) != WskTestSockets.pattern(received + k)) {
+                        wrong++;
+                        firstWrong = firstWrong < 0 ? received + k : firstWrong;
+                    }
+                }
+                received += n;
+            }
+            rig.runUntil(() -> first.done() && sends[pieces - 1].done(), 5, "sends complete");
+            for (Call c : sends) {
+                c.assertCompleted(NtStatus.STATUS_SUCCESS);
+            }
+            assertEquals(0, wrong, "bytes wrong, the first at stream offset " + firstWrong);
+            Reference.reachabilityFence(filler);
+        }
+    }
+
+    /** A WskBuf over a new direct buffer holding the stream's bytes from {@code start}; nothing else refers to it. */
+    private static WskBuf onlyItsWskBuf(long start, int length) {
+        return new WskBuf().set(patterned(start, length), 0, length);
+    }
+
+    private static ByteBuffer patterned(long start, int length) {
+        ByteBuffer b = ByteBuffer.allocateDirect(length);
+        for (int i = 0; i < length; i++) {
+            b.put(i, WskTestSockets.pattern(start + i));
+        }
+        return b;
     }
 
     /**

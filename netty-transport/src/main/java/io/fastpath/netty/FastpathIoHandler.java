@@ -235,7 +235,11 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             for (FastpathSocketChannel c : connections.values()) {
                 c.stackClosed();
             }
+            for (FastpathSocketChannel c : connects.values()) {
+                c.stackClosed(); // connects without an outcome: what they kept for the stack goes
+            }
             connections.clear();
+            connects.clear();
             orphans.clear();
             factory.handlerDestroyed();
             Eal.shared().unregisterThread();

@@ -274,7 +274,11 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             connectPromise = null;
             p.tryFailure(new ClosedChannelException());
         }
-        releaseFastOpenData();
+        if (connectRequest == 0 || stackClosed) {
+            // Else a connect is with the stack, whose record may carry the Fast Open data's address, read when the
+            // stack takes it (a connect that queued on the request ring): the data goes at the connect's outcome.
+            releaseFastOpenData();
+        }
         releaseInput();
         if (handle != 0 && !stackClosed) {
             if (config.getSoLinger() == 0) {
@@ -787,6 +791,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     void stackClosed() {
         stackClosed = true;
         inFlight.releaseAll();
+        releaseFastOpenData(); // a connect's outcome that never came
     }
 
     private void releaseInput() {

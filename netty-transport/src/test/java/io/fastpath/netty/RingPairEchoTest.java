@@ -463,6 +463,41 @@ class RingPairEchoTest {
         }
     }
 
+    /**
+     * Fast Open data of a connect that queued on the request ring (another thread's request was on it) stays with
+     * the channel until the connect's outcome, even when the channel closes at once: the record carries only the
+     * data's address, which the stack reads when it takes the record. Before, the close released the buffer at
+     * once (back to its pool, or freed), and the stack then copied memory that was no longer the data.
+     */
+    @Test
+    void fastOpenDataOfAConnectClosedBeforeTheStackTookItStaysUntilTheConnectsOutcome() throws Exception {
+        listen(new Handlers.Echo());
+        FastpathIoHandler io = client.handler(0);
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .option(FastpathChannelOption.TCP_FASTOPEN_CONNECT, true)
+            .handler(new Handlers.Collect(5)).register().sync().channel();
+        ByteBuf data = Unpooled.directBuffer(5).writeBytes("hello".getBytes(StandardCharsets.US_ASCII));
+        c.write(data);
+        int[] afterClose = {-1};
+        io.loop.submit(() -> {
+            // A request from another thread: the connect made next, on the loop, queues behind it on the ring.
+            Thread other = new Thread(() -> assertTrue(io.client.noDelay(1, true)), "foreign");
+            other.start();
+            other.join();
+            c.connect(new InetSocketAddress("10.99.0.1", 7));
+            c.close();
+            afterClose[0] = data.refCnt();
+            return null;
+        }).sync();
+        assertEquals(1, afterClose[0], "the data is kept while the stack has yet to take the connect's record");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (data.refCnt() != 0) {
+            assertTrue(System.nanoTime() < deadline, "released at the connect's outcome: " + data.refCnt());
+            Thread.sleep(5);
+        }
+        assertEquals(0, client.failures() + server.failures());
+    }
+
     @Test
     void emptyAndCancelledWritesKeepTheOrderOfTheOthers() throws Exception {
         listen(new Handlers.Echo());

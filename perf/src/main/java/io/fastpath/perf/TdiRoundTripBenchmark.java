@@ -72,6 +72,8 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     private TdiProvider tdiA;
     private TdiProvider tdiB;
     private TdiConnection client;
+    /** The send buffer: kept in a field, as the sends carry only its address (a GC would free it under them). */
+    private ByteBuffer out;
     private long outAddress;
     private final Irp send = new Irp();
     private int sendFailures;
@@ -183,7 +185,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         tdiA.callDriver(connect);
         await(connect, "connect");
         await(listen, "listen");
-        ByteBuffer out = ByteBuffer.allocateDirect(size);
+        out = ByteBuffer.allocateDirect(size);
         outAddress = BufferUtil.address(out);
         for (int i = 0; i < 1000; i++) {
             roundTrip();

@@ -25,7 +25,10 @@ public interface TcpClient {
         return new ShardedTcpClient(shards, owner);
     }
 
-    /** Opens a connection from {@code localIp} (0 = the stack's):{@code localPort} (0 = ephemeral). */
+    /**
+     * Opens a connection from {@code localIp} (0 = the stack's):{@code localPort} (0 = ephemeral). The data at
+     * {@code address} is read later (up to onConnectComplete): its owner must stay reachable until then.
+     */
     boolean connect(long requestId, int localIp, int localPort, int remoteIp, int remotePort, long address,
                     int length, boolean fastOpen, long socketOptions);
 
@@ -60,8 +63,13 @@ public interface TcpClient {
     /** Stops listening on a port (on every shard). */
     boolean stopListening(int port);
 
+    /**
+     * Sends the native memory at {@code address}, read until onSendComplete: the memory must stay valid and its
+     * owner (a direct ByteBuffer, an arena) reachable until then ({@link TcpServiceClient#send}).
+     */
     boolean send(long handle, long requestId, long address, int length);
 
+    /** As {@link #send}, as urgent data. */
     boolean sendUrgent(long handle, long requestId, long address, int length);
 
     boolean noDelay(long handle, boolean on);

@@ -370,7 +370,10 @@ public final class TcpService {
         return defaultClient().send(handle, requestId, address, length);
     }
 
-    /** Sends urgent data (default client). */
+    /**
+     * Sends urgent data (default client); as for {@link #send}, the memory stays valid, and its owner reachable,
+     * until onSendComplete.
+     */
     public boolean sendUrgent(long handle, long requestId, long address, int length) {
         return defaultClient().sendUrgent(handle, requestId, address, length);
     }

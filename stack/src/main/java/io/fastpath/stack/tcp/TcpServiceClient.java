@@ -143,8 +143,9 @@ public final class TcpServiceClient implements TcpClient {
 
     /**
      * Opens a connection that sends {@code length} bytes of native memory at {@code address} once connected,
-     * or in the SYN with {@code fastOpen} and a cached cookie (RFC 7413). The memory must stay valid until
-     * onConnectComplete. STATUS_BUFFER_OVERFLOW for more than the send buffer holds.
+     * or in the SYN with {@code fastOpen} and a cached cookie (RFC 7413). The memory must stay valid, and its
+     * owner reachable (as for {@link #send}), until onConnectComplete. STATUS_BUFFER_OVERFLOW for more than the
+     * send buffer holds.
      */
     public boolean connect(long requestId, int remoteIp, int remotePort, int localPort, long address, int length,
                            boolean fastOpen) {
@@ -233,7 +234,8 @@ public final class TcpServiceClient implements TcpClient {
 
     /**
      * Sends {@code length} bytes as urgent data (TCP's MSG_OOB, what the Windows APIs call expedited): queued
-     * after the sends before it, the urgent pointer marks the last of them. At most the send buffer's size.
+     * after the sends before it, the urgent pointer marks the last of them. At most the send buffer's size. The
+     * memory must stay valid, and its owner reachable, until onSendComplete (as for {@link #send}).
      */
     public boolean sendUrgent(long handle, long requestId, long address, int length) {
         return send(RequestType.SEND_URGENT, handle, requestId, address, length);

@@ -9,6 +9,7 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -155,6 +156,7 @@ class TcpServiceClientsTest {
             assertTrue(p.client.send(h, 1, BufferUtil.address(data), data.capacity()));
         }
         rig.pumpUntil(() -> x.bytes == 30_000 && y.bytes == 20_000, "data to both clients");
+        Reference.reachabilityFence(data); // the stack copied from its address until here
         assertTrue(x.foreign.isEmpty() && y.foreign.isEmpty(), "no client saw another's events");
 
         // A client cannot touch another's connection or listener: refused and counted, nothing happens.
@@ -243,6 +245,7 @@ class TcpServiceClientsTest {
         assertEquals(1, server.counters().drop(DropReason.RELEASE_REFUSED).get(), "only the extra one refused");
         assertEquals(0, server.tcpService().heldDescriptors());
         assertEquals(baseline, pool.inUseCount(), "no mbuf leaked");
+        Reference.reachabilityFence(data); // the stack copied from its address until the aborts
     }
 
     /** Controls that find the request ring full take the side path, in order after the requests before them. */
@@ -320,6 +323,7 @@ class TcpServiceClientsTest {
         assertTrue(a.client.send(h, 7, BufferUtil.address(big), big.capacity()));
         assertTrue(a.client.rejectRequest(h));
         rig.pumpUntil(() -> connects.size() == 1 && aCompletes.size() == 1, "refused, the send completed");
+        Reference.reachabilityFence(big); // the stack may copy from its address until the send completes
         assertEquals(NtStatus.STATUS_CONNECTION_REFUSED, connects.get(0).intValue());
         assertEquals(7, aCompletes.get(0)[0]);
         assertEquals(NtStatus.STATUS_CONNECTION_ABORTED, (int) aCompletes.get(0)[1]);
@@ -329,6 +333,7 @@ class TcpServiceClientsTest {
         ByteBuffer small = ByteBuffer.allocateDirect(10);
         assertTrue(b.client.send(b.accepted.iterator().next(), 9, BufferUtil.address(small), 10));
         rig.pumpUntil(() -> p.bytes >= 10 && !bCompletes.isEmpty(), "b's data");
+        Reference.reachabilityFence(small);
         rig.pumpFor(50);
         assertEquals(List.of(9L), bCompletes, "b completes only its own send");
         assertEquals(10, p.bytes, "the peer gets only b's bytes");

@@ -11,6 +11,7 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -189,6 +190,7 @@ class TcpServiceStallTest {
             assertTrue(p.client.abort(h));
         }
         rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+        Reference.reachabilityFence(data); // the stack copied from its address until here
     }
 
     /**
@@ -231,6 +233,7 @@ class TcpServiceStallTest {
             assertTrue(p.client.abort(h));
         }
         rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+        Reference.reachabilityFence(data); // the stack copied from its address until the aborts
     }
 
     /**
@@ -275,6 +278,7 @@ class TcpServiceStallTest {
             assertTrue(p.client.abort(h));
         }
         rig.pumpUntil(() -> server.tcpService().heldDescriptors() == 0, "nothing held");
+        Reference.reachabilityFence(data); // the stack copied from its address until here
     }
 
     /**
@@ -406,6 +410,7 @@ class TcpServiceStallTest {
         assertTrue(p.client.abort(toOther));
         rig.pumpFor(20);
         assertEquals(baseline, pool.inUseCount(), "nothing leaked");
+        Reference.reachabilityFence(data); // the stack copied from its address until the resets
     }
 
     private static long toOther(Seen s) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -135,6 +136,9 @@ class TcpServiceUrgentFloodTest {
             server.close();
             peer.close();
             rig.pumpUntil(() -> server.isClosed() && peer.isClosed(), "clients closed");
+            // The stack copies from the raw addresses until the sends complete: their buffers stay reachable.
+            Reference.reachabilityFence(one);
+            Reference.reachabilityFence(data);
         }
     }
 }

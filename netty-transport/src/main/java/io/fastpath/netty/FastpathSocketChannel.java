@@ -280,6 +280,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             releaseFastOpenData();
         }
         releaseInput();
+        inFlight.dropPendingChunk(); // read, never handed over: Netty fails the region with the rest
         if (handle != 0 && !stackClosed) {
             if (config.getSoLinger() == 0) {
                 io.client.abort(handle);
@@ -297,6 +298,7 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
     protected void doShutdownOutput() {
         if (!outputShutdown) {
             outputShutdown = true;
+            inFlight.dropPendingChunk();
             if (handle != 0 && !stackClosed) {
                 io.client.shutdown(handle);
             }
@@ -336,32 +338,32 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             return;
         }
         if (inFlight.isEmpty()) {
-            InFlightSends.removeEmptyHeads(in);
+            inFlight.removeEmptyHeads(in);
         }
-        do {
-            inFlight.startPass();
-            in.forEachFlushedMessage(submitter);
-        } while (endRegionIfOver(in));
+        inFlight.startPass();
+        in.forEachFlushedMessage(submitter);
+        Throwable failure = inFlight.reportRegionFailure();
+        if (failure != null) {
+            // As Netty's own transports: a write that failed part-way fails the channel's output (close, for an
+            // IOException with auto-close; else shutdownOutput) through flush0's handleWriteError. Nothing behind the
+            // region goes: after the response head and part of a file, a next write would desync the peer's stream.
+            throw failure instanceof Exception e ? e : new IOException(failure);
+        }
         checkSendBacklog();
     }
 
     /**
-     * Ends the file region at the head once it is over with no chunk of it left with the stack: its write succeeds
-     * (every chunk completed) or fails (it could not be read, or a chunk's send failed), and the empty writes behind
-     * it complete. True when it did and messages remain.
+     * Ends the file region at the head once every chunk of it completed: its write succeeds and the empty writes
+     * behind it complete. True when it did.
      */
-    private boolean endRegionIfOver(ChannelOutboundBuffer in) {
-        if (!inFlight.regionOver()) {
+    private boolean endRegionIfDone(ChannelOutboundBuffer in) {
+        if (!inFlight.regionDone()) {
             return false;
         }
-        Throwable failure = inFlight.endRegion();
-        if (failure != null) {
-            in.remove(failure);
-        } else {
-            in.remove();
-        }
-        InFlightSends.removeEmptyHeads(in);
-        return !in.isEmpty();
+        inFlight.endRegion();
+        in.remove();
+        inFlight.removeEmptyHeads(in);
+        return true;
     }
 
     /**
@@ -374,7 +376,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (out == null || !open || handle == 0 || stackClosed) {
             return inFlight.clearBacklog(out);
         }
-        long backlog = out.totalPendingWriteBytes() + Math.max(0, io.stack.tcp().sendQueued(handle));
+        long backlog = out.totalPendingWriteBytes() + Math.max(0, io.stack.tcp().sendQueued(handle))
+            + inFlight.regionBytesHeld();
         if (inFlight.updateBacklog(out, backlog, config.getWriteBufferHighWaterMark(),
             config.getWriteBufferLowWaterMark())) {
             io.watchBacklog(this);
@@ -390,8 +393,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
         if (msg instanceof FileRegion r) {
             return submitRegion(r);
         }
-        if (inFlight.isFull() || inFlight.regionUnread()) {
-            return false; // behind a file region: only after all of it has been read
+        if (inFlight.isFull()) {
+            return false;
         }
         ByteBuf buf = (ByteBuf) msg;
         int length = buf.readableBytes();
@@ -418,8 +421,8 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
      */
     private boolean submitRegion(FileRegion r) {
         if (inFlight.region() != r) {
-            if (r.count() == 0 || !inFlight.startRegion(r)) {
-                return false; // empty: completed at the head; else it waits to become the head
+            if (r.transferred() >= r.count() || !inFlight.startRegion(r)) {
+                return false; // nothing left to send: completed at the head; else it waits to become the head
             }
         }
         while (inFlight.wantsChunk()) {
@@ -428,9 +431,10 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
                 try {
                     chunk = readChunk(r);
                 } catch (Throwable t) {
-                    inFlight.failRegion(t);
+                    inFlight.failRegion(t); // doWrite fails the output after this pass
                     return false;
                 }
+                inFlight.chunkRead(chunk);
             }
             if (!io.client.send(handle, 0, InFlightSends.address(chunk), chunk.readableBytes())) {
                 inFlight.keepPendingChunk(chunk);
@@ -715,19 +719,21 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             } else {
                 inFlight.failRegion(Status.closed(status));
             }
-            if (!endRegionIfOver(out) && out.isEmpty()) {
+            endRegionIfDone(out);
+            if (out.isEmpty()) {
                 checkSendBacklog();
                 return;
             }
-            ((FastpathUnsafe) unsafe()).flushNow(); // the region's next chunks, or the messages behind it
+            // The region's next chunks, or the messages behind it; after a failed chunk, doWrite fails the output.
+            ((FastpathUnsafe) unsafe()).flushNow();
             return;
         }
         // Entries cancelled before their flush (emptied by Netty, never sent) may sit before the completed send.
-        InFlightSends.removeEmptyHeads(out);
+        inFlight.removeEmptyHeads(out);
         if (status == NtStatus.STATUS_SUCCESS) {
             out.remove();
             if (inFlight.isEmpty()) {
-                InFlightSends.removeEmptyHeads(out);
+                inFlight.removeEmptyHeads(out);
             }
             if (!out.isEmpty()) {
                 ((FastpathUnsafe) unsafe()).flushNow(); // checks the backlog after submitting

@@ -49,6 +49,10 @@ final class InFlightSends {
     private boolean regionRead;
     /** Why it failed (reading it, or a chunk's send), or null; no more chunks go once set. */
     private Throwable regionFailure;
+    /** The failure was handed to the channel (which fails its output), once. */
+    private boolean regionFailureReported;
+    /** Bytes of the region read and not yet completed by the stack (chunks with it and a pending one). */
+    private long regionBytesHeld;
     /** A chunk read but refused by the stack's request ring: it goes first next time. */
     private ByteBuf pendingChunk;
     /** Bytes of the chunk {@link #completeOldest} last completed. */
@@ -102,6 +106,7 @@ final class InFlightSends {
         if (wasChunk) {
             regionChunks--;
             completedBytes = buf.readableBytes();
+            regionBytesHeld -= completedBytes;
         }
         buf.release();
         return wasChunk ? CHUNK : MESSAGE;
@@ -116,14 +121,13 @@ final class InFlightSends {
         while (completeOldest() != NONE) {
             // each releases one
         }
-        if (pendingChunk != null) {
-            pendingChunk.release();
-            pendingChunk = null;
-        }
+        dropPendingChunk();
         region = null;
         regionChunks = 0;
         regionRead = false;
         regionFailure = null;
+        regionFailureReported = false;
+        regionBytesHeld = 0;
     }
 
     // ------------------------------------------------------------------------------------------ file regions
@@ -145,18 +149,19 @@ final class InFlightSends {
         regionChunks = 0;
         regionRead = false;
         regionFailure = null;
+        regionFailureReported = false;
+        regionBytesHeld = 0;
         return true;
     }
 
-    /** A region is being sent and not all of it has been handed over: messages behind it wait. */
-    boolean regionUnread() {
-        return region != null && !regionRead;
+    /** Whether another chunk of the region may be read and handed over now (at most {@link #REGION_CHUNKS}). */
+    boolean wantsChunk() {
+        return region != null && !regionRead && regionFailure == null && regionChunks < REGION_CHUNKS;
     }
 
-    /** Whether another chunk of the region may be read and handed over now. */
-    boolean wantsChunk() {
-        return region != null && !regionRead && regionFailure == null && count < ring.length
-            && regionChunks < REGION_CHUNKS;
+    /** Bytes of the region read and not yet completed by the stack: part of the channel's send backlog. */
+    long regionBytesHeld() {
+        return regionBytesHeld;
     }
 
     /** Takes the chunk the request ring refused last time, or null. */
@@ -169,6 +174,20 @@ final class InFlightSends {
     /** Keeps a chunk the request ring refused, to go first next time. */
     void keepPendingChunk(ByteBuf c) {
         pendingChunk = c;
+    }
+
+    /** Releases a chunk read but never handed over (the channel closed or shut its output down). */
+    void dropPendingChunk() {
+        if (pendingChunk != null) {
+            regionBytesHeld -= pendingChunk.readableBytes();
+            pendingChunk.release();
+            pendingChunk = null;
+        }
+    }
+
+    /** Counts a chunk just read into the bytes held (before it is handed over or kept pending). */
+    void chunkRead(ByteBuf c) {
+        regionBytesHeld += c.readableBytes();
     }
 
     /** Records a chunk the stack accepted (its reference is handed over: released on completion). */
@@ -184,29 +203,32 @@ final class InFlightSends {
         }
     }
 
-    /** The region failed (reading it, or a chunk's send): nothing more of it goes. */
+    /** The region failed (reading it, or a chunk's send): nothing more of it, nor behind it, goes. */
     void failRegion(Throwable cause) {
         if (regionFailure == null) {
             regionFailure = cause;
         }
-        if (pendingChunk != null) {
-            pendingChunk.release();
-            pendingChunk = null;
+        dropPendingChunk();
+    }
+
+    /** The region's failure, the first time it is asked for (the channel then fails its output); else null. */
+    Throwable reportRegionFailure() {
+        if (regionFailure == null || regionFailureReported) {
+            return null;
         }
+        regionFailureReported = true;
+        return regionFailure;
     }
 
-    /** Whether the region is over (all of it completed, or failed) with no chunk of it left with the stack. */
-    boolean regionOver() {
-        return region != null && regionChunks == 0 && (regionRead || regionFailure != null);
+    /** Whether all of the region was read and every chunk of it completed without a failure. */
+    boolean regionDone() {
+        return region != null && regionRead && regionChunks == 0 && regionFailure == null;
     }
 
-    /** Ends the region ({@link #regionOver()}): returns its failure, null if it went whole. */
-    Throwable endRegion() {
-        Throwable failure = regionFailure;
+    /** Forgets the region ({@link #regionDone()}: the channel removes it from the outbound buffer). */
+    void endRegion() {
         region = null;
         regionRead = false;
-        regionFailure = null;
-        return failure;
     }
 
     boolean backlogUnwritable() {
@@ -242,12 +264,12 @@ final class InFlightSends {
 
     /**
      * Completes the empty writes at the head of the outbound buffer (and drops cancelled entries, which Netty
-     * empties): nothing to send, their promises complete in order. Only with no send in flight, which would be
-     * the head.
+     * empties): nothing to send, their promises complete in order. A file region with nothing left to transfer
+     * is one, unless it is the region being sent. Only with no send in flight, which would be the head.
      */
-    static void removeEmptyHeads(ChannelOutboundBuffer in) {
+    void removeEmptyHeads(ChannelOutboundBuffer in) {
         for (Object head; (head = in.current()) instanceof ByteBuf b && !b.isReadable()
-            || head instanceof FileRegion r && r.count() == 0; ) {
+            || head instanceof FileRegion r && r != region && r.transferred() >= r.count(); ) {
             in.remove();
         }
     }

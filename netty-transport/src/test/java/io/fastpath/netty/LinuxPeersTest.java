@@ -193,12 +193,14 @@ class LinuxPeersTest {
                 }
             }});
             String url = "http://" + stackIp + ":8084/file";
-            String sum = inNamespace(60, "curl -sS --max-time 30 " + url + " " + url + " | sha256sum | cut -c1-64");
+            // Two fetches on one connection: curl prints the connects each made (1, then 0 if it kept the first).
+            String out = inNamespace(60, "d=$(mktemp -d) && cd $d && curl -sS --max-time 30 -w '%{num_connects} '"
+                + " -o a " + url + " -o b " + url + " && cat a b | sha256sum | cut -c1-64; rm -rf $d");
             java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
             sha.update(content);
             sha.update(content);
-            assertEquals(java.util.HexFormat.of().formatHex(sha.digest()), sum.trim(),
-                "the file, twice, byte for byte");
+            assertEquals("1 0 " + java.util.HexFormat.of().formatHex(sha.digest()), out.trim(),
+                "the file, twice, byte for byte, over one keep-alive connection");
         } finally {
             Files.deleteIfExists(file);
         }

@@ -153,7 +153,10 @@ public abstract class Irp<I extends Irp<I>> {
         next = null;
         clearBuffer();
         clearParameters();
-        STATE.setVolatile(this, READY);
+        // Release, not volatile: it publishes the cleared fields to the next begin() (whose CAS acquires them) and to
+        // readers of the state; nothing pairs a later read of this thread with it (cancel() and asStage() do nothing
+        // with a ready IRP), so the full fence of a volatile write bought nothing.
+        STATE.setRelease(this, READY);
         return self();
     }
 
@@ -251,7 +254,13 @@ public abstract class Irp<I extends Irp<I>> {
         // A cancel that read the routine before this still calls it: the routines allow for a completed IRP.
         CANCEL_ROUTINE.setRelease(this, (CancelRoutine<I>) null);
         onComplete();
-        STATE.setVolatile(this, COMPLETED);
+        // A release write, not a volatile one: the CAS above is the completion's one full fence. It publishes the
+        // status to whoever reads COMPLETED (an acquire), and for asStage()'s Dekker it is the completer's write
+        // of the state: a stage written before an asStage() read the state as IN_PROGRESS is seen by the read of
+        // the stage that follows the CAS (runCompletionRoutine); an asStage() that reads COMPLETING waits for
+        // COMPLETED and completes the stage itself. A volatile write here cost a second locked instruction per
+        // completion, which drains the store buffer (docs/perf/apis.md, "Provider per-event work").
+        STATE.setRelease(this, COMPLETED);
         return true;
     }
 
@@ -309,9 +318,15 @@ public abstract class Irp<I extends Irp<I>> {
             stage = s;
         }
         // Dekker with complete()/runCompletionRoutine(): this writes the stage then reads the state, the completer
-        // writes the state then reads the stage; of two volatile orders one sees the other, so the stage completes
-        // (twice at worst: CompletableFuture keeps the first, equal, value).
-        if ((int) STATE.getVolatile(this) == COMPLETED) {
+        // moves the state by CAS (IN_PROGRESS to COMPLETING) then reads the stage; of two volatile orders one sees
+        // the other, so the stage completes (twice at worst: CompletableFuture keeps the first, equal, value). Seen
+        // COMPLETING, the completer may have read the stage before this wrote it: wait for COMPLETED (the completer
+        // only fills the status block meanwhile, no routine runs) and complete the stage here.
+        int st;
+        while ((st = (int) STATE.getVolatile(this)) == COMPLETING) {
+            Thread.onSpinWait();
+        }
+        if (st == COMPLETED) {
             s.complete(IoResult.of(ioStatus));
         }
         return s.minimalCompletionStage();

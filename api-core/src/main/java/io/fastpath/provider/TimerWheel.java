@@ -26,6 +26,8 @@ public final class TimerWheel<T> {
     private final Long2ObjectHashMap<T> owners = new Long2ObjectHashMap<>();
     private final Consumer<T> onExpiry;
     private final DeadlineTimerWheel.TimerHandler handler = this::expired;
+    /** Inside {@link #poll} (an expiry action may schedule: {@link #catchUp} leaves the poll's time alone). */
+    private boolean polling;
 
     /** @param onExpiry what to do with an object whose timer expired (its id is no longer valid then) */
     public TimerWheel(long nowNs, Consumer<T> onExpiry) {
@@ -48,8 +50,29 @@ public final class TimerWheel<T> {
         return NONE;
     }
 
+    /**
+     * Moves an empty wheel's time on to {@code nowNs} in one step, as a {@link #poll} of the empty wheel does. A
+     * provider that polls only while timers wait (no clock read in a round without timers) calls it before it
+     * schedules: else the next poll would walk the ticks of the whole idle time one by one. Does nothing while
+     * timers wait (polls keep the time then) or from an expiry action (the poll in progress keeps it).
+     */
+    public void catchUp(long nowNs) {
+        if (!polling && wheel.timerCount() == 0) {
+            wheel.currentTickTime(nowNs);
+        }
+    }
+
     /** Runs the expiry action for every timer due at {@code nowNs}; returns how many. */
     public int poll(long nowNs) {
+        polling = true;
+        try {
+            return pollTicks(nowNs);
+        } finally {
+            polling = false;
+        }
+    }
+
+    private int pollTicks(long nowNs) {
         int expired = 0;
         // A poll looks at the current tick, then moves on one tick if that one is over: catch up with the clock
         // tick by tick while timers wait (each tick must be looked at), in one jump when none does.
@@ -62,6 +85,11 @@ public final class TimerWheel<T> {
         }
         wheel.currentTickTime(nowNs);
         return expired;
+    }
+
+    /** The end of the wheel's current tick (tests: how far its time has moved). */
+    long tickTime() {
+        return wheel.currentTickTime();
     }
 
     /** Timers scheduled and not yet expired or cancelled. */

@@ -50,6 +50,25 @@ class TimerWheelTest {
     }
 
     @Test
+    void catchUpMovesAnIdleWheelOnInOneStep_soAProviderThatPollsOnlyWhileTimersWaitStaysExact() {
+        // A provider reads no clock in rounds without timers (TdiProvider, NdkAdapter): an hour passes unpolled,
+        // then it catches the wheel up before it schedules. The timer fires at its deadline, not before, and the
+        // poll looks at a tick or two, not 3.6 million.
+        long hour = t0 + 3_600_000 * MS;
+        wheel.catchUp(hour);
+        assertTrue(wheel.tickTime() > hour - 2 * MS, "the wheel's time is the clock's, not an hour behind");
+        wheel.schedule("a", hour + 5 * MS);
+        assertEquals(0, wheel.poll(hour + 5 * MS - 1));
+        assertEquals(1, wheel.poll(hour + 5 * MS));
+        assertEquals(List.of("a"), fired);
+        // With a timer waiting, catchUp leaves the time to the polls (it must not skip the ticks of a waiting timer).
+        wheel.schedule("b", hour + 10 * MS);
+        wheel.catchUp(hour + 60_000 * MS);
+        assertEquals(1, wheel.poll(hour + 10 * MS));
+        assertEquals(List.of("a", "b"), fired);
+    }
+
+    @Test
     void anIdleWheelJumpsToTheClockAndADeadlineInThePastFiresAtTheNextPoll() {
         wheel.poll(t0 + 3_600_000 * MS); // an hour with no timers: one jump
         wheel.schedule("late", t0);

@@ -69,7 +69,6 @@ public final class NdkAdapter implements AutoCloseable {
     final PortTable ports;
     final DescriptorReleaser releaser = this::release;
     private long nextRequestId = 1;
-    private long nowNs;
     private long malformedFrames;
     private long crcErrors;
     private int lastMalformed;
@@ -87,7 +86,6 @@ public final class NdkAdapter implements AutoCloseable {
         this.errorHandler = errorHandler;
         this.loop = new DispatchLoop("ndk-dispatch", errorHandler, this::round);
         pump.takeEventsDirectly(loop); // on the stack's bound poll thread, events by direct call
-        this.nowNs = System.nanoTime();
     }
 
     /** NdkOpenAdapter: the calling thread becomes the dispatch thread. Uncaught callback errors are printed. */
@@ -175,7 +173,6 @@ public final class NdkAdapter implements AutoCloseable {
     private final java.util.function.IntSupplier roundWork = this::roundWork;
 
     private int roundWork() {
-        nowNs = System.nanoTime();
         int work = 0;
         for (Runnable r; (r = deferred.poll()) != null; work++) {
             run(r);
@@ -188,7 +185,11 @@ public final class NdkAdapter implements AutoCloseable {
             }
         }
         work += pump.poll();
-        work += timers.poll(nowNs);
+        if (timers.size() != 0) {
+            // A round without timers reads no clock (a System.nanoTime() per round was a visible part of the round
+            // trip: docs/perf/apis.md, "Provider per-event work"); arm() moves the wheel on before the next one.
+            work += timers.poll(System.nanoTime());
+        }
         return work;
     }
 
@@ -363,7 +364,9 @@ public final class NdkAdapter implements AutoCloseable {
     /** (Re)arms the connector's one timer: {@link NdkConnector#onTimeout} runs {@code timeoutNs} from now. */
     void arm(NdkConnector c, long timeoutNs) {
         timers.cancel(c.timer);
-        c.timer = timers.schedule(c, System.nanoTime() + timeoutNs);
+        long now = System.nanoTime();
+        timers.catchUp(now); // rounds without timers did not poll the wheel: its time moves on in one step
+        c.timer = timers.schedule(c, now + timeoutNs);
     }
 
     void disarm(NdkConnector c) {

@@ -63,7 +63,19 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     /** Claims the IRP for a request of {@code p} (IoCallDriver, or an IRP a handler hands back). */
     void begin(TdiProvider p) {
         begin(p.cancels);
-        provider = p;
+        // A release write: the cancel path reads it with a volatile read (acquire) and pairs no other access with
+        // it, so the full fence of a volatile write (a locked instruction per request) bought nothing.
+        PROVIDER.setRelease(this, p);
+    }
+
+    private static final java.lang.invoke.VarHandle PROVIDER;
+
+    static {
+        try {
+            PROVIDER = java.lang.invoke.MethodHandles.lookup().findVarHandle(Irp.class, "provider", TdiProvider.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
     }
 
     @Override

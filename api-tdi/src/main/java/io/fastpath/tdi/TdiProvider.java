@@ -124,7 +124,14 @@ public final class TdiProvider extends DispatchedProvider {
     });
     private final Consumer<TdiConnection> doWork = TdiConnection::doWork;
     private final TimerWheel<TdiConnection> timers = new TimerWheel<>(System.nanoTime(), TdiConnection::onTimer);
-    long nowNs = System.nanoTime();
+    /**
+     * The clock as this round first read it ({@link #now()}); a round reads it only if it needs it: a round with no
+     * timer set and no request that sets one reads no clock (a {@code System.nanoTime()} per round was a visible
+     * part of the round trip: docs/perf/apis.md, "Provider per-event work").
+     */
+    private long nowNs = System.nanoTime();
+    /** {@link #nowNs} was read in this round. */
+    private boolean clockRead;
 
 
     /** TSDU descriptors: their pool, the chains clients keep and their returns. */
@@ -461,7 +468,7 @@ public final class TdiProvider extends DispatchedProvider {
     private final java.util.function.IntSupplier roundWork = this::roundWork;
 
     private int roundWork() {
-        nowNs = System.nanoTime();
+        clockRead = false;
         int work = requests.drain(requestConsumer, QUEUE_CAPACITY);
         work += chains.takeReturns(false);
         work += cancels.drain();
@@ -624,12 +631,14 @@ public final class TdiProvider extends DispatchedProvider {
     }
 
     private int runTimers() {
-        return timers.poll(nowNs);
+        // Without timers the wheel needs no time: setTimer() moves it on to the clock before it schedules the next.
+        return timers.size() == 0 ? 0 : timers.poll(now());
     }
 
     /** (Re)arms the connection's one timer; {@link TdiConnection#onTimer} runs at the deadline. */
     void setTimer(TdiConnection c, long deadlineNs) {
         timers.cancel(c.timer);
+        timers.catchUp(now()); // rounds without timers did not poll the wheel: its time moves on in one step
         c.timer = timers.schedule(c, deadlineNs);
     }
 
@@ -780,7 +789,15 @@ public final class TdiProvider extends DispatchedProvider {
 
 
 
+    /** The clock: inside a round, one reading per round (the first call reads it); outside, a fresh one. */
     long now() {
-        return loop.dispatching() ? nowNs : System.nanoTime();
+        if (!loop.dispatching()) {
+            return System.nanoTime();
+        }
+        if (!clockRead) {
+            nowNs = System.nanoTime();
+            clockRead = true;
+        }
+        return nowNs;
     }
 }

@@ -224,8 +224,14 @@ public final class Tsdu {
         return (int) STATE.getVolatile(this);
     }
 
+    /**
+     * A release write: it publishes the chain's fields to the thread whose CAS ({@link #claimForReturn},
+     * {@link #hold}) or volatile read sees it. The segments' Dekker ({@link #segment} against
+     * {@link #claimForReturn}) runs on the CASes, not on this write, so a volatile write's full fence (a locked
+     * instruction per chain indicated and per chain freed) bought nothing.
+     */
     void state(int s) {
-        STATE.setVolatile(this, s);
+        STATE.setRelease(this, s);
     }
 
     /**

@@ -234,7 +234,11 @@ final class TdiReceiver {
             if (blocked || a == null) {
                 return;
             }
-            if (a.chainedHandler != null) {
+            // Under memory pressure (the stack's TCP memory at three quarters of its budget) a client that has a
+            // ClientEventReceive handler gets the data through it (it copies; the mbufs go back at once) instead of
+            // as a chain it may keep: as a Windows transport indicates through ClientEventReceive when NDIS says
+            // NDIS_STATUS_RESOURCES. A client with a chained handler only still gets chains.
+            if (a.chainedHandler != null && (a.receiveHandler == null || !provider.tcp.memoryPressure())) {
                 indicateChained(a, inc);
             } else if (a.receiveHandler != null) {
                 indicateReceive(a, inc);

@@ -22,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -538,6 +539,62 @@ class TdiEventTest {
             Req s3 = send(rig.tdiA, p.a, direct("third"), 0);
             rig.runUntil(() -> calls[0] == before + 2, 10, "indications again once taken");
             s3.assertCompleted(S);
+        }
+    }
+
+    /**
+     * Memory pressure (issue 10's rule, as WSK's RELEASE_ASAP): a client holding chains (STATUS_PENDING) while the
+     * stack's TCP memory (64 mbufs here) reaches three quarters of its budget gets the next data through its
+     * ClientEventReceive handler, which copies and gives the mbufs back at once, instead of as one more chain; once
+     * the chains are returned, chains come again. No byte is lost or reordered on the way.
+     */
+    @Test
+    void underMemoryPressureDataComesThroughClientEventReceiveInsteadOfChainsItCouldKeep() {
+        TcpConfig tcp = TcpConfig.defaults().withTimeWait(TimeUnit.MILLISECONDS.toNanos(50));
+        try (TdiRig rig = new TdiRig(dir, tcp, tcp, 64)) {
+            Pair p = new Pair(rig);
+            List<Tsdu> kept = new ArrayList<>();
+            StringBuilder copied = new StringBuilder();
+            StringBuilder all = new StringBuilder();
+            p.chained((ctx, cc, flags, length, offset, tsdu) -> {
+                kept.add(tsdu);
+                all.append(new String(tsdu.toByteArray(), StandardCharsets.US_ASCII));
+                return NtStatus.STATUS_PENDING;
+            });
+            setEvent(rig.tdiB, p.addressB, Tdi.TDI_EVENT_RECEIVE,
+                (TdiEvents.ClientEventReceive) (ctx, cc, flags, indicated, available, tsdu, out) -> {
+                    String text = new UnsafeBuffer(tsdu, indicated).getStringWithoutLengthAscii(0, indicated);
+                    copied.append(text);
+                    all.append(text);
+                    out.bytesTaken(indicated);
+                    return S;
+                }, "receive-ctx").assertInline(S);
+            p.connectAndAccept();
+            StringBuilder sent = new StringBuilder();
+            int i = 0;
+            for (; i < 60 && copied.length() == 0; i++) {
+                String m = "chunk" + i + ";";
+                sent.append(m);
+                Req s = send(rig.tdiA, p.a, direct(m), 0);
+                int before = all.length();
+                rig.runUntil(() -> s.done() && all.length() > before, 10, "indication " + m);
+            }
+            assertTrue(copied.length() > 0, "ClientEventReceive took over under pressure");
+            assertTrue(kept.size() >= 40, "not before the stack was short: " + kept.size() + " chains held");
+            assertTrue(rig.b.tcpService().memoryPressure() || kept.size() >= 48, "the stack was short");
+            assertEquals(sent.toString(), all.toString(), "every byte once, in order, chains then copies");
+            Tsdu[] descriptors = kept.toArray(new Tsdu[0]);
+            assertEquals(S, rig.tdiB.returnChainedReceives(descriptors, descriptors.length));
+            kept.clear();
+            rig.runUntil(() -> !rig.b.tcpService().memoryPressure(), 5, "the stack took the chains back");
+            int copiedBefore = copied.length();
+            Req s = send(rig.tdiA, p.a, direct("after"), 0);
+            sent.append("after");
+            rig.runUntil(() -> s.done() && all.toString().endsWith("after"), 10, "indication after the return");
+            assertEquals(copiedBefore, copied.length(), "chains again once the memory is back");
+            assertEquals(1, kept.size());
+            assertEquals(sent.toString(), all.toString());
+            assertEquals(S, rig.tdiB.returnChainedReceives(kept.toArray(new Tsdu[0]), 1));
         }
     }
 

@@ -60,20 +60,25 @@ final class TdiRig implements AutoCloseable {
 
     /** A and B with TCP configurations of their own. */
     TdiRig(Path dir, TcpConfig tcpA, TcpConfig tcpB, Agent... alongsideA) {
+        this(dir, tcpA, tcpB, 0, alongsideA);
+    }
+
+    /** With a TCP memory limit of {@code tcpMemoryMbufs} per stack (0: the pool less the reserve). */
+    TdiRig(Path dir, TcpConfig tcpA, TcpConfig tcpB, int tcpMemoryMbufs, Agent... alongsideA) {
         int n = SEQUENCE.incrementAndGet();
         pool = PktmbufPool.create("tdi" + n, 16383, 256, PktmbufPool.DEFAULT_DATA_ROOM);
         pair = RingPair.create("tdi" + n, 2048, pool, pool, EthDevPort.Config.defaults());
-        a = stack(pair.a(), dir, "tdia" + n, A_IP, tcpA);
-        b = stack(pair.b(), dir, "tdib" + n, B_IP, tcpB);
+        a = stack(pair.a(), dir, "tdia" + n, A_IP, tcpA, tcpMemoryMbufs);
+        b = stack(pair.b(), dir, "tdib" + n, B_IP, tcpB, tcpMemoryMbufs);
         runnerA = StackRunner.start(a, StackRunner.backoff(), alongsideA);
         runnerB = StackRunner.start(b, StackRunner.backoff());
         tdiA = TdiProvider.open(a, errors::add);
         tdiB = TdiProvider.open(b, errors::add);
     }
 
-    private static Stack stack(Port port, Path dir, String name, int ip, TcpConfig tcp) {
+    private static Stack stack(Port port, Path dir, String name, int ip, TcpConfig tcp, int tcpMemoryMbufs) {
         return new Stack(port, StackConfig.builder().name(name).address(ip, 24).tcp(tcp)
-            .countersFile(dir.resolve(name + ".counters")).build());
+            .tcpMemory(tcpMemoryMbufs, 1024).countersFile(dir.resolve(name + ".counters")).build());
     }
 
     void runUntil(BooleanSupplier done, long seconds, String what) {

@@ -158,4 +158,27 @@ public final class ClientPump implements AutoCloseable {
     public void close() {
         client.close();
     }
+
+    /**
+     * Ends the client and waits, up to {@link #SETTLE_NS}, until every shard's poll thread has carried that out:
+     * its connections reset, their queued sends dropped, so the stack reads and writes no memory a request of this
+     * client named any more. A provider completes the IRPs still with the stack only after this (their buffers'
+     * owners may go then). Does not wait on a shard's own poll thread (it would wait for itself; the close is
+     * carried out in its next cycle), nor past the time limit (a stack whose poll thread stopped reads nothing
+     * either). Returns whether the close is done.
+     */
+    public boolean closeAndAwait() {
+        client.close();
+        Thread self = Thread.currentThread();
+        for (TcpService s : services) {
+            if (s.pollThread() == self) {
+                return client.isClosed();
+            }
+        }
+        long deadline = System.nanoTime() + SETTLE_NS;
+        while (!client.isClosed() && System.nanoTime() - deadline < 0) {
+            LockSupport.parkNanos(100_000);
+        }
+        return client.isClosed();
+    }
 }

@@ -246,21 +246,25 @@ public abstract class Irp<I extends Irp<I>> {
             }
             return false;
         }
-        if (Verifier.ENABLED) {
-            verifyCompletedAt = Verifier.irpCompleted(this);
+        try {
+            if (Verifier.ENABLED) {
+                verifyCompletedAt = Verifier.irpCompleted(this);
+            }
+            ioStatus.set(status, information, object);
+            next = null;
+            // A cancel that read the routine before this still calls it: the routines allow for a completed IRP.
+            CANCEL_ROUTINE.setRelease(this, (CancelRoutine<I>) null);
+            onComplete();
+        } finally {
+            // A release write, not a volatile one: the CAS above is the completion's one full fence. It publishes
+            // the status to whoever reads COMPLETED (an acquire), and for asStage()'s Dekker it is the completer's
+            // write of the state: a stage written before an asStage() read the state as IN_PROGRESS is seen by the
+            // read of the stage that follows the CAS (runCompletionRoutine); an asStage() that reads COMPLETING
+            // waits for COMPLETED and completes the stage itself. A volatile write here cost a second locked
+            // instruction per completion, which drains the store buffer (docs/perf/apis.md, "Provider per-event
+            // work"). In a finally: whatever threw above, an asStage() spinning on COMPLETING never spins forever.
+            STATE.setRelease(this, COMPLETED);
         }
-        ioStatus.set(status, information, object);
-        next = null;
-        // A cancel that read the routine before this still calls it: the routines allow for a completed IRP.
-        CANCEL_ROUTINE.setRelease(this, (CancelRoutine<I>) null);
-        onComplete();
-        // A release write, not a volatile one: the CAS above is the completion's one full fence. It publishes the
-        // status to whoever reads COMPLETED (an acquire), and for asStage()'s Dekker it is the completer's write
-        // of the state: a stage written before an asStage() read the state as IN_PROGRESS is seen by the read of
-        // the stage that follows the CAS (runCompletionRoutine); an asStage() that reads COMPLETING waits for
-        // COMPLETED and completes the stage itself. A volatile write here cost a second locked instruction per
-        // completion, which drains the store buffer (docs/perf/apis.md, "Provider per-event work").
-        STATE.setRelease(this, COMPLETED);
         return true;
     }
 

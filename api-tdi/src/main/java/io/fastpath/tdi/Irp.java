@@ -63,8 +63,9 @@ public final class Irp extends io.fastpath.provider.Irp<Irp> {
     /** Claims the IRP for a request of {@code p} (IoCallDriver, or an IRP a handler hands back). */
     void begin(TdiProvider p) {
         begin(p.cancels);
-        // A release write: the cancel path reads it with a volatile read (acquire) and pairs no other access with
-        // it, so the full fence of a volatile write (a locked instruction per request) bought nothing.
+        // A release write: the dispatch thread sees it through the request queue that carries the IRP; a cancel
+        // drained before it is visible finds no provider (cancelNow ignores it) and is carried out once the request
+        // has run (TdiProvider.onRequest checks cancelRequested), so no full fence is needed here.
         PROVIDER.setRelease(this, p);
     }
 

@@ -505,6 +505,9 @@ public final class TdiProvider extends DispatchedProvider {
         requests.close(); // waits for a call from another thread that is queuing
         pump.settle(() -> drainClosing() + completer.runDeferred());
         byHandle.clear();
+        // The stack resets what is left, stops the listeners and takes back every descriptor; only once it has
+        // are the IRPs still with it completed, so a caller told STATUS_CANCELLED may reuse its memory at once.
+        pump.closeAndAwait();
         for (int i = 0; i < tracked.length; i++) {
             Irp irp = tracked[i];
             if (irp != null && irp.inProgress()) {
@@ -513,7 +516,6 @@ public final class TdiProvider extends DispatchedProvider {
             }
         }
         completer.runDeferred();
-        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "TDI provider of " + stack.config().name());
         }
@@ -532,6 +534,9 @@ public final class TdiProvider extends DispatchedProvider {
     private void onRequest(Object request) {
         if (request instanceof Irp irp) {
             execute(irp);
+            if (irp.cancelRequested() && irp.inProgress()) {
+                cancelNow(irp); // IoCancelIrp arrived before the queued call ran: it found nothing to cancel then
+            }
         }
     }
 

@@ -513,11 +513,14 @@ public final class WskProvider extends DispatchedProvider {
         }
         // The stack answers the resets and returns what was in flight: send completions, closes, data.
         pump.settle(() -> runWork() + completer.runDeferred());
+        // The stack resets what is left, stops the listeners and takes back every descriptor; only once it has
+        // are the IRPs still with it completed: their buffers' owners go with the completion, and a send the stack
+        // still copied from (a peer opening its window late) would read freed memory.
+        pump.closeAndAwait();
         for (WskSocket s : new ArrayList<>(byId.values())) {
             s.finishForcibly();
         }
         completer.runDeferred();
-        pump.close(); // the stack resets what is left, stops the listeners and takes back every descriptor
         if (Verifier.ENABLED) {
             Verifier.providerClosed(cancels, "WSK provider of " + stack.config().name());
         }

@@ -315,8 +315,9 @@ public final class WskSocket {
      * WskDisconnect.
      */
     public NtStatus send(WskBuf buffer, int flags, Irp irp) {
+        Objects.requireNonNull(buffer, "buffer"); // before start(): a refused call leaves the IRP as it was
         Irp i = start(irp, OP_SEND);
-        buffer(i, Objects.requireNonNull(buffer, "buffer"));
+        buffer(i, buffer);
         i.flags(flags);
         return provider.submit(i);
     }
@@ -329,8 +330,9 @@ public final class WskSocket {
      * pending receives complete with STATUS_CONNECTION_RESET.
      */
     public NtStatus receive(WskBuf buffer, int flags, Irp irp) {
+        Objects.requireNonNull(buffer, "buffer"); // before start(): a refused call leaves the IRP as it was
         Irp i = start(irp, OP_RECEIVE);
-        buffer(i, Objects.requireNonNull(buffer, "buffer"));
+        buffer(i, buffer);
         i.flags(flags);
         return provider.submit(i);
     }

@@ -581,7 +581,8 @@ class TdiEventTest {
             }
             assertTrue(copied.length() > 0, "ClientEventReceive took over under pressure");
             assertTrue(kept.size() >= 40, "not before the stack was short: " + kept.size() + " chains held");
-            assertTrue(rig.b.tcpService().memoryPressure() || kept.size() >= 48, "the stack was short");
+            // (The switch itself proves the stack was short when it indicated: memoryPressure() is its only way to the
+            // copying handler. Read here it may already be over: the copies gave their mbufs back.)
             assertEquals(sent.toString(), all.toString(), "every byte once, in order, chains then copies");
             Tsdu[] descriptors = kept.toArray(new Tsdu[0]);
             assertEquals(S, rig.tdiB.returnChainedReceives(descriptors, descriptors.length));

@@ -95,13 +95,17 @@ class RingPairEchoTest {
     }
 
     private Channel listen(ChannelHandler handler) throws InterruptedException {
+        return listen(handler, 7);
+    }
+
+    private Channel listen(ChannelHandler handler, int port) throws InterruptedException {
         return new ServerBootstrap().group(server).channel(FastpathServerSocketChannel.class)
             .childHandler(new ChannelInitializer<SocketChannel>() {
                 @Override
                 protected void initChannel(SocketChannel ch) {
                     ch.pipeline().addLast(handler);
                 }
-            }).bind(7).sync().channel();
+            }).bind(port).sync().channel();
     }
 
     /**
@@ -268,11 +272,13 @@ class RingPairEchoTest {
             new Random(17).nextBytes(content);
             Files.write(shortFile, content);
             for (boolean closedFile : new boolean[] {false, true}) {
-                // The server side collects what arrives until our FIN (its channel then closes).
+                // The server side collects what arrives until our FIN (its channel then closes). A port per case:
+                // the first listener's stop reaches the stack asynchronously.
+                int port = closedFile ? 8 : 7;
                 Handlers.Collect collect = new Handlers.Collect(Integer.MAX_VALUE);
-                Channel listener = listen(collect);
+                Channel listener = listen(collect, port);
                 Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
-                    .handler(new ChannelInboundHandlerAdapter()).connect("10.99.0.1", 7).sync().channel();
+                    .handler(new ChannelInboundHandlerAdapter()).connect("10.99.0.1", port).sync().channel();
                 FileChannel fc = FileChannel.open(shortFile, StandardOpenOption.READ);
                 if (closedFile) {
                     fc.close();

@@ -3,18 +3,14 @@ package io.fastpath.stack.tcp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.agrona.BufferUtil;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -57,37 +53,23 @@ class TcpServiceDirectEventsTest {
     }
 
     /** A client and what it saw; as a taker it takes its events on the test thread unless told otherwise. */
-    private static class Side implements TcpEventHandler, DirectEventTaker, Runnable {
-        final TcpServiceClient client;
-        long handle;
-        final ByteArrayOutputStream received = new ByteArrayOutputStream();
-        final List<String> order = new ArrayList<>();
-        final List<long[]> held = new ArrayList<>();
-        final List<Long> completed = new ArrayList<>();
-        boolean release = true;
+    private static final class Side extends RecordingClient implements DirectEventTaker {
         /** As a taker: whether it takes its events on this thread, and whether it takes them when asked. */
         boolean here = true;
         boolean busy;
         int takes;
-        /** Runs inside onReceive (a completion routine that makes a request). */
-        Runnable onData;
-
-        Side(TcpServiceClient client) {
-            this.client = client;
-        }
-
         /** Whether the rig's pump polls this client (off: only the stack's direct delivery and explicit polls). */
         boolean rigPolls = true;
+
+        Side(TcpServiceClient client) {
+            super(client);
+        }
 
         @Override
         public void run() {
             if (rigPolls) {
                 poll();
             }
-        }
-
-        void poll() {
-            client.pollEvents(this);
         }
 
         @Override
@@ -101,51 +83,6 @@ class TcpServiceDirectEventsTest {
                 takes++;
                 client.pollEvents(this);
             }
-        }
-
-        @Override
-        public void onConnectComplete(long requestId, long h, int status) {
-            assertEquals(NtStatus.STATUS_SUCCESS, status);
-            handle = h;
-        }
-
-        @Override
-        public void onAccepted(int listenPort, long h, int remoteIp, int remotePort) {
-            handle = h;
-        }
-
-        @Override
-        public void onReceive(long h, long mbuf, long address, int length) {
-            byte[] bytes = new byte[length];
-            new UnsafeBuffer(address, length).getBytes(0, bytes);
-            received.writeBytes(bytes);
-            order.add(new String(bytes, StandardCharsets.US_ASCII));
-            if (release) {
-                assertTrue(client.release(h, mbuf, length));
-            } else {
-                held.add(new long[] {h, mbuf, length});
-            }
-            if (onData != null) {
-                onData.run();
-            }
-        }
-
-        @Override
-        public void onSendComplete(long requestId, long h, int bytes, int status) {
-            assertEquals(NtStatus.STATUS_SUCCESS, status);
-            completed.add(requestId);
-        }
-
-        @Override
-        public void onPeerClosed(long h) {
-        }
-
-        @Override
-        public void onClosed(long h, int status) {
-        }
-
-        String text() {
-            return received.toString(StandardCharsets.US_ASCII);
         }
     }
 

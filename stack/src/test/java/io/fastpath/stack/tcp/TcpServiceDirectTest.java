@@ -8,15 +8,12 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.counters.DropReason;
 import io.fastpath.stack.wire.Ipv4Address;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.agrona.BufferUtil;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -56,79 +53,13 @@ class TcpServiceDirectTest {
         rig.close();
     }
 
-    /** One client's view: its connection, the bytes it received (kept or released), its send completions. */
-    private static final class Side implements TcpEventHandler, Runnable {
-        final TcpServiceClient client;
-        long handle;
-        final ByteArrayOutputStream received = new ByteArrayOutputStream();
-        final List<long[]> held = new ArrayList<>();
-        final List<Long> completed = new ArrayList<>();
-        boolean release = true;
-        int listenStatus = -1;
-
-        Side(TcpServiceClient client) {
-            this.client = client;
-        }
-
-        @Override
-        public void run() {
-            client.pollEvents(this);
-        }
-
-        @Override
-        public void onListenComplete(int port, int status) {
-            listenStatus = status;
-        }
-
-        @Override
-        public void onConnectComplete(long requestId, long h, int status) {
-            assertEquals(NtStatus.STATUS_SUCCESS, status);
-            handle = h;
-        }
-
-        @Override
-        public void onAccepted(int listenPort, long h, int remoteIp, int remotePort) {
-            handle = h;
-        }
-
-        @Override
-        public void onReceive(long h, long mbuf, long address, int length) {
-            byte[] bytes = new byte[length];
-            new UnsafeBuffer(address, length).getBytes(0, bytes);
-            received.writeBytes(bytes);
-            if (release) {
-                assertTrue(client.release(h, mbuf, length));
-            } else {
-                held.add(new long[] {h, mbuf, length});
-            }
-        }
-
-        @Override
-        public void onSendComplete(long requestId, long h, int bytes, int status) {
-            assertEquals(NtStatus.STATUS_SUCCESS, status);
-            completed.add(requestId);
-        }
-
-        @Override
-        public void onPeerClosed(long h) {
-        }
-
-        @Override
-        public void onClosed(long h, int status) {
-        }
-
-        String text() {
-            return received.toString(StandardCharsets.US_ASCII);
-        }
-    }
-
-    private Side serverSide;
-    private Side peerSide;
+    private RecordingClient serverSide;
+    private RecordingClient peerSide;
 
     /** A connection between a client on each stack, made with direct requests. */
     private void connect() {
-        serverSide = new Side(server.tcpService().newClient());
-        peerSide = new Side(peer.tcpService().newClient());
+        serverSide = new RecordingClient(server.tcpService().newClient());
+        peerSide = new RecordingClient(peer.tcpService().newClient());
         rig.polled.add(serverSide);
         rig.polled.add(peerSide);
         long before = serverSide.client.requestPosition();
@@ -141,7 +72,7 @@ class TcpServiceDirectTest {
     }
 
     /** Sends one ASCII character from {@code side} (from whichever thread calls). */
-    private boolean send(Side side, char ch, long requestId) {
+    private boolean send(RecordingClient side, char ch, long requestId) {
         ByteBuffer b = ByteBuffer.allocateDirect(1).put(0, (byte) ch);
         synchronized (keep) {
             keep.add(b); // valid until the test ends
@@ -149,7 +80,7 @@ class TcpServiceDirectTest {
         return side.client.send(side.handle, requestId, BufferUtil.address(b), 1);
     }
 
-    private void sendFromAnotherThread(Side side, char ch, long requestId) throws InterruptedException {
+    private void sendFromAnotherThread(RecordingClient side, char ch, long requestId) throws InterruptedException {
         boolean[] ok = new boolean[1];
         Thread t = new Thread(() -> ok[0] = send(side, ch, requestId), "foreign");
         t.start();
@@ -199,7 +130,7 @@ class TcpServiceDirectTest {
                 return length;
             }
         });
-        Side raw = new Side(peer.tcpService().newClient());
+        RecordingClient raw = new RecordingClient(peer.tcpService().newClient());
         rig.polled.add(raw);
         assertTrue(raw.client.connect(2, B_IP, RAW_PORT, 0));
         rig.pumpUntil(() -> raw.handle != 0, "raw connection");

@@ -265,6 +265,69 @@ class TdiRequestTest {
         }
     }
 
+    /**
+     * IoCancelIrp that overtakes its request: a receive queued from another thread is cancelled, and the cancel is
+     * carried out in a round before the one that runs the receive (the cancel finds nothing to cancel then). The
+     * receive must still complete STATUS_CANCELLED once it has run, not wait for data. Made deterministic with the
+     * round's request limit: the request queue is full (4,096 queries from another thread), the first query's
+     * routine, run inside the round's drain, has a third thread queue the receive into the slot it freed and cancel
+     * it; the drain stops at its limit before the receive, and the cancel queue is drained later in that round.
+     */
+    @Test
+    void aCancelCarriedOutBeforeItsQueuedRequestRanTakesEffectOnceTheRequestRuns() throws Exception {
+        try (TdiRig rig = new TdiRig(dir)) {
+            Link link = new Link(rig, 5006);
+            ByteBuffer into = ByteBuffer.allocateDirect(10);
+            Req receive = new Req();
+            receive.memory = into;
+            TdiBuild.receive(receive.irp, link.b, receive.routine, null, TdiRig.addressOf(into), 0, into.capacity());
+            int limit = 4096; // TdiProvider.QUEUE_CAPACITY: the queue's size and a round's drain limit
+            Req[] queries = new Req[limit];
+            boolean[] overtaken = new boolean[1];
+            for (int i = 0; i < limit; i++) {
+                queries[i] = new Req();
+                TdiBuild.queryInformation(queries[i].irp, link.addressB, queries[i].routine, null,
+                    Tdi.TDI_QUERY_ADDRESS_INFO);
+            }
+            TdiBuild.queryInformation(queries[0].irp, link.addressB, (irp, context) -> {
+                queries[0].routine.onComplete(irp, context);
+                Thread third = new Thread(() -> {
+                    receive.call(rig.tdiB); // queued: not the dispatch thread
+                    overtaken[0] = receive.irp.cancel();
+                });
+                third.start();
+                try {
+                    third.join();
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            }, null, Tdi.TDI_QUERY_ADDRESS_INFO);
+            Thread other = new Thread(() -> {
+                for (Req q : queries) {
+                    q.call(rig.tdiB);
+                }
+            });
+            other.start();
+            other.join();
+            for (Req q : queries) {
+                q.assertPending(); // queued, none run yet: the test thread is B's dispatch thread
+            }
+            rig.tdiB.dispatch(); // one round: 4,096 queries run, the receive waits, its cancel is carried out
+            assertTrue(overtaken[0], "the receive was in progress when cancelled");
+            for (Req q : queries) {
+                q.assertCompleted(S);
+            }
+            rig.runUntil(receive::done, 5, "the overtaken cancel completes the receive once it has run");
+            receive.assertCompleted(NtStatus.STATUS_CANCELLED);
+
+            Req s = send(rig.tdiA, link.a, direct("still connected"), 0);
+            Req r2 = receive(rig.tdiB, link.b, into, 0);
+            rig.runUntil(() -> s.done() && r2.done(), 5, "the connection goes on");
+            r2.assertCompleted(S);
+            Reference.reachabilityFence(into);
+        }
+    }
+
     /** IoCancelIrp (from another thread): a pending receive, listen and connect complete STATUS_CANCELLED once. */
     @Test
     void cancelCompletesPendingReceiveListenAndConnectWithStatusCancelled_ioCancelIrp() throws Exception {

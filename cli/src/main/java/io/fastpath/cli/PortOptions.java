@@ -110,17 +110,6 @@ final class PortOptions implements AutoCloseable {
         }
     }
 
-    /**
-     * The vdev string with the queue count where the PMD takes it as an argument: net_af_packet's
-     * {@code qpairs=N} (net_tap and the others take it from the port configuration).
-     */
-    static String vdevWithQueues(String vdev, int queues) {
-        if (queues > 1 && vdev.startsWith("net_af_packet") && !vdev.contains("qpairs=")) {
-            return vdev + ",qpairs=" + queues;
-        }
-        return vdev;
-    }
-
     /** All shards with {@code --queues N > 1}, else null (the one stack is {@link #stack}). */
     StackShards shards() {
         return shards;
@@ -223,7 +212,7 @@ final class PortOptions implements AutoCloseable {
         pool = PktmbufPool.create(config.name() + "_pool", poolSize);
         try {
             EthDevPort.Config portConfig = EthDevPort.Config.defaults().withQueues(queues);
-            EthDevPort ethdev = vdev != null ? EthDevPort.openVdev(vdevWithQueues(vdev, queues), pool, portConfig)
+            EthDevPort ethdev = vdev != null ? EthDevPort.openVdev(EthDevPort.vdevWithQueues(vdev, queues), pool, portConfig)
                 : EthDevPort.openDevice(pci.get(0), pool, portConfig);
             if (vdev == null && !macGiven) {
                 // A NIC: the stack answers on the NIC's own address (a tap's kernel side owns its MAC, a NIC's

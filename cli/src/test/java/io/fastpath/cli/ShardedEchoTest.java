@@ -5,6 +5,7 @@ import static io.fastpath.cli.CommandLineTest.readUntilReady;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fastpath.dpdk.EthDevPort;
 import io.fastpath.testkit.NetNs;
 import io.fastpath.testkit.Shell;
 import java.io.BufferedReader;
@@ -39,11 +40,11 @@ class ShardedEchoTest {
         assertTrue(e.getMessage().contains("--queues > 1 with send --api wsk: not yet"), e.getMessage());
         String[] many = {"echo", "--vdev", "x", "--ip", "10.0.0.2/24", "--listen", "7", "--queues", "17"};
         org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> Main.run(many));
-        assertEquals("net_af_packet0,iface=v0,qpairs=4", PortOptions.vdevWithQueues("net_af_packet0,iface=v0", 4));
-        assertEquals("net_af_packet0,iface=v0,qpairs=2", PortOptions.vdevWithQueues("net_af_packet0,iface=v0,qpairs=2",
+        assertEquals("net_af_packet0,iface=v0,qpairs=4", EthDevPort.vdevWithQueues("net_af_packet0,iface=v0", 4));
+        assertEquals("net_af_packet0,iface=v0,qpairs=2", EthDevPort.vdevWithQueues("net_af_packet0,iface=v0,qpairs=2",
             4), "an explicit qpairs stays");
-        assertEquals("net_tap0,iface=t0", PortOptions.vdevWithQueues("net_tap0,iface=t0", 4));
-        assertEquals("net_af_packet0,iface=v0", PortOptions.vdevWithQueues("net_af_packet0,iface=v0", 1));
+        assertEquals("net_tap0,iface=t0", EthDevPort.vdevWithQueues("net_tap0,iface=t0", 4));
+        assertEquals("net_af_packet0,iface=v0", EthDevPort.vdevWithQueues("net_af_packet0,iface=v0", 1));
     }
 
     @Test

@@ -184,6 +184,18 @@ public final class EthDevPort implements Port {
     }
 
     /**
+     * The vdev string with {@code queues} queue pairs where the PMD takes the count as an argument:
+     * net_af_packet's {@code qpairs=N} is added unless given (net_tap, net_ring and NICs take it from the port
+     * configuration, so their strings come back unchanged, as does any string for one queue).
+     */
+    public static String vdevWithQueues(String vdev, int queues) {
+        if (queues > 1 && vdev.startsWith("net_af_packet") && !vdev.contains("qpairs=")) {
+            return vdev + ",qpairs=" + queues;
+        }
+        return vdev;
+    }
+
+    /**
      * Creates the device named by a vdev string ({@code net_tap0,iface=fp0}: the name, then its arguments,
      * exactly as EAL's {@code --vdev} takes it) and starts it as a port.
      *

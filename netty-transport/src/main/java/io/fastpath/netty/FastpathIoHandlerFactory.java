@@ -122,7 +122,7 @@ final class FastpathIoHandlerFactory implements IoHandlerFactory {
         try {
             if (port == null) {
                 pool = PktmbufPool.create((name.length() <= 20 ? name : shortName) + "_pool", s.poolSize());
-                EthDevPort ethdev = EthDevPort.openVdev(vdevWithQueues(s.vdev(), s.queues()), pool,
+                EthDevPort ethdev = EthDevPort.openVdev(EthDevPort.vdevWithQueues(s.vdev(), s.queues()), pool,
                     EthDevPort.Config.defaults().withQueues(s.queues()));
                 opened = s.pcap() != null ? new PcapPort(ethdev, Path.of(s.pcap())) : ethdev;
                 port = opened;
@@ -143,14 +143,6 @@ final class FastpathIoHandlerFactory implements IoHandlerFactory {
             }
             throw e;
         }
-    }
-
-    /** net_af_packet takes its queue pairs in the vdev string; net_tap and NICs from the port configuration. */
-    static String vdevWithQueues(String vdev, int queues) {
-        if (queues > 1 && vdev.startsWith("net_af_packet") && !vdev.contains("qpairs=")) {
-            return vdev + ",qpairs=" + queues;
-        }
-        return vdev;
     }
 
     int queues() {

@@ -160,18 +160,45 @@ public final class Mbuf {
     /**
      * What {@code rte_pktmbuf_reset} does: an mbuf fresh from the pool, empty, one segment, headroom
      * {@code RTE_PKTMBUF_HEADROOM} (or the whole buffer if smaller).
+     *
+     * <p>In as few stores as the layout allows, as DPDK's receive paths rearm an mbuf: {@code data_off},
+     * {@code refcnt}, {@code nb_segs} and {@code port} ({@code rearm_data}) in one 8-byte store, with the
+     * reference count 1 every mbuf the pool hands out has ({@code rte_pktmbuf_prefree_seg} sets it before an mbuf
+     * goes back); {@code packet_type} and {@code pkt_len} in one, {@code data_len} and {@code vlan_tci} in one.
+     * {@code next} and {@code tx_offload}, the fields it resets on the header's second cache line, are written
+     * only when they are not zero already (a freed mbuf's {@code next} always is): a frame that asks no offload
+     * then leaves that line unwritten, and a receiver on another CPU that read it keeps its copy.
      */
     public static void reset(long m) {
-        ALL.set(LONG, m + MBUF_NEXT, 0L);
-        ALL.set(INT, m + MBUF_PKT_LEN, 0);
-        ALL.set(LONG, m + MBUF_TX_OFFLOAD, 0L);
-        ALL.set(SHORT, m + MBUF_VLAN_TCI, (short) 0);
+        ALL.set(LONG, m + MBUF_DATA_OFF, REARM_BASE | Math.min((int) PKTMBUF_HEADROOM, bufLen(m)));
+        ALL.set(LONG, m + MBUF_PACKET_TYPE, 0L);
+        ALL.set(INT, m + MBUF_DATA_LEN, 0);
         ALL.set(SHORT, m + MBUF_VLAN_TCI_OUTER, (short) 0);
-        ALL.set(SHORT, m + MBUF_NB_SEGS, (short) 1);
-        ALL.set(SHORT, m + MBUF_PORT, (short) PORT_INVALID);
         ALL.set(LONG, m + MBUF_OL_FLAGS, ALL.get(LONG, m + MBUF_OL_FLAGS) & MBUF_F_EXTERNAL);
-        ALL.set(INT, m + MBUF_PACKET_TYPE, 0);
-        ALL.set(SHORT, m + MBUF_DATA_OFF, (short) Math.min((int) PKTMBUF_HEADROOM, bufLen(m)));
-        ALL.set(SHORT, m + MBUF_DATA_LEN, (short) 0);
+        if (ALL.get(LONG, m + MBUF_NEXT) != 0L) {
+            ALL.set(LONG, m + MBUF_NEXT, 0L);
+        }
+        if (ALL.get(LONG, m + MBUF_TX_OFFLOAD) != 0L) {
+            ALL.set(LONG, m + MBUF_TX_OFFLOAD, 0L);
+        }
+    }
+
+    /**
+     * {@code rearm_data} with {@code data_off} 0: refcnt 1, nb_segs 1, port invalid, each at its offset from
+     * {@code data_off} in the native byte order. The fields are 16 bits each and {@code pkt_len} follows
+     * {@code packet_type}, {@code vlan_tci} {@code data_len}, as {@link Layouts} (probed against DPDK) says;
+     * the class refuses to load otherwise.
+     */
+    private static final long REARM_BASE = rearmBase();
+
+    private static long rearmBase() {
+        if (MBUF_REFCNT != MBUF_DATA_OFF + 2 || MBUF_NB_SEGS != MBUF_DATA_OFF + 4 || MBUF_PORT != MBUF_DATA_OFF + 6
+            || MBUF_PKT_LEN != MBUF_PACKET_TYPE + 4 || MBUF_VLAN_TCI != MBUF_DATA_LEN + 2) {
+            throw new ExceptionInInitializerError("struct rte_mbuf: rearm_data or rx_descriptor_fields1 moved");
+        }
+        if (java.nio.ByteOrder.nativeOrder() != java.nio.ByteOrder.LITTLE_ENDIAN) {
+            throw new ExceptionInInitializerError("Mbuf.reset assumes a little-endian host");
+        }
+        return (1L << 16) | (1L << 32) | ((long) PORT_INVALID << 48);
     }
 }

@@ -83,10 +83,19 @@ final class MbufIpOutput implements IpOutput {
         if (Budget.ENABLED) {
             stack.budget().mark(Budget.BUILT);
         }
+        int nextHop = routes.nextHop(destination);
+        if (nextHop == Routes.NO_ROUTE) {
+            counters.noRoute.incrementRelease();
+            free(m);
+            return;
+        }
+        // The neighbour first, so that the Ethernet header is written once, with it (-1: not known yet; the frame
+        // then waits for ARP in resolveAndSend, which writes the destination when the answer comes).
+        long neighbour = stack.neighbour(nextHop);
         int frameLength = HEADERS + segmentLength;
         out.wrap(Mbuf.dataAddress(m), Math.max(frameLength, MIN_FRAME));
         eth.wrap(out, 0, frameLength);
-        eth.writeHeader(0L, mac, EthernetFrame.ETHERTYPE_IPV4);
+        eth.writeHeader(neighbour >= 0 ? neighbour : 0L, mac, EthernetFrame.ETHERTYPE_IPV4);
         ip.wrap(out, EthernetFrame.HEADER_LENGTH, frameLength - EthernetFrame.HEADER_LENGTH);
         ip.writeHeader(Ipv4Packet.DEFAULT_TTL, Ipv4Packet.PROTOCOL_TCP, source, destination, segmentLength,
             ipId++ & 0xFFFF);
@@ -104,13 +113,11 @@ final class MbufIpOutput implements IpOutput {
         if (Budget.ENABLED) {
             stack.budget().mark(Budget.FRAME);
         }
-        int nextHop = routes.nextHop(destination);
-        if (nextHop == Routes.NO_ROUTE) {
-            counters.noRoute.incrementRelease();
-            free(m);
-            return;
+        if (neighbour >= 0) {
+            stack.transmitResolved(m);
+        } else {
+            stack.resolveAndSend(m, nextHop);
         }
-        stack.resolveAndSend(m, nextHop);
     }
 
     /** Whether frames may ask the port to compute IPv4 and TCP checksums (RTE_ETH_TX_OFFLOAD_*_CKSUM). */

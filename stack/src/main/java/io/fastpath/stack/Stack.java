@@ -684,6 +684,19 @@ public final class Stack implements Agent, AutoCloseable {
         resolveAndSend(m, nextHop);
     }
 
+    /**
+     * The MAC to send to {@code nextHop} now, or -1 when ARP does not know it yet (then nothing changed: {@link
+     * #resolveAndSend} starts the resolution). A STALE entry used here starts its validation, as in resolveAndSend.
+     */
+    long neighbour(int nextHop) {
+        return arp.resolve(nextHop, nowNs);
+    }
+
+    /** Sends a frame whose Ethernet destination {@link #neighbour} gave. */
+    void transmitResolved(long m) {
+        transmit(m);
+    }
+
     /** Sends a frame whose Ethernet destination is still to be filled in, once ARP knows the next hop. */
     void resolveAndSend(long m, int nextHop) {
         long neighbour = arp.resolve(nextHop, nowNs);

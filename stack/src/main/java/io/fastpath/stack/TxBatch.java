@@ -26,6 +26,8 @@ final class TxBatch {
     private Thread cacheThread;
     private long allocCache;
     private int txCount;
+    /** Bytes of the frames in {@link #tx}: summed as each frame is queued, while its mbuf header is in cache. */
+    private long txBytes;
     private boolean draining;
     private int freeCount;
 
@@ -95,6 +97,7 @@ final class TxBatch {
             }
         }
         tx.set(txCount++, m);
+        txBytes += Mbuf.pktLen(m);
     }
 
     void free(long m) {
@@ -118,20 +121,18 @@ final class TxBatch {
         if (txCount == 0) {
             return;
         }
-        long bytes = 0;
-        for (int i = 0; i < txCount; i++) {
-            bytes += Mbuf.pktLen(tx.get(i));
-        }
         int sent = port.transmit(tx, 0, txCount);
         if (Budget.ENABLED) {
             budget.mark(Budget.TX);
         }
         int left = txCount - sent;
+        long keptBytes = 0;
         for (int i = sent; i < txCount; i++) {
-            bytes -= Mbuf.pktLen(tx.get(i));
+            keptBytes += Mbuf.pktLen(tx.get(i)); // not sent (the port's queue is full): rare
         }
         counters.txFrames.getAndAddRelease(sent);
-        counters.txBytes.getAndAddRelease(bytes);
+        counters.txBytes.getAndAddRelease(txBytes - keptBytes);
+        txBytes = keptBytes;
         if (left > 0 && !draining) {
             // The port's queue is full: keep the rest for the next duty cycle (back-pressure, not loss).
             for (int i = 0; i < left; i++) {
@@ -145,6 +146,7 @@ final class TxBatch {
             tx.freeRange(sent, left);
         }
         txCount = 0;
+        txBytes = 0;
     }
 
     void flushFree() {

@@ -112,7 +112,8 @@ final class ClientEvents {
     }
 
     private void keep(int type, long handle, long a, long b, int c, int d) {
-        int at = (directFirst + directCount) % directCapacity * DIRECT_STRIDE;
+        int slot = directFirst + directCount; // both below directCapacity: a compare, not a division
+        int at = (slot >= directCapacity ? slot - directCapacity : slot) * DIRECT_STRIDE;
         long[] r = direct;
         r[at] = type;
         r[at + 1] = handle;
@@ -169,7 +170,7 @@ final class ClientEvents {
         long[] r = direct;
         for (int limit = 2 * directCapacity; n < limit && directCount > 0; n++) {
             int at = directFirst * DIRECT_STRIDE;
-            directFirst = (directFirst + 1) % directCapacity;
+            directFirst = directFirst + 1 == directCapacity ? 0 : directFirst + 1;
             directCount--;
             directDelivered++;
             long handle = r[at + 1];
@@ -201,7 +202,7 @@ final class ClientEvents {
         long[] r = direct;
         while (directCount > 0) {
             int at = directFirst * DIRECT_STRIDE;
-            directFirst = (directFirst + 1) % directCapacity;
+            directFirst = directFirst + 1 == directCapacity ? 0 : directFirst + 1;
             directCount--;
             int type = (int) r[at];
             long handle = r[at + 1];

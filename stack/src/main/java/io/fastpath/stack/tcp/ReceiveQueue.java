@@ -43,6 +43,20 @@ final class ReceiveQueue {
         this.oLen = new int[oooCapacity];
     }
 
+    /**
+     * The slot after {@code slot}, and {@code first + n} for {@code n <= capacity} taken round the ring: a compare,
+     * not a division (the capacity is no power of two; an {@code idiv} on every segment received and every one
+     * consumed costs more than the rest of the bookkeeping).
+     */
+    private int next(int slot) {
+        int n = slot + 1;
+        return n == capacity ? 0 : n;
+    }
+
+    private int wrap(int slot) {
+        return slot >= capacity ? slot - capacity : slot;
+    }
+
     /** Bytes waiting for the application. */
     int bytes() {
         return bytes;
@@ -88,7 +102,7 @@ final class ReceiveQueue {
         if (n >= len[first]) {
             releaser.release(mbuf[first]);
             mbuf[first] = 0;
-            first = (first + 1) % capacity;
+            first = next(first);
             count--;
         } else {
             address[first] += n;
@@ -100,7 +114,7 @@ final class ReceiveQueue {
     void takeHead() {
         bytes -= len[first];
         mbuf[first] = 0;
-        first = (first + 1) % capacity;
+        first = next(first);
         count--;
     }
 
@@ -109,7 +123,7 @@ final class ReceiveQueue {
         if (count == capacity) {
             return false;
         }
-        int at = (first + count) % capacity;
+        int at = wrap(first + count);
         mbuf[at] = m;
         address[at] = addr;
         len[at] = length;

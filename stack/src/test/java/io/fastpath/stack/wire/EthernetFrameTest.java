@@ -57,4 +57,30 @@ class EthernetFrameTest {
         assertEquals("EthernetFrame{dst=ff:ff:ff:ff:ff:ff, src=52:54:00:12:34:56, type=0x806, length=42}",
             frame.wrap(buffer, 0, 42).toString());
     }
+
+    /** writeHeader's two overlapping 8-byte stores leave the bytes the three field writers leave, and nothing else. */
+    @Test
+    void writeHeaderWritesWhatTheFieldWritersWrite() {
+        java.util.Random random = new java.util.Random(1309);
+        UnsafeBuffer a = new UnsafeBuffer(new byte[40]);
+        UnsafeBuffer b = new UnsafeBuffer(new byte[40]);
+        EthernetFrame fa = new EthernetFrame();
+        EthernetFrame fb = new EthernetFrame();
+        for (int round = 0; round < 100_000; round++) {
+            byte[] junk = new byte[40];
+            random.nextBytes(junk);
+            a.putBytes(0, junk);
+            b.putBytes(0, junk);
+            int offset = random.nextInt(26);
+            long destination = random.nextLong(); // the writers take the low 48 bits
+            long source = random.nextLong();
+            int type = random.nextInt();
+            fa.wrap(a, offset, 14);
+            fb.wrap(b, offset, 14);
+            fa.destination(destination).source(source).etherType(type);
+            fb.writeHeader(destination, source, type);
+            assertEquals(java.util.HexFormat.of().formatHex(a.byteArray()),
+                java.util.HexFormat.of().formatHex(b.byteArray()), "round " + round);
+        }
+    }
 }

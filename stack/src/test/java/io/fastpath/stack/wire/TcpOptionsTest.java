@@ -158,4 +158,56 @@ class TcpOptionsTest {
         parse("020405b4" + "0402" + "080a" + "ac1aac35" + "00000000" + "01" + "030307");
         assertEquals("TcpOptions{mss=1460 ws=7 sackPermitted ts=2887429173/0 }", options.toString());
     }
+
+    /**
+     * The aligned-timestamps shortcut of {@link TcpOptions#parse(org.agrona.DirectBuffer, int, int)} finds what the
+     * option-by-option walk finds: random 12-byte regions (half of them with the NOP, NOP, timestamps prefix, some
+     * with the prefix at another place or a near miss of it), regions of other lengths, at random offsets.
+     */
+    @Test
+    void alignedTimestampsShortcutAgreesWithTheWalk() {
+        java.util.Random random = new java.util.Random(1308);
+        UnsafeBuffer b = new UnsafeBuffer(new byte[64]);
+        TcpOptions fast = new TcpOptions();
+        TcpOptions walk = new TcpOptions();
+        int shortcuts = 0;
+        for (int round = 0; round < 200_000; round++) {
+            byte[] bytes = new byte[64];
+            random.nextBytes(bytes);
+            b.putBytes(0, bytes);
+            int offset = random.nextInt(20);
+            int length = random.nextInt(4) == 0 ? random.nextInt(41) : 12;
+            switch (random.nextInt(4)) {
+                case 0, 1 -> b.putInt(offset, TcpOptions.ALIGNED_TIMESTAMPS_PREFIX, java.nio.ByteOrder.BIG_ENDIAN);
+                case 2 -> b.putInt(offset, TcpOptions.ALIGNED_TIMESTAMPS_PREFIX ^ (1 << random.nextInt(32)),
+                    java.nio.ByteOrder.BIG_ENDIAN);
+                default -> {
+                }
+            }
+            if (length == 12 && b.getInt(offset, java.nio.ByteOrder.BIG_ENDIAN) == TcpOptions.ALIGNED_TIMESTAMPS_PREFIX) {
+                shortcuts++;
+            }
+            String where = "round " + round;
+            assertEquals(walk.parseEach(b, offset, length), fast.parse(b, offset, length), where);
+            assertEquals(walk.hasTimestamps(), fast.hasTimestamps(), where);
+            assertEquals(walk.tsVal(), fast.tsVal(), where);
+            assertEquals(walk.tsEcr(), fast.tsEcr(), where);
+            assertEquals(walk.hasMss(), fast.hasMss(), where);
+            assertEquals(walk.mss(), fast.mss(), where);
+            assertEquals(walk.hasWindowScale(), fast.hasWindowScale(), where);
+            assertEquals(walk.windowScale(), fast.windowScale(), where);
+            assertEquals(walk.sackPermitted(), fast.sackPermitted(), where);
+            assertEquals(walk.sackBlockCount(), fast.sackBlockCount(), where);
+            for (int i = 0; i < walk.sackBlockCount(); i++) {
+                assertEquals(walk.sackLeft(i), fast.sackLeft(i), where);
+                assertEquals(walk.sackRight(i), fast.sackRight(i), where);
+            }
+            assertEquals(walk.hasFastOpen(), fast.hasFastOpen(), where);
+            assertEquals(walk.fastOpenCookieOffset(), fast.fastOpenCookieOffset(), where);
+            assertEquals(walk.fastOpenCookieLength(), fast.fastOpenCookieLength(), where);
+            // The walk again on the same instance: parse leaves nothing behind that the next parse would see.
+            fast.parseEach(b, 0, 0);
+        }
+        assertTrue(shortcuts > 50_000, "the shortcut ran " + shortcuts + " times");
+    }
 }

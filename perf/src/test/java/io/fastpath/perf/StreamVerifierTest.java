@@ -33,7 +33,7 @@ class StreamVerifierTest {
 
     @Test
     void aWrongByteIsReportedAtItsStreamOffset() {
-        for (int bad : new int[] {0, 7, 8, 255, 256, 4099, 65_535, 65_536, 99_999}) {
+        for (int bad : new int[] {0, 7, 8, 31, 32, 33, 63, 255, 256, 1459, 1460, 4099, 8_979, 65_535, 65_536, 99_999}) {
             UnsafeBuffer s = stream(100_000);
             s.putByte(bad, (byte) (s.getByte(bad) ^ 0x10));
             StreamVerifier v = new StreamVerifier();

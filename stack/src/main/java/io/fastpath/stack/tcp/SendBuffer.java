@@ -1,5 +1,6 @@
 package io.fastpath.stack.tcp;
 
+import io.fastpath.dpdk.NativeMemory;
 import java.nio.ByteBuffer;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -58,9 +59,9 @@ final class SendBuffer {
         int n = Math.min(len, free());
         int at = (head + length) & mask;
         int first = Math.min(n, mask + 1 - at);
-        ring.putBytes(at, src, offset, first);
+        put(ring, at, src, offset, first);
         if (n > first) {
-            ring.putBytes(0, src, offset + first, n - first);
+            put(ring, 0, src, offset + first, n - first);
         }
         length += n;
         return n;
@@ -70,9 +71,20 @@ final class SendBuffer {
     void copy(int seq, int len, MutableDirectBuffer dst, int dstOffset) {
         int at = seq & mask;
         int first = Math.min(len, mask + 1 - at);
-        dst.putBytes(dstOffset, ring, at, first);
+        put(dst, dstOffset, ring, at, first);
         if (len > first) {
-            dst.putBytes(dstOffset + first, ring, 0, len - first);
+            put(dst, dstOffset + first, ring, 0, len - first);
+        }
+    }
+
+    /** {@code dst.putBytes(dstOffset, src, srcOffset, len)}, through memcpy when both are native and it is long. */
+    private static void put(MutableDirectBuffer dst, int dstOffset, DirectBuffer src, int srcOffset, int len) {
+        if (len >= NativeMemory.MIN_COPY && dst.byteArray() == null && src.byteArray() == null) {
+            dst.boundsCheck(dstOffset, len); // as putBytes would (an application's source range included)
+            src.boundsCheck(srcOffset, len);
+            NativeMemory.copy(dst.addressOffset() + dstOffset, src.addressOffset() + srcOffset, len);
+        } else {
+            dst.putBytes(dstOffset, src, srcOffset, len);
         }
     }
 

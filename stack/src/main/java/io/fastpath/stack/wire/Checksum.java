@@ -34,19 +34,41 @@ public final class Checksum {
 
     /**
      * Adds {@code [offset, offset + length)} to {@code initialSum} and returns the folded partial sum.
-     * Words are read 64 bits at a time and summed as two 32-bit halves: one's complement addition is
-     * associative and commutative, so a wider accumulator folded at the end gives the same 16-bit sum
-     * (RFC 1071 §2(B), §2(C)). {@code length} must be below 2<sup>30</sup> so the accumulator cannot wrap.
+     * Words are read 64 bits at a time, in little-endian order, and summed as two 32-bit halves into four
+     * accumulators (independent additions: the loop is not one chain of dependent adds); the 16-bit sum of
+     * little-endian words is the byte-swapped sum of the big-endian ones (RFC 1071 §2(B)), and one's complement
+     * addition is associative and commutative, so wider accumulators folded at the end give the same 16-bit sum
+     * (§2(C)). The last 0-7 bytes are summed as big-endian words after it. {@code length} must be below
+     * 2<sup>30</sup> so the accumulators cannot wrap.
      *
      * @param initialSum a previous partial sum (any {@code int}, taken as unsigned 32 bits), or {@code 0}
      */
     public static int partialSum(DirectBuffer buffer, int offset, int length, int initialSum) {
-        long sum = initialSum & 0xFFFF_FFFFL;
         int i = offset;
         final int end = offset + length;
-        for (; end - i >= 8; i += 8) {
-            final long word = buffer.getLong(i, NETWORK);
-            sum += (word >>> 32) + (word & 0xFFFF_FFFFL);
+        long sum = initialSum & 0xFFFF_FFFFL;
+        if (end - i >= 8) {
+            long s0 = 0;
+            long s1 = 0;
+            long s2 = 0;
+            long s3 = 0;
+            for (; end - i >= 32; i += 32) {
+                final long w0 = buffer.getLong(i, ByteOrder.LITTLE_ENDIAN);
+                final long w1 = buffer.getLong(i + 8, ByteOrder.LITTLE_ENDIAN);
+                final long w2 = buffer.getLong(i + 16, ByteOrder.LITTLE_ENDIAN);
+                final long w3 = buffer.getLong(i + 24, ByteOrder.LITTLE_ENDIAN);
+                s0 += (w0 >>> 32) + (w0 & 0xFFFF_FFFFL);
+                s1 += (w1 >>> 32) + (w1 & 0xFFFF_FFFFL);
+                s2 += (w2 >>> 32) + (w2 & 0xFFFF_FFFFL);
+                s3 += (w3 >>> 32) + (w3 & 0xFFFF_FFFFL);
+            }
+            for (; end - i >= 8; i += 8) {
+                final long w = buffer.getLong(i, ByteOrder.LITTLE_ENDIAN);
+                s0 += (w >>> 32) + (w & 0xFFFF_FFFFL);
+            }
+            // Each accumulator is below 2^59 (length < 2^30): their sum cannot wrap.
+            final int little = fold(s0 + s1 + s2 + s3);
+            sum += ((little & 0xFF) << 8) | (little >>> 8);
         }
         if (end - i >= 4) {
             sum += buffer.getInt(i, NETWORK) & 0xFFFF_FFFFL;

@@ -33,6 +33,38 @@ class ChecksumProperties {
         assertEquals(naiveChecksum(bytes, skip, bytes.length - skip), Checksum.checksum(buffer, skip, bytes.length - skip));
     }
 
+    /** RFC 1071's sum read literally from an unsigned 32-bit start: big-endian words, carries folded at the end. */
+    static int naivePartialSum(byte[] bytes, int offset, int length, int initialSum) {
+        long sum = initialSum & 0xFFFF_FFFFL;
+        for (int i = 0; i < length; i += 2) {
+            final int high = bytes[offset + i] & 0xFF;
+            final int low = i + 1 < length ? bytes[offset + i + 1] & 0xFF : 0;
+            sum += (high << 8) | low;
+        }
+        while ((sum >>> 16) != 0) {
+            sum = (sum & 0xFFFF) + (sum >>> 16);
+        }
+        return (int) sum;
+    }
+
+    /**
+     * The unrolled little-endian loop (32 and 8 bytes a step, byte-swapped at the end) against the literal sum:
+     * ranges of every length and start up to segment sizes, any starting sum, and all-ones data (whose sum
+     * folds to 0xFFFF, the one's complement zero that must not turn into 0).
+     */
+    @Property
+    void partialSumEqualsNaiveReferenceForLongRangesAndAnyStart_rfc1071(
+            @ForAll @Size(max = 3000) byte[] bytes, @ForAll @IntRange(max = 40) int skip, @ForAll int initialSum,
+            @ForAll boolean allOnes) {
+        Assume.that(skip <= bytes.length);
+        if (allOnes) {
+            java.util.Arrays.fill(bytes, (byte) 0xFF);
+        }
+        final UnsafeBuffer buffer = new UnsafeBuffer(bytes);
+        assertEquals(naivePartialSum(bytes, skip, bytes.length - skip, initialSum),
+            Checksum.partialSum(buffer, skip, bytes.length - skip, initialSum));
+    }
+
     @Property
     void partialSumContinuesAcrossAnEvenSplit_rfc1071_s2(@ForAll @Size(max = 200) byte[] bytes,
                                                          @ForAll @IntRange(max = 100) int halfSplit) {

@@ -1,0 +1,37 @@
+package io.fastpath.dpdk;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * Copies between native addresses with the C library's {@code memcpy}, a critical downcall (no thread-state
+ * transition, no allocation). For bulk payload: a segment's bytes from a send buffer into its mbuf, an
+ * application's data into a send buffer. At these sizes (kilobytes, into memory another core read last) glibc's
+ * copy (aligned stores, {@code rep movsb} above its threshold) measured twice as fast as the JIT's
+ * {@code Unsafe.copyMemory} stub on the bulk benchmark's sender (docs/perf/bulk.md, 2026-12-06 night); for a few
+ * hundred bytes or less the call costs more than it saves, so callers keep the JIT's copy below
+ * {@link #MIN_COPY}. Any thread; nothing is checked: both ranges must be valid and must not overlap.
+ */
+public final class NativeMemory {
+    /** The smallest copy worth the downcall. */
+    public static final int MIN_COPY = 512;
+
+    private static final MethodHandle MEMCPY = Linker.nativeLinker().downcallHandle(
+        Linker.nativeLinker().defaultLookup().find("memcpy").orElseThrow(),
+        FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+            ValueLayout.JAVA_LONG), Linker.Option.critical(false));
+
+    private NativeMemory() {
+    }
+
+    /** Copies {@code length} bytes from native address {@code source} to native address {@code destination}. */
+    public static void copy(long destination, long source, int length) {
+        try {
+            long ignored = (long) MEMCPY.invokeExact(destination, source, (long) length);
+        } catch (Throwable t) {
+            throw new AssertionError("memcpy", t);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 package io.fastpath.stack.tcp;
 
-import io.fastpath.dpdk.NativeMemory;
+import io.fastpath.libc.NativeMemory;
 import java.nio.ByteBuffer;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;

@@ -1,4 +1,4 @@
-package io.fastpath.dpdk;
+package io.fastpath.libc;
 
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -13,6 +13,10 @@ import java.lang.invoke.MethodHandle;
  * {@code Unsafe.copyMemory} stub on the bulk benchmark's sender (docs/perf/bulk.md, 2026-12-06 night); for a few
  * hundred bytes or less the call costs more than it saves, so callers keep the JIT's copy below
  * {@link #MIN_COPY}. Any thread; nothing is checked: both ranges must be valid and must not overlap.
+ *
+ * <p>In dpdk-bindings, the one module allowed restricted FFM methods, but in a package of its own: it needs
+ * only the C library, and TCP (which calls it) imports nothing of {@code io.fastpath.dpdk}
+ * (docs/architecture.md, "Layers"), so the device-free TCP rigs run it on plain native memory.
  */
 public final class NativeMemory {
     /** The smallest copy worth the downcall. */

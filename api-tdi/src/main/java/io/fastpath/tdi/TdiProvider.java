@@ -57,7 +57,8 @@ import org.agrona.collections.Long2ObjectHashMap;
  * or refused (RST for the SYN: the peer's connect fails with "connection refused").
  */
 public final class TdiProvider extends DispatchedProvider {
-    private static final int QUEUE_CAPACITY = 4096;
+    /** The request queue's size and how many requests one round takes (package-visible for a test). */
+    static final int QUEUE_CAPACITY = 4096;
     private static final int MAX_COMPLETION_DEPTH = 16;
     /** TDI_DISCONNECT with a NULL time-out: the transport default, under one second. */
     static final long DEFAULT_DISCONNECT_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(900);

@@ -281,7 +281,7 @@ class TdiRequestTest {
             Req receive = new Req();
             receive.memory = into;
             TdiBuild.receive(receive.irp, link.b, receive.routine, null, TdiRig.addressOf(into), 0, into.capacity());
-            int limit = 4096; // TdiProvider.QUEUE_CAPACITY: the queue's size and a round's drain limit
+            int limit = TdiProvider.QUEUE_CAPACITY; // the queue's size and a round's drain limit
             Req[] queries = new Req[limit];
             boolean[] overtaken = new boolean[1];
             for (int i = 0; i < limit; i++) {
@@ -314,6 +314,8 @@ class TdiRequestTest {
             }
             rig.tdiB.dispatch(); // one round: 4,096 queries run, the receive waits, its cancel is carried out
             assertTrue(overtaken[0], "the receive was in progress when cancelled");
+            assertTrue(receive.irp.inProgress() && !receive.done(),
+                "the receive has not run yet: its cancel was carried out before it (else this tests nothing)");
             for (Req q : queries) {
                 q.assertCompleted(S);
             }

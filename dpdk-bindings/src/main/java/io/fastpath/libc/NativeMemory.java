@@ -30,10 +30,20 @@ public final class NativeMemory {
     private NativeMemory() {
     }
 
+    /**
+     * The most one critical downcall copies: a thread in a critical call holds off safepoints (a GC waits for it),
+     * so an application's send of many MiB into an empty send buffer is copied in pieces of this size (~5-15 µs each
+     * here), not in one call of a millisecond.
+     */
+    static final int MAX_PIECE = 64 * 1024;
+
     /** Copies {@code length} bytes from native address {@code source} to native address {@code destination}. */
     public static void copy(long destination, long source, int length) {
         try {
-            long ignored = (long) MEMCPY.invokeExact(destination, source, (long) length);
+            for (int done = 0; done < length; done += MAX_PIECE) {
+                long piece = Math.min(MAX_PIECE, length - done);
+                long ignored = (long) MEMCPY.invokeExact(destination + done, source + done, piece);
+            }
         } catch (Throwable t) {
             throw new AssertionError("memcpy", t);
         }

@@ -145,8 +145,7 @@ final class TxBatch {
             counters.drop(DropReason.TX_RING_FULL).getAndAddRelease(left);
             tx.freeRange(sent, left);
         }
-        txCount = 0;
-        txBytes = 0;
+        txCount = 0; // txBytes is keptBytes, 0 here: the frames the port did not take were freed
     }
 
     void flushFree() {

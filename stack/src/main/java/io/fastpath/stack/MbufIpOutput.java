@@ -90,7 +90,7 @@ final class MbufIpOutput implements IpOutput {
             return;
         }
         // The neighbour first, so that the Ethernet header is written once, with it (-1: not known yet; the frame
-        // then waits for ARP in resolveAndSend, which writes the destination when the answer comes).
+        // then waits for ARP, which writes the destination when the answer comes).
         long neighbour = stack.neighbour(nextHop);
         int frameLength = HEADERS + segmentLength;
         out.wrap(Mbuf.dataAddress(m), Math.max(frameLength, MIN_FRAME));
@@ -114,9 +114,9 @@ final class MbufIpOutput implements IpOutput {
             stack.budget().mark(Budget.FRAME);
         }
         if (neighbour >= 0) {
-            stack.transmitResolved(m);
+            stack.transmit(m);
         } else {
-            stack.resolveAndSend(m, nextHop);
+            stack.sendOnceResolved(m, nextHop);
         }
     }
 

@@ -686,15 +686,10 @@ public final class Stack implements Agent, AutoCloseable {
 
     /**
      * The MAC to send to {@code nextHop} now, or -1 when ARP does not know it yet (then nothing changed: {@link
-     * #resolveAndSend} starts the resolution). A STALE entry used here starts its validation, as in resolveAndSend.
+     * #sendOnceResolved} starts the resolution). A STALE entry used here starts its validation, as in resolveAndSend.
      */
     long neighbour(int nextHop) {
         return arp.resolve(nextHop, nowNs);
-    }
-
-    /** Sends a frame whose Ethernet destination {@link #neighbour} gave. */
-    void transmitResolved(long m) {
-        transmit(m);
     }
 
     /** Sends a frame whose Ethernet destination is still to be filled in, once ARP knows the next hop. */
@@ -705,6 +700,14 @@ public final class Stack implements Agent, AutoCloseable {
             transmit(m);
             return;
         }
+        sendOnceResolved(m, nextHop);
+    }
+
+    /**
+     * Parks a frame for a next hop {@link #neighbour} does not know (-1) and starts its resolution; the destination
+     * is written when the answer comes. Dropped (ARP_QUEUE_FULL) when the hop's parking is full.
+     */
+    void sendOnceResolved(long m, int nextHop) {
         long evictions = arp.evictions();
         int slot = arp.startResolution(nextHop, nowNs);
         if (arp.evictions() != evictions) {
@@ -788,7 +791,8 @@ public final class Stack implements Agent, AutoCloseable {
         return out.canTransmit();
     }
 
-    private void transmit(long m) {
+    /** Queues a finished frame, its Ethernet destination written, for this duty cycle's tx burst. */
+    void transmit(long m) {
         out.transmit(m);
     }
 

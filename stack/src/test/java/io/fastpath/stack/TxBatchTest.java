@@ -58,8 +58,7 @@ class TxBatchTest {
             MbufArray rx = new MbufArray(64);
             MbufArray scratch = new MbufArray(1);
             long queuedBytes = 0;
-            long receivedFrames = 0;
-            long receivedBytes = 0;
+            long[] received = {0, 0}; // frames and bytes received so far (receiveAll adds to them)
             for (int round = 0; round < 2_000; round++) {
                 int frames = 1 + random.nextInt(TxBatch.TX_BATCH / 2);
                 for (int i = 0; i < frames && batch.canTransmit(); i++) {
@@ -72,30 +71,28 @@ class TxBatchTest {
                 }
                 port.limit = random.nextInt(4) == 0 ? TxBatch.TX_BATCH : random.nextInt(3);
                 batch.flush();
-                int n;
-                while ((n = pair.b().receive(rx, 64)) > 0) {
-                    for (int i = 0; i < n; i++) {
-                        receivedFrames++;
-                        receivedBytes += Mbuf.pktLen(rx.get(i));
-                    }
-                    rx.freeAll(n);
-                }
-                assertEquals(receivedFrames, counters.txFrames.get(), "round " + round);
-                assertEquals(receivedBytes, counters.txBytes.get(), "round " + round);
+                receiveAll(pair.b(), rx, received);
+                assertEquals(received[0], counters.txFrames.get(), "round " + round);
+                assertEquals(received[1], counters.txBytes.get(), "round " + round);
             }
             port.limit = TxBatch.TX_BATCH;
             batch.flush();
-            int n;
-            while ((n = pair.b().receive(rx, 64)) > 0) {
-                for (int i = 0; i < n; i++) {
-                    receivedFrames++;
-                    receivedBytes += Mbuf.pktLen(rx.get(i));
-                }
-                rx.freeAll(n);
+            receiveAll(pair.b(), rx, received);
+            assertEquals(queuedBytes, received[1], "every frame left in the end");
+            assertEquals(received[0], counters.txFrames.get());
+            assertEquals(received[1], counters.txBytes.get());
+        }
+    }
+
+    /** Receives and frees every frame waiting at {@code port}, adding to {@code totals} its frames and bytes. */
+    private static void receiveAll(Port port, MbufArray rx, long[] totals) {
+        int n;
+        while ((n = port.receive(rx, 64)) > 0) {
+            for (int i = 0; i < n; i++) {
+                totals[0]++;
+                totals[1] += Mbuf.pktLen(rx.get(i));
             }
-            assertEquals(queuedBytes, receivedBytes, "every frame left in the end");
-            assertEquals(receivedFrames, counters.txFrames.get());
-            assertEquals(receivedBytes, counters.txBytes.get());
+            rx.freeAll(n);
         }
     }
 }

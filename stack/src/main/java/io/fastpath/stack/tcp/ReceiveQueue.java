@@ -44,15 +44,15 @@ final class ReceiveQueue {
     }
 
     /**
-     * The slot after {@code slot}, and {@code first + n} for {@code n <= capacity} taken round the ring: a compare,
-     * not a division (the capacity is no power of two; an {@code idiv} on every segment received and every one
-     * consumed costs more than the rest of the bookkeeping).
+     * The slot after {@code slot}: a compare, not a division (the capacity is no power of two; an {@code idiv} on
+     * every segment received and every one consumed costs more than the rest of the bookkeeping).
      */
     private int next(int slot) {
         int n = slot + 1;
         return n == capacity ? 0 : n;
     }
 
+    /** {@code first + n} for {@code n <= capacity}, taken round the ring (below twice the capacity: one compare). */
     private int wrap(int slot) {
         return slot >= capacity ? slot - capacity : slot;
     }

@@ -5,8 +5,10 @@ import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
 import io.fastpath.stack.shard.FlowOwner;
 import io.fastpath.stack.shard.StackShards;
+import io.fastpath.stack.tcp.DirectEventTaker;
 import io.fastpath.stack.tcp.LocalPorts;
 import io.fastpath.stack.tcp.TcpEventHandler;
+import io.fastpath.stack.tcp.TcpService;
 import io.fastpath.stack.tcp.TcpServiceClient;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandle;
@@ -105,6 +107,25 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
     @Override
     public void initialize() {
         Eal.shared().registerThread();
+        // This thread runs the stack's duty cycles from now on: what the channels ask between them (sends,
+        // releases, connects, closes) is carried out by direct calls instead of request records read a duty cycle
+        // later (docs/architecture.md, "Direct requests"). From any other thread they still take the rings.
+        stack.bindPollThread();
+        // And the client's events skip the event ring: kept in a plain queue on this thread, they are delivered by
+        // the pollEvents that follows every duty cycle here (run, runOnce), ahead of anything on the ring
+        // (docs/architecture.md, "Direct events").
+        Thread loopThread = Thread.currentThread();
+        client.directEvents(new DirectEventTaker() {
+            @Override
+            public boolean eventsOnThisThread() {
+                return Thread.currentThread() == loopThread && !destroyed;
+            }
+
+            @Override
+            public void takeDirectEvents() {
+                // Nothing now: this loop's pollEvents comes right after the duty cycle and takes them.
+            }
+        });
     }
 
     @Override
@@ -115,10 +136,22 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         } catch (RuntimeException | Error e) {
             failed("a fastpath stack duty cycle", e);
         }
-        work += pollEvents();
-        work += runShardRequests();
-        if (!orphans.isEmpty()) {
-            work += expireOrphans();
+        // The channels' sends and releases of this turn leave in one transmit burst when the turn's events are done
+        // (TcpService.holdOutput), not one burst each.
+        TcpService service = stack.tcpService();
+        boolean held = service.holdOutput();
+        try {
+            work += pollEvents();
+            work += runShardRequests();
+            if (!orphans.isEmpty()) {
+                work += expireOrphans();
+            }
+        } finally {
+            try {
+                service.releaseOutput(held);
+            } catch (RuntimeException | Error e) {
+                failed("the turn's output", e);
+            }
         }
         if (work > 0 || context == null || !context.canBlock()) {
             idleTurns = 0;

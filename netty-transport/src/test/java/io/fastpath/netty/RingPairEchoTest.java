@@ -165,6 +165,16 @@ class RingPairEchoTest {
         byte[] echoed = collect.done.get(60, TimeUnit.SECONDS);
         assertEquals(data.length, echoed.length);
         assertArrayEquals(data, echoed, "the echo, byte for byte");
+        // The loops are their stacks' bound poll threads: the echo's sends and the releases were direct calls whose
+        // output left at the end of the loop's turn, not request records read a duty cycle later, and the events
+        // came by direct call, not through the event ring.
+        for (FastpathEventLoopGroup group : new FastpathEventLoopGroup[] {server, client}) {
+            FastpathIoHandler io = group.handler(0);
+            long outputs = io.loop.submit(() -> io.stack.tcpService().directOutputs()).get(10, TimeUnit.SECONDS);
+            assertTrue(outputs > 0, "output between duty cycles on the loop thread: " + outputs);
+            long events = io.loop.submit(() -> io.client.directEventsDelivered()).get(10, TimeUnit.SECONDS);
+            assertTrue(events > 0, "events by direct call, not through the event ring: " + events);
+        }
         c.close().sync();
         listener.close().sync();
 

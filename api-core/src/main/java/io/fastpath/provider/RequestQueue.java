@@ -84,6 +84,16 @@ public final class RequestQueue<T> {
 
     /** Takes the oldest item, or null. */
     public T poll() {
+        if (!pending) {
+            return null;
+        }
+        T item = queue.poll();
+        if (item != null) {
+            return item; // the flag stays set: more may follow
+        }
+        // Seen empty: clear the flag, then look once more (an offer whose flag the exchange took is visible now;
+        // one after it sets the flag again), as drain does.
+        PENDING.getAndSet(this, false);
         return queue.poll();
     }
 

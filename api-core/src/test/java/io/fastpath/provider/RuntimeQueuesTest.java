@@ -195,6 +195,31 @@ class RuntimeQueuesTest {
         producer.join();
         assertEquals(total, next[0], "every offered item drained");
         assertEquals(0, r.drain(x -> { }, 10));
+
+        // The same through poll (the NDK adapter's tasks): one item at a time, none stranded.
+        RequestQueue<Integer> t = new RequestQueue<>(1 << 10);
+        Thread producer2 = new Thread(() -> {
+            for (int i = 0; i < total; i++) {
+                while (t.offer(i) != RequestQueue.QUEUED) {
+                    Thread.onSpinWait();
+                }
+            }
+        });
+        int taken = 0;
+        producer2.start();
+        deadline = System.nanoTime() + 20_000_000_000L;
+        while (taken < total && System.nanoTime() < deadline) {
+            Integer x = t.poll();
+            if (x != null) {
+                assertEquals(taken++, x);
+            }
+        }
+        producer2.join();
+        assertEquals(total, taken, "every offered item polled");
+        assertEquals(null, t.poll());
+        assertEquals(RequestQueue.QUEUED, t.offer(7));
+        assertEquals(7, t.poll());
+        assertEquals(null, t.poll());
     }
 
     @Test

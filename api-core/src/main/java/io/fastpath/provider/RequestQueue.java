@@ -34,7 +34,6 @@ public final class RequestQueue<T> {
      * anything (the common case when the provider's callers are on its own thread) reads this one field of an
      * object it holds already, not the queue's head and slot (two more cache lines per round).
      */
-    @SuppressWarnings("unused") // through PENDING
     private volatile boolean pending;
     private static final VarHandle PENDING;
 
@@ -69,10 +68,10 @@ public final class RequestQueue<T> {
 
     /** Hands up to {@code limit} queued items to {@code consumer}, oldest first. Returns how many. */
     public int drain(Consumer<T> consumer, int limit) {
-        // A plain read first, as CancelQueue's: an atomic exchange per round on an empty queue would be a locked
-        // instruction for nothing. The exchange (a full fence) comes before the queue is read: an offer whose
-        // flag it did not see sets the flag after it, so that item is taken by a later drain, never stranded.
-        if (!pending || !(boolean) PENDING.getAndSet(this, false)) {
+        // A read first (a plain load on x86), as CancelQueue's: an atomic exchange per round on an empty queue
+        // would be a locked instruction for nothing. The exchange (a full fence) comes before the queue is read:
+        // an offer whose flag it did not see sets the flag after it, so that item is taken by a later drain.
+        if (!pending || !takePending()) {
             return 0;
         }
         int n = queue.drain(consumer, limit);
@@ -93,8 +92,13 @@ public final class RequestQueue<T> {
         }
         // Seen empty: clear the flag, then look once more (an offer whose flag the exchange took is visible now;
         // one after it sets the flag again), as drain does.
-        PENDING.getAndSet(this, false);
+        takePending();
         return queue.poll();
+    }
+
+    /** Clears the pending flag with an exchange (a full fence before the queue is read); returns what it was. */
+    private boolean takePending() {
+        return (boolean) PENDING.getAndSet(this, false);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.fastpath.provider;
 
-import java.util.concurrent.atomic.AtomicInteger;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
@@ -43,7 +44,20 @@ public final class DispatchLoop {
     private static final int AGENT = 3;
     private static final int CLOSING = 4;
     private static final int CLOSED = 5;
-    private final AtomicInteger state = new AtomicInteger(INVOKER);
+    /**
+     * A field of the loop, not an {@code AtomicInteger}: {@link #takesEventsHere()} reads it for every event the
+     * stack posts on the dispatch thread, next to {@link #owner}, so one cache line serves both.
+     */
+    private volatile int state = INVOKER;
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(DispatchLoop.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /** The state {@link #beginClose()} moved from. */
     private volatile int closedFrom = INVOKER;
     /** The own thread's runner: set by the STARTING winner, taken by one {@link #stopThread()}. */
@@ -76,7 +90,7 @@ public final class DispatchLoop {
      * ({@link io.fastpath.stack.tcp.DirectEventTaker}): it is the dispatch thread and the provider is not closing.
      */
     public boolean takesEventsHere() {
-        return Thread.currentThread() == owner && state.get() < CLOSING;
+        return Thread.currentThread() == owner && state < CLOSING;
     }
 
     /**
@@ -85,7 +99,7 @@ public final class DispatchLoop {
      * then they wait for the next round. Returns the work done.
      */
     public int dispatchForEvents() {
-        if (Thread.currentThread() != owner || dispatching || state.get() >= CLOSING) {
+        if (Thread.currentThread() != owner || dispatching || state >= CLOSING) {
             return 0;
         }
         try {
@@ -144,7 +158,7 @@ public final class DispatchLoop {
 
     /** True while an own thread ({@link #startThread}) runs (or is being started). */
     public boolean hasThread() {
-        int s = state.get();
+        int s = state;
         return s == THREAD || (s == STARTING && runner.get() != null);
     }
 
@@ -187,10 +201,10 @@ public final class DispatchLoop {
         } catch (RuntimeException | Error e) {
             runner.set(null);
             owner = Thread.currentThread();
-            state.set(INVOKER);
+            setState(INVOKER);
             throw e;
         }
-        state.set(THREAD);
+        setState(THREAD);
     }
 
     /**
@@ -204,13 +218,21 @@ public final class DispatchLoop {
         checkThread("hand the provider over from its dispatch thread");
         claimStart(busy);
         owner = null;
-        state.set(AGENT);
+        setState(AGENT);
+    }
+
+    private void setState(int s) {
+        state = s;
+    }
+
+    private boolean casState(int expected, int s) {
+        return STATE.compareAndSet(this, expected, s);
     }
 
     /** INVOKER to STARTING, or the exception of the state that won. */
     private void claimStart(String busy) {
-        if (!state.compareAndSet(INVOKER, STARTING)) {
-            int s = state.get();
+        if (!casState(INVOKER, STARTING)) {
+            int s = state;
             throw new IllegalStateException(s == CLOSING || s == CLOSED ? "provider closed" : busy);
         }
     }
@@ -221,13 +243,13 @@ public final class DispatchLoop {
      */
     public boolean beginClose() {
         for (;;) {
-            int s = state.get();
+            int s = state;
             if (s == CLOSING || s == CLOSED) {
                 return false;
             }
             if (s == STARTING) {
                 Thread.onSpinWait();
-            } else if (state.compareAndSet(s, CLOSING)) {
+            } else if (casState(s, CLOSING)) {
                 closedFrom = s;
                 return true;
             }
@@ -241,12 +263,12 @@ public final class DispatchLoop {
 
     /** The closer is done ({@link #beginClose()}). */
     public void closed() {
-        state.set(CLOSED);
+        setState(CLOSED);
     }
 
     /** True from {@link #beginClose()} on. */
     public boolean closing() {
-        return state.get() >= CLOSING;
+        return state >= CLOSING;
     }
 
     /** Waits until the own thread has taken over (it sets itself as the owner when it starts). */
@@ -261,14 +283,14 @@ public final class DispatchLoop {
      * until one {@link #adopt()}s the role.
      */
     public void stopThread() {
-        while (state.get() == STARTING) {
+        while (state == STARTING) {
             Thread.onSpinWait(); // the runner is being set up: stop it once it is
         }
         AgentRunner r = runner.getAndSet(null);
         if (r != null) {
             r.close();
             owner = null;
-            state.compareAndSet(THREAD, INVOKER);
+            casState(THREAD, INVOKER);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.fastpath.provider;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
@@ -27,6 +29,21 @@ public final class RequestQueue<T> {
     /** Threads between their check of {@link #closed} and their offer. */
     private final AtomicInteger offering = new AtomicInteger();
     private volatile boolean closed;
+    /**
+     * Set by an offer after its item is in, cleared by the drain that takes it: a round whose queue never had
+     * anything (the common case when the provider's callers are on its own thread) reads this one field of an
+     * object it holds already, not the queue's head and slot (two more cache lines per round).
+     */
+    private volatile boolean pending;
+    private static final VarHandle PENDING;
+
+    static {
+        try {
+            PENDING = MethodHandles.lookup().findVarHandle(RequestQueue.class, "pending", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     public RequestQueue(int capacity) {
         this.queue = new ManyToOneConcurrentArrayQueue<>(capacity);
@@ -39,7 +56,11 @@ public final class RequestQueue<T> {
             if (closed) {
                 return CLOSED;
             }
-            return queue.offer(item) ? QUEUED : FULL;
+            if (!queue.offer(item)) {
+                return FULL;
+            }
+            pending = true; // after the item is in (and before offering drops: close's last drain sees it)
+            return QUEUED;
         } finally {
             offering.decrementAndGet();
         }
@@ -47,12 +68,37 @@ public final class RequestQueue<T> {
 
     /** Hands up to {@code limit} queued items to {@code consumer}, oldest first. Returns how many. */
     public int drain(Consumer<T> consumer, int limit) {
-        return queue.drain(consumer, limit);
+        // A read first (a plain load on x86), as CancelQueue's: an atomic exchange per round on an empty queue
+        // would be a locked instruction for nothing. The exchange (a full fence) comes before the queue is read:
+        // an offer whose flag it did not see sets the flag after it, so that item is taken by a later drain.
+        if (!pending || !takePending()) {
+            return 0;
+        }
+        int n = queue.drain(consumer, limit);
+        if (n >= limit) {
+            pending = true; // stopped at the limit: the rest is for the next drain
+        }
+        return n;
     }
 
     /** Takes the oldest item, or null. */
     public T poll() {
+        if (!pending) {
+            return null;
+        }
+        T item = queue.poll();
+        if (item != null) {
+            return item; // the flag stays set: more may follow
+        }
+        // Seen empty: clear the flag, then look once more (an offer whose flag the exchange took is visible now;
+        // one after it sets the flag again), as drain does.
+        takePending();
         return queue.poll();
+    }
+
+    /** Clears the pending flag with an exchange (a full fence before the queue is read); returns what it was. */
+    private boolean takePending() {
+        return (boolean) PENDING.getAndSet(this, false);
     }
 
     /**

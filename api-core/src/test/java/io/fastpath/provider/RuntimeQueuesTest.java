@@ -163,6 +163,66 @@ class RuntimeQueuesTest {
     }
 
     @Test
+    void requestQueueDrainSkipsAnEmptyQueueButNeverStrandsAnItem() throws Exception {
+        RequestQueue<Integer> q = new RequestQueue<>(16);
+        List<Integer> got = new ArrayList<>();
+        assertEquals(0, q.drain(got::add, 10), "nothing offered");
+        for (int i = 0; i < 5; i++) {
+            assertEquals(RequestQueue.QUEUED, q.offer(i));
+        }
+        assertEquals(2, q.drain(got::add, 2));
+        assertEquals(2, q.drain(got::add, 2), "a drain that stopped at its limit leaves the rest for the next");
+        assertEquals(1, q.drain(got::add, 2));
+        assertEquals(0, q.drain(got::add, 2));
+        assertEquals(List.of(0, 1, 2, 3, 4), got);
+
+        // Offers from another thread while the owner drains: every item is taken, in order, by some drain.
+        RequestQueue<Integer> r = new RequestQueue<>(1 << 10);
+        int total = 200_000;
+        Thread producer = new Thread(() -> {
+            for (int i = 0; i < total; i++) {
+                while (r.offer(i) != RequestQueue.QUEUED) {
+                    Thread.onSpinWait();
+                }
+            }
+        });
+        int[] next = {0};
+        producer.start();
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (next[0] < total && System.nanoTime() < deadline) {
+            r.drain(x -> assertEquals(next[0]++, x), 7);
+        }
+        producer.join();
+        assertEquals(total, next[0], "every offered item drained");
+        assertEquals(0, r.drain(x -> { }, 10));
+
+        // The same through poll (the NDK adapter's tasks): one item at a time, none stranded.
+        RequestQueue<Integer> t = new RequestQueue<>(1 << 10);
+        Thread producer2 = new Thread(() -> {
+            for (int i = 0; i < total; i++) {
+                while (t.offer(i) != RequestQueue.QUEUED) {
+                    Thread.onSpinWait();
+                }
+            }
+        });
+        int taken = 0;
+        producer2.start();
+        deadline = System.nanoTime() + 20_000_000_000L;
+        while (taken < total && System.nanoTime() < deadline) {
+            Integer x = t.poll();
+            if (x != null) {
+                assertEquals(taken++, x);
+            }
+        }
+        producer2.join();
+        assertEquals(total, taken, "every offered item polled");
+        assertEquals(null, t.poll());
+        assertEquals(RequestQueue.QUEUED, t.offer(7));
+        assertEquals(7, t.poll());
+        assertEquals(null, t.poll());
+    }
+
+    @Test
     void heldCompletionsOverShardsWaitForTheFurthestRecordOfEveryShardHeldFor_issue12() {
         // Positions as a sharded client makes them: ring position << 6 | shard.
         long[] consumer = new long[3];

@@ -16,7 +16,8 @@ import org.agrona.concurrent.SystemNanoClock;
 
 /**
  * A {@link NanoClock} on the x86-64 time-stamp counter: {@code System.nanoTime()}'s nanoseconds (same origin, same
- * rate) for about 11 ns a read instead of 26 ns on this VM's kvm-clock (docs/perf/budget.md, "TSC clock").
+ * rate) for 11.0 ns a read instead of 28.3 ns on this VM's kvm-clock (JMH {@code ClockBenchmark}; docs/perf/budget.md,
+ * "a TSC clock for the stack").
  *
  * <p><b>Choosing it.</b> {@link #defaultClock()} is what the stack uses when it is given no clock: this clock,
  * calibrated once per JVM and shared, on x86-64 Linux whose CPU flags say the TSC ticks at a constant rate in every

@@ -57,7 +57,8 @@ class TscNanoClockTest {
         assertEquals(null, failure.get());
         long anchors = clock.anchor().generation - generation0;
         assertTrue(anchors > 100, "the readers crossed many anchors: " + anchors);
-        long offset = clock.nanoTime() - System.nanoTime();
+        long[] p = pair(clock);
+        long offset = p[0] - p[1];
         assertTrue(Math.abs(offset) < 1_000_000, "still on System.nanoTime(): " + offset + " ns");
     }
 
@@ -66,11 +67,13 @@ class TscNanoClockTest {
         assumeTrue(TscNanoClock.supported(), "no constant, nonstop TSC here");
         TscNanoClock clock = TscNanoClock.shared();
         assertNotNull(clock);
-        long c0 = clock.nanoTime();
-        long s0 = System.nanoTime();
+        long[] p0 = pair(clock);
         Thread.sleep(300);
-        long c1 = clock.nanoTime();
-        long s1 = System.nanoTime();
+        long[] p1 = pair(clock);
+        long c0 = p0[0];
+        long s0 = p0[1];
+        long c1 = p1[0];
+        long s1 = p1[1];
         double ratio = (double) (c1 - c0) / (s1 - s0);
         assertTrue(Math.abs(ratio - 1) < 1e-3, "rate against System.nanoTime(): " + ratio);
         assertTrue(Math.abs(c1 - s1) < 1_000_000, "origin: " + (c1 - s1) + " ns from System.nanoTime()");
@@ -100,15 +103,32 @@ class TscNanoClockTest {
             assertTrue(now >= previous, "went back " + (previous - now) + " ns");
             previous = now;
             if (c0 == 0 && System.nanoTime() - first > 100_000_000) {
-                c0 = clock.nanoTime();
-                s0 = System.nanoTime();
+                long[] p = pair(clock);
+                c0 = p[0];
+                s0 = p[1];
             }
         }
-        long c1 = clock.nanoTime();
-        long s1 = System.nanoTime();
+        long[] p1 = pair(clock);
+        long c1 = p1[0];
+        long s1 = p1[1];
         assertTrue(Math.abs(c1 - s1) < 500_000, "offset from System.nanoTime(): " + (c1 - s1) + " ns");
         double ratio = (double) (c1 - c0) / (s1 - s0);
         assertTrue(Math.abs(ratio - 1) < 5e-3, "rate over the last 200 ms: " + ratio);
+    }
+
+    /**
+     * The clock and System.nanoTime() at one instant: a read bracketed by two System.nanoTime() reads less than 20 µs
+     * apart (a preemption between two reads would otherwise look like a rate or offset error).
+     */
+    private static long[] pair(NanoClock clock) {
+        for (int i = 0; ; i++) {
+            long before = System.nanoTime();
+            long c = clock.nanoTime();
+            long after = System.nanoTime();
+            if (after - before < 20_000 || i > 10_000) {
+                return new long[] {c, before + (after - before) / 2};
+            }
+        }
     }
 
     @Test

@@ -126,7 +126,7 @@ public final class Stack implements Agent, AutoCloseable {
 
     /**
      * With the default clock, {@link TscNanoClock#defaultClock()}: the TSC where it ticks at a constant rate (about
-     * 11 ns a read here against 26 for {@code System.nanoTime()} on kvm-clock), {@code System.nanoTime()} otherwise or
+     * 11 ns a read here against 28 for {@code System.nanoTime()} on kvm-clock), {@code System.nanoTime()} otherwise or
      * with {@code -Dfastpath.clock=system}. Both read {@code System.nanoTime()}'s nanoseconds.
      */
     public Stack(Port port, StackConfig config) {

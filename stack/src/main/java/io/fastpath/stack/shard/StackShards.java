@@ -1,5 +1,6 @@
 package io.fastpath.stack.shard;
 
+import io.fastpath.clock.TscNanoClock;
 import io.fastpath.dpdk.EthDevPort;
 import io.fastpath.dpdk.Port;
 import io.fastpath.stack.Stack;
@@ -15,7 +16,6 @@ import java.util.function.ToLongFunction;
 import java.util.function.IntSupplier;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.NanoClock;
-import org.agrona.concurrent.SystemNanoClock;
 
 /**
  * One host on a port with N queues: N {@link Stack} shards, shard q on queue q, each with its own poll thread
@@ -40,9 +40,9 @@ public final class StackShards implements AutoCloseable {
     private StackRunner[] runners;
     private boolean closed;
 
-    /** Shard q on {@code queues[q]}, with the system clock. */
+    /** Shard q on {@code queues[q]}, with the default clock ({@link TscNanoClock#defaultClock()}, shared). */
     public StackShards(Port[] queues, StackConfig config, FlowOwner owner) {
-        this(queues, config, owner, new SystemNanoClock());
+        this(queues, config, owner, TscNanoClock.defaultClock());
     }
 
     /** Shard q on {@code queues[q]} (each a queue pair of one port, or anything that behaves like one). */

@@ -74,7 +74,13 @@ public final class RequestQueue<T> {
         if (!pending || !takePending()) {
             return 0;
         }
-        int n = queue.drain(consumer, limit);
+        int n;
+        try {
+            n = queue.drain(consumer, limit);
+        } catch (RuntimeException | Error e) {
+            pending = true; // the consumer threw: the items behind the one it threw on are for the next drain
+            throw e;
+        }
         if (n >= limit) {
             pending = true; // stopped at the limit: the rest is for the next drain
         }

@@ -222,6 +222,31 @@ class RuntimeQueuesTest {
         assertEquals(null, t.poll());
     }
 
+    /**
+     * A consumer that throws (a completion routine's own exception) must not strand the items behind the one it threw
+     * on: the next drain takes them (review finding: the pending flag was cleared before the drain, and nothing
+     * set it again, so they waited for an unrelated offer, or for ever at close).
+     */
+    @Test
+    void requestQueueItemsBehindOneWhoseConsumerThrewGoToTheNextDrain() {
+        RequestQueue<Integer> q = new RequestQueue<>(16);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(RequestQueue.QUEUED, q.offer(i));
+        }
+        List<Integer> got = new ArrayList<>();
+        IllegalStateException thrown = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+            () -> q.drain(x -> {
+                if (x == 0) {
+                    throw new IllegalStateException("a completion routine's bug");
+                }
+                got.add(x);
+            }, 10));
+        assertEquals("a completion routine's bug", thrown.getMessage());
+        assertEquals(2, q.drain(got::add, 10), "the two behind it, with no new offer");
+        assertEquals(List.of(1, 2), got);
+        assertEquals(0, q.drain(got::add, 10));
+    }
+
     @Test
     void heldCompletionsOverShardsWaitForTheFurthestRecordOfEveryShardHeldFor_issue12() {
         // Positions as a sharded client makes them: ring position << 6 | shard.

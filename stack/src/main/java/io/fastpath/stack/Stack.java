@@ -291,11 +291,15 @@ public final class Stack implements Agent, AutoCloseable {
         if (!started) {
             onStart();
         }
-        nowNs = clock.nanoTime();
+        long now = clock.nanoTime();
+        if (now - nowNs > 0) {
+            nowNs = now; // never backwards: a clock may step back (a TSC after a restore), the stack's time holds
+        }
+        long budgetStartNs = Budget.ENABLED ? System.nanoTime() : 0; // the budget's stamps are System.nanoTime's
         int work = 0;
         int received = port.receive(rx, BURST);
         if (Budget.ENABLED && received > 0) {
-            budget.beginCycle(nowNs);
+            budget.beginCycle(budgetStartNs);
         }
         if (received > 0) {
             prefetch.prefetchReceived(rx, received);

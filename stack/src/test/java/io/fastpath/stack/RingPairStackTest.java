@@ -76,6 +76,33 @@ class RingPairStackTest {
         rig.runUntil(done, timeoutMs);
     }
 
+    /**
+     * A clock that steps back (a TSC after a VM restore, another CPU's counter) never moves the stack's time back:
+     * its duty cycles keep the latest time until the clock passes it again (review finding: the direct output
+     * guarded this, the duty cycle did not).
+     */
+    @Test
+    void theStacksTimeNeverGoesBackWhenItsClockDoes() {
+        long[] now = {1_000_000_000_000L};
+        Stack s = new Stack(rig.portA, config("a", A_IP, 0), () -> now[0]);
+        try {
+            s.doWork();
+            assertEquals(now[0], s.nowNs());
+            now[0] += 5_000_000;
+            s.doWork();
+            long before = s.nowNs();
+            assertEquals(now[0], before);
+            now[0] -= 10_000_000_000L; // ten seconds back
+            s.doWork();
+            assertEquals(before, s.nowNs(), "held, not moved back");
+            now[0] = before + 1;
+            s.doWork();
+            assertEquals(before + 1, s.nowNs(), "moves on once the clock is past it");
+        } finally {
+            s.onClose();
+        }
+    }
+
     @Test
     void twoStacksPingEachOther_rfc792_rfc826() {
         a = rig.a(config("a", A_IP, 0));

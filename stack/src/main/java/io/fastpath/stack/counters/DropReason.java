@@ -38,7 +38,7 @@ public enum DropReason {
     TCP_EVENT_LOST("tcp: application event ring full (event lost)"),
     RAW_RING_FULL("raw delivery: application ring full"),
     TX_RING_FULL("tx: port queue full"),
-    TX_NO_MBUF("tx: mbuf pool exhausted (any allocation; what it cost counts under its own reason too)"),
+    TX_NO_MBUF("tx: mbuf pool exhausted (any allocation; a TCP segment or reassembly also counts under its own reason)"),
     ARP_QUEUE_FULL("tx: too many frames waiting for ARP"),
     ARP_UNRESOLVED("tx: neighbour did not answer ARP"),
     RELEASE_REFUSED("app: release of a buffer it does not hold (unknown, already released, other connection)"),

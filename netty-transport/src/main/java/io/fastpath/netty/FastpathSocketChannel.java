@@ -1,6 +1,7 @@
 package io.fastpath.netty;
 
 import io.fastpath.stack.NtStatus;
+import io.fastpath.stack.tcp.TcpService;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.AbstractChannel;
 import io.netty.channel.ChannelFuture;
@@ -341,7 +342,16 @@ public final class FastpathSocketChannel extends AbstractChannel implements Sock
             inFlight.removeEmptyHeads(in);
         }
         inFlight.startPass();
-        in.forEachFlushedMessage(submitter);
+        // The sends of one flush leave in one transmit burst (and small ones coalesce, as their request records did
+        // when one duty cycle read them all): on the loop thread they are direct calls, each of which would
+        // otherwise output at once. Inside the loop's turn of events the output is held already (a nested count).
+        TcpService service = io.stack.tcpService();
+        boolean held = service.holdOutput();
+        try {
+            in.forEachFlushedMessage(submitter);
+        } finally {
+            service.releaseOutput(held);
+        }
         Throwable failure = inFlight.reportRegionFailure();
         if (failure != null) {
             // As Netty's own transports: a write that failed part-way fails the channel's output (close, for an

@@ -185,6 +185,37 @@ class RingPairEchoTest {
     }
 
     /**
+     * Eight small writes made from another thread (Netty runs them as tasks, outside the loop's turn of events) and
+     * one flush leave as one segment: the flush holds the output of its direct sends until all are in (review
+     * finding: with TCP_NODELAY each direct send went out as a segment and a burst of its own).
+     */
+    @Test
+    void smallWritesOfOneFlushFromAnotherThreadLeaveAsOneSegment() throws Exception {
+        int[] reads = {0};
+        Handlers.Collect collect = new Handlers.Collect(800) {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                reads[0]++;
+                super.channelRead(ctx, msg);
+            }
+        };
+        Channel listener = listen(collect);
+        Channel c = new Bootstrap().group(client).channel(FastpathSocketChannel.class)
+            .handler(new ChannelInboundHandlerAdapter()).connect("10.99.0.1", 7).sync().channel();
+        byte[] data = new byte[800];
+        new Random(8).nextBytes(data);
+        for (int i = 0; i < 8; i++) {
+            c.write(Unpooled.wrappedBuffer(data, i * 100, 100)); // from the test thread: tasks on the loop
+        }
+        c.flush();
+        assertArrayEquals(data, collect.done.get(10, TimeUnit.SECONDS)); // completed after the reads it counted
+        assertEquals(1, reads[0], "one segment for the flush's eight sends");
+        c.close().sync();
+        listener.close().sync();
+        assertEquals(0, server.failures() + client.failures(), "no duty cycle or event threw");
+    }
+
+    /**
      * File regions (Netty's sendfile writes, read here into direct chunks), all in one flush: a region slice of
      * 700,000 bytes between buffers, an empty region, buffers right behind a region (handed over while its last
      * chunks are still with the stack), a second region and more buffers: everything arrives whole and in order,

@@ -52,11 +52,12 @@ import org.agrona.concurrent.SystemNanoClock;
  * at or above the old one's end value, which no read of the old one exceeded. After a re-anchor the clock is on
  * {@code System.nanoTime()}, or above it by at most what the previous anchor ended above it (its rate estimate's
  * error over a second, or more after a jump), and slews back within the second: so within a second it can differ
- * from {@code System.nanoTime()} by up to about a millisecond in the worst cases, not the parts per million of a
- * steady state; after a long gap (a paused JVM) the next read is exactly on {@code System.nanoTime()}. When the
+ * from {@code System.nanoTime()} by far more than the parts per million of a steady state (about a millisecond after
+ * a 1000-ppm rate error; a counter that jumps forward moves the clock with it until the anchor ends); after a long
+ * gap (a paused JVM) the next read is exactly on {@code System.nanoTime()}. When the
  * counter goes back, the new anchor starts at {@code max(System.nanoTime(), the old start)}: it can be below values
  * already read by at most how far the old anchor was then ahead of {@code System.nanoTime()}, so callers that must
- * never see time go back keep their own maximum (the stack does).
+ * never see time go back keep their own maximum.
  *
  * <p>No allocation per read (one anchor object per second, by the thread that crosses the second). Any thread.
  */

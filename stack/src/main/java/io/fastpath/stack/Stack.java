@@ -125,9 +125,11 @@ public final class Stack implements Agent, AutoCloseable {
     private boolean started;
 
     /**
-     * With the default clock, {@link TscNanoClock#defaultClock()}: the TSC where it ticks at a constant rate (about
-     * 11 ns a read here against 28 for {@code System.nanoTime()} on kvm-clock), {@code System.nanoTime()} otherwise or
-     * with {@code -Dfastpath.clock=system}. Both read {@code System.nanoTime()}'s nanoseconds.
+     * With the default clock, {@link TscNanoClock#defaultClock()}: the TSC where the CPU declares it constant and
+     * non-stop and the kernel lists it as a clocksource (about 11 ns a read against 28 for {@code System.nanoTime()}
+     * on kvm-clock), {@code System.nanoTime()} otherwise (this project's VMs: their kernels do not trust the TSC) or
+     * with {@code -Dfastpath.clock=system}; {@code -Dfastpath.clock=tsc} forces the TSC. Both read
+     * {@code System.nanoTime()}'s nanoseconds (docs/architecture.md, "Time").
      */
     public Stack(Port port, StackConfig config) {
         this(port, config, TscNanoClock.defaultClock());

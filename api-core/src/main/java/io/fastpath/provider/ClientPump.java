@@ -30,12 +30,6 @@ public final class ClientPump implements AutoCloseable {
     /** The stacks' services the client's requests go to, and whether this round holds each one's output. */
     private final TcpService[] services;
     private final boolean[] held;
-    /**
-     * The one service of an unsharded client (else null), and whether this round holds its output: a round's
-     * bracket reads these two fields instead of walking the arrays.
-     */
-    private final TcpService single;
-    private boolean heldSingle;
 
     /** A client of one stack's service (one shard: today's path, the service's own {@link TcpServiceClient}). */
     public ClientPump(TcpService service, TcpEventHandler events) {
@@ -43,7 +37,6 @@ public final class ClientPump implements AutoCloseable {
         this.events = events;
         this.services = new TcpService[] {service};
         this.held = new boolean[1];
-        this.single = service;
     }
 
     /**
@@ -55,7 +48,6 @@ public final class ClientPump implements AutoCloseable {
         this.events = events;
         this.services = shards.toArray(new TcpService[0]);
         this.held = new boolean[services.length];
-        this.single = null;
     }
 
     /** The client (for requests: connect, listen, send, release, ...). */
@@ -91,10 +83,6 @@ public final class ClientPump implements AutoCloseable {
      * thread nothing changes (requests take the rings).
      */
     public void beginRound() {
-        if (single != null) {
-            heldSingle = single.holdOutput();
-            return;
-        }
         for (int i = 0; i < services.length; i++) {
             held[i] = services[i].holdOutput();
         }
@@ -102,12 +90,6 @@ public final class ClientPump implements AutoCloseable {
 
     /** The round is over: what its direct requests made due leaves now ({@link TcpService#releaseOutput}). */
     public void endRound() {
-        if (single != null) {
-            boolean h = heldSingle;
-            heldSingle = false;
-            single.releaseOutput(h);
-            return;
-        }
         for (int i = 0; i < services.length; i++) {
             boolean h = held[i];
             held[i] = false;

@@ -201,10 +201,10 @@ public final class DispatchLoop {
         } catch (RuntimeException | Error e) {
             runner.set(null);
             owner = Thread.currentThread();
-            setState(INVOKER);
+            state = INVOKER;
             throw e;
         }
-        setState(THREAD);
+        state = THREAD;
     }
 
     /**
@@ -218,11 +218,7 @@ public final class DispatchLoop {
         checkThread("hand the provider over from its dispatch thread");
         claimStart(busy);
         owner = null;
-        setState(AGENT);
-    }
-
-    private void setState(int s) {
-        state = s;
+        state = AGENT;
     }
 
     private boolean casState(int expected, int s) {
@@ -263,7 +259,7 @@ public final class DispatchLoop {
 
     /** The closer is done ({@link #beginClose()}). */
     public void closed() {
-        setState(CLOSED);
+        state = CLOSED;
     }
 
     /** True from {@link #beginClose()} on. */

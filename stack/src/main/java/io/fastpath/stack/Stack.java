@@ -226,10 +226,7 @@ public final class Stack implements Agent, AutoCloseable {
         if (!started) {
             return; // before the first duty cycle (its ARP announcement goes first)
         }
-        long now = clock.nanoTime();
-        if (now - nowNs > 0) {
-            nowNs = now;
-        }
+        advanceTime();
         tcpService.beginCycle();
         try {
             tcp.outputBetweenCycles(nowNs);
@@ -289,14 +286,19 @@ public final class Stack implements Agent, AutoCloseable {
         tcpService.bindPollThread();
     }
 
+    /** Reads the clock into {@link #nowNs}, never backwards: a clock may step back (a TSC after a restore). */
+    private void advanceTime() {
+        long now = clock.nanoTime();
+        if (now - nowNs > 0) {
+            nowNs = now;
+        }
+    }
+
     private int dutyCycle() {
         if (!started) {
             onStart();
         }
-        long now = clock.nanoTime();
-        if (now - nowNs > 0) {
-            nowNs = now; // never backwards: a clock may step back (a TSC after a restore), the stack's time holds
-        }
+        advanceTime();
         long budgetStartNs = Budget.ENABLED ? System.nanoTime() : 0; // the budget's stamps are System.nanoTime's
         int work = 0;
         int received = port.receive(rx, BURST);

@@ -50,7 +50,8 @@ public class RoundCount {
 
     /**
      * Events delivered by direct call to the benchmark's providers' clients so far (each provider's
-     * {@code pump}; 0 on a jar without direct events).
+     * {@code pump}, or a side's {@code tcp} client in TcpServiceRoundTripBenchmark; 0 on a jar without direct
+     * events).
      */
     static long directEvents(Class<?> c, Object bm) throws Exception {
         long n = 0;
@@ -60,14 +61,23 @@ public class RoundCount {
             if (provider == null) {
                 continue;
             }
-            Field pump;
+            Object client;
             try {
-                pump = provider.getClass().getDeclaredField("pump");
+                Field pump = provider.getClass().getDeclaredField("pump");
+                pump.setAccessible(true);
+                client = pump.get(provider).getClass().getMethod("client").invoke(pump.get(provider));
             } catch (NoSuchFieldException e) {
-                continue;
+                try { // TcpServiceRoundTripBenchmark's sides: the client itself
+                    Field tcp = provider.getClass().getDeclaredField("tcp");
+                    tcp.setAccessible(true);
+                    client = tcp.get(provider);
+                    if (!client.getClass().getSimpleName().equals("TcpServiceClient")) {
+                        continue; // a Stack's own tcp field
+                    }
+                } catch (NoSuchFieldException e2) {
+                    continue;
+                }
             }
-            pump.setAccessible(true);
-            Object client = pump.get(provider).getClass().getMethod("client").invoke(pump.get(provider));
             try {
                 n += (long) client.getClass().getMethod("directEventsDelivered").invoke(client);
             } catch (NoSuchMethodException e) {

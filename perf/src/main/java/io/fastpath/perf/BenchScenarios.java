@@ -335,7 +335,9 @@ final class BenchScenarios {
     /**
      * The JMH round trips (everything on one thread, invoker mode) of WSK, TDI and NDK against the raw
      * TcpConnection round trip ({@link TcpRoundTripBenchmark}) on the same two stacks, with the per-thread
-     * allocation log.
+     * allocation log; between them the TcpService client round trip with no provider above it
+     * ({@link TcpServiceRoundTripBenchmark}, row {@code tcpservice}), which splits an API's cost into the
+     * protocol's and the provider's.
      */
     private void apis(BenchResults results) throws IOException, InterruptedException {
         Path json = dir.resolve("apis.jmh.json");
@@ -352,7 +354,7 @@ final class BenchScenarios {
             command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         }
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.openjdk.jmh.Main",
-            "io\\.fastpath\\.perf\\.(Tcp|Wsk|Tdi|Ndk)RoundTripBenchmark\\.roundTrip"));
+            "io\\.fastpath\\.perf\\.(Tcp|TcpService|Wsk|Tdi|Ndk)RoundTripBenchmark\\.roundTrip"));
         command.addAll(jmhOptions);
         if (quick || !caseFilter.test("16384")) {
             command.addAll(List.of("-p", "size=64"));
@@ -422,6 +424,10 @@ final class BenchScenarios {
                 if (byApi.containsKey(api)) {
                     results.bars.add(new BenchResults.Bar("apis", size + " B", api, byApi.get(api), "µs"));
                 }
+            }
+            if (byApi.containsKey("tcpservice")) {
+                results.bars.add(new BenchResults.Bar("apis", size + " B", "tcp_service", byApi.get("tcpservice"),
+                    "µs"));
             }
             if (tcp != null) {
                 results.bars.add(new BenchResults.Bar("apis", size + " B", "tcp_raw", tcp, "µs"));

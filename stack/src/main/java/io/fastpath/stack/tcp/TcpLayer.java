@@ -409,8 +409,13 @@ public final class TcpLayer {
         if (c != null) {
             c.heldBytes = Math.max(0, c.heldBytes - length);
             c.heldMbufs = Math.max(0, c.heldMbufs - 1);
-            c.deliverPending = true;
-            markDirty(c);
+            if (!c.receiveQueue.isEmpty() || c.peerClosedUndelivered) {
+                // Data (or the peer's FIN) waits behind what was held: the output pass hands it over. With
+                // nothing waiting there is nothing to deliver, and an output pass for nothing costs a direct
+                // request's output between duty cycles (a clock read and a pass over the connection) per release.
+                c.deliverPending = true;
+                markDirty(c);
+            }
             if (TcpState.receivesData(c.state)) {
                 rx.announceWindowIfOpened(c);
             }

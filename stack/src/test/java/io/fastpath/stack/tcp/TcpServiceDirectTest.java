@@ -247,6 +247,30 @@ class TcpServiceDirectTest {
         assertEquals(0, releaseFromAnotherThread(new long[][] {more[0]}), "no credit left over");
     }
 
+    @Test
+    void aReleaseWithNothingWaitingBehindItRunsNoOutput() {
+        connect();
+        peerSide.release = false;
+        assertTrue(send(serverSide, 'x', 1));
+        rig.pumpUntil(() -> peerSide.received.size() == 1, "the byte");
+        rig.pumpFor(20); // its ACK and the completion settled
+        TcpService service = peer.tcpService();
+        long outputs = service.directOutputs();
+        long frames = peer.counters().txFrames.get();
+        long[] d = peerSide.held.remove(0);
+        assertTrue(peerSide.client.release(d[0], d[1], (int) d[2]));
+        assertEquals(0, service.heldDescriptors(), "honoured at once");
+        // One byte back opens no window worth announcing and nothing waits behind it: no output pass for nothing
+        // (each was a clock read and a pass over the connection between duty cycles, twice per API round trip).
+        assertEquals(outputs, service.directOutputs(), "no output between cycles");
+        assertEquals(frames, peer.counters().txFrames.get(), "nothing sent");
+        // The connection still works both ways after it.
+        peerSide.release = true;
+        assertTrue(send(serverSide, 'y', 2));
+        rig.pumpUntil(() -> peerSide.received.size() == 2, "the next byte");
+        assertEquals("xy", peerSide.text());
+    }
+
     /** Releases descriptors from a new thread; returns how many were admitted. */
     private int releaseFromAnotherThread(long[][] descriptors) throws InterruptedException {
         int[] admitted = new int[1];

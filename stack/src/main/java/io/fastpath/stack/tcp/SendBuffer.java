@@ -13,6 +13,11 @@ import org.agrona.concurrent.UnsafeBuffer;
  *
  * <p>Segmentation copies from here into a fresh mbuf at send time and again at retransmission time, so any
  * segment boundary and any retransmission is possible; acknowledged bytes are dropped from the head.
+ *
+ * <p>A write into an empty buffer starts again at the ring's first byte ({@code origin}: the sequence number
+ * stored there). A request/response connection, whose buffer empties with every response's ACK, so writes the
+ * same few cache lines every time instead of walking the whole ring (512 KiB by default: one cold line or more
+ * per message, and every write missing the cache once the ring is larger than it).
  * Thread: the poll thread.
  */
 final class SendBuffer {
@@ -20,6 +25,8 @@ final class SendBuffer {
     private final int mask;
     private int head;
     private int length;
+    /** The sequence number stored at the ring's first byte (index = (seq - origin) & mask). */
+    private int origin;
 
     SendBuffer(int capacity) {
         if (Integer.bitCount(capacity) != 1) {
@@ -31,6 +38,7 @@ final class SendBuffer {
 
     void reset(int headSeq) {
         head = headSeq;
+        origin = headSeq;
         length = 0;
     }
 
@@ -56,8 +64,11 @@ final class SendBuffer {
 
     /** Appends up to {@code len} bytes; returns how many fitted. */
     int write(DirectBuffer src, int offset, int len) {
+        if (length == 0) {
+            origin = head; // nothing stored: start again at the first byte, whose lines are likely still cached
+        }
         int n = Math.min(len, free());
-        int at = (head + length) & mask;
+        int at = (head + length - origin) & mask;
         int first = Math.min(n, mask + 1 - at);
         put(ring, at, src, offset, first);
         if (n > first) {
@@ -67,9 +78,14 @@ final class SendBuffer {
         return n;
     }
 
+    /** Where in the ring the byte of sequence number {@code seq} is (or would be) stored (tests). */
+    int slot(int seq) {
+        return (seq - origin) & mask;
+    }
+
     /** Copies {@code len} bytes starting at sequence number {@code seq} into {@code dst}. */
     void copy(int seq, int len, MutableDirectBuffer dst, int dstOffset) {
-        int at = seq & mask;
+        int at = slot(seq);
         int first = Math.min(len, mask + 1 - at);
         put(dst, dstOffset, ring, at, first);
         if (len > first) {

@@ -23,7 +23,7 @@ class SendBufferTest {
     @Test
     void bytesComeOutAtTheirSequenceNumbersAcrossTheRingsEndThroughBothCopies() {
         SendBuffer b = new SendBuffer(CAPACITY);
-        int iss = 1_000_000_123; // the ring's slot is seq & mask: start mid-ring
+        int iss = 1_000_000_123; // a sequence number far from any multiple of the capacity
         b.reset(iss);
         UnsafeBuffer nativeSource = new UnsafeBuffer(ByteBuffer.allocateDirect(CAPACITY));
         UnsafeBuffer heapSource = new UnsafeBuffer(new byte[CAPACITY]);
@@ -66,6 +66,34 @@ class SendBufferTest {
                 sent += acked;
             }
         }
+    }
+
+    @Test
+    void aWriteIntoAnEmptiedBufferStartsAtTheRingsFirstByte() {
+        SendBuffer b = new SendBuffer(CAPACITY);
+        int iss = 1_000_000_123;
+        b.reset(iss);
+        UnsafeBuffer src = new UnsafeBuffer(ByteBuffer.allocateDirect(256));
+        UnsafeBuffer out = new UnsafeBuffer(ByteBuffer.allocateDirect(256));
+        for (int message = 0; message < 100; message++) {
+            for (int i = 0; i < 100; i++) {
+                src.putByte(i, streamByte(message * 100L + i));
+            }
+            assertEquals(100, b.write(src, 0, 100));
+            // A request/response connection: every message at the same place, not one further on each time.
+            assertEquals(0, b.slot(b.head()), "message " + message);
+            b.copy(b.head(), 100, out, 0);
+            for (int i = 0; i < 100; i++) {
+                assertEquals(streamByte(message * 100L + i), out.getByte(i));
+            }
+            b.acknowledge(b.tail());
+        }
+        // Not empty: a write appends after what is queued.
+        assertEquals(100, b.write(src, 0, 100));
+        b.acknowledge(b.head() + 40);
+        assertEquals(40, b.slot(b.head()));
+        assertEquals(100, b.write(src, 0, 100));
+        assertEquals(100, b.slot(b.head() + 60));
     }
 
     @Test

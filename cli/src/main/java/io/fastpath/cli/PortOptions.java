@@ -202,9 +202,21 @@ final class PortOptions implements AutoCloseable {
         }
     }
 
-    /** The idle strategy {@code --idle} asks for, for an invoker-mode loop. */
+    /**
+     * The idle strategy {@code --idle} asks for, for an invoker-mode loop over the stack (or shards) this opened:
+     * one that may pause tells them ({@code StackRunner.idleFor}), so their idle duty cycles read the clock after it.
+     */
     IdleStrategy idleStrategy() {
-        return idle.equals("spin") ? new BusySpinIdleStrategy() : new BackoffIdleStrategy(100, 10, 1_000, 100_000);
+        IdleStrategy chosen = idle.equals("spin") ? new BusySpinIdleStrategy()
+            : new BackoffIdleStrategy(100, 10, 1_000, 100_000);
+        if (shards != null) {
+            Stack[] all = new Stack[shards.shards()];
+            for (int q = 0; q < all.length; q++) {
+                all[q] = shards.shard(q);
+            }
+            return StackRunner.idleFor(chosen, all);
+        }
+        return stack != null ? StackRunner.idleFor(chosen, stack) : chosen;
     }
 
     private Stack create() {

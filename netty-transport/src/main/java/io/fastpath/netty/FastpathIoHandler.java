@@ -157,6 +157,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             idleTurns = 0;
         } else if (++idleTurns > IDLE_TURNS_BEFORE_YIELD) {
             Thread.yield();
+            stack.clockStale(); // the yield may have been a pause: the next duty cycle reads the clock
         }
         return work;
     }

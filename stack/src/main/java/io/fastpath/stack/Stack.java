@@ -33,7 +33,8 @@ import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 /**
  * A host's Ethernet/ARP/IPv4/ICMP stack on one port queue: a busy-poll {@link Agent}.
  *
- * <p>{@link #doWork()} reads the clock once, receives a burst, handles every frame (ARP answers and learning,
+ * <p>{@link #doWork()} receives a burst, reads the clock (when the cycle has work, and every fourth idle cycle:
+ * {@link #clockStale}), handles every frame (ARP answers and learning,
  * ICMP echo replies built in place in the received mbuf), runs the commands application threads queued,
  * runs ARP retries and expiry, then transmits and frees in bulk. Drive it with an Agrona {@code AgentRunner}
  * ({@link StackRunner}) or call {@code doWork()} yourself (invoker mode: tests, embedding).
@@ -294,14 +295,57 @@ public final class Stack implements Agent, AutoCloseable {
         }
     }
 
+    /**
+     * Idle duty cycles in a row that may run on the clock of an earlier one (docs/architecture.md, "Time"): a
+     * cycle that receives a frame or takes a request reads the clock first; one that finds nothing reads it only
+     * when this many idle cycles ran since the last read, or after {@link #clockStale}. Its timers and ARP
+     * polls then run at most three idle cycles late.
+     */
+    static final int IDLE_CYCLES_PER_CLOCK_READ = 4;
+    /** Idle cycles that may still skip the clock read (poll thread). */
+    private int idleCyclesUntilClock;
+    /** Whether this duty cycle has read the clock (poll thread). */
+    private boolean timedThisCycle;
+    /** Clock reads by duty cycles so far (poll thread; tests). */
+    private long cycleClockReads;
+
+    /** Reads the clock for this duty cycle if it has not yet. */
+    private void timeThisCycle() {
+        if (!timedThisCycle) {
+            timedThisCycle = true;
+            cycleClockReads++;
+            idleCyclesUntilClock = IDLE_CYCLES_PER_CLOCK_READ - 1;
+            advanceTime();
+        }
+    }
+
+    /**
+     * The driver paused since the last duty cycle (parked, yielded, slept): the next cycle reads the clock even if
+     * it is idle. An idle cycle otherwise runs on the clock of up to three idle cycles before it, which is
+     * nanoseconds in a busy-spin loop but three pauses in a loop that pauses. {@link StackRunner}, {@code StackShards}
+     * and the Netty transport call it when their idle strategy may pause; a loop of your own that sleeps or parks
+     * between {@code doWork()} calls calls it too. Poll thread.
+     */
+    public void clockStale() {
+        idleCyclesUntilClock = 0;
+    }
+
+    /** Clock reads made by duty cycles so far (poll thread; tests). */
+    long cycleClockReads() {
+        return cycleClockReads;
+    }
+
     private int dutyCycle() {
         if (!started) {
             onStart();
         }
-        advanceTime();
         long budgetStartNs = Budget.ENABLED ? System.nanoTime() : 0; // the budget's stamps are System.nanoTime's
         int work = 0;
+        timedThisCycle = false;
         int received = port.receive(rx, BURST);
+        if (received > 0 || --idleCyclesUntilClock < 0) {
+            timeThisCycle(); // every frame is handled at a fresh time; an idle cycle reads it now and then
+        }
         if (Budget.ENABLED && received > 0) {
             budget.beginCycle(budgetStartNs);
         }
@@ -317,6 +361,9 @@ public final class Stack implements Agent, AutoCloseable {
         }
         work += app.readCommands(64);
         work += tcpService.poll();
+        if (work > 0) {
+            timeThisCycle(); // requests taken: what they send or time leaves at a fresh time
+        }
         work += tcp.poll(nowNs);
         work += reassembly.poll(nowNs);
         if (nowNs - nextArpPollNs >= 0) {
@@ -620,6 +667,7 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     private void onInbound(int type, org.agrona.MutableDirectBuffer buffer, int index, int length) {
+        timeThisCycle();
         if (type == ShardGroup.FORWARDED_FRAME) {
             long m = buffer.getLong(index);
             classify(m, Mbuf.dataLen(m));

@@ -1,6 +1,7 @@
 package io.fastpath.stack;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.Eal;
@@ -18,6 +19,9 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -89,18 +93,89 @@ class RingPairStackTest {
             s.doWork();
             assertEquals(now[0], s.nowNs());
             now[0] += 5_000_000;
+            s.clockStale(); // time passed between the cycles (these are idle: they would run on the last reading)
             s.doWork();
             long before = s.nowNs();
             assertEquals(now[0], before);
             now[0] -= 10_000_000_000L; // ten seconds back
+            s.clockStale();
             s.doWork();
             assertEquals(before, s.nowNs(), "held, not moved back");
             now[0] = before + 1;
+            s.clockStale();
             s.doWork();
             assertEquals(before + 1, s.nowNs(), "moves on once the clock is past it");
         } finally {
             s.onClose();
         }
+    }
+
+    /**
+     * Idle duty cycles read the clock every fourth time (a clock read was a fifth of a raw 64 B round trip on
+     * kvm-clock), a cycle with a frame or a request reads it before handling them, and a driver's pause
+     * ({@code clockStale}, which {@code StackRunner.idleFor} calls for a strategy that may park) makes the next
+     * cycle read it.
+     */
+    @Test
+    void idleCyclesReadTheClockEveryFourthTimeAndCyclesWithWorkAlways() {
+        long[] now = {1_000_000_000_000L};
+        Stack s = new Stack(rig.portA, config("a", A_IP, 0), () -> now[0]);
+        try {
+            idleCyclesReadTheClock(s, now, rig.b(config("b", B_IP, 0)));
+        } finally {
+            s.onClose();
+            s.close();
+        }
+    }
+
+    private static void idleCyclesReadTheClock(Stack a, long[] now, Stack b) {
+        a.doWork(); // started; this cycle read the clock
+        long reads = a.cycleClockReads();
+        long at = a.nowNs();
+        now[0] += 1_000_000;
+        for (int i = 0; i < Stack.IDLE_CYCLES_PER_CLOCK_READ - 1; i++) {
+            a.doWork();
+            assertEquals(at, a.nowNs(), "idle cycle " + (i + 1) + " runs on the last reading");
+        }
+        a.doWork();
+        assertEquals(now[0], a.nowNs(), "the fourth reads it: timers run at most three idle cycles late");
+        assertEquals(reads + 1, a.cycleClockReads());
+        for (int i = 0; i < 12; i++) {
+            a.doWork();
+        }
+        assertEquals(reads + 4, a.cycleClockReads(), "twelve idle cycles, three reads");
+        // A frame arrives (B's ARP request for A's address, ahead of its ping): its cycle reads the clock at once,
+        // right after a cycle that read it.
+        now[0] += 1_000_000;
+        assertTrue(b.ping(A_IP, 1, 56));
+        b.doWork();
+        a.doWork();
+        assertEquals(now[0], a.nowNs(), "the frame's cycle read the clock");
+        // ... before handling the frame: A learned B's address at this time (lifetime 60 s), not a millisecond ago.
+        assertEquals(io.fastpath.stack.arp.ArpTable.REACHABLE,
+            a.arpTable().stateOf(B_IP, now[0] + TimeUnit.SECONDS.toNanos(60) - 500_000), "learned at the fresh time");
+        assertEquals(reads + 5, a.cycleClockReads());
+        // A request from the application (a ping command): its cycle reads the clock before the output.
+        now[0] += 1_000_000;
+        assertTrue(a.ping(B_IP, 2, 56));
+        a.doWork();
+        assertEquals(now[0], a.nowNs(), "the request's cycle read the clock");
+        // A pause: the driver says so and the next idle cycle reads the clock.
+        a.doWork(); // idle again: skips
+        now[0] += 1_000_000;
+        a.clockStale();
+        a.doWork();
+        assertEquals(now[0], a.nowNs(), "read after the pause");
+        // StackRunner.idleFor: a strategy that may park tells the stack after each idle call; busy-spin does not.
+        IdleStrategy backoff = StackRunner.idleFor(new BackoffIdleStrategy(1, 1, 1_000, 1_000), a);
+        backoff.idle(a.doWork()); // idle after the read above: this cycle skips it, the strategy's idle call follows
+        long before = a.cycleClockReads();
+        for (int i = 0; i < 8; i++) {
+            backoff.idle(a.doWork());
+        }
+        assertEquals(before + 8, a.cycleClockReads(), "every cycle after a possible pause reads the clock");
+        IdleStrategy spin = new BusySpinIdleStrategy();
+        assertSame(spin, StackRunner.idleFor(spin, a), "a busy spin never pauses");
     }
 
     @Test

@@ -140,11 +140,12 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         // (TcpService.holdOutput), not one burst each.
         TcpService service = stack.tcpService();
         boolean held = service.holdOutput();
+        int handled = 0;
         try {
-            work += pollEvents();
-            work += runShardRequests();
+            handled += pollEvents();
+            handled += runShardRequests();
             if (!orphans.isEmpty()) {
-                work += expireOrphans();
+                handled += expireOrphans();
             }
         } finally {
             try {
@@ -152,6 +153,13 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
             } catch (RuntimeException | Error e) {
                 failed("the turn's output", e);
             }
+        }
+        if (handled > 0) {
+            stack.workedBetweenCycles(); // the pipelines' time: the next duty cycle reads the clock
+        }
+        work += handled;
+        if (context == null || !context.canBlock()) {
+            stack.clockStale(); // the event loop runs its tasks before the next turn
         }
         if (work > 0 || context == null || !context.canBlock()) {
             idleTurns = 0;

@@ -214,6 +214,9 @@ public class TcpServiceRoundTripBenchmark extends AllocationTracked {
         }
         while (client.received < target) {
             round();
+            if (server.failures != 0 || client.failures != 0) {
+                break; // a refused send or release: reported below instead of waiting for bytes that never come
+            }
         }
         if (client.received != target || client.failures != 0 || server.failures != 0) {
             throw new IllegalStateException("round trip failed: " + (client.received - target) + " extra bytes, "

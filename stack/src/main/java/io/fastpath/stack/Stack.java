@@ -34,7 +34,7 @@ import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
  * A host's Ethernet/ARP/IPv4/ICMP stack on one port queue: a busy-poll {@link Agent}.
  *
  * <p>{@link #doWork()} receives a burst, reads the clock (when the cycle has work, and every fourth idle cycle:
- * {@link #clockStale}), handles every frame (ARP answers and learning,
+ * {@link #clockStale}, {@link #workedBetweenCycles}), handles every frame (ARP answers and learning,
  * ICMP echo replies built in place in the received mbuf), runs the commands application threads queued,
  * runs ARP retries and expiry, then transmits and frees in bulk. Drive it with an Agrona {@code AgentRunner}
  * ({@link StackRunner}) or call {@code doWork()} yourself (invoker mode: tests, embedding).
@@ -228,6 +228,7 @@ public final class Stack implements Agent, AutoCloseable {
             return; // before the first duty cycle (its ARP announcement goes first)
         }
         advanceTime();
+        clockReadSinceCycle = true;
         tcpService.beginCycle();
         try {
             tcp.outputBetweenCycles(nowNs);
@@ -272,7 +273,11 @@ public final class Stack implements Agent, AutoCloseable {
         }
         if (!outer) {
             // Events kept for a provider on this thread: taken now, outside the cycle (docs, "Direct events").
-            work += tcpService.takeDirectEvents();
+            int events = tcpService.takeDirectEvents();
+            if (events > 0) {
+                workedBetweenCycles(); // its handlers took time the next idle cycle should see
+            }
+            work += events;
         }
         return work;
     }
@@ -297,8 +302,9 @@ public final class Stack implements Agent, AutoCloseable {
 
     /**
      * Idle duty cycles in a row that may run on the clock of an earlier one (docs/architecture.md, "Time"): a
-     * cycle that receives a frame or takes a request reads the clock first; one that finds nothing reads it only
-     * when this many idle cycles ran since the last read, or after {@link #clockStale}. Its timers and ARP
+     * cycle that receives a frame reads the clock before handling it, one that takes a request reads it after the
+     * requests and before its timers and output; one that finds nothing reads it only when this many idle cycles
+     * ran since the last read, or after {@link #clockStale} or {@link #workedBetweenCycles}. Its timers and ARP
      * polls then run at most three idle cycles late.
      */
     static final int IDLE_CYCLES_PER_CLOCK_READ = 4;
@@ -306,6 +312,8 @@ public final class Stack implements Agent, AutoCloseable {
     private int idleCyclesUntilClock;
     /** Whether this duty cycle has read the clock (poll thread). */
     private boolean timedThisCycle;
+    /** Whether a direct output read the clock since the last duty cycle began (poll thread). */
+    private boolean clockReadSinceCycle;
     /** Clock reads by duty cycles so far (poll thread; tests). */
     private long cycleClockReads;
 
@@ -330,6 +338,18 @@ public final class Stack implements Agent, AutoCloseable {
         idleCyclesUntilClock = 0;
     }
 
+    /**
+     * Application work ran on the poll thread since the last duty cycle (an agent beside the stack, a provider's
+     * round, a Netty turn's handlers): the next cycle reads the clock even if it is idle, unless a direct output
+     * (which reads it) ran since the last cycle. {@link StackRunner} calls it for its agents, the stack itself for
+     * the direct events it hands over, the Netty transport for its turn's events. Poll thread.
+     */
+    public void workedBetweenCycles() {
+        if (!clockReadSinceCycle) {
+            idleCyclesUntilClock = 0;
+        }
+    }
+
     /** Clock reads made by duty cycles so far (poll thread; tests). */
     long cycleClockReads() {
         return cycleClockReads;
@@ -342,6 +362,7 @@ public final class Stack implements Agent, AutoCloseable {
         long budgetStartNs = Budget.ENABLED ? System.nanoTime() : 0; // the budget's stamps are System.nanoTime's
         int work = 0;
         timedThisCycle = false;
+        clockReadSinceCycle = false;
         int received = port.receive(rx, BURST);
         if (received > 0 || --idleCyclesUntilClock < 0) {
             timeThisCycle(); // every frame is handled at a fresh time; an idle cycle reads it now and then
@@ -362,7 +383,7 @@ public final class Stack implements Agent, AutoCloseable {
         work += app.readCommands(64);
         work += tcpService.poll();
         if (work > 0) {
-            timeThisCycle(); // requests taken: what they send or time leaves at a fresh time
+            timeThisCycle(); // requests taken (on the last reading): their timers and output at a fresh time
         }
         work += tcp.poll(nowNs);
         work += reassembly.poll(nowNs);

@@ -35,10 +35,14 @@ public final class StackRunner implements AutoCloseable {
             @Override
             public int doWork() throws Exception {
                 int work = stack.doWork();
+                int beside = 0;
                 for (Agent a : alongside) {
-                    work += a.doWork();
+                    beside += a.doWork();
                 }
-                return work;
+                if (beside > 0) {
+                    stack.workedBetweenCycles(); // their time: the next duty cycle reads the clock
+                }
+                return work + beside;
             }
 
             @Override

@@ -166,6 +166,12 @@ class RingPairStackTest {
         a.clockStale();
         a.doWork();
         assertEquals(now[0], a.nowNs(), "read after the pause");
+        // Application work between cycles (an agent beside the stack, a provider's round) counts as a pause.
+        a.doWork(); // idle again: skips
+        now[0] += 1_000_000;
+        a.workedBetweenCycles();
+        a.doWork();
+        assertEquals(now[0], a.nowNs(), "read after the application's work");
         // StackRunner.idleFor: a strategy that may park tells the stack after each idle call; busy-spin does not.
         IdleStrategy backoff = StackRunner.idleFor(new BackoffIdleStrategy(1, 1, 1_000, 1_000), a);
         backoff.idle(a.doWork()); // idle after the read above: this cycle skips it, the strategy's idle call follows

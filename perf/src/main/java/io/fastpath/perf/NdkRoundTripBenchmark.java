@@ -14,7 +14,6 @@ import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -75,8 +74,7 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         rig = new RingRig("ndkbench");
-        dir = Files.createTempDirectory(Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : "/tmp"),
-            "fastpath-ndk-bench");
+        dir = RingRig.countersDir("fastpath-ndk-bench");
         a = new Stack(rig.a(), StackConfig.builder().name("ndka").address(A_IP, 24)
             .countersFile(dir.resolve("a.counters")).build());
         b = new Stack(rig.b(), StackConfig.builder().name("ndkb").address(B_IP, 24)
@@ -191,11 +189,6 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
         a.close();
         b.close();
         rig.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        RingRig.deleteCountersDir(dir);
     }
 }

@@ -11,7 +11,6 @@ import io.fastpath.stack.tcp.TcpHandler;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -83,8 +82,7 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         rig = new RingRig("tcpbench");
-        dir = Files.createTempDirectory(Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : "/tmp"),
-            "fastpath-tcp-bench");
+        dir = RingRig.countersDir("fastpath-tcp-bench");
         a = new Stack(rig.a(), StackConfig.builder().name("tcpa").address(A_IP, 24)
             .countersFile(dir.resolve("a.counters")).build());
         b = new Stack(rig.b(), StackConfig.builder().name("tcpb").address(B_IP, 24)
@@ -171,11 +169,6 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
         a.close();
         b.close();
         rig.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        RingRig.deleteCountersDir(dir);
     }
 }

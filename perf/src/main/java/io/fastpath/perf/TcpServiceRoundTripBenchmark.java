@@ -10,7 +10,6 @@ import io.fastpath.stack.tcp.TcpServiceClient;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -160,8 +159,7 @@ public class TcpServiceRoundTripBenchmark extends AllocationTracked {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         rig = new RingRig("svcbench");
-        dir = Files.createTempDirectory(Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : "/tmp"),
-            "fastpath-svc-bench");
+        dir = RingRig.countersDir("fastpath-svc-bench");
         a = new Stack(rig.a(), StackConfig.builder().name("svca").address(A_IP, 24)
             .countersFile(dir.resolve("a.counters")).build());
         b = new Stack(rig.b(), StackConfig.builder().name("svcb").address(B_IP, 24)
@@ -240,11 +238,6 @@ public class TcpServiceRoundTripBenchmark extends AllocationTracked {
         a.close();
         b.close();
         rig.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        RingRig.deleteCountersDir(dir);
     }
 }

@@ -17,7 +17,6 @@ import io.fastpath.tdi.TdiProvider;
 import io.fastpath.tdi.Tsdu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.agrona.BufferUtil;
@@ -151,8 +150,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         rig = new RingRig("tdibench");
-        dir = Files.createTempDirectory(Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : "/tmp"),
-            "fastpath-tdi-bench");
+        dir = RingRig.countersDir("fastpath-tdi-bench");
         a = new Stack(rig.a(), StackConfig.builder().name("tdia").address(A_IP, 24)
             .countersFile(dir.resolve("a.counters")).build());
         b = new Stack(rig.b(), StackConfig.builder().name("tdib").address(B_IP, 24)
@@ -252,11 +250,6 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
         a.close();
         b.close();
         rig.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        RingRig.deleteCountersDir(dir);
     }
 }

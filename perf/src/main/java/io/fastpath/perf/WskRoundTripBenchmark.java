@@ -28,7 +28,6 @@ import io.fastpath.wsk.WskProvider;
 import io.fastpath.wsk.WskSocket;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import io.fastpath.provider.SizeT;
@@ -152,8 +151,7 @@ public class WskRoundTripBenchmark extends AllocationTracked {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         rig = new RingRig("wskbench");
-        dir = Files.createTempDirectory(Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : "/tmp"),
-            "fastpath-wsk-bench");
+        dir = RingRig.countersDir("fastpath-wsk-bench");
         a = new Stack(rig.a(), StackConfig.builder().name("wska").address(A_IP, 24)
             .countersFile(dir.resolve("a.counters")).build());
         b = new Stack(rig.b(), StackConfig.builder().name("wskb").address(B_IP, 24)
@@ -252,11 +250,6 @@ public class WskRoundTripBenchmark extends AllocationTracked {
         a.close();
         b.close();
         rig.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        RingRig.deleteCountersDir(dir);
     }
 }

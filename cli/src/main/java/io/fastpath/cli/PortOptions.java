@@ -202,25 +202,9 @@ final class PortOptions implements AutoCloseable {
         }
     }
 
-    /**
-     * The idle strategy {@code --idle} asks for. For the invoker-mode loop over the stack (or shards) this opened
-     * ({@link #open}, on the thread that opened it), one that may pause tells them ({@code StackRunner.idleFor}), so
-     * their idle duty cycles read the clock after it; a loop beside a started stack gets it as it is.
-     */
+    /** The idle strategy {@code --idle} asks for, for an invoker-mode loop. */
     IdleStrategy idleStrategy() {
-        IdleStrategy chosen = idle.equals("spin") ? new BusySpinIdleStrategy()
-            : new BackoffIdleStrategy(100, 10, 1_000, 100_000);
-        if (invoker != Thread.currentThread()) {
-            return chosen; // the stack has a poll thread of its own (start()), whose StackRunner tells it
-        }
-        if (shards != null) {
-            Stack[] all = new Stack[shards.shards()];
-            for (int q = 0; q < all.length; q++) {
-                all[q] = shards.shard(q);
-            }
-            return StackRunner.idleFor(chosen, all);
-        }
-        return stack != null ? StackRunner.idleFor(chosen, stack) : chosen;
+        return idle.equals("spin") ? new BusySpinIdleStrategy() : new BackoffIdleStrategy(100, 10, 1_000, 100_000);
     }
 
     private Stack create() {

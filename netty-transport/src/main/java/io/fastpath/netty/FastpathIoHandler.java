@@ -111,6 +111,7 @@ public final class FastpathIoHandler implements IoHandler, TcpEventHandler {
         // releases, connects, closes) is carried out by direct calls instead of request records read a duty cycle
         // later (docs/architecture.md, "Direct requests"). From any other thread they still take the rings.
         stack.bindPollThread();
+        stack.skipIdleClockReads(true); // the loop spins: idle duty cycles may share a clock reading (clockStale below)
         // And the client's events skip the event ring: kept in a plain queue on this thread, they are delivered by
         // the pollEvents that follows every duty cycle here (run, runOnce), ahead of anything on the ring
         // (docs/architecture.md, "Direct events").

@@ -429,6 +429,9 @@ public final class TcpHarness {
 
         /** As {@link #start(Runnable)}, the client's poll thread running {@code clientWork} (which polls it). */
         void start(Runnable serverStart, PollThread.Work clientWork) {
+            // Busy-spin poll threads: idle duty cycles may share a clock reading (set before the threads start).
+            server.skipIdleClockReads(true);
+            client.skipIdleClockReads(true);
             serverThread = new PollThread("fastpath-server", options.serverCpu(), true, server::doWork, () -> {
                 server.onStart();
                 serverStart.run();

@@ -88,6 +88,8 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
         b = new Stack(rig.b(), StackConfig.builder().name("tcpb").address(B_IP, 24)
             .countersFile(dir.resolve("b.counters")).build());
         Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
+        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
+        b.skipIdleClockReads(true);
         message = new UnsafeBuffer(ByteBuffer.allocateDirect(size));
         for (int i = 0; i < size; i++) {
             message.putByte(i, (byte) i);

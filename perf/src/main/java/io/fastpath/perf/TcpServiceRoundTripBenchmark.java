@@ -165,6 +165,8 @@ public class TcpServiceRoundTripBenchmark extends AllocationTracked {
         b = new Stack(rig.b(), StackConfig.builder().name("svcb").address(B_IP, 24)
             .countersFile(dir.resolve("b.counters")).build());
         Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
+        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
+        b.skipIdleClockReads(true);
         a.bindPollThread();
         b.bindPollThread();
         client = new Side(a.tcpService().newClient(), false);

@@ -157,6 +157,8 @@ public class WskRoundTripBenchmark extends AllocationTracked {
         b = new Stack(rig.b(), StackConfig.builder().name("wskb").address(B_IP, 24)
             .countersFile(dir.resolve("b.counters")).build());
         Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
+        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
+        b.skipIdleClockReads(true);
         // ... and runs both providers: their requests are direct calls into the stacks (TcpService.bindPollThread)
         a.bindPollThread();
         b.bindPollThread();

@@ -33,8 +33,9 @@ import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 /**
  * A host's Ethernet/ARP/IPv4/ICMP stack on one port queue: a busy-poll {@link Agent}.
  *
- * <p>{@link #doWork()} receives a burst, reads the clock (when the cycle has work, and every fourth idle cycle:
- * {@link #clockStale}, {@link #workedBetweenCycles}), handles every frame (ARP answers and learning,
+ * <p>{@link #doWork()} receives a burst, reads the clock (every cycle; in a spin loop that says so, only when the
+ * cycle has work and every fourth idle cycle: {@link #skipIdleClockReads}), handles every frame (ARP answers and
+ * learning,
  * ICMP echo replies built in place in the received mbuf), runs the commands application threads queued,
  * runs ARP retries and expiry, then transmits and frees in bulk. Drive it with an Agrona {@code AgentRunner}
  * ({@link StackRunner}) or call {@code doWork()} yourself (invoker mode: tests, embedding).
@@ -301,13 +302,16 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     /**
-     * Idle duty cycles in a row that may run on the clock of an earlier one (docs/architecture.md, "Time"): a
-     * cycle that receives a frame reads the clock before handling it, one that takes a request reads it after the
-     * requests and before its timers and output; one that finds nothing reads it only when this many idle cycles
-     * ran since the last read, or after {@link #clockStale} or {@link #workedBetweenCycles}. Its timers and ARP
-     * polls then run at most three idle cycles late.
+     * Idle duty cycles in a row that may run on the clock of an earlier one when the driver spins
+     * ({@link #skipIdleClockReads}; docs/architecture.md, "Time"): a cycle that receives a frame reads the clock
+     * before handling it, one that takes a request or has output due reads it before its timers and output; one
+     * that finds nothing reads it only when this many idle cycles ran since the last read, or after
+     * {@link #clockStale} or {@link #workedBetweenCycles}. Its timers and ARP polls then run at most three idle
+     * cycles late.
      */
     static final int IDLE_CYCLES_PER_CLOCK_READ = 4;
+    /** Whether idle cycles may skip the clock read ({@link #skipIdleClockReads}; poll thread). */
+    private boolean skipIdleClockReads;
     /** Idle cycles that may still skip the clock read (poll thread). */
     private int idleCyclesUntilClock;
     /** Whether this duty cycle has read the clock (poll thread). */
@@ -328,11 +332,22 @@ public final class Stack implements Agent, AutoCloseable {
     }
 
     /**
+     * The driver runs duty cycles back to back in a spin loop (busy-spin {@link StackRunner}, the Netty transport's
+     * event loop, the benchmarks' loops): an idle cycle may then read the clock only every fourth time, and run its
+     * timers at most three idle cycles late, which is nanoseconds there. Off by default: every cycle reads the clock,
+     * which is right for a loop that pauses or does other work between {@code doWork()} calls (a test harness, a
+     * parking idle strategy). A spinning driver that does pause now and then calls {@link #clockStale} after it.
+     * Poll thread, or before the poll thread starts.
+     */
+    public void skipIdleClockReads(boolean on) {
+        skipIdleClockReads = on;
+        idleCyclesUntilClock = 0;
+    }
+
+    /**
      * The driver paused since the last duty cycle (parked, yielded, slept): the next cycle reads the clock even if
-     * it is idle. An idle cycle otherwise runs on the clock of up to three idle cycles before it, which is
-     * nanoseconds in a busy-spin loop but three pauses in a loop that pauses. {@link StackRunner}, {@code StackShards}
-     * and the Netty transport call it when their idle strategy may pause; a loop of your own that sleeps or parks
-     * between {@code doWork()} calls calls it too. Poll thread.
+     * it is idle ({@link #skipIdleClockReads}). The Netty transport calls it when it yields or its event loop has
+     * tasks to run. Poll thread.
      */
     public void clockStale() {
         idleCyclesUntilClock = 0;
@@ -364,8 +379,8 @@ public final class Stack implements Agent, AutoCloseable {
         timedThisCycle = false;
         clockReadSinceCycle = false;
         int received = port.receive(rx, BURST);
-        if (received > 0 || --idleCyclesUntilClock < 0) {
-            timeThisCycle(); // every frame is handled at a fresh time; an idle cycle reads it now and then
+        if (received > 0 || !skipIdleClockReads || --idleCyclesUntilClock < 0) {
+            timeThisCycle(); // every frame is handled at a fresh time; an idle cycle of a spin loop now and then
         }
         if (Budget.ENABLED && received > 0) {
             budget.beginCycle(budgetStartNs);
@@ -382,8 +397,10 @@ public final class Stack implements Agent, AutoCloseable {
         }
         work += app.readCommands(64);
         work += tcpService.poll();
-        if (work > 0) {
-            timeThisCycle(); // requests taken (on the last reading): their timers and output at a fresh time
+        if (work > 0 || tcp.outputDue()) {
+            // Requests taken (on the last reading), or segments made due between cycles (a TcpConnection call on
+            // this thread): their timers and output at a fresh time.
+            timeThisCycle();
         }
         work += tcp.poll(nowNs);
         work += reassembly.poll(nowNs);

@@ -59,7 +59,10 @@ public final class StackRunner implements AutoCloseable {
                 return stack.roleName();
             }
         };
-        this.runner = new AgentRunner(idleFor(idle, stack), errors, null, registered);
+        if (idle instanceof BusySpinIdleStrategy || idle instanceof NoOpIdleStrategy) {
+            stack.skipIdleClockReads(true); // duty cycles back to back: idle ones may share a clock reading
+        }
+        this.runner = new AgentRunner(idle, errors, null, registered);
         this.thread = AgentRunner.startOnThread(runner);
     }
 
@@ -98,50 +101,6 @@ public final class StackRunner implements AutoCloseable {
             };
         }
         return new StackRunner(stack, idle, Throwable::printStackTrace, agents);
-    }
-
-    /**
-     * {@code idle} for a loop that drives {@code stacks}: a strategy that may pause (anything but busy-spin and
-     * no-op; a backoff strategy parks) tells each stack after each idle call ({@link Stack#clockStale}), so its next
-     * duty cycle reads the clock even if it is idle; a busy-spin loop lets idle cycles skip it
-     * (docs/architecture.md, "Time"). A loop of your own that calls {@code idle.idle(stack.doWork())} uses this
-     * too. The stacks' poll thread.
-     */
-    public static IdleStrategy idleFor(IdleStrategy idle, Stack... stacks) {
-        if (idle instanceof BusySpinIdleStrategy || idle instanceof NoOpIdleStrategy) {
-            return idle;
-        }
-        return new IdleStrategy() {
-            @Override
-            public void idle(int workCount) {
-                idle.idle(workCount);
-                if (workCount <= 0) {
-                    stale();
-                }
-            }
-
-            @Override
-            public void idle() {
-                idle.idle();
-                stale();
-            }
-
-            private void stale() {
-                for (Stack s : stacks) {
-                    s.clockStale();
-                }
-            }
-
-            @Override
-            public void reset() {
-                idle.reset();
-            }
-
-            @Override
-            public String alias() {
-                return idle.alias();
-            }
-        };
     }
 
     public static IdleStrategy busySpin() {

@@ -1,7 +1,6 @@
 package io.fastpath.stack;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fastpath.dpdk.Eal;
@@ -19,9 +18,6 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.agrona.concurrent.BackoffIdleStrategy;
-import org.agrona.concurrent.BusySpinIdleStrategy;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -93,16 +89,13 @@ class RingPairStackTest {
             s.doWork();
             assertEquals(now[0], s.nowNs());
             now[0] += 5_000_000;
-            s.clockStale(); // time passed between the cycles (these are idle: they would run on the last reading)
             s.doWork();
             long before = s.nowNs();
             assertEquals(now[0], before);
             now[0] -= 10_000_000_000L; // ten seconds back
-            s.clockStale();
             s.doWork();
             assertEquals(before, s.nowNs(), "held, not moved back");
             now[0] = before + 1;
-            s.clockStale();
             s.doWork();
             assertEquals(before + 1, s.nowNs(), "moves on once the clock is past it");
         } finally {
@@ -111,10 +104,10 @@ class RingPairStackTest {
     }
 
     /**
-     * Idle duty cycles read the clock every fourth time (a clock read was a fifth of a raw 64 B round trip on
-     * kvm-clock), a cycle with a frame or a request reads it before handling them, and a driver's pause
-     * ({@code clockStale}, which {@code StackRunner.idleFor} calls for a strategy that may park) makes the next
-     * cycle read it.
+     * In a spin loop that says so ({@code skipIdleClockReads}), idle duty cycles read the clock every fourth time (a
+     * clock read was a fifth of a raw 64 B round trip on kvm-clock); a cycle with a frame, a request or output due
+     * reads it before handling them; a driver's pause ({@code clockStale}) or application work between cycles
+     * ({@code workedBetweenCycles}) makes the next cycle read it. By default every cycle reads it.
      */
     @Test
     void idleCyclesReadTheClockEveryFourthTimeAndCyclesWithWorkAlways() {
@@ -130,6 +123,13 @@ class RingPairStackTest {
 
     private static void idleCyclesReadTheClock(Stack a, long[] now, Stack b) {
         a.doWork(); // started; this cycle read the clock
+        for (int i = 0; i < 4; i++) {
+            now[0] += 1_000;
+            a.doWork();
+            assertEquals(now[0], a.nowNs(), "by default every idle cycle reads the clock");
+        }
+        a.skipIdleClockReads(true);
+        a.doWork(); // reads (a new mode starts with a reading)
         long reads = a.cycleClockReads();
         long at = a.nowNs();
         now[0] += 1_000_000;
@@ -172,16 +172,13 @@ class RingPairStackTest {
         a.workedBetweenCycles();
         a.doWork();
         assertEquals(now[0], a.nowNs(), "read after the application's work");
-        // StackRunner.idleFor: a strategy that may park tells the stack after each idle call; busy-spin does not.
-        IdleStrategy backoff = StackRunner.idleFor(new BackoffIdleStrategy(1, 1, 1_000, 1_000), a);
-        backoff.idle(a.doWork()); // idle after the read above: this cycle skips it, the strategy's idle call follows
+        // Back to every cycle.
+        a.skipIdleClockReads(false);
         long before = a.cycleClockReads();
         for (int i = 0; i < 8; i++) {
-            backoff.idle(a.doWork());
+            a.doWork();
         }
-        assertEquals(before + 8, a.cycleClockReads(), "every cycle after a possible pause reads the clock");
-        IdleStrategy spin = new BusySpinIdleStrategy();
-        assertSame(spin, StackRunner.idleFor(spin, a), "a busy spin never pauses");
+        assertEquals(before + 8, a.cycleClockReads(), "off again: every cycle reads the clock");
     }
 
     @Test

@@ -21,6 +21,14 @@ import org.junit.jupiter.api.Test;
  * property asks for it. No speed here: perf/ClockBenchmark measures the read.
  */
 class TscNanoClockTest {
+    /** This machine's TSC rate in ns per tick, calibrated with anchors of {@code spanNs} (skips without a TSC). */
+    private static double calibratedRate(long spanNs) throws Exception {
+        assumeTrue(TscNanoClock.available(), "no TSC here");
+        TscNanoClock calibrated = TscNanoClock.calibrate(2_000_000, spanNs);
+        assertNotNull(calibrated);
+        return calibrated.nanosPerTick();
+    }
+
     @Test
     void monotonicPerThreadWhileTwoThreadsRaceShortAnchors() throws Exception {
         assumeTrue(TscNanoClock.available(), "no TSC here");
@@ -83,10 +91,7 @@ class TscNanoClockTest {
 
     @Test
     void anchorsBringAWrongFirstRateBackOntoSystemNanoTime() throws Exception {
-        assumeTrue(TscNanoClock.available(), "no TSC here");
-        TscNanoClock calibrated = TscNanoClock.calibrate(2_000_000, 10_000_000);
-        assertNotNull(calibrated);
-        double rate = calibrated.nanosPerTick();
+        double rate = calibratedRate(10_000_000);
         long span = (long) (10_000_000 / rate); // 10 ms anchors
         // A first anchor 5 % fast: without new anchors it is 15 ms ahead after 300 ms.
         long tick = TscNanoClock.ticks();
@@ -228,10 +233,7 @@ class TscNanoClockTest {
      */
     @Test
     void aCounterBehindTheAnchorMakesANewAnchorInsteadOfFreezing() throws Exception {
-        assumeTrue(TscNanoClock.available(), "no TSC here");
-        TscNanoClock calibrated = TscNanoClock.calibrate(2_000_000, 1_000_000_000);
-        assertNotNull(calibrated);
-        double rate = calibrated.nanosPerTick();
+        double rate = calibratedRate(1_000_000_000);
         long span = (long) (1_000_000_000 / rate);
         long tick = TscNanoClock.ticks();
         long ns = System.nanoTime();

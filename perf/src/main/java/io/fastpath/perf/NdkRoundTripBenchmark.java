@@ -1,6 +1,5 @@
 package io.fastpath.perf;
 
-import io.fastpath.dpdk.Eal;
 import io.fastpath.ndk.NdkAdapter;
 import io.fastpath.ndk.NdkAdapterInfo;
 import io.fastpath.ndk.NdkConnector;
@@ -10,11 +9,9 @@ import io.fastpath.ndk.NdkQpHandler;
 import io.fastpath.provider.NtStatus;
 import io.fastpath.ndk.SockAddrIn;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -54,7 +51,7 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
     @Param({"64", "16384"})
     int size;
 
-    private RingRig rig;
+    private StackPair stacks;
     private Stack a;
     private Stack b;
     private NdkAdapter ndkA;
@@ -66,25 +63,16 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
     private UnsafeBuffer out;
     private UnsafeBuffer in;
     private UnsafeBuffer echoBuffer;
-    private Path dir;
     private int received = -1;
     private int failures;
     private final NtStatus[] status = new NtStatus[3];
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        rig = new RingRig("ndkbench");
-        dir = RingRig.countersDir("fastpath-ndk-bench");
-        a = new Stack(rig.a(), StackConfig.builder().name("ndka").address(A_IP, 24)
-            .countersFile(dir.resolve("a.counters")).build());
-        b = new Stack(rig.b(), StackConfig.builder().name("ndkb").address(B_IP, 24)
-            .countersFile(dir.resolve("b.counters")).build());
-        Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
-        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
-        b.skipIdleClockReads(true);
-        // ... and runs both providers: their requests are direct calls into the stacks (TcpService.bindPollThread)
-        a.bindPollThread();
-        b.bindPollThread();
+        // This thread runs both stacks and both providers (their requests are direct calls).
+        stacks = new StackPair("ndk", A_IP, B_IP, true);
+        a = stacks.a;
+        b = stacks.b;
         ndkA = NdkAdapter.open(a, NdkAdapterInfo.defaults());
         ndkB = NdkAdapter.open(b, NdkAdapterInfo.defaults());
         out = new UnsafeBuffer(ByteBuffer.allocateDirect(size));
@@ -186,11 +174,6 @@ public class NdkRoundTripBenchmark extends AllocationTracked {
     public void tearDown() throws IOException {
         ndkA.close();
         ndkB.close();
-        a.onClose();
-        b.onClose();
-        a.close();
-        b.close();
-        rig.close();
-        RingRig.deleteCountersDir(dir);
+        stacks.close();
     }
 }

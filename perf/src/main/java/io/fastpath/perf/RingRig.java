@@ -6,9 +6,6 @@ import io.fastpath.dpdk.MbufArray;
 import io.fastpath.dpdk.PktmbufPool;
 import io.fastpath.dpdk.Port;
 import io.fastpath.dpdk.RingPair;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * The test bench shared by the benchmarks: a pool per side and a ring pair between them, created once per
@@ -70,21 +67,6 @@ final class RingRig implements AutoCloseable {
     }
 
     /** Thrown from a benchmark loop when a burst did not make the round trip whole: the numbers would lie. */
-    /** A fresh directory for a benchmark's counters files, in /dev/shm where there is one. */
-    static Path countersDir(String prefix) throws IOException {
-        return Files.createTempDirectory(Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : "/tmp"), prefix);
-    }
-
-    /** Removes a {@link #countersDir} and the files in it. */
-    static void deleteCountersDir(Path dir) throws IOException {
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
-    }
-
     static IllegalStateException lost(String where, int expected, int actual) {
         return new IllegalStateException(where + ": expected " + expected + " frames, got " + actual);
     }

@@ -1,9 +1,7 @@
 package io.fastpath.perf;
 
-import io.fastpath.dpdk.Eal;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.app.EchoServer;
 import io.fastpath.stack.counters.Budget;
 import io.fastpath.stack.tcp.TcpConnection;
@@ -11,7 +9,6 @@ import io.fastpath.stack.tcp.TcpHandler;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -50,10 +47,9 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
     @Param({"64", "16384"})
     int size;
 
-    private RingRig rig;
+    private StackPair stacks;
     private Stack a;
     private Stack b;
-    private Path dir;
     private UnsafeBuffer message;
     private final Client client = new Client();
 
@@ -81,15 +77,10 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        rig = new RingRig("tcpbench");
-        dir = RingRig.countersDir("fastpath-tcp-bench");
-        a = new Stack(rig.a(), StackConfig.builder().name("tcpa").address(A_IP, 24)
-            .countersFile(dir.resolve("a.counters")).build());
-        b = new Stack(rig.b(), StackConfig.builder().name("tcpb").address(B_IP, 24)
-            .countersFile(dir.resolve("b.counters")).build());
-        Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
-        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
-        b.skipIdleClockReads(true);
+        // This thread runs both stacks.
+        stacks = new StackPair("tcp", A_IP, B_IP, false);
+        a = stacks.a;
+        b = stacks.b;
         message = new UnsafeBuffer(ByteBuffer.allocateDirect(size));
         for (int i = 0; i < size; i++) {
             message.putByte(i, (byte) i);
@@ -166,11 +157,6 @@ public class TcpRoundTripBenchmark extends AllocationTracked {
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
-        a.onClose();
-        b.onClose();
-        a.close();
-        b.close();
-        rig.close();
-        RingRig.deleteCountersDir(dir);
+        stacks.close();
     }
 }

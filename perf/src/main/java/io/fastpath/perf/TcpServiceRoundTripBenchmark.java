@@ -1,16 +1,13 @@
 package io.fastpath.perf;
 
-import io.fastpath.dpdk.Eal;
 import io.fastpath.stack.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.tcp.DirectEventTaker;
 import io.fastpath.stack.tcp.TcpEventHandler;
 import io.fastpath.stack.tcp.TcpServiceClient;
 import io.fastpath.stack.wire.Ipv4Address;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -58,10 +55,9 @@ public class TcpServiceRoundTripBenchmark extends AllocationTracked {
     @Param({"64", "16384"})
     int size;
 
-    private RingRig rig;
+    private StackPair stacks;
     private Stack a;
     private Stack b;
-    private Path dir;
     private UnsafeBuffer message;
     private Side client;
     private Side server;
@@ -158,17 +154,10 @@ public class TcpServiceRoundTripBenchmark extends AllocationTracked {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        rig = new RingRig("svcbench");
-        dir = RingRig.countersDir("fastpath-svc-bench");
-        a = new Stack(rig.a(), StackConfig.builder().name("svca").address(A_IP, 24)
-            .countersFile(dir.resolve("a.counters")).build());
-        b = new Stack(rig.b(), StackConfig.builder().name("svcb").address(B_IP, 24)
-            .countersFile(dir.resolve("b.counters")).build());
-        Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
-        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
-        b.skipIdleClockReads(true);
-        a.bindPollThread();
-        b.bindPollThread();
+        // This thread runs both stacks.
+        stacks = new StackPair("svc", A_IP, B_IP, true);
+        a = stacks.a;
+        b = stacks.b;
         client = new Side(a.tcpService().newClient(), false);
         server = new Side(b.tcpService().newClient(), true);
         client.tcp.directEvents(client);
@@ -235,11 +224,6 @@ public class TcpServiceRoundTripBenchmark extends AllocationTracked {
     public void tearDown() throws IOException {
         client.tcp.close();
         server.tcp.close();
-        a.onClose();
-        b.onClose();
-        a.close();
-        b.close();
-        rig.close();
-        RingRig.deleteCountersDir(dir);
+        stacks.close();
     }
 }

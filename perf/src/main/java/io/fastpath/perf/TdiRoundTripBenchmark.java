@@ -1,9 +1,7 @@
 package io.fastpath.perf;
 
 import io.fastpath.provider.NtStatus;
-import io.fastpath.dpdk.Eal;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.tdi.IoCompletionRoutine;
 import io.fastpath.tdi.Irp;
@@ -17,7 +15,6 @@ import io.fastpath.tdi.TdiProvider;
 import io.fastpath.tdi.Tsdu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.agrona.BufferUtil;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -65,7 +62,7 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     @Param({"address"})
     String buffers;
 
-    private RingRig rig;
+    private StackPair stacks;
     private Stack a;
     private Stack b;
     private TdiProvider tdiA;
@@ -78,7 +75,6 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     private int sendFailures;
     private long got;
     private Echo echo;
-    private Path dir;
 
     /** B: keeps each TSDU and echoes it segment by segment, returning it after the last send. */
     private static final class Echo implements TdiEvents.ClientEventChainedReceive {
@@ -149,18 +145,10 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        rig = new RingRig("tdibench");
-        dir = RingRig.countersDir("fastpath-tdi-bench");
-        a = new Stack(rig.a(), StackConfig.builder().name("tdia").address(A_IP, 24)
-            .countersFile(dir.resolve("a.counters")).build());
-        b = new Stack(rig.b(), StackConfig.builder().name("tdib").address(B_IP, 24)
-            .countersFile(dir.resolve("b.counters")).build());
-        Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
-        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
-        b.skipIdleClockReads(true);
-        // ... and runs both providers: their requests are direct calls into the stacks (TcpService.bindPollThread)
-        a.bindPollThread();
-        b.bindPollThread();
+        // This thread runs both stacks and both providers (their requests are direct calls).
+        stacks = new StackPair("tdi", A_IP, B_IP, true);
+        a = stacks.a;
+        b = stacks.b;
         tdiA = TdiProvider.open(a);
         tdiB = TdiProvider.open(b);
         TdiAddress addressB = tdiB.openAddress(0, 5400);
@@ -247,11 +235,6 @@ public class TdiRoundTripBenchmark extends AllocationTracked {
     public void tearDown() throws IOException {
         tdiA.close();
         tdiB.close();
-        a.onClose();
-        b.onClose();
-        a.close();
-        b.close();
-        rig.close();
-        RingRig.deleteCountersDir(dir);
+        stacks.close();
     }
 }

@@ -15,8 +15,6 @@ import static io.fastpath.wsk.Wsk.WskSetOption;
 
 import io.fastpath.provider.NtStatus;
 import io.fastpath.stack.Stack;
-import io.fastpath.stack.StackConfig;
-import io.fastpath.dpdk.Eal;
 import io.fastpath.stack.wire.Ipv4Address;
 import io.fastpath.wsk.Irp;
 import io.fastpath.wsk.SocketAddressV4;
@@ -28,7 +26,6 @@ import io.fastpath.wsk.WskProvider;
 import io.fastpath.wsk.WskSocket;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import io.fastpath.provider.SizeT;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -71,7 +68,7 @@ public class WskRoundTripBenchmark extends AllocationTracked {
     @Param({"64", "16384"})
     int size;
 
-    private RingRig rig;
+    private StackPair stacks;
     private Stack a;
     private Stack b;
     private WskProvider wskA;
@@ -85,7 +82,6 @@ public class WskRoundTripBenchmark extends AllocationTracked {
     private final Irp send = new Irp();
     private final Irp receive = new Irp();
     private final Echo echo = new Echo();
-    private Path dir;
 
     /** The server side: receive events kept and echoed link by link, released after the last send. */
     private final class Echo implements WskClientListenDispatch, WskClientConnectionDispatch {
@@ -150,18 +146,10 @@ public class WskRoundTripBenchmark extends AllocationTracked {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        rig = new RingRig("wskbench");
-        dir = RingRig.countersDir("fastpath-wsk-bench");
-        a = new Stack(rig.a(), StackConfig.builder().name("wska").address(A_IP, 24)
-            .countersFile(dir.resolve("a.counters")).build());
-        b = new Stack(rig.b(), StackConfig.builder().name("wskb").address(B_IP, 24)
-            .countersFile(dir.resolve("b.counters")).build());
-        Eal.shared().registerThread(); // this thread polls both stacks (mempool caches)
-        a.skipIdleClockReads(true); // this thread runs the duty cycles back to back
-        b.skipIdleClockReads(true);
-        // ... and runs both providers: their requests are direct calls into the stacks (TcpService.bindPollThread)
-        a.bindPollThread();
-        b.bindPollThread();
+        // This thread runs both stacks and both providers (their requests are direct calls).
+        stacks = new StackPair("wsk", A_IP, B_IP, true);
+        a = stacks.a;
+        b = stacks.b;
         wskA = WskProvider.register(a);
         wskB = WskProvider.register(b);
         out = ByteBuffer.allocateDirect(size);
@@ -247,11 +235,6 @@ public class WskRoundTripBenchmark extends AllocationTracked {
     public void tearDown() throws IOException {
         wskA.close();
         wskB.close();
-        a.onClose();
-        b.onClose();
-        a.close();
-        b.close();
-        rig.close();
-        RingRig.deleteCountersDir(dir);
+        stacks.close();
     }
 }
